@@ -1,0 +1,91 @@
+//! The store: every piece of state havre keeps outside message bodies.
+//!
+//! Domains, users, aliases and the queue's records live behind the [`Store`]
+//! trait. The embedded implementation ([`SqliteStore`]) is SQLite in WAL mode with
+//! `synchronous=FULL`, so a successful call that writes has reached the disk. A
+//! PostgreSQL implementation for clusters will satisfy the same trait; the layers
+//! above (directory, queue, relay, CLI) only ever see `Arc<dyn Store>`.
+//!
+//! What the store promises:
+//! - addresses and domain names are stored lower-case: callers normalise before
+//!   asking, the store never guesses;
+//! - a queue record is either fully written (message row and all its recipients)
+//!   or not at all;
+//! - the schema is versioned; opening a store applies the missing migrations in
+//!   order, each in its own transaction, and refuses a database newer than the code.
+//!
+//! What it refuses: duplicate domains, users or alias targets
+//! ([`StoreError::AlreadyExists`]), and users or aliases in a domain that does not
+//! exist ([`StoreError::NoSuchDomain`]).
+
+mod migrations;
+mod model;
+mod sqlite;
+
+pub use model::*;
+pub use sqlite::SqliteStore;
+
+use async_trait::async_trait;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("{0} already exists")]
+    AlreadyExists(String),
+    #[error("domain {0} does not exist (add it first with `havre domain add {0}`)")]
+    NoSuchDomain(String),
+    #[error("domain {domain} still has {users} user(s) and {aliases} alias(es); remove them first")]
+    DomainNotEmpty {
+        domain: String,
+        users: i64,
+        aliases: i64,
+    },
+    #[error("the database schema is version {found}, newer than this havre ({known}); upgrade havre")]
+    SchemaTooNew { found: i64, known: i64 },
+    #[error("database: {0}")]
+    Database(#[from] sqlx::Error),
+    #[error("{path}: {source}")]
+    Io {
+        path: String,
+        source: std::io::Error,
+    },
+}
+
+pub type Result<T> = std::result::Result<T, StoreError>;
+
+#[async_trait]
+pub trait Store: Send + Sync + 'static {
+    // Domains.
+    async fn add_domain(&self, name: &str) -> Result<()>;
+    /// Refuses a domain that still has users or aliases.
+    async fn remove_domain(&self, name: &str) -> Result<bool>;
+    async fn list_domains(&self) -> Result<Vec<Domain>>;
+    async fn domain_exists(&self, name: &str) -> Result<bool>;
+
+    // Users.
+    async fn add_user(&self, user: &NewUser) -> Result<()>;
+    async fn get_user(&self, email: &str) -> Result<Option<User>>;
+    async fn list_users(&self, domain: Option<&str>) -> Result<Vec<User>>;
+    async fn set_password(&self, email: &str, password_hash: Option<&str>) -> Result<bool>;
+    async fn remove_user(&self, email: &str) -> Result<bool>;
+
+    // Aliases: one address (or `@domain` for a catch-all) to many targets.
+    async fn add_alias(&self, address: &str, targets: &[String]) -> Result<()>;
+    async fn alias_targets(&self, address: &str) -> Result<Vec<String>>;
+    async fn list_aliases(&self) -> Result<Vec<Alias>>;
+    /// Removes one target, or the whole alias when `target` is `None`; returns how
+    /// many targets went.
+    async fn remove_alias(&self, address: &str, target: Option<&str>) -> Result<u64>;
+
+    // Queue records (the bodies are spool files, see the queue crate).
+    /// Commits the message and all its recipients in one transaction.
+    async fn queue_insert(&self, entry: &QueueEntry) -> Result<()>;
+    async fn queue_get(&self, id: &str) -> Result<Option<QueueEntry>>;
+    /// Every message, in arrival order (for `havre queue list`).
+    async fn queue_list(&self) -> Result<Vec<QueueEntry>>;
+    /// Messages not on hold whose next attempt is due at `now` (unix seconds).
+    async fn queue_due(&self, now: i64, limit: i64) -> Result<Vec<QueueEntry>>;
+    /// Records the outcome of one delivery attempt: recipient statuses, attempt
+    /// count and the time of the next attempt, in one transaction.
+    async fn queue_record_attempt(&self, attempt: &AttemptOutcome) -> Result<()>;
+    async fn queue_remove(&self, id: &str) -> Result<bool>;
+}

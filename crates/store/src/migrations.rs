@@ -1,0 +1,55 @@
+//! Versioned schema. A migration is never edited once released: add a new one.
+
+pub(crate) struct Migration {
+    pub version: i64,
+    pub name: &'static str,
+    pub sql: &'static str,
+}
+
+pub(crate) const MIGRATIONS: &[Migration] = &[Migration {
+    version: 1,
+    name: "directory and queue",
+    sql: r#"
+CREATE TABLE domains (
+    name        TEXT PRIMARY KEY,
+    created_at  INTEGER NOT NULL
+);
+CREATE TABLE users (
+    email          TEXT PRIMARY KEY,
+    domain         TEXT NOT NULL REFERENCES domains(name),
+    password_hash  TEXT,
+    class          TEXT NOT NULL,
+    quota          INTEGER,
+    created_at     INTEGER NOT NULL
+);
+CREATE INDEX users_domain ON users(domain);
+CREATE TABLE aliases (
+    address  TEXT NOT NULL,
+    domain   TEXT NOT NULL REFERENCES domains(name),
+    target   TEXT NOT NULL,
+    position INTEGER NOT NULL,
+    PRIMARY KEY (address, target)
+);
+CREATE INDEX aliases_domain ON aliases(domain);
+CREATE TABLE queue_messages (
+    id           TEXT PRIMARY KEY,
+    sender       TEXT NOT NULL,
+    size         INTEGER NOT NULL,
+    arrival      INTEGER NOT NULL,
+    client       TEXT NOT NULL,
+    protocol     TEXT NOT NULL,
+    attempts     INTEGER NOT NULL DEFAULT 0,
+    next_attempt INTEGER NOT NULL,
+    hold         INTEGER NOT NULL DEFAULT 0
+);
+CREATE INDEX queue_due ON queue_messages(hold, next_attempt);
+CREATE TABLE queue_recipients (
+    queue_id    TEXT NOT NULL REFERENCES queue_messages(id) ON DELETE CASCADE,
+    idx         INTEGER NOT NULL,
+    address     TEXT NOT NULL,
+    status      INTEGER NOT NULL DEFAULT 0,
+    last_reply  TEXT,
+    PRIMARY KEY (queue_id, idx)
+);
+"#,
+}];

@@ -1,0 +1,112 @@
+//! Plain data exchanged with the store.
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Domain {
+    pub name: String,
+    pub created_at: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewUser {
+    /// Lower-case `local@domain`.
+    pub email: String,
+    pub password_hash: Option<String>,
+    pub class: String,
+    /// Bytes; `None` is unlimited.
+    pub quota: Option<u64>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct User {
+    pub email: String,
+    pub password_hash: Option<String>,
+    pub class: String,
+    pub quota: Option<u64>,
+    pub created_at: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Alias {
+    pub address: String,
+    pub targets: Vec<String>,
+}
+
+/// Where a recipient of a queued message stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RecipientStatus {
+    Pending,
+    Sent,
+    Failed,
+}
+
+impl RecipientStatus {
+    pub fn as_i64(self) -> i64 {
+        match self {
+            RecipientStatus::Pending => 0,
+            RecipientStatus::Sent => 1,
+            RecipientStatus::Failed => 2,
+        }
+    }
+
+    pub fn from_i64(v: i64) -> Self {
+        match v {
+            1 => RecipientStatus::Sent,
+            2 => RecipientStatus::Failed,
+            _ => RecipientStatus::Pending,
+        }
+    }
+
+    pub fn is_final(self) -> bool {
+        self != RecipientStatus::Pending
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct QueueRecipient {
+    /// Position in the envelope; stable for the life of the message.
+    pub idx: i64,
+    /// The address as given in RCPT TO.
+    pub address: String,
+    pub status: RecipientStatus,
+    /// The last reply or error, for `havre queue list`.
+    pub last_reply: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct QueueEntry {
+    pub id: String,
+    /// Envelope sender; empty for the null sender `<>`.
+    pub sender: String,
+    pub size: u64,
+    /// Unix seconds.
+    pub arrival: i64,
+    /// `host[ip]` of the client, for logs and `Received:`.
+    pub client: String,
+    pub protocol: String,
+    pub attempts: i64,
+    pub next_attempt: i64,
+    pub hold: bool,
+    pub recipients: Vec<QueueRecipient>,
+}
+
+impl QueueEntry {
+    pub fn pending(&self) -> impl Iterator<Item = &QueueRecipient> {
+        self.recipients
+            .iter()
+            .filter(|r| r.status == RecipientStatus::Pending)
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RecipientUpdate {
+    pub idx: i64,
+    pub status: RecipientStatus,
+    pub reply: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AttemptOutcome {
+    pub id: String,
+    pub updates: Vec<RecipientUpdate>,
+    pub next_attempt: i64,
+}

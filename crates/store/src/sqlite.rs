@@ -1,0 +1,530 @@
+//! The embedded store: SQLite in WAL mode, `synchronous=FULL`.
+//!
+//! One writer connection (SQLite has a single writer anyway, and a lone writer
+//! never hits `SQLITE_BUSY_SNAPSHOT`) and a small pool of readers. Other
+//! processes (the CLI while `havre serve` runs) wait on `busy_timeout`.
+
+use std::path::Path;
+use std::str::FromStr;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteRow,
+    SqliteSynchronous,
+};
+use sqlx::{Row, Sqlite, Transaction};
+
+use crate::migrations::MIGRATIONS;
+use crate::*;
+
+pub struct SqliteStore {
+    writer: SqlitePool,
+    reader: SqlitePool,
+}
+
+fn now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0)
+}
+
+fn domain_of(address: &str) -> &str {
+    address.rsplit_once('@').map(|(_, d)| d).unwrap_or("")
+}
+
+impl SqliteStore {
+    /// Opens (creating if needed) the database file and applies pending migrations.
+    pub async fn open(path: &Path) -> Result<SqliteStore> {
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent).map_err(|source| StoreError::Io {
+                path: parent.display().to_string(),
+                source,
+            })?;
+        }
+        let options = SqliteConnectOptions::new()
+            .filename(path)
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Full)
+            .foreign_keys(true)
+            .busy_timeout(Duration::from_secs(30));
+        let writer = SqlitePoolOptions::new()
+            .max_connections(1)
+            .connect_with(options.clone())
+            .await?;
+        let reader = SqlitePoolOptions::new()
+            .max_connections(4)
+            .connect_with(options.read_only(true))
+            .await?;
+        let store = SqliteStore { writer, reader };
+        store.migrate().await?;
+        Ok(store)
+    }
+
+    /// An in-memory store for unit tests of the layers above.
+    pub async fn memory() -> Result<SqliteStore> {
+        let options = SqliteConnectOptions::from_str("sqlite::memory:")?.foreign_keys(true);
+        // One connection serves both roles: each in-memory connection is its own database.
+        let pool = SqlitePoolOptions::new()
+            .max_connections(1)
+            .connect_with(options)
+            .await?;
+        let store = SqliteStore {
+            writer: pool.clone(),
+            reader: pool,
+        };
+        store.migrate().await?;
+        Ok(store)
+    }
+
+    async fn migrate(&self) -> Result<()> {
+        sqlx::query(
+            "CREATE TABLE IF NOT EXISTS schema_migrations (
+                version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at INTEGER NOT NULL)",
+        )
+        .execute(&self.writer)
+        .await?;
+        let current: i64 =
+            sqlx::query_scalar("SELECT COALESCE(MAX(version), 0) FROM schema_migrations")
+                .fetch_one(&self.writer)
+                .await?;
+        let known = MIGRATIONS.last().map(|m| m.version).unwrap_or(0);
+        if current > known {
+            return Err(StoreError::SchemaTooNew {
+                found: current,
+                known,
+            });
+        }
+        for migration in MIGRATIONS.iter().filter(|m| m.version > current) {
+            let mut tx = self.writer.begin().await?;
+            sqlx::raw_sql(migration.sql).execute(&mut *tx).await?;
+            sqlx::query("INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)")
+                .bind(migration.version)
+                .bind(migration.name)
+                .bind(now())
+                .execute(&mut *tx)
+                .await?;
+            tx.commit().await?;
+            tracing::info!(target: "store", "applied schema migration {} ({})", migration.version, migration.name);
+        }
+        Ok(())
+    }
+
+    pub async fn schema_version(&self) -> Result<i64> {
+        Ok(
+            sqlx::query_scalar("SELECT COALESCE(MAX(version), 0) FROM schema_migrations")
+                .fetch_one(&self.reader)
+                .await?,
+        )
+    }
+
+    async fn require_domain(&self, tx: &mut Transaction<'_, Sqlite>, domain: &str) -> Result<()> {
+        let exists: Option<i64> = sqlx::query_scalar("SELECT 1 FROM domains WHERE name = ?")
+            .bind(domain)
+            .fetch_optional(&mut **tx)
+            .await?;
+        match exists {
+            Some(_) => Ok(()),
+            None => Err(StoreError::NoSuchDomain(domain.to_string())),
+        }
+    }
+
+    async fn recipients_of(&self, ids: &[String]) -> Result<Vec<(String, QueueRecipient)>> {
+        let mut out = Vec::new();
+        for id in ids {
+            let rows = sqlx::query(
+                "SELECT idx, address, status, last_reply FROM queue_recipients
+                 WHERE queue_id = ? ORDER BY idx",
+            )
+            .bind(id)
+            .fetch_all(&self.reader)
+            .await?;
+            for row in rows {
+                out.push((
+                    id.clone(),
+                    QueueRecipient {
+                        idx: row.try_get("idx")?,
+                        address: row.try_get("address")?,
+                        status: RecipientStatus::from_i64(row.try_get("status")?),
+                        last_reply: row.try_get("last_reply")?,
+                    },
+                ));
+            }
+        }
+        Ok(out)
+    }
+
+    async fn entries(&self, rows: Vec<SqliteRow>) -> Result<Vec<QueueEntry>> {
+        let mut entries = rows
+            .iter()
+            .map(entry_from_row)
+            .collect::<std::result::Result<Vec<_>, sqlx::Error>>()?;
+        let ids: Vec<String> = entries.iter().map(|e| e.id.clone()).collect();
+        for (id, rcpt) in self.recipients_of(&ids).await? {
+            if let Some(entry) = entries.iter_mut().find(|e| e.id == id) {
+                entry.recipients.push(rcpt);
+            }
+        }
+        Ok(entries)
+    }
+}
+
+fn user_from_row(row: &SqliteRow) -> std::result::Result<User, sqlx::Error> {
+    Ok(User {
+        email: row.try_get("email")?,
+        password_hash: row.try_get("password_hash")?,
+        class: row.try_get("class")?,
+        quota: row.try_get::<Option<i64>, _>("quota")?.map(|q| q as u64),
+        created_at: row.try_get("created_at")?,
+    })
+}
+
+fn entry_from_row(row: &SqliteRow) -> std::result::Result<QueueEntry, sqlx::Error> {
+    Ok(QueueEntry {
+        id: row.try_get("id")?,
+        sender: row.try_get("sender")?,
+        size: row.try_get::<i64, _>("size")? as u64,
+        arrival: row.try_get("arrival")?,
+        client: row.try_get("client")?,
+        protocol: row.try_get("protocol")?,
+        attempts: row.try_get("attempts")?,
+        next_attempt: row.try_get("next_attempt")?,
+        hold: row.try_get::<i64, _>("hold")? != 0,
+        recipients: Vec::new(),
+    })
+}
+
+fn is_unique_violation(err: &sqlx::Error) -> bool {
+    matches!(err, sqlx::Error::Database(db) if db.is_unique_violation())
+}
+
+/// `SELECT` of every queue column, followed by the rest of the statement.
+macro_rules! select_queue {
+    ($rest:literal) => {
+        concat!(
+            "SELECT id, sender, size, arrival, client, protocol, attempts, next_attempt, hold \
+             FROM queue_messages ",
+            $rest
+        )
+    };
+}
+
+#[async_trait]
+impl Store for SqliteStore {
+    async fn add_domain(&self, name: &str) -> Result<()> {
+        sqlx::query("INSERT INTO domains (name, created_at) VALUES (?, ?)")
+            .bind(name)
+            .bind(now())
+            .execute(&self.writer)
+            .await
+            .map_err(|e| {
+                if is_unique_violation(&e) {
+                    StoreError::AlreadyExists(format!("domain {name}"))
+                } else {
+                    e.into()
+                }
+            })?;
+        Ok(())
+    }
+
+    async fn remove_domain(&self, name: &str) -> Result<bool> {
+        let mut tx = self.writer.begin().await?;
+        let users: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM users WHERE domain = ?")
+            .bind(name)
+            .fetch_one(&mut *tx)
+            .await?;
+        let aliases: i64 =
+            sqlx::query_scalar("SELECT COUNT(DISTINCT address) FROM aliases WHERE domain = ?")
+                .bind(name)
+                .fetch_one(&mut *tx)
+                .await?;
+        if users > 0 || aliases > 0 {
+            return Err(StoreError::DomainNotEmpty {
+                domain: name.to_string(),
+                users,
+                aliases,
+            });
+        }
+        let done = sqlx::query("DELETE FROM domains WHERE name = ?")
+            .bind(name)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    async fn list_domains(&self) -> Result<Vec<Domain>> {
+        let rows = sqlx::query("SELECT name, created_at FROM domains ORDER BY name")
+            .fetch_all(&self.reader)
+            .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(Domain {
+                    name: r.try_get("name")?,
+                    created_at: r.try_get("created_at")?,
+                })
+            })
+            .collect()
+    }
+
+    async fn domain_exists(&self, name: &str) -> Result<bool> {
+        let found: Option<i64> = sqlx::query_scalar("SELECT 1 FROM domains WHERE name = ?")
+            .bind(name)
+            .fetch_optional(&self.reader)
+            .await?;
+        Ok(found.is_some())
+    }
+
+    async fn add_user(&self, user: &NewUser) -> Result<()> {
+        let mut tx = self.writer.begin().await?;
+        self.require_domain(&mut tx, domain_of(&user.email)).await?;
+        sqlx::query(
+            "INSERT INTO users (email, domain, password_hash, class, quota, created_at)
+             VALUES (?, ?, ?, ?, ?, ?)",
+        )
+        .bind(&user.email)
+        .bind(domain_of(&user.email))
+        .bind(&user.password_hash)
+        .bind(&user.class)
+        .bind(user.quota.map(|q| q as i64))
+        .bind(now())
+        .execute(&mut *tx)
+        .await
+        .map_err(|e| {
+            if is_unique_violation(&e) {
+                StoreError::AlreadyExists(format!("user {}", user.email))
+            } else {
+                e.into()
+            }
+        })?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn get_user(&self, email: &str) -> Result<Option<User>> {
+        let row = sqlx::query(
+            "SELECT email, password_hash, class, quota, created_at FROM users WHERE email = ?",
+        )
+        .bind(email)
+        .fetch_optional(&self.reader)
+        .await?;
+        Ok(row.as_ref().map(user_from_row).transpose()?)
+    }
+
+    async fn list_users(&self, domain: Option<&str>) -> Result<Vec<User>> {
+        let rows = match domain {
+            Some(d) => {
+                sqlx::query(
+                    "SELECT email, password_hash, class, quota, created_at FROM users
+                     WHERE domain = ? ORDER BY email",
+                )
+                .bind(d)
+                .fetch_all(&self.reader)
+                .await?
+            }
+            None => {
+                sqlx::query(
+                    "SELECT email, password_hash, class, quota, created_at FROM users
+                     ORDER BY domain, email",
+                )
+                .fetch_all(&self.reader)
+                .await?
+            }
+        };
+        Ok(rows
+            .iter()
+            .map(user_from_row)
+            .collect::<std::result::Result<_, _>>()?)
+    }
+
+    async fn set_password(&self, email: &str, password_hash: Option<&str>) -> Result<bool> {
+        let done = sqlx::query("UPDATE users SET password_hash = ? WHERE email = ?")
+            .bind(password_hash)
+            .bind(email)
+            .execute(&self.writer)
+            .await?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    async fn remove_user(&self, email: &str) -> Result<bool> {
+        let done = sqlx::query("DELETE FROM users WHERE email = ?")
+            .bind(email)
+            .execute(&self.writer)
+            .await?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    async fn add_alias(&self, address: &str, targets: &[String]) -> Result<()> {
+        let mut tx = self.writer.begin().await?;
+        self.require_domain(&mut tx, domain_of(address)).await?;
+        let mut position: i64 =
+            sqlx::query_scalar("SELECT COALESCE(MAX(position), -1) + 1 FROM aliases WHERE address = ?")
+                .bind(address)
+                .fetch_one(&mut *tx)
+                .await?;
+        for target in targets {
+            sqlx::query("INSERT INTO aliases (address, domain, target, position) VALUES (?, ?, ?, ?)")
+                .bind(address)
+                .bind(domain_of(address))
+                .bind(target)
+                .bind(position)
+                .execute(&mut *tx)
+                .await
+                .map_err(|e| {
+                    if is_unique_violation(&e) {
+                        StoreError::AlreadyExists(format!("alias {address} -> {target}"))
+                    } else {
+                        e.into()
+                    }
+                })?;
+            position += 1;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn alias_targets(&self, address: &str) -> Result<Vec<String>> {
+        Ok(
+            sqlx::query_scalar("SELECT target FROM aliases WHERE address = ? ORDER BY position")
+                .bind(address)
+                .fetch_all(&self.reader)
+                .await?,
+        )
+    }
+
+    async fn list_aliases(&self) -> Result<Vec<Alias>> {
+        let rows = sqlx::query(
+            "SELECT address, target FROM aliases ORDER BY domain, address, position",
+        )
+        .fetch_all(&self.reader)
+        .await?;
+        let mut out: Vec<Alias> = Vec::new();
+        for row in rows {
+            let address: String = row.try_get("address")?;
+            let target: String = row.try_get("target")?;
+            match out.last_mut() {
+                Some(last) if last.address == address => last.targets.push(target),
+                _ => out.push(Alias {
+                    address,
+                    targets: vec![target],
+                }),
+            }
+        }
+        Ok(out)
+    }
+
+    async fn remove_alias(&self, address: &str, target: Option<&str>) -> Result<u64> {
+        let done = match target {
+            Some(t) => {
+                sqlx::query("DELETE FROM aliases WHERE address = ? AND target = ?")
+                    .bind(address)
+                    .bind(t)
+                    .execute(&self.writer)
+                    .await?
+            }
+            None => {
+                sqlx::query("DELETE FROM aliases WHERE address = ?")
+                    .bind(address)
+                    .execute(&self.writer)
+                    .await?
+            }
+        };
+        Ok(done.rows_affected())
+    }
+
+    async fn queue_insert(&self, entry: &QueueEntry) -> Result<()> {
+        let mut tx = self.writer.begin().await?;
+        sqlx::query(
+            "INSERT INTO queue_messages
+             (id, sender, size, arrival, client, protocol, attempts, next_attempt, hold)
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        )
+        .bind(&entry.id)
+        .bind(&entry.sender)
+        .bind(entry.size as i64)
+        .bind(entry.arrival)
+        .bind(&entry.client)
+        .bind(&entry.protocol)
+        .bind(entry.attempts)
+        .bind(entry.next_attempt)
+        .bind(entry.hold as i64)
+        .execute(&mut *tx)
+        .await?;
+        for rcpt in &entry.recipients {
+            sqlx::query(
+                "INSERT INTO queue_recipients (queue_id, idx, address, status, last_reply)
+                 VALUES (?, ?, ?, ?, ?)",
+            )
+            .bind(&entry.id)
+            .bind(rcpt.idx)
+            .bind(&rcpt.address)
+            .bind(rcpt.status.as_i64())
+            .bind(&rcpt.last_reply)
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn queue_get(&self, id: &str) -> Result<Option<QueueEntry>> {
+        let rows = sqlx::query(select_queue!("WHERE id = ?"))
+        .bind(id)
+        .fetch_all(&self.reader)
+        .await?;
+        Ok(self.entries(rows).await?.into_iter().next())
+    }
+
+    async fn queue_list(&self) -> Result<Vec<QueueEntry>> {
+        let rows = sqlx::query(select_queue!("ORDER BY arrival, id"))
+        .fetch_all(&self.reader)
+        .await?;
+        self.entries(rows).await
+    }
+
+    async fn queue_due(&self, now: i64, limit: i64) -> Result<Vec<QueueEntry>> {
+        let rows = sqlx::query(select_queue!(
+            "WHERE hold = 0 AND next_attempt <= ? ORDER BY next_attempt, arrival LIMIT ?"
+        ))
+        .bind(now)
+        .bind(limit)
+        .fetch_all(&self.reader)
+        .await?;
+        self.entries(rows).await
+    }
+
+    async fn queue_record_attempt(&self, attempt: &AttemptOutcome) -> Result<()> {
+        let mut tx = self.writer.begin().await?;
+        for update in &attempt.updates {
+            sqlx::query(
+                "UPDATE queue_recipients SET status = ?, last_reply = ?
+                 WHERE queue_id = ? AND idx = ?",
+            )
+            .bind(update.status.as_i64())
+            .bind(&update.reply)
+            .bind(&attempt.id)
+            .bind(update.idx)
+            .execute(&mut *tx)
+            .await?;
+        }
+        sqlx::query(
+            "UPDATE queue_messages SET attempts = attempts + 1, next_attempt = ? WHERE id = ?",
+        )
+        .bind(attempt.next_attempt)
+        .bind(&attempt.id)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn queue_remove(&self, id: &str) -> Result<bool> {
+        let done = sqlx::query("DELETE FROM queue_messages WHERE id = ?")
+            .bind(id)
+            .execute(&self.writer)
+            .await?;
+        Ok(done.rows_affected() > 0)
+    }
+}
