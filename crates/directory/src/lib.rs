@@ -1,0 +1,92 @@
+//! The internal directory: who has a mailbox here, and where mail to an address goes.
+//!
+//! It answers three questions for the roles: is this domain ours
+//! ([`Directory::is_local_domain`]), what does this address deliver to
+//! ([`Directory::resolve`], aliases, catch-alls and `user+tag@` included), and is
+//! this password right ([`Directory::authenticate`]). Data lives in the store;
+//! this crate owns the rules (normalisation, expansion order, password schemes).
+//!
+//! Passwords are hashed with argon2id; hashes imported from LDAP or Dovecot
+//! (`{SSHA}`, `{SHA512-CRYPT}`, `{BLF-CRYPT}`...) verify as they are, see
+//! [`password`].
+
+pub mod address;
+pub mod password;
+mod resolve;
+
+use std::sync::Arc;
+
+use havre_store::{Store, StoreError, User};
+
+pub use address::{Address, AddressError};
+pub use resolve::{MAX_DEPTH, Resolution, Target};
+
+#[derive(Debug, thiserror::Error)]
+pub enum DirectoryError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("alias expansion of {0} is deeper than {MAX_DEPTH} levels")]
+    AliasTooDeep(String),
+}
+
+/// The directory service shared by every role of a node.
+#[derive(Clone)]
+pub struct Directory {
+    store: Arc<dyn Store>,
+    delimiter: String,
+}
+
+impl Directory {
+    /// `recipient_delimiter` as Postfix's: `"+"` makes `user+tag@` reach `user@`;
+    /// empty disables sub-addressing.
+    pub fn new(store: Arc<dyn Store>, recipient_delimiter: &str) -> Directory {
+        Directory {
+            store,
+            delimiter: recipient_delimiter.to_string(),
+        }
+    }
+
+    pub fn store(&self) -> &Arc<dyn Store> {
+        &self.store
+    }
+
+    pub async fn is_local_domain(&self, domain: &str) -> Result<bool, DirectoryError> {
+        Ok(self.store.domain_exists(domain).await?)
+    }
+
+    pub async fn resolve(&self, address: &Address) -> Result<Resolution, DirectoryError> {
+        resolve::Resolver {
+            store: &self.store,
+            delimiter: &self.delimiter,
+        }
+        .resolve(address)
+        .await
+    }
+
+    /// The user when `password` is right; `None` for an unknown user, a user
+    /// without a password, a wrong password or an unreadable stored hash (the
+    /// latter is logged: it is an operator's problem, not the client's).
+    pub async fn authenticate(
+        &self,
+        email: &str,
+        password: &str,
+    ) -> Result<Option<User>, DirectoryError> {
+        let Ok(address) = Address::parse(email) else {
+            return Ok(None);
+        };
+        let Some(user) = self.store.get_user(&address.key()).await? else {
+            return Ok(None);
+        };
+        let Some(stored) = user.password_hash.as_deref() else {
+            return Ok(None);
+        };
+        match password::verify_password(stored, password) {
+            Ok(true) => Ok(Some(user)),
+            Ok(false) => Ok(None),
+            Err(err) => {
+                tracing::warn!(target: "directory", "stored password of {} is unusable: {err}", user.email);
+                Ok(None)
+            }
+        }
+    }
+}

@@ -1,0 +1,151 @@
+//! Recipient resolution: what an address delivers to.
+//!
+//! The order follows Postfix's virtual alias and mailbox maps:
+//! 1. an alias for the exact address wins (an alias may list itself to keep a
+//!    copy: `alice -> alice, archive`);
+//! 2. then a user with that address;
+//! 3. then, with a recipient delimiter, `user+tag@` resolves as `user@`;
+//! 4. then the domain's catch-all alias `@domain`; a catch-all target written
+//!    `@other.test` keeps the local part (`x@domain` -> `x@other.test`).
+//!
+//! Expansion is recursive, stops at loops (an address met twice is expanded once)
+//! and at [`MAX_DEPTH`] levels, and never yields the same mailbox twice.
+
+use std::collections::HashSet;
+use std::sync::Arc;
+
+use havre_store::Store;
+
+use crate::address::Address;
+use crate::DirectoryError;
+
+pub const MAX_DEPTH: usize = 20;
+
+/// Where one resolved address goes.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum Target {
+    /// A local user's mailbox (lower-case address).
+    Mailbox(String),
+    /// An address outside the local domains (alias forwarding).
+    Remote(String),
+    /// An alias target in a local domain that matches nobody.
+    Unknown(String),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Resolution {
+    /// The domain is local and the address leads somewhere.
+    Deliver(Vec<Target>),
+    /// The domain is local but nobody has this address.
+    UnknownUser,
+    /// The domain is not one of ours.
+    NotLocal,
+}
+
+pub(crate) struct Resolver<'a> {
+    pub store: &'a Arc<dyn Store>,
+    pub delimiter: &'a str,
+}
+
+impl Resolver<'_> {
+    pub async fn resolve(&self, address: &Address) -> Result<Resolution, DirectoryError> {
+        if !self.store.domain_exists(address.domain()).await? {
+            return Ok(Resolution::NotLocal);
+        }
+        let mut seen = HashSet::new();
+        let mut targets = Vec::new();
+        if !self.expand(address.clone(), 0, &mut seen, &mut targets).await? {
+            return Ok(Resolution::UnknownUser);
+        }
+        let mut unique = HashSet::new();
+        targets.retain(|t| unique.insert(t.clone()));
+        Ok(Resolution::Deliver(targets))
+    }
+
+    /// Returns whether `address` exists; pushes what it leads to onto `out`.
+    async fn expand(
+        &self,
+        address: Address,
+        depth: usize,
+        seen: &mut HashSet<String>,
+        out: &mut Vec<Target>,
+    ) -> Result<bool, DirectoryError> {
+        let key = address.key();
+        if depth > MAX_DEPTH {
+            return Err(DirectoryError::AliasTooDeep(key));
+        }
+        if !seen.insert(key.clone()) {
+            // Already expanded on this path or a sibling: it exists, add nothing twice.
+            return Ok(true);
+        }
+        if depth > 0 && !self.store.domain_exists(address.domain()).await? {
+            out.push(Target::Remote(address.to_string()));
+            return Ok(true);
+        }
+        let aliases = self.store.alias_targets(&key).await?;
+        if !aliases.is_empty() {
+            for target in aliases {
+                if target == key {
+                    // An alias naming itself keeps a copy in the user's own mailbox.
+                    if self.store.get_user(&key).await?.is_some() {
+                        out.push(Target::Mailbox(key.clone()));
+                    } else {
+                        out.push(Target::Unknown(key.clone()));
+                    }
+                    continue;
+                }
+                self.expand_target(&target, &address, depth, seen, out)
+                    .await?;
+            }
+            return Ok(true);
+        }
+        if self.store.get_user(&key).await?.is_some() {
+            out.push(Target::Mailbox(key));
+            return Ok(true);
+        }
+        if !self.delimiter.is_empty()
+            && let Some((base, _tag)) = address.local().split_once(self.delimiter)
+            && !base.is_empty()
+        {
+            let base = address.with_local(base);
+            seen.remove(&base.key());
+            if Box::pin(self.expand(base, depth + 1, seen, out)).await? {
+                return Ok(true);
+            }
+        }
+        let catch_all = self
+            .store
+            .alias_targets(&format!("@{}", address.domain()))
+            .await?;
+        if catch_all.is_empty() {
+            return Ok(false);
+        }
+        for target in catch_all {
+            self.expand_target(&target, &address, depth, seen, out)
+                .await?;
+        }
+        Ok(true)
+    }
+
+    async fn expand_target(
+        &self,
+        target: &str,
+        original: &Address,
+        depth: usize,
+        seen: &mut HashSet<String>,
+        out: &mut Vec<Target>,
+    ) -> Result<(), DirectoryError> {
+        let target = match target.strip_prefix('@') {
+            Some(domain) => format!("{}@{domain}", original.local()),
+            None => target.to_string(),
+        };
+        let Ok(next) = Address::parse(&target) else {
+            out.push(Target::Unknown(target));
+            return Ok(());
+        };
+        if !Box::pin(self.expand(next.clone(), depth + 1, seen, out)).await? {
+            out.push(Target::Unknown(next.key()));
+        }
+        Ok(())
+    }
+}

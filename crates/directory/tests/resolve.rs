@@ -1,0 +1,131 @@
+use std::sync::Arc;
+
+use havre_directory::*;
+use havre_store::{NewUser, SqliteStore, Store};
+
+async fn directory() -> Directory {
+    let store = SqliteStore::memory().await.unwrap();
+    store.add_domain("example.test").await.unwrap();
+    store.add_domain("other.test").await.unwrap();
+    for email in ["alice@example.test", "bob@example.test", "carol@other.test"] {
+        store
+            .add_user(&NewUser {
+                email: email.into(),
+                password_hash: Some(password::hash_password("secret")),
+                class: "staff".into(),
+                quota: None,
+            })
+            .await
+            .unwrap();
+    }
+    Directory::new(Arc::new(store), "+")
+}
+
+async fn resolve(dir: &Directory, address: &str) -> Resolution {
+    dir.resolve(&Address::parse(address).unwrap()).await.unwrap()
+}
+
+fn mailboxes(list: &[&str]) -> Resolution {
+    Resolution::Deliver(list.iter().map(|m| Target::Mailbox(m.to_string())).collect())
+}
+
+#[tokio::test]
+async fn a_user_is_found_whatever_the_case_of_the_address() {
+    let dir = directory().await;
+    assert_eq!(resolve(&dir, "Alice@Example.TEST").await, mailboxes(&["alice@example.test"]));
+}
+
+#[tokio::test]
+async fn an_unknown_user_in_a_local_domain_and_a_foreign_domain_differ() {
+    let dir = directory().await;
+    assert_eq!(resolve(&dir, "nobody@example.test").await, Resolution::UnknownUser);
+    assert_eq!(resolve(&dir, "alice@elsewhere.test").await, Resolution::NotLocal);
+}
+
+#[tokio::test]
+async fn relay_tricks_in_the_local_part_match_nobody() {
+    let dir = directory().await;
+    for trick in [
+        "alice%elsewhere.test@example.test",
+        "elsewhere.test!alice@example.test",
+        "alice@elsewhere.test@example.test",
+    ] {
+        assert_eq!(resolve(&dir, trick).await, Resolution::UnknownUser, "{trick}");
+    }
+}
+
+#[tokio::test]
+async fn sub_addressing_reaches_the_user_and_an_alias() {
+    let dir = directory().await;
+    dir.store()
+        .add_alias("team@example.test", &["bob@example.test".into()])
+        .await
+        .unwrap();
+    assert_eq!(resolve(&dir, "alice+lists@example.test").await, mailboxes(&["alice@example.test"]));
+    assert_eq!(resolve(&dir, "team+x@example.test").await, mailboxes(&["bob@example.test"]));
+    assert_eq!(resolve(&dir, "nobody+x@example.test").await, Resolution::UnknownUser);
+}
+
+#[tokio::test]
+async fn an_alias_with_two_targets_delivers_to_both_once() {
+    let dir = directory().await;
+    let store = dir.store();
+    store
+        .add_alias(
+            "team@example.test",
+            &["alice@example.test".into(), "bob@example.test".into(), "staff@example.test".into()],
+        )
+        .await
+        .unwrap();
+    store
+        .add_alias("staff@example.test", &["alice@example.test".into(), "team@example.test".into()])
+        .await
+        .unwrap();
+    assert_eq!(
+        resolve(&dir, "team@example.test").await,
+        mailboxes(&["alice@example.test", "bob@example.test"])
+    );
+}
+
+#[tokio::test]
+async fn a_catch_all_takes_what_no_user_claims_and_can_rewrite_the_domain() {
+    let dir = directory().await;
+    dir.store()
+        .add_alias("@example.test", &["@other.test".into()])
+        .await
+        .unwrap();
+    assert_eq!(resolve(&dir, "carol@example.test").await, mailboxes(&["carol@other.test"]));
+    assert_eq!(resolve(&dir, "alice@example.test").await, mailboxes(&["alice@example.test"]));
+    assert_eq!(
+        resolve(&dir, "ghost@example.test").await,
+        Resolution::Deliver(vec![Target::Unknown("ghost@other.test".into())])
+    );
+}
+
+#[tokio::test]
+async fn an_alias_keeping_a_copy_and_forwarding_outside() {
+    let dir = directory().await;
+    dir.store()
+        .add_alias(
+            "alice@example.test",
+            &["alice@example.test".into(), "alice@partner.test".into()],
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        resolve(&dir, "alice@example.test").await,
+        Resolution::Deliver(vec![
+            Target::Mailbox("alice@example.test".into()),
+            Target::Remote("alice@partner.test".into()),
+        ])
+    );
+}
+
+#[tokio::test]
+async fn authentication_needs_the_right_password() {
+    let dir = directory().await;
+    assert!(dir.authenticate("alice@example.test", "secret").await.unwrap().is_some());
+    assert!(dir.authenticate("ALICE@example.test", "secret").await.unwrap().is_some());
+    assert!(dir.authenticate("alice@example.test", "wrong").await.unwrap().is_none());
+    assert!(dir.authenticate("nobody@example.test", "secret").await.unwrap().is_none());
+}

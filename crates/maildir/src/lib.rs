@@ -1,0 +1,55 @@
+//! Dovecot-compatible Maildir delivery.
+//!
+//! The on-disk format is exactly what Dovecot writes, so an admin can point
+//! Dovecot at a mailbox havre delivered to, and the other way round.
+//!
+//! # Layout (Maildir++)
+//!
+//! The INBOX is the root: `root/{cur,new,tmp}`. Folders are directories
+//! beside them named after the IMAP name with '.' between levels: "Sent" is
+//! `root/.Sent`, "Lists/foo" is `root/.Lists.foo`, each with its own
+//! cur/ new/ tmp/ and an empty `maildirfolder` file. Non-ASCII folder names
+//! are stored in modified UTF-7, as Dovecot does. Directories are 0700 and
+//! files 0600.
+//!
+//! # Naming
+//!
+//! A delivered message is `new/<unix secs>.<unique>.<hostname>,S=<size>,W=<vsize>`:
+//! `unique` is chosen by the caller (derived from its queue id, so that a
+//! retry after a crash produces the same name), `hostname` is escaped as
+//! Dovecot does ('/' → `\057`, ':' → `\072`; we also turn ',' into `\054`),
+//! `S=` is the size on disk and `W=` the RFC 822 size with CRLF line
+//! endings. Readers (Dovecot) later move the file to cur/ and append
+//! `:2,<flags>`; [`parse_name`] reads all those fields back.
+//!
+//! # What `deliver` guarantees
+//!
+//! The message (with LF line endings, as Dovecot stores it) is written to
+//! tmp/, the file is fsynced, renamed into new/, and new/ is fsynced before
+//! [`Maildir::deliver`] returns `Ok`: after `Ok`, the message survives a
+//! crash. new/ never holds a partial file; on `Err` the tmp file has been
+//! removed. [`Maildir::find_delivered`] tells whether a message with a given
+//! unique part is already in new/ or cur/, so a caller recovering from a
+//! crash delivers nothing twice.
+//!
+//! # What it refuses
+//!
+//! A `unique` that is empty or has '/', ':', ',', '.' or control characters
+//! (it would make the name ambiguous or escape the directory), a host name
+//! that is empty or has control characters, and folder names with empty
+//! levels, '.', control characters, or that are "INBOX" itself.
+//!
+//! The crate is synchronous std code; async callers run it in
+//! `spawn_blocking`. It is Unix-only (file modes, directory fsync).
+
+mod crlf;
+mod deliver;
+mod error;
+mod folder;
+mod fs;
+mod maildir;
+mod name;
+
+pub use error::MaildirError;
+pub use maildir::Maildir;
+pub use name::{MaildirName, parse_name};

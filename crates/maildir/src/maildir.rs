@@ -1,0 +1,121 @@
+//! The `Maildir` handle: creating the layout, folders, and looking up
+//! what is already there.
+
+use std::fs::{self, OpenOptions};
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::{Path, PathBuf};
+
+use crate::MaildirError;
+use crate::error::io_at;
+use crate::fs::{FILE_MODE, ensure_dir, sync_dir, sync_parent};
+use crate::name::{unique_of, validate_unique};
+
+/// One Maildir: the INBOX at the root, or a Maildir++ folder.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Maildir {
+    pub(crate) root: PathBuf,
+}
+
+impl Maildir {
+    pub fn new(root: impl Into<PathBuf>) -> Self {
+        Maildir { root: root.into() }
+    }
+
+    /// The directory holding cur/, new/ and tmp/.
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    /// Creates the root and its cur/, new/ and tmp/ (mode 0700) where
+    /// missing; idempotent. New directories are made durable (their parent
+    /// is fsynced), so a delivery's fsync of new/ is not undone by a crash
+    /// forgetting new/ itself.
+    pub fn create(&self) -> Result<(), MaildirError> {
+        if ensure_dir(&self.root, true)? {
+            sync_parent(&self.root)?;
+        }
+        let mut created = false;
+        for sub in ["cur", "new", "tmp"] {
+            created |= ensure_dir(&self.root.join(sub), false)?;
+        }
+        if created {
+            sync_dir(&self.root)?;
+        }
+        Ok(())
+    }
+
+    /// Creates (idempotently) the Maildir++ folder `name`, an IMAP name
+    /// with '/' between levels: "Sent" is `.Sent`, "Lists/foo" is
+    /// `.Lists.foo`, each with cur/ new/ tmp/ and an empty `maildirfolder`
+    /// file (the marker by which Dovecot and others know a folder from a
+    /// root). Also creates this maildir if it is missing.
+    pub fn create_folder(&self, name: &str) -> Result<Maildir, MaildirError> {
+        let dir = self.root.join(crate::folder::dir_name(name)?);
+        self.create()?;
+        let folder = Maildir::new(dir);
+        folder.create()?;
+        let marker = folder.root.join("maildirfolder");
+        OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .mode(FILE_MODE)
+            .open(&marker)
+            .map_err(io_at(&marker))?;
+        sync_dir(&folder.root)?;
+        Ok(folder)
+    }
+
+    /// The message delivered earlier with this `unique`, if any: in new/,
+    /// or in cur/ where a reader may have moved and renamed it (adding
+    /// ":2,FLAGS"). A caller whose delivery was interrupted (crash, error
+    /// after the rename) asks this before delivering again, so that no
+    /// message is delivered twice.
+    pub fn find_delivered(&self, unique: &str) -> Result<Option<PathBuf>, MaildirError> {
+        validate_unique(unique)?;
+        // Readers move new/ → cur/ and never back, so new/ is read first.
+        // A reader renaming the file inside cur/ (a flag change) while we
+        // read cur/ may hide it from that one pass, so cur/ is read twice.
+        for sub in ["new", "cur", "cur"] {
+            let dir = self.root.join(sub);
+            if let Some(found) = find_in(&dir, unique)? {
+                return Ok(Some(found));
+            }
+        }
+        Ok(None)
+    }
+
+    /// Paths of all messages in new/ and cur/, sorted.
+    pub fn messages(&self) -> Result<Vec<PathBuf>, MaildirError> {
+        let mut out = Vec::new();
+        for sub in ["new", "cur"] {
+            let dir = self.root.join(sub);
+            for entry in fs::read_dir(&dir).map_err(io_at(&dir))? {
+                let entry = entry.map_err(io_at(&dir))?;
+                // dot files are not messages (Maildir readers skip them)
+                if !entry.file_name().as_encoded_bytes().starts_with(b".") {
+                    out.push(entry.path());
+                }
+            }
+        }
+        out.sort();
+        Ok(out)
+    }
+}
+
+fn find_in(dir: &Path, unique: &str) -> Result<Option<PathBuf>, MaildirError> {
+    let entries = match fs::read_dir(dir) {
+        Ok(entries) => entries,
+        // no such directory: nothing was delivered there
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(io_at(dir)(e)),
+    };
+    for entry in entries {
+        let entry = entry.map_err(io_at(dir))?;
+        let name = entry.file_name();
+        if name.to_str().and_then(unique_of) == Some(unique) {
+            return Ok(Some(entry.path()));
+        }
+    }
+    Ok(None)
+}

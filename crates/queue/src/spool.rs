@@ -1,0 +1,147 @@
+//! Spool files: message bodies of the queue, written durably.
+
+use std::path::{Path, PathBuf};
+
+use tokio::io::{AsyncWriteExt, BufWriter};
+
+use crate::QueueError;
+
+fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> QueueError + '_ {
+    move |source| QueueError::Spool {
+        path: path.display().to_string(),
+        source,
+    }
+}
+
+/// The spool directory: `tmp/` for bodies being received, `msg/` for queued ones.
+#[derive(Debug, Clone)]
+pub struct Spool {
+    tmp: PathBuf,
+    msg: PathBuf,
+}
+
+impl Spool {
+    pub fn open(root: &Path) -> Result<Spool, QueueError> {
+        let spool = Spool {
+            tmp: root.join("tmp"),
+            msg: root.join("msg"),
+        };
+        for dir in [&spool.tmp, &spool.msg] {
+            std::fs::create_dir_all(dir).map_err(io_err(dir))?;
+        }
+        Ok(spool)
+    }
+
+    pub fn message_path(&self, id: &str) -> PathBuf {
+        self.msg.join(id)
+    }
+
+    /// Starts receiving a body; nothing is visible in `msg/` until `commit`.
+    pub async fn create(&self, id: &str) -> Result<SpoolFile, QueueError> {
+        let tmp = self.tmp.join(id);
+        let file = tokio::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&tmp)
+            .await
+            .map_err(io_err(&tmp))?;
+        Ok(SpoolFile {
+            writer: BufWriter::with_capacity(64 * 1024, file),
+            final_path: self.message_path(id),
+            tmp,
+            written: 0,
+        })
+    }
+
+    pub async fn remove(&self, id: &str) {
+        let path = self.message_path(id);
+        if let Err(err) = tokio::fs::remove_file(&path).await
+            && err.kind() != std::io::ErrorKind::NotFound
+        {
+            tracing::warn!(target: "queue", "{id}: cannot remove {}: {err}", path.display());
+        }
+    }
+
+    pub async fn ids(&self) -> Result<Vec<String>, QueueError> {
+        list(&self.msg).await
+    }
+
+    pub(crate) async fn clear_tmp(&self) -> Result<usize, QueueError> {
+        let names = list(&self.tmp).await?;
+        for name in &names {
+            let _ = tokio::fs::remove_file(self.tmp.join(name)).await;
+        }
+        Ok(names.len())
+    }
+}
+
+async fn list(dir: &Path) -> Result<Vec<String>, QueueError> {
+    let mut out = Vec::new();
+    let mut entries = tokio::fs::read_dir(dir).await.map_err(io_err(dir))?;
+    while let Some(entry) = entries.next_entry().await.map_err(io_err(dir))? {
+        if let Some(name) = entry.file_name().to_str() {
+            out.push(name.to_string());
+        }
+    }
+    Ok(out)
+}
+
+/// A body being received.
+pub struct SpoolFile {
+    writer: BufWriter<tokio::fs::File>,
+    tmp: PathBuf,
+    final_path: PathBuf,
+    written: u64,
+}
+
+impl SpoolFile {
+    pub async fn write(&mut self, bytes: &[u8]) -> Result<(), QueueError> {
+        self.writer
+            .write_all(bytes)
+            .await
+            .map_err(io_err(&self.tmp))?;
+        self.written += bytes.len() as u64;
+        Ok(())
+    }
+
+    pub fn written(&self) -> u64 {
+        self.written
+    }
+
+    /// Where the body will be once committed.
+    pub fn path(&self) -> &Path {
+        &self.final_path
+    }
+
+    /// fsync the file, rename it into `msg/`, fsync the directory.
+    pub async fn commit(mut self) -> Result<(), QueueError> {
+        self.writer.flush().await.map_err(io_err(&self.tmp))?;
+        self.writer
+            .get_ref()
+            .sync_all()
+            .await
+            .map_err(io_err(&self.tmp))?;
+        tokio::fs::rename(&self.tmp, &self.final_path)
+            .await
+            .map_err(io_err(&self.final_path))?;
+        let dir = self
+            .final_path
+            .parent()
+            .unwrap_or(Path::new("."))
+            .to_path_buf();
+        tokio::task::spawn_blocking(move || std::fs::File::open(&dir).and_then(|d| d.sync_all()))
+            .await
+            .map_err(|e| QueueError::Spool {
+                path: self.final_path.display().to_string(),
+                source: std::io::Error::other(e),
+            })?
+            .map_err(io_err(&self.final_path))?;
+        Ok(())
+    }
+
+    /// Drops an unfinished body (rejected message, client gone).
+    pub async fn discard(self) {
+        drop(self.writer);
+        let _ = tokio::fs::remove_file(&self.tmp).await;
+    }
+}

@@ -1,0 +1,117 @@
+//! The relay role: takes messages from the queue, expands each recipient through
+//! the directory (aliases, catch-alls, `user+tag@`) and delivers to local
+//! mailboxes.
+//!
+//! It promises, for every queued message:
+//! - each recipient ends `sent` or `failed`, or stays pending with its last error
+//!   and a next attempt on a doubling schedule (`retry_min` .. `retry_max`);
+//! - no mailbox receives the same queued message twice, even when two recipients
+//!   expand to it or a crash interrupted an earlier attempt: deliveries of a
+//!   message that predates this process, or was already attempted, first look for
+//!   the earlier copy (see `havre_mailbox`);
+//! - a message still undeliverable after `max_lifetime` is given up.
+//!
+//! Logs follow Postfix's `to=<...>, orig_to=<...>, relay=..., delay=..., status=...`.
+//!
+//! Not yet here: remote destinations (alias forwarding outside) stay deferred
+//! until outbound delivery lands, and failed recipients are logged, not bounced.
+
+mod attempt;
+
+use std::collections::HashSet;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use havre_directory::Directory;
+use havre_mailbox::LocalDelivery;
+use havre_queue::Queue;
+use tokio::sync::{Semaphore, watch};
+
+#[derive(Debug, Clone)]
+pub struct RelaySettings {
+    pub concurrency: usize,
+    pub retry_min: Duration,
+    pub retry_max: Duration,
+    pub max_lifetime: Duration,
+}
+
+pub struct Relay {
+    queue: Arc<Queue>,
+    directory: Directory,
+    local: LocalDelivery,
+    settings: RelaySettings,
+    /// Unix seconds when this process started: older messages may have been
+    /// partly delivered by a process that died.
+    started_at: i64,
+    in_flight: Mutex<HashSet<String>>,
+}
+
+pub(crate) fn unix_now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0)
+}
+
+impl Relay {
+    pub fn new(
+        queue: Arc<Queue>,
+        directory: Directory,
+        local: LocalDelivery,
+        settings: RelaySettings,
+    ) -> Arc<Relay> {
+        Arc::new(Relay {
+            queue,
+            directory,
+            local,
+            settings,
+            started_at: unix_now(),
+            in_flight: Mutex::new(HashSet::new()),
+        })
+    }
+
+    /// Delivers until `shutdown` turns true; attempts under way are finished.
+    pub async fn run(self: Arc<Self>, mut shutdown: watch::Receiver<bool>) {
+        let permits = Arc::new(Semaphore::new(self.settings.concurrency.max(1)));
+        loop {
+            if *shutdown.borrow() {
+                break;
+            }
+            match self
+                .queue
+                .store()
+                .queue_due(unix_now(), 4 * self.settings.concurrency.max(1) as i64)
+                .await
+            {
+                Ok(due) => {
+                    for entry in due {
+                        if !self.in_flight.lock().unwrap().insert(entry.id.clone()) {
+                            continue;
+                        }
+                        let Ok(permit) = permits.clone().acquire_owned().await else {
+                            break;
+                        };
+                        let relay = self.clone();
+                        tokio::spawn(async move {
+                            let id = entry.id.clone();
+                            relay.attempt(entry).await;
+                            relay.in_flight.lock().unwrap().remove(&id);
+                            drop(permit);
+                            relay.queue.kick();
+                        });
+                    }
+                }
+                Err(err) => tracing::error!(target: "relay", "cannot read the queue: {err}"),
+            }
+            tokio::select! {
+                _ = self.queue.arrival() => {}
+                _ = tokio::time::sleep(Duration::from_secs(1)) => {}
+                _ = shutdown.changed() => {}
+            }
+        }
+        // Wait for the attempts under way: their results must reach the store.
+        let _ = permits
+            .acquire_many(self.settings.concurrency.max(1) as u32)
+            .await;
+    }
+}

@@ -1,0 +1,162 @@
+//! The connection under a session: a plain or TLS stream, a bounded read buffer
+//! and a reply buffer flushed only when the client has nothing more pipelined
+//! (RFC 2920).
+
+use std::time::Duration;
+
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+
+use crate::protocol::Reply;
+
+pub trait Io: AsyncRead + AsyncWrite + Unpin + Send {}
+impl<T: AsyncRead + AsyncWrite + Unpin + Send> Io for T {}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConnError {
+    #[error("timeout")]
+    Timeout,
+    #[error("connection closed by client")]
+    Closed,
+    #[error("{0}")]
+    Io(#[from] std::io::Error),
+}
+
+pub enum Line {
+    Complete(Vec<u8>),
+    /// Longer than the limit; the rest of it was read and thrown away.
+    TooLong,
+}
+
+pub struct Conn {
+    stream: Box<dyn Io>,
+    buf: Vec<u8>,
+    start: usize,
+    end: usize,
+    out: Vec<u8>,
+    timeout: Duration,
+}
+
+const READ_CHUNK: usize = 16 * 1024;
+
+impl Conn {
+    pub fn new(stream: Box<dyn Io>, timeout: Duration) -> Conn {
+        Conn {
+            stream,
+            buf: vec![0; READ_CHUNK],
+            start: 0,
+            end: 0,
+            out: Vec::with_capacity(1024),
+            timeout,
+        }
+    }
+
+    pub fn buffered(&self) -> &[u8] {
+        &self.buf[self.start..self.end]
+    }
+
+    pub fn has_buffered(&self) -> bool {
+        self.start < self.end
+    }
+
+    pub fn consume(&mut self, n: usize) {
+        self.start = (self.start + n).min(self.end);
+    }
+
+    /// Throws away pipelined input (after STARTTLS: input sent before the TLS
+    /// handshake must never be read as if it came over TLS).
+    pub fn discard_buffered(&mut self) -> usize {
+        let n = self.end - self.start;
+        self.start = 0;
+        self.end = 0;
+        n
+    }
+
+    /// Reads more bytes into the buffer; waits at most the idle timeout.
+    pub async fn fill(&mut self) -> Result<usize, ConnError> {
+        if self.start == self.end {
+            self.start = 0;
+            self.end = 0;
+        } else if self.end == self.buf.len() {
+            self.buf.copy_within(self.start..self.end, 0);
+            self.end -= self.start;
+            self.start = 0;
+        }
+        let n = match tokio::time::timeout(
+            self.timeout,
+            self.stream.read(&mut self.buf[self.end..]),
+        )
+        .await
+        {
+            Err(_) => return Err(ConnError::Timeout),
+            Ok(result) => result?,
+        };
+        if n == 0 {
+            return Err(ConnError::Closed);
+        }
+        self.end += n;
+        Ok(n)
+    }
+
+    /// One line, CRLF (or bare LF) included, at most `limit` bytes. A longer
+    /// line is read to its end without keeping it, so memory stays bounded
+    /// whatever the client sends.
+    pub async fn read_line(&mut self, limit: usize) -> Result<Line, ConnError> {
+        let mut line = Vec::new();
+        let mut too_long = false;
+        loop {
+            if let Some(pos) = self.buffered().iter().position(|&b| b == b'\n') {
+                if !too_long && line.len() + pos < limit {
+                    line.extend_from_slice(&self.buffered()[..=pos]);
+                    self.consume(pos + 1);
+                    return Ok(Line::Complete(line));
+                }
+                self.consume(pos + 1);
+                return Ok(Line::TooLong);
+            }
+            let available = self.end - self.start;
+            if !too_long && line.len() + available < limit {
+                line.extend_from_slice(self.buffered());
+            } else {
+                too_long = true;
+                line = Vec::new();
+            }
+            self.consume(available);
+            self.fill().await?;
+        }
+    }
+
+    pub fn queue_reply(&mut self, reply: &Reply) {
+        reply.write_to(&mut self.out);
+    }
+
+    pub async fn flush(&mut self) -> Result<(), ConnError> {
+        if self.out.is_empty() {
+            return Ok(());
+        }
+        let result = tokio::time::timeout(self.timeout, async {
+            self.stream.write_all(&self.out).await?;
+            self.stream.flush().await
+        })
+        .await;
+        self.out.clear();
+        match result {
+            Err(_) => Err(ConnError::Timeout),
+            Ok(r) => Ok(r?),
+        }
+    }
+
+    /// Sends a reply now (greeting, 354, final replies before closing).
+    pub async fn send(&mut self, reply: &Reply) -> Result<(), ConnError> {
+        self.queue_reply(reply);
+        self.flush().await
+    }
+
+    /// Hands the stream over (for the TLS upgrade); buffered input is dropped.
+    pub fn into_stream(self) -> Box<dyn Io> {
+        self.stream
+    }
+
+    pub async fn shutdown(&mut self) {
+        let _ = tokio::time::timeout(Duration::from_secs(5), self.stream.shutdown()).await;
+    }
+}

@@ -1,0 +1,57 @@
+//! SMTP and LMTP servers: the `mx` role (Internet mail for local users, port 25)
+//! and the LMTP listener of the mailbox tier (RFC 2033).
+//!
+//! The mx role speaks ESMTP with PIPELINING, SIZE, 8BITMIME, SMTPUTF8,
+//! ENHANCEDSTATUSCODES, STARTTLS and CHUNKING. It accepts a recipient only if
+//! the directory says the address is local and leads somewhere: no open relay,
+//! whatever tricks the address carries (`%`, `!`, source routes, quoted `@`, IP
+//! literals). It answers 250 to the body only once the queue has made it
+//! durable. LMTP answers each recipient after writing its mailbox.
+//!
+//! Layers, one way: [`protocol`] (bytes ↔ commands and replies) and `data` (the
+//! body decoder) know nothing of sessions; the session knows nothing of sockets
+//! beyond the `conn` wrapper; [`server`] owns sockets and TLS.
+
+mod conn;
+mod data;
+pub mod protocol;
+mod received;
+pub mod server;
+mod session;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use havre_directory::Directory;
+use havre_mailbox::LocalDelivery;
+use havre_queue::Queue;
+
+pub use server::{Listener, serve};
+
+/// The dialect a listener speaks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    Mx,
+    Lmtp,
+}
+
+/// Limits and names, from the `[server]` and `[smtp]` config sections.
+#[derive(Debug, Clone)]
+pub struct SmtpSettings {
+    pub hostname: String,
+    pub banner: String,
+    pub message_size_limit: u64,
+    pub line_length_limit: usize,
+    pub recipient_limit: usize,
+    pub hard_error_limit: usize,
+    pub idle_timeout: Duration,
+}
+
+/// What sessions need from the rest of the node.
+pub struct Services {
+    pub settings: Arc<SmtpSettings>,
+    pub directory: Directory,
+    pub queue: Arc<Queue>,
+    pub local: LocalDelivery,
+    pub tls: Option<tokio_rustls::TlsAcceptor>,
+}

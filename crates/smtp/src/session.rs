@@ -1,0 +1,833 @@
+//! One SMTP or LMTP session: the command state machine.
+//!
+//! The session decides what to answer; the directory says who exists, the
+//! queue makes messages durable, local delivery writes mailboxes. Every
+//! refusal is a reply while the client is connected: unknown user (550 5.1.1),
+//! foreign domain (554 5.7.1), too big (552 5.3.4), too many recipients
+//! (452 4.5.3), too many errors (421 4.7.0), idle client (421 4.4.2).
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use havre_directory::{Address, Resolution, Target};
+use havre_mailbox::{DeliveryOutcome, DeliveryRequest};
+use havre_queue::{SpoolFile, new_queue_id};
+use havre_store::{QueueEntry, QueueRecipient, RecipientStatus};
+use smtp_proto::{MAIL_SMTPUTF8, Request};
+
+use crate::conn::{Conn, ConnError, Line};
+use crate::data::{self, BodySink};
+use crate::protocol::{Reply, parse_command};
+use crate::received::{ReceivedFields, protocol_keyword, received_header};
+use crate::{Mode, Services};
+
+struct Transaction {
+    id: String,
+    sender: String,
+    smtputf8: bool,
+    /// As accepted at RCPT, with what they resolved to (used by LMTP).
+    recipients: Vec<(String, Vec<Target>)>,
+    /// An open BDAT body, between chunks.
+    bdat: Option<BodyWriter>,
+    /// A BDAT chunk was refused: the rest are consumed and refused too.
+    bdat_failed: bool,
+}
+
+/// Counts like Postfix's "disconnect from ... ehlo=1 mail=1 rcpt=2/3 ...".
+#[derive(Default)]
+struct Stats {
+    commands: Vec<(&'static str, u32, u32)>,
+}
+
+impl Stats {
+    fn count(&mut self, name: &'static str, ok: bool) {
+        match self.commands.iter_mut().find(|(n, _, _)| *n == name) {
+            Some(entry) => {
+                entry.2 += 1;
+                entry.1 += ok as u32;
+            }
+            None => self.commands.push((name, ok as u32, 1)),
+        }
+    }
+
+    fn summary(&self) -> String {
+        let mut parts: Vec<String> = self
+            .commands
+            .iter()
+            .map(|(name, ok, all)| {
+                if ok == all {
+                    format!("{}={ok}", name.to_lowercase())
+                } else {
+                    format!("{}={ok}/{all}", name.to_lowercase())
+                }
+            })
+            .collect();
+        let ok: u32 = self.commands.iter().map(|c| c.1).sum();
+        let all: u32 = self.commands.iter().map(|c| c.2).sum();
+        parts.push(if ok == all {
+            format!("commands={all}")
+        } else {
+            format!("commands={ok}/{all}")
+        });
+        parts.join(" ")
+    }
+}
+
+pub(crate) struct Session {
+    mode: Mode,
+    services: Arc<Services>,
+    peer: SocketAddr,
+    client_name: String,
+    helo: Option<String>,
+    esmtp: bool,
+    tls: Option<String>,
+    tx: Option<Transaction>,
+    errors: usize,
+    stats: Stats,
+}
+
+/// What the command loop does next.
+enum Flow {
+    Continue,
+    Quit,
+    StartTls,
+}
+
+impl Session {
+    pub(crate) fn new(mode: Mode, services: Arc<Services>, peer: SocketAddr) -> Session {
+        Session {
+            mode,
+            services,
+            peer,
+            // Reverse DNS comes with the resolver (outbound delivery); until then
+            // clients are named as Postfix names them without it.
+            client_name: "unknown".into(),
+            helo: None,
+            esmtp: false,
+            tls: None,
+            tx: None,
+            errors: 0,
+            stats: Stats::default(),
+        }
+    }
+
+    fn role(&self) -> &'static str {
+        match self.mode {
+            Mode::Mx => "mx",
+            Mode::Lmtp => "lmtp",
+        }
+    }
+
+    fn client(&self) -> String {
+        format!("{}[{}]", self.client_name, self.peer.ip())
+    }
+
+    pub(crate) async fn run(mut self, stream: Box<dyn crate::conn::Io>, implicit_tls: bool) {
+        let settings = self.services.settings.clone();
+        tracing::info!(target: "smtp", role = self.role(), "connect from {}", self.client());
+        let mut conn = Conn::new(stream, settings.idle_timeout);
+        if implicit_tls {
+            match self.start_tls(conn).await {
+                Some(c) => conn = c,
+                None => return,
+            }
+        }
+        let greeting = Reply::plain(
+            220,
+            vec![format!(
+                "{} {}",
+                settings.hostname,
+                match self.mode {
+                    Mode::Mx => settings.banner.as_str(),
+                    Mode::Lmtp => "LMTP havre",
+                }
+            )],
+        );
+        if conn.send(&greeting).await.is_err() {
+            return;
+        }
+        loop {
+            let flow = match self.next_command(&mut conn).await {
+                Ok(flow) => flow,
+                Err(ConnError::Timeout) => {
+                    let reply = Reply::new(
+                        421,
+                        "4.4.2",
+                        format!("{} Error: timeout exceeded", settings.hostname),
+                    );
+                    let _ = conn.send(&reply).await;
+                    tracing::info!(target: "smtp", role = self.role(), "timeout after {} from {}", self.last_command_name(), self.client());
+                    break;
+                }
+                Err(ConnError::Closed) => {
+                    if self.tx.is_some() {
+                        tracing::info!(target: "smtp", role = self.role(), "lost connection after {} from {}", self.last_command_name(), self.client());
+                    }
+                    break;
+                }
+                Err(ConnError::Io(err)) => {
+                    tracing::info!(target: "smtp", role = self.role(), "connection error from {}: {err}", self.client());
+                    break;
+                }
+            };
+            match flow {
+                Flow::Continue => {
+                    if self.errors >= settings.hard_error_limit {
+                        let reply = Reply::new(
+                            421,
+                            "4.7.0",
+                            format!("{} Error: too many errors", settings.hostname),
+                        );
+                        let _ = conn.send(&reply).await;
+                        tracing::warn!(target: "smtp", role = self.role(), "too many errors after {} from {}", self.last_command_name(), self.client());
+                        break;
+                    }
+                    if !conn.has_buffered() && conn.flush().await.is_err() {
+                        break;
+                    }
+                }
+                Flow::Quit => {
+                    let _ = conn.flush().await;
+                    break;
+                }
+                Flow::StartTls => {
+                    if conn.flush().await.is_err() {
+                        break;
+                    }
+                    let dropped = conn.discard_buffered();
+                    if dropped > 0 {
+                        tracing::warn!(target: "smtp", role = self.role(), "{} sent {dropped} bytes after STARTTLS before the handshake; dropped", self.client());
+                    }
+                    match self.start_tls(conn).await {
+                        Some(c) => conn = c,
+                        None => return self.disconnect(),
+                    }
+                }
+            }
+        }
+        conn.shutdown().await;
+        self.disconnect();
+    }
+
+    fn disconnect(&mut self) {
+        if let Some(tx) = self.tx.take()
+            && let Some(body) = tx.bdat
+        {
+            tokio::spawn(body.discard());
+        }
+        tracing::info!(target: "smtp", role = self.role(), "disconnect from {} {}", self.client(), self.stats.summary());
+    }
+
+    fn last_command_name(&self) -> &'static str {
+        self.stats.commands.last().map(|c| c.0).unwrap_or("CONNECT")
+    }
+
+    async fn start_tls(&mut self, conn: Conn) -> Option<Conn> {
+        let acceptor = self.services.tls.clone()?;
+        let timeout = self.services.settings.idle_timeout;
+        let stream = conn.into_stream();
+        match tokio::time::timeout(timeout, acceptor.accept(stream)).await {
+            Ok(Ok(tls)) => {
+                let (_, session) = tls.get_ref();
+                let version = session
+                    .protocol_version()
+                    .and_then(|v| v.as_str())
+                    .unwrap_or("TLS");
+                let cipher = session
+                    .negotiated_cipher_suite()
+                    .map(|c| format!("{:?}", c.suite()))
+                    .unwrap_or_default();
+                let description = format!("using {version} with cipher {cipher}");
+                tracing::info!(target: "smtp", role = self.role(), "TLS established from {}: {description}", self.client());
+                self.tls = Some(description);
+                // RFC 3207 4.2: forget everything learnt before TLS.
+                self.helo = None;
+                self.esmtp = false;
+                self.tx = None;
+                Some(Conn::new(Box::new(tls), timeout))
+            }
+            Ok(Err(err)) => {
+                tracing::info!(target: "smtp", role = self.role(), "TLS handshake failed from {}: {err}", self.client());
+                None
+            }
+            Err(_) => {
+                tracing::info!(target: "smtp", role = self.role(), "TLS handshake timeout from {}", self.client());
+                None
+            }
+        }
+    }
+
+    fn reply(&mut self, conn: &mut Conn, name: &'static str, reply: Reply) {
+        if reply.is_error() {
+            self.errors += 1;
+        }
+        self.stats.count(name, !reply.is_error());
+        conn.queue_reply(&reply);
+    }
+
+    async fn next_command(&mut self, conn: &mut Conn) -> Result<Flow, ConnError> {
+        let limit = self.services.settings.line_length_limit;
+        let line = match conn.read_line(limit).await? {
+            Line::Complete(line) => line,
+            Line::TooLong => {
+                self.reply(
+                    conn,
+                    "UNKNOWN",
+                    Reply::new(500, "5.5.2", "Error: line too long"),
+                );
+                return Ok(Flow::Continue);
+            }
+        };
+        let command = match parse_command(&line) {
+            Ok(command) => command,
+            Err(err) => {
+                let name = command_word(&line);
+                self.reply(conn, name, err.reply());
+                return Ok(Flow::Continue);
+            }
+        };
+        let name = command.name();
+        match command {
+            Request::Ehlo { host } | Request::Helo { host } if self.mode == Mode::Lmtp => {
+                let _ = host;
+                self.reply(
+                    conn,
+                    name,
+                    Reply::new(500, "5.5.1", "Error: this is LMTP, say LHLO"),
+                );
+            }
+            Request::Lhlo { .. } if self.mode == Mode::Mx => {
+                self.reply(conn, name, Reply::new(500, "5.5.2", "Error: command not recognized"));
+            }
+            Request::Ehlo { host } | Request::Lhlo { host } => {
+                let reply = self.ehlo(host, true);
+                self.reply(conn, name, reply);
+            }
+            Request::Helo { host } => {
+                let reply = self.ehlo(host, false);
+                self.reply(conn, name, reply);
+            }
+            Request::Mail { from } => {
+                let reply = self.mail(from.address, from.size, from.flags);
+                self.reply(conn, name, reply);
+            }
+            Request::Rcpt { to } => {
+                let reply = self.rcpt(to.address).await;
+                self.reply(conn, name, reply);
+            }
+            Request::Data => return self.data(conn).await,
+            Request::Bdat {
+                chunk_size,
+                is_last,
+            } => return self.bdat(conn, chunk_size, is_last).await,
+            Request::Rset => {
+                self.reset();
+                self.reply(conn, name, Reply::new(250, "2.0.0", "Ok"));
+            }
+            Request::Noop { .. } => self.reply(conn, name, Reply::new(250, "2.0.0", "Ok")),
+            Request::Quit => {
+                self.stats.count(name, true);
+                conn.queue_reply(&Reply::new(221, "2.0.0", "Bye"));
+                return Ok(Flow::Quit);
+            }
+            Request::Vrfy { .. } => self.reply(
+                conn,
+                name,
+                Reply::new(252, "2.0.0", "Cannot VRFY user, but will accept message"),
+            ),
+            Request::StartTls => {
+                if self.services.tls.is_none() || self.mode == Mode::Lmtp {
+                    self.reply(conn, name, Reply::new(502, "5.5.1", "Error: command not implemented"));
+                } else if self.tls.is_some() {
+                    self.reply(conn, name, Reply::new(554, "5.5.1", "Error: TLS already active"));
+                } else {
+                    self.stats.count(name, true);
+                    conn.queue_reply(&Reply::new(220, "2.0.0", "Ready to start TLS"));
+                    return Ok(Flow::StartTls);
+                }
+            }
+            Request::Auth { .. } => self.reply(
+                conn,
+                name,
+                Reply::new(503, "5.5.1", "Error: authentication not enabled"),
+            ),
+            Request::Help { .. } => self.reply(
+                conn,
+                name,
+                Reply::new(214, "2.0.0", "Commands: EHLO HELO MAIL RCPT DATA BDAT RSET NOOP QUIT STARTTLS"),
+            ),
+            _ => self.reply(conn, name, Reply::new(502, "5.5.1", "Error: command not implemented")),
+        }
+        Ok(Flow::Continue)
+    }
+
+    fn ehlo(&mut self, host: String, esmtp: bool) -> Reply {
+        let settings = self.services.settings.clone();
+        self.reset();
+        self.helo = Some(host);
+        self.esmtp = esmtp;
+        if !esmtp {
+            return Reply::plain(250, vec![settings.hostname.clone()]);
+        }
+        let mut lines = vec![settings.hostname.clone(), "PIPELINING".into()];
+        lines.push(format!("SIZE {}", settings.message_size_limit));
+        if self.mode == Mode::Mx && self.services.tls.is_some() && self.tls.is_none() {
+            lines.push("STARTTLS".into());
+        }
+        lines.extend(
+            ["ENHANCEDSTATUSCODES", "8BITMIME", "SMTPUTF8", "CHUNKING"]
+                .iter()
+                .map(|s| s.to_string()),
+        );
+        Reply::plain(250, lines)
+    }
+
+    fn reset(&mut self) {
+        if let Some(tx) = self.tx.take()
+            && let Some(body) = tx.bdat
+        {
+            tokio::spawn(body.discard());
+        }
+    }
+
+    fn mail(&mut self, address: String, size: usize, flags: u64) -> Reply {
+        if self.helo.is_none() {
+            return Reply::new(503, "5.5.1", "Error: send HELO/EHLO first");
+        }
+        if self.tx.is_some() {
+            return Reply::new(503, "5.5.1", "Error: nested MAIL command");
+        }
+        if size as u64 > self.services.settings.message_size_limit {
+            return Reply::new(552, "5.3.4", "Message size exceeds fixed limit");
+        }
+        let smtputf8 = flags & MAIL_SMTPUTF8 != 0;
+        if smtputf8 && !self.esmtp {
+            return Reply::new(503, "5.5.1", "Error: SMTPUTF8 needs EHLO");
+        }
+        if !address.is_empty() {
+            if Address::parse(&address).is_err() {
+                return Reply::new(501, "5.1.7", "Bad sender address syntax");
+            }
+            if !smtputf8 && !address.is_ascii() {
+                return Reply::new(553, "5.6.7", "Error: the sender address needs SMTPUTF8");
+            }
+        }
+        let id = new_queue_id();
+        tracing::info!(target: "smtp", role = self.role(), "{id}: client={}", self.client());
+        self.tx = Some(Transaction {
+            id,
+            sender: address,
+            smtputf8,
+            recipients: Vec::new(),
+            bdat: None,
+            bdat_failed: false,
+        });
+        Reply::new(250, "2.1.0", "Ok")
+    }
+
+    fn noqueue(&self, reply: &Reply, rcpt: &str) {
+        let tx = self.tx.as_ref();
+        tracing::info!(
+            target: "smtp",
+            role = self.role(),
+            "NOQUEUE: reject: RCPT from {}: {}; from=<{}> to=<{rcpt}> proto={} helo=<{}>",
+            self.client(),
+            reply.text(),
+            tx.map(|t| t.sender.as_str()).unwrap_or(""),
+            if self.esmtp { "ESMTP" } else { "SMTP" },
+            self.helo.as_deref().unwrap_or("")
+        );
+    }
+
+    async fn rcpt(&mut self, address: String) -> Reply {
+        let Some(tx) = self.tx.as_ref() else {
+            return Reply::new(503, "5.5.1", "Error: need MAIL command");
+        };
+        if tx.recipients.len() >= self.services.settings.recipient_limit {
+            return Reply::new(452, "4.5.3", "Error: too many recipients");
+        }
+        if !tx.smtputf8 && !address.is_ascii() {
+            return Reply::new(553, "5.6.7", format!("<{address}>: the address needs SMTPUTF8"));
+        }
+        let parsed = match Address::parse(&address) {
+            Ok(a) => a,
+            Err(err) => {
+                let reply = Reply::new(501, "5.1.3", format!("<{address}>: Bad recipient address syntax: {err}"));
+                self.noqueue(&reply, &address);
+                return reply;
+            }
+        };
+        let reply = match self.services.directory.resolve(&parsed).await {
+            Err(err) => {
+                tracing::error!(target: "smtp", "directory lookup of {address} failed: {err}");
+                Reply::new(451, "4.3.0", format!("<{address}>: Temporary lookup failure"))
+            }
+            Ok(Resolution::NotLocal) => {
+                Reply::new(554, "5.7.1", format!("<{address}>: Relay access denied"))
+            }
+            Ok(Resolution::UnknownUser) => Reply::new(
+                550,
+                "5.1.1",
+                format!("<{address}>: Recipient address rejected: User unknown"),
+            ),
+            Ok(Resolution::Deliver(targets)) => {
+                if self.mode == Mode::Lmtp
+                    && !targets.iter().any(|t| matches!(t, Target::Mailbox(_)))
+                {
+                    Reply::new(550, "5.1.1", format!("<{address}>: not a local mailbox"))
+                } else {
+                    if let Some(tx) = self.tx.as_mut() {
+                        tx.recipients.push((parsed.to_string(), targets));
+                    }
+                    return Reply::new(250, "2.1.5", "Ok");
+                }
+            }
+        };
+        self.noqueue(&reply, &address);
+        reply
+    }
+
+    fn check_ready_for_body(&self) -> Option<Reply> {
+        match &self.tx {
+            None => Some(Reply::new(503, "5.5.1", "Error: need RCPT command")),
+            Some(tx) if tx.recipients.is_empty() => {
+                Some(Reply::new(554, "5.5.1", "Error: no valid recipients"))
+            }
+            _ => None,
+        }
+    }
+
+    async fn open_body(&mut self) -> Result<BodyWriter, Reply> {
+        let Some(tx) = self.tx.as_ref() else {
+            return Err(Reply::new(503, "5.5.1", "Error: need RCPT command"));
+        };
+        let settings = &self.services.settings;
+        let file = match self.services.queue.spool().create(&tx.id).await {
+            Ok(f) => f,
+            Err(err) => {
+                tracing::error!(target: "smtp", "{}: cannot create the queue file: {err}", tx.id);
+                return Err(Reply::new(451, "4.3.0", "Error: queue file write error"));
+            }
+        };
+        let protocol = protocol_keyword(
+            self.mode == Mode::Lmtp,
+            self.esmtp,
+            self.tls.is_some(),
+            tx.smtputf8,
+        );
+        let header = received_header(&ReceivedFields {
+            helo: self.helo.as_deref().unwrap_or(""),
+            client_name: &self.client_name,
+            client_ip: self.peer.ip(),
+            hostname: &settings.hostname,
+            protocol: &protocol,
+            queue_id: &tx.id,
+            single_recipient: match tx.recipients.as_slice() {
+                [(only, _)] => Some(only.as_str()),
+                _ => None,
+            },
+            tls: self.tls.as_deref(),
+            now: chrono::Utc::now(),
+        });
+        let mut body = BodyWriter {
+            file: Some(file),
+            limit: settings.message_size_limit,
+            size: 0,
+            failed: None,
+            protocol,
+        };
+        // The trace header does not count against the client's size limit.
+        body.write_raw(header.as_bytes()).await;
+        Ok(body)
+    }
+
+    async fn data(&mut self, conn: &mut Conn) -> Result<Flow, ConnError> {
+        if let Some(reply) = self.check_ready_for_body() {
+            self.reply(conn, "DATA", reply);
+            return Ok(Flow::Continue);
+        }
+        if self.tx.as_ref().is_some_and(|t| t.bdat.is_some()) {
+            self.reply(conn, "DATA", Reply::new(503, "5.5.1", "Error: DATA after BDAT"));
+            return Ok(Flow::Continue);
+        }
+        let mut body = match self.open_body().await {
+            Ok(b) => b,
+            Err(reply) => {
+                self.reply(conn, "DATA", reply);
+                return Ok(Flow::Continue);
+            }
+        };
+        conn.send(&Reply::new(354, "", "End data with <CR><LF>.<CR><LF>"))
+            .await?;
+        let within = match data::read_data(conn, &mut body).await {
+            Ok(within) => within,
+            Err(err) => {
+                body.discard().await;
+                self.tx = None;
+                return Err(err);
+            }
+        };
+        self.finish_body(conn, "DATA", body, within).await;
+        Ok(Flow::Continue)
+    }
+
+    async fn bdat(
+        &mut self,
+        conn: &mut Conn,
+        size: usize,
+        last: bool,
+    ) -> Result<Flow, ConnError> {
+        // RFC 3030: the chunk is read whatever the answer will be.
+        if let Some(reply) = self.check_ready_for_body() {
+            data::read_chunk::<BodyWriter>(conn, size, None).await?;
+            if let Some(tx) = self.tx.as_mut() {
+                tx.bdat_failed = true;
+            }
+            self.reply(conn, "BDAT", reply);
+            return Ok(Flow::Continue);
+        }
+        let failed = self.tx.as_ref().is_some_and(|t| t.bdat_failed);
+        let mut body = if failed {
+            None
+        } else {
+            match self.tx.as_mut().and_then(|t| t.bdat.take()) {
+                Some(body) => Some(body),
+                None => match self.open_body().await {
+                    Ok(b) => Some(b),
+                    Err(reply) => {
+                        data::read_chunk::<BodyWriter>(conn, size, None).await?;
+                        self.reply(conn, "BDAT", reply);
+                        self.tx = None;
+                        return Ok(Flow::Continue);
+                    }
+                },
+            }
+        };
+        let within = match data::read_chunk(conn, size, body.as_mut()).await {
+            Ok(within) => within,
+            Err(err) => {
+                if let Some(body) = body {
+                    body.discard().await;
+                }
+                self.tx = None;
+                return Err(err);
+            }
+        };
+        let Some(body) = body else {
+            if last {
+                self.tx = None;
+            }
+            self.reply(conn, "BDAT", Reply::new(554, "5.5.1", "Error: earlier BDAT chunk refused"));
+            return Ok(Flow::Continue);
+        };
+        if !last {
+            if within && body.failed.is_none() {
+                let size_now = body.size;
+                if let Some(tx) = self.tx.as_mut() {
+                    tx.bdat = Some(body);
+                }
+                self.reply(conn, "BDAT", Reply::new(250, "2.0.0", format!("{size} octets received ({size_now} so far)")));
+            } else {
+                body.discard().await;
+                if let Some(tx) = self.tx.as_mut() {
+                    tx.bdat_failed = true;
+                }
+                let reply = if within {
+                    Reply::new(451, "4.3.0", "Error: queue file write error")
+                } else {
+                    Reply::new(552, "5.3.4", "Error: message file too big")
+                };
+                self.reply(conn, "BDAT", reply);
+            }
+            return Ok(Flow::Continue);
+        }
+        self.finish_body(conn, "BDAT", body, within).await;
+        Ok(Flow::Continue)
+    }
+
+    /// End of the body: make it durable (mx) or deliver it (LMTP), then answer.
+    async fn finish_body(&mut self, conn: &mut Conn, name: &'static str, body: BodyWriter, within: bool) {
+        let Some(tx) = self.tx.take() else {
+            body.discard().await;
+            return;
+        };
+        if !within {
+            body.discard().await;
+            tracing::info!(target: "smtp", role = self.role(), "{}: reject: {name} from {}: 552 5.3.4 message too big; from=<{}>", tx.id, self.client(), tx.sender);
+            self.reply(conn, name, Reply::new(552, "5.3.4", "Error: message file too big"));
+            return;
+        }
+        if let Some(err) = &body.failed {
+            tracing::error!(target: "smtp", "{}: queue file write error: {err}", tx.id);
+            body.discard().await;
+            self.reply(conn, name, Reply::new(451, "4.3.0", "Error: queue file write error"));
+            return;
+        }
+        match self.mode {
+            Mode::Mx => {
+                let reply = self.enqueue(tx, body).await;
+                self.reply(conn, name, reply);
+            }
+            Mode::Lmtp => {
+                let replies = self.deliver_lmtp(&tx, body).await;
+                for reply in replies {
+                    self.reply(conn, name, reply);
+                }
+            }
+        }
+    }
+
+    async fn enqueue(&self, tx: Transaction, body: BodyWriter) -> Reply {
+        let now = chrono::Utc::now().timestamp();
+        let entry = QueueEntry {
+            id: tx.id.clone(),
+            sender: tx.sender.clone(),
+            size: body.size,
+            arrival: now,
+            client: self.client(),
+            protocol: body.protocol.clone(),
+            attempts: 0,
+            next_attempt: now,
+            hold: false,
+            recipients: tx
+                .recipients
+                .iter()
+                .enumerate()
+                .map(|(i, (address, _))| QueueRecipient {
+                    idx: i as i64,
+                    address: address.clone(),
+                    status: RecipientStatus::Pending,
+                    last_reply: None,
+                })
+                .collect(),
+        };
+        let Some(file) = body.file else {
+            return Reply::new(451, "4.3.0", "Error: queue file write error");
+        };
+        match self.services.queue.enqueue(file, &entry).await {
+            Ok(()) => {
+                tracing::info!(
+                    target: "smtp",
+                    role = self.role(),
+                    "{}: from=<{}>, size={}, nrcpt={} (queue active)",
+                    entry.id,
+                    entry.sender,
+                    entry.size,
+                    entry.recipients.len()
+                );
+                Reply::new(250, "2.0.0", format!("Ok: queued as {}", entry.id))
+            }
+            Err(err) => {
+                tracing::error!(target: "smtp", "{}: cannot queue: {err}", entry.id);
+                Reply::new(451, "4.3.0", "Error: queue file write error")
+            }
+        }
+    }
+
+    /// LMTP (RFC 2033 4.2): one reply per accepted recipient, in RCPT order.
+    async fn deliver_lmtp(&self, tx: &Transaction, body: BodyWriter) -> Vec<Reply> {
+        let Some(file) = body.file else {
+            return vec![Reply::new(451, "4.3.0", "Error: write error"); tx.recipients.len()];
+        };
+        let spool = self.services.queue.spool();
+        let path = spool.message_path(&tx.id);
+        // Committed as a spool file without a queue record: a crash leaves an
+        // orphan that the startup sweep removes, never a half message.
+        if let Err(err) = file.commit().await {
+            tracing::error!(target: "smtp", "{}: cannot write the message: {err}", tx.id);
+            return vec![Reply::new(451, "4.3.0", "Error: write error"); tx.recipients.len()];
+        }
+        let started = std::time::Instant::now();
+        let mut replies = Vec::new();
+        for (rcpt, targets) in &tx.recipients {
+            let mut failures = Vec::new();
+            for target in targets {
+                let Target::Mailbox(mailbox) = target else {
+                    continue;
+                };
+                let result = self
+                    .services
+                    .local
+                    .deliver(DeliveryRequest {
+                        mailbox,
+                        sender: &tx.sender,
+                        message: &path,
+                        message_id: &tx.id,
+                        check_duplicate: false,
+                    })
+                    .await;
+                match result {
+                    Ok(DeliveryOutcome::Delivered(_)) | Ok(DeliveryOutcome::AlreadyDelivered(_)) => {
+                        tracing::info!(target: "smtp", role = "lmtp", "{}: to=<{mailbox}>, orig_to=<{rcpt}>, relay=local, delay={:.2}, status=sent (delivered to maildir)", tx.id, started.elapsed().as_secs_f64());
+                    }
+                    Err(err) => {
+                        tracing::warn!(target: "smtp", role = "lmtp", "{}: to=<{mailbox}>, orig_to=<{rcpt}>, relay=local, status=deferred ({err})", tx.id);
+                        failures.push(mailbox.clone());
+                    }
+                }
+            }
+            replies.push(if failures.is_empty() {
+                Reply::new(250, "2.0.0", format!("<{rcpt}> {} Saved", tx.id))
+            } else {
+                Reply::new(451, "4.2.0", format!("<{rcpt}> delivery failed, try again later"))
+            });
+        }
+        spool.remove(&tx.id).await;
+        replies
+    }
+}
+
+/// First word of a malformed line, for the disconnect statistics.
+fn command_word(line: &[u8]) -> &'static str {
+    let word: Vec<u8> = line
+        .iter()
+        .take_while(|b| b.is_ascii_alphabetic())
+        .map(|b| b.to_ascii_uppercase())
+        .collect();
+    match word.as_slice() {
+        b"MAIL" => "MAIL",
+        b"RCPT" => "RCPT",
+        b"EHLO" => "EHLO",
+        b"HELO" => "HELO",
+        b"LHLO" => "LHLO",
+        b"BDAT" => "BDAT",
+        _ => "UNKNOWN",
+    }
+}
+
+/// The message body on its way to the spool, with the size limit applied.
+pub(crate) struct BodyWriter {
+    file: Option<SpoolFile>,
+    limit: u64,
+    size: u64,
+    failed: Option<String>,
+    protocol: String,
+}
+
+impl BodyWriter {
+    async fn write_raw(&mut self, bytes: &[u8]) {
+        if let Some(file) = self.file.as_mut()
+            && self.failed.is_none()
+            && let Err(err) = file.write(bytes).await
+        {
+            self.failed = Some(err.to_string());
+        }
+    }
+
+    async fn discard(self) {
+        if let Some(file) = self.file {
+            file.discard().await;
+        }
+    }
+}
+
+impl BodySink for BodyWriter {
+    async fn accept(&mut self, bytes: &[u8]) -> bool {
+        self.size += bytes.len() as u64;
+        if self.size > self.limit {
+            return false;
+        }
+        self.write_raw(bytes).await;
+        true
+    }
+}
