@@ -1,0 +1,241 @@
+//! The documentation of every key, and the commented `havre.toml` generated
+//! from it and from [`Config::default`]: one source of truth for `havre init`,
+//! `havre config show --defaults` and this crate's tests.
+
+use toml_edit::{DocumentMut, Item, Table, Value};
+
+use crate::edit::set_in_table;
+use crate::flatten::{render_value, to_document};
+use crate::keys::{format_key, parse_key};
+use crate::model::Config;
+
+/// One line of documentation per table and per key, by dotted path, in
+/// document order.
+pub static KEY_DOCS: &[(&str, &str)] = &[
+    (
+        "server",
+        "Identity of this node and where it keeps its data.",
+    ),
+    (
+        "server.hostname",
+        "FQDN used in the SMTP greeting, Received: headers and Maildir file names.",
+    ),
+    (
+        "server.data_dir",
+        "Where queue, mailboxes and the database live; relative to the directory of havre.toml.",
+    ),
+    (
+        "server.user",
+        "Account to switch to after binding privileged ports when started as root (\"\" = stay as started).",
+    ),
+    (
+        "server.roles",
+        "Roles this node runs; known: mx, relay, lmtp.",
+    ),
+    ("log", "Logging."),
+    (
+        "log.level",
+        r#"Tracing filter: error, warn, info, debug, trace or a directive list like "info,havre_smtp=debug"."#,
+    ),
+    (
+        "log.file",
+        r#"Also append log lines to this file ("" = stderr only); relative to the directory of havre.toml."#,
+    ),
+    ("tls", "TLS certificate and key offered with STARTTLS."),
+    (
+        "tls.cert",
+        "PEM certificate chain for STARTTLS; relative to the directory of havre.toml.",
+    ),
+    (
+        "tls.key",
+        "PEM private key; relative to the directory of havre.toml.",
+    ),
+    (
+        "storage",
+        "The database holding domains, users, aliases and the queue.",
+    ),
+    (
+        "storage.backend",
+        r#""sqlite" (embedded, one node); other backends will come in later versions."#,
+    ),
+    (
+        "storage.sqlite_path",
+        "SQLite database file; relative to server.data_dir.",
+    ),
+    ("mx", "The mx role: receives Internet mail."),
+    (
+        "mx.listen",
+        "Addresses the mx role accepts Internet mail on (address:port list).",
+    ),
+    ("lmtp", "The lmtp role: the mailbox tier."),
+    (
+        "lmtp.listen",
+        "LMTP listener of the mailbox tier (RFC 2033) (address:port list).",
+    ),
+    ("smtp", "Limits of SMTP sessions."),
+    (
+        "smtp.banner",
+        "Text after the hostname in the 220 greeting.",
+    ),
+    (
+        "smtp.message_size_limit",
+        "Largest message accepted (SIZE, 552 5.3.4 beyond); K, M, G = 1024 multiples.",
+    ),
+    (
+        "smtp.line_length_limit",
+        "Longest command line accepted, in bytes (at least 512, RFC 5321 4.5.3.1.4).",
+    ),
+    (
+        "smtp.recipient_limit",
+        "Recipients per message (452 4.5.3 beyond).",
+    ),
+    (
+        "smtp.hard_error_limit",
+        "Errors in one session before 421 and disconnect.",
+    ),
+    (
+        "smtp.idle_timeout",
+        "How long to wait for the client's next command or data (RFC 5321 4.5.3.2).",
+    ),
+    ("relay", "The relay role: routing of accepted mail."),
+    (
+        "relay.recipient_delimiter",
+        r#"user+tag@ delivers to user@ ("" disables)."#,
+    ),
+    ("queue", "The delivery queue."),
+    ("queue.delivery_concurrency", "Parallel local deliveries."),
+    (
+        "queue.retry_min",
+        "First retry delay after a temporary failure; doubles up to queue.retry_max.",
+    ),
+    (
+        "queue.retry_max",
+        "Longest delay between two delivery attempts.",
+    ),
+    (
+        "queue.max_lifetime",
+        "After this, a message that still cannot be delivered is returned to its sender.",
+    ),
+    ("mailbox", "Mailbox storage."),
+    (
+        "mailbox.maildir",
+        "Maildir of each user; %d domain, %n local part, %u full address (Dovecot's variables); \
+         relative to server.data_dir.",
+    ),
+];
+
+/// The documentation line of a dotted key or table, if it has one.
+pub fn doc(key: &str) -> Option<&'static str> {
+    let canonical = parse_key(key).map(|s| format_key(&s)).ok()?;
+    KEY_DOCS
+        .iter()
+        .find(|(k, _)| *k == canonical)
+        .map(|(_, d)| *d)
+}
+
+const HEADER: &str = "\
+# havre.toml: configuration of the havre mail system.
+#
+# Every key is listed with its documentation and its default. A key left
+# out takes its default. Inspect with `havre config show` (`--non-default`
+# for what differs from the defaults), change with `havre config set KEY VALUE`
+# and verify with `havre config check`.
+";
+
+fn comment(text: &str) -> String {
+    text.lines().map(|l| format!("# {l}\n")).collect()
+}
+
+/// Put the documentation of every table and key of `table` (at `path`) in
+/// the comments before it.
+fn decorate(table: &mut Table, path: &mut Vec<String>) {
+    for (mut key, item) in table.iter_mut() {
+        path.push(key.get().to_owned());
+        let dotted = format_key(path);
+        let doc = doc(&dotted).unwrap_or("");
+        match item {
+            Item::Table(sub) => {
+                sub.decor_mut().set_prefix(format!("\n{}", comment(doc)));
+                decorate(sub, path);
+            }
+            Item::Value(value) => {
+                let text = format!("{}# default: {}\n", comment(doc), render_value(value));
+                key.leaf_decor_mut().set_prefix(format!("\n{text}"));
+            }
+            Item::None | Item::ArrayOfTables(_) => {}
+        }
+        path.pop();
+    }
+}
+
+fn commented_document() -> DocumentMut {
+    let mut doc = to_document(&Config::default());
+    decorate(doc.as_table_mut(), &mut Vec::new());
+    doc
+}
+
+/// The whole default configuration, each table and key preceded by its
+/// documentation and default (`postconf -d`, as a file).
+pub fn defaults_commented() -> String {
+    format!("{HEADER}{}", commented_document())
+}
+
+/// [`defaults_commented`] with the given dotted keys set, for `havre init`.
+///
+/// The keys keep their documentation. Keys that are not valid dotted paths,
+/// or that cross a non-table value, are left out: the caller is expected to
+/// pass known keys and to [`check`](crate::check) the file it writes.
+pub fn init_text(overrides: &[(&str, Value)]) -> String {
+    let mut doc = commented_document();
+    for (key, value) in overrides {
+        if let Ok(segments) = parse_key(key) {
+            let _ = set_in_table(doc.as_table_mut(), &segments, value.clone());
+        }
+    }
+    format!("{HEADER}{doc}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::flatten::all_paths;
+
+    #[test]
+    fn every_key_is_documented_and_every_doc_names_a_key() {
+        let paths = all_paths(&to_document(&Config::default()));
+        for path in &paths {
+            assert!(doc(path).is_some(), "{path} has no entry in KEY_DOCS");
+        }
+        for (key, _) in KEY_DOCS {
+            assert!(
+                paths.iter().any(|p| p == key),
+                "KEY_DOCS names {key}, which is no key"
+            );
+        }
+        assert_eq!(
+            KEY_DOCS
+                .iter()
+                .map(|(k, _)| (*k).to_owned())
+                .collect::<Vec<_>>(),
+            paths,
+            "KEY_DOCS is in document order"
+        );
+    }
+
+    #[test]
+    fn the_commented_defaults_load_back_to_the_defaults() {
+        let text = defaults_commented();
+        let cfg = crate::parse(&text, std::path::Path::new("havre.toml")).unwrap();
+        assert_eq!(cfg, Config::default());
+        for (key, d) in KEY_DOCS {
+            assert!(
+                text.contains(&format!("# {d}\n")),
+                "{key} documented in the file"
+            );
+        }
+        assert!(
+            text.contains("# default: \"25M\"\nmessage_size_limit = \"25M\"\n"),
+            "{text}"
+        );
+    }
+}

@@ -1,0 +1,405 @@
+//! The typed configuration: one struct per TOML table, defaults included.
+//!
+//! Every struct is `#[serde(default, deny_unknown_fields)]`: a missing key takes
+//! its default, an unknown key is refused. The documentation of each key lives in
+//! [`crate::docs`], the single source for `havre.toml` comments.
+
+use std::fmt;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::str::FromStr;
+
+use serde::de::{self, Deserializer, Visitor};
+use serde::{Deserialize, Serialize, Serializer};
+
+use crate::values::{Duration, Size, quoted};
+
+/// The whole of `havre.toml`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    pub server: Server,
+    pub log: Log,
+    pub tls: Tls,
+    pub storage: Storage,
+    pub mx: Mx,
+    pub lmtp: Lmtp,
+    pub smtp: Smtp,
+    pub relay: Relay,
+    pub queue: Queue,
+    pub mailbox: Mailbox,
+}
+
+impl Config {
+    /// Whether this node runs `role`.
+    pub fn has_role(&self, role: Role) -> bool {
+        self.server.roles.contains(&role)
+    }
+}
+
+/// `[server]`: identity of this node and where it keeps its data.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Server {
+    pub hostname: String,
+    pub data_dir: PathBuf,
+    pub user: String,
+    pub roles: Vec<Role>,
+}
+
+impl Default for Server {
+    fn default() -> Self {
+        Self {
+            hostname: "localhost".into(),
+            data_dir: "/var/lib/havre".into(),
+            user: "havre".into(),
+            roles: vec![Role::Mx, Role::Relay, Role::Lmtp],
+        }
+    }
+}
+
+/// `[log]`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Log {
+    pub level: String,
+    /// Empty: stderr only.
+    pub file: PathBuf,
+}
+
+impl Default for Log {
+    fn default() -> Self {
+        Self {
+            level: "info".into(),
+            file: PathBuf::new(),
+        }
+    }
+}
+
+/// `[tls]`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Tls {
+    pub cert: PathBuf,
+    pub key: PathBuf,
+}
+
+impl Default for Tls {
+    fn default() -> Self {
+        Self {
+            cert: "tls/cert.pem".into(),
+            key: "tls/key.pem".into(),
+        }
+    }
+}
+
+/// `[storage]`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Storage {
+    pub backend: StorageBackend,
+    pub sqlite_path: PathBuf,
+}
+
+impl Default for Storage {
+    fn default() -> Self {
+        Self {
+            backend: StorageBackend::Sqlite,
+            sqlite_path: "havre.db".into(),
+        }
+    }
+}
+
+/// `[mx]`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Mx {
+    #[serde(deserialize_with = "listen_addrs")]
+    pub listen: Vec<SocketAddr>,
+}
+
+impl Default for Mx {
+    fn default() -> Self {
+        Self {
+            listen: vec![SocketAddr::from(([0, 0, 0, 0], 25))],
+        }
+    }
+}
+
+/// `[lmtp]`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Lmtp {
+    #[serde(deserialize_with = "listen_addrs")]
+    pub listen: Vec<SocketAddr>,
+}
+
+impl Default for Lmtp {
+    fn default() -> Self {
+        Self {
+            listen: vec![SocketAddr::from(([127, 0, 0, 1], 24))],
+        }
+    }
+}
+
+/// `[smtp]`: limits of SMTP sessions.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Smtp {
+    pub banner: String,
+    pub message_size_limit: Size,
+    pub line_length_limit: u32,
+    pub recipient_limit: u32,
+    pub hard_error_limit: u32,
+    pub idle_timeout: Duration,
+}
+
+impl Default for Smtp {
+    fn default() -> Self {
+        Self {
+            banner: "ESMTP havre".into(),
+            message_size_limit: Size(25 << 20),
+            line_length_limit: 2048,
+            recipient_limit: 1000,
+            hard_error_limit: 20,
+            idle_timeout: Duration::from_secs(5 * 60),
+        }
+    }
+}
+
+/// `[relay]`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Relay {
+    /// Empty: no sub-addressing.
+    pub recipient_delimiter: String,
+}
+
+impl Default for Relay {
+    fn default() -> Self {
+        Self {
+            recipient_delimiter: "+".into(),
+        }
+    }
+}
+
+/// `[queue]`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Queue {
+    pub delivery_concurrency: u32,
+    pub retry_min: Duration,
+    pub retry_max: Duration,
+    pub max_lifetime: Duration,
+}
+
+impl Default for Queue {
+    fn default() -> Self {
+        Self {
+            delivery_concurrency: 8,
+            retry_min: Duration::from_secs(5 * 60),
+            retry_max: Duration::from_secs(3600),
+            max_lifetime: Duration::from_secs(5 * 86_400),
+        }
+    }
+}
+
+/// `[mailbox]`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Mailbox {
+    /// Template with `%d` (domain), `%n` (local part), `%u` (full address).
+    pub maildir: String,
+}
+
+impl Default for Mailbox {
+    fn default() -> Self {
+        Self {
+            maildir: "mail/%d/%n/Maildir".into(),
+        }
+    }
+}
+
+/// A role a node can run (`server.roles`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Role {
+    /// Receives Internet mail on port 25.
+    Mx,
+    /// Routes accepted mail to mailboxes or onwards.
+    Relay,
+    /// The mailbox tier: LMTP listener and Maildir delivery.
+    Lmtp,
+}
+
+impl Role {
+    /// Every known role, in documentation order.
+    pub const ALL: [Self; 3] = [Self::Mx, Self::Relay, Self::Lmtp];
+
+    /// The spelling in `havre.toml`.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Mx => "mx",
+            Self::Relay => "relay",
+            Self::Lmtp => "lmtp",
+        }
+    }
+}
+
+impl fmt::Display for Role {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for Role {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Self::ALL
+            .into_iter()
+            .find(|r| r.as_str() == s)
+            .ok_or_else(|| {
+                let known: Vec<_> = Self::ALL.iter().map(|r| r.as_str()).collect();
+                format!(
+                    "expected a role ({}), found {}",
+                    known.join(", "),
+                    quoted(s)
+                )
+            })
+    }
+}
+
+impl Serialize for Role {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.as_str())
+    }
+}
+
+impl<'de> Deserialize<'de> for Role {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_str(FromStrVisitor::<Self>::new("a role (mx, relay, lmtp)"))
+    }
+}
+
+/// Where the database lives (`storage.backend`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum StorageBackend {
+    /// Embedded SQLite, for a single node.
+    Sqlite,
+}
+
+impl StorageBackend {
+    /// The spelling in `havre.toml`.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Sqlite => "sqlite",
+        }
+    }
+}
+
+impl fmt::Display for StorageBackend {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for StorageBackend {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "sqlite" => Ok(Self::Sqlite),
+            _ => Err(format!(
+                r#"storage backend {} is not supported by this version of havre; the only backend is "sqlite""#,
+                quoted(s)
+            )),
+        }
+    }
+}
+
+impl Serialize for StorageBackend {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.as_str())
+    }
+}
+
+impl<'de> Deserialize<'de> for StorageBackend {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_str(FromStrVisitor::<Self>::new(
+            r#"a storage backend ("sqlite")"#,
+        ))
+    }
+}
+
+/// Deserialises a string through `FromStr`, whose error is the whole message.
+struct FromStrVisitor<T> {
+    expecting: &'static str,
+    _t: std::marker::PhantomData<T>,
+}
+
+impl<T> FromStrVisitor<T> {
+    fn new(expecting: &'static str) -> Self {
+        Self {
+            expecting,
+            _t: std::marker::PhantomData,
+        }
+    }
+}
+
+impl<T: FromStr<Err = String>> Visitor<'_> for FromStrVisitor<T> {
+    type Value = T;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.expecting)
+    }
+
+    fn visit_str<E: de::Error>(self, v: &str) -> Result<T, E> {
+        v.parse().map_err(E::custom)
+    }
+}
+
+/// A listening address; the error names the expected form.
+struct ListenAddr(SocketAddr);
+
+const ADDR_EXPECTED: &str = r#"an address and port like "0.0.0.0:25" or "[::1]:25""#;
+
+impl<'de> Deserialize<'de> for ListenAddr {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct V;
+        impl Visitor<'_> for V {
+            type Value = ListenAddr;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(ADDR_EXPECTED)
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<ListenAddr, E> {
+                v.trim().parse().map(ListenAddr).map_err(|_| {
+                    E::custom(format!("expected {ADDR_EXPECTED}, found {}", quoted(v)))
+                })
+            }
+        }
+        deserializer.deserialize_str(V)
+    }
+}
+
+/// A list of listening addresses; a single string is accepted as a list of one.
+fn listen_addrs<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Vec<SocketAddr>, D::Error> {
+    struct V;
+    impl<'de> Visitor<'de> for V {
+        type Value = Vec<SocketAddr>;
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            write!(f, "a list of addresses like [\"0.0.0.0:25\"]")
+        }
+        fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
+            let one = ListenAddr::deserialize(de::value::StrDeserializer::<E>::new(v))?;
+            Ok(vec![one.0])
+        }
+        fn visit_seq<A: de::SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+            let mut out = Vec::new();
+            while let Some(ListenAddr(addr)) = seq.next_element()? {
+                out.push(addr);
+            }
+            Ok(out)
+        }
+    }
+    deserializer.deserialize_any(V)
+}

@@ -1,0 +1,152 @@
+//! The command line: what an operator types. Wording follows Postfix's tools
+//! where they have an equivalent (postconf, mailq).
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(
+    name = "havre",
+    version,
+    about = "havre: a complete mail system for institutions",
+    long_about = "havre receives, queues, filters and delivers mail, and serves mailboxes: \
+                  one binary, one configuration (havre.toml), one directory of users.\n\n\
+                  Start with `havre init --dir DIR --domain example.org` (add --dev to try \
+                  it on loopback high ports), add users with `havre user add`, then run \
+                  `havre serve`.",
+    after_help = "The configuration file is looked up from --config, then $HAVRE_CONFIG, \
+                  then ./havre.toml, then /etc/havre/havre.toml."
+)]
+pub struct Cli {
+    /// Configuration file (default: $HAVRE_CONFIG, ./havre.toml, /etc/havre/havre.toml)
+    #[arg(long, short = 'c', global = true, env = "HAVRE_CONFIG", value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand)]
+pub enum Command {
+    /// Write a commented havre.toml, a self-signed TLS certificate and the data directories
+    #[command(long_about = "Creates DIR/havre.toml (every key commented with its default), \
+        DIR/tls/{cert,key}.pem (self-signed for the host name), the data directory \
+        DIR/data with its database, and registers DOMAIN as the first local domain.\n\n\
+        With --dev the listeners are on loopback high ports (SMTP 2525, LMTP 2424) and \
+        havre does not switch user, so anyone can try it without root.")]
+    Init(InitArgs),
+    /// Run every role enabled in the configuration (server.roles)
+    Serve,
+    /// Show, query, change or check the configuration (like postconf)
+    #[command(subcommand)]
+    Config(ConfigCommand),
+    /// Manage the local domains
+    #[command(subcommand)]
+    Domain(DomainCommand),
+    /// Manage users (mailboxes)
+    #[command(subcommand)]
+    User(UserCommand),
+    /// Manage aliases: one address to one or more targets, or @domain catch-alls
+    #[command(subcommand)]
+    Alias(AliasCommand),
+}
+
+#[derive(Args)]
+pub struct InitArgs {
+    /// Directory to create the configuration in
+    #[arg(long, default_value = ".", value_name = "DIR")]
+    pub dir: PathBuf,
+    /// First local domain
+    #[arg(long, value_name = "DOMAIN")]
+    pub domain: String,
+    /// This node's host name (default: mail.DOMAIN)
+    #[arg(long, value_name = "HOST")]
+    pub hostname: Option<String>,
+    /// Loopback listeners on high ports, no user switch: for trying havre out
+    #[arg(long)]
+    pub dev: bool,
+}
+
+#[derive(Subcommand)]
+pub enum ConfigCommand {
+    /// Print the configuration as `key = value` lines (all keys by default)
+    Show {
+        /// Print the built-in defaults (like postconf -d)
+        #[arg(long, conflicts_with = "non_default")]
+        defaults: bool,
+        /// Print only what differs from the defaults (like postconf -n)
+        #[arg(long)]
+        non_default: bool,
+    },
+    /// Print the value of one key, e.g. smtp.message_size_limit
+    Get { key: String },
+    /// Change one key in the file, keeping its comments; VALUE is TOML, or a plain string
+    #[command(long_about = "Changes KEY in the configuration file. Keys are dotted TOML paths \
+        and may have quoted segments (relay.routes.\"remote.test\"). VALUE is parsed as a \
+        TOML value (42, true, \"text\", [\"127.0.0.1:25\"]); when it is not valid TOML it \
+        is taken as a plain string. The whole resulting configuration is checked before \
+        the file is replaced; comments and layout are kept.")]
+    Set { key: String, value: String },
+    /// Check the configuration; prints the first problem with its file, line and key
+    Check,
+}
+
+#[derive(Subcommand)]
+pub enum DomainCommand {
+    /// Add local domains
+    Add {
+        #[arg(required = true)]
+        domains: Vec<String>,
+    },
+    /// List local domains
+    List,
+    /// Remove a domain (refused while it has users or aliases)
+    Remove { domain: String },
+}
+
+#[derive(Subcommand)]
+pub enum UserCommand {
+    /// Add a user; its Maildir is created at the first delivery
+    Add {
+        email: String,
+        /// Read the password from the first line of standard input
+        #[arg(long)]
+        password_stdin: bool,
+        /// Class of the user (student, staff, or any name policies use)
+        #[arg(long, default_value = "default")]
+        class: String,
+        /// Mailbox quota, e.g. 2G, 500M ("0" or none for unlimited)
+        #[arg(long, value_name = "SIZE")]
+        quota: Option<String>,
+    },
+    /// List users, optionally of one domain
+    List { domain: Option<String> },
+    /// Show one user
+    Show { email: String },
+    /// Set a user's password (prompted on a terminal, or --password-stdin)
+    Passwd {
+        email: String,
+        /// Read the password from the first line of standard input
+        #[arg(long)]
+        password_stdin: bool,
+    },
+    /// Remove a user (its Maildir is left on disk)
+    Remove { email: String },
+}
+
+#[derive(Subcommand)]
+pub enum AliasCommand {
+    /// Make ADDRESS deliver to TARGETs (use @domain as ADDRESS for a catch-all)
+    Add {
+        address: String,
+        #[arg(required = true)]
+        targets: Vec<String>,
+    },
+    /// List aliases
+    List,
+    /// Remove an alias, or only one of its targets
+    Remove {
+        address: String,
+        target: Option<String>,
+    },
+}

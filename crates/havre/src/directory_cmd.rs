@@ -1,0 +1,214 @@
+//! `havre domain|user|alias`: the internal directory from the command line.
+//! These work while `havre serve` runs: the store serialises writers.
+
+use std::io::IsTerminal;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use anyhow::{Context, anyhow, bail};
+use havre_directory::address::normalize_domain;
+use havre_directory::{Address, password};
+use havre_store::{NewUser, Store};
+
+use crate::cli::{AliasCommand, DomainCommand, UserCommand};
+use crate::locate;
+
+async fn store(explicit: Option<PathBuf>) -> anyhow::Result<(havre_config::LoadedConfig, Arc<dyn Store>)> {
+    let config = locate::load(explicit)?;
+    let store = locate::open_store(&config).await?;
+    Ok((config, store))
+}
+
+fn address(text: &str) -> anyhow::Result<Address> {
+    Address::parse(text).map_err(|e| anyhow!("{text:?}: {e}"))
+}
+
+/// An alias source or target: an address, or `@domain`.
+fn alias_key(text: &str) -> anyhow::Result<String> {
+    match text.strip_prefix('@') {
+        Some(domain) => Ok(format!(
+            "@{}",
+            normalize_domain(domain).map_err(|e| anyhow!("{text:?}: {e}"))?
+        )),
+        None => Ok(address(text)?.key()),
+    }
+}
+
+fn parse_quota(text: Option<&str>) -> anyhow::Result<Option<u64>> {
+    match text {
+        None | Some("0") | Some("unlimited") | Some("none") => Ok(None),
+        Some(text) => {
+            let size: havre_config::Size = text
+                .parse()
+                .map_err(|e| anyhow!("--quota {text:?}: {e}"))?;
+            Ok((size.0 > 0).then_some(size.0))
+        }
+    }
+}
+
+fn human_size(bytes: Option<u64>) -> String {
+    bytes
+        .map(|b| havre_config::Size(b).to_string())
+        .unwrap_or_else(|| "unlimited".into())
+}
+
+pub async fn domain(explicit: Option<PathBuf>, command: DomainCommand) -> anyhow::Result<()> {
+    let (_, store) = store(explicit).await?;
+    match command {
+        DomainCommand::Add { domains } => {
+            for name in domains {
+                let domain = normalize_domain(&name).map_err(|e| anyhow!("{name:?}: {e}"))?;
+                store.add_domain(&domain).await?;
+                println!("domain {domain} added");
+            }
+        }
+        DomainCommand::List => {
+            for domain in store.list_domains().await? {
+                println!("{}", domain.name);
+            }
+        }
+        DomainCommand::Remove { domain } => {
+            let domain = normalize_domain(&domain).map_err(|e| anyhow!("{domain:?}: {e}"))?;
+            if !store.remove_domain(&domain).await? {
+                bail!("no domain {domain}");
+            }
+            println!("domain {domain} removed");
+        }
+    }
+    Ok(())
+}
+
+pub async fn user(explicit: Option<PathBuf>, command: UserCommand) -> anyhow::Result<()> {
+    let (config, store) = store(explicit).await?;
+    match command {
+        UserCommand::Add {
+            email,
+            password_stdin,
+            class,
+            quota,
+        } => {
+            let email = address(&email)?.key();
+            let quota = parse_quota(quota.as_deref())?;
+            let password_hash = if password_stdin || std::io::stdin().is_terminal() {
+                Some(password::hash_password(&crate::password_input::read(password_stdin)?))
+            } else {
+                None
+            };
+            store
+                .add_user(&NewUser {
+                    email: email.clone(),
+                    password_hash: password_hash.clone(),
+                    class,
+                    quota,
+                })
+                .await?;
+            println!("user {email} added");
+            if password_hash.is_none() {
+                println!(
+                    "note: no password set; {email} receives mail but cannot log in until \
+                     `havre user passwd {email}`"
+                );
+            }
+        }
+        UserCommand::List { domain } => {
+            let domain = domain
+                .map(|d| normalize_domain(&d).map_err(|e| anyhow!("{d:?}: {e}")))
+                .transpose()?;
+            let users = store.list_users(domain.as_deref()).await?;
+            let width = users.iter().map(|u| u.email.len()).max().unwrap_or(5).max(5);
+            println!("{:width$}  {:10}  {:>9}  PASSWORD", "EMAIL", "CLASS", "QUOTA");
+            for user in users {
+                println!(
+                    "{:width$}  {:10}  {:>9}  {}",
+                    user.email,
+                    user.class,
+                    human_size(user.quota),
+                    scheme(user.password_hash.as_deref())
+                );
+            }
+        }
+        UserCommand::Show { email } => {
+            let email = address(&email)?.key();
+            let user = store
+                .get_user(&email)
+                .await?
+                .ok_or_else(|| anyhow!("no user {email}"))?;
+            let maildir = havre_mailbox::LocalDelivery::new(
+                config.maildir_template().display().to_string(),
+                "",
+            )
+            .maildir_of(&user.email);
+            println!("email:    {}", user.email);
+            println!("class:    {}", user.class);
+            println!("quota:    {}", human_size(user.quota));
+            println!("password: {}", scheme(user.password_hash.as_deref()));
+            println!("maildir:  {}", maildir.root().display());
+            println!(
+                "created:  {}",
+                chrono::DateTime::from_timestamp(user.created_at, 0)
+                    .map(|d| d.to_rfc3339())
+                    .unwrap_or_default()
+            );
+        }
+        UserCommand::Passwd {
+            email,
+            password_stdin,
+        } => {
+            let email = address(&email)?.key();
+            if store.get_user(&email).await?.is_none() {
+                bail!("no user {email}");
+            }
+            let hash = password::hash_password(&crate::password_input::read(password_stdin)?);
+            store.set_password(&email, Some(&hash)).await?;
+            println!("password of {email} changed");
+        }
+        UserCommand::Remove { email } => {
+            let email = address(&email)?.key();
+            if !store.remove_user(&email).await? {
+                bail!("no user {email}");
+            }
+            println!("user {email} removed (its Maildir is left on disk)");
+        }
+    }
+    Ok(())
+}
+
+fn scheme(hash: Option<&str>) -> &'static str {
+    match hash {
+        None => "(none)",
+        Some(h) => password::scheme_of(h).unwrap_or("(unknown scheme)"),
+    }
+}
+
+pub async fn alias(explicit: Option<PathBuf>, command: AliasCommand) -> anyhow::Result<()> {
+    let (_, store) = store(explicit).await?;
+    match command {
+        AliasCommand::Add { address, targets } => {
+            let source = alias_key(&address)?;
+            let targets = targets
+                .iter()
+                .map(|t| alias_key(t))
+                .collect::<anyhow::Result<Vec<_>>>()?;
+            store
+                .add_alias(&source, &targets)
+                .await
+                .with_context(|| format!("cannot add alias {source}"))?;
+            println!("alias {source} -> {}", targets.join(", "));
+        }
+        AliasCommand::List => {
+            for alias in store.list_aliases().await? {
+                println!("{} -> {}", alias.address, alias.targets.join(", "));
+            }
+        }
+        AliasCommand::Remove { address, target } => {
+            let source = alias_key(&address)?;
+            let target = target.as_deref().map(alias_key).transpose()?;
+            let removed = store.remove_alias(&source, target.as_deref()).await?;
+            if removed == 0 {
+                bail!("no alias {source}{}", target.map(|t| format!(" -> {t}")).unwrap_or_default());
+            }
+            println!("alias {source}: {removed} target(s) removed");
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,75 @@
+//! `havre init`: a working node from nothing.
+
+use anyhow::{Context, bail};
+use havre_config::toml_edit::{Array, Value};
+use havre_directory::address::normalize_domain;
+
+use crate::cli::InitArgs;
+
+pub async fn run(args: InitArgs) -> anyhow::Result<()> {
+    let domain = normalize_domain(&args.domain)
+        .map_err(|e| anyhow::anyhow!("--domain {:?}: {e}", args.domain))?;
+    let hostname = args
+        .hostname
+        .clone()
+        .unwrap_or_else(|| format!("mail.{domain}"));
+    std::fs::create_dir_all(&args.dir)
+        .with_context(|| format!("cannot create {}", args.dir.display()))?;
+    let dir = std::path::absolute(&args.dir)?;
+    let config_path = dir.join("havre.toml");
+    if config_path.exists() {
+        bail!(
+            "{} already exists; havre init does not overwrite a configuration \
+             (use `havre config set` to change it)",
+            config_path.display()
+        );
+    }
+
+    let listen = |addr: &str| {
+        let mut array = Array::new();
+        array.push(addr);
+        Value::Array(array)
+    };
+    let mut overrides: Vec<(&str, Value)> = vec![
+        ("server.hostname", Value::from(hostname.as_str())),
+        ("server.data_dir", Value::from("data")),
+    ];
+    if args.dev {
+        overrides.push(("server.user", Value::from("")));
+        overrides.push(("mx.listen", listen("127.0.0.1:2525")));
+        overrides.push(("lmtp.listen", listen("127.0.0.1:2424")));
+    }
+    let text = havre_config::init_text(&overrides);
+
+    // Check what we are about to write with the same loader `serve` uses.
+    havre_config::parse(&text, &config_path).context("internal error: init wrote a bad config")?;
+    std::fs::write(&config_path, &text)
+        .with_context(|| format!("cannot write {}", config_path.display()))?;
+    let config = havre_config::load(&config_path)?;
+
+    let mut names = vec![hostname.clone()];
+    if args.dev {
+        names.push("localhost".into());
+    }
+    crate::tls::write_self_signed(&names, &config.tls_cert(), &config.tls_key())?;
+
+    let data = config.data_dir();
+    for sub in [data.clone(), data.join("queue"), data.join("mail")] {
+        std::fs::create_dir_all(&sub).with_context(|| format!("cannot create {}", sub.display()))?;
+    }
+    let store = crate::locate::open_store(&config).await?;
+    store.add_domain(&domain).await?;
+
+    let config_arg = config_path.display();
+    println!("havre: wrote {config_arg}");
+    println!("havre: TLS certificate {} (self-signed for {})", config.tls_cert().display(), names.join(", "));
+    println!("havre: data in {}, local domain {domain}", data.display());
+    println!();
+    println!("Next:");
+    println!("  havre --config {config_arg} user add postmaster@{domain} --password-stdin");
+    println!("  havre --config {config_arg} serve");
+    if args.dev {
+        println!("  (SMTP on 127.0.0.1:2525, LMTP on 127.0.0.1:2424)");
+    }
+    Ok(())
+}

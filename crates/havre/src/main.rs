@@ -1,0 +1,50 @@
+//! The `havre` binary: wires the role crates together and gives operators
+//! their command line. No mail logic lives here.
+
+mod cli;
+mod config_cmd;
+mod directory_cmd;
+mod init;
+mod locate;
+mod logging;
+mod password_input;
+mod privileges;
+mod serve;
+mod tls;
+
+use clap::Parser;
+
+use cli::{Cli, Command};
+
+fn main() -> std::process::ExitCode {
+    let cli = Cli::parse();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(err) => {
+            eprintln!("havre: cannot start the runtime: {err}");
+            return std::process::ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(cli)) {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("havre: {err:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(cli: Cli) -> anyhow::Result<()> {
+    let config = cli.config;
+    match cli.command {
+        Command::Init(args) => init::run(args).await,
+        Command::Serve => serve::run(config).await,
+        Command::Config(cmd) => config_cmd::run(config, cmd),
+        Command::Domain(cmd) => directory_cmd::domain(config, cmd).await,
+        Command::User(cmd) => directory_cmd::user(config, cmd).await,
+        Command::Alias(cmd) => directory_cmd::alias(config, cmd).await,
+    }
+}

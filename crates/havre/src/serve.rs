@@ -1,0 +1,155 @@
+//! `havre serve`: run the roles enabled in the configuration.
+//!
+//! Everything that can be wrong is checked before the first socket accepts: the
+//! configuration, the database, the spool, TLS material and every listening
+//! address. A node never starts half-configured.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use havre_config::{LoadedConfig, Role};
+use havre_directory::Directory;
+use havre_mailbox::LocalDelivery;
+use havre_queue::{Queue, Spool};
+use havre_relay::{Relay, RelaySettings};
+use havre_smtp::{Listener, Mode, Services, SmtpSettings};
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+
+use crate::locate;
+
+pub async fn run(explicit: Option<PathBuf>) -> anyhow::Result<()> {
+    let loaded = locate::load(explicit)?;
+    let config = &loaded.config;
+    crate::logging::init(
+        &config.log.level,
+        loaded.log_file().as_deref(),
+        &config.server.hostname,
+    )?;
+    let node = Node::prepare(&loaded).await?;
+    let listeners = bind(&loaded).await?;
+    crate::privileges::drop_to(&config.server.user)?;
+
+    let (shutdown_tx, shutdown) = watch::channel(false);
+    let mut tasks = Vec::new();
+    for listener in listeners {
+        tasks.push(tokio::spawn(havre_smtp::serve(
+            listener,
+            node.services.clone(),
+            shutdown.clone(),
+        )));
+    }
+    let relay = config.has_role(Role::Relay).then(|| {
+        let relay = Relay::new(
+            node.queue.clone(),
+            node.services.directory.clone(),
+            node.services.local.clone(),
+            RelaySettings {
+                concurrency: config.queue.delivery_concurrency as usize,
+                retry_min: config.queue.retry_min.0,
+                retry_max: config.queue.retry_max.0,
+                max_lifetime: config.queue.max_lifetime.0,
+            },
+        );
+        tokio::spawn(relay.run(shutdown.clone()))
+    });
+    let roles: Vec<String> = config.server.roles.iter().map(|r| r.to_string()).collect();
+    tracing::info!(target: "serve", "havre {} started: roles {}", env!("CARGO_PKG_VERSION"), roles.join(", "));
+
+    wait_for_signal().await;
+    tracing::info!(target: "serve", "stopping");
+    let _ = shutdown_tx.send(true);
+    if let Some(relay) = relay
+        && tokio::time::timeout(Duration::from_secs(30), relay).await.is_err()
+    {
+        tracing::warn!(target: "serve", "deliveries still running after 30s; they will be retried at the next start");
+    }
+    for task in tasks {
+        task.abort();
+    }
+    Ok(())
+}
+
+struct Node {
+    queue: Arc<Queue>,
+    services: Arc<Services>,
+}
+
+impl Node {
+    async fn prepare(loaded: &LoadedConfig) -> anyhow::Result<Node> {
+        let config = &loaded.config;
+        let store = locate::open_store(loaded).await?;
+        let spool_dir = loaded.data_dir().join("queue");
+        let spool = Spool::open(&spool_dir)?;
+        let queue = Arc::new(Queue::new(store.clone(), spool));
+        let swept = queue.sweep().await?;
+        if swept > 0 {
+            tracing::info!(target: "queue", "removed {swept} unfinished or already delivered spool file(s)");
+        }
+        let directory = Directory::new(store, &config.relay.recipient_delimiter);
+        let local = LocalDelivery::new(
+            loaded.maildir_template().display().to_string(),
+            config.server.hostname.clone(),
+        );
+        let tls = Some(crate::tls::acceptor(&loaded.tls_cert(), &loaded.tls_key())?);
+        let settings = Arc::new(SmtpSettings {
+            hostname: config.server.hostname.clone(),
+            banner: config.smtp.banner.clone(),
+            message_size_limit: config.smtp.message_size_limit.0,
+            line_length_limit: config.smtp.line_length_limit as usize,
+            recipient_limit: config.smtp.recipient_limit as usize,
+            hard_error_limit: config.smtp.hard_error_limit as usize,
+            idle_timeout: config.smtp.idle_timeout.0,
+        });
+        Ok(Node {
+            queue: queue.clone(),
+            services: Arc::new(Services {
+                settings,
+                directory,
+                queue,
+                local,
+                tls,
+            }),
+        })
+    }
+}
+
+async fn bind(loaded: &LoadedConfig) -> anyhow::Result<Vec<Listener>> {
+    let config = &loaded.config;
+    let mut wanted = Vec::new();
+    if config.has_role(Role::Mx) {
+        wanted.extend(config.mx.listen.iter().map(|a| ("mx.listen", *a, Mode::Mx)));
+    }
+    if config.has_role(Role::Lmtp) {
+        wanted.extend(config.lmtp.listen.iter().map(|a| ("lmtp.listen", *a, Mode::Lmtp)));
+    }
+    let mut listeners = Vec::new();
+    for (key, addr, mode) in wanted {
+        let socket = TcpListener::bind(addr)
+            .await
+            .with_context(|| format!("{key}: cannot listen on {addr}"))?;
+        listeners.push(Listener {
+            socket,
+            mode,
+            implicit_tls: false,
+        });
+    }
+    Ok(listeners)
+}
+
+async fn wait_for_signal() {
+    use tokio::signal::unix::{SignalKind, signal};
+    match signal(SignalKind::terminate()) {
+        Ok(mut term) => {
+            tokio::select! {
+                _ = term.recv() => {}
+                _ = tokio::signal::ctrl_c() => {}
+            }
+        }
+        Err(_) => {
+            let _ = tokio::signal::ctrl_c().await;
+        }
+    }
+}
