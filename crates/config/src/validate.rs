@@ -37,7 +37,10 @@ pub(crate) fn problems(cfg: &Config) -> Vec<Problem> {
         ));
     }
     if s.user != s.user.trim() {
-        out.push(problem(&["server", "user"], "must not start or end with spaces"));
+        out.push(problem(
+            &["server", "user"],
+            "must not start or end with spaces",
+        ));
     }
     if s.roles.is_empty() {
         out.push(problem(

@@ -1,1 +1,13 @@
+//! The shared test harness: the real `havre` binary on free loopback ports with
+//! a fresh data directory, real clients (Python's smtplib, swaks) and a DNS
+//! server of the test's own ([`dns::TestDns`]).
+//!
+//! A test reads like the scenario: init a node, add users, start it, talk to it
+//! with a real client, look in the Maildir.
+
 pub mod dns;
+mod node;
+mod tools;
+
+pub use node::Havre;
+pub use tools::{free_port, python, swaks};

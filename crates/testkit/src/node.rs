@@ -1,0 +1,212 @@
+//! One havre node under test.
+
+use std::path::PathBuf;
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use crate::free_port;
+
+pub struct Havre {
+    dir: tempfile::TempDir,
+    bin: PathBuf,
+    child: Option<Child>,
+    pub smtp_port: u16,
+    pub lmtp_port: u16,
+    pub domain: String,
+}
+
+impl Havre {
+    /// `havre init --dev` for example.test in a fresh directory, with the
+    /// listeners moved to free ports. Not started yet.
+    pub fn init(bin: &str) -> Havre {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let node_dir = dir.path().join("node");
+        let out = Command::new(bin)
+            .args(["init", "--dir"])
+            .arg(&node_dir)
+            .args(["--domain", "example.test", "--hostname", "mx.example.test", "--dev"])
+            .output()
+            .expect("run havre init");
+        assert!(out.status.success(), "havre init failed: {}", String::from_utf8_lossy(&out.stderr));
+        let mut node = Havre {
+            dir,
+            bin: PathBuf::from(bin),
+            child: None,
+            smtp_port: free_port(),
+            lmtp_port: free_port(),
+            domain: "example.test".into(),
+        };
+        node.set("mx.listen", &format!("[\"127.0.0.1:{}\"]", node.smtp_port));
+        node.set("lmtp.listen", &format!("[\"127.0.0.1:{}\"]", node.lmtp_port));
+        node.set("log.file", "havre.log");
+        // Tests wait seconds, not the production minutes.
+        node.set("queue.retry_min", "\"1s\"");
+        node.set("queue.retry_max", "\"2s\"");
+        node
+    }
+
+    pub fn dir(&self) -> PathBuf {
+        self.dir.path().join("node")
+    }
+
+    pub fn config_path(&self) -> PathBuf {
+        self.dir.path().join("node/havre.toml")
+    }
+
+    pub fn data_dir(&self) -> PathBuf {
+        self.dir.path().join("node/data")
+    }
+
+    pub fn smtp_addr(&self) -> String {
+        format!("127.0.0.1:{}", self.smtp_port)
+    }
+
+    /// Runs `havre --config <this node> ARGS`.
+    pub fn cli(&self, args: &[&str]) -> Output {
+        self.cli_with_stdin(args, "")
+    }
+
+    pub fn cli_with_stdin(&self, args: &[&str], stdin: &str) -> Output {
+        use std::io::Write;
+        let mut child = Command::new(&self.bin)
+            .arg("--config")
+            .arg(self.config_path())
+            .args(args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("run havre");
+        let _ = child.stdin.take().expect("stdin").write_all(stdin.as_bytes());
+        child.wait_with_output().expect("havre output")
+    }
+
+    /// Runs a command that must succeed; returns its stdout.
+    pub fn cli_ok(&self, args: &[&str]) -> String {
+        let out = self.cli(args);
+        assert!(
+            out.status.success(),
+            "havre {args:?} failed: {}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    pub fn set(&mut self, key: &str, value: &str) {
+        self.cli_ok(&["config", "set", key, value]);
+    }
+
+    pub fn add_user(&self, email: &str) {
+        let out = self.cli_with_stdin(&["user", "add", email, "--password-stdin"], "secret\n");
+        assert!(out.status.success(), "user add: {}", String::from_utf8_lossy(&out.stderr));
+    }
+
+    /// `havre serve`, waiting until the SMTP listener accepts.
+    pub fn start(&mut self) {
+        assert!(self.child.is_none(), "already started");
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(self.dir.path().join("node/serve.stderr"))
+            .expect("stderr file");
+        let child = Command::new(&self.bin)
+            .arg("--config")
+            .arg(self.config_path())
+            .arg("serve")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .expect("spawn havre serve");
+        self.child = Some(child);
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while std::net::TcpStream::connect(self.smtp_addr()).is_err() {
+            if let Some(status) = self.child.as_mut().and_then(|c| c.try_wait().ok().flatten()) {
+                panic!("havre serve exited with {status}: {}", self.stderr());
+            }
+            assert!(Instant::now() < deadline, "havre serve did not listen in 30s: {}", self.stderr());
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    /// SIGKILL: the crash the durability guarantees are about.
+    pub fn kill9(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    /// SIGTERM and wait: a clean stop.
+    pub fn stop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            // SAFETY: plain kill(2) on our own child's pid.
+            unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
+            let _ = child.wait();
+        }
+    }
+
+    pub fn stderr(&self) -> String {
+        std::fs::read_to_string(self.dir.path().join("node/serve.stderr")).unwrap_or_default()
+    }
+
+    /// The log file (`log.file`).
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.path().join("node/havre.log")).unwrap_or_default()
+    }
+
+    pub fn maildir(&self, email: &str) -> PathBuf {
+        let (local, domain) = email.rsplit_once('@').expect("an address");
+        self.data_dir().join("mail").join(domain).join(local).join("Maildir")
+    }
+
+    /// Contents of every message in the user's INBOX (new/ and cur/).
+    pub fn messages(&self, email: &str) -> Vec<String> {
+        let root = self.maildir(email);
+        let mut out = Vec::new();
+        for sub in ["new", "cur"] {
+            let Ok(entries) = std::fs::read_dir(root.join(sub)) else {
+                continue;
+            };
+            let mut paths: Vec<_> = entries.flatten().map(|e| e.path()).collect();
+            paths.sort();
+            for path in paths {
+                out.push(std::fs::read_to_string(&path).unwrap_or_default());
+            }
+        }
+        out
+    }
+
+    /// Waits until the user has at least `count` messages.
+    pub fn wait_for_messages(&self, email: &str, count: usize) -> Vec<String> {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let messages = self.messages(email);
+            if messages.len() >= count || Instant::now() > deadline {
+                return messages;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    /// Waits until the queue is empty (every message delivered or given up).
+    pub fn wait_for_empty_queue(&self) {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        let msg = self.data_dir().join("queue/msg");
+        loop {
+            let left = std::fs::read_dir(&msg).map(|d| d.count()).unwrap_or(0);
+            if left == 0 {
+                return;
+            }
+            assert!(Instant::now() < deadline, "{left} message(s) still queued after 60s:\n{}", self.log());
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+}
+
+impl Drop for Havre {
+    fn drop(&mut self) {
+        self.kill9();
+    }
+}
