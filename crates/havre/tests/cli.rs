@@ -1,0 +1,212 @@
+//! The operator's command line: init, config (postconf-like), domain, user, alias.
+
+use std::process::Command;
+
+use havre_testkit::Havre;
+
+const BIN: &str = env!("CARGO_BIN_EXE_havre");
+
+fn stderr(out: &std::process::Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+#[test]
+fn init_writes_a_commented_config_a_certificate_and_the_data_dirs() {
+    let node = Havre::init(BIN);
+    let text = std::fs::read_to_string(node.config_path()).unwrap();
+    // Every key is documented with its default next to it.
+    assert!(text.contains("message_size_limit"));
+    let comment_lines = text.lines().filter(|l| l.trim_start().starts_with('#')).count();
+    assert!(comment_lines > 20, "{text}");
+    assert!(node.dir().join("tls/cert.pem").exists());
+    assert!(node.dir().join("tls/key.pem").exists());
+    assert!(node.data_dir().join("havre.db").exists());
+    assert_eq!(node.cli_ok(&["domain", "list"]), "example.test\n");
+    // --dev: loopback high ports.
+    let fresh = tempfile::tempdir().unwrap();
+    let out = Command::new(BIN)
+        .args(["init", "--dir"])
+        .arg(fresh.path())
+        .args(["--domain", "example.org", "--dev"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let shown = Command::new(BIN)
+        .arg("--config")
+        .arg(fresh.path().join("havre.toml"))
+        .args(["config", "get", "mx.listen"])
+        .output()
+        .unwrap();
+    assert_eq!(String::from_utf8_lossy(&shown.stdout).trim(), r#"["127.0.0.1:2525"]"#);
+    // Never overwrites.
+    let again = Command::new(BIN)
+        .args(["init", "--dir"])
+        .arg(fresh.path())
+        .args(["--domain", "example.org"])
+        .output()
+        .unwrap();
+    assert!(!again.status.success());
+    assert!(stderr(&again).contains("already exists"), "{}", stderr(&again));
+}
+
+#[test]
+fn serve_without_a_config_says_where_it_looked_and_what_to_run() {
+    let empty = tempfile::tempdir().unwrap();
+    let out = Command::new(BIN)
+        .arg("serve")
+        .current_dir(empty.path())
+        .env_remove("HAVRE_CONFIG")
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = stderr(&out);
+    assert!(err.contains("no configuration found"), "{err}");
+    assert!(err.contains("havre.toml"), "{err}");
+    assert!(err.contains("/etc/havre/havre.toml"), "{err}");
+    assert!(err.contains("havre init"), "{err}");
+}
+
+#[test]
+fn the_config_is_found_through_havre_config_and_the_current_directory() {
+    let node = Havre::init(BIN);
+    let by_env = Command::new(BIN)
+        .args(["config", "get", "server.hostname"])
+        .env("HAVRE_CONFIG", node.config_path())
+        .output()
+        .unwrap();
+    assert_eq!(String::from_utf8_lossy(&by_env.stdout).trim(), "\"mx.example.test\"");
+    let by_cwd = Command::new(BIN)
+        .args(["config", "get", "server.hostname"])
+        .env_remove("HAVRE_CONFIG")
+        .current_dir(node.dir())
+        .output()
+        .unwrap();
+    assert_eq!(String::from_utf8_lossy(&by_cwd.stdout).trim(), "\"mx.example.test\"");
+}
+
+#[test]
+fn config_show_non_default_lists_what_the_operator_changed_like_postconf_n() {
+    let mut node = Havre::init(BIN);
+    node.set("smtp.message_size_limit", "50M");
+    let shown = node.cli_ok(&["config", "show", "--non-default"]);
+    assert!(shown.contains("smtp.message_size_limit = \"50M\"\n"), "{shown}");
+    assert!(shown.contains("server.hostname = \"mx.example.test\"\n"), "{shown}");
+    assert!(!shown.contains("smtp.recipient_limit"), "{shown}");
+    let defaults = node.cli_ok(&["config", "show", "--defaults"]);
+    assert!(defaults.contains("smtp.message_size_limit = \"25M\"\n"), "{defaults}");
+    assert!(defaults.contains("smtp.recipient_limit = 1000\n"), "{defaults}");
+    let all = node.cli_ok(&["config", "show"]);
+    assert!(all.contains("smtp.recipient_limit = 1000\n"), "{all}");
+    assert!(all.contains("smtp.message_size_limit = \"50M\"\n"), "{all}");
+}
+
+#[test]
+fn config_set_keeps_comments_and_refuses_what_would_not_load() {
+    let mut node = Havre::init(BIN);
+    let before = std::fs::read_to_string(node.config_path()).unwrap();
+    let comments = |t: &str| t.lines().filter(|l| l.trim_start().starts_with('#')).count();
+    // A plain string that is not TOML is taken as a string.
+    node.set("smtp.banner", "ESMTP ready");
+    assert_eq!(node.cli_ok(&["config", "get", "smtp.banner"]).trim(), "\"ESMTP ready\"");
+    let after = std::fs::read_to_string(node.config_path()).unwrap();
+    assert_eq!(comments(&before), comments(&after));
+
+    let bad = node.cli(&["config", "set", "smtp.recipient_limit", "\"lots\""]);
+    assert!(!bad.status.success());
+    assert!(stderr(&bad).contains("smtp.recipient_limit"), "{}", stderr(&bad));
+    let unknown = node.cli(&["config", "set", "smtp.recipient_limt", "10"]);
+    assert!(!unknown.status.success());
+    assert!(stderr(&unknown).contains("recipient_limt"), "{}", stderr(&unknown));
+    assert_eq!(std::fs::read_to_string(node.config_path()).unwrap(), after, "file untouched");
+}
+
+#[test]
+fn a_bad_config_is_refused_with_file_line_and_key_and_serve_does_not_start() {
+    let mut node = Havre::init(BIN);
+    let path = node.config_path();
+    let mut text = std::fs::read_to_string(&path).unwrap();
+    text = text.replace("[smtp]", "[smtp]\nmessage_size_limit = \"lots\"\n");
+    // Drop the original (commented or not) duplicate so the file stays valid TOML.
+    let mut seen = false;
+    text = text
+        .lines()
+        .filter(|l| {
+            if l.starts_with("message_size_limit") {
+                let keep = !seen;
+                seen = true;
+                keep
+            } else {
+                true
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("\n");
+    std::fs::write(&path, &text).unwrap();
+    let line = text.lines().position(|l| l.contains("\"lots\"")).unwrap() + 1;
+    let check = node.cli(&["config", "check"]);
+    assert!(!check.status.success());
+    let err = stderr(&check);
+    assert!(err.contains(&format!("havre.toml:{line}: smtp.message_size_limit")), "{err}");
+    assert!(err.contains("\"lots\""), "{err}");
+
+    let serve = node.cli(&["serve"]);
+    assert!(!serve.status.success());
+    assert!(stderr(&serve).contains(&format!(":{line}: smtp.message_size_limit")));
+    assert!(std::net::TcpStream::connect(node.smtp_addr()).is_err());
+    let _ = &mut node;
+}
+
+#[test]
+fn serve_refuses_to_start_when_a_listener_cannot_bind() {
+    let mut node = Havre::init(BIN);
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = taken.local_addr().unwrap().port();
+    node.set("lmtp.listen", &format!("[\"127.0.0.1:{port}\"]"));
+    let out = node.cli(&["serve"]);
+    assert!(!out.status.success());
+    assert!(stderr(&out).contains(&format!("lmtp.listen: cannot listen on 127.0.0.1:{port}")), "{}", stderr(&out));
+}
+
+#[test]
+fn users_domains_and_aliases_are_managed_from_the_command_line() {
+    let node = Havre::init(BIN);
+    node.cli_ok(&["domain", "add", "Other.TEST"]);
+    assert_eq!(node.cli_ok(&["domain", "list"]), "example.test\nother.test\n");
+    let out = node.cli_with_stdin(
+        &["user", "add", "Carol@Other.test", "--password-stdin", "--class", "student", "--quota", "2G"],
+        "s3cret\n",
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    let shown = node.cli_ok(&["user", "show", "carol@other.test"]);
+    assert!(shown.contains("class:    student"), "{shown}");
+    assert!(shown.contains("quota:    2G"), "{shown}");
+    assert!(shown.contains("password: ARGON2ID"), "{shown}");
+    assert!(node.cli_ok(&["user", "list", "other.test"]).contains("carol@other.test"));
+
+    // A user in a domain we do not serve is refused with a hint.
+    let out = node.cli_with_stdin(&["user", "add", "x@nowhere.test", "--password-stdin"], "pw\n");
+    assert!(!out.status.success());
+    assert!(stderr(&out).contains("havre domain add nowhere.test"), "{}", stderr(&out));
+
+    node.cli_ok(&["alias", "add", "@other.test", "carol@other.test"]);
+    node.cli_ok(&["alias", "add", "team@other.test", "carol@other.test", "someone@partner.test"]);
+    let aliases = node.cli_ok(&["alias", "list"]);
+    assert!(aliases.contains("@other.test -> carol@other.test\n"), "{aliases}");
+    assert!(aliases.contains("team@other.test -> carol@other.test, someone@partner.test\n"), "{aliases}");
+    node.cli_ok(&["alias", "remove", "team@other.test", "someone@partner.test"]);
+    assert!(node.cli_ok(&["alias", "list"]).contains("team@other.test -> carol@other.test\n"));
+
+    // A domain with users cannot go.
+    let out = node.cli(&["domain", "remove", "other.test"]);
+    assert!(!out.status.success());
+    assert!(stderr(&out).contains("still has 1 user"), "{}", stderr(&out));
+    node.cli_ok(&["alias", "remove", "team@other.test"]);
+    node.cli_ok(&["alias", "remove", "@other.test"]);
+    node.cli_ok(&["user", "remove", "carol@other.test"]);
+    node.cli_ok(&["domain", "remove", "other.test"]);
+    assert_eq!(node.cli_ok(&["domain", "list"]), "example.test\n");
+
+    let out = node.cli_with_stdin(&["user", "passwd", "ghost@example.test", "--password-stdin"], "x\n");
+    assert!(!out.status.success());
+    assert!(stderr(&out).contains("no user ghost@example.test"));
+}
