@@ -8,13 +8,12 @@
 //! literals). It answers 250 to the body only once the queue has made it
 //! durable. LMTP answers each recipient after writing its mailbox.
 //!
-//! Layers, one way: [`protocol`] (bytes ↔ commands and replies) and `data` (the
-//! body decoder) know nothing of sessions; the session knows nothing of sockets
+//! Layers, one way: `havre-smtp-codec` (bytes ↔ commands and replies, the DATA
+//! decoder) knows nothing of sessions; the session knows nothing of sockets
 //! beyond the `conn` wrapper; [`server`] owns sockets and TLS.
 
 mod conn;
 mod data;
-pub mod protocol;
 mod received;
 pub mod server;
 mod session;
@@ -26,6 +25,7 @@ use havre_directory::Directory;
 use havre_mailbox::LocalDelivery;
 use havre_queue::Queue;
 
+pub use havre_smtp_codec as codec;
 pub use server::{Listener, serve};
 
 /// The dialect a listener speaks.

@@ -17,7 +17,7 @@ use smtp_proto::{MAIL_SMTPUTF8, Request};
 
 use crate::conn::{Conn, ConnError, Line};
 use crate::data::{self, BodySink};
-use crate::protocol::{Reply, parse_command};
+use havre_smtp_codec::{Reply, parse_command};
 use crate::received::{ReceivedFields, protocol_keyword, received_header};
 use crate::{Mode, Services};
 
