@@ -16,8 +16,8 @@ use std::sync::Arc;
 
 use havre_store::Store;
 
-use crate::address::Address;
 use crate::DirectoryError;
+use crate::address::Address;
 
 pub const MAX_DEPTH: usize = 20;
 
@@ -54,7 +54,10 @@ impl Resolver<'_> {
         }
         let mut seen = HashSet::new();
         let mut targets = Vec::new();
-        if !self.expand(address.clone(), 0, &mut seen, &mut targets).await? {
+        if !self
+            .expand(address.clone(), 0, &mut seen, &mut targets)
+            .await?
+        {
             return Ok(Resolution::UnknownUser);
         }
         let mut unique = HashSet::new();

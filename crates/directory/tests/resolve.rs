@@ -22,24 +22,39 @@ async fn directory() -> Directory {
 }
 
 async fn resolve(dir: &Directory, address: &str) -> Resolution {
-    dir.resolve(&Address::parse(address).unwrap()).await.unwrap()
+    dir.resolve(&Address::parse(address).unwrap())
+        .await
+        .unwrap()
 }
 
 fn mailboxes(list: &[&str]) -> Resolution {
-    Resolution::Deliver(list.iter().map(|m| Target::Mailbox(m.to_string())).collect())
+    Resolution::Deliver(
+        list.iter()
+            .map(|m| Target::Mailbox(m.to_string()))
+            .collect(),
+    )
 }
 
 #[tokio::test]
 async fn a_user_is_found_whatever_the_case_of_the_address() {
     let dir = directory().await;
-    assert_eq!(resolve(&dir, "Alice@Example.TEST").await, mailboxes(&["alice@example.test"]));
+    assert_eq!(
+        resolve(&dir, "Alice@Example.TEST").await,
+        mailboxes(&["alice@example.test"])
+    );
 }
 
 #[tokio::test]
 async fn an_unknown_user_in_a_local_domain_and_a_foreign_domain_differ() {
     let dir = directory().await;
-    assert_eq!(resolve(&dir, "nobody@example.test").await, Resolution::UnknownUser);
-    assert_eq!(resolve(&dir, "alice@elsewhere.test").await, Resolution::NotLocal);
+    assert_eq!(
+        resolve(&dir, "nobody@example.test").await,
+        Resolution::UnknownUser
+    );
+    assert_eq!(
+        resolve(&dir, "alice@elsewhere.test").await,
+        Resolution::NotLocal
+    );
 }
 
 #[tokio::test]
@@ -50,7 +65,11 @@ async fn relay_tricks_in_the_local_part_match_nobody() {
         "elsewhere.test!alice@example.test",
         "alice@elsewhere.test@example.test",
     ] {
-        assert_eq!(resolve(&dir, trick).await, Resolution::UnknownUser, "{trick}");
+        assert_eq!(
+            resolve(&dir, trick).await,
+            Resolution::UnknownUser,
+            "{trick}"
+        );
     }
 }
 
@@ -61,9 +80,18 @@ async fn sub_addressing_reaches_the_user_and_an_alias() {
         .add_alias("team@example.test", &["bob@example.test".into()])
         .await
         .unwrap();
-    assert_eq!(resolve(&dir, "alice+lists@example.test").await, mailboxes(&["alice@example.test"]));
-    assert_eq!(resolve(&dir, "team+x@example.test").await, mailboxes(&["bob@example.test"]));
-    assert_eq!(resolve(&dir, "nobody+x@example.test").await, Resolution::UnknownUser);
+    assert_eq!(
+        resolve(&dir, "alice+lists@example.test").await,
+        mailboxes(&["alice@example.test"])
+    );
+    assert_eq!(
+        resolve(&dir, "team+x@example.test").await,
+        mailboxes(&["bob@example.test"])
+    );
+    assert_eq!(
+        resolve(&dir, "nobody+x@example.test").await,
+        Resolution::UnknownUser
+    );
 }
 
 #[tokio::test]
@@ -73,12 +101,19 @@ async fn an_alias_with_two_targets_delivers_to_both_once() {
     store
         .add_alias(
             "team@example.test",
-            &["alice@example.test".into(), "bob@example.test".into(), "staff@example.test".into()],
+            &[
+                "alice@example.test".into(),
+                "bob@example.test".into(),
+                "staff@example.test".into(),
+            ],
         )
         .await
         .unwrap();
     store
-        .add_alias("staff@example.test", &["alice@example.test".into(), "team@example.test".into()])
+        .add_alias(
+            "staff@example.test",
+            &["alice@example.test".into(), "team@example.test".into()],
+        )
         .await
         .unwrap();
     assert_eq!(
@@ -94,8 +129,14 @@ async fn a_catch_all_takes_what_no_user_claims_and_can_rewrite_the_domain() {
         .add_alias("@example.test", &["@other.test".into()])
         .await
         .unwrap();
-    assert_eq!(resolve(&dir, "carol@example.test").await, mailboxes(&["carol@other.test"]));
-    assert_eq!(resolve(&dir, "alice@example.test").await, mailboxes(&["alice@example.test"]));
+    assert_eq!(
+        resolve(&dir, "carol@example.test").await,
+        mailboxes(&["carol@other.test"])
+    );
+    assert_eq!(
+        resolve(&dir, "alice@example.test").await,
+        mailboxes(&["alice@example.test"])
+    );
     assert_eq!(
         resolve(&dir, "ghost@example.test").await,
         Resolution::Deliver(vec![Target::Unknown("ghost@other.test".into())])
@@ -124,8 +165,28 @@ async fn an_alias_keeping_a_copy_and_forwarding_outside() {
 #[tokio::test]
 async fn authentication_needs_the_right_password() {
     let dir = directory().await;
-    assert!(dir.authenticate("alice@example.test", "secret").await.unwrap().is_some());
-    assert!(dir.authenticate("ALICE@example.test", "secret").await.unwrap().is_some());
-    assert!(dir.authenticate("alice@example.test", "wrong").await.unwrap().is_none());
-    assert!(dir.authenticate("nobody@example.test", "secret").await.unwrap().is_none());
+    assert!(
+        dir.authenticate("alice@example.test", "secret")
+            .await
+            .unwrap()
+            .is_some()
+    );
+    assert!(
+        dir.authenticate("ALICE@example.test", "secret")
+            .await
+            .unwrap()
+            .is_some()
+    );
+    assert!(
+        dir.authenticate("alice@example.test", "wrong")
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert!(
+        dir.authenticate("nobody@example.test", "secret")
+            .await
+            .unwrap()
+            .is_none()
+    );
 }

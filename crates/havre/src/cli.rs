@@ -20,7 +20,13 @@ use clap::{Args, Parser, Subcommand};
 )]
 pub struct Cli {
     /// Configuration file (default: $HAVRE_CONFIG, ./havre.toml, /etc/havre/havre.toml)
-    #[arg(long, short = 'c', global = true, env = "HAVRE_CONFIG", value_name = "FILE")]
+    #[arg(
+        long,
+        short = 'c',
+        global = true,
+        env = "HAVRE_CONFIG",
+        value_name = "FILE"
+    )]
     pub config: Option<PathBuf>,
     #[command(subcommand)]
     pub command: Command,
@@ -29,11 +35,13 @@ pub struct Cli {
 #[derive(Subcommand)]
 pub enum Command {
     /// Write a commented havre.toml, a self-signed TLS certificate and the data directories
-    #[command(long_about = "Creates DIR/havre.toml (every key commented with its default), \
+    #[command(
+        long_about = "Creates DIR/havre.toml (every key commented with its default), \
         DIR/tls/{cert,key}.pem (self-signed for the host name), the data directory \
         DIR/data with its database, and registers DOMAIN as the first local domain.\n\n\
         With --dev the listeners are on loopback high ports (SMTP 2525, LMTP 2424) and \
-        havre does not switch user, so anyone can try it without root.")]
+        havre does not switch user, so anyone can try it without root."
+    )]
     Init(InitArgs),
     /// Run every role enabled in the configuration (server.roles)
     Serve,
@@ -81,11 +89,13 @@ pub enum ConfigCommand {
     /// Print the value of one key, e.g. smtp.message_size_limit
     Get { key: String },
     /// Change one key in the file, keeping its comments; VALUE is TOML, or a plain string
-    #[command(long_about = "Changes KEY in the configuration file. Keys are dotted TOML paths \
+    #[command(
+        long_about = "Changes KEY in the configuration file. Keys are dotted TOML paths \
         and may have quoted segments (relay.routes.\"remote.test\"). VALUE is parsed as a \
         TOML value (42, true, \"text\", [\"127.0.0.1:25\"]); when it is not valid TOML it \
         is taken as a plain string. The whole resulting configuration is checked before \
-        the file is replaced; comments and layout are kept.")]
+        the file is replaced; comments and layout are kept."
+    )]
     Set { key: String, value: String },
     /// Check the configuration; prints the first problem with its file, line and key
     Check,

@@ -13,9 +13,7 @@ fn print(pairs: &[(String, String)]) {
 
 pub fn run(explicit: Option<PathBuf>, command: ConfigCommand) -> anyhow::Result<()> {
     match command {
-        ConfigCommand::Show {
-            defaults: true, ..
-        } => print(&havre_config::show_defaults()),
+        ConfigCommand::Show { defaults: true, .. } => print(&havre_config::show_defaults()),
         ConfigCommand::Show { non_default, .. } => {
             let config = locate::load(explicit)?;
             if non_default {

@@ -13,7 +13,9 @@ use havre_store::{NewUser, Store};
 use crate::cli::{AliasCommand, DomainCommand, UserCommand};
 use crate::locate;
 
-async fn store(explicit: Option<PathBuf>) -> anyhow::Result<(havre_config::LoadedConfig, Arc<dyn Store>)> {
+async fn store(
+    explicit: Option<PathBuf>,
+) -> anyhow::Result<(havre_config::LoadedConfig, Arc<dyn Store>)> {
     let config = locate::load(explicit)?;
     let store = locate::open_store(&config).await?;
     Ok((config, store))
@@ -38,9 +40,8 @@ fn parse_quota(text: Option<&str>) -> anyhow::Result<Option<u64>> {
     match text {
         None | Some("0") | Some("unlimited") | Some("none") => Ok(None),
         Some(text) => {
-            let size: havre_config::Size = text
-                .parse()
-                .map_err(|e| anyhow!("--quota {text:?}: {e}"))?;
+            let size: havre_config::Size =
+                text.parse().map_err(|e| anyhow!("--quota {text:?}: {e}"))?;
             Ok((size.0 > 0).then_some(size.0))
         }
     }
@@ -90,7 +91,9 @@ pub async fn user(explicit: Option<PathBuf>, command: UserCommand) -> anyhow::Re
             let email = address(&email)?.key();
             let quota = parse_quota(quota.as_deref())?;
             let password_hash = if password_stdin || std::io::stdin().is_terminal() {
-                Some(password::hash_password(&crate::password_input::read(password_stdin)?))
+                Some(password::hash_password(&crate::password_input::read(
+                    password_stdin,
+                )?))
             } else {
                 None
             };
@@ -115,8 +118,16 @@ pub async fn user(explicit: Option<PathBuf>, command: UserCommand) -> anyhow::Re
                 .map(|d| normalize_domain(&d).map_err(|e| anyhow!("{d:?}: {e}")))
                 .transpose()?;
             let users = store.list_users(domain.as_deref()).await?;
-            let width = users.iter().map(|u| u.email.len()).max().unwrap_or(5).max(5);
-            println!("{:width$}  {:10}  {:>9}  PASSWORD", "EMAIL", "CLASS", "QUOTA");
+            let width = users
+                .iter()
+                .map(|u| u.email.len())
+                .max()
+                .unwrap_or(5)
+                .max(5);
+            println!(
+                "{:width$}  {:10}  {:>9}  PASSWORD",
+                "EMAIL", "CLASS", "QUOTA"
+            );
             for user in users {
                 println!(
                     "{:width$}  {:10}  {:>9}  {}",
@@ -205,7 +216,10 @@ pub async fn alias(explicit: Option<PathBuf>, command: AliasCommand) -> anyhow::
             let target = target.as_deref().map(alias_key).transpose()?;
             let removed = store.remove_alias(&source, target.as_deref()).await?;
             if removed == 0 {
-                bail!("no alias {source}{}", target.map(|t| format!(" -> {t}")).unwrap_or_default());
+                bail!(
+                    "no alias {source}{}",
+                    target.map(|t| format!(" -> {t}")).unwrap_or_default()
+                );
             }
             println!("alias {source}: {removed} target(s) removed");
         }

@@ -55,14 +55,19 @@ pub async fn run(args: InitArgs) -> anyhow::Result<()> {
 
     let data = config.data_dir();
     for sub in [data.clone(), data.join("queue"), data.join("mail")] {
-        std::fs::create_dir_all(&sub).with_context(|| format!("cannot create {}", sub.display()))?;
+        std::fs::create_dir_all(&sub)
+            .with_context(|| format!("cannot create {}", sub.display()))?;
     }
     let store = crate::locate::open_store(&config).await?;
     store.add_domain(&domain).await?;
 
     let config_arg = config_path.display();
     println!("havre: wrote {config_arg}");
-    println!("havre: TLS certificate {} (self-signed for {})", config.tls_cert().display(), names.join(", "));
+    println!(
+        "havre: TLS certificate {} (self-signed for {})",
+        config.tls_cert().display(),
+        names.join(", ")
+    );
     println!("havre: data in {}, local domain {domain}", data.display());
     println!();
     println!("Next:");

@@ -9,7 +9,9 @@ pub fn read(from_stdin: bool) -> anyhow::Result<String> {
     let stdin = std::io::stdin();
     if from_stdin || !stdin.is_terminal() {
         if !from_stdin {
-            bail!("standard input is not a terminal: pass --password-stdin to read the password from it");
+            bail!(
+                "standard input is not a terminal: pass --password-stdin to read the password from it"
+            );
         }
         let mut line = String::new();
         stdin

@@ -62,7 +62,9 @@ pub async fn run(explicit: Option<PathBuf>) -> anyhow::Result<()> {
     tracing::info!(target: "serve", "stopping");
     let _ = shutdown_tx.send(true);
     if let Some(relay) = relay
-        && tokio::time::timeout(Duration::from_secs(30), relay).await.is_err()
+        && tokio::time::timeout(Duration::from_secs(30), relay)
+            .await
+            .is_err()
     {
         tracing::warn!(target: "serve", "deliveries still running after 30s; they will be retried at the next start");
     }
@@ -123,7 +125,13 @@ async fn bind(loaded: &LoadedConfig) -> anyhow::Result<Vec<Listener>> {
         wanted.extend(config.mx.listen.iter().map(|a| ("mx.listen", *a, Mode::Mx)));
     }
     if config.has_role(Role::Lmtp) {
-        wanted.extend(config.lmtp.listen.iter().map(|a| ("lmtp.listen", *a, Mode::Lmtp)));
+        wanted.extend(
+            config
+                .lmtp
+                .listen
+                .iter()
+                .map(|a| ("lmtp.listen", *a, Mode::Lmtp)),
+        );
     }
     let mut listeners = Vec::new();
     for (key, addr, mode) in wanted {

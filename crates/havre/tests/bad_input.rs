@@ -45,7 +45,11 @@ fn run(node: &Havre, scenario: &str) -> String {
     let port = node.smtp_port.to_string();
     let out = python(&format!("{RAW}\n{scenario}"), &[&port]);
     let text = String::from_utf8_lossy(&out.stdout).into_owned();
-    assert!(out.status.success(), "{text}{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{text}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     text
 }
 
@@ -62,7 +66,10 @@ s.sendall(b"EHLO client.test\r\n"); print("after:", last(f))
 print("other:", healthy())
 "#,
     );
-    assert!(text.contains("long: 500 5.5.2 Error: line too long"), "{text}");
+    assert!(
+        text.contains("long: 500 5.5.2 Error: line too long"),
+        "{text}"
+    );
     assert!(text.contains("after: 250 CHUNKING"), "{text}");
     assert!(text.contains("other: 250 2.1.5"), "{text}");
 }
@@ -139,7 +146,10 @@ print("then:", last(f))
 "#,
     );
     assert!(text.contains("other: 250 2.1.5"), "{text}");
-    assert!(text.contains("silent: 421 4.4.2 mx.example.test Error: timeout exceeded"), "{text}");
+    assert!(
+        text.contains("silent: 421 4.4.2 mx.example.test Error: timeout exceeded"),
+        "{text}"
+    );
     assert!(text.contains("then: <closed>"), "{text}");
 }
 
@@ -161,8 +171,18 @@ print("silent:", last(f))
     assert!(text.contains("silent: 421 4.4.2"), "{text}");
     std::thread::sleep(std::time::Duration::from_millis(300));
     assert!(node.messages("alice@example.test").is_empty());
-    assert!(std::fs::read_dir(node.data_dir().join("queue/tmp")).unwrap().next().is_none());
-    assert!(std::fs::read_dir(node.data_dir().join("queue/msg")).unwrap().next().is_none());
+    assert!(
+        std::fs::read_dir(node.data_dir().join("queue/tmp"))
+            .unwrap()
+            .next()
+            .is_none()
+    );
+    assert!(
+        std::fs::read_dir(node.data_dir().join("queue/msg"))
+            .unwrap()
+            .next()
+            .is_none()
+    );
 }
 
 #[test]
@@ -225,7 +245,10 @@ print("other:", healthy())
     // Like Postfix's smtpd_hard_error_limit: the error that reaches the limit is
     // answered, then the session ends at once.
     assert!(text.contains("fifth: 500 5.5.2"), "{text}");
-    assert!(text.contains("then: 421 4.7.0 mx.example.test Error: too many errors"), "{text}");
+    assert!(
+        text.contains("then: 421 4.7.0 mx.example.test Error: too many errors"),
+        "{text}"
+    );
     assert!(text.contains("closed: <closed>"), "{text}");
     assert!(text.contains("other: 250 2.1.5"), "{text}");
 }
@@ -250,7 +273,11 @@ s.sendall(b"QUIT\r\n"); print("quit:", last(f))
     assert!(text.contains("quit: 221"), "{text}");
     let messages = node.wait_for_messages("alice@example.test", 1);
     std::thread::sleep(std::time::Duration::from_millis(300));
-    let messages = if messages.len() == 1 { node.messages("alice@example.test") } else { messages };
+    let messages = if messages.len() == 1 {
+        node.messages("alice@example.test")
+    } else {
+        messages
+    };
     assert_eq!(messages.len(), 1, "{messages:?}");
     assert!(messages[0].contains("Subject: smuggled"));
 }

@@ -16,7 +16,10 @@ fn init_writes_a_commented_config_a_certificate_and_the_data_dirs() {
     let text = std::fs::read_to_string(node.config_path()).unwrap();
     // Every key is documented with its default next to it.
     assert!(text.contains("message_size_limit"));
-    let comment_lines = text.lines().filter(|l| l.trim_start().starts_with('#')).count();
+    let comment_lines = text
+        .lines()
+        .filter(|l| l.trim_start().starts_with('#'))
+        .count();
     assert!(comment_lines > 20, "{text}");
     assert!(node.dir().join("tls/cert.pem").exists());
     assert!(node.dir().join("tls/key.pem").exists());
@@ -37,7 +40,10 @@ fn init_writes_a_commented_config_a_certificate_and_the_data_dirs() {
         .args(["config", "get", "mx.listen"])
         .output()
         .unwrap();
-    assert_eq!(String::from_utf8_lossy(&shown.stdout).trim(), r#"["127.0.0.1:2525"]"#);
+    assert_eq!(
+        String::from_utf8_lossy(&shown.stdout).trim(),
+        r#"["127.0.0.1:2525"]"#
+    );
     // Never overwrites.
     let again = Command::new(BIN)
         .args(["init", "--dir"])
@@ -46,7 +52,11 @@ fn init_writes_a_commented_config_a_certificate_and_the_data_dirs() {
         .output()
         .unwrap();
     assert!(!again.status.success());
-    assert!(stderr(&again).contains("already exists"), "{}", stderr(&again));
+    assert!(
+        stderr(&again).contains("already exists"),
+        "{}",
+        stderr(&again)
+    );
 }
 
 #[test]
@@ -74,14 +84,20 @@ fn the_config_is_found_through_havre_config_and_the_current_directory() {
         .env("HAVRE_CONFIG", node.config_path())
         .output()
         .unwrap();
-    assert_eq!(String::from_utf8_lossy(&by_env.stdout).trim(), "\"mx.example.test\"");
+    assert_eq!(
+        String::from_utf8_lossy(&by_env.stdout).trim(),
+        "\"mx.example.test\""
+    );
     let by_cwd = Command::new(BIN)
         .args(["config", "get", "server.hostname"])
         .env_remove("HAVRE_CONFIG")
         .current_dir(node.dir())
         .output()
         .unwrap();
-    assert_eq!(String::from_utf8_lossy(&by_cwd.stdout).trim(), "\"mx.example.test\"");
+    assert_eq!(
+        String::from_utf8_lossy(&by_cwd.stdout).trim(),
+        "\"mx.example.test\""
+    );
 }
 
 #[test]
@@ -89,12 +105,24 @@ fn config_show_non_default_lists_what_the_operator_changed_like_postconf_n() {
     let mut node = Havre::init(BIN);
     node.set("smtp.message_size_limit", "50M");
     let shown = node.cli_ok(&["config", "show", "--non-default"]);
-    assert!(shown.contains("smtp.message_size_limit = \"50M\"\n"), "{shown}");
-    assert!(shown.contains("server.hostname = \"mx.example.test\"\n"), "{shown}");
+    assert!(
+        shown.contains("smtp.message_size_limit = \"50M\"\n"),
+        "{shown}"
+    );
+    assert!(
+        shown.contains("server.hostname = \"mx.example.test\"\n"),
+        "{shown}"
+    );
     assert!(!shown.contains("smtp.recipient_limit"), "{shown}");
     let defaults = node.cli_ok(&["config", "show", "--defaults"]);
-    assert!(defaults.contains("smtp.message_size_limit = \"25M\"\n"), "{defaults}");
-    assert!(defaults.contains("smtp.recipient_limit = 1000\n"), "{defaults}");
+    assert!(
+        defaults.contains("smtp.message_size_limit = \"25M\"\n"),
+        "{defaults}"
+    );
+    assert!(
+        defaults.contains("smtp.recipient_limit = 1000\n"),
+        "{defaults}"
+    );
     let all = node.cli_ok(&["config", "show"]);
     assert!(all.contains("smtp.recipient_limit = 1000\n"), "{all}");
     assert!(all.contains("smtp.message_size_limit = \"50M\"\n"), "{all}");
@@ -104,20 +132,39 @@ fn config_show_non_default_lists_what_the_operator_changed_like_postconf_n() {
 fn config_set_keeps_comments_and_refuses_what_would_not_load() {
     let mut node = Havre::init(BIN);
     let before = std::fs::read_to_string(node.config_path()).unwrap();
-    let comments = |t: &str| t.lines().filter(|l| l.trim_start().starts_with('#')).count();
+    let comments = |t: &str| {
+        t.lines()
+            .filter(|l| l.trim_start().starts_with('#'))
+            .count()
+    };
     // A plain string that is not TOML is taken as a string.
     node.set("smtp.banner", "ESMTP ready");
-    assert_eq!(node.cli_ok(&["config", "get", "smtp.banner"]).trim(), "\"ESMTP ready\"");
+    assert_eq!(
+        node.cli_ok(&["config", "get", "smtp.banner"]).trim(),
+        "\"ESMTP ready\""
+    );
     let after = std::fs::read_to_string(node.config_path()).unwrap();
     assert_eq!(comments(&before), comments(&after));
 
     let bad = node.cli(&["config", "set", "smtp.recipient_limit", "\"lots\""]);
     assert!(!bad.status.success());
-    assert!(stderr(&bad).contains("smtp.recipient_limit"), "{}", stderr(&bad));
+    assert!(
+        stderr(&bad).contains("smtp.recipient_limit"),
+        "{}",
+        stderr(&bad)
+    );
     let unknown = node.cli(&["config", "set", "smtp.recipient_limt", "10"]);
     assert!(!unknown.status.success());
-    assert!(stderr(&unknown).contains("recipient_limt"), "{}", stderr(&unknown));
-    assert_eq!(std::fs::read_to_string(node.config_path()).unwrap(), after, "file untouched");
+    assert!(
+        stderr(&unknown).contains("recipient_limt"),
+        "{}",
+        stderr(&unknown)
+    );
+    assert_eq!(
+        std::fs::read_to_string(node.config_path()).unwrap(),
+        after,
+        "file untouched"
+    );
 }
 
 #[test]
@@ -146,7 +193,10 @@ fn a_bad_config_is_refused_with_file_line_and_key_and_serve_does_not_start() {
     let check = node.cli(&["config", "check"]);
     assert!(!check.status.success());
     let err = stderr(&check);
-    assert!(err.contains(&format!("havre.toml:{line}: smtp.message_size_limit")), "{err}");
+    assert!(
+        err.contains(&format!("havre.toml:{line}: smtp.message_size_limit")),
+        "{err}"
+    );
     assert!(err.contains("\"lots\""), "{err}");
 
     let serve = node.cli(&["serve"]);
@@ -164,16 +214,32 @@ fn serve_refuses_to_start_when_a_listener_cannot_bind() {
     node.set("lmtp.listen", &format!("[\"127.0.0.1:{port}\"]"));
     let out = node.cli(&["serve"]);
     assert!(!out.status.success());
-    assert!(stderr(&out).contains(&format!("lmtp.listen: cannot listen on 127.0.0.1:{port}")), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains(&format!("lmtp.listen: cannot listen on 127.0.0.1:{port}")),
+        "{}",
+        stderr(&out)
+    );
 }
 
 #[test]
 fn users_domains_and_aliases_are_managed_from_the_command_line() {
     let node = Havre::init(BIN);
     node.cli_ok(&["domain", "add", "Other.TEST"]);
-    assert_eq!(node.cli_ok(&["domain", "list"]), "example.test\nother.test\n");
+    assert_eq!(
+        node.cli_ok(&["domain", "list"]),
+        "example.test\nother.test\n"
+    );
     let out = node.cli_with_stdin(
-        &["user", "add", "Carol@Other.test", "--password-stdin", "--class", "student", "--quota", "2G"],
+        &[
+            "user",
+            "add",
+            "Carol@Other.test",
+            "--password-stdin",
+            "--class",
+            "student",
+            "--quota",
+            "2G",
+        ],
         "s3cret\n",
     );
     assert!(out.status.success(), "{}", stderr(&out));
@@ -181,32 +247,64 @@ fn users_domains_and_aliases_are_managed_from_the_command_line() {
     assert!(shown.contains("class:    student"), "{shown}");
     assert!(shown.contains("quota:    2G"), "{shown}");
     assert!(shown.contains("password: ARGON2ID"), "{shown}");
-    assert!(node.cli_ok(&["user", "list", "other.test"]).contains("carol@other.test"));
+    assert!(
+        node.cli_ok(&["user", "list", "other.test"])
+            .contains("carol@other.test")
+    );
 
     // A user in a domain we do not serve is refused with a hint.
-    let out = node.cli_with_stdin(&["user", "add", "x@nowhere.test", "--password-stdin"], "pw\n");
+    let out = node.cli_with_stdin(
+        &["user", "add", "x@nowhere.test", "--password-stdin"],
+        "pw\n",
+    );
     assert!(!out.status.success());
-    assert!(stderr(&out).contains("havre domain add nowhere.test"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("havre domain add nowhere.test"),
+        "{}",
+        stderr(&out)
+    );
 
     node.cli_ok(&["alias", "add", "@other.test", "carol@other.test"]);
-    node.cli_ok(&["alias", "add", "team@other.test", "carol@other.test", "someone@partner.test"]);
+    node.cli_ok(&[
+        "alias",
+        "add",
+        "team@other.test",
+        "carol@other.test",
+        "someone@partner.test",
+    ]);
     let aliases = node.cli_ok(&["alias", "list"]);
-    assert!(aliases.contains("@other.test -> carol@other.test\n"), "{aliases}");
-    assert!(aliases.contains("team@other.test -> carol@other.test, someone@partner.test\n"), "{aliases}");
+    assert!(
+        aliases.contains("@other.test -> carol@other.test\n"),
+        "{aliases}"
+    );
+    assert!(
+        aliases.contains("team@other.test -> carol@other.test, someone@partner.test\n"),
+        "{aliases}"
+    );
     node.cli_ok(&["alias", "remove", "team@other.test", "someone@partner.test"]);
-    assert!(node.cli_ok(&["alias", "list"]).contains("team@other.test -> carol@other.test\n"));
+    assert!(
+        node.cli_ok(&["alias", "list"])
+            .contains("team@other.test -> carol@other.test\n")
+    );
 
     // A domain with users cannot go.
     let out = node.cli(&["domain", "remove", "other.test"]);
     assert!(!out.status.success());
-    assert!(stderr(&out).contains("still has 1 user"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("still has 1 user"),
+        "{}",
+        stderr(&out)
+    );
     node.cli_ok(&["alias", "remove", "team@other.test"]);
     node.cli_ok(&["alias", "remove", "@other.test"]);
     node.cli_ok(&["user", "remove", "carol@other.test"]);
     node.cli_ok(&["domain", "remove", "other.test"]);
     assert_eq!(node.cli_ok(&["domain", "list"]), "example.test\n");
 
-    let out = node.cli_with_stdin(&["user", "passwd", "ghost@example.test", "--password-stdin"], "x\n");
+    let out = node.cli_with_stdin(
+        &["user", "passwd", "ghost@example.test", "--password-stdin"],
+        "x\n",
+    );
     assert!(!out.status.success());
     assert!(stderr(&out).contains("no user ghost@example.test"));
 }

@@ -39,10 +39,7 @@ ts = [threading.Thread(target=worker, args=(i,)) for i in range(threads)]
 fn tokens_in_mailbox(node: &Havre) -> HashMap<String, usize> {
     let mut seen = HashMap::new();
     for message in node.messages("alice@example.test") {
-        if let Some(token) = message
-            .lines()
-            .find_map(|l| l.strip_prefix("X-Token: "))
-        {
+        if let Some(token) = message.lines().find_map(|l| l.strip_prefix("X-Token: ")) {
             *seen.entry(token.to_string()).or_insert(0) += 1;
         }
     }
@@ -62,11 +59,18 @@ fn every_message_that_got_250_is_delivered_exactly_once_after_kill_9() {
     // Kill while messages are both arriving and being delivered.
     let deadline = Instant::now() + Duration::from_secs(60);
     loop {
-        let acked = std::fs::read_to_string(&ack).unwrap_or_default().lines().count();
+        let acked = std::fs::read_to_string(&ack)
+            .unwrap_or_default()
+            .lines()
+            .count();
         if acked >= 80 {
             break;
         }
-        assert!(Instant::now() < deadline, "only {acked} messages acknowledged in 60s:\n{}", node.log());
+        assert!(
+            Instant::now() < deadline,
+            "only {acked} messages acknowledged in 60s:\n{}",
+            node.log()
+        );
         std::thread::sleep(Duration::from_millis(20));
     }
     node.kill9();
@@ -74,7 +78,11 @@ fn every_message_that_got_250_is_delivered_exactly_once_after_kill_9() {
     std::thread::sleep(Duration::from_millis(300));
     node.start();
     let out = flood.join().unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     // A second crash, this time with deliveries of recovered mail under way.
     node.kill9();
     node.start();
@@ -88,11 +96,21 @@ fn every_message_that_got_250_is_delivered_exactly_once_after_kill_9() {
     assert!(acked.len() >= 80);
     let seen = tokens_in_mailbox(&node);
     for token in &acked {
-        assert_eq!(seen.get(token), Some(&1), "acknowledged {token} delivered {:?} times", seen.get(token));
+        assert_eq!(
+            seen.get(token),
+            Some(&1),
+            "acknowledged {token} delivered {:?} times",
+            seen.get(token)
+        );
     }
     for (token, count) in &seen {
         assert_eq!(*count, 1, "{token} delivered {count} times");
     }
     // Spool files of unacknowledged messages were swept, not left behind.
-    assert!(std::fs::read_dir(node.data_dir().join("queue/tmp")).unwrap().next().is_none());
+    assert!(
+        std::fs::read_dir(node.data_dir().join("queue/tmp"))
+            .unwrap()
+            .next()
+            .is_none()
+    );
 }

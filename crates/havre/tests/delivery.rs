@@ -6,7 +6,13 @@ fn node() -> Havre {
     let mut node = Havre::init(env!("CARGO_BIN_EXE_havre"));
     node.add_user("alice@example.test");
     node.add_user("bob@example.test");
-    node.cli_ok(&["alias", "add", "team@example.test", "alice@example.test", "bob@example.test"]);
+    node.cli_ok(&[
+        "alias",
+        "add",
+        "team@example.test",
+        "alice@example.test",
+        "bob@example.test",
+    ]);
     node.start();
     node
 }
@@ -29,7 +35,11 @@ with smtplib.SMTP("127.0.0.1", int(port), timeout=30) as s:
 fn smtplib_send(node: &Havre, rcpt: &str, token: &str) -> String {
     let port = node.smtp_port.to_string();
     let out = python(SEND, &[&port, "sender@remote.test", rcpt, token]);
-    assert!(out.status.success(), "python: {}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "python: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
@@ -41,14 +51,32 @@ fn mail_to_a_user_lands_in_her_maildir_with_return_path_delivered_to_and_receive
     assert_eq!(messages.len(), 1, "log:\n{}", node.log());
     let m = &messages[0];
     assert!(m.starts_with("Return-Path: <sender@remote.test>\nDelivered-To: alice@example.test\nReceived: from client.test (unknown [127.0.0.1])\n"), "{m}");
-    assert!(m.contains("by mx.example.test (havre) with ESMTP id "), "{m}");
+    assert!(
+        m.contains("by mx.example.test (havre) with ESMTP id "),
+        "{m}"
+    );
     assert!(m.contains("X-Token: t-user\n"));
-    assert!(!m.contains('\r'), "Maildir files use LF line endings like Dovecot's");
+    assert!(
+        !m.contains('\r'),
+        "Maildir files use LF line endings like Dovecot's"
+    );
     // The queue id of Received: is the one in the logs, Postfix-style.
-    let id = m.split("with ESMTP id ").nth(1).unwrap().split_whitespace().next().unwrap();
+    let id = m
+        .split("with ESMTP id ")
+        .nth(1)
+        .unwrap()
+        .split_whitespace()
+        .next()
+        .unwrap();
     let log = node.log();
-    assert!(log.contains(&format!("{id}: from=<sender@remote.test>, size=")), "{log}");
-    assert!(log.contains(&format!("{id}: to=<alice@example.test>, relay=local")), "{log}");
+    assert!(
+        log.contains(&format!("{id}: from=<sender@remote.test>, size=")),
+        "{log}"
+    );
+    assert!(
+        log.contains(&format!("{id}: to=<alice@example.test>, relay=local")),
+        "{log}"
+    );
     assert!(log.contains("status=sent"), "{log}");
 }
 
@@ -79,7 +107,9 @@ fn an_unknown_user_is_refused_with_550_5_1_1_during_the_dialogue() {
     let node = node();
     let out = smtplib_send(&node, "nobody@example.test", "t-unknown");
     assert!(out.starts_with("REFUSED 550 5.1.1"), "{out}");
-    assert!(node.log().contains("NOQUEUE: reject: RCPT from unknown[127.0.0.1]: 550 5.1.1 <nobody@example.test>"));
+    assert!(node.log().contains(
+        "NOQUEUE: reject: RCPT from unknown[127.0.0.1]: 550 5.1.1 <nobody@example.test>"
+    ));
 }
 
 #[test]
@@ -95,7 +125,16 @@ fn swaks_delivers_to_a_user_an_alias_and_a_tag_and_is_refused_elsewhere() {
     let node = node();
     let server = node.smtp_addr();
     let ok = |to: &str| {
-        let out = swaks(&["--server", &server, "--from", "x@remote.test", "--to", to, "--header", &format!("X-Token: swaks-{to}")]);
+        let out = swaks(&[
+            "--server",
+            &server,
+            "--from",
+            "x@remote.test",
+            "--to",
+            to,
+            "--header",
+            &format!("X-Token: swaks-{to}"),
+        ]);
         let text = String::from_utf8_lossy(&out.stdout).into_owned();
         assert!(out.status.success(), "swaks to {to}: {text}");
         assert!(text.contains("<-  250 2.0.0 Ok: queued as "), "{text}");
@@ -106,7 +145,10 @@ fn swaks_delivers_to_a_user_an_alias_and_a_tag_and_is_refused_elsewhere() {
     assert_eq!(node.wait_for_messages("alice@example.test", 2).len(), 2);
     assert_eq!(node.wait_for_messages("bob@example.test", 2).len(), 2);
 
-    for (to, reply) in [("ghost@example.test", "550 5.1.1"), ("x@elsewhere.test", "554 5.7.1")] {
+    for (to, reply) in [
+        ("ghost@example.test", "550 5.1.1"),
+        ("x@elsewhere.test", "554 5.7.1"),
+    ] {
         let out = swaks(&["--server", &server, "--from", "x@remote.test", "--to", to]);
         let text = String::from_utf8_lossy(&out.stdout).into_owned();
         assert!(!out.status.success());
@@ -117,7 +159,15 @@ fn swaks_delivers_to_a_user_an_alias_and_a_tag_and_is_refused_elsewhere() {
 #[test]
 fn swaks_over_starttls_delivers_and_the_received_header_says_esmtps() {
     let node = node();
-    let out = swaks(&["--server", &node.smtp_addr(), "--from", "x@remote.test", "--to", "alice@example.test", "-tls"]);
+    let out = swaks(&[
+        "--server",
+        &node.smtp_addr(),
+        "--from",
+        "x@remote.test",
+        "--to",
+        "alice@example.test",
+        "-tls",
+    ]);
     let text = String::from_utf8_lossy(&out.stdout).into_owned();
     assert!(out.status.success(), "{text}");
     assert!(text.contains("<-  220 2.0.0 Ready to start TLS"), "{text}");
@@ -153,11 +203,19 @@ s.sendall(b"QUIT\r\n"); print(reply()[-1])
     let port = node.smtp_port.to_string();
     let out = python(script, &[&port]);
     let text = String::from_utf8_lossy(&out.stdout).into_owned();
-    assert!(out.status.success(), "{text}{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{text}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert!(text.contains("250 2.0.0 Ok: queued as"), "{text}");
     let messages = node.wait_for_messages("alice@example.test", 1);
     // BDAT content is not dot-stuffed: the leading dot stays.
-    assert!(messages[0].ends_with("X-Token: bdat\n\n.line starting with a dot\nend\n"), "{}", messages[0]);
+    assert!(
+        messages[0].ends_with("X-Token: bdat\n\n.line starting with a dot\nend\n"),
+        "{}",
+        messages[0]
+    );
 }
 
 #[test]
@@ -173,7 +231,11 @@ with smtplib.SMTP("127.0.0.1", int(sys.argv[1]), timeout=30) as s:
 "#;
     let port = node.smtp_port.to_string();
     let out = python(script, &[&port]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let messages = node.wait_for_messages("élodie@example.test", 1);
     assert_eq!(messages.len(), 1);
     assert!(messages[0].contains("with UTF8SMTP id"), "{}", messages[0]);

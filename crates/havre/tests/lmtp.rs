@@ -25,7 +25,11 @@ lmtp.quit()
     let port = node.lmtp_port.to_string();
     let out = python(script, &[&port]);
     let text = String::from_utf8_lossy(&out.stdout).into_owned();
-    assert!(out.status.success(), "{text}{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{text}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert!(text.contains("lhlo: 250"), "{text}");
     assert!(text.contains("sent"), "{text}");
     // Delivered before the reply: no waiting for a queue.
@@ -35,7 +39,11 @@ lmtp.quit()
         assert!(messages[0].starts_with("Return-Path: <sender@remote.test>\nDelivered-To: "));
         assert!(messages[0].contains("with LMTP id"));
     }
-    assert!(node.log().contains("NOQUEUE: reject: RCPT from unknown[127.0.0.1]: 550 5.1.1 <ghost@example.test>"));
+    assert!(
+        node.log().contains(
+            "NOQUEUE: reject: RCPT from unknown[127.0.0.1]: 550 5.1.1 <ghost@example.test>"
+        )
+    );
 }
 
 #[test]
@@ -64,8 +72,15 @@ print("r1:", last()); print("r2:", last())
     let port = node.lmtp_port.to_string();
     let out = python(script, &[&port]);
     let text = String::from_utf8_lossy(&out.stdout).into_owned();
-    assert!(out.status.success(), "{text}{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{text}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert!(text.contains("ehlo: 500 5.5.1"), "LMTP wants LHLO: {text}");
-    assert!(text.contains("r1: 250 2.0.0 <alice@example.test>"), "{text}");
+    assert!(
+        text.contains("r1: 250 2.0.0 <alice@example.test>"),
+        "{text}"
+    );
     assert!(text.contains("r2: 250 2.0.0 <bob@example.test>"), "{text}");
 }

@@ -57,7 +57,11 @@ fn the_open_relay_battery_is_refused_without_exception() {
     args.extend(tricks);
     let out = python(PROBE, &args);
     let text = String::from_utf8_lossy(&out.stdout).into_owned();
-    assert!(out.status.success(), "{text}{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{text}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let lines: Vec<&str> = text.lines().collect();
     assert_eq!(lines.len(), tricks.len(), "{text}");
     for line in &lines {
@@ -69,7 +73,12 @@ fn the_open_relay_battery_is_refused_without_exception() {
         assert!(!reply.starts_with("250"), "{line}");
     }
     // Nothing reached any queue.
-    assert!(std::fs::read_dir(node.data_dir().join("queue/msg")).unwrap().next().is_none());
+    assert!(
+        std::fs::read_dir(node.data_dir().join("queue/msg"))
+            .unwrap()
+            .next()
+            .is_none()
+    );
 }
 
 #[test]
@@ -78,7 +87,10 @@ fn local_addresses_in_upper_case_or_with_a_trailing_dot_are_still_local() {
     node.add_user("alice@example.test");
     node.start();
     let port = node.smtp_port.to_string();
-    let out = python(PROBE, &[&port, "<ALICE@EXAMPLE.TEST>", "<alice@example.test.>"]);
+    let out = python(
+        PROBE,
+        &[&port, "<ALICE@EXAMPLE.TEST>", "<alice@example.test.>"],
+    );
     let text = String::from_utf8_lossy(&out.stdout).into_owned();
     for line in text.lines() {
         assert!(line.contains("=> 250 2.1.5"), "{text}");

@@ -99,10 +99,11 @@ impl LocalDelivery {
             if check && let Some(found) = maildir.find_delivered(&unique)? {
                 return Ok(DeliveryOutcome::AlreadyDelivered(found));
             }
-            let mut body = std::fs::File::open(&message).map_err(|source| DeliveryError::Spool {
-                path: message.clone(),
-                source,
-            })?;
+            let mut body =
+                std::fs::File::open(&message).map_err(|source| DeliveryError::Spool {
+                    path: message.clone(),
+                    source,
+                })?;
             let path = maildir.deliver(
                 &unique,
                 &hostname,
@@ -172,7 +173,14 @@ mod tests {
         local.deliver(request(&spool, false)).await.unwrap();
         let again = local.deliver(request(&spool, true)).await.unwrap();
         assert!(matches!(again, DeliveryOutcome::AlreadyDelivered(_)));
-        assert_eq!(local.maildir_of("alice@example.test").messages().unwrap().len(), 1);
+        assert_eq!(
+            local
+                .maildir_of("alice@example.test")
+                .messages()
+                .unwrap()
+                .len(),
+            1
+        );
     }
 
     #[test]

@@ -30,13 +30,17 @@ impl Relay {
                 self.deliver_recipient(&entry, rcpt, &body, check_duplicate)
                     .await
             };
-            let delay = (unix_now() - entry.arrival).max(0) as f64 + started.elapsed().as_secs_f64();
+            let delay =
+                (unix_now() - entry.arrival).max(0) as f64 + started.elapsed().as_secs_f64();
             let (status, text, word) = match verdict {
                 Verdict::Sent(text) => (RecipientStatus::Sent, text, "sent"),
                 Verdict::Failed(text) => (RecipientStatus::Failed, text, "bounced"),
                 Verdict::Deferred(text) if expired => (
                     RecipientStatus::Failed,
-                    format!("{text}; message expired after {}s in the queue", self.settings.max_lifetime.as_secs()),
+                    format!(
+                        "{text}; message expired after {}s in the queue",
+                        self.settings.max_lifetime.as_secs()
+                    ),
                     "expired",
                 ),
                 Verdict::Deferred(text) => (RecipientStatus::Pending, text, "deferred"),
@@ -52,10 +56,12 @@ impl Relay {
                 reply: text,
             });
         }
-        let done = entry
-            .recipients
-            .iter()
-            .all(|r| r.status.is_final() || updates.iter().any(|u| u.idx == r.idx && u.status.is_final()));
+        let done = entry.recipients.iter().all(|r| {
+            r.status.is_final()
+                || updates
+                    .iter()
+                    .any(|u| u.idx == r.idx && u.status.is_final())
+        });
         let outcome = AttemptOutcome {
             id: id.clone(),
             updates,
@@ -101,7 +107,8 @@ impl Relay {
             }
             Ok(Resolution::NotLocal) => {
                 return Verdict::Deferred(
-                    "4.4.1 domain not local and outbound delivery is not enabled on this node".into(),
+                    "4.4.1 domain not local and outbound delivery is not enabled on this node"
+                        .into(),
                 );
             }
             Err(err) => return Verdict::Deferred(format!("4.3.0 directory unavailable: {err}")),

@@ -34,19 +34,29 @@ async fn fixture() -> Fixture {
             .unwrap();
     }
     store
-        .add_alias("team@example.test", &["alice@example.test".into(), "bob@example.test".into()])
+        .add_alias(
+            "team@example.test",
+            &["alice@example.test".into(), "bob@example.test".into()],
+        )
         .await
         .unwrap();
     let spool = Spool::open(&dir.path().join("queue")).unwrap();
     let queue = Arc::new(Queue::new(store.clone(), spool));
     let directory = Directory::new(store, "+");
     let local = LocalDelivery::new(format!("{}/mail/%d/%n", dir.path().display()), "mx.test");
-    Fixture { _dir: dir, queue, directory, local }
+    Fixture {
+        _dir: dir,
+        queue,
+        directory,
+        local,
+    }
 }
 
 async fn enqueue(f: &Fixture, id: &str, rcpts: &[&str], arrival: i64) {
     let mut body = f.queue.spool().create(id).await.unwrap();
-    body.write(b"Subject: once\r\n\r\nonly once\r\n").await.unwrap();
+    body.write(b"Subject: once\r\n\r\nonly once\r\n")
+        .await
+        .unwrap();
     let entry = QueueEntry {
         id: id.into(),
         sender: "s@remote.test".into(),
@@ -93,7 +103,10 @@ async fn run_until_empty(f: &Fixture) {
     }
     stop.send(true).unwrap();
     task.await.unwrap();
-    assert!(f.queue.store().queue_list().await.unwrap().is_empty(), "queue not drained");
+    assert!(
+        f.queue.store().queue_list().await.unwrap().is_empty(),
+        "queue not drained"
+    );
 }
 
 fn now() -> i64 {
@@ -120,13 +133,36 @@ async fn a_delivery_interrupted_before_its_record_was_updated_is_not_repeated() 
         .unwrap();
     // Make that copy look a minute old, as it would be after a crash and restart:
     // a second delivery would then get another file name, not overwrite it.
-    let earlier = f.local.maildir_of("alice@example.test").messages().unwrap().remove(0);
+    let earlier = f
+        .local
+        .maildir_of("alice@example.test")
+        .messages()
+        .unwrap()
+        .remove(0);
     let name = earlier.file_name().unwrap().to_str().unwrap();
     let (_, rest) = name.split_once('.').unwrap();
-    std::fs::rename(&earlier, earlier.with_file_name(format!("{}.{rest}", now() - 60))).unwrap();
+    std::fs::rename(
+        &earlier,
+        earlier.with_file_name(format!("{}.{rest}", now() - 60)),
+    )
+    .unwrap();
     run_until_empty(&f).await;
-    assert_eq!(f.local.maildir_of("alice@example.test").messages().unwrap().len(), 1);
-    assert_eq!(f.local.maildir_of("bob@example.test").messages().unwrap().len(), 1);
+    assert_eq!(
+        f.local
+            .maildir_of("alice@example.test")
+            .messages()
+            .unwrap()
+            .len(),
+        1
+    );
+    assert_eq!(
+        f.local
+            .maildir_of("bob@example.test")
+            .messages()
+            .unwrap()
+            .len(),
+        1
+    );
     // Delivered messages leave no spool file behind.
     assert!(!f.queue.spool().message_path("00000000000AAAAA").exists());
 }
@@ -134,9 +170,26 @@ async fn a_delivery_interrupted_before_its_record_was_updated_is_not_repeated() 
 #[tokio::test]
 async fn two_recipients_expanding_to_the_same_mailbox_get_one_copy() {
     let f = fixture().await;
-    enqueue(&f, "00000000000BBBBB", &["team@example.test", "alice@example.test", "alice+x@example.test"], now()).await;
+    enqueue(
+        &f,
+        "00000000000BBBBB",
+        &[
+            "team@example.test",
+            "alice@example.test",
+            "alice+x@example.test",
+        ],
+        now(),
+    )
+    .await;
     run_until_empty(&f).await;
-    assert_eq!(f.local.maildir_of("alice@example.test").messages().unwrap().len(), 1);
+    assert_eq!(
+        f.local
+            .maildir_of("alice@example.test")
+            .messages()
+            .unwrap()
+            .len(),
+        1
+    );
 }
 
 #[tokio::test]
@@ -150,5 +203,8 @@ async fn spool_files_without_a_record_are_swept_at_startup() {
     std::mem::forget(unfinished);
     enqueue(&f, "00000000000EEEEE", &["bob@example.test"], now()).await;
     assert_eq!(f.queue.sweep().await.unwrap(), 2);
-    assert_eq!(f.queue.spool().ids().await.unwrap(), vec!["00000000000EEEEE".to_string()]);
+    assert_eq!(
+        f.queue.spool().ids().await.unwrap(),
+        vec!["00000000000EEEEE".to_string()]
+    );
 }

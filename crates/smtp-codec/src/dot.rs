@@ -113,7 +113,11 @@ mod tests {
 
     #[test]
     fn bare_lf_dot_sequences_do_not_end_the_body() {
-        for smuggle in [&b"a\n.\nMAIL FROM:<x@y>\r\n"[..], b"a\n.\r\nb\r\n", b"a\r\n.\nb\r\n"] {
+        for smuggle in [
+            &b"a\n.\nMAIL FROM:<x@y>\r\n"[..],
+            b"a\n.\r\nb\r\n",
+            b"a\r\n.\nb\r\n",
+        ] {
             let (_, end) = decode_all(smuggle);
             assert_eq!(end, None, "{:?}", String::from_utf8_lossy(smuggle));
         }

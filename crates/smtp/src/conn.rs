@@ -81,15 +81,13 @@ impl Conn {
             self.end -= self.start;
             self.start = 0;
         }
-        let n = match tokio::time::timeout(
-            self.timeout,
-            self.stream.read(&mut self.buf[self.end..]),
-        )
-        .await
-        {
-            Err(_) => return Err(ConnError::Timeout),
-            Ok(result) => result?,
-        };
+        let n =
+            match tokio::time::timeout(self.timeout, self.stream.read(&mut self.buf[self.end..]))
+                .await
+            {
+                Err(_) => return Err(ConnError::Timeout),
+                Ok(result) => result?,
+            };
         if n == 0 {
             return Err(ConnError::Closed);
         }

@@ -25,7 +25,11 @@ impl Listener {
 
 /// Accepts connections until `shutdown` turns true. Sessions under way finish
 /// on their own; nothing they acknowledged depends on them any more.
-pub async fn serve(listener: Listener, services: Arc<Services>, mut shutdown: watch::Receiver<bool>) {
+pub async fn serve(
+    listener: Listener,
+    services: Arc<Services>,
+    mut shutdown: watch::Receiver<bool>,
+) {
     let role = match listener.mode {
         Mode::Mx => "mx",
         Mode::Lmtp => "lmtp",

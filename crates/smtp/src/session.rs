@@ -17,9 +17,9 @@ use smtp_proto::{MAIL_SMTPUTF8, Request};
 
 use crate::conn::{Conn, ConnError, Line};
 use crate::data::{self, BodySink};
-use havre_smtp_codec::{Reply, parse_command};
 use crate::received::{ReceivedFields, protocol_keyword, received_header};
 use crate::{Mode, Services};
+use havre_smtp_codec::{Reply, parse_command};
 
 struct Transaction {
     id: String,
@@ -297,7 +297,11 @@ impl Session {
                 );
             }
             Request::Lhlo { .. } if self.mode == Mode::Mx => {
-                self.reply(conn, name, Reply::new(500, "5.5.2", "Error: command not recognized"));
+                self.reply(
+                    conn,
+                    name,
+                    Reply::new(500, "5.5.2", "Error: command not recognized"),
+                );
             }
             Request::Ehlo { host } | Request::Lhlo { host } => {
                 let reply = self.ehlo(host, true);
@@ -337,9 +341,17 @@ impl Session {
             ),
             Request::StartTls => {
                 if self.services.tls.is_none() || self.mode == Mode::Lmtp {
-                    self.reply(conn, name, Reply::new(502, "5.5.1", "Error: command not implemented"));
+                    self.reply(
+                        conn,
+                        name,
+                        Reply::new(502, "5.5.1", "Error: command not implemented"),
+                    );
                 } else if self.tls.is_some() {
-                    self.reply(conn, name, Reply::new(554, "5.5.1", "Error: TLS already active"));
+                    self.reply(
+                        conn,
+                        name,
+                        Reply::new(554, "5.5.1", "Error: TLS already active"),
+                    );
                 } else {
                     self.stats.count(name, true);
                     conn.queue_reply(&Reply::new(220, "2.0.0", "Ready to start TLS"));
@@ -354,9 +366,17 @@ impl Session {
             Request::Help { .. } => self.reply(
                 conn,
                 name,
-                Reply::new(214, "2.0.0", "Commands: EHLO HELO MAIL RCPT DATA BDAT RSET NOOP QUIT STARTTLS"),
+                Reply::new(
+                    214,
+                    "2.0.0",
+                    "Commands: EHLO HELO MAIL RCPT DATA BDAT RSET NOOP QUIT STARTTLS",
+                ),
             ),
-            _ => self.reply(conn, name, Reply::new(502, "5.5.1", "Error: command not implemented")),
+            _ => self.reply(
+                conn,
+                name,
+                Reply::new(502, "5.5.1", "Error: command not implemented"),
+            ),
         }
         Ok(Flow::Continue)
     }
@@ -447,12 +467,20 @@ impl Session {
             return Reply::new(452, "4.5.3", "Error: too many recipients");
         }
         if !tx.smtputf8 && !address.is_ascii() {
-            return Reply::new(553, "5.6.7", format!("<{address}>: the address needs SMTPUTF8"));
+            return Reply::new(
+                553,
+                "5.6.7",
+                format!("<{address}>: the address needs SMTPUTF8"),
+            );
         }
         let parsed = match Address::parse(&address) {
             Ok(a) => a,
             Err(err) => {
-                let reply = Reply::new(501, "5.1.3", format!("<{address}>: Bad recipient address syntax: {err}"));
+                let reply = Reply::new(
+                    501,
+                    "5.1.3",
+                    format!("<{address}>: Bad recipient address syntax: {err}"),
+                );
                 self.noqueue(&reply, &address);
                 return reply;
             }
@@ -460,7 +488,11 @@ impl Session {
         let reply = match self.services.directory.resolve(&parsed).await {
             Err(err) => {
                 tracing::error!(target: "smtp", "directory lookup of {address} failed: {err}");
-                Reply::new(451, "4.3.0", format!("<{address}>: Temporary lookup failure"))
+                Reply::new(
+                    451,
+                    "4.3.0",
+                    format!("<{address}>: Temporary lookup failure"),
+                )
             }
             Ok(Resolution::NotLocal) => {
                 Reply::new(554, "5.7.1", format!("<{address}>: Relay access denied"))
@@ -547,7 +579,11 @@ impl Session {
             return Ok(Flow::Continue);
         }
         if self.tx.as_ref().is_some_and(|t| t.bdat.is_some()) {
-            self.reply(conn, "DATA", Reply::new(503, "5.5.1", "Error: DATA after BDAT"));
+            self.reply(
+                conn,
+                "DATA",
+                Reply::new(503, "5.5.1", "Error: DATA after BDAT"),
+            );
             return Ok(Flow::Continue);
         }
         let mut body = match self.open_body().await {
@@ -571,12 +607,7 @@ impl Session {
         Ok(Flow::Continue)
     }
 
-    async fn bdat(
-        &mut self,
-        conn: &mut Conn,
-        size: usize,
-        last: bool,
-    ) -> Result<Flow, ConnError> {
+    async fn bdat(&mut self, conn: &mut Conn, size: usize, last: bool) -> Result<Flow, ConnError> {
         // RFC 3030: the chunk is read whatever the answer will be.
         if let Some(reply) = self.check_ready_for_body() {
             data::read_chunk::<BodyWriter>(conn, size, None).await?;
@@ -617,7 +648,11 @@ impl Session {
             if last {
                 self.tx = None;
             }
-            self.reply(conn, "BDAT", Reply::new(554, "5.5.1", "Error: earlier BDAT chunk refused"));
+            self.reply(
+                conn,
+                "BDAT",
+                Reply::new(554, "5.5.1", "Error: earlier BDAT chunk refused"),
+            );
             return Ok(Flow::Continue);
         };
         if !last {
@@ -626,7 +661,15 @@ impl Session {
                 if let Some(tx) = self.tx.as_mut() {
                     tx.bdat = Some(body);
                 }
-                self.reply(conn, "BDAT", Reply::new(250, "2.0.0", format!("{size} octets received ({size_now} so far)")));
+                self.reply(
+                    conn,
+                    "BDAT",
+                    Reply::new(
+                        250,
+                        "2.0.0",
+                        format!("{size} octets received ({size_now} so far)"),
+                    ),
+                );
             } else {
                 body.discard().await;
                 if let Some(tx) = self.tx.as_mut() {
@@ -646,7 +689,13 @@ impl Session {
     }
 
     /// End of the body: make it durable (mx) or deliver it (LMTP), then answer.
-    async fn finish_body(&mut self, conn: &mut Conn, name: &'static str, body: BodyWriter, within: bool) {
+    async fn finish_body(
+        &mut self,
+        conn: &mut Conn,
+        name: &'static str,
+        body: BodyWriter,
+        within: bool,
+    ) {
         let Some(tx) = self.tx.take() else {
             body.discard().await;
             return;
@@ -654,13 +703,21 @@ impl Session {
         if !within {
             body.discard().await;
             tracing::info!(target: "smtp", role = self.role(), "{}: reject: {name} from {}: 552 5.3.4 message too big; from=<{}>", tx.id, self.client(), tx.sender);
-            self.reply(conn, name, Reply::new(552, "5.3.4", "Error: message file too big"));
+            self.reply(
+                conn,
+                name,
+                Reply::new(552, "5.3.4", "Error: message file too big"),
+            );
             return;
         }
         if let Some(err) = &body.failed {
             tracing::error!(target: "smtp", "{}: queue file write error: {err}", tx.id);
             body.discard().await;
-            self.reply(conn, name, Reply::new(451, "4.3.0", "Error: queue file write error"));
+            self.reply(
+                conn,
+                name,
+                Reply::new(451, "4.3.0", "Error: queue file write error"),
+            );
             return;
         }
         match self.mode {
@@ -757,7 +814,8 @@ impl Session {
                     })
                     .await;
                 match result {
-                    Ok(DeliveryOutcome::Delivered(_)) | Ok(DeliveryOutcome::AlreadyDelivered(_)) => {
+                    Ok(DeliveryOutcome::Delivered(_))
+                    | Ok(DeliveryOutcome::AlreadyDelivered(_)) => {
                         tracing::info!(target: "smtp", role = "lmtp", "{}: to=<{mailbox}>, orig_to=<{rcpt}>, relay=local, delay={:.2}, status=sent (delivered to maildir)", tx.id, started.elapsed().as_secs_f64());
                     }
                     Err(err) => {
@@ -769,7 +827,11 @@ impl Session {
             replies.push(if failures.is_empty() {
                 Reply::new(250, "2.0.0", format!("<{rcpt}> {} Saved", tx.id))
             } else {
-                Reply::new(451, "4.2.0", format!("<{rcpt}> delivery failed, try again later"))
+                Reply::new(
+                    451,
+                    "4.2.0",
+                    format!("<{rcpt}> delivery failed, try again later"),
+                )
             });
         }
         spool.remove(&tx.id).await;

@@ -39,7 +39,9 @@ pub enum StoreError {
         users: i64,
         aliases: i64,
     },
-    #[error("the database schema is version {found}, newer than this havre ({known}); upgrade havre")]
+    #[error(
+        "the database schema is version {found}, newer than this havre ({known}); upgrade havre"
+    )]
     SchemaTooNew { found: i64, known: i64 },
     #[error("database: {0}")]
     Database(#[from] sqlx::Error),

@@ -100,12 +100,14 @@ impl SqliteStore {
         for migration in MIGRATIONS.iter().filter(|m| m.version > current) {
             let mut tx = self.writer.begin().await?;
             sqlx::raw_sql(migration.sql).execute(&mut *tx).await?;
-            sqlx::query("INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)")
-                .bind(migration.version)
-                .bind(migration.name)
-                .bind(now())
-                .execute(&mut *tx)
-                .await?;
+            sqlx::query(
+                "INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)",
+            )
+            .bind(migration.version)
+            .bind(migration.name)
+            .bind(now())
+            .execute(&mut *tx)
+            .await?;
             tx.commit().await?;
             tracing::info!(target: "store", "applied schema migration {} ({})", migration.version, migration.name);
         }
@@ -359,26 +361,29 @@ impl Store for SqliteStore {
     async fn add_alias(&self, address: &str, targets: &[String]) -> Result<()> {
         let mut tx = self.writer.begin().await?;
         self.require_domain(&mut tx, domain_of(address)).await?;
-        let mut position: i64 =
-            sqlx::query_scalar("SELECT COALESCE(MAX(position), -1) + 1 FROM aliases WHERE address = ?")
-                .bind(address)
-                .fetch_one(&mut *tx)
-                .await?;
+        let mut position: i64 = sqlx::query_scalar(
+            "SELECT COALESCE(MAX(position), -1) + 1 FROM aliases WHERE address = ?",
+        )
+        .bind(address)
+        .fetch_one(&mut *tx)
+        .await?;
         for target in targets {
-            sqlx::query("INSERT INTO aliases (address, domain, target, position) VALUES (?, ?, ?, ?)")
-                .bind(address)
-                .bind(domain_of(address))
-                .bind(target)
-                .bind(position)
-                .execute(&mut *tx)
-                .await
-                .map_err(|e| {
-                    if is_unique_violation(&e) {
-                        StoreError::AlreadyExists(format!("alias {address} -> {target}"))
-                    } else {
-                        e.into()
-                    }
-                })?;
+            sqlx::query(
+                "INSERT INTO aliases (address, domain, target, position) VALUES (?, ?, ?, ?)",
+            )
+            .bind(address)
+            .bind(domain_of(address))
+            .bind(target)
+            .bind(position)
+            .execute(&mut *tx)
+            .await
+            .map_err(|e| {
+                if is_unique_violation(&e) {
+                    StoreError::AlreadyExists(format!("alias {address} -> {target}"))
+                } else {
+                    e.into()
+                }
+            })?;
             position += 1;
         }
         tx.commit().await?;
@@ -395,11 +400,10 @@ impl Store for SqliteStore {
     }
 
     async fn list_aliases(&self) -> Result<Vec<Alias>> {
-        let rows = sqlx::query(
-            "SELECT address, target FROM aliases ORDER BY domain, address, position",
-        )
-        .fetch_all(&self.reader)
-        .await?;
+        let rows =
+            sqlx::query("SELECT address, target FROM aliases ORDER BY domain, address, position")
+                .fetch_all(&self.reader)
+                .await?;
         let mut out: Vec<Alias> = Vec::new();
         for row in rows {
             let address: String = row.try_get("address")?;
@@ -471,16 +475,16 @@ impl Store for SqliteStore {
 
     async fn queue_get(&self, id: &str) -> Result<Option<QueueEntry>> {
         let rows = sqlx::query(select_queue!("WHERE id = ?"))
-        .bind(id)
-        .fetch_all(&self.reader)
-        .await?;
+            .bind(id)
+            .fetch_all(&self.reader)
+            .await?;
         Ok(self.entries(rows).await?.into_iter().next())
     }
 
     async fn queue_list(&self) -> Result<Vec<QueueEntry>> {
         let rows = sqlx::query(select_queue!("ORDER BY arrival, id"))
-        .fetch_all(&self.reader)
-        .await?;
+            .fetch_all(&self.reader)
+            .await?;
         self.entries(rows).await
     }
 

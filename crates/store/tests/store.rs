@@ -18,7 +18,10 @@ fn user(email: &str) -> NewUser {
 #[tokio::test]
 async fn a_user_in_an_unknown_domain_is_refused() {
     let store = store_with_domain().await;
-    let err = store.add_user(&user("bob@elsewhere.test")).await.unwrap_err();
+    let err = store
+        .add_user(&user("bob@elsewhere.test"))
+        .await
+        .unwrap_err();
     assert!(matches!(err, StoreError::NoSuchDomain(d) if d == "elsewhere.test"));
 }
 
@@ -26,7 +29,10 @@ async fn a_user_in_an_unknown_domain_is_refused() {
 async fn a_user_added_twice_is_refused_and_the_first_is_kept() {
     let store = store_with_domain().await;
     store.add_user(&user("alice@example.test")).await.unwrap();
-    let err = store.add_user(&user("alice@example.test")).await.unwrap_err();
+    let err = store
+        .add_user(&user("alice@example.test"))
+        .await
+        .unwrap_err();
     assert!(matches!(err, StoreError::AlreadyExists(_)));
     let alice = store.get_user("alice@example.test").await.unwrap().unwrap();
     assert_eq!(alice.class, "student");
@@ -49,7 +55,10 @@ async fn a_domain_with_users_cannot_be_removed() {
 async fn alias_targets_keep_their_order_and_can_be_removed_one_by_one() {
     let store = store_with_domain().await;
     let targets = vec!["b@example.test".to_string(), "a@example.test".to_string()];
-    store.add_alias("team@example.test", &targets).await.unwrap();
+    store
+        .add_alias("team@example.test", &targets)
+        .await
+        .unwrap();
     store
         .add_alias("team@example.test", &["c@example.test".to_string()])
         .await

@@ -24,10 +24,20 @@ impl Havre {
         let out = Command::new(bin)
             .args(["init", "--dir"])
             .arg(&node_dir)
-            .args(["--domain", "example.test", "--hostname", "mx.example.test", "--dev"])
+            .args([
+                "--domain",
+                "example.test",
+                "--hostname",
+                "mx.example.test",
+                "--dev",
+            ])
             .output()
             .expect("run havre init");
-        assert!(out.status.success(), "havre init failed: {}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "havre init failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         let mut node = Havre {
             dir,
             bin: PathBuf::from(bin),
@@ -37,7 +47,10 @@ impl Havre {
             domain: "example.test".into(),
         };
         node.set("mx.listen", &format!("[\"127.0.0.1:{}\"]", node.smtp_port));
-        node.set("lmtp.listen", &format!("[\"127.0.0.1:{}\"]", node.lmtp_port));
+        node.set(
+            "lmtp.listen",
+            &format!("[\"127.0.0.1:{}\"]", node.lmtp_port),
+        );
         node.set("log.file", "havre.log");
         // Tests wait seconds, not the production minutes.
         node.set("queue.retry_min", "\"1s\"");
@@ -77,7 +90,11 @@ impl Havre {
             .stderr(Stdio::piped())
             .spawn()
             .expect("run havre");
-        let _ = child.stdin.take().expect("stdin").write_all(stdin.as_bytes());
+        let _ = child
+            .stdin
+            .take()
+            .expect("stdin")
+            .write_all(stdin.as_bytes());
         child.wait_with_output().expect("havre output")
     }
 
@@ -99,7 +116,11 @@ impl Havre {
 
     pub fn add_user(&self, email: &str) {
         let out = self.cli_with_stdin(&["user", "add", email, "--password-stdin"], "secret\n");
-        assert!(out.status.success(), "user add: {}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "user add: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
     }
 
     /// `havre serve`, waiting until the SMTP listener accepts.
@@ -122,10 +143,18 @@ impl Havre {
         self.child = Some(child);
         let deadline = Instant::now() + Duration::from_secs(30);
         while std::net::TcpStream::connect(self.smtp_addr()).is_err() {
-            if let Some(status) = self.child.as_mut().and_then(|c| c.try_wait().ok().flatten()) {
+            if let Some(status) = self
+                .child
+                .as_mut()
+                .and_then(|c| c.try_wait().ok().flatten())
+            {
                 panic!("havre serve exited with {status}: {}", self.stderr());
             }
-            assert!(Instant::now() < deadline, "havre serve did not listen in 30s: {}", self.stderr());
+            assert!(
+                Instant::now() < deadline,
+                "havre serve did not listen in 30s: {}",
+                self.stderr()
+            );
             std::thread::sleep(Duration::from_millis(50));
         }
     }
@@ -158,7 +187,11 @@ impl Havre {
 
     pub fn maildir(&self, email: &str) -> PathBuf {
         let (local, domain) = email.rsplit_once('@').expect("an address");
-        self.data_dir().join("mail").join(domain).join(local).join("Maildir")
+        self.data_dir()
+            .join("mail")
+            .join(domain)
+            .join(local)
+            .join("Maildir")
     }
 
     /// Contents of every message in the user's INBOX (new/ and cur/).
@@ -199,7 +232,11 @@ impl Havre {
             if left == 0 {
                 return;
             }
-            assert!(Instant::now() < deadline, "{left} message(s) still queued after 60s:\n{}", self.log());
+            assert!(
+                Instant::now() < deadline,
+                "{left} message(s) still queued after 60s:\n{}",
+                self.log()
+            );
             std::thread::sleep(Duration::from_millis(100));
         }
     }
