@@ -20,7 +20,9 @@ impl Relay {
         let started = Instant::now();
         let id = entry.id.clone();
         let body = self.queue.spool().message_path(&id);
-        let check_duplicate = entry.arrival < self.started_at || entry.attempts > 0;
+        // Arrival times are whole seconds: a message from the second this process
+        // started may come from the process that died, so it is checked too.
+        let check_duplicate = entry.arrival <= self.started_at || entry.attempts > 0;
         let expired = unix_now() - entry.arrival > self.settings.max_lifetime.as_secs() as i64;
         let mut updates = Vec::new();
         for rcpt in entry.pending() {
