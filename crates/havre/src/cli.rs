@@ -120,8 +120,11 @@ pub enum UserCommand {
     Add {
         email: String,
         /// Read the password from the first line of standard input
-        #[arg(long)]
+        #[arg(long, conflicts_with = "password_hash")]
         password_stdin: bool,
+        /// Store an existing hash as is (imported from LDAP or Dovecot: {SSHA}..., {SHA512-CRYPT}$6$..., $argon2id$...)
+        #[arg(long, value_name = "HASH")]
+        password_hash: Option<String>,
         /// Class of the user (student, staff, or any name policies use)
         #[arg(long, default_value = "default")]
         class: String,
@@ -137,8 +140,11 @@ pub enum UserCommand {
     Passwd {
         email: String,
         /// Read the password from the first line of standard input
-        #[arg(long)]
+        #[arg(long, conflicts_with = "password_hash")]
         password_stdin: bool,
+        /// Store an existing hash as is (imported from LDAP or Dovecot)
+        #[arg(long, value_name = "HASH")]
+        password_hash: Option<String>,
     },
     /// Remove a user (its Maildir is left on disk)
     Remove { email: String },

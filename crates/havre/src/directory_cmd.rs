@@ -85,12 +85,15 @@ pub async fn user(explicit: Option<PathBuf>, command: UserCommand) -> anyhow::Re
         UserCommand::Add {
             email,
             password_stdin,
+            password_hash,
             class,
             quota,
         } => {
             let email = address(&email)?.key();
             let quota = parse_quota(quota.as_deref())?;
-            let password_hash = if password_stdin || std::io::stdin().is_terminal() {
+            let password_hash = if let Some(hash) = password_hash {
+                Some(imported_hash(hash)?)
+            } else if password_stdin || std::io::stdin().is_terminal() {
                 Some(password::hash_password(&crate::password_input::read(
                     password_stdin,
                 )?))
@@ -164,12 +167,16 @@ pub async fn user(explicit: Option<PathBuf>, command: UserCommand) -> anyhow::Re
         UserCommand::Passwd {
             email,
             password_stdin,
+            password_hash,
         } => {
             let email = address(&email)?.key();
             if store.get_user(&email).await?.is_none() {
                 bail!("no user {email}");
             }
-            let hash = password::hash_password(&crate::password_input::read(password_stdin)?);
+            let hash = match password_hash {
+                Some(hash) => imported_hash(hash)?,
+                None => password::hash_password(&crate::password_input::read(password_stdin)?),
+            };
             store.set_password(&email, Some(&hash)).await?;
             println!("password of {email} changed");
         }
@@ -182,6 +189,13 @@ pub async fn user(explicit: Option<PathBuf>, command: UserCommand) -> anyhow::Re
         }
     }
     Ok(())
+}
+
+/// An imported hash is stored only if havre can verify it: checking it against
+/// an empty password tells a malformed or unknown scheme from a usable one.
+fn imported_hash(hash: String) -> anyhow::Result<String> {
+    password::verify_password(&hash, "").map_err(|e| anyhow!("--password-hash: {e}"))?;
+    Ok(hash)
 }
 
 fn scheme(hash: Option<&str>) -> &'static str {

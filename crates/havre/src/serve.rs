@@ -28,9 +28,24 @@ pub async fn run(explicit: Option<PathBuf>) -> anyhow::Result<()> {
         loaded.log_file().as_deref(),
         &config.server.hostname,
     )?;
-    let node = Node::prepare(&loaded).await?;
+    // Root is needed for the key (0600) and the ports; nothing else. The data is
+    // opened after the switch, so every file havre creates belongs to server.user.
+    let tls = crate::tls::acceptor(&loaded.tls_cert(), &loaded.tls_key())?;
     let listeners = bind(&loaded).await?;
-    crate::privileges::drop_to(&config.server.user)?;
+    let data_dir = loaded.data_dir();
+    let sqlite = loaded.sqlite_path();
+    let wal = PathBuf::from(format!("{}-wal", sqlite.display()));
+    crate::privileges::drop_to(
+        &config.server.user,
+        &[
+            &data_dir,
+            &data_dir.join("queue/msg"),
+            &data_dir.join("mail"),
+            &sqlite,
+            &wal,
+        ],
+    )?;
+    let node = Node::prepare(&loaded, tls).await?;
 
     let (shutdown_tx, shutdown) = watch::channel(false);
     let mut tasks = Vec::new();
@@ -80,7 +95,10 @@ struct Node {
 }
 
 impl Node {
-    async fn prepare(loaded: &LoadedConfig) -> anyhow::Result<Node> {
+    async fn prepare(
+        loaded: &LoadedConfig,
+        tls: tokio_rustls::TlsAcceptor,
+    ) -> anyhow::Result<Node> {
         let config = &loaded.config;
         let store = locate::open_store(loaded).await?;
         let spool_dir = loaded.data_dir().join("queue");
@@ -95,7 +113,6 @@ impl Node {
             loaded.maildir_template().display().to_string(),
             config.server.hostname.clone(),
         );
-        let tls = Some(crate::tls::acceptor(&loaded.tls_cert(), &loaded.tls_key())?);
         let settings = Arc::new(SmtpSettings {
             hostname: config.server.hostname.clone(),
             banner: config.smtp.banner.clone(),
@@ -112,7 +129,7 @@ impl Node {
                 directory,
                 queue,
                 local,
-                tls,
+                tls: Some(tls),
             }),
         })
     }

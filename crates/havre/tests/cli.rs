@@ -308,3 +308,94 @@ fn users_domains_and_aliases_are_managed_from_the_command_line() {
     assert!(!out.status.success());
     assert!(stderr(&out).contains("no user ghost@example.test"));
 }
+
+#[test]
+fn a_hash_imported_from_ldap_or_dovecot_is_stored_when_havre_can_verify_it() {
+    let node = Havre::init(BIN);
+    // {SSHA} of "secret" with salt "salt", as OpenLDAP's slappasswd writes it.
+    let ssha = "{SSHA}gVK8WC9YyFT1gMsQHTGCgT3sSv5zYWx0";
+    node.cli_ok(&["user", "add", "ldap@example.test", "--password-hash", ssha]);
+    assert!(
+        node.cli_ok(&["user", "show", "ldap@example.test"])
+            .contains("password: SSHA")
+    );
+    let crypt = "{SHA512-CRYPT}$6$saltsalt$TVLlQcbpFVof5W3Yz4DTP6gRstiNuHwwTt6GLc1E5n0U0aDehy0S5knV8wiOQSpT0Y77vwPZN.Pq.H91p5hVO1";
+    node.cli_ok(&[
+        "user",
+        "passwd",
+        "ldap@example.test",
+        "--password-hash",
+        crypt,
+    ]);
+    assert!(
+        node.cli_ok(&["user", "show", "ldap@example.test"])
+            .contains("password: SHA512-CRYPT")
+    );
+    let out = node.cli(&[
+        "user",
+        "add",
+        "bad@example.test",
+        "--password-hash",
+        "{NOPE}abc",
+    ]);
+    assert!(!out.status.success());
+    assert!(stderr(&out).contains("--password-hash"), "{}", stderr(&out));
+}
+
+#[test]
+fn started_as_root_serve_switches_to_server_user_once_the_data_belongs_to_it() {
+    let mut node = Havre::init(BIN);
+    node.add_user("alice@example.test");
+    // SAFETY: getuid has no preconditions.
+    let root = unsafe { libc::getuid() } == 0;
+    node.set("server.user", "nobody");
+    if root {
+        // Data still owned by root: refused up front, with the fix.
+        let out = node.cli(&["serve"]);
+        assert!(!out.status.success());
+        let err = stderr(&out);
+        assert!(err.contains("server.user is nobody"), "{err}");
+        assert!(err.contains("chown -R nobody:"), "{err}");
+        let status = Command::new("chown")
+            .args(["-R", "nobody:"])
+            .arg(node.data_dir())
+            .status()
+            .unwrap();
+        assert!(status.success());
+        // The log file is opened before the switch; let nobody write its directory anyway.
+    }
+    node.start();
+    let out = havre_testkit::swaks(&[
+        "--server",
+        &node.smtp_addr(),
+        "--from",
+        "x@remote.test",
+        "--to",
+        "alice@example.test",
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    let messages = node.wait_for_messages("alice@example.test", 1);
+    assert_eq!(messages.len(), 1, "{}", node.log());
+    use std::os::unix::fs::MetadataExt;
+    let delivered = std::fs::read_dir(node.maildir("alice@example.test").join("new"))
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap();
+    let owner = delivered.metadata().unwrap().uid();
+    if root {
+        assert_eq!(owner, 65534, "delivered as nobody");
+        assert!(
+            node.log().contains("running as nobody (uid 65534"),
+            "{}",
+            node.log()
+        );
+    } else {
+        // SAFETY: as above.
+        assert_eq!(owner, unsafe { libc::getuid() }, "no switch without root");
+    }
+}
