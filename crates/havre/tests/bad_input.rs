@@ -1,7 +1,7 @@
 //! Bad input gets a reply or a closed connection, never a crash or a hang, and
 //! the server keeps serving everyone else.
 
-use havre_testkit::{Havre, python};
+use havre_testkit::{Havre, dialogue};
 
 fn node(configure: impl FnOnce(&mut Havre)) -> Havre {
     let mut node = Havre::init(env!("CARGO_BIN_EXE_havre"));
@@ -11,28 +11,9 @@ fn node(configure: impl FnOnce(&mut Havre)) -> Havre {
     node
 }
 
-/// A raw session helper shared by the scenarios below.
-const RAW: &str = r#"
-import socket, sys, time
-port = int(sys.argv[1])
-def connect():
-    s = socket.create_connection(("127.0.0.1", port), timeout=30)
-    f = s.makefile("rb")
-    return s, f
-def reply(f):
-    lines = []
-    while True:
-        line = f.readline().decode("utf-8", "replace")
-        if not line:
-            lines.append("<closed>")
-            return lines
-        lines.append(line.strip())
-        if len(line) < 4 or line[3] == " ":
-            return lines
-def last(f):
-    return reply(f)[-1]
+/// Another client, served normally while a scenario misbehaves.
+const HEALTHY: &str = r#"
 def healthy():
-    # Another client is served normally meanwhile.
     s, f = connect(); last(f)
     s.sendall(b"EHLO ok.test\r\n"); last(f)
     s.sendall(b"MAIL FROM:<a@remote.test>\r\n"); last(f)
@@ -42,15 +23,7 @@ def healthy():
 "#;
 
 fn run(node: &Havre, scenario: &str) -> String {
-    let port = node.smtp_port.to_string();
-    let out = python(&format!("{RAW}\n{scenario}"), &[&port]);
-    let text = String::from_utf8_lossy(&out.stdout).into_owned();
-    assert!(
-        out.status.success(),
-        "{text}{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    text
+    dialogue(node.smtp_port, &format!("{HEALTHY}\n{scenario}"), &[])
 }
 
 #[test]
@@ -171,18 +144,8 @@ print("silent:", last(f))
     assert!(text.contains("silent: 421 4.4.2"), "{text}");
     std::thread::sleep(std::time::Duration::from_millis(300));
     assert!(node.messages("alice@example.test").is_empty());
-    assert!(
-        std::fs::read_dir(node.data_dir().join("queue/tmp"))
-            .unwrap()
-            .next()
-            .is_none()
-    );
-    assert!(
-        std::fs::read_dir(node.data_dir().join("queue/msg"))
-            .unwrap()
-            .next()
-            .is_none()
-    );
+    assert_eq!(node.spool_files("tmp"), 0);
+    assert_eq!(node.spool_files("msg"), 0);
 }
 
 #[test]

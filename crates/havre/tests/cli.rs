@@ -362,7 +362,6 @@ fn started_as_root_serve_switches_to_server_user_once_the_data_belongs_to_it() {
             .status()
             .unwrap();
         assert!(status.success());
-        // The log file is opened before the switch; let nobody write its directory anyway.
     }
     node.start();
     let out = havre_testkit::swaks(&[

@@ -107,10 +107,5 @@ fn every_message_that_got_250_is_delivered_exactly_once_after_kill_9() {
         assert_eq!(*count, 1, "{token} delivered {count} times");
     }
     // Spool files of unacknowledged messages were swept, not left behind.
-    assert!(
-        std::fs::read_dir(node.data_dir().join("queue/tmp"))
-            .unwrap()
-            .next()
-            .is_none()
-    );
+    assert_eq!(node.spool_files("tmp"), 0);
 }

@@ -1,6 +1,6 @@
 //! Mail from the Internet to local users, with real clients.
 
-use havre_testkit::{Havre, python, swaks};
+use havre_testkit::{Havre, python_ok, swaks};
 
 fn node() -> Havre {
     let mut node = Havre::init(env!("CARGO_BIN_EXE_havre"));
@@ -34,13 +34,7 @@ with smtplib.SMTP("127.0.0.1", int(port), timeout=30) as s:
 
 fn smtplib_send(node: &Havre, rcpt: &str, token: &str) -> String {
     let port = node.smtp_port.to_string();
-    let out = python(SEND, &[&port, "sender@remote.test", rcpt, token]);
-    assert!(
-        out.status.success(),
-        "python: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
+    python_ok(SEND, &[&port, "sender@remote.test", rcpt, token])
 }
 
 #[test]
@@ -200,14 +194,7 @@ s.sendall(b"BDAT %d\r\n" % len(part1) + part1); print(reply()[-1])
 s.sendall(b"BDAT %d LAST\r\n" % len(part2) + part2); print(reply()[-1])
 s.sendall(b"QUIT\r\n"); print(reply()[-1])
 "#;
-    let port = node.smtp_port.to_string();
-    let out = python(script, &[&port]);
-    let text = String::from_utf8_lossy(&out.stdout).into_owned();
-    assert!(
-        out.status.success(),
-        "{text}{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let text = python_ok(script, &[&node.smtp_port.to_string()]);
     assert!(text.contains("250 2.0.0 Ok: queued as"), "{text}");
     let messages = node.wait_for_messages("alice@example.test", 1);
     // BDAT content is not dot-stuffed: the leading dot stays.
@@ -229,13 +216,7 @@ with smtplib.SMTP("127.0.0.1", int(sys.argv[1]), timeout=30) as s:
     s.ehlo("client.test")
     print(s.sendmail("zoé@remote.test", ["élodie@example.test"], msg, mail_options=["SMTPUTF8"]))
 "#;
-    let port = node.smtp_port.to_string();
-    let out = python(script, &[&port]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    python_ok(script, &[&node.smtp_port.to_string()]);
     let messages = node.wait_for_messages("élodie@example.test", 1);
     assert_eq!(messages.len(), 1);
     assert!(messages[0].contains("with UTF8SMTP id"), "{}", messages[0]);

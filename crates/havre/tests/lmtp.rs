@@ -1,6 +1,6 @@
 //! The LMTP listener of the mailbox tier (RFC 2033): one reply per recipient.
 
-use havre_testkit::{Havre, python};
+use havre_testkit::{Havre, python_ok};
 
 #[test]
 fn lmtp_answers_each_recipient_and_delivers_straight_to_the_maildir() {
@@ -22,14 +22,7 @@ else:
     print("sent")
 lmtp.quit()
 "#;
-    let port = node.lmtp_port.to_string();
-    let out = python(script, &[&port]);
-    let text = String::from_utf8_lossy(&out.stdout).into_owned();
-    assert!(
-        out.status.success(),
-        "{text}{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let text = python_ok(script, &[&node.lmtp_port.to_string()]);
     assert!(text.contains("lhlo: 250"), "{text}");
     assert!(text.contains("sent"), "{text}");
     // Delivered before the reply: no waiting for a queue.
@@ -69,14 +62,7 @@ print(last(), last(), last(), last())
 s.sendall(b"Subject: x\r\n\r\nbody\r\n.\r\n")
 print("r1:", last()); print("r2:", last())
 "#;
-    let port = node.lmtp_port.to_string();
-    let out = python(script, &[&port]);
-    let text = String::from_utf8_lossy(&out.stdout).into_owned();
-    assert!(
-        out.status.success(),
-        "{text}{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let text = python_ok(script, &[&node.lmtp_port.to_string()]);
     assert!(text.contains("ehlo: 500 5.5.1"), "LMTP wants LHLO: {text}");
     assert!(
         text.contains("r1: 250 2.0.0 <alice@example.test>"),

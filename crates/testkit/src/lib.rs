@@ -10,4 +10,4 @@ mod node;
 mod tools;
 
 pub use node::Havre;
-pub use tools::{free_port, python, swaks};
+pub use tools::{DIALOGUE_PRELUDE, dialogue, free_port, python, python_ok, swaks};

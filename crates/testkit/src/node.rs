@@ -223,12 +223,19 @@ impl Havre {
         }
     }
 
+    /// How many files are in the spool's `tmp` (bodies being received) or `msg`
+    /// (queued bodies) directory.
+    pub fn spool_files(&self, which: &str) -> usize {
+        std::fs::read_dir(self.data_dir().join("queue").join(which))
+            .map(|d| d.count())
+            .unwrap_or(0)
+    }
+
     /// Waits until the queue is empty (every message delivered or given up).
     pub fn wait_for_empty_queue(&self) {
         let deadline = Instant::now() + Duration::from_secs(60);
-        let msg = self.data_dir().join("queue/msg");
         loop {
-            let left = std::fs::read_dir(&msg).map(|d| d.count()).unwrap_or(0);
+            let left = self.spool_files("msg");
             if left == 0 {
                 return;
             }

@@ -35,3 +35,54 @@ pub fn swaks(args: &[&str]) -> Output {
         .output()
         .expect("swaks must be installed (the test command installs it)")
 }
+
+/// Python helpers for raw SMTP/LMTP dialogues, prepended by [`dialogue`]:
+/// `connect()` opens a session to the port in `sys.argv[1]` and returns
+/// `(socket, reader)`; `reply(f)` reads one (multi-line) reply as a list of
+/// lines, `["<closed>"]` when the server hung up; `last(f)` is its last line.
+pub const DIALOGUE_PRELUDE: &str = r#"
+import socket, sys, time
+def connect(port=None):
+    s = socket.create_connection(("127.0.0.1", int(port or sys.argv[1])), timeout=30)
+    return s, s.makefile("rb")
+def reply(f):
+    lines = []
+    while True:
+        line = f.readline().decode("utf-8", "replace")
+        if not line:
+            lines.append("<closed>")
+            return lines
+        lines.append(line.strip())
+        if len(line) < 4 or line[3] == " ":
+            return lines
+def last(f):
+    return reply(f)[-1]
+"#;
+
+/// Runs a raw dialogue `script` (with [`DIALOGUE_PRELUDE`]) against `port`;
+/// returns what it printed. Fails the test if the script fails.
+pub fn dialogue(port: u16, script: &str, args: &[&str]) -> String {
+    let port = port.to_string();
+    let mut all = vec![port.as_str()];
+    all.extend_from_slice(args);
+    let out = python(&format!("{DIALOGUE_PRELUDE}\n{script}"), &all);
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        out.status.success(),
+        "dialogue script failed:\n{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    stdout
+}
+
+/// [`python`] that must succeed; returns what the script printed.
+pub fn python_ok(script: &str, args: &[&str]) -> String {
+    let out = python(script, args);
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        out.status.success(),
+        "python script failed:\n{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    stdout
+}
