@@ -18,12 +18,18 @@
 //! ([`StoreError::AlreadyExists`]), and users or aliases in a domain that does not
 //! exist ([`StoreError::NoSuchDomain`]).
 
+mod mail;
 mod migrations;
 mod model;
 mod sqlite;
+mod sqlite_mail;
 
+pub use mail::*;
 pub use model::*;
 pub use sqlite::SqliteStore;
+
+/// The schema version this code writes (the last migration).
+pub const SCHEMA_VERSION: i64 = 2;
 
 use async_trait::async_trait;
 
@@ -43,6 +49,8 @@ pub enum StoreError {
         "the database schema is version {found}, newer than this havre ({known}); upgrade havre"
     )]
     SchemaTooNew { found: i64, known: i64 },
+    #[error("mailbox {0} does not exist")]
+    NoSuchMailbox(String),
     #[error("database: {0}")]
     Database(#[from] sqlx::Error),
     #[error("{path}: {source}")]
@@ -54,8 +62,10 @@ pub enum StoreError {
 
 pub type Result<T> = std::result::Result<T, StoreError>;
 
+/// Everything a node keeps: the directory and the queue here, mailboxes in
+/// [`MailStore`].
 #[async_trait]
-pub trait Store: Send + Sync + 'static {
+pub trait Store: MailStore + Send + Sync + 'static {
     // Domains.
     async fn add_domain(&self, name: &str) -> Result<()>;
     /// Refuses a domain that still has users or aliases.

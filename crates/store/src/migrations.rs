@@ -6,10 +6,11 @@ pub(crate) struct Migration {
     pub sql: &'static str,
 }
 
-pub(crate) const MIGRATIONS: &[Migration] = &[Migration {
-    version: 1,
-    name: "directory and queue",
-    sql: r#"
+pub(crate) const MIGRATIONS: &[Migration] = &[
+    Migration {
+        version: 1,
+        name: "directory and queue",
+        sql: r#"
 CREATE TABLE domains (
     name        TEXT PRIMARY KEY,
     created_at  INTEGER NOT NULL
@@ -52,4 +53,41 @@ CREATE TABLE queue_recipients (
     PRIMARY KEY (queue_id, idx)
 );
 "#,
-}];
+    },
+    Migration {
+        version: 2,
+        name: "mailboxes",
+        sql: r#"
+CREATE TABLE mailboxes (
+    id            INTEGER PRIMARY KEY AUTOINCREMENT,
+    user          TEXT NOT NULL,
+    name          TEXT NOT NULL,
+    uidvalidity   INTEGER NOT NULL,
+    uidnext       INTEGER NOT NULL DEFAULT 1,
+    highestmodseq INTEGER NOT NULL DEFAULT 1,
+    special_use   TEXT,
+    subscribed    INTEGER NOT NULL DEFAULT 1,
+    UNIQUE (user, name)
+);
+CREATE TABLE messages (
+    mailbox_id    INTEGER NOT NULL REFERENCES mailboxes(id) ON DELETE CASCADE,
+    uid           INTEGER NOT NULL,
+    file          TEXT NOT NULL,
+    size          INTEGER NOT NULL,
+    internal_date INTEGER NOT NULL,
+    flags         TEXT NOT NULL DEFAULT '',
+    modseq        INTEGER NOT NULL,
+    cache         TEXT,
+    PRIMARY KEY (mailbox_id, uid)
+);
+CREATE INDEX messages_modseq ON messages(mailbox_id, modseq);
+CREATE UNIQUE INDEX messages_file ON messages(mailbox_id, file);
+CREATE TABLE expunged (
+    mailbox_id INTEGER NOT NULL REFERENCES mailboxes(id) ON DELETE CASCADE,
+    uid        INTEGER NOT NULL,
+    modseq     INTEGER NOT NULL,
+    PRIMARY KEY (mailbox_id, uid)
+);
+"#,
+    },
+];

@@ -114,6 +114,14 @@ impl SqliteStore {
         Ok(())
     }
 
+    pub(crate) fn writer(&self) -> &SqlitePool {
+        &self.writer
+    }
+
+    pub(crate) fn reader(&self) -> &SqlitePool {
+        &self.reader
+    }
+
     pub async fn schema_version(&self) -> Result<i64> {
         Ok(
             sqlx::query_scalar("SELECT COALESCE(MAX(version), 0) FROM schema_migrations")

@@ -139,6 +139,103 @@ async fn reopening_a_database_keeps_data_and_does_not_reapply_migrations() {
         store.add_domain("example.test").await.unwrap();
     }
     let store = SqliteStore::open(&path).await.unwrap();
-    assert_eq!(store.schema_version().await.unwrap(), 1);
+    assert_eq!(store.schema_version().await.unwrap(), SCHEMA_VERSION);
     assert!(store.domain_exists("example.test").await.unwrap());
+}
+
+async fn mailbox(store: &SqliteStore) -> MailboxRecord {
+    store
+        .mailbox_create("alice@example.test", "INBOX", &MailboxInit::default())
+        .await
+        .unwrap()
+}
+
+fn message(file: &str, flags: &[&str]) -> NewMessage {
+    NewMessage {
+        file: file.into(),
+        size: 100,
+        internal_date: 1_700_000_000,
+        flags: flags.iter().map(|f| f.to_string()).collect(),
+        cache: None,
+        uid: None,
+    }
+}
+
+#[tokio::test]
+async fn uids_grow_and_every_change_takes_a_new_modseq() {
+    let store = store_with_domain().await;
+    let inbox = mailbox(&store).await;
+    assert_eq!((inbox.uidnext, inbox.highestmodseq), (1, 1));
+    let (uid1, m1) = store
+        .message_insert(inbox.id, &message("new/a", &[]))
+        .await
+        .unwrap();
+    let (uid2, m2) = store
+        .message_insert(inbox.id, &message("new/b", &["\\Seen"]))
+        .await
+        .unwrap();
+    assert_eq!((uid1, uid2), (1, 2));
+    assert!(m2 > m1);
+    let changed = store
+        .message_set_flags(inbox.id, &[(1, vec!["\\Flagged".into()])], None)
+        .await
+        .unwrap();
+    assert_eq!(changed.len(), 1);
+    assert!(changed[0].modseq > m2);
+    // UNCHANGEDSINCE older than the message's modseq: refused, nothing returned.
+    let refused = store
+        .message_set_flags(inbox.id, &[(2, vec![])], Some(m1))
+        .await
+        .unwrap();
+    assert!(refused.is_empty());
+    let since = store.message_changes(inbox.id, m2).await.unwrap();
+    assert_eq!(since.iter().map(|m| m.uid).collect::<Vec<_>>(), vec![1]);
+    assert_eq!(since[0].flags, vec!["\\Flagged"]);
+    let expunged_at = store.message_expunge(inbox.id, &[1]).await.unwrap();
+    assert_eq!(
+        store
+            .expunged_since(inbox.id, expunged_at - 1)
+            .await
+            .unwrap(),
+        vec![1]
+    );
+    // A UID is never reused after an expunge.
+    let (uid3, _) = store
+        .message_insert(inbox.id, &message("new/c", &[]))
+        .await
+        .unwrap();
+    assert_eq!(uid3, 3);
+    assert_eq!(store.quota_used("alice@example.test").await.unwrap(), 200);
+}
+
+#[tokio::test]
+async fn an_imported_mailbox_keeps_its_uidvalidity_and_uids() {
+    let store = store_with_domain().await;
+    let init = MailboxInit {
+        special_use: Some("\\Sent".into()),
+        uidvalidity: Some(1_234_567),
+        uidnext: Some(40),
+    };
+    let sent = store
+        .mailbox_create("alice@example.test", "Sent", &init)
+        .await
+        .unwrap();
+    assert_eq!((sent.uidvalidity, sent.uidnext), (1_234_567, 40));
+    let mut kept = message("cur/x", &[]);
+    kept.uid = Some(57);
+    assert_eq!(store.message_insert(sent.id, &kept).await.unwrap().0, 57);
+    assert_eq!(
+        store
+            .message_insert(sent.id, &message("cur/y", &[]))
+            .await
+            .unwrap()
+            .0,
+        58
+    );
+    assert!(matches!(
+        store
+            .mailbox_create("alice@example.test", "Sent", &MailboxInit::default())
+            .await,
+        Err(StoreError::AlreadyExists(_))
+    ));
 }

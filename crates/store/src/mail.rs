@@ -1,0 +1,120 @@
+//! Mailboxes: the index of each user's folders and messages.
+//!
+//! Message bodies are Maildir files; the store keeps what IMAP needs to answer
+//! without touching them: UIDs, UIDVALIDITY, UIDNEXT, flags and keywords,
+//! mod-sequences (CONDSTORE/QRESYNC), sizes, internal dates, the parsed-message
+//! cache, and which UIDs were expunged at which mod-sequence.
+//!
+//! Rules the implementation keeps:
+//! - UIDs of a mailbox only grow; `uidnext` is above every UID ever given.
+//! - every change to a mailbox (new message, flag change, expunge) takes a new
+//!   mod-sequence from `highestmodseq + 1`; messages changed by one call share it.
+//! - mailbox names use `/` as the hierarchy separator, `INBOX` in upper case.
+
+use async_trait::async_trait;
+
+use crate::Result;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MailboxRecord {
+    pub id: i64,
+    pub user: String,
+    pub name: String,
+    pub uidvalidity: u32,
+    pub uidnext: u32,
+    pub highestmodseq: u64,
+    /// `\Sent`, `\Trash`... (RFC 6154).
+    pub special_use: Option<String>,
+    pub subscribed: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MessageRecord {
+    pub uid: u32,
+    /// Path of the Maildir file relative to the folder's directory (`cur/...`).
+    pub file: String,
+    /// RFC 822 size (CRLF line endings).
+    pub size: u64,
+    /// Unix seconds.
+    pub internal_date: i64,
+    /// System flags and keywords, e.g. `["\\Seen", "$Label1"]`.
+    pub flags: Vec<String>,
+    pub modseq: u64,
+    /// The parsed-message cache (see havre-message), when computed.
+    pub cache: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewMessage {
+    pub file: String,
+    pub size: u64,
+    pub internal_date: i64,
+    pub flags: Vec<String>,
+    pub cache: Option<String>,
+    /// A UID to keep (imports); `None` takes `uidnext`. A kept UID must be at
+    /// least `uidnext`.
+    pub uid: Option<u32>,
+}
+
+/// What a mailbox creation starts from: fresh, or as imported from Dovecot.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct MailboxInit {
+    pub special_use: Option<String>,
+    pub uidvalidity: Option<u32>,
+    pub uidnext: Option<u32>,
+}
+
+/// The result of a flag change on one message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FlagChange {
+    pub uid: u32,
+    pub flags: Vec<String>,
+    pub modseq: u64,
+}
+
+#[async_trait]
+pub trait MailStore: Send + Sync {
+    async fn mailbox_create(
+        &self,
+        user: &str,
+        name: &str,
+        init: &MailboxInit,
+    ) -> Result<MailboxRecord>;
+    async fn mailbox_get(&self, user: &str, name: &str) -> Result<Option<MailboxRecord>>;
+    async fn mailbox_by_id(&self, id: i64) -> Result<Option<MailboxRecord>>;
+    async fn mailbox_list(&self, user: &str) -> Result<Vec<MailboxRecord>>;
+    async fn mailbox_rename(&self, id: i64, new_name: &str) -> Result<()>;
+    async fn mailbox_delete(&self, id: i64) -> Result<bool>;
+    async fn mailbox_subscribe(&self, id: i64, subscribed: bool) -> Result<()>;
+
+    /// Adds a message; returns its UID and mod-sequence.
+    async fn message_insert(&self, mailbox_id: i64, message: &NewMessage) -> Result<(u32, u64)>;
+    /// Every message of the mailbox, by UID.
+    async fn message_list(&self, mailbox_id: i64) -> Result<Vec<MessageRecord>>;
+    /// Messages whose mod-sequence is above `modseq`.
+    async fn message_changes(&self, mailbox_id: i64, modseq: u64) -> Result<Vec<MessageRecord>>;
+    /// Sets the flags of each `(uid, flags)`; with `unchanged_since`, messages
+    /// modified after it are left alone (RFC 7162) and not returned.
+    async fn message_set_flags(
+        &self,
+        mailbox_id: i64,
+        updates: &[(u32, Vec<String>)],
+        unchanged_since: Option<u64>,
+    ) -> Result<Vec<FlagChange>>;
+    async fn message_set_cache(&self, mailbox_id: i64, uid: u32, cache: &str) -> Result<()>;
+    /// Removes messages from the index, remembering them for QRESYNC; returns
+    /// the mod-sequence of the expunge.
+    async fn message_expunge(&self, mailbox_id: i64, uids: &[u32]) -> Result<u64>;
+    /// UIDs expunged after `modseq`.
+    async fn expunged_since(&self, mailbox_id: i64, modseq: u64) -> Result<Vec<u32>>;
+    /// Bytes used by all of the user's messages.
+    async fn quota_used(&self, user: &str) -> Result<u64>;
+}
+
+pub(crate) fn flags_to_text(flags: &[String]) -> String {
+    flags.join(" ")
+}
+
+pub(crate) fn flags_from_text(text: &str) -> Vec<String> {
+    text.split_whitespace().map(str::to_string).collect()
+}

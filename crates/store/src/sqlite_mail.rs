@@ -1,0 +1,343 @@
+//! [`MailStore`] on SQLite.
+
+use async_trait::async_trait;
+use sqlx::Row;
+use sqlx::sqlite::SqliteRow;
+
+use crate::mail::{flags_from_text, flags_to_text};
+use crate::{
+    FlagChange, MailStore, MailboxInit, MailboxRecord, MessageRecord, NewMessage, Result,
+    SqliteStore, StoreError,
+};
+
+fn mailbox_from_row(row: &SqliteRow) -> std::result::Result<MailboxRecord, sqlx::Error> {
+    Ok(MailboxRecord {
+        id: row.try_get("id")?,
+        user: row.try_get("user")?,
+        name: row.try_get("name")?,
+        uidvalidity: row.try_get::<i64, _>("uidvalidity")? as u32,
+        uidnext: row.try_get::<i64, _>("uidnext")? as u32,
+        highestmodseq: row.try_get::<i64, _>("highestmodseq")? as u64,
+        special_use: row.try_get("special_use")?,
+        subscribed: row.try_get::<i64, _>("subscribed")? != 0,
+    })
+}
+
+fn message_from_row(row: &SqliteRow) -> std::result::Result<MessageRecord, sqlx::Error> {
+    Ok(MessageRecord {
+        uid: row.try_get::<i64, _>("uid")? as u32,
+        file: row.try_get("file")?,
+        size: row.try_get::<i64, _>("size")? as u64,
+        internal_date: row.try_get("internal_date")?,
+        flags: flags_from_text(&row.try_get::<String, _>("flags")?),
+        modseq: row.try_get::<i64, _>("modseq")? as u64,
+        cache: row.try_get("cache")?,
+    })
+}
+
+macro_rules! select_mailbox {
+    ($rest:literal) => {
+        concat!(
+            "SELECT id, user, name, uidvalidity, uidnext, highestmodseq, special_use, subscribed \
+             FROM mailboxes ",
+            $rest
+        )
+    };
+}
+
+macro_rules! select_message {
+    ($rest:literal) => {
+        concat!(
+            "SELECT uid, file, size, internal_date, flags, modseq, cache FROM messages ",
+            $rest
+        )
+    };
+}
+
+/// A UIDVALIDITY that differs between two creations of the same name: the
+/// creation time, as Dovecot does.
+fn fresh_uidvalidity() -> u32 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as u32)
+        .unwrap_or(1)
+        .max(1)
+}
+
+fn is_unique_violation(err: &sqlx::Error) -> bool {
+    matches!(err, sqlx::Error::Database(db) if db.is_unique_violation())
+}
+
+#[async_trait]
+impl MailStore for SqliteStore {
+    async fn mailbox_create(
+        &self,
+        user: &str,
+        name: &str,
+        init: &MailboxInit,
+    ) -> Result<MailboxRecord> {
+        let id = sqlx::query(
+            "INSERT INTO mailboxes (user, name, uidvalidity, uidnext, special_use)
+             VALUES (?, ?, ?, ?, ?)",
+        )
+        .bind(user)
+        .bind(name)
+        .bind(init.uidvalidity.unwrap_or_else(fresh_uidvalidity) as i64)
+        .bind(init.uidnext.unwrap_or(1).max(1) as i64)
+        .bind(&init.special_use)
+        .execute(self.writer())
+        .await
+        .map_err(|e| {
+            if is_unique_violation(&e) {
+                StoreError::AlreadyExists(format!("mailbox {name}"))
+            } else {
+                e.into()
+            }
+        })?
+        .last_insert_rowid();
+        self.mailbox_by_id(id)
+            .await?
+            .ok_or_else(|| StoreError::NoSuchMailbox(name.to_string()))
+    }
+
+    async fn mailbox_get(&self, user: &str, name: &str) -> Result<Option<MailboxRecord>> {
+        let row = sqlx::query(select_mailbox!("WHERE user = ? AND name = ?"))
+            .bind(user)
+            .bind(name)
+            .fetch_optional(self.reader())
+            .await?;
+        Ok(row.as_ref().map(mailbox_from_row).transpose()?)
+    }
+
+    async fn mailbox_by_id(&self, id: i64) -> Result<Option<MailboxRecord>> {
+        let row = sqlx::query(select_mailbox!("WHERE id = ?"))
+            .bind(id)
+            .fetch_optional(self.reader())
+            .await?;
+        Ok(row.as_ref().map(mailbox_from_row).transpose()?)
+    }
+
+    async fn mailbox_list(&self, user: &str) -> Result<Vec<MailboxRecord>> {
+        let rows = sqlx::query(select_mailbox!("WHERE user = ? ORDER BY name"))
+            .bind(user)
+            .fetch_all(self.reader())
+            .await?;
+        Ok(rows
+            .iter()
+            .map(mailbox_from_row)
+            .collect::<std::result::Result<_, _>>()?)
+    }
+
+    async fn mailbox_rename(&self, id: i64, new_name: &str) -> Result<()> {
+        sqlx::query("UPDATE mailboxes SET name = ? WHERE id = ?")
+            .bind(new_name)
+            .bind(id)
+            .execute(self.writer())
+            .await
+            .map_err(|e| {
+                if is_unique_violation(&e) {
+                    StoreError::AlreadyExists(format!("mailbox {new_name}"))
+                } else {
+                    e.into()
+                }
+            })?;
+        Ok(())
+    }
+
+    async fn mailbox_delete(&self, id: i64) -> Result<bool> {
+        let done = sqlx::query("DELETE FROM mailboxes WHERE id = ?")
+            .bind(id)
+            .execute(self.writer())
+            .await?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    async fn mailbox_subscribe(&self, id: i64, subscribed: bool) -> Result<()> {
+        sqlx::query("UPDATE mailboxes SET subscribed = ? WHERE id = ?")
+            .bind(subscribed as i64)
+            .bind(id)
+            .execute(self.writer())
+            .await?;
+        Ok(())
+    }
+
+    async fn message_insert(&self, mailbox_id: i64, message: &NewMessage) -> Result<(u32, u64)> {
+        let mut tx = self.writer().begin().await?;
+        let row = sqlx::query("SELECT uidnext, highestmodseq FROM mailboxes WHERE id = ?")
+            .bind(mailbox_id)
+            .fetch_optional(&mut *tx)
+            .await?
+            .ok_or_else(|| StoreError::NoSuchMailbox(mailbox_id.to_string()))?;
+        let uidnext = row.try_get::<i64, _>("uidnext")? as u32;
+        let modseq = row.try_get::<i64, _>("highestmodseq")? as u64 + 1;
+        let uid = match message.uid {
+            Some(uid) if uid >= uidnext => uid,
+            _ => uidnext,
+        };
+        sqlx::query(
+            "INSERT INTO messages (mailbox_id, uid, file, size, internal_date, flags, modseq, cache)
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        )
+        .bind(mailbox_id)
+        .bind(uid as i64)
+        .bind(&message.file)
+        .bind(message.size as i64)
+        .bind(message.internal_date)
+        .bind(flags_to_text(&message.flags))
+        .bind(modseq as i64)
+        .bind(&message.cache)
+        .execute(&mut *tx)
+        .await
+        .map_err(|e| {
+            if is_unique_violation(&e) {
+                StoreError::AlreadyExists(format!("message {}", message.file))
+            } else {
+                e.into()
+            }
+        })?;
+        sqlx::query("UPDATE mailboxes SET uidnext = ?, highestmodseq = ? WHERE id = ?")
+            .bind(uid as i64 + 1)
+            .bind(modseq as i64)
+            .bind(mailbox_id)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok((uid, modseq))
+    }
+
+    async fn message_list(&self, mailbox_id: i64) -> Result<Vec<MessageRecord>> {
+        let rows = sqlx::query(select_message!("WHERE mailbox_id = ? ORDER BY uid"))
+            .bind(mailbox_id)
+            .fetch_all(self.reader())
+            .await?;
+        Ok(rows
+            .iter()
+            .map(message_from_row)
+            .collect::<std::result::Result<_, _>>()?)
+    }
+
+    async fn message_changes(&self, mailbox_id: i64, modseq: u64) -> Result<Vec<MessageRecord>> {
+        let rows = sqlx::query(select_message!(
+            "WHERE mailbox_id = ? AND modseq > ? ORDER BY uid"
+        ))
+        .bind(mailbox_id)
+        .bind(modseq as i64)
+        .fetch_all(self.reader())
+        .await?;
+        Ok(rows
+            .iter()
+            .map(message_from_row)
+            .collect::<std::result::Result<_, _>>()?)
+    }
+
+    async fn message_set_flags(
+        &self,
+        mailbox_id: i64,
+        updates: &[(u32, Vec<String>)],
+        unchanged_since: Option<u64>,
+    ) -> Result<Vec<FlagChange>> {
+        let mut tx = self.writer().begin().await?;
+        let modseq: i64 = sqlx::query_scalar("SELECT highestmodseq FROM mailboxes WHERE id = ?")
+            .bind(mailbox_id)
+            .fetch_optional(&mut *tx)
+            .await?
+            .ok_or_else(|| StoreError::NoSuchMailbox(mailbox_id.to_string()))?;
+        let modseq = modseq + 1;
+        let mut changes = Vec::new();
+        for (uid, flags) in updates {
+            let done = sqlx::query(
+                "UPDATE messages SET flags = ?, modseq = ?
+                 WHERE mailbox_id = ? AND uid = ? AND modseq <= ?",
+            )
+            .bind(flags_to_text(flags))
+            .bind(modseq)
+            .bind(mailbox_id)
+            .bind(*uid as i64)
+            .bind(unchanged_since.map(|u| u as i64).unwrap_or(i64::MAX))
+            .execute(&mut *tx)
+            .await?;
+            if done.rows_affected() > 0 {
+                changes.push(FlagChange {
+                    uid: *uid,
+                    flags: flags.clone(),
+                    modseq: modseq as u64,
+                });
+            }
+        }
+        if !changes.is_empty() {
+            sqlx::query("UPDATE mailboxes SET highestmodseq = ? WHERE id = ?")
+                .bind(modseq)
+                .bind(mailbox_id)
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
+        Ok(changes)
+    }
+
+    async fn message_set_cache(&self, mailbox_id: i64, uid: u32, cache: &str) -> Result<()> {
+        sqlx::query("UPDATE messages SET cache = ? WHERE mailbox_id = ? AND uid = ?")
+            .bind(cache)
+            .bind(mailbox_id)
+            .bind(uid as i64)
+            .execute(self.writer())
+            .await?;
+        Ok(())
+    }
+
+    async fn message_expunge(&self, mailbox_id: i64, uids: &[u32]) -> Result<u64> {
+        let mut tx = self.writer().begin().await?;
+        let modseq: i64 = sqlx::query_scalar("SELECT highestmodseq FROM mailboxes WHERE id = ?")
+            .bind(mailbox_id)
+            .fetch_optional(&mut *tx)
+            .await?
+            .ok_or_else(|| StoreError::NoSuchMailbox(mailbox_id.to_string()))?;
+        let modseq = modseq + 1;
+        for uid in uids {
+            let done = sqlx::query("DELETE FROM messages WHERE mailbox_id = ? AND uid = ?")
+                .bind(mailbox_id)
+                .bind(*uid as i64)
+                .execute(&mut *tx)
+                .await?;
+            if done.rows_affected() > 0 {
+                sqlx::query(
+                    "INSERT OR REPLACE INTO expunged (mailbox_id, uid, modseq) VALUES (?, ?, ?)",
+                )
+                .bind(mailbox_id)
+                .bind(*uid as i64)
+                .bind(modseq)
+                .execute(&mut *tx)
+                .await?;
+            }
+        }
+        sqlx::query("UPDATE mailboxes SET highestmodseq = ? WHERE id = ?")
+            .bind(modseq)
+            .bind(mailbox_id)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(modseq as u64)
+    }
+
+    async fn expunged_since(&self, mailbox_id: i64, modseq: u64) -> Result<Vec<u32>> {
+        let uids: Vec<i64> = sqlx::query_scalar(
+            "SELECT uid FROM expunged WHERE mailbox_id = ? AND modseq > ? ORDER BY uid",
+        )
+        .bind(mailbox_id)
+        .bind(modseq as i64)
+        .fetch_all(self.reader())
+        .await?;
+        Ok(uids.into_iter().map(|u| u as u32).collect())
+    }
+
+    async fn quota_used(&self, user: &str) -> Result<u64> {
+        let used: i64 = sqlx::query_scalar(
+            "SELECT COALESCE(SUM(m.size), 0) FROM messages m
+             JOIN mailboxes b ON b.id = m.mailbox_id WHERE b.user = ?",
+        )
+        .bind(user)
+        .fetch_one(self.reader())
+        .await?;
+        Ok(used as u64)
+    }
+}
