@@ -21,6 +21,17 @@ async fn store(
     Ok((config, store))
 }
 
+fn mailboxes(
+    config: &havre_config::LoadedConfig,
+    store: &Arc<dyn Store>,
+) -> havre_mailbox::Mailboxes {
+    havre_mailbox::Mailboxes::new(
+        store.clone(),
+        config.maildir_template().display().to_string(),
+        config.config.server.hostname.clone(),
+    )
+}
+
 fn address(text: &str) -> anyhow::Result<Address> {
     Address::parse(text).map_err(|e| anyhow!("{text:?}: {e}"))
 }
@@ -108,6 +119,10 @@ pub async fn user(explicit: Option<PathBuf>, command: UserCommand) -> anyhow::Re
                     quota,
                 })
                 .await?;
+            mailboxes(&config, &store)
+                .ensure_defaults(&email)
+                .await
+                .with_context(|| format!("cannot create the mailboxes of {email}"))?;
             println!("user {email} added");
             if password_hash.is_none() {
                 println!(
@@ -147,11 +162,7 @@ pub async fn user(explicit: Option<PathBuf>, command: UserCommand) -> anyhow::Re
                 .get_user(&email)
                 .await?
                 .ok_or_else(|| anyhow!("no user {email}"))?;
-            let maildir = havre_mailbox::LocalDelivery::new(
-                config.maildir_template().display().to_string(),
-                "",
-            )
-            .maildir_of(&user.email);
+            let maildir = mailboxes(&config, &store).root_of(&user.email);
             println!("email:    {}", user.email);
             println!("class:    {}", user.class);
             println!("quota:    {}", human_size(user.quota));

@@ -11,7 +11,7 @@ use std::time::Duration;
 use anyhow::Context;
 use havre_config::{LoadedConfig, Role};
 use havre_directory::Directory;
-use havre_mailbox::LocalDelivery;
+use havre_mailbox::{LocalDelivery, Mailboxes};
 use havre_queue::{Queue, Spool};
 use havre_relay::{Relay, RelaySettings};
 use havre_smtp::{Listener, Mode, Services, SmtpSettings};
@@ -108,11 +108,13 @@ impl Node {
         if swept > 0 {
             tracing::info!(target: "queue", "removed {swept} unfinished or already delivered spool file(s)");
         }
-        let directory = Directory::new(store, &config.relay.recipient_delimiter);
-        let local = LocalDelivery::new(
+        let directory = Directory::new(store.clone(), &config.relay.recipient_delimiter);
+        let mailboxes = Mailboxes::new(
+            store,
             loaded.maildir_template().display().to_string(),
             config.server.hostname.clone(),
         );
+        let local = LocalDelivery::new(mailboxes);
         let settings = Arc::new(SmtpSettings {
             hostname: config.server.hostname.clone(),
             banner: config.smtp.banner.clone(),

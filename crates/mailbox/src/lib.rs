@@ -13,31 +13,29 @@
 //! delivering the same message twice.
 //!
 //! Where a mailbox lives comes from a Dovecot-style template: `%d` the domain,
-//! `%n` the local part, `%u` the whole address, all lower-case.
+//! `%n` the local part, `%u` the whole address, all lower-case. The index of
+//! each mailbox (UIDs, flags, mod-sequences) is in the store, kept by
+//! [`Mailboxes`]; sessions hear of changes through its [`Notifier`].
 
-use std::path::{Path, PathBuf};
+mod flags;
+mod mailboxes;
+mod notify;
 
-use havre_maildir::{Maildir, MaildirError};
+use std::path::Path;
+
 use sha2::{Digest, Sha256};
 
-#[derive(Debug, thiserror::Error)]
-pub enum DeliveryError {
-    #[error(transparent)]
-    Maildir(#[from] MaildirError),
-    #[error("cannot read {path}: {source}")]
-    Spool {
-        path: PathBuf,
-        source: std::io::Error,
-    },
-    #[error("delivery task failed: {0}")]
-    Task(String),
-}
+pub use flags::{from_letters, to_letters};
+pub use mailboxes::{DEFAULT_FOLDERS, MailboxError, Mailboxes, normalize_name};
+pub use notify::{Change, Notifier};
 
+/// What a delivery did.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum DeliveryOutcome {
-    Delivered(PathBuf),
-    /// A previous attempt had already delivered it; nothing was written.
-    AlreadyDelivered(PathBuf),
+    /// Written now, with this UID in the INBOX.
+    Delivered(u32),
+    /// A previous attempt had already written it; nothing was written.
+    AlreadyDelivered(u32),
 }
 
 pub struct DeliveryRequest<'a> {
@@ -53,68 +51,62 @@ pub struct DeliveryRequest<'a> {
     pub check_duplicate: bool,
 }
 
+/// Final delivery into a user's INBOX.
 #[derive(Clone)]
 pub struct LocalDelivery {
-    template: String,
-    hostname: String,
+    mailboxes: Mailboxes,
 }
 
 impl LocalDelivery {
-    /// `maildir_template` is an absolute path with `%d`, `%n`, `%u`.
-    pub fn new(maildir_template: impl Into<String>, hostname: impl Into<String>) -> LocalDelivery {
-        LocalDelivery {
-            template: maildir_template.into(),
-            hostname: hostname.into(),
-        }
+    pub fn new(mailboxes: Mailboxes) -> LocalDelivery {
+        LocalDelivery { mailboxes }
     }
 
-    pub fn maildir_of(&self, mailbox: &str) -> Maildir {
-        let mailbox = mailbox.to_lowercase();
-        let (local, domain) = mailbox.rsplit_once('@').unwrap_or((&mailbox, ""));
-        // Path separators in a local part must not climb out of the mail root.
-        let safe = |s: &str| s.replace('/', "_").replace("..", "__");
-        let path = self
-            .template
-            .replace("%u", &safe(&mailbox))
-            .replace("%d", &safe(domain))
-            .replace("%n", &safe(local));
-        Maildir::new(path)
+    pub fn mailboxes(&self) -> &Mailboxes {
+        &self.mailboxes
+    }
+
+    /// The user's INBOX Maildir.
+    pub fn maildir_of(&self, user: &str) -> havre_maildir::Maildir {
+        self.mailboxes.root_of(user)
     }
 
     pub async fn deliver(
         &self,
         request: DeliveryRequest<'_>,
-    ) -> Result<DeliveryOutcome, DeliveryError> {
-        let maildir = self.maildir_of(request.mailbox);
-        let unique = unique_name(request.message_id, request.mailbox);
+    ) -> Result<DeliveryOutcome, MailboxError> {
+        let user = request.mailbox.to_lowercase();
+        let inbox = match self.mailboxes.get(&user, "INBOX").await? {
+            Some(inbox) => inbox,
+            None => {
+                // First mail of a new user: their folders appear with it.
+                self.mailboxes.ensure_defaults(&user).await?;
+                self.mailboxes
+                    .get(&user, "INBOX")
+                    .await?
+                    .ok_or_else(|| MailboxError::NoSuchMailbox("INBOX".into()))?
+            }
+        };
         let header = format!(
             "Return-Path: <{}>\r\nDelivered-To: {}\r\n",
             request.sender, request.mailbox
         );
-        let hostname = self.hostname.clone();
-        let message = request.message.to_path_buf();
-        let check = request.check_duplicate;
-        tokio::task::spawn_blocking(move || {
-            maildir.create()?;
-            if check && let Some(found) = maildir.find_delivered(&unique)? {
-                return Ok(DeliveryOutcome::AlreadyDelivered(found));
-            }
-            let mut body =
-                std::fs::File::open(&message).map_err(|source| DeliveryError::Spool {
-                    path: message.clone(),
-                    source,
-                })?;
-            let path = maildir.deliver(
-                &unique,
-                &hostname,
-                header.as_bytes(),
-                &mut body,
-                std::time::SystemTime::now(),
-            )?;
-            Ok(DeliveryOutcome::Delivered(path))
+        let (uid, fresh) = self
+            .mailboxes
+            .deliver_file(
+                &user,
+                &inbox,
+                &unique_name(request.message_id, &user),
+                header.into_bytes(),
+                request.message,
+                request.check_duplicate,
+            )
+            .await?;
+        Ok(if fresh {
+            DeliveryOutcome::Delivered(uid)
+        } else {
+            DeliveryOutcome::AlreadyDelivered(uid)
         })
-        .await
-        .map_err(|e| DeliveryError::Task(e.to_string()))?
     }
 }
 
@@ -132,17 +124,25 @@ fn unique_name(message_id: &str, mailbox: &str) -> String {
 
 #[cfg(test)]
 mod tests {
+    use std::sync::Arc;
+
+    use std::path::PathBuf;
+
+    use havre_store::SqliteStore;
+
     use super::*;
 
-    fn setup() -> (tempfile::TempDir, LocalDelivery, PathBuf) {
+    async fn setup() -> (tempfile::TempDir, LocalDelivery, PathBuf) {
         let dir = tempfile::tempdir().unwrap();
         let template = format!("{}/mail/%d/%n/Maildir", dir.path().display());
         let spool = dir.path().join("msg");
         std::fs::write(&spool, b"Subject: hi\r\n\r\nhello\r\n").unwrap();
-        (dir, LocalDelivery::new(template, "mx.example.test"), spool)
+        let store = Arc::new(SqliteStore::memory().await.unwrap());
+        let mailboxes = Mailboxes::new(store, template, "mx.example.test");
+        (dir, LocalDelivery::new(mailboxes), spool)
     }
 
-    fn request<'a>(spool: &'a Path, check: bool) -> DeliveryRequest<'a> {
+    fn request(spool: &Path, check: bool) -> DeliveryRequest<'_> {
         DeliveryRequest {
             mailbox: "alice@example.test",
             sender: "bob@remote.test",
@@ -153,26 +153,43 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn a_delivered_message_carries_return_path_and_delivered_to() {
-        let (dir, local, spool) = setup();
-        let DeliveryOutcome::Delivered(path) = local.deliver(request(&spool, false)).await.unwrap()
-        else {
-            panic!("not delivered")
-        };
-        assert!(path.starts_with(dir.path().join("mail/example.test/alice/Maildir/new")));
-        let text = std::fs::read_to_string(path).unwrap();
+    async fn a_delivered_message_carries_return_path_and_delivered_to_and_gets_uid_1() {
+        let (dir, local, spool) = setup().await;
+        let outcome = local.deliver(request(&spool, false)).await.unwrap();
+        assert_eq!(outcome, DeliveryOutcome::Delivered(1));
+        let files = local.maildir_of("alice@example.test").messages().unwrap();
+        assert_eq!(files.len(), 1);
+        assert!(files[0].starts_with(dir.path().join("mail/example.test/alice/Maildir/new")));
+        let text = std::fs::read_to_string(&files[0]).unwrap();
         assert_eq!(
             text,
             "Return-Path: <bob@remote.test>\nDelivered-To: alice@example.test\nSubject: hi\n\nhello\n"
+        );
+        // The first delivery created the user's folders.
+        let store = local.mailboxes().store();
+        let names: Vec<String> = store
+            .mailbox_list("alice@example.test")
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|m| m.name)
+            .collect();
+        for name in ["INBOX", "Drafts", "Sent", "Trash", "Junk", "Archive"] {
+            assert!(names.contains(&name.to_string()), "{names:?}");
+        }
+        assert!(
+            dir.path()
+                .join("mail/example.test/alice/Maildir/.Sent/maildirfolder")
+                .exists()
         );
     }
 
     #[tokio::test]
     async fn a_retry_after_a_crash_does_not_deliver_twice() {
-        let (_dir, local, spool) = setup();
+        let (_dir, local, spool) = setup().await;
         local.deliver(request(&spool, false)).await.unwrap();
         let again = local.deliver(request(&spool, true)).await.unwrap();
-        assert!(matches!(again, DeliveryOutcome::AlreadyDelivered(_)));
+        assert_eq!(again, DeliveryOutcome::AlreadyDelivered(1));
         assert_eq!(
             local
                 .maildir_of("alice@example.test")
@@ -183,11 +200,48 @@ mod tests {
         );
     }
 
+    #[tokio::test]
+    async fn a_file_written_but_not_indexed_gets_its_uid_at_the_next_sync() {
+        let (_dir, local, spool) = setup().await;
+        local.deliver(request(&spool, false)).await.unwrap();
+        let mailboxes = local.mailboxes();
+        let inbox = mailboxes
+            .get("alice@example.test", "inbox")
+            .await
+            .unwrap()
+            .unwrap();
+        // Another program (or a crash before indexing) leaves a file behind.
+        let maildir = local.maildir_of("alice@example.test");
+        std::fs::write(
+            maildir.root().join("cur/1700000000.M1P1.other:2,FS"),
+            b"Subject: x\n\nbody\n",
+        )
+        .unwrap();
+        assert_eq!(
+            mailboxes.sync("alice@example.test", &inbox).await.unwrap(),
+            1
+        );
+        assert_eq!(
+            mailboxes.sync("alice@example.test", &inbox).await.unwrap(),
+            0
+        );
+        let messages = mailboxes.store().message_list(inbox.id).await.unwrap();
+        assert_eq!(messages.len(), 2);
+        assert_eq!(messages[1].flags, vec!["\\Flagged", "\\Seen"]);
+        assert_eq!(messages[1].size, 20);
+    }
+
     #[test]
     fn a_local_part_cannot_climb_out_of_the_mail_root() {
-        let local = LocalDelivery::new("/srv/mail/%d/%n", "h");
+        let store: Arc<dyn havre_store::Store> = Arc::new(
+            tokio::runtime::Runtime::new()
+                .unwrap()
+                .block_on(SqliteStore::memory())
+                .unwrap(),
+        );
+        let mailboxes = Mailboxes::new(store, "/srv/mail/%d/%n", "h");
         assert_eq!(
-            local.maildir_of("../../etc@example.test").root(),
+            mailboxes.root_of("../../etc@example.test").root(),
             Path::new("/srv/mail/example.test/______etc")
         );
     }

@@ -66,6 +66,11 @@ impl Maildir {
         Ok(folder)
     }
 
+    /// The Maildir++ folder `name` ("Sent", "Lists/foo"), without creating it.
+    pub fn folder(&self, name: &str) -> Result<Maildir, MaildirError> {
+        Ok(Maildir::new(self.root.join(crate::folder::dir_name(name)?)))
+    }
+
     /// The message delivered earlier with this `unique`, if any: in new/,
     /// or in cur/ where a reader may have moved and renamed it (adding
     /// ":2,FLAGS"). A caller whose delivery was interrupted (crash, error

@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use havre_directory::Directory;
-use havre_mailbox::{DeliveryRequest, LocalDelivery};
+use havre_mailbox::{DeliveryRequest, LocalDelivery, Mailboxes};
 use havre_queue::{Queue, Spool};
 use havre_relay::{Relay, RelaySettings};
 use havre_store::{NewUser, QueueEntry, QueueRecipient, RecipientStatus, SqliteStore, Store};
@@ -42,8 +42,12 @@ async fn fixture() -> Fixture {
         .unwrap();
     let spool = Spool::open(&dir.path().join("queue")).unwrap();
     let queue = Arc::new(Queue::new(store.clone(), spool));
-    let directory = Directory::new(store, "+");
-    let local = LocalDelivery::new(format!("{}/mail/%d/%n", dir.path().display()), "mx.test");
+    let directory = Directory::new(store.clone(), "+");
+    let local = LocalDelivery::new(Mailboxes::new(
+        store,
+        format!("{}/mail/%d/%n", dir.path().display()),
+        "mx.test",
+    ));
     Fixture {
         _dir: dir,
         queue,

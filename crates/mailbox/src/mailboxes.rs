@@ -1,0 +1,523 @@
+//! The mailboxes of local users: Maildir folders on disk, their index in the
+//! store, and the notifications that keep sessions in sync.
+//!
+//! Every write goes disk first, index second: a message file is durable in
+//! the folder before its row gives it a UID. A crash in between leaves a file
+//! without a UID, which [`Mailboxes::sync`] indexes at the next SELECT, the
+//! way Dovecot picks up files other programs dropped into a Maildir.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use havre_maildir::{Maildir, MaildirError, parse_name};
+use havre_store::{MailboxInit, MailboxRecord, MessageRecord, NewMessage, Store, StoreError};
+
+use crate::flags;
+use crate::notify::Notifier;
+
+/// Folders every new user gets, with their RFC 6154 special use.
+pub const DEFAULT_FOLDERS: &[(&str, &str)] = &[
+    ("Drafts", "\\Drafts"),
+    ("Sent", "\\Sent"),
+    ("Trash", "\\Trash"),
+    ("Junk", "\\Junk"),
+    ("Archive", "\\Archive"),
+];
+
+#[derive(Debug, thiserror::Error)]
+pub enum MailboxError {
+    #[error(transparent)]
+    Maildir(#[from] MaildirError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("mailbox {0} does not exist")]
+    NoSuchMailbox(String),
+    #[error("{0}")]
+    Refused(String),
+    #[error("{path}: {source}")]
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("background task failed: {0}")]
+    Task(String),
+}
+
+/// `INBOX` is case-insensitive (RFC 9051 5.1); every other name is kept as is.
+pub fn normalize_name(name: &str) -> String {
+    let trimmed = name.trim_end_matches('/');
+    if trimmed.eq_ignore_ascii_case("INBOX") {
+        "INBOX".to_string()
+    } else if trimmed.len() > 6 && trimmed[..6].eq_ignore_ascii_case("INBOX/") {
+        format!("INBOX/{}", &trimmed[6..])
+    } else {
+        trimmed.to_string()
+    }
+}
+
+#[derive(Clone)]
+pub struct Mailboxes {
+    store: Arc<dyn Store>,
+    template: String,
+    hostname: String,
+    notifier: Notifier,
+}
+
+fn unix_now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0)
+}
+
+/// A unique part for messages not coming from the queue (APPEND, COPY).
+fn fresh_unique(prefix: char) -> String {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default();
+    format!("{prefix}{:x}{:08x}", now.as_micros(), rand::random::<u32>())
+}
+
+async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> Result<T, MailboxError> + Send + 'static,
+) -> Result<T, MailboxError> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|e| MailboxError::Task(e.to_string()))?
+}
+
+impl Mailboxes {
+    /// `maildir_template`: absolute path with `%d`, `%n`, `%u` (Dovecot's).
+    pub fn new(
+        store: Arc<dyn Store>,
+        maildir_template: impl Into<String>,
+        hostname: impl Into<String>,
+    ) -> Mailboxes {
+        Mailboxes {
+            store,
+            template: maildir_template.into(),
+            hostname: hostname.into(),
+            notifier: Notifier::default(),
+        }
+    }
+
+    pub fn store(&self) -> &Arc<dyn Store> {
+        &self.store
+    }
+
+    pub fn notifier(&self) -> &Notifier {
+        &self.notifier
+    }
+
+    pub fn hostname(&self) -> &str {
+        &self.hostname
+    }
+
+    /// The user's Maildir root (their INBOX).
+    pub fn root_of(&self, user: &str) -> Maildir {
+        let user = user.to_lowercase();
+        let (local, domain) = user.rsplit_once('@').unwrap_or((&user, ""));
+        // Path separators in a local part must not climb out of the mail root.
+        let safe = |s: &str| s.replace('/', "_").replace("..", "__");
+        Maildir::new(
+            self.template
+                .replace("%u", &safe(&user))
+                .replace("%d", &safe(domain))
+                .replace("%n", &safe(local)),
+        )
+    }
+
+    /// The Maildir of one of the user's mailboxes.
+    pub fn maildir_of(&self, user: &str, name: &str) -> Result<Maildir, MailboxError> {
+        let root = self.root_of(user);
+        if name == "INBOX" {
+            Ok(root)
+        } else {
+            Ok(root.folder(name)?)
+        }
+    }
+
+    pub fn message_path(
+        &self,
+        user: &str,
+        mailbox: &MailboxRecord,
+        message: &MessageRecord,
+    ) -> Result<PathBuf, MailboxError> {
+        Ok(self
+            .maildir_of(user, &mailbox.name)?
+            .root()
+            .join(&message.file))
+    }
+
+    /// INBOX and the default special-use folders, in the store and on disk.
+    pub async fn ensure_defaults(&self, user: &str) -> Result<(), MailboxError> {
+        let existing = self.store.mailbox_list(user).await?;
+        let has = |name: &str| existing.iter().any(|m| m.name == name);
+        if !has("INBOX") {
+            self.create(user, "INBOX", None).await?;
+        }
+        for (name, special) in DEFAULT_FOLDERS {
+            if !has(name) {
+                self.create(user, name, Some(special)).await?;
+            }
+        }
+        Ok(())
+    }
+
+    pub async fn get(&self, user: &str, name: &str) -> Result<Option<MailboxRecord>, MailboxError> {
+        Ok(self.store.mailbox_get(user, &normalize_name(name)).await?)
+    }
+
+    pub async fn list(&self, user: &str) -> Result<Vec<MailboxRecord>, MailboxError> {
+        Ok(self.store.mailbox_list(user).await?)
+    }
+
+    /// Creates a mailbox (and its Maildir++ folder). A mailbox that exists in
+    /// the store but not on disk, or the other way round, is completed.
+    pub async fn create(
+        &self,
+        user: &str,
+        name: &str,
+        special_use: Option<&str>,
+    ) -> Result<MailboxRecord, MailboxError> {
+        self.create_with(
+            user,
+            name,
+            &MailboxInit {
+                special_use: special_use.map(str::to_string),
+                ..MailboxInit::default()
+            },
+        )
+        .await
+    }
+
+    pub async fn create_with(
+        &self,
+        user: &str,
+        name: &str,
+        init: &MailboxInit,
+    ) -> Result<MailboxRecord, MailboxError> {
+        let name = normalize_name(name);
+        if name.is_empty() {
+            return Err(MailboxError::Refused("empty mailbox name".into()));
+        }
+        let root = self.root_of(user);
+        let folder_name = name.clone();
+        blocking(move || {
+            if folder_name == "INBOX" {
+                root.create()?;
+            } else {
+                root.create_folder(&folder_name)?;
+            }
+            Ok(())
+        })
+        .await?;
+        Ok(self.store.mailbox_create(user, &name, init).await?)
+    }
+
+    /// Deletes a mailbox and its messages. INBOX cannot be deleted.
+    pub async fn delete(&self, user: &str, mailbox: &MailboxRecord) -> Result<(), MailboxError> {
+        if mailbox.name == "INBOX" {
+            return Err(MailboxError::Refused("INBOX cannot be deleted".into()));
+        }
+        let dir = self.maildir_of(user, &mailbox.name)?.root().to_path_buf();
+        self.store.mailbox_delete(mailbox.id).await?;
+        blocking(move || match std::fs::remove_dir_all(&dir) {
+            Ok(()) => Ok(()),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+            Err(source) => Err(MailboxError::Io { path: dir, source }),
+        })
+        .await?;
+        self.notifier.changed(user, mailbox.id);
+        Ok(())
+    }
+
+    /// Renames a mailbox and the mailboxes below it (RFC 9051 6.3.6).
+    pub async fn rename(
+        &self,
+        user: &str,
+        mailbox: &MailboxRecord,
+        new_name: &str,
+    ) -> Result<(), MailboxError> {
+        let new_name = normalize_name(new_name);
+        if mailbox.name == "INBOX" || new_name == "INBOX" {
+            return Err(MailboxError::Refused("INBOX cannot be renamed here".into()));
+        }
+        if self.store.mailbox_get(user, &new_name).await?.is_some() {
+            return Err(MailboxError::Store(StoreError::AlreadyExists(new_name)));
+        }
+        let prefix = format!("{}/", mailbox.name);
+        let mut moves = vec![(mailbox.clone(), new_name.clone())];
+        for other in self.store.mailbox_list(user).await? {
+            if let Some(rest) = other.name.strip_prefix(&prefix) {
+                moves.push((other.clone(), format!("{new_name}/{rest}")));
+            }
+        }
+        for (record, target) in moves {
+            let from = self.maildir_of(user, &record.name)?.root().to_path_buf();
+            let to = self.maildir_of(user, &target)?.root().to_path_buf();
+            blocking(move || {
+                std::fs::rename(&from, &to)
+                    .map_err(|source| MailboxError::Io { path: from, source })
+            })
+            .await?;
+            self.store.mailbox_rename(record.id, &target).await?;
+        }
+        Ok(())
+    }
+
+    /// Durably writes a message into a mailbox and gives it a UID.
+    /// `header` is prepended (Return-Path, Delivered-To); `body` is read from
+    /// `source` (CRLF or LF line endings).
+    pub async fn deliver_file(
+        &self,
+        user: &str,
+        mailbox: &MailboxRecord,
+        unique: &str,
+        header: Vec<u8>,
+        source: &Path,
+        check_duplicate: bool,
+    ) -> Result<(u32, bool), MailboxError> {
+        let maildir = self.maildir_of(user, &mailbox.name)?;
+        let unique = unique.to_string();
+        let hostname = self.hostname.clone();
+        let source = source.to_path_buf();
+        let (path, fresh) = blocking(move || {
+            maildir.create()?;
+            if check_duplicate && let Some(found) = maildir.find_delivered(&unique)? {
+                return Ok((found, false));
+            }
+            let mut body = std::fs::File::open(&source).map_err(|e| MailboxError::Io {
+                path: source.clone(),
+                source: e,
+            })?;
+            let path = maildir.deliver(
+                &unique,
+                &hostname,
+                &header,
+                &mut body,
+                std::time::SystemTime::now(),
+            )?;
+            Ok((path, true))
+        })
+        .await?;
+        let uid = self.index_file(user, mailbox, &path, Vec::new()).await?;
+        Ok((uid, fresh))
+    }
+
+    /// IMAP APPEND: the message bytes as the client sent them.
+    pub async fn append(
+        &self,
+        user: &str,
+        mailbox: &MailboxRecord,
+        message: Vec<u8>,
+        flags: Vec<String>,
+        internal_date: Option<i64>,
+    ) -> Result<u32, MailboxError> {
+        let maildir = self.maildir_of(user, &mailbox.name)?;
+        let unique = fresh_unique('A');
+        let hostname = self.hostname.clone();
+        let path = blocking(move || {
+            maildir.create()?;
+            Ok(maildir.deliver(
+                &unique,
+                &hostname,
+                b"",
+                &mut &message[..],
+                std::time::SystemTime::now(),
+            )?)
+        })
+        .await?;
+        let mut record = self.index_record(&path, flags)?;
+        if let Some(date) = internal_date {
+            record.internal_date = date;
+        }
+        let (uid, _) = self.store.message_insert(mailbox.id, &record).await?;
+        self.notifier.changed(user, mailbox.id);
+        Ok(uid)
+    }
+
+    /// COPY/MOVE: each message is written again into `target` (with its flags)
+    /// and gets a new UID there. Returns `(source uid, new uid)` pairs.
+    pub async fn copy(
+        &self,
+        user: &str,
+        source: &MailboxRecord,
+        messages: &[MessageRecord],
+        target: &MailboxRecord,
+    ) -> Result<Vec<(u32, u32)>, MailboxError> {
+        let mut pairs = Vec::with_capacity(messages.len());
+        let dst = self.maildir_of(user, &target.name)?;
+        for message in messages {
+            let from = self.message_path(user, source, message)?;
+            let dst = dst.clone();
+            let hostname = self.hostname.clone();
+            let unique = fresh_unique('C');
+            let path = blocking(move || {
+                dst.create()?;
+                let mut body = std::fs::File::open(&from).map_err(|e| MailboxError::Io {
+                    path: from.clone(),
+                    source: e,
+                })?;
+                Ok(dst.deliver(
+                    &unique,
+                    &hostname,
+                    b"",
+                    &mut body,
+                    std::time::SystemTime::now(),
+                )?)
+            })
+            .await?;
+            let mut record = self.index_record(&path, message.flags.clone())?;
+            record.internal_date = message.internal_date;
+            record.cache = message.cache.clone();
+            let (uid, _) = self.store.message_insert(target.id, &record).await?;
+            pairs.push((message.uid, uid));
+        }
+        self.notifier.changed(user, target.id);
+        Ok(pairs)
+    }
+
+    /// Removes messages: from the index first (clients stop seeing them),
+    /// then their files.
+    pub async fn expunge(
+        &self,
+        user: &str,
+        mailbox: &MailboxRecord,
+        messages: &[MessageRecord],
+    ) -> Result<u64, MailboxError> {
+        let uids: Vec<u32> = messages.iter().map(|m| m.uid).collect();
+        let modseq = self.store.message_expunge(mailbox.id, &uids).await?;
+        let paths = messages
+            .iter()
+            .map(|m| self.message_path(user, mailbox, m))
+            .collect::<Result<Vec<_>, _>>()?;
+        blocking(move || {
+            for path in paths {
+                if let Err(e) = std::fs::remove_file(&path)
+                    && e.kind() != std::io::ErrorKind::NotFound
+                {
+                    tracing::warn!(target: "mailbox", "cannot remove {}: {e}", path.display());
+                }
+            }
+            Ok(())
+        })
+        .await?;
+        self.notifier.changed(user, mailbox.id);
+        Ok(modseq)
+    }
+
+    /// Gives a UID to every message file of the folder that has none (a crash
+    /// between write and index, or files another program delivered). Returns
+    /// how many were added.
+    pub async fn sync(&self, user: &str, mailbox: &MailboxRecord) -> Result<usize, MailboxError> {
+        let maildir = self.maildir_of(user, &mailbox.name)?;
+        let on_disk = blocking(move || match maildir.messages() {
+            Ok(paths) => Ok(paths),
+            Err(MaildirError::Io { source, .. })
+                if source.kind() == std::io::ErrorKind::NotFound =>
+            {
+                Ok(Vec::new())
+            }
+            Err(e) => Err(e.into()),
+        })
+        .await?;
+        if on_disk.is_empty() {
+            return Ok(0);
+        }
+        let known: std::collections::HashSet<String> = self
+            .store
+            .message_list(mailbox.id)
+            .await?
+            .into_iter()
+            .map(|m| m.file)
+            .collect();
+        let mut added = 0;
+        for path in on_disk {
+            let Some(file) = relative_file(&path) else {
+                continue;
+            };
+            if known.contains(&file) {
+                continue;
+            }
+            let letters = parse_name(path.file_name().and_then(|n| n.to_str()).unwrap_or("")).flags;
+            self.index_file(user, mailbox, &path, flags::from_letters(&letters))
+                .await?;
+            added += 1;
+        }
+        Ok(added)
+    }
+
+    fn index_record(&self, path: &Path, flags: Vec<String>) -> Result<NewMessage, MailboxError> {
+        let file = relative_file(path).ok_or_else(|| MailboxError::Io {
+            path: path.to_path_buf(),
+            source: std::io::Error::other("not a Maildir message path"),
+        })?;
+        let name = parse_name(path.file_name().and_then(|n| n.to_str()).unwrap_or(""));
+        let meta = std::fs::metadata(path).map_err(|source| MailboxError::Io {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        // W= is the CRLF size IMAP reports; without it, count from the file.
+        let size = match name.vsize {
+            Some(v) => v,
+            None => crlf_size(path)?,
+        };
+        let internal_date = meta
+            .modified()
+            .ok()
+            .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+            .map(|d| d.as_secs() as i64)
+            .unwrap_or_else(unix_now);
+        Ok(NewMessage {
+            file,
+            size,
+            internal_date,
+            flags,
+            cache: None,
+            uid: None,
+        })
+    }
+
+    /// Indexes one file (already durable); a file indexed before keeps its UID.
+    async fn index_file(
+        &self,
+        user: &str,
+        mailbox: &MailboxRecord,
+        path: &Path,
+        flags: Vec<String>,
+    ) -> Result<u32, MailboxError> {
+        let record = self.index_record(path, flags)?;
+        let uid = match self.store.message_insert(mailbox.id, &record).await {
+            Ok((uid, _)) => uid,
+            Err(StoreError::AlreadyExists(_)) => self
+                .store
+                .message_list(mailbox.id)
+                .await?
+                .into_iter()
+                .find(|m| m.file == record.file)
+                .map(|m| m.uid)
+                .unwrap_or(0),
+            Err(e) => return Err(e.into()),
+        };
+        self.notifier.changed(user, mailbox.id);
+        Ok(uid)
+    }
+}
+
+/// `new/<name>` or `cur/<name>` of a message path.
+fn relative_file(path: &Path) -> Option<String> {
+    let name = path.file_name()?.to_str()?;
+    let sub = path.parent()?.file_name()?.to_str()?;
+    Some(format!("{sub}/{name}"))
+}
+
+fn crlf_size(path: &Path) -> Result<u64, MailboxError> {
+    let bytes = std::fs::read(path).map_err(|source| MailboxError::Io {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    let lf = bytes.iter().filter(|b| **b == b'\n').count() as u64;
+    let crlf = bytes.windows(2).filter(|w| w == b"\r\n").count() as u64;
+    Ok(bytes.len() as u64 + lf - crlf)
+}
