@@ -29,11 +29,11 @@ impl Notifier {
 
     pub fn changed(&self, user: &str, mailbox: Change) {
         let mut users = self.users.lock().unwrap_or_else(|e| e.into_inner());
-        if let Some(sender) = users.get(user) {
-            if sender.send(mailbox).is_err() {
-                // Nobody listens any more: forget the channel.
-                users.remove(user);
-            }
+        if let Some(sender) = users.get(user)
+            && sender.send(mailbox).is_err()
+        {
+            // Nobody listens any more: forget the channel.
+            users.remove(user);
         }
     }
 }
