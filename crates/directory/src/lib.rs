@@ -12,6 +12,7 @@
 
 pub mod address;
 pub mod password;
+pub mod sasl;
 mod resolve;
 
 use std::sync::Arc;
