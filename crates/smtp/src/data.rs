@@ -3,7 +3,7 @@
 
 use havre_smtp_codec::DotDecoder;
 
-use crate::conn::{Conn, ConnError};
+use havre_net::{Conn, ConnError};
 
 /// Where unstuffed body bytes go; returns false once the size limit is passed
 /// (the rest is then read and dropped).

@@ -12,7 +12,6 @@
 //! decoder) knows nothing of sessions; the session knows nothing of sockets
 //! beyond the `conn` wrapper; [`server`] owns sockets and TLS.
 
-mod conn;
 mod data;
 mod received;
 pub mod server;

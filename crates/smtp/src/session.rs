@@ -15,10 +15,10 @@ use havre_queue::{SpoolFile, new_queue_id};
 use havre_store::{QueueEntry, QueueRecipient, RecipientStatus};
 use smtp_proto::{MAIL_SMTPUTF8, Request};
 
-use crate::conn::{Conn, ConnError, Line};
 use crate::data::{self, BodySink};
 use crate::received::{ReceivedFields, protocol_keyword, received_header};
 use crate::{Mode, Services};
+use havre_net::{Conn, ConnError, Line};
 use havre_smtp_codec::{Reply, parse_command};
 
 struct Transaction {
@@ -122,7 +122,7 @@ impl Session {
         format!("{}[{}]", self.client_name, self.peer.ip())
     }
 
-    pub(crate) async fn run(mut self, stream: Box<dyn crate::conn::Io>, implicit_tls: bool) {
+    pub(crate) async fn run(mut self, stream: Box<dyn havre_net::Io>, implicit_tls: bool) {
         let settings = self.services.settings.clone();
         tracing::info!(target: "smtp", role = self.role(), "connect from {}", self.client());
         let mut conn = Conn::new(stream, settings.idle_timeout);
@@ -143,7 +143,7 @@ impl Session {
                 }
             )],
         );
-        if conn.send(&greeting).await.is_err() {
+        if send_reply(&mut conn, &greeting).await.is_err() {
             return;
         }
         loop {
@@ -155,7 +155,7 @@ impl Session {
                         "4.4.2",
                         format!("{} Error: timeout exceeded", settings.hostname),
                     );
-                    let _ = conn.send(&reply).await;
+                    let _ = send_reply(&mut conn, &reply).await;
                     tracing::info!(target: "smtp", role = self.role(), "timeout after {} from {}", self.last_command_name(), self.client());
                     break;
                 }
@@ -178,7 +178,7 @@ impl Session {
                             "4.7.0",
                             format!("{} Error: too many errors", settings.hostname),
                         );
-                        let _ = conn.send(&reply).await;
+                        let _ = send_reply(&mut conn, &reply).await;
                         tracing::warn!(target: "smtp", role = self.role(), "too many errors after {} from {}", self.last_command_name(), self.client());
                         break;
                     }
@@ -262,7 +262,7 @@ impl Session {
             self.errors += 1;
         }
         self.stats.count(name, !reply.is_error());
-        conn.queue_reply(&reply);
+        queue_reply(conn, &reply);
     }
 
     async fn next_command(&mut self, conn: &mut Conn) -> Result<Flow, ConnError> {
@@ -331,7 +331,7 @@ impl Session {
             Request::Noop { .. } => self.reply(conn, name, Reply::new(250, "2.0.0", "Ok")),
             Request::Quit => {
                 self.stats.count(name, true);
-                conn.queue_reply(&Reply::new(221, "2.0.0", "Bye"));
+                queue_reply(conn, &Reply::new(221, "2.0.0", "Bye"));
                 return Ok(Flow::Quit);
             }
             Request::Vrfy { .. } => self.reply(
@@ -354,7 +354,7 @@ impl Session {
                     );
                 } else {
                     self.stats.count(name, true);
-                    conn.queue_reply(&Reply::new(220, "2.0.0", "Ready to start TLS"));
+                    queue_reply(conn, &Reply::new(220, "2.0.0", "Ready to start TLS"));
                     return Ok(Flow::StartTls);
                 }
             }
@@ -593,8 +593,11 @@ impl Session {
                 return Ok(Flow::Continue);
             }
         };
-        conn.send(&Reply::new(354, "", "End data with <CR><LF>.<CR><LF>"))
-            .await?;
+        send_reply(
+            conn,
+            &Reply::new(354, "", "End data with <CR><LF>.<CR><LF>"),
+        )
+        .await?;
         let within = match data::read_data(conn, &mut body).await {
             Ok(within) => within,
             Err(err) => {
@@ -837,6 +840,17 @@ impl Session {
         spool.remove(&tx.id).await;
         replies
     }
+}
+
+fn queue_reply(conn: &mut Conn, reply: &Reply) {
+    let mut out = Vec::new();
+    reply.write_to(&mut out);
+    conn.queue(&out);
+}
+
+async fn send_reply(conn: &mut Conn, reply: &Reply) -> Result<(), ConnError> {
+    queue_reply(conn, reply);
+    conn.flush().await
 }
 
 /// First word of a malformed line, for the disconnect statistics.

@@ -1,12 +1,10 @@
 //! The connection under a session: a plain or TLS stream, a bounded read buffer
-//! and a reply buffer flushed only when the client has nothing more pipelined
-//! (RFC 2920).
+//! and an output buffer flushed only when the client has nothing more
+//! pipelined (RFC 2920 for SMTP; IMAP and POP3 clients pipeline too).
 
 use std::time::Duration;
 
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
-
-use havre_smtp_codec::Reply;
 
 pub trait Io: AsyncRead + AsyncWrite + Unpin + Send {}
 impl<T: AsyncRead + AsyncWrite + Unpin + Send> Io for T {}
@@ -123,8 +121,33 @@ impl Conn {
         }
     }
 
-    pub fn queue_reply(&mut self, reply: &Reply) {
-        reply.write_to(&mut self.out);
+    /// Bytes to send at the next [`Conn::flush`].
+    pub fn queue(&mut self, bytes: &[u8]) {
+        self.out.extend_from_slice(bytes);
+    }
+
+    /// Reads exactly `n` bytes (an IMAP literal), handing them to `sink` as
+    /// they arrive so a large literal is never held twice.
+    pub async fn read_exact_with(
+        &mut self,
+        mut n: u64,
+        mut sink: impl FnMut(&[u8]),
+    ) -> Result<(), ConnError> {
+        while n > 0 {
+            if !self.has_buffered() {
+                self.fill().await?;
+            }
+            let take = (self.end - self.start).min(usize::try_from(n).unwrap_or(usize::MAX));
+            sink(&self.buf[self.start..self.start + take]);
+            self.consume(take);
+            n -= take as u64;
+        }
+        Ok(())
+    }
+
+    /// Changes the idle timeout (longer once logged in, re-armed by IDLE).
+    pub fn set_timeout(&mut self, timeout: Duration) {
+        self.timeout = timeout;
     }
 
     pub async fn flush(&mut self) -> Result<(), ConnError> {
@@ -143,9 +166,9 @@ impl Conn {
         }
     }
 
-    /// Sends a reply now (greeting, 354, final replies before closing).
-    pub async fn send(&mut self, reply: &Reply) -> Result<(), ConnError> {
-        self.queue_reply(reply);
+    /// Sends bytes now (greetings, continuation requests, last words).
+    pub async fn send(&mut self, bytes: &[u8]) -> Result<(), ConnError> {
+        self.queue(bytes);
         self.flush().await
     }
 
