@@ -30,7 +30,7 @@ pub static KEY_DOCS: &[(&str, &str)] = &[
     ),
     (
         "server.roles",
-        "Roles this node runs; known: mx, relay, lmtp.",
+        "Roles this node runs; known: mx, relay, lmtp, imap, pop3.",
     ),
     ("log", "Logging."),
     (
@@ -71,6 +71,51 @@ pub static KEY_DOCS: &[(&str, &str)] = &[
     (
         "lmtp.listen",
         "LMTP listener of the mailbox tier (RFC 2033) (address:port list).",
+    ),
+    (
+        "imap",
+        "The imap role: IMAP4rev2/IMAP4rev1 access to the mailboxes.",
+    ),
+    (
+        "imap.listen",
+        "IMAP listeners, STARTTLS offered (address:port list; 143 by convention).",
+    ),
+    (
+        "imap.tls_listen",
+        "IMAP listeners with TLS from the first byte (address:port list; 993).",
+    ),
+    (
+        "imap.idle_timeout",
+        "Logged-in clients silent this long are disconnected; IDLE re-arms it (RFC 9051: at least 30 minutes).",
+    ),
+    (
+        "imap.login_timeout",
+        "Clients that have not logged in after this long are disconnected.",
+    ),
+    (
+        "imap.max_command_length",
+        "Longest command line, literals excepted (BAD beyond).",
+    ),
+    (
+        "imap.max_connections_per_user",
+        "Concurrent IMAP sessions of one user (like Dovecot's mail_max_userip_connections).",
+    ),
+    (
+        "imap.max_connections_per_ip",
+        "Concurrent IMAP connections from one client address.",
+    ),
+    ("pop3", "The pop3 role: POP3 access to the INBOX."),
+    (
+        "pop3.listen",
+        "POP3 listeners, STLS offered (address:port list; 110 by convention).",
+    ),
+    (
+        "pop3.tls_listen",
+        "POP3 listeners with TLS from the first byte (address:port list; 995).",
+    ),
+    (
+        "pop3.idle_timeout",
+        "Clients silent this long are disconnected (RFC 1939: at least 10 minutes).",
     ),
     ("smtp", "Limits of SMTP sessions."),
     (

@@ -24,6 +24,8 @@ pub struct Config {
     pub storage: Storage,
     pub mx: Mx,
     pub lmtp: Lmtp,
+    pub imap: Imap,
+    pub pop3: Pop3,
     pub smtp: Smtp,
     pub relay: Relay,
     pub queue: Queue,
@@ -53,7 +55,7 @@ impl Default for Server {
             hostname: "localhost".into(),
             data_dir: "/var/lib/havre".into(),
             user: "havre".into(),
-            roles: vec![Role::Mx, Role::Relay, Role::Lmtp],
+            roles: vec![Role::Mx, Role::Relay, Role::Lmtp, Role::Imap, Role::Pop3],
         }
     }
 }
@@ -138,6 +140,56 @@ impl Default for Lmtp {
     fn default() -> Self {
         Self {
             listen: vec![SocketAddr::from(([127, 0, 0, 1], 24))],
+        }
+    }
+}
+
+/// `[imap]`: the IMAP server of the mailbox tier.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Imap {
+    #[serde(deserialize_with = "listen_addrs")]
+    pub listen: Vec<SocketAddr>,
+    #[serde(deserialize_with = "listen_addrs")]
+    pub tls_listen: Vec<SocketAddr>,
+    pub idle_timeout: Duration,
+    pub login_timeout: Duration,
+    pub max_command_length: Size,
+    pub max_connections_per_user: u32,
+    pub max_connections_per_ip: u32,
+}
+
+impl Default for Imap {
+    fn default() -> Self {
+        Self {
+            listen: vec![SocketAddr::from(([0, 0, 0, 0], 143))],
+            tls_listen: vec![SocketAddr::from(([0, 0, 0, 0], 993))],
+            idle_timeout: Duration::from_secs(30 * 60),
+            login_timeout: Duration::from_secs(60),
+            max_command_length: Size(64 * 1024),
+            max_connections_per_user: 10,
+            max_connections_per_ip: 50,
+        }
+    }
+}
+
+/// `[pop3]`: the POP3 server of the mailbox tier.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Pop3 {
+    #[serde(deserialize_with = "listen_addrs")]
+    pub listen: Vec<SocketAddr>,
+    #[serde(deserialize_with = "listen_addrs")]
+    pub tls_listen: Vec<SocketAddr>,
+    pub idle_timeout: Duration,
+}
+
+impl Default for Pop3 {
+    fn default() -> Self {
+        Self {
+            listen: vec![SocketAddr::from(([0, 0, 0, 0], 110))],
+            tls_listen: vec![SocketAddr::from(([0, 0, 0, 0], 995))],
+            idle_timeout: Duration::from_secs(10 * 60),
         }
     }
 }
@@ -229,11 +281,15 @@ pub enum Role {
     Relay,
     /// The mailbox tier: LMTP listener and Maildir delivery.
     Lmtp,
+    /// The mailbox tier: IMAP (143 STARTTLS, 993 TLS).
+    Imap,
+    /// The mailbox tier: POP3 (110 STLS, 995 TLS).
+    Pop3,
 }
 
 impl Role {
     /// Every known role, in documentation order.
-    pub const ALL: [Self; 3] = [Self::Mx, Self::Relay, Self::Lmtp];
+    pub const ALL: [Self; 5] = [Self::Mx, Self::Relay, Self::Lmtp, Self::Imap, Self::Pop3];
 
     /// The spelling in `havre.toml`.
     pub const fn as_str(self) -> &'static str {
@@ -241,6 +297,8 @@ impl Role {
             Self::Mx => "mx",
             Self::Relay => "relay",
             Self::Lmtp => "lmtp",
+            Self::Imap => "imap",
+            Self::Pop3 => "pop3",
         }
     }
 }
@@ -277,7 +335,9 @@ impl Serialize for Role {
 
 impl<'de> Deserialize<'de> for Role {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        deserializer.deserialize_str(FromStrVisitor::<Self>::new("a role (mx, relay, lmtp)"))
+        deserializer.deserialize_str(FromStrVisitor::<Self>::new(
+            "a role (mx, relay, lmtp, imap, pop3)",
+        ))
     }
 }
 

@@ -45,7 +45,7 @@ pub(crate) fn problems(cfg: &Config) -> Vec<Problem> {
     if s.roles.is_empty() {
         out.push(problem(
             &["server", "roles"],
-            "must list at least one role (known: mx, relay, lmtp)",
+            "must list at least one role (known: mx, relay, lmtp, imap, pop3)",
         ));
     }
     for (i, role) in s.roles.iter().enumerate() {
@@ -62,9 +62,19 @@ pub(crate) fn problems(cfg: &Config) -> Vec<Problem> {
     if cfg.storage.sqlite_path.as_os_str().is_empty() {
         out.push(problem(&["storage", "sqlite_path"], "must not be empty"));
     }
-    let listeners: [(Role, &'static [&'static str], &[std::net::SocketAddr]); 2] = [
-        (Role::Mx, &["mx", "listen"], &cfg.mx.listen),
-        (Role::Lmtp, &["lmtp", "listen"], &cfg.lmtp.listen),
+    let listeners: [(Role, &'static [&'static str], Vec<std::net::SocketAddr>); 4] = [
+        (Role::Mx, &["mx", "listen"], cfg.mx.listen.clone()),
+        (Role::Lmtp, &["lmtp", "listen"], cfg.lmtp.listen.clone()),
+        (
+            Role::Imap,
+            &["imap", "listen"],
+            [cfg.imap.listen.clone(), cfg.imap.tls_listen.clone()].concat(),
+        ),
+        (
+            Role::Pop3,
+            &["pop3", "listen"],
+            [cfg.pop3.listen.clone(), cfg.pop3.tls_listen.clone()].concat(),
+        ),
     ];
     for (role, key, addrs) in listeners {
         if cfg.has_role(role) && addrs.is_empty() {

@@ -38,6 +38,10 @@ pub async fn run(args: InitArgs) -> anyhow::Result<()> {
         overrides.push(("server.user", Value::from("")));
         overrides.push(("mx.listen", listen("127.0.0.1:2525")));
         overrides.push(("lmtp.listen", listen("127.0.0.1:2424")));
+        overrides.push(("imap.listen", listen("127.0.0.1:2143")));
+        overrides.push(("imap.tls_listen", listen("127.0.0.1:2993")));
+        overrides.push(("pop3.listen", listen("127.0.0.1:2110")));
+        overrides.push(("pop3.tls_listen", listen("127.0.0.1:2995")));
     }
     let text = havre_config::init_text(&overrides);
 
@@ -74,7 +78,9 @@ pub async fn run(args: InitArgs) -> anyhow::Result<()> {
     println!("  havre --config {config_arg} user add postmaster@{domain} --password-stdin");
     println!("  havre --config {config_arg} serve");
     if args.dev {
-        println!("  (SMTP on 127.0.0.1:2525, LMTP on 127.0.0.1:2424)");
+        println!(
+            "  (SMTP 127.0.0.1:2525, LMTP 2424, IMAP 2143, IMAPS 2993, POP3 2110, POP3S 2995)"
+        );
     }
     Ok(())
 }

@@ -32,6 +32,13 @@ pub async fn run(explicit: Option<PathBuf>) -> anyhow::Result<()> {
     // opened after the switch, so every file havre creates belongs to server.user.
     let tls = crate::tls::acceptor(&loaded.tls_cert(), &loaded.tls_key())?;
     let listeners = bind(&loaded).await?;
+    let imap_listeners = bind_pairs(
+        config.has_role(Role::Imap),
+        "imap",
+        &config.imap.listen,
+        &config.imap.tls_listen,
+    )
+    .await?;
     let data_dir = loaded.data_dir();
     let sqlite = loaded.sqlite_path();
     let wal = PathBuf::from(format!("{}-wal", sqlite.display()));
@@ -45,7 +52,8 @@ pub async fn run(explicit: Option<PathBuf>) -> anyhow::Result<()> {
             &wal,
         ],
     )?;
-    let node = Node::prepare(&loaded, tls).await?;
+    let mut node = Node::prepare(&loaded, tls).await?;
+    node.imap_listeners = imap_listeners;
 
     let (shutdown_tx, shutdown) = watch::channel(false);
     let mut tasks = Vec::new();
@@ -53,6 +61,14 @@ pub async fn run(explicit: Option<PathBuf>) -> anyhow::Result<()> {
         tasks.push(tokio::spawn(havre_smtp::serve(
             listener,
             node.services.clone(),
+            shutdown.clone(),
+        )));
+    }
+    for (socket, implicit_tls) in node.imap_listeners {
+        tasks.push(tokio::spawn(havre_imap::serve(
+            socket,
+            implicit_tls,
+            node.imap.clone(),
             shutdown.clone(),
         )));
     }
@@ -92,6 +108,8 @@ pub async fn run(explicit: Option<PathBuf>) -> anyhow::Result<()> {
 struct Node {
     queue: Arc<Queue>,
     services: Arc<Services>,
+    imap: havre_imap::Services,
+    imap_listeners: Vec<(TcpListener, bool)>,
 }
 
 impl Node {
@@ -114,7 +132,7 @@ impl Node {
             loaded.maildir_template().display().to_string(),
             config.server.hostname.clone(),
         );
-        let local = LocalDelivery::new(mailboxes);
+        let local = LocalDelivery::new(mailboxes.clone());
         let settings = Arc::new(SmtpSettings {
             hostname: config.server.hostname.clone(),
             banner: config.smtp.banner.clone(),
@@ -124,7 +142,24 @@ impl Node {
             hard_error_limit: config.smtp.hard_error_limit as usize,
             idle_timeout: config.smtp.idle_timeout.0,
         });
+        let imap = Arc::new(havre_imap::ImapServices {
+            settings: havre_imap::ImapSettings {
+                hostname: config.server.hostname.clone(),
+                idle_timeout: config.imap.idle_timeout.0,
+                login_timeout: config.imap.login_timeout.0,
+                max_command_length: config.imap.max_command_length.0 as usize,
+                max_message_size: config.smtp.message_size_limit.0,
+                max_connections_per_user: config.imap.max_connections_per_user,
+                max_connections_per_ip: config.imap.max_connections_per_ip,
+            },
+            directory: directory.clone(),
+            mailboxes: mailboxes.clone(),
+            tls: Some(tls.clone()),
+            limits: havre_imap::ConnectionLimits::default(),
+        });
         Ok(Node {
+            imap,
+            imap_listeners: Vec::new(),
             queue: queue.clone(),
             services: Arc::new(Services {
                 settings,
@@ -164,6 +199,28 @@ async fn bind(loaded: &LoadedConfig) -> anyhow::Result<Vec<Listener>> {
         });
     }
     Ok(listeners)
+}
+
+/// `key.listen` (STARTTLS) and `key.tls_listen` (implicit TLS) of a role.
+async fn bind_pairs(
+    enabled: bool,
+    key: &str,
+    plain: &[std::net::SocketAddr],
+    tls: &[std::net::SocketAddr],
+) -> anyhow::Result<Vec<(TcpListener, bool)>> {
+    let mut out = Vec::new();
+    if !enabled {
+        return Ok(out);
+    }
+    for (addrs, implicit, suffix) in [(plain, false, "listen"), (tls, true, "tls_listen")] {
+        for addr in addrs {
+            let socket = TcpListener::bind(addr)
+                .await
+                .with_context(|| format!("{key}.{suffix}: cannot listen on {addr}"))?;
+            out.push((socket, implicit));
+        }
+    }
+    Ok(out)
 }
 
 async fn wait_for_signal() {

@@ -12,6 +12,10 @@ pub struct Havre {
     child: Option<Child>,
     pub smtp_port: u16,
     pub lmtp_port: u16,
+    pub imap_port: u16,
+    pub imaps_port: u16,
+    pub pop3_port: u16,
+    pub pop3s_port: u16,
     pub domain: String,
 }
 
@@ -44,13 +48,22 @@ impl Havre {
             child: None,
             smtp_port: free_port(),
             lmtp_port: free_port(),
+            imap_port: free_port(),
+            imaps_port: free_port(),
+            pop3_port: free_port(),
+            pop3s_port: free_port(),
             domain: "example.test".into(),
         };
-        node.set("mx.listen", &format!("[\"127.0.0.1:{}\"]", node.smtp_port));
-        node.set(
-            "lmtp.listen",
-            &format!("[\"127.0.0.1:{}\"]", node.lmtp_port),
-        );
+        for (key, port) in [
+            ("mx.listen", node.smtp_port),
+            ("lmtp.listen", node.lmtp_port),
+            ("imap.listen", node.imap_port),
+            ("imap.tls_listen", node.imaps_port),
+            ("pop3.listen", node.pop3_port),
+            ("pop3.tls_listen", node.pop3s_port),
+        ] {
+            node.set(key, &format!("[\"127.0.0.1:{port}\"]"));
+        }
         node.set("log.file", "havre.log");
         // Tests wait seconds, not the production minutes.
         node.set("queue.retry_min", "\"1s\"");

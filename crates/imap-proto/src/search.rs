@@ -1,0 +1,268 @@
+//! SEARCH keys (RFC 9051 6.4.4, RFC 3501 NEW/OLD/RECENT, RFC 7162 MODSEQ,
+//! RFC 5032 OLDER/YOUNGER) and the RETURN options of ESEARCH (RFC 4731).
+
+use crate::date::Date;
+use crate::error::ParseError;
+use crate::lexer::{Cursor, PResult};
+use crate::sequence::SequenceSet;
+
+/// One search key. Strings are UTF-8 (see [`crate::SearchCommand::charset`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SearchKey {
+    All,
+    Answered,
+    Bcc(String),
+    Before(Date),
+    Body(String),
+    Cc(String),
+    Deleted,
+    Draft,
+    Flagged,
+    From(String),
+    /// `HEADER field-name string`
+    Header(String, String),
+    Keyword(String),
+    Larger(u64),
+    New,
+    Not(Box<SearchKey>),
+    Old,
+    On(Date),
+    Or(Box<SearchKey>, Box<SearchKey>),
+    Recent,
+    Seen,
+    SentBefore(Date),
+    SentOn(Date),
+    SentSince(Date),
+    Since(Date),
+    Smaller(u64),
+    Subject(String),
+    Text(String),
+    To(String),
+    Uid(SequenceSet),
+    Unanswered,
+    Undeleted,
+    Undraft,
+    Unflagged,
+    Unkeyword(String),
+    Unseen,
+    /// A bare sequence set (message sequence numbers), or `$`.
+    Sequence(SequenceSet),
+    /// A parenthesised group: all of the keys.
+    And(Vec<SearchKey>),
+    /// RFC 7162: `MODSEQ ["/flags/\Seen" priv|shared|all] n`.
+    ModSeq {
+        entry: Option<(String, EntryType)>,
+        modseq: u64,
+    },
+    /// RFC 5032 WITHIN: internal date older than this many seconds.
+    Older(u32),
+    /// RFC 5032 WITHIN: internal date younger than this many seconds.
+    Younger(u32),
+}
+
+/// The metadata type of a CONDSTORE `MODSEQ` search entry.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EntryType {
+    Private,
+    Shared,
+    All,
+}
+
+/// `SEARCH RETURN (...)` options (RFC 4731, RFC 5182 SAVE).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum SearchReturn {
+    Min,
+    Max,
+    All,
+    Count,
+    Save,
+}
+
+/// How strings of a search program are turned into UTF-8.
+#[derive(Clone, Copy)]
+pub(crate) enum Strings {
+    /// Refuse bytes that are not UTF-8.
+    Strict,
+    /// A charset we will refuse anyway (`BADCHARSET`): keep going.
+    Lossy,
+}
+
+fn string(c: &mut Cursor<'_>, strings: Strings) -> PResult<String> {
+    let bytes = c.astring()?;
+    match strings {
+        Strings::Strict => String::from_utf8(bytes.into_owned())
+            .map_err(|_| ParseError::syntax("search string is not valid UTF-8")),
+        Strings::Lossy => Ok(String::from_utf8_lossy(&bytes).into_owned()),
+    }
+}
+
+/// `RETURN (opt ...)` after the keyword `RETURN` has been consumed.
+pub(crate) fn parse_return_options(c: &mut Cursor<'_>) -> PResult<Vec<SearchReturn>> {
+    c.sp()?;
+    let mut options = Vec::new();
+    c.paren_list(true, |c| {
+        let option = match c.keyword()?.as_str() {
+            "MIN" => SearchReturn::Min,
+            "MAX" => SearchReturn::Max,
+            "ALL" => SearchReturn::All,
+            "COUNT" => SearchReturn::Count,
+            "SAVE" => SearchReturn::Save,
+            _ => return Err(ParseError::syntax("unknown RETURN option")),
+        };
+        if !options.contains(&option) {
+            options.push(option);
+        }
+        Ok(())
+    })?;
+    Ok(options)
+}
+
+/// `search-key *(SP search-key)` up to the end of the command.
+pub(crate) fn parse_keys(c: &mut Cursor<'_>, strings: Strings) -> PResult<Vec<SearchKey>> {
+    let mut keys = vec![parse_key(c, strings)?];
+    loop {
+        // Trailing spaces before CRLF are forgiven by `end`.
+        if c.at_end() || c.rest().iter().all(|&b| matches!(b, b' ' | b'\r' | b'\n')) {
+            return Ok(keys);
+        }
+        c.sp()?;
+        keys.push(parse_key(c, strings)?);
+    }
+}
+
+fn parse_key(c: &mut Cursor<'_>, strings: Strings) -> PResult<SearchKey> {
+    match c.peek() {
+        Some(b'(') => {
+            let mut keys = Vec::new();
+            c.paren_list(false, |c| {
+                keys.push(parse_key(c, strings)?);
+                Ok(())
+            })?;
+            return Ok(SearchKey::And(keys));
+        }
+        Some(b'0'..=b'9' | b'*' | b'$') => return Ok(SearchKey::Sequence(SequenceSet::parse(c)?)),
+        _ => {}
+    }
+    let name = c
+        .keyword()
+        .map_err(|_| ParseError::syntax("expected a search key"))?;
+    let key = match name.as_str() {
+        "ALL" => SearchKey::All,
+        "ANSWERED" => SearchKey::Answered,
+        "DELETED" => SearchKey::Deleted,
+        "DRAFT" => SearchKey::Draft,
+        "FLAGGED" => SearchKey::Flagged,
+        "NEW" => SearchKey::New,
+        "OLD" => SearchKey::Old,
+        "RECENT" => SearchKey::Recent,
+        "SEEN" => SearchKey::Seen,
+        "UNANSWERED" => SearchKey::Unanswered,
+        "UNDELETED" => SearchKey::Undeleted,
+        "UNDRAFT" => SearchKey::Undraft,
+        "UNFLAGGED" => SearchKey::Unflagged,
+        "UNSEEN" => SearchKey::Unseen,
+        "BCC" => SearchKey::Bcc(arg_string(c, strings)?),
+        "BODY" => SearchKey::Body(arg_string(c, strings)?),
+        "CC" => SearchKey::Cc(arg_string(c, strings)?),
+        "FROM" => SearchKey::From(arg_string(c, strings)?),
+        "SUBJECT" => SearchKey::Subject(arg_string(c, strings)?),
+        "TEXT" => SearchKey::Text(arg_string(c, strings)?),
+        "TO" => SearchKey::To(arg_string(c, strings)?),
+        "HEADER" => {
+            c.sp()?;
+            let field = c.astring_utf8("bad header field name")?;
+            if field.is_empty()
+                || !field
+                    .bytes()
+                    .all(|b| (0x21..=0x7e).contains(&b) && b != b':')
+            {
+                return Err(ParseError::syntax("bad header field name"));
+            }
+            SearchKey::Header(field, arg_string(c, strings)?)
+        }
+        "KEYWORD" => SearchKey::Keyword(arg_atom(c)?),
+        "UNKEYWORD" => SearchKey::Unkeyword(arg_atom(c)?),
+        "BEFORE" => SearchKey::Before(arg_date(c)?),
+        "ON" => SearchKey::On(arg_date(c)?),
+        "SINCE" => SearchKey::Since(arg_date(c)?),
+        "SENTBEFORE" => SearchKey::SentBefore(arg_date(c)?),
+        "SENTON" => SearchKey::SentOn(arg_date(c)?),
+        "SENTSINCE" => SearchKey::SentSince(arg_date(c)?),
+        "LARGER" => {
+            c.sp()?;
+            SearchKey::Larger(c.number64()?)
+        }
+        "SMALLER" => {
+            c.sp()?;
+            SearchKey::Smaller(c.number64()?)
+        }
+        "OLDER" => {
+            c.sp()?;
+            SearchKey::Older(c.nz_number()?)
+        }
+        "YOUNGER" => {
+            c.sp()?;
+            SearchKey::Younger(c.nz_number()?)
+        }
+        "UID" => {
+            c.sp()?;
+            SearchKey::Uid(SequenceSet::parse(c)?)
+        }
+        "NOT" => {
+            c.sp()?;
+            c.enter()?;
+            let key = parse_key(c, strings)?;
+            c.leave();
+            SearchKey::Not(Box::new(key))
+        }
+        "OR" => {
+            c.enter()?;
+            c.sp()?;
+            let a = parse_key(c, strings)?;
+            c.sp()?;
+            let b = parse_key(c, strings)?;
+            c.leave();
+            SearchKey::Or(Box::new(a), Box::new(b))
+        }
+        "MODSEQ" => {
+            c.sp()?;
+            let entry = if c.peek() == Some(b'"') {
+                let name = String::from_utf8(c.quoted()?)
+                    .map_err(|_| ParseError::syntax("bad MODSEQ entry name"))?;
+                c.sp()?;
+                let kind = match c.keyword()?.as_str() {
+                    "PRIV" => EntryType::Private,
+                    "SHARED" => EntryType::Shared,
+                    "ALL" => EntryType::All,
+                    _ => return Err(ParseError::syntax("bad MODSEQ entry type")),
+                };
+                c.sp()?;
+                Some((name, kind))
+            } else {
+                None
+            };
+            // mod-sequence-valzer: zero is allowed here.
+            SearchKey::ModSeq {
+                entry,
+                modseq: c.number64()?,
+            }
+        }
+        _ => return Err(ParseError::syntax("unknown search key")),
+    };
+    Ok(key)
+}
+
+fn arg_string(c: &mut Cursor<'_>, strings: Strings) -> PResult<String> {
+    c.sp()?;
+    string(c, strings)
+}
+
+fn arg_atom(c: &mut Cursor<'_>) -> PResult<String> {
+    c.sp()?;
+    Ok(c.atom()?.to_owned())
+}
+
+fn arg_date(c: &mut Cursor<'_>) -> PResult<Date> {
+    c.sp()?;
+    Date::parse(c)
+}

@@ -1,0 +1,91 @@
+//! What the session needs from a message's bytes, in one place: loading the
+//! Maildir file, the cached analysis (ENVELOPE, BODYSTRUCTURE, sort keys), and
+//! sections. Everything here goes through `havre-message`.
+
+use havre_imap_proto::{Section, SectionText};
+use havre_message::Analysis;
+use havre_store::{MailboxRecord, MessageRecord};
+
+use crate::session::Session;
+
+/// Converts the parser's section to the analyser's.
+fn message_section(section: &Section) -> havre_message::Section {
+    havre_message::Section {
+        part: section.part.clone(),
+        text: section.text.as_ref().map(|t| match t {
+            SectionText::Header => havre_message::SectionText::Header,
+            SectionText::Text => havre_message::SectionText::Text,
+            SectionText::Mime => havre_message::SectionText::Mime,
+            SectionText::HeaderFields(f) => havre_message::SectionText::HeaderFields(f.clone()),
+            SectionText::HeaderFieldsNot(f) => {
+                havre_message::SectionText::HeaderFieldsNot(f.clone())
+            }
+        }),
+    }
+}
+
+/// The bytes of `section` (CRLF form), or `None` for a part that does not exist.
+pub(crate) fn section_bytes(raw: &[u8], section: &Section) -> Option<Vec<u8>> {
+    let wanted = message_section(section);
+    let bytes = havre_message::section(raw, &wanted);
+    if bytes.is_empty() && !section.part.is_empty() && section.text.is_none() {
+        return None;
+    }
+    Some(bytes)
+}
+
+pub(crate) fn whole(raw: &[u8]) -> Vec<u8> {
+    havre_message::to_crlf(raw).into_owned()
+}
+
+impl Session {
+    pub(crate) async fn load(
+        &self,
+        mailbox: &MailboxRecord,
+        message: &MessageRecord,
+    ) -> Option<Vec<u8>> {
+        let path = self
+            .services
+            .mailboxes
+            .message_path(self.user(), mailbox, message)
+            .ok()?;
+        match tokio::fs::read(&path).await {
+            Ok(bytes) => Some(bytes),
+            Err(err) => {
+                tracing::error!(target: "imap", "cannot read {}: {err}", path.display());
+                None
+            }
+        }
+    }
+
+    /// The analysis of a message, from the store's cache or computed (and
+    /// cached) now.
+    pub(crate) async fn analysis(&mut self, uid: u32, raw: Option<&[u8]>) -> Option<Analysis> {
+        let view = self.selected.as_ref()?;
+        let record = view.message(uid)?.clone();
+        if let Some(cached) = record.cache.as_deref().and_then(Analysis::from_cache) {
+            return Some(cached);
+        }
+        let mailbox = view.mailbox.clone();
+        let loaded;
+        let raw = match raw {
+            Some(raw) => raw,
+            None => {
+                loaded = self.load(&mailbox, &record).await?;
+                &loaded[..]
+            }
+        };
+        let analysis = havre_message::analyse(raw);
+        let cache = analysis.to_cache();
+        let _ = self
+            .services
+            .mailboxes
+            .store()
+            .message_set_cache(mailbox.id, uid, &cache)
+            .await;
+        if let Some(m) = self.selected.as_mut().and_then(|v| v.message_mut(uid)) {
+            m.cache = Some(cache);
+        }
+        Some(analysis)
+    }
+}

@@ -1,0 +1,60 @@
+//! The IMAP server of the mailbox tier: IMAP4rev2 (RFC 9051) with IMAP4rev1
+//! (RFC 3501) compatibility, on Dovecot-compatible Maildir.
+//!
+//! Layers, one way: `havre-imap-proto` parses commands and writes responses;
+//! `havre-message` knows what is inside a message (ENVELOPE, BODYSTRUCTURE,
+//! sections, search text, threads); `havre-mailbox` owns folders, files and the
+//! index; this crate is the session between them: states, sequence numbers
+//! ([`view::View`]), what a command may change and which untagged updates the
+//! client is owed.
+//!
+//! Promises: a client sees changes made by another session or by delivery at
+//! its next command, and within a second during IDLE (in-process
+//! notifications); logins are refused before TLS (LOGINDISABLED) and without
+//! TLS no password is ever read; every limit (command length, literal size,
+//! connections per user and per address, idle time) ends in a protocol answer,
+//! never a crash.
+
+mod command;
+mod content;
+mod limits;
+mod list;
+mod mailbox_cmd;
+mod message_cmd;
+mod search;
+mod server;
+mod session;
+pub mod view;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use havre_directory::Directory;
+use havre_mailbox::Mailboxes;
+
+pub use limits::ConnectionLimits;
+pub use server::serve;
+
+#[derive(Debug, Clone)]
+pub struct ImapSettings {
+    pub hostname: String,
+    /// Logged-in clients (RFC 9051: at least 30 minutes).
+    pub idle_timeout: Duration,
+    /// Before login.
+    pub login_timeout: Duration,
+    pub max_command_length: usize,
+    /// APPENDLIMIT: the largest message accepted.
+    pub max_message_size: u64,
+    pub max_connections_per_user: u32,
+    pub max_connections_per_ip: u32,
+}
+
+pub struct ImapServices {
+    pub settings: ImapSettings,
+    pub directory: Directory,
+    pub mailboxes: Mailboxes,
+    pub tls: Option<tokio_rustls::TlsAcceptor>,
+    pub limits: ConnectionLimits,
+}
+
+pub type Services = Arc<ImapServices>;

@@ -1,0 +1,457 @@
+//! Commands on mailboxes: LIST/LSUB, CREATE, DELETE, RENAME, (UN)SUBSCRIBE,
+//! STATUS, SELECT/EXAMINE, quotas.
+
+use havre_imap_proto::{
+    Code, Flag, ListCommand, ListExtra, Mailbox, MailboxAttr, RangeSet, SelectParams, Status,
+    StatusItem,
+};
+use havre_mailbox::MailboxError;
+use havre_store::{MailboxRecord, StoreError};
+
+use crate::list::{DELIMITER, full_pattern, matches_name};
+use crate::session::{Outcome, Session};
+use crate::view::{View, has_flag};
+
+fn special_attr(special: &str) -> MailboxAttr {
+    MailboxAttr::parse(special)
+}
+
+pub(crate) fn mailbox_error(err: MailboxError) -> Outcome {
+    match err {
+        MailboxError::Store(StoreError::AlreadyExists(_)) => {
+            Outcome::no_code(Code::AlreadyExists, "Mailbox already exists.")
+        }
+        MailboxError::NoSuchMailbox(_) | MailboxError::Store(StoreError::NoSuchMailbox(_)) => {
+            Outcome::no_code(Code::NonExistent, "Mailbox doesn't exist.")
+        }
+        MailboxError::Refused(text) => Outcome::no_code(Code::Cannot, text),
+        MailboxError::Maildir(e) => Outcome::no_code(Code::Cannot, e.to_string()),
+        other => {
+            tracing::error!(target: "imap", "mailbox operation failed: {other}");
+            Outcome::no_code(Code::ServerBug, "Internal error occurred.")
+        }
+    }
+}
+
+impl Session {
+    pub(crate) async fn mailbox_list(&self) -> Result<Vec<MailboxRecord>, Outcome> {
+        self.services
+            .mailboxes
+            .list(self.user())
+            .await
+            .map_err(mailbox_error)
+    }
+
+    pub(crate) async fn find_mailbox(&self, name: &Mailbox) -> Result<MailboxRecord, Outcome> {
+        match self
+            .services
+            .mailboxes
+            .get(self.user(), name.as_str())
+            .await
+        {
+            Ok(Some(m)) => Ok(m),
+            Ok(None) => Err(Outcome::no_code(
+                Code::NonExistent,
+                "Mailbox doesn't exist.",
+            )),
+            Err(e) => Err(mailbox_error(e)),
+        }
+    }
+
+    pub(crate) async fn list(&mut self, list: ListCommand) -> Outcome {
+        if list.patterns.iter().all(|p| p.is_empty()) && !list.extended {
+            // `LIST "" ""`: the delimiter and the root (RFC 9051 6.3.9).
+            self.out.list(&[MailboxAttr::NoSelect], Some(DELIMITER), "");
+            return Outcome::ok("List completed.");
+        }
+        let mailboxes = match self.mailbox_list().await {
+            Ok(m) => m,
+            Err(o) => return o,
+        };
+        let patterns: Vec<String> = list
+            .patterns
+            .iter()
+            .map(|p| full_pattern(&list.reference, p))
+            .collect();
+        let subscribed_only = list.selection.subscribed;
+        let special_only = list.selection.special_use;
+        for mailbox in &mailboxes {
+            if !patterns.iter().any(|p| matches_name(p, &mailbox.name)) {
+                continue;
+            }
+            if subscribed_only && !mailbox.subscribed {
+                continue;
+            }
+            if special_only && mailbox.special_use.is_none() {
+                continue;
+            }
+            let prefix = format!("{}{DELIMITER}", mailbox.name);
+            let has_children = mailboxes.iter().any(|m| m.name.starts_with(&prefix));
+            let mut attrs = vec![if has_children {
+                MailboxAttr::HasChildren
+            } else {
+                MailboxAttr::HasNoChildren
+            }];
+            if let Some(special) = &mailbox.special_use {
+                attrs.push(special_attr(special));
+            }
+            if mailbox.subscribed && (list.returns.subscribed || subscribed_only) {
+                attrs.push(MailboxAttr::Subscribed);
+            }
+            if list.extended {
+                self.out.list_extended(
+                    &attrs,
+                    Some(DELIMITER),
+                    &mailbox.name,
+                    &ListExtra::default(),
+                );
+            } else {
+                self.out.list(&attrs, Some(DELIMITER), &mailbox.name);
+            }
+            if let Some(items) = &list.returns.status {
+                // LIST-STATUS (RFC 5819): STATUS right after the mailbox's LIST.
+                let values = self.status_values(mailbox, items).await;
+                self.out.status(&mailbox.name, &values);
+            }
+        }
+        Outcome::ok("List completed.")
+    }
+
+    pub(crate) async fn lsub(&mut self, reference: &str, pattern: &str) -> Outcome {
+        let mailboxes = match self.mailbox_list().await {
+            Ok(m) => m,
+            Err(o) => return o,
+        };
+        let pattern = full_pattern(reference, pattern);
+        for mailbox in mailboxes.iter().filter(|m| m.subscribed) {
+            if matches_name(&pattern, &mailbox.name) {
+                self.out.lsub(&[], Some(DELIMITER), &mailbox.name);
+            }
+        }
+        Outcome::ok("Lsub completed.")
+    }
+
+    pub(crate) async fn create(
+        &mut self,
+        mailbox: Mailbox,
+        special_use: Vec<MailboxAttr>,
+    ) -> Outcome {
+        let name = mailbox.as_str().trim_end_matches(DELIMITER).to_string();
+        if name == "INBOX" {
+            return Outcome::no_code(Code::AlreadyExists, "Mailbox already exists.");
+        }
+        let special = match special_use.as_slice() {
+            [] => None,
+            [one]
+                if matches!(
+                    one,
+                    MailboxAttr::Archive
+                        | MailboxAttr::Drafts
+                        | MailboxAttr::Junk
+                        | MailboxAttr::Sent
+                        | MailboxAttr::Trash
+                        | MailboxAttr::Flagged
+                        | MailboxAttr::All
+                ) =>
+            {
+                Some(one.to_string())
+            }
+            _ => return Outcome::no_code(Code::UseAttr, "Unsupported special-use attribute."),
+        };
+        // Intermediate levels (`a/b/c` creates `a` and `a/b`), RFC 9051 6.3.4.
+        let levels: Vec<&str> = name.split(DELIMITER).collect();
+        for depth in 1..levels.len() {
+            let parent = levels[..depth].join("/");
+            if let Ok(None) = self.services.mailboxes.get(self.user(), &parent).await
+                && let Err(e) = self
+                    .services
+                    .mailboxes
+                    .create(self.user(), &parent, None)
+                    .await
+            {
+                return mailbox_error(e);
+            }
+        }
+        match self
+            .services
+            .mailboxes
+            .create(self.user(), &name, special.as_deref())
+            .await
+        {
+            Ok(_) => Outcome::ok("Create completed."),
+            Err(e) => mailbox_error(e),
+        }
+    }
+
+    pub(crate) async fn delete(&mut self, mailbox: Mailbox) -> Outcome {
+        let record = match self.find_mailbox(&mailbox).await {
+            Ok(r) => r,
+            Err(o) => return o,
+        };
+        if self
+            .selected
+            .as_ref()
+            .is_some_and(|v| v.mailbox.id == record.id)
+        {
+            self.selected = None;
+        }
+        match self.services.mailboxes.delete(self.user(), &record).await {
+            Ok(()) => Outcome::ok("Delete completed."),
+            Err(e) => mailbox_error(e),
+        }
+    }
+
+    pub(crate) async fn rename(&mut self, from: Mailbox, to: Mailbox) -> Outcome {
+        let record = match self.find_mailbox(&from).await {
+            Ok(r) => r,
+            Err(o) => return o,
+        };
+        match self
+            .services
+            .mailboxes
+            .rename(self.user(), &record, to.as_str())
+            .await
+        {
+            Ok(()) => Outcome::ok("Rename completed."),
+            Err(e) => mailbox_error(e),
+        }
+    }
+
+    pub(crate) async fn subscribe(&mut self, mailbox: Mailbox, on: bool) -> Outcome {
+        let record = match self.find_mailbox(&mailbox).await {
+            Ok(r) => r,
+            Err(o) => return o,
+        };
+        match self
+            .services
+            .mailboxes
+            .store()
+            .mailbox_subscribe(record.id, on)
+            .await
+        {
+            Ok(()) => Outcome::ok(if on {
+                "Subscribe completed."
+            } else {
+                "Unsubscribe completed."
+            }),
+            Err(e) => mailbox_error(e.into()),
+        }
+    }
+
+    pub(crate) async fn status_values(
+        &self,
+        mailbox: &MailboxRecord,
+        items: &[StatusItem],
+    ) -> Vec<(StatusItem, u64)> {
+        let messages = self
+            .services
+            .mailboxes
+            .store()
+            .message_list(mailbox.id)
+            .await
+            .unwrap_or_default();
+        items
+            .iter()
+            .map(|item| {
+                let value = match item {
+                    StatusItem::Messages => messages.len() as u64,
+                    StatusItem::UidNext => mailbox.uidnext as u64,
+                    StatusItem::UidValidity => mailbox.uidvalidity as u64,
+                    StatusItem::Unseen => messages
+                        .iter()
+                        .filter(|m| !has_flag(&m.flags, "\\Seen"))
+                        .count() as u64,
+                    StatusItem::Deleted => messages
+                        .iter()
+                        .filter(|m| has_flag(&m.flags, "\\Deleted"))
+                        .count() as u64,
+                    StatusItem::Size => messages.iter().map(|m| m.size).sum(),
+                    StatusItem::Recent => 0,
+                    StatusItem::HighestModSeq => mailbox.highestmodseq,
+                    StatusItem::AppendLimit => self.services.settings.max_message_size,
+                };
+                (*item, value)
+            })
+            .collect()
+    }
+
+    pub(crate) async fn status(&mut self, mailbox: Mailbox, items: &[StatusItem]) -> Outcome {
+        let record = match self.find_mailbox(&mailbox).await {
+            Ok(r) => r,
+            Err(o) => return o,
+        };
+        let values = self.status_values(&record, items).await;
+        self.out.status(&record.name, &values);
+        Outcome::ok("Status completed.")
+    }
+
+    pub(crate) async fn select(
+        &mut self,
+        mailbox: Mailbox,
+        read_only: bool,
+        params: SelectParams,
+    ) -> Outcome {
+        if params.condstore || params.qresync.is_some() {
+            // RFC 7162 3.1: a CONDSTORE parameter enables CONDSTORE.
+            self.enabled.condstore = true;
+        }
+        if params.qresync.is_some() && !self.enabled.qresync {
+            return Outcome::bad("QRESYNC is not enabled.");
+        }
+        if self.selected.take().is_some() && self.enabled.condstore {
+            self.out
+                .untagged(Status::Ok, Some(&Code::Closed), "Previous mailbox closed.");
+        }
+        let record = match self.find_mailbox(&mailbox).await {
+            Ok(r) => r,
+            Err(o) => return o,
+        };
+        // Files delivered by other programs (or before a crash) get their UIDs now.
+        if let Err(e) = self.services.mailboxes.sync(self.user(), &record).await {
+            tracing::warn!(target: "imap", "sync of {} for {}: {e}", record.name, self.user());
+        }
+        let record = match self.find_mailbox(&mailbox).await {
+            Ok(r) => r,
+            Err(o) => return o,
+        };
+        let store = self.services.mailboxes.store().clone();
+        let view = match View::open(store.as_ref(), record.clone(), read_only).await {
+            Ok(v) => v,
+            Err(e) => return mailbox_error(e.into()),
+        };
+        let mut flags = vec![
+            Flag::Answered,
+            Flag::Flagged,
+            Flag::Deleted,
+            Flag::Seen,
+            Flag::Draft,
+        ];
+        for uid in view.uids() {
+            if let Some(m) = view.message(*uid) {
+                for f in crate::command::wire_flags(&m.flags) {
+                    if !flags.contains(&f) {
+                        flags.push(f);
+                    }
+                }
+            }
+        }
+        self.out.flags(&flags);
+        self.out.untagged(
+            Status::Ok,
+            Some(&Code::PermanentFlags {
+                flags: if read_only { Vec::new() } else { flags.clone() },
+                allow_new: !read_only,
+            }),
+            "Flags permitted.",
+        );
+        self.out.exists(view.exists());
+        if !self.enabled.rev2 {
+            self.out.recent(0);
+            if let Some(seq) = view.first_unseen_seq() {
+                self.out
+                    .untagged(Status::Ok, Some(&Code::Unseen(seq)), "First unseen.");
+            }
+        }
+        self.out.untagged(
+            Status::Ok,
+            Some(&Code::UidValidity(record.uidvalidity)),
+            "UIDs valid",
+        );
+        self.out.untagged(
+            Status::Ok,
+            Some(&Code::UidNext(record.uidnext)),
+            "Predicted next UID",
+        );
+        self.out.untagged(
+            Status::Ok,
+            Some(&Code::HighestModSeq(record.highestmodseq)),
+            "Highest",
+        );
+        if let Some(q) = &params.qresync
+            && q.uid_validity == record.uidvalidity
+        {
+            // QRESYNC (RFC 7162 3.2.5): what vanished and what changed since.
+            let vanished = store
+                .expunged_since(record.id, q.modseq)
+                .await
+                .unwrap_or_default();
+            let mut set = RangeSet::new();
+            for uid in vanished {
+                let known = q
+                    .known_uids
+                    .as_ref()
+                    .map(|k| k.contains(uid, u32::MAX))
+                    .unwrap_or(true);
+                if known {
+                    set.insert(uid);
+                }
+            }
+            self.out.vanished(true, &set);
+            let changed = store
+                .message_changes(record.id, q.modseq)
+                .await
+                .unwrap_or_default();
+            for message in changed {
+                if let Some(seq) = view.seq_of(message.uid) {
+                    let flags = crate::command::wire_flags(&message.flags);
+                    self.out
+                        .fetch(seq)
+                        .uid(message.uid)
+                        .flags(&flags)
+                        .modseq(message.modseq);
+                }
+            }
+        }
+        self.selected = Some(view);
+        if read_only {
+            Outcome::Ok(Some(Code::ReadOnly), "Examine completed.".into())
+        } else {
+            Outcome::Ok(Some(Code::ReadWrite), "Select completed.".into())
+        }
+    }
+
+    async fn quota_numbers(&self) -> Option<(u64, u64)> {
+        let user = self
+            .services
+            .directory
+            .store()
+            .get_user(self.user())
+            .await
+            .ok()??;
+        let limit = user.quota?;
+        let used = self
+            .services
+            .mailboxes
+            .store()
+            .quota_used(self.user())
+            .await
+            .unwrap_or(0);
+        // RFC 9208 STORAGE is in units of 1024 octets.
+        Some((used.div_ceil(1024), limit / 1024))
+    }
+
+    pub(crate) async fn get_quota(&mut self, root: &str) -> Outcome {
+        if !root.is_empty() {
+            return Outcome::no_code(Code::NonExistent, "No such quota root.");
+        }
+        if let Some((used, limit)) = self.quota_numbers().await {
+            self.out.quota("", &[("STORAGE", used, limit)]);
+        } else {
+            self.out.quota("", &[]);
+        }
+        Outcome::ok("Getquota completed.")
+    }
+
+    pub(crate) async fn get_quota_root(&mut self, mailbox: Mailbox) -> Outcome {
+        if let Err(o) = self.find_mailbox(&mailbox).await {
+            return o;
+        }
+        self.out.quota_root(mailbox.as_str(), &[""]);
+        if let Some((used, limit)) = self.quota_numbers().await {
+            self.out.quota("", &[("STORAGE", used, limit)]);
+        } else {
+            self.out.quota("", &[]);
+        }
+        Outcome::ok("Getquotaroot completed.")
+    }
+}

@@ -1,0 +1,621 @@
+//! Commands on messages of the selected mailbox: FETCH, STORE, COPY/MOVE,
+//! EXPUNGE, CLOSE/UNSELECT, and APPEND.
+
+use havre_imap_proto::{
+    AppendCommand, Code, DateTime, FetchAttr, FetchCommand, Mailbox, RangeSet, SequenceSet, Status,
+    StoreCommand, StoreMode,
+};
+use havre_store::MessageRecord;
+
+use crate::command::{store_flags, wire_flags};
+use crate::content::{section_bytes, whole};
+use crate::mailbox_cmd::mailbox_error;
+use crate::session::{Outcome, Session};
+use crate::view::has_flag;
+
+fn partial(data: Vec<u8>, partial: Option<havre_imap_proto::Partial>) -> (Vec<u8>, Option<u32>) {
+    match partial {
+        None => (data, None),
+        Some(p) => {
+            let start = (p.origin as usize).min(data.len());
+            let end = start.saturating_add(p.length as usize).min(data.len());
+            (data[start..end].to_vec(), Some(p.origin))
+        }
+    }
+}
+
+impl Session {
+    /// `(seq, uid)` of the messages a set names, in mailbox order.
+    pub(crate) fn resolve(&self, set: &SequenceSet, uid: bool) -> Result<Vec<(u32, u32)>, Outcome> {
+        let view = self
+            .selected
+            .as_ref()
+            .ok_or_else(|| Outcome::bad("No mailbox selected."))?;
+        if set.is_saved() {
+            // `$` (SEARCHRES) holds UIDs.
+            return Ok(self
+                .saved
+                .iter()
+                .filter_map(|u| view.seq_of(*u).map(|s| (s, *u)))
+                .collect());
+        }
+        if uid {
+            let ranges = set.resolve(view.max_uid()).unwrap_or_default();
+            Ok(view
+                .uids()
+                .iter()
+                .enumerate()
+                .filter(|(_, u)| ranges.contains(**u))
+                .map(|(i, u)| (i as u32 + 1, *u))
+                .collect())
+        } else {
+            let exists = view.exists();
+            if exists == 0 && !set.has_star() {
+                return Err(Outcome::bad("Invalid messageset: mailbox is empty."));
+            }
+            let ranges = set.resolve(exists).unwrap_or_default();
+            if ranges.last().is_some_and(|last| last > exists) {
+                return Err(Outcome::bad(
+                    "Invalid messageset: message number out of range.",
+                ));
+            }
+            Ok(ranges
+                .iter()
+                .filter_map(|seq| view.uid_of(seq).map(|u| (seq, u)))
+                .collect())
+        }
+    }
+
+    pub(crate) async fn fetch(&mut self, fetch: FetchCommand) -> Outcome {
+        let targets = match self.resolve(&fetch.set, fetch.uid) {
+            Ok(t) => t,
+            Err(o) => return o,
+        };
+        if fetch.vanished && (!fetch.uid || fetch.changed_since.is_none() || !self.enabled.qresync)
+        {
+            return Outcome::bad("VANISHED needs UID FETCH with CHANGEDSINCE and QRESYNC enabled.");
+        }
+        if fetch.changed_since.is_some() {
+            self.enabled.condstore = true;
+        }
+        let view = self.selected.as_ref().expect("checked");
+        let mailbox = view.mailbox.clone();
+        let read_only = view.read_only;
+        if let (true, Some(since)) = (fetch.vanished, fetch.changed_since) {
+            let gone = self
+                .services
+                .mailboxes
+                .store()
+                .expunged_since(mailbox.id, since)
+                .await
+                .unwrap_or_default();
+            let ranges = fetch.set.resolve(u32::MAX).unwrap_or_default();
+            let mut set = RangeSet::new();
+            for uid in gone.into_iter().filter(|u| ranges.contains(*u)) {
+                set.insert(uid);
+            }
+            self.out.vanished(true, &set);
+        }
+        let needs_content = fetch.items.iter().any(|i| {
+            !matches!(
+                i,
+                FetchAttr::Flags
+                    | FetchAttr::Uid
+                    | FetchAttr::ModSeq
+                    | FetchAttr::InternalDate
+                    | FetchAttr::Rfc822Size
+                    | FetchAttr::Envelope
+                    | FetchAttr::Body
+                    | FetchAttr::BodyStructure
+            )
+        });
+        let sets_seen = !read_only && fetch.items.iter().any(FetchAttr::sets_seen);
+        let with_modseq = self.enabled.condstore;
+        for (seq, uid) in targets {
+            let Some(record) = self.selected.as_ref().and_then(|v| v.message(uid)).cloned() else {
+                continue;
+            };
+            if let Some(since) = fetch.changed_since
+                && record.modseq <= since
+            {
+                continue;
+            }
+            let raw = if needs_content {
+                match self.load(&mailbox, &record).await {
+                    Some(raw) => Some(raw),
+                    None => {
+                        // The file is gone (expunged by another process): say
+                        // nothing rather than something wrong.
+                        continue;
+                    }
+                }
+            } else {
+                None
+            };
+            let analysis = if fetch.items.iter().any(|i| {
+                matches!(
+                    i,
+                    FetchAttr::Envelope | FetchAttr::Body | FetchAttr::BodyStructure
+                )
+            }) {
+                self.analysis(uid, raw.as_deref()).await
+            } else {
+                None
+            };
+            let mut record = record;
+            let mut flags_changed = false;
+            if sets_seen && !has_flag(&record.flags, "\\Seen") {
+                let mut flags = record.flags.clone();
+                flags.push("\\Seen".into());
+                if let Ok(changes) = self
+                    .services
+                    .mailboxes
+                    .store()
+                    .message_set_flags(mailbox.id, &[(uid, flags.clone())], None)
+                    .await
+                    && let Some(change) = changes.first()
+                {
+                    record.flags = flags;
+                    record.modseq = change.modseq;
+                    flags_changed = true;
+                    if let Some(m) = self.selected.as_mut().and_then(|v| v.message_mut(uid)) {
+                        m.flags = record.flags.clone();
+                        m.modseq = record.modseq;
+                    }
+                    self.services
+                        .mailboxes
+                        .notifier()
+                        .changed(self.user(), mailbox.id);
+                }
+            }
+            self.write_fetch(
+                seq,
+                &record,
+                &fetch,
+                raw.as_deref(),
+                analysis.as_ref(),
+                flags_changed,
+                with_modseq,
+            );
+        }
+        Outcome::ok("Fetch completed.")
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn write_fetch(
+        &mut self,
+        seq: u32,
+        record: &MessageRecord,
+        fetch: &FetchCommand,
+        raw: Option<&[u8]>,
+        analysis: Option<&havre_message::Analysis>,
+        flags_changed: bool,
+        with_modseq: bool,
+    ) {
+        let mut out = self.out.fetch(seq);
+        let has = |f: &dyn Fn(&FetchAttr) -> bool| fetch.items.iter().any(f);
+        if fetch.uid || has(&|i| matches!(i, FetchAttr::Uid)) {
+            out.uid(record.uid);
+        }
+        if flags_changed || has(&|i| matches!(i, FetchAttr::Flags)) {
+            out.flags(&wire_flags(&record.flags));
+        }
+        if with_modseq || has(&|i| matches!(i, FetchAttr::ModSeq)) {
+            out.modseq(record.modseq);
+        }
+        for item in &fetch.items {
+            match item {
+                FetchAttr::Uid | FetchAttr::Flags | FetchAttr::ModSeq => {}
+                FetchAttr::InternalDate => {
+                    if let Some(date) = DateTime::from_unix(record.internal_date, 0) {
+                        out.internal_date(&date);
+                    }
+                }
+                FetchAttr::Rfc822Size => {
+                    out.rfc822_size(record.size);
+                }
+                FetchAttr::Envelope => {
+                    if let Some(a) = analysis {
+                        out.envelope(a.envelope().as_bytes());
+                    }
+                }
+                FetchAttr::BodyStructure => {
+                    if let Some(a) = analysis {
+                        out.body_structure(a.bodystructure(true).as_bytes());
+                    }
+                }
+                FetchAttr::Body => {
+                    if let Some(a) = analysis {
+                        out.body(a.bodystructure(false).as_bytes());
+                    }
+                }
+                FetchAttr::Rfc822 => {
+                    out.rfc822(raw.map(whole).as_deref());
+                }
+                FetchAttr::Rfc822Header => {
+                    let header = raw.and_then(|r| {
+                        section_bytes(
+                            r,
+                            &havre_imap_proto::Section {
+                                part: vec![],
+                                text: Some(havre_imap_proto::SectionText::Header),
+                            },
+                        )
+                    });
+                    out.rfc822_header(header.as_deref());
+                }
+                FetchAttr::Rfc822Text => {
+                    let text = raw.and_then(|r| {
+                        section_bytes(
+                            r,
+                            &havre_imap_proto::Section {
+                                part: vec![],
+                                text: Some(havre_imap_proto::SectionText::Text),
+                            },
+                        )
+                    });
+                    out.rfc822_text(text.as_deref());
+                }
+                FetchAttr::BodySection {
+                    section,
+                    partial: p,
+                    ..
+                } => match raw.and_then(|r| section_bytes(r, section)) {
+                    Some(data) => {
+                        let (data, origin) = partial(data, *p);
+                        out.section(section, origin, Some(&data));
+                    }
+                    None => {
+                        out.section(section, p.map(|p| p.origin), None);
+                    }
+                },
+                FetchAttr::Binary {
+                    part, partial: p, ..
+                } => match raw.map(|r| havre_message::binary_section(r, part)) {
+                    Some(Ok(data)) => {
+                        let (data, origin) = partial(data, *p);
+                        out.binary(part, origin, Some(&data));
+                    }
+                    _ => {
+                        out.binary(part, None, None);
+                    }
+                },
+                FetchAttr::BinarySize { part } => {
+                    if let Some(Ok(data)) = raw.map(|r| havre_message::binary_section(r, part)) {
+                        out.binary_size(part, data.len() as u64);
+                    }
+                }
+            }
+        }
+    }
+
+    pub(crate) async fn store(&mut self, store: StoreCommand) -> Outcome {
+        if self.selected.as_ref().is_some_and(|v| v.read_only) {
+            return Outcome::no_code(Code::ReadOnly, "Mailbox is read-only.");
+        }
+        let targets = match self.resolve(&store.set, store.uid) {
+            Ok(t) => t,
+            Err(o) => return o,
+        };
+        if store.unchanged_since.is_some() {
+            self.enabled.condstore = true;
+        }
+        let view = self.selected.as_ref().expect("checked");
+        let mailbox = view.mailbox.clone();
+        let given = store_flags(&store.flags);
+        let mut updates = Vec::new();
+        for (_, uid) in &targets {
+            let Some(record) = view.message(*uid) else {
+                continue;
+            };
+            let mut flags = match store.mode {
+                StoreMode::Replace => given.clone(),
+                StoreMode::Add => {
+                    let mut f = record.flags.clone();
+                    for g in &given {
+                        if !has_flag(&f, g) {
+                            f.push(g.clone());
+                        }
+                    }
+                    f
+                }
+                StoreMode::Remove => record
+                    .flags
+                    .iter()
+                    .filter(|f| !given.iter().any(|g| g.eq_ignore_ascii_case(f)))
+                    .cloned()
+                    .collect(),
+            };
+            flags.sort();
+            let mut current = record.flags.clone();
+            current.sort();
+            if flags != current || store.unchanged_since.is_some() {
+                updates.push((*uid, flags));
+            }
+        }
+        let changes = match self
+            .services
+            .mailboxes
+            .store()
+            .message_set_flags(mailbox.id, &updates, store.unchanged_since)
+            .await
+        {
+            Ok(c) => c,
+            Err(e) => return mailbox_error(e.into()),
+        };
+        let mut modified = RangeSet::new();
+        for (uid, _) in &updates {
+            if !changes.iter().any(|c| c.uid == *uid) {
+                let id = if store.uid {
+                    *uid
+                } else {
+                    self.selected
+                        .as_ref()
+                        .and_then(|v| v.seq_of(*uid))
+                        .unwrap_or(0)
+                };
+                modified.insert(id);
+            }
+        }
+        if let Some(view) = self.selected.as_mut() {
+            for change in &changes {
+                if let Some(m) = view.message_mut(change.uid) {
+                    m.flags = change.flags.clone();
+                    m.modseq = change.modseq;
+                }
+            }
+            view.known_modseq = view
+                .known_modseq
+                .max(changes.iter().map(|c| c.modseq).max().unwrap_or(0));
+        }
+        if !changes.is_empty() {
+            self.services
+                .mailboxes
+                .notifier()
+                .changed(self.user(), mailbox.id);
+        }
+        let condstore = self.enabled.condstore;
+        for (seq, uid) in targets {
+            let changed = changes.iter().any(|c| c.uid == uid);
+            // .SILENT still reports flags set by someone else (RFC 7162 3.1.3).
+            if store.silent && (changed || !condstore) {
+                continue;
+            }
+            let Some(record) = self.selected.as_ref().and_then(|v| v.message(uid)).cloned() else {
+                continue;
+            };
+            let mut out = self.out.fetch(seq);
+            if store.uid {
+                out.uid(uid);
+            }
+            out.flags(&wire_flags(&record.flags));
+            if condstore {
+                out.modseq(record.modseq);
+            }
+        }
+        if !modified.is_empty() {
+            return Outcome::Ok(
+                Some(Code::Modified(modified)),
+                "Conditional STORE failed.".into(),
+            );
+        }
+        Outcome::ok("Store completed.")
+    }
+
+    pub(crate) async fn copy(
+        &mut self,
+        uid: bool,
+        set: SequenceSet,
+        target: Mailbox,
+        moving: bool,
+    ) -> Outcome {
+        if moving && self.selected.as_ref().is_some_and(|v| v.read_only) {
+            return Outcome::no_code(Code::ReadOnly, "Mailbox is read-only.");
+        }
+        let targets = match self.resolve(&set, uid) {
+            Ok(t) => t,
+            Err(o) => return o,
+        };
+        let destination = match self
+            .services
+            .mailboxes
+            .get(self.user(), target.as_str())
+            .await
+        {
+            Ok(Some(d)) => d,
+            Ok(None) => return Outcome::no_code(Code::TryCreate, "Mailbox doesn't exist."),
+            Err(e) => return mailbox_error(e),
+        };
+        let view = self.selected.as_ref().expect("checked");
+        let source = view.mailbox.clone();
+        let records: Vec<MessageRecord> = targets
+            .iter()
+            .filter_map(|(_, u)| view.message(*u).cloned())
+            .collect();
+        if records.is_empty() {
+            return Outcome::ok(if moving {
+                "No messages moved."
+            } else {
+                "No messages copied."
+            });
+        }
+        if let Err(o) = self.check_quota(records.iter().map(|r| r.size).sum()).await {
+            return o;
+        }
+        let pairs = match self
+            .services
+            .mailboxes
+            .copy(self.user(), &source, &records, &destination)
+            .await
+        {
+            Ok(p) => p,
+            Err(e) => return mailbox_error(e),
+        };
+        let code = Code::CopyUid {
+            uid_validity: destination.uidvalidity,
+            source: pairs.iter().map(|p| p.0).collect(),
+            destination: pairs.iter().map(|p| p.1).collect(),
+        };
+        if !moving {
+            return Outcome::Ok(Some(code), "Copy completed.".into());
+        }
+        // MOVE (RFC 6851): COPYUID untagged, then the expunges, then OK.
+        self.out.untagged(Status::Ok, Some(&code), "Moved UIDs.");
+        if let Err(e) = self
+            .services
+            .mailboxes
+            .expunge(self.user(), &source, &records)
+            .await
+        {
+            return mailbox_error(e);
+        }
+        self.report_expunged(records.iter().map(|r| r.uid).collect());
+        Outcome::ok("Move completed.")
+    }
+
+    /// Tells the client about messages this session removed.
+    fn report_expunged(&mut self, mut uids: Vec<u32>) {
+        let qresync = self.enabled.qresync;
+        let Some(view) = self.selected.as_mut() else {
+            return;
+        };
+        uids.sort_unstable();
+        let mut vanished = RangeSet::new();
+        let mut seqs = Vec::new();
+        for uid in uids.iter().rev() {
+            if let Some(seq) = view.remove(*uid) {
+                seqs.push(seq);
+                vanished.insert(*uid);
+            }
+        }
+        if qresync {
+            self.out.vanished(false, &vanished);
+        } else {
+            for seq in seqs {
+                self.out.expunge(seq);
+            }
+        }
+    }
+
+    async fn deleted_messages(&self, uid_set: Option<&SequenceSet>) -> Vec<MessageRecord> {
+        let Some(view) = self.selected.as_ref() else {
+            return Vec::new();
+        };
+        let ranges = uid_set.and_then(|s| s.resolve(view.max_uid()));
+        view.uids()
+            .iter()
+            .filter_map(|u| view.message(*u))
+            .filter(|m| has_flag(&m.flags, "\\Deleted"))
+            .filter(|m| ranges.as_ref().is_none_or(|r| r.contains(m.uid)))
+            .cloned()
+            .collect()
+    }
+
+    pub(crate) async fn expunge(&mut self, uid_set: Option<SequenceSet>) -> Outcome {
+        if self.selected.as_ref().is_some_and(|v| v.read_only) {
+            return Outcome::no_code(Code::ReadOnly, "Mailbox is read-only.");
+        }
+        // Pick up flags set by other sessions before deciding what goes.
+        self.send_updates(true).await;
+        let doomed = self.deleted_messages(uid_set.as_ref()).await;
+        if doomed.is_empty() {
+            return Outcome::ok("Expunge completed.");
+        }
+        let mailbox = self.selected.as_ref().expect("checked").mailbox.clone();
+        if let Err(e) = self
+            .services
+            .mailboxes
+            .expunge(self.user(), &mailbox, &doomed)
+            .await
+        {
+            return mailbox_error(e);
+        }
+        self.report_expunged(doomed.iter().map(|m| m.uid).collect());
+        Outcome::ok("Expunge completed.")
+    }
+
+    pub(crate) async fn close(&mut self, expunge: bool) -> Outcome {
+        if expunge && self.selected.as_ref().is_some_and(|v| !v.read_only) {
+            let doomed = self.deleted_messages(None).await;
+            let mailbox = self.selected.as_ref().expect("checked").mailbox.clone();
+            if !doomed.is_empty()
+                && let Err(e) = self
+                    .services
+                    .mailboxes
+                    .expunge(self.user(), &mailbox, &doomed)
+                    .await
+            {
+                return mailbox_error(e);
+            }
+        }
+        self.selected = None;
+        Outcome::ok(if expunge {
+            "Close completed."
+        } else {
+            "Unselect completed."
+        })
+    }
+
+    /// OVERQUOTA when `more` bytes would exceed the user's quota.
+    pub(crate) async fn check_quota(&self, more: u64) -> Result<(), Outcome> {
+        let Ok(Some(user)) = self.services.directory.store().get_user(self.user()).await else {
+            return Ok(());
+        };
+        let Some(limit) = user.quota else {
+            return Ok(());
+        };
+        let used = self
+            .services
+            .mailboxes
+            .store()
+            .quota_used(self.user())
+            .await
+            .unwrap_or(0);
+        if used + more > limit {
+            return Err(Outcome::no_code(
+                Code::OverQuota,
+                "Quota exceeded (mailbox for user is full)",
+            ));
+        }
+        Ok(())
+    }
+
+    pub(crate) async fn append(&mut self, append: AppendCommand) -> Outcome {
+        let destination = match self
+            .services
+            .mailboxes
+            .get(self.user(), append.mailbox.as_str())
+            .await
+        {
+            Ok(Some(d)) => d,
+            Ok(None) => return Outcome::no_code(Code::TryCreate, "Mailbox doesn't exist."),
+            Err(e) => return mailbox_error(e),
+        };
+        if append.message.is_empty() {
+            return Outcome::no("Can't save an empty message.");
+        }
+        if append.message.len() as u64 > self.services.settings.max_message_size {
+            return Outcome::no_code(Code::TooBig, "Message too big.");
+        }
+        if let Err(o) = self.check_quota(append.message.len() as u64).await {
+            return o;
+        }
+        let flags = store_flags(&append.flags);
+        let date = append.date.map(|d| d.to_unix());
+        match self
+            .services
+            .mailboxes
+            .append(self.user(), &destination, append.message, flags, date)
+            .await
+        {
+            Ok(uid) => Outcome::Ok(
+                Some(Code::AppendUid {
+                    uid_validity: destination.uidvalidity,
+                    uid,
+                }),
+                "Append completed.".into(),
+            ),
+            Err(e) => mailbox_error(e),
+        }
+    }
+}

@@ -1,0 +1,344 @@
+//! SEARCH (with ESEARCH, SEARCHRES, CONDSTORE MODSEQ, WITHIN), SORT (ESORT)
+//! and THREAD over the selected mailbox.
+
+use std::cmp::Ordering;
+
+use havre_imap_proto::{
+    Code, Date, Esearch, SearchCommand, SearchKey, SearchReturn, SortCommand, SortKey,
+    ThreadAlgorithm, ThreadCommand, ThreadNode,
+};
+use havre_store::MessageRecord;
+
+use crate::session::{Outcome, Session};
+use crate::view::has_flag;
+
+/// One message as a search sees it.
+struct Candidate {
+    seq: u32,
+    record: MessageRecord,
+    raw: Option<Vec<u8>>,
+}
+
+fn needs_content(keys: &[SearchKey]) -> bool {
+    keys.iter().any(|k| match k {
+        SearchKey::Bcc(_)
+        | SearchKey::Body(_)
+        | SearchKey::Cc(_)
+        | SearchKey::From(_)
+        | SearchKey::Header(..)
+        | SearchKey::Subject(_)
+        | SearchKey::Text(_)
+        | SearchKey::To(_)
+        | SearchKey::SentBefore(_)
+        | SearchKey::SentOn(_)
+        | SearchKey::SentSince(_) => true,
+        SearchKey::Not(k) => needs_content(std::slice::from_ref(k)),
+        SearchKey::Or(a, b) => {
+            needs_content(std::slice::from_ref(a)) || needs_content(std::slice::from_ref(b))
+        }
+        SearchKey::And(keys) => needs_content(keys),
+        _ => false,
+    })
+}
+
+fn uses_modseq(keys: &[SearchKey]) -> bool {
+    keys.iter().any(|k| match k {
+        SearchKey::ModSeq { .. } => true,
+        SearchKey::Not(k) => uses_modseq(std::slice::from_ref(k)),
+        SearchKey::Or(a, b) => {
+            uses_modseq(std::slice::from_ref(a)) || uses_modseq(std::slice::from_ref(b))
+        }
+        SearchKey::And(keys) => uses_modseq(keys),
+        _ => false,
+    })
+}
+
+const DAY: i64 = 86_400;
+
+fn day(ts: i64) -> i64 {
+    ts.div_euclid(DAY)
+}
+
+fn date_day(date: &Date) -> i64 {
+    day(date.to_unix())
+}
+
+struct Context<'a> {
+    exists: u32,
+    max_uid: u32,
+    saved: &'a [u32],
+    now: i64,
+}
+
+fn matches(key: &SearchKey, c: &Candidate, ctx: &Context<'_>) -> bool {
+    let m = &c.record;
+    let raw = c.raw.as_deref().unwrap_or(b"");
+    let flag = |f: &str| has_flag(&m.flags, f);
+    match key {
+        SearchKey::All | SearchKey::Old => true,
+        SearchKey::New | SearchKey::Recent => false,
+        SearchKey::Answered => flag("\\Answered"),
+        SearchKey::Deleted => flag("\\Deleted"),
+        SearchKey::Draft => flag("\\Draft"),
+        SearchKey::Flagged => flag("\\Flagged"),
+        SearchKey::Seen => flag("\\Seen"),
+        SearchKey::Unanswered => !flag("\\Answered"),
+        SearchKey::Undeleted => !flag("\\Deleted"),
+        SearchKey::Undraft => !flag("\\Draft"),
+        SearchKey::Unflagged => !flag("\\Flagged"),
+        SearchKey::Unseen => !flag("\\Seen"),
+        SearchKey::Keyword(k) => flag(k),
+        SearchKey::Unkeyword(k) => !flag(k),
+        SearchKey::Larger(n) => m.size > *n,
+        SearchKey::Smaller(n) => m.size < *n,
+        SearchKey::Before(d) => day(m.internal_date) < date_day(d),
+        SearchKey::On(d) => day(m.internal_date) == date_day(d),
+        SearchKey::Since(d) => day(m.internal_date) >= date_day(d),
+        SearchKey::SentBefore(d) => {
+            havre_message::sent_date(raw).is_some_and(|t| day(t) < date_day(d))
+        }
+        SearchKey::SentOn(d) => {
+            havre_message::sent_date(raw).is_some_and(|t| day(t) == date_day(d))
+        }
+        SearchKey::SentSince(d) => {
+            havre_message::sent_date(raw).is_some_and(|t| day(t) >= date_day(d))
+        }
+        SearchKey::Older(secs) => m.internal_date <= ctx.now - *secs as i64,
+        SearchKey::Younger(secs) => m.internal_date > ctx.now - *secs as i64,
+        SearchKey::Bcc(s) => havre_message::header_contains(raw, "Bcc", s),
+        SearchKey::Cc(s) => havre_message::header_contains(raw, "Cc", s),
+        SearchKey::From(s) => havre_message::header_contains(raw, "From", s),
+        SearchKey::To(s) => havre_message::header_contains(raw, "To", s),
+        SearchKey::Subject(s) => havre_message::header_contains(raw, "Subject", s),
+        SearchKey::Header(field, s) => havre_message::header_contains(raw, field, s),
+        SearchKey::Body(s) => havre_message::body_contains(raw, s),
+        SearchKey::Text(s) => havre_message::text_contains(raw, s),
+        SearchKey::Uid(set) => {
+            if set.is_saved() {
+                ctx.saved.contains(&m.uid)
+            } else {
+                set.contains(m.uid, ctx.max_uid)
+            }
+        }
+        SearchKey::Sequence(set) => {
+            if set.is_saved() {
+                ctx.saved.contains(&m.uid)
+            } else {
+                set.contains(c.seq, ctx.exists)
+            }
+        }
+        SearchKey::ModSeq { modseq, .. } => m.modseq >= *modseq,
+        SearchKey::Not(k) => !matches(k, c, ctx),
+        SearchKey::Or(a, b) => matches(a, c, ctx) || matches(b, c, ctx),
+        SearchKey::And(keys) => keys.iter().all(|k| matches(k, c, ctx)),
+    }
+}
+
+fn charset_ok(charset: Option<&str>) -> bool {
+    charset.is_none_or(|c| c.eq_ignore_ascii_case("UTF-8") || c.eq_ignore_ascii_case("US-ASCII"))
+}
+
+impl Session {
+    /// Messages matching all `keys`, in mailbox order, with their content
+    /// when `keep_content`.
+    async fn candidates(&mut self, keys: &[SearchKey], keep_content: bool) -> Vec<Candidate> {
+        let Some(view) = self.selected.as_ref() else {
+            return Vec::new();
+        };
+        let mailbox = view.mailbox.clone();
+        let ctx_exists = view.exists();
+        let ctx_max = view.max_uid();
+        let records: Vec<(u32, MessageRecord)> = view
+            .uids()
+            .iter()
+            .enumerate()
+            .filter_map(|(i, u)| view.message(*u).map(|m| (i as u32 + 1, m.clone())))
+            .collect();
+        let content = needs_content(keys) || keep_content;
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_secs() as i64)
+            .unwrap_or(0);
+        let saved = self.saved.clone();
+        let ctx = Context {
+            exists: ctx_exists,
+            max_uid: ctx_max,
+            saved: &saved,
+            now,
+        };
+        let mut out = Vec::new();
+        for (seq, record) in records {
+            let raw = if content {
+                self.load(&mailbox, &record).await
+            } else {
+                None
+            };
+            let candidate = Candidate { seq, record, raw };
+            if keys.iter().all(|k| matches(k, &candidate, &ctx)) {
+                out.push(candidate);
+            }
+        }
+        out
+    }
+
+    fn answer_search(
+        &mut self,
+        uid: bool,
+        found: &[(u32, u32, u64)],
+        result: Option<&[SearchReturn]>,
+        with_modseq: bool,
+        sort: bool,
+    ) {
+        let ids: Vec<u32> = found
+            .iter()
+            .map(|(s, u, _)| if uid { *u } else { *s })
+            .collect();
+        let modseq = with_modseq.then(|| found.iter().map(|f| f.2).max().unwrap_or(0));
+        let esearch = result.is_some() || (self.enabled.rev2 && !sort);
+        if !esearch {
+            if sort {
+                self.out.sort(&ids, modseq);
+            } else {
+                self.out.search(&ids, modseq);
+            }
+            return;
+        }
+        let options: Vec<SearchReturn> = match result {
+            Some([]) | None => vec![SearchReturn::All],
+            Some(o) => o.to_vec(),
+        };
+        if options.contains(&SearchReturn::Save) {
+            self.saved = found.iter().map(|f| f.1).collect();
+            if options.len() == 1 {
+                return;
+            }
+        }
+        let tag = self.tag.clone();
+        let want = |o: SearchReturn| options.contains(&o);
+        let (min, max) = if sort {
+            (ids.first().copied(), ids.last().copied())
+        } else {
+            (ids.iter().min().copied(), ids.iter().max().copied())
+        };
+        self.out.esearch(&Esearch {
+            tag: Some(&tag),
+            uid,
+            min: if want(SearchReturn::Min) { min } else { None },
+            max: if want(SearchReturn::Max) { max } else { None },
+            count: want(SearchReturn::Count).then_some(ids.len() as u32),
+            all: want(SearchReturn::All).then_some(&ids[..]),
+            modseq,
+        });
+    }
+
+    pub(crate) async fn search(&mut self, search: SearchCommand) -> Outcome {
+        if !charset_ok(search.charset.as_deref()) {
+            return Outcome::no_code(
+                Code::BadCharset(vec!["UTF-8".into(), "US-ASCII".into()]),
+                "Unsupported charset.",
+            );
+        }
+        let with_modseq = uses_modseq(&search.criteria);
+        if with_modseq {
+            self.enabled.condstore = true;
+        }
+        let found: Vec<(u32, u32, u64)> = self
+            .candidates(&search.criteria, false)
+            .await
+            .into_iter()
+            .map(|c| (c.seq, c.record.uid, c.record.modseq))
+            .collect();
+        self.answer_search(
+            search.uid,
+            &found,
+            search.result.as_deref(),
+            with_modseq,
+            false,
+        );
+        Outcome::ok("Search completed.")
+    }
+
+    pub(crate) async fn sort(&mut self, sort: SortCommand) -> Outcome {
+        if !charset_ok(Some(&sort.charset)) {
+            return Outcome::no_code(
+                Code::BadCharset(vec!["UTF-8".into()]),
+                "Unsupported charset.",
+            );
+        }
+        let candidates = self.candidates(&sort.search, true).await;
+        let mut keyed: Vec<(Candidate, havre_message::SortKeys)> = candidates
+            .into_iter()
+            .map(|c| {
+                let keys = havre_message::sort_keys(c.raw.as_deref().unwrap_or(b""));
+                (c, keys)
+            })
+            .collect();
+        keyed.sort_by(|(a, ka), (b, kb)| {
+            for criterion in &sort.criteria {
+                let order = match criterion.key {
+                    SortKey::Arrival => a.record.internal_date.cmp(&b.record.internal_date),
+                    SortKey::Date => ka
+                        .sent_date_or(a.record.internal_date)
+                        .cmp(&kb.sent_date_or(b.record.internal_date)),
+                    SortKey::Size => a.record.size.cmp(&b.record.size),
+                    SortKey::Subject => ka.subject.cmp(&kb.subject),
+                    SortKey::From | SortKey::DisplayFrom => ka.from.cmp(&kb.from),
+                    SortKey::To | SortKey::DisplayTo => ka.to.cmp(&kb.to),
+                    SortKey::Cc => ka.cc.cmp(&kb.cc),
+                };
+                let order = if criterion.reverse {
+                    order.reverse()
+                } else {
+                    order
+                };
+                if order != Ordering::Equal {
+                    return order;
+                }
+            }
+            a.seq.cmp(&b.seq)
+        });
+        let found: Vec<(u32, u32, u64)> = keyed
+            .iter()
+            .map(|(c, _)| (c.seq, c.record.uid, c.record.modseq))
+            .collect();
+        self.answer_search(sort.uid, &found, sort.result.as_deref(), false, true);
+        Outcome::ok("Sort completed.")
+    }
+
+    pub(crate) async fn thread(&mut self, thread: ThreadCommand) -> Outcome {
+        if !charset_ok(Some(&thread.charset)) {
+            return Outcome::no_code(
+                Code::BadCharset(vec!["UTF-8".into()]),
+                "Unsupported charset.",
+            );
+        }
+        let candidates = self.candidates(&thread.search, true).await;
+        let keyed: Vec<(u32, havre_message::SortKeys, i64)> = candidates
+            .iter()
+            .map(|c| {
+                let id = if thread.uid { c.record.uid } else { c.seq };
+                (
+                    id,
+                    havre_message::sort_keys(c.raw.as_deref().unwrap_or(b"")),
+                    c.record.internal_date,
+                )
+            })
+            .collect();
+        let input: Vec<(u32, &havre_message::SortKeys, i64)> =
+            keyed.iter().map(|(id, k, d)| (*id, k, *d)).collect();
+        let threads = match thread.algorithm {
+            ThreadAlgorithm::OrderedSubject => havre_message::thread_orderedsubject(&input),
+            ThreadAlgorithm::References => havre_message::thread_references(&input),
+        };
+        let nodes: Vec<ThreadNode> = threads.iter().map(convert_thread).collect();
+        self.out.thread(&nodes);
+        Outcome::ok("Thread completed.")
+    }
+}
+
+fn convert_thread(node: &havre_message::ThreadNode) -> ThreadNode {
+    ThreadNode {
+        id: node.id,
+        children: node.children.iter().map(convert_thread).collect(),
+    }
+}

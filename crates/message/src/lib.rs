@@ -1,0 +1,93 @@
+//! Everything an IMAP server needs to know about the content of one
+//! message, computed from its bytes, with no I/O.
+//!
+//! The input is the message as stored (Maildir keeps LF line endings, as
+//! Dovecot does); every size, offset, line count and section is computed
+//! on its CRLF form ([`to_crlf`]), as IMAP defines them.
+//!
+//! # What it computes
+//!
+//! - [`analyse`] → [`Analysis`]: RFC822.SIZE, ENVELOPE, BODY and
+//!   BODYSTRUCTURE already in IMAP syntax, the SORT/THREAD keys, and a
+//!   compact string form for a cache ([`Analysis::to_cache`]), so FETCH and
+//!   SORT need not parse the message again.
+//! - [`section`]: BODY[...] data (HEADER, TEXT, MIME, HEADER.FIELDS[.NOT],
+//!   nested part numbers), with [`partial`] for `<offset.length>`.
+//! - [`binary_section`]: BINARY[part] (RFC 3516), the content with its
+//!   Content-Transfer-Encoding undone.
+//! - SEARCH: [`header_contains`], [`body_contains`], [`text_contains`] on
+//!   decoded text, [`sent_date`]; [`header`] and [`header_end`] for the
+//!   session's own needs.
+//! - SORT and THREAD (RFC 5256): [`sort_keys`], [`base_subject`],
+//!   [`thread_orderedsubject`], [`thread_references`], [`format_threads`].
+//!
+//! # Dovecot compatibility
+//!
+//! The MIME structure, ENVELOPE and BODYSTRUCTURE follow Dovecot's
+//! `lib-mail` and `lib-imap` rule for rule, so a client sees the same
+//! answers after a migration: types, parameters and values as written in
+//! the message, `"text" "plain" ("charset" "us-ascii")` and `"7bit"` as
+//! defaults, Content-Type honoured only with MIME-Version or Content-Type
+//! present (always inside a multipart), RFC 2231 continuations merged but
+//! not decoded, broken addresses filled with `MISSING_MAILBOX`,
+//! `MISSING_DOMAIN` or `SYNTAX_ERROR`, subjects and display names cleaned
+//! of extra whitespace, strings quoted or sent as literals as Dovecot does
+//! (IMAP4rev1 rules: 8-bit text goes in literals).
+//!
+//! Decoding (RFC 2047 encoded-words, charsets, dates) is mail-parser's.
+//! The MIME structure is parsed here rather than by mail-parser because
+//! IMAP needs Dovecot's exact boundary rules and byte ranges.
+//!
+//! # Broken input
+//!
+//! Nothing here panics or fails on bad input; every function gives the
+//! best-effort answer Dovecot would:
+//!
+//! - a missing closing boundary ends the open parts at the end of the
+//!   message, and a missing inner close delimiter is healed by the outer
+//!   boundary (boundaries match by prefix at any nesting level);
+//! - a multipart whose boundary never appears has one empty text/plain
+//!   part in BODYSTRUCTURE;
+//! - a header without an empty line ends at the end of the message;
+//! - unparsable Content-Type parameters are skipped, an unparsable
+//!   Content-Transfer-Encoding is reported as "7bit";
+//! - more than 100 levels of nesting or 10 000 parts are not split further;
+//! - non-UTF-8 header bytes are read as Windows-1252 (Latin-1), NULs in
+//!   header values become U+FFFD and NULs in BODY[] data 0x80;
+//! - base64 and quoted-printable are decoded leniently.
+//!
+//! What it refuses: BINARY of a part whose Content-Transfer-Encoding is
+//! unknown ([`BinaryError::UnknownEncoding`], `NO [UNKNOWN-CTE]`).
+
+mod address;
+mod analysis;
+mod binary;
+mod bodystructure;
+mod cache;
+mod crlf;
+mod date;
+mod envelope;
+mod header;
+mod mime;
+mod msgid;
+mod params;
+mod part;
+mod part_data;
+mod quote;
+mod rfc822;
+mod search;
+mod section;
+mod sort;
+mod subject;
+mod text;
+mod thread;
+
+pub use analysis::{Analysis, analyse};
+pub use binary::{BinaryError, binary_section, binary_size};
+pub use crlf::{crlf_size, to_crlf};
+pub use search::{body_contains, header, header_contains, header_end, sent_date, text_contains};
+pub use section::{Section, SectionText, partial, section};
+pub use sort::{SortKeys, sort_keys};
+pub use subject::base_subject;
+pub use text::decode_header_value;
+pub use thread::{ThreadInput, ThreadNode, format_threads, thread_orderedsubject, thread_references};

@@ -1,0 +1,108 @@
+//! SEARCH helpers (RFC 3501 6.4.4): HEADER, BODY, TEXT and SENT* keys on
+//! decoded text, and header lookups for the session. Matching is a
+//! case-insensitive substring test on Unicode text: header values with
+//! RFC 2047 encoded-words decoded, text/* bodies with their
+//! Content-Transfer-Encoding undone and their charset converted to UTF-8
+//! (HTML is searched as it is, tags included).
+
+use crate::binary::decode_transfer_encoding;
+use crate::crlf::to_crlf;
+use crate::date::parse_date;
+use crate::header::{Field, message_header, parse_header_block};
+use crate::mime;
+use crate::part::{Kind, Part};
+use crate::text::{contains_folded, decode_charset, decode_header_value, fold_case};
+
+/// The first `name` field of the message header, folding removed and
+/// encoded-words decoded.
+pub fn header(raw: &[u8], name: &str) -> Option<String> {
+    message_header(raw)
+        .fields
+        .iter()
+        .find(|f| f.is(name))
+        .map(|f| decode_header_value(&f.value))
+}
+
+/// Offset in `raw` (as given, not CRLF) where the body starts: just after
+/// the empty line ending the header, or the end of `raw` when there is none.
+pub fn header_end(raw: &[u8]) -> usize {
+    message_header(raw).end
+}
+
+/// Sent date: the first Date: header as Unix seconds, if it parses.
+pub fn sent_date(raw: &[u8]) -> Option<i64> {
+    message_header(raw)
+        .fields
+        .iter()
+        .find(|f| f.is("Date"))
+        .and_then(|f| parse_date(&f.value))
+}
+
+/// SEARCH HEADER field needle: some `field` header's decoded value contains
+/// `needle`. An empty needle matches when the field is present.
+pub fn header_contains(raw: &[u8], field: &str, needle: &str) -> bool {
+    let needle = fold_case(needle);
+    message_header(raw)
+        .fields
+        .iter()
+        .filter(|f| f.is(field))
+        .any(|f| contains_folded(&decode_header_value(&f.value), &needle))
+}
+
+/// SEARCH BODY needle: the decoded text of the body contains `needle`
+/// (text/* parts, and the headers and text parts of attached messages).
+pub fn body_contains(raw: &[u8], needle: &str) -> bool {
+    let needle = fold_case(needle);
+    if needle.is_empty() {
+        return true;
+    }
+    let data = to_crlf(raw);
+    let root = mime::parse(&data);
+    part_contains(&data, &root, &needle)
+}
+
+/// SEARCH TEXT needle: the decoded header or body contains `needle`.
+pub fn text_contains(raw: &[u8], needle: &str) -> bool {
+    let folded = fold_case(needle);
+    let data = to_crlf(raw);
+    let root = mime::parse(&data);
+    contains_folded(&header_text(&data, &root), &folded) || part_contains(&data, &root, &folded)
+}
+
+fn part_contains(data: &[u8], part: &Part, needle: &str) -> bool {
+    match &part.kind {
+        Kind::Multipart(children) => children.iter().any(|c| part_contains(data, c, needle)),
+        Kind::Message(inner) => {
+            contains_folded(&header_text(data, inner), needle) || part_contains(data, inner, needle)
+        }
+        Kind::Leaf => is_text(part) && contains_folded(&body_text(data, part), needle),
+    }
+}
+
+fn is_text(part: &Part) -> bool {
+    part.data
+        .content_type
+        .as_ref()
+        .is_none_or(|(t, _)| t.eq_ignore_ascii_case("text"))
+}
+
+/// A text part's body as Unicode text.
+fn body_text(data: &[u8], part: &Part) -> String {
+    let body = &data[part.body_start..part.end];
+    let decoded = decode_transfer_encoding(body, part.data.transfer_encoding.as_deref())
+        .unwrap_or_else(|_| body.to_vec());
+    decode_charset(&decoded, part.data.param("charset"))
+}
+
+/// A part's header block as decoded "Name: value" lines.
+fn header_text(data: &[u8], part: &Part) -> String {
+    let block = parse_header_block(&data[..part.body_start], part.header_start, |_| false);
+    let mut out = String::new();
+    for Field { name, value, .. } in &block.fields {
+        out.push_str(&String::from_utf8_lossy(name));
+        out.push_str(": ");
+        out.push_str(&decode_header_value(value));
+        out.push('\n');
+    }
+    out
+}
