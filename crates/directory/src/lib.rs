@@ -12,8 +12,8 @@
 
 pub mod address;
 pub mod password;
-pub mod sasl;
 mod resolve;
+pub mod sasl;
 
 use std::sync::Arc;
 
@@ -81,7 +81,15 @@ impl Directory {
         let Some(stored) = user.password_hash.as_deref() else {
             return Ok(None);
         };
-        match password::verify_password(stored, password) {
+        // Hash verification (argon2, bcrypt, sha-crypt) takes milliseconds of
+        // CPU on purpose: keep it off the async workers.
+        let stored = stored.to_string();
+        let password = password.to_string();
+        let verdict =
+            tokio::task::spawn_blocking(move || password::verify_password(&stored, &password))
+                .await
+                .unwrap_or(Ok(false));
+        match verdict {
             Ok(true) => Ok(Some(user)),
             Ok(false) => Ok(None),
             Err(err) => {

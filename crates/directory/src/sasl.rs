@@ -82,7 +82,13 @@ mod tests {
         let proxy = encode_base64(b"bob@example.test\0alice@example.test\0secret");
         assert_eq!(decode_plain(&proxy), Err(SaslError::ProxyNotAllowed));
         assert_eq!(decode_plain("***"), Err(SaslError::Base64));
-        assert_eq!(decode_plain(&encode_base64(b"no-nuls")), Err(SaslError::Malformed));
-        assert_eq!(decode_plain(&encode_base64(b"\0\0pw")), Err(SaslError::Malformed));
+        assert_eq!(
+            decode_plain(&encode_base64(b"no-nuls")),
+            Err(SaslError::Malformed)
+        );
+        assert_eq!(
+            decode_plain(&encode_base64(b"\0\0pw")),
+            Err(SaslError::Malformed)
+        );
     }
 }

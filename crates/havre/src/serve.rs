@@ -39,6 +39,13 @@ pub async fn run(explicit: Option<PathBuf>) -> anyhow::Result<()> {
         &config.imap.tls_listen,
     )
     .await?;
+    let pop3_listeners = bind_pairs(
+        config.has_role(Role::Pop3),
+        "pop3",
+        &config.pop3.listen,
+        &config.pop3.tls_listen,
+    )
+    .await?;
     let data_dir = loaded.data_dir();
     let sqlite = loaded.sqlite_path();
     let wal = PathBuf::from(format!("{}-wal", sqlite.display()));
@@ -54,6 +61,7 @@ pub async fn run(explicit: Option<PathBuf>) -> anyhow::Result<()> {
     )?;
     let mut node = Node::prepare(&loaded, tls).await?;
     node.imap_listeners = imap_listeners;
+    node.pop3_listeners = pop3_listeners;
 
     let (shutdown_tx, shutdown) = watch::channel(false);
     let mut tasks = Vec::new();
@@ -69,6 +77,14 @@ pub async fn run(explicit: Option<PathBuf>) -> anyhow::Result<()> {
             socket,
             implicit_tls,
             node.imap.clone(),
+            shutdown.clone(),
+        )));
+    }
+    for (socket, implicit_tls) in node.pop3_listeners {
+        tasks.push(tokio::spawn(havre_pop3::serve(
+            socket,
+            implicit_tls,
+            node.pop3.clone(),
             shutdown.clone(),
         )));
     }
@@ -110,6 +126,8 @@ struct Node {
     services: Arc<Services>,
     imap: havre_imap::Services,
     imap_listeners: Vec<(TcpListener, bool)>,
+    pop3: Arc<havre_pop3::Pop3Services>,
+    pop3_listeners: Vec<(TcpListener, bool)>,
 }
 
 impl Node {
@@ -157,9 +175,22 @@ impl Node {
             tls: Some(tls.clone()),
             limits: havre_imap::ConnectionLimits::default(),
         });
+        // One set of maildrop locks for every POP3 listener of the node.
+        let pop3 = Arc::new(havre_pop3::Pop3Services {
+            settings: havre_pop3::Pop3Settings {
+                idle_timeout: config.pop3.idle_timeout.0,
+                ..havre_pop3::Pop3Settings::new(config.server.hostname.clone())
+            },
+            directory: directory.clone(),
+            mailboxes: mailboxes.clone(),
+            tls: Some(tls.clone()),
+            locks: havre_pop3::MaildropLocks::new(),
+        });
         Ok(Node {
             imap,
             imap_listeners: Vec::new(),
+            pop3,
+            pop3_listeners: Vec::new(),
             queue: queue.clone(),
             services: Arc::new(Services {
                 settings,

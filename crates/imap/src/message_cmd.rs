@@ -7,7 +7,7 @@ use havre_imap_proto::{
 };
 use havre_store::MessageRecord;
 
-use crate::command::{store_flags, wire_flags};
+use crate::command::{sort_flags, store_flags, wire_flags};
 use crate::content::{section_bytes, whole};
 use crate::mailbox_cmd::mailbox_error;
 use crate::session::{Outcome, Session};
@@ -326,9 +326,9 @@ impl Session {
                     .cloned()
                     .collect(),
             };
-            flags.sort();
+            sort_flags(&mut flags);
             let mut current = record.flags.clone();
-            current.sort();
+            sort_flags(&mut current);
             if flags != current || store.unchanged_since.is_some() {
                 updates.push((*uid, flags));
             }
