@@ -427,3 +427,141 @@ s.sendall(b"a5 CAPABILITY\r\n"); line(); print("still here:", line())
     assert!(out.contains("too long: * BAD"), "{out}");
     assert!(out.contains("still here: a5 OK"), "{out}");
 }
+
+#[test]
+fn extensions_real_clients_use_answer_as_their_rfcs_say() {
+    let node = node();
+    deliver(&node, "hello");
+    let out = imap(
+        &node,
+        r#"
+m = connect()
+print("id:", m.xatom("ID", '("name" "test-suite")'), m.untagged_responses.pop("ID", None))
+print("enable:", m._simple_command("ENABLE", "CONDSTORE"), m.untagged_responses.pop("ENABLED", None))
+m.select("INBOX")
+typ, data = m.fetch("1", "(BINARY.PEEK[1] BINARY.SIZE[1])")
+print("binary:", data[0][0].decode(), data[0][1].decode().strip())
+print("unselect:", m._simple_command("UNSELECT"))
+print("state after unselect:", m.state)
+# LITERAL+: a non-synchronizing literal needs no continuation.
+tag = m._new_tag().decode()
+m.send(f'{tag} CREATE {{6+}}\r\nFolder\r\n'.encode())
+print("literal+:", m.readline().decode().strip())
+print("subscribe:", m.subscribe("Folder")[0], m.unsubscribe("Sent")[0])
+typ, data = m._simple_command("LIST", "(SUBSCRIBED)", '""', '"*"')
+print("subscribed:", sorted(x.decode() for x in m.untagged_responses.pop("LIST", [])))
+print("rename:", m.rename("Folder", "Projects/2026")[0])
+print("list:", [x.decode() for x in m.list('""', "Projects*")[1]])
+print("delete:", m.delete("Projects/2026")[0])
+print("lsub:", [x.decode() for x in m.lsub()[1]])
+"#,
+    );
+    assert!(out.contains("(\"name\" \"havre\""), "{out}");
+    assert!(
+        out.contains("enable: ('OK', [b'Enabled.']) [b'CONDSTORE']"),
+        "{out}"
+    );
+    // CONDSTORE is on, so every FETCH carries MODSEQ (RFC 7162 3.1.4).
+    assert!(
+        out.contains("binary: 1 (MODSEQ (2) BINARY[1] {20}"),
+        "{out}"
+    );
+    assert!(out.contains("Body of hello."), "{out}");
+    assert!(out.contains("unselect: ('OK'"), "{out}");
+    assert!(
+        out.contains("literal+: ") && out.contains("OK Create completed."),
+        "{out}"
+    );
+    assert!(out.contains(r#""/" Folder"#), "{out}");
+    assert!(!out.contains(r#"\\Sent \\Subscribed) "/" Sent"#), "{out}");
+    assert!(out.contains("rename: OK"), "{out}");
+    assert!(
+        out.contains(r#"(\\HasChildren) "/" Projects', '(\\HasNoChildren) "/" Projects/2026"#),
+        "{out}"
+    );
+    assert!(out.contains("delete: OK"), "{out}");
+}
+
+#[test]
+fn sasl_ir_logs_in_with_the_initial_response_in_one_round_trip() {
+    let node = node();
+    let out = havre_testkit::dialogue(
+        node.imaps_port,
+        r#"
+import ssl, base64
+ctx = ssl.create_default_context(); ctx.check_hostname = False; ctx.verify_mode = ssl.CERT_NONE
+raw = socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=30)
+s = ctx.wrap_socket(raw); f = s.makefile("rb")
+f.readline()
+ir = base64.b64encode(b"\0alice@example.test\0secret").decode()
+s.sendall(f"a1 AUTHENTICATE PLAIN {ir}\r\n".encode())
+print("auth:", f.readline().decode().strip())
+"#,
+        &[],
+    );
+    assert!(out.contains("auth: a1 OK [CAPABILITY IMAP4rev2"), "{out}");
+}
+
+#[test]
+fn the_eleventh_session_of_a_user_is_refused_with_limit() {
+    let mut node = Havre::init(env!("CARGO_BIN_EXE_havre"));
+    node.add_user("alice@example.test");
+    node.set("imap.max_connections_per_user", "3");
+    node.start();
+    let out = imap(
+        &node,
+        r#"
+sessions = [connect() for _ in range(3)]
+try:
+    connect()
+except imaplib.IMAP4.error as e:
+    print("fourth:", e)
+sessions[0].logout()
+connect()
+print("after one left: ok")
+"#,
+    );
+    assert!(out.contains("fourth: b'[LIMIT]"), "{out}");
+    assert!(out.contains("after one left: ok"), "{out}");
+}
+
+#[test]
+fn a_client_that_never_logs_in_is_dropped_after_the_login_timeout() {
+    let mut node = Havre::init(env!("CARGO_BIN_EXE_havre"));
+    node.set("imap.login_timeout", "\"1s\"");
+    node.start();
+    let out = havre_testkit::dialogue(
+        node.imap_port,
+        r#"
+s, f = connect(); f.readline()
+start = time.time()
+print("bye:", f.readline().decode().strip(), int(time.time() - start))
+"#,
+        &[],
+    );
+    assert!(
+        out.contains("bye: * BYE Disconnected for inactivity."),
+        "{out}"
+    );
+}
+
+#[test]
+fn thread_references_groups_a_conversation_by_its_headers() {
+    let node = node();
+    let out = imap(
+        &node,
+        r#"
+m = connect()
+def add(mid, subject, refs=""):
+    hdr = f"Message-ID: <{mid}@x>\r\nSubject: {subject}\r\n" + (f"References: {refs}\r\nIn-Reply-To: {refs.split()[-1]}\r\n" if refs else "")
+    m.append("INBOX", None, None, (hdr + "\r\nbody\r\n").encode())
+add("a", "plan")
+add("b", "other topic")
+add("c", "Re: plan", "<a@x>")
+add("d", "Re: plan", "<a@x> <c@x>")
+m.select("INBOX")
+print("thread:", m.thread("REFERENCES", "UTF-8", "ALL")[1][0].decode())
+"#,
+    );
+    assert!(out.contains("thread: (1 3 4)(2)"), "{out}");
+}

@@ -113,13 +113,20 @@ fn mbsync_mirrors_a_thousand_messages_and_flag_changes_converge() {
             format!("F{current}")
         } else {
             let text = std::fs::read_to_string(&path).unwrap();
-            deleted.push(text.lines().find_map(|l| l.strip_prefix("Subject: ")).unwrap().to_string());
+            deleted.push(
+                text.lines()
+                    .find_map(|l| l.strip_prefix("Subject: "))
+                    .unwrap()
+                    .to_string(),
+            );
             format!("{current}T")
         };
         let mut letters: Vec<char> = new_flags.chars().collect();
         letters.sort();
         letters.dedup();
-        let target = inbox.join("cur").join(format!("{base}:2,{}", letters.iter().collect::<String>()));
+        let target = inbox
+            .join("cur")
+            .join(format!("{base}:2,{}", letters.iter().collect::<String>()));
         std::fs::rename(&path, &target).unwrap();
     }
     // Far side: another client reads 20 messages.
@@ -155,8 +162,14 @@ print("deleted", len(m.search(None, "DELETED")[1][0].split()))
     assert!(server.contains("flagged 10"), "{server}");
     assert!(server.contains("deleted 0"), "{server}");
     let seen_locally = after.iter().filter(|(_, f)| f.contains('S')).count();
-    assert!(seen_locally >= 20, "the server's \\Seen reached the near side: {seen_locally}");
-    assert!(server.contains(&format!("seen {seen_locally}")), "{server} vs {seen_locally} locally");
+    assert!(
+        seen_locally >= 20,
+        "the server's \\Seen reached the near side: {seen_locally}"
+    );
+    assert!(
+        server.contains(&format!("seen {seen_locally}")),
+        "{server} vs {seen_locally} locally"
+    );
 
     // A third sync has nothing to do and changes nothing.
     mbsync(&config);

@@ -158,19 +158,8 @@ impl Session {
             }
             _ => return Outcome::no_code(Code::UseAttr, "Unsupported special-use attribute."),
         };
-        // Intermediate levels (`a/b/c` creates `a` and `a/b`), RFC 9051 6.3.4.
-        let levels: Vec<&str> = name.split(DELIMITER).collect();
-        for depth in 1..levels.len() {
-            let parent = levels[..depth].join("/");
-            if let Ok(None) = self.services.mailboxes.get(self.user(), &parent).await
-                && let Err(e) = self
-                    .services
-                    .mailboxes
-                    .create(self.user(), &parent, None)
-                    .await
-            {
-                return mailbox_error(e);
-            }
+        if let Err(o) = self.ensure_parents(&name).await {
+            return o;
         }
         match self
             .services
@@ -181,6 +170,25 @@ impl Session {
             Ok(_) => Outcome::ok("Create completed."),
             Err(e) => mailbox_error(e),
         }
+    }
+
+    /// Creates the missing superior levels of `name` (`a/b/c` needs `a` and
+    /// `a/b`), as CREATE and RENAME must (RFC 9051 6.3.4, 6.3.6).
+    async fn ensure_parents(&self, name: &str) -> Result<(), Outcome> {
+        let levels: Vec<&str> = name.split(DELIMITER).collect();
+        for depth in 1..levels.len() {
+            let parent = levels[..depth].join("/");
+            if let Ok(None) = self.services.mailboxes.get(self.user(), &parent).await
+                && let Err(e) = self
+                    .services
+                    .mailboxes
+                    .create(self.user(), &parent, None)
+                    .await
+            {
+                return Err(mailbox_error(e));
+            }
+        }
+        Ok(())
     }
 
     pub(crate) async fn delete(&mut self, mailbox: Mailbox) -> Outcome {
@@ -206,6 +214,9 @@ impl Session {
             Ok(r) => r,
             Err(o) => return o,
         };
+        if let Err(o) = self.ensure_parents(to.as_str()).await {
+            return o;
+        }
         match self
             .services
             .mailboxes
