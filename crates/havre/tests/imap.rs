@@ -565,3 +565,20 @@ print("thread:", m.thread("REFERENCES", "UTF-8", "ALL")[1][0].decode())
     );
     assert!(out.contains("thread: (1 3 4)(2)"), "{out}");
 }
+
+#[test]
+fn too_many_connections_from_one_address_get_bye_unavailable() {
+    let mut node = Havre::init(env!("CARGO_BIN_EXE_havre"));
+    node.set("imap.max_connections_per_ip", "2");
+    node.start();
+    let out = havre_testkit::dialogue(
+        node.imap_port,
+        r#"
+a = connect(); a[1].readline()
+b = connect(); b[1].readline()
+c = connect(); print("third:", c[1].readline().decode().strip())
+"#,
+        &[],
+    );
+    assert!(out.contains("third: * BYE [UNAVAILABLE]"), "{out}");
+}
