@@ -63,10 +63,13 @@ impl Session {
     pub(crate) async fn analysis(&mut self, uid: u32, raw: Option<&[u8]>) -> Option<Analysis> {
         let view = self.selected.as_ref()?;
         let record = view.message(uid)?.clone();
-        if let Some(cached) = record.cache.as_deref().and_then(Analysis::from_cache) {
-            return Some(cached);
-        }
         let mailbox = view.mailbox.clone();
+        let store = self.services.mailboxes.store().clone();
+        if let Ok(Some(cached)) = store.message_cache(mailbox.id, uid).await
+            && let Some(analysis) = Analysis::from_cache(&cached)
+        {
+            return Some(analysis);
+        }
         let loaded;
         let raw = match raw {
             Some(raw) => raw,
@@ -77,15 +80,7 @@ impl Session {
         };
         let analysis = havre_message::analyse(raw);
         let cache = analysis.to_cache();
-        let _ = self
-            .services
-            .mailboxes
-            .store()
-            .message_set_cache(mailbox.id, uid, &cache)
-            .await;
-        if let Some(m) = self.selected.as_mut().and_then(|v| v.message_mut(uid)) {
-            m.cache = Some(cache);
-        }
+        let _ = store.message_set_cache(mailbox.id, uid, &cache).await;
         Some(analysis)
     }
 }

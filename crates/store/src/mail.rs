@@ -40,7 +40,8 @@ pub struct MessageRecord {
     /// System flags and keywords, e.g. `["\\Seen", "$Label1"]`.
     pub flags: Vec<String>,
     pub modseq: u64,
-    /// The parsed-message cache (see havre-message), when computed.
+    /// The parsed-message cache (see havre-message). Lists leave it out (it
+    /// is the bulky column): ask [`MailStore::message_cache`] for it.
     pub cache: Option<String>,
 }
 
@@ -87,6 +88,22 @@ pub trait MailStore: Send + Sync {
     async fn mailbox_delete(&self, id: i64) -> Result<bool>;
     async fn mailbox_subscribe(&self, id: i64, subscribed: bool) -> Result<()>;
 
+    /// A mailbox as imported from another server, in one transaction: created
+    /// with `init`'s UIDVALIDITY and special use (or, when the user has an
+    /// empty mailbox of that name, that one takes them, keeping its id), and
+    /// its messages with their UIDs (each kept UID must be above the previous
+    /// one, else it takes the next). UIDNEXT ends at `init.uidnext` or above
+    /// the last UID, whichever is higher, so no UID of the old server comes
+    /// back. A mailbox of that name with messages is refused
+    /// ([`StoreError::AlreadyExists`](crate::StoreError::AlreadyExists)).
+    async fn mailbox_import(
+        &self,
+        user: &str,
+        name: &str,
+        init: &MailboxInit,
+        messages: &[NewMessage],
+    ) -> Result<MailboxRecord>;
+
     /// Adds a message; returns its UID and mod-sequence.
     async fn message_insert(&self, mailbox_id: i64, message: &NewMessage) -> Result<(u32, u64)>;
     /// Every message of the mailbox, by UID.
@@ -101,6 +118,7 @@ pub trait MailStore: Send + Sync {
         updates: &[(u32, Vec<String>)],
         unchanged_since: Option<u64>,
     ) -> Result<Vec<FlagChange>>;
+    async fn message_cache(&self, mailbox_id: i64, uid: u32) -> Result<Option<String>>;
     async fn message_set_cache(&self, mailbox_id: i64, uid: u32, cache: &str) -> Result<()>;
     /// Removes messages from the index, remembering them for QRESYNC; returns
     /// the mod-sequence of the expunge.

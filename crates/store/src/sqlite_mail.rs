@@ -48,7 +48,7 @@ macro_rules! select_mailbox {
 macro_rules! select_message {
     ($rest:literal) => {
         concat!(
-            "SELECT uid, file, size, internal_date, flags, modseq, cache FROM messages ",
+            "SELECT uid, file, size, internal_date, flags, modseq, NULL AS cache FROM messages ",
             $rest
         )
     };
@@ -159,6 +159,120 @@ impl MailStore for SqliteStore {
             .execute(self.writer())
             .await?;
         Ok(())
+    }
+
+    async fn mailbox_import(
+        &self,
+        user: &str,
+        name: &str,
+        init: &MailboxInit,
+        messages: &[NewMessage],
+    ) -> Result<MailboxRecord> {
+        let mut tx = self.writer().begin().await?;
+        let existing: Option<(i64, i64, i64, i64)> = sqlx::query_as(
+            "SELECT id, uidvalidity, uidnext, highestmodseq FROM mailboxes
+             WHERE user = ? AND name = ?",
+        )
+        .bind(user)
+        .bind(name)
+        .fetch_optional(&mut *tx)
+        .await?;
+        // `floor`: the lowest UID the mailbox may still give.
+        let (id, floor, highestmodseq) = match existing {
+            Some((id, uidvalidity, uidnext, highestmodseq)) => {
+                let count: i64 =
+                    sqlx::query_scalar("SELECT COUNT(*) FROM messages WHERE mailbox_id = ?")
+                        .bind(id)
+                        .fetch_one(&mut *tx)
+                        .await?;
+                if count > 0 {
+                    return Err(StoreError::AlreadyExists(format!(
+                        "mailbox {name} with {count} message(s)"
+                    )));
+                }
+                let new_uidvalidity = init.uidvalidity.map(i64::from).unwrap_or(uidvalidity);
+                let floor = if new_uidvalidity == uidvalidity {
+                    // Same UIDVALIDITY: UIDs given before must not come back.
+                    uidnext as u32
+                } else {
+                    // A new UIDVALIDITY: what clients knew of the old UIDs is void.
+                    sqlx::query("DELETE FROM expunged WHERE mailbox_id = ?")
+                        .bind(id)
+                        .execute(&mut *tx)
+                        .await?;
+                    1
+                };
+                sqlx::query(
+                    "UPDATE mailboxes SET uidvalidity = ?, special_use = COALESCE(?, special_use)
+                     WHERE id = ?",
+                )
+                .bind(new_uidvalidity)
+                .bind(&init.special_use)
+                .bind(id)
+                .execute(&mut *tx)
+                .await?;
+                (id, floor.max(1), highestmodseq)
+            }
+            None => {
+                let id = sqlx::query(
+                    "INSERT INTO mailboxes (user, name, uidvalidity, uidnext, special_use)
+                     VALUES (?, ?, ?, 1, ?)",
+                )
+                .bind(user)
+                .bind(name)
+                .bind(init.uidvalidity.unwrap_or_else(fresh_uidvalidity) as i64)
+                .bind(&init.special_use)
+                .execute(&mut *tx)
+                .await?
+                .last_insert_rowid();
+                (id, 1, 1)
+            }
+        };
+        let modseq = highestmodseq + 1;
+        let mut last = floor - 1;
+        for message in messages {
+            let uid = match message.uid {
+                Some(uid) if uid > last => uid,
+                _ => last + 1,
+            };
+            sqlx::query(
+                "INSERT INTO messages (mailbox_id, uid, file, size, internal_date, flags, modseq, cache)
+                 VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            )
+            .bind(id)
+            .bind(uid as i64)
+            .bind(&message.file)
+            .bind(message.size as i64)
+            .bind(message.internal_date)
+            .bind(flags_to_text(&message.flags))
+            .bind(modseq)
+            .bind(&message.cache)
+            .execute(&mut *tx)
+            .await
+            .map_err(|e| {
+                if is_unique_violation(&e) {
+                    StoreError::AlreadyExists(format!("message {}", message.file))
+                } else {
+                    e.into()
+                }
+            })?;
+            last = uid;
+        }
+        let uidnext = init.uidnext.unwrap_or(1).max(last + 1);
+        sqlx::query("UPDATE mailboxes SET uidnext = ?, highestmodseq = ? WHERE id = ?")
+            .bind(uidnext as i64)
+            .bind(if messages.is_empty() {
+                highestmodseq
+            } else {
+                modseq
+            })
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        self.mailbox_by_id(id)
+            .await?
+            .ok_or_else(|| StoreError::NoSuchMailbox(name.to_string()))
     }
 
     async fn message_insert(&self, mailbox_id: i64, message: &NewMessage) -> Result<(u32, u64)> {
@@ -273,6 +387,16 @@ impl MailStore for SqliteStore {
         }
         tx.commit().await?;
         Ok(changes)
+    }
+
+    async fn message_cache(&self, mailbox_id: i64, uid: u32) -> Result<Option<String>> {
+        let cache: Option<Option<String>> =
+            sqlx::query_scalar("SELECT cache FROM messages WHERE mailbox_id = ? AND uid = ?")
+                .bind(mailbox_id)
+                .bind(uid as i64)
+                .fetch_optional(self.reader())
+                .await?;
+        Ok(cache.flatten())
     }
 
     async fn message_set_cache(&self, mailbox_id: i64, uid: u32, cache: &str) -> Result<()> {

@@ -239,3 +239,107 @@ async fn an_imported_mailbox_keeps_its_uidvalidity_and_uids() {
         Err(StoreError::AlreadyExists(_))
     ));
 }
+
+fn kept(file: &str, uid: u32) -> NewMessage {
+    NewMessage {
+        uid: Some(uid),
+        ..message(file, &[])
+    }
+}
+
+#[tokio::test]
+async fn a_mailbox_imported_whole_keeps_uids_and_a_uidnext_above_expunged_ones() {
+    let store = store_with_domain().await;
+    let init = MailboxInit {
+        special_use: None,
+        uidvalidity: Some(1_600_000_000),
+        // UIDs 13..=19 were given and expunged on the old server.
+        uidnext: Some(20),
+    };
+    let inbox = store
+        .mailbox_import(
+            "alice@example.test",
+            "INBOX",
+            &init,
+            &[kept("cur/a", 5), kept("cur/b", 9), kept("new/c", 12)],
+        )
+        .await
+        .unwrap();
+    assert_eq!((inbox.uidvalidity, inbox.uidnext), (1_600_000_000, 20));
+    let uids: Vec<u32> = store
+        .message_list(inbox.id)
+        .await
+        .unwrap()
+        .iter()
+        .map(|m| m.uid)
+        .collect();
+    assert_eq!(uids, vec![5, 9, 12]);
+    let (next, _) = store
+        .message_insert(inbox.id, &message("new/d", &[]))
+        .await
+        .unwrap();
+    assert_eq!(next, 20);
+    // Importing over a mailbox that has messages is refused.
+    assert!(matches!(
+        store
+            .mailbox_import("alice@example.test", "INBOX", &init, &[])
+            .await,
+        Err(StoreError::AlreadyExists(_))
+    ));
+}
+
+#[tokio::test]
+async fn an_empty_mailbox_takes_the_imported_uidvalidity_and_keeps_its_id() {
+    let store = store_with_domain().await;
+    let empty = store
+        .mailbox_create(
+            "alice@example.test",
+            "Sent",
+            &MailboxInit {
+                special_use: Some("\\Sent".into()),
+                uidvalidity: Some(7),
+                uidnext: Some(30),
+            },
+        )
+        .await
+        .unwrap();
+    let init = MailboxInit {
+        uidvalidity: Some(1_600_000_000),
+        uidnext: Some(4),
+        ..MailboxInit::default()
+    };
+    let sent = store
+        .mailbox_import("alice@example.test", "Sent", &init, &[kept("cur/a", 3)])
+        .await
+        .unwrap();
+    assert_eq!(sent.id, empty.id);
+    assert_eq!((sent.uidvalidity, sent.uidnext), (1_600_000_000, 4));
+    assert_eq!(sent.special_use.as_deref(), Some("\\Sent"));
+
+    // Without a UIDVALIDITY to import, the mailbox keeps its own and never
+    // gives a UID below its UIDNEXT again.
+    let before = store
+        .mailbox_create(
+            "alice@example.test",
+            "Drafts",
+            &MailboxInit {
+                uidvalidity: Some(8),
+                uidnext: Some(30),
+                ..MailboxInit::default()
+            },
+        )
+        .await
+        .unwrap();
+    let drafts = store
+        .mailbox_import(
+            "alice@example.test",
+            "Drafts",
+            &MailboxInit::default(),
+            &[kept("cur/a", 3)],
+        )
+        .await
+        .unwrap();
+    assert_eq!(drafts.id, before.id);
+    assert_eq!((drafts.uidvalidity, drafts.uidnext), (8, 31));
+    assert_eq!(store.message_list(drafts.id).await.unwrap()[0].uid, 30);
+}
