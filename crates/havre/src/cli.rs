@@ -57,6 +57,9 @@ pub enum Command {
     /// Manage aliases: one address to one or more targets, or @domain catch-alls
     #[command(subcommand)]
     Alias(AliasCommand),
+    /// Bring in the mail of another server, keeping what clients know of it
+    #[command(subcommand)]
+    Import(ImportCommand),
 }
 
 #[derive(Args)]
@@ -164,5 +167,27 @@ pub enum AliasCommand {
     Remove {
         address: String,
         target: Option<String>,
+    },
+}
+
+#[derive(Subcommand)]
+pub enum ImportCommand {
+    /// Import a Dovecot Maildir: folders, UIDs, flags, keywords and subscriptions
+    #[command(
+        long_about = "Imports the Maildir at PATH (the directory holding cur/, \
+        new/ and the .Folder directories, as Dovecot writes it) into the mailboxes of \
+        USER, who must exist (`havre user add` first). Each folder keeps the \
+        UIDVALIDITY and UIDs of its dovecot-uidlist, and each message its flags, \
+        keywords (dovecot-keywords), size and date, so IMAP and POP3 clients \
+        download nothing again. Messages are copied; PATH is left as it is.\n\n\
+        Nothing is written if a control file is malformed or if one of the user's \
+        mailboxes that the import would fill already has messages."
+    )]
+    Maildir {
+        /// The Dovecot Maildir of the user (e.g. /var/vmail/example.org/alice/Maildir)
+        path: PathBuf,
+        /// The havre user who gets the mail
+        #[arg(long, value_name = "EMAIL")]
+        user: String,
     },
 }

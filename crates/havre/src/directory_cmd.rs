@@ -13,7 +13,7 @@ use havre_store::{NewUser, Store};
 use crate::cli::{AliasCommand, DomainCommand, UserCommand};
 use crate::locate;
 
-async fn store(
+pub(crate) async fn store(
     explicit: Option<PathBuf>,
 ) -> anyhow::Result<(havre_config::LoadedConfig, Arc<dyn Store>)> {
     let config = locate::load(explicit)?;
@@ -21,7 +21,7 @@ async fn store(
     Ok((config, store))
 }
 
-fn mailboxes(
+pub(crate) fn mailboxes(
     config: &havre_config::LoadedConfig,
     store: &Arc<dyn Store>,
 ) -> havre_mailbox::Mailboxes {
@@ -32,7 +32,7 @@ fn mailboxes(
     )
 }
 
-fn address(text: &str) -> anyhow::Result<Address> {
+pub(crate) fn address(text: &str) -> anyhow::Result<Address> {
     Address::parse(text).map_err(|e| anyhow!("{text:?}: {e}"))
 }
 

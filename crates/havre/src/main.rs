@@ -4,6 +4,7 @@
 mod cli;
 mod config_cmd;
 mod directory_cmd;
+mod import_cmd;
 mod init;
 mod locate;
 mod logging;
@@ -46,5 +47,6 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Domain(cmd) => directory_cmd::domain(config, cmd).await,
         Command::User(cmd) => directory_cmd::user(config, cmd).await,
         Command::Alias(cmd) => directory_cmd::alias(config, cmd).await,
+        Command::Import(cmd) => import_cmd::run(config, cmd).await,
     }
 }

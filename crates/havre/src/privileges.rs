@@ -48,7 +48,7 @@ pub fn drop_to(user: &str, paths: &[&Path]) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn lookup(user: &str) -> anyhow::Result<(u32, u32)> {
+pub fn lookup(user: &str) -> anyhow::Result<(u32, u32)> {
     let name = CString::new(user).context("server.user contains a NUL byte")?;
     // SAFETY: getpwnam returns NULL or a pointer to static storage that we read
     // before any other call that could overwrite it.

@@ -18,6 +18,7 @@
 //! [`Mailboxes`]; sessions hear of changes through its [`Notifier`].
 
 mod flags;
+mod import;
 mod mailboxes;
 mod notify;
 
@@ -26,6 +27,7 @@ use std::path::Path;
 use sha2::{Digest, Sha256};
 
 pub use flags::{from_letters, to_letters};
+pub use import::{ImportError, ImportReport, ImportedFolder, import_dovecot_maildir};
 pub use mailboxes::{DEFAULT_FOLDERS, MailboxError, Mailboxes, normalize_name};
 pub use notify::{Change, Notifier};
 

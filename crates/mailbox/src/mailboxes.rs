@@ -48,7 +48,11 @@ pub fn normalize_name(name: &str) -> String {
     let trimmed = name.trim_end_matches('/');
     if trimmed.eq_ignore_ascii_case("INBOX") {
         "INBOX".to_string()
-    } else if trimmed.len() > 6 && trimmed[..6].eq_ignore_ascii_case("INBOX/") {
+    } else if trimmed.len() > 6
+        && trimmed
+            .get(..6)
+            .is_some_and(|p| p.eq_ignore_ascii_case("INBOX/"))
+    {
         format!("INBOX/{}", &trimmed[6..])
     } else {
         trimmed.to_string()
@@ -520,4 +524,18 @@ fn crlf_size(path: &Path) -> Result<u64, MailboxError> {
     let lf = bytes.iter().filter(|b| **b == b'\n').count() as u64;
     let crlf = bytes.windows(2).filter(|w| w == b"\r\n").count() as u64;
     Ok(bytes.len() as u64 + lf - crlf)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn inbox_is_case_insensitive_and_other_names_are_kept_even_non_ascii() {
+        assert_eq!(normalize_name("inbox"), "INBOX");
+        assert_eq!(normalize_name("Inbox/Sub/"), "INBOX/Sub");
+        // 'é' spans bytes 5..7: no slicing inside it.
+        assert_eq!(normalize_name("Envoyés"), "Envoyés");
+        assert_eq!(normalize_name("Entwürfe"), "Entwürfe");
+    }
 }

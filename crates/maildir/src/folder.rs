@@ -33,6 +33,68 @@ pub(crate) fn dir_name(name: &str) -> Result<String, MaildirError> {
     Ok(out)
 }
 
+/// The IMAP name of a Maildir++ folder directory: ".Lists.foo" → "Lists/foo",
+/// ".Envoy&AOk-s" → "Envoyés". `None` for what is not a folder Dovecot would
+/// have written: no leading '.', an empty level, a control character, a level
+/// that is not modified UTF-7 in the exact form [`dir_name`] writes, or ".INBOX".
+/// So `dir_name(folder_name(d)?) == d` for every `d` accepted.
+pub fn folder_name(dir: &str) -> Option<String> {
+    let levels = dir.strip_prefix('.')?;
+    let mut name = String::new();
+    for level in levels.split('.') {
+        if !name.is_empty() {
+            name.push('/');
+        }
+        name.push_str(&decode_mutf7(level)?);
+    }
+    // INBOX is the root, and a name that does not map back is not Dovecot's.
+    match dir_name(&name) {
+        Ok(back) if back == dir => Some(name),
+        _ => None,
+    }
+}
+
+/// Decodes one level written by [`encode_mutf7`]; `None` if it is not
+/// modified UTF-7 (the caller checks the round trip for canonical form).
+fn decode_mutf7(s: &str) -> Option<String> {
+    let mut out = String::new();
+    let mut rest = s;
+    while let Some(at) = rest.find('&') {
+        out.push_str(&rest[..at]);
+        let run = &rest[at + 1..];
+        let end = run.find('-')?;
+        if end == 0 {
+            out.push('&');
+        } else {
+            let mut units = Vec::new();
+            let (mut acc, mut bits) = (0u32, 0u32);
+            for b in run[..end].bytes() {
+                let v = match b {
+                    b'A'..=b'Z' => b - b'A',
+                    b'a'..=b'z' => b - b'a' + 26,
+                    b'0'..=b'9' => b - b'0' + 52,
+                    b'+' => 62,
+                    b',' => 63,
+                    _ => return None,
+                };
+                acc = (acc << 6) | u32::from(v);
+                bits += 6;
+                if bits >= 16 {
+                    bits -= 16;
+                    units.push((acc >> bits) as u16);
+                    acc &= (1 << bits) - 1;
+                }
+            }
+            for c in char::decode_utf16(units) {
+                out.push(c.ok()?);
+            }
+        }
+        rest = &run[end + 1..];
+    }
+    out.push_str(rest);
+    Some(out)
+}
+
 /// Modified UTF-7: printable ASCII stands for itself except '&' ("&-");
 /// runs of other characters are '&' + base64 (',' for '/', no padding)
 /// of their UTF-16BE form + '-'.
@@ -93,6 +155,41 @@ mod tests {
             ".~peter.mail.&U,BTFw-.&ZeVnLIqe-"
         );
         assert_eq!(dir_name("😀").unwrap(), ".&2D3eAA-");
+    }
+
+    #[test]
+    fn folder_directories_map_back_to_their_names() {
+        for name in [
+            "Sent",
+            "Lists/foo",
+            "Tom & Jerry",
+            "Envoyés",
+            "~peter/mail/台北/日本語",
+            "😀",
+        ] {
+            let dir = dir_name(name).unwrap();
+            assert_eq!(folder_name(&dir).as_deref(), Some(name), "{dir}");
+        }
+    }
+
+    #[test]
+    fn directories_dovecot_would_not_write_are_not_folders() {
+        for bad in [
+            "Sent",
+            ".",
+            "..",
+            ".a..b",
+            ".a.",
+            ".INBOX",
+            ".Tom & Jerry",
+            ".&AGE-",
+            ".&Jjo",
+            ".&AOk",
+            ".caf\u{e9}",
+            ".&2D0-",
+        ] {
+            assert_eq!(folder_name(bad), None, "{bad}");
+        }
     }
 
     #[test]

@@ -51,5 +51,6 @@ mod maildir;
 mod name;
 
 pub use error::MaildirError;
+pub use folder::folder_name;
 pub use maildir::Maildir;
 pub use name::{MaildirName, parse_name};
