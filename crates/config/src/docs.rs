@@ -30,7 +30,7 @@ pub static KEY_DOCS: &[(&str, &str)] = &[
     ),
     (
         "server.roles",
-        "Roles this node runs; known: mx, relay, lmtp, imap, pop3.",
+        "Roles this node runs; known: mx, submission, relay, lmtp, imap, pop3.",
     ),
     ("log", "Logging."),
     (
@@ -146,6 +146,35 @@ pub static KEY_DOCS: &[(&str, &str)] = &[
     (
         "relay.recipient_delimiter",
         r#"user+tag@ delivers to user@ ("" disables)."#,
+    ),
+    (
+        "relay.internal_networks",
+        "Networks (CIDR) whose clients may relay without authentication, like Postfix's mynetworks.",
+    ),
+    (
+        "relay.routes",
+        r#"Transport map: domain, ".subdomain" or "*" to "smtp:[host]:port", "smtp:host" (MX of host) or "lmtp:[host]:port"; other domains go by MX."#,
+    ),
+    (
+        "submission",
+        "The submission role: authenticated users send mail.",
+    ),
+    (
+        "submission.listen",
+        "Submission listeners with STARTTLS required before AUTH (address:port list; 587).",
+    ),
+    (
+        "submission.tls_listen",
+        "Submission listeners with TLS from the first byte (address:port list; 465).",
+    ),
+    (
+        "submission.any_sender_classes",
+        "Classes whose users may send with any envelope sender and From (others: their own addresses and aliases).",
+    ),
+    ("dns", "The resolver for MX lookups."),
+    (
+        "dns.nameservers",
+        "DNS servers (address:port list); empty uses the system's (/etc/resolv.conf).",
     ),
     ("queue", "The delivery queue."),
     ("queue.delivery_concurrency", "Parallel local deliveries."),

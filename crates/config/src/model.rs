@@ -28,6 +28,8 @@ pub struct Config {
     pub pop3: Pop3,
     pub smtp: Smtp,
     pub relay: Relay,
+    pub submission: Submission,
+    pub dns: Dns,
     pub queue: Queue,
     pub mailbox: Mailbox,
 }
@@ -55,7 +57,14 @@ impl Default for Server {
             hostname: "localhost".into(),
             data_dir: "/var/lib/havre".into(),
             user: "havre".into(),
-            roles: vec![Role::Mx, Role::Relay, Role::Lmtp, Role::Imap, Role::Pop3],
+            roles: vec![
+                Role::Mx,
+                Role::Submission,
+                Role::Relay,
+                Role::Lmtp,
+                Role::Imap,
+                Role::Pop3,
+            ],
         }
     }
 }
@@ -225,14 +234,52 @@ impl Default for Smtp {
 pub struct Relay {
     /// Empty: no sub-addressing.
     pub recipient_delimiter: String,
+    /// Networks (CIDR) whose clients may relay without authenticating, like
+    /// Postfix's mynetworks.
+    pub internal_networks: Vec<String>,
+    /// Destination domain (or `.parent`, or `*`) to a Postfix-style transport:
+    /// `smtp:[host]:port`, `smtp:host`, `lmtp:[host]:port`.
+    pub routes: std::collections::BTreeMap<String, String>,
 }
 
 impl Default for Relay {
     fn default() -> Self {
         Self {
             recipient_delimiter: "+".into(),
+            internal_networks: vec!["127.0.0.0/8".into(), "::1/128".into()],
+            routes: std::collections::BTreeMap::new(),
         }
     }
+}
+
+/// `[submission]`: authenticated users sending mail (587 STARTTLS, 465 TLS).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Submission {
+    #[serde(deserialize_with = "listen_addrs")]
+    pub listen: Vec<SocketAddr>,
+    #[serde(deserialize_with = "listen_addrs")]
+    pub tls_listen: Vec<SocketAddr>,
+    /// Classes whose users may send with any envelope sender and From.
+    pub any_sender_classes: Vec<String>,
+}
+
+impl Default for Submission {
+    fn default() -> Self {
+        Self {
+            listen: vec![SocketAddr::from(([0, 0, 0, 0], 587))],
+            tls_listen: vec![SocketAddr::from(([0, 0, 0, 0], 465))],
+            any_sender_classes: Vec::new(),
+        }
+    }
+}
+
+/// `[dns]`: the resolver used for MX lookups.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Dns {
+    /// Empty: the system's resolvers (/etc/resolv.conf).
+    pub nameservers: Vec<SocketAddr>,
 }
 
 /// `[queue]`.
@@ -277,6 +324,8 @@ impl Default for Mailbox {
 pub enum Role {
     /// Receives Internet mail on port 25.
     Mx,
+    /// Authenticated users' outgoing mail (587, 465).
+    Submission,
     /// Routes accepted mail to mailboxes or onwards.
     Relay,
     /// The mailbox tier: LMTP listener and Maildir delivery.
@@ -289,12 +338,20 @@ pub enum Role {
 
 impl Role {
     /// Every known role, in documentation order.
-    pub const ALL: [Self; 5] = [Self::Mx, Self::Relay, Self::Lmtp, Self::Imap, Self::Pop3];
+    pub const ALL: [Self; 6] = [
+        Self::Mx,
+        Self::Submission,
+        Self::Relay,
+        Self::Lmtp,
+        Self::Imap,
+        Self::Pop3,
+    ];
 
     /// The spelling in `havre.toml`.
     pub const fn as_str(self) -> &'static str {
         match self {
             Self::Mx => "mx",
+            Self::Submission => "submission",
             Self::Relay => "relay",
             Self::Lmtp => "lmtp",
             Self::Imap => "imap",

@@ -45,7 +45,7 @@ pub(crate) fn problems(cfg: &Config) -> Vec<Problem> {
     if s.roles.is_empty() {
         out.push(problem(
             &["server", "roles"],
-            "must list at least one role (known: mx, relay, lmtp, imap, pop3)",
+            "must list at least one role (known: mx, submission, relay, lmtp, imap, pop3)",
         ));
     }
     for (i, role) in s.roles.iter().enumerate() {
@@ -62,8 +62,42 @@ pub(crate) fn problems(cfg: &Config) -> Vec<Problem> {
     if cfg.storage.sqlite_path.as_os_str().is_empty() {
         out.push(problem(&["storage", "sqlite_path"], "must not be empty"));
     }
-    let listeners: [(Role, &'static [&'static str], Vec<std::net::SocketAddr>); 4] = [
+    for (domain, route) in &cfg.relay.routes {
+        if !(route.starts_with("smtp:") || route.starts_with("lmtp:")) {
+            out.push(problem(
+                &["relay", "routes"],
+                format!(
+                    "route of {domain:?}: expected \"smtp:[host]:port\", \"smtp:host\" or \"lmtp:[host]:port\", found {route:?}"
+                ),
+            ));
+        }
+    }
+    for net in &cfg.relay.internal_networks {
+        let (addr, bits) = net.split_once('/').unwrap_or((net.as_str(), ""));
+        let ok = addr.parse::<std::net::IpAddr>().is_ok_and(|ip| {
+            bits.is_empty()
+                || bits
+                    .parse::<u8>()
+                    .is_ok_and(|b| b <= if ip.is_ipv4() { 32 } else { 128 })
+        });
+        if !ok {
+            out.push(problem(
+                &["relay", "internal_networks"],
+                format!("expected networks like \"192.0.2.0/24\", found {net:?}"),
+            ));
+        }
+    }
+    let listeners: [(Role, &'static [&'static str], Vec<std::net::SocketAddr>); 5] = [
         (Role::Mx, &["mx", "listen"], cfg.mx.listen.clone()),
+        (
+            Role::Submission,
+            &["submission", "listen"],
+            [
+                cfg.submission.listen.clone(),
+                cfg.submission.tls_listen.clone(),
+            ]
+            .concat(),
+        ),
         (Role::Lmtp, &["lmtp", "listen"], cfg.lmtp.listen.clone()),
         (
             Role::Imap,

@@ -130,7 +130,7 @@ fn set_of_an_invalid_value_leaves_the_file_untouched() {
         (
             "relay.routes.\"remote.test\"",
             "x",
-            "unknown key relay.routes (known keys in [relay]: recipient_delimiter)",
+            "relay.routes: route of \"remote.test\": expected \"smtp:[host]:port\"",
         ),
         (
             "server.hostname.x",
@@ -246,4 +246,31 @@ fn the_commented_defaults_survive_editing() {
         "{text}"
     );
     assert_eq!(text.lines().count(), defaults_commented().lines().count());
+}
+
+#[test]
+fn a_route_for_a_quoted_domain_is_set_and_read_back() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("havre.toml");
+    fs::write(&path, COMMENTED).unwrap();
+    set(
+        &path,
+        "relay.routes.\"remote.test\"",
+        "smtp:[192.0.2.1]:2525",
+    )
+    .unwrap();
+    let loaded = havre_config::load(&path).unwrap();
+    assert_eq!(
+        loaded
+            .config
+            .relay
+            .routes
+            .get("remote.test")
+            .map(String::as_str),
+        Some("smtp:[192.0.2.1]:2525")
+    );
+    assert_eq!(
+        havre_config::get(&loaded.config, "relay.routes.\"remote.test\"").unwrap(),
+        "\"smtp:[192.0.2.1]:2525\""
+    );
 }

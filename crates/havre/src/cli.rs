@@ -60,6 +60,9 @@ pub enum Command {
     /// Bring in the mail of another server, keeping what clients know of it
     #[command(subcommand)]
     Import(ImportCommand),
+    /// Show and act on the mail queue (like mailq, postqueue and postsuper)
+    #[command(subcommand)]
+    Queue(QueueCommand),
 }
 
 #[derive(Args)]
@@ -190,4 +193,22 @@ pub enum ImportCommand {
         #[arg(long, value_name = "EMAIL")]
         user: String,
     },
+}
+
+#[derive(Subcommand)]
+pub enum QueueCommand {
+    /// List queued messages in mailq's layout: id (`*` due, `!` on hold), size, arrival, sender, then each pending recipient under its last error
+    List,
+    /// Show one message: envelope, attempts, recipients with their last reply, headers
+    Show { id: String },
+    /// Put a message on hold: no delivery attempts until released (postsuper -h)
+    Hold { id: String },
+    /// Release a held message (postsuper -H)
+    Release { id: String },
+    /// Delete a message, or every message with ALL (postsuper -d)
+    Delete { id: String },
+    /// Retry a message, or ALL, now with a fresh retry schedule (postsuper -r)
+    Requeue { id: String },
+    /// Attempt every deferred message now (postqueue -f)
+    Flush,
 }

@@ -38,6 +38,8 @@ pub async fn run(args: InitArgs) -> anyhow::Result<()> {
         overrides.push(("server.user", Value::from("")));
         overrides.push(("mx.listen", listen("127.0.0.1:2525")));
         overrides.push(("lmtp.listen", listen("127.0.0.1:2424")));
+        overrides.push(("submission.listen", listen("127.0.0.1:2587")));
+        overrides.push(("submission.tls_listen", listen("127.0.0.1:2465")));
         overrides.push(("imap.listen", listen("127.0.0.1:2143")));
         overrides.push(("imap.tls_listen", listen("127.0.0.1:2993")));
         overrides.push(("pop3.listen", listen("127.0.0.1:2110")));
@@ -79,7 +81,7 @@ pub async fn run(args: InitArgs) -> anyhow::Result<()> {
     println!("  havre --config {config_arg} serve");
     if args.dev {
         println!(
-            "  (SMTP 127.0.0.1:2525, LMTP 2424, IMAP 2143, IMAPS 2993, POP3 2110, POP3S 2995)"
+            "  (SMTP 127.0.0.1:2525, submission 2587/2465, LMTP 2424, IMAP 2143/2993, POP3 2110/2995)"
         );
     }
     Ok(())

@@ -10,6 +10,7 @@ mod locate;
 mod logging;
 mod password_input;
 mod privileges;
+mod queue_cmd;
 mod serve;
 mod tls;
 
@@ -48,5 +49,6 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::User(cmd) => directory_cmd::user(config, cmd).await,
         Command::Alias(cmd) => directory_cmd::alias(config, cmd).await,
         Command::Import(cmd) => import_cmd::run(config, cmd).await,
+        Command::Queue(cmd) => queue_cmd::run(config, cmd).await,
     }
 }

@@ -198,6 +198,13 @@ impl Node {
                 queue,
                 local,
                 tls: Some(tls),
+                internal_networks: config
+                    .relay
+                    .internal_networks
+                    .iter()
+                    .filter_map(|n| havre_smtp::networks::Network::parse(n))
+                    .collect(),
+                any_sender_classes: config.submission.any_sender_classes.clone(),
             }),
         })
     }
@@ -205,29 +212,33 @@ impl Node {
 
 async fn bind(loaded: &LoadedConfig) -> anyhow::Result<Vec<Listener>> {
     let config = &loaded.config;
-    let mut wanted = Vec::new();
-    if config.has_role(Role::Mx) {
-        wanted.extend(config.mx.listen.iter().map(|a| ("mx.listen", *a, Mode::Mx)));
-    }
-    if config.has_role(Role::Lmtp) {
-        wanted.extend(
-            config
-                .lmtp
-                .listen
-                .iter()
-                .map(|a| ("lmtp.listen", *a, Mode::Lmtp)),
-        );
-    }
+    let no_tls: &[std::net::SocketAddr] = &[];
+    let wanted = [
+        (Role::Mx, "mx", Mode::Mx, &config.mx.listen[..], no_tls),
+        (
+            Role::Submission,
+            "submission",
+            Mode::Submission,
+            &config.submission.listen[..],
+            &config.submission.tls_listen[..],
+        ),
+        (
+            Role::Lmtp,
+            "lmtp",
+            Mode::Lmtp,
+            &config.lmtp.listen[..],
+            no_tls,
+        ),
+    ];
     let mut listeners = Vec::new();
-    for (key, addr, mode) in wanted {
-        let socket = TcpListener::bind(addr)
-            .await
-            .with_context(|| format!("{key}: cannot listen on {addr}"))?;
-        listeners.push(Listener {
-            socket,
-            mode,
-            implicit_tls: false,
-        });
+    for (role, key, mode, plain, tls) in wanted {
+        for (socket, implicit_tls) in bind_pairs(config.has_role(role), key, plain, tls).await? {
+            listeners.push(Listener {
+                socket,
+                mode,
+                implicit_tls,
+            });
+        }
     }
     Ok(listeners)
 }

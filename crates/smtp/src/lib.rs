@@ -13,6 +13,7 @@
 //! beyond the `conn` wrapper; [`server`] owns sockets and TLS.
 
 mod data;
+pub mod networks;
 mod received;
 pub mod server;
 mod session;
@@ -31,6 +32,9 @@ pub use server::{Listener, serve};
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Mode {
     Mx,
+    /// Authenticated users' mail (587 STARTTLS, 465 TLS): AUTH after TLS,
+    /// senders checked against the login.
+    Submission,
     Lmtp,
 }
 
@@ -53,4 +57,8 @@ pub struct Services {
     pub queue: Arc<Queue>,
     pub local: LocalDelivery,
     pub tls: Option<tokio_rustls::TlsAcceptor>,
+    /// Clients that may relay without AUTH (Postfix's mynetworks).
+    pub internal_networks: Vec<networks::Network>,
+    /// Classes whose users may use any sender address.
+    pub any_sender_classes: Vec<String>,
 }

@@ -1,7 +1,13 @@
 //! The `Received:` trace header (RFC 5321 4.4) havre prepends to each message.
 
-/// `with` protocol keyword (RFC 3848): ESMTP, ESMTPS, UTF8SMTPS, LMTP...
-pub fn protocol_keyword(lmtp: bool, esmtp: bool, tls: bool, utf8: bool) -> String {
+/// `with` protocol keyword (RFC 3848): ESMTP, ESMTPS, ESMTPSA, UTF8SMTPS, LMTP...
+pub fn protocol_keyword(
+    lmtp: bool,
+    esmtp: bool,
+    tls: bool,
+    utf8: bool,
+    authenticated: bool,
+) -> String {
     let base = match (lmtp, esmtp, utf8) {
         (true, _, false) => "LMTP",
         (true, _, true) => "UTF8LMTP",
@@ -9,11 +15,14 @@ pub fn protocol_keyword(lmtp: bool, esmtp: bool, tls: bool, utf8: bool) -> Strin
         (false, true, true) => "UTF8SMTP",
         (false, false, _) => "SMTP",
     };
+    let mut keyword = base.to_string();
     if tls {
-        format!("{base}S")
-    } else {
-        base.to_string()
+        keyword.push('S');
     }
+    if authenticated && !lmtp {
+        keyword.push('A');
+    }
+    keyword
 }
 
 pub struct ReceivedFields<'a> {

@@ -32,6 +32,7 @@ pub async fn serve(
 ) {
     let role = match listener.mode {
         Mode::Mx => "mx",
+        Mode::Submission => "submission",
         Mode::Lmtp => "lmtp",
     };
     if let Ok(addr) = listener.local_addr() {

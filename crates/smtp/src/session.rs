@@ -84,6 +84,8 @@ pub(crate) struct Session {
     tx: Option<Transaction>,
     errors: usize,
     stats: Stats,
+    /// The user who authenticated (submission).
+    auth: Option<havre_store::User>,
 }
 
 /// What the command loop does next.
@@ -108,12 +110,14 @@ impl Session {
             tx: None,
             errors: 0,
             stats: Stats::default(),
+            auth: None,
         }
     }
 
     fn role(&self) -> &'static str {
         match self.mode {
             Mode::Mx => "mx",
+            Mode::Submission => "submission",
             Mode::Lmtp => "lmtp",
         }
     }
@@ -138,7 +142,7 @@ impl Session {
                 "{} {}",
                 settings.hostname,
                 match self.mode {
-                    Mode::Mx => settings.banner.as_str(),
+                    Mode::Mx | Mode::Submission => settings.banner.as_str(),
                     Mode::Lmtp => "LMTP havre",
                 }
             )],
@@ -296,7 +300,7 @@ impl Session {
                     Reply::new(500, "5.5.1", "Error: this is LMTP, say LHLO"),
                 );
             }
-            Request::Lhlo { .. } if self.mode == Mode::Mx => {
+            Request::Lhlo { .. } if self.mode != Mode::Lmtp => {
                 self.reply(
                     conn,
                     name,
@@ -312,7 +316,7 @@ impl Session {
                 self.reply(conn, name, reply);
             }
             Request::Mail { from } => {
-                let reply = self.mail(from.address, from.size, from.flags);
+                let reply = self.mail(from.address, from.size, from.flags).await;
                 self.reply(conn, name, reply);
             }
             Request::Rcpt { to } => {
@@ -358,11 +362,10 @@ impl Session {
                     return Ok(Flow::StartTls);
                 }
             }
-            Request::Auth { .. } => self.reply(
-                conn,
-                name,
-                Reply::new(503, "5.5.1", "Error: authentication not enabled"),
-            ),
+            Request::Auth {
+                mechanism,
+                initial_response,
+            } => return self.auth(conn, mechanism, initial_response).await,
             Request::Help { .. } => self.reply(
                 conn,
                 name,
@@ -381,6 +384,177 @@ impl Session {
         Ok(Flow::Continue)
     }
 
+    /// AUTH PLAIN / LOGIN (RFC 4954), submission only, only under TLS.
+    async fn auth(
+        &mut self,
+        conn: &mut Conn,
+        mechanism: u64,
+        initial: String,
+    ) -> Result<Flow, ConnError> {
+        use havre_directory::sasl;
+        let refuse = if self.mode != Mode::Submission {
+            Some(Reply::new(
+                503,
+                "5.5.1",
+                "Error: authentication not enabled",
+            ))
+        } else if self.tls.is_none() {
+            Some(Reply::new(
+                538,
+                "5.7.11",
+                "Encryption required for requested authentication mechanism",
+            ))
+        } else if self.auth.is_some() {
+            Some(Reply::new(503, "5.5.1", "Error: already authenticated"))
+        } else if self.tx.is_some() {
+            Some(Reply::new(
+                503,
+                "5.5.1",
+                "Error: MAIL transaction in progress",
+            ))
+        } else {
+            None
+        };
+        if let Some(reply) = refuse {
+            self.reply(conn, "AUTH", reply);
+            return Ok(Flow::Continue);
+        }
+        let initial = (!initial.is_empty()).then(|| {
+            if initial == "=" {
+                String::new()
+            } else {
+                initial
+            }
+        });
+        let (method, credentials) = if mechanism == smtp_proto::AUTH_PLAIN {
+            let response = match initial {
+                Some(r) => r,
+                None => match self.challenge(conn, "").await? {
+                    Some(r) => r,
+                    None => return Ok(Flow::Continue),
+                },
+            };
+            (
+                "PLAIN",
+                sasl::decode_plain(&response)
+                    .ok()
+                    .map(|c| (c.user, c.password)),
+            )
+        } else if mechanism == smtp_proto::AUTH_LOGIN {
+            let user = match initial {
+                Some(r) => r,
+                None => match self
+                    .challenge(conn, &sasl::encode_base64(b"Username:"))
+                    .await?
+                {
+                    Some(r) => r,
+                    None => return Ok(Flow::Continue),
+                },
+            };
+            let Some(password) = self
+                .challenge(conn, &sasl::encode_base64(b"Password:"))
+                .await?
+            else {
+                return Ok(Flow::Continue);
+            };
+            (
+                "LOGIN",
+                sasl::decode_login_step(&user)
+                    .ok()
+                    .zip(sasl::decode_login_step(&password).ok()),
+            )
+        } else {
+            self.reply(
+                conn,
+                "AUTH",
+                Reply::new(504, "5.5.4", "Unsupported authentication mechanism"),
+            );
+            return Ok(Flow::Continue);
+        };
+        let Some((user, password)) = credentials else {
+            self.reply(
+                conn,
+                "AUTH",
+                Reply::new(501, "5.5.2", "Invalid authentication data"),
+            );
+            return Ok(Flow::Continue);
+        };
+        match self.services.directory.authenticate(&user, &password).await {
+            Ok(Some(found)) => {
+                tracing::info!(target: "smtp", role = self.role(), "{}: sasl_method={method}, sasl_username={}", self.client(), found.email);
+                self.auth = Some(found);
+                self.reply(
+                    conn,
+                    "AUTH",
+                    Reply::new(235, "2.7.0", "Authentication successful"),
+                );
+            }
+            Ok(None) => {
+                tracing::warn!(target: "smtp", role = self.role(), "{}: SASL {method} authentication failed for <{user}>", self.client());
+                tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+                self.reply(
+                    conn,
+                    "AUTH",
+                    Reply::new(535, "5.7.8", "Error: authentication failed"),
+                );
+            }
+            Err(err) => {
+                tracing::error!(target: "smtp", "directory error during AUTH: {err}");
+                self.reply(
+                    conn,
+                    "AUTH",
+                    Reply::new(454, "4.7.0", "Temporary authentication failure"),
+                );
+            }
+        }
+        Ok(Flow::Continue)
+    }
+
+    /// One `334` challenge; `None` when the client cancelled with `*`.
+    async fn challenge(
+        &mut self,
+        conn: &mut Conn,
+        text: &str,
+    ) -> Result<Option<String>, ConnError> {
+        send_reply(conn, &Reply::plain(334, vec![text.to_string()])).await?;
+        let limit = self.services.settings.line_length_limit;
+        let line = match conn.read_line(limit).await? {
+            Line::Complete(line) => line,
+            Line::TooLong => {
+                self.reply(
+                    conn,
+                    "AUTH",
+                    Reply::new(500, "5.5.6", "Authentication exchange line is too long"),
+                );
+                return Ok(None);
+            }
+        };
+        let text = String::from_utf8_lossy(&line).trim().to_string();
+        if text == "*" {
+            self.reply(
+                conn,
+                "AUTH",
+                Reply::new(501, "5.7.0", "Authentication aborted"),
+            );
+            return Ok(None);
+        }
+        Ok(Some(text))
+    }
+
+    /// Submission: every From: address must be the user's (unless its class
+    /// may send as anyone).
+    async fn from_owned(&self, head: &[u8]) -> bool {
+        if self.auth.is_none() {
+            return true;
+        }
+        for address in from_addresses(head) {
+            if !self.owns(&address).await {
+                return false;
+            }
+        }
+        true
+    }
+
     fn ehlo(&mut self, host: String, esmtp: bool) -> Reply {
         let settings = self.services.settings.clone();
         self.reset();
@@ -391,8 +565,13 @@ impl Session {
         }
         let mut lines = vec![settings.hostname.clone(), "PIPELINING".into()];
         lines.push(format!("SIZE {}", settings.message_size_limit));
-        if self.mode == Mode::Mx && self.services.tls.is_some() && self.tls.is_none() {
+        if self.mode != Mode::Lmtp && self.services.tls.is_some() && self.tls.is_none() {
             lines.push("STARTTLS".into());
+        }
+        // AUTH only where passwords are welcome, and only once encrypted:
+        // not even advertised before (RFC 4954 5; Postfix smtpd_tls_auth_only).
+        if self.mode == Mode::Submission && self.tls.is_some() {
+            lines.push("AUTH PLAIN LOGIN".into());
         }
         lines.extend(
             ["ENHANCEDSTATUSCODES", "8BITMIME", "SMTPUTF8", "CHUNKING"]
@@ -410,7 +589,47 @@ impl Session {
         }
     }
 
-    fn mail(&mut self, address: String, size: usize, flags: u64) -> Reply {
+    /// May this client send to any domain (authenticated, or from an internal
+    /// network)?
+    fn may_relay(&self) -> bool {
+        self.auth.is_some()
+            || self
+                .services
+                .internal_networks
+                .iter()
+                .any(|n| n.contains(self.peer.ip()))
+    }
+
+    /// Is `address` the authenticated user's own, one of its sub-addresses,
+    /// or an alias leading to it? Classes in `any_sender_classes` may send as
+    /// anyone.
+    async fn owns(&self, address: &str) -> bool {
+        let Some(user) = &self.auth else {
+            return true;
+        };
+        if self
+            .services
+            .any_sender_classes
+            .iter()
+            .any(|c| c == &user.class)
+        {
+            return true;
+        }
+        let Ok(parsed) = Address::parse(address) else {
+            return false;
+        };
+        match self.services.directory.resolve(&parsed).await {
+            Ok(Resolution::Deliver(targets)) => targets
+                .iter()
+                .any(|t| matches!(t, Target::Mailbox(m) if *m == user.email)),
+            _ => false,
+        }
+    }
+
+    async fn mail(&mut self, address: String, size: usize, flags: u64) -> Reply {
+        if self.mode == Mode::Submission && !self.may_relay() {
+            return Reply::new(530, "5.7.0", "Authentication required");
+        }
         if self.helo.is_none() {
             return Reply::new(503, "5.5.1", "Error: send HELO/EHLO first");
         }
@@ -432,8 +651,27 @@ impl Session {
                 return Reply::new(553, "5.6.7", "Error: the sender address needs SMTPUTF8");
             }
         }
+        if self.mode == Mode::Submission && !self.owns(&address).await {
+            let user = self
+                .auth
+                .as_ref()
+                .map(|u| u.email.clone())
+                .unwrap_or_default();
+            return Reply::new(
+                553,
+                "5.7.1",
+                format!("<{address}>: Sender address rejected: not owned by user {user}"),
+            );
+        }
         let id = new_queue_id();
-        tracing::info!(target: "smtp", role = self.role(), "{id}: client={}", self.client());
+        match &self.auth {
+            Some(user) => {
+                tracing::info!(target: "smtp", role = self.role(), "{id}: client={}, sasl_username={}", self.client(), user.email)
+            }
+            None => {
+                tracing::info!(target: "smtp", role = self.role(), "{id}: client={}", self.client())
+            }
+        }
         self.tx = Some(Transaction {
             id,
             sender: address,
@@ -494,6 +732,13 @@ impl Session {
                     format!("<{address}>: Temporary lookup failure"),
                 )
             }
+            Ok(Resolution::NotLocal) if self.mode != Mode::Lmtp && self.may_relay() => {
+                if let Some(tx) = self.tx.as_mut() {
+                    tx.recipients
+                        .push((parsed.to_string(), vec![Target::Remote(parsed.to_string())]));
+                }
+                return Reply::new(250, "2.1.5", "Ok");
+            }
             Ok(Resolution::NotLocal) => {
                 Reply::new(554, "5.7.1", format!("<{address}>: Relay access denied"))
             }
@@ -546,6 +791,7 @@ impl Session {
             self.esmtp,
             self.tls.is_some(),
             tx.smtputf8,
+            self.auth.is_some(),
         );
         let header = received_header(&ReceivedFields {
             helo: self.helo.as_deref().unwrap_or(""),
@@ -567,6 +813,7 @@ impl Session {
             size: 0,
             failed: None,
             protocol,
+            head: Vec::new(),
         };
         // The trace header does not count against the client's size limit.
         body.write_raw(header.as_bytes()).await;
@@ -724,7 +971,25 @@ impl Session {
             return;
         }
         match self.mode {
-            Mode::Mx => {
+            Mode::Submission if !self.from_owned(&body.head).await => {
+                body.discard().await;
+                let user = self
+                    .auth
+                    .as_ref()
+                    .map(|u| u.email.clone())
+                    .unwrap_or_default();
+                tracing::info!(target: "smtp", role = self.role(), "{}: reject: {name} from {}: 553 5.7.1 From: header not owned by {user}", tx.id, self.client());
+                self.reply(
+                    conn,
+                    name,
+                    Reply::new(
+                        553,
+                        "5.7.1",
+                        format!("From: header address not owned by user {user}"),
+                    ),
+                );
+            }
+            Mode::Mx | Mode::Submission => {
                 let reply = self.enqueue(tx, body).await;
                 self.reply(conn, name, reply);
             }
@@ -853,6 +1118,37 @@ async fn send_reply(conn: &mut Conn, reply: &Reply) -> Result<(), ConnError> {
     conn.flush().await
 }
 
+/// The addresses of the From: header in a message head (raw, unfolded).
+fn from_addresses(head: &[u8]) -> Vec<String> {
+    let text = String::from_utf8_lossy(head);
+    let header_end = text.find("\r\n\r\n").unwrap_or(text.len());
+    let mut value = String::new();
+    let mut in_from = false;
+    for line in text[..header_end].split("\r\n") {
+        if line.starts_with([' ', '\t']) {
+            if in_from {
+                value.push_str(line);
+            }
+            continue;
+        }
+        in_from = line.len() > 5 && line[..5].eq_ignore_ascii_case("from:");
+        if in_from {
+            value.push_str(&line[5..]);
+        }
+    }
+    value
+        .split(',')
+        .filter_map(|part| {
+            let part = part.trim();
+            let addr = match (part.rfind('<'), part.rfind('>')) {
+                (Some(a), Some(b)) if a < b => &part[a + 1..b],
+                _ => part,
+            };
+            addr.contains('@').then(|| addr.trim().to_string())
+        })
+        .collect()
+}
+
 /// First word of a malformed line, for the disconnect statistics.
 fn command_word(line: &[u8]) -> &'static str {
     let word: Vec<u8> = line
@@ -878,7 +1174,12 @@ pub(crate) struct BodyWriter {
     size: u64,
     failed: Option<String>,
     protocol: String,
+    /// The first bytes of the message, where the header is (for checks
+    /// that read it, like the submission From: check).
+    head: Vec<u8>,
 }
+
+const HEAD_KEPT: usize = 64 * 1024;
 
 impl BodyWriter {
     async fn write_raw(&mut self, bytes: &[u8]) {
@@ -902,6 +1203,10 @@ impl BodySink for BodyWriter {
         self.size += bytes.len() as u64;
         if self.size > self.limit {
             return false;
+        }
+        if self.head.len() < HEAD_KEPT {
+            let room = HEAD_KEPT - self.head.len();
+            self.head.extend_from_slice(&bytes[..bytes.len().min(room)]);
         }
         self.write_raw(bytes).await;
         true

@@ -100,4 +100,14 @@ pub trait Store: MailStore + Send + Sync + 'static {
     /// count and the time of the next attempt, in one transaction.
     async fn queue_record_attempt(&self, attempt: &AttemptOutcome) -> Result<()>;
     async fn queue_remove(&self, id: &str) -> Result<bool>;
+    /// Puts a message on hold (no delivery attempts) or releases it.
+    async fn queue_hold(&self, id: &str, hold: bool) -> Result<bool>;
+    /// Makes messages due now (`id` or, with `None`, every message not on
+    /// hold); with `reset_attempts` the retry schedule starts over (requeue).
+    async fn queue_reschedule(
+        &self,
+        id: Option<&str>,
+        now: i64,
+        reset_attempts: bool,
+    ) -> Result<u64>;
 }

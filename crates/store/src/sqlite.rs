@@ -532,6 +532,47 @@ impl Store for SqliteStore {
         Ok(())
     }
 
+    async fn queue_hold(&self, id: &str, hold: bool) -> Result<bool> {
+        let done = sqlx::query("UPDATE queue_messages SET hold = ? WHERE id = ?")
+            .bind(hold as i64)
+            .bind(id)
+            .execute(&self.writer)
+            .await?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    async fn queue_reschedule(
+        &self,
+        id: Option<&str>,
+        now: i64,
+        reset_attempts: bool,
+    ) -> Result<u64> {
+        let done = match id {
+            Some(id) => {
+                sqlx::query(
+                    "UPDATE queue_messages SET next_attempt = ?,
+                     attempts = CASE WHEN ? THEN 0 ELSE attempts END WHERE id = ?",
+                )
+                .bind(now)
+                .bind(reset_attempts)
+                .bind(id)
+                .execute(&self.writer)
+                .await?
+            }
+            None => {
+                sqlx::query(
+                    "UPDATE queue_messages SET next_attempt = ?,
+                     attempts = CASE WHEN ? THEN 0 ELSE attempts END WHERE hold = 0",
+                )
+                .bind(now)
+                .bind(reset_attempts)
+                .execute(&self.writer)
+                .await?
+            }
+        };
+        Ok(done.rows_affected())
+    }
+
     async fn queue_remove(&self, id: &str) -> Result<bool> {
         let done = sqlx::query("DELETE FROM queue_messages WHERE id = ?")
             .bind(id)

@@ -11,6 +11,8 @@ pub struct Havre {
     bin: PathBuf,
     child: Option<Child>,
     pub smtp_port: u16,
+    pub submission_port: u16,
+    pub submissions_port: u16,
     pub lmtp_port: u16,
     pub imap_port: u16,
     pub imaps_port: u16,
@@ -47,6 +49,8 @@ impl Havre {
             bin: PathBuf::from(bin),
             child: None,
             smtp_port: free_port(),
+            submission_port: free_port(),
+            submissions_port: free_port(),
             lmtp_port: free_port(),
             imap_port: free_port(),
             imaps_port: free_port(),
@@ -56,6 +60,8 @@ impl Havre {
         };
         for (key, port) in [
             ("mx.listen", node.smtp_port),
+            ("submission.listen", node.submission_port),
+            ("submission.tls_listen", node.submissions_port),
             ("lmtp.listen", node.lmtp_port),
             ("imap.listen", node.imap_port),
             ("imap.tls_listen", node.imaps_port),
