@@ -176,6 +176,18 @@ pub static KEY_DOCS: &[(&str, &str)] = &[
         "dns.nameservers",
         "DNS servers (address:port list); empty uses the system's (/etc/resolv.conf).",
     ),
+    (
+        "dkim",
+        "DKIM signing of outbound mail; keys are in server.data_dir/dkim (havre dkim generate).",
+    ),
+    (
+        "dkim.selector",
+        "Selector of new keys (havre init, havre dkim generate): the record goes at SELECTOR._domainkey.DOMAIN.",
+    ),
+    (
+        "dkim.sign",
+        "Sign the mail sent from local domains that have a key (havre dns records DOMAIN prints their records).",
+    ),
     ("queue", "The delivery queue."),
     ("queue.delivery_concurrency", "Parallel local deliveries."),
     (

@@ -30,6 +30,7 @@ pub struct Config {
     pub relay: Relay,
     pub submission: Submission,
     pub dns: Dns,
+    pub dkim: Dkim,
     pub queue: Queue,
     pub mailbox: Mailbox,
 }
@@ -280,6 +281,25 @@ impl Default for Submission {
 pub struct Dns {
     /// Empty: the system's resolvers (/etc/resolv.conf).
     pub nameservers: Vec<SocketAddr>,
+}
+
+/// `[dkim]`: DKIM signing of outbound mail (keys in `<data_dir>/dkim`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Dkim {
+    /// Selector of the keys `havre init` and `havre dkim generate` create.
+    pub selector: String,
+    /// Whether mail of local domains that have a key is signed.
+    pub sign: bool,
+}
+
+impl Default for Dkim {
+    fn default() -> Self {
+        Self {
+            selector: "havre".into(),
+            sign: true,
+        }
+    }
 }
 
 /// `[queue]`.

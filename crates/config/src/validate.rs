@@ -154,6 +154,9 @@ pub(crate) fn problems(cfg: &Config) -> Vec<Problem> {
     if smtp.idle_timeout.0.is_zero() {
         out.push(problem(&["smtp", "idle_timeout"], "must be longer than 0s"));
     }
+    if let Some(message) = selector_problem(&cfg.dkim.selector) {
+        out.push(problem(&["dkim", "selector"], message));
+    }
     let q = &cfg.queue;
     if q.delivery_concurrency == 0 {
         out.push(problem(
@@ -207,6 +210,26 @@ fn log_level_problem(level: &str) -> Option<String> {
         }
     }
     None
+}
+
+/// A DKIM selector is a DNS name under `_domainkey` (RFC 6376 3.1) and the
+/// name of the key file.
+fn selector_problem(selector: &str) -> Option<String> {
+    if selector.is_empty() {
+        return Some("must not be empty (e.g. \"havre\")".to_owned());
+    }
+    let label_ok = |label: &str| {
+        !label.is_empty()
+            && label.len() <= 63
+            && !label.starts_with('-')
+            && !label.ends_with('-')
+            && label
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-')
+    };
+    (!selector.split('.').all(label_ok)).then(|| {
+        format!("{selector:?} is not a DNS name: letters, digits and '-', in dot-separated labels")
+    })
 }
 
 /// A per-user Maildir template: `%n` or `%u` must appear, or every user would

@@ -43,7 +43,7 @@ fn a_misspelled_dotted_key_or_table_is_refused_too() {
     assert_eq!(
         error_of("[server]\nhostname = \"a\"\n[servr]\nuser = \"x\"\n"),
         "/etc/havre/havre.toml:3: unknown key servr (known top-level keys: server, log, tls, \
-         storage, mx, lmtp, imap, pop3, smtp, relay, submission, dns, queue, mailbox)"
+         storage, mx, lmtp, imap, pop3, smtp, relay, submission, dns, dkim, queue, mailbox)"
     );
     assert_eq!(
         error_of("smtp = { banner = \"x\", idle = 3 }\n"),
@@ -150,6 +150,14 @@ fn values_that_cannot_work_are_refused_with_their_key_and_line() {
         (
             "[smtp]\nidle_timeout = 0\n",
             "2: smtp.idle_timeout: must be longer than 0s",
+        ),
+        (
+            "[dkim]\nselector = \"my/key\"\n",
+            "2: dkim.selector: \"my/key\" is not a DNS name",
+        ),
+        (
+            "[dkim]\nselector = \"\"\n",
+            "2: dkim.selector: must not be empty",
         ),
         (
             "[queue]\ndelivery_concurrency = 0\n",

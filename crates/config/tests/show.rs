@@ -23,6 +23,8 @@ fn show_defaults_lists_every_key_in_document_order() {
     )));
     assert!(defaults.contains(&("smtp.recipient_limit".into(), "1000".into())));
     assert!(defaults.contains(&("queue.max_lifetime".into(), "\"5d\"".into())));
+    assert!(defaults.contains(&("dkim.selector".into(), "\"havre\"".into())));
+    assert!(defaults.contains(&("dkim.sign".into(), "true".into())));
 }
 
 #[test]

@@ -63,6 +63,12 @@ pub enum Command {
     /// Show and act on the mail queue (like mailq, postqueue and postsuper)
     #[command(subcommand)]
     Queue(QueueCommand),
+    /// DKIM keys of the local domains: generate, list
+    #[command(subcommand)]
+    Dkim(DkimCommand),
+    /// What to publish in the DNS for a local domain
+    #[command(subcommand)]
+    Dns(DnsCommand),
 }
 
 #[derive(Args)]
@@ -211,4 +217,41 @@ pub enum QueueCommand {
     Requeue { id: String },
     /// Attempt every deferred message now (postqueue -f)
     Flush,
+}
+
+#[derive(Subcommand)]
+pub enum DkimCommand {
+    /// Create a signing key for a local domain and print the TXT record to publish
+    #[command(
+        long_about = "Creates a DKIM key for DOMAIN in DATA_DIR/dkim/DOMAIN/SELECTOR.pem \
+        and prints the TXT record to publish at SELECTOR._domainkey.DOMAIN. The newest key \
+        of each algorithm signs (an RSA and an Ed25519 key: two signatures), from the next \
+        start of `havre serve`: publish its record first.\n\n\
+        To rotate, generate a key with a new selector (e.g. havre2027), publish it, restart, \
+        and keep the old record for a week so mail in transit still verifies."
+    )]
+    Generate {
+        /// A local domain (`havre domain add` first)
+        domain: String,
+        /// Selector: the record goes at SELECTOR._domainkey.DOMAIN (default: dkim.selector, "havre")
+        #[arg(long, value_name = "SELECTOR")]
+        selector: Option<String>,
+        /// rsa (2048-bit rsa-sha256, verified everywhere) or ed25519 (RFC 8463; signs next to the RSA key)
+        #[arg(long, default_value = "rsa", value_parser = ["rsa", "ed25519"])]
+        algorithm: String,
+        /// Replace a key that has the same selector (mail signed with it then fails verification)
+        #[arg(long)]
+        force: bool,
+    },
+    /// List the keys, of one domain or all; `*` marks those that sign
+    List { domain: Option<String> },
+}
+
+#[derive(Subcommand)]
+pub enum DnsCommand {
+    /// Print the records a local domain needs (MX, SPF, DKIM, DMARC, MTA-STS, TLS-RPT), in zone-file syntax
+    Records {
+        /// A local domain
+        domain: String,
+    },
 }

@@ -66,6 +66,7 @@ pub async fn run(args: InitArgs) -> anyhow::Result<()> {
     }
     let store = crate::locate::open_store(&config).await?;
     store.add_domain(&domain).await?;
+    let dkim = crate::dkim_cmd::first_key(&config, &domain)?;
 
     let config_arg = config_path.display();
     println!("havre: wrote {config_arg}");
@@ -75,9 +76,13 @@ pub async fn run(args: InitArgs) -> anyhow::Result<()> {
         names.join(", ")
     );
     println!("havre: data in {}, local domain {domain}", data.display());
+    println!("havre: DKIM key {}", dkim.path.display());
     println!();
     println!("Next:");
     println!("  havre --config {config_arg} user add postmaster@{domain} --password-stdin");
+    println!(
+        "  havre --config {config_arg} dns records {domain}   (MX, SPF, DKIM, DMARC... to publish)"
+    );
     println!("  havre --config {config_arg} serve");
     if args.dev {
         println!(

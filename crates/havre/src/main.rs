@@ -4,6 +4,8 @@
 mod cli;
 mod config_cmd;
 mod directory_cmd;
+mod dkim_cmd;
+mod dns_cmd;
 mod import_cmd;
 mod init;
 mod locate;
@@ -50,5 +52,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Alias(cmd) => directory_cmd::alias(config, cmd).await,
         Command::Import(cmd) => import_cmd::run(config, cmd).await,
         Command::Queue(cmd) => queue_cmd::run(config, cmd).await,
+        Command::Dkim(cmd) => dkim_cmd::run(config, cmd).await,
+        Command::Dns(cmd) => dns_cmd::run(config, cmd).await,
     }
 }

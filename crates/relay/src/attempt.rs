@@ -6,6 +6,7 @@ use havre_directory::{Address, Resolution, Target};
 use havre_mailbox::{DeliveryOutcome, DeliveryRequest};
 use havre_store::{AttemptOutcome, QueueEntry, QueueRecipient, RecipientStatus, RecipientUpdate};
 
+use crate::dsn::ReportedRecipient;
 use crate::{Relay, unix_now};
 
 /// What happened to one recipient in this attempt.
@@ -25,6 +26,7 @@ impl Relay {
         let check_duplicate = entry.arrival <= self.started_at || entry.attempts > 0;
         let expired = unix_now() - entry.arrival > self.settings.max_lifetime.as_secs() as i64;
         let mut updates = Vec::new();
+        let mut bounced = Vec::new();
         for rcpt in entry.pending() {
             let verdict = if !body.exists() {
                 Verdict::Deferred("4.3.0 queue file missing".into())
@@ -52,6 +54,13 @@ impl Relay {
                 "{id}: to=<{}>, relay=local, delay={delay:.2}, status={word} ({text})",
                 rcpt.address
             );
+            if status == RecipientStatus::Failed {
+                bounced.push(ReportedRecipient {
+                    address: rcpt.address.clone(),
+                    diagnostic: text.clone(),
+                    remote_mta: None,
+                });
+            }
             updates.push(RecipientUpdate {
                 idx: rcpt.idx,
                 status,
@@ -69,6 +78,11 @@ impl Relay {
             updates,
             next_attempt: unix_now() + self.backoff(entry.attempts),
         };
+        // The bounce is queued before the failure is recorded: a crash in
+        // between sends it twice rather than never.
+        if !bounced.is_empty() {
+            self.bounce(&entry, &bounced).await;
+        }
         if let Err(err) = self.queue.store().queue_record_attempt(&outcome).await {
             // The next attempt redoes the work; the duplicate check keeps it exactly-once.
             tracing::error!(target: "relay", "{id}: cannot record the attempt: {err}");
@@ -80,6 +94,68 @@ impl Relay {
                 Err(err) => tracing::error!(target: "relay", "{id}: cannot remove: {err}"),
             }
         }
+    }
+
+    /// Queues a non-delivery notification to the sender. Never for the null
+    /// sender: a bounce never bounces (RFC 5321 6.1, no loops).
+    async fn bounce(&self, entry: &QueueEntry, failed: &[ReportedRecipient]) {
+        if entry.sender.is_empty() {
+            tracing::info!(target: "relay", "{}: no bounce: null sender", entry.id);
+            return;
+        }
+        let original = tokio::fs::read(self.queue.spool().message_path(&entry.id))
+            .await
+            .unwrap_or_default();
+        let now = unix_now();
+        let dsn = crate::dsn::build(&crate::dsn::Report {
+            reporting_mta: self.local.mailboxes().hostname(),
+            queue_id: &entry.id,
+            sender: &entry.sender,
+            arrival: entry.arrival,
+            action: crate::dsn::Action::Failed,
+            recipients: failed,
+            original_headers: crate::dsn::header_block(&original),
+            now,
+        });
+        match self.queue_notification(&entry.sender, &dsn, now).await {
+            Ok(id) => {
+                tracing::info!(target: "relay", "{}: sender non-delivery notification: {id}", entry.id)
+            }
+            Err(err) => {
+                tracing::error!(target: "relay", "{}: cannot queue the bounce: {err}", entry.id)
+            }
+        }
+    }
+
+    /// Queues a message from the null sender to `to` (DSNs).
+    pub(crate) async fn queue_notification(
+        &self,
+        to: &str,
+        message: &[u8],
+        now: i64,
+    ) -> Result<String, havre_queue::QueueError> {
+        let id = havre_queue::new_queue_id();
+        let mut file = self.queue.spool().create(&id).await?;
+        file.write(message).await?;
+        let entry = QueueEntry {
+            id: id.clone(),
+            sender: String::new(),
+            size: message.len() as u64,
+            arrival: now,
+            client: "local".into(),
+            protocol: "DSN".into(),
+            attempts: 0,
+            next_attempt: now,
+            hold: false,
+            recipients: vec![QueueRecipient {
+                idx: 0,
+                address: to.to_string(),
+                status: RecipientStatus::Pending,
+                last_reply: None,
+            }],
+        };
+        self.queue.enqueue(file, &entry).await?;
+        Ok(id)
     }
 
     /// Seconds until the next attempt: retry_min doubled per attempt, capped.

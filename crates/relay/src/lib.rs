@@ -17,6 +17,7 @@
 //! until outbound delivery lands, and failed recipients are logged, not bounced.
 
 mod attempt;
+pub mod dsn;
 
 use std::collections::HashSet;
 use std::sync::{Arc, Mutex};

@@ -543,7 +543,7 @@ impl Session {
 
     /// Submission: every From: address must be the user's (unless its class
     /// may send as anyone).
-    async fn from_owned(&self, head: &[u8]) -> bool {
+    async fn owns_from_header(&self, head: &[u8]) -> bool {
         if self.auth.is_none() {
             return true;
         }
@@ -971,7 +971,7 @@ impl Session {
             return;
         }
         match self.mode {
-            Mode::Submission if !self.from_owned(&body.head).await => {
+            Mode::Submission if !self.owns_from_header(&body.head).await => {
                 body.discard().await;
                 let user = self
                     .auth

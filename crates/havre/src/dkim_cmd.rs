@@ -1,0 +1,149 @@
+//! `havre dkim generate|list`: the signing keys of the local domains. The
+//! work is `havre_dkim`'s; this checks the domain is local, prints the
+//! record to publish, and gives the files to `server.user`.
+
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use anyhow::{Context, anyhow, bail};
+use havre_config::LoadedConfig;
+use havre_directory::address::normalize_domain;
+use havre_dkim::{Algorithm, DkimError, KeyInfo};
+use havre_store::Store;
+
+use crate::cli::DkimCommand;
+use crate::directory_cmd::store;
+
+pub async fn run(explicit: Option<PathBuf>, command: DkimCommand) -> anyhow::Result<()> {
+    let (config, store) = store(explicit).await?;
+    let dir = havre_dkim::keys_dir(&config.data_dir());
+    match command {
+        DkimCommand::Generate {
+            domain,
+            selector,
+            algorithm,
+            force,
+        } => {
+            let domain = local_domain(&store, &domain).await?;
+            let selector = selector.unwrap_or_else(|| config.config.dkim.selector.clone());
+            let algorithm: Algorithm = algorithm.parse().map_err(|e: String| anyhow!(e))?;
+            let owner = server_user(&config)?;
+            let generate = if force {
+                havre_dkim::generate_replacing
+            } else {
+                havre_dkim::generate
+            };
+            let info = generate(&dir, &domain, &selector, algorithm).map_err(|e| match e {
+                DkimError::KeyExists { .. } => anyhow!(
+                    "{e}\n  another selector:  havre dkim generate {domain} --selector {selector}2\n  \
+                     or replace it:     havre dkim generate {domain} --selector {selector} --force"
+                ),
+                e => anyhow!(e),
+            })?;
+            if let Some((uid, gid)) = owner {
+                give(&dir, &info, uid, gid)?;
+            }
+            println!(
+                "DKIM key for {domain}, selector {}, {}: {}",
+                info.selector,
+                info.algorithm,
+                info.path.display()
+            );
+            println!();
+            println!("Publish this record in the DNS zone of {domain}:");
+            println!("{}", info.zone_record());
+            println!();
+            println!(
+                "The newest key of each algorithm signs, from the next start of `havre serve`: \
+                 publish the record first (check: dig +short TXT {}).",
+                info.dns_name()
+            );
+            if !config.config.dkim.sign {
+                println!("Note: dkim.sign is false, so nothing is signed until it is true.");
+            }
+        }
+        DkimCommand::List { domain } => {
+            let domains = match domain {
+                Some(d) => vec![normalize_domain(&d).map_err(|e| anyhow!("{d:?}: {e}"))?],
+                None => havre_dkim::domains(&dir)?,
+            };
+            for domain in domains {
+                let keys = havre_dkim::keys(&dir, &domain)?;
+                let active = havre_dkim::active_keys(&keys);
+                for key in &keys {
+                    let signs = active.contains(&key);
+                    println!(
+                        "{} {} {} {} {}",
+                        if signs { "*" } else { " " },
+                        domain,
+                        key.selector,
+                        key.algorithm,
+                        key.created.format("%Y-%m-%d %H:%M:%S UTC")
+                    );
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+/// `name`, normalised, if it is a local domain; the error says how to add it.
+pub(crate) async fn local_domain(store: &Arc<dyn Store>, name: &str) -> anyhow::Result<String> {
+    let domain = normalize_domain(name).map_err(|e| anyhow!("{name:?}: {e}"))?;
+    if !store.domain_exists(&domain).await? {
+        bail!(
+            "{domain} is not a local domain of this node; add it first: havre domain add {domain}"
+        );
+    }
+    Ok(domain)
+}
+
+/// For `havre init`: the first key of `domain` (RSA, selector
+/// `dkim.selector`), or the newest one already there.
+pub(crate) fn first_key(config: &LoadedConfig, domain: &str) -> anyhow::Result<KeyInfo> {
+    let dir = havre_dkim::keys_dir(&config.data_dir());
+    if let Some(key) = havre_dkim::keys(&dir, domain)?.pop() {
+        return Ok(key);
+    }
+    Ok(havre_dkim::generate(
+        &dir,
+        domain,
+        &config.config.dkim.selector,
+        Algorithm::RsaSha256,
+    )?)
+}
+
+/// Run as root, the key would belong to root; `havre serve` may read it as
+/// `server.user`. Looked up before the key is made, so a missing account
+/// leaves nothing behind.
+fn server_user(config: &LoadedConfig) -> anyhow::Result<Option<(u32, u32)>> {
+    let user = &config.config.server.user;
+    // SAFETY: geteuid has no preconditions.
+    if unsafe { libc::geteuid() } != 0 || user.is_empty() {
+        return Ok(None);
+    }
+    crate::privileges::lookup(user).map(Some)
+}
+
+fn give(dir: &Path, key: &KeyInfo, uid: u32, gid: u32) -> anyhow::Result<()> {
+    let domain_dir = dir.join(&key.domain);
+    let meta = key.path.with_extension("meta");
+    for path in [
+        dir,
+        domain_dir.as_path(),
+        key.path.as_path(),
+        meta.as_path(),
+    ] {
+        if std::fs::metadata(path).is_ok_and(|m| m.uid() != uid) {
+            std::os::unix::fs::chown(path, Some(uid), Some(gid)).with_context(|| {
+                format!(
+                    "cannot give {} to uid {uid}; run: chown -R {uid}:{gid} {}",
+                    path.display(),
+                    dir.display()
+                )
+            })?;
+        }
+    }
+    Ok(())
+}
