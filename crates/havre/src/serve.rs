@@ -31,6 +31,7 @@ pub async fn run(explicit: Option<PathBuf>) -> anyhow::Result<()> {
     // Root is needed for the key (0600) and the ports; nothing else. The data is
     // opened after the switch, so every file havre creates belongs to server.user.
     let tls = crate::tls::acceptor(&loaded.tls_cert(), &loaded.tls_key())?;
+    let outbound = outbound(&loaded)?;
     let listeners = bind(&loaded).await?;
     let imap_listeners = bind_pairs(
         config.has_role(Role::Imap),
@@ -99,6 +100,7 @@ pub async fn run(explicit: Option<PathBuf>) -> anyhow::Result<()> {
                 retry_max: config.queue.retry_max.0,
                 max_lifetime: config.queue.max_lifetime.0,
             },
+            Some(outbound),
         );
         tokio::spawn(relay.run(shutdown.clone()))
     });
@@ -241,6 +243,28 @@ async fn bind(loaded: &LoadedConfig) -> anyhow::Result<Vec<Listener>> {
         }
     }
     Ok(listeners)
+}
+
+/// Routes, resolver, client settings and DKIM keys for remote delivery.
+/// Keys are read here, before the switch to server.user (they may be root's).
+fn outbound(loaded: &LoadedConfig) -> anyhow::Result<havre_relay::Outbound> {
+    let config = &loaded.config;
+    let routes = havre_outbound::Routes::new(&config.relay.routes)
+        .map_err(|e| anyhow::anyhow!("{}: {e}", loaded.path.display()))?;
+    let resolver = havre_outbound::Resolver::new(&config.dns.nameservers)
+        .map_err(|e| anyhow::anyhow!("dns.nameservers: {e}"))?;
+    let signers = if config.dkim.sign {
+        havre_dkim::Signers::load(&havre_dkim::keys_dir(&loaded.data_dir()))
+            .context("dkim: cannot load the signing keys")?
+    } else {
+        havre_dkim::Signers::default()
+    };
+    Ok(havre_relay::Outbound {
+        routes,
+        resolver,
+        client: havre_outbound::ClientSettings::new(config.server.hostname.clone()),
+        signers: Arc::new(signers),
+    })
 }
 
 /// `key.listen` (STARTTLS) and `key.tls_listen` (implicit TLS) of a role.

@@ -16,6 +16,33 @@ enum Verdict {
     Failed(String),
 }
 
+/// What happened to the mailboxes and remote addresses one recipient
+/// expanded to.
+#[derive(Default)]
+pub(crate) struct Progress {
+    pub delivered: Vec<String>,
+    pub deferred: Vec<String>,
+    pub failed: Vec<String>,
+    /// `local`, or the remote server that answered.
+    pub relay: Option<String>,
+}
+
+impl Progress {
+    fn verdict(self) -> Verdict {
+        if !self.deferred.is_empty() {
+            Verdict::Deferred(self.deferred.join("; "))
+        } else if self.delivered.is_empty() {
+            Verdict::Failed(self.failed.join("; "))
+        } else {
+            let mut text = self.delivered.join("; ");
+            if !self.failed.is_empty() {
+                text.push_str(&format!("; not delivered: {}", self.failed.join("; ")));
+            }
+            Verdict::Sent(text)
+        }
+    }
+}
+
 impl Relay {
     pub(crate) async fn attempt(&self, entry: QueueEntry) {
         let started = Instant::now();
@@ -27,13 +54,32 @@ impl Relay {
         let expired = unix_now() - entry.arrival > self.settings.max_lifetime.as_secs() as i64;
         let mut updates = Vec::new();
         let mut bounced = Vec::new();
-        for rcpt in entry.pending() {
-            let verdict = if !body.exists() {
-                Verdict::Deferred("4.3.0 queue file missing".into())
+        let pending: Vec<&QueueRecipient> = entry.pending().collect();
+        let mut progress: Vec<Progress> = pending.iter().map(|_| Progress::default()).collect();
+        let mut remote = Vec::new();
+        for (i, rcpt) in pending.iter().enumerate() {
+            if !body.exists() {
+                progress[i].deferred.push("4.3.0 queue file missing".into());
             } else {
-                self.deliver_recipient(&entry, rcpt, &body, check_duplicate)
-                    .await
-            };
+                self.deliver_recipient(
+                    &entry,
+                    rcpt,
+                    &body,
+                    check_duplicate,
+                    &mut progress[i],
+                    i,
+                    &mut remote,
+                )
+                .await;
+            }
+        }
+        if !remote.is_empty() {
+            self.deliver_remote(&entry, &body, remote, &mut progress)
+                .await;
+        }
+        for (rcpt, progress) in pending.into_iter().zip(progress) {
+            let relay = progress.relay.clone().unwrap_or_else(|| "local".into());
+            let verdict = progress.verdict();
             let delay =
                 (unix_now() - entry.arrival).max(0) as f64 + started.elapsed().as_secs_f64();
             let (status, text, word) = match verdict {
@@ -51,14 +97,14 @@ impl Relay {
             };
             tracing::info!(
                 target: "relay",
-                "{id}: to=<{}>, relay=local, delay={delay:.2}, status={word} ({text})",
+                "{id}: to=<{}>, relay={relay}, delay={delay:.2}, status={word} ({text})",
                 rcpt.address
             );
             if status == RecipientStatus::Failed {
                 bounced.push(ReportedRecipient {
                     address: rcpt.address.clone(),
                     diagnostic: text.clone(),
-                    remote_mta: None,
+                    remote_mta: (relay != "local").then(|| relay.clone()),
                 });
             }
             updates.push(RecipientUpdate {
@@ -166,34 +212,45 @@ impl Relay {
         min.saturating_mul(factor).min(max) as i64
     }
 
+    /// Resolves one recipient and delivers its local mailboxes now; its
+    /// remote addresses are collected for [`Relay::deliver_remote`].
+    #[allow(clippy::too_many_arguments)]
     async fn deliver_recipient(
         &self,
         entry: &QueueEntry,
         rcpt: &QueueRecipient,
         body: &std::path::Path,
         check_duplicate: bool,
-    ) -> Verdict {
+        progress: &mut Progress,
+        index: usize,
+        remote: &mut Vec<(usize, String)>,
+    ) {
         let id = &entry.id;
         let address = match Address::parse(&rcpt.address) {
             Ok(a) => a,
-            Err(err) => return Verdict::Failed(format!("5.1.3 bad address: {err}")),
+            Err(err) => {
+                progress.failed.push(format!("5.1.3 bad address: {err}"));
+                return;
+            }
         };
         let targets = match self.directory.resolve(&address).await {
             Ok(Resolution::Deliver(targets)) => targets,
             Ok(Resolution::UnknownUser) => {
-                return Verdict::Failed("5.1.1 user unknown".into());
+                progress.failed.push("5.1.1 user unknown".into());
+                return;
             }
             Ok(Resolution::NotLocal) => {
-                return Verdict::Deferred(
-                    "4.4.1 domain not local and outbound delivery is not enabled on this node"
-                        .into(),
-                );
+                remote.push((index, address.to_string()));
+                return;
             }
-            Err(err) => return Verdict::Deferred(format!("4.3.0 directory unavailable: {err}")),
+            Err(err) => {
+                progress
+                    .deferred
+                    .push(format!("4.3.0 directory unavailable: {err}"));
+                return;
+            }
         };
-        let mut delivered = Vec::new();
-        let mut deferred = Vec::new();
-        let mut failed = Vec::new();
+        let mut mailboxes = Vec::new();
         for target in targets {
             match target {
                 Target::Mailbox(mailbox) => {
@@ -208,30 +265,25 @@ impl Relay {
                         })
                         .await;
                     match result {
-                        Ok(DeliveryOutcome::Delivered(_)) => delivered.push(mailbox),
+                        Ok(DeliveryOutcome::Delivered(_)) => mailboxes.push(mailbox),
                         Ok(DeliveryOutcome::AlreadyDelivered(_)) => {
                             tracing::info!(target: "relay", "{id}: to=<{mailbox}>, orig_to=<{}>, status=sent (already delivered by an earlier attempt)", rcpt.address);
-                            delivered.push(mailbox);
+                            mailboxes.push(mailbox);
                         }
-                        Err(err) => deferred.push(format!("<{mailbox}>: 4.2.0 {err}")),
+                        Err(err) => progress.deferred.push(format!("<{mailbox}>: 4.2.0 {err}")),
                     }
                 }
-                Target::Remote(remote) => deferred.push(format!(
-                    "<{remote}>: 4.4.1 outbound delivery is not enabled on this node"
-                )),
-                Target::Unknown(unknown) => failed.push(format!("<{unknown}>: 5.1.1 user unknown")),
+                Target::Remote(address) => remote.push((index, address)),
+                Target::Unknown(unknown) => progress
+                    .failed
+                    .push(format!("<{unknown}>: 5.1.1 user unknown")),
             }
         }
-        if !deferred.is_empty() {
-            Verdict::Deferred(deferred.join("; "))
-        } else if delivered.is_empty() {
-            Verdict::Failed(failed.join("; "))
-        } else {
-            let mut text = format!("2.0.0 delivered to maildir of {}", delivered.join(", "));
-            if !failed.is_empty() {
-                text.push_str(&format!("; not delivered: {}", failed.join("; ")));
-            }
-            Verdict::Sent(text)
+        if !mailboxes.is_empty() {
+            progress.delivered.push(format!(
+                "2.0.0 delivered to maildir of {}",
+                mailboxes.join(", ")
+            ));
         }
     }
 }

@@ -13,11 +13,15 @@
 //!
 //! Logs follow Postfix's `to=<...>, orig_to=<...>, relay=..., delay=..., status=...`.
 //!
-//! Not yet here: remote destinations (alias forwarding outside) stay deferred
-//! until outbound delivery lands, and failed recipients are logged, not bounced.
+//! Remote recipients (and alias forwarding outside) go out through
+//! `havre-outbound` by route or MX, DKIM-signed; recipients that fail for
+//! good earn the sender a DSN (see [`dsn`]).
 
 mod attempt;
 pub mod dsn;
+mod remote;
+
+pub use remote::Outbound;
 
 use std::collections::HashSet;
 use std::sync::{Arc, Mutex};
@@ -41,6 +45,8 @@ pub struct Relay {
     directory: Directory,
     local: LocalDelivery,
     settings: RelaySettings,
+    /// `None`: remote recipients wait (a node that only delivers locally).
+    outbound: Option<Outbound>,
     /// Unix seconds when this process started: older messages may have been
     /// partly delivered by a process that died.
     started_at: i64,
@@ -60,12 +66,14 @@ impl Relay {
         directory: Directory,
         local: LocalDelivery,
         settings: RelaySettings,
+        outbound: Option<Outbound>,
     ) -> Arc<Relay> {
         Arc::new(Relay {
             queue,
             directory,
             local,
             settings,
+            outbound,
             started_at: unix_now(),
             in_flight: Mutex::new(HashSet::new()),
         })

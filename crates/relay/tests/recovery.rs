@@ -96,6 +96,7 @@ async fn run_until_empty(f: &Fixture) {
             retry_max: Duration::from_secs(1),
             max_lifetime: Duration::from_secs(3600),
         },
+        None,
     );
     let (stop, shutdown) = watch::channel(false);
     let task = tokio::spawn(relay.run(shutdown));

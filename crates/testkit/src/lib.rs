@@ -7,7 +7,9 @@
 
 pub mod dns;
 mod node;
+mod sink;
 mod tools;
 
 pub use node::Havre;
+pub use sink::{SinkMode, SmtpSink};
 pub use tools::{DIALOGUE_PRELUDE, dialogue, free_port, python, python_ok, swaks};

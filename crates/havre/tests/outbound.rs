@@ -1,0 +1,176 @@
+//! Mail to the world: routes, MX lookup on the test's own DNS, retries, bounces
+//! with the remote's reply, expiry, and DKIM signatures a verifier accepts.
+
+use std::time::Duration;
+
+use havre_testkit::dns::TestDns;
+use havre_testkit::{Havre, SinkMode, SmtpSink, free_port, swaks};
+use mail_auth::hickory_resolver::config::{
+    ConnectionConfig, NameServerConfig, ResolveHosts, ResolverConfig, ResolverOpts,
+};
+use mail_auth::{AuthenticatedMessage, DkimResult, MessageAuthenticator};
+
+fn node(configure: impl FnOnce(&mut Havre)) -> Havre {
+    let mut node = Havre::init(env!("CARGO_BIN_EXE_havre"));
+    node.add_user("alice@example.test");
+    configure(&mut node);
+    node.start();
+    node
+}
+
+/// Alice sends over submission (465, AUTH) to `to`.
+fn send_as_alice(node: &Havre, to: &str, subject: &str) {
+    let out = swaks(&[
+        "--server",
+        &format!("127.0.0.1:{}", node.submissions_port),
+        "--tlsc",
+        "--auth",
+        "PLAIN",
+        "--auth-user",
+        "alice@example.test",
+        "--auth-password",
+        "secret",
+        "--from",
+        "alice@example.test",
+        "--to",
+        to,
+        "--header",
+        "From: Alice <alice@example.test>",
+        "--header",
+        &format!("Subject: {subject}"),
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+}
+
+fn route(node: &mut Havre, domain: &str, value: &str) {
+    node.set(&format!("relay.routes.\"{domain}\""), value);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn mail_along_a_route_arrives_dkim_signed_and_verifies_with_the_published_key() {
+    let sink = SmtpSink::start(SinkMode::Accept);
+    let node = node(|n| route(n, "far.test", &format!("smtp:[127.0.0.1]:{}", sink.port)));
+    send_as_alice(&node, "bob@far.test", "signed");
+    let received = tokio::task::spawn_blocking(move || (sink.wait_for(1), sink))
+        .await
+        .unwrap();
+    let (messages, _sink) = received;
+    assert_eq!(messages.len(), 1, "{}", node.log());
+    let message = &messages[0];
+    assert!(message.starts_with("DKIM-Signature: "), "{message}");
+    assert!(message.contains("d=example.test"), "{message}");
+
+    let zone = node.cli_ok(&["dns", "records", "example.test"]);
+    let dns = TestDns::start("example.test", &zone).await.unwrap();
+    let mut connection = ConnectionConfig::udp();
+    connection.port = dns.addr().port();
+    let ns = NameServerConfig::new(dns.addr().ip(), true, vec![connection]);
+    let mut opts = ResolverOpts::default();
+    opts.use_hosts_file = ResolveHosts::Never;
+    opts.timeout = Duration::from_secs(2);
+    let auth = MessageAuthenticator::new(ResolverConfig::from_parts(None, vec![], vec![ns]), opts)
+        .unwrap();
+    let parsed = AuthenticatedMessage::parse(message.as_bytes()).unwrap();
+    let results: Vec<DkimResult> = auth
+        .verify_dkim(&parsed)
+        .await
+        .into_iter()
+        .map(|o| o.result().clone())
+        .collect();
+    assert_eq!(results, [DkimResult::Pass], "{message}");
+    let log = node.log();
+    assert!(
+        log.contains("to=<bob@far.test>, relay=") && log.contains("status=sent"),
+        "{log}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn mx_lookup_skips_a_first_mx_that_refuses_connections() {
+    let sink = SmtpSink::start(SinkMode::Accept);
+    // mx1 is an address where nothing listens; mx2 is the sink.
+    let zone = "@ IN MX 10 mx1.far.test.\n@ IN MX 20 mx2.far.test.\nmx1 IN A 127.0.0.2\nmx2 IN A 127.0.0.1\n";
+    let dns = TestDns::start("far.test", zone).await.unwrap();
+    let dns_addr = dns.addr();
+    let port = sink.port;
+    let node = tokio::task::spawn_blocking(move || {
+        node(|n| {
+            n.set("dns.nameservers", &format!("[\"{dns_addr}\"]"));
+            // "smtp:far.test:PORT" still looks up the MX of far.test; only the port is the sink's.
+            route(n, "far.test", &format!("smtp:far.test:{port}"));
+        })
+    })
+    .await
+    .unwrap();
+    send_as_alice(&node, "bob@far.test", "by mx");
+    let (messages, _sink) = tokio::task::spawn_blocking(move || (sink.wait_for(1), sink))
+        .await
+        .unwrap();
+    assert_eq!(messages.len(), 1, "{}", node.log());
+    assert!(node.log().contains("relay=mx2.far.test"), "{}", node.log());
+    drop(dns);
+}
+
+#[test]
+fn a_remote_that_answers_451_then_250_gets_the_message_on_retry() {
+    let sink = SmtpSink::start(SinkMode::DeferOnce);
+    let node = node(|n| route(n, "far.test", &format!("smtp:[127.0.0.1]:{}", sink.port)));
+    send_as_alice(&node, "bob@far.test", "retried");
+    let messages = sink.wait_for(1);
+    assert_eq!(messages.len(), 1, "{}", node.log());
+    let log = node.log();
+    assert!(
+        log.contains("status=deferred") && log.contains("451 4.3.0"),
+        "{log}"
+    );
+    assert!(log.contains("status=sent"), "{log}");
+    node.wait_for_empty_queue();
+}
+
+#[test]
+fn a_remote_550_bounces_to_the_sender_with_the_remote_reply() {
+    let sink = SmtpSink::start(SinkMode::Reject);
+    let node = node(|n| route(n, "far.test", &format!("smtp:[127.0.0.1]:{}", sink.port)));
+    send_as_alice(&node, "nobody@far.test", "will bounce");
+    let dsn = node.wait_for_messages("alice@example.test", 1);
+    assert_eq!(dsn.len(), 1, "{}", node.log());
+    let dsn = &dsn[0];
+    assert!(
+        dsn.contains("Subject: Undelivered Mail Returned to Sender"),
+        "{dsn}"
+    );
+    assert!(
+        dsn.contains("Final-Recipient: rfc822; nobody@far.test"),
+        "{dsn}"
+    );
+    assert!(dsn.contains("Status: 5.1.1"), "{dsn}");
+    assert!(
+        dsn.contains("no such user here"),
+        "the remote's reply: {dsn}"
+    );
+    assert!(dsn.contains("Subject: will bounce"), "{dsn}");
+    node.wait_for_empty_queue();
+}
+
+#[test]
+fn a_message_that_cannot_leave_before_it_expires_is_returned() {
+    let dead = free_port();
+    let node = node(|n| {
+        route(n, "far.test", &format!("smtp:[127.0.0.1]:{dead}"));
+        n.set("queue.max_lifetime", "\"3s\"");
+    });
+    send_as_alice(&node, "bob@far.test", "too late");
+    let dsn = node.wait_for_messages("alice@example.test", 1);
+    assert_eq!(dsn.len(), 1, "{}", node.log());
+    assert!(
+        dsn[0].contains("Final-Recipient: rfc822; bob@far.test"),
+        "{}",
+        dsn[0]
+    );
+    assert!(dsn[0].contains("expired"), "{}", dsn[0]);
+    assert!(node.log().contains("status=expired"), "{}", node.log());
+}
