@@ -202,6 +202,10 @@ pub static KEY_DOCS: &[(&str, &str)] = &[
         "queue.max_lifetime",
         "After this, a message that still cannot be delivered is returned to its sender.",
     ),
+    (
+        "queue.delay_warning",
+        "After this long without delivery the sender gets a warning (a delayed DSN), once; \"0\" never.",
+    ),
     ("mailbox", "Mailbox storage."),
     (
         "mailbox.maildir",

@@ -310,6 +310,8 @@ pub struct Queue {
     pub retry_min: Duration,
     pub retry_max: Duration,
     pub max_lifetime: Duration,
+    /// Tell the sender after this long without delivery (0 = never).
+    pub delay_warning: Duration,
 }
 
 impl Default for Queue {
@@ -319,6 +321,7 @@ impl Default for Queue {
             retry_min: Duration::from_secs(5 * 60),
             retry_max: Duration::from_secs(3600),
             max_lifetime: Duration::from_secs(5 * 86_400),
+            delay_warning: Duration::from_secs(4 * 3600),
         }
     }
 }

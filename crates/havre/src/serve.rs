@@ -99,6 +99,7 @@ pub async fn run(explicit: Option<PathBuf>) -> anyhow::Result<()> {
                 retry_min: config.queue.retry_min.0,
                 retry_max: config.queue.retry_max.0,
                 max_lifetime: config.queue.max_lifetime.0,
+                delay_warning: config.queue.delay_warning.0,
             },
             Some(outbound),
         );

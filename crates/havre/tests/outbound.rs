@@ -174,3 +174,31 @@ fn a_message_that_cannot_leave_before_it_expires_is_returned() {
     assert!(dsn[0].contains("expired"), "{}", dsn[0]);
     assert!(node.log().contains("status=expired"), "{}", node.log());
 }
+
+#[test]
+fn a_sender_is_warned_once_when_mail_is_delayed() {
+    let dead = free_port();
+    let node = node(|n| {
+        route(n, "far.test", &format!("smtp:[127.0.0.1]:{dead}"));
+        n.set("queue.delay_warning", "\"1s\"");
+    });
+    send_as_alice(&node, "bob@far.test", "slow");
+    let warnings = node.wait_for_messages("alice@example.test", 1);
+    assert_eq!(warnings.len(), 1, "{}", node.log());
+    assert!(
+        warnings[0].contains("Subject: Delayed Mail (still being retried)"),
+        "{}",
+        warnings[0]
+    );
+    assert!(warnings[0].contains("Action: delayed"), "{}", warnings[0]);
+    std::thread::sleep(Duration::from_secs(3));
+    assert_eq!(
+        node.messages("alice@example.test").len(),
+        1,
+        "warned once only"
+    );
+    assert!(
+        node.cli_ok(&["queue", "list"]).contains("bob@far.test"),
+        "still queued"
+    );
+}

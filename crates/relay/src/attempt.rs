@@ -54,6 +54,7 @@ impl Relay {
         let expired = unix_now() - entry.arrival > self.settings.max_lifetime.as_secs() as i64;
         let mut updates = Vec::new();
         let mut bounced = Vec::new();
+        let mut delayed = Vec::new();
         let pending: Vec<&QueueRecipient> = entry.pending().collect();
         let mut progress: Vec<Progress> = pending.iter().map(|_| Progress::default()).collect();
         let mut remote = Vec::new();
@@ -107,6 +108,13 @@ impl Relay {
                     remote_mta: (relay != "local").then(|| relay.clone()),
                 });
             }
+            if status == RecipientStatus::Pending {
+                delayed.push(ReportedRecipient {
+                    address: rcpt.address.clone(),
+                    diagnostic: text.clone(),
+                    remote_mta: (relay != "local").then(|| relay.clone()),
+                });
+            }
             updates.push(RecipientUpdate {
                 idx: rcpt.idx,
                 status,
@@ -127,7 +135,20 @@ impl Relay {
         // The bounce is queued before the failure is recorded: a crash in
         // between sends it twice rather than never.
         if !bounced.is_empty() {
-            self.bounce(&entry, &bounced).await;
+            self.bounce(&entry, &bounced, crate::dsn::Action::Failed)
+                .await;
+        }
+        let warning = self.settings.delay_warning.as_secs() as i64;
+        if warning > 0
+            && !entry.warned
+            && unix_now() - entry.arrival >= warning
+            && !delayed.is_empty()
+        {
+            self.bounce(&entry, &delayed, crate::dsn::Action::Delayed)
+                .await;
+            if let Err(err) = self.queue.store().queue_mark_warned(&id).await {
+                tracing::error!(target: "relay", "{id}: cannot record the delay warning: {err}");
+            }
         }
         if let Err(err) = self.queue.store().queue_record_attempt(&outcome).await {
             // The next attempt redoes the work; the duplicate check keeps it exactly-once.
@@ -144,7 +165,12 @@ impl Relay {
 
     /// Queues a non-delivery notification to the sender. Never for the null
     /// sender: a bounce never bounces (RFC 5321 6.1, no loops).
-    async fn bounce(&self, entry: &QueueEntry, failed: &[ReportedRecipient]) {
+    async fn bounce(
+        &self,
+        entry: &QueueEntry,
+        failed: &[ReportedRecipient],
+        action: crate::dsn::Action,
+    ) {
         if entry.sender.is_empty() {
             tracing::info!(target: "relay", "{}: no bounce: null sender", entry.id);
             return;
@@ -158,7 +184,7 @@ impl Relay {
             queue_id: &entry.id,
             sender: &entry.sender,
             arrival: entry.arrival,
-            action: crate::dsn::Action::Failed,
+            action,
             recipients: failed,
             original_headers: crate::dsn::header_block(&original),
             now,
@@ -193,6 +219,7 @@ impl Relay {
             attempts: 0,
             next_attempt: now,
             hold: false,
+            warned: false,
             recipients: vec![QueueRecipient {
                 idx: 0,
                 address: to.to_string(),

@@ -38,6 +38,8 @@ pub struct RelaySettings {
     pub retry_min: Duration,
     pub retry_max: Duration,
     pub max_lifetime: Duration,
+    /// Zero: no delay warnings.
+    pub delay_warning: Duration,
 }
 
 pub struct Relay {

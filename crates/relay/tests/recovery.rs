@@ -71,6 +71,7 @@ async fn enqueue(f: &Fixture, id: &str, rcpts: &[&str], arrival: i64) {
         attempts: 0,
         next_attempt: arrival,
         hold: false,
+        warned: false,
         recipients: rcpts
             .iter()
             .enumerate()
@@ -95,6 +96,7 @@ async fn run_until_empty(f: &Fixture) {
             retry_min: Duration::from_secs(1),
             retry_max: Duration::from_secs(1),
             max_lifetime: Duration::from_secs(3600),
+            delay_warning: Duration::ZERO,
         },
         None,
     );

@@ -1014,6 +1014,7 @@ impl Session {
             attempts: 0,
             next_attempt: now,
             hold: false,
+            warned: false,
             recipients: tx
                 .recipients
                 .iter()

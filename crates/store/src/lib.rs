@@ -29,7 +29,7 @@ pub use model::*;
 pub use sqlite::SqliteStore;
 
 /// The schema version this code writes (the last migration).
-pub const SCHEMA_VERSION: i64 = 2;
+pub const SCHEMA_VERSION: i64 = 3;
 
 use async_trait::async_trait;
 
@@ -100,6 +100,8 @@ pub trait Store: MailStore + Send + Sync + 'static {
     /// count and the time of the next attempt, in one transaction.
     async fn queue_record_attempt(&self, attempt: &AttemptOutcome) -> Result<()>;
     async fn queue_remove(&self, id: &str) -> Result<bool>;
+    /// Records that the sender was warned of the delay (once per message).
+    async fn queue_mark_warned(&self, id: &str) -> Result<()>;
     /// Puts a message on hold (no delivery attempts) or releases it.
     async fn queue_hold(&self, id: &str, hold: bool) -> Result<bool>;
     /// Makes messages due now (`id` or, with `None`, every message not on

@@ -90,4 +90,9 @@ CREATE TABLE expunged (
 );
 "#,
     },
+    Migration {
+        version: 3,
+        name: "delay warnings",
+        sql: "ALTER TABLE queue_messages ADD COLUMN warned INTEGER NOT NULL DEFAULT 0;",
+    },
 ];

@@ -86,6 +86,8 @@ pub struct QueueEntry {
     pub attempts: i64,
     pub next_attempt: i64,
     pub hold: bool,
+    /// A delay warning went to the sender already.
+    pub warned: bool,
     pub recipients: Vec<QueueRecipient>,
 }
 

@@ -202,6 +202,7 @@ fn entry_from_row(row: &SqliteRow) -> std::result::Result<QueueEntry, sqlx::Erro
         attempts: row.try_get("attempts")?,
         next_attempt: row.try_get("next_attempt")?,
         hold: row.try_get::<i64, _>("hold")? != 0,
+        warned: row.try_get::<i64, _>("warned")? != 0,
         recipients: Vec::new(),
     })
 }
@@ -214,8 +215,8 @@ fn is_unique_violation(err: &sqlx::Error) -> bool {
 macro_rules! select_queue {
     ($rest:literal) => {
         concat!(
-            "SELECT id, sender, size, arrival, client, protocol, attempts, next_attempt, hold \
-             FROM queue_messages ",
+            "SELECT id, sender, size, arrival, client, protocol, attempts, next_attempt, hold, \
+             warned FROM queue_messages ",
             $rest
         )
     };
@@ -529,6 +530,14 @@ impl Store for SqliteStore {
         .execute(&mut *tx)
         .await?;
         tx.commit().await?;
+        Ok(())
+    }
+
+    async fn queue_mark_warned(&self, id: &str) -> Result<()> {
+        sqlx::query("UPDATE queue_messages SET warned = 1 WHERE id = ?")
+            .bind(id)
+            .execute(&self.writer)
+            .await?;
         Ok(())
     }
 

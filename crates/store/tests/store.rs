@@ -92,6 +92,7 @@ async fn a_queued_message_round_trips_and_records_attempts() {
         attempts: 0,
         next_attempt: 1_700_000_000,
         hold: false,
+        warned: false,
         recipients: vec![
             QueueRecipient {
                 idx: 0,
