@@ -191,6 +191,10 @@ pub static KEY_DOCS: &[(&str, &str)] = &[
     ("queue", "The delivery queue."),
     ("queue.delivery_concurrency", "Parallel local deliveries."),
     (
+        "queue.destination_concurrency",
+        "Deliveries at once to one remote domain (Postfix's default_destination_concurrency_limit); connections are reused for a few seconds.",
+    ),
+    (
         "queue.retry_min",
         "First retry delay after a temporary failure; doubles up to queue.retry_max.",
     ),

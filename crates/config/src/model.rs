@@ -307,6 +307,8 @@ impl Default for Dkim {
 #[serde(default, deny_unknown_fields)]
 pub struct Queue {
     pub delivery_concurrency: u32,
+    /// Deliveries at once to one remote domain.
+    pub destination_concurrency: u32,
     pub retry_min: Duration,
     pub retry_max: Duration,
     pub max_lifetime: Duration,
@@ -318,6 +320,7 @@ impl Default for Queue {
     fn default() -> Self {
         Self {
             delivery_concurrency: 8,
+            destination_concurrency: 20,
             retry_min: Duration::from_secs(5 * 60),
             retry_max: Duration::from_secs(3600),
             max_lifetime: Duration::from_secs(5 * 86_400),

@@ -260,12 +260,13 @@ fn outbound(loaded: &LoadedConfig) -> anyhow::Result<havre_relay::Outbound> {
     } else {
         havre_dkim::Signers::default()
     };
-    Ok(havre_relay::Outbound {
+    Ok(havre_relay::Outbound::new(
         routes,
         resolver,
-        client: havre_outbound::ClientSettings::new(config.server.hostname.clone()),
-        signers: Arc::new(signers),
-    })
+        havre_outbound::ClientSettings::new(config.server.hostname.clone()),
+        Arc::new(signers),
+        config.queue.destination_concurrency as usize,
+    ))
 }
 
 /// `key.listen` (STARTTLS) and `key.tls_listen` (implicit TLS) of a role.

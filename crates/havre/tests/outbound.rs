@@ -202,3 +202,27 @@ fn a_sender_is_warned_once_when_mail_is_delayed() {
         "still queued"
     );
 }
+
+#[test]
+fn messages_to_one_destination_share_a_connection_within_its_concurrency_limit() {
+    let sink = SmtpSink::start(SinkMode::Accept);
+    let node = node(|n| {
+        route(n, "far.test", &format!("smtp:[127.0.0.1]:{}", sink.port));
+        n.set("queue.destination_concurrency", "1");
+    });
+    havre_testkit::python_ok(
+        r#"
+import smtplib, sys
+with smtplib.SMTP("127.0.0.1", int(sys.argv[1])) as s:
+    for i in range(5):
+        s.sendmail("alice@example.test", ["bob@far.test"], f"From: alice@example.test\r\nSubject: {i}\r\n\r\nx\r\n")
+"#,
+        &[&node.smtp_port.to_string()],
+    );
+    assert_eq!(sink.wait_for(5).len(), 5, "{}", node.log());
+    assert!(
+        sink.connections() < 5,
+        "{} connections for 5 messages",
+        sink.connections()
+    );
+}

@@ -8,8 +8,12 @@ use std::path::Path;
 use std::sync::Arc;
 
 use havre_dkim::Signers;
-use havre_outbound::{ClientSettings, Envelope, RecipientResult, Resolver, Routes};
+use havre_outbound::{ClientSettings, Connection, Envelope, RecipientResult, Resolver, Routes};
 use havre_store::QueueEntry;
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+use tokio::sync::Semaphore;
 
 use crate::Relay;
 use crate::attempt::Progress;
@@ -20,6 +24,75 @@ pub struct Outbound {
     pub resolver: Resolver,
     pub client: ClientSettings,
     pub signers: Arc<Signers>,
+    /// Deliveries at once to one destination domain (Postfix's
+    /// default_destination_concurrency_limit).
+    pub destination_concurrency: usize,
+    pool: Pool,
+}
+
+impl Outbound {
+    pub fn new(
+        routes: Routes,
+        resolver: Resolver,
+        client: ClientSettings,
+        signers: Arc<Signers>,
+        destination_concurrency: usize,
+    ) -> Outbound {
+        Outbound {
+            routes,
+            resolver,
+            client,
+            signers,
+            destination_concurrency: destination_concurrency.max(1),
+            pool: Pool::default(),
+        }
+    }
+}
+
+/// Open connections kept for the next message to the same destination, and
+/// the per-destination concurrency slots.
+#[derive(Default)]
+struct Pool {
+    idle: Mutex<HashMap<String, Vec<(Instant, Connection)>>>,
+    slots: Mutex<HashMap<String, Arc<Semaphore>>>,
+}
+
+/// How long an idle connection is kept (Postfix's smtp_connection_cache_time_limit).
+const IDLE_LIMIT: Duration = Duration::from_secs(2);
+/// Transactions over one connection before it is closed (smtp_connection_reuse_count_limit spirit).
+const REUSE_LIMIT: u32 = 100;
+
+impl Pool {
+    fn slot(&self, key: &str, limit: usize) -> Arc<Semaphore> {
+        let mut slots = self.slots.lock().unwrap_or_else(|e| e.into_inner());
+        slots
+            .entry(key.to_string())
+            .or_insert_with(|| Arc::new(Semaphore::new(limit)))
+            .clone()
+    }
+
+    fn take(&self, key: &str) -> Option<Connection> {
+        let mut idle = self.idle.lock().unwrap_or_else(|e| e.into_inner());
+        let list = idle.get_mut(key)?;
+        while let Some((since, connection)) = list.pop() {
+            if since.elapsed() < IDLE_LIMIT && connection.is_usable() {
+                return Some(connection);
+            }
+            tokio::spawn(connection.quit());
+        }
+        None
+    }
+
+    fn put(&self, key: String, connection: Connection) {
+        if !connection.is_usable() || connection.transactions() >= REUSE_LIMIT {
+            tokio::spawn(connection.quit());
+            return;
+        }
+        let mut idle = self.idle.lock().unwrap_or_else(|e| e.into_inner());
+        idle.entry(key)
+            .or_default()
+            .push((Instant::now(), connection));
+    }
 }
 
 fn domain_of(address: &str) -> String {
@@ -78,7 +151,13 @@ impl Relay {
                 smtputf8,
                 eight_bit: false,
             };
-            let results = havre_outbound::deliver(
+            let key = format!("{route}|{domain}");
+            let slot = outbound
+                .pool
+                .slot(&domain, outbound.destination_concurrency);
+            let _permit = slot.acquire_owned().await;
+            let (results, connection) = havre_outbound::deliver_reusing(
+                outbound.pool.take(&key),
                 &route,
                 &domain,
                 &outbound.resolver,
@@ -87,6 +166,9 @@ impl Relay {
                 &message,
             )
             .await;
+            if let Some(connection) = connection {
+                outbound.pool.put(key, connection);
+            }
             for ((i, address), result) in recipients.into_iter().zip(results) {
                 let detail = result.detail();
                 let p = &mut progress[i];

@@ -24,6 +24,8 @@ class Session(socketserver.StreamRequestHandler):
     def handle(self):
         def say(text):
             self.wfile.write(text.encode() + b"\r\n"); self.wfile.flush()
+        with open(os.path.join(outdir, "..", "connections"), "a") as f:
+            f.write("1\n")
         say("220 sink.test ESMTP")
         while True:
             raw = self.rfile.readline()
@@ -122,6 +124,13 @@ impl SmtpSink {
             .iter()
             .map(|p| String::from_utf8_lossy(&std::fs::read(p).unwrap_or_default()).into_owned())
             .collect()
+    }
+
+    /// How many connections the sink accepted so far.
+    pub fn connections(&self) -> usize {
+        std::fs::read_to_string(self.dir.path().join("connections"))
+            .map(|t| t.lines().count())
+            .unwrap_or(0)
     }
 
     /// Waits until `count` messages arrived (or 30 s).
