@@ -67,7 +67,13 @@ print("login:", s.login("alice@example.test", "secret"))
 
 #[test]
 fn an_authenticated_user_sends_to_a_local_user_and_the_world_over_465() {
-    let node = node(|_| {});
+    let dead = havre_testkit::free_port();
+    let node = node(|n| {
+        n.set(
+            "relay.routes",
+            &format!("{{ \"far.test\" = \"smtp:[127.0.0.1]:{dead}\" }}"),
+        )
+    });
     let (ok, text) = swaks_text(&[
         "--server",
         &format!("127.0.0.1:{}", node.submissions_port),

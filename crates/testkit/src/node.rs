@@ -71,6 +71,9 @@ impl Havre {
             node.set(key, &format!("[\"127.0.0.1:{port}\"]"));
         }
         node.set("log.file", "havre.log");
+        // Test clients connect from loopback: treat them as the Internet,
+        // not as trusted networks (tests that want trust set it back).
+        node.set("relay.internal_networks", "[]");
         // Tests wait seconds, not the production minutes.
         node.set("queue.retry_min", "\"1s\"");
         node.set("queue.retry_max", "\"2s\"");
