@@ -220,16 +220,15 @@ impl Session {
     async fn start_tls(&mut self, conn: Conn) -> Option<Conn> {
         let acceptor = self.services.tls.clone()?;
         let timeout = self.services.settings.login_timeout;
-        match tokio::time::timeout(timeout, acceptor.accept(conn.into_stream())).await {
-            Ok(Ok(tls)) => {
+        match havre_net::accept_tls(conn, &acceptor, timeout).await {
+            Ok((conn, _)) => {
                 self.tls = true;
-                Some(Conn::new(Box::new(tls), timeout))
+                Some(conn)
             }
-            Ok(Err(err)) => {
+            Err(err) => {
                 tracing::info!(target: "imap", role = "imap-login", "TLS handshake failed: rip={}: {err}", self.peer.ip());
                 None
             }
-            Err(_) => None,
         }
     }
 

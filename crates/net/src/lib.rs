@@ -5,5 +5,7 @@
 //! moves bytes.
 
 mod conn;
+mod tls;
 
 pub use conn::{Conn, ConnError, Io, Line};
+pub use tls::accept_tls;

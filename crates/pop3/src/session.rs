@@ -230,26 +230,15 @@ impl Session {
             return Err("TLS is not configured".into());
         };
         let timeout = self.services.settings.idle_timeout;
-        let stream = conn.into_stream();
-        match tokio::time::timeout(timeout, acceptor.accept(stream)).await {
-            Ok(Ok(tls)) => {
-                let (_, session) = tls.get_ref();
-                let version = session
-                    .protocol_version()
-                    .and_then(|v| v.as_str())
-                    .unwrap_or("TLS");
-                let cipher = session
-                    .negotiated_cipher_suite()
-                    .map(|c| format!("{:?}", c.suite()))
-                    .unwrap_or_default();
-                tracing::debug!(target: "pop3", role = "pop3", "TLS established from {}: using {version} with cipher {cipher}", self.peer.ip());
+        match havre_net::accept_tls(conn, &acceptor, timeout).await {
+            Ok((conn, description)) => {
+                tracing::debug!(target: "pop3", role = "pop3", "TLS established from {}: {description}", self.peer.ip());
                 self.tls = true;
                 // RFC 2595 4: nothing from before TLS carries over.
                 self.pending_user = None;
-                Ok(Conn::new(Box::new(tls), timeout))
+                Ok(conn)
             }
-            Ok(Err(e)) => Err(format!("TLS handshake failed: {e}")),
-            Err(_) => Err("TLS handshake timeout".into()),
+            Err(e) => Err(format!("TLS handshake failed: {e}")),
         }
     }
 

@@ -229,33 +229,18 @@ impl Session {
     async fn start_tls(&mut self, conn: Conn) -> Option<Conn> {
         let acceptor = self.services.tls.clone()?;
         let timeout = self.services.settings.idle_timeout;
-        let stream = conn.into_stream();
-        match tokio::time::timeout(timeout, acceptor.accept(stream)).await {
-            Ok(Ok(tls)) => {
-                let (_, session) = tls.get_ref();
-                let version = session
-                    .protocol_version()
-                    .and_then(|v| v.as_str())
-                    .unwrap_or("TLS");
-                let cipher = session
-                    .negotiated_cipher_suite()
-                    .map(|c| format!("{:?}", c.suite()))
-                    .unwrap_or_default();
-                let description = format!("using {version} with cipher {cipher}");
+        match havre_net::accept_tls(conn, &acceptor, timeout).await {
+            Ok((conn, description)) => {
                 tracing::info!(target: "smtp", role = self.role(), "TLS established from {}: {description}", self.client());
                 self.tls = Some(description);
                 // RFC 3207 4.2: forget everything learnt before TLS.
                 self.helo = None;
                 self.esmtp = false;
                 self.tx = None;
-                Some(Conn::new(Box::new(tls), timeout))
+                Some(conn)
             }
-            Ok(Err(err)) => {
+            Err(err) => {
                 tracing::info!(target: "smtp", role = self.role(), "TLS handshake failed from {}: {err}", self.client());
-                None
-            }
-            Err(_) => {
-                tracing::info!(target: "smtp", role = self.role(), "TLS handshake timeout from {}", self.client());
                 None
             }
         }

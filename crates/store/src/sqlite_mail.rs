@@ -35,6 +35,30 @@ fn message_from_row(row: &SqliteRow) -> std::result::Result<MessageRecord, sqlx:
     })
 }
 
+/// The one INSERT of a message row, for new messages and imports alike.
+async fn insert_message_row(
+    tx: &mut sqlx::Transaction<'_, sqlx::Sqlite>,
+    mailbox_id: i64,
+    uid: i64,
+    modseq: i64,
+    message: &NewMessage,
+) -> std::result::Result<sqlx::sqlite::SqliteQueryResult, sqlx::Error> {
+    sqlx::query(
+        "INSERT INTO messages (mailbox_id, uid, file, size, internal_date, flags, modseq, cache)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+    )
+    .bind(mailbox_id)
+    .bind(uid)
+    .bind(&message.file)
+    .bind(message.size as i64)
+    .bind(message.internal_date)
+    .bind(flags_to_text(&message.flags))
+    .bind(modseq)
+    .bind(&message.cache)
+    .execute(&mut **tx)
+    .await
+}
+
 macro_rules! select_mailbox {
     ($rest:literal) => {
         concat!(
@@ -235,27 +259,15 @@ impl MailStore for SqliteStore {
                 Some(uid) if uid > last => uid,
                 _ => last + 1,
             };
-            sqlx::query(
-                "INSERT INTO messages (mailbox_id, uid, file, size, internal_date, flags, modseq, cache)
-                 VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-            )
-            .bind(id)
-            .bind(uid as i64)
-            .bind(&message.file)
-            .bind(message.size as i64)
-            .bind(message.internal_date)
-            .bind(flags_to_text(&message.flags))
-            .bind(modseq)
-            .bind(&message.cache)
-            .execute(&mut *tx)
-            .await
-            .map_err(|e| {
-                if is_unique_violation(&e) {
-                    StoreError::AlreadyExists(format!("message {}", message.file))
-                } else {
-                    e.into()
-                }
-            })?;
+            insert_message_row(&mut tx, id, uid as i64, modseq, message)
+                .await
+                .map_err(|e| {
+                    if is_unique_violation(&e) {
+                        StoreError::AlreadyExists(format!("message {}", message.file))
+                    } else {
+                        e.into()
+                    }
+                })?;
             last = uid;
         }
         let uidnext = init.uidnext.unwrap_or(1).max(last + 1);
@@ -288,27 +300,15 @@ impl MailStore for SqliteStore {
             Some(uid) if uid >= uidnext => uid,
             _ => uidnext,
         };
-        sqlx::query(
-            "INSERT INTO messages (mailbox_id, uid, file, size, internal_date, flags, modseq, cache)
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-        )
-        .bind(mailbox_id)
-        .bind(uid as i64)
-        .bind(&message.file)
-        .bind(message.size as i64)
-        .bind(message.internal_date)
-        .bind(flags_to_text(&message.flags))
-        .bind(modseq as i64)
-        .bind(&message.cache)
-        .execute(&mut *tx)
-        .await
-        .map_err(|e| {
-            if is_unique_violation(&e) {
-                StoreError::AlreadyExists(format!("message {}", message.file))
-            } else {
-                e.into()
-            }
-        })?;
+        insert_message_row(&mut tx, mailbox_id, uid as i64, modseq as i64, message)
+            .await
+            .map_err(|e| {
+                if is_unique_violation(&e) {
+                    StoreError::AlreadyExists(format!("message {}", message.file))
+                } else {
+                    e.into()
+                }
+            })?;
         sqlx::query("UPDATE mailboxes SET uidnext = ?, highestmodseq = ? WHERE id = ?")
             .bind(uid as i64 + 1)
             .bind(modseq as i64)

@@ -1,0 +1,31 @@
+//! STARTTLS / implicit TLS on a connection, shared by every protocol.
+
+use std::time::Duration;
+
+use crate::{Conn, ConnError};
+
+/// Runs the TLS handshake on `conn` (its buffered input is dropped: nothing
+/// sent before TLS may count as sent over it). Returns the new connection and
+/// a description for logs and `Received:` (`using TLSv1_3 with cipher ...`).
+pub async fn accept_tls(
+    conn: Conn,
+    acceptor: &tokio_rustls::TlsAcceptor,
+    timeout: Duration,
+) -> Result<(Conn, String), ConnError> {
+    let stream = conn.into_stream();
+    let tls = match tokio::time::timeout(timeout, acceptor.accept(stream)).await {
+        Err(_) => return Err(ConnError::Timeout),
+        Ok(result) => result?,
+    };
+    let (_, session) = tls.get_ref();
+    let version = session
+        .protocol_version()
+        .and_then(|v| v.as_str())
+        .unwrap_or("TLS");
+    let cipher = session
+        .negotiated_cipher_suite()
+        .map(|c| format!("{:?}", c.suite()))
+        .unwrap_or_default();
+    let description = format!("using {version} with cipher {cipher}");
+    Ok((Conn::new(Box::new(tls), timeout), description))
+}
