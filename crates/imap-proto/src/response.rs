@@ -132,6 +132,16 @@ pub struct ThreadNode {
     pub children: Vec<ThreadNode>,
 }
 
+impl Drop for ThreadNode {
+    /// Without recursion: a reply chain can be thousands of messages deep.
+    fn drop(&mut self) {
+        let mut stack = std::mem::take(&mut self.children);
+        while let Some(mut node) = stack.pop() {
+            stack.append(&mut node.children);
+        }
+    }
+}
+
 /// Appends responses to a buffer. With `utf8` (IMAP4rev2 or UTF8=ACCEPT
 /// enabled) mailbox names are written in UTF-8 and may be quoted with 8-bit
 /// characters; otherwise names are modified UTF-7 and 8-bit strings are

@@ -24,14 +24,10 @@ fn message_section(section: &Section) -> havre_message::Section {
     }
 }
 
-/// The bytes of `section` (CRLF form), or `None` for a part that does not exist.
+/// The bytes of `section` (CRLF form).
 pub(crate) fn section_bytes(raw: &[u8], section: &Section) -> Option<Vec<u8>> {
-    let wanted = message_section(section);
-    let bytes = havre_message::section(raw, &wanted);
-    if bytes.is_empty() && !section.part.is_empty() && section.text.is_none() {
-        return None;
-    }
-    Some(bytes)
+    // A missing part is an empty string, as Dovecot answers it.
+    Some(havre_message::section(raw, &message_section(section)))
 }
 
 pub(crate) fn whole(raw: &[u8]) -> Vec<u8> {

@@ -336,9 +336,53 @@ impl Session {
     }
 }
 
-fn convert_thread(node: &havre_message::ThreadNode) -> ThreadNode {
-    ThreadNode {
-        id: node.id,
-        children: node.children.iter().map(convert_thread).collect(),
+/// Converts the analyser's thread tree to the writer's without recursion: a
+/// reply chain thousands of messages deep must not exhaust the stack.
+fn convert_thread(root: &havre_message::ThreadNode) -> ThreadNode {
+    // Post-order: a node is built once all its children are.
+    let mut stack: Vec<(&havre_message::ThreadNode, usize)> = vec![(root, 0)];
+    let mut built: Vec<ThreadNode> = Vec::new();
+    while let Some((node, next_child)) = stack.pop() {
+        if next_child < node.children.len() {
+            stack.push((node, next_child + 1));
+            stack.push((&node.children[next_child], 0));
+        } else {
+            let children = built.split_off(built.len() - node.children.len());
+            built.push(ThreadNode {
+                id: node.id,
+                children,
+            });
+        }
+    }
+    built.pop().unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_reply_chain_fifty_thousand_deep_converts_without_overflow() {
+        let mut node = havre_message::ThreadNode {
+            id: Some(50_000),
+            children: vec![],
+        };
+        for id in (1..50_000).rev() {
+            node = havre_message::ThreadNode {
+                id: Some(id),
+                children: vec![node],
+            };
+        }
+        let converted = convert_thread(&node);
+        assert_eq!(converted.id, Some(1));
+        assert_eq!(converted.children[0].id, Some(2));
+        // The converted tree is dropped without recursion too.
+        let mut depth = 0;
+        let mut cursor = &converted;
+        while let Some(child) = cursor.children.first() {
+            cursor = child;
+            depth += 1;
+        }
+        assert_eq!(depth, 49_999);
     }
 }

@@ -1,5 +1,6 @@
 //! RFC 5322 address lists as IMAP ENVELOPE wants them, following Dovecot's
-//! `message-address.c` with its "fill missing" mode: display names stay
+//! `message-address.c` as Dovecot 2.3 calls it for ENVELOPE ("fill missing"
+//! and "non-strict dots": `a..b.@c` is a local part): display names stay
 //! raw (encoded-words are not decoded), a missing local part or domain
 //! becomes `MISSING_MAILBOX` / `MISSING_DOMAIN`, a broken `<...>` gets the
 //! domain `SYNTAX_ERROR`, and groups are a start marker (mailbox = group
@@ -57,12 +58,35 @@ impl Parser<'_> {
         self.add();
     }
 
+    /// Local part with dots anywhere (leading, trailing, doubled).
+    fn nonstrict_dot_atom(&mut self) -> i32 {
+        let mut ret = -1;
+        loop {
+            while self.lx.cur() == b'.' {
+                self.s.push(b'.');
+                self.lx.pos += 1;
+                if self.lx.at_end() {
+                    return END;
+                }
+                ret = 1;
+            }
+            if self.lx.cur() == b'@' {
+                break;
+            }
+            ret = self.lx.parse_atom(&mut self.s);
+            if !(ret > 0 && self.lx.cur() == b'.') {
+                break;
+            }
+        }
+        ret
+    }
+
     fn local_part(&mut self) -> i32 {
         self.s.clear();
         let ret = if self.lx.cur() == b'"' {
             self.lx.parse_quoted_string(&mut self.s)
         } else {
-            self.lx.parse_dot_atom(&mut self.s)
+            self.nonstrict_dot_atom()
         };
         if ret < 0 {
             return -1;
@@ -285,14 +309,21 @@ mod tests {
             .collect()
     }
 
-    fn a(name: Option<&str>, route: Option<&str>, mb: Option<&str>, dom: Option<&str>) -> [Option<String>; 4] {
+    fn a(
+        name: Option<&str>,
+        route: Option<&str>,
+        mb: Option<&str>,
+        dom: Option<&str>,
+    ) -> [Option<String>; 4] {
         [name, route, mb, dom].map(|x| x.map(str::to_owned))
     }
 
     #[test]
     fn names_comments_and_routes() {
         assert_eq!(
-            show("\"Doe, John\" <john@example.com>, jane@example.org (Jane D), <@relay.net:bob@x.y>"),
+            show(
+                "\"Doe, John\" <john@example.com>, jane@example.org (Jane D), <@relay.net:bob@x.y>"
+            ),
             [
                 a(Some("Doe, John"), None, Some("john"), Some("example.com")),
                 a(Some("Jane D"), None, Some("jane"), Some("example.org")),
@@ -305,7 +336,10 @@ mod tests {
     fn groups_have_start_and_end_markers() {
         assert_eq!(
             show("undisclosed-recipients:;"),
-            [a(None, None, Some("undisclosed-recipients"), None), a(None, None, None, None)]
+            [
+                a(None, None, Some("undisclosed-recipients"), None),
+                a(None, None, None, None)
+            ]
         );
         assert_eq!(
             show("team: a@b, c@d;"),
@@ -319,10 +353,36 @@ mod tests {
     }
 
     #[test]
+    fn dots_are_accepted_anywhere_in_local_parts() {
+        assert_eq!(
+            show(".a.b..c@d"),
+            [a(None, None, Some(".a.b..c"), Some("d"))]
+        );
+        assert_eq!(
+            show("x.@"),
+            [a(None, None, Some("x."), Some("MISSING_DOMAIN"))]
+        );
+    }
+
+    #[test]
     fn broken_addresses_are_filled_like_dovecot() {
-        assert_eq!(show("user"), [a(None, None, Some("user"), Some("MISSING_DOMAIN"))]);
-        assert_eq!(show("Some Body"), [a(Some("Some Body"), None, Some("MISSING_MAILBOX"), Some("MISSING_DOMAIN"))]);
+        assert_eq!(
+            show("user"),
+            [a(None, None, Some("user"), Some("MISSING_DOMAIN"))]
+        );
+        assert_eq!(
+            show("Some Body"),
+            [a(
+                Some("Some Body"),
+                None,
+                Some("MISSING_MAILBOX"),
+                Some("MISSING_DOMAIN")
+            )]
+        );
         assert_eq!(show(""), Vec::<[Option<String>; 4]>::new());
-        assert_eq!(show("=?utf-8?q?J=C3=B6rg?= <j@x>"), [a(Some("=?utf-8?q?J=C3=B6rg?="), None, Some("j"), Some("x"))]);
+        assert_eq!(
+            show("=?utf-8?q?J=C3=B6rg?= <j@x>"),
+            [a(Some("=?utf-8?q?J=C3=B6rg?="), None, Some("j"), Some("x"))]
+        );
     }
 }

@@ -1,4 +1,4 @@
-//! FETCH BINARY[part] (RFC 3516): a part's content with its
+//! FETCH `BINARY[part]` (RFC 3516): a part's content with its
 //! Content-Transfer-Encoding undone. Decoding is lenient, as readers of
 //! real mail must be: base64 skips characters outside its alphabet,
 //! quoted-printable keeps malformed '=' sequences as they are.
@@ -30,7 +30,7 @@ impl fmt::Display for BinaryError {
 
 impl std::error::Error for BinaryError {}
 
-/// BINARY[part]: the decoded body of a leaf part (or of a message/rfc822).
+/// `BINARY[part]`: the decoded body of a leaf part (or of a message/rfc822).
 /// A multipart's body and `[]` (the whole message) are returned as they
 /// are (CRLF form); a part that does not exist gives an empty result.
 pub fn binary_section(raw: &[u8], part: &[u32]) -> Result<Vec<u8>, BinaryError> {
@@ -45,7 +45,7 @@ pub fn binary_section(raw: &[u8], part: &[u32]) -> Result<Vec<u8>, BinaryError> 
     }
 }
 
-/// BINARY.SIZE[part]: the length of [`binary_section`].
+/// `BINARY.SIZE[part]`: the length of [`binary_section`].
 pub fn binary_size(raw: &[u8], part: &[u32]) -> Result<u64, BinaryError> {
     binary_section(raw, part).map(|b| b.len() as u64)
 }
@@ -60,11 +60,17 @@ pub(crate) fn decoded_body(data: &[u8], part: &Part) -> Result<Vec<u8>, BinaryEr
 
 /// Undoes a Content-Transfer-Encoding (absent, 7bit, 8bit, binary,
 /// base64, quoted-printable).
-pub(crate) fn decode_transfer_encoding(body: &[u8], cte: Option<&str>) -> Result<Vec<u8>, BinaryError> {
+pub(crate) fn decode_transfer_encoding(
+    body: &[u8],
+    cte: Option<&str>,
+) -> Result<Vec<u8>, BinaryError> {
     let Some(cte) = cte else {
         return Ok(body.to_vec());
     };
-    if ["7bit", "8bit", "binary"].iter().any(|e| cte.eq_ignore_ascii_case(e)) {
+    if ["7bit", "8bit", "binary"]
+        .iter()
+        .any(|e| cte.eq_ignore_ascii_case(e))
+    {
         Ok(body.to_vec())
     } else if cte.eq_ignore_ascii_case("base64") {
         Ok(base64(body))
@@ -133,15 +139,15 @@ fn quoted_printable(input: &[u8]) -> Vec<u8> {
         let mut i = 0;
         while i < content.len() {
             let c = content[i];
-            if c == b'=' {
-                if let (Some(h), Some(l)) = (
+            if c == b'='
+                && let (Some(h), Some(l)) = (
                     content.get(i + 1).copied().and_then(hex),
                     content.get(i + 2).copied().and_then(hex),
-                ) {
-                    out.push(h << 4 | l);
-                    i += 3;
-                    continue;
-                }
+                )
+            {
+                out.push(h << 4 | l);
+                i += 3;
+                continue;
             }
             out.push(c);
             i += 1;
@@ -166,7 +172,10 @@ mod tests {
 
     #[test]
     fn quoted_printable_is_lenient() {
-        assert_eq!(quoted_printable(b"caf=E9 =3d=\r\nx  \r\n=ZZ="), b"caf\xe9 =x\r\n=ZZ");
+        assert_eq!(
+            quoted_printable(b"caf=E9 =3d=\r\nx  \r\n=ZZ="),
+            b"caf\xe9 =x\r\n=ZZ"
+        );
         assert_eq!(quoted_printable(b"a=c3=a9"), b"a\xc3\xa9");
     }
 }

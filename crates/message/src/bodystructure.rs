@@ -3,7 +3,9 @@
 //! ("text" "plain" when absent), a default ("charset" "us-ascii") for
 //! text, "7bit" when no encoding is given, sizes and line counts of the
 //! CRLF form, MD5 as given (usually NIL), then disposition, language and
-//! location. A multipart that has no parts gets one empty text/plain part.
+//! location. A multipart that has no parts gets one empty text/plain part;
+//! a part typed multipart or message/rfc822 that could not be parsed as
+//! one is application/octet-stream.
 
 use crate::envelope::write_envelope;
 use crate::part::{Kind, MimeData, Part};
@@ -86,7 +88,11 @@ fn multipart(out: &mut String, part: &Part, children: &[Part], extended: bool) {
         out.push(')');
     }
     out.push(' ');
-    let subtype = part.data.content_type.as_ref().map_or("", |(_, s)| s.as_str());
+    let subtype = part
+        .data
+        .content_type
+        .as_ref()
+        .map_or("", |(_, s)| s.as_str());
     string(out, subtype);
     if extended {
         out.push(' ');
@@ -105,6 +111,16 @@ fn single(out: &mut String, part: &Part, extended: bool) {
         (_, None) => {
             out.push_str("\"text\" \"plain\"");
             true
+        }
+        (_, Some((t, s)))
+            if t.eq_ignore_ascii_case("multipart")
+                || (t.eq_ignore_ascii_case("message") && s.eq_ignore_ascii_case("rfc822")) =>
+        {
+            // A multipart that could not be parsed as one (as Dovecot does),
+            // or a message/rfc822 past the nesting limit: written as a
+            // basic type they would not match the grammar clients expect.
+            out.push_str("\"application\" \"octet-stream\"");
+            false
         }
         (_, Some((t, s))) => {
             string(out, t);

@@ -1,10 +1,11 @@
-//! The cache format of an [`Analysis`]: one line of text, `M1 ` followed by
+//! The cache format of an [`Analysis`]: one line of text, `M2 ` (the format
+//! version: other versions are refused, the caller analyses again) followed by
 //! an S-expression of numbers, `N` (none), "strings" (with `\"`, `\\` and
 //! `\xHH` escapes for control characters) and (lists):
 //!
 //! ```text
-//! M1 (size part sortkeys)
-//! part     = (header_start body_start end lines has_eoh data envelope|N kind)
+//! M2 (size part sortkeys)
+//! part     = (header_start body_start end lines data envelope|N kind)
 //! kind     = N | (1 part...) multipart | (2 part) message/rfc822
 //! data     = (type/subtype-list|N (params) id desc cte md5 disp|N (disp-params) (langs)|N location)
 //! envelope = (date subject (from) (sender) (reply-to) (to) (cc) (bcc) in-reply-to message-id)
@@ -14,17 +15,10 @@
 
 use crate::analysis::Analysis;
 use crate::part::{Addr, Envelope, Kind, MimeData, Part};
+use crate::sexpr::{V, parse, write};
 use crate::sort::SortKeys;
 
-const MAGIC: &str = "M1 ";
-const MAX_NESTING: usize = 1024;
-
-enum V {
-    Nil,
-    Num(i64),
-    Str(String),
-    List(Vec<V>),
-}
+const MAGIC: &str = "M2 ";
 
 fn s(v: &str) -> V {
     V::Str(v.to_owned())
@@ -45,7 +39,14 @@ fn pairs(list: &[(String, String)]) -> V {
 fn addrs(list: &[Addr]) -> V {
     V::List(
         list.iter()
-            .map(|a| V::List(vec![opt(&a.name), opt(&a.route), opt(&a.mailbox), opt(&a.domain)]))
+            .map(|a| {
+                V::List(vec![
+                    opt(&a.name),
+                    opt(&a.route),
+                    opt(&a.mailbox),
+                    opt(&a.domain),
+                ])
+            })
             .collect(),
     )
 }
@@ -99,7 +100,6 @@ fn part_value(p: &Part) -> V {
         num(p.body_start),
         num(p.end),
         V::Num(p.lines as i64),
-        V::Num(i64::from(p.has_eoh)),
         data_value(&p.data),
         p.envelope.as_ref().map_or(V::Nil, envelope_value),
         kind,
@@ -120,39 +120,6 @@ fn sort_value(k: &SortKeys) -> V {
     ])
 }
 
-fn write(out: &mut String, v: &V) {
-    match v {
-        V::Nil => out.push('N'),
-        V::Num(n) => out.push_str(&n.to_string()),
-        V::Str(text) => {
-            out.push('"');
-            for c in text.chars() {
-                match c {
-                    '"' | '\\' => {
-                        out.push('\\');
-                        out.push(c);
-                    }
-                    c if (c as u32) < 0x20 || c == '\u{7f}' => {
-                        out.push_str(&format!("\\x{:02x}", c as u32));
-                    }
-                    c => out.push(c),
-                }
-            }
-            out.push('"');
-        }
-        V::List(items) => {
-            out.push('(');
-            for (i, item) in items.iter().enumerate() {
-                if i > 0 {
-                    out.push(' ');
-                }
-                write(out, item);
-            }
-            out.push(')');
-        }
-    }
-}
-
 pub(crate) fn to_cache(a: &Analysis) -> String {
     let mut out = String::from(MAGIC);
     let v = V::List(vec![
@@ -162,76 +129,6 @@ pub(crate) fn to_cache(a: &Analysis) -> String {
     ]);
     write(&mut out, &v);
     out
-}
-
-struct Reader<'a> {
-    s: &'a str,
-    pos: usize,
-}
-
-impl Reader<'_> {
-    fn peek(&self) -> Option<char> {
-        self.s[self.pos..].chars().next()
-    }
-
-    fn value(&mut self, depth: usize) -> Option<V> {
-        if depth > MAX_NESTING {
-            return None;
-        }
-        match self.peek()? {
-            'N' => {
-                self.pos += 1;
-                Some(V::Nil)
-            }
-            '(' => {
-                self.pos += 1;
-                let mut items = Vec::new();
-                loop {
-                    match self.peek()? {
-                        ')' => {
-                            self.pos += 1;
-                            return Some(V::List(items));
-                        }
-                        ' ' if !items.is_empty() => self.pos += 1,
-                        _ => {}
-                    }
-                    items.push(self.value(depth + 1)?);
-                }
-            }
-            '"' => {
-                self.pos += 1;
-                let mut text = String::new();
-                loop {
-                    let c = self.peek()?;
-                    self.pos += c.len_utf8();
-                    match c {
-                        '"' => return Some(V::Str(text)),
-                        '\\' => {
-                            let e = self.peek()?;
-                            self.pos += e.len_utf8();
-                            if e == 'x' {
-                                let hex = self.s.get(self.pos..self.pos + 2)?;
-                                self.pos += 2;
-                                text.push(char::from(u8::from_str_radix(hex, 16).ok()?));
-                            } else {
-                                text.push(e);
-                            }
-                        }
-                        c => text.push(c),
-                    }
-                }
-            }
-            c if c == '-' || c.is_ascii_digit() => {
-                let start = self.pos;
-                self.pos += 1;
-                while self.peek().is_some_and(|c| c.is_ascii_digit()) {
-                    self.pos += 1;
-                }
-                self.s[start..self.pos].parse().ok().map(V::Num)
-            }
-            _ => None,
-        }
-    }
 }
 
 fn list(v: V) -> Option<Vec<V>> {
@@ -307,7 +204,12 @@ fn get_data(v: V) -> Option<MimeData> {
     };
     let language = match lang {
         V::Nil => None,
-        v => Some(list(v)?.into_iter().map(get_str).collect::<Option<Vec<_>>>()?),
+        v => Some(
+            list(v)?
+                .into_iter()
+                .map(get_str)
+                .collect::<Option<Vec<_>>>()?,
+        ),
     };
     Some(MimeData {
         content_type,
@@ -344,7 +246,7 @@ fn get_envelope(v: V) -> Option<Option<Envelope>> {
 }
 
 fn get_part(v: V, size: usize) -> Option<Part> {
-    let [hs, bs, end, lines, eoh, data, env, kind]: [V; 8] = list(v)?.try_into().ok()?;
+    let [hs, bs, end, lines, data, env, kind]: [V; 7] = list(v)?.try_into().ok()?;
     let kind = match kind {
         V::Nil => Kind::Leaf,
         v => {
@@ -367,7 +269,6 @@ fn get_part(v: V, size: usize) -> Option<Part> {
         body_start: get_usize(bs)?,
         end: get_usize(end)?,
         lines: u64::try_from(get_num(lines)?).ok()?,
-        has_eoh: get_num(eoh)? != 0,
         data: get_data(data)?,
         envelope: get_envelope(env)?,
         kind,
@@ -389,18 +290,16 @@ fn get_sort(v: V) -> Option<SortKeys> {
         to: get_str(to)?,
         cc: get_str(cc)?,
         message_id: get_opt(mid)?,
-        references: list(refs)?.into_iter().map(get_str).collect::<Option<_>>()?,
+        references: list(refs)?
+            .into_iter()
+            .map(get_str)
+            .collect::<Option<_>>()?,
         in_reply_to: get_opt(irt)?,
     })
 }
 
 pub(crate) fn from_cache(text: &str) -> Option<Analysis> {
-    let body = text.strip_prefix(MAGIC)?;
-    let mut r = Reader { s: body, pos: 0 };
-    let v = r.value(0)?;
-    if r.pos != body.len() {
-        return None;
-    }
+    let v = parse(text.strip_prefix(MAGIC)?)?;
     let [size, root, sort]: [V; 3] = list(v)?.try_into().ok()?;
     let size = get_usize(size)?;
     Some(Analysis {

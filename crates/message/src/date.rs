@@ -21,8 +21,14 @@ mod tests {
 
     #[test]
     fn dates_with_zones_comments_and_without_zone() {
-        assert_eq!(parse_date(b"Sat, 24 Mar 2017 23:00:00 +0200"), Some(1490389200));
-        assert_eq!(parse_date(b"24 Mar 2017 21:00:00 GMT (UTC)"), Some(1490389200));
+        assert_eq!(
+            parse_date(b"Sat, 24 Mar 2017 23:00:00 +0200"),
+            Some(1490389200)
+        );
+        assert_eq!(
+            parse_date(b"24 Mar 2017 21:00:00 GMT (UTC)"),
+            Some(1490389200)
+        );
         assert_eq!(parse_date(b"Sat, 24 Mar 2017 21:00:00"), Some(1490389200));
         assert_eq!(parse_date(b"yesterday"), None);
     }

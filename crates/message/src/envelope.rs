@@ -1,10 +1,11 @@
 //! ENVELOPE in IMAP syntax (RFC 3501 7.4.2), as Dovecot's
 //! `imap-envelope.c` writes it: Sender and Reply-To default to From,
 //! absent fields are NIL, the subject and display names are cleaned up for
-//! humans, other values are written as they are in the header.
+//! humans, other values are written as they are in the header, line
+//! breaks removed.
 
 use crate::part::{Addr, Envelope};
-use crate::quote::{nstring, string_for_humans};
+use crate::quote::{nstring, nstring_nolf, string_for_humans};
 
 fn addresses(out: &mut String, list: &[Addr]) {
     if list.is_empty() {
@@ -35,14 +36,18 @@ pub(crate) fn write_envelope(out: &mut String, env: Option<&Envelope>) {
         out.push_str("NIL NIL NIL NIL NIL NIL NIL NIL NIL NIL");
         return;
     };
-    nstring(out, env.date.as_deref());
+    nstring_nolf(out, env.date.as_deref());
     out.push(' ');
     match &env.subject {
         None => out.push_str("NIL"),
         Some(s) => string_for_humans(out, s),
     }
     let or_from = |list: &'_ [Addr]| -> Vec<Addr> {
-        if list.is_empty() { env.from.clone() } else { list.to_vec() }
+        if list.is_empty() {
+            env.from.clone()
+        } else {
+            list.to_vec()
+        }
     };
     for list in [
         env.from.clone(),
@@ -56,7 +61,7 @@ pub(crate) fn write_envelope(out: &mut String, env: Option<&Envelope>) {
         addresses(out, &list);
     }
     out.push(' ');
-    nstring(out, env.in_reply_to.as_deref());
+    nstring_nolf(out, env.in_reply_to.as_deref());
     out.push(' ');
-    nstring(out, env.message_id.as_deref());
+    nstring_nolf(out, env.message_id.as_deref());
 }

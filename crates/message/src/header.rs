@@ -13,14 +13,18 @@ pub(crate) struct Field {
     pub name: Vec<u8>,
     /// The full value (see the module doc).
     pub value: Vec<u8>,
+    /// False for a line without a colon: Dovecot keeps such a line in the
+    /// header (HEADER, HEADER.FIELDS.NOT) but never takes it for a field.
+    pub has_colon: bool,
     /// Byte range of the field's lines, line breaks included.
     pub start: usize,
     pub end: usize,
 }
 
 impl Field {
+    /// Whether this is a `name` field (any case).
     pub(crate) fn is(&self, name: &str) -> bool {
-        self.name.eq_ignore_ascii_case(name.as_bytes())
+        self.has_colon && self.name.eq_ignore_ascii_case(name.as_bytes())
     }
 }
 
@@ -93,10 +97,11 @@ pub(crate) fn parse_header_block(
             field.value.extend_from_slice(content);
             field.end = line_end;
         } else {
-            let (name, value) = split_field(content);
+            let (name, value, has_colon) = split_field(content);
             fields.push(Field {
                 name,
                 value,
+                has_colon,
                 start: pos,
                 end: line_end,
             });
@@ -118,9 +123,9 @@ fn is_lwsp(b: u8) -> bool {
     b == b' ' || b == b'\t'
 }
 
-fn split_field(content: &[u8]) -> (Vec<u8>, Vec<u8>) {
+fn split_field(content: &[u8]) -> (Vec<u8>, Vec<u8>, bool) {
     let Some(colon) = content.iter().position(|&b| b == b':') else {
-        return (content.to_vec(), Vec::new());
+        return (content.to_vec(), Vec::new(), false);
     };
     let mut name_end = colon;
     while name_end > 0 && is_lwsp(content[name_end - 1]) {
@@ -132,7 +137,7 @@ fn split_field(content: &[u8]) -> (Vec<u8>, Vec<u8>) {
         // only whitespace: Dovecot skips just the first one
         skip = 1;
     }
-    (content[..name_end].to_vec(), value[skip..].to_vec())
+    (content[..name_end].to_vec(), value[skip..].to_vec(), true)
 }
 
 /// The top-level header block of a message (LF or CRLF).
@@ -147,7 +152,11 @@ mod tests {
     #[test]
     fn folded_values_keep_newlines_and_indentation() {
         let h = message_header(b"Subject:  a\r\n\tb\r\nX-No-Colon\nTo : x\n\nbody");
-        let f: Vec<_> = h.fields.iter().map(|f| (f.name.clone(), f.value.clone())).collect();
+        let f: Vec<_> = h
+            .fields
+            .iter()
+            .map(|f| (f.name.clone(), f.value.clone()))
+            .collect();
         assert_eq!(
             f,
             [

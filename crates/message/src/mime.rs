@@ -4,26 +4,26 @@
 //! - Content-Type counts when the part is MIME: inside a multipart, or with
 //!   a MIME-Version or Content-Type header. Without one, the part is
 //!   text/plain (message/rfc822 inside a multipart/digest).
-//! - A boundary line starts with "--" and *begins with* one of the open
-//!   boundaries (any nesting level, the longest match winning), so a
-//!   missing inner close delimiter is healed by the outer boundary.
-//! - The line break before a boundary line belongs to the boundary.
+//! - Boundary lines are matched as in [`crate::boundary`]: a missing inner
+//!   close delimiter is healed by the outer boundary.
+//! - The line break before a boundary line belongs to the boundary, except
+//!   where Dovecot had already counted it: right after a header's empty
+//!   line, or after a header cut short by the boundary, it belongs to the
+//!   enclosing part.
 //! - A message/rfc822 body is parsed as a message, whatever its encoding.
 //! - A missing closing boundary ends the parts at the end of the input.
 //!
 //! Nesting stops at [`MAX_DEPTH`] levels and [`MAX_PARTS`] parts (Dovecot's
 //! defaults): deeper multiparts and messages are kept as opaque leaves.
 
-use crate::header::{Field, HeaderEnd, parse_header_block};
+use crate::boundary::{BOUNDARY_MAX, Boundary, find_boundary};
+use crate::header::{Field, HeaderBlock, HeaderEnd, parse_header_block};
 use crate::params::parse_params;
 use crate::part::{Envelope, Kind, MimeData, Part};
 use crate::part_data::{envelope, mime_data, parse_content_type};
 
 pub(crate) const MAX_DEPTH: usize = 100;
 pub(crate) const MAX_PARTS: usize = 10_000;
-/// Boundaries longer than this are truncated (RFC 2046 allows 70).
-const BOUNDARY_MAX: usize = 80;
-const BOUNDARY_LINE_MAX: usize = BOUNDARY_MAX + 4;
 
 const MULTIPART: u8 = 1;
 const RFC822: u8 = 2;
@@ -38,14 +38,8 @@ struct Node {
     header_start: usize,
     body_start: usize,
     end: usize,
-    has_eoh: bool,
     data: MimeData,
     envelope: Option<Envelope>,
-}
-
-struct Boundary {
-    part: usize,
-    text: Vec<u8>,
 }
 
 enum State {
@@ -60,6 +54,9 @@ struct Parser<'a> {
     boundaries: Vec<Boundary>,
     cur: usize,
     pos: usize,
+    /// The part whose bytes include the last line break read before a
+    /// boundary found on the first line of a body (see `body_to_boundary`).
+    nl_owner: usize,
 }
 
 /// Parses the CRLF form of a message into its part tree.
@@ -70,6 +67,7 @@ pub(crate) fn parse(data: &[u8]) -> Part {
         boundaries: Vec::new(),
         cur: 0,
         pos: 0,
+        nl_owner: 0,
     };
     p.add_node(None, 0, 0);
     let mut state = State::Header;
@@ -80,45 +78,13 @@ pub(crate) fn parse(data: &[u8]) -> Part {
             State::Done => break,
         };
     }
-    p.finish_up_to(None, data.len());
-    p.into_part(0)
-}
-
-/// Finds the open boundary `line` (at a line start) begins, if any:
-/// (index in `boundaries`, whether it is the close delimiter).
-fn find_boundary(boundaries: &[Boundary], line: &[u8]) -> Option<(usize, bool)> {
-    if boundaries.is_empty() || !line.starts_with(b"--") {
-        return None;
-    }
-    let rest = &line[2..];
-    let find_len = match rest.iter().position(|&b| b == b'\n') {
-        Some(mut n) => {
-            if n > 0 && rest[n - 1] == b'\r' {
-                n -= 1;
-            }
-            if n > 2 && rest[n - 1] == b'-' && rest[n - 2] == b'-' {
-                n -= 2;
-            }
-            n
-        }
-        None => rest.len().min(BOUNDARY_LINE_MAX),
-    };
-    let mut best: Option<usize> = None;
-    for (i, b) in boundaries.iter().enumerate().rev() {
-        let len = b.text.len();
-        if len <= find_len
-            && rest[..len] == b.text[..]
-            && best.is_none_or(|j| boundaries[j].text.len() < len)
-        {
-            best = Some(i);
-            if len == find_len {
-                break;
-            }
-        }
-    }
-    let i = best?;
-    let len = boundaries[i].text.len();
-    Some((i, rest.get(len..len + 2) == Some(&b"--"[..])))
+    p.finish_all();
+    let line_feeds: Vec<usize> = data
+        .iter()
+        .enumerate()
+        .filter_map(|(i, &b)| (b == b'\n').then_some(i))
+        .collect();
+    p.build_part(0, &line_feeds)
 }
 
 fn first_field<'f>(fields: &'f [Field], name: &str) -> Option<&'f Field> {
@@ -137,7 +103,6 @@ impl Parser<'_> {
             header_start: start,
             body_start: start,
             end: start,
-            has_eoh: false,
             data: MimeData::default(),
             envelope: None,
         });
@@ -193,19 +158,31 @@ impl Parser<'_> {
         let wants_envelope = node
             .parent
             .is_none_or(|p| self.nodes[p].flags & RFC822 != 0);
-        let data = if is_mime { mime_data(fields) } else { MimeData::default() };
+        let data = if is_mime {
+            mime_data(fields)
+        } else {
+            MimeData::default()
+        };
         let env = wants_envelope.then(|| envelope(fields));
 
+        let (how, end) = self.recheck_after_blank(&block, id, flags, boundary.as_deref());
         let node = &mut self.nodes[id];
         node.flags |= flags;
-        node.body_start = block.end;
-        node.has_eoh = block.how == HeaderEnd::Blank;
+        node.body_start = end;
         node.data = data;
         node.envelope = env;
+        match how {
+            HeaderEnd::Blank => self.nl_owner = id,
+            // the line break before the boundary goes to the parent
+            HeaderEnd::Boundary if end < block.resume => {
+                self.nl_owner = node.parent.unwrap_or(id);
+            }
+            _ => {}
+        }
         self.pos = block.resume;
 
         match boundary {
-            Some(text) if flags & MULTIPART != 0 && block.how == HeaderEnd::Blank => {
+            Some(text) if flags & MULTIPART != 0 && how == HeaderEnd::Blank => {
                 self.boundaries.push(Boundary { part: id, text });
                 State::BodyToBoundary
             }
@@ -218,6 +195,42 @@ impl Parser<'_> {
         }
     }
 
+    /// Dovecot looks for a boundary once more after the empty line ending a
+    /// header: when an enclosing part's boundary follows at once, the empty
+    /// line is not the header's but the line break before the boundary.
+    fn recheck_after_blank(
+        &mut self,
+        block: &HeaderBlock,
+        id: usize,
+        flags: u8,
+        own: Option<&[u8]>,
+    ) -> (HeaderEnd, usize) {
+        if block.how != HeaderEnd::Blank || self.boundaries.is_empty() {
+            return (block.how, block.end);
+        }
+        let own = own.filter(|_| flags & MULTIPART != 0);
+        if let Some(text) = own {
+            self.boundaries.push(Boundary {
+                part: id,
+                text: text.to_vec(),
+            });
+        }
+        let hit = find_boundary(&self.boundaries, &self.data[block.end..]);
+        if own.is_some() {
+            self.boundaries.pop();
+        }
+        match hit {
+            Some((bi, _)) if self.boundaries.get(bi).is_some_and(|b| b.part != id) => {
+                let mut end = block.end - 1;
+                if end > 0 && self.data[end - 1] == b'\r' {
+                    end -= 1;
+                }
+                (HeaderEnd::Boundary, end)
+            }
+            _ => (block.how, block.end),
+        }
+    }
+
     fn line_end(&self, start: usize) -> usize {
         self.data[start..]
             .iter()
@@ -226,20 +239,32 @@ impl Parser<'_> {
     }
 
     fn body_to_boundary(&mut self) -> State {
+        let first_line = self.pos;
         let mut line = self.pos;
         while line < self.data.len() {
             if let Some((bi, close)) = find_boundary(&self.boundaries, &self.data[line..]) {
-                let mut end = line;
-                if end > 0 && self.data[end - 1] == b'\n' {
-                    end -= 1;
-                    if end > 0 && self.data[end - 1] == b'\r' {
-                        end -= 1;
+                let mut before_nl = line;
+                if before_nl > 0 && self.data[before_nl - 1] == b'\n' {
+                    before_nl -= 1;
+                    if before_nl > 0 && self.data[before_nl - 1] == b'\r' {
+                        before_nl -= 1;
                     }
                 }
+                // Normally the line break before a boundary is the
+                // boundary's. On the first line of a body it was read
+                // earlier, and the part it went to (and its ancestors)
+                // end after it.
+                let nl_owner = (line == first_line).then_some(self.nl_owner);
                 let owner = self.boundaries[bi].part;
-                self.finish_up_to(Some(owner), end);
+                self.finish_up_to(owner, before_nl, line, nl_owner);
                 self.boundaries.truncate(if close { bi } else { bi + 1 });
                 self.pos = self.line_end(line);
+                self.nl_owner = owner;
+                if self.data[self.pos - 1] != b'\n' {
+                    // a boundary line cut by the end of the message starts
+                    // no part
+                    return State::Done;
+                }
                 if self.boundaries.last().map(|b| b.part) != Some(owner) {
                     // epilogue
                     return if self.boundaries.is_empty() {
@@ -263,63 +288,60 @@ impl Parser<'_> {
     }
 
     /// Ends the current part and its ancestors up to (not including)
-    /// `owner` (all of them when `None`) at `end`.
-    fn finish_up_to(&mut self, owner: Option<usize>, end: usize) {
+    /// `owner` at `end`, or at `after_nl` from `nl_owner` up.
+    fn finish_up_to(&mut self, owner: usize, end: usize, after_nl: usize, nl_owner: Option<usize>) {
         let mut id = Some(self.cur);
+        let mut past_nl_owner = false;
         while let Some(i) = id {
-            if Some(i) == owner {
+            if i == owner {
                 self.cur = i;
                 return;
             }
+            past_nl_owner |= nl_owner == Some(i);
             let node = &mut self.nodes[i];
-            node.end = end.max(node.body_start);
+            let at = if past_nl_owner { after_nl } else { end };
+            node.end = at.max(node.body_start);
             id = node.parent;
         }
     }
 
-    fn into_part(&mut self, id: usize) -> Part {
+    /// Ends all open parts at the end of the message.
+    fn finish_all(&mut self) {
+        let end = self.data.len();
+        let mut id = Some(self.cur);
+        while let Some(i) = id {
+            self.nodes[i].end = end.max(self.nodes[i].body_start);
+            id = self.nodes[i].parent;
+        }
+    }
+
+    /// The tree under `id`; `line_feeds` are the positions of all LFs.
+    fn build_part(&mut self, id: usize, line_feeds: &[usize]) -> Part {
         let children = std::mem::take(&mut self.nodes[id].children);
         let flags = self.nodes[id].flags;
         let kind = if flags & MULTIPART != 0 {
-            Kind::Multipart(children.into_iter().map(|c| self.into_part(c)).collect())
+            Kind::Multipart(
+                children
+                    .into_iter()
+                    .map(|c| self.build_part(c, line_feeds))
+                    .collect(),
+            )
         } else if flags & RFC822 != 0 && !children.is_empty() {
-            Kind::Message(Box::new(self.into_part(children[0])))
+            Kind::Message(Box::new(self.build_part(children[0], line_feeds)))
         } else {
             Kind::Leaf
         };
         let node = &mut self.nodes[id];
-        let body = &self.data[node.body_start..node.end];
+        let lines = line_feeds.partition_point(|&p| p < node.end)
+            - line_feeds.partition_point(|&p| p < node.body_start);
         Part {
             header_start: node.header_start,
             body_start: node.body_start,
             end: node.end,
-            lines: body.iter().filter(|&&b| b == b'\n').count() as u64,
-            has_eoh: node.has_eoh,
+            lines: lines as u64,
             data: std::mem::take(&mut node.data),
             envelope: node.envelope.take(),
             kind,
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn b(text: &str) -> Boundary {
-        Boundary {
-            part: 0,
-            text: text.as_bytes().to_vec(),
-        }
-    }
-
-    #[test]
-    fn boundaries_match_by_prefix_longest_first() {
-        let bs = [b("abc"), b("abcdef")];
-        assert_eq!(find_boundary(&bs, b"--abcdef\r\n"), Some((1, false)));
-        assert_eq!(find_boundary(&bs, b"--abcxyz--\r\n"), Some((0, false)));
-        assert_eq!(find_boundary(&bs, b"--abc--\r\n"), Some((0, true)));
-        assert_eq!(find_boundary(&bs, b"- -abc\r\n"), None);
-        assert_eq!(find_boundary(&bs, b"--ab\r\n"), None);
     }
 }

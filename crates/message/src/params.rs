@@ -137,7 +137,10 @@ mod tests {
     fn plain_and_quoted_values_keep_their_case() {
         assert_eq!(
             params("; Charset=UTF-8; name=\"a \\\"b\\\".txt\""),
-            [("Charset".into(), "UTF-8".into()), ("name".into(), "a \"b\".txt".into())]
+            [
+                ("Charset".into(), "UTF-8".into()),
+                ("name".into(), "a \"b\".txt".into())
+            ]
         );
     }
 

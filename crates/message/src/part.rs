@@ -11,8 +11,6 @@ pub(crate) struct Part {
     pub end: usize,
     /// Lines of the body (LF count), for text/* and message/rfc822.
     pub lines: u64,
-    /// Whether the header block ends with an empty line.
-    pub has_eoh: bool,
     pub data: MimeData,
     /// For the message itself and for the message inside a message/rfc822.
     pub envelope: Option<Envelope>,
@@ -63,7 +61,8 @@ impl MimeData {
 }
 
 /// ENVELOPE fields: raw header values (the last of each header counting,
-/// as in Dovecot), addresses parsed. An empty address list is NIL.
+/// addresses of repeated headers added up, as in Dovecot), addresses
+/// parsed. An empty address list is NIL.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub(crate) struct Envelope {
     pub date: Option<String>,

@@ -82,6 +82,9 @@ fn language(data: &mut MimeData, value: &[u8]) {
 pub(crate) fn mime_data(fields: &[Field]) -> MimeData {
     let mut data = MimeData::default();
     for f in fields {
+        if !f.has_colon {
+            continue;
+        }
         let Some(name) = f
             .name
             .get(..8)
@@ -125,7 +128,8 @@ fn addresses(value: &[u8]) -> Vec<Addr> {
         .collect()
 }
 
-/// The ENVELOPE data of a message header (the last of each field wins).
+/// The ENVELOPE data of a message header: the last Date, Subject,
+/// Message-ID and In-Reply-To count; repeated address fields add up.
 pub(crate) fn envelope(fields: &[Field]) -> Envelope {
     let mut env = Envelope::default();
     for f in fields {
@@ -139,17 +143,17 @@ pub(crate) fn envelope(fields: &[Field]) -> Envelope {
         } else if f.is("In-Reply-To") {
             env.in_reply_to = text();
         } else if f.is("From") {
-            env.from = addresses(&f.value);
+            env.from.extend(addresses(&f.value));
         } else if f.is("Sender") {
-            env.sender = addresses(&f.value);
+            env.sender.extend(addresses(&f.value));
         } else if f.is("Reply-To") {
-            env.reply_to = addresses(&f.value);
+            env.reply_to.extend(addresses(&f.value));
         } else if f.is("To") {
-            env.to = addresses(&f.value);
+            env.to.extend(addresses(&f.value));
         } else if f.is("Cc") {
-            env.cc = addresses(&f.value);
+            env.cc.extend(addresses(&f.value));
         } else if f.is("Bcc") {
-            env.bcc = addresses(&f.value);
+            env.bcc.extend(addresses(&f.value));
         }
     }
     env

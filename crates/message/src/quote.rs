@@ -160,9 +160,18 @@ mod tests {
 
     #[test]
     fn human_strings_are_cleaned() {
-        assert_eq!(w(|o| string_for_humans(o, "Hello world")), "\"Hello world\"");
-        assert_eq!(w(|o| string_for_humans(o, "Hello\n\tworld ")), "{11}\r\nHello world");
-        assert_eq!(w(|o| string_for_humans(o, "say \"hi\"")), "{8}\r\nsay \"hi\"");
+        assert_eq!(
+            w(|o| string_for_humans(o, "Hello world")),
+            "\"Hello world\""
+        );
+        assert_eq!(
+            w(|o| string_for_humans(o, "Hello\n\tworld ")),
+            "{11}\r\nHello world"
+        );
+        assert_eq!(
+            w(|o| string_for_humans(o, "say \"hi\"")),
+            "{8}\r\nsay \"hi\""
+        );
         assert_eq!(w(|o| string_for_humans(o, "  ")), "\"\"");
         assert_eq!(w(|o| string_for_humans(o, "")), "\"\"");
     }

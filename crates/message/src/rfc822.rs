@@ -94,14 +94,29 @@ impl<'a> Lexer<'a> {
                         return self.more_or_end();
                     }
                 }
-                b'\\' => {
+                b'\n' => {
                     if let Some(c) = self.last_comment.as_mut() {
-                        c.extend_from_slice(&self.data[start..self.pos]);
+                        let mut end = self.pos;
+                        if end > start && self.data[end - 1] == b'\r' {
+                            end -= 1;
+                        }
+                        c.extend_from_slice(&self.data[start..end]);
+                        start = self.pos + 1;
                     }
-                    start = self.pos + 1;
+                }
+                b'\\' => {
                     self.pos += 1;
                     if self.pos >= self.data.len() {
                         return BROKEN;
+                    }
+                    if matches!(self.data[self.pos], b'\r' | b'\n' | 0) {
+                        // not a quoted-pair: the line break is folding
+                        self.pos -= 1;
+                    } else {
+                        if let Some(c) = self.last_comment.as_mut() {
+                            c.extend_from_slice(&self.data[start..self.pos - 1]);
+                        }
+                        start = self.pos;
                     }
                 }
                 _ => {}
@@ -156,6 +171,9 @@ impl<'a> Lexer<'a> {
                 self.pos += 1;
                 continue;
             }
+            if start == self.pos {
+                return BROKEN;
+            }
             self.copy(out, start, self.pos);
             let ret = self.skip_lwsp();
             if ret <= 0 {
@@ -166,9 +184,8 @@ impl<'a> Lexer<'a> {
             }
             self.pos += 1;
             out.push(b'.');
-            let ret = self.skip_lwsp();
-            if ret <= 0 {
-                return ret;
+            if self.skip_lwsp() <= 0 {
+                return BROKEN;
             }
             start = self.pos;
         }
@@ -193,7 +210,7 @@ impl<'a> Lexer<'a> {
     }
 
     /// A quoted string (the current byte is '"'): escapes removed, folding
-    /// line breaks removed.
+    /// line breaks removed (a '\\' before a line break is kept).
     pub(crate) fn parse_quoted_string(&mut self, out: &mut Vec<u8>) -> i32 {
         self.pos += 1;
         let mut start = self.pos;
@@ -217,8 +234,12 @@ impl<'a> Lexer<'a> {
                     if self.pos >= self.data.len() {
                         return BROKEN;
                     }
-                    self.copy(out, start, self.pos - 1);
-                    start = self.pos;
+                    if matches!(self.data[self.pos], b'\r' | b'\n' | 0) {
+                        self.pos -= 1;
+                    } else {
+                        self.copy(out, start, self.pos - 1);
+                        start = self.pos;
+                    }
                 }
                 _ => {}
             }
@@ -269,19 +290,34 @@ impl<'a> Lexer<'a> {
     }
 
     fn parse_domain_literal(&mut self, out: &mut Vec<u8>) -> i32 {
-        let start = self.pos;
+        let mut start = self.pos;
+        self.pos += 1;
         while self.pos < self.data.len() {
             match self.data[self.pos] {
+                b'[' => return BROKEN,
+                b']' => {
+                    self.copy(out, start, self.pos + 1);
+                    self.pos += 1;
+                    return self.skip_lwsp();
+                }
+                b'\n' => {
+                    let mut end = self.pos;
+                    if end > start && self.data[end - 1] == b'\r' {
+                        end -= 1;
+                    }
+                    self.copy(out, start, end);
+                    start = self.pos + 1;
+                }
                 b'\\' => {
                     self.pos += 1;
                     if self.pos >= self.data.len() {
-                        break;
+                        return BROKEN;
                     }
-                }
-                b']' => {
-                    self.pos += 1;
-                    self.copy(out, start, self.pos);
-                    return self.skip_lwsp();
+                    if matches!(self.data[self.pos], b'\r' | b'\n' | 0) {
+                        self.copy(out, start, self.pos);
+                        start = self.pos;
+                        self.pos -= 1;
+                    }
                 }
                 _ => {}
             }
@@ -303,24 +339,33 @@ impl<'a> Lexer<'a> {
         }
     }
 
-    /// `type "/" subtype` into `out` as "type/subtype" (as much as could be
-    /// read when broken).
+    /// `type "/" subtype` into `out` as "type/subtype". When broken, `out`
+    /// is left empty, except that a type without "/" is kept.
     pub(crate) fn parse_content_type(&mut self, out: &mut Vec<u8>) -> i32 {
+        let start_len = out.len();
         if self.skip_lwsp() <= 0 {
             return BROKEN;
         }
-        if self.parse_mime_token(out) <= 0 {
+        if self.parse_mime_token(out) <= 0 || out.len() == start_len {
             return BROKEN;
         }
         if self.cur() != b'/' {
+            out.truncate(start_len);
             return BROKEN;
         }
         self.pos += 1;
         if self.skip_lwsp() <= 0 {
+            out.truncate(start_len);
             return BROKEN;
         }
         out.push(b'/');
-        self.parse_mime_token(out)
+        let sub_start = out.len();
+        let ret = self.parse_mime_token(out);
+        if ret < 0 || out.len() == sub_start || (!self.at_end() && self.cur() != b';') {
+            out.truncate(start_len);
+            return BROKEN;
+        }
+        ret
     }
 
     /// One `; key=value` parameter: `END` when there are no more.

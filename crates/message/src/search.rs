@@ -98,7 +98,7 @@ fn body_text(data: &[u8], part: &Part) -> String {
 fn header_text(data: &[u8], part: &Part) -> String {
     let block = parse_header_block(&data[..part.body_start], part.header_start, |_| false);
     let mut out = String::new();
-    for Field { name, value, .. } in &block.fields {
+    for Field { name, value, .. } in block.fields.iter().filter(|f| f.has_colon) {
         out.push_str(&String::from_utf8_lossy(name));
         out.push_str(": ");
         out.push_str(&decode_header_value(value));

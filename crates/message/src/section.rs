@@ -1,8 +1,8 @@
-//! FETCH BODY[section]<partial> data (RFC 3501 6.4.5), on the CRLF form,
+//! FETCH `BODY[section]<partial>` data (RFC 3501 6.4.5), on the CRLF form,
 //! resolved the way Dovecot's `imap-msgpart.c` does.
 
 use crate::crlf::{to_crlf, without_nuls};
-use crate::header::parse_header_block;
+use crate::header::{HeaderEnd, parse_header_block};
 use crate::mime;
 use crate::part::{Kind, Part};
 
@@ -15,9 +15,11 @@ pub enum SectionText {
     Text,
     /// `MIME`: the MIME header block of a numbered part.
     Mime,
-    /// `HEADER.FIELDS (names)`: those fields (any case), then the empty line.
+    /// `HEADER.FIELDS (names)`: those fields (names in any case), then an
+    /// empty line (always, even when the header had none or nothing matched).
     HeaderFields(Vec<String>),
-    /// `HEADER.FIELDS.NOT (names)`: the other fields, then the empty line.
+    /// `HEADER.FIELDS.NOT (names)`: the other fields as they are, then an
+    /// empty line if the header had one.
     HeaderFieldsNot(Vec<String>),
 }
 
@@ -78,7 +80,8 @@ pub(crate) fn find_part<'p>(root: &'p Part, path: &[u32]) -> Option<&'p Part> {
     for (i, &num) in path.iter().enumerate() {
         let last = i + 1 == path.len();
         part = match &part.kind {
-            Kind::Multipart(children) => children.get((num as usize).checked_sub(1)?)?,
+            // (0 counts as 1, as in Dovecot)
+            Kind::Multipart(children) => children.get((num as usize).saturating_sub(1))?,
             Kind::Message(_) if num == 1 => part,
             _ if num == 1 && last => part,
             _ => return None,
@@ -106,9 +109,14 @@ fn header_fields(data: &[u8], msg: &Part, names: &[String], include: bool) -> Ve
         let listed = names.iter().any(|n| f.is(n));
         if listed == include {
             out.extend_from_slice(&data[f.start..f.end]);
+            if include && !out.ends_with(b"\n") {
+                out.extend_from_slice(b"\r\n");
+            }
         }
     }
-    if msg.has_eoh {
+    // As Dovecot: HEADER.FIELDS always ends with an empty line,
+    // HEADER.FIELDS.NOT when the header had one.
+    if include || block.how == HeaderEnd::Blank {
         out.extend_from_slice(b"\r\n");
     }
     out

@@ -5,7 +5,7 @@
 use crate::text::decode_header_value;
 
 /// The base subject of a Subject header value (RFC 2047 encoded-words are
-/// decoded first): "Re: [list] Fwd: hello (fwd)" → "hello".
+/// decoded first): `"Re: [list] Fwd: hello (fwd)"` → `"hello"`.
 pub fn base_subject(subject: &str) -> String {
     base_subject_info(subject.as_bytes()).0
 }

@@ -45,7 +45,11 @@ fn leaf(id: u32) -> ThreadNode {
 pub fn thread_orderedsubject(msgs: &[ThreadInput<'_>]) -> Vec<ThreadNode> {
     let mut order: Vec<usize> = (0..msgs.len()).collect();
     order.sort_by(|&a, &b| {
-        msgs[a].1.subject.cmp(&msgs[b].1.subject).then(sort_key(msgs, a).cmp(&sort_key(msgs, b)))
+        msgs[a]
+            .1
+            .subject
+            .cmp(&msgs[b].1.subject)
+            .then(sort_key(msgs, a).cmp(&sort_key(msgs, b)))
     });
     let mut groups: Vec<Vec<usize>> = Vec::new();
     for i in order {
@@ -97,6 +101,10 @@ impl Threader<'_, '_> {
 
     /// Whether `a` is `b` or one of its ancestors.
     fn is_ancestor(&self, a: usize, b: usize) -> bool {
+        if self.c[a].children.is_empty() {
+            // a leaf is nobody's ancestor (the usual case: a new message)
+            return a == b;
+        }
         let mut x = Some(b);
         while let Some(i) = x {
             if i == a {
@@ -120,7 +128,10 @@ impl Threader<'_, '_> {
 
     fn add_message(&mut self, i: usize) {
         let keys = self.msgs[i].1;
-        let known = keys.message_id.as_deref().and_then(|id| self.ids.get(id).copied());
+        let known = keys
+            .message_id
+            .as_deref()
+            .and_then(|id| self.ids.get(id).copied());
         let me = match known {
             Some(c) if self.c[c].msg.is_none() => {
                 self.c[c].msg = Some(i);
@@ -231,7 +242,9 @@ impl Threader<'_, '_> {
     }
 
     fn is_reply(&self, c: usize) -> bool {
-        self.c[c].msg.is_some_and(|i| self.msgs[i].1.reply_or_forward)
+        self.c[c]
+            .msg
+            .is_some_and(|i| self.msgs[i].1.reply_or_forward)
     }
 
     /// Step 5 of REFERENCES: merge top-level threads with the same base
@@ -325,7 +338,9 @@ pub fn thread_references(msgs: &[ThreadInput<'_>]) -> Vec<ThreadNode> {
     for i in 0..msgs.len() {
         t.add_message(i);
     }
-    let roots: Vec<usize> = (0..t.c.len()).filter(|&c| t.c[c].parent.is_none()).collect();
+    let roots: Vec<usize> = (0..t.c.len())
+        .filter(|&c| t.c[c].parent.is_none())
+        .collect();
     for c in t.post_order(&roots) {
         let kids = std::mem::take(&mut t.c[c].children);
         t.c[c].children = t.prune(kids, false);

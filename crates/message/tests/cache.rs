@@ -1,0 +1,58 @@
+//! The cache string of an Analysis: round trip, compactness, rejection.
+
+mod common;
+
+use common::*;
+use havre_message::{Analysis, analyse};
+
+fn fixtures() -> Vec<Vec<u8>> {
+    let mut all: Vec<Vec<u8>> = [PLAIN, ALTERNATIVE, MIXED, FORWARDED, BROKEN]
+        .iter()
+        .map(|m| m.as_bytes().to_vec())
+        .collect();
+    all.push(LATIN1.to_vec());
+    all.push(b"Subject: \"quoted\" \\ back\\slash\0nul\x01ctl\n\nx".to_vec());
+    all.push(Vec::new());
+    all
+}
+
+#[test]
+fn analysis_survives_the_cache_unchanged() {
+    for raw in fixtures() {
+        let a = analyse(&raw);
+        let cached = a.to_cache();
+        assert!(!cached.contains(['\n', '\r']), "{cached}");
+        let back = Analysis::from_cache(&cached).expect("valid cache");
+        assert_eq!(back, a);
+        assert_eq!(back.bodystructure(true), a.bodystructure(true));
+        assert_eq!(back.envelope(), a.envelope());
+        assert_eq!(back.size(), a.size());
+        assert_eq!(back.sort_keys(), a.sort_keys());
+    }
+}
+
+#[test]
+fn cache_is_compact() {
+    let a = analyse(FORWARDED.as_bytes());
+    let cached = a.to_cache();
+    // smaller than what it replaces: ENVELOPE + BODY + BODYSTRUCTURE
+    let rendered = a.envelope().len() + a.bodystructure(false).len() + a.bodystructure(true).len();
+    assert!(cached.len() < rendered, "{} >= {rendered}", cached.len());
+    assert!(cached.starts_with("M2 ("));
+}
+
+#[test]
+fn corrupt_or_foreign_cache_strings_are_refused() {
+    let good = analyse(MIXED.as_bytes()).to_cache();
+    for bad in ["", "M2 ", "M2 ()", "M1 (1 N N)", "(1 2 3)", "M2 (731 N N)"] {
+        assert!(Analysis::from_cache(bad).is_none(), "{bad}");
+    }
+    for cut in 0..good.len() {
+        if good.is_char_boundary(cut) {
+            assert!(Analysis::from_cache(&good[..cut]).is_none());
+        }
+    }
+    assert!(Analysis::from_cache(&format!("{good} ")).is_none());
+    // offsets beyond the message size are refused
+    assert!(Analysis::from_cache(&good.replacen("M2 (731 ", "M2 (7 ", 1)).is_none());
+}
