@@ -265,14 +265,12 @@ impl Session {
                 "Unsupported charset.",
             );
         }
-        let candidates = self.candidates(&sort.search, true).await;
-        let mut keyed: Vec<(Candidate, havre_message::SortKeys)> = candidates
-            .into_iter()
-            .map(|c| {
-                let keys = havre_message::sort_keys(c.raw.as_deref().unwrap_or(b""));
-                (c, keys)
-            })
-            .collect();
+        let candidates = self.candidates(&sort.search, false).await;
+        let mut keyed: Vec<(Candidate, havre_message::SortKeys)> = Vec::new();
+        for c in candidates {
+            let keys = self.sort_keys_of(&c).await;
+            keyed.push((c, keys));
+        }
         keyed.sort_by(|(a, ka), (b, kb)| {
             for criterion in &sort.criteria {
                 let order = match criterion.key {
@@ -305,6 +303,15 @@ impl Session {
         Outcome::ok("Sort completed.")
     }
 
+    /// SORT/THREAD keys from the cached analysis (the file is read only when
+    /// the message was never analysed).
+    async fn sort_keys_of(&mut self, c: &Candidate) -> havre_message::SortKeys {
+        match self.analysis(c.record.uid, c.raw.as_deref()).await {
+            Some(analysis) => analysis.sort_keys().clone(),
+            None => havre_message::sort_keys(c.raw.as_deref().unwrap_or(b"")),
+        }
+    }
+
     pub(crate) async fn thread(&mut self, thread: ThreadCommand) -> Outcome {
         if !charset_ok(Some(&thread.charset)) {
             return Outcome::no_code(
@@ -312,18 +319,12 @@ impl Session {
                 "Unsupported charset.",
             );
         }
-        let candidates = self.candidates(&thread.search, true).await;
-        let keyed: Vec<(u32, havre_message::SortKeys, i64)> = candidates
-            .iter()
-            .map(|c| {
-                let id = if thread.uid { c.record.uid } else { c.seq };
-                (
-                    id,
-                    havre_message::sort_keys(c.raw.as_deref().unwrap_or(b"")),
-                    c.record.internal_date,
-                )
-            })
-            .collect();
+        let candidates = self.candidates(&thread.search, false).await;
+        let mut keyed: Vec<(u32, havre_message::SortKeys, i64)> = Vec::new();
+        for c in &candidates {
+            let id = if thread.uid { c.record.uid } else { c.seq };
+            keyed.push((id, self.sort_keys_of(c).await, c.record.internal_date));
+        }
         let input: Vec<(u32, &havre_message::SortKeys, i64)> =
             keyed.iter().map(|(id, k, d)| (*id, k, *d)).collect();
         let threads = match thread.algorithm {
