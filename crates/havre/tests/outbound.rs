@@ -209,6 +209,8 @@ fn messages_to_one_destination_share_a_connection_within_its_concurrency_limit()
     let node = node(|n| {
         route(n, "far.test", &format!("smtp:[127.0.0.1]:{}", sink.port));
         n.set("queue.destination_concurrency", "1");
+        // The injecting client is an internal application: it may relay.
+        n.set("relay.internal_networks", "[\"127.0.0.0/8\"]");
     });
     havre_testkit::python_ok(
         r#"
