@@ -54,7 +54,9 @@ fn mail_to_a_user_lands_in_her_maildir_with_return_path_delivered_to_and_receive
         !m.contains('\r'),
         "Maildir files use LF line endings like Dovecot's"
     );
-    // The queue id of Received: is the one in the logs, Postfix-style.
+    // The queue id of Received: is the one in the logs, Postfix-style (the
+    // relay logs after the mailbox is written: wait for it to finish).
+    node.wait_for_empty_queue();
     let id = m
         .split("with ESMTP id ")
         .nth(1)

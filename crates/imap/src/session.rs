@@ -541,6 +541,8 @@ impl Session {
         self.out.continuation("idling");
         let bytes = self.out.take();
         conn.send(&bytes).await?;
+        conn.release_idle_memory();
+        self.out = havre_imap_proto::Writer::with_utf8(self.enabled.utf8);
         // Changes made by other processes (the CLI, another node) are picked
         // up by a slower poll; this node's own changes arrive at once.
         let mut poll = tokio::time::interval(std::time::Duration::from_secs(5));

@@ -58,18 +58,7 @@ impl Havre {
             pop3s_port: free_port(),
             domain: "example.test".into(),
         };
-        for (key, port) in [
-            ("mx.listen", node.smtp_port),
-            ("submission.listen", node.submission_port),
-            ("submission.tls_listen", node.submissions_port),
-            ("lmtp.listen", node.lmtp_port),
-            ("imap.listen", node.imap_port),
-            ("imap.tls_listen", node.imaps_port),
-            ("pop3.listen", node.pop3_port),
-            ("pop3.tls_listen", node.pop3s_port),
-        ] {
-            node.set(key, &format!("[\"127.0.0.1:{port}\"]"));
-        }
+        node.write_ports();
         node.set("log.file", "havre.log");
         // Test clients connect from loopback: treat them as the Internet,
         // not as trusted networks (tests that want trust set it back).
@@ -78,6 +67,35 @@ impl Havre {
         node.set("queue.retry_min", "\"1s\"");
         node.set("queue.retry_max", "\"2s\"");
         node
+    }
+
+    fn write_ports(&mut self) {
+        for (key, port) in [
+            ("mx.listen", self.smtp_port),
+            ("submission.listen", self.submission_port),
+            ("submission.tls_listen", self.submissions_port),
+            ("lmtp.listen", self.lmtp_port),
+            ("imap.listen", self.imap_port),
+            ("imap.tls_listen", self.imaps_port),
+            ("pop3.listen", self.pop3_port),
+            ("pop3.tls_listen", self.pop3s_port),
+        ] {
+            self.set(key, &format!("[\"127.0.0.1:{port}\"]"));
+        }
+    }
+
+    /// New free ports for every listener (another test took one of ours
+    /// between `free_port` and the bind).
+    fn new_ports(&mut self) {
+        self.smtp_port = free_port();
+        self.submission_port = free_port();
+        self.submissions_port = free_port();
+        self.lmtp_port = free_port();
+        self.imap_port = free_port();
+        self.imaps_port = free_port();
+        self.pop3_port = free_port();
+        self.pop3s_port = free_port();
+        self.write_ports();
     }
 
     pub fn dir(&self) -> PathBuf {
@@ -147,6 +165,17 @@ impl Havre {
 
     /// `havre serve`, waiting until the SMTP listener accepts.
     pub fn start(&mut self) {
+        for _ in 0..3 {
+            match self.try_start() {
+                Ok(()) => return,
+                Err(stderr) if stderr.contains("cannot listen on") => self.new_ports(),
+                Err(stderr) => panic!("havre serve exited: {stderr}"),
+            }
+        }
+        panic!("havre serve could not bind its ports: {}", self.stderr());
+    }
+
+    fn try_start(&mut self) -> Result<(), String> {
         assert!(self.child.is_none(), "already started");
         let log = std::fs::OpenOptions::new()
             .create(true)
@@ -170,7 +199,8 @@ impl Havre {
                 .as_mut()
                 .and_then(|c| c.try_wait().ok().flatten())
             {
-                panic!("havre serve exited with {status}: {}", self.stderr());
+                self.child = None;
+                return Err(format!("{status}: {}", self.stderr()));
             }
             assert!(
                 Instant::now() < deadline,
@@ -179,6 +209,7 @@ impl Havre {
             );
             std::thread::sleep(Duration::from_millis(50));
         }
+        Ok(())
     }
 
     /// SIGKILL: the crash the durability guarantees are about.
