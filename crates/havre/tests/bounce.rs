@@ -49,6 +49,7 @@ fn a_failed_recipient_gives_the_sender_a_dsn_naming_it_and_the_reason() {
         dsn.contains("Subject: to the team"),
         "the original headers come back: {dsn}"
     );
+    node.wait_for_empty_queue();
     assert!(
         node.log().contains("sender non-delivery notification:"),
         "{}",

@@ -82,6 +82,12 @@ async fn mail_along_a_route_arrives_dkim_signed_and_verifies_with_the_published_
         .map(|o| o.result().clone())
         .collect();
     assert_eq!(results, [DkimResult::Pass], "{message}");
+    let node = tokio::task::spawn_blocking(move || {
+        node.wait_for_empty_queue();
+        node
+    })
+    .await
+    .unwrap();
     let log = node.log();
     assert!(
         log.contains("to=<bob@far.test>, relay=") && log.contains("status=sent"),
@@ -111,6 +117,13 @@ async fn mx_lookup_skips_a_first_mx_that_refuses_connections() {
         .await
         .unwrap();
     assert_eq!(messages.len(), 1, "{}", node.log());
+    // The relay logs once the attempt is recorded, after the remote said 250.
+    let node = tokio::task::spawn_blocking(move || {
+        node.wait_for_empty_queue();
+        node
+    })
+    .await
+    .unwrap();
     assert!(node.log().contains("relay=mx2.far.test"), "{}", node.log());
     drop(dns);
 }
@@ -122,13 +135,13 @@ fn a_remote_that_answers_451_then_250_gets_the_message_on_retry() {
     send_as_alice(&node, "bob@far.test", "retried");
     let messages = sink.wait_for(1);
     assert_eq!(messages.len(), 1, "{}", node.log());
+    node.wait_for_empty_queue();
     let log = node.log();
     assert!(
         log.contains("status=deferred") && log.contains("451 4.3.0"),
         "{log}"
     );
     assert!(log.contains("status=sent"), "{log}");
-    node.wait_for_empty_queue();
 }
 
 #[test]
@@ -172,6 +185,7 @@ fn a_message_that_cannot_leave_before_it_expires_is_returned() {
         dsn[0]
     );
     assert!(dsn[0].contains("expired"), "{}", dsn[0]);
+    node.wait_for_empty_queue();
     assert!(node.log().contains("status=expired"), "{}", node.log());
 }
 
