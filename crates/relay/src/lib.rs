@@ -105,7 +105,20 @@ impl Relay {
                         let relay = self.clone();
                         tokio::spawn(async move {
                             let id = entry.id.clone();
-                            relay.attempt(entry).await;
+                            // The list may predate an attempt that has just
+                            // finished: work from the record as it is now, so
+                            // nothing is delivered or announced twice.
+                            match relay.queue.store().queue_get(&id).await {
+                                Ok(Some(fresh))
+                                    if !fresh.hold && fresh.next_attempt <= unix_now() =>
+                                {
+                                    relay.attempt(fresh).await
+                                }
+                                Ok(_) => {}
+                                Err(err) => {
+                                    tracing::error!(target: "relay", "{id}: cannot read the queue: {err}")
+                                }
+                            }
                             relay.in_flight.lock().unwrap().remove(&id);
                             drop(permit);
                             relay.queue.kick();
