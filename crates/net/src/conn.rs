@@ -36,7 +36,7 @@ pub struct Conn {
 
 /// A new connection's read buffer: small, because most connections spend
 /// their life idle (10,000 IMAP IDLE sessions are the design point).
-const READ_START: usize = 4 * 1024;
+const READ_START: usize = 1024;
 /// Bulk transfers (DATA, APPEND literals) grow it up to this.
 const READ_MAX: usize = 64 * 1024;
 
@@ -47,7 +47,7 @@ impl Conn {
             buf: vec![0; READ_START],
             start: 0,
             end: 0,
-            out: Vec::with_capacity(1024),
+            out: Vec::with_capacity(256),
             timeout,
         }
     }
@@ -111,7 +111,7 @@ impl Conn {
             self.buf = vec![0; READ_START];
         }
         if self.out.is_empty() && self.out.capacity() > 4 * 1024 {
-            self.out = Vec::with_capacity(1024);
+            self.out = Vec::with_capacity(256);
         }
     }
 
