@@ -360,10 +360,20 @@ impl Store for SqliteStore {
     }
 
     async fn remove_user(&self, email: &str) -> Result<bool> {
+        // The mailbox index goes with the user (messages cascade): a user added
+        // again later must not find stale UIDs pointing at files.
+        let mut tx = self.writer.begin().await?;
         let done = sqlx::query("DELETE FROM users WHERE email = ?")
             .bind(email)
-            .execute(&self.writer)
+            .execute(&mut *tx)
             .await?;
+        if done.rows_affected() > 0 {
+            sqlx::query("DELETE FROM mailboxes WHERE user = ?")
+                .bind(email)
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
         Ok(done.rows_affected() > 0)
     }
 
