@@ -350,9 +350,18 @@ async fn removing_a_user_removes_the_index_of_her_mailboxes() {
     let store = store_with_domain().await;
     store.add_user(&user("alice@example.test")).await.unwrap();
     let inbox = mailbox(&store).await;
-    store.message_insert(inbox.id, &message("new/a", &[])).await.unwrap();
+    store
+        .message_insert(inbox.id, &message("new/a", &[]))
+        .await
+        .unwrap();
     assert!(store.remove_user("alice@example.test").await.unwrap());
-    assert!(store.mailbox_list("alice@example.test").await.unwrap().is_empty());
+    assert!(
+        store
+            .mailbox_list("alice@example.test")
+            .await
+            .unwrap()
+            .is_empty()
+    );
     assert!(store.message_list(inbox.id).await.unwrap().is_empty());
     assert_eq!(store.quota_used("alice@example.test").await.unwrap(), 0);
 }
