@@ -100,8 +100,12 @@ async fn show(store: &Arc<dyn Store>, spool: &Spool, id: &str) -> anyhow::Result
             RecipientStatus::Failed => "failed",
         };
         println!(
-            "recipient:    <{}> {status}{}",
+            "recipient:    <{}>{} {status}{}",
             rcpt.address,
+            rcpt.orig
+                .as_deref()
+                .map(|o| format!(" (from <{o}>)"))
+                .unwrap_or_default(),
             rcpt.last_reply
                 .as_deref()
                 .map(|r| format!(" ({r})"))

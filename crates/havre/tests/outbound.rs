@@ -242,3 +242,49 @@ with smtplib.SMTP("127.0.0.1", int(sys.argv[1])) as s:
         sink.connections()
     );
 }
+
+#[test]
+fn an_alias_forwarding_to_two_remote_addresses_never_resends_the_one_that_succeeded() {
+    let sink = SmtpSink::start(SinkMode::Accept);
+    let dead = free_port();
+    let node = node(|n| {
+        route(n, "far.test", &format!("smtp:[127.0.0.1]:{}", sink.port));
+        route(n, "down.test", &format!("smtp:[127.0.0.1]:{dead}"));
+        n.cli_ok(&[
+            "alias",
+            "add",
+            "both@example.test",
+            "bob@far.test",
+            "carol@down.test",
+        ]);
+    });
+    let out = swaks(&[
+        "--server",
+        &node.smtp_addr(),
+        "--from",
+        "x@remote.test",
+        "--to",
+        "both@example.test",
+    ]);
+    assert!(out.status.success());
+    assert_eq!(sink.wait_for(1).len(), 1);
+    // Several retries of the deferred address later (retry_min is 1 s in tests)...
+    std::thread::sleep(Duration::from_secs(4));
+    assert_eq!(
+        sink.messages().len(),
+        1,
+        "bob got the message again: {}",
+        node.log()
+    );
+    let show = node.cli_ok(&["queue", "list"]);
+    assert!(
+        show.contains("carol@down.test") && !show.contains("bob@far.test"),
+        "{show}"
+    );
+    assert!(
+        node.log()
+            .contains("to=<bob@far.test>, orig_to=<both@example.test>,"),
+        "{}",
+        node.log()
+    );
+}

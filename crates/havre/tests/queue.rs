@@ -68,7 +68,7 @@ fn mailq_lists_deferred_mail_with_the_reason_above_the_recipient() {
         "{show}"
     );
     assert!(
-        show.contains("recipient:    <fwd@example.test> pending"),
+        show.contains("recipient:    <someone@partner.test> (from <fwd@example.test>) pending"),
         "{show}"
     );
     assert!(show.contains("Subject: first"), "{show}");

@@ -98,12 +98,17 @@ impl Relay {
             };
             tracing::info!(
                 target: "relay",
-                "{id}: to=<{}>, relay={relay}, delay={delay:.2}, status={word} ({text})",
-                rcpt.address
+                "{id}: to=<{}>,{} relay={relay}, delay={delay:.2}, status={word} ({text})",
+                rcpt.address,
+                rcpt.orig
+                    .as_ref()
+                    .map(|o| format!(" orig_to=<{o}>,"))
+                    .unwrap_or_default()
             );
             if status == RecipientStatus::Failed {
                 bounced.push(ReportedRecipient {
                     address: rcpt.address.clone(),
+                    original: rcpt.orig.clone(),
                     diagnostic: text.clone(),
                     remote_mta: (relay != "local").then(|| relay.clone()),
                 });
@@ -111,6 +116,7 @@ impl Relay {
             if status == RecipientStatus::Pending {
                 delayed.push(ReportedRecipient {
                     address: rcpt.address.clone(),
+                    original: rcpt.orig.clone(),
                     diagnostic: text.clone(),
                     remote_mta: (relay != "local").then(|| relay.clone()),
                 });
@@ -223,6 +229,7 @@ impl Relay {
             recipients: vec![QueueRecipient {
                 idx: 0,
                 address: to.to_string(),
+                orig: None,
                 status: RecipientStatus::Pending,
                 last_reply: None,
             }],
@@ -260,7 +267,19 @@ impl Relay {
                 return;
             }
         };
-        let targets = match self.directory.resolve(&address).await {
+        // Recipients are expanded at enqueue: a local user's address is a
+        // mailbox already (re-expanding it would follow a self-copy alias
+        // again). Older records and addresses aliased since resolve as usual.
+        let is_user = matches!(
+            self.directory.store().get_user(&address.key()).await,
+            Ok(Some(_))
+        );
+        let resolved = if is_user {
+            Ok(Resolution::Deliver(vec![Target::Mailbox(address.key())]))
+        } else {
+            self.directory.resolve(&address).await
+        };
+        let targets = match resolved {
             Ok(Resolution::Deliver(targets)) => targets,
             Ok(Resolution::UnknownUser) => {
                 progress.failed.push("5.1.1 user unknown".into());

@@ -20,6 +20,8 @@ pub enum Action {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ReportedRecipient {
     pub address: String,
+    /// The address the sender wrote, when alias expansion changed it.
+    pub original: Option<String>,
     /// The last reply, e.g. `550 5.1.1 <x@y>: user unknown` or a local reason.
     pub diagnostic: String,
     /// `host mx.example.org[192.0.2.1]` when a remote server answered.
@@ -117,9 +119,14 @@ pub fn build(report: &Report<'_>) -> Vec<u8> {
         now = report.now,
     );
     for rcpt in report.recipients {
+        let via = rcpt
+            .original
+            .as_ref()
+            .map(|o| format!(" (expanded from <{o}>)"))
+            .unwrap_or_default();
         let _ = write!(
             out,
-            "<{}>: {}\r\n\r\n",
+            "<{}>{via}: {}\r\n\r\n",
             rcpt.address,
             one_line(&rcpt.diagnostic)
         );
@@ -142,6 +149,9 @@ pub fn build(report: &Report<'_>) -> Vec<u8> {
             Action::Failed => "failed",
             Action::Delayed => "delayed",
         };
+        if let Some(original) = &rcpt.original {
+            let _ = write!(out, "\r\nOriginal-Recipient: rfc822; {original}");
+        }
         let _ = write!(
             out,
             "\r\nFinal-Recipient: rfc822; {}\r\nAction: {action}\r\nStatus: {}\r\n",
@@ -195,6 +205,7 @@ mod tests {
     fn a_bounce_names_the_recipient_the_remote_reply_and_carries_the_headers() {
         let rcpt = [ReportedRecipient {
             address: "nobody@far.test".into(),
+            original: None,
             diagnostic:
                 "host mx.far.test[192.0.2.9] said: 550 5.1.1 <nobody@far.test>: user unknown".into(),
             remote_mta: Some("mx.far.test".into()),

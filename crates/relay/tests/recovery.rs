@@ -78,6 +78,7 @@ async fn enqueue(f: &Fixture, id: &str, rcpts: &[&str], arrival: i64) {
             .map(|(i, a)| QueueRecipient {
                 idx: i as i64,
                 address: a.to_string(),
+                orig: None,
                 status: RecipientStatus::Pending,
                 last_reply: None,
             })

@@ -1000,17 +1000,7 @@ impl Session {
             next_attempt: now,
             hold: false,
             warned: false,
-            recipients: tx
-                .recipients
-                .iter()
-                .enumerate()
-                .map(|(i, (address, _))| QueueRecipient {
-                    idx: i as i64,
-                    address: address.clone(),
-                    status: RecipientStatus::Pending,
-                    last_reply: None,
-                })
-                .collect(),
+            recipients: expanded_recipients(&tx.recipients),
         };
         let Some(file) = body.file else {
             return Reply::new(451, "4.3.0", "Error: queue file write error");
@@ -1102,6 +1092,32 @@ fn queue_reply(conn: &mut Conn, reply: &Reply) {
 async fn send_reply(conn: &mut Conn, reply: &Reply) -> Result<(), ConnError> {
     queue_reply(conn, reply);
     conn.flush().await
+}
+
+/// One queue recipient per final destination, as Postfix's cleanup expands
+/// virtual aliases before queueing: each mailbox or remote address then has
+/// its own state, so a retry never sends again what was already delivered.
+/// A destination reached through two RCPTs is queued once.
+fn expanded_recipients(accepted: &[(String, Vec<Target>)]) -> Vec<QueueRecipient> {
+    let mut out: Vec<QueueRecipient> = Vec::new();
+    for (rcpt, targets) in accepted {
+        for target in targets {
+            let address = match target {
+                Target::Mailbox(a) | Target::Remote(a) | Target::Unknown(a) => a.clone(),
+            };
+            if out.iter().any(|r| r.address.eq_ignore_ascii_case(&address)) {
+                continue;
+            }
+            out.push(QueueRecipient {
+                idx: out.len() as i64,
+                orig: (!address.eq_ignore_ascii_case(rcpt)).then(|| rcpt.clone()),
+                address,
+                status: RecipientStatus::Pending,
+                last_reply: None,
+            });
+        }
+    }
+    out
 }
 
 /// The addresses of the From: header in a message head (raw, unfolded).

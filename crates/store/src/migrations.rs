@@ -95,4 +95,9 @@ CREATE TABLE expunged (
         name: "delay warnings",
         sql: "ALTER TABLE queue_messages ADD COLUMN warned INTEGER NOT NULL DEFAULT 0;",
     },
+    Migration {
+        version: 4,
+        name: "original recipients",
+        sql: "ALTER TABLE queue_recipients ADD COLUMN orig TEXT;",
+    },
 ];

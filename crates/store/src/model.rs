@@ -65,8 +65,12 @@ impl RecipientStatus {
 pub struct QueueRecipient {
     /// Position in the envelope; stable for the life of the message.
     pub idx: i64,
-    /// The address as given in RCPT TO.
+    /// Where it goes: a local mailbox or a remote address, after alias
+    /// expansion (at enqueue, like Postfix's cleanup).
     pub address: String,
+    /// The address as given in RCPT TO, when expansion changed it (`orig_to=`
+    /// in logs, Original-Recipient in DSNs).
+    pub orig: Option<String>,
     pub status: RecipientStatus,
     /// The last reply or error, for `havre queue list`.
     pub last_reply: Option<String>,

@@ -145,7 +145,7 @@ impl SqliteStore {
         let mut out = Vec::new();
         for id in ids {
             let rows = sqlx::query(
-                "SELECT idx, address, status, last_reply FROM queue_recipients
+                "SELECT idx, address, orig, status, last_reply FROM queue_recipients
                  WHERE queue_id = ? ORDER BY idx",
             )
             .bind(id)
@@ -157,6 +157,7 @@ impl SqliteStore {
                     QueueRecipient {
                         idx: row.try_get("idx")?,
                         address: row.try_get("address")?,
+                        orig: row.try_get("orig")?,
                         status: RecipientStatus::from_i64(row.try_get("status")?),
                         last_reply: row.try_get("last_reply")?,
                     },
@@ -477,12 +478,13 @@ impl Store for SqliteStore {
         .await?;
         for rcpt in &entry.recipients {
             sqlx::query(
-                "INSERT INTO queue_recipients (queue_id, idx, address, status, last_reply)
-                 VALUES (?, ?, ?, ?, ?)",
+                "INSERT INTO queue_recipients (queue_id, idx, address, orig, status, last_reply)
+                 VALUES (?, ?, ?, ?, ?, ?)",
             )
             .bind(&entry.id)
             .bind(rcpt.idx)
             .bind(&rcpt.address)
+            .bind(&rcpt.orig)
             .bind(rcpt.status.as_i64())
             .bind(&rcpt.last_reply)
             .execute(&mut *tx)

@@ -97,12 +97,14 @@ async fn a_queued_message_round_trips_and_records_attempts() {
             QueueRecipient {
                 idx: 0,
                 address: "alice@example.test".into(),
+                orig: None,
                 status: RecipientStatus::Pending,
                 last_reply: None,
             },
             QueueRecipient {
                 idx: 1,
                 address: "bob@example.test".into(),
+                orig: None,
                 status: RecipientStatus::Pending,
                 last_reply: None,
             },
