@@ -115,14 +115,9 @@ async fn show(store: &Arc<dyn Store>, spool: &Spool, id: &str) -> anyhow::Result
     let path = spool.message_path(id);
     let text = std::fs::read(&path).with_context(|| format!("cannot read {}", path.display()))?;
     println!();
-    let end = text
-        .windows(4)
-        .position(|w| w == b"\r\n\r\n")
-        .map(|p| p + 2)
-        .unwrap_or(text.len());
     print!(
         "{}",
-        String::from_utf8_lossy(&text[..end]).replace("\r\n", "\n")
+        String::from_utf8_lossy(havre_relay::dsn::header_block(&text)).replace("\r\n", "\n")
     );
     Ok(())
 }

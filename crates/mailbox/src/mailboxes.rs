@@ -521,9 +521,7 @@ fn crlf_size(path: &Path) -> Result<u64, MailboxError> {
         path: path.to_path_buf(),
         source,
     })?;
-    let lf = bytes.iter().filter(|b| **b == b'\n').count() as u64;
-    let crlf = bytes.windows(2).filter(|w| w == b"\r\n").count() as u64;
-    Ok(bytes.len() as u64 + lf - crlf)
+    Ok(havre_message::crlf_size(&bytes))
 }
 
 #[cfg(test)]

@@ -208,10 +208,6 @@ fn entry_from_row(row: &SqliteRow) -> std::result::Result<QueueEntry, sqlx::Erro
     })
 }
 
-fn is_unique_violation(err: &sqlx::Error) -> bool {
-    matches!(err, sqlx::Error::Database(db) if db.is_unique_violation())
-}
-
 /// `SELECT` of every queue column, followed by the rest of the statement.
 macro_rules! select_queue {
     ($rest:literal) => {
@@ -223,6 +219,15 @@ macro_rules! select_queue {
     };
 }
 
+/// A unique-key violation is the caller's duplicate (`what` names it); any
+/// other error is the database's.
+pub(crate) fn already_exists(err: sqlx::Error, what: impl FnOnce() -> String) -> StoreError {
+    match &err {
+        sqlx::Error::Database(db) if db.is_unique_violation() => StoreError::AlreadyExists(what()),
+        _ => err.into(),
+    }
+}
+
 #[async_trait]
 impl Store for SqliteStore {
     async fn add_domain(&self, name: &str) -> Result<()> {
@@ -231,13 +236,7 @@ impl Store for SqliteStore {
             .bind(now())
             .execute(&self.writer)
             .await
-            .map_err(|e| {
-                if is_unique_violation(&e) {
-                    StoreError::AlreadyExists(format!("domain {name}"))
-                } else {
-                    e.into()
-                }
-            })?;
+            .map_err(|e| already_exists(e, || format!("domain {name}")))?;
         Ok(())
     }
 
@@ -304,13 +303,7 @@ impl Store for SqliteStore {
         .bind(now())
         .execute(&mut *tx)
         .await
-        .map_err(|e| {
-            if is_unique_violation(&e) {
-                StoreError::AlreadyExists(format!("user {}", user.email))
-            } else {
-                e.into()
-            }
-        })?;
+        .map_err(|e| already_exists(e, || format!("user {}", user.email)))?;
         tx.commit().await?;
         Ok(())
     }
@@ -397,13 +390,7 @@ impl Store for SqliteStore {
             .bind(position)
             .execute(&mut *tx)
             .await
-            .map_err(|e| {
-                if is_unique_violation(&e) {
-                    StoreError::AlreadyExists(format!("alias {address} -> {target}"))
-                } else {
-                    e.into()
-                }
-            })?;
+            .map_err(|e| already_exists(e, || format!("alias {address} -> {target}")))?;
             position += 1;
         }
         tx.commit().await?;

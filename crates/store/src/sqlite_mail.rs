@@ -5,6 +5,7 @@ use sqlx::Row;
 use sqlx::sqlite::SqliteRow;
 
 use crate::mail::{flags_from_text, flags_to_text};
+use crate::sqlite::already_exists;
 use crate::{
     FlagChange, MailStore, MailboxInit, MailboxRecord, MessageRecord, NewMessage, Result,
     SqliteStore, StoreError,
@@ -88,10 +89,6 @@ fn fresh_uidvalidity() -> u32 {
         .max(1)
 }
 
-fn is_unique_violation(err: &sqlx::Error) -> bool {
-    matches!(err, sqlx::Error::Database(db) if db.is_unique_violation())
-}
-
 #[async_trait]
 impl MailStore for SqliteStore {
     async fn mailbox_create(
@@ -111,13 +108,7 @@ impl MailStore for SqliteStore {
         .bind(&init.special_use)
         .execute(self.writer())
         .await
-        .map_err(|e| {
-            if is_unique_violation(&e) {
-                StoreError::AlreadyExists(format!("mailbox {name}"))
-            } else {
-                e.into()
-            }
-        })?
+        .map_err(|e| already_exists(e, || format!("mailbox {name}")))?
         .last_insert_rowid();
         self.mailbox_by_id(id)
             .await?
@@ -158,13 +149,7 @@ impl MailStore for SqliteStore {
             .bind(id)
             .execute(self.writer())
             .await
-            .map_err(|e| {
-                if is_unique_violation(&e) {
-                    StoreError::AlreadyExists(format!("mailbox {new_name}"))
-                } else {
-                    e.into()
-                }
-            })?;
+            .map_err(|e| already_exists(e, || format!("mailbox {new_name}")))?;
         Ok(())
     }
 
@@ -261,13 +246,7 @@ impl MailStore for SqliteStore {
             };
             insert_message_row(&mut tx, id, uid as i64, modseq, message)
                 .await
-                .map_err(|e| {
-                    if is_unique_violation(&e) {
-                        StoreError::AlreadyExists(format!("message {}", message.file))
-                    } else {
-                        e.into()
-                    }
-                })?;
+                .map_err(|e| already_exists(e, || format!("message {}", message.file)))?;
             last = uid;
         }
         let uidnext = init.uidnext.unwrap_or(1).max(last + 1);
@@ -302,13 +281,7 @@ impl MailStore for SqliteStore {
         };
         insert_message_row(&mut tx, mailbox_id, uid as i64, modseq as i64, message)
             .await
-            .map_err(|e| {
-                if is_unique_violation(&e) {
-                    StoreError::AlreadyExists(format!("message {}", message.file))
-                } else {
-                    e.into()
-                }
-            })?;
+            .map_err(|e| already_exists(e, || format!("message {}", message.file)))?;
         sqlx::query("UPDATE mailboxes SET uidnext = ?, highestmodseq = ? WHERE id = ?")
             .bind(uid as i64 + 1)
             .bind(modseq as i64)
