@@ -191,9 +191,12 @@ impl Havre {
             .stderr(log)
             .spawn()
             .expect("spawn havre serve");
+        // Ready means our own process said so after binding every listener:
+        // a port that answers could belong to another test's server.
+        let ready = format!("havre/serve[{}]: havre ", child.id());
         self.child = Some(child);
         let deadline = Instant::now() + Duration::from_secs(30);
-        while std::net::TcpStream::connect(self.smtp_addr()).is_err() {
+        while !self.said_started(&ready) {
             if let Some(status) = self
                 .child
                 .as_mut()
@@ -210,6 +213,12 @@ impl Havre {
             std::thread::sleep(Duration::from_millis(50));
         }
         Ok(())
+    }
+
+    fn said_started(&self, ready: &str) -> bool {
+        let log = self.log() + &self.stderr();
+        log.lines()
+            .any(|line| line.contains(ready) && line.contains(" started: roles "))
     }
 
     /// SIGKILL: the crash the durability guarantees are about.

@@ -3,10 +3,39 @@
 use std::io::Write;
 use std::process::{Command, Output, Stdio};
 
-/// A loopback port nobody listens on right now.
+/// A loopback port that no other test of this machine will be given while
+/// this test process lives, and that nobody listens on right now.
+///
+/// Ports come from below the kernel's ephemeral range (so a client socket of
+/// another test cannot be sitting on one) and each is claimed with a lock file
+/// held until the process exits: nextest runs tests as separate processes, and
+/// two of them must never both believe a port is theirs.
 pub fn free_port() -> u16 {
-    let socket = std::net::TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0");
-    socket.local_addr().expect("local addr").port()
+    use std::os::fd::AsRawFd;
+    use std::sync::Mutex;
+    static CLAIMED: Mutex<Vec<std::fs::File>> = Mutex::new(Vec::new());
+    let dir = std::env::temp_dir().join("havre-testkit-ports");
+    std::fs::create_dir_all(&dir).expect("port lock directory");
+    let (low, high) = (20_000u16, 32_000u16);
+    for _ in 0..10_000 {
+        let port = rand::random_range(low..high);
+        let lock = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(dir.join(port.to_string()))
+            .expect("port lock file");
+        // SAFETY: flock(2) on a descriptor we own; the lock lives as long as the file.
+        if unsafe { libc::flock(lock.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) } != 0 {
+            continue;
+        }
+        if std::net::TcpListener::bind(("127.0.0.1", port)).is_err() {
+            continue;
+        }
+        CLAIMED.lock().expect("port claims").push(lock);
+        return port;
+    }
+    panic!("no free loopback port between {low} and {high}");
 }
 
 /// Runs `script` with python3; `args` become `sys.argv[1:]`.
