@@ -58,6 +58,30 @@ pub enum StoreError {
         path: String,
         source: std::io::Error,
     },
+    /// The commit said yes but another connection cannot see the row: the
+    /// write must not be acknowledged.
+    #[error("{0} was not found after its commit; the write did not happen")]
+    NotCommitted(String),
+}
+
+/// SQLite's primary result code for "database or disk is full".
+const SQLITE_FULL: i64 = 13;
+
+impl StoreError {
+    /// The disk (or the database's size limit) is full: a temporary condition
+    /// that clears when space is freed, answered 452 4.3.1 by SMTP.
+    pub fn is_storage_full(&self) -> bool {
+        match self {
+            StoreError::Database(sqlx::Error::Database(db)) => db
+                .code()
+                .and_then(|code| code.parse::<i64>().ok())
+                .is_some_and(|code| code & 0xff == SQLITE_FULL),
+            StoreError::Database(sqlx::Error::Io(err)) | StoreError::Io { source: err, .. } => {
+                err.kind() == std::io::ErrorKind::StorageFull
+            }
+            _ => false,
+        }
+    }
 }
 
 pub type Result<T> = std::result::Result<T, StoreError>;

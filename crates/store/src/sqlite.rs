@@ -52,6 +52,7 @@ impl SqliteStore {
             .busy_timeout(Duration::from_secs(30));
         let writer = SqlitePoolOptions::new()
             .max_connections(1)
+            .after_release(|conn, _| Box::pin(writer_is_reusable(conn)))
             .connect_with(options.clone())
             .await?;
         let reader = SqlitePoolOptions::new()
@@ -180,6 +181,25 @@ impl SqliteStore {
         }
         Ok(entries)
     }
+}
+
+/// Whether the writer connection may serve the next caller.
+///
+/// When a COMMIT fails with SQLITE_FULL, SQLite rolls the transaction back
+/// itself; sqlx's own ROLLBACK then fails ("no transaction is active") and its
+/// transaction depth stays at 1, so every later `begin` would open a SAVEPOINT
+/// inside a transaction that never commits — acknowledged writes that vanish,
+/// and other processes locked out. Such a connection is closed and the pool
+/// opens a fresh one. The ping makes sure the rollback that a dropped
+/// transaction queued has run before the depth is read.
+async fn writer_is_reusable(conn: &mut sqlx::SqliteConnection) -> sqlx::Result<bool> {
+    use sqlx::Connection;
+    conn.ping().await?;
+    if conn.is_in_transaction() {
+        tracing::warn!(target: "store", "a transaction could neither commit nor roll back (disk full?); reopening the database connection");
+        return Ok(false);
+    }
+    Ok(true)
 }
 
 fn user_from_row(row: &SqliteRow) -> std::result::Result<User, sqlx::Error> {
@@ -478,6 +498,19 @@ impl Store for SqliteStore {
             .await?;
         }
         tx.commit().await?;
+        // The record is what makes a 250 true: read it back through another
+        // connection, which only sees what really committed.
+        let committed: Option<i64> =
+            sqlx::query_scalar("SELECT 1 FROM queue_messages WHERE id = ?")
+                .bind(&entry.id)
+                .fetch_optional(&self.reader)
+                .await?;
+        if committed.is_none() {
+            return Err(StoreError::NotCommitted(format!(
+                "queue record {}",
+                entry.id
+            )));
+        }
         Ok(())
     }
 

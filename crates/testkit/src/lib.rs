@@ -6,10 +6,12 @@
 //! with a real client, look in the Maildir.
 
 pub mod dns;
+mod disk;
 mod node;
 mod sink;
 mod tools;
 
+pub use disk::SmallDisk;
 pub use node::Havre;
 pub use sink::{SinkMode, SmtpSink};
 pub use tools::{DIALOGUE_PRELUDE, dialogue, free_port, python, python_ok, swaks};

@@ -1,0 +1,84 @@
+//! A full disk must never turn into acknowledged writes that vanish.
+//!
+//! The database lives on a tmpfs of a few megabytes (the test mounts it: root
+//! only). Inserts run until the disk is full; each one that said Ok must be
+//! readable by another connection, and once space is back the same store
+//! commits again and other processes (the CLI) can write.
+
+use havre_store::*;
+use havre_testkit::SmallDisk;
+
+fn entry(n: usize) -> QueueEntry {
+    QueueEntry {
+        id: format!("{n:016X}"),
+        sender: "x@remote.test".into(),
+        size: 1234,
+        arrival: 1_700_000_000,
+        client: "mx.remote.test[192.0.2.1]".into(),
+        protocol: "ESMTP".into(),
+        attempts: 0,
+        next_attempt: 1_700_000_000,
+        hold: false,
+        warned: false,
+        recipients: (0..4)
+            .map(|idx| QueueRecipient {
+                idx,
+                address: format!("user{idx}-with-a-long-enough-name@example.test"),
+                orig: Some(format!("list-{n}-{}@example.test", "x".repeat(200))),
+                status: RecipientStatus::Pending,
+                last_reply: None,
+            })
+            .collect(),
+    }
+}
+
+#[tokio::test]
+async fn a_full_disk_refuses_queue_records_and_the_store_recovers_when_space_is_back() {
+    let disk = SmallDisk::mount("4m");
+    let path = disk.path().join("havre.db");
+    let store = SqliteStore::open(&path).await.unwrap();
+    store.add_domain("example.test").await.unwrap();
+
+    disk.fill(0);
+    let mut acknowledged = Vec::new();
+    let mut full_errors = 0;
+    for n in 0..20_000 {
+        match store.queue_insert(&entry(n)).await {
+            Ok(()) => acknowledged.push(entry(n).id),
+            Err(err) => {
+                assert!(err.is_storage_full(), "a full disk must say so: {err}");
+                full_errors += 1;
+                if full_errors == 5 {
+                    break;
+                }
+            }
+        }
+    }
+    assert_eq!(full_errors, 5, "the disk never filled up");
+
+    disk.free();
+    // Service resumes by itself: the same store, no restart.
+    store.queue_insert(&entry(100_000)).await.unwrap();
+    acknowledged.push(entry(100_000).id);
+
+    // Another process (the CLI) can write, and sees every acknowledged record.
+    let cli = SqliteStore::open(&path).await.unwrap();
+    cli.add_domain("after.test").await.unwrap();
+    let queued: Vec<String> = cli
+        .queue_list()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|e| e.id)
+        .collect();
+    for id in &acknowledged {
+        assert!(
+            queued.contains(id),
+            "{id} was acknowledged but is not in the queue ({} acknowledged, {} queued)",
+            acknowledged.len(),
+            queued.len()
+        );
+    }
+    assert!(cli.domain_exists("after.test").await.unwrap());
+    drop(store);
+}
