@@ -32,6 +32,10 @@ pub static KEY_DOCS: &[(&str, &str)] = &[
         "server.roles",
         "Roles this node runs; known: mx, submission, relay, lmtp, imap, pop3.",
     ),
+    (
+        "server.node_id",
+        "Number of this node (0-255), part of every queue id so that nodes sharing a store never make the same one; give each node its own.",
+    ),
     ("log", "Logging."),
     (
         "log.level",
@@ -209,6 +213,10 @@ pub static KEY_DOCS: &[(&str, &str)] = &[
     (
         "queue.delay_warning",
         "After this long without delivery the sender gets a warning (a delayed DSN), once; \"0\" never.",
+    ),
+    (
+        "queue.min_free_space",
+        "MAIL FROM gets 452 4.3.1 (insufficient system storage) while the queue's filesystem has less free space than this, or than 1.5 x smtp.message_size_limit (Postfix's queue_minfree).",
     ),
     ("mailbox", "Mailbox storage."),
     (

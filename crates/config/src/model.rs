@@ -50,6 +50,8 @@ pub struct Server {
     pub data_dir: PathBuf,
     pub user: String,
     pub roles: Vec<Role>,
+    /// Part of every queue id: nodes sharing a store must each have their own.
+    pub node_id: u8,
 }
 
 impl Default for Server {
@@ -66,6 +68,7 @@ impl Default for Server {
                 Role::Imap,
                 Role::Pop3,
             ],
+            node_id: 0,
         }
     }
 }
@@ -314,6 +317,8 @@ pub struct Queue {
     pub max_lifetime: Duration,
     /// Tell the sender after this long without delivery (0 = never).
     pub delay_warning: Duration,
+    /// Postfix's queue_minfree.
+    pub min_free_space: Size,
 }
 
 impl Default for Queue {
@@ -325,6 +330,7 @@ impl Default for Queue {
             retry_max: Duration::from_secs(3600),
             max_lifetime: Duration::from_secs(5 * 86_400),
             delay_warning: Duration::from_secs(4 * 3600),
+            min_free_space: Size(0),
         }
     }
 }

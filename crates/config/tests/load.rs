@@ -25,7 +25,7 @@ fn an_operator_who_misspells_a_key_is_told_the_file_line_and_the_known_keys() {
     assert_eq!(
         err.to_string(),
         format!(
-            "{}:3: unknown key server.hostnmae (known keys in [server]: hostname, data_dir, user, roles)",
+            "{}:3: unknown key server.hostnmae (known keys in [server]: hostname, data_dir, user, roles, node_id)",
             path.display()
         )
     );
