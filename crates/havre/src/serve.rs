@@ -139,6 +139,7 @@ impl Node {
         tls: tokio_rustls::TlsAcceptor,
     ) -> anyhow::Result<Node> {
         let config = &loaded.config;
+        havre_queue::set_node_id(config.server.node_id);
         let store = locate::open_store(loaded).await?;
         let spool_dir = loaded.data_dir().join("queue");
         let spool = Spool::open(&spool_dir)?;

@@ -15,12 +15,19 @@
 //! recipient is final the record is removed first and the file second, so a
 //! crash in between again leaves only an orphan file.
 //!
-//! Queue ids are 16 upper-case hex digits, time-ordered like Postfix's long ids:
-//! seconds, microseconds, then random bits.
+//! Queue ids are unique by construction, like Postfix's long queue ids: 13
+//! hex digits of microseconds since the epoch, strictly increasing within a
+//! process (two messages in the same microsecond get consecutive values), then
+//! the process id (6 hex digits, so the CLI and `serve` never clash) and the
+//! node id (2 hex digits, `server.node_id`, so nodes sharing a store never
+//! clash). Ids sort by time. Even so, nothing ever overwrites a message with
+//! the same id: spool files are created with `O_EXCL` and moved into `msg/`
+//! with link(2), which refuses an existing name.
 
 mod spool;
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU8, AtomicU64, Ordering};
 
 use havre_store::{QueueEntry, Store, StoreError};
 use tokio::sync::Notify;
@@ -38,17 +45,41 @@ pub enum QueueError {
     Store(#[from] StoreError),
 }
 
-/// A new queue id: time-ordered and unique across restarts and nodes in practice.
+impl QueueError {
+    /// The disk is full: the caller says 452 4.3.1 and tries again later.
+    pub fn is_storage_full(&self) -> bool {
+        match self {
+            QueueError::Spool { source, .. } => source.kind() == std::io::ErrorKind::StorageFull,
+            QueueError::Store(err) => err.is_storage_full(),
+        }
+    }
+}
+
+static LAST_MICROS: AtomicU64 = AtomicU64::new(0);
+static NODE_ID: AtomicU8 = AtomicU8::new(0);
+
+/// Sets the node id that ends every queue id of this process (`server.node_id`).
+pub fn set_node_id(id: u8) {
+    NODE_ID.store(id, Ordering::Relaxed);
+}
+
+/// A new queue id: time-ordered, and unique within the process, across the
+/// processes of a node and across nodes with distinct ids.
 pub fn new_queue_id() -> String {
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
-        .unwrap_or_default();
-    let random: u16 = rand::random::<u16>() & 0xfff;
+        .unwrap_or_default()
+        .as_micros() as u64;
+    let previous = LAST_MICROS
+        .fetch_update(Ordering::AcqRel, Ordering::Acquire, |last| {
+            Some(now.max(last + 1))
+        })
+        .unwrap_or_else(|last| last);
+    let micros = now.max(previous + 1);
     format!(
-        "{:08X}{:05X}{:03X}",
-        now.as_secs() as u32,
-        now.subsec_micros(),
-        random
+        "{micros:013X}{:06X}{:02X}",
+        std::process::id() & 0xff_ffff,
+        NODE_ID.load(Ordering::Relaxed)
     )
 }
 
@@ -80,9 +111,14 @@ impl Queue {
     /// returns `Ok`, the message survives any crash and may be acknowledged.
     pub async fn enqueue(&self, body: SpoolFile, entry: &QueueEntry) -> Result<(), QueueError> {
         body.commit().await?;
-        if let Err(err) = self.store.queue_insert(entry).await {
-            self.spool.remove(&entry.id).await;
-            return Err(err.into());
+        match self.store.queue_insert(entry).await {
+            Ok(()) => {}
+            // The id belongs to another message: its body is not ours to remove.
+            Err(err @ StoreError::AlreadyExists(_)) => return Err(err.into()),
+            Err(err) => {
+                self.spool.remove(&entry.id).await;
+                return Err(err.into());
+            }
         }
         self.arrivals.notify_one();
         Ok(())
@@ -126,12 +162,34 @@ mod tests {
     use super::*;
 
     #[test]
-    fn queue_ids_are_sixteen_hex_digits_and_sort_by_time() {
+    fn queue_ids_are_hex_and_sort_by_time() {
         let a = new_queue_id();
         std::thread::sleep(std::time::Duration::from_millis(2));
         let b = new_queue_id();
-        assert_eq!(a.len(), 16);
+        assert_eq!(a.len(), 21);
         assert!(a.chars().all(|c| c.is_ascii_hexdigit()));
         assert!(a[..13] < b[..13]);
+    }
+
+    #[test]
+    fn ids_made_in_the_same_microsecond_by_many_threads_never_collide() {
+        let threads: Vec<_> = (0..4)
+            .map(|_| std::thread::spawn(|| (0..50_000).map(|_| new_queue_id()).collect::<Vec<_>>()))
+            .collect();
+        let mut all: Vec<String> = threads
+            .into_iter()
+            .flat_map(|t| t.join().unwrap())
+            .collect();
+        let made = all.len();
+        all.sort();
+        all.dedup();
+        assert_eq!(all.len(), made, "two queue ids were equal");
+    }
+
+    #[test]
+    fn the_node_id_ends_the_queue_id() {
+        set_node_id(0xA7);
+        assert!(new_queue_id().ends_with("A7"));
+        set_node_id(0);
     }
 }

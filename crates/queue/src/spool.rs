@@ -53,6 +53,22 @@ impl Spool {
         })
     }
 
+    /// Bytes that unprivileged writers can still use on the spool's filesystem.
+    pub fn free_space(&self) -> std::io::Result<u64> {
+        use std::os::unix::ffi::OsStrExt;
+        let path = std::ffi::CString::new(self.msg.as_os_str().as_bytes())
+            .map_err(std::io::Error::other)?;
+        // SAFETY: statvfs(2) fills the zeroed struct; `path` is NUL-terminated and outlives the call.
+        let stat = unsafe {
+            let mut stat: libc::statvfs = std::mem::zeroed();
+            if libc::statvfs(path.as_ptr(), &mut stat) != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            stat
+        };
+        Ok(stat.f_bavail as u64 * stat.f_frsize as u64)
+    }
+
     pub async fn remove(&self, id: &str) {
         let path = self.message_path(id);
         if let Err(err) = tokio::fs::remove_file(&path).await
@@ -113,15 +129,27 @@ impl SpoolFile {
         &self.final_path
     }
 
-    /// fsync the file, rename it into `msg/`, fsync the directory.
+    /// fsync the file, move it into `msg/`, fsync the directory. On failure
+    /// the body is gone from `tmp/` and nothing new is in `msg/`.
     pub async fn commit(mut self) -> Result<(), QueueError> {
+        let result = self.make_durable().await;
+        if result.is_err() {
+            let _ = tokio::fs::remove_file(&self.tmp).await;
+        }
+        result
+    }
+
+    async fn make_durable(&mut self) -> Result<(), QueueError> {
         self.writer.flush().await.map_err(io_err(&self.tmp))?;
         self.writer
             .get_ref()
             .sync_all()
             .await
             .map_err(io_err(&self.tmp))?;
-        tokio::fs::rename(&self.tmp, &self.final_path)
+        // link(2) refuses an existing name where rename(2) would replace it:
+        // a queue id that somehow came twice must never cost the first
+        // message its body.
+        tokio::fs::hard_link(&self.tmp, &self.final_path)
             .await
             .map_err(io_err(&self.final_path))?;
         let dir = self
@@ -129,14 +157,21 @@ impl SpoolFile {
             .parent()
             .unwrap_or(Path::new("."))
             .to_path_buf();
-        tokio::task::spawn_blocking(move || std::fs::File::open(&dir).and_then(|d| d.sync_all()))
-            .await
-            .map_err(|e| QueueError::Spool {
-                path: self.final_path.display().to_string(),
-                source: std::io::Error::other(e),
-            })?
-            .map_err(io_err(&self.final_path))?;
-        Ok(())
+        let tmp = self.tmp.clone();
+        let synced = tokio::task::spawn_blocking(move || {
+            std::fs::remove_file(&tmp)?;
+            std::fs::File::open(&dir)?.sync_all()
+        })
+        .await
+        .map_err(|e| QueueError::Spool {
+            path: self.final_path.display().to_string(),
+            source: std::io::Error::other(e),
+        })
+        .and_then(|r| r.map_err(io_err(&self.final_path)));
+        if synced.is_err() {
+            let _ = tokio::fs::remove_file(&self.final_path).await;
+        }
+        synced
     }
 
     /// Drops an unfinished body (rejected message, client gone).

@@ -482,7 +482,8 @@ impl Store for SqliteStore {
         .bind(entry.next_attempt)
         .bind(entry.hold as i64)
         .execute(&mut *tx)
-        .await?;
+        .await
+        .map_err(|e| already_exists(e, || format!("queue record {}", entry.id)))?;
         for rcpt in &entry.recipients {
             sqlx::query(
                 "INSERT INTO queue_recipients (queue_id, idx, address, orig, status, last_reply)
