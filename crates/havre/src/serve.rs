@@ -163,6 +163,7 @@ impl Node {
             recipient_limit: config.smtp.recipient_limit as usize,
             hard_error_limit: config.smtp.hard_error_limit as usize,
             idle_timeout: config.smtp.idle_timeout.0,
+            min_free_space: config.queue.min_free_space.0,
         });
         let imap = Arc::new(havre_imap::ImapServices {
             settings: havre_imap::ImapSettings {

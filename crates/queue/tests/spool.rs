@@ -70,7 +70,9 @@ async fn committing_onto_a_queued_id_fails_keeps_the_first_body_and_leaves_nothi
     );
     assert_eq!(queue.store().queue_list().await.unwrap().len(), 1);
     assert_eq!(
-        std::fs::read_dir(dir.path().join("queue/tmp")).unwrap().count(),
+        std::fs::read_dir(dir.path().join("queue/tmp"))
+            .unwrap()
+            .count(),
         0,
         "the failed commit left its tmp file"
     );

@@ -48,6 +48,9 @@ pub struct SmtpSettings {
     pub recipient_limit: usize,
     pub hard_error_limit: usize,
     pub idle_timeout: Duration,
+    /// Bytes the queue's filesystem must keep free for MAIL to be accepted
+    /// (at least 1.5 x `message_size_limit` whatever this says).
+    pub min_free_space: u64,
 }
 
 /// What sessions need from the rest of the node.

@@ -11,7 +11,7 @@ use std::sync::Arc;
 
 use havre_directory::{Address, Resolution, Target};
 use havre_mailbox::{DeliveryOutcome, DeliveryRequest};
-use havre_queue::{SpoolFile, new_queue_id};
+use havre_queue::{QueueError, SpoolFile, new_queue_id};
 use havre_store::{QueueEntry, QueueRecipient, RecipientStatus};
 use smtp_proto::{MAIL_SMTPUTF8, Request};
 
@@ -624,6 +624,9 @@ impl Session {
         if size as u64 > self.services.settings.message_size_limit {
             return Reply::new(552, "5.3.4", "Message size exceeds fixed limit");
         }
+        if let Some(reply) = self.storage_check(size as u64) {
+            return reply;
+        }
         let smtputf8 = flags & MAIL_SMTPUTF8 != 0;
         if smtputf8 && !self.esmtp {
             return Reply::new(503, "5.5.1", "Error: SMTPUTF8 needs EHLO");
@@ -666,6 +669,29 @@ impl Session {
             bdat_failed: false,
         });
         Reply::new(250, "2.1.0", "Ok")
+    }
+
+    /// Postfix's smtpd_check_queue: no MAIL while the queue's filesystem has
+    /// less room than `queue.min_free_space`, 1.5 x the size limit, or 1.5 x
+    /// the size the client announced.
+    fn storage_check(&self, announced: u64) -> Option<Reply> {
+        let settings = &self.services.settings;
+        let needed = settings
+            .min_free_space
+            .max(settings.message_size_limit.saturating_mul(3) / 2)
+            .max(announced.saturating_mul(3) / 2);
+        let free = match self.services.queue.spool().free_space() {
+            Ok(free) => free,
+            Err(err) => {
+                tracing::warn!(target: "smtp", "cannot tell the free space of the queue: {err}");
+                return None;
+            }
+        };
+        if free >= needed {
+            return None;
+        }
+        tracing::warn!(target: "smtp", role = self.role(), "NOQUEUE: reject: MAIL from {}: 452 4.3.1 Insufficient system storage ({free} bytes free in the queue, {needed} needed)", self.client());
+        Some(insufficient_storage())
     }
 
     fn noqueue(&self, reply: &Reply, rcpt: &str) {
@@ -768,7 +794,7 @@ impl Session {
             Ok(f) => f,
             Err(err) => {
                 tracing::error!(target: "smtp", "{}: cannot create the queue file: {err}", tx.id);
-                return Err(Reply::new(451, "4.3.0", "Error: queue file write error"));
+                return Err(write_error_reply(&err));
             }
         };
         let protocol = protocol_keyword(
@@ -906,15 +932,14 @@ impl Session {
                     ),
                 );
             } else {
+                let reply = match &body.failed {
+                    Some(err) if within => write_error_reply(err),
+                    _ => Reply::new(552, "5.3.4", "Error: message file too big"),
+                };
                 body.discard().await;
                 if let Some(tx) = self.tx.as_mut() {
                     tx.bdat_failed = true;
                 }
-                let reply = if within {
-                    Reply::new(451, "4.3.0", "Error: queue file write error")
-                } else {
-                    Reply::new(552, "5.3.4", "Error: message file too big")
-                };
                 self.reply(conn, "BDAT", reply);
             }
             return Ok(Flow::Continue);
@@ -947,12 +972,9 @@ impl Session {
         }
         if let Some(err) = &body.failed {
             tracing::error!(target: "smtp", "{}: queue file write error: {err}", tx.id);
+            let reply = write_error_reply(err);
             body.discard().await;
-            self.reply(
-                conn,
-                name,
-                Reply::new(451, "4.3.0", "Error: queue file write error"),
-            );
+            self.reply(conn, name, reply);
             return;
         }
         match self.mode {
@@ -1019,8 +1041,8 @@ impl Session {
                 Reply::new(250, "2.0.0", format!("Ok: queued as {}", entry.id))
             }
             Err(err) => {
-                tracing::error!(target: "smtp", "{}: cannot queue: {err}", entry.id);
-                Reply::new(451, "4.3.0", "Error: queue file write error")
+                tracing::error!(target: "smtp", role = self.role(), "{}: cannot queue: {err}", entry.id);
+                write_error_reply(&err)
             }
         }
     }
@@ -1036,7 +1058,7 @@ impl Session {
         // orphan that the startup sweep removes, never a half message.
         if let Err(err) = file.commit().await {
             tracing::error!(target: "smtp", "{}: cannot write the message: {err}", tx.id);
-            return vec![Reply::new(451, "4.3.0", "Error: write error"); tx.recipients.len()];
+            return vec![write_error_reply(&err); tx.recipients.len()];
         }
         let started = std::time::Instant::now();
         let mut replies = Vec::new();
@@ -1080,6 +1102,20 @@ impl Session {
         }
         spool.remove(&tx.id).await;
         replies
+    }
+}
+
+fn insufficient_storage() -> Reply {
+    Reply::new(452, "4.3.1", "Insufficient system storage")
+}
+
+/// A message that could not be made durable: a full disk is said as such
+/// (the client retries later, as with Postfix), anything else is 451.
+fn write_error_reply(err: &QueueError) -> Reply {
+    if err.is_storage_full() {
+        insufficient_storage()
+    } else {
+        Reply::new(451, "4.3.0", "Error: queue file write error")
     }
 }
 
@@ -1174,7 +1210,7 @@ pub(crate) struct BodyWriter {
     file: Option<SpoolFile>,
     limit: u64,
     size: u64,
-    failed: Option<String>,
+    failed: Option<QueueError>,
     protocol: String,
     /// The first bytes of the message, where the header is (for checks
     /// that read it, like the submission From: check).
@@ -1189,7 +1225,7 @@ impl BodyWriter {
             && self.failed.is_none()
             && let Err(err) = file.write(bytes).await
         {
-            self.failed = Some(err.to_string());
+            self.failed = Some(err);
         }
     }
 

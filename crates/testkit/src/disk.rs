@@ -4,36 +4,70 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-/// A tmpfs of a few megabytes mounted on a fresh directory, unmounted when
+/// A tmpfs of a few megabytes, unmounted when
 /// dropped. Mounting needs root: the test command runs as root in CI, and a
 /// disk-full test must not pretend to pass without a full disk.
 pub struct SmallDisk {
-    dir: tempfile::TempDir,
+    mount_point: PathBuf,
+    _fresh: Option<tempfile::TempDir>,
     filler: PathBuf,
 }
 
 impl SmallDisk {
-    /// Mounts a tmpfs of `size` (mount(8) syntax: "8m").
+    /// Mounts a tmpfs of `size` (mount(8) syntax: "8m") on a fresh directory.
     pub fn mount(size: &str) -> SmallDisk {
+        let dir = tempfile::tempdir().expect("mount point");
+        let mut disk = SmallDisk::mount_on(dir.path(), size);
+        disk._fresh = Some(dir);
+        disk
+    }
+
+    /// Mounts a tmpfs of `size` over the directory `dir`, keeping what it
+    /// held (copied onto the new filesystem, owners and modes included).
+    pub fn mount_over(dir: &Path, size: &str) -> SmallDisk {
+        let aside = dir.with_extension("before-mount");
+        std::fs::rename(dir, &aside).expect("move the directory aside");
+        std::fs::create_dir(dir).expect("recreate the mount point");
+        let disk = SmallDisk::mount_on(dir, size);
+        let status = Command::new("cp")
+            .arg("-a")
+            .arg(aside.join("."))
+            .arg(dir)
+            .status()
+            .expect("run cp");
+        assert!(status.success(), "cp -a onto the small disk failed");
+        std::fs::remove_dir_all(&aside).expect("remove the old directory");
+        disk
+    }
+
+    fn mount_on(dir: &Path, size: &str) -> SmallDisk {
         // SAFETY: geteuid(2) has no preconditions.
         let euid = unsafe { libc::geteuid() };
         assert_eq!(
             euid, 0,
             "disk-full tests mount a small tmpfs and must run as root"
         );
-        let dir = tempfile::tempdir().expect("mount point");
         let status = Command::new("mount")
-            .args(["-t", "tmpfs", "-o", &format!("size={size},mode=0755"), "tmpfs"])
-            .arg(dir.path())
+            .args([
+                "-t",
+                "tmpfs",
+                "-o",
+                &format!("size={size},mode=0755"),
+                "tmpfs",
+            ])
+            .arg(dir)
             .status()
             .expect("run mount");
         assert!(status.success(), "mount -t tmpfs failed: {status}");
-        let filler = dir.path().join(".filler");
-        SmallDisk { dir, filler }
+        SmallDisk {
+            mount_point: dir.to_path_buf(),
+            _fresh: None,
+            filler: dir.join(".filler"),
+        }
     }
 
     pub fn path(&self) -> &Path {
-        self.dir.path()
+        &self.mount_point
     }
 
     /// Bytes free for an unprivileged writer right now.
@@ -78,6 +112,9 @@ impl SmallDisk {
 
 impl Drop for SmallDisk {
     fn drop(&mut self) {
-        let _ = Command::new("umount").arg("-l").arg(self.dir.path()).status();
+        let _ = Command::new("umount")
+            .arg("-l")
+            .arg(&self.mount_point)
+            .status();
     }
 }

@@ -5,8 +5,8 @@
 //! A test reads like the scenario: init a node, add users, start it, talk to it
 //! with a real client, look in the Maildir.
 
-pub mod dns;
 mod disk;
+pub mod dns;
 mod node;
 mod sink;
 mod tools;
