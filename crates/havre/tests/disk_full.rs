@@ -106,6 +106,26 @@ fn a_full_disk_gets_452_never_a_false_250_and_mail_flows_again_when_space_is_fre
         node.log()
     );
 
+    // IMAP says so too, in Dovecot's words.
+    let append = python_ok(
+        r#"
+import imaplib, ssl, sys
+ctx = ssl.create_default_context(); ctx.check_hostname = False; ctx.verify_mode = ssl.CERT_NONE
+m = imaplib.IMAP4("127.0.0.1", int(sys.argv[1]))
+m.starttls(ssl_context=ctx)
+m.login("alice@example.test", "secret")
+try:
+    print(m.append("INBOX", None, None, b"Subject: draft\r\n\r\n" + b"z" * 3500 + b"\r\n"))
+except imaplib.IMAP4.error as e:
+    print("NO", e)
+"#,
+        &[&node.imap_port.to_string()],
+    );
+    assert!(
+        append.contains("[OVERQUOTA]"),
+        "APPEND on a full disk: {append}"
+    );
+
     // Everything is back by itself once space is freed, even across a crash.
     disk.free();
     let after = send(&node, 3, "after");

@@ -17,6 +17,11 @@ fn special_attr(special: &str) -> MailboxAttr {
 }
 
 pub(crate) fn mailbox_error(err: MailboxError) -> Outcome {
+    if err.is_storage_full() {
+        // Dovecot's words for ENOSPC; the client may try again later.
+        tracing::error!(target: "imap", "mailbox operation failed: {err}");
+        return Outcome::no_code(Code::OverQuota, "Not enough disk space.");
+    }
     match err {
         MailboxError::Store(StoreError::AlreadyExists(_)) => {
             Outcome::no_code(Code::AlreadyExists, "Mailbox already exists.")

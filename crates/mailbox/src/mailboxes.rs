@@ -43,6 +43,19 @@ pub enum MailboxError {
     Task(String),
 }
 
+impl MailboxError {
+    /// The disk holding the mail or the index is full.
+    pub fn is_storage_full(&self) -> bool {
+        let full = |e: &std::io::Error| e.kind() == std::io::ErrorKind::StorageFull;
+        match self {
+            MailboxError::Store(err) => err.is_storage_full(),
+            MailboxError::Io { source, .. } => full(source),
+            MailboxError::Maildir(MaildirError::Io { source, .. }) => full(source),
+            _ => false,
+        }
+    }
+}
+
 /// `INBOX` is case-insensitive (RFC 9051 5.1); every other name is kept as is.
 pub fn normalize_name(name: &str) -> String {
     let trimmed = name.trim_end_matches('/');
