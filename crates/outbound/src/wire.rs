@@ -156,38 +156,56 @@ pub(crate) async fn read_reply(conn: &mut Conn) -> Result<Reply, WireError> {
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct DotStuffer {
     line_start: bool,
-    after_cr: bool,
+    /// A CR whose meaning depends on the next byte (which may be in the next block).
+    pending_cr: bool,
 }
 
 impl Default for DotStuffer {
     fn default() -> Self {
         DotStuffer {
             line_start: true,
-            after_cr: false,
+            pending_cr: false,
         }
     }
 }
 
 impl DotStuffer {
+    /// Every line ending goes out as CRLF, whether it came as CRLF, a bare LF
+    /// or a bare CR: a next hop that takes either alone as a line end must
+    /// not be able to see an end of data that we did not (SMTP smuggling).
     pub(crate) fn encode(&mut self, input: &[u8], out: &mut Vec<u8>) {
         out.reserve(input.len() + input.len() / 64 + 2);
         for &b in input {
-            if b == b'\n' && !self.after_cr {
-                out.push(b'\r');
+            if self.pending_cr {
+                self.pending_cr = false;
+                self.end_line(out);
+                if b == b'\n' {
+                    continue;
+                }
             }
-            if self.line_start && b == b'.' {
-                out.push(b'.');
+            match b {
+                b'\r' => self.pending_cr = true,
+                b'\n' => self.end_line(out),
+                _ => {
+                    if self.line_start && b == b'.' {
+                        out.push(b'.');
+                    }
+                    out.push(b);
+                    self.line_start = false;
+                }
             }
-            out.push(b);
-            self.line_start = b == b'\n';
-            self.after_cr = b == b'\r';
         }
+    }
+
+    fn end_line(&mut self, out: &mut Vec<u8>) {
+        out.extend_from_slice(b"\r\n");
+        self.line_start = true;
     }
 
     /// The end of data: a CRLF if the message did not end with one, then
     /// ".CRLF".
     pub(crate) fn finish(&mut self, out: &mut Vec<u8>) {
-        if !self.line_start {
+        if self.pending_cr || !self.line_start {
             out.extend_from_slice(b"\r\n");
         }
         out.extend_from_slice(b".\r\n");
@@ -248,6 +266,22 @@ mod tests {
             b"a\r\n..\r\nMAIL FROM:<x@y>\r\n.\r\n"
         );
         assert_eq!(stuff(&[b"a\r", b"\n.b"]), b"a\r\n..b\r\n.\r\n");
+    }
+
+    #[test]
+    fn bare_cr_becomes_crlf_so_no_smuggled_end_of_data() {
+        assert_eq!(
+            stuff(&[b"line1\r.\r\nMAIL FROM:<x@y>\r\n"]),
+            b"line1\r\n..\r\nMAIL FROM:<x@y>\r\n.\r\n"
+        );
+        assert_eq!(stuff(&[b"a\r.\rb"]), b"a\r\n..\r\nb\r\n.\r\n");
+        assert_eq!(stuff(&[b"ends with cr\r"]), b"ends with cr\r\n.\r\n");
+        let input = b"x\r.\r\n\r\r\n.y\n";
+        let whole = stuff(&[input]);
+        assert_eq!(whole, b"x\r\n..\r\n\r\n\r\n..y\r\n.\r\n");
+        for split in 0..=input.len() {
+            assert_eq!(stuff(&[&input[..split], &input[split..]]), whole, "{split}");
+        }
     }
 
     fn reply(lines: &[&str]) -> Reply {

@@ -466,6 +466,32 @@ async fn dot_stuffing_a_line_starting_with_a_dot_arrives_intact() {
 }
 
 #[tokio::test]
+async fn a_bare_cr_goes_out_as_crlf_so_a_lax_next_hop_sees_no_smuggled_end_of_data() {
+    // A next hop that takes a lone CR as a line end would read "\r.\r" as the
+    // end of data and the rest as a second transaction.
+    let body: &[u8] =
+        b"Subject: cr\r\n\r\nline1\r.\r\nMAIL FROM:<evil@remote.test>\r\nRCPT TO:<x@y>\r\n";
+    let server = Server::start(Script::smtp()).await;
+    let fixture = message(body);
+    let rcpts = recipients(&["b@example.test"]);
+    let results = within(deliver(
+        &direct(&server),
+        "example.test",
+        &no_dns(),
+        &settings(),
+        &envelope(&rcpts, &fixture),
+        &fixture.path,
+    ))
+    .await;
+    assert!(results[0].is_delivered(), "{results:?}");
+    let received = &server.log().messages[0];
+    assert_eq!(
+        received.as_slice(),
+        b"Subject: cr\r\n\r\nline1\r\n.\r\nMAIL FROM:<evil@remote.test>\r\nRCPT TO:<x@y>\r\n"
+    );
+}
+
+#[tokio::test]
 async fn a_large_message_is_streamed_whole() {
     // Several blocks, with lines starting with dots across block edges.
     let mut body = Vec::new();
