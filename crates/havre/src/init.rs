@@ -64,7 +64,7 @@ pub async fn run(args: InitArgs) -> anyhow::Result<()> {
         std::fs::create_dir_all(&sub)
             .with_context(|| format!("cannot create {}", sub.display()))?;
     }
-    let store = crate::locate::open_store(&config).await?;
+    let store = crate::locate::create_store(&config).await?;
     store.add_domain(&domain).await?;
     let dkim = crate::dkim_cmd::first_key(&config, &domain)?;
 

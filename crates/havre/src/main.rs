@@ -29,6 +29,12 @@ fn main() -> std::process::ExitCode {
     unsafe {
         libc::mallopt(libc::M_MMAP_THRESHOLD, 128 * 1024);
     }
+    // Postfix's umask: the database holds password hashes, the spool and the
+    // mailboxes hold mail. Whatever any command creates is the owner's only.
+    // SAFETY: umask(2) has no preconditions.
+    unsafe {
+        libc::umask(0o077);
+    }
     let cli = Cli::parse();
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()

@@ -30,6 +30,13 @@ pub async fn run(explicit: Option<PathBuf>) -> anyhow::Result<()> {
     )?;
     // Root is needed for the key (0600) and the ports; nothing else. The data is
     // opened after the switch, so every file havre creates belongs to server.user.
+    let data_dir = loaded.data_dir();
+    locate::check_private(&[
+        data_dir.clone(),
+        loaded.sqlite_path(),
+        loaded.tls_key(),
+        havre_dkim::keys_dir(&data_dir),
+    ])?;
     let tls = crate::tls::acceptor(&loaded.tls_cert(), &loaded.tls_key())?;
     let outbound = outbound(&loaded)?;
     let listeners = bind(&loaded).await?;
@@ -47,7 +54,6 @@ pub async fn run(explicit: Option<PathBuf>) -> anyhow::Result<()> {
         &config.pop3.tls_listen,
     )
     .await?;
-    let data_dir = loaded.data_dir();
     let sqlite = loaded.sqlite_path();
     let wal = PathBuf::from(format!("{}-wal", sqlite.display()));
     crate::privileges::drop_to(

@@ -1,5 +1,6 @@
 //! Spool files: message bodies of the queue, written durably.
 
+use std::os::unix::fs::DirBuilderExt;
 use std::path::{Path, PathBuf};
 
 use tokio::io::{AsyncWriteExt, BufWriter};
@@ -27,7 +28,11 @@ impl Spool {
             msg: root.join("msg"),
         };
         for dir in [&spool.tmp, &spool.msg] {
-            std::fs::create_dir_all(dir).map_err(io_err(dir))?;
+            std::fs::DirBuilder::new()
+                .recursive(true)
+                .mode(0o700)
+                .create(dir)
+                .map_err(io_err(dir))?;
         }
         Ok(spool)
     }
@@ -42,6 +47,7 @@ impl Spool {
         let file = tokio::fs::OpenOptions::new()
             .write(true)
             .create_new(true)
+            .mode(0o600)
             .open(&tmp)
             .await
             .map_err(io_err(&tmp))?;

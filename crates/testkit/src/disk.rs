@@ -52,7 +52,7 @@ impl SmallDisk {
                 "-t",
                 "tmpfs",
                 "-o",
-                &format!("size={size},mode=0755"),
+                &format!("size={size},mode=0700"),
                 "tmpfs",
             ])
             .arg(dir)

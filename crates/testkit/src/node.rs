@@ -175,6 +175,14 @@ impl Havre {
         panic!("havre serve could not bind its ports: {}", self.stderr());
     }
 
+    /// `havre serve` that must refuse to start; returns what it said.
+    pub fn start_refused(&mut self) -> String {
+        match self.try_start() {
+            Ok(()) => panic!("havre serve started but should have refused"),
+            Err(stderr) => stderr,
+        }
+    }
+
     fn try_start(&mut self) -> Result<(), String> {
         assert!(self.child.is_none(), "already started");
         let log = std::fs::OpenOptions::new()
