@@ -55,6 +55,32 @@ impl Directory {
         Ok(self.store.domain_exists(domain).await?)
     }
 
+    /// What a bare `postmaster` (RFC 5321 4.5.1: accepted without a domain)
+    /// means here, like Postfix's `$myorigin`: postmaster at the node's host
+    /// name or the nearest parent of it that is a local domain, else at the
+    /// first local domain. `None` when no domain is local.
+    pub async fn postmaster(&self, hostname: &str) -> Result<Option<Address>, DirectoryError> {
+        let mut candidate = hostname.trim_end_matches('.').to_ascii_lowercase();
+        let domain = loop {
+            if !candidate.is_empty() && self.is_local_domain(&candidate).await? {
+                break Some(candidate);
+            }
+            match candidate.split_once('.') {
+                Some((_, parent)) if parent.contains('.') => candidate = parent.to_string(),
+                _ => {
+                    break self
+                        .store
+                        .list_domains()
+                        .await?
+                        .into_iter()
+                        .next()
+                        .map(|d| d.name);
+                }
+            }
+        };
+        Ok(domain.and_then(|d| Address::parse(&format!("postmaster@{d}")).ok()))
+    }
+
     pub async fn resolve(&self, address: &Address) -> Result<Resolution, DirectoryError> {
         resolve::Resolver {
             store: &self.store,

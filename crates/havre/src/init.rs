@@ -13,8 +13,13 @@ pub async fn run(args: InitArgs) -> anyhow::Result<()> {
         .hostname
         .clone()
         .unwrap_or_else(|| format!("mail.{domain}"));
-    std::fs::create_dir_all(&args.dir)
-        .with_context(|| format!("cannot create {}", args.dir.display()))?;
+    // The configuration directory is readable by all, like /etc/postfix: the
+    // account serve switches to must reach the data directory inside it.
+    if !args.dir.exists() {
+        std::fs::create_dir_all(&args.dir)
+            .with_context(|| format!("cannot create {}", args.dir.display()))?;
+        readable_by_all(&args.dir, 0o755)?;
+    }
     let dir = std::path::absolute(&args.dir)?;
     let config_path = dir.join("havre.toml");
     if config_path.exists() {
@@ -51,6 +56,7 @@ pub async fn run(args: InitArgs) -> anyhow::Result<()> {
     havre_config::parse(&text, &config_path).context("internal error: init wrote a bad config")?;
     std::fs::write(&config_path, &text)
         .with_context(|| format!("cannot write {}", config_path.display()))?;
+    readable_by_all(&config_path, 0o644)?;
     let config = havre_config::load(&config_path)?;
 
     let mut names = vec![hostname.clone()];
@@ -58,6 +64,7 @@ pub async fn run(args: InitArgs) -> anyhow::Result<()> {
         names.push("localhost".into());
     }
     crate::tls::write_self_signed(&names, &config.tls_cert(), &config.tls_key())?;
+    readable_by_all(&config.tls_cert(), 0o644)?;
 
     let data = config.data_dir();
     for sub in [data.clone(), data.join("queue"), data.join("mail")] {
@@ -90,4 +97,12 @@ pub async fn run(args: InitArgs) -> anyhow::Result<()> {
         );
     }
     Ok(())
+}
+
+/// What holds no secret (the configuration, the certificate) is readable by
+/// all despite the umask, like main.cf.
+fn readable_by_all(path: &std::path::Path, mode: u32) -> anyhow::Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode))
+        .with_context(|| format!("cannot chmod {}", path.display()))
 }

@@ -223,3 +223,37 @@ with smtplib.SMTP("127.0.0.1", int(sys.argv[1]), timeout=30) as s:
     assert_eq!(messages.len(), 1);
     assert!(messages[0].contains("with UTF8SMTP id"), "{}", messages[0]);
 }
+
+#[test]
+fn rcpt_to_a_bare_postmaster_is_accepted_and_reaches_the_postmaster_of_the_local_domain() {
+    let mut node = Havre::init(env!("CARGO_BIN_EXE_havre"));
+    node.add_user("alice@example.test");
+    node.cli_ok(&[
+        "alias",
+        "add",
+        "postmaster@example.test",
+        "alice@example.test",
+    ]);
+    node.start();
+    // RFC 5321 4.5.1: "<postmaster>" without a domain must be accepted.
+    let out = havre_testkit::dialogue(
+        node.smtp_port,
+        r#"
+s, f = connect(); last(f)
+s.sendall(b"EHLO client.test\r\n"); last(f)
+s.sendall(b"MAIL FROM:<someone@remote.test>\r\n"); last(f)
+s.sendall(b"RCPT TO:<Postmaster>\r\n"); print("rcpt:", last(f))
+s.sendall(b"DATA\r\n"); last(f)
+s.sendall(b"Subject: to the postmaster\r\nX-Token: bare-postmaster\r\n\r\nhello\r\n.\r\n"); print("data:", last(f))
+s.sendall(b"QUIT\r\n"); last(f)
+"#,
+        &[],
+    );
+    assert!(out.contains("rcpt: 250 2.1.5"), "{out}");
+    assert!(out.contains("data: 250 2.0.0"), "{out}");
+    let messages = node.wait_for_messages("alice@example.test", 1);
+    assert!(
+        messages[0].contains("X-Token: bare-postmaster"),
+        "{messages:?}"
+    );
+}

@@ -49,7 +49,19 @@ fn a_production_init_leaves_nothing_readable_by_others() {
     let data = node_dir.join("data");
     assert_eq!(mode(&data), 0o700);
     assert_eq!(mode(&data.join("havre.db")), 0o600);
-    assert_eq!(open_to_others(&node_dir), []);
+    // Like /etc/postfix and main.cf: the account serve switches to must reach
+    // the data inside, and the configuration and certificate hold no secret.
+    assert_eq!(mode(&node_dir), 0o755);
+    assert_eq!(mode(&node_dir.join("havre.toml")), 0o644);
+    let public: Vec<PathBuf> = open_to_others(&node_dir)
+        .into_iter()
+        .map(|(path, _)| path)
+        .filter(|path| path != &node_dir.join("havre.toml"))
+        .filter(|path| {
+            path.extension().is_none_or(|e| e != "pem") || !path.to_string_lossy().contains("cert")
+        })
+        .collect();
+    assert_eq!(public, Vec::<PathBuf>::new());
 }
 
 #[test]

@@ -56,6 +56,9 @@ pub fn parse_command(line: &[u8]) -> Result<Command, CommandError> {
         owned.extend_from_slice(b"\r\n");
         &owned[..]
     };
+    if let Some(rcpt) = bare_postmaster(line) {
+        return Ok(rcpt);
+    }
     match Request::parse(&mut line.iter()) {
         Ok(request) => Ok(request.into_owned()),
         Err(err) => Err(match err {
@@ -73,6 +76,29 @@ pub fn parse_command(line: &[u8]) -> Result<Command, CommandError> {
             _ => CommandError::Unknown,
         }),
     }
+}
+
+/// `RCPT TO:<Postmaster>` (any case, no domain, no parameters), which RFC 5321
+/// 4.5.1 says every server must accept; smtp-proto's parser wants a domain.
+fn bare_postmaster(line: &[u8]) -> Option<Command> {
+    let line = line.strip_suffix(b"\n")?;
+    let line = line.strip_suffix(b"\r").unwrap_or(line);
+    let (verb, rest) = line.split_at_checked(8)?;
+    if !verb.eq_ignore_ascii_case(b"RCPT TO:") {
+        return None;
+    }
+    let rest = rest.trim_ascii();
+    if !rest.eq_ignore_ascii_case(b"<postmaster>") {
+        return None;
+    }
+    Some(Request::Rcpt {
+        to: smtp_proto::RcptTo {
+            address: "postmaster".into(),
+            orcpt: None,
+            rrvs: 0,
+            flags: 0,
+        },
+    })
 }
 
 /// One reply: code, enhanced status code (RFC 3463) and text lines.
@@ -155,6 +181,24 @@ mod tests {
             panic!()
         };
         assert_eq!(to.address, "victim@evil.test");
+    }
+
+    #[test]
+    fn a_bare_postmaster_is_a_recipient_without_a_domain() {
+        for line in [
+            &b"RCPT TO:<Postmaster>\r\n"[..],
+            b"rcpt to:<POSTMASTER>",
+            b"RCPT TO: <postmaster>\r\n",
+        ] {
+            let Ok(Request::Rcpt { to }) = parse_command(line) else {
+                panic!("{line:?}")
+            };
+            assert_eq!(to.address, "postmaster");
+        }
+        let Ok(Request::Rcpt { to }) = parse_command(b"RCPT TO:<postmaster@example.test>") else {
+            panic!()
+        };
+        assert_eq!(to.address, "postmaster@example.test");
     }
 
     #[test]

@@ -724,6 +724,10 @@ impl Session {
         }
         let parsed = match Address::parse(&address) {
             Ok(a) => a,
+            Err(_) if address.eq_ignore_ascii_case("postmaster") => match self.postmaster().await {
+                Ok(postmaster) => postmaster,
+                Err(reply) => return reply,
+            },
             Err(err) => {
                 let reply = Reply::new(
                     501,
@@ -773,6 +777,31 @@ impl Session {
         };
         self.noqueue(&reply, &address);
         reply
+    }
+
+    /// `RCPT TO:<postmaster>` without a domain must be accepted (RFC 5321 4.5.1).
+    async fn postmaster(&self) -> Result<Address, Reply> {
+        match self
+            .services
+            .directory
+            .postmaster(&self.services.settings.hostname)
+            .await
+        {
+            Ok(Some(address)) => Ok(address),
+            Ok(None) => Err(Reply::new(
+                550,
+                "5.1.1",
+                "<postmaster>: Recipient address rejected: no local domain",
+            )),
+            Err(err) => {
+                tracing::error!(target: "smtp", "directory lookup of postmaster failed: {err}");
+                Err(Reply::new(
+                    451,
+                    "4.3.0",
+                    "<postmaster>: Temporary lookup failure",
+                ))
+            }
+        }
     }
 
     fn check_ready_for_body(&self) -> Option<Reply> {
