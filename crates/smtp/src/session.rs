@@ -19,6 +19,7 @@ use crate::data::{self, BodySink};
 use crate::received::{ReceivedFields, protocol_keyword, received_header};
 use crate::{Mode, Services};
 use havre_net::{Conn, ConnError, Line};
+use havre_smtp_codec::headers::from_addresses;
 use havre_smtp_codec::{Reply, parse_command};
 
 struct Transaction {
@@ -1118,37 +1119,6 @@ fn expanded_recipients(accepted: &[(String, Vec<Target>)]) -> Vec<QueueRecipient
         }
     }
     out
-}
-
-/// The addresses of the From: header in a message head (raw, unfolded).
-fn from_addresses(head: &[u8]) -> Vec<String> {
-    let text = String::from_utf8_lossy(head);
-    let header_end = text.find("\r\n\r\n").unwrap_or(text.len());
-    let mut value = String::new();
-    let mut in_from = false;
-    for line in text[..header_end].split("\r\n") {
-        if line.starts_with([' ', '\t']) {
-            if in_from {
-                value.push_str(line);
-            }
-            continue;
-        }
-        in_from = line.len() > 5 && line[..5].eq_ignore_ascii_case("from:");
-        if in_from {
-            value.push_str(&line[5..]);
-        }
-    }
-    value
-        .split(',')
-        .filter_map(|part| {
-            let part = part.trim();
-            let addr = match (part.rfind('<'), part.rfind('>')) {
-                (Some(a), Some(b)) if a < b => &part[a + 1..b],
-                _ => part,
-            };
-            addr.contains('@').then(|| addr.trim().to_string())
-        })
-        .collect()
 }
 
 /// First word of a malformed line, for the disconnect statistics.
