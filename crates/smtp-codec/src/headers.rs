@@ -84,7 +84,8 @@ mod tests {
 
     #[test]
     fn a_display_name_and_an_angle_address() {
-        let head = b"Subject: hi\r\nFrom: Alice <alice@example.test>\r\n\r\nFrom: body@example.test\r\n";
+        let head =
+            b"Subject: hi\r\nFrom: Alice <alice@example.test>\r\n\r\nFrom: body@example.test\r\n";
         assert_eq!(from_addresses(head), ["alice@example.test"]);
     }
 

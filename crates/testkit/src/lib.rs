@@ -6,6 +6,7 @@
 //! with a real client, look in the Maildir.
 
 pub mod dns;
+pub mod faults;
 mod node;
 mod sink;
 mod tools;
