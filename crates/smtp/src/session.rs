@@ -749,6 +749,13 @@ impl Session {
                 "5.1.1",
                 format!("<{address}>: Recipient address rejected: User unknown"),
             ),
+            // Accepting it would queue a message for nobody: refused while
+            // the client can still tell its sender.
+            Ok(Resolution::Loop) => Reply::new(
+                550,
+                "5.4.6",
+                format!("<{address}>: Recipient address rejected: mail forwarding loop"),
+            ),
             Ok(Resolution::Deliver(targets)) => {
                 if self.mode == Mode::Lmtp
                     && !targets.iter().any(|t| matches!(t, Target::Mailbox(_)))
@@ -1022,6 +1029,13 @@ impl Session {
         let Some(file) = body.file else {
             return Reply::new(451, "4.3.0", "Error: queue file write error");
         };
+        if entry.recipients.is_empty() {
+            // Every RCPT leads somewhere, so this is a bug: refuse rather than
+            // say 250 for a message nobody would get.
+            tracing::error!(target: "smtp", role = self.role(), "{}: no recipient after expansion; message refused", entry.id);
+            file.discard().await;
+            return Reply::new(451, "4.3.0", "Error: internal error, try again later");
+        }
         match self.services.queue.enqueue(file, &entry).await {
             Ok(()) => {
                 tracing::info!(
