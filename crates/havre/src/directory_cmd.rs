@@ -264,6 +264,8 @@ pub async fn alias(explicit: Option<PathBuf>, command: AliasCommand) -> anyhow::
                 );
             }
             println!("alias {source}: {removed} target(s) removed");
+            let directory = Directory::new(store.clone(), &config.config.relay.recipient_delimiter);
+            warn_alias_loop(&directory, &source).await?;
         }
     }
     Ok(())
@@ -304,8 +306,8 @@ async fn check_alias_targets(
     Ok(())
 }
 
-/// Says so when the alias just added closes a loop; mail to an address that
-/// only loops is refused at RCPT (550 5.4.6) until it is broken.
+/// Says so when an alias change leaves `source` in a loop; mail to an address
+/// that only loops is refused at RCPT (550 5.4.6) until it is broken.
 async fn warn_alias_loop(directory: &Directory, source: &str) -> anyhow::Result<()> {
     let Some(cycle) = directory.alias_cycle(source).await? else {
         return Ok(());
