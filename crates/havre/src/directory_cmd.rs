@@ -201,7 +201,7 @@ pub async fn user(explicit: Option<PathBuf>, command: UserCommand) -> anyhow::Re
                 .list_aliases()
                 .await?
                 .into_iter()
-                .filter(|a| a.targets.iter().any(|t| *t == email))
+                .filter(|a| a.targets.contains(&email))
                 .map(|a| a.address)
                 .collect();
             if !pointing.is_empty() {
