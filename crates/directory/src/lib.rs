@@ -11,6 +11,7 @@
 //! [`password`].
 
 pub mod address;
+mod loops;
 pub mod password;
 mod resolve;
 pub mod sasl;
@@ -88,6 +89,12 @@ impl Directory {
         }
         .resolve(address)
         .await
+    }
+
+    /// The aliases that lead `source` (an alias key, lower-case) back to
+    /// itself, as `[source, ..., source]`; `None` without a loop.
+    pub async fn alias_cycle(&self, source: &str) -> Result<Option<Vec<String>>, DirectoryError> {
+        loops::alias_cycle(&self.store, source).await
     }
 
     /// The user when `password` is right; `None` for an unknown user, a user

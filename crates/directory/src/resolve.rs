@@ -9,7 +9,10 @@
 //!    `@other.test` keeps the local part (`x@domain` -> `x@other.test`).
 //!
 //! Expansion is recursive, stops at loops (an address met twice is expanded once)
-//! and at [`MAX_DEPTH`] levels, and never yields the same mailbox twice.
+//! and at [`MAX_DEPTH`] levels, and never yields the same mailbox twice. An
+//! address whose every path leads back into a loop delivers nowhere: that is
+//! [`Resolution::Loop`], refused like Postfix's "mail forwarding loop", never
+//! an empty delivery that would accept a message and lose it.
 
 use std::collections::HashSet;
 use std::sync::Arc;
@@ -38,6 +41,9 @@ pub enum Resolution {
     Deliver(Vec<Target>),
     /// The domain is local but nobody has this address.
     UnknownUser,
+    /// The address is an alias, but its expansion only loops back to
+    /// addresses already expanded: nothing to deliver to.
+    Loop,
     /// The domain is not one of ours.
     NotLocal,
 }
@@ -59,6 +65,9 @@ impl Resolver<'_> {
             .await?
         {
             return Ok(Resolution::UnknownUser);
+        }
+        if targets.is_empty() {
+            return Ok(Resolution::Loop);
         }
         let mut unique = HashSet::new();
         targets.retain(|t| unique.insert(t.clone()));
@@ -89,11 +98,10 @@ impl Resolver<'_> {
         if !aliases.is_empty() {
             for target in aliases {
                 if target == key {
-                    // An alias naming itself keeps a copy in the user's own mailbox.
+                    // An alias naming itself keeps a copy in the user's own
+                    // mailbox; without a user it is a loop and adds nothing.
                     if self.store.get_user(&key).await?.is_some() {
                         out.push(Target::Mailbox(key.clone()));
-                    } else {
-                        out.push(Target::Unknown(key.clone()));
                     }
                     continue;
                 }

@@ -190,3 +190,66 @@ async fn authentication_needs_the_right_password() {
             .is_none()
     );
 }
+
+async fn alias(dir: &Directory, source: &str, targets: &[&str]) {
+    let targets: Vec<String> = targets.iter().map(|t| t.to_string()).collect();
+    dir.store().add_alias(source, &targets).await.unwrap();
+}
+
+#[tokio::test]
+async fn two_aliases_naming_each_other_are_a_loop_not_an_empty_delivery() {
+    let dir = directory().await;
+    alias(&dir, "loopa@example.test", &["loopb@example.test"]).await;
+    alias(&dir, "loopb@example.test", &["loopa@example.test"]).await;
+    assert_eq!(resolve(&dir, "loopa@example.test").await, Resolution::Loop);
+    assert_eq!(resolve(&dir, "loopb@example.test").await, Resolution::Loop);
+    assert_eq!(
+        dir.alias_cycle("loopa@example.test").await.unwrap(),
+        Some(vec![
+            "loopa@example.test".to_string(),
+            "loopb@example.test".to_string(),
+            "loopa@example.test".to_string()
+        ])
+    );
+}
+
+#[tokio::test]
+async fn an_alias_to_itself_without_a_user_is_a_loop() {
+    let dir = directory().await;
+    alias(&dir, "self@example.test", &["self@example.test"]).await;
+    assert_eq!(resolve(&dir, "self@example.test").await, Resolution::Loop);
+    // The keep-a-copy idiom of a user is not a loop.
+    alias(&dir, "alice@example.test", &["alice@example.test"]).await;
+    assert_eq!(
+        resolve(&dir, "alice@example.test").await,
+        mailboxes(&["alice@example.test"])
+    );
+    assert_eq!(dir.alias_cycle("alice@example.test").await.unwrap(), None);
+}
+
+#[tokio::test]
+async fn a_loop_beside_a_mailbox_still_delivers_to_the_mailbox() {
+    let dir = directory().await;
+    alias(
+        &dir,
+        "team@example.test",
+        &["leads@example.test", "bob@example.test"],
+    )
+    .await;
+    alias(&dir, "leads@example.test", &["team@example.test"]).await;
+    assert_eq!(
+        resolve(&dir, "team@example.test").await,
+        mailboxes(&["bob@example.test"])
+    );
+    assert_eq!(
+        resolve(&dir, "leads@example.test").await,
+        mailboxes(&["bob@example.test"])
+    );
+    assert!(
+        dir.alias_cycle("leads@example.test")
+            .await
+            .unwrap()
+            .is_some()
+    );
+    assert_eq!(dir.alias_cycle("bob@example.test").await.unwrap(), None);
+}

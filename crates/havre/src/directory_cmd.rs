@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use anyhow::{Context, anyhow, bail};
 use havre_directory::address::normalize_domain;
-use havre_directory::{Address, password};
+use havre_directory::{Address, Directory, Resolution, password};
 use havre_store::{NewUser, Store};
 
 use crate::cli::{AliasCommand, DomainCommand, UserCommand};
@@ -197,6 +197,20 @@ pub async fn user(explicit: Option<PathBuf>, command: UserCommand) -> anyhow::Re
                 bail!("no user {email}");
             }
             println!("user {email} removed (its Maildir is left on disk)");
+            let pointing: Vec<String> = store
+                .list_aliases()
+                .await?
+                .into_iter()
+                .filter(|a| a.targets.contains(&email))
+                .map(|a| a.address)
+                .collect();
+            if !pointing.is_empty() {
+                eprintln!(
+                    "havre: warning: aliases still pointing at {email}: {}; mail through them to {email} \
+                     now bounces (`havre alias remove <alias> {email}`)",
+                    pointing.join(", ")
+                );
+            }
         }
     }
     Ok(())
@@ -217,7 +231,7 @@ fn scheme(hash: Option<&str>) -> &'static str {
 }
 
 pub async fn alias(explicit: Option<PathBuf>, command: AliasCommand) -> anyhow::Result<()> {
-    let (_, store) = store(explicit).await?;
+    let (config, store) = store(explicit).await?;
     match command {
         AliasCommand::Add { address, targets } => {
             let source = alias_key(&address)?;
@@ -225,11 +239,14 @@ pub async fn alias(explicit: Option<PathBuf>, command: AliasCommand) -> anyhow::
                 .iter()
                 .map(|t| alias_key(t))
                 .collect::<anyhow::Result<Vec<_>>>()?;
+            let directory = Directory::new(store.clone(), &config.config.relay.recipient_delimiter);
+            check_alias_targets(&directory, &source, &targets).await?;
             store
                 .add_alias(&source, &targets)
                 .await
                 .with_context(|| format!("cannot add alias {source}"))?;
             println!("alias {source} -> {}", targets.join(", "));
+            warn_alias_loop(&directory, &source).await?;
         }
         AliasCommand::List => {
             for alias in store.list_aliases().await? {
@@ -247,7 +264,60 @@ pub async fn alias(explicit: Option<PathBuf>, command: AliasCommand) -> anyhow::
                 );
             }
             println!("alias {source}: {removed} target(s) removed");
+            let directory = Directory::new(store.clone(), &config.config.relay.recipient_delimiter);
+            warn_alias_loop(&directory, &source).await?;
         }
+    }
+    Ok(())
+}
+
+/// Refuses what would lose mail or loop on its own: an alias to itself that
+/// is no user's keep-a-copy, and a target in a local domain that is nobody
+/// (Postfix would bounce it as "User unknown in virtual alias table" at
+/// delivery; here the operator hears of it now).
+async fn check_alias_targets(
+    directory: &Directory,
+    source: &str,
+    targets: &[String],
+) -> anyhow::Result<()> {
+    let store = directory.store();
+    for target in targets {
+        if target == source {
+            if store.get_user(source).await?.is_none() {
+                bail!(
+                    "alias {source} -> {target}: an alias to itself delivers nowhere (a loop); \
+                     a self-target only keeps a copy in a user's own mailbox"
+                );
+            }
+            continue;
+        }
+        if target.starts_with('@') {
+            continue;
+        }
+        let parsed = address(target)?;
+        if directory.resolve(&parsed).await? == Resolution::UnknownUser {
+            bail!(
+                "alias {source} -> {target}: {target} is neither a user nor an alias of local domain {} \
+                 (add it first: `havre user add {target}` or `havre alias add {target} ...`)",
+                parsed.domain()
+            );
+        }
+    }
+    Ok(())
+}
+
+/// Says so when an alias change leaves `source` in a loop; mail to an address
+/// that only loops is refused at RCPT (550 5.4.6) until it is broken.
+async fn warn_alias_loop(directory: &Directory, source: &str) -> anyhow::Result<()> {
+    let Some(cycle) = directory.alias_cycle(source).await? else {
+        return Ok(());
+    };
+    eprintln!("havre: warning: alias loop: {}", cycle.join(" -> "));
+    if !source.starts_with('@') && directory.resolve(&address(source)?).await? == Resolution::Loop {
+        eprintln!(
+            "havre: warning: {source} leads to no mailbox: mail to it is refused \
+             (550 5.4.6 mail forwarding loop) until the loop is broken"
+        );
     }
     Ok(())
 }

@@ -131,5 +131,15 @@ pub fn init(level: &str, file: Option<&Path>, hostname: &str) -> anyhow::Result<
         .with(file_layer)
         .try_init()
         .context("logging already initialised")?;
+    // A panic (a session's bug, the relay's) is an error line of the log with
+    // where it happened, in the log file too, not a bare line on stderr.
+    std::panic::set_hook(Box::new(|info| {
+        let location = info
+            .location()
+            .map(|l| format!(" at {}:{}", l.file(), l.line()))
+            .unwrap_or_default();
+        let message = info.payload_as_str().unwrap_or("(no message)");
+        tracing::error!(target: "havre", "panic{location}: {message}");
+    }));
     Ok(())
 }

@@ -6,8 +6,11 @@ use havre_testkit::{Havre, swaks};
 fn node() -> Havre {
     let mut node = Havre::init(env!("CARGO_BIN_EXE_havre"));
     node.add_user("alice@example.test");
-    // Accepted at RCPT (the alias exists), undeliverable later (its target does not).
+    // Accepted at RCPT (the alias exists), undeliverable later (its target
+    // does not any more: `alias add` refuses a target that is nobody).
+    node.add_user("ghost@example.test");
     node.cli_ok(&["alias", "add", "team@example.test", "ghost@example.test"]);
+    node.cli_ok(&["user", "remove", "ghost@example.test"]);
     node.start();
     node
 }

@@ -310,6 +310,81 @@ fn users_domains_and_aliases_are_managed_from_the_command_line() {
 }
 
 #[test]
+fn alias_add_refuses_a_self_alias_and_a_target_that_is_nobody_and_warns_of_a_loop() {
+    let node = Havre::init(BIN);
+    node.add_user("alice@example.test");
+
+    let out = node.cli(&["alias", "add", "self@example.test", "self@example.test"]);
+    assert!(!out.status.success());
+    assert!(
+        stderr(&out).contains("alias self@example.test -> self@example.test: an alias to itself delivers nowhere (a loop)"),
+        "{}",
+        stderr(&out)
+    );
+    // A user's keep-a-copy is no loop.
+    node.cli_ok(&[
+        "alias",
+        "add",
+        "alice@example.test",
+        "alice@example.test",
+        "alice@partner.test",
+    ]);
+
+    let out = node.cli(&["alias", "add", "team@example.test", "nobody@example.test"]);
+    assert!(!out.status.success());
+    assert!(
+        stderr(&out).contains(
+            "nobody@example.test is neither a user nor an alias of local domain example.test"
+        ),
+        "{}",
+        stderr(&out)
+    );
+    let aliases = node.cli_ok(&["alias", "list"]);
+    assert!(
+        !aliases.contains("self@") && !aliases.contains("team@"),
+        "{aliases}"
+    );
+
+    node.cli_ok(&["alias", "add", "loopa@example.test", "alice@example.test"]);
+    node.cli_ok(&["alias", "add", "loopb@example.test", "loopa@example.test"]);
+    let out = node.cli(&["alias", "add", "loopa@example.test", "loopb@example.test"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("havre: warning: alias loop: loopa@example.test -> loopb@example.test -> loopa@example.test"),
+        "{}",
+        stderr(&out)
+    );
+    // alice still gets mail for loopa: a loop, not a dead end.
+    assert!(
+        !stderr(&out).contains("leads to no mailbox"),
+        "{}",
+        stderr(&out)
+    );
+
+    let out = node.cli(&["user", "remove", "alice@example.test"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains(
+            "havre: warning: aliases still pointing at alice@example.test: alice@example.test, loopa@example.test;"
+        ),
+        "{}",
+        stderr(&out)
+    );
+    let out = node.cli(&[
+        "alias",
+        "remove",
+        "loopa@example.test",
+        "alice@example.test",
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("havre: warning: loopa@example.test leads to no mailbox: mail to it is refused (550 5.4.6 mail forwarding loop)"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+#[test]
 fn a_hash_imported_from_ldap_or_dovecot_is_stored_when_havre_can_verify_it() {
     let node = Havre::init(BIN);
     // {SSHA} of "secret" with salt "salt", as OpenLDAP's slappasswd writes it.

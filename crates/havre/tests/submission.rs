@@ -205,3 +205,40 @@ fn a_class_allowed_to_send_as_anyone_may() {
     ]);
     assert!(ok, "{text}");
 }
+
+#[test]
+fn eight_bit_header_lines_from_an_authenticated_user_get_a_reply_and_leave_no_spool_file() {
+    let node = node(|_| {});
+    let port = node.submissions_port.to_string();
+    let out = python_ok(
+        r#"
+import smtplib, ssl, sys
+ctx = ssl.create_default_context()
+ctx.check_hostname = False
+ctx.verify_mode = ssl.CERT_NONE
+headers = [b"abcd\xc3\xa9: x", b"abc\xe9: x", b"abcd\xe9: x", b"From: al\xe9ce@example.test"]
+for i, header in enumerate(headers):
+    with smtplib.SMTP_SSL("127.0.0.1", int(sys.argv[1]), context=ctx, timeout=30) as s:
+        s.login("alice@example.test", "secret")
+        msg = b"From: alice@example.test\r\n" + header + b"\r\nSubject: eight-bit %d\r\n\r\nbody\r\n" % i
+        try:
+            s.sendmail("alice@example.test", ["bob@example.test"], msg)
+            print("SENT", i)
+        except smtplib.SMTPDataError as e:
+            print("REFUSED", i, e.smtp_code, e.smtp_error.decode())
+"#,
+        &[&port],
+    );
+    // A header name with 8-bit bytes is just not From:; an 8-bit From:
+    // address is not hers. Either way a reply, never a dropped connection.
+    assert_eq!(
+        out,
+        "SENT 0\nSENT 1\nSENT 2\n\
+         REFUSED 3 553 5.7.1 From: header address not owned by user alice@example.test\n",
+        "{}",
+        node.log()
+    );
+    assert_eq!(node.wait_for_messages("bob@example.test", 3).len(), 3);
+    assert_eq!(node.spool_files("tmp"), 0);
+    assert!(!node.log().contains("panic"), "{}", node.log());
+}

@@ -9,7 +9,7 @@ use havre_imap_proto::{
     parse_auth_line, parse_command_with,
 };
 use havre_mailbox::Change;
-use havre_net::{Conn, ConnError, Io, Line};
+use havre_net::{Conn, ConnError, Io, Line, Peer, guard_command};
 use tokio::sync::broadcast;
 
 use crate::Services;
@@ -80,6 +80,11 @@ pub(crate) struct Session {
 
 const MAX_BAD_COMMANDS: u32 = 20;
 
+/// The last words to a client whose command met a bug (the panic is logged),
+/// as Dovecot words it, with RFC 5530's code.
+const INTERNAL_ERROR: &[u8] =
+    b"* BYE [SERVERBUG] Internal error occurred. Refer to server log for more information.\r\n";
+
 impl Session {
     pub(crate) fn new(services: Services, peer: SocketAddr, local: Option<SocketAddr>) -> Session {
         Session {
@@ -134,7 +139,20 @@ impl Session {
             return;
         }
         loop {
-            let next = match self.next_command(&mut conn).await {
+            let client = self.peer.ip().to_string();
+            let peer = Peer {
+                role: "imap",
+                client: &client,
+            };
+            let next = guard_command(&mut conn, peer, INTERNAL_ERROR, async |conn| {
+                self.next_command(conn).await
+            })
+            .await;
+            let Some(next) = next else {
+                self.log_end("Disconnected: internal error");
+                return;
+            };
+            let next = match next {
                 Ok(next) => next,
                 Err(ConnError::Timeout) => {
                     let _ = conn.send(b"* BYE Disconnected for inactivity.\r\n").await;
@@ -593,5 +611,60 @@ impl Session {
             }
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+    use std::time::Duration;
+
+    use havre_directory::Directory;
+    use havre_mailbox::Mailboxes;
+    use havre_store::{SqliteStore, Store};
+    use havre_testkit::faults::PanicOnRead;
+    use tokio::io::AsyncReadExt;
+
+    use super::*;
+    use crate::{ConnectionLimits, ImapServices, ImapSettings};
+
+    #[tokio::test]
+    async fn a_session_whose_command_panics_says_bye_and_ends() {
+        let dir = tempfile::tempdir().unwrap();
+        let store: Arc<dyn Store> = Arc::new(
+            SqliteStore::open(&dir.path().join("havre.db"))
+                .await
+                .unwrap(),
+        );
+        let limits = ConnectionLimits::default();
+        let services = Arc::new(ImapServices {
+            settings: ImapSettings {
+                hostname: "mx.test".into(),
+                idle_timeout: Duration::from_secs(5),
+                login_timeout: Duration::from_secs(5),
+                max_command_length: 8192,
+                max_message_size: 1 << 20,
+                max_connections_per_user: 10,
+                max_connections_per_ip: 10,
+            },
+            directory: Directory::new(store.clone(), "+"),
+            mailboxes: Mailboxes::new(store, format!("{}/%d/%n", dir.path().display()), "mx.test"),
+            tls: None,
+            limits: limits.clone(),
+        });
+        let slot = limits.acquire("ip:192.0.2.1".into(), 10);
+        let (server, mut client) = PanicOnRead::pair();
+        let session = Session::new(services, "192.0.2.1:40000".parse().unwrap(), None);
+        session.run(Box::new(server), false, slot).await;
+        let mut seen = String::new();
+        client.read_to_string(&mut seen).await.unwrap();
+        let lines: Vec<&str> = seen.lines().collect();
+        assert!(lines[0].starts_with("* OK "), "{seen:?}");
+        assert_eq!(
+            lines[1..],
+            [
+                "* BYE [SERVERBUG] Internal error occurred. Refer to server log for more information."
+            ]
+        );
     }
 }

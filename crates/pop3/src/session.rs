@@ -16,7 +16,7 @@ use havre_store::{MailboxRecord, MessageRecord};
 use tokio::io::AsyncReadExt;
 
 use havre_directory::sasl::{self, SaslError};
-use havre_net::{Conn, ConnError, Io, Line};
+use havre_net::{Conn, ConnError, Io, Line, Peer, guard_command};
 
 use crate::Pop3Services;
 use crate::lock::MaildropGuard;
@@ -29,6 +29,11 @@ const PLAINTEXT_DISABLED: &str =
     "Plaintext authentication disallowed on non-secure (SSL/TLS) connections.";
 
 /// Read size for message files.
+/// The last words to a client whose command met a bug (the panic is logged),
+/// as Dovecot words it, with RFC 3206's code for a temporary failure.
+const INTERNAL_ERROR: &[u8] =
+    b"-ERR [SYS/TEMP] Internal error occurred. Refer to server log for more information.\r\n";
+
 const FILE_CHUNK: usize = 64 * 1024;
 
 /// RETR output beyond this is written out at once, whatever is pipelined.
@@ -141,7 +146,20 @@ impl Session {
             return self.log_end("Connection closed");
         }
         let reason = loop {
-            let flow = match self.next_command(&mut conn).await {
+            let client = self.peer.ip().to_string();
+            let peer = Peer {
+                role: "pop3",
+                client: &client,
+            };
+            let next = guard_command(&mut conn, peer, INTERNAL_ERROR, async |conn| {
+                self.next_command(conn).await
+            })
+            .await;
+            // Nothing is deleted: only QUIT commits deletions.
+            let Some(next) = next else {
+                break "Disconnected: internal error".to_string();
+            };
+            let flow = match next {
                 Ok(flow) => flow,
                 Err(ConnError::Timeout) => {
                     let _ = conn
@@ -733,4 +751,48 @@ async fn mark_seen(
         mailboxes.notifier().changed(user, inbox.id);
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use havre_directory::Directory;
+    use havre_mailbox::Mailboxes;
+    use havre_store::{SqliteStore, Store};
+    use havre_testkit::faults::PanicOnRead;
+    use tokio::io::AsyncReadExt;
+
+    use super::*;
+    use crate::{MaildropLocks, Pop3Settings};
+
+    #[tokio::test]
+    async fn a_session_whose_command_panics_says_err_and_ends() {
+        let dir = tempfile::tempdir().unwrap();
+        let store: Arc<dyn Store> = Arc::new(
+            SqliteStore::open(&dir.path().join("havre.db"))
+                .await
+                .unwrap(),
+        );
+        let services = Arc::new(Pop3Services {
+            settings: Pop3Settings::new("mx.test"),
+            directory: Directory::new(store.clone(), "+"),
+            mailboxes: Mailboxes::new(store, format!("{}/%d/%n", dir.path().display()), "mx.test"),
+            tls: None,
+            locks: MaildropLocks::new(),
+        });
+        let peer = "192.0.2.1:40000".parse().unwrap();
+        let local = "127.0.0.1:110".parse().unwrap();
+        let (server, mut client) = PanicOnRead::pair();
+        Session::new(services, peer, local)
+            .run(Box::new(server), false)
+            .await;
+        let mut seen = String::new();
+        client.read_to_string(&mut seen).await.unwrap();
+        assert_eq!(
+            seen,
+            "+OK mx.test POP3 havre ready\r\n\
+             -ERR [SYS/TEMP] Internal error occurred. Refer to server log for more information.\r\n"
+        );
+    }
 }

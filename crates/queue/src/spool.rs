@@ -56,6 +56,7 @@ impl Spool {
             final_path: self.message_path(id),
             tmp,
             written: 0,
+            committed: false,
         })
     }
 
@@ -108,12 +109,24 @@ async fn list(dir: &Path) -> Result<Vec<String>, QueueError> {
     Ok(out)
 }
 
-/// A body being received.
+/// A body being received. Dropped without `commit` (a session that ended
+/// abnormally, a panic while it was written), its `tmp/` file is removed:
+/// nothing is left behind for the startup sweep.
 pub struct SpoolFile {
     writer: BufWriter<tokio::fs::File>,
     tmp: PathBuf,
     final_path: PathBuf,
     written: u64,
+    committed: bool,
+}
+
+impl Drop for SpoolFile {
+    fn drop(&mut self) {
+        if !self.committed {
+            // A single unlink: cheap enough to do synchronously here.
+            let _ = std::fs::remove_file(&self.tmp);
+        }
+    }
 }
 
 impl SpoolFile {
@@ -158,6 +171,7 @@ impl SpoolFile {
         tokio::fs::hard_link(&self.tmp, &self.final_path)
             .await
             .map_err(io_err(&self.final_path))?;
+        self.committed = true;
         let dir = self
             .final_path
             .parent()
@@ -182,7 +196,36 @@ impl SpoolFile {
 
     /// Drops an unfinished body (rejected message, client gone).
     pub async fn discard(self) {
-        drop(self.writer);
-        let _ = tokio::fs::remove_file(&self.tmp).await;
+        drop(self);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Spool;
+
+    fn names(dir: &std::path::Path) -> Vec<String> {
+        std::fs::read_dir(dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect()
+    }
+
+    #[tokio::test]
+    async fn a_body_dropped_unfinished_leaves_nothing_in_tmp() {
+        let root = std::env::temp_dir().join(format!("havre-spool-{}", std::process::id()));
+        let spool = Spool::open(&root).unwrap();
+        let mut file = spool.create("0000000000000001").await.unwrap();
+        file.write(b"Subject: half\r\n").await.unwrap();
+        assert_eq!(names(&root.join("tmp")), ["0000000000000001"]);
+        drop(file);
+        assert!(names(&root.join("tmp")).is_empty());
+
+        let mut file = spool.create("0000000000000002").await.unwrap();
+        file.write(b"Subject: whole\r\n").await.unwrap();
+        file.commit().await.unwrap();
+        assert!(names(&root.join("tmp")).is_empty());
+        assert_eq!(names(&root.join("msg")), ["0000000000000002"]);
+        std::fs::remove_dir_all(&root).unwrap();
     }
 }

@@ -31,6 +31,10 @@ impl Progress {
     fn verdict(self) -> Verdict {
         if !self.deferred.is_empty() {
             Verdict::Deferred(self.deferred.join("; "))
+        } else if self.delivered.is_empty() && self.failed.is_empty() {
+            // Nothing delivered and nothing failed would end the recipient
+            // silently: it fails, so the sender hears of it.
+            Verdict::Failed("5.4.6 the address led nowhere".into())
         } else if self.delivered.is_empty() {
             Verdict::Failed(self.failed.join("; "))
         } else {
@@ -48,6 +52,16 @@ impl Relay {
         let started = Instant::now();
         let id = entry.id.clone();
         let body = self.queue.spool().message_path(&id);
+        if entry.recipients.is_empty() {
+            // Only an older version queued these (an alias loop accepted at
+            // RCPT): there is nobody to deliver to or to name in a bounce, so
+            // the operator is told what goes.
+            tracing::warn!(target: "relay", "{id}: from=<{}>, queued without any recipient: removed undelivered", entry.sender);
+            if let Err(err) = self.queue.remove(&id).await {
+                tracing::error!(target: "relay", "{id}: cannot remove: {err}");
+            }
+            return;
+        }
         // Arrival times are whole seconds: a message from the second this process
         // started may come from the process that died, so it is checked too.
         let check_duplicate = entry.arrival <= self.started_at || entry.attempts > 0;
@@ -283,6 +297,12 @@ impl Relay {
             Ok(Resolution::Deliver(targets)) => targets,
             Ok(Resolution::UnknownUser) => {
                 progress.failed.push("5.1.1 user unknown".into());
+                return;
+            }
+            // The aliases changed since the message was queued: bounce it,
+            // never drop it as delivered to nobody.
+            Ok(Resolution::Loop) => {
+                progress.failed.push("5.4.6 mail forwarding loop".into());
                 return;
             }
             Ok(Resolution::NotLocal) => {

@@ -18,7 +18,8 @@ use smtp_proto::{MAIL_SMTPUTF8, Request};
 use crate::data::{self, BodySink};
 use crate::received::{ReceivedFields, protocol_keyword, received_header};
 use crate::{Mode, Services};
-use havre_net::{Conn, ConnError, Line};
+use havre_net::{Conn, ConnError, Line, Peer, guard_command};
+use havre_smtp_codec::headers::from_addresses;
 use havre_smtp_codec::{Reply, parse_command};
 
 struct Transaction {
@@ -88,6 +89,10 @@ pub(crate) struct Session {
     auth: Option<havre_store::User>,
 }
 
+/// The last words to a client whose command met a bug (the panic is logged):
+/// try again later, the message was not taken.
+const INTERNAL_ERROR: &[u8] = b"451 4.3.0 Error: internal error, try again later\r\n";
+
 /// What the command loop does next.
 enum Flow {
     Continue,
@@ -151,7 +156,19 @@ impl Session {
             return;
         }
         loop {
-            let flow = match self.next_command(&mut conn).await {
+            let client = self.client();
+            let peer = Peer {
+                role: self.role(),
+                client: &client,
+            };
+            let next = guard_command(&mut conn, peer, INTERNAL_ERROR, async |conn| {
+                self.next_command(conn).await
+            })
+            .await;
+            let Some(next) = next else {
+                return self.disconnect();
+            };
+            let flow = match next {
                 Ok(flow) => flow,
                 Err(ConnError::Timeout) => {
                     let reply = Reply::new(
@@ -762,6 +779,13 @@ impl Session {
                 "5.1.1",
                 format!("<{address}>: Recipient address rejected: User unknown"),
             ),
+            // Accepting it would queue a message for nobody: refused while
+            // the client can still tell its sender.
+            Ok(Resolution::Loop) => Reply::new(
+                550,
+                "5.4.6",
+                format!("<{address}>: Recipient address rejected: mail forwarding loop"),
+            ),
             Ok(Resolution::Deliver(targets)) => {
                 if self.mode == Mode::Lmtp
                     && !targets.iter().any(|t| matches!(t, Target::Mailbox(_)))
@@ -1056,6 +1080,13 @@ impl Session {
         let Some(file) = body.file else {
             return Reply::new(451, "4.3.0", "Error: queue file write error");
         };
+        if entry.recipients.is_empty() {
+            // Every RCPT leads somewhere, so this is a bug: refuse rather than
+            // say 250 for a message nobody would get.
+            tracing::error!(target: "smtp", role = self.role(), "{}: no recipient after expansion; message refused", entry.id);
+            file.discard().await;
+            return Reply::new(451, "4.3.0", "Error: internal error, try again later");
+        }
         match self.services.queue.enqueue(file, &entry).await {
             Ok(()) => {
                 tracing::info!(
@@ -1185,37 +1216,6 @@ fn expanded_recipients(accepted: &[(String, Vec<Target>)]) -> Vec<QueueRecipient
     out
 }
 
-/// The addresses of the From: header in a message head (raw, unfolded).
-fn from_addresses(head: &[u8]) -> Vec<String> {
-    let text = String::from_utf8_lossy(head);
-    let header_end = text.find("\r\n\r\n").unwrap_or(text.len());
-    let mut value = String::new();
-    let mut in_from = false;
-    for line in text[..header_end].split("\r\n") {
-        if line.starts_with([' ', '\t']) {
-            if in_from {
-                value.push_str(line);
-            }
-            continue;
-        }
-        in_from = line.len() > 5 && line[..5].eq_ignore_ascii_case("from:");
-        if in_from {
-            value.push_str(&line[5..]);
-        }
-    }
-    value
-        .split(',')
-        .filter_map(|part| {
-            let part = part.trim();
-            let addr = match (part.rfind('<'), part.rfind('>')) {
-                (Some(a), Some(b)) if a < b => &part[a + 1..b],
-                _ => part,
-            };
-            addr.contains('@').then(|| addr.trim().to_string())
-        })
-        .collect()
-}
-
 /// First word of a malformed line, for the disconnect statistics.
 fn command_word(line: &[u8]) -> &'static str {
     let word: Vec<u8> = line
@@ -1277,5 +1277,64 @@ impl BodySink for BodyWriter {
         }
         self.write_raw(bytes).await;
         true
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use havre_directory::Directory;
+    use havre_mailbox::{LocalDelivery, Mailboxes};
+    use havre_queue::{Queue, Spool};
+    use havre_store::{SqliteStore, Store};
+    use havre_testkit::faults::PanicOnRead;
+    use tokio::io::AsyncReadExt;
+
+    use super::*;
+    use crate::SmtpSettings;
+
+    #[tokio::test]
+    async fn a_session_whose_command_panics_answers_451_and_ends() {
+        let dir = tempfile::tempdir().unwrap();
+        let store: Arc<dyn Store> = Arc::new(
+            SqliteStore::open(&dir.path().join("havre.db"))
+                .await
+                .unwrap(),
+        );
+        let mailboxes = Mailboxes::new(
+            store.clone(),
+            format!("{}/mail/%d/%n/Maildir", dir.path().display()),
+            "mx.test",
+        );
+        let services = Arc::new(Services {
+            settings: Arc::new(SmtpSettings {
+                hostname: "mx.test".into(),
+                banner: "ESMTP havre".into(),
+                message_size_limit: 1 << 20,
+                line_length_limit: 1000,
+                recipient_limit: 10,
+                hard_error_limit: 10,
+                idle_timeout: Duration::from_secs(5),
+            }),
+            directory: Directory::new(store.clone(), "+"),
+            queue: Arc::new(Queue::new(
+                store.clone(),
+                Spool::open(&dir.path().join("queue")).unwrap(),
+            )),
+            local: LocalDelivery::new(mailboxes),
+            tls: None,
+            internal_networks: Vec::new(),
+            any_sender_classes: Vec::new(),
+        });
+        let (server, mut client) = PanicOnRead::pair();
+        let session = Session::new(Mode::Mx, services, "192.0.2.1:40000".parse().unwrap());
+        session.run(Box::new(server), false).await;
+        let mut seen = String::new();
+        client.read_to_string(&mut seen).await.unwrap();
+        assert_eq!(
+            seen,
+            "220 mx.test ESMTP havre\r\n451 4.3.0 Error: internal error, try again later\r\n"
+        );
     }
 }

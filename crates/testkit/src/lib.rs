@@ -7,6 +7,7 @@
 
 mod disk;
 pub mod dns;
+pub mod faults;
 mod node;
 mod sink;
 mod tools;
