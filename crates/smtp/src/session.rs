@@ -1316,6 +1316,7 @@ mod tests {
                 recipient_limit: 10,
                 hard_error_limit: 10,
                 idle_timeout: Duration::from_secs(5),
+                min_free_space: 0,
             }),
             directory: Directory::new(store.clone(), "+"),
             queue: Arc::new(Queue::new(
