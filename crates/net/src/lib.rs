@@ -7,5 +7,5 @@
 mod conn;
 mod tls;
 
-pub use conn::{Conn, ConnError, Io, Line};
+pub use conn::{Conn, ConnError, Io, Line, LineEnds};
 pub use tls::accept_tls;
