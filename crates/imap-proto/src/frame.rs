@@ -457,7 +457,9 @@ mod tests {
         framer.push_literal(b"alice");
         assert_eq!(
             framer.push_line(b" secret\r\n"),
-            Ok(Framed::Complete(b"a5 LOGIN {5}\r\nalice secret\r\n".to_vec()))
+            Ok(Framed::Complete(
+                b"a5 LOGIN {5}\r\nalice secret\r\n".to_vec()
+            ))
         );
     }
 }

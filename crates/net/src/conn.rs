@@ -30,7 +30,10 @@ pub enum LineEnds {
     Complete(Vec<u8>),
     /// Longer than the limit: its first and last bytes (newline included),
     /// the rest read and thrown away.
-    TooLong { head: Vec<u8>, tail: Vec<u8> },
+    TooLong {
+        head: Vec<u8>,
+        tail: Vec<u8>,
+    },
 }
 
 pub struct Conn {
