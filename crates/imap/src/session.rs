@@ -79,6 +79,9 @@ pub(crate) struct Session {
     last_login: Option<(String, String)>,
     /// The client stopped reading while a response was being streamed.
     write_error: Option<ConnError>,
+    /// Assembles commands from lines and literals; kept between commands
+    /// while it skips what is left of a refused one.
+    framer: CommandFramer,
     /// The tag of the command being run.
     pub tag: String,
     counters: (u64, u64),
@@ -100,8 +103,22 @@ const LONG_LINE_ENDS: usize = 256;
 /// mailbox goes out message by message instead of being built in memory.
 const STREAM_CHUNK: usize = 64 * 1024;
 
+/// The framer for a session logged in or not.
+fn new_framer(settings: &crate::ImapSettings, logged_in: bool) -> CommandFramer {
+    let framer = CommandFramer::new(settings.max_command_length, settings.max_message_size)
+        .literal_plus(true)
+        .append_allowed(logged_in);
+    if logged_in {
+        framer
+    } else {
+        // Nothing big is read before login, not even to be dropped.
+        framer.max_discard(settings.max_command_length as u64)
+    }
+}
+
 impl Session {
     pub(crate) fn new(services: Services, peer: SocketAddr, local: Option<SocketAddr>) -> Session {
+        let framer = new_framer(&services.settings, false);
         Session {
             services,
             peer,
@@ -118,6 +135,7 @@ impl Session {
             auth_failures: 0,
             last_login: None,
             write_error: None,
+            framer,
             tag: String::new(),
             counters: (0, 0),
             started: std::time::Instant::now(),
@@ -196,6 +214,7 @@ impl Session {
                     // Input pipelined before the handshake must not count as
                     // sent over TLS (RFC 9051 6.2.1).
                     conn.discard_buffered();
+                    self.framer.reset();
                     match self.start_tls(conn).await {
                         Some(c) => conn = c,
                         None => return,
@@ -320,14 +339,12 @@ impl Session {
     /// Reads one whole command (with its literals) and runs it.
     async fn next_command(&mut self, conn: &mut Conn) -> Result<Next, ConnError> {
         let settings = &self.services.settings;
-        let logged_in = self.user.is_some();
-        let mut framer = CommandFramer::new(settings.max_command_length, settings.max_message_size)
-            .literal_plus(true)
-            .append_allowed(logged_in);
-        if !logged_in {
-            // Nothing big is read before login, not even to be dropped.
-            framer = framer.max_discard(settings.max_command_length as u64);
+        // A framer skipping the rest of a refused command lives on; an idle
+        // one is made anew for the session's state.
+        if self.framer.is_idle() {
+            self.framer = new_framer(settings, self.user.is_some());
         }
+        let framer = &mut self.framer;
         let command = loop {
             let framed = match conn
                 .read_line_keeping_ends(settings.max_command_length, LONG_LINE_ENDS)
