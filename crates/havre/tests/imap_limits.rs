@@ -49,7 +49,10 @@ fn script(node: &Havre, body: &str) -> String {
 /// The number after `key` in the script's output (printed: the test's
 /// measurements are worth seeing when it passes too).
 fn number(out: &str, key: &str) -> f64 {
-    println!("{}", out.lines().find(|l| l.starts_with(key)).unwrap_or(key));
+    println!(
+        "{}",
+        out.lines().find(|l| l.starts_with(key)).unwrap_or(key)
+    );
     out.lines()
         .find_map(|l| l.strip_prefix(key))
         .and_then(|v| v.split_whitespace().next())
