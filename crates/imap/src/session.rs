@@ -51,6 +51,8 @@ impl Outcome {
 pub(crate) enum Next {
     Continue,
     Logout,
+    /// Close after the responses written so far, for this reason (logged).
+    Disconnect(&'static str),
     StartTls,
     Idle,
     Authenticate {
@@ -201,10 +203,13 @@ impl Session {
                         return;
                     }
                 }
-                Next::Logout => {
+                Next::Logout | Next::Disconnect(_) => {
                     let _ = conn.flush().await;
                     conn.shutdown().await;
-                    self.log_end("Logged out");
+                    self.log_end(match next {
+                        Next::Disconnect(why) => why,
+                        _ => "Logged out",
+                    });
                     return;
                 }
                 Next::StartTls => {
@@ -383,7 +388,7 @@ impl Session {
                     self.out.raw(&refusal.response());
                     if refusal.close {
                         self.out.raw(&refusal.bye());
-                        return Ok(Next::Logout);
+                        return Ok(Next::Disconnect("Disconnected: Literal too big to skip"));
                     }
                     conn.read_exact_with(refusal.discard, |_| {}).await?;
                     return Ok(Next::Continue);
