@@ -15,13 +15,16 @@ mod loops;
 pub mod password;
 mod resolve;
 pub mod sasl;
+mod verify;
 
+use std::net::IpAddr;
 use std::sync::Arc;
 
 use havre_store::{Store, StoreError, User};
 
 pub use address::{Address, AddressError};
 pub use resolve::{MAX_DEPTH, Resolution, Target};
+pub use verify::Verifier;
 
 #[derive(Debug, thiserror::Error)]
 pub enum DirectoryError {
@@ -36,6 +39,7 @@ pub enum DirectoryError {
 pub struct Directory {
     store: Arc<dyn Store>,
     delimiter: String,
+    verifier: Verifier,
 }
 
 impl Directory {
@@ -45,6 +49,7 @@ impl Directory {
         Directory {
             store,
             delimiter: recipient_delimiter.to_string(),
+            verifier: Verifier::per_cpu(),
         }
     }
 
@@ -100,33 +105,35 @@ impl Directory {
     /// The user when `password` is right; `None` for an unknown user, a user
     /// without a password, a wrong password or an unreadable stored hash (the
     /// latter is logged: it is an operator's problem, not the client's).
+    /// For a client whose address is unknown; see [`Self::authenticate_from`].
     pub async fn authenticate(
         &self,
         email: &str,
         password: &str,
     ) -> Result<Option<User>, DirectoryError> {
-        let Ok(address) = Address::parse(email) else {
-            return Ok(None);
+        self.authenticate_from(None, email, password).await
+    }
+
+    /// [`Self::authenticate`] for a client at `client`: the verification
+    /// waits its turn among the node's ([`Verifier`]), and takes as long for
+    /// an unknown user as for a known one.
+    pub async fn authenticate_from(
+        &self,
+        client: Option<IpAddr>,
+        email: &str,
+        password: &str,
+    ) -> Result<Option<User>, DirectoryError> {
+        let user = match Address::parse(email) {
+            Ok(address) => self.store.get_user(&address.key()).await?,
+            Err(_) => None,
         };
-        let Some(user) = self.store.get_user(&address.key()).await? else {
-            return Ok(None);
-        };
-        let Some(stored) = user.password_hash.as_deref() else {
-            return Ok(None);
-        };
-        // Hash verification (argon2, bcrypt, sha-crypt) takes milliseconds of
-        // CPU on purpose: keep it off the async workers.
-        let stored = stored.to_string();
-        let password = password.to_string();
-        let verdict =
-            tokio::task::spawn_blocking(move || password::verify_password(&stored, &password))
-                .await
-                .unwrap_or(Ok(false));
-        match verdict {
-            Ok(true) => Ok(Some(user)),
+        let stored = user.as_ref().and_then(|u| u.password_hash.as_deref());
+        match self.verifier.verify(client, stored, password).await {
+            Ok(true) => Ok(user),
             Ok(false) => Ok(None),
             Err(err) => {
-                tracing::warn!(target: "directory", "stored password of {} is unusable: {err}", user.email);
+                let email = user.as_ref().map_or(email, |u| u.email.as_str());
+                tracing::warn!(target: "directory", "stored password of {email} is unusable: {err}");
                 Ok(None)
             }
         }

@@ -424,7 +424,7 @@ s.sendall(b"a5 CAPABILITY\r\n"); line(); print("still here:", line())
     assert!(out.contains("not logged in: a2 BAD"), "{out}");
     assert!(out.contains("literal: + "), "{out}");
     assert!(out.contains("login: a3 NO [PRIVACYREQUIRED]"), "{out}");
-    assert!(out.contains("too long: * BAD"), "{out}");
+    assert!(out.contains("too long: a4 BAD Command too long"), "{out}");
     assert!(out.contains("still here: a5 OK"), "{out}");
 }
 

@@ -57,6 +57,8 @@ pub enum RefuseReason {
     NonSyncLiteralTooBig,
     /// The APPEND message is over the APPENDLIMIT.
     AppendTooBig,
+    /// An APPEND literal before login (see [`CommandFramer::append_allowed`]).
+    NotAuthenticated,
 }
 
 /// A refused command and how to get past it.
@@ -89,6 +91,7 @@ impl Refusal {
             }
             RefuseReason::LiteralTooBig => ("BAD [TOOBIG]", "Literal too big"),
             RefuseReason::CommandTooLong => ("BAD", "Command too long"),
+            RefuseReason::NotAuthenticated => ("BAD", "Log in first."),
         };
         format!("{tag} {status} {text}\r\n").into_bytes()
     }
@@ -169,6 +172,7 @@ pub struct CommandFramer {
     max_literal: u64,
     max_discard: u64,
     literal_plus: bool,
+    append_allowed: bool,
     buf: Vec<u8>,
     head: Head,
     /// Bytes counted against `max_command`: lines, and literals outside
@@ -191,6 +195,7 @@ impl CommandFramer {
             max_literal,
             max_discard: max_literal.max(max_command as u64),
             literal_plus: false,
+            append_allowed: true,
             buf: Vec::new(),
             head: Head::default(),
             counted: 0,
@@ -204,6 +209,15 @@ impl CommandFramer {
     /// (advertise `LITERAL+` rather than `LITERAL-`).
     pub fn literal_plus(mut self, on: bool) -> CommandFramer {
         self.literal_plus = on;
+        self
+    }
+
+    /// Whether APPEND may carry literals. Before login it may not (like
+    /// Dovecot's imap-login): an unauthenticated client is refused before
+    /// any `+` and before a byte of its message is read, so it cannot make
+    /// the server hold the APPENDLIMIT in memory.
+    pub fn append_allowed(mut self, on: bool) -> CommandFramer {
+        self.append_allowed = on;
         self
     }
 
@@ -260,6 +274,9 @@ impl CommandFramer {
             self.reset();
             return Ok(Framed::Complete(command));
         };
+        if self.head.append && !self.append_allowed {
+            return Ok(self.refuse(RefuseReason::NotAuthenticated, Some(ann)));
+        }
         if !ann.synchronizing && !self.literal_plus && ann.size > LITERAL_MINUS_MAX {
             return Ok(self.refuse(RefuseReason::NonSyncLiteralTooBig, Some(ann)));
         }
@@ -280,10 +297,9 @@ impl CommandFramer {
             }
             self.counted = total;
         }
+        // Nothing is reserved for the announced size: a client announcing
+        // the limit and sending nothing costs what it sent, no more.
         self.literal_remaining = ann.size;
-        if let Ok(size) = usize::try_from(ann.size) {
-            self.buf.reserve(size.min(64 * 1024 * 1024));
-        }
         Ok(Framed::NeedLiteral {
             size: ann.size,
             synchronizing: ann.synchronizing,
@@ -367,6 +383,83 @@ mod tests {
         assert_eq!(
             literal_announcement(b"a x {99999999999999999999999}"),
             Some((u64::MAX, true))
+        );
+    }
+
+    #[test]
+    fn the_framer_never_reserves_more_than_it_has_received() {
+        let mut framer = CommandFramer::new(64 * 1024, 50_000_000);
+        let line = b"a APPEND INBOX {20000000}\r\n";
+        assert_eq!(
+            framer.push_line(line),
+            Ok(Framed::NeedLiteral {
+                size: 20_000_000,
+                synchronizing: true
+            })
+        );
+        assert!(
+            framer.buf.capacity() <= 2 * line.len(),
+            "{} bytes reserved for a 27-byte line",
+            framer.buf.capacity()
+        );
+        let mut received = line.len();
+        for _ in 0..10 {
+            framer.push_literal(&[b'x'; 1000]);
+            received += 1000;
+            // Growing as the bytes come costs at most twice what came.
+            assert!(framer.buf.capacity() <= 2 * received);
+        }
+        assert_eq!(framer.literal_remaining(), 20_000_000 - 10_000);
+    }
+
+    #[test]
+    fn before_login_an_append_literal_is_refused_before_any_continuation() {
+        let new = || {
+            CommandFramer::new(64 * 1024, 50_000_000)
+                .literal_plus(true)
+                .append_allowed(false)
+                .max_discard(64 * 1024)
+        };
+        let mut framer = new();
+        let Ok(Framed::Refused(refusal)) = framer.push_line(b"a1 APPEND INBOX {20000000}\r\n")
+        else {
+            panic!("a synchronizing APPEND literal before login must be refused");
+        };
+        assert_eq!(refusal.response(), b"a1 BAD Log in first.\r\n");
+        assert_eq!((refusal.discard, refusal.close), (0, false));
+        assert!(framer.is_idle(), "nothing of the APPEND is kept");
+        assert_eq!(
+            framer.push_line(b"a2 NOOP\r\n"),
+            Ok(Framed::Complete(b"a2 NOOP\r\n".to_vec()))
+        );
+
+        // A non-synchronizing literal is on its way anyway: too big to read
+        // and drop, the connection closes.
+        let Ok(Framed::Refused(refusal)) = new().push_line(b"a3 APPEND INBOX {20000000+}\r\n")
+        else {
+            panic!("a non-synchronizing APPEND literal before login must be refused");
+        };
+        assert_eq!(refusal.response(), b"a3 BAD Log in first.\r\n");
+        assert!(refusal.close);
+
+        // A name literal counts as well: APPEND gets no literal at all.
+        let Ok(Framed::Refused(refusal)) = new().push_line(b"a4 APPEND {5+}\r\n") else {
+            panic!("a mailbox name literal of APPEND before login must be refused");
+        };
+        assert_eq!((refusal.discard, refusal.close), (5, false));
+
+        // LOGIN with literals still works before login.
+        let mut framer = new();
+        assert!(matches!(
+            framer.push_line(b"a5 LOGIN {5}\r\n"),
+            Ok(Framed::NeedLiteral { size: 5, .. })
+        ));
+        framer.push_literal(b"alice");
+        assert_eq!(
+            framer.push_line(b" secret\r\n"),
+            Ok(Framed::Complete(
+                b"a5 LOGIN {5}\r\nalice secret\r\n".to_vec()
+            ))
         );
     }
 }

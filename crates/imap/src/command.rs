@@ -1,6 +1,7 @@
 //! Dispatch: which command may run in which state, and the small commands.
 
 use havre_imap_proto::{Code, CommandBody, Flag};
+use havre_net::Conn;
 
 use crate::session::{Next, Outcome, Session};
 
@@ -100,7 +101,11 @@ impl Session {
 
     /// Runs one command; returns what the loop does next and, for commands
     /// that end here, the tagged response.
-    pub(crate) async fn dispatch(&mut self, body: CommandBody) -> (Next, Option<Outcome>) {
+    pub(crate) async fn dispatch(
+        &mut self,
+        conn: &mut Conn,
+        body: CommandBody,
+    ) -> (Next, Option<Outcome>) {
         let logged_in = self.user.is_some();
         let selected = self.selected.is_some();
         let outcome = match body {
@@ -205,7 +210,7 @@ impl Session {
             CommandBody::Search(search) => self.search(search).await,
             CommandBody::Sort(sort) => self.sort(sort).await,
             CommandBody::Thread(thread) => self.thread(thread).await,
-            CommandBody::Fetch(fetch) => self.fetch(fetch).await,
+            CommandBody::Fetch(fetch) => self.fetch(conn, fetch).await,
             CommandBody::Store(store) => self.store(store).await,
             CommandBody::Copy { uid, set, mailbox } => self.copy(uid, set, mailbox, false).await,
             CommandBody::Move { uid, set, mailbox } => self.copy(uid, set, mailbox, true).await,

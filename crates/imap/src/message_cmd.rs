@@ -5,6 +5,7 @@ use havre_imap_proto::{
     AppendCommand, Code, DateTime, FetchAttr, FetchCommand, Mailbox, RangeSet, SequenceSet, Status,
     StoreCommand, StoreMode,
 };
+use havre_net::Conn;
 use havre_store::MessageRecord;
 
 use crate::command::{sort_flags, store_flags, wire_flags};
@@ -66,7 +67,9 @@ impl Session {
         }
     }
 
-    pub(crate) async fn fetch(&mut self, fetch: FetchCommand) -> Outcome {
+    /// FETCH, sent to `conn` as it goes (see [`Session::stream`]), so a
+    /// session holds about one message, however many are fetched.
+    pub(crate) async fn fetch(&mut self, conn: &mut Conn, fetch: FetchCommand) -> Outcome {
         let targets = match self.resolve(&fetch.set, fetch.uid) {
             Ok(t) => t,
             Err(o) => return o,
@@ -177,6 +180,9 @@ impl Session {
                 flags_changed,
                 with_modseq,
             );
+            if !self.stream(conn).await {
+                break;
+            }
         }
         Outcome::ok("Fetch completed.")
     }

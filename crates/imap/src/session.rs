@@ -9,7 +9,7 @@ use havre_imap_proto::{
     parse_auth_line, parse_command_with,
 };
 use havre_mailbox::Change;
-use havre_net::{Conn, ConnError, Io, Line, Peer, guard_command};
+use havre_net::{Conn, ConnError, Io, Line, LineEnds, Peer, guard_command};
 use tokio::sync::broadcast;
 
 use crate::Services;
@@ -51,6 +51,8 @@ impl Outcome {
 pub(crate) enum Next {
     Continue,
     Logout,
+    /// Close after the responses written so far, for this reason (logged).
+    Disconnect(&'static str),
     StartTls,
     Idle,
     Authenticate {
@@ -73,12 +75,48 @@ pub(crate) struct Session {
     changes: Option<broadcast::Receiver<Change>>,
     pub out: Writer,
     bad_commands: u32,
+    /// Failed LOGIN/AUTHENTICATE attempts (they count as bad commands too).
+    auth_failures: u32,
+    /// The method and user of the last failed login, for the last log line.
+    last_login: Option<(String, String)>,
+    /// The client stopped reading while a response was being streamed.
+    write_error: Option<ConnError>,
+    /// Assembles commands from lines and literals; kept between commands
+    /// while it skips what is left of a refused one.
+    framer: CommandFramer,
     /// The tag of the command being run.
     pub tag: String,
     counters: (u64, u64),
+    started: std::time::Instant,
 }
 
+/// Dovecot's `CLIENT_MAX_BAD_COMMANDS` of a logged-in session.
 const MAX_BAD_COMMANDS: u32 = 20;
+/// Failed logins before the connection is closed: a guesser must reconnect
+/// (and do a TLS handshake) every few passwords, as with Dovecot's
+/// imap-login.
+const MAX_AUTH_FAILURES: u32 = 3;
+/// A failed login costs the client this long before its answer.
+const AUTH_FAILURE_DELAY: std::time::Duration = std::time::Duration::from_millis(500);
+/// The head of an over-long command line kept for its tag, and its tail
+/// kept for a literal announcement.
+const LONG_LINE_ENDS: usize = 256;
+/// A response is sent once this much of it is written: a FETCH of a whole
+/// mailbox goes out message by message instead of being built in memory.
+const STREAM_CHUNK: usize = 64 * 1024;
+
+/// The framer for a session logged in or not.
+fn new_framer(settings: &crate::ImapSettings, logged_in: bool) -> CommandFramer {
+    let framer = CommandFramer::new(settings.max_command_length, settings.max_message_size)
+        .literal_plus(true)
+        .append_allowed(logged_in);
+    if logged_in {
+        framer
+    } else {
+        // Nothing big is read before login, not even to be dropped.
+        framer.max_discard(settings.max_command_length as u64)
+    }
+}
 
 /// The last words to a client whose command met a bug (the panic is logged),
 /// as Dovecot words it, with RFC 5530's code.
@@ -87,6 +125,7 @@ const INTERNAL_ERROR: &[u8] =
 
 impl Session {
     pub(crate) fn new(services: Services, peer: SocketAddr, local: Option<SocketAddr>) -> Session {
+        let framer = new_framer(&services.settings, false);
         Session {
             services,
             peer,
@@ -100,8 +139,13 @@ impl Session {
             changes: None,
             out: Writer::new(),
             bad_commands: 0,
+            auth_failures: 0,
+            last_login: None,
+            write_error: None,
+            framer,
             tag: String::new(),
             counters: (0, 0),
+            started: std::time::Instant::now(),
         }
     }
 
@@ -164,25 +208,26 @@ impl Session {
                     return;
                 }
             };
-            let bytes = self.out.take();
-            self.counters.1 += bytes.len() as u64;
-            conn.queue(&bytes);
+            if self.queue_output(&mut conn).await.is_err() {
+                self.log_end("Connection closed");
+                return;
+            }
             match next {
                 Next::Continue => {
-                    if self.bad_commands >= MAX_BAD_COMMANDS {
-                        conn.queue(b"* BYE Too many invalid IMAP commands.\r\n");
-                        let _ = conn.flush().await;
-                        self.log_end("Disconnected: Too many invalid commands");
+                    if self.close_for_errors(&mut conn).await {
                         return;
                     }
                     if !conn.has_buffered() && conn.flush().await.is_err() {
                         return;
                     }
                 }
-                Next::Logout => {
+                Next::Logout | Next::Disconnect(_) => {
                     let _ = conn.flush().await;
                     conn.shutdown().await;
-                    self.log_end("Logged out");
+                    self.log_end(match next {
+                        Next::Disconnect(why) => why,
+                        _ => "Logged out",
+                    });
                     return;
                 }
                 Next::StartTls => {
@@ -192,6 +237,7 @@ impl Session {
                     // Input pipelined before the handshake must not count as
                     // sent over TLS (RFC 9051 6.2.1).
                     conn.discard_buffered();
+                    self.framer.reset();
                     match self.start_tls(conn).await {
                         Some(c) => conn = c,
                         None => return,
@@ -213,6 +259,9 @@ impl Session {
                     }
                     let bytes = self.out.take();
                     conn.queue(&bytes);
+                    if self.close_for_errors(&mut conn).await {
+                        return;
+                    }
                     if conn.flush().await.is_err() {
                         return;
                     }
@@ -224,13 +273,73 @@ impl Session {
         }
     }
 
+    /// Hands what the command wrote to the connection: queued when small
+    /// (pipelined replies go out together), sent at once when big, so it is
+    /// not copied into the output buffer.
+    async fn queue_output(&mut self, conn: &mut Conn) -> Result<(), ConnError> {
+        let bytes = self.out.take();
+        self.counters.1 += bytes.len() as u64;
+        if bytes.len() < STREAM_CHUNK {
+            conn.queue(&bytes);
+            return Ok(());
+        }
+        conn.send(&bytes).await
+    }
+
+    /// Sends what a long response (FETCH) wrote so far, once it is a lot.
+    /// `false` when the client is gone: the command should stop.
+    pub(crate) async fn stream(&mut self, conn: &mut Conn) -> bool {
+        if self.out.len() < STREAM_CHUNK {
+            return true;
+        }
+        match self.queue_output(conn).await {
+            Ok(()) => true,
+            Err(err) => {
+                self.write_error = Some(err);
+                false
+            }
+        }
+    }
+
+    /// Closes a connection that sent too many bad commands or failed to log
+    /// in too often, as Dovecot does; `true` when closed.
+    async fn close_for_errors(&mut self, conn: &mut Conn) -> bool {
+        let (bye, why) = if self.auth_failures >= MAX_AUTH_FAILURES {
+            (
+                &b"* BYE Too many authentication failures.\r\n"[..],
+                "Disconnected: Too many authentication failures",
+            )
+        } else if self.bad_commands >= MAX_BAD_COMMANDS {
+            (
+                &b"* BYE Too many invalid IMAP commands.\r\n"[..],
+                "Disconnected: Too many invalid commands",
+            )
+        } else {
+            return false;
+        };
+        conn.queue(bye);
+        let _ = conn.flush().await;
+        conn.shutdown().await;
+        self.log_end(why);
+        true
+    }
+
     fn log_end(&self, why: &str) {
         match &self.user {
             Some(user) => {
                 tracing::info!(target: "imap", role = "imap", "{why}: user=<{user}>, in={} out={}", self.counters.0, self.counters.1)
             }
             None => {
-                tracing::info!(target: "imap", role = "imap-login", "{why} (no auth attempts): rip={}", self.peer.ip())
+                // Dovecot's words, which fail2ban filters look for.
+                let secs = self.started.elapsed().as_secs();
+                let (attempts, user) = match (&self.last_login, self.auth_failures) {
+                    (Some((user, method)), n) if n > 0 => (
+                        format!("auth failed, {n} attempts in {secs} secs"),
+                        format!("user=<{user}>, method={method}, "),
+                    ),
+                    _ => ("no auth attempts".to_string(), String::new()),
+                };
+                tracing::info!(target: "imap", role = "imap-login", "{why} ({attempts}): {user}rip={}", self.peer.ip())
             }
         }
     }
@@ -253,21 +362,24 @@ impl Session {
     /// Reads one whole command (with its literals) and runs it.
     async fn next_command(&mut self, conn: &mut Conn) -> Result<Next, ConnError> {
         let settings = &self.services.settings;
-        let mut framer = CommandFramer::new(settings.max_command_length, settings.max_message_size)
-            .literal_plus(true);
+        // A framer skipping the rest of a refused command lives on; an idle
+        // one is made anew for the session's state.
+        if self.framer.is_idle() {
+            self.framer = new_framer(settings, self.user.is_some());
+        }
+        let framer = &mut self.framer;
         let command = loop {
-            let line = match conn.read_line(settings.max_command_length).await? {
-                Line::Complete(line) => line,
-                Line::TooLong => {
-                    framer.reset();
-                    self.bad_commands += 1;
-                    self.out
-                        .untagged(Status::Bad, None, "Command line too long");
-                    return Ok(Next::Continue);
+            let framed = match conn
+                .read_line_keeping_ends(settings.max_command_length, LONG_LINE_ENDS)
+                .await?
+            {
+                LineEnds::Complete(line) => {
+                    self.counters.0 += line.len() as u64;
+                    framer.push_line(&line)
                 }
+                LineEnds::TooLong { head, tail } => framer.push_truncated_line(&head, &tail),
             };
-            self.counters.0 += line.len() as u64;
-            let framed = match framer.push_line(&line) {
+            let framed = match framed {
                 Ok(f) => f,
                 Err(_) => {
                     framer.reset();
@@ -290,10 +402,11 @@ impl Session {
                     self.counters.0 += size;
                 }
                 Framed::Refused(refusal) => {
+                    self.bad_commands += 1;
                     self.out.raw(&refusal.response());
                     if refusal.close {
                         self.out.raw(&refusal.bye());
-                        return Ok(Next::Logout);
+                        return Ok(Next::Disconnect("Disconnected: Literal too big to skip"));
                     }
                     conn.read_exact_with(refusal.discard, |_| {}).await?;
                     return Ok(Next::Continue);
@@ -307,7 +420,13 @@ impl Session {
             utf8_mailboxes: self.enabled.utf8,
         };
         match parse_command_with(&command, &options) {
-            Ok(command) => Ok(self.execute(command).await),
+            Ok(command) => {
+                let next = self.execute(conn, command).await;
+                match self.write_error.take() {
+                    Some(err) => Err(err),
+                    None => Ok(next),
+                }
+            }
             Err(err) => {
                 self.bad_commands += 1;
                 self.out.raw(&err.response());
@@ -318,10 +437,10 @@ impl Session {
 
     /// Runs a parsed command: the command's own responses, then the updates
     /// the client is owed, then the tagged response.
-    async fn execute(&mut self, command: Command) -> Next {
+    async fn execute(&mut self, conn: &mut Conn, command: Command) -> Next {
         self.tag = command.tag.clone();
         let allow_expunge = crate::command::allows_expunge(&command.body);
-        let (next, outcome) = self.dispatch(command.body).await;
+        let (next, outcome) = self.dispatch(conn, command.body).await;
         if matches!(next, Next::Continue | Next::Logout) {
             if self.selected.is_some() {
                 self.send_updates(allow_expunge).await;
@@ -528,7 +647,12 @@ impl Session {
         password: &str,
         method: &str,
     ) -> Outcome {
-        match self.services.directory.authenticate(user, password).await {
+        match self
+            .services
+            .directory
+            .authenticate_from(Some(self.peer.ip()), user, password)
+            .await
+        {
             Ok(Some(found)) => {
                 if let Err(outcome) = self.logged_in(found.email.clone(), method) {
                     return outcome;
@@ -542,9 +666,13 @@ impl Session {
                 )
             }
             Ok(None) => {
-                tracing::info!(target: "imap", role = "imap-login", "Aborted login (auth failed, 1 attempts): user=<{user}>, method={method}, rip={}", self.peer.ip());
+                self.auth_failures += 1;
+                self.bad_commands += 1;
+                let shown: String = user.chars().take(100).filter(|c| !c.is_control()).collect();
+                tracing::info!(target: "imap", role = "imap-login", "Aborted login (auth failed, {} attempts): user=<{shown}>, method={method}, rip={}", self.auth_failures, self.peer.ip());
+                self.last_login = Some((shown, method.to_string()));
                 // A failed login costs the client time, not the server.
-                tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+                tokio::time::sleep(AUTH_FAILURE_DELAY).await;
                 Outcome::no_code(Code::AuthenticationFailed, "Authentication failed.")
             }
             Err(err) => {

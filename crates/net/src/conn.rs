@@ -25,6 +25,17 @@ pub enum Line {
     TooLong,
 }
 
+/// A line read by [`Conn::read_line_keeping_ends`].
+pub enum LineEnds {
+    Complete(Vec<u8>),
+    /// Longer than the limit: its first and last bytes (newline included),
+    /// the rest read and thrown away.
+    TooLong {
+        head: Vec<u8>,
+        tail: Vec<u8>,
+    },
+}
+
 pub struct Conn {
     stream: Box<dyn Io>,
     buf: Vec<u8>,
@@ -39,6 +50,9 @@ pub struct Conn {
 const READ_START: usize = 1024;
 /// Bulk transfers (DATA, APPEND literals) grow it up to this.
 const READ_MAX: usize = 64 * 1024;
+/// An output buffer grown beyond this by a burst (a big FETCH) is given
+/// back once flushed, so a session keeps its peak only while it sends.
+const OUT_KEEP: usize = 64 * 1024;
 
 impl Conn {
     pub fn new(stream: Box<dyn Io>, timeout: Duration) -> Conn {
@@ -119,26 +133,52 @@ impl Conn {
     /// line is read to its end without keeping it, so memory stays bounded
     /// whatever the client sends.
     pub async fn read_line(&mut self, limit: usize) -> Result<Line, ConnError> {
+        Ok(match self.read_line_keeping_ends(limit, 0).await? {
+            LineEnds::Complete(line) => Line::Complete(line),
+            LineEnds::TooLong { .. } => Line::TooLong,
+        })
+    }
+
+    /// [`Conn::read_line`] that keeps the first and the last `keep` bytes of
+    /// a line too long to keep whole: an IMAP session reads the tag from
+    /// the head (to answer `tag BAD`) and a literal announcement from the
+    /// tail (to skip the literal that follows).
+    pub async fn read_line_keeping_ends(
+        &mut self,
+        limit: usize,
+        keep: usize,
+    ) -> Result<LineEnds, ConnError> {
         let mut line = Vec::new();
-        let mut too_long = false;
+        let mut ends: Option<(Vec<u8>, Vec<u8>)> = None;
         loop {
-            if let Some(pos) = self.buffered().iter().position(|&b| b == b'\n') {
-                if !too_long && line.len() + pos < limit {
-                    line.extend_from_slice(&self.buffered()[..=pos]);
-                    self.consume(pos + 1);
-                    return Ok(Line::Complete(line));
+            let buffered = self.buffered();
+            let newline = buffered.iter().position(|&b| b == b'\n');
+            let chunk = &buffered[..newline.map_or(buffered.len(), |p| p + 1)];
+            // Without its newline yet, a line at the limit is already too long.
+            let needed = line.len() + chunk.len() + usize::from(newline.is_none());
+            match ends.as_mut() {
+                None if needed <= limit => line.extend_from_slice(chunk),
+                None => {
+                    line.extend_from_slice(chunk);
+                    let head = line[..keep.min(line.len())].to_vec();
+                    let tail = line[line.len().saturating_sub(keep)..].to_vec();
+                    line = Vec::new();
+                    ends = Some((head, tail));
                 }
-                self.consume(pos + 1);
-                return Ok(Line::TooLong);
+                Some((_, tail)) => {
+                    tail.extend_from_slice(&chunk[chunk.len().saturating_sub(keep)..]);
+                    let excess = tail.len().saturating_sub(keep);
+                    tail.drain(..excess);
+                }
             }
-            let available = self.end - self.start;
-            if !too_long && line.len() + available < limit {
-                line.extend_from_slice(self.buffered());
-            } else {
-                too_long = true;
-                line = Vec::new();
+            let n = chunk.len();
+            self.consume(n);
+            if newline.is_some() {
+                return Ok(match ends {
+                    None => LineEnds::Complete(line),
+                    Some((head, tail)) => LineEnds::TooLong { head, tail },
+                });
             }
-            self.consume(available);
             self.fill().await?;
         }
     }
@@ -176,22 +216,34 @@ impl Conn {
         if self.out.is_empty() {
             return Ok(());
         }
+        let out = std::mem::take(&mut self.out);
+        let result = self.write(&out).await;
+        self.out = out;
+        self.out.clear();
+        if self.out.capacity() > OUT_KEEP {
+            self.out = Vec::with_capacity(256);
+        }
+        result
+    }
+
+    async fn write(&mut self, bytes: &[u8]) -> Result<(), ConnError> {
         let result = tokio::time::timeout(self.timeout, async {
-            self.stream.write_all(&self.out).await?;
+            self.stream.write_all(bytes).await?;
             self.stream.flush().await
         })
         .await;
-        self.out.clear();
         match result {
             Err(_) => Err(ConnError::Timeout),
             Ok(r) => Ok(r?),
         }
     }
 
-    /// Sends bytes now (greetings, continuation requests, last words).
+    /// Sends what is queued, then `bytes`, now (greetings, continuation
+    /// requests, last words, the parts of a big response): `bytes` are
+    /// written from where they are, not copied into the output buffer.
     pub async fn send(&mut self, bytes: &[u8]) -> Result<(), ConnError> {
-        self.queue(bytes);
-        self.flush().await
+        self.flush().await?;
+        self.write(bytes).await
     }
 
     /// Hands the stream over (for the TLS upgrade); buffered input is dropped.
@@ -201,5 +253,44 @@ impl Conn {
 
     pub async fn shutdown(&mut self) {
         let _ = tokio::time::timeout(Duration::from_secs(5), self.stream.shutdown()).await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    async fn conn_reading(input: &[u8]) -> Conn {
+        let (mut client, server) = tokio::io::duplex(1 << 20);
+        client.write_all(input).await.unwrap();
+        drop(client);
+        Conn::new(Box::new(server), Duration::from_secs(5))
+    }
+
+    #[tokio::test]
+    async fn a_line_too_long_keeps_only_its_first_and_last_bytes() {
+        let mut long = b"a17 APPEND INBOX ".to_vec();
+        long.extend(std::iter::repeat_n(b'x', 200_000));
+        long.extend_from_slice(b" {12+}\r\n");
+        long.extend_from_slice(b"b NOOP\r\n");
+        let mut conn = conn_reading(&long).await;
+        match conn.read_line_keeping_ends(1000, 16).await.unwrap() {
+            LineEnds::TooLong { head, tail } => {
+                assert_eq!(head, b"a17 APPEND INBOX");
+                assert_eq!(tail, b"xxxxxxxx {12+}\r\n");
+            }
+            LineEnds::Complete(_) => panic!("a 200 kB line is over a 1000-byte limit"),
+        }
+        match conn.read_line(1000).await.unwrap() {
+            Line::Complete(line) => assert_eq!(line, b"b NOOP\r\n"),
+            Line::TooLong => panic!("the next line is short"),
+        }
+    }
+
+    #[tokio::test]
+    async fn a_line_of_exactly_the_limit_is_complete_and_one_more_byte_is_not() {
+        let mut conn = conn_reading(b"abc\r\nabcd\r\n").await;
+        assert!(matches!(conn.read_line(5).await.unwrap(), Line::Complete(l) if l == b"abc\r\n"));
+        assert!(matches!(conn.read_line(5).await.unwrap(), Line::TooLong));
     }
 }

@@ -8,6 +8,6 @@ mod conn;
 mod guard;
 mod tls;
 
-pub use conn::{Conn, ConnError, Io, Line};
+pub use conn::{Conn, ConnError, Io, Line, LineEnds};
 pub use guard::{Peer, catch_panic, guard_command};
 pub use tls::accept_tls;

@@ -486,7 +486,12 @@ impl Session {
         self.auth_attempts += 1;
         let shown = printable(name, 100);
         self.last_login = Some((shown.clone(), method));
-        let user = match self.services.directory.authenticate(name, password).await {
+        let user = match self
+            .services
+            .directory
+            .authenticate_from(Some(self.peer.ip()), name, password)
+            .await
+        {
             Ok(Some(user)) => user,
             Ok(None) => {
                 tokio::time::sleep(self.services.settings.auth_failure_delay).await;

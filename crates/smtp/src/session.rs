@@ -481,7 +481,12 @@ impl Session {
             );
             return Ok(Flow::Continue);
         };
-        match self.services.directory.authenticate(&user, &password).await {
+        match self
+            .services
+            .directory
+            .authenticate_from(Some(self.peer.ip()), &user, &password)
+            .await
+        {
             Ok(Some(found)) => {
                 tracing::info!(target: "smtp", role = self.role(), "{}: sasl_method={method}, sasl_username={}", self.client(), found.email);
                 self.auth = Some(found);

@@ -246,6 +246,12 @@ impl Havre {
         }
     }
 
+    /// The process id of `havre serve`, while it runs (to read its memory in
+    /// `/proc/<pid>/status`).
+    pub fn pid(&self) -> Option<u32> {
+        self.child.as_ref().map(Child::id)
+    }
+
     pub fn stderr(&self) -> String {
         std::fs::read_to_string(self.dir.path().join("node/serve.stderr")).unwrap_or_default()
     }

@@ -1,0 +1,197 @@
+//! Password verifications as a shared, bounded resource.
+//!
+//! An argon2id verification takes tens of milliseconds of CPU and 19 MiB of
+//! memory on purpose. Run one per login attempt without a bound and a few
+//! dozen guessing connections take the node's memory and make a good login
+//! wait behind all of them. So:
+//!
+//! - at most [`Verifier::new`]'s `at_once` verifications run at a time (one
+//!   per CPU by default), the others wait their turn in order;
+//! - one client address has at most `at_once` attempts in that line, its
+//!   other attempts wait behind its own: a guesser with many connections
+//!   slows down itself, and a user on another address waits for a few
+//!   verifications, not for all of the guesser's;
+//! - an unknown user (or one without a password) is verified against a
+//!   dummy hash of the same cost, so a failure takes as long whether or not
+//!   the user exists: the timing tells nothing about who has an account.
+
+use std::collections::HashMap;
+use std::net::IpAddr;
+use std::sync::{Arc, Mutex};
+
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+
+use crate::password::{self, PasswordError};
+
+/// An argon2id hash, with the cost [`password::hash_password`] uses, of a
+/// password nobody is told; verified for users without a hash.
+pub(crate) const DUMMY_HASH: &str = "$argon2id$v=19$m=19456,t=2,p=1$t3K6o7QBV1A8fkYTSaGE0A$qFAGXWsB886i4pRZ+DJ6oBiOhG2czsxIonswwp+Vqgw";
+
+/// Runs password verifications, a bounded number at once; see the module
+/// docs. Clones share the bound.
+#[derive(Clone)]
+pub struct Verifier {
+    running: Arc<Semaphore>,
+    per_client: Arc<Mutex<HashMap<Option<IpAddr>, Arc<Semaphore>>>>,
+    at_once: usize,
+}
+
+impl Verifier {
+    /// At most `at_once` verifications at a time (at least one).
+    pub fn new(at_once: usize) -> Verifier {
+        let at_once = at_once.max(1);
+        Verifier {
+            running: Arc::new(Semaphore::new(at_once)),
+            per_client: Arc::default(),
+            at_once,
+        }
+    }
+
+    /// One verification per CPU.
+    pub fn per_cpu() -> Verifier {
+        Verifier::new(std::thread::available_parallelism().map_or(2, |n| n.get()))
+    }
+
+    /// Verifies `plain` against `stored` (the dummy hash when `None`, which
+    /// never matches) for a client at `client`, when its turn comes.
+    pub async fn verify(
+        &self,
+        client: Option<IpAddr>,
+        stored: Option<&str>,
+        plain: &str,
+    ) -> Result<bool, PasswordError> {
+        let known = stored.is_some();
+        let stored = stored.unwrap_or(DUMMY_HASH).to_string();
+        let plain = plain.to_string();
+        let _client_turn = self.client_turn(client).await;
+        let _running = self.running.acquire().await;
+        // Hash verification (argon2, bcrypt, sha-crypt) takes milliseconds
+        // of CPU on purpose: keep it off the async workers.
+        let verdict =
+            tokio::task::spawn_blocking(move || password::verify_password(&stored, &plain))
+                .await
+                .unwrap_or(Ok(false));
+        Ok(known && verdict?)
+    }
+
+    async fn client_turn(&self, client: Option<IpAddr>) -> ClientTurn {
+        let line = {
+            let mut lines = self.per_client.lock().unwrap_or_else(|e| e.into_inner());
+            lines
+                .entry(client)
+                .or_insert_with(|| Arc::new(Semaphore::new(self.at_once)))
+                .clone()
+        };
+        let permit = line
+            .clone()
+            .acquire_owned()
+            .await
+            .expect("the semaphores of clients are never closed");
+        ClientTurn {
+            verifier: self.clone(),
+            client,
+            line,
+            permit: Some(permit),
+        }
+    }
+
+    /// Clients with an attempt waiting or running.
+    #[cfg(test)]
+    fn clients(&self) -> usize {
+        self.per_client
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .len()
+    }
+}
+
+/// A client's place in the line; forgets the client when it was the last.
+struct ClientTurn {
+    verifier: Verifier,
+    client: Option<IpAddr>,
+    line: Arc<Semaphore>,
+    permit: Option<OwnedSemaphorePermit>,
+}
+
+impl Drop for ClientTurn {
+    fn drop(&mut self) {
+        self.permit = None;
+        let mut lines = self
+            .verifier
+            .per_client
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        // Ours and the map's: nobody else holds or waits for this line (a
+        // new waiter clones it under this same lock).
+        if Arc::strong_count(&self.line) == 2 {
+            lines.remove(&self.client);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::{Duration, Instant};
+
+    use super::*;
+
+    #[test]
+    fn the_dummy_hash_costs_what_a_new_password_hash_costs() {
+        let params = |phc: &str| phc.rsplitn(3, '$').nth(2).unwrap().to_string();
+        assert_eq!(
+            params(DUMMY_HASH),
+            params(&password::hash_password("anything"))
+        );
+    }
+
+    #[tokio::test]
+    async fn an_unknown_user_never_matches_even_the_dummy_password() {
+        let verifier = Verifier::new(2);
+        assert!(!verifier.verify(None, None, "").await.unwrap());
+        assert!(!verifier.verify(None, None, "secret").await.unwrap());
+        let stored = password::hash_password("secret");
+        assert!(
+            verifier
+                .verify(None, Some(&stored), "secret")
+                .await
+                .unwrap()
+        );
+        assert_eq!(verifier.clients(), 0, "finished clients are forgotten");
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_client_with_many_attempts_waits_behind_itself_not_others() {
+        let stored: &'static str = Box::leak(password::hash_password("secret").into_boxed_str());
+        let verifier = Verifier::new(1);
+        let guesser: IpAddr = "192.0.2.1".parse().unwrap();
+        let user: IpAddr = "198.51.100.7".parse().unwrap();
+        let guesses: Vec<_> = (0..8)
+            .map(|_| {
+                let v = verifier.clone();
+                tokio::spawn(async move {
+                    let _ = v.verify(Some(guesser), Some(stored), "guess").await;
+                    Instant::now()
+                })
+            })
+            .collect();
+        // The guesser's attempts are all in line before the user's.
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        let start = Instant::now();
+        let good = verifier.verify(Some(user), Some(stored), "secret").await;
+        eprintln!("the user's login took {:?}", start.elapsed());
+        let user_done = Instant::now();
+        assert!(good.unwrap());
+        let mut after = 0;
+        for g in guesses {
+            if g.await.unwrap() > user_done {
+                after += 1;
+            }
+        }
+        // One guess runs, one is in the shared line: the user comes third.
+        assert!(
+            after >= 5,
+            "only {after} of 8 guesses came after the user's login"
+        );
+        assert_eq!(verifier.clients(), 0);
+    }
+}
