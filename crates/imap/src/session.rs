@@ -108,17 +108,14 @@ impl Session {
         mut self,
         stream: Box<dyn Io>,
         implicit_tls: bool,
-        ip_slot: Option<Slot>,
+        stop: havre_net::Stop,
     ) {
         let settings = self.services.settings.clone();
-        let mut conn = Conn::new(stream, settings.login_timeout);
-        if ip_slot.is_none() {
-            let _ = conn
-                .send(b"* BYE [UNAVAILABLE] Too many connections from your address\r\n")
-                .await;
-            tracing::warn!(target: "imap", role = "imap-login", "Disconnected: too many connections from {}", self.peer.ip());
-            return;
-        }
+        let mut conn = Conn::new(stream, settings.login_timeout).with_stop(stop);
+        // As Dovecot's login processes: the login timeout runs from the
+        // connection, not from the last byte, so a client dripping bytes
+        // cannot hold a connection without logging in.
+        conn.set_deadline(Some(std::time::Instant::now() + settings.login_timeout));
         if implicit_tls {
             match self.start_tls(conn).await {
                 Some(c) => conn = c,
@@ -139,6 +136,15 @@ impl Session {
                 Err(ConnError::Timeout) => {
                     let _ = conn.send(b"* BYE Disconnected for inactivity.\r\n").await;
                     self.log_end("Disconnected for inactivity");
+                    return;
+                }
+                Err(ConnError::Deadline) => {
+                    let _ = conn.send(b"* BYE Login timeout.\r\n").await;
+                    self.log_end("Disconnected: login timeout");
+                    return;
+                }
+                Err(ConnError::Stopping) => {
+                    self.shutting_down(&mut conn).await;
                     return;
                 }
                 Err(_) => {
@@ -181,6 +187,10 @@ impl Session {
                 }
                 Next::Idle => {
                     if let Err(e) = self.idle(&mut conn).await {
+                        if matches!(e, ConnError::Stopping) {
+                            self.shutting_down(&mut conn).await;
+                            return;
+                        }
                         if matches!(e, ConnError::Timeout) {
                             let _ = conn.send(b"* BYE Disconnected for inactivity.\r\n").await;
                         }
@@ -202,8 +212,16 @@ impl Session {
             }
             if self.user.is_some() {
                 conn.set_timeout(settings.idle_timeout);
+                conn.set_deadline(None);
             }
         }
+    }
+
+    /// The node stops: Dovecot's last words, then the connection ends.
+    async fn shutting_down(&self, conn: &mut Conn) {
+        let _ = conn.send(b"* BYE Server shutting down.\r\n").await;
+        conn.shutdown().await;
+        self.log_end("Disconnected: Server shutting down");
     }
 
     fn log_end(&self, why: &str) {
@@ -234,6 +252,7 @@ impl Session {
 
     /// Reads one whole command (with its literals) and runs it.
     async fn next_command(&mut self, conn: &mut Conn) -> Result<Next, ConnError> {
+        conn.wait_command().await?;
         let settings = &self.services.settings;
         let mut framer = CommandFramer::new(settings.max_command_length, settings.max_message_size)
             .literal_plus(true);
@@ -568,7 +587,7 @@ impl Session {
             }
             let changes = self.changes.as_mut();
             tokio::select! {
-                filled = conn.fill() => { filled?; }
+                filled = conn.fill_unless_stopping() => { filled?; }
                 _ = async {
                     match changes {
                         Some(rx) => { let _ = rx.recv().await; }

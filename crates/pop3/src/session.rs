@@ -126,10 +126,18 @@ impl Session {
         )
     }
 
-    pub(crate) async fn run(mut self, stream: Box<dyn Io>, implicit_tls: bool) {
+    pub(crate) async fn run(
+        mut self,
+        stream: Box<dyn Io>,
+        implicit_tls: bool,
+        stop: havre_net::Stop,
+    ) {
         let services = self.services.clone();
         let settings = &services.settings;
-        let mut conn = Conn::new(stream, settings.idle_timeout);
+        let mut conn = Conn::new(stream, settings.idle_timeout).with_stop(stop);
+        // Dovecot's login processes give a client this long from connecting
+        // to logging in, however it trickles its bytes.
+        conn.set_deadline(Some(self.started + settings.login_timeout));
         if implicit_tls {
             match self.start_tls(conn).await {
                 Ok(c) => conn = c,
@@ -148,6 +156,16 @@ impl Session {
                         .send(err(None, "Disconnected for inactivity.").as_bytes())
                         .await;
                     break "Disconnected for inactivity".to_string();
+                }
+                Err(ConnError::Deadline) => {
+                    let _ = conn.send(err(None, "Login timeout.").as_bytes()).await;
+                    break "Disconnected: login timeout".to_string();
+                }
+                Err(ConnError::Stopping) => {
+                    let _ = conn
+                        .send(err(Some(CODE_SYS_TEMP), "Server shutting down.").as_bytes())
+                        .await;
+                    break "Disconnected: Server shutting down".to_string();
                 }
                 Err(ConnError::Closed) => break "Connection closed".to_string(),
                 Err(ConnError::Io(e)) => break format!("Connection closed: {e}"),
@@ -251,6 +269,10 @@ impl Session {
     }
 
     async fn next_command(&mut self, conn: &mut Conn) -> Result<Flow, ConnError> {
+        conn.wait_command().await?;
+        if self.maildrop.is_some() {
+            conn.set_deadline(None);
+        }
         let line = match conn.read_line(self.services.settings.max_line).await? {
             Line::Complete(line) => line,
             Line::TooLong => {

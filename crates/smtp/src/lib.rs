@@ -48,6 +48,9 @@ pub struct SmtpSettings {
     pub recipient_limit: usize,
     pub hard_error_limit: usize,
     pub idle_timeout: Duration,
+    /// The longest a session may last, however busy (a client dripping bytes
+    /// beats the idle timeout forever).
+    pub session_deadline: Duration,
 }
 
 /// What sessions need from the rest of the node.
