@@ -21,6 +21,7 @@ pub async fn serve(listener: TcpListener, implicit_tls: bool, services: Services
             "* BYE [UNAVAILABLE] Too many connections from your address\r\n".to_string()
         }
         Refusal::Total => "* BYE [UNAVAILABLE] Server is full, try again later\r\n".to_string(),
+        Refusal::Exhausted => "* BYE [UNAVAILABLE] Server out of resources\r\n".to_string(),
     };
     havre_net::accept_loop(listener, gate, refusal, |stream, peer, ticket| {
         let local = stream.local_addr().ok();

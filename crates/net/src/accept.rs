@@ -4,9 +4,10 @@
 //!
 //! Out of descriptors, `accept` fails while the connection stays in the
 //! backlog, so the listener stays readable and a naive loop spins, logging
-//! each failure. Here the loop keeps one descriptor in reserve: on EMFILE it
-//! gives it up, takes the waiting connection with it and closes it, then
-//! backs off (10 ms doubling to 1 s) and logs once per burst.
+//! each failure, while the clients hang. Here the loop keeps one descriptor
+//! in reserve: on EMFILE it gives it up and uses it to take the waiting
+//! connections one by one, tell each why and close it, then backs off
+//! (10 ms doubling to 1 s) and logs once per burst.
 
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
@@ -60,7 +61,7 @@ pub async fn accept_loop(
                         let text = refusal(why, peer.ip());
                         let what = match why {
                             Refusal::PerAddress => "too many connections from this address",
-                            Refusal::Total => "too many connections",
+                            Refusal::Total | Refusal::Exhausted => "too many connections",
                         };
                         tracing::warn!(target: "net", role, "refused connection from {}: {what}", peer.ip());
                         refuse(stream, text, &refusing);
@@ -73,7 +74,10 @@ pub async fn accept_loop(
                     tracing::error!(target: "net", role, "accept failed: {err}; backing off");
                 }
                 if is_out_of_descriptors(&err) {
-                    reserve.turn_away_one(&listener).await;
+                    let turned = reserve.turn_away(&listener, &refusal).await;
+                    if turned > 0 {
+                        tracing::warn!(target: "net", role, "out of file descriptors: turned {turned} waiting connection(s) away");
+                    }
                 }
                 tokio::time::sleep(backoff).await;
                 backoff = (backoff * 2).min(BACKOFF_MAX);
@@ -117,12 +121,27 @@ impl Reserve {
         Reserve(std::fs::File::open("/dev/null").ok())
     }
 
-    async fn turn_away_one(&mut self, listener: &TcpListener) {
+    /// Takes the connections waiting now (none is waited for) and closes
+    /// each after a best-effort refusal; returns how many.
+    async fn turn_away(
+        &mut self,
+        listener: &TcpListener,
+        refusal: &impl Fn(Refusal, IpAddr) -> String,
+    ) -> usize {
         self.0 = None;
-        // Zero timeout: one try, never a wait for a connection to come.
-        if let Ok(Ok((stream, _))) = tokio::time::timeout(Duration::ZERO, listener.accept()).await {
-            drop(stream);
+        let mut turned = 0;
+        // Zero timeout: one try each, never a wait for a connection to come.
+        while turned < 1024 {
+            match tokio::time::timeout(Duration::ZERO, listener.accept()).await {
+                Ok(Ok((stream, peer))) => {
+                    let _ = stream.try_write(refusal(Refusal::Exhausted, peer.ip()).as_bytes());
+                    drop(stream);
+                    turned += 1;
+                }
+                _ => break,
+            }
         }
         *self = Reserve::open();
+        turned
     }
 }

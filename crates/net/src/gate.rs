@@ -33,6 +33,9 @@ pub enum Refusal {
     PerAddress,
     /// The role has `total` connections already.
     Total,
+    /// The process is out of file descriptors (not a gate's decision: the
+    /// accept loop turns waiting clients away with it).
+    Exhausted,
 }
 
 pub struct Gate {

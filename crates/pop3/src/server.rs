@@ -29,6 +29,7 @@ pub async fn serve(
         match why {
             Refusal::PerAddress => "-ERR [SYS/TEMP] Too many connections from your address.\r\n",
             Refusal::Total => "-ERR [SYS/TEMP] Server is full, try again later.\r\n",
+            Refusal::Exhausted => "-ERR [SYS/TEMP] Server out of resources.\r\n",
         }
         .to_string()
     };

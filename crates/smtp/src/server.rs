@@ -47,6 +47,9 @@ pub async fn serve(listener: Listener, services: Arc<Services>, gate: Arc<Gate>)
             "421 4.3.2 {hostname} Error: too many connections (limit {}), try again later\r\n",
             caps.total
         ),
+        Refusal::Exhausted => {
+            format!("421 4.3.2 {hostname} Error: out of resources, try again later\r\n")
+        }
     };
     let (mode, implicit_tls) = (listener.mode, listener.implicit_tls);
     havre_net::accept_loop(listener.socket, gate, refusal, |stream, peer, ticket| {
