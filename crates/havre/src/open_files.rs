@@ -32,7 +32,7 @@ pub fn raise() -> std::io::Result<u64> {
             limit = raised;
         }
     }
-    Ok(limit.rlim_cur as u64)
+    Ok(limit.rlim_cur)
 }
 
 /// Descriptors kept out of the connection caps: the database pool, spool and
