@@ -30,7 +30,7 @@ pub async fn run(explicit: Option<PathBuf>) -> anyhow::Result<()> {
         &config.server.hostname,
     )?;
     let open_files = crate::open_files::raise().context("cannot read the open-file limit")?;
-    tracing::info!(target: "serve", "open-file limit: {open_files} (raised to the hard limit)");
+    tracing::info!(target: "serve", "open-file limit: {open_files} (soft limit set to the hard limit)");
     let (caps, lowered) = crate::open_files::caps(config, open_files);
     if lowered {
         let list: Vec<String> = caps
