@@ -195,7 +195,10 @@ print("imap:", line, "| after", after, "| closed", closed)
         out.contains("smtp: 421 4.4.2 mx.example.test Error: session time limit exceeded"),
         "{out}"
     );
-    assert!(out.contains("imap: * BYE Login timeout."), "{out}");
+    assert!(
+        out.contains("imap: * BYE Disconnected for inactivity."),
+        "{out}"
+    );
     for line in out.lines() {
         let after: f64 = line
             .split("| after ")

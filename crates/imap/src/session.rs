@@ -139,7 +139,8 @@ impl Session {
                     return;
                 }
                 Err(ConnError::Deadline) => {
-                    let _ = conn.send(b"* BYE Login timeout.\r\n").await;
+                    // Dovecot's words when its login timeout ends a session.
+                    let _ = conn.send(b"* BYE Disconnected for inactivity.\r\n").await;
                     self.log_end("Disconnected: login timeout");
                     return;
                 }

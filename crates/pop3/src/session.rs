@@ -158,7 +158,10 @@ impl Session {
                     break "Disconnected for inactivity".to_string();
                 }
                 Err(ConnError::Deadline) => {
-                    let _ = conn.send(err(None, "Login timeout.").as_bytes()).await;
+                    // Dovecot's words when its login timeout ends a session.
+                    let _ = conn
+                        .send(err(None, "Disconnected for inactivity.").as_bytes())
+                        .await;
                     break "Disconnected: login timeout".to_string();
                 }
                 Err(ConnError::Stopping) => {
