@@ -36,6 +36,11 @@ pub static KEY_DOCS: &[(&str, &str)] = &[
         "server.node_id",
         "Number of this node (0-255), part of every queue id so that nodes sharing a store never make the same one; give each node its own.",
     ),
+    (
+        "server.shutdown_grace",
+        "On SIGTERM: listeners close, new commands get 421 4.3.2 (IMAP/POP3: BYE), transactions under way \
+         have this long to finish; then every session is closed.",
+    ),
     ("log", "Logging."),
     (
         "log.level",
@@ -101,12 +106,17 @@ pub static KEY_DOCS: &[(&str, &str)] = &[
         "Longest command line, literals excepted (BAD beyond).",
     ),
     (
+        "imap.max_connections",
+        "Concurrent IMAP connections in all, 143 and 993 together (like Dovecot's default_client_limit); \
+         beyond, * BYE [UNAVAILABLE]. Lowered at start if the open-file limit cannot hold every role's.",
+    ),
+    (
         "imap.max_connections_per_user",
         "Concurrent IMAP sessions of one user (like Dovecot's mail_max_userip_connections).",
     ),
     (
         "imap.max_connections_per_ip",
-        "Concurrent IMAP connections from one client address.",
+        "Concurrent IMAP connections from one client address (* BYE [UNAVAILABLE] beyond).",
     ),
     ("pop3", "The pop3 role: POP3 access to the INBOX."),
     (
@@ -120,6 +130,15 @@ pub static KEY_DOCS: &[(&str, &str)] = &[
     (
         "pop3.idle_timeout",
         "Clients silent this long are disconnected (RFC 1939: at least 10 minutes).",
+    ),
+    (
+        "pop3.max_connections",
+        "Concurrent POP3 connections in all, 110 and 995 together (like Dovecot's default_client_limit); \
+         beyond, -ERR [SYS/TEMP]. Lowered at start if the open-file limit cannot hold every role's.",
+    ),
+    (
+        "pop3.max_connections_per_ip",
+        "Concurrent POP3 connections from one client address (-ERR [SYS/TEMP] beyond).",
     ),
     ("smtp", "Limits of SMTP sessions."),
     (
@@ -145,6 +164,21 @@ pub static KEY_DOCS: &[(&str, &str)] = &[
     (
         "smtp.idle_timeout",
         "How long to wait for the client's next command or data (RFC 5321 4.5.3.2).",
+    ),
+    (
+        "smtp.session_deadline",
+        "The longest an SMTP session may last, however busy (421 4.4.2 beyond): a client dripping \
+         bytes cannot hold a connection forever.",
+    ),
+    (
+        "smtp.max_connections",
+        "Concurrent connections of each SMTP role (mx, submission, lmtp), like Postfix's \
+         default_process_limit; beyond, 421 4.3.2. Lowered at start if the open-file limit cannot hold every role's.",
+    ),
+    (
+        "smtp.max_connections_per_ip",
+        "Concurrent connections to one SMTP role from one client address, like Postfix's \
+         smtpd_client_connection_count_limit (421 4.7.0 beyond).",
     ),
     ("relay", "The relay role: routing of accepted mail."),
     (

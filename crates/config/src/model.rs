@@ -52,6 +52,8 @@ pub struct Server {
     pub roles: Vec<Role>,
     /// Part of every queue id: nodes sharing a store must each have their own.
     pub node_id: u8,
+    /// How long a stopping node lets transactions under way finish.
+    pub shutdown_grace: Duration,
 }
 
 impl Default for Server {
@@ -69,6 +71,7 @@ impl Default for Server {
                 Role::Pop3,
             ],
             node_id: 0,
+            shutdown_grace: Duration::from_secs(30),
         }
     }
 }
@@ -168,6 +171,7 @@ pub struct Imap {
     pub idle_timeout: Duration,
     pub login_timeout: Duration,
     pub max_command_length: Size,
+    pub max_connections: u32,
     pub max_connections_per_user: u32,
     pub max_connections_per_ip: u32,
 }
@@ -180,6 +184,7 @@ impl Default for Imap {
             idle_timeout: Duration::from_secs(30 * 60),
             login_timeout: Duration::from_secs(60),
             max_command_length: Size(64 * 1024),
+            max_connections: 1000,
             max_connections_per_user: 10,
             max_connections_per_ip: 50,
         }
@@ -195,6 +200,8 @@ pub struct Pop3 {
     #[serde(deserialize_with = "listen_addrs")]
     pub tls_listen: Vec<SocketAddr>,
     pub idle_timeout: Duration,
+    pub max_connections: u32,
+    pub max_connections_per_ip: u32,
 }
 
 impl Default for Pop3 {
@@ -203,6 +210,8 @@ impl Default for Pop3 {
             listen: vec![SocketAddr::from(([0, 0, 0, 0], 110))],
             tls_listen: vec![SocketAddr::from(([0, 0, 0, 0], 995))],
             idle_timeout: Duration::from_secs(10 * 60),
+            max_connections: 1000,
+            max_connections_per_ip: 50,
         }
     }
 }
@@ -217,6 +226,9 @@ pub struct Smtp {
     pub recipient_limit: u32,
     pub hard_error_limit: u32,
     pub idle_timeout: Duration,
+    pub session_deadline: Duration,
+    pub max_connections: u32,
+    pub max_connections_per_ip: u32,
 }
 
 impl Default for Smtp {
@@ -228,6 +240,9 @@ impl Default for Smtp {
             recipient_limit: 1000,
             hard_error_limit: 20,
             idle_timeout: Duration::from_secs(5 * 60),
+            session_deadline: Duration::from_secs(3600),
+            max_connections: 100,
+            max_connections_per_ip: 50,
         }
     }
 }

@@ -146,6 +146,21 @@ pub(crate) fn problems(cfg: &Config) -> Vec<Problem> {
     for (key, value) in [
         (&["smtp", "recipient_limit"][..], smtp.recipient_limit),
         (&["smtp", "hard_error_limit"], smtp.hard_error_limit),
+        (&["smtp", "max_connections"], smtp.max_connections),
+        (
+            &["smtp", "max_connections_per_ip"],
+            smtp.max_connections_per_ip,
+        ),
+        (&["imap", "max_connections"], cfg.imap.max_connections),
+        (
+            &["imap", "max_connections_per_ip"],
+            cfg.imap.max_connections_per_ip,
+        ),
+        (&["pop3", "max_connections"], cfg.pop3.max_connections),
+        (
+            &["pop3", "max_connections_per_ip"],
+            cfg.pop3.max_connections_per_ip,
+        ),
     ] {
         if value == 0 {
             out.push(problem(key, "must be greater than 0"));
@@ -153,6 +168,12 @@ pub(crate) fn problems(cfg: &Config) -> Vec<Problem> {
     }
     if smtp.idle_timeout.0.is_zero() {
         out.push(problem(&["smtp", "idle_timeout"], "must be longer than 0s"));
+    }
+    if smtp.session_deadline.0.is_zero() {
+        out.push(problem(
+            &["smtp", "session_deadline"],
+            "must be longer than 0s",
+        ));
     }
     if let Some(message) = selector_problem(&cfg.dkim.selector) {
         out.push(problem(&["dkim", "selector"], message));

@@ -125,7 +125,7 @@ fn set_of_an_invalid_value_leaves_the_file_untouched() {
         (
             "server.hostnmae",
             "x",
-            "unknown key server.hostnmae (known keys in [server]: hostname, data_dir, user, roles, node_id)",
+            "unknown key server.hostnmae (known keys in [server]: hostname, data_dir, user, roles, node_id, shutdown_grace)",
         ),
         (
             "relay.routes.\"remote.test\"",

@@ -25,7 +25,7 @@ fn an_operator_who_misspells_a_key_is_told_the_file_line_and_the_known_keys() {
     assert_eq!(
         err.to_string(),
         format!(
-            "{}:3: unknown key server.hostnmae (known keys in [server]: hostname, data_dir, user, roles, node_id)",
+            "{}:3: unknown key server.hostnmae (known keys in [server]: hostname, data_dir, user, roles, node_id, shutdown_grace)",
             path.display()
         )
     );
@@ -38,7 +38,8 @@ fn a_misspelled_dotted_key_or_table_is_refused_too() {
     assert_eq!(
         error_of("smtp.banner = \"x\"\nsmtp.banr = \"y\"\n"),
         "/etc/havre/havre.toml:2: unknown key smtp.banr (known keys in [smtp]: banner, \
-         message_size_limit, line_length_limit, recipient_limit, hard_error_limit, idle_timeout)"
+         message_size_limit, line_length_limit, recipient_limit, hard_error_limit, idle_timeout, \
+         session_deadline, max_connections, max_connections_per_ip)"
     );
     assert_eq!(
         error_of("[server]\nhostname = \"a\"\n[servr]\nuser = \"x\"\n"),
@@ -48,7 +49,8 @@ fn a_misspelled_dotted_key_or_table_is_refused_too() {
     assert_eq!(
         error_of("smtp = { banner = \"x\", idle = 3 }\n"),
         "/etc/havre/havre.toml:1: unknown key smtp.idle (known keys in [smtp]: banner, \
-         message_size_limit, line_length_limit, recipient_limit, hard_error_limit, idle_timeout)"
+         message_size_limit, line_length_limit, recipient_limit, hard_error_limit, idle_timeout, \
+         session_deadline, max_connections, max_connections_per_ip)"
     );
 }
 

@@ -10,6 +10,7 @@ mod import_cmd;
 mod init;
 mod locate;
 mod logging;
+mod open_files;
 mod password_input;
 mod privileges;
 mod queue_cmd;

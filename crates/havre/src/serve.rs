@@ -12,6 +12,7 @@ use anyhow::Context;
 use havre_config::{LoadedConfig, Role};
 use havre_directory::Directory;
 use havre_mailbox::{LocalDelivery, Mailboxes};
+use havre_net::{Gate, Phase, Stopper};
 use havre_queue::{Queue, Spool};
 use havre_relay::{Relay, RelaySettings};
 use havre_smtp::{Listener, Mode, Services, SmtpSettings};
@@ -28,6 +29,16 @@ pub async fn run(explicit: Option<PathBuf>) -> anyhow::Result<()> {
         loaded.log_file().as_deref(),
         &config.server.hostname,
     )?;
+    let open_files = crate::open_files::raise().context("cannot read the open-file limit")?;
+    tracing::info!(target: "serve", "open-file limit: {open_files} (soft limit set to the hard limit)");
+    let (caps, lowered) = crate::open_files::caps(config, open_files);
+    if lowered {
+        let list: Vec<String> = caps
+            .iter()
+            .map(|(role, c)| format!("{role} {}", c.total))
+            .collect();
+        tracing::warn!(target: "serve", "open-file limit {open_files} cannot hold the configured connection limits; lowered to: {} (raise LimitNOFILE or lower smtp/imap/pop3.max_connections)", list.join(", "));
+    }
     // Root is needed for the key (0600) and the ports; nothing else. The data is
     // opened after the switch, so every file havre creates belongs to server.user.
     let data_dir = loaded.data_dir();
@@ -71,29 +82,46 @@ pub async fn run(explicit: Option<PathBuf>) -> anyhow::Result<()> {
     node.pop3_listeners = pop3_listeners;
 
     let (shutdown_tx, shutdown) = watch::channel(false);
-    let mut tasks = Vec::new();
+    let (stopper, stop) = Stopper::new();
+    // One gate per role: 587 and 465 share submission's caps, 143 and 993 imap's.
+    let gates: Vec<(Role, Arc<Gate>)> = caps
+        .into_iter()
+        .map(|(role, c)| (role, Gate::new(role.as_str(), c, stop.clone())))
+        .collect();
+    let gate = |role: Role| {
+        gates
+            .iter()
+            .find(|(r, _)| *r == role)
+            .map(|(_, g)| g.clone())
+            .expect("a gate for every listening role")
+    };
     for listener in listeners {
-        tasks.push(tokio::spawn(havre_smtp::serve(
+        let role = match listener.mode {
+            Mode::Mx => Role::Mx,
+            Mode::Submission => Role::Submission,
+            Mode::Lmtp => Role::Lmtp,
+        };
+        tokio::spawn(havre_smtp::serve(
             listener,
             node.services.clone(),
-            shutdown.clone(),
-        )));
+            gate(role),
+        ));
     }
     for (socket, implicit_tls) in node.imap_listeners {
-        tasks.push(tokio::spawn(havre_imap::serve(
+        tokio::spawn(havre_imap::serve(
             socket,
             implicit_tls,
             node.imap.clone(),
-            shutdown.clone(),
-        )));
+            gate(Role::Imap),
+        ));
     }
     for (socket, implicit_tls) in node.pop3_listeners {
-        tasks.push(tokio::spawn(havre_pop3::serve(
+        tokio::spawn(havre_pop3::serve(
             socket,
             implicit_tls,
             node.pop3.clone(),
-            shutdown.clone(),
-        )));
+            gate(Role::Pop3),
+        ));
     }
     let relay = config.has_role(Role::Relay).then(|| {
         let relay = Relay::new(
@@ -115,20 +143,40 @@ pub async fn run(explicit: Option<PathBuf>) -> anyhow::Result<()> {
     tracing::info!(target: "serve", "havre {} started: roles {}", env!("CARGO_PKG_VERSION"), roles.join(", "));
 
     wait_for_signal().await;
-    tracing::info!(target: "serve", "stopping");
+    let grace = config.server.shutdown_grace.0;
+    let until = tokio::time::Instant::now() + grace;
+    tracing::info!(target: "serve", "stopping: no new connections; sessions under way have {} to finish", config.server.shutdown_grace);
+    stopper.enter(Phase::Draining);
     let _ = shutdown_tx.send(true);
+    let sessions = async {
+        for (_, gate) in &gates {
+            gate.wait_empty().await;
+        }
+    };
+    if tokio::time::timeout_at(until, sessions).await.is_err() {
+        let open: u32 = gates.iter().map(|(_, g)| g.open()).sum();
+        tracing::warn!(target: "serve", "{open} session(s) still open after {}: closing them", config.server.shutdown_grace);
+        stopper.enter(Phase::Closing);
+        // Their goodbyes (421, BYE) are short writes; a client that does not
+        // read them is not waited for.
+        let goodbyes = async {
+            for (_, gate) in &gates {
+                gate.wait_empty().await;
+            }
+        };
+        let _ = tokio::time::timeout(GOODBYE, goodbyes).await;
+    }
     if let Some(relay) = relay
-        && tokio::time::timeout(Duration::from_secs(30), relay)
-            .await
-            .is_err()
+        && tokio::time::timeout_at(until, relay).await.is_err()
     {
-        tracing::warn!(target: "serve", "deliveries still running after 30s; they will be retried at the next start");
+        tracing::warn!(target: "serve", "deliveries still running after {}; they will be retried at the next start", config.server.shutdown_grace);
     }
-    for task in tasks {
-        task.abort();
-    }
+    tracing::info!(target: "serve", "stopped");
     Ok(())
 }
+
+/// After the grace period, how long sessions have to write their goodbye.
+const GOODBYE: Duration = Duration::from_secs(2);
 
 struct Node {
     queue: Arc<Queue>,
@@ -170,6 +218,7 @@ impl Node {
             hard_error_limit: config.smtp.hard_error_limit as usize,
             idle_timeout: config.smtp.idle_timeout.0,
             min_free_space: config.queue.min_free_space.0,
+            session_deadline: config.smtp.session_deadline.0,
         });
         let imap = Arc::new(havre_imap::ImapServices {
             settings: havre_imap::ImapSettings {
@@ -179,7 +228,6 @@ impl Node {
                 max_command_length: config.imap.max_command_length.0 as usize,
                 max_message_size: config.smtp.message_size_limit.0,
                 max_connections_per_user: config.imap.max_connections_per_user,
-                max_connections_per_ip: config.imap.max_connections_per_ip,
             },
             directory: directory.clone(),
             mailboxes: mailboxes.clone(),

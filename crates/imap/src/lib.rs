@@ -46,7 +46,6 @@ pub struct ImapSettings {
     /// APPENDLIMIT: the largest message accepted.
     pub max_message_size: u64,
     pub max_connections_per_user: u32,
-    pub max_connections_per_ip: u32,
 }
 
 pub struct ImapServices {

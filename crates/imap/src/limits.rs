@@ -1,4 +1,4 @@
-//! Concurrent connections per client address and per user.
+//! Concurrent sessions per user (per client address: `havre_net::Gate`).
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};

@@ -1,47 +1,36 @@
-//! Listening sockets: accept, enforce the per-address limit, one task per session.
+//! Listening sockets: admission by the role's gate (connections in all and
+//! per client address), one task per session.
 
+use std::sync::Arc;
+
+use havre_net::{Gate, Refusal};
 use tokio::net::TcpListener;
-use tokio::sync::watch;
 
 use crate::Services;
 use crate::session::Session;
 
-/// Accepts until `shutdown`; `implicit_tls` for port 993.
-pub async fn serve(
-    listener: TcpListener,
-    implicit_tls: bool,
-    services: Services,
-    mut shutdown: watch::Receiver<bool>,
-) {
+/// Accepts until the node drains; `implicit_tls` for port 993. A refused
+/// client gets its `* BYE` in the clear, even on 993: a TLS handshake per
+/// refusal is what a flood would want us to spend.
+pub async fn serve(listener: TcpListener, implicit_tls: bool, services: Services, gate: Arc<Gate>) {
     if let Ok(addr) = listener.local_addr() {
         tracing::info!(target: "imap", role = "imap", "listening on {addr}{}", if implicit_tls { " (TLS)" } else { "" });
     }
-    loop {
-        tokio::select! {
-            accepted = listener.accept() => match accepted {
-                Ok((stream, peer)) => {
-                    let _ = stream.set_nodelay(true);
-                    let local = stream.local_addr().ok();
-                    let services = services.clone();
-                    tokio::spawn(async move {
-                        let slot = services.limits.acquire(
-                            format!("ip:{}", peer.ip()),
-                            services.settings.max_connections_per_ip,
-                        );
-                        let session = Session::new(services.clone(), peer, local);
-                        session.run(Box::new(stream), implicit_tls, slot).await;
-                    });
-                }
-                Err(err) => {
-                    tracing::error!(target: "imap", role = "imap", "accept failed: {err}");
-                    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-                }
-            },
-            _ = shutdown.changed() => {
-                if *shutdown.borrow() {
-                    break;
-                }
-            }
+    let refusal = |why, _ip| match why {
+        Refusal::PerAddress => {
+            "* BYE [UNAVAILABLE] Too many connections from your address\r\n".to_string()
         }
-    }
+        Refusal::Total => "* BYE [UNAVAILABLE] Server is full, try again later\r\n".to_string(),
+        Refusal::Exhausted => "* BYE [UNAVAILABLE] Server out of resources\r\n".to_string(),
+    };
+    havre_net::accept_loop(listener, gate, refusal, |stream, peer, ticket| {
+        let local = stream.local_addr().ok();
+        let session = Session::new(services.clone(), peer, local);
+        tokio::spawn(async move {
+            let stop = ticket.stop();
+            session.run(Box::new(stream), implicit_tls, stop).await;
+            drop(ticket);
+        });
+    })
+    .await;
 }

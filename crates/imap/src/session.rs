@@ -157,17 +157,14 @@ impl Session {
         mut self,
         stream: Box<dyn Io>,
         implicit_tls: bool,
-        ip_slot: Option<Slot>,
+        stop: havre_net::Stop,
     ) {
         let settings = self.services.settings.clone();
-        let mut conn = Conn::new(stream, settings.login_timeout);
-        if ip_slot.is_none() {
-            let _ = conn
-                .send(b"* BYE [UNAVAILABLE] Too many connections from your address\r\n")
-                .await;
-            tracing::warn!(target: "imap", role = "imap-login", "Disconnected: too many connections from {}", self.peer.ip());
-            return;
-        }
+        let mut conn = Conn::new(stream, settings.login_timeout).with_stop(stop);
+        // As Dovecot's login processes: the login timeout runs from the
+        // connection, not from the last byte, so a client dripping bytes
+        // cannot hold a connection without logging in.
+        conn.set_deadline(Some(std::time::Instant::now() + settings.login_timeout));
         if implicit_tls {
             match self.start_tls(conn).await {
                 Some(c) => conn = c,
@@ -201,6 +198,16 @@ impl Session {
                 Err(ConnError::Timeout) => {
                     let _ = conn.send(b"* BYE Disconnected for inactivity.\r\n").await;
                     self.log_end("Disconnected for inactivity");
+                    return;
+                }
+                Err(ConnError::Deadline) => {
+                    // Dovecot's words when its login timeout ends a session.
+                    let _ = conn.send(b"* BYE Disconnected for inactivity.\r\n").await;
+                    self.log_end("Disconnected: login timeout");
+                    return;
+                }
+                Err(ConnError::Stopping) => {
+                    self.shutting_down(&mut conn).await;
                     return;
                 }
                 Err(_) => {
@@ -245,6 +252,10 @@ impl Session {
                 }
                 Next::Idle => {
                     if let Err(e) = self.idle(&mut conn).await {
+                        if matches!(e, ConnError::Stopping) {
+                            self.shutting_down(&mut conn).await;
+                            return;
+                        }
                         if matches!(e, ConnError::Timeout) {
                             let _ = conn.send(b"* BYE Disconnected for inactivity.\r\n").await;
                         }
@@ -269,6 +280,7 @@ impl Session {
             }
             if self.user.is_some() {
                 conn.set_timeout(settings.idle_timeout);
+                conn.set_deadline(None);
             }
         }
     }
@@ -324,6 +336,13 @@ impl Session {
         true
     }
 
+    /// The node stops: Dovecot's last words, then the connection ends.
+    async fn shutting_down(&self, conn: &mut Conn) {
+        let _ = conn.send(b"* BYE Server shutting down.\r\n").await;
+        conn.shutdown().await;
+        self.log_end("Disconnected: Server shutting down");
+    }
+
     fn log_end(&self, why: &str) {
         match &self.user {
             Some(user) => {
@@ -361,6 +380,7 @@ impl Session {
 
     /// Reads one whole command (with its literals) and runs it.
     async fn next_command(&mut self, conn: &mut Conn) -> Result<Next, ConnError> {
+        conn.wait_command().await?;
         let settings = &self.services.settings;
         // A framer skipping the rest of a refused command lives on; an idle
         // one is made anew for the session's state.
@@ -714,7 +734,7 @@ impl Session {
             }
             let changes = self.changes.as_mut();
             tokio::select! {
-                filled = conn.fill() => { filled?; }
+                filled = conn.fill_unless_stopping() => { filled?; }
                 _ = async {
                     match changes {
                         Some(rx) => { let _ = rx.recv().await; }
@@ -773,17 +793,17 @@ mod tests {
                 max_command_length: 8192,
                 max_message_size: 1 << 20,
                 max_connections_per_user: 10,
-                max_connections_per_ip: 10,
             },
             directory: Directory::new(store.clone(), "+"),
             mailboxes: Mailboxes::new(store, format!("{}/%d/%n", dir.path().display()), "mx.test"),
             tls: None,
             limits: limits.clone(),
         });
-        let slot = limits.acquire("ip:192.0.2.1".into(), 10);
         let (server, mut client) = PanicOnRead::pair();
         let session = Session::new(services, "192.0.2.1:40000".parse().unwrap(), None);
-        session.run(Box::new(server), false, slot).await;
+        session
+            .run(Box::new(server), false, havre_net::Stop::never())
+            .await;
         let mut seen = String::new();
         client.read_to_string(&mut seen).await.unwrap();
         let lines: Vec<&str> = seen.lines().collect();

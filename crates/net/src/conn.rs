@@ -2,9 +2,11 @@
 //! and an output buffer flushed only when the client has nothing more
 //! pipelined (RFC 2920 for SMTP; IMAP and POP3 clients pipeline too).
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+
+use crate::stop::{Phase, Stop};
 
 pub trait Io: AsyncRead + AsyncWrite + Unpin + Send {}
 impl<T: AsyncRead + AsyncWrite + Unpin + Send> Io for T {}
@@ -15,6 +17,14 @@ pub enum ConnError {
     Timeout,
     #[error("connection closed by client")]
     Closed,
+    /// The session has lasted longer than its deadline (a client dripping
+    /// bytes just fast enough to beat the idle timeout).
+    #[error("session deadline exceeded")]
+    Deadline,
+    /// The node is stopping: no new command is taken (draining), or the
+    /// grace period is over (closing).
+    #[error("server shutting down")]
+    Stopping,
     #[error("{0}")]
     Io(#[from] std::io::Error),
 }
@@ -43,6 +53,8 @@ pub struct Conn {
     end: usize,
     out: Vec<u8>,
     timeout: Duration,
+    deadline: Option<Instant>,
+    stop: Stop,
 }
 
 /// A new connection's read buffer: small, because most connections spend
@@ -53,6 +65,10 @@ const READ_MAX: usize = 64 * 1024;
 /// An output buffer grown beyond this by a burst (a big FETCH) is given
 /// back once flushed, so a session keeps its peak only while it sends.
 const OUT_KEEP: usize = 64 * 1024;
+/// How long the goodbye of a session past its deadline may take to write.
+const LAST_WORDS: Duration = Duration::from_secs(10);
+/// How long [`Conn::shutdown`] reads after closing our side.
+const LINGER: Duration = Duration::from_secs(1);
 
 impl Conn {
     pub fn new(stream: Box<dyn Io>, timeout: Duration) -> Conn {
@@ -63,6 +79,62 @@ impl Conn {
             end: 0,
             out: Vec::with_capacity(256),
             timeout,
+            deadline: None,
+            stop: Stop::never(),
+        }
+    }
+
+    /// Makes the connection follow the node's stop: [`Conn::wait_command`]
+    /// gives way when it drains, every read when it closes.
+    pub fn with_stop(mut self, stop: Stop) -> Conn {
+        self.stop = stop;
+        self
+    }
+
+    /// Every read and write fails with [`ConnError::Deadline`] after `at`,
+    /// whatever the idle timeout (`None`: no deadline).
+    pub fn set_deadline(&mut self, at: Option<Instant>) {
+        self.deadline = at;
+    }
+
+    fn limit(&mut self) -> Result<(Duration, ConnError), ConnError> {
+        wait_limit(self.timeout, self.deadline).map_err(|e| self.expired(e))
+    }
+
+    /// Past the deadline, the session still gets to say goodbye: the
+    /// deadline goes, and the idle timeout shrinks to a few seconds.
+    fn expired(&mut self, e: ConnError) -> ConnError {
+        if matches!(e, ConnError::Deadline) {
+            self.deadline = None;
+            self.timeout = self.timeout.min(LAST_WORDS);
+        }
+        e
+    }
+
+    /// Whether the node is stopping (sessions take no new command).
+    pub fn stopping(&self) -> bool {
+        self.stop.phase() >= Phase::Draining
+    }
+
+    /// Waits for the client's next command: returns at once when input is
+    /// buffered, [`ConnError::Stopping`] when the node drains (even with
+    /// input pipelined: that command is new work).
+    pub async fn wait_command(&mut self) -> Result<(), ConnError> {
+        if self.stopping() {
+            return Err(ConnError::Stopping);
+        }
+        if self.has_buffered() {
+            return Ok(());
+        }
+        self.fill_unless_stopping().await.map(|_| ())
+    }
+
+    /// [`Conn::fill`], given up when the node drains (IMAP IDLE).
+    pub async fn fill_unless_stopping(&mut self) -> Result<usize, ConnError> {
+        let mut stop = self.stop.clone();
+        tokio::select! {
+            filled = self.fill() => filled,
+            _ = stop.reached(Phase::Draining) => Err(ConnError::Stopping),
         }
     }
 
@@ -97,13 +169,16 @@ impl Conn {
             self.end -= self.start;
             self.start = 0;
         }
-        let n =
-            match tokio::time::timeout(self.timeout, self.stream.read(&mut self.buf[self.end..]))
-                .await
-            {
-                Err(_) => return Err(ConnError::Timeout),
+        let (limit, expired) = self.limit()?;
+        let mut stop = self.stop.clone();
+        let read = tokio::time::timeout(limit, self.stream.read(&mut self.buf[self.end..]));
+        let n = tokio::select! {
+            read = read => match read {
+                Err(_) => return Err(self.expired(expired)),
                 Ok(result) => result?,
-            };
+            },
+            _ = stop.reached(Phase::Closing) => return Err(ConnError::Stopping),
+        };
         if n == 0 {
             return Err(ConnError::Closed);
         }
@@ -227,13 +302,14 @@ impl Conn {
     }
 
     async fn write(&mut self, bytes: &[u8]) -> Result<(), ConnError> {
-        let result = tokio::time::timeout(self.timeout, async {
+        let (limit, expired) = self.limit()?;
+        let result = tokio::time::timeout(limit, async {
             self.stream.write_all(bytes).await?;
             self.stream.flush().await
         })
         .await;
         match result {
-            Err(_) => Err(ConnError::Timeout),
+            Err(_) => Err(self.expired(expired)),
             Ok(r) => Ok(r?),
         }
     }
@@ -251,8 +327,53 @@ impl Conn {
         self.stream
     }
 
+    /// The same connection on a new stream (after the TLS handshake): the
+    /// stop and the deadline stay.
+    pub(crate) fn upgraded(
+        stop: Stop,
+        deadline: Option<Instant>,
+        stream: Box<dyn Io>,
+        timeout: Duration,
+    ) -> Conn {
+        let mut conn = Conn::new(stream, timeout).with_stop(stop);
+        conn.deadline = deadline;
+        conn
+    }
+
+    pub(crate) fn guard(&self) -> (Stop, Option<Instant>) {
+        (self.stop.clone(), self.deadline)
+    }
+
+    /// Ends the connection: our side is closed first, then what the client
+    /// still sends is read and dropped for a moment, so a last reply (a 421
+    /// when the node stops) is not wiped out by a reset when the client's
+    /// next command reaches a closed socket.
     pub async fn shutdown(&mut self) {
         let _ = tokio::time::timeout(Duration::from_secs(5), self.stream.shutdown()).await;
+        let mut sink = [0u8; 512];
+        let _ = tokio::time::timeout(LINGER, async {
+            while matches!(self.stream.read(&mut sink).await, Ok(n) if n > 0) {}
+        })
+        .await;
+    }
+}
+
+/// The idle `timeout`, or less when the `deadline` comes first; with the
+/// error to give when it runs out.
+pub(crate) fn wait_limit(
+    timeout: Duration,
+    deadline: Option<Instant>,
+) -> Result<(Duration, ConnError), ConnError> {
+    let Some(at) = deadline else {
+        return Ok((timeout, ConnError::Timeout));
+    };
+    let left = at.saturating_duration_since(Instant::now());
+    if left.is_zero() {
+        Err(ConnError::Deadline)
+    } else if left < timeout {
+        Ok((left, ConnError::Deadline))
+    } else {
+        Ok((timeout, ConnError::Timeout))
     }
 }
 

@@ -1,13 +1,21 @@
 //! Connections of the line-based protocols (SMTP, LMTP, IMAP, POP3): a plain or
 //! TLS stream behind one type, a bounded read buffer, every read and write
-//! under the idle timeout, and replies buffered until the client has nothing
-//! more pipelined. Protocol crates format their own replies; this crate only
-//! moves bytes, and ends a session whose command panicked ([`guard_command`]).
+//! under the idle timeout and the session deadline, and replies buffered until
+//! the client has nothing more pipelined. Protocol crates format their own
+//! replies; this crate only moves bytes, admits connections (per-role caps,
+//! out-of-descriptor back-off), carries the node's stop to every session and
+//! ends a session whose command panicked ([`guard_command`]).
 
+mod accept;
 mod conn;
+mod gate;
 mod guard;
+mod stop;
 mod tls;
 
+pub use accept::accept_loop;
 pub use conn::{Conn, ConnError, Io, Line, LineEnds};
+pub use gate::{Caps, Gate, Refusal, Ticket};
 pub use guard::{Peer, catch_panic, guard_command};
+pub use stop::{Phase, Stop, Stopper};
 pub use tls::accept_tls;

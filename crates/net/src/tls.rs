@@ -2,6 +2,7 @@
 
 use std::time::Duration;
 
+use crate::conn::wait_limit;
 use crate::{Conn, ConnError};
 
 /// Runs the TLS handshake on `conn` (its buffered input is dropped: nothing
@@ -12,9 +13,11 @@ pub async fn accept_tls(
     acceptor: &tokio_rustls::TlsAcceptor,
     timeout: Duration,
 ) -> Result<(Conn, String), ConnError> {
+    let (stop, deadline) = conn.guard();
+    let (limit, expired) = wait_limit(timeout, deadline)?;
     let stream = conn.into_stream();
-    let tls = match tokio::time::timeout(timeout, acceptor.accept(stream)).await {
-        Err(_) => return Err(ConnError::Timeout),
+    let tls = match tokio::time::timeout(limit, acceptor.accept(stream)).await {
+        Err(_) => return Err(expired),
         Ok(result) => result?,
     };
     let (_, session) = tls.get_ref();
@@ -27,5 +30,8 @@ pub async fn accept_tls(
         .map(|c| format!("{:?}", c.suite()))
         .unwrap_or_default();
     let description = format!("using {version} with cipher {cipher}");
-    Ok((Conn::new(Box::new(tls), timeout), description))
+    Ok((
+        Conn::upgraded(stop, deadline, Box::new(tls), timeout),
+        description,
+    ))
 }

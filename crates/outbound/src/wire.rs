@@ -103,10 +103,10 @@ impl From<ConnError> for WireError {
 impl WireError {
     pub(crate) fn failure(&self, peer: &Peer, stage: &str) -> Failure {
         let text = match self {
-            WireError::Conn(ConnError::Timeout) => {
+            WireError::Conn(ConnError::Timeout | ConnError::Deadline) => {
                 format!("conversation with {} timed out while {stage}", peer.label)
             }
-            WireError::Conn(ConnError::Closed) => {
+            WireError::Conn(ConnError::Closed | ConnError::Stopping) => {
                 format!("lost connection with {} while {stage}", peer.label)
             }
             WireError::Conn(ConnError::Io(e)) => {

@@ -57,6 +57,8 @@ pub const DEFAULT_IDLE_TIMEOUT: Duration = Duration::from_secs(10 * 60);
 /// RFC 2449 4 allows commands of 255 octets; SASL responses may be longer.
 pub const DEFAULT_MAX_LINE: usize = 1024;
 pub const DEFAULT_MAX_BAD_COMMANDS: usize = 10;
+/// Dovecot's login processes: from connecting to logging in, at most this.
+pub const DEFAULT_LOGIN_TIMEOUT: Duration = Duration::from_secs(60);
 /// Dovecot's `auth_failure_delay`.
 pub const DEFAULT_AUTH_FAILURE_DELAY: Duration = Duration::from_secs(2);
 
@@ -69,6 +71,8 @@ pub struct Pop3Settings {
     pub idle_timeout: Duration,
     /// Longest command line (CRLF included); longer ones get `-ERR`.
     pub max_line: usize,
+    /// From connecting to logging in, however the client trickles its bytes.
+    pub login_timeout: Duration,
     /// `-ERR` answers a session may collect before it is closed.
     pub max_bad_commands: usize,
     /// How long a failed login waits before its `-ERR` (slows guessing).
@@ -82,6 +86,7 @@ impl Pop3Settings {
             hostname: hostname.into(),
             idle_timeout: DEFAULT_IDLE_TIMEOUT,
             max_line: DEFAULT_MAX_LINE,
+            login_timeout: DEFAULT_LOGIN_TIMEOUT,
             max_bad_commands: DEFAULT_MAX_BAD_COMMANDS,
             auth_failure_delay: DEFAULT_AUTH_FAILURE_DELAY,
         }

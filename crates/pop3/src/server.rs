@@ -1,22 +1,22 @@
-//! Listening sockets: accept, then one task per session.
+//! Listening sockets: admission by the role's gate, then one task per session.
 
 use std::sync::Arc;
 
+use havre_net::{Gate, Refusal};
 use tokio::net::TcpListener;
-use tokio::sync::watch;
 
 use crate::Pop3Services;
 use crate::session::Session;
 
-/// Accepts POP3 connections until `shutdown` turns true: port 110 style
+/// Accepts POP3 connections until the node drains: port 110 style
 /// (`implicit_tls = false`, STLS offered when TLS is configured) or port 995
-/// style (TLS from the first byte). Sessions under way finish on their own; a
-/// session that has not sent QUIT deletes nothing.
+/// style (TLS from the first byte). A session that has not sent QUIT deletes
+/// nothing, so stopping one never loses a DELE the client was told about.
 pub async fn serve(
     listener: TcpListener,
     implicit_tls: bool,
     services: Arc<Pop3Services>,
-    mut shutdown: watch::Receiver<bool>,
+    gate: Arc<Gate>,
 ) {
     let kind = if implicit_tls { "pop3s" } else { "pop3" };
     if let Ok(addr) = listener.local_addr() {
@@ -25,28 +25,23 @@ pub async fn serve(
     if implicit_tls && services.tls.is_none() {
         tracing::error!(target: "pop3", role = "pop3", "{kind} listener without TLS material: every connection will be closed");
     }
-    loop {
-        tokio::select! {
-            accepted = listener.accept() => match accepted {
-                Ok((stream, peer)) => {
-                    let _ = stream.set_nodelay(true);
-                    let local = stream.local_addr().unwrap_or_else(|_| {
-                        listener.local_addr().unwrap_or(peer)
-                    });
-                    let session = Session::new(services.clone(), peer, local);
-                    tokio::spawn(session.run(Box::new(stream), implicit_tls));
-                }
-                Err(err) => {
-                    // Out of file descriptors and the like: wait rather than spin.
-                    tracing::error!(target: "pop3", role = "pop3", "accept failed: {err}");
-                    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-                }
-            },
-            _ = shutdown.changed() => {
-                if *shutdown.borrow() {
-                    break;
-                }
-            }
+    let refusal = |why, _ip| {
+        match why {
+            Refusal::PerAddress => "-ERR [SYS/TEMP] Too many connections from your address.\r\n",
+            Refusal::Total => "-ERR [SYS/TEMP] Server is full, try again later.\r\n",
+            Refusal::Exhausted => "-ERR [SYS/TEMP] Server out of resources.\r\n",
         }
-    }
+        .to_string()
+    };
+    let fallback = listener.local_addr().ok();
+    havre_net::accept_loop(listener, gate, refusal, |stream, peer, ticket| {
+        let local = stream.local_addr().ok().or(fallback).unwrap_or(peer);
+        let session = Session::new(services.clone(), peer, local);
+        tokio::spawn(async move {
+            let stop = ticket.stop();
+            session.run(Box::new(stream), implicit_tls, stop).await;
+            drop(ticket);
+        });
+    })
+    .await;
 }

@@ -131,10 +131,18 @@ impl Session {
         )
     }
 
-    pub(crate) async fn run(mut self, stream: Box<dyn Io>, implicit_tls: bool) {
+    pub(crate) async fn run(
+        mut self,
+        stream: Box<dyn Io>,
+        implicit_tls: bool,
+        stop: havre_net::Stop,
+    ) {
         let services = self.services.clone();
         let settings = &services.settings;
-        let mut conn = Conn::new(stream, settings.idle_timeout);
+        let mut conn = Conn::new(stream, settings.idle_timeout).with_stop(stop);
+        // Dovecot's login processes give a client this long from connecting
+        // to logging in, however it trickles its bytes.
+        conn.set_deadline(Some(self.started + settings.login_timeout));
         if implicit_tls {
             match self.start_tls(conn).await {
                 Ok(c) => conn = c,
@@ -166,6 +174,19 @@ impl Session {
                         .send(err(None, "Disconnected for inactivity.").as_bytes())
                         .await;
                     break "Disconnected for inactivity".to_string();
+                }
+                Err(ConnError::Deadline) => {
+                    // Dovecot's words when its login timeout ends a session.
+                    let _ = conn
+                        .send(err(None, "Disconnected for inactivity.").as_bytes())
+                        .await;
+                    break "Disconnected: login timeout".to_string();
+                }
+                Err(ConnError::Stopping) => {
+                    let _ = conn
+                        .send(err(Some(CODE_SYS_TEMP), "Server shutting down.").as_bytes())
+                        .await;
+                    break "Disconnected: Server shutting down".to_string();
                 }
                 Err(ConnError::Closed) => break "Connection closed".to_string(),
                 Err(ConnError::Io(e)) => break format!("Connection closed: {e}"),
@@ -269,6 +290,10 @@ impl Session {
     }
 
     async fn next_command(&mut self, conn: &mut Conn) -> Result<Flow, ConnError> {
+        conn.wait_command().await?;
+        if self.maildrop.is_some() {
+            conn.set_deadline(None);
+        }
         let line = match conn.read_line(self.services.settings.max_line).await? {
             Line::Complete(line) => line,
             Line::TooLong => {
@@ -790,7 +815,7 @@ mod tests {
         let local = "127.0.0.1:110".parse().unwrap();
         let (server, mut client) = PanicOnRead::pair();
         Session::new(services, peer, local)
-            .run(Box::new(server), false)
+            .run(Box::new(server), false, havre_net::Stop::never())
             .await;
         let mut seen = String::new();
         client.read_to_string(&mut seen).await.unwrap();

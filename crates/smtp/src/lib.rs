@@ -51,6 +51,9 @@ pub struct SmtpSettings {
     /// Bytes the queue's filesystem must keep free for MAIL to be accepted
     /// (at least 1.5 x `message_size_limit` whatever this says).
     pub min_free_space: u64,
+    /// The longest a session may last, however busy (a client dripping bytes
+    /// beats the idle timeout forever).
+    pub session_deadline: Duration,
 }
 
 /// What sessions need from the rest of the node.

@@ -1,10 +1,10 @@
-//! Listening sockets: accept, then one task per session.
+//! Listening sockets: admission by the role's gate, then one task per session.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
 
+use havre_net::{Gate, Refusal};
 use tokio::net::TcpListener;
-use tokio::sync::watch;
 
 use crate::session::Session;
 use crate::{Mode, Services};
@@ -23,13 +23,9 @@ impl Listener {
     }
 }
 
-/// Accepts connections until `shutdown` turns true. Sessions under way finish
-/// on their own; nothing they acknowledged depends on them any more.
-pub async fn serve(
-    listener: Listener,
-    services: Arc<Services>,
-    mut shutdown: watch::Receiver<bool>,
-) {
+/// Accepts connections until the node drains. Sessions under way finish
+/// their transaction; their next command is answered 421 4.3.2.
+pub async fn serve(listener: Listener, services: Arc<Services>, gate: Arc<Gate>) {
     let role = match listener.mode {
         Mode::Mx => "mx",
         Mode::Submission => "submission",
@@ -38,25 +34,31 @@ pub async fn serve(
     if let Ok(addr) = listener.local_addr() {
         tracing::info!(target: "smtp", role, "listening on {addr}");
     }
-    loop {
-        tokio::select! {
-            accepted = listener.socket.accept() => match accepted {
-                Ok((stream, peer)) => {
-                    let _ = stream.set_nodelay(true);
-                    let session = Session::new(listener.mode, services.clone(), peer);
-                    tokio::spawn(session.run(Box::new(stream), listener.implicit_tls));
-                }
-                Err(err) => {
-                    // Out of file descriptors and the like: wait rather than spin.
-                    tracing::error!(target: "smtp", role, "accept failed: {err}");
-                    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-                }
-            },
-            _ = shutdown.changed() => {
-                if *shutdown.borrow() {
-                    break;
-                }
-            }
+    let hostname = services.settings.hostname.clone();
+    let caps = gate.caps();
+    // Postfix's words for the per-client limit; no RFC code fits better than
+    // 4.7.0 (too many from you) and 4.3.2 (not accepting now).
+    let refusal = move |why, ip: std::net::IpAddr| match why {
+        Refusal::PerAddress => format!(
+            "421 4.7.0 {hostname} Error: too many connections from {ip} (limit {})\r\n",
+            caps.per_ip
+        ),
+        Refusal::Total => format!(
+            "421 4.3.2 {hostname} Error: too many connections (limit {}), try again later\r\n",
+            caps.total
+        ),
+        Refusal::Exhausted => {
+            format!("421 4.3.2 {hostname} Error: out of resources, try again later\r\n")
         }
-    }
+    };
+    let (mode, implicit_tls) = (listener.mode, listener.implicit_tls);
+    havre_net::accept_loop(listener.socket, gate, refusal, |stream, peer, ticket| {
+        let session = Session::new(mode, services.clone(), peer);
+        tokio::spawn(async move {
+            let stop = ticket.stop();
+            session.run(Box::new(stream), implicit_tls, stop).await;
+            drop(ticket);
+        });
+    })
+    .await;
 }

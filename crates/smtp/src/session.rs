@@ -131,10 +131,16 @@ impl Session {
         format!("{}[{}]", self.client_name, self.peer.ip())
     }
 
-    pub(crate) async fn run(mut self, stream: Box<dyn havre_net::Io>, implicit_tls: bool) {
+    pub(crate) async fn run(
+        mut self,
+        stream: Box<dyn havre_net::Io>,
+        implicit_tls: bool,
+        stop: havre_net::Stop,
+    ) {
         let settings = self.services.settings.clone();
         tracing::info!(target: "smtp", role = self.role(), "connect from {}", self.client());
-        let mut conn = Conn::new(stream, settings.idle_timeout);
+        let mut conn = Conn::new(stream, settings.idle_timeout).with_stop(stop);
+        conn.set_deadline(Some(std::time::Instant::now() + settings.session_deadline));
         if implicit_tls {
             match self.start_tls(conn).await {
                 Some(c) => conn = c,
@@ -178,6 +184,30 @@ impl Session {
                     );
                     let _ = send_reply(&mut conn, &reply).await;
                     tracing::info!(target: "smtp", role = self.role(), "timeout after {} from {}", self.last_command_name(), self.client());
+                    break;
+                }
+                Err(ConnError::Deadline) => {
+                    let reply = Reply::new(
+                        421,
+                        "4.4.2",
+                        format!("{} Error: session time limit exceeded", settings.hostname),
+                    );
+                    let _ = send_reply(&mut conn, &reply).await;
+                    tracing::warn!(target: "smtp", role = self.role(), "session time limit exceeded after {} from {}", self.last_command_name(), self.client());
+                    break;
+                }
+                Err(ConnError::Stopping) => {
+                    // RFC 5321 3.8: a server that shuts down sends 421 first.
+                    let reply = Reply::new(
+                        421,
+                        "4.3.2",
+                        format!(
+                            "{} Service shutting down, try again later",
+                            settings.hostname
+                        ),
+                    );
+                    let _ = send_reply(&mut conn, &reply).await;
+                    tracing::info!(target: "smtp", role = self.role(), "shutting down: closing session after {} from {}", self.last_command_name(), self.client());
                     break;
                 }
                 Err(ConnError::Closed) => {
@@ -272,6 +302,10 @@ impl Session {
     }
 
     async fn next_command(&mut self, conn: &mut Conn) -> Result<Flow, ConnError> {
+        // A stopping node still finishes the transaction under way.
+        if self.tx.is_none() {
+            conn.wait_command().await?;
+        }
         let limit = self.services.settings.line_length_limit;
         let line = match conn.read_line(limit).await? {
             Line::Complete(line) => line,
@@ -1322,6 +1356,7 @@ mod tests {
                 hard_error_limit: 10,
                 idle_timeout: Duration::from_secs(5),
                 min_free_space: 0,
+                session_deadline: Duration::from_secs(60),
             }),
             directory: Directory::new(store.clone(), "+"),
             queue: Arc::new(Queue::new(
@@ -1335,7 +1370,9 @@ mod tests {
         });
         let (server, mut client) = PanicOnRead::pair();
         let session = Session::new(Mode::Mx, services, "192.0.2.1:40000".parse().unwrap());
-        session.run(Box::new(server), false).await;
+        session
+            .run(Box::new(server), false, havre_net::Stop::never())
+            .await;
         let mut seen = String::new();
         client.read_to_string(&mut seen).await.unwrap();
         assert_eq!(

@@ -10,6 +10,8 @@ pub struct Havre {
     dir: tempfile::TempDir,
     bin: PathBuf,
     child: Option<Child>,
+    /// RLIMIT_NOFILE (soft and hard) `havre serve` starts under.
+    open_files: Option<u64>,
     pub smtp_port: u16,
     pub submission_port: u16,
     pub submissions_port: u16,
@@ -48,6 +50,7 @@ impl Havre {
             dir,
             bin: PathBuf::from(bin),
             child: None,
+            open_files: None,
             smtp_port: free_port(),
             submission_port: free_port(),
             submissions_port: free_port(),
@@ -183,6 +186,36 @@ impl Havre {
         }
     }
 
+    /// `havre serve` under a lowered open-file limit (soft and hard), as
+    /// `ulimit -n` would start it.
+    pub fn start_with_open_files(&mut self, limit: u64) {
+        self.open_files = Some(limit);
+        self.start();
+    }
+
+    /// The pid of `havre serve`, while it runs (to signal it, or to read its
+    /// memory in `/proc/<pid>/status`).
+    pub fn pid(&self) -> Option<u32> {
+        self.child.as_ref().map(|c| c.id())
+    }
+
+    /// Waits for `havre serve` to exit (after a signal someone else sent);
+    /// false if it still runs after `within`.
+    pub fn wait_for_exit(&mut self, within: Duration) -> bool {
+        let deadline = Instant::now() + within;
+        while let Some(child) = self.child.as_mut() {
+            if let Ok(Some(_)) = child.try_wait() {
+                self.child = None;
+                return true;
+            }
+            if Instant::now() > deadline {
+                return false;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        true
+    }
+
     fn try_start(&mut self) -> Result<(), String> {
         assert!(self.child.is_none(), "already started");
         let log = std::fs::OpenOptions::new()
@@ -190,15 +223,32 @@ impl Havre {
             .append(true)
             .open(self.dir.path().join("node/serve.stderr"))
             .expect("stderr file");
-        let child = Command::new(&self.bin)
+        let mut command = Command::new(&self.bin);
+        command
             .arg("--config")
             .arg(self.config_path())
             .arg("serve")
             .stdin(Stdio::null())
             .stdout(Stdio::null())
-            .stderr(log)
-            .spawn()
-            .expect("spawn havre serve");
+            .stderr(log);
+        if let Some(limit) = self.open_files {
+            use std::os::unix::process::CommandExt;
+            let rlimit = libc::rlimit {
+                rlim_cur: limit as libc::rlim_t,
+                rlim_max: limit as libc::rlim_t,
+            };
+            // SAFETY: setrlimit is async-signal-safe; it only reads `rlimit`,
+            // copied into the closure.
+            unsafe {
+                command.pre_exec(move || {
+                    if libc::setrlimit(libc::RLIMIT_NOFILE, &rlimit) != 0 {
+                        return Err(std::io::Error::last_os_error());
+                    }
+                    Ok(())
+                });
+            }
+        }
+        let child = command.spawn().expect("spawn havre serve");
         // Ready means our own process said so after binding every listener:
         // a port that answers could belong to another test's server.
         let ready = format!("havre/serve[{}]: havre ", child.id());
@@ -244,12 +294,6 @@ impl Havre {
             unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
             let _ = child.wait();
         }
-    }
-
-    /// The process id of `havre serve`, while it runs (to read its memory in
-    /// `/proc/<pid>/status`).
-    pub fn pid(&self) -> Option<u32> {
-        self.child.as_ref().map(Child::id)
     }
 
     pub fn stderr(&self) -> String {

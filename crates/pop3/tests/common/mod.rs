@@ -18,7 +18,6 @@ use havre_pop3::{MaildropLocks, Pop3Services, Pop3Settings};
 use havre_store::{MailboxRecord, MessageRecord, NewUser, SqliteStore, Store};
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
 use tokio::net::TcpListener;
-use tokio::sync::watch;
 
 pub const USER: &str = "alice@example.test";
 pub const PASSWORD: &str = "secret";
@@ -32,7 +31,7 @@ pub struct Server {
     pub store: Arc<dyn Store>,
     pub mailboxes: Mailboxes,
     delivered: AtomicU32,
-    _shutdown: watch::Sender<bool>,
+    _stopper: havre_net::Stopper,
 }
 
 pub fn tls_acceptor() -> tokio_rustls::TlsAcceptor {
@@ -97,7 +96,8 @@ pub async fn start_with(settings: Pop3Settings) -> Server {
         tls: Some(tls_acceptor()),
         locks: MaildropLocks::new(),
     });
-    let (shutdown, watch_rx) = watch::channel(false);
+    let (stopper, stop) = havre_net::Stopper::new();
+    let gate = havre_net::Gate::new("pop3", havre_net::Caps::UNLIMITED, stop);
     let plain = TcpListener::bind("127.0.0.1:0").await.expect("bind");
     let implicit = TcpListener::bind("127.0.0.1:0").await.expect("bind");
     let port = plain.local_addr().expect("addr").port();
@@ -106,9 +106,9 @@ pub async fn start_with(settings: Pop3Settings) -> Server {
         plain,
         false,
         services.clone(),
-        watch_rx.clone(),
+        gate.clone(),
     ));
-    tokio::spawn(havre_pop3::serve(implicit, true, services, watch_rx));
+    tokio::spawn(havre_pop3::serve(implicit, true, services, gate));
     Server {
         dir,
         port,
@@ -116,7 +116,7 @@ pub async fn start_with(settings: Pop3Settings) -> Server {
         store,
         mailboxes,
         delivered: AtomicU32::new(0),
-        _shutdown: shutdown,
+        _stopper: stopper,
     }
 }
 
