@@ -66,8 +66,13 @@ pub async fn guard_command<T>(
                 "internal error while serving {}: {message}; disconnected",
                 peer.client
             );
-            let _ = conn.send(farewell).await;
-            conn.shutdown().await;
+            // The stream itself may be what is broken: a second panic while
+            // saying goodbye ends the session just the same.
+            let _ = catch_panic(async {
+                let _ = conn.send(farewell).await;
+                conn.shutdown().await;
+            })
+            .await;
             None
         }
     }

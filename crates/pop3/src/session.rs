@@ -165,7 +165,12 @@ impl Session {
             .await;
             // Nothing is deleted: only QUIT commits deletions.
             let Some(next) = next else {
-                break "Disconnected: internal error".to_string();
+                // The guard said goodbye and closed; the stream is not
+                // touched again.
+                if let Some(md) = self.maildrop.as_mut() {
+                    md.guard = None;
+                }
+                return self.log_end("Disconnected: internal error");
             };
             let flow = match next {
                 Ok(flow) => flow,
