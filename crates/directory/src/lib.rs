@@ -26,6 +26,11 @@ pub use address::{Address, AddressError};
 pub use resolve::{MAX_DEPTH, Resolution, Target};
 pub use verify::Verifier;
 
+/// Failed logins before a session is closed, in every protocol: a guesser
+/// must reconnect (and do a TLS handshake) every few passwords, as with
+/// Dovecot's login processes.
+pub const MAX_AUTH_FAILURES: u32 = 3;
+
 #[derive(Debug, thiserror::Error)]
 pub enum DirectoryError {
     #[error(transparent)]

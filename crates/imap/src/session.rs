@@ -92,10 +92,6 @@ pub(crate) struct Session {
 
 /// Dovecot's `CLIENT_MAX_BAD_COMMANDS` of a logged-in session.
 const MAX_BAD_COMMANDS: u32 = 20;
-/// Failed logins before the connection is closed: a guesser must reconnect
-/// (and do a TLS handshake) every few passwords, as with Dovecot's
-/// imap-login.
-const MAX_AUTH_FAILURES: u32 = 3;
 /// A failed login costs the client this long before its answer.
 const AUTH_FAILURE_DELAY: std::time::Duration = std::time::Duration::from_millis(500);
 /// The head of an over-long command line kept for its tag, and its tail
@@ -316,7 +312,7 @@ impl Session {
     /// Closes a connection that sent too many bad commands or failed to log
     /// in too often, as Dovecot does; `true` when closed.
     async fn close_for_errors(&mut self, conn: &mut Conn) -> bool {
-        let (bye, why) = if self.auth_failures >= MAX_AUTH_FAILURES {
+        let (bye, why) = if self.auth_failures >= havre_directory::MAX_AUTH_FAILURES {
             (
                 &b"* BYE Too many authentication failures.\r\n"[..],
                 "Disconnected: Too many authentication failures",

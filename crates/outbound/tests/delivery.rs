@@ -446,21 +446,26 @@ async fn a_domain_without_mx_falls_back_to_its_a_record() {
     assert_eq!(server.log().messages.len(), 1);
 }
 
-#[tokio::test]
-async fn dot_stuffing_a_line_starting_with_a_dot_arrives_intact() {
-    let body: &[u8] = b"Subject: dots\r\n\r\n.hidden\r\n..two\r\n.\r\nend\r\n";
-    let server = Server::start(Script::smtp()).await;
+/// `body` to b@example.test straight to `server`.
+async fn deliver_one(server: &Server, body: &[u8]) -> Vec<RecipientResult> {
     let fixture = message(body);
     let rcpts = recipients(&["b@example.test"]);
-    let results = within(deliver(
-        &direct(&server),
+    within(deliver(
+        &direct(server),
         "example.test",
         &no_dns(),
         &settings(),
         &envelope(&rcpts, &fixture),
         &fixture.path,
     ))
-    .await;
+    .await
+}
+
+#[tokio::test]
+async fn dot_stuffing_a_line_starting_with_a_dot_arrives_intact() {
+    let body: &[u8] = b"Subject: dots\r\n\r\n.hidden\r\n..two\r\n.\r\nend\r\n";
+    let server = Server::start(Script::smtp()).await;
+    let results = deliver_one(&server, body).await;
     assert!(results[0].is_delivered(), "{results:?}");
     assert_eq!(server.log().messages, [body.to_vec()]);
 }
@@ -472,17 +477,7 @@ async fn a_bare_cr_goes_out_as_crlf_so_a_lax_next_hop_sees_no_smuggled_end_of_da
     let body: &[u8] =
         b"Subject: cr\r\n\r\nline1\r.\r\nMAIL FROM:<evil@remote.test>\r\nRCPT TO:<x@y>\r\n";
     let server = Server::start(Script::smtp()).await;
-    let fixture = message(body);
-    let rcpts = recipients(&["b@example.test"]);
-    let results = within(deliver(
-        &direct(&server),
-        "example.test",
-        &no_dns(),
-        &settings(),
-        &envelope(&rcpts, &fixture),
-        &fixture.path,
-    ))
-    .await;
+    let results = deliver_one(&server, body).await;
     assert!(results[0].is_delivered(), "{results:?}");
     let received = &server.log().messages[0];
     assert_eq!(

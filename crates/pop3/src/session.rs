@@ -198,6 +198,14 @@ impl Session {
             };
             match flow {
                 Flow::Continue => {
+                    if self.maildrop.is_none()
+                        && self.auth_attempts >= havre_directory::MAX_AUTH_FAILURES
+                    {
+                        // As Dovecot's pop3-login: the failure is answered,
+                        // then the guesser must reconnect.
+                        let _ = conn.flush().await;
+                        break "Too many authentication failures".to_string();
+                    }
                     if self.errors >= self.services.settings.max_bad_commands {
                         let _ = conn
                             .send(err(None, "Too many bad commands.").as_bytes())

@@ -342,6 +342,37 @@ p.quit()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_third_failed_login_is_answered_then_the_guesser_must_reconnect() {
+    let server = Server::with_messages().await;
+    let out = server
+        .python(
+            r#"
+p = pop()
+for n in (1, 2, 3):
+    p.user(USER)
+    print(f"TRY{n}", fail(p.pass_, f"guess{n}"))
+try:
+    p.user(USER)
+    print("AFTER", "still open")
+except (poplib.error_proto, OSError, EOFError) as e:
+    print("AFTER", "closed")
+login(pop()).quit()
+print("RECONNECTED", "ok")
+"#,
+        )
+        .await;
+    for n in 1..=3 {
+        assert_eq!(
+            field(&out, &format!("TRY{n} ")),
+            "-ERR [AUTH] Authentication failed.",
+            "{out:?}"
+        );
+    }
+    assert_eq!(field(&out, "AFTER "), "closed", "{out:?}");
+    assert_eq!(field(&out, "RECONNECTED "), "ok", "{out:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bad_credentials_get_the_auth_response_code_and_a_later_good_login_works() {
     let server = Server::with_messages().await;
     let out = server
@@ -352,13 +383,16 @@ p.user(USER)
 print("WRONG", fail(p.pass_, "guess"))
 p.user("nobody@example.test")
 print("UNKNOWN", fail(p.pass_, PASSWORD))
-print("SASL", fail(p._shortcmd, "AUTH PLAIN " + plain(password="guess")))
-print("PROXY", fail(p._shortcmd, "AUTH PLAIN " + base64.b64encode(b"bob@example.test\0alice@example.test\0secret").decode()))
 print("NOUSER", fail(p.pass_, PASSWORD))
 print("APOP", fail(p._shortcmd, "APOP alice 0123456789abcdef0123456789abcdef"))
 print("MECH", fail(p._shortcmd, "AUTH CRAM-MD5"))
 login(p)
 print("OK", *p.stat())
+p.quit()
+p = pop()
+print("SASL", fail(p._shortcmd, "AUTH PLAIN " + plain(password="guess")))
+print("PROXY", fail(p._shortcmd, "AUTH PLAIN " + base64.b64encode(b"bob@example.test\0alice@example.test\0secret").decode()))
+login(p)
 p.quit()
 "#,
         )
