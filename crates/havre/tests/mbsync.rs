@@ -2,7 +2,7 @@
 //! flags change on both sides, and further syncs converge with nothing lost
 //! or duplicated.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use havre_testkit::{Havre, python_ok};
@@ -63,13 +63,9 @@ fn subjects(dir: &Path) -> Vec<String> {
     out
 }
 
-#[test]
-fn mbsync_mirrors_a_thousand_messages_and_flag_changes_converge() {
-    let mut node = Havre::init(env!("CARGO_BIN_EXE_havre"));
-    node.add_user("alice@example.test");
-    node.start();
-    python_ok(FILL, &[&node.lmtp_port.to_string(), "1000"]);
-
+/// An mbsync configuration mirroring the node's INBOX (STARTTLS) into a
+/// local Maildir; returns it and the local INBOX.
+fn mbsync_config(node: &Havre) -> (PathBuf, PathBuf) {
     let work = node.dir().join("mbsync");
     std::fs::create_dir_all(work.join("local")).unwrap();
     let config = work.join("mbsyncrc");
@@ -88,7 +84,17 @@ fn mbsync_mirrors_a_thousand_messages_and_flag_changes_converge() {
         ),
     )
     .unwrap();
-    let inbox = work.join("local/INBOX");
+    (config, work.join("local/INBOX"))
+}
+
+#[test]
+fn mbsync_mirrors_a_thousand_messages_and_flag_changes_converge() {
+    let mut node = Havre::init(env!("CARGO_BIN_EXE_havre"));
+    node.add_user("alice@example.test");
+    node.start();
+    python_ok(FILL, &[&node.lmtp_port.to_string(), "1000"]);
+
+    let (config, inbox) = mbsync_config(&node);
 
     mbsync(&config);
     let first = local(&inbox);
@@ -186,4 +192,89 @@ print("deleted", len(m.search(None, "DELETED")[1][0].split()))
     let mut unique = subjects_now.clone();
     unique.dedup();
     assert_eq!(unique.len(), 995, "nothing duplicated");
+}
+
+/// A phone working on the INBOX (new messages, flags, deletions) while mbsync
+/// syncs the same account again and again.
+const PHONE: &str = r#"
+import imaplib, random, ssl, sys
+ctx = ssl.create_default_context(); ctx.check_hostname = False; ctx.verify_mode = ssl.CERT_NONE
+rnd = random.Random(int(sys.argv[2]))
+m = imaplib.IMAP4("127.0.0.1", int(sys.argv[1])); m.starttls(ssl_context=ctx)
+m.login("alice@example.test", "secret"); m.select("INBOX")
+for i in range(80):
+    typ, _ = m.append("INBOX", None, None, f"From: phone@remote.test\r\nSubject: phone {i}\r\n\r\nfrom the phone\r\n".encode())
+    assert typ == "OK", typ
+    uids = m.uid("SEARCH", None, "ALL")[1][0].split()
+    typ, _ = m.uid("STORE", rnd.choice(uids), "+FLAGS", "(\\Flagged)")
+    assert typ == "OK", typ
+    if i % 8 == 7:
+        m.uid("STORE", rnd.choice(uids), "+FLAGS", "(\\Deleted)")
+        m.expunge()
+m.logout()
+print("phone done")
+"#;
+
+/// What the server has: subject and whether it is flagged, per message.
+const SERVER_STATE: &str = r#"
+import imaplib, re, ssl, sys
+ctx = ssl.create_default_context(); ctx.check_hostname = False; ctx.verify_mode = ssl.CERT_NONE
+m = imaplib.IMAP4("127.0.0.1", int(sys.argv[1])); m.starttls(ssl_context=ctx)
+m.login("alice@example.test", "secret"); m.select("INBOX", readonly=True)
+typ, data = m.fetch("1:*", "(FLAGS BODY.PEEK[HEADER.FIELDS (SUBJECT)])")
+for item in data:
+    if isinstance(item, tuple):
+        flagged = "\\Flagged" in item[0].decode()
+        subject = item[1].decode().strip().removeprefix("Subject: ")
+        print(("F " if flagged else "- ") + subject)
+"#;
+
+#[test]
+fn mbsync_and_a_phone_working_at_once_converge_with_nothing_lost_or_doubled() {
+    let mut node = Havre::init(env!("CARGO_BIN_EXE_havre"));
+    node.add_user("alice@example.test");
+    node.start();
+    python_ok(FILL, &[&node.lmtp_port.to_string(), "300"]);
+    let (config, inbox) = mbsync_config(&node);
+    mbsync(&config);
+
+    let port = node.imap_port.to_string();
+    let phone = std::thread::spawn(move || python_ok(PHONE, &[&port, "7"]));
+    while !phone.is_finished() {
+        mbsync(&config);
+    }
+    assert!(phone.join().unwrap().contains("phone done"));
+    mbsync(&config);
+    mbsync(&config);
+
+    let server: Vec<String> = python_ok(SERVER_STATE, &[&node.imap_port.to_string()])
+        .lines()
+        .map(str::to_string)
+        .collect();
+    let mut near: Vec<String> = Vec::new();
+    for sub in ["cur", "new"] {
+        for entry in std::fs::read_dir(inbox.join(sub)).unwrap().flatten() {
+            let name = entry.file_name().to_string_lossy().into_owned();
+            let flagged = name.split(":2,").nth(1).unwrap_or("").contains('F');
+            let text = std::fs::read_to_string(entry.path()).unwrap();
+            let subject = text
+                .lines()
+                .find_map(|l| l.strip_prefix("Subject: "))
+                .unwrap_or_default()
+                .to_string();
+            near.push(format!("{} {subject}", if flagged { "F" } else { "-" }));
+        }
+    }
+    let mut server_sorted = server.clone();
+    server_sorted.sort();
+    near.sort();
+    assert_eq!(server_sorted.len(), 300 + 80 - 10, "{server_sorted:?}");
+    let mut unique = server_sorted.clone();
+    unique.dedup();
+    assert_eq!(
+        unique.len(),
+        server_sorted.len(),
+        "a message doubled on the server"
+    );
+    assert_eq!(near, server_sorted, "the two sides did not converge");
 }
