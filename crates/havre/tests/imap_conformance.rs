@@ -72,7 +72,9 @@ for l in raw(m, 'LSUB "" "*"'): print("lsub-after-unsubscribe:", l)
     );
     for default in ["INBOX", "Sent", "Drafts", "Trash", "Junk", "Archive"] {
         assert!(
-            after_create.iter().any(|l| l.ends_with(&format!(" {default}"))),
+            after_create
+                .iter()
+                .any(|l| l.ends_with(&format!(" {default}"))),
             "{default} is not subscribed: {out}"
         );
     }
@@ -115,7 +117,10 @@ for l in raw(m, 'LIST (SUBSCRIBED) "" "%"'): print("plain:", l)
 "#,
     );
     assert!(out.contains("subscribe: OK"), "{out}");
-    assert!(out.contains(r#"lsub: * LSUB (\Noselect) "/" Lists"#), "{out}");
+    assert!(
+        out.contains(r#"lsub: * LSUB (\Noselect) "/" Lists"#),
+        "{out}"
+    );
     assert!(
         !out.contains(r#"lsub: * LSUB () "/" Lists/rust"#),
         "`%` does not reach the second level: {out}"

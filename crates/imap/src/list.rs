@@ -147,7 +147,11 @@ mod tests {
 
     #[test]
     fn a_percent_pattern_lists_the_levels_above_a_subscribed_name() {
-        let listed = select(["Lists/rust", "INBOX"], &["%".into()], Parents::PercentLevels);
+        let listed = select(
+            ["Lists/rust", "INBOX"],
+            &["%".into()],
+            Parents::PercentLevels,
+        );
         assert_eq!(
             names(&listed),
             [("INBOX", true, false), ("Lists", false, false)]
@@ -170,7 +174,11 @@ mod tests {
             [("Lists", true, true), ("Work", false, true)]
         );
         // With `*` the child is listed itself: no CHILDINFO.
-        let listed = select(["Lists", "Lists/rust"], &["*".into()], Parents::RecursiveMatch);
+        let listed = select(
+            ["Lists", "Lists/rust"],
+            &["*".into()],
+            Parents::RecursiveMatch,
+        );
         assert_eq!(
             names(&listed),
             [("Lists", true, false), ("Lists/rust", true, false)]

@@ -172,8 +172,11 @@ impl Mailboxes {
     pub async fn ensure_defaults(&self, user: &str) -> Result<(), MailboxError> {
         let existing = self.store.mailbox_list(user).await?;
         let has = |name: &str| existing.iter().any(|m| m.name == name);
-        let defaults = std::iter::once(("INBOX", None))
-            .chain(DEFAULT_FOLDERS.iter().map(|(name, special)| (*name, Some(*special))));
+        let defaults = std::iter::once(("INBOX", None)).chain(
+            DEFAULT_FOLDERS
+                .iter()
+                .map(|(name, special)| (*name, Some(*special))),
+        );
         for (name, special) in defaults {
             if !has(name) {
                 self.create(user, name, special).await?;

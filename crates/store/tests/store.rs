@@ -379,7 +379,14 @@ async fn the_subscription_list_outlives_a_mailbox_and_follows_a_rename() {
     assert!(!work.subscribed, "creating a mailbox does not subscribe it");
     store.subscription_set(alice, "Work", true).await.unwrap();
     store.subscription_set(alice, "Work", true).await.unwrap();
-    assert!(store.mailbox_get(alice, "Work").await.unwrap().unwrap().subscribed);
+    assert!(
+        store
+            .mailbox_get(alice, "Work")
+            .await
+            .unwrap()
+            .unwrap()
+            .subscribed
+    );
     store.mailbox_rename(work.id, "Job").await.unwrap();
     assert_eq!(store.subscriptions(alice).await.unwrap(), ["Job"]);
     store.mailbox_delete(work.id).await.unwrap();
