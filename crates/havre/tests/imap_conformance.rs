@@ -136,3 +136,89 @@ for l in raw(m, 'LIST (SUBSCRIBED) "" "%"'): print("plain:", l)
         "{out}"
     );
 }
+
+/// Three messages whose Date day differs from their UTC day, an address
+/// with comments, and a group.
+const APPEND_THREE: &str = r#"
+def append(m, text):
+    typ, data = m.append("INBOX", None, None, text.replace("\n", "\r\n").encode())
+    assert typ == "OK", data
+m = connect()
+append(m, "Date: Mon, 1 Jan 2024 23:30:00 -0500\nFrom: Alice (the boss) <alice(at home)@example.test>\nTo: zed@example.test\nSubject: one\n\nlate on the first\n")
+append(m, "Date: Tue, 2 Jan 2024 00:30:00 +0900\nFrom: carol@example.test\nTo: undisclosed-recipients:;\nSubject: two\n\nearly on the second\n")
+append(m, "Date: Wed, 3 Jan 2024 12:00:00 +0000\nFrom: bob@example.test\nTo: Team: amy@example.test;\nSubject: three\n\nnoon on the third\n")
+m.select("INBOX")
+"#;
+
+#[test]
+fn sent_dates_use_the_date_headers_own_day_and_address_keys_the_envelope() {
+    let node = node();
+    let out = imap(
+        &node,
+        &format!(
+            "{APPEND_THREE}{}",
+            r#"
+for key in ["SENTON 1-Jan-2024", "SENTON 2-Jan-2024", "SENTBEFORE 2-Jan-2024",
+            "SENTSINCE 2-Jan-2024", 'FROM "boss"', 'FROM "home"',
+            'FROM "Alice <alice@example.test>"', 'TO "team"']:
+    typ, data = m.search(None, key)
+    print(key, "->", data[0].decode())
+typ, data = m.sort("(TO)", "UTF-8", "ALL")
+print("sort to ->", data[0].decode())
+"#
+        ),
+    );
+    let answer = |key: &str| {
+        out.lines()
+            .find_map(|l| l.strip_prefix(&format!("{key} -> ")))
+            .unwrap_or_else(|| panic!("no answer to {key}: {out}"))
+            .to_string()
+    };
+    // 23:30 -0500 on the 1st is the 2nd in UTC, 00:30 +0900 on the 2nd is
+    // the 1st in UTC: each is still sent on the day its header says.
+    assert_eq!(answer("SENTON 1-Jan-2024"), "1", "{out}");
+    assert_eq!(answer("SENTON 2-Jan-2024"), "2", "{out}");
+    assert_eq!(answer("SENTBEFORE 2-Jan-2024"), "1", "{out}");
+    assert_eq!(answer("SENTSINCE 2-Jan-2024"), "2 3", "{out}");
+    // Comments are not part of the address ENVELOPE gives.
+    assert_eq!(answer(r#"FROM "boss""#), "", "{out}");
+    assert_eq!(answer(r#"FROM "home""#), "", "{out}");
+    assert_eq!(answer(r#"FROM "Alice <alice@example.test>""#), "1", "{out}");
+    assert_eq!(answer(r#"TO "team""#), "3", "{out}");
+    // By the first To address's mailbox: TEAM (a group), UNDISCLOSED-RECIPIENTS
+    // (a group without members), ZED.
+    assert_eq!(answer("sort to"), "3 2 1", "{out}");
+}
+
+#[test]
+fn a_mailbox_name_that_is_not_modified_utf7_gets_no_and_check_completes() {
+    let node = node();
+    let out = imap(
+        &node,
+        r#"
+m = connect()
+for l in raw(m, 'CREATE "&Jjo"'): print("create:", l)
+for l in raw(m, 'SELECT "&-x&AGE"'): print("select:", l)
+m.select("INBOX")
+for l in raw(m, 'CHECK'): print("check:", l)
+for l in raw(m, 'NOOP'): print("noop:", l)
+"#,
+    );
+    let tagged = |prefix: &str| {
+        out.lines()
+            .filter(|l| l.starts_with(prefix) && !l.contains(" * "))
+            .last()
+            .unwrap_or_else(|| panic!("no {prefix}: {out}"))
+            .to_string()
+    };
+    assert!(
+        tagged("create:").ends_with(" NO Mailbox name is not valid modified UTF-7."),
+        "{out}"
+    );
+    assert!(
+        tagged("select:").ends_with(" NO Mailbox name is not valid modified UTF-7."),
+        "{out}"
+    );
+    assert!(tagged("check:").ends_with(" OK CHECK completed."), "{out}");
+    assert!(tagged("noop:").ends_with(" OK NOOP completed."), "{out}");
+}
