@@ -206,8 +206,7 @@ for l in raw(m, 'NOOP'): print("noop:", l)
     );
     let tagged = |prefix: &str| {
         out.lines()
-            .filter(|l| l.starts_with(prefix) && !l.contains(" * "))
-            .last()
+            .rfind(|l| l.starts_with(prefix) && !l.contains(" * "))
             .unwrap_or_else(|| panic!("no {prefix}: {out}"))
             .to_string()
     };

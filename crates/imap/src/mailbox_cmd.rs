@@ -136,7 +136,7 @@ impl Session {
             if let Some(special) = mailbox.and_then(|m| m.special_use.as_deref()) {
                 attrs.push(special_attr(special));
             }
-            let is_subscribed = subscriptions.iter().any(|n| *n == entry.name);
+            let is_subscribed = subscriptions.contains(&entry.name);
             if is_subscribed && (list.returns.subscribed || subscribed_only) {
                 attrs.push(MailboxAttr::Subscribed);
             }
