@@ -13,6 +13,10 @@ pub enum ParseErrorKind {
     Syntax,
     /// Parentheses, `NOT` or `OR` nested deeper than [`crate::MAX_DEPTH`].
     TooDeep,
+    /// The command is well formed but a mailbox name cannot be decoded (not
+    /// modified UTF-7, not UTF-8): a name the server refuses, so the answer
+    /// is `NO`, as Dovecot's, not `BAD`.
+    BadMailboxName,
 }
 
 /// A command that could not be parsed. The message never contains CR, LF or
@@ -54,17 +58,22 @@ impl ParseError {
         self.kind
     }
 
+    /// Answered `NO` (the command was understood), not `BAD`.
+    pub fn is_refusal(&self) -> bool {
+        self.kind == ParseErrorKind::BadMailboxName && self.tag.is_some()
+    }
+
     /// Text for `TAG BAD <message>`.
     pub fn message(&self) -> &str {
         &self.message
     }
 
     /// The whole response line: `TAG BAD message\r\n`, or `* BAD message\r\n`
-    /// when there is no tag.
+    /// when there is no tag; `TAG NO message\r\n` for a mailbox name.
     pub fn response(&self) -> Vec<u8> {
         let mut out = Vec::with_capacity(self.message.len() + 16);
         out.extend_from_slice(self.tag.as_deref().unwrap_or("*").as_bytes());
-        out.extend_from_slice(b" BAD ");
+        out.extend_from_slice(if self.is_refusal() { b" NO " } else { b" BAD " });
         out.extend_from_slice(self.message.as_bytes());
         out.extend_from_slice(b"\r\n");
         out

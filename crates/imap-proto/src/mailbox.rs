@@ -3,7 +3,7 @@
 
 use std::fmt;
 
-use crate::error::ParseError;
+use crate::error::{ParseError, ParseErrorKind};
 use crate::mutf7::mutf7_decode;
 
 /// A mailbox name in UTF-8. The case-insensitive name `INBOX` is always
@@ -54,10 +54,19 @@ pub fn normalize_inbox(name: &str) -> Option<&'static str> {
 /// taken as raw UTF-8 (some clients send that without enabling anything).
 pub fn decode_mailbox_name(raw: &[u8], utf8: bool) -> Result<String, ParseError> {
     if utf8 || !raw.is_ascii() {
-        return String::from_utf8(raw.to_vec())
-            .map_err(|_| ParseError::syntax("mailbox name is not valid UTF-8"));
+        return String::from_utf8(raw.to_vec()).map_err(|_| {
+            ParseError::new(
+                ParseErrorKind::BadMailboxName,
+                "Mailbox name is not valid UTF-8.",
+            )
+        });
     }
-    mutf7_decode(raw).map_err(|_| ParseError::syntax("mailbox name is not valid modified UTF-7"))
+    mutf7_decode(raw).map_err(|_| {
+        ParseError::new(
+            ParseErrorKind::BadMailboxName,
+            "Mailbox name is not valid modified UTF-7.",
+        )
+    })
 }
 
 /// A mailbox attribute (RFC 9051 7.3.1, RFC 5258, RFC 6154 SPECIAL-USE),

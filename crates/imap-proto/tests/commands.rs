@@ -1227,3 +1227,20 @@ fn inbox_is_case_insensitive() {
         "&ZeVnLIqe-"
     );
 }
+
+#[test]
+fn a_mailbox_name_that_is_not_modified_utf7_is_refused_with_no() {
+    for input in [
+        &b"a1 CREATE \"&Jjo\"\r\n"[..],
+        b"a2 SELECT &-x&AGE\r\n",
+        b"a3 LIST \"\" \"&Zm9v\"\r\n",
+    ] {
+        let err = parse_command(input).expect_err("invalid name");
+        assert_eq!(err.kind(), ParseErrorKind::BadMailboxName, "{err}");
+        let tag = err.tag().unwrap();
+        assert_eq!(
+            err.response(),
+            format!("{tag} NO Mailbox name is not valid modified UTF-7.\r\n").into_bytes()
+        );
+    }
+}

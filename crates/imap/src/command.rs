@@ -115,7 +115,9 @@ impl Session {
                 self.out.capability(&refs);
                 Outcome::ok("Capability completed.")
             }
-            CommandBody::Noop | CommandBody::Check => Outcome::ok("NOOP completed."),
+            CommandBody::Noop => Outcome::ok("NOOP completed."),
+            // Every write is already durable; CHECK only names itself.
+            CommandBody::Check => Outcome::ok("CHECK completed."),
             CommandBody::Logout => {
                 self.out
                     .untagged(havre_imap_proto::Status::Bye, None, "Logging out");

@@ -5,10 +5,10 @@ use havre_imap_proto::{
     Code, Flag, ListCommand, ListExtra, Mailbox, MailboxAttr, RangeSet, SelectParams, Status,
     StatusItem,
 };
-use havre_mailbox::MailboxError;
+use havre_mailbox::{MailboxError, normalize_name};
 use havre_store::{MailboxRecord, StoreError};
 
-use crate::list::{DELIMITER, full_pattern, matches_name};
+use crate::list::{DELIMITER, Parents, full_pattern, select};
 use crate::session::{Outcome, Session};
 use crate::view::{View, has_flag};
 
@@ -63,6 +63,15 @@ impl Session {
         }
     }
 
+    pub(crate) async fn subscription_list(&self) -> Result<Vec<String>, Outcome> {
+        self.services
+            .mailboxes
+            .store()
+            .subscriptions(self.user())
+            .await
+            .map_err(|e| mailbox_error(e.into()))
+    }
+
     pub(crate) async fn list(&mut self, list: ListCommand) -> Outcome {
         if list.patterns.iter().all(|p| p.is_empty()) && !list.extended {
             // `LIST "" ""`: the delimiter and the root (RFC 9051 6.3.9).
@@ -73,47 +82,75 @@ impl Session {
             Ok(m) => m,
             Err(o) => return o,
         };
+        let subscribed_only = list.selection.subscribed;
+        let subscriptions = if subscribed_only || list.returns.subscribed {
+            match self.subscription_list().await {
+                Ok(s) => s,
+                Err(o) => return o,
+            }
+        } else {
+            Vec::new()
+        };
         let patterns: Vec<String> = list
             .patterns
             .iter()
             .map(|p| full_pattern(&list.reference, p))
             .collect();
-        let subscribed_only = list.selection.subscribed;
         let special_only = list.selection.special_use;
-        for mailbox in &mailboxes {
-            if !patterns.iter().any(|p| matches_name(p, &mailbox.name)) {
-                continue;
-            }
-            if subscribed_only && !mailbox.subscribed {
-                continue;
-            }
-            if special_only && mailbox.special_use.is_none() {
-                continue;
-            }
-            let prefix = format!("{}{DELIMITER}", mailbox.name);
-            let has_children = mailboxes.iter().any(|m| m.name.starts_with(&prefix));
-            let mut attrs = vec![if has_children {
-                MailboxAttr::HasChildren
+        let existing = |name: &str| mailboxes.iter().find(|m| m.name == name);
+        // RFC 5258 3: with SUBSCRIBED the subscription list is what is
+        // listed, existing or not; otherwise the mailboxes.
+        let listed = if subscribed_only {
+            let parents = if list.selection.recursive_match {
+                Parents::RecursiveMatch
             } else {
-                MailboxAttr::HasNoChildren
-            }];
-            if let Some(special) = &mailbox.special_use {
+                Parents::Never
+            };
+            select(subscriptions.iter().map(String::as_str), &patterns, parents)
+        } else {
+            select(
+                mailboxes.iter().map(|m| m.name.as_str()),
+                &patterns,
+                Parents::PercentLevels,
+            )
+        };
+        for entry in listed {
+            let mailbox = existing(&entry.name);
+            if special_only && mailbox.is_none_or(|m| m.special_use.is_none()) {
+                continue;
+            }
+            let prefix = format!("{}{DELIMITER}", entry.name);
+            let has_children = mailboxes.iter().any(|m| m.name.starts_with(&prefix));
+            let mut attrs = Vec::new();
+            match mailbox {
+                Some(_) => attrs.push(if has_children {
+                    MailboxAttr::HasChildren
+                } else {
+                    MailboxAttr::HasNoChildren
+                }),
+                // \NonExistent implies \Noselect (RFC 5258); a level that
+                // only exists above others is \Noselect, as RFC 3501 says.
+                None if subscribed_only || !has_children => attrs.push(MailboxAttr::NonExistent),
+                None => attrs.extend([MailboxAttr::NoSelect, MailboxAttr::HasChildren]),
+            }
+            if let Some(special) = mailbox.and_then(|m| m.special_use.as_deref()) {
                 attrs.push(special_attr(special));
             }
-            if mailbox.subscribed && (list.returns.subscribed || subscribed_only) {
+            let is_subscribed = subscriptions.contains(&entry.name);
+            if is_subscribed && (list.returns.subscribed || subscribed_only) {
                 attrs.push(MailboxAttr::Subscribed);
             }
             if list.extended {
-                self.out.list_extended(
-                    &attrs,
-                    Some(DELIMITER),
-                    &mailbox.name,
-                    &ListExtra::default(),
-                );
+                let extra = ListExtra {
+                    child_info_subscribed: entry.child_info,
+                    ..ListExtra::default()
+                };
+                self.out
+                    .list_extended(&attrs, Some(DELIMITER), &entry.name, &extra);
             } else {
-                self.out.list(&attrs, Some(DELIMITER), &mailbox.name);
+                self.out.list(&attrs, Some(DELIMITER), &entry.name);
             }
-            if let Some(items) = &list.returns.status {
+            if let (Some(items), Some(mailbox)) = (&list.returns.status, mailbox) {
                 // LIST-STATUS (RFC 5819): STATUS right after the mailbox's LIST.
                 let values = self.status_values(mailbox, items).await;
                 self.out.status(&mailbox.name, &values);
@@ -122,16 +159,27 @@ impl Session {
         Outcome::ok("List completed.")
     }
 
+    /// LSUB (RFC 3501 6.3.9): the subscribed names, existing or not, and with
+    /// a trailing `%` the levels above them, `\Noselect` when they are not
+    /// themselves subscribed.
     pub(crate) async fn lsub(&mut self, reference: &str, pattern: &str) -> Outcome {
-        let mailboxes = match self.mailbox_list().await {
-            Ok(m) => m,
+        let subscriptions = match self.subscription_list().await {
+            Ok(s) => s,
             Err(o) => return o,
         };
         let pattern = full_pattern(reference, pattern);
-        for mailbox in mailboxes.iter().filter(|m| m.subscribed) {
-            if matches_name(&pattern, &mailbox.name) {
-                self.out.lsub(&[], Some(DELIMITER), &mailbox.name);
-            }
+        let listed = select(
+            subscriptions.iter().map(String::as_str),
+            &[pattern],
+            Parents::PercentLevels,
+        );
+        for entry in listed {
+            let attrs: &[MailboxAttr] = if entry.candidate {
+                &[]
+            } else {
+                &[MailboxAttr::NoSelect]
+            };
+            self.out.lsub(attrs, Some(DELIMITER), &entry.name);
         }
         Outcome::ok("Lsub completed.")
     }
@@ -233,16 +281,21 @@ impl Session {
         }
     }
 
+    /// SUBSCRIBE needs an existing mailbox (as Dovecot); UNSUBSCRIBE takes
+    /// any name, since the list keeps names of deleted mailboxes (RFC 9051
+    /// 6.3.7).
     pub(crate) async fn subscribe(&mut self, mailbox: Mailbox, on: bool) -> Outcome {
-        let record = match self.find_mailbox(&mailbox).await {
-            Ok(r) => r,
-            Err(o) => return o,
+        let name = mailbox.as_str().trim_end_matches(DELIMITER);
+        let name = match self.find_mailbox(&Mailbox::new(name)).await {
+            Ok(record) => record.name,
+            Err(o) if on => return o,
+            Err(_) => normalize_name(name),
         };
         match self
             .services
             .mailboxes
             .store()
-            .mailbox_subscribe(record.id, on)
+            .subscription_set(self.user(), &name, on)
             .await
         {
             Ok(()) => Outcome::ok(if on {

@@ -95,20 +95,20 @@ fn matches(key: &SearchKey, c: &Candidate, ctx: &Context<'_>) -> bool {
         SearchKey::On(d) => day(m.internal_date) == date_day(d),
         SearchKey::Since(d) => day(m.internal_date) >= date_day(d),
         SearchKey::SentBefore(d) => {
-            havre_message::sent_date(raw).is_some_and(|t| day(t) < date_day(d))
+            havre_message::sent_day(raw).is_some_and(|sent| sent < date_day(d))
         }
         SearchKey::SentOn(d) => {
-            havre_message::sent_date(raw).is_some_and(|t| day(t) == date_day(d))
+            havre_message::sent_day(raw).is_some_and(|sent| sent == date_day(d))
         }
         SearchKey::SentSince(d) => {
-            havre_message::sent_date(raw).is_some_and(|t| day(t) >= date_day(d))
+            havre_message::sent_day(raw).is_some_and(|sent| sent >= date_day(d))
         }
         SearchKey::Older(secs) => m.internal_date <= ctx.now - *secs as i64,
         SearchKey::Younger(secs) => m.internal_date > ctx.now - *secs as i64,
-        SearchKey::Bcc(s) => havre_message::header_contains(raw, "Bcc", s),
-        SearchKey::Cc(s) => havre_message::header_contains(raw, "Cc", s),
-        SearchKey::From(s) => havre_message::header_contains(raw, "From", s),
-        SearchKey::To(s) => havre_message::header_contains(raw, "To", s),
+        SearchKey::Bcc(s) => havre_message::address_contains(raw, "Bcc", s),
+        SearchKey::Cc(s) => havre_message::address_contains(raw, "Cc", s),
+        SearchKey::From(s) => havre_message::address_contains(raw, "From", s),
+        SearchKey::To(s) => havre_message::address_contains(raw, "To", s),
         SearchKey::Subject(s) => havre_message::header_contains(raw, "Subject", s),
         SearchKey::Header(field, s) => havre_message::header_contains(raw, field, s),
         SearchKey::Body(s) => havre_message::body_contains(raw, s),

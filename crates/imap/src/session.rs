@@ -444,7 +444,9 @@ impl Session {
                 }
             }
             Err(err) => {
-                self.bad_commands += 1;
+                if !err.is_refusal() {
+                    self.bad_commands += 1;
+                }
                 self.out.raw(&err.response());
                 Ok(Next::Continue)
             }

@@ -356,7 +356,7 @@ pub async fn import_dovecot_maildir(
         if record.subscribed != subscribed {
             mailboxes
                 .store()
-                .mailbox_subscribe(record.id, subscribed)
+                .subscription_set(&user, &record.name, subscribed)
                 .await?;
         }
         mailboxes.notifier().changed(&user, record.id);

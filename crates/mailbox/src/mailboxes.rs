@@ -167,15 +167,20 @@ impl Mailboxes {
     }
 
     /// INBOX and the default special-use folders, in the store and on disk.
+    /// The server subscribes each one it creates, like Dovecot's
+    /// `auto = subscribe`; a client's CREATE does not subscribe.
     pub async fn ensure_defaults(&self, user: &str) -> Result<(), MailboxError> {
         let existing = self.store.mailbox_list(user).await?;
         let has = |name: &str| existing.iter().any(|m| m.name == name);
-        if !has("INBOX") {
-            self.create(user, "INBOX", None).await?;
-        }
-        for (name, special) in DEFAULT_FOLDERS {
+        let defaults = std::iter::once(("INBOX", None)).chain(
+            DEFAULT_FOLDERS
+                .iter()
+                .map(|(name, special)| (*name, Some(*special))),
+        );
+        for (name, special) in defaults {
             if !has(name) {
-                self.create(user, name, Some(special)).await?;
+                self.create(user, name, special).await?;
+                self.store.subscription_set(user, name, true).await?;
             }
         }
         Ok(())

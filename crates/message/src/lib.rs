@@ -100,7 +100,10 @@ mod thread;
 pub use analysis::{Analysis, analyse};
 pub use binary::{BinaryError, binary_section, binary_size};
 pub use crlf::{crlf_size, to_crlf};
-pub use search::{body_contains, header, header_contains, header_end, sent_date, text_contains};
+pub use search::{
+    address_contains, body_contains, header, header_contains, header_end, sent_date, sent_day,
+    text_contains,
+};
 pub use section::{Section, SectionText, partial, section};
 pub use sort::{SortKeys, sort_keys};
 pub use subject::base_subject;

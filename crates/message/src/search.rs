@@ -5,9 +5,10 @@
 //! Content-Transfer-Encoding undone and their charset converted to UTF-8
 //! (HTML is searched as it is, tags included).
 
+use crate::address::{Address, parse_address_list};
 use crate::binary::decode_transfer_encoding;
 use crate::crlf::to_crlf;
-use crate::date::parse_date;
+use crate::date::{parse_date, parse_date_day};
 use crate::header::{Field, message_header, parse_header_block};
 use crate::mime;
 use crate::part::{Kind, Part};
@@ -36,6 +37,48 @@ pub fn sent_date(raw: &[u8]) -> Option<i64> {
         .iter()
         .find(|f| f.is("Date"))
         .and_then(|f| parse_date(&f.value))
+}
+
+/// The day of the first Date: header in its own zone (days since the
+/// epoch), for SENTBEFORE, SENTON and SENTSINCE.
+pub fn sent_day(raw: &[u8]) -> Option<i64> {
+    message_header(raw)
+        .fields
+        .iter()
+        .find(|f| f.is("Date"))
+        .and_then(|f| parse_date_day(&f.value))
+}
+
+/// SEARCH FROM/TO/CC/BCC needle: some address of a `field` header, as the
+/// ENVELOPE parses it (comments dropped, display name decoded), written
+/// `name <mailbox@host>` (a group by its name), contains `needle`; Dovecot
+/// searches addresses the same way.
+pub fn address_contains(raw: &[u8], field: &str, needle: &str) -> bool {
+    let needle = fold_case(needle);
+    message_header(raw)
+        .fields
+        .iter()
+        .filter(|f| f.is(field))
+        .any(|f| {
+            parse_address_list(&f.value)
+                .iter()
+                .any(|a| contains_folded(&address_text(a), &needle))
+        })
+}
+
+fn address_text(address: &Address) -> String {
+    let part = |b: &Option<Vec<u8>>| b.as_deref().map(decode_header_value).unwrap_or_default();
+    match (&address.mailbox, &address.domain) {
+        (Some(_), Some(_)) => {
+            let addr = format!("{}@{}", part(&address.mailbox), part(&address.domain));
+            match &address.name {
+                Some(_) => format!("{} <{addr}>", part(&address.name)),
+                None => addr,
+            }
+        }
+        // A group's start marker carries its name; its end marker nothing.
+        _ => part(&address.mailbox),
+    }
 }
 
 /// SEARCH HEADER field needle: some `field` header's decoded value contains
@@ -105,4 +148,22 @@ fn header_text(data: &[u8], part: &Part) -> String {
         out.push('\n');
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn from_matches_the_address_not_its_comments() {
+        let raw = b"From: Alice (the boss) <alice(at home)@example.test>\r\n\
+                    To: =?utf-8?q?Zo=C3=A9?= <zoe@example.test>, Team: bob@example.test;\r\n\r\nhi\r\n";
+        assert!(address_contains(raw, "From", "Alice <alice@example.test>"));
+        assert!(!address_contains(raw, "From", "boss"));
+        assert!(!address_contains(raw, "From", "home"));
+        assert!(address_contains(raw, "To", "Zoé <zoe@"));
+        assert!(address_contains(raw, "To", "team"));
+        assert!(address_contains(raw, "To", "bob@example.test"));
+        assert!(!address_contains(raw, "Cc", "bob"));
+    }
 }

@@ -46,10 +46,13 @@ pub fn sort_keys(raw: &[u8]) -> SortKeys {
     keys_from_fields(&message_header(raw).fields)
 }
 
+/// RFC 5256: the addr-mailbox of the first address as ENVELOPE gives it; for
+/// a group that is its start marker, whose mailbox is the group's name (as
+/// Dovecot sorts `undisclosed-recipients:;`).
 fn first_mailbox(value: Option<&[u8]>) -> String {
     value
         .map(parse_address_list)
-        .and_then(|list| list.into_iter().find(|a| a.domain.is_some()))
+        .and_then(|list| list.into_iter().next())
         .and_then(|a| a.mailbox)
         .map(|m| header_string(&m).to_ascii_uppercase())
         .unwrap_or_default()
@@ -68,5 +71,19 @@ pub(crate) fn keys_from_fields(fields: &[Field]) -> SortKeys {
         message_id: first("Message-ID").and_then(|v| message_ids(v).into_iter().next()),
         references: first("References").map(message_ids).unwrap_or_default(),
         in_reply_to: first("In-Reply-To").and_then(|v| message_ids(v).into_iter().next()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_group_sorts_by_its_name() {
+        let keys = sort_keys(b"From: b@example.test\r\nTo: undisclosed-recipients:;\r\n\r\n");
+        assert_eq!(keys.to, "UNDISCLOSED-RECIPIENTS");
+        let keys = sort_keys(b"To: Team: zed@example.test, amy@example.test;\r\n\r\n");
+        assert_eq!(keys.to, "TEAM");
+        assert_eq!(keys.from, "");
     }
 }

@@ -25,6 +25,7 @@ pub struct MailboxRecord {
     pub highestmodseq: u64,
     /// `\Sent`, `\Trash`... (RFC 6154).
     pub special_use: Option<String>,
+    /// Whether the name is in the user's subscription list.
     pub subscribed: bool,
 }
 
@@ -86,7 +87,13 @@ pub trait MailStore: Send + Sync {
     async fn mailbox_list(&self, user: &str) -> Result<Vec<MailboxRecord>>;
     async fn mailbox_rename(&self, id: i64, new_name: &str) -> Result<()>;
     async fn mailbox_delete(&self, id: i64) -> Result<bool>;
-    async fn mailbox_subscribe(&self, id: i64, subscribed: bool) -> Result<()>;
+    /// Adds `name` to (or removes it from) the user's subscription list. The
+    /// list is the client's (RFC 9051 6.3.7): names need not exist, and
+    /// creating or deleting a mailbox leaves it alone; a rename moves the
+    /// renamed name's subscription.
+    async fn subscription_set(&self, user: &str, name: &str, subscribed: bool) -> Result<()>;
+    /// The user's subscribed names, existing or not, sorted.
+    async fn subscriptions(&self, user: &str) -> Result<Vec<String>>;
 
     /// A mailbox as imported from another server, in one transaction: created
     /// with `init`'s UIDVALIDITY and special use (or, when the user has an

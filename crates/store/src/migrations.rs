@@ -100,4 +100,19 @@ CREATE TABLE expunged (
         name: "original recipients",
         sql: "ALTER TABLE queue_recipients ADD COLUMN orig TEXT;",
     },
+    Migration {
+        version: 5,
+        name: "subscriptions",
+        // RFC 9051 6.3.7: the subscription list is the client's, apart from
+        // the mailboxes: a name stays subscribed after DELETE and a CREATE
+        // does not subscribe. `mailboxes.subscribed` is no longer read.
+        sql: r#"
+CREATE TABLE subscriptions (
+    user TEXT NOT NULL,
+    name TEXT NOT NULL,
+    PRIMARY KEY (user, name)
+);
+INSERT INTO subscriptions (user, name) SELECT user, name FROM mailboxes WHERE subscribed = 1;
+"#,
+    },
 ];

@@ -63,7 +63,9 @@ async fn insert_message_row(
 macro_rules! select_mailbox {
     ($rest:literal) => {
         concat!(
-            "SELECT id, user, name, uidvalidity, uidnext, highestmodseq, special_use, subscribed \
+            "SELECT id, user, name, uidvalidity, uidnext, highestmodseq, special_use, \
+             EXISTS (SELECT 1 FROM subscriptions s \
+                     WHERE s.user = mailboxes.user AND s.name = mailboxes.name) AS subscribed \
              FROM mailboxes ",
             $rest
         )
@@ -144,12 +146,28 @@ impl MailStore for SqliteStore {
     }
 
     async fn mailbox_rename(&self, id: i64, new_name: &str) -> Result<()> {
+        let mut tx = self.writer().begin().await?;
+        let old: Option<(String, String)> =
+            sqlx::query_as("SELECT user, name FROM mailboxes WHERE id = ?")
+                .bind(id)
+                .fetch_optional(&mut *tx)
+                .await?;
         sqlx::query("UPDATE mailboxes SET name = ? WHERE id = ?")
             .bind(new_name)
             .bind(id)
-            .execute(self.writer())
+            .execute(&mut *tx)
             .await
             .map_err(|e| already_exists(e, || format!("mailbox {new_name}")))?;
+        if let Some((user, old_name)) = old {
+            // The subscription follows the mailbox, as in Dovecot.
+            sqlx::query("UPDATE OR REPLACE subscriptions SET name = ? WHERE user = ? AND name = ?")
+                .bind(new_name)
+                .bind(&user)
+                .bind(&old_name)
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
         Ok(())
     }
 
@@ -161,13 +179,27 @@ impl MailStore for SqliteStore {
         Ok(done.rows_affected() > 0)
     }
 
-    async fn mailbox_subscribe(&self, id: i64, subscribed: bool) -> Result<()> {
-        sqlx::query("UPDATE mailboxes SET subscribed = ? WHERE id = ?")
-            .bind(subscribed as i64)
-            .bind(id)
+    async fn subscription_set(&self, user: &str, name: &str, subscribed: bool) -> Result<()> {
+        let sql = if subscribed {
+            "INSERT OR IGNORE INTO subscriptions (user, name) VALUES (?, ?)"
+        } else {
+            "DELETE FROM subscriptions WHERE user = ? AND name = ?"
+        };
+        sqlx::query(sql)
+            .bind(user)
+            .bind(name)
             .execute(self.writer())
             .await?;
         Ok(())
+    }
+
+    async fn subscriptions(&self, user: &str) -> Result<Vec<String>> {
+        Ok(
+            sqlx::query_scalar("SELECT name FROM subscriptions WHERE user = ? ORDER BY name")
+                .bind(user)
+                .fetch_all(self.reader())
+                .await?,
+        )
     }
 
     async fn mailbox_import(

@@ -367,3 +367,31 @@ async fn removing_a_user_removes_the_index_of_her_mailboxes() {
     assert!(store.message_list(inbox.id).await.unwrap().is_empty());
     assert_eq!(store.quota_used("alice@example.test").await.unwrap(), 0);
 }
+
+#[tokio::test]
+async fn the_subscription_list_outlives_a_mailbox_and_follows_a_rename() {
+    let store = store_with_domain().await;
+    let alice = "alice@example.test";
+    let work = store
+        .mailbox_create(alice, "Work", &MailboxInit::default())
+        .await
+        .unwrap();
+    assert!(!work.subscribed, "creating a mailbox does not subscribe it");
+    store.subscription_set(alice, "Work", true).await.unwrap();
+    store.subscription_set(alice, "Work", true).await.unwrap();
+    assert!(
+        store
+            .mailbox_get(alice, "Work")
+            .await
+            .unwrap()
+            .unwrap()
+            .subscribed
+    );
+    store.mailbox_rename(work.id, "Job").await.unwrap();
+    assert_eq!(store.subscriptions(alice).await.unwrap(), ["Job"]);
+    store.mailbox_delete(work.id).await.unwrap();
+    assert_eq!(store.subscriptions(alice).await.unwrap(), ["Job"]);
+    store.subscription_set(alice, "Job", false).await.unwrap();
+    store.subscription_set(alice, "Job", false).await.unwrap();
+    assert!(store.subscriptions(alice).await.unwrap().is_empty());
+}
