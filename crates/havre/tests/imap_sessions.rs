@@ -14,7 +14,7 @@ fn node() -> Havre {
 
 /// `Session(name)`: logged in as alice. `s.show(command)` sends a command and
 /// prints `>>> name command`, then each response line as `name line` (the
-/// tagged one without its tag). `s.logout()` also prints, as `name after:
+/// tagged one without its tag); it returns the untagged lines. `s.logout()` also prints, as `name after:
 /// line`, whatever the server writes after LOGOUT's tagged response.
 /// `append(s, flags, subject)` adds a message with LITERAL+.
 const SESSIONS: &str = r#"
@@ -52,6 +52,7 @@ class Session:
         lines, done = self.run(command)
         for line in lines + [done]:
             print("%s %s" % (self.name, line))
+        return lines
 
     def logout(self):
         self.show("LOGOUT")
@@ -73,14 +74,14 @@ fn run(node: &Havre, script: &str) -> String {
     )
 }
 
-/// The lines that answered `command` (as `>>> name command` echoed it), with
-/// the session's name taken off.
+/// The lines that answered the first command starting with `command` (as
+/// `>>> name command` echoed it), with the session's name taken off.
 fn answer<'a>(transcript: &'a str, command: &str) -> Vec<&'a str> {
     let echo = format!(">>> {command}");
     let name = command.split(' ').next().unwrap_or("");
     let mut lines = transcript.lines();
     assert!(
-        lines.any(|l| l == echo),
+        lines.any(|l| l.starts_with(&echo)),
         "no {echo:?} in the transcript:\n{transcript}"
     );
     lines
@@ -366,4 +367,41 @@ a.show("SEARCH RETURN (COUNT MIN) MODSEQ 1")
     // COUNT speaks of every match: the highest of all.
     let count = esearch("A SEARCH RETURN (COUNT MIN) MODSEQ 1");
     assert_eq!(modseq_in(&count), one, "{out}");
+}
+
+#[test]
+fn a_conditional_store_leaves_a_message_another_session_changed_since() {
+    let node = node();
+    let out = run(
+        &node,
+        r#"
+a = Session("A"); b = Session("B")
+for subject in ["one", "two"]:
+    append(a, "", subject)
+selected = a.show("SELECT INBOX (CONDSTORE)")
+known = [l for l in selected if "HIGHESTMODSEQ" in l][0].split("HIGHESTMODSEQ ")[1].split("]")[0]
+b.show("SELECT INBOX")
+b.show("STORE 1 +FLAGS ($Important)")
+a.show("STORE 1:2 (UNCHANGEDSINCE %s) +FLAGS.SILENT (\\Deleted)" % known)
+a.show("FETCH 1:2 FLAGS")
+"#,
+    );
+    let store = answer(&out, "A STORE 1:2 (UNCHANGEDSINCE ");
+    // Message 2 passed: reported with its new MODSEQ even though .SILENT
+    // (RFC 7162 3.1.3); message 1 failed and is named in MODIFIED, and the
+    // change that made it fail is reported.
+    assert_eq!(store.len(), 3, "{out}");
+    assert!(store[0].starts_with("* 2 FETCH (MODSEQ ("), "{out}");
+    assert!(
+        store[1].starts_with("* 1 FETCH (UID 1 FLAGS ($Important) MODSEQ ("),
+        "{out}"
+    );
+    assert_eq!(
+        store[2], "OK [MODIFIED 1] Conditional STORE failed.",
+        "{out}"
+    );
+    let fetched = answer(&out, "A FETCH 1:2 FLAGS").join("\n");
+    assert!(!fetched.contains(r"FLAGS (\Deleted $Important)"), "{out}");
+    assert!(fetched.contains(r"FLAGS ($Important)"), "{out}");
+    assert!(fetched.contains(r"* 2 FETCH (FLAGS (\Deleted)"), "{out}");
 }
