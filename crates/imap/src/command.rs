@@ -23,12 +23,6 @@ pub(crate) fn wire_flags(flags: &[String]) -> Vec<Flag> {
     flags.iter().filter_map(|f| Flag::parse(f)).collect()
 }
 
-/// System flags first, then keywords, each alphabetically: a stable order
-/// for comparisons and for what clients see.
-pub(crate) fn sort_flags(flags: &mut [String]) {
-    flags.sort_by_key(|f| (!f.starts_with('\\'), f.to_ascii_lowercase()));
-}
-
 pub(crate) fn store_flags(flags: &[Flag]) -> Vec<String> {
     let mut out: Vec<String> = Vec::new();
     for flag in flags {
@@ -226,12 +220,12 @@ impl Session {
             let cap = cap.to_ascii_uppercase();
             let on = match cap.as_str() {
                 "CONDSTORE" => {
-                    self.enabled.condstore = true;
+                    self.enable_condstore();
                     true
                 }
                 "QRESYNC" => {
                     self.enabled.qresync = true;
-                    self.enabled.condstore = true;
+                    self.enable_condstore();
                     true
                 }
                 "IMAP4REV2" => {

@@ -6,9 +6,9 @@ use havre_imap_proto::{
     StoreCommand, StoreMode,
 };
 use havre_net::Conn;
-use havre_store::MessageRecord;
+use havre_store::{FlagMode, MessageRecord, apply_flags, same_flags};
 
-use crate::command::{sort_flags, store_flags, wire_flags};
+use crate::command::{store_flags, wire_flags};
 use crate::content::{section_bytes, whole};
 use crate::mailbox_cmd::mailbox_error;
 use crate::session::{Outcome, Session};
@@ -78,8 +78,9 @@ impl Session {
         {
             return Outcome::bad("VANISHED needs UID FETCH with CHANGEDSINCE and QRESYNC enabled.");
         }
-        if fetch.changed_since.is_some() {
-            self.enabled.condstore = true;
+        // RFC 7162 3.1: CHANGEDSINCE and the MODSEQ item enable CONDSTORE.
+        if fetch.changed_since.is_some() || fetch.items.contains(&FetchAttr::ModSeq) {
+            self.enable_condstore();
         }
         let view = self.selected.as_ref().expect("checked");
         let mailbox = view.mailbox.clone();
@@ -148,27 +149,29 @@ impl Session {
             let mut record = record;
             let mut flags_changed = false;
             if sets_seen && !has_flag(&record.flags, "\\Seen") {
-                let mut flags = record.flags.clone();
-                flags.push("\\Seen".into());
-                if let Ok(changes) = self
+                let seen = ["\\Seen".to_string()];
+                if let Ok(done) = self
                     .services
                     .mailboxes
                     .store()
-                    .message_set_flags(mailbox.id, &[(uid, flags.clone())], None)
+                    .message_update_flags(mailbox.id, &[uid], FlagMode::Add, &seen, None)
                     .await
-                    && let Some(change) = changes.first()
+                    && let Some(result) = done.changed.iter().chain(&done.unchanged).next()
                 {
-                    record.flags = flags;
-                    record.modseq = change.modseq;
+                    // The stored flags, which may hold other sessions' changes.
+                    record.flags = result.flags.clone();
+                    record.modseq = result.modseq;
                     flags_changed = true;
                     if let Some(m) = self.selected.as_mut().and_then(|v| v.message_mut(uid)) {
                         m.flags = record.flags.clone();
                         m.modseq = record.modseq;
                     }
-                    self.services
-                        .mailboxes
-                        .notifier()
-                        .changed(self.user(), mailbox.id);
+                    if !done.changed.is_empty() {
+                        self.services
+                            .mailboxes
+                            .notifier()
+                            .changed(self.user(), mailbox.id);
+                    }
                 }
             }
             self.write_fetch(
@@ -304,102 +307,90 @@ impl Session {
             Err(o) => return o,
         };
         if store.unchanged_since.is_some() {
-            self.enabled.condstore = true;
+            self.enable_condstore();
         }
-        let view = self.selected.as_ref().expect("checked");
-        let mailbox = view.mailbox.clone();
+        let mailbox = self.selected.as_ref().expect("checked").mailbox.clone();
         let given = store_flags(&store.flags);
-        let mut updates = Vec::new();
-        for (_, uid) in &targets {
-            let Some(record) = view.message(*uid) else {
-                continue;
-            };
-            let mut flags = match store.mode {
-                StoreMode::Replace => given.clone(),
-                StoreMode::Add => {
-                    let mut f = record.flags.clone();
-                    for g in &given {
-                        if !has_flag(&f, g) {
-                            f.push(g.clone());
-                        }
-                    }
-                    f
-                }
-                StoreMode::Remove => record
-                    .flags
-                    .iter()
-                    .filter(|f| !given.iter().any(|g| g.eq_ignore_ascii_case(f)))
-                    .cloned()
-                    .collect(),
-            };
-            sort_flags(&mut flags);
-            let mut current = record.flags.clone();
-            sort_flags(&mut current);
-            if flags != current || store.unchanged_since.is_some() {
-                updates.push((*uid, flags));
-            }
-        }
-        let changes = match self
+        let mode = match store.mode {
+            StoreMode::Replace => FlagMode::Replace,
+            StoreMode::Add => FlagMode::Add,
+            StoreMode::Remove => FlagMode::Remove,
+        };
+        let uids: Vec<u32> = targets.iter().map(|(_, uid)| *uid).collect();
+        // The store applies the change to the flags it holds: what this
+        // session believes they are may be stale.
+        let done = match self
             .services
             .mailboxes
             .store()
-            .message_set_flags(mailbox.id, &updates, store.unchanged_since)
+            .message_update_flags(mailbox.id, &uids, mode, &given, store.unchanged_since)
             .await
         {
-            Ok(c) => c,
+            Ok(d) => d,
             Err(e) => return mailbox_error(e.into()),
         };
-        let mut modified = RangeSet::new();
-        for (uid, _) in &updates {
-            if !changes.iter().any(|c| c.uid == *uid) {
-                let id = if store.uid {
-                    *uid
-                } else {
-                    self.selected
-                        .as_ref()
-                        .and_then(|v| v.seq_of(*uid))
-                        .unwrap_or(0)
-                };
-                modified.insert(id);
-            }
-        }
-        if let Some(view) = self.selected.as_mut() {
-            for change in &changes {
-                if let Some(m) = view.message_mut(change.uid) {
-                    m.flags = change.flags.clone();
-                    m.modseq = change.modseq;
-                }
-            }
-            view.known_modseq = view
-                .known_modseq
-                .max(changes.iter().map(|c| c.modseq).max().unwrap_or(0));
-        }
-        if !changes.is_empty() {
+        if !done.changed.is_empty() {
             self.services
                 .mailboxes
                 .notifier()
                 .changed(self.user(), mailbox.id);
         }
         let condstore = self.enabled.condstore;
-        for (seq, uid) in targets {
-            let changed = changes.iter().any(|c| c.uid == uid);
-            // .SILENT still reports flags set by someone else (RFC 7162 3.1.3).
-            if store.silent && (changed || !condstore) {
-                continue;
-            }
-            let Some(record) = self.selected.as_ref().and_then(|v| v.message(uid)).cloned() else {
+        let Some(view) = self.selected.as_mut() else {
+            return Outcome::ok("Store completed.");
+        };
+        // What the client is told now; the view's known mod-sequence stays
+        // where it was, so the next update pass still reports what other
+        // sessions did before this STORE.
+        let mut results: Vec<(u32, u32, Vec<String>, u64, bool)> = Vec::new();
+        for (seq, uid) in &targets {
+            let Some(result) = done
+                .changed
+                .iter()
+                .chain(&done.unchanged)
+                .find(|c| c.uid == *uid)
+            else {
                 continue;
             };
+            let Some(cached) = view.message_mut(*uid) else {
+                continue;
+            };
+            // Flags the client could not foresee: someone else changed them.
+            let news = !same_flags(&apply_flags(mode, &cached.flags, &given), &result.flags);
+            cached.flags = result.flags.clone();
+            cached.modseq = result.modseq;
+            results.push((*seq, *uid, result.flags.clone(), result.modseq, news));
+        }
+        for (seq, uid, flags, modseq, news) in results {
+            // .SILENT still reports flags set by someone else (RFC 9051
+            // 6.4.6), and the new MODSEQ under CONDSTORE (RFC 7162 3.1.3).
+            if store.silent && !news && !condstore {
+                continue;
+            }
             let mut out = self.out.fetch(seq);
             if store.uid {
                 out.uid(uid);
             }
-            out.flags(&wire_flags(&record.flags));
+            if !store.silent || news {
+                out.flags(&wire_flags(&flags));
+            }
             if condstore {
-                out.modseq(record.modseq);
+                out.modseq(modseq);
             }
         }
-        if !modified.is_empty() {
+        if store.unchanged_since.is_some() && !done.modified.is_empty() {
+            let mut modified = RangeSet::new();
+            for uid in done.modified {
+                let view = self.selected.as_ref();
+                let id = if store.uid {
+                    Some(uid)
+                } else {
+                    view.and_then(|v| v.seq_of(uid))
+                };
+                if let Some(id) = id {
+                    modified.insert(id);
+                }
+            }
             return Outcome::Ok(
                 Some(Code::Modified(modified)),
                 "Conditional STORE failed.".into(),

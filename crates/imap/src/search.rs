@@ -193,7 +193,10 @@ impl Session {
             .iter()
             .map(|(s, u, _)| if uid { *u } else { *s })
             .collect();
-        let modseq = with_modseq.then(|| found.iter().map(|f| f.2).max().unwrap_or(0));
+        // No match, no MODSEQ (RFC 7162 3.1.5).
+        let modseq = with_modseq
+            .then(|| found.iter().map(|f| f.2).max())
+            .flatten();
         let esearch = result.is_some() || (self.enabled.rev2 && !sort);
         if !esearch {
             if sort {
@@ -220,6 +223,23 @@ impl Session {
         } else {
             (ids.iter().min().copied(), ids.iter().max().copied())
         };
+        // RFC 4731 3.2: with only MIN and/or MAX returned, MODSEQ is that of
+        // the messages returned, not of every match.
+        let modseq = if want(SearchReturn::All) || want(SearchReturn::Count) {
+            modseq
+        } else {
+            modseq.and_then(|_| {
+                found
+                    .iter()
+                    .filter(|(s, u, _)| {
+                        let id = if uid { *u } else { *s };
+                        (want(SearchReturn::Min) && Some(id) == min)
+                            || (want(SearchReturn::Max) && Some(id) == max)
+                    })
+                    .map(|f| f.2)
+                    .max()
+            })
+        };
         self.out.esearch(&Esearch {
             tag: Some(&tag),
             uid,
@@ -240,7 +260,7 @@ impl Session {
         }
         let with_modseq = uses_modseq(&search.criteria);
         if with_modseq {
-            self.enabled.condstore = true;
+            self.enable_condstore();
         }
         let found: Vec<(u32, u32, u64)> = self
             .candidates(&search.criteria, false)

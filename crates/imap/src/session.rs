@@ -460,7 +460,9 @@ impl Session {
         let allow_expunge = crate::command::allows_expunge(&command.body);
         let (next, outcome) = self.dispatch(conn, command.body).await;
         if matches!(next, Next::Continue | Next::Logout) {
-            if self.selected.is_some() {
+            // Nothing may follow LOGOUT's tagged OK (RFC 9051 6.1.3): its
+            // updates are no longer owed.
+            if self.selected.is_some() && matches!(next, Next::Continue) {
                 self.send_updates(allow_expunge).await;
             }
             self.finish(outcome);
@@ -481,6 +483,20 @@ impl Session {
                 self.out.tagged(&tag, Status::Bad, None, &text)
             }
         };
+    }
+
+    /// Turns CONDSTORE on for a command that implies it (RFC 7162 3.1); the
+    /// first time, with a mailbox selected, the client learns the mailbox's
+    /// mod-sequence as far as it has been told of its changes.
+    pub(crate) fn enable_condstore(&mut self) {
+        if self.enabled.condstore {
+            return;
+        }
+        self.enabled.condstore = true;
+        if let Some(view) = &self.selected {
+            let code = Code::HighestModSeq(view.known_modseq);
+            self.out.untagged(Status::Ok, Some(&code), "Highest");
+        }
     }
 
     /// Writes what changed in the selected mailbox since the client last heard.

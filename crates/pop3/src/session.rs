@@ -757,40 +757,20 @@ fn stalled_writer(e: ConnError) -> ConnError {
     }
 }
 
-/// Adds `\Seen` to the messages `uids` that lack it, without overwriting a
-/// flag change another session made meanwhile (RFC 7162 UNCHANGEDSINCE).
+/// Adds `\Seen` to the messages `uids`, to the flags the store holds then,
+/// so a flag change another session made meanwhile stays.
 async fn mark_seen(
     mailboxes: &havre_mailbox::Mailboxes,
     user: &str,
     inbox: &MailboxRecord,
     uids: &[u32],
 ) -> Result<(), havre_store::StoreError> {
-    let store = mailboxes.store();
-    let current = store.message_list(inbox.id).await?;
-    let Some(seen_at) = current.iter().map(|m| m.modseq).max() else {
-        return Ok(());
-    };
-    let updates: Vec<(u32, Vec<String>)> = current
-        .iter()
-        .filter(|m| uids.contains(&m.uid))
-        .filter(|m| !m.flags.iter().any(|f| f.eq_ignore_ascii_case("\\Seen")))
-        .map(|m| {
-            let mut flags = m.flags.clone();
-            flags.push("\\Seen".into());
-            flags.sort();
-            (m.uid, flags)
-        })
-        .collect();
-    if updates.is_empty() {
-        return Ok(());
-    }
-    // Messages changed after `current` was read have a higher mod-sequence
-    // and are left alone.
-    let changed = !store
-        .message_set_flags(inbox.id, &updates, Some(seen_at))
-        .await?
-        .is_empty();
-    if changed {
+    let seen = ["\\Seen".to_string()];
+    let done = mailboxes
+        .store()
+        .message_update_flags(inbox.id, uids, havre_store::FlagMode::Add, &seen, None)
+        .await?;
+    if !done.changed.is_empty() {
         mailboxes.notifier().changed(user, inbox.id);
     }
     Ok(())

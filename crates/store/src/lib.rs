@@ -18,12 +18,14 @@
 //! ([`StoreError::AlreadyExists`]), and users or aliases in a domain that does not
 //! exist ([`StoreError::NoSuchDomain`]).
 
+mod flags;
 mod mail;
 mod migrations;
 mod model;
 mod sqlite;
 mod sqlite_mail;
 
+pub use flags::*;
 pub use mail::*;
 pub use model::*;
 pub use sqlite::SqliteStore;

@@ -13,7 +13,7 @@
 
 use async_trait::async_trait;
 
-use crate::Result;
+use crate::{FlagMode, Result};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct MailboxRecord {
@@ -74,6 +74,19 @@ pub struct FlagChange {
     pub modseq: u64,
 }
 
+/// What a flag update did to the messages it named. A message no longer in
+/// the mailbox (expunged meanwhile) is in none of the lists.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct FlagUpdate {
+    /// Messages whose flags changed: their new flags and mod-sequence.
+    pub changed: Vec<FlagChange>,
+    /// Messages that already had the asked flags: their stored flags and
+    /// mod-sequence, untouched.
+    pub unchanged: Vec<FlagChange>,
+    /// UIDs left alone because they were modified after `unchanged_since`.
+    pub modified: Vec<u32>,
+}
+
 #[async_trait]
 pub trait MailStore: Send + Sync {
     async fn mailbox_create(
@@ -125,6 +138,19 @@ pub trait MailStore: Send + Sync {
         updates: &[(u32, Vec<String>)],
         unchanged_since: Option<u64>,
     ) -> Result<Vec<FlagChange>>;
+    /// Adds, removes or replaces flags of each of `uids`, computed from the
+    /// stored flags inside the store's transaction, so concurrent updates of
+    /// different flags all take effect. Only messages whose flags change take
+    /// a new mod-sequence (one for the whole call); with `unchanged_since`,
+    /// messages modified after it are left alone (RFC 7162).
+    async fn message_update_flags(
+        &self,
+        mailbox_id: i64,
+        uids: &[u32],
+        mode: FlagMode,
+        flags: &[String],
+        unchanged_since: Option<u64>,
+    ) -> Result<FlagUpdate>;
     async fn message_cache(&self, mailbox_id: i64, uid: u32) -> Result<Option<String>>;
     async fn message_set_cache(&self, mailbox_id: i64, uid: u32, cache: &str) -> Result<()>;
     /// Removes messages from the index, remembering them for QRESYNC; returns

@@ -7,9 +7,10 @@ use sqlx::sqlite::SqliteRow;
 use crate::mail::{flags_from_text, flags_to_text};
 use crate::sqlite::already_exists;
 use crate::{
-    FlagChange, MailStore, MailboxInit, MailboxRecord, MessageRecord, NewMessage, Result,
-    SqliteStore, StoreError,
+    FlagChange, FlagMode, FlagUpdate, MailStore, MailboxInit, MailboxRecord, MessageRecord,
+    NewMessage, Result, SqliteStore, StoreError,
 };
+use crate::{apply_flags, same_flags};
 
 fn mailbox_from_row(row: &SqliteRow) -> std::result::Result<MailboxRecord, sqlx::Error> {
     Ok(MailboxRecord {
@@ -392,6 +393,75 @@ impl MailStore for SqliteStore {
         }
         tx.commit().await?;
         Ok(changes)
+    }
+
+    async fn message_update_flags(
+        &self,
+        mailbox_id: i64,
+        uids: &[u32],
+        mode: FlagMode,
+        flags: &[String],
+        unchanged_since: Option<u64>,
+    ) -> Result<FlagUpdate> {
+        // The one writer connection holds this transaction from the read of
+        // the stored flags to their update: no other change comes between.
+        let mut tx = self.writer().begin().await?;
+        let highest: i64 = sqlx::query_scalar("SELECT highestmodseq FROM mailboxes WHERE id = ?")
+            .bind(mailbox_id)
+            .fetch_optional(&mut *tx)
+            .await?
+            .ok_or_else(|| StoreError::NoSuchMailbox(mailbox_id.to_string()))?;
+        let modseq = highest + 1;
+        let mut result = FlagUpdate::default();
+        for uid in uids {
+            let row: Option<(String, i64)> = sqlx::query_as(
+                "SELECT flags, modseq FROM messages WHERE mailbox_id = ? AND uid = ?",
+            )
+            .bind(mailbox_id)
+            .bind(*uid as i64)
+            .fetch_optional(&mut *tx)
+            .await?;
+            let Some((stored, stored_modseq)) = row else {
+                continue;
+            };
+            if unchanged_since.is_some_and(|since| stored_modseq as u64 > since) {
+                result.modified.push(*uid);
+                continue;
+            }
+            let stored = flags_from_text(&stored);
+            let new = apply_flags(mode, &stored, flags);
+            if same_flags(&new, &stored) {
+                result.unchanged.push(FlagChange {
+                    uid: *uid,
+                    flags: stored,
+                    modseq: stored_modseq as u64,
+                });
+                continue;
+            }
+            sqlx::query(
+                "UPDATE messages SET flags = ?, modseq = ? WHERE mailbox_id = ? AND uid = ?",
+            )
+            .bind(flags_to_text(&new))
+            .bind(modseq)
+            .bind(mailbox_id)
+            .bind(*uid as i64)
+            .execute(&mut *tx)
+            .await?;
+            result.changed.push(FlagChange {
+                uid: *uid,
+                flags: new,
+                modseq: modseq as u64,
+            });
+        }
+        if !result.changed.is_empty() {
+            sqlx::query("UPDATE mailboxes SET highestmodseq = ? WHERE id = ?")
+                .bind(modseq)
+                .bind(mailbox_id)
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
+        Ok(result)
     }
 
     async fn message_cache(&self, mailbox_id: i64, uid: u32) -> Result<Option<String>> {
