@@ -106,6 +106,14 @@ pub trait MailStore: Send + Sync {
 
     /// Adds a message; returns its UID and mod-sequence.
     async fn message_insert(&self, mailbox_id: i64, message: &NewMessage) -> Result<(u32, u64)>;
+    /// The message indexed with this file (`new/...` or `cur/...`), if any.
+    async fn message_by_file(&self, mailbox_id: i64, file: &str) -> Result<Option<MessageRecord>>;
+    /// The message with this UID, if it is still in the index.
+    async fn message_get(&self, mailbox_id: i64, uid: u32) -> Result<Option<MessageRecord>>;
+    /// Records where a message's file is now (another program moved it from
+    /// new/ to cur/ or renamed it for its flags). Neither UID nor mod-sequence
+    /// change: the message is the same.
+    async fn message_set_file(&self, mailbox_id: i64, uid: u32, file: &str) -> Result<()>;
     /// Every message of the mailbox, by UID.
     async fn message_list(&self, mailbox_id: i64) -> Result<Vec<MessageRecord>>;
     /// Messages whose mod-sequence is above `modseq`.

@@ -100,4 +100,19 @@ CREATE TABLE expunged (
         name: "original recipients",
         sql: "ALTER TABLE queue_recipients ADD COLUMN orig TEXT;",
     },
+    Migration {
+        version: 5,
+        name: "uidvalidity given",
+        // The highest UIDVALIDITY each user's mailboxes ever had, so that a
+        // mailbox deleted and created again gets a greater one (RFC 9051 2.3.1.1)
+        // even within the same second.
+        sql: r#"
+CREATE TABLE uidvalidity_given (
+    user TEXT PRIMARY KEY,
+    last INTEGER NOT NULL
+);
+INSERT INTO uidvalidity_given (user, last)
+    SELECT user, MAX(uidvalidity) FROM mailboxes GROUP BY user;
+"#,
+    },
 ];

@@ -367,3 +367,66 @@ async fn removing_a_user_removes_the_index_of_her_mailboxes() {
     assert!(store.message_list(inbox.id).await.unwrap().is_empty());
     assert_eq!(store.quota_used("alice@example.test").await.unwrap(), 0);
 }
+
+#[tokio::test]
+async fn a_name_deleted_and_created_again_in_the_same_second_gets_a_greater_uidvalidity() {
+    let store = store_with_domain().await;
+    let mut seen = Vec::new();
+    for _ in 0..5 {
+        let box_ = store
+            .mailbox_create("alice@example.test", "Lists", &MailboxInit::default())
+            .await
+            .unwrap();
+        seen.push(box_.uidvalidity);
+        assert!(store.mailbox_delete(box_.id).await.unwrap());
+    }
+    assert!(seen.windows(2).all(|w| w[1] > w[0]), "{seen:?}");
+    // An import far in the future raises the floor of every later creation.
+    let imported = MailboxInit {
+        uidvalidity: Some(seen[4] + 1000),
+        ..MailboxInit::default()
+    };
+    store
+        .mailbox_create("alice@example.test", "Old", &imported)
+        .await
+        .unwrap();
+    let after = store
+        .mailbox_create("alice@example.test", "Lists", &MailboxInit::default())
+        .await
+        .unwrap();
+    assert_eq!(after.uidvalidity, seen[4] + 1001);
+}
+
+#[tokio::test]
+async fn a_moved_message_file_keeps_its_uid_and_is_found_by_its_new_name() {
+    let store = store_with_domain().await;
+    let inbox = store
+        .mailbox_create("alice@example.test", "INBOX", &MailboxInit::default())
+        .await
+        .unwrap();
+    let (uid, modseq) = store
+        .message_insert(inbox.id, &message("new/1.a.h,S=3", &[]))
+        .await
+        .unwrap();
+    store
+        .message_set_file(inbox.id, uid, "cur/1.a.h,S=3:2,S")
+        .await
+        .unwrap();
+    let moved = store
+        .message_by_file(inbox.id, "cur/1.a.h,S=3:2,S")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!((moved.uid, moved.modseq), (uid, modseq));
+    assert!(
+        store
+            .message_by_file(inbox.id, "new/1.a.h,S=3")
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert_eq!(
+        store.message_get(inbox.id, uid).await.unwrap().unwrap().file,
+        "cur/1.a.h,S=3:2,S"
+    );
+}
