@@ -30,6 +30,10 @@ pub(crate) fn mailbox_error(err: MailboxError) -> Outcome {
             Outcome::no_code(Code::NonExistent, "Mailbox doesn't exist.")
         }
         MailboxError::Refused(text) => Outcome::no_code(Code::Cannot, text),
+        MailboxError::Expunged(_) => Outcome::no_code(
+            Code::ExpungeIssued,
+            "Some of the requested messages no longer exist.",
+        ),
         MailboxError::Maildir(e) => Outcome::no_code(Code::Cannot, e.to_string()),
         other => {
             tracing::error!(target: "imap", "mailbox operation failed: {other}");

@@ -5,6 +5,7 @@ use havre_imap_proto::{
     AppendCommand, Code, DateTime, FetchAttr, FetchCommand, Mailbox, RangeSet, SequenceSet, Status,
     StoreCommand, StoreMode,
 };
+use havre_mailbox::MailboxError;
 use havre_net::Conn;
 use havre_store::MessageRecord;
 
@@ -114,6 +115,7 @@ impl Session {
         });
         let sets_seen = !read_only && fetch.items.iter().any(FetchAttr::sets_seen);
         let with_modseq = self.enabled.condstore;
+        let mut unreadable: Option<MailboxError> = None;
         for (seq, uid) in targets {
             let Some(record) = self.selected.as_ref().and_then(|v| v.message(uid)).cloned() else {
                 continue;
@@ -125,10 +127,11 @@ impl Session {
             }
             let raw = if needs_content {
                 match self.load(&mailbox, &record).await {
-                    Some(raw) => Some(raw),
-                    None => {
-                        // The file is gone (expunged by another process): say
-                        // nothing rather than something wrong.
+                    Ok(raw) => Some(raw),
+                    Err(err) => {
+                        // Nothing wrong is sent for it, and the tagged NO
+                        // says something is missing (RFC 9051 7.1).
+                        unreadable.get_or_insert(err);
                         continue;
                     }
                 }
@@ -184,7 +187,10 @@ impl Session {
                 break;
             }
         }
-        Outcome::ok("Fetch completed.")
+        match unreadable {
+            None => Outcome::ok("Fetch completed."),
+            Some(err) => mailbox_error(err),
+        }
     }
 
     #[allow(clippy::too_many_arguments)]

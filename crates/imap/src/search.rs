@@ -169,7 +169,7 @@ impl Session {
         let mut out = Vec::new();
         for (seq, record) in records {
             let raw = if content {
-                self.load(&mailbox, &record).await
+                self.load(&mailbox, &record).await.ok()
             } else {
                 None
             };
