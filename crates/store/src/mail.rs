@@ -87,6 +87,12 @@ pub trait MailStore: Send + Sync {
     async fn mailbox_rename(&self, id: i64, new_name: &str) -> Result<()>;
     async fn mailbox_delete(&self, id: i64) -> Result<bool>;
     async fn mailbox_subscribe(&self, id: i64, subscribed: bool) -> Result<()>;
+    /// Claims for one session the messages no session has seen yet (RFC 3501
+    /// 2.3.2: a message is recent in one session only): returns their UIDs,
+    /// `from..uidnext`, and moves the mark to `uidnext`, in one transaction.
+    async fn mailbox_claim_recent(&self, id: i64) -> Result<std::ops::Range<u32>>;
+    /// The first UID no session has claimed as recent.
+    async fn mailbox_recent_from(&self, id: i64) -> Result<u32>;
 
     /// A mailbox as imported from another server, in one transaction: created
     /// with `init`'s UIDVALIDITY and special use (or, when the user has an

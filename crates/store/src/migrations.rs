@@ -113,6 +113,10 @@ CREATE TABLE uidvalidity_given (
 );
 INSERT INTO uidvalidity_given (user, last)
     SELECT user, MAX(uidvalidity) FROM mailboxes GROUP BY user;
+-- \Recent (RFC 3501 2.3.2): messages from this UID on have not been seen by
+-- any session yet. What was there before the upgrade is not recent.
+ALTER TABLE mailboxes ADD COLUMN recent_from INTEGER NOT NULL DEFAULT 1;
+UPDATE mailboxes SET recent_from = uidnext;
 "#,
     },
 ];

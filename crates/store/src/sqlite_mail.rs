@@ -89,11 +89,10 @@ async fn give_uidvalidity(
     user: &str,
     requested: Option<u32>,
 ) -> std::result::Result<u32, sqlx::Error> {
-    let last: Option<i64> =
-        sqlx::query_scalar("SELECT last FROM uidvalidity_given WHERE user = ?")
-            .bind(user)
-            .fetch_optional(&mut **tx)
-            .await?;
+    let last: Option<i64> = sqlx::query_scalar("SELECT last FROM uidvalidity_given WHERE user = ?")
+        .bind(user)
+        .fetch_optional(&mut **tx)
+        .await?;
     let last = last.unwrap_or(0);
     let given = match requested {
         Some(value) => value,
@@ -201,6 +200,34 @@ impl MailStore for SqliteStore {
         Ok(())
     }
 
+    async fn mailbox_claim_recent(&self, id: i64) -> Result<std::ops::Range<u32>> {
+        let mut tx = self.writer().begin().await?;
+        let (from, uidnext): (i64, i64) =
+            sqlx::query_as("SELECT recent_from, uidnext FROM mailboxes WHERE id = ?")
+                .bind(id)
+                .fetch_optional(&mut *tx)
+                .await?
+                .ok_or_else(|| StoreError::NoSuchMailbox(id.to_string()))?;
+        if from < uidnext {
+            sqlx::query("UPDATE mailboxes SET recent_from = ? WHERE id = ?")
+                .bind(uidnext)
+                .bind(id)
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
+        Ok(from as u32..(uidnext.max(from)) as u32)
+    }
+
+    async fn mailbox_recent_from(&self, id: i64) -> Result<u32> {
+        let from: Option<i64> =
+            sqlx::query_scalar("SELECT recent_from FROM mailboxes WHERE id = ?")
+                .bind(id)
+                .fetch_optional(self.reader())
+                .await?;
+        Ok(from.ok_or_else(|| StoreError::NoSuchMailbox(id.to_string()))? as u32)
+    }
+
     async fn mailbox_import(
         &self,
         user: &str,
@@ -287,16 +314,19 @@ impl MailStore for SqliteStore {
             last = uid;
         }
         let uidnext = init.uidnext.unwrap_or(1).max(last + 1);
-        sqlx::query("UPDATE mailboxes SET uidnext = ?, highestmodseq = ? WHERE id = ?")
-            .bind(uidnext as i64)
-            .bind(if messages.is_empty() {
-                highestmodseq
-            } else {
-                modseq
-            })
-            .bind(id)
-            .execute(&mut *tx)
-            .await?;
+        // Imported messages were seen on the old server: none is \Recent here.
+        sqlx::query(
+            "UPDATE mailboxes SET uidnext = ?1, highestmodseq = ?2, recent_from = ?1 WHERE id = ?3",
+        )
+        .bind(uidnext as i64)
+        .bind(if messages.is_empty() {
+            highestmodseq
+        } else {
+            modseq
+        })
+        .bind(id)
+        .execute(&mut *tx)
+        .await?;
         tx.commit().await?;
         self.mailbox_by_id(id)
             .await?

@@ -426,7 +426,38 @@ async fn a_moved_message_file_keeps_its_uid_and_is_found_by_its_new_name() {
             .is_none()
     );
     assert_eq!(
-        store.message_get(inbox.id, uid).await.unwrap().unwrap().file,
+        store
+            .message_get(inbox.id, uid)
+            .await
+            .unwrap()
+            .unwrap()
+            .file,
         "cur/1.a.h,S=3:2,S"
     );
+}
+
+#[tokio::test]
+async fn each_new_message_is_claimed_as_recent_by_one_session_only() {
+    let store = store_with_domain().await;
+    let inbox = store
+        .mailbox_create("alice@example.test", "INBOX", &MailboxInit::default())
+        .await
+        .unwrap();
+    store
+        .message_insert(inbox.id, &message("new/a", &[]))
+        .await
+        .unwrap();
+    store
+        .message_insert(inbox.id, &message("new/b", &[]))
+        .await
+        .unwrap();
+    assert_eq!(store.mailbox_recent_from(inbox.id).await.unwrap(), 1);
+    assert_eq!(store.mailbox_claim_recent(inbox.id).await.unwrap(), 1..3);
+    assert_eq!(store.mailbox_claim_recent(inbox.id).await.unwrap(), 3..3);
+    store
+        .message_insert(inbox.id, &message("new/c", &[]))
+        .await
+        .unwrap();
+    assert_eq!(store.mailbox_claim_recent(inbox.id).await.unwrap(), 3..4);
+    assert_eq!(store.mailbox_recent_from(inbox.id).await.unwrap(), 4);
 }
