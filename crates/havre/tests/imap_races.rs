@@ -196,3 +196,64 @@ print("increasing:", all(x < y for x, y in zip(seen, seen[1:])))
     );
     assert!(out.contains("increasing: True"), "{out}");
 }
+
+#[test]
+fn a_new_message_is_recent_in_the_first_session_that_sees_it_and_in_no_other() {
+    let node = node();
+    deliver(&node, "one");
+    deliver(&node, "two");
+    node.wait_for_messages("alice@example.test", 2);
+    // imaplib speaks IMAP4rev1 (it does not ENABLE IMAP4rev2): \Recent is shown.
+    let out = imap(
+        &node,
+        r#"
+def recent(m):
+    return m.response("RECENT")[1]
+a = connect(); a.select("INBOX")
+print("a select recent:", recent(a))
+print("a flags:", a.fetch("1:*", "(FLAGS)")[1])
+print("a search recent:", a.search(None, "RECENT")[1], "new:", a.search(None, "NEW")[1], "old:", a.search(None, "OLD")[1])
+b = connect(); b.select("INBOX")
+print("b select recent:", recent(b))
+print("b flags:", b.fetch("1:*", "(FLAGS)")[1])
+print("b search recent:", b.search(None, "RECENT")[1], "old:", b.search(None, "OLD")[1])
+c = connect()
+c.append("INBOX", None, None, b"Subject: three\r\n\r\nthree\r\n")
+print("c status:", c.status("INBOX", "(RECENT)")[1])
+e = connect(); e.select("INBOX", readonly=True)
+print("e examine recent:", recent(e))
+b.noop()
+print("b noop recent:", recent(b), "flags:", b.fetch("3", "(FLAGS)")[1])
+a.noop()
+print("a noop recent:", recent(a), "flags:", a.fetch("3", "(FLAGS)")[1])
+print("c status after:", c.status("INBOX", "(RECENT)")[1])
+"#,
+    );
+    assert!(out.contains("a select recent: [b'2']"), "{out}");
+    assert!(
+        out.contains(r"a flags: [b'1 (FLAGS (\\Recent))', b'2 (FLAGS (\\Recent))']"),
+        "{out}"
+    );
+    assert!(
+        out.contains("a search recent: [b'1 2'] new: [b'1 2'] old: [b'']"),
+        "{out}"
+    );
+    assert!(out.contains("b select recent: [b'0']"), "{out}");
+    assert!(
+        out.contains("b flags: [b'1 (FLAGS ())', b'2 (FLAGS ())']"),
+        "{out}"
+    );
+    assert!(out.contains("b search recent: [b''] old: [b'1 2']"), "{out}");
+    assert!(out.contains("c status: [b'INBOX (RECENT 1)']"), "{out}");
+    // EXAMINE looks without taking: the message stays for the next SELECTer.
+    assert!(out.contains("e examine recent: [b'1']"), "{out}");
+    assert!(
+        out.contains(r"b noop recent: [b'1'] flags: [b'3 (FLAGS (\\Recent))']"),
+        "{out}"
+    );
+    assert!(
+        out.contains("a noop recent: [b'2'] flags: [b'3 (FLAGS ())']"),
+        "{out}"
+    );
+    assert!(out.contains("c status after: [b'INBOX (RECENT 0)']"), "{out}");
+}

@@ -9,7 +9,7 @@ use havre_mailbox::MailboxError;
 use havre_net::Conn;
 use havre_store::MessageRecord;
 
-use crate::command::{sort_flags, store_flags, wire_flags};
+use crate::command::{sort_flags, store_flags};
 use crate::content::{section_bytes, whole};
 use crate::mailbox_cmd::mailbox_error;
 use crate::session::{Outcome, Session};
@@ -204,13 +204,14 @@ impl Session {
         flags_changed: bool,
         with_modseq: bool,
     ) {
+        let shown = self.shown_flags(record.uid, &record.flags);
         let mut out = self.out.fetch(seq);
         let has = |f: &dyn Fn(&FetchAttr) -> bool| fetch.items.iter().any(f);
         if fetch.uid || has(&|i| matches!(i, FetchAttr::Uid)) {
             out.uid(record.uid);
         }
         if flags_changed || has(&|i| matches!(i, FetchAttr::Flags)) {
-            out.flags(&wire_flags(&record.flags));
+            out.flags(&shown);
         }
         if with_modseq || has(&|i| matches!(i, FetchAttr::ModSeq)) {
             out.modseq(record.modseq);
@@ -396,11 +397,12 @@ impl Session {
             let Some(record) = self.selected.as_ref().and_then(|v| v.message(uid)).cloned() else {
                 continue;
             };
+            let shown = self.shown_flags(uid, &record.flags);
             let mut out = self.out.fetch(seq);
             if store.uid {
                 out.uid(uid);
             }
-            out.flags(&wire_flags(&record.flags));
+            out.flags(&shown);
             if condstore {
                 out.modseq(record.modseq);
             }
