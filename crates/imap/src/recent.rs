@@ -99,7 +99,12 @@ impl Session {
     pub(crate) fn shown_flags(&self, uid: u32, flags: &[String]) -> Vec<Flag> {
         let mut shown = wire_flags(flags);
         if !self.enabled.rev2 && self.is_recent(uid) {
-            shown.push(Flag::Extension("Recent".into()));
+            // After the system flags, before keywords, as Dovecot writes it.
+            let at = shown
+                .iter()
+                .position(|f| matches!(f, Flag::Keyword(_)))
+                .unwrap_or(shown.len());
+            shown.insert(at, Flag::Extension("Recent".into()));
         }
         shown
     }
