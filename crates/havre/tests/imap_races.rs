@@ -243,7 +243,10 @@ print("c status after:", c.status("INBOX", "(RECENT)")[1])
         out.contains("b flags: [b'1 (FLAGS ())', b'2 (FLAGS ())']"),
         "{out}"
     );
-    assert!(out.contains("b search recent: [b''] old: [b'1 2']"), "{out}");
+    assert!(
+        out.contains("b search recent: [b''] old: [b'1 2']"),
+        "{out}"
+    );
     assert!(out.contains("c status: [b'INBOX (RECENT 1)']"), "{out}");
     // EXAMINE looks without taking: the message stays for the next SELECTer.
     assert!(out.contains("e examine recent: [b'1']"), "{out}");
@@ -255,5 +258,8 @@ print("c status after:", c.status("INBOX", "(RECENT)")[1])
         out.contains("a noop recent: [b'2'] flags: [b'3 (FLAGS ())']"),
         "{out}"
     );
-    assert!(out.contains("c status after: [b'INBOX (RECENT 0)']"), "{out}");
+    assert!(
+        out.contains("c status after: [b'INBOX (RECENT 0)']"),
+        "{out}"
+    );
 }

@@ -56,7 +56,13 @@ impl Session {
             return;
         }
         let id = view.mailbox.id;
-        match self.services.mailboxes.store().mailbox_claim_recent(id).await {
+        match self
+            .services
+            .mailboxes
+            .store()
+            .mailbox_claim_recent(id)
+            .await
+        {
             Ok(range) if !range.is_empty() => self.recent.claimed.push(range),
             Ok(_) => {}
             Err(e) => tracing::warn!(target: "imap", "cannot claim recent messages: {e}"),
@@ -81,7 +87,10 @@ impl Session {
         messages: &[MessageRecord],
     ) -> u64 {
         let store = self.services.mailboxes.store();
-        let from = store.mailbox_recent_from(mailbox.id).await.unwrap_or(u32::MAX);
+        let from = store
+            .mailbox_recent_from(mailbox.id)
+            .await
+            .unwrap_or(u32::MAX);
         let unclaimed = messages.iter().filter(|m| m.uid >= from).count() as u32;
         let ours = match &self.selected {
             Some(view) if view.mailbox.id == mailbox.id && !view.read_only => self.recent_count(),

@@ -251,7 +251,10 @@ mod tests {
             .root()
             .join(format!("cur/{name}:2,S"));
         std::fs::rename(&old, &moved).unwrap();
-        let bytes = mailboxes.read_message(user, &inbox, &before[0]).await.unwrap();
+        let bytes = mailboxes
+            .read_message(user, &inbox, &before[0])
+            .await
+            .unwrap();
         assert!(bytes.ends_with(b"hello\n"));
         assert_eq!(mailboxes.sync(user, &inbox).await.unwrap(), 0);
         let after = mailboxes.store().message_list(inbox.id).await.unwrap();

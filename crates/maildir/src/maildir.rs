@@ -136,10 +136,7 @@ fn find_in(dir: &Path, unique: &str) -> Result<Option<PathBuf>, MaildirError> {
     find_entry(dir, |name| unique_of(name) == Some(unique))
 }
 
-fn find_entry(
-    dir: &Path,
-    wanted: impl Fn(&str) -> bool,
-) -> Result<Option<PathBuf>, MaildirError> {
+fn find_entry(dir: &Path, wanted: impl Fn(&str) -> bool) -> Result<Option<PathBuf>, MaildirError> {
     let entries = match fs::read_dir(dir) {
         Ok(entries) => entries,
         // no such directory: nothing was delivered there

@@ -250,17 +250,29 @@ fn a_message_a_reader_moved_to_cur_and_renamed_for_its_flags_is_found_again() {
     let md = Maildir::new(tmp.path().join("user"));
     md.create().unwrap();
     let path = md
-        .deliver("Qmoved", "mx", b"", &mut &b"Subject: x\r\n\r\n"[..], at(1_700_000_000))
+        .deliver(
+            "Qmoved",
+            "mx",
+            b"",
+            &mut &b"Subject: x\r\n\r\n"[..],
+            at(1_700_000_000),
+        )
         .unwrap();
     let name = file_name(&path).to_string();
-    assert_eq!(md.find_moved(&name).unwrap().as_deref(), Some(path.as_path()));
+    assert_eq!(
+        md.find_moved(&name).unwrap().as_deref(),
+        Some(path.as_path())
+    );
     let moved = md.root().join("cur").join(format!("{name}:2,RS"));
     fs::rename(&path, &moved).unwrap();
     assert_eq!(md.find_moved(&name).unwrap(), Some(moved.clone()));
     // Found from its old cur/ name too, after another flag change.
     let again = md.root().join("cur").join(format!("{name}:2,S"));
     fs::rename(&moved, &again).unwrap();
-    assert_eq!(md.find_moved(&format!("{name}:2,RS")).unwrap(), Some(again.clone()));
+    assert_eq!(
+        md.find_moved(&format!("{name}:2,RS")).unwrap(),
+        Some(again.clone())
+    );
     fs::remove_file(&again).unwrap();
     assert_eq!(md.find_moved(&name).unwrap(), None);
 }

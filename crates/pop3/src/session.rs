@@ -621,7 +621,10 @@ impl Session {
             .await
         {
             Ok(p) => p,
-            Err(havre_mailbox::MailboxError::Expunged(_) | havre_mailbox::MailboxError::MissingFile(_)) => {
+            Err(
+                havre_mailbox::MailboxError::Expunged(_)
+                | havre_mailbox::MailboxError::MissingFile(_),
+            ) => {
                 tracing::warn!(target: "pop3", role = "pop3", "user=<{}>: message {n} (uid {}) is gone", md.user, record.uid);
                 self.reply(conn, &err(None, "Message is no longer available."));
                 return Ok(());
