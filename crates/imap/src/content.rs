@@ -3,6 +3,7 @@
 //! sections. Everything here goes through `havre-message`.
 
 use havre_imap_proto::{Section, SectionText};
+use havre_mailbox::MailboxError;
 use havre_message::Analysis;
 use havre_store::{MailboxRecord, MessageRecord};
 
@@ -35,23 +36,22 @@ pub(crate) fn whole(raw: &[u8]) -> Vec<u8> {
 }
 
 impl Session {
+    /// The message's bytes, wherever another program moved its file. An
+    /// error is logged here; FETCH also tells the client (see `fetch`).
     pub(crate) async fn load(
         &self,
         mailbox: &MailboxRecord,
         message: &MessageRecord,
-    ) -> Option<Vec<u8>> {
-        let path = self
+    ) -> Result<Vec<u8>, MailboxError> {
+        let read = self
             .services
             .mailboxes
-            .message_path(self.user(), mailbox, message)
-            .ok()?;
-        match tokio::fs::read(&path).await {
-            Ok(bytes) => Some(bytes),
-            Err(err) => {
-                tracing::error!(target: "imap", "cannot read {}: {err}", path.display());
-                None
-            }
+            .read_message(self.user(), mailbox, message)
+            .await;
+        if let Err(err) = &read {
+            tracing::warn!(target: "imap", "user=<{}> {} UID {}: {err}", self.user(), mailbox.name, message.uid);
         }
+        read
     }
 
     /// The analysis of a message, from the store's cache or computed (and
@@ -70,7 +70,7 @@ impl Session {
         let raw = match raw {
             Some(raw) => raw,
             None => {
-                loaded = self.load(&mailbox, &record).await?;
+                loaded = self.load(&mailbox, &record).await.ok()?;
                 &loaded[..]
             }
         };

@@ -30,6 +30,10 @@ pub(crate) fn mailbox_error(err: MailboxError) -> Outcome {
             Outcome::no_code(Code::NonExistent, "Mailbox doesn't exist.")
         }
         MailboxError::Refused(text) => Outcome::no_code(Code::Cannot, text),
+        MailboxError::Expunged(_) => Outcome::no_code(
+            Code::ExpungeIssued,
+            "Some of the requested messages no longer exist.",
+        ),
         MailboxError::Maildir(e) => Outcome::no_code(Code::Cannot, e.to_string()),
         other => {
             tracing::error!(target: "imap", "mailbox operation failed: {other}");
@@ -319,6 +323,11 @@ impl Session {
             .message_list(mailbox.id)
             .await
             .unwrap_or_default();
+        let recent = if items.contains(&StatusItem::Recent) {
+            self.status_recent(mailbox, &messages).await
+        } else {
+            0
+        };
         items
             .iter()
             .map(|item| {
@@ -335,7 +344,7 @@ impl Session {
                         .filter(|m| has_flag(&m.flags, "\\Deleted"))
                         .count() as u64,
                     StatusItem::Size => messages.iter().map(|m| m.size).sum(),
-                    StatusItem::Recent => 0,
+                    StatusItem::Recent => recent,
                     StatusItem::HighestModSeq => mailbox.highestmodseq,
                     StatusItem::AppendLimit => self.services.settings.max_message_size,
                 };
@@ -388,6 +397,7 @@ impl Session {
             Ok(v) => v,
             Err(e) => return mailbox_error(e.into()),
         };
+        self.open_recent(record.id, read_only).await;
         let mut flags = vec![
             Flag::Answered,
             Flag::Flagged,
@@ -415,7 +425,12 @@ impl Session {
         );
         self.out.exists(view.exists());
         if !self.enabled.rev2 {
-            self.out.recent(0);
+            let recent = view
+                .uids()
+                .iter()
+                .filter(|uid| self.is_recent(**uid))
+                .count() as u32;
+            self.out.recent(recent);
             if let Some(seq) = view.first_unseen_seq() {
                 self.out
                     .untagged(Status::Ok, Some(&Code::Unseen(seq)), "First unseen.");

@@ -5,10 +5,11 @@ use havre_imap_proto::{
     AppendCommand, Code, DateTime, FetchAttr, FetchCommand, Mailbox, RangeSet, SequenceSet, Status,
     StoreCommand, StoreMode,
 };
+use havre_mailbox::MailboxError;
 use havre_net::Conn;
 use havre_store::{FlagMode, MessageRecord, apply_flags, same_flags};
 
-use crate::command::{store_flags, wire_flags};
+use crate::command::store_flags;
 use crate::content::{section_bytes, whole};
 use crate::mailbox_cmd::mailbox_error;
 use crate::session::{Outcome, Session};
@@ -115,6 +116,7 @@ impl Session {
         });
         let sets_seen = !read_only && fetch.items.iter().any(FetchAttr::sets_seen);
         let with_modseq = self.enabled.condstore;
+        let mut unreadable: Option<MailboxError> = None;
         for (seq, uid) in targets {
             let Some(record) = self.selected.as_ref().and_then(|v| v.message(uid)).cloned() else {
                 continue;
@@ -126,10 +128,11 @@ impl Session {
             }
             let raw = if needs_content {
                 match self.load(&mailbox, &record).await {
-                    Some(raw) => Some(raw),
-                    None => {
-                        // The file is gone (expunged by another process): say
-                        // nothing rather than something wrong.
+                    Ok(raw) => Some(raw),
+                    Err(err) => {
+                        // Nothing wrong is sent for it, and the tagged NO
+                        // says something is missing (RFC 9051 7.1).
+                        unreadable.get_or_insert(err);
                         continue;
                     }
                 }
@@ -187,7 +190,10 @@ impl Session {
                 break;
             }
         }
-        Outcome::ok("Fetch completed.")
+        match unreadable {
+            None => Outcome::ok("Fetch completed."),
+            Some(err) => mailbox_error(err),
+        }
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -201,13 +207,14 @@ impl Session {
         flags_changed: bool,
         with_modseq: bool,
     ) {
+        let shown = self.shown_flags(record.uid, &record.flags);
         let mut out = self.out.fetch(seq);
         let has = |f: &dyn Fn(&FetchAttr) -> bool| fetch.items.iter().any(f);
         if fetch.uid || has(&|i| matches!(i, FetchAttr::Uid)) {
             out.uid(record.uid);
         }
         if flags_changed || has(&|i| matches!(i, FetchAttr::Flags)) {
-            out.flags(&wire_flags(&record.flags));
+            out.flags(&shown);
         }
         if with_modseq || has(&|i| matches!(i, FetchAttr::ModSeq)) {
             out.modseq(record.modseq);
@@ -367,12 +374,13 @@ impl Session {
             if store.silent && !news && !condstore {
                 continue;
             }
+            let shown = self.shown_flags(uid, &flags);
             let mut out = self.out.fetch(seq);
             if store.uid {
                 out.uid(uid);
             }
             if !store.silent || news {
-                out.flags(&wire_flags(&flags));
+                out.flags(&shown);
             }
             if condstore {
                 out.modseq(modseq);

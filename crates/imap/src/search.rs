@@ -68,6 +68,7 @@ struct Context<'a> {
     max_uid: u32,
     saved: &'a [u32],
     now: i64,
+    recent: &'a crate::recent::Recent,
 }
 
 fn matches(key: &SearchKey, c: &Candidate, ctx: &Context<'_>) -> bool {
@@ -75,8 +76,10 @@ fn matches(key: &SearchKey, c: &Candidate, ctx: &Context<'_>) -> bool {
     let raw = c.raw.as_deref().unwrap_or(b"");
     let flag = |f: &str| has_flag(&m.flags, f);
     match key {
-        SearchKey::All | SearchKey::Old => true,
-        SearchKey::New | SearchKey::Recent => false,
+        SearchKey::All => true,
+        SearchKey::Recent => ctx.recent.contains(m.uid),
+        SearchKey::New => ctx.recent.contains(m.uid) && !flag("\\Seen"),
+        SearchKey::Old => !ctx.recent.contains(m.uid),
         SearchKey::Answered => flag("\\Answered"),
         SearchKey::Deleted => flag("\\Deleted"),
         SearchKey::Draft => flag("\\Draft"),
@@ -160,7 +163,9 @@ impl Session {
             .map(|d| d.as_secs() as i64)
             .unwrap_or(0);
         let saved = self.saved.clone();
+        let recent = self.recent.clone();
         let ctx = Context {
+            recent: &recent,
             exists: ctx_exists,
             max_uid: ctx_max,
             saved: &saved,
@@ -169,7 +174,7 @@ impl Session {
         let mut out = Vec::new();
         for (seq, record) in records {
             let raw = if content {
-                self.load(&mailbox, &record).await
+                self.load(&mailbox, &record).await.ok()
             } else {
                 None
             };

@@ -69,6 +69,8 @@ pub(crate) struct Session {
     pub user: Option<String>,
     user_slot: Option<Slot>,
     pub selected: Option<View>,
+    /// The messages of `selected` that are `\Recent` in this session.
+    pub(crate) recent: crate::recent::Recent,
     pub enabled: Enabled,
     /// SEARCHRES (`$`): UIDs of the last `SEARCH RETURN (SAVE)`.
     pub saved: Vec<u32>,
@@ -130,6 +132,7 @@ impl Session {
             user: None,
             user_slot: None,
             selected: None,
+            recent: Default::default(),
             enabled: Enabled::default(),
             saved: Vec::new(),
             changes: None,
@@ -512,6 +515,9 @@ impl Session {
                 return;
             }
         };
+        if updates.iter().any(|u| matches!(u, Update::Exists(_))) {
+            self.claim_recent().await;
+        }
         let (condstore, qresync) = (self.enabled.condstore, self.enabled.qresync);
         let mut vanished = havre_imap_proto::RangeSet::new();
         for update in updates {
@@ -529,6 +535,10 @@ impl Session {
                         vanished = havre_imap_proto::RangeSet::new();
                     }
                     self.out.exists(n);
+                    if !self.enabled.rev2 {
+                        let recent = self.recent_count();
+                        self.out.recent(recent);
+                    }
                 }
                 Update::Flags {
                     seq,
@@ -540,7 +550,7 @@ impl Session {
                         self.out.vanished(false, &vanished);
                         vanished = havre_imap_proto::RangeSet::new();
                     }
-                    let flags = crate::command::wire_flags(&flags);
+                    let flags = self.shown_flags(uid, &flags);
                     let mut fetch = self.out.fetch(seq);
                     fetch.uid(uid).flags(&flags);
                     if condstore {

@@ -17,8 +17,10 @@
 //! each mailbox (UIDs, flags, mod-sequences) is in the store, kept by
 //! [`Mailboxes`]; sessions hear of changes through its [`Notifier`].
 
+mod files;
 mod flags;
 mod import;
+mod in_flight;
 mod mailboxes;
 mod notify;
 
@@ -231,6 +233,44 @@ mod tests {
         assert_eq!(messages.len(), 2);
         assert_eq!(messages[1].flags, vec!["\\Flagged", "\\Seen"]);
         assert_eq!(messages[1].size, 20);
+    }
+
+    #[tokio::test]
+    async fn a_file_another_program_moved_to_cur_is_the_same_message_and_stays_readable() {
+        let (_dir, local, spool) = setup().await;
+        local.deliver(request(&spool, false)).await.unwrap();
+        let mailboxes = local.mailboxes();
+        let user = "alice@example.test";
+        let inbox = mailboxes.get(user, "INBOX").await.unwrap().unwrap();
+        let before = mailboxes.store().message_list(inbox.id).await.unwrap();
+        let old = mailboxes.message_path(user, &inbox, &before[0]).unwrap();
+        // What Dovecot does when a client reads the message.
+        let name = old.file_name().unwrap().to_str().unwrap().to_string();
+        let moved = local
+            .maildir_of(user)
+            .root()
+            .join(format!("cur/{name}:2,S"));
+        std::fs::rename(&old, &moved).unwrap();
+        let bytes = mailboxes
+            .read_message(user, &inbox, &before[0])
+            .await
+            .unwrap();
+        assert!(bytes.ends_with(b"hello\n"));
+        assert_eq!(mailboxes.sync(user, &inbox).await.unwrap(), 0);
+        let after = mailboxes.store().message_list(inbox.id).await.unwrap();
+        assert_eq!(after.len(), 1);
+        assert_eq!(after[0].uid, before[0].uid);
+        assert_eq!(after[0].file, format!("cur/{name}:2,S"));
+        std::fs::remove_file(&moved).unwrap();
+        assert!(matches!(
+            mailboxes.read_message(user, &inbox, &before[0]).await,
+            Err(MailboxError::MissingFile(_))
+        ));
+        mailboxes.expunge(user, &inbox, &after).await.unwrap();
+        assert!(matches!(
+            mailboxes.read_message(user, &inbox, &before[0]).await,
+            Err(MailboxError::Expunged(1))
+        ));
     }
 
     #[test]

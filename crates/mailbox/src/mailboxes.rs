@@ -9,10 +9,11 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use havre_maildir::{Maildir, MaildirError, parse_name};
+use havre_maildir::{Maildir, MaildirError, parse_name, stable_part, unique_of};
 use havre_store::{MailboxInit, MailboxRecord, MessageRecord, NewMessage, Store, StoreError};
 
 use crate::flags;
+use crate::in_flight::InFlight;
 use crate::notify::Notifier;
 
 /// Folders every new user gets, with their RFC 6154 special use.
@@ -41,6 +42,12 @@ pub enum MailboxError {
     },
     #[error("background task failed: {0}")]
     Task(String),
+    /// The message left the index (another session expunged it).
+    #[error("message UID {0} was expunged")]
+    Expunged(u32),
+    /// Still indexed, but its file is nowhere in the folder.
+    #[error("message file {} is missing", .0.display())]
+    MissingFile(PathBuf),
 }
 
 impl MailboxError {
@@ -78,6 +85,7 @@ pub struct Mailboxes {
     template: String,
     hostname: String,
     notifier: Notifier,
+    in_flight: InFlight,
 }
 
 fn unix_now() -> i64 {
@@ -95,7 +103,7 @@ fn fresh_unique(prefix: char) -> String {
     format!("{prefix}{:x}{:08x}", now.as_micros(), rand::random::<u32>())
 }
 
-async fn blocking<T: Send + 'static>(
+pub(crate) async fn blocking<T: Send + 'static>(
     f: impl FnOnce() -> Result<T, MailboxError> + Send + 'static,
 ) -> Result<T, MailboxError> {
     tokio::task::spawn_blocking(f)
@@ -115,6 +123,7 @@ impl Mailboxes {
             template: maildir_template.into(),
             hostname: hostname.into(),
             notifier: Notifier::default(),
+            in_flight: InFlight::default(),
         }
     }
 
@@ -301,6 +310,7 @@ impl Mailboxes {
         check_duplicate: bool,
     ) -> Result<(u32, bool), MailboxError> {
         let maildir = self.maildir_of(user, &mailbox.name)?;
+        let _writing = self.in_flight.begin(unique);
         let unique = unique.to_string();
         let hostname = self.hostname.clone();
         let source = source.to_path_buf();
@@ -338,6 +348,7 @@ impl Mailboxes {
     ) -> Result<u32, MailboxError> {
         let maildir = self.maildir_of(user, &mailbox.name)?;
         let unique = fresh_unique('A');
+        let _writing = self.in_flight.begin(&unique);
         let hostname = self.hostname.clone();
         let path = blocking(move || {
             maildir.create()?;
@@ -354,7 +365,7 @@ impl Mailboxes {
         if let Some(date) = internal_date {
             record.internal_date = date;
         }
-        let (uid, _) = self.store.message_insert(mailbox.id, &record).await?;
+        let uid = self.insert_or_adopt(mailbox, &record).await?;
         self.notifier.changed(user, mailbox.id);
         Ok(uid)
     }
@@ -375,6 +386,13 @@ impl Mailboxes {
             let dst = dst.clone();
             let hostname = self.hostname.clone();
             let unique = fresh_unique('C');
+            let writing = self.in_flight.begin(&unique);
+            let from = match self.locate(user, source, message).await {
+                Ok(found) => found,
+                // Read where the index said; the error names that path.
+                Err(MailboxError::MissingFile(_)) => from,
+                Err(e) => return Err(e),
+            };
             let path = blocking(move || {
                 dst.create()?;
                 let mut body = std::fs::File::open(&from).map_err(|e| MailboxError::Io {
@@ -393,7 +411,8 @@ impl Mailboxes {
             let mut record = self.index_record(&path, message.flags.clone())?;
             record.internal_date = message.internal_date;
             record.cache = message.cache.clone();
-            let (uid, _) = self.store.message_insert(target.id, &record).await?;
+            let uid = self.insert_or_adopt(target, &record).await?;
+            drop(writing);
             pairs.push((message.uid, uid));
         }
         self.notifier.changed(user, target.id);
@@ -447,22 +466,39 @@ impl Mailboxes {
         if on_disk.is_empty() {
             return Ok(0);
         }
-        let known: std::collections::HashSet<String> = self
+        // Known by the part of the name no reader changes: a file another
+        // program moved to cur/ or renamed for its flags is the same message.
+        let known: std::collections::HashMap<String, MessageRecord> = self
             .store
             .message_list(mailbox.id)
             .await?
             .into_iter()
-            .map(|m| m.file)
+            .map(|m| (stable_key(&m.file).to_string(), m))
             .collect();
-        let mut added = 0;
+        // new/ is listed before cur/ and readers only move new/ -> cur/, so a
+        // file listed twice by a move during the listing keeps its cur/ name.
+        let mut files: std::collections::BTreeMap<String, (String, PathBuf)> = Default::default();
         for path in on_disk {
-            let Some(file) = relative_file(&path) else {
-                continue;
-            };
-            if known.contains(&file) {
+            if let Some(file) = relative_file(&path) {
+                files.insert(stable_key(&file).to_string(), (file, path));
+            }
+        }
+        let mut added = 0;
+        for (key, (file, path)) in files {
+            if let Some(record) = known.get(&key) {
+                if record.file != file {
+                    self.store
+                        .message_set_file(mailbox.id, record.uid, &file)
+                        .await?;
+                }
                 continue;
             }
-            let letters = parse_name(path.file_name().and_then(|n| n.to_str()).unwrap_or("")).flags;
+            let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
+            if unique_of(name).is_some_and(|u| self.in_flight.contains(u)) {
+                // Its writer indexes it, with the flags and date it was given.
+                continue;
+            }
+            let letters = parse_name(name).flags;
             self.index_file(user, mailbox, &path, flags::from_letters(&letters))
                 .await?;
             added += 1;
@@ -514,10 +550,8 @@ impl Mailboxes {
             Ok((uid, _)) => uid,
             Err(StoreError::AlreadyExists(_)) => self
                 .store
-                .message_list(mailbox.id)
+                .message_by_file(mailbox.id, &record.file)
                 .await?
-                .into_iter()
-                .find(|m| m.file == record.file)
                 .map(|m| m.uid)
                 .unwrap_or(0),
             Err(e) => return Err(e.into()),
@@ -525,10 +559,43 @@ impl Mailboxes {
         self.notifier.changed(user, mailbox.id);
         Ok(uid)
     }
+
+    /// Inserts the row of a file this process wrote. Should another process
+    /// sharing the folder have indexed the file first, that row is the
+    /// message: it is adopted (with the flags asked for), never reported as a
+    /// failure while the message is stored, never inserted twice.
+    async fn insert_or_adopt(
+        &self,
+        mailbox: &MailboxRecord,
+        record: &NewMessage,
+    ) -> Result<u32, MailboxError> {
+        match self.store.message_insert(mailbox.id, record).await {
+            Ok((uid, _)) => Ok(uid),
+            Err(StoreError::AlreadyExists(what)) => {
+                let Some(found) = self.store.message_by_file(mailbox.id, &record.file).await?
+                else {
+                    return Err(StoreError::AlreadyExists(what).into());
+                };
+                if found.flags != record.flags {
+                    self.store
+                        .message_set_flags(mailbox.id, &[(found.uid, record.flags.clone())], None)
+                        .await?;
+                }
+                Ok(found.uid)
+            }
+            Err(e) => Err(e.into()),
+        }
+    }
+}
+
+/// A message file's identity in the folder: its name without new/ or cur/
+/// and without the flags readers change.
+fn stable_key(file: &str) -> &str {
+    stable_part(file.rsplit('/').next().unwrap_or(file))
 }
 
 /// `new/<name>` or `cur/<name>` of a message path.
-fn relative_file(path: &Path) -> Option<String> {
+pub(crate) fn relative_file(path: &Path) -> Option<String> {
     let name = path.file_name()?.to_str()?;
     let sub = path.parent()?.file_name()?.to_str()?;
     Some(format!("{sub}/{name}"))

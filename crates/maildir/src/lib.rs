@@ -52,5 +52,5 @@ mod name;
 
 pub use error::MaildirError;
 pub use folder::folder_name;
-pub use maildir::Maildir;
-pub use name::{MaildirName, parse_name};
+pub use maildir::{Maildir, stable_part};
+pub use name::{MaildirName, parse_name, unique_of};

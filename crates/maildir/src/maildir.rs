@@ -90,6 +90,23 @@ impl Maildir {
         Ok(None)
     }
 
+    /// Where the message once named `file_name` is now: readers (Dovecot, a
+    /// mail client) move a file from new/ to cur/ and rename it in cur/ for
+    /// its flags, always keeping the part before ':' ([`stable_part`]).
+    /// Searched in new/ then cur/ (twice, as [`Maildir::find_delivered`] does,
+    /// for a rename racing the read).
+    pub fn find_moved(&self, file_name: &str) -> Result<Option<PathBuf>, MaildirError> {
+        let wanted = stable_part(file_name);
+        for sub in ["new", "cur", "cur"] {
+            let dir = self.root.join(sub);
+            let found = find_entry(&dir, |name| stable_part(name) == wanted)?;
+            if found.is_some() {
+                return Ok(found);
+            }
+        }
+        Ok(None)
+    }
+
     /// Paths of all messages in new/ and cur/, sorted.
     pub fn messages(&self) -> Result<Vec<PathBuf>, MaildirError> {
         let mut out = Vec::new();
@@ -108,7 +125,18 @@ impl Maildir {
     }
 }
 
+/// The part of a message's file name that no reader changes: everything
+/// before the ":2,<flags>" info, which is what identifies the message when it
+/// moves from new/ to cur/ or its flags change.
+pub fn stable_part(file_name: &str) -> &str {
+    file_name.split(':').next().unwrap_or(file_name)
+}
+
 fn find_in(dir: &Path, unique: &str) -> Result<Option<PathBuf>, MaildirError> {
+    find_entry(dir, |name| unique_of(name) == Some(unique))
+}
+
+fn find_entry(dir: &Path, wanted: impl Fn(&str) -> bool) -> Result<Option<PathBuf>, MaildirError> {
     let entries = match fs::read_dir(dir) {
         Ok(entries) => entries,
         // no such directory: nothing was delivered there
@@ -118,7 +146,7 @@ fn find_in(dir: &Path, unique: &str) -> Result<Option<PathBuf>, MaildirError> {
     for entry in entries {
         let entry = entry.map_err(io_at(dir))?;
         let name = entry.file_name();
-        if name.to_str().and_then(unique_of) == Some(unique) {
+        if name.to_str().is_some_and(&wanted) {
             return Ok(Some(entry.path()));
         }
     }

@@ -81,7 +81,7 @@ pub(crate) fn escape_hostname(hostname: &str) -> Result<String, MaildirError> {
 }
 
 /// The unique part of a base name `<secs>.<unique>.<host>`, if it has that shape.
-pub(crate) fn unique_of(file_name: &str) -> Option<&str> {
+pub fn unique_of(file_name: &str) -> Option<&str> {
     let base = file_name.split([',', ':']).next()?;
     let mut parts = base.splitn(3, '.');
     let (_secs, unique, _host) = (parts.next()?, parts.next()?, parts.next()?);

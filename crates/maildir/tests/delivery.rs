@@ -243,3 +243,36 @@ fn a_large_message_is_streamed_and_sized_correctly() {
     assert_eq!(n.size, Some(on_disk.len() as u64));
     assert_eq!(n.vsize, Some(body.len() as u64));
 }
+
+#[test]
+fn a_message_a_reader_moved_to_cur_and_renamed_for_its_flags_is_found_again() {
+    let tmp = tempfile::tempdir().unwrap();
+    let md = Maildir::new(tmp.path().join("user"));
+    md.create().unwrap();
+    let path = md
+        .deliver(
+            "Qmoved",
+            "mx",
+            b"",
+            &mut &b"Subject: x\r\n\r\n"[..],
+            at(1_700_000_000),
+        )
+        .unwrap();
+    let name = file_name(&path).to_string();
+    assert_eq!(
+        md.find_moved(&name).unwrap().as_deref(),
+        Some(path.as_path())
+    );
+    let moved = md.root().join("cur").join(format!("{name}:2,RS"));
+    fs::rename(&path, &moved).unwrap();
+    assert_eq!(md.find_moved(&name).unwrap(), Some(moved.clone()));
+    // Found from its old cur/ name too, after another flag change.
+    let again = md.root().join("cur").join(format!("{name}:2,S"));
+    fs::rename(&moved, &again).unwrap();
+    assert_eq!(
+        md.find_moved(&format!("{name}:2,RS")).unwrap(),
+        Some(again.clone())
+    );
+    fs::remove_file(&again).unwrap();
+    assert_eq!(md.find_moved(&name).unwrap(), None);
+}

@@ -617,9 +617,18 @@ impl Session {
         let path = match self
             .services
             .mailboxes
-            .message_path(&md.user, &md.inbox, record)
+            .locate(&md.user, &md.inbox, record)
+            .await
         {
             Ok(p) => p,
+            Err(
+                havre_mailbox::MailboxError::Expunged(_)
+                | havre_mailbox::MailboxError::MissingFile(_),
+            ) => {
+                tracing::warn!(target: "pop3", role = "pop3", "user=<{}>: message {n} (uid {}) is gone", md.user, record.uid);
+                self.reply(conn, &err(None, "Message is no longer available."));
+                return Ok(());
+            }
             Err(e) => {
                 tracing::error!(target: "pop3", role = "pop3", "user=<{}>: message {n} (uid {}): {e}", md.user, record.uid);
                 self.reply(conn, &err(Some(CODE_SYS_TEMP), "Cannot read the message."));

@@ -107,6 +107,12 @@ pub trait MailStore: Send + Sync {
     async fn subscription_set(&self, user: &str, name: &str, subscribed: bool) -> Result<()>;
     /// The user's subscribed names, existing or not, sorted.
     async fn subscriptions(&self, user: &str) -> Result<Vec<String>>;
+    /// Claims for one session the messages no session has seen yet (RFC 3501
+    /// 2.3.2: a message is recent in one session only): returns their UIDs,
+    /// `from..uidnext`, and moves the mark to `uidnext`, in one transaction.
+    async fn mailbox_claim_recent(&self, id: i64) -> Result<std::ops::Range<u32>>;
+    /// The first UID no session has claimed as recent.
+    async fn mailbox_recent_from(&self, id: i64) -> Result<u32>;
 
     /// A mailbox as imported from another server, in one transaction: created
     /// with `init`'s UIDVALIDITY and special use (or, when the user has an
@@ -126,6 +132,14 @@ pub trait MailStore: Send + Sync {
 
     /// Adds a message; returns its UID and mod-sequence.
     async fn message_insert(&self, mailbox_id: i64, message: &NewMessage) -> Result<(u32, u64)>;
+    /// The message indexed with this file (`new/...` or `cur/...`), if any.
+    async fn message_by_file(&self, mailbox_id: i64, file: &str) -> Result<Option<MessageRecord>>;
+    /// The message with this UID, if it is still in the index.
+    async fn message_get(&self, mailbox_id: i64, uid: u32) -> Result<Option<MessageRecord>>;
+    /// Records where a message's file is now (another program moved it from
+    /// new/ to cur/ or renamed it for its flags). Neither UID nor mod-sequence
+    /// change: the message is the same.
+    async fn message_set_file(&self, mailbox_id: i64, uid: u32, file: &str) -> Result<()>;
     /// Every message of the mailbox, by UID.
     async fn message_list(&self, mailbox_id: i64) -> Result<Vec<MessageRecord>>;
     /// Messages whose mod-sequence is above `modseq`.

@@ -115,4 +115,23 @@ CREATE TABLE subscriptions (
 INSERT INTO subscriptions (user, name) SELECT user, name FROM mailboxes WHERE subscribed = 1;
 "#,
     },
+    Migration {
+        version: 6,
+        name: "uidvalidity given",
+        // The highest UIDVALIDITY each user's mailboxes ever had, so that a
+        // mailbox deleted and created again gets a greater one (RFC 9051 2.3.1.1)
+        // even within the same second.
+        sql: r#"
+CREATE TABLE uidvalidity_given (
+    user TEXT PRIMARY KEY,
+    last INTEGER NOT NULL
+);
+INSERT INTO uidvalidity_given (user, last)
+    SELECT user, MAX(uidvalidity) FROM mailboxes GROUP BY user;
+-- \Recent (RFC 3501 2.3.2): messages from this UID on have not been seen by
+-- any session yet. What was there before the upgrade is not recent.
+ALTER TABLE mailboxes ADD COLUMN recent_from INTEGER NOT NULL DEFAULT 1;
+UPDATE mailboxes SET recent_from = uidnext;
+"#,
+    },
 ];

@@ -82,14 +82,41 @@ macro_rules! select_message {
     };
 }
 
-/// A UIDVALIDITY that differs between two creations of the same name: the
-/// creation time, as Dovecot does.
-fn fresh_uidvalidity() -> u32 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs() as u32)
-        .unwrap_or(1)
-        .max(1)
+/// The UIDVALIDITY of a mailbox being created for `user`: the creation time,
+/// as Dovecot does, but always above every value the user's mailboxes ever had
+/// (RFC 9051 2.3.1.1), so a name deleted and created again within one second
+/// still gets a new one. `requested` (an import keeping Dovecot's value) is
+/// taken as is and only raises the floor.
+async fn give_uidvalidity(
+    tx: &mut sqlx::Transaction<'_, sqlx::Sqlite>,
+    user: &str,
+    requested: Option<u32>,
+) -> std::result::Result<u32, sqlx::Error> {
+    let last: Option<i64> = sqlx::query_scalar("SELECT last FROM uidvalidity_given WHERE user = ?")
+        .bind(user)
+        .fetch_optional(&mut **tx)
+        .await?;
+    let last = last.unwrap_or(0);
+    let given = match requested {
+        Some(value) => value,
+        None => {
+            let now = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|d| d.as_secs())
+                .unwrap_or(0);
+            let next = (last + 1).clamp(1, i64::from(u32::MAX)) as u32;
+            (now.min(u64::from(u32::MAX)) as u32).max(next)
+        }
+    };
+    sqlx::query(
+        "INSERT INTO uidvalidity_given (user, last) VALUES (?, ?)
+         ON CONFLICT (user) DO UPDATE SET last = MAX(last, excluded.last)",
+    )
+    .bind(user)
+    .bind(i64::from(given))
+    .execute(&mut **tx)
+    .await?;
+    Ok(given)
 }
 
 #[async_trait]
@@ -100,19 +127,22 @@ impl MailStore for SqliteStore {
         name: &str,
         init: &MailboxInit,
     ) -> Result<MailboxRecord> {
+        let mut tx = self.writer().begin().await?;
+        let uidvalidity = give_uidvalidity(&mut tx, user, init.uidvalidity).await?;
         let id = sqlx::query(
             "INSERT INTO mailboxes (user, name, uidvalidity, uidnext, special_use)
              VALUES (?, ?, ?, ?, ?)",
         )
         .bind(user)
         .bind(name)
-        .bind(init.uidvalidity.unwrap_or_else(fresh_uidvalidity) as i64)
+        .bind(i64::from(uidvalidity))
         .bind(init.uidnext.unwrap_or(1).max(1) as i64)
         .bind(&init.special_use)
-        .execute(self.writer())
+        .execute(&mut *tx)
         .await
         .map_err(|e| already_exists(e, || format!("mailbox {name}")))?
         .last_insert_rowid();
+        tx.commit().await?;
         self.mailbox_by_id(id)
             .await?
             .ok_or_else(|| StoreError::NoSuchMailbox(name.to_string()))
@@ -203,6 +233,34 @@ impl MailStore for SqliteStore {
         )
     }
 
+    async fn mailbox_claim_recent(&self, id: i64) -> Result<std::ops::Range<u32>> {
+        let mut tx = self.writer().begin().await?;
+        let (from, uidnext): (i64, i64) =
+            sqlx::query_as("SELECT recent_from, uidnext FROM mailboxes WHERE id = ?")
+                .bind(id)
+                .fetch_optional(&mut *tx)
+                .await?
+                .ok_or_else(|| StoreError::NoSuchMailbox(id.to_string()))?;
+        if from < uidnext {
+            sqlx::query("UPDATE mailboxes SET recent_from = ? WHERE id = ?")
+                .bind(uidnext)
+                .bind(id)
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
+        Ok(from as u32..(uidnext.max(from)) as u32)
+    }
+
+    async fn mailbox_recent_from(&self, id: i64) -> Result<u32> {
+        let from: Option<i64> =
+            sqlx::query_scalar("SELECT recent_from FROM mailboxes WHERE id = ?")
+                .bind(id)
+                .fetch_optional(self.reader())
+                .await?;
+        Ok(from.ok_or_else(|| StoreError::NoSuchMailbox(id.to_string()))? as u32)
+    }
+
     async fn mailbox_import(
         &self,
         user: &str,
@@ -232,7 +290,12 @@ impl MailStore for SqliteStore {
                         "mailbox {name} with {count} message(s)"
                     )));
                 }
-                let new_uidvalidity = init.uidvalidity.map(i64::from).unwrap_or(uidvalidity);
+                let new_uidvalidity = match init.uidvalidity {
+                    Some(requested) => {
+                        i64::from(give_uidvalidity(&mut tx, user, Some(requested)).await?)
+                    }
+                    None => uidvalidity,
+                };
                 let floor = if new_uidvalidity == uidvalidity {
                     // Same UIDVALIDITY: UIDs given before must not come back.
                     uidnext as u32
@@ -256,13 +319,14 @@ impl MailStore for SqliteStore {
                 (id, floor.max(1), highestmodseq)
             }
             None => {
+                let uidvalidity = give_uidvalidity(&mut tx, user, init.uidvalidity).await?;
                 let id = sqlx::query(
                     "INSERT INTO mailboxes (user, name, uidvalidity, uidnext, special_use)
                      VALUES (?, ?, ?, 1, ?)",
                 )
                 .bind(user)
                 .bind(name)
-                .bind(init.uidvalidity.unwrap_or_else(fresh_uidvalidity) as i64)
+                .bind(i64::from(uidvalidity))
                 .bind(&init.special_use)
                 .execute(&mut *tx)
                 .await?
@@ -283,16 +347,19 @@ impl MailStore for SqliteStore {
             last = uid;
         }
         let uidnext = init.uidnext.unwrap_or(1).max(last + 1);
-        sqlx::query("UPDATE mailboxes SET uidnext = ?, highestmodseq = ? WHERE id = ?")
-            .bind(uidnext as i64)
-            .bind(if messages.is_empty() {
-                highestmodseq
-            } else {
-                modseq
-            })
-            .bind(id)
-            .execute(&mut *tx)
-            .await?;
+        // Imported messages were seen on the old server: none is \Recent here.
+        sqlx::query(
+            "UPDATE mailboxes SET uidnext = ?1, highestmodseq = ?2, recent_from = ?1 WHERE id = ?3",
+        )
+        .bind(uidnext as i64)
+        .bind(if messages.is_empty() {
+            highestmodseq
+        } else {
+            modseq
+        })
+        .bind(id)
+        .execute(&mut *tx)
+        .await?;
         tx.commit().await?;
         self.mailbox_by_id(id)
             .await?
@@ -323,6 +390,35 @@ impl MailStore for SqliteStore {
             .await?;
         tx.commit().await?;
         Ok((uid, modseq))
+    }
+
+    async fn message_by_file(&self, mailbox_id: i64, file: &str) -> Result<Option<MessageRecord>> {
+        let row = sqlx::query(select_message!("WHERE mailbox_id = ? AND file = ?"))
+            .bind(mailbox_id)
+            .bind(file)
+            .fetch_optional(self.reader())
+            .await?;
+        Ok(row.as_ref().map(message_from_row).transpose()?)
+    }
+
+    async fn message_get(&self, mailbox_id: i64, uid: u32) -> Result<Option<MessageRecord>> {
+        let row = sqlx::query(select_message!("WHERE mailbox_id = ? AND uid = ?"))
+            .bind(mailbox_id)
+            .bind(uid as i64)
+            .fetch_optional(self.reader())
+            .await?;
+        Ok(row.as_ref().map(message_from_row).transpose()?)
+    }
+
+    async fn message_set_file(&self, mailbox_id: i64, uid: u32, file: &str) -> Result<()> {
+        sqlx::query("UPDATE messages SET file = ? WHERE mailbox_id = ? AND uid = ?")
+            .bind(file)
+            .bind(mailbox_id)
+            .bind(uid as i64)
+            .execute(self.writer())
+            .await
+            .map_err(|e| already_exists(e, || format!("message {file}")))?;
+        Ok(())
     }
 
     async fn message_list(&self, mailbox_id: i64) -> Result<Vec<MessageRecord>> {

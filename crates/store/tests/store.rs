@@ -395,3 +395,97 @@ async fn the_subscription_list_outlives_a_mailbox_and_follows_a_rename() {
     store.subscription_set(alice, "Job", false).await.unwrap();
     assert!(store.subscriptions(alice).await.unwrap().is_empty());
 }
+
+#[tokio::test]
+async fn a_name_deleted_and_created_again_in_the_same_second_gets_a_greater_uidvalidity() {
+    let store = store_with_domain().await;
+    let mut seen = Vec::new();
+    for _ in 0..5 {
+        let box_ = store
+            .mailbox_create("alice@example.test", "Lists", &MailboxInit::default())
+            .await
+            .unwrap();
+        seen.push(box_.uidvalidity);
+        assert!(store.mailbox_delete(box_.id).await.unwrap());
+    }
+    assert!(seen.windows(2).all(|w| w[1] > w[0]), "{seen:?}");
+    // An import far in the future raises the floor of every later creation.
+    let imported = MailboxInit {
+        uidvalidity: Some(seen[4] + 1000),
+        ..MailboxInit::default()
+    };
+    store
+        .mailbox_create("alice@example.test", "Old", &imported)
+        .await
+        .unwrap();
+    let after = store
+        .mailbox_create("alice@example.test", "Lists", &MailboxInit::default())
+        .await
+        .unwrap();
+    assert_eq!(after.uidvalidity, seen[4] + 1001);
+}
+
+#[tokio::test]
+async fn a_moved_message_file_keeps_its_uid_and_is_found_by_its_new_name() {
+    let store = store_with_domain().await;
+    let inbox = store
+        .mailbox_create("alice@example.test", "INBOX", &MailboxInit::default())
+        .await
+        .unwrap();
+    let (uid, modseq) = store
+        .message_insert(inbox.id, &message("new/1.a.h,S=3", &[]))
+        .await
+        .unwrap();
+    store
+        .message_set_file(inbox.id, uid, "cur/1.a.h,S=3:2,S")
+        .await
+        .unwrap();
+    let moved = store
+        .message_by_file(inbox.id, "cur/1.a.h,S=3:2,S")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!((moved.uid, moved.modseq), (uid, modseq));
+    assert!(
+        store
+            .message_by_file(inbox.id, "new/1.a.h,S=3")
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert_eq!(
+        store
+            .message_get(inbox.id, uid)
+            .await
+            .unwrap()
+            .unwrap()
+            .file,
+        "cur/1.a.h,S=3:2,S"
+    );
+}
+
+#[tokio::test]
+async fn each_new_message_is_claimed_as_recent_by_one_session_only() {
+    let store = store_with_domain().await;
+    let inbox = store
+        .mailbox_create("alice@example.test", "INBOX", &MailboxInit::default())
+        .await
+        .unwrap();
+    store
+        .message_insert(inbox.id, &message("new/a", &[]))
+        .await
+        .unwrap();
+    store
+        .message_insert(inbox.id, &message("new/b", &[]))
+        .await
+        .unwrap();
+    assert_eq!(store.mailbox_recent_from(inbox.id).await.unwrap(), 1);
+    assert_eq!(store.mailbox_claim_recent(inbox.id).await.unwrap(), 1..3);
+    assert_eq!(store.mailbox_claim_recent(inbox.id).await.unwrap(), 3..3);
+    store
+        .message_insert(inbox.id, &message("new/c", &[]))
+        .await
+        .unwrap();
+    assert_eq!(store.mailbox_claim_recent(inbox.id).await.unwrap(), 3..4);
+    assert_eq!(store.mailbox_recent_from(inbox.id).await.unwrap(), 4);
+}

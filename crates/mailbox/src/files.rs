@@ -1,0 +1,102 @@
+//! Finding a message's file where it is now.
+//!
+//! The index records a file's name when it is indexed, but other programs
+//! sharing the Maildir (Dovecot, a mail client) move files from new/ to cur/
+//! and rename them for their flags. A message a session still sees must stay
+//! readable: the file is looked for under the index's current name, then by
+//! the part of its name no reader changes, and the index is told where it
+//! went. Only a message that left the index (expunged) or whose file is gone
+//! altogether is an error, and a typed one, so IMAP can say so to the client.
+
+use std::io::ErrorKind;
+use std::path::{Path, PathBuf};
+
+use havre_store::{MailboxRecord, MessageRecord};
+
+use crate::mailboxes::{MailboxError, Mailboxes, blocking, relative_file};
+
+/// A file renamed again between finding and reading it is looked for again,
+/// this many times.
+const ATTEMPTS: usize = 3;
+
+impl Mailboxes {
+    /// The path of `message`'s file now, following moves by other programs.
+    pub async fn locate(
+        &self,
+        user: &str,
+        mailbox: &MailboxRecord,
+        message: &MessageRecord,
+    ) -> Result<PathBuf, MailboxError> {
+        let maildir = self.maildir_of(user, &mailbox.name)?;
+        let recorded = maildir.root().join(&message.file);
+        if exists(&recorded).await? {
+            return Ok(recorded);
+        }
+        // Another session may have found it already.
+        let Some(current) = self.store().message_get(mailbox.id, message.uid).await? else {
+            return Err(MailboxError::Expunged(message.uid));
+        };
+        if current.file != message.file {
+            let path = maildir.root().join(&current.file);
+            if exists(&path).await? {
+                return Ok(path);
+            }
+        }
+        let name = Path::new(&current.file)
+            .file_name()
+            .and_then(|n| n.to_str())
+            .unwrap_or_default()
+            .to_string();
+        let search = maildir.clone();
+        let found = blocking(move || Ok(search.find_moved(&name)?)).await?;
+        let Some(found) = found else {
+            // Expunged while we looked, or deleted behind our back.
+            return match self.store().message_get(mailbox.id, message.uid).await? {
+                None => Err(MailboxError::Expunged(message.uid)),
+                Some(_) => Err(MailboxError::MissingFile(recorded)),
+            };
+        };
+        if let Some(file) = relative_file(&found)
+            && file != current.file
+            && let Err(e) = self
+                .store()
+                .message_set_file(mailbox.id, message.uid, &file)
+                .await
+        {
+            // Only a shortcut for the next reader: this one has the path.
+            tracing::warn!(target: "mailbox", "cannot record {}: {e}", found.display());
+        }
+        Ok(found)
+    }
+
+    /// The bytes of `message`'s file, wherever another program moved it.
+    pub async fn read_message(
+        &self,
+        user: &str,
+        mailbox: &MailboxRecord,
+        message: &MessageRecord,
+    ) -> Result<Vec<u8>, MailboxError> {
+        let mut attempt = 0;
+        loop {
+            let path = self.locate(user, mailbox, message).await?;
+            match tokio::fs::read(&path).await {
+                Ok(bytes) => return Ok(bytes),
+                Err(e) if e.kind() == ErrorKind::NotFound && attempt + 1 < ATTEMPTS => {
+                    attempt += 1;
+                }
+                Err(source) => return Err(MailboxError::Io { path, source }),
+            }
+        }
+    }
+}
+
+async fn exists(path: &Path) -> Result<bool, MailboxError> {
+    match tokio::fs::metadata(path).await {
+        Ok(_) => Ok(true),
+        Err(e) if e.kind() == ErrorKind::NotFound => Ok(false),
+        Err(source) => Err(MailboxError::Io {
+            path: path.to_path_buf(),
+            source,
+        }),
+    }
+}
