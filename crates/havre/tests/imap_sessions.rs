@@ -122,7 +122,8 @@ c = Session("C"); c.show("EXAMINE INBOX"); c.show("FETCH 1 FLAGS")
     assert_eq!(
         answer(&out, r"A STORE 1 +FLAGS (\Answered)"),
         [
-            r"* 1 FETCH (FLAGS (\Answered \Seen))",
+            // A selected first: the message is recent in A's session (rev1).
+            r"* 1 FETCH (FLAGS (\Answered \Seen \Recent))",
             "OK Store completed."
         ],
         "{out}"
@@ -136,7 +137,7 @@ c = Session("C"); c.show("EXAMINE INBOX"); c.show("FETCH 1 FLAGS")
     let fetched = answer(&out, "A FETCH 1 FLAGS");
     let last = fetched.iter().rev().find(|l| l.starts_with("* 1 FETCH"));
     assert!(
-        last.is_some_and(|l| l.ends_with(r"FLAGS (\Answered))")),
+        last.is_some_and(|l| l.ends_with(r"FLAGS (\Answered \Recent))")),
         "{out}"
     );
     assert!(
@@ -297,13 +298,14 @@ b.show("NOOP")
         .iter()
         .find(|l| l.starts_with("* 2 FETCH"))
         .unwrap_or_else(|| panic!("B's change not reported:\n{out}"));
-    assert!(seen.contains(r"FLAGS (\Seen)"), "{out}");
+    // Recent in A, which selected first (rev1).
+    assert!(seen.contains(r"FLAGS (\Seen \Recent)"), "{out}");
     // What A had been told of: up to its SELECT, before B's change.
     let highest = modseq_in(highest);
     assert!(first <= highest && highest < modseq_in(seen), "{out}");
     let store = answer(&out, r"A STORE 1 +FLAGS (\Answered)");
     assert!(
-        store[0].starts_with(r"* 1 FETCH (FLAGS (\Answered) MODSEQ ("),
+        store[0].starts_with(r"* 1 FETCH (FLAGS (\Answered \Recent) MODSEQ ("),
         "{out}"
     );
     let stored = modseq_in(store[0]);
@@ -393,7 +395,7 @@ a.show("FETCH 1:2 FLAGS")
     assert_eq!(store.len(), 3, "{out}");
     assert!(store[0].starts_with("* 2 FETCH (MODSEQ ("), "{out}");
     assert!(
-        store[1].starts_with("* 1 FETCH (UID 1 FLAGS ($Important) MODSEQ ("),
+        store[1].starts_with(r"* 1 FETCH (UID 1 FLAGS (\Recent $Important) MODSEQ ("),
         "{out}"
     );
     assert_eq!(
@@ -401,7 +403,11 @@ a.show("FETCH 1:2 FLAGS")
         "{out}"
     );
     let fetched = answer(&out, "A FETCH 1:2 FLAGS").join("\n");
-    assert!(!fetched.contains(r"FLAGS (\Deleted $Important)"), "{out}");
-    assert!(fetched.contains(r"FLAGS ($Important)"), "{out}");
-    assert!(fetched.contains(r"* 2 FETCH (FLAGS (\Deleted)"), "{out}");
+    // \Recent: A selected first (rev1).
+    assert!(!fetched.contains(r"\Deleted \Recent $Important"), "{out}");
+    assert!(fetched.contains(r"FLAGS (\Recent $Important)"), "{out}");
+    assert!(
+        fetched.contains(r"* 2 FETCH (FLAGS (\Deleted \Recent)"),
+        "{out}"
+    );
 }
