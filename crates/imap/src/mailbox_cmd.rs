@@ -2,8 +2,7 @@
 //! STATUS, SELECT/EXAMINE, quotas.
 
 use havre_imap_proto::{
-    Code, Flag, ListCommand, ListExtra, Mailbox, MailboxAttr, RangeSet, SelectParams, Status,
-    StatusItem,
+    Code, ListCommand, ListExtra, Mailbox, MailboxAttr, RangeSet, SelectParams, Status, StatusItem,
 };
 use havre_mailbox::{MailboxError, normalize_name};
 use havre_store::{MailboxRecord, StoreError};
@@ -398,40 +397,19 @@ impl Session {
             Err(e) => return mailbox_error(e.into()),
         };
         self.open_recent(record.id, read_only).await;
-        let mut flags = vec![
-            Flag::Answered,
-            Flag::Flagged,
-            Flag::Deleted,
-            Flag::Seen,
-            Flag::Draft,
-        ];
-        for uid in view.uids() {
-            if let Some(m) = view.message(*uid) {
-                for f in crate::command::wire_flags(&m.flags) {
-                    if !flags.contains(&f) {
-                        flags.push(f);
-                    }
-                }
-            }
-        }
-        self.out.flags(&flags);
-        self.out.untagged(
-            Status::Ok,
-            Some(&Code::PermanentFlags {
-                flags: if read_only { Vec::new() } else { flags.clone() },
-                allow_new: !read_only,
-            }),
-            "Flags permitted.",
-        );
-        self.out.exists(view.exists());
+        let exists = view.exists();
+        let first_unseen = view.first_unseen_seq();
+        let recent = view
+            .uids()
+            .iter()
+            .filter(|uid| self.is_recent(**uid))
+            .count() as u32;
+        self.selected = Some(view);
+        self.write_flags();
+        self.out.exists(exists);
         if !self.enabled.rev2 {
-            let recent = view
-                .uids()
-                .iter()
-                .filter(|uid| self.is_recent(**uid))
-                .count() as u32;
             self.out.recent(recent);
-            if let Some(seq) = view.first_unseen_seq() {
+            if let Some(seq) = first_unseen {
                 self.out
                     .untagged(Status::Ok, Some(&Code::Unseen(seq)), "First unseen.");
             }
@@ -476,7 +454,8 @@ impl Session {
                 .await
                 .unwrap_or_default();
             for message in changed {
-                if let Some(seq) = view.seq_of(message.uid) {
+                let seq = self.selected.as_ref().and_then(|v| v.seq_of(message.uid));
+                if let Some(seq) = seq {
                     let flags = crate::command::wire_flags(&message.flags);
                     self.out
                         .fetch(seq)
@@ -486,7 +465,6 @@ impl Session {
                 }
             }
         }
-        self.selected = Some(view);
         if read_only {
             Outcome::Ok(Some(Code::ReadOnly), "Examine completed.".into())
         } else {

@@ -177,6 +177,7 @@ impl Session {
                     }
                 }
             }
+            self.announce_keywords(&record.flags);
             self.write_fetch(
                 seq,
                 &record,
@@ -374,6 +375,7 @@ impl Session {
             if store.silent && !news && !condstore {
                 continue;
             }
+            self.announce_keywords(&flags);
             let shown = self.shown_flags(uid, &flags);
             let mut out = self.out.fetch(seq);
             if store.uid {
