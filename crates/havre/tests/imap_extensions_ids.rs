@@ -151,3 +151,36 @@ b.show("NOOP")
     let exists = position(&noop, "* 2 EXISTS", "", &out);
     assert!(flags < exists, "{out}");
 }
+
+#[test]
+fn binary_returns_a_binary_parts_bare_lfs_unchanged_and_the_message_keeps_its_size() {
+    let node = node();
+    let out = run(
+        &node,
+        r#"
+part = b"a\nb\nc\nd"
+message = (b"From: bob@remote.test\r\nSubject: bin\r\nMIME-Version: 1.0\r\n"
+    b"Content-Type: multipart/mixed; boundary=x\r\n\r\n--x\r\n"
+    b"Content-Type: application/octet-stream\r\nContent-Transfer-Encoding: binary\r\n\r\n"
+    + part + b"\r\n--x--\r\n")
+a = Session("A")
+a.append("", message)
+a.show("SELECT INBOX")
+lines, done = a.run(b"FETCH 1 (RFC822.SIZE BINARY.SIZE[1] BINARY[1] BODY.PEEK[])")
+fetched = b"".join(lines)
+print("size", len(message), b"RFC822.SIZE %d " % len(message) in fetched)
+print("binary.size", b"BINARY.SIZE[1] 7" in fetched)
+print("binary", b"BINARY[1] {7}\r\n" + part in fetched or b"BINARY[1] ~{7}\r\n" + part in fetched)
+print("body", (b"BODY[] {%d}\r\n" % len(message)) + message in fetched)
+print(fetched)
+"#,
+    );
+    for check in ["binary.size True", "binary True", "body True"] {
+        assert!(out.contains(check), "{check}:\n{out}");
+    }
+    assert!(
+        out.lines()
+            .any(|l| l.starts_with("size ") && l.ends_with(" True")),
+        "{out}"
+    );
+}

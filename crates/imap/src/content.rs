@@ -32,7 +32,7 @@ pub(crate) fn section_bytes(raw: &[u8], section: &Section) -> Option<Vec<u8>> {
 }
 
 pub(crate) fn whole(raw: &[u8]) -> Vec<u8> {
-    havre_message::to_crlf(raw).into_owned()
+    havre_message::imap_form(raw).into_owned()
 }
 
 impl Session {

@@ -3,7 +3,8 @@
 //!
 //! The input is the message as stored (Maildir keeps LF line endings, as
 //! Dovecot does); every size, offset, line count and section is computed
-//! on its CRLF form ([`to_crlf`]), as IMAP defines them.
+//! on its CRLF form ([`imap_form`]: a file stored as received, with its
+//! CRLFs, is its own CRLF form), as IMAP defines them.
 //!
 //! # What it computes
 //!
@@ -99,7 +100,7 @@ mod thread;
 
 pub use analysis::{Analysis, analyse};
 pub use binary::{BinaryError, binary_section, binary_size};
-pub use crlf::{crlf_size, to_crlf};
+pub use crlf::{crlf_size, imap_form, imap_size, to_crlf};
 pub use search::{
     address_contains, body_contains, header, header_contains, header_end, sent_date, sent_day,
     text_contains,
