@@ -184,3 +184,64 @@ print(fetched)
         "{out}"
     );
 }
+
+#[test]
+fn objectid_and_savedate_give_stable_ids_that_survive_copy_and_rename() {
+    let node = node();
+    let out = run(
+        &node,
+        r#"
+a = Session("A")
+print("caps", b" ".join(a.run(b"CAPABILITY")[0]).decode())
+a.show("CREATE Work")
+a.append("", b"Message-ID: <root@x>\r\nSubject: q\r\n\r\nq\r\n")
+a.append("", b"Message-ID: <re@x>\r\nReferences: <root@x>\r\nSubject: re\r\n\r\nr\r\n")
+a.show("STATUS Work (MAILBOXID)")
+a.show("SELECT INBOX")
+a.show("FETCH 1:2 (EMAILID THREADID SAVEDATE)")
+a.show("COPY 1 Work")
+a.show("RENAME Work Done")
+a.show("STATUS Done (MAILBOXID)")
+a.show("SELECT Done")
+a.show("FETCH 1 (EMAILID)")
+"#,
+    );
+    let caps = out.lines().find(|l| l.starts_with("caps ")).unwrap_or("");
+    assert!(
+        caps.contains(" OBJECTID") && caps.contains(" SAVEDATE"),
+        "{out}"
+    );
+    let id_in = |line: &str, item: &str| -> String {
+        let rest = line
+            .split(&format!("{item} ("))
+            .nth(1)
+            .unwrap_or_else(|| panic!("no {item} in {line:?}"));
+        rest.split(')').next().unwrap_or("").to_string()
+    };
+    let before = answer(&out, "A STATUS Work (MAILBOXID)");
+    let after = answer(&out, "A STATUS Done (MAILBOXID)");
+    assert_eq!(
+        id_in(before[0], "MAILBOXID"),
+        id_in(after[0], "MAILBOXID"),
+        "{out}"
+    );
+    let selected = answer(&out, "A SELECT Done");
+    position(
+        &selected,
+        "* OK [MAILBOXID (",
+        &id_in(after[0], "MAILBOXID"),
+        &out,
+    );
+    let fetched = answer(&out, "A FETCH 1:2 (EMAILID THREADID SAVEDATE)");
+    let first = fetched[position(&fetched, "* 1 FETCH", "", &out)];
+    let second = fetched[position(&fetched, "* 2 FETCH", "", &out)];
+    assert_ne!(id_in(first, "EMAILID"), id_in(second, "EMAILID"), "{out}");
+    assert_eq!(id_in(first, "THREADID"), id_in(second, "THREADID"), "{out}");
+    assert!(first.contains("SAVEDATE \""), "{out}");
+    let copied = answer(&out, "A FETCH 1 (EMAILID)");
+    assert_eq!(
+        id_in(copied[position(&copied, "* 1 FETCH", "", &out)], "EMAILID"),
+        id_in(first, "EMAILID"),
+        "a copy keeps its EMAILID: {out}"
+    );
+}

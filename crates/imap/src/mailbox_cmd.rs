@@ -346,6 +346,7 @@ impl Session {
                     StatusItem::Recent => recent,
                     StatusItem::HighestModSeq => mailbox.highestmodseq,
                     StatusItem::AppendLimit => self.services.settings.max_message_size,
+                    StatusItem::MailboxId => mailbox_id(mailbox),
                 };
                 (*item, value)
             })
@@ -428,6 +429,11 @@ impl Session {
             Status::Ok,
             Some(&Code::HighestModSeq(record.highestmodseq)),
             "Highest",
+        );
+        self.out.untagged(
+            Status::Ok,
+            Some(&Code::MailboxId(mailbox_id(&record))),
+            "Ok",
         );
         if let Some(q) = &params.qresync
             && q.uid_validity == record.uidvalidity
@@ -516,4 +522,11 @@ impl Session {
         }
         Outcome::ok("Getquotaroot completed.")
     }
+}
+
+/// The number behind a mailbox's MAILBOXID (RFC 8474): its UIDVALIDITY and
+/// its row id. A RENAME keeps both; a mailbox created again under the name
+/// has a greater UIDVALIDITY, so an id is never given to another mailbox.
+fn mailbox_id(mailbox: &MailboxRecord) -> u64 {
+    (u64::from(mailbox.uidvalidity) << 32) | (mailbox.id as u64 & 0xffff_ffff)
 }

@@ -85,6 +85,7 @@ mod envelope;
 mod header;
 mod mime;
 mod msgid;
+mod objectid;
 mod params;
 mod part;
 mod part_data;
@@ -101,6 +102,7 @@ mod thread;
 pub use analysis::{Analysis, analyse};
 pub use binary::{BinaryError, binary_section, binary_size};
 pub use crlf::{crlf_size, imap_form, imap_size, to_crlf};
+pub use objectid::{email_id, thread_id};
 pub use search::{
     address_contains, body_contains, header, header_contains, header_end, sent_date, sent_day,
     text_contains,
