@@ -391,15 +391,21 @@ a.show("FETCH 1:2 FLAGS")
     let store = answer(&out, "A STORE 1:2 (UNCHANGEDSINCE ");
     // Message 2 passed: reported with its new MODSEQ even though .SILENT
     // (RFC 7162 3.1.3); message 1 failed and is named in MODIFIED, and the
-    // change that made it fail is reported.
-    assert_eq!(store.len(), 3, "{out}");
+    // change that made it fail is reported, after FLAGS and PERMANENTFLAGS
+    // announce its new keyword.
+    assert_eq!(store.len(), 5, "{out}");
     assert!(store[0].starts_with("* 2 FETCH (MODSEQ ("), "{out}");
     assert!(
-        store[1].starts_with(r"* 1 FETCH (UID 1 FLAGS (\Recent $Important) MODSEQ ("),
+        store[1].starts_with("* FLAGS (") && store[1].contains("$Important"),
+        "{out}"
+    );
+    assert!(store[2].starts_with("* OK [PERMANENTFLAGS ("), "{out}");
+    assert!(
+        store[3].starts_with(r"* 1 FETCH (UID 1 FLAGS (\Recent $Important) MODSEQ ("),
         "{out}"
     );
     assert_eq!(
-        store[2], "OK [MODIFIED 1] Conditional STORE failed.",
+        store[4], "OK [MODIFIED 1] Conditional STORE failed.",
         "{out}"
     );
     let fetched = answer(&out, "A FETCH 1:2 FLAGS").join("\n");

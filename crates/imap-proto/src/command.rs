@@ -231,6 +231,8 @@ pub enum StatusItem {
     Recent,
     HighestModSeq,
     AppendLimit,
+    /// RFC 8474: the value is the number [`crate::mailbox_id`] writes.
+    MailboxId,
 }
 
 impl StatusItem {
@@ -245,6 +247,7 @@ impl StatusItem {
             StatusItem::Recent => "RECENT",
             StatusItem::HighestModSeq => "HIGHESTMODSEQ",
             StatusItem::AppendLimit => "APPENDLIMIT",
+            StatusItem::MailboxId => "MAILBOXID",
         }
     }
 
@@ -259,6 +262,7 @@ impl StatusItem {
             "RECENT" => StatusItem::Recent,
             "HIGHESTMODSEQ" => StatusItem::HighestModSeq,
             "APPENDLIMIT" => StatusItem::AppendLimit,
+            "MAILBOXID" => StatusItem::MailboxId,
             _ => return None,
         })
     }

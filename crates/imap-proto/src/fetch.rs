@@ -25,6 +25,11 @@ pub enum FetchAttr {
     BodyStructure,
     Uid,
     ModSeq,
+    /// RFC 8514 `SAVEDATE`.
+    SaveDate,
+    /// RFC 8474 `EMAILID` and `THREADID`.
+    EmailId,
+    ThreadId,
     /// `BODY[section]<partial>` or `BODY.PEEK[...]`.
     BodySection {
         section: Section,
@@ -183,6 +188,9 @@ fn parse_item(c: &mut Cursor<'_>) -> PResult<FetchAttr> {
         b"BODYSTRUCTURE" => Some(FetchAttr::BodyStructure),
         b"UID" => Some(FetchAttr::Uid),
         b"MODSEQ" => Some(FetchAttr::ModSeq),
+        b"SAVEDATE" => Some(FetchAttr::SaveDate),
+        b"EMAILID" => Some(FetchAttr::EmailId),
+        b"THREADID" => Some(FetchAttr::ThreadId),
         b"BODY" if c.peek() != Some(b'[') => Some(FetchAttr::Body),
         _ => None,
     };

@@ -74,3 +74,9 @@ pub use parse::{
 pub use response::{Code, Esearch, FetchWriter, ListExtra, Status, ThreadNode, Writer};
 pub use search::{EntryType, SearchKey, SearchReturn};
 pub use sequence::{RangeSet, SeqNum, SeqRange, SequenceSet, compress_in_order};
+
+/// RFC 8474 MAILBOXID: `F` and 16 hex digits of a number that names one
+/// mailbox for good (the server packs its UIDVALIDITY and row id).
+pub fn mailbox_id(n: u64) -> String {
+    format!("F{n:016x}")
+}

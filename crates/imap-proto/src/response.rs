@@ -67,6 +67,8 @@ pub enum Code {
     ExpungeIssued,
     HasChildren,
     HighestModSeq(u64),
+    /// RFC 8474 `MAILBOXID (id)`, from the number [`crate::mailbox_id`] writes.
+    MailboxId(u64),
     InUse,
     Limit,
     /// RFC 7162: messages a conditional STORE did not change.
@@ -385,6 +387,11 @@ impl Writer {
                 self.raw(compress_in_order(source).as_bytes()).raw(b" ");
                 self.raw(compress_in_order(destination).as_bytes());
             }
+            Code::MailboxId(n) => {
+                self.raw(b"MAILBOXID (")
+                    .raw(crate::mailbox_id(*n).as_bytes())
+                    .raw(b")");
+            }
             Code::HighestModSeq(n) => {
                 self.raw(b"HIGHESTMODSEQ ").num(n);
             }
@@ -611,7 +618,13 @@ impl Writer {
             if i > 0 {
                 self.raw(b" ");
             }
-            self.raw(item.name().as_bytes()).raw(b" ").num(value);
+            if *item == StatusItem::MailboxId {
+                self.raw(b"MAILBOXID (")
+                    .raw(crate::mailbox_id(*value).as_bytes())
+                    .raw(b")");
+            } else {
+                self.raw(item.name().as_bytes()).raw(b" ").num(value);
+            }
         }
         self.raw(b")").crlf()
     }
@@ -847,6 +860,30 @@ impl FetchWriter<'_> {
     /// `INTERNALDATE "dd-Mon-yyyy hh:mm:ss +zzzz"`
     pub fn internal_date(&mut self, date: &DateTime) -> &mut Self {
         self.item(b"INTERNALDATE \"").num(date).raw(b"\"");
+        self
+    }
+
+    /// `SAVEDATE "dd-Mon-yyyy hh:mm:ss +zzzz"` (RFC 8514), or NIL.
+    pub fn save_date(&mut self, date: Option<&DateTime>) -> &mut Self {
+        match date {
+            Some(date) => self.item(b"SAVEDATE \"").num(date).raw(b"\""),
+            None => self.item(b"SAVEDATE NIL"),
+        };
+        self
+    }
+
+    /// `EMAILID (id)` (RFC 8474).
+    pub fn email_id(&mut self, id: &str) -> &mut Self {
+        self.item(b"EMAILID (").raw(id.as_bytes()).raw(b")");
+        self
+    }
+
+    /// `THREADID (id)` or `THREADID NIL` (RFC 8474).
+    pub fn thread_id(&mut self, id: Option<&str>) -> &mut Self {
+        match id {
+            Some(id) => self.item(b"THREADID (").raw(id.as_bytes()).raw(b")"),
+            None => self.item(b"THREADID NIL"),
+        };
         self
     }
 

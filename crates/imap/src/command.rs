@@ -82,6 +82,8 @@ impl Session {
                 "QUOTA",
                 "QUOTA=RES-STORAGE",
                 "UTF8=ACCEPT",
+                "OBJECTID",
+                "SAVEDATE",
             ]
             .iter()
             .map(|s| s.to_string()),

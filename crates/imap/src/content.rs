@@ -32,7 +32,7 @@ pub(crate) fn section_bytes(raw: &[u8], section: &Section) -> Option<Vec<u8>> {
 }
 
 pub(crate) fn whole(raw: &[u8]) -> Vec<u8> {
-    havre_message::to_crlf(raw).into_owned()
+    havre_message::imap_form(raw).into_owned()
 }
 
 impl Session {
@@ -56,6 +56,24 @@ impl Session {
 
     /// The analysis of a message, from the store's cache or computed (and
     /// cached) now.
+    /// SAVEDATE (RFC 8514): when the message was saved in this mailbox,
+    /// the change time of its file, as Dovecot's Maildir gives it.
+    pub(crate) async fn save_date(
+        &self,
+        mailbox: &MailboxRecord,
+        message: &MessageRecord,
+    ) -> Option<i64> {
+        use std::os::unix::fs::MetadataExt;
+        let path = self
+            .services
+            .mailboxes
+            .locate(self.user(), mailbox, message)
+            .await
+            .ok()?;
+        let meta = tokio::fs::metadata(&path).await.ok()?;
+        Some(meta.ctime())
+    }
+
     pub(crate) async fn analysis(&mut self, uid: u32, raw: Option<&[u8]>) -> Option<Analysis> {
         let view = self.selected.as_ref()?;
         let record = view.message(uid)?.clone();

@@ -17,6 +17,7 @@
 
 mod command;
 mod content;
+mod keywords;
 mod limits;
 mod list;
 mod mailbox_cmd;

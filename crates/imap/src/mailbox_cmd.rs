@@ -2,8 +2,7 @@
 //! STATUS, SELECT/EXAMINE, quotas.
 
 use havre_imap_proto::{
-    Code, Flag, ListCommand, ListExtra, Mailbox, MailboxAttr, RangeSet, SelectParams, Status,
-    StatusItem,
+    Code, ListCommand, ListExtra, Mailbox, MailboxAttr, RangeSet, SelectParams, Status, StatusItem,
 };
 use havre_mailbox::{MailboxError, normalize_name};
 use havre_store::{MailboxRecord, StoreError};
@@ -347,6 +346,7 @@ impl Session {
                     StatusItem::Recent => recent,
                     StatusItem::HighestModSeq => mailbox.highestmodseq,
                     StatusItem::AppendLimit => self.services.settings.max_message_size,
+                    StatusItem::MailboxId => mailbox_id(mailbox),
                 };
                 (*item, value)
             })
@@ -398,40 +398,19 @@ impl Session {
             Err(e) => return mailbox_error(e.into()),
         };
         self.open_recent(record.id, read_only).await;
-        let mut flags = vec![
-            Flag::Answered,
-            Flag::Flagged,
-            Flag::Deleted,
-            Flag::Seen,
-            Flag::Draft,
-        ];
-        for uid in view.uids() {
-            if let Some(m) = view.message(*uid) {
-                for f in crate::command::wire_flags(&m.flags) {
-                    if !flags.contains(&f) {
-                        flags.push(f);
-                    }
-                }
-            }
-        }
-        self.out.flags(&flags);
-        self.out.untagged(
-            Status::Ok,
-            Some(&Code::PermanentFlags {
-                flags: if read_only { Vec::new() } else { flags.clone() },
-                allow_new: !read_only,
-            }),
-            "Flags permitted.",
-        );
-        self.out.exists(view.exists());
+        let exists = view.exists();
+        let first_unseen = view.first_unseen_seq();
+        let recent = view
+            .uids()
+            .iter()
+            .filter(|uid| self.is_recent(**uid))
+            .count() as u32;
+        self.selected = Some(view);
+        self.write_flags();
+        self.out.exists(exists);
         if !self.enabled.rev2 {
-            let recent = view
-                .uids()
-                .iter()
-                .filter(|uid| self.is_recent(**uid))
-                .count() as u32;
             self.out.recent(recent);
-            if let Some(seq) = view.first_unseen_seq() {
+            if let Some(seq) = first_unseen {
                 self.out
                     .untagged(Status::Ok, Some(&Code::Unseen(seq)), "First unseen.");
             }
@@ -450,6 +429,11 @@ impl Session {
             Status::Ok,
             Some(&Code::HighestModSeq(record.highestmodseq)),
             "Highest",
+        );
+        self.out.untagged(
+            Status::Ok,
+            Some(&Code::MailboxId(mailbox_id(&record))),
+            "Ok",
         );
         if let Some(q) = &params.qresync
             && q.uid_validity == record.uidvalidity
@@ -476,7 +460,8 @@ impl Session {
                 .await
                 .unwrap_or_default();
             for message in changed {
-                if let Some(seq) = view.seq_of(message.uid) {
+                let seq = self.selected.as_ref().and_then(|v| v.seq_of(message.uid));
+                if let Some(seq) = seq {
                     let flags = crate::command::wire_flags(&message.flags);
                     self.out
                         .fetch(seq)
@@ -486,7 +471,6 @@ impl Session {
                 }
             }
         }
-        self.selected = Some(view);
         if read_only {
             Outcome::Ok(Some(Code::ReadOnly), "Examine completed.".into())
         } else {
@@ -538,4 +522,11 @@ impl Session {
         }
         Outcome::ok("Getquotaroot completed.")
     }
+}
+
+/// The number behind a mailbox's MAILBOXID (RFC 8474): its UIDVALIDITY and
+/// its row id. A RENAME keeps both; a mailbox created again under the name
+/// has a greater UIDVALIDITY, so an id is never given to another mailbox.
+fn mailbox_id(mailbox: &MailboxRecord) -> u64 {
+    (u64::from(mailbox.uidvalidity) << 32) | (mailbox.id as u64 & 0xffff_ffff)
 }

@@ -112,6 +112,8 @@ impl Session {
                     | FetchAttr::Envelope
                     | FetchAttr::Body
                     | FetchAttr::BodyStructure
+                    | FetchAttr::SaveDate
+                    | FetchAttr::ThreadId
             )
         });
         let sets_seen = !read_only && fetch.items.iter().any(FetchAttr::sets_seen);
@@ -142,7 +144,10 @@ impl Session {
             let analysis = if fetch.items.iter().any(|i| {
                 matches!(
                     i,
-                    FetchAttr::Envelope | FetchAttr::Body | FetchAttr::BodyStructure
+                    FetchAttr::Envelope
+                        | FetchAttr::Body
+                        | FetchAttr::BodyStructure
+                        | FetchAttr::ThreadId
                 )
             }) {
                 self.analysis(uid, raw.as_deref()).await
@@ -177,9 +182,16 @@ impl Session {
                     }
                 }
             }
+            let saved = if fetch.items.contains(&FetchAttr::SaveDate) {
+                self.save_date(&mailbox, &record).await
+            } else {
+                None
+            };
+            self.announce_keywords(&record.flags);
             self.write_fetch(
                 seq,
                 &record,
+                saved,
                 &fetch,
                 raw.as_deref(),
                 analysis.as_ref(),
@@ -201,6 +213,7 @@ impl Session {
         &mut self,
         seq: u32,
         record: &MessageRecord,
+        saved: Option<i64>,
         fetch: &FetchCommand,
         raw: Option<&[u8]>,
         analysis: Option<&havre_message::Analysis>,
@@ -229,6 +242,19 @@ impl Session {
                 }
                 FetchAttr::Rfc822Size => {
                     out.rfc822_size(record.size);
+                }
+                FetchAttr::SaveDate => {
+                    let date = saved.and_then(|s| DateTime::from_unix(s, 0));
+                    out.save_date(date.as_ref());
+                }
+                FetchAttr::EmailId => {
+                    if let Some(raw) = raw {
+                        out.email_id(&havre_message::email_id(raw));
+                    }
+                }
+                FetchAttr::ThreadId => {
+                    let id = analysis.and_then(|a| havre_message::thread_id(a.sort_keys()));
+                    out.thread_id(id.as_deref());
                 }
                 FetchAttr::Envelope => {
                     if let Some(a) = analysis {
@@ -374,6 +400,7 @@ impl Session {
             if store.silent && !news && !condstore {
                 continue;
             }
+            self.announce_keywords(&flags);
             let shown = self.shown_flags(uid, &flags);
             let mut out = self.out.fetch(seq);
             if store.uid {

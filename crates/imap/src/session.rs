@@ -522,6 +522,7 @@ impl Session {
         let mut vanished = havre_imap_proto::RangeSet::new();
         for update in updates {
             match update {
+                Update::Keywords => self.write_flags(),
                 Update::Expunge { seq, uid } => {
                     if qresync {
                         vanished.insert(uid);

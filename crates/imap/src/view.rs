@@ -24,6 +24,9 @@ pub enum Update {
         flags: Vec<String>,
         modseq: u64,
     },
+    /// `* FLAGS` and `* OK [PERMANENTFLAGS]`: a keyword the client has not
+    /// been told of is about to appear in a FETCH (RFC 9051 7.3.5).
+    Keywords,
 }
 
 #[derive(Debug, Clone)]
@@ -40,6 +43,9 @@ pub struct View {
     pending_expunges: Vec<u32>,
     /// The message count the client believes in (EXISTS minus EXPUNGEs sent).
     reported_exists: u32,
+    /// The keywords the client was told of in FLAGS, in the order it learnt
+    /// them; a keyword stays listed once used, as in Dovecot.
+    keywords: Vec<String>,
 }
 
 impl View {
@@ -52,6 +58,10 @@ impl View {
         let uids: Vec<u32> = list.iter().map(|m| m.uid).collect();
         let known_modseq = mailbox.highestmodseq;
         let reported_exists = uids.len() as u32;
+        let mut keywords = Vec::new();
+        for message in &list {
+            learn_keywords(&mut keywords, &message.flags);
+        }
         Ok(View {
             mailbox,
             read_only,
@@ -60,11 +70,23 @@ impl View {
             known_modseq,
             pending_expunges: Vec::new(),
             reported_exists,
+            keywords,
         })
     }
 
     pub fn exists(&self) -> u32 {
         self.uids.len() as u32
+    }
+
+    /// The keywords used in the mailbox that the client knows of.
+    pub fn keywords(&self) -> &[String] {
+        &self.keywords
+    }
+
+    /// Adds the keywords of `flags` the client does not know yet; true when
+    /// there were some, and FLAGS must be sent before they are shown.
+    pub fn learn_keywords(&mut self, flags: &[String]) -> bool {
+        learn_keywords(&mut self.keywords, flags)
     }
 
     pub fn uids(&self) -> &[u32] {
@@ -134,7 +156,9 @@ impl View {
                 .message_changes(self.mailbox.id, self.known_modseq)
                 .await?;
             let mut added = false;
+            let mut new_keywords = false;
             for change in changes {
+                new_keywords |= learn_keywords(&mut self.keywords, &change.flags);
                 match self.messages.get_mut(&change.uid) {
                     Some(known) => {
                         if known.flags != change.flags {
@@ -160,6 +184,9 @@ impl View {
                 self.uids.sort_unstable();
             }
             self.known_modseq = fresh.highestmodseq;
+            if new_keywords {
+                updates.insert(0, Update::Keywords);
+            }
         }
         self.mailbox = fresh;
         if allow_expunge && !self.pending_expunges.is_empty() {
@@ -176,8 +203,9 @@ impl View {
             }
             // Keep expunges first, highest sequence number first.
             updates.sort_by_key(|u| match u {
-                Update::Expunge { seq, .. } => (0, u32::MAX - seq),
-                _ => (1, 0),
+                Update::Keywords => (0, 0),
+                Update::Expunge { seq, .. } => (1, u32::MAX - seq),
+                _ => (2, 0),
             });
         }
         let exists = self.exists();
@@ -192,7 +220,7 @@ impl View {
         if exists != self.reported_exists {
             let insert_at = updates
                 .iter()
-                .position(|u| !matches!(u, Update::Expunge { .. }))
+                .position(|u| !matches!(u, Update::Expunge { .. } | Update::Keywords))
                 .unwrap_or(updates.len());
             updates.insert(insert_at, Update::Exists(exists));
             self.reported_exists = exists;
@@ -211,6 +239,43 @@ impl View {
     }
 }
 
+/// Adds to `known` the keywords (flags without a backslash) of `flags` it
+/// lacks, compared without case as IMAP does; true when it added some.
+fn learn_keywords(known: &mut Vec<String>, flags: &[String]) -> bool {
+    let mut added = false;
+    for flag in flags {
+        if !flag.starts_with('\\') && !has_flag(known, flag) {
+            known.push(flag.clone());
+            added = true;
+        }
+    }
+    added
+}
+
 pub fn has_flag(flags: &[String], flag: &str) -> bool {
     flags.iter().any(|f| f.eq_ignore_ascii_case(flag))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::learn_keywords;
+
+    fn strings(list: &[&str]) -> Vec<String> {
+        list.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn only_keywords_the_client_has_not_heard_of_need_an_announcement() {
+        let mut known = strings(&["$Important"]);
+        assert!(!learn_keywords(
+            &mut known,
+            &strings(&["\\Seen", "$important"])
+        ));
+        assert!(learn_keywords(
+            &mut known,
+            &strings(&["\\Flagged", "$Work"])
+        ));
+        assert_eq!(known, strings(&["$Important", "$Work"]));
+        assert!(!learn_keywords(&mut known, &strings(&["$WORK"])));
+    }
 }

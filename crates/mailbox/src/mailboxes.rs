@@ -356,7 +356,7 @@ impl Mailboxes {
                 &unique,
                 &hostname,
                 b"",
-                &mut &message[..],
+                &mut std::io::Cursor::new(&message[..]),
                 std::time::SystemTime::now(),
             )?)
         })
@@ -606,7 +606,7 @@ fn crlf_size(path: &Path) -> Result<u64, MailboxError> {
         path: path.to_path_buf(),
         source,
     })?;
-    Ok(havre_message::crlf_size(&bytes))
+    Ok(havre_message::imap_size(&bytes))
 }
 
 #[cfg(test)]

@@ -1,7 +1,7 @@
 //! Durable delivery of one message into new/.
 
-use std::fs::{self, File, OpenOptions};
-use std::io::{ErrorKind, Read};
+use std::fs::{self, OpenOptions};
+use std::io::{ErrorKind, Read, Seek, SeekFrom, Write};
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -20,7 +20,9 @@ impl Maildir {
     /// `new/<secs>.<unique>.<hostname>,S=<size>,W=<vsize>`.
     ///
     /// `header_prefix` (e.g. Return-Path and Delivered-To lines) is written
-    /// first, then `body` as received; CRLF line endings become LF on disk.
+    /// first, then `body`; CRLF line endings become LF on disk, unless that
+    /// would change the message (a bare LF in CRLF text): then it is
+    /// written again as received, which is why `body` must seek.
     /// The message is written to tmp/, fsynced, renamed into new/, and new/
     /// is fsynced before this returns `Ok`. On `Err` the tmp file is gone and
     /// new/ holds no partial file; if the error came after the rename (the
@@ -35,7 +37,7 @@ impl Maildir {
         unique: &str,
         hostname: &str,
         header_prefix: &[u8],
-        body: &mut impl Read,
+        body: &mut (impl Read + Seek),
         now: SystemTime,
     ) -> Result<PathBuf, MaildirError> {
         validate_unique(unique)?;
@@ -59,7 +61,7 @@ impl Maildir {
         tmp: &Path,
         base: &str,
         header_prefix: &[u8],
-        body: &mut impl Read,
+        body: &mut (impl Read + Seek),
     ) -> Result<PathBuf, MaildirError> {
         let (size, vsize) = write_tmp(tmp, header_prefix, body)?;
         let new_dir = self.root.join("new");
@@ -73,12 +75,13 @@ impl Maildir {
     }
 }
 
-/// Writes the converted message to `tmp` and fsyncs it; returns the file's
-/// size and its size with CRLF line endings.
+/// Writes the message to `tmp` (LF form, or as received when the LF form
+/// would change it) and fsyncs it; returns the file's size and the size of
+/// the message IMAP serves from it.
 fn write_tmp(
     tmp: &Path,
     header_prefix: &[u8],
-    body: &mut impl Read,
+    body: &mut (impl Read + Seek),
 ) -> Result<(u64, u64), MaildirError> {
     // truncate, not create_new: the name is ours alone (derived from the
     // caller's unique id), so an existing file is a leftover of our own
@@ -90,24 +93,49 @@ fn write_tmp(
         .mode(FILE_MODE)
         .open(tmp)
         .map_err(io_at(tmp))?;
+    let start = body.stream_position().map_err(|e| body_error(tmp, e))?;
     let mut out = LfWriter::new(file);
     out.write_all(header_prefix).map_err(io_at(tmp))?;
+    copy_body(body, tmp, |chunk| out.write_all(chunk))?;
+    let (file, size, vsize) = if out.reversible() {
+        out.finish().map_err(io_at(tmp))?
+    } else {
+        let input = out.input_size();
+        let (mut file, _, _) = out.finish().map_err(io_at(tmp))?;
+        file.set_len(0).map_err(io_at(tmp))?;
+        file.seek(SeekFrom::Start(0)).map_err(io_at(tmp))?;
+        body.seek(SeekFrom::Start(start))
+            .map_err(|e| body_error(tmp, e))?;
+        file.write_all(header_prefix).map_err(io_at(tmp))?;
+        copy_body(body, tmp, |chunk| file.write_all(chunk))?;
+        (file, input, input)
+    };
+    file.sync_all().map_err(io_at(tmp))?;
+    Ok((size, vsize))
+}
+
+fn body_error(tmp: &Path, source: std::io::Error) -> MaildirError {
+    MaildirError::Body {
+        path: tmp.to_owned(),
+        source,
+    }
+}
+
+/// Reads `body` to its end in chunks, handing each to `write`.
+fn copy_body(
+    body: &mut impl Read,
+    tmp: &Path,
+    mut write: impl FnMut(&[u8]) -> std::io::Result<()>,
+) -> Result<(), MaildirError> {
     let mut buf = vec![0u8; CHUNK];
     loop {
         let n = match body.read(&mut buf) {
             Ok(0) => break,
             Ok(n) => n,
             Err(e) if e.kind() == ErrorKind::Interrupted => continue,
-            Err(source) => {
-                return Err(MaildirError::Body {
-                    path: tmp.to_owned(),
-                    source,
-                });
-            }
+            Err(source) => return Err(body_error(tmp, source)),
         };
-        out.write_all(&buf[..n]).map_err(io_at(tmp))?;
+        write(&buf[..n]).map_err(io_at(tmp))?;
     }
-    let (file, size, vsize): (File, u64, u64) = out.finish().map_err(io_at(tmp))?;
-    file.sync_all().map_err(io_at(tmp))?;
-    Ok((size, vsize))
+    Ok(())
 }

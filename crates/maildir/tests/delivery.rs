@@ -33,7 +33,7 @@ fn a_delivered_message_is_in_new_with_lf_endings_and_correct_s_and_w() {
             "Qabc123",
             "mx/1:a",
             prefix,
-            &mut &body[..],
+            &mut std::io::Cursor::new(&body[..]),
             at(1_700_000_000),
         )
         .unwrap();
@@ -69,7 +69,13 @@ fn a_message_moved_to_cur_with_flags_is_still_found_by_find_delivered() {
     assert_eq!(md.find_delivered("Q1").unwrap(), None);
 
     let path = md
-        .deliver("Q1", "host", b"", &mut &b"x\r\n"[..], at(1))
+        .deliver(
+            "Q1",
+            "host",
+            b"",
+            &mut std::io::Cursor::new(&b"x\r\n"[..]),
+            at(1),
+        )
         .unwrap();
     assert_eq!(md.find_delivered("Q1").unwrap(), Some(path.clone()));
 
@@ -111,6 +117,13 @@ impl Read for FailingReader {
     }
 }
 
+/// A body that can be read again (delivery may write a message twice).
+impl io::Seek for FailingReader {
+    fn seek(&mut self, _: io::SeekFrom) -> io::Result<u64> {
+        Ok(0)
+    }
+}
+
 #[test]
 fn a_failed_write_leaves_nothing_in_new() {
     let tmp = tempfile::tempdir().unwrap();
@@ -144,7 +157,13 @@ fn a_delivery_into_a_missing_maildir_fails_naming_the_path() {
     let tmp = tempfile::tempdir().unwrap();
     let md = Maildir::new(tmp.path().join("missing"));
     let err = md
-        .deliver("Q3", "host", b"", &mut &b"x"[..], at(5))
+        .deliver(
+            "Q3",
+            "host",
+            b"",
+            &mut std::io::Cursor::new(&b"x"[..]),
+            at(5),
+        )
         .unwrap_err();
     assert!(matches!(err, MaildirError::Io { .. }), "{err:?}");
     assert!(err.to_string().contains("missing/tmp/5.Q3.host"), "{err}");
@@ -157,13 +176,25 @@ fn an_ambiguous_unique_or_hostname_is_refused_before_writing() {
     md.create().unwrap();
     for unique in ["", "a.b", "../x", "a:2,S", "a,S=1", "a\nb"] {
         let err = md
-            .deliver(unique, "host", b"", &mut &b"x"[..], at(1))
+            .deliver(
+                unique,
+                "host",
+                b"",
+                &mut std::io::Cursor::new(&b"x"[..]),
+                at(1),
+            )
             .unwrap_err();
         assert!(matches!(err, MaildirError::InvalidUnique(_)), "{err:?}");
         assert!(md.find_delivered(unique).is_err());
     }
     let err = md
-        .deliver("ok", "ho\nst", b"", &mut &b"x"[..], at(1))
+        .deliver(
+            "ok",
+            "ho\nst",
+            b"",
+            &mut std::io::Cursor::new(&b"x"[..]),
+            at(1),
+        )
         .unwrap_err();
     assert!(matches!(err, MaildirError::InvalidHostname(_)), "{err:?}");
     assert!(md.messages().unwrap().is_empty());
@@ -214,7 +245,13 @@ fn folders_are_created_the_maildir_plus_plus_way() {
 
     // Delivering into a folder works like delivering into the INBOX.
     let path = foo
-        .deliver("Q9", "host", b"", &mut &b"x\r\n"[..], at(9))
+        .deliver(
+            "Q9",
+            "host",
+            b"",
+            &mut std::io::Cursor::new(&b"x\r\n"[..]),
+            at(9),
+        )
         .unwrap();
     assert_eq!(path, foo.root().join("new/9.Q9.host,S=2,W=3"));
     assert!(inbox.messages().unwrap().is_empty());
@@ -235,7 +272,13 @@ fn a_large_message_is_streamed_and_sized_correctly() {
     let line = format!("{}\r\n", "y".repeat(65_535));
     let body = line.repeat(3);
     let path = md
-        .deliver("Qbig", "h", b"", &mut body.as_bytes(), at(2))
+        .deliver(
+            "Qbig",
+            "h",
+            b"",
+            &mut std::io::Cursor::new(body.as_bytes()),
+            at(2),
+        )
         .unwrap();
     let on_disk = fs::read(&path).unwrap();
     assert_eq!(on_disk, body.replace("\r\n", "\n").as_bytes());
@@ -254,7 +297,7 @@ fn a_message_a_reader_moved_to_cur_and_renamed_for_its_flags_is_found_again() {
             "Qmoved",
             "mx",
             b"",
-            &mut &b"Subject: x\r\n\r\n"[..],
+            &mut std::io::Cursor::new(&b"Subject: x\r\n\r\n"[..]),
             at(1_700_000_000),
         )
         .unwrap();
@@ -275,4 +318,27 @@ fn a_message_a_reader_moved_to_cur_and_renamed_for_its_flags_is_found_again() {
     );
     fs::remove_file(&again).unwrap();
     assert_eq!(md.find_moved(&name).unwrap(), None);
+}
+
+#[test]
+fn a_message_with_bare_lfs_in_crlf_text_is_stored_as_received_with_its_own_sizes() {
+    let dir = tempfile::tempdir().unwrap();
+    let md = Maildir::new(dir.path().join("Maildir"));
+    md.create().unwrap();
+    let body = b"Content-Type: application/octet-stream\r\nContent-Transfer-Encoding: binary\r\n\r\n\x00\n\x01\n\x02\n\x03\r\n";
+    let path = md
+        .deliver(
+            "Qbin",
+            "host",
+            b"",
+            &mut std::io::Cursor::new(&body[..]),
+            at(3),
+        )
+        .unwrap();
+    assert_eq!(std::fs::read(&path).unwrap(), body);
+    let name = path.file_name().unwrap().to_str().unwrap().to_string();
+    assert!(
+        name.ends_with(&format!(",S={0},W={0}", body.len())),
+        "{name}"
+    );
 }

@@ -3,7 +3,7 @@
 
 use crate::bodystructure::write_part;
 use crate::cache;
-use crate::crlf::to_crlf;
+use crate::crlf::imap_form;
 use crate::envelope::write_envelope;
 use crate::header::message_header;
 use crate::mime;
@@ -21,7 +21,7 @@ pub struct Analysis {
 /// Parses a message (as stored: LF or CRLF line endings). Never fails:
 /// broken MIME gives the structure Dovecot would report.
 pub fn analyse(raw: &[u8]) -> Analysis {
-    let crlf = to_crlf(raw);
+    let crlf = imap_form(raw);
     let root = mime::parse(&crlf);
     let sort = keys_from_fields(&message_header(&crlf).fields);
     Analysis {

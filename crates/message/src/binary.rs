@@ -5,7 +5,7 @@
 
 use std::fmt;
 
-use crate::crlf::to_crlf;
+use crate::crlf::imap_form;
 use crate::mime;
 use crate::part::{Kind, Part};
 use crate::section::find_part;
@@ -34,7 +34,7 @@ impl std::error::Error for BinaryError {}
 /// A multipart's body and `[]` (the whole message) are returned as they
 /// are (CRLF form); a part that does not exist gives an empty result.
 pub fn binary_section(raw: &[u8], part: &[u32]) -> Result<Vec<u8>, BinaryError> {
-    let data = to_crlf(raw);
+    let data = imap_form(raw);
     if part.is_empty() {
         return Ok(data.into_owned());
     }

@@ -3,7 +3,8 @@
 //!
 //! The input is the message as stored (Maildir keeps LF line endings, as
 //! Dovecot does); every size, offset, line count and section is computed
-//! on its CRLF form ([`to_crlf`]), as IMAP defines them.
+//! on its CRLF form ([`imap_form`]: a file stored as received, with its
+//! CRLFs, is its own CRLF form), as IMAP defines them.
 //!
 //! # What it computes
 //!
@@ -84,6 +85,7 @@ mod envelope;
 mod header;
 mod mime;
 mod msgid;
+mod objectid;
 mod params;
 mod part;
 mod part_data;
@@ -99,7 +101,8 @@ mod thread;
 
 pub use analysis::{Analysis, analyse};
 pub use binary::{BinaryError, binary_section, binary_size};
-pub use crlf::{crlf_size, to_crlf};
+pub use crlf::{crlf_size, imap_form, imap_size, to_crlf};
+pub use objectid::{email_id, thread_id};
 pub use search::{
     address_contains, body_contains, header, header_contains, header_end, sent_date, sent_day,
     text_contains,

@@ -7,7 +7,7 @@
 
 use crate::address::{Address, parse_address_list};
 use crate::binary::decode_transfer_encoding;
-use crate::crlf::to_crlf;
+use crate::crlf::imap_form;
 use crate::date::{parse_date, parse_date_day};
 use crate::header::{Field, message_header, parse_header_block};
 use crate::mime;
@@ -99,7 +99,7 @@ pub fn body_contains(raw: &[u8], needle: &str) -> bool {
     if needle.is_empty() {
         return true;
     }
-    let data = to_crlf(raw);
+    let data = imap_form(raw);
     let root = mime::parse(&data);
     part_contains(&data, &root, &needle)
 }
@@ -107,7 +107,7 @@ pub fn body_contains(raw: &[u8], needle: &str) -> bool {
 /// SEARCH TEXT needle: the decoded header or body contains `needle`.
 pub fn text_contains(raw: &[u8], needle: &str) -> bool {
     let folded = fold_case(needle);
-    let data = to_crlf(raw);
+    let data = imap_form(raw);
     let root = mime::parse(&data);
     contains_folded(&header_text(&data, &root), &folded) || part_contains(&data, &root, &folded)
 }

@@ -1,7 +1,7 @@
 //! FETCH `BODY[section]<partial>` data (RFC 3501 6.4.5), on the CRLF form,
 //! resolved the way Dovecot's `imap-msgpart.c` does.
 
-use crate::crlf::{to_crlf, without_nuls};
+use crate::crlf::{imap_form, without_nuls};
 use crate::header::{HeaderEnd, parse_header_block};
 use crate::mime;
 use crate::part::{Kind, Part};
@@ -35,7 +35,7 @@ pub struct Section {
 /// TEXT of a part that is not message/rfc822, and MIME without a part
 /// number give an empty result.
 pub fn section(raw: &[u8], section: &Section) -> Vec<u8> {
-    let data = to_crlf(raw);
+    let data = imap_form(raw);
     let root = mime::parse(&data);
     without_nuls(section_of(&data, &root, section))
 }

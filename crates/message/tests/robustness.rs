@@ -6,7 +6,7 @@ mod common;
 use common::*;
 use havre_message::{
     Analysis, Section, SectionText, analyse, binary_section, body_contains, header,
-    header_contains, section, sent_date, sort_keys, text_contains, to_crlf,
+    header_contains, imap_form, section, sent_date, sort_keys, text_contains,
 };
 
 /// xorshift: deterministic pseudo-random numbers without a dependency.
@@ -59,7 +59,7 @@ const FRAGMENTS: &[&[u8]] = &[
 
 fn exercise(raw: &[u8]) {
     let a = analyse(raw);
-    assert_eq!(a.size(), to_crlf(raw).len() as u64);
+    assert_eq!(a.size(), imap_form(raw).len() as u64);
     assert_eq!(Analysis::from_cache(&a.to_cache()).as_ref(), Some(&a));
     let _ = (a.envelope(), a.bodystructure(true), a.bodystructure(false));
     let full = section(raw, &Section::default());
@@ -204,9 +204,10 @@ fn long_lines_and_large_bodies() {
 
 #[test]
 fn inputs_with_crlf_lf_and_lone_cr_mixed() {
+    // A file with CRLFs was stored as received: its bare LFs stay bare.
     let raw = b"Subject: mixed\r\nFrom: a@b\nX: y\r\r\n\r\nline1\rline2\nline3\r\n";
     let a = analyse(raw);
-    assert_eq!(a.size(), 56);
+    assert_eq!(a.size(), raw.len() as u64);
     assert_eq!(
         section(
             raw,
@@ -215,6 +216,9 @@ fn inputs_with_crlf_lf_and_lone_cr_mixed() {
                 text: Some(SectionText::Text)
             }
         ),
-        b"line1\rline2\r\nline3\r\n"
+        b"line1\rline2\nline3\r\n"
     );
+    // An LF file is the LF form of CRLF text: every LF is a CRLF.
+    let lf = b"Subject: lf\n\nline1\rline2\nline3\n";
+    assert_eq!(analyse(lf).size(), lf.len() as u64 + 4);
 }
