@@ -245,3 +245,43 @@ a.show("FETCH 1 (EMAILID)")
         "a copy keeps its EMAILID: {out}"
     );
 }
+
+#[test]
+fn search_finds_messages_by_emailid_threadid_and_save_date() {
+    let node = node();
+    let out = run(
+        &node,
+        r#"
+import re, time
+a = Session("A")
+a.append("", b"Message-ID: <root@x>\r\nSubject: q\r\n\r\nq\r\n")
+a.append("", b"Message-ID: <re@x>\r\nReferences: <root@x>\r\nSubject: re\r\n\r\nr\r\n")
+a.append("", b"Message-ID: <other@x>\r\nSubject: other\r\n\r\no\r\n")
+a.show("SELECT INBOX")
+fetched = b"".join(a.show("FETCH 1 (EMAILID THREADID)")).decode()
+email = re.search(r"EMAILID \((\w+)\)", fetched).group(1)
+thread = re.search(r"THREADID \((\w+)\)", fetched).group(1)
+today = time.strftime("%d-%b-%Y", time.gmtime())
+for command in ["SEARCH EMAILID " + email, "SEARCH THREADID " + thread,
+                "SEARCH SAVEDSINCE " + today, "SEARCH SAVEDON " + today,
+                "SEARCH SAVEDBEFORE 1-Jan-2000", "SEARCH SAVEDATESUPPORTED"]:
+    lines = a.show(command)
+    print("result", command.split()[1], b"".join(lines).decode().strip())
+"#,
+    );
+    let result = |key: &str| {
+        out.lines()
+            .find_map(|l| l.strip_prefix(&format!("result {key} ")))
+            .unwrap_or_else(|| panic!("no result for {key}:\n{out}"))
+            .to_string()
+    };
+    assert_eq!(result("EMAILID"), "* SEARCH 1", "{out}");
+    assert_eq!(result("THREADID"), "* SEARCH 1 2", "{out}");
+    assert_eq!(result("SAVEDSINCE"), "* SEARCH 1 2 3", "{out}");
+    assert_eq!(result("SAVEDON"), "* SEARCH 1 2 3", "{out}");
+    assert_eq!(result("SAVEDATESUPPORTED"), "* SEARCH 1 2 3", "{out}");
+    assert!(
+        out.lines().any(|l| l == "result SAVEDBEFORE * SEARCH"),
+        "{out}"
+    );
+}

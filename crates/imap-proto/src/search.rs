@@ -58,6 +58,18 @@ pub enum SearchKey {
     Older(u32),
     /// RFC 5032 WITHIN: internal date younger than this many seconds.
     Younger(u32),
+    /// RFC 8474 OBJECTID: `EMAILID id`.
+    EmailId(String),
+    /// RFC 8474 OBJECTID: `THREADID id`.
+    ThreadId(String),
+    /// RFC 8514 SAVEDATE: `SAVEDBEFORE date`.
+    SavedBefore(Date),
+    /// RFC 8514 SAVEDATE: `SAVEDON date`.
+    SavedOn(Date),
+    /// RFC 8514 SAVEDATE: `SAVEDSINCE date`.
+    SavedSince(Date),
+    /// RFC 8514 SAVEDATE: every message of a mailbox that keeps save dates.
+    SaveDateSupported,
 }
 
 /// The metadata type of a CONDSTORE `MODSEQ` search entry.
@@ -188,6 +200,12 @@ fn parse_key(c: &mut Cursor<'_>, strings: Strings) -> PResult<SearchKey> {
         "SENTBEFORE" => SearchKey::SentBefore(arg_date(c)?),
         "SENTON" => SearchKey::SentOn(arg_date(c)?),
         "SENTSINCE" => SearchKey::SentSince(arg_date(c)?),
+        "SAVEDBEFORE" => SearchKey::SavedBefore(arg_date(c)?),
+        "SAVEDON" => SearchKey::SavedOn(arg_date(c)?),
+        "SAVEDSINCE" => SearchKey::SavedSince(arg_date(c)?),
+        "SAVEDATESUPPORTED" => SearchKey::SaveDateSupported,
+        "EMAILID" => SearchKey::EmailId(arg_atom(c)?),
+        "THREADID" => SearchKey::ThreadId(arg_atom(c)?),
         "LARGER" => {
             c.sp()?;
             SearchKey::Larger(c.number64()?)

@@ -17,6 +17,8 @@ struct Candidate {
     seq: u32,
     record: MessageRecord,
     raw: Option<Vec<u8>>,
+    /// When the message was saved in this mailbox (RFC 8514), if asked for.
+    saved: Option<i64>,
 }
 
 fn needs_content(keys: &[SearchKey]) -> bool {
@@ -31,12 +33,26 @@ fn needs_content(keys: &[SearchKey]) -> bool {
         | SearchKey::To(_)
         | SearchKey::SentBefore(_)
         | SearchKey::SentOn(_)
-        | SearchKey::SentSince(_) => true,
+        | SearchKey::SentSince(_)
+        | SearchKey::EmailId(_)
+        | SearchKey::ThreadId(_) => true,
         SearchKey::Not(k) => needs_content(std::slice::from_ref(k)),
         SearchKey::Or(a, b) => {
             needs_content(std::slice::from_ref(a)) || needs_content(std::slice::from_ref(b))
         }
         SearchKey::And(keys) => needs_content(keys),
+        _ => false,
+    })
+}
+
+fn needs_save_date(keys: &[SearchKey]) -> bool {
+    keys.iter().any(|k| match k {
+        SearchKey::SavedBefore(_) | SearchKey::SavedOn(_) | SearchKey::SavedSince(_) => true,
+        SearchKey::Not(k) => needs_save_date(std::slice::from_ref(k)),
+        SearchKey::Or(a, b) => {
+            needs_save_date(std::slice::from_ref(a)) || needs_save_date(std::slice::from_ref(b))
+        }
+        SearchKey::And(keys) => needs_save_date(keys),
         _ => false,
     })
 }
@@ -106,6 +122,15 @@ fn matches(key: &SearchKey, c: &Candidate, ctx: &Context<'_>) -> bool {
         SearchKey::SentSince(d) => {
             havre_message::sent_day(raw).is_some_and(|sent| sent >= date_day(d))
         }
+        SearchKey::SavedBefore(d) => c.saved.is_some_and(|t| day(t) < date_day(d)),
+        SearchKey::SavedOn(d) => c.saved.is_some_and(|t| day(t) == date_day(d)),
+        SearchKey::SavedSince(d) => c.saved.is_some_and(|t| day(t) >= date_day(d)),
+        // Maildir keeps a save date for every message (its file's).
+        SearchKey::SaveDateSupported => true,
+        SearchKey::EmailId(id) => havre_message::email_id(raw) == *id,
+        SearchKey::ThreadId(id) => {
+            havre_message::thread_id(&havre_message::sort_keys(raw)).is_some_and(|t| t == *id)
+        }
         SearchKey::Older(secs) => m.internal_date <= ctx.now - *secs as i64,
         SearchKey::Younger(secs) => m.internal_date > ctx.now - *secs as i64,
         SearchKey::Bcc(s) => havre_message::address_contains(raw, "Bcc", s),
@@ -158,6 +183,7 @@ impl Session {
             .filter_map(|(i, u)| view.message(*u).map(|m| (i as u32 + 1, m.clone())))
             .collect();
         let content = needs_content(keys) || keep_content;
+        let save_dates = needs_save_date(keys);
         let now = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map(|d| d.as_secs() as i64)
@@ -178,7 +204,17 @@ impl Session {
             } else {
                 None
             };
-            let candidate = Candidate { seq, record, raw };
+            let saved = if save_dates {
+                self.save_date(&mailbox, &record).await
+            } else {
+                None
+            };
+            let candidate = Candidate {
+                seq,
+                record,
+                raw,
+                saved,
+            };
             if keys.iter().all(|k| matches(k, &candidate, &ctx)) {
                 out.push(candidate);
             }
