@@ -952,6 +952,12 @@ impl FetchWriter<'_> {
         self
     }
 
+    /// `PREVIEW "text"` (RFC 8970), `NIL` when there is none to give.
+    pub fn preview(&mut self, text: Option<&str>) -> &mut Self {
+        self.item(b"PREVIEW ").nstring(text.map(str::as_bytes));
+        self
+    }
+
     /// Any other item, `NAME value`, value written verbatim.
     pub fn raw_item(&mut self, name: &str, value: &[u8]) -> &mut Self {
         self.item(name.as_bytes()).raw(b" ").raw(value);

@@ -359,6 +359,16 @@ fn responses_are_written_byte_for_byte() {
             "* 1 FETCH (BODY[]<0> {3}\r\nabc BODY[4.1.MIME] NIL BINARY[2] ~{3}\r\na\0b BINARY[3]<10> {4}\r\ntext BINARY.SIZE[2] 3)\r\n",
         ),
         (
+            "a PREVIEW, an empty one and a missing one (RFC 8970)",
+            written(|w| {
+                w.fetch(3)
+                    .preview(Some("Hi \"Bob\""))
+                    .preview(Some(""))
+                    .preview(None);
+            }),
+            "* 3 FETCH (PREVIEW \"Hi \\\"Bob\\\"\" PREVIEW \"\" PREVIEW NIL)\r\n",
+        ),
+        (
             "rfc822 items",
             written(|w| {
                 w.fetch(2)

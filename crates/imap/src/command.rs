@@ -75,6 +75,7 @@ impl Session {
                 "CONDSTORE",
                 "QRESYNC",
                 "BINARY",
+                "PREVIEW",
                 "SORT",
                 "ESORT",
                 "THREAD=ORDEREDSUBJECT",

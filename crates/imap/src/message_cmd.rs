@@ -112,6 +112,7 @@ impl Session {
                     | FetchAttr::Envelope
                     | FetchAttr::Body
                     | FetchAttr::BodyStructure
+                    | FetchAttr::Preview { .. }
             )
         });
         let sets_seen = !read_only && fetch.items.iter().any(FetchAttr::sets_seen);
@@ -142,7 +143,10 @@ impl Session {
             let analysis = if fetch.items.iter().any(|i| {
                 matches!(
                     i,
-                    FetchAttr::Envelope | FetchAttr::Body | FetchAttr::BodyStructure
+                    FetchAttr::Envelope
+                        | FetchAttr::Body
+                        | FetchAttr::BodyStructure
+                        | FetchAttr::Preview { .. }
                 )
             }) {
                 self.analysis(uid, raw.as_deref()).await
@@ -296,6 +300,11 @@ impl Session {
                         out.binary(part, None, None);
                     }
                 },
+                // Always computed (with the analysis, then cached), so LAZY
+                // never needs to answer NIL (RFC 8970 3.1 allows either).
+                FetchAttr::Preview { .. } => {
+                    out.preview(analysis.map(|a| a.preview()));
+                }
                 FetchAttr::BinarySize { part } => {
                     if let Some(Ok(data)) = raw.map(|r| havre_message::binary_section(r, part)) {
                         out.binary_size(part, data.len() as u64);

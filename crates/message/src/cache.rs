@@ -1,10 +1,10 @@
-//! The cache format of an [`Analysis`]: one line of text, `M2 ` (the format
+//! The cache format of an [`Analysis`]: one line of text, `M3 ` (the format
 //! version: other versions are refused, the caller analyses again) followed by
 //! an S-expression of numbers, `N` (none), "strings" (with `\"`, `\\` and
 //! `\xHH` escapes for control characters) and (lists):
 //!
 //! ```text
-//! M2 (size part sortkeys)
+//! M3 (size part sortkeys preview)
 //! part     = (header_start body_start end lines data envelope|N kind)
 //! kind     = N | (1 part...) multipart | (2 part) message/rfc822
 //! data     = (type/subtype-list|N (params) id desc cte md5 disp|N (disp-params) (langs)|N location)
@@ -18,7 +18,7 @@ use crate::part::{Addr, Envelope, Kind, MimeData, Part};
 use crate::sexpr::{V, parse, write};
 use crate::sort::SortKeys;
 
-const MAGIC: &str = "M2 ";
+const MAGIC: &str = "M3 ";
 
 fn s(v: &str) -> V {
     V::Str(v.to_owned())
@@ -126,6 +126,7 @@ pub(crate) fn to_cache(a: &Analysis) -> String {
         V::Num(a.size as i64),
         part_value(&a.root),
         sort_value(&a.sort),
+        s(&a.preview),
     ]);
     write(&mut out, &v);
     out
@@ -300,11 +301,12 @@ fn get_sort(v: V) -> Option<SortKeys> {
 
 pub(crate) fn from_cache(text: &str) -> Option<Analysis> {
     let v = parse(text.strip_prefix(MAGIC)?)?;
-    let [size, root, sort]: [V; 3] = list(v)?.try_into().ok()?;
+    let [size, root, sort, preview]: [V; 4] = list(v)?.try_into().ok()?;
     let size = get_usize(size)?;
     Some(Analysis {
         size: size as u64,
         root: get_part(root, size)?,
         sort: get_sort(sort)?,
+        preview: get_str(preview)?,
     })
 }

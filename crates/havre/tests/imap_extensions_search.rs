@@ -1,0 +1,112 @@
+//! IMAP extensions for reading and finding mail, seen by real clients
+//! (Python's imaplib, raw commands through it) against the real binary:
+//! PREVIEW (RFC 8970), SORT=DISPLAY (RFC 5957), PARTIAL (RFC 9394).
+
+use havre_testkit::{Havre, python_ok};
+
+fn node() -> Havre {
+    let mut node = Havre::init(env!("CARGO_BIN_EXE_havre"));
+    node.add_user("alice@example.test");
+    node.start();
+    node
+}
+
+/// imaplib logged in over STARTTLS as alice, in `connect()`; `raw(m, line)`
+/// sends a raw command and returns every untagged line and the tagged result.
+const LOGIN: &str = r#"
+import imaplib, ssl, sys, time
+ctx = ssl.create_default_context(); ctx.check_hostname = False; ctx.verify_mode = ssl.CERT_NONE
+def connect():
+    m = imaplib.IMAP4("127.0.0.1", int(sys.argv[1]))
+    m.starttls(ssl_context=ctx)
+    m.login("alice@example.test", "secret")
+    return m
+def raw(m, line):
+    tag = m._new_tag()
+    m.send(tag + b" " + line.encode() + b"\r\n")
+    out = []
+    while True:
+        got = m._get_line()
+        out.append(got.decode(errors="replace"))
+        if got.startswith(tag + b" "):
+            return out
+def message(headers, body):
+    return ("\r\n".join(headers) + "\r\n\r\n" + body).encode()
+"#;
+
+fn imap(node: &Havre, script: &str) -> String {
+    python_ok(
+        &format!("{LOGIN}\n{script}"),
+        &[&node.imap_port.to_string()],
+    )
+}
+
+fn lines_with<'a>(out: &'a str, prefix: &str) -> Vec<&'a str> {
+    out.lines().filter(|l| l.starts_with(prefix)).collect()
+}
+
+#[test]
+fn a_client_gets_the_preview_of_a_message_another_session_appended() {
+    let node = node();
+    let out = imap(
+        &node,
+        r#"
+writer = connect()
+writer.append("INBOX", None, None, message(
+    ["From: Bob <bob@example.test>", "Subject: lunch", "MIME-Version: 1.0",
+     "Content-Type: multipart/alternative; boundary=b"],
+    "--b\r\nContent-Type: text/html\r\n\r\n<html><head><style>p {color: red}</style></head>"
+    "<body><p>Lunch&nbsp;at <b>noon</b>?</p></body></html>\r\n--b--\r\n"))
+writer.append("INBOX", None, None, message(["Subject: quoted"],
+    "> what you said\r\n> before\r\nAgreed,\r\n  see   you\r\n" + "x" * 400 + "\r\n"))
+writer.append("INBOX", None, None, message(
+    ["Subject: a picture", "MIME-Version: 1.0", "Content-Type: image/png",
+     "Content-Transfer-Encoding: base64"], "iVBORw0KGgo=\r\n"))
+reader = connect()
+for l in raw(reader, "CAPABILITY"): print("cap:", l)
+reader.select("INBOX")
+for l in raw(reader, "FETCH 1:3 (PREVIEW)"): print("first:", l)
+for l in raw(reader, "UID FETCH 1 (PREVIEW (LAZY) FLAGS)"): print("lazy:", l)
+for l in raw(reader, "FETCH 1 (PREVIEW (EAGER))"): print("unknown:", l)
+writer.select("INBOX")
+for l in raw(writer, "FETCH 1:3 (PREVIEW)"): print("again:", l)
+"#,
+    );
+    assert!(
+        lines_with(&out, "cap: * CAPABILITY")
+            .iter()
+            .any(|l| l.split(' ').any(|c| c == "PREVIEW")),
+        "{out}"
+    );
+    let first = lines_with(&out, "first: * ");
+    assert_eq!(
+        first,
+        [
+            r#"first: * 1 FETCH (PREVIEW "Lunch at noon?")"#.to_string(),
+            format!(
+                r#"first: * 2 FETCH (PREVIEW "Agreed, see you {}")"#,
+                "x".repeat(256 - "Agreed, see you ".len())
+            ),
+            r#"first: * 3 FETCH (PREVIEW "")"#.to_string(),
+        ],
+        "{out}"
+    );
+    // LAZY may answer NIL for a preview not computed yet; havre always has it.
+    let lazy = lines_with(&out, "lazy: * 1 FETCH (UID 1 ");
+    assert!(
+        lazy.len() == 1 && lazy[0].contains(r#" PREVIEW "Lunch at noon?""#),
+        "{out}"
+    );
+    assert!(
+        lines_with(&out, "unknown: ")
+            .last()
+            .is_some_and(|l| l.contains(" BAD ")),
+        "{out}"
+    );
+    // The second session reads the cached analysis: the same previews.
+    let again: Vec<String> = lines_with(&out, "again: * ")
+        .iter()
+        .map(|l| l.replacen("again:", "first:", 1))
+        .collect();
+    assert_eq!(again, first, "{out}");
+}
