@@ -110,3 +110,49 @@ for l in raw(writer, "FETCH 1:3 (PREVIEW)"): print("again:", l)
         .collect();
     assert_eq!(again, first, "{out}");
 }
+
+#[test]
+fn sort_displayfrom_orders_by_the_name_a_reader_sees() {
+    let node = node();
+    let out = imap(
+        &node,
+        r#"
+m = connect()
+# By mailbox: zed, amy, bob. By what a reader sees: "Anna Zed",
+# "bob@example.test", "Carla Amy" (an encoded-word).
+m.append("INBOX", None, None, message(
+    ["From: Anna Zed <zed@example.test>", "To: Yves <bob@example.test>", "Subject: 1"], "one\r\n"))
+m.append("INBOX", None, None, message(
+    ["From: =?utf-8?q?Carla_Amy?= <amy@example.test>", "To: xavier@example.test", "Subject: 2"], "two\r\n"))
+m.append("INBOX", None, None, message(
+    ["From: bob@example.test", "To: Walt <amy@example.test>", "Subject: 3"], "three\r\n"))
+for l in raw(m, "CAPABILITY"): print("cap:", l)
+m.select("INBOX")
+for key in ["FROM", "DISPLAYFROM", "REVERSE DISPLAYFROM", "DISPLAYTO"]:
+    typ, data = m.sort("(%s)" % key, "UTF-8", "ALL")
+    print(key, "->", typ, data[0].decode())
+for l in raw(m, "UID SORT RETURN (ALL) (DISPLAYFROM) UTF-8 ALL"): print("esort:", l)
+"#,
+    );
+    assert!(
+        lines_with(&out, "cap: * CAPABILITY")
+            .iter()
+            .any(|l| l.split(' ').any(|c| c == "SORT=DISPLAY")),
+        "{out}"
+    );
+    let answer = |key: &str| {
+        out.lines()
+            .find_map(|l| l.strip_prefix(&format!("{key} -> ")))
+            .unwrap_or_else(|| panic!("no answer to {key}: {out}"))
+            .to_string()
+    };
+    assert_eq!(answer("FROM"), "OK 2 3 1", "{out}");
+    assert_eq!(answer("DISPLAYFROM"), "OK 1 3 2", "{out}");
+    assert_eq!(answer("REVERSE DISPLAYFROM"), "OK 2 3 1", "{out}");
+    // Walt, xavier@example.test, Yves.
+    assert_eq!(answer("DISPLAYTO"), "OK 3 2 1", "{out}");
+    assert!(
+        out.contains("esort: * ESEARCH (TAG ") && out.contains(" UID ALL 1,3,2"),
+        "{out}"
+    );
+}

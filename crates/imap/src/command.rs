@@ -78,6 +78,7 @@ impl Session {
                 "PREVIEW",
                 "SORT",
                 "ESORT",
+                "SORT=DISPLAY",
                 "THREAD=ORDEREDSUBJECT",
                 "THREAD=REFERENCES",
                 "QUOTA",

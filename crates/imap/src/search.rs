@@ -305,8 +305,10 @@ impl Session {
                         .cmp(&kb.sent_date_or(b.record.internal_date)),
                     SortKey::Size => a.record.size.cmp(&b.record.size),
                     SortKey::Subject => ka.subject.cmp(&kb.subject),
-                    SortKey::From | SortKey::DisplayFrom => ka.from.cmp(&kb.from),
-                    SortKey::To | SortKey::DisplayTo => ka.to.cmp(&kb.to),
+                    SortKey::From => ka.from.cmp(&kb.from),
+                    SortKey::To => ka.to.cmp(&kb.to),
+                    SortKey::DisplayFrom => ka.display_from.cmp(&kb.display_from),
+                    SortKey::DisplayTo => ka.display_to.cmp(&kb.display_to),
                     SortKey::Cc => ka.cc.cmp(&kb.cc),
                 };
                 let order = if criterion.reverse {

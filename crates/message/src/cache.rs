@@ -10,7 +10,8 @@
 //! data     = (type/subtype-list|N (params) id desc cte md5 disp|N (disp-params) (langs)|N location)
 //! envelope = (date subject (from) (sender) (reply-to) (to) (cc) (bcc) in-reply-to message-id)
 //! address  = (name route mailbox domain)
-//! sortkeys = (date|N subject reply-or-forward from to cc message-id|N (references) in-reply-to|N)
+//! sortkeys = (date|N subject reply-or-forward from to cc message-id|N (references) in-reply-to|N
+//!             display-from display-to)
 //! ```
 
 use crate::analysis::Analysis;
@@ -117,6 +118,8 @@ fn sort_value(k: &SortKeys) -> V {
         opt(&k.message_id),
         V::List(k.references.iter().map(|r| s(r)).collect()),
         opt(&k.in_reply_to),
+        s(&k.display_from),
+        s(&k.display_to),
     ])
 }
 
@@ -279,7 +282,8 @@ fn get_part(v: V, size: usize) -> Option<Part> {
 }
 
 fn get_sort(v: V) -> Option<SortKeys> {
-    let [date, subject, rf, from, to, cc, mid, refs, irt]: [V; 9] = list(v)?.try_into().ok()?;
+    let [date, subject, rf, from, to, cc, mid, refs, irt, dfrom, dto]: [V; 11] =
+        list(v)?.try_into().ok()?;
     Some(SortKeys {
         date: match date {
             V::Nil => None,
@@ -296,6 +300,8 @@ fn get_sort(v: V) -> Option<SortKeys> {
             .map(get_str)
             .collect::<Option<_>>()?,
         in_reply_to: get_opt(irt)?,
+        display_from: get_str(dfrom)?,
+        display_to: get_str(dto)?,
     })
 }
 
