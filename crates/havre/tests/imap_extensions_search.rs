@@ -156,3 +156,88 @@ for l in raw(m, "UID SORT RETURN (ALL) (DISPLAYFROM) UTF-8 ALL"): print("esort:"
         "{out}"
     );
 }
+
+#[test]
+fn a_client_pages_through_search_results_with_partial() {
+    let node = node();
+    let out = imap(
+        &node,
+        r#"
+m = connect()
+for i in range(1, 13):
+    m.append("INBOX", None, None, message(["Subject: page %d" % i], "body %d\r\n" % i))
+other = connect()
+other.select("INBOX")
+other.store("2,5", "+FLAGS", "\\Deleted")
+m.select("INBOX")
+for l in raw(m, "CAPABILITY"): print("cap:", l)
+for line in ["UID SEARCH RETURN (PARTIAL 1:4) UNDELETED",
+             "UID SEARCH RETURN (PARTIAL 5:8 COUNT) UNDELETED",
+             "UID SEARCH RETURN (PARTIAL -1:-3) UNDELETED",
+             "SEARCH RETURN (PARTIAL 20:30) ALL",
+             "UID SORT RETURN (PARTIAL -1:-2) (REVERSE SUBJECT) UTF-8 UNDELETED",
+             "UID SEARCH RETURN (SAVE PARTIAL 1:2) UNDELETED",
+             "UID FETCH $ (UID)",
+             "SEARCH RETURN (ALL PARTIAL 1:5) ALL",
+             "SEARCH RETURN (PARTIAL 1:-5) ALL"]:
+    for l in raw(m, line): print(line, "=>", l)
+"#,
+    );
+    assert!(
+        lines_with(&out, "cap: * CAPABILITY")
+            .iter()
+            .any(|l| l.split(' ').any(|c| c == "PARTIAL")),
+        "{out}"
+    );
+    let esearch = |line: &str| -> String {
+        let prefix = format!("{line} => * ESEARCH (TAG ");
+        let found = out
+            .lines()
+            .find_map(|l| l.strip_prefix(&prefix))
+            .unwrap_or_else(|| panic!("no ESEARCH for {line}: {out}"));
+        found.split_once(") ").expect("tag closes").1.to_string()
+    };
+    // Undeleted UIDs: 1 3 4 6 7 8 9 10 11 12 (2 and 5 deleted by the other session).
+    assert_eq!(
+        esearch("UID SEARCH RETURN (PARTIAL 1:4) UNDELETED"),
+        "UID PARTIAL (1:4 1,3:4,6)"
+    );
+    assert_eq!(
+        esearch("UID SEARCH RETURN (PARTIAL 5:8 COUNT) UNDELETED"),
+        "UID COUNT 10 PARTIAL (5:8 7:10)"
+    );
+    assert_eq!(
+        esearch("UID SEARCH RETURN (PARTIAL -1:-3) UNDELETED"),
+        "UID PARTIAL (-1:-3 10:12)"
+    );
+    assert_eq!(
+        esearch("SEARCH RETURN (PARTIAL 20:30) ALL"),
+        "PARTIAL (20:30 NIL)"
+    );
+    // Subjects sort as text ("page 1" < "page 10" < ... < "page 9"), so
+    // reversed the last two are "page 10" and "page 1", in that order.
+    assert_eq!(
+        esearch("UID SORT RETURN (PARTIAL -1:-2) (REVERSE SUBJECT) UTF-8 UNDELETED"),
+        "UID PARTIAL (-1:-2 10,1)"
+    );
+    // SAVE keeps the page, not every match.
+    let fetched = lines_with(&out, "UID FETCH $ (UID) => * ");
+    assert_eq!(
+        fetched,
+        [
+            "UID FETCH $ (UID) => * 1 FETCH (UID 1)",
+            "UID FETCH $ (UID) => * 3 FETCH (UID 3)"
+        ],
+        "{out}"
+    );
+    for bad in [
+        "SEARCH RETURN (ALL PARTIAL 1:5) ALL",
+        "SEARCH RETURN (PARTIAL 1:-5) ALL",
+    ] {
+        assert!(
+            out.lines()
+                .any(|l| l.starts_with(&format!("{bad} => ")) && l.contains(" BAD ")),
+            "{bad}: {out}"
+        );
+    }
+}

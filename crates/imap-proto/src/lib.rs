@@ -72,5 +72,5 @@ pub use parse::{
     AuthLine, ParseOptions, is_idle_done, parse_auth_line, parse_command, parse_command_with,
 };
 pub use response::{Code, Esearch, FetchWriter, ListExtra, Status, ThreadNode, Writer};
-pub use search::{EntryType, SearchKey, SearchReturn};
+pub use search::{EntryType, PartialRange, SearchKey, SearchReturn};
 pub use sequence::{RangeSet, SeqNum, SeqRange, SequenceSet, compress_in_order};

@@ -71,6 +71,7 @@ impl Session {
                 "STATUS=SIZE",
                 "ESEARCH",
                 "SEARCHRES",
+                "PARTIAL",
                 "WITHIN",
                 "CONDSTORE",
                 "QRESYNC",

@@ -215,8 +215,20 @@ impl Session {
             Some([]) | None => vec![SearchReturn::All],
             Some(o) => o.to_vec(),
         };
+        let partial = options.iter().find_map(|o| match o {
+            SearchReturn::Partial(range) => Some(*range),
+            _ => None,
+        });
+        // The page PARTIAL asks for, as positions in `found`.
+        let page = partial.map_or(0..0, |range| range.indices(found.len()));
         if options.contains(&SearchReturn::Save) {
-            self.saved = found.iter().map(|f| f.1).collect();
+            // With PARTIAL, what is saved is the page returned (RFC 9394 3.1).
+            let saved = if partial.is_some() {
+                &found[page.clone()]
+            } else {
+                found
+            };
+            self.saved = saved.iter().map(|f| f.1).collect();
             if options.len() == 1 {
                 return;
             }
@@ -228,19 +240,22 @@ impl Session {
         } else {
             (ids.iter().min().copied(), ids.iter().max().copied())
         };
-        // RFC 4731 3.2: with only MIN and/or MAX returned, MODSEQ is that of
-        // the messages returned, not of every match.
+        // RFC 4731 3.2: with only MIN, MAX and/or a PARTIAL page returned,
+        // MODSEQ is that of the messages returned, not of every match.
         let modseq = if want(SearchReturn::All) || want(SearchReturn::Count) {
             modseq
         } else {
             modseq.and_then(|_| {
                 found
                     .iter()
-                    .filter(|(s, u, _)| {
+                    .enumerate()
+                    .filter(|(i, (s, u, _))| {
                         let id = if uid { *u } else { *s };
                         (want(SearchReturn::Min) && Some(id) == min)
                             || (want(SearchReturn::Max) && Some(id) == max)
+                            || page.contains(i)
                     })
+                    .map(|(_, f)| f)
                     .map(|f| f.2)
                     .max()
             })
@@ -253,6 +268,7 @@ impl Session {
             count: want(SearchReturn::Count).then_some(ids.len() as u32),
             all: want(SearchReturn::All).then_some(&ids[..]),
             modseq,
+            partial: partial.map(|range| (range, &ids[page.clone()])),
         });
     }
 
