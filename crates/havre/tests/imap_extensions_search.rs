@@ -241,3 +241,97 @@ for line in ["UID SEARCH RETURN (PARTIAL 1:4) UNDELETED",
         );
     }
 }
+
+#[test]
+fn after_compress_deflate_the_session_talks_raw_deflate_both_ways() {
+    let node = node();
+    let out = imap(
+        &node,
+        r#"
+import zlib
+m = connect()
+for l in raw(m, "CAPABILITY"): print("cap:", l)
+body = "".join("line %d of a long message\r\n" % i for i in range(3000))
+m.append("INBOX", None, None, message(["Subject: big"], body))
+for l in raw(m, "COMPRESS DEFLATE"): print("compress:", l)
+sock = m.sock
+deflate = zlib.compressobj(6, zlib.DEFLATED, -15)
+inflate = zlib.decompressobj(-15)
+wire = {"sent": 0, "received": 0}
+pending = b""
+def send(line):
+    data = deflate.compress(line.encode() + b"\r\n") + deflate.flush(zlib.Z_SYNC_FLUSH)
+    wire["sent"] += len(data)
+    sock.sendall(data)
+def lines_until(tag):
+    global pending
+    out = []
+    while True:
+        while b"\r\n" in pending:
+            line, pending = pending.split(b"\r\n", 1)
+            m_ = line.decode(errors="replace")
+            out.append(m_)
+            if m_.startswith(tag + " "):
+                return out
+            if m_.endswith("}") and "{" in m_:
+                size = int(m_[m_.rindex("{") + 1:-1])
+                while len(pending) < size:
+                    chunk = sock.recv(65536)
+                    if not chunk: raise SystemExit("closed")
+                    wire["received"] += len(chunk)
+                    pending += inflate.decompress(chunk)
+                out.append("literal of %d octets, %d lines" % (size, pending[:size].count(b"\n")))
+                pending = pending[size:]
+        chunk = sock.recv(65536)
+        if not chunk:
+            out.append("connection closed")
+            return out
+        wire["received"] += len(chunk)
+        pending += inflate.decompress(chunk)
+send("c1 SELECT INBOX")
+for l in lines_until("c1"): print("select:", l)
+send("c2 FETCH 1 (BODY.PEEK[TEXT])")
+for l in lines_until("c2"): print("fetch:", l)
+send("c3 COMPRESS DEFLATE")
+for l in lines_until("c3"): print("again:", l)
+send("c4 LOGOUT")
+for l in lines_until("c4"): print("logout:", l)
+print("octets on the wire for the FETCH's", len(body), "octets:", wire["received"])
+"#,
+    );
+    assert!(
+        lines_with(&out, "cap: * CAPABILITY")
+            .iter()
+            .any(|l| l.split(' ').any(|c| c == "COMPRESS=DEFLATE")),
+        "{out}"
+    );
+    assert!(
+        lines_with(&out, "compress: ")
+            .last()
+            .is_some_and(|l| l.contains(" OK ")),
+        "{out}"
+    );
+    assert!(
+        lines_with(&out, "select: ")
+            .last()
+            .is_some_and(|l| l.starts_with("select: c1 OK")),
+        "{out}"
+    );
+    assert!(
+        out.contains("fetch: literal of 85890 octets, 3000 lines") && out.contains("fetch: c2 OK"),
+        "{out}"
+    );
+    // RFC 4978 3: a second COMPRESS gets NO [COMPRESSIONACTIVE], and the
+    // session goes on.
+    assert!(out.contains("again: c3 NO [COMPRESSIONACTIVE]"), "{out}");
+    assert!(out.contains("logout: c4 OK"), "{out}");
+    let on_wire: usize = out
+        .lines()
+        .find_map(|l| l.rsplit_once("octets: "))
+        .and_then(|(_, n)| n.parse().ok())
+        .unwrap_or_else(|| panic!("no wire count: {out}"));
+    assert!(
+        on_wire < 85_890 / 4,
+        "compressed to {on_wire} octets: {out}"
+    );
+}

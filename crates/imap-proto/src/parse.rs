@@ -146,6 +146,12 @@ impl Parser<'_, '_> {
             },
             "SETQUOTA" => self.setquota()?,
             "ID" => self.id()?,
+            "COMPRESS" => {
+                self.c.sp()?;
+                CommandBody::Compress {
+                    mechanism: self.c.atom()?.to_ascii_uppercase(),
+                }
+            }
             _ => return Err(unknown()),
         };
         self.c.end()?;

@@ -85,6 +85,7 @@ impl Session {
                 "QUOTA",
                 "QUOTA=RES-STORAGE",
                 "UTF8=ACCEPT",
+                "COMPRESS=DEFLATE",
             ]
             .iter()
             .map(|s| s.to_string()),
@@ -125,6 +126,22 @@ impl Session {
                 self.out
                     .id(Some(&[("name", Some("havre")), ("vendor", Some("havre"))]));
                 Outcome::ok("ID completed.")
+            }
+            CommandBody::Compress { mechanism } => {
+                if !logged_in {
+                    Outcome::bad("COMPRESS only after login.")
+                } else if self.compressed {
+                    Outcome::no_code(
+                        Code::Other("COMPRESSIONACTIVE".into()),
+                        "DEFLATE is already active.",
+                    )
+                } else if mechanism != "DEFLATE" {
+                    Outcome::bad("Unknown compression mechanism.")
+                } else {
+                    self.compressed = true;
+                    self.finish(Some(Outcome::ok("DEFLATE active")));
+                    return (Next::Compress, None);
+                }
             }
             CommandBody::StartTls => {
                 if self.tls {
