@@ -106,6 +106,10 @@ pub enum CommandBody {
         root: String,
         limits: Vec<(String, u64)>,
     },
+    /// RFC 4978 `COMPRESS mechanism` (as sent, upper-cased).
+    Compress {
+        mechanism: String,
+    },
     /// RFC 2971: `None` for `ID NIL`; values `None` for NIL.
     Id {
         params: Option<Vec<(String, Option<String>)>>,
@@ -163,6 +167,7 @@ impl CommandBody {
             CommandBody::GetQuotaRoot { .. } => "GETQUOTAROOT",
             CommandBody::SetQuota { .. } => "SETQUOTA",
             CommandBody::Id { .. } => "ID",
+            CommandBody::Compress { .. } => "COMPRESS",
         }
     }
 }

@@ -46,6 +46,10 @@ pub enum FetchAttr {
     BinarySize {
         part: Vec<u32>,
     },
+    /// `PREVIEW` or `PREVIEW (LAZY)` (RFC 8970).
+    Preview {
+        lazy: bool,
+    },
 }
 
 impl FetchAttr {
@@ -219,8 +223,29 @@ fn parse_item(c: &mut Cursor<'_>) -> PResult<FetchAttr> {
         b"BINARY.SIZE" => Ok(FetchAttr::BinarySize {
             part: parse_binary_part(c)?,
         }),
+        b"PREVIEW" => Ok(FetchAttr::Preview {
+            lazy: parse_preview_modifiers(c)?,
+        }),
         _ => Err(ParseError::syntax("unknown FETCH item")),
     }
+}
+
+/// `[SP "(" preview-mod *(SP preview-mod) ")"]` after PREVIEW; LAZY is the
+/// only modifier RFC 8970 defines. Whether LAZY was given.
+fn parse_preview_modifiers(c: &mut Cursor<'_>) -> PResult<bool> {
+    if !(c.peek() == Some(b' ') && c.peek_at(1) == Some(b'(')) {
+        return Ok(false);
+    }
+    c.sp()?;
+    let mut lazy = false;
+    c.paren_list(false, |c| {
+        match c.keyword()?.as_str() {
+            "LAZY" => lazy = true,
+            _ => return Err(ParseError::syntax("unknown PREVIEW modifier")),
+        }
+        Ok(())
+    })?;
+    Ok(lazy)
 }
 
 /// `"[" [section-part] "]"` for BINARY.

@@ -72,7 +72,7 @@ pub use parse::{
     AuthLine, ParseOptions, is_idle_done, parse_auth_line, parse_command, parse_command_with,
 };
 pub use response::{Code, Esearch, FetchWriter, ListExtra, Status, ThreadNode, Writer};
-pub use search::{EntryType, SearchKey, SearchReturn};
+pub use search::{EntryType, PartialRange, SearchKey, SearchReturn};
 pub use sequence::{RangeSet, SeqNum, SeqRange, SequenceSet, compress_in_order};
 
 /// RFC 8474 MAILBOXID: `F` and 16 hex digits of a number that names one

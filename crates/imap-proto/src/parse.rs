@@ -146,6 +146,12 @@ impl Parser<'_, '_> {
             },
             "SETQUOTA" => self.setquota()?,
             "ID" => self.id()?,
+            "COMPRESS" => {
+                self.c.sp()?;
+                CommandBody::Compress {
+                    mechanism: self.c.atom()?.to_ascii_uppercase(),
+                }
+            }
             _ => return Err(unknown()),
         };
         self.c.end()?;
@@ -715,5 +721,35 @@ mod tests {
             panic!()
         };
         assert_eq!(s.result, Some(vec![SearchReturn::Min]));
+    }
+
+    #[test]
+    fn search_return_partial_takes_a_range_from_either_end() {
+        let cmd = parse_command(b"a UID SEARCH RETURN (COUNT PARTIAL -1:-100) UNDELETED").unwrap();
+        let CommandBody::Search(s) = cmd.body else {
+            panic!()
+        };
+        let range = crate::PartialRange {
+            first: 1,
+            second: 100,
+            from_end: true,
+        };
+        assert_eq!(
+            s.result,
+            Some(vec![SearchReturn::Count, SearchReturn::Partial(range)])
+        );
+        for bad in [
+            &b"a SEARCH RETURN (PARTIAL 1:-5) ALL"[..],
+            b"a SEARCH RETURN (PARTIAL 0:5) ALL",
+            b"a SEARCH RETURN (PARTIAL 1:5 PARTIAL 6:9) ALL",
+            b"a SEARCH RETURN (ALL PARTIAL 1:5) ALL",
+            b"a SEARCH RETURN (PARTIAL) ALL",
+        ] {
+            assert!(
+                parse_command(bad).is_err(),
+                "{}",
+                String::from_utf8_lossy(bad)
+            );
+        }
     }
 }

@@ -9,6 +9,7 @@ use crate::flag::Flag;
 use crate::lexer::is_atom_char;
 use crate::mailbox::MailboxAttr;
 use crate::mutf7::mutf7_encode;
+use crate::search::PartialRange;
 use crate::sequence::{RangeSet, compress_in_order};
 
 /// Longest string written quoted; longer ones become literals.
@@ -124,6 +125,8 @@ pub struct Esearch<'a> {
     pub all: Option<&'a [u32]>,
     /// RFC 7162: highest mod-sequence of the matched messages.
     pub modseq: Option<u64>,
+    /// RFC 9394: the range asked for and the results in it (in order).
+    pub partial: Option<(PartialRange, &'a [u32])>,
 }
 
 /// A node of a THREAD response: a message (or `None`, a missing parent that
@@ -671,6 +674,15 @@ impl Writer {
         if let Some(all) = e.all.filter(|a| !a.is_empty()) {
             self.raw(b" ALL ").raw(compress_in_order(all).as_bytes());
         }
+        if let Some((range, ids)) = e.partial {
+            self.raw(b" PARTIAL (").num(range).raw(b" ");
+            if ids.is_empty() {
+                self.raw(b"NIL");
+            } else {
+                self.raw(compress_in_order(ids).as_bytes());
+            }
+            self.raw(b")");
+        }
         if let Some(m) = e.modseq {
             self.raw(b" MODSEQ ").num(m);
         }
@@ -986,6 +998,12 @@ impl FetchWriter<'_> {
             Some(d) => w.literal(d),
             None => w.raw(b"NIL"),
         };
+        self
+    }
+
+    /// `PREVIEW "text"` (RFC 8970), `NIL` when there is none to give.
+    pub fn preview(&mut self, text: Option<&str>) -> &mut Self {
+        self.item(b"PREVIEW ").nstring(text.map(str::as_bytes));
         self
     }
 

@@ -88,6 +88,58 @@ pub enum SearchReturn {
     All,
     Count,
     Save,
+    /// `PARTIAL range` (RFC 9394): one page of the results.
+    Partial(PartialRange),
+}
+
+/// A PARTIAL range: positions `low..=high` (1-based) in the list of
+/// results, counted from its end when `from_end` (`-1:-100` is the last
+/// hundred). Written back as the client sent it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct PartialRange {
+    pub first: u32,
+    pub second: u32,
+    pub from_end: bool,
+}
+
+impl PartialRange {
+    /// The indices of the results this range selects among `count`.
+    pub fn indices(&self, count: usize) -> std::ops::Range<usize> {
+        let low = self.first.min(self.second) as usize;
+        let high = self.first.max(self.second) as usize;
+        if low > count {
+            return 0..0;
+        }
+        if self.from_end {
+            count.saturating_sub(high)..count + 1 - low
+        } else {
+            low - 1..high.min(count)
+        }
+    }
+}
+
+impl std::fmt::Display for PartialRange {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let sign = if self.from_end { "-" } else { "" };
+        write!(f, "{sign}{}:{sign}{}", self.first, self.second)
+    }
+}
+
+/// `partial-range` (RFC 9394): `nz-number ":" nz-number` or
+/// `"-" nz-number ":" "-" nz-number`.
+fn parse_partial_range(c: &mut Cursor<'_>) -> PResult<PartialRange> {
+    let from_end = c.eat(b'-');
+    let first = c.nz_number()?;
+    c.expect(b':', "bad PARTIAL range")?;
+    if from_end {
+        c.expect(b'-', "a PARTIAL range is both negative or both positive")?;
+    }
+    let second = c.nz_number()?;
+    Ok(PartialRange {
+        first,
+        second,
+        from_end,
+    })
 }
 
 /// How strings of a search program are turned into UTF-8.
@@ -119,6 +171,17 @@ pub(crate) fn parse_return_options(c: &mut Cursor<'_>) -> PResult<Vec<SearchRetu
             "ALL" => SearchReturn::All,
             "COUNT" => SearchReturn::Count,
             "SAVE" => SearchReturn::Save,
+            "PARTIAL" => {
+                c.sp()?;
+                let range = parse_partial_range(c)?;
+                if options
+                    .iter()
+                    .any(|o| matches!(o, SearchReturn::Partial(_)))
+                {
+                    return Err(ParseError::syntax("PARTIAL given twice"));
+                }
+                SearchReturn::Partial(range)
+            }
             _ => return Err(ParseError::syntax("unknown RETURN option")),
         };
         if !options.contains(&option) {
@@ -126,6 +189,14 @@ pub(crate) fn parse_return_options(c: &mut Cursor<'_>) -> PResult<Vec<SearchRetu
         }
         Ok(())
     })?;
+    // RFC 9394 3.1: ALL and PARTIAL are mutually exclusive.
+    if options.contains(&SearchReturn::All)
+        && options
+            .iter()
+            .any(|o| matches!(o, SearchReturn::Partial(_)))
+    {
+        return Err(ParseError::syntax("RETURN with both ALL and PARTIAL"));
+    }
     Ok(options)
 }
 
@@ -283,4 +354,31 @@ fn arg_atom(c: &mut Cursor<'_>) -> PResult<String> {
 fn arg_date(c: &mut Cursor<'_>) -> PResult<Date> {
     c.sp()?;
     Date::parse(c)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::PartialRange;
+
+    fn range(first: u32, second: u32, from_end: bool) -> PartialRange {
+        PartialRange {
+            first,
+            second,
+            from_end,
+        }
+    }
+
+    #[test]
+    fn partial_ranges_select_pages_from_either_end() {
+        assert_eq!(range(1, 100, false).indices(250), 0..100);
+        assert_eq!(range(300, 201, false).indices(250), 200..250);
+        assert_eq!(range(251, 300, false).indices(250), 0..0);
+        assert_eq!(range(1, 100, true).indices(250), 150..250);
+        assert_eq!(range(101, 200, true).indices(250), 50..150);
+        assert_eq!(range(1, 5, true).indices(3), 0..3);
+        assert_eq!(range(4, 5, true).indices(3), 0..0);
+        assert_eq!(range(1, 1, true).indices(0), 0..0);
+        assert_eq!(range(1, 100, true).to_string(), "-1:-100");
+        assert_eq!(range(1, 100, false).to_string(), "1:100");
+    }
 }

@@ -448,6 +448,22 @@ fn commands_parse_to_their_typed_form() {
             }),
         ),
         (
+            "a fetch of PREVIEW, plain and LAZY (RFC 8970)",
+            b"a UID FETCH 1:* (UID PREVIEW PREVIEW (lazy) FLAGS)",
+            CommandBody::Fetch(FetchCommand {
+                uid: true,
+                set: set("1:*"),
+                items: vec![
+                    FetchAttr::Uid,
+                    FetchAttr::Preview { lazy: false },
+                    FetchAttr::Preview { lazy: true },
+                    FetchAttr::Flags,
+                ],
+                changed_since: None,
+                vanished: false,
+            }),
+        ),
+        (
             "a fetch of every simple item, mime, text and binary sections",
             b"a FETCH 1,3:5,7:* (ENVELOPE INTERNALDATE RFC822 RFC822.HEADER RFC822.TEXT BODYSTRUCTURE MODSEQ BODY BODY[] BODY[TEXT]<10.20> BODY[2.MIME] BODY[3] BODY[HEADER] BODY[1.HEADER.FIELDS.NOT (Received)] BINARY[1.2]<0.100> BINARY.PEEK[] BINARY.SIZE[2])",
             CommandBody::Fetch(FetchCommand {

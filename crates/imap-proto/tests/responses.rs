@@ -227,9 +227,42 @@ fn responses_are_written_byte_for_byte() {
                     count: Some(3),
                     all: Some(&[1, 2, 3, 4, 5]),
                     modseq: None,
+                    partial: None,
                 });
             }),
             "* ESEARCH (TAG \"x\") UID MIN 1 MAX 5 COUNT 3 ALL 1:5\r\n",
+        ),
+        (
+            "esearch pages (RFC 9394): results in order, NIL for an empty page",
+            written(|w| {
+                w.esearch(&Esearch {
+                    tag: Some("p1"),
+                    uid: true,
+                    partial: Some((
+                        PartialRange {
+                            first: 1,
+                            second: 3,
+                            from_end: true,
+                        },
+                        &[7, 8, 9],
+                    )),
+                    count: Some(9),
+                    ..Default::default()
+                });
+                w.esearch(&Esearch {
+                    tag: Some("p2"),
+                    partial: Some((
+                        PartialRange {
+                            first: 10,
+                            second: 20,
+                            from_end: false,
+                        },
+                        &[],
+                    )),
+                    ..Default::default()
+                });
+            }),
+            "* ESEARCH (TAG \"p1\") UID COUNT 9 PARTIAL (-1:-3 7:9)\r\n* ESEARCH (TAG \"p2\") PARTIAL (10:20 NIL)\r\n",
         ),
         (
             "an esearch that matched nothing leaves ALL out",
@@ -357,6 +390,16 @@ fn responses_are_written_byte_for_byte() {
                     .binary_size(&[2], 3);
             }),
             "* 1 FETCH (BODY[]<0> {3}\r\nabc BODY[4.1.MIME] NIL BINARY[2] ~{3}\r\na\0b BINARY[3]<10> {4}\r\ntext BINARY.SIZE[2] 3)\r\n",
+        ),
+        (
+            "a PREVIEW, an empty one and a missing one (RFC 8970)",
+            written(|w| {
+                w.fetch(3)
+                    .preview(Some("Hi \"Bob\""))
+                    .preview(Some(""))
+                    .preview(None);
+            }),
+            "* 3 FETCH (PREVIEW \"Hi \\\"Bob\\\"\" PREVIEW \"\" PREVIEW NIL)\r\n",
         ),
         (
             "rfc822 items",

@@ -71,12 +71,15 @@ impl Session {
                 "STATUS=SIZE",
                 "ESEARCH",
                 "SEARCHRES",
+                "PARTIAL",
                 "WITHIN",
                 "CONDSTORE",
                 "QRESYNC",
                 "BINARY",
+                "PREVIEW",
                 "SORT",
                 "ESORT",
+                "SORT=DISPLAY",
                 "THREAD=ORDEREDSUBJECT",
                 "THREAD=REFERENCES",
                 "QUOTA",
@@ -84,6 +87,7 @@ impl Session {
                 "UTF8=ACCEPT",
                 "OBJECTID",
                 "SAVEDATE",
+                "COMPRESS=DEFLATE",
             ]
             .iter()
             .map(|s| s.to_string()),
@@ -124,6 +128,22 @@ impl Session {
                 self.out
                     .id(Some(&[("name", Some("havre")), ("vendor", Some("havre"))]));
                 Outcome::ok("ID completed.")
+            }
+            CommandBody::Compress { mechanism } => {
+                if !logged_in {
+                    Outcome::bad("COMPRESS only after login.")
+                } else if self.compressed {
+                    Outcome::no_code(
+                        Code::Other("COMPRESSIONACTIVE".into()),
+                        "DEFLATE is already active.",
+                    )
+                } else if mechanism != "DEFLATE" {
+                    Outcome::bad("Unknown compression mechanism.")
+                } else {
+                    self.compressed = true;
+                    self.finish(Some(Outcome::ok("DEFLATE active")));
+                    return (Next::Compress, None);
+                }
             }
             CommandBody::StartTls => {
                 if self.tls {

@@ -114,6 +114,7 @@ impl Session {
                     | FetchAttr::BodyStructure
                     | FetchAttr::SaveDate
                     | FetchAttr::ThreadId
+                    | FetchAttr::Preview { .. }
             )
         });
         let sets_seen = !read_only && fetch.items.iter().any(FetchAttr::sets_seen);
@@ -148,6 +149,7 @@ impl Session {
                         | FetchAttr::Body
                         | FetchAttr::BodyStructure
                         | FetchAttr::ThreadId
+                        | FetchAttr::Preview { .. }
                 )
             }) {
                 self.analysis(uid, raw.as_deref()).await
@@ -322,6 +324,11 @@ impl Session {
                         out.binary(part, None, None);
                     }
                 },
+                // Always computed (with the analysis, then cached), so LAZY
+                // never needs to answer NIL (RFC 8970 3.1 allows either).
+                FetchAttr::Preview { .. } => {
+                    out.preview(analysis.map(|a| a.preview()));
+                }
                 FetchAttr::BinarySize { part } => {
                     if let Some(Ok(data)) = raw.map(|r| havre_message::binary_section(r, part)) {
                         out.binary_size(part, data.len() as u64);

@@ -251,8 +251,20 @@ impl Session {
             Some([]) | None => vec![SearchReturn::All],
             Some(o) => o.to_vec(),
         };
+        let partial = options.iter().find_map(|o| match o {
+            SearchReturn::Partial(range) => Some(*range),
+            _ => None,
+        });
+        // The page PARTIAL asks for, as positions in `found`.
+        let page = partial.map_or(0..0, |range| range.indices(found.len()));
         if options.contains(&SearchReturn::Save) {
-            self.saved = found.iter().map(|f| f.1).collect();
+            // With PARTIAL, what is saved is the page returned (RFC 9394 3.1).
+            let saved = if partial.is_some() {
+                &found[page.clone()]
+            } else {
+                found
+            };
+            self.saved = saved.iter().map(|f| f.1).collect();
             if options.len() == 1 {
                 return;
             }
@@ -264,19 +276,22 @@ impl Session {
         } else {
             (ids.iter().min().copied(), ids.iter().max().copied())
         };
-        // RFC 4731 3.2: with only MIN and/or MAX returned, MODSEQ is that of
-        // the messages returned, not of every match.
+        // RFC 4731 3.2: with only MIN, MAX and/or a PARTIAL page returned,
+        // MODSEQ is that of the messages returned, not of every match.
         let modseq = if want(SearchReturn::All) || want(SearchReturn::Count) {
             modseq
         } else {
             modseq.and_then(|_| {
                 found
                     .iter()
-                    .filter(|(s, u, _)| {
+                    .enumerate()
+                    .filter(|(i, (s, u, _))| {
                         let id = if uid { *u } else { *s };
                         (want(SearchReturn::Min) && Some(id) == min)
                             || (want(SearchReturn::Max) && Some(id) == max)
+                            || page.contains(i)
                     })
+                    .map(|(_, f)| f)
                     .map(|f| f.2)
                     .max()
             })
@@ -289,6 +304,7 @@ impl Session {
             count: want(SearchReturn::Count).then_some(ids.len() as u32),
             all: want(SearchReturn::All).then_some(&ids[..]),
             modseq,
+            partial: partial.map(|range| (range, &ids[page.clone()])),
         });
     }
 
@@ -341,8 +357,10 @@ impl Session {
                         .cmp(&kb.sent_date_or(b.record.internal_date)),
                     SortKey::Size => a.record.size.cmp(&b.record.size),
                     SortKey::Subject => ka.subject.cmp(&kb.subject),
-                    SortKey::From | SortKey::DisplayFrom => ka.from.cmp(&kb.from),
-                    SortKey::To | SortKey::DisplayTo => ka.to.cmp(&kb.to),
+                    SortKey::From => ka.from.cmp(&kb.from),
+                    SortKey::To => ka.to.cmp(&kb.to),
+                    SortKey::DisplayFrom => ka.display_from.cmp(&kb.display_from),
+                    SortKey::DisplayTo => ka.display_to.cmp(&kb.display_to),
                     SortKey::Cc => ka.cc.cmp(&kb.cc),
                 };
                 let order = if criterion.reverse {

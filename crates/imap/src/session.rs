@@ -54,6 +54,8 @@ pub(crate) enum Next {
     /// Close after the responses written so far, for this reason (logged).
     Disconnect(&'static str),
     StartTls,
+    /// Compress the connection once the tagged OK is out (RFC 4978).
+    Compress,
     Idle,
     Authenticate {
         mechanism: String,
@@ -74,6 +76,8 @@ pub(crate) struct Session {
     pub enabled: Enabled,
     /// SEARCHRES (`$`): UIDs of the last `SEARCH RETURN (SAVE)`.
     pub saved: Vec<u32>,
+    /// COMPRESS DEFLATE is on (RFC 4978: once per connection).
+    pub compressed: bool,
     changes: Option<broadcast::Receiver<Change>>,
     pub out: Writer,
     bad_commands: u32,
@@ -135,6 +139,7 @@ impl Session {
             recent: Default::default(),
             enabled: Enabled::default(),
             saved: Vec::new(),
+            compressed: false,
             changes: None,
             out: Writer::new(),
             bad_commands: 0,
@@ -248,6 +253,14 @@ impl Session {
                         Some(c) => conn = c,
                         None => return,
                     }
+                }
+                Next::Compress => {
+                    // The OK goes out uncompressed; everything after it,
+                    // both ways, is deflated.
+                    if conn.flush().await.is_err() {
+                        return;
+                    }
+                    conn.start_deflate();
                 }
                 Next::Idle => {
                     if let Err(e) = self.idle(&mut conn).await {

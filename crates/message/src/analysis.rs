@@ -8,6 +8,7 @@ use crate::envelope::write_envelope;
 use crate::header::message_header;
 use crate::mime;
 use crate::part::Part;
+use crate::preview::preview;
 use crate::sort::{SortKeys, keys_from_fields};
 
 /// The analysis of one message; see [`analyse`].
@@ -16,6 +17,8 @@ pub struct Analysis {
     pub(crate) size: u64,
     pub(crate) root: Part,
     pub(crate) sort: SortKeys,
+    /// RFC 8970 PREVIEW text, computed with the rest so it is cached too.
+    pub(crate) preview: String,
 }
 
 /// Parses a message (as stored: LF or CRLF line endings). Never fails:
@@ -24,10 +27,12 @@ pub fn analyse(raw: &[u8]) -> Analysis {
     let crlf = imap_form(raw);
     let root = mime::parse(&crlf);
     let sort = keys_from_fields(&message_header(&crlf).fields);
+    let preview = preview(&crlf, &root);
     Analysis {
         size: crlf.len() as u64,
         root,
         sort,
+        preview,
     }
 }
 
@@ -57,6 +62,13 @@ impl Analysis {
     /// SORT / THREAD keys.
     pub fn sort_keys(&self) -> &SortKeys {
         &self.sort
+    }
+
+    /// RFC 8970 PREVIEW: plain text on one line, at most
+    /// [`crate::PREVIEW_MAX_CHARS`] characters; empty when the message has
+    /// no text to show.
+    pub fn preview(&self) -> &str {
+        &self.preview
     }
 
     /// Sent date (Date: header) in Unix seconds, if it parses.

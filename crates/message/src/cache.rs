@@ -1,16 +1,17 @@
-//! The cache format of an [`Analysis`]: one line of text, `M2 ` (the format
+//! The cache format of an [`Analysis`]: one line of text, `M3 ` (the format
 //! version: other versions are refused, the caller analyses again) followed by
 //! an S-expression of numbers, `N` (none), "strings" (with `\"`, `\\` and
 //! `\xHH` escapes for control characters) and (lists):
 //!
 //! ```text
-//! M2 (size part sortkeys)
+//! M3 (size part sortkeys preview)
 //! part     = (header_start body_start end lines data envelope|N kind)
 //! kind     = N | (1 part...) multipart | (2 part) message/rfc822
 //! data     = (type/subtype-list|N (params) id desc cte md5 disp|N (disp-params) (langs)|N location)
 //! envelope = (date subject (from) (sender) (reply-to) (to) (cc) (bcc) in-reply-to message-id)
 //! address  = (name route mailbox domain)
-//! sortkeys = (date|N subject reply-or-forward from to cc message-id|N (references) in-reply-to|N)
+//! sortkeys = (date|N subject reply-or-forward from to cc message-id|N (references) in-reply-to|N
+//!             display-from display-to)
 //! ```
 
 use crate::analysis::Analysis;
@@ -18,7 +19,7 @@ use crate::part::{Addr, Envelope, Kind, MimeData, Part};
 use crate::sexpr::{V, parse, write};
 use crate::sort::SortKeys;
 
-const MAGIC: &str = "M2 ";
+const MAGIC: &str = "M3 ";
 
 fn s(v: &str) -> V {
     V::Str(v.to_owned())
@@ -117,6 +118,8 @@ fn sort_value(k: &SortKeys) -> V {
         opt(&k.message_id),
         V::List(k.references.iter().map(|r| s(r)).collect()),
         opt(&k.in_reply_to),
+        s(&k.display_from),
+        s(&k.display_to),
     ])
 }
 
@@ -126,6 +129,7 @@ pub(crate) fn to_cache(a: &Analysis) -> String {
         V::Num(a.size as i64),
         part_value(&a.root),
         sort_value(&a.sort),
+        s(&a.preview),
     ]);
     write(&mut out, &v);
     out
@@ -278,7 +282,8 @@ fn get_part(v: V, size: usize) -> Option<Part> {
 }
 
 fn get_sort(v: V) -> Option<SortKeys> {
-    let [date, subject, rf, from, to, cc, mid, refs, irt]: [V; 9] = list(v)?.try_into().ok()?;
+    let [date, subject, rf, from, to, cc, mid, refs, irt, dfrom, dto]: [V; 11] =
+        list(v)?.try_into().ok()?;
     Some(SortKeys {
         date: match date {
             V::Nil => None,
@@ -295,16 +300,19 @@ fn get_sort(v: V) -> Option<SortKeys> {
             .map(get_str)
             .collect::<Option<_>>()?,
         in_reply_to: get_opt(irt)?,
+        display_from: get_str(dfrom)?,
+        display_to: get_str(dto)?,
     })
 }
 
 pub(crate) fn from_cache(text: &str) -> Option<Analysis> {
     let v = parse(text.strip_prefix(MAGIC)?)?;
-    let [size, root, sort]: [V; 3] = list(v)?.try_into().ok()?;
+    let [size, root, sort, preview]: [V; 4] = list(v)?.try_into().ok()?;
     let size = get_usize(size)?;
     Some(Analysis {
         size: size as u64,
         root: get_part(root, size)?,
         sort: get_sort(sort)?,
+        preview: get_str(preview)?,
     })
 }

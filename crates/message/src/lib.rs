@@ -11,7 +11,8 @@
 //! - [`analyse`] → [`Analysis`]: RFC822.SIZE, ENVELOPE, BODY and
 //!   BODYSTRUCTURE already in IMAP syntax, the SORT/THREAD keys, and a
 //!   compact one-line string for a cache ([`Analysis::to_cache`]), so FETCH
-//!   and SORT need not read the message again.
+//!   and SORT need not read the message again; the RFC 8970 PREVIEW text
+//!   ([`Analysis::preview`]) is part of it.
 //! - [`section()`]: `BODY[...]` data (HEADER, TEXT, MIME, HEADER.FIELDS[.NOT],
 //!   nested part numbers), with [`partial`] for `<offset.length>`.
 //! - [`binary_section`], [`binary_size`]: `BINARY[part]` and `BINARY.SIZE`
@@ -89,6 +90,7 @@ mod objectid;
 mod params;
 mod part;
 mod part_data;
+mod preview;
 mod quote;
 mod rfc822;
 mod search;
@@ -103,6 +105,7 @@ pub use analysis::{Analysis, analyse};
 pub use binary::{BinaryError, binary_section, binary_size};
 pub use crlf::{crlf_size, imap_form, imap_size, to_crlf};
 pub use objectid::{email_id, thread_id};
+pub use preview::PREVIEW_MAX_CHARS;
 pub use search::{
     address_contains, body_contains, header, header_contains, header_end, sent_date, sent_day,
     text_contains,

@@ -130,7 +130,7 @@ fn is_text(part: &Part) -> bool {
 }
 
 /// A text part's body as Unicode text.
-fn body_text(data: &[u8], part: &Part) -> String {
+pub(crate) fn body_text(data: &[u8], part: &Part) -> String {
     let body = &data[part.body_start..part.end];
     let decoded = decode_transfer_encoding(body, part.data.transfer_encoding.as_deref())
         .unwrap_or_else(|_| body.to_vec());

@@ -6,7 +6,7 @@ use crate::date::parse_date;
 use crate::header::{Field, message_header};
 use crate::msgid::message_ids;
 use crate::subject::base_subject_info;
-use crate::text::header_string;
+use crate::text::{decode_header_value, header_string};
 
 /// What SORT and THREAD need to know about one message.
 ///
@@ -26,6 +26,11 @@ pub struct SortKeys {
     pub from: String,
     pub to: String,
     pub cc: String,
+    /// RFC 5957 DISPLAYFROM / DISPLAYTO: the first From / To address's
+    /// display name (encoded-words decoded), else its `mailbox@host`,
+    /// upper-cased; empty when there is none.
+    pub display_from: String,
+    pub display_to: String,
     /// First valid Message-ID, as "<left@right>".
     pub message_id: Option<String>,
     /// Valid message-IDs of References, in order.
@@ -58,6 +63,27 @@ fn first_mailbox(value: Option<&[u8]>) -> String {
         .unwrap_or_default()
 }
 
+/// RFC 5957 3: the display name of the first address when it has a
+/// non-empty one, else the address itself (a group: its name).
+fn first_display(value: Option<&[u8]>) -> String {
+    let Some(first) = value
+        .map(parse_address_list)
+        .and_then(|list| list.into_iter().next())
+    else {
+        return String::new();
+    };
+    let decoded = |b: &Option<Vec<u8>>| b.as_deref().map(decode_header_value).unwrap_or_default();
+    let name = decoded(&first.name);
+    let shown = if !name.is_empty() {
+        name
+    } else if first.domain.is_some() {
+        format!("{}@{}", decoded(&first.mailbox), decoded(&first.domain))
+    } else {
+        decoded(&first.mailbox)
+    };
+    shown.to_ascii_uppercase()
+}
+
 pub(crate) fn keys_from_fields(fields: &[Field]) -> SortKeys {
     let first = |name: &str| fields.iter().find(|f| f.is(name)).map(|f| &f.value[..]);
     let (subject, reply_or_forward) = first("Subject").map(base_subject_info).unwrap_or_default();
@@ -68,6 +94,8 @@ pub(crate) fn keys_from_fields(fields: &[Field]) -> SortKeys {
         from: first_mailbox(first("From")),
         to: first_mailbox(first("To")),
         cc: first_mailbox(first("Cc")),
+        display_from: first_display(first("From")),
+        display_to: first_display(first("To")),
         message_id: first("Message-ID").and_then(|v| message_ids(v).into_iter().next()),
         references: first("References").map(message_ids).unwrap_or_default(),
         in_reply_to: first("In-Reply-To").and_then(|v| message_ids(v).into_iter().next()),
@@ -85,5 +113,20 @@ mod tests {
         let keys = sort_keys(b"To: Team: zed@example.test, amy@example.test;\r\n\r\n");
         assert_eq!(keys.to, "TEAM");
         assert_eq!(keys.from, "");
+    }
+
+    #[test]
+    fn display_keys_are_the_decoded_name_else_the_address() {
+        let keys = sort_keys(
+            b"From: =?utf-8?q?Zo=C3=A9_Adams?= <zed@example.test>\r\n\
+              To: \"\" <amy@Example.test>, Bob <bob@example.test>\r\n\r\n",
+        );
+        assert_eq!(keys.display_from, "ZOé ADAMS");
+        assert_eq!(keys.display_to, "AMY@EXAMPLE.TEST");
+        let keys =
+            sort_keys(b"From: (no name here) carl@example.test\r\nTo: Team: a@b.test;\r\n\r\n");
+        assert_eq!(keys.display_from, "CARL@EXAMPLE.TEST");
+        assert_eq!(keys.display_to, "TEAM");
+        assert_eq!(sort_keys(b"Subject: none\r\n\r\n").display_from, "");
     }
 }

@@ -38,13 +38,13 @@ fn cache_is_compact() {
     // smaller than what it replaces: ENVELOPE + BODY + BODYSTRUCTURE
     let rendered = a.envelope().len() + a.bodystructure(false).len() + a.bodystructure(true).len();
     assert!(cached.len() < rendered, "{} >= {rendered}", cached.len());
-    assert!(cached.starts_with("M2 ("));
+    assert!(cached.starts_with("M3 ("));
 }
 
 #[test]
 fn corrupt_or_foreign_cache_strings_are_refused() {
     let good = analyse(MIXED.as_bytes()).to_cache();
-    for bad in ["", "M2 ", "M2 ()", "M1 (1 N N)", "(1 2 3)", "M2 (731 N N)"] {
+    for bad in ["", "M3 ", "M3 ()", "M1 (1 N N)", "(1 2 3)", "M3 (731 N N)"] {
         assert!(Analysis::from_cache(bad).is_none(), "{bad}");
     }
     for cut in 0..good.len() {
@@ -54,5 +54,14 @@ fn corrupt_or_foreign_cache_strings_are_refused() {
     }
     assert!(Analysis::from_cache(&format!("{good} ")).is_none());
     // offsets beyond the message size are refused
-    assert!(Analysis::from_cache(&good.replacen("M2 (731 ", "M2 (7 ", 1)).is_none());
+    assert!(Analysis::from_cache(&good.replacen("M3 (731 ", "M3 (7 ", 1)).is_none());
+}
+
+#[test]
+fn a_cache_written_before_previews_existed_is_analysed_again() {
+    // An M2 string (no PREVIEW) would give an empty preview forever if read.
+    let current = analyse(MIXED.as_bytes()).to_cache();
+    let body = current.strip_prefix("M3 (").expect("current format");
+    let without_preview = body.rsplit_once(" \"").expect("preview is last").0;
+    assert!(Analysis::from_cache(&format!("M2 ({without_preview})")).is_none());
 }

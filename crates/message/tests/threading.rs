@@ -50,6 +50,9 @@ fn sort_keys_come_from_the_first_headers() {
             message_id: Some("<b@x>".into()),
             references: vec!["<root@x>".into(), "<a@x>".into()],
             in_reply_to: Some("<a@x>".into()),
+            // RFC 5957: the display name; a group shows its name.
+            display_from: "ALICE M".into(),
+            display_to: "UNDISCLOSED".into(),
         }
     );
     assert_eq!(keys.sent_date_or(7), 1_740_819_600);

@@ -322,6 +322,18 @@ impl Conn {
         self.write(bytes).await
     }
 
+    /// From now on, reads and writes go through raw deflate (RFC 4978 for
+    /// IMAP; any line protocol could use it). Call it once what was sent
+    /// uncompressed is flushed; input already buffered arrived after the
+    /// command that asked for compression, so it is compressed input.
+    pub fn start_deflate(&mut self) {
+        let plain = std::mem::replace(&mut self.stream, Box::new(std::io::Cursor::new(Vec::new())));
+        let ahead = &self.buf[self.start..self.end];
+        self.stream = Box::new(crate::deflate::Deflate::new(plain, ahead));
+        self.start = 0;
+        self.end = 0;
+    }
+
     /// Hands the stream over (for the TLS upgrade); buffered input is dropped.
     pub fn into_stream(self) -> Box<dyn Io> {
         self.stream

@@ -3,11 +3,13 @@
 //! under the idle timeout and the session deadline, and replies buffered until
 //! the client has nothing more pipelined. Protocol crates format their own
 //! replies; this crate only moves bytes, admits connections (per-role caps,
-//! out-of-descriptor back-off), carries the node's stop to every session and
+//! out-of-descriptor back-off), compresses a connection on request (raw
+//! deflate, [`Conn::start_deflate`]), carries the node's stop to every session and
 //! ends a session whose command panicked ([`guard_command`]).
 
 mod accept;
 mod conn;
+mod deflate;
 mod gate;
 mod guard;
 mod stop;
