@@ -264,10 +264,18 @@ impl StatusItem {
     }
 }
 
-/// `APPEND mailbox [flags] [date-time] literal`.
+/// `APPEND mailbox 1*([flags] [date-time] literal)`: one message, or
+/// several with MULTIAPPEND (RFC 3502), saved all or none.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AppendCommand {
     pub mailbox: Mailbox,
+    /// At least one, in the order sent.
+    pub messages: Vec<AppendMessage>,
+}
+
+/// One message of an APPEND.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AppendMessage {
     pub flags: Vec<Flag>,
     pub date: Option<DateTime>,
     pub message: Vec<u8>,

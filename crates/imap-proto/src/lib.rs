@@ -35,8 +35,8 @@
 //!
 //! **What it refuses.** Unknown commands, unknown options and malformed
 //! arguments (BAD); NUL in literals other than the APPEND message; mailbox
-//! names that are neither valid modified UTF-7 nor UTF-8; MULTIAPPEND,
-//! CATENATE and other extensions we do not advertise.
+//! names that are neither valid modified UTF-7 nor UTF-8; CATENATE and
+//! other extensions we do not advertise.
 
 mod command;
 mod date;
@@ -53,9 +53,9 @@ mod search;
 mod sequence;
 
 pub use command::{
-    AppendCommand, Command, CommandBody, FetchCommand, ListCommand, ListReturn, ListSelection,
-    QResync, SearchCommand, SelectParams, SortCommand, SortCriterion, SortKey, StatusItem,
-    StoreCommand, StoreMode, ThreadAlgorithm, ThreadCommand,
+    AppendCommand, AppendMessage, Command, CommandBody, FetchCommand, ListCommand, ListReturn,
+    ListSelection, QResync, SearchCommand, SelectParams, SortCommand, SortCriterion, SortKey,
+    StatusItem, StoreCommand, StoreMode, ThreadAlgorithm, ThreadCommand,
 };
 pub use date::{Date, DateTime};
 pub use error::{ParseError, ParseErrorKind};

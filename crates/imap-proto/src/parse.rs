@@ -370,7 +370,18 @@ impl Parser<'_, '_> {
 
     fn append(&mut self) -> PResult<AppendCommand> {
         let mailbox = self.sp_mailbox()?;
-        self.c.sp()?;
+        let mut messages = Vec::new();
+        // MULTIAPPEND (RFC 3502): another message follows after a space.
+        while self.c.eat(b' ') {
+            messages.push(self.append_message()?);
+        }
+        if messages.is_empty() {
+            return Err(ParseError::syntax("APPEND needs the message as a literal"));
+        }
+        Ok(AppendCommand { mailbox, messages })
+    }
+
+    fn append_message(&mut self) -> PResult<AppendMessage> {
         let mut flags = Vec::new();
         if self.c.peek() == Some(b'(') {
             flags = Flag::parse_list(&mut self.c)?;
@@ -386,8 +397,7 @@ impl Parser<'_, '_> {
         }
         // NUL is tolerated in the message: it is the store's call.
         let (message, binary) = self.c.literal(true, true)?;
-        Ok(AppendCommand {
-            mailbox,
+        Ok(AppendMessage {
             flags,
             date,
             message: message.to_vec(),

@@ -41,10 +41,11 @@ impl Status {
 pub enum Code {
     Alert,
     AlreadyExists,
-    /// RFC 4315 (no MULTIAPPEND: one UID).
+    /// RFC 4315: the UIDs of the appended messages (several after a
+    /// MULTIAPPEND), in the order they were sent.
     AppendUid {
         uid_validity: u32,
-        uid: u32,
+        uids: Vec<u32>,
     },
     AuthenticationFailed,
     AuthorizationFailed,
@@ -354,8 +355,9 @@ impl Writer {
         };
         self.raw(simple.as_bytes());
         match code {
-            Code::AppendUid { uid_validity, uid } => {
-                self.raw(b"APPENDUID ").num(uid_validity).raw(b" ").num(uid);
+            Code::AppendUid { uid_validity, uids } => {
+                self.raw(b"APPENDUID ").num(uid_validity).raw(b" ");
+                self.raw(compress_in_order(uids).as_bytes());
             }
             Code::BadCharset(charsets) => {
                 self.raw(b"BADCHARSET");

@@ -315,16 +315,18 @@ fn commands_parse_to_their_typed_form() {
             b"A003 APPEND saved-messages (\\Seen $Forwarded) \"07-Feb-1994 21:52:25 -0800\" {21}\r\nSubject: hi\r\n\r\nbody\r\n\r\n",
             CommandBody::Append(AppendCommand {
                 mailbox: mbox("saved-messages"),
-                flags: vec![Flag::Seen, Flag::Keyword("$Forwarded".into())],
-                date: Some(DateTime {
-                    date: date(1994, 2, 7),
-                    hour: 21,
-                    minute: 52,
-                    second: 25,
-                    zone_minutes: -480,
-                }),
-                message: b"Subject: hi\r\n\r\nbody\r\n".to_vec(),
-                binary: false,
+                messages: vec![AppendMessage {
+                    flags: vec![Flag::Seen, Flag::Keyword("$Forwarded".into())],
+                    date: Some(DateTime {
+                        date: date(1994, 2, 7),
+                        hour: 21,
+                        minute: 52,
+                        second: 25,
+                        zone_minutes: -480,
+                    }),
+                    message: b"Subject: hi\r\n\r\nbody\r\n".to_vec(),
+                    binary: false,
+                }],
             }),
         ),
         (
@@ -332,10 +334,12 @@ fn commands_parse_to_their_typed_form() {
             b"a APPEND Drafts ~{3+}\r\na\0b\r\n",
             CommandBody::Append(AppendCommand {
                 mailbox: mbox("Drafts"),
-                flags: vec![],
-                date: None,
-                message: b"a\0b".to_vec(),
-                binary: true,
+                messages: vec![AppendMessage {
+                    flags: vec![],
+                    date: None,
+                    message: b"a\0b".to_vec(),
+                    binary: true,
+                }],
             }),
         ),
         (
@@ -343,16 +347,39 @@ fn commands_parse_to_their_typed_form() {
             b"a APPEND INBOX \" 7-Feb-1994 21:52:25 +0000\" {1}\r\nx",
             CommandBody::Append(AppendCommand {
                 mailbox: mbox("INBOX"),
-                flags: vec![],
-                date: Some(DateTime {
-                    date: date(1994, 2, 7),
-                    hour: 21,
-                    minute: 52,
-                    second: 25,
-                    zone_minutes: 0,
-                }),
-                message: b"x".to_vec(),
-                binary: false,
+                messages: vec![AppendMessage {
+                    flags: vec![],
+                    date: Some(DateTime {
+                        date: date(1994, 2, 7),
+                        hour: 21,
+                        minute: 52,
+                        second: 25,
+                        zone_minutes: 0,
+                    }),
+                    message: b"x".to_vec(),
+                    binary: false,
+                }],
+            }),
+        ),
+        (
+            "a multiappend of two messages, the second with flags (RFC 3502)",
+            b"a APPEND INBOX {2}\r\nm1 (\\Draft) ~{2}\r\nm2\r\n",
+            CommandBody::Append(AppendCommand {
+                mailbox: mbox("INBOX"),
+                messages: vec![
+                    AppendMessage {
+                        flags: vec![],
+                        date: None,
+                        message: b"m1".to_vec(),
+                        binary: false,
+                    },
+                    AppendMessage {
+                        flags: vec![Flag::Draft],
+                        date: None,
+                        message: b"m2".to_vec(),
+                        binary: true,
+                    },
+                ],
             }),
         ),
         ("an idle", b"a IDLE\r\n", CommandBody::Idle),

@@ -137,7 +137,7 @@ fn responses_are_written_byte_for_byte() {
                     Status::Ok,
                     Some(&Code::AppendUid {
                         uid_validity: 38505,
-                        uid: 3955,
+                        uids: vec![3955],
                     }),
                     "APPEND completed",
                 );

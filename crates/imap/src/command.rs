@@ -61,6 +61,7 @@ impl Session {
                 "IDLE",
                 "NAMESPACE",
                 "UIDPLUS",
+                "MULTIAPPEND",
                 "MOVE",
                 "UNSELECT",
                 "CHILDREN",

@@ -5,7 +5,7 @@ use havre_imap_proto::{
     AppendCommand, Code, DateTime, FetchAttr, FetchCommand, Mailbox, RangeSet, SequenceSet, Status,
     StoreCommand, StoreMode,
 };
-use havre_mailbox::MailboxError;
+use havre_mailbox::{Appended, MailboxError};
 use havre_net::Conn;
 use havre_store::{FlagMode, MessageRecord, apply_flags, same_flags};
 
@@ -585,6 +585,8 @@ impl Session {
         Ok(())
     }
 
+    /// APPEND, one message or several (MULTIAPPEND, RFC 3502): every
+    /// message is checked before any is written, and all are saved or none.
     pub(crate) async fn append(&mut self, append: AppendCommand) -> Outcome {
         let destination = match self
             .services
@@ -596,27 +598,38 @@ impl Session {
             Ok(None) => return Outcome::no_code(Code::TryCreate, "Mailbox doesn't exist."),
             Err(e) => return mailbox_error(e),
         };
-        if append.message.is_empty() {
-            return Outcome::no("Can't save an empty message.");
+        let mut total = 0u64;
+        for message in &append.messages {
+            if message.message.is_empty() {
+                return Outcome::no("Can't save an empty message.");
+            }
+            if message.message.len() as u64 > self.services.settings.max_message_size {
+                return Outcome::no_code(Code::TooBig, "Message too big.");
+            }
+            total += message.message.len() as u64;
         }
-        if append.message.len() as u64 > self.services.settings.max_message_size {
-            return Outcome::no_code(Code::TooBig, "Message too big.");
-        }
-        if let Err(o) = self.check_quota(append.message.len() as u64).await {
+        if let Err(o) = self.check_quota(total).await {
             return o;
         }
-        let flags = store_flags(&append.flags);
-        let date = append.date.map(|d| d.to_unix());
+        let messages = append
+            .messages
+            .into_iter()
+            .map(|m| Appended {
+                flags: store_flags(&m.flags),
+                internal_date: m.date.map(|d| d.to_unix()),
+                message: m.message,
+            })
+            .collect();
         match self
             .services
             .mailboxes
-            .append(self.user(), &destination, append.message, flags, date)
+            .append_all(self.user(), &destination, messages)
             .await
         {
-            Ok(uid) => Outcome::Ok(
+            Ok(uids) => Outcome::Ok(
                 Some(Code::AppendUid {
                     uid_validity: destination.uidvalidity,
-                    uid,
+                    uids,
                 }),
                 "Append completed.".into(),
             ),

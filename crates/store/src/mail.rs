@@ -132,6 +132,14 @@ pub trait MailStore: Send + Sync {
 
     /// Adds a message; returns its UID and mod-sequence.
     async fn message_insert(&self, mailbox_id: i64, message: &NewMessage) -> Result<(u32, u64)>;
+    /// Adds several messages in one transaction (MULTIAPPEND, RFC 3502: all
+    /// or none): consecutive UIDs and one mod-sequence, in the given order.
+    /// A file already indexed (a `sync` that came first) keeps its UID.
+    async fn message_insert_all(
+        &self,
+        mailbox_id: i64,
+        messages: &[NewMessage],
+    ) -> Result<Vec<u32>>;
     /// The message indexed with this file (`new/...` or `cur/...`), if any.
     async fn message_by_file(&self, mailbox_id: i64, file: &str) -> Result<Option<MessageRecord>>;
     /// The message with this UID, if it is still in the index.

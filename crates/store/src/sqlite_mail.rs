@@ -392,6 +392,52 @@ impl MailStore for SqliteStore {
         Ok((uid, modseq))
     }
 
+    async fn message_insert_all(
+        &self,
+        mailbox_id: i64,
+        messages: &[NewMessage],
+    ) -> Result<Vec<u32>> {
+        let mut tx = self.writer().begin().await?;
+        let row = sqlx::query("SELECT uidnext, highestmodseq FROM mailboxes WHERE id = ?")
+            .bind(mailbox_id)
+            .fetch_optional(&mut *tx)
+            .await?
+            .ok_or_else(|| StoreError::NoSuchMailbox(mailbox_id.to_string()))?;
+        let first = row.try_get::<i64, _>("uidnext")? as u32;
+        let mut uidnext = first;
+        let modseq = row.try_get::<i64, _>("highestmodseq")? as u64 + 1;
+        let mut uids = Vec::with_capacity(messages.len());
+        for message in messages {
+            // Only a row from before this call is adopted: the same file
+            // twice in one call is an error, and undoes the whole call.
+            let known = sqlx::query(
+                "SELECT uid FROM messages WHERE mailbox_id = ? AND file = ? AND uid < ?",
+            )
+            .bind(mailbox_id)
+            .bind(&message.file)
+            .bind(first as i64)
+            .fetch_optional(&mut *tx)
+            .await?;
+            if let Some(known) = known {
+                uids.push(known.try_get::<i64, _>("uid")? as u32);
+                continue;
+            }
+            insert_message_row(&mut tx, mailbox_id, uidnext as i64, modseq as i64, message)
+                .await
+                .map_err(|e| already_exists(e, || format!("message {}", message.file)))?;
+            uids.push(uidnext);
+            uidnext += 1;
+        }
+        sqlx::query("UPDATE mailboxes SET uidnext = ?, highestmodseq = ? WHERE id = ?")
+            .bind(uidnext as i64)
+            .bind(modseq as i64)
+            .bind(mailbox_id)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(uids)
+    }
+
     async fn message_by_file(&self, mailbox_id: i64, file: &str) -> Result<Option<MessageRecord>> {
         let row = sqlx::query(select_message!("WHERE mailbox_id = ? AND file = ?"))
             .bind(mailbox_id)
