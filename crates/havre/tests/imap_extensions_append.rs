@@ -1,5 +1,6 @@
-//! APPEND extensions seen by real clients (Python's imaplib, raw commands
-//! through it) against the real binary: MULTIAPPEND (RFC 3502).
+//! APPEND and METADATA extensions seen by real clients (Python's imaplib,
+//! raw commands through it) against the real binary: MULTIAPPEND (RFC
+//! 3502), METADATA and METADATA-SERVER (RFC 5464).
 
 use havre_testkit::{Havre, python_ok};
 
@@ -54,7 +55,7 @@ def until(m, tag):
             return out
 def raw(m, line):
     tag = m._new_tag()
-    m.send(tag + b" " + line.encode() + b"\r\n")
+    m.send(tag + b" " + (line if isinstance(line, bytes) else line.encode()) + b"\r\n")
     return until(m, tag)
 def append(m, mailbox, messages):
     tag = m._new_tag()
@@ -199,4 +200,135 @@ for l in append(m, "INBOX", [("", body)]):
         "{out}"
     );
     assert_eq!(maildir_files(&node), 1);
+}
+
+#[test]
+fn metadata_set_by_one_session_is_read_by_another_and_nil_removes_it() {
+    let node = node();
+    let out = imap(
+        &node,
+        r#"
+m = connect()
+other = connect()
+print("caps:", raw(m, "CAPABILITY")[0])
+for l in raw(m, 'SETMETADATA "" (/private/vendor/acme/theme "dark" /private/vendor/acme/lang "fr")'): print("set-server:", l)
+for l in raw(m, 'SETMETADATA INBOX (/shared/comment "Main box" /private/comment "mine")'): print("set-inbox:", l)
+for l in raw(other, 'GETMETADATA "" /private/vendor/acme/theme'): print("get-one:", l)
+for l in raw(other, 'GETMETADATA (DEPTH infinity) "" /private/vendor'): print("get-deep:", l)
+for l in raw(other, 'GETMETADATA INBOX (/shared/comment /private/comment /private/missing)'): print("get-inbox:", l)
+for l in raw(m, 'SETMETADATA INBOX (/private/comment NIL)'): print("unset:", l)
+for l in raw(other, 'GETMETADATA INBOX (/shared/comment /private/comment)'): print("get-after:", l)
+for l in raw(other, 'GETMETADATA Nowhere /private/comment'): print("get-missing:", l)
+for l in raw(other, 'GETMETADATA INBOX /comment'): print("get-invalid:", l)
+"#,
+    );
+    assert!(out.contains(" METADATA "), "{out}");
+    assert!(out.contains(" METADATA-SERVER"), "{out}");
+    assert!(
+        out.lines()
+            .any(|l| l.starts_with("set-server: ") && l.contains(" OK ")),
+        "{out}"
+    );
+    assert!(
+        out.contains(r#"get-one: * METADATA "" (/private/vendor/acme/theme dark)"#)
+            || out.contains(r#"get-one: * METADATA "" (/private/vendor/acme/theme "dark")"#),
+        "{out}"
+    );
+    let deep = out
+        .lines()
+        .find(|l| l.starts_with("get-deep: * METADATA"))
+        .unwrap_or_else(|| panic!("{out}"));
+    assert!(
+        deep.contains("/private/vendor/acme/lang") && deep.contains("/private/vendor/acme/theme"),
+        "{out}"
+    );
+    let inbox = out
+        .lines()
+        .find(|l| l.starts_with("get-inbox: * METADATA INBOX"))
+        .unwrap_or_else(|| panic!("{out}"));
+    assert!(inbox.contains(r#"/shared/comment "Main box""#), "{out}");
+    assert!(inbox.contains("/private/comment"), "{out}");
+    assert!(
+        !inbox.contains("/private/missing"),
+        "an entry without a value is left out: {out}"
+    );
+    let after = out
+        .lines()
+        .find(|l| l.starts_with("get-after: * METADATA INBOX"))
+        .unwrap_or_else(|| panic!("{out}"));
+    assert!(!after.contains("/private/comment"), "{out}");
+    assert!(after.contains("/shared/comment"), "{out}");
+    assert!(
+        out.lines()
+            .any(|l| l.starts_with("get-missing: ") && l.contains(" NO ")),
+        "{out}"
+    );
+    assert!(
+        out.lines()
+            .any(|l| l.starts_with("get-invalid: ") && l.contains(" BAD ")),
+        "{out}"
+    );
+}
+
+#[test]
+fn metadata_limits_answer_longentries_maxsize_and_toomany() {
+    let node = node();
+    let out = imap(
+        &node,
+        r#"
+m = connect()
+long = b"x" * 2000
+for l in raw(m, b'SETMETADATA INBOX (/private/long {2000+}\r\n' + long + b' /private/short "s")'): print("set-long:", l)
+for l in raw(m, 'GETMETADATA (MAXSIZE 100) INBOX (/private/long /private/short)'): print("get-max:", l)
+huge = b"y" * 20000
+for l in raw(m, b'SETMETADATA INBOX (/private/huge {20000+}\r\n' + huge + b')'): print("set-huge:", l)
+many = " ".join('/private/n%d "v"' % i for i in range(250))
+for l in raw(m, 'SETMETADATA "" (' + many + ')'): print("set-many:", l)
+for l in raw(m, 'GETMETADATA (DEPTH 1) "" /private'): print("get-many:", l)
+"#,
+    );
+    assert!(
+        out.lines()
+            .any(|l| l.starts_with("set-long: ") && l.contains(" OK ")),
+        "{out}"
+    );
+    assert!(
+        out.contains(r#"get-max: * METADATA INBOX (/private/short s)"#)
+            || out.contains(r#"get-max: * METADATA INBOX (/private/short "s")"#),
+        "{out}"
+    );
+    assert!(out.contains("OK [METADATA LONGENTRIES 2000]"), "{out}");
+    assert!(out.contains("NO [METADATA MAXSIZE "), "{out}");
+    assert!(out.contains("NO [METADATA TOOMANY]"), "{out}");
+    // A refused SETMETADATA keeps none of its entries.
+    assert!(!out.contains("get-many: * METADATA"), "{out}");
+}
+
+#[test]
+fn metadata_goes_with_its_mailbox() {
+    let node = node();
+    let out = imap(
+        &node,
+        r#"
+m = connect()
+print("create:", m.create("Work")[0])
+for l in raw(m, 'SETMETADATA Work (/private/comment "old project")'): print("set:", l)
+print("rename:", m.rename("Work", "Projects")[0])
+for l in raw(m, 'GETMETADATA Projects /private/comment'): print("renamed:", l)
+print("delete:", m.delete("Projects")[0])
+print("create-again:", m.create("Projects")[0])
+for l in raw(m, 'GETMETADATA Projects /private/comment'): print("recreated:", l)
+"#,
+    );
+    assert!(
+        out.contains(r#"renamed: * METADATA Projects (/private/comment "old project")"#),
+        "a rename keeps the entries: {out}"
+    );
+    assert!(out.contains("create-again: OK"), "{out}");
+    assert!(!out.contains("recreated: * METADATA"), "{out}");
+    assert!(
+        out.lines()
+            .any(|l| l.starts_with("recreated: ") && l.contains(" OK ")),
+        "{out}"
+    );
 }

@@ -106,6 +106,13 @@ pub enum CommandBody {
         root: String,
         limits: Vec<(String, u64)>,
     },
+    /// RFC 5464. `mailbox` is empty for the server's entries.
+    GetMetadata(GetMetadataCommand),
+    /// RFC 5464: each entry with its new value, `None` (NIL) to remove it.
+    SetMetadata {
+        mailbox: Mailbox,
+        entries: Vec<(String, Option<Vec<u8>>)>,
+    },
     /// RFC 2971: `None` for `ID NIL`; values `None` for NIL.
     Id {
         params: Option<Vec<(String, Option<String>)>>,
@@ -162,9 +169,35 @@ impl CommandBody {
             CommandBody::GetQuota { .. } => "GETQUOTA",
             CommandBody::GetQuotaRoot { .. } => "GETQUOTAROOT",
             CommandBody::SetQuota { .. } => "SETQUOTA",
+            CommandBody::GetMetadata(_) => "GETMETADATA",
+            CommandBody::SetMetadata { .. } => "SETMETADATA",
             CommandBody::Id { .. } => "ID",
         }
     }
+}
+
+/// `GETMETADATA [(MAXSIZE n DEPTH d)] mailbox entries` (RFC 5464).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GetMetadataCommand {
+    /// Empty for the server's entries.
+    pub mailbox: Mailbox,
+    /// Entry names as sent (`/private/...` or `/shared/...`).
+    pub entries: Vec<String>,
+    /// Values longer than this are left out (and their size reported).
+    pub max_size: Option<u64>,
+    pub depth: MetadataDepth,
+}
+
+/// How far below each asked entry GETMETADATA looks.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum MetadataDepth {
+    /// The entry itself.
+    #[default]
+    Zero,
+    /// And its children.
+    One,
+    /// And all entries below it.
+    Infinity,
 }
 
 /// `SELECT`/`EXAMINE` parameters (RFC 7162).

@@ -53,9 +53,10 @@ mod search;
 mod sequence;
 
 pub use command::{
-    AppendCommand, AppendMessage, Command, CommandBody, FetchCommand, ListCommand, ListReturn,
-    ListSelection, QResync, SearchCommand, SelectParams, SortCommand, SortCriterion, SortKey,
-    StatusItem, StoreCommand, StoreMode, ThreadAlgorithm, ThreadCommand,
+    AppendCommand, AppendMessage, Command, CommandBody, FetchCommand, GetMetadataCommand,
+    ListCommand, ListReturn, ListSelection, MetadataDepth, QResync, SearchCommand, SelectParams,
+    SortCommand, SortCriterion, SortKey, StatusItem, StoreCommand, StoreMode, ThreadAlgorithm,
+    ThreadCommand,
 };
 pub use date::{Date, DateTime};
 pub use error::{ParseError, ParseErrorKind};

@@ -618,6 +618,30 @@ impl Writer {
         self.raw(b")").crlf()
     }
 
+    /// `* METADATA mailbox (entry value ...)` (RFC 5464 4.4); `mailbox` is
+    /// empty for the server's entries.
+    pub fn metadata(&mut self, mailbox: &str, entries: &[(&str, &[u8])]) -> &mut Self {
+        self.raw(b"* METADATA ");
+        if mailbox.is_empty() {
+            self.raw(b"\"\"");
+        } else {
+            self.mailbox(mailbox);
+        }
+        self.raw(b" (");
+        for (i, (entry, value)) in entries.iter().enumerate() {
+            if i > 0 {
+                self.raw(b" ");
+            }
+            self.astring(entry.as_bytes()).raw(b" ");
+            if value.contains(&0) {
+                self.literal8(value);
+            } else {
+                self.string(value);
+            }
+        }
+        self.raw(b")").crlf()
+    }
+
     /// `* SEARCH n ...` with `(MODSEQ m)` for CONDSTORE searches.
     pub fn search(&mut self, ids: &[u32], modseq: Option<u64>) -> &mut Self {
         self.id_list(b"* SEARCH", ids, modseq)

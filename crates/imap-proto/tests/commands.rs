@@ -382,6 +382,47 @@ fn commands_parse_to_their_typed_form() {
                 ],
             }),
         ),
+        (
+            "a getmetadata of one server entry",
+            b"a GETMETADATA \"\" /private/vendor/x/theme",
+            CommandBody::GetMetadata(GetMetadataCommand {
+                mailbox: mbox(""),
+                entries: vec!["/private/vendor/x/theme".into()],
+                max_size: None,
+                depth: MetadataDepth::Zero,
+            }),
+        ),
+        (
+            "a getmetadata with options and a list of entries (RFC 5464 4.2)",
+            b"a GETMETADATA (MAXSIZE 1024 DEPTH infinity) INBOX (/shared/comment \"/private/comment\")",
+            CommandBody::GetMetadata(GetMetadataCommand {
+                mailbox: mbox("INBOX"),
+                entries: vec!["/shared/comment".into(), "/private/comment".into()],
+                max_size: Some(1024),
+                depth: MetadataDepth::Infinity,
+            }),
+        ),
+        (
+            "a getmetadata with its options after the mailbox, as RFC 5464's examples write it",
+            b"a GETMETADATA \"INBOX\" (MAXSIZE 1024) (\"/shared/comment\" \"/private/comment\")",
+            CommandBody::GetMetadata(GetMetadataCommand {
+                mailbox: mbox("INBOX"),
+                entries: vec!["/shared/comment".into(), "/private/comment".into()],
+                max_size: Some(1024),
+                depth: MetadataDepth::Zero,
+            }),
+        ),
+        (
+            "a setmetadata that sets one entry and removes another",
+            b"a SETMETADATA INBOX (/private/comment {5}\r\nhello /shared/comment NIL)",
+            CommandBody::SetMetadata {
+                mailbox: mbox("INBOX"),
+                entries: vec![
+                    ("/private/comment".into(), Some(b"hello".to_vec())),
+                    ("/shared/comment".into(), None),
+                ],
+            },
+        ),
         ("an idle", b"a IDLE\r\n", CommandBody::Idle),
         ("a check", b"a CHECK", CommandBody::Check),
         ("a close", b"a CLOSE", CommandBody::Close),
@@ -947,6 +988,18 @@ fn utf8_mailboxes_are_taken_as_sent_once_enabled() {
 #[test]
 fn bad_commands_are_refused_with_a_tag_when_there_is_one() {
     let cases: Vec<(&str, &[u8], Option<&str>, ParseErrorKind)> = vec![
+        (
+            "a getmetadata depth other than 0, 1 or infinity",
+            b"a GETMETADATA (DEPTH 2) \"\" /private/x",
+            Some("a"),
+            ParseErrorKind::Syntax,
+        ),
+        (
+            "a setmetadata entry without a value",
+            b"a SETMETADATA INBOX (/private/comment)",
+            Some("a"),
+            ParseErrorKind::Syntax,
+        ),
         (
             "an empty line has no tag",
             b"\r\n",

@@ -203,11 +203,78 @@ impl MailStore for SqliteStore {
     }
 
     async fn mailbox_delete(&self, id: i64) -> Result<bool> {
+        let mut tx = self.writer().begin().await?;
         let done = sqlx::query("DELETE FROM mailboxes WHERE id = ?")
             .bind(id)
-            .execute(self.writer())
+            .execute(&mut *tx)
             .await?;
+        sqlx::query("DELETE FROM metadata WHERE mailbox_id = ?")
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
         Ok(done.rows_affected() > 0)
+    }
+
+    async fn metadata_get(
+        &self,
+        user: &str,
+        mailbox_id: Option<i64>,
+    ) -> Result<Vec<(String, Vec<u8>)>> {
+        let rows = sqlx::query(
+            "SELECT entry, value FROM metadata WHERE user = ? AND mailbox_id = ? ORDER BY entry",
+        )
+        .bind(user)
+        .bind(mailbox_id.unwrap_or(0))
+        .fetch_all(self.reader())
+        .await?;
+        rows.iter()
+            .map(|r| Ok((r.try_get("entry")?, r.try_get("value")?)))
+            .collect()
+    }
+
+    async fn metadata_set(
+        &self,
+        user: &str,
+        mailbox_id: Option<i64>,
+        changes: &[(String, Option<Vec<u8>>)],
+        max_entries: usize,
+    ) -> Result<bool> {
+        let target = mailbox_id.unwrap_or(0);
+        let mut tx = self.writer().begin().await?;
+        for (entry, value) in changes {
+            let entry = entry.to_ascii_lowercase();
+            match value {
+                Some(value) => sqlx::query(
+                    "INSERT INTO metadata (user, mailbox_id, entry, value) VALUES (?, ?, ?, ?)
+                     ON CONFLICT (user, mailbox_id, entry) DO UPDATE SET value = excluded.value",
+                )
+                .bind(user)
+                .bind(target)
+                .bind(&entry)
+                .bind(value.as_slice()),
+                None => sqlx::query(
+                    "DELETE FROM metadata WHERE user = ? AND mailbox_id = ? AND entry = ?",
+                )
+                .bind(user)
+                .bind(target)
+                .bind(&entry),
+            }
+            .execute(&mut *tx)
+            .await?;
+        }
+        let count: i64 =
+            sqlx::query_scalar("SELECT COUNT(*) FROM metadata WHERE user = ? AND mailbox_id = ?")
+                .bind(user)
+                .bind(target)
+                .fetch_one(&mut *tx)
+                .await?;
+        if count as usize > max_entries {
+            tx.rollback().await?;
+            return Ok(false);
+        }
+        tx.commit().await?;
+        Ok(true)
     }
 
     async fn subscription_set(&self, user: &str, name: &str, subscribed: bool) -> Result<()> {
