@@ -1,6 +1,6 @@
 //! APPEND and METADATA extensions seen by real clients (Python's imaplib,
 //! raw commands through it) against the real binary: MULTIAPPEND (RFC
-//! 3502), METADATA and METADATA-SERVER (RFC 5464).
+//! 3502), CATENATE (RFC 4469), METADATA and METADATA-SERVER (RFC 5464).
 
 use havre_testkit::{Havre, python_ok};
 
@@ -329,6 +329,74 @@ for l in raw(m, 'GETMETADATA Projects /private/comment'): print("recreated:", l)
     assert!(
         out.lines()
             .any(|l| l.starts_with("recreated: ") && l.contains(" OK ")),
+        "{out}"
+    );
+}
+
+#[test]
+fn catenate_builds_a_draft_from_text_and_a_section_of_a_stored_message() {
+    let node = node();
+    let out = imap(
+        &node,
+        r#"
+import re
+m = connect()
+print("caps:", raw(m, "CAPABILITY")[0])
+source = b"From: bob@example.test\r\nSubject: original\r\n\r\nOriginal body.\r\n"
+typ, data = m.append("INBOX", None, None, source)
+found = re.search(rb"APPENDUID (\d+) (\d+)", data[0])
+validity, uid = found.group(1).decode(), found.group(2).decode()
+body = b"\r\nMy reply.\r\n"
+url = "/INBOX;UIDVALIDITY=%s/;UID=%s/;SECTION=HEADER" % (validity, uid)
+line = ('APPEND Drafts (\\Draft) CATENATE (URL "%s" TEXT {%d+}\r\n' % (url, len(body))).encode() + body + b")"
+for l in raw(m, line): print("catenate:", l)
+whole = "/INBOX/;UID=%s" % uid
+for l in raw(m, 'APPEND Drafts CATENATE (TEXT {10+}\r\nX-Pre: 1\r\n URL "%s")' % whole): print("whole:", l)
+stale = "/INBOX;UIDVALIDITY=%d/;UID=%s" % (int(validity) + 1, uid)
+for l in raw(m, 'APPEND Drafts CATENATE (URL "%s" TEXT {2+}\r\nxx)' % stale): print("stale:", l)
+for l in raw(m, 'APPEND Drafts CATENATE (URL "/INBOX/;UID=99")'): print("missing:", l)
+m.select("Drafts")
+typ, data = m.fetch("1:*", "(FLAGS BODY.PEEK[])")
+for item in data:
+    if isinstance(item, tuple):
+        print("draft-flags:", item[0].decode())
+        print("draft:", repr(item[1]))
+for l in raw(m, "STATUS Drafts (MESSAGES)"): print("status:", l)
+"#,
+    );
+    assert!(out.contains(" CATENATE"), "{out}");
+    assert!(
+        out.lines()
+            .any(|l| l.starts_with("catenate: ") && l.contains("OK [APPENDUID")),
+        "{out}"
+    );
+    // The header of the stored message, then the client's text.
+    assert!(
+        out.contains(
+            r"draft: b'From: bob@example.test\r\nSubject: original\r\n\r\n\r\nMy reply.\r\n'"
+        ),
+        "{out}"
+    );
+    assert!(out.contains(r"\Draft"), "{out}");
+    assert!(
+        out.contains(
+            r"draft: b'X-Pre: 1\r\nFrom: bob@example.test\r\nSubject: original\r\n\r\nOriginal body.\r\n'"
+        ),
+        "{out}"
+    );
+    // A URL that names nothing of this user's: NO [BADURL], nothing saved.
+    assert!(
+        out.lines()
+            .any(|l| l.starts_with("stale: ") && l.contains("NO [BADURL /INBOX;UIDVALIDITY=")),
+        "{out}"
+    );
+    assert!(
+        out.lines()
+            .any(|l| l.starts_with("missing: ") && l.contains("NO [BADURL /INBOX/;UID=99]")),
+        "{out}"
+    );
+    assert!(
+        out.contains("status: * STATUS Drafts (MESSAGES 2)"),
         "{out}"
     );
 }

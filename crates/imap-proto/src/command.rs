@@ -311,9 +311,21 @@ pub struct AppendCommand {
 pub struct AppendMessage {
     pub flags: Vec<Flag>,
     pub date: Option<DateTime>,
+    /// Empty when the message is built from `catenate`.
     pub message: Vec<u8>,
     /// Sent as `literal8` (`~{N}`, RFC 3516): may hold NUL and bare 8-bit.
     pub binary: bool,
+    /// `CATENATE (...)` (RFC 4469): the message is these parts, in order.
+    pub catenate: Option<Vec<CatenatePart>>,
+}
+
+/// A part of a CATENATE.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CatenatePart {
+    /// `TEXT literal`: bytes as sent.
+    Text(Vec<u8>),
+    /// `URL astring`: as sent, for `[BADURL]`; see [`crate::ImapUrl`].
+    Url(String),
 }
 
 /// SEARCH / UID SEARCH.

@@ -394,6 +394,32 @@ impl Parser<'_, '_> {
             date = Some(DateTime::parse(&mut self.c)?);
             self.c.sp()?;
         }
+        if self.c.peek_atom_is("CATENATE") {
+            self.c.keyword()?;
+            self.c.sp()?;
+            let mut parts = Vec::new();
+            self.c.paren_list(false, |c| {
+                match c.keyword()?.as_str() {
+                    "TEXT" => {
+                        c.sp()?;
+                        parts.push(CatenatePart::Text(c.literal(true, true)?.0.to_vec()));
+                    }
+                    "URL" => {
+                        c.sp()?;
+                        parts.push(CatenatePart::Url(c.astring_utf8("a URL is ASCII")?));
+                    }
+                    _ => return Err(ParseError::syntax("a CATENATE part is TEXT or URL")),
+                }
+                Ok(())
+            })?;
+            return Ok(AppendMessage {
+                flags,
+                date,
+                message: Vec::new(),
+                binary: false,
+                catenate: Some(parts),
+            });
+        }
         if !matches!(self.c.peek(), Some(b'{' | b'~')) {
             return Err(ParseError::syntax("APPEND needs the message as a literal"));
         }
@@ -404,6 +430,7 @@ impl Parser<'_, '_> {
             date,
             message: message.to_vec(),
             binary,
+            catenate: None,
         })
     }
 

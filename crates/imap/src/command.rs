@@ -62,6 +62,7 @@ impl Session {
                 "NAMESPACE",
                 "UIDPLUS",
                 "MULTIAPPEND",
+                "CATENATE",
                 "METADATA",
                 "METADATA-SERVER",
                 "MOVE",

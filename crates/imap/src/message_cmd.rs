@@ -2,8 +2,8 @@
 //! EXPUNGE, CLOSE/UNSELECT, and APPEND.
 
 use havre_imap_proto::{
-    AppendCommand, Code, DateTime, FetchAttr, FetchCommand, Mailbox, RangeSet, SequenceSet, Status,
-    StoreCommand, StoreMode,
+    AppendCommand, CatenatePart, Code, DateTime, FetchAttr, FetchCommand, ImapUrl, Mailbox,
+    RangeSet, SequenceSet, Status, StoreCommand, StoreMode,
 };
 use havre_mailbox::{Appended, MailboxError};
 use havre_net::Conn;
@@ -598,6 +598,15 @@ impl Session {
             Ok(None) => return Outcome::no_code(Code::TryCreate, "Mailbox doesn't exist."),
             Err(e) => return mailbox_error(e),
         };
+        let mut append = append;
+        for message in &mut append.messages {
+            if let Some(parts) = message.catenate.take() {
+                match self.catenate(parts).await {
+                    Ok(bytes) => message.message = bytes,
+                    Err(o) => return o,
+                }
+            }
+        }
         let mut total = 0u64;
         for message in &append.messages {
             if message.message.is_empty() {
@@ -634,6 +643,58 @@ impl Session {
                 "Append completed.".into(),
             ),
             Err(e) => mailbox_error(e),
+        }
+    }
+
+    /// A CATENATE's message (RFC 4469): its TEXT parts and the messages or
+    /// sections its URLs name, from this user's own mailboxes.
+    async fn catenate(&mut self, parts: Vec<CatenatePart>) -> Result<Vec<u8>, Outcome> {
+        let max = self.services.settings.max_message_size;
+        let mut out = Vec::new();
+        for part in parts {
+            match part {
+                CatenatePart::Text(text) => out.extend_from_slice(&text),
+                CatenatePart::Url(url) => {
+                    let Some(bytes) = self.url_content(&url).await else {
+                        return Err(Outcome::no_code(
+                            Code::Other(format!("BADURL {url}")),
+                            "Bad or unknown URL.",
+                        ));
+                    };
+                    out.extend_from_slice(&bytes);
+                }
+            }
+            // Checked as it grows: URLs could name more than fits.
+            if out.len() as u64 > max {
+                return Err(Outcome::no_code(Code::TooBig, "Message too big."));
+            }
+        }
+        Ok(out)
+    }
+
+    /// What a relative IMAP URL names, if it names a message of this user.
+    async fn url_content(&self, url: &str) -> Option<Vec<u8>> {
+        let url = ImapUrl::parse(url)?;
+        let mailbox = self
+            .services
+            .mailboxes
+            .get(self.user(), &url.mailbox)
+            .await
+            .ok()??;
+        if url.uid_validity.is_some_and(|v| v != mailbox.uidvalidity) {
+            return None;
+        }
+        let record = self
+            .services
+            .mailboxes
+            .store()
+            .message_get(mailbox.id, url.uid)
+            .await
+            .ok()??;
+        let raw = self.load(&mailbox, &record).await.ok()?;
+        match &url.section {
+            Some(section) => section_bytes(&raw, section),
+            None => Some(whole(&raw)),
         }
     }
 }
