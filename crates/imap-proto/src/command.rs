@@ -110,6 +110,13 @@ pub enum CommandBody {
     Compress {
         mechanism: String,
     },
+    /// RFC 5464. `mailbox` is empty for the server's entries.
+    GetMetadata(GetMetadataCommand),
+    /// RFC 5464: each entry with its new value, `None` (NIL) to remove it.
+    SetMetadata {
+        mailbox: Mailbox,
+        entries: Vec<(String, Option<Vec<u8>>)>,
+    },
     /// RFC 2971: `None` for `ID NIL`; values `None` for NIL.
     Id {
         params: Option<Vec<(String, Option<String>)>>,
@@ -166,10 +173,36 @@ impl CommandBody {
             CommandBody::GetQuota { .. } => "GETQUOTA",
             CommandBody::GetQuotaRoot { .. } => "GETQUOTAROOT",
             CommandBody::SetQuota { .. } => "SETQUOTA",
+            CommandBody::GetMetadata(_) => "GETMETADATA",
+            CommandBody::SetMetadata { .. } => "SETMETADATA",
             CommandBody::Id { .. } => "ID",
             CommandBody::Compress { .. } => "COMPRESS",
         }
     }
+}
+
+/// `GETMETADATA [(MAXSIZE n DEPTH d)] mailbox entries` (RFC 5464).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GetMetadataCommand {
+    /// Empty for the server's entries.
+    pub mailbox: Mailbox,
+    /// Entry names as sent (`/private/...` or `/shared/...`).
+    pub entries: Vec<String>,
+    /// Values longer than this are left out (and their size reported).
+    pub max_size: Option<u64>,
+    pub depth: MetadataDepth,
+}
+
+/// How far below each asked entry GETMETADATA looks.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum MetadataDepth {
+    /// The entry itself.
+    #[default]
+    Zero,
+    /// And its children.
+    One,
+    /// And all entries below it.
+    Infinity,
 }
 
 /// `SELECT`/`EXAMINE` parameters (RFC 7162).
@@ -273,15 +306,35 @@ impl StatusItem {
     }
 }
 
-/// `APPEND mailbox [flags] [date-time] literal`.
+/// `APPEND mailbox 1*([flags] [date-time] literal)`: one message, or
+/// several with MULTIAPPEND (RFC 3502), saved all or none.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AppendCommand {
     pub mailbox: Mailbox,
+    /// At least one, in the order sent.
+    pub messages: Vec<AppendMessage>,
+}
+
+/// One message of an APPEND.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AppendMessage {
     pub flags: Vec<Flag>,
     pub date: Option<DateTime>,
+    /// Empty when the message is built from `catenate`.
     pub message: Vec<u8>,
     /// Sent as `literal8` (`~{N}`, RFC 3516): may hold NUL and bare 8-bit.
     pub binary: bool,
+    /// `CATENATE (...)` (RFC 4469): the message is these parts, in order.
+    pub catenate: Option<Vec<CatenatePart>>,
+}
+
+/// A part of a CATENATE.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CatenatePart {
+    /// `TEXT literal`: bytes as sent.
+    Text(Vec<u8>),
+    /// `URL astring`: as sent, for `[BADURL]`; see [`crate::ImapUrl`].
+    Url(String),
 }
 
 /// SEARCH / UID SEARCH.

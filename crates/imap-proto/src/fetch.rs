@@ -265,7 +265,7 @@ fn parse_binary_part(c: &mut Cursor<'_>) -> PResult<Vec<u32>> {
 }
 
 /// `"[" [section-spec] "]"`.
-fn parse_section(c: &mut Cursor<'_>) -> PResult<Section> {
+pub(crate) fn parse_section(c: &mut Cursor<'_>) -> PResult<Section> {
     c.expect(b'[', "expected '['")?;
     let mut section = Section::default();
     if c.eat(b']') {

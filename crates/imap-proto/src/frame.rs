@@ -285,9 +285,11 @@ impl CommandFramer {
             if ann.size > self.max_literal {
                 return Ok(self.refuse(RefuseReason::AppendTooBig, Some(ann)));
             }
-            // Room for the message and a name literal, no more.
+            // Room for the messages and a name literal, no more: the
+            // messages of a MULTIAPPEND share the APPENDLIMIT, as they are
+            // all held until the last one arrives (all or none, RFC 3502).
             if total > self.max_literal.saturating_add(self.max_command as u64) {
-                return Ok(self.refuse(RefuseReason::CommandTooLong, Some(ann)));
+                return Ok(self.refuse(RefuseReason::AppendTooBig, Some(ann)));
             }
             self.append_bytes = total;
         } else {

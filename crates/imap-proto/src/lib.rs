@@ -35,8 +35,8 @@
 //!
 //! **What it refuses.** Unknown commands, unknown options and malformed
 //! arguments (BAD); NUL in literals other than the APPEND message; mailbox
-//! names that are neither valid modified UTF-7 nor UTF-8; MULTIAPPEND,
-//! CATENATE and other extensions we do not advertise.
+//! names that are neither valid modified UTF-7 nor UTF-8; other extensions
+//! we do not advertise.
 
 mod command;
 mod date;
@@ -51,11 +51,13 @@ mod parse;
 mod response;
 mod search;
 mod sequence;
+mod url;
 
 pub use command::{
-    AppendCommand, Command, CommandBody, FetchCommand, ListCommand, ListReturn, ListSelection,
-    QResync, SearchCommand, SelectParams, SortCommand, SortCriterion, SortKey, StatusItem,
-    StoreCommand, StoreMode, ThreadAlgorithm, ThreadCommand,
+    AppendCommand, AppendMessage, CatenatePart, Command, CommandBody, FetchCommand,
+    GetMetadataCommand, ListCommand, ListReturn, ListSelection, MetadataDepth, QResync,
+    SearchCommand, SelectParams, SortCommand, SortCriterion, SortKey, StatusItem, StoreCommand,
+    StoreMode, ThreadAlgorithm, ThreadCommand,
 };
 pub use date::{Date, DateTime};
 pub use error::{ParseError, ParseErrorKind};
@@ -74,6 +76,7 @@ pub use parse::{
 pub use response::{Code, Esearch, FetchWriter, ListExtra, Status, ThreadNode, Writer};
 pub use search::{EntryType, PartialRange, SearchKey, SearchReturn};
 pub use sequence::{RangeSet, SeqNum, SeqRange, SequenceSet, compress_in_order};
+pub use url::ImapUrl;
 
 /// RFC 8474 MAILBOXID: `F` and 16 hex digits of a number that names one
 /// mailbox for good (the server packs its UIDVALIDITY and row id).

@@ -152,6 +152,8 @@ impl Parser<'_, '_> {
                     mechanism: self.c.atom()?.to_ascii_uppercase(),
                 }
             }
+            "GETMETADATA" => CommandBody::GetMetadata(self.getmetadata()?),
+            "SETMETADATA" => self.setmetadata()?,
             _ => return Err(unknown()),
         };
         self.c.end()?;
@@ -376,7 +378,18 @@ impl Parser<'_, '_> {
 
     fn append(&mut self) -> PResult<AppendCommand> {
         let mailbox = self.sp_mailbox()?;
-        self.c.sp()?;
+        let mut messages = Vec::new();
+        // MULTIAPPEND (RFC 3502): another message follows after a space.
+        while self.c.eat(b' ') {
+            messages.push(self.append_message()?);
+        }
+        if messages.is_empty() {
+            return Err(ParseError::syntax("APPEND needs the message as a literal"));
+        }
+        Ok(AppendCommand { mailbox, messages })
+    }
+
+    fn append_message(&mut self) -> PResult<AppendMessage> {
         let mut flags = Vec::new();
         if self.c.peek() == Some(b'(') {
             flags = Flag::parse_list(&mut self.c)?;
@@ -387,18 +400,98 @@ impl Parser<'_, '_> {
             date = Some(DateTime::parse(&mut self.c)?);
             self.c.sp()?;
         }
+        if self.c.peek_atom_is("CATENATE") {
+            self.c.keyword()?;
+            self.c.sp()?;
+            let mut parts = Vec::new();
+            self.c.paren_list(false, |c| {
+                match c.keyword()?.as_str() {
+                    "TEXT" => {
+                        c.sp()?;
+                        parts.push(CatenatePart::Text(c.literal(true, true)?.0.to_vec()));
+                    }
+                    "URL" => {
+                        c.sp()?;
+                        parts.push(CatenatePart::Url(c.astring_utf8("a URL is ASCII")?));
+                    }
+                    _ => return Err(ParseError::syntax("a CATENATE part is TEXT or URL")),
+                }
+                Ok(())
+            })?;
+            return Ok(AppendMessage {
+                flags,
+                date,
+                message: Vec::new(),
+                binary: false,
+                catenate: Some(parts),
+            });
+        }
         if !matches!(self.c.peek(), Some(b'{' | b'~')) {
             return Err(ParseError::syntax("APPEND needs the message as a literal"));
         }
         // NUL is tolerated in the message: it is the store's call.
         let (message, binary) = self.c.literal(true, true)?;
-        Ok(AppendCommand {
-            mailbox,
+        Ok(AppendMessage {
             flags,
             date,
             message: message.to_vec(),
             binary,
+            catenate: None,
         })
+    }
+
+    /// `[SP (options)] SP mailbox SP (entry / "(" entries ")")`; the
+    /// options are also taken after the mailbox, where RFC 5464's own
+    /// examples put them.
+    fn getmetadata(&mut self) -> PResult<GetMetadataCommand> {
+        self.c.sp()?;
+        let mut max_size = None;
+        let mut depth = MetadataDepth::Zero;
+        if self.c.peek() == Some(b'(') {
+            metadata_options(&mut self.c, &mut max_size, &mut depth)?;
+            self.c.sp()?;
+        }
+        let mailbox = self.mailbox()?;
+        self.c.sp()?;
+        if self.c.peek() == Some(b'(') && self.c.peek_at(1).is_some_and(|b| b.is_ascii_alphabetic())
+        {
+            metadata_options(&mut self.c, &mut max_size, &mut depth)?;
+            self.c.sp()?;
+        }
+        let mut entries = Vec::new();
+        if self.c.peek() == Some(b'(') {
+            self.c.paren_list(false, |c| {
+                entries.push(metadata_entry(c)?);
+                Ok(())
+            })?;
+        } else {
+            entries.push(metadata_entry(&mut self.c)?);
+        }
+        Ok(GetMetadataCommand {
+            mailbox,
+            entries,
+            max_size,
+            depth,
+        })
+    }
+
+    /// `SP mailbox SP "(" entry SP value *(SP entry SP value) ")"`.
+    fn setmetadata(&mut self) -> PResult<CommandBody> {
+        let mailbox = self.sp_mailbox()?;
+        self.c.sp()?;
+        let mut entries = Vec::new();
+        self.c.paren_list(false, |c| {
+            let entry = metadata_entry(c)?;
+            c.sp()?;
+            let value = if matches!(c.peek(), Some(b'~')) {
+                Some(c.literal(true, true)?.0.to_vec())
+            } else {
+                c.nstring()?.map(|v| v.into_owned())
+            };
+            entries.push((entry, value));
+            Ok(())
+        })?;
+        Ok(CommandBody::SetMetadata { mailbox, entries })
     }
 
     /// `[RETURN (...)]` then `[CHARSET x]` then the keys.
@@ -695,6 +788,39 @@ pub fn parse_auth_line(line: &[u8]) -> Result<AuthLine, ParseError> {
         Ok(text) if valid_base64(text) => Ok(AuthLine::Response(text.to_owned())),
         _ => Err(ParseError::syntax("bad base64 in authentication response")),
     }
+}
+
+/// `(MAXSIZE n DEPTH d)`, either or both.
+fn metadata_options(
+    c: &mut Cursor<'_>,
+    max_size: &mut Option<u64>,
+    depth: &mut MetadataDepth,
+) -> PResult<()> {
+    c.paren_list(false, |c| {
+        match c.keyword()?.as_str() {
+            "MAXSIZE" => {
+                c.sp()?;
+                *max_size = Some(c.number64()?);
+            }
+            "DEPTH" => {
+                c.sp()?;
+                *depth = match c.keyword()?.as_str() {
+                    "0" => MetadataDepth::Zero,
+                    "1" => MetadataDepth::One,
+                    "INFINITY" => MetadataDepth::Infinity,
+                    _ => return Err(ParseError::syntax("DEPTH is 0, 1 or infinity")),
+                };
+            }
+            _ => return Err(ParseError::syntax("unknown GETMETADATA option")),
+        }
+        Ok(())
+    })
+}
+
+/// A metadata entry name (RFC 5464 3.2): an astring of printable ASCII,
+/// checked further by the session.
+fn metadata_entry(c: &mut Cursor<'_>) -> PResult<String> {
+    c.astring_utf8("metadata entry names are ASCII")
 }
 
 #[cfg(test)]

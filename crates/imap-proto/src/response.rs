@@ -42,10 +42,11 @@ impl Status {
 pub enum Code {
     Alert,
     AlreadyExists,
-    /// RFC 4315 (no MULTIAPPEND: one UID).
+    /// RFC 4315: the UIDs of the appended messages (several after a
+    /// MULTIAPPEND), in the order they were sent.
     AppendUid {
         uid_validity: u32,
-        uid: u32,
+        uids: Vec<u32>,
     },
     AuthenticationFailed,
     AuthorizationFailed,
@@ -359,8 +360,9 @@ impl Writer {
         };
         self.raw(simple.as_bytes());
         match code {
-            Code::AppendUid { uid_validity, uid } => {
-                self.raw(b"APPENDUID ").num(uid_validity).raw(b" ").num(uid);
+            Code::AppendUid { uid_validity, uids } => {
+                self.raw(b"APPENDUID ").num(uid_validity).raw(b" ");
+                self.raw(compress_in_order(uids).as_bytes());
             }
             Code::BadCharset(charsets) => {
                 self.raw(b"BADCHARSET");
@@ -627,6 +629,30 @@ impl Writer {
                     .raw(b")");
             } else {
                 self.raw(item.name().as_bytes()).raw(b" ").num(value);
+            }
+        }
+        self.raw(b")").crlf()
+    }
+
+    /// `* METADATA mailbox (entry value ...)` (RFC 5464 4.4); `mailbox` is
+    /// empty for the server's entries.
+    pub fn metadata(&mut self, mailbox: &str, entries: &[(&str, &[u8])]) -> &mut Self {
+        self.raw(b"* METADATA ");
+        if mailbox.is_empty() {
+            self.raw(b"\"\"");
+        } else {
+            self.mailbox(mailbox);
+        }
+        self.raw(b" (");
+        for (i, (entry, value)) in entries.iter().enumerate() {
+            if i > 0 {
+                self.raw(b" ");
+            }
+            self.astring(entry.as_bytes()).raw(b" ");
+            if value.contains(&0) {
+                self.literal8(value);
+            } else {
+                self.string(value);
             }
         }
         self.raw(b")").crlf()

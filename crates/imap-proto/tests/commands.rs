@@ -315,16 +315,19 @@ fn commands_parse_to_their_typed_form() {
             b"A003 APPEND saved-messages (\\Seen $Forwarded) \"07-Feb-1994 21:52:25 -0800\" {21}\r\nSubject: hi\r\n\r\nbody\r\n\r\n",
             CommandBody::Append(AppendCommand {
                 mailbox: mbox("saved-messages"),
-                flags: vec![Flag::Seen, Flag::Keyword("$Forwarded".into())],
-                date: Some(DateTime {
-                    date: date(1994, 2, 7),
-                    hour: 21,
-                    minute: 52,
-                    second: 25,
-                    zone_minutes: -480,
-                }),
-                message: b"Subject: hi\r\n\r\nbody\r\n".to_vec(),
-                binary: false,
+                messages: vec![AppendMessage {
+                    flags: vec![Flag::Seen, Flag::Keyword("$Forwarded".into())],
+                    date: Some(DateTime {
+                        date: date(1994, 2, 7),
+                        hour: 21,
+                        minute: 52,
+                        second: 25,
+                        zone_minutes: -480,
+                    }),
+                    message: b"Subject: hi\r\n\r\nbody\r\n".to_vec(),
+                    binary: false,
+                    catenate: None,
+                }],
             }),
         ),
         (
@@ -332,10 +335,13 @@ fn commands_parse_to_their_typed_form() {
             b"a APPEND Drafts ~{3+}\r\na\0b\r\n",
             CommandBody::Append(AppendCommand {
                 mailbox: mbox("Drafts"),
-                flags: vec![],
-                date: None,
-                message: b"a\0b".to_vec(),
-                binary: true,
+                messages: vec![AppendMessage {
+                    flags: vec![],
+                    date: None,
+                    message: b"a\0b".to_vec(),
+                    binary: true,
+                    catenate: None,
+                }],
             }),
         ),
         (
@@ -343,16 +349,102 @@ fn commands_parse_to_their_typed_form() {
             b"a APPEND INBOX \" 7-Feb-1994 21:52:25 +0000\" {1}\r\nx",
             CommandBody::Append(AppendCommand {
                 mailbox: mbox("INBOX"),
-                flags: vec![],
-                date: Some(DateTime {
-                    date: date(1994, 2, 7),
-                    hour: 21,
-                    minute: 52,
-                    second: 25,
-                    zone_minutes: 0,
-                }),
-                message: b"x".to_vec(),
-                binary: false,
+                messages: vec![AppendMessage {
+                    flags: vec![],
+                    date: Some(DateTime {
+                        date: date(1994, 2, 7),
+                        hour: 21,
+                        minute: 52,
+                        second: 25,
+                        zone_minutes: 0,
+                    }),
+                    message: b"x".to_vec(),
+                    binary: false,
+                    catenate: None,
+                }],
+            }),
+        ),
+        (
+            "a multiappend of two messages, the second with flags (RFC 3502)",
+            b"a APPEND INBOX {2}\r\nm1 (\\Draft) ~{2}\r\nm2\r\n",
+            CommandBody::Append(AppendCommand {
+                mailbox: mbox("INBOX"),
+                messages: vec![
+                    AppendMessage {
+                        flags: vec![],
+                        date: None,
+                        message: b"m1".to_vec(),
+                        binary: false,
+                        catenate: None,
+                    },
+                    AppendMessage {
+                        flags: vec![Flag::Draft],
+                        date: None,
+                        message: b"m2".to_vec(),
+                        binary: true,
+                        catenate: None,
+                    },
+                ],
+            }),
+        ),
+        (
+            "a getmetadata of one server entry",
+            b"a GETMETADATA \"\" /private/vendor/x/theme",
+            CommandBody::GetMetadata(GetMetadataCommand {
+                mailbox: mbox(""),
+                entries: vec!["/private/vendor/x/theme".into()],
+                max_size: None,
+                depth: MetadataDepth::Zero,
+            }),
+        ),
+        (
+            "a getmetadata with options and a list of entries (RFC 5464 4.2)",
+            b"a GETMETADATA (MAXSIZE 1024 DEPTH infinity) INBOX (/shared/comment \"/private/comment\")",
+            CommandBody::GetMetadata(GetMetadataCommand {
+                mailbox: mbox("INBOX"),
+                entries: vec!["/shared/comment".into(), "/private/comment".into()],
+                max_size: Some(1024),
+                depth: MetadataDepth::Infinity,
+            }),
+        ),
+        (
+            "a getmetadata with its options after the mailbox, as RFC 5464's examples write it",
+            b"a GETMETADATA \"INBOX\" (MAXSIZE 1024) (\"/shared/comment\" \"/private/comment\")",
+            CommandBody::GetMetadata(GetMetadataCommand {
+                mailbox: mbox("INBOX"),
+                entries: vec!["/shared/comment".into(), "/private/comment".into()],
+                max_size: Some(1024),
+                depth: MetadataDepth::Zero,
+            }),
+        ),
+        (
+            "a setmetadata that sets one entry and removes another",
+            b"a SETMETADATA INBOX (/private/comment {5}\r\nhello /shared/comment NIL)",
+            CommandBody::SetMetadata {
+                mailbox: mbox("INBOX"),
+                entries: vec![
+                    ("/private/comment".into(), Some(b"hello".to_vec())),
+                    ("/shared/comment".into(), None),
+                ],
+            },
+        ),
+        (
+            "a catenate of text and a URL (RFC 4469 example)",
+            b"A003 APPEND Drafts (\\Seen \\Draft) CATENATE (URL \"/Drafts;UIDVALIDITY=385759045/;UID=20/;section=HEADER\" TEXT {6}\r\nbody\r\n)",
+            CommandBody::Append(AppendCommand {
+                mailbox: mbox("Drafts"),
+                messages: vec![AppendMessage {
+                    flags: vec![Flag::Seen, Flag::Draft],
+                    date: None,
+                    message: vec![],
+                    binary: false,
+                    catenate: Some(vec![
+                        CatenatePart::Url(
+                            "/Drafts;UIDVALIDITY=385759045/;UID=20/;section=HEADER".into(),
+                        ),
+                        CatenatePart::Text(b"body\r\n".to_vec()),
+                    ]),
+                }],
             }),
         ),
         ("an idle", b"a IDLE\r\n", CommandBody::Idle),
@@ -936,6 +1028,18 @@ fn utf8_mailboxes_are_taken_as_sent_once_enabled() {
 #[test]
 fn bad_commands_are_refused_with_a_tag_when_there_is_one() {
     let cases: Vec<(&str, &[u8], Option<&str>, ParseErrorKind)> = vec![
+        (
+            "a getmetadata depth other than 0, 1 or infinity",
+            b"a GETMETADATA (DEPTH 2) \"\" /private/x",
+            Some("a"),
+            ParseErrorKind::Syntax,
+        ),
+        (
+            "a setmetadata entry without a value",
+            b"a SETMETADATA INBOX (/private/comment)",
+            Some("a"),
+            ParseErrorKind::Syntax,
+        ),
         (
             "an empty line has no tag",
             b"\r\n",

@@ -158,6 +158,20 @@ fn framing_scenarios() {
             ],
         ),
         (
+            "the messages of a MULTIAPPEND share the APPENDLIMIT",
+            CommandFramer::new(100, 4000),
+            format!(
+                "a APPEND INBOX {{3000}}\r\n{} {{3000}}\r\nb NOOP\r\n",
+                "m".repeat(3000)
+            )
+            .into_bytes(),
+            vec![
+                Step::Continue(3000),
+                Step::Refused("a NO [TOOBIG] Message too big\r\n".into(), 0, false),
+                command(b"b NOOP\r\n"),
+            ],
+        ),
+        (
             "a literal outside APPEND counts against the command limit",
             CommandFramer::new(100, 100_000),
             b"a LOGIN {500}\r\nb NOOP\r\n".to_vec(),
@@ -233,8 +247,8 @@ fn framed_commands_parse() {
     let CommandBody::Append(append) = cmd.body else {
         panic!()
     };
-    assert_eq!(append.message, b"Subject: x\r\n\r\n");
-    assert_eq!(append.flags, vec![Flag::Seen]);
+    assert_eq!(append.messages[0].message, b"Subject: x\r\n\r\n");
+    assert_eq!(append.messages[0].flags, vec![Flag::Seen]);
 }
 
 #[test]

@@ -130,6 +130,33 @@ fn responses_are_written_byte_for_byte() {
             "A004 OK [COPYUID 38505 304,319:322 3956:3960] Done\r\n",
         ),
         (
+            "metadata of the server and of a mailbox, a value with CRLF as a literal",
+            written(|w| {
+                w.metadata("", &[("/private/theme", b"dark")]);
+                w.metadata(
+                    "INBOX",
+                    &[("/shared/comment", b"a\r\nb"), ("/private/x", b"")],
+                );
+            }),
+            "* METADATA \"\" (/private/theme \"dark\")\r\n\
+             * METADATA INBOX (/shared/comment {4}\r\na\r\nb /private/x \"\")\r\n",
+        ),
+        (
+            "appenduid of a multiappend",
+            written(|w| {
+                w.tagged(
+                    "A003",
+                    Status::Ok,
+                    Some(&Code::AppendUid {
+                        uid_validity: 38505,
+                        uids: vec![3955, 3956, 3957, 3960],
+                    }),
+                    "APPEND completed",
+                );
+            }),
+            "A003 OK [APPENDUID 38505 3955:3957,3960] APPEND completed\r\n",
+        ),
+        (
             "appenduid and modified",
             written(|w| {
                 w.tagged(
@@ -137,7 +164,7 @@ fn responses_are_written_byte_for_byte() {
                     Status::Ok,
                     Some(&Code::AppendUid {
                         uid_validity: 38505,
-                        uid: 3955,
+                        uids: vec![3955],
                     }),
                     "APPEND completed",
                 );

@@ -61,6 +61,10 @@ impl Session {
                 "IDLE",
                 "NAMESPACE",
                 "UIDPLUS",
+                "MULTIAPPEND",
+                "CATENATE",
+                "METADATA",
+                "METADATA-SERVER",
                 "MOVE",
                 "UNSELECT",
                 "CHILDREN",
@@ -218,6 +222,10 @@ impl Session {
             CommandBody::Append(append) => self.append(append).await,
             CommandBody::GetQuota { root } => self.get_quota(&root).await,
             CommandBody::GetQuotaRoot { mailbox } => self.get_quota_root(mailbox).await,
+            CommandBody::GetMetadata(get) => self.get_metadata(get).await,
+            CommandBody::SetMetadata { mailbox, entries } => {
+                self.set_metadata(mailbox, entries).await
+            }
             CommandBody::SetQuota { .. } => {
                 Outcome::no_code(Code::NoPerm, "Quotas are set by the administrator.")
             }

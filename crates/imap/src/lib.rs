@@ -22,6 +22,7 @@ mod limits;
 mod list;
 mod mailbox_cmd;
 mod message_cmd;
+mod metadata;
 mod recent;
 mod search;
 mod server;

@@ -2,10 +2,10 @@
 //! EXPUNGE, CLOSE/UNSELECT, and APPEND.
 
 use havre_imap_proto::{
-    AppendCommand, Code, DateTime, FetchAttr, FetchCommand, Mailbox, RangeSet, SequenceSet, Status,
-    StoreCommand, StoreMode,
+    AppendCommand, CatenatePart, Code, DateTime, FetchAttr, FetchCommand, ImapUrl, Mailbox,
+    RangeSet, SequenceSet, Status, StoreCommand, StoreMode,
 };
-use havre_mailbox::MailboxError;
+use havre_mailbox::{Appended, MailboxError};
 use havre_net::Conn;
 use havre_store::{FlagMode, MessageRecord, apply_flags, same_flags};
 
@@ -619,6 +619,8 @@ impl Session {
         Ok(())
     }
 
+    /// APPEND, one message or several (MULTIAPPEND, RFC 3502): every
+    /// message is checked before any is written, and all are saved or none.
     pub(crate) async fn append(&mut self, append: AppendCommand) -> Outcome {
         let destination = match self
             .services
@@ -630,31 +632,103 @@ impl Session {
             Ok(None) => return Outcome::no_code(Code::TryCreate, "Mailbox doesn't exist."),
             Err(e) => return mailbox_error(e),
         };
-        if append.message.is_empty() {
-            return Outcome::no("Can't save an empty message.");
+        let mut append = append;
+        for message in &mut append.messages {
+            if let Some(parts) = message.catenate.take() {
+                match self.catenate(parts).await {
+                    Ok(bytes) => message.message = bytes,
+                    Err(o) => return o,
+                }
+            }
         }
-        if append.message.len() as u64 > self.services.settings.max_message_size {
-            return Outcome::no_code(Code::TooBig, "Message too big.");
+        let mut total = 0u64;
+        for message in &append.messages {
+            if message.message.is_empty() {
+                return Outcome::no("Can't save an empty message.");
+            }
+            if message.message.len() as u64 > self.services.settings.max_message_size {
+                return Outcome::no_code(Code::TooBig, "Message too big.");
+            }
+            total += message.message.len() as u64;
         }
-        if let Err(o) = self.check_quota(append.message.len() as u64).await {
+        if let Err(o) = self.check_quota(total).await {
             return o;
         }
-        let flags = store_flags(&append.flags);
-        let date = append.date.map(|d| d.to_unix());
+        let messages = append
+            .messages
+            .into_iter()
+            .map(|m| Appended {
+                flags: store_flags(&m.flags),
+                internal_date: m.date.map(|d| d.to_unix()),
+                message: m.message,
+            })
+            .collect();
         match self
             .services
             .mailboxes
-            .append(self.user(), &destination, append.message, flags, date)
+            .append_all(self.user(), &destination, messages)
             .await
         {
-            Ok(uid) => Outcome::Ok(
+            Ok(uids) => Outcome::Ok(
                 Some(Code::AppendUid {
                     uid_validity: destination.uidvalidity,
-                    uid,
+                    uids,
                 }),
                 "Append completed.".into(),
             ),
             Err(e) => mailbox_error(e),
+        }
+    }
+
+    /// A CATENATE's message (RFC 4469): its TEXT parts and the messages or
+    /// sections its URLs name, from this user's own mailboxes.
+    async fn catenate(&mut self, parts: Vec<CatenatePart>) -> Result<Vec<u8>, Outcome> {
+        let max = self.services.settings.max_message_size;
+        let mut out = Vec::new();
+        for part in parts {
+            match part {
+                CatenatePart::Text(text) => out.extend_from_slice(&text),
+                CatenatePart::Url(url) => {
+                    let Some(bytes) = self.url_content(&url).await else {
+                        return Err(Outcome::no_code(
+                            Code::Other(format!("BADURL {url}")),
+                            "Bad or unknown URL.",
+                        ));
+                    };
+                    out.extend_from_slice(&bytes);
+                }
+            }
+            // Checked as it grows: URLs could name more than fits.
+            if out.len() as u64 > max {
+                return Err(Outcome::no_code(Code::TooBig, "Message too big."));
+            }
+        }
+        Ok(out)
+    }
+
+    /// What a relative IMAP URL names, if it names a message of this user.
+    async fn url_content(&self, url: &str) -> Option<Vec<u8>> {
+        let url = ImapUrl::parse(url)?;
+        let mailbox = self
+            .services
+            .mailboxes
+            .get(self.user(), &url.mailbox)
+            .await
+            .ok()??;
+        if url.uid_validity.is_some_and(|v| v != mailbox.uidvalidity) {
+            return None;
+        }
+        let record = self
+            .services
+            .mailboxes
+            .store()
+            .message_get(mailbox.id, url.uid)
+            .await
+            .ok()??;
+        let raw = self.load(&mailbox, &record).await.ok()?;
+        match &url.section {
+            Some(section) => section_bytes(&raw, section),
+            None => Some(whole(&raw)),
         }
     }
 }

@@ -96,6 +96,15 @@ fn unix_now() -> i64 {
 }
 
 /// A unique part for messages not coming from the queue (APPEND, COPY).
+/// One message of an APPEND: its bytes as the client sent them, its flags
+/// and, when the client gave one, its internal date (Unix seconds).
+#[derive(Debug, Clone)]
+pub struct Appended {
+    pub message: Vec<u8>,
+    pub flags: Vec<String>,
+    pub internal_date: Option<i64>,
+}
+
 fn fresh_unique(prefix: char) -> String {
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -346,28 +355,94 @@ impl Mailboxes {
         flags: Vec<String>,
         internal_date: Option<i64>,
     ) -> Result<u32, MailboxError> {
+        let uids = self
+            .append_all(
+                user,
+                mailbox,
+                vec![Appended {
+                    message,
+                    flags,
+                    internal_date,
+                }],
+            )
+            .await?;
+        Ok(uids[0])
+    }
+
+    /// APPEND of one or more messages (MULTIAPPEND, RFC 3502): all are
+    /// saved or none. Every file is written and synced first, then all are
+    /// indexed in one transaction; on any failure the files written are
+    /// removed and no UID is given. Returns the UIDs in the given order.
+    pub async fn append_all(
+        &self,
+        user: &str,
+        mailbox: &MailboxRecord,
+        messages: Vec<Appended>,
+    ) -> Result<Vec<u32>, MailboxError> {
         let maildir = self.maildir_of(user, &mailbox.name)?;
-        let unique = fresh_unique('A');
-        let _writing = self.in_flight.begin(&unique);
+        let uniques: Vec<String> = messages.iter().map(|_| fresh_unique('A')).collect();
+        let _writing: Vec<_> = uniques.iter().map(|u| self.in_flight.begin(u)).collect();
         let hostname = self.hostname.clone();
-        let path = blocking(move || {
+        let mut bodies = Vec::with_capacity(messages.len());
+        let mut metas = Vec::with_capacity(messages.len());
+        for (m, unique) in messages.into_iter().zip(uniques.iter().cloned()) {
+            bodies.push((m.message, unique));
+            metas.push((m.flags, m.internal_date));
+        }
+        let paths = blocking(move || {
             maildir.create()?;
-            Ok(maildir.deliver(
-                &unique,
-                &hostname,
-                b"",
-                &mut std::io::Cursor::new(&message[..]),
-                std::time::SystemTime::now(),
-            )?)
+            let mut paths = Vec::with_capacity(bodies.len());
+            for (body, unique) in bodies {
+                let written = maildir.deliver(
+                    &unique,
+                    &hostname,
+                    b"",
+                    &mut std::io::Cursor::new(&body[..]),
+                    std::time::SystemTime::now(),
+                );
+                match written {
+                    Ok(path) => paths.push(path),
+                    Err(e) => {
+                        remove_files(&paths);
+                        return Err(e.into());
+                    }
+                }
+            }
+            Ok(paths)
         })
         .await?;
-        let mut record = self.index_record(&path, flags)?;
-        if let Some(date) = internal_date {
-            record.internal_date = date;
+        let indexed = self.index_appended(mailbox, &paths, metas).await;
+        match indexed {
+            Ok(uids) => {
+                self.notifier.changed(user, mailbox.id);
+                Ok(uids)
+            }
+            Err(e) => {
+                blocking(move || {
+                    remove_files(&paths);
+                    Ok(())
+                })
+                .await?;
+                Err(e)
+            }
         }
-        let uid = self.insert_or_adopt(mailbox, &record).await?;
-        self.notifier.changed(user, mailbox.id);
-        Ok(uid)
+    }
+
+    async fn index_appended(
+        &self,
+        mailbox: &MailboxRecord,
+        paths: &[PathBuf],
+        metas: Vec<(Vec<String>, Option<i64>)>,
+    ) -> Result<Vec<u32>, MailboxError> {
+        let mut records = Vec::with_capacity(paths.len());
+        for (path, (flags, internal_date)) in paths.iter().zip(metas) {
+            let mut record = self.index_record(path, flags)?;
+            if let Some(date) = internal_date {
+                record.internal_date = date;
+            }
+            records.push(record);
+        }
+        Ok(self.store.message_insert_all(mailbox.id, &records).await?)
     }
 
     /// COPY/MOVE: each message is written again into `target` (with its flags)
@@ -584,6 +659,17 @@ impl Mailboxes {
                 Ok(found.uid)
             }
             Err(e) => Err(e.into()),
+        }
+    }
+}
+
+/// Removes files written for an APPEND that is not kept.
+fn remove_files(paths: &[PathBuf]) {
+    for path in paths {
+        if let Err(e) = std::fs::remove_file(path)
+            && e.kind() != std::io::ErrorKind::NotFound
+        {
+            tracing::warn!(target: "mailbox", "cannot remove {}: {e}", path.display());
         }
     }
 }

@@ -130,8 +130,33 @@ pub trait MailStore: Send + Sync {
         messages: &[NewMessage],
     ) -> Result<MailboxRecord>;
 
+    /// The user's metadata entries (RFC 5464) of a mailbox, or of the
+    /// server with `None`, sorted by name.
+    async fn metadata_get(
+        &self,
+        user: &str,
+        mailbox_id: Option<i64>,
+    ) -> Result<Vec<(String, Vec<u8>)>>;
+    /// Sets (`Some`) or removes (`None`) entries in one transaction. Returns
+    /// `false`, changing nothing, when the result would have more than
+    /// `max_entries` entries there (`[METADATA TOOMANY]`).
+    async fn metadata_set(
+        &self,
+        user: &str,
+        mailbox_id: Option<i64>,
+        changes: &[(String, Option<Vec<u8>>)],
+        max_entries: usize,
+    ) -> Result<bool>;
     /// Adds a message; returns its UID and mod-sequence.
     async fn message_insert(&self, mailbox_id: i64, message: &NewMessage) -> Result<(u32, u64)>;
+    /// Adds several messages in one transaction (MULTIAPPEND, RFC 3502: all
+    /// or none): consecutive UIDs and one mod-sequence, in the given order.
+    /// A file already indexed (a `sync` that came first) keeps its UID.
+    async fn message_insert_all(
+        &self,
+        mailbox_id: i64,
+        messages: &[NewMessage],
+    ) -> Result<Vec<u32>>;
     /// The message indexed with this file (`new/...` or `cur/...`), if any.
     async fn message_by_file(&self, mailbox_id: i64, file: &str) -> Result<Option<MessageRecord>>;
     /// The message with this UID, if it is still in the index.

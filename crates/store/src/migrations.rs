@@ -134,4 +134,21 @@ ALTER TABLE mailboxes ADD COLUMN recent_from INTEGER NOT NULL DEFAULT 1;
 UPDATE mailboxes SET recent_from = uidnext;
 "#,
     },
+    Migration {
+        version: 7,
+        name: "metadata",
+        // RFC 5464 entries of a user's mailbox (`mailbox_id`) or of the
+        // server as that user sees it (`mailbox_id` 0). Entry names are kept
+        // lower-case (they compare case-insensitively). Removed with the
+        // mailbox or the user.
+        sql: r#"
+CREATE TABLE metadata (
+    user       TEXT NOT NULL,
+    mailbox_id INTEGER NOT NULL,
+    entry      TEXT NOT NULL,
+    value      BLOB NOT NULL,
+    PRIMARY KEY (user, mailbox_id, entry)
+);
+"#,
+    },
 ];

@@ -390,6 +390,10 @@ impl Store for SqliteStore {
                 .bind(email)
                 .execute(&mut *tx)
                 .await?;
+            sqlx::query("DELETE FROM metadata WHERE user = ?")
+                .bind(email)
+                .execute(&mut *tx)
+                .await?;
         }
         tx.commit().await?;
         Ok(done.rows_affected() > 0)

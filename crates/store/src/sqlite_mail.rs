@@ -203,11 +203,78 @@ impl MailStore for SqliteStore {
     }
 
     async fn mailbox_delete(&self, id: i64) -> Result<bool> {
+        let mut tx = self.writer().begin().await?;
         let done = sqlx::query("DELETE FROM mailboxes WHERE id = ?")
             .bind(id)
-            .execute(self.writer())
+            .execute(&mut *tx)
             .await?;
+        sqlx::query("DELETE FROM metadata WHERE mailbox_id = ?")
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
         Ok(done.rows_affected() > 0)
+    }
+
+    async fn metadata_get(
+        &self,
+        user: &str,
+        mailbox_id: Option<i64>,
+    ) -> Result<Vec<(String, Vec<u8>)>> {
+        let rows = sqlx::query(
+            "SELECT entry, value FROM metadata WHERE user = ? AND mailbox_id = ? ORDER BY entry",
+        )
+        .bind(user)
+        .bind(mailbox_id.unwrap_or(0))
+        .fetch_all(self.reader())
+        .await?;
+        rows.iter()
+            .map(|r| Ok((r.try_get("entry")?, r.try_get("value")?)))
+            .collect()
+    }
+
+    async fn metadata_set(
+        &self,
+        user: &str,
+        mailbox_id: Option<i64>,
+        changes: &[(String, Option<Vec<u8>>)],
+        max_entries: usize,
+    ) -> Result<bool> {
+        let target = mailbox_id.unwrap_or(0);
+        let mut tx = self.writer().begin().await?;
+        for (entry, value) in changes {
+            let entry = entry.to_ascii_lowercase();
+            match value {
+                Some(value) => sqlx::query(
+                    "INSERT INTO metadata (user, mailbox_id, entry, value) VALUES (?, ?, ?, ?)
+                     ON CONFLICT (user, mailbox_id, entry) DO UPDATE SET value = excluded.value",
+                )
+                .bind(user)
+                .bind(target)
+                .bind(&entry)
+                .bind(value.as_slice()),
+                None => sqlx::query(
+                    "DELETE FROM metadata WHERE user = ? AND mailbox_id = ? AND entry = ?",
+                )
+                .bind(user)
+                .bind(target)
+                .bind(&entry),
+            }
+            .execute(&mut *tx)
+            .await?;
+        }
+        let count: i64 =
+            sqlx::query_scalar("SELECT COUNT(*) FROM metadata WHERE user = ? AND mailbox_id = ?")
+                .bind(user)
+                .bind(target)
+                .fetch_one(&mut *tx)
+                .await?;
+        if count as usize > max_entries {
+            tx.rollback().await?;
+            return Ok(false);
+        }
+        tx.commit().await?;
+        Ok(true)
     }
 
     async fn subscription_set(&self, user: &str, name: &str, subscribed: bool) -> Result<()> {
@@ -390,6 +457,52 @@ impl MailStore for SqliteStore {
             .await?;
         tx.commit().await?;
         Ok((uid, modseq))
+    }
+
+    async fn message_insert_all(
+        &self,
+        mailbox_id: i64,
+        messages: &[NewMessage],
+    ) -> Result<Vec<u32>> {
+        let mut tx = self.writer().begin().await?;
+        let row = sqlx::query("SELECT uidnext, highestmodseq FROM mailboxes WHERE id = ?")
+            .bind(mailbox_id)
+            .fetch_optional(&mut *tx)
+            .await?
+            .ok_or_else(|| StoreError::NoSuchMailbox(mailbox_id.to_string()))?;
+        let first = row.try_get::<i64, _>("uidnext")? as u32;
+        let mut uidnext = first;
+        let modseq = row.try_get::<i64, _>("highestmodseq")? as u64 + 1;
+        let mut uids = Vec::with_capacity(messages.len());
+        for message in messages {
+            // Only a row from before this call is adopted: the same file
+            // twice in one call is an error, and undoes the whole call.
+            let known = sqlx::query(
+                "SELECT uid FROM messages WHERE mailbox_id = ? AND file = ? AND uid < ?",
+            )
+            .bind(mailbox_id)
+            .bind(&message.file)
+            .bind(first as i64)
+            .fetch_optional(&mut *tx)
+            .await?;
+            if let Some(known) = known {
+                uids.push(known.try_get::<i64, _>("uid")? as u32);
+                continue;
+            }
+            insert_message_row(&mut tx, mailbox_id, uidnext as i64, modseq as i64, message)
+                .await
+                .map_err(|e| already_exists(e, || format!("message {}", message.file)))?;
+            uids.push(uidnext);
+            uidnext += 1;
+        }
+        sqlx::query("UPDATE mailboxes SET uidnext = ?, highestmodseq = ? WHERE id = ?")
+            .bind(uidnext as i64)
+            .bind(modseq as i64)
+            .bind(mailbox_id)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(uids)
     }
 
     async fn message_by_file(&self, mailbox_id: i64, file: &str) -> Result<Option<MessageRecord>> {

@@ -1,0 +1,58 @@
+//! MULTIAPPEND (RFC 3502) indexes its messages all or none.
+
+use havre_store::*;
+
+fn message(file: &str) -> NewMessage {
+    NewMessage {
+        file: file.into(),
+        size: 10,
+        internal_date: 1_700_000_000,
+        flags: Vec::new(),
+        cache: None,
+        uid: None,
+    }
+}
+
+async fn inbox(store: &SqliteStore) -> MailboxRecord {
+    store.add_domain("example.test").await.unwrap();
+    store
+        .mailbox_create("alice@example.test", "INBOX", &MailboxInit::default())
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn messages_appended_together_get_consecutive_uids_and_one_modseq() {
+    let store = SqliteStore::memory().await.unwrap();
+    let inbox = inbox(&store).await;
+    store
+        .message_insert(inbox.id, &message("new/first"))
+        .await
+        .unwrap();
+    let uids = store
+        .message_insert_all(
+            inbox.id,
+            &[message("new/a"), message("new/b"), message("new/c")],
+        )
+        .await
+        .unwrap();
+    assert_eq!(uids, vec![2, 3, 4]);
+    let listed = store.message_list(inbox.id).await.unwrap();
+    let modseqs: Vec<u64> = listed[1..].iter().map(|m| m.modseq).collect();
+    assert!(modseqs.iter().all(|m| *m == modseqs[0]), "{modseqs:?}");
+    let after = store.mailbox_by_id(inbox.id).await.unwrap().unwrap();
+    assert_eq!(after.uidnext, 5);
+}
+
+#[tokio::test]
+async fn when_one_message_cannot_be_indexed_none_is() {
+    let store = SqliteStore::memory().await.unwrap();
+    let inbox = inbox(&store).await;
+    // The same file twice in one batch cannot be two messages.
+    let batch = [message("new/a"), message("new/b"), message("new/b")];
+    let err = store.message_insert_all(inbox.id, &batch).await;
+    assert!(err.is_err(), "{err:?}");
+    assert!(store.message_list(inbox.id).await.unwrap().is_empty());
+    let after = store.mailbox_by_id(inbox.id).await.unwrap().unwrap();
+    assert_eq!(after.uidnext, 1, "no UID was used up");
+}
