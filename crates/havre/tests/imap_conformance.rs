@@ -2,7 +2,8 @@
 //! through it) against the real binary: subscriptions, SEARCH and SORT on
 //! addresses and dates, BINARY, mailbox names, CHECK.
 
-use havre_testkit::{Havre, python_ok};
+use havre_testkit::Havre;
+use havre_testkit::imap::{imaplib, lines_with};
 
 fn node() -> Havre {
     let mut node = Havre::init(env!("CARGO_BIN_EXE_havre"));
@@ -11,36 +12,8 @@ fn node() -> Havre {
     node
 }
 
-/// imaplib logged in over STARTTLS as alice, in `connect()`; `cmd(m, ...)`
-/// sends a raw command and prints every untagged line and the tagged result.
-const LOGIN: &str = r#"
-import imaplib, ssl, sys, time
-ctx = ssl.create_default_context(); ctx.check_hostname = False; ctx.verify_mode = ssl.CERT_NONE
-def connect():
-    m = imaplib.IMAP4("127.0.0.1", int(sys.argv[1]))
-    m.starttls(ssl_context=ctx)
-    m.login("alice@example.test", "secret")
-    return m
-def raw(m, line):
-    tag = m._new_tag()
-    m.send(tag + b" " + line.encode() + b"\r\n")
-    out = []
-    while True:
-        got = m._get_line()
-        out.append(got.decode(errors="replace"))
-        if got.startswith(tag + b" "):
-            return out
-"#;
-
 fn imap(node: &Havre, script: &str) -> String {
-    python_ok(
-        &format!("{LOGIN}\n{script}"),
-        &[&node.imap_port.to_string()],
-    )
-}
-
-fn lines_with<'a>(out: &'a str, prefix: &str) -> Vec<&'a str> {
-    out.lines().filter(|l| l.starts_with(prefix)).collect()
+    imaplib(node, script)
 }
 
 #[test]

@@ -2,7 +2,8 @@
 //! raw commands through it) against the real binary: MULTIAPPEND (RFC
 //! 3502), CATENATE (RFC 4469), METADATA and METADATA-SERVER (RFC 5464).
 
-use havre_testkit::{Havre, python_ok};
+use havre_testkit::Havre;
+use havre_testkit::imap::imaplib;
 
 fn node() -> Havre {
     let mut node = Havre::init(env!("CARGO_BIN_EXE_havre"));
@@ -34,29 +35,8 @@ fn node_with_quota(bytes: &str) -> Havre {
     node
 }
 
-/// imaplib logged in over STARTTLS as alice, in `connect()`; `raw(m, ...)`
-/// sends a command and returns every line up to the tagged result;
-/// `append(m, mailbox, [(flags, bytes), ...])` sends one APPEND with each
-/// message as a synchronizing literal, waiting for each `+` as a client does.
-const LOGIN: &str = r#"
-import imaplib, ssl, sys, time
-ctx = ssl.create_default_context(); ctx.check_hostname = False; ctx.verify_mode = ssl.CERT_NONE
-def connect():
-    m = imaplib.IMAP4("127.0.0.1", int(sys.argv[1]))
-    m.starttls(ssl_context=ctx)
-    m.login("alice@example.test", "secret")
-    return m
-def until(m, tag):
-    out = []
-    while True:
-        got = m._get_line()
-        out.append(got.decode(errors="replace"))
-        if got.startswith(tag + b" "):
-            return out
-def raw(m, line):
-    tag = m._new_tag()
-    m.send(tag + b" " + (line if isinstance(line, bytes) else line.encode()) + b"\r\n")
-    return until(m, tag)
+/// What these scenarios add to `havre_testkit::imap::IMAPLIB_PRELUDE`.
+const EXTRA: &str = r#"
 def append(m, mailbox, messages):
     tag = m._new_tag()
     line = tag + b" APPEND " + mailbox.encode()
@@ -75,13 +55,11 @@ def append(m, mailbox, messages):
     return until(m, tag)
 def message(subject):
     return b"From: bob@example.test\r\nSubject: " + subject.encode() + b"\r\n\r\nHello.\r\n"
+
 "#;
 
 fn imap(node: &Havre, script: &str) -> String {
-    python_ok(
-        &format!("{LOGIN}\n{script}"),
-        &[&node.imap_port.to_string()],
-    )
+    imaplib(node, &format!("{EXTRA}\n{script}"))
 }
 
 fn maildir_files(node: &Havre) -> usize {

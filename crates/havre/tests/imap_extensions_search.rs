@@ -2,7 +2,8 @@
 //! (Python's imaplib, raw commands through it) against the real binary:
 //! PREVIEW (RFC 8970), SORT=DISPLAY (RFC 5957), PARTIAL (RFC 9394).
 
-use havre_testkit::{Havre, python_ok};
+use havre_testkit::Havre;
+use havre_testkit::imap::{imaplib, lines_with};
 
 fn node() -> Havre {
     let mut node = Havre::init(env!("CARGO_BIN_EXE_havre"));
@@ -11,38 +12,15 @@ fn node() -> Havre {
     node
 }
 
-/// imaplib logged in over STARTTLS as alice, in `connect()`; `raw(m, line)`
-/// sends a raw command and returns every untagged line and the tagged result.
-const LOGIN: &str = r#"
-import imaplib, ssl, sys, time
-ctx = ssl.create_default_context(); ctx.check_hostname = False; ctx.verify_mode = ssl.CERT_NONE
-def connect():
-    m = imaplib.IMAP4("127.0.0.1", int(sys.argv[1]))
-    m.starttls(ssl_context=ctx)
-    m.login("alice@example.test", "secret")
-    return m
-def raw(m, line):
-    tag = m._new_tag()
-    m.send(tag + b" " + line.encode() + b"\r\n")
-    out = []
-    while True:
-        got = m._get_line()
-        out.append(got.decode(errors="replace"))
-        if got.startswith(tag + b" "):
-            return out
+/// What these scenarios add to `havre_testkit::imap::IMAPLIB_PRELUDE`.
+const EXTRA: &str = r#"
 def message(headers, body):
     return ("\r\n".join(headers) + "\r\n\r\n" + body).encode()
+
 "#;
 
 fn imap(node: &Havre, script: &str) -> String {
-    python_ok(
-        &format!("{LOGIN}\n{script}"),
-        &[&node.imap_port.to_string()],
-    )
-}
-
-fn lines_with<'a>(out: &'a str, prefix: &str) -> Vec<&'a str> {
-    out.lines().filter(|l| l.starts_with(prefix)).collect()
+    imaplib(node, &format!("{EXTRA}\n{script}"))
 }
 
 #[test]

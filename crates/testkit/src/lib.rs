@@ -8,6 +8,7 @@
 mod disk;
 pub mod dns;
 pub mod faults;
+pub mod imap;
 mod node;
 mod sink;
 mod tools;
