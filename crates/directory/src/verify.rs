@@ -82,17 +82,22 @@ impl Verifier {
                 .or_insert_with(|| Arc::new(Semaphore::new(self.at_once)))
                 .clone()
         };
-        let permit = line
-            .clone()
-            .acquire_owned()
-            .await
-            .expect("the semaphores of clients are never closed");
-        ClientTurn {
+        // The turn exists before the wait: a caller that gives up while in
+        // line (its client went away) still takes its place out of the map.
+        let mut turn = ClientTurn {
             verifier: self.clone(),
             client,
             line,
-            permit: Some(permit),
-        }
+            permit: None,
+        };
+        turn.permit = Some(
+            turn.line
+                .clone()
+                .acquire_owned()
+                .await
+                .expect("the semaphores of clients are never closed"),
+        );
+        turn
     }
 
     /// Clients with an attempt waiting or running.
@@ -193,5 +198,28 @@ mod tests {
             "only {after} of 8 guesses came after the user's login"
         );
         assert_eq!(verifier.clients(), 0);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_client_that_gives_up_while_in_line_is_forgotten() {
+        let stored: &'static str = Box::leak(password::hash_password("secret").into_boxed_str());
+        let verifier = Verifier::new(1);
+        let client: IpAddr = "192.0.2.9".parse().unwrap();
+        let running = {
+            let v = verifier.clone();
+            tokio::spawn(async move { v.verify(Some(client), Some(stored), "guess").await })
+        };
+        tokio::time::sleep(Duration::from_millis(10)).await;
+        // A second attempt from the same address waits behind the first;
+        // its connection closes before its turn comes.
+        let waiting = {
+            let v = verifier.clone();
+            tokio::spawn(async move { v.verify(Some(client), Some(stored), "guess").await })
+        };
+        tokio::time::sleep(Duration::from_millis(10)).await;
+        waiting.abort();
+        let _ = waiting.await;
+        let _ = running.await;
+        assert_eq!(verifier.clients(), 0, "the address stayed in the map");
     }
 }
