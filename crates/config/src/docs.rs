@@ -178,7 +178,8 @@ pub static KEY_DOCS: &[(&str, &str)] = &[
     (
         "smtp.max_connections_per_ip",
         "Concurrent connections to one SMTP role from one client address, like Postfix's \
-         smtpd_client_connection_count_limit (421 4.7.0 beyond).",
+         smtpd_client_connection_count_limit (421 4.7.0 beyond); clients in \
+         relay.internal_networks are spared it, as Postfix spares $mynetworks.",
     ),
     ("relay", "The relay role: routing of accepted mail."),
     (

@@ -84,9 +84,24 @@ pub async fn run(explicit: Option<PathBuf>) -> anyhow::Result<()> {
     let (shutdown_tx, shutdown) = watch::channel(false);
     let (stopper, stop) = Stopper::new();
     // One gate per role: 587 and 465 share submission's caps, 143 and 993 imap's.
+    // SMTP clients in relay.internal_networks are spared the per-address
+    // cap, as Postfix spares $mynetworks: a site behind one NAT submits.
     let gates: Vec<(Role, Arc<Gate>)> = caps
         .into_iter()
-        .map(|(role, c)| (role, Gate::new(role.as_str(), c, stop.clone())))
+        .map(|(role, c)| {
+            let gate = if matches!(role, Role::Mx | Role::Submission | Role::Lmtp) {
+                let internal = node.services.internal_networks.clone();
+                Gate::with_exempt(
+                    role.as_str(),
+                    c,
+                    stop.clone(),
+                    Box::new(move |ip| internal.iter().any(|n| n.contains(ip))),
+                )
+            } else {
+                Gate::new(role.as_str(), c, stop.clone())
+            };
+            (role, gate)
+        })
         .collect();
     let gate = |role: Role| {
         gates

@@ -130,6 +130,33 @@ c2, line = first(mx, "127.0.0.3"); print("after one left:", line)
 }
 
 #[test]
+fn a_site_in_the_internal_networks_is_spared_the_per_address_cap_but_not_the_total() {
+    let mut node = Havre::init(env!("CARGO_BIN_EXE_havre"));
+    node.set("smtp.max_connections", "4");
+    node.set("smtp.max_connections_per_ip", "2");
+    // A whole campus behind one NAT address, as Postfix spares $mynetworks.
+    node.set("relay.internal_networks", "[\"127.0.0.2/32\"]");
+    node.start();
+    let out = python_ok(
+        &format!(
+            "{PRELUDE}{}",
+            r#"
+mx = sys.argv[1]
+held = []
+for n in range(1, 5):
+    s, line = first(mx, "127.0.0.2"); held.append(s); print(f"nat{n}:", line)
+s, line = first(mx, "127.0.0.2"); print("fifth in all:", line)
+"#
+        ),
+        &[&node.smtp_port.to_string()],
+    );
+    for n in 1..=4 {
+        assert!(out.contains(&format!("nat{n}: 220")), "{out}");
+    }
+    assert!(out.contains("fifth in all: 421 4.3.2"), "{out}");
+}
+
+#[test]
 fn imap_and_pop3_clients_beyond_their_caps_get_bye_and_err_saying_why() {
     let mut node = Havre::init(env!("CARGO_BIN_EXE_havre"));
     node.set("imap.max_connections", "2");

@@ -38,9 +38,13 @@ pub enum Refusal {
     Exhausted,
 }
 
+/// Client addresses the per-address cap does not apply to.
+pub type Exempt = Box<dyn Fn(IpAddr) -> bool + Send + Sync>;
+
 pub struct Gate {
     role: &'static str,
     caps: Caps,
+    exempt: Exempt,
     per_ip: Mutex<HashMap<IpAddr, u32>>,
     /// Connections open now; `havre serve` waits for it to reach 0.
     open: watch::Sender<u32>,
@@ -56,9 +60,17 @@ pub struct Ticket {
 
 impl Gate {
     pub fn new(role: &'static str, caps: Caps, stop: Stop) -> Arc<Gate> {
+        Gate::with_exempt(role, caps, stop, Box::new(|_| false))
+    }
+
+    /// A gate whose per-address cap spares the addresses `exempt` accepts,
+    /// as Postfix spares `$mynetworks` (smtpd_client_event_limit_exceptions):
+    /// a whole site behind one NAT address submits through it.
+    pub fn with_exempt(role: &'static str, caps: Caps, stop: Stop, exempt: Exempt) -> Arc<Gate> {
         Arc::new(Gate {
             role,
             caps,
+            exempt,
             per_ip: Mutex::new(HashMap::new()),
             open: watch::Sender::new(0),
             stop,
@@ -85,7 +97,7 @@ impl Gate {
     pub fn admit(self: &Arc<Self>, ip: IpAddr) -> Result<Ticket, Refusal> {
         let mut per_ip = self.per_ip.lock().unwrap_or_else(|e| e.into_inner());
         let from_ip = per_ip.get(&ip).copied().unwrap_or(0);
-        if from_ip >= self.caps.per_ip {
+        if from_ip >= self.caps.per_ip && !(self.exempt)(ip) {
             return Err(Refusal::PerAddress);
         }
         if self.open() >= self.caps.total {
@@ -132,6 +144,28 @@ mod tests {
 
     fn ip(last: u8) -> IpAddr {
         IpAddr::from([192, 0, 2, last])
+    }
+
+    #[test]
+    fn an_exempt_address_is_not_held_to_the_per_address_cap_but_to_the_total() {
+        let caps = Caps {
+            total: 5,
+            per_ip: 2,
+        };
+        let site: IpAddr = "10.0.0.1".parse().unwrap();
+        let gate = Gate::with_exempt(
+            "submission",
+            caps,
+            Stop::never(),
+            Box::new(move |ip| ip == site),
+        );
+        let tickets: Vec<_> = (0..5).map(|_| gate.admit(site).unwrap()).collect();
+        assert_eq!(gate.admit(site).err(), Some(Refusal::Total));
+        drop(tickets);
+        let other: IpAddr = "192.0.2.1".parse().unwrap();
+        let _a = gate.admit(other).unwrap();
+        let _b = gate.admit(other).unwrap();
+        assert_eq!(gate.admit(other).err(), Some(Refusal::PerAddress));
     }
 
     #[test]

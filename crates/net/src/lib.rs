@@ -17,7 +17,7 @@ mod tls;
 
 pub use accept::accept_loop;
 pub use conn::{Conn, ConnError, Io, Line, LineEnds};
-pub use gate::{Caps, Gate, Refusal, Ticket};
+pub use gate::{Caps, Exempt, Gate, Refusal, Ticket};
 pub use guard::{Peer, catch_panic, guard_command};
 pub use stop::{Phase, Stop, Stopper};
 pub use tls::accept_tls;
