@@ -651,11 +651,16 @@ impl Mailboxes {
                 else {
                     return Err(StoreError::AlreadyExists(what).into());
                 };
-                if found.flags != record.flags {
-                    self.store
-                        .message_set_flags(mailbox.id, &[(found.uid, record.flags.clone())], None)
-                        .await?;
-                }
+                // A no-op when the flags already match (no new modseq).
+                self.store
+                    .message_update_flags(
+                        mailbox.id,
+                        &[found.uid],
+                        havre_store::FlagMode::Replace,
+                        &record.flags,
+                        None,
+                    )
+                    .await?;
                 Ok(found.uid)
             }
             Err(e) => Err(e.into()),

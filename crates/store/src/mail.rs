@@ -169,14 +169,6 @@ pub trait MailStore: Send + Sync {
     async fn message_list(&self, mailbox_id: i64) -> Result<Vec<MessageRecord>>;
     /// Messages whose mod-sequence is above `modseq`.
     async fn message_changes(&self, mailbox_id: i64, modseq: u64) -> Result<Vec<MessageRecord>>;
-    /// Sets the flags of each `(uid, flags)`; with `unchanged_since`, messages
-    /// modified after it are left alone (RFC 7162) and not returned.
-    async fn message_set_flags(
-        &self,
-        mailbox_id: i64,
-        updates: &[(u32, Vec<String>)],
-        unchanged_since: Option<u64>,
-    ) -> Result<Vec<FlagChange>>;
     /// Adds, removes or replaces flags of each of `uids`, computed from the
     /// stored flags inside the store's transaction, so concurrent updates of
     /// different flags all take effect. Only messages whose flags change take

@@ -559,51 +559,6 @@ impl MailStore for SqliteStore {
             .collect::<std::result::Result<_, _>>()?)
     }
 
-    async fn message_set_flags(
-        &self,
-        mailbox_id: i64,
-        updates: &[(u32, Vec<String>)],
-        unchanged_since: Option<u64>,
-    ) -> Result<Vec<FlagChange>> {
-        let mut tx = self.writer().begin().await?;
-        let modseq: i64 = sqlx::query_scalar("SELECT highestmodseq FROM mailboxes WHERE id = ?")
-            .bind(mailbox_id)
-            .fetch_optional(&mut *tx)
-            .await?
-            .ok_or_else(|| StoreError::NoSuchMailbox(mailbox_id.to_string()))?;
-        let modseq = modseq + 1;
-        let mut changes = Vec::new();
-        for (uid, flags) in updates {
-            let done = sqlx::query(
-                "UPDATE messages SET flags = ?, modseq = ?
-                 WHERE mailbox_id = ? AND uid = ? AND modseq <= ?",
-            )
-            .bind(flags_to_text(flags))
-            .bind(modseq)
-            .bind(mailbox_id)
-            .bind(*uid as i64)
-            .bind(unchanged_since.map(|u| u as i64).unwrap_or(i64::MAX))
-            .execute(&mut *tx)
-            .await?;
-            if done.rows_affected() > 0 {
-                changes.push(FlagChange {
-                    uid: *uid,
-                    flags: flags.clone(),
-                    modseq: modseq as u64,
-                });
-            }
-        }
-        if !changes.is_empty() {
-            sqlx::query("UPDATE mailboxes SET highestmodseq = ? WHERE id = ?")
-                .bind(modseq)
-                .bind(mailbox_id)
-                .execute(&mut *tx)
-                .await?;
-        }
-        tx.commit().await?;
-        Ok(changes)
-    }
-
     async fn message_update_flags(
         &self,
         mailbox_id: i64,

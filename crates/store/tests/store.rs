@@ -180,17 +180,25 @@ async fn uids_grow_and_every_change_takes_a_new_modseq() {
     assert_eq!((uid1, uid2), (1, 2));
     assert!(m2 > m1);
     let changed = store
-        .message_set_flags(inbox.id, &[(1, vec!["\\Flagged".into()])], None)
+        .message_update_flags(
+            inbox.id,
+            &[1],
+            FlagMode::Replace,
+            &["\\Flagged".into()],
+            None,
+        )
         .await
-        .unwrap();
+        .unwrap()
+        .changed;
     assert_eq!(changed.len(), 1);
     assert!(changed[0].modseq > m2);
-    // UNCHANGEDSINCE older than the message's modseq: refused, nothing returned.
+    // UNCHANGEDSINCE older than the message's modseq: refused, nothing changed.
     let refused = store
-        .message_set_flags(inbox.id, &[(2, vec![])], Some(m1))
+        .message_update_flags(inbox.id, &[2], FlagMode::Replace, &[], Some(m1))
         .await
         .unwrap();
-    assert!(refused.is_empty());
+    assert!(refused.changed.is_empty());
+    assert_eq!(refused.modified, [2]);
     let since = store.message_changes(inbox.id, m2).await.unwrap();
     assert_eq!(since.iter().map(|m| m.uid).collect::<Vec<_>>(), vec![1]);
     assert_eq!(since[0].flags, vec!["\\Flagged"]);
