@@ -17,7 +17,8 @@ pub enum SinkMode {
 }
 
 const SINK: &str = r#"
-import os, socketserver, sys
+import os, socketserver, sys, threading
+lock = threading.Lock()
 port_file, outdir, mode = sys.argv[1], sys.argv[2], sys.argv[3]
 state = {"rcpt": 0}
 class Session(socketserver.StreamRequestHandler):
@@ -55,9 +56,14 @@ class Session(socketserver.StreamRequestHandler):
                     if l in (b".\r\n", b""):
                         break
                     body.append(l[1:] if l.startswith(b"..") else l)
-                n = len(os.listdir(outdir))
-                with open(os.path.join(outdir, f"m{n:04}.eml"), "wb") as f:
-                    f.write(b"".join(body))
+                # Written beside the mail directory, then renamed into it:
+                # a reader listing the directory never sees a half-written file.
+                with lock:
+                    n = len(os.listdir(outdir))
+                    tmp = os.path.join(outdir, "..", f"m{n:04}.tmp")
+                    with open(tmp, "wb") as f:
+                        f.write(b"".join(body))
+                    os.rename(tmp, os.path.join(outdir, f"m{n:04}.eml"))
                 say("250 2.0.0 Ok: queued")
             elif verb == "RSET" or verb == "NOOP":
                 say("250 2.0.0 Ok")
