@@ -13,7 +13,20 @@ use havre_store::{NewUser, Store};
 use crate::cli::{AliasCommand, DomainCommand, UserCommand};
 use crate::locate;
 
+/// The configuration and the store of a command that writes into the data
+/// directory: run as root, it acts as `server.user` from here on.
 pub(crate) async fn store(
+    explicit: Option<PathBuf>,
+) -> anyhow::Result<(havre_config::LoadedConfig, Arc<dyn Store>)> {
+    let config = locate::load(explicit)?;
+    crate::privileges::become_server_user(&config)?;
+    let store = locate::open_store(&config).await?;
+    Ok((config, store))
+}
+
+/// For `import`, which reads Maildirs of other accounts and so stays root:
+/// it gives what it wrote to `server.user` when done.
+pub(crate) async fn store_staying_root(
     explicit: Option<PathBuf>,
 ) -> anyhow::Result<(havre_config::LoadedConfig, Arc<dyn Store>)> {
     let config = locate::load(explicit)?;

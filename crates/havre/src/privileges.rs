@@ -2,9 +2,28 @@
 
 use std::ffi::CString;
 use std::os::unix::fs::MetadataExt;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use anyhow::{Context, bail};
+use havre_config::LoadedConfig;
+
+/// What a node writes into and must therefore belong to `server.user`: the
+/// data directory, the spool, the mailboxes, the database and its WAL.
+pub fn data_paths(config: &LoadedConfig) -> Vec<PathBuf> {
+    let data_dir = config.data_dir();
+    let sqlite = config.sqlite_path();
+    let wal = PathBuf::from(format!("{}-wal", sqlite.display()));
+    let (spool, mail) = (data_dir.join("queue/msg"), data_dir.join("mail"));
+    vec![data_dir, spool, mail, sqlite, wal]
+}
+
+/// For the commands that write into the data directory (`user add` makes a
+/// Maildir, `queue hold` rewrites a record, `dkim generate` a key): run as
+/// root, they act as `server.user`, as `postsuper` acts as the mail owner, so
+/// nothing they create is root's and later refused to the running server.
+pub fn become_server_user(config: &LoadedConfig) -> anyhow::Result<()> {
+    drop_to(&config.config.server.user, &data_paths(config))
+}
 
 /// When running as root and `user` is not empty, switch to that account (its
 /// primary group, no supplementary groups). Does nothing for other users.
@@ -12,7 +31,7 @@ use anyhow::{Context, bail};
 /// The data the node writes must already belong to that account: `paths` are
 /// checked first, and a mismatch stops the start with the command that fixes
 /// it, rather than failing later on the first write.
-pub fn drop_to(user: &str, paths: &[&Path]) -> anyhow::Result<()> {
+pub fn drop_to(user: &str, paths: &[PathBuf]) -> anyhow::Result<()> {
     // SAFETY: getuid has no preconditions.
     if unsafe { libc::getuid() } != 0 || user.is_empty() {
         return Ok(());
@@ -61,4 +80,38 @@ pub fn lookup(user: &str) -> anyhow::Result<(u32, u32)> {
     }
     // SAFETY: checked non-null above; read before any other libc call.
     Ok(unsafe { ((*entry).pw_uid, (*entry).pw_gid) })
+}
+
+/// Run as root, `init` and `import` create files root owns; `server.user`
+/// must own them to serve them. Gives `root` and everything below it to that
+/// account (symbolic links themselves, never what they point to). Does
+/// nothing when not root or when `server.user` is empty.
+pub fn give_tree(user: &str, root: &Path) -> anyhow::Result<()> {
+    // SAFETY: geteuid has no preconditions.
+    if unsafe { libc::geteuid() } != 0 || user.is_empty() {
+        return Ok(());
+    }
+    let (uid, gid) = lookup(user)?;
+    let mut stack = vec![root.to_path_buf()];
+    while let Some(path) = stack.pop() {
+        give(user, uid, gid, &path, root)?;
+        if std::fs::symlink_metadata(&path).is_ok_and(|m| m.is_dir()) {
+            for entry in std::fs::read_dir(&path).with_context(|| path.display().to_string())? {
+                stack.push(entry.with_context(|| path.display().to_string())?.path());
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Gives one path (not what is below it) to `user`; the error names the
+/// command that does it by hand for the whole of `root`.
+pub fn give(user: &str, uid: u32, gid: u32, path: &Path, root: &Path) -> anyhow::Result<()> {
+    std::os::unix::fs::lchown(path, Some(uid), Some(gid)).with_context(|| {
+        format!(
+            "cannot give {} to {user}; run: chown -R {user}: {}",
+            path.display(),
+            root.display()
+        )
+    })
 }

@@ -124,6 +124,7 @@ async fn show(store: &Arc<dyn Store>, spool: &Spool, id: &str) -> anyhow::Result
 
 pub async fn run(explicit: Option<PathBuf>, command: QueueCommand) -> anyhow::Result<()> {
     let config = locate::load(explicit)?;
+    crate::privileges::become_server_user(&config)?;
     let store = locate::open_store(&config).await?;
     let spool = Spool::open(&config.data_dir().join("queue"))?;
     match command {

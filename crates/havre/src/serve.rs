@@ -65,18 +65,7 @@ pub async fn run(explicit: Option<PathBuf>) -> anyhow::Result<()> {
         &config.pop3.tls_listen,
     )
     .await?;
-    let sqlite = loaded.sqlite_path();
-    let wal = PathBuf::from(format!("{}-wal", sqlite.display()));
-    crate::privileges::drop_to(
-        &config.server.user,
-        &[
-            &data_dir,
-            &data_dir.join("queue/msg"),
-            &data_dir.join("mail"),
-            &sqlite,
-            &wal,
-        ],
-    )?;
+    crate::privileges::become_server_user(&loaded)?;
     let mut node = Node::prepare(&loaded, tls).await?;
     node.imap_listeners = imap_listeners;
     node.pop3_listeners = pop3_listeners;
