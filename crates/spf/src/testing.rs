@@ -35,6 +35,9 @@ pub enum Rr<'a> {
     Txt(&'a str),
     /// A TXT record of several character-strings, any bytes.
     TxtParts(&'a [&'a [u8]]),
+    /// A record of the SPF type (99): it makes the name exist, but SPF
+    /// never asks for it (RFC 7208 3.1).
+    Spf(&'a str),
     /// Queries of a type the name has no records of time out.
     Timeout,
 }
@@ -75,6 +78,7 @@ impl ZoneDns {
                 Rr::Ptr(target) => entry.ptr.push(target.to_owned()),
                 Rr::Txt(text) => entry.txt.push(text.as_bytes().to_vec()),
                 Rr::TxtParts(parts) => entry.txt.push(parts.concat()),
+                Rr::Spf(_) => {}
                 Rr::Timeout => entry.timeout = true,
             }
         }
