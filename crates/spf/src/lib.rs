@@ -115,7 +115,7 @@ pub enum Reason {
         rtype: &'static str,
         detail: String,
     },
-    #[error("the evaluation took longer than {} s", .0.as_secs())]
+    #[error("the evaluation took longer than {0:?}")]
     TimeLimit(Duration),
 }
 
