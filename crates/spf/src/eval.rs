@@ -56,7 +56,8 @@ struct Found {
     mechanism: Option<String>,
     /// The `exp=` of the record whose mechanism matched, with its domain.
     explanation: Option<(String, MacroString)>,
-    reason: Option<Reason>,
+    /// Boxed: a `Found` is also the error of every step, and stays small.
+    reason: Option<Box<Reason>>,
 }
 
 impl Found {
@@ -65,7 +66,7 @@ impl Found {
             result,
             mechanism: None,
             explanation: None,
-            reason: Some(reason),
+            reason: Some(Box::new(reason)),
         }
     }
 
@@ -103,7 +104,7 @@ impl<D: Dns + ?Sized> Eval<'_, D> {
             result: found.result,
             mechanism: found.mechanism,
             explanation,
-            reason: found.reason,
+            reason: found.reason.map(|reason| *reason),
         }
     }
 

@@ -34,6 +34,7 @@
 mod dns;
 mod eval;
 mod header;
+#[cfg(feature = "hickory")]
 mod hickory;
 mod macros;
 mod record;
@@ -45,6 +46,7 @@ use std::net::IpAddr;
 use std::time::{Duration, SystemTime};
 
 pub use dns::{Dns, DnsError, Lookup, reverse_name};
+#[cfg(feature = "hickory")]
 pub use hickory::HickoryDns;
 pub use macros::{CharName, MacroError, MacroString};
 pub use record::{
