@@ -261,21 +261,23 @@ impl<D: Dns> Checker<D> {
     }
 
     /// The check of an SMTP transaction: the MAIL FROM identity, or the
-    /// HELO identity when MAIL FROM is the null sender (2.4).
+    /// HELO identity when MAIL FROM is the null sender (2.4). A domain in
+    /// U-labels (SMTPUTF8) is checked as its A-label.
     pub async fn check_mail_from(&self, ip: IpAddr, mail_from: &str, helo: &str) -> Verdict {
         if mail_from.is_empty() {
             return self.check_helo(ip, helo).await;
         }
-        let (_, domain) = split_sender(mail_from);
-        let evaluation = self.check_host(ip, domain, mail_from, helo).await;
         let (local, domain) = split_sender(mail_from);
+        let domain = a_label(domain);
+        let sender = format!("{local}@{domain}");
+        let evaluation = self.check_host(ip, &domain, &sender, helo).await;
         Verdict {
             identity: Identity::MailFrom,
             client_ip: ip.to_canonical(),
             helo: helo.to_owned(),
             envelope_from: mail_from.to_owned(),
-            sender: format!("{local}@{domain}"),
-            domain: domain.to_owned(),
+            sender,
+            domain,
             receiver: self.receiver.clone(),
             evaluation,
         }
@@ -283,19 +285,30 @@ impl<D: Dns> Checker<D> {
 
     /// The HELO identity: `check_host(ip, helo, "postmaster@" helo)` (2.3).
     pub async fn check_helo(&self, ip: IpAddr, helo: &str) -> Verdict {
-        let sender = format!("postmaster@{helo}");
-        let evaluation = self.check_host(ip, helo, &sender, helo).await;
+        let domain = a_label(helo);
+        let sender = format!("postmaster@{domain}");
+        let evaluation = self.check_host(ip, &domain, &sender, helo).await;
         Verdict {
             identity: Identity::Helo,
             client_ip: ip.to_canonical(),
             helo: helo.to_owned(),
             envelope_from: String::new(),
             sender,
-            domain: helo.to_owned(),
+            domain,
             receiver: self.receiver.clone(),
             evaluation,
         }
     }
+}
+
+/// A domain with non-ASCII labels as its A-label form (RFC 8616 4: SPF
+/// looks up what DNS holds); an ASCII domain, or one IDNA refuses (then
+/// invalid for SPF, so none), as it is.
+fn a_label(domain: &str) -> String {
+    if domain.is_ascii() {
+        return domain.to_owned();
+    }
+    idna::domain_to_ascii(domain).unwrap_or_else(|_| domain.to_owned())
 }
 
 /// `local@domain` at the last '@'; "postmaster" for a missing local part

@@ -209,3 +209,24 @@ async fn an_evaluation_that_outlasts_its_time_limit_is_a_temperror() {
         Some(Reason::TimeLimit(Duration::from_millis(50)))
     );
 }
+
+#[tokio::test]
+async fn an_smtputf8_sender_domain_is_looked_up_as_its_a_label() {
+    let dns = ZoneDns::new(&[("xn--bcher-kva.example", Txt("v=spf1 ip4:192.0.2.1 -all"))]);
+    let checker = Checker::new(dns);
+    let verdict = checker
+        .check_mail_from(
+            ip("192.0.2.1"),
+            "jürgen@bücher.example",
+            "mail.bücher.example",
+        )
+        .await;
+    assert_eq!(verdict.result(), SpfResult::Pass, "{verdict:?}");
+    assert_eq!(verdict.domain, "xn--bcher-kva.example");
+    assert_eq!(verdict.sender, "jürgen@xn--bcher-kva.example");
+    assert!(
+        verdict
+            .received_spf()
+            .contains("envelope-from=\"jürgen@bücher.example\";")
+    );
+}
