@@ -134,13 +134,14 @@ impl<D: Dns + ?Sized> Eval<'_, D> {
                 return Err(Found::temperror(domain, "TXT", detail));
             }
         };
-        let mut spf = records.iter().filter(|txt| is_spf(txt));
-        let (Some(text), None) = (spf.next(), spf.next()) else {
-            return Err(if records.iter().filter(|txt| is_spf(txt)).count() == 0 {
-                Found::none(Reason::NoRecord(domain.to_owned()))
-            } else {
-                Found::permerror(Reason::MultipleRecords(domain.to_owned()))
-            });
+        // 4.5: other TXT records are none of SPF's business.
+        let spf: Vec<&Vec<u8>> = records.iter().filter(|txt| is_spf(txt)).collect();
+        let text = match spf.as_slice() {
+            [] => return Err(Found::none(Reason::NoRecord(domain.to_owned()))),
+            [text] => *text,
+            _ => {
+                return Err(Found::permerror(Reason::MultipleRecords(domain.to_owned())));
+            }
         };
         let record = Record::parse(text).map_err(|error| {
             Found::permerror(Reason::Syntax {
