@@ -294,19 +294,13 @@ impl Session {
             Err(o) if on => return o,
             Err(_) => normalize_name(name),
         };
-        match self
-            .services
-            .mailboxes
-            .store()
-            .subscription_set(self.user(), &name, on)
-            .await
-        {
+        match self.services.mailboxes.subscribe(self.user(), &name, on).await {
             Ok(()) => Outcome::ok(if on {
                 "Subscribe completed."
             } else {
                 "Unsubscribe completed."
             }),
-            Err(e) => mailbox_error(e.into()),
+            Err(e) => mailbox_error(e),
         }
     }
 

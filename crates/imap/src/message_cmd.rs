@@ -5,7 +5,7 @@ use havre_imap_proto::{
     AppendCommand, CatenatePart, Code, DateTime, FetchAttr, FetchCommand, ImapUrl, Mailbox,
     RangeSet, SequenceSet, Status, StoreCommand, StoreMode,
 };
-use havre_mailbox::{Appended, MailboxError};
+use havre_mailbox::{Appended, MailboxError, MessageChange};
 use havre_net::Conn;
 use havre_store::{FlagMode, MessageRecord, apply_flags, same_flags};
 
@@ -180,7 +180,7 @@ impl Session {
                         self.services
                             .mailboxes
                             .notifier()
-                            .changed(self.user(), mailbox.id);
+                            .changed(self.user(), mailbox.id, MessageChange::Flags);
                     }
                 }
             }
@@ -373,7 +373,7 @@ impl Session {
             self.services
                 .mailboxes
                 .notifier()
-                .changed(self.user(), mailbox.id);
+                .changed(self.user(), mailbox.id, MessageChange::Flags);
         }
         let condstore = self.enabled.condstore;
         let Some(view) = self.selected.as_mut() else {
@@ -521,12 +521,16 @@ impl Session {
         uids.sort_unstable();
         let mut vanished = RangeSet::new();
         let mut seqs = Vec::new();
+        let mut gone = Vec::new();
         for uid in uids.iter().rev() {
             if let Some(seq) = view.remove(*uid) {
                 seqs.push(seq);
+                gone.push((seq, *uid));
                 vanished.insert(*uid);
             }
         }
+        // Highest first: each number is the one the client still uses.
+        self.context_removals(&gone);
         if qresync {
             self.out.vanished(false, &vanished);
         } else {

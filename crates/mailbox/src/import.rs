@@ -355,11 +355,12 @@ pub async fn import_dovecot_maildir(
                 .is_none_or(|names| names.contains(&folder.name));
         if record.subscribed != subscribed {
             mailboxes
-                .store()
-                .subscription_set(&user, &record.name, subscribed)
+                .subscribe(&user, &record.name, subscribed)
                 .await?;
         }
-        mailboxes.notifier().changed(&user, record.id);
+        mailboxes
+            .notifier()
+            .changed(&user, record.id, crate::MessageChange::New);
         report.folders.push(ImportedFolder {
             name: folder.name,
             uidvalidity: record.uidvalidity,
