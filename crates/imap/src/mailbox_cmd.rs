@@ -294,7 +294,12 @@ impl Session {
             Err(o) if on => return o,
             Err(_) => normalize_name(name),
         };
-        match self.services.mailboxes.subscribe(self.user(), &name, on).await {
+        match self
+            .services
+            .mailboxes
+            .subscribe(self.user(), &name, on)
+            .await
+        {
             Ok(()) => Outcome::ok(if on {
                 "Subscribe completed."
             } else {

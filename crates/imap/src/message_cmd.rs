@@ -177,10 +177,11 @@ impl Session {
                         m.modseq = record.modseq;
                     }
                     if !done.changed.is_empty() {
-                        self.services
-                            .mailboxes
-                            .notifier()
-                            .changed(self.user(), mailbox.id, MessageChange::Flags);
+                        self.services.mailboxes.notifier().changed(
+                            self.user(),
+                            mailbox.id,
+                            MessageChange::Flags,
+                        );
                     }
                 }
             }
@@ -370,10 +371,11 @@ impl Session {
             Err(e) => return mailbox_error(e.into()),
         };
         if !done.changed.is_empty() {
-            self.services
-                .mailboxes
-                .notifier()
-                .changed(self.user(), mailbox.id, MessageChange::Flags);
+            self.services.mailboxes.notifier().changed(
+                self.user(),
+                mailbox.id,
+                MessageChange::Flags,
+            );
         }
         let condstore = self.enabled.condstore;
         let Some(view) = self.selected.as_mut() else {

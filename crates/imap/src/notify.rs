@@ -201,15 +201,19 @@ fn peeked(items: Vec<FetchAttr>) -> Vec<FetchAttr> {
 
 /// The request as the session keeps it, or the NO it deserves.
 fn compile(set: NotifySet) -> Result<Notify, Outcome> {
-    let unsupported = set.groups.iter().flat_map(|g| g.events.iter().flatten()).any(|e| {
-        matches!(
-            e,
-            NotifyEvent::AnnotationChange
-                | NotifyEvent::MailboxMetadataChange
-                | NotifyEvent::ServerMetadataChange
-                | NotifyEvent::Other(_)
-        )
-    });
+    let unsupported = set
+        .groups
+        .iter()
+        .flat_map(|g| g.events.iter().flatten())
+        .any(|e| {
+            matches!(
+                e,
+                NotifyEvent::AnnotationChange
+                    | NotifyEvent::MailboxMetadataChange
+                    | NotifyEvent::ServerMetadataChange
+                    | NotifyEvent::Other(_)
+            )
+        });
     if unsupported {
         return Err(Outcome::no_code(
             Code::BadEvent(SUPPORTED.iter().map(|s| s.to_string()).collect()),
@@ -422,7 +426,10 @@ impl Session {
                         },
                     );
                 }
-                Change::Subscription { name, subscribed: on } => {
+                Change::Subscription {
+                    name,
+                    subscribed: on,
+                } => {
                     // The list read above already has the change: a name
                     // just unsubscribed is matched as it was.
                     let mut before = subscribed.clone();
@@ -432,11 +439,7 @@ impl Session {
                     if !notify.wants(&name, Kind::Subscriptions, &before) {
                         continue;
                     }
-                    let attrs: &[MailboxAttr] = if on {
-                        &[MailboxAttr::Subscribed]
-                    } else {
-                        &[]
-                    };
+                    let attrs: &[MailboxAttr] = if on { &[MailboxAttr::Subscribed] } else { &[] };
                     self.out.list(attrs, Some(DELIMITER), &name);
                 }
             }

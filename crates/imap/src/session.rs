@@ -868,7 +868,11 @@ impl Session {
 
     /// In IDLE: every update of the selected mailbox, and under NOTIFY the
     /// other notifications (`first`: a change already read).
-    async fn push_updates(&mut self, conn: &mut Conn, first: Option<Change>) -> Result<(), ConnError> {
+    async fn push_updates(
+        &mut self,
+        conn: &mut Conn,
+        first: Option<Change>,
+    ) -> Result<(), ConnError> {
         if self.notify.is_some() {
             self.notify_changes(first).await;
         }

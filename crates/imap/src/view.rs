@@ -166,7 +166,11 @@ impl View {
     /// Reads what changed in the store. What `allow` holds back (expunges
     /// during FETCH, STORE, SEARCH by sequence number; flags in a NOTIFY
     /// push without FlagChange) is kept for a later pass.
-    pub async fn poll(&mut self, store: &dyn Store, allow: Allow) -> Result<Vec<Update>, StoreError> {
+    pub async fn poll(
+        &mut self,
+        store: &dyn Store,
+        allow: Allow,
+    ) -> Result<Vec<Update>, StoreError> {
         let allow_expunge = allow.expunge;
         let mut updates = Vec::new();
         let Some(fresh) = store.mailbox_by_id(self.mailbox.id).await? else {

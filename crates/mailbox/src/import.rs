@@ -354,9 +354,7 @@ pub async fn import_dovecot_maildir(
                 .as_ref()
                 .is_none_or(|names| names.contains(&folder.name));
         if record.subscribed != subscribed {
-            mailboxes
-                .subscribe(&user, &record.name, subscribed)
-                .await?;
+            mailboxes.subscribe(&user, &record.name, subscribed).await?;
         }
         mailboxes
             .notifier()
