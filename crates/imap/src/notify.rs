@@ -387,7 +387,7 @@ impl Session {
         for change in changes {
             match change {
                 Change::Messages { mailbox, what } => {
-                    if Some(mailbox) == selected {
+                    if Some(mailbox) == selected || !notify.watches_messages() {
                         continue;
                     }
                     let kind = match what {

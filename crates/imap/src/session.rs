@@ -630,6 +630,9 @@ impl Session {
                 got = changes.recv() => {
                     let first = self.received(got);
                     self.push_notifications(conn, first).await;
+                    if let Some(err) = self.write_error.take() {
+                        return Err(err);
+                    }
                     let bytes = self.out.take();
                     if !bytes.is_empty() {
                         conn.send(&bytes).await?;
