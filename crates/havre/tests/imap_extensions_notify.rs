@@ -161,7 +161,7 @@ phone = connect(); laptop = connect()
 raw(phone, "ENABLE IMAP4rev2")
 laptop.append("INBOX", None, None, message("old"))
 phone.select("INBOX")
-for l in raw(phone, "NOTIFY SET (selected (MessageNew (UID FLAGS BODY[HEADER.FIELDS (Subject)]) MessageExpunge FlagChange))"): print("notify:", l)
+for l in raw(phone, "NOTIFY SET (selected (MessageNew (UID FLAGS BODY[HEADER.FIELDS (Subject)] RFC822.SIZE) MessageExpunge FlagChange))"): print("notify:", l)
 laptop.append("INBOX", None, None, message("new one"))
 for l in wait_for(phone, "* 2 FETCH"): print("new:", l)
 laptop.select("INBOX")
@@ -217,6 +217,8 @@ laptop.expunge()
 laptop.append("INBOX", None, None, message("after"))
 # The new message comes at once; the expunge waits for a command.
 for l in wait_for(phone, "* 2 EXISTS"): print("pushed:", l)
+# FlagChange was not asked for: the flag waits for a command too.
+laptop.uid("STORE", "2", "+FLAGS", "\\Flagged")
 for l in raw(phone, "NOOP"): print("noop:", l)
 "#,
     );
@@ -225,7 +227,14 @@ for l in raw(phone, "NOOP"): print("noop:", l)
         ["pushed: * 2 EXISTS"],
         "{out}"
     );
-    assert_eq!(lines_with(&out, "noop: * "), ["noop: * 1 EXPUNGE"], "{out}");
+    assert_eq!(
+        lines_with(&out, "noop: * "),
+        [
+            "noop: * 1 EXPUNGE",
+            "noop: * 1 FETCH (UID 2 FLAGS (\\Flagged))"
+        ],
+        "{out}"
+    );
 }
 
 #[test]

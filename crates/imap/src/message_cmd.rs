@@ -71,6 +71,17 @@ impl Session {
     /// FETCH, sent to `conn` as it goes (see [`Session::stream`]), so a
     /// session holds about one message, however many are fetched.
     pub(crate) async fn fetch(&mut self, conn: &mut Conn, fetch: FetchCommand) -> Outcome {
+        self.fetch_with(conn, fetch, true).await
+    }
+
+    /// FETCH; with `may_set_seen` false (a NOTIFY MessageNew FETCH) no
+    /// item sets `\Seen`, whatever its name.
+    pub(crate) async fn fetch_with(
+        &mut self,
+        conn: &mut Conn,
+        fetch: FetchCommand,
+        may_set_seen: bool,
+    ) -> Outcome {
         let targets = match self.resolve(&fetch.set, fetch.uid) {
             Ok(t) => t,
             Err(o) => return o,
@@ -117,7 +128,7 @@ impl Session {
                     | FetchAttr::Preview { .. }
             )
         });
-        let sets_seen = !read_only && fetch.items.iter().any(FetchAttr::sets_seen);
+        let sets_seen = may_set_seen && !read_only && fetch.items.iter().any(FetchAttr::sets_seen);
         let with_modseq = self.enabled.condstore;
         let mut unreadable: Option<MailboxError> = None;
         for (seq, uid) in targets {

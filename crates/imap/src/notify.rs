@@ -13,7 +13,7 @@
 //! - the selected mailbox (`selected`, `selected-delayed`): its EXISTS,
 //!   EXPUNGE (held back under `selected-delayed` until a command allows
 //!   them), FETCH FLAGS (with FlagChange) and the FETCH of MessageNew's
-//!   attributes (read as `.PEEK`: a notification never marks mail seen),
+//!   attributes (as if `.PEEK`: a notification never marks mail seen),
 //!   pushed as they happen while no command runs.
 //!
 //! Whatever NOTIFY says, the selected mailbox's updates are still written
@@ -69,7 +69,7 @@ struct SelectedWatch {
     /// `selected-delayed`: expunges wait for a command.
     delayed: bool,
     flags: bool,
-    /// MessageNew's attributes, `.PEEK` made.
+    /// MessageNew's attributes (fetched without setting `\Seen`).
     fetch: Vec<FetchAttr>,
 }
 
@@ -163,42 +163,6 @@ impl Notify {
     }
 }
 
-/// MessageNew's attributes as a notification reads them: never setting
-/// `\Seen`.
-fn peeked(items: Vec<FetchAttr>) -> Vec<FetchAttr> {
-    items
-        .into_iter()
-        .map(|item| match item {
-            FetchAttr::BodySection {
-                section, partial, ..
-            } => FetchAttr::BodySection {
-                section,
-                partial,
-                peek: true,
-            },
-            FetchAttr::Binary { part, partial, .. } => FetchAttr::Binary {
-                part,
-                partial,
-                peek: true,
-            },
-            FetchAttr::Rfc822 => FetchAttr::BodySection {
-                section: Default::default(),
-                partial: None,
-                peek: true,
-            },
-            FetchAttr::Rfc822Text => FetchAttr::BodySection {
-                section: havre_imap_proto::Section {
-                    part: vec![],
-                    text: Some(havre_imap_proto::SectionText::Text),
-                },
-                partial: None,
-                peek: true,
-            },
-            other => other,
-        })
-        .collect()
-}
-
 /// The request as the session keeps it, or the NO it deserves.
 fn compile(set: NotifySet) -> Result<Notify, Outcome> {
     let unsupported = set
@@ -242,7 +206,7 @@ fn compile(set: NotifySet) -> Result<Notify, Outcome> {
             match event {
                 NotifyEvent::MessageNew(items) => {
                     wanted.messages = true;
-                    fetch = peeked(items.clone());
+                    fetch = items.clone();
                 }
                 NotifyEvent::MessageExpunge => wanted.messages = true,
                 NotifyEvent::FlagChange => wanted.flags = true,
@@ -485,7 +449,7 @@ impl Session {
                     vanished: false,
                 };
                 // A message expunged meanwhile is simply not shown.
-                let _ = self.fetch(conn, fetch).await;
+                let _ = self.fetch_with(conn, fetch, false).await;
             }
         }
     }
