@@ -111,13 +111,14 @@ impl Session {
         view.contexts.list.push(context);
     }
 
-    /// CANCELUPDATE (RFC 5267 4.3.5): an unknown tag is a client error.
+    /// CANCELUPDATE (RFC 5267 4.3.5): a tag that updates nothing is a NO
+    /// (Dovecot's answer), and then none is cancelled.
     pub(crate) fn cancel_update(&mut self, tags: &[String]) -> Outcome {
         let Some(view) = self.selected.as_mut() else {
             return Outcome::bad("No mailbox selected.");
         };
-        if let Some(unknown) = tags.iter().find(|t| !view.contexts.has(t)) {
-            return Outcome::bad(format!("Unknown search update tag {unknown:?}."));
+        if tags.iter().any(|t| !view.contexts.has(t)) {
+            return Outcome::no("Unknown tag.");
         }
         view.contexts.list.retain(|c| !tags.contains(&c.tag));
         Outcome::ok("CANCELUPDATE completed.")
