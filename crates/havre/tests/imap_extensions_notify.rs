@@ -125,13 +125,33 @@ for l in raw(phone, "NOOP"): print("noop:", l)
 "#,
     );
     let status = lines_with(&out, "status: * STATUS ");
-    // Every mailbox but the selected one (INBOX).
-    assert!(
-        status.contains(&"status: * STATUS Sent (MESSAGES 2 UIDNEXT 3 UNSEEN 2)"),
+    // Every mailbox but the selected one (INBOX), with its UIDVALIDITY.
+    let of = |name: &str| {
+        status
+            .iter()
+            .find(|l| l.starts_with(&format!("status: * STATUS {name} (")))
+            .map(|l| {
+                let items: Vec<&str> = l
+                    .split(['(', ')'])
+                    .nth(1)
+                    .unwrap_or("")
+                    .split(' ')
+                    .collect();
+                [
+                    items[0], items[1], items[2], items[3], items[4], items[6], items[7],
+                ]
+                .join(" ")
+            })
+            .unwrap_or_default()
+    };
+    assert_eq!(
+        of("Sent"),
+        "MESSAGES 2 UIDNEXT 3 UIDVALIDITY UNSEEN 2",
         "{out}"
     );
-    assert!(
-        status.contains(&"status: * STATUS Drafts (MESSAGES 0 UIDNEXT 1 UNSEEN 0)"),
+    assert_eq!(
+        of("Drafts"),
+        "MESSAGES 0 UIDNEXT 1 UIDVALIDITY UNSEEN 0",
         "{out}"
     );
     assert!(!status.iter().any(|l| l.contains(" INBOX ")), "{out}");

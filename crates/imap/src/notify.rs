@@ -271,7 +271,9 @@ impl Session {
                 {
                     continue;
                 }
-                let items = self.status_items(Kind::Messages);
+                // As Dovecot: UIDVALIDITY too, so a client can trust its cache.
+                let mut items = self.status_items(Kind::Messages);
+                items.insert(2, StatusItem::UidValidity);
                 let values = self.status_values(&mailbox, &items).await;
                 self.out.status(&mailbox.name, &values);
             }
@@ -338,6 +340,9 @@ impl Session {
             return true;
         };
         let changes: Vec<Change> = first.into_iter().chain(changes).collect();
+        if changes.is_empty() {
+            return false;
+        }
         let selected = self.selected.as_ref().map(|v| v.mailbox.id);
         let touches_selected = changes
             .iter()
