@@ -780,7 +780,9 @@ async fn mark_seen(
         .message_update_flags(inbox.id, uids, havre_store::FlagMode::Add, &seen, None)
         .await?;
     if !done.changed.is_empty() {
-        mailboxes.notifier().changed(user, inbox.id);
+        mailboxes
+            .notifier()
+            .changed(user, inbox.id, havre_mailbox::MessageChange::Flags);
     }
     Ok(())
 }
