@@ -62,6 +62,11 @@ impl Directory {
         &self.store
     }
 
+    /// Password hashes verified by this node so far (see [`Verifier::verified`]).
+    pub fn passwords_verified(&self) -> u64 {
+        self.verifier.verified()
+    }
+
     pub async fn is_local_domain(&self, domain: &str) -> Result<bool, DirectoryError> {
         Ok(self.store.domain_exists(domain).await?)
     }
