@@ -13,10 +13,36 @@ use anyhow::{Context, bail};
 /// checked first, and a mismatch stops the start with the command that fixes
 /// it, rather than failing later on the first write.
 pub fn drop_to(user: &str, paths: &[&Path]) -> anyhow::Result<()> {
-    // SAFETY: getuid has no preconditions.
-    if unsafe { libc::getuid() } != 0 || user.is_empty() {
+    if !switches(user) {
         return Ok(());
     }
+    let (uid, gid) = check_owner(user, paths)?;
+    // SAFETY: plain system calls on integers; each result is checked.
+    unsafe {
+        if libc::setgroups(0, std::ptr::null()) != 0 {
+            bail!("setgroups: {}", std::io::Error::last_os_error());
+        }
+        if libc::setgid(gid) != 0 {
+            bail!("setgid({gid}): {}", std::io::Error::last_os_error());
+        }
+        if libc::setuid(uid) != 0 {
+            bail!("setuid({uid}): {}", std::io::Error::last_os_error());
+        }
+    }
+    tracing::info!(target: "serve", "running as {user} (uid {uid}, gid {gid})");
+    Ok(())
+}
+
+/// Whether serve, started by this process's user, would switch to `user`:
+/// only root switches, and only to a named account.
+pub fn switches(user: &str) -> bool {
+    // SAFETY: getuid has no preconditions.
+    (unsafe { libc::getuid() }) == 0 && !user.is_empty()
+}
+
+/// The uid and gid of `user`, once every one of `paths` that exists belongs
+/// to it; else what to run to fix it.
+pub fn check_owner(user: &str, paths: &[&Path]) -> anyhow::Result<(u32, u32)> {
     let (uid, gid) = lookup(user)?;
     for path in paths {
         let Ok(meta) = std::fs::metadata(path) else {
@@ -32,20 +58,7 @@ pub fn drop_to(user: &str, paths: &[&Path]) -> anyhow::Result<()> {
             );
         }
     }
-    // SAFETY: plain system calls on integers; each result is checked.
-    unsafe {
-        if libc::setgroups(0, std::ptr::null()) != 0 {
-            bail!("setgroups: {}", std::io::Error::last_os_error());
-        }
-        if libc::setgid(gid) != 0 {
-            bail!("setgid({gid}): {}", std::io::Error::last_os_error());
-        }
-        if libc::setuid(uid) != 0 {
-            bail!("setuid({uid}): {}", std::io::Error::last_os_error());
-        }
-    }
-    tracing::info!(target: "serve", "running as {user} (uid {uid}, gid {gid})");
-    Ok(())
+    Ok((uid, gid))
 }
 
 pub fn lookup(user: &str) -> anyhow::Result<(u32, u32)> {
