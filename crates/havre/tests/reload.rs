@@ -186,6 +186,97 @@ fn a_route_changed_and_reloaded_is_used_by_the_next_message() {
 }
 
 #[test]
+fn limits_and_networks_changed_by_a_reload_apply_to_the_next_session() {
+    let mut node = Havre::init(BIN);
+    node.add_user("alice@example.test");
+    node.start();
+    let script = r#"
+s, f = connect()
+last(f)
+s.sendall(b"EHLO client.test\r\n"); print("ehlo:", [l for l in reply(f) if "SIZE" in l])
+s.sendall(b"MAIL FROM:<bob@example.test>\r\n"); last(f)
+s.sendall(b"RCPT TO:<carol@far.test>\r\n"); print("relay:", last(f))
+"#;
+    let before = dialogue(node.smtp_port, script, &[]);
+    assert!(before.contains("SIZE 26214400"), "{before}");
+    assert!(before.contains("relay: 554 5.7.1"), "{before}");
+    for (key, value) in [
+        ("smtp.message_size_limit", "\"1M\""),
+        ("relay.internal_networks", "[\"127.0.0.0/8\"]"),
+    ] {
+        let set = node.cli(&["config", "set", key, value]);
+        assert!(set.status.success(), "{}", stderr(&set));
+    }
+    node.hup();
+    let log = node.wait_for_log("reload: done", 1);
+    assert!(
+        log.contains("reload: smtp.message_size_limit changed"),
+        "{log}"
+    );
+    assert!(
+        log.contains("reload: relay.internal_networks changed"),
+        "{log}"
+    );
+    let after = dialogue(node.smtp_port, script, &[]);
+    assert!(after.contains("SIZE 1048576"), "{after}");
+    assert!(after.contains("relay: 250"), "{after}");
+}
+
+#[test]
+fn a_dkim_key_generated_while_serve_runs_signs_after_a_reload() {
+    let sink = SmtpSink::start(SinkMode::Accept);
+    let mut node = Havre::init(BIN);
+    node.set("relay.internal_networks", "[\"127.0.0.0/8\"]");
+    node.set(
+        "relay.routes.\"far.test\"",
+        &format!("smtp:[127.0.0.1]:{}", sink.port),
+    );
+    node.start();
+    let send = || {
+        let out = swaks(&[
+            "--server",
+            &node.smtp_addr(),
+            "--from",
+            "alice@example.test",
+            "--to",
+            "bob@far.test",
+            "--header",
+            "From: Alice <alice@example.test>",
+        ]);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stdout)
+        );
+    };
+    let signatures = |message: &str| message.matches("DKIM-Signature:").count();
+    send();
+    assert_eq!(signatures(&sink.wait_for(1)[0]), 1, "{}", node.log());
+    let generated = node.cli(&[
+        "dkim",
+        "generate",
+        "example.test",
+        "--selector",
+        "second",
+        "--algorithm",
+        "ed25519",
+    ]);
+    assert!(generated.status.success(), "{}", stderr(&generated));
+    let reload = node.cli(&["reload"]);
+    assert!(reload.status.success(), "{}", stderr(&reload));
+    let log = node.wait_for_log("reload: done", 1);
+    assert!(
+        log.contains("reload: DKIM keys changed; signing with: ")
+            && log.contains("second._domainkey.example.test"),
+        "{log}"
+    );
+    send();
+    let messages = sink.wait_for(2);
+    assert_eq!(messages.len(), 2, "{}", node.log());
+    assert_eq!(signatures(&messages[1]), 2, "{}", messages[1]);
+}
+
+#[test]
 fn the_log_file_is_reopened_after_logrotate_renames_it() {
     let mut node = Havre::init(BIN);
     node.add_user("alice@example.test");
