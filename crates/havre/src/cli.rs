@@ -44,6 +44,14 @@ pub enum Command {
     )]
     Init(InitArgs),
     /// Run every role enabled in the configuration (server.roles)
+    #[command(
+        long_about = "Runs every role enabled in server.roles, once everything `havre config \
+        check` checks has passed and every listener is bound. Writes its process id to \
+        DATA_DIR/havre.pid (locked while it runs: a second serve on the same data is \
+        refused). SIGHUP (or `havre reload`) applies havre.toml again and reopens the log \
+        file; SIGTERM stops accepting, lets transactions under way finish within \
+        server.shutdown_grace, and exits."
+    )]
     Serve,
     /// Make the running serve apply havre.toml again, without dropping a connection
     #[command(long_about = RELOAD_HELP)]
