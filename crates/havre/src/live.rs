@@ -133,10 +133,20 @@ impl Live {
             self.tls = tls.acceptor;
         }
         let tls = self.tls.clone();
+        let before = self.outbound.borrow().clone();
         let signers = match material.signers {
             Some(signers) => Arc::new(signers),
-            None => self.outbound.borrow().signers.clone(),
+            None => before.signers.clone(),
         };
+        // The same servers named in the file: keep the resolver and its
+        // cache (the system's are read again: resolv.conf may have changed).
+        let servers = &config.dns.nameservers;
+        let resolver =
+            if !servers.is_empty() && self.config.borrow().config.dns.nameservers == *servers {
+                before.resolver.clone()
+            } else {
+                material.resolver
+            };
         self.smtp
             .send_replace(smtp(&self.shared, config, tls.clone()));
         self.imap
@@ -145,7 +155,7 @@ impl Live {
         self.relay.send_replace(relay(config));
         self.outbound.send_replace(Arc::new(OutboundSettings {
             routes: material.routes,
-            resolver: material.resolver,
+            resolver,
             client: havre_outbound::ClientSettings::new(config.server.hostname.clone()),
             signers,
             destination_concurrency: config.queue.destination_concurrency.max(1) as usize,
