@@ -92,17 +92,9 @@ pub fn node(loaded: &LoadedConfig, purpose: Purpose) -> anyhow::Result<Material>
         Ok(tls) => Some(tls),
         Err(p) if p.denied && unprivileged => {
             kept.push(format!(
-                "tls.{}: {}; the running certificate is kept: let serve's account read it \
-                 (chown {} {}), or restart havre",
-                p.key,
-                p.message,
-                config.server.user,
-                if p.key == "cert" {
-                    loaded.tls_cert()
-                } else {
-                    loaded.tls_key()
-                }
-                .display()
+                "tls.{}: {}; the running certificate is kept: make it readable by {} \
+                 (server.user), or restart havre",
+                p.key, p.message, config.server.user,
             ));
             None
         }
@@ -122,10 +114,10 @@ pub fn node(loaded: &LoadedConfig, purpose: Purpose) -> anyhow::Result<Material>
             Ok(signers) => Some(signers),
             Err(e) if unprivileged && denied(&e) => {
                 kept.push(format!(
-                    "dkim: {e}; the running keys are kept: let serve's account read them \
-                     (chown -R {} {}), or restart havre",
+                    "dkim: {e}; the running keys are kept: make {} readable by {} \
+                     (server.user), or restart havre",
+                    dkim_dir.display(),
                     config.server.user,
-                    dkim_dir.display()
                 ));
                 None
             }

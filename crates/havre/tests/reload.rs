@@ -586,3 +586,46 @@ fn config_check_finds_what_serve_would_refuse_and_names_file_line_and_key() {
         "{err}"
     );
 }
+
+#[test]
+fn after_the_switch_to_server_user_a_reload_keeps_the_key_only_root_reads_and_applies_the_rest() {
+    // SAFETY: getuid has no preconditions.
+    if unsafe { libc::getuid() } != 0 {
+        // Without root there is no switch to show.
+        return;
+    }
+    let mut node = Havre::init(BIN);
+    node.set("server.user", "nobody");
+    let chown = std::process::Command::new("chown")
+        .args(["-R", "nobody:"])
+        .arg(node.data_dir())
+        .status()
+        .unwrap();
+    assert!(chown.success());
+    node.start();
+    let set = node.cli(&["config", "set", "smtp.banner", "\"ESMTP as nobody\""]);
+    assert!(set.status.success(), "{}", stderr(&set));
+    node.hup();
+    let log = node.wait_for_log("reload: done", 1);
+    // The TLS files are root's (0700 directory, 0600 key), as `havre init`
+    // run by root leaves them.
+    assert!(
+        log.contains("warning: reload: tls.")
+            && log.contains("Permission denied")
+            && log.contains("the running certificate is kept: make it readable by nobody"),
+        "{log}"
+    );
+    assert!(log.contains("reload: smtp.banner changed"), "{log}");
+    assert!(greeting(&node).contains("ESMTP as nobody"));
+    // STARTTLS still offers the certificate serve started with.
+    let out = python_ok(
+        r#"
+import smtplib, ssl, sys
+ctx = ssl.create_default_context(); ctx.check_hostname = False; ctx.verify_mode = ssl.CERT_NONE
+s = smtplib.SMTP("127.0.0.1", int(sys.argv[1]), timeout=15); s.starttls(context=ctx)
+print("tls:", s.sock.version())
+"#,
+        &[&node.smtp_port.to_string()],
+    );
+    assert!(out.contains("tls: TLS"), "{out}");
+}
