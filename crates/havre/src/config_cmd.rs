@@ -28,8 +28,9 @@ pub fn run(explicit: Option<PathBuf>, command: ConfigCommand) -> anyhow::Result<
         }
         ConfigCommand::Set { key, value } => {
             let path = locate::config_path(explicit)?;
+            let before = havre_config::load(&path).ok();
             havre_config::set(&path, &key, &value)?;
-            crate::reload_cmd::hint(&path);
+            crate::reload_cmd::hint(&path, before);
         }
         ConfigCommand::Check => {
             let path = locate::config_path(explicit)?;

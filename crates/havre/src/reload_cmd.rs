@@ -5,8 +5,10 @@
 use std::path::{Path, PathBuf};
 
 use anyhow::{anyhow, bail};
+use havre_config::{LoadedConfig, changed_keys};
 
 use crate::checks::{self, Purpose};
+use crate::live::effective;
 use crate::{locate, pidfile};
 
 pub fn run(explicit: Option<PathBuf>) -> anyhow::Result<()> {
@@ -43,12 +45,25 @@ pub fn run(explicit: Option<PathBuf>) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// After a change to the file: tells the operator to reload when serve runs.
-pub fn hint(config: &Path) {
-    let Ok(loaded) = havre_config::load(config) else {
+/// After a change to the file (`before` is the configuration it held, if it
+/// loaded): tells the operator how a running serve takes it, reload or
+/// restart.
+pub fn hint(config: &Path, before: Option<LoadedConfig>) {
+    let Ok(after) = havre_config::load(config) else {
         return;
     };
-    if let Ok(Some(pid)) = pidfile::running(&loaded.data_dir()) {
+    let Ok(Some(pid)) = pidfile::running(&after.data_dir()) else {
+        return;
+    };
+    let restart = before
+        .map(|b| changed_keys(&effective(&b.config, &after.config), &after.config))
+        .unwrap_or_default();
+    if restart.is_empty() {
         eprintln!("havre: serve is running (pid {pid}): run `havre reload` to apply");
+    } else {
+        eprintln!(
+            "havre: serve is running (pid {pid}): {} only changes when serve restarts",
+            restart.join(", ")
+        );
     }
 }

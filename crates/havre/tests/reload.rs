@@ -459,6 +459,12 @@ fn havre_reload_applies_a_new_banner_to_new_connections_and_says_what_needs_a_re
     );
     let moved = node.cli(&["config", "set", "imap.listen", "[\"127.0.0.1:1\"]"]);
     assert!(moved.status.success());
+    assert_eq!(
+        stderr(&moved).trim(),
+        format!(
+            "havre: serve is running (pid {pid}): imap.listen only changes when serve restarts"
+        )
+    );
     let reload = node.cli(&["reload"]);
     assert!(reload.status.success(), "{}", stderr(&reload));
     let said = String::from_utf8_lossy(&reload.stdout);
