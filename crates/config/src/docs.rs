@@ -44,7 +44,7 @@ pub static KEY_DOCS: &[(&str, &str)] = &[
     ("log", "Logging."),
     (
         "log.level",
-        r#"Tracing filter: error, warn, info, debug, trace or a directive list like "info,havre_smtp=debug"."#,
+        r#"error, warn, info, debug, trace or off, then target=level directives if wanted, like "info,relay=debug"; applied by a reload."#,
     ),
     (
         "log.file",

@@ -44,7 +44,18 @@ pub enum Command {
     )]
     Init(InitArgs),
     /// Run every role enabled in the configuration (server.roles)
+    #[command(
+        long_about = "Runs every role enabled in server.roles, once everything `havre config \
+        check` checks has passed and every listener is bound. Writes its process id to \
+        DATA_DIR/havre.pid (locked while it runs: a second serve on the same data is \
+        refused). SIGHUP (or `havre reload`) applies havre.toml again and reopens the log \
+        file; SIGTERM stops accepting, lets transactions under way finish within \
+        server.shutdown_grace, and exits."
+    )]
     Serve,
+    /// Make the running serve apply havre.toml again, without dropping a connection
+    #[command(long_about = RELOAD_HELP)]
+    Reload,
     /// Show, query, change or check the configuration (like postconf)
     #[command(subcommand)]
     Config(ConfigCommand),
@@ -70,6 +81,39 @@ pub enum Command {
     #[command(subcommand)]
     Dns(DnsCommand),
 }
+
+const RELOAD_HELP: &str = "\
+Checks the configuration as `havre config check` does, then sends SIGHUP to the \
+`havre serve` running on its data directory (the process named in \
+DATA_DIR/havre.pid, which serve holds locked while it runs). A file that does not \
+pass is not sent: the error names its file, line and key, and serve keeps running \
+with the configuration it has. `kill -HUP $(cat DATA_DIR/havre.pid)` does the same \
+without the check; serve then refuses a bad file itself and logs why.
+
+On reload, serve:
+  - reopens log.file (after logrotate renamed it, new lines go to a new file);
+  - reads havre.toml and checks it like at the start;
+  - applies, for new connections and delivery attempts: log.level, log.file, \
+the TLS certificate and key (also when renewed in place), smtp limits and banner, \
+relay.routes, relay.internal_networks, submission.any_sender_classes, \
+dns.nameservers, dkim.sign and the DKIM keys in DATA_DIR/dkim, queue retry times, \
+lifetime, delay warning, destination concurrency and minimum free space, imap and \
+pop3 timeouts and limits, server.shutdown_grace;
+  - logs each key it applied (\"reload: relay.routes changed\") and each key that \
+needs a restart (\"reload: mx.listen needs a restart\"): listeners, \
+max_connections and max_connections_per_ip, server.hostname, data_dir, user, roles \
+and node_id, storage, mailbox.maildir, relay.recipient_delimiter and \
+queue.delivery_concurrency.
+
+Connections under way keep the settings they started with. serve runs as \
+server.user after the start: a TLS key or DKIM key only root may read stays as it \
+was (the log says so) until it is made readable by that account or serve restarts.
+
+In /etc/logrotate.d/havre, signal serve directly, so that the log is reopened \
+even while the file has a problem:
+  postrotate
+      kill -HUP \"$(cat /var/lib/havre/havre.pid)\" 2>/dev/null || true
+  endscript";
 
 #[derive(Args)]
 pub struct InitArgs {
@@ -106,10 +150,20 @@ pub enum ConfigCommand {
         and may have quoted segments (relay.routes.\"remote.test\"). VALUE is parsed as a \
         TOML value (42, true, \"text\", [\"127.0.0.1:25\"]); when it is not valid TOML it \
         is taken as a plain string. The whole resulting configuration is checked before \
-        the file is replaced; comments and layout are kept."
+        the file is replaced; comments and layout are kept. A running serve goes on with \
+        what it has until `havre reload`."
     )]
     Set { key: String, value: String },
-    /// Check the configuration; prints the first problem with its file, line and key
+    /// Check the configuration as serve does; prints the first problem with its file, line and key
+    #[command(
+        long_about = "Checks what `havre serve` checks before it starts and a reload \
+        before it applies anything: the file (types, ranges, log levels, two listeners \
+        on one address), then what it names: the data directory and database (present, \
+        not open to other accounts, owned by server.user when run as root), the TLS \
+        certificate and key (readable, and a pair), relay.routes, dns.nameservers and \
+        the DKIM keys. Prints the first problem with its file, line and key and exits \
+        non-zero. Run it as the account serve starts as (root for a system node)."
+    )]
     Check,
 }
 
@@ -226,8 +280,8 @@ pub enum DkimCommand {
         long_about = "Creates a DKIM key for DOMAIN in DATA_DIR/dkim/DOMAIN/SELECTOR.pem \
         and prints the TXT record to publish at SELECTOR._domainkey.DOMAIN. The newest key \
         of each algorithm signs (an RSA and an Ed25519 key: two signatures), from the next \
-        start of `havre serve`: publish its record first.\n\n\
-        To rotate, generate a key with a new selector (e.g. havre2027), publish it, restart, \
+        `havre reload` (or start of `havre serve`): publish its record first.\n\n\
+        To rotate, generate a key with a new selector (e.g. havre2027), publish it, reload, \
         and keep the old record for a week so mail in transit still verifies."
     )]
     Generate {

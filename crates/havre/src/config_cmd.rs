@@ -28,11 +28,15 @@ pub fn run(explicit: Option<PathBuf>, command: ConfigCommand) -> anyhow::Result<
         }
         ConfigCommand::Set { key, value } => {
             let path = locate::config_path(explicit)?;
+            let before = havre_config::load(&path).ok();
             havre_config::set(&path, &key, &value)?;
+            crate::reload_cmd::hint(&path, before);
         }
         ConfigCommand::Check => {
             let path = locate::config_path(explicit)?;
             let config = havre_config::check(&path)?;
+            // What serve checks beyond the file itself: one function for both.
+            crate::checks::node(&config, crate::checks::Purpose::Check)?;
             println!("{}: ok", config.path.display());
         }
     }

@@ -112,8 +112,9 @@ fn readable_by_all(path: &std::path::Path, mode: u32) -> anyhow::Result<()> {
         .with_context(|| format!("cannot chmod {}", path.display()))
 }
 
-/// Run as root, init made the data directory as root; the server and every
-/// later command work in it as `server.user`, so it becomes that account's.
+/// Run as root, init made the data directory and the TLS key as root; the
+/// server and every later command work in it as `server.user`, and a reload
+/// reads the key again after the switch, so they become that account's.
 /// An account that does not exist yet is not an error here (the package may
 /// create it later): the note says what to do.
 fn give_data_to_server_user(config: &havre_config::LoadedConfig) -> anyhow::Result<Option<String>> {
@@ -131,6 +132,10 @@ fn give_data_to_server_user(config: &havre_config::LoadedConfig) -> anyhow::Resu
         )));
     }
     crate::privileges::give_tree(user, &data)?;
+    // The key too: serve reads it again on `havre reload`, after the switch.
+    for path in [config.tls_key(), config.tls_cert()] {
+        crate::privileges::give_tree(user, &path)?;
+    }
     Ok(Some(format!(
         "havre: {} belongs to {user} (server.user)",
         data.display()

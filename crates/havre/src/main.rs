@@ -1,6 +1,7 @@
 //! The `havre` binary: wires the role crates together and gives operators
 //! their command line. No mail logic lives here.
 
+mod checks;
 mod cli;
 mod config_cmd;
 mod directory_cmd;
@@ -8,12 +9,16 @@ mod dkim_cmd;
 mod dns_cmd;
 mod import_cmd;
 mod init;
+mod live;
 mod locate;
 mod logging;
 mod open_files;
 mod password_input;
+mod pidfile;
 mod privileges;
 mod queue_cmd;
+mod reload;
+mod reload_cmd;
 mod serve;
 mod tls;
 
@@ -61,6 +66,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Init(args) => init::run(args).await,
         Command::Serve => serve::run(config).await,
+        Command::Reload => reload_cmd::run(config),
         Command::Config(cmd) => config_cmd::run(config, cmd),
         Command::Domain(cmd) => directory_cmd::domain(config, cmd).await,
         Command::User(cmd) => directory_cmd::user(config, cmd).await,

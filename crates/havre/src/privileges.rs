@@ -7,22 +7,14 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, bail};
 use havre_config::LoadedConfig;
 
-/// What a node writes into and must therefore belong to `server.user`: the
-/// data directory, the spool, the mailboxes, the database and its WAL.
-pub fn data_paths(config: &LoadedConfig) -> Vec<PathBuf> {
-    let data_dir = config.data_dir();
-    let sqlite = config.sqlite_path();
-    let wal = PathBuf::from(format!("{}-wal", sqlite.display()));
-    let (spool, mail) = (data_dir.join("queue/msg"), data_dir.join("mail"));
-    vec![data_dir, spool, mail, sqlite, wal]
-}
-
 /// For the commands that write into the data directory (`user add` makes a
 /// Maildir, `queue hold` rewrites a record, `dkim generate` a key): run as
 /// root, they act as `server.user`, as `postsuper` acts as the mail owner, so
 /// nothing they create is root's and later refused to the running server.
 pub fn become_server_user(config: &LoadedConfig) -> anyhow::Result<()> {
-    drop_to(&config.config.server.user, &data_paths(config))
+    let owned = crate::checks::owned_paths(config);
+    let owned: Vec<&Path> = owned.iter().map(PathBuf::as_path).collect();
+    drop_to(&config.config.server.user, &owned)
 }
 
 /// When running as root and `user` is not empty, switch to that account (its
@@ -31,11 +23,37 @@ pub fn become_server_user(config: &LoadedConfig) -> anyhow::Result<()> {
 /// The data the node writes must already belong to that account: `paths` are
 /// checked first, and a mismatch stops the start with the command that fixes
 /// it, rather than failing later on the first write.
-pub fn drop_to(user: &str, paths: &[PathBuf]) -> anyhow::Result<()> {
-    // SAFETY: getuid has no preconditions.
-    if unsafe { libc::getuid() } != 0 || user.is_empty() {
+pub fn drop_to(user: &str, paths: &[&Path]) -> anyhow::Result<()> {
+    if !switches(user) {
         return Ok(());
     }
+    let (uid, gid) = check_owner(user, paths)?;
+    // SAFETY: plain system calls on integers; each result is checked.
+    unsafe {
+        if libc::setgroups(0, std::ptr::null()) != 0 {
+            bail!("setgroups: {}", std::io::Error::last_os_error());
+        }
+        if libc::setgid(gid) != 0 {
+            bail!("setgid({gid}): {}", std::io::Error::last_os_error());
+        }
+        if libc::setuid(uid) != 0 {
+            bail!("setuid({uid}): {}", std::io::Error::last_os_error());
+        }
+    }
+    tracing::info!(target: "serve", "running as {user} (uid {uid}, gid {gid})");
+    Ok(())
+}
+
+/// Whether serve, started by this process's user, would switch to `user`:
+/// only root switches, and only to a named account.
+pub fn switches(user: &str) -> bool {
+    // SAFETY: getuid has no preconditions.
+    (unsafe { libc::getuid() }) == 0 && !user.is_empty()
+}
+
+/// The uid and gid of `user`, once every one of `paths` that exists belongs
+/// to it; else what to run to fix it.
+pub fn check_owner(user: &str, paths: &[&Path]) -> anyhow::Result<(u32, u32)> {
     let (uid, gid) = lookup(user)?;
     for path in paths {
         let Ok(meta) = std::fs::metadata(path) else {
@@ -51,20 +69,7 @@ pub fn drop_to(user: &str, paths: &[PathBuf]) -> anyhow::Result<()> {
             );
         }
     }
-    // SAFETY: plain system calls on integers; each result is checked.
-    unsafe {
-        if libc::setgroups(0, std::ptr::null()) != 0 {
-            bail!("setgroups: {}", std::io::Error::last_os_error());
-        }
-        if libc::setgid(gid) != 0 {
-            bail!("setgid({gid}): {}", std::io::Error::last_os_error());
-        }
-        if libc::setuid(uid) != 0 {
-            bail!("setuid({uid}): {}", std::io::Error::last_os_error());
-        }
-    }
-    tracing::info!(target: "serve", "running as {user} (uid {uid}, gid {gid})");
-    Ok(())
+    Ok((uid, gid))
 }
 
 pub fn lookup(user: &str) -> anyhow::Result<(u32, u32)> {

@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use havre_net::{Gate, Refusal};
 use tokio::net::TcpListener;
+use tokio::sync::watch;
 
 use crate::session::Session;
 use crate::{Mode, Services};
@@ -25,7 +26,11 @@ impl Listener {
 
 /// Accepts connections until the node drains. Sessions under way finish
 /// their transaction; their next command is answered 421 4.3.2.
-pub async fn serve(listener: Listener, services: Arc<Services>, gate: Arc<Gate>) {
+///
+/// Each session takes the services of the moment it is accepted (a reload
+/// publishes new ones): it keeps its limits, networks and TLS certificate
+/// to its end, and the next sessions get the new ones.
+pub async fn serve(listener: Listener, services: watch::Receiver<Arc<Services>>, gate: Arc<Gate>) {
     let role = match listener.mode {
         Mode::Mx => "mx",
         Mode::Submission => "submission",
@@ -34,7 +39,7 @@ pub async fn serve(listener: Listener, services: Arc<Services>, gate: Arc<Gate>)
     if let Ok(addr) = listener.local_addr() {
         tracing::info!(target: "smtp", role, "listening on {addr}");
     }
-    let hostname = services.settings.hostname.clone();
+    let hostname = services.borrow().settings.hostname.clone();
     let caps = gate.caps();
     // Postfix's words for the per-client limit; no RFC code fits better than
     // 4.7.0 (too many from you) and 4.3.2 (not accepting now).
@@ -53,7 +58,7 @@ pub async fn serve(listener: Listener, services: Arc<Services>, gate: Arc<Gate>)
     };
     let (mode, implicit_tls) = (listener.mode, listener.implicit_tls);
     havre_net::accept_loop(listener.socket, gate, refusal, |stream, peer, ticket| {
-        let session = Session::new(mode, services.clone(), peer);
+        let session = Session::new(mode, services.borrow().clone(), peer);
         tokio::spawn(async move {
             let stop = ticket.stop();
             session.run(Box::new(stream), implicit_tls, stop).await;
