@@ -215,9 +215,7 @@ fn sendmail_problems(cfg: &crate::model::Sendmail, out: &mut Vec<Problem>) {
     let origin = &cfg.origin;
     if origin.starts_with('.')
         || origin.contains('@')
-        || origin
-            .chars()
-            .any(|c| c.is_whitespace() || c.is_control())
+        || origin.chars().any(|c| c.is_whitespace() || c.is_control())
     {
         out.push(problem(
             &["sendmail", "origin"],

@@ -85,6 +85,14 @@ impl Directory {
     /// name or the nearest parent of it that is a local domain, else at the
     /// first local domain. `None` when no domain is local.
     pub async fn postmaster(&self, hostname: &str) -> Result<Option<Address>, DirectoryError> {
+        let domain = self.origin(hostname).await?;
+        Ok(domain.and_then(|d| Address::parse(&format!("postmaster@{d}")).ok()))
+    }
+
+    /// The local domain of a node named `hostname`, like Postfix's
+    /// `$myorigin`: the host name or its nearest parent that is a local
+    /// domain, else the first local domain; `None` when no domain is local.
+    pub async fn origin(&self, hostname: &str) -> Result<Option<String>, DirectoryError> {
         let mut candidate = hostname.trim_end_matches('.').to_ascii_lowercase();
         let domain = loop {
             if !candidate.is_empty() && self.is_local_domain(&candidate).await? {
@@ -103,7 +111,7 @@ impl Directory {
                 }
             }
         };
-        Ok(domain.and_then(|d| Address::parse(&format!("postmaster@{d}")).ok()))
+        Ok(domain)
     }
 
     pub async fn resolve(&self, address: &Address) -> Result<Resolution, DirectoryError> {

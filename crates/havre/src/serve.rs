@@ -65,6 +65,13 @@ pub async fn run(explicit: Option<PathBuf>) -> anyhow::Result<()> {
         &config.pop3.tls_listen,
     )
     .await?;
+    // Local submission (sendmail) is bound while still root: its socket may
+    // live in a root-owned directory such as /run/havre.
+    let sendmail_socket = loaded.sendmail_socket();
+    let pickup = sendmail_socket
+        .as_deref()
+        .map(|path| crate::pickup::bind(path, &config.server.user))
+        .transpose()?;
     let sqlite = loaded.sqlite_path();
     let wal = PathBuf::from(format!("{}-wal", sqlite.display()));
     crate::privileges::drop_to(
@@ -80,6 +87,9 @@ pub async fn run(explicit: Option<PathBuf>) -> anyhow::Result<()> {
     let mut node = Node::prepare(&loaded, tls).await?;
     node.imap_listeners = imap_listeners;
     node.pop3_listeners = pop3_listeners;
+    // Created as server.user, so only it and root can ask (who, kick).
+    let control_socket = crate::control::socket_path(&loaded);
+    let control = crate::control::bind(&control_socket)?;
 
     let (shutdown_tx, shutdown) = watch::channel(false);
     let (stopper, stop) = Stopper::new();
@@ -103,6 +113,21 @@ pub async fn run(explicit: Option<PathBuf>) -> anyhow::Result<()> {
             (role, gate)
         })
         .collect();
+    // Every gate whose sessions a stop waits for: the roles', and local
+    // submission's (all its sessions come from one "address").
+    let local_gate = Gate::new(
+        "pickup",
+        havre_net::Caps {
+            total: config.smtp.max_connections,
+            per_ip: config.smtp.max_connections,
+        },
+        stop.clone(),
+    );
+    let all_gates: Vec<Arc<Gate>> = gates
+        .iter()
+        .map(|(_, g)| g.clone())
+        .chain([local_gate.clone()])
+        .collect();
     let gate = |role: Role| {
         gates
             .iter()
@@ -113,7 +138,7 @@ pub async fn run(explicit: Option<PathBuf>) -> anyhow::Result<()> {
     for listener in listeners {
         let role = match listener.mode {
             Mode::Mx => Role::Mx,
-            Mode::Submission => Role::Submission,
+            Mode::Submission | Mode::Local => Role::Submission,
             Mode::Lmtp => Role::Lmtp,
         };
         tokio::spawn(havre_smtp::serve(
@@ -122,6 +147,18 @@ pub async fn run(explicit: Option<PathBuf>) -> anyhow::Result<()> {
             gate(role),
         ));
     }
+    if let Some(listener) = pickup {
+        tokio::spawn(havre_smtp::serve_local(
+            listener,
+            node.services.clone(),
+            local_gate.clone(),
+        ));
+    }
+    tokio::spawn(crate::control::serve(
+        control,
+        node.sessions.clone(),
+        stop.clone(),
+    ));
     for (socket, implicit_tls) in node.imap_listeners {
         tokio::spawn(havre_imap::serve(
             socket,
@@ -155,7 +192,7 @@ pub async fn run(explicit: Option<PathBuf>) -> anyhow::Result<()> {
         tokio::spawn(relay.run(shutdown.clone()))
     });
     let roles: Vec<String> = config.server.roles.iter().map(|r| r.to_string()).collect();
-    tracing::info!(target: "serve", "havre {} started: roles {}", env!("CARGO_PKG_VERSION"), roles.join(", "));
+    tracing::info!(target: "serve", "havre {} started: roles {}", crate::version::VERSION, roles.join(", "));
 
     wait_for_signal().await;
     let grace = config.server.shutdown_grace.0;
@@ -164,18 +201,18 @@ pub async fn run(explicit: Option<PathBuf>) -> anyhow::Result<()> {
     stopper.enter(Phase::Draining);
     let _ = shutdown_tx.send(true);
     let sessions = async {
-        for (_, gate) in &gates {
+        for gate in &all_gates {
             gate.wait_empty().await;
         }
     };
     if tokio::time::timeout_at(until, sessions).await.is_err() {
-        let open: u32 = gates.iter().map(|(_, g)| g.open()).sum();
+        let open: u32 = all_gates.iter().map(|g| g.open()).sum();
         tracing::warn!(target: "serve", "{open} session(s) still open after {}: closing them", config.server.shutdown_grace);
         stopper.enter(Phase::Closing);
         // Their goodbyes (421, BYE) are short writes; a client that does not
         // read them is not waited for.
         let goodbyes = async {
-            for (_, gate) in &gates {
+            for gate in &all_gates {
                 gate.wait_empty().await;
             }
         };
@@ -185,6 +222,12 @@ pub async fn run(explicit: Option<PathBuf>) -> anyhow::Result<()> {
         && tokio::time::timeout_at(until, relay).await.is_err()
     {
         tracing::warn!(target: "serve", "deliveries still running after {}; they will be retried at the next start", config.server.shutdown_grace);
+    }
+    // Sockets nobody will answer on any more (a socket left by a crash is
+    // replaced at the next start).
+    let _ = std::fs::remove_file(&control_socket);
+    if let Some(path) = &sendmail_socket {
+        let _ = std::fs::remove_file(path);
     }
     tracing::info!(target: "serve", "stopped");
     Ok(())
@@ -200,6 +243,8 @@ struct Node {
     imap_listeners: Vec<(TcpListener, bool)>,
     pop3: Arc<havre_pop3::Pop3Services>,
     pop3_listeners: Vec<(TcpListener, bool)>,
+    /// Logged-in IMAP and POP3 sessions (who, kick).
+    sessions: Arc<havre_net::Sessions>,
 }
 
 impl Node {
@@ -218,6 +263,11 @@ impl Node {
             tracing::info!(target: "queue", "removed {swept} unfinished or already delivered spool file(s)");
         }
         let directory = Directory::new(store.clone(), &config.relay.recipient_delimiter);
+        let local_submission = havre_smtp::LocalSettings {
+            origin: local_origin(config, &directory).await?,
+            canonical: config.sendmail.canonical.clone(),
+        };
+        let sessions = havre_net::Sessions::new();
         let mailboxes = Mailboxes::new(
             store,
             loaded.maildir_template().display().to_string(),
@@ -248,6 +298,7 @@ impl Node {
             mailboxes: mailboxes.clone(),
             tls: Some(tls.clone()),
             limits: havre_imap::ConnectionLimits::default(),
+            sessions: sessions.clone(),
         });
         // One set of maildrop locks for every POP3 listener of the node.
         let pop3 = Arc::new(havre_pop3::Pop3Services {
@@ -259,12 +310,14 @@ impl Node {
             mailboxes: mailboxes.clone(),
             tls: Some(tls.clone()),
             locks: havre_pop3::MaildropLocks::new(),
+            sessions: sessions.clone(),
         });
         Ok(Node {
             imap,
             imap_listeners: Vec::new(),
             pop3,
             pop3_listeners: Vec::new(),
+            sessions,
             queue: queue.clone(),
             services: Arc::new(Services {
                 settings,
@@ -279,9 +332,27 @@ impl Node {
                     .filter_map(|n| havre_smtp::networks::Network::parse(n))
                     .collect(),
                 any_sender_classes: config.submission.any_sender_classes.clone(),
+                local_submission,
             }),
         })
     }
+}
+
+/// The domain local submission completes names with: `sendmail.origin`,
+/// else the local domain of server.hostname (Postfix's $myorigin), else
+/// the host name itself.
+async fn local_origin(
+    config: &havre_config::Config,
+    directory: &Directory,
+) -> anyhow::Result<String> {
+    if !config.sendmail.origin.is_empty() {
+        return Ok(config.sendmail.origin.to_ascii_lowercase());
+    }
+    Ok(directory
+        .origin(&config.server.hostname)
+        .await
+        .context("cannot read the local domains")?
+        .unwrap_or_else(|| config.server.hostname.clone()))
 }
 
 async fn bind(loaded: &LoadedConfig) -> anyhow::Result<Vec<Listener>> {

@@ -25,9 +25,9 @@ pub async fn serve(listener: TcpListener, implicit_tls: bool, services: Services
     };
     havre_net::accept_loop(listener, gate, refusal, |stream, peer, ticket| {
         let local = stream.local_addr().ok();
-        let session = Session::new(services.clone(), peer, local);
+        let (entry, stop) = services.sessions.open("imap", peer.ip(), ticket.stop());
+        let session = Session::new(services.clone(), peer, local).with_entry(entry);
         tokio::spawn(async move {
-            let stop = ticket.stop();
             session.run(Box::new(stream), implicit_tls, stop).await;
             drop(ticket);
         });
