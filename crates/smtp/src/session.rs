@@ -21,7 +21,7 @@ use crate::received::{ReceivedFields, local_received_header, protocol_keyword, r
 use crate::{Mode, Services};
 use havre_net::{Conn, ConnError, Line, Peer, guard_command};
 use havre_smtp_codec::headers::from_addresses;
-use havre_smtp_codec::{Reply, parse_command};
+use havre_smtp_codec::{Reply, parse_command, qualify_path};
 
 struct Transaction {
     id: String,
@@ -144,15 +144,6 @@ impl Session {
         }
     }
 
-    /// A local caller's address as given, completed (`alice` ->
-    /// `alice@origin`); other sessions take addresses as they come.
-    fn qualified(&self, address: String) -> String {
-        if self.mode == Mode::Local {
-            self.services.local_submission.qualify(&address)
-        } else {
-            address
-        }
-    }
 
     pub(crate) async fn run(
         mut self,
@@ -340,6 +331,15 @@ impl Session {
                 );
                 return Ok(Flow::Continue);
             }
+        };
+        // Local programs write `root`, not `root@domain`: completed before
+        // the parser, which wants a domain.
+        let line = match self.mode {
+            Mode::Local => qualify_path(&line, |name| {
+                self.services.local_submission.qualify(name)
+            })
+            .unwrap_or(line),
+            _ => line,
         };
         let command = match parse_command(&line) {
             Ok(command) => command,
@@ -695,7 +695,6 @@ impl Session {
     }
 
     async fn mail(&mut self, address: String, size: usize, flags: u64) -> Reply {
-        let address = self.qualified(address);
         if self.mode == Mode::Submission && !self.may_relay() {
             return Reply::new(530, "5.7.0", "Authentication required");
         }
@@ -804,7 +803,6 @@ impl Session {
     }
 
     async fn rcpt(&mut self, address: String) -> Reply {
-        let address = self.qualified(address);
         let Some(tx) = self.tx.as_ref() else {
             return Reply::new(503, "5.5.1", "Error: need MAIL command");
         };
