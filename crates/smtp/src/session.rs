@@ -144,7 +144,6 @@ impl Session {
         }
     }
 
-
     pub(crate) async fn run(
         mut self,
         stream: Box<dyn havre_net::Io>,
@@ -335,10 +334,8 @@ impl Session {
         // Local programs write `root`, not `root@domain`: completed before
         // the parser, which wants a domain.
         let line = match self.mode {
-            Mode::Local => qualify_path(&line, |name| {
-                self.services.local_submission.qualify(name)
-            })
-            .unwrap_or(line),
+            Mode::Local => qualify_path(&line, |name| self.services.local_submission.qualify(name))
+                .unwrap_or(line),
             _ => line,
         };
         let command = match parse_command(&line) {
