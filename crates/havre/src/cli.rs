@@ -82,19 +82,17 @@ pub enum Command {
         Called as `sendmail`, havre takes these arguments; called as `mailq` it lists the queue \
         (havre queue list).\n\n\
         Options (as Postfix's sendmail):\n  \
-        -t            recipients from the To:, Cc: and Bcc: headers (added to those given); \
-        Bcc: is removed\n  \
-        -i, -oi       a line with a single dot does not end the message (read to end of input)\n  \
-        -f SENDER     envelope sender (default: the caller's address, see below)\n  \
-        -F NAME       full name for the From: header added when the message has none\n  \
-        -bm           read a message and queue it (the default)\n  \
-        -bs           speak SMTP on standard input and output\n  \
-        -bp           list the queue (mailq)\n  \
-        -C FILE       havre configuration file (default: $HAVRE_CONFIG, ./havre.toml, \
-        /etc/havre/havre.toml)\n  \
-        -v            say what was queued, on standard error\n  \
-        -o*, -B*, -N*, -R*, -q*, -X*, -L*, -h*: accepted and ignored, as Postfix does\n  \
-        --            end of options; recipients follow\n\n\
+        -t          recipients from To:, Cc: and Bcc: too; Bcc: is removed\n  \
+        -i, -oi     a line with a single dot does not end the message\n  \
+        -f SENDER   envelope sender (default: the caller's address, see below)\n  \
+        -F NAME     full name of the From: header added when there is none\n  \
+        -bm         read a message and queue it (the default)\n  \
+        -bs         speak SMTP on standard input and output\n  \
+        -bp         list the queue (mailq)\n  \
+        -C FILE     the havre configuration file\n  \
+        -v          say on standard error what was queued\n  \
+        -o*, -B, -N, -R, -V, -X, -L, -h, -q*: accepted and ignored, as Postfix does\n  \
+        --          end of options; recipients follow\n\n\
         The caller's address is `sendmail.canonical[ACCOUNT]` or ACCOUNT@`sendmail.origin`; \
         recipients without a domain get @`sendmail.origin` (or their canonical address). A From:, \
         Date: and Message-ID: header is added when missing.\n\n\
@@ -288,6 +286,7 @@ pub enum UserCommand {
         the running node are closed at once. --enable lets her in again."
     )]
     Modify {
+        /// The user's address
         email: String,
         /// New class (student, staff, or any name policies use)
         #[arg(long)]
@@ -383,24 +382,28 @@ pub enum QueueCommand {
     /// Put messages on hold: no delivery attempts until released (postsuper -h)
     #[command(after_help = IDS_HELP)]
     Hold {
+        /// Queue ids, ALL, or - for ids on standard input
         #[arg(required = true, value_name = "ID")]
         ids: Vec<String>,
     },
     /// Release held messages and make them due now (postsuper -H)
     #[command(after_help = IDS_HELP)]
     Release {
+        /// Queue ids, ALL, or - for ids on standard input
         #[arg(required = true, value_name = "ID")]
         ids: Vec<String>,
     },
     /// Delete messages from the queue, without bounce (postsuper -d)
     #[command(after_help = IDS_HELP)]
     Delete {
+        /// Queue ids, ALL, or - for ids on standard input
         #[arg(required = true, value_name = "ID")]
         ids: Vec<String>,
     },
     /// Retry messages now with a fresh retry schedule (postsuper -r)
     #[command(after_help = IDS_HELP)]
     Requeue {
+        /// Queue ids, ALL, or - for ids on standard input
         #[arg(required = true, value_name = "ID")]
         ids: Vec<String>,
     },

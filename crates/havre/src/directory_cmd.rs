@@ -173,25 +173,26 @@ pub async fn user(explicit: Option<PathBuf>, command: UserCommand) -> anyhow::Re
             if store.get_user(&email).await?.is_none() {
                 bail!("no user {email}");
             }
-            let changes = UserChanges {
-                class,
-                quota: quota.as_deref().map(|q| parse_quota(Some(q))).transpose()?,
-                disabled: (disable || enable).then_some(disable),
-            };
-            let hash = match password_hash {
+            let password_hash = match password_hash {
                 Some(hash) => Some(imported_hash(hash)?),
                 None if password_stdin => {
                     Some(password::hash_password(&crate::password_input::read(true)?))
                 }
                 None => None,
             };
-            if changes == UserChanges::default() && hash.is_none() {
+            let changes = UserChanges {
+                class,
+                quota: quota.as_deref().map(|q| parse_quota(Some(q))).transpose()?,
+                disabled: (disable || enable).then_some(disable),
+                password_hash,
+            };
+            if changes == UserChanges::default() {
                 bail!(
                     "nothing to change: give --class, --quota, --password-stdin, --password-hash, \
                      --disable or --enable"
                 );
             }
-            modify_user(&store, &email, &changes, hash.as_deref()).await?;
+            modify_user(&store, &email, &changes).await?;
             if disable {
                 let closed = crate::control::kick_if_running(&config, &email).await?;
                 if let Some(n) = closed {
@@ -240,20 +241,14 @@ pub async fn user(explicit: Option<PathBuf>, command: UserCommand) -> anyhow::Re
     Ok(())
 }
 
-/// Applies `havre user modify`: the class, quota and login switch in one
-/// transaction, then the password; says what changed.
+/// Applies `havre user modify` (all changes in one transaction) and says
+/// what changed.
 async fn modify_user(
     store: &Arc<dyn Store>,
     email: &str,
     changes: &UserChanges,
-    hash: Option<&str>,
 ) -> anyhow::Result<()> {
-    if *changes != UserChanges::default() && !store.modify_user(email, changes).await? {
-        bail!("no user {email}");
-    }
-    if let Some(hash) = hash
-        && !store.set_password(email, Some(hash)).await?
-    {
+    if !store.modify_user(email, changes).await? {
         bail!("no user {email}");
     }
     let mut said = Vec::new();
@@ -263,7 +258,7 @@ async fn modify_user(
     if let Some(quota) = changes.quota {
         said.push(format!("quota {}", human_size(quota)));
     }
-    if hash.is_some() {
+    if changes.password_hash.is_some() {
         said.push("password changed".into());
     }
     match changes.disabled {

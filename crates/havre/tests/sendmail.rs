@@ -46,7 +46,7 @@ fn script_account() -> (String, Option<&'static str>) {
 /// A node with alice, started; its directory reachable by other accounts
 /// (the temporary directory above it is private), as /etc/havre is.
 fn node() -> Havre {
-    let mut node = Havre::init(BIN);
+    let node = Havre::init(BIN);
     node.add_user("alice@example.test");
     let above = node.dir().parent().expect("parent").to_path_buf();
     std::fs::set_permissions(&above, std::fs::Permissions::from_mode(0o711)).unwrap();

@@ -104,7 +104,7 @@ pub trait Store: MailStore + Send + Sync + 'static {
     async fn get_user(&self, email: &str) -> Result<Option<User>>;
     async fn list_users(&self, domain: Option<&str>) -> Result<Vec<User>>;
     async fn set_password(&self, email: &str, password_hash: Option<&str>) -> Result<bool>;
-    /// Changes what `changes` names (class, quota, disabled), all or none;
+    /// Changes what `changes` names (class, quota, disabled, password), all or none;
     /// false when there is no such user.
     async fn modify_user(&self, email: &str, changes: &UserChanges) -> Result<bool>;
     async fn remove_user(&self, email: &str) -> Result<bool>;

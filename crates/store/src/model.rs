@@ -34,6 +34,8 @@ pub struct UserChanges {
     /// `Some(None)` makes the quota unlimited.
     pub quota: Option<Option<u64>>,
     pub disabled: Option<bool>,
+    /// A new password hash.
+    pub password_hash: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -398,6 +398,13 @@ impl Store for SqliteStore {
                 .execute(&mut *tx)
                 .await?;
         }
+        if let Some(hash) = &changes.password_hash {
+            sqlx::query("UPDATE users SET password_hash = ? WHERE email = ?")
+                .bind(hash)
+                .bind(email)
+                .execute(&mut *tx)
+                .await?;
+        }
         if let Some(disabled) = changes.disabled {
             sqlx::query("UPDATE users SET disabled = ? WHERE email = ?")
                 .bind(i64::from(disabled))
