@@ -259,6 +259,25 @@ pub static KEY_DOCS: &[(&str, &str)] = &[
         "Maildir of each user; %d domain, %n local part, %u full address (Dovecot's variables); \
          relative to server.data_dir.",
     ),
+    (
+        "sendmail",
+        "Local submission: `sendmail` (cron, PHP's mail(), scripts) hands mail to havre serve through a Unix socket.",
+    ),
+    (
+        "sendmail.socket",
+        "Unix socket havre serve opens for `havre sendmail` (mode 0666: any local account may submit, as with \
+         Postfix's postdrop); relative to the directory of havre.toml; \"\" = no local submission.",
+    ),
+    (
+        "sendmail.origin",
+        "Domain of unqualified addresses: the caller `alice` sends as alice@ORIGIN and `sendmail root` \
+         goes to root@ORIGIN (Postfix's myorigin); \"\" = the local domain server.hostname is in.",
+    ),
+    (
+        "sendmail.canonical",
+        "Unix account to mail address, e.g. { root = \"postmaster@example.org\", www-data = \"web@example.org\" }: \
+         the sender of that account's mail, and where unqualified mail to it goes (Postfix's canonical_maps).",
+    ),
 ];
 
 /// The documentation line of a dotted key or table, if it has one.

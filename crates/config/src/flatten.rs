@@ -134,6 +134,25 @@ pub fn changed_keys(old: &Config, new: &Config) -> Vec<String> {
 /// The value of one key, rendered as TOML; a table gives its flattened keys,
 /// one `key = value` per line.
 pub fn get(cfg: &Config, key: &str) -> Result<String, ConfigError> {
+    let (pairs, table) = lookup(cfg, key)?;
+    if !table {
+        return Ok(pairs.into_iter().map(|(_, v)| v).collect());
+    }
+    let lines: Vec<String> = pairs
+        .into_iter()
+        .map(|(k, v)| format!("{k} = {v}"))
+        .collect();
+    Ok(lines.join("\n"))
+}
+
+/// The `(dotted key, value)` pairs under `key`: the key itself for a value,
+/// each of its keys for a table (like [`show`], limited to `key`).
+pub fn get_pairs(cfg: &Config, key: &str) -> Result<Vec<(String, String)>, ConfigError> {
+    Ok(lookup(cfg, key)?.0)
+}
+
+/// The pairs under `key`, and whether it is a table.
+fn lookup(cfg: &Config, key: &str) -> Result<(Vec<(String, String)>, bool), ConfigError> {
     let segments = parse_key(key)?;
     let doc = to_document(cfg);
     let mut item = doc.as_item();
@@ -143,15 +162,9 @@ pub fn get(cfg: &Config, key: &str) -> Result<String, ConfigError> {
             None => return Err(no_such_key(&doc, &segments, depth)),
         }
     }
-    if item.is_table_like() {
-        let mut out = Vec::new();
-        flatten_item(item, &mut segments.clone(), &mut out);
-        let lines: Vec<String> = out.into_iter().map(|(k, v)| format!("{k} = {v}")).collect();
-        return Ok(lines.join("\n"));
-    }
     let mut out = Vec::new();
     flatten_item(item, &mut segments.clone(), &mut out);
-    Ok(out.pop().map(|(_, v)| v).unwrap_or_default())
+    Ok((out, item.is_table_like()))
 }
 
 /// The error for `segments`, of which the first `found` exist in `doc`.

@@ -21,7 +21,8 @@
 //!   has three segments.
 //! - [`set`] edits the file in place, keeping comments and layout, checks the
 //!   whole result with the same loader, and replaces the file atomically; an
-//!   invalid change leaves the file untouched.
+//!   invalid change leaves the file untouched. [`unset`] removes a key the
+//!   same way, so that it takes its default again (`postconf -X`).
 //!
 //! What it refuses: unknown keys (with the list of the known ones, so a typo
 //! never silently falls back to a default), values of the wrong type or out of
@@ -48,14 +49,14 @@ mod validate;
 mod values;
 
 pub use docs::{KEY_DOCS, defaults_commented, doc, init_text};
-pub use edit::{parse_value, set};
+pub use edit::{parse_value, set, unset};
 pub use error::{ConfigError, Location};
-pub use flatten::{changed_keys, get, show, show_defaults, show_non_default};
+pub use flatten::{changed_keys, get, get_pairs, show, show_defaults, show_non_default};
 pub use keys::{format_key, parse_key};
 pub use load::{LoadedConfig, check, load, parse};
 pub use model::{
-    Config, Dkim, Imap, Lmtp, Log, Mailbox, Mx, Pop3, Queue, Relay, Role, Server, Smtp, Storage,
-    StorageBackend, Tls,
+    Config, Dkim, Imap, Lmtp, Log, Mailbox, Mx, Pop3, Queue, Relay, Role, Sendmail, Server, Smtp,
+    Storage, StorageBackend, Tls,
 };
 pub use values::{Duration, Size, ValueError};
 

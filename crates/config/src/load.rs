@@ -58,6 +58,13 @@ impl LoadedConfig {
         (!file.as_os_str().is_empty()).then(|| self.config_dir().join(file))
     }
 
+    /// `sendmail.socket`, relative to the directory of the file; `None`
+    /// when empty (no local submission).
+    pub fn sendmail_socket(&self) -> Option<PathBuf> {
+        let socket = &self.config.sendmail.socket;
+        (!socket.as_os_str().is_empty()).then(|| self.config_dir().join(socket))
+    }
+
     /// `mailbox.maildir`, relative to the data directory, variables
     /// (`%d`, `%n`, `%u`) left in place.
     pub fn maildir_template(&self) -> PathBuf {

@@ -202,6 +202,7 @@ pub(crate) fn problems(cfg: &Config) -> Vec<Problem> {
     if let Some(message) = maildir_problem(&cfg.mailbox.maildir) {
         out.push(problem(&["mailbox", "maildir"], message));
     }
+    sendmail_problems(&cfg.sendmail, &mut out);
     out
 }
 
@@ -257,6 +258,34 @@ fn overlap(a: SocketAddr, b: SocketAddr) -> bool {
     a.port() == b.port()
         && (a.ip() == b.ip()
             || (a.is_ipv4() == b.is_ipv4() && (a.ip().is_unspecified() || b.ip().is_unspecified())))
+}
+
+/// The origin is a domain; each canonical address is `local@domain`.
+fn sendmail_problems(cfg: &crate::model::Sendmail, out: &mut Vec<Problem>) {
+    let origin = &cfg.origin;
+    if origin.starts_with('.')
+        || origin.contains('@')
+        || origin.chars().any(|c| c.is_whitespace() || c.is_control())
+    {
+        out.push(problem(
+            &["sendmail", "origin"],
+            format!("expected a domain like \"example.org\", found {origin:?}"),
+        ));
+    }
+    for (account, address) in &cfg.canonical {
+        let valid = address
+            .rsplit_once('@')
+            .is_some_and(|(local, domain)| !local.is_empty() && domain.contains('.'))
+            && !address.chars().any(|c| c.is_whitespace() || c.is_control());
+        if !valid {
+            out.push(problem(
+                &["sendmail", "canonical"],
+                format!(
+                    "{account:?}: expected a mail address like \"{account}@example.org\", found {address:?}"
+                ),
+            ));
+        }
+    }
 }
 
 /// A tracing filter: comma-separated `level` or `target=level` directives

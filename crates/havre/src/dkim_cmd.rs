@@ -58,29 +58,70 @@ pub async fn run(explicit: Option<PathBuf>, command: DkimCommand) -> anyhow::Res
                 println!("Note: dkim.sign is false, so nothing is signed until it is true.");
             }
         }
-        DkimCommand::List { domain } => {
+        DkimCommand::List { domain, format } => {
             let domains = match domain {
                 Some(d) => vec![normalize_domain(&d).map_err(|e| anyhow!("{d:?}: {e}"))?],
                 None => havre_dkim::domains(&dir)?,
             };
+            let mut listed = Vec::new();
             for domain in domains {
                 let keys = havre_dkim::keys(&dir, &domain)?;
                 let active = havre_dkim::active_keys(&keys);
                 for key in &keys {
-                    let signs = active.contains(&key);
-                    println!(
-                        "{} {} {} {} {}",
-                        if signs { "*" } else { " " },
-                        domain,
-                        key.selector,
-                        key.algorithm,
-                        key.created.format("%Y-%m-%d %H:%M:%S UTC")
-                    );
+                    listed.push(ListedKey {
+                        signs: active.contains(&key),
+                        domain: domain.clone(),
+                        selector: key.selector.clone(),
+                        algorithm: key.algorithm.to_string(),
+                        created: key
+                            .created
+                            .to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+                        dns_name: key.dns_name(),
+                        created_text: key.created.format("%Y-%m-%d %H:%M:%S UTC").to_string(),
+                    });
                 }
             }
+            crate::output::print(&KeyList(listed), format.json)?;
         }
     }
     Ok(())
+}
+
+/// A key as `havre dkim list` shows it.
+#[derive(serde::Serialize)]
+struct ListedKey {
+    /// One of the keys that sign (the newest of its algorithm).
+    signs: bool,
+    domain: String,
+    selector: String,
+    algorithm: String,
+    created: String,
+    /// Where its TXT record goes.
+    dns_name: String,
+    #[serde(skip)]
+    created_text: String,
+}
+
+#[derive(serde::Serialize)]
+#[serde(transparent)]
+struct KeyList(Vec<ListedKey>);
+
+impl crate::output::Report for KeyList {
+    fn text(&self) -> String {
+        self.0
+            .iter()
+            .map(|k| {
+                format!(
+                    "{} {} {} {} {}\n",
+                    if k.signs { "*" } else { " " },
+                    k.domain,
+                    k.selector,
+                    k.algorithm,
+                    k.created_text
+                )
+            })
+            .collect()
+    }
 }
 
 /// `name`, normalised, if it is a local domain; the error says how to add it.

@@ -49,6 +49,8 @@ pub async fn run(args: InitArgs) -> anyhow::Result<()> {
         overrides.push(("imap.tls_listen", listen("127.0.0.1:2993")));
         overrides.push(("pop3.listen", listen("127.0.0.1:2110")));
         overrides.push(("pop3.tls_listen", listen("127.0.0.1:2995")));
+        // Beside the configuration: /run/havre is root's to create.
+        overrides.push(("sendmail.socket", Value::from("run/sendmail.sock")));
     }
     let text = havre_config::init_text(&overrides);
 

@@ -80,6 +80,12 @@ pub struct Shared {
     /// any one set of settings.
     pub imap_limits: havre_imap::ConnectionLimits,
     pub pop3_locks: havre_pop3::MaildropLocks,
+    /// Logged-in IMAP and POP3 sessions (`havre who`, `havre kick`).
+    pub sessions: Arc<havre_net::Sessions>,
+    /// The domain local submission completes names with (Postfix's
+    /// $myorigin), worked out at start from the local domains when
+    /// `sendmail.origin` is empty.
+    pub origin: String,
 }
 
 /// The publishers of each role's settings.
@@ -188,6 +194,14 @@ fn smtp(shared: &Shared, config: &Config, tls: TlsAcceptor) -> Arc<Services> {
             .filter_map(|n| havre_smtp::networks::Network::parse(n))
             .collect(),
         any_sender_classes: config.submission.any_sender_classes.clone(),
+        local_submission: havre_smtp::LocalSettings {
+            origin: if config.sendmail.origin.is_empty() {
+                shared.origin.clone()
+            } else {
+                config.sendmail.origin.to_ascii_lowercase()
+            },
+            canonical: config.sendmail.canonical.clone(),
+        },
     })
 }
 
@@ -205,6 +219,7 @@ fn imap(shared: &Shared, config: &Config, tls: TlsAcceptor) -> havre_imap::Servi
         mailboxes: shared.mailboxes.clone(),
         tls: Some(tls),
         limits: shared.imap_limits.clone(),
+        sessions: shared.sessions.clone(),
     })
 }
 
@@ -218,6 +233,7 @@ fn pop3(shared: &Shared, config: &Config, tls: TlsAcceptor) -> Arc<havre_pop3::P
         mailboxes: shared.mailboxes.clone(),
         tls: Some(tls),
         locks: shared.pop3_locks.clone(),
+        sessions: shared.sessions.clone(),
     })
 }
 

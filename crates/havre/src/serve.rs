@@ -71,7 +71,17 @@ pub async fn run(explicit: Option<PathBuf>) -> anyhow::Result<()> {
         &config.pop3.tls_listen,
     )
     .await?;
+    // Local submission (sendmail) is bound while still root: its socket may
+    // live in a root-owned directory such as /run/havre.
+    let sendmail_socket = loaded.sendmail_socket();
+    let pickup = sendmail_socket
+        .as_deref()
+        .map(|path| crate::pickup::bind(path, &config.server.user))
+        .transpose()?;
     crate::privileges::become_server_user(&loaded)?;
+    // Created as server.user, so only it and root can ask (who, kick).
+    let control_socket = crate::control::socket_path(&loaded);
+    let control = crate::control::bind(&control_socket)?;
     let leaf = material
         .tls
         .as_ref()
@@ -123,6 +133,21 @@ pub async fn run(explicit: Option<PathBuf>) -> anyhow::Result<()> {
             (role, gate)
         })
         .collect();
+    // Every gate whose sessions a stop waits for: the roles', and local
+    // submission's (all its sessions come from one "address").
+    let local_gate = Gate::new(
+        "pickup",
+        havre_net::Caps {
+            total: config.smtp.max_connections,
+            per_ip: config.smtp.max_connections,
+        },
+        stop.clone(),
+    );
+    let all_gates: Vec<Arc<Gate>> = gates
+        .iter()
+        .map(|(_, g)| g.clone())
+        .chain([local_gate.clone()])
+        .collect();
     let gate = |role: Role| {
         gates
             .iter()
@@ -133,7 +158,7 @@ pub async fn run(explicit: Option<PathBuf>) -> anyhow::Result<()> {
     for listener in listeners {
         let role = match listener.mode {
             Mode::Mx => Role::Mx,
-            Mode::Submission => Role::Submission,
+            Mode::Submission | Mode::Local => Role::Submission,
             Mode::Lmtp => Role::Lmtp,
         };
         tokio::spawn(havre_smtp::serve(listener, smtp.clone(), gate(role)));
@@ -164,9 +189,21 @@ pub async fn run(explicit: Option<PathBuf>) -> anyhow::Result<()> {
         );
         tokio::spawn(relay.run(shutdown.clone()))
     });
+    if let Some(listener) = pickup {
+        tokio::spawn(havre_smtp::serve_local(
+            listener,
+            smtp.clone(),
+            local_gate.clone(),
+        ));
+    }
+    tokio::spawn(crate::control::serve(
+        control,
+        shared.sessions.clone(),
+        stop.clone(),
+    ));
     tokio::spawn(reloader.run(hangup));
     let roles: Vec<String> = config.server.roles.iter().map(|r| r.to_string()).collect();
-    tracing::info!(target: "serve", "havre {} started: roles {}", env!("CARGO_PKG_VERSION"), roles.join(", "));
+    tracing::info!(target: "serve", "havre {} started: roles {}", crate::version::VERSION, roles.join(", "));
 
     wait_for_signal().await;
     // A reload may have changed it.
@@ -176,18 +213,18 @@ pub async fn run(explicit: Option<PathBuf>) -> anyhow::Result<()> {
     stopper.enter(Phase::Draining);
     let _ = shutdown_tx.send(true);
     let sessions = async {
-        for (_, gate) in &gates {
+        for gate in &all_gates {
             gate.wait_empty().await;
         }
     };
     if tokio::time::timeout_at(until, sessions).await.is_err() {
-        let open: u32 = gates.iter().map(|(_, g)| g.open()).sum();
+        let open: u32 = all_gates.iter().map(|g| g.open()).sum();
         tracing::warn!(target: "serve", "{open} session(s) still open after {grace}: closing them");
         stopper.enter(Phase::Closing);
         // Their goodbyes (421, BYE) are short writes; a client that does not
         // read them is not waited for.
         let goodbyes = async {
-            for (_, gate) in &gates {
+            for gate in &all_gates {
                 gate.wait_empty().await;
             }
         };
@@ -197,6 +234,12 @@ pub async fn run(explicit: Option<PathBuf>) -> anyhow::Result<()> {
         && tokio::time::timeout_at(until, relay).await.is_err()
     {
         tracing::warn!(target: "serve", "deliveries still running after {grace}; they will be retried at the next start");
+    }
+    // Sockets nobody will answer on any more (a socket left by a crash is
+    // replaced at the next start).
+    let _ = std::fs::remove_file(&control_socket);
+    if let Some(path) = &sendmail_socket {
+        let _ = std::fs::remove_file(path);
     }
     tracing::info!(target: "serve", "stopped");
     Ok(())
@@ -219,6 +262,7 @@ async fn shared(loaded: &LoadedConfig) -> anyhow::Result<Shared> {
         tracing::info!(target: "queue", "removed {swept} unfinished or already delivered spool file(s)");
     }
     let directory = Directory::new(store.clone(), &config.relay.recipient_delimiter);
+    let origin = local_origin(config, &directory).await?;
     let mailboxes = Mailboxes::new(
         store,
         loaded.maildir_template().display().to_string(),
@@ -232,7 +276,23 @@ async fn shared(loaded: &LoadedConfig) -> anyhow::Result<Shared> {
         imap_limits: havre_imap::ConnectionLimits::default(),
         // One set of maildrop locks for every POP3 listener of the node.
         pop3_locks: havre_pop3::MaildropLocks::new(),
+        sessions: havre_net::Sessions::new(),
+        origin,
     })
+}
+
+/// The domain local submission completes names with when `sendmail.origin`
+/// is empty: the local domain of server.hostname (Postfix's $myorigin), else
+/// the host name itself.
+async fn local_origin(
+    config: &havre_config::Config,
+    directory: &Directory,
+) -> anyhow::Result<String> {
+    Ok(directory
+        .origin(&config.server.hostname)
+        .await
+        .context("cannot read the local domains")?
+        .unwrap_or_else(|| config.server.hostname.clone()))
 }
 
 async fn bind(loaded: &LoadedConfig) -> anyhow::Result<Vec<Listener>> {

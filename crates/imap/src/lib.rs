@@ -61,6 +61,8 @@ pub struct ImapServices {
     pub mailboxes: Mailboxes,
     pub tls: Option<tokio_rustls::TlsAcceptor>,
     pub limits: ConnectionLimits,
+    /// The node's list of logged-in sessions (`havre who`, `havre kick`).
+    pub sessions: Arc<havre_net::Sessions>,
 }
 
 pub type Services = Arc<ImapServices>;

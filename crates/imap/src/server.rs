@@ -32,9 +32,10 @@ pub async fn serve(
     };
     havre_net::accept_loop(listener, gate, refusal, |stream, peer, ticket| {
         let local = stream.local_addr().ok();
-        let session = Session::new(services.borrow().clone(), peer, local);
+        let services = services.borrow().clone();
+        let (entry, stop) = services.sessions.open("imap", peer.ip(), ticket.stop());
+        let session = Session::new(services, peer, local).with_entry(entry);
         tokio::spawn(async move {
-            let stop = ticket.stop();
             session.run(Box::new(stream), implicit_tls, stop).await;
             drop(ticket);
         });

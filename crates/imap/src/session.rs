@@ -70,6 +70,8 @@ pub(crate) struct Session {
     pub tls: bool,
     pub user: Option<String>,
     user_slot: Option<Slot>,
+    /// The session's line in `havre who`; a kick comes through its stop.
+    entry: Option<havre_net::SessionEntry>,
     pub selected: Option<View>,
     /// The messages of `selected` that are `\Recent` in this session.
     pub(crate) recent: crate::recent::Recent,
@@ -140,6 +142,7 @@ impl Session {
             tls: false,
             user: None,
             user_slot: None,
+            entry: None,
             selected: None,
             recent: Default::default(),
             enabled: Enabled::default(),
@@ -158,6 +161,13 @@ impl Session {
             counters: (0, 0),
             started: std::time::Instant::now(),
         }
+    }
+
+    /// Lists the session in `havre who` once logged in (the connection
+    /// follows the stop `Sessions::open` gave with `entry`).
+    pub(crate) fn with_entry(mut self, entry: havre_net::SessionEntry) -> Session {
+        self.entry = Some(entry);
+        self
     }
 
     pub(crate) fn user(&self) -> &str {
@@ -355,8 +365,17 @@ impl Session {
         true
     }
 
-    /// The node stops: Dovecot's last words, then the connection ends.
+    /// The node stops, or an operator kicked the user: Dovecot's last
+    /// words, then the connection ends.
     async fn shutting_down(&self, conn: &mut Conn) {
+        if self.entry.as_ref().is_some_and(|e| e.kicked()) {
+            let _ = conn
+                .send(b"* BYE Disconnected by the administrator.\r\n")
+                .await;
+            conn.shutdown().await;
+            self.log_end("Disconnected: Kicked by the administrator");
+            return;
+        }
         let _ = conn.send(b"* BYE Server shutting down.\r\n").await;
         conn.shutdown().await;
         self.log_end("Disconnected: Server shutting down");
@@ -680,6 +699,9 @@ impl Session {
             if self.tls { ", TLS" } else { "" }
         );
         self.changes = Some(self.services.mailboxes.notifier().subscribe(&user));
+        if let Some(entry) = &self.entry {
+            entry.logged_in(&user);
+        }
         self.user = Some(user);
         self.user_slot = Some(slot);
         Ok(())
@@ -926,6 +948,7 @@ mod tests {
             mailboxes: Mailboxes::new(store, format!("{}/%d/%n", dir.path().display()), "mx.test"),
             tls: None,
             limits: limits.clone(),
+            sessions: havre_net::Sessions::new(),
         });
         let (server, mut client) = PanicOnRead::pair();
         let session = Session::new(services, "192.0.2.1:40000".parse().unwrap(), None);

@@ -16,11 +16,12 @@ use havre_store::{QueueEntry, QueueRecipient, RecipientStatus};
 use smtp_proto::{MAIL_SMTPUTF8, Request};
 
 use crate::data::{self, BodySink};
-use crate::received::{ReceivedFields, protocol_keyword, received_header};
+use crate::local::Caller;
+use crate::received::{ReceivedFields, local_received_header, protocol_keyword, received_header};
 use crate::{Mode, Services};
 use havre_net::{Conn, ConnError, Line, Peer, guard_command};
 use havre_smtp_codec::headers::from_addresses;
-use havre_smtp_codec::{Reply, parse_command};
+use havre_smtp_codec::{Reply, parse_command, qualify_path};
 
 struct Transaction {
     id: String,
@@ -87,6 +88,8 @@ pub(crate) struct Session {
     stats: Stats,
     /// The user who authenticated (submission).
     auth: Option<havre_store::User>,
+    /// The local account on the other end (local submission).
+    caller: Option<Caller>,
 }
 
 /// The last words to a client whose command met a bug (the panic is logged):
@@ -116,19 +119,29 @@ impl Session {
             errors: 0,
             stats: Stats::default(),
             auth: None,
+            caller: None,
         }
+    }
+
+    /// A local submission from `caller` (on the Unix socket of `havre
+    /// sendmail`); the loopback address stands for the peer.
+    pub(crate) fn new_local(services: Arc<Services>, caller: Caller) -> Session {
+        let mut session =
+            Session::new(Mode::Local, services, SocketAddr::from(([127, 0, 0, 1], 0)));
+        session.client_name = "localhost".into();
+        session.caller = Some(caller);
+        session
     }
 
     fn role(&self) -> &'static str {
-        match self.mode {
-            Mode::Mx => "mx",
-            Mode::Submission => "submission",
-            Mode::Lmtp => "lmtp",
-        }
+        self.mode.role()
     }
 
     fn client(&self) -> String {
-        format!("{}[{}]", self.client_name, self.peer.ip())
+        match &self.caller {
+            Some(caller) => format!("uid={} ({})", caller.uid, caller.account),
+            None => format!("{}[{}]", self.client_name, self.peer.ip()),
+        }
     }
 
     pub(crate) async fn run(
@@ -153,7 +166,7 @@ impl Session {
                 "{} {}",
                 settings.hostname,
                 match self.mode {
-                    Mode::Mx | Mode::Submission => settings.banner.as_str(),
+                    Mode::Mx | Mode::Submission | Mode::Local => settings.banner.as_str(),
                     Mode::Lmtp => "LMTP havre",
                 }
             )],
@@ -318,6 +331,13 @@ impl Session {
                 return Ok(Flow::Continue);
             }
         };
+        // Local programs write `root`, not `root@domain`: completed before
+        // the parser, which wants a domain.
+        let line = match self.mode {
+            Mode::Local => qualify_path(&line, |name| self.services.local_submission.qualify(name))
+                .unwrap_or(line),
+            _ => line,
+        };
         let command = match parse_command(&line) {
             Ok(command) => command,
             Err(err) => {
@@ -380,7 +400,7 @@ impl Session {
                 Reply::new(252, "2.0.0", "Cannot VRFY user, but will accept message"),
             ),
             Request::StartTls => {
-                if self.services.tls.is_none() || self.mode == Mode::Lmtp {
+                if self.services.tls.is_none() || matches!(self.mode, Mode::Lmtp | Mode::Local) {
                     self.reply(
                         conn,
                         name,
@@ -606,7 +626,10 @@ impl Session {
         }
         let mut lines = vec![settings.hostname.clone(), "PIPELINING".into()];
         lines.push(format!("SIZE {}", settings.message_size_limit));
-        if self.mode != Mode::Lmtp && self.services.tls.is_some() && self.tls.is_none() {
+        if !matches!(self.mode, Mode::Lmtp | Mode::Local)
+            && self.services.tls.is_some()
+            && self.tls.is_none()
+        {
             lines.push("STARTTLS".into());
         }
         // AUTH only where passwords are welcome, and only once encrypted:
@@ -633,7 +656,8 @@ impl Session {
     /// May this client send to any domain (authenticated, or from an internal
     /// network)?
     fn may_relay(&self) -> bool {
-        self.auth.is_some()
+        self.mode == Mode::Local
+            || self.auth.is_some()
             || self
                 .services
                 .internal_networks
@@ -709,6 +733,10 @@ impl Session {
         }
         let id = new_queue_id();
         match &self.auth {
+            _ if self.caller.is_some() => {
+                // Postfix's pickup line: who submitted, as the kernel said.
+                tracing::info!(target: "smtp", role = self.role(), "{id}: {} from=<{address}>", self.client())
+            }
             Some(user) => {
                 tracing::info!(target: "smtp", role = self.role(), "{id}: client={}, sasl_username={}", self.client(), user.email)
             }
@@ -716,6 +744,13 @@ impl Session {
                 tracing::info!(target: "smtp", role = self.role(), "{id}: client={}", self.client())
             }
         }
+        // A local caller hears what its address was completed to (`havre
+        // sendmail` writes it in the From: header it adds), in Sendmail's words.
+        let reply = if self.mode == Mode::Local {
+            Reply::new(250, "2.1.0", format!("<{address}>... Sender ok"))
+        } else {
+            Reply::new(250, "2.1.0", "Ok")
+        };
         self.tx = Some(Transaction {
             id,
             sender: address,
@@ -724,7 +759,7 @@ impl Session {
             bdat: None,
             bdat_failed: false,
         });
-        Reply::new(250, "2.1.0", "Ok")
+        reply
     }
 
     /// Postfix's smtpd_check_queue: no MAIL while the queue's filesystem has
@@ -808,7 +843,7 @@ impl Session {
                     tx.recipients
                         .push((parsed.to_string(), vec![Target::Remote(parsed.to_string())]));
                 }
-                return Reply::new(250, "2.1.5", "Ok");
+                return self.recipient_ok(&address);
             }
             Ok(Resolution::NotLocal) => {
                 Reply::new(554, "5.7.1", format!("<{address}>: Relay access denied"))
@@ -834,12 +869,21 @@ impl Session {
                     if let Some(tx) = self.tx.as_mut() {
                         tx.recipients.push((parsed.to_string(), targets));
                     }
-                    return Reply::new(250, "2.1.5", "Ok");
+                    return self.recipient_ok(&address);
                 }
             }
         };
         self.noqueue(&reply, &address);
         reply
+    }
+
+    /// 250 to a RCPT; a local caller hears what its address was completed to.
+    fn recipient_ok(&self, address: &str) -> Reply {
+        if self.mode == Mode::Local {
+            Reply::new(250, "2.1.5", format!("<{address}>... Recipient ok"))
+        } else {
+            Reply::new(250, "2.1.5", "Ok")
+        }
     }
 
     /// `RCPT TO:<postmaster>` without a domain must be accepted (RFC 5321 4.5.1).
@@ -896,20 +940,25 @@ impl Session {
             tx.smtputf8,
             self.auth.is_some(),
         );
-        let header = received_header(&ReceivedFields {
-            helo: self.helo.as_deref().unwrap_or(""),
-            client_name: &self.client_name,
-            client_ip: self.peer.ip(),
-            hostname: &settings.hostname,
-            protocol: &protocol,
-            queue_id: &tx.id,
-            single_recipient: match tx.recipients.as_slice() {
-                [(only, _)] => Some(only.as_str()),
-                _ => None,
-            },
-            tls: self.tls.as_deref(),
-            now: chrono::Utc::now(),
-        });
+        let header = match &self.caller {
+            Some(caller) => {
+                local_received_header(&settings.hostname, caller.uid, &tx.id, chrono::Utc::now())
+            }
+            None => received_header(&ReceivedFields {
+                helo: self.helo.as_deref().unwrap_or(""),
+                client_name: &self.client_name,
+                client_ip: self.peer.ip(),
+                hostname: &settings.hostname,
+                protocol: &protocol,
+                queue_id: &tx.id,
+                single_recipient: match tx.recipients.as_slice() {
+                    [(only, _)] => Some(only.as_str()),
+                    _ => None,
+                },
+                tls: self.tls.as_deref(),
+                now: chrono::Utc::now(),
+            }),
+        };
         let mut body = BodyWriter {
             file: Some(file),
             limit: settings.message_size_limit,
@@ -1088,7 +1137,7 @@ impl Session {
                     ),
                 );
             }
-            Mode::Mx | Mode::Submission => {
+            Mode::Mx | Mode::Submission | Mode::Local => {
                 let reply = self.enqueue(tx, body).await;
                 self.reply(conn, name, reply);
             }
@@ -1367,6 +1416,7 @@ mod tests {
             tls: None,
             internal_networks: Vec::new(),
             any_sender_classes: Vec::new(),
+            local_submission: crate::LocalSettings::default(),
         });
         let (server, mut client) = PanicOnRead::pair();
         let session = Session::new(Mode::Mx, services, "192.0.2.1:40000".parse().unwrap());
