@@ -109,7 +109,11 @@ impl Pipeline {
             headers: Vec::new(),
             steps: Vec::new(),
         };
-        for check in self.checks.iter().filter(|c| c.stages().contains(&facts.stage)) {
+        for check in self
+            .checks
+            .iter()
+            .filter(|c| c.stages().contains(&facts.stage))
+        {
             let verdict = check.check(facts).await;
             let name = check.name().to_owned();
             outcome
