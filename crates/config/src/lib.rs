@@ -39,6 +39,7 @@ mod keys;
 mod load;
 mod locate;
 mod model;
+mod policy;
 mod validate;
 mod values;
 
@@ -51,6 +52,9 @@ pub use load::{LoadedConfig, check, load, parse};
 pub use model::{
     Config, Dkim, Imap, Lmtp, Log, Mailbox, Mx, Pop3, Queue, Relay, Role, Server, Smtp, Storage,
     StorageBackend, Tls,
+};
+pub use policy::{
+    Greylist, Policy, PolicyAction, PolicyRule, PolicyStage, RateKey, RateLimitSpec, RateWhat,
 };
 pub use values::{Duration, Size, ValueError};
 

@@ -33,6 +33,8 @@ pub struct Config {
     pub dkim: Dkim,
     pub queue: Queue,
     pub mailbox: Mailbox,
+    pub greylist: crate::policy::Greylist,
+    pub policy: crate::policy::Policy,
 }
 
 impl Config {
