@@ -289,7 +289,8 @@ pub static KEY_DOCS: &[(&str, &str)] = &[
     (
         "greylist.exempt",
         "Never greylisted: networks (\"192.0.2.0/24\", addresses) and domains (\"example.org\", with its subdomains) \
-         of the recipient, the sender or the client's confirmed name.",
+         of the recipient, the sender or the client's confirmed name. Authenticated clients and relay.internal_networks \
+         are never greylisted either.",
     ),
     (
         "policy",

@@ -12,10 +12,12 @@
 
 #![forbid(unsafe_code)]
 
+mod from_config;
 mod greylist;
 mod pattern;
 mod rules;
 
+pub use from_config::{PolicyChecks, from_config, greylist_settings};
 pub use greylist::{Exempt, Greylist, GreylistSettings, client_network, normalize_sender};
 pub use pattern::Pattern;
 pub use rules::{Conditions, RateKey, RateLimit, RateWhat, Rule, RuleAction, period_text};
