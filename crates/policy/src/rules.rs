@@ -217,7 +217,7 @@ pub fn period_text(per: Duration) -> String {
         (60, "minute"),
         (1, "second"),
     ] {
-        if secs >= unit && secs % unit == 0 {
+        if secs >= unit && secs.is_multiple_of(unit) {
             let n = secs / unit;
             return if n == 1 {
                 name.to_owned()
@@ -264,8 +264,10 @@ pub enum RuleAction {
 
 /// One rule of `[[policy.rules]]`, a check of the pipeline.
 pub struct Rule {
+    /// The rule's own name (in state keys).
+    rule: String,
+    /// `rule NAME`, the check's name in logs.
     name: String,
-    check_name: String,
     stage: [Stage; 1],
     conditions: Conditions,
     action: RuleAction,
@@ -274,8 +276,8 @@ pub struct Rule {
 impl Rule {
     pub fn new(name: &str, stage: Stage, conditions: Conditions, action: RuleAction) -> Rule {
         Rule {
-            name: name.to_owned(),
-            check_name: format!("rule {name}"),
+            rule: name.to_owned(),
+            name: format!("rule {name}"),
             stage: [stage],
             conditions,
             action,
@@ -296,11 +298,11 @@ impl Rule {
         if cost == 0 {
             return Verdict::accept().because("nothing to count at this stage");
         }
-        let key = format!("rate:{}:{value}", self.name);
+        let key = format!("rate:{}:{value}", self.rule);
         let answer = match state.rate(&key, &limit.rate, cost).await {
             Ok(answer) => answer,
             Err(e) => {
-                tracing::warn!(target: "checks", "rule {}: {e}; not limiting", self.name);
+                tracing::warn!(target: "checks", "{}: {e}; not limiting", self.name);
                 return Verdict::accept().because(format!("state unavailable: {e}"));
             }
         };
@@ -334,7 +336,7 @@ impl Rule {
 #[async_trait]
 impl Check for Rule {
     fn name(&self) -> &str {
-        &self.check_name
+        &self.name
     }
 
     fn stages(&self) -> &[Stage] {
