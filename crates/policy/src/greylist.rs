@@ -493,6 +493,23 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn a_triplet_greylisted_before_a_restart_passes_its_retry_after_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("state.db");
+        let f = |at| facts("192.0.2.7", "a@example.org", "b@example.edu", at);
+        {
+            let state = EmbeddedState::open(&path).await.unwrap();
+            let g = Greylist::new(GreylistSettings::default(), Arc::new(state));
+            assert!(deferred(&g.check(&f(T0)).await).is_some());
+        }
+        let state = EmbeddedState::open(&path).await.unwrap();
+        let g = Greylist::new(GreylistSettings::default(), Arc::new(state));
+        let retry = g.check(&f(T0 + 300)).await;
+        assert_eq!(retry.action, Action::Accept);
+        assert_eq!(retry.headers[0].name, "X-Greylist");
+    }
+
+    #[tokio::test]
     async fn a_first_retry_after_the_retry_window_starts_over() {
         let g = greylist(GreylistSettings::default());
         g.check(&facts("192.0.2.7", "a@example.org", "b@example.edu", T0))
