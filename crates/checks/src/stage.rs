@@ -42,15 +42,15 @@ impl Stage {
     }
 
     /// The stage of a Postfix policy request's `protocol_state`
-    /// (`CONNECT`, `EHLO`, `HELO`, `MAIL`, `RCPT`, `DATA`, `END-OF-MESSAGE`).
-    /// `DATA` (the command, before the message) has no stage of its own:
-    /// nothing is known then that RCPT did not know, so it maps to `Rcpt`.
+    /// (`CONNECT`, `EHLO`, `HELO`, `MAIL`, `RCPT`, `END-OF-MESSAGE`).
+    /// `DATA` (the command, before the message), `VRFY` and `ETRN` have no
+    /// stage: no check runs there (the policy service answers `DUNNO`).
     pub fn from_protocol_state(state: &str) -> Option<Stage> {
         Some(match state.to_ascii_uppercase().as_str() {
             "CONNECT" => Stage::Connect,
             "HELO" | "EHLO" => Stage::Helo,
             "MAIL" => Stage::Mail,
-            "RCPT" | "DATA" => Stage::Rcpt,
+            "RCPT" => Stage::Rcpt,
             "END-OF-MESSAGE" => Stage::Data,
             _ => return None,
         })
@@ -91,5 +91,6 @@ mod tests {
             Some(Stage::Data)
         );
         assert_eq!(Stage::from_protocol_state("VRFY"), None);
+        assert_eq!(Stage::from_protocol_state("DATA"), None);
     }
 }
