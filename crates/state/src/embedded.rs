@@ -205,9 +205,14 @@ impl State for EmbeddedState {
             let mut map = self.lock();
             let old = map.items.remove(key);
             let existed = old.as_ref().is_some_and(|o| o.live(now));
-            // The file may hold the key even if memory lost it (expired in
-            // memory first): delete there whenever there is a file.
-            (existed, self.send(Op::Delete(key.to_owned())))
+            // A key memory does not have may still be in the file (written
+            // by another process since the last reload): delete it there
+            // too. A memory-only key costs no write.
+            let pending = match old {
+                Some(o) if !o.durable => None,
+                _ => self.send(Op::Delete(key.to_owned())),
+            };
+            (existed, pending)
         };
         wait(pending).await?;
         Ok(existed)
