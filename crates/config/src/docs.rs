@@ -278,7 +278,104 @@ pub static KEY_DOCS: &[(&str, &str)] = &[
         "Unix account to mail address, e.g. { root = \"postmaster@example.org\", www-data = \"web@example.org\" }: \
          the sender of that account's mail, and where unqualified mail to it goes (Postfix's canonical_maps).",
     ),
+    (
+        "greylist",
+        "Greylisting at RCPT, with Postgrey's semantics: the first attempt of a (client network /24 or /64, \
+         sender, recipient) triplet gets 450 4.7.1, a retry after the delay passes and is marked X-Greylist:.",
+    ),
+    (
+        "greylist.enabled",
+        "Greylist mail from unauthenticated clients on the mx role (policy rules can greylist with action = \"greylist\" \
+         even when this is false).",
+    ),
+    (
+        "greylist.delay",
+        "How long a new triplet must wait before its retry is accepted (Postgrey's --delay).",
+    ),
+    (
+        "greylist.retry_window",
+        "A first retry later than this after the first attempt starts over (Postgrey's --retry-window).",
+    ),
+    (
+        "greylist.max_age",
+        "A triplet (and an auto-whitelisted client) not seen for this long is forgotten (Postgrey's --max-age).",
+    ),
+    (
+        "greylist.auto_whitelist_clients",
+        "A client address that passed greylisting this many times (once an hour counts) is no longer greylisted; \
+         0 never (Postgrey's --auto-whitelist-clients).",
+    ),
+    (
+        "greylist.exempt",
+        "Never greylisted: networks (\"192.0.2.0/24\", addresses) and domains (\"example.org\", with its subdomains) \
+         of the recipient, the sender or the client's confirmed name. Authenticated clients and relay.internal_networks \
+         are never greylisted either.",
+    ),
+    (
+        "policy",
+        "Policy rules, in the spirit of Postfwd: matched in order against each stage of an SMTP transaction.",
+    ),
+    (
+        "policy.rules",
+        "The ordered rules ([[policy.rules]] tables); the defaults limit class student to 10 messages a minute \
+         and class staff to 60. Syntax and examples below.",
+    ),
 ];
+
+/// The syntax of `[[policy.rules]]`, printed before the rules in the
+/// commented configuration (`havre init`, `havre config show --defaults`).
+const POLICY_RULES_REFERENCE: &str = r#"
+Each rule runs at its stage, in file order; every condition it has must
+match (a list matches if one of its values does), then its action is taken.
+  name = "..."           required, unique: names the rule in logs
+  stage = "rcpt"         connect, helo, mail, rcpt (the default) or data (end of DATA)
+Conditions:
+  client_address = ["192.0.2.0/24", "2001:db8::7"]
+  client_name = ["*.dyn.example.net", "unknown"]    confirmed reverse name ("unknown": none)
+  helo, sender, recipient, sasl_login                patterns, case-insensitive:
+      "user@example.org", "@example.org" (that domain), a glob ("*.example.org",
+      "bounce-?@*"), or "/regex/" (searched); sender "" is the null sender <>
+  class = ["student"]                                the authenticated user's class
+  size_min = "10M", size_max = "1M"                  announced SIZE, real size at data
+  recipient_count_min = 50, recipient_count_max = 1  recipients accepted before this one
+Actions:
+  "accept"                   accept the stage: later rules and checks of the stage do not run
+  "reject"   text = "..."    554 5.7.1 <address>: ... rejected: text
+  "defer"    text = "..."    450 4.7.1 (the client retries later)
+  "greylist"                 greylist the matching mail (stage rcpt), even if greylist.enabled is false
+  "add_header"  header = "X-Name: value"    added to the message; the next rules run
+  "rate"  rate_limit = { count = 10, per = "1m", key = "sasl_login", what = "messages", burst = 10 }
+      counted per value of key (client_address, client_name, helo, sender, sender_domain,
+      recipient, recipient_domain, sasl_login or class); what: messages (one per message),
+      recipients or bytes; burst (default: count) is how many may go at once. A GCRA,
+      not fixed windows: never twice the rate across a window's edge. Beyond it:
+      450 4.7.1 with text (default: "Rate limit exceeded: 10 messages per minute for ...").
+Examples:
+  [[policy.rules]]
+  name = "partners"
+  client_address = ["198.51.100.0/24"]
+  action = "accept"
+
+  [[policy.rules]]
+  name = "no-dynamic-clients"
+  stage = "connect"
+  client_name = ["unknown", "/\bdyn(amic)?\b/"]
+  action = "reject"
+  text = "Send through your provider's mail server"
+
+  [[policy.rules]]
+  name = "mass-mailing"
+  recipient_count_min = 50
+  action = "defer"
+  text = "Too many recipients at once, try again later"
+
+  [[policy.rules]]
+  name = "newsletter-bytes"
+  sender = "@news.example.org"
+  stage = "data"
+  action = "rate"
+  rate_limit = { count = 500, per = "1h", key = "sender", what = "recipients" }
+"#;
 
 /// The documentation line of a dotted key or table, if it has one.
 pub fn doc(key: &str) -> Option<&'static str> {
@@ -299,7 +396,15 @@ const HEADER: &str = "\
 ";
 
 fn comment(text: &str) -> String {
-    text.lines().map(|l| format!("# {l}\n")).collect()
+    text.lines()
+        .map(|l| {
+            if l.is_empty() {
+                "#\n".to_owned()
+            } else {
+                format!("# {l}\n")
+            }
+        })
+        .collect()
 }
 
 /// Put the documentation of every table and key of `table` (at `path`) in
@@ -311,6 +416,9 @@ fn decorate(table: &mut Table, path: &mut Vec<String>) {
         let doc = doc(&dotted).unwrap_or("");
         match item {
             Item::Table(sub) => {
+                // A table that only holds arrays of tables (`[policy]`) is
+                // written with its header, so its documentation shows.
+                sub.set_implicit(false);
                 sub.decor_mut().set_prefix(format!("\n{}", comment(doc)));
                 decorate(sub, path);
             }
@@ -318,9 +426,36 @@ fn decorate(table: &mut Table, path: &mut Vec<String>) {
                 let text = format!("{}# default: {}\n", comment(doc), render_value(value));
                 key.leaf_decor_mut().set_prefix(format!("\n{text}"));
             }
-            Item::None | Item::ArrayOfTables(_) => {}
+            Item::ArrayOfTables(array) => {
+                let reference = match dotted.as_str() {
+                    "policy.rules" => POLICY_RULES_REFERENCE,
+                    _ => "",
+                };
+                for (i, sub) in array.iter_mut().enumerate() {
+                    inline_subtables(sub);
+                    let text = if i == 0 {
+                        format!("\n{}{}", comment(doc), comment(reference.trim_start()))
+                    } else {
+                        "\n".to_owned()
+                    };
+                    sub.decor_mut().set_prefix(text);
+                }
+            }
+            Item::None => {}
         }
         path.pop();
+    }
+}
+
+/// Tables inside a table of an array (`rate_limit` of a rule) written inline,
+/// so each `[[...]]` entry reads as one block.
+fn inline_subtables(table: &mut Table) {
+    for (mut key, item) in table.iter_mut() {
+        if let Item::Table(sub) = item {
+            let inline = std::mem::take(sub).into_inline_table();
+            *item = Item::Value(Value::InlineTable(inline));
+            key.leaf_decor_mut().clear();
+        }
     }
 }
 

@@ -45,6 +45,7 @@ mod keys;
 mod load;
 mod locate;
 mod model;
+mod policy;
 mod validate;
 mod values;
 
@@ -57,6 +58,9 @@ pub use load::{LoadedConfig, check, load, parse};
 pub use model::{
     Config, Dkim, Imap, Lmtp, Log, Mailbox, Mx, Pop3, Queue, Relay, Role, Sendmail, Server, Smtp,
     Storage, StorageBackend, Tls,
+};
+pub use policy::{
+    Greylist, Policy, PolicyAction, PolicyRule, PolicyStage, RateKey, RateLimitSpec, RateWhat,
 };
 pub use values::{Duration, Size, ValueError};
 

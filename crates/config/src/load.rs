@@ -51,6 +51,12 @@ impl LoadedConfig {
         self.data_dir().join(&self.config.storage.sqlite_path)
     }
 
+    /// The embedded state's file (greylist entries, bans...):
+    /// `<data_dir>/state.db`.
+    pub fn state_path(&self) -> PathBuf {
+        self.data_dir().join("state.db")
+    }
+
     /// `log.file`, relative to the directory of the file; `None` when empty
     /// (stderr only).
     pub fn log_file(&self) -> Option<PathBuf> {

@@ -34,6 +34,8 @@ pub struct Config {
     pub queue: Queue,
     pub mailbox: Mailbox,
     pub sendmail: Sendmail,
+    pub greylist: crate::policy::Greylist,
+    pub policy: crate::policy::Policy,
 }
 
 impl Config {

@@ -3,6 +3,7 @@
 use std::net::SocketAddr;
 
 use crate::model::{Config, Role};
+use crate::policy::{PolicyAction, PolicyRule, PolicyStage, RateWhat};
 
 /// A value that parses but cannot work.
 pub(crate) struct Problem {
@@ -203,6 +204,7 @@ pub(crate) fn problems(cfg: &Config) -> Vec<Problem> {
         out.push(problem(&["mailbox", "maildir"], message));
     }
     sendmail_problems(&cfg.sendmail, &mut out);
+    greylist_and_policy_problems(cfg, &mut out);
     out
 }
 
@@ -373,6 +375,250 @@ fn maildir_problem(template: &str) -> Option<String> {
     (!per_user).then(|| "must contain %n or %u, or every user would share one Maildir".to_owned())
 }
 
+/// `[greylist]` and `[[policy.rules]]`. A rule's problem names the rule (its
+/// place from 1 and its name) and its field.
+fn greylist_and_policy_problems(cfg: &Config, out: &mut Vec<Problem>) {
+    let g = &cfg.greylist;
+    if g.delay.0.is_zero() {
+        out.push(problem(
+            &["greylist", "delay"],
+            "must be longer than 0s (greylist.enabled = false turns greylisting off)",
+        ));
+    }
+    if g.retry_window <= g.delay {
+        out.push(problem(
+            &["greylist", "retry_window"],
+            format!(
+                "must be longer than greylist.delay ({}), or no retry could ever pass",
+                g.delay
+            ),
+        ));
+    }
+    if g.max_age < g.retry_window {
+        out.push(problem(
+            &["greylist", "max_age"],
+            format!(
+                "must not be shorter than greylist.retry_window ({})",
+                g.retry_window
+            ),
+        ));
+    }
+    for entry in &g.exempt {
+        if !network_ok(entry) && !domain_ok(entry) {
+            out.push(problem(
+                &["greylist", "exempt"],
+                format!(
+                    "expected a network like \"192.0.2.0/24\" or a domain like \"example.org\", found {entry:?}"
+                ),
+            ));
+        }
+    }
+    let rules = &cfg.policy.rules;
+    for (i, rule) in rules.iter().enumerate() {
+        let mut report = |field: &str, message: String| {
+            out.push(problem(
+                &["policy", "rules"],
+                format!("{}, field {field}: {message}", rule.label(i)),
+            ));
+        };
+        if rule.name.trim().is_empty() {
+            report("name", "must not be empty".into());
+        } else if let Some(j) = rules[..i].iter().position(|r| r.name == rule.name) {
+            report(
+                "name",
+                format!("is also the name of rule {}; names must differ", j + 1),
+            );
+        }
+        rule_problems(rule, &mut report);
+    }
+}
+
+fn rule_problems(rule: &PolicyRule, report: &mut impl FnMut(&str, String)) {
+    for net in &rule.client_address {
+        if !network_ok(net) {
+            report(
+                "client_address",
+                format!("expected networks like \"192.0.2.0/24\" or addresses, found {net:?}"),
+            );
+        }
+    }
+    let patterns = [
+        ("client_name", &rule.client_name),
+        ("helo", &rule.helo),
+        ("sender", &rule.sender),
+        ("recipient", &rule.recipient),
+        ("sasl_login", &rule.sasl_login),
+    ];
+    for (field, values) in patterns {
+        for value in values {
+            if let Some(message) = regex_problem(value) {
+                report(field, message);
+            }
+        }
+    }
+    if let (Some(min), Some(max)) = (rule.size_min, rule.size_max)
+        && min > max
+    {
+        report("size_min", format!("{min} is above size_max {max}"));
+    }
+    if let (Some(min), Some(max)) = (rule.recipient_count_min, rule.recipient_count_max)
+        && min > max
+    {
+        report(
+            "recipient_count_min",
+            format!("{min} is above recipient_count_max {max}"),
+        );
+    }
+    let stage = rule.stage.unwrap_or(PolicyStage::Rcpt);
+    let Some(action) = rule.action else {
+        report(
+            "action",
+            "is missing (accept, reject, defer, greylist, add_header or rate)".into(),
+        );
+        return;
+    };
+    let only_for = |field: &str,
+                    value: bool,
+                    wanted: &[PolicyAction],
+                    report: &mut dyn FnMut(&str, String)| {
+        if value && !wanted.contains(&action) {
+            let names: Vec<String> = wanted
+                .iter()
+                .map(|a| format!("{:?}", action_name(*a)))
+                .collect();
+            report(
+                field,
+                format!("only goes with action = {}", names.join(" or ")),
+            );
+        }
+    };
+    only_for(
+        "text",
+        rule.text.is_some(),
+        &[
+            PolicyAction::Reject,
+            PolicyAction::Defer,
+            PolicyAction::Rate,
+        ],
+        report,
+    );
+    only_for(
+        "header",
+        rule.header.is_some(),
+        &[PolicyAction::AddHeader],
+        report,
+    );
+    only_for(
+        "rate_limit",
+        rule.rate_limit.is_some(),
+        &[PolicyAction::Rate],
+        report,
+    );
+    match action {
+        PolicyAction::Greylist if stage != PolicyStage::Rcpt => {
+            report("stage", "greylisting works at stage \"rcpt\" only".into());
+        }
+        PolicyAction::AddHeader => match rule.header.as_deref() {
+            None => report("header", "is missing (\"Name: value\")".into()),
+            Some(h) => {
+                if let Some(message) = header_problem(h) {
+                    report("header", message);
+                }
+            }
+        },
+        PolicyAction::Rate => match &rule.rate_limit {
+            None => report(
+                "rate_limit",
+                "is missing (like { count = 10, per = \"1m\", key = \"sasl_login\" })".into(),
+            ),
+            Some(limit) => {
+                if limit.count == 0 {
+                    report("rate_limit.count", "must be greater than 0".into());
+                }
+                if limit.per.0.is_zero() {
+                    report("rate_limit.per", "must be longer than 0s".into());
+                }
+                if limit.burst == Some(0) {
+                    report("rate_limit.burst", "must be greater than 0".into());
+                }
+                let stages: &[PolicyStage] = match limit.what {
+                    RateWhat::Recipients => &[PolicyStage::Rcpt, PolicyStage::Data],
+                    RateWhat::Messages | RateWhat::Bytes => {
+                        &[PolicyStage::Mail, PolicyStage::Rcpt, PolicyStage::Data]
+                    }
+                };
+                if !stages.contains(&stage) {
+                    report(
+                        "stage",
+                        format!("{:?} cannot be counted at stage {:?}", limit.what, stage)
+                            .to_lowercase(),
+                    );
+                }
+            }
+        },
+        _ => {}
+    }
+}
+
+/// The spelling of an action in havre.toml.
+fn action_name(action: PolicyAction) -> &'static str {
+    match action {
+        PolicyAction::Accept => "accept",
+        PolicyAction::Reject => "reject",
+        PolicyAction::Defer => "defer",
+        PolicyAction::Greylist => "greylist",
+        PolicyAction::AddHeader => "add_header",
+        PolicyAction::Rate => "rate",
+    }
+}
+
+/// `192.0.2.0/24`, `2001:db8::/32` or a single address.
+fn network_ok(text: &str) -> bool {
+    let (addr, bits) = text.trim().split_once('/').unwrap_or((text.trim(), ""));
+    addr.parse::<std::net::IpAddr>().is_ok_and(|ip| {
+        bits.is_empty()
+            || bits
+                .parse::<u8>()
+                .is_ok_and(|b| b <= if ip.is_ipv4() { 32 } else { 128 })
+    })
+}
+
+fn domain_ok(text: &str) -> bool {
+    let text = text.trim().trim_end_matches('.');
+    !text.is_empty()
+        && text.split('.').all(|label| {
+            !label.is_empty()
+                && label.len() <= 63
+                && label
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+        })
+}
+
+/// A `/regex/` pattern that does not compile.
+fn regex_problem(pattern: &str) -> Option<String> {
+    let body = pattern
+        .strip_prefix('/')
+        .and_then(|p| p.strip_suffix('/'))
+        .filter(|_| pattern.len() >= 2)?;
+    regex_lite::Regex::new(body)
+        .err()
+        .map(|e| format!("invalid regular expression {pattern:?}: {e}"))
+}
+
+/// `Name: value`, with a field name of printable ASCII (RFC 5322 2.2).
+fn header_problem(header: &str) -> Option<String> {
+    let Some((name, value)) = header.split_once(':') else {
+        return Some(format!("expected \"Name: value\", found {header:?}"));
+    };
+    if name.is_empty() || !name.bytes().all(|b| b.is_ascii_graphic()) {
+        return Some(format!("{name:?} is not a header field name"));
+    }
+    if value.chars().any(|c| c.is_control() && c != '\t') {
+        return Some("the value must be one line".into());
+    }
+    None
+}
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1,0 +1,302 @@
+//! The `Check` trait and the `Pipeline` that runs the checks of a stage.
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+
+use crate::{Action, Facts, Header, Stage, Verdict};
+
+/// One check: greylisting, a policy rule set, SPF, a DNSBL, the content
+/// filter... It answers for the stages it declares, from the facts alone
+/// (what it must remember between stages or transactions goes to the shared
+/// state, not into `self`, so a check works the same behind the SMTP session
+/// and the Postfix policy service, and on every node of a cluster).
+///
+/// A check never fails: a temporary trouble of its own (a DNS timeout, the
+/// state backend away) is its verdict to give, a `Defer` or an `Accept`
+/// with the reason logged, as the check's own documentation says.
+#[async_trait]
+pub trait Check: Send + Sync {
+    /// A short name for logs and `havre check` (`greylist`, `rule student-rate`).
+    fn name(&self) -> &str;
+
+    /// The stages at which [`Check::check`] is called.
+    fn stages(&self) -> &[Stage];
+
+    /// The verdict on `facts` (whose `stage` is one of [`Check::stages`]).
+    async fn check(&self, facts: &Facts) -> Verdict;
+}
+
+/// One check's verdict, in the trail of a stage.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Step {
+    pub check: String,
+    pub verdict: Verdict,
+}
+
+/// The result of a stage: the action, the headers the checks that ran asked
+/// for, and the trail of every verdict (what `havre check` prints).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Outcome {
+    /// `Accept` when no check ended the stage.
+    pub action: Action,
+    /// Headers of every check that ran, in order, each tagged with its check.
+    pub headers: Vec<(String, Header)>,
+    /// Every check that ran, in order; the last one decided if `action` is
+    /// not `Accept`.
+    pub steps: Vec<Step>,
+}
+
+impl Outcome {
+    /// The step that ended the stage, if one did.
+    pub fn decided_by(&self) -> Option<&Step> {
+        self.steps.last().filter(|s| s.verdict.action.is_final())
+    }
+
+    /// The SMTP reply line of a refusal, as Postfix writes it.
+    pub fn reply_line(&self, facts: &Facts) -> Option<String> {
+        self.action.reply().map(|r| r.line(facts))
+    }
+}
+
+/// The checks of a role (mx, submission, the policy service), run in the
+/// order they were added.
+///
+/// At each stage the checks that declare it run in order; the first
+/// `Reject`, `Defer` or `Permit` ends the stage (the following checks of the
+/// stage do not run); headers accumulate from every check that ran. A
+/// refusal is logged as Postfix logs it, with the check and its reason.
+pub struct Pipeline {
+    role: &'static str,
+    checks: Vec<Arc<dyn Check>>,
+}
+
+impl Pipeline {
+    /// An empty pipeline for `role` (the program name of its log lines).
+    pub fn new(role: &'static str) -> Pipeline {
+        Pipeline {
+            role,
+            checks: Vec::new(),
+        }
+    }
+
+    /// Adds `check` after those already there.
+    pub fn push(&mut self, check: Arc<dyn Check>) {
+        self.checks.push(check);
+    }
+
+    /// The same pipeline with `check` added at the end.
+    pub fn with(mut self, check: Arc<dyn Check>) -> Pipeline {
+        self.push(check);
+        self
+    }
+
+    /// Whether any check runs at `stage` (a session can skip work, such as
+    /// keeping the header section, that no check will read).
+    pub fn runs_at(&self, stage: Stage) -> bool {
+        self.checks.iter().any(|c| c.stages().contains(&stage))
+    }
+
+    /// The names of the checks, in order.
+    pub fn names(&self) -> Vec<&str> {
+        self.checks.iter().map(|c| c.name()).collect()
+    }
+
+    /// Runs the checks of `facts.stage`.
+    pub async fn run(&self, facts: &Facts) -> Outcome {
+        let mut outcome = Outcome {
+            action: Action::Accept,
+            headers: Vec::new(),
+            steps: Vec::new(),
+        };
+        for check in self
+            .checks
+            .iter()
+            .filter(|c| c.stages().contains(&facts.stage))
+        {
+            let verdict = check.check(facts).await;
+            let name = check.name().to_owned();
+            outcome
+                .headers
+                .extend(verdict.headers.iter().map(|h| (name.clone(), h.clone())));
+            let action = verdict.action.clone();
+            outcome.steps.push(Step {
+                check: name,
+                verdict,
+            });
+            if action.is_final() {
+                outcome.action = action;
+                break;
+            }
+        }
+        self.log(facts, &outcome);
+        outcome
+    }
+
+    fn log(&self, facts: &Facts, outcome: &Outcome) {
+        let Some(step) = outcome.decided_by() else {
+            return;
+        };
+        let why = step.verdict.reason.as_deref().unwrap_or("");
+        let Some(line) = outcome.reply_line(facts) else {
+            tracing::debug!(target: "checks", role = self.role, "{}: permit: {} from {}: by {} {why}",
+                queue_id(facts), command(facts.stage), facts.client_label(), step.check);
+            return;
+        };
+        tracing::info!(
+            target: "checks",
+            role = self.role,
+            "{}: reject: {} from {}: {line}; from=<{}> to=<{}> helo=<{}> check={} reason={why:?}",
+            queue_id(facts),
+            command(facts.stage),
+            facts.client_label(),
+            facts.sender.as_deref().unwrap_or(""),
+            facts.recipient.as_deref().unwrap_or(""),
+            facts.helo.as_deref().unwrap_or(""),
+            step.check,
+        );
+    }
+}
+
+fn queue_id(facts: &Facts) -> &str {
+    facts.queue_id.as_deref().unwrap_or("NOQUEUE")
+}
+
+/// The command Postfix names in a `reject:` log line.
+fn command(stage: Stage) -> &'static str {
+    match stage {
+        Stage::Connect => "CONNECT",
+        Stage::Helo => "EHLO",
+        Stage::Mail => "MAIL",
+        Stage::Rcpt => "RCPT",
+        Stage::Data => "END-OF-MESSAGE",
+    }
+}
+
+/// The headers to add to one message, gathered from the outcomes of all the
+/// stages of its transaction (start a new one at each MAIL FROM).
+///
+/// A check adds a header of a given name once per message: greylisting
+/// answers at each RCPT, and its `X-Greylist:` must appear once. Different
+/// checks may add headers of the same name.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AddedHeaders {
+    headers: Vec<(String, Header)>,
+}
+
+impl AddedHeaders {
+    pub fn new() -> AddedHeaders {
+        AddedHeaders::default()
+    }
+
+    /// Takes the headers of `outcome`.
+    pub fn extend(&mut self, outcome: &Outcome) {
+        for (check, header) in &outcome.headers {
+            let seen = self
+                .headers
+                .iter()
+                .any(|(c, h)| c == check && h.name.eq_ignore_ascii_case(&header.name));
+            if !seen {
+                self.headers.push((check.clone(), header.clone()));
+            }
+        }
+    }
+
+    /// The headers, in the order they were asked for.
+    pub fn headers(&self) -> impl Iterator<Item = &Header> {
+        self.headers.iter().map(|(_, h)| h)
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.headers.is_empty()
+    }
+
+    /// The header lines to prepend to the message, each ending in CRLF.
+    pub fn to_bytes(&self) -> Vec<u8> {
+        let mut out = Vec::new();
+        for h in self.headers() {
+            out.extend_from_slice(h.to_string().as_bytes());
+            out.extend_from_slice(b"\r\n");
+        }
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A check that always answers the same, at Rcpt.
+    struct Fixed(&'static str, Verdict);
+
+    #[async_trait]
+    impl Check for Fixed {
+        fn name(&self) -> &str {
+            self.0
+        }
+        fn stages(&self) -> &[Stage] {
+            &[Stage::Rcpt]
+        }
+        async fn check(&self, _: &Facts) -> Verdict {
+            self.1.clone()
+        }
+    }
+
+    fn rcpt() -> Facts {
+        let mut f = Facts::new("192.0.2.7".parse().unwrap());
+        f.stage = Stage::Rcpt;
+        f.recipient = Some("bob@example.edu".into());
+        f
+    }
+
+    #[tokio::test]
+    async fn the_first_refusal_ends_the_stage_and_headers_of_earlier_checks_are_kept() {
+        let p = Pipeline::new("test")
+            .with(Arc::new(Fixed(
+                "tag",
+                Verdict::accept().with_header("X-Tag", "1"),
+            )))
+            .with(Arc::new(Fixed(
+                "deny",
+                Verdict::reject(550, "5.7.1", "No").because("test"),
+            )))
+            .with(Arc::new(Fixed(
+                "never",
+                Verdict::accept().with_header("X-Never", "1"),
+            )));
+        let out = p.run(&rcpt()).await;
+        assert_eq!(
+            out.reply_line(&rcpt()).as_deref(),
+            Some("550 5.7.1 <bob@example.edu>: Recipient address rejected: No")
+        );
+        assert_eq!(out.decided_by().unwrap().check, "deny");
+        assert_eq!(out.steps.len(), 2);
+        assert_eq!(out.headers, [("tag".into(), Header::new("X-Tag", "1"))]);
+    }
+
+    #[tokio::test]
+    async fn a_permit_skips_the_rest_of_the_stage_only() {
+        let p = Pipeline::new("test")
+            .with(Arc::new(Fixed("ok", Verdict::permit())))
+            .with(Arc::new(Fixed("deny", Verdict::reject(550, "5.7.1", "No"))));
+        let out = p.run(&rcpt()).await;
+        assert_eq!(out.action, Action::Permit);
+        assert_eq!(out.reply_line(&rcpt()), None);
+        let mut mail = rcpt();
+        mail.stage = Stage::Mail;
+        assert_eq!(p.run(&mail).await.steps, [], "no check runs at MAIL");
+        assert!(!p.runs_at(Stage::Mail) && p.runs_at(Stage::Rcpt));
+    }
+
+    #[tokio::test]
+    async fn a_check_adds_its_header_once_per_message_whatever_the_number_of_recipients() {
+        let p = Pipeline::new("test").with(Arc::new(Fixed(
+            "greylist",
+            Verdict::accept().with_header("X-Greylist", "delayed 301 seconds"),
+        )));
+        let mut added = AddedHeaders::new();
+        added.extend(&p.run(&rcpt()).await);
+        added.extend(&p.run(&rcpt()).await);
+        assert_eq!(added.to_bytes(), b"X-Greylist: delayed 301 seconds\r\n");
+    }
+}

@@ -1,0 +1,114 @@
+//! Short-lived shared state: counters with expiry, rate limits, greylist
+//! entries, bans.
+//!
+//! Checks and the guard remember things between connections through the
+//! [`State`] trait: string values with a time to live, counters, a GCRA rate
+//! limit ([`Rate`]), and a listing by key prefix. Keys are namespaced by
+//! their users (`grey:...`, `awl:...`, `ban:...`, `rate:...`).
+//!
+//! Every operation is atomic on its key and maps to one Redis command or Lua
+//! script, so the cluster's Redis implementation will satisfy the same
+//! trait: `get` GET, `set` SET PX, `delete` DEL, `incr` INCRBY + PEXPIRE NX
+//! (a script), `rate` a GCRA script over GET/SET PX, `list` SCAN MATCH with
+//! GET and PTTL. A sequence of operations (read an entry, then write it) is
+//! not atomic: callers that do so accept that two concurrent requests may
+//! both read the old value.
+//!
+//! [`EmbeddedState`] is the one-node implementation: a map in memory, and
+//! for what a caller marks [`Persist::Durable`] (greylist entries, bans,
+//! whitelist counters) a write-through copy in a SQLite file of its own
+//! (`<data_dir>/state.db`), read back at start. Rate-limit cells and
+//! ordinary counters stay in memory only: losing them at a restart forgives
+//! a few messages.
+
+#![forbid(unsafe_code)]
+
+mod clock;
+mod disk;
+mod embedded;
+mod gcra;
+
+use std::time::{Duration, SystemTime};
+
+use async_trait::async_trait;
+
+pub use clock::{Clock, ManualClock, SystemClock};
+pub use embedded::EmbeddedState;
+pub use gcra::{Rate, RateAnswer};
+
+/// Whether a value must survive a restart of the node.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Persist {
+    /// Lost at a restart (rate counters, connection counts).
+    Memory,
+    /// Kept across restarts until it expires (greylist entries, bans,
+    /// auto-whitelist counters). Redis persists everything alike.
+    Durable,
+}
+
+/// One key, for listings (`havre ban list`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Entry {
+    pub key: String,
+    pub value: String,
+    /// `None`: kept until deleted.
+    pub expires_at: Option<SystemTime>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StateError {
+    #[error("state database {path}: {source}")]
+    Database { path: String, source: sqlx::Error },
+    #[error(
+        "state database {path}: schema version {found} is newer than this havre ({known}); upgrade havre"
+    )]
+    SchemaTooNew {
+        path: String,
+        found: i64,
+        known: i64,
+    },
+    #[error("{path}: {source}")]
+    Io {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error("state key {0} does not hold a number")]
+    NotANumber(String),
+    #[error("the state's writer has stopped; the change was not saved")]
+    WriterGone,
+}
+
+pub type Result<T> = std::result::Result<T, StateError>;
+
+/// Short-lived state shared by the checks, the guard and (in a cluster) every
+/// node. See the crate documentation for the Redis mapping of each method.
+#[async_trait]
+pub trait State: Send + Sync + 'static {
+    /// The value of `key`, if it exists and has not expired.
+    async fn get(&self, key: &str) -> Result<Option<String>>;
+
+    /// Sets `key` to `value`, expiring after `ttl` (`None`: never).
+    async fn set(
+        &self,
+        key: &str,
+        value: &str,
+        ttl: Option<Duration>,
+        persist: Persist,
+    ) -> Result<()>;
+
+    /// Removes `key`; whether it existed.
+    async fn delete(&self, key: &str) -> Result<bool>;
+
+    /// Adds `by` to the counter at `key` (a missing key counts from 0) and
+    /// returns the new value. The `ttl` is set when the key is created and
+    /// not moved by later increments: the counter covers a fixed period from
+    /// its first increment.
+    async fn incr(&self, key: &str, by: i64, ttl: Duration, persist: Persist) -> Result<i64>;
+
+    /// One request of `cost` units against the rate limit at `key` (GCRA:
+    /// see [`Rate`]). A refused request costs nothing. Never persisted.
+    async fn rate(&self, key: &str, rate: &Rate, cost: u64) -> Result<RateAnswer>;
+
+    /// Every live key that starts with `prefix`, sorted by key.
+    async fn list(&self, prefix: &str) -> Result<Vec<Entry>>;
+}
