@@ -1,6 +1,7 @@
 //! What is known of a transaction when a check runs.
 
 use std::net::IpAddr;
+use std::sync::Arc;
 use std::time::SystemTime;
 
 use crate::Stage;
@@ -49,6 +50,11 @@ pub struct Facts {
     pub time: SystemTime,
     /// At `Data`: the message's header section, raw bytes as received.
     pub headers: Option<Vec<u8>>,
+    /// At `Data`: the whole message as the client sent it (header and
+    /// body, before anything is added or removed), for the checks that
+    /// read the body (DKIM, the content filter). `None` where the caller
+    /// has no message (the Postfix policy service).
+    pub message: Option<Arc<[u8]>>,
 }
 
 impl Facts {
@@ -69,6 +75,7 @@ impl Facts {
             queue_id: None,
             time: SystemTime::now(),
             headers: None,
+            message: None,
         }
     }
 

@@ -211,15 +211,47 @@ impl AddedHeaders {
         self.headers.is_empty()
     }
 
-    /// The header lines to prepend to the message, each ending in CRLF.
+    /// The header lines to prepend to the message, each ending in CRLF;
+    /// a long one is folded (RFC 5322 2.2.3) so that its lines stay under
+    /// 78 characters where its spaces allow.
     pub fn to_bytes(&self) -> Vec<u8> {
         let mut out = Vec::new();
         for h in self.headers() {
-            out.extend_from_slice(h.to_string().as_bytes());
+            out.extend_from_slice(fold(&h.to_string()).as_bytes());
             out.extend_from_slice(b"\r\n");
         }
         out
     }
+}
+
+/// The longest line a folded header aims at (RFC 5322 2.1.1's "SHOULD").
+const FOLD_AT: usize = 78;
+
+/// `line` folded before some of its spaces: a CRLF is inserted before an
+/// existing space, so unfolding (removing the CRLFs) gives the same line.
+fn fold(line: &str) -> String {
+    if line.len() <= FOLD_AT {
+        return line.to_owned();
+    }
+    let mut out = String::with_capacity(line.len() + 16);
+    let mut current = 0; // length of the line being written
+    let mut words = line.split(' ');
+    if let Some(first) = words.next() {
+        out.push_str(first);
+        current = first.len();
+    }
+    for word in words {
+        if current + 1 + word.len() > FOLD_AT && current > 0 {
+            out.push_str("\r\n ");
+            current = 1;
+        } else {
+            out.push(' ');
+            current += 1;
+        }
+        out.push_str(word);
+        current += word.len();
+    }
+    out
 }
 
 #[cfg(test)]
@@ -298,5 +330,21 @@ mod tests {
         added.extend(&p.run(&rcpt()).await);
         added.extend(&p.run(&rcpt()).await);
         assert_eq!(added.to_bytes(), b"X-Greylist: delayed 301 seconds\r\n");
+    }
+
+    #[test]
+    fn a_long_header_is_folded_at_its_spaces_and_unfolds_to_the_same_value() {
+        let value = "mx.example.test; spf=pass smtp.mailfrom=alice@example.org; \
+                     dkim=pass header.d=example.org header.s=s1 header.b=abcdEFGH; dmarc=pass";
+        let mut added = AddedHeaders::new();
+        added.headers.push((
+            "auth".into(),
+            Header::new("Authentication-Results", value),
+        ));
+        let bytes = String::from_utf8(added.to_bytes()).unwrap();
+        assert!(bytes.lines().all(|l| l.len() <= 78), "{bytes}");
+        assert!(bytes.contains("\r\n "), "{bytes}");
+        let unfolded = bytes.trim_end().replace("\r\n", "");
+        assert_eq!(unfolded, format!("Authentication-Results: {value}"));
     }
 }

@@ -15,6 +15,11 @@ pub struct Reply {
     /// `4.7.1`, `5.7.1`...
     pub enhanced: String,
     pub text: String,
+    /// The text is the whole reply after the codes: [`Reply::line`] puts no
+    /// subject before it (Postfix's `reject_rbl_client` and a milter's
+    /// reply are written so: `554 5.7.1 Service unavailable; Client host
+    /// [192.0.2.7] blocked using zen.example`).
+    pub verbatim: bool,
 }
 
 impl Reply {
@@ -23,6 +28,16 @@ impl Reply {
             code,
             enhanced: enhanced.into(),
             text: sanitize(text.into()),
+            verbatim: false,
+        }
+    }
+
+    /// A reply written as it is, without the Postfix subject (see
+    /// [`Reply::verbatim`]).
+    pub fn verbatim(code: u16, enhanced: impl Into<String>, text: impl Into<String>) -> Reply {
+        Reply {
+            verbatim: true,
+            ..Reply::new(code, enhanced, text)
         }
     }
 
@@ -32,6 +47,9 @@ impl Reply {
     /// the HELO name, the sender, the recipient, or `END-OF-MESSAGE` at the
     /// end of DATA; Postfix says "rejected" for deferrals too.
     pub fn line(&self, facts: &Facts) -> String {
+        if self.verbatim {
+            return self.to_string();
+        }
         let (subject, what) = match facts.stage {
             Stage::Connect => (facts.client_label(), "Client host"),
             Stage::Helo => (facts.helo.clone().unwrap_or_default(), "Helo command"),
@@ -167,6 +185,15 @@ impl Verdict {
         }
     }
 
+    /// The same, its reply written without the Postfix subject (see
+    /// [`Reply::verbatim`]).
+    pub fn verbatim(mut self) -> Verdict {
+        if let Action::Reject(r) | Action::Defer(r) = &mut self.action {
+            r.verbatim = true;
+        }
+        self
+    }
+
     /// The same, with a header to add.
     pub fn with_header(mut self, name: impl Into<String>, value: impl Into<String>) -> Verdict {
         self.headers.push(Header::new(name, value));
@@ -218,6 +245,15 @@ mod tests {
             "554 5.7.1 <END-OF-MESSAGE>: End-of-data rejected: Service unavailable"
         );
         assert_eq!(r.to_string(), "554 5.7.1 Service unavailable");
+        let rbl = Reply::verbatim(
+            554,
+            "5.7.1",
+            "Service unavailable; Client host [192.0.2.7] blocked using bl.example",
+        );
+        assert_eq!(
+            rbl.line(&facts(Stage::Rcpt)),
+            "554 5.7.1 Service unavailable; Client host [192.0.2.7] blocked using bl.example"
+        );
     }
 
     #[test]
