@@ -337,10 +337,9 @@ mod tests {
         let value = "mx.example.test; spf=pass smtp.mailfrom=alice@example.org; \
                      dkim=pass header.d=example.org header.s=s1 header.b=abcdEFGH; dmarc=pass";
         let mut added = AddedHeaders::new();
-        added.headers.push((
-            "auth".into(),
-            Header::new("Authentication-Results", value),
-        ));
+        added
+            .headers
+            .push(("auth".into(), Header::new("Authentication-Results", value)));
         let bytes = String::from_utf8(added.to_bytes()).unwrap();
         assert!(bytes.lines().all(|l| l.len() <= 78), "{bytes}");
         assert!(bytes.contains("\r\n "), "{bytes}");

@@ -71,10 +71,42 @@ pub static KEY_DOCS: &[(&str, &str)] = &[
         "storage.sqlite_path",
         "SQLite database file; relative to server.data_dir.",
     ),
-    ("mx", "The mx role: receives Internet mail."),
+    (
+        "mx",
+        "The mx role: receives Internet mail, and checks it (DNS lists, SPF, DKIM, DMARC, greylisting, policy rules).",
+    ),
     (
         "mx.listen",
         "Addresses the mx role accepts Internet mail on (address:port list).",
+    ),
+    (
+        "mx.dnsbl",
+        "DNS lists of client addresses, in Postfix's postscreen_dnsbl_sites syntax: \"zone\", \"zone=127.0.0.[2..11]\" \
+         (the answers that count: numbers, [a..b] ranges, [a;b] lists), \"zone*2\" (a weight; negative for allow lists). \
+         A client whose weights add up to mx.dnsbl_threshold gets 554 5.7.1 at RCPT, naming the list and its TXT text; \
+         without a pattern any 127.0.0.0/8 answer counts but 127.255.255.x (the list refused the query). A DNS failure is \
+         logged and counts as not listed.",
+    ),
+    (
+        "mx.rhsbl",
+        "DNS lists of domains, same syntax: the sender's domain, the HELO name and the client's confirmed name are \
+         looked up (Postfix's reject_rhsbl_sender, _helo, _reverse_client); a listed one gets 554 5.7.1 at RCPT.",
+    ),
+    (
+        "mx.dnsbl_threshold",
+        "Score (sum of the weights of the lists that list it) from which a client address, or a domain, is refused \
+         (postscreen_dnsbl_threshold).",
+    ),
+    (
+        "mx.sender_auth",
+        "Check SPF (MAIL FROM and HELO, RFC 7208), DKIM (rsa-sha1 and keys' h= refused, RFC 8301), ARC and DMARC \
+         of mail from the Internet: Authentication-Results: and Received-SPF: on every message, DMARC reject -> \
+         550 5.7.1, quarantine -> the recipient's Junk folder. relay.internal_networks get the headers, never a refusal.",
+    ),
+    (
+        "mx.spf_reject_fail",
+        "Refuse (550 5.7.23 at MAIL) a HELO or MAIL FROM whose SPF result is fail, as policyd-spf does by default; \
+         softfail, neutral, none, temperror and permerror are accepted and recorded in Received-SPF:.",
     ),
     ("lmtp", "The lmtp role: the mailbox tier."),
     (
@@ -210,7 +242,11 @@ pub static KEY_DOCS: &[(&str, &str)] = &[
         "submission.any_sender_classes",
         "Classes whose users may send with any envelope sender and From (others: their own addresses and aliases).",
     ),
-    ("dns", "The resolver for MX lookups."),
+    (
+        "dns",
+        "The node's resolver: MX lookups, reverse DNS of SMTP clients, SPF, DKIM, DMARC, DNS lists; \
+         answers are cached for their TTL.",
+    ),
     (
         "dns.nameservers",
         "DNS servers (address:port list); empty uses the system's (/etc/resolv.conf).",

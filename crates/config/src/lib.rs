@@ -37,6 +37,7 @@
 
 #![forbid(unsafe_code)]
 
+mod dnsbl;
 mod docs;
 mod edit;
 mod error;
@@ -49,6 +50,7 @@ mod policy;
 mod validate;
 mod values;
 
+pub use dnsbl::{AnswerPattern, DnsblSite};
 pub use docs::{KEY_DOCS, defaults_commented, doc, init_text};
 pub use edit::{parse_value, set, unset};
 pub use error::{ConfigError, Location};

@@ -131,18 +131,34 @@ impl Default for Storage {
     }
 }
 
-/// `[mx]`.
+/// `[mx]`: the listeners and the checks of mail from the Internet.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct Mx {
     #[serde(deserialize_with = "listen_addrs")]
     pub listen: Vec<SocketAddr>,
+    /// DNS lists of client addresses (Postfix's postscreen_dnsbl_sites).
+    pub dnsbl: Vec<crate::dnsbl::DnsblSite>,
+    /// DNS lists of domains: sender, HELO and client name (reject_rhsbl_*).
+    pub rhsbl: Vec<crate::dnsbl::DnsblSite>,
+    /// The weight from which a client (or a domain) is refused.
+    pub dnsbl_threshold: i32,
+    /// SPF, DKIM, ARC and DMARC checks, their headers and DMARC's policy.
+    pub sender_auth: bool,
+    /// An SPF fail of the HELO or MAIL FROM identity is refused (policyd-spf's
+    /// default).
+    pub spf_reject_fail: bool,
 }
 
 impl Default for Mx {
     fn default() -> Self {
         Self {
             listen: vec![SocketAddr::from(([0, 0, 0, 0], 25))],
+            dnsbl: Vec::new(),
+            rhsbl: Vec::new(),
+            dnsbl_threshold: 1,
+            sender_auth: true,
+            spf_reject_fail: true,
         }
     }
 }

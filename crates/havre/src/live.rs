@@ -36,7 +36,7 @@ pub fn effective(started: &Config, new: &Config) -> Config {
     c.server.shutdown_grace = new.server.shutdown_grace;
     c.storage = started.storage.clone();
     c.mailbox = started.mailbox.clone();
-    c.mx = started.mx.clone();
+    c.mx.listen = started.mx.listen.clone();
     c.lmtp = started.lmtp.clone();
     c.submission.listen = started.submission.listen.clone();
     c.submission.tls_listen = started.submission.tls_listen.clone();
