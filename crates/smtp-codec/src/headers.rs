@@ -1,4 +1,7 @@
-//! What the submission role reads in a message's header, on raw bytes.
+//! What the SMTP roles read in a message's header, on raw bytes: the
+//! `From:` addresses (the submission check), where the header section
+//! ends, and the fields a receiving server must remove before it adds its
+//! own (an `Authentication-Results:` claiming its authserv-id).
 //!
 //! The header of a submitted message is whatever the client sent: 8-bit bytes,
 //! invalid UTF-8, bare LF line ends, no body separator. This reads it as bytes
@@ -78,9 +81,124 @@ fn field_value<'a>(line: &'a [u8], name: &[u8]) -> Option<&'a [u8]> {
     field.eq_ignore_ascii_case(name).then(|| &rest[1..])
 }
 
+/// The offset where the body starts: just after the first empty line (CRLF
+/// or bare LF), or the whole length when there is none (all header).
+pub fn header_end(message: &[u8]) -> usize {
+    let mut start = 0;
+    while start < message.len() {
+        let end = message[start..]
+            .iter()
+            .position(|&b| b == b'\n')
+            .map_or(message.len(), |i| start + i + 1);
+        let line = &message[start..end];
+        if line == b"\n" || line == b"\r\n" {
+            return end;
+        }
+        start = end;
+    }
+    message.len()
+}
+
+/// `header` (a header section, as [`header_end`] cuts it) without the
+/// fields for which `drop(name, value)` is true (the name without the
+/// colon, the value as written, folded lines included); and how many were
+/// left out. Lines that are no field (no colon) are kept.
+pub fn without_fields(header: &[u8], drop: impl Fn(&[u8], &[u8]) -> bool) -> (Vec<u8>, usize) {
+    let mut out = Vec::with_capacity(header.len());
+    let mut removed = 0;
+    let mut fields = Vec::new();
+    let mut start = 0;
+    // Split into fields: a line and the folded lines after it.
+    while start < header.len() {
+        let mut end = start;
+        loop {
+            end = header[end..]
+                .iter()
+                .position(|&b| b == b'\n')
+                .map_or(header.len(), |i| end + i + 1);
+            if end >= header.len() || !matches!(header[end], b' ' | b'\t') {
+                break;
+            }
+        }
+        fields.push(&header[start..end]);
+        start = end;
+    }
+    for field in fields {
+        let dropped = field
+            .iter()
+            .position(|&b| b == b':')
+            .filter(|_| !matches!(field.first(), Some(b' ' | b'\t')))
+            .is_some_and(|colon| drop(field[..colon].trim_ascii_end(), &field[colon + 1..]));
+        if dropped {
+            removed += 1;
+        } else {
+            out.extend_from_slice(field);
+        }
+    }
+    (out, removed)
+}
+
+/// The authserv-id of an `Authentication-Results:` value (RFC 8601 2.2: a
+/// token or a quoted string, after optional white space and comments),
+/// unquoted; `None` when there is none.
+pub fn authserv_id(value: &[u8]) -> Option<String> {
+    let mut rest = value;
+    loop {
+        rest = rest.trim_ascii_start();
+        match rest.first() {
+            Some(b'(') => {
+                // A comment, possibly nested.
+                let mut depth = 0usize;
+                let mut end = None;
+                let mut escaped = false;
+                for (i, &b) in rest.iter().enumerate() {
+                    match b {
+                        _ if escaped => escaped = false,
+                        b'\\' => escaped = true,
+                        b'(' => depth += 1,
+                        b')' => {
+                            depth -= 1;
+                            if depth == 0 {
+                                end = Some(i + 1);
+                                break;
+                            }
+                        }
+                        _ => {}
+                    }
+                }
+                rest = &rest[end?..];
+            }
+            Some(b'"') => {
+                let mut id = Vec::new();
+                let mut escaped = false;
+                for &b in &rest[1..] {
+                    match b {
+                        _ if escaped => {
+                            id.push(b);
+                            escaped = false;
+                        }
+                        b'\\' => escaped = true,
+                        b'"' => return Some(String::from_utf8_lossy(&id).into_owned()),
+                        _ => id.push(b),
+                    }
+                }
+                return None;
+            }
+            Some(_) => {
+                let end = rest
+                    .iter()
+                    .position(|&b| b.is_ascii_whitespace() || b == b';' || b == b'(')
+                    .unwrap_or(rest.len());
+                return (end > 0).then(|| String::from_utf8_lossy(&rest[..end]).into_owned());
+            }
+            None => return None,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
-    use super::from_addresses;
+    use super::{authserv_id, from_addresses, header_end, without_fields};
 
     #[test]
     fn a_display_name_and_an_angle_address() {
@@ -131,5 +249,38 @@ mod tests {
         assert!(from_addresses(b"Subject: no sender\r\n\r\n").is_empty());
         assert!(from_addresses(b"").is_empty());
         assert!(from_addresses(b"From: undisclosed-recipients:;\r\n").is_empty());
+    }
+
+    #[test]
+    fn the_body_starts_after_the_first_empty_line() {
+        assert_eq!(header_end(b"A: b\r\n\r\nbody"), 8);
+        assert_eq!(header_end(b"A: b\n\nbody"), 6);
+        assert_eq!(header_end(b"\r\nbody"), 2);
+        assert_eq!(header_end(b"A: b\r\nC: d"), 10);
+        assert_eq!(header_end(b""), 0);
+    }
+
+    #[test]
+    fn fields_are_dropped_with_their_folded_lines_and_the_rest_kept() {
+        let head = b"Received: x\r\nAuthentication-Results: mx.example.test;\r\n\tspf=pass\r\nSubject: hi\r\nauthentication-results : other.test; none\r\n\r\n";
+        let (kept, removed) = without_fields(head, |name, value| {
+            name.eq_ignore_ascii_case(b"authentication-results")
+                && authserv_id(value).is_some_and(|id| id.eq_ignore_ascii_case("MX.example.test"))
+        });
+        assert_eq!(removed, 1);
+        assert_eq!(
+            kept,
+            b"Received: x\r\nSubject: hi\r\nauthentication-results : other.test; none\r\n\r\n"
+        );
+    }
+
+    #[test]
+    fn the_authserv_id_after_comments_or_quoted() {
+        assert_eq!(authserv_id(b" mx.example.test; spf=pass").as_deref(), Some("mx.example.test"));
+        assert_eq!(authserv_id(b" (a (nested) comment) mx.example.test 1; none").as_deref(), Some("mx.example.test"));
+        assert_eq!(authserv_id(b" \"mx.example.test\"; none").as_deref(), Some("mx.example.test"));
+        assert_eq!(authserv_id(b"mx.example.test(c); none").as_deref(), Some("mx.example.test"));
+        assert_eq!(authserv_id(b"  "), None);
+        assert_eq!(authserv_id(b" (unclosed"), None);
     }
 }
