@@ -208,7 +208,9 @@ impl Check for DmarcCheck {
         let auth = &self.auth;
         let queue_id = facts.queue_id.as_deref().unwrap_or("NOQUEUE");
         let limit = auth.settings.time_limit;
-        let evaluation = match tokio::time::timeout(limit, auth.evaluate(facts, &raw)).await {
+        let evaluation = match tokio::time::timeout(limit, auth.evaluate(facts, raw.as_slice()))
+            .await
+        {
             Ok(evaluation) => evaluation,
             Err(_) => {
                 // Nothing is known: every result is a temporary error, and

@@ -54,7 +54,7 @@ pub struct Facts {
     /// body, before anything is added or removed), for the checks that
     /// read the body (DKIM, the content filter). `None` where the caller
     /// has no message (the Postfix policy service).
-    pub message: Option<Arc<[u8]>>,
+    pub message: Option<Arc<Vec<u8>>>,
 }
 
 impl Facts {

@@ -194,6 +194,13 @@ impl SpoolFile {
         synced
     }
 
+    /// Everything written so far, read back from the file, which is then
+    /// removed (a body held aside while its checks run: see havre-smtp).
+    pub async fn read_back(mut self) -> Result<Vec<u8>, QueueError> {
+        self.writer.flush().await.map_err(io_err(&self.tmp))?;
+        tokio::fs::read(&self.tmp).await.map_err(io_err(&self.tmp))
+    }
+
     /// Drops an unfinished body (rejected message, client gone).
     pub async fn discard(self) {
         drop(self);

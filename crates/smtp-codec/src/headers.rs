@@ -276,10 +276,22 @@ mod tests {
 
     #[test]
     fn the_authserv_id_after_comments_or_quoted() {
-        assert_eq!(authserv_id(b" mx.example.test; spf=pass").as_deref(), Some("mx.example.test"));
-        assert_eq!(authserv_id(b" (a (nested) comment) mx.example.test 1; none").as_deref(), Some("mx.example.test"));
-        assert_eq!(authserv_id(b" \"mx.example.test\"; none").as_deref(), Some("mx.example.test"));
-        assert_eq!(authserv_id(b"mx.example.test(c); none").as_deref(), Some("mx.example.test"));
+        assert_eq!(
+            authserv_id(b" mx.example.test; spf=pass").as_deref(),
+            Some("mx.example.test")
+        );
+        assert_eq!(
+            authserv_id(b" (a (nested) comment) mx.example.test 1; none").as_deref(),
+            Some("mx.example.test")
+        );
+        assert_eq!(
+            authserv_id(b" \"mx.example.test\"; none").as_deref(),
+            Some("mx.example.test")
+        );
+        assert_eq!(
+            authserv_id(b"mx.example.test(c); none").as_deref(),
+            Some("mx.example.test")
+        );
         assert_eq!(authserv_id(b"  "), None);
         assert_eq!(authserv_id(b" (unclosed"), None);
     }

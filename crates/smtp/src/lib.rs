@@ -9,6 +9,13 @@
 //! durable. LMTP answers each recipient after writing its mailbox. Local
 //! programs submit through `havre sendmail` on a Unix socket ([`local`]).
 //!
+//! The mx and submission sessions name each client by its forward-confirmed
+//! reverse name and run their role's checks pipeline (`havre-checks`) at
+//! connect, HELO, MAIL, each RCPT and the end of DATA: a refusal is the
+//! check's reply, the headers checks add go on top of the stored message
+//! (after our `Received:`), and an `Authentication-Results:` claiming this
+//! host is removed from what the client sent ([`pipeline`]).
+//!
 //! Layers, one way: `havre-smtp-codec` (bytes ↔ commands and replies, the DATA
 //! decoder) knows nothing of sessions; the session knows nothing of sockets
 //! beyond the `conn` wrapper; [`server`] owns sockets and TLS.
@@ -16,6 +23,7 @@
 mod data;
 pub mod local;
 pub mod networks;
+mod pipeline;
 mod received;
 pub mod server;
 mod session;
@@ -29,6 +37,7 @@ use havre_queue::Queue;
 
 pub use havre_smtp_codec as codec;
 pub use local::{Caller, LocalSettings};
+pub use pipeline::{ClientNames, SessionChecks};
 pub use server::{Listener, serve, serve_local};
 
 /// The dialect a listener speaks.
@@ -88,4 +97,6 @@ pub struct Services {
     pub any_sender_classes: Vec<String>,
     /// How local submission completes addresses.
     pub local_submission: LocalSettings,
+    /// The checks of mx and submission, and reverse DNS of their clients.
+    pub checks: SessionChecks,
 }

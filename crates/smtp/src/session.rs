@@ -9,6 +9,7 @@
 use std::net::SocketAddr;
 use std::sync::Arc;
 
+use havre_checks::{AddedHeaders, Facts, Stage};
 use havre_directory::{Address, Resolution, Target};
 use havre_mailbox::{DeliveryOutcome, DeliveryRequest};
 use havre_queue::{QueueError, SpoolFile, new_queue_id};
@@ -17,16 +18,21 @@ use smtp_proto::{MAIL_SMTPUTF8, Request};
 
 use crate::data::{self, BodySink};
 use crate::local::Caller;
+use crate::pipeline::{self, Held};
 use crate::received::{ReceivedFields, local_received_header, protocol_keyword, received_header};
 use crate::{Mode, Services};
 use havre_net::{Conn, ConnError, Line, Peer, guard_command};
-use havre_smtp_codec::headers::from_addresses;
+use havre_smtp_codec::headers::{from_addresses, header_end};
 use havre_smtp_codec::{Reply, parse_command, qualify_path};
 
 struct Transaction {
     id: String,
     sender: String,
     smtputf8: bool,
+    /// The size announced with MAIL FROM SIZE= (0: none).
+    size: u64,
+    /// Headers the checks asked for, from connect to the end of DATA.
+    added: AddedHeaders,
     /// As accepted at RCPT, with what they resolved to (used by LMTP).
     recipients: Vec<(String, Vec<Target>)>,
     /// An open BDAT body, between chunks.
@@ -90,6 +96,12 @@ pub(crate) struct Session {
     auth: Option<havre_store::User>,
     /// The local account on the other end (local submission).
     caller: Option<Caller>,
+    /// Headers the checks asked for at connect and HELO, for every message
+    /// of the session.
+    session_headers: AddedHeaders,
+    /// The connect checks refused the client (554 greeting): every command
+    /// but QUIT gets 503 (RFC 5321 3.1).
+    refused: bool,
 }
 
 /// The last words to a client whose command met a bug (the panic is logged):
@@ -120,6 +132,8 @@ impl Session {
             stats: Stats::default(),
             auth: None,
             caller: None,
+            session_headers: AddedHeaders::new(),
+            refused: false,
         }
     }
 
@@ -151,6 +165,7 @@ impl Session {
         stop: havre_net::Stop,
     ) {
         let settings = self.services.settings.clone();
+        self.name_client().await;
         tracing::info!(target: "smtp", role = self.role(), "connect from {}", self.client());
         let mut conn = Conn::new(stream, settings.idle_timeout).with_stop(stop);
         conn.set_deadline(Some(std::time::Instant::now() + settings.session_deadline));
@@ -160,17 +175,29 @@ impl Session {
                 None => return,
             }
         }
-        let greeting = Reply::plain(
-            220,
-            vec![format!(
-                "{} {}",
-                settings.hostname,
-                match self.mode {
-                    Mode::Mx | Mode::Submission | Mode::Local => settings.banner.as_str(),
-                    Mode::Lmtp => "LMTP havre",
-                }
-            )],
-        );
+        let greeting = match self.check_connect().await {
+            None => Reply::plain(
+                220,
+                vec![format!(
+                    "{} {}",
+                    settings.hostname,
+                    match self.mode {
+                        Mode::Mx | Mode::Submission | Mode::Local => settings.banner.as_str(),
+                        Mode::Lmtp => "LMTP havre",
+                    }
+                )],
+            ),
+            // RFC 5321 4.2.2: a greeting is 220, 554, or 421 and goodbye.
+            Some(refusal) if refusal.code < 500 => {
+                let _ = send_reply(&mut conn, &Reply::plain(421, refusal.lines)).await;
+                conn.shutdown().await;
+                return self.disconnect();
+            }
+            Some(refusal) => {
+                self.refused = true;
+                refusal
+            }
+        };
         if send_reply(&mut conn, &greeting).await.is_err() {
             return;
         }
@@ -347,6 +374,15 @@ impl Session {
             }
         };
         let name = command.name();
+        if self.refused && !matches!(command, Request::Quit) {
+            // RFC 5321 3.1: after a 554 greeting, only QUIT.
+            self.reply(
+                conn,
+                name,
+                Reply::new(503, "5.5.1", "Error: access denied, send QUIT"),
+            );
+            return Ok(Flow::Continue);
+        }
         match command {
             Request::Ehlo { host } | Request::Helo { host } if self.mode == Mode::Lmtp => {
                 let _ = host;
@@ -364,11 +400,11 @@ impl Session {
                 );
             }
             Request::Ehlo { host } | Request::Lhlo { host } => {
-                let reply = self.ehlo(host, true);
+                let reply = self.ehlo(host, true).await;
                 self.reply(conn, name, reply);
             }
             Request::Helo { host } => {
-                let reply = self.ehlo(host, false);
+                let reply = self.ehlo(host, false).await;
                 self.reply(conn, name, reply);
             }
             Request::Mail { from } => {
@@ -616,10 +652,15 @@ impl Session {
         true
     }
 
-    fn ehlo(&mut self, host: String, esmtp: bool) -> Reply {
+    async fn ehlo(&mut self, host: String, esmtp: bool) -> Reply {
         let settings = self.services.settings.clone();
         self.reset();
         self.helo = Some(host);
+        if let Some(refusal) = self.check(Stage::Helo).await {
+            // Refused: the client may say HELO again.
+            self.helo = None;
+            return refusal;
+        }
         self.esmtp = esmtp;
         if !esmtp {
             return Reply::plain(250, vec![settings.hostname.clone()]);
@@ -731,6 +772,18 @@ impl Session {
                 format!("<{address}>: Sender address rejected: not owned by user {user}"),
             );
         }
+        // The checks of MAIL, before a queue id exists (Postfix's NOQUEUE).
+        let mut facts = self.facts(Stage::Mail, None);
+        facts.sender = Some(address.clone());
+        facts.size = size as u64;
+        let outcome = self.run_checks(&facts).await;
+        if let Some(reply) = outcome.as_ref().and_then(|o| pipeline::refusal(o, &facts)) {
+            return reply;
+        }
+        let mut added = self.session_headers.clone();
+        if let Some(outcome) = &outcome {
+            added.extend(outcome);
+        }
         let id = new_queue_id();
         match &self.auth {
             _ if self.caller.is_some() => {
@@ -755,6 +808,8 @@ impl Session {
             id,
             sender: address,
             smtputf8,
+            size: size as u64,
+            added,
             recipients: Vec::new(),
             bdat: None,
             bdat_failed: false,
@@ -839,6 +894,9 @@ impl Session {
                 )
             }
             Ok(Resolution::NotLocal) if self.mode != Mode::Lmtp && self.may_relay() => {
+                if let Some(refusal) = self.check_recipient(&address).await {
+                    return refusal;
+                }
                 if let Some(tx) = self.tx.as_mut() {
                     tx.recipients
                         .push((parsed.to_string(), vec![Target::Remote(parsed.to_string())]));
@@ -866,6 +924,9 @@ impl Session {
                 {
                     Reply::new(550, "5.1.1", format!("<{address}>: not a local mailbox"))
                 } else {
+                    if let Some(refusal) = self.check_recipient(&address).await {
+                        return refusal;
+                    }
                     if let Some(tx) = self.tx.as_mut() {
                         tx.recipients.push((parsed.to_string(), targets));
                     }
@@ -926,11 +987,18 @@ impl Session {
             return Err(Reply::new(503, "5.5.1", "Error: need RCPT command"));
         };
         let settings = &self.services.settings;
-        let file = match self.services.queue.spool().create(&tx.id).await {
-            Ok(f) => f,
-            Err(err) => {
-                tracing::error!(target: "smtp", "{}: cannot create the queue file: {err}", tx.id);
-                return Err(write_error_reply(&err));
+        // Checked roles hold the message until the end of DATA (what the
+        // checks add goes on top); the others write the queue file now.
+        let checked = matches!(self.mode, Mode::Mx | Mode::Submission);
+        let file = if checked {
+            None
+        } else {
+            match self.services.queue.spool().create(&tx.id).await {
+                Ok(f) => Some(f),
+                Err(err) => {
+                    tracing::error!(target: "smtp", "{}: cannot create the queue file: {err}", tx.id);
+                    return Err(write_error_reply(&err));
+                }
             }
         };
         let protocol = protocol_keyword(
@@ -960,7 +1028,8 @@ impl Session {
             }),
         };
         let mut body = BodyWriter {
-            file: Some(file),
+            file,
+            held: None,
             limit: settings.message_size_limit,
             size: 0,
             failed: None,
@@ -968,7 +1037,12 @@ impl Session {
             head: Vec::new(),
         };
         // The trace header does not count against the client's size limit.
-        body.write_raw(header.as_bytes()).await;
+        if checked {
+            let spool = self.services.queue.spool().clone();
+            body.held = Some(Held::new(spool, &tx.id, header.into_bytes()));
+        } else {
+            body.write_raw(header.as_bytes()).await;
+        }
         Ok(body)
     }
 
@@ -1138,7 +1212,11 @@ impl Session {
                 );
             }
             Mode::Mx | Mode::Submission | Mode::Local => {
-                let reply = self.enqueue(tx, body).await;
+                let reply = if body.held.is_some() {
+                    self.finish_held(tx, body).await
+                } else {
+                    self.enqueue(tx, body).await
+                };
                 self.reply(conn, name, reply);
             }
             Mode::Lmtp => {
@@ -1253,6 +1331,141 @@ impl Session {
     }
 }
 
+/// The session's side of the checks (see [`crate::pipeline`]).
+impl Session {
+    /// The pipeline of this session's role, if it runs one.
+    fn pipeline(&self) -> Option<Arc<havre_checks::Pipeline>> {
+        match self.mode {
+            Mode::Mx => self.services.checks.mx.clone(),
+            Mode::Submission => self.services.checks.submission.clone(),
+            Mode::Lmtp | Mode::Local => None,
+        }
+    }
+
+    /// mx and submission clients are named by their confirmed reverse
+    /// name, before the greeting and the first log line (Postfix's order).
+    async fn name_client(&mut self) {
+        if !matches!(self.mode, Mode::Mx | Mode::Submission) {
+            return;
+        }
+        if let Some(names) = self.services.checks.names.clone()
+            && let Some(name) = names.confirmed_name(self.peer.ip()).await
+        {
+            self.client_name = name;
+        }
+    }
+
+    /// What the checks know at `stage`, from the session and `tx`.
+    fn facts(&self, stage: Stage, tx: Option<&Transaction>) -> Facts {
+        let mut facts = Facts::new(self.peer.ip().to_canonical());
+        facts.stage = stage;
+        facts.client_name = (self.client_name != "unknown").then(|| self.client_name.clone());
+        facts.helo = self.helo.clone();
+        if let Some(user) = &self.auth {
+            facts.sasl_login = Some(user.email.clone());
+            facts.class = (!user.class.is_empty()).then(|| user.class.clone());
+        }
+        if let Some(tx) = tx {
+            facts.sender = Some(tx.sender.clone());
+            facts.queue_id = Some(tx.id.clone());
+            facts.recipients = tx.recipients.iter().map(|(r, _)| r.clone()).collect();
+            facts.recipient_count = tx.recipients.len() as u32;
+            facts.size = tx.size;
+        }
+        facts
+    }
+
+    /// Runs the checks of `facts.stage`; `None` when none runs there.
+    async fn run_checks(&self, facts: &Facts) -> Option<havre_checks::Outcome> {
+        let pipeline = self.pipeline()?;
+        if !pipeline.runs_at(facts.stage) {
+            return None;
+        }
+        Some(pipeline.run(facts).await)
+    }
+
+    /// The checks of the connection (connect, HELO): their headers go on
+    /// every message of the session; a refusal is the reply.
+    async fn check(&mut self, stage: Stage) -> Option<Reply> {
+        let facts = self.facts(stage, None);
+        let outcome = self.run_checks(&facts).await?;
+        let refusal = pipeline::refusal(&outcome, &facts);
+        if refusal.is_none() {
+            self.session_headers.extend(&outcome);
+        }
+        refusal
+    }
+
+    async fn check_connect(&mut self) -> Option<Reply> {
+        self.check(Stage::Connect).await
+    }
+
+    /// The checks of one RCPT the directory accepted.
+    async fn check_recipient(&mut self, address: &str) -> Option<Reply> {
+        let mut facts = self.facts(Stage::Rcpt, self.tx.as_ref());
+        facts.recipient = Some(address.to_owned());
+        let outcome = self.run_checks(&facts).await?;
+        let refusal = pipeline::refusal(&outcome, &facts);
+        if refusal.is_none()
+            && let Some(tx) = self.tx.as_mut()
+        {
+            tx.added.extend(&outcome);
+        }
+        refusal
+    }
+
+    /// The end of DATA of a checked role: the checks read the whole
+    /// message, then it is written to the queue with what they added on
+    /// top and what claimed to be ours left out.
+    async fn finish_held(&self, mut tx: Transaction, mut body: BodyWriter) -> Reply {
+        let Some(held) = body.held.take() else {
+            return self.enqueue(tx, body).await;
+        };
+        let received = held.received.clone();
+        let message = match held.message().await {
+            Ok(message) => Arc::new(message),
+            Err(err) => {
+                tracing::error!(target: "smtp", "{}: cannot read the message back: {err}", tx.id);
+                return write_error_reply(&err);
+            }
+        };
+        let mut facts = self.facts(Stage::Data, Some(&tx));
+        facts.size = body.size;
+        facts.headers = Some(message[..header_end(&message)].to_vec());
+        facts.message = Some(message.clone());
+        if let Some(outcome) = self.run_checks(&facts).await {
+            if let Some(refusal) = pipeline::refusal(&outcome, &facts) {
+                return refusal;
+            }
+            tx.added.extend(&outcome);
+        }
+        let settings = &self.services.settings;
+        let spool = self.services.queue.spool();
+        match pipeline::store(
+            spool,
+            &tx.id,
+            &received,
+            &tx.added,
+            &message,
+            &settings.hostname,
+        )
+        .await
+        {
+            Ok((file, removed)) => {
+                if removed > 0 {
+                    tracing::info!(target: "smtp", role = self.role(), "{}: removed {removed} header field(s) claiming to be from {} (Authentication-Results:, X-Havre-Quarantine:)", tx.id, settings.hostname);
+                }
+                body.file = Some(file);
+                self.enqueue(tx, body).await
+            }
+            Err(err) => {
+                tracing::error!(target: "smtp", "{}: queue file write error: {err}", tx.id);
+                write_error_reply(&err)
+            }
+        }
+    }
+}
+
 fn insufficient_storage() -> Reply {
     Reply::new(452, "4.3.1", "Insufficient system storage")
 }
@@ -1325,6 +1538,8 @@ fn command_word(line: &[u8]) -> &'static str {
 /// The message body on its way to the spool, with the size limit applied.
 pub(crate) struct BodyWriter {
     file: Option<SpoolFile>,
+    /// mx and submission: the message held until its checks have run.
+    held: Option<Held>,
     limit: u64,
     size: u64,
     failed: Option<QueueError>,
@@ -1363,7 +1578,16 @@ impl BodySink for BodyWriter {
             let room = HEAD_KEPT - self.head.len();
             self.head.extend_from_slice(&bytes[..bytes.len().min(room)]);
         }
-        self.write_raw(bytes).await;
+        match self.held.as_mut() {
+            Some(held) => {
+                if self.failed.is_none()
+                    && let Err(err) = held.write(bytes).await
+                {
+                    self.failed = Some(err);
+                }
+            }
+            None => self.write_raw(bytes).await,
+        }
         true
     }
 }
@@ -1417,6 +1641,7 @@ mod tests {
             internal_networks: Vec::new(),
             any_sender_classes: Vec::new(),
             local_submission: crate::LocalSettings::default(),
+            checks: crate::SessionChecks::default(),
         });
         let (server, mut client) = PanicOnRead::pair();
         let session = Session::new(Mode::Mx, services, "192.0.2.1:40000".parse().unwrap());
