@@ -23,6 +23,7 @@ mod import;
 mod in_flight;
 mod mailboxes;
 mod notify;
+mod quarantine;
 
 use std::path::Path;
 
@@ -32,11 +33,12 @@ pub use flags::{from_letters, to_letters};
 pub use import::{ImportError, ImportReport, ImportedFolder, import_dovecot_maildir};
 pub use mailboxes::{Appended, DEFAULT_FOLDERS, MailboxError, Mailboxes, normalize_name};
 pub use notify::{CAPACITY as NOTIFY_CAPACITY, Change, MessageChange, Notifier};
+pub use quarantine::QUARANTINE_HEADER;
 
 /// What a delivery did.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum DeliveryOutcome {
-    /// Written now, with this UID in the INBOX.
+    /// Written now, with this UID in the INBOX (or the Junk folder).
     Delivered(u32),
     /// A previous attempt had already written it; nothing was written.
     AlreadyDelivered(u32),
@@ -55,7 +57,8 @@ pub struct DeliveryRequest<'a> {
     pub check_duplicate: bool,
 }
 
-/// Final delivery into a user's INBOX.
+/// Final delivery into a user's INBOX, or into their Junk folder for a
+/// message the mx quarantined ([`QUARANTINE_HEADER`]).
 #[derive(Clone)]
 pub struct LocalDelivery {
     mailboxes: Mailboxes,
@@ -91,6 +94,13 @@ impl LocalDelivery {
                     .ok_or_else(|| MailboxError::NoSuchMailbox("INBOX".into()))?
             }
         };
+        let target = if quarantine::is_quarantined(request.message).await {
+            let junk = self.mailboxes.junk(&user).await?;
+            tracing::info!(target: "relay", "{}: to=<{user}>: quarantined: delivered to {} ({QUARANTINE_HEADER})", request.message_id, junk.name);
+            junk
+        } else {
+            inbox
+        };
         let header = format!(
             "Return-Path: <{}>\r\nDelivered-To: {}\r\n",
             request.sender, request.mailbox
@@ -99,7 +109,7 @@ impl LocalDelivery {
             .mailboxes
             .deliver_file(
                 &user,
-                &inbox,
+                &target,
                 &unique_name(request.message_id, &user),
                 header.into_bytes(),
                 request.message,
@@ -271,6 +281,43 @@ mod tests {
             mailboxes.read_message(user, &inbox, &before[0]).await,
             Err(MailboxError::Expunged(1))
         ));
+    }
+
+    #[tokio::test]
+    async fn a_quarantined_message_goes_to_the_junk_folder_even_renamed_or_deleted() {
+        let (dir, local, spool) = setup().await;
+        std::fs::write(
+            &spool,
+            b"X-Havre-Quarantine: dmarc\r\nSubject: hi\r\n\r\nhello\r\n",
+        )
+        .unwrap();
+        local.deliver(request(&spool, false)).await.unwrap();
+        let root = dir.path().join("mail/example.test/alice/Maildir");
+        assert_eq!(
+            std::fs::read_dir(root.join(".Junk/new")).unwrap().count(),
+            1
+        );
+        assert_eq!(std::fs::read_dir(root.join("new")).unwrap().count(), 0);
+        // The user renamed Junk: the \Junk folder is still where it goes.
+        let user = "alice@example.test";
+        let mailboxes = local.mailboxes();
+        let junk = mailboxes.get(user, "Junk").await.unwrap().unwrap();
+        mailboxes.rename(user, &junk, "Spam").await.unwrap();
+        let mut second = request(&spool, false);
+        second.message_id = "0123ABCE";
+        local.deliver(second).await.unwrap();
+        assert_eq!(
+            std::fs::read_dir(root.join(".Spam/new")).unwrap().count(),
+            2
+        );
+        // No Junk folder at all: one is made.
+        let spam = mailboxes.get(user, "Spam").await.unwrap().unwrap();
+        mailboxes.delete(user, &spam).await.unwrap();
+        let mut third = request(&spool, false);
+        third.message_id = "0123ABCF";
+        local.deliver(third).await.unwrap();
+        let made = mailboxes.get(user, "Junk").await.unwrap().unwrap();
+        assert_eq!(made.special_use.as_deref(), Some("\\Junk"));
     }
 
     #[test]
