@@ -8,9 +8,9 @@
 //! log levels); this adds what needs the files and accounts it names: the
 //! data directory and database, their owner and permissions, the TLS
 //! certificate and key (readable, and one the key of the other), the relay
-//! routes as the outbound parser reads them, the DNS resolver and the DKIM
-//! keys. Each problem names the file, the line and the key, like the
-//! loader's.
+//! routes as the outbound parser reads them, the DNS resolver, the checks
+//! pipelines and the DKIM keys. Each problem names the file, the line and
+//! the key, like the loader's.
 
 use std::path::{Path, PathBuf};
 
@@ -107,6 +107,15 @@ pub fn node(loaded: &LoadedConfig, purpose: Purpose) -> anyhow::Result<Material>
     })?;
     let resolver = Resolver::new(&config.dns.nameservers)
         .map_err(|e| invalid(&["dns", "nameservers"], e.to_string()))?;
+    // The checks pipelines as serve will build them (the config crate has
+    // checked each rule; this is what remains, such as a rule's parts
+    // together). Their errors start with the key: `policy.rules: ...`.
+    let state = std::sync::Arc::new(havre_state::EmbeddedState::memory());
+    if let Err(e) = crate::pipelines::build(config, state, &resolver) {
+        let (key, message) = e.split_once(": ").unwrap_or(("policy.rules", &e));
+        let key: Vec<&str> = key.split('.').collect();
+        return Err(invalid(&key, message.to_owned()));
+    }
     let signers = if !config.dkim.sign {
         Some(Signers::default())
     } else {

@@ -86,6 +86,9 @@ pub struct Shared {
     /// $myorigin), worked out at start from the local domains when
     /// `sendmail.origin` is empty.
     pub origin: String,
+    /// What the checks remember (greylist triplets, rate cells): one for the
+    /// node, so every front end counts against the same limits.
+    pub state: Arc<dyn havre_state::State>,
 }
 
 /// The publishers of each role's settings.
@@ -112,8 +115,10 @@ impl Live {
             .acceptor;
         let signers = Arc::new(material.signers.unwrap_or_default());
         let config = &loaded.config;
+        let checks = crate::pipelines::build(config, shared.state.clone(), &material.resolver)
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
         Ok(Live {
-            smtp: watch::Sender::new(smtp(&shared, config, tls.clone())),
+            smtp: watch::Sender::new(smtp(&shared, config, tls.clone(), checks)),
             imap: watch::Sender::new(imap(&shared, config, tls.clone())),
             pop3: watch::Sender::new(pop3(&shared, config, tls.clone())),
             relay: watch::Sender::new(relay(config)),
@@ -153,8 +158,19 @@ impl Live {
             } else {
                 material.resolver
             };
+        // The pipelines are rebuilt on the resolver kept above and the same
+        // state: new sessions run the new rules, lists and settings.
+        let checks = match crate::pipelines::build(config, self.shared.state.clone(), &resolver) {
+            Ok(checks) => checks,
+            Err(e) => {
+                // `checks::node` built them before the reload was applied:
+                // this cannot fail; if it does, the running checks stay.
+                tracing::error!(target: "serve", "reload: the checks cannot be built ({e}); the running ones are kept");
+                self.smtp.borrow().checks.clone()
+            }
+        };
         self.smtp
-            .send_replace(smtp(&self.shared, config, tls.clone()));
+            .send_replace(smtp(&self.shared, config, tls.clone(), checks));
         self.imap
             .send_replace(imap(&self.shared, config, tls.clone()));
         self.pop3.send_replace(pop3(&self.shared, config, tls));
@@ -170,7 +186,12 @@ impl Live {
     }
 }
 
-fn smtp(shared: &Shared, config: &Config, tls: TlsAcceptor) -> Arc<Services> {
+fn smtp(
+    shared: &Shared,
+    config: &Config,
+    tls: TlsAcceptor,
+    checks: havre_smtp::SessionChecks,
+) -> Arc<Services> {
     Arc::new(Services {
         settings: Arc::new(SmtpSettings {
             hostname: config.server.hostname.clone(),
@@ -202,6 +223,7 @@ fn smtp(shared: &Shared, config: &Config, tls: TlsAcceptor) -> Arc<Services> {
             },
             canonical: config.sendmail.canonical.clone(),
         },
+        checks,
     })
 }
 

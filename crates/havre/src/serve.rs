@@ -262,6 +262,10 @@ async fn shared(loaded: &LoadedConfig) -> anyhow::Result<Shared> {
         tracing::info!(target: "queue", "removed {swept} unfinished or already delivered spool file(s)");
     }
     let directory = Directory::new(store.clone(), &config.relay.recipient_delimiter);
+    let state_path = loaded.state_path();
+    let state = havre_state::EmbeddedState::open(&state_path)
+        .await
+        .with_context(|| format!("cannot open the state database {}", state_path.display()))?;
     let origin = local_origin(config, &directory).await?;
     let mailboxes = Mailboxes::new(
         store,
@@ -278,6 +282,7 @@ async fn shared(loaded: &LoadedConfig) -> anyhow::Result<Shared> {
         pop3_locks: havre_pop3::MaildropLocks::new(),
         sessions: havre_net::Sessions::new(),
         origin,
+        state: Arc::new(state),
     })
 }
 

@@ -147,6 +147,13 @@ impl Resolver {
         Resolver { inner }
     }
 
+    /// The hickory resolver underneath, for the node's other lookups
+    /// (reverse DNS, SPF, DKIM, DMARC, DNS lists), which then share its
+    /// cache.
+    pub fn hickory(&self) -> &TokioResolver {
+        &self.inner
+    }
+
     /// The hosts that receive mail for `domain`, best first: the MX hosts
     /// by preference (equal preferences in random order, RFC 5321 5.1),
     /// each with its addresses; without MX records, the domain itself. MX

@@ -1,0 +1,157 @@
+//! The checks pipelines of the SMTP roles, built from the configuration:
+//! what runs, in which order, on which resolver and state. Rebuilt at each
+//! reload (`live.rs`), so new sessions run the new rules; sessions under
+//! way keep the pipeline they began with.
+//!
+//! mx, in order (each check answers at its own stages):
+//! 1. the `[[policy.rules]]` (an `accept` rule spares its mail the rest);
+//! 2. `mx.dnsbl` then `mx.rhsbl` (RCPT);
+//! 3. SPF (MAIL) when `mx.sender_auth`;
+//! 4. greylisting (RCPT) when `greylist.enabled`: after the lists, so a
+//!    listed client is refused rather than asked to come back;
+//! 5. DKIM, ARC and DMARC (end of DATA) when `mx.sender_auth`.
+//!
+//! submission: the rules only (rate limits by the authenticated user's
+//! class). LMTP and local submission run none.
+
+use std::net::IpAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use havre_checks::Pipeline;
+use havre_config::Config;
+use havre_outbound::Resolver;
+use havre_smtp::{ClientNames, SessionChecks};
+use havre_spf::{Dns, HickoryDns};
+use havre_state::State;
+
+/// How long a client's reverse name may take before it is `unknown`.
+const REVERSE_DNS_LIMIT: Duration = Duration::from_secs(10);
+
+/// How long the end-of-DATA checks (DKIM keys, DMARC records) may take.
+const MESSAGE_CHECKS_LIMIT: Duration = Duration::from_secs(20);
+
+/// The pipelines of mx and submission and the naming of clients, over the
+/// node's `resolver` and `state`.
+pub fn build(
+    config: &Config,
+    state: Arc<dyn State>,
+    resolver: &Resolver,
+) -> Result<SessionChecks, String> {
+    let policy = havre_policy::from_config(config, state)?;
+    let dns: Arc<dyn Dns> = Arc::new(HickoryDns::new(resolver.hickory().clone()));
+    let trusted: Vec<ipnet::IpNet> = config
+        .relay
+        .internal_networks
+        .iter()
+        .filter_map(|n| havre_policy::parse_network(n))
+        .collect();
+
+    let mut mx = Pipeline::new("mx");
+    for rule in &policy.rules {
+        mx.push(rule.clone());
+    }
+    let lists = |sites: &[havre_config::DnsblSite]| havre_dnsbl::Lists {
+        sites: sites.to_vec(),
+        threshold: config.mx.dnsbl_threshold,
+        trusted: trusted.clone(),
+    };
+    if !config.mx.dnsbl.is_empty() {
+        mx.push(Arc::new(havre_dnsbl::Dnsbl::new(
+            lists(&config.mx.dnsbl),
+            dns.clone(),
+        )));
+    }
+    if !config.mx.rhsbl.is_empty() {
+        mx.push(Arc::new(havre_dnsbl::Rhsbl::new(
+            lists(&config.mx.rhsbl),
+            dns.clone(),
+        )));
+    }
+    let sender_auth = config.mx.sender_auth.then(|| {
+        havre_auth::SenderAuth::new(
+            havre_auth::AuthSettings {
+                authserv_id: config.server.hostname.clone(),
+                reject_spf_fail: config.mx.spf_reject_fail,
+                trusted: trusted.clone(),
+                time_limit: MESSAGE_CHECKS_LIMIT,
+            },
+            dns.clone(),
+            mail_auth::MessageAuthenticator(resolver.hickory().clone()),
+        )
+        .checks()
+    });
+    if let Some((spf, _)) = &sender_auth {
+        mx.push(spf.clone());
+    }
+    if let Some(greylist) = &policy.greylist {
+        mx.push(greylist.clone());
+    }
+    if let Some((_, dmarc)) = &sender_auth {
+        mx.push(dmarc.clone());
+    }
+
+    let mut submission = Pipeline::new("submission");
+    for rule in &policy.rules {
+        submission.push(rule.clone());
+    }
+    Ok(SessionChecks {
+        mx: Some(Arc::new(mx)),
+        submission: Some(Arc::new(submission)),
+        names: Some(Arc::new(ReverseDns { dns })),
+    })
+}
+
+/// Clients named by their forward-confirmed reverse name.
+struct ReverseDns {
+    dns: Arc<dyn Dns>,
+}
+
+#[async_trait]
+impl ClientNames for ReverseDns {
+    async fn confirmed_name(&self, ip: IpAddr) -> Option<String> {
+        havre_auth::confirmed_name(self.dns.as_ref(), ip, REVERSE_DNS_LIMIT).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn the_mx_pipeline_runs_rules_lists_spf_greylisting_then_dmarc() {
+        let mut config = Config::default();
+        config.greylist.enabled = true;
+        config.mx.dnsbl = vec!["bl.example".parse().unwrap()];
+        config.mx.rhsbl = vec!["dbl.example".parse().unwrap()];
+        let resolver = Resolver::new(&["127.0.0.1:53".parse().unwrap()]).unwrap();
+        let state = Arc::new(havre_state::EmbeddedState::memory());
+        let checks = build(&config, state.clone(), &resolver).unwrap();
+        assert_eq!(
+            checks.mx.unwrap().names(),
+            [
+                "rule student-rate",
+                "rule staff-rate",
+                "dnsbl",
+                "rhsbl",
+                "spf",
+                "greylist",
+                "dmarc"
+            ]
+        );
+        assert_eq!(
+            checks.submission.unwrap().names(),
+            ["rule student-rate", "rule staff-rate"]
+        );
+        config.mx.sender_auth = false;
+        config.greylist.enabled = false;
+        config.mx.dnsbl.clear();
+        config.mx.rhsbl.clear();
+        let bare = build(&config, state, &resolver).unwrap();
+        assert_eq!(
+            bare.mx.unwrap().names(),
+            ["rule student-rate", "rule staff-rate"]
+        );
+    }
+}
