@@ -53,7 +53,7 @@ fn mail_to_an_alias_loop_is_refused_at_rcpt_with_550_5_4_6_and_nothing_is_queued
     let log = node.log();
     assert!(
         log.contains(
-            "NOQUEUE: reject: RCPT from unknown[127.0.0.1]: 550 5.4.6 <loopa@example.test>"
+            "NOQUEUE: reject: RCPT from localhost[127.0.0.1]: 550 5.4.6 <loopa@example.test>"
         ),
         "{log}"
     );

@@ -44,7 +44,7 @@ fn mail_to_a_user_lands_in_her_maildir_with_return_path_delivered_to_and_receive
     let messages = node.wait_for_messages("alice@example.test", 1);
     assert_eq!(messages.len(), 1, "log:\n{}", node.log());
     let m = &messages[0];
-    assert!(m.starts_with("Return-Path: <sender@remote.test>\nDelivered-To: alice@example.test\nReceived: from client.test (unknown [127.0.0.1])\n"), "{m}");
+    assert!(m.starts_with("Return-Path: <sender@remote.test>\nDelivered-To: alice@example.test\nReceived: from client.test (localhost [127.0.0.1])\n"), "{m}");
     assert!(
         m.contains("by mx.example.test (havre) with ESMTP id "),
         "{m}"
@@ -104,7 +104,7 @@ fn an_unknown_user_is_refused_with_550_5_1_1_during_the_dialogue() {
     let out = smtplib_send(&node, "nobody@example.test", "t-unknown");
     assert!(out.starts_with("REFUSED 550 5.1.1"), "{out}");
     assert!(node.log().contains(
-        "NOQUEUE: reject: RCPT from unknown[127.0.0.1]: 550 5.1.1 <nobody@example.test>"
+        "NOQUEUE: reject: RCPT from localhost[127.0.0.1]: 550 5.1.1 <nobody@example.test>"
     ));
 }
 
