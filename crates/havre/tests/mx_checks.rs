@@ -236,6 +236,26 @@ fn mx_node(dns: &TestDns) -> Havre {
         "mx.dnsbl",
         r#"["bl.test=127.0.0.[2..11]", "down.invalid.example"]"#,
     );
+    // Rules of the connect and HELO stages, after the shipped ones.
+    let mut config = std::fs::read_to_string(node.config_path()).unwrap();
+    config.push_str(
+        r#"
+[[policy.rules]]
+name = "no-client-4"
+stage = "connect"
+client_address = "127.0.0.4"
+action = "reject"
+text = "Go away"
+
+[[policy.rules]]
+name = "no-bad-helo"
+stage = "helo"
+helo = "bad.helo.test"
+action = "reject"
+text = "Bad HELO"
+"#,
+    );
+    std::fs::write(node.config_path(), config).unwrap();
     node
 }
 
@@ -258,6 +278,7 @@ async fn mail_from_the_internet_is_judged_by_dns_lists_spf_dkim_and_dmarc() {
         a_forged_authentication_results_claiming_this_host_is_removed(&client, node);
         the_client_is_named_by_its_confirmed_reverse_name(&client, node);
         a_listed_client_or_sender_is_refused_as_postfix_does(&client, node);
+        rules_refuse_a_client_at_connect_and_a_helo_name(node);
     });
 }
 
@@ -518,6 +539,40 @@ fn a_listed_client_or_sender_is_refused_as_postfix_does(client: &Client, node: &
         ),
         "{out}"
     );
+}
+
+fn rules_refuse_a_client_at_connect_and_a_helo_name(node: &Havre) {
+    let out = havre_testkit::python_ok(
+        r#"
+import socket, sys
+def talk(source, lines):
+    s = socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=30, source_address=(source, 0))
+    f = s.makefile("rb")
+    print(source, f.readline().decode().strip())
+    for line in lines:
+        s.sendall(line.encode() + b"\r\n")
+        reply = f.readline().decode().strip()
+        while reply[3:4] == "-":
+            reply = f.readline().decode().strip()
+        print(source, line, "->", reply)
+    s.close()
+talk("127.0.0.4", ["EHLO client.test", "MAIL FROM:<a@pass.test>", "QUIT"])
+talk("127.0.0.1", ["EHLO bad.helo.test", "MAIL FROM:<a@pass.test>", "EHLO client.test", "QUIT"])
+"#,
+        &[&node.smtp_port.to_string()],
+    );
+    let expected = [
+        "127.0.0.4 554 5.7.1 <unknown[127.0.0.4]>: Client host rejected: Go away",
+        "127.0.0.4 EHLO client.test -> 503 5.5.1 Error: access denied, send QUIT",
+        "127.0.0.4 MAIL FROM:<a@pass.test> -> 503 5.5.1",
+        "127.0.0.4 QUIT -> 221",
+        "127.0.0.1 EHLO bad.helo.test -> 554 5.7.1 <bad.helo.test>: Helo command rejected: Bad HELO",
+        "127.0.0.1 MAIL FROM:<a@pass.test> -> 503 5.5.1 Error: send HELO/EHLO first",
+        "127.0.0.1 EHLO client.test -> 250 ",
+    ];
+    for line in expected {
+        assert!(out.contains(line), "{line:?} not in\n{out}");
+    }
 }
 
 /// Postgrey's behaviour over SMTP: the first attempt of a triplet gets 450,
