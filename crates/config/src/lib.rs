@@ -49,8 +49,8 @@ pub use flatten::{get, show, show_defaults, show_non_default};
 pub use keys::{format_key, parse_key};
 pub use load::{LoadedConfig, check, load, parse};
 pub use model::{
-    Config, Dkim, Imap, Lmtp, Log, Mailbox, Mx, Pop3, Queue, Relay, Role, Server, Smtp, Storage,
-    StorageBackend, Tls,
+    Config, Dkim, Imap, Lmtp, Log, LogOutput, Mailbox, Mx, Pop3, Queue, Relay, Role, Server, Smtp,
+    Storage, StorageBackend, Tls,
 };
 pub use values::{Duration, Size, ValueError};
 

@@ -58,6 +58,18 @@ impl LoadedConfig {
         (!file.as_os_str().is_empty()).then(|| self.config_dir().join(file))
     }
 
+    /// The socket `log.output` writes to: `log.socket` (relative to the
+    /// directory of the file) or the system's; `None` for stderr.
+    pub fn log_socket(&self) -> Option<PathBuf> {
+        let log = &self.config.log;
+        let system = log.output.default_socket()?;
+        Some(if log.socket.as_os_str().is_empty() {
+            PathBuf::from(system)
+        } else {
+            self.config_dir().join(&log.socket)
+        })
+    }
+
     /// `mailbox.maildir`, relative to the data directory, variables
     /// (`%d`, `%n`, `%u`) left in place.
     pub fn maildir_template(&self) -> PathBuf {

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use anyhow::{Context, bail};
-use havre_queue::Spool;
+use havre_queue::{Queue, Spool};
 use havre_store::{QueueEntry, RecipientStatus, Store};
 
 use crate::cli::QueueCommand;
@@ -124,22 +124,25 @@ async fn show(store: &Arc<dyn Store>, spool: &Spool, id: &str) -> anyhow::Result
 
 pub async fn run(explicit: Option<PathBuf>, command: QueueCommand) -> anyhow::Result<()> {
     let config = locate::load(explicit)?;
+    crate::logging::init_cli(&config);
     let store = locate::open_store(&config).await?;
-    let spool = Spool::open(&config.data_dir().join("queue"))?;
+    let queue = Queue::new(
+        store.clone(),
+        Spool::open(&config.data_dir().join("queue"))?,
+    );
     match command {
         QueueCommand::List => print_list(&store.queue_list().await?),
-        QueueCommand::Show { id } => show(&store, &spool, &id).await?,
+        QueueCommand::Show { id } => show(&store, queue.spool(), &id).await?,
         QueueCommand::Hold { id } => {
-            if !store.queue_hold(&id, true).await? {
+            if !queue.hold(&id).await? {
                 bail!("no message {id} in the queue");
             }
             println!("{id}: placed on hold");
         }
         QueueCommand::Release { id } => {
-            if !store.queue_hold(&id, false).await? {
+            if !queue.release(&id).await? {
                 bail!("no message {id} in the queue");
             }
-            store.queue_reschedule(Some(&id), now(), false).await?;
             println!("{id}: released from hold");
         }
         QueueCommand::Delete { id } => {
@@ -155,10 +158,7 @@ pub async fn run(explicit: Option<PathBuf>, command: QueueCommand) -> anyhow::Re
             };
             let mut deleted = 0;
             for id in &ids {
-                // Record first, body second: a crash in between leaves an
-                // orphan body that the next start removes.
-                if store.queue_remove(id).await? {
-                    spool.remove(id).await;
+                if queue.delete(id).await? {
                     deleted += 1;
                 }
             }
@@ -171,11 +171,24 @@ pub async fn run(explicit: Option<PathBuf>, command: QueueCommand) -> anyhow::Re
             );
         }
         QueueCommand::Requeue { id } => {
-            let n = if id == "ALL" {
-                store.queue_reschedule(None, now(), true).await?
+            // ALL: every message not on hold, each logged as postsuper does.
+            let ids: Vec<String> = if id == "ALL" {
+                store
+                    .queue_list()
+                    .await?
+                    .into_iter()
+                    .filter(|e| !e.hold)
+                    .map(|e| e.id)
+                    .collect()
             } else {
-                store.queue_reschedule(Some(&id), now(), true).await?
+                vec![id.clone()]
             };
+            let mut n = 0;
+            for id in &ids {
+                if queue.requeue(id).await? {
+                    n += 1;
+                }
+            }
             if n == 0 && id != "ALL" {
                 bail!("no message {id} in the queue");
             }

@@ -24,11 +24,7 @@ use crate::locate;
 pub async fn run(explicit: Option<PathBuf>) -> anyhow::Result<()> {
     let loaded = locate::load(explicit)?;
     let config = &loaded.config;
-    crate::logging::init(
-        &config.log.level,
-        loaded.log_file().as_deref(),
-        &config.server.hostname,
-    )?;
+    crate::logging::init(&loaded)?;
     let open_files = crate::open_files::raise().context("cannot read the open-file limit")?;
     tracing::info!(target: "serve", "open-file limit: {open_files} (soft limit set to the hard limit)");
     let (caps, lowered) = crate::open_files::caps(config, open_files);
