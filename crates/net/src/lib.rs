@@ -4,14 +4,16 @@
 //! the client has nothing more pipelined. Protocol crates format their own
 //! replies; this crate only moves bytes, admits connections (per-role caps,
 //! out-of-descriptor back-off), compresses a connection on request (raw
-//! deflate, [`Conn::start_deflate`]), carries the node's stop to every session and
-//! ends a session whose command panicked ([`guard_command`]).
+//! deflate, [`Conn::start_deflate`]), carries the node's stop to every session,
+//! ends a session whose command panicked ([`guard_command`]) and words the
+//! line of a client that leaves before logging in as Dovecot does ([`LoginEnd`]).
 
 mod accept;
 mod conn;
 mod deflate;
 mod gate;
 mod guard;
+mod login_log;
 mod stop;
 mod tls;
 
@@ -19,5 +21,6 @@ pub use accept::accept_loop;
 pub use conn::{Conn, ConnError, Io, Line, LineEnds};
 pub use gate::{Caps, Exempt, Gate, Refusal, Ticket};
 pub use guard::{Peer, catch_panic, guard_command};
+pub use login_log::{LoginEnd, shown_user};
 pub use stop::{Phase, Stop, Stopper};
 pub use tls::accept_tls;
