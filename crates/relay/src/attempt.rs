@@ -52,8 +52,11 @@ pub(crate) struct Progress {
     pub delivered: Vec<Note>,
     pub deferred: Vec<Note>,
     pub failed: Vec<Note>,
-    /// `local`, or the remote server that answered.
+    /// The log's `relay=`: None for local delivery, the remote server that
+    /// answered (`mx.far.test[192.0.2.1]:25`), or `none` when none did.
     pub relay: Option<String>,
+    /// The remote server's name, for the DSN's `Remote-MTA`.
+    pub remote_mta: Option<String>,
 }
 
 impl Progress {
@@ -149,6 +152,8 @@ impl Relay {
         }
         for (rcpt, progress) in pending.into_iter().zip(progress) {
             let relay = progress.relay.clone().unwrap_or_else(|| "local".into());
+            let progress_remote = progress.relay.is_some();
+            let remote_mta = progress.remote_mta.clone();
             let verdict = progress.verdict();
             let delay =
                 (unix_now() - entry.arrival).max(0) as f64 + started.elapsed().as_secs_f64();
@@ -169,7 +174,7 @@ impl Relay {
             // would have made it (local or smtp), which pflogsumm counts.
             tracing::info!(
                 target: "relay",
-                role = if relay == "local" { "local" } else { "smtp" },
+                role = if progress_remote { "smtp" } else { "local" },
                 "{id}: to=<{}>,{} relay={relay}, delay={delay:.2}, dsn={}, status={word} ({})",
                 rcpt.address,
                 rcpt.orig
@@ -184,7 +189,7 @@ impl Relay {
                 original: rcpt.orig.clone(),
                 status: note.status.clone(),
                 diagnostic: note.text.clone(),
-                remote_mta: (relay != "local").then(|| relay.clone()),
+                remote_mta: remote_mta.clone(),
             };
             if status == RecipientStatus::Failed {
                 bounced.push(reported());

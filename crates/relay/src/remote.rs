@@ -112,6 +112,7 @@ impl Relay {
     ) {
         let Some(outbound) = &self.outbound else {
             for target in remote {
+                progress[target.index].relay = Some("none".into());
                 progress[target.index].deferred.push(Note::new(
                     "4.4.1",
                     format!(
@@ -126,6 +127,7 @@ impl Relay {
             Ok(path) => path,
             Err(err) => {
                 for target in remote {
+                    progress[target.index].relay = Some("none".into());
                     progress[target.index].deferred.push(Note::new(
                         "4.3.0",
                         format!("{}cannot prepare the message: {err}", target.named()),
@@ -177,8 +179,12 @@ impl Relay {
             for (target, result) in recipients.into_iter().zip(results) {
                 let detail = result.detail();
                 let p = &mut progress[target.index];
+                // Postfix's relay=none when no server answered.
+                if detail.relay.is_some() || p.relay.is_none() {
+                    p.relay = Some(detail.relay.clone().unwrap_or_else(|| "none".into()));
+                }
                 if let Some(mta) = &detail.remote_mta {
-                    p.relay = Some(mta.clone());
+                    p.remote_mta = Some(mta.clone());
                 }
                 let text = Note::new(
                     &detail.status,
