@@ -51,7 +51,13 @@ print("sent")
 /// pflogsumm's Grand Totals, by label (`received`, `delivered`, `deferred`,
 /// `bounced`, `rejected`...).
 fn pflogsumm(log: &Path) -> (HashMap<String, u64>, String) {
-    let out = Command::new("pflogsumm")
+    // Debian puts it in /usr/sbin, which a user's PATH may lack.
+    let program = if Path::new("/usr/sbin/pflogsumm").exists() {
+        "/usr/sbin/pflogsumm"
+    } else {
+        "pflogsumm"
+    };
+    let out = Command::new(program)
         .arg("--syslog-name=havre")
         .arg(log)
         .output()
