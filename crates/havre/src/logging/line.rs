@@ -31,15 +31,7 @@ impl Line {
             Level::TRACE => "trace: ",
             Level::INFO => "",
         };
-        let mut text = String::with_capacity(severity.len() + fields.message.len());
-        text.push_str(severity);
-        text.extend(
-            fields
-                .message
-                .chars()
-                .chain(fields.extra.chars())
-                .map(|c| if c.is_control() && c != '\t' { ' ' } else { c }),
-        );
+        let text = one_line(&format!("{severity}{}{}", fields.message, fields.extra));
         Line {
             program: sanitize_program(&program),
             level: *meta.level(),
@@ -56,6 +48,14 @@ impl Line {
             Level::DEBUG | Level::TRACE => 7,
         }
     }
+}
+
+/// Control characters (a CR or LF a client slipped into a name) become
+/// spaces: an event is one line, and no text can start a forged one.
+fn one_line(text: &str) -> String {
+    text.chars()
+        .map(|c| if c.is_control() && c != '\t' { ' ' } else { c })
+        .collect()
 }
 
 /// A program name is one word of a syslog tag: no spaces, brackets or colons.
@@ -100,5 +100,24 @@ impl Visit for Fields {
                 let _ = write!(self.extra, " {name}={value:?}");
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{one_line, sanitize_program};
+
+    #[test]
+    fn a_line_break_in_client_text_cannot_start_a_forged_line() {
+        assert_eq!(
+            one_line("helo=<x\r\n2026-01-01T00:00:00Z h havre/smtpd[1]: forged>"),
+            "helo=<x  2026-01-01T00:00:00Z h havre/smtpd[1]: forged>"
+        );
+    }
+
+    #[test]
+    fn a_program_name_is_one_word_of_a_syslog_tag() {
+        assert_eq!(sanitize_program("submission/smtpd"), "submission/smtpd");
+        assert_eq!(sanitize_program("a b[1]:"), "a_b_1__");
     }
 }
