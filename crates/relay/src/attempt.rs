@@ -152,7 +152,7 @@ impl Relay {
         }
         for (rcpt, progress) in pending.into_iter().zip(progress) {
             let relay = progress.relay.clone().unwrap_or_else(|| "local".into());
-            let progress_remote = progress.relay.is_some();
+            let to_remote = progress.relay.is_some();
             let remote_mta = progress.remote_mta.clone();
             let verdict = progress.verdict();
             let delay =
@@ -174,7 +174,7 @@ impl Relay {
             // would have made it (local or smtp), which pflogsumm counts.
             tracing::info!(
                 target: "relay",
-                role = if progress_remote { "smtp" } else { "local" },
+                role = if to_remote { "smtp" } else { "local" },
                 "{id}: to=<{}>,{} relay={relay}, delay={delay:.2}, dsn={}, status={word} ({})",
                 rcpt.address,
                 rcpt.orig
