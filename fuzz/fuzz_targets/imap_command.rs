@@ -5,8 +5,9 @@
 #![no_main]
 
 use havre_imap_proto::{
-    CommandBody, CommandFramer, Esearch, FetchAttr, Flag, Framed, ParseOptions, Section, Status,
-    StatusItem, Writer, parse_command, parse_command_with,
+    Code, CommandBody, CommandFramer, Esearch, FetchAttr, Flag, Framed, Mailbox, NotifyEvent,
+    NotifyFilter, ParseOptions, SearchReturn, Section, Status, StatusItem, Writer, parse_command,
+    parse_command_with,
 };
 use libfuzzer_sys::fuzz_target;
 
@@ -85,39 +86,9 @@ fn check(bytes: &[u8], options: &ParseOptions) {
         | CommandBody::Subscribe { mailbox }
         | CommandBody::Status { mailbox, .. }
         | CommandBody::Copy { mailbox, .. }
-        | CommandBody::Move { mailbox, .. } => {
-            w.list(&[], Some('/'), mailbox.as_str());
-            w.status(mailbox.as_str(), &[(StatusItem::Messages, 1)]);
-            // A name written in modified UTF-7 reads back the same.
-            let mut echo = Writer::new();
-            echo.raw(b"a SELECT ").mailbox(mailbox.as_str());
-            let back = parse_command(echo.as_bytes()).expect("an echoed name parses");
-            let CommandBody::Select { mailbox: again, .. } = back.body else {
-                panic!("not a SELECT")
-            };
-            assert_eq!(&again, mailbox);
-        }
+        | CommandBody::Move { mailbox, .. } => echo_mailbox(&mut w, mailbox),
         CommandBody::Fetch(fetch) => {
-            let mut f = w.fetch(1);
-            f.uid(1).flags(&[Flag::Seen]);
-            for item in &fetch.items {
-                match item {
-                    FetchAttr::BodySection {
-                        section, partial, ..
-                    } => {
-                        f.section(section, partial.map(|p| p.origin), Some(b"x\r\n\0"));
-                        echo_section(section);
-                    }
-                    FetchAttr::Binary { part, partial, .. } => {
-                        f.binary(part, partial.map(|p| p.origin), Some(b"\0"));
-                    }
-                    FetchAttr::BinarySize { part } => {
-                        f.binary_size(part, 1);
-                    }
-                    _ => {}
-                }
-            }
-            drop(f);
+            echo_items(&mut w, &fetch.items);
             let text = fetch.set.to_string();
             if !fetch.set.is_saved() {
                 let back = havre_imap_proto::SequenceSet::parse_str(&text)
@@ -133,10 +104,91 @@ fn check(bytes: &[u8], options: &ParseOptions) {
                 all: Some(&all),
                 ..Default::default()
             });
+            if search
+                .result
+                .as_ref()
+                .is_some_and(|r| r.contains(&SearchReturn::Update))
+            {
+                // What a context's updates look like (RFC 5267).
+                w.esearch(&Esearch {
+                    tag: Some(&command.tag),
+                    uid: search.uid,
+                    remove_from: Some(&[2]),
+                    add_to: Some(&[7, 5, 6]),
+                    ..Default::default()
+                });
+                w.untagged(Status::No, Some(&Code::NoUpdate(command.tag.clone())), "no");
+            }
+        }
+        CommandBody::Notify(Some(set)) => {
+            // The names a NOTIFY watches come back in STATUS and LIST.
+            for group in &set.groups {
+                if let NotifyFilter::Subtree(names) | NotifyFilter::Mailboxes(names) = &group.filter
+                {
+                    for mailbox in names {
+                        echo_mailbox(&mut w, mailbox);
+                    }
+                }
+                let events = group.events.iter().flatten();
+                for event in events.clone() {
+                    if let NotifyEvent::MessageNew(items) = event {
+                        echo_items(&mut w, items);
+                    }
+                }
+                let names = events.map(|e| e.name().to_string()).collect();
+                w.tagged(&command.tag, Status::No, Some(&Code::BadEvent(names)), "no");
+            }
+        }
+        CommandBody::CancelUpdate { tags } => {
+            for tag in tags {
+                w.untagged(Status::No, Some(&Code::NoUpdate(tag.clone())), "no");
+                w.esearch(&Esearch {
+                    tag: Some(tag),
+                    add_to: Some(&[1]),
+                    ..Default::default()
+                });
+            }
         }
         _ => {}
     }
     assert!(w.as_bytes().ends_with(b"\r\n"));
+}
+
+/// A mailbox name the session writes back in LIST and STATUS; in
+/// modified UTF-7 it reads back the same.
+fn echo_mailbox(w: &mut Writer, mailbox: &Mailbox) {
+    w.list(&[], Some('/'), mailbox.as_str());
+    w.status(mailbox.as_str(), &[(StatusItem::Messages, 1)]);
+    let mut echo = Writer::new();
+    echo.raw(b"a SELECT ").mailbox(mailbox.as_str());
+    let back = parse_command(echo.as_bytes()).expect("an echoed name parses");
+    let CommandBody::Select { mailbox: again, .. } = back.body else {
+        panic!("not a SELECT")
+    };
+    assert_eq!(&again, mailbox);
+}
+
+/// A FETCH response with the items asked for (FETCH, NOTIFY MessageNew).
+fn echo_items(w: &mut Writer, items: &[FetchAttr]) {
+    let mut f = w.fetch(1);
+    f.uid(1).flags(&[Flag::Seen]);
+    for item in items {
+        match item {
+            FetchAttr::BodySection {
+                section, partial, ..
+            } => {
+                f.section(section, partial.map(|p| p.origin), Some(b"x\r\n\0"));
+                echo_section(section);
+            }
+            FetchAttr::Binary { part, partial, .. } => {
+                f.binary(part, partial.map(|p| p.origin), Some(b"\0"));
+            }
+            FetchAttr::BinarySize { part } => {
+                f.binary_size(part, 1);
+            }
+            _ => {}
+        }
+    }
 }
 
 /// A section echoed in a FETCH response parses back to itself.

@@ -44,7 +44,7 @@ pub static KEY_DOCS: &[(&str, &str)] = &[
     ("log", "Logging."),
     (
         "log.level",
-        r#"Tracing filter: error, warn, info, debug, trace or a directive list like "info,havre_smtp=debug"."#,
+        r#"error, warn, info, debug, trace or off, then target=level directives if wanted, like "info,relay=debug"; applied by a reload."#,
     ),
     (
         "log.file",
@@ -52,11 +52,11 @@ pub static KEY_DOCS: &[(&str, &str)] = &[
     ),
     (
         "log.output",
-        r#"Where log lines go besides log.file: "stderr", "syslog" (the local syslog daemon, facility mail, RFC 3164) or "journald" (its native protocol). Lines are named like Postfix's (havre/smtpd, havre/qmgr...): pflogsumm --syslog-name=havre reads them."#,
+        r#"Where log lines go besides log.file: "stderr", "syslog" (the local syslog daemon, facility mail, RFC 3164) or "journald" (its native protocol). Lines are named like Postfix's (havre/smtpd, havre/qmgr...): pflogsumm --syslog-name=havre reads them. Changed only by a restart of serve, not by a reload."#,
     ),
     (
         "log.socket",
-        r#"The socket of log.output ("" = /dev/log for syslog, /run/systemd/journal/socket for journald)."#,
+        r#"The socket of log.output ("" = /dev/log for syslog, /run/systemd/journal/socket for journald). Changed only by a restart of serve."#,
     ),
     ("tls", "TLS certificate and key offered with STARTTLS."),
     (
@@ -266,6 +266,25 @@ pub static KEY_DOCS: &[(&str, &str)] = &[
         "mailbox.maildir",
         "Maildir of each user; %d domain, %n local part, %u full address (Dovecot's variables); \
          relative to server.data_dir.",
+    ),
+    (
+        "sendmail",
+        "Local submission: `sendmail` (cron, PHP's mail(), scripts) hands mail to havre serve through a Unix socket.",
+    ),
+    (
+        "sendmail.socket",
+        "Unix socket havre serve opens for `havre sendmail` (mode 0666: any local account may submit, as with \
+         Postfix's postdrop); relative to the directory of havre.toml; \"\" = no local submission.",
+    ),
+    (
+        "sendmail.origin",
+        "Domain of unqualified addresses: the caller `alice` sends as alice@ORIGIN and `sendmail root` \
+         goes to root@ORIGIN (Postfix's myorigin); \"\" = the local domain server.hostname is in.",
+    ),
+    (
+        "sendmail.canonical",
+        "Unix account to mail address, e.g. { root = \"postmaster@example.org\", www-data = \"web@example.org\" }: \
+         the sender of that account's mail, and where unqualified mail to it goes (Postfix's canonical_maps).",
     ),
 ];
 

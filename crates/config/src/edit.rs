@@ -107,6 +107,53 @@ pub fn set(path: &Path, key: &str, value: &str) -> Result<(), ConfigError> {
     })
 }
 
+/// Remove `key` from the file at `path`, so that it takes its default again
+/// (`postconf -X`); an entry of a map (`relay.routes."remote.test"`) goes.
+///
+/// Returns false when the file does not set the key (it already has its
+/// default). A key that is no key of the configuration is refused with the
+/// closest known ones. The result is checked and written as [`set`] does.
+pub fn unset(path: &Path, key: &str) -> Result<bool, ConfigError> {
+    let segments = parse_key(key)?;
+    let text = read(path)?;
+    let mut doc = DocumentMut::from_str(&text).map_err(|e| ConfigError::Syntax {
+        at: crate::error::Location {
+            path: path.to_owned(),
+            line: e.span().map(|s| crate::locate::line_of(&text, s.start)),
+        },
+        message: e.message().to_owned(),
+    })?;
+    if !remove_in_table(doc.as_table_mut(), &segments) {
+        // Not in the file: either a known key at its default, or a typo.
+        let config = parse(&text, path)?;
+        crate::flatten::get(&config, key)?;
+        return Ok(false);
+    }
+    let new_text = doc.to_string();
+    parse(&new_text, path)?;
+    write_atomically(path, new_text.as_bytes()).map_err(|source| ConfigError::Write {
+        path: path.to_owned(),
+        source,
+    })?;
+    Ok(true)
+}
+
+/// Removes `segments` under `root`, whether written as a table, a dotted
+/// key or an inline table; false when it is not there.
+fn remove_in_table(root: &mut Table, segments: &[String]) -> bool {
+    let Some((last, parents)) = segments.split_last() else {
+        return false;
+    };
+    let mut table: &mut dyn toml_edit::TableLike = root;
+    for segment in parents {
+        match table.get_mut(segment).and_then(Item::as_table_like_mut) {
+            Some(child) => table = child,
+            None => return false,
+        }
+    }
+    table.remove(last).is_some()
+}
+
 /// Replace `path` with `contents` so that a crash leaves either the old or
 /// the new file, never a mix. Permissions (and on Unix ownership) are kept;
 /// a symbolic link is followed, not replaced.

@@ -101,9 +101,58 @@ pub fn show_non_default(cfg: &Config) -> Vec<(String, String)> {
         .collect()
 }
 
+/// The keys whose value differs between `old` and `new`, in document order,
+/// each named by its table and field (`relay.routes`, not each route): what
+/// a reload logs as changed.
+pub fn changed_keys(old: &Config, new: &Config) -> Vec<String> {
+    let field = |key: &str| {
+        parse_key(key)
+            .map(|segments| format_key(&segments[..segments.len().min(2)]))
+            .unwrap_or_else(|_| key.to_owned())
+    };
+    let (old, new) = (show(old), show(new));
+    let mut out: Vec<String> = Vec::new();
+    let mut note = |key: &str| {
+        let key = field(key);
+        if !out.contains(&key) {
+            out.push(key);
+        }
+    };
+    for (key, value) in &new {
+        if !old.iter().any(|(k, v)| k == key && v == value) {
+            note(key);
+        }
+    }
+    for (key, _) in &old {
+        if !new.iter().any(|(k, _)| k == key) {
+            note(key);
+        }
+    }
+    out
+}
+
 /// The value of one key, rendered as TOML; a table gives its flattened keys,
 /// one `key = value` per line.
 pub fn get(cfg: &Config, key: &str) -> Result<String, ConfigError> {
+    let (pairs, table) = lookup(cfg, key)?;
+    if !table {
+        return Ok(pairs.into_iter().map(|(_, v)| v).collect());
+    }
+    let lines: Vec<String> = pairs
+        .into_iter()
+        .map(|(k, v)| format!("{k} = {v}"))
+        .collect();
+    Ok(lines.join("\n"))
+}
+
+/// The `(dotted key, value)` pairs under `key`: the key itself for a value,
+/// each of its keys for a table (like [`show`], limited to `key`).
+pub fn get_pairs(cfg: &Config, key: &str) -> Result<Vec<(String, String)>, ConfigError> {
+    Ok(lookup(cfg, key)?.0)
+}
+
+/// The pairs under `key`, and whether it is a table.
+fn lookup(cfg: &Config, key: &str) -> Result<(Vec<(String, String)>, bool), ConfigError> {
     let segments = parse_key(key)?;
     let doc = to_document(cfg);
     let mut item = doc.as_item();
@@ -113,15 +162,9 @@ pub fn get(cfg: &Config, key: &str) -> Result<String, ConfigError> {
             None => return Err(no_such_key(&doc, &segments, depth)),
         }
     }
-    if item.is_table_like() {
-        let mut out = Vec::new();
-        flatten_item(item, &mut segments.clone(), &mut out);
-        let lines: Vec<String> = out.into_iter().map(|(k, v)| format!("{k} = {v}")).collect();
-        return Ok(lines.join("\n"));
-    }
     let mut out = Vec::new();
     flatten_item(item, &mut segments.clone(), &mut out);
-    Ok(out.pop().map(|(_, v)| v).unwrap_or_default())
+    Ok((out, item.is_table_like()))
 }
 
 /// The error for `segments`, of which the first `found` exist in `doc`.
@@ -159,6 +202,26 @@ pub(crate) fn no_such_key(doc: &DocumentMut, segments: &[String], found: usize) 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn changed_keys_name_the_field_once_in_document_order() {
+        let old = Config::default();
+        let mut new = old.clone();
+        new.smtp.recipient_limit = 5;
+        new.relay
+            .routes
+            .insert("a.test".into(), "smtp:[192.0.2.1]:25".into());
+        new.relay
+            .routes
+            .insert("b.test".into(), "smtp:[192.0.2.2]:25".into());
+        new.log.level = "debug".into();
+        assert_eq!(
+            changed_keys(&old, &new),
+            ["log.level", "smtp.recipient_limit", "relay.routes"]
+        );
+        assert_eq!(changed_keys(&new, &old), changed_keys(&old, &new));
+        assert!(changed_keys(&old, &old).is_empty());
+    }
 
     #[test]
     fn nested_tables_and_maps_flatten_with_quoted_segments() {

@@ -21,13 +21,19 @@
 //!   has three segments.
 //! - [`set`] edits the file in place, keeping comments and layout, checks the
 //!   whole result with the same loader, and replaces the file atomically; an
-//!   invalid change leaves the file untouched.
+//!   invalid change leaves the file untouched. [`unset`] removes a key the
+//!   same way, so that it takes its default again (`postconf -X`).
 //!
 //! What it refuses: unknown keys (with the list of the known ones, so a typo
 //! never silently falls back to a default), values of the wrong type or out of
 //! range, storage backends this version does not have, an enabled role with
-//! no listener, `queue.retry_min` above `queue.retry_max`, and a Maildir
-//! template that would put every user in the same mailbox.
+//! no listener, two listeners on one address, a log level that is no level
+//! (`"verbose"`, which the logger would take for a target and so log
+//! nothing), `queue.retry_min` above `queue.retry_max`, and a Maildir
+//! template that would put every user in the same mailbox. What needs the
+//! files the configuration names (certificates, keys, the data directory)
+//! is checked by the binary, which reports it through
+//! [`LoadedConfig::invalid`] with the same file:line:key form.
 
 #![forbid(unsafe_code)]
 
@@ -43,14 +49,14 @@ mod validate;
 mod values;
 
 pub use docs::{KEY_DOCS, defaults_commented, doc, init_text};
-pub use edit::{parse_value, set};
+pub use edit::{parse_value, set, unset};
 pub use error::{ConfigError, Location};
-pub use flatten::{get, show, show_defaults, show_non_default};
+pub use flatten::{changed_keys, get, get_pairs, show, show_defaults, show_non_default};
 pub use keys::{format_key, parse_key};
 pub use load::{LoadedConfig, check, load, parse};
 pub use model::{
-    Config, Dkim, Imap, Lmtp, Log, LogOutput, Mailbox, Mx, Pop3, Queue, Relay, Role, Server, Smtp,
-    Storage, StorageBackend, Tls,
+    Config, Dkim, Imap, Lmtp, Log, LogOutput, Mailbox, Mx, Pop3, Queue, Relay, Role, Sendmail,
+    Server, Smtp, Storage, StorageBackend, Tls,
 };
 pub use values::{Duration, Size, ValueError};
 

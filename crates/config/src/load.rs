@@ -70,10 +70,36 @@ impl LoadedConfig {
         })
     }
 
+    /// `sendmail.socket`, relative to the directory of the file; `None`
+    /// when empty (no local submission).
+    pub fn sendmail_socket(&self) -> Option<PathBuf> {
+        let socket = &self.config.sendmail.socket;
+        (!socket.as_os_str().is_empty()).then(|| self.config_dir().join(socket))
+    }
+
     /// `mailbox.maildir`, relative to the data directory, variables
     /// (`%d`, `%n`, `%u`) left in place.
     pub fn maildir_template(&self) -> PathBuf {
         self.data_dir().join(&self.config.mailbox.maildir)
+    }
+
+    /// A problem found outside this crate (a certificate that does not
+    /// load, a route the outbound parser refuses) as the same error the
+    /// loader gives: the file, the line of `key` (or of its table) and the key.
+    pub fn invalid<S: AsRef<str>>(&self, key: &[S], message: impl Into<String>) -> ConfigError {
+        let key: Vec<String> = key.iter().map(|s| s.as_ref().to_owned()).collect();
+        let line = read(&self.path).ok().and_then(|text| {
+            let doc = Document::parse(text.as_str()).ok()?;
+            key_span(&doc, &key).map(|span| line_of(&text, span.start))
+        });
+        ConfigError::Invalid {
+            at: Location {
+                path: self.path.clone(),
+                line,
+            },
+            key: format_key(&key),
+            message: message.into(),
+        }
     }
 }
 

@@ -33,6 +33,7 @@ pub struct Config {
     pub dkim: Dkim,
     pub queue: Queue,
     pub mailbox: Mailbox,
+    pub sendmail: Sendmail,
 }
 
 impl Config {
@@ -432,6 +433,31 @@ impl Default for Mailbox {
     fn default() -> Self {
         Self {
             maildir: "mail/%d/%n/Maildir".into(),
+        }
+    }
+}
+
+/// `[sendmail]`: mail that local programs submit with `sendmail` (cron,
+/// PHP's `mail()`, scripts), through the Unix socket `havre serve` opens.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Sendmail {
+    /// Empty: no local submission.
+    pub socket: PathBuf,
+    /// Domain of unqualified addresses (Postfix's myorigin); empty: the local
+    /// domain `server.hostname` is in.
+    pub origin: String,
+    /// Unix account to mail address (Postfix's canonical_maps for local
+    /// users), for the caller and unqualified recipients.
+    pub canonical: std::collections::BTreeMap<String, String>,
+}
+
+impl Default for Sendmail {
+    fn default() -> Self {
+        Self {
+            socket: "/run/havre/sendmail.sock".into(),
+            origin: String::new(),
+            canonical: std::collections::BTreeMap::new(),
         }
     }
 }

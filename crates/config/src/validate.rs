@@ -1,5 +1,7 @@
 //! Rules the types alone cannot express. Each problem names its key.
 
+use std::net::SocketAddr;
+
 use crate::model::{Config, Role};
 
 /// A value that parses but cannot work.
@@ -110,22 +112,16 @@ pub(crate) fn problems(cfg: &Config) -> Vec<Problem> {
             [cfg.pop3.listen.clone(), cfg.pop3.tls_listen.clone()].concat(),
         ),
     ];
-    for (role, key, addrs) in listeners {
-        if cfg.has_role(role) && addrs.is_empty() {
+    for (role, key, addrs) in &listeners {
+        if cfg.has_role(*role) && addrs.is_empty() {
             out.push(problem(
                 key,
                 format!("the {role} role is enabled in server.roles but listens nowhere"),
             ));
         }
     }
-    if cfg.has_role(Role::Mx)
-        && cfg.has_role(Role::Lmtp)
-        && let Some(addr) = cfg.lmtp.listen.iter().find(|a| cfg.mx.listen.contains(a))
-    {
-        out.push(problem(
-            &["lmtp", "listen"],
-            format!("{addr} is also in mx.listen"),
-        ));
+    if let Some(p) = shared_address(cfg) {
+        out.push(p);
     }
     let smtp = &cfg.smtp;
     if smtp.message_size_limit.0 == 0 {
@@ -206,15 +202,102 @@ pub(crate) fn problems(cfg: &Config) -> Vec<Problem> {
     if let Some(message) = maildir_problem(&cfg.mailbox.maildir) {
         out.push(problem(&["mailbox", "maildir"], message));
     }
+    sendmail_problems(&cfg.sendmail, &mut out);
     out
 }
 
-/// A tracing filter: comma-separated `level` or `target[=level]` directives.
-/// Only what is certainly wrong is refused; the logger has the last word.
+/// Two listeners of the enabled roles on one address (or a wildcard and an
+/// address of the same family on one port): serve could bind only the first.
+fn shared_address(cfg: &Config) -> Option<Problem> {
+    type Key = &'static [&'static str];
+    let sets: [(Role, Key, &[SocketAddr]); 8] = [
+        (Role::Mx, &["mx", "listen"], &cfg.mx.listen),
+        (
+            Role::Submission,
+            &["submission", "listen"],
+            &cfg.submission.listen,
+        ),
+        (
+            Role::Submission,
+            &["submission", "tls_listen"],
+            &cfg.submission.tls_listen,
+        ),
+        (Role::Lmtp, &["lmtp", "listen"], &cfg.lmtp.listen),
+        (Role::Imap, &["imap", "listen"], &cfg.imap.listen),
+        (Role::Imap, &["imap", "tls_listen"], &cfg.imap.tls_listen),
+        (Role::Pop3, &["pop3", "listen"], &cfg.pop3.listen),
+        (Role::Pop3, &["pop3", "tls_listen"], &cfg.pop3.tls_listen),
+    ];
+    let mut seen: Vec<(Key, SocketAddr)> = Vec::new();
+    for (role, key, addrs) in sets {
+        if !cfg.has_role(role) {
+            continue;
+        }
+        for addr in addrs {
+            if let Some((other, taken)) = seen.iter().find(|(_, a)| overlap(*a, *addr)) {
+                let other = other.join(".");
+                let what = if taken == addr {
+                    format!("{addr} is also in {other}")
+                } else {
+                    format!("{addr} overlaps {taken} of {other}")
+                };
+                return Some(problem(
+                    key,
+                    format!("{what}: two listeners cannot share an address"),
+                ));
+            }
+            seen.push((key, *addr));
+        }
+    }
+    None
+}
+
+/// Whether binding `a` then `b` would fail: the same address, or the same
+/// port with one of them the wildcard of the other's family.
+fn overlap(a: SocketAddr, b: SocketAddr) -> bool {
+    a.port() == b.port()
+        && (a.ip() == b.ip()
+            || (a.is_ipv4() == b.is_ipv4() && (a.ip().is_unspecified() || b.ip().is_unspecified())))
+}
+
+/// The origin is a domain; each canonical address is `local@domain`.
+fn sendmail_problems(cfg: &crate::model::Sendmail, out: &mut Vec<Problem>) {
+    let origin = &cfg.origin;
+    if origin.starts_with('.')
+        || origin.contains('@')
+        || origin.chars().any(|c| c.is_whitespace() || c.is_control())
+    {
+        out.push(problem(
+            &["sendmail", "origin"],
+            format!("expected a domain like \"example.org\", found {origin:?}"),
+        ));
+    }
+    for (account, address) in &cfg.canonical {
+        let valid = address
+            .rsplit_once('@')
+            .is_some_and(|(local, domain)| !local.is_empty() && domain.contains('.'))
+            && !address.chars().any(|c| c.is_whitespace() || c.is_control());
+        if !valid {
+            out.push(problem(
+                &["sendmail", "canonical"],
+                format!(
+                    "{account:?}: expected a mail address like \"{account}@example.org\", found {address:?}"
+                ),
+            ));
+        }
+    }
+}
+
+/// A tracing filter: comma-separated `level` or `target=level` directives
+/// (span filters in `[...]` are left to the logger). A bare word that is not
+/// a level is refused: the logger would take it for a target and silence
+/// every other line (`"verbose"` would log nothing at all).
 fn log_level_problem(level: &str) -> Option<String> {
+    const EXPECTED: &str = "expected error, warn, info, debug, trace or off, or target=level";
     if level.trim().is_empty() {
         return Some("must not be empty (error, warn, info, debug or trace)".to_owned());
     }
+    let is_level = |word: &str| LEVELS.iter().any(|l| l.eq_ignore_ascii_case(word.trim()));
     for directive in level.split(',').map(str::trim) {
         if directive.is_empty() {
             return Some(format!("empty directive in {level:?}"));
@@ -222,12 +305,28 @@ fn log_level_problem(level: &str) -> Option<String> {
         if directive.contains('[') {
             continue;
         }
-        if let Some((_, lvl)) = directive.rsplit_once('=')
-            && !LEVELS.iter().any(|l| l.eq_ignore_ascii_case(lvl.trim()))
-        {
-            return Some(format!(
-                "unknown level {lvl:?} in {directive:?} (expected error, warn, info, debug, trace or off)"
-            ));
+        match directive.rsplit_once('=') {
+            Some((target, lvl)) => {
+                if !is_level(lvl) {
+                    return Some(format!(
+                        "unknown level {lvl:?} in {directive:?} ({EXPECTED})"
+                    ));
+                }
+                let target_ok = !target.trim().is_empty()
+                    && target
+                        .trim()
+                        .chars()
+                        .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | ':' | '-'));
+                if !target_ok {
+                    return Some(format!(
+                        "{target:?} in {directive:?} is not a log target (a name like havre_smtp)"
+                    ));
+                }
+            }
+            None if !is_level(directive) => {
+                return Some(format!("unknown level {directive:?} ({EXPECTED})"));
+            }
+            None => {}
         }
     }
     None
@@ -272,4 +371,46 @@ fn maildir_problem(template: &str) -> Option<String> {
         }
     }
     (!per_user).then(|| "must contain %n or %u, or every user would share one Maildir".to_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn log_levels_operators_write_are_accepted() {
+        for ok in [
+            "info",
+            "WARN",
+            "off",
+            "info,havre_smtp=debug",
+            "warn, relay=trace",
+            "havre_net::gate=debug",
+            "info,[session]=debug",
+        ] {
+            assert_eq!(log_level_problem(ok), None, "{ok}");
+        }
+        for bad in [
+            "verbose",
+            "info,loud",
+            "havre_smtp",
+            "info,=debug",
+            "x y=info",
+        ] {
+            assert!(log_level_problem(bad).is_some(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn listeners_overlap_on_one_port_of_one_family() {
+        let a = |s: &str| s.parse::<SocketAddr>().unwrap();
+        assert!(overlap(a("0.0.0.0:25"), a("127.0.0.1:25")));
+        assert!(overlap(a("[::]:25"), a("[::1]:25")));
+        assert!(overlap(a("127.0.0.1:25"), a("127.0.0.1:25")));
+        assert!(!overlap(a("127.0.0.1:25"), a("127.0.0.2:25")));
+        assert!(!overlap(a("0.0.0.0:25"), a("0.0.0.0:26")));
+        // IPv6-only sockets are a separate matter; [::] beside 0.0.0.0 is
+        // a common and working configuration where bindv6only is set.
+        assert!(!overlap(a("0.0.0.0:25"), a("[::]:25")));
+    }
 }

@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 
 use havre_config::toml_edit::{Array, Value};
 use havre_config::{
-    ConfigError, Size, defaults_commented, init_text, load, parse, set, show_non_default,
+    ConfigError, Size, defaults_commented, init_text, load, parse, set, show_non_default, unset,
 };
 
 fn file(text: &str) -> (tempfile::TempDir, PathBuf) {
@@ -273,4 +273,38 @@ fn a_route_for_a_quoted_domain_is_set_and_read_back() {
         havre_config::get(&loaded.config, "relay.routes.\"remote.test\"").unwrap(),
         "\"smtp:[192.0.2.1]:2525\""
     );
+}
+
+#[test]
+fn unset_removes_a_key_so_it_takes_its_default_and_keeps_the_rest_of_the_file() {
+    let (_dir, path) = file(COMMENTED);
+    assert!(unset(&path, "smtp.banner").unwrap());
+    let text = fs::read_to_string(&path).unwrap();
+    assert!(!text.contains("banner"), "{text}");
+    assert!(text.contains("# Our mail server. Ask Léa"), "{text}");
+    assert!(text.contains("hostname = \"old.example.org\"   # changed in 2024"));
+    assert_eq!(load(&path).unwrap().config.smtp.banner, "ESMTP havre");
+    assert!(
+        !unset(&path, "smtp.banner").unwrap(),
+        "a key the file does not set is left as it is"
+    );
+}
+
+#[test]
+fn unset_removes_one_entry_of_a_map_written_in_any_form() {
+    let (_dir, path) = file(
+        "relay.routes = { \"a.test\" = \"smtp:[192.0.2.1]:25\", \"b.test\" = \"smtp:b.test\" }\n",
+    );
+    assert!(unset(&path, r#"relay.routes."a.test""#).unwrap());
+    let routes = load(&path).unwrap().config.relay.routes;
+    assert_eq!(routes.keys().collect::<Vec<_>>(), ["b.test"]);
+}
+
+#[test]
+fn unset_of_a_misspelled_key_names_the_closest_ones() {
+    let (_dir, path) = file(COMMENTED);
+    let err = unset(&path, "smtp.baner").unwrap_err();
+    assert!(matches!(err, ConfigError::NoSuchKey { .. }), "{err}");
+    assert!(err.to_string().contains("smtp.banner"), "{err}");
+    assert_eq!(fs::read_to_string(&path).unwrap(), COMMENTED);
 }

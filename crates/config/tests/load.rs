@@ -44,7 +44,7 @@ fn a_misspelled_dotted_key_or_table_is_refused_too() {
     assert_eq!(
         error_of("[server]\nhostname = \"a\"\n[servr]\nuser = \"x\"\n"),
         "/etc/havre/havre.toml:3: unknown key servr (known top-level keys: server, log, tls, \
-         storage, mx, lmtp, imap, pop3, smtp, relay, submission, dns, dkim, queue, mailbox)"
+         storage, mx, lmtp, imap, pop3, smtp, relay, submission, dns, dkim, queue, mailbox, sendmail)"
     );
     assert_eq!(
         error_of("smtp = { banner = \"x\", idle = 3 }\n"),
@@ -184,6 +184,23 @@ fn values_that_cannot_work_are_refused_with_their_key_and_line() {
         (
             "[lmtp]\nlisten = [\"0.0.0.0:25\"]\n",
             "2: lmtp.listen: 0.0.0.0:25 is also in mx.listen",
+        ),
+        // A bare word would be taken for a target and silence every line.
+        (
+            "[log]\nlevel = \"verbose\"\n",
+            "2: log.level: unknown level \"verbose\" (expected error, warn, info, debug, trace or off, or target=level)",
+        ),
+        (
+            "[log]\nlevel = \"info, =debug\"\n",
+            "2: log.level: \"\" in \"=debug\" is not a log target",
+        ),
+        (
+            "[imap]\ntls_listen = [\"0.0.0.0:465\"]\n",
+            "2: imap.tls_listen: 0.0.0.0:465 is also in submission.tls_listen: two listeners cannot share an address",
+        ),
+        (
+            "[pop3]\nlisten = [\"127.0.0.1:143\"]\n",
+            "2: pop3.listen: 127.0.0.1:143 overlaps 0.0.0.0:143 of imap.listen",
         ),
     ];
     for (text, expected) in cases {

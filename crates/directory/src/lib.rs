@@ -40,6 +40,20 @@ pub enum DirectoryError {
 }
 
 /// The directory service shared by every role of a node.
+/// The outcome of a login attempt, with why it failed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Login {
+    Accepted(User),
+    UnknownUser,
+    /// The user has no password (`havre user add` without one).
+    NoPassword(User),
+    WrongPassword(User),
+    /// Right password, but `havre user modify --disable` was run.
+    Disabled(User),
+    /// The stored hash cannot be checked (unknown or malformed scheme).
+    UnusableHash(User, String),
+}
+
 #[derive(Clone)]
 pub struct Directory {
     store: Arc<dyn Store>,
@@ -62,6 +76,11 @@ impl Directory {
         &self.store
     }
 
+    /// Password hashes verified by this node so far (see [`Verifier::verified`]).
+    pub fn passwords_verified(&self) -> u64 {
+        self.verifier.verified()
+    }
+
     pub async fn is_local_domain(&self, domain: &str) -> Result<bool, DirectoryError> {
         Ok(self.store.domain_exists(domain).await?)
     }
@@ -71,6 +90,14 @@ impl Directory {
     /// name or the nearest parent of it that is a local domain, else at the
     /// first local domain. `None` when no domain is local.
     pub async fn postmaster(&self, hostname: &str) -> Result<Option<Address>, DirectoryError> {
+        let domain = self.origin(hostname).await?;
+        Ok(domain.and_then(|d| Address::parse(&format!("postmaster@{d}")).ok()))
+    }
+
+    /// The local domain of a node named `hostname`, like Postfix's
+    /// `$myorigin`: the host name or its nearest parent that is a local
+    /// domain, else the first local domain; `None` when no domain is local.
+    pub async fn origin(&self, hostname: &str) -> Result<Option<String>, DirectoryError> {
         let mut candidate = hostname.trim_end_matches('.').to_ascii_lowercase();
         let domain = loop {
             if !candidate.is_empty() && self.is_local_domain(&candidate).await? {
@@ -89,7 +116,7 @@ impl Directory {
                 }
             }
         };
-        Ok(domain.and_then(|d| Address::parse(&format!("postmaster@{d}")).ok()))
+        Ok(domain)
     }
 
     pub async fn resolve(&self, address: &Address) -> Result<Resolution, DirectoryError> {
@@ -121,26 +148,54 @@ impl Directory {
 
     /// [`Self::authenticate`] for a client at `client`: the verification
     /// waits its turn among the node's ([`Verifier`]), and takes as long for
-    /// an unknown user as for a known one.
+    /// an unknown user as for a known one. A disabled user's right password
+    /// is refused too (and logged, so the operator sees why).
     pub async fn authenticate_from(
         &self,
         client: Option<IpAddr>,
         email: &str,
         password: &str,
     ) -> Result<Option<User>, DirectoryError> {
+        match self.check_login(client, email, password).await? {
+            Login::Accepted(user) => Ok(Some(user)),
+            Login::Disabled(user) => {
+                tracing::warn!(target: "directory", "login of {} refused: the account is disabled (havre user modify {} --enable)", user.email, user.email);
+                Ok(None)
+            }
+            Login::UnusableHash(user, err) => {
+                tracing::warn!(target: "directory", "stored password of {} is unusable: {err}", user.email);
+                Ok(None)
+            }
+            Login::UnknownUser | Login::NoPassword(_) | Login::WrongPassword(_) => Ok(None),
+        }
+    }
+
+    /// What a login attempt amounts to, with the reason of a refusal (for
+    /// `havre auth test`; sessions only need yes or no).
+    pub async fn check_login(
+        &self,
+        client: Option<IpAddr>,
+        email: &str,
+        password: &str,
+    ) -> Result<Login, DirectoryError> {
         let user = match Address::parse(email) {
             Ok(address) => self.store.get_user(&address.key()).await?,
             Err(_) => None,
         };
         let stored = user.as_ref().and_then(|u| u.password_hash.as_deref());
-        match self.verifier.verify(client, stored, password).await {
-            Ok(true) => Ok(user),
-            Ok(false) => Ok(None),
+        let verified = self.verifier.verify(client, stored, password).await;
+        let Some(user) = user else {
+            return Ok(Login::UnknownUser);
+        };
+        Ok(match verified {
+            _ if user.password_hash.is_none() => Login::NoPassword(user),
+            Ok(true) if user.disabled => Login::Disabled(user),
+            Ok(true) => Login::Accepted(user),
+            Ok(false) => Login::WrongPassword(user),
             Err(err) => {
-                let email = user.as_ref().map_or(email, |u| u.email.as_str());
-                tracing::warn!(target: "directory", "stored password of {email} is unusable: {err}");
-                Ok(None)
+                let err = err.to_string();
+                Login::UnusableHash(user, err)
             }
-        }
+        })
     }
 }

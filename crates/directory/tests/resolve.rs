@@ -191,6 +191,43 @@ async fn authentication_needs_the_right_password() {
     );
 }
 
+#[tokio::test]
+async fn a_disabled_user_cannot_log_in_even_with_the_right_password_and_still_receives_mail() {
+    let dir = directory().await;
+    dir.store()
+        .modify_user(
+            "alice@example.test",
+            &havre_store::UserChanges {
+                disabled: Some(true),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    assert!(
+        dir.authenticate("alice@example.test", "secret")
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert!(matches!(
+        dir.check_login(None, "alice@example.test", "secret")
+            .await
+            .unwrap(),
+        havre_directory::Login::Disabled(_)
+    ));
+    assert!(matches!(
+        dir.check_login(None, "alice@example.test", "wrong")
+            .await
+            .unwrap(),
+        havre_directory::Login::WrongPassword(_)
+    ));
+    assert_eq!(
+        resolve(&dir, "alice@example.test").await,
+        Resolution::Deliver(vec![Target::Mailbox("alice@example.test".into())])
+    );
+}
+
 async fn alias(dir: &Directory, source: &str, targets: &[&str]) {
     let targets: Vec<String> = targets.iter().map(|t| t.to_string()).collect();
     dir.store().add_alias(source, &targets).await.unwrap();

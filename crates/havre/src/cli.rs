@@ -8,7 +8,7 @@ use clap::{Args, Parser, Subcommand};
 #[derive(Parser)]
 #[command(
     name = "havre",
-    version,
+    version = crate::version::VERSION,
     about = "havre: a complete mail system for institutions",
     long_about = "havre receives, queues, filters and delivers mail, and serves mailboxes: \
                   one binary, one configuration (havre.toml), one directory of users.\n\n\
@@ -44,7 +44,18 @@ pub enum Command {
     )]
     Init(InitArgs),
     /// Run every role enabled in the configuration (server.roles)
+    #[command(
+        long_about = "Runs every role enabled in server.roles, once everything `havre config \
+        check` checks has passed and every listener is bound. Writes its process id to \
+        DATA_DIR/havre.pid (locked while it runs: a second serve on the same data is \
+        refused). SIGHUP (or `havre reload`) applies havre.toml again and reopens the log \
+        file; SIGTERM stops accepting, lets transactions under way finish within \
+        server.shutdown_grace, and exits."
+    )]
     Serve,
+    /// Make the running serve apply havre.toml again, without dropping a connection
+    #[command(long_about = RELOAD_HELP)]
+    Reload,
     /// Show, query, change or check the configuration (like postconf)
     #[command(subcommand)]
     Config(ConfigCommand),
@@ -69,7 +80,136 @@ pub enum Command {
     /// What to publish in the DNS for a local domain
     #[command(subcommand)]
     Dns(DnsCommand),
+
+    // The local mail interface and the doveadm-like session tools.
+    /// Submit a message from a local program, as Postfix's sendmail does (also run as `sendmail`)
+    #[command(
+        disable_help_flag = true,
+        long_about = "Reads a message on standard input and puts it in the queue of the running \
+        `havre serve`, as the calling Unix account: cron, PHP's mail() and scripts call \
+        /usr/sbin/sendmail, so link it to havre:\n\n    \
+        ln -s /usr/bin/havre /usr/sbin/sendmail\n    \
+        ln -s /usr/bin/havre /usr/bin/mailq\n\n\
+        Called as `sendmail`, havre takes these arguments; called as `mailq` it lists the queue \
+        (havre queue list).\n\n\
+        Options (as Postfix's sendmail):\n  \
+        -t          recipients from To:, Cc: and Bcc: too; Bcc: is removed\n  \
+        -i, -oi     a line with a single dot does not end the message\n  \
+        -f SENDER   envelope sender (default: the caller's address, see below)\n  \
+        -F NAME     full name of the From: header added when there is none\n  \
+        -bm         read a message and queue it (the default)\n  \
+        -bs         speak SMTP on standard input and output\n  \
+        -bp         list the queue (mailq)\n  \
+        -C FILE     the havre configuration file\n  \
+        -v          say on standard error what was queued\n  \
+        -o*, -B, -N, -R, -V, -X, -L, -h, -q*: accepted and ignored, as Postfix does\n  \
+        --          end of options; recipients follow\n\n\
+        The caller's address is `sendmail.canonical[ACCOUNT]` or ACCOUNT@`sendmail.origin`; \
+        recipients without a domain get @`sendmail.origin` (or their canonical address). A From:, \
+        Date: and Message-ID: header is added when missing.\n\n\
+        The message goes through the Unix socket `sendmail.socket` (mode 0666), on which havre \
+        serve learns the caller's uid from the kernel (SO_PEERCRED), not from the client. The exit \
+        status is 0 only once the queue has the message on disk; otherwise a message says why \
+        and the status is from sysexits.h: 75 (EX_TEMPFAIL) when havre serve is not running or \
+        refuses for now, 67 (EX_NOUSER) for refused recipients, 65 (EX_DATAERR) for a message \
+        refused, 64 (EX_USAGE) for bad arguments."
+    )]
+    Sendmail {
+        /// sendmail options and recipients (see above)
+        #[arg(
+            trailing_var_arg = true,
+            allow_hyphen_values = true,
+            value_name = "ARGS"
+        )]
+        args: Vec<String>,
+    },
+    /// List the IMAP and POP3 sessions of the running node (like doveadm who)
+    #[command(
+        long_about = "Lists the logged-in IMAP and POP3 sessions of the running `havre serve`: \
+        user, protocol, session number (what `doveadm who` shows as the pid), client address \
+        and login time; with a USER, only hers. Asks serve through its control socket \
+        (DATA_DIR/control.sock, reachable by root and server.user only)."
+    )]
+    Who {
+        /// Only the sessions of this address
+        user: Option<String>,
+        #[command(flatten)]
+        format: Format,
+    },
+    /// Close every IMAP and POP3 session of a user on the running node (like doveadm kick)
+    #[command(
+        long_about = "Closes the IMAP and POP3 sessions of USER on the running `havre serve`: \
+        each gets `* BYE` / `-ERR` and ends, whatever it was doing (uncommitted POP3 \
+        deletions are not applied). To keep her out, `havre user modify USER --disable` first \
+        (it closes her sessions too)."
+    )]
+    Kick {
+        /// The address whose sessions close
+        user: String,
+    },
+    /// Check a user's password the way the servers do (like doveadm auth test)
+    #[command(subcommand)]
+    Auth(AuthCommand),
 }
+
+/// `--json`, shared by every command that lists or shows.
+#[derive(Args, Clone, Copy, Default)]
+pub struct Format {
+    /// Print JSON (one document; lists are arrays) instead of text, for scripts
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Subcommand)]
+pub enum AuthCommand {
+    /// Verify USER's password (read from standard input, or asked on a terminal)
+    #[command(
+        long_about = "Checks USER and a password through the same path as IMAP, POP3 and \
+        submission logins (imported hash schemes included), and says why a login fails: \
+        unknown user, no password, wrong password, disabled account, unusable hash. Exit \
+        status 0 when the login would succeed, 77 (EX_NOPERM) when it would not."
+    )]
+    Test {
+        /// The address that logs in
+        user: String,
+        /// Read the password from the first line of standard input (default on a pipe)
+        #[arg(long)]
+        password_stdin: bool,
+    },
+}
+
+const RELOAD_HELP: &str = "\
+Checks the configuration as `havre config check` does, then sends SIGHUP to the \
+`havre serve` running on its data directory (the process named in \
+DATA_DIR/havre.pid, which serve holds locked while it runs). A file that does not \
+pass is not sent: the error names its file, line and key, and serve keeps running \
+with the configuration it has. `kill -HUP $(cat DATA_DIR/havre.pid)` does the same \
+without the check; serve then refuses a bad file itself and logs why.
+
+On reload, serve:
+  - reopens log.file (after logrotate renamed it, new lines go to a new file);
+  - reads havre.toml and checks it like at the start;
+  - applies, for new connections and delivery attempts: log.level, log.file, \
+the TLS certificate and key (also when renewed in place), smtp limits and banner, \
+relay.routes, relay.internal_networks, submission.any_sender_classes, \
+dns.nameservers, dkim.sign and the DKIM keys in DATA_DIR/dkim, queue retry times, \
+lifetime, delay warning, destination concurrency and minimum free space, imap and \
+pop3 timeouts and limits, server.shutdown_grace;
+  - logs each key it applied (\"reload: relay.routes changed\") and each key that \
+needs a restart (\"reload: mx.listen needs a restart\"): listeners, \
+max_connections and max_connections_per_ip, server.hostname, data_dir, user, roles \
+and node_id, storage, mailbox.maildir, relay.recipient_delimiter, \
+queue.delivery_concurrency, log.output and log.socket.
+
+Connections under way keep the settings they started with. serve runs as \
+server.user after the start: a TLS key or DKIM key only root may read stays as it \
+was (the log says so) until it is made readable by that account or serve restarts.
+
+In /etc/logrotate.d/havre, signal serve directly, so that the log is reopened \
+even while the file has a problem:
+  postrotate
+      kill -HUP \"$(cat /var/lib/havre/havre.pid)\" 2>/dev/null || true
+  endscript";
 
 #[derive(Args)]
 pub struct InitArgs {
@@ -97,19 +237,50 @@ pub enum ConfigCommand {
         /// Print only what differs from the defaults (like postconf -n)
         #[arg(long)]
         non_default: bool,
+        #[command(flatten)]
+        format: Format,
     },
-    /// Print the value of one key, e.g. smtp.message_size_limit
-    Get { key: String },
+    /// Print the values of keys, e.g. smtp.message_size_limit (like postconf KEY...)
+    #[command(
+        long_about = "Prints the value of each KEY. With one key, the value alone (for \
+        scripts: `$(havre config get server.hostname)`); with several, `key = value` lines \
+        as postconf prints them. A table prints all its keys. An unknown key is refused \
+        with the closest known ones."
+    )]
+    Get {
+        #[arg(required = true, value_name = "KEY")]
+        keys: Vec<String>,
+        #[command(flatten)]
+        format: Format,
+    },
     /// Change one key in the file, keeping its comments; VALUE is TOML, or a plain string
     #[command(
         long_about = "Changes KEY in the configuration file. Keys are dotted TOML paths \
         and may have quoted segments (relay.routes.\"remote.test\"). VALUE is parsed as a \
         TOML value (42, true, \"text\", [\"127.0.0.1:25\"]); when it is not valid TOML it \
         is taken as a plain string. The whole resulting configuration is checked before \
-        the file is replaced; comments and layout are kept."
+        the file is replaced; comments and layout are kept. A running serve goes on with \
+        what it has until `havre reload`."
     )]
     Set { key: String, value: String },
-    /// Check the configuration; prints the first problem with its file, line and key
+    /// Remove a key from the file so that it takes its default again (like postconf -X)
+    #[command(
+        long_about = "Removes KEY from the configuration file (with its comment lines), so \
+        that it takes its built-in default again; an entry of a table such as \
+        relay.routes.\"remote.test\" is removed from it. The result is checked before the \
+        file is replaced. A key the file does not set is left alone (and said so)."
+    )]
+    Unset { key: String },
+    /// Check the configuration as serve does; prints the first problem with its file, line and key
+    #[command(
+        long_about = "Checks what `havre serve` checks before it starts and a reload \
+        before it applies anything: the file (types, ranges, log levels, two listeners \
+        on one address), then what it names: the data directory and database (present, \
+        not open to other accounts, owned by server.user when run as root), the TLS \
+        certificate and key (readable, and a pair), relay.routes, dns.nameservers and \
+        the DKIM keys. Prints the first problem with its file, line and key and exits \
+        non-zero. Run it as the account serve starts as (root for a system node)."
+    )]
     Check,
 }
 
@@ -121,7 +292,10 @@ pub enum DomainCommand {
         domains: Vec<String>,
     },
     /// List local domains
-    List,
+    List {
+        #[command(flatten)]
+        format: Format,
+    },
     /// Remove a domain (refused while it has users or aliases)
     Remove { domain: String },
 }
@@ -145,9 +319,48 @@ pub enum UserCommand {
         quota: Option<String>,
     },
     /// List users, optionally of one domain
-    List { domain: Option<String> },
+    List {
+        domain: Option<String>,
+        #[command(flatten)]
+        format: Format,
+    },
     /// Show one user
-    Show { email: String },
+    Show {
+        email: String,
+        #[command(flatten)]
+        format: Format,
+    },
+    /// Change a user's class, quota, password, or whether she may log in
+    #[command(
+        long_about = "Changes what the options name and leaves the rest. All changes are made \
+        together or not at all.\n\n\
+        --disable keeps USER from logging in (IMAP, POP3, submission), as Dovecot's `nologin`: \
+        her mail is still accepted and delivered, so nothing is lost while the account is \
+        suspended (to refuse her mail, remove the user or alias it elsewhere). Her sessions on \
+        the running node are closed at once. --enable lets her in again."
+    )]
+    Modify {
+        /// The user's address
+        email: String,
+        /// New class (student, staff, or any name policies use)
+        #[arg(long)]
+        class: Option<String>,
+        /// New mailbox quota, e.g. 2G, 500M ("0" or "unlimited" for none)
+        #[arg(long, value_name = "SIZE")]
+        quota: Option<String>,
+        /// New password, read from the first line of standard input
+        #[arg(long, conflicts_with = "password_hash")]
+        password_stdin: bool,
+        /// Store an existing hash as is (imported from LDAP or Dovecot)
+        #[arg(long, value_name = "HASH")]
+        password_hash: Option<String>,
+        /// Refuse her logins (mail still delivered) and close her sessions
+        #[arg(long, conflicts_with = "enable")]
+        disable: bool,
+        /// Allow her logins again
+        #[arg(long)]
+        enable: bool,
+    },
     /// Set a user's password (prompted on a terminal, or --password-stdin)
     Passwd {
         email: String,
@@ -171,7 +384,10 @@ pub enum AliasCommand {
         targets: Vec<String>,
     },
     /// List aliases
-    List,
+    List {
+        #[command(flatten)]
+        format: Format,
+    },
     /// Remove an alias, or only one of its targets
     Remove {
         address: String,
@@ -204,20 +420,57 @@ pub enum ImportCommand {
 #[derive(Subcommand)]
 pub enum QueueCommand {
     /// List queued messages in mailq's layout: id (`*` due, `!` on hold), size, arrival, sender, then each pending recipient under its last error
-    List,
-    /// Show one message: envelope, attempts, recipients with their last reply, headers
-    Show { id: String },
-    /// Put a message on hold: no delivery attempts until released (postsuper -h)
-    Hold { id: String },
-    /// Release a held message (postsuper -H)
-    Release { id: String },
-    /// Delete a message, or every message with ALL (postsuper -d)
-    Delete { id: String },
-    /// Retry a message, or ALL, now with a fresh retry schedule (postsuper -r)
-    Requeue { id: String },
+    List {
+        #[command(flatten)]
+        format: Format,
+    },
+    /// Show one message: envelope, attempts, recipients with their last reply, headers (with --body, the whole message, like postcat -bh)
+    Show {
+        id: String,
+        /// Print the whole message (headers and body) after the envelope
+        #[arg(long)]
+        body: bool,
+        #[command(flatten)]
+        format: Format,
+    },
+    /// Put messages on hold: no delivery attempts until released (postsuper -h)
+    #[command(after_help = IDS_HELP)]
+    Hold {
+        /// Queue ids, ALL, or - for ids on standard input
+        #[arg(required = true, value_name = "ID")]
+        ids: Vec<String>,
+    },
+    /// Release held messages and make them due now (postsuper -H)
+    #[command(after_help = IDS_HELP)]
+    Release {
+        /// Queue ids, ALL, or - for ids on standard input
+        #[arg(required = true, value_name = "ID")]
+        ids: Vec<String>,
+    },
+    /// Delete messages from the queue, without bounce (postsuper -d)
+    #[command(after_help = IDS_HELP)]
+    Delete {
+        /// Queue ids, ALL, or - for ids on standard input
+        #[arg(required = true, value_name = "ID")]
+        ids: Vec<String>,
+    },
+    /// Retry messages now with a fresh retry schedule (postsuper -r)
+    #[command(after_help = IDS_HELP)]
+    Requeue {
+        /// Queue ids, ALL, or - for ids on standard input
+        #[arg(required = true, value_name = "ID")]
+        ids: Vec<String>,
+    },
     /// Attempt every deferred message now (postqueue -f)
     Flush,
 }
+
+const IDS_HELP: &str = "ID is a queue id (as `havre queue list` prints it, without its `*` or \
+`!`), ALL for every message, or - to read ids from standard input, one per line (or the first \
+word of each line: `havre queue list | awk ... | havre queue delete -`). Each message done is \
+printed as postsuper logs it (`ID: placed on hold`, `ID: released from hold`, `ID: removed`, \
+`ID: requeued`), then a count on standard error. Ids that are not in the queue are named on \
+standard error and the exit status is 1.";
 
 #[derive(Subcommand)]
 pub enum DkimCommand {
@@ -226,8 +479,8 @@ pub enum DkimCommand {
         long_about = "Creates a DKIM key for DOMAIN in DATA_DIR/dkim/DOMAIN/SELECTOR.pem \
         and prints the TXT record to publish at SELECTOR._domainkey.DOMAIN. The newest key \
         of each algorithm signs (an RSA and an Ed25519 key: two signatures), from the next \
-        start of `havre serve`: publish its record first.\n\n\
-        To rotate, generate a key with a new selector (e.g. havre2027), publish it, restart, \
+        `havre reload` (or start of `havre serve`): publish its record first.\n\n\
+        To rotate, generate a key with a new selector (e.g. havre2027), publish it, reload, \
         and keep the old record for a week so mail in transit still verifies."
     )]
     Generate {
@@ -244,7 +497,11 @@ pub enum DkimCommand {
         force: bool,
     },
     /// List the keys, of one domain or all; `*` marks those that sign
-    List { domain: Option<String> },
+    List {
+        domain: Option<String>,
+        #[command(flatten)]
+        format: Format,
+    },
 }
 
 #[derive(Subcommand)]

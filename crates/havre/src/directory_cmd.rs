@@ -8,12 +8,29 @@ use std::sync::Arc;
 use anyhow::{Context, anyhow, bail};
 use havre_directory::address::normalize_domain;
 use havre_directory::{Address, Directory, Resolution, password};
-use havre_store::{NewUser, Store};
+use havre_store::{NewUser, Store, User, UserChanges};
+use serde::Serialize;
 
 use crate::cli::{AliasCommand, DomainCommand, UserCommand};
 use crate::locate;
+use crate::output::{self, Report, rfc3339};
 
+/// The configuration and the store of a command that writes into the data
+/// directory: run as root, it acts as `server.user` from here on.
 pub(crate) async fn store(
+    explicit: Option<PathBuf>,
+) -> anyhow::Result<(havre_config::LoadedConfig, Arc<dyn Store>)> {
+    let config = locate::load(explicit)?;
+    // Before becoming server.user: the log file may be root's.
+    crate::logging::init_cli(&config);
+    crate::privileges::become_server_user(&config)?;
+    let store = locate::open_store(&config).await?;
+    Ok((config, store))
+}
+
+/// For `import`, which reads Maildirs of other accounts and so stays root:
+/// it gives what it wrote to `server.user` when done.
+pub(crate) async fn store_staying_root(
     explicit: Option<PathBuf>,
 ) -> anyhow::Result<(havre_config::LoadedConfig, Arc<dyn Store>)> {
     let config = locate::load(explicit)?;
@@ -83,10 +100,14 @@ pub async fn domain(explicit: Option<PathBuf>, command: DomainCommand) -> anyhow
                 println!("domain {domain} added");
             }
         }
-        DomainCommand::List => {
-            for domain in store.list_domains().await? {
-                println!("{}", domain.name);
-            }
+        DomainCommand::List { format } => {
+            let domains: Vec<String> = store
+                .list_domains()
+                .await?
+                .into_iter()
+                .map(|d| d.name)
+                .collect();
+            output::print(&Lines(domains), format.json)?;
         }
         DomainCommand::Remove { domain } => {
             let domain = normalize_domain(&domain).map_err(|e| anyhow!("{domain:?}: {e}"))?;
@@ -153,49 +174,68 @@ pub async fn user(explicit: Option<PathBuf>, command: UserCommand) -> anyhow::Re
                 );
             }
         }
-        UserCommand::List { domain } => {
+        UserCommand::List { domain, format } => {
             let domain = domain
                 .map(|d| normalize_domain(&d).map_err(|e| anyhow!("{d:?}: {e}")))
                 .transpose()?;
             let users = store.list_users(domain.as_deref()).await?;
-            let width = users
+            let mailboxes = mailboxes(&config, &store);
+            let shown: Vec<ShownUser> = users
                 .iter()
-                .map(|u| u.email.len())
-                .max()
-                .unwrap_or(5)
-                .max(5);
-            println!(
-                "{:width$}  {:10}  {:>9}  PASSWORD",
-                "EMAIL", "CLASS", "QUOTA"
-            );
-            for user in users {
-                println!(
-                    "{:width$}  {:10}  {:>9}  {}",
-                    user.email,
-                    user.class,
-                    human_size(user.quota),
-                    scheme(user.password_hash.as_deref())
-                );
-            }
+                .map(|u| ShownUser::new(u, &mailboxes))
+                .collect();
+            output::print(&UserTable(shown), format.json)?;
         }
-        UserCommand::Show { email } => {
+        UserCommand::Show { email, format } => {
             let email = address(&email)?.key();
             let user = store
                 .get_user(&email)
                 .await?
                 .ok_or_else(|| anyhow!("no user {email}"))?;
-            let maildir = mailboxes(&config, &store).root_of(&user.email);
-            println!("email:    {}", user.email);
-            println!("class:    {}", user.class);
-            println!("quota:    {}", human_size(user.quota));
-            println!("password: {}", scheme(user.password_hash.as_deref()));
-            println!("maildir:  {}", maildir.root().display());
-            println!(
-                "created:  {}",
-                chrono::DateTime::from_timestamp(user.created_at, 0)
-                    .map(|d| d.to_rfc3339())
-                    .unwrap_or_default()
-            );
+            output::print(
+                &ShownUser::new(&user, &mailboxes(&config, &store)),
+                format.json,
+            )?;
+        }
+        UserCommand::Modify {
+            email,
+            class,
+            quota,
+            password_stdin,
+            password_hash,
+            disable,
+            enable,
+        } => {
+            let email = address(&email)?.key();
+            if store.get_user(&email).await?.is_none() {
+                bail!("no user {email}");
+            }
+            let password_hash = match password_hash {
+                Some(hash) => Some(imported_hash(hash)?),
+                None if password_stdin => {
+                    Some(password::hash_password(&crate::password_input::read(true)?))
+                }
+                None => None,
+            };
+            let changes = UserChanges {
+                class,
+                quota: quota.as_deref().map(|q| parse_quota(Some(q))).transpose()?,
+                disabled: (disable || enable).then_some(disable),
+                password_hash,
+            };
+            if changes == UserChanges::default() {
+                bail!(
+                    "nothing to change: give --class, --quota, --password-stdin, --password-hash, \
+                     --disable or --enable"
+                );
+            }
+            modify_user(&store, &email, &changes).await?;
+            if disable {
+                let closed = crate::control::kick_if_running(&config, &email).await?;
+                if let Some(n) = closed {
+                    println!("{email}: {n} session(s) on the running node closed");
+                }
+            }
         }
         UserCommand::Passwd {
             email,
@@ -246,6 +286,167 @@ pub async fn user(explicit: Option<PathBuf>, command: UserCommand) -> anyhow::Re
     Ok(())
 }
 
+/// Applies `havre user modify` (all changes in one transaction) and says
+/// what changed.
+async fn modify_user(
+    store: &Arc<dyn Store>,
+    email: &str,
+    changes: &UserChanges,
+) -> anyhow::Result<()> {
+    if !store.modify_user(email, changes).await? {
+        bail!("no user {email}");
+    }
+    let mut said = Vec::new();
+    if let Some(class) = &changes.class {
+        said.push(format!("class {class}"));
+    }
+    if let Some(quota) = changes.quota {
+        said.push(format!("quota {}", human_size(quota)));
+    }
+    if changes.password_hash.is_some() {
+        said.push("password changed".into());
+    }
+    match changes.disabled {
+        Some(true) => said.push("disabled: logins refused, mail still delivered".into()),
+        Some(false) => said.push("enabled: logins allowed".into()),
+        None => {}
+    }
+    println!("user {email}: {}", said.join(", "));
+    let mut fields = Vec::new();
+    if let Some(class) = &changes.class {
+        fields.push(format!("class={class}"));
+    }
+    if let Some(quota) = changes.quota {
+        fields.push(format!("quota={}", human_size(quota)));
+    }
+    if let Some(hash) = &changes.password_hash {
+        fields.push(format!("password={}", scheme(Some(hash))));
+    }
+    match changes.disabled {
+        Some(true) => fields.push("login=disabled".into()),
+        Some(false) => fields.push("login=enabled".into()),
+        None => {}
+    }
+    logged("user", format!("{email}: modified, {}", fields.join(", ")));
+    Ok(())
+}
+
+/// One name per line; a JSON array of strings.
+#[derive(Serialize)]
+struct Lines(Vec<String>);
+
+impl Report for Lines {
+    fn text(&self) -> String {
+        self.0.iter().map(|l| format!("{l}\n")).collect()
+    }
+}
+
+/// A user as `user show` and `user list` print her.
+#[derive(Serialize)]
+struct ShownUser {
+    email: String,
+    class: String,
+    /// Bytes; null is unlimited.
+    quota: Option<u64>,
+    /// The scheme of the stored hash (`ARGON2ID`, `SSHA`...), null without one.
+    password_scheme: Option<&'static str>,
+    disabled: bool,
+    maildir: String,
+    created: String,
+    #[serde(skip)]
+    created_ts: i64,
+}
+
+impl ShownUser {
+    fn new(user: &User, mailboxes: &havre_mailbox::Mailboxes) -> ShownUser {
+        ShownUser {
+            email: user.email.clone(),
+            class: user.class.clone(),
+            quota: user.quota,
+            password_scheme: user.password_hash.as_deref().map(|h| scheme(Some(h))),
+            disabled: user.disabled,
+            maildir: mailboxes.root_of(&user.email).root().display().to_string(),
+            created: rfc3339(user.created_at),
+            created_ts: user.created_at,
+        }
+    }
+
+    fn scheme_text(&self) -> &'static str {
+        self.password_scheme.unwrap_or("(none)")
+    }
+}
+
+impl Report for ShownUser {
+    fn text(&self) -> String {
+        format!(
+            "email:    {}\nclass:    {}\nquota:    {}\npassword: {}\nlogin:    {}\nmaildir:  {}\ncreated:  {}\n",
+            self.email,
+            self.class,
+            human_size(self.quota),
+            self.scheme_text(),
+            if self.disabled {
+                "disabled (mail still delivered; havre user modify --enable)"
+            } else {
+                "enabled"
+            },
+            self.maildir,
+            chrono::DateTime::from_timestamp(self.created_ts, 0)
+                .map(|d| d.to_rfc3339())
+                .unwrap_or_default()
+        )
+    }
+}
+
+#[derive(Serialize)]
+#[serde(transparent)]
+struct UserTable(Vec<ShownUser>);
+
+impl Report for UserTable {
+    fn text(&self) -> String {
+        let width = self
+            .0
+            .iter()
+            .map(|u| u.email.len())
+            .max()
+            .unwrap_or(5)
+            .max(5);
+        let mut out = format!(
+            "{:width$}  {:10}  {:>9}  {:16}  LOGIN\n",
+            "EMAIL", "CLASS", "QUOTA", "PASSWORD"
+        );
+        for user in &self.0 {
+            out.push_str(&format!(
+                "{:width$}  {:10}  {:>9}  {:16}  {}\n",
+                user.email,
+                user.class,
+                human_size(user.quota),
+                user.scheme_text(),
+                if user.disabled { "disabled" } else { "enabled" }
+            ));
+        }
+        out
+    }
+}
+
+#[derive(Serialize)]
+struct ShownAlias {
+    address: String,
+    targets: Vec<String>,
+}
+
+#[derive(Serialize)]
+#[serde(transparent)]
+struct AliasTable(Vec<ShownAlias>);
+
+impl Report for AliasTable {
+    fn text(&self) -> String {
+        self.0
+            .iter()
+            .map(|a| format!("{} -> {}\n", a.address, a.targets.join(", ")))
+            .collect()
+    }
+}
+
 /// An imported hash is stored only if havre can verify it: checking it against
 /// an empty password tells a malformed or unknown scheme from a usable one.
 fn imported_hash(hash: String) -> anyhow::Result<String> {
@@ -282,10 +483,17 @@ pub async fn alias(explicit: Option<PathBuf>, command: AliasCommand) -> anyhow::
             println!("alias {source} -> {}", targets.join(", "));
             warn_alias_loop(&directory, &source).await?;
         }
-        AliasCommand::List => {
-            for alias in store.list_aliases().await? {
-                println!("{} -> {}", alias.address, alias.targets.join(", "));
-            }
+        AliasCommand::List { format } => {
+            let aliases = store
+                .list_aliases()
+                .await?
+                .into_iter()
+                .map(|a| ShownAlias {
+                    address: a.address,
+                    targets: a.targets,
+                })
+                .collect();
+            output::print(&AliasTable(aliases), format.json)?;
         }
         AliasCommand::Remove { address, target } => {
             let source = alias_key(&address)?;

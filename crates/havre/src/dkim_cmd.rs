@@ -2,11 +2,10 @@
 //! work is `havre_dkim`'s; this checks the domain is local, prints the
 //! record to publish, and gives the files to `server.user`.
 
-use std::os::unix::fs::MetadataExt;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Arc;
 
-use anyhow::{Context, anyhow, bail};
+use anyhow::{anyhow, bail};
 use havre_config::LoadedConfig;
 use havre_directory::address::normalize_domain;
 use havre_dkim::{Algorithm, DkimError, KeyInfo};
@@ -28,7 +27,6 @@ pub async fn run(explicit: Option<PathBuf>, command: DkimCommand) -> anyhow::Res
             let domain = local_domain(&store, &domain).await?;
             let selector = selector.unwrap_or_else(|| config.config.dkim.selector.clone());
             let algorithm: Algorithm = algorithm.parse().map_err(|e: String| anyhow!(e))?;
-            let owner = server_user(&config)?;
             let generate = if force {
                 havre_dkim::generate_replacing
             } else {
@@ -41,9 +39,6 @@ pub async fn run(explicit: Option<PathBuf>, command: DkimCommand) -> anyhow::Res
                 ),
                 e => anyhow!(e),
             })?;
-            if let Some((uid, gid)) = owner {
-                give(&dir, &info, uid, gid)?;
-            }
             println!(
                 "DKIM key for {domain}, selector {}, {}: {}",
                 info.selector,
@@ -63,29 +58,70 @@ pub async fn run(explicit: Option<PathBuf>, command: DkimCommand) -> anyhow::Res
                 println!("Note: dkim.sign is false, so nothing is signed until it is true.");
             }
         }
-        DkimCommand::List { domain } => {
+        DkimCommand::List { domain, format } => {
             let domains = match domain {
                 Some(d) => vec![normalize_domain(&d).map_err(|e| anyhow!("{d:?}: {e}"))?],
                 None => havre_dkim::domains(&dir)?,
             };
+            let mut listed = Vec::new();
             for domain in domains {
                 let keys = havre_dkim::keys(&dir, &domain)?;
                 let active = havre_dkim::active_keys(&keys);
                 for key in &keys {
-                    let signs = active.contains(&key);
-                    println!(
-                        "{} {} {} {} {}",
-                        if signs { "*" } else { " " },
-                        domain,
-                        key.selector,
-                        key.algorithm,
-                        key.created.format("%Y-%m-%d %H:%M:%S UTC")
-                    );
+                    listed.push(ListedKey {
+                        signs: active.contains(&key),
+                        domain: domain.clone(),
+                        selector: key.selector.clone(),
+                        algorithm: key.algorithm.to_string(),
+                        created: key
+                            .created
+                            .to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+                        dns_name: key.dns_name(),
+                        created_text: key.created.format("%Y-%m-%d %H:%M:%S UTC").to_string(),
+                    });
                 }
             }
+            crate::output::print(&KeyList(listed), format.json)?;
         }
     }
     Ok(())
+}
+
+/// A key as `havre dkim list` shows it.
+#[derive(serde::Serialize)]
+struct ListedKey {
+    /// One of the keys that sign (the newest of its algorithm).
+    signs: bool,
+    domain: String,
+    selector: String,
+    algorithm: String,
+    created: String,
+    /// Where its TXT record goes.
+    dns_name: String,
+    #[serde(skip)]
+    created_text: String,
+}
+
+#[derive(serde::Serialize)]
+#[serde(transparent)]
+struct KeyList(Vec<ListedKey>);
+
+impl crate::output::Report for KeyList {
+    fn text(&self) -> String {
+        self.0
+            .iter()
+            .map(|k| {
+                format!(
+                    "{} {} {} {} {}\n",
+                    if k.signs { "*" } else { " " },
+                    k.domain,
+                    k.selector,
+                    k.algorithm,
+                    k.created_text
+                )
+            })
+            .collect()
+    }
 }
 
 /// `name`, normalised, if it is a local domain; the error says how to add it.
@@ -112,38 +148,4 @@ pub(crate) fn first_key(config: &LoadedConfig, domain: &str) -> anyhow::Result<K
         &config.config.dkim.selector,
         Algorithm::RsaSha256,
     )?)
-}
-
-/// Run as root, the key would belong to root; `havre serve` may read it as
-/// `server.user`. Looked up before the key is made, so a missing account
-/// leaves nothing behind.
-fn server_user(config: &LoadedConfig) -> anyhow::Result<Option<(u32, u32)>> {
-    let user = &config.config.server.user;
-    // SAFETY: geteuid has no preconditions.
-    if unsafe { libc::geteuid() } != 0 || user.is_empty() {
-        return Ok(None);
-    }
-    crate::privileges::lookup(user).map(Some)
-}
-
-fn give(dir: &Path, key: &KeyInfo, uid: u32, gid: u32) -> anyhow::Result<()> {
-    let domain_dir = dir.join(&key.domain);
-    let meta = key.path.with_extension("meta");
-    for path in [
-        dir,
-        domain_dir.as_path(),
-        key.path.as_path(),
-        meta.as_path(),
-    ] {
-        if std::fs::metadata(path).is_ok_and(|m| m.uid() != uid) {
-            std::os::unix::fs::chown(path, Some(uid), Some(gid)).with_context(|| {
-                format!(
-                    "cannot give {} to uid {uid}; run: chown -R {uid}:{gid} {}",
-                    path.display(),
-                    dir.display()
-                )
-            })?;
-        }
-    }
-    Ok(())
 }

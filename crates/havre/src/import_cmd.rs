@@ -11,7 +11,7 @@ use anyhow::{Context, bail};
 use indicatif::{HumanBytes, ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use crate::cli::ImportCommand;
-use crate::directory_cmd::{address, mailboxes, store};
+use crate::directory_cmd::{address, mailboxes, store_staying_root};
 
 pub async fn run(explicit: Option<PathBuf>, command: ImportCommand) -> anyhow::Result<()> {
     match command {
@@ -24,7 +24,7 @@ async fn maildir(explicit: Option<PathBuf>, path: &Path, user: &str) -> anyhow::
     if !path.is_dir() {
         bail!("{}: no such directory", path.display());
     }
-    let (config, store) = store(explicit).await?;
+    let (config, store) = store_staying_root(explicit).await?;
     let mailboxes = mailboxes(&config, &store);
 
     let bar = ProgressBar::with_draw_target(
@@ -131,31 +131,13 @@ fn give_to_server_user(config: &havre_config::LoadedConfig, root: &Path) -> anyh
         Some((dir, _)) => Path::new(dir),
         None => Path::new(head),
     };
-    let chown = |path: &Path| {
-        std::os::unix::fs::lchown(path, Some(uid), Some(gid)).with_context(|| {
-            format!(
-                "cannot give {} to {user}; run: chown -R {user}: {}",
-                path.display(),
-                root.display()
-            )
-        })
-    };
     for dir in root.ancestors().skip(1) {
         if !dir.starts_with(fixed) || dir == fixed {
             break;
         }
         if std::fs::metadata(dir).is_ok_and(|m| m.uid() == 0) {
-            chown(dir)?;
+            crate::privileges::give(user, uid, gid, dir, root)?;
         }
     }
-    let mut stack = vec![root.to_path_buf()];
-    while let Some(path) = stack.pop() {
-        chown(&path)?;
-        if std::fs::symlink_metadata(&path).is_ok_and(|m| m.is_dir()) {
-            for entry in std::fs::read_dir(&path).with_context(|| path.display().to_string())? {
-                stack.push(entry.with_context(|| path.display().to_string())?.path());
-            }
-        }
-    }
-    Ok(())
+    crate::privileges::give_tree(user, root)
 }

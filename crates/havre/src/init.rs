@@ -49,6 +49,8 @@ pub async fn run(args: InitArgs) -> anyhow::Result<()> {
         overrides.push(("imap.tls_listen", listen("127.0.0.1:2993")));
         overrides.push(("pop3.listen", listen("127.0.0.1:2110")));
         overrides.push(("pop3.tls_listen", listen("127.0.0.1:2995")));
+        // Beside the configuration: /run/havre is root's to create.
+        overrides.push(("sendmail.socket", Value::from("run/sendmail.sock")));
     }
     let text = havre_config::init_text(&overrides);
 
@@ -74,6 +76,8 @@ pub async fn run(args: InitArgs) -> anyhow::Result<()> {
     let store = crate::locate::create_store(&config).await?;
     store.add_domain(&domain).await?;
     let dkim = crate::dkim_cmd::first_key(&config, &domain)?;
+    drop(store);
+    let owner_note = give_data_to_server_user(&config)?;
 
     let config_arg = config_path.display();
     println!("havre: wrote {config_arg}");
@@ -84,6 +88,9 @@ pub async fn run(args: InitArgs) -> anyhow::Result<()> {
     );
     println!("havre: data in {}, local domain {domain}", data.display());
     println!("havre: DKIM key {}", dkim.path.display());
+    if let Some(note) = owner_note {
+        println!("{note}");
+    }
     println!();
     println!("Next:");
     println!("  havre --config {config_arg} user add postmaster@{domain} --password-stdin");
@@ -105,4 +112,34 @@ fn readable_by_all(path: &std::path::Path, mode: u32) -> anyhow::Result<()> {
     use std::os::unix::fs::PermissionsExt;
     std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode))
         .with_context(|| format!("cannot chmod {}", path.display()))
+}
+
+/// Run as root, init made the data directory and the TLS key as root; the
+/// server and every later command work in it as `server.user`, and a reload
+/// reads the key again after the switch, so they become that account's.
+/// An account that does not exist yet is not an error here (the package may
+/// create it later): the note says what to do.
+fn give_data_to_server_user(config: &havre_config::LoadedConfig) -> anyhow::Result<Option<String>> {
+    let user = &config.config.server.user;
+    // SAFETY: geteuid has no preconditions.
+    if unsafe { libc::geteuid() } != 0 || user.is_empty() {
+        return Ok(None);
+    }
+    let data = config.data_dir();
+    if crate::privileges::lookup(user).is_err() {
+        return Ok(Some(format!(
+            "havre: server.user {user} does not exist yet; create it and give it the data:\n  \
+             useradd --system {user} && chown -R {user}: {}",
+            data.display()
+        )));
+    }
+    crate::privileges::give_tree(user, &data)?;
+    // The key too: serve reads it again on `havre reload`, after the switch.
+    for path in [config.tls_key(), config.tls_cert()] {
+        crate::privileges::give_tree(user, &path)?;
+    }
+    Ok(Some(format!(
+        "havre: {} belongs to {user} (server.user)",
+        data.display()
+    )))
 }

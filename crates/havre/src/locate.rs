@@ -47,22 +47,7 @@ pub fn load(explicit: Option<PathBuf>) -> anyhow::Result<LoadedConfig> {
 /// directory or database is an error, not an empty node: a typo in
 /// `server.data_dir` must not start a server that knows no users.
 pub async fn open_store(config: &LoadedConfig) -> anyhow::Result<Arc<dyn Store>> {
-    let data_dir = config.data_dir();
-    if !data_dir.is_dir() {
-        bail!(
-            "server.data_dir {} does not exist (set in {}); fix the path, or make a new node with `havre init`",
-            data_dir.display(),
-            config.path.display()
-        );
-    }
-    let path = config.sqlite_path();
-    if !path.exists() {
-        bail!(
-            "the database {} does not exist (storage.sqlite_path in {}); fix the path, or make a new node with `havre init`",
-            path.display(),
-            config.path.display()
-        );
-    }
+    crate::checks::data(config)?;
     create_store(config).await
 }
 
@@ -73,29 +58,4 @@ pub async fn create_store(config: &LoadedConfig) -> anyhow::Result<Arc<dyn Store
         .await
         .with_context(|| format!("cannot open the database {}", path.display()))?;
     Ok(Arc::new(store))
-}
-
-/// What holds password hashes, keys or mail must not be open to other
-/// accounts: serve refuses to start and names the command that fixes it.
-pub fn check_private(paths: &[PathBuf]) -> anyhow::Result<()> {
-    use std::os::unix::fs::PermissionsExt;
-    for path in paths {
-        let Ok(meta) = std::fs::metadata(path) else {
-            continue;
-        };
-        let mode = meta.permissions().mode() & 0o777;
-        if mode & 0o007 != 0 {
-            let fix = if meta.is_dir() {
-                "chmod -R o-rwx"
-            } else {
-                "chmod 600"
-            };
-            bail!(
-                "{} is open to other accounts (mode {mode:04o}); it holds keys, password hashes or mail: {fix} {}",
-                path.display(),
-                path.display()
-            );
-        }
-    }
-    Ok(())
 }

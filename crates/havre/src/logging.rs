@@ -5,17 +5,19 @@
 //!
 //! The program part is `havre/` and the event's `role` field (Postfix's
 //! program names where a Postfix program does the same job: `smtpd`,
-//! `submission/smtpd`, `cleanup`, `qmgr`, `smtp`, `local`, `bounce`,
-//! `postsuper`; Dovecot's `imap-login` and `pop3-login`), else its target.
-//! So pflogsumm (`--syslog-name=havre`) and Fail2ban's stock filters (with
-//! `_daemon=havre/\S+`) read them. Warnings and errors say so after the colon,
-//! as Postfix's `warning:` lines do. One event is one line: control
+//! `submission/smtpd`, `pickup`, `cleanup`, `qmgr`, `smtp`, `local`,
+//! `bounce`, `postsuper`; Dovecot's `imap-login` and `pop3-login`), else its
+//! target. So pflogsumm (`--syslog-name=havre`) and Fail2ban's stock filters
+//! (with `_daemon=havre/\S+`) read them. Warnings and errors say so after the
+//! colon, as Postfix's `warning:` lines do. One event is one line: control
 //! characters in a message are replaced, so no client-supplied text can
 //! forge a line.
 //!
 //! Lines go to `log.output` (stderr, the syslog socket or journald's) and,
 //! when `log.file` is set, are appended to that file too. Timestamps are
 //! local time with the offset, so `pflogsumm -d yesterday` picks the local day.
+//! A reload changes the level and reopens the file ([`LogControl`]), as
+//! logrotate expects; `log.output` and `log.socket` wait for a restart.
 
 mod journald;
 mod line;
@@ -24,14 +26,15 @@ mod syslog;
 use std::fs::{File, OpenOptions};
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use anyhow::Context;
 use havre_config::{LoadedConfig, LogOutput};
 use tracing::{Event, Subscriber};
-use tracing_subscriber::EnvFilter;
 use tracing_subscriber::layer::{Context as LayerContext, Layer, SubscriberExt};
+use tracing_subscriber::registry::Registry;
 use tracing_subscriber::util::SubscriberInitExt;
+use tracing_subscriber::{EnvFilter, reload};
 
 use line::Line;
 
@@ -41,13 +44,15 @@ pub const SYSLOG_NAME: &str = "havre";
 /// Installs the global subscriber of `havre serve`: every line to
 /// `log.output` and `log.file`, which is opened now (before privileges are
 /// dropped). `log.level` is a tracing filter; `$HAVRE_LOG` overrides it for a
-/// debugging session.
-pub fn init(config: &LoadedConfig) -> anyhow::Result<()> {
-    let mut outputs = vec![main_output(config)?];
-    if let Some(path) = config.log_file() {
-        outputs.push(Output::File(LogFile::open(path)?));
-    }
-    install(config, outputs)?;
+/// debugging session. The returned [`LogControl`] is what a reload changes.
+pub fn init(config: &LoadedConfig) -> anyhow::Result<LogControl> {
+    let file = LogFile::default();
+    file.set(config.log_file().as_deref())?;
+    let control = install(
+        config,
+        vec![main_output(config)?, Output::File(file.clone())],
+        file,
+    )?;
     // A panic (a session's bug, the relay's) is an error line of the log with
     // where it happened, in the log file too, not a bare line on stderr.
     std::panic::set_hook(Box::new(|info| {
@@ -58,14 +63,16 @@ pub fn init(config: &LoadedConfig) -> anyhow::Result<()> {
         let message = info.payload_as_str().unwrap_or("(no message)");
         tracing::error!(target: "havre", "panic{location}: {message}");
     }));
-    Ok(())
+    Ok(control)
 }
 
 /// The subscriber of a command-line run: what it changes (`postsuper`-like
 /// queue lines, user changes) goes to `log.file` and a syslog or journald
-/// output, never to stderr, which is the command's own. The file is opened
-/// at the first line, so a command that logs nothing never touches it, and a
-/// file it cannot write costs one warning, not the command.
+/// output, never to stderr, which is the command's own. Called before the
+/// command becomes `server.user`, so that an existing file is open already;
+/// one that does not exist is created at the first line, so a command that
+/// logs nothing never makes it, and a file it cannot write costs one
+/// warning, not the command.
 pub fn init_cli(config: &LoadedConfig) {
     let mut outputs = Vec::new();
     if config.config.log.output != LogOutput::Stderr
@@ -73,11 +80,12 @@ pub fn init_cli(config: &LoadedConfig) {
     {
         outputs.push(output);
     }
-    if let Some(path) = config.log_file() {
-        outputs.push(Output::File(LogFile::later(path)));
+    let file = LogFile::later(config.log_file());
+    if config.log_file().is_some() {
+        outputs.push(Output::File(file.clone()));
     }
     if !outputs.is_empty() {
-        let _ = install(config, outputs);
+        let _ = install(config, outputs, file);
     }
 }
 
@@ -90,11 +98,17 @@ fn main_output(config: &LoadedConfig) -> anyhow::Result<Output> {
     })
 }
 
-fn install(config: &LoadedConfig, outputs: Vec<Output>) -> anyhow::Result<()> {
+fn install(
+    config: &LoadedConfig,
+    outputs: Vec<Output>,
+    file: LogFile,
+) -> anyhow::Result<LogControl> {
     let level = &config.config.log.level;
-    let directives = std::env::var("HAVRE_LOG").unwrap_or_else(|_| level.to_string());
+    let env = std::env::var("HAVRE_LOG").ok();
+    let directives = env.clone().unwrap_or_else(|| level.to_string());
     let filter = EnvFilter::try_new(&directives)
         .with_context(|| format!("log.level: {directives:?} is not a valid filter"))?;
+    let (filter, handle) = reload::Layer::new(filter);
     let logger = Logger {
         hostname: config.config.server.hostname.clone(),
         pid: std::process::id(),
@@ -104,7 +118,53 @@ fn install(config: &LoadedConfig, outputs: Vec<Output>) -> anyhow::Result<()> {
         .with(filter)
         .with(logger)
         .try_init()
-        .context("logging already initialised")
+        .context("logging already initialised")?;
+    Ok(LogControl {
+        filter: handle,
+        file,
+        overridden: env.is_some(),
+    })
+}
+
+/// What a reload changes in the logging: the filter (`log.level`) and the
+/// file (`log.file`), reopened after logrotate renamed it. The output
+/// (`log.output`, `log.socket`) stays as serve started.
+pub struct LogControl {
+    filter: reload::Handle<EnvFilter, Registry>,
+    file: LogFile,
+    /// `$HAVRE_LOG`, which wins over `log.level` for the life of the process.
+    overridden: bool,
+}
+
+impl LogControl {
+    /// Applies `log.level`; false when `$HAVRE_LOG` overrides it.
+    pub fn set_level(&self, level: &str) -> anyhow::Result<bool> {
+        if self.overridden {
+            return Ok(false);
+        }
+        let filter = EnvFilter::try_new(level)
+            .with_context(|| format!("log.level: {level:?} is not a valid filter"))?;
+        self.filter
+            .reload(filter)
+            .context("log.level: the logger is gone")?;
+        Ok(true)
+    }
+
+    /// Opens the log file again by its name: after `mv havre.log havre.log.1`
+    /// lines go to a new `havre.log`. On failure lines keep going where they went.
+    pub fn reopen(&self) -> anyhow::Result<()> {
+        self.file.set(self.file.path().as_deref())
+    }
+
+    /// Sends the lines to `path` from now on (None: `log.output` only).
+    pub fn set_file(&self, path: Option<&Path>) -> anyhow::Result<()> {
+        self.file.set(path)
+    }
+
+    /// The file lines go to, if any.
+    pub fn file(&self) -> Option<PathBuf> {
+        self.file.path()
+    }
 }
 
 /// The layer that formats each event once and hands it to every output.
@@ -158,49 +218,76 @@ impl<S: Subscriber> Layer<S> for Logger {
 }
 
 /// `log.file`, appended to (`O_APPEND`: one write per line, so `serve` and
-/// commands run beside it never interleave within a line).
-struct LogFile {
-    path: PathBuf,
-    file: Mutex<Option<File>>,
-    /// Opening failed once already (command line): not tried again.
-    given_up: std::sync::atomic::AtomicBool,
+/// commands run beside it never interleave within a line), and replaceable
+/// while lines are written: a line is one `write` under the lock, so a
+/// reopen never splits one.
+#[derive(Clone, Default)]
+struct LogFile(Arc<Mutex<OpenLog>>);
+
+#[derive(Default)]
+struct OpenLog {
+    path: Option<PathBuf>,
+    file: Option<File>,
+    /// Opening at the first line failed (command line): not tried again.
+    given_up: bool,
 }
 
 impl LogFile {
-    fn open(path: PathBuf) -> anyhow::Result<LogFile> {
-        let file = open_append(&path)
-            .with_context(|| format!("log.file: cannot open {}", path.display()))?;
-        Ok(LogFile {
+    /// The file of a command line: opened now if it exists, since a command
+    /// run as root acts as `server.user` afterwards and the file serve opened
+    /// as root may be root's; created at the first line otherwise.
+    fn later(path: Option<PathBuf>) -> LogFile {
+        let file = path
+            .as_deref()
+            .and_then(|path| OpenOptions::new().append(true).open(path).ok());
+        LogFile(Arc::new(Mutex::new(OpenLog {
             path,
-            file: Mutex::new(Some(file)),
-            given_up: Default::default(),
-        })
+            file,
+            given_up: false,
+        })))
     }
 
-    fn later(path: PathBuf) -> LogFile {
-        LogFile {
-            path,
-            file: Mutex::new(None),
-            given_up: Default::default(),
-        }
+    fn lock(&self) -> std::sync::MutexGuard<'_, OpenLog> {
+        self.0.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn path(&self) -> Option<PathBuf> {
+        self.lock().path.clone()
+    }
+
+    /// Opens `path` now and sends the lines there; on failure nothing changes.
+    fn set(&self, path: Option<&Path>) -> anyhow::Result<()> {
+        let file = path
+            .map(|path| {
+                open_append(path)
+                    .with_context(|| format!("log.file: cannot open {}", path.display()))
+            })
+            .transpose()?;
+        let mut current = self.lock();
+        current.path = path.map(Path::to_path_buf);
+        current.file = file;
+        current.given_up = false;
+        Ok(())
     }
 
     fn append(&self, bytes: &[u8]) {
-        use std::sync::atomic::Ordering;
-        let mut file = self.file.lock().unwrap_or_else(|e| e.into_inner());
-        if file.is_none() && !self.given_up.load(Ordering::Relaxed) {
-            match open_append(&self.path) {
-                Ok(opened) => *file = Some(opened),
+        let mut current = self.lock();
+        if current.file.is_none()
+            && !current.given_up
+            && let Some(path) = current.path.clone()
+        {
+            match open_append(&path) {
+                Ok(opened) => current.file = Some(opened),
                 Err(err) => {
-                    self.given_up.store(true, Ordering::Relaxed);
+                    current.given_up = true;
                     eprintln!(
                         "havre: warning: cannot append to the log file {}: {err}",
-                        self.path.display()
+                        path.display()
                     );
                 }
             }
         }
-        if let Some(file) = file.as_mut() {
+        if let Some(file) = current.file.as_mut() {
             let _ = file.write_all(bytes);
         }
     }

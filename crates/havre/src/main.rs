@@ -1,21 +1,34 @@
 //! The `havre` binary: wires the role crates together and gives operators
 //! their command line. No mail logic lives here.
 
+mod auth_cmd;
+mod checks;
 mod cli;
 mod config_cmd;
+mod control;
 mod directory_cmd;
 mod dkim_cmd;
 mod dns_cmd;
+mod exit;
 mod import_cmd;
 mod init;
+mod live;
 mod locate;
 mod logging;
 mod open_files;
+mod output;
 mod password_input;
+mod pickup;
+mod pidfile;
 mod privileges;
 mod queue_cmd;
+mod reload;
+mod reload_cmd;
+mod sendmail;
 mod serve;
+mod session_cmd;
 mod tls;
+mod version;
 
 use clap::Parser;
 
@@ -36,7 +49,11 @@ fn main() -> std::process::ExitCode {
     unsafe {
         libc::umask(0o077);
     }
-    let cli = Cli::parse();
+    let invoked = Invoked::from_argv0();
+    let cli = match invoked {
+        Invoked::Havre => Some(Cli::parse()),
+        Invoked::Sendmail | Invoked::Mailq => None,
+    };
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -47,11 +64,58 @@ fn main() -> std::process::ExitCode {
             return std::process::ExitCode::FAILURE;
         }
     };
-    match runtime.block_on(run(cli)) {
+    let result = match cli {
+        Some(cli) => runtime.block_on(run(cli)),
+        None => {
+            // Called as sendmail or mailq: their arguments, not havre's.
+            let mut argv: Vec<String> = std::env::args().skip(1).collect();
+            if invoked == Invoked::Mailq {
+                argv.insert(0, "-bp".into());
+            }
+            let config = std::env::var_os("HAVRE_CONFIG").map(std::path::PathBuf::from);
+            runtime.block_on(sendmail::run(config, &argv))
+        }
+    };
+    match result {
         Ok(()) => std::process::ExitCode::SUCCESS,
-        Err(err) => {
-            eprintln!("havre: {err:#}");
-            std::process::ExitCode::FAILURE
+        Err(err) => match err.downcast_ref::<exit::Exit>() {
+            // Its own words (sendmail's start with "sendmail:"), its own status.
+            Some(exit) => {
+                if exit.message.starts_with("sendmail:") {
+                    eprintln!("{}", exit.message);
+                } else {
+                    eprintln!("havre: {}", exit.message);
+                }
+                std::process::ExitCode::from(exit.code)
+            }
+            None => {
+                eprintln!("havre: {err:#}");
+                std::process::ExitCode::FAILURE
+            }
+        },
+    }
+}
+
+/// The name the binary was run under: `sendmail` and `mailq` are the
+/// symbolic links Unix programs call (/usr/sbin/sendmail, /usr/bin/mailq).
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Invoked {
+    Havre,
+    Sendmail,
+    Mailq,
+}
+
+impl Invoked {
+    fn from_argv0() -> Invoked {
+        let argv0 = std::env::args_os().next().unwrap_or_default();
+        let name = std::path::Path::new(&argv0)
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        match name.as_str() {
+            "sendmail" => Invoked::Sendmail,
+            "mailq" => Invoked::Mailq,
+            _ => Invoked::Havre,
         }
     }
 }
@@ -61,6 +125,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Init(args) => init::run(args).await,
         Command::Serve => serve::run(config).await,
+        Command::Reload => reload_cmd::run(config),
         Command::Config(cmd) => config_cmd::run(config, cmd),
         Command::Domain(cmd) => directory_cmd::domain(config, cmd).await,
         Command::User(cmd) => directory_cmd::user(config, cmd).await,
@@ -69,5 +134,9 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Queue(cmd) => queue_cmd::run(config, cmd).await,
         Command::Dkim(cmd) => dkim_cmd::run(config, cmd).await,
         Command::Dns(cmd) => dns_cmd::run(config, cmd).await,
+        Command::Sendmail { args } => sendmail::run(config, &args).await,
+        Command::Who { user, format } => session_cmd::who(config, user, format.json).await,
+        Command::Kick { user } => session_cmd::kick(config, user).await,
+        Command::Auth(cmd) => auth_cmd::run(config, cmd).await,
     }
 }

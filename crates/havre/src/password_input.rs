@@ -35,6 +35,20 @@ pub fn read(from_stdin: bool) -> anyhow::Result<String> {
     Ok(first)
 }
 
+/// A password to check (`auth test`): the first line of standard input when
+/// asked to or when it is not a terminal, else asked once on the terminal.
+pub fn read_one(from_stdin: bool) -> anyhow::Result<String> {
+    if from_stdin || !std::io::stdin().is_terminal() {
+        let mut line = String::new();
+        std::io::stdin()
+            .lock()
+            .read_line(&mut line)
+            .context("cannot read the password from standard input")?;
+        return Ok(line.trim_end_matches(['\r', '\n']).to_string());
+    }
+    prompt("Password: ")
+}
+
 /// Reads one line from the terminal without echoing it.
 fn prompt(text: &str) -> anyhow::Result<String> {
     eprint!("{text}");

@@ -2,7 +2,12 @@
 //!
 //! Everything that can be wrong is checked before the first socket accepts: the
 //! configuration, the database, the spool, TLS material and every listening
-//! address. A node never starts half-configured.
+//! address ([`crate::checks`], the same checks as `config check` and a
+//! reload). A node never starts half-configured.
+//!
+//! While it runs, SIGHUP reloads the configuration ([`crate::reload`]) and
+//! `<data_dir>/havre.pid` names the process ([`crate::pidfile`]); SIGTERM
+//! (or ^C) stops it after the grace period.
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -14,17 +19,25 @@ use havre_directory::Directory;
 use havre_mailbox::{LocalDelivery, Mailboxes};
 use havre_net::{Gate, Phase, Stopper};
 use havre_queue::{Queue, Spool};
-use havre_relay::{Relay, RelaySettings};
-use havre_smtp::{Listener, Mode, Services, SmtpSettings};
+use havre_relay::Relay;
+use havre_smtp::{Listener, Mode};
 use tokio::net::TcpListener;
+use tokio::signal::unix::{SignalKind, signal};
 use tokio::sync::watch;
 
+use crate::checks::{self, Purpose};
+use crate::live::{Live, Shared};
 use crate::locate;
+use crate::pidfile::PidFile;
+use crate::reload::Reloader;
 
 pub async fn run(explicit: Option<PathBuf>) -> anyhow::Result<()> {
+    // SIGHUP's default action ends the process: take it over before anything
+    // else, so that a logrotate run during the start reloads rather than kills.
+    let hangup = signal(SignalKind::hangup()).context("cannot handle SIGHUP")?;
     let loaded = locate::load(explicit)?;
     let config = &loaded.config;
-    crate::logging::init(&loaded)?;
+    let log = crate::logging::init(&loaded)?;
     let open_files = crate::open_files::raise().context("cannot read the open-file limit")?;
     tracing::info!(target: "serve", "open-file limit: {open_files} (soft limit set to the hard limit)");
     let (caps, lowered) = crate::open_files::caps(config, open_files);
@@ -37,15 +50,8 @@ pub async fn run(explicit: Option<PathBuf>) -> anyhow::Result<()> {
     }
     // Root is needed for the key (0600) and the ports; nothing else. The data is
     // opened after the switch, so every file havre creates belongs to server.user.
-    let data_dir = loaded.data_dir();
-    locate::check_private(&[
-        data_dir.clone(),
-        loaded.sqlite_path(),
-        loaded.tls_key(),
-        havre_dkim::keys_dir(&data_dir),
-    ])?;
-    let tls = crate::tls::acceptor(&loaded.tls_cert(), &loaded.tls_key())?;
-    let outbound = outbound(&loaded)?;
+    // What `config check` and a reload check, serve checks: one function.
+    let material = checks::node(&loaded, Purpose::Start)?;
     let listeners = bind(&loaded).await?;
     let imap_listeners = bind_pairs(
         config.has_role(Role::Imap),
@@ -61,21 +67,41 @@ pub async fn run(explicit: Option<PathBuf>) -> anyhow::Result<()> {
         &config.pop3.tls_listen,
     )
     .await?;
-    let sqlite = loaded.sqlite_path();
-    let wal = PathBuf::from(format!("{}-wal", sqlite.display()));
-    crate::privileges::drop_to(
-        &config.server.user,
-        &[
-            &data_dir,
-            &data_dir.join("queue/msg"),
-            &data_dir.join("mail"),
-            &sqlite,
-            &wal,
-        ],
-    )?;
-    let mut node = Node::prepare(&loaded, tls).await?;
-    node.imap_listeners = imap_listeners;
-    node.pop3_listeners = pop3_listeners;
+    // Local submission (sendmail) is bound while still root: its socket may
+    // live in a root-owned directory such as /run/havre.
+    let sendmail_socket = loaded.sendmail_socket();
+    let pickup = sendmail_socket
+        .as_deref()
+        .map(|path| crate::pickup::bind(path, &config.server.user))
+        .transpose()?;
+    if let Some((uid, gid)) = crate::privileges::become_server_user(&loaded)? {
+        let user = &config.server.user;
+        tracing::info!(target: "serve", "running as {user} (uid {uid}, gid {gid})");
+    }
+    // Created as server.user, so only it and root can ask (who, kick).
+    let control_socket = crate::control::socket_path(&loaded);
+    let control = crate::control::bind(&control_socket)?;
+    let leaf = material
+        .tls
+        .as_ref()
+        .map(|t| t.leaf.clone())
+        .unwrap_or_default();
+    let keys = material
+        .signers
+        .as_ref()
+        .map(crate::reload::signing_keys)
+        .unwrap_or_default();
+    let shared = shared(&loaded).await?;
+    let queue = shared.queue.clone();
+    let live = Live::new(shared.clone(), &loaded, material)?;
+    let smtp = live.smtp.subscribe();
+    let imap = live.imap.subscribe();
+    let pop3 = live.pop3.subscribe();
+    let relay_settings = live.relay.subscribe();
+    let outbound = havre_relay::Outbound::new(live.outbound.subscribe());
+    let running = live.config.subscribe();
+    let reloader = Reloader::new(&loaded, live, log, leaf, keys);
+    let _pid_file = PidFile::create(&loaded.data_dir())?;
 
     let (shutdown_tx, shutdown) = watch::channel(false);
     let (stopper, stop) = Stopper::new();
@@ -86,18 +112,40 @@ pub async fn run(explicit: Option<PathBuf>) -> anyhow::Result<()> {
         .into_iter()
         .map(|(role, c)| {
             let gate = if matches!(role, Role::Mx | Role::Submission | Role::Lmtp) {
-                let internal = node.services.internal_networks.clone();
+                // The networks of the moment: a reload may change them.
+                let services = smtp.clone();
                 Gate::with_exempt(
                     role.as_str(),
                     c,
                     stop.clone(),
-                    Box::new(move |ip| internal.iter().any(|n| n.contains(ip))),
+                    Box::new(move |ip| {
+                        services
+                            .borrow()
+                            .internal_networks
+                            .iter()
+                            .any(|n| n.contains(ip))
+                    }),
                 )
             } else {
                 Gate::new(role.as_str(), c, stop.clone())
             };
             (role, gate)
         })
+        .collect();
+    // Every gate whose sessions a stop waits for: the roles', and local
+    // submission's (all its sessions come from one "address").
+    let local_gate = Gate::new(
+        "pickup",
+        havre_net::Caps {
+            total: config.smtp.max_connections,
+            per_ip: config.smtp.max_connections,
+        },
+        stop.clone(),
+    );
+    let all_gates: Vec<Arc<Gate>> = gates
+        .iter()
+        .map(|(_, g)| g.clone())
+        .chain([local_gate.clone()])
         .collect();
     let gate = |role: Role| {
         gates
@@ -109,69 +157,73 @@ pub async fn run(explicit: Option<PathBuf>) -> anyhow::Result<()> {
     for listener in listeners {
         let role = match listener.mode {
             Mode::Mx => Role::Mx,
-            Mode::Submission => Role::Submission,
+            Mode::Submission | Mode::Local => Role::Submission,
             Mode::Lmtp => Role::Lmtp,
         };
-        tokio::spawn(havre_smtp::serve(
-            listener,
-            node.services.clone(),
-            gate(role),
-        ));
+        tokio::spawn(havre_smtp::serve(listener, smtp.clone(), gate(role)));
     }
-    for (socket, implicit_tls) in node.imap_listeners {
+    for (socket, implicit_tls) in imap_listeners {
         tokio::spawn(havre_imap::serve(
             socket,
             implicit_tls,
-            node.imap.clone(),
+            imap.clone(),
             gate(Role::Imap),
         ));
     }
-    for (socket, implicit_tls) in node.pop3_listeners {
+    for (socket, implicit_tls) in pop3_listeners {
         tokio::spawn(havre_pop3::serve(
             socket,
             implicit_tls,
-            node.pop3.clone(),
+            pop3.clone(),
             gate(Role::Pop3),
         ));
     }
     let relay = config.has_role(Role::Relay).then(|| {
         let relay = Relay::new(
-            node.queue.clone(),
-            node.services.directory.clone(),
-            node.services.local.clone(),
-            RelaySettings {
-                concurrency: config.queue.delivery_concurrency as usize,
-                retry_min: config.queue.retry_min.0,
-                retry_max: config.queue.retry_max.0,
-                max_lifetime: config.queue.max_lifetime.0,
-                delay_warning: config.queue.delay_warning.0,
-            },
+            queue,
+            shared.directory.clone(),
+            shared.local.clone(),
+            relay_settings,
             Some(outbound),
         );
         tokio::spawn(relay.run(shutdown.clone()))
     });
+    if let Some(listener) = pickup {
+        tokio::spawn(havre_smtp::serve_local(
+            listener,
+            smtp.clone(),
+            local_gate.clone(),
+        ));
+    }
+    tokio::spawn(crate::control::serve(
+        control,
+        shared.sessions.clone(),
+        stop.clone(),
+    ));
+    tokio::spawn(reloader.run(hangup));
     let roles: Vec<String> = config.server.roles.iter().map(|r| r.to_string()).collect();
-    tracing::info!(target: "serve", "havre {} started: roles {}", env!("CARGO_PKG_VERSION"), roles.join(", "));
+    tracing::info!(target: "serve", "havre {} started: roles {}", crate::version::VERSION, roles.join(", "));
 
     wait_for_signal().await;
-    let grace = config.server.shutdown_grace.0;
-    let until = tokio::time::Instant::now() + grace;
-    tracing::info!(target: "serve", "stopping: no new connections; sessions under way have {} to finish", config.server.shutdown_grace);
+    // A reload may have changed it.
+    let grace = running.borrow().config.server.shutdown_grace;
+    let until = tokio::time::Instant::now() + grace.0;
+    tracing::info!(target: "serve", "stopping: no new connections; sessions under way have {grace} to finish");
     stopper.enter(Phase::Draining);
     let _ = shutdown_tx.send(true);
     let sessions = async {
-        for (_, gate) in &gates {
+        for gate in &all_gates {
             gate.wait_empty().await;
         }
     };
     if tokio::time::timeout_at(until, sessions).await.is_err() {
-        let open: u32 = gates.iter().map(|(_, g)| g.open()).sum();
-        tracing::warn!(target: "serve", "{open} session(s) still open after {}: closing them", config.server.shutdown_grace);
+        let open: u32 = all_gates.iter().map(|g| g.open()).sum();
+        tracing::warn!(target: "serve", "{open} session(s) still open after {grace}: closing them");
         stopper.enter(Phase::Closing);
         // Their goodbyes (421, BYE) are short writes; a client that does not
         // read them is not waited for.
         let goodbyes = async {
-            for (_, gate) in &gates {
+            for gate in &all_gates {
                 gate.wait_empty().await;
             }
         };
@@ -180,7 +232,13 @@ pub async fn run(explicit: Option<PathBuf>) -> anyhow::Result<()> {
     if let Some(relay) = relay
         && tokio::time::timeout_at(until, relay).await.is_err()
     {
-        tracing::warn!(target: "serve", "deliveries still running after {}; they will be retried at the next start", config.server.shutdown_grace);
+        tracing::warn!(target: "serve", "deliveries still running after {grace}; they will be retried at the next start");
+    }
+    // Sockets nobody will answer on any more (a socket left by a crash is
+    // replaced at the next start).
+    let _ = std::fs::remove_file(&control_socket);
+    if let Some(path) = &sendmail_socket {
+        let _ = std::fs::remove_file(path);
     }
     tracing::info!(target: "serve", "stopped");
     Ok(())
@@ -189,95 +247,51 @@ pub async fn run(explicit: Option<PathBuf>) -> anyhow::Result<()> {
 /// After the grace period, how long sessions have to write their goodbye.
 const GOODBYE: Duration = Duration::from_secs(2);
 
-struct Node {
-    queue: Arc<Queue>,
-    services: Arc<Services>,
-    imap: havre_imap::Services,
-    imap_listeners: Vec<(TcpListener, bool)>,
-    pop3: Arc<havre_pop3::Pop3Services>,
-    pop3_listeners: Vec<(TcpListener, bool)>,
+/// The store, queue, directory and mailboxes every role shares; the spool is
+/// swept of what a crash left.
+async fn shared(loaded: &LoadedConfig) -> anyhow::Result<Shared> {
+    let config = &loaded.config;
+    havre_queue::set_node_id(config.server.node_id);
+    let store = locate::open_store(loaded).await?;
+    let spool_dir = loaded.data_dir().join("queue");
+    let spool = Spool::open(&spool_dir)?;
+    let queue = Arc::new(Queue::new(store.clone(), spool));
+    let swept = queue.sweep().await?;
+    if swept > 0 {
+        tracing::info!(target: "queue", "removed {swept} unfinished or already delivered spool file(s)");
+    }
+    let directory = Directory::new(store.clone(), &config.relay.recipient_delimiter);
+    let origin = local_origin(config, &directory).await?;
+    let mailboxes = Mailboxes::new(
+        store,
+        loaded.maildir_template().display().to_string(),
+        config.server.hostname.clone(),
+    );
+    Ok(Shared {
+        directory,
+        queue,
+        local: LocalDelivery::new(mailboxes.clone()),
+        mailboxes,
+        imap_limits: havre_imap::ConnectionLimits::default(),
+        // One set of maildrop locks for every POP3 listener of the node.
+        pop3_locks: havre_pop3::MaildropLocks::new(),
+        sessions: havre_net::Sessions::new(),
+        origin,
+    })
 }
 
-impl Node {
-    async fn prepare(
-        loaded: &LoadedConfig,
-        tls: tokio_rustls::TlsAcceptor,
-    ) -> anyhow::Result<Node> {
-        let config = &loaded.config;
-        havre_queue::set_node_id(config.server.node_id);
-        let store = locate::open_store(loaded).await?;
-        let spool_dir = loaded.data_dir().join("queue");
-        let spool = Spool::open(&spool_dir)?;
-        let queue = Arc::new(Queue::new(store.clone(), spool));
-        let swept = queue.sweep().await?;
-        if swept > 0 {
-            tracing::info!(target: "queue", "removed {swept} unfinished or already delivered spool file(s)");
-        }
-        let directory = Directory::new(store.clone(), &config.relay.recipient_delimiter);
-        let mailboxes = Mailboxes::new(
-            store,
-            loaded.maildir_template().display().to_string(),
-            config.server.hostname.clone(),
-        );
-        let local = LocalDelivery::new(mailboxes.clone());
-        let settings = Arc::new(SmtpSettings {
-            hostname: config.server.hostname.clone(),
-            banner: config.smtp.banner.clone(),
-            message_size_limit: config.smtp.message_size_limit.0,
-            line_length_limit: config.smtp.line_length_limit as usize,
-            recipient_limit: config.smtp.recipient_limit as usize,
-            hard_error_limit: config.smtp.hard_error_limit as usize,
-            idle_timeout: config.smtp.idle_timeout.0,
-            min_free_space: config.queue.min_free_space.0,
-            session_deadline: config.smtp.session_deadline.0,
-        });
-        let imap = Arc::new(havre_imap::ImapServices {
-            settings: havre_imap::ImapSettings {
-                hostname: config.server.hostname.clone(),
-                idle_timeout: config.imap.idle_timeout.0,
-                login_timeout: config.imap.login_timeout.0,
-                max_command_length: config.imap.max_command_length.0 as usize,
-                max_message_size: config.smtp.message_size_limit.0,
-                max_connections_per_user: config.imap.max_connections_per_user,
-            },
-            directory: directory.clone(),
-            mailboxes: mailboxes.clone(),
-            tls: Some(tls.clone()),
-            limits: havre_imap::ConnectionLimits::default(),
-        });
-        // One set of maildrop locks for every POP3 listener of the node.
-        let pop3 = Arc::new(havre_pop3::Pop3Services {
-            settings: havre_pop3::Pop3Settings {
-                idle_timeout: config.pop3.idle_timeout.0,
-                ..havre_pop3::Pop3Settings::new(config.server.hostname.clone())
-            },
-            directory: directory.clone(),
-            mailboxes: mailboxes.clone(),
-            tls: Some(tls.clone()),
-            locks: havre_pop3::MaildropLocks::new(),
-        });
-        Ok(Node {
-            imap,
-            imap_listeners: Vec::new(),
-            pop3,
-            pop3_listeners: Vec::new(),
-            queue: queue.clone(),
-            services: Arc::new(Services {
-                settings,
-                directory,
-                queue,
-                local,
-                tls: Some(tls),
-                internal_networks: config
-                    .relay
-                    .internal_networks
-                    .iter()
-                    .filter_map(|n| havre_smtp::networks::Network::parse(n))
-                    .collect(),
-                any_sender_classes: config.submission.any_sender_classes.clone(),
-            }),
-        })
-    }
+/// The domain local submission completes names with when `sendmail.origin`
+/// is empty: the local domain of server.hostname (Postfix's $myorigin), else
+/// the host name itself.
+async fn local_origin(
+    config: &havre_config::Config,
+    directory: &Directory,
+) -> anyhow::Result<String> {
+    Ok(directory
+        .origin(&config.server.hostname)
+        .await
+        .context("cannot read the local domains")?
+        .unwrap_or_else(|| config.server.hostname.clone()))
 }
 
 async fn bind(loaded: &LoadedConfig) -> anyhow::Result<Vec<Listener>> {
@@ -313,29 +327,6 @@ async fn bind(loaded: &LoadedConfig) -> anyhow::Result<Vec<Listener>> {
     Ok(listeners)
 }
 
-/// Routes, resolver, client settings and DKIM keys for remote delivery.
-/// Keys are read here, before the switch to server.user (they may be root's).
-fn outbound(loaded: &LoadedConfig) -> anyhow::Result<havre_relay::Outbound> {
-    let config = &loaded.config;
-    let routes = havre_outbound::Routes::new(&config.relay.routes)
-        .map_err(|e| anyhow::anyhow!("{}: {e}", loaded.path.display()))?;
-    let resolver = havre_outbound::Resolver::new(&config.dns.nameservers)
-        .map_err(|e| anyhow::anyhow!("dns.nameservers: {e}"))?;
-    let signers = if config.dkim.sign {
-        havre_dkim::Signers::load(&havre_dkim::keys_dir(&loaded.data_dir()))
-            .context("dkim: cannot load the signing keys")?
-    } else {
-        havre_dkim::Signers::default()
-    };
-    Ok(havre_relay::Outbound::new(
-        routes,
-        resolver,
-        havre_outbound::ClientSettings::new(config.server.hostname.clone()),
-        Arc::new(signers),
-        config.queue.destination_concurrency as usize,
-    ))
-}
-
 /// `key.listen` (STARTTLS) and `key.tls_listen` (implicit TLS) of a role.
 async fn bind_pairs(
     enabled: bool,
@@ -359,7 +350,6 @@ async fn bind_pairs(
 }
 
 async fn wait_for_signal() {
-    use tokio::signal::unix::{SignalKind, signal};
     match signal(SignalKind::terminate()) {
         Ok(mut term) => {
             tokio::select! {

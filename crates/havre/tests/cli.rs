@@ -473,3 +473,75 @@ fn started_as_root_serve_switches_to_server_user_once_the_data_belongs_to_it() {
         assert_eq!(owner, unsafe { libc::getuid() }, "no switch without root");
     }
 }
+
+/// Root's commands act as `server.user`: a Maildir made by `user add` run as
+/// root, a DKIM key generated as root and the database files all belong to
+/// the account serve runs as, so the first delivery is not deferred with
+/// "Permission denied".
+#[test]
+fn commands_run_as_root_write_as_server_user_so_a_new_user_gets_mail() {
+    use std::os::unix::fs::MetadataExt;
+    let mut node = Havre::init(BIN);
+    // SAFETY: getuid has no preconditions.
+    let root = unsafe { libc::getuid() } == 0;
+    let expected_owner = if root {
+        65534
+    } else {
+        unsafe { libc::getuid() }
+    };
+    node.set("server.user", "nobody");
+    if root {
+        let status = Command::new("chown")
+            .args(["-R", "nobody:"])
+            .arg(node.data_dir())
+            .status()
+            .unwrap();
+        assert!(status.success());
+    }
+    node.start();
+    node.add_user("carol@example.test");
+    node.cli_ok(&["dkim", "generate", "example.test", "--selector", "s2"]);
+    let out = havre_testkit::swaks(&[
+        "--server",
+        &node.smtp_addr(),
+        "--from",
+        "x@remote.test",
+        "--to",
+        "carol@example.test",
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    let messages = node.wait_for_messages("carol@example.test", 1);
+    assert_eq!(messages.len(), 1, "{}", node.log());
+    let mut written = vec![node.maildir("carol@example.test")];
+    for entry in std::fs::read_dir(node.data_dir()).unwrap() {
+        let path = entry.unwrap().path();
+        if path.to_string_lossy().contains("havre.db") {
+            written.push(path);
+        }
+    }
+    written.push(node.data_dir().join("dkim/example.test"));
+    for path in written {
+        let owner = std::fs::metadata(&path).unwrap().uid();
+        assert_eq!(
+            owner,
+            expected_owner,
+            "{} belongs to {owner}",
+            path.display()
+        );
+    }
+    let keys = std::fs::read_dir(node.data_dir().join("dkim/example.test")).unwrap();
+    for key in keys {
+        let key = key.unwrap();
+        assert_eq!(
+            key.metadata().unwrap().uid(),
+            expected_owner,
+            "{:?}",
+            key.path()
+        );
+    }
+    assert!(!node.log().contains("Permission denied"), "{}", node.log());
+}

@@ -104,7 +104,7 @@ fn serve_refuses_a_data_dir_that_does_not_exist_instead_of_starting_empty() {
     node.set("server.data_dir", "\"/nonexistent/havre-data\"");
     let said = node.start_refused();
     assert!(
-        said.contains("server.data_dir /nonexistent/havre-data does not exist"),
+        said.contains("server.data_dir: /nonexistent/havre-data does not exist"),
         "{said}"
     );
     assert!(!Path::new("/nonexistent/havre-data").exists());

@@ -100,17 +100,24 @@ fn pflogsumm_counts_what_was_received_delivered_deferred_bounced_and_rejected() 
     assert!(out.contains("2 [250, 554] 250"), "{out}");
     let out = python_ok(FROM_ALICE, &[&node.submissions_port.to_string()]);
     assert!(out.contains("sent"), "{out}");
-    assert_eq!(node.wait_for_messages("bob@example.test", 3).len(), 3);
+    // A script's mail through `havre sendmail` (Postfix's pickup).
+    let out = node.cli_with_stdin(
+        &["sendmail", "-i", "bob@example.test"],
+        "Subject: nightly\nMessage-ID: <cron@example.test>\n\nall good\n",
+    );
+    assert!(out.status.success(), "{out:?}");
+    assert_eq!(node.wait_for_messages("bob@example.test", 4).len(), 4);
     assert_eq!(accept.wait_for(1).len(), 1, "{}", node.log());
     let bounce = node.wait_for_messages("alice@example.test", 1);
     assert_eq!(bounce.len(), 1, "{}", node.log());
 
-    // received: 3 from outside, 3 from alice; delivered: bob's 3, dave's
-    // and the bounce to alice; deferred: the message for slow.test;
-    // bounced: nobody@bad.test; rejected: ghost and nobody@elsewhere.
+    // received: 3 from outside, 3 from alice, 1 by sendmail; delivered:
+    // bob's 4, dave's and the bounce to alice; deferred: the message for
+    // slow.test; bounced: nobody@bad.test; rejected: ghost and
+    // nobody@elsewhere.
     let expected = [
-        ("received", 6),
-        ("delivered", 5),
+        ("received", 7),
+        ("delivered", 6),
         ("forwarded", 0),
         ("deferred", 1),
         ("bounced", 1),
@@ -138,6 +145,8 @@ fn pflogsumm_counts_what_was_received_delivered_deferred_bounced_and_rejected() 
     let log = node.log();
     assert!(log.contains("havre/cleanup["), "{log}");
     assert!(log.contains("message-id=<m1@outside.test>"), "{log}");
+    assert!(log.contains("havre/pickup["), "{log}");
+    assert!(log.contains("message-id=<cron@example.test>"), "{log}");
     assert!(log.contains("havre/smtps/smtpd["), "{log}");
     assert!(
         log.contains(
@@ -299,8 +308,11 @@ s.quit()
                 .then(|| id.to_string())
         })
         .expect("a queue active line");
-    node.cli_ok(&["queue", "hold", &id]);
-    node.cli_ok(&["queue", "release", &id]);
+    // ALL and `-` (ids on standard input, as mailq prints them) name each
+    // message in the log, as postsuper does.
+    node.cli_ok(&["queue", "hold", "ALL"]);
+    let out = node.cli_with_stdin(&["queue", "release", "-"], &format!("{id}!\n"));
+    assert!(out.status.success(), "{out:?}");
     node.cli_ok(&["queue", "requeue", &id]);
     node.cli_ok(&["queue", "delete", &id]);
     node.add_user("bob@example.test");
@@ -308,6 +320,14 @@ s.quit()
         &["user", "passwd", "bob@example.test", "--password-stdin"],
         "other\n",
     );
+    node.cli_ok(&[
+        "user",
+        "modify",
+        "bob@example.test",
+        "--quota",
+        "10M",
+        "--disable",
+    ]);
     node.cli_ok(&["user", "remove", "bob@example.test"]);
     let log = node.log();
     for line in [
@@ -319,6 +339,8 @@ s.quit()
         "havre/user[".to_string(),
         "]: bob@example.test: added, class=".to_string(),
         "]: bob@example.test: password changed".to_string(),
+        "]: bob@example.test: modified, quota=".to_string(),
+        ", login=disabled".to_string(),
         "]: bob@example.test: removed".to_string(),
     ] {
         assert!(log.contains(&line), "no {line:?} in\n{log}");
@@ -466,5 +488,34 @@ fn with_log_output_journald_each_line_keeps_its_program_name_and_priority() {
         warning["MESSAGE"]
             .starts_with("warning: unknown[127.0.0.1]: SASL PLAIN authentication failed: "),
         "{warning:?}"
+    );
+}
+
+#[test]
+fn a_reload_says_log_output_and_log_socket_need_a_restart_and_lines_keep_their_way() {
+    let syslog = Listener::bind();
+    let journald = Listener::bind();
+    let mut node = node_logging_to("syslog", &syslog);
+    syslog.wait_for(" started: roles ");
+    node.set("log.output", "\"journald\"");
+    node.set("log.socket", &format!("\"{}\"", journald.path.display()));
+    node.set("log.level", "\"debug\"");
+    let reload = node.cli(&["reload"]);
+    assert!(reload.status.success(), "{reload:?}");
+    let log = node.wait_for_log("reload: done", 1);
+    for line in [
+        "warning: reload: log.output needs a restart",
+        "warning: reload: log.socket needs a restart",
+        "reload: log.level changed",
+    ] {
+        assert!(log.contains(line), "no {line:?} in\n{log}");
+    }
+    failed_auth_then_a_message(&node);
+    // Still RFC 3164 datagrams to the socket serve started with.
+    let client = syslog.wait_for(": client=unknown[127.0.0.1]");
+    assert!(client.starts_with("<22>"), "{client}");
+    assert!(
+        journald.received.lock().unwrap().is_empty(),
+        "nothing goes to the new socket before a restart"
     );
 }

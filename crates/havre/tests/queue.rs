@@ -85,17 +85,16 @@ fn hold_release_requeue_flush_and_delete_do_what_postsuper_does() {
     );
     node.cli_ok(&["queue", "release", &ids[0]]);
     assert!(!node.cli_ok(&["queue", "list"]).contains('!'));
-    assert!(
-        node.cli_ok(&["queue", "requeue", "ALL"])
-            .contains("Requeued: 2 messages")
-    );
+    let requeued = node.cli(&["queue", "requeue", "ALL"]);
+    assert!(requeued.status.success());
+    assert!(String::from_utf8_lossy(&requeued.stderr).contains("Requeued: 2 messages"));
     assert!(
         node.cli_ok(&["queue", "flush"])
             .contains("Flushed: 2 messages")
     );
-    assert!(
-        node.cli_ok(&["queue", "delete", &ids[0]])
-            .contains("Deleted: 1 message")
+    assert_eq!(
+        node.cli_ok(&["queue", "delete", &ids[0]]),
+        format!("{}: removed\n", ids[0])
     );
     assert!(!node.data_dir().join("queue/msg").join(&ids[0]).exists());
     let list = node.cli_ok(&["queue", "list"]);
@@ -108,4 +107,74 @@ fn hold_release_requeue_flush_and_delete_do_what_postsuper_does() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("no message NOSUCHID in the queue"));
     node.cli_ok(&["queue", "delete", "ALL"]);
     assert_eq!(node.cli_ok(&["queue", "list"]), "Mail queue is empty\n");
+}
+
+#[test]
+fn hold_release_and_delete_take_all_or_ids_on_standard_input_and_say_each_like_postsuper() {
+    let (node, ids) = stuck_node();
+    let held = node.cli(&["queue", "hold", "ALL"]);
+    assert!(held.status.success());
+    let said = String::from_utf8_lossy(&held.stdout).into_owned();
+    for id in &ids {
+        assert!(said.contains(&format!("{id}: placed on hold\n")), "{said}");
+    }
+    assert!(
+        String::from_utf8_lossy(&held.stderr).contains("Placed on hold: 2 messages"),
+        "postsuper's count on standard error"
+    );
+    let list = node.cli_ok(&["queue", "list"]);
+    assert_eq!(list.matches('!').count(), 2, "{list}");
+
+    // mailq's own lines, marks included, as a script would pipe them.
+    let piped = format!("{}!\n\n{}! extra words\n", ids[0], ids[1]);
+    let released = node.cli_with_stdin(&["queue", "release", "-"], &piped);
+    assert!(released.status.success());
+    assert_eq!(
+        String::from_utf8_lossy(&released.stdout),
+        format!(
+            "{}: released from hold\n{}: released from hold\n",
+            ids[0], ids[1]
+        )
+    );
+    assert!(!node.cli_ok(&["queue", "list"]).contains('!'));
+
+    let deleted = node.cli_with_stdin(&["queue", "delete", "-", "NOSUCHID"], &ids[0]);
+    assert!(
+        !deleted.status.success(),
+        "an id not in the queue is an error"
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&deleted.stdout),
+        format!("{}: removed\n", ids[0]),
+        "the others are still done"
+    );
+    assert!(String::from_utf8_lossy(&deleted.stderr).contains("no message NOSUCHID in the queue"));
+    assert_eq!(
+        node.cli_ok(&["queue", "delete", "ALL"]),
+        format!("{}: removed\n", ids[1])
+    );
+}
+
+#[test]
+fn queue_show_body_prints_the_whole_message_like_postcat() {
+    let (node, ids) = stuck_node();
+    let headers_only = node.cli_ok(&["queue", "show", &ids[0]]);
+    assert!(headers_only.contains("Subject: first"), "{headers_only}");
+    assert!(
+        !headers_only.contains("This is a test mailing"),
+        "{headers_only}"
+    );
+    let whole = node.cli_ok(&["queue", "show", "--body", &ids[0]]);
+    let (head, body) = whole
+        .split_once("Subject: first")
+        .expect("the header is printed");
+    assert!(
+        head.contains("recipient:    <someone@partner.test>"),
+        "{head}"
+    );
+    assert!(
+        body.contains("\n\nThis is a test mailing"),
+        "the body after a blank line: {whole}"
+    );
+    assert!(!whole.contains('\r'), "lines end with LF on a terminal");
 }

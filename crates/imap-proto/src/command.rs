@@ -4,6 +4,7 @@ use crate::date::DateTime;
 use crate::fetch::FetchAttr;
 use crate::flag::Flag;
 use crate::mailbox::{Mailbox, MailboxAttr};
+use crate::notify::NotifySet;
 use crate::search::{SearchKey, SearchReturn};
 use crate::sequence::SequenceSet;
 
@@ -121,6 +122,12 @@ pub enum CommandBody {
     Id {
         params: Option<Vec<(String, Option<String>)>>,
     },
+    /// RFC 5465: `NOTIFY SET ...`, or `None` for `NOTIFY NONE`.
+    Notify(Option<NotifySet>),
+    /// RFC 5267: stop updating the results of these searches (their tags).
+    CancelUpdate {
+        tags: Vec<String>,
+    },
 }
 
 impl CommandBody {
@@ -177,6 +184,8 @@ impl CommandBody {
             CommandBody::SetMetadata { .. } => "SETMETADATA",
             CommandBody::Id { .. } => "ID",
             CommandBody::Compress { .. } => "COMPRESS",
+            CommandBody::Notify(_) => "NOTIFY",
+            CommandBody::CancelUpdate { .. } => "CANCELUPDATE",
         }
     }
 }

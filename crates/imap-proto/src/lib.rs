@@ -19,7 +19,8 @@
 //! uses: UIDPLUS, MOVE, UNSELECT, IDLE, NAMESPACE, ENABLE, ID, SASL-IR,
 //! LITERAL+/-, BINARY, CONDSTORE/QRESYNC, ESEARCH and SEARCHRES,
 //! LIST-EXTENDED, LIST-STATUS, SPECIAL-USE and CREATE-SPECIAL-USE, SORT,
-//! ESORT, THREAD, QUOTA, WITHIN, STATUS=SIZE, APPENDLIMIT. Mailbox names
+//! ESORT, THREAD, QUOTA, WITHIN, STATUS=SIZE, APPENDLIMIT, CONTEXT=SEARCH
+//! (`RETURN (UPDATE)`, CANCELUPDATE) and NOTIFY. Mailbox names
 //! come out in UTF-8 ([`mutf7_decode`]/[`mutf7_encode`] for the modified
 //! UTF-7 of older clients); sequence sets keep `*` and `$` unresolved for
 //! the session to resolve against the mailbox ([`SequenceSet::resolve`]).
@@ -47,6 +48,7 @@ mod frame;
 mod lexer;
 mod mailbox;
 mod mutf7;
+mod notify;
 mod parse;
 mod response;
 mod search;
@@ -70,6 +72,7 @@ pub use frame::{
 pub use lexer::MAX_DEPTH;
 pub use mailbox::{Mailbox, MailboxAttr, decode_mailbox_name, normalize_inbox};
 pub use mutf7::{Mutf7Error, mutf7_decode, mutf7_encode};
+pub use notify::{EventGroup, NotifyEvent, NotifyFilter, NotifySet};
 pub use parse::{
     AuthLine, ParseOptions, is_idle_done, parse_auth_line, parse_command, parse_command_with,
 };

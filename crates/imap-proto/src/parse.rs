@@ -8,6 +8,7 @@ use crate::fetch::parse_items;
 use crate::flag::Flag;
 use crate::lexer::{Cursor, PResult};
 use crate::mailbox::{Mailbox, MailboxAttr, decode_mailbox_name};
+use crate::notify::parse_notify;
 use crate::search::{Strings, parse_keys, parse_return_options};
 use crate::sequence::SequenceSet;
 
@@ -154,6 +155,22 @@ impl Parser<'_, '_> {
             }
             "GETMETADATA" => CommandBody::GetMetadata(self.getmetadata()?),
             "SETMETADATA" => self.setmetadata()?,
+            "NOTIFY" => {
+                self.c.sp()?;
+                CommandBody::Notify(parse_notify(&mut self.c, self.options.utf8_mailboxes)?)
+            }
+            "CANCELUPDATE" => {
+                // RFC 5267: `1*(SP tag-string)`; the tags are strings.
+                let mut tags = Vec::new();
+                self.c.sp()?;
+                loop {
+                    tags.push(self.c.astring_utf8("a tag is ASCII")?);
+                    if !self.more() {
+                        break;
+                    }
+                }
+                CommandBody::CancelUpdate { tags }
+            }
             _ => return Err(unknown()),
         };
         self.c.end()?;
@@ -877,5 +894,21 @@ mod tests {
                 String::from_utf8_lossy(bad)
             );
         }
+    }
+
+    #[test]
+    fn search_return_update_and_context_are_options() {
+        let cmd = parse_command(b"a UID SEARCH RETURN (COUNT UPDATE CONTEXT) UNSEEN").unwrap();
+        let CommandBody::Search(s) = cmd.body else {
+            panic!()
+        };
+        assert_eq!(
+            s.result,
+            Some(vec![
+                SearchReturn::Count,
+                SearchReturn::Update,
+                SearchReturn::Context
+            ])
+        );
     }
 }

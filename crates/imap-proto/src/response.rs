@@ -52,6 +52,9 @@ pub enum Code {
     AuthorizationFailed,
     /// The charsets we do support (empty: no list).
     BadCharset(Vec<String>),
+    /// RFC 5465: the NOTIFY events the server supports, after an event it
+    /// does not.
+    BadEvent(Vec<String>),
     Cannot,
     Capability(Vec<String>),
     ClientBug,
@@ -77,6 +80,10 @@ pub enum Code {
     Modified(RangeSet),
     NoModSeq,
     NonExistent,
+    /// RFC 5465: notifications were lost; NOTIFY is off until set again.
+    NotificationOverflow,
+    /// RFC 5267: the search with this tag gets no ADDTO/REMOVEFROM updates.
+    NoUpdate(String),
     NoPerm,
     OverQuota,
     Parse,
@@ -128,6 +135,11 @@ pub struct Esearch<'a> {
     pub modseq: Option<u64>,
     /// RFC 9394: the range asked for and the results in it (in order).
     pub partial: Option<(PartialRange, &'a [u32])>,
+    /// RFC 5267 `REMOVEFROM (0 set)`: these left the result of an updated
+    /// SEARCH (position 0: SEARCH results have no order to keep).
+    pub remove_from: Option<&'a [u32]>,
+    /// RFC 5267 `ADDTO (0 set)`: these joined the result.
+    pub add_to: Option<&'a [u32]>,
 }
 
 /// A node of a THREAD response: a message (or `None`, a missing parent that
@@ -343,6 +355,7 @@ impl Writer {
             Code::Limit => "LIMIT",
             Code::NoModSeq => "NOMODSEQ",
             Code::NonExistent => "NONEXISTENT",
+            Code::NotificationOverflow => "NOTIFICATIONOVERFLOW",
             Code::NoPerm => "NOPERM",
             Code::OverQuota => "OVERQUOTA",
             Code::Parse => "PARSE",
@@ -376,6 +389,19 @@ impl Writer {
                     }
                     self.raw(b")");
                 }
+            }
+            Code::BadEvent(events) => {
+                self.raw(b"BADEVENT (");
+                for (i, event) in events.iter().enumerate() {
+                    if i > 0 {
+                        self.raw(b" ");
+                    }
+                    self.astring(event.as_bytes());
+                }
+                self.raw(b")");
+            }
+            Code::NoUpdate(tag) => {
+                self.raw(b"NOUPDATE ").quoted(tag.as_bytes());
             }
             Code::Capability(caps) => {
                 self.raw(b"CAPABILITY");
@@ -711,6 +737,21 @@ impl Writer {
         }
         if let Some(m) = e.modseq {
             self.raw(b" MODSEQ ").num(m);
+        }
+        // Removals first: with sequence numbers, they name messages as the
+        // client numbered them before this response (RFC 5267 4.3.2).
+        for (name, ids) in [
+            (&b" REMOVEFROM (0 "[..], e.remove_from),
+            (b" ADDTO (0 ", e.add_to),
+        ] {
+            if let Some(ids) = ids.filter(|ids| !ids.is_empty()) {
+                let mut sorted = ids.to_vec();
+                sorted.sort_unstable();
+                sorted.dedup();
+                self.raw(name)
+                    .raw(compress_in_order(&sorted).as_bytes())
+                    .raw(b")");
+            }
         }
         self.crlf()
     }

@@ -1,5 +1,6 @@
 //! SEARCH keys (RFC 9051 6.4.4, RFC 3501 NEW/OLD/RECENT, RFC 7162 MODSEQ,
-//! RFC 5032 OLDER/YOUNGER) and the RETURN options of ESEARCH (RFC 4731).
+//! RFC 5032 OLDER/YOUNGER) and the RETURN options of ESEARCH (RFC 4731,
+//! PARTIAL of RFC 9394, UPDATE and CONTEXT of RFC 5267).
 
 use crate::date::Date;
 use crate::error::ParseError;
@@ -90,6 +91,12 @@ pub enum SearchReturn {
     Save,
     /// `PARTIAL range` (RFC 9394): one page of the results.
     Partial(PartialRange),
+    /// `UPDATE` (RFC 5267 CONTEXT=SEARCH): keep the result up to date with
+    /// unsolicited `ESEARCH ... ADDTO/REMOVEFROM` until CANCELUPDATE.
+    Update,
+    /// `CONTEXT` (RFC 5267): a hint that more of this result will be asked
+    /// for; it changes nothing in the answer.
+    Context,
 }
 
 /// A PARTIAL range: positions `low..=high` (1-based) in the list of
@@ -171,6 +178,8 @@ pub(crate) fn parse_return_options(c: &mut Cursor<'_>) -> PResult<Vec<SearchRetu
             "ALL" => SearchReturn::All,
             "COUNT" => SearchReturn::Count,
             "SAVE" => SearchReturn::Save,
+            "UPDATE" => SearchReturn::Update,
+            "CONTEXT" => SearchReturn::Context,
             "PARTIAL" => {
                 c.sp()?;
                 let range = parse_partial_range(c)?;

@@ -255,9 +255,54 @@ fn responses_are_written_byte_for_byte() {
                     all: Some(&[1, 2, 3, 4, 5]),
                     modseq: None,
                     partial: None,
+                    ..Default::default()
                 });
             }),
             "* ESEARCH (TAG \"x\") UID MIN 1 MAX 5 COUNT 3 ALL 1:5\r\n",
+        ),
+        (
+            "context updates (RFC 5267): removals first, position 0, nothing empty",
+            written(|w| {
+                w.esearch(&Esearch {
+                    tag: Some("B01"),
+                    uid: true,
+                    add_to: Some(&[12, 10, 11]),
+                    remove_from: Some(&[3]),
+                    ..Default::default()
+                });
+                w.esearch(&Esearch {
+                    tag: Some("B02"),
+                    add_to: Some(&[4]),
+                    remove_from: Some(&[]),
+                    ..Default::default()
+                });
+            }),
+            "* ESEARCH (TAG \"B01\") UID REMOVEFROM (0 3) ADDTO (0 10:12)\r\n* ESEARCH (TAG \"B02\") ADDTO (0 4)\r\n",
+        ),
+        (
+            "notify and context codes",
+            written(|w| {
+                w.untagged(
+                    Status::No,
+                    Some(&Code::NoUpdate("s 1".into())),
+                    "Too many updated searches",
+                );
+                w.tagged(
+                    "n",
+                    Status::No,
+                    Some(&Code::BadEvent(vec![
+                        "MessageNew".into(),
+                        "FlagChange".into(),
+                    ])),
+                    "Unsupported",
+                );
+                w.untagged(
+                    Status::Ok,
+                    Some(&Code::NotificationOverflow),
+                    "Too many events",
+                );
+            }),
+            "* NO [NOUPDATE \"s 1\"] Too many updated searches\r\nn NO [BADEVENT (MessageNew FlagChange)] Unsupported\r\n* OK [NOTIFICATIONOVERFLOW] Too many events\r\n",
         ),
         (
             "esearch pages (RFC 9394): results in order, NIL for an empty page",

@@ -92,6 +92,8 @@ impl Session {
                 "OBJECTID",
                 "SAVEDATE",
                 "COMPRESS=DEFLATE",
+                "CONTEXT=SEARCH",
+                "NOTIFY",
             ]
             .iter()
             .map(|s| s.to_string()),
@@ -226,6 +228,7 @@ impl Session {
             CommandBody::SetMetadata { mailbox, entries } => {
                 self.set_metadata(mailbox, entries).await
             }
+            CommandBody::Notify(set) => self.notify_command(set).await,
             CommandBody::SetQuota { .. } => {
                 Outcome::no_code(Code::NoPerm, "Quotas are set by the administrator.")
             }
@@ -240,6 +243,7 @@ impl Session {
             CommandBody::Store(store) => self.store(store).await,
             CommandBody::Copy { uid, set, mailbox } => self.copy(uid, set, mailbox, false).await,
             CommandBody::Move { uid, set, mailbox } => self.copy(uid, set, mailbox, true).await,
+            CommandBody::CancelUpdate { tags } => self.cancel_update(&tags),
         };
         (Next::Continue, Some(outcome))
     }

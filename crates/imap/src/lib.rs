@@ -11,18 +11,22 @@
 //! Promises: a client sees changes made by another session or by delivery at
 //! its next command, and within a second during IDLE (in-process
 //! notifications); logins are refused before TLS (LOGINDISABLED) and without
-//! TLS no password is ever read; every limit (command length, literal size,
+//! TLS no password is ever read; under NOTIFY (RFC 5465) a client hears of
+//! its other mailboxes' changes without asking, and a `SEARCH RETURN
+//! (UPDATE)` result (RFC 5267) follows the mailbox; every limit (command length, literal size,
 //! connections per user and per address, idle time) ends in a protocol answer,
 //! never a crash.
 
 mod command;
 mod content;
+mod context;
 mod keywords;
 mod limits;
 mod list;
 mod mailbox_cmd;
 mod message_cmd;
 mod metadata;
+mod notify;
 mod recent;
 mod search;
 mod server;
@@ -57,6 +61,8 @@ pub struct ImapServices {
     pub mailboxes: Mailboxes,
     pub tls: Option<tokio_rustls::TlsAcceptor>,
     pub limits: ConnectionLimits,
+    /// The node's list of logged-in sessions (`havre who`, `havre kick`).
+    pub sessions: Arc<havre_net::Sessions>,
 }
 
 pub type Services = Arc<ImapServices>;

@@ -297,8 +297,7 @@ impl Session {
         match self
             .services
             .mailboxes
-            .store()
-            .subscription_set(self.user(), &name, on)
+            .subscribe(self.user(), &name, on)
             .await
         {
             Ok(()) => Outcome::ok(if on {
@@ -306,7 +305,7 @@ impl Session {
             } else {
                 "Unsubscribe completed."
             }),
-            Err(e) => mailbox_error(e.into()),
+            Err(e) => mailbox_error(e),
         }
     }
 

@@ -5,7 +5,7 @@ use havre_imap_proto::{
     AppendCommand, CatenatePart, Code, DateTime, FetchAttr, FetchCommand, ImapUrl, Mailbox,
     RangeSet, SequenceSet, Status, StoreCommand, StoreMode,
 };
-use havre_mailbox::{Appended, MailboxError};
+use havre_mailbox::{Appended, MailboxError, MessageChange};
 use havre_net::Conn;
 use havre_store::{FlagMode, MessageRecord, apply_flags, same_flags};
 
@@ -71,6 +71,17 @@ impl Session {
     /// FETCH, sent to `conn` as it goes (see [`Session::stream`]), so a
     /// session holds about one message, however many are fetched.
     pub(crate) async fn fetch(&mut self, conn: &mut Conn, fetch: FetchCommand) -> Outcome {
+        self.fetch_with(conn, fetch, true).await
+    }
+
+    /// FETCH; with `may_set_seen` false (a NOTIFY MessageNew FETCH) no
+    /// item sets `\Seen`, whatever its name.
+    pub(crate) async fn fetch_with(
+        &mut self,
+        conn: &mut Conn,
+        fetch: FetchCommand,
+        may_set_seen: bool,
+    ) -> Outcome {
         let targets = match self.resolve(&fetch.set, fetch.uid) {
             Ok(t) => t,
             Err(o) => return o,
@@ -117,7 +128,7 @@ impl Session {
                     | FetchAttr::Preview { .. }
             )
         });
-        let sets_seen = !read_only && fetch.items.iter().any(FetchAttr::sets_seen);
+        let sets_seen = may_set_seen && !read_only && fetch.items.iter().any(FetchAttr::sets_seen);
         let with_modseq = self.enabled.condstore;
         let mut unreadable: Option<MailboxError> = None;
         for (seq, uid) in targets {
@@ -177,10 +188,11 @@ impl Session {
                         m.modseq = record.modseq;
                     }
                     if !done.changed.is_empty() {
-                        self.services
-                            .mailboxes
-                            .notifier()
-                            .changed(self.user(), mailbox.id);
+                        self.services.mailboxes.notifier().changed(
+                            self.user(),
+                            mailbox.id,
+                            MessageChange::Flags,
+                        );
                     }
                 }
             }
@@ -370,10 +382,11 @@ impl Session {
             Err(e) => return mailbox_error(e.into()),
         };
         if !done.changed.is_empty() {
-            self.services
-                .mailboxes
-                .notifier()
-                .changed(self.user(), mailbox.id);
+            self.services.mailboxes.notifier().changed(
+                self.user(),
+                mailbox.id,
+                MessageChange::Flags,
+            );
         }
         let condstore = self.enabled.condstore;
         let Some(view) = self.selected.as_mut() else {
@@ -521,12 +534,16 @@ impl Session {
         uids.sort_unstable();
         let mut vanished = RangeSet::new();
         let mut seqs = Vec::new();
+        let mut gone = Vec::new();
         for uid in uids.iter().rev() {
             if let Some(seq) = view.remove(*uid) {
                 seqs.push(seq);
+                gone.push((seq, *uid));
                 vanished.insert(*uid);
             }
         }
+        // Highest first: each number is the one the client still uses.
+        self.context_removals(&gone);
         if qresync {
             self.out.vanished(false, &vanished);
         } else {

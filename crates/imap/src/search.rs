@@ -162,6 +162,10 @@ fn matches(key: &SearchKey, c: &Candidate, ctx: &Context<'_>) -> bool {
     }
 }
 
+fn wants(result: &Option<Vec<SearchReturn>>, option: SearchReturn) -> bool {
+    result.as_ref().is_some_and(|r| r.contains(&option))
+}
+
 fn charset_ok(charset: Option<&str>) -> bool {
     charset.is_none_or(|c| c.eq_ignore_ascii_case("UTF-8") || c.eq_ignore_ascii_case("US-ASCII"))
 }
@@ -170,6 +174,25 @@ impl Session {
     /// Messages matching all `keys`, in mailbox order, with their content
     /// when `keep_content`.
     async fn candidates(&mut self, keys: &[SearchKey], keep_content: bool) -> Vec<Candidate> {
+        self.candidates_among(keys, keep_content, None).await
+    }
+
+    /// The UIDs among `uids` (in mailbox order) that match all `keys`.
+    pub(crate) async fn matching_among(&mut self, keys: &[SearchKey], uids: &[u32]) -> Vec<u32> {
+        let among: std::collections::HashSet<u32> = uids.iter().copied().collect();
+        self.candidates_among(keys, false, Some(&among))
+            .await
+            .into_iter()
+            .map(|c| c.record.uid)
+            .collect()
+    }
+
+    async fn candidates_among(
+        &mut self,
+        keys: &[SearchKey],
+        keep_content: bool,
+        among: Option<&std::collections::HashSet<u32>>,
+    ) -> Vec<Candidate> {
         let Some(view) = self.selected.as_ref() else {
             return Vec::new();
         };
@@ -180,6 +203,7 @@ impl Session {
             .uids()
             .iter()
             .enumerate()
+            .filter(|(_, u)| among.is_none_or(|a| a.contains(u)))
             .filter_map(|(i, u)| view.message(*u).map(|m| (i as u32 + 1, m.clone())))
             .collect();
         let content = needs_content(keys) || keep_content;
@@ -247,10 +271,17 @@ impl Session {
             }
             return;
         }
-        let options: Vec<SearchReturn> = match result {
-            Some([]) | None => vec![SearchReturn::All],
-            Some(o) => o.to_vec(),
-        };
+        // UPDATE and CONTEXT (RFC 5267) ask for no result of their own:
+        // without other options the client gets ALL, as with `RETURN ()`.
+        let mut options: Vec<SearchReturn> = result
+            .unwrap_or_default()
+            .iter()
+            .filter(|o| !matches!(o, SearchReturn::Update | SearchReturn::Context))
+            .copied()
+            .collect();
+        if options.is_empty() {
+            options.push(SearchReturn::All);
+        }
         let partial = options.iter().find_map(|o| match o {
             SearchReturn::Partial(range) => Some(*range),
             _ => None,
@@ -305,6 +336,7 @@ impl Session {
             all: want(SearchReturn::All).then_some(&ids[..]),
             modseq,
             partial: partial.map(|range| (range, &ids[page.clone()])),
+            ..Default::default()
         });
     }
 
@@ -314,6 +346,10 @@ impl Session {
                 Code::BadCharset(vec!["UTF-8".into(), "US-ASCII".into()]),
                 "Unsupported charset.",
             );
+        }
+        let update = wants(&search.result, SearchReturn::Update);
+        if update && let Err(o) = self.check_context_tag() {
+            return o;
         }
         let with_modseq = uses_modseq(&search.criteria);
         if with_modseq {
@@ -332,6 +368,10 @@ impl Session {
             with_modseq,
             false,
         );
+        if update {
+            let uids: Vec<u32> = found.iter().map(|f| f.1).collect();
+            self.start_context(search.uid, &search.criteria, &uids);
+        }
         Outcome::ok("Search completed.")
     }
 
@@ -340,6 +380,15 @@ impl Session {
             return Outcome::no_code(
                 Code::BadCharset(vec!["UTF-8".into()]),
                 "Unsupported charset.",
+            );
+        }
+        if wants(&sort.result, SearchReturn::Update) {
+            // CONTEXT=SORT is not offered: the sort is answered, not kept.
+            let tag = self.tag.clone();
+            self.out.untagged(
+                havre_imap_proto::Status::No,
+                Some(&Code::NoUpdate(tag)),
+                "Sorted results are not kept up to date",
             );
         }
         let candidates = self.candidates(&sort.search, false).await;

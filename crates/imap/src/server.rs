@@ -5,14 +5,21 @@ use std::sync::Arc;
 
 use havre_net::{Gate, Refusal};
 use tokio::net::TcpListener;
+use tokio::sync::watch;
 
 use crate::Services;
 use crate::session::Session;
 
 /// Accepts until the node drains; `implicit_tls` for port 993. A refused
 /// client gets its `* BYE` in the clear, even on 993: a TLS handshake per
-/// refusal is what a flood would want us to spend.
-pub async fn serve(listener: TcpListener, implicit_tls: bool, services: Services, gate: Arc<Gate>) {
+/// refusal is what a flood would want us to spend. Each session takes the
+/// services of the moment it is accepted (a reload publishes new ones).
+pub async fn serve(
+    listener: TcpListener,
+    implicit_tls: bool,
+    services: watch::Receiver<Services>,
+    gate: Arc<Gate>,
+) {
     if let Ok(addr) = listener.local_addr() {
         tracing::info!(target: "imap", role = "imap", "listening on {addr}{}", if implicit_tls { " (TLS)" } else { "" });
     }
@@ -25,9 +32,10 @@ pub async fn serve(listener: TcpListener, implicit_tls: bool, services: Services
     };
     havre_net::accept_loop(listener, gate, refusal, |stream, peer, ticket| {
         let local = stream.local_addr().ok();
-        let session = Session::new(services.clone(), peer, local);
+        let services = services.borrow().clone();
+        let (entry, stop) = services.sessions.open("imap", peer.ip(), ticket.stop());
+        let session = Session::new(services, peer, local).with_entry(entry);
         tokio::spawn(async move {
-            let stop = ticket.stop();
             session.run(Box::new(stream), implicit_tls, stop).await;
             drop(ticket);
         });

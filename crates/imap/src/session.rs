@@ -14,7 +14,7 @@ use tokio::sync::broadcast;
 
 use crate::Services;
 use crate::limits::Slot;
-use crate::view::{Update, View};
+use crate::view::{Allow, Update, View};
 
 /// Extensions the client turned on with ENABLE (or implicitly, RFC 7162 3.1).
 #[derive(Debug, Clone, Copy, Default)]
@@ -70,6 +70,8 @@ pub(crate) struct Session {
     pub tls: bool,
     pub user: Option<String>,
     user_slot: Option<Slot>,
+    /// The session's line in `havre who`; a kick comes through its stop.
+    entry: Option<havre_net::SessionEntry>,
     pub selected: Option<View>,
     /// The messages of `selected` that are `\Recent` in this session.
     pub(crate) recent: crate::recent::Recent,
@@ -78,7 +80,12 @@ pub(crate) struct Session {
     pub saved: Vec<u32>,
     /// COMPRESS DEFLATE is on (RFC 4978: once per connection).
     pub compressed: bool,
-    changes: Option<broadcast::Receiver<Change>>,
+    /// The user's changes (IDLE wakes on them, NOTIFY reports them).
+    pub(crate) changes: Option<broadcast::Receiver<Change>>,
+    /// A wait on `changes` found that changes were lost (NOTIFY overflow).
+    pub(crate) lagged: bool,
+    /// What NOTIFY asked for; `None`: no notifications (NOTIFY NONE).
+    pub(crate) notify: Option<crate::notify::Notify>,
     pub out: Writer,
     bad_commands: u32,
     /// Failed LOGIN/AUTHENTICATE attempts (they count as bad commands too).
@@ -135,12 +142,15 @@ impl Session {
             tls: false,
             user: None,
             user_slot: None,
+            entry: None,
             selected: None,
             recent: Default::default(),
             enabled: Enabled::default(),
             saved: Vec::new(),
             compressed: false,
             changes: None,
+            lagged: false,
+            notify: None,
             out: Writer::new(),
             bad_commands: 0,
             auth_failures: 0,
@@ -151,6 +161,13 @@ impl Session {
             counters: (0, 0),
             started: std::time::Instant::now(),
         }
+    }
+
+    /// Lists the session in `havre who` once logged in (the connection
+    /// follows the stop `Sessions::open` gave with `entry`).
+    pub(crate) fn with_entry(mut self, entry: havre_net::SessionEntry) -> Session {
+        self.entry = Some(entry);
+        self
     }
 
     pub(crate) fn user(&self) -> &str {
@@ -348,8 +365,17 @@ impl Session {
         true
     }
 
-    /// The node stops: Dovecot's last words, then the connection ends.
+    /// The node stops, or an operator kicked the user: Dovecot's last
+    /// words, then the connection ends.
     async fn shutting_down(&self, conn: &mut Conn) {
+        if self.entry.as_ref().is_some_and(|e| e.kicked()) {
+            let _ = conn
+                .send(b"* BYE Disconnected by the administrator.\r\n")
+                .await;
+            conn.shutdown().await;
+            self.log_end("Disconnected: Kicked by the administrator");
+            return;
+        }
         let _ = conn.send(b"* BYE Server shutting down.\r\n").await;
         conn.shutdown().await;
         self.log_end("Disconnected: Server shutting down");
@@ -398,7 +424,7 @@ impl Session {
 
     /// Reads one whole command (with its literals) and runs it.
     async fn next_command(&mut self, conn: &mut Conn) -> Result<Next, ConnError> {
-        conn.wait_command().await?;
+        self.wait_command(conn).await?;
         let settings = &self.services.settings;
         // A framer skipping the rest of a refused command lives on; an idle
         // one is made anew for the session's state.
@@ -487,6 +513,9 @@ impl Session {
             if self.selected.is_some() && matches!(next, Next::Continue) {
                 self.send_updates(allow_expunge).await;
             }
+            if self.notify.is_some() && matches!(next, Next::Continue) {
+                self.notify_changes(None).await;
+            }
             self.finish(outcome);
         }
         next
@@ -523,17 +552,37 @@ impl Session {
 
     /// Writes what changed in the selected mailbox since the client last heard.
     pub(crate) async fn send_updates(&mut self, allow_expunge: bool) {
+        self.send_updates_with(Allow {
+            expunge: allow_expunge,
+            flags: true,
+        })
+        .await
+    }
+
+    /// [`Session::send_updates`] with what may be reported now.
+    pub(crate) async fn send_updates_with(&mut self, allow: Allow) {
         let store = self.services.mailboxes.store().clone();
         let Some(view) = self.selected.as_mut() else {
             return;
         };
-        let updates = match view.poll(store.as_ref(), allow_expunge).await {
+        let updates = match view.poll(store.as_ref(), allow).await {
             Ok(u) => u,
             Err(err) => {
                 tracing::error!(target: "imap", "cannot read mailbox changes: {err}");
                 return;
             }
         };
+        // Updated searches lose these messages while their numbers hold.
+        let gone: Vec<(u32, u32)> = updates
+            .iter()
+            .filter_map(|u| match u {
+                Update::Expunge { seq, uid } => Some((*seq, *uid)),
+                _ => None,
+            })
+            .collect();
+        if !gone.is_empty() {
+            self.context_removals(&gone);
+        }
         if updates.iter().any(|u| matches!(u, Update::Exists(_))) {
             self.claim_recent().await;
         }
@@ -582,6 +631,56 @@ impl Session {
         if !vanished.is_empty() {
             self.out.vanished(false, &vanished);
         }
+        self.refresh_contexts().await;
+    }
+
+    /// Waits for the client's next command; under NOTIFY, writes the
+    /// notifications due meanwhile (RFC 5465 3: not only in IDLE).
+    async fn wait_command(&mut self, conn: &mut Conn) -> Result<(), ConnError> {
+        loop {
+            if self.notify.is_none() || self.changes.is_none() || conn.has_buffered() {
+                return conn.wait_command().await;
+            }
+            if conn.stopping() {
+                return Err(ConnError::Stopping);
+            }
+            let Some(changes) = self.changes.as_mut() else {
+                return conn.wait_command().await;
+            };
+            tokio::select! {
+                filled = conn.fill_unless_stopping() => {
+                    filled?;
+                    return Ok(());
+                }
+                got = changes.recv() => {
+                    let first = self.received(got);
+                    self.push_notifications(conn, first).await;
+                    if let Some(err) = self.write_error.take() {
+                        return Err(err);
+                    }
+                    let bytes = self.out.take();
+                    if !bytes.is_empty() {
+                        conn.send(&bytes).await?;
+                    }
+                }
+            }
+        }
+    }
+
+    /// One change off the channel, or `None` when some were lost (noted
+    /// for NOTIFY) or the channel is gone (then no more waits on it).
+    fn received(&mut self, got: Result<Change, broadcast::error::RecvError>) -> Option<Change> {
+        match got {
+            Ok(change) => Some(change),
+            Err(broadcast::error::RecvError::Lagged(_)) => {
+                self.lagged = true;
+                None
+            }
+            Err(broadcast::error::RecvError::Closed) => {
+                self.changes = None;
+                None
+            }
+        }
     }
 
     /// Logs in: one slot per user, notifications, and the log line.
@@ -606,6 +705,9 @@ impl Session {
             if self.tls { ", TLS" } else { "" }
         );
         self.changes = Some(self.services.mailboxes.notifier().subscribe(&user));
+        if let Some(entry) = &self.entry {
+            entry.logged_in(&user);
+        }
         self.user = Some(user);
         self.user_slot = Some(slot);
         Ok(())
@@ -781,28 +883,38 @@ impl Session {
             let changes = self.changes.as_mut();
             tokio::select! {
                 filled = conn.fill_unless_stopping() => { filled?; }
-                _ = async {
+                got = async {
                     match changes {
-                        Some(rx) => { let _ = rx.recv().await; }
-                        None => std::future::pending::<()>().await,
+                        Some(rx) => rx.recv().await,
+                        None => std::future::pending().await,
                     }
                 } => {
-                    self.push_updates(conn).await?;
+                    let first = self.received(got);
+                    self.push_updates(conn, first).await?;
                 }
                 _ = poll.tick() => {
-                    self.push_updates(conn).await?;
+                    self.push_updates(conn, None).await?;
                 }
             }
         }
     }
 
-    async fn push_updates(&mut self, conn: &mut Conn) -> Result<(), ConnError> {
+    /// In IDLE: every update of the selected mailbox, and under NOTIFY the
+    /// other notifications (`first`: a change already read).
+    async fn push_updates(
+        &mut self,
+        conn: &mut Conn,
+        first: Option<Change>,
+    ) -> Result<(), ConnError> {
+        if self.notify.is_some() {
+            self.notify_changes(first).await;
+        }
         if self.selected.is_some() {
             self.send_updates(true).await;
-            let bytes = self.out.take();
-            if !bytes.is_empty() {
-                conn.send(&bytes).await?;
-            }
+        }
+        let bytes = self.out.take();
+        if !bytes.is_empty() {
+            conn.send(&bytes).await?;
         }
         Ok(())
     }
@@ -844,6 +956,7 @@ mod tests {
             mailboxes: Mailboxes::new(store, format!("{}/%d/%n", dir.path().display()), "mx.test"),
             tls: None,
             limits: limits.clone(),
+            sessions: havre_net::Sessions::new(),
         });
         let (server, mut client) = PanicOnRead::pair();
         let session = Session::new(services, "192.0.2.1:40000".parse().unwrap(), None);

@@ -46,6 +46,30 @@ pub struct View {
     /// The keywords the client was told of in FLAGS, in the order it learnt
     /// them; a keyword stays listed once used, as in Dovecot.
     keywords: Vec<String>,
+    /// Messages whose new flags are not reported yet: a NOTIFY push without
+    /// FlagChange leaves them for the next command.
+    pending_flags: Vec<u32>,
+    /// The searches kept up to date in this mailbox (RFC 5267); they end
+    /// with the selection.
+    pub(crate) contexts: crate::context::Contexts,
+}
+
+/// What an update pass may report now.
+#[derive(Debug, Clone, Copy)]
+pub struct Allow {
+    /// EXPUNGE (not during FETCH, STORE, SEARCH by sequence number, nor in
+    /// a NOTIFY push for `selected-delayed`).
+    pub expunge: bool,
+    /// FETCH FLAGS of others' changes (not in a NOTIFY push without
+    /// FlagChange).
+    pub flags: bool,
+}
+
+impl Allow {
+    pub const ALL: Allow = Allow {
+        expunge: true,
+        flags: true,
+    };
 }
 
 impl View {
@@ -71,6 +95,8 @@ impl View {
             pending_expunges: Vec::new(),
             reported_exists,
             keywords,
+            pending_flags: Vec::new(),
+            contexts: Default::default(),
         })
     }
 
@@ -132,13 +158,20 @@ impl View {
             .map(|i| i as u32 + 1)
     }
 
-    /// Reads what changed in the store. With `allow_expunge` false (during
-    /// FETCH, STORE, SEARCH by sequence number) expunges are kept for later.
+    /// The highest mod-sequence of a message in the view.
+    pub fn max_modseq(&self) -> u64 {
+        self.messages.values().map(|m| m.modseq).max().unwrap_or(0)
+    }
+
+    /// Reads what changed in the store. What `allow` holds back (expunges
+    /// during FETCH, STORE, SEARCH by sequence number; flags in a NOTIFY
+    /// push without FlagChange) is kept for a later pass.
     pub async fn poll(
         &mut self,
         store: &dyn Store,
-        allow_expunge: bool,
+        allow: Allow,
     ) -> Result<Vec<Update>, StoreError> {
+        let allow_expunge = allow.expunge;
         let mut updates = Vec::new();
         let Some(fresh) = store.mailbox_by_id(self.mailbox.id).await? else {
             return Ok(updates);
@@ -161,13 +194,9 @@ impl View {
                 new_keywords |= learn_keywords(&mut self.keywords, &change.flags);
                 match self.messages.get_mut(&change.uid) {
                     Some(known) => {
-                        if known.flags != change.flags {
-                            updates.push(Update::Flags {
-                                seq: 0,
-                                uid: change.uid,
-                                flags: change.flags.clone(),
-                                modseq: change.modseq,
-                            });
+                        if known.flags != change.flags && !self.pending_flags.contains(&change.uid)
+                        {
+                            self.pending_flags.push(change.uid);
                         }
                         *known = change;
                     }
@@ -189,6 +218,18 @@ impl View {
             }
         }
         self.mailbox = fresh;
+        if allow.flags {
+            for uid in std::mem::take(&mut self.pending_flags) {
+                if let Some(known) = self.messages.get(&uid) {
+                    updates.push(Update::Flags {
+                        seq: 0,
+                        uid,
+                        flags: known.flags.clone(),
+                        modseq: known.modseq,
+                    });
+                }
+            }
+        }
         if allow_expunge && !self.pending_expunges.is_empty() {
             let mut gone = std::mem::take(&mut self.pending_expunges);
             gone.sort_unstable();
@@ -234,6 +275,7 @@ impl View {
         self.uids.remove(seq as usize - 1);
         self.messages.remove(&uid);
         self.pending_expunges.retain(|u| *u != uid);
+        self.pending_flags.retain(|u| *u != uid);
         self.reported_exists = self.reported_exists.saturating_sub(1);
         Some(seq)
     }

@@ -354,12 +354,11 @@ pub async fn import_dovecot_maildir(
                 .as_ref()
                 .is_none_or(|names| names.contains(&folder.name));
         if record.subscribed != subscribed {
-            mailboxes
-                .store()
-                .subscription_set(&user, &record.name, subscribed)
-                .await?;
+            mailboxes.subscribe(&user, &record.name, subscribed).await?;
         }
-        mailboxes.notifier().changed(&user, record.id);
+        mailboxes
+            .notifier()
+            .changed(&user, record.id, crate::MessageChange::New);
         report.folders.push(ImportedFolder {
             name: folder.name,
             uidvalidity: record.uidvalidity,

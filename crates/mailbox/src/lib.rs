@@ -31,7 +31,7 @@ use sha2::{Digest, Sha256};
 pub use flags::{from_letters, to_letters};
 pub use import::{ImportError, ImportReport, ImportedFolder, import_dovecot_maildir};
 pub use mailboxes::{Appended, DEFAULT_FOLDERS, MailboxError, Mailboxes, normalize_name};
-pub use notify::{Change, Notifier};
+pub use notify::{CAPACITY as NOTIFY_CAPACITY, Change, MessageChange, Notifier};
 
 /// What a delivery did.
 #[derive(Debug, Clone, PartialEq, Eq)]

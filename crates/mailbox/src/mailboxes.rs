@@ -14,7 +14,7 @@ use havre_store::{MailboxInit, MailboxRecord, MessageRecord, NewMessage, Store, 
 
 use crate::flags;
 use crate::in_flight::InFlight;
-use crate::notify::Notifier;
+use crate::notify::{Change, MessageChange, Notifier};
 
 /// Folders every new user gets, with their RFC 6154 special use.
 pub const DEFAULT_FOLDERS: &[(&str, &str)] = &[
@@ -198,7 +198,7 @@ impl Mailboxes {
         for (name, special) in defaults {
             if !has(name) {
                 self.create(user, name, special).await?;
-                self.store.subscription_set(user, name, true).await?;
+                self.subscribe(user, name, true).await?;
             }
         }
         Ok(())
@@ -252,7 +252,30 @@ impl Mailboxes {
             Ok(())
         })
         .await?;
-        Ok(self.store.mailbox_create(user, &name, init).await?)
+        let record = self.store.mailbox_create(user, &name, init).await?;
+        self.notifier.send(
+            user,
+            Change::Mailbox {
+                name,
+                old_name: None,
+                deleted: false,
+            },
+        );
+        Ok(record)
+    }
+
+    /// Adds `name` to the user's subscription list or takes it off; the
+    /// list keeps names of mailboxes that do not exist (RFC 9051 6.3.7).
+    pub async fn subscribe(&self, user: &str, name: &str, on: bool) -> Result<(), MailboxError> {
+        self.store.subscription_set(user, name, on).await?;
+        self.notifier.send(
+            user,
+            Change::Subscription {
+                name: name.to_string(),
+                subscribed: on,
+            },
+        );
+        Ok(())
     }
 
     /// Deletes a mailbox and its messages. INBOX cannot be deleted.
@@ -268,7 +291,14 @@ impl Mailboxes {
             Err(source) => Err(MailboxError::Io { path: dir, source }),
         })
         .await?;
-        self.notifier.changed(user, mailbox.id);
+        self.notifier.send(
+            user,
+            Change::Mailbox {
+                name: mailbox.name.clone(),
+                old_name: None,
+                deleted: true,
+            },
+        );
         Ok(())
     }
 
@@ -302,6 +332,14 @@ impl Mailboxes {
             })
             .await?;
             self.store.mailbox_rename(record.id, &target).await?;
+            self.notifier.send(
+                user,
+                Change::Mailbox {
+                    name: target,
+                    old_name: Some(record.name),
+                    deleted: false,
+                },
+            );
         }
         Ok(())
     }
@@ -414,7 +452,7 @@ impl Mailboxes {
         let indexed = self.index_appended(mailbox, &paths, metas).await;
         match indexed {
             Ok(uids) => {
-                self.notifier.changed(user, mailbox.id);
+                self.notifier.changed(user, mailbox.id, MessageChange::New);
                 Ok(uids)
             }
             Err(e) => {
@@ -490,7 +528,7 @@ impl Mailboxes {
             drop(writing);
             pairs.push((message.uid, uid));
         }
-        self.notifier.changed(user, target.id);
+        self.notifier.changed(user, target.id, MessageChange::New);
         Ok(pairs)
     }
 
@@ -519,7 +557,8 @@ impl Mailboxes {
             Ok(())
         })
         .await?;
-        self.notifier.changed(user, mailbox.id);
+        self.notifier
+            .changed(user, mailbox.id, MessageChange::Expunged);
         Ok(modseq)
     }
 
@@ -631,7 +670,7 @@ impl Mailboxes {
                 .unwrap_or(0),
             Err(e) => return Err(e.into()),
         };
-        self.notifier.changed(user, mailbox.id);
+        self.notifier.changed(user, mailbox.id, MessageChange::New);
         Ok(uid)
     }
 

@@ -4,9 +4,11 @@
 //! the client has nothing more pipelined. Protocol crates format their own
 //! replies; this crate only moves bytes, admits connections (per-role caps,
 //! out-of-descriptor back-off), compresses a connection on request (raw
-//! deflate, [`Conn::start_deflate`]), carries the node's stop to every session,
-//! ends a session whose command panicked ([`guard_command`]) and words the
-//! line of a client that leaves before logging in as Dovecot does ([`LoginEnd`]).
+//! deflate, [`Conn::start_deflate`]), carries the node's stop to every session, keeps
+//! the list of logged-in sessions for `havre who` and `havre kick`
+//! ([`Sessions`]), ends a session whose command panicked ([`guard_command`]) and
+//! words the line of a client that leaves before logging in as Dovecot does
+//! ([`LoginEnd`]).
 
 mod accept;
 mod conn;
@@ -14,6 +16,7 @@ mod deflate;
 mod gate;
 mod guard;
 mod login_log;
+mod sessions;
 mod stop;
 mod tls;
 
@@ -22,5 +25,6 @@ pub use conn::{Conn, ConnError, Io, Line, LineEnds};
 pub use gate::{Caps, Exempt, Gate, Refusal, Ticket};
 pub use guard::{Peer, catch_panic, guard_command};
 pub use login_log::{LoginEnd, shown_user};
+pub use sessions::{SessionEntry, SessionInfo, Sessions};
 pub use stop::{Phase, Stop, Stopper};
 pub use tls::accept_tls;

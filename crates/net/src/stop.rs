@@ -17,14 +17,25 @@ pub enum Phase {
 /// Held by whoever decides when the node stops (`havre serve`).
 pub struct Stopper(watch::Sender<Phase>);
 
-/// What listeners and sessions watch; cheap to clone.
+/// What listeners and sessions watch; cheap to clone. A session's stop may
+/// also follow a second stopper of its own (a kick, see
+/// [`crate::Sessions`]): it is at the later phase of the two.
 #[derive(Clone)]
-pub struct Stop(watch::Receiver<Phase>);
+pub struct Stop {
+    node: watch::Receiver<Phase>,
+    own: Option<watch::Receiver<Phase>>,
+}
 
 impl Stopper {
     pub fn new() -> (Stopper, Stop) {
         let (tx, rx) = watch::channel(Phase::Running);
-        (Stopper(tx), Stop(rx))
+        (
+            Stopper(tx),
+            Stop {
+                node: rx,
+                own: None,
+            },
+        )
     }
 
     /// Moves to `phase` (never back).
@@ -47,14 +58,43 @@ impl Stop {
     }
 
     pub fn phase(&self) -> Phase {
-        *self.0.borrow()
+        let node = *self.node.borrow();
+        match &self.own {
+            Some(own) => node.max(*own.borrow()),
+            None => node,
+        }
     }
 
-    /// Resolves once the node has reached `phase`; never if it never will.
-    pub async fn reached(&mut self, phase: Phase) {
-        if self.0.wait_for(|p| *p >= phase).await.is_err() {
-            std::future::pending::<()>().await;
+    /// This stop, or `other`'s phase when it is later (one session's own
+    /// stopper next to the node's). `other`'s own stopper, if any, is not
+    /// kept: it is meant to be a plain stop.
+    pub fn or(self, other: Stop) -> Stop {
+        Stop {
+            node: self.node,
+            own: Some(other.node),
         }
+    }
+
+    /// Resolves once the node (or the session's own stopper) has reached
+    /// `phase`; never if neither will.
+    pub async fn reached(&mut self, phase: Phase) {
+        let node = wait(&mut self.node, phase);
+        match &mut self.own {
+            Some(own) => {
+                tokio::select! {
+                    _ = node => {}
+                    _ = wait(own, phase) => {}
+                }
+            }
+            None => node.await,
+        }
+    }
+}
+
+/// Resolves when `rx` reaches `phase`; never when its sender is gone first.
+async fn wait(rx: &mut watch::Receiver<Phase>, phase: Phase) {
+    if rx.wait_for(|p| *p >= phase).await.is_err() {
+        std::future::pending::<()>().await;
     }
 }
 

@@ -102,4 +102,6 @@ pub struct Pop3Services {
     pub tls: Option<tokio_rustls::TlsAcceptor>,
     /// Shared by every POP3 listener of the process.
     pub locks: MaildropLocks,
+    /// The node's list of logged-in sessions (`havre who`, `havre kick`).
+    pub sessions: std::sync::Arc<havre_net::Sessions>,
 }

@@ -4,6 +4,7 @@ use std::sync::Arc;
 
 use havre_net::{Gate, Refusal};
 use tokio::net::TcpListener;
+use tokio::sync::watch;
 
 use crate::Pop3Services;
 use crate::session::Session;
@@ -15,14 +16,14 @@ use crate::session::Session;
 pub async fn serve(
     listener: TcpListener,
     implicit_tls: bool,
-    services: Arc<Pop3Services>,
+    services: watch::Receiver<Arc<Pop3Services>>,
     gate: Arc<Gate>,
 ) {
     let kind = if implicit_tls { "pop3s" } else { "pop3" };
     if let Ok(addr) = listener.local_addr() {
         tracing::info!(target: "pop3", role = "pop3", "listening on {addr} ({kind})");
     }
-    if implicit_tls && services.tls.is_none() {
+    if implicit_tls && services.borrow().tls.is_none() {
         tracing::error!(target: "pop3", role = "pop3", "{kind} listener without TLS material: every connection will be closed");
     }
     let refusal = |why, _ip| {
@@ -36,9 +37,10 @@ pub async fn serve(
     let fallback = listener.local_addr().ok();
     havre_net::accept_loop(listener, gate, refusal, |stream, peer, ticket| {
         let local = stream.local_addr().ok().or(fallback).unwrap_or(peer);
-        let session = Session::new(services.clone(), peer, local);
+        let services = services.borrow().clone();
+        let (entry, stop) = services.sessions.open("pop3", peer.ip(), ticket.stop());
+        let session = Session::new(services, peer, local).with_entry(entry);
         tokio::spawn(async move {
-            let stop = ticket.stop();
             session.run(Box::new(stream), implicit_tls, stop).await;
             drop(ticket);
         });

@@ -103,6 +103,8 @@ pub(crate) struct Session {
     /// The name and method of the last login attempt, for the logs.
     last_login: Option<(String, &'static str)>,
     started: Instant,
+    /// The session's line in `havre who`; a kick comes through its stop.
+    entry: Option<havre_net::SessionEntry>,
 }
 
 impl Session {
@@ -118,7 +120,15 @@ impl Session {
             auth_attempts: 0,
             last_login: None,
             started: Instant::now(),
+            entry: None,
         }
+    }
+
+    /// Lists the session in `havre who` once logged in (the connection
+    /// follows the stop `Sessions::open` gave with `entry`).
+    pub(crate) fn with_entry(mut self, entry: havre_net::SessionEntry) -> Session {
+        self.entry = Some(entry);
+        self
     }
 
     /// `rip=..., lip=...[, TLS]`, as Dovecot's login lines.
@@ -186,6 +196,13 @@ impl Session {
                         .send(err(None, "Disconnected for inactivity.").as_bytes())
                         .await;
                     break "Disconnected: login timeout".to_string();
+                }
+                Err(ConnError::Stopping) if self.entry.as_ref().is_some_and(|e| e.kicked()) => {
+                    // Nothing is deleted: only QUIT commits deletions.
+                    let _ = conn
+                        .send(err(None, "Disconnected by the administrator.").as_bytes())
+                        .await;
+                    break "Kicked by the administrator".to_string();
                 }
                 Err(ConnError::Stopping) => {
                     let _ = conn
@@ -556,6 +573,9 @@ impl Session {
                 messages.sort_by_key(|m| m.uid);
                 let n = messages.len();
                 tracing::info!(target: "pop3", role = "pop3-login", "Login: user=<{}>, method={method}, {}", user.email, self.endpoints());
+                if let Some(entry) = &self.entry {
+                    entry.logged_in(&user.email);
+                }
                 self.auth_attempts = 0;
                 self.maildrop = Some(Maildrop {
                     guard: Some(guard),
@@ -786,7 +806,9 @@ async fn mark_seen(
         .message_update_flags(inbox.id, uids, havre_store::FlagMode::Add, &seen, None)
         .await?;
     if !done.changed.is_empty() {
-        mailboxes.notifier().changed(user, inbox.id);
+        mailboxes
+            .notifier()
+            .changed(user, inbox.id, havre_mailbox::MessageChange::Flags);
     }
     Ok(())
 }
@@ -818,6 +840,7 @@ mod tests {
             mailboxes: Mailboxes::new(store, format!("{}/%d/%n", dir.path().display()), "mx.test"),
             tls: None,
             locks: MaildropLocks::new(),
+            sessions: havre_net::Sessions::new(),
         });
         let peer = "192.0.2.1:40000".parse().unwrap();
         let local = "127.0.0.1:110".parse().unwrap();

@@ -121,7 +121,8 @@ impl Relay {
         // Arrival times are whole seconds: a message from the second this process
         // started may come from the process that died, so it is checked too.
         let check_duplicate = entry.arrival <= self.started_at || entry.attempts > 0;
-        let expired = unix_now() - entry.arrival > self.settings.max_lifetime.as_secs() as i64;
+        let settings = self.settings();
+        let expired = unix_now() - entry.arrival > settings.max_lifetime.as_secs() as i64;
         let mut updates = Vec::new();
         let mut bounced = Vec::new();
         let mut delayed = Vec::new();
@@ -164,7 +165,7 @@ impl Relay {
                     note.text = format!(
                         "{}; message expired after {}s in the queue",
                         note.text,
-                        self.settings.max_lifetime.as_secs()
+                        settings.max_lifetime.as_secs()
                     );
                     (RecipientStatus::Failed, note, "expired")
                 }
@@ -221,7 +222,7 @@ impl Relay {
             self.bounce(&entry, &bounced, crate::dsn::Action::Failed)
                 .await;
         }
-        let warning = self.settings.delay_warning.as_secs() as i64;
+        let warning = settings.delay_warning.as_secs() as i64;
         if warning > 0
             && !entry.warned
             && unix_now() - entry.arrival >= warning
@@ -326,8 +327,9 @@ impl Relay {
 
     /// Seconds until the next attempt: retry_min doubled per attempt, capped.
     fn backoff(&self, attempts: i64) -> i64 {
-        let min = self.settings.retry_min.as_secs().max(1);
-        let max = self.settings.retry_max.as_secs().max(min);
+        let settings = self.settings();
+        let min = settings.retry_min.as_secs().max(1);
+        let max = settings.retry_max.as_secs().max(min);
         let factor = 1u64 << attempts.clamp(0, 20);
         min.saturating_mul(factor).min(max) as i64
     }

@@ -21,7 +21,7 @@ mod attempt;
 pub mod dsn;
 mod remote;
 
-pub use remote::Outbound;
+pub use remote::{Outbound, OutboundSettings};
 
 use std::collections::HashSet;
 use std::sync::{Arc, Mutex};
@@ -46,7 +46,9 @@ pub struct Relay {
     queue: Arc<Queue>,
     directory: Directory,
     local: LocalDelivery,
-    settings: RelaySettings,
+    /// Read when each attempt starts, so a reload applies to the next ones;
+    /// `concurrency` only when the relay starts.
+    settings: watch::Receiver<RelaySettings>,
     /// `None`: remote recipients wait (a node that only delivers locally).
     outbound: Option<Outbound>,
     /// Unix seconds when this process started: older messages may have been
@@ -67,7 +69,7 @@ impl Relay {
         queue: Arc<Queue>,
         directory: Directory,
         local: LocalDelivery,
-        settings: RelaySettings,
+        settings: watch::Receiver<RelaySettings>,
         outbound: Option<Outbound>,
     ) -> Arc<Relay> {
         Arc::new(Relay {
@@ -81,9 +83,15 @@ impl Relay {
         })
     }
 
+    /// The settings of the moment.
+    pub(crate) fn settings(&self) -> RelaySettings {
+        self.settings.borrow().clone()
+    }
+
     /// Delivers until `shutdown` turns true; attempts under way are finished.
     pub async fn run(self: Arc<Self>, mut shutdown: watch::Receiver<bool>) {
-        let permits = Arc::new(Semaphore::new(self.settings.concurrency.max(1)));
+        let concurrency = self.settings().concurrency.max(1);
+        let permits = Arc::new(Semaphore::new(concurrency));
         loop {
             if *shutdown.borrow() {
                 break;
@@ -91,7 +99,7 @@ impl Relay {
             match self
                 .queue
                 .store()
-                .queue_due(unix_now(), 4 * self.settings.concurrency.max(1) as i64)
+                .queue_due(unix_now(), 4 * concurrency as i64)
                 .await
             {
                 Ok(due) => {
@@ -134,8 +142,6 @@ impl Relay {
             }
         }
         // Wait for the attempts under way: their results must reach the store.
-        let _ = permits
-            .acquire_many(self.settings.concurrency.max(1) as u32)
-            .await;
+        let _ = permits.acquire_many(concurrency as u32).await;
     }
 }

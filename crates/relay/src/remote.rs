@@ -13,13 +13,13 @@ use havre_store::QueueEntry;
 use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
-use tokio::sync::Semaphore;
+use tokio::sync::{Semaphore, watch};
 
 use crate::Relay;
 use crate::attempt::{Note, Progress, RemoteTarget};
 
-/// What the relay needs to send mail to other servers.
-pub struct Outbound {
+/// How mail goes to other servers: what a reload of the node can replace.
+pub struct OutboundSettings {
     pub routes: Routes,
     pub resolver: Resolver,
     pub client: ClientSettings,
@@ -27,23 +27,21 @@ pub struct Outbound {
     /// Deliveries at once to one destination domain (Postfix's
     /// default_destination_concurrency_limit).
     pub destination_concurrency: usize,
+}
+
+/// What the relay needs to send mail to other servers: the settings of the
+/// moment (each attempt reads them once when it starts, so an attempt under
+/// way finishes with the routes and keys it began with) and the connections
+/// kept between messages.
+pub struct Outbound {
+    settings: watch::Receiver<Arc<OutboundSettings>>,
     pool: Pool,
 }
 
 impl Outbound {
-    pub fn new(
-        routes: Routes,
-        resolver: Resolver,
-        client: ClientSettings,
-        signers: Arc<Signers>,
-        destination_concurrency: usize,
-    ) -> Outbound {
+    pub fn new(settings: watch::Receiver<Arc<OutboundSettings>>) -> Outbound {
         Outbound {
-            routes,
-            resolver,
-            client,
-            signers,
-            destination_concurrency: destination_concurrency.max(1),
+            settings,
             pool: Pool::default(),
         }
     }
@@ -54,7 +52,8 @@ impl Outbound {
 #[derive(Default)]
 struct Pool {
     idle: Mutex<HashMap<String, Vec<(Instant, Connection)>>>,
-    slots: Mutex<HashMap<String, Arc<Semaphore>>>,
+    /// Per destination: the limit its semaphore was made with, and it.
+    slots: Mutex<HashMap<String, (usize, Arc<Semaphore>)>>,
 }
 
 /// How long an idle connection is kept (Postfix's smtp_connection_cache_time_limit).
@@ -63,12 +62,18 @@ const IDLE_LIMIT: Duration = Duration::from_secs(2);
 const REUSE_LIMIT: u32 = 100;
 
 impl Pool {
+    /// The destination's semaphore; a new one when the limit changed (a
+    /// reload): deliveries holding the old one finish under the old limit.
     fn slot(&self, key: &str, limit: usize) -> Arc<Semaphore> {
+        let limit = limit.max(1);
         let mut slots = self.slots.lock().unwrap_or_else(|e| e.into_inner());
-        slots
+        let slot = slots
             .entry(key.to_string())
-            .or_insert_with(|| Arc::new(Semaphore::new(limit)))
-            .clone()
+            .or_insert_with(|| (limit, Arc::new(Semaphore::new(limit))));
+        if slot.0 != limit {
+            *slot = (limit, Arc::new(Semaphore::new(limit)));
+        }
+        slot.1.clone()
     }
 
     fn take(&self, key: &str) -> Option<Connection> {
@@ -123,7 +128,8 @@ impl Relay {
             }
             return;
         };
-        let message = match self.signed_copy(outbound, entry, body).await {
+        let settings = outbound.settings.borrow().clone();
+        let message = match self.signed_copy(&settings, entry, body).await {
             Ok(path) => path,
             Err(err) => {
                 for target in remote {
@@ -148,7 +154,7 @@ impl Relay {
             .map(|m| m.len())
             .unwrap_or(0);
         for (domain, recipients) in by_domain {
-            let route = outbound.routes.route_for(&domain);
+            let route = settings.routes.route_for(&domain);
             let addresses: Vec<String> = recipients.iter().map(|t| t.address.clone()).collect();
             let smtputf8 = !entry.sender.is_ascii() || addresses.iter().any(|a| !a.is_ascii());
             let envelope = Envelope {
@@ -161,14 +167,14 @@ impl Relay {
             let key = format!("{route}|{domain}");
             let slot = outbound
                 .pool
-                .slot(&domain, outbound.destination_concurrency);
+                .slot(&domain, settings.destination_concurrency);
             let _permit = slot.acquire_owned().await;
             let (results, connection) = havre_outbound::deliver_reusing(
                 outbound.pool.take(&key),
                 &route,
                 &domain,
-                &outbound.resolver,
-                &outbound.client,
+                &settings.resolver,
+                &settings.client,
                 &envelope,
                 &message,
             )
@@ -207,13 +213,13 @@ impl Relay {
     /// spool file itself.
     async fn signed_copy(
         &self,
-        outbound: &Outbound,
+        settings: &OutboundSettings,
         entry: &QueueEntry,
         body: &Path,
     ) -> Result<std::path::PathBuf, std::io::Error> {
         let bytes = tokio::fs::read(body).await?;
         let sender = (!entry.sender.is_empty()).then_some(entry.sender.as_str());
-        match outbound.signers.sign(&bytes, sender) {
+        match settings.signers.sign(&bytes, sender) {
             Ok(Some(signature)) => {
                 let path = body.with_extension("signed");
                 let mut signed = signature.into_bytes();

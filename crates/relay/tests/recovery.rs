@@ -92,13 +92,14 @@ async fn run_until_empty(f: &Fixture) {
         f.queue.clone(),
         f.directory.clone(),
         f.local.clone(),
-        RelaySettings {
+        watch::channel(RelaySettings {
             concurrency: 2,
             retry_min: Duration::from_secs(1),
             retry_max: Duration::from_secs(1),
             max_lifetime: Duration::from_secs(3600),
             delay_warning: Duration::ZERO,
-        },
+        })
+        .1,
         None,
     );
     let (stop, shutdown) = watch::channel(false);

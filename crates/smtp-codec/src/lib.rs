@@ -8,4 +8,4 @@ pub mod headers;
 pub mod protocol;
 
 pub use dot::DotDecoder;
-pub use protocol::{Command, CommandError, Reply, Request, parse_command};
+pub use protocol::{Command, CommandError, Reply, Request, parse_command, qualify_path};

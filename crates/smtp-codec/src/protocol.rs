@@ -101,6 +101,40 @@ fn bare_postmaster(line: &[u8]) -> Option<Command> {
     })
 }
 
+/// For local submission (Unix programs write `root`, not `root@domain`): a
+/// `MAIL FROM:<name>` or `RCPT TO:<name>` line whose path has no `@`, with
+/// the path replaced by `qualify(name)`; `None` for any other line, which
+/// is parsed as it is. The null sender `<>` is left alone.
+pub fn qualify_path(line: &[u8], qualify: impl Fn(&str) -> String) -> Option<Vec<u8>> {
+    let (verb_len, _) = [&b"MAIL FROM:"[..], b"RCPT TO:"]
+        .iter()
+        .map(|v| (v.len(), v))
+        .find(|(n, v)| line.get(..*n).is_some_and(|p| p.eq_ignore_ascii_case(v)))?;
+    let (verb, rest) = line.split_at(verb_len);
+    let spaces = rest.iter().take_while(|&&b| b == b' ').count();
+    let rest = &rest[spaces..];
+    let (path, after) = if let Some(inner) = rest.strip_prefix(b"<") {
+        let close = inner.iter().position(|&b| b == b'>')?;
+        (&inner[..close], &inner[close + 1..])
+    } else {
+        let end = rest
+            .iter()
+            .position(|&b| b == b' ' || b == b'\r' || b == b'\n')
+            .unwrap_or(rest.len());
+        (&rest[..end], &rest[end..])
+    };
+    let name = std::str::from_utf8(path).ok()?;
+    if name.is_empty() || name.contains('@') || name.contains(|c: char| c.is_whitespace()) {
+        return None;
+    }
+    let mut out = verb.to_vec();
+    out.push(b'<');
+    out.extend_from_slice(qualify(name).as_bytes());
+    out.push(b'>');
+    out.extend_from_slice(after);
+    Some(out)
+}
+
 /// One reply: code, enhanced status code (RFC 3463) and text lines.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Reply {
@@ -156,6 +190,32 @@ impl Reply {
             let _ = write!(text, "{}\r\n", self.code);
         }
         out.extend_from_slice(text.as_bytes());
+    }
+}
+
+#[cfg(test)]
+mod qualify_tests {
+    use super::*;
+
+    fn q(line: &str) -> Option<String> {
+        qualify_path(line.as_bytes(), |n| format!("{n}@example.org"))
+            .map(|l| String::from_utf8(l).unwrap())
+    }
+
+    #[test]
+    fn unqualified_paths_are_completed_and_parameters_kept() {
+        assert_eq!(
+            q("MAIL FROM:<alice> BODY=8BITMIME\r\n").as_deref(),
+            Some("MAIL FROM:<alice@example.org> BODY=8BITMIME\r\n")
+        );
+        assert_eq!(
+            q("rcpt to: root\r\n").as_deref(),
+            Some("rcpt to:<root@example.org>\r\n")
+        );
+        assert_eq!(q("MAIL FROM:<>\r\n"), None, "the null sender stays");
+        assert_eq!(q("RCPT TO:<bob@x.test>\r\n"), None);
+        assert_eq!(q("DATA\r\n"), None);
+        assert_eq!(q("RCPT TO:<unclosed\r\n"), None);
     }
 }
 

@@ -6,13 +6,15 @@
 //! the directory says the address is local and leads somewhere: no open relay,
 //! whatever tricks the address carries (`%`, `!`, source routes, quoted `@`, IP
 //! literals). It answers 250 to the body only once the queue has made it
-//! durable. LMTP answers each recipient after writing its mailbox.
+//! durable. LMTP answers each recipient after writing its mailbox. Local
+//! programs submit through `havre sendmail` on a Unix socket ([`local`]).
 //!
 //! Layers, one way: `havre-smtp-codec` (bytes ↔ commands and replies, the DATA
 //! decoder) knows nothing of sessions; the session knows nothing of sockets
 //! beyond the `conn` wrapper; [`server`] owns sockets and TLS.
 
 mod data;
+pub mod local;
 pub mod networks;
 mod received;
 pub mod server;
@@ -26,7 +28,8 @@ use havre_mailbox::LocalDelivery;
 use havre_queue::Queue;
 
 pub use havre_smtp_codec as codec;
-pub use server::{Listener, serve};
+pub use local::{Caller, LocalSettings};
+pub use server::{Listener, serve, serve_local};
 
 /// The dialect a listener speaks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -36,6 +39,22 @@ pub enum Mode {
     /// senders checked against the login.
     Submission,
     Lmtp,
+    /// Local programs' mail through `havre sendmail` (Postfix's pickup), on
+    /// a Unix socket: the caller is known by its uid, may send anywhere,
+    /// and its unqualified addresses are completed ([`local`]).
+    Local,
+}
+
+impl Mode {
+    /// The role's name in logs (the program name after `havre/`).
+    pub fn role(self) -> &'static str {
+        match self {
+            Mode::Mx => "mx",
+            Mode::Submission => "submission",
+            Mode::Lmtp => "lmtp",
+            Mode::Local => "pickup",
+        }
+    }
 }
 
 /// Limits and names, from the `[server]` and `[smtp]` config sections.
@@ -67,4 +86,6 @@ pub struct Services {
     pub internal_networks: Vec<networks::Network>,
     /// Classes whose users may use any sender address.
     pub any_sender_classes: Vec<String>,
+    /// How local submission completes addresses.
+    pub local_submission: LocalSettings,
 }

@@ -67,6 +67,20 @@ pub fn received_header(f: &ReceivedFields<'_>) -> String {
     header
 }
 
+/// The trace of a local submission, as Postfix's pickup writes it: no
+/// `from` clause (there is no network client), the submitting uid instead.
+pub fn local_received_header(
+    hostname: &str,
+    uid: u32,
+    queue_id: &str,
+    now: chrono::DateTime<chrono::Utc>,
+) -> String {
+    format!(
+        "Received: by {hostname} (havre, from userid {uid})\r\n\tid {queue_id}; {}\r\n",
+        now.format("%a, %d %b %Y %H:%M:%S %z (UTC)")
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -16,11 +16,12 @@ use havre_store::{QueueEntry, QueueRecipient, RecipientStatus};
 use smtp_proto::{MAIL_SMTPUTF8, Request};
 
 use crate::data::{self, BodySink};
-use crate::received::{ReceivedFields, protocol_keyword, received_header};
+use crate::local::Caller;
+use crate::received::{ReceivedFields, local_received_header, protocol_keyword, received_header};
 use crate::{Mode, Services};
 use havre_net::{Conn, ConnError, Line, Peer, guard_command};
 use havre_smtp_codec::headers::{from_addresses, message_id};
-use havre_smtp_codec::{Reply, parse_command};
+use havre_smtp_codec::{Reply, parse_command, qualify_path};
 
 struct Transaction {
     id: String,
@@ -89,6 +90,8 @@ pub(crate) struct Session {
     auth: Option<havre_store::User>,
     /// The connection began with TLS (port 465).
     implicit_tls: bool,
+    /// The local account on the other end (local submission).
+    caller: Option<Caller>,
 }
 
 /// The last words to a client whose command met a bug (the panic is logged):
@@ -119,23 +122,39 @@ impl Session {
             stats: Stats::default(),
             auth: None,
             implicit_tls: false,
+            caller: None,
         }
+    }
+
+    /// A local submission from `caller` (on the Unix socket of `havre
+    /// sendmail`); the loopback address stands for the peer.
+    pub(crate) fn new_local(services: Arc<Services>, caller: Caller) -> Session {
+        let mut session =
+            Session::new(Mode::Local, services, SocketAddr::from(([127, 0, 0, 1], 0)));
+        session.client_name = "localhost".into();
+        session.caller = Some(caller);
+        session
     }
 
     /// The program name of the session's log lines: Postfix's smtpd, under
     /// the service names its master.cf gives submission (587) and smtps
-    /// (465), which pflogsumm and Fail2ban's postfix filter recognise.
+    /// (465), which pflogsumm and Fail2ban's postfix filter recognise; its
+    /// pickup for local submission.
     fn role(&self) -> &'static str {
         match self.mode {
             Mode::Mx => "smtpd",
             Mode::Submission if self.implicit_tls => "smtps/smtpd",
             Mode::Submission => "submission/smtpd",
             Mode::Lmtp => "lmtp",
+            Mode::Local => "pickup",
         }
     }
 
     fn client(&self) -> String {
-        format!("{}[{}]", self.client_name, self.peer.ip())
+        match &self.caller {
+            Some(caller) => format!("uid={} ({})", caller.uid, caller.account),
+            None => format!("{}[{}]", self.client_name, self.peer.ip()),
+        }
     }
 
     pub(crate) async fn run(
@@ -161,7 +180,7 @@ impl Session {
                 "{} {}",
                 settings.hostname,
                 match self.mode {
-                    Mode::Mx | Mode::Submission => settings.banner.as_str(),
+                    Mode::Mx | Mode::Submission | Mode::Local => settings.banner.as_str(),
                     Mode::Lmtp => "LMTP havre",
                 }
             )],
@@ -326,6 +345,13 @@ impl Session {
                 return Ok(Flow::Continue);
             }
         };
+        // Local programs write `root`, not `root@domain`: completed before
+        // the parser, which wants a domain.
+        let line = match self.mode {
+            Mode::Local => qualify_path(&line, |name| self.services.local_submission.qualify(name))
+                .unwrap_or(line),
+            _ => line,
+        };
         let command = match parse_command(&line) {
             Ok(command) => command,
             Err(err) => {
@@ -392,7 +418,7 @@ impl Session {
                 Reply::new(252, "2.0.0", "Cannot VRFY user, but will accept message"),
             ),
             Request::StartTls => {
-                if self.services.tls.is_none() || self.mode == Mode::Lmtp {
+                if self.services.tls.is_none() || matches!(self.mode, Mode::Lmtp | Mode::Local) {
                     self.reply(
                         conn,
                         name,
@@ -620,7 +646,10 @@ impl Session {
         }
         let mut lines = vec![settings.hostname.clone(), "PIPELINING".into()];
         lines.push(format!("SIZE {}", settings.message_size_limit));
-        if self.mode != Mode::Lmtp && self.services.tls.is_some() && self.tls.is_none() {
+        if !matches!(self.mode, Mode::Lmtp | Mode::Local)
+            && self.services.tls.is_some()
+            && self.tls.is_none()
+        {
             lines.push("STARTTLS".into());
         }
         // AUTH only where passwords are welcome, and only once encrypted:
@@ -647,7 +676,8 @@ impl Session {
     /// May this client send to any domain (authenticated, or from an internal
     /// network)?
     fn may_relay(&self) -> bool {
-        self.auth.is_some()
+        self.mode == Mode::Local
+            || self.auth.is_some()
             || self
                 .services
                 .internal_networks
@@ -722,6 +752,13 @@ impl Session {
             );
         }
         let id = new_queue_id();
+        // A local caller hears what its address was completed to (`havre
+        // sendmail` writes it in the From: header it adds), in Sendmail's words.
+        let reply = if self.mode == Mode::Local {
+            Reply::new(250, "2.1.0", format!("<{address}>... Sender ok"))
+        } else {
+            Reply::new(250, "2.1.0", "Ok")
+        };
         self.tx = Some(Transaction {
             id,
             sender: address,
@@ -730,7 +767,7 @@ impl Session {
             bdat: None,
             bdat_failed: false,
         });
-        Reply::new(250, "2.1.0", "Ok")
+        reply
     }
 
     /// Postfix's smtpd_check_queue: no MAIL while the queue's filesystem has
@@ -759,11 +796,17 @@ impl Session {
     /// Postfix's `client=` line, when the first recipient of a transaction
     /// is accepted (when Postfix's smtpd opens the queue file): pflogsumm
     /// counts a received message per such line, so a transaction whose every
-    /// recipient is refused is not one.
+    /// recipient is refused is not one. A local submission gets Postfix's
+    /// pickup line instead (`uid=N from=<sender>`: who submitted, as the
+    /// kernel said), which pflogsumm counts the same way.
     fn log_client(&self) {
         let Some(tx) = self.tx.as_ref().filter(|tx| !tx.recipients.is_empty()) else {
             return;
         };
+        if let Some(caller) = &self.caller {
+            tracing::info!(target: "smtp", role = self.role(), "{}: uid={} from=<{}>", tx.id, caller.uid, tx.sender);
+            return;
+        }
         match &self.auth {
             Some(user) => {
                 tracing::info!(target: "smtp", role = self.role(), "{}: client={}, sasl_username={}", tx.id, self.client(), user.email)
@@ -837,7 +880,7 @@ impl Session {
                     tx.recipients
                         .push((parsed.to_string(), vec![Target::Remote(parsed.to_string())]));
                 }
-                return Reply::new(250, "2.1.5", "Ok");
+                return self.recipient_ok(&address);
             }
             Ok(Resolution::NotLocal) => {
                 Reply::new(554, "5.7.1", format!("<{address}>: Relay access denied"))
@@ -863,12 +906,21 @@ impl Session {
                     if let Some(tx) = self.tx.as_mut() {
                         tx.recipients.push((parsed.to_string(), targets));
                     }
-                    return Reply::new(250, "2.1.5", "Ok");
+                    return self.recipient_ok(&address);
                 }
             }
         };
         self.noqueue(&reply, &address);
         reply
+    }
+
+    /// 250 to a RCPT; a local caller hears what its address was completed to.
+    fn recipient_ok(&self, address: &str) -> Reply {
+        if self.mode == Mode::Local {
+            Reply::new(250, "2.1.5", format!("<{address}>... Recipient ok"))
+        } else {
+            Reply::new(250, "2.1.5", "Ok")
+        }
     }
 
     /// `RCPT TO:<postmaster>` without a domain must be accepted (RFC 5321 4.5.1).
@@ -925,20 +977,25 @@ impl Session {
             tx.smtputf8,
             self.auth.is_some(),
         );
-        let header = received_header(&ReceivedFields {
-            helo: self.helo.as_deref().unwrap_or(""),
-            client_name: &self.client_name,
-            client_ip: self.peer.ip(),
-            hostname: &settings.hostname,
-            protocol: &protocol,
-            queue_id: &tx.id,
-            single_recipient: match tx.recipients.as_slice() {
-                [(only, _)] => Some(only.as_str()),
-                _ => None,
-            },
-            tls: self.tls.as_deref(),
-            now: chrono::Utc::now(),
-        });
+        let header = match &self.caller {
+            Some(caller) => {
+                local_received_header(&settings.hostname, caller.uid, &tx.id, chrono::Utc::now())
+            }
+            None => received_header(&ReceivedFields {
+                helo: self.helo.as_deref().unwrap_or(""),
+                client_name: &self.client_name,
+                client_ip: self.peer.ip(),
+                hostname: &settings.hostname,
+                protocol: &protocol,
+                queue_id: &tx.id,
+                single_recipient: match tx.recipients.as_slice() {
+                    [(only, _)] => Some(only.as_str()),
+                    _ => None,
+                },
+                tls: self.tls.as_deref(),
+                now: chrono::Utc::now(),
+            }),
+        };
         let mut body = BodyWriter {
             file: Some(file),
             limit: settings.message_size_limit,
@@ -1117,7 +1174,7 @@ impl Session {
                     ),
                 );
             }
-            Mode::Mx | Mode::Submission => {
+            Mode::Mx | Mode::Submission | Mode::Local => {
                 let reply = self.enqueue(tx, body).await;
                 self.reply(conn, name, reply);
             }
@@ -1393,6 +1450,7 @@ mod tests {
             tls: None,
             internal_networks: Vec::new(),
             any_sender_classes: Vec::new(),
+            local_submission: crate::LocalSettings::default(),
         });
         let (server, mut client) = PanicOnRead::pair();
         let session = Session::new(Mode::Mx, services, "192.0.2.1:40000".parse().unwrap());

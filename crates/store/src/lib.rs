@@ -31,7 +31,7 @@ pub use model::*;
 pub use sqlite::SqliteStore;
 
 /// The schema version this code writes (the last migration).
-pub const SCHEMA_VERSION: i64 = 7;
+pub const SCHEMA_VERSION: i64 = 8;
 
 use async_trait::async_trait;
 
@@ -104,6 +104,9 @@ pub trait Store: MailStore + Send + Sync + 'static {
     async fn get_user(&self, email: &str) -> Result<Option<User>>;
     async fn list_users(&self, domain: Option<&str>) -> Result<Vec<User>>;
     async fn set_password(&self, email: &str, password_hash: Option<&str>) -> Result<bool>;
+    /// Changes what `changes` names (class, quota, disabled, password), all or none;
+    /// false when there is no such user.
+    async fn modify_user(&self, email: &str, changes: &UserChanges) -> Result<bool>;
     async fn remove_user(&self, email: &str) -> Result<bool>;
 
     // Aliases: one address (or `@domain` for a catch-all) to many targets.

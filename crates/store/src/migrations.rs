@@ -151,4 +151,14 @@ CREATE TABLE metadata (
 );
 "#,
     },
+    Migration {
+        version: 8,
+        name: "disabled users",
+        // A disabled user cannot log in (IMAP, POP3, submission) but still
+        // receives mail, as Dovecot's `nologin` extra field: suspending an
+        // account loses nothing.
+        sql: r#"
+ALTER TABLE users ADD COLUMN disabled INTEGER NOT NULL DEFAULT 0;
+"#,
+    },
 ];

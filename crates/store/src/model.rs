@@ -23,6 +23,19 @@ pub struct User {
     pub class: String,
     pub quota: Option<u64>,
     pub created_at: i64,
+    /// Cannot log in; mail is still delivered (Dovecot's `nologin`).
+    pub disabled: bool,
+}
+
+/// What `havre user modify` changes; `None` leaves a field as it is.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct UserChanges {
+    pub class: Option<String>,
+    /// `Some(None)` makes the quota unlimited.
+    pub quota: Option<Option<u64>>,
+    pub disabled: Option<bool>,
+    /// A new password hash.
+    pub password_hash: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

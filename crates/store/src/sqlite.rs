@@ -209,6 +209,7 @@ fn user_from_row(row: &SqliteRow) -> std::result::Result<User, sqlx::Error> {
         class: row.try_get("class")?,
         quota: row.try_get::<Option<i64>, _>("quota")?.map(|q| q as u64),
         created_at: row.try_get("created_at")?,
+        disabled: row.try_get::<i64, _>("disabled")? != 0,
     })
 }
 
@@ -330,7 +331,7 @@ impl Store for SqliteStore {
 
     async fn get_user(&self, email: &str) -> Result<Option<User>> {
         let row = sqlx::query(
-            "SELECT email, password_hash, class, quota, created_at FROM users WHERE email = ?",
+            "SELECT email, password_hash, class, quota, created_at, disabled FROM users WHERE email = ?",
         )
         .bind(email)
         .fetch_optional(&self.reader)
@@ -342,7 +343,7 @@ impl Store for SqliteStore {
         let rows = match domain {
             Some(d) => {
                 sqlx::query(
-                    "SELECT email, password_hash, class, quota, created_at FROM users
+                    "SELECT email, password_hash, class, quota, created_at, disabled FROM users
                      WHERE domain = ? ORDER BY email",
                 )
                 .bind(d)
@@ -351,7 +352,7 @@ impl Store for SqliteStore {
             }
             None => {
                 sqlx::query(
-                    "SELECT email, password_hash, class, quota, created_at FROM users
+                    "SELECT email, password_hash, class, quota, created_at, disabled FROM users
                      ORDER BY domain, email",
                 )
                 .fetch_all(&self.reader)
@@ -371,6 +372,48 @@ impl Store for SqliteStore {
             .execute(&self.writer)
             .await?;
         Ok(done.rows_affected() > 0)
+    }
+
+    async fn modify_user(&self, email: &str, changes: &UserChanges) -> Result<bool> {
+        let mut tx = self.writer.begin().await?;
+        let exists = sqlx::query("SELECT 1 FROM users WHERE email = ?")
+            .bind(email)
+            .fetch_optional(&mut *tx)
+            .await?
+            .is_some();
+        if !exists {
+            return Ok(false);
+        }
+        if let Some(class) = &changes.class {
+            sqlx::query("UPDATE users SET class = ? WHERE email = ?")
+                .bind(class)
+                .bind(email)
+                .execute(&mut *tx)
+                .await?;
+        }
+        if let Some(quota) = changes.quota {
+            sqlx::query("UPDATE users SET quota = ? WHERE email = ?")
+                .bind(quota.map(|q| q as i64))
+                .bind(email)
+                .execute(&mut *tx)
+                .await?;
+        }
+        if let Some(hash) = &changes.password_hash {
+            sqlx::query("UPDATE users SET password_hash = ? WHERE email = ?")
+                .bind(hash)
+                .bind(email)
+                .execute(&mut *tx)
+                .await?;
+        }
+        if let Some(disabled) = changes.disabled {
+            sqlx::query("UPDATE users SET disabled = ? WHERE email = ?")
+                .bind(i64::from(disabled))
+                .bind(email)
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
+        Ok(true)
     }
 
     async fn remove_user(&self, email: &str) -> Result<bool> {

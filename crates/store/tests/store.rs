@@ -40,6 +40,36 @@ async fn a_user_added_twice_is_refused_and_the_first_is_kept() {
 }
 
 #[tokio::test]
+async fn modifying_a_user_changes_only_what_is_named() {
+    let store = store_with_domain().await;
+    store.add_user(&user("alice@example.test")).await.unwrap();
+    let before = store.get_user("alice@example.test").await.unwrap().unwrap();
+    assert!(!before.disabled);
+    let changed = store
+        .modify_user(
+            "alice@example.test",
+            &UserChanges {
+                quota: Some(None),
+                disabled: Some(true),
+                ..UserChanges::default()
+            },
+        )
+        .await
+        .unwrap();
+    assert!(changed);
+    let after = store.get_user("alice@example.test").await.unwrap().unwrap();
+    assert_eq!(after.quota, None);
+    assert!(after.disabled);
+    assert_eq!(after.class, "student", "the class was not named");
+    assert!(
+        !store
+            .modify_user("nobody@example.test", &UserChanges::default())
+            .await
+            .unwrap()
+    );
+}
+
+#[tokio::test]
 async fn a_domain_with_users_cannot_be_removed() {
     let store = store_with_domain().await;
     store.add_user(&user("alice@example.test")).await.unwrap();

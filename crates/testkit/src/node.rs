@@ -296,6 +296,28 @@ impl Havre {
         }
     }
 
+    /// SIGHUP to `havre serve`: what logrotate and `havre reload` send.
+    pub fn hup(&self) {
+        let pid = self.pid().expect("havre serve is running");
+        // SAFETY: plain kill(2) on our own child's pid.
+        unsafe { libc::kill(pid as i32, libc::SIGHUP) };
+    }
+
+    /// Waits until the log file has `needle` on at least `count` lines (or
+    /// 30 s); returns the log.
+    pub fn wait_for_log(&self, needle: &str, count: usize) -> String {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let log = self.log();
+            if log.lines().filter(|l| l.contains(needle)).count() >= count
+                || Instant::now() > deadline
+            {
+                return log;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
     pub fn stderr(&self) -> String {
         std::fs::read_to_string(self.dir.path().join("node/serve.stderr")).unwrap_or_default()
     }

@@ -95,6 +95,7 @@ pub async fn start_with(settings: Pop3Settings) -> Server {
         mailboxes: mailboxes.clone(),
         tls: Some(tls_acceptor()),
         locks: MaildropLocks::new(),
+        sessions: havre_net::Sessions::new(),
     });
     let (stopper, stop) = havre_net::Stopper::new();
     let gate = havre_net::Gate::new("pop3", havre_net::Caps::UNLIMITED, stop);
@@ -102,6 +103,8 @@ pub async fn start_with(settings: Pop3Settings) -> Server {
     let implicit = TcpListener::bind("127.0.0.1:0").await.expect("bind");
     let port = plain.local_addr().expect("addr").port();
     let tls_port = implicit.local_addr().expect("addr").port();
+    // The node's publisher of new services on reload; none here.
+    let (_publisher, services) = tokio::sync::watch::channel(services);
     tokio::spawn(havre_pop3::serve(
         plain,
         false,
