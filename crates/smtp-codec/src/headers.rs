@@ -1,7 +1,8 @@
 //! What the SMTP roles read in a message's header, on raw bytes: the
-//! `From:` addresses (the submission check), where the header section
-//! ends, and the fields a receiving server must remove before it adds its
-//! own (an `Authentication-Results:` claiming its authserv-id).
+//! `From:` addresses (the submission check), the `Message-ID:` (the log),
+//! where the header section ends, and the fields a receiving server must
+//! remove before it adds its own (an `Authentication-Results:` claiming its
+//! authserv-id).
 //!
 //! The header of a submitted message is whatever the client sent: 8-bit bytes,
 //! invalid UTF-8, bare LF line ends, no body separator. This reads it as bytes
@@ -55,6 +56,34 @@ pub fn from_addresses(head: &[u8]) -> Vec<String> {
         );
     }
     addresses
+}
+
+/// The value of the first `Message-ID:` field of a message head, unfolded
+/// and trimmed (`<id@host>`), for the log line that lets one follow a
+/// message from its client's copy to the server's log. At most 998 bytes
+/// (RFC 5322's line limit) are kept.
+pub fn message_id(head: &[u8]) -> Option<String> {
+    let mut value: Option<Vec<u8>> = None;
+    for line in head.split(|&b| b == b'\n') {
+        let line = line.strip_suffix(b"\r").unwrap_or(line);
+        if line.is_empty() {
+            break;
+        }
+        if line.starts_with(b" ") || line.starts_with(b"\t") {
+            if let Some(value) = value.as_mut() {
+                value.extend_from_slice(line);
+            }
+            continue;
+        }
+        if value.is_some() {
+            break;
+        }
+        value = field_value(line, b"message-id").map(<[u8]>::to_vec);
+    }
+    let value = value?;
+    let text = String::from_utf8_lossy(&value[..value.len().min(998)]);
+    let text = text.trim();
+    (!text.is_empty()).then(|| text.to_string())
 }
 
 /// The trimmed contents of each `<...>` in `part`.
@@ -198,7 +227,19 @@ pub fn authserv_id(value: &[u8]) -> Option<String> {
 
 #[cfg(test)]
 mod tests {
-    use super::{authserv_id, from_addresses, header_end, without_fields};
+    use super::{authserv_id, from_addresses, header_end, message_id, without_fields};
+
+    #[test]
+    fn the_first_message_id_is_read_unfolded() {
+        let head =
+            b"Subject: x\r\nMessage-Id:\r\n <abc@example.test>\r\nMessage-ID: <second@x>\r\n\r\n";
+        assert_eq!(message_id(head).as_deref(), Some("<abc@example.test>"));
+        assert_eq!(
+            message_id(b"Subject: none\r\n\r\nMessage-ID: <body@x>\r\n"),
+            None
+        );
+        assert_eq!(message_id(b"Message-ID:   \r\n\r\n"), None);
+    }
 
     #[test]
     fn a_display_name_and_an_angle_address() {
