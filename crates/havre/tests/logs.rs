@@ -150,7 +150,7 @@ fn pflogsumm_counts_what_was_received_delivered_deferred_bounced_and_rejected() 
     assert!(log.contains("havre/smtps/smtpd["), "{log}");
     assert!(
         log.contains(
-            "NOQUEUE: reject: RCPT from unknown[127.0.0.1]: 550 5.1.1 <ghost@example.test>"
+            "NOQUEUE: reject: RCPT from localhost[127.0.0.1]: 550 5.1.1 <ghost@example.test>"
         ),
         "{log}"
     );
@@ -439,7 +439,7 @@ fn with_log_output_syslog_lines_go_to_the_syslog_socket_as_rfc_3164_mail_facilit
     failed_auth_then_a_message(&node);
     let pid = node.pid().unwrap();
     // <22>: facility mail (2) x 8 + info (6); <20>: warning (4).
-    let client = listener.wait_for(": client=unknown[127.0.0.1]");
+    let client = listener.wait_for(": client=localhost[127.0.0.1]");
     assert!(client.starts_with("<22>"), "{client}");
     assert!(
         client.contains(&format!(" havre/smtpd[{pid}]: ")),
@@ -455,7 +455,7 @@ fn with_log_output_syslog_lines_go_to_the_syslog_socket_as_rfc_3164_mail_facilit
     assert!(
         warning.starts_with("<20>")
             && warning.contains(&format!(
-                " havre/smtps/smtpd[{pid}]: warning: unknown[127.0.0.1]: SASL PLAIN authentication failed: "
+                " havre/smtps/smtpd[{pid}]: warning: localhost[127.0.0.1]: SASL PLAIN authentication failed: "
             )),
         "{warning}"
     );
@@ -476,7 +476,7 @@ fn with_log_output_journald_each_line_keeps_its_program_name_and_priority() {
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect()
     };
-    let client = fields(&listener.wait_for(": client=unknown[127.0.0.1]"));
+    let client = fields(&listener.wait_for(": client=localhost[127.0.0.1]"));
     assert_eq!(client["SYSLOG_IDENTIFIER"], "havre/smtpd");
     assert_eq!(client["PRIORITY"], "6");
     assert_eq!(client["SYSLOG_FACILITY"], "2");
@@ -486,7 +486,7 @@ fn with_log_output_journald_each_line_keeps_its_program_name_and_priority() {
     assert_eq!(warning["PRIORITY"], "4");
     assert!(
         warning["MESSAGE"]
-            .starts_with("warning: unknown[127.0.0.1]: SASL PLAIN authentication failed: "),
+            .starts_with("warning: localhost[127.0.0.1]: SASL PLAIN authentication failed: "),
         "{warning:?}"
     );
 }
@@ -512,7 +512,7 @@ fn a_reload_says_log_output_and_log_socket_need_a_restart_and_lines_keep_their_w
     }
     failed_auth_then_a_message(&node);
     // Still RFC 3164 datagrams to the socket serve started with.
-    let client = syslog.wait_for(": client=unknown[127.0.0.1]");
+    let client = syslog.wait_for(": client=localhost[127.0.0.1]");
     assert!(client.starts_with("<22>"), "{client}");
     assert!(
         journald.received.lock().unwrap().is_empty(),
