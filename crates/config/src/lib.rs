@@ -53,8 +53,8 @@ mod values;
 pub use docs::{KEY_DOCS, defaults_commented, doc, init_text};
 pub use edit::{parse_value, set, unset};
 pub use error::{ConfigError, Location};
-pub use guard::{Guard, INTERNAL_NETWORKS};
 pub use flatten::{changed_keys, get, get_pairs, show, show_defaults, show_non_default};
+pub use guard::{Guard, INTERNAL_NETWORKS};
 pub use keys::{format_key, parse_key};
 pub use load::{LoadedConfig, check, load, parse};
 pub use model::{

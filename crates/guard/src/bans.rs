@@ -106,8 +106,16 @@ mod tests {
         assert_eq!(ips, ["192.0.2.8", "192.0.2.9", "192.0.2.10"], "by address");
         assert_eq!(bans[0].reason, "by hand");
         assert_eq!((bans[0].since, bans[0].until), (start, start + hour));
-        assert!(remove_ban(&state, "192.0.2.9".parse().unwrap()).await.unwrap());
-        assert!(!remove_ban(&state, "192.0.2.9".parse().unwrap()).await.unwrap());
+        assert!(
+            remove_ban(&state, "192.0.2.9".parse().unwrap())
+                .await
+                .unwrap()
+        );
+        assert!(
+            !remove_ban(&state, "192.0.2.9".parse().unwrap())
+                .await
+                .unwrap()
+        );
         clock.advance(hour);
         assert!(list_bans(&state).await.unwrap().is_empty());
     }

@@ -15,7 +15,13 @@ pub fn settings_from_config(config: &Config) -> GuardSettings {
     let mut exempt = Vec::new();
     for entry in &g.exempt {
         if entry.trim() == INTERNAL_NETWORKS {
-            exempt.extend(config.relay.internal_networks.iter().filter_map(|n| network(n)));
+            exempt.extend(
+                config
+                    .relay
+                    .internal_networks
+                    .iter()
+                    .filter_map(|n| network(n)),
+            );
         } else if let Some(net) = network(entry) {
             exempt.push(net);
         }

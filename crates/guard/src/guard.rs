@@ -325,8 +325,25 @@ impl Guard {
             if known == Some(ban.until) {
                 continue;
             }
+            // The state times a ban it saves by its own clock reading: a
+            // difference of less than a second is the same ban.
+            let moved = known.map(|k| {
+                k.duration_since(ban.until)
+                    .or_else(|_| ban.until.duration_since(k))
+                    .unwrap_or_default()
+                    >= Duration::from_secs(1)
+            });
             if log {
-                tracing::info!(target: "guard", "banned {} until {}: {}", ban.ip, havre_net::until_text(ban.until), ban.reason);
+                let until = havre_net::until_text(ban.until);
+                match moved {
+                    None => {
+                        tracing::info!(target: "guard", "banned {} until {until}: {}", ban.ip, ban.reason)
+                    }
+                    Some(true) => {
+                        tracing::info!(target: "guard", "ban of {} now ends {until}: {}", ban.ip, ban.reason)
+                    }
+                    Some(false) => {}
+                }
             }
             map.insert(
                 ban.ip,

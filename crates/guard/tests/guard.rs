@@ -195,9 +195,15 @@ async fn an_exempt_address_is_never_counted_nor_refused() {
     let office = ip("192.0.2.20");
     assert_eq!(fail(&n.guard, office, Service::Imap, 30).await, None);
     assert!(n.state.list("guard:").await.unwrap().is_empty());
-    add_ban(&*n.state, office, Duration::from_secs(60), "by hand", start())
-        .await
-        .unwrap();
+    add_ban(
+        &*n.state,
+        office,
+        Duration::from_secs(60),
+        "by hand",
+        start(),
+    )
+    .await
+    .unwrap();
     n.guard.refresh().await.unwrap();
     assert!(n.guard.screen(office).is_ok(), "exemption wins over a ban");
     assert!(
@@ -222,10 +228,7 @@ async fn a_disabled_guard_or_a_zero_limit_bans_no_one() {
     assert!(n.guard.screen(who).is_err());
     n.guard.apply(GuardSettings::off());
     assert!(n.guard.screen(who).is_ok(), "off: bans are not applied");
-    assert_eq!(
-        n.guard.record(who, Offence::UnknownRecipient).await,
-        None
-    );
+    assert_eq!(n.guard.record(who, Offence::UnknownRecipient).await, None);
     assert!(Guard::off().screen(who).is_ok());
 }
 
@@ -233,15 +236,18 @@ async fn a_disabled_guard_or_a_zero_limit_bans_no_one() {
 async fn bans_made_elsewhere_reach_the_gates_at_the_next_refresh_and_lifted_ones_go() {
     let n = node(GuardSettings::default()).await;
     let who = ip("192.0.2.40");
-    add_ban(&*n.state, who, Duration::from_secs(120), "havre ban add", start())
-        .await
-        .unwrap();
+    add_ban(
+        &*n.state,
+        who,
+        Duration::from_secs(120),
+        "havre ban add",
+        start(),
+    )
+    .await
+    .unwrap();
     assert!(n.guard.screen(who).is_ok(), "not before the refresh");
     n.guard.refresh().await.unwrap();
-    assert_eq!(
-        n.guard.screen(who),
-        Err(start() + Duration::from_secs(120))
-    );
+    assert_eq!(n.guard.screen(who), Err(start() + Duration::from_secs(120)));
     assert!(remove_ban(&*n.state, who).await.unwrap());
     n.guard.refresh().await.unwrap();
     assert!(n.guard.screen(who).is_ok());
@@ -265,14 +271,22 @@ async fn a_ban_survives_a_restart_and_expires_while_stopped() {
     let clock = Arc::new(ManualClock::new(start()));
     let who = ip("192.0.2.60");
     {
-        let state = Arc::new(EmbeddedState::open_with_clock(&path, clock.clone()).await.unwrap());
+        let state = Arc::new(
+            EmbeddedState::open_with_clock(&path, clock.clone())
+                .await
+                .unwrap(),
+        );
         let guard = Guard::open_with_clock(GuardSettings::default(), state, clock.clone())
             .await
             .unwrap();
         assert!(fail(&guard, who, Service::Imap, 10).await.is_some());
     }
     let reopen = || async {
-        let state = Arc::new(EmbeddedState::open_with_clock(&path, clock.clone()).await.unwrap());
+        let state = Arc::new(
+            EmbeddedState::open_with_clock(&path, clock.clone())
+                .await
+                .unwrap(),
+        );
         Guard::open_with_clock(GuardSettings::default(), state, clock.clone())
             .await
             .unwrap()

@@ -86,6 +86,9 @@ pub struct Shared {
     /// $myorigin), worked out at start from the local domains when
     /// `sendmail.origin` is empty.
     pub origin: String,
+    /// Counts every role's offences and holds the bans (one per node; a
+    /// reload changes its limits, not its counts).
+    pub guard: havre_guard::Guard,
 }
 
 /// The publishers of each role's settings.
@@ -139,6 +142,9 @@ impl Live {
             self.tls = tls.acceptor;
         }
         let tls = self.tls.clone();
+        self.shared
+            .guard
+            .apply(havre_guard::settings_from_config(config));
         let before = self.outbound.borrow().clone();
         let signers = match material.signers {
             Some(signers) => Arc::new(signers),
@@ -202,6 +208,7 @@ fn smtp(shared: &Shared, config: &Config, tls: TlsAcceptor) -> Arc<Services> {
             },
             canonical: config.sendmail.canonical.clone(),
         },
+        guard: shared.guard.clone(),
     })
 }
 
@@ -220,6 +227,7 @@ fn imap(shared: &Shared, config: &Config, tls: TlsAcceptor) -> havre_imap::Servi
         tls: Some(tls),
         limits: shared.imap_limits.clone(),
         sessions: shared.sessions.clone(),
+        guard: shared.guard.clone(),
     })
 }
 
@@ -234,6 +242,7 @@ fn pop3(shared: &Shared, config: &Config, tls: TlsAcceptor) -> Arc<havre_pop3::P
         tls: Some(tls),
         locks: shared.pop3_locks.clone(),
         sessions: shared.sessions.clone(),
+        guard: shared.guard.clone(),
     })
 }
 

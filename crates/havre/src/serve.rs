@@ -109,27 +109,26 @@ pub async fn run(explicit: Option<PathBuf>) -> anyhow::Result<()> {
     // One gate per role: 587 and 465 share submission's caps, 143 and 993 imap's.
     // SMTP clients in relay.internal_networks are spared the per-address
     // cap, as Postfix spares $mynetworks: a site behind one NAT submits.
+    // Every gate asks the guard first: a banned address is refused by all.
+    let screen = shared.guard.as_screen();
     let gates: Vec<(Role, Arc<Gate>)> = caps
         .into_iter()
         .map(|(role, c)| {
-            let gate = if matches!(role, Role::Mx | Role::Submission | Role::Lmtp) {
-                // The networks of the moment: a reload may change them.
-                let services = smtp.clone();
-                Gate::with_exempt(
-                    role.as_str(),
-                    c,
-                    stop.clone(),
+            let exempt: havre_net::Exempt =
+                if matches!(role, Role::Mx | Role::Submission | Role::Lmtp) {
+                    // The networks of the moment: a reload may change them.
+                    let services = smtp.clone();
                     Box::new(move |ip| {
                         services
                             .borrow()
                             .internal_networks
                             .iter()
                             .any(|n| n.contains(ip))
-                    }),
-                )
-            } else {
-                Gate::new(role.as_str(), c, stop.clone())
-            };
+                    })
+                } else {
+                    Box::new(|_| false)
+                };
+            let gate = Gate::screened(role.as_str(), c, stop.clone(), exempt, Some(screen.clone()));
             (role, gate)
         })
         .collect();
@@ -202,6 +201,8 @@ pub async fn run(explicit: Option<PathBuf>) -> anyhow::Result<()> {
         stop.clone(),
     ));
     tokio::spawn(reloader.run(hangup));
+    // Bans made by `havre ban` (or expired) reach the gates from here.
+    tokio::spawn(shared.guard.clone().run());
     let roles: Vec<String> = config.server.roles.iter().map(|r| r.to_string()).collect();
     tracing::info!(target: "serve", "havre {} started: roles {}", crate::version::VERSION, roles.join(", "));
 
@@ -263,6 +264,17 @@ async fn shared(loaded: &LoadedConfig) -> anyhow::Result<Shared> {
     }
     let directory = Directory::new(store.clone(), &config.relay.recipient_delimiter);
     let origin = local_origin(config, &directory).await?;
+    // Greylist entries, counters and bans; state.db is created if missing
+    // (after the switch to server.user, so it is that account's).
+    let state_path = loaded.state_path();
+    let state: Arc<dyn havre_state::State> = Arc::new(
+        havre_state::EmbeddedState::open(&state_path)
+            .await
+            .with_context(|| format!("cannot open the state {}", state_path.display()))?,
+    );
+    let guard = havre_guard::Guard::open(havre_guard::settings_from_config(config), state)
+        .await
+        .context("cannot read the bans")?;
     let mailboxes = Mailboxes::new(
         store,
         loaded.maildir_template().display().to_string(),
@@ -278,6 +290,7 @@ async fn shared(loaded: &LoadedConfig) -> anyhow::Result<Shared> {
         pop3_locks: havre_pop3::MaildropLocks::new(),
         sessions: havre_net::Sessions::new(),
         origin,
+        guard,
     })
 }
 

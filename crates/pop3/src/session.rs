@@ -16,6 +16,7 @@ use havre_store::{MailboxRecord, MessageRecord};
 use tokio::io::AsyncReadExt;
 
 use havre_directory::sasl::{self, SaslError};
+use havre_guard::{Offence, Service};
 use havre_net::{Conn, ConnError, Io, Line, Peer, guard_command};
 
 use crate::Pop3Services;
@@ -327,6 +328,9 @@ impl Session {
         let line = match conn.read_line(self.services.settings.max_line).await? {
             Line::Complete(line) => line,
             Line::TooLong => {
+                self.services
+                    .guard
+                    .note(self.peer.ip(), Offence::ProtocolError(Service::Pop3));
                 self.reply(conn, &err(None, "Line too long."));
                 return Ok(Flow::Continue);
             }
@@ -334,6 +338,9 @@ impl Session {
         let command = match protocol::parse_command(&line) {
             Ok(command) => command,
             Err(e) => {
+                self.services
+                    .guard
+                    .note(self.peer.ip(), Offence::ProtocolError(Service::Pop3));
                 self.reply(conn, &err(None, &e.message()));
                 return Ok(Flow::Continue);
             }
@@ -530,6 +537,11 @@ impl Session {
             }
             Err(SaslError::ProxyNotAllowed) => {
                 self.auth_attempts += 1;
+                let ip = self.peer.ip();
+                self.services
+                    .guard
+                    .record(ip, Offence::FailedLogin(Service::Pop3))
+                    .await;
                 tokio::time::sleep(self.services.settings.auth_failure_delay).await;
                 Ok(err(Some(CODE_AUTH), "Authentication failed."))
             }
@@ -549,6 +561,11 @@ impl Session {
         {
             Ok(Some(user)) => user,
             Ok(None) => {
+                let ip = self.peer.ip();
+                self.services
+                    .guard
+                    .record(ip, Offence::FailedLogin(Service::Pop3))
+                    .await;
                 tokio::time::sleep(self.services.settings.auth_failure_delay).await;
                 tracing::info!(target: "pop3", role = "pop3", "auth failed: user=<{shown}>, method={method}, {}", self.endpoints());
                 return err(Some(CODE_AUTH), "Authentication failed.");
@@ -835,6 +852,7 @@ mod tests {
             tls: None,
             locks: MaildropLocks::new(),
             sessions: havre_net::Sessions::new(),
+            guard: havre_guard::Guard::off(),
         });
         let peer = "192.0.2.1:40000".parse().unwrap();
         let local = "127.0.0.1:110".parse().unwrap();

@@ -96,6 +96,7 @@ pub async fn start_with(settings: Pop3Settings) -> Server {
         tls: Some(tls_acceptor()),
         locks: MaildropLocks::new(),
         sessions: havre_net::Sessions::new(),
+        guard: havre_guard::Guard::off(),
     });
     let (stopper, stop) = havre_net::Stopper::new();
     let gate = havre_net::Gate::new("pop3", havre_net::Caps::UNLIMITED, stop);
