@@ -48,7 +48,15 @@ pub static KEY_DOCS: &[(&str, &str)] = &[
     ),
     (
         "log.file",
-        r#"Also append log lines to this file ("" = stderr only); relative to the directory of havre.toml."#,
+        r#"Also append log lines to this file ("" = none); relative to the directory of havre.toml."#,
+    ),
+    (
+        "log.output",
+        r#"Where log lines go besides log.file: "stderr", "syslog" (the local syslog daemon, facility mail, RFC 3164) or "journald" (its native protocol). Lines are named like Postfix's (havre/smtpd, havre/qmgr...): pflogsumm --syslog-name=havre reads them. Changed only by a restart of serve, not by a reload."#,
+    ),
+    (
+        "log.socket",
+        r#"The socket of log.output ("" = /dev/log for syslog, /run/systemd/journal/socket for journald). Changed only by a restart of serve."#,
     ),
     ("tls", "TLS certificate and key offered with STARTTLS."),
     (

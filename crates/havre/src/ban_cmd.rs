@@ -72,6 +72,8 @@ impl Report for Bans {
 
 pub async fn run(explicit: Option<PathBuf>, command: BanCommand) -> anyhow::Result<()> {
     let loaded = locate::load(explicit)?;
+    // Before becoming server.user: the log file may be root's.
+    crate::logging::init_cli(&loaded);
     crate::privileges::become_server_user(&loaded)?;
     // A typo in server.data_dir must not create a state file elsewhere.
     crate::checks::data(&loaded)?;
@@ -106,6 +108,7 @@ pub async fn run(explicit: Option<PathBuf>, command: BanCommand) -> anyhow::Resu
                 bail!("--for: a ban must last longer than 0s");
             }
             let ban = add_ban(&state, ip, time.0, BY_HAND, SystemTime::now()).await?;
+            tracing::info!(target: "guard", role = "ban", "banned {ip} for {time}: {BY_HAND}");
             println!("banned {ip} for {time}, until {}", until_text(ban.until));
             if !guard.enabled {
                 eprintln!("note: guard.enabled is false: no ban applies until it is true");
@@ -117,6 +120,7 @@ pub async fn run(explicit: Option<PathBuf>, command: BanCommand) -> anyhow::Resu
             if !remove_ban(&state, ip).await? {
                 bail!("{ip} is not banned");
             }
+            tracing::info!(target: "guard", role = "ban", "unbanned {ip}: removed by havre ban remove");
             println!("unbanned {ip}");
             Ok(())
         }

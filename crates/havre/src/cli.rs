@@ -232,8 +232,8 @@ server.shutdown_grace;
   - logs each key it applied (\"reload: relay.routes changed\") and each key that \
 needs a restart (\"reload: mx.listen needs a restart\"): listeners, \
 max_connections and max_connections_per_ip, server.hostname, data_dir, user, roles \
-and node_id, storage, mailbox.maildir, relay.recipient_delimiter and \
-queue.delivery_concurrency.
+and node_id, storage, mailbox.maildir, relay.recipient_delimiter, \
+queue.delivery_concurrency, log.output and log.socket.
 
 Connections under way keep the settings they started with. serve runs as \
 server.user after the start: a TLS key or DKIM key only root may read stays as it \

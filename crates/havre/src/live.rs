@@ -11,8 +11,9 @@
 //! What a running process cannot change ([`effective`] keeps it as it was
 //! at the start): the listeners, connection caps (sized to the open-file
 //! limit), the data directory, database and Maildir template, the account,
-//! roles, host name and node id, the recipient delimiter and the number of
-//! deliveries at once. A reload logs those as needing a restart.
+//! roles, host name and node id, the recipient delimiter, the number of
+//! deliveries at once and where log lines go besides the file (`log.output`,
+//! `log.socket`). A reload logs those as needing a restart.
 
 use std::sync::Arc;
 
@@ -65,6 +66,9 @@ pub fn effective(started: &Config, new: &Config) -> Config {
     }
     c.relay.recipient_delimiter = started.relay.recipient_delimiter.clone();
     c.queue.delivery_concurrency = started.queue.delivery_concurrency;
+    // The syslog or journald socket is connected (and checked) at the start.
+    c.log.output = started.log.output;
+    c.log.socket = started.log.socket.clone();
     c
 }
 
@@ -269,6 +273,7 @@ mod tests {
         new.server.shutdown_grace = havre_config::Duration::from_secs(5);
         new.smtp.max_connections = 7;
         new.smtp.recipient_limit = 7;
+        new.log.output = havre_config::LogOutput::Syslog;
         new.relay
             .routes
             .insert("far.test".into(), "smtp:[192.0.2.1]:25".into());
@@ -283,7 +288,12 @@ mod tests {
         );
         assert_eq!(
             havre_config::changed_keys(&running, &new),
-            ["server.data_dir", "mx.listen", "smtp.max_connections"]
+            [
+                "server.data_dir",
+                "log.output",
+                "mx.listen",
+                "smtp.max_connections"
+            ]
         );
     }
 }

@@ -37,11 +37,7 @@ pub async fn run(explicit: Option<PathBuf>) -> anyhow::Result<()> {
     let hangup = signal(SignalKind::hangup()).context("cannot handle SIGHUP")?;
     let loaded = locate::load(explicit)?;
     let config = &loaded.config;
-    let log = crate::logging::init(
-        &config.log.level,
-        loaded.log_file().as_deref(),
-        &config.server.hostname,
-    )?;
+    let log = crate::logging::init(&loaded)?;
     let open_files = crate::open_files::raise().context("cannot read the open-file limit")?;
     tracing::info!(target: "serve", "open-file limit: {open_files} (soft limit set to the hard limit)");
     let (caps, lowered) = crate::open_files::caps(config, open_files);
@@ -78,7 +74,10 @@ pub async fn run(explicit: Option<PathBuf>) -> anyhow::Result<()> {
         .as_deref()
         .map(|path| crate::pickup::bind(path, &config.server.user))
         .transpose()?;
-    crate::privileges::become_server_user(&loaded)?;
+    if let Some((uid, gid)) = crate::privileges::become_server_user(&loaded)? {
+        let user = &config.server.user;
+        tracing::info!(target: "serve", "running as {user} (uid {uid}, gid {gid})");
+    }
     // Created as server.user, so only it and root can ask (who, kick).
     let control_socket = crate::control::socket_path(&loaded);
     let control = crate::control::bind(&control_socket)?;

@@ -198,10 +198,15 @@ fn havre_ban_remove_lets_a_banned_address_back() {
     );
     let greeting = wait_for_greeting(&node, "127.0.0.6", "220 ");
     assert!(greeting.starts_with("220 "), "{greeting}");
-    let log = node.wait_for_log("unbanned 127.0.0.6", 1);
+    let log = node.wait_for_log("unbanned 127.0.0.6: its ban was removed", 1);
     assert!(
         log.contains("unbanned 127.0.0.6: its ban was removed"),
-        "{log}"
+        "serve's line: {log}"
+    );
+    assert!(
+        log.contains("havre/ban[")
+            && log.contains("unbanned 127.0.0.6: removed by havre ban remove"),
+        "the command's line: {log}"
     );
     // Its count starts again: one more failure does not ban it.
     from(&node, "127.0.0.6", "smtp_fail(1)");

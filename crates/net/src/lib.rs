@@ -7,13 +7,16 @@
 //! anything else), compresses a connection on request (raw
 //! deflate, [`Conn::start_deflate`]), carries the node's stop to every session, keeps
 //! the list of logged-in sessions for `havre who` and `havre kick`
-//! ([`Sessions`]) and ends a session whose command panicked ([`guard_command`]).
+//! ([`Sessions`]), ends a session whose command panicked ([`guard_command`]) and
+//! words the line of a client that leaves before logging in as Dovecot does
+//! ([`LoginEnd`]).
 
 mod accept;
 mod conn;
 mod deflate;
 mod gate;
 mod guard;
+mod login_log;
 mod sessions;
 mod stop;
 mod tls;
@@ -22,6 +25,7 @@ pub use accept::{accept_loop, until_text};
 pub use conn::{Conn, ConnError, Io, Line, LineEnds};
 pub use gate::{Caps, Exempt, Gate, Refusal, Screen, Ticket};
 pub use guard::{Peer, catch_panic, guard_command};
+pub use login_log::{LoginEnd, shown_user};
 pub use sessions::{SessionEntry, SessionInfo, Sessions};
 pub use stop::{Phase, Stop, Stopper};
 pub use tls::accept_tls;

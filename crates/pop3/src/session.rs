@@ -281,16 +281,22 @@ impl Session {
                 );
             }
             None => {
-                let secs = self.started.elapsed().as_secs();
-                let attempts = match self.auth_attempts {
-                    0 => format!("no auth attempts in {secs} secs"),
-                    n => format!("auth failed, {n} attempts in {secs} secs"),
-                };
-                let (user, method) = match &self.last_login {
-                    Some((user, method)) => (user.as_str(), format!(", method={method}")),
-                    None => ("", String::new()),
-                };
-                tracing::info!(target: "pop3", role = "pop3", "Disconnected: {reason} ({attempts}): user=<{user}>{method}, {}", self.endpoints());
+                // Dovecot's words, which Fail2ban's dovecot filter counts.
+                let line = havre_net::LoginEnd {
+                    why: reason,
+                    failures: self.auth_attempts,
+                    secs: self.started.elapsed().as_secs(),
+                    last: self
+                        .last_login
+                        .as_ref()
+                        .filter(|_| self.auth_attempts > 0)
+                        .map(|(user, method)| (user.as_str(), *method)),
+                    remote: self.peer.ip(),
+                    local: Some(self.local.ip()),
+                    tls: self.tls,
+                }
+                .line();
+                tracing::info!(target: "pop3", role = "pop3-login", "{line}");
             }
         }
     }
@@ -567,7 +573,7 @@ impl Session {
                     .record(ip, Offence::FailedLogin(Service::Pop3))
                     .await;
                 tokio::time::sleep(self.services.settings.auth_failure_delay).await;
-                tracing::info!(target: "pop3", role = "pop3", "auth failed: user=<{shown}>, method={method}, {}", self.endpoints());
+                tracing::info!(target: "pop3", role = "pop3-login", "auth failed: user=<{shown}>, method={method}, {}", self.endpoints());
                 return err(Some(CODE_AUTH), "Authentication failed.");
             }
             Err(e) => {
@@ -583,7 +589,7 @@ impl Session {
             Ok((inbox, mut messages)) => {
                 messages.sort_by_key(|m| m.uid);
                 let n = messages.len();
-                tracing::info!(target: "pop3", role = "pop3", "login: user=<{}>, method={method}, {}", user.email, self.endpoints());
+                tracing::info!(target: "pop3", role = "pop3-login", "Login: user=<{}>, method={method}, {}", user.email, self.endpoints());
                 if let Some(entry) = &self.entry {
                     entry.logged_in(&user.email);
                 }
