@@ -297,8 +297,7 @@ impl Session {
         match self
             .services
             .mailboxes
-            .store()
-            .subscription_set(self.user(), &name, on)
+            .subscribe(self.user(), &name, on)
             .await
         {
             Ok(()) => Outcome::ok(if on {
@@ -306,7 +305,7 @@ impl Session {
             } else {
                 "Unsubscribe completed."
             }),
-            Err(e) => mailbox_error(e.into()),
+            Err(e) => mailbox_error(e),
         }
     }
 
@@ -398,6 +397,17 @@ impl Session {
             Err(e) => return mailbox_error(e.into()),
         };
         self.open_recent(record.id, read_only).await;
+        if !read_only {
+            // Seen by a client: new/ -> cur/, as Dovecot does on SELECT.
+            if let Err(e) = self
+                .services
+                .mailboxes
+                .seen_by_client(self.user(), &record)
+                .await
+            {
+                tracing::warn!(target: "imap", "user=<{}> {}: {e}", self.user(), record.name);
+            }
+        }
         let exists = view.exists();
         let first_unseen = view.first_unseen_seq();
         let recent = view

@@ -17,12 +17,14 @@
 //! each mailbox (UIDs, flags, mod-sequences) is in the store, kept by
 //! [`Mailboxes`]; sessions hear of changes through its [`Notifier`].
 
+mod dovecot;
 mod files;
 mod flags;
 mod import;
 mod in_flight;
 mod mailboxes;
 mod notify;
+mod sync;
 
 use std::path::Path;
 
