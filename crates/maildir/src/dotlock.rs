@@ -2,15 +2,16 @@
 //! process) sharing a Maildir never write one control file at once.
 //!
 //! The lock of `dovecot-uidlist` is `dovecot-uidlist.lock` beside it,
-//! created exclusively. Whoever holds it may append to the file, or write
-//! the file's new content into the lock file itself and rename it over the
-//! file, which replaces the file atomically and releases the lock in one
-//! step (Dovecot's `file_dotlock_replace`). A lock older than two minutes
-//! belongs to a process that died holding it and is taken over, as Dovecot
+//! created exclusively, holding `<pid>:<host name>` as Dovecot's do. Whoever
+//! holds it may append to the file, or write the new content beside it
+//! (`<file>.tmp`), fsync it and rename it over the file. A lock is taken
+//! over when it belongs to a process of this host that is gone (a crash
+//! must not hold deliveries back) or is older than two minutes, as Dovecot
 //! does (its `stale_timeout` for these files).
 
-use std::fs::{self, File, OpenOptions};
+use std::fs::{self, OpenOptions};
 use std::io::{ErrorKind, Write};
+use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant, SystemTime};
@@ -59,7 +60,6 @@ impl FileId {
 pub(crate) struct DotLock {
     lock: PathBuf,
     target: PathBuf,
-    file: Option<File>,
 }
 
 impl DotLock {
@@ -77,12 +77,16 @@ impl DotLock {
                 .mode(FILE_MODE)
                 .open(&lock);
             match created {
-                Ok(file) => {
-                    return Ok(DotLock {
+                Ok(mut file) => {
+                    let held = DotLock {
                         lock,
                         target: target.to_path_buf(),
-                        file: Some(file),
-                    });
+                    };
+                    // Who holds it, for a reader deciding whether it is stale.
+                    let owner = format!("{}:{}", std::process::id(), hostname());
+                    file.write_all(owner.as_bytes())
+                        .map_err(io_at(&held.lock))?;
+                    return Ok(held);
                 }
                 Err(e) if e.kind() == ErrorKind::AlreadyExists => {}
                 Err(e) => return Err(io_at(&lock)(e)),
@@ -91,7 +95,7 @@ impl DotLock {
                 .and_then(|m| m.modified())
                 .ok()
                 .and_then(|t| SystemTime::now().duration_since(t).ok());
-            if age.is_some_and(|age| age > STALE) {
+            if age.is_some_and(|age| age > STALE) || holder_is_gone(&lock) {
                 // Its holder died; whoever removes it first takes it next.
                 let _ = fs::remove_file(&lock);
                 continue;
@@ -103,33 +107,48 @@ impl DotLock {
         }
     }
 
-    /// Replaces the locked file with `content`: written into the lock file,
-    /// fsynced, renamed over the file, and the directory fsynced. With
+    /// Replaces the locked file with `content`: written beside it
+    /// (`<file>.tmp`, ours while we hold the lock), fsynced, renamed over
+    /// the file, and the directory fsynced; then the lock is released. With
     /// `after` (the replaced file's modification time), the new file's is
     /// made later, for readers that notice a change by its time (Dovecot
     /// reads `dovecot-keywords` again only when its mtime grew).
     pub(crate) fn replace(
-        mut self,
+        self,
         content: &[u8],
         after: Option<SystemTime>,
     ) -> Result<FileId, MaildirError> {
-        let mut file = self.file.take().expect("a held lock has its file");
-        file.write_all(content).map_err(io_at(&self.lock))?;
-        if let Some(after) = after {
-            let modified = file
-                .metadata()
-                .and_then(|m| m.modified())
-                .map_err(io_at(&self.lock))?;
-            if modified <= after {
-                file.set_modified(after + Duration::from_secs(1))
-                    .map_err(io_at(&self.lock))?;
+        let mut tmp = self.target.as_os_str().to_owned();
+        tmp.push(".tmp");
+        let tmp = PathBuf::from(tmp);
+        let written = (|| {
+            let mut file = OpenOptions::new()
+                .write(true)
+                .create(true)
+                .truncate(true)
+                .mode(FILE_MODE)
+                .open(&tmp)
+                .map_err(io_at(&tmp))?;
+            file.write_all(content).map_err(io_at(&tmp))?;
+            if let Some(after) = after {
+                let modified = file
+                    .metadata()
+                    .and_then(|m| m.modified())
+                    .map_err(io_at(&tmp))?;
+                if modified <= after {
+                    file.set_modified(after + Duration::from_secs(1))
+                        .map_err(io_at(&tmp))?;
+                }
             }
+            file.sync_all().map_err(io_at(&tmp))?;
+            let id = FileId::of(&file.metadata().map_err(io_at(&tmp))?);
+            fs::rename(&tmp, &self.target).map_err(io_at(&self.target))?;
+            Ok(id)
+        })();
+        if written.is_err() {
+            let _ = fs::remove_file(&tmp);
         }
-        file.sync_all().map_err(io_at(&self.lock))?;
-        let id = FileId::of(&file.metadata().map_err(io_at(&self.lock))?);
-        fs::rename(&self.lock, &self.target).map_err(io_at(&self.target))?;
-        // Renamed: nothing left to release.
-        self.lock = PathBuf::new();
+        let id = written?;
         sync_parent(&self.target)?;
         Ok(id)
     }
@@ -137,15 +156,51 @@ impl DotLock {
 
 impl Drop for DotLock {
     fn drop(&mut self) {
-        if !self.lock.as_os_str().is_empty() {
-            // Best effort: a lock left behind goes stale in two minutes.
-            let _ = fs::remove_file(&self.lock);
-        }
+        // Best effort: a lock left behind is taken over once its holder is gone.
+        let _ = fs::remove_file(&self.lock);
     }
+}
+
+/// Whether a lock says it belongs to a process of this host that no longer
+/// runs (`<pid>:<host>`, Dovecot's content too).
+fn holder_is_gone(lock: &Path) -> bool {
+    let Ok(content) = fs::read_to_string(lock) else {
+        return false;
+    };
+    let Some((pid, host)) = content.trim_end().split_once(':') else {
+        return false;
+    };
+    let Ok(pid) = pid.parse::<libc::pid_t>() else {
+        return false;
+    };
+    if host != hostname() || pid <= 0 {
+        return false;
+    }
+    // SAFETY: kill with signal 0 only checks that the process exists.
+    let gone = unsafe { libc::kill(pid, 0) } != 0
+        && std::io::Error::last_os_error().raw_os_error() == Some(libc::ESRCH);
+    gone
+}
+
+/// This host's name, as Dovecot writes it in its locks.
+fn hostname() -> String {
+    let mut buf = [0u8; 256];
+    // SAFETY: the buffer is valid for its length; the name is NUL-terminated
+    // or fills it (then it is cut at the buffer's end).
+    let done = unsafe { libc::gethostname(buf.as_mut_ptr().cast(), buf.len()) };
+    if done != 0 {
+        return String::new();
+    }
+    let len = buf.iter().position(|&b| b == 0).unwrap_or(buf.len());
+    std::ffi::OsStr::from_bytes(&buf[..len])
+        .to_string_lossy()
+        .into_owned()
 }
 
 #[cfg(test)]
 mod tests {
+    use std::fs::File;
+
     use super::*;
 
     #[test]
@@ -162,8 +217,12 @@ mod tests {
         drop(held);
         waiter.join().unwrap().unwrap();
 
-        // A lock its holder left three minutes ago.
+        // A lock whose holder died (no process has PID 0x7ffffffe)...
         let lock = dir.path().join("dovecot-uidlist.lock");
+        fs::write(&lock, format!("2147483646:{}", hostname())).unwrap();
+        drop(DotLock::acquire(&target).unwrap());
+        assert!(!lock.exists());
+        // ... or one its holder left three minutes ago.
         let file = File::create(&lock).unwrap();
         file.set_modified(SystemTime::now() - Duration::from_secs(180))
             .unwrap();
