@@ -19,8 +19,8 @@
 //! retry after a crash produces the same name), `hostname` is escaped as
 //! Dovecot does ('/' → `\057`, ':' → `\072`; we also turn ',' into `\054`),
 //! `S=` is the size on disk and `W=` the RFC 822 size with CRLF line
-//! endings. Readers (Dovecot) later move the file to cur/ and append
-//! `:2,<flags>`; [`parse_name`] reads all those fields back.
+//! endings. Once seen, the file moves to cur/ with `:2,<flags>` appended
+//! (by havre or by Dovecot); [`parse_name`] reads all those fields back.
 //!
 //! # Flags and control files
 //!
