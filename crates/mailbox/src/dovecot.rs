@@ -59,7 +59,6 @@ pub(crate) struct Folder {
 #[derive(Clone, Copy)]
 struct UidlistState {
     id: FileId,
-    uidvalidity: u32,
     last_uid: u32,
     records: usize,
     /// Records of expunged messages.
@@ -114,6 +113,18 @@ fn uidlist_record(message: &MessageRecord) -> UidlistRecord {
         size: None,
         name: name.to_string(),
     }
+}
+
+/// The record of a file just written under `path` with `uid`, when its name
+/// says its size (ours do); `None` sends the caller to the index.
+pub(crate) fn written_record(uid: u32, path: &std::path::Path) -> Option<UidlistRecord> {
+    let name = stable_part(path.file_name()?.to_str()?);
+    parse_name(name).vsize.map(|_| UidlistRecord {
+        uid,
+        name: name.to_string(),
+        vsize: None,
+        size: None,
+    })
 }
 
 /// The mailbox GUID of the uidlist header: Dovecot wants one, the index has
@@ -271,7 +282,7 @@ impl Mailboxes {
         }
         self.name_files_logged(user, mailbox, &mut folder, records, false)
             .await;
-        self.refresh_uidlist(user, mailbox.id, &mut folder).await;
+        self.refresh_uidlist(user, mailbox, &mut folder, None).await;
     }
 
     /// After an import into `mailbox` (its index written behind the folder's
@@ -377,50 +388,67 @@ impl Mailboxes {
 
     /// Brings `dovecot-uidlist` up to date with the index: appends the
     /// messages it lacks, or rewrites it when it does not match (see the
-    /// module). A failure is logged; the next pass tries again.
-    pub(crate) async fn refresh_uidlist(&self, user: &str, mailbox_id: i64, folder: &mut Folder) {
-        if let Err(e) = self.try_refresh_uidlist(user, mailbox_id, folder).await {
+    /// module). `written`: the record of a message just indexed, appended
+    /// without asking the index when it directly follows the file's last
+    /// (a delivery's common case). A failure is logged; the next pass tries
+    /// again.
+    pub(crate) async fn refresh_uidlist(
+        &self,
+        user: &str,
+        mailbox: &MailboxRecord,
+        folder: &mut Folder,
+        written: Option<UidlistRecord>,
+    ) {
+        if let Err(e) = self
+            .try_refresh_uidlist(user, mailbox, folder, written)
+            .await
+        {
             folder.uidlist = None;
-            tracing::warn!(target: "mailbox", "user=<{user}> dovecot-uidlist not updated: {e}");
+            tracing::warn!(target: "mailbox", "user=<{user}> {}: dovecot-uidlist not updated: {e}", mailbox.name);
         }
     }
 
     async fn try_refresh_uidlist(
         &self,
         user: &str,
-        mailbox_id: i64,
+        mailbox: &MailboxRecord,
         folder: &mut Folder,
+        written: Option<UidlistRecord>,
     ) -> Result<(), MailboxError> {
-        let Some(mailbox) = self.store().mailbox_by_id(mailbox_id).await? else {
-            return Ok(());
-        };
         let maildir = self.maildir_of(user, &mailbox.name)?;
         // Another writer between our look and our append makes us read again.
         for _ in 0..3 {
-            let dir = maildir.clone();
-            let current = blocking(move || Ok(dir.uidlist_id()?)).await?;
-            let known = match folder.uidlist {
-                Some(known)
-                    if Some(known.id) == current && known.uidvalidity == mailbox.uidvalidity =>
-                {
-                    known
-                }
-                _ => {
-                    folder.uidlist = Some(self.load_uidlist(&maildir, &mailbox).await?);
-                    continue;
-                }
+            let Some(known) = folder.uidlist else {
+                // Checked against the index as it is now (an import may have
+                // given the mailbox another UIDVALIDITY).
+                let Some(fresh) = self.store().mailbox_by_id(mailbox.id).await? else {
+                    return Ok(());
+                };
+                folder.uidlist = Some(self.load_uidlist(&maildir, &fresh).await?);
+                continue;
             };
-            let missing = self
-                .store()
-                .message_list_above(mailbox.id, known.last_uid)
-                .await?;
-            let Some(last) = missing.last().map(|m| m.uid) else {
-                return Ok(());
+            let missing: Vec<UidlistRecord> = match &written {
+                Some(record) if record.uid == known.last_uid + 1 => vec![record.clone()],
+                _ => self
+                    .store()
+                    .message_list_above(mailbox.id, known.last_uid)
+                    .await?
+                    .iter()
+                    .map(uidlist_record)
+                    .collect(),
             };
-            let records: Vec<UidlistRecord> = missing.iter().map(uidlist_record).collect();
+            let Some(last) = missing.last().map(|r| r.uid) else {
+                // Nothing to add: still the file we know?
+                let dir = maildir.clone();
+                if blocking(move || Ok(dir.uidlist_id()?)).await? == Some(known.id) {
+                    return Ok(());
+                }
+                folder.uidlist = None;
+                continue;
+            };
+            let count = missing.len();
             let dir = maildir.clone();
-            let count = records.len();
-            match blocking(move || Ok(dir.append_uidlist(known.id, &records)?)).await? {
+            match blocking(move || Ok(dir.append_uidlist(known.id, &missing)?)).await? {
                 Some(id) => {
                     folder.uidlist = Some(UidlistState {
                         id,
@@ -483,7 +511,6 @@ impl Mailboxes {
         }
         Ok(UidlistState {
             id,
-            uidvalidity: mailbox.uidvalidity,
             last_uid,
             records,
             dead,
@@ -512,7 +539,6 @@ impl Mailboxes {
         .await?;
         Ok(UidlistState {
             id,
-            uidvalidity: mailbox.uidvalidity,
             last_uid,
             records: count,
             dead: 0,
@@ -535,7 +561,7 @@ impl Mailboxes {
                 folder.uidlist = None;
             }
         }
-        self.refresh_uidlist(user, mailbox.id, folder).await;
+        self.refresh_uidlist(user, mailbox, folder, None).await;
     }
 
     /// Writes the user's `subscriptions` file from the store's list. A

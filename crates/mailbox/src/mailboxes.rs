@@ -280,7 +280,7 @@ impl Mailboxes {
         let record = self.store.mailbox_create(user, &name, init).await?;
         // Its UIDVALIDITY is on disk before any message.
         let mut folder = self.folders.lock(record.id).await;
-        self.refresh_uidlist(user, record.id, &mut folder).await;
+        self.refresh_uidlist(user, &record, &mut folder, None).await;
         Ok(record)
     }
 
@@ -377,7 +377,9 @@ impl Mailboxes {
         .await?;
         let uid = self.index_file(user, mailbox, &path, Vec::new()).await?;
         let mut folder = self.folders.lock(mailbox.id).await;
-        self.refresh_uidlist(user, mailbox.id, &mut folder).await;
+        let written = crate::dovecot::written_record(uid, &path);
+        self.refresh_uidlist(user, mailbox, &mut folder, written)
+            .await;
         Ok((uid, fresh))
     }
 

@@ -120,7 +120,7 @@ impl Mailboxes {
         }
         self.name_files_logged(user, mailbox, &mut folder, stale, false)
             .await;
-        self.refresh_uidlist(user, mailbox.id, &mut folder).await;
+        self.refresh_uidlist(user, mailbox, &mut folder, None).await;
         drop(folder);
         if changed {
             self.notifier().changed(user, mailbox.id);

@@ -182,8 +182,13 @@ fn holder_is_gone(lock: &Path) -> bool {
     gone
 }
 
-/// This host's name, as Dovecot writes it in its locks.
-fn hostname() -> String {
+/// This host's name, as Dovecot writes it in its locks (read once).
+fn hostname() -> &'static str {
+    static NAME: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    NAME.get_or_init(read_hostname)
+}
+
+fn read_hostname() -> String {
     let mut buf = [0u8; 256];
     // SAFETY: the buffer is valid for its length; the name is NUL-terminated
     // or fills it (then it is cut at the buffer's end).
