@@ -180,7 +180,7 @@ async fn a_session_still_reads_a_message_whose_file_another_session_renamed() {
     assert!(path.to_str().unwrap().ends_with(":2,RS"), "{path:?}");
     // An expunge from that stale view removes the file where it is now.
     s.mailboxes()
-        .expunge(USER, &inbox, &[before.clone()])
+        .expunge(USER, &inbox, std::slice::from_ref(&before))
         .await
         .unwrap();
     assert!(names(&s.root(), "cur").is_empty());

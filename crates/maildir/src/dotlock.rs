@@ -177,9 +177,8 @@ fn holder_is_gone(lock: &Path) -> bool {
         return false;
     }
     // SAFETY: kill with signal 0 only checks that the process exists.
-    let gone = unsafe { libc::kill(pid, 0) } != 0
-        && std::io::Error::last_os_error().raw_os_error() == Some(libc::ESRCH);
-    gone
+    let refused = unsafe { libc::kill(pid, 0) } != 0;
+    refused && std::io::Error::last_os_error().raw_os_error() == Some(libc::ESRCH)
 }
 
 /// This host's name, as Dovecot writes it in its locks (read once).

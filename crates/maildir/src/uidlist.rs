@@ -336,14 +336,19 @@ mod tests {
             vsize: None,
             size: None,
         };
-        let id = md.write_uidlist(&header, &[first.clone()]).unwrap();
+        let id = md
+            .write_uidlist(&header, std::slice::from_ref(&first))
+            .unwrap();
         let second = UidlistRecord {
             uid: 7,
             name: "2.Q2.other".into(),
             vsize: Some(12),
             size: Some(10),
         };
-        let id = md.append_uidlist(id, &[second.clone()]).unwrap().unwrap();
+        let id = md
+            .append_uidlist(id, std::slice::from_ref(&second))
+            .unwrap()
+            .unwrap();
         assert_eq!(
             fs::read_to_string(dir.path().join(UIDLIST)).unwrap(),
             "3 V1700000000 N3 G00112233445566778899aabbccddeeff\n\
