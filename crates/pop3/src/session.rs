@@ -632,6 +632,9 @@ impl Session {
             }
         };
         mailboxes.sync(user, &inbox).await?;
+        // The session holds the maildrop: its messages are seen, and move
+        // from new/ to cur/ as Dovecot's POP3 moves them.
+        mailboxes.seen_by_client(user, &inbox).await?;
         let messages = mailboxes.store().message_list(inbox.id).await?;
         Ok((inbox, messages))
     }
@@ -657,13 +660,15 @@ impl Session {
             }
         };
         let record = &md.messages[idx];
-        let path = match self
+        // Opened wherever a flag change or another program moved it.
+        let size = record.size;
+        let (mut file, path) = match self
             .services
             .mailboxes
-            .locate(&md.user, &md.inbox, record)
+            .open_message(&md.user, &md.inbox, record)
             .await
         {
-            Ok(p) => p,
+            Ok((file, path)) => (tokio::fs::File::from_std(file), path),
             Err(
                 havre_mailbox::MailboxError::Expunged(_)
                 | havre_mailbox::MailboxError::MissingFile(_),
@@ -672,22 +677,15 @@ impl Session {
                 self.reply(conn, &err(None, "Message is no longer available."));
                 return Ok(());
             }
-            Err(e) => {
-                tracing::error!(target: "pop3", role = "pop3", "user=<{}>: message {n} (uid {}): {e}", md.user, record.uid);
-                self.reply(conn, &err(Some(CODE_SYS_TEMP), "Cannot read the message."));
-                return Ok(());
-            }
-        };
-        let size = record.size;
-        let mut file = match tokio::fs::File::open(&path).await {
-            Ok(f) => f,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            Err(havre_mailbox::MailboxError::Io { path, source })
+                if source.kind() == std::io::ErrorKind::NotFound =>
+            {
                 tracing::warn!(target: "pop3", role = "pop3", "user=<{}>: message {n} (uid {}) is gone: {}", md.user, record.uid, path.display());
                 self.reply(conn, &err(None, "Message is no longer available."));
                 return Ok(());
             }
             Err(e) => {
-                tracing::error!(target: "pop3", role = "pop3", "user=<{}>: cannot open {}: {e}", md.user, path.display());
+                tracing::error!(target: "pop3", role = "pop3", "user=<{}>: message {n} (uid {}): {e}", md.user, record.uid);
                 self.reply(conn, &err(Some(CODE_SYS_TEMP), "Cannot read the message."));
                 return Ok(());
             }
@@ -810,23 +808,18 @@ fn stalled_writer(e: ConnError) -> ConnError {
 }
 
 /// Adds `\Seen` to the messages `uids`, to the flags the store holds then,
-/// so a flag change another session made meanwhile stays.
+/// so a flag change another session made meanwhile stays (their files are
+/// renamed for it, and the user's sessions told).
 async fn mark_seen(
     mailboxes: &havre_mailbox::Mailboxes,
     user: &str,
     inbox: &MailboxRecord,
     uids: &[u32],
-) -> Result<(), havre_store::StoreError> {
+) -> Result<(), havre_mailbox::MailboxError> {
     let seen = ["\\Seen".to_string()];
-    let done = mailboxes
-        .store()
-        .message_update_flags(inbox.id, uids, havre_store::FlagMode::Add, &seen, None)
+    mailboxes
+        .update_flags(user, inbox, uids, havre_store::FlagMode::Add, &seen, None)
         .await?;
-    if !done.changed.is_empty() {
-        mailboxes
-            .notifier()
-            .changed(user, inbox.id, havre_mailbox::MessageChange::Flags);
-    }
     Ok(())
 }
 
