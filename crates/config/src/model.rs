@@ -36,6 +36,7 @@ pub struct Config {
     pub sendmail: Sendmail,
     pub greylist: crate::policy::Greylist,
     pub policy: crate::policy::Policy,
+    pub guard: crate::guard::Guard,
 }
 
 impl Config {

@@ -93,6 +93,9 @@ pub struct Shared {
     /// What the checks remember (greylist triplets, rate cells): one for the
     /// node, so every front end counts against the same limits.
     pub state: Arc<dyn havre_state::State>,
+    /// Counts every role's offences and holds the bans (one per node; a
+    /// reload changes its limits, not its counts).
+    pub guard: havre_guard::Guard,
 }
 
 /// The publishers of each role's settings.
@@ -148,6 +151,9 @@ impl Live {
             self.tls = tls.acceptor;
         }
         let tls = self.tls.clone();
+        self.shared
+            .guard
+            .apply(havre_guard::settings_from_config(config));
         let before = self.outbound.borrow().clone();
         let signers = match material.signers {
             Some(signers) => Arc::new(signers),
@@ -228,6 +234,7 @@ fn smtp(
             canonical: config.sendmail.canonical.clone(),
         },
         checks,
+        guard: shared.guard.clone(),
     })
 }
 
@@ -246,6 +253,7 @@ fn imap(shared: &Shared, config: &Config, tls: TlsAcceptor) -> havre_imap::Servi
         tls: Some(tls),
         limits: shared.imap_limits.clone(),
         sessions: shared.sessions.clone(),
+        guard: shared.guard.clone(),
     })
 }
 
@@ -260,6 +268,7 @@ fn pop3(shared: &Shared, config: &Config, tls: TlsAcceptor) -> Arc<havre_pop3::P
         tls: Some(tls),
         locks: shared.pop3_locks.clone(),
         sessions: shared.sessions.clone(),
+        guard: shared.guard.clone(),
     })
 }
 

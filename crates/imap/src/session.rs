@@ -4,6 +4,7 @@
 
 use std::net::SocketAddr;
 
+use havre_guard::{Offence, Service};
 use havre_imap_proto::{
     AuthLine, Code, Command, CommandFramer, Framed, ParseOptions, Status, Writer, is_idle_done,
     parse_auth_line, parse_command_with,
@@ -467,6 +468,9 @@ impl Session {
                 }
                 Framed::Refused(refusal) => {
                     self.bad_commands += 1;
+                    self.services
+                        .guard
+                        .note(self.peer.ip(), Offence::ProtocolError(Service::Imap));
                     self.out.raw(&refusal.response());
                     if refusal.close {
                         self.out.raw(&refusal.bye());
@@ -494,6 +498,9 @@ impl Session {
             Err(err) => {
                 if !err.is_refusal() {
                     self.bad_commands += 1;
+                    self.services
+                        .guard
+                        .note(self.peer.ip(), Offence::ProtocolError(Service::Imap));
                 }
                 self.out.raw(&err.response());
                 Ok(Next::Continue)
@@ -531,6 +538,9 @@ impl Session {
             Outcome::No(code, text) => self.out.tagged(&tag, Status::No, code.as_ref(), &text),
             Outcome::Bad(text) => {
                 self.bad_commands += 1;
+                self.services
+                    .guard
+                    .note(self.peer.ip(), Offence::ProtocolError(Service::Imap));
                 self.out.tagged(&tag, Status::Bad, None, &text)
             }
         };
@@ -834,6 +844,11 @@ impl Session {
             Ok(None) => {
                 self.auth_failures += 1;
                 self.bad_commands += 1;
+                let ip = self.peer.ip();
+                self.services
+                    .guard
+                    .record(ip, Offence::FailedLogin(Service::Imap))
+                    .await;
                 let shown = havre_net::shown_user(user);
                 // One line per attempt, in words the dovecot filter does not
                 // count: it counts the connection's last line, as Dovecot's.
@@ -957,6 +972,7 @@ mod tests {
             tls: None,
             limits: limits.clone(),
             sessions: havre_net::Sessions::new(),
+            guard: havre_guard::Guard::off(),
         });
         let (server, mut client) = PanicOnRead::pair();
         let session = Session::new(services, "192.0.2.1:40000".parse().unwrap(), None);

@@ -99,4 +99,7 @@ pub struct Services {
     pub local_submission: LocalSettings,
     /// The checks of mx and submission, and reverse DNS of their clients.
     pub checks: SessionChecks,
+    /// The node's guard: failed AUTHs, unknown recipients and bad commands
+    /// of mx and submission clients count against their address.
+    pub guard: havre_guard::Guard,
 }

@@ -11,6 +11,7 @@ use std::sync::Arc;
 
 use havre_checks::{AddedHeaders, Facts, Stage};
 use havre_directory::{Address, Resolution, Target};
+use havre_guard::{Offence, Service};
 use havre_mailbox::{DeliveryOutcome, DeliveryRequest};
 use havre_queue::{QueueError, SpoolFile, new_queue_id};
 use havre_store::{QueueEntry, QueueRecipient, RecipientStatus};
@@ -350,9 +351,24 @@ impl Session {
     fn reply(&mut self, conn: &mut Conn, name: &'static str, reply: Reply) {
         if reply.is_error() {
             self.errors += 1;
+            self.tell_guard(&reply);
         }
         self.stats.count(name, !reply.is_error());
         queue_reply(conn, &reply);
+    }
+
+    /// Unknown recipients (a dictionary attack) and bad commands count
+    /// against the client's address; LMTP and local clients are the node's own.
+    fn tell_guard(&self, reply: &Reply) {
+        if !matches!(self.mode, Mode::Mx | Mode::Submission) {
+            return;
+        }
+        let offence = match (reply.code, reply.status) {
+            (550, "5.1.1") => Offence::UnknownRecipient,
+            (500..=504, _) => Offence::ProtocolError(Service::Smtp),
+            _ => return,
+        };
+        self.services.guard.note(self.peer.ip(), offence);
     }
 
     async fn next_command(&mut self, conn: &mut Conn) -> Result<Flow, ConnError> {
@@ -608,6 +624,11 @@ impl Session {
                 // Postfix's words, which Fail2ban's postfix[mode=auth] filter
                 // matches: one line per failed AUTH.
                 tracing::warn!(target: "smtp", role = self.role(), "{}: SASL {method} authentication failed: authentication failure, sasl_username={user}", self.client());
+                let ip = self.peer.ip();
+                self.services
+                    .guard
+                    .record(ip, Offence::FailedLogin(Service::Smtp))
+                    .await;
                 tokio::time::sleep(std::time::Duration::from_millis(500)).await;
                 self.reply(
                     conn,
@@ -1678,6 +1699,7 @@ mod tests {
             any_sender_classes: Vec::new(),
             local_submission: crate::LocalSettings::default(),
             checks: crate::SessionChecks::default(),
+            guard: havre_guard::Guard::off(),
         });
         let (server, mut client) = PanicOnRead::pair();
         let session = Session::new(Mode::Mx, services, "192.0.2.1:40000".parse().unwrap());
