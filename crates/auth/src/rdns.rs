@@ -22,7 +22,7 @@ pub async fn confirmed_name(dns: &dyn Dns, ip: IpAddr, limit: Duration) -> Optio
     match tokio::time::timeout(limit, lookup(dns, ip)).await {
         Ok(name) => name,
         Err(_) => {
-            tracing::info!(target: "smtp", "reverse lookup of {ip} took longer than {limit:?}: client is unknown");
+            tracing::info!(target: "smtp", role = "smtpd", "reverse lookup of {ip} took longer than {limit:?}: client is unknown");
             None
         }
     }
@@ -32,7 +32,7 @@ async fn lookup(dns: &dyn Dns, ip: IpAddr) -> Option<String> {
     let names = match dns.ptr(ip).await {
         Ok(names) => names,
         Err(havre_spf::DnsError::TempError(detail)) => {
-            tracing::info!(target: "smtp", "reverse lookup of {ip} failed: {detail}");
+            tracing::info!(target: "smtp", role = "smtpd", "reverse lookup of {ip} failed: {detail}");
             return None;
         }
         Err(_) => return None,
@@ -63,7 +63,7 @@ async fn lookup(dns: &dyn Dns, ip: IpAddr) -> Option<String> {
             return Some(name);
         }
         // Postfix's words for the same finding.
-        tracing::warn!(target: "smtp", "hostname {name} does not resolve to address {ip}");
+        tracing::warn!(target: "smtp", role = "smtpd", "hostname {name} does not resolve to address {ip}");
     }
     None
 }

@@ -48,7 +48,9 @@ pub fn build(
         .filter_map(|n| havre_policy::parse_network(n))
         .collect();
 
-    let mut mx = Pipeline::new("mx");
+    // The session's program names in the log (Postfix's smtpd), so a
+    // refusal is counted with the session's own by pflogsumm.
+    let mut mx = Pipeline::new("smtpd");
     for rule in &policy.rules {
         mx.push(rule.clone());
     }
@@ -92,7 +94,7 @@ pub fn build(
         mx.push(dmarc.clone());
     }
 
-    let mut submission = Pipeline::new("submission");
+    let mut submission = Pipeline::new("submission/smtpd");
     for rule in &policy.rules {
         submission.push(rule.clone());
     }

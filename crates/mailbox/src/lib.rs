@@ -100,7 +100,7 @@ impl LocalDelivery {
         };
         let target = if quarantine::is_quarantined(request.message).await {
             let junk = self.mailboxes.junk(&user).await?;
-            tracing::info!(target: "relay", "{}: to=<{user}>: quarantined: delivered to {} ({QUARANTINE_HEADER})", request.message_id, junk.name);
+            tracing::info!(target: "relay", role = "local", "{}: to=<{user}>: quarantined: delivered to {} ({QUARANTINE_HEADER})", request.message_id, junk.name);
             junk
         } else {
             inbox
