@@ -5,10 +5,11 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use havre_checks::{Check, Facts, Stage, Verdict};
+use mail_auth::arc::ArcError;
 use mail_auth::common::crypto::Algorithm;
 use mail_auth::dmarc::Policy;
 use mail_auth::dmarc::verify::DmarcParameters;
-use mail_auth::{AuthenticatedMessage, DkimResult, DmarcResult, SpfOutput};
+use mail_auth::{AuthenticatedMessage, DkimResult, DmarcResult, Error, SpfOutput};
 
 use crate::results::{Results, comment, value};
 use crate::{SenderAuth, dkim};
@@ -154,6 +155,11 @@ impl SenderAuth {
             _ if sha1 => "fail (rsa-sha1 is not accepted, RFC 8301)".to_owned(),
             DkimResult::Pass => "pass".to_owned(),
             DkimResult::None => "none".to_owned(),
+            // A message changed since it was sealed: the chain fails (RFC
+            // 8617 5.2), where mail-auth says neutral.
+            DkimResult::Neutral(Error::Arc(ArcError::FailedBodyHashMatch)) => {
+                "fail (body hash did not verify)".to_owned()
+            }
             DkimResult::Neutral(e) => format!("neutral ({})", comment(&e.to_string())),
             DkimResult::Fail(e) => format!("fail ({})", comment(&e.to_string())),
             DkimResult::PermError(e) => format!("permerror ({})", comment(&e.to_string())),
