@@ -154,6 +154,34 @@ async fn bind_loopback_pair() -> anyhow::Result<(UdpSocket, TcpListener)> {
     }
 }
 
+/// The DNS server of every node this test process starts (`dns.nameservers`
+/// of [`crate::Havre::init`]): the zone `test.` with no records, so SPF,
+/// DMARC and DNSBL lookups of a test that publishes nothing get a quick
+/// NXDOMAIN (or REFUSED outside `test.`) from loopback, never the
+/// machine's resolver or the Internet. Tests that publish records start
+/// their own server and point `dns.nameservers` at it.
+pub fn quiet_dns() -> SocketAddr {
+    static DNS: std::sync::OnceLock<SocketAddr> = std::sync::OnceLock::new();
+    *DNS.get_or_init(|| {
+        let (started, addr) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .expect("a runtime for the test DNS server");
+            runtime.block_on(async {
+                let dns = TestDns::start("test", "").await.expect("test DNS server");
+                started
+                    .send(dns.addr())
+                    .expect("the test waits for its DNS");
+                // Serves until the test process ends.
+                std::future::pending::<()>().await;
+            });
+        });
+        addr.recv().expect("the test DNS server started")
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use std::net::{IpAddr, Ipv4Addr};

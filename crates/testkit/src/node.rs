@@ -69,6 +69,9 @@ impl Havre {
         // Tests wait seconds, not the production minutes.
         node.set("queue.retry_min", "\"1s\"");
         node.set("queue.retry_max", "\"2s\"");
+        // Every lookup (SPF, DMARC, DNSBL, MX) goes to a server on loopback.
+        let dns = crate::dns::quiet_dns();
+        node.set("dns.nameservers", &format!("[\"{dns}\"]"));
         node
     }
 
