@@ -63,6 +63,8 @@ pub fn effective(started: &Config, new: &Config) -> Config {
     ] {
         *now = then;
     }
+    c.policy.listen = started.policy.listen.clone();
+    c.policy.max_connections = started.policy.max_connections;
     c.relay.recipient_delimiter = started.relay.recipient_delimiter.clone();
     c.queue.delivery_concurrency = started.queue.delivery_concurrency;
     c
@@ -86,6 +88,9 @@ pub struct Shared {
     /// $myorigin), worked out at start from the local domains when
     /// `sendmail.origin` is empty.
     pub origin: String,
+    /// What the checks remember (greylist triplets, rate cells): one for the
+    /// node, so every front end counts against the same limits.
+    pub state: Arc<dyn havre_state::State>,
 }
 
 /// The publishers of each role's settings.
@@ -98,6 +103,8 @@ pub struct Live {
     pub pop3: watch::Sender<Arc<havre_pop3::Pop3Services>>,
     pub relay: watch::Sender<RelaySettings>,
     pub outbound: watch::Sender<Arc<OutboundSettings>>,
+    /// The Postfix policy service's checks and settings.
+    pub policy: watch::Sender<Arc<havre_policy_server::PolicyServices>>,
     /// The configuration the process runs with (see [`effective`]).
     pub config: watch::Sender<Arc<LoadedConfig>>,
 }
@@ -125,6 +132,7 @@ impl Live {
                 destination_concurrency: config.queue.destination_concurrency.max(1) as usize,
             })),
             config: watch::Sender::new(Arc::new(loaded.clone())),
+            policy: watch::Sender::new(crate::policy_service::services(&shared, config)?),
             shared,
             tls,
         })
@@ -166,6 +174,14 @@ impl Live {
             signers,
             destination_concurrency: config.queue.destination_concurrency.max(1) as usize,
         }));
+        match crate::policy_service::services(&self.shared, config) {
+            Ok(policy) => {
+                self.policy.send_replace(policy);
+            }
+            Err(e) => {
+                tracing::warn!(target: "serve", "reload: policy service: {e:#}; its rules are kept");
+            }
+        }
         self.config.send_replace(Arc::new(loaded.clone()));
     }
 }

@@ -20,6 +20,7 @@ mod output;
 mod password_input;
 mod pickup;
 mod pidfile;
+mod policy_service;
 mod privileges;
 mod queue_cmd;
 mod reload;

@@ -71,6 +71,8 @@ pub async fn run(explicit: Option<PathBuf>) -> anyhow::Result<()> {
         &config.pop3.tls_listen,
     )
     .await?;
+    // The Postfix policy service, if policy.listen names an address.
+    let policy_listeners = crate::policy_service::bind(&config.policy.listen).await?;
     // Local submission (sendmail) is bound while still root: its socket may
     // live in a root-owned directory such as /run/havre.
     let sendmail_socket = loaded.sendmail_socket();
@@ -101,6 +103,7 @@ pub async fn run(explicit: Option<PathBuf>) -> anyhow::Result<()> {
     let relay_settings = live.relay.subscribe();
     let outbound = havre_relay::Outbound::new(live.outbound.subscribe());
     let running = live.config.subscribe();
+    let policy = live.policy.subscribe();
     let reloader = Reloader::new(&loaded, live, log, leaf, keys);
     let _pid_file = PidFile::create(&loaded.data_dir())?;
 
@@ -143,10 +146,14 @@ pub async fn run(explicit: Option<PathBuf>) -> anyhow::Result<()> {
         },
         stop.clone(),
     );
+    let policy_gate = (!policy_listeners.is_empty()).then(|| {
+        crate::policy_service::start(policy_listeners, policy, config, stop.clone())
+    });
     let all_gates: Vec<Arc<Gate>> = gates
         .iter()
         .map(|(_, g)| g.clone())
         .chain([local_gate.clone()])
+        .chain(policy_gate)
         .collect();
     let gate = |role: Role| {
         gates
@@ -262,6 +269,10 @@ async fn shared(loaded: &LoadedConfig) -> anyhow::Result<Shared> {
         tracing::info!(target: "queue", "removed {swept} unfinished or already delivered spool file(s)");
     }
     let directory = Directory::new(store.clone(), &config.relay.recipient_delimiter);
+    let state_path = loaded.state_path();
+    let state = havre_state::EmbeddedState::open(&state_path)
+        .await
+        .with_context(|| format!("cannot open the state database {}", state_path.display()))?;
     let origin = local_origin(config, &directory).await?;
     let mailboxes = Mailboxes::new(
         store,
@@ -278,6 +289,7 @@ async fn shared(loaded: &LoadedConfig) -> anyhow::Result<Shared> {
         pop3_locks: havre_pop3::MaildropLocks::new(),
         sessions: havre_net::Sessions::new(),
         origin,
+        state: Arc::new(state),
     })
 }
 

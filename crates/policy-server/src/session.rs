@@ -25,13 +25,15 @@ pub async fn session(stream: TcpStream, peer: SocketAddr, ticket: Ticket, server
     // The message this connection last asked about (Postfix's `instance`).
     let mut current: Option<String> = None;
     let ended = loop {
-        // The settings of the moment: a reload applies to the next request.
-        let services = server.services.borrow().clone();
-        conn.set_timeout(services.settings.idle_timeout);
+        let idle = server.services.borrow().settings.idle_timeout;
+        conn.set_timeout(idle);
         conn.set_deadline(None);
         if let Err(e) = conn.wait_command().await {
             break e;
         }
+        // The services of the moment the request comes: a reload applies
+        // to the next request, even on a connection opened before it.
+        let services = server.services.borrow().clone();
         // A request has begun: it must be complete within the time limit,
         // however slowly its bytes come.
         conn.set_deadline(Some(Instant::now() + services.settings.request_timeout));
