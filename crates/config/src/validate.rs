@@ -424,7 +424,10 @@ fn greylist_and_policy_problems(cfg: &Config, out: &mut Vec<Problem>) {
         ));
     }
     if p.idle_timeout.0.is_zero() {
-        out.push(problem(&["policy", "idle_timeout"], "must be longer than 0s"));
+        out.push(problem(
+            &["policy", "idle_timeout"],
+            "must be longer than 0s",
+        ));
     }
     if p.request_timeout.0.is_zero() {
         out.push(problem(

@@ -146,9 +146,8 @@ pub async fn run(explicit: Option<PathBuf>) -> anyhow::Result<()> {
         },
         stop.clone(),
     );
-    let policy_gate = (!policy_listeners.is_empty()).then(|| {
-        crate::policy_service::start(policy_listeners, policy, config, stop.clone())
-    });
+    let policy_gate = (!policy_listeners.is_empty())
+        .then(|| crate::policy_service::start(policy_listeners, policy, config, stop.clone()));
     let all_gates: Vec<Arc<Gate>> = gates
         .iter()
         .map(|(_, g)| g.clone())

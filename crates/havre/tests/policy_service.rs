@@ -63,7 +63,11 @@ fn node_with_policy() -> (Havre, u16) {
             ],
             "secret\n",
         );
-        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
     }
     (node, port)
 }
@@ -109,7 +113,8 @@ print("bob 11th", r)
     assert!(out.contains("bob 11th action=DUNNO"), "{out}");
     let log = node.wait_for_log("Rate limit exceeded", 1);
     assert!(
-        log.contains("havre/policy") && log.contains("NOQUEUE: reject: RCPT from unknown[192.0.2.7]"),
+        log.contains("havre/policy")
+            && log.contains("NOQUEUE: reject: RCPT from unknown[192.0.2.7]"),
         "the refusal is logged as Postfix logs one: {log}"
     );
 }
@@ -134,7 +139,10 @@ print("good", ask(s, f, rcpt("g1", "x@example.net")))
     );
     let deferred = "action=DEFER_IF_PERMIT Policy service error";
     for case in ["garbage", "long", "latin1", "no client"] {
-        assert!(out.contains(&format!("{case} {deferred}\n")), "{case}: {out}");
+        assert!(
+            out.contains(&format!("{case} {deferred}\n")),
+            "{case}: {out}"
+        );
     }
     assert!(out.contains("good action=DUNNO\n"), "{out}");
     let log = node.wait_for_log("bad request from", 4);
@@ -229,5 +237,8 @@ print("at data", ask(s, f, rcpt("r3", "", sender="friend@good.test", state="END-
         rest.contains("tagged again action=PREPEND X-Policy-Two: seen\n"),
         "the second header waited for the next request of the message: {rest}"
     );
-    assert!(rest.contains("at data action=DUNNO\n"), "each header once: {rest}");
+    assert!(
+        rest.contains("at data action=DUNNO\n"),
+        "each header once: {rest}"
+    );
 }

@@ -208,7 +208,11 @@ instance=1a2b.5f3e0c1d.0\nsize=0\nsasl_username=\n\n";
 
     #[test]
     fn requests_come_out_whole_however_the_bytes_are_cut() {
-        let two = [POSTFIX_RCPT, b"request=smtpd_access_policy\r\nprotocol_state=END-OF-MESSAGE\r\n\r\n"].concat();
+        let two = [
+            POSTFIX_RCPT,
+            b"request=smtpd_access_policy\r\nprotocol_state=END-OF-MESSAGE\r\n\r\n",
+        ]
+        .concat();
         for piece in [1, 2, 7, 64, two.len()] {
             let (out, pending) = frames(&two, piece, Limits::default());
             assert_eq!(out.len(), 2, "piece {piece}");
@@ -252,7 +256,10 @@ instance=1a2b.5f3e0c1d.0\nsize=0\nsasl_username=\n\n";
             (b"=value\n\n", RequestError::EmptyName { line: 1 }),
             (b"sender=\xff\xfe\n\n", RequestError::NotUtf8 { line: 1 }),
             (b"sender=a\0b\n\n", RequestError::ControlByte { line: 1 }),
-            (b"x=1\nsender=a\rb\n\n", RequestError::ControlByte { line: 2 }),
+            (
+                b"x=1\nsender=a\rb\n\n",
+                RequestError::ControlByte { line: 2 },
+            ),
             (
                 b"a=1\nb=2\nc=3\nd=4\n\n",
                 RequestError::TooManyAttributes { limit: 3 },
@@ -317,7 +324,11 @@ instance=1a2b.5f3e0c1d.0\nsize=0\nsasl_username=\n\n";
 
     #[test]
     fn an_unfinished_request_is_pending_and_an_empty_one_has_no_attributes() {
-        let (out, pending) = frames(b"request=smtpd_access_policy\nsender=a", 4, Limits::default());
+        let (out, pending) = frames(
+            b"request=smtpd_access_policy\nsender=a",
+            4,
+            Limits::default(),
+        );
         assert!(out.is_empty());
         assert!(pending, "the server's request timeout applies");
         let (out, pending) = frames(b"\n", 1, Limits::default());

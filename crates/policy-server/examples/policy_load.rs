@@ -75,7 +75,12 @@ impl Rng {
 
 fn request(rng: &mut Rng, client: usize, n: u64, seed: u64) -> Vec<u8> {
     let address = rng.below(2000);
-    let client_address = format!("10.{}.{}.{}", 1 + address / 50, address % 50 / 5, 1 + address % 5 * 50);
+    let client_address = format!(
+        "10.{}.{}.{}",
+        1 + address / 50,
+        address % 50 / 5,
+        1 + address % 5 * 50
+    );
     let sender = format!("s{}@sender{}.test", rng.below(5000), rng.below(50));
     let recipient = format!("u{}@example.test", rng.below(1000));
     let login = match rng.below(4) {
@@ -83,7 +88,11 @@ fn request(rng: &mut Rng, client: usize, n: u64, seed: u64) -> Vec<u8> {
         1 => format!("staff{}@example.test", rng.below(50)),
         _ => String::new(),
     };
-    let sender = if login.is_empty() { sender } else { login.clone() };
+    let sender = if login.is_empty() {
+        sender
+    } else {
+        login.clone()
+    };
     Request::new()
         .with("request", "smtpd_access_policy")
         .with("protocol_state", "RCPT")
@@ -179,7 +188,10 @@ fn main() {
         eprintln!("usage: policy_load HOST:PORT [CLIENTS] [SECONDS] [SEED]");
         std::process::exit(64);
     };
-    let number = |i: usize, default: u64| args.get(i).map_or(default, |a| a.parse().expect("a number"));
+    let number = |i: usize, default: u64| {
+        args.get(i)
+            .map_or(default, |a| a.parse().expect("a number"))
+    };
     let clients = number(2, 50) as usize;
     let seconds = number(3, 10);
     let seed = number(4, 1);

@@ -41,12 +41,15 @@ pub fn facts(request: &Request, time: SystemTime) -> Result<Option<Facts>, Facts
         Some(ACCESS_POLICY) => {}
         Some(other) => return Err(FactsError::UnknownRequest(other.to_owned())),
     }
-    let state = request.non_empty("protocol_state").ok_or(FactsError::NoState)?;
+    let state = request
+        .non_empty("protocol_state")
+        .ok_or(FactsError::NoState)?;
     let Some(stage) = Stage::from_protocol_state(state) else {
         return Ok(None);
     };
     let address = request.get("client_address").unwrap_or("");
-    let client_ip = parse_ip(address).ok_or_else(|| FactsError::BadClientAddress(address.into()))?;
+    let client_ip =
+        parse_ip(address).ok_or_else(|| FactsError::BadClientAddress(address.into()))?;
     let mut facts = Facts::new(client_ip);
     facts.stage = stage;
     facts.time = time;
@@ -82,7 +85,11 @@ fn number(request: &Request, name: &'static str) -> Result<u64, FactsError> {
 /// IPv4-mapped IPv6 address is the IPv4 client it stands for.
 fn parse_ip(text: &str) -> Option<IpAddr> {
     match text.parse().ok()? {
-        IpAddr::V6(v6) => Some(v6.to_ipv4_mapped().map(IpAddr::V4).unwrap_or(IpAddr::V6(v6))),
+        IpAddr::V6(v6) => Some(
+            v6.to_ipv4_mapped()
+                .map(IpAddr::V4)
+                .unwrap_or(IpAddr::V6(v6)),
+        ),
         v4 => Some(v4),
     }
 }
@@ -126,9 +133,8 @@ mod tests {
 
     #[test]
     fn states_without_checks_have_no_facts_and_early_states_no_sender() {
-        let at = |state: &str| {
-            facts(&rcpt().with("protocol_state", state), SystemTime::now()).unwrap()
-        };
+        let at =
+            |state: &str| facts(&rcpt().with("protocol_state", state), SystemTime::now()).unwrap();
         assert_eq!(at("DATA"), None);
         assert_eq!(at("VRFY"), None);
         assert_eq!(at("ETRN"), None);

@@ -162,7 +162,10 @@ mod tests {
             ("rule tag", "X-Tag", "1"),
         ]));
         m.add_headers(&outcome(&[("greylist", "X-Greylist", "delayed 3 seconds")]));
-        assert_eq!(m.next_header().unwrap().to_string(), "X-Greylist: delayed 2 seconds");
+        assert_eq!(
+            m.next_header().unwrap().to_string(),
+            "X-Greylist: delayed 2 seconds"
+        );
         m.add_headers(&outcome(&[("greylist", "X-Greylist", "delayed 4 seconds")]));
         assert_eq!(m.next_header().unwrap().to_string(), "X-Tag: 1");
         assert_eq!(m.next_header(), None);
@@ -176,6 +179,10 @@ mod tests {
             i.with(host, &n.to_string(), |m| m.recipients = 1);
         }
         assert!(i.len() <= MAX_ENTRIES, "{}", i.len());
-        assert_eq!(i.with(host, &(MAX_ENTRIES + 9).to_string(), |m| m.recipients), 1, "the newest is kept");
+        assert_eq!(
+            i.with(host, &(MAX_ENTRIES + 9).to_string(), |m| m.recipients),
+            1,
+            "the newest is kept"
+        );
     }
 }

@@ -10,15 +10,16 @@ use havre_net::{Conn, ConnError, Peer, Ticket, guard_command};
 use havre_policy_proto::{Decoder, Frame, Reply};
 use tokio::net::TcpStream;
 
-use crate::service::{SERVICE_ERROR, answer};
 use crate::Server;
+use crate::service::{SERVICE_ERROR, answer};
 
 /// Serves one connection; the ticket (its place under the connection cap)
 /// is given back when it ends.
 pub async fn session(stream: TcpStream, peer: SocketAddr, ticket: Ticket, server: Arc<Server>) {
     let host = peer.ip();
     let first = server.services.borrow().clone();
-    let mut conn = Conn::new(Box::new(stream), first.settings.idle_timeout).with_stop(ticket.stop());
+    let mut conn =
+        Conn::new(Box::new(stream), first.settings.idle_timeout).with_stop(ticket.stop());
     let mut decoder = Decoder::new(first.settings.limits);
     drop(first);
     let client = peer.to_string();

@@ -80,13 +80,25 @@ async fn a_students_11th_message_in_a_minute_is_deferred_however_many_recipients
         }
     }
     assert_eq!(
-        answer(&s, &i, host(), &rcpt("alice@example.edu", "a.10", "x@example.net")).await,
+        answer(
+            &s,
+            &i,
+            host(),
+            &rcpt("alice@example.edu", "a.10", "x@example.net")
+        )
+        .await,
         Reply::Refuse(
             "450 4.7.1 Rate limit exceeded: 10 messages per minute for class student".into()
         )
     );
     for n in 0..11 {
-        let r = answer(&s, &i, host(), &rcpt("bob@example.edu", &format!("b.{n}"), "x@example.net")).await;
+        let r = answer(
+            &s,
+            &i,
+            host(),
+            &rcpt("bob@example.edu", &format!("b.{n}"), "x@example.net"),
+        )
+        .await;
         assert_eq!(r, Reply::Dunno, "staff may send 60 a minute");
     }
 }
@@ -214,7 +226,11 @@ async fn one_connection_carries_many_requests_and_garbage_costs_one_reply() {
     assert_eq!(server.instances.len(), 1, "c.1 is under way");
     let next = rcpt("alice@example.edu", "c.2", "x@example.net").encode();
     exchange(&mut c, &next, 1).await;
-    assert_eq!(server.instances.len(), 1, "c.1 was forgotten when c.2 began");
+    assert_eq!(
+        server.instances.len(),
+        1,
+        "c.1 was forgotten when c.2 began"
+    );
     drop(c);
 }
 
@@ -223,7 +239,12 @@ async fn an_unfinished_request_is_closed_after_the_request_timeout() {
     let (port, _server) = start("").await;
     let mut slow = TcpStream::connect(("127.0.0.1", port)).await.unwrap();
     let started = std::time::Instant::now();
-    let got = exchange(&mut slow, b"request=smtpd_access_policy\nprotocol_state=RC", 1).await;
+    let got = exchange(
+        &mut slow,
+        b"request=smtpd_access_policy\nprotocol_state=RC",
+        1,
+    )
+    .await;
     assert_eq!(got, "", "closed without a reply");
     assert!(started.elapsed() >= Duration::from_millis(400));
 }

@@ -91,9 +91,7 @@ impl Postfix {
             root = root.display()
         );
         std::fs::write(root.join("etc/main.cf"), main).expect("main.cf");
-        let master = format!(
-            "127.0.0.1:{port} inet n - n - - smtpd\n{MASTER_CF}"
-        );
+        let master = format!("127.0.0.1:{port} inet n - n - - smtpd\n{MASTER_CF}");
         std::fs::write(root.join("etc/master.cf"), master).expect("master.cf");
         let postfix = Postfix { dir, port };
         for action in ["check", "start"] {
