@@ -279,18 +279,26 @@ mod tests {
         new.relay
             .routes
             .insert("far.test".into(), "smtp:[192.0.2.1]:25".into());
+        new.policy.listen = vec!["127.0.0.1:10023".parse().unwrap()];
+        new.policy.request_timeout = havre_config::Duration::from_secs(5);
         let running = effective(&started, &new);
         assert_eq!(
             havre_config::changed_keys(&started, &running),
             [
                 "server.shutdown_grace",
                 "smtp.recipient_limit",
-                "relay.routes"
+                "relay.routes",
+                "policy.request_timeout"
             ]
         );
         assert_eq!(
             havre_config::changed_keys(&running, &new),
-            ["server.data_dir", "mx.listen", "smtp.max_connections"]
+            [
+                "server.data_dir",
+                "mx.listen",
+                "smtp.max_connections",
+                "policy.listen"
+            ]
         );
     }
 }

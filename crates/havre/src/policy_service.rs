@@ -7,17 +7,24 @@
 
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::Duration;
 
 use anyhow::Context;
 use havre_checks::Pipeline;
 use havre_config::Config;
 use havre_net::{Caps, Gate, Stop};
 use havre_policy_proto::Limits;
-use havre_policy_server::{DirectoryClasses, PolicyServices, PolicySettings, Server};
+use havre_policy_server::{
+    CachedClasses, DirectoryClasses, PolicyServices, PolicySettings, Server,
+};
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
 use crate::live::Shared;
+
+/// How long the service remembers a user's class: `havre user modify
+/// --class` reaches Postfix's users within this.
+const CLASSES_KEPT: Duration = Duration::from_secs(60);
 
 /// Binds every `policy.listen` address (none: the service is off).
 pub async fn bind(addrs: &[SocketAddr]) -> anyhow::Result<Vec<TcpListener>> {
@@ -46,7 +53,10 @@ pub fn services(shared: &Shared, config: &Config) -> anyhow::Result<Arc<PolicySe
             limits: Limits::default(),
         },
         pipeline: Arc::new(pipeline),
-        classes: Arc::new(DirectoryClasses(shared.directory.clone())),
+        classes: Arc::new(CachedClasses::new(
+            Arc::new(DirectoryClasses(shared.directory.clone())),
+            CLASSES_KEPT,
+        )),
     }))
 }
 

@@ -19,9 +19,9 @@
 //!   that connection only, without a reply (Postfix retries);
 //! - the facts are what an SMTP session would give: the stage from
 //!   `protocol_state`, the client, HELO, sender, recipient, SASL login,
-//!   size; the user class of `sasl_username` comes from the directory, so
-//!   class rules (student 10 messages a minute) hold for Postfix's
-//!   authenticated users too; the recipients of a message are counted by
+//!   size; the user class of `sasl_username` comes from the directory
+//!   (remembered for a minute, [`CachedClasses`]), so class rules (student
+//!   10 messages a minute) hold for Postfix's authenticated users too; the recipients of a message are counted by
 //!   the service ([`Instances`]), since Postfix says `recipient_count=0` at
 //!   RCPT, so a per-message rate counts each message once;
 //! - verdicts in Postfix's words: see [`answer`].
@@ -38,7 +38,7 @@ mod server;
 mod service;
 mod session;
 
-pub use directory::DirectoryClasses;
+pub use directory::{CachedClasses, DirectoryClasses};
 pub use facts::{ACCESS_POLICY, FactsError, facts};
 pub use instances::{Instances, Message};
 pub use server::{Server, serve};
