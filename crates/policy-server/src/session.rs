@@ -13,6 +13,9 @@ use tokio::net::TcpStream;
 use crate::Server;
 use crate::service::{SERVICE_ERROR, answer};
 
+/// Replies queued beyond this are sent before the next request is read.
+const FLUSH_AT: usize = 16 * 1024;
+
 /// Serves one connection; the ticket (its place under the connection cap)
 /// is given back when it ends.
 pub async fn session(stream: TcpStream, peer: SocketAddr, ticket: Ticket, server: Arc<Server>) {
@@ -25,6 +28,8 @@ pub async fn session(stream: TcpStream, peer: SocketAddr, ticket: Ticket, server
     let client = peer.to_string();
     // The message this connection last asked about (Postfix's `instance`).
     let mut current: Option<String> = None;
+    // Reply bytes queued and not flushed yet.
+    let mut queued = 0usize;
     let ended = loop {
         let idle = server.services.borrow().settings.idle_timeout;
         conn.set_timeout(idle);
@@ -75,12 +80,16 @@ pub async fn session(stream: TcpStream, peer: SocketAddr, ticket: Ticket, server
         .await;
         // A panic was logged and the connection closed: Postfix retries.
         let Some(reply) = reply else { return };
-        conn.queue(&reply.encode());
-        // Replies to requests sent ahead go out together.
-        if !conn.has_buffered()
-            && let Err(e) = conn.flush().await
-        {
-            break e;
+        let bytes = reply.encode();
+        queued += bytes.len();
+        conn.queue(&bytes);
+        // Replies to requests sent ahead go out together, a few KiB at a
+        // time: a client that sends without reading holds no more.
+        if !conn.has_buffered() || queued >= FLUSH_AT {
+            queued = 0;
+            if let Err(e) = conn.flush().await {
+                break e;
+            }
         }
     };
     if let Some(done) = current {

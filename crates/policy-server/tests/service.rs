@@ -264,3 +264,31 @@ async fn a_connection_beyond_the_cap_is_closed_and_the_others_are_served() {
     );
     assert_eq!(exchange(&mut b, &good, 1).await, "action=DUNNO\n\n");
 }
+
+#[tokio::test]
+async fn requests_sent_ahead_are_all_answered_in_order() {
+    let (port, _server) = start("").await;
+    let mut c = TcpStream::connect(("127.0.0.1", port)).await.unwrap();
+    let good = rcpt("", "e.1", "x@example.net").encode();
+    // 3,000 requests without reading a reply: the service answers as it
+    // goes (a few KiB at a time) while this client is still writing.
+    let mut sent = Vec::new();
+    for n in 0..3000 {
+        sent.extend_from_slice(if n % 2 == 0 { &good } else { b"junk\n\n" });
+    }
+    let (mut read, mut write) = c.split();
+    let writer = async { write.write_all(&sent).await.unwrap() };
+    let reader = async {
+        let mut got = Vec::new();
+        let mut buf = [0u8; 65536];
+        while got.windows(2).filter(|w| w == b"\n\n").count() < 3000 {
+            let n = read.read(&mut buf).await.unwrap();
+            assert!(n > 0, "closed early");
+            got.extend_from_slice(&buf[..n]);
+        }
+        String::from_utf8(got).unwrap()
+    };
+    let ((), got) = tokio::join!(writer, reader);
+    let expected = "action=DUNNO\n\naction=DEFER_IF_PERMIT Policy service error\n\n".repeat(1500);
+    assert_eq!(got, expected);
+}
