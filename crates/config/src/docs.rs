@@ -48,7 +48,15 @@ pub static KEY_DOCS: &[(&str, &str)] = &[
     ),
     (
         "log.file",
-        r#"Also append log lines to this file ("" = stderr only); relative to the directory of havre.toml."#,
+        r#"Also append log lines to this file ("" = none); relative to the directory of havre.toml."#,
+    ),
+    (
+        "log.output",
+        r#"Where log lines go besides log.file: "stderr", "syslog" (the local syslog daemon, facility mail, RFC 3164) or "journald" (its native protocol). Lines are named like Postfix's (havre/smtpd, havre/qmgr...): pflogsumm --syslog-name=havre reads them. Changed only by a restart of serve, not by a reload."#,
+    ),
+    (
+        "log.socket",
+        r#"The socket of log.output ("" = /dev/log for syslog, /run/systemd/journal/socket for journald). Changed only by a restart of serve."#,
     ),
     ("tls", "TLS certificate and key offered with STARTTLS."),
     (
@@ -341,6 +349,55 @@ pub static KEY_DOCS: &[(&str, &str)] = &[
         "policy.rules",
         "The ordered rules ([[policy.rules]] tables); the defaults limit class student to 10 messages a minute \
          and class staff to 60. Syntax and examples below.",
+    ),
+    (
+        "guard",
+        "The guard (Fail2ban's job): per client address, failed logins, unknown recipients, bad commands and \
+         connections are counted, and an address that goes over a limit is banned: refused at connect on every \
+         protocol (SMTP 554 5.7.1, IMAP * BYE, POP3 -ERR) until the ban expires or `havre ban remove`. Bans are \
+         kept in DATA_DIR/state.db across restarts.",
+    ),
+    (
+        "guard.enabled",
+        "Count and ban (false: nothing is counted and no address is refused, bans included).",
+    ),
+    (
+        "guard.max_failures",
+        "Failed logins (SMTP AUTH, IMAP, POP3 together) from one address within guard.find_time that get it \
+         banned (Fail2ban's maxretry); 0 = never.",
+    ),
+    (
+        "guard.find_time",
+        "The window the failures, unknown recipients and bad commands of an address are counted in, from the \
+         first one (Fail2ban's findtime).",
+    ),
+    (
+        "guard.ban_time",
+        "How long an address stays banned (Fail2ban's bantime); `havre ban add --for` chooses its own.",
+    ),
+    (
+        "guard.max_unknown_recipients",
+        "RCPTs answered 550 5.1.1 (no such user) to one address within guard.find_time that get it banned: a \
+         dictionary attack; a real server rarely sends a few. 0 = never.",
+    ),
+    (
+        "guard.max_protocol_errors",
+        "Bad commands (SMTP 500-504, IMAP BAD, POP3 unknown commands and too long lines) from one address \
+         within guard.find_time that get it banned; 0 = never.",
+    ),
+    (
+        "guard.connections_warn",
+        "Connections from one address within an hour (counted from its first) at which a warning is logged; \
+         0 = never.",
+    ),
+    (
+        "guard.connections_ban",
+        "Connections from one address within an hour at which it is banned; 0 = never.",
+    ),
+    (
+        "guard.exempt",
+        "Addresses never counted nor banned: networks (\"192.0.2.0/24\", addresses) and the word \
+         \"relay.internal_networks\" for those networks; [] exempts no one.",
     ),
 ];
 

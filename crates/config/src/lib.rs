@@ -41,6 +41,7 @@ mod docs;
 mod edit;
 mod error;
 mod flatten;
+mod guard;
 mod keys;
 mod load;
 mod locate;
@@ -53,11 +54,12 @@ pub use docs::{KEY_DOCS, defaults_commented, doc, init_text};
 pub use edit::{parse_value, set, unset};
 pub use error::{ConfigError, Location};
 pub use flatten::{changed_keys, get, get_pairs, show, show_defaults, show_non_default};
+pub use guard::{Guard, INTERNAL_NETWORKS};
 pub use keys::{format_key, parse_key};
 pub use load::{LoadedConfig, check, load, parse};
 pub use model::{
-    Config, Dkim, Imap, Lmtp, Log, Mailbox, Mx, Pop3, Queue, Relay, Role, Sendmail, Server, Smtp,
-    Storage, StorageBackend, Tls,
+    Config, Dkim, Imap, Lmtp, Log, LogOutput, Mailbox, Mx, Pop3, Queue, Relay, Role, Sendmail,
+    Server, Smtp, Storage, StorageBackend, Tls,
 };
 pub use policy::{
     Greylist, Policy, PolicyAction, PolicyRule, PolicyStage, RateKey, RateLimitSpec, RateWhat,

@@ -64,6 +64,18 @@ impl LoadedConfig {
         (!file.as_os_str().is_empty()).then(|| self.config_dir().join(file))
     }
 
+    /// The socket `log.output` writes to: `log.socket` (relative to the
+    /// directory of the file) or the system's; `None` for stderr.
+    pub fn log_socket(&self) -> Option<PathBuf> {
+        let log = &self.config.log;
+        let system = log.output.default_socket()?;
+        Some(if log.socket.as_os_str().is_empty() {
+            PathBuf::from(system)
+        } else {
+            self.config_dir().join(&log.socket)
+        })
+    }
+
     /// `sendmail.socket`, relative to the directory of the file; `None`
     /// when empty (no local submission).
     pub fn sendmail_socket(&self) -> Option<PathBuf> {

@@ -36,6 +36,7 @@ pub struct Config {
     pub sendmail: Sendmail,
     pub greylist: crate::policy::Greylist,
     pub policy: crate::policy::Policy,
+    pub guard: crate::guard::Guard,
 }
 
 impl Config {
@@ -84,8 +85,12 @@ impl Default for Server {
 #[serde(default, deny_unknown_fields)]
 pub struct Log {
     pub level: String,
-    /// Empty: stderr only.
+    /// Empty: no file.
     pub file: PathBuf,
+    /// Where the lines go besides `file`.
+    pub output: LogOutput,
+    /// The syslog or journald socket; empty: the system's.
+    pub socket: PathBuf,
 }
 
 impl Default for Log {
@@ -93,7 +98,73 @@ impl Default for Log {
         Self {
             level: "info".into(),
             file: PathBuf::new(),
+            output: LogOutput::Stderr,
+            socket: PathBuf::new(),
         }
+    }
+}
+
+/// Where log lines go besides `log.file` (`log.output`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum LogOutput {
+    /// Standard error (under systemd, the journal as plain lines).
+    Stderr,
+    /// The local syslog daemon (`/dev/log`, RFC 3164, facility mail).
+    Syslog,
+    /// systemd-journald's native protocol, one program name per line.
+    Journald,
+}
+
+impl LogOutput {
+    pub const ALL: [Self; 3] = [Self::Stderr, Self::Syslog, Self::Journald];
+
+    /// The spelling in `havre.toml`.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Stderr => "stderr",
+            Self::Syslog => "syslog",
+            Self::Journald => "journald",
+        }
+    }
+
+    /// The socket used when `log.socket` is empty.
+    pub const fn default_socket(self) -> Option<&'static str> {
+        match self {
+            Self::Stderr => None,
+            Self::Syslog => Some("/dev/log"),
+            Self::Journald => Some("/run/systemd/journal/socket"),
+        }
+    }
+}
+
+impl fmt::Display for LogOutput {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for LogOutput {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Self::ALL
+            .into_iter()
+            .find(|o| o.as_str() == s)
+            .ok_or_else(|| format!("expected stderr, syslog or journald, found {}", quoted(s)))
+    }
+}
+
+impl Serialize for LogOutput {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.as_str())
+    }
+}
+
+impl<'de> Deserialize<'de> for LogOutput {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_str(FromStrVisitor::<Self>::new(
+            r#"a log output ("stderr", "syslog" or "journald")"#,
+        ))
     }
 }
 

@@ -205,6 +205,7 @@ pub(crate) fn problems(cfg: &Config) -> Vec<Problem> {
     }
     sendmail_problems(&cfg.sendmail, &mut out);
     greylist_and_policy_problems(cfg, &mut out);
+    guard_problems(&cfg.guard, &mut out);
     out
 }
 
@@ -595,6 +596,43 @@ fn action_name(action: PolicyAction) -> &'static str {
 }
 
 /// `192.0.2.0/24`, `2001:db8::/32` or a single address.
+/// `[guard]`: windows that can hold a count, a ban that lasts, a warning
+/// before the ban, exemptions that are networks.
+fn guard_problems(g: &crate::guard::Guard, out: &mut Vec<Problem>) {
+    if g.find_time.0.is_zero() {
+        out.push(problem(
+            &["guard", "find_time"],
+            "must be longer than 0s (guard.enabled = false turns the guard off)",
+        ));
+    }
+    if g.ban_time.0.is_zero() {
+        out.push(problem(
+            &["guard", "ban_time"],
+            "must be longer than 0s (guard.enabled = false turns the guard off)",
+        ));
+    }
+    if g.connections_warn > 0 && g.connections_ban > 0 && g.connections_warn >= g.connections_ban {
+        out.push(problem(
+            &["guard", "connections_warn"],
+            format!(
+                "must be below guard.connections_ban ({}), or the warning would come with the ban",
+                g.connections_ban
+            ),
+        ));
+    }
+    for entry in &g.exempt {
+        if entry.trim() != crate::guard::INTERNAL_NETWORKS && !network_ok(entry) {
+            out.push(problem(
+                &["guard", "exempt"],
+                format!(
+                    "expected a network like \"192.0.2.0/24\", an address, or \"{}\", found {entry:?}",
+                    crate::guard::INTERNAL_NETWORKS
+                ),
+            ));
+        }
+    }
+}
+
 fn network_ok(text: &str) -> bool {
     let (addr, bits) = text.trim().split_once('/').unwrap_or((text.trim(), ""));
     addr.parse::<std::net::IpAddr>().is_ok_and(|ip| {

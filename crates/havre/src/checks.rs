@@ -177,12 +177,16 @@ pub fn owned_paths(loaded: &LoadedConfig) -> Vec<PathBuf> {
     let data_dir = loaded.data_dir();
     let sqlite = loaded.sqlite_path();
     let wal = PathBuf::from(format!("{}-wal", sqlite.display()));
+    let state = loaded.state_path();
+    let state_wal = PathBuf::from(format!("{}-wal", state.display()));
     vec![
         data_dir.clone(),
         data_dir.join("queue/msg"),
         data_dir.join("mail"),
         sqlite,
         wal,
+        state,
+        state_wal,
     ]
 }
 

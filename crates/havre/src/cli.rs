@@ -150,6 +150,39 @@ pub enum Command {
     /// Check a user's password the way the servers do (like doveadm auth test)
     #[command(subcommand)]
     Auth(AuthCommand),
+    /// List, add or lift bans of client addresses (the guard, like fail2ban-client)
+    #[command(subcommand, long_about = BAN_HELP)]
+    Ban(BanCommand),
+}
+
+const BAN_HELP: &str = "\
+The guard bans a client address that goes over a [guard] limit (failed logins, unknown \
+recipients, bad commands, connections in an hour): every connection from it is refused \
+(SMTP 554 5.7.1, IMAP * BYE, POP3 -ERR) until the ban ends. Bans are kept in \
+DATA_DIR/state.db, so they outlast a restart. These commands read and change that file; \
+a running `havre serve` applies a change within about 3 seconds (it reads the file again \
+every 2 seconds, and its bans every second). Run as root, they act as server.user.";
+
+#[derive(Subcommand)]
+pub enum BanCommand {
+    /// The banned addresses: until when, and why
+    List {
+        #[command(flatten)]
+        format: Format,
+    },
+    /// Ban an address (IPv4 or IPv6) now, for guard.ban_time or --for
+    Add {
+        /// The client address
+        ip: String,
+        /// How long, like 30m, 12h, 7d (default: guard.ban_time)
+        #[arg(long = "for", value_name = "DURATION")]
+        time: Option<String>,
+    },
+    /// Lift the ban of an address (its counts start again from zero)
+    Remove {
+        /// The client address
+        ip: String,
+    },
 }
 
 /// `--json`, shared by every command that lists or shows.
@@ -194,12 +227,13 @@ the TLS certificate and key (also when renewed in place), smtp limits and banner
 relay.routes, relay.internal_networks, submission.any_sender_classes, \
 dns.nameservers, dkim.sign and the DKIM keys in DATA_DIR/dkim, queue retry times, \
 lifetime, delay warning, destination concurrency and minimum free space, imap and \
-pop3 timeouts and limits, server.shutdown_grace;
+pop3 timeouts and limits, the guard's limits and exemptions ([guard]), \
+server.shutdown_grace;
   - logs each key it applied (\"reload: relay.routes changed\") and each key that \
 needs a restart (\"reload: mx.listen needs a restart\"): listeners, \
 max_connections and max_connections_per_ip, server.hostname, data_dir, user, roles \
-and node_id, storage, mailbox.maildir, relay.recipient_delimiter and \
-queue.delivery_concurrency.
+and node_id, storage, mailbox.maildir, relay.recipient_delimiter, \
+queue.delivery_concurrency, log.output and log.socket.
 
 Connections under way keep the settings they started with. serve runs as \
 server.user after the start: a TLS key or DKIM key only root may read stays as it \

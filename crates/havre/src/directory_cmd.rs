@@ -21,6 +21,8 @@ pub(crate) async fn store(
     explicit: Option<PathBuf>,
 ) -> anyhow::Result<(havre_config::LoadedConfig, Arc<dyn Store>)> {
     let config = locate::load(explicit)?;
+    // Before becoming server.user: the log file may be root's.
+    crate::logging::init_cli(&config);
     crate::privileges::become_server_user(&config)?;
     let store = locate::open_store(&config).await?;
     Ok((config, store))
@@ -32,8 +34,16 @@ pub(crate) async fn store_staying_root(
     explicit: Option<PathBuf>,
 ) -> anyhow::Result<(havre_config::LoadedConfig, Arc<dyn Store>)> {
     let config = locate::load(explicit)?;
+    crate::logging::init_cli(&config);
     let store = locate::open_store(&config).await?;
     Ok((config, store))
+}
+
+/// A change to the directory, in the mail log beside the mail it changes
+/// the fate of (`havre/user[pid]: alice@example.test: password changed`):
+/// `program` is the command's noun.
+fn logged(program: &'static str, change: String) {
+    tracing::info!(target: "directory", role = program, "{change}");
 }
 
 pub(crate) fn mailboxes(
@@ -86,6 +96,7 @@ pub async fn domain(explicit: Option<PathBuf>, command: DomainCommand) -> anyhow
             for name in domains {
                 let domain = normalize_domain(&name).map_err(|e| anyhow!("{name:?}: {e}"))?;
                 store.add_domain(&domain).await?;
+                logged("domain", format!("{domain}: added"));
                 println!("domain {domain} added");
             }
         }
@@ -103,6 +114,7 @@ pub async fn domain(explicit: Option<PathBuf>, command: DomainCommand) -> anyhow
             if !store.remove_domain(&domain).await? {
                 bail!("no domain {domain}");
             }
+            logged("domain", format!("{domain}: removed"));
             println!("domain {domain} removed");
         }
     }
@@ -142,6 +154,18 @@ pub async fn user(explicit: Option<PathBuf>, command: UserCommand) -> anyhow::Re
                 .ensure_defaults(&email)
                 .await
                 .with_context(|| format!("cannot create the mailboxes of {email}"))?;
+            logged(
+                "user",
+                format!(
+                    "{email}: added, class={}, quota={}, password={}",
+                    store
+                        .get_user(&email)
+                        .await?
+                        .map_or_else(String::new, |u| u.class),
+                    human_size(quota),
+                    scheme(password_hash.as_deref())
+                ),
+            );
             println!("user {email} added");
             if password_hash.is_none() {
                 println!(
@@ -227,6 +251,13 @@ pub async fn user(explicit: Option<PathBuf>, command: UserCommand) -> anyhow::Re
                 None => password::hash_password(&crate::password_input::read(password_stdin)?),
             };
             store.set_password(&email, Some(&hash)).await?;
+            logged(
+                "user",
+                format!(
+                    "{email}: password changed, password={}",
+                    scheme(Some(&hash))
+                ),
+            );
             println!("password of {email} changed");
         }
         UserCommand::Remove { email } => {
@@ -234,6 +265,7 @@ pub async fn user(explicit: Option<PathBuf>, command: UserCommand) -> anyhow::Re
             if !store.remove_user(&email).await? {
                 bail!("no user {email}");
             }
+            logged("user", format!("{email}: removed"));
             println!("user {email} removed (its Maildir is left on disk)");
             let pointing: Vec<String> = store
                 .list_aliases()
@@ -280,6 +312,22 @@ async fn modify_user(
         None => {}
     }
     println!("user {email}: {}", said.join(", "));
+    let mut fields = Vec::new();
+    if let Some(class) = &changes.class {
+        fields.push(format!("class={class}"));
+    }
+    if let Some(quota) = changes.quota {
+        fields.push(format!("quota={}", human_size(quota)));
+    }
+    if let Some(hash) = &changes.password_hash {
+        fields.push(format!("password={}", scheme(Some(hash))));
+    }
+    match changes.disabled {
+        Some(true) => fields.push("login=disabled".into()),
+        Some(false) => fields.push("login=enabled".into()),
+        None => {}
+    }
+    logged("user", format!("{email}: modified, {}", fields.join(", ")));
     Ok(())
 }
 
@@ -428,6 +476,10 @@ pub async fn alias(explicit: Option<PathBuf>, command: AliasCommand) -> anyhow::
                 .add_alias(&source, &targets)
                 .await
                 .with_context(|| format!("cannot add alias {source}"))?;
+            logged(
+                "alias",
+                format!("{source}: added, to={}", targets.join(",")),
+            );
             println!("alias {source} -> {}", targets.join(", "));
             warn_alias_loop(&directory, &source).await?;
         }
@@ -453,6 +505,13 @@ pub async fn alias(explicit: Option<PathBuf>, command: AliasCommand) -> anyhow::
                     target.map(|t| format!(" -> {t}")).unwrap_or_default()
                 );
             }
+            logged(
+                "alias",
+                match &target {
+                    Some(target) => format!("{source}: removed, to={target}"),
+                    None => format!("{source}: removed"),
+                },
+            );
             println!("alias {source}: {removed} target(s) removed");
             let directory = Directory::new(store.clone(), &config.config.relay.recipient_delimiter);
             warn_alias_loop(&directory, &source).await?;

@@ -11,8 +11,9 @@
 //! What a running process cannot change ([`effective`] keeps it as it was
 //! at the start): the listeners, connection caps (sized to the open-file
 //! limit), the data directory, database and Maildir template, the account,
-//! roles, host name and node id, the recipient delimiter and the number of
-//! deliveries at once. A reload logs those as needing a restart.
+//! roles, host name and node id, the recipient delimiter, the number of
+//! deliveries at once and where log lines go besides the file (`log.output`,
+//! `log.socket`). A reload logs those as needing a restart.
 
 use std::sync::Arc;
 
@@ -67,6 +68,9 @@ pub fn effective(started: &Config, new: &Config) -> Config {
     c.policy.max_connections = started.policy.max_connections;
     c.relay.recipient_delimiter = started.relay.recipient_delimiter.clone();
     c.queue.delivery_concurrency = started.queue.delivery_concurrency;
+    // The syslog or journald socket is connected (and checked) at the start.
+    c.log.output = started.log.output;
+    c.log.socket = started.log.socket.clone();
     c
 }
 
@@ -91,6 +95,9 @@ pub struct Shared {
     /// What the checks remember (greylist triplets, rate cells): one for the
     /// node, so every front end counts against the same limits.
     pub state: Arc<dyn havre_state::State>,
+    /// Counts every role's offences and holds the bans (one per node; a
+    /// reload changes its limits, not its counts).
+    pub guard: havre_guard::Guard,
 }
 
 /// The publishers of each role's settings.
@@ -147,6 +154,9 @@ impl Live {
             self.tls = tls.acceptor;
         }
         let tls = self.tls.clone();
+        self.shared
+            .guard
+            .apply(havre_guard::settings_from_config(config));
         let before = self.outbound.borrow().clone();
         let signers = match material.signers {
             Some(signers) => Arc::new(signers),
@@ -218,6 +228,7 @@ fn smtp(shared: &Shared, config: &Config, tls: TlsAcceptor) -> Arc<Services> {
             },
             canonical: config.sendmail.canonical.clone(),
         },
+        guard: shared.guard.clone(),
     })
 }
 
@@ -236,6 +247,7 @@ fn imap(shared: &Shared, config: &Config, tls: TlsAcceptor) -> havre_imap::Servi
         tls: Some(tls),
         limits: shared.imap_limits.clone(),
         sessions: shared.sessions.clone(),
+        guard: shared.guard.clone(),
     })
 }
 
@@ -250,6 +262,7 @@ fn pop3(shared: &Shared, config: &Config, tls: TlsAcceptor) -> Arc<havre_pop3::P
         tls: Some(tls),
         locks: shared.pop3_locks.clone(),
         sessions: shared.sessions.clone(),
+        guard: shared.guard.clone(),
     })
 }
 
@@ -276,6 +289,7 @@ mod tests {
         new.server.shutdown_grace = havre_config::Duration::from_secs(5);
         new.smtp.max_connections = 7;
         new.smtp.recipient_limit = 7;
+        new.log.output = havre_config::LogOutput::Syslog;
         new.relay
             .routes
             .insert("far.test".into(), "smtp:[192.0.2.1]:25".into());
@@ -295,6 +309,7 @@ mod tests {
             havre_config::changed_keys(&running, &new),
             [
                 "server.data_dir",
+                "log.output",
                 "mx.listen",
                 "smtp.max_connections",
                 "policy.listen"

@@ -2,6 +2,7 @@
 //! their command line. No mail logic lives here.
 
 mod auth_cmd;
+mod ban_cmd;
 mod checks;
 mod cli;
 mod config_cmd;
@@ -139,5 +140,6 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Who { user, format } => session_cmd::who(config, user, format.json).await,
         Command::Kick { user } => session_cmd::kick(config, user).await,
         Command::Auth(cmd) => auth_cmd::run(config, cmd).await,
+        Command::Ban(cmd) => ban_cmd::run(config, cmd).await,
     }
 }

@@ -11,7 +11,10 @@ use havre_config::LoadedConfig;
 /// Maildir, `queue hold` rewrites a record, `dkim generate` a key): run as
 /// root, they act as `server.user`, as `postsuper` acts as the mail owner, so
 /// nothing they create is root's and later refused to the running server.
-pub fn become_server_user(config: &LoadedConfig) -> anyhow::Result<()> {
+///
+/// Returns the uid and gid switched to, if it switched: serve logs them; a
+/// command does not (its log lines are the changes it makes).
+pub fn become_server_user(config: &LoadedConfig) -> anyhow::Result<Option<(u32, u32)>> {
     let owned = crate::checks::owned_paths(config);
     let owned: Vec<&Path> = owned.iter().map(PathBuf::as_path).collect();
     drop_to(&config.config.server.user, &owned)
@@ -23,9 +26,9 @@ pub fn become_server_user(config: &LoadedConfig) -> anyhow::Result<()> {
 /// The data the node writes must already belong to that account: `paths` are
 /// checked first, and a mismatch stops the start with the command that fixes
 /// it, rather than failing later on the first write.
-pub fn drop_to(user: &str, paths: &[&Path]) -> anyhow::Result<()> {
+pub fn drop_to(user: &str, paths: &[&Path]) -> anyhow::Result<Option<(u32, u32)>> {
     if !switches(user) {
-        return Ok(());
+        return Ok(None);
     }
     let (uid, gid) = check_owner(user, paths)?;
     // SAFETY: plain system calls on integers; each result is checked.
@@ -40,8 +43,7 @@ pub fn drop_to(user: &str, paths: &[&Path]) -> anyhow::Result<()> {
             bail!("setuid({uid}): {}", std::io::Error::last_os_error());
         }
     }
-    tracing::info!(target: "serve", "running as {user} (uid {uid}, gid {gid})");
-    Ok(())
+    Ok(Some((uid, gid)))
 }
 
 /// Whether serve, started by this process's user, would switch to `user`:

@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use anyhow::Context;
-use havre_queue::Spool;
+use havre_queue::{Queue, Spool};
 use havre_store::{QueueEntry, RecipientStatus, Store};
 use serde::Serialize;
 
@@ -307,28 +307,14 @@ impl Action {
         }
     }
 
-    /// Does it to `id`; false when the message is not in the queue (or,
-    /// for hold and release with ALL, is already as asked).
-    async fn apply(self, store: &Arc<dyn Store>, spool: &Spool, id: &str) -> anyhow::Result<bool> {
+    /// Does it to `id`, logged as postsuper logs it; false when the message
+    /// is not in the queue.
+    async fn apply(self, queue: &Queue, id: &str) -> anyhow::Result<bool> {
         Ok(match self {
-            Action::Hold => store.queue_hold(id, true).await?,
-            Action::Release => {
-                let found = store.queue_hold(id, false).await?;
-                if found {
-                    store.queue_reschedule(Some(id), now(), false).await?;
-                }
-                found
-            }
-            Action::Delete => {
-                // Record first, body second: a crash in between leaves an
-                // orphan body that the next start removes.
-                let found = store.queue_remove(id).await?;
-                if found {
-                    spool.remove(id).await;
-                }
-                found
-            }
-            Action::Requeue => store.queue_reschedule(Some(id), now(), true).await? > 0,
+            Action::Hold => queue.hold(id).await?,
+            Action::Release => queue.release(id).await?,
+            Action::Delete => queue.delete(id).await?,
+            Action::Requeue => queue.requeue(id).await?,
         })
     }
 
@@ -378,7 +364,7 @@ async fn targets(
 
 async fn postsuper(
     store: &Arc<dyn Store>,
-    spool: &Spool,
+    queue: &Queue,
     action: Action,
     given: &[String],
 ) -> anyhow::Result<()> {
@@ -389,7 +375,7 @@ async fn postsuper(
         if !seen.insert(id.clone()) {
             continue;
         }
-        if action.apply(store, spool, &id).await? {
+        if action.apply(queue, &id).await? {
             output::write_stdout(&format!("{id}: {}\n", action.done()))?;
             done += 1;
         } else if !from_all {
@@ -413,9 +399,15 @@ async fn postsuper(
 
 pub async fn run(explicit: Option<PathBuf>, command: QueueCommand) -> anyhow::Result<()> {
     let config = locate::load(explicit)?;
+    // Before becoming server.user: the log file may be root's.
+    crate::logging::init_cli(&config);
     crate::privileges::become_server_user(&config)?;
     let store = locate::open_store(&config).await?;
-    let spool = Spool::open(&config.data_dir().join("queue"))?;
+    let queue = Queue::new(
+        store.clone(),
+        Spool::open(&config.data_dir().join("queue"))?,
+    );
+    let spool = queue.spool();
     match command {
         QueueCommand::List { format } => {
             let listing = Listing {
@@ -425,12 +417,12 @@ pub async fn run(explicit: Option<PathBuf>, command: QueueCommand) -> anyhow::Re
             output::print(&listing, format.json)?
         }
         QueueCommand::Show { id, body, format } => {
-            output::print(&show(&store, &spool, &id, body).await?, format.json)?
+            output::print(&show(&store, spool, &id, body).await?, format.json)?
         }
-        QueueCommand::Hold { ids } => postsuper(&store, &spool, Action::Hold, &ids).await?,
-        QueueCommand::Release { ids } => postsuper(&store, &spool, Action::Release, &ids).await?,
-        QueueCommand::Delete { ids } => postsuper(&store, &spool, Action::Delete, &ids).await?,
-        QueueCommand::Requeue { ids } => postsuper(&store, &spool, Action::Requeue, &ids).await?,
+        QueueCommand::Hold { ids } => postsuper(&store, &queue, Action::Hold, &ids).await?,
+        QueueCommand::Release { ids } => postsuper(&store, &queue, Action::Release, &ids).await?,
+        QueueCommand::Delete { ids } => postsuper(&store, &queue, Action::Delete, &ids).await?,
+        QueueCommand::Requeue { ids } => postsuper(&store, &queue, Action::Requeue, &ids).await?,
         QueueCommand::Flush => {
             let n = store.queue_reschedule(None, now(), false).await?;
             println!(

@@ -37,11 +37,7 @@ pub async fn run(explicit: Option<PathBuf>) -> anyhow::Result<()> {
     let hangup = signal(SignalKind::hangup()).context("cannot handle SIGHUP")?;
     let loaded = locate::load(explicit)?;
     let config = &loaded.config;
-    let log = crate::logging::init(
-        &config.log.level,
-        loaded.log_file().as_deref(),
-        &config.server.hostname,
-    )?;
+    let log = crate::logging::init(&loaded)?;
     let open_files = crate::open_files::raise().context("cannot read the open-file limit")?;
     tracing::info!(target: "serve", "open-file limit: {open_files} (soft limit set to the hard limit)");
     let (caps, lowered) = crate::open_files::caps(config, open_files);
@@ -80,7 +76,10 @@ pub async fn run(explicit: Option<PathBuf>) -> anyhow::Result<()> {
         .as_deref()
         .map(|path| crate::pickup::bind(path, &config.server.user))
         .transpose()?;
-    crate::privileges::become_server_user(&loaded)?;
+    if let Some((uid, gid)) = crate::privileges::become_server_user(&loaded)? {
+        let user = &config.server.user;
+        tracing::info!(target: "serve", "running as {user} (uid {uid}, gid {gid})");
+    }
     // Created as server.user, so only it and root can ask (who, kick).
     let control_socket = crate::control::socket_path(&loaded);
     let control = crate::control::bind(&control_socket)?;
@@ -112,27 +111,26 @@ pub async fn run(explicit: Option<PathBuf>) -> anyhow::Result<()> {
     // One gate per role: 587 and 465 share submission's caps, 143 and 993 imap's.
     // SMTP clients in relay.internal_networks are spared the per-address
     // cap, as Postfix spares $mynetworks: a site behind one NAT submits.
+    // Every gate asks the guard first: a banned address is refused by all.
+    let screen = shared.guard.as_screen();
     let gates: Vec<(Role, Arc<Gate>)> = caps
         .into_iter()
         .map(|(role, c)| {
-            let gate = if matches!(role, Role::Mx | Role::Submission | Role::Lmtp) {
-                // The networks of the moment: a reload may change them.
-                let services = smtp.clone();
-                Gate::with_exempt(
-                    role.as_str(),
-                    c,
-                    stop.clone(),
+            let exempt: havre_net::Exempt =
+                if matches!(role, Role::Mx | Role::Submission | Role::Lmtp) {
+                    // The networks of the moment: a reload may change them.
+                    let services = smtp.clone();
                     Box::new(move |ip| {
                         services
                             .borrow()
                             .internal_networks
                             .iter()
                             .any(|n| n.contains(ip))
-                    }),
-                )
-            } else {
-                Gate::new(role.as_str(), c, stop.clone())
-            };
+                    })
+                } else {
+                    Box::new(|_| false)
+                };
+            let gate = Gate::screened(role.as_str(), c, stop.clone(), exempt, Some(screen.clone()));
             (role, gate)
         })
         .collect();
@@ -208,6 +206,8 @@ pub async fn run(explicit: Option<PathBuf>) -> anyhow::Result<()> {
         stop.clone(),
     ));
     tokio::spawn(reloader.run(hangup));
+    // Bans made by `havre ban` (or expired) reach the gates from here.
+    tokio::spawn(shared.guard.clone().run());
     let roles: Vec<String> = config.server.roles.iter().map(|r| r.to_string()).collect();
     tracing::info!(target: "serve", "havre {} started: roles {}", crate::version::VERSION, roles.join(", "));
 
@@ -268,11 +268,19 @@ async fn shared(loaded: &LoadedConfig) -> anyhow::Result<Shared> {
         tracing::info!(target: "queue", "removed {swept} unfinished or already delivered spool file(s)");
     }
     let directory = Directory::new(store.clone(), &config.relay.recipient_delimiter);
-    let state_path = loaded.state_path();
-    let state = havre_state::EmbeddedState::open(&state_path)
-        .await
-        .with_context(|| format!("cannot open the state database {}", state_path.display()))?;
     let origin = local_origin(config, &directory).await?;
+    // Greylist entries, counters and bans, one state for the node (the
+    // guard, the policy service); state.db is created if missing
+    // (after the switch to server.user, so it is that account's).
+    let state_path = loaded.state_path();
+    let state: Arc<dyn havre_state::State> = Arc::new(
+        havre_state::EmbeddedState::open(&state_path)
+            .await
+            .with_context(|| format!("cannot open the state {}", state_path.display()))?,
+    );
+    let guard = havre_guard::Guard::open(havre_guard::settings_from_config(config), state.clone())
+        .await
+        .context("cannot read the bans")?;
     let mailboxes = Mailboxes::new(
         store,
         loaded.maildir_template().display().to_string(),
@@ -288,7 +296,8 @@ async fn shared(loaded: &LoadedConfig) -> anyhow::Result<Shared> {
         pop3_locks: havre_pop3::MaildropLocks::new(),
         sessions: havre_net::Sessions::new(),
         origin,
-        state: Arc::new(state),
+        state,
+        guard,
     })
 }
 

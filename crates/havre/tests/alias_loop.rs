@@ -115,7 +115,7 @@ fn a_queued_message_whose_recipient_became_a_loop_bounces_to_its_sender() {
     let log = node.log();
     assert!(
         log.contains("to=<bob@example.test>, relay=local")
-            && log.contains("status=bounced (5.4.6 mail forwarding loop)"),
+            && log.contains("dsn=5.4.6, status=bounced (mail forwarding loop)"),
         "{log}"
     );
 }

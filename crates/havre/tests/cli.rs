@@ -431,12 +431,7 @@ fn started_as_root_serve_switches_to_server_user_once_the_data_belongs_to_it() {
         let err = stderr(&out);
         assert!(err.contains("server.user is nobody"), "{err}");
         assert!(err.contains("chown -R nobody:"), "{err}");
-        let status = Command::new("chown")
-            .args(["-R", "nobody:"])
-            .arg(node.data_dir())
-            .status()
-            .unwrap();
-        assert!(status.success());
+        give_data_to_nobody(&node);
     }
     node.start();
     let out = havre_testkit::swaks(&[
@@ -491,12 +486,7 @@ fn commands_run_as_root_write_as_server_user_so_a_new_user_gets_mail() {
     };
     node.set("server.user", "nobody");
     if root {
-        let status = Command::new("chown")
-            .args(["-R", "nobody:"])
-            .arg(node.data_dir())
-            .status()
-            .unwrap();
-        assert!(status.success());
+        give_data_to_nobody(&node);
     }
     node.start();
     node.add_user("carol@example.test");
@@ -544,4 +534,14 @@ fn commands_run_as_root_write_as_server_user_so_a_new_user_gets_mail() {
         );
     }
     assert!(!node.log().contains("Permission denied"), "{}", node.log());
+}
+
+/// What an admin runs before serve may switch to `server.user = "nobody"`.
+fn give_data_to_nobody(node: &Havre) {
+    let status = Command::new("chown")
+        .args(["-R", "nobody:"])
+        .arg(node.data_dir())
+        .status()
+        .unwrap();
+    assert!(status.success());
 }

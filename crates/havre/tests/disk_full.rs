@@ -74,6 +74,16 @@ fn a_full_disk_gets_452_never_a_false_250_and_mail_flows_again_when_space_is_fre
     node.start();
     let first = send(&node, 1, "before");
     assert_eq!(first[0].code, 250, "{}", first[0].text);
+    // Delivered and out of the queue before the disk fills: a slow relay
+    // writing it afterwards would take the 8 KB left, and every MAIL would
+    // be refused by the check before any write could hit the wall.
+    assert!(
+        node.wait_for_log("havre/qmgr[", 2)
+            .lines()
+            .any(|l| l.contains("havre/qmgr[") && l.ends_with(": removed")),
+        "{}",
+        node.log()
+    );
 
     disk.fill(8 * 1024);
     let replies = send(&node, 12, "full");

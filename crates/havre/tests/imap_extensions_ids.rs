@@ -199,6 +199,10 @@ a.append("", b"Message-ID: <re@x>\r\nReferences: <root@x>\r\nSubject: re\r\n\r\n
 a.show("STATUS Work (MAILBOXID)")
 a.show("SELECT INBOX")
 a.show("FETCH 1:2 (EMAILID THREADID SAVEDATE)")
+# A flag change renames the file (its flags are in its name): the date stays.
+import time; time.sleep(1.1)
+a.show("STORE 1 +FLAGS (\\Seen)")
+a.show("FETCH 1 (SAVEDATE)")
 a.show("COPY 1 Work")
 a.show("RENAME Work Done")
 a.show("STATUS Done (MAILBOXID)")
@@ -238,6 +242,13 @@ a.show("FETCH 1 (EMAILID)")
     assert_ne!(id_in(first, "EMAILID"), id_in(second, "EMAILID"), "{out}");
     assert_eq!(id_in(first, "THREADID"), id_in(second, "THREADID"), "{out}");
     assert!(first.contains("SAVEDATE \""), "{out}");
+    let again = answer(&out, "A FETCH 1 (SAVEDATE)");
+    let saved = |line: &str| line.split("SAVEDATE ").nth(1).unwrap_or("").to_string();
+    assert_eq!(
+        saved(again[position(&again, "* 1 FETCH", "", &out)]),
+        saved(first),
+        "{out}"
+    );
     let copied = answer(&out, "A FETCH 1 (EMAILID)");
     assert_eq!(
         id_in(copied[position(&copied, "* 1 FETCH", "", &out)], "EMAILID"),

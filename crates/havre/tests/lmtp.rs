@@ -32,10 +32,13 @@ lmtp.quit()
         assert!(messages[0].starts_with("Return-Path: <sender@remote.test>\nDelivered-To: "));
         assert!(messages[0].contains("with LMTP id"));
     }
+    // Refused after alice was accepted: the line names the transaction's id,
+    // as Postfix's does once it has a queue file.
     assert!(
-        node.log().contains(
-            "NOQUEUE: reject: RCPT from unknown[127.0.0.1]: 550 5.1.1 <ghost@example.test>"
-        )
+        node.log()
+            .contains(": reject: RCPT from unknown[127.0.0.1]: 550 5.1.1 <ghost@example.test>"),
+        "{}",
+        node.log()
     );
 }
 

@@ -165,6 +165,13 @@ fn a_remote_550_bounces_to_the_sender_with_the_remote_reply() {
         dsn.contains("no such user here"),
         "the remote's reply: {dsn}"
     );
+    // The address once from us, then the remote's own words.
+    assert!(
+        dsn.contains(
+            "<nobody@far.test>: host 127.0.0.1[127.0.0.1] said: 550 5.1.1 <nobody@far.test>: "
+        ),
+        "{dsn}"
+    );
     assert!(dsn.contains("Subject: will bounce"), "{dsn}");
     node.wait_for_empty_queue();
 }
@@ -215,6 +222,53 @@ fn a_sender_is_warned_once_when_mail_is_delayed() {
         node.cli_ok(&["queue", "list"]).contains("bob@far.test"),
         "still queued"
     );
+    // Postfix's words: a warning is not a non-delivery notice.
+    let log = node.log();
+    assert!(log.contains("havre/bounce["), "{log}");
+    assert!(log.contains(": sender delay notification: "), "{log}");
+    assert!(!log.contains("non-delivery notification"), "{log}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn mail_to_a_domain_that_does_not_exist_bounces_with_5_1_2_naming_the_address_once() {
+    let dns = TestDns::start("far.test", "www IN A 127.0.0.1\n")
+        .await
+        .unwrap();
+    let dns_addr = dns.addr();
+    let node = tokio::task::spawn_blocking(move || {
+        let node = node(|n| n.set("dns.nameservers", &format!("[\"{dns_addr}\"]")));
+        send_as_alice(&node, "bob@nowhere.far.test", "lost");
+        node
+    })
+    .await
+    .unwrap();
+    let dsn = node.wait_for_messages("alice@example.test", 1);
+    assert_eq!(dsn.len(), 1, "{}", node.log());
+    let dsn = &dsn[0];
+    assert!(dsn.contains("Status: 5.1.2"), "{dsn}");
+    assert!(
+        dsn.contains(
+            "<bob@nowhere.far.test>: Host or domain name not found. Name service error \
+             for name=nowhere.far.test type=MX: Host not found"
+        ),
+        "{dsn}"
+    );
+    let human = dsn
+        .split("Content-Type: message/delivery-status")
+        .next()
+        .unwrap();
+    assert_eq!(human.matches("bob@nowhere.far.test").count(), 1, "{human}");
+    assert!(
+        node.log()
+            .contains("to=<bob@nowhere.far.test>, relay=none, delay="),
+        "{}",
+        node.log()
+    );
+    assert!(
+        node.log()
+            .contains(", dsn=5.1.2, status=bounced (Host or domain name not found.")
+    );
+    drop(dns);
 }
 
 #[test]

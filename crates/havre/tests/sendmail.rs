@@ -149,9 +149,16 @@ fn a_cron_like_script_pipes_a_message_into_havre_sendmail_t_and_it_arrives_from_
     // To, Cc and Bcc named alice three ways: one copy.
     std::thread::sleep(std::time::Duration::from_millis(500));
     assert_eq!(node.messages("alice@example.test").len(), 1);
+    // Postfix's pickup line, which pflogsumm counts as a message received.
+    assert!(node.log().contains("havre/pickup["), "{}", node.log());
     assert!(
         node.log()
-            .contains(&format!("uid={uid} ({account}) from=<robot@example.test>")),
+            .contains(&format!("uid={uid} from=<robot@example.test>")),
+        "{}",
+        node.log()
+    );
+    assert!(
+        node.log().contains(&format!("uid={uid} ({account})")),
         "{}",
         node.log()
     );

@@ -54,16 +54,21 @@ impl Session {
         read
     }
 
-    /// The analysis of a message, from the store's cache or computed (and
-    /// cached) now.
-    /// SAVEDATE (RFC 8514): when the message was saved in this mailbox,
-    /// the change time of its file, as Dovecot's Maildir gives it.
+    /// SAVEDATE (RFC 8514): when the message was saved in this mailbox.
+    /// A Maildir name starts with the time its file was written in the
+    /// folder (`<secs>.<unique>.<host>`), which no rename changes; a name
+    /// without it falls back to the file's change time (Dovecot's), which a
+    /// flag change's rename moves.
     pub(crate) async fn save_date(
         &self,
         mailbox: &MailboxRecord,
         message: &MessageRecord,
     ) -> Option<i64> {
         use std::os::unix::fs::MetadataExt;
+        let name = message.file.rsplit('/').next().unwrap_or(&message.file);
+        if let Some(secs) = name.split_once('.').and_then(|(secs, _)| secs.parse().ok()) {
+            return Some(secs);
+        }
         let path = self
             .services
             .mailboxes
@@ -74,6 +79,8 @@ impl Session {
         Some(meta.ctime())
     }
 
+    /// The analysis of a message, from the store's cache or computed (and
+    /// cached) now.
     pub(crate) async fn analysis(&mut self, uid: u32, raw: Option<&[u8]>) -> Option<Analysis> {
         let view = self.selected.as_ref()?;
         let record = view.message(uid)?.clone();

@@ -63,6 +63,9 @@ pub struct ImapServices {
     pub limits: ConnectionLimits,
     /// The node's list of logged-in sessions (`havre who`, `havre kick`).
     pub sessions: Arc<havre_net::Sessions>,
+    /// The node's guard: failed logins and BAD commands count against the
+    /// client's address.
+    pub guard: havre_guard::Guard,
 }
 
 pub type Services = Arc<ImapServices>;

@@ -397,6 +397,17 @@ impl Session {
             Err(e) => return mailbox_error(e.into()),
         };
         self.open_recent(record.id, read_only).await;
+        if !read_only {
+            // Seen by a client: new/ -> cur/, as Dovecot does on SELECT.
+            if let Err(e) = self
+                .services
+                .mailboxes
+                .seen_by_client(self.user(), &record)
+                .await
+            {
+                tracing::warn!(target: "imap", "user=<{}> {}: {e}", self.user(), record.name);
+            }
+        }
         let exists = view.exists();
         let first_unseen = view.first_unseen_seq();
         let recent = view

@@ -5,7 +5,7 @@ use havre_imap_proto::{
     AppendCommand, CatenatePart, Code, DateTime, FetchAttr, FetchCommand, ImapUrl, Mailbox,
     RangeSet, SequenceSet, Status, StoreCommand, StoreMode,
 };
-use havre_mailbox::{Appended, MailboxError, MessageChange};
+use havre_mailbox::{Appended, MailboxError};
 use havre_net::Conn;
 use havre_store::{FlagMode, MessageRecord, apply_flags, same_flags};
 
@@ -171,11 +171,11 @@ impl Session {
             let mut flags_changed = false;
             if sets_seen && !has_flag(&record.flags, "\\Seen") {
                 let seen = ["\\Seen".to_string()];
+                // Renames the file for its flags too, and tells the sessions.
                 if let Ok(done) = self
                     .services
                     .mailboxes
-                    .store()
-                    .message_update_flags(mailbox.id, &[uid], FlagMode::Add, &seen, None)
+                    .update_flags(self.user(), &mailbox, &[uid], FlagMode::Add, &seen, None)
                     .await
                     && let Some(result) = done.changed.iter().chain(&done.unchanged).next()
                 {
@@ -186,13 +186,6 @@ impl Session {
                     if let Some(m) = self.selected.as_mut().and_then(|v| v.message_mut(uid)) {
                         m.flags = record.flags.clone();
                         m.modseq = record.modseq;
-                    }
-                    if !done.changed.is_empty() {
-                        self.services.mailboxes.notifier().changed(
-                            self.user(),
-                            mailbox.id,
-                            MessageChange::Flags,
-                        );
                     }
                 }
             }
@@ -370,24 +363,24 @@ impl Session {
         };
         let uids: Vec<u32> = targets.iter().map(|(_, uid)| *uid).collect();
         // The store applies the change to the flags it holds: what this
-        // session believes they are may be stale.
+        // session believes they are may be stale. The files are renamed for
+        // their new flags, and the sessions told, before the answer.
         let done = match self
             .services
             .mailboxes
-            .store()
-            .message_update_flags(mailbox.id, &uids, mode, &given, store.unchanged_since)
+            .update_flags(
+                self.user(),
+                &mailbox,
+                &uids,
+                mode,
+                &given,
+                store.unchanged_since,
+            )
             .await
         {
             Ok(d) => d,
-            Err(e) => return mailbox_error(e.into()),
+            Err(e) => return mailbox_error(e),
         };
-        if !done.changed.is_empty() {
-            self.services.mailboxes.notifier().changed(
-                self.user(),
-                mailbox.id,
-                MessageChange::Flags,
-            );
-        }
         let condstore = self.enabled.condstore;
         let Some(view) = self.selected.as_mut() else {
             return Outcome::ok("Store completed.");

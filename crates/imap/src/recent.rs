@@ -55,15 +55,26 @@ impl Session {
         if view.read_only {
             return;
         }
-        let id = view.mailbox.id;
+        let mailbox = view.mailbox.clone();
         match self
             .services
             .mailboxes
             .store()
-            .mailbox_claim_recent(id)
+            .mailbox_claim_recent(mailbox.id)
             .await
         {
-            Ok(range) if !range.is_empty() => self.recent.claimed.push(range),
+            Ok(range) if !range.is_empty() => {
+                self.recent.claimed.push(range);
+                // This session has seen them: new/ -> cur/, as Dovecot.
+                if let Err(e) = self
+                    .services
+                    .mailboxes
+                    .seen_by_client(self.user(), &mailbox)
+                    .await
+                {
+                    tracing::warn!(target: "imap", "user=<{}> {}: {e}", self.user(), mailbox.name);
+                }
+            }
             Ok(_) => {}
             Err(e) => tracing::warn!(target: "imap", "cannot claim recent messages: {e}"),
         }

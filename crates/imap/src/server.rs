@@ -23,12 +23,16 @@ pub async fn serve(
     if let Ok(addr) = listener.local_addr() {
         tracing::info!(target: "imap", role = "imap", "listening on {addr}{}", if implicit_tls { " (TLS)" } else { "" });
     }
-    let refusal = |why, _ip| match why {
+    let refusal = |why, ip| match why {
         Refusal::PerAddress => {
             "* BYE [UNAVAILABLE] Too many connections from your address\r\n".to_string()
         }
         Refusal::Total => "* BYE [UNAVAILABLE] Server is full, try again later\r\n".to_string(),
         Refusal::Exhausted => "* BYE [UNAVAILABLE] Server out of resources\r\n".to_string(),
+        Refusal::Banned { until } => format!(
+            "* BYE [UNAVAILABLE] Client [{ip}] banned until {}\r\n",
+            havre_net::until_text(until)
+        ),
     };
     havre_net::accept_loop(listener, gate, refusal, |stream, peer, ticket| {
         let local = stream.local_addr().ok();

@@ -4,6 +4,7 @@
 
 use std::net::SocketAddr;
 
+use havre_guard::{Offence, Service};
 use havre_imap_proto::{
     AuthLine, Code, Command, CommandFramer, Framed, ParseOptions, Status, Writer, is_idle_done,
     parse_auth_line, parse_command_with,
@@ -387,16 +388,22 @@ impl Session {
                 tracing::info!(target: "imap", role = "imap", "{why}: user=<{user}>, in={} out={}", self.counters.0, self.counters.1)
             }
             None => {
-                // Dovecot's words, which fail2ban filters look for.
-                let secs = self.started.elapsed().as_secs();
-                let (attempts, user) = match (&self.last_login, self.auth_failures) {
-                    (Some((user, method)), n) if n > 0 => (
-                        format!("auth failed, {n} attempts in {secs} secs"),
-                        format!("user=<{user}>, method={method}, "),
-                    ),
-                    _ => ("no auth attempts".to_string(), String::new()),
-                };
-                tracing::info!(target: "imap", role = "imap-login", "{why} ({attempts}): {user}rip={}", self.peer.ip())
+                // Dovecot's words, which Fail2ban's dovecot filter counts.
+                let line = havre_net::LoginEnd {
+                    why,
+                    failures: self.auth_failures,
+                    secs: self.started.elapsed().as_secs(),
+                    last: self
+                        .last_login
+                        .as_ref()
+                        .filter(|_| self.auth_failures > 0)
+                        .map(|(user, method)| (user.as_str(), method.as_str())),
+                    remote: self.peer.ip(),
+                    local: self.local.map(|l| l.ip()),
+                    tls: self.tls,
+                }
+                .line();
+                tracing::info!(target: "imap", role = "imap-login", "{line}")
             }
         }
     }
@@ -461,6 +468,9 @@ impl Session {
                 }
                 Framed::Refused(refusal) => {
                     self.bad_commands += 1;
+                    self.services
+                        .guard
+                        .note(self.peer.ip(), Offence::ProtocolError(Service::Imap));
                     self.out.raw(&refusal.response());
                     if refusal.close {
                         self.out.raw(&refusal.bye());
@@ -488,6 +498,9 @@ impl Session {
             Err(err) => {
                 if !err.is_refusal() {
                     self.bad_commands += 1;
+                    self.services
+                        .guard
+                        .note(self.peer.ip(), Offence::ProtocolError(Service::Imap));
                 }
                 self.out.raw(&err.response());
                 Ok(Next::Continue)
@@ -525,6 +538,9 @@ impl Session {
             Outcome::No(code, text) => self.out.tagged(&tag, Status::No, code.as_ref(), &text),
             Outcome::Bad(text) => {
                 self.bad_commands += 1;
+                self.services
+                    .guard
+                    .note(self.peer.ip(), Offence::ProtocolError(Service::Imap));
                 self.out.tagged(&tag, Status::Bad, None, &text)
             }
         };
@@ -828,8 +844,15 @@ impl Session {
             Ok(None) => {
                 self.auth_failures += 1;
                 self.bad_commands += 1;
-                let shown: String = user.chars().take(100).filter(|c| !c.is_control()).collect();
-                tracing::info!(target: "imap", role = "imap-login", "Aborted login (auth failed, {} attempts): user=<{shown}>, method={method}, rip={}", self.auth_failures, self.peer.ip());
+                let ip = self.peer.ip();
+                self.services
+                    .guard
+                    .record(ip, Offence::FailedLogin(Service::Imap))
+                    .await;
+                let shown = havre_net::shown_user(user);
+                // One line per attempt, in words the dovecot filter does not
+                // count: it counts the connection's last line, as Dovecot's.
+                tracing::info!(target: "imap", role = "imap-login", "auth failed: user=<{shown}>, method={method}, rip={}, attempt {}", self.peer.ip(), self.auth_failures);
                 self.last_login = Some((shown, method.to_string()));
                 // A failed login costs the client time, not the server.
                 tokio::time::sleep(AUTH_FAILURE_DELAY).await;
@@ -949,6 +972,7 @@ mod tests {
             tls: None,
             limits: limits.clone(),
             sessions: havre_net::Sessions::new(),
+            guard: havre_guard::Guard::off(),
         });
         let (server, mut client) = PanicOnRead::pair();
         let session = Session::new(services, "192.0.2.1:40000".parse().unwrap(), None);

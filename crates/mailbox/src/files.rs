@@ -4,16 +4,17 @@
 //! sharing the Maildir (Dovecot, a mail client) move files from new/ to cur/
 //! and rename them for their flags. A message a session still sees must stay
 //! readable: the file is looked for under the index's current name, then by
-//! the part of its name no reader changes, and the index is told where it
-//! went. Only a message that left the index (expunged) or whose file is gone
-//! altogether is an error, and a typed one, so IMAP can say so to the client.
+//! the part of its name no reader changes (the next `sync` records where it
+//! went, and the flags its new name says). Only a message that left the
+//! index (expunged) or whose file is gone altogether is an error, and a
+//! typed one, so IMAP can say so to the client.
 
 use std::io::ErrorKind;
 use std::path::{Path, PathBuf};
 
 use havre_store::{MailboxRecord, MessageRecord};
 
-use crate::mailboxes::{MailboxError, Mailboxes, blocking, relative_file};
+use crate::mailboxes::{MailboxError, Mailboxes, blocking};
 
 /// A file renamed again between finding and reading it is looked for again,
 /// this many times.
@@ -56,16 +57,9 @@ impl Mailboxes {
                 Some(_) => Err(MailboxError::MissingFile(recorded)),
             };
         };
-        if let Some(file) = relative_file(&found)
-            && file != current.file
-            && let Err(e) = self
-                .store()
-                .message_set_file(mailbox.id, message.uid, &file)
-                .await
-        {
-            // Only a shortcut for the next reader: this one has the path.
-            tracing::warn!(target: "mailbox", "cannot record {}: {e}", found.display());
-        }
+        // Not recorded here: the next sync records the new name and reads
+        // the flags it says, which it could not tell from ours if it were
+        // already recorded.
         Ok(found)
     }
 
@@ -81,6 +75,31 @@ impl Mailboxes {
             let path = self.locate(user, mailbox, message).await?;
             match tokio::fs::read(&path).await {
                 Ok(bytes) => return Ok(bytes),
+                Err(e) if e.kind() == ErrorKind::NotFound && attempt + 1 < ATTEMPTS => {
+                    attempt += 1;
+                }
+                Err(source) => return Err(MailboxError::Io { path, source }),
+            }
+        }
+    }
+}
+
+impl Mailboxes {
+    /// `message`'s file opened for reading, wherever another program or a
+    /// flag change moved it (opened, it stays readable whatever happens to
+    /// its name), with the path it was opened at.
+    pub async fn open_message(
+        &self,
+        user: &str,
+        mailbox: &MailboxRecord,
+        message: &MessageRecord,
+    ) -> Result<(std::fs::File, PathBuf), MailboxError> {
+        let mut attempt = 0;
+        loop {
+            let path = self.locate(user, mailbox, message).await?;
+            let at = path.clone();
+            match blocking(move || Ok(std::fs::File::open(&at))).await? {
+                Ok(file) => return Ok((file, path)),
                 Err(e) if e.kind() == ErrorKind::NotFound && attempt + 1 < ATTEMPTS => {
                     attempt += 1;
                 }

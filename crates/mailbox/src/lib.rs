@@ -15,14 +15,18 @@
 //! Where a mailbox lives comes from a Dovecot-style template: `%d` the domain,
 //! `%n` the local part, `%u` the whole address, all lower-case. The index of
 //! each mailbox (UIDs, flags, mod-sequences) is in the store, kept by
-//! [`Mailboxes`]; sessions hear of changes through its [`Notifier`].
+//! [`Mailboxes`], which also keeps what Dovecot reads in step with it (flags
+//! in file names, `dovecot-uidlist`, `dovecot-keywords`, `subscriptions`: see
+//! `dovecot.rs`); sessions hear of changes through its [`Notifier`].
 
+mod dovecot;
 mod files;
 mod flags;
 mod import;
 mod in_flight;
 mod mailboxes;
 mod notify;
+mod sync;
 
 use std::path::Path;
 

@@ -9,10 +9,10 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use havre_maildir::{Maildir, MaildirError, parse_name, stable_part, unique_of};
+use havre_maildir::{Maildir, MaildirError, parse_name, stable_part};
 use havre_store::{MailboxInit, MailboxRecord, MessageRecord, NewMessage, Store, StoreError};
 
-use crate::flags;
+use crate::dovecot::Folders;
 use crate::in_flight::InFlight;
 use crate::notify::{Change, MessageChange, Notifier};
 
@@ -85,7 +85,11 @@ pub struct Mailboxes {
     template: String,
     hostname: String,
     notifier: Notifier,
-    in_flight: InFlight,
+    pub(crate) in_flight: InFlight,
+    /// Per folder: the lock of its names and Dovecot files (`dovecot.rs`).
+    pub(crate) folders: Folders,
+    /// Held while a user's `subscriptions` file is written.
+    subscriptions: Arc<tokio::sync::Mutex<()>>,
 }
 
 fn unix_now() -> i64 {
@@ -133,6 +137,8 @@ impl Mailboxes {
             hostname: hostname.into(),
             notifier: Notifier::default(),
             in_flight: InFlight::default(),
+            folders: Folders::default(),
+            subscriptions: Arc::default(),
         }
     }
 
@@ -146,6 +152,10 @@ impl Mailboxes {
 
     pub fn hostname(&self) -> &str {
         &self.hostname
+    }
+
+    pub(crate) fn subscriptions_lock(&self) -> &tokio::sync::Mutex<()> {
+        &self.subscriptions
     }
 
     /// The user's Maildir root (their INBOX).
@@ -195,11 +205,33 @@ impl Mailboxes {
                 .iter()
                 .map(|(name, special)| (*name, Some(*special))),
         );
+        let mut created = false;
         for (name, special) in defaults {
             if !has(name) {
                 self.create(user, name, special).await?;
-                self.subscribe(user, name, true).await?;
+                self.store.subscription_set(user, name, true).await?;
+                self.notifier.send(
+                    user,
+                    Change::Subscription {
+                        name: name.to_string(),
+                        subscribed: true,
+                    },
+                );
+                created = true;
             }
+        }
+        // Also for users from before havre wrote the file.
+        let root = self.root_of(user);
+        let missing = blocking(move || {
+            Ok(!root
+                .root()
+                .join(havre_maildir::SUBSCRIPTIONS)
+                .try_exists()
+                .unwrap_or(true))
+        })
+        .await?;
+        if created || missing {
+            self.write_subscriptions(user).await;
         }
         Ok(())
     }
@@ -253,6 +285,10 @@ impl Mailboxes {
         })
         .await?;
         let record = self.store.mailbox_create(user, &name, init).await?;
+        // Its UIDVALIDITY is on disk before any message.
+        let mut folder = self.folders.lock(record.id).await;
+        self.refresh_uidlist(user, &record, &mut folder, None).await;
+        drop(folder);
         self.notifier.send(
             user,
             Change::Mailbox {
@@ -268,6 +304,8 @@ impl Mailboxes {
     /// list keeps names of mailboxes that do not exist (RFC 9051 6.3.7).
     pub async fn subscribe(&self, user: &str, name: &str, on: bool) -> Result<(), MailboxError> {
         self.store.subscription_set(user, name, on).await?;
+        // Then the `subscriptions` file Dovecot reads.
+        self.write_subscriptions(user).await;
         self.notifier.send(
             user,
             Change::Subscription {
@@ -284,7 +322,9 @@ impl Mailboxes {
             return Err(MailboxError::Refused("INBOX cannot be deleted".into()));
         }
         let dir = self.maildir_of(user, &mailbox.name)?.root().to_path_buf();
+        let _folder = self.folders.lock(mailbox.id).await;
         self.store.mailbox_delete(mailbox.id).await?;
+        self.folders.forget(mailbox.id);
         blocking(move || match std::fs::remove_dir_all(&dir) {
             Ok(()) => Ok(()),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
@@ -341,6 +381,8 @@ impl Mailboxes {
                 },
             );
         }
+        // The subscription moved with the name.
+        self.write_subscriptions(user).await;
         Ok(())
     }
 
@@ -381,6 +423,10 @@ impl Mailboxes {
         })
         .await?;
         let uid = self.index_file(user, mailbox, &path, Vec::new()).await?;
+        let mut folder = self.folders.lock(mailbox.id).await;
+        let written = crate::dovecot::written_record(uid, &path);
+        self.refresh_uidlist(user, mailbox, &mut folder, written)
+            .await;
         Ok((uid, fresh))
     }
 
@@ -452,6 +498,7 @@ impl Mailboxes {
         let indexed = self.index_appended(mailbox, &paths, metas).await;
         match indexed {
             Ok(uids) => {
+                self.settle_written(user, mailbox, &uids).await;
                 self.notifier.changed(user, mailbox.id, MessageChange::New);
                 Ok(uids)
             }
@@ -495,23 +542,13 @@ impl Mailboxes {
         let mut pairs = Vec::with_capacity(messages.len());
         let dst = self.maildir_of(user, &target.name)?;
         for message in messages {
-            let from = self.message_path(user, source, message)?;
             let dst = dst.clone();
             let hostname = self.hostname.clone();
             let unique = fresh_unique('C');
             let writing = self.in_flight.begin(&unique);
-            let from = match self.locate(user, source, message).await {
-                Ok(found) => found,
-                // Read where the index said; the error names that path.
-                Err(MailboxError::MissingFile(_)) => from,
-                Err(e) => return Err(e),
-            };
+            let (mut body, _) = self.open_message(user, source, message).await?;
             let path = blocking(move || {
                 dst.create()?;
-                let mut body = std::fs::File::open(&from).map_err(|e| MailboxError::Io {
-                    path: from.clone(),
-                    source: e,
-                })?;
                 Ok(dst.deliver(
                     &unique,
                     &hostname,
@@ -528,99 +565,50 @@ impl Mailboxes {
             drop(writing);
             pairs.push((message.uid, uid));
         }
+        let uids: Vec<u32> = pairs.iter().map(|(_, new)| *new).collect();
+        self.settle_written(user, target, &uids).await;
         self.notifier.changed(user, target.id, MessageChange::New);
         Ok(pairs)
     }
 
     /// Removes messages: from the index first (clients stop seeing them),
-    /// then their files.
+    /// then their files, wherever a flag change moved them meanwhile.
     pub async fn expunge(
         &self,
         user: &str,
         mailbox: &MailboxRecord,
         messages: &[MessageRecord],
     ) -> Result<u64, MailboxError> {
+        let mut folder = self.folders.lock(mailbox.id).await;
         let uids: Vec<u32> = messages.iter().map(|m| m.uid).collect();
+        // The names now: a session's records may predate a rename.
+        let mut files = Vec::with_capacity(messages.len());
+        for message in messages {
+            let current = self.store.message_get(mailbox.id, message.uid).await?;
+            files.push(current.map_or_else(|| message.file.clone(), |m| m.file));
+        }
         let modseq = self.store.message_expunge(mailbox.id, &uids).await?;
-        let paths = messages
-            .iter()
-            .map(|m| self.message_path(user, mailbox, m))
-            .collect::<Result<Vec<_>, _>>()?;
+        let maildir = self.maildir_of(user, &mailbox.name)?;
         blocking(move || {
-            for path in paths {
-                if let Err(e) = std::fs::remove_file(&path)
-                    && e.kind() != std::io::ErrorKind::NotFound
-                {
-                    tracing::warn!(target: "mailbox", "cannot remove {}: {e}", path.display());
-                }
+            for file in files {
+                remove_message(&maildir, &file);
             }
             Ok(())
         })
         .await?;
+        self.uidlist_after_expunge(user, mailbox, &mut folder, &uids)
+            .await;
+        drop(folder);
         self.notifier
             .changed(user, mailbox.id, MessageChange::Expunged);
         Ok(modseq)
     }
 
-    /// Gives a UID to every message file of the folder that has none (a crash
-    /// between write and index, or files another program delivered). Returns
-    /// how many were added.
-    pub async fn sync(&self, user: &str, mailbox: &MailboxRecord) -> Result<usize, MailboxError> {
-        let maildir = self.maildir_of(user, &mailbox.name)?;
-        let on_disk = blocking(move || match maildir.messages() {
-            Ok(paths) => Ok(paths),
-            Err(MaildirError::Io { source, .. })
-                if source.kind() == std::io::ErrorKind::NotFound =>
-            {
-                Ok(Vec::new())
-            }
-            Err(e) => Err(e.into()),
-        })
-        .await?;
-        if on_disk.is_empty() {
-            return Ok(0);
-        }
-        // Known by the part of the name no reader changes: a file another
-        // program moved to cur/ or renamed for its flags is the same message.
-        let known: std::collections::HashMap<String, MessageRecord> = self
-            .store
-            .message_list(mailbox.id)
-            .await?
-            .into_iter()
-            .map(|m| (stable_key(&m.file).to_string(), m))
-            .collect();
-        // new/ is listed before cur/ and readers only move new/ -> cur/, so a
-        // file listed twice by a move during the listing keeps its cur/ name.
-        let mut files: std::collections::BTreeMap<String, (String, PathBuf)> = Default::default();
-        for path in on_disk {
-            if let Some(file) = relative_file(&path) {
-                files.insert(stable_key(&file).to_string(), (file, path));
-            }
-        }
-        let mut added = 0;
-        for (key, (file, path)) in files {
-            if let Some(record) = known.get(&key) {
-                if record.file != file {
-                    self.store
-                        .message_set_file(mailbox.id, record.uid, &file)
-                        .await?;
-                }
-                continue;
-            }
-            let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
-            if unique_of(name).is_some_and(|u| self.in_flight.contains(u)) {
-                // Its writer indexes it, with the flags and date it was given.
-                continue;
-            }
-            let letters = parse_name(name).flags;
-            self.index_file(user, mailbox, &path, flags::from_letters(&letters))
-                .await?;
-            added += 1;
-        }
-        Ok(added)
-    }
-
-    fn index_record(&self, path: &Path, flags: Vec<String>) -> Result<NewMessage, MailboxError> {
+    pub(crate) fn index_record(
+        &self,
+        path: &Path,
+        flags: Vec<String>,
+    ) -> Result<NewMessage, MailboxError> {
         let file = relative_file(path).ok_or_else(|| MailboxError::Io {
             path: path.to_path_buf(),
             source: std::io::Error::other("not a Maildir message path"),
@@ -652,7 +640,7 @@ impl Mailboxes {
     }
 
     /// Indexes one file (already durable); a file indexed before keeps its UID.
-    async fn index_file(
+    pub(crate) async fn index_file(
         &self,
         user: &str,
         mailbox: &MailboxRecord,
@@ -707,6 +695,30 @@ impl Mailboxes {
     }
 }
 
+/// Removes an expunged message's file, following it if another program
+/// moved it (found by the part of its name no reader changes).
+fn remove_message(maildir: &Maildir, file: &str) {
+    let path = maildir.root().join(file);
+    let gone = match std::fs::remove_file(&path) {
+        Ok(()) => return,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => e,
+        Err(e) => {
+            tracing::warn!(target: "mailbox", "cannot remove {}: {e}", path.display());
+            return;
+        }
+    };
+    let name = file.rsplit('/').next().unwrap_or(file);
+    match maildir.find_moved(name) {
+        Ok(Some(moved)) => {
+            if let Err(e) = std::fs::remove_file(&moved) {
+                tracing::warn!(target: "mailbox", "cannot remove {}: {e}", moved.display());
+            }
+        }
+        Ok(None) => tracing::debug!(target: "mailbox", "{}: {gone}", path.display()),
+        Err(e) => tracing::warn!(target: "mailbox", "{e}"),
+    }
+}
+
 /// Removes files written for an APPEND that is not kept.
 fn remove_files(paths: &[PathBuf]) {
     for path in paths {
@@ -720,7 +732,7 @@ fn remove_files(paths: &[PathBuf]) {
 
 /// A message file's identity in the folder: its name without new/ or cur/
 /// and without the flags readers change.
-fn stable_key(file: &str) -> &str {
+pub(crate) fn stable_key(file: &str) -> &str {
     stable_part(file.rsplit('/').next().unwrap_or(file))
 }
 

@@ -33,6 +33,18 @@ pub enum MaildirError {
     /// The folder name cannot be stored the Maildir++ way.
     #[error("invalid maildir folder name {name:?}: {reason}")]
     InvalidFolder { name: String, reason: &'static str },
+    /// A control file (`dovecot-uidlist`, `dovecot-keywords`) is not in
+    /// the format Dovecot writes.
+    #[error("{path}:{line}: {reason}")]
+    Malformed {
+        path: PathBuf,
+        line: usize,
+        reason: String,
+    },
+    /// Another process held the dot-lock of a control file for longer than
+    /// we wait (the lock file is named).
+    #[error("{0}: still locked by another process")]
+    Locked(PathBuf),
 }
 
 /// Attaches `path` to an `io::Error`, for use with `map_err`.

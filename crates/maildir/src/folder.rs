@@ -54,6 +54,15 @@ pub fn folder_name(dir: &str) -> Option<String> {
     }
 }
 
+/// The IMAP name of a folder directory written by a Dovecot configured with
+/// `:UTF-8` (levels as they are, not modified UTF-7): ".Envoyés" →
+/// "Envoyés". `None` for an empty level, a control character or ".INBOX".
+pub fn utf8_folder_name(dir: &str) -> Option<String> {
+    let levels: Vec<&str> = dir.strip_prefix('.')?.split('.').collect();
+    let fine = |l: &&str| !l.is_empty() && !l.chars().any(char::is_control);
+    (levels.iter().all(fine) && !dir[1..].eq_ignore_ascii_case("INBOX")).then(|| levels.join("/"))
+}
+
 /// Decodes one level written by [`encode_mutf7`]; `None` if it is not
 /// modified UTF-7 (the caller checks the round trip for canonical form).
 fn decode_mutf7(s: &str) -> Option<String> {

@@ -19,8 +19,20 @@
 //! retry after a crash produces the same name), `hostname` is escaped as
 //! Dovecot does ('/' → `\057`, ':' → `\072`; we also turn ',' into `\054`),
 //! `S=` is the size on disk and `W=` the RFC 822 size with CRLF line
-//! endings. Readers (Dovecot) later move the file to cur/ and append
-//! `:2,<flags>`; [`parse_name`] reads all those fields back.
+//! endings. Once seen, the file moves to cur/ with `:2,<flags>` appended
+//! (by havre or by Dovecot); [`parse_name`] reads all those fields back.
+//!
+//! # Flags and control files
+//!
+//! Dovecot keeps a message's flags in its file name, `:2,` then the letters
+//! sorted (`D`raft, `F`lagged, `R`eplied, `S`een, `T`rashed, and `a`..`z`
+//! for the keywords listed in the folder's `dovecot-keywords`);
+//! [`with_flags`] writes them. Beside the messages each folder has
+//! `dovecot-uidlist` (UIDVALIDITY, next UID and each file's UID) and the root
+//! has `subscriptions`. This crate reads and writes those files in Dovecot's
+//! formats, each change under Dovecot's dot-lock (`<file>.lock`) and made
+//! durable: a new version is written beside, fsynced and renamed over the
+//! old; an append to `dovecot-uidlist` is fsynced.
 //!
 //! # What `deliver` guarantees
 //!
@@ -44,13 +56,21 @@
 
 mod crlf;
 mod deliver;
+mod dotlock;
 mod error;
 mod folder;
 mod fs;
+mod keywords;
 mod maildir;
 mod name;
+mod subscriptions;
+mod uidlist;
 
+pub use dotlock::FileId;
 pub use error::MaildirError;
-pub use folder::folder_name;
+pub use folder::{folder_name, utf8_folder_name};
+pub use keywords::{KEYWORDS, Keywords, MAX_KEYWORDS};
 pub use maildir::{Maildir, stable_part};
-pub use name::{MaildirName, parse_name, unique_of};
+pub use name::{MaildirName, parse_name, unique_of, with_flags};
+pub use subscriptions::{SUBSCRIPTIONS, parse_subscriptions, render_subscriptions};
+pub use uidlist::{UIDLIST, Uidlist, UidlistHeader, UidlistRecord};

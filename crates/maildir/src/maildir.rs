@@ -107,6 +107,50 @@ impl Maildir {
         Ok(None)
     }
 
+    /// Renames a message file, `from` and `to` relative to this maildir
+    /// (`new/X` → `cur/X:2,S`, `cur/X:2,S` → `cur/X:2,RS`). Not durable by
+    /// itself: the caller fsyncs the directories once a batch is renamed
+    /// ([`Maildir::sync_subdirs`]). A `from` that is gone is an `Io` error
+    /// of kind `NotFound`.
+    pub fn rename_message(&self, from: &str, to: &str) -> Result<(), MaildirError> {
+        let (from, to) = (self.root.join(from), self.root.join(to));
+        fs::rename(&from, &to).map_err(io_at(&from))
+    }
+
+    /// fsyncs the named sub-directories (`new`, `cur`), which makes the
+    /// renames done in them durable.
+    pub fn sync_subdirs<'a>(
+        &self,
+        subs: impl IntoIterator<Item = &'a str>,
+    ) -> Result<(), MaildirError> {
+        for sub in subs {
+            sync_dir(&self.root.join(sub))?;
+        }
+        Ok(())
+    }
+
+    /// Names of the messages in one sub-directory (`new`, `cur`), sorted;
+    /// none when it does not exist.
+    pub fn names_in(&self, sub: &str) -> Result<Vec<String>, MaildirError> {
+        let dir = self.root.join(sub);
+        let entries = match fs::read_dir(&dir) {
+            Ok(entries) => entries,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+            Err(e) => return Err(io_at(&dir)(e)),
+        };
+        let mut names = Vec::new();
+        for entry in entries {
+            let entry = entry.map_err(io_at(&dir))?;
+            if let Some(name) = entry.file_name().to_str()
+                && !name.starts_with('.')
+            {
+                names.push(name.to_string());
+            }
+        }
+        names.sort();
+        Ok(names)
+    }
+
     /// Paths of all messages in new/ and cur/, sorted.
     pub fn messages(&self) -> Result<Vec<PathBuf>, MaildirError> {
         let mut out = Vec::new();

@@ -15,6 +15,10 @@ pub struct MaildirName {
     pub vsize: Option<u64>,
     /// The flag letters after `:2,` (empty when there is no such info part).
     pub flags: String,
+    /// Whether the name has the `:2,` info part at all: a name in cur/
+    /// says its flags even when they are none (`:2,`); one in new/ says
+    /// nothing about them.
+    pub has_flags: bool,
 }
 
 /// Splits a Maildir file name into its Dovecot fields. Never fails: fields
@@ -27,10 +31,9 @@ pub fn parse_name(file_name: &str) -> MaildirName {
     };
     // Only the "2," info version carries flags; "1," is experimental and
     // anything else is unknown to every Maildir reader.
-    let flags = info
-        .and_then(|info| info.strip_prefix("2,"))
-        .unwrap_or_default()
-        .to_owned();
+    let letters = info.and_then(|info| info.strip_prefix("2,"));
+    let has_flags = letters.is_some();
+    let flags = letters.unwrap_or_default().to_owned();
     let mut fields = head.split(',');
     let base = fields.next().unwrap_or_default().to_owned();
     let (mut size, mut vsize) = (None, None);
@@ -46,7 +49,40 @@ pub fn parse_name(file_name: &str) -> MaildirName {
         size,
         vsize,
         flags,
+        has_flags,
     }
+}
+
+/// Letters whose meaning a flag change decides: the system flags Dovecot
+/// knows and the keyword letters. Other letters (another program's) are kept.
+fn known_letter(c: char) -> bool {
+    matches!(c, 'D' | 'F' | 'R' | 'S' | 'T') || c.is_ascii_lowercase()
+}
+
+/// `file_name` with the flags `letters` (system flags and keyword letters):
+/// the base up to the info part, then `:2,` and the letters sorted by their
+/// ASCII code, as Dovecot writes them; letters of the old info part that are
+/// neither kept their place in the order. E.g. `("1.Q.h,S=5:2,S", "RS")` →
+/// `"1.Q.h,S=5:2,RS"`, `("1.Q.h", "")` → `"1.Q.h:2,"`.
+pub fn with_flags(file_name: &str, letters: &str) -> String {
+    // The info part starts at the last ':' (Dovecot's strrchr).
+    let (base, old) = match file_name.rsplit_once(':') {
+        Some((base, info)) => (base, info.strip_prefix("2,").unwrap_or_default()),
+        None => (file_name, ""),
+    };
+    // Dovecot keeps a second flag set after ',' as it is.
+    let (old, rest) = old.split_once(',').unwrap_or((old, ""));
+    let mut all: Vec<char> = old.chars().filter(|c| !known_letter(*c)).collect();
+    all.extend(letters.chars().filter(|c| known_letter(*c)));
+    all.sort_unstable();
+    all.dedup();
+    let mut name = format!("{base}:2,");
+    name.extend(all);
+    if !rest.is_empty() {
+        name.push(',');
+        name.push_str(rest);
+    }
+    name
 }
 
 /// The unique part sits between two '.' in the base name and is looked for
@@ -99,6 +135,20 @@ mod tests {
         assert_eq!(n.size, Some(1234));
         assert_eq!(n.vsize, Some(1260));
         assert_eq!(n.flags, "RS");
+        assert!(n.has_flags);
+        assert!(parse_name("1.x.h:2,").has_flags);
+        assert!(!parse_name("1.x.h,S=4").has_flags);
+    }
+
+    #[test]
+    fn flags_are_written_sorted_keeping_letters_of_other_programs() {
+        assert_eq!(with_flags("1.Q.h,S=5,W=6", "SR"), "1.Q.h,S=5,W=6:2,RS");
+        assert_eq!(with_flags("1.Q.h,S=5:2,S", ""), "1.Q.h,S=5:2,");
+        assert_eq!(with_flags("1.Q.h:2,FS", "Sab"), "1.Q.h:2,Sab");
+        // 'P' (passed) is not Dovecot's: it stays, in ASCII order.
+        assert_eq!(with_flags("1.Q.h:2,PS", "RT"), "1.Q.h:2,PRT");
+        assert_eq!(with_flags("1.Q.h:2,S,xyz", "F"), "1.Q.h:2,F,xyz");
+        assert_eq!(with_flags("1.Q.h:1,foo", "S"), "1.Q.h:2,S");
     }
 
     #[test]

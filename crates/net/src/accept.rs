@@ -12,7 +12,7 @@
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
@@ -59,11 +59,19 @@ pub async fn accept_loop(
                     Ok(ticket) => start(stream, peer, ticket),
                     Err(why) => {
                         let text = refusal(why, peer.ip());
-                        let what = match why {
-                            Refusal::PerAddress => "too many connections from this address",
-                            Refusal::Total | Refusal::Exhausted => "too many connections",
-                        };
-                        tracing::warn!(target: "net", role, "refused connection from {}: {what}", peer.ip());
+                        match why {
+                            // Logged once when banned; a client that keeps
+                            // knocking must not fill the log.
+                            Refusal::Banned { until } => {
+                                tracing::debug!(target: "net", role, "refused connection from {}: banned until {}", peer.ip(), until_text(until));
+                            }
+                            Refusal::PerAddress => {
+                                tracing::warn!(target: "net", role, "refused connection from {}: too many connections from this address", peer.ip());
+                            }
+                            Refusal::Total | Refusal::Exhausted => {
+                                tracing::warn!(target: "net", role, "refused connection from {}: too many connections", peer.ip());
+                            }
+                        }
                         refuse(stream, text, &refusing);
                     }
                 }
@@ -84,6 +92,16 @@ pub async fn accept_loop(
             }
         }
     }
+}
+
+/// A ban's end as clients and operators read it: `2026-05-01 14:03:00 UTC`.
+pub fn until_text(until: SystemTime) -> String {
+    let secs = until
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    chrono::DateTime::from_timestamp(i64::try_from(secs).unwrap_or(i64::MAX), 0)
+        .map(|t| t.format("%Y-%m-%d %H:%M:%S UTC").to_string())
+        .unwrap_or_else(|| "later".to_string())
 }
 
 fn is_out_of_descriptors(err: &std::io::Error) -> bool {

@@ -3,10 +3,16 @@
 //! smtpd_client_connection_count_limit; Dovecot's process and client limits).
 //! A connection holds a [`Ticket`] for its whole life; the gate also tells
 //! `havre serve` when the role's last session has ended.
+//!
+//! Before the caps, a gate may ask a [`Screen`] about the client (the
+//! guard's bans, shared by every role's gate): a banned address is turned
+//! away before any session, TLS handshake or directory lookup is spent on
+//! it, at the cost of one lookup in memory.
 
 use std::collections::HashMap;
 use std::net::IpAddr;
 use std::sync::{Arc, Mutex};
+use std::time::SystemTime;
 
 use tokio::sync::watch;
 
@@ -36,6 +42,16 @@ pub enum Refusal {
     /// The process is out of file descriptors (not a gate's decision: the
     /// accept loop turns waiting clients away with it).
     Exhausted,
+    /// The [`Screen`] refuses the address (banned) until then.
+    Banned { until: SystemTime },
+}
+
+/// What a gate asks about each client before admitting it.
+pub trait Screen: Send + Sync {
+    /// `Err(until)`: the address is refused until then. Called for every
+    /// connection, so it must be cheap (no I/O); it may also count the
+    /// connection.
+    fn screen(&self, ip: IpAddr) -> Result<(), SystemTime>;
 }
 
 /// Client addresses the per-address cap does not apply to.
@@ -45,6 +61,7 @@ pub struct Gate {
     role: &'static str,
     caps: Caps,
     exempt: Exempt,
+    screen: Option<Arc<dyn Screen>>,
     per_ip: Mutex<HashMap<IpAddr, u32>>,
     /// Connections open now; `havre serve` waits for it to reach 0.
     open: watch::Sender<u32>,
@@ -67,10 +84,22 @@ impl Gate {
     /// as Postfix spares `$mynetworks` (smtpd_client_event_limit_exceptions):
     /// a whole site behind one NAT address submits through it.
     pub fn with_exempt(role: &'static str, caps: Caps, stop: Stop, exempt: Exempt) -> Arc<Gate> {
+        Gate::screened(role, caps, stop, exempt, None)
+    }
+
+    /// A gate that first asks `screen` about each client (see [`Screen`]).
+    pub fn screened(
+        role: &'static str,
+        caps: Caps,
+        stop: Stop,
+        exempt: Exempt,
+        screen: Option<Arc<dyn Screen>>,
+    ) -> Arc<Gate> {
         Arc::new(Gate {
             role,
             caps,
             exempt,
+            screen,
             per_ip: Mutex::new(HashMap::new()),
             open: watch::Sender::new(0),
             stop,
@@ -95,6 +124,11 @@ impl Gate {
     }
 
     pub fn admit(self: &Arc<Self>, ip: IpAddr) -> Result<Ticket, Refusal> {
+        if let Some(screen) = &self.screen {
+            screen
+                .screen(ip)
+                .map_err(|until| Refusal::Banned { until })?;
+        }
         let mut per_ip = self.per_ip.lock().unwrap_or_else(|e| e.into_inner());
         let from_ip = per_ip.get(&ip).copied().unwrap_or(0);
         if from_ip >= self.caps.per_ip && !(self.exempt)(ip) {
@@ -202,6 +236,44 @@ mod tests {
         drop(tickets);
         assert_eq!(gate.open(), 0);
         assert!(gate.admit(ip(3)).is_ok());
+    }
+
+    #[test]
+    fn a_screened_out_address_is_refused_before_the_caps_and_takes_no_place() {
+        struct OnlyOdd;
+        impl Screen for OnlyOdd {
+            fn screen(&self, ip: IpAddr) -> Result<(), SystemTime> {
+                match ip {
+                    IpAddr::V4(v4) if v4.octets()[3] % 2 == 0 => Err(SystemTime::UNIX_EPOCH),
+                    _ => Ok(()),
+                }
+            }
+        }
+        let gate = Gate::screened(
+            "mx",
+            Caps {
+                total: 1,
+                per_ip: 1,
+            },
+            Stop::never(),
+            Box::new(|_| false),
+            Some(Arc::new(OnlyOdd)),
+        );
+        assert_eq!(
+            gate.admit(ip(2)).err(),
+            Some(Refusal::Banned {
+                until: SystemTime::UNIX_EPOCH
+            })
+        );
+        assert_eq!(gate.open(), 0);
+        let _ticket = gate.admit(ip(1)).unwrap();
+        assert_eq!(
+            gate.admit(ip(4)).err(),
+            Some(Refusal::Banned {
+                until: SystemTime::UNIX_EPOCH
+            }),
+            "banned even when full"
+        );
     }
 
     #[tokio::test]

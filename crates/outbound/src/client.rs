@@ -42,9 +42,14 @@ impl Target {
             TargetAddress::Tcp(addr) => format!("{}[{}]", self.host, addr.ip()),
             TargetAddress::Unix(path) => format!("{}[{}]", self.host, path.display()),
         };
+        let relay = match &self.address {
+            TargetAddress::Tcp(addr) => format!("{label}:{}", addr.port()),
+            TargetAddress::Unix(_) => label.clone(),
+        };
         Peer {
             host: self.host.clone(),
             label,
+            relay,
         }
     }
 
@@ -576,6 +581,7 @@ impl Connection {
                     reply: reply.text(),
                     status: reply.status(),
                     remote_mta: Some(peer.host.clone()),
+                    relay: Some(peer.relay.clone()),
                     diagnostic: Some(reply.text()),
                 };
                 for &i in concerned {

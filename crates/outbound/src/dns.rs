@@ -30,7 +30,14 @@ pub enum DestinationError {
     /// RFC 7505: the domain publishes "MX 0 ." and accepts no mail.
     #[error("Domain {domain} does not accept mail (nullMX)")]
     NullMx { domain: String },
-    /// The name does not exist or has no usable records: permanent.
+    /// The recipients' domain does not exist (NXDOMAIN), or has neither MX
+    /// nor address records: no host could ever take its mail. Permanent.
+    #[error(
+        "Host or domain name not found. Name service error for name={name} type={rtype}: Host not found"
+    )]
+    NoDomain { name: String, rtype: &'static str },
+    /// A host to deliver to (an MX host, a route's host) does not exist or
+    /// has no address: permanent, but a routing problem, not the address's.
     #[error(
         "Host or domain name not found. Name service error for name={name} type={rtype}: Host not found"
     )]
@@ -54,10 +61,13 @@ impl DestinationError {
         !matches!(self, DestinationError::TryAgain { .. })
     }
 
-    /// The RFC 3463 status code Postfix gives this failure.
+    /// The RFC 3463 status code of this failure: X.1.2 (bad destination
+    /// system address) for a domain that does not exist, X.4.4 (unable to
+    /// route) for a host that does not, as Postfix gives them.
     pub fn status(&self) -> &'static str {
         match self {
             DestinationError::NullMx { .. } => "5.1.10",
+            DestinationError::NoDomain { .. } => "5.1.2",
             DestinationError::NotFound { .. } => "5.4.4",
             DestinationError::TryAgain { .. } => "4.4.3",
             DestinationError::BadName { .. } => "5.1.2",
@@ -164,14 +174,19 @@ impl Resolver {
         let lookup = match self.inner.lookup(fqdn.as_str(), RecordType::MX).await {
             Ok(lookup) => lookup,
             Err(err) if err.is_nx_domain() => {
-                return Err(DestinationError::NotFound {
+                return Err(DestinationError::NoDomain {
                     name: display_name(domain),
                     rtype: "MX",
                 });
             }
             Err(err) if err.is_no_records_found() => {
                 // No MX: the domain is its own mail host (implicit MX).
-                let addresses = self.host_addresses(domain).await?;
+                let addresses = self.host_addresses(domain).await.map_err(|err| match err {
+                    DestinationError::NotFound { name, rtype } => {
+                        DestinationError::NoDomain { name, rtype }
+                    }
+                    other => other,
+                })?;
                 return Ok(vec![MailHost {
                     name: display_name(domain),
                     addresses,

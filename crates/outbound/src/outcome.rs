@@ -16,6 +16,9 @@ pub struct Detail {
     pub status: String,
     /// The server's name, for the DSN's `Remote-MTA: dns; <name>`.
     pub remote_mta: Option<String>,
+    /// The server for the log's `relay=`: `mx1.example.org[192.0.2.1]:25`
+    /// (None when no server answered).
+    pub relay: Option<String>,
     /// The server's reply as it said it, for `Diagnostic-Code: smtp; ...`
     /// (None when no server said anything: DNS, connection, local checks).
     pub diagnostic: Option<String>,
@@ -83,6 +86,7 @@ impl Failure {
                 reply: text,
                 status: status.to_owned(),
                 remote_mta: remote_mta.map(str::to_owned),
+                relay: None,
                 diagnostic: None,
             },
         }
@@ -107,6 +111,7 @@ impl Failure {
                 reply: text,
                 status: reply.status(),
                 remote_mta: Some(peer.host.clone()),
+                relay: Some(peer.relay.clone()),
                 diagnostic: Some(reply.text()),
             },
         }

@@ -55,6 +55,8 @@ pub(crate) struct Peer {
     pub(crate) host: String,
     /// "mx1.example.org[192.0.2.1]" (log and DSN text).
     pub(crate) label: String,
+    /// "mx1.example.org[192.0.2.1]:25" (the log's `relay=`, as Postfix's).
+    pub(crate) relay: String,
 }
 
 /// What the server offered in its EHLO/LHLO reply.

@@ -362,17 +362,17 @@ async fn a_null_mx_is_a_permanent_failure() {
     }
 }
 
-#[tokio::test]
-async fn a_domain_that_does_not_exist_is_a_permanent_failure() {
-    let dns = TestDns::start("example.test.", "www IN A 127.0.0.1\n")
-        .await
-        .unwrap();
+/// Delivers one message to `b@<domain>` by MX with the given zone for
+/// example.test, and returns the failure's detail.
+async fn permanent_failure_for(domain: &str, zone: &str) -> havre_outbound::Detail {
+    let dns = TestDns::start("example.test.", zone).await.unwrap();
     let resolver = Resolver::new(&[dns.addr()]).unwrap();
     let fixture = message(MESSAGE);
-    let rcpts = recipients(&["b@nowhere.example.test"]);
+    let address = format!("b@{domain}");
+    let rcpts = recipients(&[address.as_str()]);
     let results = within(deliver(
         &Route::Mx,
-        "nowhere.example.test",
+        domain,
         &resolver,
         &settings(),
         &envelope(&rcpts, &fixture),
@@ -382,11 +382,35 @@ async fn a_domain_that_does_not_exist_is_a_permanent_failure() {
     let RecipientResult::PermFail(detail) = &results[0] else {
         panic!("{results:?}")
     };
-    assert_eq!(detail.status, "5.4.4");
+    detail.clone()
+}
+
+#[tokio::test]
+async fn a_domain_that_does_not_exist_fails_for_good_with_status_5_1_2() {
+    let detail = permanent_failure_for("nowhere.example.test", "www IN A 127.0.0.1\n").await;
+    assert_eq!(detail.status, "5.1.2");
     assert!(
         detail
             .reply
             .contains("name=nowhere.example.test type=MX: Host not found"),
+        "{}",
+        detail.reply
+    );
+}
+
+#[tokio::test]
+async fn a_domain_with_neither_mx_nor_address_fails_with_status_5_1_2() {
+    let detail = permanent_failure_for("txt.example.test", "txt IN TXT \"no mail\"\n").await;
+    assert_eq!(detail.status, "5.1.2", "{}", detail.reply);
+}
+
+#[tokio::test]
+async fn an_mx_host_that_does_not_exist_is_a_routing_failure_5_4_4() {
+    let detail =
+        permanent_failure_for("far.example.test", "far IN MX 10 ghost.example.test.\n").await;
+    assert_eq!(detail.status, "5.4.4", "{}", detail.reply);
+    assert!(
+        detail.reply.contains("name=ghost.example.test"),
         "{}",
         detail.reply
     );

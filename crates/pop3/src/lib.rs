@@ -104,4 +104,7 @@ pub struct Pop3Services {
     pub locks: MaildropLocks,
     /// The node's list of logged-in sessions (`havre who`, `havre kick`).
     pub sessions: std::sync::Arc<havre_net::Sessions>,
+    /// The node's guard: failed logins and bad commands count against the
+    /// client's address.
+    pub guard: havre_guard::Guard,
 }

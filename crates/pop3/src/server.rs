@@ -26,13 +26,17 @@ pub async fn serve(
     if implicit_tls && services.borrow().tls.is_none() {
         tracing::error!(target: "pop3", role = "pop3", "{kind} listener without TLS material: every connection will be closed");
     }
-    let refusal = |why, _ip| {
-        match why {
-            Refusal::PerAddress => "-ERR [SYS/TEMP] Too many connections from your address.\r\n",
-            Refusal::Total => "-ERR [SYS/TEMP] Server is full, try again later.\r\n",
-            Refusal::Exhausted => "-ERR [SYS/TEMP] Server out of resources.\r\n",
+    let refusal = |why, ip| match why {
+        Refusal::PerAddress => {
+            "-ERR [SYS/TEMP] Too many connections from your address.\r\n".to_string()
         }
-        .to_string()
+        Refusal::Total => "-ERR [SYS/TEMP] Server is full, try again later.\r\n".to_string(),
+        Refusal::Exhausted => "-ERR [SYS/TEMP] Server out of resources.\r\n".to_string(),
+        // RFC 3206: SYS/PERM, trying again soon will not help.
+        Refusal::Banned { until } => format!(
+            "-ERR [SYS/PERM] Client [{ip}] banned until {}.\r\n",
+            havre_net::until_text(until)
+        ),
     };
     let fallback = listener.local_addr().ok();
     havre_net::accept_loop(listener, gate, refusal, |stream, peer, ticket| {

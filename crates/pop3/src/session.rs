@@ -16,6 +16,7 @@ use havre_store::{MailboxRecord, MessageRecord};
 use tokio::io::AsyncReadExt;
 
 use havre_directory::sasl::{self, SaslError};
+use havre_guard::{Offence, Service};
 use havre_net::{Conn, ConnError, Io, Line, Peer, guard_command};
 
 use crate::Pop3Services;
@@ -280,16 +281,22 @@ impl Session {
                 );
             }
             None => {
-                let secs = self.started.elapsed().as_secs();
-                let attempts = match self.auth_attempts {
-                    0 => format!("no auth attempts in {secs} secs"),
-                    n => format!("auth failed, {n} attempts in {secs} secs"),
-                };
-                let (user, method) = match &self.last_login {
-                    Some((user, method)) => (user.as_str(), format!(", method={method}")),
-                    None => ("", String::new()),
-                };
-                tracing::info!(target: "pop3", role = "pop3", "Disconnected: {reason} ({attempts}): user=<{user}>{method}, {}", self.endpoints());
+                // Dovecot's words, which Fail2ban's dovecot filter counts.
+                let line = havre_net::LoginEnd {
+                    why: reason,
+                    failures: self.auth_attempts,
+                    secs: self.started.elapsed().as_secs(),
+                    last: self
+                        .last_login
+                        .as_ref()
+                        .filter(|_| self.auth_attempts > 0)
+                        .map(|(user, method)| (user.as_str(), *method)),
+                    remote: self.peer.ip(),
+                    local: Some(self.local.ip()),
+                    tls: self.tls,
+                }
+                .line();
+                tracing::info!(target: "pop3", role = "pop3-login", "{line}");
             }
         }
     }
@@ -327,6 +334,9 @@ impl Session {
         let line = match conn.read_line(self.services.settings.max_line).await? {
             Line::Complete(line) => line,
             Line::TooLong => {
+                self.services
+                    .guard
+                    .note(self.peer.ip(), Offence::ProtocolError(Service::Pop3));
                 self.reply(conn, &err(None, "Line too long."));
                 return Ok(Flow::Continue);
             }
@@ -334,6 +344,9 @@ impl Session {
         let command = match protocol::parse_command(&line) {
             Ok(command) => command,
             Err(e) => {
+                self.services
+                    .guard
+                    .note(self.peer.ip(), Offence::ProtocolError(Service::Pop3));
                 self.reply(conn, &err(None, &e.message()));
                 return Ok(Flow::Continue);
             }
@@ -530,6 +543,11 @@ impl Session {
             }
             Err(SaslError::ProxyNotAllowed) => {
                 self.auth_attempts += 1;
+                let ip = self.peer.ip();
+                self.services
+                    .guard
+                    .record(ip, Offence::FailedLogin(Service::Pop3))
+                    .await;
                 tokio::time::sleep(self.services.settings.auth_failure_delay).await;
                 Ok(err(Some(CODE_AUTH), "Authentication failed."))
             }
@@ -549,8 +567,13 @@ impl Session {
         {
             Ok(Some(user)) => user,
             Ok(None) => {
+                let ip = self.peer.ip();
+                self.services
+                    .guard
+                    .record(ip, Offence::FailedLogin(Service::Pop3))
+                    .await;
                 tokio::time::sleep(self.services.settings.auth_failure_delay).await;
-                tracing::info!(target: "pop3", role = "pop3", "auth failed: user=<{shown}>, method={method}, {}", self.endpoints());
+                tracing::info!(target: "pop3", role = "pop3-login", "auth failed: user=<{shown}>, method={method}, {}", self.endpoints());
                 return err(Some(CODE_AUTH), "Authentication failed.");
             }
             Err(e) => {
@@ -566,7 +589,7 @@ impl Session {
             Ok((inbox, mut messages)) => {
                 messages.sort_by_key(|m| m.uid);
                 let n = messages.len();
-                tracing::info!(target: "pop3", role = "pop3", "login: user=<{}>, method={method}, {}", user.email, self.endpoints());
+                tracing::info!(target: "pop3", role = "pop3-login", "Login: user=<{}>, method={method}, {}", user.email, self.endpoints());
                 if let Some(entry) = &self.entry {
                     entry.logged_in(&user.email);
                 }
@@ -609,6 +632,9 @@ impl Session {
             }
         };
         mailboxes.sync(user, &inbox).await?;
+        // The session holds the maildrop: its messages are seen, and move
+        // from new/ to cur/ as Dovecot's POP3 moves them.
+        mailboxes.seen_by_client(user, &inbox).await?;
         let messages = mailboxes.store().message_list(inbox.id).await?;
         Ok((inbox, messages))
     }
@@ -634,13 +660,15 @@ impl Session {
             }
         };
         let record = &md.messages[idx];
-        let path = match self
+        // Opened wherever a flag change or another program moved it.
+        let size = record.size;
+        let (mut file, path) = match self
             .services
             .mailboxes
-            .locate(&md.user, &md.inbox, record)
+            .open_message(&md.user, &md.inbox, record)
             .await
         {
-            Ok(p) => p,
+            Ok((file, path)) => (tokio::fs::File::from_std(file), path),
             Err(
                 havre_mailbox::MailboxError::Expunged(_)
                 | havre_mailbox::MailboxError::MissingFile(_),
@@ -649,22 +677,15 @@ impl Session {
                 self.reply(conn, &err(None, "Message is no longer available."));
                 return Ok(());
             }
-            Err(e) => {
-                tracing::error!(target: "pop3", role = "pop3", "user=<{}>: message {n} (uid {}): {e}", md.user, record.uid);
-                self.reply(conn, &err(Some(CODE_SYS_TEMP), "Cannot read the message."));
-                return Ok(());
-            }
-        };
-        let size = record.size;
-        let mut file = match tokio::fs::File::open(&path).await {
-            Ok(f) => f,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            Err(havre_mailbox::MailboxError::Io { path, source })
+                if source.kind() == std::io::ErrorKind::NotFound =>
+            {
                 tracing::warn!(target: "pop3", role = "pop3", "user=<{}>: message {n} (uid {}) is gone: {}", md.user, record.uid, path.display());
                 self.reply(conn, &err(None, "Message is no longer available."));
                 return Ok(());
             }
             Err(e) => {
-                tracing::error!(target: "pop3", role = "pop3", "user=<{}>: cannot open {}: {e}", md.user, path.display());
+                tracing::error!(target: "pop3", role = "pop3", "user=<{}>: message {n} (uid {}): {e}", md.user, record.uid);
                 self.reply(conn, &err(Some(CODE_SYS_TEMP), "Cannot read the message."));
                 return Ok(());
             }
@@ -787,23 +808,18 @@ fn stalled_writer(e: ConnError) -> ConnError {
 }
 
 /// Adds `\Seen` to the messages `uids`, to the flags the store holds then,
-/// so a flag change another session made meanwhile stays.
+/// so a flag change another session made meanwhile stays (their files are
+/// renamed for it, and the user's sessions told).
 async fn mark_seen(
     mailboxes: &havre_mailbox::Mailboxes,
     user: &str,
     inbox: &MailboxRecord,
     uids: &[u32],
-) -> Result<(), havre_store::StoreError> {
+) -> Result<(), havre_mailbox::MailboxError> {
     let seen = ["\\Seen".to_string()];
-    let done = mailboxes
-        .store()
-        .message_update_flags(inbox.id, uids, havre_store::FlagMode::Add, &seen, None)
+    mailboxes
+        .update_flags(user, inbox, uids, havre_store::FlagMode::Add, &seen, None)
         .await?;
-    if !done.changed.is_empty() {
-        mailboxes
-            .notifier()
-            .changed(user, inbox.id, havre_mailbox::MessageChange::Flags);
-    }
     Ok(())
 }
 
@@ -835,6 +851,7 @@ mod tests {
             tls: None,
             locks: MaildropLocks::new(),
             sessions: havre_net::Sessions::new(),
+            guard: havre_guard::Guard::off(),
         });
         let peer = "192.0.2.1:40000".parse().unwrap();
         let local = "127.0.0.1:110".parse().unwrap();

@@ -80,7 +80,7 @@ p.quit()
     );
     let failed = logs
         .lines()
-        .find(|l| l.contains("Disconnected: Logged out (auth failed, 1 attempts in "))
+        .find(|l| l.contains("Aborted login (auth failed, 1 attempts in "))
         .unwrap_or_else(|| panic!("no failed-session line in {logs}"));
     assert!(
         failed.contains(
@@ -90,7 +90,7 @@ p.quit()
     );
     assert!(
         logs.contains(
-            "login: user=<alice@example.test>, method=PLAIN, rip=127.0.0.1, lip=127.0.0.1, TLS"
+            "Login: user=<alice@example.test>, method=PLAIN, rip=127.0.0.1, lip=127.0.0.1, TLS"
         ),
         "{logs}"
     );

@@ -24,6 +24,7 @@
 //! the same id: spool files are created with `O_EXCL` and moved into `msg/`
 //! with link(2), which refuses an existing name.
 
+mod operator;
 mod spool;
 
 use std::sync::Arc;
@@ -120,6 +121,16 @@ impl Queue {
                 return Err(err.into());
             }
         }
+        // Postfix's qmgr line: pflogsumm takes the message's size from it.
+        tracing::info!(
+            target: "queue",
+            role = "qmgr",
+            "{}: from=<{}>, size={}, nrcpt={} (queue active)",
+            entry.id,
+            entry.sender,
+            entry.size,
+            entry.recipients.len()
+        );
         self.arrivals.notify_one();
         Ok(())
     }
@@ -139,6 +150,7 @@ impl Queue {
     pub async fn remove(&self, id: &str) -> Result<(), QueueError> {
         self.store.queue_remove(id).await?;
         self.spool.remove(id).await;
+        tracing::info!(target: "queue", role = "qmgr", "{id}: removed");
         Ok(())
     }
 

@@ -11,38 +11,94 @@ use crate::{Relay, unix_now};
 
 /// What happened to one recipient in this attempt.
 enum Verdict {
-    Sent(String),
-    Deferred(String),
-    Failed(String),
+    Sent(Note),
+    Deferred(Note),
+    Failed(Note),
+}
+
+/// One result: its RFC 3463 status code (the log's `dsn=`, the DSN's
+/// `Status:`) and its words (the remote's reply or a local reason).
+#[derive(Debug, Clone)]
+pub(crate) struct Note {
+    pub status: String,
+    pub text: String,
+}
+
+impl Note {
+    pub fn new(status: &str, text: impl Into<String>) -> Note {
+        Note {
+            status: status.to_string(),
+            text: text.into(),
+        }
+    }
+
+    /// Several results as one: the first one's status, every text.
+    fn join(notes: &[Note]) -> Note {
+        Note {
+            status: notes.first().map_or_else(String::new, |n| n.status.clone()),
+            text: notes
+                .iter()
+                .map(|n| n.text.as_str())
+                .collect::<Vec<_>>()
+                .join("; "),
+        }
+    }
 }
 
 /// What happened to the mailboxes and remote addresses one recipient
 /// expanded to.
 #[derive(Default)]
 pub(crate) struct Progress {
-    pub delivered: Vec<String>,
-    pub deferred: Vec<String>,
-    pub failed: Vec<String>,
-    /// `local`, or the remote server that answered.
+    pub delivered: Vec<Note>,
+    pub deferred: Vec<Note>,
+    pub failed: Vec<Note>,
+    /// The log's `relay=`: None for local delivery, the remote server that
+    /// answered (`mx.far.test[192.0.2.1]:25`), or `none` when none did.
     pub relay: Option<String>,
+    /// The remote server's name, for the DSN's `Remote-MTA`.
+    pub remote_mta: Option<String>,
 }
 
 impl Progress {
     fn verdict(self) -> Verdict {
         if !self.deferred.is_empty() {
-            Verdict::Deferred(self.deferred.join("; "))
+            Verdict::Deferred(Note::join(&self.deferred))
         } else if self.delivered.is_empty() && self.failed.is_empty() {
             // Nothing delivered and nothing failed would end the recipient
             // silently: it fails, so the sender hears of it.
-            Verdict::Failed("5.4.6 the address led nowhere".into())
+            Verdict::Failed(Note::new("5.4.6", "the address led nowhere"))
         } else if self.delivered.is_empty() {
-            Verdict::Failed(self.failed.join("; "))
+            Verdict::Failed(Note::join(&self.failed))
         } else {
-            let mut text = self.delivered.join("; ");
+            let mut sent = Note::join(&self.delivered);
             if !self.failed.is_empty() {
-                text.push_str(&format!("; not delivered: {}", self.failed.join("; ")));
+                sent.text.push_str(&format!(
+                    "; not delivered: {}",
+                    Note::join(&self.failed).text
+                ));
             }
-            Verdict::Sent(text)
+            Verdict::Sent(sent)
+        }
+    }
+}
+
+/// A remote address one recipient leads to, for [`Relay::deliver_remote`].
+pub(crate) struct RemoteTarget {
+    /// The recipient's place in this attempt's progress.
+    pub index: usize,
+    pub address: String,
+    /// An alias led to it: results name it, since the recipient's own
+    /// address is not where it went.
+    pub expanded: bool,
+}
+
+impl RemoteTarget {
+    /// `<address>: ` before a result when an alias led here, else nothing.
+    pub fn named(&self) -> String {
+        if self.expanded {
+            format!("<{}>: ", self.address)
+        } else {
+            String::new()
         }
     }
 }
@@ -56,7 +112,7 @@ impl Relay {
             // Only an older version queued these (an alias loop accepted at
             // RCPT): there is nobody to deliver to or to name in a bounce, so
             // the operator is told what goes.
-            tracing::warn!(target: "relay", "{id}: from=<{}>, queued without any recipient: removed undelivered", entry.sender);
+            tracing::warn!(target: "relay", role = "qmgr", "{id}: from=<{}>, queued without any recipient: removed undelivered", entry.sender);
             if let Err(err) = self.queue.remove(&id).await {
                 tracing::error!(target: "relay", "{id}: cannot remove: {err}");
             }
@@ -75,7 +131,9 @@ impl Relay {
         let mut remote = Vec::new();
         for (i, rcpt) in pending.iter().enumerate() {
             if !body.exists() {
-                progress[i].deferred.push("4.3.0 queue file missing".into());
+                progress[i]
+                    .deferred
+                    .push(Note::new("4.3.0", "queue file missing"));
             } else {
                 self.deliver_recipient(
                     &entry,
@@ -95,47 +153,52 @@ impl Relay {
         }
         for (rcpt, progress) in pending.into_iter().zip(progress) {
             let relay = progress.relay.clone().unwrap_or_else(|| "local".into());
+            let to_remote = progress.relay.is_some();
+            let remote_mta = progress.remote_mta.clone();
             let verdict = progress.verdict();
             let delay =
                 (unix_now() - entry.arrival).max(0) as f64 + started.elapsed().as_secs_f64();
-            let (status, text, word) = match verdict {
-                Verdict::Sent(text) => (RecipientStatus::Sent, text, "sent"),
-                Verdict::Failed(text) => (RecipientStatus::Failed, text, "bounced"),
-                Verdict::Deferred(text) if expired => (
-                    RecipientStatus::Failed,
-                    format!(
-                        "{text}; message expired after {}s in the queue",
+            let (status, note, word) = match verdict {
+                Verdict::Sent(note) => (RecipientStatus::Sent, note, "sent"),
+                Verdict::Failed(note) => (RecipientStatus::Failed, note, "bounced"),
+                Verdict::Deferred(mut note) if expired => {
+                    note.text = format!(
+                        "{}; message expired after {}s in the queue",
+                        note.text,
                         settings.max_lifetime.as_secs()
-                    ),
-                    "expired",
-                ),
-                Verdict::Deferred(text) => (RecipientStatus::Pending, text, "deferred"),
+                    );
+                    (RecipientStatus::Failed, note, "expired")
+                }
+                Verdict::Deferred(note) => (RecipientStatus::Pending, note, "deferred"),
             };
+            // Postfix's delivery line, named after the Postfix program that
+            // would have made it (local or smtp), which pflogsumm counts.
             tracing::info!(
                 target: "relay",
-                "{id}: to=<{}>,{} relay={relay}, delay={delay:.2}, status={word} ({text})",
+                role = if to_remote { "smtp" } else { "local" },
+                "{id}: to=<{}>,{} relay={relay}, delay={delay:.2}, dsn={}, status={word} ({})",
                 rcpt.address,
                 rcpt.orig
                     .as_ref()
                     .map(|o| format!(" orig_to=<{o}>,"))
-                    .unwrap_or_default()
+                    .unwrap_or_default(),
+                note.status,
+                note.text
             );
+            let reported = || ReportedRecipient {
+                address: rcpt.address.clone(),
+                original: rcpt.orig.clone(),
+                status: note.status.clone(),
+                diagnostic: note.text.clone(),
+                remote_mta: remote_mta.clone(),
+            };
             if status == RecipientStatus::Failed {
-                bounced.push(ReportedRecipient {
-                    address: rcpt.address.clone(),
-                    original: rcpt.orig.clone(),
-                    diagnostic: text.clone(),
-                    remote_mta: (relay != "local").then(|| relay.clone()),
-                });
+                bounced.push(reported());
             }
             if status == RecipientStatus::Pending {
-                delayed.push(ReportedRecipient {
-                    address: rcpt.address.clone(),
-                    original: rcpt.orig.clone(),
-                    diagnostic: text.clone(),
-                    remote_mta: (relay != "local").then(|| relay.clone()),
-                });
+                delayed.push(reported());
             }
+            let text = note.text;
             updates.push(RecipientUpdate {
                 idx: rcpt.idx,
                 status,
@@ -176,11 +239,8 @@ impl Relay {
             tracing::error!(target: "relay", "{id}: cannot record the attempt: {err}");
             return;
         }
-        if done {
-            match self.queue.remove(&id).await {
-                Ok(()) => tracing::info!(target: "relay", "{id}: removed"),
-                Err(err) => tracing::error!(target: "relay", "{id}: cannot remove: {err}"),
-            }
+        if done && let Err(err) = self.queue.remove(&id).await {
+            tracing::error!(target: "relay", "{id}: cannot remove: {err}");
         }
     }
 
@@ -193,15 +253,16 @@ impl Relay {
         action: crate::dsn::Action,
     ) {
         if entry.sender.is_empty() {
-            tracing::info!(target: "relay", "{}: no bounce: null sender", entry.id);
+            tracing::info!(target: "relay", role = "bounce", "{}: no bounce: null sender", entry.id);
             return;
         }
         let original = tokio::fs::read(self.queue.spool().message_path(&entry.id))
             .await
             .unwrap_or_default();
         let now = unix_now();
+        let reporting_mta = self.local.mailboxes().hostname();
         let dsn = crate::dsn::build(&crate::dsn::Report {
-            reporting_mta: self.local.mailboxes().hostname(),
+            reporting_mta,
             queue_id: &entry.id,
             sender: &entry.sender,
             arrival: entry.arrival,
@@ -210,9 +271,18 @@ impl Relay {
             original_headers: crate::dsn::header_block(&original),
             now,
         });
-        match self.queue_notification(&entry.sender, &dsn, now).await {
+        // Postfix's words for each kind of notice.
+        let kind = match action {
+            crate::dsn::Action::Failed => "non-delivery",
+            crate::dsn::Action::Delayed => "delay",
+        };
+        let message_id = crate::dsn::message_id(&entry.id, now, reporting_mta);
+        match self
+            .queue_notification(&entry.sender, &dsn, &message_id, now)
+            .await
+        {
             Ok(id) => {
-                tracing::info!(target: "relay", "{}: sender non-delivery notification: {id}", entry.id)
+                tracing::info!(target: "relay", role = "bounce", "{}: sender {kind} notification: {id}", entry.id)
             }
             Err(err) => {
                 tracing::error!(target: "relay", "{}: cannot queue the bounce: {err}", entry.id)
@@ -225,9 +295,11 @@ impl Relay {
         &self,
         to: &str,
         message: &[u8],
+        message_id: &str,
         now: i64,
     ) -> Result<String, havre_queue::QueueError> {
         let id = havre_queue::new_queue_id();
+        tracing::info!(target: "relay", role = "cleanup", "{id}: message-id={message_id}");
         let mut file = self.queue.spool().create(&id).await?;
         file.write(message).await?;
         let entry = QueueEntry {
@@ -273,13 +345,15 @@ impl Relay {
         check_duplicate: bool,
         progress: &mut Progress,
         index: usize,
-        remote: &mut Vec<(usize, String)>,
+        remote: &mut Vec<RemoteTarget>,
     ) {
         let id = &entry.id;
         let address = match Address::parse(&rcpt.address) {
             Ok(a) => a,
             Err(err) => {
-                progress.failed.push(format!("5.1.3 bad address: {err}"));
+                progress
+                    .failed
+                    .push(Note::new("5.1.3", format!("bad address: {err}")));
                 return;
             }
         };
@@ -298,24 +372,40 @@ impl Relay {
         let targets = match resolved {
             Ok(Resolution::Deliver(targets)) => targets,
             Ok(Resolution::UnknownUser) => {
-                progress.failed.push("5.1.1 user unknown".into());
+                progress.failed.push(Note::new("5.1.1", "user unknown"));
                 return;
             }
             // The aliases changed since the message was queued: bounce it,
             // never drop it as delivered to nobody.
             Ok(Resolution::Loop) => {
-                progress.failed.push("5.4.6 mail forwarding loop".into());
+                progress
+                    .failed
+                    .push(Note::new("5.4.6", "mail forwarding loop"));
                 return;
             }
             Ok(Resolution::NotLocal) => {
-                remote.push((index, address.to_string()));
+                remote.push(RemoteTarget {
+                    index,
+                    address: address.to_string(),
+                    expanded: false,
+                });
                 return;
             }
             Err(err) => {
                 progress
                     .deferred
-                    .push(format!("4.3.0 directory unavailable: {err}"));
+                    .push(Note::new("4.3.0", format!("directory unavailable: {err}")));
                 return;
+            }
+        };
+        // A target is named in a result only when it is not the recipient
+        // itself: the DSN and the log name the recipient already.
+        let own = address.key();
+        let named = |target: &str| {
+            if target == own {
+                String::new()
+            } else {
+                format!("<{target}>: ")
             }
         };
         let mut mailboxes = Vec::new();
@@ -335,22 +425,33 @@ impl Relay {
                     match result {
                         Ok(DeliveryOutcome::Delivered(_)) => mailboxes.push(mailbox),
                         Ok(DeliveryOutcome::AlreadyDelivered(_)) => {
-                            tracing::info!(target: "relay", "{id}: to=<{mailbox}>, orig_to=<{}>, status=sent (already delivered by an earlier attempt)", rcpt.address);
+                            tracing::info!(target: "relay", role = "local", "{id}: to=<{mailbox}>, orig_to=<{}>, status=sent (already delivered by an earlier attempt)", rcpt.address);
                             mailboxes.push(mailbox);
                         }
-                        Err(err) => progress.deferred.push(format!("<{mailbox}>: 4.2.0 {err}")),
+                        Err(err) => progress
+                            .deferred
+                            .push(Note::new("4.2.0", format!("{}{err}", named(&mailbox)))),
                     }
                 }
-                Target::Remote(address) => remote.push((index, address)),
-                Target::Unknown(unknown) => progress
-                    .failed
-                    .push(format!("<{unknown}>: 5.1.1 user unknown")),
+                Target::Remote(address) => remote.push(RemoteTarget {
+                    expanded: address != rcpt.address,
+                    index,
+                    address,
+                }),
+                Target::Unknown(unknown) => progress.failed.push(Note::new(
+                    "5.1.1",
+                    format!("{}user unknown", named(&unknown)),
+                )),
             }
         }
-        if !mailboxes.is_empty() {
-            progress.delivered.push(format!(
-                "2.0.0 delivered to maildir of {}",
-                mailboxes.join(", ")
+        if mailboxes == [own.clone()] {
+            progress
+                .delivered
+                .push(Note::new("2.0.0", "delivered to maildir"));
+        } else if !mailboxes.is_empty() {
+            progress.delivered.push(Note::new(
+                "2.0.0",
+                format!("delivered to maildir of {}", mailboxes.join(", ")),
             ));
         }
     }

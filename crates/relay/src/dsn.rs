@@ -22,7 +22,12 @@ pub struct ReportedRecipient {
     pub address: String,
     /// The address the sender wrote, when alias expansion changed it.
     pub original: Option<String>,
-    /// The last reply, e.g. `550 5.1.1 <x@y>: user unknown` or a local reason.
+    /// The RFC 3463 status (`5.1.1`): the remote's enhanced code, or ours
+    /// for a local reason (`5.1.2` for a domain that does not exist).
+    pub status: String,
+    /// The last reply, e.g. `host mx.far.test[192.0.2.1] said: 550 5.1.1
+    /// <x@y>: user unknown` or a local reason; it does not repeat the
+    /// recipient's address, which the report names already.
     pub diagnostic: String,
     /// `host mx.example.org[192.0.2.1]` when a remote server answered.
     pub remote_mta: Option<String>,
@@ -47,24 +52,28 @@ fn rfc2822(ts: i64) -> String {
         .unwrap_or_default()
 }
 
-/// The enhanced status code in a reply (`5.1.1`), or a default by action.
-fn status_code(diagnostic: &str, action: Action) -> String {
-    diagnostic
-        .split_whitespace()
-        .take(12)
-        .find(|w| {
-            let parts: Vec<&str> = w.split('.').collect();
-            parts.len() == 3
-                && matches!(parts[0], "2" | "4" | "5")
-                && parts
-                    .iter()
-                    .all(|p| !p.is_empty() && p.chars().all(|c| c.is_ascii_digit()))
-        })
-        .map(str::to_string)
-        .unwrap_or_else(|| match action {
+/// The recipient's status when it is an RFC 3463 code, or a default by
+/// action (a status is never left out of a report).
+fn status_code(status: &str, action: Action) -> String {
+    let parts: Vec<&str> = status.split('.').collect();
+    let valid = parts.len() == 3
+        && matches!(parts[0], "2" | "4" | "5")
+        && parts
+            .iter()
+            .all(|p| !p.is_empty() && p.len() <= 3 && p.chars().all(|c| c.is_ascii_digit()));
+    if valid {
+        status.to_string()
+    } else {
+        match action {
             Action::Failed => "5.0.0".into(),
             Action::Delayed => "4.0.0".into(),
-        })
+        }
+    }
+}
+
+/// The Message-ID of the notice about `queue_id` made at `now`.
+pub fn message_id(queue_id: &str, now: i64, reporting_mta: &str) -> String {
+    format!("<{queue_id}.{now}.dsn@{reporting_mta}>")
 }
 
 /// The whole DSN message, CRLF line endings, ready to queue.
@@ -92,7 +101,7 @@ pub fn build(report: &Report<'_>) -> Vec<u8> {
          To: {sender}\r\n\
          Subject: {subject}\r\n\
          Date: {date}\r\n\
-         Message-ID: <{id}.{now}.dsn@{mta}>\r\n\
+         Message-ID: {message_id}\r\n\
          Auto-Submitted: auto-replied\r\n\
          MIME-Version: 1.0\r\n\
          Content-Type: multipart/report; report-type=delivery-status;\r\n\
@@ -115,8 +124,7 @@ pub fn build(report: &Report<'_>) -> Vec<u8> {
         mta = report.reporting_mta,
         sender = report.sender,
         date = rfc2822(report.now),
-        id = report.queue_id,
-        now = report.now,
+        message_id = message_id(report.queue_id, report.now, report.reporting_mta),
     );
     for rcpt in report.recipients {
         let via = rcpt
@@ -156,7 +164,7 @@ pub fn build(report: &Report<'_>) -> Vec<u8> {
             out,
             "\r\nFinal-Recipient: rfc822; {}\r\nAction: {action}\r\nStatus: {}\r\n",
             rcpt.address,
-            status_code(&rcpt.diagnostic, report.action)
+            status_code(&rcpt.status, report.action)
         );
         if let Some(remote) = &rcpt.remote_mta {
             let _ = write!(out, "Remote-MTA: dns; {remote}\r\n");
@@ -206,6 +214,7 @@ mod tests {
         let rcpt = [ReportedRecipient {
             address: "nobody@far.test".into(),
             original: None,
+            status: "5.1.1".into(),
             diagnostic:
                 "host mx.far.test[192.0.2.9] said: 550 5.1.1 <nobody@far.test>: user unknown".into(),
             remote_mta: Some("mx.far.test".into()),
@@ -236,9 +245,10 @@ mod tests {
     }
 
     #[test]
-    fn status_codes_come_from_the_reply_or_default_by_action() {
-        assert_eq!(status_code("550 5.7.1 refused", Action::Failed), "5.7.1");
-        assert_eq!(status_code("connection refused", Action::Delayed), "4.0.0");
-        assert_eq!(status_code("5.1.1 user unknown", Action::Failed), "5.1.1");
+    fn a_status_is_kept_when_valid_else_defaults_by_action() {
+        assert_eq!(status_code("5.1.2", Action::Failed), "5.1.2");
+        assert_eq!(status_code("5.1.10", Action::Failed), "5.1.10");
+        assert_eq!(status_code("", Action::Delayed), "4.0.0");
+        assert_eq!(status_code("refused", Action::Failed), "5.0.0");
     }
 }

@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 use tokio::sync::{Semaphore, watch};
 
 use crate::Relay;
-use crate::attempt::Progress;
+use crate::attempt::{Note, Progress, RemoteTarget};
 
 /// How mail goes to other servers: what a reload of the node can replace.
 pub struct OutboundSettings {
@@ -112,13 +112,18 @@ impl Relay {
         &self,
         entry: &QueueEntry,
         body: &Path,
-        remote: Vec<(usize, String)>,
+        remote: Vec<RemoteTarget>,
         progress: &mut [Progress],
     ) {
         let Some(outbound) = &self.outbound else {
-            for (i, address) in remote {
-                progress[i].deferred.push(format!(
-                    "<{address}>: 4.4.1 outbound delivery is not enabled on this node"
+            for target in remote {
+                progress[target.index].relay = Some("none".into());
+                progress[target.index].deferred.push(Note::new(
+                    "4.4.1",
+                    format!(
+                        "{}outbound delivery is not enabled on this node",
+                        target.named()
+                    ),
                 ));
             }
             return;
@@ -127,20 +132,22 @@ impl Relay {
         let message = match self.signed_copy(&settings, entry, body).await {
             Ok(path) => path,
             Err(err) => {
-                for (i, address) in remote {
-                    progress[i].deferred.push(format!(
-                        "<{address}>: 4.3.0 cannot prepare the message: {err}"
+                for target in remote {
+                    progress[target.index].relay = Some("none".into());
+                    progress[target.index].deferred.push(Note::new(
+                        "4.3.0",
+                        format!("{}cannot prepare the message: {err}", target.named()),
                     ));
                 }
                 return;
             }
         };
-        let mut by_domain: BTreeMap<String, Vec<(usize, String)>> = BTreeMap::new();
-        for (i, address) in remote {
+        let mut by_domain: BTreeMap<String, Vec<RemoteTarget>> = BTreeMap::new();
+        for target in remote {
             by_domain
-                .entry(domain_of(&address))
+                .entry(domain_of(&target.address))
                 .or_default()
-                .push((i, address));
+                .push(target);
         }
         let size = tokio::fs::metadata(&message)
             .await
@@ -148,7 +155,7 @@ impl Relay {
             .unwrap_or(0);
         for (domain, recipients) in by_domain {
             let route = settings.routes.route_for(&domain);
-            let addresses: Vec<String> = recipients.iter().map(|(_, a)| a.clone()).collect();
+            let addresses: Vec<String> = recipients.iter().map(|t| t.address.clone()).collect();
             let smtputf8 = !entry.sender.is_ascii() || addresses.iter().any(|a| !a.is_ascii());
             let envelope = Envelope {
                 sender: &entry.sender,
@@ -175,13 +182,20 @@ impl Relay {
             if let Some(connection) = connection {
                 outbound.pool.put(key, connection);
             }
-            for ((i, address), result) in recipients.into_iter().zip(results) {
+            for (target, result) in recipients.into_iter().zip(results) {
                 let detail = result.detail();
-                let p = &mut progress[i];
-                if let Some(mta) = &detail.remote_mta {
-                    p.relay = Some(mta.clone());
+                let p = &mut progress[target.index];
+                // Postfix's relay=none when no server answered.
+                if detail.relay.is_some() || p.relay.is_none() {
+                    p.relay = Some(detail.relay.clone().unwrap_or_else(|| "none".into()));
                 }
-                let text = format!("<{address}>: {}", detail.reply);
+                if let Some(mta) = &detail.remote_mta {
+                    p.remote_mta = Some(mta.clone());
+                }
+                let text = Note::new(
+                    &detail.status,
+                    format!("{}{}", target.named(), detail.reply),
+                );
                 match result {
                     RecipientResult::Delivered(_) => p.delivered.push(text),
                     RecipientResult::TempFail(_) => p.deferred.push(text),

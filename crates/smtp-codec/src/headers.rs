@@ -54,6 +54,34 @@ pub fn from_addresses(head: &[u8]) -> Vec<String> {
     addresses
 }
 
+/// The value of the first `Message-ID:` field of a message head, unfolded
+/// and trimmed (`<id@host>`), for the log line that lets one follow a
+/// message from its client's copy to the server's log. At most 998 bytes
+/// (RFC 5322's line limit) are kept.
+pub fn message_id(head: &[u8]) -> Option<String> {
+    let mut value: Option<Vec<u8>> = None;
+    for line in head.split(|&b| b == b'\n') {
+        let line = line.strip_suffix(b"\r").unwrap_or(line);
+        if line.is_empty() {
+            break;
+        }
+        if line.starts_with(b" ") || line.starts_with(b"\t") {
+            if let Some(value) = value.as_mut() {
+                value.extend_from_slice(line);
+            }
+            continue;
+        }
+        if value.is_some() {
+            break;
+        }
+        value = field_value(line, b"message-id").map(<[u8]>::to_vec);
+    }
+    let value = value?;
+    let text = String::from_utf8_lossy(&value[..value.len().min(998)]);
+    let text = text.trim();
+    (!text.is_empty()).then(|| text.to_string())
+}
+
 /// The trimmed contents of each `<...>` in `part`.
 fn angle_addresses(part: &str) -> Vec<&str> {
     let mut found = Vec::new();
@@ -80,7 +108,19 @@ fn field_value<'a>(line: &'a [u8], name: &[u8]) -> Option<&'a [u8]> {
 
 #[cfg(test)]
 mod tests {
-    use super::from_addresses;
+    use super::{from_addresses, message_id};
+
+    #[test]
+    fn the_first_message_id_is_read_unfolded() {
+        let head =
+            b"Subject: x\r\nMessage-Id:\r\n <abc@example.test>\r\nMessage-ID: <second@x>\r\n\r\n";
+        assert_eq!(message_id(head).as_deref(), Some("<abc@example.test>"));
+        assert_eq!(
+            message_id(b"Subject: none\r\n\r\nMessage-ID: <body@x>\r\n"),
+            None
+        );
+        assert_eq!(message_id(b"Message-ID:   \r\n\r\n"), None);
+    }
 
     #[test]
     fn a_display_name_and_an_angle_address() {

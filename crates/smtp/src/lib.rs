@@ -88,4 +88,7 @@ pub struct Services {
     pub any_sender_classes: Vec<String>,
     /// How local submission completes addresses.
     pub local_submission: LocalSettings,
+    /// The node's guard: failed AUTHs, unknown recipients and bad commands
+    /// of mx and submission clients count against their address.
+    pub guard: havre_guard::Guard,
 }

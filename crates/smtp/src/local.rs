@@ -62,6 +62,18 @@ impl Caller {
 
 /// The login name of `uid` in the password database.
 pub fn account_name(uid: u32) -> Option<String> {
+    passwd_field(uid, |entry| entry.pw_name)
+}
+
+/// The full name of `uid`: the first comma-separated part of its GECOS
+/// field, as sendmail takes it for `From:`.
+pub fn full_name(uid: u32) -> Option<String> {
+    passwd_field(uid, |entry| entry.pw_gecos)
+        .and_then(|gecos| gecos.split(',').next().map(str::to_string))
+}
+
+/// One string field of `uid`'s password database entry.
+fn passwd_field(uid: u32, field: fn(&libc::passwd) -> *mut libc::c_char) -> Option<String> {
     let mut buf = vec![0u8; 4096];
     loop {
         // SAFETY: passwd is plain data filled by getpwuid_r, whose strings
@@ -81,12 +93,13 @@ pub fn account_name(uid: u32) -> Option<String> {
             buf.resize(buf.len() * 2, 0);
             continue;
         }
-        if rc != 0 || found.is_null() || entry.pw_name.is_null() {
+        let value = field(&entry);
+        if rc != 0 || found.is_null() || value.is_null() {
             return None;
         }
         // SAFETY: checked non-null; NUL-terminated inside `buf`.
-        let name = unsafe { CStr::from_ptr(entry.pw_name) };
-        return Some(name.to_string_lossy().into_owned());
+        let value = unsafe { CStr::from_ptr(value) };
+        return Some(value.to_string_lossy().into_owned());
     }
 }
 

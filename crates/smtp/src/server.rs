@@ -53,6 +53,11 @@ pub async fn serve(listener: Listener, services: watch::Receiver<Arc<Services>>,
         Refusal::Exhausted => {
             format!("421 4.3.2 {hostname} Error: out of resources, try again later\r\n")
         }
+        // Postfix's words for a client refused by policy at connect.
+        Refusal::Banned { until } => format!(
+            "554 5.7.1 Service unavailable; client [{ip}] banned until {}\r\n",
+            havre_net::until_text(until)
+        ),
     };
     let (mode, implicit_tls) = (listener.mode, listener.implicit_tls);
     havre_net::accept_loop(listener.socket, gate, refusal, |stream, peer, ticket| {

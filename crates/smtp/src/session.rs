@@ -10,6 +10,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use havre_directory::{Address, Resolution, Target};
+use havre_guard::{Offence, Service};
 use havre_mailbox::{DeliveryOutcome, DeliveryRequest};
 use havre_queue::{QueueError, SpoolFile, new_queue_id};
 use havre_store::{QueueEntry, QueueRecipient, RecipientStatus};
@@ -20,7 +21,7 @@ use crate::local::Caller;
 use crate::received::{ReceivedFields, local_received_header, protocol_keyword, received_header};
 use crate::{Mode, Services};
 use havre_net::{Conn, ConnError, Line, Peer, guard_command};
-use havre_smtp_codec::headers::from_addresses;
+use havre_smtp_codec::headers::{from_addresses, message_id};
 use havre_smtp_codec::{Reply, parse_command, qualify_path};
 
 struct Transaction {
@@ -88,6 +89,8 @@ pub(crate) struct Session {
     stats: Stats,
     /// The user who authenticated (submission).
     auth: Option<havre_store::User>,
+    /// The connection began with TLS (port 465).
+    implicit_tls: bool,
     /// The local account on the other end (local submission).
     caller: Option<Caller>,
 }
@@ -119,6 +122,7 @@ impl Session {
             errors: 0,
             stats: Stats::default(),
             auth: None,
+            implicit_tls: false,
             caller: None,
         }
     }
@@ -133,8 +137,18 @@ impl Session {
         session
     }
 
+    /// The program name of the session's log lines: Postfix's smtpd, under
+    /// the service names its master.cf gives submission (587) and smtps
+    /// (465), which pflogsumm and Fail2ban's postfix filter recognise; its
+    /// pickup for local submission.
     fn role(&self) -> &'static str {
-        self.mode.role()
+        match self.mode {
+            Mode::Mx => "smtpd",
+            Mode::Submission if self.implicit_tls => "smtps/smtpd",
+            Mode::Submission => "submission/smtpd",
+            Mode::Lmtp => "lmtp",
+            Mode::Local => "pickup",
+        }
     }
 
     fn client(&self) -> String {
@@ -151,6 +165,7 @@ impl Session {
         stop: havre_net::Stop,
     ) {
         let settings = self.services.settings.clone();
+        self.implicit_tls = implicit_tls;
         tracing::info!(target: "smtp", role = self.role(), "connect from {}", self.client());
         let mut conn = Conn::new(stream, settings.idle_timeout).with_stop(stop);
         conn.set_deadline(Some(std::time::Instant::now() + settings.session_deadline));
@@ -309,9 +324,24 @@ impl Session {
     fn reply(&mut self, conn: &mut Conn, name: &'static str, reply: Reply) {
         if reply.is_error() {
             self.errors += 1;
+            self.tell_guard(&reply);
         }
         self.stats.count(name, !reply.is_error());
         queue_reply(conn, &reply);
+    }
+
+    /// Unknown recipients (a dictionary attack) and bad commands count
+    /// against the client's address; LMTP and local clients are the node's own.
+    fn tell_guard(&self, reply: &Reply) {
+        if !matches!(self.mode, Mode::Mx | Mode::Submission) {
+            return;
+        }
+        let offence = match (reply.code, reply.status) {
+            (550, "5.1.1") => Offence::UnknownRecipient,
+            (500..=504, _) => Offence::ProtocolError(Service::Smtp),
+            _ => return,
+        };
+        self.services.guard.note(self.peer.ip(), offence);
     }
 
     async fn next_command(&mut self, conn: &mut Conn) -> Result<Flow, ConnError> {
@@ -376,7 +406,11 @@ impl Session {
                 self.reply(conn, name, reply);
             }
             Request::Rcpt { to } => {
+                let before = self.tx.as_ref().map_or(0, |tx| tx.recipients.len());
                 let reply = self.rcpt(to.address).await;
+                if before == 0 {
+                    self.log_client();
+                }
                 self.reply(conn, name, reply);
             }
             Request::Data => return self.data(conn).await,
@@ -551,7 +585,14 @@ impl Session {
                 );
             }
             Ok(None) => {
-                tracing::warn!(target: "smtp", role = self.role(), "{}: SASL {method} authentication failed for <{user}>", self.client());
+                // Postfix's words, which Fail2ban's postfix[mode=auth] filter
+                // matches: one line per failed AUTH.
+                tracing::warn!(target: "smtp", role = self.role(), "{}: SASL {method} authentication failed: authentication failure, sasl_username={user}", self.client());
+                let ip = self.peer.ip();
+                self.services
+                    .guard
+                    .record(ip, Offence::FailedLogin(Service::Smtp))
+                    .await;
                 tokio::time::sleep(std::time::Duration::from_millis(500)).await;
                 self.reply(
                     conn,
@@ -732,18 +773,6 @@ impl Session {
             );
         }
         let id = new_queue_id();
-        match &self.auth {
-            _ if self.caller.is_some() => {
-                // Postfix's pickup line: who submitted, as the kernel said.
-                tracing::info!(target: "smtp", role = self.role(), "{id}: {} from=<{address}>", self.client())
-            }
-            Some(user) => {
-                tracing::info!(target: "smtp", role = self.role(), "{id}: client={}, sasl_username={}", self.client(), user.email)
-            }
-            None => {
-                tracing::info!(target: "smtp", role = self.role(), "{id}: client={}", self.client())
-            }
-        }
         // A local caller hears what its address was completed to (`havre
         // sendmail` writes it in the From: header it adds), in Sendmail's words.
         let reply = if self.mode == Mode::Local {
@@ -785,12 +814,41 @@ impl Session {
         Some(insufficient_storage())
     }
 
+    /// Postfix's `client=` line, when the first recipient of a transaction
+    /// is accepted (when Postfix's smtpd opens the queue file): pflogsumm
+    /// counts a received message per such line, so a transaction whose every
+    /// recipient is refused is not one. A local submission gets Postfix's
+    /// pickup line instead (`uid=N from=<sender>`: who submitted, as the
+    /// kernel said), which pflogsumm counts the same way.
+    fn log_client(&self) {
+        let Some(tx) = self.tx.as_ref().filter(|tx| !tx.recipients.is_empty()) else {
+            return;
+        };
+        if let Some(caller) = &self.caller {
+            tracing::info!(target: "smtp", role = self.role(), "{}: uid={} from=<{}>", tx.id, caller.uid, tx.sender);
+            return;
+        }
+        match &self.auth {
+            Some(user) => {
+                tracing::info!(target: "smtp", role = self.role(), "{}: client={}, sasl_username={}", tx.id, self.client(), user.email)
+            }
+            None => {
+                tracing::info!(target: "smtp", role = self.role(), "{}: client={}", tx.id, self.client())
+            }
+        }
+    }
+
+    /// Postfix's reject line: `NOQUEUE` until a recipient was accepted,
+    /// then the queue id.
     fn noqueue(&self, reply: &Reply, rcpt: &str) {
         let tx = self.tx.as_ref();
+        let id = tx
+            .filter(|t| !t.recipients.is_empty())
+            .map_or("NOQUEUE", |t| t.id.as_str());
         tracing::info!(
             target: "smtp",
             role = self.role(),
-            "NOQUEUE: reject: RCPT from {}: {}; from=<{}> to=<{rcpt}> proto={} helo=<{}>",
+            "{id}: reject: RCPT from {}: {}; from=<{}> to=<{rcpt}> proto={} helo=<{}>",
             self.client(),
             reply.text(),
             tx.map(|t| t.sender.as_str()).unwrap_or(""),
@@ -1175,19 +1233,16 @@ impl Session {
             file.discard().await;
             return Reply::new(451, "4.3.0", "Error: internal error, try again later");
         }
+        // Postfix's cleanup line: the client's Message-ID next to our id.
+        tracing::info!(
+            target: "smtp",
+            role = "cleanup",
+            "{}: message-id={}",
+            entry.id,
+            message_id(&body.head).unwrap_or_else(|| "<>".into())
+        );
         match self.services.queue.enqueue(file, &entry).await {
-            Ok(()) => {
-                tracing::info!(
-                    target: "smtp",
-                    role = self.role(),
-                    "{}: from=<{}>, size={}, nrcpt={} (queue active)",
-                    entry.id,
-                    entry.sender,
-                    entry.size,
-                    entry.recipients.len()
-                );
-                Reply::new(250, "2.0.0", format!("Ok: queued as {}", entry.id))
-            }
+            Ok(()) => Reply::new(250, "2.0.0", format!("Ok: queued as {}", entry.id)),
             Err(err) => {
                 tracing::error!(target: "smtp", role = self.role(), "{}: cannot queue: {err}", entry.id);
                 write_error_reply(&err)
@@ -1417,6 +1472,7 @@ mod tests {
             internal_networks: Vec::new(),
             any_sender_classes: Vec::new(),
             local_submission: crate::LocalSettings::default(),
+            guard: havre_guard::Guard::off(),
         });
         let (server, mut client) = PanicOnRead::pair();
         let session = Session::new(Mode::Mx, services, "192.0.2.1:40000".parse().unwrap());

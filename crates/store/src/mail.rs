@@ -72,6 +72,9 @@ pub struct FlagChange {
     pub uid: u32,
     pub flags: Vec<String>,
     pub modseq: u64,
+    /// The message's file as the index has it (read in the same
+    /// transaction): what a caller renaming it for its flags starts from.
+    pub file: String,
 }
 
 /// What a flag update did to the messages it named. A message no longer in
@@ -165,6 +168,12 @@ pub trait MailStore: Send + Sync {
     /// new/ to cur/ or renamed it for its flags). Neither UID nor mod-sequence
     /// change: the message is the same.
     async fn message_set_file(&self, mailbox_id: i64, uid: u32, file: &str) -> Result<()>;
+    /// [`MailStore::message_set_file`] for several messages, in one
+    /// transaction (a flag change renamed their files).
+    async fn message_set_files(&self, mailbox_id: i64, files: &[(u32, String)]) -> Result<()>;
+    /// The messages with a UID above `uid`, by UID (what a `dovecot-uidlist`
+    /// that ends at `uid` lacks).
+    async fn message_list_above(&self, mailbox_id: i64, uid: u32) -> Result<Vec<MessageRecord>>;
     /// Every message of the mailbox, by UID.
     async fn message_list(&self, mailbox_id: i64) -> Result<Vec<MessageRecord>>;
     /// Messages whose mod-sequence is above `modseq`.

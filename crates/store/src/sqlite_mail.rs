@@ -534,6 +534,38 @@ impl MailStore for SqliteStore {
         Ok(())
     }
 
+    async fn message_set_files(&self, mailbox_id: i64, files: &[(u32, String)]) -> Result<()> {
+        if files.is_empty() {
+            return Ok(());
+        }
+        let mut tx = self.writer().begin().await?;
+        for (uid, file) in files {
+            sqlx::query("UPDATE messages SET file = ? WHERE mailbox_id = ? AND uid = ?")
+                .bind(file)
+                .bind(mailbox_id)
+                .bind(*uid as i64)
+                .execute(&mut *tx)
+                .await
+                .map_err(|e| already_exists(e, || format!("message {file}")))?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn message_list_above(&self, mailbox_id: i64, uid: u32) -> Result<Vec<MessageRecord>> {
+        let rows = sqlx::query(select_message!(
+            "WHERE mailbox_id = ? AND uid > ? ORDER BY uid"
+        ))
+        .bind(mailbox_id)
+        .bind(uid as i64)
+        .fetch_all(self.reader())
+        .await?;
+        Ok(rows
+            .iter()
+            .map(message_from_row)
+            .collect::<std::result::Result<_, _>>()?)
+    }
+
     async fn message_list(&self, mailbox_id: i64) -> Result<Vec<MessageRecord>> {
         let rows = sqlx::query(select_message!("WHERE mailbox_id = ? ORDER BY uid"))
             .bind(mailbox_id)
@@ -578,14 +610,14 @@ impl MailStore for SqliteStore {
         let modseq = highest + 1;
         let mut result = FlagUpdate::default();
         for uid in uids {
-            let row: Option<(String, i64)> = sqlx::query_as(
-                "SELECT flags, modseq FROM messages WHERE mailbox_id = ? AND uid = ?",
+            let row: Option<(String, i64, String)> = sqlx::query_as(
+                "SELECT flags, modseq, file FROM messages WHERE mailbox_id = ? AND uid = ?",
             )
             .bind(mailbox_id)
             .bind(*uid as i64)
             .fetch_optional(&mut *tx)
             .await?;
-            let Some((stored, stored_modseq)) = row else {
+            let Some((stored, stored_modseq, file)) = row else {
                 continue;
             };
             if unchanged_since.is_some_and(|since| stored_modseq as u64 > since) {
@@ -599,6 +631,7 @@ impl MailStore for SqliteStore {
                     uid: *uid,
                     flags: stored,
                     modseq: stored_modseq as u64,
+                    file,
                 });
                 continue;
             }
@@ -615,6 +648,7 @@ impl MailStore for SqliteStore {
                 uid: *uid,
                 flags: new,
                 modseq: modseq as u64,
+                file,
             });
         }
         if !result.changed.is_empty() {

@@ -503,6 +503,79 @@ async fn a_moved_message_file_keeps_its_uid_and_is_found_by_its_new_name() {
 }
 
 #[tokio::test]
+async fn files_renamed_for_their_flags_are_recorded_together_and_a_flag_change_names_the_file() {
+    let store = store_with_domain().await;
+    let inbox = mailbox(&store).await;
+    let mut uids = Vec::new();
+    for file in ["new/1.a.h", "new/2.b.h", "new/3.c.h"] {
+        uids.push(
+            store
+                .message_insert(inbox.id, &message(file, &[]))
+                .await
+                .unwrap()
+                .0,
+        );
+    }
+    let done = store
+        .message_update_flags(
+            inbox.id,
+            &uids[..2],
+            FlagMode::Add,
+            &["\\Seen".into()],
+            None,
+        )
+        .await
+        .unwrap();
+    // The file each changed message had, for the caller to rename.
+    let files: Vec<&str> = done.changed.iter().map(|c| c.file.as_str()).collect();
+    assert_eq!(files, ["new/1.a.h", "new/2.b.h"]);
+    store
+        .message_set_files(
+            inbox.id,
+            &[
+                (uids[0], "cur/1.a.h:2,S".into()),
+                (uids[1], "cur/2.b.h:2,S".into()),
+            ],
+        )
+        .await
+        .unwrap();
+    // What a dovecot-uidlist ending at the first message lacks.
+    let above: Vec<(u32, String)> = store
+        .message_list_above(inbox.id, uids[0])
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|m| (m.uid, m.file))
+        .collect();
+    assert_eq!(
+        above,
+        [
+            (uids[1], "cur/2.b.h:2,S".to_string()),
+            (uids[2], "new/3.c.h".to_string())
+        ]
+    );
+    // Two messages cannot take one name: nothing of the batch is recorded.
+    assert!(
+        store
+            .message_set_files(
+                inbox.id,
+                &[(uids[0], "cur/x".into()), (uids[2], "cur/2.b.h:2,S".into())],
+            )
+            .await
+            .is_err()
+    );
+    assert_eq!(
+        store
+            .message_get(inbox.id, uids[0])
+            .await
+            .unwrap()
+            .unwrap()
+            .file,
+        "cur/1.a.h:2,S"
+    );
+}
+
+#[tokio::test]
 async fn each_new_message_is_claimed_as_recent_by_one_session_only() {
     let store = store_with_domain().await;
     let inbox = store

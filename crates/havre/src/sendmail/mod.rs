@@ -147,32 +147,8 @@ fn full_name(args: &Args, uid: u32) -> Option<String> {
     args.full_name
         .clone()
         .or_else(|| std::env::var("NAME").ok())
-        .or_else(|| gecos(uid))
+        .or_else(|| havre_smtp::local::full_name(uid))
         .filter(|n| !n.trim().is_empty())
-}
-
-fn gecos(uid: u32) -> Option<String> {
-    let mut buf = vec![0u8; 16 * 1024];
-    // SAFETY: passwd is plain data filled by getpwuid_r; its strings point
-    // into `buf`, which outlives their use.
-    let mut entry: libc::passwd = unsafe { std::mem::zeroed() };
-    let mut found: *mut libc::passwd = std::ptr::null_mut();
-    let rc = unsafe {
-        libc::getpwuid_r(
-            uid,
-            &mut entry,
-            buf.as_mut_ptr().cast(),
-            buf.len(),
-            &mut found,
-        )
-    };
-    if rc != 0 || found.is_null() || entry.pw_gecos.is_null() {
-        return None;
-    }
-    // SAFETY: checked non-null, NUL-terminated inside `buf`.
-    let gecos = unsafe { std::ffi::CStr::from_ptr(entry.pw_gecos) };
-    let gecos = gecos.to_string_lossy();
-    gecos.split(',').next().map(str::to_string)
 }
 
 /// `-bm`: reads the message, hands it to serve, says nothing on success

@@ -96,6 +96,7 @@ pub async fn start_with(settings: Pop3Settings) -> Server {
         tls: Some(tls_acceptor()),
         locks: MaildropLocks::new(),
         sessions: havre_net::Sessions::new(),
+        guard: havre_guard::Guard::off(),
     });
     let (stopper, stop) = havre_net::Stopper::new();
     let gate = havre_net::Gate::new("pop3", havre_net::Caps::UNLIMITED, stop);
@@ -181,9 +182,16 @@ impl Server {
             .expect("path")
     }
 
-    /// What a client must receive for a message: its file with CRLF endings.
+    /// What a client must receive for a message: its file with CRLF endings
+    /// (wherever a login moved it: new/ -> cur/).
     pub async fn wire_bytes(&self, user: &str, message: &MessageRecord) -> Vec<u8> {
-        crlf(&std::fs::read(self.path_of(user, message).await).expect("read message"))
+        let inbox = self.inbox(user).await;
+        let bytes = self
+            .mailboxes
+            .read_message(user, &inbox, message)
+            .await
+            .expect("read message");
+        crlf(&bytes)
     }
 
     pub fn maildir(&self, user: &str) -> PathBuf {
