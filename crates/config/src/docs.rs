@@ -360,6 +360,28 @@ pub static KEY_DOCS: &[(&str, &str)] = &[
         "Policy rules, in the spirit of Postfwd: matched in order against each stage of an SMTP transaction.",
     ),
     (
+        "policy.listen",
+        "Addresses of the Postfix policy delegation service (address:port list): a Postfix with \
+         `check_policy_service inet:HOST:PORT` in smtpd_recipient_restrictions gets havre's answers from the rules \
+         and greylisting (and the user class of sasl_username from the directory). Empty: no service; \
+         it runs whenever this lists an address, whatever server.roles says.",
+    ),
+    (
+        "policy.max_connections",
+        "Policy connections at once (each Postfix smtpd process keeps one open, so at least Postfix's \
+         default_process_limit); beyond, a connection is closed at once and logged.",
+    ),
+    (
+        "policy.idle_timeout",
+        "A policy connection without a request for this long is closed; keep it above Postfix's \
+         smtpd_policy_service_max_idle (300s) so Postfix closes unused connections first.",
+    ),
+    (
+        "policy.request_timeout",
+        "A request begun must end (its empty line) within this, or the connection is closed \
+         (Postfix's smtpd_policy_service_timeout).",
+    ),
+    (
         "policy.rules",
         "The ordered rules ([[policy.rules]] tables); the defaults limit class student to 10 messages a minute \
          and class staff to 60. Syntax and examples below.",

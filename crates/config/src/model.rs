@@ -661,7 +661,9 @@ impl<'de> Deserialize<'de> for ListenAddr {
 }
 
 /// A list of listening addresses; a single string is accepted as a list of one.
-fn listen_addrs<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Vec<SocketAddr>, D::Error> {
+pub(crate) fn listen_addrs<'de, D: Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Vec<SocketAddr>, D::Error> {
     struct V;
     impl<'de> Visitor<'de> for V {
         type Value = Vec<SocketAddr>;

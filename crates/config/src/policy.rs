@@ -4,6 +4,7 @@
 //! their own types, built by the binary from these.
 
 use std::fmt;
+use std::net::SocketAddr;
 
 use serde::de::{self, Deserializer, Visitor};
 use serde::{Deserialize, Serialize};
@@ -36,10 +37,21 @@ impl Default for Greylist {
     }
 }
 
-/// `[policy]`.
+/// `[policy]`: the rules, and the Postfix policy delegation service that
+/// answers from them (on when `listen` names an address).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct Policy {
+    /// Where Postfix's `check_policy_service inet:host:port` connects;
+    /// empty: no policy service.
+    #[serde(deserialize_with = "crate::model::listen_addrs")]
+    pub listen: Vec<SocketAddr>,
+    /// Policy connections at once (each Postfix smtpd process keeps one).
+    pub max_connections: u32,
+    /// A connection without a request for this long is closed.
+    pub idle_timeout: Duration,
+    /// A request begun must be complete within this.
+    pub request_timeout: Duration,
     pub rules: Vec<PolicyRule>,
 }
 
@@ -63,6 +75,17 @@ impl Default for Policy {
             ..PolicyRule::default()
         };
         Self {
+            listen: Vec::new(),
+            // Postfix's default_process_limit: as many smtpd processes, each
+            // holding one connection to the service.
+            max_connections: 100,
+            // Longer than Postfix's smtpd_policy_service_max_idle (300s), so
+            // Postfix closes an unused connection first and never finds it
+            // closed under its next request.
+            idle_timeout: Duration::from_secs(360),
+            // Postfix's smtpd_policy_service_timeout: Postfix has given up on
+            // a request by then.
+            request_timeout: Duration::from_secs(100),
             rules: vec![
                 rate("student-rate", "student", 10),
                 rate("staff-rate", "staff", 60),

@@ -231,11 +231,14 @@ fn shared_address(cfg: &Config) -> Option<Problem> {
         (Role::Pop3, &["pop3", "listen"], &cfg.pop3.listen),
         (Role::Pop3, &["pop3", "tls_listen"], &cfg.pop3.tls_listen),
     ];
+    let enabled = sets
+        .into_iter()
+        .filter(|(role, _, _)| cfg.has_role(*role))
+        .map(|(_, key, addrs)| (key, addrs))
+        // The policy service has no role: it runs when it has an address.
+        .chain([(&["policy", "listen"][..], &cfg.policy.listen[..])]);
     let mut seen: Vec<(Key, SocketAddr)> = Vec::new();
-    for (role, key, addrs) in sets {
-        if !cfg.has_role(role) {
-            continue;
-        }
+    for (key, addrs) in enabled {
         for addr in addrs {
             if let Some((other, taken)) = seen.iter().find(|(_, a)| overlap(*a, *addr)) {
                 let other = other.join(".");
@@ -413,6 +416,25 @@ fn greylist_and_policy_problems(cfg: &Config, out: &mut Vec<Problem>) {
                 ),
             ));
         }
+    }
+    let p = &cfg.policy;
+    if p.max_connections == 0 {
+        out.push(problem(
+            &["policy", "max_connections"],
+            "must be greater than 0",
+        ));
+    }
+    if p.idle_timeout.0.is_zero() {
+        out.push(problem(
+            &["policy", "idle_timeout"],
+            "must be longer than 0s",
+        ));
+    }
+    if p.request_timeout.0.is_zero() {
+        out.push(problem(
+            &["policy", "request_timeout"],
+            "must be longer than 0s",
+        ));
     }
     let rules = &cfg.policy.rules;
     for (i, rule) in rules.iter().enumerate() {

@@ -179,3 +179,30 @@ fn an_unknown_action_or_field_in_a_rule_is_refused_with_the_line() {
         "the known keys are listed: {err}"
     );
 }
+
+#[test]
+fn the_policy_service_is_off_until_it_has_an_address_and_refuses_to_share_one() {
+    let defaults = Config::default();
+    assert!(defaults.policy.listen.is_empty(), "no service by default");
+    assert_eq!(defaults.policy.max_connections, 100);
+    assert_eq!(defaults.policy.idle_timeout, Duration::from_secs(360));
+    assert_eq!(defaults.policy.request_timeout, Duration::from_secs(100));
+    let cfg = config("[policy]\nlisten = \"127.0.0.1:10023\"\nrequest_timeout = \"1s\"\n");
+    assert_eq!(cfg.policy.listen, ["127.0.0.1:10023".parse().unwrap()]);
+    assert_eq!(cfg.policy.rules, defaults.policy.rules, "rules kept");
+    assert!(
+        error_of("[policy]\nlisten = [\"127.0.0.1:25\"]\n")
+            .contains("policy.listen: 127.0.0.1:25 overlaps 0.0.0.0:25 of mx.listen"),
+        "{}",
+        error_of("[policy]\nlisten = [\"127.0.0.1:25\"]\n")
+    );
+    assert!(
+        error_of("[policy]\nidle_timeout = \"0s\"\n")
+            .contains("policy.idle_timeout: must be longer than 0s")
+    );
+    assert!(
+        error_of("[policy]\nlisten = \"localhost:10023\"\n").contains("policy.listen"),
+        "{}",
+        error_of("[policy]\nlisten = \"localhost:10023\"\n")
+    );
+}

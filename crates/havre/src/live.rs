@@ -64,6 +64,8 @@ pub fn effective(started: &Config, new: &Config) -> Config {
     ] {
         *now = then;
     }
+    c.policy.listen = started.policy.listen.clone();
+    c.policy.max_connections = started.policy.max_connections;
     c.relay.recipient_delimiter = started.relay.recipient_delimiter.clone();
     c.queue.delivery_concurrency = started.queue.delivery_concurrency;
     // The syslog or journald socket is connected (and checked) at the start.
@@ -108,6 +110,8 @@ pub struct Live {
     pub pop3: watch::Sender<Arc<havre_pop3::Pop3Services>>,
     pub relay: watch::Sender<RelaySettings>,
     pub outbound: watch::Sender<Arc<OutboundSettings>>,
+    /// The Postfix policy service's checks and settings.
+    pub policy: watch::Sender<Arc<havre_policy_server::PolicyServices>>,
     /// The configuration the process runs with (see [`effective`]).
     pub config: watch::Sender<Arc<LoadedConfig>>,
 }
@@ -137,6 +141,7 @@ impl Live {
                 destination_concurrency: config.queue.destination_concurrency.max(1) as usize,
             })),
             config: watch::Sender::new(Arc::new(loaded.clone())),
+            policy: watch::Sender::new(crate::policy_service::services(&shared, config)?),
             shared,
             tls,
         })
@@ -192,6 +197,14 @@ impl Live {
             signers,
             destination_concurrency: config.queue.destination_concurrency.max(1) as usize,
         }));
+        match crate::policy_service::services(&self.shared, config) {
+            Ok(policy) => {
+                self.policy.send_replace(policy);
+            }
+            Err(e) => {
+                tracing::warn!(target: "serve", "reload: policy service: {e:#}; its rules are kept");
+            }
+        }
         self.config.send_replace(Arc::new(loaded.clone()));
     }
 }
@@ -299,13 +312,16 @@ mod tests {
         new.relay
             .routes
             .insert("far.test".into(), "smtp:[192.0.2.1]:25".into());
+        new.policy.listen = vec!["127.0.0.1:10023".parse().unwrap()];
+        new.policy.request_timeout = havre_config::Duration::from_secs(5);
         let running = effective(&started, &new);
         assert_eq!(
             havre_config::changed_keys(&started, &running),
             [
                 "server.shutdown_grace",
                 "smtp.recipient_limit",
-                "relay.routes"
+                "relay.routes",
+                "policy.request_timeout"
             ]
         );
         assert_eq!(
@@ -314,7 +330,8 @@ mod tests {
                 "server.data_dir",
                 "log.output",
                 "mx.listen",
-                "smtp.max_connections"
+                "smtp.max_connections",
+                "policy.listen"
             ]
         );
     }

@@ -22,6 +22,7 @@ mod password_input;
 mod pickup;
 mod pidfile;
 mod pipelines;
+mod policy_service;
 mod privileges;
 mod queue_cmd;
 mod reload;

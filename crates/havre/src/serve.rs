@@ -67,6 +67,8 @@ pub async fn run(explicit: Option<PathBuf>) -> anyhow::Result<()> {
         &config.pop3.tls_listen,
     )
     .await?;
+    // The Postfix policy service, if policy.listen names an address.
+    let policy_listeners = crate::policy_service::bind(&config.policy.listen).await?;
     // Local submission (sendmail) is bound while still root: its socket may
     // live in a root-owned directory such as /run/havre.
     let sendmail_socket = loaded.sendmail_socket();
@@ -100,6 +102,7 @@ pub async fn run(explicit: Option<PathBuf>) -> anyhow::Result<()> {
     let relay_settings = live.relay.subscribe();
     let outbound = havre_relay::Outbound::new(live.outbound.subscribe());
     let running = live.config.subscribe();
+    let policy = live.policy.subscribe();
     let reloader = Reloader::new(&loaded, live, log, leaf, keys);
     let _pid_file = PidFile::create(&loaded.data_dir())?;
 
@@ -141,10 +144,13 @@ pub async fn run(explicit: Option<PathBuf>) -> anyhow::Result<()> {
         },
         stop.clone(),
     );
+    let policy_gate = (!policy_listeners.is_empty())
+        .then(|| crate::policy_service::start(policy_listeners, policy, config, stop.clone()));
     let all_gates: Vec<Arc<Gate>> = gates
         .iter()
         .map(|(_, g)| g.clone())
         .chain([local_gate.clone()])
+        .chain(policy_gate)
         .collect();
     let gate = |role: Role| {
         gates
@@ -263,7 +269,8 @@ async fn shared(loaded: &LoadedConfig) -> anyhow::Result<Shared> {
     }
     let directory = Directory::new(store.clone(), &config.relay.recipient_delimiter);
     let origin = local_origin(config, &directory).await?;
-    // Greylist entries, counters and bans; state.db is created if missing
+    // Greylist entries, counters and bans, one state for the node (the
+    // guard, the checks, the policy service); state.db is created if missing
     // (after the switch to server.user, so it is that account's).
     let state_path = loaded.state_path();
     let state: Arc<dyn havre_state::State> = Arc::new(
@@ -271,8 +278,6 @@ async fn shared(loaded: &LoadedConfig) -> anyhow::Result<Shared> {
             .await
             .with_context(|| format!("cannot open the state {}", state_path.display()))?,
     );
-    // One state for the node: the guard's bans and the checks' greylist
-    // triplets and rate cells.
     let guard = havre_guard::Guard::open(havre_guard::settings_from_config(config), state.clone())
         .await
         .context("cannot read the bans")?;

@@ -288,40 +288,98 @@ impl Task {
     }
 }
 
+/// Rows of one statement at most (4 parameters each for an INSERT, well
+/// under SQLite's limit); a power of two.
+const ROWS_PER_STATEMENT: usize = 128;
+
+/// Applies `batch` in one transaction, in order. Consecutive puts go in one
+/// multi-row upsert and consecutive deletes in one `DELETE ... IN`: each
+/// statement is a round trip to sqlx's connection thread, and under a spam
+/// run (one write per new greylist triplet) those trips, not SQLite, were
+/// the cost of a write.
 async fn write(conn: &mut SqliteConnection, batch: &[Request]) -> sqlx::Result<()> {
     let mut tx = conn.begin().await?;
-    for request in batch {
-        match &request.op {
+    let mut rest = batch;
+    while let Some(first) = rest.first() {
+        let is_put = matches!(first.op, Op::Put { .. });
+        let same = rest
+            .iter()
+            .take(ROWS_PER_STATEMENT)
+            .take_while(|r| matches!(r.op, Op::Put { .. }) == is_put)
+            .count();
+        // A power of two: a handful of statement texts, each prepared once
+        // and kept in the connection's statement cache.
+        let run = 1 << same.ilog2();
+        let (now, later) = rest.split_at(run);
+        rest = later;
+        if is_put {
+            put_rows(&mut tx, now).await?;
+        } else {
+            delete_rows(&mut tx, now).await?;
+        }
+    }
+    tx.commit().await
+}
+
+/// One upsert of the puts of `run` (a later row for a key wins, as it would
+/// one statement at a time).
+async fn put_rows(conn: &mut SqliteConnection, run: &[Request]) -> sqlx::Result<()> {
+    let rows: Vec<(&String, String, i64, Option<i64>)> = run
+        .iter()
+        .filter_map(|r| match &r.op {
             Op::Put {
                 key,
                 value,
                 expires,
-            } => {
-                let (text, kind) = match value {
-                    Value::Text(s) => (s.clone(), 0),
-                    Value::Int(n) => (n.to_string(), 1),
-                    // Rate cells are never durable.
-                    Value::Cell(_) => continue,
-                };
-                sqlx::query(
-                    "INSERT INTO state (key, value, kind, expires_at) VALUES (?, ?, ?, ?)
-                     ON CONFLICT (key) DO UPDATE SET value = excluded.value,
-                        kind = excluded.kind, expires_at = excluded.expires_at",
-                )
-                .bind(key)
-                .bind(text)
-                .bind(kind)
-                .bind(*expires)
-                .execute(&mut *tx)
-                .await?;
-            }
-            Op::Delete(key) => {
-                sqlx::query("DELETE FROM state WHERE key = ?")
-                    .bind(key)
-                    .execute(&mut *tx)
-                    .await?;
-            }
-        }
+            } => match value {
+                Value::Text(s) => Some((key, s.clone(), 0, *expires)),
+                Value::Int(n) => Some((key, n.to_string(), 1, *expires)),
+                // Rate cells are never durable.
+                Value::Cell(_) => None,
+            },
+            Op::Delete(_) => None,
+        })
+        .collect();
+    if rows.is_empty() {
+        return Ok(());
     }
-    tx.commit().await
+    let mut sql = String::from("INSERT INTO state (key, value, kind, expires_at) VALUES ");
+    for i in 0..rows.len() {
+        sql.push_str(if i == 0 {
+            "(?, ?, ?, ?)"
+        } else {
+            ", (?, ?, ?, ?)"
+        });
+    }
+    sql.push_str(
+        " ON CONFLICT (key) DO UPDATE SET value = excluded.value,
+            kind = excluded.kind, expires_at = excluded.expires_at",
+    );
+    // Safe: the text is made of placeholders only; the values are bound.
+    let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
+    for (key, text, kind, expires) in rows {
+        query = query.bind(key).bind(text).bind(kind).bind(expires);
+    }
+    query.execute(&mut *conn).await?;
+    Ok(())
+}
+
+/// One `DELETE ... IN` of the deletes of `run`.
+async fn delete_rows(conn: &mut SqliteConnection, run: &[Request]) -> sqlx::Result<()> {
+    let keys: Vec<&String> = run
+        .iter()
+        .filter_map(|r| match &r.op {
+            Op::Delete(key) => Some(key),
+            Op::Put { .. } => None,
+        })
+        .collect();
+    let marks = vec!["?"; keys.len()].join(", ");
+    let sql = format!("DELETE FROM state WHERE key IN ({marks})");
+    // Safe: the text is made of placeholders only; the keys are bound.
+    let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
+    for key in keys {
+        query = query.bind(key);
+    }
+    query.execute(&mut *conn).await?;
+    Ok(())
 }

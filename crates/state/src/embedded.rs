@@ -392,6 +392,43 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn writes_queued_together_reach_the_file_as_the_memory_has_them() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("state.db");
+        let clock = clock();
+        let day = Some(Duration::from_secs(86_400));
+        let expected = {
+            let state = Arc::new(
+                EmbeddedState::open_with_clock(&path, clock.clone())
+                    .await
+                    .unwrap(),
+            );
+            // Many writers at once: their changes reach the writer in
+            // batches mixing puts and deletes of the same keys.
+            let tasks: Vec<_> = (0..600)
+                .map(|n| {
+                    let state = state.clone();
+                    tokio::spawn(async move {
+                        let key = format!("grey:{}", n % 50);
+                        if n % 7 == 3 {
+                            state.delete(&key).await.map(|_| ())
+                        } else {
+                            state.set(&key, &n.to_string(), day, Persist::Durable).await
+                        }
+                    })
+                })
+                .collect();
+            for t in tasks {
+                t.await.unwrap().unwrap();
+            }
+            state.list("grey:").await.unwrap()
+        };
+        assert!(expected.len() > 10, "{expected:?}");
+        let reopened = EmbeddedState::open_with_clock(&path, clock).await.unwrap();
+        assert_eq!(reopened.list("grey:").await.unwrap(), expected);
+    }
+
+    #[tokio::test]
     async fn state_survives_a_restart_for_bans_and_greylist_entries() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("state.db");

@@ -1,6 +1,7 @@
 //! The shared test harness: the real `havre` binary on free loopback ports with
 //! a fresh data directory, real clients (Python's smtplib, swaks) and a DNS
-//! server of the test's own ([`dns::TestDns`]).
+//! server of the test's own ([`dns::TestDns`]), and a real Postfix of the
+//! test's own ([`Postfix`]).
 //!
 //! A test reads like the scenario: init a node, add users, start it, talk to it
 //! with a real client, look in the Maildir.
@@ -10,10 +11,12 @@ pub mod dns;
 pub mod faults;
 pub mod imap;
 mod node;
+mod postfix;
 mod sink;
 mod tools;
 
 pub use disk::SmallDisk;
 pub use node::Havre;
+pub use postfix::Postfix;
 pub use sink::{SinkMode, SmtpSink};
 pub use tools::{DIALOGUE_PRELUDE, dialogue, free_port, python, python_ok, swaks};

@@ -1,0 +1,213 @@
+//! A real Postfix (Debian's package) for a test: its own configuration,
+//! queue and data directories in a temporary directory, `postfix -c DIR
+//! start`, an smtpd on a free loopback port, and `postfix -c DIR stop` when
+//! dropped, whether the test passed or panicked. The system's Postfix
+//! (`/etc/postfix`) is neither used nor started.
+//!
+//! Postfix starts as root and runs its daemons as the `postfix` account the
+//! package creates: tests that use it run as root (as CI does).
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use crate::free_port;
+
+/// Where Debian puts the `postfix` command (not on every user's PATH).
+const POSTFIX: &str = "/usr/sbin/postfix";
+
+pub struct Postfix {
+    dir: tempfile::TempDir,
+    /// The smtpd's port on 127.0.0.1.
+    pub port: u16,
+}
+
+/// The Postfix daemons a sending-and-relaying test needs, none chrooted (a
+/// chroot would need copies of /etc files in the queue directory).
+const MASTER_CF: &str = "\
+pickup    unix  n       -       n       60      1       pickup
+cleanup   unix  n       -       n       -       0       cleanup
+qmgr      unix  n       -       n       300     1       qmgr
+rewrite   unix  -       -       n       -       -       trivial-rewrite
+bounce    unix  -       -       n       -       0       bounce
+defer     unix  -       -       n       -       0       bounce
+trace     unix  -       -       n       -       0       bounce
+verify    unix  -       -       n       -       1       verify
+flush     unix  n       -       n       1000?   0       flush
+proxymap  unix  -       -       n       -       -       proxymap
+showq     unix  n       -       n       -       -       showq
+error     unix  -       -       n       -       -       error
+retry     unix  -       -       n       -       -       error
+discard   unix  -       -       n       -       -       discard
+smtp      unix  -       -       n       -       -       smtp
+relay     unix  -       -       n       -       -       smtp
+anvil     unix  -       -       n       -       1       anvil
+scache    unix  -       -       n       -       1       scache
+postlog   unix-dgram n  -       n       -       1       postlogd
+";
+
+impl Postfix {
+    /// Starts a Postfix whose main.cf is a minimal one (loopback only,
+    /// clients of 127.0.0.0/8 may relay, every message discarded) followed
+    /// by `main_cf`, whose settings win. Waits until its smtpd greets.
+    pub fn start(main_cf: &str) -> Postfix {
+        // SAFETY: geteuid has no preconditions.
+        assert_eq!(
+            unsafe { libc::geteuid() },
+            0,
+            "a real Postfix starts as root: run this test as root (CI does)"
+        );
+        assert!(
+            Path::new(POSTFIX).exists(),
+            "{POSTFIX} is missing: install Debian's postfix package (scripts/test does)"
+        );
+        let dir = tempfile::tempdir().expect("tempdir");
+        let root = dir.path().to_path_buf();
+        // Postfix's daemons, running as `postfix`, must reach the queue.
+        set_mode(&root, 0o755);
+        for sub in ["etc", "queue", "data"] {
+            std::fs::create_dir(root.join(sub)).expect("postfix directory");
+        }
+        chown_postfix(&root.join("data"));
+        let port = free_port();
+        let main = format!(
+            "compatibility_level = 3.6\n\
+             queue_directory = {root}/queue\n\
+             data_directory = {root}/data\n\
+             mail_owner = postfix\n\
+             setgid_group = postdrop\n\
+             maillog_file_prefixes = {root}\n\
+             maillog_file = {root}/maillog\n\
+             inet_interfaces = 127.0.0.1\n\
+             inet_protocols = ipv4\n\
+             myhostname = postfix.test\n\
+             mydestination =\n\
+             mynetworks = 127.0.0.0/8\n\
+             smtpd_relay_restrictions = permit_mynetworks, reject_unauth_destination\n\
+             default_transport = discard\n\
+             relay_transport = discard\n\
+             local_transport = discard\n\
+             {main_cf}\n",
+            root = root.display()
+        );
+        std::fs::write(root.join("etc/main.cf"), main).expect("main.cf");
+        let master = format!("127.0.0.1:{port} inet n - n - - smtpd\n{MASTER_CF}");
+        std::fs::write(root.join("etc/master.cf"), master).expect("master.cf");
+        let postfix = Postfix { dir, port };
+        for action in ["check", "start"] {
+            let out = postfix.command(action);
+            assert!(
+                out.status.success(),
+                "postfix {action} failed: {}{}\n{}",
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr),
+                postfix.maillog()
+            );
+        }
+        postfix.wait_for_greeting();
+        postfix
+    }
+
+    fn config_dir(&self) -> PathBuf {
+        self.dir.path().join("etc")
+    }
+
+    fn command(&self, action: &str) -> std::process::Output {
+        Command::new(POSTFIX)
+            .arg("-c")
+            .arg(self.config_dir())
+            .arg(action)
+            .output()
+            .expect("run postfix")
+    }
+
+    /// Postfix's log (`maillog_file`).
+    pub fn maillog(&self) -> String {
+        std::fs::read_to_string(self.dir.path().join("maillog")).unwrap_or_default()
+    }
+
+    /// Waits until the log has `needle` on at least `count` lines (or 30 s);
+    /// returns the log.
+    pub fn wait_for_log(&self, needle: &str, count: usize) -> String {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let log = self.maillog();
+            if log.lines().filter(|l| l.contains(needle)).count() >= count
+                || Instant::now() > deadline
+            {
+                return log;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    fn wait_for_greeting(&self) {
+        use std::io::Read;
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            if let Ok(mut s) = std::net::TcpStream::connect(("127.0.0.1", self.port)) {
+                let _ = s.set_read_timeout(Some(Duration::from_secs(10)));
+                let mut greeting = [0u8; 4];
+                if s.read_exact(&mut greeting).is_ok() && &greeting == b"220 " {
+                    return;
+                }
+            }
+            assert!(
+                Instant::now() < deadline,
+                "postfix did not greet on port {} in 30s: {}",
+                self.port,
+                self.maillog()
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    /// The master daemon's pid, while it runs.
+    fn master_pid(&self) -> Option<i32> {
+        std::fs::read_to_string(self.dir.path().join("queue/pid/master.pid"))
+            .ok()?
+            .trim()
+            .parse()
+            .ok()
+    }
+}
+
+impl Drop for Postfix {
+    fn drop(&mut self) {
+        let pid = self.master_pid();
+        let _ = self.command("stop");
+        // Its daemons must be gone before the directory is.
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while pid.is_some_and(alive) && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        if pid.is_some_and(alive) {
+            let _ = self.command("abort");
+        }
+    }
+}
+
+/// Whether `pid` runs (a zombie waiting for its parent does not).
+fn alive(pid: i32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .ok()
+        .and_then(|stat| {
+            let state = stat.rsplit_once(')')?.1.trim_start().chars().next()?;
+            Some(state != 'Z')
+        })
+        .unwrap_or(false)
+}
+
+fn set_mode(path: &Path, mode: u32) {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).expect("chmod");
+}
+
+fn chown_postfix(path: &Path) {
+    let status = Command::new("chown")
+        .arg("postfix")
+        .arg(path)
+        .status()
+        .expect("run chown");
+    assert!(status.success(), "chown postfix {}", path.display());
+}
