@@ -123,6 +123,34 @@ pub enum Command {
         )]
         args: Vec<String>,
     },
+    /// Run a stored message through the mx checks and print every verdict (like spamassassin -t)
+    #[command(
+        long_about = "Runs FILE (a message as it would arrive) through the checks of the mx \
+        role stage by stage, as if the client at --ip said --helo, MAIL FROM --from and RCPT TO \
+        each --rcpt: the rules, DNS lists, SPF, greylisting, DKIM, ARC and DMARC, with the \
+        node's configuration and DNS servers. Prints each check's verdict and reason, the \
+        headers the message would get, and the reply that would refuse it (or accepted). \
+        Nothing is delivered and nothing is recorded: greylisting answers as for a first \
+        attempt, rate limits as for a first message."
+    )]
+    Check {
+        /// The message file
+        file: PathBuf,
+        /// The client's address
+        #[arg(long)]
+        ip: std::net::IpAddr,
+        /// What the client said in HELO/EHLO
+        #[arg(long)]
+        helo: Option<String>,
+        /// The envelope sender (MAIL FROM); empty for bounces
+        #[arg(long)]
+        from: Option<String>,
+        /// An envelope recipient (RCPT TO); repeat for several
+        #[arg(long)]
+        rcpt: Vec<String>,
+        #[command(flatten)]
+        format: Format,
+    },
     /// List the IMAP and POP3 sessions of the running node (like doveadm who)
     #[command(
         long_about = "Lists the logged-in IMAP and POP3 sessions of the running `havre serve`: \

@@ -3,6 +3,7 @@
 
 mod auth_cmd;
 mod ban_cmd;
+mod check_cmd;
 mod checks;
 mod cli;
 mod config_cmd;
@@ -141,6 +142,24 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Who { user, format } => session_cmd::who(config, user, format.json).await,
         Command::Kick { user } => session_cmd::kick(config, user).await,
         Command::Auth(cmd) => auth_cmd::run(config, cmd).await,
+        Command::Check {
+            file,
+            ip,
+            helo,
+            from,
+            rcpt,
+            format,
+        } => {
+            let args = check_cmd::CheckArgs {
+                file,
+                ip,
+                helo,
+                from,
+                rcpt,
+                json: format.json,
+            };
+            check_cmd::run(config, args).await
+        }
         Command::Ban(cmd) => ban_cmd::run(config, cmd).await,
     }
 }

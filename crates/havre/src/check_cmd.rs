@@ -1,0 +1,150 @@
+//! `havre check FILE --ip IP ...`: a stored message through the mx checks
+//! pipeline, stage by stage, without delivering it; every verdict printed
+//! with its reason, like `spamassassin -t` or `rspamc symbols`.
+//!
+//! The checks run on a state in memory: a check leaves no greylist triplet,
+//! rate cell or ban behind on the node (so greylisting says what it would
+//! do to a first attempt).
+
+use std::net::IpAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use anyhow::{Context, anyhow};
+use havre_checks::{Action, Facts, Stage};
+use serde::Serialize;
+
+use crate::locate;
+use crate::output::{self, Report};
+
+#[derive(Serialize)]
+struct CheckReport {
+    client: String,
+    verdicts: Vec<Row>,
+    headers: Vec<String>,
+    /// `accepted`, or the reply that refused the message.
+    result: String,
+}
+
+#[derive(Serialize)]
+struct Row {
+    stage: String,
+    check: String,
+    action: String,
+    reason: Option<String>,
+}
+
+impl Report for CheckReport {
+    fn text(&self) -> String {
+        let mut out = format!("client: {}\n", self.client);
+        for row in &self.verdicts {
+            out.push_str(&format!(
+                "{:<6} {:<12} {:<10} {}\n",
+                row.stage,
+                row.check,
+                row.action,
+                row.reason.as_deref().unwrap_or("")
+            ));
+        }
+        for header in &self.headers {
+            out.push_str(&format!("header: {header}\n"));
+        }
+        out.push_str(&format!("result: {}\n", self.result));
+        out
+    }
+}
+
+pub struct CheckArgs {
+    pub file: PathBuf,
+    pub ip: IpAddr,
+    pub helo: Option<String>,
+    pub from: Option<String>,
+    pub rcpt: Vec<String>,
+    pub json: bool,
+}
+
+pub async fn run(explicit: Option<PathBuf>, args: CheckArgs) -> anyhow::Result<()> {
+    let loaded = locate::load(explicit)?;
+    let config = &loaded.config;
+    let message = std::fs::read(&args.file)
+        .with_context(|| format!("cannot read {}", args.file.display()))?;
+    let resolver = havre_outbound::Resolver::new(&config.dns.nameservers)
+        .map_err(|e| anyhow!("dns.nameservers: {e}"))?;
+    let state = Arc::new(havre_state::EmbeddedState::memory());
+    let checks = crate::pipelines::build(config, state, &resolver).map_err(|e| anyhow!(e))?;
+    let pipeline = checks
+        .mx
+        .ok_or_else(|| anyhow!("the mx role has no checks to run"))?;
+
+    let mut facts = Facts::new(args.ip);
+    if let Some(names) = &checks.names {
+        facts.client_name = names.confirmed_name(args.ip).await;
+    }
+    let mut report = CheckReport {
+        client: facts.client_label(),
+        verdicts: Vec::new(),
+        headers: Vec::new(),
+        result: "accepted".into(),
+    };
+    let header_end = message
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .or_else(|| message.windows(2).position(|w| w == b"\n\n"))
+        .unwrap_or(message.len());
+    let mut stages = vec![
+        (Stage::Connect, None),
+        (Stage::Helo, None),
+        (Stage::Mail, None),
+    ];
+    stages.extend(args.rcpt.iter().map(|r| (Stage::Rcpt, Some(r.clone()))));
+    stages.push((Stage::Data, None));
+    for (stage, rcpt) in stages {
+        facts.stage = stage;
+        match stage {
+            Stage::Helo => facts.helo = args.helo.clone(),
+            Stage::Mail => {
+                facts.sender = Some(args.from.clone().unwrap_or_default());
+                facts.size = message.len() as u64;
+            }
+            Stage::Rcpt => facts.recipient = rcpt,
+            Stage::Data => {
+                facts.recipients = args.rcpt.clone();
+                facts.recipient = None;
+                facts.headers = Some(message[..header_end].to_vec());
+                facts.message = Some(Arc::new(message.clone()));
+            }
+            Stage::Connect => {}
+        }
+        let outcome = pipeline.run(&facts).await;
+        for step in &outcome.steps {
+            report.verdicts.push(Row {
+                stage: stage.to_string(),
+                check: step.check.clone(),
+                action: action_word(&step.verdict.action),
+                reason: step.verdict.reason.clone(),
+            });
+        }
+        for (_, header) in &outcome.headers {
+            report
+                .headers
+                .push(format!("{}: {}", header.name, header.value));
+        }
+        if let Some(reply) = outcome.action.reply() {
+            report.result = reply.line(&facts);
+            break;
+        }
+        if stage == Stage::Rcpt {
+            facts.recipient_count += 1;
+        }
+    }
+    output::print(&report, args.json)
+}
+
+fn action_word(action: &Action) -> String {
+    match action {
+        Action::Accept => "accept".into(),
+        Action::Permit => "permit".into(),
+        Action::Reject(reply) => format!("reject {reply}"),
+        Action::Defer(reply) => format!("defer {reply}"),
+    }
+}
