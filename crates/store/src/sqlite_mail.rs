@@ -567,14 +567,8 @@ impl MailStore for SqliteStore {
     }
 
     async fn message_list(&self, mailbox_id: i64) -> Result<Vec<MessageRecord>> {
-        let rows = sqlx::query(select_message!("WHERE mailbox_id = ? ORDER BY uid"))
-            .bind(mailbox_id)
-            .fetch_all(self.reader())
-            .await?;
-        Ok(rows
-            .iter()
-            .map(message_from_row)
-            .collect::<std::result::Result<_, _>>()?)
+        // UIDs start at 1.
+        self.message_list_above(mailbox_id, 0).await
     }
 
     async fn message_changes(&self, mailbox_id: i64, modseq: u64) -> Result<Vec<MessageRecord>> {
