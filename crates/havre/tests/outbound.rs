@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use havre_testkit::dns::TestDns;
-use havre_testkit::{Havre, SinkMode, SmtpSink, free_port, swaks};
+use havre_testkit::{Havre, SinkMode, SmtpSink, free_port, python_ok, swaks};
 use mail_auth::hickory_resolver::config::{
     ConnectionConfig, NameServerConfig, ResolveHosts, ResolverConfig, ResolverOpts,
 };
@@ -64,6 +64,27 @@ async fn mail_along_a_route_arrives_dkim_signed_and_verifies_with_the_published_
     assert!(message.starts_with("DKIM-Signature: "), "{message}");
     assert!(message.contains("d=example.test"), "{message}");
 
+    assert_eq!(
+        dkim_results(&node, message).await,
+        [DkimResult::Pass],
+        "{message}"
+    );
+    let node = tokio::task::spawn_blocking(move || {
+        node.wait_for_empty_queue();
+        node
+    })
+    .await
+    .unwrap();
+    let log = node.log();
+    assert!(
+        log.contains("to=<bob@far.test>, relay=") && log.contains("status=sent"),
+        "{log}"
+    );
+}
+
+/// The DKIM results of `message` against the keys `node` publishes (its
+/// `dns records`, served by a loopback DNS server).
+async fn dkim_results(node: &Havre, message: &str) -> Vec<DkimResult> {
     let zone = node.cli_ok(&["dns", "records", "example.test"]);
     let dns = TestDns::start("example.test", &zone).await.unwrap();
     let mut connection = ConnectionConfig::udp();
@@ -75,23 +96,43 @@ async fn mail_along_a_route_arrives_dkim_signed_and_verifies_with_the_published_
     let auth = MessageAuthenticator::new(ResolverConfig::from_parts(None, vec![], vec![ns]), opts)
         .unwrap();
     let parsed = AuthenticatedMessage::parse(message.as_bytes()).unwrap();
-    let results: Vec<DkimResult> = auth
-        .verify_dkim(&parsed)
+    auth.verify_dkim(&parsed)
         .await
         .into_iter()
         .map(|o| o.result().clone())
-        .collect();
-    assert_eq!(results, [DkimResult::Pass], "{message}");
-    let node = tokio::task::spawn_blocking(move || {
-        node.wait_for_empty_queue();
-        node
-    })
-    .await
-    .unwrap();
-    let log = node.log();
-    assert!(
-        log.contains("to=<bob@far.test>, relay=") && log.contains("status=sent"),
-        "{log}"
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_message_with_a_bare_cr_leaves_signed_over_the_bytes_actually_sent() {
+    let sink = SmtpSink::start(SinkMode::Accept);
+    let node = node(|n| route(n, "far.test", &format!("smtp:[127.0.0.1]:{}", sink.port)));
+    // smtplib sends bytes as they are: the body's bare CR reaches the spool,
+    // and the wire turns it into CRLF; the signature must be over that.
+    python_ok(
+        r#"
+import smtplib, ssl, sys
+port = int(sys.argv[1])
+ctx = ssl._create_unverified_context()
+s = smtplib.SMTP_SSL("127.0.0.1", port, context=ctx)
+s.login("alice@example.test", "secret")
+msg = (b"From: Alice <alice@example.test>\r\nTo: bob@far.test\r\nSubject: cr\r\n"
+       b"Message-ID: <cr@example.test>\r\n\r\nline1\rline2\r\nline3\r\n")
+s.sendmail("alice@example.test", ["bob@far.test"], msg)
+s.quit()
+"#,
+        &[&node.submissions_port.to_string()],
+    );
+    let (messages, _sink) = tokio::task::spawn_blocking(move || (sink.wait_for(1), sink))
+        .await
+        .unwrap();
+    let message = &messages[0];
+    assert!(message.starts_with("DKIM-Signature: "), "{message}");
+    assert!(message.contains("line1\r\nline2"), "{message:?}");
+    assert_eq!(
+        dkim_results(&node, message).await,
+        [DkimResult::Pass],
+        "{message:?}"
     );
 }
 

@@ -27,6 +27,7 @@ pub use dns::{DestinationError, MailHost, Resolver, ResolverError};
 pub use outcome::{Detail, RecipientResult};
 pub use route::{Route, RouteError, Routes, parse_route};
 pub use settings::{ClientSettings, Envelope, Timeouts, TlsPolicy};
+pub use wire::line_ends_as_sent;
 
 use client::{OpenError, Target, TargetAddress, message_file_failure};
 use outcome::{Failure, Progress};

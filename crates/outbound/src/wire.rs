@@ -152,6 +152,38 @@ pub(crate) async fn read_reply(conn: &mut Conn) -> Result<Reply, WireError> {
     }
 }
 
+/// The message with every line end as it goes out on the wire: CRLF for a
+/// CRLF, a bare LF and a bare CR alike (what [`DotStuffer`] sends, without the
+/// dot-stuffing). A DKIM signature must be computed on these bytes, or a
+/// message with a bare CR would leave with a signature over other bytes
+/// than the ones sent. Borrows when the message is already pure CRLF.
+pub fn line_ends_as_sent(raw: &[u8]) -> std::borrow::Cow<'_, [u8]> {
+    let pure = raw.iter().enumerate().all(|(i, &b)| match b {
+        b'\r' => raw.get(i + 1) == Some(&b'\n'),
+        b'\n' => i > 0 && raw[i - 1] == b'\r',
+        _ => true,
+    });
+    if pure {
+        return std::borrow::Cow::Borrowed(raw);
+    }
+    let mut out = Vec::with_capacity(raw.len() + raw.len() / 64 + 2);
+    let mut i = 0;
+    while i < raw.len() {
+        match raw[i] {
+            b'\r' => {
+                out.extend_from_slice(b"\r\n");
+                if raw.get(i + 1) == Some(&b'\n') {
+                    i += 1;
+                }
+            }
+            b'\n' => out.extend_from_slice(b"\r\n"),
+            b => out.push(b),
+        }
+        i += 1;
+    }
+    std::borrow::Cow::Owned(out)
+}
+
 /// Dot-stuffing (RFC 5321 4.5.2) of a byte stream, resumable across
 /// blocks. Bare LF becomes CRLF on the way, so nothing in the message can
 /// look like an end of data to a lenient receiver (SMTP smuggling).
@@ -268,6 +300,41 @@ mod tests {
             b"a\r\n..\r\nMAIL FROM:<x@y>\r\n.\r\n"
         );
         assert_eq!(stuff(&[b"a\r", b"\n.b"]), b"a\r\n..b\r\n.\r\n");
+    }
+
+    #[test]
+    fn line_ends_as_sent_are_those_the_dot_stuffer_writes() {
+        for raw in [
+            &b"a\r\nb\r\n"[..],
+            b"a\rb\nc\r\n",
+            b"line1\r.\r\n",
+            b"\r\r\n\n",
+            b"end\r",
+        ] {
+            let sent_whole = |bytes: &[u8]| {
+                let mut out = Vec::new();
+                let mut stuffer = DotStuffer::default();
+                stuffer.encode(bytes, &mut out);
+                stuffer.finish(&mut out);
+                out
+            };
+            let stuffed = sent_whole(&line_ends_as_sent(raw));
+            let direct = sent_whole(raw);
+            assert_eq!(stuffed, direct, "{raw:?}");
+            let sent = line_ends_as_sent(raw);
+            assert!(
+                sent.windows(2)
+                    .enumerate()
+                    .all(|(i, w)| (w[0] != b'\r' || w[1] == b'\n')
+                        && (w[1] != b'\n' || w[0] == b'\r')
+                        && (i > 0 || w[0] != b'\n')),
+                "{sent:?}"
+            );
+        }
+        assert!(matches!(
+            line_ends_as_sent(b"a\r\nb\r\n"),
+            std::borrow::Cow::Borrowed(_)
+        ));
     }
 
     #[test]

@@ -217,7 +217,10 @@ impl Relay {
         entry: &QueueEntry,
         body: &Path,
     ) -> Result<std::path::PathBuf, std::io::Error> {
-        let bytes = tokio::fs::read(body).await?;
+        let raw = tokio::fs::read(body).await?;
+        // Signed as sent: the wire turns bare CRs and LFs into CRLF, so the
+        // signature must cover that form, not the spool's.
+        let bytes = havre_outbound::line_ends_as_sent(&raw);
         let sender = (!entry.sender.is_empty()).then_some(entry.sender.as_str());
         match settings.signers.sign(&bytes, sender) {
             Ok(Some(signature)) => {
