@@ -220,3 +220,45 @@ fn naming_clamd_and_reloading_starts_scanning_without_a_restart() {
         format!("refused 554 5.7.1 Virus found: {}", virus())
     );
 }
+
+#[test]
+fn havre_check_shows_the_virus_a_stored_message_carries() {
+    let clamd = Clamd::start();
+    let mut node = Havre::init(env!("CARGO_BIN_EXE_havre"));
+    node.add_user("bob@example.test");
+    node.set("antivirus.clamd", &clamd.address());
+    let message = format!(
+        "From: carol@outside.test\r\nTo: bob@example.test\r\nSubject: raw\r\n\r\n{EICAR}\r\n"
+    );
+    let file = node.dir().join("infected.eml");
+    std::fs::write(&file, message).unwrap();
+    let out = node.cli_ok(&[
+        "check",
+        file.to_str().unwrap(),
+        "--ip",
+        "192.0.2.7",
+        "--from",
+        "carol@outside.test",
+        "--rcpt",
+        "bob@example.test",
+        "--json",
+    ]);
+    let report: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let verdict = report["verdicts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|v| v["check"] == "antivirus")
+        .unwrap_or_else(|| panic!("no antivirus verdict in {report}"));
+    assert_eq!(verdict["stage"], "data", "{report}");
+    assert_eq!(
+        verdict["action"],
+        format!("reject 554 5.7.1 Virus found: {}", virus()),
+        "{report}"
+    );
+    assert_eq!(
+        report["result"],
+        format!("554 5.7.1 Virus found: {}", virus()),
+        "{report}"
+    );
+}
