@@ -435,6 +435,30 @@ pub static KEY_DOCS: &[(&str, &str)] = &[
         "Addresses never counted nor banned: networks (\"192.0.2.0/24\", addresses) and the word \
          \"relay.internal_networks\" for those networks; [] exempts no one.",
     ),
+    (
+        "antivirus",
+        "Antivirus with ClamAV: on mx and submission, each message is sent to clamd (INSTREAM) at the end of \
+         DATA; a virus is refused with its name (554 5.7.1 Virus found: NAME), clean mail gets X-Virus-Scanned:.",
+    ),
+    (
+        "antivirus.clamd",
+        "Where clamd listens: \"host:port\" (its TCPSocket, like \"127.0.0.1:3310\") or the path of its \
+         LocalSocket (Debian: \"/run/clamav/clamd.ctl\"); \"\" = no scanning.",
+    ),
+    (
+        "antivirus.on_error",
+        "When clamd does not answer (down, antivirus.timeout, its own error): \"defer\" (451 4.7.0, the client \
+         tries again later) or \"accept\" (delivered with X-Virus-Scan: not scanned (why), a warning logged).",
+    ),
+    (
+        "antivirus.timeout",
+        "The longest a scan may take, connection included; then antivirus.on_error applies.",
+    ),
+    (
+        "antivirus.max_size",
+        "Bytes of a message sent to clamd at most: a longer message has its start scanned and says so in \
+         X-Virus-Scanned:. Keep it at most clamd's StreamMaxLength, or clamd refuses longer ones (an error).",
+    ),
 ];
 
 /// The syntax of `[[policy.rules]]`, printed before the rules in the

@@ -37,6 +37,7 @@
 
 #![forbid(unsafe_code)]
 
+mod antivirus;
 mod dnsbl;
 mod docs;
 mod edit;
@@ -51,6 +52,7 @@ mod policy;
 mod validate;
 mod values;
 
+pub use antivirus::{Antivirus, ClamdAddress, OnScanError};
 pub use dnsbl::{AnswerPattern, DnsblSite};
 pub use docs::{KEY_DOCS, defaults_commented, doc, init_text};
 pub use edit::{parse_value, set, unset};

@@ -206,6 +206,7 @@ pub(crate) fn problems(cfg: &Config) -> Vec<Problem> {
     sendmail_problems(&cfg.sendmail, &mut out);
     greylist_and_policy_problems(cfg, &mut out);
     guard_problems(&cfg.guard, &mut out);
+    antivirus_problems(&cfg.antivirus, &mut out);
     out
 }
 
@@ -679,6 +680,24 @@ fn header_problem(header: &str) -> Option<String> {
     }
     None
 }
+
+/// `[antivirus]`: a scan that can happen. The address was checked when the
+/// file was read.
+fn antivirus_problems(a: &crate::antivirus::Antivirus, out: &mut Vec<Problem>) {
+    if a.timeout.0.is_zero() {
+        out.push(problem(
+            &["antivirus", "timeout"],
+            "must be longer than 0s (antivirus.clamd = \"\" turns scanning off)",
+        ));
+    }
+    if a.max_size.bytes() == 0 {
+        out.push(problem(
+            &["antivirus", "max_size"],
+            "must be more than 0 bytes (antivirus.clamd = \"\" turns scanning off)",
+        ));
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -9,18 +9,22 @@
 //! 3. SPF (MAIL) when `mx.sender_auth`;
 //! 4. greylisting (RCPT) when `greylist.enabled`: after the lists, so a
 //!    listed client is refused rather than asked to come back;
-//! 5. DKIM, ARC and DMARC (end of DATA) when `mx.sender_auth`.
+//! 5. DKIM, ARC and DMARC (end of DATA) when `mx.sender_auth`;
+//! 6. the antivirus (end of DATA) when `antivirus.clamd` names clamd:
+//!    after DMARC, so mail refused for its sender costs no scan.
 //!
-//! submission: the rules only (rate limits by the authenticated user's
-//! class). LMTP and local submission run none.
+//! submission: the rules (rate limits by the authenticated user's class),
+//! then the antivirus: a user's infected attachment is refused while their
+//! client waits. LMTP and local submission run none.
 
 use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use havre_checks::Pipeline;
-use havre_config::Config;
+use havre_antivirus::{Antivirus, Endpoint, OnError};
+use havre_checks::{Check, Pipeline};
+use havre_config::{ClamdAddress, Config, OnScanError};
 use havre_outbound::Resolver;
 use havre_smtp::{ClientNames, SessionChecks};
 use havre_spf::{Dns, HickoryDns};
@@ -93,16 +97,44 @@ pub fn build(
     if let Some((_, dmarc)) = &sender_auth {
         mx.push(dmarc.clone());
     }
+    let antivirus = antivirus(config);
+    if let Some(antivirus) = &antivirus {
+        mx.push(antivirus.clone());
+    }
 
     let mut submission = Pipeline::new("submission/smtpd");
     for rule in &policy.rules {
         submission.push(rule.clone());
+    }
+    if let Some(antivirus) = &antivirus {
+        submission.push(antivirus.clone());
     }
     Ok(SessionChecks {
         mx: Some(Arc::new(mx)),
         submission: Some(Arc::new(submission)),
         names: Some(Arc::new(ReverseDns { dns })),
     })
+}
+
+/// The antivirus check, when `antivirus.clamd` names clamd: one for both
+/// roles.
+fn antivirus(config: &Config) -> Option<Arc<dyn Check>> {
+    let av = &config.antivirus;
+    let clamd = match &av.clamd {
+        ClamdAddress::Off => return None,
+        ClamdAddress::Tcp(address) => Endpoint::Tcp(address.clone()),
+        ClamdAddress::Unix(path) => Endpoint::Unix(path.clone()),
+    };
+    Some(Arc::new(Antivirus::new(havre_antivirus::Settings {
+        clamd,
+        timeout: av.timeout.get(),
+        max_size: usize::try_from(av.max_size.bytes()).unwrap_or(usize::MAX),
+        on_error: match av.on_error {
+            OnScanError::Defer => OnError::Defer,
+            OnScanError::Accept => OnError::Accept,
+        },
+        hostname: config.server.hostname.clone(),
+    })))
 }
 
 /// Clients named by their forward-confirmed reverse name.
@@ -122,9 +154,10 @@ mod tests {
     use super::*;
 
     #[tokio::test]
-    async fn the_mx_pipeline_runs_rules_lists_spf_greylisting_then_dmarc() {
+    async fn the_mx_pipeline_runs_rules_lists_spf_greylisting_dmarc_then_the_antivirus() {
         let mut config = Config::default();
         config.greylist.enabled = true;
+        config.antivirus.clamd = "127.0.0.1:3310".parse().unwrap();
         config.mx.dnsbl = vec!["bl.example".parse().unwrap()];
         config.mx.rhsbl = vec!["dbl.example".parse().unwrap()];
         let resolver = Resolver::new(&["127.0.0.1:53".parse().unwrap()]).unwrap();
@@ -139,20 +172,26 @@ mod tests {
                 "rhsbl",
                 "spf",
                 "greylist",
-                "dmarc"
+                "dmarc",
+                "antivirus"
             ]
         );
         assert_eq!(
             checks.submission.unwrap().names(),
-            ["rule student-rate", "rule staff-rate"]
+            ["rule student-rate", "rule staff-rate", "antivirus"]
         );
         config.mx.sender_auth = false;
         config.greylist.enabled = false;
         config.mx.dnsbl.clear();
         config.mx.rhsbl.clear();
+        config.antivirus.clamd = havre_config::ClamdAddress::Off;
         let bare = build(&config, state, &resolver).unwrap();
         assert_eq!(
             bare.mx.unwrap().names(),
+            ["rule student-rate", "rule staff-rate"]
+        );
+        assert_eq!(
+            bare.submission.unwrap().names(),
             ["rule student-rate", "rule staff-rate"]
         );
     }

@@ -1,11 +1,12 @@
 //! The shared test harness: the real `havre` binary on free loopback ports with
 //! a fresh data directory, real clients (Python's smtplib, swaks) and a DNS
-//! server of the test's own ([`dns::TestDns`]), and a real Postfix of the
-//! test's own ([`Postfix`]).
+//! server of the test's own ([`dns::TestDns`]), a real Postfix of the
+//! test's own ([`Postfix`]) and a real clamd ([`Clamd`]).
 //!
 //! A test reads like the scenario: init a node, add users, start it, talk to it
 //! with a real client, look in the Maildir.
 
+mod clamd;
 mod disk;
 pub mod dns;
 pub mod faults;
@@ -15,6 +16,7 @@ mod postfix;
 mod sink;
 mod tools;
 
+pub use clamd::{Clamd, EICAR, EICAR_SIGNATURE};
 pub use disk::SmallDisk;
 pub use node::Havre;
 pub use postfix::Postfix;
