@@ -1298,6 +1298,7 @@ impl Session {
             attempts: 0,
             next_attempt: now,
             hold: false,
+            hold_reason: None,
             warned: false,
             recipients: expanded_recipients(&tx.recipients),
         };
