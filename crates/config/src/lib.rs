@@ -37,6 +37,7 @@
 
 #![forbid(unsafe_code)]
 
+mod attachments;
 mod dnsbl;
 mod docs;
 mod edit;
@@ -51,6 +52,9 @@ mod policy;
 mod validate;
 mod values;
 
+pub use attachments::{
+    AttachmentAction, Attachments, DEFAULT_REFUSED_EXTENSIONS, DEFAULT_REFUSED_TYPES, Quarantine,
+};
 pub use dnsbl::{AnswerPattern, DnsblSite};
 pub use docs::{KEY_DOCS, defaults_commented, doc, init_text};
 pub use edit::{parse_value, set, unset};

@@ -37,6 +37,8 @@ pub struct Config {
     pub greylist: crate::policy::Greylist,
     pub policy: crate::policy::Policy,
     pub guard: crate::guard::Guard,
+    pub attachments: crate::attachments::Attachments,
+    pub quarantine: crate::attachments::Quarantine,
 }
 
 impl Config {
