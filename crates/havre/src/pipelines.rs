@@ -9,10 +9,12 @@
 //! 3. SPF (MAIL) when `mx.sender_auth`;
 //! 4. greylisting (RCPT) when `greylist.enabled`: after the lists, so a
 //!    listed client is refused rather than asked to come back;
-//! 5. DKIM, ARC and DMARC (end of DATA) when `mx.sender_auth`.
+//! 5. the attachment rules (end of DATA) when `attachments.enabled`:
+//!    before DMARC, so a refused file costs no DNS lookup;
+//! 6. DKIM, ARC and DMARC (end of DATA) when `mx.sender_auth`.
 //!
-//! submission: the rules only (rate limits by the authenticated user's
-//! class). LMTP and local submission run none.
+//! submission: the rules (rate limits by the authenticated user's class),
+//! then the attachment rules. LMTP and local submission run none.
 
 use std::net::IpAddr;
 use std::sync::Arc;
@@ -90,6 +92,10 @@ pub fn build(
     if let Some(greylist) = &policy.greylist {
         mx.push(greylist.clone());
     }
+    let attachments = attachments(config);
+    if let Some(attachments) = &attachments {
+        mx.push(attachments.clone());
+    }
     if let Some((_, dmarc)) = &sender_auth {
         mx.push(dmarc.clone());
     }
@@ -98,11 +104,31 @@ pub fn build(
     for rule in &policy.rules {
         submission.push(rule.clone());
     }
+    if let Some(attachments) = attachments {
+        submission.push(attachments);
+    }
     Ok(SessionChecks {
         mx: Some(Arc::new(mx)),
         submission: Some(Arc::new(submission)),
         names: Some(Arc::new(ReverseDns { dns })),
     })
+}
+
+/// The attachment check of `[attachments]`, unless it is off.
+fn attachments(config: &Config) -> Option<Arc<dyn havre_checks::Check>> {
+    let a = &config.attachments;
+    if !a.enabled {
+        return None;
+    }
+    let rules =
+        havre_attachments::Rules::new(&a.refused_extensions, &a.refused_types, a.scan_archives);
+    let action = match a.action {
+        havre_config::AttachmentAction::Reject => havre_attachments::Action::Reject,
+        havre_config::AttachmentAction::Quarantine => havre_attachments::Action::Quarantine,
+    };
+    Some(Arc::new(havre_attachments::AttachmentCheck::new(
+        rules, action,
+    )))
 }
 
 /// Clients named by their forward-confirmed reverse name.
@@ -122,7 +148,7 @@ mod tests {
     use super::*;
 
     #[tokio::test]
-    async fn the_mx_pipeline_runs_rules_lists_spf_greylisting_then_dmarc() {
+    async fn the_mx_pipeline_runs_rules_lists_spf_greylisting_attachments_then_dmarc() {
         let mut config = Config::default();
         config.greylist.enabled = true;
         config.mx.dnsbl = vec!["bl.example".parse().unwrap()];
@@ -139,15 +165,17 @@ mod tests {
                 "rhsbl",
                 "spf",
                 "greylist",
+                "attachments",
                 "dmarc"
             ]
         );
         assert_eq!(
             checks.submission.unwrap().names(),
-            ["rule student-rate", "rule staff-rate"]
+            ["rule student-rate", "rule staff-rate", "attachments"]
         );
         config.mx.sender_auth = false;
         config.greylist.enabled = false;
+        config.attachments.enabled = false;
         config.mx.dnsbl.clear();
         config.mx.rhsbl.clear();
         let bare = build(&config, state, &resolver).unwrap();
