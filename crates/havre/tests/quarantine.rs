@@ -139,7 +139,7 @@ fn delete_removes_a_quarantined_message_and_leaves_the_others_and_the_operators_
         format!("{first}: removed\n")
     );
     assert!(!node.data_dir().join("queue/msg").join(&first).exists());
-    assert_eq!(quarantined_ids(&node), [second.clone()]);
+    assert_eq!(quarantined_ids(&node), [second.as_str()]);
     node.wait_for_log(&format!("{first}: removed"), 1);
 
     // A message the operator holds is not in quarantine: the quarantine
@@ -154,7 +154,7 @@ fn delete_removes_a_quarantined_message_and_leaves_the_others_and_the_operators_
     );
     let plain = plain.trim().rsplit(' ').next().unwrap().to_owned();
     node.cli_ok(&["queue", "hold", &plain]);
-    assert_eq!(quarantined_ids(&node), [second.clone()]);
+    assert_eq!(quarantined_ids(&node), [second.as_str()]);
     let out = node.cli(&["quarantine", "release", &plain]);
     assert!(!out.status.success());
     assert!(
