@@ -118,10 +118,15 @@ impl Rules {
         self.extensions.is_empty() && self.types.is_empty()
     }
 
-    /// The bounds of the analysis these rules need: archives are not
-    /// opened when they are not scanned.
+    /// The bounds of the analysis these rules need: the whole message (a
+    /// file put after megabytes of padding must not slip past; the
+    /// message size limit bounds it, and the parts, depth and archive
+    /// limits bound the work), archives opened only when scanned.
     pub fn limits(&self) -> Limits {
-        let mut limits = Limits::default();
+        let mut limits = Limits {
+            max_scan_bytes: usize::MAX,
+            ..Limits::default()
+        };
         if !self.scan_archives {
             limits.max_archive_depth = 0;
         }

@@ -93,6 +93,20 @@ fn a_zip_inside_a_zip_is_opened_too() {
 }
 
 #[test]
+fn an_exe_after_megabytes_of_padding_is_seen() {
+    let padding = vec![b'%'; 6 * 1024 * 1024];
+    let r = refused(
+        &rules(),
+        &[
+            ("big.pdf", "application/pdf", &padding),
+            ("invoice.exe", "application/octet-stream", PE),
+        ],
+    )
+    .unwrap();
+    assert_eq!(r.to_string(), "invoice.exe (executable)");
+}
+
+#[test]
 fn without_archive_scanning_a_zip_is_judged_by_itself_only() {
     let off = Rules::new(["exe"], ["application/x-msdownload"], false);
     let archive = zip(&[("setup.exe", PE)]);
