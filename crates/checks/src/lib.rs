@@ -12,6 +12,8 @@
 //!   stage;
 //! - the headers the checks that ran asked to add (gathered over the stages
 //!   of a transaction by [`AddedHeaders`], one per check and name);
+//! - a [`Hold`] if a check asked to accept the message but keep it on hold
+//!   in the queue (Postfix's `HOLD`, the quarantine; the first one wins);
 //! - the trail of every verdict with its reason, for the log and for
 //!   `havre check`.
 //!
@@ -32,6 +34,6 @@ mod stage;
 mod verdict;
 
 pub use facts::Facts;
-pub use pipeline::{AddedHeaders, Check, Outcome, Pipeline, Step};
+pub use pipeline::{AddedHeaders, Check, Hold, Outcome, Pipeline, Step};
 pub use stage::Stage;
 pub use verdict::{Action, Header, Reply, Verdict};

@@ -57,6 +57,24 @@ impl Outcome {
     pub fn reply_line(&self, facts: &Facts) -> Option<String> {
         self.action.reply().map(|r| r.line(facts))
     }
+
+    /// The first hold a check of the stage asked for (see [`Verdict::hold`]).
+    pub fn hold(&self) -> Option<Hold> {
+        self.steps.iter().find_map(|s| {
+            s.verdict.hold.as_ref().map(|reason| Hold {
+                check: s.check.clone(),
+                reason: reason.clone(),
+            })
+        })
+    }
+}
+
+/// A message to keep on hold in the queue (the quarantine): which check
+/// asked and why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Hold {
+    pub check: String,
+    pub reason: String,
 }
 
 /// The checks of a role (mx, submission, the policy service), run in the
@@ -174,7 +192,8 @@ fn command(stage: Stage) -> &'static str {
 }
 
 /// The headers to add to one message, gathered from the outcomes of all the
-/// stages of its transaction (start a new one at each MAIL FROM).
+/// stages of its transaction (start a new one at each MAIL FROM), and the
+/// first hold asked for on the way.
 ///
 /// A check adds a header of a given name once per message: greylisting
 /// answers at each RCPT, and its `X-Greylist:` must appear once. Different
@@ -182,6 +201,7 @@ fn command(stage: Stage) -> &'static str {
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct AddedHeaders {
     headers: Vec<(String, Header)>,
+    hold: Option<Hold>,
 }
 
 impl AddedHeaders {
@@ -189,8 +209,12 @@ impl AddedHeaders {
         AddedHeaders::default()
     }
 
-    /// Takes the headers of `outcome`.
+    /// Takes the headers of `outcome`, and its hold if none came before
+    /// (the first reason wins).
     pub fn extend(&mut self, outcome: &Outcome) {
+        if self.hold.is_none() {
+            self.hold = outcome.hold();
+        }
         for (check, header) in &outcome.headers {
             let seen = self
                 .headers
@@ -209,6 +233,12 @@ impl AddedHeaders {
 
     pub fn is_empty(&self) -> bool {
         self.headers.is_empty()
+    }
+
+    /// The hold of the message, if a check asked for one at any stage: the
+    /// message is accepted and queued on hold (quarantined) for this reason.
+    pub fn hold(&self) -> Option<&Hold> {
+        self.hold.as_ref()
     }
 
     /// The header lines to prepend to the message, each ending in CRLF;
@@ -330,6 +360,35 @@ mod tests {
         added.extend(&p.run(&rcpt()).await);
         added.extend(&p.run(&rcpt()).await);
         assert_eq!(added.to_bytes(), b"X-Greylist: delayed 301 seconds\r\n");
+    }
+
+    #[tokio::test]
+    async fn a_hold_lasts_to_the_end_of_the_transaction_and_the_first_reason_wins() {
+        let mut added = AddedHeaders::new();
+        let quiet = Pipeline::new("test").with(Arc::new(Fixed("none", Verdict::accept())));
+        added.extend(&quiet.run(&rcpt()).await);
+        assert_eq!(added.hold(), None);
+        let p = Pipeline::new("test")
+            .with(Arc::new(Fixed(
+                "attachments",
+                Verdict::hold("invoice.exe (exe)").with_header("X-Tag", "1"),
+            )))
+            .with(Arc::new(Fixed("other", Verdict::hold("second"))));
+        let out = p.run(&rcpt()).await;
+        assert_eq!(out.action, Action::Accept, "a hold does not end the stage");
+        assert_eq!(out.steps.len(), 2);
+        added.extend(&out);
+        let later = Pipeline::new("test").with(Arc::new(Fixed("late", Verdict::hold("late"))));
+        added.extend(&later.run(&rcpt()).await);
+        added.extend(&quiet.run(&rcpt()).await);
+        assert_eq!(
+            added.hold(),
+            Some(&Hold {
+                check: "attachments".into(),
+                reason: "invoice.exe (exe)".into()
+            })
+        );
+        assert_eq!(added.to_bytes(), b"X-Tag: 1\r\n");
     }
 
     #[test]

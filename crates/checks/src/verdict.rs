@@ -149,6 +149,12 @@ pub struct Verdict {
     /// Why, for the log and `havre check` (`triplet seen 12 s ago`,
     /// `10 messages per minute exceeded by sasl_login alice`).
     pub reason: Option<String>,
+    /// Accept the message but keep it on hold in the queue (Postfix's
+    /// `HOLD` action, the quarantine), for this reason: it is not delivered
+    /// until an operator releases it. Whatever the action; it takes effect
+    /// only if the message is accepted in the end (see
+    /// [`crate::AddedHeaders::hold`]).
+    pub hold: Option<String>,
 }
 
 impl Verdict {
@@ -158,6 +164,18 @@ impl Verdict {
             action: Action::Accept,
             headers: Vec::new(),
             reason: None,
+            hold: None,
+        }
+    }
+
+    /// Accept, but hold the message in the queue for `reason` (Postfix's
+    /// `HOLD`): a quarantine that an operator lists, releases or deletes.
+    pub fn hold(reason: impl Into<String>) -> Verdict {
+        let reason = sanitize(reason.into());
+        Verdict {
+            reason: Some(reason.clone()),
+            hold: Some(reason),
+            ..Verdict::accept()
         }
     }
 

@@ -459,6 +459,46 @@ pub static KEY_DOCS: &[(&str, &str)] = &[
         "Bytes of a message sent to clamd at most: a longer message has its start scanned and says so in \
          X-Virus-Scanned:. Keep it at most clamd's StreamMaxLength, or clamd refuses longer ones (an error).",
     ),
+    (
+        "attachments",
+        "Attachment rules, checked at the end of DATA on the mx and submission roles: a message with an \
+         attachment whose name or type is refused (in a zip archive too, and whatever name or type it claims \
+         when its content is an executable) is refused with 554 5.7.1 naming the file, or quarantined.",
+    ),
+    (
+        "attachments.enabled",
+        "Check attachments (false: no attachment is refused).",
+    ),
+    (
+        "attachments.refused_extensions",
+        "File name extensions refused, without their dot, compared without case (the last one counts: \
+         invoice.pdf.exe is an exe). The default lists programs, scripts, installers, shortcuts and disk \
+         images (Amavis' banned_filename_re and Rspamd's bad extensions); [] refuses none by name.",
+    ),
+    (
+        "attachments.refused_types",
+        "MIME types refused (type/subtype, without case), whether the message declares them or the content \
+         shows them (an executable sent as application/pdf or named .pdf is refused for what it is).",
+    ),
+    (
+        "attachments.action",
+        r#""reject" (554 5.7.1 Attachment refused: NAME (why), while the client is connected) or "quarantine" (accepted, held in the queue: `havre quarantine list`, `release`, `delete`)."#,
+    ),
+    (
+        "attachments.scan_archives",
+        "Look inside zip archives (nested ones too, within the content analysis limits) at the names and \
+         contents of their files.",
+    ),
+    (
+        "quarantine",
+        "Mail a check accepted but held (attachments.action = \"quarantine\"): kept in the queue on hold, \
+         never delivered until `havre quarantine release ID`.",
+    ),
+    (
+        "quarantine.retention",
+        "Quarantined mail older than this is deleted (each one logged) by the relay role; 0 keeps it until \
+         an operator acts.",
+    ),
 ];
 
 /// The syntax of `[[policy.rules]]`, printed before the rules in the

@@ -38,6 +38,7 @@
 #![forbid(unsafe_code)]
 
 mod antivirus;
+mod attachments;
 mod dnsbl;
 mod docs;
 mod edit;
@@ -53,6 +54,9 @@ mod validate;
 mod values;
 
 pub use antivirus::{Antivirus, ClamdAddress, OnScanError};
+pub use attachments::{
+    AttachmentAction, Attachments, DEFAULT_REFUSED_EXTENSIONS, DEFAULT_REFUSED_TYPES, Quarantine,
+};
 pub use dnsbl::{AnswerPattern, DnsblSite};
 pub use docs::{KEY_DOCS, defaults_commented, doc, init_text};
 pub use edit::{parse_value, set, unset};

@@ -38,6 +38,8 @@ pub struct Config {
     pub policy: crate::policy::Policy,
     pub guard: crate::guard::Guard,
     pub antivirus: crate::antivirus::Antivirus,
+    pub attachments: crate::attachments::Attachments,
+    pub quarantine: crate::attachments::Quarantine,
 }
 
 impl Config {

@@ -207,6 +207,7 @@ pub(crate) fn problems(cfg: &Config) -> Vec<Problem> {
     greylist_and_policy_problems(cfg, &mut out);
     guard_problems(&cfg.guard, &mut out);
     antivirus_problems(&cfg.antivirus, &mut out);
+    attachments_problems(&cfg.attachments, &mut out);
     out
 }
 
@@ -629,6 +630,39 @@ fn guard_problems(g: &crate::guard::Guard, out: &mut Vec<Problem>) {
                     "expected a network like \"192.0.2.0/24\", an address, or \"{}\", found {entry:?}",
                     crate::guard::INTERNAL_NETWORKS
                 ),
+            ));
+        }
+    }
+}
+
+/// `[attachments]`: extensions that are extensions, types that are types.
+fn attachments_problems(a: &crate::attachments::Attachments, out: &mut Vec<Problem>) {
+    for ext in &a.refused_extensions {
+        let bare = ext.strip_prefix('.').unwrap_or(ext);
+        if bare.is_empty()
+            || !bare
+                .chars()
+                .all(|c| c.is_alphanumeric() || c == '_' || c == '-')
+        {
+            out.push(problem(
+                &["attachments", "refused_extensions"],
+                format!("expected an extension like \"exe\", found {ext:?}"),
+            ));
+        }
+    }
+    for t in &a.refused_types {
+        let token = |s: &str| {
+            !s.is_empty()
+                && s.chars()
+                    .all(|c| c.is_ascii_alphanumeric() || "!#$&-^_.+".contains(c))
+        };
+        let ok = t
+            .split_once('/')
+            .is_some_and(|(ty, sub)| token(ty) && token(sub));
+        if !ok {
+            out.push(problem(
+                &["attachments", "refused_types"],
+                format!("expected a MIME type like \"application/x-msdownload\", found {t:?}"),
             ));
         }
     }

@@ -22,7 +22,8 @@ struct CheckReport {
     client: String,
     verdicts: Vec<Row>,
     headers: Vec<String>,
-    /// `accepted`, or the reply that refused the message.
+    /// `accepted`, `held: REASON` (the quarantine), or the reply that
+    /// refused the message.
     result: String,
 }
 
@@ -98,6 +99,8 @@ pub async fn run(explicit: Option<PathBuf>, args: CheckArgs) -> anyhow::Result<(
     ];
     stages.extend(args.rcpt.iter().map(|r| (Stage::Rcpt, Some(r.clone()))));
     stages.push((Stage::Data, None));
+    // Only for the hold: the headers are listed stage by stage.
+    let mut added = havre_checks::AddedHeaders::new();
     for (stage, rcpt) in stages {
         facts.stage = stage;
         match stage {
@@ -116,11 +119,15 @@ pub async fn run(explicit: Option<PathBuf>, args: CheckArgs) -> anyhow::Result<(
             Stage::Connect => {}
         }
         let outcome = pipeline.run(&facts).await;
+        added.extend(&outcome);
         for step in &outcome.steps {
             report.verdicts.push(Row {
                 stage: stage.to_string(),
                 check: step.check.clone(),
-                action: action_word(&step.verdict.action),
+                action: match &step.verdict.hold {
+                    Some(_) if !step.verdict.action.is_final() => "hold".into(),
+                    _ => action_word(&step.verdict.action),
+                },
                 reason: step.verdict.reason.clone(),
             });
         }
@@ -132,6 +139,9 @@ pub async fn run(explicit: Option<PathBuf>, args: CheckArgs) -> anyhow::Result<(
         if let Some(reply) = outcome.action.reply() {
             report.result = reply.line(&facts);
             break;
+        }
+        if let Some(hold) = added.hold() {
+            report.result = format!("held: {}", hold.reason);
         }
         if stage == Stage::Rcpt {
             facts.recipient_count += 1;

@@ -74,6 +74,9 @@ pub enum Command {
     /// Show and act on the mail queue (like mailq, postqueue and postsuper)
     #[command(subcommand)]
     Queue(QueueCommand),
+    /// Mail accepted but held by a check (attachments.action = "quarantine"): list, show, release, delete
+    #[command(subcommand)]
+    Quarantine(QuarantineCommand),
     /// DKIM keys of the local domains: generate, list
     #[command(subcommand)]
     Dkim(DkimCommand),
@@ -526,6 +529,45 @@ pub enum QueueCommand {
     /// Attempt every deferred message now (postqueue -f)
     Flush,
 }
+
+#[derive(Subcommand)]
+pub enum QuarantineCommand {
+    /// List quarantined messages: id, size, arrival, sender, the reason, then each recipient
+    List {
+        #[command(flatten)]
+        format: Format,
+    },
+    /// Show one quarantined message: envelope, reason, recipients, headers (with --body, the whole message)
+    Show {
+        id: String,
+        /// Print the whole message (headers and body) after the envelope
+        #[arg(long)]
+        body: bool,
+        #[command(flatten)]
+        format: Format,
+    },
+    /// Release quarantined messages: they go on to their recipients now
+    #[command(after_help = QUARANTINE_IDS_HELP)]
+    Release {
+        /// Queue ids, ALL, or - for ids on standard input
+        #[arg(required = true, value_name = "ID")]
+        ids: Vec<String>,
+    },
+    /// Delete quarantined messages, undelivered and without bounce
+    #[command(after_help = QUARANTINE_IDS_HELP)]
+    Delete {
+        /// Queue ids, ALL, or - for ids on standard input
+        #[arg(required = true, value_name = "ID")]
+        ids: Vec<String>,
+    },
+}
+
+const QUARANTINE_IDS_HELP: &str = "ID is a queue id as `havre quarantine list` prints it, ALL for \
+every quarantined message, or - to read ids from standard input (the first word of each line). \
+Each message done is printed as postsuper logs it (`ID: released from hold`, `ID: removed`), then a \
+count on standard error. Ids that are not in quarantine (not queued, or held by the operator: see \
+`havre queue release`) are named on standard error and the exit status is 1. Quarantined mail is \
+deleted by itself after quarantine.retention.";
 
 const IDS_HELP: &str = "ID is a queue id (as `havre queue list` prints it, without its `*` or \
 `!`), ALL for every message, or - to read ids from standard input, one per line (or the first \

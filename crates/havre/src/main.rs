@@ -25,6 +25,8 @@ mod pidfile;
 mod pipelines;
 mod policy_service;
 mod privileges;
+mod quarantine_cmd;
+mod quarantine_sweep;
 mod queue_cmd;
 mod reload;
 mod reload_cmd;
@@ -136,6 +138,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Alias(cmd) => directory_cmd::alias(config, cmd).await,
         Command::Import(cmd) => import_cmd::run(config, cmd).await,
         Command::Queue(cmd) => queue_cmd::run(config, cmd).await,
+        Command::Quarantine(cmd) => quarantine_cmd::run(config, cmd).await,
         Command::Dkim(cmd) => dkim_cmd::run(config, cmd).await,
         Command::Dns(cmd) => dns_cmd::run(config, cmd).await,
         Command::Sendmail { args } => sendmail::run(config, &args).await,

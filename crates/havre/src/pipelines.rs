@@ -9,13 +9,16 @@
 //! 3. SPF (MAIL) when `mx.sender_auth`;
 //! 4. greylisting (RCPT) when `greylist.enabled`: after the lists, so a
 //!    listed client is refused rather than asked to come back;
-//! 5. DKIM, ARC and DMARC (end of DATA) when `mx.sender_auth`;
-//! 6. the antivirus (end of DATA) when `antivirus.clamd` names clamd:
+//! 5. the attachment rules (end of DATA) when `attachments.enabled`:
+//!    before DMARC, so a refused file costs no DNS lookup;
+//! 6. DKIM, ARC and DMARC (end of DATA) when `mx.sender_auth`;
+//! 7. the antivirus (end of DATA) when `antivirus.clamd` names clamd:
 //!    after DMARC, so mail refused for its sender costs no scan.
 //!
 //! submission: the rules (rate limits by the authenticated user's class),
-//! then the antivirus: a user's infected attachment is refused while their
-//! client waits. LMTP and local submission run none.
+//! then the attachment rules and the antivirus: a user's infected
+//! attachment is refused while their client waits. LMTP and local
+//! submission run none.
 
 use std::net::IpAddr;
 use std::sync::Arc;
@@ -94,6 +97,10 @@ pub fn build(
     if let Some(greylist) = &policy.greylist {
         mx.push(greylist.clone());
     }
+    let attachments = attachments(config);
+    if let Some(attachments) = &attachments {
+        mx.push(attachments.clone());
+    }
     if let Some((_, dmarc)) = &sender_auth {
         mx.push(dmarc.clone());
     }
@@ -106,14 +113,34 @@ pub fn build(
     for rule in &policy.rules {
         submission.push(rule.clone());
     }
-    if let Some(antivirus) = &antivirus {
-        submission.push(antivirus.clone());
+    if let Some(attachments) = attachments {
+        submission.push(attachments);
+    }
+    if let Some(antivirus) = antivirus {
+        submission.push(antivirus);
     }
     Ok(SessionChecks {
         mx: Some(Arc::new(mx)),
         submission: Some(Arc::new(submission)),
         names: Some(Arc::new(ReverseDns { dns })),
     })
+}
+
+/// The attachment check of `[attachments]`, unless it is off.
+fn attachments(config: &Config) -> Option<Arc<dyn havre_checks::Check>> {
+    let a = &config.attachments;
+    if !a.enabled {
+        return None;
+    }
+    let rules =
+        havre_attachments::Rules::new(&a.refused_extensions, &a.refused_types, a.scan_archives);
+    let action = match a.action {
+        havre_config::AttachmentAction::Reject => havre_attachments::Action::Reject,
+        havre_config::AttachmentAction::Quarantine => havre_attachments::Action::Quarantine,
+    };
+    Some(Arc::new(havre_attachments::AttachmentCheck::new(
+        rules, action,
+    )))
 }
 
 /// The antivirus check, when `antivirus.clamd` names clamd: one for both
@@ -154,7 +181,8 @@ mod tests {
     use super::*;
 
     #[tokio::test]
-    async fn the_mx_pipeline_runs_rules_lists_spf_greylisting_dmarc_then_the_antivirus() {
+    async fn the_mx_pipeline_runs_rules_lists_spf_greylisting_attachments_dmarc_then_the_antivirus()
+    {
         let mut config = Config::default();
         config.greylist.enabled = true;
         config.antivirus.clamd = "127.0.0.1:3310".parse().unwrap();
@@ -172,16 +200,23 @@ mod tests {
                 "rhsbl",
                 "spf",
                 "greylist",
+                "attachments",
                 "dmarc",
                 "antivirus"
             ]
         );
         assert_eq!(
             checks.submission.unwrap().names(),
-            ["rule student-rate", "rule staff-rate", "antivirus"]
+            [
+                "rule student-rate",
+                "rule staff-rate",
+                "attachments",
+                "antivirus"
+            ]
         );
         config.mx.sender_auth = false;
         config.greylist.enabled = false;
+        config.attachments.enabled = false;
         config.mx.dnsbl.clear();
         config.mx.rhsbl.clear();
         config.antivirus.clamd = havre_config::ClamdAddress::Off;

@@ -20,7 +20,7 @@ fn now() -> i64 {
 }
 
 /// Postfix's mailq date: `Mon Nov 23 01:57:34`.
-fn arrival(ts: i64) -> String {
+pub(crate) fn arrival(ts: i64) -> String {
     chrono::DateTime::from_timestamp(ts, 0)
         .map(|d| d.format("%a %b %e %H:%M:%S").to_string())
         .unwrap_or_default()
@@ -52,6 +52,9 @@ struct ListedMessage<'a> {
     sender: &'a str,
     attempts: i64,
     next_attempt: i64,
+    /// Why a check held it (the quarantine).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    hold_reason: Option<&'a str>,
     recipients: Vec<ListedRecipient<'a>>,
 }
 
@@ -84,6 +87,7 @@ impl Serialize for Listing {
                 sender: &entry.sender,
                 attempts: entry.attempts,
                 next_attempt: entry.next_attempt,
+                hold_reason: entry.hold_reason.as_deref(),
                 recipients: entry
                     .pending()
                     .map(|r| ListedRecipient {
@@ -120,7 +124,11 @@ impl Report for Listing {
                 entry.size,
                 arrival(entry.arrival)
             );
+            // A quarantined message says why, as mailq says why mail waits.
             let mut last_reason: Option<&str> = None;
+            if let Some(reason) = &entry.hold_reason {
+                let _ = writeln!(out, "(quarantine: {reason})");
+            }
             for rcpt in entry.pending() {
                 let reason = rcpt.last_reply.as_deref();
                 if reason.is_some() && reason != last_reason {
@@ -145,7 +153,7 @@ impl Report for Listing {
 /// One message: its envelope and state, its headers (postcat -h) or the
 /// whole message (postcat -bh).
 #[derive(Serialize)]
-struct Shown {
+pub(crate) struct Shown {
     id: String,
     sender: String,
     size: u64,
@@ -155,6 +163,9 @@ struct Shown {
     attempts: i64,
     next_attempt: String,
     hold: bool,
+    /// Why a check held it (the quarantine).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    hold_reason: Option<String>,
     recipients: Vec<ShownRecipient>,
     /// The header block, as stored (CRLF made LF).
     headers: String,
@@ -193,6 +204,9 @@ impl Report for Shown {
             arrival(self.next_attempt_ts),
             if self.hold { " (on hold)" } else { "" }
         );
+        if let Some(reason) = &self.hold_reason {
+            let _ = writeln!(out, "quarantine:   {reason}");
+        }
         for rcpt in &self.recipients {
             let _ = writeln!(
                 out,
@@ -223,7 +237,7 @@ impl Report for Shown {
     }
 }
 
-async fn show(
+pub(crate) async fn show(
     store: &Arc<dyn Store>,
     spool: &Spool,
     id: &str,
@@ -233,6 +247,16 @@ async fn show(
         .queue_get(id)
         .await?
         .with_context(|| format!("no message {id} in the queue"))?;
+    show_entry(spool, entry, with_body)
+}
+
+/// [`show`] of a record already read.
+pub(crate) fn show_entry(
+    spool: &Spool,
+    entry: QueueEntry,
+    with_body: bool,
+) -> anyhow::Result<Shown> {
+    let id = entry.id.as_str();
     let path = spool.message_path(id);
     let text = std::fs::read(&path).with_context(|| format!("cannot read {}", path.display()))?;
     let head = havre_relay::dsn::header_block(&text);
@@ -256,6 +280,7 @@ async fn show(
         attempts: entry.attempts,
         next_attempt: rfc3339(entry.next_attempt),
         hold: entry.hold,
+        hold_reason: entry.hold_reason.clone(),
         recipients: entry
             .recipients
             .iter()
@@ -279,7 +304,7 @@ async fn show(
 
 /// What postsuper does to one message, and how it says so.
 #[derive(Clone, Copy)]
-enum Action {
+pub(crate) enum Action {
     Hold,
     Release,
     Delete,
@@ -329,22 +354,61 @@ impl Action {
     }
 }
 
+/// The messages an operator's command may touch: the whole queue (`havre
+/// queue`), or the quarantined ones only (`havre quarantine`).
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Scope {
+    Queue,
+    Quarantine,
+}
+
+impl Scope {
+    /// Where a message was not found, in the error.
+    fn place(self) -> &'static str {
+        match self {
+            Scope::Queue => "the queue",
+            Scope::Quarantine => "quarantine",
+        }
+    }
+
+    /// The messages ALL means for `action`.
+    async fn all(self, store: &Arc<dyn Store>, action: Action) -> anyhow::Result<Vec<QueueEntry>> {
+        Ok(match self {
+            Scope::Queue => store
+                .queue_list()
+                .await?
+                .into_iter()
+                .filter(|e| action.wants(e))
+                .collect(),
+            Scope::Quarantine => store.queue_quarantined(None).await?,
+        })
+    }
+
+    /// Whether `id` is there (for the quarantine: queued and quarantined).
+    async fn holds(self, queue: &Queue, id: &str) -> anyhow::Result<bool> {
+        Ok(match self {
+            Scope::Queue => true,
+            Scope::Quarantine => queue.quarantined_message(id).await?.is_some(),
+        })
+    }
+}
+
 /// The ids an operator gave: ALL, `-` (standard input: the first word of
 /// each line, a mailq `*` or `!` mark dropped), or ids.
 async fn targets(
     store: &Arc<dyn Store>,
     action: Action,
+    scope: Scope,
     given: &[String],
 ) -> anyhow::Result<Vec<(String, bool)>> {
     let mut out = Vec::new();
     for id in given {
         match id.as_str() {
             "ALL" => out.extend(
-                store
-                    .queue_list()
+                scope
+                    .all(store, action)
                     .await?
                     .into_iter()
-                    .filter(|e| action.wants(e))
                     .map(|e| (e.id, true)),
             ),
             "-" => {
@@ -362,20 +426,21 @@ async fn targets(
     Ok(out)
 }
 
-async fn postsuper(
+pub(crate) async fn postsuper(
     store: &Arc<dyn Store>,
     queue: &Queue,
     action: Action,
+    scope: Scope,
     given: &[String],
 ) -> anyhow::Result<()> {
     let mut done = 0;
     let mut missing = Vec::new();
     let mut seen = std::collections::HashSet::new();
-    for (id, from_all) in targets(store, action, given).await? {
+    for (id, from_all) in targets(store, action, scope, given).await? {
         if !seen.insert(id.clone()) {
             continue;
         }
-        if action.apply(queue, &id).await? {
+        if scope.holds(queue, &id).await? && action.apply(queue, &id).await? {
             output::write_stdout(&format!("{id}: {}\n", action.done()))?;
             done += 1;
         } else if !from_all {
@@ -389,9 +454,10 @@ async fn postsuper(
     );
     match missing.as_slice() {
         [] => Ok(()),
-        [one] => Err(anyhow::anyhow!("no message {one} in the queue")),
+        [one] => Err(anyhow::anyhow!("no message {one} in {}", scope.place())),
         many => Err(anyhow::anyhow!(
-            "not in the queue: {} (the others were done)",
+            "not in {}: {} (the others were done)",
+            scope.place(),
             many.join(", ")
         )),
     }
@@ -419,10 +485,18 @@ pub async fn run(explicit: Option<PathBuf>, command: QueueCommand) -> anyhow::Re
         QueueCommand::Show { id, body, format } => {
             output::print(&show(&store, spool, &id, body).await?, format.json)?
         }
-        QueueCommand::Hold { ids } => postsuper(&store, &queue, Action::Hold, &ids).await?,
-        QueueCommand::Release { ids } => postsuper(&store, &queue, Action::Release, &ids).await?,
-        QueueCommand::Delete { ids } => postsuper(&store, &queue, Action::Delete, &ids).await?,
-        QueueCommand::Requeue { ids } => postsuper(&store, &queue, Action::Requeue, &ids).await?,
+        QueueCommand::Hold { ids } => {
+            postsuper(&store, &queue, Action::Hold, Scope::Queue, &ids).await?
+        }
+        QueueCommand::Release { ids } => {
+            postsuper(&store, &queue, Action::Release, Scope::Queue, &ids).await?
+        }
+        QueueCommand::Delete { ids } => {
+            postsuper(&store, &queue, Action::Delete, Scope::Queue, &ids).await?
+        }
+        QueueCommand::Requeue { ids } => {
+            postsuper(&store, &queue, Action::Requeue, Scope::Queue, &ids).await?
+        }
         QueueCommand::Flush => {
             let n = store.queue_reschedule(None, now(), false).await?;
             println!(

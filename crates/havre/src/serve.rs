@@ -183,6 +183,13 @@ pub async fn run(explicit: Option<PathBuf>) -> anyhow::Result<()> {
             gate(Role::Pop3),
         ));
     }
+    if config.has_role(Role::Relay) {
+        tokio::spawn(crate::quarantine_sweep::run(
+            queue.clone(),
+            running.clone(),
+            shutdown.clone(),
+        ));
+    }
     let relay = config.has_role(Role::Relay).then(|| {
         let relay = Relay::new(
             queue,

@@ -25,6 +25,7 @@
 //! with link(2), which refuses an existing name.
 
 mod operator;
+mod quarantine;
 mod spool;
 
 use std::sync::Arc;
@@ -120,6 +121,11 @@ impl Queue {
                 self.spool.remove(&entry.id).await;
                 return Err(err.into());
             }
+        }
+        if entry.hold {
+            // Held before the queue (quarantine): the receiving side logs
+            // the hold; the delivery side hears of it at its release.
+            return Ok(());
         }
         // Postfix's qmgr line: pflogsumm takes the message's size from it.
         tracing::info!(

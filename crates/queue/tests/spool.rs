@@ -17,6 +17,7 @@ fn entry(id: &str) -> QueueEntry {
         attempts: 0,
         next_attempt: 1_700_000_000,
         hold: false,
+        hold_reason: None,
         warned: false,
         recipients: vec![QueueRecipient {
             idx: 0,

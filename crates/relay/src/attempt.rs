@@ -312,6 +312,7 @@ impl Relay {
             attempts: 0,
             next_attempt: now,
             hold: false,
+            hold_reason: None,
             warned: false,
             recipients: vec![QueueRecipient {
                 idx: 0,

@@ -71,6 +71,7 @@ async fn enqueue(f: &Fixture, id: &str, rcpts: &[&str], arrival: i64) {
         attempts: 0,
         next_attempt: arrival,
         hold: false,
+        hold_reason: None,
         warned: false,
         recipients: rcpts
             .iter()

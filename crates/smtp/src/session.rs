@@ -1297,7 +1297,10 @@ impl Session {
             protocol: body.protocol.clone(),
             attempts: 0,
             next_attempt: now,
-            hold: false,
+            // A check asked to quarantine it: queued on hold, delivered
+            // only when an operator releases it.
+            hold: tx.added.hold().is_some(),
+            hold_reason: tx.added.hold().map(|h| h.reason.clone()),
             warned: false,
             recipients: expanded_recipients(&tx.recipients),
         };
@@ -1320,12 +1323,35 @@ impl Session {
             message_id(&body.head).unwrap_or_else(|| "<>".into())
         );
         match self.services.queue.enqueue(file, &entry).await {
-            Ok(()) => Reply::new(250, "2.0.0", format!("Ok: queued as {}", entry.id)),
+            Ok(()) => {
+                if let Some(hold) = tx.added.hold() {
+                    self.log_hold(&tx, hold);
+                }
+                Reply::new(250, "2.0.0", format!("Ok: queued as {}", entry.id))
+            }
             Err(err) => {
                 tracing::error!(target: "smtp", role = self.role(), "{}: cannot queue: {err}", entry.id);
                 write_error_reply(&err)
             }
         }
+    }
+
+    /// Postfix's line for a message put on hold before the queue (as its
+    /// cleanup logs a milter's or a header check's HOLD), with the check.
+    fn log_hold(&self, tx: &Transaction, hold: &havre_checks::Hold) {
+        tracing::info!(
+            target: "smtp",
+            role = "cleanup",
+            "{}: hold: END-OF-MESSAGE from {}: {}; from=<{}> to=<{}> proto={} helo=<{}> check={}",
+            tx.id,
+            self.client(),
+            hold.reason,
+            tx.sender,
+            tx.recipients.first().map_or("", |(r, _)| r.as_str()),
+            if self.esmtp { "ESMTP" } else { "SMTP" },
+            self.helo.as_deref().unwrap_or(""),
+            hold.check
+        );
     }
 
     /// LMTP (RFC 2033 4.2): one reply per accepted recipient, in RCPT order.

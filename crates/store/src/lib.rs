@@ -31,7 +31,7 @@ pub use model::*;
 pub use sqlite::SqliteStore;
 
 /// The schema version this code writes (the last migration).
-pub const SCHEMA_VERSION: i64 = 8;
+pub const SCHEMA_VERSION: i64 = 9;
 
 use async_trait::async_trait;
 
@@ -131,8 +131,12 @@ pub trait Store: MailStore + Send + Sync + 'static {
     async fn queue_remove(&self, id: &str) -> Result<bool>;
     /// Records that the sender was warned of the delay (once per message).
     async fn queue_mark_warned(&self, id: &str) -> Result<()>;
-    /// Puts a message on hold (no delivery attempts) or releases it.
+    /// Puts a message on hold (no delivery attempts) or releases it; a
+    /// release also clears its quarantine reason.
     async fn queue_hold(&self, id: &str, hold: bool) -> Result<bool>;
+    /// Messages on hold with a reason (quarantined by a check), in arrival
+    /// order; with `arrived_before`, only those that arrived before then.
+    async fn queue_quarantined(&self, arrived_before: Option<i64>) -> Result<Vec<QueueEntry>>;
     /// Makes messages due now (`id` or, with `None`, every message not on
     /// hold); with `reset_attempts` the retry schedule starts over (requeue).
     async fn queue_reschedule(

@@ -161,4 +161,15 @@ CREATE TABLE metadata (
 ALTER TABLE users ADD COLUMN disabled INTEGER NOT NULL DEFAULT 0;
 "#,
     },
+    Migration {
+        version: 9,
+        name: "quarantine",
+        // Why a check held the message (Postfix's HOLD action): a message on
+        // hold with a reason is in quarantine; one held by the operator has
+        // none. Cleared with the hold when the message is released.
+        sql: r#"
+ALTER TABLE queue_messages ADD COLUMN hold_reason TEXT;
+CREATE INDEX queue_quarantine ON queue_messages(arrival) WHERE hold_reason IS NOT NULL;
+"#,
+    },
 ];

@@ -103,12 +103,20 @@ pub struct QueueEntry {
     pub attempts: i64,
     pub next_attempt: i64,
     pub hold: bool,
+    /// Why a check put the message on hold (quarantine); `None` when it is
+    /// not held or the operator held it.
+    pub hold_reason: Option<String>,
     /// A delay warning went to the sender already.
     pub warned: bool,
     pub recipients: Vec<QueueRecipient>,
 }
 
 impl QueueEntry {
+    /// On hold because a check quarantined it (not the operator).
+    pub fn quarantined(&self) -> bool {
+        self.hold && self.hold_reason.is_some()
+    }
+
     pub fn pending(&self) -> impl Iterator<Item = &QueueRecipient> {
         self.recipients
             .iter()

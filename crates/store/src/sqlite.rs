@@ -224,6 +224,7 @@ fn entry_from_row(row: &SqliteRow) -> std::result::Result<QueueEntry, sqlx::Erro
         attempts: row.try_get("attempts")?,
         next_attempt: row.try_get("next_attempt")?,
         hold: row.try_get::<i64, _>("hold")? != 0,
+        hold_reason: row.try_get("hold_reason")?,
         warned: row.try_get::<i64, _>("warned")? != 0,
         recipients: Vec::new(),
     })
@@ -234,7 +235,7 @@ macro_rules! select_queue {
     ($rest:literal) => {
         concat!(
             "SELECT id, sender, size, arrival, client, protocol, attempts, next_attempt, hold, \
-             warned FROM queue_messages ",
+             hold_reason, warned FROM queue_messages ",
             $rest
         )
     };
@@ -520,8 +521,9 @@ impl Store for SqliteStore {
         let mut tx = self.writer.begin().await?;
         sqlx::query(
             "INSERT INTO queue_messages
-             (id, sender, size, arrival, client, protocol, attempts, next_attempt, hold)
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+             (id, sender, size, arrival, client, protocol, attempts, next_attempt, hold,
+              hold_reason)
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         )
         .bind(&entry.id)
         .bind(&entry.sender)
@@ -532,6 +534,7 @@ impl Store for SqliteStore {
         .bind(entry.attempts)
         .bind(entry.next_attempt)
         .bind(entry.hold as i64)
+        .bind(&entry.hold_reason)
         .execute(&mut *tx)
         .await
         .map_err(|e| already_exists(e, || format!("queue record {}", entry.id)))?;
@@ -626,12 +629,26 @@ impl Store for SqliteStore {
     }
 
     async fn queue_hold(&self, id: &str, hold: bool) -> Result<bool> {
-        let done = sqlx::query("UPDATE queue_messages SET hold = ? WHERE id = ?")
-            .bind(hold as i64)
-            .bind(id)
-            .execute(&self.writer)
-            .await?;
+        let done = sqlx::query(
+            "UPDATE queue_messages SET hold = ?,
+             hold_reason = CASE WHEN ? THEN hold_reason END WHERE id = ?",
+        )
+        .bind(hold as i64)
+        .bind(hold)
+        .bind(id)
+        .execute(&self.writer)
+        .await?;
         Ok(done.rows_affected() > 0)
+    }
+
+    async fn queue_quarantined(&self, arrived_before: Option<i64>) -> Result<Vec<QueueEntry>> {
+        let rows = sqlx::query(select_queue!(
+            "WHERE hold = 1 AND hold_reason IS NOT NULL AND arrival < ? ORDER BY arrival, id"
+        ))
+        .bind(arrived_before.unwrap_or(i64::MAX))
+        .fetch_all(&self.reader)
+        .await?;
+        self.entries(rows).await
     }
 
     async fn queue_reschedule(

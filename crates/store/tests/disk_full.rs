@@ -19,6 +19,7 @@ fn entry(n: usize) -> QueueEntry {
         attempts: 0,
         next_attempt: 1_700_000_000,
         hold: false,
+        hold_reason: None,
         warned: false,
         recipients: (0..4)
             .map(|idx| QueueRecipient {

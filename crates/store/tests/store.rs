@@ -122,6 +122,7 @@ async fn a_queued_message_round_trips_and_records_attempts() {
         attempts: 0,
         next_attempt: 1_700_000_000,
         hold: false,
+        hold_reason: None,
         warned: false,
         recipients: vec![
             QueueRecipient {
@@ -161,6 +162,72 @@ async fn a_queued_message_round_trips_and_records_attempts() {
     assert_eq!(after.pending().count(), 1);
     assert!(store.queue_remove("ABC123").await.unwrap());
     assert!(store.queue_list().await.unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn a_quarantined_message_keeps_its_reason_until_released_and_is_listed_by_age() {
+    let store = store_with_domain().await;
+    let entry = |id: &str, arrival: i64, reason: Option<&str>| QueueEntry {
+        id: id.into(),
+        sender: "x@remote.test".into(),
+        size: 10,
+        arrival,
+        client: "unknown[192.0.2.1]".into(),
+        protocol: "ESMTP".into(),
+        attempts: 0,
+        next_attempt: arrival,
+        hold: reason.is_some(),
+        hold_reason: reason.map(str::to_owned),
+        warned: false,
+        recipients: vec![QueueRecipient {
+            idx: 0,
+            address: "alice@example.test".into(),
+            orig: None,
+            status: RecipientStatus::Pending,
+            last_reply: None,
+        }],
+    };
+    store
+        .queue_insert(&entry("OLD", 1_000, Some("attachment refused: a.exe")))
+        .await
+        .unwrap();
+    store
+        .queue_insert(&entry("NEW", 2_000, Some("attachment refused: b.exe")))
+        .await
+        .unwrap();
+    store
+        .queue_insert(&entry("PLAIN", 1_500, None))
+        .await
+        .unwrap();
+    // The operator's hold is not a quarantine.
+    store.queue_hold("PLAIN", true).await.unwrap();
+    let ids = |list: Vec<QueueEntry>| list.into_iter().map(|e| e.id).collect::<Vec<_>>();
+    assert_eq!(
+        ids(store.queue_quarantined(None).await.unwrap()),
+        ["OLD", "NEW"]
+    );
+    assert_eq!(
+        ids(store.queue_quarantined(Some(2_000)).await.unwrap()),
+        ["OLD"]
+    );
+    assert!(
+        store
+            .queue_due(10_000, 10)
+            .await
+            .unwrap()
+            .iter()
+            .all(|e| e.id != "OLD")
+    );
+    let old = store.queue_get("OLD").await.unwrap().unwrap();
+    assert!(old.quarantined());
+    assert_eq!(
+        old.hold_reason.as_deref(),
+        Some("attachment refused: a.exe")
+    );
+    store.queue_hold("OLD", false).await.unwrap();
+    let released = store.queue_get("OLD").await.unwrap().unwrap();
+    assert!(!released.hold && released.hold_reason.is_none());
+    assert_eq!(ids(store.queue_quarantined(None).await.unwrap()), ["NEW"]);
 }
 
 #[tokio::test]
