@@ -92,7 +92,7 @@ pub fn url_host(chunk: &str) -> Option<String> {
 fn email(chunk: &str) -> Option<(String, String)> {
     let at = chunk.find('@')?;
     let local = chunk[..at]
-        .rsplit(|c: char| matches!(c, '<' | '(' | '"' | '\'' | ':' | '[' | ','))
+        .rsplit(['<', '(', '"', '\'', ':', '[', ','])
         .next()
         .unwrap_or("");
     let domain = chunk[at + 1..]
