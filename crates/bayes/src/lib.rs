@@ -1,7 +1,8 @@
 //! The Bayes spam classifier, without I/O.
 //!
-//! A message becomes [`Tokens`] (a [`Tokenizer`] fed with its decoded header
-//! fields, texts, URL hosts and facts): hashed features, each once, of the
+//! A message, as havre-content analysed it, becomes [`Tokens`] ([`tokenize`]:
+//! a [`Tokenizer`] fed with its decoded header fields, texts, URL hosts and
+//! facts): hashed features, each once, of the
 //! OSB kind Rspamd and CRM114 use. Learning counts, per token, how many
 //! learned spam and ham messages carried it ([`Counts`]); classifying
 //! ([`classify`]) combines the tokens' Robinson probabilities with Fisher's
@@ -19,10 +20,12 @@
 mod classify;
 mod counts;
 mod digest;
+mod message;
 mod tokens;
 mod words;
 
 pub use classify::{Classification, Params, chi2q, classify, classify_with, token_probability};
 pub use counts::{Class, Count, Counts, TokenHasher, TokenMap, Totals};
 pub use digest::digest;
+pub use message::tokenize;
 pub use tokens::{MAX_HEADER_BYTES, MAX_WORDS, Tokenizer, Tokens, WINDOW};

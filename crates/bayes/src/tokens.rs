@@ -40,6 +40,7 @@ const URL: u64 = 0x5eed_0002;
 const EMAIL: u64 = 0x5eed_0003;
 const HEADER_NAME: u64 = 0x5eed_0004;
 const FACT: u64 = 0x5eed_0005;
+const HIDDEN: u64 = 0x5eed_0006;
 
 /// A message's tokens, sorted and without duplicates.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -182,6 +183,12 @@ impl Tokenizer {
     /// The text of a body part (HTML with its tags stripped), decoded.
     pub fn text(&mut self, text: &str) {
         self.stream(text, Stream::new(BODY, true), true);
+    }
+
+    /// Text an HTML part hides from its reader: its words apart from the
+    /// visible ones.
+    pub fn hidden_text(&mut self, text: &str) {
+        self.stream(text, Stream::new(HIDDEN, false), false);
     }
 
     /// The host of a URL found in the message (text or HTML link).
