@@ -37,6 +37,7 @@ pub struct Config {
     pub greylist: crate::policy::Greylist,
     pub policy: crate::policy::Policy,
     pub guard: crate::guard::Guard,
+    pub spam: crate::spam::Spam,
 }
 
 impl Config {
