@@ -503,6 +503,14 @@ pub static KEY_DOCS: &[(&str, &str)] = &[
          not answered counts as not listed.",
     ),
     (
+        "spam.learn_from_junk",
+        "Teach the user's own Bayes counts from her IMAP moves, as Dovecot's imapsieve with \
+         rspamc learn_spam/learn_ham does: a message copied or moved into her Junk folder (or \
+         appended to it) is learned as spam, one copied or moved out of Junk into any folder \
+         but Trash as ham. Learned in the background after the command answered; a reload \
+         switches it.",
+    ),
+    (
         "spam.weights",
         r#"Weights replacing the defaults of symbols: SYMBOL = points, e.g. MIME_HTML_ONLY = 1.5 (see `havre spam symbols`; an unknown symbol is refused)."#,
     ),

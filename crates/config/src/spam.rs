@@ -107,6 +107,9 @@ pub struct Spam {
     pub dns_time_limit: Duration,
     /// Symbol name -> weight, replacing the default weight.
     pub weights: BTreeMap<String, Points>,
+    /// Learn spam from what users move into their Junk folder over IMAP,
+    /// ham from what they move out of it (Dovecot's imapsieve convention).
+    pub learn_from_junk: bool,
 }
 
 impl Default for Spam {
@@ -127,6 +130,7 @@ impl Default for Spam {
             uribl_max_hosts: 20,
             dns_time_limit: Duration::from_secs(5),
             weights: BTreeMap::new(),
+            learn_from_junk: true,
         }
     }
 }
