@@ -181,6 +181,27 @@ pub enum Command {
     /// List, add or lift bans of client addresses (the guard, like fail2ban-client)
     #[command(subcommand, long_about = BAN_HELP)]
     Ban(BanCommand),
+    /// The Bayes spam classifier: what it learned
+    #[command(subcommand)]
+    Spam(SpamCommand),
+}
+
+#[derive(Subcommand)]
+pub enum SpamCommand {
+    /// How many spam and ham messages the Bayes classifier learned, globally and per user
+    #[command(
+        long_about = "Prints how many messages the Bayes classifier learned as spam and as \
+        ham: the global counts (`havre spam learn` without --user), then each user's own \
+        (`havre spam learn --user`, and what she moves into and out of her Junk folder over \
+        IMAP when spam.learn_from_junk is on). With --user, only that user's."
+    )]
+    Stats {
+        /// Only this user's counts
+        #[arg(long, value_name = "ADDRESS")]
+        user: Option<String>,
+        #[command(flatten)]
+        format: Format,
+    },
 }
 
 const BAN_HELP: &str = "\

@@ -14,6 +14,7 @@ mod dns_cmd;
 mod exit;
 mod import_cmd;
 mod init;
+mod junk_learning;
 mod live;
 mod locate;
 mod logging;
@@ -31,6 +32,7 @@ mod reload_cmd;
 mod sendmail;
 mod serve;
 mod session_cmd;
+mod spam_stats_cmd;
 mod tls;
 mod version;
 
@@ -161,5 +163,8 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             check_cmd::run(config, args).await
         }
         Command::Ban(cmd) => ban_cmd::run(config, cmd).await,
+        Command::Spam(cli::SpamCommand::Stats { user, format }) => {
+            spam_stats_cmd::run(config, user, format.json).await
+        }
     }
 }
