@@ -3,6 +3,7 @@
 
 mod auth_cmd;
 mod ban_cmd;
+mod bayes_model;
 mod check_cmd;
 mod checks;
 mod cli;
@@ -31,6 +32,7 @@ mod reload_cmd;
 mod sendmail;
 mod serve;
 mod session_cmd;
+mod spam_cmd;
 mod tls;
 mod version;
 
@@ -161,5 +163,6 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             check_cmd::run(config, args).await
         }
         Command::Ban(cmd) => ban_cmd::run(config, cmd).await,
+        Command::Spam(cmd) => spam_cmd::run(config, cmd).await,
     }
 }
