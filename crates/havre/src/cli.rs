@@ -191,13 +191,14 @@ pub enum SpamCommand {
     /// Learn messages as spam or as ham, globally or for one user (like sa-learn)
     #[command(
         long_about = SPAM_LEARN_HELP,
+        group = clap::ArgGroup::new("class").required(true).args(["spam", "ham"]),
         after_help = "Examples:\n  \
         havre spam learn --spam /srv/mail/example.org/alice/Maildir/.Junk\n  \
         havre spam learn --ham --user alice@example.org ~/sorted/ham/*.eml"
     )]
     Learn {
         /// The messages are spam
-        #[arg(long, required_unless_present = "ham", conflicts_with = "ham")]
+        #[arg(long)]
         spam: bool,
         /// The messages are not spam
         #[arg(long)]
