@@ -3,6 +3,13 @@
 //! generation moved), a user's own counts read for the tokens of one
 //! message, added to the global ones.
 //!
+//! A message never waits for the global counts: they are caught up by a
+//! task of their own (at most one at a time, at most once a second), and a
+//! message classified meanwhile uses the copy as it is. So the first load
+//! of a large database, seconds long, runs to its end even when the filter
+//! gives up on a slow answer, and until it ends the classifier says nothing
+//! (too little learned).
+//!
 //! `spam_probability` has the signature of `havre_filter::BayesModel`, so
 //! the filter asks it through that trait.
 
@@ -27,9 +34,9 @@ pub struct StoredBayes {
     store: Arc<dyn Store>,
     params: Params,
     min_learns: u64,
-    global: RwLock<Global>,
+    global: Arc<RwLock<Global>>,
     /// One refresh at a time; the time of the last one.
-    refreshed: tokio::sync::Mutex<Option<Instant>>,
+    refreshed: Arc<tokio::sync::Mutex<Option<Instant>>>,
 }
 
 #[derive(Default)]
@@ -55,33 +62,36 @@ impl StoredBayes {
             store,
             params,
             min_learns,
-            global: RwLock::new(Global::default()),
-            refreshed: tokio::sync::Mutex::new(None),
+            global: Arc::new(RwLock::new(Global::default())),
+            refreshed: Arc::new(tokio::sync::Mutex::new(None)),
         }
     }
 
     /// Brings the copy of the global counts up to the store's generation
     /// (at most once per [`REFRESH_EVERY`] unless `now`).
     pub async fn refresh(&self, now: bool) -> Result<(), StoreError> {
-        let mut last = self.refreshed.lock().await;
-        if !now && last.is_some_and(|at| at.elapsed() < REFRESH_EVERY) {
-            return Ok(());
+        refresh(&self.store, &self.global, &self.refreshed, now).await
+    }
+
+    /// Starts a refresh on a task of its own when one is due and none runs.
+    fn refresh_in_background(&self) {
+        match self.refreshed.try_lock() {
+            Ok(last) if last.is_none_or(|at| at.elapsed() >= REFRESH_EVERY) => {}
+            _ => return,
         }
-        let mut since = self.read_global().generation;
-        let (mut totals, mut changes) = self.store.bayes_changes(BAYES_GLOBAL, since).await?;
-        if totals.generation < since {
-            // The database went back (restored from a backup): read it all.
-            (totals, changes) = self.store.bayes_changes(BAYES_GLOBAL, 0).await?;
-            *self.global.write().unwrap_or_else(|e| e.into_inner()) = Global::default();
-            since = 0;
-        }
-        if totals.generation != since {
-            let mut global = self.global.write().unwrap_or_else(|e| e.into_inner());
-            apply(&mut global.counts, totals, &changes);
-            global.generation = totals.generation;
-        }
-        *last = Some(Instant::now());
-        Ok(())
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+            return;
+        };
+        let (store, global, refreshed) = (
+            self.store.clone(),
+            self.global.clone(),
+            self.refreshed.clone(),
+        );
+        runtime.spawn(async move {
+            if let Err(err) = refresh(&store, &global, &refreshed, false).await {
+                tracing::warn!(target: "checks", "spam: cannot read the Bayes counts: {err}");
+            }
+        });
     }
 
     fn read_global(&self) -> std::sync::RwLockReadGuard<'_, Global> {
@@ -91,7 +101,7 @@ impl StoredBayes {
     /// Classifies a message for `users` (their own counts added to the
     /// global ones; none for the global counts alone).
     pub async fn classify(&self, tokens: &Tokens, users: &[String]) -> Result<Verdict, StoreError> {
-        self.refresh(false).await?;
+        self.refresh_in_background();
         let mut layers = Vec::new();
         for user in users {
             let totals = self.store.bayes_totals(user).await?;
@@ -134,6 +144,33 @@ impl StoredBayes {
             }
         }
     }
+}
+
+async fn refresh(
+    store: &Arc<dyn Store>,
+    global: &RwLock<Global>,
+    refreshed: &tokio::sync::Mutex<Option<Instant>>,
+    now: bool,
+) -> Result<(), StoreError> {
+    let mut last = refreshed.lock().await;
+    if !now && last.is_some_and(|at| at.elapsed() < REFRESH_EVERY) {
+        return Ok(());
+    }
+    let mut since = global.read().unwrap_or_else(|e| e.into_inner()).generation;
+    let (mut totals, mut changes) = store.bayes_changes(BAYES_GLOBAL, since).await?;
+    if totals.generation < since {
+        // The database went back (restored from a backup): read it all.
+        (totals, changes) = store.bayes_changes(BAYES_GLOBAL, 0).await?;
+        *global.write().unwrap_or_else(|e| e.into_inner()) = Global::default();
+        since = 0;
+    }
+    if totals.generation != since {
+        let mut global = global.write().unwrap_or_else(|e| e.into_inner());
+        apply(&mut global.counts, totals, &changes);
+        global.generation = totals.generation;
+    }
+    *last = Some(Instant::now());
+    Ok(())
 }
 
 /// Sets the counts and totals the store gave.
@@ -256,6 +293,37 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn a_message_does_not_wait_for_the_counts_which_catch_up_on_their_own() {
+        let store: Arc<dyn Store> = Arc::new(SqliteStore::memory().await.unwrap());
+        store
+            .bayes_learn(
+                BAYES_GLOBAL,
+                &learn(3, BayesClass::Spam, "cheap pills online"),
+            )
+            .await
+            .unwrap();
+        store
+            .bayes_learn(BAYES_GLOBAL, &learn(3, BayesClass::Ham, "meeting notes"))
+            .await
+            .unwrap();
+        let model = StoredBayes::new(store.clone(), Params::default(), 3);
+        let message = tokens("cheap pills online");
+        // Nothing loaded yet: no word, and no wait.
+        let first = model.classify(&message, &[]).await.unwrap();
+        assert!(!first.trained);
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            let verdict = model.classify(&message, &[]).await.unwrap();
+            if verdict.trained {
+                assert!(verdict.classification.probability.unwrap() > 0.9);
+                break;
+            }
+            assert!(Instant::now() < deadline, "the counts never caught up");
+        }
+    }
+
+    #[tokio::test]
     async fn a_users_own_counts_join_the_global_ones() {
         let store: Arc<dyn Store> = Arc::new(SqliteStore::memory().await.unwrap());
         let model = StoredBayes::new(store.clone(), Params::default(), 1);
@@ -276,6 +344,7 @@ mod tests {
             )
             .await
             .unwrap();
+        model.refresh(true).await.unwrap();
         let newsletter = tokens("weekly newsletter digest");
         let global = model.classify(&newsletter, &[]).await.unwrap();
         let hers = model.classify(&newsletter, &[alice]).await.unwrap();

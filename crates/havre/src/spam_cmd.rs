@@ -265,6 +265,7 @@ async fn classify(
         vec![owner]
     };
     let model = StoredBayes::new(store, Params::default(), MIN_LEARNS);
+    model.refresh(true).await?;
     let limits = Limits::default();
     let mut out = Vec::new();
     for file in files {
