@@ -18,7 +18,8 @@ pub fn digest(raw: &[u8], message_id: Option<&str>) -> [u8; 16] {
     xxh3_128(&input).to_be_bytes()
 }
 
-/// The bytes after the first empty line (CRLF or LF), or nothing.
+/// The bytes after the first empty line (CRLF or LF); without one (a
+/// message of header fields only, or no header at all), all of them.
 fn body_of(raw: &[u8]) -> &[u8] {
     let mut at = 0;
     while let Some(nl) = raw[at..].iter().position(|&b| b == b'\n') {
@@ -29,7 +30,7 @@ fn body_of(raw: &[u8]) -> &[u8] {
         }
         at = line_end + 1;
     }
-    &[]
+    raw
 }
 
 #[cfg(test)]
@@ -43,5 +44,7 @@ mod tests {
         assert_eq!(digest(a, Some("<1@x>")), digest(b, Some("<1@x>")));
         assert_ne!(digest(a, Some("<1@x>")), digest(a, Some("<2@x>")));
         assert_ne!(digest(a, None), digest(b"S: x\n\nother\r\n", None));
+        // No body: the whole message names it.
+        assert_ne!(digest(b"S: x\r\n", None), digest(b"S: y\r\n", None));
     }
 }

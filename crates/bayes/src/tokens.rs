@@ -182,6 +182,10 @@ impl Tokenizer {
 
     /// The text of a body part (HTML with its tags stripped), decoded.
     pub fn text(&mut self, text: &str) {
+        // About one word in six bytes, each a unigram and WINDOW pairs:
+        // grown once rather than doubled a dozen times.
+        let words = (text.len() / 6).min(MAX_WORDS.saturating_sub(self.words));
+        self.out.reserve(words * (WINDOW + 1));
         self.stream(text, Stream::new(BODY, true), true);
     }
 

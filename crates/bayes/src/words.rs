@@ -69,7 +69,11 @@ pub fn url_host(chunk: &str) -> Option<String> {
         }
         None => {
             let trimmed = chunk.trim_start_matches(|c: char| !c.is_alphanumeric());
-            if trimmed.len() > 4 && trimmed[..4].eq_ignore_ascii_case("www.") {
+            if trimmed.len() > 4
+                && trimmed
+                    .get(..4)
+                    .is_some_and(|w| w.eq_ignore_ascii_case("www."))
+            {
                 trimmed
             } else {
                 return None;
@@ -174,6 +178,44 @@ mod tests {
             all("QUJDREVGR0hJSktMTU5PUFFSU1RVVldYWVo="),
             vec![Piece::Skip('Q', 30)]
         );
+    }
+
+    #[test]
+    fn any_text_is_cut_without_panicking() {
+        for text in [
+            "now’s",
+            "ww’",
+            "www.’",
+            "é://x",
+            "://",
+            "a@",
+            "@b.c",
+            "x@é.",
+            "http://[::1]:80/",
+            "\u{0}\u{10FFFF}",
+            "…….",
+            "$",
+            "'-'",
+            "日本語のテキスト",
+            "wwwé",
+            "http://@",
+        ] {
+            pieces(text, |_| {});
+            registrable(text);
+        }
+        // Every 1- to 3-character string over a mixed alphabet.
+        let alphabet = ['w', '.', ':', '/', '@', 'é', '’', ' ', '\'', 'x'];
+        for a in alphabet {
+            for b in alphabet {
+                for c in alphabet {
+                    let text: String = [a, b, c].iter().collect();
+                    pieces(&text, |_| {});
+                    pieces(&format!("www.{text}"), |_| {});
+                    pieces(&format!("http://{text}"), |_| {});
+                    registrable(&text);
+                }
+            }
+        }
     }
 
     #[test]

@@ -3,6 +3,7 @@
 
 mod auth_cmd;
 mod ban_cmd;
+mod bayes_model;
 mod check_cmd;
 mod checks;
 mod cli;
@@ -32,6 +33,7 @@ mod reload_cmd;
 mod sendmail;
 mod serve;
 mod session_cmd;
+mod spam_cmd;
 mod spam_stats_cmd;
 mod tls;
 mod version;
@@ -163,8 +165,6 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             check_cmd::run(config, args).await
         }
         Command::Ban(cmd) => ban_cmd::run(config, cmd).await,
-        Command::Spam(cli::SpamCommand::Stats { user, format }) => {
-            spam_stats_cmd::run(config, user, format.json).await
-        }
+        Command::Spam(cmd) => spam_cmd::run(config, cmd).await,
     }
 }
