@@ -218,3 +218,63 @@ m.logout()
     // The move made while learning was off was not learned.
     assert_eq!(learned(&node, ALICE), (1, 0));
 }
+
+/// `havre spam classify FILE [--user ADDRESS] --json`: the Bayes
+/// probability (None while no spam or no ham was learned).
+fn probability(node: &Havre, file: &std::path::Path, user: Option<&str>) -> Option<f64> {
+    let path = file.display().to_string();
+    let mut args = vec!["spam", "classify", &path, "--json"];
+    if let Some(user) = user {
+        args.extend(["--user", user]);
+    }
+    let out = node.cli_ok(&args);
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    v[0]["probability"].as_f64()
+}
+
+#[test]
+fn what_a_user_sorts_into_and_out_of_junk_moves_the_probability_of_her_similar_mail() {
+    let node = node();
+    deliver_all(
+        &node,
+        &[
+            (
+                "Cheap pills",
+                "Buy cheap pills online now. Best prices, discount pharmacy, order today.",
+            ),
+            (
+                "Budget meeting",
+                "Here are the notes of the budget meeting on Tuesday. The team agreed on the agenda.",
+            ),
+        ],
+    );
+    let spammy = node.dir().join("spammy.eml");
+    let hammy = node.dir().join("hammy.eml");
+    std::fs::write(
+        &spammy,
+        "From: other@remote.test\r\nSubject: Discount pills\r\n\r\n\
+         Order cheap pills online today, best discount prices at our pharmacy.\r\n",
+    )
+    .unwrap();
+    std::fs::write(
+        &hammy,
+        "From: other@remote.test\r\nSubject: Meeting agenda\r\n\r\n\
+         The agenda of the team meeting on Tuesday, with the budget notes.\r\n",
+    )
+    .unwrap();
+    assert_eq!(probability(&node, &spammy, Some(ALICE)), None);
+
+    imap_transfer(&node, "MOVE", "INBOX", "Cheap pills", "Junk");
+    // Ham she had put in Junk by mistake and takes back.
+    imap_transfer(&node, "MOVE", "INBOX", "Budget meeting", "Junk");
+    imap_transfer(&node, "MOVE", "Junk", "Budget meeting", "INBOX");
+    wait_for_lessons(&node, 3);
+    assert_eq!(learned(&node, ALICE), (1, 1));
+
+    let spam_p = probability(&node, &spammy, Some(ALICE)).expect("spam and ham learned");
+    let ham_p = probability(&node, &hammy, Some(ALICE)).expect("spam and ham learned");
+    assert!(spam_p > 0.9, "similar spam: {spam_p}");
+    assert!(ham_p < 0.1, "similar ham: {ham_p}");
+    // Her lessons are hers: the global counts learned nothing.
+    assert_eq!(probability(&node, &spammy, None), None);
+}
