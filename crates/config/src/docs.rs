@@ -499,6 +499,85 @@ pub static KEY_DOCS: &[(&str, &str)] = &[
         "Quarantined mail older than this is deleted (each one logged) by the relay role; 0 keeps it until \
          an operator acts.",
     ),
+    (
+        "spam",
+        "The spam filter (Rspamd's job), last of the end-of-DATA checks of the mx role: named symbols \
+         (authentication results, DNS and URI lists, header sanity, body and HTML, attachments, GTUBE, \
+         Bayes) each add their weight; the score decides the action and the marking. Every accepted \
+         message gets X-Spam-Score: and X-Spam-Symbols:. `havre spam check FILE` shows the symbols of \
+         a message, `havre spam symbols` every symbol with its default weight.",
+    ),
+    (
+        "spam.enabled",
+        "Score mail from the Internet (mx) at the end of DATA (false: no scoring, no X-Spam headers).",
+    ),
+    (
+        "spam.scan_submission",
+        "Also score mail of authenticated users at submission.",
+    ),
+    (
+        "spam.max_size",
+        "Messages bigger than this are not scored (they get the symbol SCAN_SKIPPED_SIZE only).",
+    ),
+    (
+        "spam.reject",
+        "From this score the message is refused: 554 5.7.1 (GTUBE always is).",
+    ),
+    (
+        "spam.add_header",
+        "From this score (below spam.reject) the message is accepted with X-Spam: Yes.",
+    ),
+    (
+        "spam.greylist",
+        "From this score (below spam.add_header) the message is deferred with 451 4.7.1 once, then \
+         accepted when the same message comes back after greylist.delay (as Rspamd's greylist action; \
+         kept in the state like greylisting's triplets).",
+    ),
+    (
+        "spam.junk_above",
+        "Mail scored above this goes into the recipient's Junk folder (X-Havre-Quarantine: spam).",
+    ),
+    (
+        "spam.level_high",
+        "Above this score: X-Spam-Status: HIGH and spam.subject_tag before the subject.",
+    ),
+    (
+        "spam.level_medium",
+        "From this score up to spam.level_high: X-Spam-Status: MEDIUM.",
+    ),
+    (
+        "spam.level_low",
+        "From this score up to spam.level_medium: X-Spam-Status: LOW; below it no X-Spam-Status.",
+    ),
+    (
+        "spam.subject_tag",
+        r#"Put before the Subject: of mail above spam.level_high ("" = the subject is left alone)."#,
+    ),
+    (
+        "spam.uribl",
+        r#"DNS lists of domains the hosts of the URLs in the text and HTML of a message are looked up in, in the syntax of mx.rhsbl ("multi.uribl.example", "dbl.example=127.0.1.[2..99]*2"): each list that lists a host adds URIBL_LISTED times its weight."#,
+    ),
+    (
+        "spam.uribl_max_hosts",
+        "At most this many different URL hosts of a message are looked up (the first ones).",
+    ),
+    (
+        "spam.dns_time_limit",
+        "The DNS lookups of one message (mx.dnsbl, mx.rhsbl and spam.uribl) stop after this; what has \
+         not answered counts as not listed.",
+    ),
+    (
+        "spam.learn_from_junk",
+        "Teach the user's own Bayes counts from her IMAP moves, as Dovecot's imapsieve with \
+         rspamc learn_spam/learn_ham does: a message copied or moved into her Junk folder (or \
+         appended to it) is learned as spam, one copied or moved out of Junk into any folder \
+         but Trash as ham. Learned in the background after the command answered; a reload \
+         switches it.",
+    ),
+    (
+        "spam.weights",
+        r#"Weights replacing the defaults of symbols: SYMBOL = points, e.g. MIME_HTML_ONLY = 1.5 (see `havre spam symbols`; an unknown symbol is refused)."#,
+    ),
 ];
 
 /// The syntax of `[[policy.rules]]`, printed before the rules in the

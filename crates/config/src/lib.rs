@@ -50,6 +50,7 @@ mod load;
 mod locate;
 mod model;
 mod policy;
+mod spam;
 mod validate;
 mod values;
 
@@ -72,6 +73,7 @@ pub use model::{
 pub use policy::{
     Greylist, Policy, PolicyAction, PolicyRule, PolicyStage, RateKey, RateLimitSpec, RateWhat,
 };
+pub use spam::{Points, Spam};
 pub use values::{Duration, Size, ValueError};
 
 /// Re-exported so callers of [`init_text`] can build values.

@@ -40,6 +40,7 @@ pub struct Config {
     pub antivirus: crate::antivirus::Antivirus,
     pub attachments: crate::attachments::Attachments,
     pub quarantine: crate::attachments::Quarantine,
+    pub spam: crate::spam::Spam,
 }
 
 impl Config {

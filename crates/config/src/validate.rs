@@ -208,6 +208,7 @@ pub(crate) fn problems(cfg: &Config) -> Vec<Problem> {
     guard_problems(&cfg.guard, &mut out);
     antivirus_problems(&cfg.antivirus, &mut out);
     attachments_problems(&cfg.attachments, &mut out);
+    spam_problems(&cfg.spam, &mut out);
     out
 }
 
@@ -665,6 +666,65 @@ fn attachments_problems(a: &crate::attachments::Attachments, out: &mut Vec<Probl
                 format!("expected a MIME type like \"application/x-msdownload\", found {t:?}"),
             ));
         }
+    }
+}
+
+/// `[spam]`: thresholds in the order of their actions, levels in the order
+/// of their names, a time for the lookups.
+fn spam_problems(s: &crate::spam::Spam, out: &mut Vec<Problem>) {
+    if s.greylist > s.add_header {
+        out.push(problem(
+            &["spam", "greylist"],
+            format!(
+                "must not be above spam.add_header ({} > {})",
+                s.greylist, s.add_header
+            ),
+        ));
+    }
+    if s.add_header > s.reject {
+        out.push(problem(
+            &["spam", "add_header"],
+            format!(
+                "must not be above spam.reject ({} > {})",
+                s.add_header, s.reject
+            ),
+        ));
+    }
+    if s.level_low > s.level_medium {
+        out.push(problem(
+            &["spam", "level_low"],
+            format!(
+                "must not be above spam.level_medium ({} > {})",
+                s.level_low, s.level_medium
+            ),
+        ));
+    }
+    if s.level_medium > s.level_high {
+        out.push(problem(
+            &["spam", "level_medium"],
+            format!(
+                "must not be above spam.level_high ({} > {})",
+                s.level_medium, s.level_high
+            ),
+        ));
+    }
+    if s.subject_tag.chars().any(char::is_control) {
+        out.push(problem(
+            &["spam", "subject_tag"],
+            "must be one line without control characters",
+        ));
+    }
+    if s.uribl_max_hosts > 1000 {
+        out.push(problem(
+            &["spam", "uribl_max_hosts"],
+            "must be at most 1000 (each host is one lookup per list)",
+        ));
+    }
+    if s.dns_time_limit.0.is_zero() {
+        out.push(problem(
+            &["spam", "dns_time_limit"],
+            "must be longer than 0s",
+        ));
     }
 }
 

@@ -184,7 +184,94 @@ pub enum Command {
     /// List, add or lift bans of client addresses (the guard, like fail2ban-client)
     #[command(subcommand, long_about = BAN_HELP)]
     Ban(BanCommand),
+    /// Teach the Bayes spam classifier, or ask it about a message (like sa-learn)
+    #[command(subcommand)]
+    Spam(SpamCommand),
 }
+
+#[derive(Subcommand)]
+pub enum SpamCommand {
+    /// Learn messages as spam or as ham, globally or for one user (like sa-learn)
+    #[command(
+        long_about = SPAM_LEARN_HELP,
+        group = clap::ArgGroup::new("class").required(true).args(["spam", "ham"]),
+        after_help = "Examples:\n  \
+        havre spam learn --spam /srv/mail/example.org/alice/Maildir/.Junk\n  \
+        havre spam learn --ham --user alice@example.org ~/sorted/ham/*.eml"
+    )]
+    Learn {
+        /// The messages are spam
+        #[arg(long)]
+        spam: bool,
+        /// The messages are not spam
+        #[arg(long)]
+        ham: bool,
+        /// Teach USER's own counts instead of the global ones
+        #[arg(long, value_name = "ADDRESS")]
+        user: Option<String>,
+        /// Message files, directories of them, or Maildir folders
+        #[arg(required = true, value_name = "FILE|DIR")]
+        paths: Vec<PathBuf>,
+    },
+    /// Print the Bayes probability that messages are spam, and how many tokens said so
+    #[command(
+        long_about = "Prints, for each FILE, the probability (0 to 1) that the Bayes classifier \
+        gives it with what was learned (the global counts, plus USER's own with --user), and how \
+        many of its tokens counted. Only the classifier speaks here: `havre spam check` gives the \
+        whole score. `-` when no spam or no ham was learned yet; a note says when fewer than 200 \
+        of each were learned, below which the filter leaves the probability out. Nothing is \
+        learned or changed."
+    )]
+    Classify {
+        /// Message files
+        #[arg(required = true, value_name = "FILE")]
+        files: Vec<PathBuf>,
+        /// Add USER's own counts to the global ones
+        #[arg(long, value_name = "ADDRESS")]
+        user: Option<String>,
+        #[command(flatten)]
+        format: Format,
+    },
+    /// How many spam and ham messages the Bayes classifier learned, globally and per user
+    #[command(
+        long_about = "Prints how many messages the Bayes classifier learned as spam and as \
+        ham: the global counts (`havre spam learn` without --user), then each user's own \
+        (`havre spam learn --user`, and what she moves into and out of her Junk folder over \
+        IMAP when spam.learn_from_junk is on). With --user, only that user's."
+    )]
+    Stats {
+        /// Only this user's counts
+        #[arg(long, value_name = "ADDRESS")]
+        user: Option<String>,
+        #[command(flatten)]
+        format: Format,
+    },
+}
+
+const SPAM_LEARN_HELP: &str = "\
+Teaches the Bayes classifier that the messages in FILE|DIR... are spam (--spam) or \
+not (--ham). Each message becomes its tokens (words and word pairs of its decoded text and \
+subject, HTML without its tags, URLs as their domains, header fields apart) and the counts \
+of those tokens go up for its class. Learn both kinds, in similar amounts: the classifier \
+compares them, and the filter uses its word only once 200 spam and 200 ham are learned.
+
+FILE is one message (RFC 5322, as a .eml file or a Maildir file). DIR is a directory of \
+such files, or a Maildir folder, whose cur/ and new/ are read (not its sub-folders: name \
+.Junk or .Archive to learn those).
+
+Without --user, the global counts learn (every user's mail is classified with them); with \
+--user ADDRESS, that user's own counts, which are added to the global ones for her mail.
+
+A message is known by its Message-ID and body: learning it again as the same class \
+changes nothing (it is counted as already known); learning it as the other class moves \
+it, as when a user takes a message out of Junk. Messages are recorded 500 at a time, each \
+batch in one transaction, so an interrupted run keeps what it recorded and can simply be \
+run again. A progress bar shows on a terminal for more than 500 messages.
+
+Prints `learned N spam messages (M already known)`; a file that cannot be read is named \
+and the exit status is 1. Run as root, it acts as server.user (the files must be readable \
+by that account). Works while havre serve runs; the filter takes the new counts within a \
+second.";
 
 const BAN_HELP: &str = "\
 The guard bans a client address that goes over a [guard] limit (failed logins, unknown \

@@ -98,6 +98,9 @@ pub struct Shared {
     /// Counts every role's offences and holds the bans (one per node; a
     /// reload changes its limits, not its counts).
     pub guard: havre_guard::Guard,
+    /// What users move into and out of Junk, learned in the background
+    /// (`spam.learn_from_junk` turns it on and off).
+    pub junk_lessons: Arc<havre_mailbox::LessonQueue>,
 }
 
 /// The publishers of each role's settings.
@@ -159,6 +162,9 @@ impl Live {
         self.shared
             .guard
             .apply(havre_guard::settings_from_config(config));
+        self.shared
+            .junk_lessons
+            .set_enabled(config.spam.learn_from_junk);
         let before = self.outbound.borrow().clone();
         let signers = match material.signers {
             Some(signers) => Arc::new(signers),

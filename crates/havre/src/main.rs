@@ -3,6 +3,7 @@
 
 mod auth_cmd;
 mod ban_cmd;
+mod bayes_model;
 mod check_cmd;
 mod checks;
 mod cli;
@@ -14,6 +15,7 @@ mod dns_cmd;
 mod exit;
 mod import_cmd;
 mod init;
+mod junk_learning;
 mod live;
 mod locate;
 mod logging;
@@ -33,6 +35,8 @@ mod reload_cmd;
 mod sendmail;
 mod serve;
 mod session_cmd;
+mod spam_cmd;
+mod spam_stats_cmd;
 mod tls;
 mod version;
 
@@ -164,5 +168,6 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             check_cmd::run(config, args).await
         }
         Command::Ban(cmd) => ban_cmd::run(config, cmd).await,
+        Command::Spam(cmd) => spam_cmd::run(config, cmd).await,
     }
 }

@@ -288,10 +288,13 @@ async fn shared(loaded: &LoadedConfig) -> anyhow::Result<Shared> {
     let guard = havre_guard::Guard::open(havre_guard::settings_from_config(config), state.clone())
         .await
         .context("cannot read the bans")?;
-    let mailboxes = Mailboxes::new(
-        store,
-        loaded.maildir_template().display().to_string(),
-        config.server.hostname.clone(),
+    let (mailboxes, junk_lessons) = crate::junk_learning::learning_mailboxes(
+        Mailboxes::new(
+            store,
+            loaded.maildir_template().display().to_string(),
+            config.server.hostname.clone(),
+        ),
+        config.spam.learn_from_junk,
     );
     Ok(Shared {
         directory,
@@ -305,6 +308,7 @@ async fn shared(loaded: &LoadedConfig) -> anyhow::Result<Shared> {
         origin,
         state,
         guard,
+        junk_lessons,
     })
 }
 

@@ -5,7 +5,7 @@ use havre_imap_proto::{
     AppendCommand, CatenatePart, Code, DateTime, FetchAttr, FetchCommand, ImapUrl, Mailbox,
     RangeSet, SequenceSet, Status, StoreCommand, StoreMode,
 };
-use havre_mailbox::{Appended, MailboxError};
+use havre_mailbox::{Appended, MailboxError, Transfer};
 use havre_net::Conn;
 use havre_store::{FlagMode, MessageRecord, apply_flags, same_flags};
 
@@ -487,10 +487,15 @@ impl Session {
         if let Err(o) = self.check_quota(records.iter().map(|r| r.size).sum()).await {
             return o;
         }
+        let how = if moving {
+            Transfer::Move
+        } else {
+            Transfer::Copy
+        };
         let pairs = match self
             .services
             .mailboxes
-            .copy(self.user(), &source, &records, &destination)
+            .transfer(self.user(), &source, &records, &destination, how)
             .await
         {
             Ok(p) => p,

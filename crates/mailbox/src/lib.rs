@@ -24,6 +24,8 @@ mod files;
 mod flags;
 mod import;
 mod in_flight;
+mod junk;
+mod lessons;
 mod mailboxes;
 mod notify;
 mod quarantine;
@@ -35,7 +37,9 @@ use sha2::{Digest, Sha256};
 
 pub use flags::{from_letters, to_letters};
 pub use import::{ImportError, ImportReport, ImportedFolder, import_dovecot_maildir};
-pub use mailboxes::{Appended, DEFAULT_FOLDERS, MailboxError, Mailboxes, normalize_name};
+pub use junk::{Cause, JUNK, JunkClass, JunkLearner, Lesson, TRASH, lesson_class, special_folder};
+pub use lessons::{LESSON_QUEUE, Learned, LessonQueue, Taught, Teacher};
+pub use mailboxes::{Appended, DEFAULT_FOLDERS, MailboxError, Mailboxes, Transfer, normalize_name};
 pub use notify::{CAPACITY as NOTIFY_CAPACITY, Change, MessageChange, Notifier};
 pub use quarantine::QUARANTINE_HEADER;
 

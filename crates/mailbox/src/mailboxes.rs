@@ -14,6 +14,7 @@ use havre_store::{MailboxInit, MailboxRecord, MessageRecord, NewMessage, Store, 
 
 use crate::dovecot::Folders;
 use crate::in_flight::InFlight;
+use crate::junk::{Cause, JunkLearner, Lesson, lesson_class, may_be_junk};
 use crate::notify::{Change, MessageChange, Notifier};
 
 /// Folders every new user gets, with their RFC 6154 special use.
@@ -90,6 +91,16 @@ pub struct Mailboxes {
     pub(crate) folders: Folders,
     /// Held while a user's `subscriptions` file is written.
     subscriptions: Arc<tokio::sync::Mutex<()>>,
+    /// Told of messages moved into or out of Junk (`junk.rs`); none: off.
+    junk_learner: Option<Arc<dyn JunkLearner>>,
+}
+
+/// How COPY and MOVE (RFC 6851) bring messages into a folder: the same
+/// writing, told apart in what learning from Junk logs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Transfer {
+    Copy,
+    Move,
 }
 
 fn unix_now() -> i64 {
@@ -139,7 +150,15 @@ impl Mailboxes {
             in_flight: InFlight::default(),
             folders: Folders::default(),
             subscriptions: Arc::default(),
+            junk_learner: None,
         }
+    }
+
+    /// These mailboxes, telling `learner` of every message a user moves,
+    /// copies or appends into her Junk folder or out of it.
+    pub fn with_junk_learner(mut self, learner: Arc<dyn JunkLearner>) -> Mailboxes {
+        self.junk_learner = Some(learner);
+        self
     }
 
     pub fn store(&self) -> &Arc<dyn Store> {
@@ -500,6 +519,8 @@ impl Mailboxes {
             Ok(uids) => {
                 self.settle_written(user, mailbox, &uids).await;
                 self.notifier.changed(user, mailbox.id, MessageChange::New);
+                self.junk_lessons(user, None, mailbox, Cause::Append, &uids)
+                    .await;
                 Ok(uids)
             }
             Err(e) => {
@@ -530,7 +551,7 @@ impl Mailboxes {
         Ok(self.store.message_insert_all(mailbox.id, &records).await?)
     }
 
-    /// COPY/MOVE: each message is written again into `target` (with its flags)
+    /// COPY: each message is written again into `target` (with its flags)
     /// and gets a new UID there. Returns `(source uid, new uid)` pairs.
     pub async fn copy(
         &self,
@@ -538,6 +559,20 @@ impl Mailboxes {
         source: &MailboxRecord,
         messages: &[MessageRecord],
         target: &MailboxRecord,
+    ) -> Result<Vec<(u32, u32)>, MailboxError> {
+        self.transfer(user, source, messages, target, Transfer::Copy)
+            .await
+    }
+
+    /// COPY, or the copying half of MOVE (the caller expunges the sources
+    /// once the client has the new UIDs).
+    pub async fn transfer(
+        &self,
+        user: &str,
+        source: &MailboxRecord,
+        messages: &[MessageRecord],
+        target: &MailboxRecord,
+        how: Transfer,
     ) -> Result<Vec<(u32, u32)>, MailboxError> {
         let mut pairs = Vec::with_capacity(messages.len());
         let dst = self.maildir_of(user, &target.name)?;
@@ -568,7 +603,59 @@ impl Mailboxes {
         let uids: Vec<u32> = pairs.iter().map(|(_, new)| *new).collect();
         self.settle_written(user, target, &uids).await;
         self.notifier.changed(user, target.id, MessageChange::New);
+        let cause = match how {
+            Transfer::Copy => Cause::Copy,
+            Transfer::Move => Cause::Move,
+        };
+        self.junk_lessons(user, Some(source), target, cause, &uids)
+            .await;
         Ok(pairs)
+    }
+
+    /// Tells the junk learner what messages that just came into `to` teach,
+    /// if anything. Looks at the user's folders only when one of the two
+    /// may be her Junk; a failure to read them costs the lesson, never the
+    /// command.
+    async fn junk_lessons(
+        &self,
+        user: &str,
+        from: Option<&MailboxRecord>,
+        to: &MailboxRecord,
+        cause: Cause,
+        uids: &[u32],
+    ) {
+        let Some(learner) = &self.junk_learner else {
+            return;
+        };
+        if uids.is_empty()
+            || !learner.wants_lessons()
+            || from.is_some_and(|f| f.id == to.id)
+            || !(may_be_junk(to) || from.is_some_and(may_be_junk))
+        {
+            return;
+        }
+        let list = match self.store.mailbox_list(user).await {
+            Ok(list) => list,
+            Err(e) => {
+                tracing::warn!(target: "spam", role = "spam-learn", "user=<{user}>: not learned from the Junk folder: {e}");
+                return;
+            }
+        };
+        let Some(class) = lesson_class(&list, from, to) else {
+            return;
+        };
+        let lessons = uids
+            .iter()
+            .map(|&uid| Lesson {
+                user: user.to_string(),
+                class,
+                cause,
+                from: from.map(|f| f.name.clone()),
+                mailbox: to.clone(),
+                uid,
+            })
+            .collect();
+        learner.lessons(lessons);
     }
 
     /// Removes messages: from the index first (clients stop seeing them),

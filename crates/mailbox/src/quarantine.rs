@@ -11,6 +11,7 @@ use std::path::Path;
 use havre_store::MailboxRecord;
 use tokio::io::AsyncReadExt;
 
+use crate::junk::{JUNK, special_folder};
 use crate::{MailboxError, Mailboxes};
 
 /// The field the checks add (`havre-auth`).
@@ -63,13 +64,7 @@ impl Mailboxes {
     /// defaults are).
     pub async fn junk(&self, user: &str) -> Result<MailboxRecord, MailboxError> {
         let list = self.list(user).await?;
-        let special = list.iter().find(|m| {
-            m.special_use.as_deref().is_some_and(|u| {
-                u.split_whitespace()
-                    .any(|u| u.eq_ignore_ascii_case("\\Junk"))
-            })
-        });
-        if let Some(found) = special.or_else(|| list.iter().find(|m| m.name == "Junk")) {
+        if let Some(found) = special_folder(&list, JUNK) {
             return Ok(found.clone());
         }
         let created = self.create(user, "Junk", Some("\\Junk")).await?;

@@ -18,20 +18,23 @@
 //! ([`StoreError::AlreadyExists`]), and users or aliases in a domain that does not
 //! exist ([`StoreError::NoSuchDomain`]).
 
+mod bayes;
 mod flags;
 mod mail;
 mod migrations;
 mod model;
 mod sqlite;
+mod sqlite_bayes;
 mod sqlite_mail;
 
+pub use bayes::*;
 pub use flags::*;
 pub use mail::*;
 pub use model::*;
 pub use sqlite::SqliteStore;
 
 /// The schema version this code writes (the last migration).
-pub const SCHEMA_VERSION: i64 = 9;
+pub const SCHEMA_VERSION: i64 = 10;
 
 use async_trait::async_trait;
 
@@ -89,9 +92,9 @@ impl StoreError {
 pub type Result<T> = std::result::Result<T, StoreError>;
 
 /// Everything a node keeps: the directory and the queue here, mailboxes in
-/// [`MailStore`].
+/// [`MailStore`], the Bayes classifier's counts in [`BayesStore`].
 #[async_trait]
-pub trait Store: MailStore + Send + Sync + 'static {
+pub trait Store: MailStore + BayesStore + Send + Sync + 'static {
     // Domains.
     async fn add_domain(&self, name: &str) -> Result<()>;
     /// Refuses a domain that still has users or aliases.

@@ -172,4 +172,37 @@ ALTER TABLE queue_messages ADD COLUMN hold_reason TEXT;
 CREATE INDEX queue_quarantine ON queue_messages(arrival) WHERE hold_reason IS NOT NULL;
 "#,
     },
+    Migration {
+        version: 10,
+        name: "bayes",
+        // The Bayes classifier's counts per owner ('' global, else a user's
+        // address): tokens are u64 hashes stored as signed integers. Each
+        // learning batch writes its generation on the rows it changed, so a
+        // copy in memory reads only what changed since its own (the index).
+        // Rows that fall to zero stay, so that copy learns they did.
+        sql: r#"
+CREATE TABLE bayes_tokens (
+    owner      TEXT NOT NULL,
+    token      INTEGER NOT NULL,
+    spam       INTEGER NOT NULL,
+    ham        INTEGER NOT NULL,
+    generation INTEGER NOT NULL,
+    PRIMARY KEY (owner, token)
+) WITHOUT ROWID;
+CREATE INDEX bayes_tokens_generation ON bayes_tokens(owner, generation);
+CREATE TABLE bayes_totals (
+    owner      TEXT PRIMARY KEY,
+    spam       INTEGER NOT NULL,
+    ham        INTEGER NOT NULL,
+    generation INTEGER NOT NULL
+);
+CREATE TABLE bayes_learned (
+    owner      TEXT NOT NULL,
+    digest     BLOB NOT NULL,
+    class      INTEGER NOT NULL,
+    learned_at INTEGER NOT NULL,
+    PRIMARY KEY (owner, digest)
+) WITHOUT ROWID;
+"#,
+    },
 ];

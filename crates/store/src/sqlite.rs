@@ -23,7 +23,7 @@ pub struct SqliteStore {
     reader: SqlitePool,
 }
 
-fn now() -> i64 {
+pub(crate) fn now() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_secs() as i64)
@@ -438,6 +438,15 @@ impl Store for SqliteStore {
                 .bind(email)
                 .execute(&mut *tx)
                 .await?;
+            // Her Bayes counts too: an address given to someone else later
+            // starts with none.
+            for delete in [
+                "DELETE FROM bayes_tokens WHERE owner = ?",
+                "DELETE FROM bayes_totals WHERE owner = ?",
+                "DELETE FROM bayes_learned WHERE owner = ?",
+            ] {
+                sqlx::query(delete).bind(email).execute(&mut *tx).await?;
+            }
         }
         tx.commit().await?;
         Ok(done.rows_affected() > 0)
