@@ -18,7 +18,8 @@ pub(crate) struct Sink {
     /// Fold white space runs (HTML rendering).
     pub(crate) collapse: bool,
     last_space: bool,
-    /// Characters pushed that are not white space.
+    /// Characters pushed that are not white space, counted while
+    /// collapsing (rendering HTML), where they are needed.
     pub(crate) chars: usize,
 }
 
@@ -40,7 +41,6 @@ impl Sink {
             let room = self.max.saturating_sub(self.out.len());
             if s.len() <= room {
                 self.out.push_str(s);
-                self.chars += s.chars().filter(|c| !c.is_whitespace()).count();
                 return;
             }
         }
