@@ -15,6 +15,7 @@ fn main() {
         dirs = vec![base.join("ham"), base.join("spam")];
     }
     let mut messages = Vec::new();
+    let mut folders = Vec::new();
     for dir in &dirs {
         let mut entries: Vec<_> = std::fs::read_dir(dir)
             .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
@@ -23,21 +24,56 @@ fn main() {
             .filter(|p| p.is_file())
             .collect();
         entries.sort();
+        let first = messages.len();
         for path in entries {
             messages.push(std::fs::read(&path).unwrap());
         }
+        folders.push((dir.display().to_string(), first..messages.len()));
     }
     let bytes: usize = messages.iter().map(Vec::len).sum();
     let limits = Limits::default();
 
-    // One pass to warm up and count what was found.
-    let (mut html_only, mut attachments, mut hosts, mut hit) = (0, 0, 0, 0);
-    for raw in &messages {
-        let c = analyze(raw, &limits);
-        html_only += usize::from(c.html.html_only);
-        attachments += c.attachments.len();
-        hosts += c.url_hosts.len();
-        hit += usize::from(c.limits_hit.any());
+    // One pass to warm up and show, per folder, how often each fact is
+    // seen (what a scorer could weigh).
+    for (name, range) in &folders {
+        let mut facts: Vec<(&str, usize)> = Vec::new();
+        let mut count =
+            |fact: &'static str, seen: bool| match facts.iter_mut().find(|(f, _)| *f == fact) {
+                Some((_, n)) => *n += usize::from(seen),
+                None => facts.push((fact, usize::from(seen))),
+            };
+        for raw in &messages[range.clone()] {
+            let c = analyze(raw, &limits);
+            count("html_only", c.html.html_only);
+            count("hidden_text", c.html.hidden_chars > 0);
+            count(
+                "link_text_other_host",
+                c.html.links.iter().any(|l| l.text_names_other_host()),
+            );
+            count("mostly_images", c.html.mostly_images);
+            count("capitals>50%", c.letters > 50 && c.capital_ratio() > 0.5);
+            count("text_base64", c.encoding.text_base64 > 0);
+            count("qp_ratio>20%", c.encoding.qp_max_encoded_ratio > 0.2);
+            count(
+                "broken_encoding",
+                c.encoding.broken_base64 + c.encoding.broken_qp > 0,
+            );
+            count("unknown_charset", !c.encoding.unknown_charsets.is_empty());
+            count("undeclared_8bit", c.encoding.undeclared_8bit > 0);
+            count("header_8bit", c.encoding.header_8bit);
+            count("attachment", !c.attachments.is_empty());
+            count(
+                "executable",
+                c.attachments
+                    .iter()
+                    .any(|a| a.sniffed.is_some_and(|t| t.is_executable())),
+            );
+            count("no_date", c.date_timestamp.is_none());
+            count("no_message_id", c.message_id().is_none());
+            count("limit_hit", c.limits_hit.any());
+        }
+        let shown: Vec<String> = facts.iter().map(|(f, n)| format!("{f} {n}")).collect();
+        println!("{name} ({} messages): {}", range.len(), shown.join(", "));
     }
 
     let rounds = 5;
@@ -62,10 +98,7 @@ fn main() {
         (bytes * rounds) as f64 / cpu / 1e6,
         elapsed * 1e6 / n as f64,
     );
-    println!(
-        "found: {html_only} HTML-only, {attachments} attachments, {hosts} URL hosts, {hit} with a limit hit; {} text bytes per message",
-        text_bytes / n
-    );
+    println!("{} text bytes per message", text_bytes / n);
 }
 
 /// CPU seconds used by this process so far.
