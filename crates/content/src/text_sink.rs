@@ -130,8 +130,12 @@ impl Sink {
         let tail_start = (tail_start..=self.out.len())
             .find(|&i| self.out.is_char_boundary(i))
             .unwrap_or(self.out.len());
-        if let Some(space) = self.out[tail_start..].rfind(char::is_whitespace) {
-            self.out.truncate(tail_start + space + 1);
+        if let Some((at, space)) = self.out[tail_start..]
+            .char_indices()
+            .rev()
+            .find(|(_, c)| c.is_whitespace())
+        {
+            self.out.truncate(tail_start + at + space.len_utf8());
         }
     }
 }
@@ -172,5 +176,9 @@ mod tests {
         let mut sink = Sink::new(12, true);
         sink.push_str("see http://example.com/");
         assert_eq!(sink.out, "see ");
+        // A cut after a multi-byte space (found by the fuzzer).
+        let mut sink = Sink::new(8, false);
+        sink.push_str("ab\u{3000}cdefgh");
+        assert_eq!(sink.out, "ab\u{3000}");
     }
 }
