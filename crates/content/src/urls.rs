@@ -42,7 +42,9 @@ impl HostSet {
 pub(crate) fn url_hosts(text: &str, mut found: impl FnMut(String)) {
     let bytes = text.as_bytes();
     let mut i = 0;
-    while i < bytes.len() {
+    // Only `:` (of `://`) and `w` (of `www.`) can start a URL.
+    while let Some(at) = memchr::memchr3(b':', b'w', b'W', &bytes[i..]) {
+        i += at;
         let b = bytes[i];
         let boundary = i == 0 || !is_word_byte(bytes[i - 1]);
         if boundary && (b | 0x20) == b'w' && starts_with_ci(&bytes[i..], b"www.") {
