@@ -5,14 +5,13 @@ use std::sync::OnceLock;
 use mail_parser::{HeaderName, MessageParser};
 
 use crate::content::Content;
-use crate::headers;
 use crate::limits::Limits;
 use crate::urls::{HostSet, email_domains, url_hosts};
 use crate::walk::Walker;
 
-/// mail-parser set to parse only what is read here (MIME fields, Date,
-/// From); other fields stay raw, which is cheaper (Received lines are
-/// many and costly to parse).
+/// mail-parser set to parse only the fields read here (MIME fields, Date,
+/// From); the others stay raw, which is cheaper (Received lines are many
+/// and costly to parse).
 fn parser() -> &'static MessageParser {
     static PARSER: OnceLock<MessageParser> = OnceLock::new();
     PARSER.get_or_init(|| {
@@ -38,25 +37,12 @@ pub fn analyze(raw: &[u8], limits: &Limits) -> Content {
     } else {
         raw
     };
-    let Some(message) = parser().parse(scanned) else {
-        return content;
-    };
-    let Some(root) = message.parts.first() else {
-        return content;
-    };
-    let header_end = (root.offset_body as usize).min(scanned.len());
-    content.raw_header = scanned[..header_end].to_vec();
-    content.encoding.header_8bit = !content.raw_header.is_ascii();
-    content.headers = headers::fields(scanned, &root.headers, header_end);
-    (content.from_address, content.from_name) =
-        headers::from_address(message.header(HeaderName::From));
-    content.date_timestamp = message
-        .date()
-        .filter(|d| d.is_valid())
-        .map(|d| d.to_timestamp());
-
-    let mut walker = Walker::new(limits, content.limits_hit.scan_bytes.then_some(scanned));
-    walker.message(&message, 0);
+    let mut walker = Walker::new(
+        limits,
+        parser(),
+        content.limits_hit.scan_bytes.then_some(scanned),
+    );
+    walker.message(scanned);
     walker.finish(&mut content);
     content
 }

@@ -16,6 +16,9 @@ pub(crate) struct ArchiveReader<'l> {
     limits: &'l Limits,
     /// Bytes that may still be inflated.
     budget: usize,
+    /// Entries that may still be listed (all archives of the message
+    /// together: each costs a decompressor to sniff it).
+    entries_left: usize,
     pub(crate) hit: LimitsHit,
 }
 
@@ -24,6 +27,7 @@ impl<'l> ArchiveReader<'l> {
         ArchiveReader {
             limits,
             budget: limits.max_inflate_bytes,
+            entries_left: limits.max_archive_entries,
             hit: LimitsHit::default(),
         }
     }
@@ -43,10 +47,11 @@ impl<'l> ArchiveReader<'l> {
         };
         let mut kind = FileType::Zip;
         for index in 0..zip.len() {
-            if out.entries.len() >= self.limits.max_archive_entries {
+            if self.entries_left == 0 {
                 self.hit.archive_entries = true;
                 break;
             }
+            self.entries_left -= 1;
             let (name, size, encrypted, is_dir) = match zip.by_index_raw(index) {
                 Ok(file) => (
                     String::from_utf8_lossy(file.name_raw()).into_owned(),

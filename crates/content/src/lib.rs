@@ -41,11 +41,12 @@
 mod analyze;
 mod archive;
 mod content;
-mod encoding;
+mod decode;
 mod entities;
 mod headers;
 mod html;
 mod limits;
+mod multipart;
 mod sniff;
 mod text_sink;
 mod urls;

@@ -15,12 +15,15 @@ pub struct Limits {
     pub max_text_bytes: usize,
     /// URL hosts, e-mail domains and links kept (each list).
     pub max_urls: usize,
-    /// Entries listed per archive (nested archives included).
+    /// Archive entries listed, all archives of the message together
+    /// (nested ones included).
     pub max_archive_entries: usize,
     /// Archives inside archives opened: 1 lists the entries of an attached
     /// zip, 2 also those of a zip inside it.
     pub max_archive_depth: usize,
-    /// Bytes inflated to open one nested archive (a zip bomb stops here).
+    /// Bytes inflated from archives, the whole message together: nested
+    /// archives opened and the first bytes of entries sniffed (a zip bomb
+    /// stops here).
     pub max_inflate_bytes: usize,
 }
 
@@ -52,12 +55,12 @@ pub struct LimitsHit {
     pub text: bool,
     /// More URL hosts, domains or links than [`Limits::max_urls`].
     pub urls: bool,
-    /// An archive with more entries than [`Limits::max_archive_entries`].
+    /// More archive entries than [`Limits::max_archive_entries`].
     pub archive_entries: bool,
     /// Archives nested deeper than [`Limits::max_archive_depth`].
     pub archive_depth: bool,
-    /// A nested archive larger than [`Limits::max_inflate_bytes`] once
-    /// inflated (a zip bomb looks like this).
+    /// Archives needing more than [`Limits::max_inflate_bytes`] inflated
+    /// (a zip bomb looks like this).
     pub inflate_bytes: bool,
 }
 

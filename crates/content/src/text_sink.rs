@@ -15,7 +15,8 @@ pub(crate) struct Sink {
     max: usize,
     /// More text came than `max` allows.
     pub(crate) full: bool,
-    collapse: bool,
+    /// Fold white space runs (HTML rendering).
+    pub(crate) collapse: bool,
     last_space: bool,
     /// Characters pushed that are not white space.
     pub(crate) chars: usize,

@@ -86,7 +86,9 @@ fn scheme_before(bytes: &[u8], colon: usize) -> bool {
 /// The host of the authority starting at `start` (just after `//`, or at
 /// `www.`), and where the authority ends.
 fn host_at(text: &str, start: usize) -> (Option<String>, usize) {
-    let rest = &text[start..];
+    // Hosts are short: looking further than this would make a text of
+    // many `http://` without delimiters quadratic.
+    let rest = &text[start..floor_char_boundary(text, (start + 512).min(text.len()))];
     let len = rest
         .find(|c: char| {
             c.is_whitespace()
@@ -112,9 +114,7 @@ fn host_at(text: &str, start: usize) -> (Option<String>, usize) {
                         | '\u{a0}'
                 )
         })
-        .unwrap_or(rest.len())
-        .min(512);
-    let len = floor_char_boundary(rest, len);
+        .unwrap_or(rest.len());
     (host_from_authority(&rest[..len]), start + len)
 }
 
@@ -211,7 +211,14 @@ pub(crate) fn email_domains(text: &str, mut found: impl FnMut(String)) {
     {
         from = at + 1;
         let local_ok = at > 0 && is_local_byte(bytes[at - 1]);
-        if !local_ok {
+        // `scheme://user@host` is a URL's user info, not an address.
+        let lookback = at.saturating_sub(512);
+        let word_start = bytes[lookback..at]
+            .iter()
+            .rposition(|b| b.is_ascii_whitespace() || *b == b'<' || *b == b'"')
+            .map_or(lookback, |p| lookback + p + 1);
+        let in_url = memchr::memmem::find(&bytes[word_start..at], b"://").is_some();
+        if !local_ok || in_url {
             continue;
         }
         let end = bytes[at + 1..]

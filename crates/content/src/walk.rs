@@ -1,26 +1,61 @@
-//! The walk over a parsed message's MIME tree: each part counted, its text
+//! The walk over a message's MIME tree: each part counted, its text
 //! rendered, its file described, its encoding checked, within the limits.
+//!
+//! The tree is split here (multipart.rs) rather than by mail-parser's
+//! whole-message parser, so that the limits bound the work itself: parts
+//! past [`Limits::max_parts`] are never split out, levels past
+//! [`Limits::max_depth`] never entered. (mail-parser builds every attached
+//! message, however deep, and frees them recursively: 100,000 nested
+//! message/rfc822 overflow the stack.) mail-parser still parses each
+//! part's header (RFC 2047, RFC 2231 parameters) and decodes charsets.
 
-use mail_parser::decoders::charsets::map::charset_decoder;
-use mail_parser::{Message, MessagePart, MimeHeaders, PartType};
+use mail_parser::parsers::MessageStream;
+use mail_parser::{ContentType, GetHeader, Header, HeaderName, HeaderValue, MessageParser};
 
 use crate::archive::ArchiveReader;
-use crate::content::{Attachment, Content, EncodingFacts, HtmlFacts, TextKind, TextPart};
-use crate::encoding::{base64_is_broken, quoted_printable_facts};
+use crate::content::{
+    Attachment, Content, EncodingFacts, HeaderField, HtmlFacts, TextKind, TextPart,
+};
+use crate::decode::{self, TransferEncoding, charset_known};
+use crate::headers;
 use crate::html;
 use crate::limits::{Limits, LimitsHit};
+use crate::multipart::Parts;
 use crate::sniff::{FileType, sniff};
 use crate::text_sink::Sink;
 
 /// An HTML part with fewer visible characters than this besides its
 /// images is "mostly images".
 const MOSTLY_IMAGES_MAX_CHARS: usize = 200;
+/// Unknown charsets listed (each once).
+const MAX_UNKNOWN_CHARSETS: usize = 16;
+
+/// The top-level header, taken from the first entity walked.
+#[derive(Debug, Default)]
+pub(crate) struct Top {
+    pub(crate) raw_header: Vec<u8>,
+    pub(crate) fields: Vec<HeaderField>,
+    pub(crate) from_address: Option<String>,
+    pub(crate) from_name: Option<String>,
+    pub(crate) date_timestamp: Option<i64>,
+}
+
+/// Where a part sits.
+#[derive(Debug, Clone, Copy, Default)]
+struct Place {
+    depth: usize,
+    in_alternative: bool,
+    /// A part of a multipart/digest: message/rfc822 unless it says.
+    in_digest: bool,
+}
 
 pub(crate) struct Walker<'l> {
     limits: &'l Limits,
-    /// The scanned bytes (their address and length) when they end before
-    /// the message does: a part reaching their end is cut, not broken.
-    truncated: Option<(usize, usize)>,
+    parser: &'static MessageParser,
+    /// The address just past the scanned bytes when they end before the
+    /// message does: a part ending there was cut, not broken.
+    cut_end: Option<usize>,
+    top: Option<Top>,
     text: Sink,
     hidden: Sink,
     text_parts: Vec<TextPart>,
@@ -35,10 +70,17 @@ pub(crate) struct Walker<'l> {
 }
 
 impl<'l> Walker<'l> {
-    pub(crate) fn new(limits: &'l Limits, truncated: Option<&[u8]>) -> Self {
+    /// `cut` is the scanned input when the scan limit cut the message.
+    pub(crate) fn new(
+        limits: &'l Limits,
+        parser: &'static MessageParser,
+        cut: Option<&[u8]>,
+    ) -> Self {
         Walker {
             limits,
-            truncated: truncated.map(|t| (t.as_ptr() as usize, t.len())),
+            parser,
+            cut_end: cut.map(|c| c.as_ptr() as usize + c.len()),
+            top: None,
             text: Sink::new(limits.max_text_bytes, false),
             hidden: Sink::new(limits.max_text_bytes, true),
             text_parts: Vec::new(),
@@ -53,53 +95,107 @@ impl<'l> Walker<'l> {
         }
     }
 
-    /// Walks a message (the top one, or an attached one at `depth`).
-    pub(crate) fn message(&mut self, message: &Message<'_>, depth: usize) {
-        self.part(message, 0, depth, false);
+    /// Walks a whole message.
+    pub(crate) fn message(&mut self, raw: &[u8]) {
+        self.entity(raw, Place::default());
     }
 
-    fn part(&mut self, message: &Message<'_>, id: usize, depth: usize, in_alternative: bool) {
-        let Some(part) = message.parts.get(id) else {
-            return;
-        };
+    /// A MIME entity: a header, then a body (a leaf, parts, or a message).
+    fn entity(&mut self, data: &[u8], place: Place) {
         if self.parts >= self.limits.max_parts {
             self.hit.parts = true;
             return;
         }
         self.parts += 1;
-        match &part.body {
-            PartType::Multipart(children) => {
-                if depth >= self.limits.max_depth {
-                    self.hit.depth = true;
-                    return;
-                }
-                let alternative = part.is_content_type("multipart", "alternative");
-                for &child in children {
-                    // Children come after their parent: never walk back.
-                    if child as usize > id {
-                        self.part(message, child as usize, depth + 1, alternative);
-                    }
-                }
+        let mut stream = MessageStream::new(data);
+        let mut fields = Vec::new();
+        stream.parse_headers(self.parser, &mut fields);
+        let body_start = stream.offset().min(data.len());
+        if self.top.is_none() {
+            self.top = Some(top(data, &fields, body_start));
+        }
+        let body = &data[body_start..];
+        let content_type = fields
+            .header_value(&HeaderName::ContentType)
+            .and_then(HeaderValue::as_content_type);
+        let is = |t: &str, s: &str| {
+            content_type.is_some_and(|ct| {
+                ct.ctype().eq_ignore_ascii_case(t)
+                    && ct.subtype().is_some_and(|st| st.eq_ignore_ascii_case(s))
+            })
+        };
+        let multipart = content_type.is_some_and(|ct| ct.ctype().eq_ignore_ascii_case("multipart"));
+        if multipart
+            && let Some(boundary) = content_type
+                .and_then(|ct| ct.attribute("boundary"))
+                .filter(|b| !b.is_empty())
+        {
+            if place.depth >= self.limits.max_depth {
+                self.hit.depth = true;
+                return;
             }
-            PartType::Message(inner) => {
-                if depth >= self.limits.max_depth {
-                    self.hit.depth = true;
-                    return;
+            let delimiter = format!("--{boundary}");
+            let inner = Place {
+                depth: place.depth + 1,
+                in_alternative: place.in_alternative || is("multipart", "alternative"),
+                in_digest: is("multipart", "digest"),
+            };
+            let mut parts = Parts::new(body, delimiter.as_bytes());
+            for part in parts.by_ref() {
+                if self.parts >= self.limits.max_parts {
+                    self.hit.parts = true;
+                    break;
                 }
-                self.message(inner, depth + 1);
+                self.entity(part, inner);
             }
-            PartType::Text(text) | PartType::Html(text) => {
-                let kind = text_kind(part);
-                self.check_encoding(message, part, kind.is_some());
-                match kind {
-                    Some(kind) if !is_attached(part) => self.text_part(text, kind, in_alternative),
-                    _ => self.attachment(part, text.as_bytes()),
-                }
+            if parts.found_any() {
+                return;
             }
-            PartType::Binary(data) | PartType::InlineBinary(data) => {
-                self.check_encoding(message, part, false);
-                self.attachment(part, data);
+            // The boundary never comes: the body is read as text.
+        }
+        let message = is("message", "rfc822")
+            || is("message", "global")
+            || (content_type.is_none() && place.in_digest);
+        if message {
+            if place.depth >= self.limits.max_depth {
+                self.hit.depth = true;
+                return;
             }
+            let encoding = transfer_encoding(&fields);
+            let decoded = decode::decode(body, encoding);
+            self.encoding_facts(encoding, &decoded, body, false);
+            let inner = Place {
+                depth: place.depth + 1,
+                ..Place::default()
+            };
+            return self.entity(&decoded.bytes, inner);
+        }
+        self.leaf(&fields, content_type, body, place);
+    }
+
+    fn leaf(
+        &mut self,
+        fields: &[Header<'_>],
+        content_type: Option<&ContentType<'_>>,
+        body: &[u8],
+        place: Place,
+    ) {
+        let encoding = transfer_encoding(fields);
+        let decoded = decode::decode(body, encoding);
+        let kind = text_kind(content_type);
+        self.encoding_facts(encoding, &decoded, body, kind.is_some());
+        let charset = content_type
+            .and_then(|ct| ct.attribute("charset"))
+            .map(|c| c.trim().trim_matches('"'));
+        if kind.is_some() {
+            self.charset_facts(charset, &decoded.bytes);
+        }
+        match kind {
+            Some(kind) if !is_attached(fields, content_type) => {
+                let text = decode::text(&decoded.bytes, charset);
+                self.text_part(&text, kind, place.in_alternative);
+            }
+            _ => self.attachment(fields, content_type, &decoded.bytes),
         }
     }
 
@@ -114,7 +210,9 @@ impl<'l> Walker<'l> {
                 self.html.parts += 1;
                 let (visible_before, hidden_before) = (self.text.chars, self.hidden.chars);
                 let room = self.limits.max_urls.saturating_sub(self.html.links.len());
+                self.text.collapse = true;
                 let rendered = html::render(text, &mut self.text, &mut self.hidden, room);
+                self.text.collapse = false;
                 self.html.visible_chars += self.text.chars - visible_before;
                 self.html.hidden_chars += self.hidden.chars - hidden_before;
                 self.html.images += rendered.images;
@@ -131,9 +229,13 @@ impl<'l> Walker<'l> {
         });
     }
 
-    fn attachment(&mut self, part: &MessagePart<'_>, data: &[u8]) {
-        let declared_type = part
-            .content_type()
+    fn attachment(
+        &mut self,
+        fields: &[Header<'_>],
+        content_type: Option<&ContentType<'_>>,
+        data: &[u8],
+    ) {
+        let declared_type = content_type
             .map(|ct| match ct.subtype() {
                 Some(sub) => format!("{}/{}", ct.ctype(), sub),
                 None => ct.ctype().to_owned(),
@@ -148,7 +250,7 @@ impl<'l> Walker<'l> {
             archive = Some(listing);
         }
         self.attachments.push(Attachment {
-            name: part.attachment_name().map(str::to_owned),
+            name: file_name(fields, content_type).map(str::to_owned),
             declared_type,
             sniffed,
             size: data.len(),
@@ -156,101 +258,116 @@ impl<'l> Walker<'l> {
         });
     }
 
-    /// Transfer-encoding and charset facts of a leaf part.
-    fn check_encoding(&mut self, message: &Message<'_>, part: &MessagePart<'_>, is_text: bool) {
-        let raw = message.raw_message();
-        let (start, end) = (part.offset_body as usize, part.offset_end as usize);
-        let body = raw.get(start..end).unwrap_or_default();
-        // Cut by the scan limit: its end is missing, not broken. (Parts of
-        // an encoded attached message are offsets into its decoded bytes,
-        // never cut.)
-        let cut = self
-            .truncated
-            .is_some_and(|(addr, len)| raw.as_ptr() as usize == addr && end >= len);
-        let cte = part
-            .content_transfer_encoding()
-            .map(|c| c.trim().to_ascii_lowercase());
-        match cte.as_deref() {
-            Some("base64") => {
+    /// Transfer-encoding facts of a body (`raw`) decoded as `decoded`.
+    fn encoding_facts(
+        &mut self,
+        encoding: TransferEncoding,
+        decoded: &decode::Decoded<'_>,
+        raw: &[u8],
+        is_text: bool,
+    ) {
+        // Cut by the scan limit: its end is missing, not broken.
+        let cut = self.cut_end == Some(raw.as_ptr() as usize + raw.len());
+        let broken = decoded.broken && !cut;
+        let facts = &mut self.encoding;
+        match encoding {
+            TransferEncoding::Base64 => {
+                facts.text_base64 += usize::from(is_text);
+                facts.broken_base64 += usize::from(broken);
+            }
+            TransferEncoding::QuotedPrintable => {
                 if is_text {
-                    self.encoding.text_base64 += 1;
+                    facts.text_qp += 1;
+                    facts.qp_max_encoded_ratio =
+                        facts.qp_max_encoded_ratio.max(decoded.escaped_ratio);
                 }
-                if !cut && base64_is_broken(body) {
-                    self.encoding.broken_base64 += 1;
-                }
+                facts.broken_qp += usize::from(broken);
             }
-            Some("quoted-printable") => {
-                let (broken, ratio) = quoted_printable_facts(body);
-                if is_text {
-                    self.encoding.text_qp += 1;
-                    self.encoding.qp_max_encoded_ratio =
-                        self.encoding.qp_max_encoded_ratio.max(ratio);
-                }
-                if broken && !cut {
-                    self.encoding.broken_qp += 1;
-                }
-            }
-            None | Some("7bit" | "8bit" | "binary" | "") => {}
-            Some(_) => self.encoding.unknown_transfer_encodings += 1,
+            TransferEncoding::Unknown => facts.unknown_transfer_encodings += 1,
+            TransferEncoding::Identity => {}
         }
-        if !is_text {
-            return;
-        }
-        match part.content_type().and_then(|ct| ct.attribute("charset")) {
-            Some(charset) => {
-                let charset = charset.trim().trim_matches('"');
-                if !charset_known(charset) {
-                    let lower = charset.to_ascii_lowercase();
-                    if !self.encoding.unknown_charsets.contains(&lower)
-                        && self.encoding.unknown_charsets.len() < 16
-                    {
-                        self.encoding.unknown_charsets.push(lower);
-                    }
+    }
+
+    fn charset_facts(&mut self, charset: Option<&str>, bytes: &[u8]) {
+        match charset {
+            Some(charset) if !charset_known(charset) => {
+                let lower = charset.to_ascii_lowercase();
+                let list = &mut self.encoding.unknown_charsets;
+                if !list.contains(&lower) && list.len() < MAX_UNKNOWN_CHARSETS {
+                    list.push(lower);
                 }
             }
-            None => {
-                let eight_bit = match cte.as_deref() {
-                    Some("base64" | "quoted-printable") => !part.contents().is_ascii(),
-                    _ => !body.is_ascii(),
-                };
-                if eight_bit {
-                    self.encoding.undeclared_8bit += 1;
-                }
-            }
+            Some(_) => {}
+            None => self.encoding.undeclared_8bit += usize::from(!bytes.is_ascii()),
         }
     }
 
     /// Moves what was found into `content`.
-    pub(crate) fn finish(mut self, content: &mut Content) {
-        self.html.html_only = self.html.parts > 0 && self.plain_parts == 0;
-        self.html.mostly_images =
-            self.html.images > 0 && self.html.visible_chars < MOSTLY_IMAGES_MAX_CHARS;
+    pub(crate) fn finish(self, content: &mut Content) {
+        let mut html = self.html;
+        html.html_only = html.parts > 0 && self.plain_parts == 0;
+        html.mostly_images = html.images > 0 && html.visible_chars < MOSTLY_IMAGES_MAX_CHARS;
+        let archive_hit = self.archives.hit;
         let mut hit = self.hit;
         hit.text = self.text.full || self.hidden.full;
-        let archive_hit = self.archives.hit;
         hit.archive_entries |= archive_hit.archive_entries;
         hit.archive_depth |= archive_hit.archive_depth;
         hit.inflate_bytes |= archive_hit.inflate_bytes;
         hit.scan_bytes |= content.limits_hit.scan_bytes;
+        let top = self.top.unwrap_or_default();
+        content.encoding = EncodingFacts {
+            header_8bit: !top.raw_header.is_ascii(),
+            ..self.encoding
+        };
+        content.raw_header = top.raw_header;
+        content.headers = top.fields;
+        content.from_address = top.from_address;
+        content.from_name = top.from_name;
+        content.date_timestamp = top.date_timestamp;
         content.text = self.text.out;
         content.hidden_text = self.hidden.out;
         content.text_parts = self.text_parts;
-        content.html = self.html;
+        content.html = html;
         content.attachments = self.attachments;
-        content.encoding = EncodingFacts {
-            header_8bit: content.encoding.header_8bit,
-            ..self.encoding
-        };
         content.parts = self.parts;
         content.limits_hit = hit;
         crate::analyze::hosts_and_counts(content, self.html_hosts, self.limits.max_urls);
     }
 }
 
+fn top(data: &[u8], fields: &[Header<'_>], body_start: usize) -> Top {
+    let (from_address, from_name) = headers::from_address(last(fields, HeaderName::From));
+    Top {
+        raw_header: data[..body_start].to_vec(),
+        fields: headers::fields(data, fields, body_start),
+        from_address,
+        from_name,
+        date_timestamp: last(fields, HeaderName::Date)
+            .and_then(HeaderValue::as_datetime)
+            .filter(|d| d.is_valid())
+            .map(|d| d.to_timestamp()),
+    }
+}
+
+fn last<'a, 'x>(fields: &'a [Header<'x>], name: HeaderName<'_>) -> Option<&'a HeaderValue<'x>> {
+    fields
+        .iter()
+        .rev()
+        .find(|h| h.name == name)
+        .map(|h| &h.value)
+}
+
+fn transfer_encoding(fields: &[Header<'_>]) -> TransferEncoding {
+    TransferEncoding::from_header(
+        last(fields, HeaderName::ContentTransferEncoding).and_then(HeaderValue::as_text),
+    )
+}
+
 /// Plain or HTML for the text parts a reader reads; `None` for other
-/// text types (calendar, vcard, delivery reports...), which are files.
-fn text_kind(part: &MessagePart<'_>) -> Option<TextKind> {
-    let Some(ct) = part.content_type() else {
+/// types, text ones included (calendar, vcard, delivery reports...): those
+/// are files.
+fn text_kind(content_type: Option<&ContentType<'_>>) -> Option<TextKind> {
+    let Some(ct) = content_type else {
         return Some(TextKind::Plain);
     };
     let sub = ct.subtype().unwrap_or("");
@@ -270,18 +387,25 @@ fn text_kind(part: &MessagePart<'_>) -> Option<TextKind> {
     }
 }
 
-/// A text part sent as a file: disposition attachment, or a file name.
-fn is_attached(part: &MessagePart<'_>) -> bool {
-    part.content_disposition()
-        .is_some_and(|d| d.is_attachment())
-        || part.attachment_name().is_some()
+fn disposition<'a, 'x>(fields: &'a [Header<'x>]) -> Option<&'a ContentType<'x>> {
+    last(fields, HeaderName::ContentDisposition).and_then(HeaderValue::as_content_type)
 }
 
-/// Whether mail-parser can decode this charset (UTF-8 it reads natively).
-fn charset_known(charset: &str) -> bool {
-    let c = charset.to_ascii_lowercase();
-    matches!(
-        c.as_str(),
-        "utf-8" | "utf8" | "unicode-1-1-utf-8" | "x-unicode20utf8"
-    ) || charset_decoder(c.as_bytes()).is_some()
+/// The file name: Content-Disposition's filename, else Content-Type's
+/// name (RFC 2231 and RFC 2047 decoded by mail-parser).
+fn file_name<'a>(
+    fields: &'a [Header<'_>],
+    content_type: Option<&'a ContentType<'_>>,
+) -> Option<&'a str> {
+    disposition(fields)
+        .and_then(|d| d.attribute("filename"))
+        .or_else(|| content_type.and_then(|ct| ct.attribute("name")))
+        .map(str::trim)
+        .filter(|n| !n.is_empty())
+}
+
+/// A text part sent as a file: disposition attachment, or a file name.
+fn is_attached(fields: &[Header<'_>], content_type: Option<&ContentType<'_>>) -> bool {
+    disposition(fields).is_some_and(|d| d.ctype().eq_ignore_ascii_case("attachment"))
+        || file_name(fields, content_type).is_some()
 }
