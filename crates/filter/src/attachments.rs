@@ -154,6 +154,39 @@ mod tests {
             ["MIME_HTML_ATTACHMENT"]
         );
         assert!(!double_extension("my.report.exe"));
+    }
+
+    fn zip(entries: &[(&str, &[u8])]) -> Vec<u8> {
+        use std::io::Write;
+        let mut writer = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+        for (name, content) in entries {
+            writer
+                .start_file(*name, zip::write::SimpleFileOptions::default())
+                .unwrap();
+            writer.write_all(content).unwrap();
+        }
+        writer.finish().unwrap().into_inner()
+    }
+
+    #[test]
+    fn a_program_inside_an_archive_and_an_archive_inside_an_archive() {
+        use base64::Engine;
+        let b64 = |data: &[u8]| base64::engine::general_purpose::STANDARD.encode(data);
+        let program = base64::engine::general_purpose::STANDARD
+            .decode(MZ)
+            .unwrap();
+        let docs = zip(&[("notes.txt", b"hello".as_slice())]);
+        assert!(with_attachment("docs.zip", "application/zip", &b64(&docs)).is_empty());
+        let bad = zip(&[("readme.txt", b"hi".as_slice()), ("run.js", b"alert(1)")]);
+        assert_eq!(
+            with_attachment("docs.zip", "application/zip", &b64(&bad)),
+            ["MIME_ARCHIVE_BAD_EXTENSION"]
+        );
+        let nested = zip(&[("inner.zip", zip(&[("setup.exe", &program)]).as_slice())]);
+        assert_eq!(
+            with_attachment("docs.zip", "application/zip", &b64(&nested)),
+            ["MIME_ARCHIVE_IN_ARCHIVE", "MIME_ARCHIVE_BAD_EXTENSION"]
+        );
         assert!(double_extension("Scan 2029.PDF .exe"));
     }
 }

@@ -99,7 +99,8 @@ impl Level {
 /// The score of one message.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Score {
-    /// The sum of the points of the symbols.
+    /// The sum of the points of the symbols (`score` in JSON).
+    #[serde(rename = "score")]
     pub total: f64,
     /// The symbols, most points first (by absolute value), then by name.
     pub symbols: Vec<Hit>,

@@ -151,6 +151,9 @@ pub enum Command {
         #[command(flatten)]
         format: Format,
     },
+    /// The spam filter: score a message, list the symbols
+    #[command(subcommand)]
+    Spam(SpamCommand),
     /// List the IMAP and POP3 sessions of the running node (like doveadm who)
     #[command(
         long_about = "Lists the logged-in IMAP and POP3 sessions of the running `havre serve`: \
@@ -181,6 +184,47 @@ pub enum Command {
     /// List, add or lift bans of client addresses (the guard, like fail2ban-client)
     #[command(subcommand, long_about = BAN_HELP)]
     Ban(BanCommand),
+}
+
+#[derive(Subcommand)]
+pub enum SpamCommand {
+    /// Score a stored message and print every symbol with its points (like rspamc symbols)
+    #[command(
+        long_about = "Scores FILE (a message, as received or as stored in a mailbox) with the \
+        spam filter of the node's configuration, as the mx would have at its reception: the \
+        results our host wrote on top of it (Authentication-Results:, Received-SPF:, \
+        X-Greylist:), its newest Received: for the client, the HELO name and the time (so \
+        dates are judged as on arrival), the DNS lists of mx.dnsbl, mx.rhsbl and spam.uribl on \
+        the node's DNS servers. Prints the score, the action the thresholds give, the level \
+        and every symbol with its points, weight and meaning. --ip, --helo, --from and --rcpt \
+        replace what the Received: line says; --no-dns looks nothing up."
+    )]
+    Check {
+        /// The message file
+        file: PathBuf,
+        /// The client's address (default: from the newest Received:)
+        #[arg(long)]
+        ip: Option<std::net::IpAddr>,
+        /// What the client said in HELO/EHLO
+        #[arg(long)]
+        helo: Option<String>,
+        /// The envelope sender (MAIL FROM)
+        #[arg(long)]
+        from: Option<String>,
+        /// An envelope recipient (RCPT TO); repeat for several
+        #[arg(long)]
+        rcpt: Vec<String>,
+        /// Look nothing up in DNS lists
+        #[arg(long)]
+        no_dns: bool,
+        #[command(flatten)]
+        format: Format,
+    },
+    /// Every symbol with its weight (spam.weights applied) and meaning
+    Symbols {
+        #[command(flatten)]
+        format: Format,
+    },
 }
 
 const BAN_HELP: &str = "\

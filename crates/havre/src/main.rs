@@ -31,6 +31,7 @@ mod reload_cmd;
 mod sendmail;
 mod serve;
 mod session_cmd;
+mod spam_cmd;
 mod tls;
 mod version;
 
@@ -161,5 +162,6 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             check_cmd::run(config, args).await
         }
         Command::Ban(cmd) => ban_cmd::run(config, cmd).await,
+        Command::Spam(cmd) => spam_cmd::run(config, cmd).await,
     }
 }

@@ -9,10 +9,14 @@
 //! 3. SPF (MAIL) when `mx.sender_auth`;
 //! 4. greylisting (RCPT) when `greylist.enabled`: after the lists, so a
 //!    listed client is refused rather than asked to come back;
-//! 5. DKIM, ARC and DMARC (end of DATA) when `mx.sender_auth`.
+//! 5. DKIM, ARC and DMARC (end of DATA) when `mx.sender_auth`;
+//! 6. the spam filter (end of DATA) when `spam.enabled`: last, so it
+//!    weighs what every check before it found (their headers in
+//!    `Facts::added`).
 //!
-//! submission: the rules only (rate limits by the authenticated user's
-//! class). LMTP and local submission run none.
+//! submission: the rules (rate limits by the authenticated user's class),
+//! and the spam filter when `spam.scan_submission`. LMTP and local
+//! submission run none.
 
 use std::net::IpAddr;
 use std::sync::Arc;
@@ -39,7 +43,7 @@ pub fn build(
     state: Arc<dyn State>,
     resolver: &Resolver,
 ) -> Result<SessionChecks, String> {
-    let policy = havre_policy::from_config(config, state)?;
+    let policy = havre_policy::from_config(config, state.clone())?;
     let dns: Arc<dyn Dns> = Arc::new(HickoryDns::new(resolver.hickory().clone()));
     let trusted: Vec<ipnet::IpNet> = config
         .relay
@@ -94,15 +98,50 @@ pub fn build(
         mx.push(dmarc.clone());
     }
 
+    let spam = spam_check(config, state, dns.clone(), None)?;
+    if config.spam.enabled {
+        mx.push(spam.clone());
+    }
+
     let mut submission = Pipeline::new("submission/smtpd");
     for rule in &policy.rules {
         submission.push(rule.clone());
+    }
+    if config.spam.scan_submission {
+        submission.push(spam);
     }
     Ok(SessionChecks {
         mx: Some(Arc::new(mx)),
         submission: Some(Arc::new(submission)),
         names: Some(Arc::new(ReverseDns { dns })),
     })
+}
+
+/// The spam filter of `config` on the node's resolver, `state` (its
+/// greylist action keeps greylisting's keys there) and Bayes classifier.
+pub fn spam_check(
+    config: &Config,
+    state: Arc<dyn State>,
+    dns: Arc<dyn Dns>,
+    bayes: Option<Arc<dyn havre_filter::BayesModel>>,
+) -> Result<Arc<havre_filter::SpamCheck>, String> {
+    let mut engine = spam_engine(config)?.with_dns(dns);
+    if let Some(bayes) = bayes {
+        engine = engine.with_bayes(bayes);
+    }
+    let greylist = havre_policy::Greylist::new(havre_policy::greylist_settings(config)?, state);
+    Ok(Arc::new(havre_filter::SpamCheck::new(
+        engine,
+        Some(Arc::new(greylist)),
+    )))
+}
+
+/// The scoring engine of `config`, without lookups (`havre spam check`
+/// adds the node's resolver).
+pub fn spam_engine(config: &Config) -> Result<havre_filter::Engine, String> {
+    Ok(havre_filter::Engine::new(
+        havre_filter::Settings::from_config(config)?,
+    ))
 }
 
 /// Clients named by their forward-confirmed reverse name.
@@ -122,7 +161,7 @@ mod tests {
     use super::*;
 
     #[tokio::test]
-    async fn the_mx_pipeline_runs_rules_lists_spf_greylisting_then_dmarc() {
+    async fn the_mx_pipeline_runs_rules_lists_spf_greylisting_dmarc_then_the_spam_filter() {
         let mut config = Config::default();
         config.greylist.enabled = true;
         config.mx.dnsbl = vec!["bl.example".parse().unwrap()];
@@ -139,7 +178,8 @@ mod tests {
                 "rhsbl",
                 "spf",
                 "greylist",
-                "dmarc"
+                "dmarc",
+                "spam"
             ]
         );
         assert_eq!(
@@ -150,10 +190,22 @@ mod tests {
         config.greylist.enabled = false;
         config.mx.dnsbl.clear();
         config.mx.rhsbl.clear();
-        let bare = build(&config, state, &resolver).unwrap();
+        config.spam.enabled = false;
+        config.spam.scan_submission = true;
+        let bare = build(&config, state.clone(), &resolver).unwrap();
         assert_eq!(
             bare.mx.unwrap().names(),
             ["rule student-rate", "rule staff-rate"]
         );
+        assert_eq!(
+            bare.submission.unwrap().names(),
+            ["rule student-rate", "rule staff-rate", "spam"]
+        );
+        config
+            .spam
+            .weights
+            .insert("NO_SUCH_SYMBOL".into(), havre_config::Points(1.0));
+        let refused = build(&config, state, &resolver).err().unwrap();
+        assert!(refused.contains("NO_SUCH_SYMBOL"), "{refused}");
     }
 }
