@@ -48,7 +48,7 @@ fn attachment(a: &Attachment, found: &mut Vec<Found>) {
         if double_extension(a.name.as_deref().unwrap_or("")) {
             found.push(Found::new("MIME_DOUBLE_BAD_EXTENSION").with(name(a)));
         }
-    } else if a.sniffed.is_some_and(|t| t.is_executable()) {
+    } else if a.sniffed.is_some_and(disguised_program) {
         found.push(Found::new("MIME_EXE_DISGUISED").with(format!(
             "{} is {}",
             name(a),
@@ -95,6 +95,12 @@ fn attachment(a: &Attachment, found: &mut Vec<Found>) {
             )));
         }
     }
+}
+
+/// A program in bytes that runs when opened: a `#!` script does not (it
+/// is text, shared on every developers' list, run by hand if at all).
+fn disguised_program(t: havre_content::FileType) -> bool {
+    t.is_executable() && t != havre_content::FileType::Script
 }
 
 /// `invoice.pdf.exe`: a document's extension right before the real one.
@@ -154,6 +160,8 @@ mod tests {
             ["MIME_HTML_ATTACHMENT"]
         );
         assert!(!double_extension("my.report.exe"));
+        // "#!/bin/sh\necho hi\n": a script shared as text is no program.
+        assert!(with_attachment("rotate", "text/plain", "IyEvYmluL3NoCmVjaG8gaGkK").is_empty());
     }
 
     fn zip(entries: &[(&str, &[u8])]) -> Vec<u8> {

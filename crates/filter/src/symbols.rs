@@ -224,7 +224,12 @@ pub static SYMBOLS: &[Symbol] = &[
         "headers",
         "More than one From: header",
     ),
-    s("MISSING_TO", 2.0, "headers", "No To: header"),
+    s(
+        "MISSING_TO",
+        1.0,
+        "headers",
+        "No To: header (mailing lists drop it too)",
+    ),
     s("MISSING_SUBJECT", 2.0, "headers", "No Subject: header"),
     s(
         "SUBJ_ALL_CAPS",
