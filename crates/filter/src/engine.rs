@@ -221,6 +221,23 @@ mod tests {
         );
     }
 
+    #[tokio::test]
+    async fn a_mime_bomb_is_scored_within_the_limits_and_says_which_it_reached() {
+        let mut bomb = b"From: a@example.org\r\nSubject: parts\r\nMIME-Version: 1.0\r\n\
+            Content-Type: multipart/mixed; boundary=b\r\n\r\n"
+            .to_vec();
+        for _ in 0..100_000 {
+            bomb.extend_from_slice(b"--b\r\nContent-Type: text/plain\r\n\r\nx\r\n");
+        }
+        bomb.extend_from_slice(b"--b--\r\n");
+        let started = std::time::Instant::now();
+        let score = Engine::new(Settings::default())
+            .scan(Arc::new(bomb), &Envelope::default())
+            .await;
+        assert!(score.has("SCAN_LIMIT_PARTS"), "{score:?}");
+        assert!(started.elapsed() < Duration::from_secs(10));
+    }
+
     #[test]
     fn the_offline_score_reads_our_results_from_the_top_of_a_stored_message() {
         let stored = [

@@ -334,3 +334,25 @@ async fn havre_spam_check_and_havre_check_print_the_symbols_of_a_stored_message(
     .await
     .unwrap();
 }
+
+#[test]
+fn a_weight_for_a_symbol_the_filter_does_not_have_is_refused_by_config_check() {
+    let mut node = Havre::init(BIN);
+    node.set("spam.weights.PHISHING", "6");
+    node.cli_ok(&["config", "check"]);
+    let symbols = node.cli_ok(&["spam", "symbols"]);
+    assert!(
+        symbols
+            .lines()
+            .any(|l| l.starts_with("PHISHING") && l.contains("6.00") && l.contains("(default 4)")),
+        "{symbols}"
+    );
+    node.set("spam.weights.PHISHNIG", "6");
+    let out = node.cli(&["config", "check"]);
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("spam.weights: no symbol is named \"PHISHNIG\""),
+        "{err}"
+    );
+}
