@@ -277,6 +277,18 @@ impl Content {
         self.header("Message-ID")
     }
 
+    /// When the message was received: the date of the topmost
+    /// `Received:` field that has one (after its last `;`), as Unix
+    /// seconds. A stored message scores as it did on arrival with it.
+    pub fn received_timestamp(&self) -> Option<i64> {
+        self.header_all("Received").find_map(|value| {
+            let (_, date) = value.rsplit_once(';')?;
+            mail_parser::DateTime::parse_rfc822(date.trim())
+                .filter(|d| d.is_valid())
+                .map(|d| d.to_timestamp())
+        })
+    }
+
     /// Share of upper-case letters among the letters of the text (0.0 when
     /// there are none).
     pub fn capital_ratio(&self) -> f32 {

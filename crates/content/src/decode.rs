@@ -127,13 +127,12 @@ fn quoted_printable(body: &[u8]) -> Decoded<'_> {
     let (mut escapes, mut chars) = (0usize, 0usize);
     let mut i = 0;
     while i < body.len() {
-        let b = body[i];
-        if b != b'=' {
-            out.push(b);
-            if b != b'\r' && b != b'\n' {
-                chars += 1;
-            }
-            i += 1;
+        let run = memchr::memchr(b'=', &body[i..]).unwrap_or(body.len() - i);
+        if run > 0 {
+            let plain = &body[i..i + run];
+            out.extend_from_slice(plain);
+            chars += plain.iter().filter(|&&b| b != b'\r' && b != b'\n').count();
+            i += run;
             continue;
         }
         if let Some(&[h, l]) = body.get(i + 1..i + 3)
@@ -183,6 +182,26 @@ pub(crate) fn charset_known(charset: &str) -> bool {
     is_utf8_label(charset) || charset_decoder(charset.as_bytes()).is_some()
 }
 
+/// Charsets in which ASCII bytes are ASCII characters (not UTF-7, UTF-16,
+/// ISO-2022-*, HZ, whose 7-bit bytes are escapes or halves).
+fn ascii_compatible(charset: &str) -> bool {
+    let c = charset.as_bytes();
+    let starts = |p: &str| c.len() >= p.len() && c[..p.len()].eq_ignore_ascii_case(p.as_bytes());
+    is_utf8_label(charset)
+        || [
+            "us-ascii",
+            "ascii",
+            "iso-8859-",
+            "iso8859",
+            "windows-",
+            "cp125",
+            "latin",
+            "koi8",
+        ]
+        .iter()
+        .any(|p| starts(p))
+}
+
 fn is_utf8_label(charset: &str) -> bool {
     ["utf-8", "utf8", "unicode-1-1-utf-8", "x-unicode20utf8"]
         .iter()
@@ -194,6 +213,10 @@ fn is_utf8_label(charset: &str) -> bool {
 /// when valid, else as Windows-1252 (the usual unlabelled 8-bit text).
 pub(crate) fn text<'a>(bytes: &'a [u8], charset: Option<&str>) -> Cow<'a, str> {
     let charset = charset.map(str::trim);
+    if bytes.is_ascii() && charset.is_none_or(ascii_compatible) {
+        // Nothing to decode (and no copy).
+        return std::str::from_utf8(bytes).unwrap_or_default().into();
+    }
     if let Some(decode) = charset.and_then(|c| charset_decoder(c.as_bytes())) {
         return decode(bytes).into();
     }

@@ -24,11 +24,27 @@ pub(crate) fn fields(raw: &[u8], headers: &[Header<'_>], header_end: usize) -> V
             .trim_ascii();
         out.push(HeaderField {
             name: String::from_utf8_lossy(name).into_owned(),
-            value: havre_message::decode_header_value(&raw[start..end]),
+            value: decode_value(&raw[start..end]),
             raw: start..end,
         });
     }
     out
+}
+
+/// A field value unfolded and RFC 2047 decoded, trimmed: IMAP's decoding
+/// ([`havre_message::decode_header_value`]), skipped for the usual plain
+/// ASCII value without encoded-words.
+fn decode_value(value: &[u8]) -> String {
+    if !value.is_ascii() || memchr::memmem::find(value, b"=?").is_some() {
+        return havre_message::decode_header_value(value);
+    }
+    let mut out = String::with_capacity(value.len());
+    for line in value.split(|&b| b == b'\n') {
+        let line = line.strip_suffix(b"\r").unwrap_or(line);
+        // ASCII checked above.
+        out.push_str(std::str::from_utf8(line).unwrap_or_default());
+    }
+    out.trim_matches(|c| c == ' ' || c == '\t').to_owned()
 }
 
 /// The first address of a From field: (addr-spec, display name).

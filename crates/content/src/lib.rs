@@ -35,8 +35,20 @@
 //! archives and the first bytes of entries). Each limit reached is set in
 //! [`Content::limits_hit`] so a scorer can say so.
 //!
-//! MIME, RFC 2047/2231 and charsets are mail-parser's; header values are
-//! decoded as IMAP decodes them ([`havre_message::decode_header_value`]).
+//! The MIME tree is split here (boundaries matched by prefix, as Dovecot
+//! does), so the limits bound the work itself; each part's header (RFC
+//! 2231 parameters, RFC 2047 words) and its charset are mail-parser's;
+//! top-level header values are decoded as IMAP decodes them
+//! ([`havre_message::decode_header_value`]). Transfer encodings are undone
+//! leniently, as mail clients do, and what had to be forgiven is counted
+//! in [`EncodingFacts`].
+//!
+//! # What it does not do
+//!
+//! It looks at what a message says, not at what it means: no scores, no
+//! verdicts, no DNS (the scorer looks the URL hosts up), no archive
+//! formats but zip (rar, 7z, gzip... are recognised, not opened), no
+//! decryption.
 
 mod analyze;
 mod archive;

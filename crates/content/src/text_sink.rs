@@ -1,6 +1,7 @@
 //! A bounded text buffer that keeps what a reader (or a tokenizer) wants:
-//! invisible characters dropped, and for HTML, runs of white space
-//! collapsed as a browser shows them.
+//! invisible characters dropped, line ends as `\n` (CRLF and a lone CR
+//! alike), and for HTML, runs of white space collapsed as a browser shows
+//! them.
 
 /// Characters that render as nothing: zero-width spaces and joiners, the
 /// word joiner, the BOM, the soft hyphen. Spam puts them inside words to
@@ -18,7 +19,11 @@ pub(crate) struct Sink {
     /// Fold white space runs (HTML rendering).
     pub(crate) collapse: bool,
     last_space: bool,
-    /// Characters pushed that are not white space.
+    /// The last character was a CR (turned into `\n`): an LF after it is
+    /// the same line end.
+    after_cr: bool,
+    /// Characters pushed that are not white space, counted while
+    /// collapsing (rendering HTML), where they are needed.
     pub(crate) chars: usize,
 }
 
@@ -35,20 +40,40 @@ impl Sink {
     }
 
     pub(crate) fn push_str(&mut self, s: &str) {
-        if !self.collapse && (s.is_ascii() || !s.chars().any(is_invisible)) {
-            // The common case for plain text: one copy.
-            let room = self.max.saturating_sub(self.out.len());
-            if s.len() <= room {
-                self.out.push_str(s);
-                self.chars += s.chars().filter(|c| !c.is_whitespace()).count();
-                return;
+        if self.full {
+            return;
+        }
+        if self.collapse || (!s.is_ascii() && s.chars().any(is_invisible)) {
+            for c in s.chars() {
+                self.push(c);
+                if self.full {
+                    return;
+                }
+            }
+            return;
+        }
+        // The common case for plain text: the runs between CRs copied.
+        let room = self.max.saturating_sub(self.out.len());
+        let mut end = s.len().min(room);
+        while !s.is_char_boundary(end) {
+            end -= 1;
+        }
+        let mut rest = &s[..end];
+        if std::mem::take(&mut self.after_cr) {
+            rest = rest.strip_prefix('\n').unwrap_or(rest);
+        }
+        while let Some(cr) = memchr::memchr(b'\r', rest.as_bytes()) {
+            self.out.push_str(&rest[..cr]);
+            self.out.push('\n');
+            rest = &rest[cr + 1..];
+            match rest.strip_prefix('\n') {
+                Some(after) => rest = after,
+                None => self.after_cr = rest.is_empty(),
             }
         }
-        for c in s.chars() {
-            self.push(c);
-            if self.full {
-                return;
-            }
+        self.out.push_str(rest);
+        if end < s.len() {
+            self.overflow();
         }
     }
 
@@ -56,6 +81,12 @@ impl Sink {
         if is_invisible(c) || self.full {
             return;
         }
+        let after_cr = std::mem::replace(&mut self.after_cr, c == '\r');
+        let c = match c {
+            '\n' if after_cr => return,
+            '\r' => '\n',
+            c => c,
+        };
         let space = c.is_whitespace();
         if self.collapse && space {
             if self.last_space {
@@ -86,9 +117,68 @@ impl Sink {
 
     fn raw(&mut self, c: char) {
         if self.out.len() + c.len_utf8() > self.max {
-            self.full = true;
-            return;
+            return self.overflow();
         }
         self.out.push(c);
+    }
+
+    /// The text is cut here: no more is taken, and a word cut in two is
+    /// dropped (half a URL would name another host).
+    fn overflow(&mut self) {
+        self.full = true;
+        let tail_start = self.out.len().saturating_sub(256);
+        let tail_start = (tail_start..=self.out.len())
+            .find(|&i| self.out.is_char_boundary(i))
+            .unwrap_or(self.out.len());
+        if let Some((at, space)) = self.out[tail_start..]
+            .char_indices()
+            .rev()
+            .find(|(_, c)| c.is_whitespace())
+        {
+            self.out.truncate(tail_start + at + space.len_utf8());
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn plain(chunks: &[&str]) -> String {
+        let mut sink = Sink::new(1000, false);
+        for chunk in chunks {
+            sink.push_str(chunk);
+        }
+        sink.out
+    }
+
+    #[test]
+    fn line_ends_become_lf_and_invisible_characters_go() {
+        assert_eq!(plain(&["a\r\nb\rc\n\r\nd"]), "a\nb\nc\n\nd");
+        assert_eq!(plain(&["a\r", "\nb\r", "c"]), "a\nb\nc");
+        assert_eq!(plain(&["V\u{ad}ia\u{200b}gra\r\n"]), "Viagra\n");
+        let mut html = Sink::new(1000, true);
+        html.push_str("  a \r\n\t b  ");
+        assert_eq!(html.out, "a b ");
+    }
+
+    #[test]
+    fn the_sink_stops_at_its_size() {
+        let mut sink = Sink::new(5, false);
+        sink.push_str("abc");
+        sink.push_str("défg");
+        assert!(sink.full);
+        assert_eq!(sink.out, "abcd");
+        let mut sink = Sink::new(12, false);
+        sink.push_str("see http://example.com/");
+        sink.push_str("more");
+        assert_eq!(sink.out, "see ");
+        let mut sink = Sink::new(12, true);
+        sink.push_str("see http://example.com/");
+        assert_eq!(sink.out, "see ");
+        // A cut after a multi-byte space (found by the fuzzer).
+        let mut sink = Sink::new(8, false);
+        sink.push_str("ab\u{3000}cdefgh");
+        assert_eq!(sink.out, "ab\u{3000}");
     }
 }

@@ -42,7 +42,9 @@ impl HostSet {
 pub(crate) fn url_hosts(text: &str, mut found: impl FnMut(String)) {
     let bytes = text.as_bytes();
     let mut i = 0;
-    while i < bytes.len() {
+    // Only `:` (of `://`) and `w` (of `www.`) can start a URL.
+    while let Some(at) = memchr::memchr3(b':', b'w', b'W', &bytes[i..]) {
+        i += at;
         let b = bytes[i];
         let boundary = i == 0 || !is_word_byte(bytes[i - 1]);
         if boundary && (b | 0x20) == b'w' && starts_with_ci(&bytes[i..], b"www.") {
@@ -164,17 +166,19 @@ pub(crate) fn normalise_host(host: &str) -> Option<String> {
         return None;
     }
     let ascii = if host.is_ascii() {
-        if !host
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'-' || b == b'_')
-        {
-            return None;
-        }
         host.to_ascii_lowercase()
     } else {
         idna::domain_to_ascii(host).ok()?
     };
-    if ascii.split('.').any(str::is_empty) {
+    // Checked after IDNA too: its mapping can yield spaces or symbols
+    // (U+00A0 becomes a space).
+    let name_bytes =
+        |b: u8| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'.' || b == b'-' || b == b'_';
+    if ascii.is_empty()
+        || ascii.len() > 253
+        || !ascii.bytes().all(name_bytes)
+        || ascii.split('.').any(str::is_empty)
+    {
         return None;
     }
     Some(ascii)
@@ -289,6 +293,8 @@ mod tests {
         );
         assert_eq!(hosts("https://bücher.example"), ["xn--bcher-kva.example"]);
         assert!(hosts("mailto:x@y http:// nohost://a.b xhttp://c.d").is_empty());
+        // IDNA maps U+00A0 to a space: not a host name.
+        assert_eq!(normalise_host("b\u{fc}cher\u{a0}x.example"), None);
     }
 
     #[test]

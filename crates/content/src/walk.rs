@@ -186,7 +186,8 @@ impl<'l> Walker<'l> {
         self.encoding_facts(encoding, &decoded, body, kind.is_some());
         let charset = content_type
             .and_then(|ct| ct.attribute("charset"))
-            .map(|c| c.trim().trim_matches('"'));
+            .map(|c| c.trim().trim_matches('"'))
+            .filter(|c| !c.is_empty());
         if kind.is_some() {
             self.charset_facts(charset, &decoded.bytes);
         }

@@ -39,6 +39,7 @@ fn a_multipart_alternative_newsletter_gives_decoded_headers_and_both_texts() {
     assert_eq!(c.from_name.as_deref(), Some("Café News"));
     assert_eq!(c.message_id(), Some("<abc.123@example.com>"));
     assert_eq!(c.date_timestamp, Some(1_772_531_998));
+    assert_eq!(c.received_timestamp(), Some(1_772_532_000));
     let names: Vec<&str> = c.headers.iter().map(|f| f.name.as_str()).collect();
     assert_eq!(
         names,
@@ -307,7 +308,7 @@ fn raw_8bit_latin1_in_headers_and_bodies_is_read_as_windows_1252() {
     let c = analyze_default(raw);
     assert!(c.encoding.header_8bit);
     assert_eq!(c.subject(), Some("café crème"));
-    assert_eq!(c.text, "naïve\r\n");
+    assert_eq!(c.text, "naïve\n");
     assert_eq!(c.encoding.undeclared_8bit, 1);
 }
 
@@ -359,5 +360,5 @@ fn a_message_without_a_body_or_header_still_gives_an_answer() {
     }
     let c = analyze_default(b"Subject: x\r\n\r\nbody\r\n");
     assert_eq!(c.subject(), Some("x"));
-    assert_eq!(c.text, "body\r\n");
+    assert_eq!(c.text, "body\n");
 }
