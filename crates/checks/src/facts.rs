@@ -4,7 +4,7 @@ use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::SystemTime;
 
-use crate::Stage;
+use crate::{Header, Stage};
 
 /// The facts of one SMTP transaction at one stage: a plain struct that the
 /// SMTP session, the Postfix policy service and `havre check` fill alike.
@@ -55,6 +55,14 @@ pub struct Facts {
     /// read the body (DKIM, the content filter). `None` where the caller
     /// has no message (the Postfix policy service).
     pub message: Option<Arc<Vec<u8>>>,
+    /// The headers the transaction's checks asked to add so far: those of
+    /// the earlier stages (the session's connect and HELO headers, then the
+    /// transaction's), and those of the earlier checks of this stage (the
+    /// [`Pipeline`](crate::Pipeline) adds them as it goes). A check that
+    /// weighs what others found (the spam filter reading SPF's
+    /// `Received-SPF:` and DMARC's `Authentication-Results:`) reads them
+    /// here: they are not in [`Facts::message`] yet.
+    pub added: Vec<Header>,
 }
 
 impl Facts {
@@ -76,6 +84,7 @@ impl Facts {
             time: SystemTime::now(),
             headers: None,
             message: None,
+            added: Vec::new(),
         }
     }
 

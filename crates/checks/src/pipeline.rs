@@ -127,12 +127,20 @@ impl Pipeline {
             headers: Vec::new(),
             steps: Vec::new(),
         };
+        // The facts with the headers of this stage's earlier checks in
+        // `added`, once one asked for any (a copy only then).
+        let mut seen: Option<Facts> = None;
         for check in self
             .checks
             .iter()
             .filter(|c| c.stages().contains(&facts.stage))
         {
-            let verdict = check.check(facts).await;
+            let verdict = check.check(seen.as_ref().unwrap_or(facts)).await;
+            if !verdict.headers.is_empty() {
+                seen.get_or_insert_with(|| facts.clone())
+                    .added
+                    .extend(verdict.headers.iter().cloned());
+            }
             let name = check.name().to_owned();
             outcome
                 .headers
@@ -202,6 +210,8 @@ fn command(stage: Stage) -> &'static str {
 pub struct AddedHeaders {
     headers: Vec<(String, Header)>,
     hold: Option<Hold>,
+    /// The last subject prefix a check asked for.
+    subject_prefix: Option<String>,
 }
 
 impl AddedHeaders {
@@ -224,6 +234,19 @@ impl AddedHeaders {
                 self.headers.push((check.clone(), header.clone()));
             }
         }
+        if let Some(prefix) = outcome
+            .steps
+            .iter()
+            .rev()
+            .find_map(|s| s.verdict.subject_prefix.clone())
+        {
+            self.subject_prefix = Some(prefix);
+        }
+    }
+
+    /// What to put before the message's `Subject:`, if a check asked.
+    pub fn subject_prefix(&self) -> Option<&str> {
+        self.subject_prefix.as_deref()
     }
 
     /// The headers, in the order they were asked for.
@@ -389,6 +412,53 @@ mod tests {
             })
         );
         assert_eq!(added.to_bytes(), b"X-Tag: 1\r\n");
+    }
+
+    /// A check that reads the headers earlier checks added.
+    struct Reader;
+
+    #[async_trait]
+    impl Check for Reader {
+        fn name(&self) -> &str {
+            "reader"
+        }
+        fn stages(&self) -> &[Stage] {
+            &[Stage::Rcpt]
+        }
+        async fn check(&self, facts: &Facts) -> Verdict {
+            let seen: Vec<String> = facts.added.iter().map(|h| h.to_string()).collect();
+            Verdict::accept().because(seen.join(" | "))
+        }
+    }
+
+    #[tokio::test]
+    async fn a_check_sees_the_headers_of_earlier_stages_and_of_earlier_checks_of_its_stage() {
+        let p = Pipeline::new("test")
+            .with(Arc::new(Fixed(
+                "spf",
+                Verdict::accept().with_header("Received-SPF", "pass"),
+            )))
+            .with(Arc::new(Reader));
+        let mut facts = rcpt();
+        facts.added = vec![Header::new("X-Connect", "1")];
+        let out = p.run(&facts).await;
+        assert_eq!(
+            out.steps[1].verdict.reason.as_deref(),
+            Some("X-Connect: 1 | Received-SPF: pass")
+        );
+        assert_eq!(facts.added.len(), 1, "the caller's facts are left alone");
+    }
+
+    #[tokio::test]
+    async fn a_subject_prefix_asked_by_a_check_is_kept_for_the_message() {
+        let p = Pipeline::new("test").with(Arc::new(Fixed(
+            "spam",
+            Verdict::accept().with_subject_prefix("[SPAM]\r\n "),
+        )));
+        let mut added = AddedHeaders::new();
+        assert_eq!(added.subject_prefix(), None);
+        added.extend(&p.run(&rcpt()).await);
+        assert_eq!(added.subject_prefix(), Some("[SPAM]   "));
     }
 
     #[test]

@@ -155,6 +155,9 @@ pub struct Verdict {
     /// only if the message is accepted in the end (see
     /// [`crate::AddedHeaders::hold`]).
     pub hold: Option<String>,
+    /// Put before the message's `Subject:` when it is stored (the spam
+    /// filter's `[SPAM] `); kept only if the message is accepted in the end.
+    pub subject_prefix: Option<String>,
 }
 
 impl Verdict {
@@ -164,6 +167,7 @@ impl Verdict {
             action: Action::Accept,
             headers: Vec::new(),
             reason: None,
+            subject_prefix: None,
             hold: None,
         }
     }
@@ -215,6 +219,12 @@ impl Verdict {
     /// The same, with a header to add.
     pub fn with_header(mut self, name: impl Into<String>, value: impl Into<String>) -> Verdict {
         self.headers.push(Header::new(name, value));
+        self
+    }
+
+    /// The same, asking for `prefix` before the message's subject.
+    pub fn with_subject_prefix(mut self, prefix: impl Into<String>) -> Verdict {
+        self.subject_prefix = Some(sanitize(prefix.into()));
         self
     }
 

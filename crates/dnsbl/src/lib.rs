@@ -120,6 +120,15 @@ async fn score(dns: &Arc<dyn Dns>, sites: &[DnsblSite], name: &str) -> Listed {
     listed
 }
 
+/// `name` (a [`reversed`] address or a [`domain`]) looked up in every zone
+/// of `sites` at once, as the checks do: the sum of the weights of the
+/// lists that list it, and the first list with a positive weight that
+/// does. The spam filter scores with it.
+pub async fn lookup(dns: &Arc<dyn Dns>, sites: &[DnsblSite], name: &str) -> (i32, Option<String>) {
+    let listed = score(dns, sites, name).await;
+    (listed.score, listed.zone)
+}
+
 /// The list's explanation (its TXT record), one line, bounded.
 async fn text(dns: &Arc<dyn Dns>, query: &str) -> Option<String> {
     let records = dns.txt(query).await.ok()?;
@@ -161,7 +170,7 @@ impl Dnsbl {
 }
 
 /// `7.2.0.192` for 192.0.2.7, the 32 nibbles for IPv6 (RFC 5782 2.1, 2.4).
-fn reversed(ip: IpAddr) -> String {
+pub fn reversed(ip: IpAddr) -> String {
     let name = havre_spf::reverse_name(ip.to_canonical());
     name.trim_end_matches(".in-addr.arpa")
         .trim_end_matches(".ip6.arpa")
@@ -205,7 +214,7 @@ impl Rhsbl {
 
 /// A name worth looking up: a domain of at least two valid labels, short
 /// enough to carry a zone after it.
-fn domain(name: &str) -> Option<String> {
+pub fn domain(name: &str) -> Option<String> {
     let name = name.trim_end_matches('.').to_ascii_lowercase();
     let ok = name.len() <= 200
         && name.split('.').count() >= 2

@@ -11,7 +11,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use anyhow::{Context, anyhow};
-use havre_checks::{Action, Facts, Stage};
+use havre_checks::{Action, AddedHeaders, Facts, Stage};
 use serde::Serialize;
 
 use crate::locate;
@@ -25,6 +25,9 @@ struct CheckReport {
     /// `accepted`, `held: REASON` (the quarantine), or the reply that
     /// refused the message.
     result: String,
+    /// The spam filter's symbols, when it scored the message.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    spam: Option<crate::spam_check_cmd::SpamReport>,
 }
 
 #[derive(Serialize)]
@@ -51,6 +54,10 @@ impl Report for CheckReport {
             out.push_str(&format!("header: {header}\n"));
         }
         out.push_str(&format!("result: {}\n", self.result));
+        if let Some(spam) = &self.spam {
+            out.push_str("spam ");
+            out.push_str(&spam.text());
+        }
         out
     }
 }
@@ -86,7 +93,11 @@ pub async fn run(explicit: Option<PathBuf>, args: CheckArgs) -> anyhow::Result<(
         verdicts: Vec::new(),
         headers: Vec::new(),
         result: "accepted".into(),
+        spam: None,
     };
+    // What the checks added so far, as the session keeps it: earlier
+    // stages' headers are in the facts of the later ones (and the hold).
+    let mut added = AddedHeaders::new();
     let header_end = message
         .windows(4)
         .position(|w| w == b"\r\n\r\n")
@@ -99,8 +110,6 @@ pub async fn run(explicit: Option<PathBuf>, args: CheckArgs) -> anyhow::Result<(
     ];
     stages.extend(args.rcpt.iter().map(|r| (Stage::Rcpt, Some(r.clone()))));
     stages.push((Stage::Data, None));
-    // Only for the hold: the headers are listed stage by stage.
-    let mut added = havre_checks::AddedHeaders::new();
     for (stage, rcpt) in stages {
         facts.stage = stage;
         match stage {
@@ -118,6 +127,7 @@ pub async fn run(explicit: Option<PathBuf>, args: CheckArgs) -> anyhow::Result<(
             }
             Stage::Connect => {}
         }
+        facts.added = added.headers().cloned().collect();
         let outcome = pipeline.run(&facts).await;
         added.extend(&outcome);
         for step in &outcome.steps {
@@ -135,6 +145,9 @@ pub async fn run(explicit: Option<PathBuf>, args: CheckArgs) -> anyhow::Result<(
             report
                 .headers
                 .push(format!("{}: {}", header.name, header.value));
+        }
+        if stage == Stage::Data && pipeline.names().contains(&"spam") {
+            report.spam = Some(spam_report(config, &checks_dns(config)?, &facts).await?);
         }
         if let Some(reply) = outcome.action.reply() {
             report.result = reply.line(&facts);
@@ -157,4 +170,34 @@ fn action_word(action: &Action) -> String {
         Action::Reject(reply) => format!("reject {reply}"),
         Action::Defer(reply) => format!("defer {reply}"),
     }
+}
+
+/// The node's resolver, as the checks ask it.
+fn checks_dns(config: &havre_config::Config) -> anyhow::Result<Arc<dyn havre_spf::Dns>> {
+    let resolver = havre_outbound::Resolver::new(&config.dns.nameservers)
+        .map_err(|e| anyhow!("dns.nameservers: {e}"))?;
+    Ok(Arc::new(havre_spf::HickoryDns::new(
+        resolver.hickory().clone(),
+    )))
+}
+
+/// The spam filter's symbols for the message of `facts` (the headers the
+/// earlier checks added included), as `havre spam check` prints them.
+async fn spam_report(
+    config: &havre_config::Config,
+    dns: &Arc<dyn havre_spf::Dns>,
+    facts: &Facts,
+) -> anyhow::Result<crate::spam_check_cmd::SpamReport> {
+    let engine = crate::pipelines::spam_engine(config)
+        .map_err(|e| anyhow!(e))?
+        .with_dns(dns.clone());
+    let message = facts.message.clone().unwrap_or_default();
+    let score = engine
+        .scan(message, &havre_filter::Envelope::from_facts(facts))
+        .await;
+    Ok(crate::spam_check_cmd::SpamReport::new(
+        None,
+        score,
+        engine.settings(),
+    ))
 }

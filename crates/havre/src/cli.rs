@@ -184,7 +184,7 @@ pub enum Command {
     /// List, add or lift bans of client addresses (the guard, like fail2ban-client)
     #[command(subcommand, long_about = BAN_HELP)]
     Ban(BanCommand),
-    /// Teach the Bayes spam classifier, or ask it about a message (like sa-learn)
+    /// The spam filter: score a message, list the symbols, teach the Bayes classifier (like rspamc, sa-learn)
     #[command(subcommand)]
     Spam(SpamCommand),
 }
@@ -243,6 +243,43 @@ pub enum SpamCommand {
         /// Only this user's counts
         #[arg(long, value_name = "ADDRESS")]
         user: Option<String>,
+        #[command(flatten)]
+        format: Format,
+    },
+    /// Score a stored message and print every symbol with its points (like rspamc symbols)
+    #[command(
+        long_about = "Scores FILE (a message, as received or as stored in a mailbox) with the \
+        spam filter of the node's configuration, as the mx would have at its reception: the \
+        results our host wrote on top of it (Authentication-Results:, Received-SPF:, \
+        X-Greylist:), its newest Received: for the client, the HELO name and the time (so \
+        dates are judged as on arrival), the DNS lists of mx.dnsbl, mx.rhsbl and spam.uribl on \
+        the node's DNS servers. Prints the score, the action the thresholds give, the level \
+        and every symbol with its points, weight and meaning. --ip, --helo, --from and --rcpt \
+        replace what the Received: line says; --no-dns looks nothing up."
+    )]
+    Check {
+        /// The message file
+        file: PathBuf,
+        /// The client's address (default: from the newest Received:)
+        #[arg(long)]
+        ip: Option<std::net::IpAddr>,
+        /// What the client said in HELO/EHLO
+        #[arg(long)]
+        helo: Option<String>,
+        /// The envelope sender (MAIL FROM)
+        #[arg(long)]
+        from: Option<String>,
+        /// An envelope recipient (RCPT TO); repeat for several
+        #[arg(long)]
+        rcpt: Vec<String>,
+        /// Look nothing up in DNS lists
+        #[arg(long)]
+        no_dns: bool,
+        #[command(flatten)]
+        format: Format,
+    },
+    /// Every symbol with its weight (spam.weights applied) and meaning
+    Symbols {
         #[command(flatten)]
         format: Format,
     },

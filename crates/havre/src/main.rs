@@ -35,6 +35,7 @@ mod reload_cmd;
 mod sendmail;
 mod serve;
 mod session_cmd;
+mod spam_check_cmd;
 mod spam_cmd;
 mod spam_stats_cmd;
 mod tls;

@@ -13,11 +13,15 @@
 //!    before DMARC, so a refused file costs no DNS lookup;
 //! 6. DKIM, ARC and DMARC (end of DATA) when `mx.sender_auth`;
 //! 7. the antivirus (end of DATA) when `antivirus.clamd` names clamd:
-//!    after DMARC, so mail refused for its sender costs no scan.
+//!    after DMARC, so mail refused for its sender costs no scan;
+//! 8. the spam filter (end of DATA) when `spam.enabled`: last, so it
+//!    weighs what every check before it found (their headers in
+//!    `Facts::added`).
 //!
 //! submission: the rules (rate limits by the authenticated user's class),
-//! then the attachment rules and the antivirus: a user's infected
-//! attachment is refused while their client waits. LMTP and local
+//! then the attachment rules and the antivirus (a user's infected
+//! attachment is refused while their client waits), and the spam filter
+//! when `spam.scan_submission`. LMTP and local
 //! submission run none.
 
 use std::net::IpAddr;
@@ -46,7 +50,7 @@ pub fn build(
     state: Arc<dyn State>,
     resolver: &Resolver,
 ) -> Result<SessionChecks, String> {
-    let policy = havre_policy::from_config(config, state)?;
+    let policy = havre_policy::from_config(config, state.clone())?;
     let dns: Arc<dyn Dns> = Arc::new(HickoryDns::new(resolver.hickory().clone()));
     let trusted: Vec<ipnet::IpNet> = config
         .relay
@@ -109,6 +113,11 @@ pub fn build(
         mx.push(antivirus.clone());
     }
 
+    let spam = spam_check(config, state, dns.clone(), None)?;
+    if config.spam.enabled {
+        mx.push(spam.clone());
+    }
+
     let mut submission = Pipeline::new("submission/smtpd");
     for rule in &policy.rules {
         submission.push(rule.clone());
@@ -118,6 +127,9 @@ pub fn build(
     }
     if let Some(antivirus) = antivirus {
         submission.push(antivirus);
+    }
+    if config.spam.scan_submission {
+        submission.push(spam);
     }
     Ok(SessionChecks {
         mx: Some(Arc::new(mx)),
@@ -164,6 +176,33 @@ fn antivirus(config: &Config) -> Option<Arc<dyn Check>> {
     })))
 }
 
+/// The spam filter of `config` on the node's resolver, `state` (its
+/// greylist action keeps greylisting's keys there) and Bayes classifier.
+pub fn spam_check(
+    config: &Config,
+    state: Arc<dyn State>,
+    dns: Arc<dyn Dns>,
+    bayes: Option<Arc<dyn havre_filter::BayesModel>>,
+) -> Result<Arc<havre_filter::SpamCheck>, String> {
+    let mut engine = spam_engine(config)?.with_dns(dns);
+    if let Some(bayes) = bayes {
+        engine = engine.with_bayes(bayes);
+    }
+    let greylist = havre_policy::Greylist::new(havre_policy::greylist_settings(config)?, state);
+    Ok(Arc::new(havre_filter::SpamCheck::new(
+        engine,
+        Some(Arc::new(greylist)),
+    )))
+}
+
+/// The scoring engine of `config`, without lookups (`havre spam check`
+/// adds the node's resolver).
+pub fn spam_engine(config: &Config) -> Result<havre_filter::Engine, String> {
+    Ok(havre_filter::Engine::new(
+        havre_filter::Settings::from_config(config)?,
+    ))
+}
+
 /// Clients named by their forward-confirmed reverse name.
 struct ReverseDns {
     dns: Arc<dyn Dns>,
@@ -181,8 +220,8 @@ mod tests {
     use super::*;
 
     #[tokio::test]
-    async fn the_mx_pipeline_runs_rules_lists_spf_greylisting_attachments_dmarc_then_the_antivirus()
-    {
+    async fn the_mx_pipeline_runs_rules_lists_spf_greylisting_attachments_dmarc_antivirus_then_spam()
+     {
         let mut config = Config::default();
         config.greylist.enabled = true;
         config.antivirus.clamd = "127.0.0.1:3310".parse().unwrap();
@@ -202,7 +241,8 @@ mod tests {
                 "greylist",
                 "attachments",
                 "dmarc",
-                "antivirus"
+                "antivirus",
+                "spam"
             ]
         );
         assert_eq!(
@@ -220,14 +260,22 @@ mod tests {
         config.mx.dnsbl.clear();
         config.mx.rhsbl.clear();
         config.antivirus.clamd = havre_config::ClamdAddress::Off;
-        let bare = build(&config, state, &resolver).unwrap();
+        config.spam.enabled = false;
+        config.spam.scan_submission = true;
+        let bare = build(&config, state.clone(), &resolver).unwrap();
         assert_eq!(
             bare.mx.unwrap().names(),
             ["rule student-rate", "rule staff-rate"]
         );
         assert_eq!(
             bare.submission.unwrap().names(),
-            ["rule student-rate", "rule staff-rate"]
+            ["rule student-rate", "rule staff-rate", "spam"]
         );
+        config
+            .spam
+            .weights
+            .insert("NO_SUCH_SYMBOL".into(), havre_config::Points(1.0));
+        let refused = build(&config, state, &resolver).err().unwrap();
+        assert!(refused.contains("NO_SUCH_SYMBOL"), "{refused}");
     }
 }

@@ -1,5 +1,6 @@
-//! `havre spam learn` and `havre spam classify`: teaching the Bayes
-//! classifier from folders of sorted mail, and asking it about a message.
+//! `havre spam ...`: `learn` and `classify` (teaching the Bayes classifier
+//! from folders of sorted mail, and asking it about a message) here; `check`
+//! and `symbols` in `spam_check_cmd.rs`, `stats` in `spam_stats_cmd.rs`.
 
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
@@ -44,6 +45,19 @@ pub async fn run(explicit: Option<PathBuf>, command: SpamCommand) -> anyhow::Res
         SpamCommand::Stats { user, format } => {
             crate::spam_stats_cmd::run(explicit, user, format.json).await
         }
+        SpamCommand::Check {
+            file,
+            ip,
+            helo,
+            from,
+            rcpt,
+            no_dns,
+            format,
+        } => {
+            crate::spam_check_cmd::check(explicit, file, ip, helo, from, rcpt, no_dns, format.json)
+                .await
+        }
+        SpamCommand::Symbols { format } => crate::spam_check_cmd::symbols(explicit, format.json),
     }
 }
 

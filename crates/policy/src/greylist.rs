@@ -255,8 +255,45 @@ impl Greylist {
         format!("awl:{}", canonical_ip(facts.client_ip))
     }
 
-    /// The decision, or a state error.
-    async fn decide(&self, facts: &Facts) -> havre_state::Result<Verdict> {
+    /// Greylisting of one message rather than of a triplet (Rspamd's
+    /// greylist action, which the spam filter takes for mail of a middling
+    /// score): the same rules, exemptions and state, with `message` (a
+    /// digest of the message) in the place of the recipient, so the first
+    /// delivery of a message is deferred and the same message retried
+    /// after the delay passes. At the end of DATA the exemptions read the
+    /// first recipient.
+    pub async fn check_message(&self, facts: &Facts, message: &str) -> Verdict {
+        let mut facts = facts.clone();
+        if facts.recipient.is_none() {
+            facts.recipient = facts.recipients.first().cloned();
+        }
+        if facts.sasl_login.is_some() {
+            return Verdict::accept().because("authenticated client");
+        }
+        if let Some(why) = self.settings.exempt.why(&facts) {
+            return Verdict::accept().because(why);
+        }
+        let key = format!(
+            "grey:{}/{}/msg:{message}",
+            client_network(facts.client_ip, facts.client_name.as_deref()),
+            normalize_sender(facts.sender.as_deref().unwrap_or("")),
+        );
+        self.decide_or_let_through(&facts, key).await
+    }
+
+    /// [`Greylist::decide`], mail let through if the state fails.
+    async fn decide_or_let_through(&self, facts: &Facts, key: String) -> Verdict {
+        match self.decide(facts, key).await {
+            Ok(verdict) => verdict,
+            Err(e) => {
+                tracing::warn!(target: "checks", "greylist: {e}; letting {} through", facts.client_label());
+                Verdict::accept().because(format!("state unavailable: {e}"))
+            }
+        }
+    }
+
+    /// The decision on the triplet of state key `key`, or a state error.
+    async fn decide(&self, facts: &Facts, key: String) -> havre_state::Result<Verdict> {
         let s = &self.settings;
         let now = facts.unix_time();
         let delay = s.delay.as_secs() as i64;
@@ -279,7 +316,6 @@ impl Greylist {
             }
         }
 
-        let key = Greylist::triplet_key(facts);
         let stored = self.state.get(&key).await?.as_deref().and_then(pair);
         let mut passed_before = false;
         let first = match stored {
@@ -363,13 +399,8 @@ impl Check for Greylist {
         if let Some(why) = self.settings.exempt.why(facts) {
             return Verdict::accept().because(why);
         }
-        match self.decide(facts).await {
-            Ok(verdict) => verdict,
-            Err(e) => {
-                tracing::warn!(target: "checks", "greylist: {e}; letting {} through", facts.client_label());
-                Verdict::accept().because(format!("state unavailable: {e}"))
-            }
-        }
+        self.decide_or_let_through(facts, Greylist::triplet_key(facts))
+            .await
     }
 }
 
@@ -598,5 +629,41 @@ mod tests {
         assert!(deferred(&g.check(&other).await).is_some());
         assert!(Exempt::parse(&["not a domain"]).is_err());
         assert!(Exempt::parse(&["10.0.0.0/33"]).is_err());
+    }
+
+    #[tokio::test]
+    async fn a_message_greylisted_once_passes_when_it_comes_back_and_another_message_waits() {
+        let g = greylist(GreylistSettings::default());
+        let mut data = facts("192.0.2.7", "a@example.org", "b@example.edu", T0);
+        data.stage = Stage::Data;
+        data.recipient = None;
+        data.recipients = vec!["b@example.edu".into()];
+        let first = g.check_message(&data, "d1").await;
+        assert_eq!(
+            deferred(&first).as_deref(),
+            Some("450 4.7.1 Greylisted, please try again in 300 seconds")
+        );
+        data.time += Duration::from_secs(301);
+        let retry = g.check_message(&data, "d1").await;
+        assert_eq!(retry.action, Action::Accept, "{retry:?}");
+        assert!(
+            deferred(&g.check_message(&data, "d2").await).is_some(),
+            "another message of the same triplet is greylisted on its own"
+        );
+        let mut rcpt = facts("192.0.2.7", "a@example.org", "b@example.edu", T0 + 302);
+        rcpt.stage = Stage::Rcpt;
+        assert!(
+            deferred(&g.check(&rcpt).await).is_some(),
+            "the message's key is not the RCPT triplet's"
+        );
+        let exempt = greylist(GreylistSettings {
+            exempt: Exempt::parse(&["example.edu"]).unwrap(),
+            ..GreylistSettings::default()
+        });
+        assert_eq!(
+            exempt.check_message(&data, "d3").await.action,
+            Action::Accept,
+            "the first recipient's domain is exempt"
+        );
     }
 }

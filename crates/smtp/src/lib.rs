@@ -27,6 +27,7 @@ mod pipeline;
 mod received;
 pub mod server;
 mod session;
+mod subject;
 
 use std::sync::Arc;
 use std::time::Duration;

@@ -2,7 +2,8 @@
 //! pipeline a role runs and how clients are named, the reply of a refusal,
 //! and the message held until its end-of-DATA checks have run, then stored
 //! as: our `Received:`, the headers the checks added, the client's message
-//! without the fields that claim to be ours.
+//! without the fields that claim to be ours (its subject prefixed when a
+//! check asked: the spam filter's tag).
 
 use std::net::IpAddr;
 use std::sync::Arc;
@@ -116,9 +117,22 @@ pub(crate) async fn store(
             || (name.eq_ignore_ascii_case(b"Authentication-Results")
                 && authserv_id(value).is_some_and(|id| id.eq_ignore_ascii_case(hostname)))
     });
+    // The subject a check asked to prefix (the spam filter's tag); a
+    // message without one gets one, after the checks' headers.
+    let mut new_subject = None;
+    let header = match added.subject_prefix() {
+        Some(prefix) => crate::subject::prefixed(&header, prefix).unwrap_or_else(|| {
+            new_subject = Some(crate::subject::new_field(prefix));
+            header
+        }),
+        None => header,
+    };
     let mut file = spool.create(id).await?;
     file.write(received).await?;
     file.write(&added.to_bytes()).await?;
+    if let Some(field) = &new_subject {
+        file.write(field).await?;
+    }
     file.write(&header).await?;
     file.write(&message[end..]).await?;
     Ok((file, removed))
@@ -169,6 +183,40 @@ mod tests {
             "Received: from x\r\nAuthentication-Results: mx.example.test; spf=pass\r\n\
              Authentication-Results: elsewhere.test; dkim=pass\r\nSubject: hi\r\n\r\n\
              Authentication-Results: mx.example.test; body\r\n"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_subject_prefix_asked_by_a_check_is_written_in_the_stored_message() {
+        let dir = tempfile::tempdir().unwrap();
+        let spool = Spool::open(dir.path()).unwrap();
+        let outcome = Outcome {
+            action: havre_checks::Action::Accept,
+            headers: Vec::new(),
+            steps: vec![havre_checks::Step {
+                check: "spam".into(),
+                verdict: Verdict::accept().with_subject_prefix("[SPAM] "),
+            }],
+        };
+        let mut added = AddedHeaders::new();
+        added.extend(&outcome);
+        let stored = |message: &'static [u8]| {
+            let (spool, added) = (&spool, &added);
+            async move {
+                let (file, _) = store(spool, "0123456789ABCDEF", b"", added, message, "mx.test")
+                    .await
+                    .unwrap();
+                String::from_utf8(file.read_back().await.unwrap()).unwrap()
+            }
+        };
+        assert_eq!(
+            stored(b"From: a@example.org\r\nSubject: Cheap\r\n\r\nSubject: body\r\n").await,
+            "From: a@example.org\r\nSubject: [SPAM] Cheap\r\n\r\nSubject: body\r\n"
+        );
+        assert_eq!(
+            stored(b"From: a@example.org\r\n\r\nbody\r\n").await,
+            "Subject: [SPAM]\r\nFrom: a@example.org\r\n\r\nbody\r\n",
+            "a message without a subject gets one"
         );
     }
 

@@ -1454,6 +1454,9 @@ impl Session {
             facts.recipients = tx.recipients.iter().map(|(r, _)| r.clone()).collect();
             facts.recipient_count = tx.recipients.len() as u32;
             facts.size = tx.size;
+            facts.added = tx.added.headers().cloned().collect();
+        } else {
+            facts.added = self.session_headers.headers().cloned().collect();
         }
         facts
     }
