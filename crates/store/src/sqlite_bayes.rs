@@ -230,15 +230,16 @@ impl BayesStore for SqliteStore {
         let mut tx = self.reader().begin().await?;
         let totals = totals_in(&mut tx, owner).await?;
         let mut changes = Vec::new();
-        let mut from = i64::MIN;
-        while totals.generation > since {
+        // `None` once the last page was read (or nothing changed).
+        let mut from = (totals.generation > since).then_some(i64::MIN);
+        while let Some(start) = from {
             let rows = sqlx::query(
                 "SELECT token, spam, ham FROM bayes_tokens
                  WHERE owner = ? AND token >= ? AND generation > ?
                  ORDER BY token LIMIT ?",
             )
             .bind(owner)
-            .bind(from)
+            .bind(start)
             .bind(since as i64)
             .bind(ROWS_PER_PAGE)
             .fetch_all(&mut *tx)
@@ -247,12 +248,10 @@ impl BayesStore for SqliteStore {
                 changes.push(count_from_row(row)?);
             }
             let last = changes.last().map(|c| c.token as i64);
-            match last {
-                Some(last) if rows.len() as i64 == ROWS_PER_PAGE && last < i64::MAX => {
-                    from = last + 1
-                }
-                _ => break,
-            }
+            from = match last {
+                Some(last) if rows.len() as i64 == ROWS_PER_PAGE => last.checked_add(1),
+                _ => None,
+            };
         }
         tx.commit().await?;
         Ok((totals, changes))
