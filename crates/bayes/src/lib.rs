@@ -27,5 +27,5 @@ mod words;
 pub use classify::{Classification, Params, chi2q, classify, classify_with, token_probability};
 pub use counts::{Class, Count, Counts, TokenHasher, TokenMap, Totals};
 pub use digest::digest;
-pub use message::tokenize;
+pub use message::{tokenize, tokenize_marked};
 pub use tokens::{MAX_HEADER_BYTES, MAX_WORDS, Tokenizer, Tokens, WINDOW};

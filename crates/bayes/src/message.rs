@@ -9,9 +9,25 @@ use crate::tokens::{Tokenizer, Tokens};
 /// its URLs, and facts of its shape (HTML only, images, attachments'
 /// types and extensions, encodings).
 pub fn tokenize(content: &Content) -> Tokens {
+    tokenize_marked(content, "")
+}
+
+/// [`tokenize`] for a message that may carry our subject tag (`[SPAM] `,
+/// `spam.subject_tag`): learned from a Junk folder, or moved out of it, the
+/// message is learned as it arrived, without the tag (which would teach
+/// that the word "spam" in a subject is spam, and then ham).
+pub fn tokenize_marked(content: &Content, subject_tag: &str) -> Tokens {
     let mut t = Tokenizer::new();
+    let tag = subject_tag.trim();
     for field in &content.headers {
-        t.header(&field.name, &field.value);
+        let mut value = field.value.as_str();
+        if !tag.is_empty() && field.name.eq_ignore_ascii_case("subject") {
+            value = value.trim_start();
+            if let Some(rest) = value.strip_prefix(tag) {
+                value = rest;
+            }
+        }
+        t.header(&field.name, value);
     }
     for part in &content.text_parts {
         t.text(content.part_text(part));
@@ -72,6 +88,17 @@ fn facts(content: &Content, t: &mut Tokenizer) {
 mod tests {
     use super::*;
     use havre_content::{Limits, analyze};
+
+    #[test]
+    fn our_subject_tag_is_not_learned() {
+        let tagged = analyze(
+            b"Subject: [SPAM] cheap pills\r\n\r\nbody\r\n",
+            &Limits::default(),
+        );
+        let plain = analyze(b"Subject: cheap pills\r\n\r\nbody\r\n", &Limits::default());
+        assert_eq!(tokenize_marked(&tagged, "[SPAM]"), tokenize(&plain));
+        assert_ne!(tokenize(&tagged), tokenize(&plain));
+    }
 
     #[test]
     fn html_is_read_as_its_text_and_base64_is_decoded() {

@@ -14,6 +14,9 @@ use crate::{
 /// limit of 32,766).
 const ROWS_PER_STATEMENT: usize = 400;
 
+/// Rows per page when reading the changes of an owner.
+const ROWS_PER_PAGE: i64 = 20_000;
+
 /// Tokens per `IN (...)` list when reading counts.
 const TOKENS_PER_QUERY: usize = 900;
 
@@ -221,25 +224,36 @@ impl BayesStore for SqliteStore {
         owner: &str,
         since: u64,
     ) -> Result<(BayesTotals, Vec<BayesTokenCount>)> {
-        // One read transaction: the totals and the rows of the same instant.
+        // One read transaction: the totals and the rows of the same instant,
+        // read a page at a time in token order (a first load reads a million
+        // rows: all at once, sqlx's rows would take half a gigabyte).
         let mut tx = self.reader().begin().await?;
         let totals = totals_in(&mut tx, owner).await?;
-        let rows = if totals.generation > since {
-            sqlx::query(
-                "SELECT token, spam, ham FROM bayes_tokens WHERE owner = ? AND generation > ?",
+        let mut changes = Vec::new();
+        // `None` once the last page was read (or nothing changed).
+        let mut from = (totals.generation > since).then_some(i64::MIN);
+        while let Some(start) = from {
+            let rows = sqlx::query(
+                "SELECT token, spam, ham FROM bayes_tokens
+                 WHERE owner = ? AND token >= ? AND generation > ?
+                 ORDER BY token LIMIT ?",
             )
             .bind(owner)
+            .bind(start)
             .bind(since as i64)
+            .bind(ROWS_PER_PAGE)
             .fetch_all(&mut *tx)
-            .await?
-        } else {
-            Vec::new()
-        };
+            .await?;
+            for row in &rows {
+                changes.push(count_from_row(row)?);
+            }
+            let last = changes.last().map(|c| c.token as i64);
+            from = match last {
+                Some(last) if rows.len() as i64 == ROWS_PER_PAGE => last.checked_add(1),
+                _ => None,
+            };
+        }
         tx.commit().await?;
-        let changes = rows
-            .iter()
-            .map(count_from_row)
-            .collect::<std::result::Result<Vec<_>, _>>()?;
         Ok((totals, changes))
     }
 

@@ -178,9 +178,13 @@ async fn a_users_counts_are_apart_and_go_with_her() {
 #[tokio::test]
 async fn many_tokens_are_learned_and_read_in_chunks() {
     let store = SqliteStore::memory().await.unwrap();
-    let tokens: Vec<u64> = (0..5_000u64)
+    // Over two pages of changes, spread over the whole u64 range.
+    let mut tokens: Vec<u64> = (0..45_000u64)
         .map(|i| i.wrapping_mul(0x9e37_79b9_7f4a_7c15))
         .collect();
+    tokens.extend([0, u64::MAX, i64::MAX as u64, i64::MIN as u64]);
+    tokens.sort_unstable();
+    tokens.dedup();
     store
         .bayes_learn(BAYES_GLOBAL, &[message(1, BayesClass::Spam, &tokens)])
         .await
@@ -188,4 +192,8 @@ async fn many_tokens_are_learned_and_read_in_chunks() {
     let read = store.bayes_counts(BAYES_GLOBAL, &tokens).await.unwrap();
     assert_eq!(read.len(), tokens.len());
     assert!(read.iter().all(|c| c.spam == 1 && c.ham == 0));
+    let (_, changes) = store.bayes_changes(BAYES_GLOBAL, 0).await.unwrap();
+    let mut changed: Vec<u64> = changes.iter().map(|c| c.token).collect();
+    changed.sort_unstable();
+    assert_eq!(changed, tokens);
 }
