@@ -73,6 +73,25 @@ impl StoredBayes {
         refresh(&self.store, &self.global, &self.refreshed, now).await
     }
 
+    /// Keeps the copy of the global counts current on a task of its own
+    /// (serve's), so what `havre spam learn` recorded is used within about a
+    /// second even before the next message asks.
+    pub fn keep_current(&self) {
+        let (store, global, refreshed) = (
+            self.store.clone(),
+            self.global.clone(),
+            self.refreshed.clone(),
+        );
+        tokio::spawn(async move {
+            loop {
+                if let Err(err) = refresh(&store, &global, &refreshed, false).await {
+                    tracing::warn!(target: "checks", "spam: cannot read the Bayes counts: {err}");
+                }
+                tokio::time::sleep(REFRESH_EVERY).await;
+            }
+        });
+    }
+
     /// Starts a refresh on a task of its own when one is due and none runs.
     fn refresh_in_background(&self) {
         match self.refreshed.try_lock() {
@@ -130,9 +149,7 @@ impl StoredBayes {
 
     /// The probability that `content` is spam for `users`, or `None` when
     /// the classifier cannot tell: too little learned, or the store failed
-    /// (logged). The signature of `havre_filter::BayesModel`, through which
-    /// the filter calls it once wired in `pipelines.rs`.
-    #[allow(dead_code)]
+    /// (logged). What the spam filter asks through `havre_filter::BayesModel`.
     pub async fn spam_probability(&self, content: &Content, users: &[String]) -> Option<f64> {
         let tokens = tokenize(content);
         match self.classify(&tokens, users).await {
@@ -187,6 +204,13 @@ fn apply(counts: &mut Counts, totals: BayesTotals, changes: &[BayesTokenCount]) 
                 ham: change.ham,
             },
         );
+    }
+}
+
+#[async_trait::async_trait]
+impl havre_filter::BayesModel for StoredBayes {
+    async fn spam_probability(&self, content: &Content, users: &[String]) -> Option<f64> {
+        StoredBayes::spam_probability(self, content, users).await
     }
 }
 

@@ -101,6 +101,8 @@ pub struct Shared {
     /// What users move into and out of Junk, learned in the background
     /// (`spam.learn_from_junk` turns it on and off).
     pub junk_lessons: Arc<havre_mailbox::LessonQueue>,
+    /// The Bayes classifier the spam filter asks (the store's counts).
+    pub bayes: Arc<dyn havre_filter::BayesModel>,
 }
 
 /// The publishers of each role's settings.
@@ -129,8 +131,13 @@ impl Live {
             .acceptor;
         let signers = Arc::new(material.signers.unwrap_or_default());
         let config = &loaded.config;
-        let checks = crate::pipelines::build(config, shared.state.clone(), &material.resolver)
-            .map_err(|e| anyhow::anyhow!("{e}"))?;
+        let checks = crate::pipelines::build(
+            config,
+            shared.state.clone(),
+            &material.resolver,
+            Some(shared.bayes.clone()),
+        )
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
         Ok(Live {
             smtp: watch::Sender::new(smtp(&shared, config, tls.clone(), checks)),
             imap: watch::Sender::new(imap(&shared, config, tls.clone())),
@@ -181,7 +188,12 @@ impl Live {
             };
         // The pipelines are rebuilt on the resolver kept above and the same
         // state: new sessions run the new rules, lists and settings.
-        let checks = match crate::pipelines::build(config, self.shared.state.clone(), &resolver) {
+        let checks = match crate::pipelines::build(
+            config,
+            self.shared.state.clone(),
+            &resolver,
+            Some(self.shared.bayes.clone()),
+        ) {
             Ok(checks) => checks,
             Err(e) => {
                 // `checks::node` built them before the reload was applied:

@@ -49,6 +49,7 @@ pub fn build(
     config: &Config,
     state: Arc<dyn State>,
     resolver: &Resolver,
+    bayes: Option<Arc<dyn havre_filter::BayesModel>>,
 ) -> Result<SessionChecks, String> {
     let policy = havre_policy::from_config(config, state.clone())?;
     let dns: Arc<dyn Dns> = Arc::new(HickoryDns::new(resolver.hickory().clone()));
@@ -113,7 +114,7 @@ pub fn build(
         mx.push(antivirus.clone());
     }
 
-    let spam = spam_check(config, state, dns.clone(), None)?;
+    let spam = spam_check(config, state, dns.clone(), bayes)?;
     if config.spam.enabled {
         mx.push(spam.clone());
     }
@@ -229,7 +230,7 @@ mod tests {
         config.mx.rhsbl = vec!["dbl.example".parse().unwrap()];
         let resolver = Resolver::new(&["127.0.0.1:53".parse().unwrap()]).unwrap();
         let state = Arc::new(havre_state::EmbeddedState::memory());
-        let checks = build(&config, state.clone(), &resolver).unwrap();
+        let checks = build(&config, state.clone(), &resolver, None).unwrap();
         assert_eq!(
             checks.mx.unwrap().names(),
             [
@@ -262,7 +263,7 @@ mod tests {
         config.antivirus.clamd = havre_config::ClamdAddress::Off;
         config.spam.enabled = false;
         config.spam.scan_submission = true;
-        let bare = build(&config, state.clone(), &resolver).unwrap();
+        let bare = build(&config, state.clone(), &resolver, None).unwrap();
         assert_eq!(
             bare.mx.unwrap().names(),
             ["rule student-rate", "rule staff-rate"]
@@ -275,7 +276,7 @@ mod tests {
             .spam
             .weights
             .insert("NO_SUCH_SYMBOL".into(), havre_config::Points(1.0));
-        let refused = build(&config, state, &resolver).err().unwrap();
+        let refused = build(&config, state, &resolver, None).err().unwrap();
         assert!(refused.contains("NO_SUCH_SYMBOL"), "{refused}");
     }
 }

@@ -288,6 +288,15 @@ async fn shared(loaded: &LoadedConfig) -> anyhow::Result<Shared> {
     let guard = havre_guard::Guard::open(havre_guard::settings_from_config(config), state.clone())
         .await
         .context("cannot read the bans")?;
+    // The Bayes classifier on the store's counts, for the spam filter: one
+    // per node, its global counts caught up in the background.
+    let stored_bayes = crate::bayes_model::StoredBayes::new(
+        store.clone(),
+        havre_bayes::Params::default(),
+        crate::bayes_model::MIN_LEARNS,
+    );
+    stored_bayes.keep_current();
+    let bayes: Arc<dyn havre_filter::BayesModel> = Arc::new(stored_bayes);
     let (mailboxes, junk_lessons) = crate::junk_learning::learning_mailboxes(
         Mailboxes::new(
             store,
@@ -309,6 +318,7 @@ async fn shared(loaded: &LoadedConfig) -> anyhow::Result<Shared> {
         state,
         guard,
         junk_lessons,
+        bayes,
     })
 }
 
