@@ -22,7 +22,7 @@ use havre_bayes::{Params, tokenize};
 use havre_content::{Limits, analyze};
 
 use metrics::Confusion;
-use scorer::{BayesScorer, Sample, Scorer, is_spam};
+use scorer::{BayesScorer, FilterScorer, Sample, Scorer, is_spam};
 
 #[derive(Parser)]
 #[command(about = "k-fold cross-validation of the spam decision over labelled folders")]
@@ -42,9 +42,14 @@ struct Args {
     /// Seed of the shuffle
     #[arg(long, default_value_t = 1)]
     seed: u64,
-    /// Spam when the Bayes probability is above this
-    #[arg(long, default_value_t = 0.9)]
-    threshold: f64,
+    /// Spam when the score is above this (default: 0.9 for --bayes-only,
+    /// else the filter's spam.junk_above, 5)
+    #[arg(long)]
+    threshold: Option<f64>,
+    /// Decide on the Bayes probability alone instead of the whole filter
+    /// (havre-filter's symbols without DNS, with the fold's Bayes counts)
+    #[arg(long)]
+    bayes_only: bool,
     /// Robinson's strength (k)
     #[arg(long)]
     strength: Option<f64>,
@@ -123,7 +128,14 @@ fn main() -> anyhow::Result<()> {
         ..defaults
     };
     let folds = deal(&samples, args.folds, args.seed);
-    let mut scorer = BayesScorer::new(params, args.threshold);
+    let threshold = args
+        .threshold
+        .unwrap_or(if args.bayes_only { 0.9 } else { 5.0 });
+    let mut scorer: Box<dyn Scorer> = if args.bayes_only {
+        Box::new(BayesScorer::new(params, threshold))
+    } else {
+        Box::new(FilterScorer::new(params, threshold))
+    };
     let mut scores = vec![0.0f64; samples.len()];
     let mut wrong = Vec::new();
     let mut classify_time = Duration::ZERO;
@@ -163,7 +175,7 @@ fn main() -> anyhow::Result<()> {
     let n = samples.len() as f64;
     let per_message = |d: Duration| d.as_secs_f64() * 1000.0 / n;
     let total = analysis + tokens_time + classify_time;
-    let c = confusion(args.threshold);
+    let c = confusion(threshold);
     println!(
         "corpus: {hams} ham, {spams} spam ({:.1} MB), {} folds, seed {}",
         bytes as f64 / 1e6,
@@ -172,11 +184,7 @@ fn main() -> anyhow::Result<()> {
     );
     println!(
         "params: strength {} min_deviation {} max_tokens {} min_token_count {}; threshold {}",
-        params.strength,
-        params.min_deviation,
-        params.max_tokens,
-        params.min_token_count,
-        args.threshold
+        params.strength, params.min_deviation, params.max_tokens, params.min_token_count, threshold
     );
     println!(
         "precision {:.4}  recall {:.4}  F1 {:.4}  false positives {:.2} % ({} of {} ham)  missed spam {}",
@@ -200,9 +208,14 @@ fn main() -> anyhow::Result<()> {
         cv_wall.as_secs_f64()
     );
     println!("threshold  precision  recall  F1      FP %   FP  missed");
-    for threshold in [
-        0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 0.98, 0.99, 0.995, 0.999,
-    ] {
+    let sweep: &[f64] = if args.bayes_only {
+        &[
+            0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 0.98, 0.99, 0.995, 0.999,
+        ]
+    } else {
+        &[2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0, 10.0, 15.0]
+    };
+    for &threshold in sweep {
         let c = confusion(threshold);
         println!(
             "{threshold:<9}  {:.4}     {:.4}  {:.4}  {:.2}  {:>3}  {:>5}",

@@ -1,6 +1,8 @@
 //! What decides: a scorer learns from the training folds and says, for each
-//! message of the test fold, a score and whether it is spam. Bayes alone for
-//! now; the full scorer (havre-filter) goes behind the same trait.
+//! message of the test fold, a score and whether it is spam: the Bayes
+//! probability alone, or the whole spam filter (havre-filter's symbols on
+//! the message, no DNS, with the fold's Bayes probability), spam when the
+//! message would be filed into Junk.
 
 use havre_bayes::{Class, Counts, Params, Tokens, classify};
 use havre_content::Content;
@@ -61,7 +63,56 @@ impl Scorer for BayesScorer {
     }
 }
 
-/// The decision: the lead swaps this for the filter's action.
+/// The whole filter, as the mx scores a message (without DNS lists): its
+/// points, spam above `threshold` (spam.junk_above, 5, by default).
+pub struct FilterScorer {
+    bayes: BayesScorer,
+    settings: havre_filter::Settings,
+    threshold: f64,
+}
+
+impl FilterScorer {
+    pub fn new(params: Params, threshold: f64) -> FilterScorer {
+        FilterScorer {
+            bayes: BayesScorer::new(params, 0.5),
+            settings: havre_filter::Settings::default(),
+            threshold,
+        }
+    }
+}
+
+impl Scorer for FilterScorer {
+    fn reset(&mut self) {
+        self.bayes.reset();
+    }
+
+    fn learn(&mut self, sample: &Sample) {
+        self.bayes.learn(sample);
+    }
+
+    fn score(&self, sample: &Sample) -> Verdict {
+        let bayes = classify(
+            sample.tokens.as_slice(),
+            &[&self.bayes.counts],
+            &self.bayes.params,
+        );
+        let envelope = havre_filter::Envelope::from_message(&sample.content);
+        let score = havre_filter::score(
+            &sample.content,
+            &envelope,
+            &self.settings,
+            bayes.probability,
+            Vec::new(),
+        )
+        .total;
+        Verdict {
+            score,
+            spam: is_spam(score, self.threshold),
+        }
+    }
+}
+
+/// The decision: above the threshold.
 pub fn is_spam(score: f64, threshold: f64) -> bool {
     score > threshold
 }
