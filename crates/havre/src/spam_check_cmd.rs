@@ -24,13 +24,25 @@ pub async fn check(
     no_dns: bool,
     json: bool,
 ) -> anyhow::Result<()> {
-    let loaded = locate::load(explicit)?;
+    // Read before becoming server.user: the file may be the caller's own.
+    let raw = std::fs::read(&file).with_context(|| format!("cannot read {}", file.display()))?;
+    let (loaded, store) = crate::directory_cmd::store(explicit).await?;
     let config = &loaded.config;
+    // The node's Bayes counts, as the mx would ask them.
+    let bayes = crate::bayes_model::StoredBayes::new(
+        store,
+        havre_bayes::Params::default(),
+        crate::bayes_model::MIN_LEARNS,
+    );
+    bayes
+        .refresh(true)
+        .await
+        .context("cannot read the Bayes counts")?;
     {
         {
-            let raw =
-                std::fs::read(&file).with_context(|| format!("cannot read {}", file.display()))?;
-            let mut engine = crate::pipelines::spam_engine(config).map_err(|e| anyhow!(e))?;
+            let mut engine = crate::pipelines::spam_engine(config)
+                .map_err(|e| anyhow!(e))?
+                .with_bayes(Arc::new(bayes));
             if !no_dns {
                 let resolver = havre_outbound::Resolver::new(&config.dns.nameservers)
                     .map_err(|e| anyhow!("dns.nameservers: {e}"))?;

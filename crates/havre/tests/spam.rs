@@ -439,6 +439,13 @@ async fn once_the_bayes_classifier_has_learned_mail_like_a_new_message_it_adds_b
         let words = "guaranteed casino jackpot bonus for the lottery winner: cheap credit, \
                      miracle pharmacy discount, bitcoin investment prize";
         let prize = message("Your prize", "Content-Type: text/plain\r\n", words);
+        let file = node.dir().join("prize.eml");
+        std::fs::write(&file, &prize).unwrap();
+        let checked = node.cli_ok(&["spam", "check", "--no-dns", file.to_str().unwrap()]);
+        assert!(
+            checked.contains("BAYES_SPAM"),
+            "havre spam check asks the same counts: {checked}"
+        );
         let mut out = send(&node, &prize);
         if out.contains("data: 451") {
             // Scored between spam.greylist and spam.add_header: deferred
