@@ -240,6 +240,14 @@ mod tests {
             .collect()
     }
 
+    /// `store` learns `n` messages of `text` as `class` for `owner`.
+    async fn teach(store: &Arc<dyn Store>, owner: &str, n: usize, class: BayesClass, text: &str) {
+        store
+            .bayes_learn(owner, &learn(n, class, text))
+            .await
+            .unwrap();
+    }
+
     #[tokio::test]
     async fn the_copy_in_memory_follows_what_another_process_learns() {
         let store: Arc<dyn Store> = Arc::new(SqliteStore::memory().await.unwrap());
@@ -249,20 +257,22 @@ mod tests {
         assert_eq!(before.classification.probability, None);
         assert!(!before.trained);
 
-        store
-            .bayes_learn(
-                BAYES_GLOBAL,
-                &learn(3, BayesClass::Spam, "cheap pills online"),
-            )
-            .await
-            .unwrap();
-        store
-            .bayes_learn(
-                BAYES_GLOBAL,
-                &learn(3, BayesClass::Ham, "meeting notes attached"),
-            )
-            .await
-            .unwrap();
+        teach(
+            &store,
+            BAYES_GLOBAL,
+            3,
+            BayesClass::Spam,
+            "cheap pills online",
+        )
+        .await;
+        teach(
+            &store,
+            BAYES_GLOBAL,
+            3,
+            BayesClass::Ham,
+            "meeting notes attached",
+        )
+        .await;
         model.refresh(true).await.unwrap();
         let spam = model.classify(&message, &[]).await.unwrap();
         assert!(spam.trained);
@@ -291,26 +301,25 @@ mod tests {
             b"Subject: hello\r\n\r\ncheap pills online\r\n",
             &havre_content::Limits::default(),
         );
-        store
-            .bayes_learn(
-                BAYES_GLOBAL,
-                &learn(3, BayesClass::Spam, "cheap pills online"),
-            )
-            .await
-            .unwrap();
-        store
-            .bayes_learn(BAYES_GLOBAL, &learn(4, BayesClass::Ham, "meeting notes"))
-            .await
-            .unwrap();
+        teach(
+            &store,
+            BAYES_GLOBAL,
+            3,
+            BayesClass::Spam,
+            "cheap pills online",
+        )
+        .await;
+        teach(&store, BAYES_GLOBAL, 4, BayesClass::Ham, "meeting notes").await;
         model.refresh(true).await.unwrap();
         assert_eq!(model.spam_probability(&content, &[]).await, None);
-        store
-            .bayes_learn(
-                BAYES_GLOBAL,
-                &learn(4, BayesClass::Spam, "cheap pills online"),
-            )
-            .await
-            .unwrap();
+        teach(
+            &store,
+            BAYES_GLOBAL,
+            4,
+            BayesClass::Spam,
+            "cheap pills online",
+        )
+        .await;
         model.refresh(true).await.unwrap();
         let p = model.spam_probability(&content, &[]).await.unwrap();
         assert!(p > 0.9, "{p}");
@@ -319,17 +328,15 @@ mod tests {
     #[tokio::test]
     async fn a_message_does_not_wait_for_the_counts_which_catch_up_on_their_own() {
         let store: Arc<dyn Store> = Arc::new(SqliteStore::memory().await.unwrap());
-        store
-            .bayes_learn(
-                BAYES_GLOBAL,
-                &learn(3, BayesClass::Spam, "cheap pills online"),
-            )
-            .await
-            .unwrap();
-        store
-            .bayes_learn(BAYES_GLOBAL, &learn(3, BayesClass::Ham, "meeting notes"))
-            .await
-            .unwrap();
+        teach(
+            &store,
+            BAYES_GLOBAL,
+            3,
+            BayesClass::Spam,
+            "cheap pills online",
+        )
+        .await;
+        teach(&store, BAYES_GLOBAL, 3, BayesClass::Ham, "meeting notes").await;
         let model = StoredBayes::new(store.clone(), Params::default(), 3);
         let message = tokens("cheap pills online");
         // Nothing loaded yet: no word, and no wait.
@@ -351,14 +358,8 @@ mod tests {
     async fn a_users_own_counts_join_the_global_ones() {
         let store: Arc<dyn Store> = Arc::new(SqliteStore::memory().await.unwrap());
         let model = StoredBayes::new(store.clone(), Params::default(), 1);
-        store
-            .bayes_learn(BAYES_GLOBAL, &learn(5, BayesClass::Spam, "viagra casino"))
-            .await
-            .unwrap();
-        store
-            .bayes_learn(BAYES_GLOBAL, &learn(5, BayesClass::Ham, "project schedule"))
-            .await
-            .unwrap();
+        teach(&store, BAYES_GLOBAL, 5, BayesClass::Spam, "viagra casino").await;
+        teach(&store, BAYES_GLOBAL, 5, BayesClass::Ham, "project schedule").await;
         // Alice calls the newsletter spam; globally it is unknown.
         let alice = "alice@example.test".to_string();
         store
