@@ -1,19 +1,10 @@
 //! `[antivirus]`: off by default, what an operator writes (with `havre
 //! config set` too), and what they are told when a value cannot work.
 
-use std::path::Path;
+use havre_config::{ClamdAddress, Config, Duration, OnScanError, Size, set, show_defaults};
 
-use havre_config::{ClamdAddress, Config, Duration, OnScanError, Size, parse, set, show_defaults};
-
-fn config(text: &str) -> Config {
-    parse(text, Path::new("havre.toml")).unwrap()
-}
-
-fn error_of(text: &str) -> String {
-    parse(text, Path::new("havre.toml"))
-        .unwrap_err()
-        .to_string()
-}
+mod common;
+use common::{config, error_of};
 
 #[test]
 fn scanning_is_off_until_clamd_is_named() {

@@ -1,19 +1,10 @@
 //! `[attachments]` and `[quarantine]`: executables refused by default, what
 //! an operator writes, and what they are told when a value cannot work.
 
-use std::path::Path;
+use havre_config::{AttachmentAction, Config, Duration, show_defaults};
 
-use havre_config::{AttachmentAction, Config, Duration, parse, show_defaults};
-
-fn config(text: &str) -> Config {
-    parse(text, Path::new("havre.toml")).unwrap()
-}
-
-fn error_of(text: &str) -> String {
-    parse(text, Path::new("havre.toml"))
-        .unwrap_err()
-        .to_string()
-}
+mod common;
+use common::{config, error_of};
 
 #[test]
 fn by_default_executables_are_refused_in_archives_too_and_quarantine_keeps_30_days() {

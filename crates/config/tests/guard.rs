@@ -1,19 +1,10 @@
 //! `[guard]`: Fail2ban's defaults, what an operator writes, and what they
 //! are told when a value cannot work.
 
-use std::path::Path;
+use havre_config::{Duration, show_defaults};
 
-use havre_config::{Config, Duration, parse, show_defaults};
-
-fn config(text: &str) -> Config {
-    parse(text, Path::new("havre.toml")).unwrap()
-}
-
-fn error_of(text: &str) -> String {
-    parse(text, Path::new("havre.toml"))
-        .unwrap_err()
-        .to_string()
-}
+mod common;
+use common::{config, error_of};
 
 #[test]
 fn the_defaults_ban_after_10_failed_logins_in_10_minutes_for_an_hour() {

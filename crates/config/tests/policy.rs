@@ -1,21 +1,12 @@
 //! `[greylist]` and `[[policy.rules]]`: what an operator writes, and what
 //! they are told when a rule cannot work.
 
-use std::path::Path;
-
 use havre_config::{
-    Config, Duration, PolicyAction, PolicyStage, RateKey, RateWhat, Size, parse, show_defaults,
+    Config, Duration, PolicyAction, PolicyStage, RateKey, RateWhat, Size, show_defaults,
 };
 
-fn config(text: &str) -> Config {
-    parse(text, Path::new("havre.toml")).unwrap()
-}
-
-fn error_of(text: &str) -> String {
-    parse(text, Path::new("havre.toml"))
-        .unwrap_err()
-        .to_string()
-}
+mod common;
+use common::{config, error_of};
 
 #[test]
 fn the_shipped_rules_limit_students_to_10_messages_a_minute_and_staff_to_60() {

@@ -2,19 +2,10 @@
 //! operator writes (integers or decimals, weights by symbol name), and what
 //! they are told when a value cannot work.
 
-use std::path::Path;
+use havre_config::{Points, set, show_defaults, show_non_default};
 
-use havre_config::{Config, Points, parse, set, show_defaults, show_non_default};
-
-fn config(text: &str) -> Config {
-    parse(text, Path::new("havre.toml")).unwrap()
-}
-
-fn error_of(text: &str) -> String {
-    parse(text, Path::new("havre.toml"))
-        .unwrap_err()
-        .to_string()
-}
+mod common;
+use common::{config, error_of};
 
 #[test]
 fn the_defaults_reject_at_15_tag_at_6_greylist_at_4_and_file_above_5_into_junk() {
