@@ -30,6 +30,7 @@ use std::time::Duration;
 use havre_directory::Directory;
 use havre_mailbox::LocalDelivery;
 use havre_queue::Queue;
+use havre_store::QueueEntry;
 use tokio::sync::{Semaphore, watch};
 
 #[derive(Debug, Clone)]
@@ -62,6 +63,24 @@ pub(crate) fn unix_now() -> i64 {
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_secs() as i64)
         .unwrap_or(0)
+}
+
+/// Seconds since `entry` was received, for the log's `delay=` (Postfix's:
+/// from arrival to now, transmission included). Taken from the queue id's
+/// microseconds: the record's `arrival` has whole seconds, which made a
+/// message received at x.998 and delivered 15 ms later log `delay=1.02`,
+/// as if it had waited for the relay's fallback timer.
+pub(crate) fn delay(entry: &QueueEntry) -> f64 {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs_f64())
+        .unwrap_or(0.0);
+    // The id is made at MAIL FROM, before the arrival (end of DATA): an id
+    // that says otherwise was not made by new_queue_id.
+    let since = havre_queue::queued_at(&entry.id)
+        .filter(|at| *at <= entry.arrival as f64 + 1.0 && *at >= entry.arrival as f64 - 86_400.0)
+        .unwrap_or(entry.arrival as f64);
+    (now - since).max(0.0)
 }
 
 impl Relay {
