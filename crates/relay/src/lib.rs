@@ -24,6 +24,7 @@ mod remote;
 pub use remote::{Outbound, OutboundSettings};
 
 use std::collections::HashSet;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -108,55 +109,74 @@ impl Relay {
     }
 
     /// Delivers until `shutdown` turns true; attempts under way are finished.
+    ///
+    /// A message queued in this process is attempted as soon as the queue
+    /// says so ([`Queue::take_news`]), without reading the whole list of due
+    /// messages; that list is read at start, every second (retries that came
+    /// due, messages queued by other processes), when asked to
+    /// ([`Queue::kick`]), and after an attempt when the last list was cut at
+    /// its limit.
     pub async fn run(self: Arc<Self>, mut shutdown: watch::Receiver<bool>) {
         let concurrency = self.settings().concurrency.max(1);
         let permits = Arc::new(Semaphore::new(concurrency));
+        let limit = 4 * concurrency as i64;
+        let mut rescan = true;
+        let mut last_scan = tokio::time::Instant::now();
+        // Set when a scan was cut at its limit: the next attempt to finish
+        // asks for another, as a permit is then free for what was left out.
+        let cut = Arc::new(AtomicBool::new(false));
         loop {
             if *shutdown.borrow() {
                 break;
             }
-            match self
-                .queue
-                .store()
-                .queue_due(unix_now(), 4 * concurrency as i64)
-                .await
-            {
-                Ok(due) => {
-                    for entry in due {
-                        if !self.in_flight.lock().unwrap().insert(entry.id.clone()) {
-                            continue;
-                        }
-                        let Ok(permit) = permits.clone().acquire_owned().await else {
-                            break;
-                        };
-                        let relay = self.clone();
-                        tokio::spawn(async move {
-                            let id = entry.id.clone();
-                            // The list may predate an attempt that has just
-                            // finished: work from the record as it is now, so
-                            // nothing is delivered or announced twice.
-                            match relay.queue.store().queue_get(&id).await {
-                                Ok(Some(fresh))
-                                    if !fresh.hold && fresh.next_attempt <= unix_now() =>
-                                {
-                                    relay.attempt(fresh).await
-                                }
-                                Ok(_) => {}
-                                Err(err) => {
-                                    tracing::error!(target: "relay", "{id}: cannot read the queue: {err}")
-                                }
-                            }
-                            relay.in_flight.lock().unwrap().remove(&id);
-                            drop(permit);
-                            relay.queue.kick();
-                        });
+            let news = self.queue.take_news();
+            let mut ids = Vec::new();
+            if rescan || news.rescan {
+                rescan = false;
+                last_scan = tokio::time::Instant::now();
+                match self.queue.store().queue_due(unix_now(), limit).await {
+                    Ok(due) => {
+                        cut.store(due.len() as i64 >= limit, Ordering::Relaxed);
+                        ids.extend(due.into_iter().map(|entry| entry.id));
                     }
+                    Err(err) => tracing::error!(target: "relay", "cannot read the queue: {err}"),
                 }
-                Err(err) => tracing::error!(target: "relay", "cannot read the queue: {err}"),
             }
+            ids.extend(news.queued);
+            for id in ids {
+                if !self.in_flight.lock().unwrap().insert(id.clone()) {
+                    continue;
+                }
+                let Ok(permit) = permits.clone().acquire_owned().await else {
+                    break;
+                };
+                let relay = self.clone();
+                let cut = cut.clone();
+                tokio::spawn(async move {
+                    // The list may predate an attempt that has just
+                    // finished: work from the record as it is now, so
+                    // nothing is delivered or announced twice.
+                    match relay.queue.store().queue_get(&id).await {
+                        Ok(Some(fresh)) if !fresh.hold && fresh.next_attempt <= unix_now() => {
+                            relay.attempt(fresh).await
+                        }
+                        Ok(_) => {}
+                        Err(err) => {
+                            tracing::error!(target: "relay", "{id}: cannot read the queue: {err}")
+                        }
+                    }
+                    relay.in_flight.lock().unwrap().remove(&id);
+                    drop(permit);
+                    if cut.swap(false, Ordering::Relaxed) {
+                        relay.queue.kick();
+                    }
+                });
+            }
+            // The scan's period counts from the last scan, not from the last
+            // wake-up: a steady stream of arrivals must not put off retries.
             tokio::select! {
                 _ = self.queue.arrival() => {}
-                _ = tokio::time::sleep(Duration::from_secs(1)) => {}
+                _ = tokio::time::sleep_until(last_scan + Duration::from_secs(1)) => rescan = true,
                 _ = shutdown.changed() => {}
             }
         }
