@@ -306,10 +306,7 @@ fn messages_sent_one_after_another_are_delivered_at_once_and_log_their_true_dela
             .unwrap();
         // No message waits for the relay's scan of the queue, once a
         // second: each is picked up as soon as it is queued.
-        assert!(
-            stamp(line) - stamp(queued) < 0.5,
-            "{queued}\n{line}\n{log}"
-        );
+        assert!(stamp(line) - stamp(queued) < 0.5, "{queued}\n{line}\n{log}");
         // And its delay says how long it really took: no more than from the
         // client's MAIL FROM to the log's stamp of the delivery (whose
         // milliseconds are truncated; the delay is rounded to 10 ms), where

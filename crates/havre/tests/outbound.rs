@@ -143,10 +143,7 @@ s.quit()
 /// every millisecond.
 fn watch_names(
     dir: std::path::PathBuf,
-) -> (
-    Arc<AtomicBool>,
-    std::thread::JoinHandle<BTreeSet<String>>,
-) {
+) -> (Arc<AtomicBool>, std::thread::JoinHandle<BTreeSet<String>>) {
     let stop = Arc::new(AtomicBool::new(false));
     let watching = stop.clone();
     let watcher = std::thread::spawn(move || {
@@ -200,7 +197,11 @@ s.quit()
     );
     let message = &messages[0];
     assert!(message.len() > 5 * 1024 * 1024, "{}", message.len());
-    assert!(message.starts_with("DKIM-Signature: "), "{}", &message[..200]);
+    assert!(
+        message.starts_with("DKIM-Signature: "),
+        "{}",
+        &message[..200]
+    );
     assert_eq!(
         dkim_results(&node, message).await,
         [DkimResult::Pass],

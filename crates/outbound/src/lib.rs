@@ -21,7 +21,6 @@ mod settings;
 mod tls;
 mod wire;
 
-
 pub use client::Connection;
 pub use dns::{DestinationError, MailHost, Resolver, ResolverError};
 pub use message::Message;
