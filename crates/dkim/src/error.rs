@@ -32,6 +32,8 @@ pub enum DkimError {
         algorithm: crate::Algorithm,
         message: String,
     },
+    #[error("cannot read the message to sign: {0}")]
+    Read(#[source] std::io::Error),
     #[error("the message has no header to sign (no From: header)")]
     NoFrom,
     #[error("DKIM signing with {domain}/{selector} failed: {message}")]

@@ -3,6 +3,7 @@
 
 use std::collections::BTreeMap;
 use std::fmt;
+use std::io::Read;
 use std::path::Path;
 
 use mail_auth::AuthenticatedMessage;
@@ -86,7 +87,21 @@ impl Signer {
     /// (`t=`). CPU-bound (an RSA signature is about a millisecond in release
     /// builds): call it from a blocking thread when that matters.
     pub fn sign(&self, message: &[u8]) -> Result<String, DkimError> {
-        let parsed = AuthenticatedMessage::parse(message).ok_or(DkimError::NoFrom)?;
+        self.sign_reader(&mut &message[..])
+    }
+
+    /// [`Self::sign`] for a message read as it goes (a spool file through
+    /// a reader that gives its bytes as sent): only the header section is
+    /// held in memory, the body is hashed a block at a time. Blocking.
+    pub fn sign_reader(&self, message: &mut impl Read) -> Result<String, DkimError> {
+        let start = read_head(message)?;
+        self.sign_after(&start, message)
+    }
+
+    /// Signs the message made of `start` (its header section, and maybe
+    /// the first bytes of its body) followed by what `rest` gives.
+    fn sign_after(&self, start: &[u8], rest: &mut impl Read) -> Result<String, DkimError> {
+        let parsed = AuthenticatedMessage::parse(start).ok_or(DkimError::NoFrom)?;
         let present = |name: &str| {
             parsed
                 .headers
@@ -104,24 +119,75 @@ impl Signer {
         // Listed once more than it occurs: a From added later breaks the
         // signature (RFC 6376 5.4.2, 8.15).
         names.push("From");
+        let signers: Vec<_> = self
+            .keys
+            .iter()
+            .map(|(info, key)| {
+                DkimSigner::from_key(KeyRef(key))
+                    .domain(info.domain.as_str())
+                    .selector(info.selector.as_str())
+                    .headers(names.iter().copied())
+                    .header_canonicalization(Canonicalization::Relaxed)
+                    .body_canonicalization(Canonicalization::Relaxed)
+            })
+            .collect();
+        // Every key hashes the same bytes: the message is read once.
+        let mut streams: Vec<_> = signers.iter().map(|s| s.sign_streaming()).collect();
+        for stream in &mut streams {
+            stream.write(start);
+        }
+        let mut block = vec![0u8; BLOCK];
+        loop {
+            let n = match rest.read(&mut block) {
+                Ok(0) => break,
+                Ok(n) => n,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(DkimError::Read(e)),
+            };
+            for stream in &mut streams {
+                stream.write(&block[..n]);
+            }
+        }
         let mut out = String::new();
-        for (info, key) in &self.keys {
-            let signature = DkimSigner::from_key(KeyRef(key))
-                .domain(info.domain.as_str())
-                .selector(info.selector.as_str())
-                .headers(names.iter().copied())
-                .header_canonicalization(Canonicalization::Relaxed)
-                .body_canonicalization(Canonicalization::Relaxed)
-                .sign(message)
-                .map_err(|e| DkimError::Sign {
-                    domain: info.domain.clone(),
-                    selector: info.selector.clone(),
-                    message: e.to_string(),
-                })?;
+        for (stream, (info, _)) in streams.into_iter().zip(&self.keys) {
+            let signature = stream.finish().map_err(|e| DkimError::Sign {
+                domain: info.domain.clone(),
+                selector: info.selector.clone(),
+                message: e.to_string(),
+            })?;
             out.push_str(&signature.to_header());
         }
         Ok(out)
     }
+}
+
+/// How much is read at a time while hashing a body.
+const BLOCK: usize = 64 * 1024;
+/// A header section longer than this is not looked for further: signing
+/// goes on with what was read (the fields to sign are in it, or the message
+/// is no mail anyone would send).
+const HEAD_LIMIT: usize = 1024 * 1024;
+
+/// The first bytes of `message`: up to the blank line that ends its header
+/// section at least (all of it when there is none, up to [`HEAD_LIMIT`]).
+fn read_head(message: &mut impl Read) -> Result<Vec<u8>, DkimError> {
+    let mut start = Vec::with_capacity(8 * 1024);
+    let mut block = [0u8; 8 * 1024];
+    while start.len() < HEAD_LIMIT {
+        let n = match message.read(&mut block) {
+            Ok(0) => break,
+            Ok(n) => n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(DkimError::Read(e)),
+        };
+        // The blank line may straddle two reads.
+        let from = start.len().saturating_sub(3);
+        start.extend_from_slice(&block[..n]);
+        if start[from..].windows(4).any(|w| w == b"\r\n\r\n") {
+            break;
+        }
+    }
+    Ok(start)
 }
 
 /// The keys that sign among `keys` (one domain's): the newest of each
@@ -224,8 +290,22 @@ impl Signers {
         message: &[u8],
         envelope_sender: Option<&str>,
     ) -> Result<Option<String>, DkimError> {
-        self.signer_for(message, envelope_sender)
-            .map(|signer| signer.sign(message))
+        self.sign_reader(&mut &message[..], envelope_sender)
+    }
+
+    /// [`Self::sign`] for a message read as it goes (see
+    /// [`Signer::sign_reader`]). Blocking; reads nothing when there is no key.
+    pub fn sign_reader(
+        &self,
+        message: &mut impl Read,
+        envelope_sender: Option<&str>,
+    ) -> Result<Option<String>, DkimError> {
+        if self.is_empty() {
+            return Ok(None);
+        }
+        let start = read_head(message)?;
+        self.signer_for(&start, envelope_sender)
+            .map(|signer| signer.sign_after(&start, message))
             .transpose()
     }
 }

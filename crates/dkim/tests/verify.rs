@@ -235,3 +235,56 @@ async fn a_domain_with_an_rsa_and_an_ed25519_key_signs_with_both() {
         [DkimResult::Pass, DkimResult::Pass]
     );
 }
+
+/// Gives at most `n` bytes per read, as a file read in blocks might split
+/// the message anywhere (the blank line after the header included).
+struct Dribble<'a> {
+    bytes: &'a [u8],
+    n: usize,
+}
+
+impl std::io::Read for Dribble<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.n.min(buf.len()).min(self.bytes.len());
+        buf[..n].copy_from_slice(&self.bytes[..n]);
+        self.bytes = &self.bytes[n..];
+        Ok(n)
+    }
+}
+
+#[tokio::test]
+async fn a_big_message_signed_as_it_is_read_verifies_with_both_keys() {
+    let tmp = tempfile::tempdir().unwrap();
+    let rsa = key(tmp.path(), "havre", Algorithm::RsaSha256);
+    let ed = key(tmp.path(), "ed", Algorithm::Ed25519Sha256);
+    let signers = Signers::load(tmp.path()).unwrap();
+    let line = "The numbers are in, and they are long.\r\n";
+    let message = format!("{MESSAGE}{}", line.repeat(3 * 1024 * 1024 / line.len()));
+    // 7 bytes at a time: the header's end straddles reads.
+    let mut reader = Dribble {
+        bytes: message.as_bytes(),
+        n: 7,
+    };
+    let signature = signers
+        .sign_reader(&mut reader, None)
+        .unwrap()
+        .expect("example.test has keys");
+    assert_eq!(signature.matches("DKIM-Signature:").count(), 2);
+    assert_eq!(
+        verify(&[&rsa, &ed], &signed(&signature, &message)).await,
+        [DkimResult::Pass, DkimResult::Pass]
+    );
+    // The same bytes whole: the same body hash.
+    let whole = signers.sign(message.as_bytes(), None).unwrap().unwrap();
+    let body_hash = |s: &str| {
+        s.replace("\r\n\t", "")
+            .split("bh=")
+            .nth(1)
+            .unwrap()
+            .split(';')
+            .next()
+            .unwrap()
+            .to_owned()
+    };
+    assert_eq!(body_hash(&signature), body_hash(&whole));
+}

@@ -257,3 +257,74 @@ s.sendall(b"QUIT\r\n"); last(f)
         "{messages:?}"
     );
 }
+
+/// One client, one connection, 200 messages one after another: prints, per
+/// message, its queue id (from the 250) and when MAIL FROM was sent.
+const SEND_MANY: &str = r#"
+import smtplib, sys, time
+port, count = int(sys.argv[1]), int(sys.argv[2])
+with smtplib.SMTP("127.0.0.1", port, timeout=30) as s:
+    s.ehlo("client.test")
+    for i in range(count):
+        sent = time.time()
+        code, _ = s.mail("sender@remote.test")
+        assert code == 250, code
+        code, _ = s.rcpt("alice@example.test")
+        assert code == 250, code
+        code, reply = s.data(f"Subject: {i}\r\n\r\nmessage {i}\r\n".encode())
+        assert code == 250, (code, reply)
+        print(reply.decode().split("queued as ")[1], sent)
+"#;
+
+/// The log's stamp of a line, in unix seconds (milliseconds truncated).
+fn stamp(line: &str) -> f64 {
+    let word = line.split(' ').next().unwrap();
+    let at = chrono::DateTime::parse_from_str(word, "%Y-%m-%dT%H:%M:%S%.3f%:z").unwrap();
+    at.timestamp_micros() as f64 / 1e6
+}
+
+#[test]
+fn messages_sent_one_after_another_are_delivered_at_once_and_log_their_true_delay() {
+    let node = node();
+    let sent = python_ok(SEND_MANY, &[&node.smtp_port.to_string(), "200"]);
+    let mail_sent: std::collections::HashMap<&str, f64> = sent
+        .lines()
+        .map(|line| {
+            let (id, at) = line.split_once(' ').unwrap();
+            (id, at.parse().unwrap())
+        })
+        .collect();
+    assert_eq!(mail_sent.len(), 200, "{sent}");
+    let log = node.wait_for_log("status=sent", 200);
+    let mut checked = 0;
+    for line in log.lines().filter(|l| l.contains("status=sent")) {
+        // `<stamp> <host> havre/local[pid]: <id>: to=<...>, relay=local, delay=D, ...`
+        let id = line.split(' ').nth(3).unwrap().trim_end_matches(':');
+        let queued = log
+            .lines()
+            .find(|l| l.contains(id) && l.ends_with("(queue active)"))
+            .unwrap();
+        // No message waits for the relay's scan of the queue, once a
+        // second: each is picked up as soon as it is queued.
+        assert!(stamp(line) - stamp(queued) < 0.5, "{queued}\n{line}\n{log}");
+        // And its delay says how long it really took: no more than from the
+        // client's MAIL FROM to the log's stamp of the delivery (whose
+        // milliseconds are truncated; the delay is rounded to 10 ms), where
+        // whole seconds of arrival made it up to a second more.
+        let delay: f64 = line
+            .split("delay=")
+            .nth(1)
+            .and_then(|rest| rest.split(',').next())
+            .unwrap()
+            .parse()
+            .unwrap();
+        let taken = stamp(line) - mail_sent[id];
+        assert!(
+            delay <= taken + 0.011,
+            "delay={delay} but {taken:.3}s from MAIL FROM: {line}"
+        );
+        checked += 1;
+    }
+    assert_eq!(checked, 200, "{log}");
+    assert_eq!(node.wait_for_messages("alice@example.test", 200).len(), 200);
+}

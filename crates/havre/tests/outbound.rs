@@ -1,6 +1,9 @@
 //! Mail to the world: routes, MX lookup on the test's own DNS, retries, bounces
 //! with the remote's reply, expiry, and DKIM signatures a verifier accepts.
 
+use std::collections::BTreeSet;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use havre_testkit::dns::TestDns;
@@ -134,6 +137,78 @@ s.quit()
         [DkimResult::Pass],
         "{message:?}"
     );
+}
+
+/// Names seen in `dir` from now until the returned flag is set, polled
+/// every millisecond.
+fn watch_names(
+    dir: std::path::PathBuf,
+) -> (Arc<AtomicBool>, std::thread::JoinHandle<BTreeSet<String>>) {
+    let stop = Arc::new(AtomicBool::new(false));
+    let watching = stop.clone();
+    let watcher = std::thread::spawn(move || {
+        let mut seen = BTreeSet::new();
+        while !watching.load(Ordering::Relaxed) {
+            for entry in std::fs::read_dir(&dir).into_iter().flatten().flatten() {
+                seen.insert(entry.file_name().to_string_lossy().into_owned());
+            }
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        seen
+    });
+    (stop, watcher)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_5_mb_message_leaves_signed_with_no_signed_copy_beside_its_spool_file() {
+    let sink = SmtpSink::start(SinkMode::Accept);
+    let node = node(|n| route(n, "far.test", &format!("smtp:[127.0.0.1]:{}", sink.port)));
+    let (stop, watcher) = watch_names(node.data_dir().join("queue/msg"));
+    python_ok(
+        r#"
+import smtplib, ssl, sys
+port = int(sys.argv[1])
+ctx = ssl._create_unverified_context()
+s = smtplib.SMTP_SSL("127.0.0.1", port, context=ctx)
+s.login("alice@example.test", "secret")
+line = b"0123456789" * 7 + b"abcdefgh\r\n"
+msg = (b"From: Alice <alice@example.test>\r\nTo: bob@far.test\r\nSubject: big\r\n"
+       b"Message-ID: <big@example.test>\r\n\r\n" + line * (5 * 1024 * 1024 // len(line)))
+s.sendmail("alice@example.test", ["bob@far.test"], msg)
+s.quit()
+"#,
+        &[&node.submissions_port.to_string()],
+    );
+    let (messages, sink, node) = tokio::task::spawn_blocking(move || {
+        let messages = sink.wait_for(1);
+        node.wait_for_empty_queue();
+        (messages, sink, node)
+    })
+    .await
+    .unwrap();
+    stop.store(true, Ordering::Relaxed);
+    let seen = watcher.join().unwrap();
+    // The queued message itself, and nothing else: no signed copy.
+    assert_eq!(seen.len(), 1, "{seen:?}");
+    assert!(
+        seen.iter()
+            .all(|name| name.chars().all(|c| c.is_ascii_hexdigit())),
+        "{seen:?}"
+    );
+    let message = &messages[0];
+    assert!(message.len() > 5 * 1024 * 1024, "{}", message.len());
+    assert!(
+        message.starts_with("DKIM-Signature: "),
+        "{}",
+        &message[..200]
+    );
+    assert_eq!(
+        dkim_results(&node, message).await,
+        [DkimResult::Pass],
+        "{}",
+        &message[..2000]
+    );
+    drop(sink);
 }
 
 #[tokio::test(flavor = "multi_thread")]

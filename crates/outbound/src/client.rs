@@ -14,6 +14,7 @@ use smtp_proto::{
 use tokio::fs::File;
 use tokio::io::{AsyncReadExt, AsyncSeekExt};
 
+use crate::message::{Body, Message};
 use crate::outcome::{Detail, Failure, Progress, RecipientResult};
 use crate::settings::{ClientSettings, Envelope, Timeouts};
 use crate::tls;
@@ -312,13 +313,22 @@ impl Connection {
 
     /// Sends one message on this session, whatever happens (no other
     /// server is tried): temporary failures are [`RecipientResult::TempFail`].
-    pub async fn send(&mut self, envelope: &Envelope<'_>, message: &Path) -> Vec<RecipientResult> {
+    pub async fn send<'m>(
+        &mut self,
+        envelope: &Envelope<'_>,
+        message: impl Into<Message<'m>>,
+    ) -> Vec<RecipientResult> {
+        let message = message.into();
         let mut progress = Progress::new(envelope.recipients.len());
-        let mut file = match File::open(message).await {
+        let file = match File::open(message.path).await {
             Ok(file) => file,
-            Err(e) => return progress.finish(Some(&message_file_failure(message, &e))),
+            Err(e) => return progress.finish(Some(&message_file_failure(message.path, &e))),
         };
-        self.run(envelope, &mut file, &mut progress).await;
+        let mut body = Body {
+            prepend: message.prepend,
+            file,
+        };
+        self.run(envelope, &mut body, &mut progress).await;
         progress.finish(None)
     }
 
@@ -339,12 +349,12 @@ impl Connection {
     pub(crate) async fn run(
         &mut self,
         envelope: &Envelope<'_>,
-        file: &mut File,
+        body: &mut Body<'_>,
         progress: &mut Progress,
     ) {
         let mut batch = progress.pending();
         while !batch.is_empty() && !self.broken {
-            let outcome = self.transaction(envelope, file, &batch, progress).await;
+            let outcome = self.transaction(envelope, body, &batch, progress).await;
             if !self.clean && !self.broken {
                 self.reset().await;
             }
@@ -361,7 +371,7 @@ impl Connection {
     async fn transaction(
         &mut self,
         envelope: &Envelope<'_>,
-        file: &mut File,
+        body: &mut Body<'_>,
         batch: &[usize],
         progress: &mut Progress,
     ) -> Option<Vec<usize>> {
@@ -533,7 +543,7 @@ impl Connection {
             progress.fail_all(&accepted, &Failure::said(&peer, &reply, "DATA"));
             return None;
         }
-        if let Err(e) = self.send_body(file).await {
+        if let Err(e) = self.send_body(body).await {
             self.broken = true;
             let failure = match e {
                 BodyError::File(e) => Failure::local(
@@ -597,17 +607,23 @@ impl Connection {
         (delivered > 0 && !too_many.is_empty()).then_some(too_many)
     }
 
-    /// Streams the spool file, dot-stuffed, a block at a time.
-    async fn send_body(&mut self, file: &mut File) -> Result<(), BodyError> {
-        file.seek(std::io::SeekFrom::Start(0))
+    /// Streams the lines to prepend, then the spool file, dot-stuffed, a
+    /// block at a time.
+    async fn send_body(&mut self, body: &mut Body<'_>) -> Result<(), BodyError> {
+        body.file
+            .seek(std::io::SeekFrom::Start(0))
             .await
             .map_err(BodyError::File)?;
         self.conn.set_timeout(self.timeouts.data_block);
         let mut stuffer = DotStuffer::default();
         let mut block = vec![0u8; BLOCK];
         let mut out = Vec::with_capacity(BLOCK + BLOCK / 16);
+        // Whole header lines: the stuffer is at a line start after them,
+        // as the file's first byte expects.
+        stuffer.encode(body.prepend, &mut out);
+        self.conn.queue(&out);
         loop {
-            let n = file.read(&mut block).await.map_err(BodyError::File)?;
+            let n = body.file.read(&mut block).await.map_err(BodyError::File)?;
             if n == 0 {
                 break;
             }

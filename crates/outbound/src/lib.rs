@@ -14,36 +14,37 @@
 
 mod client;
 mod dns;
+mod message;
 mod outcome;
 mod route;
 mod settings;
 mod tls;
 mod wire;
 
-use std::path::Path;
-
 pub use client::Connection;
 pub use dns::{DestinationError, MailHost, Resolver, ResolverError};
+pub use message::Message;
 pub use outcome::{Detail, RecipientResult};
 pub use route::{Route, RouteError, Routes, parse_route};
 pub use settings::{ClientSettings, Envelope, Timeouts, TlsPolicy};
-pub use wire::line_ends_as_sent;
+pub use wire::{LineEndsAsSent, line_ends_as_sent};
 
 use client::{OpenError, Target, TargetAddress, message_file_failure};
+use message::Body;
 use outcome::{Failure, Progress};
 
 /// Delivers one message to the recipients of one destination: `domain` is
 /// the recipients' domain (for [`Route::Mx`]), `message` the spool file
-/// (CRLF lines, streamed, never loaded whole). Returns one result per
+/// (streamed, never loaded whole) or a [`Message`]. Returns one result per
 /// recipient, in the order of `envelope.recipients`. The session is closed
 /// in the background (QUIT) once the results are known.
-pub async fn deliver(
+pub async fn deliver<'m>(
     route: &Route,
     domain: &str,
     resolver: &Resolver,
     settings: &ClientSettings,
     envelope: &Envelope<'_>,
-    message: &Path,
+    message: impl Into<Message<'m>>,
 ) -> Vec<RecipientResult> {
     let (results, connection) =
         deliver_reusing(None, route, domain, resolver, settings, envelope, message).await;
@@ -62,31 +63,35 @@ pub async fn deliver(
 /// owns the pool: key it by route and domain, cap its age
 /// ([`Connection::established`]) and use count
 /// ([`Connection::transactions`]), and [`Connection::quit`] what it drops.
-pub async fn deliver_reusing(
+pub async fn deliver_reusing<'m>(
     cached: Option<Connection>,
     route: &Route,
     domain: &str,
     resolver: &Resolver,
     settings: &ClientSettings,
     envelope: &Envelope<'_>,
-    message: &Path,
+    message: impl Into<Message<'m>>,
 ) -> (Vec<RecipientResult>, Option<Connection>) {
+    let message = message.into();
     let count = envelope.recipients.len();
     let mut progress = Progress::new(count);
     if count == 0 {
         return (Vec::new(), cached);
     }
-    let mut file = match tokio::fs::File::open(message).await {
-        Ok(file) => file,
+    let mut body = match tokio::fs::File::open(message.path).await {
+        Ok(file) => Body {
+            prepend: message.prepend,
+            file,
+        },
         Err(e) => {
-            let failure = message_file_failure(message, &e);
+            let failure = message_file_failure(message.path, &e);
             return (progress.finish(Some(&failure)), cached);
         }
     };
 
     if let Some(mut connection) = cached {
         if connection.reset().await {
-            connection.run(envelope, &mut file, &mut progress).await;
+            connection.run(envelope, &mut body, &mut progress).await;
             let keep = connection.is_usable().then_some(connection);
             return (progress.finish(None), keep);
         }
@@ -139,7 +144,7 @@ pub async fn deliver_reusing(
             }
         };
         sessions += 1;
-        connection.run(envelope, &mut file, &mut progress).await;
+        connection.run(envelope, &mut body, &mut progress).await;
         if progress.pending().is_empty() && connection.is_usable() {
             keep = Some(connection);
         } else {

@@ -167,21 +167,92 @@ pub fn line_ends_as_sent(raw: &[u8]) -> std::borrow::Cow<'_, [u8]> {
         return std::borrow::Cow::Borrowed(raw);
     }
     let mut out = Vec::with_capacity(raw.len() + raw.len() / 64 + 2);
-    let mut i = 0;
-    while i < raw.len() {
-        match raw[i] {
-            b'\r' => {
+    let mut ends = LineEnds::default();
+    ends.encode(raw, &mut out);
+    ends.finish(&mut out);
+    std::borrow::Cow::Owned(out)
+}
+
+/// [`line_ends_as_sent`] of a stream (a spool file), a block at a time:
+/// what a DKIM signer reads so that it never holds the whole message.
+pub struct LineEndsAsSent<R> {
+    inner: R,
+    ends: LineEnds,
+    raw: Vec<u8>,
+    out: Vec<u8>,
+    /// Bytes of `out` already given.
+    given: usize,
+    done: bool,
+}
+
+impl<R: std::io::Read> LineEndsAsSent<R> {
+    pub fn new(inner: R) -> LineEndsAsSent<R> {
+        LineEndsAsSent {
+            inner,
+            ends: LineEnds::default(),
+            raw: vec![0; 64 * 1024],
+            out: Vec::new(),
+            given: 0,
+            done: false,
+        }
+    }
+}
+
+impl<R: std::io::Read> std::io::Read for LineEndsAsSent<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        while self.given == self.out.len() {
+            if self.done {
+                return Ok(0);
+            }
+            self.out.clear();
+            self.given = 0;
+            let n = self.inner.read(&mut self.raw)?;
+            if n == 0 {
+                self.done = true;
+                self.ends.finish(&mut self.out);
+            } else {
+                self.ends.encode(&self.raw[..n], &mut self.out);
+            }
+        }
+        let n = buf.len().min(self.out.len() - self.given);
+        buf[..n].copy_from_slice(&self.out[self.given..self.given + n]);
+        self.given += n;
+        Ok(n)
+    }
+}
+
+/// Line ends made CRLF, resumable across blocks (a CR may end one block
+/// and its LF start the next).
+#[derive(Debug, Default, Clone, Copy)]
+struct LineEnds {
+    pending_cr: bool,
+}
+
+impl LineEnds {
+    fn encode(&mut self, input: &[u8], out: &mut Vec<u8>) {
+        out.reserve(input.len() + input.len() / 64 + 2);
+        for &b in input {
+            if self.pending_cr {
+                self.pending_cr = false;
                 out.extend_from_slice(b"\r\n");
-                if raw.get(i + 1) == Some(&b'\n') {
-                    i += 1;
+                if b == b'\n' {
+                    continue;
                 }
             }
-            b'\n' => out.extend_from_slice(b"\r\n"),
-            b => out.push(b),
+            match b {
+                b'\r' => self.pending_cr = true,
+                b'\n' => out.extend_from_slice(b"\r\n"),
+                b => out.push(b),
+            }
         }
-        i += 1;
     }
-    std::borrow::Cow::Owned(out)
+
+    /// A CR that ended the input is a line end too.
+    fn finish(&mut self, out: &mut Vec<u8>) {
+        if std::mem::take(&mut self.pending_cr) {
+            out.extend_from_slice(b"\r\n");
+        }
+    }
 }
 
 /// Dot-stuffing (RFC 5321 4.5.2) of a byte stream, resumable across
@@ -335,6 +406,39 @@ mod tests {
             line_ends_as_sent(b"a\r\nb\r\n"),
             std::borrow::Cow::Borrowed(_)
         ));
+    }
+
+    /// Gives one byte per read: every block boundary falls everywhere.
+    struct ByteByByte<'a>(&'a [u8]);
+
+    impl std::io::Read for ByteByByte<'_> {
+        fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+            let Some((&first, rest)) = self.0.split_first() else {
+                return Ok(0);
+            };
+            buf[0] = first;
+            self.0 = rest;
+            Ok(1)
+        }
+    }
+
+    #[test]
+    fn a_stream_read_a_byte_at_a_time_gets_the_line_ends_of_the_whole() {
+        use std::io::Read;
+        for raw in [
+            &b"a\r\nb\r\n"[..],
+            b"a\rb\nc\r\n",
+            b"line1\r.\r\n",
+            b"\r\r\n\n",
+            b"end\r",
+            b"",
+        ] {
+            let mut streamed = Vec::new();
+            LineEndsAsSent::new(ByteByByte(raw))
+                .read_to_end(&mut streamed)
+                .unwrap();
+            assert_eq!(streamed, line_ends_as_sent(raw).as_ref(), "{raw:?}");
+        }
     }
 
     #[test]

@@ -1,7 +1,5 @@
 //! One delivery attempt of one queued message.
 
-use std::time::Instant;
-
 use havre_directory::{Address, Resolution, Target};
 use havre_mailbox::{DeliveryOutcome, DeliveryRequest};
 use havre_store::{AttemptOutcome, QueueEntry, QueueRecipient, RecipientStatus, RecipientUpdate};
@@ -105,7 +103,6 @@ impl RemoteTarget {
 
 impl Relay {
     pub(crate) async fn attempt(&self, entry: QueueEntry) {
-        let started = Instant::now();
         let id = entry.id.clone();
         let body = self.queue.spool().message_path(&id);
         if entry.recipients.is_empty() {
@@ -156,8 +153,7 @@ impl Relay {
             let to_remote = progress.relay.is_some();
             let remote_mta = progress.remote_mta.clone();
             let verdict = progress.verdict();
-            let delay =
-                (unix_now() - entry.arrival).max(0) as f64 + started.elapsed().as_secs_f64();
+            let delay = crate::delay(&entry);
             let (status, note, word) = match verdict {
                 Verdict::Sent(note) => (RecipientStatus::Sent, note, "sent"),
                 Verdict::Failed(note) => (RecipientStatus::Failed, note, "bounced"),

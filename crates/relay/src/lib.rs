@@ -24,12 +24,14 @@ mod remote;
 pub use remote::{Outbound, OutboundSettings};
 
 use std::collections::HashSet;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use havre_directory::Directory;
 use havre_mailbox::LocalDelivery;
 use havre_queue::Queue;
+use havre_store::QueueEntry;
 use tokio::sync::{Semaphore, watch};
 
 #[derive(Debug, Clone)]
@@ -64,6 +66,24 @@ pub(crate) fn unix_now() -> i64 {
         .unwrap_or(0)
 }
 
+/// Seconds since `entry` was received, for the log's `delay=` (Postfix's:
+/// from arrival to now, transmission included). Taken from the queue id's
+/// microseconds: the record's `arrival` has whole seconds, which made a
+/// message received at x.998 and delivered 15 ms later log `delay=1.02`,
+/// as if it had waited for the relay's fallback timer.
+pub(crate) fn delay(entry: &QueueEntry) -> f64 {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs_f64())
+        .unwrap_or(0.0);
+    // The id is made at MAIL FROM, before the arrival (end of DATA): an id
+    // that says otherwise was not made by new_queue_id.
+    let since = havre_queue::queued_at(&entry.id)
+        .filter(|at| *at <= entry.arrival as f64 + 1.0 && *at >= entry.arrival as f64 - 86_400.0)
+        .unwrap_or(entry.arrival as f64);
+    (now - since).max(0.0)
+}
+
 impl Relay {
     pub fn new(
         queue: Arc<Queue>,
@@ -89,55 +109,74 @@ impl Relay {
     }
 
     /// Delivers until `shutdown` turns true; attempts under way are finished.
+    ///
+    /// A message queued in this process is attempted as soon as the queue
+    /// says so ([`Queue::take_news`]), without reading the whole list of due
+    /// messages; that list is read at start, every second (retries that came
+    /// due, messages queued by other processes), when asked to
+    /// ([`Queue::kick`]), and after an attempt when the last list was cut at
+    /// its limit.
     pub async fn run(self: Arc<Self>, mut shutdown: watch::Receiver<bool>) {
         let concurrency = self.settings().concurrency.max(1);
         let permits = Arc::new(Semaphore::new(concurrency));
+        let limit = 4 * concurrency as i64;
+        let mut rescan = true;
+        let mut last_scan = tokio::time::Instant::now();
+        // Set when a scan was cut at its limit: the next attempt to finish
+        // asks for another, as a permit is then free for what was left out.
+        let cut = Arc::new(AtomicBool::new(false));
         loop {
             if *shutdown.borrow() {
                 break;
             }
-            match self
-                .queue
-                .store()
-                .queue_due(unix_now(), 4 * concurrency as i64)
-                .await
-            {
-                Ok(due) => {
-                    for entry in due {
-                        if !self.in_flight.lock().unwrap().insert(entry.id.clone()) {
-                            continue;
-                        }
-                        let Ok(permit) = permits.clone().acquire_owned().await else {
-                            break;
-                        };
-                        let relay = self.clone();
-                        tokio::spawn(async move {
-                            let id = entry.id.clone();
-                            // The list may predate an attempt that has just
-                            // finished: work from the record as it is now, so
-                            // nothing is delivered or announced twice.
-                            match relay.queue.store().queue_get(&id).await {
-                                Ok(Some(fresh))
-                                    if !fresh.hold && fresh.next_attempt <= unix_now() =>
-                                {
-                                    relay.attempt(fresh).await
-                                }
-                                Ok(_) => {}
-                                Err(err) => {
-                                    tracing::error!(target: "relay", "{id}: cannot read the queue: {err}")
-                                }
-                            }
-                            relay.in_flight.lock().unwrap().remove(&id);
-                            drop(permit);
-                            relay.queue.kick();
-                        });
+            let news = self.queue.take_news();
+            let mut ids = Vec::new();
+            if rescan || news.rescan {
+                rescan = false;
+                last_scan = tokio::time::Instant::now();
+                match self.queue.store().queue_due(unix_now(), limit).await {
+                    Ok(due) => {
+                        cut.store(due.len() as i64 >= limit, Ordering::Relaxed);
+                        ids.extend(due.into_iter().map(|entry| entry.id));
                     }
+                    Err(err) => tracing::error!(target: "relay", "cannot read the queue: {err}"),
                 }
-                Err(err) => tracing::error!(target: "relay", "cannot read the queue: {err}"),
             }
+            ids.extend(news.queued);
+            for id in ids {
+                if !self.in_flight.lock().unwrap().insert(id.clone()) {
+                    continue;
+                }
+                let Ok(permit) = permits.clone().acquire_owned().await else {
+                    break;
+                };
+                let relay = self.clone();
+                let cut = cut.clone();
+                tokio::spawn(async move {
+                    // The list may predate an attempt that has just
+                    // finished: work from the record as it is now, so
+                    // nothing is delivered or announced twice.
+                    match relay.queue.store().queue_get(&id).await {
+                        Ok(Some(fresh)) if !fresh.hold && fresh.next_attempt <= unix_now() => {
+                            relay.attempt(fresh).await
+                        }
+                        Ok(_) => {}
+                        Err(err) => {
+                            tracing::error!(target: "relay", "{id}: cannot read the queue: {err}")
+                        }
+                    }
+                    relay.in_flight.lock().unwrap().remove(&id);
+                    drop(permit);
+                    if cut.swap(false, Ordering::Relaxed) {
+                        relay.queue.kick();
+                    }
+                });
+            }
+            // The scan's period counts from the last scan, not from the last
+            // wake-up: a steady stream of arrivals must not put off retries.
             tokio::select! {
                 _ = self.queue.arrival() => {}
-                _ = tokio::time::sleep(Duration::from_secs(1)) => {}
+                _ = tokio::time::sleep_until(last_scan + Duration::from_secs(1)) => rescan = true,
                 _ = shutdown.changed() => {}
             }
         }

@@ -7,8 +7,11 @@ use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::Arc;
 
-use havre_dkim::Signers;
-use havre_outbound::{ClientSettings, Connection, Envelope, RecipientResult, Resolver, Routes};
+use havre_dkim::{DkimError, Signers};
+use havre_outbound::{
+    ClientSettings, Connection, Envelope, LineEndsAsSent, Message, RecipientResult, Resolver,
+    Routes,
+};
 use havre_store::QueueEntry;
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -129,8 +132,8 @@ impl Relay {
             return;
         };
         let settings = outbound.settings.borrow().clone();
-        let message = match self.signed_copy(&settings, entry, body).await {
-            Ok(path) => path,
+        let signature = match self.signature(&settings, entry, body).await {
+            Ok(signature) => signature.unwrap_or_default(),
             Err(err) => {
                 for target in remote {
                     progress[target.index].relay = Some("none".into());
@@ -149,10 +152,11 @@ impl Relay {
                 .or_default()
                 .push(target);
         }
-        let size = tokio::fs::metadata(&message)
-            .await
-            .map(|m| m.len())
-            .unwrap_or(0);
+        let message = Message {
+            prepend: signature.as_bytes(),
+            path: body,
+        };
+        let size = message.size().await.unwrap_or(0);
         for (domain, recipients) in by_domain {
             let route = settings.routes.route_for(&domain);
             let addresses: Vec<String> = recipients.iter().map(|t| t.address.clone()).collect();
@@ -176,7 +180,7 @@ impl Relay {
                 &settings.resolver,
                 &settings.client,
                 &envelope,
-                &message,
+                message,
             )
             .await;
             if let Some(connection) = connection {
@@ -203,37 +207,44 @@ impl Relay {
                 }
             }
         }
-        if message != body {
-            let _ = tokio::fs::remove_file(&message).await;
-        }
     }
 
-    /// The message as it goes out: with a DKIM-Signature when the sender's
-    /// domain has a key (a signed copy next to the spool file), else the
-    /// spool file itself.
-    async fn signed_copy(
+    /// The `DKIM-Signature:` fields to send before the spool file when the
+    /// sender's domain has a key. The file is read as it will be sent (the
+    /// wire turns bare CRs and LFs into CRLF, so the signature must cover
+    /// that form, not the spool's), a block at a time, on a blocking thread:
+    /// hashing megabytes and an RSA signature would hold an async worker for
+    /// milliseconds. Nothing is written: the signature goes out in front of
+    /// the spool file itself.
+    async fn signature(
         &self,
         settings: &OutboundSettings,
         entry: &QueueEntry,
         body: &Path,
-    ) -> Result<std::path::PathBuf, std::io::Error> {
-        let raw = tokio::fs::read(body).await?;
-        // Signed as sent: the wire turns bare CRs and LFs into CRLF, so the
-        // signature must cover that form, not the spool's.
-        let bytes = havre_outbound::line_ends_as_sent(&raw);
-        let sender = (!entry.sender.is_empty()).then_some(entry.sender.as_str());
-        match settings.signers.sign(&bytes, sender) {
-            Ok(Some(signature)) => {
-                let path = body.with_extension("signed");
-                let mut signed = signature.into_bytes();
-                signed.extend_from_slice(&bytes);
-                tokio::fs::write(&path, signed).await?;
-                Ok(path)
+    ) -> Result<Option<String>, std::io::Error> {
+        if settings.signers.is_empty() {
+            return Ok(None);
+        }
+        let signers = settings.signers.clone();
+        let path = body.to_path_buf();
+        let sender = (!entry.sender.is_empty()).then(|| entry.sender.clone());
+        let signed = tokio::task::spawn_blocking(move || {
+            let file = std::fs::File::open(&path)?;
+            let mut as_sent = LineEndsAsSent::new(file);
+            match signers.sign_reader(&mut as_sent, sender.as_deref()) {
+                // The spool cannot be read: the attempt waits, as it
+                // would if sending the file failed.
+                Err(DkimError::Read(err)) => Err(err),
+                other => Ok(other),
             }
-            Ok(None) => Ok(body.to_path_buf()),
+        })
+        .await
+        .map_err(std::io::Error::other)??;
+        match signed {
+            Ok(signature) => Ok(signature),
             Err(err) => {
                 tracing::warn!(target: "relay", "{}: not DKIM-signed: {err}", entry.id);
-                Ok(body.to_path_buf())
+                Ok(None)
             }
         }
     }
