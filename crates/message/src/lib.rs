@@ -19,7 +19,8 @@
 //!   (RFC 3516), the content with its Content-Transfer-Encoding undone.
 //! - SEARCH: [`header_contains`], [`body_contains`], [`text_contains`] on
 //!   decoded text, [`sent_date`]; [`header()`], [`header_end`] and
-//!   [`decode_header_value`] for the session's own needs.
+//!   [`decode_header_value`] for the session's own needs; [`indexed_text`]
+//!   computes once the folded text they compare, for an index.
 //! - SORT and THREAD (RFC 5256): [`sort_keys`], [`base_subject`],
 //!   [`thread_orderedsubject`], [`thread_references`], [`format_threads`].
 //!
@@ -84,6 +85,7 @@ mod crlf;
 mod date;
 mod envelope;
 mod header;
+mod indexed;
 mod mime;
 mod msgid;
 mod objectid;
@@ -104,6 +106,7 @@ mod thread;
 pub use analysis::{Analysis, analyse};
 pub use binary::{BinaryError, binary_section, binary_size};
 pub use crlf::{crlf_size, imap_form, imap_size, to_crlf};
+pub use indexed::{BODY_SEPARATOR, IndexedField, IndexedText, LIST_SEPARATOR, indexed_text};
 pub use objectid::{email_id, thread_id};
 pub use preview::PREVIEW_MAX_CHARS;
 pub use search::{

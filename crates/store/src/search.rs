@@ -1,0 +1,53 @@
+//! The search index of mailboxes: the folded text SEARCH matches (see
+//! havre-message's `indexed_text`), one row per message, written with the
+//! message's row and removed with it.
+//!
+//! Messages indexed before the index existed (or whose text could not be
+//! computed) are listed as pending; the first SEARCH of their mailbox fills
+//! them in, in batches, before it asks the index.
+
+use async_trait::async_trait;
+
+use crate::{MessageRecord, Result};
+
+/// What SEARCH compares for one message, case-folded. Lists of values
+/// (several Subject fields, the addresses of a field) are joined with `\n`,
+/// the pieces of a body with U+0001.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct MessageText {
+    pub subject: Option<String>,
+    pub from: Option<String>,
+    pub to: Option<String>,
+    pub cc: Option<String>,
+    pub bcc: Option<String>,
+    /// The header as `Name: value` lines.
+    pub header: String,
+    pub body: String,
+}
+
+/// The stored piece a substring is looked for in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TextField {
+    Subject,
+    From,
+    To,
+    Cc,
+    Bcc,
+    Body,
+    /// Header or body.
+    Text,
+}
+
+#[async_trait]
+pub trait SearchStore: Send + Sync {
+    /// UIDs of the mailbox's indexed messages whose `field` contains
+    /// `folded` (already case-folded), by UID. Messages still pending are
+    /// not among them.
+    async fn text_search(&self, mailbox_id: i64, field: TextField, folded: &str)
+    -> Result<Vec<u32>>;
+    /// Up to `limit` messages of the mailbox that are not indexed yet.
+    async fn text_pending(&self, mailbox_id: i64, limit: i64) -> Result<Vec<MessageRecord>>;
+    /// Indexes messages that were pending, in one transaction; a message
+    /// expunged meanwhile is skipped.
+    async fn text_index(&self, mailbox_id: i64, texts: &[(u32, MessageText)]) -> Result<()>;
+}
