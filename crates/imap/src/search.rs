@@ -9,6 +9,7 @@ use havre_imap_proto::{
 };
 use havre_store::MessageRecord;
 
+use crate::search_index::IndexHits;
 use crate::session::{Outcome, Session};
 use crate::view::has_flag;
 
@@ -21,8 +22,10 @@ struct Candidate {
     saved: Option<i64>,
 }
 
-fn needs_content(keys: &[SearchKey]) -> bool {
+/// Whether some key needs the message's bytes (not answered by the index).
+fn needs_content(keys: &[SearchKey], index: &IndexHits) -> bool {
     keys.iter().any(|k| match k {
+        k if index.answered(k) => false,
         SearchKey::Bcc(_)
         | SearchKey::Body(_)
         | SearchKey::Cc(_)
@@ -36,11 +39,12 @@ fn needs_content(keys: &[SearchKey]) -> bool {
         | SearchKey::SentSince(_)
         | SearchKey::EmailId(_)
         | SearchKey::ThreadId(_) => true,
-        SearchKey::Not(k) => needs_content(std::slice::from_ref(k)),
+        SearchKey::Not(k) => needs_content(std::slice::from_ref(k), index),
         SearchKey::Or(a, b) => {
-            needs_content(std::slice::from_ref(a)) || needs_content(std::slice::from_ref(b))
+            needs_content(std::slice::from_ref(a), index)
+                || needs_content(std::slice::from_ref(b), index)
         }
-        SearchKey::And(keys) => needs_content(keys),
+        SearchKey::And(keys) => needs_content(keys, index),
         _ => false,
     })
 }
@@ -85,12 +89,16 @@ struct Context<'a> {
     saved: &'a [u32],
     now: i64,
     recent: &'a crate::recent::Recent,
+    index: &'a IndexHits,
 }
 
 fn matches(key: &SearchKey, c: &Candidate, ctx: &Context<'_>) -> bool {
     let m = &c.record;
     let raw = c.raw.as_deref().unwrap_or(b"");
     let flag = |f: &str| has_flag(&m.flags, f);
+    if let Some(found) = ctx.index.answer(key, m.uid) {
+        return found;
+    }
     match key {
         SearchKey::All => true,
         SearchKey::Recent => ctx.recent.contains(m.uid),
@@ -206,7 +214,10 @@ impl Session {
             .filter(|(_, u)| among.is_none_or(|a| a.contains(u)))
             .filter_map(|(i, u)| view.message(*u).map(|m| (i as u32 + 1, m.clone())))
             .collect();
-        let content = needs_content(keys) || keep_content;
+        let index = self
+            .index_hits(&mailbox, keys, among.map(|a| a.len()))
+            .await;
+        let content = needs_content(keys, &index) || keep_content;
         let save_dates = needs_save_date(keys);
         let now = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
@@ -220,6 +231,7 @@ impl Session {
             max_uid: ctx_max,
             saved: &saved,
             now,
+            index: &index,
         };
         let mut out = Vec::new();
         for (seq, record) in records {
