@@ -1,0 +1,167 @@
+//! SEARCH on big mailboxes is answered from the search index kept at
+//! delivery, not by reading every message: shown with messages whose files
+//! are removed behind the server's back, which only the index still knows.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use havre_testkit::imap::{imaplib, lines_with};
+use havre_testkit::{Havre, swaks};
+
+fn deliver(node: &Havre, from: &str, subject: &str, body: &str) {
+    let out = swaks(&[
+        "--server",
+        &node.smtp_addr(),
+        "--from",
+        from,
+        "--to",
+        "alice@example.test",
+        "--header",
+        &format!("Subject: {subject}"),
+        "--header",
+        &format!("From: Carol <{from}>"),
+        "--body",
+        body,
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+}
+
+/// Every message file of a Maildir folder (new/ and cur/).
+fn files(folder: &Path) -> Vec<PathBuf> {
+    ["new", "cur"]
+        .iter()
+        .flat_map(|sub| fs::read_dir(folder.join(sub)).into_iter().flatten())
+        .flatten()
+        .map(|e| e.path())
+        .collect()
+}
+
+fn remove_files(folder: &Path) {
+    for file in files(folder) {
+        fs::remove_file(file).unwrap();
+    }
+}
+
+#[test]
+fn search_finds_delivered_mail_from_the_index_even_after_its_file_is_gone() {
+    let mut node = Havre::init(env!("CARGO_BIN_EXE_havre"));
+    node.add_user("alice@example.test");
+    node.start();
+    deliver(
+        &node,
+        "carol@remote.test",
+        "=?utf-8?q?Quarterly_r=C3=A9sum=C3=A9?=",
+        "The budget figures are attached.",
+    );
+    node.wait_for_messages("alice@example.test", 1);
+    let appended = imaplib(
+        &node,
+        r#"
+m = connect()
+print("append:", m.append("INBOX", None, None,
+    b"From: Dave <dave@remote.test>\r\nSubject: lunch\r\n\r\nNoon at the usual place?\r\n"))
+"#,
+    );
+    assert!(appended.contains("append: ('OK'"), "{appended}");
+    // Another program (or a disk fault) takes the files away; the index
+    // still knows what they said.
+    remove_files(&node.maildir("alice@example.test"));
+
+    let out = imaplib(
+        &node,
+        r#"
+m = connect()
+m.select("INBOX")
+for key in ['SUBJECT "QUARTERLY RÉSUMÉ"'.encode(), b'SUBJECT quarterly', b'FROM carol@remote',
+            b'FROM "Dave <dave@"', b'TO alice', b'BODY BUDGET', b'TEXT noon', b'TEXT "subject: lunch"',
+            b'NOT SUBJECT quarterly', b'OR BODY budget SUBJECT lunch', b'HEADER Subject LUNCH',
+            b'SUBJECT nothing-like-this']:
+    tag = m._new_tag()
+    m.send(tag + b" UID SEARCH CHARSET UTF-8 " + key + b"\r\n")
+    lines = until(m, tag)
+    print("search", key.decode(), "=>", " | ".join(lines))
+"#,
+    );
+    // The `* SEARCH` line of each search, and its OK.
+    let found = |key: &str| -> String {
+        let prefix = format!("search {key} => ");
+        let line = lines_with(&out, &prefix);
+        assert_eq!(line.len(), 1, "{key}: {out}");
+        let answer = &line[0][prefix.len()..];
+        assert!(answer.contains(" OK "), "{key}: {answer}");
+        answer.split(" | ").next().unwrap_or_default().to_string()
+    };
+    for (key, uids) in [
+        ("SUBJECT \"QUARTERLY RÉSUMÉ\"", "* SEARCH 1"),
+        ("SUBJECT quarterly", "* SEARCH 1"),
+        ("FROM carol@remote", "* SEARCH 1"),
+        ("FROM \"Dave <dave@\"", "* SEARCH 2"),
+        ("TO alice", "* SEARCH 1"),
+        ("BODY BUDGET", "* SEARCH 1"),
+        ("TEXT noon", "* SEARCH 2"),
+        ("TEXT \"subject: lunch\"", "* SEARCH 2"),
+        ("NOT SUBJECT quarterly", "* SEARCH 2"),
+        ("OR BODY budget SUBJECT lunch", "* SEARCH 1 2"),
+        ("HEADER Subject LUNCH", "* SEARCH 2"),
+        ("SUBJECT nothing-like-this", "* SEARCH"),
+    ] {
+        assert_eq!(found(key), uids, "{out}");
+    }
+}
+
+/// A Maildir as another server left it, with a `dovecot-uidlist`.
+fn old_maildir(root: &Path) {
+    for sub in ["cur", "new", "tmp"] {
+        fs::create_dir_all(root.join(sub)).unwrap();
+    }
+    let mut uidlist = String::from("3 V1600000000 N4\n");
+    for (uid, subject, body) in [
+        (1, "invoice 2041", "please pay"),
+        (2, "holiday plans", "the mountains in July"),
+        (3, "Invoice reminder", "second notice"),
+    ] {
+        let name = format!("160000000{uid}.M{uid}P1.old");
+        fs::write(
+            root.join("cur").join(format!("{name}:2,S")),
+            format!("From: shop@remote.test\nSubject: {subject}\n\n{body}\n"),
+        )
+        .unwrap();
+        uidlist.push_str(&format!("{uid} :{name}\n"));
+    }
+    fs::write(root.join("dovecot-uidlist"), uidlist).unwrap();
+}
+
+#[test]
+fn imported_mail_is_indexed_by_the_first_search_and_answered_from_the_index_after() {
+    let mut node = Havre::init(env!("CARGO_BIN_EXE_havre"));
+    node.add_user("alice@example.test");
+    let source = node.dir().join("old/alice/Maildir");
+    old_maildir(&source);
+    let out = node.cli_ok(&[
+        "import",
+        "maildir",
+        source.to_str().unwrap(),
+        "--user",
+        "alice@example.test",
+    ]);
+    assert!(out.contains("imported 3 message(s)"), "{out}");
+    node.start();
+    let script = r#"
+m = connect()
+m.select("INBOX")
+print("first:", m.uid("SEARCH", "SUBJECT", "invoice"))
+print("body:", m.uid("SEARCH", "BODY", "mountains"))
+"#;
+    let before = imaplib(&node, script);
+    assert!(before.contains("first: ('OK', [b'1 3'])"), "{before}");
+    assert!(before.contains("body: ('OK', [b'2'])"), "{before}");
+
+    remove_files(&node.maildir("alice@example.test"));
+    let after = imaplib(&node, script);
+    assert!(after.contains("first: ('OK', [b'1 3'])"), "{after}");
+    assert!(after.contains("body: ('OK', [b'2'])"), "{after}");
+}
