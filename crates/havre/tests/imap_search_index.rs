@@ -165,3 +165,55 @@ print("body:", m.uid("SEARCH", "BODY", "mountains"))
     assert!(after.contains("first: ('OK', [b'1 3'])"), "{after}");
     assert!(after.contains("body: ('OK', [b'2'])"), "{after}");
 }
+
+#[test]
+fn status_counts_follow_flag_changes_and_expunges() {
+    let mut node = Havre::init(env!("CARGO_BIN_EXE_havre"));
+    node.add_user("alice@example.test");
+    node.start();
+    let out = imaplib(
+        &node,
+        r#"
+items = "(MESSAGES UNSEEN DELETED SIZE RECENT UIDNEXT)"
+def status(label):
+    m = connect()
+    print(label, m.status("INBOX", items)[1][0].decode())
+    m.logout()
+w = connect()
+w.append("INBOX", r"(\Seen)", None, b"Subject: one\r\n\r\n12345\r\n")
+w.append("INBOX", None, None, b"Subject: two\r\n\r\n1234567890\r\n")
+w.append("INBOX", r"(\Deleted \Seen)", None, b"Subject: three\r\n\r\nx\r\n")
+status("appended:")
+w.select("INBOX")
+status("selected:")
+w.uid("STORE", "1", "-FLAGS", r"(\Seen)")
+w.uid("STORE", "2", "+FLAGS", r"(\seen \DELETED)")
+status("flagged:")
+w.expunge()
+status("expunged:")
+"#,
+    );
+    let line = |label: &str| -> String {
+        let found = lines_with(&out, label);
+        assert_eq!(found.len(), 1, "{label} {out}");
+        found[0][label.len()..].trim().to_string()
+    };
+    // Sizes in CRLF form: 23, 28 and 21 bytes.
+    assert_eq!(
+        line("appended:"),
+        "INBOX (MESSAGES 3 UNSEEN 1 DELETED 1 SIZE 72 RECENT 3 UIDNEXT 4)"
+    );
+    // The selecting session claimed them: recent to no other session.
+    assert_eq!(
+        line("selected:"),
+        "INBOX (MESSAGES 3 UNSEEN 1 DELETED 1 SIZE 72 RECENT 0 UIDNEXT 4)"
+    );
+    assert_eq!(
+        line("flagged:"),
+        "INBOX (MESSAGES 3 UNSEEN 1 DELETED 2 SIZE 72 RECENT 0 UIDNEXT 4)"
+    );
+    assert_eq!(
+        line("expunged:"),
+        "INBOX (MESSAGES 1 UNSEEN 1 DELETED 0 SIZE 23 RECENT 0 UIDNEXT 4)"
+    );
+}

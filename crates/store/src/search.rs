@@ -5,10 +5,14 @@
 //! Messages indexed before the index existed (or whose text could not be
 //! computed) are listed as pending; the first SEARCH of their mailbox fills
 //! them in, in batches, before it asks the index.
+//!
+//! STATUS's counts are here too: like a search, one question over every
+//! message of a mailbox, answered by the database.
 
 use async_trait::async_trait;
 
 use crate::{MessageRecord, Result};
+
 
 /// What SEARCH compares for one message, case-folded. Lists of values
 /// (several Subject fields, the addresses of a field) are joined with `\n`,
@@ -38,8 +42,26 @@ pub enum TextField {
     Text,
 }
 
+/// What STATUS counts in a mailbox.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct MailboxCounts {
+    pub messages: u64,
+    /// Without `\Seen`.
+    pub unseen: u64,
+    /// With `\Deleted`.
+    pub deleted: u64,
+    /// Sum of the RFC 822 sizes.
+    pub size: u64,
+    /// Messages no session has claimed as recent yet.
+    pub unclaimed_recent: u64,
+}
+
+/// Questions about every message of a mailbox that the database answers
+/// without handing over the messages: text search and STATUS counts.
 #[async_trait]
 pub trait SearchStore: Send + Sync {
+    /// STATUS's counts, in one aggregate query.
+    async fn mailbox_counts(&self, mailbox_id: i64) -> Result<MailboxCounts>;
     /// UIDs of the mailbox's indexed messages whose `field` contains
     /// `folded` (already case-folded), by UID. Messages still pending are
     /// not among them.

@@ -10,7 +10,9 @@
 use async_trait::async_trait;
 use sqlx::Row;
 
-use crate::{MessageRecord, MessageText, Result, SearchStore, SqliteStore, TextField};
+use crate::{
+    MailboxCounts, MessageRecord, MessageText, Result, SearchStore, SqliteStore, TextField,
+};
 
 /// Writes the index rows of a message just inserted, in the caller's
 /// transaction; without a text the message is pending.
@@ -68,6 +70,33 @@ fn condition(field: TextField) -> &'static str {
 
 #[async_trait]
 impl SearchStore for SqliteStore {
+    async fn mailbox_counts(&self, mailbox_id: i64) -> Result<MailboxCounts> {
+        // Flags are stored space-separated; system flags compare without
+        // regard to ASCII case, as the sessions do.
+        let row = sqlx::query(
+            r"SELECT COUNT(*) AS messages,
+                 COALESCE(SUM(instr(' ' || lower(flags) || ' ', ' \seen ') = 0), 0) AS unseen,
+                 COALESCE(SUM(instr(' ' || lower(flags) || ' ', ' \deleted ') > 0), 0) AS deleted,
+                 COALESCE(SUM(size), 0) AS size,
+                 COALESCE(SUM(uid >= (SELECT recent_from FROM mailboxes WHERE id = ?1)), 0)
+                     AS unclaimed
+              FROM messages WHERE mailbox_id = ?1",
+        )
+        .bind(mailbox_id)
+        .fetch_one(self.reader())
+        .await?;
+        let get = |name: &str| -> std::result::Result<u64, sqlx::Error> {
+            Ok(row.try_get::<i64, _>(name)? as u64)
+        };
+        Ok(MailboxCounts {
+            messages: get("messages")?,
+            unseen: get("unseen")?,
+            deleted: get("deleted")?,
+            size: get("size")?,
+            unclaimed_recent: get("unclaimed")?,
+        })
+    }
+
     async fn text_search(
         &self,
         mailbox_id: i64,
