@@ -1,19 +1,27 @@
 //! Commands on messages of the selected mailbox: FETCH, STORE, COPY/MOVE,
 //! EXPUNGE, CLOSE/UNSELECT, and APPEND.
 
+use std::collections::VecDeque;
+
 use havre_imap_proto::{
     AppendCommand, CatenatePart, Code, DateTime, FetchAttr, FetchCommand, ImapUrl, Mailbox,
     RangeSet, SequenceSet, Status, StoreCommand, StoreMode,
 };
 use havre_mailbox::{Appended, MailboxError, Transfer};
 use havre_net::Conn;
-use havre_store::{FlagMode, MessageRecord, apply_flags, same_flags};
+use havre_store::{FlagMode, MailboxRecord, MessageRecord, apply_flags, same_flags};
 
 use crate::command::store_flags;
 use crate::content::{section_bytes, whole};
 use crate::mailbox_cmd::mailbox_error;
 use crate::session::{Outcome, Session};
 use crate::view::has_flag;
+
+/// FETCH reads message files this many at a time, in one blocking task...
+const READ_AHEAD: usize = 32;
+/// ...or fewer when they add up to this many bytes: what a session holds
+/// ahead of what it has sent.
+const READ_AHEAD_BYTES: u64 = 4 << 20;
 
 fn partial(data: Vec<u8>, partial: Option<havre_imap_proto::Partial>) -> (Vec<u8>, Option<u32>) {
     match partial {
@@ -69,7 +77,8 @@ impl Session {
     }
 
     /// FETCH, sent to `conn` as it goes (see [`Session::stream`]), so a
-    /// session holds about one message, however many are fetched.
+    /// session holds the few messages it read ahead (see [`READ_AHEAD`]),
+    /// however many are fetched.
     pub(crate) async fn fetch(&mut self, conn: &mut Conn, fetch: FetchCommand) -> Outcome {
         self.fetch_with(conn, fetch, true).await
     }
@@ -131,7 +140,8 @@ impl Session {
         let sets_seen = may_set_seen && !read_only && fetch.items.iter().any(FetchAttr::sets_seen);
         let with_modseq = self.enabled.condstore;
         let mut unreadable: Option<MailboxError> = None;
-        for (seq, uid) in targets {
+        let mut ahead = VecDeque::new();
+        for (at, &(seq, uid)) in targets.iter().enumerate() {
             let Some(record) = self.selected.as_ref().and_then(|v| v.message(uid)).cloned() else {
                 continue;
             };
@@ -141,7 +151,13 @@ impl Session {
                 continue;
             }
             let raw = if needs_content {
-                match self.load(&mailbox, &record).await {
+                if ahead.front().is_none_or(|(next, _)| *next != uid) {
+                    ahead = self
+                        .read_ahead(&mailbox, &targets[at..], fetch.changed_since)
+                        .await;
+                }
+                let read = ahead.pop_front().map(|(_, read)| read);
+                match read.unwrap_or(Err(MailboxError::Expunged(uid))) {
                     Ok(raw) => Some(raw),
                     Err(err) => {
                         // Nothing wrong is sent for it, and the tagged NO
@@ -213,6 +229,47 @@ impl Session {
             None => Outcome::ok("Fetch completed."),
             Some(err) => mailbox_error(err),
         }
+    }
+
+    /// The bytes of the next messages of a FETCH from `targets`' first
+    /// one: up to [`READ_AHEAD`] messages or [`READ_AHEAD_BYTES`] (at least
+    /// one message), read in one blocking task rather than one each.
+    async fn read_ahead(
+        &self,
+        mailbox: &MailboxRecord,
+        targets: &[(u32, u32)],
+        changed_since: Option<u64>,
+    ) -> VecDeque<(u32, Result<Vec<u8>, MailboxError>)> {
+        let mut records = Vec::new();
+        let mut bytes = 0;
+        for (_, uid) in targets {
+            if records.len() >= READ_AHEAD || (bytes >= READ_AHEAD_BYTES && !records.is_empty()) {
+                break;
+            }
+            let Some(record) = self.selected.as_ref().and_then(|v| v.message(*uid)) else {
+                continue;
+            };
+            if changed_since.is_some_and(|since| record.modseq <= since) {
+                continue;
+            }
+            bytes += record.size;
+            records.push(record.clone());
+        }
+        let read = self
+            .services
+            .mailboxes
+            .read_messages(self.user(), mailbox, &records)
+            .await;
+        records
+            .iter()
+            .zip(read)
+            .map(|(record, read)| {
+                if let Err(err) = &read {
+                    tracing::warn!(target: "imap", "user=<{}> {} UID {}: {err}", self.user(), mailbox.name, record.uid);
+                }
+                (record.uid, read)
+            })
+            .collect()
     }
 
     #[allow(clippy::too_many_arguments)]
