@@ -5,7 +5,7 @@ use std::collections::VecDeque;
 
 use havre_imap_proto::{
     AppendCommand, CatenatePart, Code, DateTime, FetchAttr, FetchCommand, ImapUrl, Mailbox,
-    RangeSet, SequenceSet, Status, StoreCommand, StoreMode,
+    RangeSet, SectionText, SequenceSet, Status, StoreCommand, StoreMode,
 };
 use havre_mailbox::{Appended, MailboxError, Transfer};
 use havre_net::Conn;
@@ -16,6 +16,55 @@ use crate::content::{section_bytes, whole};
 use crate::mailbox_cmd::mailbox_error;
 use crate::session::{Outcome, Session};
 use crate::view::has_flag;
+
+/// Whether a FETCH item needs the message's bytes (others come from the
+/// index row or the cached analysis).
+fn needs_file(item: &FetchAttr) -> bool {
+    !matches!(
+        item,
+        FetchAttr::Flags
+            | FetchAttr::Uid
+            | FetchAttr::ModSeq
+            | FetchAttr::InternalDate
+            | FetchAttr::Rfc822Size
+            | FetchAttr::Envelope
+            | FetchAttr::Body
+            | FetchAttr::BodyStructure
+            | FetchAttr::SaveDate
+            | FetchAttr::ThreadId
+            | FetchAttr::Preview { .. }
+    )
+}
+
+/// The names of a `BODY[HEADER.FIELDS (names)]` of the message itself whose
+/// fields are all among those kept at delivery.
+fn kept_header_fields(item: &FetchAttr) -> Option<&[String]> {
+    match item {
+        FetchAttr::BodySection { section, .. } if section.part.is_empty() => {
+            match &section.text {
+                Some(SectionText::HeaderFields(names))
+                    if names.iter().all(|n| {
+                        havre_message::CACHED_FIELDS
+                            .iter()
+                            .any(|c| c.eq_ignore_ascii_case(n))
+                    }) =>
+                {
+                    Some(names)
+                }
+                _ => None,
+            }
+        }
+        _ => None,
+    }
+}
+
+/// What FETCH answers a message's content from: its bytes, or only the
+/// header lines kept at delivery.
+#[derive(Clone, Copy)]
+struct Content<'a> {
+    raw: Option<&'a [u8]>,
+    kept: Option<&'a [u8]>,
+}
 
 /// FETCH reads message files this many at a time, in one blocking task...
 const READ_AHEAD: usize = 32;
@@ -121,22 +170,13 @@ impl Session {
             }
             self.out.vanished(true, &set);
         }
-        let needs_content = fetch.items.iter().any(|i| {
-            !matches!(
-                i,
-                FetchAttr::Flags
-                    | FetchAttr::Uid
-                    | FetchAttr::ModSeq
-                    | FetchAttr::InternalDate
-                    | FetchAttr::Rfc822Size
-                    | FetchAttr::Envelope
-                    | FetchAttr::Body
-                    | FetchAttr::BodyStructure
-                    | FetchAttr::SaveDate
-                    | FetchAttr::ThreadId
-                    | FetchAttr::Preview { .. }
-            )
+        let needs_content = fetch.items.iter().any(needs_file);
+        // The header fields of a message list come from what delivery kept,
+        // when that is all the content asked for.
+        let from_kept = needs_content && fetch.items.iter().all(|i| {
+            !needs_file(i) || kept_header_fields(i).is_some()
         });
+        let needs_content = needs_content && !from_kept;
         let sets_seen = may_set_seen && !read_only && fetch.items.iter().any(FetchAttr::sets_seen);
         let with_modseq = self.enabled.condstore;
         let mut unreadable: Option<MailboxError> = None;
@@ -150,7 +190,18 @@ impl Session {
             {
                 continue;
             }
-            let raw = if needs_content {
+            let kept = if from_kept {
+                self.services
+                    .mailboxes
+                    .store()
+                    .message_fields(mailbox.id, uid)
+                    .await
+                    .ok()
+                    .flatten()
+            } else {
+                None
+            };
+            let raw = if needs_content || (from_kept && kept.is_none()) {
                 if ahead.front().is_none_or(|(next, _)| *next != uid) {
                     ahead = self
                         .read_ahead(&mailbox, &targets[at..], fetch.changed_since)
@@ -216,7 +267,10 @@ impl Session {
                 &record,
                 saved,
                 &fetch,
-                raw.as_deref(),
+                Content {
+                    raw: raw.as_deref(),
+                    kept: kept.as_deref(),
+                },
                 analysis.as_ref(),
                 flags_changed,
                 with_modseq,
@@ -279,11 +333,12 @@ impl Session {
         record: &MessageRecord,
         saved: Option<i64>,
         fetch: &FetchCommand,
-        raw: Option<&[u8]>,
+        content: Content<'_>,
         analysis: Option<&havre_message::Analysis>,
         flags_changed: bool,
         with_modseq: bool,
     ) {
+        let raw = content.raw;
         let shown = self.shown_flags(record.uid, &record.flags);
         let mut out = self.out.fetch(seq);
         let has = |f: &dyn Fn(&FetchAttr) -> bool| fetch.items.iter().any(f);
@@ -366,7 +421,10 @@ impl Session {
                     section,
                     partial: p,
                     ..
-                } => match raw.and_then(|r| section_bytes(r, section)) {
+                } => match raw.and_then(|r| section_bytes(r, section)).or_else(|| {
+                    let names = kept_header_fields(item)?;
+                    havre_message::cached_header_fields(content.kept?, names)
+                }) {
                     Some(data) => {
                         let (data, origin) = partial(data, *p);
                         out.section(section, origin, Some(&data));

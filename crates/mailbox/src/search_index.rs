@@ -21,6 +21,7 @@ pub(crate) fn message_text(raw: &[u8]) -> MessageText {
         bcc: text.bcc,
         header: text.header,
         body: text.body,
+        fields: text.fields,
     }
 }
 

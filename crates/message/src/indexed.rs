@@ -38,6 +38,9 @@ pub struct IndexedText {
     pub header: String,
     /// What BODY matches, pieces joined with [`BODY_SEPARATOR`].
     pub body: String,
+    /// The lines of the header fields clients list messages with, for
+    /// [`crate::cached_header_fields`]; `None` when they cannot be kept.
+    pub fields: Option<Vec<u8>>,
 }
 
 /// Which stored piece a SEARCH key is answered from.
@@ -100,6 +103,7 @@ pub fn indexed_text(raw: &[u8]) -> IndexedText {
         bcc: addresses("Bcc"),
         header: fold_case(&header_text(&data, &root)),
         body: pieces.join(&BODY_SEPARATOR.to_string()),
+        fields: crate::cached_header::keep(&data, root.header_start, root.body_start),
     }
 }
 

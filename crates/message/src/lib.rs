@@ -81,6 +81,7 @@ mod binary;
 mod bodystructure;
 mod boundary;
 mod cache;
+mod cached_header;
 mod crlf;
 mod date;
 mod envelope;
@@ -104,6 +105,7 @@ mod text;
 mod thread;
 
 pub use analysis::{Analysis, analyse};
+pub use cached_header::{CACHED_FIELDS, cached_header_fields};
 pub use binary::{BinaryError, binary_section, binary_size};
 pub use crlf::{crlf_size, imap_form, imap_size, to_crlf};
 pub use indexed::{BODY_SEPARATOR, IndexedField, IndexedText, LIST_SEPARATOR, indexed_text};

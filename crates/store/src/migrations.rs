@@ -210,7 +210,8 @@ CREATE TABLE bayes_learned (
         name: "search index",
         // The folded text SEARCH compares (see the store's search module):
         // header fields in a narrow table scanned by header searches, header
-        // and body text apart. Rows follow their message by cascade. What
+        // and body text apart, with the raw lines of the header fields
+        // message lists FETCH. Rows follow their message by cascade. What
         // was delivered before has no text yet: pending, filled in by the
         // first SEARCH of its mailbox.
         sql: r#"
@@ -228,6 +229,7 @@ CREATE TABLE message_headers (
 CREATE TABLE message_texts (
     mailbox_id INTEGER NOT NULL,
     uid        INTEGER NOT NULL,
+    fields     BLOB,
     header     TEXT NOT NULL,
     body       TEXT NOT NULL,
     PRIMARY KEY (mailbox_id, uid),

@@ -7,7 +7,8 @@
 //! them in, in batches, before it asks the index.
 //!
 //! STATUS's counts are here too: like a search, one question over every
-//! message of a mailbox, answered by the database.
+//! message of a mailbox, answered by the database; and the header lines
+//! FETCH of a message list asks for, kept with the text.
 
 use async_trait::async_trait;
 
@@ -27,6 +28,9 @@ pub struct MessageText {
     /// The header as `Name: value` lines.
     pub header: String,
     pub body: String,
+    /// The lines of the header fields clients list messages with, as
+    /// FETCH sends them (see havre-message's `cached_header_fields`).
+    pub fields: Option<Vec<u8>>,
 }
 
 /// The stored piece a substring is looked for in.
@@ -67,6 +71,9 @@ pub trait SearchStore: Send + Sync {
     /// not among them.
     async fn text_search(&self, mailbox_id: i64, field: TextField, folded: &str)
     -> Result<Vec<u32>>;
+    /// The header field lines kept for FETCH ([`MessageText::fields`]),
+    /// if the message is indexed and they could be kept.
+    async fn message_fields(&self, mailbox_id: i64, uid: u32) -> Result<Option<Vec<u8>>>;
     /// Up to `limit` messages of the mailbox that are not indexed yet.
     async fn text_pending(&self, mailbox_id: i64, limit: i64) -> Result<Vec<MessageRecord>>;
     /// Indexes messages that were pending, in one transaction; a message

@@ -2,7 +2,9 @@
 //! `instr` (a mailbox of 100,000 messages is a few megabytes of it), and a
 //! table of header and body text kept apart so that header searches never
 //! page through bodies. Both rows reference the message's row and go with
-//! it (expunge, mailbox deletion) by cascade.
+//! it (expunge, mailbox deletion) by cascade. The header lines FETCH
+//! lists messages with come first in the text row: reading them never
+//! touches the body's overflow pages.
 //!
 //! `instr` compares bytes of UTF-8 text: on folded text with a folded
 //! needle it is the exact case-insensitive substring test of IMAP.
@@ -45,10 +47,12 @@ pub(crate) async fn insert_text(
     .execute(&mut **tx)
     .await?;
     sqlx::query(
-        "INSERT OR REPLACE INTO message_texts (mailbox_id, uid, header, body) VALUES (?, ?, ?, ?)",
+        "INSERT OR REPLACE INTO message_texts (mailbox_id, uid, fields, header, body)
+         VALUES (?, ?, ?, ?, ?)",
     )
     .bind(mailbox_id)
     .bind(uid)
+    .bind(&text.fields)
     .bind(&text.header)
     .bind(&text.body)
     .execute(&mut **tx)
@@ -109,6 +113,17 @@ impl SearchStore for SqliteStore {
             .fetch_all(self.reader())
             .await?;
         Ok(uids.into_iter().map(|u| u as u32).collect())
+    }
+
+    async fn message_fields(&self, mailbox_id: i64, uid: u32) -> Result<Option<Vec<u8>>> {
+        let fields: Option<Option<Vec<u8>>> = sqlx::query_scalar(
+            "SELECT fields FROM message_texts WHERE mailbox_id = ? AND uid = ?",
+        )
+        .bind(mailbox_id)
+        .bind(i64::from(uid))
+        .fetch_optional(self.reader())
+        .await?;
+        Ok(fields.flatten())
     }
 
     async fn text_pending(&self, mailbox_id: i64, limit: i64) -> Result<Vec<MessageRecord>> {

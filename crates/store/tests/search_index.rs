@@ -12,6 +12,7 @@ fn text(subject: &str, body: &str) -> MessageText {
         bcc: None,
         header: format!("subject: {subject}\n"),
         body: body.into(),
+        fields: Some(format!("Subject: {subject}\r\n").into_bytes()),
     }
 }
 
@@ -64,7 +65,13 @@ async fn a_message_is_found_by_its_indexed_text_until_it_is_expunged() {
     assert_eq!(search(TextField::To, "").await, Vec::<u32>::new());
     assert_eq!(search(TextField::Subject, "").await, vec![quarterly, lunch]);
 
+    assert_eq!(
+        store.message_fields(inbox.id, lunch).await.unwrap(),
+        Some(b"Subject: lunch\r\n".to_vec())
+    );
+
     store.message_expunge(inbox.id, &[quarterly]).await.unwrap();
+    assert_eq!(store.message_fields(inbox.id, quarterly).await.unwrap(), None);
     assert_eq!(search(TextField::Text, "quarterly").await, vec![lunch]);
     assert_eq!(search(TextField::Subject, "quarterly").await, Vec::<u32>::new());
 }
