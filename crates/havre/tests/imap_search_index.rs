@@ -217,3 +217,67 @@ status("expunged:")
         "INBOX (MESSAGES 1 UNSEEN 1 DELETED 0 SIZE 23 RECENT 0 UIDNEXT 4)"
     );
 }
+
+#[test]
+fn a_message_list_header_fetch_is_answered_from_what_delivery_kept() {
+    let mut node = Havre::init(env!("CARGO_BIN_EXE_havre"));
+    node.add_user("alice@example.test");
+    node.start();
+    let script = r#"
+m = connect()
+if sys.argv[2] == "append":
+    m.append("INBOX", None, None,
+        b"Received: from somewhere\r\n"
+        b"From: =?utf-8?q?Zo=C3=A9?= <zoe@remote.test>\r\n"
+        b"Subject: a long subject\r\n folded on two lines\r\n"
+        b"X-Mailer: something\r\n"
+        b"To: alice@example.test,\r\n\tbob@example.test\r\n"
+        b"Message-ID: <one@remote.test>\r\n"
+        b"References: <zero@remote.test>\r\n"
+        b"Date: Mon, 23 Nov 2026 10:00:00 +0000\r\n"
+        b"subject: a second subject field\r\n"
+        b"\r\nbody\r\n")
+m.select("INBOX")
+for items in ["BODY.PEEK[HEADER.FIELDS (From To Subject Date Message-ID References)]",
+              "BODY.PEEK[HEADER.FIELDS (SUBJECT)]", "BODY.PEEK[HEADER.FIELDS (X-Mailer)]"]:
+    typ, data = m.fetch("1", "(" + items + ")")
+    print(items, typ, repr(data[0][1] if typ == "OK" and isinstance(data[0], tuple) else data))
+"#;
+    let python = |mode: &str| {
+        havre_testkit::python_ok(
+            &format!("{}\n{script}", havre_testkit::imap::IMAPLIB_PRELUDE),
+            &[&node.imap_port.to_string(), mode],
+        )
+    };
+    let with_file = python("append");
+    let list = "BODY.PEEK[HEADER.FIELDS (From To Subject Date Message-ID References)] OK ";
+    let expected = concat!(
+        r"b'From: =?utf-8?q?Zo=C3=A9?= <zoe@remote.test>\r\n",
+        r"Subject: a long subject\r\n folded on two lines\r\n",
+        r"To: alice@example.test,\r\n\tbob@example.test\r\n",
+        r"Message-ID: <one@remote.test>\r\nReferences: <zero@remote.test>\r\n",
+        r"Date: Mon, 23 Nov 2026 10:00:00 +0000\r\n",
+        r"subject: a second subject field\r\n\r\n'",
+    );
+    assert!(with_file.contains(&format!("{list}{expected}")), "{with_file}");
+    assert!(
+        with_file.contains("BODY.PEEK[HEADER.FIELDS (X-Mailer)] OK b'X-Mailer: something\\r\\n\\r\\n'"),
+        "{with_file}"
+    );
+
+    remove_files(&node.maildir("alice@example.test"));
+    let without_file = python("again");
+    // The same bytes for the fields kept; a field that was not kept needs
+    // the file, which is gone.
+    for items in [
+        "BODY.PEEK[HEADER.FIELDS (From To Subject Date Message-ID References)]",
+        "BODY.PEEK[HEADER.FIELDS (SUBJECT)]",
+    ] {
+        let line = |out: &str| lines_with(out, items).concat();
+        assert_eq!(line(&with_file), line(&without_file), "{without_file}");
+    }
+    assert!(
+        !without_file.contains("X-Mailer: something"),
+        "{without_file}"
+    );
+}
