@@ -259,9 +259,13 @@ for items in ["BODY.PEEK[HEADER.FIELDS (From To Subject Date Message-ID Referenc
         r"Date: Mon, 23 Nov 2026 10:00:00 +0000\r\n",
         r"subject: a second subject field\r\n\r\n'",
     );
-    assert!(with_file.contains(&format!("{list}{expected}")), "{with_file}");
     assert!(
-        with_file.contains("BODY.PEEK[HEADER.FIELDS (X-Mailer)] OK b'X-Mailer: something\\r\\n\\r\\n'"),
+        with_file.contains(&format!("{list}{expected}")),
+        "{with_file}"
+    );
+    assert!(
+        with_file
+            .contains("BODY.PEEK[HEADER.FIELDS (X-Mailer)] OK b'X-Mailer: something\\r\\n\\r\\n'"),
         "{with_file}"
     );
 

@@ -40,20 +40,18 @@ fn needs_file(item: &FetchAttr) -> bool {
 /// fields are all among those kept at delivery.
 fn kept_header_fields(item: &FetchAttr) -> Option<&[String]> {
     match item {
-        FetchAttr::BodySection { section, .. } if section.part.is_empty() => {
-            match &section.text {
-                Some(SectionText::HeaderFields(names))
-                    if names.iter().all(|n| {
-                        havre_message::CACHED_FIELDS
-                            .iter()
-                            .any(|c| c.eq_ignore_ascii_case(n))
-                    }) =>
-                {
-                    Some(names)
-                }
-                _ => None,
+        FetchAttr::BodySection { section, .. } if section.part.is_empty() => match &section.text {
+            Some(SectionText::HeaderFields(names))
+                if names.iter().all(|n| {
+                    havre_message::CACHED_FIELDS
+                        .iter()
+                        .any(|c| c.eq_ignore_ascii_case(n))
+                }) =>
+            {
+                Some(names)
             }
-        }
+            _ => None,
+        },
         _ => None,
     }
 }
@@ -173,9 +171,11 @@ impl Session {
         let needs_content = fetch.items.iter().any(needs_file);
         // The header fields of a message list come from what delivery kept,
         // when that is all the content asked for.
-        let from_kept = needs_content && fetch.items.iter().all(|i| {
-            !needs_file(i) || kept_header_fields(i).is_some()
-        });
+        let from_kept = needs_content
+            && fetch
+                .items
+                .iter()
+                .all(|i| !needs_file(i) || kept_header_fields(i).is_some());
         let needs_content = needs_content && !from_kept;
         let sets_seen = may_set_seen && !read_only && fetch.items.iter().any(FetchAttr::sets_seen);
         let with_modseq = self.enabled.condstore;

@@ -811,7 +811,9 @@ pub(crate) fn index_record(path: &Path, flags: Vec<String>) -> Result<NewMessage
     let meta = std::fs::metadata(path).map_err(io)?;
     let bytes = std::fs::read(path).map_err(io)?;
     // W= is the CRLF size IMAP reports; without it, count from the file.
-    let size = name.vsize.unwrap_or_else(|| havre_message::imap_size(&bytes));
+    let size = name
+        .vsize
+        .unwrap_or_else(|| havre_message::imap_size(&bytes));
     let internal_date = meta
         .modified()
         .ok()

@@ -162,14 +162,23 @@ mod tests {
         }
         for needle in ["zoé <zoe@", "team", "carol@example.test", "bob", "nobody"] {
             let folded = IndexedText::answers(IndexedField::To, needle).unwrap();
-            assert_eq!(matches(&text.to, &folded), address_contains(MESSAGE, "To", needle));
+            assert_eq!(
+                matches(&text.to, &folded),
+                address_contains(MESSAGE, "To", needle)
+            );
             assert_eq!(
                 matches(&text.from, &folded),
                 address_contains(MESSAGE, "From", needle)
             );
         }
         assert_eq!(text.cc, None);
-        for needle in ["hello wórld", "inner one", "inner body", "secret", "quarterly"] {
+        for needle in [
+            "hello wórld",
+            "inner one",
+            "inner body",
+            "secret",
+            "quarterly",
+        ] {
             let folded = IndexedText::answers(IndexedField::Body, needle).unwrap();
             assert_eq!(
                 text.body.contains(&folded),

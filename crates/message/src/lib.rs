@@ -105,8 +105,8 @@ mod text;
 mod thread;
 
 pub use analysis::{Analysis, analyse};
-pub use cached_header::{CACHED_FIELDS, cached_header_fields};
 pub use binary::{BinaryError, binary_section, binary_size};
+pub use cached_header::{CACHED_FIELDS, cached_header_fields};
 pub use crlf::{crlf_size, imap_form, imap_size, to_crlf};
 pub use indexed::{BODY_SEPARATOR, IndexedField, IndexedText, LIST_SEPARATOR, indexed_text};
 pub use objectid::{email_id, thread_id};

@@ -5,8 +5,8 @@ mod common;
 
 use common::*;
 use havre_message::{
-    Analysis, Section, cached_header_fields, indexed_text, SectionText, analyse, binary_section, body_contains, header,
-    header_contains, imap_form, section, sent_date, sort_keys, text_contains,
+    Analysis, Section, SectionText, analyse, binary_section, body_contains, cached_header_fields,
+    header, header_contains, imap_form, indexed_text, section, sent_date, sort_keys, text_contains,
 };
 
 /// xorshift: deterministic pseudo-random numbers without a dependency.
@@ -104,7 +104,14 @@ fn header_fields_from_the_cache_are_the_file_s(raw: &[u8]) {
     for names in [
         &["From", "To", "Subject", "Date", "Message-ID", "References"][..],
         &["subject"],
-        &["CONTENT-TYPE", "x-priority", "List-Id", "cc", "bcc", "reply-to"],
+        &[
+            "CONTENT-TYPE",
+            "x-priority",
+            "List-Id",
+            "cc",
+            "bcc",
+            "reply-to",
+        ],
     ] {
         let names: Vec<String> = names.iter().map(|n| n.to_string()).collect();
         let from_file = section(

@@ -14,7 +14,6 @@ use async_trait::async_trait;
 
 use crate::{MessageRecord, Result};
 
-
 /// What SEARCH compares for one message, case-folded. Lists of values
 /// (several Subject fields, the addresses of a field) are joined with `\n`,
 /// the pieces of a body with U+0001.
@@ -69,8 +68,12 @@ pub trait SearchStore: Send + Sync {
     /// UIDs of the mailbox's indexed messages whose `field` contains
     /// `folded` (already case-folded), by UID. Messages still pending are
     /// not among them.
-    async fn text_search(&self, mailbox_id: i64, field: TextField, folded: &str)
-    -> Result<Vec<u32>>;
+    async fn text_search(
+        &self,
+        mailbox_id: i64,
+        field: TextField,
+        folded: &str,
+    ) -> Result<Vec<u32>>;
     /// The header field lines kept for FETCH ([`MessageText::fields`]),
     /// if the message is indexed and they could be kept.
     async fn message_fields(&self, mailbox_id: i64, uid: u32) -> Result<Option<Vec<u8>>>;

@@ -62,13 +62,27 @@ pub(crate) async fn insert_text(
 
 fn condition(field: TextField) -> &'static str {
     match field {
-        TextField::Subject => "SELECT uid FROM message_headers WHERE mailbox_id = ?1 AND instr(subject, ?2) > 0",
-        TextField::From => "SELECT uid FROM message_headers WHERE mailbox_id = ?1 AND instr(addr_from, ?2) > 0",
-        TextField::To => "SELECT uid FROM message_headers WHERE mailbox_id = ?1 AND instr(addr_to, ?2) > 0",
-        TextField::Cc => "SELECT uid FROM message_headers WHERE mailbox_id = ?1 AND instr(addr_cc, ?2) > 0",
-        TextField::Bcc => "SELECT uid FROM message_headers WHERE mailbox_id = ?1 AND instr(addr_bcc, ?2) > 0",
-        TextField::Body => "SELECT uid FROM message_texts WHERE mailbox_id = ?1 AND instr(body, ?2) > 0",
-        TextField::Text => "SELECT uid FROM message_texts WHERE mailbox_id = ?1 AND (instr(header, ?2) > 0 OR instr(body, ?2) > 0)",
+        TextField::Subject => {
+            "SELECT uid FROM message_headers WHERE mailbox_id = ?1 AND instr(subject, ?2) > 0"
+        }
+        TextField::From => {
+            "SELECT uid FROM message_headers WHERE mailbox_id = ?1 AND instr(addr_from, ?2) > 0"
+        }
+        TextField::To => {
+            "SELECT uid FROM message_headers WHERE mailbox_id = ?1 AND instr(addr_to, ?2) > 0"
+        }
+        TextField::Cc => {
+            "SELECT uid FROM message_headers WHERE mailbox_id = ?1 AND instr(addr_cc, ?2) > 0"
+        }
+        TextField::Bcc => {
+            "SELECT uid FROM message_headers WHERE mailbox_id = ?1 AND instr(addr_bcc, ?2) > 0"
+        }
+        TextField::Body => {
+            "SELECT uid FROM message_texts WHERE mailbox_id = ?1 AND instr(body, ?2) > 0"
+        }
+        TextField::Text => {
+            "SELECT uid FROM message_texts WHERE mailbox_id = ?1 AND (instr(header, ?2) > 0 OR instr(body, ?2) > 0)"
+        }
     }
 }
 
@@ -116,13 +130,12 @@ impl SearchStore for SqliteStore {
     }
 
     async fn message_fields(&self, mailbox_id: i64, uid: u32) -> Result<Option<Vec<u8>>> {
-        let fields: Option<Option<Vec<u8>>> = sqlx::query_scalar(
-            "SELECT fields FROM message_texts WHERE mailbox_id = ? AND uid = ?",
-        )
-        .bind(mailbox_id)
-        .bind(i64::from(uid))
-        .fetch_optional(self.reader())
-        .await?;
+        let fields: Option<Option<Vec<u8>>> =
+            sqlx::query_scalar("SELECT fields FROM message_texts WHERE mailbox_id = ? AND uid = ?")
+                .bind(mailbox_id)
+                .bind(i64::from(uid))
+                .fetch_optional(self.reader())
+                .await?;
         Ok(fields.flatten())
     }
 
@@ -154,11 +167,12 @@ impl SearchStore for SqliteStore {
     async fn text_index(&self, mailbox_id: i64, texts: &[(u32, MessageText)]) -> Result<()> {
         let mut tx = self.writer().begin().await?;
         for (uid, text) in texts {
-            let pending = sqlx::query("DELETE FROM search_pending WHERE mailbox_id = ? AND uid = ?")
-                .bind(mailbox_id)
-                .bind(i64::from(*uid))
-                .execute(&mut *tx)
-                .await?;
+            let pending =
+                sqlx::query("DELETE FROM search_pending WHERE mailbox_id = ? AND uid = ?")
+                    .bind(mailbox_id)
+                    .bind(i64::from(*uid))
+                    .execute(&mut *tx)
+                    .await?;
             // Gone from the index (expunged) since it was listed: its
             // pending row went with it, and it needs no text.
             if pending.rows_affected() > 0 {

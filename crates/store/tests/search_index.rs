@@ -58,10 +58,19 @@ async fn a_message_is_found_by_its_indexed_text_until_it_is_expunged() {
         let store = &store;
         async move { store.text_search(inbox.id, field, needle).await.unwrap() }
     };
-    assert_eq!(search(TextField::Subject, "quarterly").await, vec![quarterly]);
+    assert_eq!(
+        search(TextField::Subject, "quarterly").await,
+        vec![quarterly]
+    );
     assert_eq!(search(TextField::Body, "quarterly").await, vec![lunch]);
-    assert_eq!(search(TextField::Text, "quarterly").await, vec![quarterly, lunch]);
-    assert_eq!(search(TextField::From, "alice@").await, vec![quarterly, lunch]);
+    assert_eq!(
+        search(TextField::Text, "quarterly").await,
+        vec![quarterly, lunch]
+    );
+    assert_eq!(
+        search(TextField::From, "alice@").await,
+        vec![quarterly, lunch]
+    );
     assert_eq!(search(TextField::To, "").await, Vec::<u32>::new());
     assert_eq!(search(TextField::Subject, "").await, vec![quarterly, lunch]);
 
@@ -71,9 +80,15 @@ async fn a_message_is_found_by_its_indexed_text_until_it_is_expunged() {
     );
 
     store.message_expunge(inbox.id, &[quarterly]).await.unwrap();
-    assert_eq!(store.message_fields(inbox.id, quarterly).await.unwrap(), None);
+    assert_eq!(
+        store.message_fields(inbox.id, quarterly).await.unwrap(),
+        None
+    );
     assert_eq!(search(TextField::Text, "quarterly").await, vec![lunch]);
-    assert_eq!(search(TextField::Subject, "quarterly").await, Vec::<u32>::new());
+    assert_eq!(
+        search(TextField::Subject, "quarterly").await,
+        Vec::<u32>::new()
+    );
 }
 
 #[tokio::test]
