@@ -285,3 +285,53 @@ for items in ["BODY.PEEK[HEADER.FIELDS (From To Subject Date Message-ID Referenc
         "{without_file}"
     );
 }
+
+#[test]
+fn a_fetch_of_many_bodies_gets_every_one_even_a_file_another_program_moved() {
+    let mut node = Havre::init(env!("CARGO_BIN_EXE_havre"));
+    node.add_user("alice@example.test");
+    node.start();
+    let appended = imaplib(
+        &node,
+        r#"
+m = connect()
+for i in range(1, 71):
+    m.append("INBOX", None, None, ("Subject: number %d\r\n\r\nbody %d\r\n" % (i, i)).encode())
+print("appended")
+"#,
+    );
+    assert!(appended.contains("appended"), "{appended}");
+    // A mail client on the same Maildir moves message 40 to cur/ as seen,
+    // in the middle of what FETCH reads ahead in one go.
+    let maildir = node.maildir("alice@example.test");
+    let moved = files(&maildir)
+        .into_iter()
+        .find(|p| {
+            fs::read_to_string(p)
+                .unwrap()
+                .lines()
+                .any(|l| l.trim_end() == "body 40")
+        })
+        .unwrap();
+    let name = moved.file_name().unwrap().to_str().unwrap().to_string();
+    fs::rename(&moved, maildir.join("cur").join(format!("{name}:2,S"))).unwrap();
+
+    let out = imaplib(
+        &node,
+        r#"
+m = connect()
+m.select("INBOX")
+typ, data = m.fetch("1:70", "(BODY.PEEK[TEXT])")
+print("fetch:", typ)
+for item in data:
+    if isinstance(item, tuple):
+        print("got", item[0].split()[0].decode(), item[1].decode().strip())
+"#,
+    );
+    assert!(out.contains("fetch: OK"), "{out}");
+    let got = lines_with(&out, "got ");
+    assert_eq!(got.len(), 70, "{out}");
+    for (i, line) in got.iter().enumerate() {
+        assert_eq!(*line, format!("got {} body {}", i + 1, i + 1), "{out}");
+    }
+}
