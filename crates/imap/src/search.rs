@@ -13,13 +13,11 @@ use crate::search_index::IndexHits;
 use crate::session::{Outcome, Session};
 use crate::view::has_flag;
 
-/// One message as a search sees it.
+/// A message a search found.
 struct Candidate {
     seq: u32,
     record: MessageRecord,
     raw: Option<Vec<u8>>,
-    /// When the message was saved in this mailbox (RFC 8514), if asked for.
-    saved: Option<i64>,
 }
 
 /// Whether some key needs the message's bytes (not answered by the index).
@@ -92,9 +90,19 @@ struct Context<'a> {
     index: &'a IndexHits,
 }
 
-fn matches(key: &SearchKey, c: &Candidate, ctx: &Context<'_>) -> bool {
-    let m = &c.record;
-    let raw = c.raw.as_deref().unwrap_or(b"");
+/// A message being matched, borrowed from the view: only matches are
+/// copied into [`Candidate`]s.
+struct Probe<'a> {
+    seq: u32,
+    record: &'a MessageRecord,
+    raw: Option<&'a [u8]>,
+    /// When the message was saved in this mailbox (RFC 8514), if asked for.
+    saved: Option<i64>,
+}
+
+fn matches(key: &SearchKey, c: &Probe<'_>, ctx: &Context<'_>) -> bool {
+    let m = c.record;
+    let raw = c.raw.unwrap_or(b"");
     let flag = |f: &str| has_flag(&m.flags, f);
     if let Some(found) = ctx.index.answer(key, m.uid) {
         return found;
@@ -207,12 +215,12 @@ impl Session {
         let mailbox = view.mailbox.clone();
         let ctx_exists = view.exists();
         let ctx_max = view.max_uid();
-        let records: Vec<(u32, MessageRecord)> = view
+        let positions: Vec<(u32, u32)> = view
             .uids()
             .iter()
             .enumerate()
             .filter(|(_, u)| among.is_none_or(|a| a.contains(u)))
-            .filter_map(|(i, u)| view.message(*u).map(|m| (i as u32 + 1, m.clone())))
+            .map(|(i, u)| (i as u32 + 1, *u))
             .collect();
         let index = self
             .index_hits(&mailbox, keys, among.map(|a| a.len()))
@@ -234,25 +242,32 @@ impl Session {
             index: &index,
         };
         let mut out = Vec::new();
-        for (seq, record) in records {
+        for (seq, uid) in positions {
+            let Some(record) = self.selected.as_ref().and_then(|v| v.message(uid)) else {
+                continue;
+            };
             let raw = if content {
-                self.load(&mailbox, &record).await.ok()
+                self.load(&mailbox, record).await.ok()
             } else {
                 None
             };
             let saved = if save_dates {
-                self.save_date(&mailbox, &record).await
+                self.save_date(&mailbox, record).await
             } else {
                 None
             };
-            let candidate = Candidate {
+            let probe = Probe {
                 seq,
                 record,
-                raw,
+                raw: raw.as_deref(),
                 saved,
             };
-            if keys.iter().all(|k| matches(k, &candidate, &ctx)) {
-                out.push(candidate);
+            if keys.iter().all(|k| matches(k, &probe, &ctx)) {
+                out.push(Candidate {
+                    seq,
+                    record: record.clone(),
+                    raw,
+                });
             }
         }
         out
