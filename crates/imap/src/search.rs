@@ -215,16 +215,28 @@ impl Session {
         let mailbox = view.mailbox.clone();
         let ctx_exists = view.exists();
         let ctx_max = view.max_uid();
-        let positions: Vec<(u32, u32)> = view
-            .uids()
-            .iter()
-            .enumerate()
-            .filter(|(_, u)| among.is_none_or(|a| a.contains(u)))
-            .map(|(i, u)| (i as u32 + 1, *u))
-            .collect();
         let index = self
             .index_hits(&mailbox, keys, among.map(|a| a.len()))
             .await;
+        let Some(view) = self.selected.as_ref() else {
+            return Vec::new();
+        };
+        // Sequence numbers follow UIDs: a message's is its place in `uids`.
+        let uids = view.uids();
+        let mut positions: Vec<(u32, u32)> = match index.narrowest(keys) {
+            Some(hits) => hits
+                .iter()
+                .filter(|u| among.is_none_or(|a| a.contains(u)))
+                .filter_map(|u| uids.binary_search(u).ok().map(|i| (i as u32 + 1, *u)))
+                .collect(),
+            None => uids
+                .iter()
+                .enumerate()
+                .filter(|(_, u)| among.is_none_or(|a| a.contains(u)))
+                .map(|(i, u)| (i as u32 + 1, *u))
+                .collect(),
+        };
+        positions.sort_unstable();
         let content = needs_content(keys, &index) || keep_content;
         let save_dates = needs_save_date(keys);
         let now = std::time::SystemTime::now()

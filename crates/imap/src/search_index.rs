@@ -37,6 +37,25 @@ impl IndexHits {
     pub(crate) fn answered(&self, key: &SearchKey) -> bool {
         self.hits.contains_key(&address(key))
     }
+
+    /// The smallest set of UIDs every match is in: that of a key the index
+    /// answered among those all of `keys` require (top level, or in an
+    /// `AND` there). A search need only look at those messages.
+    pub(crate) fn narrowest(&self, keys: &[SearchKey]) -> Option<&HashSet<u32>> {
+        let mut best: Option<&HashSet<u32>> = None;
+        for key in keys {
+            let found = match key {
+                SearchKey::And(inner) => self.narrowest(inner),
+                _ => self.hits.get(&address(key)),
+            };
+            if let Some(found) = found
+                && best.is_none_or(|b| found.len() < b.len())
+            {
+                best = Some(found);
+            }
+        }
+        best
+    }
 }
 
 /// The stored field and folded needle for `key`, if the index answers it.
