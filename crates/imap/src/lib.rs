@@ -29,6 +29,7 @@ mod metadata;
 mod notify;
 mod recent;
 mod search;
+mod search_index;
 mod server;
 mod session;
 pub mod view;

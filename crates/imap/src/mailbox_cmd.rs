@@ -5,11 +5,11 @@ use havre_imap_proto::{
     Code, ListCommand, ListExtra, Mailbox, MailboxAttr, RangeSet, SelectParams, Status, StatusItem,
 };
 use havre_mailbox::{MailboxError, normalize_name};
-use havre_store::{MailboxRecord, StoreError};
+use havre_store::{MailboxCounts, MailboxRecord, StoreError};
 
 use crate::list::{DELIMITER, Parents, full_pattern, select};
 use crate::session::{Outcome, Session};
-use crate::view::{View, has_flag};
+use crate::view::View;
 
 fn special_attr(special: &str) -> MailboxAttr {
     MailboxAttr::parse(special)
@@ -309,40 +309,44 @@ impl Session {
         }
     }
 
+    /// STATUS items from one aggregate query over the mailbox's messages,
+    /// not a list of them.
     pub(crate) async fn status_values(
         &self,
         mailbox: &MailboxRecord,
         items: &[StatusItem],
     ) -> Vec<(StatusItem, u64)> {
-        let messages = self
-            .services
-            .mailboxes
-            .store()
-            .message_list(mailbox.id)
-            .await
-            .unwrap_or_default();
-        let recent = if items.contains(&StatusItem::Recent) {
-            self.status_recent(mailbox, &messages).await
+        let counted = items.iter().any(|item| {
+            matches!(
+                item,
+                StatusItem::Messages
+                    | StatusItem::Unseen
+                    | StatusItem::Deleted
+                    | StatusItem::Size
+                    | StatusItem::Recent
+            )
+        });
+        let counts = if counted {
+            self.services
+                .mailboxes
+                .store()
+                .mailbox_counts(mailbox.id)
+                .await
+                .unwrap_or_default()
         } else {
-            0
+            MailboxCounts::default()
         };
         items
             .iter()
             .map(|item| {
                 let value = match item {
-                    StatusItem::Messages => messages.len() as u64,
+                    StatusItem::Messages => counts.messages,
                     StatusItem::UidNext => mailbox.uidnext as u64,
                     StatusItem::UidValidity => mailbox.uidvalidity as u64,
-                    StatusItem::Unseen => messages
-                        .iter()
-                        .filter(|m| !has_flag(&m.flags, "\\Seen"))
-                        .count() as u64,
-                    StatusItem::Deleted => messages
-                        .iter()
-                        .filter(|m| has_flag(&m.flags, "\\Deleted"))
-                        .count() as u64,
-                    StatusItem::Size => messages.iter().map(|m| m.size).sum(),
-                    StatusItem::Recent => recent,
+                    StatusItem::Unseen => counts.unseen,
+                    StatusItem::Deleted => counts.deleted,
+                    StatusItem::Size => counts.size,
+                    StatusItem::Recent => self.status_recent(mailbox, counts.unclaimed_recent),
                     StatusItem::HighestModSeq => mailbox.highestmodseq,
                     StatusItem::AppendLimit => self.services.settings.max_message_size,
                     StatusItem::MailboxId => mailbox_id(mailbox),

@@ -1,19 +1,74 @@
 //! Commands on messages of the selected mailbox: FETCH, STORE, COPY/MOVE,
 //! EXPUNGE, CLOSE/UNSELECT, and APPEND.
 
+use std::collections::VecDeque;
+
 use havre_imap_proto::{
     AppendCommand, CatenatePart, Code, DateTime, FetchAttr, FetchCommand, ImapUrl, Mailbox,
-    RangeSet, SequenceSet, Status, StoreCommand, StoreMode,
+    RangeSet, SectionText, SequenceSet, Status, StoreCommand, StoreMode,
 };
 use havre_mailbox::{Appended, MailboxError, Transfer};
 use havre_net::Conn;
-use havre_store::{FlagMode, MessageRecord, apply_flags, same_flags};
+use havre_store::{FlagMode, MailboxRecord, MessageRecord, apply_flags, same_flags};
 
 use crate::command::store_flags;
 use crate::content::{section_bytes, whole};
 use crate::mailbox_cmd::mailbox_error;
 use crate::session::{Outcome, Session};
 use crate::view::has_flag;
+
+/// Whether a FETCH item needs the message's bytes (others come from the
+/// index row or the cached analysis).
+fn needs_file(item: &FetchAttr) -> bool {
+    !matches!(
+        item,
+        FetchAttr::Flags
+            | FetchAttr::Uid
+            | FetchAttr::ModSeq
+            | FetchAttr::InternalDate
+            | FetchAttr::Rfc822Size
+            | FetchAttr::Envelope
+            | FetchAttr::Body
+            | FetchAttr::BodyStructure
+            | FetchAttr::SaveDate
+            | FetchAttr::ThreadId
+            | FetchAttr::Preview { .. }
+    )
+}
+
+/// The names of a `BODY[HEADER.FIELDS (names)]` of the message itself whose
+/// fields are all among those kept at delivery.
+fn kept_header_fields(item: &FetchAttr) -> Option<&[String]> {
+    match item {
+        FetchAttr::BodySection { section, .. } if section.part.is_empty() => match &section.text {
+            Some(SectionText::HeaderFields(names))
+                if names.iter().all(|n| {
+                    havre_message::CACHED_FIELDS
+                        .iter()
+                        .any(|c| c.eq_ignore_ascii_case(n))
+                }) =>
+            {
+                Some(names)
+            }
+            _ => None,
+        },
+        _ => None,
+    }
+}
+
+/// What FETCH answers a message's content from: its bytes, or only the
+/// header lines kept at delivery.
+#[derive(Clone, Copy)]
+struct Content<'a> {
+    raw: Option<&'a [u8]>,
+    kept: Option<&'a [u8]>,
+}
+
+/// FETCH reads message files this many at a time, in one blocking task...
+const READ_AHEAD: usize = 32;
+/// ...or fewer when they add up to this many bytes: what a session holds
+/// ahead of what it has sent.
+const READ_AHEAD_BYTES: u64 = 4 << 20;
 
 fn partial(data: Vec<u8>, partial: Option<havre_imap_proto::Partial>) -> (Vec<u8>, Option<u32>) {
     match partial {
@@ -69,7 +124,8 @@ impl Session {
     }
 
     /// FETCH, sent to `conn` as it goes (see [`Session::stream`]), so a
-    /// session holds about one message, however many are fetched.
+    /// session holds the few messages it read ahead (see [`READ_AHEAD`]),
+    /// however many are fetched.
     pub(crate) async fn fetch(&mut self, conn: &mut Conn, fetch: FetchCommand) -> Outcome {
         self.fetch_with(conn, fetch, true).await
     }
@@ -112,26 +168,20 @@ impl Session {
             }
             self.out.vanished(true, &set);
         }
-        let needs_content = fetch.items.iter().any(|i| {
-            !matches!(
-                i,
-                FetchAttr::Flags
-                    | FetchAttr::Uid
-                    | FetchAttr::ModSeq
-                    | FetchAttr::InternalDate
-                    | FetchAttr::Rfc822Size
-                    | FetchAttr::Envelope
-                    | FetchAttr::Body
-                    | FetchAttr::BodyStructure
-                    | FetchAttr::SaveDate
-                    | FetchAttr::ThreadId
-                    | FetchAttr::Preview { .. }
-            )
-        });
+        let needs_content = fetch.items.iter().any(needs_file);
+        // The header fields of a message list come from what delivery kept,
+        // when that is all the content asked for.
+        let from_kept = needs_content
+            && fetch
+                .items
+                .iter()
+                .all(|i| !needs_file(i) || kept_header_fields(i).is_some());
+        let needs_content = needs_content && !from_kept;
         let sets_seen = may_set_seen && !read_only && fetch.items.iter().any(FetchAttr::sets_seen);
         let with_modseq = self.enabled.condstore;
         let mut unreadable: Option<MailboxError> = None;
-        for (seq, uid) in targets {
+        let mut ahead = VecDeque::new();
+        for (at, &(seq, uid)) in targets.iter().enumerate() {
             let Some(record) = self.selected.as_ref().and_then(|v| v.message(uid)).cloned() else {
                 continue;
             };
@@ -140,8 +190,25 @@ impl Session {
             {
                 continue;
             }
-            let raw = if needs_content {
-                match self.load(&mailbox, &record).await {
+            let kept = if from_kept {
+                self.services
+                    .mailboxes
+                    .store()
+                    .message_fields(mailbox.id, uid)
+                    .await
+                    .ok()
+                    .flatten()
+            } else {
+                None
+            };
+            let raw = if needs_content || (from_kept && kept.is_none()) {
+                if ahead.front().is_none_or(|(next, _)| *next != uid) {
+                    ahead = self
+                        .read_ahead(&mailbox, &targets[at..], fetch.changed_since)
+                        .await;
+                }
+                let read = ahead.pop_front().map(|(_, read)| read);
+                match read.unwrap_or(Err(MailboxError::Expunged(uid))) {
                     Ok(raw) => Some(raw),
                     Err(err) => {
                         // Nothing wrong is sent for it, and the tagged NO
@@ -200,7 +267,10 @@ impl Session {
                 &record,
                 saved,
                 &fetch,
-                raw.as_deref(),
+                Content {
+                    raw: raw.as_deref(),
+                    kept: kept.as_deref(),
+                },
                 analysis.as_ref(),
                 flags_changed,
                 with_modseq,
@@ -215,6 +285,47 @@ impl Session {
         }
     }
 
+    /// The bytes of the next messages of a FETCH from `targets`' first
+    /// one: up to [`READ_AHEAD`] messages or [`READ_AHEAD_BYTES`] (at least
+    /// one message), read in one blocking task rather than one each.
+    async fn read_ahead(
+        &self,
+        mailbox: &MailboxRecord,
+        targets: &[(u32, u32)],
+        changed_since: Option<u64>,
+    ) -> VecDeque<(u32, Result<Vec<u8>, MailboxError>)> {
+        let mut records = Vec::new();
+        let mut bytes = 0;
+        for (_, uid) in targets {
+            if records.len() >= READ_AHEAD || (bytes >= READ_AHEAD_BYTES && !records.is_empty()) {
+                break;
+            }
+            let Some(record) = self.selected.as_ref().and_then(|v| v.message(*uid)) else {
+                continue;
+            };
+            if changed_since.is_some_and(|since| record.modseq <= since) {
+                continue;
+            }
+            bytes += record.size;
+            records.push(record.clone());
+        }
+        let read = self
+            .services
+            .mailboxes
+            .read_messages(self.user(), mailbox, &records)
+            .await;
+        records
+            .iter()
+            .zip(read)
+            .map(|(record, read)| {
+                if let Err(err) = &read {
+                    tracing::warn!(target: "imap", "user=<{}> {} UID {}: {err}", self.user(), mailbox.name, record.uid);
+                }
+                (record.uid, read)
+            })
+            .collect()
+    }
+
     #[allow(clippy::too_many_arguments)]
     fn write_fetch(
         &mut self,
@@ -222,11 +333,12 @@ impl Session {
         record: &MessageRecord,
         saved: Option<i64>,
         fetch: &FetchCommand,
-        raw: Option<&[u8]>,
+        content: Content<'_>,
         analysis: Option<&havre_message::Analysis>,
         flags_changed: bool,
         with_modseq: bool,
     ) {
+        let raw = content.raw;
         let shown = self.shown_flags(record.uid, &record.flags);
         let mut out = self.out.fetch(seq);
         let has = |f: &dyn Fn(&FetchAttr) -> bool| fetch.items.iter().any(f);
@@ -309,7 +421,10 @@ impl Session {
                     section,
                     partial: p,
                     ..
-                } => match raw.and_then(|r| section_bytes(r, section)) {
+                } => match raw.and_then(|r| section_bytes(r, section)).or_else(|| {
+                    let names = kept_header_fields(item)?;
+                    havre_message::cached_header_fields(content.kept?, names)
+                }) {
                     Some(data) => {
                         let (data, origin) = partial(data, *p);
                         out.section(section, origin, Some(&data));

@@ -10,7 +10,7 @@
 use std::ops::Range;
 
 use havre_imap_proto::Flag;
-use havre_store::{MailboxRecord, MessageRecord};
+use havre_store::MailboxRecord;
 
 use crate::command::wire_flags;
 use crate::session::Session;
@@ -90,24 +90,15 @@ impl Session {
         })
     }
 
-    /// STATUS RECENT: the messages no session has seen yet, and those this
-    /// session holds if `mailbox` is the one it selected.
-    pub(crate) async fn status_recent(
-        &self,
-        mailbox: &MailboxRecord,
-        messages: &[MessageRecord],
-    ) -> u64 {
-        let store = self.services.mailboxes.store();
-        let from = store
-            .mailbox_recent_from(mailbox.id)
-            .await
-            .unwrap_or(u32::MAX);
-        let unclaimed = messages.iter().filter(|m| m.uid >= from).count() as u32;
+    /// STATUS RECENT: the messages no session has seen yet (`unclaimed`,
+    /// counted by the store), and those this session holds if `mailbox` is
+    /// the one it selected.
+    pub(crate) fn status_recent(&self, mailbox: &MailboxRecord, unclaimed: u64) -> u64 {
         let ours = match &self.selected {
             Some(view) if view.mailbox.id == mailbox.id && !view.read_only => self.recent_count(),
             _ => 0,
         };
-        u64::from(unclaimed + ours)
+        unclaimed + u64::from(ours)
     }
 
     pub(crate) fn is_recent(&self, uid: u32) -> bool {

@@ -9,20 +9,21 @@ use havre_imap_proto::{
 };
 use havre_store::MessageRecord;
 
+use crate::search_index::IndexHits;
 use crate::session::{Outcome, Session};
 use crate::view::has_flag;
 
-/// One message as a search sees it.
+/// A message a search found.
 struct Candidate {
     seq: u32,
     record: MessageRecord,
     raw: Option<Vec<u8>>,
-    /// When the message was saved in this mailbox (RFC 8514), if asked for.
-    saved: Option<i64>,
 }
 
-fn needs_content(keys: &[SearchKey]) -> bool {
+/// Whether some key needs the message's bytes (not answered by the index).
+fn needs_content(keys: &[SearchKey], index: &IndexHits) -> bool {
     keys.iter().any(|k| match k {
+        k if index.answered(k) => false,
         SearchKey::Bcc(_)
         | SearchKey::Body(_)
         | SearchKey::Cc(_)
@@ -36,11 +37,12 @@ fn needs_content(keys: &[SearchKey]) -> bool {
         | SearchKey::SentSince(_)
         | SearchKey::EmailId(_)
         | SearchKey::ThreadId(_) => true,
-        SearchKey::Not(k) => needs_content(std::slice::from_ref(k)),
+        SearchKey::Not(k) => needs_content(std::slice::from_ref(k), index),
         SearchKey::Or(a, b) => {
-            needs_content(std::slice::from_ref(a)) || needs_content(std::slice::from_ref(b))
+            needs_content(std::slice::from_ref(a), index)
+                || needs_content(std::slice::from_ref(b), index)
         }
-        SearchKey::And(keys) => needs_content(keys),
+        SearchKey::And(keys) => needs_content(keys, index),
         _ => false,
     })
 }
@@ -85,12 +87,26 @@ struct Context<'a> {
     saved: &'a [u32],
     now: i64,
     recent: &'a crate::recent::Recent,
+    index: &'a IndexHits,
 }
 
-fn matches(key: &SearchKey, c: &Candidate, ctx: &Context<'_>) -> bool {
-    let m = &c.record;
-    let raw = c.raw.as_deref().unwrap_or(b"");
+/// A message being matched, borrowed from the view: only matches are
+/// copied into [`Candidate`]s.
+struct Probe<'a> {
+    seq: u32,
+    record: &'a MessageRecord,
+    raw: Option<&'a [u8]>,
+    /// When the message was saved in this mailbox (RFC 8514), if asked for.
+    saved: Option<i64>,
+}
+
+fn matches(key: &SearchKey, c: &Probe<'_>, ctx: &Context<'_>) -> bool {
+    let m = c.record;
+    let raw = c.raw.unwrap_or(b"");
     let flag = |f: &str| has_flag(&m.flags, f);
+    if let Some(found) = ctx.index.answer(key, m.uid) {
+        return found;
+    }
     match key {
         SearchKey::All => true,
         SearchKey::Recent => ctx.recent.contains(m.uid),
@@ -199,14 +215,29 @@ impl Session {
         let mailbox = view.mailbox.clone();
         let ctx_exists = view.exists();
         let ctx_max = view.max_uid();
-        let records: Vec<(u32, MessageRecord)> = view
-            .uids()
-            .iter()
-            .enumerate()
-            .filter(|(_, u)| among.is_none_or(|a| a.contains(u)))
-            .filter_map(|(i, u)| view.message(*u).map(|m| (i as u32 + 1, m.clone())))
-            .collect();
-        let content = needs_content(keys) || keep_content;
+        let index = self
+            .index_hits(&mailbox, keys, among.map(|a| a.len()))
+            .await;
+        let Some(view) = self.selected.as_ref() else {
+            return Vec::new();
+        };
+        // Sequence numbers follow UIDs: a message's is its place in `uids`.
+        let uids = view.uids();
+        let mut positions: Vec<(u32, u32)> = match index.narrowest(keys) {
+            Some(hits) => hits
+                .iter()
+                .filter(|u| among.is_none_or(|a| a.contains(u)))
+                .filter_map(|u| uids.binary_search(u).ok().map(|i| (i as u32 + 1, *u)))
+                .collect(),
+            None => uids
+                .iter()
+                .enumerate()
+                .filter(|(_, u)| among.is_none_or(|a| a.contains(u)))
+                .map(|(i, u)| (i as u32 + 1, *u))
+                .collect(),
+        };
+        positions.sort_unstable();
+        let content = needs_content(keys, &index) || keep_content;
         let save_dates = needs_save_date(keys);
         let now = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
@@ -220,27 +251,35 @@ impl Session {
             max_uid: ctx_max,
             saved: &saved,
             now,
+            index: &index,
         };
         let mut out = Vec::new();
-        for (seq, record) in records {
+        for (seq, uid) in positions {
+            let Some(record) = self.selected.as_ref().and_then(|v| v.message(uid)) else {
+                continue;
+            };
             let raw = if content {
-                self.load(&mailbox, &record).await.ok()
+                self.load(&mailbox, record).await.ok()
             } else {
                 None
             };
             let saved = if save_dates {
-                self.save_date(&mailbox, &record).await
+                self.save_date(&mailbox, record).await
             } else {
                 None
             };
-            let candidate = Candidate {
+            let probe = Probe {
                 seq,
                 record,
-                raw,
+                raw: raw.as_deref(),
                 saved,
             };
-            if keys.iter().all(|k| matches(k, &candidate, &ctx)) {
-                out.push(candidate);
+            if keys.iter().all(|k| matches(k, &probe, &ctx)) {
+                out.push(Candidate {
+                    seq,
+                    record: record.clone(),
+                    raw,
+                });
             }
         }
         out

@@ -85,6 +85,44 @@ impl Mailboxes {
 }
 
 impl Mailboxes {
+    /// The bytes of several messages (a FETCH's next ones): read in one
+    /// blocking task where the index says their files are, rather than one
+    /// task each; the few another program moved are looked for after, one by
+    /// one. In the order given.
+    pub async fn read_messages(
+        &self,
+        user: &str,
+        mailbox: &MailboxRecord,
+        messages: &[MessageRecord],
+    ) -> Vec<Result<Vec<u8>, MailboxError>> {
+        let maildir = match self.maildir_of(user, &mailbox.name) {
+            Ok(maildir) => maildir,
+            Err(e) => {
+                let e = e.to_string();
+                return messages
+                    .iter()
+                    .map(|_| Err(MailboxError::Refused(e.clone())))
+                    .collect();
+            }
+        };
+        let paths: Vec<PathBuf> = messages
+            .iter()
+            .map(|m| maildir.root().join(&m.file))
+            .collect();
+        let read = blocking(move || Ok(paths.iter().map(std::fs::read).collect::<Vec<_>>()))
+            .await
+            .unwrap_or_default();
+        let mut read = read.into_iter();
+        let mut out = Vec::with_capacity(messages.len());
+        for message in messages {
+            match read.next() {
+                Some(Ok(bytes)) => out.push(Ok(bytes)),
+                _ => out.push(self.read_message(user, mailbox, message).await),
+            }
+        }
+        out
+    }
+
     /// `message`'s file opened for reading, wherever another program or a
     /// flag change moved it (opened, it stays readable whatever happens to
     /// its name), with the path it was opened at.

@@ -330,6 +330,8 @@ pub async fn import_dovecot_maildir(
                 flags,
                 cache: None,
                 uid: Some(message.uid),
+                // Indexed for SEARCH by the first search of the folder.
+                text: None,
             });
         }
         if !in_place {

@@ -29,6 +29,7 @@ mod lessons;
 mod mailboxes;
 mod notify;
 mod quarantine;
+mod search_index;
 mod sync;
 
 use std::path::Path;

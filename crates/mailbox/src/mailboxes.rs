@@ -540,14 +540,19 @@ impl Mailboxes {
         paths: &[PathBuf],
         metas: Vec<(Vec<String>, Option<i64>)>,
     ) -> Result<Vec<u32>, MailboxError> {
-        let mut records = Vec::with_capacity(paths.len());
-        for (path, (flags, internal_date)) in paths.iter().zip(metas) {
-            let mut record = self.index_record(path, flags)?;
-            if let Some(date) = internal_date {
-                record.internal_date = date;
+        let paths = paths.to_vec();
+        let records = blocking(move || {
+            let mut records = Vec::with_capacity(paths.len());
+            for (path, (flags, internal_date)) in paths.iter().zip(metas) {
+                let mut record = index_record(path, flags)?;
+                if let Some(date) = internal_date {
+                    record.internal_date = date;
+                }
+                records.push(record);
             }
-            records.push(record);
-        }
+            Ok(records)
+        })
+        .await?;
         Ok(self.store.message_insert_all(mailbox.id, &records).await?)
     }
 
@@ -582,18 +587,19 @@ impl Mailboxes {
             let unique = fresh_unique('C');
             let writing = self.in_flight.begin(&unique);
             let (mut body, _) = self.open_message(user, source, message).await?;
-            let path = blocking(move || {
+            let flags = message.flags.clone();
+            let mut record = blocking(move || {
                 dst.create()?;
-                Ok(dst.deliver(
+                let path = dst.deliver(
                     &unique,
                     &hostname,
                     b"",
                     &mut body,
                     std::time::SystemTime::now(),
-                )?)
+                )?;
+                index_record(&path, flags)
             })
             .await?;
-            let mut record = self.index_record(&path, message.flags.clone())?;
             record.internal_date = message.internal_date;
             record.cache = message.cache.clone();
             let uid = self.insert_or_adopt(target, &record).await?;
@@ -691,41 +697,6 @@ impl Mailboxes {
         Ok(modseq)
     }
 
-    pub(crate) fn index_record(
-        &self,
-        path: &Path,
-        flags: Vec<String>,
-    ) -> Result<NewMessage, MailboxError> {
-        let file = relative_file(path).ok_or_else(|| MailboxError::Io {
-            path: path.to_path_buf(),
-            source: std::io::Error::other("not a Maildir message path"),
-        })?;
-        let name = parse_name(path.file_name().and_then(|n| n.to_str()).unwrap_or(""));
-        let meta = std::fs::metadata(path).map_err(|source| MailboxError::Io {
-            path: path.to_path_buf(),
-            source,
-        })?;
-        // W= is the CRLF size IMAP reports; without it, count from the file.
-        let size = match name.vsize {
-            Some(v) => v,
-            None => crlf_size(path)?,
-        };
-        let internal_date = meta
-            .modified()
-            .ok()
-            .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
-            .map(|d| d.as_secs() as i64)
-            .unwrap_or_else(unix_now);
-        Ok(NewMessage {
-            file,
-            size,
-            internal_date,
-            flags,
-            cache: None,
-            uid: None,
-        })
-    }
-
     /// Indexes one file (already durable); a file indexed before keeps its UID.
     pub(crate) async fn index_file(
         &self,
@@ -734,7 +705,8 @@ impl Mailboxes {
         path: &Path,
         flags: Vec<String>,
     ) -> Result<u32, MailboxError> {
-        let record = self.index_record(path, flags)?;
+        let at = path.to_path_buf();
+        let record = blocking(move || index_record(&at, flags)).await?;
         let uid = match self.store.message_insert(mailbox.id, &record).await {
             Ok((uid, _)) => uid,
             Err(StoreError::AlreadyExists(_)) => self
@@ -823,19 +795,47 @@ pub(crate) fn stable_key(file: &str) -> &str {
     stable_part(file.rsplit('/').next().unwrap_or(file))
 }
 
+/// The index row of a message file (already durable): its name, CRLF size,
+/// arrival time and search text, all from one read of the file. Blocking:
+/// callers run it off the async workers.
+pub(crate) fn index_record(path: &Path, flags: Vec<String>) -> Result<NewMessage, MailboxError> {
+    let file = relative_file(path).ok_or_else(|| MailboxError::Io {
+        path: path.to_path_buf(),
+        source: std::io::Error::other("not a Maildir message path"),
+    })?;
+    let name = parse_name(path.file_name().and_then(|n| n.to_str()).unwrap_or(""));
+    let io = |source| MailboxError::Io {
+        path: path.to_path_buf(),
+        source,
+    };
+    let meta = std::fs::metadata(path).map_err(io)?;
+    let bytes = std::fs::read(path).map_err(io)?;
+    // W= is the CRLF size IMAP reports; without it, count from the file.
+    let size = name
+        .vsize
+        .unwrap_or_else(|| havre_message::imap_size(&bytes));
+    let internal_date = meta
+        .modified()
+        .ok()
+        .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or_else(unix_now);
+    Ok(NewMessage {
+        file,
+        size,
+        internal_date,
+        flags,
+        cache: None,
+        uid: None,
+        text: Some(crate::search_index::message_text(&bytes)),
+    })
+}
+
 /// `new/<name>` or `cur/<name>` of a message path.
 pub(crate) fn relative_file(path: &Path) -> Option<String> {
     let name = path.file_name()?.to_str()?;
     let sub = path.parent()?.file_name()?.to_str()?;
     Some(format!("{sub}/{name}"))
-}
-
-fn crlf_size(path: &Path) -> Result<u64, MailboxError> {
-    let bytes = std::fs::read(path).map_err(|source| MailboxError::Io {
-        path: path.to_path_buf(),
-        source,
-    })?;
-    Ok(havre_message::imap_size(&bytes))
 }
 
 #[cfg(test)]

@@ -19,7 +19,8 @@
 //!   (RFC 3516), the content with its Content-Transfer-Encoding undone.
 //! - SEARCH: [`header_contains`], [`body_contains`], [`text_contains`] on
 //!   decoded text, [`sent_date`]; [`header()`], [`header_end`] and
-//!   [`decode_header_value`] for the session's own needs.
+//!   [`decode_header_value`] for the session's own needs; [`indexed_text`]
+//!   computes once the folded text they compare, for an index.
 //! - SORT and THREAD (RFC 5256): [`sort_keys`], [`base_subject`],
 //!   [`thread_orderedsubject`], [`thread_references`], [`format_threads`].
 //!
@@ -80,10 +81,12 @@ mod binary;
 mod bodystructure;
 mod boundary;
 mod cache;
+mod cached_header;
 mod crlf;
 mod date;
 mod envelope;
 mod header;
+mod indexed;
 mod mime;
 mod msgid;
 mod objectid;
@@ -103,7 +106,9 @@ mod thread;
 
 pub use analysis::{Analysis, analyse};
 pub use binary::{BinaryError, binary_section, binary_size};
+pub use cached_header::{CACHED_FIELDS, cached_header_fields};
 pub use crlf::{crlf_size, imap_form, imap_size, to_crlf};
+pub use indexed::{BODY_SEPARATOR, IndexedField, IndexedText, LIST_SEPARATOR, indexed_text};
 pub use objectid::{email_id, thread_id};
 pub use preview::PREVIEW_MAX_CHARS;
 pub use search::{

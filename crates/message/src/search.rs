@@ -66,7 +66,7 @@ pub fn address_contains(raw: &[u8], field: &str, needle: &str) -> bool {
         })
 }
 
-fn address_text(address: &Address) -> String {
+pub(crate) fn address_text(address: &Address) -> String {
     let part = |b: &Option<Vec<u8>>| b.as_deref().map(decode_header_value).unwrap_or_default();
     match (&address.mailbox, &address.domain) {
         (Some(_), Some(_)) => {
@@ -122,7 +122,7 @@ fn part_contains(data: &[u8], part: &Part, needle: &str) -> bool {
     }
 }
 
-fn is_text(part: &Part) -> bool {
+pub(crate) fn is_text(part: &Part) -> bool {
     part.data
         .content_type
         .as_ref()
@@ -138,7 +138,7 @@ pub(crate) fn body_text(data: &[u8], part: &Part) -> String {
 }
 
 /// A part's header block as decoded "Name: value" lines.
-fn header_text(data: &[u8], part: &Part) -> String {
+pub(crate) fn header_text(data: &[u8], part: &Part) -> String {
     let block = parse_header_block(&data[..part.body_start], part.header_start, |_| false);
     let mut out = String::new();
     for Field { name, value, .. } in block.fields.iter().filter(|f| f.has_colon) {

@@ -5,8 +5,8 @@ mod common;
 
 use common::*;
 use havre_message::{
-    Analysis, Section, SectionText, analyse, binary_section, body_contains, header,
-    header_contains, imap_form, section, sent_date, sort_keys, text_contains,
+    Analysis, Section, SectionText, analyse, binary_section, body_contains, cached_header_fields,
+    header, header_contains, imap_form, indexed_text, section, sent_date, sort_keys, text_contains,
 };
 
 /// xorshift: deterministic pseudo-random numbers without a dependency.
@@ -92,6 +92,43 @@ fn exercise(raw: &[u8]) {
         sent_date(raw),
     );
     let _ = sort_keys(raw);
+    header_fields_from_the_cache_are_the_file_s(raw);
+}
+
+/// HEADER.FIELDS of cached fields, from what delivery kept, is byte for
+/// byte what the whole message gives.
+fn header_fields_from_the_cache_are_the_file_s(raw: &[u8]) {
+    let Some(kept) = indexed_text(raw).fields else {
+        return;
+    };
+    for names in [
+        &["From", "To", "Subject", "Date", "Message-ID", "References"][..],
+        &["subject"],
+        &[
+            "CONTENT-TYPE",
+            "x-priority",
+            "List-Id",
+            "cc",
+            "bcc",
+            "reply-to",
+        ],
+    ] {
+        let names: Vec<String> = names.iter().map(|n| n.to_string()).collect();
+        let from_file = section(
+            raw,
+            &Section {
+                part: vec![],
+                text: Some(SectionText::HeaderFields(names.clone())),
+            },
+        );
+        assert_eq!(
+            cached_header_fields(&kept, &names),
+            Some(from_file),
+            "{names:?} of {:?}",
+            String::from_utf8_lossy(raw)
+        );
+    }
+    assert_eq!(cached_header_fields(&kept, &["X-Spam".to_string()]), None);
 }
 
 #[test]

@@ -23,18 +23,21 @@ mod flags;
 mod mail;
 mod migrations;
 mod model;
+mod search;
 mod sqlite;
 mod sqlite_bayes;
 mod sqlite_mail;
+mod sqlite_search;
 
 pub use bayes::*;
 pub use flags::*;
 pub use mail::*;
 pub use model::*;
+pub use search::*;
 pub use sqlite::SqliteStore;
 
 /// The schema version this code writes (the last migration).
-pub const SCHEMA_VERSION: i64 = 10;
+pub const SCHEMA_VERSION: i64 = 11;
 
 use async_trait::async_trait;
 
@@ -92,9 +95,10 @@ impl StoreError {
 pub type Result<T> = std::result::Result<T, StoreError>;
 
 /// Everything a node keeps: the directory and the queue here, mailboxes in
-/// [`MailStore`], the Bayes classifier's counts in [`BayesStore`].
+/// [`MailStore`] (their search index in [`SearchStore`]), the Bayes
+/// classifier's counts in [`BayesStore`].
 #[async_trait]
-pub trait Store: MailStore + BayesStore + Send + Sync + 'static {
+pub trait Store: MailStore + BayesStore + SearchStore + Send + Sync + 'static {
     // Domains.
     async fn add_domain(&self, name: &str) -> Result<()>;
     /// Refuses a domain that still has users or aliases.

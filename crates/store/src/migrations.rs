@@ -205,4 +205,43 @@ CREATE TABLE bayes_learned (
 ) WITHOUT ROWID;
 "#,
     },
+    Migration {
+        version: 11,
+        name: "search index",
+        // The folded text SEARCH compares (see the store's search module):
+        // header fields in a narrow table scanned by header searches, header
+        // and body text apart, with the raw lines of the header fields
+        // message lists FETCH. Rows follow their message by cascade. What
+        // was delivered before has no text yet: pending, filled in by the
+        // first SEARCH of its mailbox.
+        sql: r#"
+CREATE TABLE message_headers (
+    mailbox_id INTEGER NOT NULL,
+    uid        INTEGER NOT NULL,
+    subject    TEXT,
+    addr_from  TEXT,
+    addr_to    TEXT,
+    addr_cc    TEXT,
+    addr_bcc   TEXT,
+    PRIMARY KEY (mailbox_id, uid),
+    FOREIGN KEY (mailbox_id, uid) REFERENCES messages(mailbox_id, uid) ON DELETE CASCADE
+) WITHOUT ROWID;
+CREATE TABLE message_texts (
+    mailbox_id INTEGER NOT NULL,
+    uid        INTEGER NOT NULL,
+    fields     BLOB,
+    header     TEXT NOT NULL,
+    body       TEXT NOT NULL,
+    PRIMARY KEY (mailbox_id, uid),
+    FOREIGN KEY (mailbox_id, uid) REFERENCES messages(mailbox_id, uid) ON DELETE CASCADE
+);
+CREATE TABLE search_pending (
+    mailbox_id INTEGER NOT NULL,
+    uid        INTEGER NOT NULL,
+    PRIMARY KEY (mailbox_id, uid),
+    FOREIGN KEY (mailbox_id, uid) REFERENCES messages(mailbox_id, uid) ON DELETE CASCADE
+) WITHOUT ROWID;
+INSERT INTO search_pending (mailbox_id, uid) SELECT mailbox_id, uid FROM messages;
+"#,
+    },
 ];

@@ -37,7 +37,8 @@ fn message_from_row(row: &SqliteRow) -> std::result::Result<MessageRecord, sqlx:
     })
 }
 
-/// The one INSERT of a message row, for new messages and imports alike.
+/// The one INSERT of a message row, for new messages and imports alike,
+/// with its search index rows.
 async fn insert_message_row(
     tx: &mut sqlx::Transaction<'_, sqlx::Sqlite>,
     mailbox_id: i64,
@@ -45,7 +46,7 @@ async fn insert_message_row(
     modseq: i64,
     message: &NewMessage,
 ) -> std::result::Result<sqlx::sqlite::SqliteQueryResult, sqlx::Error> {
-    sqlx::query(
+    let inserted = sqlx::query(
         "INSERT INTO messages (mailbox_id, uid, file, size, internal_date, flags, modseq, cache)
          VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
     )
@@ -58,7 +59,9 @@ async fn insert_message_row(
     .bind(modseq)
     .bind(&message.cache)
     .execute(&mut **tx)
-    .await
+    .await?;
+    crate::sqlite_search::insert_text(tx, mailbox_id, uid, message.text.as_ref()).await?;
+    Ok(inserted)
 }
 
 macro_rules! select_mailbox {

@@ -20,6 +20,7 @@ async fn inbox_with(store: &SqliteStore, flags: &[&str]) -> (MailboxRecord, u32)
                 flags: flags.iter().map(|f| f.to_string()).collect(),
                 cache: None,
                 uid: None,
+                text: None,
             },
         )
         .await

@@ -10,6 +10,7 @@ fn message(file: &str) -> NewMessage {
         flags: Vec::new(),
         cache: None,
         uid: None,
+        text: None,
     }
 }
 

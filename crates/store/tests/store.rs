@@ -258,6 +258,7 @@ fn message(file: &str, flags: &[&str]) -> NewMessage {
         flags: flags.iter().map(|f| f.to_string()).collect(),
         cache: None,
         uid: None,
+        text: None,
     }
 }
 
@@ -351,6 +352,7 @@ async fn an_imported_mailbox_keeps_its_uidvalidity_and_uids() {
 fn kept(file: &str, uid: u32) -> NewMessage {
     NewMessage {
         uid: Some(uid),
+        text: None,
         ..message(file, &[])
     }
 }
