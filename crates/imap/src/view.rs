@@ -390,7 +390,129 @@ pub fn has_flag(flags: &[String], flag: &str) -> bool {
 
 #[cfg(test)]
 mod tests {
-    use super::learn_keywords;
+    use std::sync::Arc;
+
+    use havre_mailbox::Mailboxes;
+    use havre_store::{FlagMode, MailboxRecord, SqliteStore};
+
+    use super::{Allow, Update, View, learn_keywords};
+
+    const USER: &str = "alice@example.test";
+
+    /// An INBOX with messages 1, 2 and 3.
+    async fn inbox() -> (tempfile::TempDir, Mailboxes, MailboxRecord) {
+        let dir = tempfile::tempdir().unwrap();
+        let template = format!("{}/%d/%n", dir.path().display());
+        let store = Arc::new(SqliteStore::memory().await.unwrap());
+        let mailboxes = Mailboxes::new(store, template, "mx.example.test");
+        mailboxes.ensure_defaults(USER).await.unwrap();
+        let inbox = mailboxes.get(USER, "INBOX").await.unwrap().unwrap();
+        for n in 1..=3 {
+            let message = format!("Subject: {n}\r\n\r\n{n}\r\n").into_bytes();
+            mailboxes
+                .append(USER, &inbox, message, Vec::new(), None)
+                .await
+                .unwrap();
+        }
+        let inbox = mailboxes.get(USER, "INBOX").await.unwrap().unwrap();
+        (dir, mailboxes, inbox)
+    }
+
+    /// What the view holds of its own besides the shared snapshot.
+    fn own_state(view: &View) -> (bool, usize) {
+        (view.own_uids.is_some(), view.own_records.len())
+    }
+
+    const HOLD_EXPUNGES: Allow = Allow {
+        expunge: false,
+        flags: true,
+    };
+
+    #[tokio::test]
+    async fn two_sessions_on_a_mailbox_share_its_records_and_own_nothing_while_idle() {
+        let (_dir, mailboxes, inbox) = inbox().await;
+        let one = View::open(&mailboxes, inbox.clone(), false).await.unwrap();
+        let two = View::open(&mailboxes, inbox, false).await.unwrap();
+        assert!(Arc::ptr_eq(&one.snapshot, &two.snapshot));
+        assert_eq!(own_state(&one), (false, 0));
+        assert_eq!(one.uids(), [1, 2, 3]);
+        assert_eq!(one.message(2).unwrap().uid, 2);
+    }
+
+    #[tokio::test]
+    async fn an_expunge_by_another_session_waits_with_its_record_then_the_view_shares_again() {
+        let (_dir, mailboxes, inbox) = inbox().await;
+        let mut view = View::open(&mailboxes, inbox.clone(), false).await.unwrap();
+        let second = view.message(2).unwrap().clone();
+        mailboxes.expunge(USER, &inbox, &[second]).await.unwrap();
+        // During a FETCH: the message keeps its number and can be fetched.
+        let held = view.poll(&mailboxes, HOLD_EXPUNGES).await.unwrap();
+        assert_eq!(held, []);
+        assert_eq!(view.uids(), [1, 2, 3]);
+        assert_eq!(view.seq_of(3), Some(3));
+        assert_eq!(view.message(2).unwrap().uid, 2);
+        assert_eq!(view.snapshot.uids(), [1, 3]);
+        assert_eq!(own_state(&view), (true, 1));
+        // At the next command that allows it.
+        let updates = view.poll(&mailboxes, Allow::ALL).await.unwrap();
+        assert_eq!(updates, [Update::Expunge { seq: 2, uid: 2 }]);
+        assert_eq!(view.uids(), [1, 3]);
+        assert!(view.message(2).is_none());
+        assert_eq!(own_state(&view), (false, 0));
+    }
+
+    #[tokio::test]
+    async fn a_sessions_own_flag_change_is_not_reported_back_but_anothers_is() {
+        let (_dir, mailboxes, inbox) = inbox().await;
+        let mut mine = View::open(&mailboxes, inbox.clone(), false).await.unwrap();
+        let mut theirs = View::open(&mailboxes, inbox.clone(), false).await.unwrap();
+        let seen = ["\\Seen".to_string()];
+        let done = mailboxes
+            .update_flags(USER, &inbox, &[1], FlagMode::Add, &seen, None)
+            .await
+            .unwrap();
+        let modseq = done.changed[0].modseq;
+        mine.set_flags(1, &seen, modseq);
+        assert_eq!(mine.message(1).unwrap().flags, seen);
+        assert_eq!(own_state(&mine), (false, 1));
+        assert_eq!(mine.poll(&mailboxes, Allow::ALL).await.unwrap(), []);
+        // Once the snapshot has the change, the session's copy goes.
+        assert_eq!(own_state(&mine), (false, 0));
+        assert_eq!(mine.message(1).unwrap().flags, seen);
+        assert_eq!(
+            theirs.poll(&mailboxes, Allow::ALL).await.unwrap(),
+            [Update::Flags {
+                seq: 1,
+                uid: 1,
+                flags: seen.to_vec(),
+                modseq
+            }]
+        );
+        assert!(Arc::ptr_eq(&mine.snapshot, &theirs.snapshot));
+    }
+
+    #[tokio::test]
+    async fn a_new_message_is_announced_once_to_each_session() {
+        let (_dir, mailboxes, inbox) = inbox().await;
+        let mut view = View::open(&mailboxes, inbox.clone(), false).await.unwrap();
+        mailboxes
+            .append(
+                USER,
+                &inbox,
+                b"Subject: 4\r\n\r\n4\r\n".to_vec(),
+                Vec::new(),
+                None,
+            )
+            .await
+            .unwrap();
+        assert_eq!(
+            view.poll(&mailboxes, Allow::ALL).await.unwrap(),
+            [Update::Exists(4)]
+        );
+        assert_eq!(view.poll(&mailboxes, Allow::ALL).await.unwrap(), []);
+        assert_eq!(view.uids(), [1, 2, 3, 4]);
+        assert_eq!(own_state(&view), (false, 0));
+    }
 
     fn strings(list: &[&str]) -> Vec<String> {
         list.iter().map(|s| s.to_string()).collect()
