@@ -26,7 +26,7 @@ use std::time::{Duration, Instant};
 
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
-use crate::login_cache::LoginCache;
+use crate::login_cache::{Credentials, LoginCache};
 use crate::password::{self, PasswordError};
 
 /// At most this many recent logins are remembered (about 100 bytes each).
@@ -45,6 +45,10 @@ pub struct Verifier {
     at_once: usize,
     verified: Arc<AtomicU64>,
     recent: Arc<Mutex<LoginCache>>,
+    /// Credentials being verified now: the same again (a user's devices all
+    /// reconnecting at once) waits for that verification and finds its
+    /// entry instead of hashing too.
+    pending: Arc<Mutex<HashMap<Credentials, Arc<tokio::sync::Mutex<()>>>>>,
 }
 
 impl Verifier {
@@ -57,6 +61,7 @@ impl Verifier {
             at_once,
             verified: Arc::default(),
             recent: Arc::new(Mutex::new(LoginCache::new(Duration::ZERO, 1))),
+            pending: Arc::default(),
         }
     }
 
@@ -95,6 +100,16 @@ impl Verifier {
                 _ => None,
             }
         };
+        let _same_turn = match credentials {
+            Some(credentials) => {
+                let turn = self.same_turn(credentials).await;
+                if self.remembered(&credentials) {
+                    return Ok(true);
+                }
+                Some(turn)
+            }
+            None => None,
+        };
         let known = stored.is_some();
         let stored = stored.unwrap_or(DUMMY_HASH).to_string();
         let plain = plain.to_string();
@@ -118,6 +133,31 @@ impl Verifier {
                 .insert(credentials, Instant::now());
         }
         Ok(right)
+    }
+
+    fn remembered(&self, credentials: &Credentials) -> bool {
+        self.recent
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .hit(credentials, Instant::now())
+    }
+
+    /// Waits until no verification of the same credentials runs.
+    async fn same_turn(&self, credentials: Credentials) -> SameTurn {
+        let line = {
+            let mut pending = self.pending.lock().unwrap_or_else(|e| e.into_inner());
+            pending.entry(credentials).or_default().clone()
+        };
+        // As for ClientTurn: made before the wait, so that a caller giving
+        // up while waiting takes its place out of the map.
+        let mut turn = SameTurn {
+            verifier: self.clone(),
+            credentials,
+            line,
+            guard: None,
+        };
+        turn.guard = Some(turn.line.clone().lock_owned().await);
+        turn
     }
 
     /// Hashes verified since the start, the dummy one included: a failed
@@ -159,6 +199,29 @@ impl Verifier {
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .len()
+    }
+}
+
+/// A verification of credentials others may be waiting to verify too;
+/// forgets them when nobody else waits.
+struct SameTurn {
+    verifier: Verifier,
+    credentials: Credentials,
+    line: Arc<tokio::sync::Mutex<()>>,
+    guard: Option<tokio::sync::OwnedMutexGuard<()>>,
+}
+
+impl Drop for SameTurn {
+    fn drop(&mut self) {
+        self.guard = None;
+        let mut pending = self
+            .verifier
+            .pending
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        if Arc::strong_count(&self.line) == 2 {
+            pending.remove(&self.credentials);
+        }
     }
 }
 
@@ -267,6 +330,23 @@ mod tests {
                 .unwrap()
         );
         assert_eq!(verifier.verified(), 4);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn the_same_login_arriving_many_times_at_once_hashes_once() {
+        let stored: &'static str = Box::leak(password::hash_password("secret").into_boxed_str());
+        let verifier = Verifier::new(4).with_login_cache(Duration::from_secs(60));
+        let logins: Vec<_> = (0..8)
+            .map(|_| {
+                let v = verifier.clone();
+                tokio::spawn(async move { v.verify(None, "alice", Some(stored), "secret").await })
+            })
+            .collect();
+        for login in logins {
+            assert!(login.await.unwrap().unwrap());
+        }
+        assert_eq!(verifier.verified(), 1);
+        assert!(verifier.pending.lock().unwrap().is_empty());
     }
 
     #[tokio::test]
