@@ -180,6 +180,17 @@ pub static KEY_DOCS: &[(&str, &str)] = &[
         "pop3.max_connections_per_ip",
         "Concurrent POP3 connections from one client address (-ERR [SYS/TEMP] beyond).",
     ),
+    (
+        "auth",
+        "Password verification of IMAP, POP3 and submission logins.",
+    ),
+    (
+        "auth.cache_ttl",
+        "A successful login is remembered this long (Dovecot's auth_cache_ttl): the same user, password and \
+         stored hash log in again without hashing, so reconnecting clients do not queue for argon2. Kept as a \
+         keyed hash, never the password; a wrong password is never remembered, a changed one is hashed anew. \
+         0 = every login hashes its password.",
+    ),
     ("smtp", "Limits of SMTP sessions."),
     (
         "smtp.banner",

@@ -26,6 +26,7 @@ pub struct Config {
     pub lmtp: Lmtp,
     pub imap: Imap,
     pub pop3: Pop3,
+    pub auth: Auth,
     pub smtp: Smtp,
     pub relay: Relay,
     pub submission: Submission,
@@ -306,6 +307,23 @@ impl Default for Pop3 {
             idle_timeout: Duration::from_secs(10 * 60),
             max_connections: 1000,
             max_connections_per_ip: 50,
+        }
+    }
+}
+
+/// `[auth]`: password verification of IMAP, POP3 and submission logins.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Auth {
+    /// How long a successful login is remembered (Dovecot's
+    /// `auth_cache_ttl`); zero: never.
+    pub cache_ttl: Duration,
+}
+
+impl Default for Auth {
+    fn default() -> Self {
+        Self {
+            cache_ttl: Duration::from_secs(60),
         }
     }
 }

@@ -11,6 +11,7 @@
 //! [`password`].
 
 pub mod address;
+mod login_cache;
 mod loops;
 pub mod password;
 mod resolve;
@@ -70,6 +71,13 @@ impl Directory {
             delimiter: recipient_delimiter.to_string(),
             verifier: Verifier::per_cpu(),
         }
+    }
+
+    /// This directory remembering successful logins for `ttl`
+    /// (`auth.cache_ttl`; zero: every login verifies its password).
+    pub fn with_login_cache(mut self, ttl: std::time::Duration) -> Directory {
+        self.verifier = self.verifier.with_login_cache(ttl);
+        self
     }
 
     pub fn store(&self) -> &Arc<dyn Store> {
@@ -183,7 +191,8 @@ impl Directory {
             Err(_) => None,
         };
         let stored = user.as_ref().and_then(|u| u.password_hash.as_deref());
-        let verified = self.verifier.verify(client, stored, password).await;
+        let key = user.as_ref().map_or("", |u| u.email.as_str());
+        let verified = self.verifier.verify(client, key, stored, password).await;
         let Some(user) = user else {
             return Ok(Login::UnknownUser);
         };

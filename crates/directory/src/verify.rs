@@ -13,16 +13,24 @@
 //!   verifications, not for all of the guesser's;
 //! - an unknown user (or one without a password) is verified against a
 //!   dummy hash of the same cost, so a failure takes as long whether or not
-//!   the user exists: the timing tells nothing about who has an account.
+//!   the user exists: the timing tells nothing about who has an account;
+//! - a verification that succeeded less than the login cache's TTL ago
+//!   (`auth.cache_ttl`, see `login_cache.rs`) is not run again: a reconnect
+//!   storm after a restart costs one argon2 per user, not one per client.
 
 use std::collections::HashMap;
 use std::net::IpAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
+use crate::login_cache::{Credentials, LoginCache};
 use crate::password::{self, PasswordError};
+
+/// At most this many recent logins are remembered (about 100 bytes each).
+const LOGIN_CACHE_CAPACITY: usize = 100_000;
 
 /// An argon2id hash, with the cost [`password::hash_password`] uses, of a
 /// password nobody is told; verified for users without a hash.
@@ -36,6 +44,11 @@ pub struct Verifier {
     per_client: Arc<Mutex<HashMap<Option<IpAddr>, Arc<Semaphore>>>>,
     at_once: usize,
     verified: Arc<AtomicU64>,
+    recent: Arc<Mutex<LoginCache>>,
+    /// Credentials being verified now: the same again (a user's devices all
+    /// reconnecting at once) waits for that verification and finds its
+    /// entry instead of hashing too.
+    pending: Arc<Mutex<HashMap<Credentials, Arc<tokio::sync::Mutex<()>>>>>,
 }
 
 impl Verifier {
@@ -47,7 +60,16 @@ impl Verifier {
             per_client: Arc::default(),
             at_once,
             verified: Arc::default(),
+            recent: Arc::new(Mutex::new(LoginCache::new(Duration::ZERO, 1))),
+            pending: Arc::default(),
         }
+    }
+
+    /// This verifier remembering successful verifications for `ttl` (zero:
+    /// none is remembered); its clones made before do not share them.
+    pub fn with_login_cache(mut self, ttl: Duration) -> Verifier {
+        self.recent = Arc::new(Mutex::new(LoginCache::new(ttl, LOGIN_CACHE_CAPACITY)));
+        self
     }
 
     /// One verification per CPU.
@@ -56,13 +78,38 @@ impl Verifier {
     }
 
     /// Verifies `plain` against `stored` (the dummy hash when `None`, which
-    /// never matches) for a client at `client`, when its turn comes.
+    /// never matches) for `user`, a client at `client`, when its turn comes;
+    /// at once when the same succeeded within the login cache's TTL.
     pub async fn verify(
         &self,
         client: Option<IpAddr>,
+        user: &str,
         stored: Option<&str>,
         plain: &str,
     ) -> Result<bool, PasswordError> {
+        let credentials = {
+            let mut recent = self.recent.lock().unwrap_or_else(|e| e.into_inner());
+            match stored {
+                Some(stored) if recent.enabled() => {
+                    let credentials = recent.credentials(user, stored, plain);
+                    if recent.hit(&credentials, Instant::now()) {
+                        return Ok(true);
+                    }
+                    Some(credentials)
+                }
+                _ => None,
+            }
+        };
+        let _same_turn = match credentials {
+            Some(credentials) => {
+                let turn = self.same_turn(credentials).await;
+                if self.remembered(&credentials) {
+                    return Ok(true);
+                }
+                Some(turn)
+            }
+            None => None,
+        };
         let known = stored.is_some();
         let stored = stored.unwrap_or(DUMMY_HASH).to_string();
         let plain = plain.to_string();
@@ -78,7 +125,39 @@ impl Verifier {
         })
         .await
         .unwrap_or(Ok(false));
-        Ok(known && verdict?)
+        let right = known && verdict?;
+        if right && let Some(credentials) = credentials {
+            self.recent
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .insert(credentials, Instant::now());
+        }
+        Ok(right)
+    }
+
+    fn remembered(&self, credentials: &Credentials) -> bool {
+        self.recent
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .hit(credentials, Instant::now())
+    }
+
+    /// Waits until no verification of the same credentials runs.
+    async fn same_turn(&self, credentials: Credentials) -> SameTurn {
+        let line = {
+            let mut pending = self.pending.lock().unwrap_or_else(|e| e.into_inner());
+            pending.entry(credentials).or_default().clone()
+        };
+        // As for ClientTurn: made before the wait, so that a caller giving
+        // up while waiting takes its place out of the map.
+        let mut turn = SameTurn {
+            verifier: self.clone(),
+            credentials,
+            line,
+            guard: None,
+        };
+        turn.guard = Some(turn.line.clone().lock_owned().await);
+        turn
     }
 
     /// Hashes verified since the start, the dummy one included: a failed
@@ -120,6 +199,29 @@ impl Verifier {
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .len()
+    }
+}
+
+/// A verification of credentials others may be waiting to verify too;
+/// forgets them when nobody else waits.
+struct SameTurn {
+    verifier: Verifier,
+    credentials: Credentials,
+    line: Arc<tokio::sync::Mutex<()>>,
+    guard: Option<tokio::sync::OwnedMutexGuard<()>>,
+}
+
+impl Drop for SameTurn {
+    fn drop(&mut self) {
+        self.guard = None;
+        let mut pending = self
+            .verifier
+            .pending
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        if Arc::strong_count(&self.line) == 2 {
+            pending.remove(&self.credentials);
+        }
     }
 }
 
@@ -165,16 +267,130 @@ mod tests {
     #[tokio::test]
     async fn an_unknown_user_never_matches_even_the_dummy_password() {
         let verifier = Verifier::new(2);
-        assert!(!verifier.verify(None, None, "").await.unwrap());
-        assert!(!verifier.verify(None, None, "secret").await.unwrap());
+        assert!(!verifier.verify(None, "nobody", None, "").await.unwrap());
+        assert!(
+            !verifier
+                .verify(None, "nobody", None, "secret")
+                .await
+                .unwrap()
+        );
         let stored = password::hash_password("secret");
         assert!(
             verifier
-                .verify(None, Some(&stored), "secret")
+                .verify(None, "alice", Some(&stored), "secret")
                 .await
                 .unwrap()
         );
         assert_eq!(verifier.clients(), 0, "finished clients are forgotten");
+    }
+
+    #[tokio::test]
+    async fn a_login_repeated_within_the_ttl_runs_no_hash_but_a_changed_password_does() {
+        let verifier = Verifier::new(2).with_login_cache(Duration::from_secs(60));
+        let stored = password::hash_password("secret");
+        assert!(
+            verifier
+                .verify(None, "alice", Some(&stored), "secret")
+                .await
+                .unwrap()
+        );
+        assert_eq!(verifier.verified(), 1);
+        // The reconnect storm: the same credentials again, no argon2.
+        for _ in 0..3 {
+            assert!(
+                verifier
+                    .verify(None, "alice", Some(&stored), "secret")
+                    .await
+                    .unwrap()
+            );
+        }
+        assert_eq!(verifier.verified(), 1);
+        // The password changed: the stored hash is another, verified anew,
+        // and the old password no longer logs in.
+        let changed = password::hash_password("new secret");
+        assert!(
+            !verifier
+                .verify(None, "alice", Some(&changed), "secret")
+                .await
+                .unwrap()
+        );
+        assert_eq!(verifier.verified(), 2);
+        assert!(
+            verifier
+                .verify(None, "alice", Some(&changed), "new secret")
+                .await
+                .unwrap()
+        );
+        assert_eq!(verifier.verified(), 3);
+        // The same hash and password under another name is not alice's entry.
+        assert!(
+            verifier
+                .verify(None, "bob", Some(&changed), "new secret")
+                .await
+                .unwrap()
+        );
+        assert_eq!(verifier.verified(), 4);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn the_same_login_arriving_many_times_at_once_hashes_once() {
+        let stored: &'static str = Box::leak(password::hash_password("secret").into_boxed_str());
+        let verifier = Verifier::new(4).with_login_cache(Duration::from_secs(60));
+        let logins: Vec<_> = (0..8)
+            .map(|_| {
+                let v = verifier.clone();
+                tokio::spawn(async move { v.verify(None, "alice", Some(stored), "secret").await })
+            })
+            .collect();
+        for login in logins {
+            assert!(login.await.unwrap().unwrap());
+        }
+        assert_eq!(verifier.verified(), 1);
+        assert!(verifier.pending.lock().unwrap().is_empty());
+    }
+
+    #[tokio::test]
+    async fn a_wrong_password_is_never_remembered() {
+        let verifier = Verifier::new(2).with_login_cache(Duration::from_secs(60));
+        let stored = password::hash_password("secret");
+        for attempt in 1..=3 {
+            assert!(
+                !verifier
+                    .verify(None, "alice", Some(&stored), "guess")
+                    .await
+                    .unwrap()
+            );
+            assert_eq!(verifier.verified(), attempt);
+        }
+        // Nor an unknown user's attempt.
+        assert!(
+            !verifier
+                .verify(None, "nobody", None, "guess")
+                .await
+                .unwrap()
+        );
+        assert!(
+            !verifier
+                .verify(None, "nobody", None, "guess")
+                .await
+                .unwrap()
+        );
+        assert_eq!(verifier.verified(), 5);
+    }
+
+    #[tokio::test]
+    async fn without_a_ttl_every_login_runs_its_hash() {
+        let verifier = Verifier::new(2);
+        let stored = password::hash_password("secret");
+        for _ in 0..2 {
+            assert!(
+                verifier
+                    .verify(None, "alice", Some(&stored), "secret")
+                    .await
+                    .unwrap()
+            );
+        }
+        assert_eq!(verifier.verified(), 2);
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -187,7 +403,9 @@ mod tests {
             .map(|_| {
                 let v = verifier.clone();
                 tokio::spawn(async move {
-                    let _ = v.verify(Some(guesser), Some(stored), "guess").await;
+                    let _ = v
+                        .verify(Some(guesser), "alice", Some(stored), "guess")
+                        .await;
                     Instant::now()
                 })
             })
@@ -195,7 +413,9 @@ mod tests {
         // The guesser's attempts are all in line before the user's.
         tokio::time::sleep(Duration::from_millis(20)).await;
         let start = Instant::now();
-        let good = verifier.verify(Some(user), Some(stored), "secret").await;
+        let good = verifier
+            .verify(Some(user), "alice", Some(stored), "secret")
+            .await;
         eprintln!("the user's login took {:?}", start.elapsed());
         let user_done = Instant::now();
         assert!(good.unwrap());
@@ -220,14 +440,18 @@ mod tests {
         let client: IpAddr = "192.0.2.9".parse().unwrap();
         let running = {
             let v = verifier.clone();
-            tokio::spawn(async move { v.verify(Some(client), Some(stored), "guess").await })
+            tokio::spawn(
+                async move { v.verify(Some(client), "alice", Some(stored), "guess").await },
+            )
         };
         tokio::time::sleep(Duration::from_millis(10)).await;
         // A second attempt from the same address waits behind the first;
         // its connection closes before its turn comes.
         let waiting = {
             let v = verifier.clone();
-            tokio::spawn(async move { v.verify(Some(client), Some(stored), "guess").await })
+            tokio::spawn(
+                async move { v.verify(Some(client), "alice", Some(stored), "guess").await },
+            )
         };
         tokio::time::sleep(Duration::from_millis(10)).await;
         waiting.abort();

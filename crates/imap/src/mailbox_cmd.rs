@@ -395,10 +395,9 @@ impl Session {
             Ok(r) => r,
             Err(o) => return o,
         };
-        let store = self.services.mailboxes.store().clone();
-        let view = match View::open(store.as_ref(), record.clone(), read_only).await {
+        let view = match View::open(&self.services.mailboxes, record.clone(), read_only).await {
             Ok(v) => v,
-            Err(e) => return mailbox_error(e.into()),
+            Err(e) => return mailbox_error(e),
         };
         self.open_recent(record.id, read_only).await;
         if !read_only {
@@ -453,6 +452,7 @@ impl Session {
             && q.uid_validity == record.uidvalidity
         {
             // QRESYNC (RFC 7162 3.2.5): what vanished and what changed since.
+            let store = self.services.mailboxes.store().clone();
             let vanished = store
                 .expunged_since(record.id, q.modseq)
                 .await

@@ -250,9 +250,8 @@ impl Session {
                     record.flags = result.flags.clone();
                     record.modseq = result.modseq;
                     flags_changed = true;
-                    if let Some(m) = self.selected.as_mut().and_then(|v| v.message_mut(uid)) {
-                        m.flags = record.flags.clone();
-                        m.modseq = record.modseq;
+                    if let Some(view) = self.selected.as_mut() {
+                        view.set_flags(uid, &record.flags, record.modseq);
                     }
                 }
             }
@@ -513,13 +512,12 @@ impl Session {
             else {
                 continue;
             };
-            let Some(cached) = view.message_mut(*uid) else {
+            let Some(cached) = view.message(*uid) else {
                 continue;
             };
             // Flags the client could not foresee: someone else changed them.
             let news = !same_flags(&apply_flags(mode, &cached.flags, &given), &result.flags);
-            cached.flags = result.flags.clone();
-            cached.modseq = result.modseq;
+            view.set_flags(*uid, &result.flags, result.modseq);
             results.push((*seq, *uid, result.flags.clone(), result.modseq, news));
         }
         for (seq, uid, flags, modseq, news) in results {

@@ -571,11 +571,11 @@ impl Session {
 
     /// [`Session::send_updates`] with what may be reported now.
     pub(crate) async fn send_updates_with(&mut self, allow: Allow) {
-        let store = self.services.mailboxes.store().clone();
+        let services = self.services.clone();
         let Some(view) = self.selected.as_mut() else {
             return;
         };
-        let updates = match view.poll(store.as_ref(), allow).await {
+        let updates = match view.poll(&services.mailboxes, allow).await {
             Ok(u) => u,
             Err(err) => {
                 tracing::error!(target: "imap", "cannot read mailbox changes: {err}");

@@ -30,6 +30,7 @@ mod mailboxes;
 mod notify;
 mod quarantine;
 mod search_index;
+mod snapshot;
 mod sync;
 
 use std::path::Path;
@@ -43,6 +44,7 @@ pub use lessons::{LESSON_QUEUE, Learned, LessonQueue, Taught, Teacher};
 pub use mailboxes::{Appended, DEFAULT_FOLDERS, MailboxError, Mailboxes, Transfer, normalize_name};
 pub use notify::{CAPACITY as NOTIFY_CAPACITY, Change, MessageChange, Notifier};
 pub use quarantine::QUARANTINE_HEADER;
+pub use snapshot::{Snapshot, Snapshots};
 
 /// What a delivery did.
 #[derive(Debug, Clone, PartialEq, Eq)]

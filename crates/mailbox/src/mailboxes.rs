@@ -16,6 +16,7 @@ use crate::dovecot::Folders;
 use crate::in_flight::InFlight;
 use crate::junk::{Cause, JunkLearner, Lesson, lesson_class, may_be_junk};
 use crate::notify::{Change, MessageChange, Notifier};
+use crate::snapshot::{Snapshot, Snapshots};
 
 /// Folders every new user gets, with their RFC 6154 special use.
 pub const DEFAULT_FOLDERS: &[(&str, &str)] = &[
@@ -93,6 +94,8 @@ pub struct Mailboxes {
     subscriptions: Arc<tokio::sync::Mutex<()>>,
     /// Told of messages moved into or out of Junk (`junk.rs`); none: off.
     junk_learner: Option<Arc<dyn JunkLearner>>,
+    /// The selected mailboxes' records, one copy for all sessions.
+    snapshots: Arc<Snapshots>,
 }
 
 /// How COPY and MOVE (RFC 6851) bring messages into a folder: the same
@@ -151,6 +154,7 @@ impl Mailboxes {
             folders: Folders::default(),
             subscriptions: Arc::default(),
             junk_learner: None,
+            snapshots: Arc::default(),
         }
     }
 
@@ -159,6 +163,19 @@ impl Mailboxes {
     pub fn with_junk_learner(mut self, learner: Arc<dyn JunkLearner>) -> Mailboxes {
         self.junk_learner = Some(learner);
         self
+    }
+
+    /// The messages of `mailbox` up to its `highestmodseq` at least, shared
+    /// with the other sessions that have it selected (`snapshot.rs`).
+    pub async fn snapshot(&self, mailbox: &MailboxRecord) -> Result<Arc<Snapshot>, MailboxError> {
+        Ok(self
+            .snapshots
+            .at_least(self.store.as_ref(), mailbox)
+            .await?)
+    }
+
+    pub fn snapshots(&self) -> &Snapshots {
+        &self.snapshots
     }
 
     pub fn store(&self) -> &Arc<dyn Store> {
