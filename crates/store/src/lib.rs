@@ -2,7 +2,9 @@
 //!
 //! Domains, users, aliases and the queue's records live behind the [`Store`]
 //! trait. The embedded implementation ([`SqliteStore`]) is SQLite in WAL mode with
-//! `synchronous=FULL`, so a successful call that writes has reached the disk. A
+//! `synchronous=NORMAL` and a group fsync of the WAL after each commit, so a
+//! successful call that writes has reached the disk (concurrent writers share
+//! the fsync: see `durable.rs` for why that is sound). A
 //! PostgreSQL implementation for clusters will satisfy the same trait; the layers
 //! above (directory, queue, relay, CLI) only ever see `Arc<dyn Store>`.
 //!
@@ -19,6 +21,7 @@
 //! exist ([`StoreError::NoSuchDomain`]).
 
 mod bayes;
+mod durable;
 mod flags;
 mod mail;
 mod migrations;

@@ -127,7 +127,7 @@ impl MailStore for SqliteStore {
         name: &str,
         init: &MailboxInit,
     ) -> Result<MailboxRecord> {
-        let mut tx = self.writer().begin().await?;
+        let mut tx = self.begin().await?;
         let uidvalidity = give_uidvalidity(&mut tx, user, init.uidvalidity).await?;
         let id = sqlx::query(
             "INSERT INTO mailboxes (user, name, uidvalidity, uidnext, special_use)
@@ -142,7 +142,7 @@ impl MailStore for SqliteStore {
         .await
         .map_err(|e| already_exists(e, || format!("mailbox {name}")))?
         .last_insert_rowid();
-        tx.commit().await?;
+        self.commit(tx).await?;
         self.mailbox_by_id(id)
             .await?
             .ok_or_else(|| StoreError::NoSuchMailbox(name.to_string()))
@@ -177,7 +177,7 @@ impl MailStore for SqliteStore {
     }
 
     async fn mailbox_rename(&self, id: i64, new_name: &str) -> Result<()> {
-        let mut tx = self.writer().begin().await?;
+        let mut tx = self.begin().await?;
         let old: Option<(String, String)> =
             sqlx::query_as("SELECT user, name FROM mailboxes WHERE id = ?")
                 .bind(id)
@@ -198,12 +198,12 @@ impl MailStore for SqliteStore {
                 .execute(&mut *tx)
                 .await?;
         }
-        tx.commit().await?;
+        self.commit(tx).await?;
         Ok(())
     }
 
     async fn mailbox_delete(&self, id: i64) -> Result<bool> {
-        let mut tx = self.writer().begin().await?;
+        let mut tx = self.begin().await?;
         let done = sqlx::query("DELETE FROM mailboxes WHERE id = ?")
             .bind(id)
             .execute(&mut *tx)
@@ -212,7 +212,7 @@ impl MailStore for SqliteStore {
             .bind(id)
             .execute(&mut *tx)
             .await?;
-        tx.commit().await?;
+        self.commit(tx).await?;
         Ok(done.rows_affected() > 0)
     }
 
@@ -241,7 +241,7 @@ impl MailStore for SqliteStore {
         max_entries: usize,
     ) -> Result<bool> {
         let target = mailbox_id.unwrap_or(0);
-        let mut tx = self.writer().begin().await?;
+        let mut tx = self.begin().await?;
         for (entry, value) in changes {
             let entry = entry.to_ascii_lowercase();
             match value {
@@ -273,7 +273,7 @@ impl MailStore for SqliteStore {
             tx.rollback().await?;
             return Ok(false);
         }
-        tx.commit().await?;
+        self.commit(tx).await?;
         Ok(true)
     }
 
@@ -283,11 +283,7 @@ impl MailStore for SqliteStore {
         } else {
             "DELETE FROM subscriptions WHERE user = ? AND name = ?"
         };
-        sqlx::query(sql)
-            .bind(user)
-            .bind(name)
-            .execute(self.writer())
-            .await?;
+        self.write(sqlx::query(sql).bind(user).bind(name)).await?;
         Ok(())
     }
 
@@ -301,7 +297,7 @@ impl MailStore for SqliteStore {
     }
 
     async fn mailbox_claim_recent(&self, id: i64) -> Result<std::ops::Range<u32>> {
-        let mut tx = self.writer().begin().await?;
+        let mut tx = self.begin().await?;
         let (from, uidnext): (i64, i64) =
             sqlx::query_as("SELECT recent_from, uidnext FROM mailboxes WHERE id = ?")
                 .bind(id)
@@ -315,7 +311,7 @@ impl MailStore for SqliteStore {
                 .execute(&mut *tx)
                 .await?;
         }
-        tx.commit().await?;
+        self.commit(tx).await?;
         Ok(from as u32..(uidnext.max(from)) as u32)
     }
 
@@ -335,7 +331,7 @@ impl MailStore for SqliteStore {
         init: &MailboxInit,
         messages: &[NewMessage],
     ) -> Result<MailboxRecord> {
-        let mut tx = self.writer().begin().await?;
+        let mut tx = self.begin().await?;
         let existing: Option<(i64, i64, i64, i64)> = sqlx::query_as(
             "SELECT id, uidvalidity, uidnext, highestmodseq FROM mailboxes
              WHERE user = ? AND name = ?",
@@ -427,14 +423,14 @@ impl MailStore for SqliteStore {
         .bind(id)
         .execute(&mut *tx)
         .await?;
-        tx.commit().await?;
+        self.commit(tx).await?;
         self.mailbox_by_id(id)
             .await?
             .ok_or_else(|| StoreError::NoSuchMailbox(name.to_string()))
     }
 
     async fn message_insert(&self, mailbox_id: i64, message: &NewMessage) -> Result<(u32, u64)> {
-        let mut tx = self.writer().begin().await?;
+        let mut tx = self.begin().await?;
         let row = sqlx::query("SELECT uidnext, highestmodseq FROM mailboxes WHERE id = ?")
             .bind(mailbox_id)
             .fetch_optional(&mut *tx)
@@ -455,7 +451,7 @@ impl MailStore for SqliteStore {
             .bind(mailbox_id)
             .execute(&mut *tx)
             .await?;
-        tx.commit().await?;
+        self.commit(tx).await?;
         Ok((uid, modseq))
     }
 
@@ -464,7 +460,7 @@ impl MailStore for SqliteStore {
         mailbox_id: i64,
         messages: &[NewMessage],
     ) -> Result<Vec<u32>> {
-        let mut tx = self.writer().begin().await?;
+        let mut tx = self.begin().await?;
         let row = sqlx::query("SELECT uidnext, highestmodseq FROM mailboxes WHERE id = ?")
             .bind(mailbox_id)
             .fetch_optional(&mut *tx)
@@ -501,7 +497,7 @@ impl MailStore for SqliteStore {
             .bind(mailbox_id)
             .execute(&mut *tx)
             .await?;
-        tx.commit().await?;
+        self.commit(tx).await?;
         Ok(uids)
     }
 
@@ -524,13 +520,14 @@ impl MailStore for SqliteStore {
     }
 
     async fn message_set_file(&self, mailbox_id: i64, uid: u32, file: &str) -> Result<()> {
-        sqlx::query("UPDATE messages SET file = ? WHERE mailbox_id = ? AND uid = ?")
-            .bind(file)
-            .bind(mailbox_id)
-            .bind(uid as i64)
-            .execute(self.writer())
-            .await
-            .map_err(|e| already_exists(e, || format!("message {file}")))?;
+        self.write(
+            sqlx::query("UPDATE messages SET file = ? WHERE mailbox_id = ? AND uid = ?")
+                .bind(file)
+                .bind(mailbox_id)
+                .bind(uid as i64),
+        )
+        .await
+        .map_err(|e| already_exists(e, || format!("message {file}")))?;
         Ok(())
     }
 
@@ -538,7 +535,7 @@ impl MailStore for SqliteStore {
         if files.is_empty() {
             return Ok(());
         }
-        let mut tx = self.writer().begin().await?;
+        let mut tx = self.begin().await?;
         for (uid, file) in files {
             sqlx::query("UPDATE messages SET file = ? WHERE mailbox_id = ? AND uid = ?")
                 .bind(file)
@@ -548,7 +545,7 @@ impl MailStore for SqliteStore {
                 .await
                 .map_err(|e| already_exists(e, || format!("message {file}")))?;
         }
-        tx.commit().await?;
+        self.commit(tx).await?;
         Ok(())
     }
 
@@ -595,7 +592,7 @@ impl MailStore for SqliteStore {
     ) -> Result<FlagUpdate> {
         // The one writer connection holds this transaction from the read of
         // the stored flags to their update: no other change comes between.
-        let mut tx = self.writer().begin().await?;
+        let mut tx = self.begin().await?;
         let highest: i64 = sqlx::query_scalar("SELECT highestmodseq FROM mailboxes WHERE id = ?")
             .bind(mailbox_id)
             .fetch_optional(&mut *tx)
@@ -652,7 +649,7 @@ impl MailStore for SqliteStore {
                 .execute(&mut *tx)
                 .await?;
         }
-        tx.commit().await?;
+        self.commit(tx).await?;
         Ok(result)
     }
 
@@ -667,17 +664,18 @@ impl MailStore for SqliteStore {
     }
 
     async fn message_set_cache(&self, mailbox_id: i64, uid: u32, cache: &str) -> Result<()> {
-        sqlx::query("UPDATE messages SET cache = ? WHERE mailbox_id = ? AND uid = ?")
-            .bind(cache)
-            .bind(mailbox_id)
-            .bind(uid as i64)
-            .execute(self.writer())
-            .await?;
+        self.write_derived(
+            sqlx::query("UPDATE messages SET cache = ? WHERE mailbox_id = ? AND uid = ?")
+                .bind(cache)
+                .bind(mailbox_id)
+                .bind(uid as i64),
+        )
+        .await?;
         Ok(())
     }
 
     async fn message_expunge(&self, mailbox_id: i64, uids: &[u32]) -> Result<u64> {
-        let mut tx = self.writer().begin().await?;
+        let mut tx = self.begin().await?;
         let modseq: i64 = sqlx::query_scalar("SELECT highestmodseq FROM mailboxes WHERE id = ?")
             .bind(mailbox_id)
             .fetch_optional(&mut *tx)
@@ -706,7 +704,7 @@ impl MailStore for SqliteStore {
             .bind(mailbox_id)
             .execute(&mut *tx)
             .await?;
-        tx.commit().await?;
+        self.commit(tx).await?;
         Ok(modseq as u64)
     }
 
