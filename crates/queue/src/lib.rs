@@ -13,7 +13,9 @@
 //! A crash before step 2 leaves a spool file without a record: it was never
 //! acknowledged, and [`Queue::sweep`] removes it at the next start. When every
 //! recipient is final the record is removed first and the file second, so a
-//! crash in between again leaves only an orphan file.
+//! crash in between again leaves only an orphan file. The last attempt's
+//! outcome and the record's removal are one transaction
+//! ([`Queue::finish_attempt`]).
 //!
 //! Queue ids are unique by construction, like Postfix's long queue ids: 13
 //! hex digits of microseconds since the epoch, strictly increasing within a
@@ -31,7 +33,7 @@ mod spool;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU8, AtomicU64, Ordering};
 
-use havre_store::{QueueEntry, Store, StoreError};
+use havre_store::{AttemptOutcome, QueueEntry, Store, StoreError};
 use tokio::sync::Notify;
 
 pub use spool::{Spool, SpoolFile};
@@ -158,6 +160,18 @@ impl Queue {
         self.spool.remove(id).await;
         tracing::info!(target: "queue", role = "qmgr", "{id}: removed");
         Ok(())
+    }
+
+    /// Records a delivery attempt's outcome and, in the same transaction,
+    /// removes the record when every recipient is final; then its body.
+    /// Returns whether the message left the queue.
+    pub async fn finish_attempt(&self, outcome: &AttemptOutcome) -> Result<bool, QueueError> {
+        let removed = self.store.queue_finish_attempt(outcome).await?;
+        if removed {
+            self.spool.remove(&outcome.id).await;
+            tracing::info!(target: "queue", role = "qmgr", "{}: removed", outcome.id);
+        }
+        Ok(removed)
     }
 
     /// Startup cleanup: unfinished receptions in `tmp/` and bodies without a

@@ -205,12 +205,6 @@ impl Relay {
                 reply: text,
             });
         }
-        let done = entry.recipients.iter().all(|r| {
-            r.status.is_final()
-                || updates
-                    .iter()
-                    .any(|u| u.idx == r.idx && u.status.is_final())
-        });
         let outcome = AttemptOutcome {
             id: id.clone(),
             updates,
@@ -234,13 +228,11 @@ impl Relay {
                 tracing::error!(target: "relay", "{id}: cannot record the delay warning: {err}");
             }
         }
-        if let Err(err) = self.queue.store().queue_record_attempt(&outcome).await {
-            // The next attempt redoes the work; the duplicate check keeps it exactly-once.
+        // The outcome and, when every recipient is final, the record's
+        // removal: one commit. The next attempt redoes the work if it fails;
+        // the duplicate check keeps that exactly-once.
+        if let Err(err) = self.queue.finish_attempt(&outcome).await {
             tracing::error!(target: "relay", "{id}: cannot record the attempt: {err}");
-            return;
-        }
-        if done && let Err(err) = self.queue.remove(&id).await {
-            tracing::error!(target: "relay", "{id}: cannot remove: {err}");
         }
     }
 

@@ -129,12 +129,19 @@ mod tests {
     #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
     async fn forty_sessions_queueing_at_once_share_the_wal_syncs() {
         let dir = tempfile::tempdir().unwrap();
-        let store = Arc::new(SqliteStore::open(&dir.path().join("havre.db")).await.unwrap());
+        let store = Arc::new(
+            SqliteStore::open(&dir.path().join("havre.db"))
+                .await
+                .unwrap(),
+        );
         let synchronous: i64 = sqlx::query_scalar("PRAGMA synchronous")
             .fetch_one(&store.writer)
             .await
             .unwrap();
-        assert_eq!(synchronous, 1, "the writer must not fsync each COMMIT itself");
+        assert_eq!(
+            synchronous, 1,
+            "the writer must not fsync each COMMIT itself"
+        );
         let before = store.wal_syncs();
         let sessions: Vec<_> = (0..40)
             .map(|n| {

@@ -134,6 +134,10 @@ pub trait Store: MailStore + BayesStore + Send + Sync + 'static {
     /// Records the outcome of one delivery attempt: recipient statuses, attempt
     /// count and the time of the next attempt, in one transaction.
     async fn queue_record_attempt(&self, attempt: &AttemptOutcome) -> Result<()>;
+    /// [`Store::queue_record_attempt`], and in the same transaction the
+    /// removal of the record when every recipient is now final (one commit,
+    /// one sync per attempt); returns whether the record went.
+    async fn queue_finish_attempt(&self, attempt: &AttemptOutcome) -> Result<bool>;
     async fn queue_remove(&self, id: &str) -> Result<bool>;
     /// Records that the sender was warned of the delay (once per message).
     async fn queue_mark_warned(&self, id: &str) -> Result<()>;

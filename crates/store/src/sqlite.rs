@@ -678,28 +678,31 @@ impl Store for SqliteStore {
     }
 
     async fn queue_record_attempt(&self, attempt: &AttemptOutcome) -> Result<()> {
-        let mut tx = self.begin().await?;
-        for update in &attempt.updates {
-            sqlx::query(
-                "UPDATE queue_recipients SET status = ?, last_reply = ?
-                 WHERE queue_id = ? AND idx = ?",
-            )
-            .bind(update.status.as_i64())
-            .bind(&update.reply)
-            .bind(&attempt.id)
-            .bind(update.idx)
-            .execute(&mut *tx)
-            .await?;
-        }
-        sqlx::query(
-            "UPDATE queue_messages SET attempts = attempts + 1, next_attempt = ? WHERE id = ?",
+        let tx = self.begin().await?;
+        let tx = record_attempt(tx, attempt).await?;
+        self.commit(tx).await
+    }
+
+    async fn queue_finish_attempt(&self, attempt: &AttemptOutcome) -> Result<bool> {
+        let tx = self.begin().await?;
+        let mut tx = record_attempt(tx, attempt).await?;
+        let pending: i64 = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM queue_recipients WHERE queue_id = ? AND status NOT IN (?, ?)",
         )
-        .bind(attempt.next_attempt)
         .bind(&attempt.id)
-        .execute(&mut *tx)
+        .bind(RecipientStatus::Sent.as_i64())
+        .bind(RecipientStatus::Failed.as_i64())
+        .fetch_one(&mut *tx)
         .await?;
+        let removed = pending == 0
+            && sqlx::query("DELETE FROM queue_messages WHERE id = ?")
+                .bind(&attempt.id)
+                .execute(&mut *tx)
+                .await?
+                .rows_affected()
+                > 0;
         self.commit(tx).await?;
-        Ok(())
+        Ok(removed)
     }
 
     async fn queue_mark_warned(&self, id: &str) -> Result<()> {
@@ -773,4 +776,30 @@ impl Store for SqliteStore {
             .await?;
         Ok(done.rows_affected() > 0)
     }
+}
+
+/// The statements of one attempt's outcome: recipient statuses, attempt
+/// count and next attempt.
+async fn record_attempt(
+    mut tx: Transaction<'static, Sqlite>,
+    attempt: &AttemptOutcome,
+) -> Result<Transaction<'static, Sqlite>> {
+    for update in &attempt.updates {
+        sqlx::query(
+            "UPDATE queue_recipients SET status = ?, last_reply = ?
+                 WHERE queue_id = ? AND idx = ?",
+        )
+        .bind(update.status.as_i64())
+        .bind(&update.reply)
+        .bind(&attempt.id)
+        .bind(update.idx)
+        .execute(&mut *tx)
+        .await?;
+    }
+    sqlx::query("UPDATE queue_messages SET attempts = attempts + 1, next_attempt = ? WHERE id = ?")
+        .bind(attempt.next_attempt)
+        .bind(&attempt.id)
+        .execute(&mut *tx)
+        .await?;
+    Ok(tx)
 }

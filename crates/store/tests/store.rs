@@ -162,6 +162,37 @@ async fn a_queued_message_round_trips_and_records_attempts() {
     assert_eq!(after.pending().count(), 1);
     assert!(store.queue_remove("ABC123").await.unwrap());
     assert!(store.queue_list().await.unwrap().is_empty());
+
+    // The attempt that leaves a recipient pending keeps the record; the one
+    // that makes the last final removes it in the same commit.
+    store.queue_insert(&entry).await.unwrap();
+    let outcome = |idx: i64, status: RecipientStatus| AttemptOutcome {
+        id: "ABC123".into(),
+        updates: vec![RecipientUpdate {
+            idx,
+            status,
+            reply: "done".into(),
+        }],
+        next_attempt: 1_700_000_300,
+    };
+    let finish = store
+        .queue_finish_attempt(&outcome(0, RecipientStatus::Sent))
+        .await
+        .unwrap();
+    assert!(!finish);
+    let kept = store.queue_get("ABC123").await.unwrap().unwrap();
+    assert_eq!((kept.attempts, kept.pending().count()), (1, 1));
+    let deferred = store
+        .queue_finish_attempt(&outcome(1, RecipientStatus::Pending))
+        .await
+        .unwrap();
+    assert!(!deferred);
+    let finish = store
+        .queue_finish_attempt(&outcome(1, RecipientStatus::Failed))
+        .await
+        .unwrap();
+    assert!(finish);
+    assert!(store.queue_get("ABC123").await.unwrap().is_none());
 }
 
 #[tokio::test]
