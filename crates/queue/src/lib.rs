@@ -26,6 +26,7 @@
 //! the same id: spool files are created with `O_EXCL` and moved into `msg/`
 //! with link(2), which refuses an existing name.
 
+pub mod fault;
 mod operator;
 mod quarantine;
 mod spool;
@@ -116,7 +117,7 @@ impl Queue {
     pub async fn enqueue(&self, body: SpoolFile, entry: &QueueEntry) -> Result<(), QueueError> {
         body.commit().await?;
         match self.store.queue_insert(entry).await {
-            Ok(()) => {}
+            Ok(()) => fault::reached(fault::ENQUEUE_COMMITTED),
             // The id belongs to another message: its body is not ours to remove.
             Err(err @ StoreError::AlreadyExists(_)) => return Err(err.into()),
             Err(err) => {

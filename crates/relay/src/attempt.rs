@@ -228,6 +228,7 @@ impl Relay {
                 tracing::error!(target: "relay", "{id}: cannot record the delay warning: {err}");
             }
         }
+        havre_queue::fault::reached(havre_queue::fault::ATTEMPT_DELIVERED);
         // The outcome and, when every recipient is final, the record's
         // removal: one commit. The next attempt redoes the work if it fails;
         // the duplicate check keeps that exactly-once.
