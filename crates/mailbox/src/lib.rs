@@ -29,6 +29,7 @@ mod lessons;
 mod mailboxes;
 mod notify;
 mod quarantine;
+mod staged;
 mod sync;
 
 use std::path::Path;
@@ -42,6 +43,7 @@ pub use lessons::{LESSON_QUEUE, Learned, LessonQueue, Taught, Teacher};
 pub use mailboxes::{Appended, DEFAULT_FOLDERS, MailboxError, Mailboxes, Transfer, normalize_name};
 pub use notify::{CAPACITY as NOTIFY_CAPACITY, Change, MessageChange, Notifier};
 pub use quarantine::QUARANTINE_HEADER;
+pub use staged::Staged;
 
 /// What a delivery did.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -86,10 +88,26 @@ impl LocalDelivery {
         self.mailboxes.root_of(user)
     }
 
+    /// Delivers and indexes (its own commit): durable and visible when
+    /// this returns.
     pub async fn deliver(
         &self,
         request: DeliveryRequest<'_>,
     ) -> Result<DeliveryOutcome, MailboxError> {
+        let staged = self.stage(request).await?;
+        let fresh = staged.fresh();
+        let uid = self.mailboxes.index_staged(staged).await?;
+        Ok(if fresh {
+            DeliveryOutcome::Delivered(uid)
+        } else {
+            DeliveryOutcome::AlreadyDelivered(uid)
+        })
+    }
+
+    /// Delivers durably without committing the index row: the caller
+    /// commits [`Staged::row`] with its own changes, then hands it to
+    /// [`Mailboxes::staged_indexed`] (see `staged.rs`).
+    pub async fn stage(&self, request: DeliveryRequest<'_>) -> Result<Staged, MailboxError> {
         let user = request.mailbox.to_lowercase();
         let inbox = match self.mailboxes.get(&user, "INBOX").await? {
             Some(inbox) => inbox,
@@ -113,9 +131,8 @@ impl LocalDelivery {
             "Return-Path: <{}>\r\nDelivered-To: {}\r\n",
             request.sender, request.mailbox
         );
-        let (uid, fresh) = self
-            .mailboxes
-            .deliver_file(
+        self.mailboxes
+            .stage_file(
                 &user,
                 &target,
                 &unique_name(request.message_id, &user),
@@ -123,12 +140,7 @@ impl LocalDelivery {
                 request.message,
                 request.check_duplicate,
             )
-            .await?;
-        Ok(if fresh {
-            DeliveryOutcome::Delivered(uid)
-        } else {
-            DeliveryOutcome::AlreadyDelivered(uid)
-        })
+            .await
     }
 }
 

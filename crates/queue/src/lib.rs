@@ -34,7 +34,7 @@ mod spool;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU8, AtomicU64, Ordering};
 
-use havre_store::{AttemptOutcome, QueueEntry, Store, StoreError};
+use havre_store::{AttemptOutcome, DeliveredRow, FinishedAttempt, QueueEntry, Store, StoreError};
 use tokio::sync::Notify;
 
 pub use spool::{Spool, SpoolFile};
@@ -163,16 +163,20 @@ impl Queue {
         Ok(())
     }
 
-    /// Records a delivery attempt's outcome and, in the same transaction,
-    /// removes the record when every recipient is final; then its body.
-    /// Returns whether the message left the queue.
-    pub async fn finish_attempt(&self, outcome: &AttemptOutcome) -> Result<bool, QueueError> {
-        let removed = self.store.queue_finish_attempt(outcome).await?;
-        if removed {
+    /// Records a delivery attempt's outcome with the index rows of what it
+    /// delivered and, in the same transaction, removes the record when every
+    /// recipient is final; then its body.
+    pub async fn finish_attempt(
+        &self,
+        outcome: &AttemptOutcome,
+        delivered: &[DeliveredRow],
+    ) -> Result<FinishedAttempt, QueueError> {
+        let finished = self.store.queue_finish_attempt(outcome, delivered).await?;
+        if finished.removed {
             self.spool.remove(&outcome.id).await;
             tracing::info!(target: "queue", role = "qmgr", "{}: removed", outcome.id);
         }
-        Ok(removed)
+        Ok(finished)
     }
 
     /// Startup cleanup: unfinished receptions in `tmp/` and bodies without a

@@ -3,7 +3,7 @@
 use std::time::Instant;
 
 use havre_directory::{Address, Resolution, Target};
-use havre_mailbox::{DeliveryOutcome, DeliveryRequest};
+use havre_mailbox::{DeliveryRequest, Staged};
 use havre_store::{AttemptOutcome, QueueEntry, QueueRecipient, RecipientStatus, RecipientUpdate};
 
 use crate::dsn::ReportedRecipient;
@@ -129,6 +129,8 @@ impl Relay {
         let pending: Vec<&QueueRecipient> = entry.pending().collect();
         let mut progress: Vec<Progress> = pending.iter().map(|_| Progress::default()).collect();
         let mut remote = Vec::new();
+        // Mailbox copies written, their index rows not yet committed.
+        let mut staged = Vec::new();
         for (i, rcpt) in pending.iter().enumerate() {
             if !body.exists() {
                 progress[i]
@@ -143,11 +145,19 @@ impl Relay {
                     &mut progress[i],
                     i,
                     &mut remote,
+                    &mut staged,
                 )
                 .await;
             }
         }
         if !remote.is_empty() {
+            // Remote servers may take minutes: the local copies are indexed
+            // (shown to their owners) now, not with the outcome.
+            for copy in staged.drain(..) {
+                if let Err(err) = self.local.mailboxes().index_staged(copy).await {
+                    tracing::warn!(target: "relay", "{id}: delivered, not indexed yet (the next sync of the folder will): {err}");
+                }
+            }
             self.deliver_remote(&entry, &body, remote, &mut progress)
                 .await;
         }
@@ -229,11 +239,18 @@ impl Relay {
             }
         }
         havre_queue::fault::reached(havre_queue::fault::ATTEMPT_DELIVERED);
-        // The outcome and, when every recipient is final, the record's
-        // removal: one commit. The next attempt redoes the work if it fails;
-        // the duplicate check keeps that exactly-once.
-        if let Err(err) = self.queue.finish_attempt(&outcome).await {
-            tracing::error!(target: "relay", "{id}: cannot record the attempt: {err}");
+        // The mailbox copies' index rows, the outcome and, when every
+        // recipient is final, the record's removal: one commit. If it fails,
+        // the copies are files without rows (the next sync indexes them) and
+        // the next attempt finds them instead of delivering again.
+        let rows: Vec<_> = staged.iter().map(|s| s.row().clone()).collect();
+        match self.queue.finish_attempt(&outcome, &rows).await {
+            Ok(finished) => {
+                for (copy, uid) in staged.into_iter().zip(finished.uids) {
+                    self.local.mailboxes().staged_indexed(copy, uid).await;
+                }
+            }
+            Err(err) => tracing::error!(target: "relay", "{id}: cannot record the attempt: {err}"),
         }
     }
 
@@ -340,6 +357,7 @@ impl Relay {
         progress: &mut Progress,
         index: usize,
         remote: &mut Vec<RemoteTarget>,
+        staged: &mut Vec<Staged>,
     ) {
         let id = &entry.id;
         let address = match Address::parse(&rcpt.address) {
@@ -408,7 +426,7 @@ impl Relay {
                 Target::Mailbox(mailbox) => {
                     let result = self
                         .local
-                        .deliver(DeliveryRequest {
+                        .stage(DeliveryRequest {
                             mailbox: &mailbox,
                             sender: &entry.sender,
                             message: body,
@@ -417,9 +435,11 @@ impl Relay {
                         })
                         .await;
                     match result {
-                        Ok(DeliveryOutcome::Delivered(_)) => mailboxes.push(mailbox),
-                        Ok(DeliveryOutcome::AlreadyDelivered(_)) => {
-                            tracing::info!(target: "relay", role = "local", "{id}: to=<{mailbox}>, orig_to=<{}>, status=sent (already delivered by an earlier attempt)", rcpt.address);
+                        Ok(copy) => {
+                            if !copy.fresh() {
+                                tracing::info!(target: "relay", role = "local", "{id}: to=<{mailbox}>, orig_to=<{}>, status=sent (already delivered by an earlier attempt)", rcpt.address);
+                            }
+                            staged.push(copy);
                             mailboxes.push(mailbox);
                         }
                         Err(err) => progress

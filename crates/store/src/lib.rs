@@ -135,9 +135,14 @@ pub trait Store: MailStore + BayesStore + Send + Sync + 'static {
     /// count and the time of the next attempt, in one transaction.
     async fn queue_record_attempt(&self, attempt: &AttemptOutcome) -> Result<()>;
     /// [`Store::queue_record_attempt`], and in the same transaction the
-    /// removal of the record when every recipient is now final (one commit,
-    /// one sync per attempt); returns whether the record went.
-    async fn queue_finish_attempt(&self, attempt: &AttemptOutcome) -> Result<bool>;
+    /// index rows of the messages the attempt delivered and the removal of
+    /// the record when every recipient is now final: one commit, one sync
+    /// per attempt.
+    async fn queue_finish_attempt(
+        &self,
+        attempt: &AttemptOutcome,
+        delivered: &[DeliveredRow],
+    ) -> Result<FinishedAttempt>;
     async fn queue_remove(&self, id: &str) -> Result<bool>;
     /// Records that the sender was warned of the delay (once per message).
     async fn queue_mark_warned(&self, id: &str) -> Result<()>;

@@ -683,8 +683,16 @@ impl Store for SqliteStore {
         self.commit(tx).await
     }
 
-    async fn queue_finish_attempt(&self, attempt: &AttemptOutcome) -> Result<bool> {
-        let tx = self.begin().await?;
+    async fn queue_finish_attempt(
+        &self,
+        attempt: &AttemptOutcome,
+        delivered: &[DeliveredRow],
+    ) -> Result<FinishedAttempt> {
+        let mut tx = self.begin().await?;
+        let mut uids = Vec::with_capacity(delivered.len());
+        for row in delivered {
+            uids.push(crate::sqlite_mail::index_delivered(&mut tx, row).await?);
+        }
         let mut tx = record_attempt(tx, attempt).await?;
         let pending: i64 = sqlx::query_scalar(
             "SELECT COUNT(*) FROM queue_recipients WHERE queue_id = ? AND status NOT IN (?, ?)",
@@ -702,7 +710,7 @@ impl Store for SqliteStore {
                 .rows_affected()
                 > 0;
         self.commit(tx).await?;
-        Ok(removed)
+        Ok(FinishedAttempt { removed, uids })
     }
 
     async fn queue_mark_warned(&self, id: &str) -> Result<()> {

@@ -61,6 +61,59 @@ async fn insert_message_row(
     .await
 }
 
+/// A new message in `mailbox_id` at its next UID (or the one it keeps) and
+/// a new mod-sequence: its UID and mod-sequence.
+async fn insert_message(
+    tx: &mut sqlx::Transaction<'_, sqlx::Sqlite>,
+    mailbox_id: i64,
+    message: &NewMessage,
+) -> Result<(u32, u64)> {
+    let row = sqlx::query("SELECT uidnext, highestmodseq FROM mailboxes WHERE id = ?")
+        .bind(mailbox_id)
+        .fetch_optional(&mut **tx)
+        .await?
+        .ok_or_else(|| StoreError::NoSuchMailbox(mailbox_id.to_string()))?;
+    let uidnext = row.try_get::<i64, _>("uidnext")? as u32;
+    let modseq = row.try_get::<i64, _>("highestmodseq")? as u64 + 1;
+    let uid = match message.uid {
+        Some(uid) if uid >= uidnext => uid,
+        _ => uidnext,
+    };
+    insert_message_row(tx, mailbox_id, uid as i64, modseq as i64, message)
+        .await
+        .map_err(|e| already_exists(e, || format!("message {}", message.file)))?;
+    sqlx::query("UPDATE mailboxes SET uidnext = ?, highestmodseq = ? WHERE id = ?")
+        .bind(uid as i64 + 1)
+        .bind(modseq as i64)
+        .bind(mailbox_id)
+        .execute(&mut **tx)
+        .await?;
+    Ok((uid, modseq))
+}
+
+/// The row of a message a delivery attempt wrote, inside the attempt's
+/// transaction. A file indexed already (a sync of the folder after a crash
+/// found it first) keeps its row; a mailbox deleted meanwhile gets none (0).
+pub(crate) async fn index_delivered(
+    tx: &mut sqlx::Transaction<'_, sqlx::Sqlite>,
+    row: &crate::DeliveredRow,
+) -> Result<u32> {
+    let indexed: Option<i64> =
+        sqlx::query_scalar("SELECT uid FROM messages WHERE mailbox_id = ? AND file = ?")
+            .bind(row.mailbox_id)
+            .bind(&row.message.file)
+            .fetch_optional(&mut **tx)
+            .await?;
+    if let Some(uid) = indexed {
+        return Ok(uid as u32);
+    }
+    match insert_message(tx, row.mailbox_id, &row.message).await {
+        Ok((uid, _)) => Ok(uid),
+        Err(StoreError::NoSuchMailbox(_)) => Ok(0),
+        Err(err) => Err(err),
+    }
+}
+
 macro_rules! select_mailbox {
     ($rest:literal) => {
         concat!(
@@ -431,28 +484,9 @@ impl MailStore for SqliteStore {
 
     async fn message_insert(&self, mailbox_id: i64, message: &NewMessage) -> Result<(u32, u64)> {
         let mut tx = self.begin().await?;
-        let row = sqlx::query("SELECT uidnext, highestmodseq FROM mailboxes WHERE id = ?")
-            .bind(mailbox_id)
-            .fetch_optional(&mut *tx)
-            .await?
-            .ok_or_else(|| StoreError::NoSuchMailbox(mailbox_id.to_string()))?;
-        let uidnext = row.try_get::<i64, _>("uidnext")? as u32;
-        let modseq = row.try_get::<i64, _>("highestmodseq")? as u64 + 1;
-        let uid = match message.uid {
-            Some(uid) if uid >= uidnext => uid,
-            _ => uidnext,
-        };
-        insert_message_row(&mut tx, mailbox_id, uid as i64, modseq as i64, message)
-            .await
-            .map_err(|e| already_exists(e, || format!("message {}", message.file)))?;
-        sqlx::query("UPDATE mailboxes SET uidnext = ?, highestmodseq = ? WHERE id = ?")
-            .bind(uid as i64 + 1)
-            .bind(modseq as i64)
-            .bind(mailbox_id)
-            .execute(&mut *tx)
-            .await?;
+        let given = insert_message(&mut tx, mailbox_id, message).await?;
         self.commit(tx).await?;
-        Ok((uid, modseq))
+        Ok(given)
     }
 
     async fn message_insert_all(
