@@ -115,10 +115,19 @@ impl Mailboxes {
         self.uidlist_after_index(&staged, uid).await;
     }
 
+    /// The UID into `dovecot-uidlist`, fsynced after the folder's lock is
+    /// released: concurrent deliveries to the folder share the fsync.
     async fn uidlist_after_index(&self, staged: &Staged, uid: u32) {
-        let mut folder = self.folders.lock(staged.mailbox.id).await;
         let written = crate::dovecot::written_record(uid, &staged.path);
-        self.refresh_uidlist(&staged.user, &staged.mailbox, &mut folder, written)
-            .await;
+        let appended = {
+            let mut folder = self.folders.lock(staged.mailbox.id).await;
+            self.refresh_uidlist_unsynced(&staged.user, &staged.mailbox, &mut folder, written)
+                .await
+        };
+        if appended {
+            let maildir = self.maildir_of(&staged.user, &staged.mailbox.name);
+            self.sync_uidlist(&staged.user, &staged.mailbox, maildir)
+                .await;
+        }
     }
 }
