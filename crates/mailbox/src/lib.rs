@@ -235,6 +235,37 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn a_staged_copy_is_left_to_its_writer_and_indexed_by_sync_if_its_commit_never_comes() {
+        let (_dir, local, spool) = setup().await;
+        let user = "alice@example.test";
+        local.deliver(request(&spool, false)).await.unwrap();
+        let mut second = request(&spool, false);
+        second.message_id = "0123ABCE";
+        let staged = local.stage(second).await.unwrap();
+        assert!(staged.fresh());
+        let mailboxes = local.mailboxes();
+        let inbox = mailboxes.get(user, "INBOX").await.unwrap().unwrap();
+        // Written and durable, but its row commits with the caller's
+        // transaction: a session's sync must not take it meanwhile.
+        assert_eq!(local.maildir_of(user).messages().unwrap().len(), 2);
+        assert_eq!(mailboxes.sync(user, &inbox).await.unwrap(), 0);
+        assert_eq!(staged.row().mailbox_id, inbox.id);
+        // The commit failed (the attempt is dropped): the file is the
+        // folder's like any file without a row.
+        drop(staged);
+        assert_eq!(mailboxes.sync(user, &inbox).await.unwrap(), 1);
+        let uids: Vec<u32> = mailboxes
+            .store()
+            .message_list(inbox.id)
+            .await
+            .unwrap()
+            .iter()
+            .map(|m| m.uid)
+            .collect();
+        assert_eq!(uids, [1, 2]);
+    }
+
+    #[tokio::test]
     async fn a_file_written_but_not_indexed_gets_its_uid_at_the_next_sync() {
         let (_dir, local, spool) = setup().await;
         local.deliver(request(&spool, false)).await.unwrap();
