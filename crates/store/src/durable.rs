@@ -158,6 +158,25 @@ mod tests {
         assert_eq!(store.queue_list().await.unwrap().len(), 40);
     }
 
+    #[tokio::test]
+    async fn a_database_opened_through_a_symbolic_link_syncs_the_real_wal() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir(dir.path().join("real")).unwrap();
+        let store = SqliteStore::open(&dir.path().join("real/havre.db"))
+            .await
+            .unwrap();
+        drop(store);
+        let link = dir.path().join("havre.db");
+        std::os::unix::fs::symlink(dir.path().join("real/havre.db"), &link).unwrap();
+        let store = SqliteStore::open(&link).await.unwrap();
+        store.add_domain("example.test").await.unwrap();
+        let wal = store.wal.as_ref().unwrap();
+        assert_eq!(wal.path(), dir.path().join("real/havre.db-wal"));
+        let synced = wal.known.lock().unwrap().map(|(_, ino)| ino);
+        let real = std::fs::metadata(dir.path().join("real/havre.db-wal")).unwrap();
+        assert_eq!(synced, Some(real.ino()));
+    }
+
     #[test]
     fn a_wal_removed_and_made_again_is_synced_with_its_directory() {
         let dir = tempfile::tempdir().unwrap();

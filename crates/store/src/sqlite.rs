@@ -28,7 +28,7 @@ pub struct SqliteStore {
     pub(crate) writer: SqlitePool,
     reader: SqlitePool,
     /// `None` in memory: nothing to sync.
-    wal: Option<Arc<WalSync>>,
+    pub(crate) wal: Option<Arc<WalSync>>,
 }
 
 pub(crate) fn now() -> i64 {
@@ -68,12 +68,33 @@ impl SqliteStore {
             .max_connections(4)
             .connect_with(options.read_only(true))
             .await?;
+        // SQLite names the WAL after the database's real path (symbolic
+        // links resolved): syncing a `-wal` beside a link would sync nothing.
+        let real = std::fs::canonicalize(path).map_err(|source| StoreError::Io {
+            path: path.display().to_string(),
+            source,
+        })?;
+        let wal = Arc::new(WalSync::new(&real));
         let store = SqliteStore {
             writer,
             reader,
-            wal: Some(Arc::new(WalSync::new(path))),
+            wal: Some(wal.clone()),
         };
         store.migrate().await?;
+        let mode: String = sqlx::query_scalar("PRAGMA journal_mode")
+            .fetch_one(&store.writer)
+            .await?;
+        // The pools hold connections open, so a WAL database has its `-wal`
+        // now; a sync that found none would take it for checkpointed.
+        if mode.eq_ignore_ascii_case("wal") && !wal.path().exists() {
+            return Err(StoreError::Io {
+                path: wal.path().display().to_string(),
+                source: std::io::Error::new(
+                    std::io::ErrorKind::NotFound,
+                    "the database is in WAL mode but its -wal file is not where it was expected",
+                ),
+            });
+        }
         Ok(store)
     }
 
