@@ -105,8 +105,10 @@ impl RemoteTarget {
 
 impl Relay {
     pub(crate) async fn attempt(&self, entry: QueueEntry) {
-        let started = Instant::now();
         let id = entry.id.clone();
+        // Its 250 (or 451) first: see `Queue::received`.
+        self.queue.received(&id).await;
+        let started = Instant::now();
         let body = self.queue.spool().message_path(&id);
         if entry.recipients.is_empty() {
             // Only an older version queued these (an alias loop accepted at
