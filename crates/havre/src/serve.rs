@@ -266,6 +266,11 @@ const GOODBYE: Duration = Duration::from_secs(2);
 async fn shared(loaded: &LoadedConfig) -> anyhow::Result<Shared> {
     let config = &loaded.config;
     havre_queue::set_node_id(config.server.node_id);
+    // The crash tests' kill points (havre_queue::fault); never set in service.
+    if let Ok(spec) = std::env::var("HAVRE_FAULT") {
+        havre_queue::fault::arm(&spec).map_err(anyhow::Error::msg)?;
+        tracing::warn!(target: "serve", "fault point armed: {spec} (HAVRE_FAULT): this process will kill itself there");
+    }
     let store = locate::open_store(loaded).await?;
     let spool_dir = loaded.data_dir().join("queue");
     let spool = Spool::open(&spool_dir)?;

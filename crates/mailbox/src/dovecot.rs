@@ -400,22 +400,64 @@ impl Mailboxes {
         folder: &mut Folder,
         written: Option<UidlistRecord>,
     ) {
-        if let Err(e) = self
-            .try_refresh_uidlist(user, mailbox, folder, written)
+        if self
+            .refresh_uidlist_unsynced(user, mailbox, folder, written)
             .await
         {
-            folder.uidlist = None;
-            tracing::warn!(target: "mailbox", "user=<{user}> {}: dovecot-uidlist not updated: {e}", mailbox.name);
+            let dir = self.maildir_of(user, &mailbox.name);
+            self.sync_uidlist(user, mailbox, dir).await;
         }
     }
 
+    /// [`Mailboxes::refresh_uidlist`] that leaves the fsync of an append to
+    /// the caller (true: one is due, [`Mailboxes::sync_uidlist`]), which
+    /// makes it after releasing the folder's lock: deliveries to one folder
+    /// then share it.
+    pub(crate) async fn refresh_uidlist_unsynced(
+        &self,
+        user: &str,
+        mailbox: &MailboxRecord,
+        folder: &mut Folder,
+        written: Option<UidlistRecord>,
+    ) -> bool {
+        match self
+            .try_refresh_uidlist(user, mailbox, folder, written)
+            .await
+        {
+            Ok(appended) => appended,
+            Err(e) => {
+                folder.uidlist = None;
+                tracing::warn!(target: "mailbox", "user=<{user}> {}: dovecot-uidlist not updated: {e}", mailbox.name);
+                false
+            }
+        }
+    }
+
+    /// The fsync [`Mailboxes::refresh_uidlist_unsynced`] left due.
+    pub(crate) async fn sync_uidlist(
+        &self,
+        user: &str,
+        mailbox: &MailboxRecord,
+        maildir: Result<Maildir, MailboxError>,
+    ) {
+        let synced = match maildir {
+            Ok(dir) => blocking(move || Ok(dir.sync_uidlist()?)).await,
+            Err(e) => Err(e),
+        };
+        if let Err(e) = synced {
+            tracing::warn!(target: "mailbox", "user=<{user}> {}: dovecot-uidlist not synced: {e}", mailbox.name);
+        }
+    }
+
+    /// Appends what the file lacks or rewrites it (synced); true when
+    /// records were appended without their fsync.
     async fn try_refresh_uidlist(
         &self,
         user: &str,
         mailbox: &MailboxRecord,
         folder: &mut Folder,
         written: Option<UidlistRecord>,
-    ) -> Result<(), MailboxError> {
+    ) -> Result<bool, MailboxError> {
         let maildir = self.maildir_of(user, &mailbox.name)?;
         // Another writer between our look and our append makes us read again.
         for _ in 0..3 {
@@ -423,7 +465,7 @@ impl Mailboxes {
                 // Checked against the index as it is now (an import may have
                 // given the mailbox another UIDVALIDITY).
                 let Some(fresh) = self.store().mailbox_by_id(mailbox.id).await? else {
-                    return Ok(());
+                    return Ok(false);
                 };
                 folder.uidlist = Some(self.load_uidlist(&maildir, &fresh).await?);
                 continue;
@@ -442,14 +484,14 @@ impl Mailboxes {
                 // Nothing to add: still the file we know?
                 let dir = maildir.clone();
                 if blocking(move || Ok(dir.uidlist_id()?)).await? == Some(known.id) {
-                    return Ok(());
+                    return Ok(false);
                 }
                 folder.uidlist = None;
                 continue;
             };
             let count = missing.len();
             let dir = maildir.clone();
-            match blocking(move || Ok(dir.append_uidlist(known.id, &missing)?)).await? {
+            match blocking(move || Ok(dir.append_uidlist_unsynced(known.id, &missing)?)).await? {
                 Some(id) => {
                     folder.uidlist = Some(UidlistState {
                         id,
@@ -457,12 +499,12 @@ impl Mailboxes {
                         records: known.records + count,
                         ..known
                     });
-                    return Ok(());
+                    return Ok(true);
                 }
                 None => folder.uidlist = None,
             }
         }
-        Ok(())
+        Ok(false)
     }
 
     /// Reads the folder's `dovecot-uidlist` and checks it against the index;

@@ -31,6 +31,7 @@ mod notify;
 mod quarantine;
 mod search_index;
 mod snapshot;
+mod staged;
 mod sync;
 
 use std::path::Path;
@@ -45,6 +46,7 @@ pub use mailboxes::{Appended, DEFAULT_FOLDERS, MailboxError, Mailboxes, Transfer
 pub use notify::{CAPACITY as NOTIFY_CAPACITY, Change, MessageChange, Notifier};
 pub use quarantine::QUARANTINE_HEADER;
 pub use snapshot::{Snapshot, Snapshots};
+pub use staged::Staged;
 
 /// What a delivery did.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -89,10 +91,26 @@ impl LocalDelivery {
         self.mailboxes.root_of(user)
     }
 
+    /// Delivers and indexes (its own commit): durable and visible when
+    /// this returns.
     pub async fn deliver(
         &self,
         request: DeliveryRequest<'_>,
     ) -> Result<DeliveryOutcome, MailboxError> {
+        let staged = self.stage(request).await?;
+        let fresh = staged.fresh();
+        let uid = self.mailboxes.index_staged(staged).await?;
+        Ok(if fresh {
+            DeliveryOutcome::Delivered(uid)
+        } else {
+            DeliveryOutcome::AlreadyDelivered(uid)
+        })
+    }
+
+    /// Delivers durably without committing the index row: the caller
+    /// commits [`Staged::row`] with its own changes, then hands it to
+    /// [`Mailboxes::staged_indexed`] (see `staged.rs`).
+    pub async fn stage(&self, request: DeliveryRequest<'_>) -> Result<Staged, MailboxError> {
         let user = request.mailbox.to_lowercase();
         let inbox = match self.mailboxes.get(&user, "INBOX").await? {
             Some(inbox) => inbox,
@@ -116,9 +134,8 @@ impl LocalDelivery {
             "Return-Path: <{}>\r\nDelivered-To: {}\r\n",
             request.sender, request.mailbox
         );
-        let (uid, fresh) = self
-            .mailboxes
-            .deliver_file(
+        self.mailboxes
+            .stage_file(
                 &user,
                 &target,
                 &unique_name(request.message_id, &user),
@@ -126,12 +143,7 @@ impl LocalDelivery {
                 request.message,
                 request.check_duplicate,
             )
-            .await?;
-        Ok(if fresh {
-            DeliveryOutcome::Delivered(uid)
-        } else {
-            DeliveryOutcome::AlreadyDelivered(uid)
-        })
+            .await
     }
 }
 
@@ -223,6 +235,37 @@ mod tests {
                 .len(),
             1
         );
+    }
+
+    #[tokio::test]
+    async fn a_staged_copy_is_left_to_its_writer_and_indexed_by_sync_if_its_commit_never_comes() {
+        let (_dir, local, spool) = setup().await;
+        let user = "alice@example.test";
+        local.deliver(request(&spool, false)).await.unwrap();
+        let mut second = request(&spool, false);
+        second.message_id = "0123ABCE";
+        let staged = local.stage(second).await.unwrap();
+        assert!(staged.fresh());
+        let mailboxes = local.mailboxes();
+        let inbox = mailboxes.get(user, "INBOX").await.unwrap().unwrap();
+        // Written and durable, but its row commits with the caller's
+        // transaction: a session's sync must not take it meanwhile.
+        assert_eq!(local.maildir_of(user).messages().unwrap().len(), 2);
+        assert_eq!(mailboxes.sync(user, &inbox).await.unwrap(), 0);
+        assert_eq!(staged.row().mailbox_id, inbox.id);
+        // The commit failed (the attempt is dropped): the file is the
+        // folder's like any file without a row.
+        drop(staged);
+        assert_eq!(mailboxes.sync(user, &inbox).await.unwrap(), 1);
+        let uids: Vec<u32> = mailboxes
+            .store()
+            .message_list(inbox.id)
+            .await
+            .unwrap()
+            .iter()
+            .map(|m| m.uid)
+            .collect();
+        assert_eq!(uids, [1, 2]);
     }
 
     #[tokio::test]

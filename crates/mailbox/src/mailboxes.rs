@@ -434,35 +434,11 @@ impl Mailboxes {
         source: &Path,
         check_duplicate: bool,
     ) -> Result<(u32, bool), MailboxError> {
-        let maildir = self.maildir_of(user, &mailbox.name)?;
-        let _writing = self.in_flight.begin(unique);
-        let unique = unique.to_string();
-        let hostname = self.hostname.clone();
-        let source = source.to_path_buf();
-        let (path, fresh) = blocking(move || {
-            maildir.create()?;
-            if check_duplicate && let Some(found) = maildir.find_delivered(&unique)? {
-                return Ok((found, false));
-            }
-            let mut body = std::fs::File::open(&source).map_err(|e| MailboxError::Io {
-                path: source.clone(),
-                source: e,
-            })?;
-            let path = maildir.deliver(
-                &unique,
-                &hostname,
-                &header,
-                &mut body,
-                std::time::SystemTime::now(),
-            )?;
-            Ok((path, true))
-        })
-        .await?;
-        let uid = self.index_file(user, mailbox, &path, Vec::new()).await?;
-        let mut folder = self.folders.lock(mailbox.id).await;
-        let written = crate::dovecot::written_record(uid, &path);
-        self.refresh_uidlist(user, mailbox, &mut folder, written)
-            .await;
+        let staged = self
+            .stage_file(user, mailbox, unique, header, source, check_duplicate)
+            .await?;
+        let fresh = staged.fresh();
+        let uid = self.index_staged(staged).await?;
         Ok((uid, fresh))
     }
 

@@ -1,6 +1,6 @@
 //! Small file-system helpers for the durability rules of the crate.
 
-use std::fs::{DirBuilder, File};
+use std::fs::DirBuilder;
 use std::io::ErrorKind;
 use std::os::unix::fs::DirBuilderExt;
 use std::path::Path;
@@ -34,10 +34,10 @@ pub(crate) fn ensure_dir(dir: &Path, recursive: bool) -> Result<bool, MaildirErr
 
 /// fsyncs a directory, which is what makes a file created or renamed in
 /// it survive a crash (the file's own fsync does not cover its name).
+/// Concurrent deliveries to one folder share the fsync (group sync): one
+/// that began after the caller's rename covers it.
 pub(crate) fn sync_dir(dir: &Path) -> Result<(), MaildirError> {
-    File::open(dir)
-        .and_then(|d| d.sync_all())
-        .map_err(io_at(dir))
+    havre_fsync::sync_dir(dir).map_err(io_at(dir))
 }
 
 /// Syncs the parent of a path that was just created in it.

@@ -222,10 +222,25 @@ impl Maildir {
     }
 
     /// Appends `records` to `dovecot-uidlist` under its lock, if the file is
-    /// still the version `expected` (the caller read or wrote it): returns
-    /// the version after the append, or `None`, appending nothing, when the
-    /// file changed since (the caller reads it again).
+    /// still the version `expected` (the caller read or wrote it), and
+    /// fsyncs it: returns the version after the append, or `None`, appending
+    /// nothing, when the file changed since (the caller reads it again).
     pub fn append_uidlist(
+        &self,
+        expected: FileId,
+        records: &[UidlistRecord],
+    ) -> Result<Option<FileId>, MaildirError> {
+        let appended = self.append_uidlist_unsynced(expected, records)?;
+        if appended.is_some() {
+            self.sync_uidlist()?;
+        }
+        Ok(appended)
+    }
+
+    /// [`Maildir::append_uidlist`] without the fsync, for a caller that
+    /// calls [`Maildir::sync_uidlist`] once its own locks are released, so
+    /// that concurrent appenders share one fsync.
+    pub fn append_uidlist_unsynced(
         &self,
         expected: FileId,
         records: &[UidlistRecord],
@@ -241,9 +256,16 @@ impl Maildir {
             .map_err(io_at(&path))?;
         let text: String = records.iter().map(UidlistRecord::render).collect();
         file.write_all(text.as_bytes()).map_err(io_at(&path))?;
-        file.sync_data().map_err(io_at(&path))?;
         let meta = file.metadata().map_err(io_at(&path))?;
         Ok(Some(FileId::of(&meta)))
+    }
+
+    /// fsyncs `dovecot-uidlist`, shared with concurrent callers (group
+    /// sync). The file named now is synced: one that replaced it since was
+    /// synced by its writer before its rename, with whatever it lists.
+    pub fn sync_uidlist(&self) -> Result<(), MaildirError> {
+        let path = self.root.join(UIDLIST);
+        havre_fsync::sync_file(&path).map_err(io_at(&path))
     }
 }
 

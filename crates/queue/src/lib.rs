@@ -13,7 +13,9 @@
 //! A crash before step 2 leaves a spool file without a record: it was never
 //! acknowledged, and [`Queue::sweep`] removes it at the next start. When every
 //! recipient is final the record is removed first and the file second, so a
-//! crash in between again leaves only an orphan file.
+//! crash in between again leaves only an orphan file. The last attempt's
+//! outcome and the record's removal are one transaction
+//! ([`Queue::finish_attempt`]).
 //!
 //! Queue ids are unique by construction, like Postfix's long queue ids: 13
 //! hex digits of microseconds since the epoch, strictly increasing within a
@@ -24,14 +26,16 @@
 //! the same id: spool files are created with `O_EXCL` and moved into `msg/`
 //! with link(2), which refuses an existing name.
 
+pub mod fault;
 mod operator;
 mod quarantine;
 mod spool;
 
+use std::collections::HashSet;
 use std::sync::atomic::{AtomicU8, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
-use havre_store::{QueueEntry, Store, StoreError};
+use havre_store::{AttemptOutcome, DeliveredRow, FinishedAttempt, QueueEntry, Store, StoreError};
 use tokio::sync::Notify;
 
 pub use spool::{Spool, SpoolFile};
@@ -119,6 +123,23 @@ pub struct Queue {
     /// queued is attempted without a scan of the queue: two reads of the
     /// store fewer per message.
     news: Mutex<News>,
+    /// Messages whose record is committed but whose enqueue has not
+    /// returned (the sync, the read-back): not to be delivered yet.
+    receiving: Mutex<HashSet<String>>,
+    received: Notify,
+}
+
+/// An enqueue under way; its end (or cancellation) wakes who waits for it.
+struct Receiving<'a> {
+    queue: &'a Queue,
+    id: String,
+}
+
+impl Drop for Receiving<'_> {
+    fn drop(&mut self) {
+        self.queue.receiving().remove(&self.id);
+        self.queue.received.notify_waiters();
+    }
 }
 
 impl Queue {
@@ -128,6 +149,29 @@ impl Queue {
             spool,
             arrivals: Notify::new(),
             news: Mutex::new(News::default()),
+            receiving: Mutex::default(),
+            received: Notify::new(),
+        }
+    }
+
+    fn receiving(&self) -> std::sync::MutexGuard<'_, HashSet<String>> {
+        self.receiving.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Returns once no enqueue of `id` is under way. The relay waits here
+    /// before an attempt: a record is visible to it from its commit, before
+    /// its sync and its read-back; delivered and removed in between, the
+    /// read-back would not find it and the client would be told 451 for a
+    /// message it then sends again.
+    pub async fn received(&self, id: &str) {
+        loop {
+            let done = self.received.notified();
+            tokio::pin!(done);
+            done.as_mut().enable();
+            if !self.receiving().contains(id) {
+                return;
+            }
+            done.await;
         }
     }
 
@@ -143,8 +187,13 @@ impl Queue {
     /// returns `Ok`, the message survives any crash and may be acknowledged.
     pub async fn enqueue(&self, body: SpoolFile, entry: &QueueEntry) -> Result<(), QueueError> {
         body.commit().await?;
+        self.receiving().insert(entry.id.clone());
+        let _receiving = Receiving {
+            queue: self,
+            id: entry.id.clone(),
+        };
         match self.store.queue_insert(entry).await {
-            Ok(()) => {}
+            Ok(()) => fault::reached(fault::ENQUEUE_COMMITTED),
             // The id belongs to another message: its body is not ours to remove.
             Err(err @ StoreError::AlreadyExists(_)) => return Err(err.into()),
             Err(err) => {
@@ -205,6 +254,22 @@ impl Queue {
         Ok(())
     }
 
+    /// Records a delivery attempt's outcome with the index rows of what it
+    /// delivered and, in the same transaction, removes the record when every
+    /// recipient is final; then its body.
+    pub async fn finish_attempt(
+        &self,
+        outcome: &AttemptOutcome,
+        delivered: &[DeliveredRow],
+    ) -> Result<FinishedAttempt, QueueError> {
+        let finished = self.store.queue_finish_attempt(outcome, delivered).await?;
+        if finished.removed {
+            self.spool.remove(&outcome.id).await;
+            tracing::info!(target: "queue", role = "qmgr", "{}: removed", outcome.id);
+        }
+        Ok(finished)
+    }
+
     /// Startup cleanup: unfinished receptions in `tmp/` and bodies without a
     /// record (never acknowledged, or already delivered) are deleted.
     /// Returns how many files went.
@@ -247,6 +312,36 @@ mod tests {
         all.sort();
         all.dedup();
         assert_eq!(all.len(), made, "two queue ids were equal");
+    }
+
+    #[tokio::test]
+    async fn the_relay_waits_for_an_enqueue_to_answer_before_it_delivers() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Arc::new(havre_store::SqliteStore::memory().await.unwrap());
+        let queue = Arc::new(Queue::new(store, Spool::open(dir.path()).unwrap()));
+        let receiving = Receiving {
+            queue: &queue,
+            id: "0A".into(),
+        };
+        queue.receiving().insert("0A".into());
+        let waiter = {
+            let queue = queue.clone();
+            tokio::spawn(async move { queue.received("0A").await })
+        };
+        // Another message's enqueue ending does not release it.
+        drop(Receiving {
+            queue: &queue,
+            id: "0B".into(),
+        });
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        assert!(!waiter.is_finished(), "delivered before its 250");
+        drop(receiving);
+        tokio::time::timeout(std::time::Duration::from_secs(5), waiter)
+            .await
+            .expect("still waiting after the enqueue ended")
+            .unwrap();
+        // Nothing under way: no wait at all.
+        queue.received("0C").await;
     }
 
     #[test]

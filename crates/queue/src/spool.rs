@@ -178,9 +178,10 @@ impl SpoolFile {
             .unwrap_or(Path::new("."))
             .to_path_buf();
         let tmp = self.tmp.clone();
+        // Concurrent enqueues share the directory's fsync (group sync).
         let synced = tokio::task::spawn_blocking(move || {
             std::fs::remove_file(&tmp)?;
-            std::fs::File::open(&dir)?.sync_all()
+            havre_fsync::sync_dir(&dir)
         })
         .await
         .map_err(|e| QueueError::Spool {
@@ -192,6 +193,29 @@ impl SpoolFile {
             let _ = tokio::fs::remove_file(&self.final_path).await;
         }
         synced
+    }
+
+    /// Moves the body into `msg/` without making it durable: for a body
+    /// that is only read from while the client waits (LMTP copies it into
+    /// each mailbox, fsyncing each copy, and removes it before the session
+    /// goes on). A crash leaves at most an orphan the startup sweep removes,
+    /// and the client, having no reply, sends the message again.
+    pub async fn commit_transient(mut self) -> Result<(), QueueError> {
+        let moved = self.move_unsynced().await;
+        if moved.is_err() {
+            let _ = tokio::fs::remove_file(&self.tmp).await;
+        }
+        moved
+    }
+
+    async fn move_unsynced(&mut self) -> Result<(), QueueError> {
+        self.writer.flush().await.map_err(io_err(&self.tmp))?;
+        tokio::fs::hard_link(&self.tmp, &self.final_path)
+            .await
+            .map_err(io_err(&self.final_path))?;
+        self.committed = true;
+        let _ = tokio::fs::remove_file(&self.tmp).await;
+        Ok(())
     }
 
     /// Everything written so far, read back from the file, which is then

@@ -1,7 +1,7 @@
 //! One delivery attempt of one queued message.
 
 use havre_directory::{Address, Resolution, Target};
-use havre_mailbox::{DeliveryOutcome, DeliveryRequest};
+use havre_mailbox::{DeliveryRequest, Staged};
 use havre_store::{AttemptOutcome, QueueEntry, QueueRecipient, RecipientStatus, RecipientUpdate};
 
 use crate::dsn::ReportedRecipient;
@@ -104,6 +104,8 @@ impl RemoteTarget {
 impl Relay {
     pub(crate) async fn attempt(&self, entry: QueueEntry) {
         let id = entry.id.clone();
+        // Its 250 (or 451) first: see `Queue::received`.
+        self.queue.received(&id).await;
         let body = self.queue.spool().message_path(&id);
         if entry.recipients.is_empty() {
             // Only an older version queued these (an alias loop accepted at
@@ -126,6 +128,8 @@ impl Relay {
         let pending: Vec<&QueueRecipient> = entry.pending().collect();
         let mut progress: Vec<Progress> = pending.iter().map(|_| Progress::default()).collect();
         let mut remote = Vec::new();
+        // Mailbox copies written, their index rows not yet committed.
+        let mut staged = Vec::new();
         for (i, rcpt) in pending.iter().enumerate() {
             if !body.exists() {
                 progress[i]
@@ -140,11 +144,19 @@ impl Relay {
                     &mut progress[i],
                     i,
                     &mut remote,
+                    &mut staged,
                 )
                 .await;
             }
         }
         if !remote.is_empty() {
+            // Remote servers may take minutes: the local copies are indexed
+            // (shown to their owners) now, not with the outcome.
+            for copy in staged.drain(..) {
+                if let Err(err) = self.local.mailboxes().index_staged(copy).await {
+                    tracing::warn!(target: "relay", "{id}: delivered, not indexed yet (the next sync of the folder will): {err}");
+                }
+            }
             self.deliver_remote(&entry, &body, remote, &mut progress)
                 .await;
         }
@@ -201,12 +213,6 @@ impl Relay {
                 reply: text,
             });
         }
-        let done = entry.recipients.iter().all(|r| {
-            r.status.is_final()
-                || updates
-                    .iter()
-                    .any(|u| u.idx == r.idx && u.status.is_final())
-        });
         let outcome = AttemptOutcome {
             id: id.clone(),
             updates,
@@ -230,13 +236,19 @@ impl Relay {
                 tracing::error!(target: "relay", "{id}: cannot record the delay warning: {err}");
             }
         }
-        if let Err(err) = self.queue.store().queue_record_attempt(&outcome).await {
-            // The next attempt redoes the work; the duplicate check keeps it exactly-once.
-            tracing::error!(target: "relay", "{id}: cannot record the attempt: {err}");
-            return;
-        }
-        if done && let Err(err) = self.queue.remove(&id).await {
-            tracing::error!(target: "relay", "{id}: cannot remove: {err}");
+        havre_queue::fault::reached(havre_queue::fault::ATTEMPT_DELIVERED);
+        // The mailbox copies' index rows, the outcome and, when every
+        // recipient is final, the record's removal: one commit. If it fails,
+        // the copies are files without rows (the next sync indexes them) and
+        // the next attempt finds them instead of delivering again.
+        let rows: Vec<_> = staged.iter().map(|s| s.row().clone()).collect();
+        match self.queue.finish_attempt(&outcome, &rows).await {
+            Ok(finished) => {
+                for (copy, uid) in staged.into_iter().zip(finished.uids) {
+                    self.local.mailboxes().staged_indexed(copy, uid).await;
+                }
+            }
+            Err(err) => tracing::error!(target: "relay", "{id}: cannot record the attempt: {err}"),
         }
     }
 
@@ -343,6 +355,7 @@ impl Relay {
         progress: &mut Progress,
         index: usize,
         remote: &mut Vec<RemoteTarget>,
+        staged: &mut Vec<Staged>,
     ) {
         let id = &entry.id;
         let address = match Address::parse(&rcpt.address) {
@@ -411,7 +424,7 @@ impl Relay {
                 Target::Mailbox(mailbox) => {
                     let result = self
                         .local
-                        .deliver(DeliveryRequest {
+                        .stage(DeliveryRequest {
                             mailbox: &mailbox,
                             sender: &entry.sender,
                             message: body,
@@ -420,9 +433,11 @@ impl Relay {
                         })
                         .await;
                     match result {
-                        Ok(DeliveryOutcome::Delivered(_)) => mailboxes.push(mailbox),
-                        Ok(DeliveryOutcome::AlreadyDelivered(_)) => {
-                            tracing::info!(target: "relay", role = "local", "{id}: to=<{mailbox}>, orig_to=<{}>, status=sent (already delivered by an earlier attempt)", rcpt.address);
+                        Ok(copy) => {
+                            if !copy.fresh() {
+                                tracing::info!(target: "relay", role = "local", "{id}: to=<{mailbox}>, orig_to=<{}>, status=sent (already delivered by an earlier attempt)", rcpt.address);
+                            }
+                            staged.push(copy);
                             mailboxes.push(mailbox);
                         }
                         Err(err) => progress

@@ -1361,9 +1361,11 @@ impl Session {
         };
         let spool = self.services.queue.spool();
         let path = spool.message_path(&tx.id);
-        // Committed as a spool file without a queue record: a crash leaves an
-        // orphan that the startup sweep removes, never a half message.
-        if let Err(err) = file.commit().await {
+        // A spool file without a queue record, and not fsynced: only the
+        // mailbox copies must be durable before each 250 (they are), and a
+        // crash before the replies leaves an orphan that the startup sweep
+        // removes while the client, unanswered, sends the message again.
+        if let Err(err) = file.commit_transient().await {
             tracing::error!(target: "smtp", "{}: cannot write the message: {err}", tx.id);
             return vec![write_error_reply(&err); tx.recipients.len()];
         }

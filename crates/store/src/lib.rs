@@ -2,7 +2,9 @@
 //!
 //! Domains, users, aliases and the queue's records live behind the [`Store`]
 //! trait. The embedded implementation ([`SqliteStore`]) is SQLite in WAL mode with
-//! `synchronous=FULL`, so a successful call that writes has reached the disk. A
+//! `synchronous=NORMAL` and a group fsync of the WAL after each commit, so a
+//! successful call that writes has reached the disk (concurrent writers share
+//! the fsync: see `durable.rs` for why that is sound). A
 //! PostgreSQL implementation for clusters will satisfy the same trait; the layers
 //! above (directory, queue, relay, CLI) only ever see `Arc<dyn Store>`.
 //!
@@ -19,6 +21,7 @@
 //! exist ([`StoreError::NoSuchDomain`]).
 
 mod bayes;
+mod durable;
 mod flags;
 mod mail;
 mod migrations;
@@ -135,6 +138,15 @@ pub trait Store: MailStore + BayesStore + SearchStore + Send + Sync + 'static {
     /// Records the outcome of one delivery attempt: recipient statuses, attempt
     /// count and the time of the next attempt, in one transaction.
     async fn queue_record_attempt(&self, attempt: &AttemptOutcome) -> Result<()>;
+    /// [`Store::queue_record_attempt`], and in the same transaction the
+    /// index rows of the messages the attempt delivered and the removal of
+    /// the record when every recipient is now final: one commit, one sync
+    /// per attempt.
+    async fn queue_finish_attempt(
+        &self,
+        attempt: &AttemptOutcome,
+        delivered: &[DeliveredRow],
+    ) -> Result<FinishedAttempt>;
     async fn queue_remove(&self, id: &str) -> Result<bool>;
     /// Records that the sender was warned of the delay (once per message).
     async fn queue_mark_warned(&self, id: &str) -> Result<()>;

@@ -131,6 +131,24 @@ pub struct RecipientUpdate {
     pub reply: String,
 }
 
+/// A message a delivery attempt wrote into a mailbox: its index row
+/// commits with the attempt's outcome ([`crate::Store::queue_finish_attempt`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeliveredRow {
+    pub mailbox_id: i64,
+    pub message: crate::NewMessage,
+}
+
+/// What finishing an attempt did.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct FinishedAttempt {
+    /// Every recipient was final: the record went.
+    pub removed: bool,
+    /// Per [`DeliveredRow`], in order: its UID (the row already there when
+    /// the file was indexed before), 0 when the mailbox no longer exists.
+    pub uids: Vec<u32>,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AttemptOutcome {
     pub id: String,

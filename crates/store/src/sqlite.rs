@@ -1,4 +1,6 @@
-//! The embedded store: SQLite in WAL mode, `synchronous=FULL`.
+//! The embedded store: SQLite in WAL mode, `synchronous=NORMAL` and a
+//! group fsync of the WAL after each write that answers someone (see
+//! `durable.rs`).
 //!
 //! One writer connection (SQLite has a single writer anyway, and a lone writer
 //! never hits `SQLITE_BUSY_SNAPSHOT`) and a small pool of readers. Other
@@ -6,21 +8,27 @@
 
 use std::path::Path;
 use std::str::FromStr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
 use sqlx::sqlite::{
-    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteRow,
-    SqliteSynchronous,
+    SqliteArguments, SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions,
+    SqliteQueryResult, SqliteRow, SqliteSynchronous,
 };
 use sqlx::{Row, Sqlite, Transaction};
 
+use crate::durable::WalSync;
 use crate::migrations::MIGRATIONS;
 use crate::*;
 
 pub struct SqliteStore {
-    writer: SqlitePool,
+    /// Reached only through `begin`/`commit` and `write`, which make what
+    /// they commit durable before returning.
+    pub(crate) writer: SqlitePool,
     reader: SqlitePool,
+    /// `None` in memory: nothing to sync.
+    pub(crate) wal: Option<Arc<WalSync>>,
 }
 
 pub(crate) fn now() -> i64 {
@@ -47,7 +55,8 @@ impl SqliteStore {
             .filename(path)
             .create_if_missing(true)
             .journal_mode(SqliteJournalMode::Wal)
-            .synchronous(SqliteSynchronous::Full)
+            // Commits do not wait for the disk; `commit`/`write` sync the WAL.
+            .synchronous(SqliteSynchronous::Normal)
             .foreign_keys(true)
             .busy_timeout(Duration::from_secs(30));
         let writer = SqlitePoolOptions::new()
@@ -59,8 +68,33 @@ impl SqliteStore {
             .max_connections(4)
             .connect_with(options.read_only(true))
             .await?;
-        let store = SqliteStore { writer, reader };
+        // SQLite names the WAL after the database's real path (symbolic
+        // links resolved): syncing a `-wal` beside a link would sync nothing.
+        let real = std::fs::canonicalize(path).map_err(|source| StoreError::Io {
+            path: path.display().to_string(),
+            source,
+        })?;
+        let wal = Arc::new(WalSync::new(&real));
+        let store = SqliteStore {
+            writer,
+            reader,
+            wal: Some(wal.clone()),
+        };
         store.migrate().await?;
+        let mode: String = sqlx::query_scalar("PRAGMA journal_mode")
+            .fetch_one(&store.writer)
+            .await?;
+        // The pools hold connections open, so a WAL database has its `-wal`
+        // now; a sync that found none would take it for checkpointed.
+        if mode.eq_ignore_ascii_case("wal") && !wal.path().exists() {
+            return Err(StoreError::Io {
+                path: wal.path().display().to_string(),
+                source: std::io::Error::new(
+                    std::io::ErrorKind::NotFound,
+                    "the database is in WAL mode but its -wal file is not where it was expected",
+                ),
+            });
+        }
         Ok(store)
     }
 
@@ -75,6 +109,7 @@ impl SqliteStore {
         let store = SqliteStore {
             writer: pool.clone(),
             reader: pool,
+            wal: None,
         };
         store.migrate().await?;
         Ok(store)
@@ -99,7 +134,7 @@ impl SqliteStore {
             });
         }
         for migration in MIGRATIONS.iter().filter(|m| m.version > current) {
-            let mut tx = self.writer.begin().await?;
+            let mut tx = self.begin().await?;
             sqlx::raw_sql(migration.sql).execute(&mut *tx).await?;
             sqlx::query(
                 "INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)",
@@ -109,14 +144,71 @@ impl SqliteStore {
             .bind(now())
             .execute(&mut *tx)
             .await?;
-            tx.commit().await?;
+            self.commit(tx).await?;
             tracing::info!(target: "store", "applied schema migration {} ({})", migration.version, migration.name);
         }
         Ok(())
     }
 
-    pub(crate) fn writer(&self) -> &SqlitePool {
-        &self.writer
+    /// A write transaction on the single writer connection; end it with
+    /// [`SqliteStore::commit`] (dropping it rolls back).
+    pub(crate) async fn begin(&self) -> Result<Transaction<'static, Sqlite>> {
+        Ok(self.writer.begin().await?)
+    }
+
+    /// Commits and returns once the commit is on disk: the only way a
+    /// write transaction ends in success.
+    pub(crate) async fn commit(&self, tx: Transaction<'static, Sqlite>) -> Result<()> {
+        tx.commit().await?;
+        self.synced().await
+    }
+
+    /// One statement in its own transaction, on disk when this returns.
+    pub(crate) async fn write(
+        &self,
+        query: sqlx::query::Query<'_, Sqlite, SqliteArguments>,
+    ) -> sqlx::Result<SqliteQueryResult> {
+        let done = query.execute(&self.writer).await?;
+        self.synced().await.map_err(|err| match err {
+            StoreError::Io { source, .. } => sqlx::Error::Io(source),
+            other => sqlx::Error::Protocol(other.to_string()),
+        })?;
+        Ok(done)
+    }
+
+    /// One statement whose loss costs only its recomputation (a cache): it
+    /// becomes durable with the next synced commit or checkpoint.
+    pub(crate) async fn write_derived(
+        &self,
+        query: sqlx::query::Query<'_, Sqlite, SqliteArguments>,
+    ) -> sqlx::Result<SqliteQueryResult> {
+        query.execute(&self.writer).await
+    }
+
+    /// How many fsyncs of the WAL this store ran.
+    #[cfg(test)]
+    pub(crate) fn wal_syncs(&self) -> u64 {
+        self.wal.as_ref().map_or(0, |wal| wal.runs())
+    }
+
+    /// Waits until every commit made so far is on disk (a group fsync of
+    /// the WAL, shared with concurrent writers).
+    pub(crate) async fn synced(&self) -> Result<()> {
+        let Some(wal) = self.wal.clone() else {
+            return Ok(());
+        };
+        let synced = tokio::task::spawn_blocking(move || wal.sync().map_err(|e| (wal, e))).await;
+        match synced {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err((wal, source))) => Err(StoreError::Io {
+                path: wal.path().display().to_string(),
+                source,
+            }),
+            Err(join) => Err(StoreError::Io {
+                path: "database WAL".into(),
+                source: std::io::Error::other(join),
+            }),
+        }
     }
 
     pub(crate) fn reader(&self) -> &SqlitePool {
@@ -253,17 +345,18 @@ pub(crate) fn already_exists(err: sqlx::Error, what: impl FnOnce() -> String) ->
 #[async_trait]
 impl Store for SqliteStore {
     async fn add_domain(&self, name: &str) -> Result<()> {
-        sqlx::query("INSERT INTO domains (name, created_at) VALUES (?, ?)")
-            .bind(name)
-            .bind(now())
-            .execute(&self.writer)
-            .await
-            .map_err(|e| already_exists(e, || format!("domain {name}")))?;
+        self.write(
+            sqlx::query("INSERT INTO domains (name, created_at) VALUES (?, ?)")
+                .bind(name)
+                .bind(now()),
+        )
+        .await
+        .map_err(|e| already_exists(e, || format!("domain {name}")))?;
         Ok(())
     }
 
     async fn remove_domain(&self, name: &str) -> Result<bool> {
-        let mut tx = self.writer.begin().await?;
+        let mut tx = self.begin().await?;
         let users: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM users WHERE domain = ?")
             .bind(name)
             .fetch_one(&mut *tx)
@@ -284,7 +377,7 @@ impl Store for SqliteStore {
             .bind(name)
             .execute(&mut *tx)
             .await?;
-        tx.commit().await?;
+        self.commit(tx).await?;
         Ok(done.rows_affected() > 0)
     }
 
@@ -311,7 +404,7 @@ impl Store for SqliteStore {
     }
 
     async fn add_user(&self, user: &NewUser) -> Result<()> {
-        let mut tx = self.writer.begin().await?;
+        let mut tx = self.begin().await?;
         self.require_domain(&mut tx, domain_of(&user.email)).await?;
         sqlx::query(
             "INSERT INTO users (email, domain, password_hash, class, quota, created_at)
@@ -326,7 +419,7 @@ impl Store for SqliteStore {
         .execute(&mut *tx)
         .await
         .map_err(|e| already_exists(e, || format!("user {}", user.email)))?;
-        tx.commit().await?;
+        self.commit(tx).await?;
         Ok(())
     }
 
@@ -367,16 +460,18 @@ impl Store for SqliteStore {
     }
 
     async fn set_password(&self, email: &str, password_hash: Option<&str>) -> Result<bool> {
-        let done = sqlx::query("UPDATE users SET password_hash = ? WHERE email = ?")
-            .bind(password_hash)
-            .bind(email)
-            .execute(&self.writer)
+        let done = self
+            .write(
+                sqlx::query("UPDATE users SET password_hash = ? WHERE email = ?")
+                    .bind(password_hash)
+                    .bind(email),
+            )
             .await?;
         Ok(done.rows_affected() > 0)
     }
 
     async fn modify_user(&self, email: &str, changes: &UserChanges) -> Result<bool> {
-        let mut tx = self.writer.begin().await?;
+        let mut tx = self.begin().await?;
         let exists = sqlx::query("SELECT 1 FROM users WHERE email = ?")
             .bind(email)
             .fetch_optional(&mut *tx)
@@ -413,14 +508,14 @@ impl Store for SqliteStore {
                 .execute(&mut *tx)
                 .await?;
         }
-        tx.commit().await?;
+        self.commit(tx).await?;
         Ok(true)
     }
 
     async fn remove_user(&self, email: &str) -> Result<bool> {
         // The mailbox index goes with the user (messages cascade): a user added
         // again later must not find stale UIDs pointing at files.
-        let mut tx = self.writer.begin().await?;
+        let mut tx = self.begin().await?;
         let done = sqlx::query("DELETE FROM users WHERE email = ?")
             .bind(email)
             .execute(&mut *tx)
@@ -448,12 +543,12 @@ impl Store for SqliteStore {
                 sqlx::query(delete).bind(email).execute(&mut *tx).await?;
             }
         }
-        tx.commit().await?;
+        self.commit(tx).await?;
         Ok(done.rows_affected() > 0)
     }
 
     async fn add_alias(&self, address: &str, targets: &[String]) -> Result<()> {
-        let mut tx = self.writer.begin().await?;
+        let mut tx = self.begin().await?;
         self.require_domain(&mut tx, domain_of(address)).await?;
         let mut position: i64 = sqlx::query_scalar(
             "SELECT COALESCE(MAX(position), -1) + 1 FROM aliases WHERE address = ?",
@@ -474,7 +569,7 @@ impl Store for SqliteStore {
             .map_err(|e| already_exists(e, || format!("alias {address} -> {target}")))?;
             position += 1;
         }
-        tx.commit().await?;
+        self.commit(tx).await?;
         Ok(())
     }
 
@@ -510,16 +605,15 @@ impl Store for SqliteStore {
     async fn remove_alias(&self, address: &str, target: Option<&str>) -> Result<u64> {
         let done = match target {
             Some(t) => {
-                sqlx::query("DELETE FROM aliases WHERE address = ? AND target = ?")
-                    .bind(address)
-                    .bind(t)
-                    .execute(&self.writer)
-                    .await?
+                self.write(
+                    sqlx::query("DELETE FROM aliases WHERE address = ? AND target = ?")
+                        .bind(address)
+                        .bind(t),
+                )
+                .await?
             }
             None => {
-                sqlx::query("DELETE FROM aliases WHERE address = ?")
-                    .bind(address)
-                    .execute(&self.writer)
+                self.write(sqlx::query("DELETE FROM aliases WHERE address = ?").bind(address))
                     .await?
             }
         };
@@ -527,7 +621,7 @@ impl Store for SqliteStore {
     }
 
     async fn queue_insert(&self, entry: &QueueEntry) -> Result<()> {
-        let mut tx = self.writer.begin().await?;
+        let mut tx = self.begin().await?;
         sqlx::query(
             "INSERT INTO queue_messages
              (id, sender, size, arrival, client, protocol, attempts, next_attempt, hold,
@@ -561,7 +655,7 @@ impl Store for SqliteStore {
             .execute(&mut *tx)
             .await?;
         }
-        tx.commit().await?;
+        self.commit(tx).await?;
         // The record is what makes a 250 true: read it back through another
         // connection, which only sees what really committed.
         let committed: Option<i64> =
@@ -605,48 +699,59 @@ impl Store for SqliteStore {
     }
 
     async fn queue_record_attempt(&self, attempt: &AttemptOutcome) -> Result<()> {
-        let mut tx = self.writer.begin().await?;
-        for update in &attempt.updates {
-            sqlx::query(
-                "UPDATE queue_recipients SET status = ?, last_reply = ?
-                 WHERE queue_id = ? AND idx = ?",
-            )
-            .bind(update.status.as_i64())
-            .bind(&update.reply)
-            .bind(&attempt.id)
-            .bind(update.idx)
-            .execute(&mut *tx)
-            .await?;
+        let tx = self.begin().await?;
+        let tx = record_attempt(tx, attempt).await?;
+        self.commit(tx).await
+    }
+
+    async fn queue_finish_attempt(
+        &self,
+        attempt: &AttemptOutcome,
+        delivered: &[DeliveredRow],
+    ) -> Result<FinishedAttempt> {
+        let mut tx = self.begin().await?;
+        let mut uids = Vec::with_capacity(delivered.len());
+        for row in delivered {
+            uids.push(crate::sqlite_mail::index_delivered(&mut tx, row).await?);
         }
-        sqlx::query(
-            "UPDATE queue_messages SET attempts = attempts + 1, next_attempt = ? WHERE id = ?",
+        let mut tx = record_attempt(tx, attempt).await?;
+        let pending: i64 = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM queue_recipients WHERE queue_id = ? AND status NOT IN (?, ?)",
         )
-        .bind(attempt.next_attempt)
         .bind(&attempt.id)
-        .execute(&mut *tx)
+        .bind(RecipientStatus::Sent.as_i64())
+        .bind(RecipientStatus::Failed.as_i64())
+        .fetch_one(&mut *tx)
         .await?;
-        tx.commit().await?;
-        Ok(())
+        let removed = pending == 0
+            && sqlx::query("DELETE FROM queue_messages WHERE id = ?")
+                .bind(&attempt.id)
+                .execute(&mut *tx)
+                .await?
+                .rows_affected()
+                > 0;
+        self.commit(tx).await?;
+        Ok(FinishedAttempt { removed, uids })
     }
 
     async fn queue_mark_warned(&self, id: &str) -> Result<()> {
-        sqlx::query("UPDATE queue_messages SET warned = 1 WHERE id = ?")
-            .bind(id)
-            .execute(&self.writer)
+        self.write(sqlx::query("UPDATE queue_messages SET warned = 1 WHERE id = ?").bind(id))
             .await?;
         Ok(())
     }
 
     async fn queue_hold(&self, id: &str, hold: bool) -> Result<bool> {
-        let done = sqlx::query(
-            "UPDATE queue_messages SET hold = ?,
+        let done = self
+            .write(
+                sqlx::query(
+                    "UPDATE queue_messages SET hold = ?,
              hold_reason = CASE WHEN ? THEN hold_reason END WHERE id = ?",
-        )
-        .bind(hold as i64)
-        .bind(hold)
-        .bind(id)
-        .execute(&self.writer)
-        .await?;
+                )
+                .bind(hold as i64)
+                .bind(hold)
+                .bind(id),
+            )
+            .await?;
         Ok(done.rows_affected() > 0)
     }
 
@@ -668,24 +773,26 @@ impl Store for SqliteStore {
     ) -> Result<u64> {
         let done = match id {
             Some(id) => {
-                sqlx::query(
-                    "UPDATE queue_messages SET next_attempt = ?,
+                self.write(
+                    sqlx::query(
+                        "UPDATE queue_messages SET next_attempt = ?,
                      attempts = CASE WHEN ? THEN 0 ELSE attempts END WHERE id = ?",
+                    )
+                    .bind(now)
+                    .bind(reset_attempts)
+                    .bind(id),
                 )
-                .bind(now)
-                .bind(reset_attempts)
-                .bind(id)
-                .execute(&self.writer)
                 .await?
             }
             None => {
-                sqlx::query(
-                    "UPDATE queue_messages SET next_attempt = ?,
+                self.write(
+                    sqlx::query(
+                        "UPDATE queue_messages SET next_attempt = ?,
                      attempts = CASE WHEN ? THEN 0 ELSE attempts END WHERE hold = 0",
+                    )
+                    .bind(now)
+                    .bind(reset_attempts),
                 )
-                .bind(now)
-                .bind(reset_attempts)
-                .execute(&self.writer)
                 .await?
             }
         };
@@ -693,10 +800,35 @@ impl Store for SqliteStore {
     }
 
     async fn queue_remove(&self, id: &str) -> Result<bool> {
-        let done = sqlx::query("DELETE FROM queue_messages WHERE id = ?")
-            .bind(id)
-            .execute(&self.writer)
+        let done = self
+            .write(sqlx::query("DELETE FROM queue_messages WHERE id = ?").bind(id))
             .await?;
         Ok(done.rows_affected() > 0)
     }
+}
+
+/// The statements of one attempt's outcome: recipient statuses, attempt
+/// count and next attempt.
+async fn record_attempt(
+    mut tx: Transaction<'static, Sqlite>,
+    attempt: &AttemptOutcome,
+) -> Result<Transaction<'static, Sqlite>> {
+    for update in &attempt.updates {
+        sqlx::query(
+            "UPDATE queue_recipients SET status = ?, last_reply = ?
+                 WHERE queue_id = ? AND idx = ?",
+        )
+        .bind(update.status.as_i64())
+        .bind(&update.reply)
+        .bind(&attempt.id)
+        .bind(update.idx)
+        .execute(&mut *tx)
+        .await?;
+    }
+    sqlx::query("UPDATE queue_messages SET attempts = attempts + 1, next_attempt = ? WHERE id = ?")
+        .bind(attempt.next_attempt)
+        .bind(&attempt.id)
+        .execute(&mut *tx)
+        .await?;
+    Ok(tx)
 }

@@ -103,7 +103,7 @@ async fn apply_deltas(
 impl BayesStore for SqliteStore {
     async fn bayes_learn(&self, owner: &str, messages: &[BayesLearn]) -> Result<BayesLearnReport> {
         let mut report = BayesLearnReport::default();
-        let mut tx = self.writer().begin().await?;
+        let mut tx = self.begin().await?;
         let before = totals_in(&mut tx, owner).await?;
         let generation = before.generation as i64 + 1;
         let (mut spam, mut ham) = (before.spam as i64, before.ham as i64);
@@ -176,7 +176,7 @@ impl BayesStore for SqliteStore {
             .execute(&mut *tx)
             .await?;
         }
-        tx.commit().await?;
+        self.commit(tx).await?;
         Ok(report)
     }
 
@@ -253,6 +253,7 @@ impl BayesStore for SqliteStore {
                 _ => None,
             };
         }
+        // A read transaction: nothing to make durable.
         tx.commit().await?;
         Ok((totals, changes))
     }

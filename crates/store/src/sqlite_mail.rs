@@ -64,6 +64,59 @@ async fn insert_message_row(
     Ok(inserted)
 }
 
+/// A new message in `mailbox_id` at its next UID (or the one it keeps) and
+/// a new mod-sequence: its UID and mod-sequence.
+async fn insert_message(
+    tx: &mut sqlx::Transaction<'_, sqlx::Sqlite>,
+    mailbox_id: i64,
+    message: &NewMessage,
+) -> Result<(u32, u64)> {
+    let row = sqlx::query("SELECT uidnext, highestmodseq FROM mailboxes WHERE id = ?")
+        .bind(mailbox_id)
+        .fetch_optional(&mut **tx)
+        .await?
+        .ok_or_else(|| StoreError::NoSuchMailbox(mailbox_id.to_string()))?;
+    let uidnext = row.try_get::<i64, _>("uidnext")? as u32;
+    let modseq = row.try_get::<i64, _>("highestmodseq")? as u64 + 1;
+    let uid = match message.uid {
+        Some(uid) if uid >= uidnext => uid,
+        _ => uidnext,
+    };
+    insert_message_row(tx, mailbox_id, uid as i64, modseq as i64, message)
+        .await
+        .map_err(|e| already_exists(e, || format!("message {}", message.file)))?;
+    sqlx::query("UPDATE mailboxes SET uidnext = ?, highestmodseq = ? WHERE id = ?")
+        .bind(uid as i64 + 1)
+        .bind(modseq as i64)
+        .bind(mailbox_id)
+        .execute(&mut **tx)
+        .await?;
+    Ok((uid, modseq))
+}
+
+/// The row of a message a delivery attempt wrote, inside the attempt's
+/// transaction. A file indexed already (a sync of the folder after a crash
+/// found it first) keeps its row; a mailbox deleted meanwhile gets none (0).
+pub(crate) async fn index_delivered(
+    tx: &mut sqlx::Transaction<'_, sqlx::Sqlite>,
+    row: &crate::DeliveredRow,
+) -> Result<u32> {
+    let indexed: Option<i64> =
+        sqlx::query_scalar("SELECT uid FROM messages WHERE mailbox_id = ? AND file = ?")
+            .bind(row.mailbox_id)
+            .bind(&row.message.file)
+            .fetch_optional(&mut **tx)
+            .await?;
+    if let Some(uid) = indexed {
+        return Ok(uid as u32);
+    }
+    match insert_message(tx, row.mailbox_id, &row.message).await {
+        Ok((uid, _)) => Ok(uid),
+        Err(StoreError::NoSuchMailbox(_)) => Ok(0),
+        Err(err) => Err(err),
+    }
+}
+
 macro_rules! select_mailbox {
     ($rest:literal) => {
         concat!(
@@ -130,7 +183,7 @@ impl MailStore for SqliteStore {
         name: &str,
         init: &MailboxInit,
     ) -> Result<MailboxRecord> {
-        let mut tx = self.writer().begin().await?;
+        let mut tx = self.begin().await?;
         let uidvalidity = give_uidvalidity(&mut tx, user, init.uidvalidity).await?;
         let id = sqlx::query(
             "INSERT INTO mailboxes (user, name, uidvalidity, uidnext, special_use)
@@ -145,7 +198,7 @@ impl MailStore for SqliteStore {
         .await
         .map_err(|e| already_exists(e, || format!("mailbox {name}")))?
         .last_insert_rowid();
-        tx.commit().await?;
+        self.commit(tx).await?;
         self.mailbox_by_id(id)
             .await?
             .ok_or_else(|| StoreError::NoSuchMailbox(name.to_string()))
@@ -180,7 +233,7 @@ impl MailStore for SqliteStore {
     }
 
     async fn mailbox_rename(&self, id: i64, new_name: &str) -> Result<()> {
-        let mut tx = self.writer().begin().await?;
+        let mut tx = self.begin().await?;
         let old: Option<(String, String)> =
             sqlx::query_as("SELECT user, name FROM mailboxes WHERE id = ?")
                 .bind(id)
@@ -201,12 +254,12 @@ impl MailStore for SqliteStore {
                 .execute(&mut *tx)
                 .await?;
         }
-        tx.commit().await?;
+        self.commit(tx).await?;
         Ok(())
     }
 
     async fn mailbox_delete(&self, id: i64) -> Result<bool> {
-        let mut tx = self.writer().begin().await?;
+        let mut tx = self.begin().await?;
         let done = sqlx::query("DELETE FROM mailboxes WHERE id = ?")
             .bind(id)
             .execute(&mut *tx)
@@ -215,7 +268,7 @@ impl MailStore for SqliteStore {
             .bind(id)
             .execute(&mut *tx)
             .await?;
-        tx.commit().await?;
+        self.commit(tx).await?;
         Ok(done.rows_affected() > 0)
     }
 
@@ -244,7 +297,7 @@ impl MailStore for SqliteStore {
         max_entries: usize,
     ) -> Result<bool> {
         let target = mailbox_id.unwrap_or(0);
-        let mut tx = self.writer().begin().await?;
+        let mut tx = self.begin().await?;
         for (entry, value) in changes {
             let entry = entry.to_ascii_lowercase();
             match value {
@@ -276,7 +329,7 @@ impl MailStore for SqliteStore {
             tx.rollback().await?;
             return Ok(false);
         }
-        tx.commit().await?;
+        self.commit(tx).await?;
         Ok(true)
     }
 
@@ -286,11 +339,7 @@ impl MailStore for SqliteStore {
         } else {
             "DELETE FROM subscriptions WHERE user = ? AND name = ?"
         };
-        sqlx::query(sql)
-            .bind(user)
-            .bind(name)
-            .execute(self.writer())
-            .await?;
+        self.write(sqlx::query(sql).bind(user).bind(name)).await?;
         Ok(())
     }
 
@@ -304,7 +353,7 @@ impl MailStore for SqliteStore {
     }
 
     async fn mailbox_claim_recent(&self, id: i64) -> Result<std::ops::Range<u32>> {
-        let mut tx = self.writer().begin().await?;
+        let mut tx = self.begin().await?;
         let (from, uidnext): (i64, i64) =
             sqlx::query_as("SELECT recent_from, uidnext FROM mailboxes WHERE id = ?")
                 .bind(id)
@@ -318,7 +367,7 @@ impl MailStore for SqliteStore {
                 .execute(&mut *tx)
                 .await?;
         }
-        tx.commit().await?;
+        self.commit(tx).await?;
         Ok(from as u32..(uidnext.max(from)) as u32)
     }
 
@@ -338,7 +387,7 @@ impl MailStore for SqliteStore {
         init: &MailboxInit,
         messages: &[NewMessage],
     ) -> Result<MailboxRecord> {
-        let mut tx = self.writer().begin().await?;
+        let mut tx = self.begin().await?;
         let existing: Option<(i64, i64, i64, i64)> = sqlx::query_as(
             "SELECT id, uidvalidity, uidnext, highestmodseq FROM mailboxes
              WHERE user = ? AND name = ?",
@@ -430,36 +479,17 @@ impl MailStore for SqliteStore {
         .bind(id)
         .execute(&mut *tx)
         .await?;
-        tx.commit().await?;
+        self.commit(tx).await?;
         self.mailbox_by_id(id)
             .await?
             .ok_or_else(|| StoreError::NoSuchMailbox(name.to_string()))
     }
 
     async fn message_insert(&self, mailbox_id: i64, message: &NewMessage) -> Result<(u32, u64)> {
-        let mut tx = self.writer().begin().await?;
-        let row = sqlx::query("SELECT uidnext, highestmodseq FROM mailboxes WHERE id = ?")
-            .bind(mailbox_id)
-            .fetch_optional(&mut *tx)
-            .await?
-            .ok_or_else(|| StoreError::NoSuchMailbox(mailbox_id.to_string()))?;
-        let uidnext = row.try_get::<i64, _>("uidnext")? as u32;
-        let modseq = row.try_get::<i64, _>("highestmodseq")? as u64 + 1;
-        let uid = match message.uid {
-            Some(uid) if uid >= uidnext => uid,
-            _ => uidnext,
-        };
-        insert_message_row(&mut tx, mailbox_id, uid as i64, modseq as i64, message)
-            .await
-            .map_err(|e| already_exists(e, || format!("message {}", message.file)))?;
-        sqlx::query("UPDATE mailboxes SET uidnext = ?, highestmodseq = ? WHERE id = ?")
-            .bind(uid as i64 + 1)
-            .bind(modseq as i64)
-            .bind(mailbox_id)
-            .execute(&mut *tx)
-            .await?;
-        tx.commit().await?;
-        Ok((uid, modseq))
+        let mut tx = self.begin().await?;
+        let given = insert_message(&mut tx, mailbox_id, message).await?;
+        self.commit(tx).await?;
+        Ok(given)
     }
 
     async fn message_insert_all(
@@ -467,7 +497,7 @@ impl MailStore for SqliteStore {
         mailbox_id: i64,
         messages: &[NewMessage],
     ) -> Result<Vec<u32>> {
-        let mut tx = self.writer().begin().await?;
+        let mut tx = self.begin().await?;
         let row = sqlx::query("SELECT uidnext, highestmodseq FROM mailboxes WHERE id = ?")
             .bind(mailbox_id)
             .fetch_optional(&mut *tx)
@@ -504,7 +534,7 @@ impl MailStore for SqliteStore {
             .bind(mailbox_id)
             .execute(&mut *tx)
             .await?;
-        tx.commit().await?;
+        self.commit(tx).await?;
         Ok(uids)
     }
 
@@ -527,13 +557,14 @@ impl MailStore for SqliteStore {
     }
 
     async fn message_set_file(&self, mailbox_id: i64, uid: u32, file: &str) -> Result<()> {
-        sqlx::query("UPDATE messages SET file = ? WHERE mailbox_id = ? AND uid = ?")
-            .bind(file)
-            .bind(mailbox_id)
-            .bind(uid as i64)
-            .execute(self.writer())
-            .await
-            .map_err(|e| already_exists(e, || format!("message {file}")))?;
+        self.write(
+            sqlx::query("UPDATE messages SET file = ? WHERE mailbox_id = ? AND uid = ?")
+                .bind(file)
+                .bind(mailbox_id)
+                .bind(uid as i64),
+        )
+        .await
+        .map_err(|e| already_exists(e, || format!("message {file}")))?;
         Ok(())
     }
 
@@ -541,7 +572,7 @@ impl MailStore for SqliteStore {
         if files.is_empty() {
             return Ok(());
         }
-        let mut tx = self.writer().begin().await?;
+        let mut tx = self.begin().await?;
         for (uid, file) in files {
             sqlx::query("UPDATE messages SET file = ? WHERE mailbox_id = ? AND uid = ?")
                 .bind(file)
@@ -551,7 +582,7 @@ impl MailStore for SqliteStore {
                 .await
                 .map_err(|e| already_exists(e, || format!("message {file}")))?;
         }
-        tx.commit().await?;
+        self.commit(tx).await?;
         Ok(())
     }
 
@@ -598,7 +629,7 @@ impl MailStore for SqliteStore {
     ) -> Result<FlagUpdate> {
         // The one writer connection holds this transaction from the read of
         // the stored flags to their update: no other change comes between.
-        let mut tx = self.writer().begin().await?;
+        let mut tx = self.begin().await?;
         let highest: i64 = sqlx::query_scalar("SELECT highestmodseq FROM mailboxes WHERE id = ?")
             .bind(mailbox_id)
             .fetch_optional(&mut *tx)
@@ -655,7 +686,7 @@ impl MailStore for SqliteStore {
                 .execute(&mut *tx)
                 .await?;
         }
-        tx.commit().await?;
+        self.commit(tx).await?;
         Ok(result)
     }
 
@@ -670,17 +701,18 @@ impl MailStore for SqliteStore {
     }
 
     async fn message_set_cache(&self, mailbox_id: i64, uid: u32, cache: &str) -> Result<()> {
-        sqlx::query("UPDATE messages SET cache = ? WHERE mailbox_id = ? AND uid = ?")
-            .bind(cache)
-            .bind(mailbox_id)
-            .bind(uid as i64)
-            .execute(self.writer())
-            .await?;
+        self.write_derived(
+            sqlx::query("UPDATE messages SET cache = ? WHERE mailbox_id = ? AND uid = ?")
+                .bind(cache)
+                .bind(mailbox_id)
+                .bind(uid as i64),
+        )
+        .await?;
         Ok(())
     }
 
     async fn message_expunge(&self, mailbox_id: i64, uids: &[u32]) -> Result<u64> {
-        let mut tx = self.writer().begin().await?;
+        let mut tx = self.begin().await?;
         let modseq: i64 = sqlx::query_scalar("SELECT highestmodseq FROM mailboxes WHERE id = ?")
             .bind(mailbox_id)
             .fetch_optional(&mut *tx)
@@ -709,7 +741,7 @@ impl MailStore for SqliteStore {
             .bind(mailbox_id)
             .execute(&mut *tx)
             .await?;
-        tx.commit().await?;
+        self.commit(tx).await?;
         Ok(modseq as u64)
     }
 

@@ -165,7 +165,7 @@ impl SearchStore for SqliteStore {
     }
 
     async fn text_index(&self, mailbox_id: i64, texts: &[(u32, MessageText)]) -> Result<()> {
-        let mut tx = self.writer().begin().await?;
+        let mut tx = self.begin().await?;
         for (uid, text) in texts {
             let pending =
                 sqlx::query("DELETE FROM search_pending WHERE mailbox_id = ? AND uid = ?")
@@ -179,6 +179,9 @@ impl SearchStore for SqliteStore {
                 insert_text(&mut tx, mailbox_id, i64::from(*uid), Some(text)).await?;
             }
         }
+        // Derived from the files, like a cache: a text lost to a power cut
+        // is computed again by the next search (its pending row comes back
+        // with it), so this commit does not wait for the WAL's sync.
         tx.commit().await?;
         Ok(())
     }

@@ -162,6 +162,40 @@ async fn a_queued_message_round_trips_and_records_attempts() {
     assert_eq!(after.pending().count(), 1);
     assert!(store.queue_remove("ABC123").await.unwrap());
     assert!(store.queue_list().await.unwrap().is_empty());
+
+    // The attempt that leaves a recipient pending keeps the record; the one
+    // that makes the last final removes it in the same commit.
+    store.queue_insert(&entry).await.unwrap();
+    let outcome = |idx: i64, status: RecipientStatus| AttemptOutcome {
+        id: "ABC123".into(),
+        updates: vec![RecipientUpdate {
+            idx,
+            status,
+            reply: "done".into(),
+        }],
+        next_attempt: 1_700_000_300,
+    };
+    let finish = store
+        .queue_finish_attempt(&outcome(0, RecipientStatus::Sent), &[])
+        .await
+        .unwrap()
+        .removed;
+    assert!(!finish);
+    let kept = store.queue_get("ABC123").await.unwrap().unwrap();
+    assert_eq!((kept.attempts, kept.pending().count()), (1, 1));
+    let deferred = store
+        .queue_finish_attempt(&outcome(1, RecipientStatus::Pending), &[])
+        .await
+        .unwrap()
+        .removed;
+    assert!(!deferred);
+    let finish = store
+        .queue_finish_attempt(&outcome(1, RecipientStatus::Failed), &[])
+        .await
+        .unwrap()
+        .removed;
+    assert!(finish);
+    assert!(store.queue_get("ABC123").await.unwrap().is_none());
 }
 
 #[tokio::test]
@@ -668,4 +702,70 @@ async fn each_new_message_is_claimed_as_recent_by_one_session_only() {
         .unwrap();
     assert_eq!(store.mailbox_claim_recent(inbox.id).await.unwrap(), 3..4);
     assert_eq!(store.mailbox_recent_from(inbox.id).await.unwrap(), 4);
+}
+
+#[tokio::test]
+async fn an_attempt_commits_the_index_rows_of_its_deliveries_with_its_outcome() {
+    let store = store_with_domain().await;
+    let inbox = mailbox(&store).await;
+    // Indexed already: a sync found the file after a crash, before the retry.
+    let (found, _) = store
+        .message_insert(inbox.id, &message("new/1.A.h", &[]))
+        .await
+        .unwrap();
+    let entry = QueueEntry {
+        id: "0A".into(),
+        sender: "x@remote.test".into(),
+        size: 10,
+        arrival: 1_700_000_000,
+        client: "local".into(),
+        protocol: "ESMTP".into(),
+        attempts: 0,
+        next_attempt: 1_700_000_000,
+        hold: false,
+        hold_reason: None,
+        warned: false,
+        recipients: vec![QueueRecipient {
+            idx: 0,
+            address: "alice@example.test".into(),
+            orig: None,
+            status: RecipientStatus::Pending,
+            last_reply: None,
+        }],
+    };
+    store.queue_insert(&entry).await.unwrap();
+    let row = |mailbox_id: i64, file: &str| DeliveredRow {
+        mailbox_id,
+        message: message(file, &[]),
+    };
+    let finished = store
+        .queue_finish_attempt(
+            &AttemptOutcome {
+                id: "0A".into(),
+                updates: vec![RecipientUpdate {
+                    idx: 0,
+                    status: RecipientStatus::Sent,
+                    reply: "delivered to maildir".into(),
+                }],
+                next_attempt: 1_700_000_300,
+            },
+            &[
+                row(inbox.id, "new/2.B.h"),
+                row(inbox.id, "new/1.A.h"),
+                row(inbox.id + 100, "new/3.C.h"),
+            ],
+        )
+        .await
+        .unwrap();
+    assert!(finished.removed);
+    assert_eq!(finished.uids, vec![found + 1, found, 0]);
+    assert!(store.queue_get("0A").await.unwrap().is_none());
+    let files: Vec<String> = store
+        .message_list(inbox.id)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|m| m.file)
+        .collect();
+    assert_eq!(files, ["new/1.A.h", "new/2.B.h"]);
 }

@@ -12,6 +12,8 @@ pub struct Havre {
     child: Option<Child>,
     /// RLIMIT_NOFILE (soft and hard) `havre serve` starts under.
     open_files: Option<u64>,
+    /// `HAVRE_FAULT` for the next start only (havre_queue::fault).
+    fault: Option<String>,
     pub smtp_port: u16,
     pub submission_port: u16,
     pub submissions_port: u16,
@@ -51,6 +53,7 @@ impl Havre {
             bin: PathBuf::from(bin),
             child: None,
             open_files: None,
+            fault: None,
             smtp_port: free_port(),
             submission_port: free_port(),
             submissions_port: free_port(),
@@ -186,6 +189,15 @@ impl Havre {
         panic!("havre serve could not bind its ports: {}", self.stderr());
     }
 
+    /// `havre serve` armed to kill itself at a fault point
+    /// (`HAVRE_FAULT=<point>[:<n>]`, see havre_queue::fault); the next
+    /// `start` runs without it.
+    pub fn start_with_fault(&mut self, fault: &str) {
+        self.fault = Some(fault.to_string());
+        self.start();
+        self.fault = None;
+    }
+
     /// `havre serve` that must refuse to start; returns what it said.
     pub fn start_refused(&mut self) -> String {
         match self.try_start() {
@@ -239,6 +251,9 @@ impl Havre {
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(log);
+        if let Some(fault) = &self.fault {
+            command.env("HAVRE_FAULT", fault);
+        }
         if let Some(limit) = self.open_files {
             use std::os::unix::process::CommandExt;
             let rlimit = libc::rlimit {

@@ -1,0 +1,169 @@
+//! kill -9 exactly between a commit and its reply (the fault points of
+//! `havre_queue::fault`, armed with `HAVRE_FAULT`): with commits grouped and
+//! their fsync shared, a message is on disk before its 250, so a 250 is never
+//! lost; a message committed but never answered is delivered (once) and, when
+//! its client sends it again, delivered a second time: the accepted
+//! duplicate window, the same as Postfix's.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use havre_testkit::{Havre, python, python_ok};
+
+/// 8 threads send messages over their own connections; every token that
+/// got "250" is appended to the ack file. A token whose transaction failed
+/// (the server died) is not sent again.
+const FLOOD: &str = r#"
+import smtplib, sys, threading, time
+port, ack_path, per_thread, threads = int(sys.argv[1]), sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
+lock = threading.Lock()
+ack = open(ack_path, "a")
+def worker(n):
+    sent = 0
+    while sent < per_thread:
+        try:
+            s = smtplib.SMTP("127.0.0.1", port, timeout=10)
+            s.ehlo("flood.test")
+            while sent < per_thread:
+                token = f"T{n}-{sent}"
+                msg = f"Subject: {token}\r\nX-Token: {token}\r\n\r\nbody {token}\r\n"
+                s.sendmail("flood@remote.test", ["alice@example.test"], msg)
+                with lock:
+                    ack.write(token + "\n"); ack.flush()
+                sent += 1
+            s.quit()
+        except Exception:
+            sent += 1
+            time.sleep(0.3)
+ts = [threading.Thread(target=worker, args=(i,)) for i in range(threads)]
+[t.start() for t in ts]
+[t.join() for t in ts]
+"#;
+
+/// One message, as a client that retries does: prints `250` or `no reply`.
+const SEND_ONE: &str = r#"
+import smtplib, sys
+port = int(sys.argv[1])
+msg = "Subject: retried\r\nX-Token: retried\r\n\r\nthe same message twice\r\n"
+try:
+    s = smtplib.SMTP("127.0.0.1", port, timeout=10)
+    s.sendmail("flood@remote.test", ["alice@example.test"], msg)
+    s.quit()
+    print("250")
+except (smtplib.SMTPServerDisconnected, ConnectionError):
+    print("no reply")
+"#;
+
+fn tokens_in_mailbox(node: &Havre) -> HashMap<String, usize> {
+    let mut seen = HashMap::new();
+    for message in node.messages("alice@example.test") {
+        if let Some(token) = message.lines().find_map(|l| l.strip_prefix("X-Token: ")) {
+            *seen.entry(token.to_string()).or_insert(0) += 1;
+        }
+    }
+    seen
+}
+
+fn died_at(node: &mut Havre, point: &str) {
+    assert!(
+        node.wait_for_exit(Duration::from_secs(60)),
+        "the fault point {point} was never reached:\n{}",
+        node.log()
+    );
+    assert!(
+        node.stderr()
+            .contains(&format!("fault point {point} reached: SIGKILL")),
+        "serve ended elsewhere:\n{}",
+        node.stderr()
+    );
+}
+
+#[test]
+fn every_250_survives_a_kill_between_a_commit_and_its_reply_under_load() {
+    let mut node = Havre::init(env!("CARGO_BIN_EXE_havre"));
+    node.add_user("alice@example.test");
+    // The 40th record committed: 8 sessions are committing at once, so others
+    // are between their commit and their reply too.
+    node.start_with_fault("enqueue-committed:40");
+    let ack = node.dir().join("acked.txt");
+    let port = node.smtp_port.to_string();
+    let ack_arg = ack.display().to_string();
+    let flood = std::thread::spawn(move || python(FLOOD, &[&port, &ack_arg, "25", "8"]));
+    died_at(&mut node, "enqueue-committed");
+    node.start();
+    let out = flood.join().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    node.wait_for_empty_queue();
+
+    let acked: Vec<String> = std::fs::read_to_string(&ack)
+        .unwrap()
+        .lines()
+        .map(str::to_string)
+        .collect();
+    let seen = tokens_in_mailbox(&node);
+    for token in &acked {
+        assert_eq!(
+            seen.get(token),
+            Some(&1),
+            "acknowledged {token} delivered {:?} times",
+            seen.get(token)
+        );
+    }
+    for (token, count) in &seen {
+        assert_eq!(*count, 1, "{token} delivered {count} times");
+    }
+    // The message whose commit the kill followed was never answered, and
+    // was delivered all the same: the kill landed after the commit.
+    let unanswered: Vec<&String> = seen.keys().filter(|t| !acked.contains(t)).collect();
+    assert!(
+        !unanswered.is_empty(),
+        "no committed message went unanswered: the kill did not land between commit and reply"
+    );
+    assert_eq!(node.spool_files("tmp"), 0);
+}
+
+#[test]
+fn a_message_committed_but_unanswered_is_delivered_and_its_retry_makes_the_one_accepted_duplicate()
+{
+    let mut node = Havre::init(env!("CARGO_BIN_EXE_havre"));
+    node.add_user("alice@example.test");
+    node.start_with_fault("enqueue-committed");
+    let port = node.smtp_port.to_string();
+    assert_eq!(python_ok(SEND_ONE, &[&port]).trim(), "no reply");
+    died_at(&mut node, "enqueue-committed");
+    node.start();
+    // The client saw no 250 and sends the message again, as RFC 5321 asks.
+    assert_eq!(python_ok(SEND_ONE, &[&port]).trim(), "250");
+    node.wait_for_empty_queue();
+    assert_eq!(
+        tokens_in_mailbox(&node).get("retried"),
+        Some(&2),
+        "the unanswered copy was lost, or more than the retry arrived"
+    );
+}
+
+#[test]
+fn a_delivery_killed_before_its_outcome_is_committed_is_not_delivered_again() {
+    let mut node = Havre::init(env!("CARGO_BIN_EXE_havre"));
+    node.add_user("alice@example.test");
+    node.start_with_fault("attempt-delivered");
+    let port = node.smtp_port.to_string();
+    assert_eq!(python_ok(SEND_ONE, &[&port]).trim(), "250");
+    // The copy is in the Maildir, the attempt's outcome and the record's
+    // removal (one transaction) never committed.
+    died_at(&mut node, "attempt-delivered");
+    assert_eq!(node.spool_files("msg"), 1);
+    node.start();
+    node.wait_for_empty_queue();
+    assert_eq!(tokens_in_mailbox(&node).get("retried"), Some(&1));
+    assert!(
+        node.log()
+            .contains("status=sent (already delivered by an earlier attempt)"),
+        "{}",
+        node.log()
+    );
+}

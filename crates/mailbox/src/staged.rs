@@ -1,0 +1,136 @@
+//! A delivery in two steps, so that its index row can commit with other
+//! changes: the relay commits the rows of an attempt's deliveries with the
+//! attempt's outcome and the queue record's removal, one transaction.
+//!
+//! [`Mailboxes::stage_file`] writes the file durably (tmp/, fsync, new/,
+//! the folder's fsync) and prepares its row without committing it; the
+//! file stays registered as in flight (`in_flight.rs`) so no `sync` indexes
+//! it meanwhile. Whoever commits the row hands the [`Staged`] back to
+//! [`Mailboxes::staged_indexed`] with its UID (the `dovecot-uidlist` append,
+//! the sessions' notification). Dropped without that (the commit failed),
+//! the file is a file without a row: the next `sync` indexes it, and a
+//! retried delivery finds it ([`havre_maildir::Maildir::find_delivered`]).
+
+use std::path::{Path, PathBuf};
+
+use havre_store::{DeliveredRow, MailboxRecord};
+
+use crate::in_flight::Writing;
+use crate::mailboxes::blocking;
+use crate::notify::MessageChange;
+use crate::{MailboxError, Mailboxes};
+
+/// A message written into a folder whose index row is not committed yet.
+pub struct Staged {
+    user: String,
+    mailbox: MailboxRecord,
+    path: PathBuf,
+    row: DeliveredRow,
+    fresh: bool,
+    _writing: Writing,
+}
+
+impl Staged {
+    /// The row to commit.
+    pub fn row(&self) -> &DeliveredRow {
+        &self.row
+    }
+
+    /// False when an earlier attempt had written it already.
+    pub fn fresh(&self) -> bool {
+        self.fresh
+    }
+}
+
+impl Mailboxes {
+    /// Writes `source` (after `header`) into `mailbox` durably, or finds the
+    /// copy an earlier attempt wrote (`check_duplicate`), and prepares its
+    /// index row.
+    pub async fn stage_file(
+        &self,
+        user: &str,
+        mailbox: &MailboxRecord,
+        unique: &str,
+        header: Vec<u8>,
+        source: &Path,
+        check_duplicate: bool,
+    ) -> Result<Staged, MailboxError> {
+        let maildir = self.maildir_of(user, &mailbox.name)?;
+        let writing = self.in_flight.begin(unique);
+        let unique = unique.to_string();
+        let hostname = self.hostname().to_string();
+        let source = source.to_path_buf();
+        // The index row is read from the file on the same blocking thread
+        // that wrote it: one hop off the async workers per delivery.
+        let (path, fresh, message) = blocking(move || {
+            maildir.create()?;
+            if check_duplicate && let Some(found) = maildir.find_delivered(&unique)? {
+                let message = crate::mailboxes::index_record(&found, Vec::new())?;
+                return Ok((found, false, message));
+            }
+            let mut body = std::fs::File::open(&source).map_err(|e| MailboxError::Io {
+                path: source.clone(),
+                source: e,
+            })?;
+            let path = maildir.deliver(
+                &unique,
+                &hostname,
+                &header,
+                &mut body,
+                std::time::SystemTime::now(),
+            )?;
+            let message = crate::mailboxes::index_record(&path, Vec::new())?;
+            Ok((path, true, message))
+        })
+        .await?;
+        Ok(Staged {
+            user: user.to_string(),
+            mailbox: mailbox.clone(),
+            path,
+            row: DeliveredRow {
+                mailbox_id: mailbox.id,
+                message,
+            },
+            fresh,
+            _writing: writing,
+        })
+    }
+
+    /// Commits a staged message's row on its own (LMTP, or a relay attempt
+    /// that still has remote work to do) and finishes it: its UID.
+    pub async fn index_staged(&self, staged: Staged) -> Result<u32, MailboxError> {
+        let uid = self
+            .index_file(&staged.user, &staged.mailbox, &staged.path, Vec::new())
+            .await?;
+        self.uidlist_after_index(&staged, uid).await;
+        Ok(uid)
+    }
+
+    /// What follows the commit of a staged message's row (`uid`, 0 when its
+    /// mailbox was deleted meanwhile): sessions hear of it, and its UID goes
+    /// into the folder's `dovecot-uidlist`.
+    pub async fn staged_indexed(&self, staged: Staged, uid: u32) {
+        if uid == 0 {
+            return;
+        }
+        self.notifier()
+            .changed(&staged.user, staged.mailbox.id, MessageChange::New);
+        self.uidlist_after_index(&staged, uid).await;
+    }
+
+    /// The UID into `dovecot-uidlist`, fsynced after the folder's lock is
+    /// released: concurrent deliveries to the folder share the fsync.
+    async fn uidlist_after_index(&self, staged: &Staged, uid: u32) {
+        let written = crate::dovecot::written_record(uid, &staged.path);
+        let appended = {
+            let mut folder = self.folders.lock(staged.mailbox.id).await;
+            self.refresh_uidlist_unsynced(&staged.user, &staged.mailbox, &mut folder, written)
+                .await
+        };
+        if appended {
+            let maildir = self.maildir_of(&staged.user, &staged.mailbox.name);
+            self.sync_uidlist(&staged.user, &staged.mailbox, maildir)
+                .await;
+        }
+    }
+}
