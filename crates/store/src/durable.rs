@@ -127,7 +127,7 @@ mod tests {
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-    async fn forty_sessions_queueing_at_once_share_the_wal_syncs() {
+    async fn forty_sessions_wait_for_a_wal_sync_that_began_after_their_commit_and_share_it() {
         let dir = tempfile::tempdir().unwrap();
         let store = Arc::new(
             SqliteStore::open(&dir.path().join("havre.db"))
@@ -142,20 +142,53 @@ mod tests {
             synchronous, 1,
             "the writer must not fsync each COMMIT itself"
         );
-        let before = store.wal_syncs();
+        // A slow disk: a sync is under way and does not end until released.
+        let wal = store.wal.clone().unwrap();
+        let (release, released) = std::sync::mpsc::channel::<()>();
+        let (started, sync_started) = std::sync::mpsc::channel();
+        let slow = {
+            let wal = wal.clone();
+            std::thread::spawn(move || {
+                wal.group.sync(|| {
+                    started.send(()).unwrap();
+                    released.recv().unwrap();
+                    Ok(())
+                })
+            })
+        };
+        sync_started.recv().unwrap();
+        let before = wal.runs();
         let sessions: Vec<_> = (0..40)
             .map(|n| {
                 let store = store.clone();
                 tokio::spawn(async move { store.queue_insert(&entry(n)).await })
             })
             .collect();
+        // Every record is committed (another connection sees them all)...
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+        while store.queue_list().await.unwrap().len() < 40 {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the inserts did not commit"
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+        // ...but none is acknowledged: the sync under way began before them.
+        assert!(
+            sessions.iter().all(|s| !s.is_finished()),
+            "an insert returned before its sync"
+        );
+        release.send(()).unwrap();
+        slow.join().unwrap().unwrap();
         for session in sessions {
             session.await.unwrap().unwrap();
         }
-        let syncs = store.wal_syncs() - before;
-        assert!(syncs > 0, "no write was synced");
-        assert!(syncs < 40, "{syncs} WAL fsyncs for 40 inserts: none shared");
-        assert_eq!(store.queue_list().await.unwrap().len(), 40);
+        let syncs = wal.runs() - before;
+        assert!(
+            (1..=2).contains(&syncs),
+            "{syncs} WAL fsyncs for 40 inserts that waited together"
+        );
     }
 
     #[tokio::test]

@@ -185,12 +185,6 @@ impl SqliteStore {
         query.execute(&self.writer).await
     }
 
-    /// How many fsyncs of the WAL this store ran.
-    #[cfg(test)]
-    pub(crate) fn wal_syncs(&self) -> u64 {
-        self.wal.as_ref().map_or(0, |wal| wal.runs())
-    }
-
     /// Waits until every commit made so far is on disk (a group fsync of
     /// the WAL, shared with concurrent writers).
     pub(crate) async fn synced(&self) -> Result<()> {
