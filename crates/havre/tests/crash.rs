@@ -1,50 +1,13 @@
 //! Nothing accepted is ever lost, nothing is delivered twice: kill -9 in the
 //! middle of a flood, restart, count.
 
-use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
 use havre_testkit::{Havre, python};
 
-/// 8 threads each send messages over their own connections until told to stop
-/// or the server dies; every token that got "250" is appended to the ack file.
-const FLOOD: &str = r#"
-import smtplib, sys, threading, time
-port, ack_path, per_thread, threads = int(sys.argv[1]), sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
-lock = threading.Lock()
-ack = open(ack_path, "a")
-def worker(n):
-    sent = 0
-    while sent < per_thread:
-        try:
-            s = smtplib.SMTP("127.0.0.1", port, timeout=10)
-            s.ehlo("flood.test")
-            while sent < per_thread:
-                token = f"T{n}-{sent}"
-                msg = f"Subject: {token}\r\nX-Token: {token}\r\n\r\nbody {token}\r\n" + ("x" * 2000 + "\r\n") * 2
-                s.sendmail("flood@remote.test", ["alice@example.test"], msg)
-                with lock:
-                    ack.write(token + "\n"); ack.flush()
-                sent += 1
-            s.quit()
-        except Exception:
-            # The server died mid-transaction: that message was not acknowledged.
-            sent += 1
-            time.sleep(0.2)
-ts = [threading.Thread(target=worker, args=(i,)) for i in range(threads)]
-[t.start() for t in ts]
-[t.join() for t in ts]
-"#;
-
-fn tokens_in_mailbox(node: &Havre) -> HashMap<String, usize> {
-    let mut seen = HashMap::new();
-    for message in node.messages("alice@example.test") {
-        if let Some(token) = message.lines().find_map(|l| l.strip_prefix("X-Token: ")) {
-            *seen.entry(token.to_string()).or_insert(0) += 1;
-        }
-    }
-    seen
-}
+#[path = "support/flood.rs"]
+mod flood;
+use flood::{FLOOD, tokens_in_mailbox};
 
 #[test]
 fn every_message_that_got_250_is_delivered_exactly_once_after_kill_9() {
@@ -54,7 +17,7 @@ fn every_message_that_got_250_is_delivered_exactly_once_after_kill_9() {
     let ack = node.dir().join("acked.txt");
     let port = node.smtp_port.to_string();
     let ack_arg = ack.display().to_string();
-    let flood = std::thread::spawn(move || python(FLOOD, &[&port, &ack_arg, "60", "8"]));
+    let flood = std::thread::spawn(move || python(FLOOD, &[&port, &ack_arg, "60", "8", "2"]));
 
     // Kill while messages are both arriving and being delivered.
     let deadline = Instant::now() + Duration::from_secs(60);

@@ -5,40 +5,13 @@
 //! its client sends it again, delivered a second time: the accepted
 //! duplicate window, the same as Postfix's.
 
-use std::collections::HashMap;
 use std::time::Duration;
 
 use havre_testkit::{Havre, python, python_ok};
 
-/// 8 threads send messages over their own connections; every token that
-/// got "250" is appended to the ack file. A token whose transaction failed
-/// (the server died) is not sent again.
-const FLOOD: &str = r#"
-import smtplib, sys, threading, time
-port, ack_path, per_thread, threads = int(sys.argv[1]), sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
-lock = threading.Lock()
-ack = open(ack_path, "a")
-def worker(n):
-    sent = 0
-    while sent < per_thread:
-        try:
-            s = smtplib.SMTP("127.0.0.1", port, timeout=10)
-            s.ehlo("flood.test")
-            while sent < per_thread:
-                token = f"T{n}-{sent}"
-                msg = f"Subject: {token}\r\nX-Token: {token}\r\n\r\nbody {token}\r\n"
-                s.sendmail("flood@remote.test", ["alice@example.test"], msg)
-                with lock:
-                    ack.write(token + "\n"); ack.flush()
-                sent += 1
-            s.quit()
-        except Exception:
-            sent += 1
-            time.sleep(0.3)
-ts = [threading.Thread(target=worker, args=(i,)) for i in range(threads)]
-[t.start() for t in ts]
-[t.join() for t in ts]
-"#;
+#[path = "support/flood.rs"]
+mod flood;
+use flood::{FLOOD, tokens_in_mailbox};
 
 /// One message, as a client that retries does: prints `250` or `no reply`.
 const SEND_ONE: &str = r#"
@@ -53,16 +26,6 @@ try:
 except (smtplib.SMTPServerDisconnected, ConnectionError):
     print("no reply")
 "#;
-
-fn tokens_in_mailbox(node: &Havre) -> HashMap<String, usize> {
-    let mut seen = HashMap::new();
-    for message in node.messages("alice@example.test") {
-        if let Some(token) = message.lines().find_map(|l| l.strip_prefix("X-Token: ")) {
-            *seen.entry(token.to_string()).or_insert(0) += 1;
-        }
-    }
-    seen
-}
 
 fn died_at(node: &mut Havre, point: &str) {
     assert!(
@@ -88,7 +51,7 @@ fn every_250_survives_a_kill_between_a_commit_and_its_reply_under_load() {
     let ack = node.dir().join("acked.txt");
     let port = node.smtp_port.to_string();
     let ack_arg = ack.display().to_string();
-    let flood = std::thread::spawn(move || python(FLOOD, &[&port, &ack_arg, "25", "8"]));
+    let flood = std::thread::spawn(move || python(FLOOD, &[&port, &ack_arg, "25", "8", "0"]));
     died_at(&mut node, "enqueue-committed");
     node.start();
     let out = flood.join().unwrap();
