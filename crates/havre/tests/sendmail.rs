@@ -274,9 +274,11 @@ fn mailq_through_a_symlink_lists_the_queue() {
     assert!(listed.starts_with("-Queue ID-"), "{listed}");
     assert!(listed.contains("someone@partner.test"), "{listed}");
     assert!(listed.contains("root@example.test"), "the sender: {listed}");
+    // The two listings are taken moments apart: a retry falling due in
+    // between turns the message's mark to `*` (active), so marks aside.
     assert_eq!(
-        listed,
-        node.cli_ok(&["queue", "list"]),
+        without_marks(&listed),
+        without_marks(&node.cli_ok(&["queue", "list"])),
         "mailq is havre queue list"
     );
 }
@@ -315,4 +317,19 @@ fn a_refused_recipient_is_named_and_the_exit_status_is_67_while_the_others_get_t
         "the refused one and why: {said}"
     );
     node.wait_for_messages("alice@example.test", 1);
+}
+
+/// A listing without the mark mailq puts after a queue id (`*` active,
+/// `!` on hold), which follows the retry schedule from one moment to the next.
+fn without_marks(listing: &str) -> String {
+    listing
+        .lines()
+        .map(|line| match line.split_once(' ') {
+            Some((id, rest)) if id.ends_with(['*', '!']) => {
+                format!("{} {rest}", &id[..id.len() - 1])
+            }
+            _ => line.to_string(),
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
 }
