@@ -130,3 +130,45 @@ fn a_delivery_killed_before_its_outcome_is_committed_is_not_delivered_again() {
         node.log()
     );
 }
+
+/// An older havre killed between creating `dovecot-uidlist.lock` and writing
+/// its pid into it left an empty lock nobody can tell the owner of: it held
+/// every delivery to the folder back (each waiting for the lock, under the
+/// folder's lock) until it was two minutes old. A CI run saw 148 messages
+/// still queued a minute after a restart.
+#[test]
+fn an_empty_uidlist_lock_left_by_a_killed_process_does_not_hold_deliveries_back() {
+    let mut node = Havre::init(env!("CARGO_BIN_EXE_havre"));
+    node.add_user("alice@example.test");
+    node.start();
+    let port = node.smtp_port.to_string();
+    assert_eq!(python_ok(SEND_ONE, &[&port]).trim(), "250");
+    node.wait_for_empty_queue();
+    node.kill9();
+    let maildir = node.maildir("alice@example.test");
+    let lock = maildir.join("dovecot-uidlist.lock");
+    std::fs::File::create(&lock)
+        .unwrap()
+        .set_modified(std::time::SystemTime::now() - Duration::from_secs(5))
+        .unwrap();
+    node.start();
+    assert_eq!(python_ok(SEND_ONE, &[&port]).trim(), "250");
+    node.wait_for_empty_queue();
+    assert_eq!(tokens_in_mailbox(&node).get("retried"), Some(&2));
+    // Both messages get their UID in dovecot-uidlist at once, not after
+    // two minutes.
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    loop {
+        let uidlist = std::fs::read_to_string(maildir.join("dovecot-uidlist")).unwrap_or_default();
+        if uidlist.lines().skip(1).count() == 2 {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "dovecot-uidlist not written past the empty lock:\n{uidlist}\n{}",
+            node.log()
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert!(!lock.exists());
+}

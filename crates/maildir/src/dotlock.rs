@@ -2,7 +2,11 @@
 //! process) sharing a Maildir never write one control file at once.
 //!
 //! The lock of `dovecot-uidlist` is `dovecot-uidlist.lock` beside it,
-//! created exclusively, holding `<pid>:<host name>` as Dovecot's do. Whoever
+//! holding `<pid>:<host name>` as Dovecot's do. Like Dovecot, the content is
+//! written to a temporary file first and the lock made with link(2), which
+//! refuses an existing name: a lock never exists empty, so a process killed
+//! while taking it leaves either no lock or one naming a dead process, never
+//! one that holds deliveries back until it is two minutes old. Whoever
 //! holds it may append to the file, or write the new content beside it
 //! (`<file>.tmp`), fsync it and rename it over the file. A lock is taken
 //! over when it belongs to a process of this host that is gone (a crash
@@ -22,6 +26,9 @@ use crate::fs::{FILE_MODE, sync_parent};
 
 /// A lock this old was left by a process that died (Dovecot: 2 minutes).
 const STALE: Duration = Duration::from_secs(120);
+/// An empty lock this old was left by a writer that created the lock before
+/// writing its owner (older havre versions) and died in between.
+const STALE_EMPTY: Duration = Duration::from_secs(2);
 /// How long we wait for a live holder before giving up. Holders keep the
 /// lock for a few milliseconds; giving up leaves the file as it was, and
 /// the caller's next pass brings it up to date.
@@ -70,37 +77,39 @@ impl DotLock {
         lock.push(".lock");
         let lock = PathBuf::from(lock);
         let deadline = Instant::now() + WAIT;
+        let owner = format!("{}:{}", std::process::id(), hostname());
+        let temp = temp_beside(&lock);
+        write_new(&temp, owner.as_bytes())?;
         loop {
-            let created = OpenOptions::new()
-                .write(true)
-                .create_new(true)
-                .mode(FILE_MODE)
-                .open(&lock);
-            match created {
-                Ok(mut file) => {
-                    let held = DotLock {
+            let linked = fs::hard_link(&temp, &lock);
+            match linked {
+                Ok(()) => {
+                    let _ = fs::remove_file(&temp);
+                    return Ok(DotLock {
                         lock,
                         target: target.to_path_buf(),
-                    };
-                    // Who holds it, for a reader deciding whether it is stale.
-                    let owner = format!("{}:{}", std::process::id(), hostname());
-                    file.write_all(owner.as_bytes())
-                        .map_err(io_at(&held.lock))?;
-                    return Ok(held);
+                    });
                 }
                 Err(e) if e.kind() == ErrorKind::AlreadyExists => {}
-                Err(e) => return Err(io_at(&lock)(e)),
+                Err(e) => {
+                    let _ = fs::remove_file(&temp);
+                    return Err(io_at(&lock)(e));
+                }
             }
-            let age = fs::metadata(&lock)
-                .and_then(|m| m.modified())
-                .ok()
+            let found = fs::metadata(&lock).ok();
+            let age = found
+                .as_ref()
+                .and_then(|m| m.modified().ok())
                 .and_then(|t| SystemTime::now().duration_since(t).ok());
-            if age.is_some_and(|age| age > STALE) || holder_is_gone(&lock) {
+            let empty = found.is_some_and(|m| m.len() == 0);
+            let stale = age.is_some_and(|age| age > STALE || (empty && age > STALE_EMPTY));
+            if stale || holder_is_gone(&lock) {
                 // Its holder died; whoever removes it first takes it next.
                 let _ = fs::remove_file(&lock);
                 continue;
             }
             if Instant::now() >= deadline {
+                let _ = fs::remove_file(&temp);
                 return Err(MaildirError::Locked(lock));
             }
             std::thread::sleep(POLL);
@@ -161,6 +170,28 @@ impl Drop for DotLock {
     }
 }
 
+/// A name beside `lock` for the lock's content before it is linked into
+/// place, unique to this process and call (Dovecot's `.temp.<host>.<pid>.*`).
+fn temp_beside(lock: &Path) -> PathBuf {
+    static SEQ: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let seq = SEQ.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    lock.with_file_name(format!(".temp.{}.{}.{seq}", hostname(), std::process::id()))
+}
+
+/// Creates `path` (which must not exist) holding `content`.
+fn write_new(path: &Path, content: &[u8]) -> Result<(), MaildirError> {
+    let mut file = OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(FILE_MODE)
+        .open(path)
+        .map_err(io_at(path))?;
+    file.write_all(content).map_err(|e| {
+        let _ = fs::remove_file(path);
+        io_at(path)(e)
+    })
+}
+
 /// Whether a lock says it belongs to a process of this host that no longer
 /// runs (`<pid>:<host>`, Dovecot's content too).
 fn holder_is_gone(lock: &Path) -> bool {
@@ -206,6 +237,18 @@ mod tests {
     use std::fs::File;
 
     use super::*;
+
+    #[test]
+    fn a_lock_appears_with_its_owner_written_and_leaves_no_temporary_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let target = dir.path().join("dovecot-uidlist");
+        let held = DotLock::acquire(&target).unwrap();
+        let owner = fs::read_to_string(dir.path().join("dovecot-uidlist.lock")).unwrap();
+        assert_eq!(owner, format!("{}:{}", std::process::id(), hostname()));
+        drop(held);
+        let left: Vec<_> = fs::read_dir(dir.path()).unwrap().flatten().collect();
+        assert!(left.is_empty(), "{left:?}");
+    }
 
     #[test]
     fn a_second_holder_waits_and_a_stale_lock_is_taken_over() {
