@@ -700,7 +700,18 @@ impl Mailboxes {
     ) -> Result<u32, MailboxError> {
         let at = path.to_path_buf();
         let record = blocking(move || index_record(&at, flags)).await?;
-        let uid = match self.store.message_insert(mailbox.id, &record).await {
+        self.insert_indexed(user, mailbox, &record).await
+    }
+
+    /// Inserts the row of a file already read ([`index_record`]); a file
+    /// indexed meanwhile (by a sync, another process) keeps its row.
+    pub(crate) async fn insert_indexed(
+        &self,
+        user: &str,
+        mailbox: &MailboxRecord,
+        record: &NewMessage,
+    ) -> Result<u32, MailboxError> {
+        let uid = match self.store.message_insert(mailbox.id, record).await {
             Ok((uid, _)) => uid,
             Err(StoreError::AlreadyExists(_)) => self
                 .store

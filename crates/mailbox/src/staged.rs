@@ -99,8 +99,10 @@ impl Mailboxes {
     /// Commits a staged message's row on its own (LMTP, or a relay attempt
     /// that still has remote work to do) and finishes it: its UID.
     pub async fn index_staged(&self, staged: Staged) -> Result<u32, MailboxError> {
+        // The row read when the file was written: the file is not read and
+        // parsed a second time.
         let uid = self
-            .index_file(&staged.user, &staged.mailbox, &staged.path, Vec::new())
+            .insert_indexed(&staged.user, &staged.mailbox, &staged.row.message)
             .await?;
         self.uidlist_after_index(&staged, uid).await;
         Ok(uid)
