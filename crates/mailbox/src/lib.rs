@@ -34,7 +34,8 @@ mod snapshot;
 mod staged;
 mod sync;
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use sha2::{Digest, Sha256};
 
@@ -57,13 +58,29 @@ pub enum DeliveryOutcome {
     AlreadyDelivered(u32),
 }
 
+/// Where the message to deliver is.
+#[derive(Debug, Clone)]
+pub enum MessageSource {
+    /// A file: a queue spool file.
+    File(PathBuf),
+    /// Bytes in memory: a small message received over LMTP, never written
+    /// anywhere but into the mailboxes.
+    Bytes(Arc<[u8]>),
+}
+
+impl MessageSource {
+    pub fn file(path: &Path) -> MessageSource {
+        MessageSource::File(path.to_path_buf())
+    }
+}
+
 pub struct DeliveryRequest<'a> {
     /// Lower-case address of the local mailbox.
     pub mailbox: &'a str,
     /// Envelope sender, empty for `<>`.
     pub sender: &'a str,
     /// The message as received (CRLF line endings).
-    pub message: &'a Path,
+    pub message: &'a MessageSource,
     /// Identifies the message for the exactly-once check (a queue id).
     pub message_id: &'a str,
     /// Look for an earlier delivery first (after a crash or a partial attempt).
@@ -123,27 +140,42 @@ impl LocalDelivery {
                     .ok_or_else(|| MailboxError::NoSuchMailbox("INBOX".into()))?
             }
         };
-        let target = if quarantine::is_quarantined(request.message).await {
-            let junk = self.mailboxes.junk(&user).await?;
-            tracing::info!(target: "relay", role = "local", "{}: to=<{user}>: quarantined: delivered to {} ({QUARANTINE_HEADER})", request.message_id, junk.name);
-            junk
-        } else {
-            inbox
-        };
         let header = format!(
             "Return-Path: <{}>\r\nDelivered-To: {}\r\n",
             request.sender, request.mailbox
         );
+        let unique = unique_name(request.message_id, &user);
+        // The quarantine mark is looked for on the blocking thread that
+        // writes the copy: most messages have none and cost no extra trip.
+        let staged = self
+            .mailboxes
+            .stage_file(
+                &user,
+                &inbox,
+                &unique,
+                header.clone().into_bytes(),
+                request.message,
+                request.check_duplicate,
+                true,
+            )
+            .await?;
+        if let Some(staged) = staged {
+            return Ok(staged);
+        }
+        let junk = self.mailboxes.junk(&user).await?;
+        tracing::info!(target: "relay", role = "local", "{}: to=<{user}>: quarantined: delivered to {} ({QUARANTINE_HEADER})", request.message_id, junk.name);
         self.mailboxes
             .stage_file(
                 &user,
-                &target,
-                &unique_name(request.message_id, &user),
+                &junk,
+                &unique,
                 header.into_bytes(),
                 request.message,
                 request.check_duplicate,
+                false,
             )
-            .await
+            .await?
+            .ok_or_else(|| MailboxError::NoSuchMailbox(junk.name.clone()))
     }
 }
 
@@ -179,7 +211,7 @@ mod tests {
         (dir, LocalDelivery::new(mailboxes), spool)
     }
 
-    fn request(spool: &Path, check: bool) -> DeliveryRequest<'_> {
+    fn request(spool: &MessageSource, check: bool) -> DeliveryRequest<'_> {
         DeliveryRequest {
             mailbox: "alice@example.test",
             sender: "bob@remote.test",
@@ -192,7 +224,8 @@ mod tests {
     #[tokio::test]
     async fn a_delivered_message_carries_return_path_and_delivered_to_and_gets_uid_1() {
         let (dir, local, spool) = setup().await;
-        let outcome = local.deliver(request(&spool, false)).await.unwrap();
+        let source = MessageSource::file(&spool);
+        let outcome = local.deliver(request(&source, false)).await.unwrap();
         assert_eq!(outcome, DeliveryOutcome::Delivered(1));
         let files = local.maildir_of("alice@example.test").messages().unwrap();
         assert_eq!(files.len(), 1);
@@ -224,8 +257,9 @@ mod tests {
     #[tokio::test]
     async fn a_retry_after_a_crash_does_not_deliver_twice() {
         let (_dir, local, spool) = setup().await;
-        local.deliver(request(&spool, false)).await.unwrap();
-        let again = local.deliver(request(&spool, true)).await.unwrap();
+        let source = MessageSource::file(&spool);
+        local.deliver(request(&source, false)).await.unwrap();
+        let again = local.deliver(request(&source, true)).await.unwrap();
         assert_eq!(again, DeliveryOutcome::AlreadyDelivered(1));
         assert_eq!(
             local
@@ -240,9 +274,10 @@ mod tests {
     #[tokio::test]
     async fn a_staged_copy_is_left_to_its_writer_and_indexed_by_sync_if_its_commit_never_comes() {
         let (_dir, local, spool) = setup().await;
+        let source = MessageSource::file(&spool);
         let user = "alice@example.test";
-        local.deliver(request(&spool, false)).await.unwrap();
-        let mut second = request(&spool, false);
+        local.deliver(request(&source, false)).await.unwrap();
+        let mut second = request(&source, false);
         second.message_id = "0123ABCE";
         let staged = local.stage(second).await.unwrap();
         assert!(staged.fresh());
@@ -271,7 +306,8 @@ mod tests {
     #[tokio::test]
     async fn a_file_written_but_not_indexed_gets_its_uid_at_the_next_sync() {
         let (_dir, local, spool) = setup().await;
-        local.deliver(request(&spool, false)).await.unwrap();
+        let source = MessageSource::file(&spool);
+        local.deliver(request(&source, false)).await.unwrap();
         let mailboxes = local.mailboxes();
         let inbox = mailboxes
             .get("alice@example.test", "inbox")
@@ -302,7 +338,8 @@ mod tests {
     #[tokio::test]
     async fn a_file_another_program_moved_to_cur_is_the_same_message_and_stays_readable() {
         let (_dir, local, spool) = setup().await;
-        local.deliver(request(&spool, false)).await.unwrap();
+        let source = MessageSource::file(&spool);
+        local.deliver(request(&source, false)).await.unwrap();
         let mailboxes = local.mailboxes();
         let user = "alice@example.test";
         let inbox = mailboxes.get(user, "INBOX").await.unwrap().unwrap();
@@ -340,12 +377,13 @@ mod tests {
     #[tokio::test]
     async fn a_quarantined_message_goes_to_the_junk_folder_even_renamed_or_deleted() {
         let (dir, local, spool) = setup().await;
+        let source = MessageSource::file(&spool);
         std::fs::write(
             &spool,
             b"X-Havre-Quarantine: dmarc\r\nSubject: hi\r\n\r\nhello\r\n",
         )
         .unwrap();
-        local.deliver(request(&spool, false)).await.unwrap();
+        local.deliver(request(&source, false)).await.unwrap();
         let root = dir.path().join("mail/example.test/alice/Maildir");
         assert_eq!(
             std::fs::read_dir(root.join(".Junk/new")).unwrap().count(),
@@ -357,7 +395,7 @@ mod tests {
         let mailboxes = local.mailboxes();
         let junk = mailboxes.get(user, "Junk").await.unwrap().unwrap();
         mailboxes.rename(user, &junk, "Spam").await.unwrap();
-        let mut second = request(&spool, false);
+        let mut second = request(&source, false);
         second.message_id = "0123ABCE";
         local.deliver(second).await.unwrap();
         assert_eq!(
@@ -367,11 +405,37 @@ mod tests {
         // No Junk folder at all: one is made.
         let spam = mailboxes.get(user, "Spam").await.unwrap().unwrap();
         mailboxes.delete(user, &spam).await.unwrap();
-        let mut third = request(&spool, false);
+        let mut third = request(&source, false);
         third.message_id = "0123ABCF";
         local.deliver(third).await.unwrap();
         let made = mailboxes.get(user, "Junk").await.unwrap().unwrap();
         assert_eq!(made.special_use.as_deref(), Some("\\Junk"));
+    }
+
+    #[tokio::test]
+    async fn a_message_from_memory_is_delivered_as_one_from_a_file_and_quarantine_is_obeyed() {
+        let (dir, local, _spool) = setup().await;
+        let plain = MessageSource::Bytes(b"Subject: hi\r\n\r\nhello\r\n".as_slice().into());
+        local.deliver(request(&plain, false)).await.unwrap();
+        let root = dir.path().join("mail/example.test/alice/Maildir");
+        let files = local.maildir_of("alice@example.test").messages().unwrap();
+        assert_eq!(
+            std::fs::read_to_string(&files[0]).unwrap(),
+            "Return-Path: <bob@remote.test>\nDelivered-To: alice@example.test\nSubject: hi\n\nhello\n"
+        );
+        let marked = MessageSource::Bytes(
+            b"X-Havre-Quarantine: dmarc\r\nSubject: hi\r\n\r\nhello\r\n"
+                .as_slice()
+                .into(),
+        );
+        let mut second = request(&marked, false);
+        second.message_id = "0123ABCE";
+        local.deliver(second).await.unwrap();
+        assert_eq!(std::fs::read_dir(root.join("new")).unwrap().count(), 1);
+        assert_eq!(
+            std::fs::read_dir(root.join(".Junk/new")).unwrap().count(),
+            1
+        );
     }
 
     #[test]

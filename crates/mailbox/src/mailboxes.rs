@@ -422,26 +422,6 @@ impl Mailboxes {
         Ok(())
     }
 
-    /// Durably writes a message into a mailbox and gives it a UID.
-    /// `header` is prepended (Return-Path, Delivered-To); `body` is read from
-    /// `source` (CRLF or LF line endings).
-    pub async fn deliver_file(
-        &self,
-        user: &str,
-        mailbox: &MailboxRecord,
-        unique: &str,
-        header: Vec<u8>,
-        source: &Path,
-        check_duplicate: bool,
-    ) -> Result<(u32, bool), MailboxError> {
-        let staged = self
-            .stage_file(user, mailbox, unique, header, source, check_duplicate)
-            .await?;
-        let fresh = staged.fresh();
-        let uid = self.index_staged(staged).await?;
-        Ok((uid, fresh))
-    }
-
     /// IMAP APPEND: the message bytes as the client sent them.
     pub async fn append(
         &self,

@@ -6,13 +6,12 @@
 //! the client sent before it adds its own at the top of the message; a
 //! message from LMTP comes from the node's own tiers.
 
-use std::path::Path;
+use std::io::Read;
 
 use havre_store::MailboxRecord;
-use tokio::io::AsyncReadExt;
 
 use crate::junk::{JUNK, special_folder};
-use crate::{MailboxError, Mailboxes};
+use crate::{MailboxError, Mailboxes, MessageSource};
 
 /// The field the checks add (`havre-auth`).
 pub const QUARANTINE_HEADER: &str = "X-Havre-Quarantine";
@@ -21,23 +20,25 @@ pub const QUARANTINE_HEADER: &str = "X-Havre-Quarantine";
 /// after the few fields the mx writes first.
 const HEAD_READ: usize = 64 * 1024;
 
-/// Whether the header of the message at `path` has the quarantine mark.
-/// A file that cannot be read is not quarantined: delivery reads it next
-/// and reports the error.
-pub(crate) async fn is_quarantined(path: &Path) -> bool {
-    let Ok(file) = tokio::fs::File::open(path).await else {
-        return false;
-    };
-    let mut head = Vec::with_capacity(8 * 1024);
-    if file
-        .take(HEAD_READ as u64)
-        .read_to_end(&mut head)
-        .await
-        .is_err()
-    {
-        return false;
+/// Whether the header of the message has the quarantine mark. A file that
+/// cannot be read is not quarantined: delivery reads it next and reports
+/// the error.
+pub(crate) fn is_quarantined(source: &MessageSource) -> bool {
+    match source {
+        MessageSource::Bytes(bytes) => {
+            has_field(&bytes[..bytes.len().min(HEAD_READ)], QUARANTINE_HEADER)
+        }
+        MessageSource::File(path) => {
+            let Ok(file) = std::fs::File::open(path) else {
+                return false;
+            };
+            let mut head = Vec::with_capacity(8 * 1024);
+            if file.take(HEAD_READ as u64).read_to_end(&mut head).is_err() {
+                return false;
+            }
+            has_field(&head, QUARANTINE_HEADER)
+        }
     }
-    has_field(&head, QUARANTINE_HEADER)
 }
 
 /// Whether the header section of `head` has a field named `name`.

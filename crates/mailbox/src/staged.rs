@@ -11,14 +11,14 @@
 //! the file is a file without a row: the next `sync` indexes it, and a
 //! retried delivery finds it ([`havre_maildir::Maildir::find_delivered`]).
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use havre_store::{DeliveredRow, MailboxRecord};
 
 use crate::in_flight::Writing;
 use crate::mailboxes::blocking;
 use crate::notify::MessageChange;
-use crate::{MailboxError, Mailboxes};
+use crate::{MailboxError, Mailboxes, MessageSource};
 
 /// A message written into a folder whose index row is not committed yet.
 pub struct Staged {
@@ -45,45 +45,54 @@ impl Staged {
 impl Mailboxes {
     /// Writes `source` (after `header`) into `mailbox` durably, or finds the
     /// copy an earlier attempt wrote (`check_duplicate`), and prepares its
-    /// index row.
-    pub async fn stage_file(
+    /// index row. With `divert_quarantined`, a message with the quarantine
+    /// mark is not written: `None`, and the caller stages it in Junk.
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) async fn stage_file(
         &self,
         user: &str,
         mailbox: &MailboxRecord,
         unique: &str,
         header: Vec<u8>,
-        source: &Path,
+        source: &MessageSource,
         check_duplicate: bool,
-    ) -> Result<Staged, MailboxError> {
+        divert_quarantined: bool,
+    ) -> Result<Option<Staged>, MailboxError> {
         let maildir = self.maildir_of(user, &mailbox.name)?;
         let writing = self.in_flight.begin(unique);
         let unique = unique.to_string();
         let hostname = self.hostname().to_string();
-        let source = source.to_path_buf();
+        let source = source.clone();
         // The index row is read from the file on the same blocking thread
         // that wrote it: one hop off the async workers per delivery.
-        let (path, fresh, message) = blocking(move || {
+        let written = blocking(move || {
+            if divert_quarantined && crate::quarantine::is_quarantined(&source) {
+                return Ok(None);
+            }
             maildir.create()?;
             if check_duplicate && let Some(found) = maildir.find_delivered(&unique)? {
                 let message = crate::mailboxes::index_record(&found, Vec::new())?;
-                return Ok((found, false, message));
+                return Ok(Some((found, false, message)));
             }
-            let mut body = std::fs::File::open(&source).map_err(|e| MailboxError::Io {
-                path: source.clone(),
-                source: e,
-            })?;
-            let path = maildir.deliver(
-                &unique,
-                &hostname,
-                &header,
-                &mut body,
-                std::time::SystemTime::now(),
-            )?;
+            let now = std::time::SystemTime::now();
+            let path = match &source {
+                MessageSource::File(file) => {
+                    let mut body = std::fs::File::open(file).map_err(|e| MailboxError::Io {
+                        path: file.clone(),
+                        source: e,
+                    })?;
+                    maildir.deliver(&unique, &hostname, &header, &mut body, now)?
+                }
+                MessageSource::Bytes(bytes) => {
+                    let mut body = std::io::Cursor::new(&bytes[..]);
+                    maildir.deliver(&unique, &hostname, &header, &mut body, now)?
+                }
+            };
             let message = crate::mailboxes::index_record(&path, Vec::new())?;
-            Ok((path, true, message))
+            Ok(Some((path, true, message)))
         })
         .await?;
-        Ok(Staged {
+        Ok(written.map(|(path, fresh, message)| Staged {
             user: user.to_string(),
             mailbox: mailbox.clone(),
             path,
@@ -93,7 +102,7 @@ impl Mailboxes {
             },
             fresh,
             _writing: writing,
-        })
+        }))
     }
 
     /// Commits a staged message's row on its own (LMTP, or a relay attempt

@@ -46,7 +46,7 @@ impl Setup {
             .deliver(DeliveryRequest {
                 mailbox: USER,
                 sender: "bob@remote.test",
-                message: &self.spool,
+                message: &havre_mailbox::MessageSource::file(&self.spool),
                 message_id: id,
                 check_duplicate: false,
             })

@@ -219,7 +219,7 @@ async fn a_mailbox_imported_from_dovecot_keeps_its_uids_so_clients_download_noth
         .deliver(DeliveryRequest {
             mailbox: USER,
             sender: "bob@remote.test",
-            message: &spool,
+            message: &havre_mailbox::MessageSource::file(&spool),
             message_id: "0123ABCD",
             check_duplicate: false,
         })

@@ -38,7 +38,7 @@ use std::sync::{Arc, Mutex};
 use havre_store::{AttemptOutcome, DeliveredRow, FinishedAttempt, QueueEntry, Store, StoreError};
 use tokio::sync::Notify;
 
-pub use spool::{Spool, SpoolFile};
+pub use spool::{IN_MEMORY, Spool, SpoolFile, TransientBody};
 
 #[derive(Debug, thiserror::Error)]
 pub enum QueueError {

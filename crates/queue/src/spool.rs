@@ -42,19 +42,13 @@ impl Spool {
     }
 
     /// Starts receiving a body; nothing is visible in `msg/` until `commit`.
+    /// Nothing touches the disk either until the body outgrows
+    /// [`IN_MEMORY`]: most messages are written once, whole, at the commit.
     pub async fn create(&self, id: &str) -> Result<SpoolFile, QueueError> {
-        let tmp = self.tmp.join(id);
-        let file = tokio::fs::OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .mode(0o600)
-            .open(&tmp)
-            .await
-            .map_err(io_err(&tmp))?;
         Ok(SpoolFile {
-            writer: BufWriter::with_capacity(64 * 1024, file),
+            body: Body::Memory(Vec::new()),
             final_path: self.message_path(id),
-            tmp,
+            tmp: self.tmp.join(id),
             written: 0,
             committed: false,
         })
@@ -109,20 +103,40 @@ async fn list(dir: &Path) -> Result<Vec<String>, QueueError> {
     Ok(out)
 }
 
+/// Bodies up to this size are kept in memory until their commit, which
+/// then writes, fsyncs and names the file in one trip to a blocking thread
+/// (the size the mx holds a message in while its checks run, too). A
+/// bigger body goes to `tmp/` as it arrives, so a slow client holds a file,
+/// not memory.
+pub const IN_MEMORY: usize = 1 << 20;
+
 /// A body being received. Dropped without `commit` (a session that ended
-/// abnormally, a panic while it was written), its `tmp/` file is removed:
-/// nothing is left behind for the startup sweep.
+/// abnormally, a panic while it was written), its `tmp/` file, if it had
+/// one, is removed: nothing is left behind for the startup sweep.
 pub struct SpoolFile {
-    writer: BufWriter<tokio::fs::File>,
+    body: Body,
     tmp: PathBuf,
     final_path: PathBuf,
     written: u64,
     committed: bool,
 }
 
+enum Body {
+    Memory(Vec<u8>),
+    /// Outgrew [`IN_MEMORY`]: written to `tmp` as it arrives.
+    File(BufWriter<tokio::fs::File>),
+}
+
+/// A body that lives only while its client waits ([`SpoolFile::commit_transient`]).
+pub enum TransientBody {
+    Memory(std::sync::Arc<[u8]>),
+    /// In `msg/` (not fsynced): the caller removes it when done.
+    File(PathBuf),
+}
+
 impl Drop for SpoolFile {
     fn drop(&mut self) {
-        if !self.committed {
+        if !self.committed && matches!(self.body, Body::File(_)) {
             // A single unlink: cheap enough to do synchronously here.
             let _ = std::fs::remove_file(&self.tmp);
         }
@@ -131,12 +145,37 @@ impl Drop for SpoolFile {
 
 impl SpoolFile {
     pub async fn write(&mut self, bytes: &[u8]) -> Result<(), QueueError> {
-        self.writer
-            .write_all(bytes)
-            .await
-            .map_err(io_err(&self.tmp))?;
+        match &mut self.body {
+            Body::Memory(kept) if kept.len() + bytes.len() <= IN_MEMORY => {
+                kept.extend_from_slice(bytes);
+            }
+            Body::Memory(kept) => {
+                let kept = std::mem::take(kept);
+                self.spill(&kept, bytes).await?;
+            }
+            Body::File(writer) => writer.write_all(bytes).await.map_err(io_err(&self.tmp))?,
+        }
         self.written += bytes.len() as u64;
         Ok(())
+    }
+
+    /// Moves what was kept in memory, and `more`, into `tmp/`, where the
+    /// rest follows.
+    async fn spill(&mut self, kept: &[u8], more: &[u8]) -> Result<(), QueueError> {
+        let file = tokio::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(&self.tmp)
+            .await
+            .map_err(io_err(&self.tmp))?;
+        // From here on the file is ours: dropping the body removes it.
+        self.body = Body::File(BufWriter::with_capacity(64 * 1024, file));
+        let Body::File(writer) = &mut self.body else {
+            unreachable!("set above");
+        };
+        writer.write_all(kept).await.map_err(io_err(&self.tmp))?;
+        writer.write_all(more).await.map_err(io_err(&self.tmp))
     }
 
     pub fn written(&self) -> u64 {
@@ -148,81 +187,72 @@ impl SpoolFile {
         &self.final_path
     }
 
-    /// fsync the file, move it into `msg/`, fsync the directory. On failure
-    /// the body is gone from `tmp/` and nothing new is in `msg/`.
+    /// Makes the body durable in `msg/`: the file and the directory are
+    /// fsynced. On failure nothing new is in `msg/` and nothing is left in
+    /// `tmp/`.
     pub async fn commit(mut self) -> Result<(), QueueError> {
-        let result = self.make_durable().await;
-        if result.is_err() {
-            let _ = tokio::fs::remove_file(&self.tmp).await;
-        }
-        result
-    }
-
-    async fn make_durable(&mut self) -> Result<(), QueueError> {
-        self.writer.flush().await.map_err(io_err(&self.tmp))?;
-        self.writer
-            .get_ref()
-            .sync_all()
-            .await
-            .map_err(io_err(&self.tmp))?;
-        // link(2) refuses an existing name where rename(2) would replace it:
-        // a queue id that somehow came twice must never cost the first
-        // message its body.
-        tokio::fs::hard_link(&self.tmp, &self.final_path)
-            .await
-            .map_err(io_err(&self.final_path))?;
-        self.committed = true;
-        let dir = self
-            .final_path
-            .parent()
-            .unwrap_or(Path::new("."))
-            .to_path_buf();
+        let final_path = self.final_path.clone();
         let tmp = self.tmp.clone();
-        // Concurrent enqueues share the directory's fsync (group sync).
-        let synced = tokio::task::spawn_blocking(move || {
-            std::fs::remove_file(&tmp)?;
-            havre_fsync::sync_dir(&dir)
-        })
-        .await
-        .map_err(|e| QueueError::Spool {
-            path: self.final_path.display().to_string(),
-            source: std::io::Error::other(e),
-        })
-        .and_then(|r| r.map_err(io_err(&self.final_path)));
-        if synced.is_err() {
-            let _ = tokio::fs::remove_file(&self.final_path).await;
-        }
-        synced
-    }
-
-    /// Moves the body into `msg/` without making it durable: for a body
-    /// that is only read from while the client waits (LMTP copies it into
-    /// each mailbox, fsyncing each copy, and removes it before the session
-    /// goes on). A crash leaves at most an orphan the startup sweep removes,
-    /// and the client, having no reply, sends the message again.
-    pub async fn commit_transient(mut self) -> Result<(), QueueError> {
-        let moved = self.move_unsynced().await;
-        if moved.is_err() {
-            let _ = tokio::fs::remove_file(&self.tmp).await;
-        }
-        moved
-    }
-
-    async fn move_unsynced(&mut self) -> Result<(), QueueError> {
-        self.writer.flush().await.map_err(io_err(&self.tmp))?;
-        tokio::fs::hard_link(&self.tmp, &self.final_path)
-            .await
-            .map_err(io_err(&self.final_path))?;
+        let body = std::mem::replace(&mut self.body, Body::Memory(Vec::new()));
+        // Whatever happens next, the file is accounted for here, not by Drop.
         self.committed = true;
-        let _ = tokio::fs::remove_file(&self.tmp).await;
-        Ok(())
+        let made = match body {
+            Body::Memory(bytes) => blocking(move || write_durably(&final_path, &bytes)).await,
+            Body::File(mut writer) => {
+                let flushed = writer.flush().await;
+                let file = writer.into_inner().into_std().await;
+                blocking(move || {
+                    flushed?;
+                    let made = file
+                        .sync_all()
+                        .and_then(|()| link_durably(&tmp, &final_path));
+                    let _ = std::fs::remove_file(&tmp);
+                    made
+                })
+                .await
+            }
+        };
+        made.map_err(io_err(&self.final_path))
     }
 
-    /// Everything written so far, read back from the file, which is then
-    /// removed (a body held aside while its checks run: see havre-smtp).
+    /// Names the body in `msg/` without making it durable, or keeps it in
+    /// memory: for a body that is only read from while the client waits
+    /// (LMTP copies it into each mailbox, fsyncing each copy, and removes
+    /// it before the session goes on). A crash leaves at most an orphan the
+    /// startup sweep removes, and the client, having no reply, sends the
+    /// message again.
+    pub async fn commit_transient(mut self) -> Result<TransientBody, QueueError> {
+        let body = std::mem::replace(&mut self.body, Body::Memory(Vec::new()));
+        self.committed = true;
+        match body {
+            Body::Memory(bytes) => Ok(TransientBody::Memory(bytes.into())),
+            Body::File(mut writer) => {
+                let tmp = self.tmp.clone();
+                let final_path = self.final_path.clone();
+                let flushed = writer.flush().await;
+                drop(writer);
+                let linked = blocking(move || {
+                    let linked = flushed.and_then(|()| std::fs::hard_link(&tmp, &final_path));
+                    let _ = std::fs::remove_file(&tmp);
+                    linked
+                })
+                .await;
+                linked.map_err(io_err(&self.final_path))?;
+                Ok(TransientBody::File(self.final_path.clone()))
+            }
+        }
+    }
+
+    /// Everything written so far (a body held aside while its checks run:
+    /// see havre-smtp); its file, if it had one, is removed.
     pub async fn read_back(mut self) -> Result<Vec<u8>, QueueError> {
-        self.writer.flush().await.map_err(io_err(&self.tmp))?;
-        tokio::fs::read(&self.tmp).await.map_err(io_err(&self.tmp))
+        match &mut self.body {
+            Body::Memory(kept) => Ok(std::mem::take(kept)),
+            Body::File(writer) => {
+                writer.flush().await.map_err(io_err(&self.tmp))?;
+                tokio::fs::read(&self.tmp).await.map_err(io_err(&self.tmp))
+            }
+        }
     }
 
     /// Drops an unfinished body (rejected message, client gone).
@@ -231,9 +261,55 @@ impl SpoolFile {
     }
 }
 
+/// A new file at `path` holding `bytes`, fsynced with its directory. The
+/// name is taken exclusively, as link(2) would: a queue id that somehow
+/// came twice never costs the first message its body. Should anything fail
+/// after the name was taken, the file is removed.
+fn write_durably(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)?;
+    let written = file
+        .write_all(bytes)
+        .and_then(|()| file.sync_all())
+        .and_then(|()| sync_parent(path));
+    if written.is_err() {
+        let _ = std::fs::remove_file(path);
+    }
+    written
+}
+
+/// `tmp` (synced) named `path` too, with the directory synced. link(2)
+/// refuses an existing name where rename(2) would replace it.
+fn link_durably(tmp: &Path, path: &Path) -> std::io::Result<()> {
+    std::fs::hard_link(tmp, path)?;
+    let synced = sync_parent(path);
+    if synced.is_err() {
+        let _ = std::fs::remove_file(path);
+    }
+    synced
+}
+
+/// Concurrent enqueues share the directory's fsync (group sync).
+fn sync_parent(path: &Path) -> std::io::Result<()> {
+    havre_fsync::sync_dir(path.parent().unwrap_or(Path::new(".")))
+}
+
+async fn blocking(
+    op: impl FnOnce() -> std::io::Result<()> + Send + 'static,
+) -> std::io::Result<()> {
+    tokio::task::spawn_blocking(op)
+        .await
+        .unwrap_or_else(|join| Err(std::io::Error::other(join)))
+}
+
 #[cfg(test)]
 mod tests {
-    use super::Spool;
+    use super::{IN_MEMORY, Spool, TransientBody};
 
     fn names(dir: &std::path::Path) -> Vec<String> {
         std::fs::read_dir(dir)
@@ -243,20 +319,56 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn a_body_dropped_unfinished_leaves_nothing_in_tmp() {
-        let root = std::env::temp_dir().join(format!("havre-spool-{}", std::process::id()));
-        let spool = Spool::open(&root).unwrap();
+    async fn a_big_body_goes_to_tmp_as_it_arrives_and_dropped_unfinished_leaves_nothing() {
+        let root = tempfile::tempdir().unwrap();
+        let spool = Spool::open(root.path()).unwrap();
         let mut file = spool.create("0000000000000001").await.unwrap();
-        file.write(b"Subject: half\r\n").await.unwrap();
-        assert_eq!(names(&root.join("tmp")), ["0000000000000001"]);
+        file.write(b"Subject: half\r\n\r\n").await.unwrap();
+        assert!(
+            names(&root.path().join("tmp")).is_empty(),
+            "small: in memory"
+        );
+        file.write(&vec![b'x'; IN_MEMORY]).await.unwrap();
+        assert_eq!(names(&root.path().join("tmp")), ["0000000000000001"]);
         drop(file);
-        assert!(names(&root.join("tmp")).is_empty());
+        assert!(names(&root.path().join("tmp")).is_empty());
+    }
 
-        let mut file = spool.create("0000000000000002").await.unwrap();
-        file.write(b"Subject: whole\r\n").await.unwrap();
-        file.commit().await.unwrap();
-        assert!(names(&root.join("tmp")).is_empty());
-        assert_eq!(names(&root.join("msg")), ["0000000000000002"]);
-        std::fs::remove_dir_all(&root).unwrap();
+    #[tokio::test]
+    async fn small_and_big_bodies_are_committed_whole_and_nothing_stays_in_tmp() {
+        let root = tempfile::tempdir().unwrap();
+        let spool = Spool::open(root.path()).unwrap();
+        let mut small = spool.create("0000000000000002").await.unwrap();
+        small.write(b"Subject: whole\r\n\r\n").await.unwrap();
+        small.write(b"body\r\n").await.unwrap();
+        small.commit().await.unwrap();
+        let mut big = spool.create("0000000000000003").await.unwrap();
+        let mut sent = b"Subject: big\r\n\r\n".to_vec();
+        big.write(&sent).await.unwrap();
+        for n in 0..3u8 {
+            let chunk = vec![b'a' + n; IN_MEMORY / 2];
+            big.write(&chunk).await.unwrap();
+            sent.extend_from_slice(&chunk);
+        }
+        assert_eq!(big.written(), sent.len() as u64);
+        big.commit().await.unwrap();
+        assert!(names(&root.path().join("tmp")).is_empty());
+        let msg = |id: &str| std::fs::read(spool.message_path(id)).unwrap();
+        assert_eq!(msg("0000000000000002"), b"Subject: whole\r\n\r\nbody\r\n");
+        assert_eq!(msg("0000000000000003"), sent);
+    }
+
+    #[tokio::test]
+    async fn a_small_transient_body_never_touches_the_disk() {
+        let root = tempfile::tempdir().unwrap();
+        let spool = Spool::open(root.path()).unwrap();
+        let mut file = spool.create("0000000000000004").await.unwrap();
+        file.write(b"Subject: lmtp\r\n\r\n").await.unwrap();
+        let TransientBody::Memory(bytes) = file.commit_transient().await.unwrap() else {
+            panic!("a small body went to a file");
+        };
+        assert_eq!(&bytes[..], b"Subject: lmtp\r\n\r\n");
+        assert!(names(&root.path().join("tmp")).is_empty());
+        assert!(names(&root.path().join("msg")).is_empty());
     }
 }

@@ -43,11 +43,13 @@ async fn body(queue: &Queue, id: &str, text: &[u8]) -> havre_queue::SpoolFile {
 }
 
 #[tokio::test]
-async fn a_second_body_cannot_start_under_an_id_being_received() {
+async fn of_two_bodies_received_under_one_id_the_first_committed_keeps_it() {
     let (_dir, queue) = queue().await;
     let first = body(&queue, "RECEIVING", b"first").await;
-    assert!(queue.spool().create("RECEIVING").await.is_err());
+    let second = body(&queue, "RECEIVING", b"second").await;
     queue.enqueue(first, &entry("RECEIVING")).await.unwrap();
+    let err = second.commit().await.unwrap_err();
+    assert!(err.to_string().contains("exists"), "{err}");
     assert_eq!(
         std::fs::read(queue.spool().message_path("RECEIVING")).unwrap(),
         b"first"

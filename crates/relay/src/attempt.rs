@@ -1,7 +1,7 @@
 //! One delivery attempt of one queued message.
 
 use havre_directory::{Address, Resolution, Target};
-use havre_mailbox::{DeliveryRequest, Staged};
+use havre_mailbox::{DeliveryRequest, MessageSource, Staged};
 use havre_store::{AttemptOutcome, QueueEntry, QueueRecipient, RecipientStatus, RecipientUpdate};
 
 use crate::dsn::ReportedRecipient;
@@ -427,7 +427,7 @@ impl Relay {
                         .stage(DeliveryRequest {
                             mailbox: &mailbox,
                             sender: &entry.sender,
-                            message: body,
+                            message: &MessageSource::file(body),
                             message_id: id,
                             check_duplicate,
                         })

@@ -135,7 +135,9 @@ async fn a_delivery_interrupted_before_its_record_was_updated_is_not_repeated() 
         .deliver(DeliveryRequest {
             mailbox: "alice@example.test",
             sender: "s@remote.test",
-            message: &f.queue.spool().message_path("00000000000AAAAA"),
+            message: &havre_mailbox::MessageSource::file(
+                &f.queue.spool().message_path("00000000000AAAAA"),
+            ),
             message_id: "00000000000AAAAA",
             check_duplicate: false,
         })
@@ -208,9 +210,10 @@ async fn spool_files_without_a_record_are_swept_at_startup() {
     let mut orphan = f.queue.spool().create("00000000000CCCCC").await.unwrap();
     orphan.write(b"never acknowledged").await.unwrap();
     orphan.commit().await.unwrap();
-    let mut unfinished = f.queue.spool().create("00000000000DDDDD").await.unwrap();
-    unfinished.write(b"half").await.unwrap();
-    std::mem::forget(unfinished);
+    // A big body that was still arriving in tmp/ when the process died.
+    let msg = f.queue.spool().message_path("00000000000DDDDD");
+    let tmp = msg.parent().unwrap().parent().unwrap().join("tmp");
+    std::fs::write(tmp.join("00000000000DDDDD"), b"half").unwrap();
     enqueue(&f, "00000000000EEEEE", &["bob@example.test"], now()).await;
     assert_eq!(f.queue.sweep().await.unwrap(), 2);
     assert_eq!(

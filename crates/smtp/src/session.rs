@@ -12,8 +12,8 @@ use std::sync::Arc;
 use havre_checks::{AddedHeaders, Facts, Stage};
 use havre_directory::{Address, Resolution, Target};
 use havre_guard::{Offence, Service};
-use havre_mailbox::{DeliveryOutcome, DeliveryRequest};
-use havre_queue::{QueueError, SpoolFile, new_queue_id};
+use havre_mailbox::{DeliveryOutcome, DeliveryRequest, MessageSource};
+use havre_queue::{QueueError, SpoolFile, TransientBody, new_queue_id};
 use havre_store::{QueueEntry, QueueRecipient, RecipientStatus};
 use smtp_proto::{MAIL_SMTPUTF8, Request};
 
@@ -1359,16 +1359,19 @@ impl Session {
         let Some(file) = body.file else {
             return vec![Reply::new(451, "4.3.0", "Error: write error"); tx.recipients.len()];
         };
-        let spool = self.services.queue.spool();
-        let path = spool.message_path(&tx.id);
-        // A spool file without a queue record, and not fsynced: only the
-        // mailbox copies must be durable before each 250 (they are), and a
-        // crash before the replies leaves an orphan that the startup sweep
-        // removes while the client, unanswered, sends the message again.
-        if let Err(err) = file.commit_transient().await {
-            tracing::error!(target: "smtp", "{}: cannot write the message: {err}", tx.id);
-            return vec![write_error_reply(&err); tx.recipients.len()];
-        }
+        // Kept in memory, or a spool file without a queue record and not
+        // fsynced: only the mailbox copies must be durable before each 250
+        // (they are), and a crash before the replies leaves at most an
+        // orphan that the startup sweep removes while the client,
+        // unanswered, sends the message again.
+        let message = match file.commit_transient().await {
+            Ok(TransientBody::Memory(bytes)) => MessageSource::Bytes(bytes),
+            Ok(TransientBody::File(path)) => MessageSource::File(path),
+            Err(err) => {
+                tracing::error!(target: "smtp", "{}: cannot write the message: {err}", tx.id);
+                return vec![write_error_reply(&err); tx.recipients.len()];
+            }
+        };
         let started = std::time::Instant::now();
         let mut replies = Vec::new();
         for (rcpt, targets) in &tx.recipients {
@@ -1383,7 +1386,7 @@ impl Session {
                     .deliver(DeliveryRequest {
                         mailbox,
                         sender: &tx.sender,
-                        message: &path,
+                        message: &message,
                         message_id: &tx.id,
                         check_duplicate: false,
                     })
@@ -1409,7 +1412,9 @@ impl Session {
                 )
             });
         }
-        spool.remove(&tx.id).await;
+        if let MessageSource::File(_) = message {
+            self.services.queue.spool().remove(&tx.id).await;
+        }
         replies
     }
 }

@@ -151,7 +151,7 @@ impl Server {
             .deliver(DeliveryRequest {
                 mailbox: user,
                 sender: "bob@remote.test",
-                message: &path,
+                message: &havre_mailbox::MessageSource::file(&path),
                 message_id: &format!("TEST{n}X"),
                 check_duplicate: false,
             })
