@@ -17,7 +17,7 @@
 use std::collections::HashSet;
 use std::sync::Arc;
 
-use havre_store::Store;
+use havre_store::{AddressEntry, Store};
 
 use crate::DirectoryError;
 use crate::address::Address;
@@ -55,13 +55,18 @@ pub(crate) struct Resolver<'a> {
 
 impl Resolver<'_> {
     pub async fn resolve(&self, address: &Address) -> Result<Resolution, DirectoryError> {
-        if !self.store.domain_exists(address.domain()).await? {
+        // One read answers the usual case (a user of ours) whole.
+        let entry = self
+            .store
+            .address_entry(&address.key(), address.domain())
+            .await?;
+        if !entry.domain_local {
             return Ok(Resolution::NotLocal);
         }
         let mut seen = HashSet::new();
         let mut targets = Vec::new();
         if !self
-            .expand(address.clone(), 0, &mut seen, &mut targets)
+            .expand(address.clone(), 0, Some(entry), &mut seen, &mut targets)
             .await?
         {
             return Ok(Resolution::UnknownUser);
@@ -75,10 +80,12 @@ impl Resolver<'_> {
     }
 
     /// Returns whether `address` exists; pushes what it leads to onto `out`.
+    /// `known` is its directory entry when the caller has read it already.
     async fn expand(
         &self,
         address: Address,
         depth: usize,
+        known: Option<AddressEntry>,
         seen: &mut HashSet<String>,
         out: &mut Vec<Target>,
     ) -> Result<bool, DirectoryError> {
@@ -90,17 +97,21 @@ impl Resolver<'_> {
             // Already expanded on this path or a sibling: it exists, add nothing twice.
             return Ok(true);
         }
-        if depth > 0 && !self.store.domain_exists(address.domain()).await? {
+        let entry = match known {
+            Some(entry) => entry,
+            None => self.store.address_entry(&key, address.domain()).await?,
+        };
+        if !entry.domain_local {
+            // Only an alias leads here (`resolve` stops at a foreign domain).
             out.push(Target::Remote(address.to_string()));
             return Ok(true);
         }
-        let aliases = self.store.alias_targets(&key).await?;
-        if !aliases.is_empty() {
-            for target in aliases {
+        if !entry.aliases.is_empty() {
+            for target in entry.aliases {
                 if target == key {
                     // An alias naming itself keeps a copy in the user's own
                     // mailbox; without a user it is a loop and adds nothing.
-                    if self.store.get_user(&key).await?.is_some() {
+                    if entry.user {
                         out.push(Target::Mailbox(key.clone()));
                     }
                     continue;
@@ -110,7 +121,7 @@ impl Resolver<'_> {
             }
             return Ok(true);
         }
-        if self.store.get_user(&key).await?.is_some() {
+        if entry.user {
             out.push(Target::Mailbox(key));
             return Ok(true);
         }
@@ -120,7 +131,7 @@ impl Resolver<'_> {
         {
             let base = address.with_local(base);
             seen.remove(&base.key());
-            if Box::pin(self.expand(base, depth + 1, seen, out)).await? {
+            if Box::pin(self.expand(base, depth + 1, None, seen, out)).await? {
                 return Ok(true);
             }
         }
@@ -154,7 +165,7 @@ impl Resolver<'_> {
             out.push(Target::Unknown(target));
             return Ok(());
         };
-        if !Box::pin(self.expand(next.clone(), depth + 1, seen, out)).await? {
+        if !Box::pin(self.expand(next.clone(), depth + 1, None, seen, out)).await? {
             out.push(Target::Unknown(next.key()));
         }
         Ok(())

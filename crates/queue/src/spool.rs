@@ -72,7 +72,9 @@ impl Spool {
 
     pub async fn remove(&self, id: &str) {
         let path = self.message_path(id);
-        if let Err(err) = tokio::fs::remove_file(&path).await
+        // One unlink, done here: it costs about what a trip to a blocking
+        // thread and back would, once per message.
+        if let Err(err) = std::fs::remove_file(&path)
             && err.kind() != std::io::ErrorKind::NotFound
         {
             tracing::warn!(target: "queue", "{id}: cannot remove {}: {err}", path.display());

@@ -122,6 +122,9 @@ pub trait Store: MailStore + BayesStore + SearchStore + Send + Sync + 'static {
     // Aliases: one address (or `@domain` for a catch-all) to many targets.
     async fn add_alias(&self, address: &str, targets: &[String]) -> Result<()>;
     async fn alias_targets(&self, address: &str) -> Result<Vec<String>>;
+    /// Whether `domain` is ours, a user has `address` and what alias it is,
+    /// in one read: resolving a recipient asks all three.
+    async fn address_entry(&self, address: &str, domain: &str) -> Result<AddressEntry>;
     async fn list_aliases(&self) -> Result<Vec<Alias>>;
     /// Removes one target, or the whole alias when `target` is `None`; returns how
     /// many targets went.

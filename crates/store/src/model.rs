@@ -44,6 +44,18 @@ pub struct Alias {
     pub targets: Vec<String>,
 }
 
+/// What the directory holds for one address, read at once for recipient
+/// resolution ([`crate::Store::address_entry`]).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AddressEntry {
+    /// The address's domain is one of ours.
+    pub domain_local: bool,
+    /// A user has this address.
+    pub user: bool,
+    /// The alias's targets, in order (empty: no alias).
+    pub aliases: Vec<String>,
+}
+
 /// Where a recipient of a queued message stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum RecipientStatus {

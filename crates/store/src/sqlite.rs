@@ -576,6 +576,29 @@ impl Store for SqliteStore {
         )
     }
 
+    async fn address_entry(&self, address: &str, domain: &str) -> Result<AddressEntry> {
+        let rows: Vec<(i64, String)> = sqlx::query_as(
+            "SELECT kind, value FROM (
+                 SELECT 0 AS kind, target AS value, position FROM aliases WHERE address = ?1
+                 UNION ALL SELECT 1, email, 0 FROM users WHERE email = ?1
+                 UNION ALL SELECT 2, name, 0 FROM domains WHERE name = ?2)
+             ORDER BY kind, position",
+        )
+        .bind(address)
+        .bind(domain)
+        .fetch_all(&self.reader)
+        .await?;
+        let mut entry = AddressEntry::default();
+        for (kind, value) in rows {
+            match kind {
+                0 => entry.aliases.push(value),
+                1 => entry.user = true,
+                _ => entry.domain_local = true,
+            }
+        }
+        Ok(entry)
+    }
+
     async fn list_aliases(&self) -> Result<Vec<Alias>> {
         let rows =
             sqlx::query("SELECT address, target FROM aliases ORDER BY domain, address, position")

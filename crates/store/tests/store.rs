@@ -82,6 +82,43 @@ async fn a_domain_with_users_cannot_be_removed() {
 }
 
 #[tokio::test]
+async fn one_read_tells_the_domain_the_user_and_the_alias_of_an_address() {
+    let store = store_with_domain().await;
+    store.add_user(&user("alice@example.test")).await.unwrap();
+    let targets = vec![
+        "alice@example.test".to_string(),
+        "b@remote.test".to_string(),
+    ];
+    store
+        .add_alias("alice@example.test", &targets)
+        .await
+        .unwrap();
+    let entry = |address: &'static str, domain: &'static str| {
+        let store = &store;
+        async move { store.address_entry(address, domain).await.unwrap() }
+    };
+    assert_eq!(
+        entry("alice@example.test", "example.test").await,
+        AddressEntry {
+            domain_local: true,
+            user: true,
+            aliases: targets.clone(),
+        }
+    );
+    assert_eq!(
+        entry("nobody@example.test", "example.test").await,
+        AddressEntry {
+            domain_local: true,
+            ..AddressEntry::default()
+        }
+    );
+    assert_eq!(
+        entry("alice@elsewhere.test", "elsewhere.test").await,
+        AddressEntry::default()
+    );
+}
+
+#[tokio::test]
 async fn alias_targets_keep_their_order_and_can_be_removed_one_by_one() {
     let store = store_with_domain().await;
     let targets = vec!["b@example.test".to_string(), "a@example.test".to_string()];
