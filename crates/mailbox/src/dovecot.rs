@@ -433,6 +433,64 @@ impl Mailboxes {
         }
     }
 
+    /// A delivery's usual case: its UID is the next one the folder's
+    /// `dovecot-uidlist` lacks and the file is the one this process knows.
+    /// The record is appended, the folder's lock released and the file
+    /// fsynced (shared with concurrent deliveries) in one trip to a blocking
+    /// thread. Any other case gets the lock back, for
+    /// [`Mailboxes::refresh_uidlist_unsynced`].
+    pub(crate) async fn append_next_uid(
+        &self,
+        user: &str,
+        mailbox: &MailboxRecord,
+        mut folder: OwnedMutexGuard<Folder>,
+        written: Option<&UidlistRecord>,
+    ) -> Result<(), OwnedMutexGuard<Folder>> {
+        let (Some(known), Some(record)) = (folder.uidlist, written) else {
+            return Err(folder);
+        };
+        if record.uid != known.last_uid + 1 {
+            return Err(folder);
+        }
+        let Ok(maildir) = self.maildir_of(user, &mailbox.name) else {
+            return Err(folder);
+        };
+        let record = record.clone();
+        let done = tokio::task::spawn_blocking(move || {
+            match maildir.append_uidlist_unsynced(known.id, std::slice::from_ref(&record)) {
+                Ok(Some(id)) => {
+                    folder.uidlist = Some(UidlistState {
+                        id,
+                        last_uid: record.uid,
+                        records: known.records + 1,
+                        ..known
+                    });
+                    drop(folder);
+                    Ok(maildir.sync_uidlist().map_err(|e| ("synced", e)))
+                }
+                // Another writer changed it: read it again.
+                Ok(None) => Err(folder),
+                Err(e) => {
+                    folder.uidlist = None;
+                    Ok(Err(("updated", e)))
+                }
+            }
+        })
+        .await;
+        match done {
+            Ok(Ok(Ok(()))) => Ok(()),
+            Ok(Ok(Err((what, e)))) => {
+                tracing::warn!(target: "mailbox", "user=<{user}> {}: dovecot-uidlist not {what}: {e}", mailbox.name);
+                Ok(())
+            }
+            Ok(Err(folder)) => Err(folder),
+            Err(join) => {
+                tracing::warn!(target: "mailbox", "user=<{user}> {}: dovecot-uidlist not updated: {join}", mailbox.name);
+                Ok(())
+            }
+        }
+    }
+
     /// The fsync [`Mailboxes::refresh_uidlist_unsynced`] left due.
     pub(crate) async fn sync_uidlist(
         &self,

@@ -133,10 +133,19 @@ impl Mailboxes {
     /// released: concurrent deliveries to the folder share the fsync.
     async fn uidlist_after_index(&self, staged: &Staged, uid: u32) {
         let written = crate::dovecot::written_record(uid, &staged.path);
+        let folder = self.folders.lock(staged.mailbox.id).await;
+        let Err(mut folder) = self
+            .append_next_uid(&staged.user, &staged.mailbox, folder, written.as_ref())
+            .await
+        else {
+            return;
+        };
         let appended = {
-            let mut folder = self.folders.lock(staged.mailbox.id).await;
-            self.refresh_uidlist_unsynced(&staged.user, &staged.mailbox, &mut folder, written)
-                .await
+            let appended = self
+                .refresh_uidlist_unsynced(&staged.user, &staged.mailbox, &mut folder, written)
+                .await;
+            drop(folder);
+            appended
         };
         if appended {
             let maildir = self.maildir_of(&staged.user, &staged.mailbox.name);
