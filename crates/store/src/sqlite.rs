@@ -188,21 +188,13 @@ impl SqliteStore {
     /// Waits until every commit made so far is on disk (a group fsync of
     /// the WAL, shared with concurrent writers).
     pub(crate) async fn synced(&self) -> Result<()> {
-        let Some(wal) = self.wal.clone() else {
+        let Some(wal) = &self.wal else {
             return Ok(());
         };
-        let synced = tokio::task::spawn_blocking(move || wal.sync().map_err(|e| (wal, e))).await;
-        match synced {
-            Ok(Ok(())) => Ok(()),
-            Ok(Err((wal, source))) => Err(StoreError::Io {
-                path: wal.path().display().to_string(),
-                source,
-            }),
-            Err(join) => Err(StoreError::Io {
-                path: "database WAL".into(),
-                source: std::io::Error::other(join),
-            }),
-        }
+        wal.synced().await.map_err(|source| StoreError::Io {
+            path: wal.path().display().to_string(),
+            source,
+        })
     }
 
     pub(crate) fn reader(&self) -> &SqlitePool {
