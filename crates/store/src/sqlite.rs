@@ -59,13 +59,11 @@ impl SqliteStore {
             .synchronous(SqliteSynchronous::Normal)
             .foreign_keys(true)
             .busy_timeout(Duration::from_secs(30));
-        let writer = SqlitePoolOptions::new()
-            .max_connections(1)
+        let writer = pool_options(1)
             .after_release(|conn, _| Box::pin(writer_is_reusable(conn)))
             .connect_with(options.clone())
             .await?;
-        let reader = SqlitePoolOptions::new()
-            .max_connections(4)
+        let reader = pool_options(4)
             .connect_with(options.read_only(true))
             .await?;
         // SQLite names the WAL after the database's real path (symbolic
@@ -102,10 +100,7 @@ impl SqliteStore {
     pub async fn memory() -> Result<SqliteStore> {
         let options = SqliteConnectOptions::from_str("sqlite::memory:")?.foreign_keys(true);
         // One connection serves both roles: each in-memory connection is its own database.
-        let pool = SqlitePoolOptions::new()
-            .max_connections(1)
-            .connect_with(options)
-            .await?;
+        let pool = pool_options(1).connect_with(options).await?;
         let store = SqliteStore {
             writer: pool.clone(),
             reader: pool,
@@ -261,6 +256,16 @@ impl SqliteStore {
     }
 }
 
+/// A pool of connections that are not pinged before each use: the ping is a
+/// round trip to the connection's worker thread, made for servers across a
+/// network. A worker that died answers the next statement with an error,
+/// and the pool's own ping at release closes its connection.
+fn pool_options(connections: u32) -> SqlitePoolOptions {
+    SqlitePoolOptions::new()
+        .max_connections(connections)
+        .test_before_acquire(false)
+}
+
 /// Whether the writer connection may serve the next caller.
 ///
 /// When a COMMIT fails with SQLITE_FULL, SQLite rolls the transaction back
@@ -269,9 +274,13 @@ impl SqliteStore {
 /// inside a transaction that never commits — acknowledged writes that vanish,
 /// and other processes locked out. Such a connection is closed and the pool
 /// opens a fresh one. The ping makes sure the rollback that a dropped
-/// transaction queued has run before the depth is read.
+/// transaction queued has run before the depth is read; with no transaction
+/// counted there is none queued, and the round trip is saved.
 async fn writer_is_reusable(conn: &mut sqlx::SqliteConnection) -> sqlx::Result<bool> {
     use sqlx::Connection;
+    if !conn.is_in_transaction() {
+        return Ok(true);
+    }
     conn.ping().await?;
     if conn.is_in_transaction() {
         tracing::warn!(target: "store", "a transaction could neither commit nor roll back (disk full?); reopening the database connection");
