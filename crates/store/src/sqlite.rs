@@ -20,6 +20,8 @@ use sqlx::{Row, Sqlite, Transaction};
 
 use crate::durable::WalSync;
 use crate::migrations::MIGRATIONS;
+use crate::script::Script;
+use crate::sqlite_mail::{Indexed, index_message};
 use crate::*;
 
 pub struct SqliteStore {
@@ -694,9 +696,10 @@ impl Store for SqliteStore {
     }
 
     async fn queue_record_attempt(&self, attempt: &AttemptOutcome) -> Result<()> {
-        let tx = self.begin().await?;
-        let tx = record_attempt(tx, attempt).await?;
-        self.commit(tx).await
+        let mut script = Script::new();
+        record_attempt(&mut script, attempt);
+        self.run(script).await?;
+        Ok(())
     }
 
     async fn queue_finish_attempt(
@@ -704,29 +707,26 @@ impl Store for SqliteStore {
         attempt: &AttemptOutcome,
         delivered: &[DeliveredRow],
     ) -> Result<FinishedAttempt> {
-        let mut tx = self.begin().await?;
-        let mut uids = Vec::with_capacity(delivered.len());
+        let mut script = Script::new();
         for row in delivered {
-            uids.push(crate::sqlite_mail::index_delivered(&mut tx, row).await?);
+            index_message(&mut script, row.mailbox_id, &row.message);
         }
-        let mut tx = record_attempt(tx, attempt).await?;
-        let pending: i64 = sqlx::query_scalar(
-            "SELECT COUNT(*) FROM queue_recipients WHERE queue_id = ? AND status NOT IN (?, ?)",
-        )
-        .bind(&attempt.id)
-        .bind(RecipientStatus::Sent.as_i64())
-        .bind(RecipientStatus::Failed.as_i64())
-        .fetch_one(&mut *tx)
-        .await?;
-        let removed = pending == 0
-            && sqlx::query("DELETE FROM queue_messages WHERE id = ?")
-                .bind(&attempt.id)
-                .execute(&mut *tx)
-                .await?
-                .rows_affected()
-                > 0;
-        self.commit(tx).await?;
-        Ok(FinishedAttempt { removed, uids })
+        record_attempt(&mut script, attempt);
+        remove_when_final(&mut script, &attempt.id);
+        let rows = self.run(script).await?;
+        if rows.len() < delivered.len() {
+            return Err(sqlx::Error::RowNotFound.into());
+        }
+        // One row per delivered message, then one if the record went.
+        let (indexed, removal) = rows.split_at(delivered.len());
+        let uids = indexed
+            .iter()
+            .map(|row| Ok(Indexed::from_row(row)?.delivered_uid()))
+            .collect::<Result<Vec<u32>>>()?;
+        Ok(FinishedAttempt {
+            removed: !removal.is_empty(),
+            uids,
+        })
     }
 
     async fn queue_mark_warned(&self, id: &str) -> Result<()> {
@@ -804,26 +804,37 @@ impl Store for SqliteStore {
 
 /// The statements of one attempt's outcome: recipient statuses, attempt
 /// count and next attempt.
-async fn record_attempt(
-    mut tx: Transaction<'static, Sqlite>,
-    attempt: &AttemptOutcome,
-) -> Result<Transaction<'static, Sqlite>> {
+fn record_attempt(script: &mut Script, attempt: &AttemptOutcome) {
     for update in &attempt.updates {
-        sqlx::query(
-            "UPDATE queue_recipients SET status = ?, last_reply = ?
-                 WHERE queue_id = ? AND idx = ?",
-        )
-        .bind(update.status.as_i64())
-        .bind(&update.reply)
-        .bind(&attempt.id)
-        .bind(update.idx)
-        .execute(&mut *tx)
-        .await?;
+        let mut unit = script.unit();
+        let status = unit.bind(update.status.as_i64());
+        let reply = unit.bind(&update.reply);
+        let id = unit.bind(&attempt.id);
+        let idx = unit.bind(update.idx);
+        unit.statement(format_args!(
+            "UPDATE queue_recipients SET status = {status}, last_reply = {reply}
+             WHERE queue_id = {id} AND idx = {idx}"
+        ));
     }
-    sqlx::query("UPDATE queue_messages SET attempts = attempts + 1, next_attempt = ? WHERE id = ?")
-        .bind(attempt.next_attempt)
-        .bind(&attempt.id)
-        .execute(&mut *tx)
-        .await?;
-    Ok(tx)
+    let mut unit = script.unit();
+    let next_attempt = unit.bind(attempt.next_attempt);
+    let id = unit.bind(&attempt.id);
+    unit.statement(format_args!(
+        "UPDATE queue_messages SET attempts = attempts + 1, next_attempt = {next_attempt}
+         WHERE id = {id}"
+    ));
+}
+
+/// The statement that removes the record once no recipient is pending: it
+/// returns one row when it did.
+fn remove_when_final(script: &mut Script, id: &str) {
+    let mut unit = script.unit();
+    let id = unit.bind(id);
+    let sent = unit.bind(RecipientStatus::Sent.as_i64());
+    let failed = unit.bind(RecipientStatus::Failed.as_i64());
+    unit.statement(format_args!(
+        "DELETE FROM queue_messages WHERE id = {id} AND NOT EXISTS
+         (SELECT 1 FROM queue_recipients WHERE queue_id = {id} AND status NOT IN ({sent}, {failed}))
+         RETURNING 1"
+    ));
 }
