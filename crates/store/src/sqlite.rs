@@ -618,41 +618,15 @@ impl Store for SqliteStore {
     }
 
     async fn queue_insert(&self, entry: &QueueEntry) -> Result<()> {
-        let mut tx = self.begin().await?;
-        sqlx::query(
-            "INSERT INTO queue_messages
-             (id, sender, size, arrival, client, protocol, attempts, next_attempt, hold,
-              hold_reason)
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        )
-        .bind(&entry.id)
-        .bind(&entry.sender)
-        .bind(entry.size as i64)
-        .bind(entry.arrival)
-        .bind(&entry.client)
-        .bind(&entry.protocol)
-        .bind(entry.attempts)
-        .bind(entry.next_attempt)
-        .bind(entry.hold as i64)
-        .bind(&entry.hold_reason)
-        .execute(&mut *tx)
-        .await
-        .map_err(|e| already_exists(e, || format!("queue record {}", entry.id)))?;
-        for rcpt in &entry.recipients {
-            sqlx::query(
-                "INSERT INTO queue_recipients (queue_id, idx, address, orig, status, last_reply)
-                 VALUES (?, ?, ?, ?, ?, ?)",
-            )
-            .bind(&entry.id)
-            .bind(rcpt.idx)
-            .bind(&rcpt.address)
-            .bind(&rcpt.orig)
-            .bind(rcpt.status.as_i64())
-            .bind(&rcpt.last_reply)
-            .execute(&mut *tx)
-            .await?;
+        let mut script = Script::new();
+        insert_queue_record(&mut script, entry);
+        let inserted = self.run(script).await?;
+        if inserted.is_empty() {
+            return Err(StoreError::AlreadyExists(format!(
+                "queue record {}",
+                entry.id
+            )));
         }
-        self.commit(tx).await?;
         // The record is what makes a 250 true: read it back through another
         // connection, which only sees what really committed.
         let committed: Option<i64> =
@@ -799,6 +773,45 @@ impl Store for SqliteStore {
             .write(sqlx::query("DELETE FROM queue_messages WHERE id = ?").bind(id))
             .await?;
         Ok(done.rows_affected() > 0)
+    }
+}
+
+/// The statements of a script that insert a queue record with its
+/// recipients, and return one row when they did: a record of that id
+/// already there is left alone, its recipients too.
+fn insert_queue_record(script: &mut Script, entry: &QueueEntry) {
+    let mut unit = script.unit();
+    let id = unit.bind(&entry.id);
+    let sender = unit.bind(&entry.sender);
+    let size = unit.bind(entry.size as i64);
+    let arrival = unit.bind(entry.arrival);
+    let client = unit.bind(&entry.client);
+    let protocol = unit.bind(&entry.protocol);
+    let attempts = unit.bind(entry.attempts);
+    let next_attempt = unit.bind(entry.next_attempt);
+    let hold = unit.bind(entry.hold as i64);
+    let hold_reason = unit.bind(entry.hold_reason.as_deref());
+    unit.statement(format_args!(
+        "INSERT INTO queue_messages
+         (id, sender, size, arrival, client, protocol, attempts, next_attempt, hold, hold_reason)
+         VALUES ({id}, {sender}, {size}, {arrival}, {client}, {protocol}, {attempts},
+                 {next_attempt}, {hold}, {hold_reason})
+         ON CONFLICT (id) DO NOTHING RETURNING 1"
+    ));
+    for rcpt in &entry.recipients {
+        let mut unit = script.unit();
+        let id = unit.bind(&entry.id);
+        let idx = unit.bind(rcpt.idx);
+        let address = unit.bind(&rcpt.address);
+        let orig = unit.bind(rcpt.orig.as_deref());
+        let status = unit.bind(rcpt.status.as_i64());
+        let last_reply = unit.bind(rcpt.last_reply.as_deref());
+        // changes(): the rows of the statement before, the record's or the
+        // previous recipient's; none when the record was another's.
+        unit.statement(format_args!(
+            "INSERT INTO queue_recipients (queue_id, idx, address, orig, status, last_reply)
+             SELECT {id}, {idx}, {address}, {orig}, {status}, {last_reply} WHERE changes() > 0"
+        ));
     }
 }
 
