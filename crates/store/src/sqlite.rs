@@ -216,46 +216,6 @@ impl SqliteStore {
             None => Err(StoreError::NoSuchDomain(domain.to_string())),
         }
     }
-
-    async fn recipients_of(&self, ids: &[String]) -> Result<Vec<(String, QueueRecipient)>> {
-        let mut out = Vec::new();
-        for id in ids {
-            let rows = sqlx::query(
-                "SELECT idx, address, orig, status, last_reply FROM queue_recipients
-                 WHERE queue_id = ? ORDER BY idx",
-            )
-            .bind(id)
-            .fetch_all(&self.reader)
-            .await?;
-            for row in rows {
-                out.push((
-                    id.clone(),
-                    QueueRecipient {
-                        idx: row.try_get("idx")?,
-                        address: row.try_get("address")?,
-                        orig: row.try_get("orig")?,
-                        status: RecipientStatus::from_i64(row.try_get("status")?),
-                        last_reply: row.try_get("last_reply")?,
-                    },
-                ));
-            }
-        }
-        Ok(out)
-    }
-
-    async fn entries(&self, rows: Vec<SqliteRow>) -> Result<Vec<QueueEntry>> {
-        let mut entries = rows
-            .iter()
-            .map(entry_from_row)
-            .collect::<std::result::Result<Vec<_>, sqlx::Error>>()?;
-        let ids: Vec<String> = entries.iter().map(|e| e.id.clone()).collect();
-        for (id, rcpt) in self.recipients_of(&ids).await? {
-            if let Some(entry) = entries.iter_mut().find(|e| e.id == id) {
-                entry.recipients.push(rcpt);
-            }
-        }
-        Ok(entries)
-    }
 }
 
 /// A pool of connections that are not pinged before each use: the ping is a
@@ -328,6 +288,46 @@ macro_rules! select_queue {
             $rest
         )
     };
+}
+
+/// The records [`select_queue!`] selects with `$messages`, each followed by
+/// its recipients, in the order `$order` of columns of `m`: one query, not
+/// one more per record.
+macro_rules! select_entries {
+    ($messages:literal, $order:literal) => {
+        concat!(
+            "SELECT m.*, r.idx, r.address, r.orig, r.status, r.last_reply FROM (",
+            select_queue!($messages),
+            ") m LEFT JOIN queue_recipients r ON r.queue_id = m.id ORDER BY ",
+            $order,
+            ", m.id, r.idx"
+        )
+    };
+}
+
+/// The records of rows from [`select_entries!`].
+fn entries_from_rows(rows: &[SqliteRow]) -> std::result::Result<Vec<QueueEntry>, sqlx::Error> {
+    let mut entries: Vec<QueueEntry> = Vec::new();
+    for row in rows {
+        let id: String = row.try_get("id")?;
+        if entries.last().is_none_or(|last| last.id != id) {
+            entries.push(entry_from_row(row)?);
+        }
+        let Some(idx) = row.try_get::<Option<i64>, _>("idx")? else {
+            continue;
+        };
+        let recipient = QueueRecipient {
+            idx,
+            address: row.try_get("address")?,
+            orig: row.try_get("orig")?,
+            status: RecipientStatus::from_i64(row.try_get("status")?),
+            last_reply: row.try_get("last_reply")?,
+        };
+        if let Some(entry) = entries.last_mut() {
+            entry.recipients.push(recipient);
+        }
+    }
+    Ok(entries)
 }
 
 /// A unique-key violation is the caller's duplicate (`what` names it); any
@@ -644,29 +644,30 @@ impl Store for SqliteStore {
     }
 
     async fn queue_get(&self, id: &str) -> Result<Option<QueueEntry>> {
-        let rows = sqlx::query(select_queue!("WHERE id = ?"))
+        let rows = sqlx::query(select_entries!("WHERE id = ?", "m.id"))
             .bind(id)
             .fetch_all(&self.reader)
             .await?;
-        Ok(self.entries(rows).await?.into_iter().next())
+        Ok(entries_from_rows(&rows)?.into_iter().next())
     }
 
     async fn queue_list(&self) -> Result<Vec<QueueEntry>> {
-        let rows = sqlx::query(select_queue!("ORDER BY arrival, id"))
+        let rows = sqlx::query(select_entries!("", "m.arrival"))
             .fetch_all(&self.reader)
             .await?;
-        self.entries(rows).await
+        Ok(entries_from_rows(&rows)?)
     }
 
     async fn queue_due(&self, now: i64, limit: i64) -> Result<Vec<QueueEntry>> {
-        let rows = sqlx::query(select_queue!(
-            "WHERE hold = 0 AND next_attempt <= ? ORDER BY next_attempt, arrival LIMIT ?"
+        let rows = sqlx::query(select_entries!(
+            "WHERE hold = 0 AND next_attempt <= ? ORDER BY next_attempt, arrival LIMIT ?",
+            "m.next_attempt, m.arrival"
         ))
         .bind(now)
         .bind(limit)
         .fetch_all(&self.reader)
         .await?;
-        self.entries(rows).await
+        Ok(entries_from_rows(&rows)?)
     }
 
     async fn queue_record_attempt(&self, attempt: &AttemptOutcome) -> Result<()> {
@@ -725,13 +726,14 @@ impl Store for SqliteStore {
     }
 
     async fn queue_quarantined(&self, arrived_before: Option<i64>) -> Result<Vec<QueueEntry>> {
-        let rows = sqlx::query(select_queue!(
-            "WHERE hold = 1 AND hold_reason IS NOT NULL AND arrival < ? ORDER BY arrival, id"
+        let rows = sqlx::query(select_entries!(
+            "WHERE hold = 1 AND hold_reason IS NOT NULL AND arrival < ?",
+            "m.arrival"
         ))
         .bind(arrived_before.unwrap_or(i64::MAX))
         .fetch_all(&self.reader)
         .await?;
-        self.entries(rows).await
+        Ok(entries_from_rows(&rows)?)
     }
 
     async fn queue_reschedule(

@@ -302,3 +302,31 @@ async fn a_message_for_many_recipients_and_its_attempt_go_whole() {
         vec![200]
     );
 }
+
+#[tokio::test]
+async fn records_are_listed_with_all_their_recipients_and_a_limit_counts_records() {
+    let node = node().await;
+    let store = &node.store;
+    let mut later = entry("0D2", "b@remote.test", 3);
+    later.arrival += 10;
+    later.next_attempt += 10;
+    let earlier = entry("0D1", "a@remote.test", 4);
+    let lonely = QueueEntry {
+        recipients: Vec::new(),
+        arrival: later.arrival + 10,
+        next_attempt: later.next_attempt + 10,
+        ..entry("0D3", "c@remote.test", 0)
+    };
+    for record in [&later, &earlier, &lonely] {
+        store.queue_insert(record).await.unwrap();
+    }
+    assert_eq!(
+        store.queue_list().await.unwrap(),
+        vec![earlier.clone(), later.clone(), lonely.clone()]
+    );
+    let due = store.queue_due(later.next_attempt + 10, 2).await.unwrap();
+    assert_eq!(due, vec![earlier.clone(), later.clone()]);
+    assert_eq!(store.queue_get("0D2").await.unwrap(), Some(later));
+    assert_eq!(store.queue_get("0D3").await.unwrap(), Some(lonely));
+    assert_eq!(store.queue_get("0D4").await.unwrap(), None);
+}
