@@ -6,7 +6,8 @@
 //! database file after it, and the WAL header when the file starts being
 //! reused; what NORMAL gives up is only the sync of the frames of each
 //! commit. Every write that someone is answered for therefore goes through
-//! [`SqliteStore::commit`] or [`SqliteStore::write`], which after the COMMIT
+//! [`SqliteStore::commit`], [`SqliteStore::write`] or [`SqliteStore::run`]
+//! (a transaction sent as one script), which after the COMMIT
 //! fsyncs the `-wal` file ([`WalSync`]) before returning. fsync covers every
 //! frame written before it started, and a WAL is replayed as a prefix, so a
 //! sync that starts after this COMMIT makes it, and every earlier commit,

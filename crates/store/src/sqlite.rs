@@ -25,8 +25,8 @@ use crate::sqlite_mail::{Indexed, index_message};
 use crate::*;
 
 pub struct SqliteStore {
-    /// Reached only through `begin`/`commit` and `write`, which make what
-    /// they commit durable before returning.
+    /// Reached only through `begin`/`commit`, `write` and `run`, which make
+    /// what they commit durable before returning.
     pub(crate) writer: SqlitePool,
     reader: SqlitePool,
     /// `None` in memory: nothing to sync.
@@ -57,7 +57,7 @@ impl SqliteStore {
             .filename(path)
             .create_if_missing(true)
             .journal_mode(SqliteJournalMode::Wal)
-            // Commits do not wait for the disk; `commit`/`write` sync the WAL.
+            // Commits do not wait for the disk; `commit`/`write`/`run` sync the WAL.
             .synchronous(SqliteSynchronous::Normal)
             .foreign_keys(true)
             .busy_timeout(Duration::from_secs(30));
