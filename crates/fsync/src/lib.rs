@@ -18,20 +18,28 @@
 //! [`Syncs`] keeps one [`GroupSync`] per path (a spool directory, each
 //! Maildir folder's `new/`); [`sync_dir`] and [`sync_file`] use one shared by
 //! the whole process. The calls block: async callers run them in
-//! `spawn_blocking`.
+//! `spawn_blocking`, or use [`GroupSync::sync_async`], whose waiters hold no
+//! thread while they wait (twenty waiters would otherwise park twenty
+//! threads of the blocking pool, each woken and switched to at the end).
 
 use std::collections::HashMap;
 use std::fs::File;
 use std::io;
 use std::path::{Path, PathBuf};
+use std::pin::pin;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, OnceLock};
+
+use tokio::sync::Notify;
 
 /// Syncs of one file or directory, shared by concurrent callers.
 #[derive(Default)]
 pub struct GroupSync {
     state: Mutex<State>,
+    /// Wakes the blocking callers when a run ends.
     finished: Condvar,
+    /// Wakes the async callers when a run ends.
+    ended: Notify,
     runs: AtomicU64,
 }
 
@@ -57,26 +65,61 @@ impl GroupSync {
     /// itself; it runs on one caller's thread for every caller waiting.
     pub fn sync(&self, op: impl FnOnce() -> io::Result<()>) -> io::Result<()> {
         let mut state = self.lock();
-        // The next sync to start is the first that covers this caller; any
-        // that ends from now on may have seen its pages.
-        let wanted = state.started + 1;
-        let seen = state.finished;
-        loop {
-            if state.finished >= wanted {
-                return state.outcome_after(seen);
+        let turn = state.turn();
+        let seq = loop {
+            match state.next_step(turn) {
+                Step::Done(outcome) => return outcome,
+                Step::Lead(seq) => break seq,
+                Step::Wait => {
+                    state = self
+                        .finished
+                        .wait(state)
+                        .unwrap_or_else(|poison| poison.into_inner())
+                }
             }
-            if !state.running {
-                break;
-            }
-            state = self
-                .finished
-                .wait(state)
-                .unwrap_or_else(|poison| poison.into_inner());
-        }
-        state.started += 1;
-        state.running = true;
-        let seq = state.started;
+        };
         drop(state);
+        self.lead(seq, op)?;
+        // A sync that failed while this caller waited may have lost its pages.
+        self.lock().outcome_after(turn.seen)
+    }
+
+    /// [`GroupSync::sync`] for async callers, with the same guarantee:
+    /// waiters await the end of the run under way without holding a
+    /// thread, and the leader runs `op` on tokio's blocking pool. That run
+    /// goes on to its end even if the leader's caller goes away, since the
+    /// others wait for it.
+    pub async fn sync_async<F>(self: &Arc<Self>, op: F) -> io::Result<()>
+    where
+        F: FnOnce() -> io::Result<()> + Send + 'static,
+    {
+        let turn = self.lock().turn();
+        loop {
+            // Registered before the state is read: a run that ends after
+            // the read wakes this caller.
+            let mut ended = pin!(self.ended.notified());
+            ended.as_mut().enable();
+            let step = self.lock().next_step(turn);
+            match step {
+                Step::Done(outcome) => return outcome,
+                Step::Lead(seq) => {
+                    let group = Arc::clone(self);
+                    tokio::task::spawn_blocking(move || group.lead(seq, op))
+                        .await
+                        // The run ended as failed: see `Run::drop`.
+                        .map_err(|panic| {
+                            io::Error::other(format!("the fsync panicked: {panic}"))
+                        })??;
+                    return self.lock().outcome_after(turn.seen);
+                }
+                Step::Wait => ended.await,
+            }
+        }
+    }
+
+    /// Runs `op` as run `seq` and ends that run, for the leader's caller
+    /// and everyone waiting.
+    fn lead(&self, seq: u64, op: impl FnOnce() -> io::Result<()>) -> io::Result<()> {
         let mut run = Run {
             group: self,
             seq,
@@ -89,9 +132,7 @@ impl GroupSync {
             Err(err) => Err((err.kind(), err.to_string())),
         });
         drop(run);
-        result?;
-        // A sync that failed while this caller waited may have lost its pages.
-        self.lock().outcome_after(seen)
+        result
     }
 
     /// How many times `op` ran: fewer than the callers when they shared.
@@ -106,7 +147,42 @@ impl GroupSync {
     }
 }
 
+/// Where a caller stands: the first run that covers it is `wanted` (the
+/// next to start when it called), and any run that ended after `seen` may
+/// have had its pages in a failed write-back.
+#[derive(Clone, Copy)]
+struct Turn {
+    wanted: u64,
+    seen: u64,
+}
+
+enum Step {
+    Done(io::Result<()>),
+    /// Run number `seq` is this caller's to run.
+    Lead(u64),
+    Wait,
+}
+
 impl State {
+    fn turn(&self) -> Turn {
+        Turn {
+            wanted: self.started + 1,
+            seen: self.finished,
+        }
+    }
+
+    fn next_step(&mut self, turn: Turn) -> Step {
+        if self.finished >= turn.wanted {
+            return Step::Done(self.outcome_after(turn.seen));
+        }
+        if self.running {
+            return Step::Wait;
+        }
+        self.started += 1;
+        self.running = true;
+        Step::Lead(self.started)
+    }
+
     fn outcome_after(&self, seen: u64) -> io::Result<()> {
         match &self.error {
             Some((kind, text)) if self.failed > seen => Err(io::Error::new(
@@ -141,6 +217,7 @@ impl Drop for Run<'_> {
         }
         drop(state);
         self.group.finished.notify_all();
+        self.group.ended.notify_waiters();
     }
 }
 

@@ -6,14 +6,16 @@
 //! database file after it, and the WAL header when the file starts being
 //! reused; what NORMAL gives up is only the sync of the frames of each
 //! commit. Every write that someone is answered for therefore goes through
-//! [`SqliteStore::commit`] or [`SqliteStore::write`], which after the COMMIT
+//! [`SqliteStore::commit`], [`SqliteStore::write`] or [`SqliteStore::run`]
+//! (a transaction sent as one script), which after the COMMIT
 //! fsyncs the `-wal` file ([`WalSync`]) before returning. fsync covers every
 //! frame written before it started, and a WAL is replayed as a prefix, so a
 //! sync that starts after this COMMIT makes it, and every earlier commit,
 //! durable. The sync is a [`havre_fsync::GroupSync`]: concurrent writers
 //! (SMTP sessions, delivery workers, IMAP sessions) that committed while a
 //! sync was running share the next one, and the single writer connection
-//! is free for the next transaction while the disk works.
+//! is free for the next transaction while the disk works. Writers await
+//! it: only the one that runs the fsync takes a thread of the blocking pool.
 //!
 //! SQLite deletes the `-wal` file when the last connection to the database
 //! closes (after a complete checkpoint, which synced the database file) and
@@ -32,7 +34,7 @@ use std::fs::File;
 use std::io;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use havre_fsync::GroupSync;
 
@@ -40,7 +42,7 @@ use havre_fsync::GroupSync;
 pub(crate) struct WalSync {
     wal: PathBuf,
     dir: PathBuf,
-    group: GroupSync,
+    group: Arc<GroupSync>,
     /// Device and inode of the WAL last synced with its directory.
     known: Mutex<Option<(u64, u64)>>,
 }
@@ -56,7 +58,7 @@ impl WalSync {
         WalSync {
             wal: PathBuf::from(wal),
             dir,
-            group: GroupSync::new(),
+            group: Arc::new(GroupSync::new()),
             known: Mutex::new(None),
         }
     }
@@ -66,6 +68,13 @@ impl WalSync {
     }
 
     /// Returns once everything committed before the call is on disk.
+    pub(crate) async fn synced(self: &Arc<Self>) -> io::Result<()> {
+        let wal = Arc::clone(self);
+        self.group.sync_async(move || wal.sync_now()).await
+    }
+
+    /// [`WalSync::synced`] from a thread that may block.
+    #[cfg(test)]
     pub(crate) fn sync(&self) -> io::Result<()> {
         self.group.sync(|| self.sync_now())
     }

@@ -20,11 +20,13 @@ use sqlx::{Row, Sqlite, Transaction};
 
 use crate::durable::WalSync;
 use crate::migrations::MIGRATIONS;
+use crate::script::Script;
+use crate::sqlite_mail::{Indexed, index_message};
 use crate::*;
 
 pub struct SqliteStore {
-    /// Reached only through `begin`/`commit` and `write`, which make what
-    /// they commit durable before returning.
+    /// Reached only through `begin`/`commit`, `write` and `run`, which make
+    /// what they commit durable before returning.
     pub(crate) writer: SqlitePool,
     reader: SqlitePool,
     /// `None` in memory: nothing to sync.
@@ -55,17 +57,15 @@ impl SqliteStore {
             .filename(path)
             .create_if_missing(true)
             .journal_mode(SqliteJournalMode::Wal)
-            // Commits do not wait for the disk; `commit`/`write` sync the WAL.
+            // Commits do not wait for the disk; `commit`/`write`/`run` sync the WAL.
             .synchronous(SqliteSynchronous::Normal)
             .foreign_keys(true)
             .busy_timeout(Duration::from_secs(30));
-        let writer = SqlitePoolOptions::new()
-            .max_connections(1)
+        let writer = pool_options(1)
             .after_release(|conn, _| Box::pin(writer_is_reusable(conn)))
             .connect_with(options.clone())
             .await?;
-        let reader = SqlitePoolOptions::new()
-            .max_connections(4)
+        let reader = pool_options(4)
             .connect_with(options.read_only(true))
             .await?;
         // SQLite names the WAL after the database's real path (symbolic
@@ -102,10 +102,7 @@ impl SqliteStore {
     pub async fn memory() -> Result<SqliteStore> {
         let options = SqliteConnectOptions::from_str("sqlite::memory:")?.foreign_keys(true);
         // One connection serves both roles: each in-memory connection is its own database.
-        let pool = SqlitePoolOptions::new()
-            .max_connections(1)
-            .connect_with(options)
-            .await?;
+        let pool = pool_options(1).connect_with(options).await?;
         let store = SqliteStore {
             writer: pool.clone(),
             reader: pool,
@@ -188,21 +185,13 @@ impl SqliteStore {
     /// Waits until every commit made so far is on disk (a group fsync of
     /// the WAL, shared with concurrent writers).
     pub(crate) async fn synced(&self) -> Result<()> {
-        let Some(wal) = self.wal.clone() else {
+        let Some(wal) = &self.wal else {
             return Ok(());
         };
-        let synced = tokio::task::spawn_blocking(move || wal.sync().map_err(|e| (wal, e))).await;
-        match synced {
-            Ok(Ok(())) => Ok(()),
-            Ok(Err((wal, source))) => Err(StoreError::Io {
-                path: wal.path().display().to_string(),
-                source,
-            }),
-            Err(join) => Err(StoreError::Io {
-                path: "database WAL".into(),
-                source: std::io::Error::other(join),
-            }),
-        }
+        wal.synced().await.map_err(|source| StoreError::Io {
+            path: wal.path().display().to_string(),
+            source,
+        })
     }
 
     pub(crate) fn reader(&self) -> &SqlitePool {
@@ -227,46 +216,16 @@ impl SqliteStore {
             None => Err(StoreError::NoSuchDomain(domain.to_string())),
         }
     }
+}
 
-    async fn recipients_of(&self, ids: &[String]) -> Result<Vec<(String, QueueRecipient)>> {
-        let mut out = Vec::new();
-        for id in ids {
-            let rows = sqlx::query(
-                "SELECT idx, address, orig, status, last_reply FROM queue_recipients
-                 WHERE queue_id = ? ORDER BY idx",
-            )
-            .bind(id)
-            .fetch_all(&self.reader)
-            .await?;
-            for row in rows {
-                out.push((
-                    id.clone(),
-                    QueueRecipient {
-                        idx: row.try_get("idx")?,
-                        address: row.try_get("address")?,
-                        orig: row.try_get("orig")?,
-                        status: RecipientStatus::from_i64(row.try_get("status")?),
-                        last_reply: row.try_get("last_reply")?,
-                    },
-                ));
-            }
-        }
-        Ok(out)
-    }
-
-    async fn entries(&self, rows: Vec<SqliteRow>) -> Result<Vec<QueueEntry>> {
-        let mut entries = rows
-            .iter()
-            .map(entry_from_row)
-            .collect::<std::result::Result<Vec<_>, sqlx::Error>>()?;
-        let ids: Vec<String> = entries.iter().map(|e| e.id.clone()).collect();
-        for (id, rcpt) in self.recipients_of(&ids).await? {
-            if let Some(entry) = entries.iter_mut().find(|e| e.id == id) {
-                entry.recipients.push(rcpt);
-            }
-        }
-        Ok(entries)
-    }
+/// A pool of connections that are not pinged before each use: the ping is a
+/// round trip to the connection's worker thread, made for servers across a
+/// network. A worker that died answers the next statement with an error,
+/// and the pool's own ping at release closes its connection.
+fn pool_options(connections: u32) -> SqlitePoolOptions {
+    SqlitePoolOptions::new()
+        .max_connections(connections)
+        .test_before_acquire(false)
 }
 
 /// Whether the writer connection may serve the next caller.
@@ -277,9 +236,13 @@ impl SqliteStore {
 /// inside a transaction that never commits — acknowledged writes that vanish,
 /// and other processes locked out. Such a connection is closed and the pool
 /// opens a fresh one. The ping makes sure the rollback that a dropped
-/// transaction queued has run before the depth is read.
+/// transaction queued has run before the depth is read; with no transaction
+/// counted there is none queued, and the round trip is saved.
 async fn writer_is_reusable(conn: &mut sqlx::SqliteConnection) -> sqlx::Result<bool> {
     use sqlx::Connection;
+    if !conn.is_in_transaction() {
+        return Ok(true);
+    }
     conn.ping().await?;
     if conn.is_in_transaction() {
         tracing::warn!(target: "store", "a transaction could neither commit nor roll back (disk full?); reopening the database connection");
@@ -325,6 +288,46 @@ macro_rules! select_queue {
             $rest
         )
     };
+}
+
+/// The records [`select_queue!`] selects with `$messages`, each followed by
+/// its recipients, in the order `$order` of columns of `m`: one query, not
+/// one more per record.
+macro_rules! select_entries {
+    ($messages:literal, $order:literal) => {
+        concat!(
+            "SELECT m.*, r.idx, r.address, r.orig, r.status, r.last_reply FROM (",
+            select_queue!($messages),
+            ") m LEFT JOIN queue_recipients r ON r.queue_id = m.id ORDER BY ",
+            $order,
+            ", m.id, r.idx"
+        )
+    };
+}
+
+/// The records of rows from [`select_entries!`].
+fn entries_from_rows(rows: &[SqliteRow]) -> std::result::Result<Vec<QueueEntry>, sqlx::Error> {
+    let mut entries: Vec<QueueEntry> = Vec::new();
+    for row in rows {
+        let id: String = row.try_get("id")?;
+        if entries.last().is_none_or(|last| last.id != id) {
+            entries.push(entry_from_row(row)?);
+        }
+        let Some(idx) = row.try_get::<Option<i64>, _>("idx")? else {
+            continue;
+        };
+        let recipient = QueueRecipient {
+            idx,
+            address: row.try_get("address")?,
+            orig: row.try_get("orig")?,
+            status: RecipientStatus::from_i64(row.try_get("status")?),
+            last_reply: row.try_get("last_reply")?,
+        };
+        if let Some(entry) = entries.last_mut() {
+            entry.recipients.push(recipient);
+        }
+    }
+    Ok(entries)
 }
 
 /// A unique-key violation is the caller's duplicate (`what` names it); any
@@ -638,41 +641,15 @@ impl Store for SqliteStore {
     }
 
     async fn queue_insert(&self, entry: &QueueEntry) -> Result<()> {
-        let mut tx = self.begin().await?;
-        sqlx::query(
-            "INSERT INTO queue_messages
-             (id, sender, size, arrival, client, protocol, attempts, next_attempt, hold,
-              hold_reason)
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        )
-        .bind(&entry.id)
-        .bind(&entry.sender)
-        .bind(entry.size as i64)
-        .bind(entry.arrival)
-        .bind(&entry.client)
-        .bind(&entry.protocol)
-        .bind(entry.attempts)
-        .bind(entry.next_attempt)
-        .bind(entry.hold as i64)
-        .bind(&entry.hold_reason)
-        .execute(&mut *tx)
-        .await
-        .map_err(|e| already_exists(e, || format!("queue record {}", entry.id)))?;
-        for rcpt in &entry.recipients {
-            sqlx::query(
-                "INSERT INTO queue_recipients (queue_id, idx, address, orig, status, last_reply)
-                 VALUES (?, ?, ?, ?, ?, ?)",
-            )
-            .bind(&entry.id)
-            .bind(rcpt.idx)
-            .bind(&rcpt.address)
-            .bind(&rcpt.orig)
-            .bind(rcpt.status.as_i64())
-            .bind(&rcpt.last_reply)
-            .execute(&mut *tx)
-            .await?;
+        let mut script = Script::new();
+        insert_queue_record(&mut script, entry);
+        let inserted = self.run(script).await?;
+        if inserted.is_empty() {
+            return Err(StoreError::AlreadyExists(format!(
+                "queue record {}",
+                entry.id
+            )));
         }
-        self.commit(tx).await?;
         // The record is what makes a 250 true: read it back through another
         // connection, which only sees what really committed.
         let committed: Option<i64> =
@@ -690,35 +667,37 @@ impl Store for SqliteStore {
     }
 
     async fn queue_get(&self, id: &str) -> Result<Option<QueueEntry>> {
-        let rows = sqlx::query(select_queue!("WHERE id = ?"))
+        let rows = sqlx::query(select_entries!("WHERE id = ?", "m.id"))
             .bind(id)
             .fetch_all(&self.reader)
             .await?;
-        Ok(self.entries(rows).await?.into_iter().next())
+        Ok(entries_from_rows(&rows)?.into_iter().next())
     }
 
     async fn queue_list(&self) -> Result<Vec<QueueEntry>> {
-        let rows = sqlx::query(select_queue!("ORDER BY arrival, id"))
+        let rows = sqlx::query(select_entries!("", "m.arrival"))
             .fetch_all(&self.reader)
             .await?;
-        self.entries(rows).await
+        Ok(entries_from_rows(&rows)?)
     }
 
     async fn queue_due(&self, now: i64, limit: i64) -> Result<Vec<QueueEntry>> {
-        let rows = sqlx::query(select_queue!(
-            "WHERE hold = 0 AND next_attempt <= ? ORDER BY next_attempt, arrival LIMIT ?"
+        let rows = sqlx::query(select_entries!(
+            "WHERE hold = 0 AND next_attempt <= ? ORDER BY next_attempt, arrival LIMIT ?",
+            "m.next_attempt, m.arrival"
         ))
         .bind(now)
         .bind(limit)
         .fetch_all(&self.reader)
         .await?;
-        self.entries(rows).await
+        Ok(entries_from_rows(&rows)?)
     }
 
     async fn queue_record_attempt(&self, attempt: &AttemptOutcome) -> Result<()> {
-        let tx = self.begin().await?;
-        let tx = record_attempt(tx, attempt).await?;
-        self.commit(tx).await
+        let mut script = Script::new();
+        record_attempt(&mut script, attempt);
+        self.run(script).await?;
+        Ok(())
     }
 
     async fn queue_finish_attempt(
@@ -726,29 +705,26 @@ impl Store for SqliteStore {
         attempt: &AttemptOutcome,
         delivered: &[DeliveredRow],
     ) -> Result<FinishedAttempt> {
-        let mut tx = self.begin().await?;
-        let mut uids = Vec::with_capacity(delivered.len());
+        let mut script = Script::new();
         for row in delivered {
-            uids.push(crate::sqlite_mail::index_delivered(&mut tx, row).await?);
+            index_message(&mut script, row.mailbox_id, &row.message);
         }
-        let mut tx = record_attempt(tx, attempt).await?;
-        let pending: i64 = sqlx::query_scalar(
-            "SELECT COUNT(*) FROM queue_recipients WHERE queue_id = ? AND status NOT IN (?, ?)",
-        )
-        .bind(&attempt.id)
-        .bind(RecipientStatus::Sent.as_i64())
-        .bind(RecipientStatus::Failed.as_i64())
-        .fetch_one(&mut *tx)
-        .await?;
-        let removed = pending == 0
-            && sqlx::query("DELETE FROM queue_messages WHERE id = ?")
-                .bind(&attempt.id)
-                .execute(&mut *tx)
-                .await?
-                .rows_affected()
-                > 0;
-        self.commit(tx).await?;
-        Ok(FinishedAttempt { removed, uids })
+        record_attempt(&mut script, attempt);
+        remove_when_final(&mut script, &attempt.id);
+        let rows = self.run(script).await?;
+        if rows.len() < delivered.len() {
+            return Err(sqlx::Error::RowNotFound.into());
+        }
+        // One row per delivered message, then one if the record went.
+        let (indexed, removal) = rows.split_at(delivered.len());
+        let uids = indexed
+            .iter()
+            .map(|row| Ok(Indexed::from_row(row)?.delivered_uid()))
+            .collect::<Result<Vec<u32>>>()?;
+        Ok(FinishedAttempt {
+            removed: !removal.is_empty(),
+            uids,
+        })
     }
 
     async fn queue_mark_warned(&self, id: &str) -> Result<()> {
@@ -773,13 +749,14 @@ impl Store for SqliteStore {
     }
 
     async fn queue_quarantined(&self, arrived_before: Option<i64>) -> Result<Vec<QueueEntry>> {
-        let rows = sqlx::query(select_queue!(
-            "WHERE hold = 1 AND hold_reason IS NOT NULL AND arrival < ? ORDER BY arrival, id"
+        let rows = sqlx::query(select_entries!(
+            "WHERE hold = 1 AND hold_reason IS NOT NULL AND arrival < ?",
+            "m.arrival"
         ))
         .bind(arrived_before.unwrap_or(i64::MAX))
         .fetch_all(&self.reader)
         .await?;
-        self.entries(rows).await
+        Ok(entries_from_rows(&rows)?)
     }
 
     async fn queue_reschedule(
@@ -824,28 +801,78 @@ impl Store for SqliteStore {
     }
 }
 
+/// The statements of a script that insert a queue record with its
+/// recipients, and return one row when they did: a record of that id
+/// already there is left alone, its recipients too.
+fn insert_queue_record(script: &mut Script, entry: &QueueEntry) {
+    let mut unit = script.unit();
+    let id = unit.bind(&entry.id);
+    let sender = unit.bind(&entry.sender);
+    let size = unit.bind(entry.size as i64);
+    let arrival = unit.bind(entry.arrival);
+    let client = unit.bind(&entry.client);
+    let protocol = unit.bind(&entry.protocol);
+    let attempts = unit.bind(entry.attempts);
+    let next_attempt = unit.bind(entry.next_attempt);
+    let hold = unit.bind(entry.hold as i64);
+    let hold_reason = unit.bind(entry.hold_reason.as_deref());
+    unit.statement(format_args!(
+        "INSERT INTO queue_messages
+         (id, sender, size, arrival, client, protocol, attempts, next_attempt, hold, hold_reason)
+         VALUES ({id}, {sender}, {size}, {arrival}, {client}, {protocol}, {attempts},
+                 {next_attempt}, {hold}, {hold_reason})
+         ON CONFLICT (id) DO NOTHING RETURNING 1"
+    ));
+    for rcpt in &entry.recipients {
+        let mut unit = script.unit();
+        let id = unit.bind(&entry.id);
+        let idx = unit.bind(rcpt.idx);
+        let address = unit.bind(&rcpt.address);
+        let orig = unit.bind(rcpt.orig.as_deref());
+        let status = unit.bind(rcpt.status.as_i64());
+        let last_reply = unit.bind(rcpt.last_reply.as_deref());
+        // changes(): the rows of the statement before, the record's or the
+        // previous recipient's; none when the record was another's.
+        unit.statement(format_args!(
+            "INSERT INTO queue_recipients (queue_id, idx, address, orig, status, last_reply)
+             SELECT {id}, {idx}, {address}, {orig}, {status}, {last_reply} WHERE changes() > 0"
+        ));
+    }
+}
+
 /// The statements of one attempt's outcome: recipient statuses, attempt
 /// count and next attempt.
-async fn record_attempt(
-    mut tx: Transaction<'static, Sqlite>,
-    attempt: &AttemptOutcome,
-) -> Result<Transaction<'static, Sqlite>> {
+fn record_attempt(script: &mut Script, attempt: &AttemptOutcome) {
     for update in &attempt.updates {
-        sqlx::query(
-            "UPDATE queue_recipients SET status = ?, last_reply = ?
-                 WHERE queue_id = ? AND idx = ?",
-        )
-        .bind(update.status.as_i64())
-        .bind(&update.reply)
-        .bind(&attempt.id)
-        .bind(update.idx)
-        .execute(&mut *tx)
-        .await?;
+        let mut unit = script.unit();
+        let status = unit.bind(update.status.as_i64());
+        let reply = unit.bind(&update.reply);
+        let id = unit.bind(&attempt.id);
+        let idx = unit.bind(update.idx);
+        unit.statement(format_args!(
+            "UPDATE queue_recipients SET status = {status}, last_reply = {reply}
+             WHERE queue_id = {id} AND idx = {idx}"
+        ));
     }
-    sqlx::query("UPDATE queue_messages SET attempts = attempts + 1, next_attempt = ? WHERE id = ?")
-        .bind(attempt.next_attempt)
-        .bind(&attempt.id)
-        .execute(&mut *tx)
-        .await?;
-    Ok(tx)
+    let mut unit = script.unit();
+    let next_attempt = unit.bind(attempt.next_attempt);
+    let id = unit.bind(&attempt.id);
+    unit.statement(format_args!(
+        "UPDATE queue_messages SET attempts = attempts + 1, next_attempt = {next_attempt}
+         WHERE id = {id}"
+    ));
+}
+
+/// The statement that removes the record once no recipient is pending: it
+/// returns one row when it did.
+fn remove_when_final(script: &mut Script, id: &str) {
+    let mut unit = script.unit();
+    let id = unit.bind(id);
+    let sent = unit.bind(RecipientStatus::Sent.as_i64());
+    let failed = unit.bind(RecipientStatus::Failed.as_i64());
+    unit.statement(format_args!(
+        "DELETE FROM queue_messages WHERE id = {id} AND NOT EXISTS
+         (SELECT 1 FROM queue_recipients WHERE queue_id = {id} AND status NOT IN ({sent}, {failed}))
+         RETURNING 1"
+    ));
 }

@@ -5,6 +5,7 @@ use sqlx::Row;
 use sqlx::sqlite::SqliteRow;
 
 use crate::mail::{flags_from_text, flags_to_text};
+use crate::script::Script;
 use crate::sqlite::already_exists;
 use crate::{
     FlagChange, FlagMode, FlagUpdate, MailStore, MailboxInit, MailboxRecord, MessageRecord,
@@ -64,56 +65,77 @@ async fn insert_message_row(
     Ok(inserted)
 }
 
-/// A new message in `mailbox_id` at its next UID (or the one it keeps) and
-/// a new mod-sequence: its UID and mod-sequence.
-async fn insert_message(
-    tx: &mut sqlx::Transaction<'_, sqlx::Sqlite>,
-    mailbox_id: i64,
-    message: &NewMessage,
-) -> Result<(u32, u64)> {
-    let row = sqlx::query("SELECT uidnext, highestmodseq FROM mailboxes WHERE id = ?")
-        .bind(mailbox_id)
-        .fetch_optional(&mut **tx)
-        .await?
-        .ok_or_else(|| StoreError::NoSuchMailbox(mailbox_id.to_string()))?;
-    let uidnext = row.try_get::<i64, _>("uidnext")? as u32;
-    let modseq = row.try_get::<i64, _>("highestmodseq")? as u64 + 1;
-    let uid = match message.uid {
-        Some(uid) if uid >= uidnext => uid,
-        _ => uidnext,
-    };
-    insert_message_row(tx, mailbox_id, uid as i64, modseq as i64, message)
-        .await
-        .map_err(|e| already_exists(e, || format!("message {}", message.file)))?;
-    sqlx::query("UPDATE mailboxes SET uidnext = ?, highestmodseq = ? WHERE id = ?")
-        .bind(uid as i64 + 1)
-        .bind(modseq as i64)
-        .bind(mailbox_id)
-        .execute(&mut **tx)
-        .await?;
-    Ok((uid, modseq))
+/// The statements of a script that index a new message in `mailbox_id`:
+/// at `uidnext`, or at the UID it keeps when that is not below `uidnext`,
+/// with a new mod-sequence, and with its search index rows. A file indexed
+/// already (a sync of the folder came first) keeps its row, and a mailbox
+/// gone meanwhile gets none: neither is an error, the row the statements
+/// return tells ([`Indexed::from_row`]).
+pub(crate) fn index_message(script: &mut Script, mailbox_id: i64, message: &NewMessage) {
+    let mut unit = script.unit();
+    let mailbox = unit.bind(mailbox_id);
+    let kept = unit.bind(i64::from(message.uid.unwrap_or(0)));
+    let file = unit.bind(&message.file);
+    let size = unit.bind(message.size as i64);
+    let date = unit.bind(message.internal_date);
+    let flags = unit.bind(flags_to_text(&message.flags));
+    let cache = unit.bind(message.cache.as_deref());
+    unit.statement(format_args!(
+        "INSERT INTO messages (mailbox_id, uid, file, size, internal_date, flags, modseq, cache)
+         SELECT id, max(uidnext, {kept}), {file}, {size}, {date}, {flags}, highestmodseq + 1, {cache}
+         FROM mailboxes WHERE id = {mailbox}
+         ON CONFLICT (mailbox_id, file) DO NOTHING"
+    ));
+    // uidnext is above every UID given before: a row of the file at or
+    // above it is the one just inserted, until uidnext moves past it.
+    let inserted = format!(
+        "FROM messages WHERE mailbox_id = {mailbox} AND file = {file}
+         AND uid >= (SELECT uidnext FROM mailboxes WHERE id = {mailbox})"
+    );
+    crate::sqlite_search::index_text(&mut unit, &inserted, message.text.as_ref());
+    unit.statement(format_args!(
+        "SELECT m.uid, m.modseq, m.uid >= b.uidnext AS inserted
+         FROM (SELECT 1) LEFT JOIN mailboxes b ON b.id = {mailbox}
+         LEFT JOIN messages m ON m.mailbox_id = b.id AND m.file = {file}"
+    ));
+    unit.statement(format_args!(
+        "UPDATE mailboxes SET uidnext = max(uidnext, {kept}) + 1, highestmodseq = highestmodseq + 1
+         WHERE id = {mailbox} AND EXISTS (SELECT 1 {inserted})"
+    ));
 }
 
-/// The row of a message a delivery attempt wrote, inside the attempt's
-/// transaction. A file indexed already (a sync of the folder after a crash
-/// found it first) keeps its row; a mailbox deleted meanwhile gets none (0).
-pub(crate) async fn index_delivered(
-    tx: &mut sqlx::Transaction<'_, sqlx::Sqlite>,
-    row: &crate::DeliveredRow,
-) -> Result<u32> {
-    let indexed: Option<i64> =
-        sqlx::query_scalar("SELECT uid FROM messages WHERE mailbox_id = ? AND file = ?")
-            .bind(row.mailbox_id)
-            .bind(&row.message.file)
-            .fetch_optional(&mut **tx)
-            .await?;
-    if let Some(uid) = indexed {
-        return Ok(uid as u32);
+/// What the statements of [`index_message`] did.
+pub(crate) enum Indexed {
+    New {
+        uid: u32,
+        modseq: u64,
+    },
+    /// The file was indexed before, with this UID.
+    Known {
+        uid: u32,
+    },
+    NoMailbox,
+}
+
+impl Indexed {
+    pub(crate) fn from_row(row: &SqliteRow) -> std::result::Result<Indexed, sqlx::Error> {
+        let Some(uid) = row.try_get::<Option<i64>, _>("uid")? else {
+            return Ok(Indexed::NoMailbox);
+        };
+        let uid = uid as u32;
+        if row.try_get::<i64, _>("inserted")? == 0 {
+            return Ok(Indexed::Known { uid });
+        }
+        let modseq = row.try_get::<i64, _>("modseq")? as u64;
+        Ok(Indexed::New { uid, modseq })
     }
-    match insert_message(tx, row.mailbox_id, &row.message).await {
-        Ok((uid, _)) => Ok(uid),
-        Err(StoreError::NoSuchMailbox(_)) => Ok(0),
-        Err(err) => Err(err),
+
+    /// The UID of a delivery attempt's message: 0 when its mailbox is gone.
+    pub(crate) fn delivered_uid(&self) -> u32 {
+        match self {
+            Indexed::New { uid, .. } | Indexed::Known { uid } => *uid,
+            Indexed::NoMailbox => 0,
+        }
     }
 }
 
@@ -486,10 +508,18 @@ impl MailStore for SqliteStore {
     }
 
     async fn message_insert(&self, mailbox_id: i64, message: &NewMessage) -> Result<(u32, u64)> {
-        let mut tx = self.begin().await?;
-        let given = insert_message(&mut tx, mailbox_id, message).await?;
-        self.commit(tx).await?;
-        Ok(given)
+        let mut script = Script::new();
+        index_message(&mut script, mailbox_id, message);
+        let rows = self.run(script).await?;
+        let row = rows.first().ok_or(sqlx::Error::RowNotFound)?;
+        match Indexed::from_row(row)? {
+            Indexed::New { uid, modseq } => Ok((uid, modseq)),
+            Indexed::Known { .. } => Err(StoreError::AlreadyExists(format!(
+                "message {}",
+                message.file
+            ))),
+            Indexed::NoMailbox => Err(StoreError::NoSuchMailbox(mailbox_id.to_string())),
+        }
     }
 
     async fn message_insert_all(

@@ -12,6 +12,7 @@
 use async_trait::async_trait;
 use sqlx::Row;
 
+use crate::script::Unit;
 use crate::{
     MailboxCounts, MessageRecord, MessageText, Result, SearchStore, SqliteStore, TextField,
 };
@@ -58,6 +59,35 @@ pub(crate) async fn insert_text(
     .execute(&mut **tx)
     .await?;
     Ok(())
+}
+
+/// The statements of a script that write the index rows of the message
+/// `selected` names (a `FROM ... WHERE ...` of its `mailbox_id` and `uid`),
+/// if it names one; without a text the message is pending.
+pub(crate) fn index_text(unit: &mut Unit<'_>, selected: &str, text: Option<&MessageText>) {
+    let Some(text) = text else {
+        unit.statement(format_args!(
+            "INSERT OR IGNORE INTO search_pending (mailbox_id, uid) SELECT mailbox_id, uid {selected}"
+        ));
+        return;
+    };
+    let subject = unit.bind(text.subject.as_deref());
+    let from = unit.bind(text.from.as_deref());
+    let to = unit.bind(text.to.as_deref());
+    let cc = unit.bind(text.cc.as_deref());
+    let bcc = unit.bind(text.bcc.as_deref());
+    unit.statement(format_args!(
+        "INSERT OR REPLACE INTO message_headers
+         (mailbox_id, uid, subject, addr_from, addr_to, addr_cc, addr_bcc)
+         SELECT mailbox_id, uid, {subject}, {from}, {to}, {cc}, {bcc} {selected}"
+    ));
+    let fields = unit.bind(text.fields.as_deref());
+    let header = unit.bind(&text.header);
+    let body = unit.bind(&text.body);
+    unit.statement(format_args!(
+        "INSERT OR REPLACE INTO message_texts (mailbox_id, uid, fields, header, body)
+         SELECT mailbox_id, uid, {fields}, {header}, {body} {selected}"
+    ));
 }
 
 fn condition(field: TextField) -> &'static str {
