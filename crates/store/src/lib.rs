@@ -26,6 +26,7 @@ mod flags;
 mod mail;
 mod migrations;
 mod model;
+mod readers;
 mod script;
 mod search;
 mod sqlite;

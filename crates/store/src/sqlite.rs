@@ -20,6 +20,7 @@ use sqlx::{Row, Sqlite, Transaction};
 
 use crate::durable::WalSync;
 use crate::migrations::MIGRATIONS;
+use crate::readers::{Reader, Readers};
 use crate::script::Script;
 use crate::sqlite_mail::{Indexed, index_message};
 use crate::*;
@@ -28,7 +29,7 @@ pub struct SqliteStore {
     /// Reached only through `begin`/`commit`, `write` and `run`, which make
     /// what they commit durable before returning.
     pub(crate) writer: SqlitePool,
-    reader: SqlitePool,
+    reader: Readers,
     /// `None` in memory: nothing to sync.
     pub(crate) wal: Option<Arc<WalSync>>,
 }
@@ -65,9 +66,7 @@ impl SqliteStore {
             .after_release(|conn, _| Box::pin(writer_is_reusable(conn)))
             .connect_with(options.clone())
             .await?;
-        let reader = pool_options(4)
-            .connect_with(options.read_only(true))
-            .await?;
+        let reader = Readers::open(&options, 4).await?;
         // SQLite names the WAL after the database's real path (symbolic
         // links resolved): syncing a `-wal` beside a link would sync nothing.
         let real = std::fs::canonicalize(path).map_err(|source| StoreError::Io {
@@ -105,7 +104,7 @@ impl SqliteStore {
         let pool = pool_options(1).connect_with(options).await?;
         let store = SqliteStore {
             writer: pool.clone(),
-            reader: pool,
+            reader: Readers::Shared(pool),
             wal: None,
         };
         store.migrate().await?;
@@ -194,14 +193,16 @@ impl SqliteStore {
         })
     }
 
-    pub(crate) fn reader(&self) -> &SqlitePool {
-        &self.reader
+    /// A read connection, lent until dropped: use it for one statement
+    /// (`&mut *self.read().await?`), never hold it across another read.
+    pub(crate) async fn read(&self) -> Result<Reader> {
+        Ok(self.reader.get().await?)
     }
 
     pub async fn schema_version(&self) -> Result<i64> {
         Ok(
             sqlx::query_scalar("SELECT COALESCE(MAX(version), 0) FROM schema_migrations")
-                .fetch_one(&self.reader)
+                .fetch_one(&mut *self.read().await?)
                 .await?,
         )
     }
@@ -380,7 +381,7 @@ impl Store for SqliteStore {
 
     async fn list_domains(&self) -> Result<Vec<Domain>> {
         let rows = sqlx::query("SELECT name, created_at FROM domains ORDER BY name")
-            .fetch_all(&self.reader)
+            .fetch_all(&mut *self.read().await?)
             .await?;
         rows.iter()
             .map(|r| {
@@ -395,7 +396,7 @@ impl Store for SqliteStore {
     async fn domain_exists(&self, name: &str) -> Result<bool> {
         let found: Option<i64> = sqlx::query_scalar("SELECT 1 FROM domains WHERE name = ?")
             .bind(name)
-            .fetch_optional(&self.reader)
+            .fetch_optional(&mut *self.read().await?)
             .await?;
         Ok(found.is_some())
     }
@@ -425,7 +426,7 @@ impl Store for SqliteStore {
             "SELECT email, password_hash, class, quota, created_at, disabled FROM users WHERE email = ?",
         )
         .bind(email)
-        .fetch_optional(&self.reader)
+        .fetch_optional(&mut *self.read().await?)
         .await?;
         Ok(row.as_ref().map(user_from_row).transpose()?)
     }
@@ -438,7 +439,7 @@ impl Store for SqliteStore {
                      WHERE domain = ? ORDER BY email",
                 )
                 .bind(d)
-                .fetch_all(&self.reader)
+                .fetch_all(&mut *self.read().await?)
                 .await?
             }
             None => {
@@ -446,7 +447,7 @@ impl Store for SqliteStore {
                     "SELECT email, password_hash, class, quota, created_at, disabled FROM users
                      ORDER BY domain, email",
                 )
-                .fetch_all(&self.reader)
+                .fetch_all(&mut *self.read().await?)
                 .await?
             }
         };
@@ -574,7 +575,7 @@ impl Store for SqliteStore {
         Ok(
             sqlx::query_scalar("SELECT target FROM aliases WHERE address = ? ORDER BY position")
                 .bind(address)
-                .fetch_all(&self.reader)
+                .fetch_all(&mut *self.read().await?)
                 .await?,
         )
     }
@@ -589,7 +590,7 @@ impl Store for SqliteStore {
         )
         .bind(address)
         .bind(domain)
-        .fetch_all(&self.reader)
+        .fetch_all(&mut *self.read().await?)
         .await?;
         let mut entry = AddressEntry::default();
         for (kind, value) in rows {
@@ -605,7 +606,7 @@ impl Store for SqliteStore {
     async fn list_aliases(&self) -> Result<Vec<Alias>> {
         let rows =
             sqlx::query("SELECT address, target FROM aliases ORDER BY domain, address, position")
-                .fetch_all(&self.reader)
+                .fetch_all(&mut *self.read().await?)
                 .await?;
         let mut out: Vec<Alias> = Vec::new();
         for row in rows {
@@ -655,7 +656,7 @@ impl Store for SqliteStore {
         let committed: Option<i64> =
             sqlx::query_scalar("SELECT 1 FROM queue_messages WHERE id = ?")
                 .bind(&entry.id)
-                .fetch_optional(&self.reader)
+                .fetch_optional(&mut *self.read().await?)
                 .await?;
         if committed.is_none() {
             return Err(StoreError::NotCommitted(format!(
@@ -669,14 +670,14 @@ impl Store for SqliteStore {
     async fn queue_get(&self, id: &str) -> Result<Option<QueueEntry>> {
         let rows = sqlx::query(select_entries!("WHERE id = ?", "m.id"))
             .bind(id)
-            .fetch_all(&self.reader)
+            .fetch_all(&mut *self.read().await?)
             .await?;
         Ok(entries_from_rows(&rows)?.into_iter().next())
     }
 
     async fn queue_list(&self) -> Result<Vec<QueueEntry>> {
         let rows = sqlx::query(select_entries!("", "m.arrival"))
-            .fetch_all(&self.reader)
+            .fetch_all(&mut *self.read().await?)
             .await?;
         Ok(entries_from_rows(&rows)?)
     }
@@ -688,7 +689,7 @@ impl Store for SqliteStore {
         ))
         .bind(now)
         .bind(limit)
-        .fetch_all(&self.reader)
+        .fetch_all(&mut *self.read().await?)
         .await?;
         Ok(entries_from_rows(&rows)?)
     }
@@ -754,7 +755,7 @@ impl Store for SqliteStore {
             "m.arrival"
         ))
         .bind(arrived_before.unwrap_or(i64::MAX))
-        .fetch_all(&self.reader)
+        .fetch_all(&mut *self.read().await?)
         .await?;
         Ok(entries_from_rows(&rows)?)
     }

@@ -183,7 +183,7 @@ impl BayesStore for SqliteStore {
     async fn bayes_totals(&self, owner: &str) -> Result<BayesTotals> {
         let row = sqlx::query("SELECT spam, ham, generation FROM bayes_totals WHERE owner = ?")
             .bind(owner)
-            .fetch_optional(self.reader())
+            .fetch_optional(&mut *self.read().await?)
             .await?;
         Ok(match row {
             Some(row) => totals_from_row(&row)?,
@@ -209,7 +209,7 @@ impl BayesStore for SqliteStore {
             for token in chunk {
                 query = query.bind(*token as i64);
             }
-            for row in query.fetch_all(self.reader()).await? {
+            for row in query.fetch_all(&mut *self.read().await?).await? {
                 let count = count_from_row(&row)?;
                 if count.spam > 0 || count.ham > 0 {
                     out.push(count);
@@ -227,7 +227,8 @@ impl BayesStore for SqliteStore {
         // One read transaction: the totals and the rows of the same instant,
         // read a page at a time in token order (a first load reads a million
         // rows: all at once, sqlx's rows would take half a gigabyte).
-        let mut tx = self.reader().begin().await?;
+        let mut reader = self.read().await?;
+        let mut tx = sqlx::Connection::begin(&mut *reader).await?;
         let totals = totals_in(&mut tx, owner).await?;
         let mut changes = Vec::new();
         // `None` once the last page was read (or nothing changed).
@@ -264,7 +265,7 @@ impl BayesStore for SqliteStore {
         )
         .bind(owner)
         .bind(&digest[..])
-        .fetch_optional(self.reader())
+        .fetch_optional(&mut *self.read().await?)
         .await?
         .map(BayesClass::from_i64))
     }
@@ -272,7 +273,7 @@ impl BayesStore for SqliteStore {
     async fn bayes_owners(&self) -> Result<Vec<(String, BayesTotals)>> {
         let rows =
             sqlx::query("SELECT owner, spam, ham, generation FROM bayes_totals ORDER BY owner")
-                .fetch_all(self.reader())
+                .fetch_all(&mut *self.read().await?)
                 .await?;
         rows.iter()
             .map(|row| Ok((row.try_get("owner")?, totals_from_row(row)?)))

@@ -230,7 +230,7 @@ impl MailStore for SqliteStore {
         let row = sqlx::query(select_mailbox!("WHERE user = ? AND name = ?"))
             .bind(user)
             .bind(name)
-            .fetch_optional(self.reader())
+            .fetch_optional(&mut *self.read().await?)
             .await?;
         Ok(row.as_ref().map(mailbox_from_row).transpose()?)
     }
@@ -238,7 +238,7 @@ impl MailStore for SqliteStore {
     async fn mailbox_by_id(&self, id: i64) -> Result<Option<MailboxRecord>> {
         let row = sqlx::query(select_mailbox!("WHERE id = ?"))
             .bind(id)
-            .fetch_optional(self.reader())
+            .fetch_optional(&mut *self.read().await?)
             .await?;
         Ok(row.as_ref().map(mailbox_from_row).transpose()?)
     }
@@ -246,7 +246,7 @@ impl MailStore for SqliteStore {
     async fn mailbox_list(&self, user: &str) -> Result<Vec<MailboxRecord>> {
         let rows = sqlx::query(select_mailbox!("WHERE user = ? ORDER BY name"))
             .bind(user)
-            .fetch_all(self.reader())
+            .fetch_all(&mut *self.read().await?)
             .await?;
         Ok(rows
             .iter()
@@ -304,7 +304,7 @@ impl MailStore for SqliteStore {
         )
         .bind(user)
         .bind(mailbox_id.unwrap_or(0))
-        .fetch_all(self.reader())
+        .fetch_all(&mut *self.read().await?)
         .await?;
         rows.iter()
             .map(|r| Ok((r.try_get("entry")?, r.try_get("value")?)))
@@ -369,7 +369,7 @@ impl MailStore for SqliteStore {
         Ok(
             sqlx::query_scalar("SELECT name FROM subscriptions WHERE user = ? ORDER BY name")
                 .bind(user)
-                .fetch_all(self.reader())
+                .fetch_all(&mut *self.read().await?)
                 .await?,
         )
     }
@@ -397,7 +397,7 @@ impl MailStore for SqliteStore {
         let from: Option<i64> =
             sqlx::query_scalar("SELECT recent_from FROM mailboxes WHERE id = ?")
                 .bind(id)
-                .fetch_optional(self.reader())
+                .fetch_optional(&mut *self.read().await?)
                 .await?;
         Ok(from.ok_or_else(|| StoreError::NoSuchMailbox(id.to_string()))? as u32)
     }
@@ -572,7 +572,7 @@ impl MailStore for SqliteStore {
         let row = sqlx::query(select_message!("WHERE mailbox_id = ? AND file = ?"))
             .bind(mailbox_id)
             .bind(file)
-            .fetch_optional(self.reader())
+            .fetch_optional(&mut *self.read().await?)
             .await?;
         Ok(row.as_ref().map(message_from_row).transpose()?)
     }
@@ -581,7 +581,7 @@ impl MailStore for SqliteStore {
         let row = sqlx::query(select_message!("WHERE mailbox_id = ? AND uid = ?"))
             .bind(mailbox_id)
             .bind(uid as i64)
-            .fetch_optional(self.reader())
+            .fetch_optional(&mut *self.read().await?)
             .await?;
         Ok(row.as_ref().map(message_from_row).transpose()?)
     }
@@ -622,7 +622,7 @@ impl MailStore for SqliteStore {
         ))
         .bind(mailbox_id)
         .bind(uid as i64)
-        .fetch_all(self.reader())
+        .fetch_all(&mut *self.read().await?)
         .await?;
         Ok(rows
             .iter()
@@ -641,7 +641,7 @@ impl MailStore for SqliteStore {
         ))
         .bind(mailbox_id)
         .bind(modseq as i64)
-        .fetch_all(self.reader())
+        .fetch_all(&mut *self.read().await?)
         .await?;
         Ok(rows
             .iter()
@@ -725,7 +725,7 @@ impl MailStore for SqliteStore {
             sqlx::query_scalar("SELECT cache FROM messages WHERE mailbox_id = ? AND uid = ?")
                 .bind(mailbox_id)
                 .bind(uid as i64)
-                .fetch_optional(self.reader())
+                .fetch_optional(&mut *self.read().await?)
                 .await?;
         Ok(cache.flatten())
     }
@@ -781,7 +781,7 @@ impl MailStore for SqliteStore {
         )
         .bind(mailbox_id)
         .bind(modseq as i64)
-        .fetch_all(self.reader())
+        .fetch_all(&mut *self.read().await?)
         .await?;
         Ok(uids.into_iter().map(|u| u as u32).collect())
     }
@@ -792,7 +792,7 @@ impl MailStore for SqliteStore {
              JOIN mailboxes b ON b.id = m.mailbox_id WHERE b.user = ?",
         )
         .bind(user)
-        .fetch_one(self.reader())
+        .fetch_one(&mut *self.read().await?)
         .await?;
         Ok(used as u64)
     }

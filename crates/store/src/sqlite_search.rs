@@ -131,7 +131,7 @@ impl SearchStore for SqliteStore {
               FROM messages WHERE mailbox_id = ?1",
         )
         .bind(mailbox_id)
-        .fetch_one(self.reader())
+        .fetch_one(&mut *self.read().await?)
         .await?;
         let get = |name: &str| -> std::result::Result<u64, sqlx::Error> {
             Ok(row.try_get::<i64, _>(name)? as u64)
@@ -154,7 +154,7 @@ impl SearchStore for SqliteStore {
         let uids: Vec<i64> = sqlx::query_scalar(condition(field))
             .bind(mailbox_id)
             .bind(folded)
-            .fetch_all(self.reader())
+            .fetch_all(&mut *self.read().await?)
             .await?;
         Ok(uids.into_iter().map(|u| u as u32).collect())
     }
@@ -164,7 +164,7 @@ impl SearchStore for SqliteStore {
             sqlx::query_scalar("SELECT fields FROM message_texts WHERE mailbox_id = ? AND uid = ?")
                 .bind(mailbox_id)
                 .bind(i64::from(uid))
-                .fetch_optional(self.reader())
+                .fetch_optional(&mut *self.read().await?)
                 .await?;
         Ok(fields.flatten())
     }
@@ -177,7 +177,7 @@ impl SearchStore for SqliteStore {
         )
         .bind(mailbox_id)
         .bind(limit)
-        .fetch_all(self.reader())
+        .fetch_all(&mut *self.read().await?)
         .await?;
         rows.iter()
             .map(|row| {
