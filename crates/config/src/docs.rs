@@ -283,7 +283,10 @@ pub static KEY_DOCS: &[(&str, &str)] = &[
         "Sign the mail sent from local domains that have a key (havre dns records DOMAIN prints their records).",
     ),
     ("queue", "The delivery queue."),
-    ("queue.delivery_concurrency", "Parallel local deliveries."),
+    (
+        "queue.delivery_concurrency",
+        "Delivery attempts under way at once (20, as Postfix's default_destination_concurrency_limit for its lmtp deliveries to Dovecot); each waits for its fsyncs, so fewer leave the disk idle.",
+    ),
     (
         "queue.destination_concurrency",
         "Deliveries at once to one remote domain (Postfix's default_destination_concurrency_limit); connections are reused for a few seconds.",

@@ -451,7 +451,7 @@ pub struct Queue {
 impl Default for Queue {
     fn default() -> Self {
         Self {
-            delivery_concurrency: 8,
+            delivery_concurrency: 20,
             destination_concurrency: 20,
             retry_min: Duration::from_secs(5 * 60),
             retry_max: Duration::from_secs(3600),

@@ -74,7 +74,7 @@ fn get_gives_one_value_or_a_whole_table() {
     assert_eq!(get(&cfg, " mx . listen ").unwrap(), "[\"0.0.0.0:25\"]");
     assert_eq!(
         get(&cfg, "queue").unwrap(),
-        "queue.delivery_concurrency = 8\nqueue.destination_concurrency = 20\nqueue.retry_min = \"5m\"\nqueue.retry_max = \"1h\"\nqueue.max_lifetime = \"5d\"\nqueue.delay_warning = \"4h\"\nqueue.min_free_space = 0"
+        "queue.delivery_concurrency = 20\nqueue.destination_concurrency = 20\nqueue.retry_min = \"5m\"\nqueue.retry_max = \"1h\"\nqueue.max_lifetime = \"5d\"\nqueue.delay_warning = \"4h\"\nqueue.min_free_space = 0"
     );
 }
 
