@@ -104,19 +104,7 @@ fn a_writer_arriving_during_a_sync_waits_for_the_next_one() {
 #[test]
 fn a_failed_sync_fails_every_writer_waiting_on_it_and_the_next_writers_succeed() {
     let group = Arc::new(GroupSync::new());
-    let (started_tx, started) = mpsc::channel();
-    let (release, release_rx) = mpsc::channel::<()>();
-    let leader = {
-        let group = group.clone();
-        thread::spawn(move || {
-            group.sync(|| {
-                started_tx.send(()).unwrap();
-                release_rx.recv().unwrap();
-                Err(io::Error::other("EIO"))
-            })
-        })
-    };
-    started.recv().unwrap();
+    let (release, leader) = held_sync_ending(&group, || Err(io::Error::other("EIO")));
     let waiter = {
         let group = group.clone();
         thread::spawn(move || group.sync(|| Ok(())))
@@ -181,6 +169,15 @@ async fn sixteen_async_writers_share_a_few_syncs_and_each_returns_only_once_its_
 
 /// A sync under way on a thread of its own, ended by the returned sender.
 fn held_sync(group: &Arc<GroupSync>) -> (mpsc::Sender<()>, thread::JoinHandle<io::Result<()>>) {
+    held_sync_ending(group, || Ok(()))
+}
+
+/// A sync under way on its own thread until released, then ending with
+/// what `outcome` says.
+fn held_sync_ending(
+    group: &Arc<GroupSync>,
+    outcome: fn() -> io::Result<()>,
+) -> (mpsc::Sender<()>, thread::JoinHandle<io::Result<()>>) {
     let (started_tx, started) = mpsc::channel();
     let (release, release_rx) = mpsc::channel::<()>();
     let group = group.clone();
@@ -188,7 +185,7 @@ fn held_sync(group: &Arc<GroupSync>) -> (mpsc::Sender<()>, thread::JoinHandle<io
         group.sync(|| {
             started_tx.send(()).unwrap();
             release_rx.recv().unwrap();
-            Ok(())
+            outcome()
         })
     });
     started.recv().unwrap();
@@ -241,19 +238,7 @@ fn a_failed_sync_fails_the_async_writers_waiting_on_it_and_the_next_ones_succeed
         .build()
         .unwrap();
     let group = Arc::new(GroupSync::new());
-    let (started_tx, started) = mpsc::channel();
-    let (release, release_rx) = mpsc::channel::<()>();
-    let leader = {
-        let group = group.clone();
-        thread::spawn(move || {
-            group.sync(|| {
-                started_tx.send(()).unwrap();
-                release_rx.recv().unwrap();
-                Err(io::Error::other("EIO"))
-            })
-        })
-    };
-    started.recv().unwrap();
+    let (release, leader) = held_sync_ending(&group, || Err(io::Error::other("EIO")));
     runtime.block_on(async {
         let waiter = {
             let group = group.clone();

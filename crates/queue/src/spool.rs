@@ -313,6 +313,12 @@ async fn blocking(
 mod tests {
     use super::{IN_MEMORY, Spool, TransientBody};
 
+    fn spool() -> (tempfile::TempDir, Spool) {
+        let root = tempfile::tempdir().unwrap();
+        let spool = Spool::open(root.path()).unwrap();
+        (root, spool)
+    }
+
     fn names(dir: &std::path::Path) -> Vec<String> {
         std::fs::read_dir(dir)
             .unwrap()
@@ -322,8 +328,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_big_body_goes_to_tmp_as_it_arrives_and_dropped_unfinished_leaves_nothing() {
-        let root = tempfile::tempdir().unwrap();
-        let spool = Spool::open(root.path()).unwrap();
+        let (root, spool) = spool();
         let mut file = spool.create("0000000000000001").await.unwrap();
         file.write(b"Subject: half\r\n\r\n").await.unwrap();
         assert!(
@@ -338,8 +343,7 @@ mod tests {
 
     #[tokio::test]
     async fn small_and_big_bodies_are_committed_whole_and_nothing_stays_in_tmp() {
-        let root = tempfile::tempdir().unwrap();
-        let spool = Spool::open(root.path()).unwrap();
+        let (root, spool) = spool();
         let mut small = spool.create("0000000000000002").await.unwrap();
         small.write(b"Subject: whole\r\n\r\n").await.unwrap();
         small.write(b"body\r\n").await.unwrap();
@@ -362,8 +366,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_small_transient_body_never_touches_the_disk() {
-        let root = tempfile::tempdir().unwrap();
-        let spool = Spool::open(root.path()).unwrap();
+        let (root, spool) = spool();
         let mut file = spool.create("0000000000000004").await.unwrap();
         file.write(b"Subject: lmtp\r\n\r\n").await.unwrap();
         let TransientBody::Memory(bytes) = file.commit_transient().await.unwrap() else {

@@ -5,32 +5,25 @@
 //! readable by another connection, and once space is back the same store
 //! commits again and other processes (the CLI) can write.
 
+mod common;
 use havre_store::*;
 use havre_testkit::SmallDisk;
 
 fn entry(n: usize) -> QueueEntry {
-    QueueEntry {
-        id: format!("{n:016X}"),
-        sender: "x@remote.test".into(),
-        size: 1234,
-        arrival: 1_700_000_000,
-        client: "mx.remote.test[192.0.2.1]".into(),
-        protocol: "ESMTP".into(),
-        attempts: 0,
-        next_attempt: 1_700_000_000,
-        hold: false,
-        hold_reason: None,
-        warned: false,
-        recipients: (0..4)
-            .map(|idx| QueueRecipient {
-                idx,
-                address: format!("user{idx}-with-a-long-enough-name@example.test"),
-                orig: Some(format!("list-{n}-{}@example.test", "x".repeat(200))),
-                status: RecipientStatus::Pending,
-                last_reply: None,
+    common::queued(
+        &format!("{n:016X}"),
+        "x@remote.test",
+        (0..4)
+            .map(|idx| {
+                let orig = Some(format!("list-{n}-{}@example.test", "x".repeat(200)));
+                common::pending(
+                    idx,
+                    &format!("user{idx}-with-a-long-enough-name@example.test"),
+                    orig,
+                )
             })
             .collect(),
-    }
+    )
 }
 
 #[tokio::test]

@@ -7,6 +7,7 @@
 //! The stores are files: another connection (the readers') sees only what
 //! committed.
 
+mod common;
 use havre_store::*;
 
 struct Node {
@@ -56,28 +57,18 @@ fn message(file: &str, uid: Option<u32>, text: Option<MessageText>) -> NewMessag
 }
 
 fn entry(id: &str, sender: &str, recipients: usize) -> QueueEntry {
-    QueueEntry {
-        id: id.into(),
-        sender: sender.into(),
-        size: 10,
-        arrival: 1_700_000_000,
-        client: "mx.remote.test[192.0.2.1]".into(),
-        protocol: "ESMTP".into(),
-        attempts: 0,
-        next_attempt: 1_700_000_000,
-        hold: false,
-        hold_reason: None,
-        warned: false,
-        recipients: (0..recipients)
-            .map(|idx| QueueRecipient {
-                idx: idx as i64,
-                address: format!("user{idx}@example.test"),
-                orig: (idx % 2 == 1).then(|| format!("list{idx}@example.test")),
-                status: RecipientStatus::Pending,
-                last_reply: None,
+    let mut entry = common::queued(
+        id,
+        sender,
+        (0..recipients)
+            .map(|idx| {
+                let orig = (idx % 2 == 1).then(|| format!("list{idx}@example.test"));
+                common::pending(idx as i64, &format!("user{idx}@example.test"), orig)
             })
             .collect(),
-    }
+    );
+    entry.size = 10;
+    entry
 }
 
 async fn uidnext_and_modseq(store: &SqliteStore, mailbox: i64) -> (u32, u64) {

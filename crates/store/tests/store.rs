@@ -1,3 +1,5 @@
+mod common;
+
 use havre_store::*;
 
 async fn store_with_domain() -> SqliteStore {
@@ -149,35 +151,14 @@ async fn alias_targets_keep_their_order_and_can_be_removed_one_by_one() {
 #[tokio::test]
 async fn a_queued_message_round_trips_and_records_attempts() {
     let store = store_with_domain().await;
-    let entry = QueueEntry {
-        id: "ABC123".into(),
-        sender: "x@remote.test".into(),
-        size: 1234,
-        arrival: 1_700_000_000,
-        client: "mx.remote.test[192.0.2.1]".into(),
-        protocol: "ESMTP".into(),
-        attempts: 0,
-        next_attempt: 1_700_000_000,
-        hold: false,
-        hold_reason: None,
-        warned: false,
-        recipients: vec![
-            QueueRecipient {
-                idx: 0,
-                address: "alice@example.test".into(),
-                orig: None,
-                status: RecipientStatus::Pending,
-                last_reply: None,
-            },
-            QueueRecipient {
-                idx: 1,
-                address: "bob@example.test".into(),
-                orig: None,
-                status: RecipientStatus::Pending,
-                last_reply: None,
-            },
+    let entry = common::queued(
+        "ABC123",
+        "x@remote.test",
+        vec![
+            common::pending(0, "alice@example.test", None),
+            common::pending(1, "bob@example.test", None),
         ],
-    };
+    );
     store.queue_insert(&entry).await.unwrap();
     assert_eq!(store.queue_get("ABC123").await.unwrap().unwrap(), entry);
     assert_eq!(store.queue_due(1_700_000_000, 10).await.unwrap().len(), 1);
@@ -750,26 +731,11 @@ async fn an_attempt_commits_the_index_rows_of_its_deliveries_with_its_outcome() 
         .message_insert(inbox.id, &message("new/1.A.h", &[]))
         .await
         .unwrap();
-    let entry = QueueEntry {
-        id: "0A".into(),
-        sender: "x@remote.test".into(),
-        size: 10,
-        arrival: 1_700_000_000,
-        client: "local".into(),
-        protocol: "ESMTP".into(),
-        attempts: 0,
-        next_attempt: 1_700_000_000,
-        hold: false,
-        hold_reason: None,
-        warned: false,
-        recipients: vec![QueueRecipient {
-            idx: 0,
-            address: "alice@example.test".into(),
-            orig: None,
-            status: RecipientStatus::Pending,
-            last_reply: None,
-        }],
-    };
+    let entry = common::queued(
+        "0A",
+        "x@remote.test",
+        vec![common::pending(0, "alice@example.test", None)],
+    );
     store.queue_insert(&entry).await.unwrap();
     let row = |mailbox_id: i64, file: &str| DeliveredRow {
         mailbox_id,
