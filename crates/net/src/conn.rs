@@ -131,11 +131,7 @@ impl Conn {
 
     /// [`Conn::fill`], given up when the node drains (IMAP IDLE).
     pub async fn fill_unless_stopping(&mut self) -> Result<usize, ConnError> {
-        let mut stop = self.stop.clone();
-        tokio::select! {
-            filled = self.fill() => filled,
-            _ = stop.reached(Phase::Draining) => Err(ConnError::Stopping),
-        }
+        self.fill_until(Phase::Draining).await
     }
 
     pub fn buffered(&self) -> &[u8] {
@@ -161,6 +157,14 @@ impl Conn {
 
     /// Reads more bytes into the buffer; waits at most the idle timeout.
     pub async fn fill(&mut self) -> Result<usize, ConnError> {
+        self.fill_until(Phase::Closing).await
+    }
+
+    /// [`Conn::fill`], given up with [`ConnError::Stopping`] once the node
+    /// reaches `phase`. One wait on the stop for both phases (closing comes
+    /// after draining): a session waiting for its client, which is what an
+    /// idle connection's future holds, keeps one such wait, not two.
+    async fn fill_until(&mut self, phase: Phase) -> Result<usize, ConnError> {
         if self.start == self.end {
             self.start = 0;
             self.end = 0;
@@ -177,7 +181,7 @@ impl Conn {
                 Err(_) => return Err(self.expired(expired)),
                 Ok(result) => result?,
             },
-            _ = stop.reached(Phase::Closing) => return Err(ConnError::Stopping),
+            _ = stop.reached(phase) => return Err(ConnError::Stopping),
         };
         if n == 0 {
             return Err(ConnError::Closed);
