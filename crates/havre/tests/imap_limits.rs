@@ -262,3 +262,49 @@ m.logout()
         after - before
     );
 }
+
+#[test]
+fn a_session_that_sent_a_big_literal_idles_on_a_small_buffer_and_still_works() {
+    // In IDLE the connection's read buffer, grown to its maximum by the
+    // literal, shrinks to a few bytes (havre-net's unit test checks the
+    // sizes): the wake-up, DONE and a long command pipelined behind it must
+    // all still go through.
+    let node = node();
+    let out = script(
+        &node,
+        r#"
+s, f = tls()
+def until(tag):
+    while True:
+        l = line(f)
+        if l.startswith(tag + " ") or l.startswith("+"):
+            return l
+s.sendall(b"a1 LOGIN alice@example.test secret\r\n")
+print("login:", until("a1"))
+body = b"Subject: big\r\n\r\n" + b"x" * 1_000_000 + b"\r\n"
+s.sendall(b"a2 APPEND INBOX {%d}\r\n" % len(body))
+print("continuation:", until("a2"))
+s.sendall(body + b"\r\n")
+print("append:", until("a2"))
+s.sendall(b"a3 SELECT INBOX\r\n")
+print("select:", until("a3"))
+s.sendall(b"a4 IDLE\r\n")
+print("idle:", until("a4"))
+m = Imaps()
+m.login("alice@example.test", "secret")
+m.append("INBOX", None, None, b"Subject: small\r\n\r\nhi\r\n")
+m.logout()
+print("pushed:", line(f))
+s.sendall(b"DONE\r\na5 UID FETCH 1:* (UID RFC822.SIZE BODY.PEEK[HEADER.FIELDS (SUBJECT FROM TO DATE MESSAGE-ID)])\r\n")
+print("done:", until("a4"))
+print("fetch:", until("a5"))
+"#,
+    );
+    assert!(out.contains("login: a1 OK"), "{out}");
+    assert!(out.contains("continuation: +"), "{out}");
+    assert!(out.contains("append: a2 OK [APPENDUID"), "{out}");
+    assert!(out.contains("idle: + idling"), "{out}");
+    assert!(out.contains("pushed: * 2 EXISTS"), "{out}");
+    assert!(out.contains("done: a4 OK Idle completed."), "{out}");
+    assert!(out.contains("fetch: a5 OK"), "{out}");
+}

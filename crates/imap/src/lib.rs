@@ -70,3 +70,38 @@ pub struct ImapServices {
 }
 
 pub type Services = Arc<ImapServices>;
+
+#[cfg(test)]
+mod testing {
+    use std::path::Path;
+    use std::sync::Arc;
+    use std::time::Duration;
+
+    use havre_directory::Directory;
+    use havre_mailbox::Mailboxes;
+    use havre_store::{SqliteStore, Store};
+
+    use crate::{ConnectionLimits, ImapServices, ImapSettings, Services};
+
+    /// A node's IMAP services on a store and Maildirs under `dir`, no TLS.
+    pub(crate) async fn services(dir: &Path) -> Services {
+        let store: Arc<dyn Store> =
+            Arc::new(SqliteStore::open(&dir.join("havre.db")).await.unwrap());
+        Arc::new(ImapServices {
+            settings: ImapSettings {
+                hostname: "mx.test".into(),
+                idle_timeout: Duration::from_secs(5),
+                login_timeout: Duration::from_secs(5),
+                max_command_length: 8192,
+                max_message_size: 1 << 20,
+                max_connections_per_user: 10,
+            },
+            directory: Directory::new(store.clone(), "+"),
+            mailboxes: Mailboxes::new(store, format!("{}/%d/%n", dir.display()), "mx.test"),
+            tls: None,
+            limits: ConnectionLimits::default(),
+            sessions: havre_net::Sessions::new(),
+            guard: havre_guard::Guard::off(),
+        })
+    }
+}

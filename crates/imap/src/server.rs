@@ -1,9 +1,10 @@
 //! Listening sockets: admission by the role's gate (connections in all and
 //! per client address), one task per session.
 
+use std::net::SocketAddr;
 use std::sync::Arc;
 
-use havre_net::{Gate, Refusal};
+use havre_net::{Gate, Io, Refusal, Ticket};
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
@@ -37,12 +38,63 @@ pub async fn serve(
     havre_net::accept_loop(listener, gate, refusal, |stream, peer, ticket| {
         let local = stream.local_addr().ok();
         let services = services.borrow().clone();
-        let (entry, stop) = services.sessions.open("imap", peer.ip(), ticket.stop());
-        let session = Session::new(services, peer, local).with_entry(entry);
-        tokio::spawn(async move {
-            session.run(Box::new(stream), implicit_tls, stop).await;
-            drop(ticket);
-        });
+        tokio::spawn(session_task(
+            services,
+            Box::new(stream),
+            peer,
+            local,
+            implicit_tls,
+            ticket,
+        ));
     })
     .await;
+}
+
+/// One connection's task, from its admission to its end. Every connection
+/// keeps this future for its whole life, and 10,000 idle ones are the design
+/// point: what only a command or the TLS handshake needs is on the heap
+/// while it runs, and the session is made in the task rather than moved into
+/// it (a task keeps what it captured beside the future it runs).
+pub(crate) fn session_task(
+    services: Services,
+    stream: Box<dyn Io>,
+    peer: SocketAddr,
+    local: Option<SocketAddr>,
+    implicit_tls: bool,
+    ticket: Ticket,
+) -> impl Future<Output = ()> + Send + 'static {
+    let (entry, stop) = services.sessions.open("imap", peer.ip(), ticket.stop());
+    async move {
+        let mut session = Session::new(services, peer, local).with_entry(entry);
+        session.run(stream, implicit_tls, stop).await;
+        drop(ticket);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use havre_net::{Caps, Stop};
+
+    use super::*;
+
+    /// What each connection's task holds for the whole connection, whatever
+    /// it does; an idle session is little more. It was 11 KB when commands
+    /// ran inside it (and a guarded command's future was held twice).
+    const SESSION_TASK_MAX: usize = 4 * 1024;
+
+    #[tokio::test]
+    async fn a_session_task_is_small() {
+        let dir = tempfile::tempdir().unwrap();
+        let services = crate::testing::services(dir.path()).await;
+        let gate = Gate::new("imap", Caps::UNLIMITED, Stop::never());
+        let peer: SocketAddr = "192.0.2.1:40000".parse().unwrap();
+        let ticket = gate.admit(peer.ip()).unwrap();
+        let (server, _client) = tokio::io::duplex(64);
+        let task = session_task(services, Box::new(server), peer, None, true, ticket);
+        let size = std::mem::size_of_val(&task);
+        assert!(
+            size <= SESSION_TASK_MAX,
+            "a session task is {size} bytes, over {SESSION_TASK_MAX}"
+        );
+    }
 }

@@ -175,43 +175,32 @@ impl Session {
         self.user.as_deref().unwrap_or("")
     }
 
+    /// Serves the connection to its end. By `&mut self`: an async fn that
+    /// took the session by value would keep it twice for the connection's
+    /// whole life, as its argument and as the binding it moves it to.
     pub(crate) async fn run(
-        mut self,
+        &mut self,
         stream: Box<dyn Io>,
         implicit_tls: bool,
         stop: havre_net::Stop,
     ) {
-        let settings = self.services.settings.clone();
-        let mut conn = Conn::new(stream, settings.login_timeout).with_stop(stop);
+        let login_timeout = self.services.settings.login_timeout;
+        let mut conn = Conn::new(stream, login_timeout).with_stop(stop);
         // As Dovecot's login processes: the login timeout runs from the
         // connection, not from the last byte, so a client dripping bytes
         // cannot hold a connection without logging in.
-        conn.set_deadline(Some(std::time::Instant::now() + settings.login_timeout));
+        conn.set_deadline(Some(std::time::Instant::now() + login_timeout));
         if implicit_tls {
             match self.start_tls(conn).await {
                 Some(c) => conn = c,
                 None => return,
             }
         }
-        let greeting = format!(
-            "* OK [CAPABILITY {}] {} IMAP havre ready.\r\n",
-            self.capabilities().join(" "),
-            settings.hostname
-        );
-        if conn.send(greeting.as_bytes()).await.is_err() {
+        if self.greet(&mut conn).await.is_err() {
             return;
         }
         loop {
-            let client = self.peer.ip().to_string();
-            let peer = Peer {
-                role: "imap",
-                client: &client,
-            };
-            let next = guard_command(&mut conn, peer, INTERNAL_ERROR, async |conn| {
-                self.next_command(conn).await
-            })
-            .await;
-            let Some(next) = next else {
+            let Some(next) = self.guarded_command(&mut conn).await else {
                 self.log_end("Disconnected: internal error");
                 return;
             };
@@ -294,7 +283,9 @@ impl Session {
                     }
                 }
                 Next::Authenticate { mechanism, initial } => {
-                    if let Err(e) = self.authenticate(&mut conn, &mechanism, initial).await {
+                    // On the heap, as a command: the session's future stays small.
+                    let authenticated = Box::pin(self.authenticate(&mut conn, &mechanism, initial));
+                    if let Err(e) = authenticated.await {
                         tracing::debug!(target: "imap", "authenticate: {e}");
                         return;
                     }
@@ -309,10 +300,35 @@ impl Session {
                 }
             }
             if self.user.is_some() {
-                conn.set_timeout(settings.idle_timeout);
+                conn.set_timeout(self.services.settings.idle_timeout);
                 conn.set_deadline(None);
             }
         }
+    }
+
+    /// The next command, run under [`guard_command`]: `None` when it
+    /// panicked (logged, and the client told).
+    async fn guarded_command(&mut self, conn: &mut Conn) -> Option<Result<Next, ConnError>> {
+        let client = self.peer.ip().to_string();
+        let peer = Peer {
+            role: "imap",
+            client: &client,
+        };
+        guard_command(conn, peer, INTERNAL_ERROR, async |conn| {
+            self.next_command(conn).await
+        })
+        .await
+    }
+
+    /// The greeting, with the capabilities before login. Its own function so
+    /// that the text is dropped once sent, not kept for the session's life.
+    async fn greet(&self, conn: &mut Conn) -> Result<(), ConnError> {
+        let greeting = format!(
+            "* OK [CAPABILITY {}] {} IMAP havre ready.\r\n",
+            self.capabilities().join(" "),
+            self.services.settings.hostname
+        );
+        conn.send(greeting.as_bytes()).await
     }
 
     /// Hands what the command wrote to the connection: queued when small
@@ -423,9 +439,18 @@ impl Session {
         }
     }
 
-    /// Reads one whole command (with its literals) and runs it.
+    /// Waits for the client's next command, then reads it whole and runs it.
     async fn next_command(&mut self, conn: &mut Conn) -> Result<Next, ConnError> {
         self.wait_command(conn).await?;
+        // A command's future is as big as the biggest command's (FETCH,
+        // SEARCH, APPEND: kilobytes). It lives on the heap while the command
+        // runs, so the session's own future, which every connection holds
+        // for its whole life, is only as big as its waits.
+        Box::pin(self.read_and_run_command(conn)).await
+    }
+
+    /// Reads one whole command (with its literals) and runs it.
+    async fn read_and_run_command(&mut self, conn: &mut Conn) -> Result<Next, ConnError> {
         let settings = &self.services.settings;
         // A framer skipping the rest of a refused command lives on; an idle
         // one is made anew for the session's state.
@@ -664,7 +689,8 @@ impl Session {
                 }
                 got = changes.recv() => {
                     let first = self.received(got);
-                    self.push_notifications(conn, first).await;
+                    // On the heap, as a command: the wait stays small.
+                    Box::pin(self.push_notifications(conn, first)).await;
                     if let Some(err) = self.write_error.take() {
                         return Err(err);
                     }
@@ -876,42 +902,46 @@ impl Session {
         // up by a slower poll; this node's own changes arrive at once.
         let mut poll = tokio::time::interval(std::time::Duration::from_secs(5));
         poll.tick().await;
-        loop {
-            if conn.buffered().contains(&b'\n') {
-                let line = match conn.read_line(64).await? {
-                    Line::Complete(line) => line,
-                    Line::TooLong => Vec::new(),
-                };
-                let outcome = if is_idle_done(&line) {
-                    Outcome::ok("Idle completed.")
-                } else {
-                    Outcome::bad("Expected DONE.")
-                };
-                if self.selected.is_some() {
-                    self.send_updates(true).await;
-                }
-                self.finish(Some(outcome));
-                let bytes = self.out.take();
-                conn.send(&bytes).await?;
-                return Ok(());
-            }
+        while !conn.buffered().contains(&b'\n') {
             let changes = self.changes.as_mut();
-            tokio::select! {
-                filled = conn.fill_unless_stopping() => { filled?; }
+            let first = tokio::select! {
+                filled = conn.fill_unless_stopping() => {
+                    filled?;
+                    continue;
+                }
                 got = async {
                     match changes {
                         Some(rx) => rx.recv().await,
                         None => std::future::pending().await,
                     }
-                } => {
-                    let first = self.received(got);
-                    self.push_updates(conn, first).await?;
-                }
-                _ = poll.tick() => {
-                    self.push_updates(conn, None).await?;
-                }
-            }
+                } => self.received(got),
+                _ = poll.tick() => None,
+            };
+            // On the heap while it runs, as a command: what an idling
+            // session holds is only its wait.
+            Box::pin(self.push_updates(conn, first)).await?;
         }
+        Box::pin(self.end_idle(conn)).await
+    }
+
+    /// The line that ends IDLE (`DONE`; anything else is BAD), the updates
+    /// owed, and the tagged response.
+    async fn end_idle(&mut self, conn: &mut Conn) -> Result<(), ConnError> {
+        let line = match conn.read_line(64).await? {
+            Line::Complete(line) => line,
+            Line::TooLong => Vec::new(),
+        };
+        let outcome = if is_idle_done(&line) {
+            Outcome::ok("Idle completed.")
+        } else {
+            Outcome::bad("Expected DONE.")
+        };
+        if self.selected.is_some() {
+            self.send_updates(true).await;
+        }
+        self.finish(Some(outcome));
+        let bytes = self.out.take();
+        conn.send(&bytes).await
     }
 
     /// In IDLE: every update of the selected mailbox, and under NOTIFY the
@@ -937,45 +967,17 @@ impl Session {
 
 #[cfg(test)]
 mod tests {
-    use std::sync::Arc;
-    use std::time::Duration;
-
-    use havre_directory::Directory;
-    use havre_mailbox::Mailboxes;
-    use havre_store::{SqliteStore, Store};
     use havre_testkit::faults::PanicOnRead;
     use tokio::io::AsyncReadExt;
 
     use super::*;
-    use crate::{ConnectionLimits, ImapServices, ImapSettings};
 
     #[tokio::test]
     async fn a_session_whose_command_panics_says_bye_and_ends() {
         let dir = tempfile::tempdir().unwrap();
-        let store: Arc<dyn Store> = Arc::new(
-            SqliteStore::open(&dir.path().join("havre.db"))
-                .await
-                .unwrap(),
-        );
-        let limits = ConnectionLimits::default();
-        let services = Arc::new(ImapServices {
-            settings: ImapSettings {
-                hostname: "mx.test".into(),
-                idle_timeout: Duration::from_secs(5),
-                login_timeout: Duration::from_secs(5),
-                max_command_length: 8192,
-                max_message_size: 1 << 20,
-                max_connections_per_user: 10,
-            },
-            directory: Directory::new(store.clone(), "+"),
-            mailboxes: Mailboxes::new(store, format!("{}/%d/%n", dir.path().display()), "mx.test"),
-            tls: None,
-            limits: limits.clone(),
-            sessions: havre_net::Sessions::new(),
-            guard: havre_guard::Guard::off(),
-        });
+        let services = crate::testing::services(dir.path()).await;
         let (server, mut client) = PanicOnRead::pair();
-        let session = Session::new(services, "192.0.2.1:40000".parse().unwrap(), None);
+        let mut session = Session::new(services, "192.0.2.1:40000".parse().unwrap(), None);
         session
             .run(Box::new(server), false, havre_net::Stop::never())
             .await;

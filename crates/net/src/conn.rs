@@ -60,6 +60,9 @@ pub struct Conn {
 /// A new connection's read buffer: small, because most connections spend
 /// their life idle (10,000 IMAP IDLE sessions are the design point).
 const READ_START: usize = 1024;
+/// The read buffer of a connection waiting in IMAP IDLE, which expects
+/// `DONE\r\n`: anything longer grows it back to [`READ_START`] at once.
+const READ_IDLE: usize = 16;
 /// Bulk transfers (DATA, APPEND literals) grow it up to this.
 const READ_MAX: usize = 64 * 1024;
 /// An output buffer grown beyond this by a burst (a big FETCH) is given
@@ -131,11 +134,7 @@ impl Conn {
 
     /// [`Conn::fill`], given up when the node drains (IMAP IDLE).
     pub async fn fill_unless_stopping(&mut self) -> Result<usize, ConnError> {
-        let mut stop = self.stop.clone();
-        tokio::select! {
-            filled = self.fill() => filled,
-            _ = stop.reached(Phase::Draining) => Err(ConnError::Stopping),
-        }
+        self.fill_until(Phase::Draining).await
     }
 
     pub fn buffered(&self) -> &[u8] {
@@ -161,6 +160,14 @@ impl Conn {
 
     /// Reads more bytes into the buffer; waits at most the idle timeout.
     pub async fn fill(&mut self) -> Result<usize, ConnError> {
+        self.fill_until(Phase::Closing).await
+    }
+
+    /// [`Conn::fill`], given up with [`ConnError::Stopping`] once the node
+    /// reaches `phase`. One wait on the stop for both phases (closing comes
+    /// after draining): a session waiting for its client, which is what an
+    /// idle connection's future holds, keeps one such wait, not two.
+    async fn fill_until(&mut self, phase: Phase) -> Result<usize, ConnError> {
         if self.start == self.end {
             self.start = 0;
             self.end = 0;
@@ -177,30 +184,33 @@ impl Conn {
                 Err(_) => return Err(self.expired(expired)),
                 Ok(result) => result?,
             },
-            _ = stop.reached(Phase::Closing) => return Err(ConnError::Stopping),
+            _ = stop.reached(phase) => return Err(ConnError::Stopping),
         };
         if n == 0 {
             return Err(ConnError::Closed);
         }
         self.end += n;
-        // The client sends faster than we read: read more at a time.
+        // The client sends faster than we read, or more than an idle
+        // connection's buffer holds: read more at a time.
         if self.end == self.buf.len() && self.buf.len() < READ_MAX {
-            let bigger = (self.buf.len() * 2).min(READ_MAX);
+            let bigger = (self.buf.len() * 2).clamp(READ_START, READ_MAX);
             self.buf.resize(bigger, 0);
         }
         Ok(n)
     }
 
-    /// Gives back the memory of a burst while the connection waits (IMAP
-    /// IDLE, between commands): buffers go back to their starting size.
+    /// Gives back what a connection waiting for a long time (IMAP IDLE)
+    /// does not need: the read buffer shrinks to [`READ_IDLE`] when nothing
+    /// is buffered, whatever a burst grew it to, and an empty output buffer
+    /// is dropped. Both grow again with the next input or response.
     pub fn release_idle_memory(&mut self) {
-        if self.start == self.end && self.buf.len() > READ_START {
+        if self.start == self.end && self.buf.len() > READ_IDLE {
             self.start = 0;
             self.end = 0;
-            self.buf = vec![0; READ_START];
+            self.buf = vec![0; READ_IDLE];
         }
-        if self.out.is_empty() && self.out.capacity() > 4 * 1024 {
-            self.out = Vec::with_capacity(256);
+        if self.out.is_empty() {
+            self.out = Vec::new();
         }
     }
 
@@ -418,6 +428,40 @@ mod tests {
             Line::Complete(line) => assert_eq!(line, b"b NOOP\r\n"),
             Line::TooLong => panic!("the next line is short"),
         }
+    }
+
+    #[tokio::test]
+    async fn a_burst_s_buffers_are_given_back_while_idle_and_the_connection_reads_on() {
+        let (mut client, server) = tokio::io::duplex(1 << 20);
+        let mut conn = Conn::new(Box::new(server), Duration::from_secs(5));
+        // A big literal grows the read buffer, a response the output buffer.
+        client.write_all(&[b'x'; 200_000]).await.unwrap();
+        conn.read_exact_with(200_000, |_| {}).await.unwrap();
+        conn.queue(&[b'y'; 3000]);
+        conn.flush().await.unwrap();
+        assert_eq!(conn.buf.len(), READ_MAX);
+        assert!(conn.out.capacity() >= 3000);
+
+        conn.release_idle_memory();
+        assert_eq!(conn.buf.len(), READ_IDLE);
+        assert_eq!(conn.out.capacity(), 0);
+
+        // The end of IDLE, with a command pipelined after it that is longer
+        // than the idle buffer.
+        let command = format!("a2 UID FETCH 1:* (FLAGS {})\r\n", "BODY.PEEK[] ".repeat(20));
+        client.write_all(b"DONE\r\n").await.unwrap();
+        client.write_all(command.as_bytes()).await.unwrap();
+        assert!(matches!(conn.read_line(64).await.unwrap(), Line::Complete(l) if l == b"DONE\r\n"));
+        match conn.read_line(1000).await.unwrap() {
+            Line::Complete(line) => assert_eq!(line, command.as_bytes()),
+            Line::TooLong => panic!("the command is under the limit"),
+        }
+        assert_eq!(conn.buf.len(), READ_START);
+        conn.queue(b"a2 OK\r\n");
+        conn.flush().await.unwrap();
+        let mut sent = vec![0u8; 3007];
+        client.read_exact(&mut sent).await.unwrap();
+        assert!(sent.ends_with(b"yyya2 OK\r\n"));
     }
 
     #[tokio::test]

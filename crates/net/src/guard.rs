@@ -9,15 +9,19 @@
 use std::any::Any;
 use std::future::{Future, poll_fn};
 use std::panic::{AssertUnwindSafe, catch_unwind};
-use std::pin::pin;
+use std::pin::{Pin, pin};
 use std::task::Poll;
 
 use crate::Conn;
 
-/// Runs `future`; a panic while it is polled becomes `Err` with the panic's
-/// message. The future is dropped at the panic: its state is not trusted.
-pub async fn catch_panic<F: Future>(future: F) -> Result<F::Output, String> {
-    let mut future = pin!(future);
+/// Polls `future` to its end; a panic while it is polled becomes `Err` with
+/// the panic's message. The future is never polled again after a panic: its
+/// state is not trusted.
+///
+/// The caller pins the future where it keeps it (`pin!`): an async fn that
+/// took it by value would hold it twice, as its argument and as the local it
+/// pins, and a session's command future is kilobytes.
+pub async fn catch_panic<F: Future>(mut future: Pin<&mut F>) -> Result<F::Output, String> {
     // Unwind safety: on a panic the future is never polled again, and the
     // caller treats whatever it borrowed as broken (the session ends).
     poll_fn(
@@ -57,7 +61,11 @@ pub async fn guard_command<T>(
     farewell: &[u8],
     command: impl AsyncFnOnce(&mut Conn) -> T,
 ) -> Option<T> {
-    match catch_panic(command(&mut *conn)).await {
+    let outcome = {
+        let command = pin!(command(&mut *conn));
+        catch_panic(command).await
+    };
+    match outcome {
         Ok(output) => Some(output),
         Err(message) => {
             tracing::error!(
@@ -68,10 +76,10 @@ pub async fn guard_command<T>(
             );
             // The stream itself may be what is broken: a second panic while
             // saying goodbye ends the session just the same.
-            let _ = catch_panic(async {
+            let _ = catch_panic(pin!(async {
                 let _ = conn.send(farewell).await;
                 conn.shutdown().await;
-            })
+            }))
             .await;
             None
         }
@@ -167,11 +175,37 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn a_guarded_command_is_held_once_not_twice() {
+        const STATE: usize = 8 * 1024;
+        let (mut conn, _client) = pair();
+        let guarded = guard_command(
+            &mut conn,
+            Peer {
+                role: "imap",
+                client: "192.0.2.1",
+            },
+            b"* BYE\r\n",
+            // A command whose state across an await is big (a FETCH batch).
+            async |_conn: &mut Conn| {
+                let state = [1u8; STATE];
+                tokio::task::yield_now().await;
+                state.iter().map(|&b| u32::from(b)).sum::<u32>()
+            },
+        );
+        let size = std::mem::size_of_val(&guarded);
+        assert!(
+            size < STATE + 1024,
+            "guard_command's future is {size} bytes for a command of {STATE}"
+        );
+        assert_eq!(guarded.await, Some(STATE as u32));
+    }
+
+    #[tokio::test]
     async fn a_panic_after_an_await_is_caught_too() {
-        let result = catch_panic(async {
+        let result = catch_panic(pin!(async {
             tokio::task::yield_now().await;
             panic!("{}", String::from("late"));
-        })
+        }))
         .await;
         let () = match result {
             Ok(never) => never,

@@ -16,7 +16,11 @@ pub async fn accept_tls(
     let (stop, deadline) = conn.guard();
     let (limit, expired) = wait_limit(timeout, deadline)?;
     let stream = conn.into_stream();
-    let tls = match tokio::time::timeout(limit, acceptor.accept(stream)).await {
+    // The handshake's state (a whole rustls connection) is on the heap
+    // while it lasts: the session's future, which every connection keeps
+    // for its whole life, is not made that much bigger for it.
+    let handshake = Box::pin(acceptor.accept(stream));
+    let tls = match tokio::time::timeout(limit, handshake).await {
         Err(_) => return Err(expired),
         Ok(result) => result?,
     };
