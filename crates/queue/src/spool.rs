@@ -106,11 +106,12 @@ async fn list(dir: &Path) -> Result<Vec<String>, QueueError> {
 }
 
 /// Bodies up to this size are kept in memory until their commit, which
-/// then writes, fsyncs and names the file in one trip to a blocking thread
-/// (the size the mx holds a message in while its checks run, too). A
-/// bigger body goes to `tmp/` as it arrives, so a slow client holds a file,
-/// not memory.
-pub const IN_MEMORY: usize = 1 << 20;
+/// then writes, fsyncs and names the file in one trip to a blocking thread.
+/// A bigger body goes to `tmp/` as it arrives, so a slow client holds a
+/// file, not memory: 128 KiB, as Dovecot's LMTP keeps a message in memory
+/// (most mail is smaller; a session at the end of a checked DATA holds it
+/// twice, the mx's copy and this one).
+pub const IN_MEMORY: usize = 128 << 10;
 
 /// A body being received. Dropped without `commit` (a session that ended
 /// abnormally, a panic while it was written), its `tmp/` file, if it had

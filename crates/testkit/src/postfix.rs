@@ -51,6 +51,38 @@ impl Postfix {
     /// clients of 127.0.0.0/8 may relay, every message discarded) followed
     /// by `main_cf`, whose settings win. Waits until its smtpd greets.
     pub fn start(main_cf: &str) -> Postfix {
+        // Seen once in CI: a master whose postlogd never ran, so nothing
+        // was logged and every Postfix process that logged (`postfix stop`
+        // too) hung on the full postlog socket. Such an instance is killed
+        // and a new one started.
+        let first = Postfix::start_once(main_cf);
+        if first.logs() {
+            return first;
+        }
+        eprintln!("postfix logged nothing after its start: killed, started again");
+        drop(first);
+        let second = Postfix::start_once(main_cf);
+        assert!(
+            second.logs(),
+            "postfix logs nothing (postlogd does not run)"
+        );
+        second
+    }
+
+    /// Whether the master's startup line reached `maillog_file`, through
+    /// postlogd, within 10 s.
+    fn logs(&self) -> bool {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while Instant::now() < deadline {
+            if self.maillog().contains("daemon started") {
+                return true;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        false
+    }
+
+    fn start_once(main_cf: &str) -> Postfix {
         // SAFETY: geteuid has no preconditions.
         assert_eq!(
             unsafe { libc::geteuid() },
@@ -121,6 +153,30 @@ impl Postfix {
             .expect("run postfix")
     }
 
+    /// `postfix ACTION`, given up (and killed) after `limit`: it logs, and
+    /// logging blocks when postlogd does not read.
+    fn command_within(&self, action: &str, limit: Duration) {
+        let Ok(mut child) = Command::new(POSTFIX)
+            .arg("-c")
+            .arg(self.config_dir())
+            .arg(action)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+        else {
+            return;
+        };
+        let deadline = Instant::now() + limit;
+        while Instant::now() < deadline {
+            if let Ok(Some(_)) = child.try_wait() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let _ = child.kill();
+        let _ = child.wait();
+    }
+
     /// Postfix's log (`maillog_file`).
     pub fn maillog(&self) -> String {
         std::fs::read_to_string(self.dir.path().join("maillog")).unwrap_or_default()
@@ -175,14 +231,18 @@ impl Postfix {
 impl Drop for Postfix {
     fn drop(&mut self) {
         let pid = self.master_pid();
-        let _ = self.command("stop");
+        self.command_within("stop", Duration::from_secs(15));
         // Its daemons must be gone before the directory is.
         let deadline = Instant::now() + Duration::from_secs(10);
         while pid.is_some_and(alive) && Instant::now() < deadline {
             std::thread::sleep(Duration::from_millis(50));
         }
-        if pid.is_some_and(alive) {
-            let _ = self.command("abort");
+        if let Some(pid) = pid.filter(|&pid| alive(pid)) {
+            // The master leads its own process group, its daemons with it.
+            // SAFETY: kill(2) with a negative pid signals that group only.
+            unsafe {
+                libc::kill(-pid, libc::SIGKILL);
+            }
         }
     }
 }
