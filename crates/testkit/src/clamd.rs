@@ -112,15 +112,7 @@ impl Clamd {
         };
         // SAFETY: kill(2) on the pid of our own child, not yet reaped.
         unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while Instant::now() < deadline {
-            if let Ok(Some(_)) = child.try_wait() {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        let _ = child.kill();
-        let _ = child.wait();
+        crate::tools::wait_or_kill(&mut child, Duration::from_secs(10));
     }
 
     fn wait_for_pong(&mut self) {

@@ -166,15 +166,7 @@ impl Postfix {
         else {
             return;
         };
-        let deadline = Instant::now() + limit;
-        while Instant::now() < deadline {
-            if let Ok(Some(_)) = child.try_wait() {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        let _ = child.kill();
-        let _ = child.wait();
+        crate::tools::wait_or_kill(&mut child, limit);
     }
 
     /// Postfix's log (`maillog_file`).

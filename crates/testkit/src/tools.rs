@@ -115,3 +115,16 @@ pub fn python_ok(script: &str, args: &[&str]) -> String {
     );
     stdout
 }
+
+/// Waits up to `limit` for `child` to end, then kills it; reaped either way.
+pub(crate) fn wait_or_kill(child: &mut std::process::Child, limit: std::time::Duration) {
+    let deadline = std::time::Instant::now() + limit;
+    while std::time::Instant::now() < deadline {
+        if let Ok(Some(_)) = child.try_wait() {
+            return;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+}
