@@ -5,13 +5,16 @@
 //! its record (envelope, recipients and their state) in the store. The order of
 //! writes is the durability contract:
 //!
-//! 1. the body is written to `queue/tmp/<id>`, fsynced, renamed to `queue/msg/<id>`
-//!    and the directory fsynced ([`SpoolFile::commit`]);
+//! 1. the body is written to `queue/msg/<id>` (created exclusively) from
+//!    memory, or, when it outgrew [`IN_MEMORY`], to `queue/tmp/<id>` as it
+//!    arrived and then linked to `queue/msg/<id>`; fsynced, and the
+//!    directory fsynced ([`SpoolFile::commit`]);
 //! 2. then the record is committed to the store ([`Queue::enqueue`]);
 //! 3. only then does the receiving side answer 250.
 //!
-//! A crash before step 2 leaves a spool file without a record: it was never
-//! acknowledged, and [`Queue::sweep`] removes it at the next start. When every
+//! A crash before step 2 leaves a spool file without a record, perhaps
+//! half written: it was never acknowledged, and [`Queue::sweep`] removes it
+//! at the next start. When every
 //! recipient is final the record is removed first and the file second, so a
 //! crash in between again leaves only an orphan file. The last attempt's
 //! outcome and the record's removal are one transaction
