@@ -10,7 +10,7 @@ use std::collections::{HashMap, HashSet};
 
 use havre_imap_proto::SearchKey;
 use havre_message::{IndexedField, IndexedText};
-use havre_store::{MailboxRecord, TextField};
+use havre_store::MailboxRecord;
 
 use crate::session::Session;
 
@@ -59,25 +59,25 @@ impl IndexHits {
 }
 
 /// The stored field and folded needle for `key`, if the index answers it.
-fn indexed(key: &SearchKey) -> Option<(TextField, String)> {
-    let (field, store_field, needle) = match key {
-        SearchKey::Subject(s) => (IndexedField::Subject, TextField::Subject, s),
+fn indexed(key: &SearchKey) -> Option<(IndexedField, String)> {
+    let (field, needle) = match key {
+        SearchKey::Subject(s) => (IndexedField::Subject, s),
         SearchKey::Header(name, s) if name.eq_ignore_ascii_case("Subject") => {
-            (IndexedField::Subject, TextField::Subject, s)
+            (IndexedField::Subject, s)
         }
-        SearchKey::From(s) => (IndexedField::From, TextField::From, s),
-        SearchKey::To(s) => (IndexedField::To, TextField::To, s),
-        SearchKey::Cc(s) => (IndexedField::Cc, TextField::Cc, s),
-        SearchKey::Bcc(s) => (IndexedField::Bcc, TextField::Bcc, s),
-        SearchKey::Body(s) => (IndexedField::Body, TextField::Body, s),
-        SearchKey::Text(s) => (IndexedField::Text, TextField::Text, s),
+        SearchKey::From(s) => (IndexedField::From, s),
+        SearchKey::To(s) => (IndexedField::To, s),
+        SearchKey::Cc(s) => (IndexedField::Cc, s),
+        SearchKey::Bcc(s) => (IndexedField::Bcc, s),
+        SearchKey::Body(s) => (IndexedField::Body, s),
+        SearchKey::Text(s) => (IndexedField::Text, s),
         _ => return None,
     };
-    IndexedText::answers(field, needle).map(|folded| (store_field, folded))
+    IndexedText::answers(field, needle).map(|folded| (field, folded))
 }
 
 /// Every key of the tree the index can answer.
-fn indexed_keys<'a>(keys: &'a [SearchKey], out: &mut Vec<(&'a SearchKey, TextField, String)>) {
+fn indexed_keys<'a>(keys: &'a [SearchKey], out: &mut Vec<(&'a SearchKey, IndexedField, String)>) {
     for key in keys {
         match key {
             SearchKey::Not(k) => indexed_keys(std::slice::from_ref(k), out),

@@ -811,7 +811,7 @@ pub(crate) fn index_record(path: &Path, flags: Vec<String>) -> Result<NewMessage
         flags,
         cache: None,
         uid: None,
-        text: Some(crate::search_index::message_text(&bytes)),
+        text: Some(havre_message::indexed_text(&bytes)),
     })
 }
 

@@ -2,28 +2,14 @@
 //! a message is indexed with, and the filling-in of messages that have none
 //! yet (delivered before the index existed, imported).
 
-use havre_store::{MailboxRecord, MessageText};
+use havre_message::indexed_text;
+use havre_store::MailboxRecord;
 
 use crate::mailboxes::{MailboxError, Mailboxes, blocking};
 
 /// Messages indexed per transaction when filling in: a SEARCH on a big
 /// old mailbox writes in steps other writers can come between.
 const BATCH: i64 = 256;
-
-/// The index text of a message as stored.
-pub(crate) fn message_text(raw: &[u8]) -> MessageText {
-    let text = havre_message::indexed_text(raw);
-    MessageText {
-        subject: text.subject,
-        from: text.from,
-        to: text.to,
-        cc: text.cc,
-        bcc: text.bcc,
-        header: text.header,
-        body: text.body,
-        fields: text.fields,
-    }
-}
 
 impl Mailboxes {
     /// Indexes every message of the mailbox that is not yet, in batches;
@@ -50,7 +36,7 @@ impl Mailboxes {
                 let mut moved = Vec::new();
                 for (uid, file) in listed {
                     match std::fs::read(maildir.root().join(&file)) {
-                        Ok(raw) => texts.push((uid, message_text(&raw))),
+                        Ok(raw) => texts.push((uid, indexed_text(&raw))),
                         Err(_) => moved.push(uid),
                     }
                 }
@@ -59,8 +45,8 @@ impl Mailboxes {
             .await?;
             for message in pending.iter().filter(|m| moved.contains(&m.uid)) {
                 let text = match self.read_message(user, mailbox, message).await {
-                    Ok(raw) => blocking(move || Ok(message_text(&raw))).await?,
-                    Err(_) => message_text(b""),
+                    Ok(raw) => blocking(move || Ok(indexed_text(&raw))).await?,
+                    Err(_) => indexed_text(b""),
                 };
                 texts.push((message.uid, text));
             }

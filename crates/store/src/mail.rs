@@ -56,10 +56,10 @@ pub struct NewMessage {
     /// A UID to keep (imports); `None` takes `uidnext`. A kept UID must be at
     /// least `uidnext`.
     pub uid: Option<u32>,
-    /// Its search text ([`MessageText`](crate::MessageText)), indexed with
+    /// Its search text ([`IndexedText`](crate::IndexedText)), indexed with
     /// the row; `None` leaves the message pending, indexed at the first
     /// SEARCH that needs it.
-    pub text: Option<crate::MessageText>,
+    pub text: Option<crate::IndexedText>,
 }
 
 /// What a mailbox creation starts from: fresh, or as imported from Dovecot.

@@ -14,36 +14,9 @@ use async_trait::async_trait;
 
 use crate::{MessageRecord, Result};
 
-/// What SEARCH compares for one message, case-folded. Lists of values
-/// (several Subject fields, the addresses of a field) are joined with `\n`,
-/// the pieces of a body with U+0001.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct MessageText {
-    pub subject: Option<String>,
-    pub from: Option<String>,
-    pub to: Option<String>,
-    pub cc: Option<String>,
-    pub bcc: Option<String>,
-    /// The header as `Name: value` lines.
-    pub header: String,
-    pub body: String,
-    /// The lines of the header fields clients list messages with, as
-    /// FETCH sends them (see havre-message's `cached_header_fields`).
-    pub fields: Option<Vec<u8>>,
-}
-
-/// The stored piece a substring is looked for in.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum TextField {
-    Subject,
-    From,
-    To,
-    Cc,
-    Bcc,
-    Body,
-    /// Header or body.
-    Text,
-}
+/// What SEARCH compares for one message is havre-message's analysis,
+/// stored as it is; a SEARCH key names the stored piece it is answered from.
+pub use havre_message::{IndexedField, IndexedText};
 
 /// What STATUS counts in a mailbox.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -71,15 +44,15 @@ pub trait SearchStore: Send + Sync {
     async fn text_search(
         &self,
         mailbox_id: i64,
-        field: TextField,
+        field: IndexedField,
         folded: &str,
     ) -> Result<Vec<u32>>;
-    /// The header field lines kept for FETCH ([`MessageText::fields`]),
+    /// The header field lines kept for FETCH ([`IndexedText::fields`]),
     /// if the message is indexed and they could be kept.
     async fn message_fields(&self, mailbox_id: i64, uid: u32) -> Result<Option<Vec<u8>>>;
     /// Up to `limit` messages of the mailbox that are not indexed yet.
     async fn text_pending(&self, mailbox_id: i64, limit: i64) -> Result<Vec<MessageRecord>>;
     /// Indexes messages that were pending, in one transaction; a message
     /// expunged meanwhile is skipped.
-    async fn text_index(&self, mailbox_id: i64, texts: &[(u32, MessageText)]) -> Result<()>;
+    async fn text_index(&self, mailbox_id: i64, texts: &[(u32, IndexedText)]) -> Result<()>;
 }

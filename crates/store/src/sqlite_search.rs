@@ -14,7 +14,7 @@ use sqlx::Row;
 
 use crate::script::Unit;
 use crate::{
-    MailboxCounts, MessageRecord, MessageText, Result, SearchStore, SqliteStore, TextField,
+    IndexedField, IndexedText, MailboxCounts, MessageRecord, Result, SearchStore, SqliteStore,
 };
 
 /// Writes the index rows of a message just inserted, in the caller's
@@ -23,7 +23,7 @@ pub(crate) async fn insert_text(
     tx: &mut sqlx::Transaction<'_, sqlx::Sqlite>,
     mailbox_id: i64,
     uid: i64,
-    text: Option<&MessageText>,
+    text: Option<&IndexedText>,
 ) -> std::result::Result<(), sqlx::Error> {
     let Some(text) = text else {
         sqlx::query("INSERT OR IGNORE INTO search_pending (mailbox_id, uid) VALUES (?, ?)")
@@ -64,7 +64,7 @@ pub(crate) async fn insert_text(
 /// The statements of a script that write the index rows of the message
 /// `selected` names (a `FROM ... WHERE ...` of its `mailbox_id` and `uid`),
 /// if it names one; without a text the message is pending.
-pub(crate) fn index_text(unit: &mut Unit<'_>, selected: &str, text: Option<&MessageText>) {
+pub(crate) fn index_text(unit: &mut Unit<'_>, selected: &str, text: Option<&IndexedText>) {
     let Some(text) = text else {
         unit.statement(format_args!(
             "INSERT OR IGNORE INTO search_pending (mailbox_id, uid) SELECT mailbox_id, uid {selected}"
@@ -90,27 +90,27 @@ pub(crate) fn index_text(unit: &mut Unit<'_>, selected: &str, text: Option<&Mess
     ));
 }
 
-fn condition(field: TextField) -> &'static str {
+fn condition(field: IndexedField) -> &'static str {
     match field {
-        TextField::Subject => {
+        IndexedField::Subject => {
             "SELECT uid FROM message_headers WHERE mailbox_id = ?1 AND instr(subject, ?2) > 0"
         }
-        TextField::From => {
+        IndexedField::From => {
             "SELECT uid FROM message_headers WHERE mailbox_id = ?1 AND instr(addr_from, ?2) > 0"
         }
-        TextField::To => {
+        IndexedField::To => {
             "SELECT uid FROM message_headers WHERE mailbox_id = ?1 AND instr(addr_to, ?2) > 0"
         }
-        TextField::Cc => {
+        IndexedField::Cc => {
             "SELECT uid FROM message_headers WHERE mailbox_id = ?1 AND instr(addr_cc, ?2) > 0"
         }
-        TextField::Bcc => {
+        IndexedField::Bcc => {
             "SELECT uid FROM message_headers WHERE mailbox_id = ?1 AND instr(addr_bcc, ?2) > 0"
         }
-        TextField::Body => {
+        IndexedField::Body => {
             "SELECT uid FROM message_texts WHERE mailbox_id = ?1 AND instr(body, ?2) > 0"
         }
-        TextField::Text => {
+        IndexedField::Text => {
             "SELECT uid FROM message_texts WHERE mailbox_id = ?1 AND (instr(header, ?2) > 0 OR instr(body, ?2) > 0)"
         }
     }
@@ -148,7 +148,7 @@ impl SearchStore for SqliteStore {
     async fn text_search(
         &self,
         mailbox_id: i64,
-        field: TextField,
+        field: IndexedField,
         folded: &str,
     ) -> Result<Vec<u32>> {
         let uids: Vec<i64> = sqlx::query_scalar(condition(field))
@@ -194,7 +194,7 @@ impl SearchStore for SqliteStore {
             .collect()
     }
 
-    async fn text_index(&self, mailbox_id: i64, texts: &[(u32, MessageText)]) -> Result<()> {
+    async fn text_index(&self, mailbox_id: i64, texts: &[(u32, IndexedText)]) -> Result<()> {
         let mut tx = self.begin().await?;
         for (uid, text) in texts {
             let pending =

@@ -31,8 +31,8 @@ async fn inbox(store: &SqliteStore) -> MailboxRecord {
         .unwrap()
 }
 
-fn text(subject: &str) -> MessageText {
-    MessageText {
+fn text(subject: &str) -> IndexedText {
+    IndexedText {
         subject: Some(subject.into()),
         from: None,
         to: None,
@@ -44,7 +44,7 @@ fn text(subject: &str) -> MessageText {
     }
 }
 
-fn message(file: &str, uid: Option<u32>, text: Option<MessageText>) -> NewMessage {
+fn message(file: &str, uid: Option<u32>, text: Option<IndexedText>) -> NewMessage {
     NewMessage {
         file: file.into(),
         size: 10,
@@ -140,7 +140,7 @@ async fn a_file_indexed_already_is_refused_and_changes_nothing() {
         let store = &node.store;
         async move {
             store
-                .text_search(inbox.id, TextField::Subject, subject)
+                .text_search(inbox.id, IndexedField::Subject, subject)
                 .await
                 .unwrap()
         }
@@ -287,7 +287,7 @@ async fn a_message_for_many_recipients_and_its_attempt_go_whole() {
     assert_eq!(store.message_list(inbox.id).await.unwrap().len(), 200);
     assert_eq!(
         store
-            .text_search(inbox.id, TextField::Subject, "n199")
+            .text_search(inbox.id, IndexedField::Subject, "n199")
             .await
             .unwrap(),
         vec![200]

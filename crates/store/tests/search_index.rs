@@ -3,8 +3,8 @@
 
 use havre_store::*;
 
-fn text(subject: &str, body: &str) -> MessageText {
-    MessageText {
+fn text(subject: &str, body: &str) -> IndexedText {
+    IndexedText {
         subject: Some(subject.into()),
         from: Some("alice <alice@example.test>".into()),
         to: None,
@@ -16,7 +16,7 @@ fn text(subject: &str, body: &str) -> MessageText {
     }
 }
 
-fn message(file: &str, text: Option<MessageText>) -> NewMessage {
+fn message(file: &str, text: Option<IndexedText>) -> NewMessage {
     NewMessage {
         file: file.into(),
         size: 10,
@@ -59,20 +59,23 @@ async fn a_message_is_found_by_its_indexed_text_until_it_is_expunged() {
         async move { store.text_search(inbox.id, field, needle).await.unwrap() }
     };
     assert_eq!(
-        search(TextField::Subject, "quarterly").await,
+        search(IndexedField::Subject, "quarterly").await,
         vec![quarterly]
     );
-    assert_eq!(search(TextField::Body, "quarterly").await, vec![lunch]);
+    assert_eq!(search(IndexedField::Body, "quarterly").await, vec![lunch]);
     assert_eq!(
-        search(TextField::Text, "quarterly").await,
+        search(IndexedField::Text, "quarterly").await,
         vec![quarterly, lunch]
     );
     assert_eq!(
-        search(TextField::From, "alice@").await,
+        search(IndexedField::From, "alice@").await,
         vec![quarterly, lunch]
     );
-    assert_eq!(search(TextField::To, "").await, Vec::<u32>::new());
-    assert_eq!(search(TextField::Subject, "").await, vec![quarterly, lunch]);
+    assert_eq!(search(IndexedField::To, "").await, Vec::<u32>::new());
+    assert_eq!(
+        search(IndexedField::Subject, "").await,
+        vec![quarterly, lunch]
+    );
 
     assert_eq!(
         store.message_fields(inbox.id, lunch).await.unwrap(),
@@ -84,9 +87,9 @@ async fn a_message_is_found_by_its_indexed_text_until_it_is_expunged() {
         store.message_fields(inbox.id, quarterly).await.unwrap(),
         None
     );
-    assert_eq!(search(TextField::Text, "quarterly").await, vec![lunch]);
+    assert_eq!(search(IndexedField::Text, "quarterly").await, vec![lunch]);
     assert_eq!(
-        search(TextField::Subject, "quarterly").await,
+        search(IndexedField::Subject, "quarterly").await,
         Vec::<u32>::new()
     );
 }
@@ -113,7 +116,7 @@ async fn a_message_without_text_is_pending_until_indexed() {
     assert_eq!(pending, vec![old, gone]);
     assert!(
         store
-            .text_search(inbox.id, TextField::Subject, "old")
+            .text_search(inbox.id, IndexedField::Subject, "old")
             .await
             .unwrap()
             .is_empty()
@@ -131,7 +134,7 @@ async fn a_message_without_text_is_pending_until_indexed() {
     assert!(store.text_pending(inbox.id, 10).await.unwrap().is_empty());
     assert_eq!(
         store
-            .text_search(inbox.id, TextField::Subject, "old")
+            .text_search(inbox.id, IndexedField::Subject, "old")
             .await
             .unwrap(),
         vec![old]
@@ -159,7 +162,7 @@ async fn deleting_a_mailbox_takes_its_index_along() {
     assert_ne!(again.id, inbox.id);
     assert!(
         store
-            .text_search(inbox.id, TextField::Text, "hello")
+            .text_search(inbox.id, IndexedField::Text, "hello")
             .await
             .unwrap()
             .is_empty()
