@@ -11,7 +11,7 @@ use havre_testkit::{Havre, python, python_ok};
 
 #[path = "support/flood.rs"]
 mod flood;
-use flood::{FLOOD, tokens_in_mailbox};
+use flood::{FLOOD, each_acknowledged_token_delivered_once, tokens_in_mailbox};
 
 /// One message, as a client that retries does: prints `250` or `no reply`.
 const SEND_ONE: &str = r#"
@@ -62,23 +62,7 @@ fn every_250_survives_a_kill_between_a_commit_and_its_reply_under_load() {
     );
     node.wait_for_empty_queue();
 
-    let acked: Vec<String> = std::fs::read_to_string(&ack)
-        .unwrap()
-        .lines()
-        .map(str::to_string)
-        .collect();
-    let seen = tokens_in_mailbox(&node);
-    for token in &acked {
-        assert_eq!(
-            seen.get(token),
-            Some(&1),
-            "acknowledged {token} delivered {:?} times",
-            seen.get(token)
-        );
-    }
-    for (token, count) in &seen {
-        assert_eq!(*count, 1, "{token} delivered {count} times");
-    }
+    let (acked, seen) = each_acknowledged_token_delivered_once(&node, &ack);
     // The message whose commit the kill followed was never answered, and
     // was delivered all the same: the kill landed after the commit.
     let unanswered: Vec<&String> = seen.keys().filter(|t| !acked.contains(t)).collect();

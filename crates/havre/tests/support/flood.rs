@@ -17,3 +17,31 @@ pub fn tokens_in_mailbox(node: &Havre) -> HashMap<String, usize> {
     }
     seen
 }
+
+/// The tokens FLOOD wrote down as acknowledged (its ack file at `ack`),
+/// after checking what the kill -9 tests promise: each of them is in
+/// alice's mailbox exactly once, and no token at all is there twice.
+/// Returns them with the count of every token delivered.
+pub fn each_acknowledged_token_delivered_once(
+    node: &Havre,
+    ack: &std::path::Path,
+) -> (Vec<String>, HashMap<String, usize>) {
+    let acked: Vec<String> = std::fs::read_to_string(ack)
+        .unwrap()
+        .lines()
+        .map(str::to_string)
+        .collect();
+    let seen = tokens_in_mailbox(node);
+    for token in &acked {
+        assert_eq!(
+            seen.get(token),
+            Some(&1),
+            "acknowledged {token} delivered {:?} times",
+            seen.get(token)
+        );
+    }
+    for (token, count) in &seen {
+        assert_eq!(*count, 1, "{token} delivered {count} times");
+    }
+    (acked, seen)
+}
