@@ -110,7 +110,7 @@ pub async fn run(explicit: Option<PathBuf>, command: QuarantineCommand) -> anyho
                 .quarantined_message(&id)
                 .await?
                 .with_context(|| format!("no message {id} in quarantine"))?;
-            let shown = queue_cmd::show_entry(queue.spool(), entry, body)?;
+            let shown = queue_cmd::show_entry(&queue, entry, body).await?;
             output::print(&shown, format.json)?
         }
         QuarantineCommand::Release { ids } => {

@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use anyhow::Context;
-use havre_queue::{Queue, Spool};
+use havre_queue::{MessageSource, Queue, Spool};
 use havre_store::{QueueEntry, RecipientStatus, Store};
 use serde::Serialize;
 
@@ -237,28 +237,32 @@ impl Report for Shown {
     }
 }
 
-pub(crate) async fn show(
-    store: &Arc<dyn Store>,
-    spool: &Spool,
-    id: &str,
-    with_body: bool,
-) -> anyhow::Result<Shown> {
-    let entry = store
+pub(crate) async fn show(queue: &Queue, id: &str, with_body: bool) -> anyhow::Result<Shown> {
+    let entry = queue
+        .store()
         .queue_get(id)
         .await?
         .with_context(|| format!("no message {id} in the queue"))?;
-    show_entry(spool, entry, with_body)
+    show_entry(queue, entry, with_body).await
 }
 
 /// [`show`] of a record already read.
-pub(crate) fn show_entry(
-    spool: &Spool,
+pub(crate) async fn show_entry(
+    queue: &Queue,
     entry: QueueEntry,
     with_body: bool,
 ) -> anyhow::Result<Shown> {
     let id = entry.id.as_str();
-    let path = spool.message_path(id);
-    let text = std::fs::read(&path).with_context(|| format!("cannot read {}", path.display()))?;
+    let body = queue
+        .body(id)
+        .await?
+        .with_context(|| format!("message {id} has lost its body (no spool file, none kept)"))?;
+    let text = body
+        .read_all()
+        .with_context(|| match &body {
+            MessageSource::File(path) => format!("cannot read {}", path.display()),
+            MessageSource::Bytes(_) => format!("cannot read the body of {id}"),
+        })?;
     let head = havre_relay::dsn::header_block(&text);
     let lf = |bytes: &[u8]| String::from_utf8_lossy(bytes).replace("\r\n", "\n");
     let body = with_body.then(|| {
@@ -473,7 +477,6 @@ pub async fn run(explicit: Option<PathBuf>, command: QueueCommand) -> anyhow::Re
         store.clone(),
         Spool::open(&config.data_dir().join("queue"))?,
     );
-    let spool = queue.spool();
     match command {
         QueueCommand::List { format } => {
             let listing = Listing {
@@ -483,7 +486,7 @@ pub async fn run(explicit: Option<PathBuf>, command: QueueCommand) -> anyhow::Re
             output::print(&listing, format.json)?
         }
         QueueCommand::Show { id, body, format } => {
-            output::print(&show(&store, spool, &id, body).await?, format.json)?
+            output::print(&show(&queue, &id, body).await?, format.json)?
         }
         QueueCommand::Hold { ids } => {
             postsuper(&store, &queue, Action::Hold, Scope::Queue, &ids).await?

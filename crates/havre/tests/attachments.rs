@@ -31,7 +31,7 @@ fn assert_refused_and_not_queued(node: &Havre, reply: &str, expected: &str) {
             .any(|l| l.contains("reject: END-OF-MESSAGE") && l.contains("check=attachments")),
         "{log}"
     );
-    assert_eq!(node.spool_files("msg"), 0, "nothing queued");
+    assert_eq!(node.queued(), 0, "nothing queued");
     assert!(node.messages("bob@example.test").is_empty());
 }
 
@@ -109,7 +109,7 @@ fn a_user_submitting_a_script_attachment_is_refused_at_submission() {
         reply.trim(),
         "554 5.7.1 Attachment refused: run.vbs (.vbs file)"
     );
-    assert_eq!(node.spool_files("msg"), 0);
+    assert_eq!(node.queued(), 0);
 }
 
 #[test]

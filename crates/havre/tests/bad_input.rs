@@ -145,7 +145,7 @@ print("silent:", last(f))
     std::thread::sleep(std::time::Duration::from_millis(300));
     assert!(node.messages("alice@example.test").is_empty());
     assert_eq!(node.spool_files("tmp"), 0);
-    assert_eq!(node.spool_files("msg"), 0);
+    assert_eq!(node.queued(), 0);
 }
 
 #[test]

@@ -103,7 +103,7 @@ fn a_delivery_killed_before_its_outcome_is_committed_is_not_delivered_again() {
     // The copy is in the Maildir, the attempt's outcome and the record's
     // removal (one transaction) never committed.
     died_at(&mut node, "attempt-delivered");
-    assert_eq!(node.spool_files("msg"), 1);
+    assert_eq!(node.queued(), 1);
     node.start();
     node.wait_for_empty_queue();
     assert_eq!(tokens_in_mailbox(&node).get("retried"), Some(&1));

@@ -56,7 +56,7 @@ fn the_open_relay_battery_is_refused_without_exception() {
         assert!(!reply.starts_with("250"), "{line}");
     }
     // Nothing reached any queue.
-    assert_eq!(node.spool_files("msg"), 0);
+    assert_eq!(node.queued(), 0);
 }
 
 #[test]

@@ -96,7 +96,7 @@ fn hold_release_requeue_flush_and_delete_do_what_postsuper_does() {
         node.cli_ok(&["queue", "delete", &ids[0]]),
         format!("{}: removed\n", ids[0])
     );
-    assert!(!node.data_dir().join("queue/msg").join(&ids[0]).exists());
+    assert!(!node.cli(&["queue", "show", &ids[0]]).status.success());
     let list = node.cli_ok(&["queue", "list"]);
     assert!(
         !list.contains(ids[0].as_str()) && list.contains(ids[1].as_str()),

@@ -34,9 +34,6 @@ mod snapshot;
 mod staged;
 mod sync;
 
-use std::path::{Path, PathBuf};
-use std::sync::Arc;
-
 use sha2::{Digest, Sha256};
 
 pub use flags::{from_letters, to_letters};
@@ -58,21 +55,8 @@ pub enum DeliveryOutcome {
     AlreadyDelivered(u32),
 }
 
-/// Where the message to deliver is.
-#[derive(Debug, Clone)]
-pub enum MessageSource {
-    /// A file: a queue spool file.
-    File(PathBuf),
-    /// Bytes in memory: a small message received over LMTP, never written
-    /// anywhere but into the mailboxes.
-    Bytes(Arc<[u8]>),
-}
-
-impl MessageSource {
-    pub fn file(path: &Path) -> MessageSource {
-        MessageSource::File(path.to_path_buf())
-    }
-}
+/// Where the message to deliver is (a spool file, or bytes in memory).
+pub use havre_message::MessageSource;
 
 pub struct DeliveryRequest<'a> {
     /// Lower-case address of the local mailbox.
@@ -449,7 +433,7 @@ mod tests {
         let mailboxes = Mailboxes::new(store, "/srv/mail/%d/%n", "h");
         assert_eq!(
             mailboxes.root_of("../../etc@example.test").root(),
-            Path::new("/srv/mail/example.test/______etc")
+            std::path::Path::new("/srv/mail/example.test/______etc")
         );
     }
 }

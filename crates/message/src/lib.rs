@@ -100,6 +100,7 @@ mod search;
 mod section;
 mod sexpr;
 mod sort;
+mod source;
 mod subject;
 mod text;
 mod thread;
@@ -117,6 +118,7 @@ pub use search::{
 };
 pub use section::{Section, SectionText, partial, section};
 pub use sort::{SortKeys, sort_keys};
+pub use source::MessageSource;
 pub use subject::base_subject;
 pub use text::decode_header_value;
 pub use thread::{

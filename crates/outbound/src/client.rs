@@ -11,8 +11,6 @@ use smtp_proto::{
     EXT_8BIT_MIME, EXT_CHUNKING, EXT_DSN, EXT_ENHANCED_STATUS_CODES, EXT_PIPELINING, EXT_SIZE,
     EXT_SMTP_UTF8, EXT_START_TLS,
 };
-use tokio::fs::File;
-use tokio::io::{AsyncReadExt, AsyncSeekExt};
 
 use crate::message::{Body, Message};
 use crate::outcome::{Detail, Failure, Progress, RecipientResult};
@@ -320,13 +318,9 @@ impl Connection {
     ) -> Vec<RecipientResult> {
         let message = message.into();
         let mut progress = Progress::new(envelope.recipients.len());
-        let file = match File::open(message.path).await {
-            Ok(file) => file,
-            Err(e) => return progress.finish(Some(&message_file_failure(message.path, &e))),
-        };
-        let mut body = Body {
-            prepend: message.prepend,
-            file,
+        let mut body = match Body::open(message).await {
+            Ok(body) => body,
+            Err((path, e)) => return progress.finish(Some(&message_file_failure(path, &e))),
         };
         self.run(envelope, &mut body, &mut progress).await;
         progress.finish(None)
@@ -607,13 +601,10 @@ impl Connection {
         (delivered > 0 && !too_many.is_empty()).then_some(too_many)
     }
 
-    /// Streams the lines to prepend, then the spool file, dot-stuffed, a
-    /// block at a time.
+    /// Streams the lines to prepend, then the body, dot-stuffed, a block at
+    /// a time.
     async fn send_body(&mut self, body: &mut Body<'_>) -> Result<(), BodyError> {
-        body.file
-            .seek(std::io::SeekFrom::Start(0))
-            .await
-            .map_err(BodyError::File)?;
+        body.rewind().await.map_err(BodyError::File)?;
         self.conn.set_timeout(self.timeouts.data_block);
         let mut stuffer = DotStuffer::default();
         let mut block = vec![0u8; BLOCK];
@@ -623,7 +614,7 @@ impl Connection {
         stuffer.encode(body.prepend, &mut out);
         self.conn.queue(&out);
         loop {
-            let n = body.file.read(&mut block).await.map_err(BodyError::File)?;
+            let n = body.read(&mut block).await.map_err(BodyError::File)?;
             if n == 0 {
                 break;
             }

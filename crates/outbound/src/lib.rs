@@ -23,7 +23,7 @@ mod wire;
 
 pub use client::Connection;
 pub use dns::{DestinationError, MailHost, Resolver, ResolverError};
-pub use message::Message;
+pub use message::{Content, Message};
 pub use outcome::{Detail, RecipientResult};
 pub use route::{Route, RouteError, Routes, parse_route};
 pub use settings::{ClientSettings, Envelope, Timeouts, TlsPolicy};
@@ -78,13 +78,10 @@ pub async fn deliver_reusing<'m>(
     if count == 0 {
         return (Vec::new(), cached);
     }
-    let mut body = match tokio::fs::File::open(message.path).await {
-        Ok(file) => Body {
-            prepend: message.prepend,
-            file,
-        },
-        Err(e) => {
-            let failure = message_file_failure(message.path, &e);
+    let mut body = match Body::open(message).await {
+        Ok(body) => body,
+        Err((path, e)) => {
+            let failure = message_file_failure(path, &e);
             return (progress.finish(Some(&failure)), cached);
         }
     };

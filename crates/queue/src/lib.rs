@@ -41,7 +41,8 @@ use std::sync::{Arc, Mutex};
 use havre_store::{AttemptOutcome, DeliveredRow, FinishedAttempt, QueueEntry, Store, StoreError};
 use tokio::sync::Notify;
 
-pub use spool::{IN_MEMORY, Spool, SpoolFile, TransientBody};
+pub use havre_message::MessageSource;
+pub use spool::{IN_MEMORY, Spool, SpoolFile};
 
 #[derive(Debug, thiserror::Error)]
 pub enum QueueError {
@@ -100,6 +101,20 @@ pub fn new_queue_id() -> String {
 pub fn queued_at(id: &str) -> Option<f64> {
     let micros = u64::from_str_radix(id.get(..13)?, 16).ok()?;
     Some(micros as f64 / 1e6)
+}
+
+/// Where the body of queued message `id` is (see [`Queue::body`]), for
+/// readers without a [`Queue`] (`havre queue show`).
+pub async fn queued_body(
+    store: &dyn Store,
+    spool: &Spool,
+    id: &str,
+) -> Result<Option<MessageSource>, QueueError> {
+    if let Some(kept) = store.queue_body(id).await? {
+        return Ok(Some(MessageSource::Bytes(kept.into())));
+    }
+    let path = spool.message_path(id);
+    Ok(path.exists().then_some(MessageSource::File(path)))
 }
 
 /// What the delivery side has to look at since it last asked
@@ -186,21 +201,35 @@ impl Queue {
         &self.spool
     }
 
-    /// Makes a received message durable: body first, then record. When this
-    /// returns `Ok`, the message survives any crash and may be acknowledged.
-    pub async fn enqueue(&self, body: SpoolFile, entry: &QueueEntry) -> Result<(), QueueError> {
-        body.commit().await?;
+    /// Where the body of queued message `id` is: kept with its record, or
+    /// its spool file; `None` when it has neither (lost, or no such message).
+    pub async fn body(&self, id: &str) -> Result<Option<MessageSource>, QueueError> {
+        queued_body(self.store.as_ref(), &self.spool, id).await
+    }
+
+    /// Makes a received message durable. A body still in memory (up to
+    /// [`IN_MEMORY`]) is committed with its record, one transaction: one
+    /// WAL sync, no file. A bigger one is a spool file, made durable first,
+    /// then the record. When this returns `Ok`, the message survives any
+    /// crash and may be acknowledged.
+    pub async fn enqueue(&self, mut body: SpoolFile, entry: &QueueEntry) -> Result<(), QueueError> {
+        let kept = body.take_memory();
+        if kept.is_none() {
+            body.commit().await?;
+        }
         self.receiving().insert(entry.id.clone());
         let _receiving = Receiving {
             queue: self,
             id: entry.id.clone(),
         };
-        match self.store.queue_insert(entry).await {
+        match self.store.queue_insert(entry, kept.as_deref()).await {
             Ok(()) => fault::reached(fault::ENQUEUE_COMMITTED),
             // The id belongs to another message: its body is not ours to remove.
             Err(err @ StoreError::AlreadyExists(_)) => return Err(err.into()),
             Err(err) => {
-                self.spool.remove(&entry.id).await;
+                if kept.is_none() {
+                    self.spool.remove(&entry.id).await;
+                }
                 return Err(err.into());
             }
         }

@@ -3,6 +3,7 @@
 use std::os::unix::fs::DirBuilderExt;
 use std::path::{Path, PathBuf};
 
+use havre_message::MessageSource;
 use tokio::io::{AsyncWriteExt, BufWriter};
 
 use crate::QueueError;
@@ -106,11 +107,12 @@ async fn list(dir: &Path) -> Result<Vec<String>, QueueError> {
 }
 
 /// Bodies up to this size are kept in memory until their commit, which
-/// then writes, fsyncs and names the file in one trip to a blocking thread.
+/// puts them in the database with their queue record ([`crate::Queue::enqueue`]).
 /// A bigger body goes to `tmp/` as it arrives, so a slow client holds a
-/// file, not memory: 128 KiB, as Dovecot's LMTP keeps a message in memory
-/// (most mail is smaller; a session at the end of a checked DATA holds it
-/// twice, the mx's copy and this one).
+/// file, not memory, and its commit fsyncs the file and names it in `msg/`:
+/// 128 KiB, as Dovecot's LMTP keeps a message in memory (most mail is
+/// smaller; a session at the end of a checked DATA holds it twice, the mx's
+/// copy and this one).
 pub const IN_MEMORY: usize = 128 << 10;
 
 /// A body being received. Dropped without `commit` (a session that ended
@@ -128,13 +130,6 @@ enum Body {
     Memory(Vec<u8>),
     /// Outgrew [`IN_MEMORY`]: written to `tmp` as it arrives.
     File(BufWriter<tokio::fs::File>),
-}
-
-/// A body that lives only while its client waits ([`SpoolFile::commit_transient`]).
-pub enum TransientBody {
-    Memory(std::sync::Arc<[u8]>),
-    /// In `msg/` (not fsynced): the caller removes it when done.
-    File(PathBuf),
 }
 
 impl Drop for SpoolFile {
@@ -218,17 +213,29 @@ impl SpoolFile {
         made.map_err(io_err(&self.final_path))
     }
 
+    /// The body when it is still in memory (it never outgrew
+    /// [`IN_MEMORY`]), for the caller to keep elsewhere: nothing is written.
+    pub(crate) fn take_memory(&mut self) -> Option<Vec<u8>> {
+        match &mut self.body {
+            Body::Memory(bytes) => {
+                self.committed = true;
+                Some(std::mem::take(bytes))
+            }
+            Body::File(_) => None,
+        }
+    }
+
     /// Names the body in `msg/` without making it durable, or keeps it in
     /// memory: for a body that is only read from while the client waits
     /// (LMTP copies it into each mailbox, fsyncing each copy, and removes
-    /// it before the session goes on). A crash leaves at most an orphan the
-    /// startup sweep removes, and the client, having no reply, sends the
+    /// a file before the session goes on). A crash leaves at most an orphan
+    /// the startup sweep removes, and the client, having no reply, sends the
     /// message again.
-    pub async fn commit_transient(mut self) -> Result<TransientBody, QueueError> {
+    pub async fn commit_transient(mut self) -> Result<MessageSource, QueueError> {
         let body = std::mem::replace(&mut self.body, Body::Memory(Vec::new()));
         self.committed = true;
         match body {
-            Body::Memory(bytes) => Ok(TransientBody::Memory(bytes.into())),
+            Body::Memory(bytes) => Ok(MessageSource::Bytes(bytes.into())),
             Body::File(mut writer) => {
                 let tmp = self.tmp.clone();
                 let final_path = self.final_path.clone();
@@ -241,7 +248,7 @@ impl SpoolFile {
                 })
                 .await;
                 linked.map_err(io_err(&self.final_path))?;
-                Ok(TransientBody::File(self.final_path.clone()))
+                Ok(MessageSource::File(self.final_path.clone()))
             }
         }
     }
@@ -312,7 +319,7 @@ async fn blocking(
 
 #[cfg(test)]
 mod tests {
-    use super::{IN_MEMORY, Spool, TransientBody};
+    use super::{IN_MEMORY, MessageSource, Spool};
 
     fn spool() -> (tempfile::TempDir, Spool) {
         let root = tempfile::tempdir().unwrap();
@@ -370,7 +377,7 @@ mod tests {
         let (root, spool) = spool();
         let mut file = spool.create("0000000000000004").await.unwrap();
         file.write(b"Subject: lmtp\r\n\r\n").await.unwrap();
-        let TransientBody::Memory(bytes) = file.commit_transient().await.unwrap() else {
+        let MessageSource::Bytes(bytes) = file.commit_transient().await.unwrap() else {
             panic!("a small body went to a file");
         };
         assert_eq!(&bytes[..], b"Subject: lmtp\r\n\r\n");

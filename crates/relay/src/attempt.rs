@@ -106,7 +106,14 @@ impl Relay {
         let id = entry.id.clone();
         // Its 250 (or 451) first: see `Queue::received`.
         self.queue.received(&id).await;
-        let body = self.queue.spool().message_path(&id);
+        let body = match self.queue.body(&id).await {
+            Ok(Some(body)) => Ok(body),
+            Ok(None) => Err(Note::new("4.3.0", "queue file missing")),
+            Err(err) => Err(Note::new(
+                "4.3.0",
+                format!("cannot read the queued message: {err}"),
+            )),
+        };
         if entry.recipients.is_empty() {
             // Only an older version queued these (an alias loop accepted at
             // RCPT): there is nobody to deliver to or to name in a bounce, so
@@ -131,25 +138,25 @@ impl Relay {
         // Mailbox copies written, their index rows not yet committed.
         let mut staged = Vec::new();
         for (i, rcpt) in pending.iter().enumerate() {
-            if !body.exists() {
-                progress[i]
-                    .deferred
-                    .push(Note::new("4.3.0", "queue file missing"));
-            } else {
-                self.deliver_recipient(
-                    &entry,
-                    rcpt,
-                    &body,
-                    check_duplicate,
-                    &mut progress[i],
-                    i,
-                    &mut remote,
-                    &mut staged,
-                )
-                .await;
+            match &body {
+                Err(missing) => progress[i].deferred.push(missing.clone()),
+                Ok(body) => {
+                    self.deliver_recipient(
+                        &entry,
+                        rcpt,
+                        body,
+                        check_duplicate,
+                        &mut progress[i],
+                        i,
+                        &mut remote,
+                        &mut staged,
+                    )
+                    .await;
+                }
             }
         }
-        if !remote.is_empty() {
+        // Remote addresses come only from recipients that had a body.
+        if let (false, Ok(body)) = (remote.is_empty(), &body) {
             // Remote servers may take minutes: the local copies are indexed
             // (shown to their owners) now, not with the outcome.
             for copy in staged.drain(..) {
@@ -157,7 +164,7 @@ impl Relay {
                     tracing::warn!(target: "relay", "{id}: delivered, not indexed yet (the next sync of the folder will): {err}");
                 }
             }
-            self.deliver_remote(&entry, &body, remote, &mut progress)
+            self.deliver_remote(&entry, body, remote, &mut progress)
                 .await;
         }
         for (rcpt, progress) in pending.into_iter().zip(progress) {
@@ -221,7 +228,7 @@ impl Relay {
         // The bounce is queued before the failure is recorded: a crash in
         // between sends it twice rather than never.
         if !bounced.is_empty() {
-            self.bounce(&entry, &bounced, crate::dsn::Action::Failed)
+            self.bounce(&entry, body.as_ref().ok(), &bounced, crate::dsn::Action::Failed)
                 .await;
         }
         let warning = settings.delay_warning.as_secs() as i64;
@@ -230,7 +237,7 @@ impl Relay {
             && unix_now() - entry.arrival >= warning
             && !delayed.is_empty()
         {
-            self.bounce(&entry, &delayed, crate::dsn::Action::Delayed)
+            self.bounce(&entry, body.as_ref().ok(), &delayed, crate::dsn::Action::Delayed)
                 .await;
             if let Err(err) = self.queue.store().queue_mark_warned(&id).await {
                 tracing::error!(target: "relay", "{id}: cannot record the delay warning: {err}");
@@ -257,6 +264,7 @@ impl Relay {
     async fn bounce(
         &self,
         entry: &QueueEntry,
+        body: Option<&MessageSource>,
         failed: &[ReportedRecipient],
         action: crate::dsn::Action,
     ) {
@@ -264,9 +272,13 @@ impl Relay {
             tracing::info!(target: "relay", role = "bounce", "{}: no bounce: null sender", entry.id);
             return;
         }
-        let original = tokio::fs::read(self.queue.spool().message_path(&entry.id))
-            .await
-            .unwrap_or_default();
+        // Without its body (lost), the notice still goes, without the
+        // original's header.
+        let original: std::sync::Arc<[u8]> = match body {
+            Some(MessageSource::Bytes(bytes)) => bytes.clone(),
+            Some(MessageSource::File(path)) => tokio::fs::read(path).await.unwrap_or_default().into(),
+            None => std::sync::Arc::from(&[][..]),
+        };
         let now = unix_now();
         let reporting_mta = self.local.mailboxes().hostname();
         let dsn = crate::dsn::build(&crate::dsn::Report {
@@ -350,7 +362,7 @@ impl Relay {
         &self,
         entry: &QueueEntry,
         rcpt: &QueueRecipient,
-        body: &std::path::Path,
+        body: &MessageSource,
         check_duplicate: bool,
         progress: &mut Progress,
         index: usize,
@@ -427,7 +439,7 @@ impl Relay {
                         .stage(DeliveryRequest {
                             mailbox: &mailbox,
                             sender: &entry.sender,
-                            message: &MessageSource::file(body),
+                            message: body,
                             message_id: id,
                             check_duplicate,
                         })

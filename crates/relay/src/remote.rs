@@ -4,13 +4,13 @@
 //! has a key.
 
 use std::collections::BTreeMap;
-use std::path::Path;
 use std::sync::Arc;
 
 use havre_dkim::{DkimError, Signers};
+use havre_mailbox::MessageSource;
 use havre_outbound::{
-    ClientSettings, Connection, Envelope, LineEndsAsSent, Message, RecipientResult, Resolver,
-    Routes,
+    ClientSettings, Connection, Content, Envelope, LineEndsAsSent, Message, RecipientResult,
+    Resolver, Routes,
 };
 use havre_store::QueueEntry;
 use std::collections::HashMap;
@@ -114,7 +114,7 @@ impl Relay {
     pub(crate) async fn deliver_remote(
         &self,
         entry: &QueueEntry,
-        body: &Path,
+        body: &MessageSource,
         remote: Vec<RemoteTarget>,
         progress: &mut [Progress],
     ) {
@@ -154,7 +154,10 @@ impl Relay {
         }
         let message = Message {
             prepend: signature.as_bytes(),
-            path: body,
+            content: match body {
+                MessageSource::File(path) => Content::File(path),
+                MessageSource::Bytes(bytes) => Content::Bytes(bytes),
+            },
         };
         let size = message.size().await.unwrap_or(0);
         for (domain, recipients) in by_domain {
@@ -215,22 +218,21 @@ impl Relay {
     /// that form, not the spool's), a block at a time, on a blocking thread:
     /// hashing megabytes and an RSA signature would hold an async worker for
     /// milliseconds. Nothing is written: the signature goes out in front of
-    /// the spool file itself.
+    /// the queued body itself.
     async fn signature(
         &self,
         settings: &OutboundSettings,
         entry: &QueueEntry,
-        body: &Path,
+        body: &MessageSource,
     ) -> Result<Option<String>, std::io::Error> {
         if settings.signers.is_empty() {
             return Ok(None);
         }
         let signers = settings.signers.clone();
-        let path = body.to_path_buf();
+        let body = body.clone();
         let sender = (!entry.sender.is_empty()).then(|| entry.sender.clone());
         let signed = tokio::task::spawn_blocking(move || {
-            let file = std::fs::File::open(&path)?;
-            let mut as_sent = LineEndsAsSent::new(file);
+            let mut as_sent = LineEndsAsSent::new(body.reader()?);
             match signers.sign_reader(&mut as_sent, sender.as_deref()) {
                 // The spool cannot be read: the attempt waits, as it
                 // would if sending the file failed.

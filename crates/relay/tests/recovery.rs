@@ -135,9 +135,7 @@ async fn a_delivery_interrupted_before_its_record_was_updated_is_not_repeated() 
         .deliver(DeliveryRequest {
             mailbox: "alice@example.test",
             sender: "s@remote.test",
-            message: &havre_mailbox::MessageSource::file(
-                &f.queue.spool().message_path("00000000000AAAAA"),
-            ),
+            message: &f.queue.body("00000000000AAAAA").await.unwrap().unwrap(),
             message_id: "00000000000AAAAA",
             check_duplicate: false,
         })
@@ -175,8 +173,8 @@ async fn a_delivery_interrupted_before_its_record_was_updated_is_not_repeated() 
             .len(),
         1
     );
-    // Delivered messages leave no spool file behind.
-    assert!(!f.queue.spool().message_path("00000000000AAAAA").exists());
+    // Delivered messages leave no body behind.
+    assert!(f.queue.body("00000000000AAAAA").await.unwrap().is_none());
 }
 
 #[tokio::test]
@@ -216,8 +214,7 @@ async fn spool_files_without_a_record_are_swept_at_startup() {
     std::fs::write(tmp.join("00000000000DDDDD"), b"half").unwrap();
     enqueue(&f, "00000000000EEEEE", &["bob@example.test"], now()).await;
     assert_eq!(f.queue.sweep().await.unwrap(), 2);
-    assert_eq!(
-        f.queue.spool().ids().await.unwrap(),
-        vec!["00000000000EEEEE".to_string()]
-    );
+    assert!(f.queue.spool().ids().await.unwrap().is_empty());
+    // The queued message keeps its body (kept with its record).
+    assert!(f.queue.body("00000000000EEEEE").await.unwrap().is_some());
 }

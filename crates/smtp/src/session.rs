@@ -13,7 +13,7 @@ use havre_checks::{AddedHeaders, Facts, Stage};
 use havre_directory::{Address, Resolution, Target};
 use havre_guard::{Offence, Service};
 use havre_mailbox::{DeliveryOutcome, DeliveryRequest, MessageSource};
-use havre_queue::{QueueError, SpoolFile, TransientBody, new_queue_id};
+use havre_queue::{QueueError, SpoolFile, new_queue_id};
 use havre_store::{QueueEntry, QueueRecipient, RecipientStatus};
 use smtp_proto::{MAIL_SMTPUTF8, Request};
 
@@ -1365,8 +1365,7 @@ impl Session {
         // orphan that the startup sweep removes while the client,
         // unanswered, sends the message again.
         let message = match file.commit_transient().await {
-            Ok(TransientBody::Memory(bytes)) => MessageSource::Bytes(bytes),
-            Ok(TransientBody::File(path)) => MessageSource::File(path),
+            Ok(message) => message,
             Err(err) => {
                 tracing::error!(target: "smtp", "{}: cannot write the message: {err}", tx.id);
                 return vec![write_error_reply(&err); tx.recipients.len()];

@@ -170,7 +170,7 @@ mod tests {
         let sessions: Vec<_> = (0..40)
             .map(|n| {
                 let store = store.clone();
-                tokio::spawn(async move { store.queue_insert(&entry(n)).await })
+                tokio::spawn(async move { store.queue_insert(&entry(n), None).await })
             })
             .collect();
         // Every record is committed (another connection sees them all)...

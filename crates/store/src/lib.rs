@@ -42,7 +42,7 @@ pub use search::*;
 pub use sqlite::SqliteStore;
 
 /// The schema version this code writes (the last migration).
-pub const SCHEMA_VERSION: i64 = 11;
+pub const SCHEMA_VERSION: i64 = 12;
 
 use async_trait::async_trait;
 
@@ -132,9 +132,14 @@ pub trait Store: MailStore + BayesStore + SearchStore + Send + Sync + 'static {
     /// many targets went.
     async fn remove_alias(&self, address: &str, target: Option<&str>) -> Result<u64>;
 
-    // Queue records (the bodies are spool files, see the queue crate).
-    /// Commits the message and all its recipients in one transaction.
-    async fn queue_insert(&self, entry: &QueueEntry) -> Result<()>;
+    // Queue records. A body is kept with its record (`body`), or is a
+    // spool file (`None`, see the queue crate).
+    /// Commits the message, all its recipients and its body in one
+    /// transaction.
+    async fn queue_insert(&self, entry: &QueueEntry, body: Option<&[u8]>) -> Result<()>;
+    /// The body kept with a record; `None` when it has none (its body is a
+    /// spool file) or there is no such record.
+    async fn queue_body(&self, id: &str) -> Result<Option<Vec<u8>>>;
     async fn queue_get(&self, id: &str) -> Result<Option<QueueEntry>>;
     /// Every message, in arrival order (for `havre queue list`).
     async fn queue_list(&self) -> Result<Vec<QueueEntry>>;

@@ -244,4 +244,18 @@ CREATE TABLE search_pending (
 INSERT INTO search_pending (mailbox_id, uid) SELECT mailbox_id, uid FROM messages;
 "#,
     },
+    Migration {
+        version: 12,
+        name: "queue bodies",
+        // Small queued bodies kept with their record: committed in the same
+        // transaction, so one WAL sync makes a received message durable
+        // (a spool file needed its own fsync and its directory's). Bigger
+        // bodies stay spool files. Rows follow their record by cascade.
+        sql: r#"
+CREATE TABLE queue_bodies (
+    queue_id TEXT PRIMARY KEY REFERENCES queue_messages(id) ON DELETE CASCADE,
+    body     BLOB NOT NULL
+);
+"#,
+    },
 ];

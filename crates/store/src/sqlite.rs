@@ -641,9 +641,9 @@ impl Store for SqliteStore {
         Ok(done.rows_affected())
     }
 
-    async fn queue_insert(&self, entry: &QueueEntry) -> Result<()> {
+    async fn queue_insert(&self, entry: &QueueEntry, body: Option<&[u8]>) -> Result<()> {
         let mut script = Script::new();
-        insert_queue_record(&mut script, entry);
+        insert_queue_record(&mut script, entry, body);
         let inserted = self.run(script).await?;
         if inserted.is_empty() {
             return Err(StoreError::AlreadyExists(format!(
@@ -673,6 +673,15 @@ impl Store for SqliteStore {
             .fetch_all(&mut *self.read().await?)
             .await?;
         Ok(entries_from_rows(&rows)?.into_iter().next())
+    }
+
+    async fn queue_body(&self, id: &str) -> Result<Option<Vec<u8>>> {
+        Ok(
+            sqlx::query_scalar("SELECT body FROM queue_bodies WHERE queue_id = ?")
+                .bind(id)
+                .fetch_optional(&mut *self.read().await?)
+                .await?,
+        )
     }
 
     async fn queue_list(&self) -> Result<Vec<QueueEntry>> {
@@ -805,7 +814,7 @@ impl Store for SqliteStore {
 /// The statements of a script that insert a queue record with its
 /// recipients, and return one row when they did: a record of that id
 /// already there is left alone, its recipients too.
-fn insert_queue_record(script: &mut Script, entry: &QueueEntry) {
+fn insert_queue_record(script: &mut Script, entry: &QueueEntry, body: Option<&[u8]>) {
     let mut unit = script.unit();
     let id = unit.bind(&entry.id);
     let sender = unit.bind(&entry.sender);
@@ -824,6 +833,16 @@ fn insert_queue_record(script: &mut Script, entry: &QueueEntry) {
                  {next_attempt}, {hold}, {hold_reason})
          ON CONFLICT (id) DO NOTHING RETURNING 1"
     ));
+    if let Some(body) = body {
+        let mut unit = script.unit();
+        let id = unit.bind(&entry.id);
+        let body = unit.bind(body);
+        // Only with its own record (changes(), as for the recipients below,
+        // which then count this row).
+        unit.statement(format_args!(
+            "INSERT INTO queue_bodies (queue_id, body) SELECT {id}, {body} WHERE changes() > 0"
+        ));
+    }
     for rcpt in &entry.recipients {
         let mut unit = script.unit();
         let id = unit.bind(&entry.id);

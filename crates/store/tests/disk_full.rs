@@ -37,7 +37,7 @@ async fn a_full_disk_refuses_queue_records_and_the_store_recovers_when_space_is_
     let mut acknowledged = Vec::new();
     let mut full_errors = 0;
     for n in 0..20_000 {
-        match store.queue_insert(&entry(n)).await {
+        match store.queue_insert(&entry(n), None).await {
             Ok(()) => acknowledged.push(entry(n).id),
             Err(err) => {
                 assert!(err.is_storage_full(), "a full disk must say so: {err}");
@@ -52,7 +52,7 @@ async fn a_full_disk_refuses_queue_records_and_the_store_recovers_when_space_is_
 
     disk.free();
     // Service resumes by itself: the same store, no restart.
-    store.queue_insert(&entry(100_000)).await.unwrap();
+    store.queue_insert(&entry(100_000), None).await.unwrap();
     acknowledged.push(entry(100_000).id);
 
     // Another process (the CLI) can write, and sees every acknowledged record.

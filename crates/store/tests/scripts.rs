@@ -188,9 +188,9 @@ async fn a_queue_id_taken_leaves_the_other_record_and_its_recipients_alone() {
     let node = node().await;
     let store = &node.store;
     let first = entry("0A1", "first@remote.test", 2);
-    store.queue_insert(&first).await.unwrap();
+    store.queue_insert(&first, None).await.unwrap();
     let refused = store
-        .queue_insert(&entry("0A1", "second@remote.test", 3))
+        .queue_insert(&entry("0A1", "second@remote.test", 3), None)
         .await;
     assert!(
         matches!(refused, Err(StoreError::AlreadyExists(_))),
@@ -198,7 +198,7 @@ async fn a_queue_id_taken_leaves_the_other_record_and_its_recipients_alone() {
     );
     assert_eq!(store.queue_get("0A1").await.unwrap().unwrap(), first);
     store
-        .queue_insert(&entry("0A2", "third@remote.test", 1))
+        .queue_insert(&entry("0A2", "third@remote.test", 1), None)
         .await
         .unwrap();
     assert_eq!(store.queue_list().await.unwrap().len(), 2);
@@ -212,13 +212,13 @@ async fn a_record_that_fails_halfway_is_not_written_and_the_next_one_commits() {
     // recipient breaks the table's key.
     let mut broken = entry("0B1", "x@remote.test", 3);
     broken.recipients[2].idx = 1;
-    let failed = store.queue_insert(&broken).await;
+    let failed = store.queue_insert(&broken, None).await;
     assert!(matches!(failed, Err(StoreError::Database(_))), "{failed:?}");
     assert!(store.queue_get("0B1").await.unwrap().is_none());
     // queue_insert reads its record back through a reader: had the failed
     // transaction stayed open, this one would be inside it, uncommitted.
     let next = entry("0B2", "x@remote.test", 1);
-    store.queue_insert(&next).await.unwrap();
+    store.queue_insert(&next, None).await.unwrap();
     assert_eq!(store.queue_get("0B2").await.unwrap().unwrap(), next);
     let inbox = inbox(store).await;
     store
@@ -233,7 +233,7 @@ async fn a_message_for_many_recipients_and_its_attempt_go_whole() {
     let store = &node.store;
     let inbox = inbox(store).await;
     let many = entry("0C1", "list@remote.test", 1500);
-    store.queue_insert(&many).await.unwrap();
+    store.queue_insert(&many, None).await.unwrap();
     assert_eq!(store.queue_get("0C1").await.unwrap().unwrap(), many);
     let updates = |status| {
         (0..1500)
@@ -309,7 +309,7 @@ async fn records_are_listed_with_all_their_recipients_and_a_limit_counts_records
         ..entry("0D3", "c@remote.test", 0)
     };
     for record in [&later, &earlier, &lonely] {
-        store.queue_insert(record).await.unwrap();
+        store.queue_insert(record, None).await.unwrap();
     }
     assert_eq!(
         store.queue_list().await.unwrap(),

@@ -159,7 +159,7 @@ async fn a_queued_message_round_trips_and_records_attempts() {
             common::pending(1, "bob@example.test", None),
         ],
     );
-    store.queue_insert(&entry).await.unwrap();
+    store.queue_insert(&entry, None).await.unwrap();
     assert_eq!(store.queue_get("ABC123").await.unwrap().unwrap(), entry);
     assert_eq!(store.queue_due(1_700_000_000, 10).await.unwrap().len(), 1);
     store
@@ -183,7 +183,7 @@ async fn a_queued_message_round_trips_and_records_attempts() {
 
     // The attempt that leaves a recipient pending keeps the record; the one
     // that makes the last final removes it in the same commit.
-    store.queue_insert(&entry).await.unwrap();
+    store.queue_insert(&entry, None).await.unwrap();
     let outcome = |idx: i64, status: RecipientStatus| AttemptOutcome {
         id: "ABC123".into(),
         updates: vec![RecipientUpdate {
@@ -217,6 +217,60 @@ async fn a_queued_message_round_trips_and_records_attempts() {
 }
 
 #[tokio::test]
+async fn a_body_kept_with_its_record_commits_with_it_and_goes_with_it() {
+    let store = store_with_domain().await;
+    let entry = |id: &str| {
+        common::queued(
+            id,
+            "x@remote.test",
+            vec![common::pending(0, "alice@example.test", None)],
+        )
+    };
+    store
+        .queue_insert(&entry("KEPT"), Some(b"Subject: kept\r\n\r\nhello\r\n"))
+        .await
+        .unwrap();
+    assert_eq!(
+        store.queue_body("KEPT").await.unwrap().as_deref(),
+        Some(&b"Subject: kept\r\n\r\nhello\r\n"[..])
+    );
+    // Another message that drew the same id neither replaces the body nor
+    // leaves one of its own.
+    let twice = store.queue_insert(&entry("KEPT"), Some(b"other")).await;
+    assert!(matches!(twice, Err(StoreError::AlreadyExists(_))), "{twice:?}");
+    assert_eq!(
+        store.queue_body("KEPT").await.unwrap().as_deref(),
+        Some(&b"Subject: kept\r\n\r\nhello\r\n"[..])
+    );
+    // A record whose body is a spool file has none here.
+    store.queue_insert(&entry("FILE"), None).await.unwrap();
+    assert_eq!(store.queue_body("FILE").await.unwrap(), None);
+
+    // The attempt that makes the last recipient final takes the body too.
+    let finished = store
+        .queue_finish_attempt(
+            &AttemptOutcome {
+                id: "KEPT".into(),
+                updates: vec![RecipientUpdate {
+                    idx: 0,
+                    status: RecipientStatus::Sent,
+                    reply: "delivered to maildir".into(),
+                }],
+                next_attempt: 1_700_000_300,
+            },
+            &[],
+        )
+        .await
+        .unwrap();
+    assert!(finished.removed);
+    assert_eq!(store.queue_body("KEPT").await.unwrap(), None);
+    // And so does an operator's removal.
+    store.queue_insert(&entry("GONE"), Some(b"x")).await.unwrap();
+    assert!(store.queue_remove("GONE").await.unwrap());
+    assert_eq!(store.queue_body("GONE").await.unwrap(), None);
+}
+
+#[tokio::test]
 async fn a_quarantined_message_keeps_its_reason_until_released_and_is_listed_by_age() {
     let store = store_with_domain().await;
     let entry = |id: &str, arrival: i64, reason: Option<&str>| QueueEntry {
@@ -240,15 +294,15 @@ async fn a_quarantined_message_keeps_its_reason_until_released_and_is_listed_by_
         }],
     };
     store
-        .queue_insert(&entry("OLD", 1_000, Some("attachment refused: a.exe")))
+        .queue_insert(&entry("OLD", 1_000, Some("attachment refused: a.exe")), None)
         .await
         .unwrap();
     store
-        .queue_insert(&entry("NEW", 2_000, Some("attachment refused: b.exe")))
+        .queue_insert(&entry("NEW", 2_000, Some("attachment refused: b.exe")), None)
         .await
         .unwrap();
     store
-        .queue_insert(&entry("PLAIN", 1_500, None))
+        .queue_insert(&entry("PLAIN", 1_500, None), None)
         .await
         .unwrap();
     // The operator's hold is not a quarantine.
@@ -736,7 +790,7 @@ async fn an_attempt_commits_the_index_rows_of_its_deliveries_with_its_outcome() 
         "x@remote.test",
         vec![common::pending(0, "alice@example.test", None)],
     );
-    store.queue_insert(&entry).await.unwrap();
+    store.queue_insert(&entry, None).await.unwrap();
     let row = |mailbox_id: i64, file: &str| DeliveredRow {
         mailbox_id,
         message: message(file, &[]),

@@ -388,19 +388,28 @@ impl Havre {
         }
     }
 
-    /// How many files are in the spool's `tmp` (bodies being received) or `msg`
-    /// (queued bodies) directory.
+    /// How many files are in the spool's `tmp` (big bodies being received)
+    /// or `msg` (queued bodies too big to be kept with their records)
+    /// directory.
     pub fn spool_files(&self, which: &str) -> usize {
         std::fs::read_dir(self.data_dir().join("queue").join(which))
             .map(|d| d.count())
             .unwrap_or(0)
     }
 
+    /// How many messages are queued (`havre queue list`), wherever their
+    /// bodies are kept.
+    pub fn queued(&self) -> usize {
+        self.cli_ok(&["queue", "list", "--json"])
+            .matches("\"queue_id\"")
+            .count()
+    }
+
     /// Waits until the queue is empty (every message delivered or given up).
     pub fn wait_for_empty_queue(&self) {
         let deadline = Instant::now() + Duration::from_secs(60);
         loop {
-            let left = self.spool_files("msg");
+            let left = self.queued();
             if left == 0 {
                 return;
             }
