@@ -95,7 +95,7 @@ pub fn envelope() -> Envelope {
 pub fn compile(script: &str) -> Script {
     match Script::compile(script, &Limits::default()) {
         Ok(script) => script,
-        Err(e) => panic!("does not compile: {e}\n{script}"),
+        Err(e) => panic!("does not compile: {e}\n{}", shorten(script)),
     }
 }
 
@@ -106,7 +106,8 @@ pub fn try_run_with(script: &str, message: &str, host: &TestHost) -> Result<Outc
 }
 
 pub fn run_with(script: &str, message: &str, host: &TestHost) -> Outcome {
-    try_run_with(script, message, host).unwrap_or_else(|e| panic!("run failed: {e}\n{script}"))
+    try_run_with(script, message, host)
+        .unwrap_or_else(|e| panic!("run failed: {e}\n{}", shorten(script)))
 }
 
 pub fn run(script: &str, message: &str) -> Outcome {
@@ -126,7 +127,12 @@ pub fn result(script: &str, message: &str) -> Vec<String> {
 /// The compile error of `script`, displayed.
 pub fn compile_error(script: &str) -> String {
     match Script::compile(script, &Limits::default()) {
-        Ok(_) => panic!("compiles, but should not:\n{script}"),
+        Ok(_) => panic!("compiles, but should not:\n{}", shorten(script)),
         Err(e) => e.to_string(),
     }
+}
+
+/// At most 300 characters of a script, for failure messages.
+pub fn shorten(script: &str) -> String {
+    script.chars().take(300).collect()
 }
