@@ -22,7 +22,11 @@ fn ten_thousand_nested_ifs() {
 fn ten_thousand_nested_nots_and_lists() {
     let script = format!("if {}true {{}}", "not ".repeat(10_000));
     assert!(compile_error(&script).contains("tests nested too deeply (the limit is 32)"));
-    let script = format!("if {}true{} {{}}", "allof(".repeat(10_000), ")".repeat(10_000));
+    let script = format!(
+        "if {}true{} {{}}",
+        "allof(".repeat(10_000),
+        ")".repeat(10_000)
+    );
     assert!(compile_error(&script).contains("tests nested too deeply (the limit is 32)"));
 }
 
@@ -44,11 +48,26 @@ fn a_two_megabyte_string() {
 
 #[test]
 fn unterminated_things() {
-    assert_eq!(compile_error("keep; \"open"), "line 1, column 7: unterminated string");
-    assert_eq!(compile_error("if true {"), "line 1, column 10: expected '}', found end of script");
-    assert_eq!(compile_error("reject text:\nno end"), "line 1, column 8: unterminated multi-line string");
-    assert_eq!(compile_error("/* forever"), "line 1, column 1: unterminated comment");
-    assert_eq!(compile_error("if anyof(true,"), "line 1, column 15: expected a test, found end of script");
+    assert_eq!(
+        compile_error("keep; \"open"),
+        "line 1, column 7: unterminated string"
+    );
+    assert_eq!(
+        compile_error("if true {"),
+        "line 1, column 10: expected '}', found end of script"
+    );
+    assert_eq!(
+        compile_error("reject text:\nno end"),
+        "line 1, column 8: unterminated multi-line string"
+    );
+    assert_eq!(
+        compile_error("/* forever"),
+        "line 1, column 1: unterminated comment"
+    );
+    assert_eq!(
+        compile_error("if anyof(true,"),
+        "line 1, column 15: expected a test, found end of script"
+    );
 }
 
 #[test]
@@ -57,16 +76,24 @@ fn a_slow_regex_runs_in_linear_time() {
     let script = r#"require "regex"; if header :regex "subject" "(a*)*b" { discard; }"#;
     let start = Instant::now();
     assert_eq!(result(script, &message), ["implicit keep"]);
-    assert!(start.elapsed() < Duration::from_secs(5), "{:?}", start.elapsed());
+    assert!(
+        start.elapsed() < Duration::from_secs(5),
+        "{:?}",
+        start.elapsed()
+    );
     let script = r#"require "regex"; if header :regex "subject" "^(a|aa)+$" { discard; }"#;
     assert_eq!(result(script, &message), ["discard"]);
 }
 
 #[test]
 fn a_huge_regex_is_refused() {
-    let script = r#"require "regex"; if header :regex "subject" "(((a{100}){100}){100})" { discard; }"#;
+    let script =
+        r#"require "regex"; if header :regex "subject" "(((a{100}){100}){100})" { discard; }"#;
     let error = compile_error(script);
-    assert!(error.starts_with("line 1, column 28: invalid regular expression"), "{error}");
+    assert!(
+        error.starts_with("line 1, column 28: invalid regular expression"),
+        "{error}"
+    );
 }
 
 #[test]
@@ -75,7 +102,12 @@ fn a_huge_regex_made_of_variables_is_a_runtime_error() {
 set "r" "((a{100}){100}){100}";
 if header :regex "subject" "${r}" { discard; }"#;
     let error = try_run_with(script, SIMPLE, &TestHost::default()).unwrap_err();
-    assert!(error.to_string().starts_with("line 3: invalid regular expression"), "{error}");
+    assert!(
+        error
+            .to_string()
+            .starts_with("line 3: invalid regular expression"),
+        "{error}"
+    );
 }
 
 #[test]
@@ -84,7 +116,10 @@ fn redirect_ten_times() {
         .map(|i| format!("redirect \"user{i}@example.com\";\n"))
         .collect();
     let error = try_run_with(&script, SIMPLE, &TestHost::default()).unwrap_err();
-    assert_eq!(error.to_string(), "line 5: too many redirect actions (the limit is 4)");
+    assert_eq!(
+        error.to_string(),
+        "line 5: too many redirect actions (the limit is 4)"
+    );
     // The same address ten times is one redirect.
     let script = "redirect \"a@example.com\";\n".repeat(10);
     assert_eq!(result(&script, SIMPLE), ["redirect \"a@example.com\""]);
@@ -96,7 +131,10 @@ fn too_many_actions() {
         .chain((0..40).map(|i| format!("fileinto \"box{i}\";\n")))
         .collect();
     let error = try_run_with(&script, SIMPLE, &TestHost::default()).unwrap_err();
-    assert_eq!(error.to_string(), "line 34: too many actions (the limit is 32)");
+    assert_eq!(
+        error.to_string(),
+        "line 34: too many actions (the limit is 32)"
+    );
 }
 
 #[test]
@@ -111,8 +149,17 @@ fn too_much_work() {
     let message = format!("Subject: {}\n\nbody\n", "x".repeat(10_000));
     let start = Instant::now();
     let error = try_run_with(&script, &message, &TestHost::default()).unwrap_err();
-    assert!(error.to_string().contains("too much work: more than 1000000 instructions"), "{error}");
-    assert!(start.elapsed() < Duration::from_secs(20), "{:?}", start.elapsed());
+    assert!(
+        error
+            .to_string()
+            .contains("too much work: more than 1000000 instructions"),
+        "{error}"
+    );
+    assert!(
+        start.elapsed() < Duration::from_secs(20),
+        "{:?}",
+        start.elapsed()
+    );
 }
 
 #[test]
@@ -136,7 +183,10 @@ if string :is "${n}" "4096" { discard; }"#;
     let many: String = (0..300).map(|i| format!("set \"v{i}\" \"x\";\n")).collect();
     let script = format!("require \"variables\";\n{many}");
     let error = try_run_with(&script, SIMPLE, &TestHost::default()).unwrap_err();
-    assert_eq!(error.to_string(), "line 257: too many variables (the limit is 255)");
+    assert_eq!(
+        error.to_string(),
+        "line 257: too many variables (the limit is 255)"
+    );
 }
 
 #[test]
@@ -194,8 +244,17 @@ if body :contains "x" { keep; }
 if date :is "date" "year" "2000" { discard; }
 deleteheader "subject";
 addheader "X-S" "${s}";"#;
-    for raw in [&b""[..], b"\r\n", b"no header at all", b"Subject: \xff\xfe\r\n\r\n\xff", b"Date: garbage\r\n\r\nx", b":\r\n: :\r\n\r\n"] {
+    for raw in [
+        &b""[..],
+        b"\r\n",
+        b"no header at all",
+        b"Subject: \xff\xfe\r\n\r\n\xff",
+        b"Date: garbage\r\n\r\nx",
+        b":\r\n: :\r\n\r\n",
+    ] {
         let message = Message::parse(raw);
-        compile(script).run(&message, &envelope(), &TestHost::default()).unwrap();
+        compile(script)
+            .run(&message, &envelope(), &TestHost::default())
+            .unwrap();
     }
 }

@@ -12,7 +12,11 @@ fileinto :copy "Archive";
 redirect :copy "backup@example.com";"#;
     assert_eq!(
         result(script, SIMPLE),
-        ["fileinto \"Archive\" :copy", "redirect \"backup@example.com\" :copy", "implicit keep"]
+        [
+            "fileinto \"Archive\" :copy",
+            "redirect \"backup@example.com\" :copy",
+            "implicit keep"
+        ]
     );
 }
 
@@ -26,19 +30,34 @@ else { fileinto :create "Lists/new"; }"#;
         mailboxes: vec!["Lists/sieve".into()],
         ..TestHost::default()
     };
-    assert_eq!(lines(&run_with(script, SIMPLE, &host)), ["fileinto \"Lists/sieve\""]);
+    assert_eq!(
+        lines(&run_with(script, SIMPLE, &host)),
+        ["fileinto \"Lists/sieve\""]
+    );
 }
 
 #[test]
 fn rfc5429_reject_and_ereject() {
     let script = r#"require "reject";
 if header :contains "subject" "present" { reject "I don't want your present"; }"#;
-    assert_eq!(result(script, SIMPLE), ["reject \"I don't want your present\""]);
+    assert_eq!(
+        result(script, SIMPLE),
+        ["reject \"I don't want your present\""]
+    );
     let script = r#"require "ereject"; ereject "no";"#;
-    assert_eq!(run(script, SIMPLE).actions, [Action::Reject { reason: "no".into(), extended: true }]);
+    assert_eq!(
+        run(script, SIMPLE).actions,
+        [Action::Reject {
+            reason: "no".into(),
+            extended: true
+        }]
+    );
     let script = r#"require ["reject", "fileinto"]; fileinto "A"; reject "no";"#;
     let error = try_run_with(script, SIMPLE, &TestHost::default()).unwrap_err();
-    assert_eq!(error.to_string(), "line 1: reject cannot be combined with fileinto");
+    assert_eq!(
+        error.to_string(),
+        "line 1: reject cannot be combined with fileinto"
+    );
 }
 
 #[test]
@@ -53,7 +72,10 @@ if header :contains "from" "coyote" {
 if hasflag :contains "seen" { keep :flags "\\Answered"; }"#;
     assert_eq!(
         result(script, SIMPLE),
-        ["fileinto \"Boss\" (flags: \\Flagged \\Seen $Work)", "keep (flags: \\Answered)"]
+        [
+            "fileinto \"Boss\" (flags: \\Flagged \\Seen $Work)",
+            "keep (flags: \\Answered)"
+        ]
     );
     // The implicit keep stores with the internal variable as it ends.
     let script = r#"require "imap4flags"; addflag "\\Seen";"#;
@@ -70,7 +92,10 @@ addflag "mine" ["a", "b"];
 removeflag "mine" "A";
 if hasflag :is "mine" "b" { discard; }
 if hasflag :count "eq" :comparator "i;ascii-numeric" "mine" "1" { keep; }"#;
-    let script = script.replace("require [", "require [\"relational\", \"comparator-i;ascii-numeric\", ");
+    let script = script.replace(
+        "require [",
+        "require [\"relational\", \"comparator-i;ascii-numeric\", ",
+    );
     assert_eq!(result(&script, SIMPLE), ["discard", "keep"]);
 }
 
@@ -91,7 +116,10 @@ if header :matches "Subject" "I * a * for *" {
 if string :matches "${vacation}" "Dear Mr Coyote,*I'm out,*meep.*" {
     keep;
 }"#;
-    assert_eq!(result(script, SIMPLE), ["fileinto \"have-present-you\"", "keep"]);
+    assert_eq!(
+        result(script, SIMPLE),
+        ["fileinto \"have-present-you\"", "keep"]
+    );
 }
 
 #[test]
@@ -103,10 +131,16 @@ fn rfc5229_match_variables_are_shortest_from_the_left() {
     let script = r#"require ["variables", "fileinto"];
 if header :matches "Subject" "[*] *" { fileinto "lists.${1}"; set "rest" "${2}"; }
 if string :is "${rest}" "[fwd] version 1.0 is out" { keep; }"#;
-    assert_eq!(result(script, &message), ["fileinto \"lists.acme-users\"", "keep"]);
+    assert_eq!(
+        result(script, &message),
+        ["fileinto \"lists.acme-users\"", "keep"]
+    );
     let script = r#"require ["variables", "fileinto"];
 if address :matches "from" "*@*" { fileinto "from.${2}.${1}"; }"#;
-    assert_eq!(result(script, SIMPLE), ["fileinto \"from.desert.example.org.coyote\""]);
+    assert_eq!(
+        result(script, SIMPLE),
+        ["fileinto \"from.desert.example.org.coyote\""]
+    );
 }
 
 #[test]
@@ -149,13 +183,18 @@ if header :contains "subject" "cyrus" {
     };
     assert_eq!(vacation.reason, "I'm out -- call me at 555-1212");
     assert_eq!(vacation.period, 23 * 86_400);
-    assert_eq!(vacation.addresses, ["tjs@example.edu", "ts4z@landru.example.edu"]);
+    assert_eq!(
+        vacation.addresses,
+        ["tjs@example.edu", "ts4z@landru.example.edu"]
+    );
     assert_eq!(vacation.subject.as_deref(), Some("Out"));
     assert_eq!(vacation.from.as_deref(), Some("tjs@example.edu"));
     assert_eq!(vacation.handle, "away");
     let script = "require \"vacation\"; vacation :days 1000 :mime \"x\"; ";
     let outcome = run(script, SIMPLE);
-    let [Action::Vacation(vacation)] = outcome.actions.as_slice() else { panic!() };
+    let [Action::Vacation(vacation)] = outcome.actions.as_slice() else {
+        panic!()
+    };
     assert_eq!(vacation.period, 60 * 86_400, "capped at the limit");
     assert!(vacation.mime);
     assert!(vacation.handle.starts_with("vacation-"));
@@ -167,14 +206,22 @@ if header :contains "subject" "cyrus" {
 #[test]
 fn rfc6131_vacation_seconds() {
     let script = "require \"vacation-seconds\"; vacation :seconds 1800 \"brb\";";
-    let mut limits = havre_sieve::Limits::default();
-    limits.vacation_min_period = 0;
+    let limits = havre_sieve::Limits {
+        vacation_min_period: 0,
+        ..havre_sieve::Limits::default()
+    };
     let compiled = havre_sieve::Script::compile(script, &limits).unwrap();
     let raw = crlf(SIMPLE);
     let outcome = compiled
-        .run(&havre_sieve::Message::parse(raw.as_bytes()), &envelope(), &TestHost::default())
+        .run(
+            &havre_sieve::Message::parse(raw.as_bytes()),
+            &envelope(),
+            &TestHost::default(),
+        )
         .unwrap();
-    let [Action::Vacation(vacation)] = outcome.actions.as_slice() else { panic!() };
+    let [Action::Vacation(vacation)] = outcome.actions.as_slice() else {
+        panic!()
+    };
     assert_eq!(vacation.period, 1800);
     assert_eq!(
         compile_error("require \"vacation\"; vacation :seconds 5 \"x\";"),
@@ -188,7 +235,10 @@ fn rfc5233_subaddress() {
 if envelope :detail "to" "birds" { fileinto "birds"; }
 if envelope :user "to" "roadrunner" { keep; }
 if address :matches :detail "cc" "*" { fileinto "detail-${1}"; }"#;
-    assert_eq!(result(script, SIMPLE), ["fileinto \"birds\"", "keep", "fileinto \"detail-sieve\""]);
+    assert_eq!(
+        result(script, SIMPLE),
+        ["fileinto \"birds\"", "keep", "fileinto \"detail-sieve\""]
+    );
     assert_eq!(
         compile_error("if address :user \"to\" \"x\" {}"),
         "line 1, column 12: address part ':user' needs require \"subaddress\""
@@ -211,7 +261,9 @@ if address :count "eq" :comparator "i;ascii-numeric" ["to", "cc"] "2" { keep; }"
         "line 1, column 40: unknown relational operator 'xx'"
     );
     assert_eq!(
-        compile_error("require \"comparator-i;ascii-numeric\"; if header :contains :comparator \"i;ascii-numeric\" \"a\" \"b\" {}"),
+        compile_error(
+            "require \"comparator-i;ascii-numeric\"; if header :contains :comparator \"i;ascii-numeric\" \"a\" \"b\" {}"
+        ),
         "line 1, column 49: comparator 'i;ascii-numeric' only compares whole values (:is, :value, :count)"
     );
 }
@@ -240,7 +292,10 @@ caf=C3=A9 offer\n\
 if body :contains "buy now" { discard; }
 if body :content "text/html" :contains "<b>" { keep; }
 if body :content "text/plain" :contains "café" { redirect "a@example.com"; }"#;
-    assert_eq!(result(script, multipart), ["discard", "keep", "redirect \"a@example.com\""]);
+    assert_eq!(
+        result(script, multipart),
+        ["discard", "keep", "redirect \"a@example.com\""]
+    );
 }
 
 #[test]
@@ -262,7 +317,10 @@ if currentdate :zone "-1200" :is "weekday" "4" { fileinto "thursday"; }"#;
         ]
     );
     let host = TestHost {
-        now: Some(Zoned { unix: 0, offset_minutes: -300 }),
+        now: Some(Zoned {
+            unix: 0,
+            offset_minutes: -300,
+        }),
         ..TestHost::default()
     };
     let script = r#"require ["date", "variables"];
@@ -289,7 +347,10 @@ if date :index 1 "received" "date" "1997-04-01" { fileinto "first"; }
 if date :index 1 :last :zone "+0000" "received" "date" "1997-03-31" { fileinto "last"; }
 if header :index 2 :contains "received" "from a" { keep; }
 if header :index 3 :contains "received" "" { discard; }"#;
-    assert_eq!(result(script, message), ["fileinto \"first\"", "fileinto \"last\"", "keep"]);
+    assert_eq!(
+        result(script, message),
+        ["fileinto \"first\"", "fileinto \"last\"", "keep"]
+    );
 }
 
 #[test]
@@ -305,14 +366,26 @@ deleteheader :index 1 :contains "x-nope" "x";"#;
     assert_eq!(
         outcome.header_edits,
         [
-            HeaderEdit::Add { name: "X-Sieve".into(), value: "seen".into(), last: false },
-            HeaderEdit::Add { name: "X-Trace".into(), value: "end".into(), last: true },
-            HeaderEdit::Delete { name: "X-Caffeine".into(), occurrence: 1 },
+            HeaderEdit::Add {
+                name: "X-Sieve".into(),
+                value: "seen".into(),
+                last: false
+            },
+            HeaderEdit::Add {
+                name: "X-Trace".into(),
+                value: "end".into(),
+                last: true
+            },
+            HeaderEdit::Delete {
+                name: "X-Caffeine".into(),
+                occurrence: 1
+            },
         ]
     );
     assert_eq!(lines(&outcome)[..2], ["fileinto \"edited\"", "keep"]);
     let raw = crlf(SIMPLE);
-    let edited = String::from_utf8(apply_header_edits(raw.as_bytes(), &outcome.header_edits)).unwrap();
+    let edited =
+        String::from_utf8(apply_header_edits(raw.as_bytes(), &outcome.header_edits)).unwrap();
     assert!(edited.starts_with("X-Sieve: seen\r\nFrom: Coyote"));
     assert!(edited.contains("Date: Tue, 1 Apr 1997 09:06:31 -0800\r\nX-Trace: end\r\n\r\nLook,"));
     assert!(!edited.contains("Caffeine"));
@@ -334,13 +407,22 @@ fn rfc5293_deleteheader_with_value_patterns() {
     assert_eq!(
         outcome.header_edits,
         [
-            HeaderEdit::Delete { name: "x-a".into(), occurrence: 3 },
-            HeaderEdit::Delete { name: "x-a".into(), occurrence: 2 },
+            HeaderEdit::Delete {
+                name: "x-a".into(),
+                occurrence: 3
+            },
+            HeaderEdit::Delete {
+                name: "x-a".into(),
+                occurrence: 2
+            },
         ]
     );
     let raw = crlf(message);
     let edited = apply_header_edits(raw.as_bytes(), &outcome.header_edits);
-    assert_eq!(String::from_utf8(edited).unwrap(), crlf("X-A: one\nSubject: s\n\nbody\n"));
+    assert_eq!(
+        String::from_utf8(edited).unwrap(),
+        crlf("X-A: one\nSubject: s\n\nbody\n")
+    );
 }
 
 #[test]
@@ -369,17 +451,30 @@ include :optional "missing";"#;
         lines(&run_with(script, SIMPLE, &host)),
         ["fileinto \"Junk\"", "fileinto \"Common\""]
     );
-    let error = try_run_with("require \"include\"; include \"missing\";", SIMPLE, &host).unwrap_err();
-    assert_eq!(error.to_string(), "line 1: included script 'missing' does not exist");
+    let error =
+        try_run_with("require \"include\"; include \"missing\";", SIMPLE, &host).unwrap_err();
+    assert_eq!(
+        error.to_string(),
+        "line 1: included script 'missing' does not exist"
+    );
 }
 
 #[test]
 fn rfc6609_include_cycles_and_depth_are_errors() {
     let mut host = TestHost::default();
-    host.scripts.insert((Location::Personal, "a".into()), "require \"include\"; include \"b\";".into());
-    host.scripts.insert((Location::Personal, "b".into()), "require \"include\"; include \"a\";".into());
+    host.scripts.insert(
+        (Location::Personal, "a".into()),
+        "require \"include\"; include \"b\";".into(),
+    );
+    host.scripts.insert(
+        (Location::Personal, "b".into()),
+        "require \"include\"; include \"a\";".into(),
+    );
     let error = try_run_with("require \"include\"; include \"a\";", SIMPLE, &host).unwrap_err();
-    assert_eq!(error.to_string(), "line 1: include cycle: script 'a' includes itself");
+    assert_eq!(
+        error.to_string(),
+        "line 1: include cycle: script 'a' includes itself"
+    );
     // A chain of distinct scripts deeper than the limit.
     for i in 0..20 {
         host.scripts.insert(
@@ -387,13 +482,26 @@ fn rfc6609_include_cycles_and_depth_are_errors() {
             format!("require \"include\"; include \"s{}\";", i + 1),
         );
     }
-    host.scripts.insert((Location::Personal, "s20".into()), "keep;".into());
+    host.scripts
+        .insert((Location::Personal, "s20".into()), "keep;".into());
     let error = try_run_with("require \"include\"; include \"s0\";", SIMPLE, &host).unwrap_err();
-    assert_eq!(error.to_string(), "line 1: includes nested too deeply (the limit is 10)");
+    assert_eq!(
+        error.to_string(),
+        "line 1: includes nested too deeply (the limit is 10)"
+    );
     // A broken included script is an error at run time, not a panic.
-    host.scripts.insert((Location::Personal, "broken".into()), "fileinto \"x\";".into());
-    let error = try_run_with("require \"include\"; include \"broken\";", SIMPLE, &host).unwrap_err();
-    assert!(error.to_string().contains("included script 'broken' cannot be used"), "{error}");
+    host.scripts.insert(
+        (Location::Personal, "broken".into()),
+        "fileinto \"x\";".into(),
+    );
+    let error =
+        try_run_with("require \"include\"; include \"broken\";", SIMPLE, &host).unwrap_err();
+    assert!(
+        error
+            .to_string()
+            .contains("included script 'broken' cannot be used"),
+        "{error}"
+    );
 }
 
 #[test]
@@ -433,8 +541,14 @@ fn rfc5235_spamtest_and_virustest() {
 if spamtest :value "ge" :comparator "i;ascii-numeric" "6" { fileinto "Junk"; }
 elsif spamtest :is "0" { fileinto "Untested"; }"#;
     assert_eq!(result(script, SIMPLE), ["fileinto \"Untested\""]);
-    let host = TestHost { spam_level: Some(8), ..TestHost::default() };
-    assert_eq!(lines(&run_with(script, SIMPLE, &host)), ["fileinto \"Junk\""]);
+    let host = TestHost {
+        spam_level: Some(8),
+        ..TestHost::default()
+    };
+    assert_eq!(
+        lines(&run_with(script, SIMPLE, &host)),
+        ["fileinto \"Junk\""]
+    );
     let script = r#"require ["spamtestplus", "relational", "virustest"];
 if spamtest :percent :value "gt" "50" { discard; }
 if virustest :value "ge" "4" { keep; }"#;
@@ -449,13 +563,17 @@ if virustest :value "ge" "4" { keep; }"#;
 #[test]
 fn rfc5183_environment() {
     let mut host = TestHost::default();
-    host.environment.insert("remote-ip".into(), "192.0.2.7".into());
+    host.environment
+        .insert("remote-ip".into(), "192.0.2.7".into());
     let script = r#"require "environment";
 if environment :matches "remote-ip" "192.0.2.*" { discard; }
 if environment :is "phase" "during" { keep; }"#;
     assert_eq!(lines(&run_with(script, SIMPLE, &host)), ["discard", "keep"]);
     assert_eq!(
-        result("require \"environment\"; if environment \"name\" \"havre\" { discard; }", SIMPLE),
+        result(
+            "require \"environment\"; if environment \"name\" \"havre\" { discard; }",
+            SIMPLE
+        ),
         ["discard"]
     );
 }

@@ -7,7 +7,10 @@ use support::*;
 #[test]
 fn no_script_action_means_implicit_keep() {
     assert_eq!(result("", SIMPLE), ["implicit keep"]);
-    assert_eq!(result("# nothing but a comment\n", SIMPLE), ["implicit keep"]);
+    assert_eq!(
+        result("# nothing but a comment\n", SIMPLE),
+        ["implicit keep"]
+    );
 }
 
 #[test]
@@ -43,7 +46,10 @@ fn section_4_1_fileinto() {
 
 #[test]
 fn section_4_2_redirect_cancels_the_implicit_keep() {
-    assert_eq!(result("redirect \"bart@example.com\";", SIMPLE), ["redirect \"bart@example.com\""]);
+    assert_eq!(
+        result("redirect \"bart@example.com\";", SIMPLE),
+        ["redirect \"bart@example.com\""]
+    );
     assert_eq!(
         result("redirect \"bart@example.com\"; keep;", SIMPLE),
         ["redirect \"bart@example.com\"", "keep"]
@@ -52,7 +58,8 @@ fn section_4_2_redirect_cancels_the_implicit_keep() {
 
 #[test]
 fn section_4_3_keep_and_fileinto_inbox_are_one() {
-    let script = "require \"fileinto\"; keep; fileinto \"INBOX\"; fileinto \"Junk\"; fileinto \"Junk\";";
+    let script =
+        "require \"fileinto\"; keep; fileinto \"INBOX\"; fileinto \"Junk\"; fileinto \"Junk\";";
     assert_eq!(result(script, SIMPLE), ["keep", "fileinto \"Junk\""]);
 }
 
@@ -63,7 +70,11 @@ fn section_5_1_address_parts() {
     let script = r#"if address :domain :is ["from", "to"] "acme.example.com" { discard; }"#;
     assert_eq!(result(script, SIMPLE), ["discard"]);
     let script = r#"if address :localpart :is "from" "Coyote" { discard; }"#;
-    assert_eq!(result(script, SIMPLE), ["discard"], "i;ascii-casemap is the default");
+    assert_eq!(
+        result(script, SIMPLE),
+        ["discard"],
+        "i;ascii-casemap is the default"
+    );
     let script = r#"if address :localpart :comparator "i;octet" :is "from" "Coyote" { discard; }"#;
     assert_eq!(result(script, SIMPLE), ["implicit keep"]);
 }
@@ -74,7 +85,8 @@ fn section_5_2_allof_and_5_3_anyof() {
     assert_eq!(result(script, SIMPLE), ["discard"]);
     let script = r#"if allof (header :contains "from" "coyote", header :contains "to" "elmer") { discard; }"#;
     assert_eq!(result(script, SIMPLE), ["implicit keep"]);
-    let script = r#"if anyof (false, header :contains "to" "elmer", exists "X-Caffeine") { discard; }"#;
+    let script =
+        r#"if anyof (false, header :contains "to" "elmer", exists "X-Caffeine") { discard; }"#;
     assert_eq!(result(script, SIMPLE), ["discard"]);
 }
 
@@ -90,9 +102,18 @@ if envelope :domain :is "to" "acme.example.com" { discard; }"#;
 
 #[test]
 fn section_5_5_exists_needs_every_header() {
-    assert_eq!(result(r#"if exists ["From", "Date"] { discard; }"#, SIMPLE), ["discard"]);
-    assert_eq!(result(r#"if exists ["From", "X-Nope"] { discard; }"#, SIMPLE), ["implicit keep"]);
-    assert_eq!(result(r#"if not exists "X-Nope" { discard; }"#, SIMPLE), ["discard"]);
+    assert_eq!(
+        result(r#"if exists ["From", "Date"] { discard; }"#, SIMPLE),
+        ["discard"]
+    );
+    assert_eq!(
+        result(r#"if exists ["From", "X-Nope"] { discard; }"#, SIMPLE),
+        ["implicit keep"]
+    );
+    assert_eq!(
+        result(r#"if not exists "X-Nope" { discard; }"#, SIMPLE),
+        ["discard"]
+    );
 }
 
 #[test]
@@ -104,13 +125,23 @@ fn section_5_7_header_matches_with_wildcards() {
     let script = r#"if header :is "X-Caffeine" "c8h10n4o2" { discard; }"#;
     assert_eq!(result(script, SIMPLE), ["discard"]);
     let script = r#"if header :contains "X-Caffeine" "" { discard; }"#;
-    assert_eq!(result(script, SIMPLE), ["discard"], "the empty key is in every value");
+    assert_eq!(
+        result(script, SIMPLE),
+        ["discard"],
+        "the empty key is in every value"
+    );
 }
 
 #[test]
 fn section_5_9_size() {
-    assert_eq!(result("if size :over 100 { discard; }", SIMPLE), ["discard"]);
-    assert_eq!(result("if size :under 100 { discard; }", SIMPLE), ["implicit keep"]);
+    assert_eq!(
+        result("if size :over 100 { discard; }", SIMPLE),
+        ["discard"]
+    );
+    assert_eq!(
+        result("if size :under 100 { discard; }", SIMPLE),
+        ["implicit keep"]
+    );
 }
 
 #[test]
@@ -131,12 +162,18 @@ fn section_2_10_6_stop_ends_everything() {
 #[test]
 fn multi_line_strings_carry_text() {
     let script = "require \"reject\";\nreject text:\nNo thanks.\n..and a dot\n.\n;";
-    assert_eq!(result(script, SIMPLE), ["reject \"No thanks.\\r\\n.and a dot\\r\\n\""]);
+    assert_eq!(
+        result(script, SIMPLE),
+        ["reject \"No thanks.\\r\\n.and a dot\\r\\n\""]
+    );
 }
 
 #[test]
 fn compile_errors_name_the_place() {
-    assert_eq!(compile_error("filein \"x\";"), "line 1, column 1: unknown command 'filein'");
+    assert_eq!(
+        compile_error("filein \"x\";"),
+        "line 1, column 1: unknown command 'filein'"
+    );
     assert_eq!(
         compile_error("keep;\nfileinto \"x\";"),
         "line 2, column 1: command 'fileinto' needs require \"fileinto\""
@@ -161,12 +198,36 @@ fn compile_errors_name_the_place() {
         compile_error("if header :comparator \"i;foo\" \"a\" \"b\" {}"),
         "line 1, column 23: unknown comparator 'i;foo'"
     );
-    assert_eq!(compile_error("elsif true {}"), "line 1, column 1: 'elsif' without a preceding 'if'");
-    assert_eq!(compile_error("if true { keep; }\nkeep;\nelse { }"), "line 3, column 1: 'else' without a preceding 'if'");
-    assert_eq!(compile_error("if true;"), "line 1, column 1: 'if' needs a block");
-    assert_eq!(compile_error("if size 10 {}"), "line 1, column 4: test 'size' needs :over or :under");
-    assert_eq!(compile_error("keep \"x\";"), "line 1, column 6: too many arguments for command 'keep'");
-    assert_eq!(compile_error("if true keep;"), "line 1, column 9: test 'true' takes no test");
-    assert_eq!(compile_error("if exists \"Bad:Name\" {}"), "line 1, column 11: invalid header name 'Bad:Name'");
-    assert_eq!(compile_error("redirect \"nobody\";"), "line 1, column 10: invalid redirect address 'nobody'");
+    assert_eq!(
+        compile_error("elsif true {}"),
+        "line 1, column 1: 'elsif' without a preceding 'if'"
+    );
+    assert_eq!(
+        compile_error("if true { keep; }\nkeep;\nelse { }"),
+        "line 3, column 1: 'else' without a preceding 'if'"
+    );
+    assert_eq!(
+        compile_error("if true;"),
+        "line 1, column 1: 'if' needs a block"
+    );
+    assert_eq!(
+        compile_error("if size 10 {}"),
+        "line 1, column 4: test 'size' needs :over or :under"
+    );
+    assert_eq!(
+        compile_error("keep \"x\";"),
+        "line 1, column 6: too many arguments for command 'keep'"
+    );
+    assert_eq!(
+        compile_error("if true keep;"),
+        "line 1, column 9: test 'true' takes no test"
+    );
+    assert_eq!(
+        compile_error("if exists \"Bad:Name\" {}"),
+        "line 1, column 11: invalid header name 'Bad:Name'"
+    );
+    assert_eq!(
+        compile_error("redirect \"nobody\";"),
+        "line 1, column 10: invalid redirect address 'nobody'"
+    );
 }

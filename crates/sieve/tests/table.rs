@@ -60,20 +60,40 @@ fn a_sorting_script_on_three_messages() {
 fn each_script_on_each_message() {
     let scripts: [(&str, &str); 6] = [
         ("nothing", ""),
-        ("discard spam", "if header :contains \"subject\" \"you have won\" { discard; }"),
-        ("forward work", "require \"copy\"; if address :domain \"from\" \"work.example\" { redirect :copy \"me@home.example\"; }"),
+        (
+            "discard spam",
+            "if header :contains \"subject\" \"you have won\" { discard; }",
+        ),
+        (
+            "forward work",
+            "require \"copy\"; if address :domain \"from\" \"work.example\" { redirect :copy \"me@home.example\"; }",
+        ),
         ("big", "if size :over 150 { keep; } else { discard; }"),
-        ("lists", "require \"fileinto\"; if exists \"list-id\" { fileinto \"Lists\"; } else { keep; }"),
-        ("reject strangers", "require \"reject\"; if not address :domain [\"from\"] [\"work.example\", \"example.net\"] { reject \"Who are you?\"; }"),
+        (
+            "lists",
+            "require \"fileinto\"; if exists \"list-id\" { fileinto \"Lists\"; } else { keep; }",
+        ),
+        (
+            "reject strangers",
+            "require \"reject\"; if not address :domain [\"from\"] [\"work.example\", \"example.net\"] { reject \"Who are you?\"; }",
+        ),
     ];
     let messages = [("list", LIST_MAIL), ("spam", SPAM), ("boss", FROM_BOSS)];
     let expected: [[&[&str]; 3]; 6] = [
         [&["implicit keep"], &["implicit keep"], &["implicit keep"]],
         [&["implicit keep"], &["discard"], &["implicit keep"]],
-        [&["implicit keep"], &["implicit keep"], &["redirect \"me@home.example\" :copy", "implicit keep"]],
+        [
+            &["implicit keep"],
+            &["implicit keep"],
+            &["redirect \"me@home.example\" :copy", "implicit keep"],
+        ],
         [&["keep"], &["keep"], &["discard"]],
         [&["fileinto \"Lists\""], &["keep"], &["keep"]],
-        [&["implicit keep"], &["reject \"Who are you?\""], &["implicit keep"]],
+        [
+            &["implicit keep"],
+            &["reject \"Who are you?\""],
+            &["implicit keep"],
+        ],
     ];
     for (s, (script_name, script)) in scripts.iter().enumerate() {
         for (m, (message_name, message)) in messages.iter().enumerate() {

@@ -5,7 +5,9 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use havre_sieve::{Envelope, Host, Limits, Location, Message, Outcome, RuntimeError, Script, Zoned};
+use havre_sieve::{
+    Envelope, Host, Limits, Location, Message, Outcome, RuntimeError, Script, Zoned,
+};
 
 /// A message as the tests write it: LF line ends become CRLF.
 pub fn crlf(text: &str) -> String {
