@@ -24,6 +24,7 @@ mod files;
 mod flags;
 mod import;
 mod in_flight;
+mod inboxes;
 mod junk;
 mod lessons;
 mod mailboxes;
@@ -58,6 +59,7 @@ pub enum DeliveryOutcome {
 /// Where the message to deliver is (a spool file, or bytes in memory).
 pub use havre_message::MessageSource;
 
+#[derive(Clone, Copy)]
 pub struct DeliveryRequest<'a> {
     /// Lower-case address of the local mailbox.
     pub mailbox: &'a str,
@@ -98,6 +100,31 @@ impl LocalDelivery {
         &self,
         request: DeliveryRequest<'_>,
     ) -> Result<DeliveryOutcome, MailboxError> {
+        let kept = self
+            .mailboxes
+            .inboxes
+            .get(&request.mailbox.to_lowercase())
+            .is_some();
+        match self.deliver_once(request).await {
+            // The kept INBOX may be that of a user removed and made again
+            // since (`inboxes.rs`): it is forgotten now, and the copy just
+            // written is found and indexed under the INBOX as it is.
+            Err(MailboxError::Store(err)) if kept => {
+                tracing::debug!(target: "mailbox", "{}: indexing failed ({err}); INBOX read again", request.message_id);
+                self.deliver_once(DeliveryRequest {
+                    check_duplicate: true,
+                    ..request
+                })
+                .await
+            }
+            done => done,
+        }
+    }
+
+    async fn deliver_once(
+        &self,
+        request: DeliveryRequest<'_>,
+    ) -> Result<DeliveryOutcome, MailboxError> {
         let staged = self.stage(request).await?;
         let fresh = staged.fresh();
         let uid = self.mailboxes.index_staged(staged).await?;
@@ -113,17 +140,7 @@ impl LocalDelivery {
     /// [`Mailboxes::staged_indexed`] (see `staged.rs`).
     pub async fn stage(&self, request: DeliveryRequest<'_>) -> Result<Staged, MailboxError> {
         let user = request.mailbox.to_lowercase();
-        let inbox = match self.mailboxes.get(&user, "INBOX").await? {
-            Some(inbox) => inbox,
-            None => {
-                // First mail of a new user: their folders appear with it.
-                self.mailboxes.ensure_defaults(&user).await?;
-                self.mailboxes
-                    .get(&user, "INBOX")
-                    .await?
-                    .ok_or_else(|| MailboxError::NoSuchMailbox("INBOX".into()))?
-            }
-        };
+        let inbox = self.mailboxes.inbox(&user).await?;
         let header = format!(
             "Return-Path: <{}>\r\nDelivered-To: {}\r\n",
             request.sender, request.mailbox
@@ -235,6 +252,56 @@ mod tests {
             dir.path()
                 .join("mail/example.test/alice/Maildir/.Sent/maildirfolder")
                 .exists()
+        );
+    }
+
+    #[tokio::test]
+    async fn a_user_removed_and_made_again_gets_her_next_mail_in_her_new_inbox() {
+        let (_dir, local, spool) = setup().await;
+        let store = local.mailboxes().store().clone();
+        let user = havre_store::NewUser {
+            email: "alice@example.test".into(),
+            password_hash: None,
+            class: "default".into(),
+            quota: None,
+        };
+        store.add_domain("example.test").await.unwrap();
+        store.add_user(&user).await.unwrap();
+        let source = MessageSource::file(&spool);
+        // Her INBOX is kept from this first delivery on.
+        local.deliver(request(&source, false)).await.unwrap();
+        let old = local.mailboxes().get("alice@example.test", "INBOX").await;
+        let old = old.unwrap().unwrap().id;
+        // Another process (`havre user remove`, then `add`) makes her again:
+        // a new INBOX, another id.
+        assert!(store.remove_user("alice@example.test").await.unwrap());
+        store.add_user(&user).await.unwrap();
+        local
+            .mailboxes()
+            .ensure_defaults("alice@example.test")
+            .await
+            .unwrap();
+        let new = local.mailboxes().get("alice@example.test", "INBOX").await;
+        let new = new.unwrap().unwrap();
+        assert_ne!(new.id, old);
+        let next = DeliveryRequest {
+            message_id: "0123ABCE",
+            ..request(&source, false)
+        };
+        assert_eq!(
+            local.deliver(next).await.unwrap(),
+            DeliveryOutcome::AlreadyDelivered(1)
+        );
+        let indexed = store.message_list(new.id).await.unwrap();
+        assert_eq!(indexed.len(), 1, "{indexed:?}");
+        // And the one after that goes straight to the new INBOX.
+        let third = DeliveryRequest {
+            message_id: "0123ABCF",
+            ..request(&source, false)
+        };
+        assert_eq!(
+            local.deliver(third).await.unwrap(),
+            DeliveryOutcome::Delivered(2)
         );
     }
 

@@ -14,6 +14,7 @@ use havre_store::{MailboxInit, MailboxRecord, MessageRecord, NewMessage, Store, 
 
 use crate::dovecot::Folders;
 use crate::in_flight::InFlight;
+use crate::inboxes::Inboxes;
 use crate::junk::{Cause, JunkLearner, Lesson, lesson_class, may_be_junk};
 use crate::notify::{Change, MessageChange, Notifier};
 use crate::snapshot::{Snapshot, Snapshots};
@@ -96,6 +97,8 @@ pub struct Mailboxes {
     junk_learner: Option<Arc<dyn JunkLearner>>,
     /// The selected mailboxes' records, one copy for all sessions.
     snapshots: Arc<Snapshots>,
+    /// Users' INBOX records, for deliveries (`inboxes.rs`).
+    pub(crate) inboxes: Arc<Inboxes>,
 }
 
 /// How COPY and MOVE (RFC 6851) bring messages into a folder: the same
@@ -155,6 +158,7 @@ impl Mailboxes {
             subscriptions: Arc::default(),
             junk_learner: None,
             snapshots: Arc::default(),
+            inboxes: Arc::default(),
         }
     }
 
@@ -270,6 +274,27 @@ impl Mailboxes {
             self.write_subscriptions(user).await;
         }
         Ok(())
+    }
+
+    /// The user's INBOX for a delivery, made with the default folders at
+    /// the user's first mail; kept (`inboxes.rs`): only its id and name are
+    /// sure to be current.
+    pub(crate) async fn inbox(&self, user: &str) -> Result<MailboxRecord, MailboxError> {
+        if let Some(inbox) = self.inboxes.get(user) {
+            return Ok(inbox);
+        }
+        let inbox = match self.get(user, "INBOX").await? {
+            Some(inbox) => inbox,
+            None => {
+                // First mail of a new user: their folders appear with it.
+                self.ensure_defaults(user).await?;
+                self.get(user, "INBOX")
+                    .await?
+                    .ok_or_else(|| MailboxError::NoSuchMailbox("INBOX".into()))?
+            }
+        };
+        self.inboxes.keep(&inbox);
+        Ok(inbox)
     }
 
     pub async fn get(&self, user: &str, name: &str) -> Result<Option<MailboxRecord>, MailboxError> {

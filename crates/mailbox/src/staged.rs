@@ -9,13 +9,17 @@
 //! [`Mailboxes::staged_indexed`] with its UID (the `dovecot-uidlist` append,
 //! the sessions' notification). Dropped without that (the commit failed),
 //! the file is a file without a row: the next `sync` indexes it, and a
-//! retried delivery finds it ([`havre_maildir::Maildir::find_delivered`]).
+//! retried delivery finds it ([`havre_maildir::Maildir::find_delivered`]);
+//! the user's kept INBOX record is forgotten too, in case its id is what
+//! made the commit fail (`inboxes.rs`).
 
 use std::path::PathBuf;
+use std::sync::Arc;
 
 use havre_store::{DeliveredRow, MailboxRecord};
 
 use crate::in_flight::Writing;
+use crate::inboxes::Inboxes;
 use crate::mailboxes::blocking;
 use crate::notify::MessageChange;
 use crate::{MailboxError, Mailboxes, MessageSource};
@@ -28,6 +32,18 @@ pub struct Staged {
     row: DeliveredRow,
     fresh: bool,
     _writing: Writing,
+    /// Set once the row is committed; until then, dropping forgets the
+    /// user's kept INBOX.
+    committed: bool,
+    inboxes: Arc<Inboxes>,
+}
+
+impl Drop for Staged {
+    fn drop(&mut self) {
+        if !self.committed {
+            self.inboxes.forget(&self.user);
+        }
+    }
 }
 
 impl Staged {
@@ -102,17 +118,20 @@ impl Mailboxes {
             },
             fresh,
             _writing: writing,
+            committed: false,
+            inboxes: self.inboxes.clone(),
         }))
     }
 
     /// Commits a staged message's row on its own (LMTP, or a relay attempt
     /// that still has remote work to do) and finishes it: its UID.
-    pub async fn index_staged(&self, staged: Staged) -> Result<u32, MailboxError> {
+    pub async fn index_staged(&self, mut staged: Staged) -> Result<u32, MailboxError> {
         // The row read when the file was written: the file is not read and
         // parsed a second time.
         let uid = self
             .insert_indexed(&staged.user, &staged.mailbox, &staged.row.message)
             .await?;
+        staged.committed = true;
         self.uidlist_after_index(&staged, uid).await;
         Ok(uid)
     }
@@ -120,7 +139,8 @@ impl Mailboxes {
     /// What follows the commit of a staged message's row (`uid`, 0 when its
     /// mailbox was deleted meanwhile): sessions hear of it, and its UID goes
     /// into the folder's `dovecot-uidlist`.
-    pub async fn staged_indexed(&self, staged: Staged, uid: u32) {
+    pub async fn staged_indexed(&self, mut staged: Staged, uid: u32) {
+        staged.committed = true;
         if uid == 0 {
             return;
         }
