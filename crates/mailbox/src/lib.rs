@@ -306,6 +306,25 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn a_maildir_removed_from_the_disk_is_made_again_by_the_next_delivery() {
+        let (_dir, local, spool) = setup().await;
+        let source = MessageSource::file(&spool);
+        local.deliver(request(&source, false)).await.unwrap();
+        let root = local.maildir_of("alice@example.test");
+        std::fs::remove_dir_all(root.root()).unwrap();
+        let next = DeliveryRequest {
+            message_id: "0123ABCE",
+            ..request(&source, false)
+        };
+        assert_eq!(
+            local.deliver(next).await.unwrap(),
+            DeliveryOutcome::Delivered(2)
+        );
+        assert_eq!(root.messages().unwrap().len(), 1);
+        assert!(root.root().join("cur").is_dir() && root.root().join("tmp").is_dir());
+    }
+
+    #[tokio::test]
     async fn a_retry_after_a_crash_does_not_deliver_twice() {
         let (_dir, local, spool) = setup().await;
         let source = MessageSource::file(&spool);

@@ -16,6 +16,7 @@
 use std::path::PathBuf;
 use std::sync::Arc;
 
+use havre_maildir::MaildirError;
 use havre_store::{DeliveredRow, MailboxRecord};
 
 use crate::in_flight::Writing;
@@ -85,24 +86,39 @@ impl Mailboxes {
             if divert_quarantined && crate::quarantine::is_quarantined(&source) {
                 return Ok(None);
             }
-            maildir.create()?;
-            if check_duplicate && let Some(found) = maildir.find_delivered(&unique)? {
-                let message = crate::mailboxes::index_record(&found, Vec::new())?;
-                return Ok(Some((found, false, message)));
+            if check_duplicate {
+                maildir.create()?;
+                if let Some(found) = maildir.find_delivered(&unique)? {
+                    let message = crate::mailboxes::index_record(&found, Vec::new())?;
+                    return Ok(Some((found, false, message)));
+                }
             }
             let now = std::time::SystemTime::now();
-            let path = match &source {
-                MessageSource::File(file) => {
-                    let mut body = std::fs::File::open(file).map_err(|e| MailboxError::Io {
-                        path: file.clone(),
-                        source: e,
-                    })?;
-                    maildir.deliver(&unique, &hostname, &header, &mut body, now)?
+            let write = |maildir: &havre_maildir::Maildir| -> Result<PathBuf, MailboxError> {
+                Ok(match &source {
+                    MessageSource::File(file) => {
+                        let mut body = std::fs::File::open(file).map_err(|e| MailboxError::Io {
+                            path: file.clone(),
+                            source: e,
+                        })?;
+                        maildir.deliver(&unique, &hostname, &header, &mut body, now)?
+                    }
+                    MessageSource::Bytes(bytes) => {
+                        let mut body = std::io::Cursor::new(&bytes[..]);
+                        maildir.deliver(&unique, &hostname, &header, &mut body, now)?
+                    }
+                })
+            };
+            // The folder's directories are made when a delivery finds them
+            // missing, not looked for before each one (seven calls).
+            let path = match write(&maildir) {
+                Err(MailboxError::Maildir(MaildirError::Io { source, .. }))
+                    if source.kind() == std::io::ErrorKind::NotFound =>
+                {
+                    maildir.create()?;
+                    write(&maildir)?
                 }
-                MessageSource::Bytes(bytes) => {
-                    let mut body = std::io::Cursor::new(&bytes[..]);
-                    maildir.deliver(&unique, &hostname, &header, &mut body, now)?
-                }
+                written => written?,
             };
             let message = crate::mailboxes::index_record(&path, Vec::new())?;
             Ok(Some((path, true, message)))
