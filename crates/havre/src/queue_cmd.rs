@@ -257,12 +257,10 @@ pub(crate) async fn show_entry(
         .body(id)
         .await?
         .with_context(|| format!("message {id} has lost its body (no spool file, none kept)"))?;
-    let text = body
-        .read_all()
-        .with_context(|| match &body {
-            MessageSource::File(path) => format!("cannot read {}", path.display()),
-            MessageSource::Bytes(_) => format!("cannot read the body of {id}"),
-        })?;
+    let text = body.read_all().with_context(|| match &body {
+        MessageSource::File(path) => format!("cannot read {}", path.display()),
+        MessageSource::Bytes(_) => format!("cannot read the body of {id}"),
+    })?;
     let head = havre_relay::dsn::header_block(&text);
     let lf = |bytes: &[u8]| String::from_utf8_lossy(bytes).replace("\r\n", "\n");
     let body = with_body.then(|| {

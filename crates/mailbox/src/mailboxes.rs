@@ -808,24 +808,34 @@ pub(crate) fn stable_key(file: &str) -> &str {
 /// arrival time and search text, all from one read of the file. Blocking:
 /// callers run it off the async workers.
 pub(crate) fn index_record(path: &Path, flags: Vec<String>) -> Result<NewMessage, MailboxError> {
-    let file = relative_file(path).ok_or_else(|| MailboxError::Io {
-        path: path.to_path_buf(),
-        source: std::io::Error::other("not a Maildir message path"),
-    })?;
-    let name = parse_name(path.file_name().and_then(|n| n.to_str()).unwrap_or(""));
     let io = |source| MailboxError::Io {
         path: path.to_path_buf(),
         source,
     };
     let meta = std::fs::metadata(path).map_err(io)?;
     let bytes = std::fs::read(path).map_err(io)?;
+    index_record_of(path, meta.modified().ok(), &bytes, flags)
+}
+
+/// [`index_record`] of a message whose file's time and content the caller
+/// has already (it has just written them): the file is not read again.
+/// `bytes` may have CRLF or LF line ends.
+pub(crate) fn index_record_of(
+    path: &Path,
+    modified: Option<std::time::SystemTime>,
+    bytes: &[u8],
+    flags: Vec<String>,
+) -> Result<NewMessage, MailboxError> {
+    let file = relative_file(path).ok_or_else(|| MailboxError::Io {
+        path: path.to_path_buf(),
+        source: std::io::Error::other("not a Maildir message path"),
+    })?;
+    let name = parse_name(path.file_name().and_then(|n| n.to_str()).unwrap_or(""));
     // W= is the CRLF size IMAP reports; without it, count from the file.
     let size = name
         .vsize
-        .unwrap_or_else(|| havre_message::imap_size(&bytes));
-    let internal_date = meta
-        .modified()
-        .ok()
+        .unwrap_or_else(|| havre_message::imap_size(bytes));
+    let internal_date = modified
         .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
         .map(|d| d.as_secs() as i64)
         .unwrap_or_else(unix_now);
@@ -836,7 +846,7 @@ pub(crate) fn index_record(path: &Path, flags: Vec<String>) -> Result<NewMessage
         flags,
         cache: None,
         uid: None,
-        text: Some(havre_message::indexed_text(&bytes)),
+        text: Some(havre_message::indexed_text(bytes)),
     })
 }
 

@@ -94,24 +94,37 @@ impl Mailboxes {
                 }
             }
             let now = std::time::SystemTime::now();
-            let write = |maildir: &havre_maildir::Maildir| -> Result<PathBuf, MailboxError> {
+            // A message in memory is indexed from memory; a file is read
+            // again once written.
+            let write = |maildir: &havre_maildir::Maildir| -> Result<_, MailboxError> {
                 Ok(match &source {
                     MessageSource::File(file) => {
                         let mut body = std::fs::File::open(file).map_err(|e| MailboxError::Io {
                             path: file.clone(),
                             source: e,
                         })?;
-                        maildir.deliver(&unique, &hostname, &header, &mut body, now)?
+                        let path = maildir.deliver(&unique, &hostname, &header, &mut body, now)?;
+                        let message = crate::mailboxes::index_record(&path, Vec::new())?;
+                        (path, message)
                     }
                     MessageSource::Bytes(bytes) => {
                         let mut body = std::io::Cursor::new(&bytes[..]);
-                        maildir.deliver(&unique, &hostname, &header, &mut body, now)?
+                        let (path, modified) =
+                            maildir.deliver_timed(&unique, &hostname, &header, &mut body, now)?;
+                        let whole = [&header[..], &bytes[..]].concat();
+                        let message = crate::mailboxes::index_record_of(
+                            &path,
+                            Some(modified),
+                            &whole,
+                            Vec::new(),
+                        )?;
+                        (path, message)
                     }
                 })
             };
             // The folder's directories are made when a delivery finds them
             // missing, not looked for before each one (seven calls).
-            let path = match write(&maildir) {
+            let (path, message) = match write(&maildir) {
                 Err(MailboxError::Maildir(MaildirError::Io { source, .. }))
                     if source.kind() == std::io::ErrorKind::NotFound =>
                 {
@@ -120,7 +133,6 @@ impl Mailboxes {
                 }
                 written => written?,
             };
-            let message = crate::mailboxes::index_record(&path, Vec::new())?;
             Ok(Some((path, true, message)))
         })
         .await?;

@@ -40,6 +40,21 @@ impl Maildir {
         body: &mut (impl Read + Seek),
         now: SystemTime,
     ) -> Result<PathBuf, MaildirError> {
+        self.deliver_timed(unique, hostname, header_prefix, body, now)
+            .map(|(path, _)| path)
+    }
+
+    /// [`Maildir::deliver`], also returning the file's modification time
+    /// (IMAP's INTERNALDATE, as Dovecot reads it), read from the file
+    /// while it is open: no second look up of its path.
+    pub fn deliver_timed(
+        &self,
+        unique: &str,
+        hostname: &str,
+        header_prefix: &[u8],
+        body: &mut (impl Read + Seek),
+        now: SystemTime,
+    ) -> Result<(PathBuf, SystemTime), MaildirError> {
         validate_unique(unique)?;
         let host = escape_hostname(hostname)?;
         // A clock before 1970 is not worth failing a delivery over.
@@ -62,8 +77,8 @@ impl Maildir {
         base: &str,
         header_prefix: &[u8],
         body: &mut (impl Read + Seek),
-    ) -> Result<PathBuf, MaildirError> {
-        let (size, vsize) = write_tmp(tmp, header_prefix, body)?;
+    ) -> Result<(PathBuf, SystemTime), MaildirError> {
+        let (size, vsize, modified) = write_tmp(tmp, header_prefix, body)?;
         let new_dir = self.root.join("new");
         let dest = new_dir.join(format!("{base},S={size},W={vsize}"));
         // rename, not link+unlink: the name is unique by construction, and
@@ -71,18 +86,18 @@ impl Maildir {
         // the first copy to cur/ (Dovecot reasons the same way).
         fs::rename(tmp, &dest).map_err(io_at(&dest))?;
         sync_dir(&new_dir)?;
-        Ok(dest)
+        Ok((dest, modified))
     }
 }
 
 /// Writes the message to `tmp` (LF form, or as received when the LF form
-/// would change it) and fsyncs it; returns the file's size and the size of
-/// the message IMAP serves from it.
+/// would change it) and fsyncs it; returns the file's size, the size of
+/// the message IMAP serves from it and the file's modification time.
 fn write_tmp(
     tmp: &Path,
     header_prefix: &[u8],
     body: &mut (impl Read + Seek),
-) -> Result<(u64, u64), MaildirError> {
+) -> Result<(u64, u64, SystemTime), MaildirError> {
     // truncate, not create_new: the name is ours alone (derived from the
     // caller's unique id), so an existing file is a leftover of our own
     // interrupted attempt within the same second.
@@ -111,7 +126,11 @@ fn write_tmp(
         (file, input, input)
     };
     file.sync_all().map_err(io_at(tmp))?;
-    Ok((size, vsize))
+    let modified = file
+        .metadata()
+        .and_then(|meta| meta.modified())
+        .map_err(io_at(tmp))?;
+    Ok((size, vsize, modified))
 }
 
 fn body_error(tmp: &Path, source: std::io::Error) -> MaildirError {

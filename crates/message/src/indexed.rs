@@ -150,6 +150,27 @@ mod tests {
         --b--\r\n";
 
     #[test]
+    fn a_message_in_memory_with_crlf_is_indexed_as_its_lf_file_on_disk() {
+        // Deliveries index what they hold in memory (CRLF, as received);
+        // a later sync indexes the Maildir file (LF): the same rows.
+        let folded = b"Subject: a long\r\n subject\r\nFrom: Zo\xc3\xa9 <zoe@example.test>\r\n\
+            Content-Type: multipart/mixed; boundary=b\r\n\r\n--b\r\n\
+            Content-Type: text/plain\r\n\r\nline one\r\nline two\r\n--b--\r\n";
+        let lf: Vec<u8> = folded.iter().copied().filter(|&b| b != b'\r').collect();
+        assert_eq!(indexed_text(folded), indexed_text(&lf));
+        assert_eq!(
+            indexed_text(MESSAGE),
+            indexed_text(
+                &MESSAGE
+                    .iter()
+                    .copied()
+                    .filter(|&b| b != b'\r')
+                    .collect::<Vec<_>>()
+            )
+        );
+    }
+
+    #[test]
     fn the_index_answers_as_the_file_helpers_do() {
         let text = indexed_text(MESSAGE);
         for needle in ["RÉSUMÉ", "second", "Quarterly résumé", "nothing", ""] {

@@ -61,14 +61,20 @@ fn files(dir: &std::path::Path) -> usize {
 async fn a_small_body_is_committed_with_its_record_and_no_file_is_written() {
     let (dir, queue) = queue().await;
     queue
-        .enqueue(body(&queue, "SMALL", b"Subject: small\r\n\r\nhi\r\n").await, &entry("SMALL"))
+        .enqueue(
+            body(&queue, "SMALL", b"Subject: small\r\n\r\nhi\r\n").await,
+            &entry("SMALL"),
+        )
         .await
         .unwrap();
     assert!(matches!(
         queue.body("SMALL").await.unwrap(),
         Some(MessageSource::Bytes(_))
     ));
-    assert_eq!(queued(&queue, "SMALL").await, b"Subject: small\r\n\r\nhi\r\n");
+    assert_eq!(
+        queued(&queue, "SMALL").await,
+        b"Subject: small\r\n\r\nhi\r\n"
+    );
     assert_eq!(files(&dir.path().join("queue/msg")), 0);
     assert_eq!(files(&dir.path().join("queue/tmp")), 0);
     // Removed with its record.

@@ -228,8 +228,13 @@ impl Relay {
         // The bounce is queued before the failure is recorded: a crash in
         // between sends it twice rather than never.
         if !bounced.is_empty() {
-            self.bounce(&entry, body.as_ref().ok(), &bounced, crate::dsn::Action::Failed)
-                .await;
+            self.bounce(
+                &entry,
+                body.as_ref().ok(),
+                &bounced,
+                crate::dsn::Action::Failed,
+            )
+            .await;
         }
         let warning = settings.delay_warning.as_secs() as i64;
         if warning > 0
@@ -237,8 +242,13 @@ impl Relay {
             && unix_now() - entry.arrival >= warning
             && !delayed.is_empty()
         {
-            self.bounce(&entry, body.as_ref().ok(), &delayed, crate::dsn::Action::Delayed)
-                .await;
+            self.bounce(
+                &entry,
+                body.as_ref().ok(),
+                &delayed,
+                crate::dsn::Action::Delayed,
+            )
+            .await;
             if let Err(err) = self.queue.store().queue_mark_warned(&id).await {
                 tracing::error!(target: "relay", "{id}: cannot record the delay warning: {err}");
             }
@@ -276,7 +286,9 @@ impl Relay {
         // original's header.
         let original: std::sync::Arc<[u8]> = match body {
             Some(MessageSource::Bytes(bytes)) => bytes.clone(),
-            Some(MessageSource::File(path)) => tokio::fs::read(path).await.unwrap_or_default().into(),
+            Some(MessageSource::File(path)) => {
+                tokio::fs::read(path).await.unwrap_or_default().into()
+            }
             None => std::sync::Arc::from(&[][..]),
         };
         let now = unix_now();

@@ -237,7 +237,10 @@ async fn a_body_kept_with_its_record_commits_with_it_and_goes_with_it() {
     // Another message that drew the same id neither replaces the body nor
     // leaves one of its own.
     let twice = store.queue_insert(&entry("KEPT"), Some(b"other")).await;
-    assert!(matches!(twice, Err(StoreError::AlreadyExists(_))), "{twice:?}");
+    assert!(
+        matches!(twice, Err(StoreError::AlreadyExists(_))),
+        "{twice:?}"
+    );
     assert_eq!(
         store.queue_body("KEPT").await.unwrap().as_deref(),
         Some(&b"Subject: kept\r\n\r\nhello\r\n"[..])
@@ -265,7 +268,10 @@ async fn a_body_kept_with_its_record_commits_with_it_and_goes_with_it() {
     assert!(finished.removed);
     assert_eq!(store.queue_body("KEPT").await.unwrap(), None);
     // And so does an operator's removal.
-    store.queue_insert(&entry("GONE"), Some(b"x")).await.unwrap();
+    store
+        .queue_insert(&entry("GONE"), Some(b"x"))
+        .await
+        .unwrap();
     assert!(store.queue_remove("GONE").await.unwrap());
     assert_eq!(store.queue_body("GONE").await.unwrap(), None);
 }
@@ -294,11 +300,17 @@ async fn a_quarantined_message_keeps_its_reason_until_released_and_is_listed_by_
         }],
     };
     store
-        .queue_insert(&entry("OLD", 1_000, Some("attachment refused: a.exe")), None)
+        .queue_insert(
+            &entry("OLD", 1_000, Some("attachment refused: a.exe")),
+            None,
+        )
         .await
         .unwrap();
     store
-        .queue_insert(&entry("NEW", 2_000, Some("attachment refused: b.exe")), None)
+        .queue_insert(
+            &entry("NEW", 2_000, Some("attachment refused: b.exe")),
+            None,
+        )
         .await
         .unwrap();
     store
