@@ -29,20 +29,23 @@ mod model;
 mod readers;
 mod script;
 mod search;
+mod sieve;
 mod sqlite;
 mod sqlite_bayes;
 mod sqlite_mail;
 mod sqlite_search;
+mod sqlite_sieve;
 
 pub use bayes::*;
 pub use flags::*;
 pub use mail::*;
 pub use model::*;
 pub use search::*;
+pub use sieve::*;
 pub use sqlite::SqliteStore;
 
 /// The schema version this code writes (the last migration).
-pub const SCHEMA_VERSION: i64 = 12;
+pub const SCHEMA_VERSION: i64 = 13;
 
 use async_trait::async_trait;
 
@@ -103,7 +106,7 @@ pub type Result<T> = std::result::Result<T, StoreError>;
 /// [`MailStore`] (their search index in [`SearchStore`]), the Bayes
 /// classifier's counts in [`BayesStore`].
 #[async_trait]
-pub trait Store: MailStore + BayesStore + SearchStore + Send + Sync + 'static {
+pub trait Store: MailStore + BayesStore + SearchStore + SieveStore + Send + Sync + 'static {
     // Domains.
     async fn add_domain(&self, name: &str) -> Result<()>;
     /// Refuses a domain that still has users or aliases.

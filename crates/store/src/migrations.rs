@@ -258,4 +258,25 @@ CREATE TABLE queue_bodies (
 );
 "#,
     },
+    Migration {
+        version: 13,
+        name: "sieve scripts",
+        // Users' Sieve scripts as ManageSieve sees them: by name, at most
+        // one active (a partial unique index keeps it so). `changed` counts
+        // the user's writes, for compiled copies kept by delivery.
+        sql: r#"
+CREATE TABLE sieve_scripts (
+    user   TEXT NOT NULL,
+    name   TEXT NOT NULL,
+    source TEXT NOT NULL,
+    active INTEGER NOT NULL DEFAULT 0,
+    PRIMARY KEY (user, name)
+);
+CREATE UNIQUE INDEX sieve_one_active ON sieve_scripts(user) WHERE active = 1;
+CREATE TABLE sieve_users (
+    user    TEXT PRIMARY KEY,
+    changed INTEGER NOT NULL
+);
+"#,
+    },
 ];

@@ -531,6 +531,10 @@ impl Store for SqliteStore {
                 .bind(email)
                 .execute(&mut *tx)
                 .await?;
+            sqlx::query("DELETE FROM sieve_scripts WHERE user = ?")
+                .bind(email)
+                .execute(&mut *tx)
+                .await?;
             // Her Bayes counts too: an address given to someone else later
             // starts with none.
             for delete in [
