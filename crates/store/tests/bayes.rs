@@ -2,6 +2,8 @@
 //! generations for the copy in memory, per-user counts apart from the
 //! global ones and gone with the user.
 
+mod common;
+
 use havre_store::*;
 
 fn message(n: u8, class: BayesClass, tokens: &[u64]) -> BayesLearn {
@@ -130,18 +132,8 @@ async fn a_copy_in_memory_catches_up_with_the_rows_of_later_generations() {
 
 #[tokio::test]
 async fn a_users_counts_are_apart_and_go_with_her() {
-    let store = SqliteStore::memory().await.unwrap();
-    store.add_domain("example.test").await.unwrap();
     let alice = "alice@example.test";
-    store
-        .add_user(&NewUser {
-            email: alice.into(),
-            password_hash: None,
-            class: "default".into(),
-            quota: None,
-        })
-        .await
-        .unwrap();
+    let store = common::store_with_users(&[alice]).await;
     store
         .bayes_learn(alice, &[message(1, BayesClass::Spam, &[5])])
         .await

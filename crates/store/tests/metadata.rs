@@ -1,22 +1,14 @@
 //! METADATA entries (RFC 5464): per mailbox or server, all or none per
 //! call, gone with their mailbox or user.
 
+mod common;
+
 use havre_store::*;
 
 const ALICE: &str = "alice@example.test";
 
 async fn store_with_alice() -> (SqliteStore, MailboxRecord) {
-    let store = SqliteStore::memory().await.unwrap();
-    store.add_domain("example.test").await.unwrap();
-    store
-        .add_user(&NewUser {
-            email: ALICE.into(),
-            password_hash: None,
-            class: "default".into(),
-            quota: None,
-        })
-        .await
-        .unwrap();
+    let store = common::store_with_users(&[ALICE]).await;
     let inbox = store
         .mailbox_create(ALICE, "INBOX", &MailboxInit::default())
         .await

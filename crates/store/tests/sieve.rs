@@ -1,22 +1,13 @@
 //! Users' Sieve scripts as ManageSieve and `havre sieve` keep them.
 
+mod common;
+
 use havre_store::*;
 
 const ALICE: &str = "alice@example.test";
 
 async fn store() -> SqliteStore {
-    let store = SqliteStore::memory().await.unwrap();
-    store.add_domain("example.test").await.unwrap();
-    store
-        .add_user(&NewUser {
-            email: ALICE.into(),
-            password_hash: None,
-            class: "default".into(),
-            quota: None,
-        })
-        .await
-        .unwrap();
-    store
+    common::store_with_users(&[ALICE]).await
 }
 
 #[tokio::test]

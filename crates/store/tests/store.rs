@@ -3,9 +3,7 @@ mod common;
 use havre_store::*;
 
 async fn store_with_domain() -> SqliteStore {
-    let store = SqliteStore::memory().await.unwrap();
-    store.add_domain("example.test").await.unwrap();
-    store
+    common::store_with_users(&[]).await
 }
 
 fn user(email: &str) -> NewUser {
