@@ -45,7 +45,7 @@ pub use sieve::*;
 pub use sqlite::SqliteStore;
 
 /// The schema version this code writes (the last migration).
-pub const SCHEMA_VERSION: i64 = 13;
+pub const SCHEMA_VERSION: i64 = 14;
 
 use async_trait::async_trait;
 

@@ -279,4 +279,24 @@ CREATE TABLE sieve_users (
 );
 "#,
     },
+    Migration {
+        version: 14,
+        name: "mailbox sizes",
+        // What each mailbox holds, in bytes (the messages' RFC 822 sizes,
+        // as IMAP QUOTA counts them), kept by triggers so that every way a
+        // message comes or goes counts: a user's quota use is the sum of a
+        // few rows, read with her address at RCPT time, not a scan of her
+        // messages.
+        sql: r#"
+ALTER TABLE mailboxes ADD COLUMN bytes INTEGER NOT NULL DEFAULT 0;
+UPDATE mailboxes SET bytes =
+    (SELECT COALESCE(SUM(size), 0) FROM messages WHERE mailbox_id = mailboxes.id);
+CREATE TRIGGER messages_bytes_in AFTER INSERT ON messages BEGIN
+    UPDATE mailboxes SET bytes = bytes + NEW.size WHERE id = NEW.mailbox_id;
+END;
+CREATE TRIGGER messages_bytes_out AFTER DELETE ON messages BEGIN
+    UPDATE mailboxes SET bytes = bytes - OLD.size WHERE id = OLD.mailbox_id;
+END;
+"#,
+    },
 ];

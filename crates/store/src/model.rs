@@ -52,8 +52,25 @@ pub struct AddressEntry {
     pub domain_local: bool,
     /// A user has this address.
     pub user: bool,
+    /// Her quota and what her mailboxes hold, when she has a quota.
+    pub quota: Option<QuotaUse>,
     /// The alias's targets, in order (empty: no alias).
     pub aliases: Vec<String>,
+}
+
+/// A user's quota and her use of it, in bytes.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct QuotaUse {
+    pub limit: u64,
+    pub used: u64,
+}
+
+impl QuotaUse {
+    /// Whether `more` bytes would go over the limit (a message that fills
+    /// it exactly still fits, as Dovecot counts).
+    pub fn exceeded_by(&self, more: u64) -> bool {
+        self.used.saturating_add(more) > self.limit
+    }
 }
 
 /// Where a recipient of a queued message stands.

@@ -585,11 +585,17 @@ impl Store for SqliteStore {
     }
 
     async fn address_entry(&self, address: &str, domain: &str) -> Result<AddressEntry> {
-        let rows: Vec<(i64, String)> = sqlx::query_as(
-            "SELECT kind, value FROM (
-                 SELECT 0 AS kind, target AS value, position FROM aliases WHERE address = ?1
-                 UNION ALL SELECT 1, email, 0 FROM users WHERE email = ?1
-                 UNION ALL SELECT 2, name, 0 FROM domains WHERE name = ?2)
+        // A user's row carries her quota and its use (NULL: no quota).
+        let rows: Vec<(i64, String, Option<i64>, Option<i64>)> = sqlx::query_as(
+            "SELECT kind, value, quota, used FROM (
+                 SELECT 0 AS kind, target AS value, position, NULL AS quota, NULL AS used
+                     FROM aliases WHERE address = ?1
+                 UNION ALL SELECT 1, email, 0, quota,
+                     (SELECT COALESCE(SUM(bytes), 0) FROM mailboxes WHERE user = ?1)
+                     FROM users WHERE email = ?1 AND quota IS NOT NULL
+                 UNION ALL SELECT 1, email, 0, NULL, NULL
+                     FROM users WHERE email = ?1 AND quota IS NULL
+                 UNION ALL SELECT 2, name, 0, NULL, NULL FROM domains WHERE name = ?2)
              ORDER BY kind, position",
         )
         .bind(address)
@@ -597,10 +603,16 @@ impl Store for SqliteStore {
         .fetch_all(&mut *self.read().await?)
         .await?;
         let mut entry = AddressEntry::default();
-        for (kind, value) in rows {
+        for (kind, value, quota, used) in rows {
             match kind {
                 0 => entry.aliases.push(value),
-                1 => entry.user = true,
+                1 => {
+                    entry.user = true;
+                    entry.quota = quota.map(|limit| QuotaUse {
+                        limit: limit as u64,
+                        used: used.unwrap_or(0) as u64,
+                    });
+                }
                 _ => entry.domain_local = true,
             }
         }

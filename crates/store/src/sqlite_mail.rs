@@ -787,13 +787,11 @@ impl MailStore for SqliteStore {
     }
 
     async fn quota_used(&self, user: &str) -> Result<u64> {
-        let used: i64 = sqlx::query_scalar(
-            "SELECT COALESCE(SUM(m.size), 0) FROM messages m
-             JOIN mailboxes b ON b.id = m.mailbox_id WHERE b.user = ?",
-        )
-        .bind(user)
-        .fetch_one(&mut *self.read().await?)
-        .await?;
+        let used: i64 =
+            sqlx::query_scalar("SELECT COALESCE(SUM(bytes), 0) FROM mailboxes WHERE user = ?")
+                .bind(user)
+                .fetch_one(&mut *self.read().await?)
+                .await?;
         Ok(used as u64)
     }
 }

@@ -102,6 +102,10 @@ async fn one_read_tells_the_domain_the_user_and_the_alias_of_an_address() {
         AddressEntry {
             domain_local: true,
             user: true,
+            quota: Some(QuotaUse {
+                limit: 1 << 30,
+                used: 0
+            }),
             aliases: targets.clone(),
         }
     );

@@ -1,0 +1,79 @@
+//! A user's quota use: what her mailboxes hold, kept as messages come and
+//! go, read with her address at RCPT time.
+
+mod common;
+
+use havre_store::*;
+
+const ALICE: &str = "alice@example.test";
+
+fn message(file: &str, size: u64) -> NewMessage {
+    NewMessage {
+        file: file.into(),
+        size,
+        internal_date: 1_700_000_000,
+        flags: Vec::new(),
+        cache: None,
+        uid: None,
+        text: None,
+    }
+}
+
+#[tokio::test]
+async fn quota_use_follows_deliveries_expunges_and_deleted_folders() {
+    let store = common::store_with_users(&[]).await;
+    store
+        .add_user(&NewUser {
+            quota: Some(10_000),
+            ..common::user(ALICE)
+        })
+        .await
+        .unwrap();
+    let inbox = store
+        .mailbox_create(ALICE, "INBOX", &MailboxInit::default())
+        .await
+        .unwrap();
+    let lists = store
+        .mailbox_create(ALICE, "Lists", &MailboxInit::default())
+        .await
+        .unwrap();
+    let (first, _) = store
+        .message_insert(inbox.id, &message("new/1", 3_000))
+        .await
+        .unwrap();
+    store
+        .message_insert(inbox.id, &message("new/2", 2_000))
+        .await
+        .unwrap();
+    store
+        .message_insert(lists.id, &message("new/3", 4_000))
+        .await
+        .unwrap();
+    assert_eq!(store.quota_used(ALICE).await.unwrap(), 9_000);
+    let entry = store.address_entry(ALICE, "example.test").await.unwrap();
+    assert_eq!(
+        entry.quota,
+        Some(QuotaUse {
+            limit: 10_000,
+            used: 9_000
+        })
+    );
+    assert!(
+        !entry.quota.unwrap().exceeded_by(1_000),
+        "filling it exactly fits"
+    );
+    assert!(entry.quota.unwrap().exceeded_by(1_001));
+
+    store.message_expunge(inbox.id, &[first]).await.unwrap();
+    assert_eq!(store.quota_used(ALICE).await.unwrap(), 6_000);
+    assert!(store.mailbox_delete(lists.id).await.unwrap());
+    assert_eq!(store.quota_used(ALICE).await.unwrap(), 2_000);
+}
+
+#[tokio::test]
+async fn a_user_without_a_quota_has_none_in_her_entry() {
+    let store = common::store_with_users(&[ALICE]).await;
+    let entry = store.address_entry(ALICE, "example.test").await.unwrap();
+    assert!(entry.user);
+    assert_eq!(entry.quota, None);
+}
