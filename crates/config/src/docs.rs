@@ -318,6 +318,11 @@ pub static KEY_DOCS: &[(&str, &str)] = &[
          relative to server.data_dir.",
     ),
     (
+        "mailbox.quota_full_tempfail",
+        "A message for a user over her quota is deferred (452 4.2.2, the sender retries) instead of \
+         refused (552 5.2.2); Dovecot's quota_full_tempfail.",
+    ),
+    (
         "sendmail",
         "Local submission: `sendmail` (cron, PHP's mail(), scripts) hands mail to havre serve through a Unix socket.",
     ),

@@ -468,12 +468,15 @@ impl Default for Queue {
 pub struct Mailbox {
     /// Template with `%d` (domain), `%n` (local part), `%u` (full address).
     pub maildir: String,
+    /// Over quota: 452 4.2.2 (retry later) rather than 552 5.2.2.
+    pub quota_full_tempfail: bool,
 }
 
 impl Default for Mailbox {
     fn default() -> Self {
         Self {
             maildir: "mail/%d/%n/Maildir".into(),
+            quota_full_tempfail: false,
         }
     }
 }

@@ -21,7 +21,7 @@ mod verify;
 use std::net::IpAddr;
 use std::sync::Arc;
 
-use havre_store::{Store, StoreError, User};
+use havre_store::{QuotaUse, Store, StoreError, User};
 
 pub use address::{Address, AddressError};
 pub use resolve::{MAX_DEPTH, Resolution, Target};
@@ -128,12 +128,27 @@ impl Directory {
     }
 
     pub async fn resolve(&self, address: &Address) -> Result<Resolution, DirectoryError> {
-        resolve::Resolver {
+        Ok(self.resolve_for_delivery(address).await?.0)
+    }
+
+    /// [`Directory::resolve`], with the quota and use of each mailbox it
+    /// leads to whose user has a quota: read in the same lookups, so that
+    /// RCPT can refuse a full mailbox at no extra cost.
+    pub async fn resolve_for_delivery(
+        &self,
+        address: &Address,
+    ) -> Result<(Resolution, Vec<(String, QuotaUse)>), DirectoryError> {
+        let resolver = resolve::Resolver {
             store: &self.store,
             delimiter: &self.delimiter,
-        }
-        .resolve(address)
-        .await
+            quotas: Default::default(),
+        };
+        let resolution = resolver.resolve(address).await?;
+        let quotas = resolver
+            .quotas
+            .into_inner()
+            .unwrap_or_else(|e| e.into_inner());
+        Ok((resolution, quotas))
     }
 
     /// The aliases that lead `source` (an alias key, lower-case) back to

@@ -17,7 +17,7 @@
 use std::collections::HashSet;
 use std::sync::Arc;
 
-use havre_store::{AddressEntry, Store};
+use havre_store::{AddressEntry, QuotaUse, Store};
 
 use crate::DirectoryError;
 use crate::address::Address;
@@ -51,6 +51,9 @@ pub enum Resolution {
 pub(crate) struct Resolver<'a> {
     pub store: &'a Arc<dyn Store>,
     pub delimiter: &'a str,
+    /// The quotas of the mailboxes the expansion reached, read with their
+    /// entries (users without a quota are not listed).
+    pub quotas: std::sync::Mutex<Vec<(String, QuotaUse)>>,
 }
 
 impl Resolver<'_> {
@@ -112,6 +115,7 @@ impl Resolver<'_> {
                     // An alias naming itself keeps a copy in the user's own
                     // mailbox; without a user it is a loop and adds nothing.
                     if entry.user {
+                        self.note_quota(&key, entry.quota);
                         out.push(Target::Mailbox(key.clone()));
                     }
                     continue;
@@ -122,6 +126,7 @@ impl Resolver<'_> {
             return Ok(true);
         }
         if entry.user {
+            self.note_quota(&key, entry.quota);
             out.push(Target::Mailbox(key));
             return Ok(true);
         }
@@ -147,6 +152,13 @@ impl Resolver<'_> {
                 .await?;
         }
         Ok(true)
+    }
+
+    fn note_quota(&self, mailbox: &str, quota: Option<QuotaUse>) {
+        if let Some(quota) = quota {
+            let mut quotas = self.quotas.lock().unwrap_or_else(|e| e.into_inner());
+            quotas.push((mailbox.to_string(), quota));
+        }
     }
 
     async fn expand_target(

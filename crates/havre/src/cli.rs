@@ -519,6 +519,18 @@ pub enum UserCommand {
         #[command(flatten)]
         format: Format,
     },
+    /// Show what a user's mailboxes hold against her quota (doveadm quota get)
+    #[command(
+        long_about = "Prints the bytes the user's messages take (their RFC 822 sizes, as IMAP \
+        GETQUOTA counts them), her quota and the share used. A user over her quota gets new \
+        mail refused with 552 5.2.2 (or deferred with 452 4.2.2 when \
+        mailbox.quota_full_tempfail is set)."
+    )]
+    Quota {
+        email: String,
+        #[command(flatten)]
+        format: Format,
+    },
     /// Change a user's class, quota, password, or whether she may log in
     #[command(
         long_about = "Changes what the options name and leaves the rest. All changes are made \

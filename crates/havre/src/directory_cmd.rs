@@ -197,6 +197,22 @@ pub async fn user(explicit: Option<PathBuf>, command: UserCommand) -> anyhow::Re
                 format.json,
             )?;
         }
+        UserCommand::Quota { email, format } => {
+            let email = address(&email)?.key();
+            let user = store
+                .get_user(&email)
+                .await?
+                .ok_or_else(|| anyhow!("no user {email}"))?;
+            let used = store.quota_used(&email).await?;
+            output::print(
+                &ShownQuota {
+                    email,
+                    used,
+                    limit: user.quota,
+                },
+                format.json,
+            )?;
+        }
         UserCommand::Modify {
             email,
             class,
@@ -393,6 +409,31 @@ impl Report for ShownUser {
             chrono::DateTime::from_timestamp(self.created_ts, 0)
                 .map(|d| d.to_rfc3339())
                 .unwrap_or_default()
+        )
+    }
+}
+
+/// `user quota`: doveadm quota get's columns.
+#[derive(Serialize)]
+struct ShownQuota {
+    email: String,
+    /// Bytes.
+    used: u64,
+    /// Bytes; null is unlimited.
+    limit: Option<u64>,
+}
+
+impl Report for ShownQuota {
+    fn text(&self) -> String {
+        let share = match self.limit {
+            Some(limit) if limit > 0 => format!(" ({}%)", self.used * 100 / limit),
+            _ => String::new(),
+        };
+        format!(
+            "{}: {} used of {}{share}\n",
+            self.email,
+            havre_config::Size(self.used),
+            human_size(self.limit)
         )
     }
 }

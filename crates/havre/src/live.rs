@@ -244,6 +244,7 @@ fn smtp(
             idle_timeout: config.smtp.idle_timeout.0,
             min_free_space: config.queue.min_free_space.0,
             session_deadline: config.smtp.session_deadline.0,
+            quota_full_tempfail: config.mailbox.quota_full_tempfail,
         }),
         directory: shared.directory.clone(),
         queue: shared.queue.clone(),

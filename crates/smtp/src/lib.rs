@@ -83,6 +83,9 @@ pub struct SmtpSettings {
     /// The longest a session may last, however busy (a client dripping bytes
     /// beats the idle timeout forever).
     pub session_deadline: Duration,
+    /// A full mailbox defers (452 4.2.2) rather than refuses (552 5.2.2):
+    /// `mailbox.quota_full_tempfail`.
+    pub quota_full_tempfail: bool,
 }
 
 /// What sessions need from the rest of the node.

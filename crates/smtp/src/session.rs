@@ -14,7 +14,7 @@ use havre_directory::{Address, Resolution, Target};
 use havre_guard::{Offence, Service};
 use havre_mailbox::{DeliveryOutcome, DeliveryRequest, MessageSource};
 use havre_queue::{QueueError, SpoolFile, new_queue_id};
-use havre_store::{QueueEntry, QueueRecipient, RecipientStatus};
+use havre_store::{QueueEntry, QueueRecipient, QuotaUse, RecipientStatus};
 use smtp_proto::{MAIL_SMTPUTF8, Request};
 
 use crate::data::{self, BodySink};
@@ -36,6 +36,9 @@ struct Transaction {
     added: AddedHeaders,
     /// As accepted at RCPT, with what they resolved to (used by LMTP).
     recipients: Vec<(String, Vec<Target>)>,
+    /// The quotas of the mailboxes they lead to, as read at RCPT (LMTP
+    /// checks the message against them before each copy).
+    quotas: Vec<(String, QuotaUse)>,
     /// An open BDAT body, between chunks.
     bdat: Option<BodyWriter>,
     /// A BDAT chunk was refused: the rest are consumed and refused too.
@@ -840,6 +843,7 @@ impl Session {
             size: size as u64,
             added,
             recipients: Vec::new(),
+            quotas: Vec::new(),
             bdat: None,
             bdat_failed: false,
         });
@@ -942,7 +946,14 @@ impl Session {
                 return reply;
             }
         };
-        let reply = match self.services.directory.resolve(&parsed).await {
+        let resolved = self.services.directory.resolve_for_delivery(&parsed).await;
+        let resolved = resolved.map(|(resolution, quotas)| {
+            if let Some(tx) = self.tx.as_mut() {
+                tx.quotas.extend(quotas);
+            }
+            resolution
+        });
+        let reply = match resolved {
             Err(err) => {
                 tracing::error!(target: "smtp", "directory lookup of {address} failed: {err}");
                 Reply::new(
@@ -981,6 +992,8 @@ impl Session {
                     && !targets.iter().any(|t| matches!(t, Target::Mailbox(_)))
                 {
                     Reply::new(550, "5.1.1", format!("<{address}>: not a local mailbox"))
+                } else if let Some(full) = self.full_mailbox(&targets) {
+                    full
                 } else {
                     if let Some(refusal) = self.check_recipient(&address).await {
                         return refusal;
@@ -994,6 +1007,29 @@ impl Session {
         };
         self.noqueue(&reply, &address);
         reply
+    }
+
+    /// A recipient that is one mailbox, already full (or too full for the
+    /// size MAIL announced), is refused at RCPT, as Dovecot's LMTP does; an
+    /// alias to several goes on (the relay tells about the full ones).
+    fn full_mailbox(&self, targets: &[Target]) -> Option<Reply> {
+        let tx = self.tx.as_ref()?;
+        let [Target::Mailbox(mailbox)] = targets else {
+            return None;
+        };
+        let (_, quota) = tx.quotas.iter().rev().find(|(m, _)| m == mailbox)?;
+        let full = quota.used >= quota.limit || (tx.size > 0 && quota.exceeded_by(tx.size));
+        full.then(|| self.over_quota(mailbox))
+    }
+
+    /// Dovecot's words for a full mailbox, permanent or not as configured.
+    fn over_quota(&self, mailbox: &str) -> Reply {
+        let text = format!("<{mailbox}>: Mailbox is full (quota exceeded)");
+        if self.services.settings.quota_full_tempfail {
+            Reply::new(452, "4.2.2", text)
+        } else {
+            Reply::new(552, "5.2.2", text)
+        }
     }
 
     /// 250 to a RCPT; a local caller hears what its address was completed to.
@@ -1375,10 +1411,17 @@ impl Session {
         let mut replies = Vec::new();
         for (rcpt, targets) in &tx.recipients {
             let mut failures = Vec::new();
+            let mut full = Vec::new();
             for target in targets {
                 let Target::Mailbox(mailbox) = target else {
                     continue;
                 };
+                let quota = tx.quotas.iter().rev().find(|(m, _)| m == mailbox);
+                if quota.is_some_and(|(_, q)| q.exceeded_by(body.size)) {
+                    tracing::info!(target: "smtp", role = "lmtp", "{}: to=<{mailbox}>, orig_to=<{rcpt}>, relay=local, status=bounced (quota exceeded)", tx.id);
+                    full.push(mailbox.clone());
+                    continue;
+                }
                 let result = self
                     .services
                     .local
@@ -1401,7 +1444,9 @@ impl Session {
                     }
                 }
             }
-            replies.push(if failures.is_empty() {
+            replies.push(if let Some(mailbox) = full.first() {
+                self.over_quota(mailbox)
+            } else if failures.is_empty() {
                 Reply::new(250, "2.0.0", format!("<{rcpt}> {} Saved", tx.id))
             } else {
                 Reply::new(
@@ -1722,6 +1767,7 @@ mod tests {
                 idle_timeout: Duration::from_secs(5),
                 min_free_space: 0,
                 session_deadline: Duration::from_secs(60),
+                quota_full_tempfail: false,
             }),
             directory: Directory::new(store.clone(), "+"),
             queue: Arc::new(Queue::new(
