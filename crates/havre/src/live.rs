@@ -311,6 +311,7 @@ fn relay(config: &Config) -> RelaySettings {
         retry_max: config.queue.retry_max.0,
         max_lifetime: config.queue.max_lifetime.0,
         delay_warning: config.queue.delay_warning.0,
+        quota_full_tempfail: config.mailbox.quota_full_tempfail,
     }
 }
 

@@ -27,8 +27,8 @@ for r in rcpts:
         accepted += 1
 if accepted:
     s.sendall(b"DATA\r\n"); reply()
-    body = b"Subject: big\r\n\r\n" + b"x" * 78 + b"\r\n"
-    s.sendall(body * max(1, size // 80) + b".\r\n")
+    line = b"x" * 78 + b"\r\n"
+    s.sendall(b"Subject: big\r\n\r\n" + line * max(1, size // 80) + b".\r\n")
     for _ in range(accepted):
         reply()
 s.sendall(b"QUIT\r\n"); reply()
@@ -119,5 +119,67 @@ s.quit()
         smtp.contains("452 4.2.2 <carol@example.test>: Mailbox is full"),
         "{smtp}"
     );
+    assert!(node.messages("carol@example.test").is_empty());
+}
+
+#[test]
+fn a_delivery_that_takes_her_past_80_percent_brings_her_one_warning() {
+    let node = node_with_small_quota();
+    let port = node.lmtp_port.to_string();
+    // 17 KB of 20 KB: past 80%.
+    let sent = python_ok(LMTP_SEND, &[&port, "17000", "carol@example.test"]);
+    assert!(sent.contains("250 2.0.0 <carol@example.test>"), "{sent}");
+    let messages = node.wait_for_messages("carol@example.test", 2);
+    let warnings: Vec<&String> = messages
+        .iter()
+        .filter(|m| m.contains("Subject: Your mailbox is 80% full"))
+        .collect();
+    assert_eq!(warnings.len(), 1, "{messages:?}");
+    assert!(warnings[0].contains("Auto-Submitted: auto-generated"));
+    assert!(
+        warnings[0].starts_with("Return-Path: <>"),
+        "{}",
+        warnings[0]
+    );
+    // The next small message crosses nothing: no second warning.
+    python_ok(LMTP_SEND, &[&port, "100", "carol@example.test"]);
+    node.wait_for_messages("carol@example.test", 3);
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    let messages = node.messages("carol@example.test");
+    assert_eq!(
+        messages
+            .iter()
+            .filter(|m| m.contains("Subject: Your mailbox is"))
+            .count(),
+        1
+    );
+}
+
+#[test]
+fn a_message_the_mx_took_for_a_mailbox_it_does_not_fit_bounces_with_5_2_2() {
+    let node = node_with_small_quota();
+    // No SIZE announced: RCPT cannot tell, the relay finds it too big.
+    let sent = python_ok(
+        r#"
+import socket, sys
+s = socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=30)
+f = s.makefile("rb")
+def reply():
+    while True:
+        line = f.readline().decode().strip()
+        if line[3] == " ":
+            return line
+reply()
+for command in [b"EHLO client.test", b"MAIL FROM:<sender@example.test>", b"RCPT TO:<carol@example.test>", b"DATA"]:
+    s.sendall(command + b"\r\n")
+    print(reply())
+s.sendall(b"Subject: too big\r\n\r\n" + (b"z" * 78 + b"\r\n") * 400 + b".\r\n")
+print(reply())
+s.sendall(b"QUIT\r\n")
+"#,
+        &[&node.smtp_port.to_string()],
+    );
+    assert!(sent.contains("250 2.0.0 Ok: queued as"), "{sent}");
+    node.wait_for_log("dsn=5.2.2, status=bounced", 1);
     assert!(node.messages("carol@example.test").is_empty());
 }

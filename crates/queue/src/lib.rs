@@ -32,13 +32,17 @@
 pub mod fault;
 mod operator;
 mod quarantine;
+pub mod quota_warning;
 mod spool;
 
 use std::collections::HashSet;
 use std::sync::atomic::{AtomicU8, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
-use havre_store::{AttemptOutcome, DeliveredRow, FinishedAttempt, QueueEntry, Store, StoreError};
+use havre_store::{
+    AttemptOutcome, DeliveredRow, FinishedAttempt, QueueEntry, QueueRecipient, RecipientStatus,
+    Store, StoreError,
+};
 use tokio::sync::Notify;
 
 pub use havre_message::MessageSource;
@@ -258,6 +262,48 @@ impl Queue {
         }
         self.arrivals.notify_one();
         Ok(())
+    }
+
+    /// Queues a message made here, from the null sender to `to`: DSNs,
+    /// quota warnings. `protocol` names its kind in the record (`DSN`,
+    /// `local`); Postfix's cleanup line gives its Message-ID.
+    pub async fn enqueue_notice(
+        &self,
+        to: &str,
+        message: &[u8],
+        message_id: &str,
+        protocol: &str,
+    ) -> Result<String, QueueError> {
+        let id = new_queue_id();
+        tracing::info!(target: "queue", role = "cleanup", "{id}: message-id={message_id}");
+        let mut file = self.spool.create(&id).await?;
+        file.write(message).await?;
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_secs() as i64)
+            .unwrap_or(0);
+        let entry = QueueEntry {
+            id: id.clone(),
+            sender: String::new(),
+            size: message.len() as u64,
+            arrival: now,
+            client: "local".into(),
+            protocol: protocol.into(),
+            attempts: 0,
+            next_attempt: now,
+            hold: false,
+            hold_reason: None,
+            warned: false,
+            recipients: vec![QueueRecipient {
+                idx: 0,
+                address: to.to_string(),
+                orig: None,
+                status: RecipientStatus::Pending,
+                last_reply: None,
+            }],
+        };
+        self.enqueue(file, &entry).await?;
+        Ok(id)
     }
 
     /// Resolves when there is news since the last call (or at once if there

@@ -310,7 +310,8 @@ impl Relay {
         };
         let message_id = crate::dsn::message_id(&entry.id, now, reporting_mta);
         match self
-            .queue_notification(&entry.sender, &dsn, &message_id, now)
+            .queue
+            .enqueue_notice(&entry.sender, &dsn, &message_id, "DSN")
             .await
         {
             Ok(id) => {
@@ -322,40 +323,23 @@ impl Relay {
         }
     }
 
-    /// Queues a message from the null sender to `to` (DSNs).
-    pub(crate) async fn queue_notification(
+    /// The quota of `mailbox` and her use, when she has one (`own`: her
+    /// user record, when the recipient's lookup read it already).
+    async fn quota_of(
         &self,
-        to: &str,
-        message: &[u8],
-        message_id: &str,
-        now: i64,
-    ) -> Result<String, havre_queue::QueueError> {
-        let id = havre_queue::new_queue_id();
-        tracing::info!(target: "relay", role = "cleanup", "{id}: message-id={message_id}");
-        let mut file = self.queue.spool().create(&id).await?;
-        file.write(message).await?;
-        let entry = QueueEntry {
-            id: id.clone(),
-            sender: String::new(),
-            size: message.len() as u64,
-            arrival: now,
-            client: "local".into(),
-            protocol: "DSN".into(),
-            attempts: 0,
-            next_attempt: now,
-            hold: false,
-            hold_reason: None,
-            warned: false,
-            recipients: vec![QueueRecipient {
-                idx: 0,
-                address: to.to_string(),
-                orig: None,
-                status: RecipientStatus::Pending,
-                last_reply: None,
-            }],
+        mailbox: &str,
+        own: Option<&havre_store::User>,
+    ) -> Result<Option<havre_store::QuotaUse>, havre_store::StoreError> {
+        let store = self.directory.store();
+        let limit = match own {
+            Some(user) => user.quota,
+            None => store.get_user(mailbox).await?.and_then(|u| u.quota),
         };
-        self.queue.enqueue(file, &entry).await?;
-        Ok(id)
+        let Some(limit) = limit else {
+            return Ok(None);
+        };
+        let used = store.quota_used(mailbox).await?;
+        Ok(Some(havre_store::QuotaUse { limit, used }))
     }
 
     /// Seconds until the next attempt: retry_min doubled per attempt, capped.
@@ -394,10 +378,14 @@ impl Relay {
         // Recipients are expanded at enqueue: a local user's address is a
         // mailbox already (re-expanding it would follow a self-copy alias
         // again). Older records and addresses aliased since resolve as usual.
-        let is_user = matches!(
-            self.directory.store().get_user(&address.key()).await,
-            Ok(Some(_))
-        );
+        let own_user = self
+            .directory
+            .store()
+            .get_user(&address.key())
+            .await
+            .ok()
+            .flatten();
+        let is_user = own_user.is_some();
         let resolved = if is_user {
             Ok(Resolution::Deliver(vec![Target::Mailbox(address.key())]))
         } else {
@@ -446,6 +434,26 @@ impl Relay {
         for target in targets {
             match target {
                 Target::Mailbox(mailbox) => {
+                    let own = own_user.as_ref().filter(|u| u.email == mailbox);
+                    let quota = match self.quota_of(&mailbox, own).await {
+                        Ok(quota) => quota,
+                        Err(err) => {
+                            progress.deferred.push(Note::new(
+                                "4.3.0",
+                                format!("{}quota unavailable: {err}", named(&mailbox)),
+                            ));
+                            continue;
+                        }
+                    };
+                    if quota.is_some_and(|q| q.exceeded_by(entry.size)) {
+                        let full = format!("{}mailbox is full (quota exceeded)", named(&mailbox));
+                        if self.settings().quota_full_tempfail {
+                            progress.deferred.push(Note::new("4.2.2", full));
+                        } else {
+                            progress.failed.push(Note::new("5.2.2", full));
+                        }
+                        continue;
+                    }
                     let result = self
                         .local
                         .stage(DeliveryRequest {
@@ -460,6 +468,11 @@ impl Relay {
                         Ok(copy) => {
                             if !copy.fresh() {
                                 tracing::info!(target: "relay", role = "local", "{id}: to=<{mailbox}>, orig_to=<{}>, status=sent (already delivered by an earlier attempt)", rcpt.address);
+                            } else if let Some(quota) = quota {
+                                let hostname = self.local.mailboxes().hostname();
+                                self.queue
+                                    .warn_quota(&mailbox, quota, entry.size, hostname)
+                                    .await;
                             }
                             staged.push(copy);
                             mailboxes.push(mailbox);

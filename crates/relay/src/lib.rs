@@ -42,6 +42,8 @@ pub struct RelaySettings {
     pub max_lifetime: Duration,
     /// Zero: no delay warnings.
     pub delay_warning: Duration,
+    /// A full mailbox defers (4.2.2) rather than bounces (5.2.2).
+    pub quota_full_tempfail: bool,
 }
 
 pub struct Relay {

@@ -99,6 +99,7 @@ async fn run_until_empty(f: &Fixture) {
             retry_max: Duration::from_secs(1),
             max_lifetime: Duration::from_secs(3600),
             delay_warning: Duration::ZERO,
+            quota_full_tempfail: false,
         })
         .1,
         None,

@@ -1434,9 +1434,16 @@ impl Session {
                     })
                     .await;
                 match result {
-                    Ok(DeliveryOutcome::Delivered(_))
-                    | Ok(DeliveryOutcome::AlreadyDelivered(_)) => {
+                    Ok(outcome) => {
                         tracing::info!(target: "smtp", role = "lmtp", "{}: to=<{mailbox}>, orig_to=<{rcpt}>, relay=local, delay={:.2}, status=sent (delivered to maildir)", tx.id, started.elapsed().as_secs_f64());
+                        if let (DeliveryOutcome::Delivered(_), Some((_, quota))) = (outcome, quota)
+                        {
+                            let hostname = &self.services.settings.hostname;
+                            self.services
+                                .queue
+                                .warn_quota(mailbox, *quota, body.size, hostname)
+                                .await;
+                        }
                     }
                     Err(err) => {
                         tracing::warn!(target: "smtp", role = "lmtp", "{}: to=<{mailbox}>, orig_to=<{rcpt}>, relay=local, status=deferred ({err})", tx.id);
