@@ -185,7 +185,7 @@ fn havre_sieve_acts_as_pigeonhole_on_every_script_and_message_of_the_table() {
     for script in SCRIPTS {
         for (name, message) in MESSAGES {
             let theirs = pigeonhole(dir.path(), script, message);
-            kinds.extend(theirs.iter().map(|d| std::mem::discriminant(d)));
+            kinds.extend(theirs.iter().map(std::mem::discriminant));
             let ours = ours(script, message);
             if ours != theirs {
                 differences.push(format!(
