@@ -470,6 +470,8 @@ pub struct Mailbox {
     pub maildir: String,
     /// Over quota: 452 4.2.2 (retry later) rather than 552 5.2.2.
     pub quota_full_tempfail: bool,
+    /// The quota of a user without one of her own, by class.
+    pub class_quotas: std::collections::BTreeMap<String, Size>,
 }
 
 impl Default for Mailbox {
@@ -477,6 +479,7 @@ impl Default for Mailbox {
         Self {
             maildir: "mail/%d/%n/Maildir".into(),
             quota_full_tempfail: false,
+            class_quotas: std::collections::BTreeMap::new(),
         }
     }
 }

@@ -503,7 +503,7 @@ pub enum UserCommand {
         /// Class of the user (student, staff, or any name policies use)
         #[arg(long, default_value = "default")]
         class: String,
-        /// Mailbox quota, e.g. 2G, 500M ("0" or none for unlimited)
+        /// Mailbox quota, e.g. 2G, 500M; "unlimited" (or 0); without it, her class's (mailbox.class_quotas), else unlimited
         #[arg(long, value_name = "SIZE")]
         quota: Option<String>,
     },
@@ -546,7 +546,7 @@ pub enum UserCommand {
         /// New class (student, staff, or any name policies use)
         #[arg(long)]
         class: Option<String>,
-        /// New mailbox quota, e.g. 2G, 500M ("0" or "unlimited" for none)
+        /// New mailbox quota, e.g. 2G, 500M; "unlimited" (or 0); "default" for her class's
         #[arg(long, value_name = "SIZE")]
         quota: Option<String>,
         /// New password, read from the first line of standard input

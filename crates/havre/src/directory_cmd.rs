@@ -72,13 +72,16 @@ fn alias_key(text: &str) -> anyhow::Result<String> {
     }
 }
 
+/// `--quota`: a size, "unlimited" (0: whatever the class), or "default"
+/// (none of her own: her class's, `mailbox.class_quotas`).
 fn parse_quota(text: Option<&str>) -> anyhow::Result<Option<u64>> {
     match text {
-        None | Some("0") | Some("unlimited") | Some("none") => Ok(None),
+        None | Some("default") => Ok(None),
+        Some("0") | Some("unlimited") | Some("none") => Ok(Some(0)),
         Some(text) => {
             let size: havre_config::Size =
                 text.parse().map_err(|e| anyhow!("--quota {text:?}: {e}"))?;
-            Ok((size.0 > 0).then_some(size.0))
+            Ok(Some(size.0))
         }
     }
 }

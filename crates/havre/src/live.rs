@@ -172,6 +172,13 @@ impl Live {
         self.shared
             .junk_lessons
             .set_enabled(config.spam.learn_from_junk);
+        let store = self.shared.queue.store().clone();
+        let quotas = crate::serve::class_quotas(config);
+        tokio::spawn(async move {
+            if let Err(err) = store.set_class_quotas(&quotas).await {
+                tracing::error!(target: "serve", "class quotas not updated: {err}");
+            }
+        });
         let before = self.outbound.borrow().clone();
         let signers = match material.signers {
             Some(signers) => Arc::new(signers),

@@ -272,6 +272,7 @@ async fn shared(loaded: &LoadedConfig) -> anyhow::Result<Shared> {
         tracing::warn!(target: "serve", "fault point armed: {spec} (HAVRE_FAULT): this process will kill itself there");
     }
     let store = locate::open_store(loaded).await?;
+    store.set_class_quotas(&class_quotas(config)).await?;
     let spool_dir = loaded.data_dir().join("queue");
     let spool = Spool::open(&spool_dir)?;
     let queue = Arc::new(Queue::new(store.clone(), spool));
@@ -409,4 +410,14 @@ async fn wait_for_signal() {
             let _ = tokio::signal::ctrl_c().await;
         }
     }
+}
+
+/// `mailbox.class_quotas` as the store keeps them.
+pub(crate) fn class_quotas(config: &havre_config::Config) -> Vec<(String, u64)> {
+    config
+        .mailbox
+        .class_quotas
+        .iter()
+        .map(|(class, size)| (class.clone(), size.0))
+        .collect()
 }

@@ -183,3 +183,37 @@ s.sendall(b"QUIT\r\n")
     node.wait_for_log("dsn=5.2.2, status=bounced", 1);
     assert!(node.messages("carol@example.test").is_empty());
 }
+
+#[test]
+fn a_student_without_a_quota_of_her_own_has_her_classs_and_unlimited_exempts_one() {
+    let mut node = Havre::init(env!("CARGO_BIN_EXE_havre"));
+    node.set(
+        "mailbox.class_quotas",
+        r#"{ student = "1K", staff = "1G" }"#,
+    );
+    node.cli_ok(&["user", "add", "dan@example.test", "--class", "student"]);
+    node.cli_ok(&[
+        "user",
+        "add",
+        "eve@example.test",
+        "--class",
+        "student",
+        "--quota",
+        "unlimited",
+    ]);
+    node.start();
+    let port = node.lmtp_port.to_string();
+    let sent = python_ok(
+        LMTP_SEND,
+        &[&port, "4000", "dan@example.test", "eve@example.test"],
+    );
+    assert!(
+        sent.contains("552 5.2.2 <dan@example.test>: Mailbox is full"),
+        "{sent}"
+    );
+    assert!(sent.contains("250 2.0.0 <eve@example.test>"), "{sent}");
+    let dan = node.cli_ok(&["user", "quota", "dan@example.test"]);
+    assert!(dan.contains(" used of 1K"), "{dan}");
+    let eve = node.cli_ok(&["user", "quota", "eve@example.test"]);
+    assert!(eve.contains(" used of unlimited"), "{eve}");
+}

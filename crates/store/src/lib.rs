@@ -45,7 +45,7 @@ pub use sieve::*;
 pub use sqlite::SqliteStore;
 
 /// The schema version this code writes (the last migration).
-pub const SCHEMA_VERSION: i64 = 14;
+pub const SCHEMA_VERSION: i64 = 15;
 
 use async_trait::async_trait;
 
@@ -123,6 +123,9 @@ pub trait Store: MailStore + BayesStore + SearchStore + SieveStore + Send + Sync
     /// false when there is no such user.
     async fn modify_user(&self, email: &str, changes: &UserChanges) -> Result<bool>;
     async fn remove_user(&self, email: &str) -> Result<bool>;
+    /// Replaces the default quota of each class (bytes): a user whose own
+    /// quota is `None` has her class's; `Some(0)` is unlimited.
+    async fn set_class_quotas(&self, quotas: &[(String, u64)]) -> Result<()>;
 
     // Aliases: one address (or `@domain` for a catch-all) to many targets.
     async fn add_alias(&self, address: &str, targets: &[String]) -> Result<()>;

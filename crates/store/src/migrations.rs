@@ -299,4 +299,17 @@ CREATE TRIGGER messages_bytes_out AFTER DELETE ON messages BEGIN
 END;
 "#,
     },
+    Migration {
+        version: 15,
+        name: "class quotas",
+        // The default quota of each class (`mailbox.class_quotas`, written
+        // by serve from its configuration): a user without a quota of her
+        // own has her class's. Her own 0 means unlimited, whatever her class.
+        sql: r#"
+CREATE TABLE class_quotas (
+    class TEXT PRIMARY KEY,
+    quota INTEGER NOT NULL
+);
+"#,
+    },
 ];

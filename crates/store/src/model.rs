@@ -12,7 +12,8 @@ pub struct NewUser {
     pub email: String,
     pub password_hash: Option<String>,
     pub class: String,
-    /// Bytes; `None` is unlimited.
+    /// Bytes; `None`: her class's default (`set_class_quotas`), unlimited
+    /// without one; `Some(0)`: unlimited whatever her class.
     pub quota: Option<u64>,
 }
 
@@ -21,6 +22,8 @@ pub struct User {
     pub email: String,
     pub password_hash: Option<String>,
     pub class: String,
+    /// The quota that applies, in bytes: her own or her class's; `None`
+    /// is unlimited.
     pub quota: Option<u64>,
     pub created_at: i64,
     /// Cannot log in; mail is still delivered (Dovecot's `nologin`).
@@ -31,7 +34,7 @@ pub struct User {
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct UserChanges {
     pub class: Option<String>,
-    /// `Some(None)` makes the quota unlimited.
+    /// `Some(None)`: her class's default again; `Some(Some(0))`: unlimited.
     pub quota: Option<Option<u64>>,
     pub disabled: Option<bool>,
     /// A new password hash.

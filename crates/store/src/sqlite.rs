@@ -252,6 +252,15 @@ async fn writer_is_reusable(conn: &mut sqlx::SqliteConnection) -> sqlx::Result<b
     Ok(true)
 }
 
+/// A user's quota as it applies: her own, her class's when she has none
+/// (`class_quotas`), none when hers is 0 (unlimited whatever her class).
+macro_rules! effective_quota {
+    () => {
+        "CASE WHEN quota = 0 THEN NULL ELSE COALESCE(quota, \
+         (SELECT c.quota FROM class_quotas c WHERE c.class = users.class)) END AS quota"
+    };
+}
+
 fn user_from_row(row: &SqliteRow) -> std::result::Result<User, sqlx::Error> {
     Ok(User {
         email: row.try_get("email")?,
@@ -422,9 +431,11 @@ impl Store for SqliteStore {
     }
 
     async fn get_user(&self, email: &str) -> Result<Option<User>> {
-        let row = sqlx::query(
-            "SELECT email, password_hash, class, quota, created_at, disabled FROM users WHERE email = ?",
-        )
+        let row = sqlx::query(concat!(
+            "SELECT email, password_hash, class, ",
+            effective_quota!(),
+            ", created_at, disabled FROM users WHERE email = ?"
+        ))
         .bind(email)
         .fetch_optional(&mut *self.read().await?)
         .await?;
@@ -434,19 +445,21 @@ impl Store for SqliteStore {
     async fn list_users(&self, domain: Option<&str>) -> Result<Vec<User>> {
         let rows = match domain {
             Some(d) => {
-                sqlx::query(
-                    "SELECT email, password_hash, class, quota, created_at, disabled FROM users
-                     WHERE domain = ? ORDER BY email",
-                )
+                sqlx::query(concat!(
+                    "SELECT email, password_hash, class, ",
+                    effective_quota!(),
+                    ", created_at, disabled FROM users WHERE domain = ? ORDER BY email"
+                ))
                 .bind(d)
                 .fetch_all(&mut *self.read().await?)
                 .await?
             }
             None => {
-                sqlx::query(
-                    "SELECT email, password_hash, class, quota, created_at, disabled FROM users
-                     ORDER BY domain, email",
-                )
+                sqlx::query(concat!(
+                    "SELECT email, password_hash, class, ",
+                    effective_quota!(),
+                    ", created_at, disabled FROM users ORDER BY domain, email"
+                ))
                 .fetch_all(&mut *self.read().await?)
                 .await?
             }
@@ -508,6 +521,21 @@ impl Store for SqliteStore {
         }
         self.commit(tx).await?;
         Ok(true)
+    }
+
+    async fn set_class_quotas(&self, quotas: &[(String, u64)]) -> Result<()> {
+        let mut tx = self.begin().await?;
+        sqlx::query("DELETE FROM class_quotas")
+            .execute(&mut *tx)
+            .await?;
+        for (class, quota) in quotas {
+            sqlx::query("INSERT INTO class_quotas (class, quota) VALUES (?, ?)")
+                .bind(class)
+                .bind(*quota as i64)
+                .execute(&mut *tx)
+                .await?;
+        }
+        self.commit(tx).await
     }
 
     async fn remove_user(&self, email: &str) -> Result<bool> {
@@ -585,19 +613,20 @@ impl Store for SqliteStore {
     }
 
     async fn address_entry(&self, address: &str, domain: &str) -> Result<AddressEntry> {
-        // A user's row carries her quota and its use (NULL: no quota).
-        let rows: Vec<(i64, String, Option<i64>, Option<i64>)> = sqlx::query_as(
+        // A user's row carries her quota and its use (NULL: no quota; the
+        // use is summed only for a user who has one).
+        let rows: Vec<(i64, String, Option<i64>, Option<i64>)> = sqlx::query_as(concat!(
             "SELECT kind, value, quota, used FROM (
                  SELECT 0 AS kind, target AS value, position, NULL AS quota, NULL AS used
                      FROM aliases WHERE address = ?1
-                 UNION ALL SELECT 1, email, 0, quota,
-                     (SELECT COALESCE(SUM(bytes), 0) FROM mailboxes WHERE user = ?1)
-                     FROM users WHERE email = ?1 AND quota IS NOT NULL
-                 UNION ALL SELECT 1, email, 0, NULL, NULL
-                     FROM users WHERE email = ?1 AND quota IS NULL
+                 UNION ALL SELECT 1, email, 0, quota, CASE WHEN quota IS NULL THEN NULL ELSE
+                     (SELECT COALESCE(SUM(bytes), 0) FROM mailboxes WHERE user = ?1) END
+                     FROM (SELECT email, ",
+            effective_quota!(),
+            " FROM users WHERE email = ?1)
                  UNION ALL SELECT 2, name, 0, NULL, NULL FROM domains WHERE name = ?2)
-             ORDER BY kind, position",
-        )
+             ORDER BY kind, position"
+        ))
         .bind(address)
         .bind(domain)
         .fetch_all(&mut *self.read().await?)

@@ -77,3 +77,59 @@ async fn a_user_without_a_quota_has_none_in_her_entry() {
     assert!(entry.user);
     assert_eq!(entry.quota, None);
 }
+
+#[tokio::test]
+async fn a_user_without_a_quota_of_her_own_has_her_classs_and_0_is_unlimited() {
+    let store = common::store_with_users(&[]).await;
+    let student = |email: &str, quota| NewUser {
+        class: "student".into(),
+        quota,
+        ..common::user(email)
+    };
+    store
+        .add_user(&student("dan@example.test", None))
+        .await
+        .unwrap();
+    store
+        .add_user(&student("eve@example.test", Some(0)))
+        .await
+        .unwrap();
+    store
+        .add_user(&student("fay@example.test", Some(5_000)))
+        .await
+        .unwrap();
+    let quota = |email: &'static str| {
+        let store = &store;
+        async move { store.get_user(email).await.unwrap().unwrap().quota }
+    };
+    assert_eq!(quota("dan@example.test").await, None, "no class quotas yet");
+    store
+        .set_class_quotas(&[("student".into(), 1_000), ("staff".into(), 9_000)])
+        .await
+        .unwrap();
+    assert_eq!(quota("dan@example.test").await, Some(1_000));
+    assert_eq!(quota("eve@example.test").await, None, "exempt");
+    assert_eq!(quota("fay@example.test").await, Some(5_000), "her own");
+    let entry = store
+        .address_entry("dan@example.test", "example.test")
+        .await
+        .unwrap();
+    assert_eq!(
+        entry.quota,
+        Some(QuotaUse {
+            limit: 1_000,
+            used: 0
+        })
+    );
+    let exempt = store
+        .address_entry("eve@example.test", "example.test")
+        .await
+        .unwrap();
+    assert_eq!(exempt.quota, None);
+    // Replaced whole: a class left out has no default any more.
+    store
+        .set_class_quotas(&[("staff".into(), 9_000)])
+        .await
+        .unwrap();
+    assert_eq!(quota("dan@example.test").await, None);
+}
