@@ -318,14 +318,14 @@ pub static KEY_DOCS: &[(&str, &str)] = &[
          relative to server.data_dir.",
     ),
     (
-        "mailbox.class_quotas",
-        "Default quota by user class, e.g. { student = \"1G\", staff = \"10G\" }: a user added without \
-         --quota has her class's (\"havre user modify --quota unlimited\" exempts one user).",
-    ),
-    (
         "mailbox.quota_full_tempfail",
         "A message for a user over her quota is deferred (452 4.2.2, the sender retries) instead of \
          refused (552 5.2.2); Dovecot's quota_full_tempfail.",
+    ),
+    (
+        "mailbox.class_quotas",
+        "Default quota by user class, e.g. { student = \"1G\", staff = \"10G\" }: a user added without \
+         --quota has her class's (\"havre user modify --quota unlimited\" exempts one user).",
     ),
     (
         "sendmail",
