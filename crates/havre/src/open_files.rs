@@ -67,6 +67,13 @@ pub fn caps(config: &Config, limit: u64) -> (Vec<(Role, Caps)>, bool) {
                 per_ip: config.pop3.max_connections_per_ip,
             },
         ),
+        (
+            Role::ManageSieve,
+            Caps {
+                total: config.managesieve.max_connections,
+                per_ip: config.managesieve.max_connections_per_ip,
+            },
+        ),
     ];
     let enabled: Vec<(Role, Caps)> = wanted
         .into_iter()

@@ -17,7 +17,7 @@ use havre_store::{SieveDeleted, SieveRenamed};
 
 use crate::ManageSieveServices;
 use crate::proto::{
-    self, Code, Command, Framed, Framer, Status, literal, name_problem, parse_command,
+    Code, Command, Framed, Framer, Status, literal, name_problem, parse_command,
     parse_sasl_response, response, string,
 };
 

@@ -10,6 +10,7 @@ use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader, DuplexS
 
 use super::*;
 use crate::ManageSieveSettings;
+use crate::proto;
 
 const USER: &str = "alice@example.test";
 const PASSWORD: &str = "correct horse";
