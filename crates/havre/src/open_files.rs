@@ -115,7 +115,7 @@ mod tests {
         assert!(!lowered);
         let imap = caps.iter().find(|(r, _)| *r == Role::Imap).unwrap().1;
         assert_eq!(imap.total, 1000);
-        assert_eq!(caps.len(), 5, "every listening role, the relay has none");
+        assert_eq!(caps.len(), 6, "every listening role, the relay has none");
     }
 
     #[test]
