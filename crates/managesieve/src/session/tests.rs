@@ -347,3 +347,23 @@ async fn garbage_gets_no_then_bye_never_a_panic() {
     let answer = c.command("AUTHENTICATE \"PLAIN\" {100000+}\r\n").await;
     assert!(answer.starts_with("BYE "), "{answer}");
 }
+
+#[tokio::test]
+async fn a_client_that_does_not_log_in_in_time_is_told_and_closed() {
+    let mut s = settings();
+    s.login_timeout = Duration::from_millis(300);
+    let (mut c, _store, _dir) = start(s, false).await;
+    let bye = c.response().await;
+    assert_eq!(bye, "BYE \"Disconnected for inactivity.\"\r\n");
+    assert_eq!(c.response().await, "<closed>");
+}
+
+#[tokio::test]
+async fn a_line_too_long_is_refused_and_the_session_goes_on() {
+    let (mut c, _store, _dir) = start(settings(), false).await;
+    let long = format!("NOOP \"{}\"\r\n", "x".repeat(9000));
+    assert_eq!(c.command(&long).await, "NO \"Line too long.\"\r\n");
+    let answer = c.command("STARTTLS\r\n").await;
+    assert_eq!(answer, "NO \"TLS support isn't enabled.\"\r\n");
+    assert!(c.command("NOOP\r\n").await.starts_with("OK"));
+}
