@@ -1,6 +1,6 @@
 //! ManageSieve (RFC 5804) on a running node, driven by real clients: a
-//! small one in Python's standard library (every byte visible) and
-//! Debian's `sieve-connect` (the test command installs it). Scripts go in
+//! small one in Python's standard library (every byte visible), Debian's
+//! `sieve-connect` and Python's sievelib (the test command installs both). Scripts go in
 //! over STARTTLS, are checked by the Sieve compiler, listed, fetched and
 //! activated; wrong passwords are counted by the guard as IMAP's are.
 
@@ -330,4 +330,66 @@ fn sieve_connect_uploads_activates_lists_and_downloads_a_script() {
         ],
     );
     assert_eq!(std::fs::read_to_string(&back).unwrap(), VACATION);
+}
+
+/// Python's sievelib (Debian's python3-sievelib, for the system's python3:
+/// the test command installs it), as webmails' Python back ends use it.
+const SIEVELIB: &str = r#"
+import sys
+from sievelib.managesieve import Client
+script = sys.argv[2].replace("\\r\\n", "\r\n")
+c = Client("127.0.0.1", int(sys.argv[1]))
+assert c.connect("alice@example.test", "secret", starttls=True, authmech="PLAIN"), c.errmsg
+caps = c.get_sieve_capabilities()
+print("vacation" in caps, "fileinto" in caps)
+print("havespace", c.havespace("vacation", len(script)))
+print("put", c.putscript("vacation", script))
+print("active", c.setactive("vacation"))
+print("list", c.listscripts())
+# sievelib gives the lines back joined by LF, without the last one.
+print("get", c.getscript("vacation") == script.replace("\r\n", "\n").rstrip("\n"))
+print("delete", c.deletescript("vacation"), c.errcode)
+print("check", c.checkscript("keep"))
+c.logout()
+"#;
+
+#[test]
+fn sievelib_uploads_activates_lists_and_fetches_a_script() {
+    let node = node();
+    let mut child = Command::new("/usr/bin/python3")
+        .args([
+            "-",
+            &node.managesieve_port.to_string(),
+            &VACATION.replace("\r\n", "\\r\\n"),
+        ])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("the system's python3 (with python3-sievelib; the test command installs it)");
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(SIEVELIB.as_bytes())
+        .expect("script");
+    let out = child.wait_with_output().expect("python3 output");
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(out.status.success(), "sievelib failed:\n{text}");
+    assert_eq!(
+        text,
+        "True True\n\
+         havespace True\n\
+         put True\n\
+         active True\n\
+         list ('vacation', [])\n\
+         get True\n\
+         delete False b'ACTIVE'\n\
+         check False\n",
+        "{text}"
+    );
 }
