@@ -393,3 +393,40 @@ fn sievelib_uploads_activates_lists_and_fetches_a_script() {
         "{text}"
     );
 }
+
+#[test]
+fn who_lists_a_managesieve_session_and_kick_closes_it() {
+    let node = node();
+    let script = format!(
+        "{CLIENT}\ns = Sieve(); s.response(); s.starttls()\n\
+         assert s.plain('alice@example.test', 'secret').startswith('OK')\n\
+         print('logged in', flush=True)\n\
+         print(s.response().strip(), flush=True)\n\
+         print(s.line(), flush=True)\n"
+    );
+    let mut child = Command::new("python3")
+        .args(["-c", &script, &node.managesieve_port.to_string()])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("python3");
+    let mut lines = std::io::BufReader::new(child.stdout.take().expect("stdout"));
+    let mut line = String::new();
+    std::io::BufRead::read_line(&mut lines, &mut line).expect("client output");
+    assert_eq!(line, "logged in\n");
+    let who = node.cli_ok(&["who", "--json"]);
+    assert!(who.contains("\"protocol\": \"managesieve\""), "{who}");
+    assert_eq!(
+        node.cli_ok(&["kick", "alice@example.test"]),
+        "alice@example.test: 1 session(s) closed\n"
+    );
+    let mut rest = String::new();
+    std::io::Read::read_to_string(&mut lines, &mut rest).expect("client output");
+    let _ = child.wait();
+    assert_eq!(
+        rest,
+        "BYE \"Disconnected by the administrator.\"\n<closed>\n",
+        "{}",
+        node.log()
+    );
+}
