@@ -361,12 +361,14 @@ impl Session {
                     return Ok(Flow::StartTls);
                 }
             }
+            // Boxed: a session waiting for its next command keeps only
+            // that wait, not the biggest state of a login or a store call.
             Command::Authenticate { mechanism, initial } => {
-                let answer = self.authenticate(conn, &mechanism, initial).await?;
+                let answer = Box::pin(self.authenticate(conn, &mechanism, initial)).await?;
                 self.reply(conn, &answer);
             }
             command => {
-                let answer = self.scripts(command).await;
+                let answer = Box::pin(self.scripts(command)).await;
                 self.reply(conn, &answer);
             }
         }
