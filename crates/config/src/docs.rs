@@ -30,7 +30,7 @@ pub static KEY_DOCS: &[(&str, &str)] = &[
     ),
     (
         "server.roles",
-        "Roles this node runs; known: mx, submission, relay, lmtp, imap, pop3.",
+        "Roles this node runs; known: mx, submission, relay, lmtp, imap, pop3, managesieve.",
     ),
     (
         "server.node_id",
@@ -179,6 +179,43 @@ pub static KEY_DOCS: &[(&str, &str)] = &[
     (
         "pop3.max_connections_per_ip",
         "Concurrent POP3 connections from one client address (-ERR [SYS/TEMP] beyond).",
+    ),
+    (
+        "managesieve",
+        "The managesieve role: users upload, check, list and activate their Sieve scripts (RFC 5804), as \
+         with Dovecot's Pigeonhole; logins only after STARTTLS, with IMAP's protection.",
+    ),
+    (
+        "managesieve.listen",
+        "ManageSieve listeners, STARTTLS offered (address:port list; 4190 by convention).",
+    ),
+    (
+        "managesieve.idle_timeout",
+        "Clients silent this long are disconnected (BYE).",
+    ),
+    (
+        "managesieve.max_script_size",
+        "Largest script a user may upload (Dovecot's sieve_max_script_size): beyond, PUTSCRIPT and \
+         HAVESPACE answer NO (QUOTA/MAXSIZE). At most 1M.",
+    ),
+    (
+        "managesieve.max_scripts",
+        "Scripts one user may keep (Dovecot's sieve_quota_max_scripts): beyond, NO (QUOTA/MAXSCRIPTS). \
+         0 = no limit.",
+    ),
+    (
+        "managesieve.quota",
+        "Size of all of a user's scripts together (Dovecot's sieve_quota_max_storage): beyond, NO (QUOTA). \
+         0 = no limit.",
+    ),
+    (
+        "managesieve.max_connections",
+        "Concurrent ManageSieve connections in all; beyond, BYE (TRYLATER). Lowered at start if the \
+         open-file limit cannot hold every role's.",
+    ),
+    (
+        "managesieve.max_connections_per_ip",
+        "Concurrent ManageSieve connections from one client address (BYE (TRYLATER) beyond).",
     ),
     (
         "auth",

@@ -26,6 +26,7 @@ pub struct Config {
     pub lmtp: Lmtp,
     pub imap: Imap,
     pub pop3: Pop3,
+    pub managesieve: ManageSieve,
     pub auth: Auth,
     pub smtp: Smtp,
     pub relay: Relay,
@@ -78,6 +79,7 @@ impl Default for Server {
                 Role::Lmtp,
                 Role::Imap,
                 Role::Pop3,
+                Role::ManageSieve,
             ],
             node_id: 0,
             shutdown_grace: Duration::from_secs(30),
@@ -311,6 +313,38 @@ impl Default for Pop3 {
     }
 }
 
+/// `[managesieve]`: users' Sieve scripts over ManageSieve (RFC 5804).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ManageSieve {
+    #[serde(deserialize_with = "listen_addrs")]
+    pub listen: Vec<SocketAddr>,
+    pub idle_timeout: Duration,
+    /// Largest script (Dovecot's `sieve_max_script_size`).
+    pub max_script_size: Size,
+    /// Scripts per user; 0: no limit (`sieve_quota_max_scripts`).
+    pub max_scripts: u32,
+    /// All of a user's scripts together; 0: no limit
+    /// (`sieve_quota_max_storage`).
+    pub quota: Size,
+    pub max_connections: u32,
+    pub max_connections_per_ip: u32,
+}
+
+impl Default for ManageSieve {
+    fn default() -> Self {
+        Self {
+            listen: vec![SocketAddr::from(([0, 0, 0, 0], 4190))],
+            idle_timeout: Duration::from_secs(10 * 60),
+            max_script_size: Size(1 << 20),
+            max_scripts: 100,
+            quota: Size(10 << 20),
+            max_connections: 1000,
+            max_connections_per_ip: 20,
+        }
+    }
+}
+
 /// `[auth]`: password verification of IMAP, POP3 and submission logins.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -524,17 +558,20 @@ pub enum Role {
     Imap,
     /// The mailbox tier: POP3 (110 STLS, 995 TLS).
     Pop3,
+    /// The mailbox tier: users' Sieve scripts over ManageSieve (4190 STARTTLS).
+    ManageSieve,
 }
 
 impl Role {
     /// Every known role, in documentation order.
-    pub const ALL: [Self; 6] = [
+    pub const ALL: [Self; 7] = [
         Self::Mx,
         Self::Submission,
         Self::Relay,
         Self::Lmtp,
         Self::Imap,
         Self::Pop3,
+        Self::ManageSieve,
     ];
 
     /// The spelling in `havre.toml`.
@@ -546,6 +583,7 @@ impl Role {
             Self::Lmtp => "lmtp",
             Self::Imap => "imap",
             Self::Pop3 => "pop3",
+            Self::ManageSieve => "managesieve",
         }
     }
 }
@@ -583,7 +621,7 @@ impl Serialize for Role {
 impl<'de> Deserialize<'de> for Role {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         deserializer.deserialize_str(FromStrVisitor::<Self>::new(
-            "a role (mx, relay, lmtp, imap, pop3)",
+            "a role (mx, submission, relay, lmtp, imap, pop3, managesieve)",
         ))
     }
 }

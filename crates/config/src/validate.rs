@@ -48,7 +48,7 @@ pub(crate) fn problems(cfg: &Config) -> Vec<Problem> {
     if s.roles.is_empty() {
         out.push(problem(
             &["server", "roles"],
-            "must list at least one role (known: mx, submission, relay, lmtp, imap, pop3)",
+            "must list at least one role (known: mx, submission, relay, lmtp, imap, pop3, managesieve)",
         ));
     }
     for (i, role) in s.roles.iter().enumerate() {
@@ -90,7 +90,7 @@ pub(crate) fn problems(cfg: &Config) -> Vec<Problem> {
             ));
         }
     }
-    let listeners: [(Role, &'static [&'static str], Vec<std::net::SocketAddr>); 5] = [
+    let listeners: [(Role, &'static [&'static str], Vec<std::net::SocketAddr>); 6] = [
         (Role::Mx, &["mx", "listen"], cfg.mx.listen.clone()),
         (
             Role::Submission,
@@ -111,6 +111,11 @@ pub(crate) fn problems(cfg: &Config) -> Vec<Problem> {
             Role::Pop3,
             &["pop3", "listen"],
             [cfg.pop3.listen.clone(), cfg.pop3.tls_listen.clone()].concat(),
+        ),
+        (
+            Role::ManageSieve,
+            &["managesieve", "listen"],
+            cfg.managesieve.listen.clone(),
         ),
     ];
     for (role, key, addrs) in &listeners {
@@ -158,10 +163,38 @@ pub(crate) fn problems(cfg: &Config) -> Vec<Problem> {
             &["pop3", "max_connections_per_ip"],
             cfg.pop3.max_connections_per_ip,
         ),
+        (
+            &["managesieve", "max_connections"],
+            cfg.managesieve.max_connections,
+        ),
+        (
+            &["managesieve", "max_connections_per_ip"],
+            cfg.managesieve.max_connections_per_ip,
+        ),
     ] {
         if value == 0 {
             out.push(problem(key, "must be greater than 0"));
         }
+    }
+    if cfg.managesieve.max_script_size.0 == 0 {
+        out.push(problem(
+            &["managesieve", "max_script_size"],
+            "must be greater than 0",
+        ));
+    } else if cfg.managesieve.max_script_size.0 > 1 << 20 {
+        out.push(problem(
+            &["managesieve", "max_script_size"],
+            format!(
+                "must be at most 1M (the largest script the Sieve interpreter compiles), found {}",
+                cfg.managesieve.max_script_size
+            ),
+        ));
+    }
+    if cfg.managesieve.idle_timeout.0.is_zero() {
+        out.push(problem(
+            &["managesieve", "idle_timeout"],
+            "must be longer than 0s",
+        ));
     }
     if smtp.idle_timeout.0.is_zero() {
         out.push(problem(&["smtp", "idle_timeout"], "must be longer than 0s"));
@@ -216,7 +249,7 @@ pub(crate) fn problems(cfg: &Config) -> Vec<Problem> {
 /// address of the same family on one port): serve could bind only the first.
 fn shared_address(cfg: &Config) -> Option<Problem> {
     type Key = &'static [&'static str];
-    let sets: [(Role, Key, &[SocketAddr]); 8] = [
+    let sets: [(Role, Key, &[SocketAddr]); 9] = [
         (Role::Mx, &["mx", "listen"], &cfg.mx.listen),
         (
             Role::Submission,
@@ -233,6 +266,11 @@ fn shared_address(cfg: &Config) -> Option<Problem> {
         (Role::Imap, &["imap", "tls_listen"], &cfg.imap.tls_listen),
         (Role::Pop3, &["pop3", "listen"], &cfg.pop3.listen),
         (Role::Pop3, &["pop3", "tls_listen"], &cfg.pop3.tls_listen),
+        (
+            Role::ManageSieve,
+            &["managesieve", "listen"],
+            &cfg.managesieve.listen,
+        ),
     ];
     let enabled = sets
         .into_iter()

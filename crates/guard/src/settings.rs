@@ -13,16 +13,23 @@ pub enum Service {
     Smtp,
     Imap,
     Pop3,
+    ManageSieve,
 }
 
 impl Service {
-    pub const ALL: [Service; 3] = [Service::Smtp, Service::Imap, Service::Pop3];
+    pub const ALL: [Service; 4] = [
+        Service::Smtp,
+        Service::Imap,
+        Service::Pop3,
+        Service::ManageSieve,
+    ];
 
     pub fn as_str(self) -> &'static str {
         match self {
             Service::Smtp => "smtp",
             Service::Imap => "imap",
             Service::Pop3 => "pop3",
+            Service::ManageSieve => "managesieve",
         }
     }
 }
@@ -31,7 +38,7 @@ impl Service {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Offence {
     /// A wrong user or password (SMTP AUTH 535, IMAP NO
-    /// [AUTHENTICATIONFAILED], POP3 -ERR [AUTH]).
+    /// [AUTHENTICATIONFAILED], POP3 -ERR [AUTH], ManageSieve NO).
     FailedLogin(Service),
     /// A RCPT answered 550 5.1.1: no such user.
     UnknownRecipient,

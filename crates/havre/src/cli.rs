@@ -154,9 +154,9 @@ pub enum Command {
         #[command(flatten)]
         format: Format,
     },
-    /// List the IMAP and POP3 sessions of the running node (like doveadm who)
+    /// List the IMAP, POP3 and ManageSieve sessions of the running node (like doveadm who)
     #[command(
-        long_about = "Lists the logged-in IMAP and POP3 sessions of the running `havre serve`: \
+        long_about = "Lists the logged-in IMAP, POP3 and ManageSieve sessions of the running `havre serve`: \
         user, protocol, session number (what `doveadm who` shows as the pid), client address \
         and login time; with a USER, only hers. Asks serve through its control socket \
         (DATA_DIR/control.sock, reachable by root and server.user only)."
@@ -167,10 +167,10 @@ pub enum Command {
         #[command(flatten)]
         format: Format,
     },
-    /// Close every IMAP and POP3 session of a user on the running node (like doveadm kick)
+    /// Close every IMAP, POP3 and ManageSieve session of a user on the running node (like doveadm kick)
     #[command(
-        long_about = "Closes the IMAP and POP3 sessions of USER on the running `havre serve`: \
-        each gets `* BYE` / `-ERR` and ends, whatever it was doing (uncommitted POP3 \
+        long_about = "Closes the IMAP, POP3 and ManageSieve sessions of USER on the running `havre serve`: \
+        each gets `* BYE` / `-ERR` / `BYE` and ends, whatever it was doing (uncommitted POP3 \
         deletions are not applied). To keep her out, `havre user modify USER --disable` first \
         (it closes her sessions too)."
     )]

@@ -45,6 +45,7 @@ pub fn effective(started: &Config, new: &Config) -> Config {
     c.imap.tls_listen = started.imap.tls_listen.clone();
     c.pop3.listen = started.pop3.listen.clone();
     c.pop3.tls_listen = started.pop3.tls_listen.clone();
+    c.managesieve.listen = started.managesieve.listen.clone();
     for (now, then) in [
         (&mut c.smtp.max_connections, started.smtp.max_connections),
         (
@@ -60,6 +61,14 @@ pub fn effective(started: &Config, new: &Config) -> Config {
         (
             &mut c.pop3.max_connections_per_ip,
             started.pop3.max_connections_per_ip,
+        ),
+        (
+            &mut c.managesieve.max_connections,
+            started.managesieve.max_connections,
+        ),
+        (
+            &mut c.managesieve.max_connections_per_ip,
+            started.managesieve.max_connections_per_ip,
         ),
     ] {
         *now = then;
@@ -113,6 +122,7 @@ pub struct Live {
     pub smtp: watch::Sender<Arc<Services>>,
     pub imap: watch::Sender<havre_imap::Services>,
     pub pop3: watch::Sender<Arc<havre_pop3::Pop3Services>>,
+    pub managesieve: watch::Sender<Arc<havre_managesieve::ManageSieveServices>>,
     pub relay: watch::Sender<RelaySettings>,
     pub outbound: watch::Sender<Arc<OutboundSettings>>,
     /// The Postfix policy service's checks and settings.
@@ -142,6 +152,7 @@ impl Live {
             smtp: watch::Sender::new(smtp(&shared, config, tls.clone(), checks)),
             imap: watch::Sender::new(imap(&shared, config, tls.clone())),
             pop3: watch::Sender::new(pop3(&shared, config, tls.clone())),
+            managesieve: watch::Sender::new(managesieve(&shared, config, tls.clone())),
             relay: watch::Sender::new(relay(config)),
             outbound: watch::Sender::new(Arc::new(OutboundSettings {
                 routes: material.routes,
@@ -213,7 +224,10 @@ impl Live {
             .send_replace(smtp(&self.shared, config, tls.clone(), checks));
         self.imap
             .send_replace(imap(&self.shared, config, tls.clone()));
-        self.pop3.send_replace(pop3(&self.shared, config, tls));
+        self.pop3
+            .send_replace(pop3(&self.shared, config, tls.clone()));
+        self.managesieve
+            .send_replace(managesieve(&self.shared, config, tls));
         self.relay.send_replace(relay(config));
         self.outbound.send_replace(Arc::new(OutboundSettings {
             routes: material.routes,
@@ -306,6 +320,28 @@ fn pop3(shared: &Shared, config: &Config, tls: TlsAcceptor) -> Arc<havre_pop3::P
         mailboxes: shared.mailboxes.clone(),
         tls: Some(tls),
         locks: shared.pop3_locks.clone(),
+        sessions: shared.sessions.clone(),
+        guard: shared.guard.clone(),
+    })
+}
+
+fn managesieve(
+    shared: &Shared,
+    config: &Config,
+    tls: TlsAcceptor,
+) -> Arc<havre_managesieve::ManageSieveServices> {
+    let c = &config.managesieve;
+    Arc::new(havre_managesieve::ManageSieveServices {
+        settings: havre_managesieve::ManageSieveSettings {
+            idle_timeout: c.idle_timeout.0,
+            max_script_size: usize::try_from(c.max_script_size.0).unwrap_or(usize::MAX),
+            max_scripts: c.max_scripts,
+            quota: c.quota.0,
+            ..havre_managesieve::ManageSieveSettings::new(config.server.hostname.clone())
+        },
+        directory: shared.directory.clone(),
+        store: shared.directory.store().clone(),
+        tls: Some(tls),
         sessions: shared.sessions.clone(),
         guard: shared.guard.clone(),
     })

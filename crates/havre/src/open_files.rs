@@ -67,6 +67,13 @@ pub fn caps(config: &Config, limit: u64) -> (Vec<(Role, Caps)>, bool) {
                 per_ip: config.pop3.max_connections_per_ip,
             },
         ),
+        (
+            Role::ManageSieve,
+            Caps {
+                total: config.managesieve.max_connections,
+                per_ip: config.managesieve.max_connections_per_ip,
+            },
+        ),
     ];
     let enabled: Vec<(Role, Caps)> = wanted
         .into_iter()
@@ -108,7 +115,7 @@ mod tests {
         assert!(!lowered);
         let imap = caps.iter().find(|(r, _)| *r == Role::Imap).unwrap().1;
         assert_eq!(imap.total, 1000);
-        assert_eq!(caps.len(), 5, "every listening role, the relay has none");
+        assert_eq!(caps.len(), 6, "every listening role, the relay has none");
     }
 
     #[test]

@@ -46,7 +46,7 @@ pub async fn run(explicit: Option<PathBuf>) -> anyhow::Result<()> {
             .iter()
             .map(|(role, c)| format!("{role} {}", c.total))
             .collect();
-        tracing::warn!(target: "serve", "open-file limit {open_files} cannot hold the configured connection limits; lowered to: {} (raise LimitNOFILE or lower smtp/imap/pop3.max_connections)", list.join(", "));
+        tracing::warn!(target: "serve", "open-file limit {open_files} cannot hold the configured connection limits; lowered to: {} (raise LimitNOFILE or lower smtp/imap/pop3/managesieve.max_connections)", list.join(", "));
     }
     // Root is needed for the key (0600) and the ports; nothing else. The data is
     // opened after the switch, so every file havre creates belongs to server.user.
@@ -65,6 +65,13 @@ pub async fn run(explicit: Option<PathBuf>) -> anyhow::Result<()> {
         "pop3",
         &config.pop3.listen,
         &config.pop3.tls_listen,
+    )
+    .await?;
+    let managesieve_listeners = bind_pairs(
+        config.has_role(Role::ManageSieve),
+        "managesieve",
+        &config.managesieve.listen,
+        &[],
     )
     .await?;
     // The Postfix policy service, if policy.listen names an address.
@@ -99,6 +106,7 @@ pub async fn run(explicit: Option<PathBuf>) -> anyhow::Result<()> {
     let smtp = live.smtp.subscribe();
     let imap = live.imap.subscribe();
     let pop3 = live.pop3.subscribe();
+    let managesieve = live.managesieve.subscribe();
     let relay_settings = live.relay.subscribe();
     let outbound = havre_relay::Outbound::new(live.outbound.subscribe());
     let running = live.config.subscribe();
@@ -181,6 +189,13 @@ pub async fn run(explicit: Option<PathBuf>) -> anyhow::Result<()> {
             implicit_tls,
             pop3.clone(),
             gate(Role::Pop3),
+        ));
+    }
+    for (socket, _) in managesieve_listeners {
+        tokio::spawn(havre_managesieve::serve(
+            socket,
+            managesieve.clone(),
+            gate(Role::ManageSieve),
         ));
     }
     if config.has_role(Role::Relay) {

@@ -84,7 +84,7 @@ pub async fn kick(explicit: Option<PathBuf>, user: String) -> anyhow::Result<()>
         bail!("unexpected answer from havre serve");
     };
     if count == 0 {
-        bail!("{user} has no IMAP or POP3 session on this node");
+        bail!("{user} has no IMAP, POP3 or ManageSieve session on this node");
     }
     println!("{user}: {count} session(s) closed");
     Ok(())

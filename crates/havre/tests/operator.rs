@@ -156,7 +156,7 @@ fn who_lists_the_imap_and_pop3_sessions_and_kick_closes_those_of_one_user() {
 
     let out = node.cli(&["kick", "bob@example.test"]);
     assert!(!out.status.success(), "nobody to kick is said");
-    assert!(text(&out.stderr).contains("no IMAP or POP3 session"));
+    assert!(text(&out.stderr).contains("no IMAP, POP3 or ManageSieve session"));
 
     assert_eq!(
         node.cli_ok(&["kick", "alice@example.test"]),

@@ -22,6 +22,7 @@ pub struct Havre {
     pub imaps_port: u16,
     pub pop3_port: u16,
     pub pop3s_port: u16,
+    pub managesieve_port: u16,
     pub domain: String,
 }
 
@@ -62,6 +63,7 @@ impl Havre {
             imaps_port: free_port(),
             pop3_port: free_port(),
             pop3s_port: free_port(),
+            managesieve_port: free_port(),
             domain: "example.test".into(),
         };
         node.write_ports();
@@ -93,6 +95,7 @@ impl Havre {
             ("imap.tls_listen", self.imaps_port),
             ("pop3.listen", self.pop3_port),
             ("pop3.tls_listen", self.pop3s_port),
+            ("managesieve.listen", self.managesieve_port),
         ] {
             self.set(key, &format!("[\"127.0.0.1:{port}\"]"));
         }
@@ -109,6 +112,7 @@ impl Havre {
         self.imaps_port = free_port();
         self.pop3_port = free_port();
         self.pop3s_port = free_port();
+        self.managesieve_port = free_port();
         self.write_ports();
     }
 
