@@ -207,6 +207,47 @@ impl Queue {
         queued_body(self.store.as_ref(), &self.spool, id).await
     }
 
+    /// Queues a message made here rather than received: a DSN (from
+    /// `<>`), a Sieve redirect or vacation reply. One recipient, arriving
+    /// now, from `client` "local" with `protocol` naming its kind (Postfix
+    /// logs bounces the same way). Its queue id, once durable.
+    pub async fn enqueue_generated(
+        &self,
+        sender: &str,
+        to: &str,
+        message: &[u8],
+        protocol: &str,
+    ) -> Result<String, QueueError> {
+        let id = new_queue_id();
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs() as i64);
+        let mut file = self.spool.create(&id).await?;
+        file.write(message).await?;
+        let entry = QueueEntry {
+            id: id.clone(),
+            sender: sender.to_string(),
+            size: message.len() as u64,
+            arrival: now,
+            client: "local".into(),
+            protocol: protocol.into(),
+            attempts: 0,
+            next_attempt: now,
+            hold: false,
+            hold_reason: None,
+            warned: false,
+            recipients: vec![havre_store::QueueRecipient {
+                idx: 0,
+                address: to.to_string(),
+                orig: None,
+                status: havre_store::RecipientStatus::Pending,
+                last_reply: None,
+            }],
+        };
+        self.enqueue(file, &entry).await?;
+        Ok(id)
+    }
+
     /// Makes a received message durable. A body still in memory (up to
     /// [`IN_MEMORY`]) is committed with its record, one transaction: one
     /// WAL sync, no file. A bigger one is a spool file, made durable first,

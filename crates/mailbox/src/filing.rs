@@ -1,0 +1,209 @@
+//! Carrying out a [`Plan`]'s folders: each copy written as any delivery
+//! is (durable, exactly once), with its flags in the index row.
+//!
+//! A folder that is missing means INBOX unless the script said `:create`
+//! (Pigeonhole's rule), and so does a folder that cannot be made or written:
+//! whatever goes wrong in the Sieve path, the message lands in INBOX. Only
+//! INBOX failing is an error for the caller (a deferral), as without Sieve.
+//! Each folder gets one copy, however many actions named it.
+
+use havre_sieve::Envelope;
+use havre_store::MailboxRecord;
+
+use crate::sieve::{Filing, Plan};
+use crate::{
+    DeliveryOutcome, DeliveryRequest, LocalDelivery, MailboxError, Staged, delivery_header,
+    normalize_name, unique_name,
+};
+
+/// One copy a plan's delivery made.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Filed {
+    /// The folder it is in (`INBOX`, `Junk` for a quarantined message...).
+    pub folder: String,
+    pub outcome: DeliveryOutcome,
+}
+
+impl LocalDelivery {
+    /// What the recipient's Sieve scripts (the site's and hers) do with
+    /// this message; INBOX when there are none or they fail (logged).
+    /// `original_to` is the address the client gave, when an alias led here.
+    pub async fn plan(&self, request: &DeliveryRequest<'_>, original_to: Option<&str>) -> Plan {
+        let Some(scripts) = &self.sieve else {
+            return Plan::keep();
+        };
+        let user = request.mailbox.to_lowercase();
+        // A new user's folders exist before her first script runs on them.
+        if let Err(err) = self.mailboxes.inbox(&user).await {
+            tracing::warn!(target: "sieve", "{}: to=<{user}>: sieve: {err}; kept in INBOX", request.message_id);
+            return Plan::keep();
+        }
+        let envelope = Envelope {
+            from: request.sender.to_string(),
+            to: user.clone(),
+            original_to: original_to
+                .filter(|o| !o.eq_ignore_ascii_case(&user))
+                .map(str::to_string),
+            auth: None,
+        };
+        scripts
+            .plan(
+                &self.mailboxes,
+                &user,
+                envelope,
+                request.message,
+                request.message_id,
+            )
+            .await
+    }
+
+    /// [`LocalDelivery::deliver`] of every folder of `plan`, each indexed
+    /// at once (LMTP). Nothing when the plan discards or refuses.
+    pub async fn deliver_plan(
+        &self,
+        request: DeliveryRequest<'_>,
+        plan: &Plan,
+    ) -> Result<Vec<Filed>, MailboxError> {
+        let kept = self
+            .mailboxes
+            .inboxes
+            .get(&request.mailbox.to_lowercase())
+            .is_some();
+        match self.deliver_plan_once(request, plan).await {
+            // As `deliver`: the kept INBOX may be a removed user's.
+            Err(MailboxError::Store(err)) if kept => {
+                tracing::debug!(target: "mailbox", "{}: indexing failed ({err}); INBOX read again", request.message_id);
+                let again = DeliveryRequest {
+                    check_duplicate: true,
+                    ..request
+                };
+                self.deliver_plan_once(again, plan).await
+            }
+            done => done,
+        }
+    }
+
+    async fn deliver_plan_once(
+        &self,
+        request: DeliveryRequest<'_>,
+        plan: &Plan,
+    ) -> Result<Vec<Filed>, MailboxError> {
+        let mut filed = Vec::new();
+        for staged in self.stage_plan(request, plan).await? {
+            let fresh = staged.fresh();
+            let folder = staged.folder().to_string();
+            let uid = self.mailboxes.index_staged(staged).await?;
+            filed.push(Filed {
+                folder,
+                outcome: if fresh {
+                    DeliveryOutcome::Delivered(uid)
+                } else {
+                    DeliveryOutcome::AlreadyDelivered(uid)
+                },
+            });
+        }
+        Ok(filed)
+    }
+
+    /// [`LocalDelivery::stage`] of every folder of `plan`: the rows are the
+    /// caller's to commit (the relay's attempt).
+    pub async fn stage_plan(
+        &self,
+        request: DeliveryRequest<'_>,
+        plan: &Plan,
+    ) -> Result<Vec<Staged>, MailboxError> {
+        let request = DeliveryRequest {
+            message: plan.edited.as_ref().unwrap_or(request.message),
+            ..request
+        };
+        let user = request.mailbox.to_lowercase();
+        let mut staged: Vec<Staged> = Vec::new();
+        let mut inbox_done = false;
+        for filing in &plan.filings {
+            let folder = self.folder_for(&user, filing, request.message_id).await;
+            let copy = match folder {
+                Some(record) if !staged.iter().any(|s| s.mailbox_id() == record.id) => {
+                    match self.stage_folder(request, &user, &record, filing).await {
+                        Ok(copy) => Some(copy),
+                        Err(err) => {
+                            tracing::warn!(target: "sieve", "{}: to=<{user}>: fileinto {:?}: {err}; kept in INBOX", request.message_id, record.name);
+                            None
+                        }
+                    }
+                }
+                Some(_) => continue,
+                None => None,
+            };
+            match copy {
+                Some(copy) => staged.push(copy),
+                None if inbox_done => {}
+                None => {
+                    inbox_done = true;
+                    let unique = unique_name(request.message_id, &user);
+                    staged.push(
+                        self.stage_inbox(request, &unique, filing.flags.clone())
+                            .await?,
+                    );
+                }
+            }
+        }
+        Ok(staged)
+    }
+
+    /// The folder a filing goes to; `None` for INBOX (asked, missing, or
+    /// not to be made).
+    async fn folder_for(&self, user: &str, filing: &Filing, id: &str) -> Option<MailboxRecord> {
+        if normalize_name(&filing.folder) == "INBOX" {
+            return None;
+        }
+        match self.mailboxes.get(user, &filing.folder).await {
+            Ok(Some(record)) => Some(record),
+            Ok(None) if filing.create => {
+                match self.mailboxes.create(user, &filing.folder, None).await {
+                    Ok(record) => {
+                        tracing::info!(target: "sieve", "{id}: to=<{user}>: fileinto :create: folder {:?} created", record.name);
+                        Some(record)
+                    }
+                    Err(err) => {
+                        tracing::warn!(target: "sieve", "{id}: to=<{user}>: fileinto :create {:?}: {err}; kept in INBOX", filing.folder);
+                        None
+                    }
+                }
+            }
+            Ok(None) => {
+                tracing::info!(target: "sieve", "{id}: to=<{user}>: fileinto {:?}: no such folder; kept in INBOX", filing.folder);
+                None
+            }
+            Err(err) => {
+                tracing::warn!(target: "sieve", "{id}: to=<{user}>: fileinto {:?}: {err}; kept in INBOX", filing.folder);
+                None
+            }
+        }
+    }
+
+    /// A copy in a folder other than INBOX: its own unique name, so that
+    /// the INBOX copy of the same message and its exactly-once check are
+    /// apart.
+    async fn stage_folder(
+        &self,
+        request: DeliveryRequest<'_>,
+        user: &str,
+        record: &MailboxRecord,
+        filing: &Filing,
+    ) -> Result<Staged, MailboxError> {
+        let unique = unique_name(request.message_id, &format!("{user}/{}", record.name));
+        self.mailboxes
+            .stage_file(
+                user,
+                record,
+                &unique,
+                delivery_header(&request).into_bytes(),
+                request.message,
+                request.check_duplicate,
+                false,
+                filing.flags.clone(),
+            )
+            .await?
+            .ok_or_else(|| MailboxError::NoSuchMailbox(record.name.clone()))
+    }
+}

@@ -1,0 +1,479 @@
+//! Sieve at delivery: which folders a message goes to, and what else its
+//! recipient's scripts ask for (redirects, a refusal, a vacation reply).
+//!
+//! The site's scripts run first and last (`sieve.before`, `sieve.after`,
+//! Dovecot's `sieve_before`/`sieve_after`), the user's active script in
+//! between; they share one run (actions, flags, the implicit keep), and a
+//! `stop` ends the sequence. Scripts are compiled once: the site's at
+//! start, a user's the first time it runs and again only when the store's
+//! change counter for her scripts moves ([`SieveStore`](havre_store::SieveStore)).
+//!
+//! Mail is never lost to a script (Pigeonhole's rules): a user's script
+//! that does not compile is skipped, a run that fails is as if no script
+//! ran, and a store or disk error on the way means keep; each is a warning
+//! in the log naming the user. What the scripts decided is a [`Plan`];
+//! carrying out its folders is `filing.rs`'s, its redirects, refusal and
+//! vacation reply the caller's (LMTP or the relay), which own the queue and
+//! the reply.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use havre_sieve::{Action, Envelope, Flow, Host, Limits, Location, Message, Run, Script, Vacation};
+use havre_store::Store;
+
+use crate::MessageSource;
+
+/// A message carrying this many `Delivered-To:` fields is not redirected
+/// again: a loop between servers that each add one (Postfix's way).
+const MAX_DELIVERED_TO: usize = 20;
+
+/// Users whose compiled script is kept; beyond, the cache starts afresh.
+const CACHED_USERS: usize = 10_000;
+
+/// One script of the site, compiled.
+struct SiteScript {
+    name: String,
+    script: Arc<Script>,
+}
+
+/// A user's active script as last compiled.
+struct Compiled {
+    changed: i64,
+    name: String,
+    script: Result<Arc<Script>, String>,
+}
+
+/// The site's scripts and users' compiled ones, for [`LocalDelivery`](crate::LocalDelivery).
+pub struct SieveScripts {
+    store: Arc<dyn Store>,
+    limits: Limits,
+    before: Vec<SiteScript>,
+    after: Vec<SiteScript>,
+    users: Mutex<HashMap<String, Arc<Compiled>>>,
+}
+
+/// One folder a message goes to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Filing {
+    /// `INBOX` or a folder name, `/`-separated.
+    pub folder: String,
+    /// IMAP flags and keywords to store the message with.
+    pub flags: Vec<String>,
+    /// Make the folder when missing (`fileinto :create`); otherwise a
+    /// missing folder means INBOX.
+    pub create: bool,
+}
+
+/// What a delivery to one user does, as her scripts decided.
+#[derive(Debug, Clone, Default)]
+pub struct Plan {
+    /// Folders to store into; empty when the message is discarded or refused.
+    pub filings: Vec<Filing>,
+    /// Addresses to send the message on to, from its envelope sender.
+    pub redirects: Vec<String>,
+    /// Refuse the message with this reason (reject, ereject).
+    pub reject: Option<String>,
+    /// A vacation reply to consider (RFC 5230: whether to send is the caller's).
+    pub vacation: Option<Vacation>,
+    /// The message as the scripts left it (editheader), when they changed it.
+    pub(crate) edited: Option<MessageSource>,
+    /// The message as read, for redirects.
+    pub(crate) raw: Option<Arc<[u8]>>,
+    /// The script that decided, for the log: `NAME` or `sieve.before`.
+    pub script: Option<String>,
+}
+
+impl Plan {
+    /// No script, or one that failed: INBOX, no flags.
+    pub fn keep() -> Plan {
+        Plan {
+            filings: vec![Filing {
+                folder: "INBOX".into(),
+                flags: Vec::new(),
+                create: false,
+            }],
+            ..Plan::default()
+        }
+    }
+
+    /// Nothing stored and nothing refused: `discard` (or only redirects).
+    pub fn discarded(&self) -> bool {
+        self.filings.is_empty() && self.reject.is_none()
+    }
+
+    /// The message to redirect for `user`: with a `Delivered-To:` naming
+    /// her on top, as Postfix's local agent forwards, so a loop back here
+    /// is seen ([`MAX_DELIVERED_TO`], and her own field).
+    pub fn redirected_message(&self, user: &str) -> Vec<u8> {
+        let body: &[u8] = match (&self.edited, &self.raw) {
+            (Some(MessageSource::Bytes(bytes)), _) => bytes,
+            (_, Some(raw)) => raw,
+            _ => &[],
+        };
+        let mut out = format!("Delivered-To: {user}\r\n").into_bytes();
+        out.extend_from_slice(body);
+        out
+    }
+}
+
+impl SieveScripts {
+    /// With no site scripts; users' scripts come from `store`.
+    pub fn new(store: Arc<dyn Store>, limits: Limits) -> SieveScripts {
+        SieveScripts {
+            store,
+            limits,
+            before: Vec::new(),
+            after: Vec::new(),
+            users: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// The site's scripts, `(name, source)` each, compiled now: the first
+    /// that does not compile is the error, `NAME: line L, column C: why`.
+    pub fn with_site_scripts(
+        mut self,
+        before: &[(String, String)],
+        after: &[(String, String)],
+    ) -> Result<SieveScripts, String> {
+        let compile = |list: &[(String, String)]| -> Result<Vec<SiteScript>, String> {
+            list.iter()
+                .map(|(name, source)| {
+                    Script::compile(source, &self.limits)
+                        .map(|s| SiteScript {
+                            name: name.clone(),
+                            script: Arc::new(s),
+                        })
+                        .map_err(|e| format!("{name}: {e}"))
+                })
+                .collect()
+        };
+        self.before = compile(before)?;
+        self.after = compile(after)?;
+        Ok(self)
+    }
+
+    /// The user's active script, compiled (from the cache when unchanged);
+    /// `None` when she has none. A store error is the caller's keep.
+    async fn user_script(&self, user: &str) -> Result<Option<Arc<Compiled>>, String> {
+        let active = self
+            .store
+            .sieve_active(user)
+            .await
+            .map_err(|e| format!("cannot read the active script: {e}"))?;
+        let Some(active) = active else {
+            return Ok(None);
+        };
+        let mut users = self.users.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(cached) = users.get(user)
+            && cached.changed == active.changed
+            && cached.name == active.name
+        {
+            return Ok(Some(cached.clone()));
+        }
+        // Compiling under the lock: scripts are small and bounded, and a
+        // user's first delivery after a change compiles once, not once per
+        // concurrent delivery.
+        let compiled = Arc::new(Compiled {
+            changed: active.changed,
+            script: Script::compile(&active.source, &self.limits)
+                .map(Arc::new)
+                .map_err(|e| e.to_string()),
+            name: active.name,
+        });
+        if users.len() >= CACHED_USERS {
+            users.clear();
+        }
+        users.insert(user.to_string(), compiled.clone());
+        Ok(Some(compiled))
+    }
+
+    /// Runs the scripts for one delivery to `user` (lower-case) and says
+    /// what to do. Never fails: whatever goes wrong is logged and means keep.
+    pub(crate) async fn plan(
+        self: &Arc<Self>,
+        mailboxes: &crate::Mailboxes,
+        user: &str,
+        envelope: Envelope,
+        source: &MessageSource,
+        queue_id: &str,
+    ) -> Plan {
+        let compiled = match self.user_script(user).await {
+            Ok(compiled) => compiled,
+            Err(err) => {
+                tracing::warn!(target: "sieve", "{queue_id}: to=<{user}>: sieve: {err}; kept in INBOX");
+                return Plan::keep();
+            }
+        };
+        if compiled.is_none() && self.before.is_empty() && self.after.is_empty() {
+            return Plan::keep();
+        }
+        let personal = match compiled.as_deref() {
+            Some(Compiled {
+                script: Ok(script),
+                name,
+                ..
+            }) => Some((name.clone(), script.clone())),
+            Some(Compiled {
+                script: Err(err),
+                name,
+                ..
+            }) => {
+                // Pigeonhole's rule: a broken script is as if absent.
+                tracing::warn!(target: "sieve", "{queue_id}: to=<{user}>: sieve: script {name:?} does not compile ({err}); not run");
+                None
+            }
+            None => None,
+        };
+        if personal.is_none() && self.before.is_empty() && self.after.is_empty() {
+            return Plan::keep();
+        }
+        // Which folders exist (`mailboxexists`, and where fileinto goes).
+        let folders: Vec<String> = match mailboxes.list(user).await {
+            Ok(list) => list.into_iter().map(|m| m.name).collect(),
+            Err(err) => {
+                tracing::warn!(target: "sieve", "{queue_id}: to=<{user}>: sieve: cannot list the folders ({err}); kept in INBOX");
+                return Plan::keep();
+            }
+        };
+        let read = source.clone();
+        let raw: Arc<[u8]> = match tokio::task::spawn_blocking(move || {
+            read.read_all()
+                .map(|bytes| Arc::<[u8]>::from(bytes.as_ref()))
+        })
+        .await
+        {
+            Ok(Ok(raw)) => raw,
+            Ok(Err(err)) => {
+                tracing::warn!(target: "sieve", "{queue_id}: to=<{user}>: sieve: cannot read the message ({err}); kept in INBOX");
+                return Plan::keep();
+            }
+            Err(err) => {
+                tracing::warn!(target: "sieve", "{queue_id}: to=<{user}>: sieve: {err}; kept in INBOX");
+                return Plan::keep();
+            }
+        };
+        let this = self.clone();
+        let host = DeliveryHost {
+            scripts: self.clone(),
+            user: user.to_string(),
+            folders,
+            runtime: tokio::runtime::Handle::current(),
+        };
+        let user_name = user.to_string();
+        let id = queue_id.to_string();
+        // The run is CPU work (bounded by the limits) and may read the
+        // store for `include`: off the async workers.
+        let decided = tokio::task::spawn_blocking(move || {
+            this.run(&host, &user_name, &envelope, raw, personal, &id)
+        })
+        .await;
+        match decided {
+            Ok(plan) => plan,
+            Err(err) => {
+                tracing::warn!(target: "sieve", "{queue_id}: to=<{user}>: sieve: {err}; kept in INBOX");
+                Plan::keep()
+            }
+        }
+    }
+
+    /// The run itself, on a blocking thread.
+    fn run(
+        &self,
+        host: &DeliveryHost,
+        user: &str,
+        envelope: &Envelope,
+        raw: Arc<[u8]>,
+        personal: Option<(String, Arc<Script>)>,
+        queue_id: &str,
+    ) -> Plan {
+        let message = Message::parse(&raw);
+        let mut run = Run::new(&message, envelope, host, &self.limits);
+        let sequence = self
+            .before
+            .iter()
+            .map(|s| (s.name.as_str(), &s.script))
+            .chain(personal.iter().map(|(name, s)| (name.as_str(), s)))
+            .chain(self.after.iter().map(|s| (s.name.as_str(), &s.script)));
+        let mut last = None;
+        for (name, script) in sequence {
+            last = Some(name.to_string());
+            match run.execute(script) {
+                Ok(Flow::Stopped) => break,
+                Ok(_) => {}
+                Err(err) => {
+                    tracing::warn!(target: "sieve", "{queue_id}: to=<{user}>: sieve: {name}: {err}; kept in INBOX");
+                    return Plan::keep();
+                }
+            }
+        }
+        let outcome = run.finish();
+        drop(message);
+        let mut plan = Plan {
+            script: last,
+            ..Plan::default()
+        };
+        for (folder, flags, create) in outcome.deliveries() {
+            plan.filings.push(Filing {
+                folder: folder.to_string(),
+                flags: usable_flags(flags),
+                create,
+            });
+        }
+        for action in outcome.actions {
+            match action {
+                Action::Redirect { address, .. } => plan.redirects.push(address),
+                Action::Reject { reason, .. } => plan.reject = Some(reason),
+                Action::Vacation(vacation) => plan.vacation = Some(vacation),
+                Action::Keep { .. } | Action::FileInto { .. } | Action::Discard => {}
+            }
+        }
+        if !outcome.header_edits.is_empty() {
+            plan.edited = Some(MessageSource::Bytes(
+                havre_sieve::apply_header_edits(&raw, &outcome.header_edits).into(),
+            ));
+        }
+        if !plan.redirects.is_empty() && redirect_loop(&raw, user) {
+            tracing::warn!(target: "sieve", "{queue_id}: to=<{user}>: sieve: redirect loop (Delivered-To: already there); not redirected, kept in INBOX");
+            plan.redirects.clear();
+            if plan.filings.is_empty() {
+                plan.filings = Plan::keep().filings;
+            }
+        }
+        plan.raw = Some(raw);
+        plan
+    }
+
+    /// A site script by name, for `include :global`.
+    fn site_script(&self, name: &str) -> Option<Arc<Script>> {
+        self.before
+            .iter()
+            .chain(self.after.iter())
+            .find(|s| s.name == name)
+            .map(|s| s.script.clone())
+    }
+}
+
+/// Whether the message already went through `user`'s mailbox (her
+/// `Delivered-To:` on it) or through too many: redirecting it again would
+/// loop.
+fn redirect_loop(raw: &[u8], user: &str) -> bool {
+    let head = String::from_utf8_lossy(&raw[..find_header_end(raw)]);
+    let mut count = 0;
+    for line in head.split('\n') {
+        let Some((name, value)) = line.split_once(':') else {
+            continue;
+        };
+        if name.trim().eq_ignore_ascii_case("Delivered-To") {
+            count += 1;
+            if value.trim().eq_ignore_ascii_case(user) {
+                return true;
+            }
+        }
+    }
+    count >= MAX_DELIVERED_TO
+}
+
+/// Where the header section ends (the empty line), or the whole message.
+fn find_header_end(raw: &[u8]) -> usize {
+    raw.windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .or_else(|| raw.windows(2).position(|w| w == b"\n\n"))
+        .unwrap_or(raw.len())
+}
+
+/// The flags the index takes: IMAP's system flags (RFC 9051 2.3.2; not
+/// `\Recent`) and keywords that are atoms; the rest is dropped, as
+/// Pigeonhole drops invalid flags.
+fn usable_flags(flags: &[String]) -> Vec<String> {
+    const SYSTEM: [&str; 5] = ["\\Seen", "\\Answered", "\\Flagged", "\\Deleted", "\\Draft"];
+    let mut out: Vec<String> = Vec::new();
+    for flag in flags {
+        let usable = if flag.starts_with('\\') {
+            SYSTEM
+                .iter()
+                .find(|s| s.eq_ignore_ascii_case(flag))
+                .map(|s| s.to_string())
+        } else if !flag.is_empty()
+            && flag.len() <= 100
+            && flag.bytes().all(|b| {
+                b.is_ascii_graphic()
+                    && !matches!(b, b'(' | b')' | b'{' | b'%' | b'*' | b'"' | b'\\' | b']')
+            })
+        {
+            Some(flag.clone())
+        } else {
+            None
+        };
+        if let Some(flag) = usable
+            && !out.iter().any(|f| f.eq_ignore_ascii_case(&flag))
+        {
+            out.push(flag);
+        }
+    }
+    out
+}
+
+/// What a delivery's run asks of the world.
+struct DeliveryHost {
+    scripts: Arc<SieveScripts>,
+    user: String,
+    folders: Vec<String>,
+    /// For `include :personal`, read from the store on this blocking thread.
+    runtime: tokio::runtime::Handle,
+}
+
+impl Host for DeliveryHost {
+    fn mailbox_exists(&self, mailbox: &str) -> bool {
+        let name = crate::normalize_name(mailbox);
+        self.folders.iter().any(|f| *f == name)
+    }
+
+    fn include(&self, location: Location, name: &str) -> Result<Option<Arc<Script>>, String> {
+        match location {
+            Location::Global => Ok(self.scripts.site_script(name)),
+            Location::Personal => {
+                let found = self
+                    .runtime
+                    .block_on(self.scripts.store.sieve_get(&self.user, name))
+                    .map_err(|e| format!("cannot read script {name:?}: {e}"))?;
+                match found {
+                    None => Ok(None),
+                    Some(script) => Script::compile(&script.source, &self.scripts.limits)
+                        .map(|s| Some(Arc::new(s)))
+                        .map_err(|e| format!("script {name:?}: {e}")),
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_imap_flags_and_atom_keywords_are_kept() {
+        let flags: Vec<String> = [
+            "\\seen",
+            "\\Recent",
+            "$Label1",
+            "two words",
+            "\\Seen",
+            "Work",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+        assert_eq!(usable_flags(&flags), ["\\Seen", "$Label1", "Work"]);
+    }
+
+    #[test]
+    fn a_message_that_went_through_the_user_is_a_loop() {
+        let raw = b"Delivered-To: other@example.test\r\nDelivered-To: Alice@Example.test\r\nSubject: x\r\n\r\nDelivered-To: bob@example.test\r\n";
+        assert!(redirect_loop(raw, "alice@example.test"));
+        assert!(!redirect_loop(raw, "bob@example.test"));
+        let many = "Delivered-To: x@y.test\r\n".repeat(MAX_DELIVERED_TO) + "\r\nbody";
+        assert!(redirect_loop(many.as_bytes(), "bob@example.test"));
+    }
+}
