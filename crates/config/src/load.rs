@@ -89,6 +89,16 @@ impl LoadedConfig {
         self.data_dir().join(&self.config.mailbox.maildir)
     }
 
+    /// `sieve.before` and `sieve.after`, relative to the directory of the file.
+    pub fn sieve_scripts(&self) -> (Vec<PathBuf>, Vec<PathBuf>) {
+        let dir = self.config_dir();
+        let resolve = |list: &[PathBuf]| list.iter().map(|p| dir.join(p)).collect();
+        (
+            resolve(&self.config.sieve.before),
+            resolve(&self.config.sieve.after),
+        )
+    }
+
     /// A problem found outside this crate (a certificate that does not
     /// load, a route the outbound parser refuses) as the same error the
     /// loader gives: the file, the line of `key` (or of its table) and the key.

@@ -311,10 +311,17 @@ async fn shared(loaded: &LoadedConfig) -> anyhow::Result<Shared> {
         ),
         config.spam.learn_from_junk,
     );
+    // Users' Sieve scripts and the site's (read at start, as Dovecot does).
+    let (before, after) = crate::checks::site_sieve(loaded)?;
+    let sieve = Arc::new(
+        havre_mailbox::SieveScripts::new(mailboxes.store().clone(), havre_sieve::Limits::default())
+            .with_site_scripts(&before, &after)
+            .map_err(|e| anyhow::anyhow!("sieve: {e}"))?,
+    );
     Ok(Shared {
         directory,
         queue,
-        local: LocalDelivery::new(mailboxes.clone()),
+        local: LocalDelivery::new(mailboxes.clone()).with_sieve(sieve),
         mailboxes,
         imap_limits: havre_imap::ConnectionLimits::default(),
         // One set of maildrop locks for every POP3 listener of the node.

@@ -248,6 +248,36 @@ impl Queue {
         Ok(id)
     }
 
+    /// Queues `message` once per address of a Sieve `redirect` of `user`'s,
+    /// from the original envelope `sender` (Pigeonhole's default), each
+    /// logged under the delivery's queue `id`. False when one could not be
+    /// queued: the caller keeps the message rather than lose it.
+    pub async fn enqueue_redirects(
+        &self,
+        sender: &str,
+        addresses: &[String],
+        message: &[u8],
+        user: &str,
+        id: &str,
+    ) -> bool {
+        let mut all = true;
+        for address in addresses {
+            match self
+                .enqueue_generated(sender, address, message, "sieve")
+                .await
+            {
+                Ok(new) => {
+                    tracing::info!(target: "sieve", "{id}: to=<{user}>: sieve: redirected to <{address}> as {new}")
+                }
+                Err(err) => {
+                    tracing::error!(target: "sieve", "{id}: to=<{user}>: sieve: cannot queue the redirect to <{address}>: {err}");
+                    all = false;
+                }
+            }
+        }
+        all
+    }
+
     /// Makes a received message durable. A body still in memory (up to
     /// [`IN_MEMORY`]) is committed with its record, one transaction: one
     /// WAL sync, no file. A bigger one is a spool file, made durable first,

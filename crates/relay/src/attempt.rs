@@ -443,25 +443,55 @@ impl Relay {
             }
         };
         let mut mailboxes = Vec::new();
+        let mut discarded = Vec::new();
         for target in targets {
             match target {
                 Target::Mailbox(mailbox) => {
-                    let result = self
-                        .local
-                        .stage(DeliveryRequest {
-                            mailbox: &mailbox,
-                            sender: &entry.sender,
-                            message: body,
-                            message_id: id,
-                            check_duplicate,
-                        })
-                        .await;
-                    match result {
-                        Ok(copy) => {
-                            if !copy.fresh() {
-                                tracing::info!(target: "relay", role = "local", "{id}: to=<{mailbox}>, orig_to=<{}>, status=sent (already delivered by an earlier attempt)", rcpt.address);
+                    let request = DeliveryRequest {
+                        mailbox: &mailbox,
+                        sender: &entry.sender,
+                        message: body,
+                        message_id: id,
+                        check_duplicate,
+                    };
+                    // The user's Sieve scripts first: which folders, what else.
+                    let mut plan = self.local.plan(&request, Some(&rcpt.address)).await;
+                    if let Some(reason) = plan.reject.take() {
+                        progress.failed.push(Note::new(
+                            "5.7.1",
+                            format!("{}rejected by sieve: {reason}", named(&mailbox)),
+                        ));
+                        continue;
+                    }
+                    if !plan.redirects.is_empty() {
+                        let message = plan.redirected_message(&mailbox);
+                        let sent = self
+                            .queue
+                            .enqueue_redirects(
+                                &entry.sender,
+                                &plan.redirects,
+                                &message,
+                                &mailbox,
+                                id,
+                            )
+                            .await;
+                        // Never lost: a redirect that could not be queued keeps.
+                        if !sent && plan.filings.is_empty() {
+                            plan = havre_mailbox::Plan::keep();
+                        }
+                    }
+                    if plan.filings.is_empty() {
+                        discarded.push(mailbox);
+                        continue;
+                    }
+                    match self.local.stage_plan(request, &plan).await {
+                        Ok(copies) => {
+                            for copy in copies {
+                                if !copy.fresh() {
+                                    tracing::info!(target: "relay", role = "local", "{id}: to=<{mailbox}>, orig_to=<{}>, status=sent (already delivered by an earlier attempt)", rcpt.address);
+                                }
+                                staged.push(copy);
                             }
-                            staged.push(copy);
                             mailboxes.push(mailbox);
                         }
                         Err(err) => progress
@@ -479,6 +509,16 @@ impl Relay {
                     format!("{}user unknown", named(&unknown)),
                 )),
             }
+        }
+        if !discarded.is_empty() && mailboxes.is_empty() {
+            progress.delivered.push(Note::new(
+                "2.0.0",
+                if discarded == [own.clone()] {
+                    "discarded by sieve".to_string()
+                } else {
+                    format!("discarded by sieve of {}", discarded.join(", "))
+                },
+            ));
         }
         if mailboxes == [own.clone()] {
             progress

@@ -12,7 +12,7 @@ use std::sync::Arc;
 use havre_checks::{AddedHeaders, Facts, Stage};
 use havre_directory::{Address, Resolution, Target};
 use havre_guard::{Offence, Service};
-use havre_mailbox::{DeliveryOutcome, DeliveryRequest, MessageSource};
+use havre_mailbox::{DeliveryRequest, MessageSource};
 use havre_queue::{QueueError, SpoolFile, new_queue_id};
 use havre_store::{QueueEntry, QueueRecipient, RecipientStatus};
 use smtp_proto::{MAIL_SMTPUTF8, Request};
@@ -1375,25 +1375,51 @@ impl Session {
         let mut replies = Vec::new();
         for (rcpt, targets) in &tx.recipients {
             let mut failures = Vec::new();
+            let mut rejected = None;
             for target in targets {
                 let Target::Mailbox(mailbox) = target else {
                     continue;
                 };
-                let result = self
-                    .services
-                    .local
-                    .deliver(DeliveryRequest {
-                        mailbox,
-                        sender: &tx.sender,
-                        message: &message,
-                        message_id: &tx.id,
-                        check_duplicate: false,
-                    })
-                    .await;
+                let request = DeliveryRequest {
+                    mailbox,
+                    sender: &tx.sender,
+                    message: &message,
+                    message_id: &tx.id,
+                    check_duplicate: false,
+                };
+                // The user's Sieve scripts first: which folders, what else.
+                let mut plan = self.services.local.plan(&request, Some(rcpt)).await;
+                if let Some(reason) = plan.reject.take() {
+                    tracing::info!(target: "smtp", role = "lmtp", "{}: to=<{mailbox}>, orig_to=<{rcpt}>, relay=local, delay={:.2}, status=bounced (rejected by sieve: {reason})", tx.id, started.elapsed().as_secs_f64());
+                    rejected = Some(reason);
+                    continue;
+                }
+                crate::lmtp_sieve::send_redirects(
+                    &self.services.queue,
+                    &mut plan,
+                    mailbox,
+                    &tx.sender,
+                    &tx.id,
+                )
+                .await;
+                if plan.filings.is_empty() {
+                    tracing::info!(target: "smtp", role = "lmtp", "{}: to=<{mailbox}>, orig_to=<{rcpt}>, relay=local, delay={:.2}, status=sent (discarded by sieve)", tx.id, started.elapsed().as_secs_f64());
+                    continue;
+                }
+                let result = self.services.local.deliver_plan(request, &plan).await;
                 match result {
-                    Ok(DeliveryOutcome::Delivered(_))
-                    | Ok(DeliveryOutcome::AlreadyDelivered(_)) => {
-                        tracing::info!(target: "smtp", role = "lmtp", "{}: to=<{mailbox}>, orig_to=<{rcpt}>, relay=local, delay={:.2}, status=sent (delivered to maildir)", tx.id, started.elapsed().as_secs_f64());
+                    Ok(filed) => {
+                        let folders: Vec<&str> = filed
+                            .iter()
+                            .map(|f| f.folder.as_str())
+                            .filter(|f| *f != "INBOX")
+                            .collect();
+                        let into = if folders.is_empty() {
+                            String::new()
+                        } else {
+                            format!(" folder {}", folders.join(", "))
+                        };
+                        tracing::info!(target: "smtp", role = "lmtp", "{}: to=<{mailbox}>, orig_to=<{rcpt}>, relay=local, delay={:.2}, status=sent (delivered to maildir{into})", tx.id, started.elapsed().as_secs_f64());
                     }
                     Err(err) => {
                         tracing::warn!(target: "smtp", role = "lmtp", "{}: to=<{mailbox}>, orig_to=<{rcpt}>, relay=local, status=deferred ({err})", tx.id);
@@ -1401,14 +1427,16 @@ impl Session {
                     }
                 }
             }
-            replies.push(if failures.is_empty() {
-                Reply::new(250, "2.0.0", format!("<{rcpt}> {} Saved", tx.id))
-            } else {
+            replies.push(if !failures.is_empty() {
                 Reply::new(
                     451,
                     "4.2.0",
                     format!("<{rcpt}> delivery failed, try again later"),
                 )
+            } else if let Some(reason) = rejected {
+                crate::lmtp_sieve::rejected_reply(rcpt, &reason)
+            } else {
+                Reply::new(250, "2.0.0", format!("<{rcpt}> {} Saved", tx.id))
             });
         }
         if let MessageSource::File(_) = message {

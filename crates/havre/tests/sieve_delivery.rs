@@ -1,0 +1,194 @@
+//! Users' Sieve scripts at delivery, end to end: stored with `havre sieve
+//! put` and `activate`, run on mail arriving over SMTP (the relay's local
+//! delivery) and LMTP.
+
+use havre_testkit::imap::imaplib;
+use havre_testkit::{Havre, python_ok};
+
+const BIN: &str = env!("CARGO_BIN_EXE_havre");
+
+/// smtplib.sendmail; prints SENT, or each refusal with its code.
+const SEND: &str = r#"
+import smtplib, sys
+port, sender, rcpt, headers = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4]
+msg = f"From: {sender}\r\nTo: {rcpt}\r\n{headers}\r\n\r\nHello.\r\n"
+cls = smtplib.LMTP if sys.argv[5] == "lmtp" else smtplib.SMTP
+s = cls("127.0.0.1", int(port), timeout=30)
+s.ehlo("client.test")
+try:
+    s.sendmail(sender, [rcpt], msg)
+    print("SENT")
+except smtplib.SMTPRecipientsRefused as e:
+    for addr, (code, text) in e.recipients.items():
+        print("REFUSED", code, text.decode())
+except smtplib.SMTPDataError as e:
+    print("DATA", e.smtp_code, e.smtp_error.decode())
+s.quit()
+"#;
+
+fn send(node: &Havre, via: &str, rcpt: &str, headers: &str) -> String {
+    let port = if via == "lmtp" {
+        node.lmtp_port
+    } else {
+        node.smtp_port
+    };
+    python_ok(
+        SEND,
+        &[&port.to_string(), "sender@remote.test", rcpt, headers, via],
+    )
+}
+
+fn put_script(node: &Havre, user: &str, script: &str) {
+    let out = node.cli_with_stdin(&["sieve", "put", user, "main"], script);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    node.cli_ok(&["sieve", "activate", user, "main"]);
+}
+
+/// Files in `folder` (`""` for INBOX) of `user`'s Maildir.
+fn files(node: &Havre, user: &str, folder: &str) -> Vec<String> {
+    let root = node.maildir(user);
+    let dir = if folder.is_empty() {
+        root
+    } else {
+        root.join(format!(".{folder}"))
+    };
+    let mut out = Vec::new();
+    for sub in ["new", "cur"] {
+        if let Ok(entries) = std::fs::read_dir(dir.join(sub)) {
+            for entry in entries.flatten() {
+                out.push(std::fs::read_to_string(entry.path()).unwrap_or_default());
+            }
+        }
+    }
+    out
+}
+
+fn wait_for(what: &str, mut check: impl FnMut() -> bool, node: &Havre) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while !check() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{what}: not after 30s\n{}",
+            node.log()
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+}
+
+#[test]
+fn a_script_put_by_the_operator_files_list_mail_into_a_folder_flagged_and_redirects_the_rest() {
+    let mut node = Havre::init(BIN);
+    for user in ["alice", "carol"] {
+        node.add_user(&format!("{user}@example.test"));
+    }
+    put_script(
+        &node,
+        "alice@example.test",
+        "require [\"fileinto\", \"imap4flags\", \"mailbox\"];\n\
+         if header :contains \"List-Id\" \"talk.lists.example\" {\n  \
+           fileinto :create :flags \"\\\\Flagged\" \"Lists\";\n\
+         } elsif header :is \"Subject\" \"forward me\" {\n  \
+           redirect \"carol@example.test\";\n\
+         } elsif header :is \"Subject\" \"junk\" {\n  \
+           discard;\n\
+         }\n",
+    );
+    node.start();
+
+    // From a list: into Lists, made for it, flagged.
+    let out = send(
+        &node,
+        "smtp",
+        "alice@example.test",
+        "Subject: news\r\nList-Id: Talk <talk.lists.example>",
+    );
+    assert!(out.starts_with("SENT"), "{out}");
+    wait_for(
+        "the list message in Lists",
+        || files(&node, "alice@example.test", "Lists").len() == 1,
+        &node,
+    );
+    node.wait_for_empty_queue();
+    assert!(files(&node, "alice@example.test", "").is_empty());
+    let fetched = imaplib(
+        &node,
+        "m = connect()\nm.select('Lists')\nprint(m.fetch('1', '(FLAGS)')[1])\n",
+    );
+    assert!(fetched.contains("\\\\Flagged"), "{fetched}");
+
+    // Redirected: to carol, from the original sender, alice's copy gone.
+    let out = send(&node, "smtp", "alice@example.test", "Subject: forward me");
+    assert!(out.starts_with("SENT"), "{out}");
+    let carol = node.wait_for_messages("carol@example.test", 1);
+    assert_eq!(carol.len(), 1, "{}", node.log());
+    assert!(
+        carol[0].starts_with(
+            "Return-Path: <sender@remote.test>\nDelivered-To: carol@example.test\n\
+             Delivered-To: alice@example.test\n"
+        ),
+        "{}",
+        carol[0]
+    );
+    node.wait_for_empty_queue();
+    assert!(files(&node, "alice@example.test", "").is_empty());
+
+    // Discarded: nothing anywhere, and the log says so.
+    let out = send(&node, "smtp", "alice@example.test", "Subject: junk");
+    assert!(out.starts_with("SENT"), "{out}");
+    node.wait_for_empty_queue();
+    assert!(files(&node, "alice@example.test", "").is_empty());
+    assert!(
+        node.log().contains("status=sent (discarded by sieve)"),
+        "{}",
+        node.log()
+    );
+
+    // Anything else: INBOX.
+    let out = send(&node, "smtp", "alice@example.test", "Subject: hello");
+    assert!(out.starts_with("SENT"), "{out}");
+    node.wait_for_messages("alice@example.test", 1);
+}
+
+#[test]
+fn over_lmtp_a_reject_is_the_recipients_550_and_a_broken_script_keeps() {
+    let mut node = Havre::init(BIN);
+    node.add_user("alice@example.test");
+    node.add_user("bob@example.test");
+    put_script(
+        &node,
+        "alice@example.test",
+        "require \"reject\";\nif header :is \"Subject\" \"offer\" { reject \"No offers, thanks.\"; }\n",
+    );
+    node.start();
+    let out = send(&node, "lmtp", "alice@example.test", "Subject: offer");
+    assert!(
+        out.contains("DATA 550 5.7.1 <alice@example.test> No offers, thanks."),
+        "{out}"
+    );
+    assert!(files(&node, "alice@example.test", "").is_empty());
+    let out = send(&node, "lmtp", "alice@example.test", "Subject: hello");
+    assert!(out.starts_with("SENT"), "{out}");
+    assert_eq!(files(&node, "alice@example.test", "").len(), 1);
+
+    // A script that fails at run time (a redirect too many): kept, and
+    // the log names the user and why.
+    put_script(
+        &node,
+        "bob@example.test",
+        "redirect \"a@x.example\";\nredirect \"b@x.example\";\nredirect \"c@x.example\";\n\
+         redirect \"d@x.example\";\nredirect \"e@x.example\";\n",
+    );
+    let out = send(&node, "lmtp", "bob@example.test", "Subject: hello");
+    assert!(out.starts_with("SENT"), "{out}");
+    assert_eq!(files(&node, "bob@example.test", "").len(), 1);
+    let log = node.log();
+    assert!(
+        log.contains("to=<bob@example.test>: sieve: main: line 5:"),
+        "{log}"
+    );
+    assert_eq!(node.queued(), 0, "nothing redirected");
+}
