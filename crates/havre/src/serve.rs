@@ -315,6 +315,7 @@ async fn shared(loaded: &LoadedConfig) -> anyhow::Result<Shared> {
     let (before, after) = crate::checks::site_sieve(loaded)?;
     let sieve = Arc::new(
         havre_mailbox::SieveScripts::new(mailboxes.store().clone(), havre_sieve::Limits::default())
+            .with_state(state.clone())
             .with_site_scripts(&before, &after)
             .map_err(|e| anyhow::anyhow!("sieve: {e}"))?,
     );

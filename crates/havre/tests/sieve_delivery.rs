@@ -192,3 +192,56 @@ fn over_lmtp_a_reject_is_the_recipients_550_and_a_broken_script_keeps() {
     );
     assert_eq!(node.queued(), 0, "nothing redirected");
 }
+
+#[test]
+fn a_vacation_script_answers_a_sender_once_from_the_null_sender_and_never_a_list() {
+    let mut node = Havre::init(BIN);
+    node.add_user("alice@example.test");
+    node.add_user("bob@example.test");
+    put_script(
+        &node,
+        "alice@example.test",
+        "require \"vacation\";\nvacation :days 7 \"I am away until Monday.\";\n",
+    );
+    node.start();
+    let lunch = "Subject: lunch?\r\nMessage-ID: <lunch@example.test>";
+    let sent = |headers: &str| {
+        python_ok(
+            SEND,
+            &[
+                &node.lmtp_port.to_string(),
+                "bob@example.test",
+                "alice@example.test",
+                headers,
+                "lmtp",
+            ],
+        )
+    };
+    assert!(sent(lunch).starts_with("SENT"));
+    let replies = node.wait_for_messages("bob@example.test", 1);
+    assert_eq!(replies.len(), 1, "{}", node.log());
+    let reply = &replies[0];
+    assert!(reply.starts_with("Return-Path: <>\n"), "{reply}");
+    assert!(reply.contains("\nSubject: Auto: lunch?\n"), "{reply}");
+    assert!(
+        reply.contains("\nIn-Reply-To: <lunch@example.test>\n"),
+        "{reply}"
+    );
+    assert!(reply.contains("\nAuto-Submitted: auto-replied"), "{reply}");
+    assert!(reply.contains("I am away until Monday."), "{reply}");
+    // Again within the days, and from a list: alice gets them, bob no reply.
+    assert!(sent("Subject: and dinner?").starts_with("SENT"));
+    assert!(sent("Subject: news\r\nList-Id: <talk.example.test>").starts_with("SENT"));
+    node.wait_for_empty_queue();
+    assert_eq!(files(&node, "alice@example.test", "").len(), 3);
+    assert_eq!(node.messages("bob@example.test").len(), 1);
+    let log = node.log();
+    assert!(
+        log.contains("vacation not sent: <bob@example.test> already answered"),
+        "{log}"
+    );
+    assert!(
+        log.contains("vacation not sent: mail from a list (list-id)"),
+        "{log}"
+    );
+}

@@ -46,7 +46,7 @@ impl LocalDelivery {
                 .map(str::to_string),
             auth: None,
         };
-        scripts
+        let mut plan = scripts
             .plan(
                 &self.mailboxes,
                 &user,
@@ -54,7 +54,21 @@ impl LocalDelivery {
                 request.message,
                 request.message_id,
             )
-            .await
+            .await;
+        if plan.vacation.is_some()
+            && let Some(raw) = plan.raw.clone()
+        {
+            let delivery = crate::vacation::Delivery {
+                user: &user,
+                original_to,
+                sender: request.sender,
+                raw: &raw,
+                hostname: self.mailboxes.hostname(),
+                queue_id: request.message_id,
+            };
+            plan.vacation_reply = scripts.vacation_reply(&plan, &delivery).await;
+        }
+        plan
     }
 
     /// [`LocalDelivery::deliver`] of every folder of `plan`, each indexed

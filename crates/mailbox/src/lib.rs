@@ -36,6 +36,7 @@ mod sieve;
 mod snapshot;
 mod staged;
 mod sync;
+mod vacation;
 
 use sha2::{Digest, Sha256};
 
@@ -50,6 +51,7 @@ pub use quarantine::QUARANTINE_HEADER;
 pub use sieve::{Filing, Plan, SieveScripts};
 pub use snapshot::{Snapshot, Snapshots};
 pub use staged::Staged;
+pub use vacation::VacationReply;
 
 /// What a delivery did.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -51,6 +51,8 @@ pub struct SieveScripts {
     before: Vec<SiteScript>,
     after: Vec<SiteScript>,
     users: Mutex<HashMap<String, Arc<Compiled>>>,
+    /// Where vacation remembers whom it answered; none: no replies.
+    state: Option<Arc<dyn havre_state::State>>,
 }
 
 /// One folder a message goes to.
@@ -82,6 +84,9 @@ pub struct Plan {
     pub(crate) raw: Option<Arc<[u8]>>,
     /// The script that decided, for the log: `NAME` or `sieve.before`.
     pub script: Option<String>,
+    /// The vacation reply due (checked against RFC 5230/3834's rules and
+    /// the period), to queue from `<>`.
+    pub vacation_reply: Option<crate::VacationReply>,
 }
 
 impl Plan {
@@ -126,7 +131,28 @@ impl SieveScripts {
             before: Vec::new(),
             after: Vec::new(),
             users: Mutex::new(HashMap::new()),
+            state: None,
         }
+    }
+
+    /// Vacation replies, remembered in `state` (without it, none is sent).
+    pub fn with_state(mut self, state: Arc<dyn havre_state::State>) -> SieveScripts {
+        self.state = Some(state);
+        self
+    }
+
+    /// The reply a plan's `vacation` is due, if any (`vacation.rs`).
+    pub(crate) async fn vacation_reply(
+        &self,
+        plan: &Plan,
+        delivery: &crate::vacation::Delivery<'_>,
+    ) -> Option<crate::VacationReply> {
+        let vacation = plan.vacation.as_ref()?;
+        let Some(state) = &self.state else {
+            tracing::info!(target: "sieve", "{}: to=<{}>: sieve: vacation not sent: no state to remember it in", delivery.queue_id, delivery.user);
+            return None;
+        };
+        crate::vacation::reply(state, vacation, delivery).await
     }
 
     /// The site's scripts, `(name, source)` each, compiled now: the first

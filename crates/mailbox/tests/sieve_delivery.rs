@@ -238,3 +238,69 @@ async fn a_changed_script_is_compiled_again_and_staged_copies_carry_their_flags(
     assert_eq!(staged[0].folder(), "INBOX");
     assert_eq!(staged[0].row().message.flags, ["\\Flagged"]);
 }
+
+#[tokio::test]
+async fn vacation_answers_a_sender_once_within_its_days_and_never_a_list() {
+    let mut s = setup(Some(
+        "require \"vacation\";\nvacation :days 3 :subject \"Away\" \"Back on Monday.\";\n",
+    ))
+    .await;
+    let state: Arc<dyn havre_state::State> = Arc::new(havre_state::EmbeddedState::memory());
+    let scripts = SieveScripts::new(s.store.clone(), Limits::default()).with_state(state);
+    s.local = LocalDelivery::new(s.local.mailboxes().clone()).with_sieve(Arc::new(scripts));
+    let personal = b"From: carol@remote.example\r\nTo: alice@example.test\r\n\
+Message-ID: <c1@remote.example>\r\nSubject: lunch?\r\n\r\nhello\r\n";
+    let reply_to = |message: &[u8], sender: &str, id: &str| {
+        let source = MessageSource::Bytes(message.into());
+        let local = s.local.clone();
+        let sender = sender.to_string();
+        let id = id.to_string();
+        async move {
+            let request = DeliveryRequest {
+                mailbox: USER,
+                sender: &sender,
+                message: &source,
+                message_id: &id,
+                check_duplicate: false,
+            };
+            let plan = local.plan(&request, None).await;
+            // Vacation never stops the delivery itself.
+            assert_eq!(plan.filings.len(), 1);
+            plan.vacation_reply
+        }
+    };
+    let reply = reply_to(personal, "carol@remote.example", "0001")
+        .await
+        .unwrap();
+    assert_eq!(reply.to, "carol@remote.example");
+    let text = String::from_utf8(reply.message).unwrap();
+    assert!(
+        text.starts_with(
+            "From: alice@example.test\r\nTo: <carol@remote.example>\r\nSubject: Away\r\n"
+        ),
+        "{text}"
+    );
+    assert!(
+        text.contains("In-Reply-To: <c1@remote.example>\r\n"),
+        "{text}"
+    );
+    assert!(text.contains("Auto-Submitted: auto-replied"), "{text}");
+    // Once within the period.
+    assert!(
+        reply_to(personal, "carol@remote.example", "0002")
+            .await
+            .is_none()
+    );
+    // Another sender is answered; lists and the null sender never.
+    assert!(
+        reply_to(personal, "dave@remote.example", "0003")
+            .await
+            .is_some()
+    );
+    assert!(
+        reply_to(LIST_MAIL, "bob@lists.example", "0004")
+            .await
+            .is_none()
+    );
+    assert!(reply_to(personal, "", "0005").await.is_none());
+}

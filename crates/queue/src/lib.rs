@@ -278,6 +278,19 @@ impl Queue {
         all
     }
 
+    /// Queues a Sieve vacation reply of `user`'s to `to`, from `<>` (RFC
+    /// 3834 3.3: no answer to an answer); logged under the delivery's `id`.
+    pub async fn enqueue_vacation(&self, to: &str, message: &[u8], user: &str, id: &str) {
+        match self.enqueue_generated("", to, message, "vacation").await {
+            Ok(new) => {
+                tracing::info!(target: "sieve", "{id}: to=<{user}>: sieve: vacation reply to <{to}> as {new}")
+            }
+            Err(err) => {
+                tracing::error!(target: "sieve", "{id}: to=<{user}>: sieve: cannot queue the vacation reply to <{to}>: {err}")
+            }
+        }
+    }
+
     /// Makes a received message durable. A body still in memory (up to
     /// [`IN_MEMORY`]) is committed with its record, one transaction: one
     /// WAL sync, no file. A bigger one is a spool file, made durable first,

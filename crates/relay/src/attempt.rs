@@ -463,6 +463,11 @@ impl Relay {
                         ));
                         continue;
                     }
+                    if let Some(reply) = plan.vacation_reply.take() {
+                        self.queue
+                            .enqueue_vacation(&reply.to, &reply.message, &mailbox, id)
+                            .await;
+                    }
                     if !plan.redirects.is_empty() {
                         let message = plan.redirected_message(&mailbox);
                         let sent = self

@@ -1,20 +1,21 @@
 //! What LMTP does with a recipient's Sieve plan beyond its folders: the
-//! redirects queued (from the message's envelope sender, as Pigeonhole
-//! sends them), a refusal turned into the recipient's reply.
+//! vacation reply and the redirects queued (the reply from `<>`, the
+//! redirects from the message's envelope sender, as Pigeonhole sends
+//! them), a refusal turned into the recipient's reply.
 
 use havre_mailbox::Plan;
 use havre_queue::Queue;
 use havre_smtp_codec::Reply;
 
-/// Queues the plan's redirects. One that cannot be queued must not lose
-/// the message: with no folder left in the plan, it is kept in INBOX.
-pub(crate) async fn send_redirects(
-    queue: &Queue,
-    plan: &mut Plan,
-    user: &str,
-    sender: &str,
-    id: &str,
-) {
+/// Queues the plan's vacation reply and redirects. A redirect that cannot
+/// be queued must not lose the message: with no folder left in the plan,
+/// it is kept in INBOX.
+pub(crate) async fn send_mail(queue: &Queue, plan: &mut Plan, user: &str, sender: &str, id: &str) {
+    if let Some(reply) = plan.vacation_reply.take() {
+        queue
+            .enqueue_vacation(&reply.to, &reply.message, user, id)
+            .await;
+    }
     if plan.redirects.is_empty() {
         return;
     }

@@ -1394,7 +1394,7 @@ impl Session {
                     rejected = Some(reason);
                     continue;
                 }
-                crate::lmtp_sieve::send_redirects(
+                crate::lmtp_sieve::send_mail(
                     &self.services.queue,
                     &mut plan,
                     mailbox,
