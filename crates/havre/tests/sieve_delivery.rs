@@ -245,3 +245,40 @@ fn a_vacation_script_answers_a_sender_once_from_the_null_sender_and_never_a_list
         "{log}"
     );
 }
+
+#[test]
+fn the_sites_before_script_runs_for_users_without_one_and_a_broken_one_stops_serve_starting() {
+    let mut node = Havre::init(BIN);
+    node.add_user("alice@example.test");
+    let spam = node.dir().join("spam.sieve");
+    std::fs::write(
+        &spam,
+        "require \"fileinto\";\nif header :contains \"Subject\" \"[SPAM]\" { fileinto \"Junk\"; stop; }\n",
+    )
+    .unwrap();
+    node.set("sieve.before", "[\"spam.sieve\"]");
+    assert!(
+        node.cli_ok(&["config", "show"])
+            .contains("sieve.before = [\"spam.sieve\"]")
+    );
+    node.cli_ok(&["config", "check"]);
+    // A site script that does not compile: serve and config check refuse it.
+    std::fs::write(node.dir().join("broken.sieve"), "filein \"x\";\n").unwrap();
+    node.set("sieve.after", "[\"broken.sieve\"]");
+    let out = node.cli(&["config", "check"]);
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(!out.status.success());
+    assert!(
+        stderr.contains("sieve.after: ")
+            && stderr.contains("broken.sieve: line 1, column 1: unknown command 'filein'"),
+        "{stderr}"
+    );
+    node.set("sieve.after", "[]");
+    node.start();
+    let out = send(&node, "lmtp", "alice@example.test", "Subject: [SPAM] pills");
+    assert!(out.starts_with("SENT"), "{out}");
+    let out = send(&node, "lmtp", "alice@example.test", "Subject: hello");
+    assert!(out.starts_with("SENT"), "{out}");
+    assert_eq!(files(&node, "alice@example.test", "Junk").len(), 1);
+    assert_eq!(files(&node, "alice@example.test", "").len(), 1);
+}
