@@ -316,6 +316,7 @@ async fn shared(loaded: &LoadedConfig) -> anyhow::Result<Shared> {
     let sieve = Arc::new(
         havre_mailbox::SieveScripts::new(mailboxes.store().clone(), havre_sieve::Limits::default())
             .with_state(state.clone())
+            .with_hostname(&config.server.hostname)
             .with_site_scripts(&before, &after)
             .map_err(|e| anyhow::anyhow!("sieve: {e}"))?,
     );

@@ -55,6 +55,16 @@ impl LocalDelivery {
                 request.message_id,
             )
             .await;
+        if let Some((name, changed, error)) = plan.broken.take()
+            && scripts.first_notice(&user, changed).await
+        {
+            self.notify_broken(&user, &name, &error, request.message_id)
+                .await;
+        }
+        if plan.filings.is_empty() {
+            // Nothing to write that could fail: the marks stand now.
+            scripts.remember_duplicates(&user, &plan.duplicates).await;
+        }
         if plan.vacation.is_some()
             && let Some(raw) = plan.raw.clone()
         {
@@ -161,7 +171,58 @@ impl LocalDelivery {
                 }
             }
         }
+        // RFC 7352 3: what `duplicate` saw counts once the message is stored.
+        if let Some(scripts) = &self.sieve
+            && !plan.duplicates.is_empty()
+        {
+            scripts.remember_duplicates(&user, &plan.duplicates).await;
+        }
         Ok(staged)
+    }
+
+    /// Tells `user`, in her INBOX, that her active script does not compile
+    /// (the issue's "a message to the user the first time"): from the
+    /// mail system, once per change of her scripts.
+    async fn notify_broken(&self, user: &str, name: &str, error: &str, id: &str) {
+        let hostname = self.mailboxes.hostname();
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs() as i64);
+        let date = chrono::DateTime::from_timestamp(now, 0)
+            .map(|t| t.format("%a, %d %b %Y %H:%M:%S +0000").to_string())
+            .unwrap_or_default();
+        let name: String = name.chars().filter(|c| !c.is_control()).collect();
+        let text = format!(
+            "From: Mail Delivery System <MAILER-DAEMON@{hostname}>\r\n\
+             To: <{user}>\r\n\
+             Subject: Your mail filter \"{name}\" does not work\r\n\
+             Date: {date}\r\n\
+             Message-ID: <{id}.{now}.sieve@{hostname}>\r\n\
+             Auto-Submitted: auto-generated\r\n\
+             MIME-Version: 1.0\r\n\
+             Content-Type: text/plain; charset=utf-8\r\n\
+             Content-Transfer-Encoding: 8bit\r\n\r\n\
+             Your mail filter (Sieve script) \"{name}\" cannot be used:\r\n\r\n  \
+             {error}\r\n\r\n\
+             Until it is corrected, all your mail is delivered to your INBOX.\r\n"
+        );
+        let source = crate::MessageSource::Bytes(text.into_bytes().into());
+        let notice_id = format!("{id}N{now}");
+        let request = DeliveryRequest {
+            mailbox: user,
+            sender: "",
+            message: &source,
+            message_id: &notice_id,
+            check_duplicate: false,
+        };
+        match self.deliver(request).await {
+            Ok(_) => {
+                tracing::info!(target: "sieve", "{id}: to=<{user}>: sieve: told the user that {name:?} does not compile")
+            }
+            Err(err) => {
+                tracing::warn!(target: "sieve", "{id}: to=<{user}>: sieve: cannot deliver the notice of {name:?}: {err}")
+            }
+        }
     }
 
     /// The folder a filing goes to; `None` for INBOX (asked, missing, or

@@ -19,7 +19,10 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
-use havre_sieve::{Action, Envelope, Flow, Host, Limits, Location, Message, Run, Script, Vacation};
+use havre_sieve::{
+    Action, DuplicateMark, Envelope, Flow, Host, Limits, Location, Message, NoHost as NoDefaults,
+    Run, Script, Vacation,
+};
 use havre_store::Store;
 
 use crate::MessageSource;
@@ -51,8 +54,11 @@ pub struct SieveScripts {
     before: Vec<SiteScript>,
     after: Vec<SiteScript>,
     users: Mutex<HashMap<String, Arc<Compiled>>>,
-    /// Where vacation remembers whom it answered; none: no replies.
+    /// Where vacation remembers whom it answered and `duplicate` what it
+    /// saw; none: no replies, nothing seen.
     state: Option<Arc<dyn havre_state::State>>,
+    /// `environment`'s "host" (and "domain": its parent).
+    hostname: String,
 }
 
 /// One folder a message goes to.
@@ -87,6 +93,11 @@ pub struct Plan {
     /// The vacation reply due (checked against RFC 5230/3834's rules and
     /// the period), to queue from `<>`.
     pub vacation_reply: Option<crate::VacationReply>,
+    /// What `duplicate` should remember once the message is delivered.
+    pub(crate) duplicates: Vec<havre_sieve::DuplicateMark>,
+    /// The user's active script did not compile: its name, change counter
+    /// and error, for the notice she gets the first time.
+    pub(crate) broken: Option<(String, i64, String)>,
 }
 
 impl Plan {
@@ -132,7 +143,51 @@ impl SieveScripts {
             after: Vec::new(),
             users: Mutex::new(HashMap::new()),
             state: None,
+            hostname: "localhost".into(),
         }
+    }
+
+    /// The node's name, for `environment "host"`.
+    pub fn with_hostname(mut self, hostname: &str) -> SieveScripts {
+        self.hostname = hostname.to_string();
+        self
+    }
+
+    /// Remembers a delivered message's `duplicate` marks (RFC 7352 3):
+    /// each id for its seconds, renewed only with `:last`.
+    pub(crate) async fn remember_duplicates(&self, user: &str, marks: &[DuplicateMark]) {
+        let Some(state) = &self.state else {
+            return;
+        };
+        for mark in marks {
+            let key = duplicate_key(user, &mark.handle, &mark.id);
+            if !mark.last && matches!(state.get(&key).await, Ok(Some(_))) {
+                continue;
+            }
+            let ttl = std::time::Duration::from_secs(mark.seconds.max(1));
+            if let Err(err) = state
+                .set(&key, "1", Some(ttl), havre_state::Persist::Durable)
+                .await
+            {
+                tracing::warn!(target: "sieve", "to=<{user}>: sieve: duplicate not remembered: {err}");
+            }
+        }
+    }
+
+    /// Whether the user should hear that her script `name` (at change
+    /// `changed`) does not compile: once per change, remembered 30 days.
+    pub(crate) async fn first_notice(&self, user: &str, changed: i64) -> bool {
+        let Some(state) = &self.state else {
+            return false;
+        };
+        let key = format!("sieve-broken:{user}:{changed}");
+        let ttl = std::time::Duration::from_secs(30 * 86_400);
+        matches!(
+            state
+                .incr(&key, 1, ttl, havre_state::Persist::Durable)
+                .await,
+            Ok(1)
+        )
     }
 
     /// Vacation replies, remembered in `state` (without it, none is sent).
@@ -234,6 +289,7 @@ impl SieveScripts {
         if compiled.is_none() && self.before.is_empty() && self.after.is_empty() {
             return Plan::keep();
         }
+        let mut broken = None;
         let personal = match compiled.as_deref() {
             Some(Compiled {
                 script: Ok(script),
@@ -243,16 +299,20 @@ impl SieveScripts {
             Some(Compiled {
                 script: Err(err),
                 name,
-                ..
+                changed,
             }) => {
                 // Pigeonhole's rule: a broken script is as if absent.
                 tracing::warn!(target: "sieve", "{queue_id}: to=<{user}>: sieve: script {name:?} does not compile ({err}); not run");
+                broken = Some((name.clone(), *changed, err.clone()));
                 None
             }
             None => None,
         };
         if personal.is_none() && self.before.is_empty() && self.after.is_empty() {
-            return Plan::keep();
+            return Plan {
+                broken,
+                ..Plan::keep()
+            };
         }
         // Which folders exist (`mailboxexists`, and where fileinto goes).
         let folders: Vec<String> = match mailboxes.list(user).await {
@@ -282,6 +342,7 @@ impl SieveScripts {
         let this = self.clone();
         let host = DeliveryHost {
             scripts: self.clone(),
+            state: self.state.clone(),
             user: user.to_string(),
             folders,
             runtime: tokio::runtime::Handle::current(),
@@ -295,10 +356,13 @@ impl SieveScripts {
         })
         .await;
         match decided {
-            Ok(plan) => plan,
+            Ok(plan) => Plan { broken, ..plan },
             Err(err) => {
                 tracing::warn!(target: "sieve", "{queue_id}: to=<{user}>: sieve: {err}; kept in INBOX");
-                Plan::keep()
+                Plan {
+                    broken,
+                    ..Plan::keep()
+                }
             }
         }
     }
@@ -337,6 +401,7 @@ impl SieveScripts {
         drop(message);
         let mut plan = Plan {
             script: last,
+            duplicates: outcome.duplicates.clone(),
             ..Plan::default()
         };
         for (folder, flags, create) in outcome.deliveries() {
@@ -378,6 +443,16 @@ impl SieveScripts {
             .find(|s| s.name == name)
             .map(|s| s.script.clone())
     }
+}
+
+/// The state's key of a `duplicate` id: hashed parts, so no `:` in a
+/// handle or id splits it.
+fn duplicate_key(user: &str, handle: &str, id: &str) -> String {
+    format!(
+        "duplicate:{user}:{}:{}",
+        crate::vacation::key_part(handle),
+        crate::vacation::key_part(id)
+    )
 }
 
 /// Whether the message already went through `user`'s mailbox (her
@@ -443,6 +518,8 @@ fn usable_flags(flags: &[String]) -> Vec<String> {
 /// What a delivery's run asks of the world.
 struct DeliveryHost {
     scripts: Arc<SieveScripts>,
+    /// The duplicate tracking store (RFC 7352): the node's state.
+    state: Option<Arc<dyn havre_state::State>>,
     user: String,
     folders: Vec<String>,
     /// For `include :personal`, read from the store on this blocking thread.
@@ -450,6 +527,27 @@ struct DeliveryHost {
 }
 
 impl Host for DeliveryHost {
+    fn duplicate_seen(&self, handle: &str, id: &str) -> bool {
+        let Some(state) = &self.state else {
+            return false;
+        };
+        let key = duplicate_key(&self.user, handle, id);
+        // An unreadable state is "not seen": the message is delivered.
+        matches!(self.runtime.block_on(state.get(&key)), Ok(Some(_)))
+    }
+
+    fn environment(&self, name: &str) -> Option<String> {
+        match name {
+            "host" => Some(self.scripts.hostname.clone()),
+            "domain" => self
+                .scripts
+                .hostname
+                .split_once('.')
+                .map(|(_, domain)| domain.to_string()),
+            _ => NoDefaults.environment(name),
+        }
+    }
+
     fn mailbox_exists(&self, mailbox: &str) -> bool {
         let name = crate::normalize_name(mailbox);
         self.folders.iter().any(|f| *f == name)

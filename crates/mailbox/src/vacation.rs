@@ -169,7 +169,7 @@ pub(crate) async fn reply(
     let key = format!(
         "vacation:{}:{}:{}",
         d.user,
-        hex(&vacation.handle),
+        key_part(&vacation.handle),
         d.sender.to_ascii_lowercase()
     );
     let period = std::time::Duration::from_secs(vacation.period.max(1));
@@ -191,8 +191,9 @@ pub(crate) async fn reply(
     })
 }
 
-/// A handle as a key part: hex, so no `:` of it splits the key.
-fn hex(text: &str) -> String {
+/// Text as a key part of the state: hex of its hash, so no `:` of it
+/// splits the key and no length makes it long.
+pub(crate) fn key_part(text: &str) -> String {
     use sha2::{Digest, Sha256};
     Sha256::digest(text.as_bytes())[..8]
         .iter()

@@ -241,13 +241,10 @@ async fn a_changed_script_is_compiled_again_and_staged_copies_carry_their_flags(
 
 #[tokio::test]
 async fn vacation_answers_a_sender_once_within_its_days_and_never_a_list() {
-    let mut s = setup(Some(
+    let s = setup_with_state(
         "require \"vacation\";\nvacation :days 3 :subject \"Away\" \"Back on Monday.\";\n",
-    ))
+    )
     .await;
-    let state: Arc<dyn havre_state::State> = Arc::new(havre_state::EmbeddedState::memory());
-    let scripts = SieveScripts::new(s.store.clone(), Limits::default()).with_state(state);
-    s.local = LocalDelivery::new(s.local.mailboxes().clone()).with_sieve(Arc::new(scripts));
     let personal = b"From: carol@remote.example\r\nTo: alice@example.test\r\n\
 Message-ID: <c1@remote.example>\r\nSubject: lunch?\r\n\r\nhello\r\n";
     let reply_to = |message: &[u8], sender: &str, id: &str| {
@@ -303,4 +300,71 @@ Message-ID: <c1@remote.example>\r\nSubject: lunch?\r\n\r\nhello\r\n";
             .is_none()
     );
     assert!(reply_to(personal, "", "0005").await.is_none());
+}
+
+/// `setup` with the node's state (vacation, duplicate, notices).
+async fn setup_with_state(script: &str) -> Setup {
+    let mut s = setup(Some(script)).await;
+    let state: Arc<dyn havre_state::State> = Arc::new(havre_state::EmbeddedState::memory());
+    let scripts = SieveScripts::new(s.store.clone(), Limits::default()).with_state(state);
+    s.local = LocalDelivery::new(s.local.mailboxes().clone()).with_sieve(Arc::new(scripts));
+    s
+}
+
+#[tokio::test]
+async fn a_user_hears_once_that_her_script_does_not_compile_and_again_after_a_change() {
+    let s = setup_with_state("require \"fileinto\";\nfilein \"Archive\";\n").await;
+    assert_eq!(s.deliver(LIST_MAIL, "0001").await, [filed("INBOX", 2)]);
+    // The notice came first, then the message.
+    let inbox = s.messages("INBOX").await;
+    assert_eq!(inbox.len(), 2);
+    s.deliver(LIST_MAIL, "0002").await;
+    assert_eq!(s.messages("INBOX").await.len(), 3, "no second notice");
+    s.store
+        .sieve_put(
+            USER,
+            "main",
+            "require \"fileinto\";\nfileinto \"Archive\"\n",
+        )
+        .await
+        .unwrap();
+    s.deliver(LIST_MAIL, "0003").await;
+    assert_eq!(
+        s.messages("INBOX").await.len(),
+        5,
+        "a notice for the new error"
+    );
+    let mailbox = s
+        .local
+        .mailboxes()
+        .get(USER, "INBOX")
+        .await
+        .unwrap()
+        .unwrap();
+    let first = s.store.message_list(mailbox.id).await.unwrap();
+    let text = s
+        .local
+        .mailboxes()
+        .read_message(USER, &mailbox, &first[0])
+        .await
+        .unwrap();
+    let text = String::from_utf8_lossy(&text);
+    assert!(
+        text.contains("Subject: Your mail filter \"main\" does not work"),
+        "{text}"
+    );
+    assert!(
+        text.contains("line 2, column 1: unknown command 'filein'"),
+        "{text}"
+    );
+}
+
+#[tokio::test]
+async fn duplicate_sees_a_message_id_delivered_before() {
+    let s = setup_with_state("require \"duplicate\";\nif duplicate { discard; }\n").await;
+    let message = b"Message-ID: <once@remote.example>\r\nSubject: x\r\n\r\nx\r\n";
+    assert_eq!(s.deliver(message, "0001").await, [filed("INBOX", 1)]);
+    assert_eq!(s.deliver(message, "0002").await, []);
+    let other = b"Message-ID: <twice@remote.example>\r\nSubject: x\r\n\r\nx\r\n";
+    assert_eq!(s.deliver(other, "0003").await, [filed("INBOX", 2)]);
 }
