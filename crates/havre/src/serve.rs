@@ -313,8 +313,14 @@ async fn shared(loaded: &LoadedConfig) -> anyhow::Result<Shared> {
     );
     // Users' Sieve scripts and the site's (read at start, as Dovecot does).
     let (before, after) = crate::checks::site_sieve(loaded)?;
+    let mut scripts =
+        havre_mailbox::SieveScripts::new(mailboxes.store().clone(), havre_sieve::Limits::default());
+    if config.spam.enabled {
+        // spamtest's 10 is the score the filter refuses at.
+        scripts = scripts.with_spam_scale(config.spam.reject.0);
+    }
     let sieve = Arc::new(
-        havre_mailbox::SieveScripts::new(mailboxes.store().clone(), havre_sieve::Limits::default())
+        scripts
             .with_state(state.clone())
             .with_hostname(&config.server.hostname)
             .with_site_scripts(&before, &after)

@@ -59,6 +59,10 @@ pub struct SieveScripts {
     state: Option<Arc<dyn havre_state::State>>,
     /// `environment`'s "host" (and "domain": its parent).
     hostname: String,
+    /// The spam score that means "surely spam" (the filter's reject
+    /// threshold), when the node's filter scores mail: `spamtest` reads
+    /// the filter's `X-Spam-Score:` on that scale.
+    spam_scale: Option<f64>,
 }
 
 /// One folder a message goes to.
@@ -144,7 +148,16 @@ impl SieveScripts {
             users: Mutex::new(HashMap::new()),
             state: None,
             hostname: "localhost".into(),
+            spam_scale: None,
         }
+    }
+
+    /// `spamtest` from the topmost `X-Spam-Score:` (the node's own filter
+    /// puts it above anything the client sent), `max` being surely spam.
+    /// Without this, mail counts as untested.
+    pub fn with_spam_scale(mut self, max: f64) -> SieveScripts {
+        self.spam_scale = (max.is_finite() && max > 0.0).then_some(max);
+        self
     }
 
     /// The node's name, for `environment "host"`.
@@ -340,9 +353,11 @@ impl SieveScripts {
             }
         };
         let this = self.clone();
+        let spam = self.spam_scale.and_then(|max| spam_fraction(&raw, max));
         let host = DeliveryHost {
             scripts: self.clone(),
             state: self.state.clone(),
+            spam,
             user: user.to_string(),
             folders,
             runtime: tokio::runtime::Handle::current(),
@@ -455,6 +470,15 @@ fn duplicate_key(user: &str, handle: &str, id: &str) -> String {
     )
 }
 
+/// The topmost `X-Spam-Score:` of `raw` over `max`, within 0 and 1.
+fn spam_fraction(raw: &[u8], max: f64) -> Option<f64> {
+    let score: f64 = havre_message::header(raw, "X-Spam-Score")?
+        .trim()
+        .parse()
+        .ok()?;
+    score.is_finite().then(|| (score / max).clamp(0.0, 1.0))
+}
+
 /// Whether the message already went through `user`'s mailbox (her
 /// `Delivered-To:` on it) or through too many: redirecting it again would
 /// loop.
@@ -520,6 +544,8 @@ struct DeliveryHost {
     scripts: Arc<SieveScripts>,
     /// The duplicate tracking store (RFC 7352): the node's state.
     state: Option<Arc<dyn havre_state::State>>,
+    /// The filter's score as a fraction of "surely spam" (0 to 1).
+    spam: Option<f64>,
     user: String,
     folders: Vec<String>,
     /// For `include :personal`, read from the store on this blocking thread.
@@ -534,6 +560,15 @@ impl Host for DeliveryHost {
         let key = duplicate_key(&self.user, handle, id);
         // An unreadable state is "not seen": the message is delivered.
         matches!(self.runtime.block_on(state.get(&key)), Ok(Some(_)))
+    }
+
+    /// RFC 5235 3.1: 1 surely not spam .. 10 surely spam.
+    fn spam_level(&self) -> Option<u8> {
+        self.spam.map(|f| 1 + (f * 9.0).round() as u8)
+    }
+
+    fn spam_percent(&self) -> Option<u8> {
+        self.spam.map(|f| (f * 100.0).round() as u8)
     }
 
     fn environment(&self, name: &str) -> Option<String> {
@@ -590,6 +625,15 @@ mod tests {
         .map(|s| s.to_string())
         .collect();
         assert_eq!(usable_flags(&flags), ["\\Seen", "$Label1", "Work"]);
+    }
+
+    #[test]
+    fn spamtest_reads_the_filters_score_on_its_reject_scale() {
+        let raw = b"X-Spam-Score: 7.5\r\nX-Spam-Score: -3\r\n\r\nx";
+        assert_eq!(spam_fraction(raw, 15.0), Some(0.5));
+        assert_eq!(spam_fraction(b"X-Spam-Score: -2\r\n\r\n", 15.0), Some(0.0));
+        assert_eq!(spam_fraction(b"X-Spam-Score: 40\r\n\r\n", 15.0), Some(1.0));
+        assert_eq!(spam_fraction(b"Subject: x\r\n\r\n", 15.0), None);
     }
 
     #[test]
