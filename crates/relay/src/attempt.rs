@@ -367,6 +367,25 @@ impl Relay {
         min.saturating_mul(factor).min(max) as i64
     }
 
+    /// Queues a Sieve plan's redirects of `user`'s (from the original
+    /// envelope sender); false when one could not be queued.
+    async fn redirect(
+        &self,
+        plan: &mut havre_mailbox::Plan,
+        user: &str,
+        sender: &str,
+        id: &str,
+    ) -> bool {
+        if plan.redirects.is_empty() {
+            return true;
+        }
+        let message = plan.redirected_message(user);
+        let redirects = std::mem::take(&mut plan.redirects);
+        self.queue
+            .enqueue_redirects(sender, &redirects, &message, user, id)
+            .await
+    }
+
     /// Resolves one recipient and delivers its local mailboxes now; its
     /// remote addresses are collected for [`Relay::deliver_remote`].
     #[allow(clippy::too_many_arguments)]
@@ -463,31 +482,21 @@ impl Relay {
                         ));
                         continue;
                     }
+                    // Due whatever becomes of the delivery: the state
+                    // already counts it as sent.
                     if let Some(reply) = plan.vacation_reply.take() {
                         self.queue
                             .enqueue_vacation(&reply.to, &reply.message, &mailbox, id)
                             .await;
                     }
-                    if !plan.redirects.is_empty() {
-                        let message = plan.redirected_message(&mailbox);
-                        let sent = self
-                            .queue
-                            .enqueue_redirects(
-                                &entry.sender,
-                                &plan.redirects,
-                                &message,
-                                &mailbox,
-                                id,
-                            )
-                            .await;
-                        // Never lost: a redirect that could not be queued keeps.
-                        if !sent && plan.filings.is_empty() {
-                            plan = havre_mailbox::Plan::keep();
-                        }
-                    }
                     if plan.filings.is_empty() {
-                        discarded.push(mailbox);
-                        continue;
+                        if !self.redirect(&mut plan, &mailbox, &entry.sender, id).await {
+                            // Never lost: a redirect that could not be queued keeps.
+                            plan = havre_mailbox::Plan::keep();
+                        } else {
+                            discarded.push(mailbox);
+                            continue;
+                        }
                     }
                     match self.local.stage_plan(request, &plan).await {
                         Ok(copies) => {
@@ -497,6 +506,9 @@ impl Relay {
                                 }
                                 staged.push(copy);
                             }
+                            // After the copies: a deferred recipient, tried
+                            // again, does not redirect twice.
+                            self.redirect(&mut plan, &mailbox, &entry.sender, id).await;
                             mailboxes.push(mailbox);
                         }
                         Err(err) => progress

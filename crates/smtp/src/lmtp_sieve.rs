@@ -7,15 +7,27 @@ use havre_mailbox::Plan;
 use havre_queue::Queue;
 use havre_smtp_codec::Reply;
 
-/// Queues the plan's vacation reply and redirects. A redirect that cannot
-/// be queued must not lose the message: with no folder left in the plan,
-/// it is kept in INBOX.
-pub(crate) async fn send_mail(queue: &Queue, plan: &mut Plan, user: &str, sender: &str, id: &str) {
+/// Queues the plan's vacation reply (due whatever becomes of the
+/// delivery: the state already counts it as sent).
+pub(crate) async fn send_vacation(queue: &Queue, plan: &mut Plan, user: &str, id: &str) {
     if let Some(reply) = plan.vacation_reply.take() {
         queue
             .enqueue_vacation(&reply.to, &reply.message, user, id)
             .await;
     }
+}
+
+/// Queues the plan's redirects: after its folders are written when it has
+/// any (a delivery that fails and is retried does not redirect twice),
+/// before otherwise. One that cannot be queued must not lose the message:
+/// with no folder in the plan, it is kept in INBOX.
+pub(crate) async fn send_redirects(
+    queue: &Queue,
+    plan: &mut Plan,
+    user: &str,
+    sender: &str,
+    id: &str,
+) {
     if plan.redirects.is_empty() {
         return;
     }
@@ -23,6 +35,7 @@ pub(crate) async fn send_mail(queue: &Queue, plan: &mut Plan, user: &str, sender
     let sent = queue
         .enqueue_redirects(sender, &plan.redirects, &message, user, id)
         .await;
+    plan.redirects.clear();
     if !sent && plan.filings.is_empty() {
         *plan = Plan::keep();
     }

@@ -1394,14 +1394,14 @@ impl Session {
                     rejected = Some(reason);
                     continue;
                 }
-                crate::lmtp_sieve::send_mail(
-                    &self.services.queue,
-                    &mut plan,
-                    mailbox,
-                    &tx.sender,
-                    &tx.id,
-                )
-                .await;
+                let queue = &self.services.queue;
+                crate::lmtp_sieve::send_vacation(queue, &mut plan, mailbox, &tx.id).await;
+                if plan.filings.is_empty() {
+                    crate::lmtp_sieve::send_redirects(
+                        queue, &mut plan, mailbox, &tx.sender, &tx.id,
+                    )
+                    .await;
+                }
                 if plan.filings.is_empty() {
                     tracing::info!(target: "smtp", role = "lmtp", "{}: to=<{mailbox}>, orig_to=<{rcpt}>, relay=local, delay={:.2}, status=sent (discarded by sieve)", tx.id, started.elapsed().as_secs_f64());
                     continue;
@@ -1420,6 +1420,10 @@ impl Session {
                             format!(" folder {}", folders.join(", "))
                         };
                         tracing::info!(target: "smtp", role = "lmtp", "{}: to=<{mailbox}>, orig_to=<{rcpt}>, relay=local, delay={:.2}, status=sent (delivered to maildir{into})", tx.id, started.elapsed().as_secs_f64());
+                        crate::lmtp_sieve::send_redirects(
+                            queue, &mut plan, mailbox, &tx.sender, &tx.id,
+                        )
+                        .await;
                     }
                     Err(err) => {
                         tracing::warn!(target: "smtp", role = "lmtp", "{}: to=<{mailbox}>, orig_to=<{rcpt}>, relay=local, status=deferred ({err})", tx.id);
