@@ -282,3 +282,37 @@ fn the_sites_before_script_runs_for_users_without_one_and_a_broken_one_stops_ser
     assert_eq!(files(&node, "alice@example.test", "Junk").len(), 1);
     assert_eq!(files(&node, "alice@example.test", "").len(), 1);
 }
+
+#[test]
+fn through_the_queue_a_reject_bounces_to_the_sender_with_the_scripts_reason() {
+    let mut node = Havre::init(BIN);
+    node.add_user("alice@example.test");
+    node.add_user("bob@example.test");
+    put_script(
+        &node,
+        "alice@example.test",
+        "require \"reject\";\nif header :is \"Subject\" \"offer\" { reject \"No offers, thanks.\"; }\n",
+    );
+    node.start();
+    let out = python_ok(
+        SEND,
+        &[
+            &node.smtp_port.to_string(),
+            "bob@example.test",
+            "alice@example.test",
+            "Subject: offer",
+            "smtp",
+        ],
+    );
+    assert!(out.starts_with("SENT"), "{out}");
+    let bounces = node.wait_for_messages("bob@example.test", 1);
+    assert_eq!(bounces.len(), 1, "{}", node.log());
+    assert!(
+        bounces[0].contains("rejected by sieve: No offers, thanks."),
+        "{}",
+        bounces[0]
+    );
+    assert!(bounces[0].contains("5.7.1"), "{}", bounces[0]);
+    node.wait_for_empty_queue();
+    assert!(files(&node, "alice@example.test", "").is_empty());
+}
