@@ -585,7 +585,7 @@ impl Host for DeliveryHost {
 
     fn mailbox_exists(&self, mailbox: &str) -> bool {
         let name = crate::normalize_name(mailbox);
-        self.folders.iter().any(|f| *f == name)
+        self.folders.contains(&name)
     }
 
     fn include(&self, location: Location, name: &str) -> Result<Option<Arc<Script>>, String> {

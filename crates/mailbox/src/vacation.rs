@@ -81,7 +81,7 @@ fn refusal(vacation: &Vacation, d: &Delivery<'_>, fields: &[(String, String)]) -
         }
     }
     let own = own_addresses(vacation, d);
-    if own.iter().any(|a| *a == sender) {
+    if own.contains(&sender) {
         return Some("mail from the user herself".into());
     }
     let named = fields.iter().any(|(name, value)| {
