@@ -231,7 +231,7 @@ impl LocalDelivery {
         if normalize_name(&filing.folder) == "INBOX" {
             return None;
         }
-        match self.mailboxes.get(user, &filing.folder).await {
+        match self.find_folder(user, &filing.folder).await {
             Ok(Some(record)) => Some(record),
             Ok(None) if filing.create => {
                 match self.mailboxes.create(user, &filing.folder, None).await {
@@ -254,6 +254,25 @@ impl LocalDelivery {
                 None
             }
         }
+    }
+
+    /// The folder a script names: as written, or, for scripts written for
+    /// Dovecot's Maildir++ namespace (`INBOX.Lists.Talk`, `.` separated),
+    /// the same folder in havre's `/`-separated names (`Lists/Talk`).
+    async fn find_folder(
+        &self,
+        user: &str,
+        name: &str,
+    ) -> Result<Option<MailboxRecord>, MailboxError> {
+        if let Some(found) = self.mailboxes.get(user, name).await? {
+            return Ok(Some(found));
+        }
+        for other in dovecot_forms(name) {
+            if let Some(found) = self.mailboxes.get(user, &other).await? {
+                return Ok(Some(found));
+            }
+        }
+        Ok(None)
     }
 
     /// A copy in a folder other than INBOX: its own unique name, so that
@@ -280,5 +299,44 @@ impl LocalDelivery {
             )
             .await?
             .ok_or_else(|| MailboxError::NoSuchMailbox(record.name.clone()))
+    }
+}
+
+/// Other spellings of a folder name from a Dovecot script: without the
+/// `INBOX.` (or `INBOX/`) namespace prefix, and with `.` as the separator.
+fn dovecot_forms(name: &str) -> Vec<String> {
+    let mut forms = Vec::new();
+    let unprefixed = ["INBOX.", "INBOX/"]
+        .iter()
+        .find_map(|p| {
+            name.get(..p.len())
+                .filter(|head| head.eq_ignore_ascii_case(p))
+                .map(|_| &name[p.len()..])
+        })
+        .filter(|rest| !rest.is_empty());
+    for candidate in unprefixed.into_iter().chain([name]) {
+        let slashed = candidate.replace('.', "/");
+        for form in [candidate.to_string(), slashed] {
+            if form != name && !forms.contains(&form) {
+                forms.push(form);
+            }
+        }
+    }
+    forms
+}
+
+#[cfg(test)]
+mod tests {
+    use super::dovecot_forms;
+
+    #[test]
+    fn dovecot_folder_names_are_tried_in_havres_spelling() {
+        assert_eq!(
+            dovecot_forms("INBOX.Lists.Talk"),
+            ["Lists.Talk", "Lists/Talk", "INBOX/Lists/Talk"]
+        );
+        assert_eq!(dovecot_forms("Lists.Talk"), ["Lists/Talk"]);
+        assert!(dovecot_forms("Lists").is_empty());
+        assert_eq!(dovecot_forms("inbox.Archive"), ["Archive", "inbox/Archive"]);
     }
 }

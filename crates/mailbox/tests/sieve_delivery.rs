@@ -368,3 +368,17 @@ async fn duplicate_sees_a_message_id_delivered_before() {
     let other = b"Message-ID: <twice@remote.example>\r\nSubject: x\r\n\r\nx\r\n";
     assert_eq!(s.deliver(other, "0003").await, [filed("INBOX", 2)]);
 }
+
+#[tokio::test]
+async fn a_script_written_for_dovecots_namespace_finds_the_same_folder() {
+    let s = setup(Some(
+        "require \"fileinto\";\nfileinto \"INBOX.Lists.Talk\";\n",
+    ))
+    .await;
+    s.local
+        .mailboxes()
+        .create(USER, "Lists/Talk", None)
+        .await
+        .unwrap();
+    assert_eq!(s.deliver(LIST_MAIL, "0001").await, [filed("Lists/Talk", 1)]);
+}
