@@ -334,6 +334,12 @@ pub static KEY_DOCS: &[(&str, &str)] = &[
         "The site's Sieve scripts run after the user's (Dovecot's sieve_after), unless a script said stop.",
     ),
     (
+        "sieve.global_dir",
+        "Directory of the site's scripts that users' scripts may `include :global \"NAME\"` (NAME.sieve there; \
+         Dovecot's sieve_global), relative to the directory of havre.toml; \"\" = only those of sieve.before and \
+         sieve.after. Read and compiled at start.",
+    ),
+    (
         "sendmail",
         "Local submission: `sendmail` (cron, PHP's mail(), scripts) hands mail to havre serve through a Unix socket.",
     ),

@@ -488,6 +488,9 @@ pub struct Sieve {
     pub before: Vec<PathBuf>,
     /// Scripts run after the user's, in order.
     pub after: Vec<PathBuf>,
+    /// Directory of the scripts `include :global "NAME"` finds (NAME.sieve);
+    /// empty: only those of before and after.
+    pub global_dir: PathBuf,
 }
 
 /// `[sendmail]`: mail that local programs submit with `sendmail` (cron,

@@ -235,9 +235,16 @@ fn denied(e: &havre_dkim::DkimError) -> bool {
 /// by it: the file's name without `.sieve`) and source.
 pub type SiteScript = (String, String);
 
-/// `sieve.before` and `sieve.after` read and checked: each must compile,
-/// or serve does not start (`sieve.before: FILE: line L, column C: why`).
-pub fn site_sieve(loaded: &LoadedConfig) -> anyhow::Result<(Vec<SiteScript>, Vec<SiteScript>)> {
+/// The site's Sieve scripts, read and checked: each must compile, or
+/// serve does not start (`sieve.before: FILE: line L, column C: why`).
+pub struct SiteSieve {
+    pub before: Vec<SiteScript>,
+    pub after: Vec<SiteScript>,
+    /// `sieve.global_dir`'s scripts, for `include :global`.
+    pub global: Vec<SiteScript>,
+}
+
+pub fn site_sieve(loaded: &LoadedConfig) -> anyhow::Result<SiteSieve> {
     let (before, after) = loaded.sieve_scripts();
     let read = |key: &str, paths: Vec<PathBuf>| -> anyhow::Result<Vec<SiteScript>> {
         let mut scripts = Vec::new();
@@ -260,5 +267,26 @@ pub fn site_sieve(loaded: &LoadedConfig) -> anyhow::Result<(Vec<SiteScript>, Vec
         }
         Ok(scripts)
     };
-    Ok((read("before", before)?, read("after", after)?))
+    let global = match loaded.sieve_global_dir() {
+        None => Vec::new(),
+        Some(dir) => {
+            let entries = std::fs::read_dir(&dir).map_err(|e| {
+                anyhow::Error::new(
+                    loaded.invalid(&["sieve", "global_dir"], format!("{}: {e}", dir.display())),
+                )
+            })?;
+            let mut paths: Vec<PathBuf> = entries
+                .flatten()
+                .map(|e| e.path())
+                .filter(|p| p.extension().is_some_and(|x| x == "sieve") && p.is_file())
+                .collect();
+            paths.sort();
+            read("global_dir", paths)?
+        }
+    };
+    Ok(SiteSieve {
+        before: read("before", before)?,
+        after: read("after", after)?,
+        global,
+    })
 }

@@ -312,7 +312,7 @@ async fn shared(loaded: &LoadedConfig) -> anyhow::Result<Shared> {
         config.spam.learn_from_junk,
     );
     // Users' Sieve scripts and the site's (read at start, as Dovecot does).
-    let (before, after) = crate::checks::site_sieve(loaded)?;
+    let site = crate::checks::site_sieve(loaded)?;
     let mut scripts =
         havre_mailbox::SieveScripts::new(mailboxes.store().clone(), havre_sieve::Limits::default());
     if config.spam.enabled {
@@ -323,7 +323,7 @@ async fn shared(loaded: &LoadedConfig) -> anyhow::Result<Shared> {
         scripts
             .with_state(state.clone())
             .with_hostname(&config.server.hostname)
-            .with_site_scripts(&before, &after)
+            .with_site_scripts(&site.before, &site.after, &site.global)
             .map_err(|e| anyhow::anyhow!("sieve: {e}"))?,
     );
     Ok(Shared {

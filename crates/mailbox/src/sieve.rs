@@ -53,6 +53,8 @@ pub struct SieveScripts {
     limits: Limits,
     before: Vec<SiteScript>,
     after: Vec<SiteScript>,
+    /// Only for `include :global`.
+    global: Vec<SiteScript>,
     users: Mutex<HashMap<String, Arc<Compiled>>>,
     /// Where vacation remembers whom it answered and `duplicate` what it
     /// saw; none: no replies, nothing seen.
@@ -145,6 +147,7 @@ impl SieveScripts {
             limits,
             before: Vec::new(),
             after: Vec::new(),
+            global: Vec::new(),
             users: Mutex::new(HashMap::new()),
             state: None,
             hostname: "localhost".into(),
@@ -223,12 +226,15 @@ impl SieveScripts {
         crate::vacation::reply(state, vacation, delivery).await
     }
 
-    /// The site's scripts, `(name, source)` each, compiled now: the first
-    /// that does not compile is the error, `NAME: line L, column C: why`.
+    /// The site's scripts, `(name, source)` each, compiled now: those run
+    /// before and after the user's, and those only `include :global`
+    /// finds. The first that does not compile is the error, `NAME: line L,
+    /// column C: why`.
     pub fn with_site_scripts(
         mut self,
         before: &[(String, String)],
         after: &[(String, String)],
+        global: &[(String, String)],
     ) -> Result<SieveScripts, String> {
         let compile = |list: &[(String, String)]| -> Result<Vec<SiteScript>, String> {
             list.iter()
@@ -244,6 +250,7 @@ impl SieveScripts {
         };
         self.before = compile(before)?;
         self.after = compile(after)?;
+        self.global = compile(global)?;
         Ok(self)
     }
 
@@ -452,8 +459,9 @@ impl SieveScripts {
 
     /// A site script by name, for `include :global`.
     fn site_script(&self, name: &str) -> Option<Arc<Script>> {
-        self.before
+        self.global
             .iter()
+            .chain(self.before.iter())
             .chain(self.after.iter())
             .find(|s| s.name == name)
             .map(|s| s.script.clone())

@@ -43,7 +43,7 @@ async fn setup_with_site(script: Option<&str>, before: &[(String, String)]) -> S
         assert!(store.sieve_activate(USER, Some("main")).await.unwrap());
     }
     let scripts = SieveScripts::new(store.clone(), Limits::default())
-        .with_site_scripts(before, &[])
+        .with_site_scripts(before, &[], &[])
         .unwrap();
     let mailboxes = Mailboxes::new(store.clone(), template, "mx.example.test");
     let local = LocalDelivery::new(mailboxes).with_sieve(Arc::new(scripts));
@@ -381,4 +381,35 @@ async fn a_script_written_for_dovecots_namespace_finds_the_same_folder() {
         .await
         .unwrap();
     assert_eq!(s.deliver(LIST_MAIL, "0001").await, [filed("Lists/Talk", 1)]);
+}
+
+#[tokio::test]
+async fn a_user_script_includes_a_global_one_and_its_own_personal_ones() {
+    let s = setup(Some(
+        "require \"include\";\ninclude :global \"lists\";\ninclude :personal \"mine\";\n",
+    ))
+    .await;
+    s.store
+        .sieve_put(
+            USER,
+            "mine",
+            "require \"imap4flags\";\naddflag \"$Mine\";\n",
+        )
+        .await
+        .unwrap();
+    let global = [(
+        "lists".to_string(),
+        "require \"fileinto\";\nif exists \"List-Id\" { fileinto \"Archive\"; }\n".to_string(),
+    )];
+    let scripts = SieveScripts::new(s.store.clone(), Limits::default())
+        .with_site_scripts(&[], &[], &global)
+        .unwrap();
+    let s = Setup {
+        local: LocalDelivery::new(s.local.mailboxes().clone()).with_sieve(Arc::new(scripts)),
+        ..s
+    };
+    assert_eq!(s.deliver(LIST_MAIL, "0001").await, [filed("Archive", 1)]);
+    let plain = b"From: carol@example.test\r\nSubject: hi\r\n\r\nhello\r\n";
+    assert_eq!(s.deliver(plain, "0002").await, [filed("INBOX", 1)]);
+    assert_eq!(s.messages("INBOX").await, [(1, vec!["$Mine".to_string()])]);
 }
