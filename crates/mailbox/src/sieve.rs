@@ -265,16 +265,17 @@ impl SieveScripts {
         let Some(active) = active else {
             return Ok(None);
         };
-        let mut users = self.users.lock().unwrap_or_else(|e| e.into_inner());
-        if let Some(cached) = users.get(user)
-            && cached.changed == active.changed
-            && cached.name == active.name
         {
-            return Ok(Some(cached.clone()));
+            let users = self.users.lock().unwrap_or_else(|e| e.into_inner());
+            if let Some(cached) = users.get(user)
+                && cached.changed == active.changed
+                && cached.name == active.name
+            {
+                return Ok(Some(cached.clone()));
+            }
         }
-        // Compiling under the lock: scripts are small and bounded, and a
-        // user's first delivery after a change compiles once, not once per
-        // concurrent delivery.
+        // Compiled outside the lock, which every delivery takes: two
+        // deliveries for the same user at once may both compile, once.
         let compiled = Arc::new(Compiled {
             changed: active.changed,
             script: Script::compile(&active.source, &self.limits)
@@ -282,6 +283,7 @@ impl SieveScripts {
                 .map_err(|e| e.to_string()),
             name: active.name,
         });
+        let mut users = self.users.lock().unwrap_or_else(|e| e.into_inner());
         if users.len() >= CACHED_USERS {
             users.clear();
         }
