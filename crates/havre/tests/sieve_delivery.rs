@@ -316,3 +316,43 @@ fn through_the_queue_a_reject_bounces_to_the_sender_with_the_scripts_reason() {
     node.wait_for_empty_queue();
     assert!(files(&node, "alice@example.test", "").is_empty());
 }
+
+#[test]
+fn vacation_answers_mail_to_an_alias_of_the_user_and_envelope_sees_it_as_orig_to() {
+    let mut node = Havre::init(BIN);
+    node.add_user("alice@example.test");
+    node.add_user("bob@example.test");
+    node.cli_ok(&["alias", "add", "office@example.test", "alice@example.test"]);
+    put_script(
+        &node,
+        "alice@example.test",
+        "require [\"vacation\", \"envelope\", \"imap4flags\"];\n\
+         if envelope :is \"orig_to\" \"office@example.test\" { addflag \"$Office\"; }\n\
+         vacation \"Away.\";\n",
+    );
+    node.start();
+    let out = python_ok(
+        SEND,
+        &[
+            &node.smtp_port.to_string(),
+            "bob@example.test",
+            "office@example.test",
+            "Subject: for the office",
+            "smtp",
+        ],
+    );
+    assert!(out.starts_with("SENT"), "{out}");
+    let replies = node.wait_for_messages("bob@example.test", 1);
+    assert_eq!(replies.len(), 1, "{}", node.log());
+    assert!(
+        replies[0].contains("Subject: Auto: for the office"),
+        "{}",
+        replies[0]
+    );
+    node.wait_for_empty_queue();
+    let fetched = imaplib(
+        &node,
+        "m = connect()\nm.select('INBOX')\nprint(m.fetch('1', '(FLAGS)')[1])\n",
+    );
+    assert!(fetched.contains("$Office"), "{fetched}");
+}

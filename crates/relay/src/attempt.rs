@@ -474,7 +474,10 @@ impl Relay {
                         check_duplicate,
                     };
                     // The user's Sieve scripts first: which folders, what else.
-                    let mut plan = self.local.plan(&request, Some(&rcpt.address)).await;
+                    // The address the client gave (an alias) is hers too,
+                    // for `envelope "orig_to"` and vacation.
+                    let given = rcpt.orig.as_deref().unwrap_or(&rcpt.address);
+                    let mut plan = self.local.plan(&request, Some(given)).await;
                     if let Some(reason) = plan.reject.take() {
                         progress.failed.push(Note::new(
                             "5.7.1",
