@@ -365,6 +365,28 @@ pub static KEY_DOCS: &[(&str, &str)] = &[
          --quota has her class's (\"havre user modify --quota unlimited\" exempts one user).",
     ),
     (
+        "sieve",
+        "Sieve filtering at delivery (LMTP and the relay's local deliveries): each user's active script \
+         (`havre sieve`, ManageSieve) runs between the site's scripts below; a script that fails keeps the \
+         message in INBOX.",
+    ),
+    (
+        "sieve.before",
+        "The site's Sieve scripts run before the user's, in order (Dovecot's sieve_before), e.g. \
+         [\"/etc/havre/sieve/spam.sieve\"]; relative to the directory of havre.toml; read and compiled at \
+         start (serve refuses one that does not compile); their names are what `include :global` finds.",
+    ),
+    (
+        "sieve.after",
+        "The site's Sieve scripts run after the user's (Dovecot's sieve_after), unless a script said stop.",
+    ),
+    (
+        "sieve.global_dir",
+        "Directory of the site's scripts that users' scripts may `include :global \"NAME\"` (NAME.sieve there; \
+         Dovecot's sieve_global), relative to the directory of havre.toml; \"\" = only those of sieve.before and \
+         sieve.after. Read and compiled at start.",
+    ),
+    (
         "sendmail",
         "Local submission: `sendmail` (cron, PHP's mail(), scripts) hands mail to havre serve through a Unix socket.",
     ),

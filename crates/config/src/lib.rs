@@ -68,7 +68,7 @@ pub use keys::{format_key, parse_key};
 pub use load::{LoadedConfig, check, load, parse};
 pub use model::{
     Auth, Config, Dkim, Imap, Lmtp, Log, LogOutput, Mailbox, ManageSieve, Mx, Pop3, Queue, Relay,
-    Role, Sendmail, Server, Smtp, Storage, StorageBackend, Tls,
+    Role, Sendmail, Server, Sieve, Smtp, Storage, StorageBackend, Tls,
 };
 pub use policy::{
     Greylist, Policy, PolicyAction, PolicyRule, PolicyStage, RateKey, RateLimitSpec, RateWhat,

@@ -89,6 +89,22 @@ impl LoadedConfig {
         self.data_dir().join(&self.config.mailbox.maildir)
     }
 
+    /// `sieve.global_dir`, relative to the directory of the file; `None` when empty.
+    pub fn sieve_global_dir(&self) -> Option<PathBuf> {
+        let dir = &self.config.sieve.global_dir;
+        (!dir.as_os_str().is_empty()).then(|| self.config_dir().join(dir))
+    }
+
+    /// `sieve.before` and `sieve.after`, relative to the directory of the file.
+    pub fn sieve_scripts(&self) -> (Vec<PathBuf>, Vec<PathBuf>) {
+        let dir = self.config_dir();
+        let resolve = |list: &[PathBuf]| list.iter().map(|p| dir.join(p)).collect();
+        (
+            resolve(&self.config.sieve.before),
+            resolve(&self.config.sieve.after),
+        )
+    }
+
     /// A problem found outside this crate (a certificate that does not
     /// load, a route the outbound parser refuses) as the same error the
     /// loader gives: the file, the line of `key` (or of its table) and the key.

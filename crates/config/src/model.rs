@@ -35,6 +35,7 @@ pub struct Config {
     pub dkim: Dkim,
     pub queue: Queue,
     pub mailbox: Mailbox,
+    pub sieve: Sieve,
     pub sendmail: Sendmail,
     pub greylist: crate::policy::Greylist,
     pub policy: crate::policy::Policy,
@@ -516,6 +517,20 @@ impl Default for Mailbox {
             class_quotas: std::collections::BTreeMap::new(),
         }
     }
+}
+
+/// `[sieve]`: the site's Sieve scripts, run at every local delivery
+/// around the user's own (Dovecot's `sieve_before`/`sieve_after`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Sieve {
+    /// Scripts run before the user's, in order; relative to havre.toml.
+    pub before: Vec<PathBuf>,
+    /// Scripts run after the user's, in order.
+    pub after: Vec<PathBuf>,
+    /// Directory of the scripts `include :global "NAME"` finds (NAME.sieve);
+    /// empty: only those of before and after.
+    pub global_dir: PathBuf,
 }
 
 /// `[sendmail]`: mail that local programs submit with `sendmail` (cron,

@@ -116,6 +116,7 @@ pub fn node(loaded: &LoadedConfig, purpose: Purpose) -> anyhow::Result<Material>
         let key: Vec<&str> = key.split('.').collect();
         return Err(invalid(&key, message.to_owned()));
     }
+    site_sieve(loaded)?;
     let signers = if !config.dkim.sign {
         Some(Signers::default())
     } else {
@@ -228,4 +229,64 @@ fn running_as_root() -> bool {
 fn denied(e: &havre_dkim::DkimError) -> bool {
     matches!(e, havre_dkim::DkimError::Io { source, .. }
         if source.kind() == std::io::ErrorKind::PermissionDenied)
+}
+
+/// One of the site's Sieve scripts: its name (`include :global` finds it
+/// by it: the file's name without `.sieve`) and source.
+pub type SiteScript = (String, String);
+
+/// The site's Sieve scripts, read and checked: each must compile, or
+/// serve does not start (`sieve.before: FILE: line L, column C: why`).
+pub struct SiteSieve {
+    pub before: Vec<SiteScript>,
+    pub after: Vec<SiteScript>,
+    /// `sieve.global_dir`'s scripts, for `include :global`.
+    pub global: Vec<SiteScript>,
+}
+
+pub fn site_sieve(loaded: &LoadedConfig) -> anyhow::Result<SiteSieve> {
+    let (before, after) = loaded.sieve_scripts();
+    let read = |key: &str, paths: Vec<PathBuf>| -> anyhow::Result<Vec<SiteScript>> {
+        let mut scripts = Vec::new();
+        for path in paths {
+            let invalid =
+                |message: String| anyhow::Error::new(loaded.invalid(&["sieve", key], message));
+            let source = std::fs::read_to_string(&path)
+                .map_err(|e| invalid(format!("{}: {e}", path.display())))?;
+            if let Some(error) =
+                havre_sieve::check(&source, &havre_sieve::Limits::default()).first()
+            {
+                return Err(invalid(format!("{}: {error}", path.display())));
+            }
+            let name = path
+                .file_name()
+                .map(|n| n.to_string_lossy())
+                .unwrap_or_default();
+            let name = name.strip_suffix(".sieve").unwrap_or(&name).to_string();
+            scripts.push((name, source));
+        }
+        Ok(scripts)
+    };
+    let global = match loaded.sieve_global_dir() {
+        None => Vec::new(),
+        Some(dir) => {
+            let entries = std::fs::read_dir(&dir).map_err(|e| {
+                anyhow::Error::new(
+                    loaded.invalid(&["sieve", "global_dir"], format!("{}: {e}", dir.display())),
+                )
+            })?;
+            let mut paths: Vec<PathBuf> = entries
+                .flatten()
+                .map(|e| e.path())
+                .filter(|p| p.extension().is_some_and(|x| x == "sieve") && p.is_file())
+                .collect();
+            paths.sort();
+            read("global_dir", paths)?
+        }
+    };
+    Ok(SiteSieve {
+        before: read("before", before)?,
+        after: read("after", after)?,
+        global,
+    })
 }

@@ -187,6 +187,79 @@ pub enum Command {
     /// The spam filter: score a message, list the symbols, teach the Bayes classifier (like rspamc, sa-learn)
     #[command(subcommand)]
     Spam(SpamCommand),
+    /// Users' Sieve filters: store, activate, check and try scripts (like doveadm sieve, sieve-test)
+    #[command(subcommand, long_about = SIEVE_HELP)]
+    Sieve(SieveCommand),
+}
+
+const SIEVE_HELP: &str = "Users' Sieve scripts (RFC 5228), as ManageSieve clients (webmail) \
+manage them: each user has scripts by name and at most one active, which delivery runs on \
+every message for her, after the scripts of sieve.before and before those of sieve.after. A \
+script that does not compile is never stored; one that fails while running keeps the message \
+in INBOX.\n\n\
+`check` and `test` read files and need no configuration: check a script before uploading it, \
+and see what it would do with a message.";
+
+#[derive(Subcommand)]
+pub enum SieveCommand {
+    /// List USER's scripts, the active one marked
+    List {
+        /// The user's address
+        user: String,
+        #[command(flatten)]
+        format: Format,
+    },
+    /// Print the source of one of USER's scripts
+    Get { user: String, name: String },
+    /// Store a script for USER from FILE (or standard input); refused if it does not compile
+    #[command(
+        long_about = "Stores FILE (standard input when absent or `-`) as USER's script NAME, \
+        replacing one of that name (an active script stays active). A script that does not \
+        compile is refused: each error is printed as FILE:LINE:COLUMN: message and the exit \
+        status is 1. Storing does not activate: `havre sieve activate USER NAME`."
+    )]
+    Put {
+        user: String,
+        name: String,
+        /// The script (default: standard input)
+        file: Option<PathBuf>,
+    },
+    /// Make NAME the script delivery runs for USER (the others become inactive)
+    Activate { user: String, name: String },
+    /// Run no script of USER's any more (they are kept)
+    Deactivate { user: String },
+    /// Delete one of USER's scripts (never the active one: deactivate it first)
+    Delete { user: String, name: String },
+    /// Check that a script compiles: "FILE: ok", or each error as FILE:LINE:COLUMN: message (status 1)
+    Check {
+        /// The script file
+        file: PathBuf,
+    },
+    /// Print the actions a script would take on a message (like Pigeonhole's sieve-test)
+    #[command(
+        long_about = "Runs SCRIPT on MESSAGE (a file holding the message as delivered) and \
+        prints the actions delivery would carry out, one a line: keep, fileinto \"Folder\", \
+        redirect \"address\", discard, reject \"reason\", vacation (...), then implicit keep \
+        when no action cancelled it, header edits and duplicate marks. Nothing is delivered \
+        or sent. `include` finds personal and global scripts in SCRIPT's directory (NAME or \
+        NAME.sieve); no mailbox but INBOX exists.\n\n\
+        The envelope defaults to the message's Return-Path: (else From:) for the sender and \
+        its Delivered-To: (else To:) for the recipient. A script that does not compile, or \
+        fails while running, is reported with its line and the exit status is 1 (delivery \
+        would keep the message in INBOX)."
+    )]
+    Test {
+        /// The Sieve script file
+        script: PathBuf,
+        /// The message file
+        message: PathBuf,
+        /// The envelope sender (MAIL FROM); empty for <>
+        #[arg(long, value_name = "ADDR")]
+        envelope_from: Option<String>,
+        /// The envelope recipient (RCPT TO): the user the script runs for
+        #[arg(long, value_name = "ADDR")]
+        envelope_to: Option<String>,
+    },
 }
 
 #[derive(Subcommand)]

@@ -35,6 +35,7 @@ mod reload_cmd;
 mod sendmail;
 mod serve;
 mod session_cmd;
+mod sieve_cmd;
 mod spam_check_cmd;
 mod spam_cmd;
 mod spam_stats_cmd;
@@ -170,5 +171,6 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Ban(cmd) => ban_cmd::run(config, cmd).await,
         Command::Spam(cmd) => spam_cmd::run(config, cmd).await,
+        Command::Sieve(cmd) => sieve_cmd::run(config, cmd).await,
     }
 }

@@ -327,10 +327,25 @@ async fn shared(loaded: &LoadedConfig) -> anyhow::Result<Shared> {
         ),
         config.spam.learn_from_junk,
     );
+    // Users' Sieve scripts and the site's (read at start, as Dovecot does).
+    let site = crate::checks::site_sieve(loaded)?;
+    let mut scripts =
+        havre_mailbox::SieveScripts::new(mailboxes.store().clone(), havre_sieve::Limits::default());
+    if config.spam.enabled {
+        // spamtest's 10 is the score the filter refuses at.
+        scripts = scripts.with_spam_scale(config.spam.reject.0);
+    }
+    let sieve = Arc::new(
+        scripts
+            .with_state(state.clone())
+            .with_hostname(&config.server.hostname)
+            .with_site_scripts(&site.before, &site.after, &site.global)
+            .map_err(|e| anyhow::anyhow!("sieve: {e}"))?,
+    );
     Ok(Shared {
         directory,
         queue,
-        local: LocalDelivery::new(mailboxes.clone()),
+        local: LocalDelivery::new(mailboxes.clone()).with_sieve(sieve),
         mailboxes,
         imap_limits: havre_imap::ConnectionLimits::default(),
         // One set of maildrop locks for every POP3 listener of the node.

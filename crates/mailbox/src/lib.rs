@@ -21,6 +21,7 @@
 
 mod dovecot;
 mod files;
+mod filing;
 mod flags;
 mod import;
 mod in_flight;
@@ -31,12 +32,15 @@ mod mailboxes;
 mod notify;
 mod quarantine;
 mod search_index;
+mod sieve;
 mod snapshot;
 mod staged;
 mod sync;
+mod vacation;
 
 use sha2::{Digest, Sha256};
 
+pub use filing::Filed;
 pub use flags::{from_letters, to_letters};
 pub use import::{ImportError, ImportReport, ImportedFolder, import_dovecot_maildir};
 pub use junk::{Cause, JUNK, JunkClass, JunkLearner, Lesson, TRASH, lesson_class, special_folder};
@@ -44,8 +48,10 @@ pub use lessons::{LESSON_QUEUE, Learned, LessonQueue, Taught, Teacher};
 pub use mailboxes::{Appended, DEFAULT_FOLDERS, MailboxError, Mailboxes, Transfer, normalize_name};
 pub use notify::{CAPACITY as NOTIFY_CAPACITY, Change, MessageChange, Notifier};
 pub use quarantine::QUARANTINE_HEADER;
+pub use sieve::{Filing, Plan, SieveScripts};
 pub use snapshot::{Snapshot, Snapshots};
 pub use staged::Staged;
+pub use vacation::VacationReply;
 
 /// What a delivery did.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -74,15 +80,26 @@ pub struct DeliveryRequest<'a> {
 }
 
 /// Final delivery into a user's INBOX, or into their Junk folder for a
-/// message the mx quarantined ([`QUARANTINE_HEADER`]).
+/// message the mx quarantined ([`QUARANTINE_HEADER`]), or where her Sieve
+/// scripts say ([`LocalDelivery::plan`], `filing.rs`).
 #[derive(Clone)]
 pub struct LocalDelivery {
     mailboxes: Mailboxes,
+    sieve: Option<std::sync::Arc<SieveScripts>>,
 }
 
 impl LocalDelivery {
     pub fn new(mailboxes: Mailboxes) -> LocalDelivery {
-        LocalDelivery { mailboxes }
+        LocalDelivery {
+            mailboxes,
+            sieve: None,
+        }
+    }
+
+    /// Runs users' (and the site's) Sieve scripts at [`LocalDelivery::plan`].
+    pub fn with_sieve(mut self, scripts: std::sync::Arc<SieveScripts>) -> LocalDelivery {
+        self.sieve = Some(scripts);
+        self
     }
 
     pub fn mailboxes(&self) -> &Mailboxes {
@@ -140,12 +157,22 @@ impl LocalDelivery {
     /// [`Mailboxes::staged_indexed`] (see `staged.rs`).
     pub async fn stage(&self, request: DeliveryRequest<'_>) -> Result<Staged, MailboxError> {
         let user = request.mailbox.to_lowercase();
-        let inbox = self.mailboxes.inbox(&user).await?;
-        let header = format!(
-            "Return-Path: <{}>\r\nDelivered-To: {}\r\n",
-            request.sender, request.mailbox
-        );
         let unique = unique_name(request.message_id, &user);
+        self.stage_inbox(request, &unique, Vec::new()).await
+    }
+
+    /// [`LocalDelivery::stage`] into INBOX under `unique`, with `flags`;
+    /// Junk for a quarantined message.
+    pub(crate) async fn stage_inbox(
+        &self,
+        request: DeliveryRequest<'_>,
+        unique: &str,
+        flags: Vec<String>,
+    ) -> Result<Staged, MailboxError> {
+        let user = request.mailbox.to_lowercase();
+        let unique = unique.to_string();
+        let inbox = self.mailboxes.inbox(&user).await?;
+        let header = delivery_header(&request);
         // The quarantine mark is looked for on the blocking thread that
         // writes the copy: most messages have none and cost no extra trip.
         let staged = self
@@ -158,6 +185,7 @@ impl LocalDelivery {
                 request.message,
                 request.check_duplicate,
                 true,
+                flags.clone(),
             )
             .await?;
         if let Some(staged) = staged {
@@ -174,10 +202,20 @@ impl LocalDelivery {
                 request.message,
                 request.check_duplicate,
                 false,
+                flags,
             )
             .await?
             .ok_or_else(|| MailboxError::NoSuchMailbox(junk.name.clone()))
     }
+}
+
+/// `Return-Path:` (the envelope sender) and `Delivered-To:` (the mailbox),
+/// on top of every copy.
+fn delivery_header(request: &DeliveryRequest<'_>) -> String {
+    format!(
+        "Return-Path: <{}>\r\nDelivered-To: {}\r\n",
+        request.sender, request.mailbox
+    )
 }
 
 /// `<message id>R<16 hex of sha256(mailbox)>`: the same message to the same

@@ -53,6 +53,15 @@ impl Staged {
         &self.row
     }
 
+    /// The folder it is in.
+    pub fn folder(&self) -> &str {
+        &self.mailbox.name
+    }
+
+    pub(crate) fn mailbox_id(&self) -> i64 {
+        self.mailbox.id
+    }
+
     /// False when an earlier attempt had written it already.
     pub fn fresh(&self) -> bool {
         self.fresh
@@ -62,8 +71,9 @@ impl Staged {
 impl Mailboxes {
     /// Writes `source` (after `header`) into `mailbox` durably, or finds the
     /// copy an earlier attempt wrote (`check_duplicate`), and prepares its
-    /// index row. With `divert_quarantined`, a message with the quarantine
-    /// mark is not written: `None`, and the caller stages it in Junk.
+    /// index row, with `flags` (Sieve's imap4flags). With
+    /// `divert_quarantined`, a message with the quarantine mark is not
+    /// written: `None`, and the caller stages it in Junk.
     #[allow(clippy::too_many_arguments)]
     pub(crate) async fn stage_file(
         &self,
@@ -74,6 +84,7 @@ impl Mailboxes {
         source: &MessageSource,
         check_duplicate: bool,
         divert_quarantined: bool,
+        flags: Vec<String>,
     ) -> Result<Option<Staged>, MailboxError> {
         let maildir = self.maildir_of(user, &mailbox.name)?;
         let writing = self.in_flight.begin(unique);
@@ -89,7 +100,7 @@ impl Mailboxes {
             if check_duplicate {
                 maildir.create()?;
                 if let Some(found) = maildir.find_delivered(&unique)? {
-                    let message = crate::mailboxes::index_record(&found, Vec::new())?;
+                    let message = crate::mailboxes::index_record(&found, flags)?;
                     return Ok(Some((found, false, message)));
                 }
             }
@@ -104,7 +115,7 @@ impl Mailboxes {
                             source: e,
                         })?;
                         let path = maildir.deliver(&unique, &hostname, &header, &mut body, now)?;
-                        let message = crate::mailboxes::index_record(&path, Vec::new())?;
+                        let message = crate::mailboxes::index_record(&path, flags.clone())?;
                         (path, message)
                     }
                     MessageSource::Bytes(bytes) => {
@@ -116,7 +127,7 @@ impl Mailboxes {
                             &path,
                             Some(modified),
                             &whole,
-                            Vec::new(),
+                            flags.clone(),
                         )?;
                         (path, message)
                     }

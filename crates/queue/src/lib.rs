@@ -211,6 +211,90 @@ impl Queue {
         queued_body(self.store.as_ref(), &self.spool, id).await
     }
 
+    /// Queues a message made here rather than received: a DSN (from
+    /// `<>`), a Sieve redirect or vacation reply. One recipient, arriving
+    /// now, from `client` "local" with `protocol` naming its kind (Postfix
+    /// logs bounces the same way). Its queue id, once durable.
+    pub async fn enqueue_generated(
+        &self,
+        sender: &str,
+        to: &str,
+        message: &[u8],
+        protocol: &str,
+    ) -> Result<String, QueueError> {
+        let id = new_queue_id();
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs() as i64);
+        let mut file = self.spool.create(&id).await?;
+        file.write(message).await?;
+        let entry = QueueEntry {
+            id: id.clone(),
+            sender: sender.to_string(),
+            size: message.len() as u64,
+            arrival: now,
+            client: "local".into(),
+            protocol: protocol.into(),
+            attempts: 0,
+            next_attempt: now,
+            hold: false,
+            hold_reason: None,
+            warned: false,
+            recipients: vec![havre_store::QueueRecipient {
+                idx: 0,
+                address: to.to_string(),
+                orig: None,
+                status: havre_store::RecipientStatus::Pending,
+                last_reply: None,
+            }],
+        };
+        self.enqueue(file, &entry).await?;
+        Ok(id)
+    }
+
+    /// Queues `message` once per address of a Sieve `redirect` of `user`'s,
+    /// from the original envelope `sender` (Pigeonhole's default), each
+    /// logged under the delivery's queue `id`. False when one could not be
+    /// queued: the caller keeps the message rather than lose it.
+    pub async fn enqueue_redirects(
+        &self,
+        sender: &str,
+        addresses: &[String],
+        message: &[u8],
+        user: &str,
+        id: &str,
+    ) -> bool {
+        let mut all = true;
+        for address in addresses {
+            match self
+                .enqueue_generated(sender, address, message, "sieve")
+                .await
+            {
+                Ok(new) => {
+                    tracing::info!(target: "sieve", "{id}: to=<{user}>: sieve: redirected to <{address}> as {new}")
+                }
+                Err(err) => {
+                    tracing::error!(target: "sieve", "{id}: to=<{user}>: sieve: cannot queue the redirect to <{address}>: {err}");
+                    all = false;
+                }
+            }
+        }
+        all
+    }
+
+    /// Queues a Sieve vacation reply of `user`'s to `to`, from `<>` (RFC
+    /// 3834 3.3: no answer to an answer); logged under the delivery's `id`.
+    pub async fn enqueue_vacation(&self, to: &str, message: &[u8], user: &str, id: &str) {
+        match self.enqueue_generated("", to, message, "vacation").await {
+            Ok(new) => {
+                tracing::info!(target: "sieve", "{id}: to=<{user}>: sieve: vacation reply to <{to}> as {new}")
+            }
+            Err(err) => {
+                tracing::error!(target: "sieve", "{id}: to=<{user}>: sieve: cannot queue the vacation reply to <{to}>: {err}")
+            }
+        }
+    }
+
     /// Makes a received message durable. A body still in memory (up to
     /// [`IN_MEMORY`]) is committed with its record, one transaction: one
     /// WAL sync, no file. A bigger one is a spool file, made durable first,

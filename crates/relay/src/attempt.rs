@@ -351,6 +351,25 @@ impl Relay {
         min.saturating_mul(factor).min(max) as i64
     }
 
+    /// Queues a Sieve plan's redirects of `user`'s (from the original
+    /// envelope sender); false when one could not be queued.
+    async fn redirect(
+        &self,
+        plan: &mut havre_mailbox::Plan,
+        user: &str,
+        sender: &str,
+        id: &str,
+    ) -> bool {
+        if plan.redirects.is_empty() {
+            return true;
+        }
+        let message = plan.redirected_message(user);
+        let redirects = std::mem::take(&mut plan.redirects);
+        self.queue
+            .enqueue_redirects(sender, &redirects, &message, user, id)
+            .await
+    }
+
     /// Resolves one recipient and delivers its local mailboxes now; its
     /// remote addresses are collected for [`Relay::deliver_remote`].
     #[allow(clippy::too_many_arguments)]
@@ -431,6 +450,7 @@ impl Relay {
             }
         };
         let mut mailboxes = Vec::new();
+        let mut discarded = Vec::new();
         for target in targets {
             match target {
                 Target::Mailbox(mailbox) => {
@@ -454,27 +474,59 @@ impl Relay {
                         }
                         continue;
                     }
-                    let result = self
-                        .local
-                        .stage(DeliveryRequest {
-                            mailbox: &mailbox,
-                            sender: &entry.sender,
-                            message: body,
-                            message_id: id,
-                            check_duplicate,
-                        })
-                        .await;
-                    match result {
-                        Ok(copy) => {
-                            if !copy.fresh() {
-                                tracing::info!(target: "relay", role = "local", "{id}: to=<{mailbox}>, orig_to=<{}>, status=sent (already delivered by an earlier attempt)", rcpt.address);
-                            } else if let Some(quota) = quota {
+                    let request = DeliveryRequest {
+                        mailbox: &mailbox,
+                        sender: &entry.sender,
+                        message: body,
+                        message_id: id,
+                        check_duplicate,
+                    };
+                    // The user's Sieve scripts first: which folders, what else.
+                    // The address the client gave (an alias) is hers too,
+                    // for `envelope "orig_to"` and vacation.
+                    let given = rcpt.orig.as_deref().unwrap_or(&rcpt.address);
+                    let mut plan = self.local.plan(&request, Some(given)).await;
+                    if let Some(reason) = plan.reject.take() {
+                        progress.failed.push(Note::new(
+                            "5.7.1",
+                            format!("{}rejected by sieve: {reason}", named(&mailbox)),
+                        ));
+                        continue;
+                    }
+                    // Due whatever becomes of the delivery: the state
+                    // already counts it as sent.
+                    if let Some(reply) = plan.vacation_reply.take() {
+                        self.queue
+                            .enqueue_vacation(&reply.to, &reply.message, &mailbox, id)
+                            .await;
+                    }
+                    if plan.filings.is_empty() {
+                        if !self.redirect(&mut plan, &mailbox, &entry.sender, id).await {
+                            // Never lost: a redirect that could not be queued keeps.
+                            plan = havre_mailbox::Plan::keep();
+                        } else {
+                            discarded.push(mailbox);
+                            continue;
+                        }
+                    }
+                    match self.local.stage_plan(request, &plan).await {
+                        Ok(copies) => {
+                            let fresh = copies.iter().any(|copy| copy.fresh());
+                            if let (true, Some(quota)) = (fresh, quota) {
                                 let hostname = self.local.mailboxes().hostname();
                                 self.queue
                                     .warn_quota(&mailbox, quota, entry.size, hostname)
                                     .await;
                             }
-                            staged.push(copy);
+                            for copy in copies {
+                                if !copy.fresh() {
+                                    tracing::info!(target: "relay", role = "local", "{id}: to=<{mailbox}>, orig_to=<{}>, status=sent (already delivered by an earlier attempt)", rcpt.address);
+                                }
+                                staged.push(copy);
+                            }
+                            // After the copies: a deferred recipient, tried
+                            // again, does not redirect twice.
+                            self.redirect(&mut plan, &mailbox, &entry.sender, id).await;
                             mailboxes.push(mailbox);
                         }
                         Err(err) => progress
@@ -492,6 +544,16 @@ impl Relay {
                     format!("{}user unknown", named(&unknown)),
                 )),
             }
+        }
+        if !discarded.is_empty() && mailboxes.is_empty() {
+            progress.delivered.push(Note::new(
+                "2.0.0",
+                if discarded == [own.clone()] {
+                    "discarded by sieve".to_string()
+                } else {
+                    format!("discarded by sieve of {}", discarded.join(", "))
+                },
+            ));
         }
         if mailboxes == [own.clone()] {
             progress

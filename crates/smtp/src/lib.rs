@@ -21,6 +21,7 @@
 //! beyond the `conn` wrapper; [`server`] owns sockets and TLS.
 
 mod data;
+mod lmtp_sieve;
 pub mod local;
 pub mod networks;
 mod pipeline;

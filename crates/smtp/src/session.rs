@@ -1412,6 +1412,7 @@ impl Session {
         for (rcpt, targets) in &tx.recipients {
             let mut failures = Vec::new();
             let mut full = Vec::new();
+            let mut rejected = None;
             for target in targets {
                 let Target::Mailbox(mailbox) = target else {
                     continue;
@@ -1422,27 +1423,56 @@ impl Session {
                     full.push(mailbox.clone());
                     continue;
                 }
-                let result = self
-                    .services
-                    .local
-                    .deliver(DeliveryRequest {
-                        mailbox,
-                        sender: &tx.sender,
-                        message: &message,
-                        message_id: &tx.id,
-                        check_duplicate: false,
-                    })
+                let request = DeliveryRequest {
+                    mailbox,
+                    sender: &tx.sender,
+                    message: &message,
+                    message_id: &tx.id,
+                    check_duplicate: false,
+                };
+                // The user's Sieve scripts first: which folders, what else.
+                let mut plan = self.services.local.plan(&request, Some(rcpt)).await;
+                if let Some(reason) = plan.reject.take() {
+                    tracing::info!(target: "smtp", role = "lmtp", "{}: to=<{mailbox}>, orig_to=<{rcpt}>, relay=local, delay={:.2}, status=bounced (rejected by sieve: {reason})", tx.id, started.elapsed().as_secs_f64());
+                    rejected = Some(reason);
+                    continue;
+                }
+                let queue = &self.services.queue;
+                crate::lmtp_sieve::send_vacation(queue, &mut plan, mailbox, &tx.id).await;
+                if plan.filings.is_empty() {
+                    crate::lmtp_sieve::send_redirects(
+                        queue, &mut plan, mailbox, &tx.sender, &tx.id,
+                    )
                     .await;
+                }
+                if plan.filings.is_empty() {
+                    tracing::info!(target: "smtp", role = "lmtp", "{}: to=<{mailbox}>, orig_to=<{rcpt}>, relay=local, delay={:.2}, status=sent (discarded by sieve)", tx.id, started.elapsed().as_secs_f64());
+                    continue;
+                }
+                let result = self.services.local.deliver_plan(request, &plan).await;
                 match result {
-                    Ok(outcome) => {
-                        tracing::info!(target: "smtp", role = "lmtp", "{}: to=<{mailbox}>, orig_to=<{rcpt}>, relay=local, delay={:.2}, status=sent (delivered to maildir)", tx.id, started.elapsed().as_secs_f64());
-                        if let (DeliveryOutcome::Delivered(_), Some((_, quota))) = (outcome, quota)
-                        {
+                    Ok(filed) => {
+                        let folders: Vec<&str> = filed
+                            .iter()
+                            .map(|f| f.folder.as_str())
+                            .filter(|f| *f != "INBOX")
+                            .collect();
+                        let into = if folders.is_empty() {
+                            String::new()
+                        } else {
+                            format!(" folder {}", folders.join(", "))
+                        };
+                        tracing::info!(target: "smtp", role = "lmtp", "{}: to=<{mailbox}>, orig_to=<{rcpt}>, relay=local, delay={:.2}, status=sent (delivered to maildir{into})", tx.id, started.elapsed().as_secs_f64());
+                        crate::lmtp_sieve::send_redirects(
+                            queue, &mut plan, mailbox, &tx.sender, &tx.id,
+                        )
+                        .await;
+                        let fresh = filed
+                            .iter()
+                            .any(|f| matches!(f.outcome, DeliveryOutcome::Delivered(_)));
+                        if let (true, Some((_, quota))) = (fresh, quota) {
                             let hostname = &self.services.settings.hostname;
-                            self.services
-                                .queue
-                                .warn_quota(mailbox, *quota, body.size, hostname)
-                                .await;
+                            queue.warn_quota(mailbox, *quota, body.size, hostname).await;
                         }
                     }
                     Err(err) => {
@@ -1453,14 +1483,16 @@ impl Session {
             }
             replies.push(if let Some(mailbox) = full.first() {
                 self.over_quota(mailbox)
-            } else if failures.is_empty() {
-                Reply::new(250, "2.0.0", format!("<{rcpt}> {} Saved", tx.id))
-            } else {
+            } else if !failures.is_empty() {
                 Reply::new(
                     451,
                     "4.2.0",
                     format!("<{rcpt}> delivery failed, try again later"),
                 )
+            } else if let Some(reason) = rejected {
+                crate::lmtp_sieve::rejected_reply(rcpt, &reason)
+            } else {
+                Reply::new(250, "2.0.0", format!("<{rcpt}> {} Saved", tx.id))
             });
         }
         if let MessageSource::File(_) = message {
