@@ -21,10 +21,10 @@ mod verify;
 use std::net::IpAddr;
 use std::sync::Arc;
 
-use havre_store::{QuotaUse, Store, StoreError, User};
+use havre_store::{Store, StoreError, User};
 
 pub use address::{Address, AddressError};
-pub use resolve::{MAX_DEPTH, Resolution, Target};
+pub use resolve::{MAX_DEPTH, MailboxFacts, Resolution, Target};
 pub use verify::Verifier;
 
 /// Failed logins before a session is closed, in every protocol: a guesser
@@ -131,24 +131,25 @@ impl Directory {
         Ok(self.resolve_for_delivery(address).await?.0)
     }
 
-    /// [`Directory::resolve`], with the quota and use of each mailbox it
-    /// leads to whose user has a quota: read in the same lookups, so that
-    /// RCPT can refuse a full mailbox at no extra cost.
+    /// [`Directory::resolve`], with what the lookups learnt of each
+    /// mailbox it leads to (her quota and its use, whether she has a Sieve
+    /// script): RCPT refuses a full mailbox, and the delivery after DATA
+    /// knows her script's state, at no extra read.
     pub async fn resolve_for_delivery(
         &self,
         address: &Address,
-    ) -> Result<(Resolution, Vec<(String, QuotaUse)>), DirectoryError> {
+    ) -> Result<(Resolution, Vec<(String, MailboxFacts)>), DirectoryError> {
         let resolver = resolve::Resolver {
             store: &self.store,
             delimiter: &self.delimiter,
-            quotas: Default::default(),
+            facts: Default::default(),
         };
         let resolution = resolver.resolve(address).await?;
-        let quotas = resolver
-            .quotas
+        let facts = resolver
+            .facts
             .into_inner()
             .unwrap_or_else(|e| e.into_inner());
-        Ok((resolution, quotas))
+        Ok((resolution, facts))
     }
 
     /// The aliases that lead `source` (an alias key, lower-case) back to

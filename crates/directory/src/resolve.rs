@@ -35,6 +35,16 @@ pub enum Target {
     Unknown(String),
 }
 
+/// What a recipient's lookup learnt of a mailbox it leads to, for the
+/// delivery that follows at once (RCPT, then DATA).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct MailboxFacts {
+    /// Her quota and its use, when she has a quota.
+    pub quota: Option<QuotaUse>,
+    /// Her scripts' change counter when she has an active Sieve script.
+    pub sieve: Option<i64>,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Resolution {
     /// The domain is local and the address leads somewhere.
@@ -51,9 +61,8 @@ pub enum Resolution {
 pub(crate) struct Resolver<'a> {
     pub store: &'a Arc<dyn Store>,
     pub delimiter: &'a str,
-    /// The quotas of the mailboxes the expansion reached, read with their
-    /// entries (users without a quota are not listed).
-    pub quotas: std::sync::Mutex<Vec<(String, QuotaUse)>>,
+    /// What the entries of the mailboxes the expansion reached said.
+    pub facts: std::sync::Mutex<Vec<(String, MailboxFacts)>>,
 }
 
 impl Resolver<'_> {
@@ -115,7 +124,7 @@ impl Resolver<'_> {
                     // An alias naming itself keeps a copy in the user's own
                     // mailbox; without a user it is a loop and adds nothing.
                     if entry.user {
-                        self.note_quota(&key, entry.quota);
+                        self.note(&key, entry.quota, entry.sieve);
                         out.push(Target::Mailbox(key.clone()));
                     }
                     continue;
@@ -126,7 +135,7 @@ impl Resolver<'_> {
             return Ok(true);
         }
         if entry.user {
-            self.note_quota(&key, entry.quota);
+            self.note(&key, entry.quota, entry.sieve);
             out.push(Target::Mailbox(key));
             return Ok(true);
         }
@@ -154,11 +163,9 @@ impl Resolver<'_> {
         Ok(true)
     }
 
-    fn note_quota(&self, mailbox: &str, quota: Option<QuotaUse>) {
-        if let Some(quota) = quota {
-            let mut quotas = self.quotas.lock().unwrap_or_else(|e| e.into_inner());
-            quotas.push((mailbox.to_string(), quota));
-        }
+    fn note(&self, mailbox: &str, quota: Option<QuotaUse>, sieve: Option<i64>) {
+        let mut facts = self.facts.lock().unwrap_or_else(|e| e.into_inner());
+        facts.push((mailbox.to_string(), MailboxFacts { quota, sieve }));
     }
 
     async fn expand_target(

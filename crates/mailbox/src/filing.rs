@@ -10,7 +10,7 @@
 use havre_sieve::Envelope;
 use havre_store::MailboxRecord;
 
-use crate::sieve::{Filing, Plan};
+use crate::sieve::{ActiveScript, Filing, Plan};
 use crate::{
     DeliveryOutcome, DeliveryRequest, LocalDelivery, MailboxError, Staged, delivery_header,
     normalize_name, unique_name,
@@ -29,6 +29,19 @@ impl LocalDelivery {
     /// this message; INBOX when there are none or they fail (logged).
     /// `original_to` is the address the client gave, when an alias led here.
     pub async fn plan(&self, request: &DeliveryRequest<'_>, original_to: Option<&str>) -> Plan {
+        self.plan_knowing(request, original_to, ActiveScript::Unknown)
+            .await
+    }
+
+    /// [`LocalDelivery::plan`] when the recipient's lookup already said
+    /// whether she has an active script (`AddressEntry::sieve`): no read of
+    /// the store when she has none, or when the compiled copy is current.
+    pub async fn plan_knowing(
+        &self,
+        request: &DeliveryRequest<'_>,
+        original_to: Option<&str>,
+        active: ActiveScript,
+    ) -> Plan {
         let Some(scripts) = &self.sieve else {
             return Plan::keep();
         };
@@ -53,6 +66,7 @@ impl LocalDelivery {
                 envelope,
                 request.message,
                 request.message_id,
+                active,
             )
             .await;
         if let Some((name, changed, error)) = plan.broken.take()

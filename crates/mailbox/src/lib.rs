@@ -48,7 +48,7 @@ pub use lessons::{LESSON_QUEUE, Learned, LessonQueue, Taught, Teacher};
 pub use mailboxes::{Appended, DEFAULT_FOLDERS, MailboxError, Mailboxes, Transfer, normalize_name};
 pub use notify::{CAPACITY as NOTIFY_CAPACITY, Change, MessageChange, Notifier};
 pub use quarantine::QUARANTINE_HEADER;
-pub use sieve::{Filing, Plan, SieveScripts};
+pub use sieve::{ActiveScript, Filing, Plan, SieveScripts};
 pub use snapshot::{Snapshot, Snapshots};
 pub use staged::Staged;
 pub use vacation::VacationReply;

@@ -27,6 +27,25 @@ use havre_store::Store;
 
 use crate::MessageSource;
 
+/// What the caller knows of a user's active script.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ActiveScript {
+    /// Nothing: the store is asked.
+    Unknown,
+    /// She has none (read with her address at RCPT).
+    None,
+    /// She has one, and her scripts' change counter is this: a compiled
+    /// copy of the same counter is current.
+    Changed(i64),
+}
+
+impl ActiveScript {
+    /// From `AddressEntry::sieve`.
+    pub fn from_entry(sieve: Option<i64>) -> ActiveScript {
+        sieve.map_or(ActiveScript::None, ActiveScript::Changed)
+    }
+}
+
 /// A message carrying this many `Delivered-To:` fields is not redirected
 /// again: a loop between servers that each add one (Postfix's way).
 const MAX_DELIVERED_TO: usize = 20;
@@ -256,7 +275,23 @@ impl SieveScripts {
 
     /// The user's active script, compiled (from the cache when unchanged);
     /// `None` when she has none. A store error is the caller's keep.
-    async fn user_script(&self, user: &str) -> Result<Option<Arc<Compiled>>, String> {
+    async fn user_script(
+        &self,
+        user: &str,
+        known: ActiveScript,
+    ) -> Result<Option<Arc<Compiled>>, String> {
+        match known {
+            ActiveScript::None => return Ok(None),
+            ActiveScript::Changed(changed) => {
+                let users = self.users.lock().unwrap_or_else(|e| e.into_inner());
+                if let Some(cached) = users.get(user)
+                    && cached.changed == changed
+                {
+                    return Ok(Some(cached.clone()));
+                }
+            }
+            ActiveScript::Unknown => {}
+        }
         let active = self
             .store
             .sieve_active(user)
@@ -300,8 +335,9 @@ impl SieveScripts {
         envelope: Envelope,
         source: &MessageSource,
         queue_id: &str,
+        known: ActiveScript,
     ) -> Plan {
-        let compiled = match self.user_script(user).await {
+        let compiled = match self.user_script(user, known).await {
             Ok(compiled) => compiled,
             Err(err) => {
                 tracing::warn!(target: "sieve", "{queue_id}: to=<{user}>: sieve: {err}; kept in INBOX");

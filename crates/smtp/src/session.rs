@@ -10,11 +10,11 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use havre_checks::{AddedHeaders, Facts, Stage};
-use havre_directory::{Address, Resolution, Target};
+use havre_directory::{Address, MailboxFacts, Resolution, Target};
 use havre_guard::{Offence, Service};
-use havre_mailbox::{DeliveryOutcome, DeliveryRequest, MessageSource};
+use havre_mailbox::{ActiveScript, DeliveryOutcome, DeliveryRequest, MessageSource};
 use havre_queue::{QueueError, SpoolFile, new_queue_id};
-use havre_store::{QueueEntry, QueueRecipient, QuotaUse, RecipientStatus};
+use havre_store::{QueueEntry, QueueRecipient, RecipientStatus};
 use smtp_proto::{MAIL_SMTPUTF8, Request};
 
 use crate::data::{self, BodySink};
@@ -36,13 +36,24 @@ struct Transaction {
     added: AddedHeaders,
     /// As accepted at RCPT, with what they resolved to (used by LMTP).
     recipients: Vec<(String, Vec<Target>)>,
-    /// The quotas of the mailboxes they lead to, as read at RCPT (LMTP
-    /// checks the message against them before each copy).
-    quotas: Vec<(String, QuotaUse)>,
+    /// What RCPT's lookups learnt of the mailboxes they lead to: quotas
+    /// (LMTP checks the message against them before each copy), Sieve.
+    facts: Vec<(String, MailboxFacts)>,
     /// An open BDAT body, between chunks.
     bdat: Option<BodyWriter>,
     /// A BDAT chunk was refused: the rest are consumed and refused too.
     bdat_failed: bool,
+}
+
+impl Transaction {
+    /// What RCPT learnt of `mailbox` (the latest lookup).
+    fn facts_of(&self, mailbox: &str) -> Option<MailboxFacts> {
+        self.facts
+            .iter()
+            .rev()
+            .find(|(m, _)| m == mailbox)
+            .map(|(_, facts)| *facts)
+    }
 }
 
 /// Counts like Postfix's "disconnect from ... ehlo=1 mail=1 rcpt=2/3 ...".
@@ -843,7 +854,7 @@ impl Session {
             size: size as u64,
             added,
             recipients: Vec::new(),
-            quotas: Vec::new(),
+            facts: Vec::new(),
             bdat: None,
             bdat_failed: false,
         });
@@ -947,9 +958,9 @@ impl Session {
             }
         };
         let resolved = self.services.directory.resolve_for_delivery(&parsed).await;
-        let resolved = resolved.map(|(resolution, quotas)| {
+        let resolved = resolved.map(|(resolution, facts)| {
             if let Some(tx) = self.tx.as_mut() {
-                tx.quotas.extend(quotas);
+                tx.facts.extend(facts);
             }
             resolution
         });
@@ -1017,7 +1028,7 @@ impl Session {
         let [Target::Mailbox(mailbox)] = targets else {
             return None;
         };
-        let (_, quota) = tx.quotas.iter().rev().find(|(m, _)| m == mailbox)?;
+        let quota = tx.facts_of(mailbox)?.quota?;
         let full = quota.used >= quota.limit || (tx.size > 0 && quota.exceeded_by(tx.size));
         full.then(|| self.over_quota(mailbox))
     }
@@ -1417,8 +1428,9 @@ impl Session {
                 let Target::Mailbox(mailbox) = target else {
                     continue;
                 };
-                let quota = tx.quotas.iter().rev().find(|(m, _)| m == mailbox);
-                if quota.is_some_and(|(_, q)| q.exceeded_by(body.size)) {
+                let facts = tx.facts_of(mailbox);
+                let quota = facts.and_then(|f| f.quota);
+                if quota.is_some_and(|q| q.exceeded_by(body.size)) {
                     tracing::info!(target: "smtp", role = "lmtp", "{}: to=<{mailbox}>, orig_to=<{rcpt}>, relay=local, status=bounced (quota exceeded)", tx.id);
                     full.push(mailbox.clone());
                     continue;
@@ -1430,8 +1442,15 @@ impl Session {
                     message_id: &tx.id,
                     check_duplicate: false,
                 };
-                // The user's Sieve scripts first: which folders, what else.
-                let mut plan = self.services.local.plan(&request, Some(rcpt)).await;
+                // The user's Sieve scripts first: which folders, what else
+                // (RCPT's lookup said whether she has one).
+                let active =
+                    facts.map_or(ActiveScript::Unknown, |f| ActiveScript::from_entry(f.sieve));
+                let mut plan = self
+                    .services
+                    .local
+                    .plan_knowing(&request, Some(rcpt), active)
+                    .await;
                 if let Some(reason) = plan.reject.take() {
                     tracing::info!(target: "smtp", role = "lmtp", "{}: to=<{mailbox}>, orig_to=<{rcpt}>, relay=local, delay={:.2}, status=bounced (rejected by sieve: {reason})", tx.id, started.elapsed().as_secs_f64());
                     rejected = Some(reason);
@@ -1470,9 +1489,9 @@ impl Session {
                         let fresh = filed
                             .iter()
                             .any(|f| matches!(f.outcome, DeliveryOutcome::Delivered(_)));
-                        if let (true, Some((_, quota))) = (fresh, quota) {
+                        if let (true, Some(quota)) = (fresh, quota) {
                             let hostname = &self.services.settings.hostname;
-                            queue.warn_quota(mailbox, *quota, body.size, hostname).await;
+                            queue.warn_quota(mailbox, quota, body.size, hostname).await;
                         }
                     }
                     Err(err) => {

@@ -57,6 +57,10 @@ pub struct AddressEntry {
     pub user: bool,
     /// Her quota and what her mailboxes hold, when she has a quota.
     pub quota: Option<QuotaUse>,
+    /// When she has an active Sieve script: her scripts' change counter
+    /// (`SieveScript::changed`), so that delivery knows whether its
+    /// compiled copy is current without reading the script.
+    pub sieve: Option<i64>,
     /// The alias's targets, in order (empty: no alias).
     pub aliases: Vec<String>,
 }

@@ -614,25 +614,30 @@ impl Store for SqliteStore {
 
     async fn address_entry(&self, address: &str, domain: &str) -> Result<AddressEntry> {
         // A user's row carries her quota and its use (NULL: no quota; the
-        // use is summed only for a user who has one).
-        let rows: Vec<(i64, String, Option<i64>, Option<i64>)> = sqlx::query_as(concat!(
-            "SELECT kind, value, quota, used FROM (
-                 SELECT 0 AS kind, target AS value, position, NULL AS quota, NULL AS used
+        // use is summed only for a user who has one) and, when she has an
+        // active Sieve script, her scripts' change counter.
+        let rows: Vec<(i64, String, Option<i64>, Option<i64>, Option<i64>)> =
+            sqlx::query_as(concat!(
+                "SELECT kind, value, quota, used, sieve FROM (
+                 SELECT 0 AS kind, target AS value, position, NULL AS quota, NULL AS used,
+                     NULL AS sieve
                      FROM aliases WHERE address = ?1
                  UNION ALL SELECT 1, email, 0, quota, CASE WHEN quota IS NULL THEN NULL ELSE
-                     (SELECT COALESCE(SUM(bytes), 0) FROM mailboxes WHERE user = ?1) END
+                     (SELECT COALESCE(SUM(bytes), 0) FROM mailboxes WHERE user = ?1) END,
+                     (SELECT changed FROM sieve_users WHERE user = ?1 AND EXISTS
+                         (SELECT 1 FROM sieve_scripts WHERE user = ?1 AND active = 1))
                      FROM (SELECT email, ",
-            effective_quota!(),
-            " FROM users WHERE email = ?1)
-                 UNION ALL SELECT 2, name, 0, NULL, NULL FROM domains WHERE name = ?2)
+                effective_quota!(),
+                " FROM users WHERE email = ?1)
+                 UNION ALL SELECT 2, name, 0, NULL, NULL, NULL FROM domains WHERE name = ?2)
              ORDER BY kind, position"
-        ))
-        .bind(address)
-        .bind(domain)
-        .fetch_all(&mut *self.read().await?)
-        .await?;
+            ))
+            .bind(address)
+            .bind(domain)
+            .fetch_all(&mut *self.read().await?)
+            .await?;
         let mut entry = AddressEntry::default();
-        for (kind, value, quota, used) in rows {
+        for (kind, value, quota, used, sieve) in rows {
             match kind {
                 0 => entry.aliases.push(value),
                 1 => {
@@ -641,6 +646,7 @@ impl Store for SqliteStore {
                         limit: limit as u64,
                         used: used.unwrap_or(0) as u64,
                     });
+                    entry.sieve = sieve;
                 }
                 _ => entry.domain_local = true,
             }

@@ -119,3 +119,22 @@ async fn removing_a_user_removes_her_scripts() {
     assert!(store.sieve_list(ALICE).await.unwrap().is_empty());
     assert_eq!(store.sieve_used(ALICE).await.unwrap(), 0);
 }
+
+#[tokio::test]
+async fn her_address_entry_says_whether_she_has_an_active_script_and_its_version() {
+    let store = store().await;
+    let entry = || async { store.address_entry(ALICE, "example.test").await.unwrap() };
+    assert_eq!(entry().await.sieve, None);
+    store.sieve_put(ALICE, "a", "keep;").await.unwrap();
+    assert_eq!(entry().await.sieve, None, "uploaded, not active");
+    store.sieve_activate(ALICE, Some("a")).await.unwrap();
+    let first = entry().await.sieve.expect("active");
+    assert_eq!(
+        first,
+        store.sieve_active(ALICE).await.unwrap().unwrap().changed
+    );
+    store.sieve_put(ALICE, "a", "discard;").await.unwrap();
+    assert!(entry().await.sieve.unwrap() > first, "a new version");
+    store.sieve_activate(ALICE, None).await.unwrap();
+    assert_eq!(entry().await.sieve, None);
+}

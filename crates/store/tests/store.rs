@@ -106,6 +106,7 @@ async fn one_read_tells_the_domain_the_user_and_the_alias_of_an_address() {
                 limit: 1 << 30,
                 used: 0
             }),
+            sieve: None,
             aliases: targets.clone(),
         }
     );
