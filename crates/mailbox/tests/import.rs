@@ -1,14 +1,15 @@
 //! Importing a Maildir the way Dovecot leaves it behind.
 
+mod common;
+
 use std::fs;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 use std::time::{Duration, UNIX_EPOCH};
 
 use havre_mailbox::{
     DeliveryOutcome, DeliveryRequest, ImportError, LocalDelivery, Mailboxes, import_dovecot_maildir,
 };
-use havre_store::{MessageRecord, NewUser, SqliteStore, Store};
+use havre_store::MessageRecord;
 
 const USER: &str = "alice@example.test";
 
@@ -142,17 +143,7 @@ async fn setup(template: Option<String>) -> (tempfile::TempDir, PathBuf, Mailbox
     let dir = tempfile::tempdir().unwrap();
     let source = dir.path().join("dovecot/alice/Maildir");
     dovecot_tree(&source);
-    let store = Arc::new(SqliteStore::memory().await.unwrap());
-    store.add_domain("example.test").await.unwrap();
-    store
-        .add_user(&NewUser {
-            email: USER.into(),
-            password_hash: None,
-            class: "default".into(),
-            quota: None,
-        })
-        .await
-        .unwrap();
+    let store = common::store_with_user(USER).await;
     let template =
         template.unwrap_or_else(|| format!("{}/mail/%d/%n/Maildir", dir.path().display()));
     let mailboxes = Mailboxes::new(store, template, "mx.example.test");

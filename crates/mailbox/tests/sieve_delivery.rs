@@ -1,13 +1,15 @@
 //! Delivery under a user's Sieve script: where the message lands, with
 //! which flags, and that a script never loses it.
 
+mod common;
+
 use std::sync::Arc;
 
 use havre_mailbox::{
     DeliveryOutcome, DeliveryRequest, Filed, LocalDelivery, Mailboxes, MessageSource, SieveScripts,
 };
 use havre_sieve::Limits;
-use havre_store::{NewUser, SqliteStore, Store};
+use havre_store::Store;
 
 const USER: &str = "alice@example.test";
 
@@ -27,17 +29,7 @@ async fn setup(script: Option<&str>) -> Setup {
 async fn setup_with_site(script: Option<&str>, before: &[(String, String)]) -> Setup {
     let dir = tempfile::tempdir().unwrap();
     let template = format!("{}/mail/%d/%n/Maildir", dir.path().display());
-    let store: Arc<dyn Store> = Arc::new(SqliteStore::memory().await.unwrap());
-    store.add_domain("example.test").await.unwrap();
-    store
-        .add_user(&NewUser {
-            email: USER.into(),
-            password_hash: None,
-            class: "default".into(),
-            quota: None,
-        })
-        .await
-        .unwrap();
+    let store: Arc<dyn Store> = common::store_with_user(USER).await;
     if let Some(script) = script {
         store.sieve_put(USER, "main", script).await.unwrap();
         assert!(store.sieve_activate(USER, Some("main")).await.unwrap());

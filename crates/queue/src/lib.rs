@@ -39,10 +39,7 @@ use std::collections::HashSet;
 use std::sync::atomic::{AtomicU8, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
-use havre_store::{
-    AttemptOutcome, DeliveredRow, FinishedAttempt, QueueEntry, QueueRecipient, RecipientStatus,
-    Store, StoreError,
-};
+use havre_store::{AttemptOutcome, DeliveredRow, FinishedAttempt, QueueEntry, Store, StoreError};
 use tokio::sync::Notify;
 
 pub use havre_message::MessageSource;
@@ -222,7 +219,19 @@ impl Queue {
         message: &[u8],
         protocol: &str,
     ) -> Result<String, QueueError> {
-        let id = new_queue_id();
+        self.enqueue_made(new_queue_id(), sender, to, message, protocol)
+            .await
+    }
+
+    /// [`Queue::enqueue_generated`] under the id `id`.
+    async fn enqueue_made(
+        &self,
+        id: String,
+        sender: &str,
+        to: &str,
+        message: &[u8],
+        protocol: &str,
+    ) -> Result<String, QueueError> {
         let now = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0, |d| d.as_secs() as i64);
@@ -348,9 +357,8 @@ impl Queue {
         Ok(())
     }
 
-    /// Queues a message made here, from the null sender to `to`: DSNs,
-    /// quota warnings. `protocol` names its kind in the record (`DSN`,
-    /// `local`); Postfix's cleanup line gives its Message-ID.
+    /// [`Queue::enqueue_generated`] from the null sender, with Postfix's
+    /// cleanup line naming its Message-ID: DSNs, quota warnings.
     pub async fn enqueue_notice(
         &self,
         to: &str,
@@ -358,36 +366,10 @@ impl Queue {
         message_id: &str,
         protocol: &str,
     ) -> Result<String, QueueError> {
+        // Postfix's cleanup line comes before qmgr's, as for a received message.
         let id = new_queue_id();
         tracing::info!(target: "queue", role = "cleanup", "{id}: message-id={message_id}");
-        let mut file = self.spool.create(&id).await?;
-        file.write(message).await?;
-        let now = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_secs() as i64)
-            .unwrap_or(0);
-        let entry = QueueEntry {
-            id: id.clone(),
-            sender: String::new(),
-            size: message.len() as u64,
-            arrival: now,
-            client: "local".into(),
-            protocol: protocol.into(),
-            attempts: 0,
-            next_attempt: now,
-            hold: false,
-            hold_reason: None,
-            warned: false,
-            recipients: vec![QueueRecipient {
-                idx: 0,
-                address: to.to_string(),
-                orig: None,
-                status: RecipientStatus::Pending,
-                last_reply: None,
-            }],
-        };
-        self.enqueue(file, &entry).await?;
-        Ok(id)
+        self.enqueue_made(id, "", to, message, protocol).await
     }
 
     /// Resolves when there is news since the last call (or at once if there
