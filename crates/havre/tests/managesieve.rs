@@ -430,3 +430,74 @@ fn who_lists_a_managesieve_session_and_kick_closes_it() {
         node.log()
     );
 }
+
+#[test]
+fn a_script_uploaded_over_managesieve_files_the_next_list_message_into_a_folder_flagged() {
+    let node = node();
+    let script = "require [\"fileinto\", \"mailbox\", \"imap4flags\"];\r\n\
+        if exists \"list-id\" { addflag \"$List\"; fileinto :create \"Lists\"; stop; }\r\n";
+    let out = client(
+        &node,
+        &format!(
+            r#"
+s = Sieve()
+s.response()
+s.starttls()
+print("AUTH", s.plain("alice@example.test", "secret"))
+print("PUT", s.put("lists", {script:?}))
+print("ACTIVATE", s.command('SETACTIVE "lists"\r\n'))
+s.command("LOGOUT\r\n")
+"#
+        ),
+    );
+    assert!(
+        out.contains("PUT OK") && out.contains("ACTIVATE OK"),
+        "{out}"
+    );
+    // A message from a list, then one from a person, over LMTP.
+    let sent = python_ok(
+        r#"
+import smtplib, sys
+lmtp = smtplib.LMTP("127.0.0.1", int(sys.argv[1]), timeout=30)
+lmtp.sendmail("owner-team@lists.test", ["alice@example.test"],
+    b"From: bob@lists.test\r\nList-Id: <team.lists.test>\r\nSubject: weekly\r\n\r\nagenda\r\n")
+lmtp.sendmail("carol@remote.test", ["alice@example.test"],
+    b"From: carol@remote.test\r\nSubject: lunch\r\n\r\nnoon?\r\n")
+lmtp.quit()
+print("SENT")
+"#,
+        &[&node.lmtp_port.to_string()],
+    );
+    assert!(sent.contains("SENT"), "{sent}");
+    let lists = node.maildir("alice@example.test").join(".Lists");
+    let filed: Vec<_> = ["new", "cur"]
+        .iter()
+        .flat_map(|sub| std::fs::read_dir(lists.join(sub)).into_iter().flatten())
+        .flatten()
+        .map(|e| e.path())
+        .collect();
+    assert_eq!(filed.len(), 1, "{filed:?}\n{}", node.log());
+    assert!(
+        std::fs::read_to_string(&filed[0])
+            .unwrap()
+            .contains("Subject: weekly")
+    );
+    // Flagged, as IMAP shows it.
+    let flags = python_ok(
+        r#"
+import imaplib, ssl, sys
+ctx = ssl.create_default_context(); ctx.check_hostname = False; ctx.verify_mode = ssl.CERT_NONE
+m = imaplib.IMAP4("127.0.0.1", int(sys.argv[1])); m.starttls(ssl_context=ctx)
+m.login("alice@example.test", "secret")
+m.select("Lists")
+print(m.fetch("1", "(FLAGS)")[1][0].decode())
+m.logout()
+"#,
+        &[&node.imap_port.to_string()],
+    );
+    assert!(flags.contains("$List"), "{flags}");
+    // The other one stays in INBOX.
+    let inbox = node.messages("alice@example.test");
+    assert_eq!(inbox.len(), 1, "{inbox:?}");
+    assert!(inbox[0].contains("Subject: lunch"));
+}
