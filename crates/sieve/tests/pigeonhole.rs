@@ -3,7 +3,8 @@
 //! test command installs), the actions compared where both implement the
 //! extensions a script uses. What is compared is what a delivery does:
 //! the folders stored into (with their flags), redirects, rejects,
-//! discards and vacation answers.
+//! discards and vacation answers; and a script one refuses, the other
+//! must refuse too.
 
 use std::collections::BTreeSet;
 use std::process::Command;
@@ -60,6 +61,21 @@ const SCRIPTS: &[&str] = &[
     "if not exists \"message-id\" { discard; }",
     "require \"fileinto\"; if allof (exists \"from\", header :contains \"from\" \"example\") { fileinto \"Known\"; }",
     "require [\"vacation\"]; vacation :days 3 :subject \"Away\" \"I am away until Monday.\";",
+    "require \"regex\"; if header :regex \"subject\" \"^\\\\[team\\\\] w.*g$\" { discard; }",
+    "require [\"regex\", \"variables\", \"fileinto\"]; if header :regex \"from\" \"([a-z]+)@(example|lists)\" { fileinto \"From/${1}\"; }",
+    "require \"encoded-character\"; if header :contains \"subject\" \"${hex:5B}team${hex:5D}\" { discard; }",
+    "require [\"date\", \"relational\"]; if currentdate :value \"ge\" \"year\" \"2000\" { discard; }",
+    "require [\"date\", \"fileinto\"]; if date :is \"date\" \"year\" \"2026\" { fileinto \"2026\"; }",
+    "require \"duplicate\"; if duplicate { discard; }",
+    "require [\"editheader\", \"fileinto\"]; addheader \"X-Filed\" \"yes\"; if header :is \"x-filed\" \"yes\" { fileinto \"Edited\"; }",
+    "require [\"variables\", \"fileinto\"]; set :lower \"who\" \"BOSS\"; if address :localpart :is \"from\" \"${who}\" { fileinto \"Boss\"; }",
+    "require \"copy\"; if header :contains \"subject\" \"budget\" { redirect :copy \"a@x.test\"; redirect \"b@x.test\"; }",
+    "require [\"imap4flags\", \"fileinto\", \"variables\"]; setflag \"flags\" \"\\\\Answered\"; fileinto :flags \"${flags} \\\\Seen\" \"Done\";",
+    // Refused by both: a flag variable without "variables"; an unknown
+    // command; a test used without its extension.
+    "require [\"imap4flags\", \"fileinto\"]; setflag \"flags\" \"\\\\Answered\"; fileinto \"Done\";",
+    "filein \"Lists\";",
+    "if body :contains \"prize\" { discard; }",
 ];
 
 /// What a delivery does, as both sides print it.
@@ -72,9 +88,9 @@ enum Done {
     Vacation,
 }
 
-fn ours(script: &str, message: &str) -> BTreeSet<Done> {
-    let compiled =
-        Script::compile(script, &Limits::default()).unwrap_or_else(|e| panic!("{script}: {e}"));
+/// What havre-sieve does; `None` when it refuses the script.
+fn ours(script: &str, message: &str) -> Option<BTreeSet<Done>> {
+    let compiled = Script::compile(script, &Limits::default()).ok()?;
     let envelope = Envelope {
         from: SENDER.into(),
         to: RECIPIENT.into(),
@@ -114,11 +130,12 @@ fn ours(script: &str, message: &str) -> BTreeSet<Done> {
             flags: flags(&outcome.keep_flags),
         });
     }
-    done
+    Some(done)
 }
 
-/// `sieve-test`'s "Performed actions" and "Implicit keep", read back.
-fn pigeonhole(dir: &std::path::Path, script: &str, message: &str) -> BTreeSet<Done> {
+/// `sieve-test`'s "Performed actions" and "Implicit keep", read back;
+/// `None` when it refuses the script.
+fn pigeonhole(dir: &std::path::Path, script: &str, message: &str) -> Option<BTreeSet<Done>> {
     let script_path = dir.join("script.sieve");
     let message_path = dir.join("message.eml");
     std::fs::write(&script_path, script).unwrap();
@@ -132,12 +149,17 @@ fn pigeonhole(dir: &std::path::Path, script: &str, message: &str) -> BTreeSet<Do
     }
     let out = Command::new("sieve-test")
         .args(["-o", "mail_uid=65534", "-o", "mail_gid=65534"])
+        // editheader is off in Pigeonhole unless asked for.
+        .args(["-x", "+editheader"])
         .args(["-f", SENDER, "-a", RECIPIENT, "-r", RECIPIENT])
         .arg(&script_path)
         .arg(&message_path)
         .output()
         .expect("sieve-test (Debian package dovecot-sieve) runs");
     let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    if String::from_utf8_lossy(&out.stderr).contains("failed to compile sieve script") {
+        return None;
+    }
     assert!(
         out.status.success(),
         "sieve-test failed on {script}:\n{text}{}",
@@ -174,7 +196,7 @@ fn pigeonhole(dir: &std::path::Path, script: &str, message: &str) -> BTreeSet<Do
         }
     }
     flush(&mut last_store, &mut done);
-    done
+    Some(done)
 }
 
 #[test]
@@ -185,7 +207,7 @@ fn havre_sieve_acts_as_pigeonhole_on_every_script_and_message_of_the_table() {
     for script in SCRIPTS {
         for (name, message) in MESSAGES {
             let theirs = pigeonhole(dir.path(), script, message);
-            kinds.extend(theirs.iter().map(std::mem::discriminant));
+            kinds.extend(theirs.iter().flatten().map(std::mem::discriminant));
             let ours = ours(script, message);
             if ours != theirs {
                 differences.push(format!(
