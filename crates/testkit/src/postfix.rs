@@ -51,20 +51,31 @@ impl Postfix {
     /// clients of 127.0.0.0/8 may relay, every message discarded) followed
     /// by `main_cf`, whose settings win. Waits until its smtpd greets.
     pub fn start(main_cf: &str) -> Postfix {
-        // Seen once in CI: a master whose postlogd never ran, so nothing
-        // was logged and every Postfix process that logged (`postfix stop`
-        // too) hung on the full postlog socket. Such an instance is killed
-        // and a new one started.
+        // Seen in CI, twice: a master whose postlogd never ran, so nothing
+        // was logged and every Postfix process that logged hung on the full
+        // postlog socket: `postfix stop`, and smtpd before its greeting.
+        // Such an instance (or one that never greets for another reason,
+        // its port taken meanwhile) is killed and a new one started, on
+        // another port.
         let first = Postfix::start_once(main_cf);
-        if first.logs() {
+        if first.logs() && first.greets() {
             return first;
         }
-        eprintln!("postfix logged nothing after its start: killed, started again");
+        eprintln!(
+            "postfix did not log or greet after its start: killed, started again\n{}",
+            first.maillog()
+        );
         drop(first);
         let second = Postfix::start_once(main_cf);
         assert!(
             second.logs(),
             "postfix logs nothing (postlogd does not run)"
+        );
+        assert!(
+            second.greets(),
+            "postfix did not greet on port {} in 30s: {}",
+            second.port,
+            second.maillog()
         );
         second
     }
@@ -136,7 +147,6 @@ impl Postfix {
                 postfix.maillog()
             );
         }
-        postfix.wait_for_greeting();
         postfix
     }
 
@@ -189,25 +199,21 @@ impl Postfix {
         }
     }
 
-    fn wait_for_greeting(&self) {
+    /// Whether its smtpd greets within 30 s.
+    fn greets(&self) -> bool {
         use std::io::Read;
         let deadline = Instant::now() + Duration::from_secs(30);
-        loop {
+        while Instant::now() < deadline {
             if let Ok(mut s) = std::net::TcpStream::connect(("127.0.0.1", self.port)) {
                 let _ = s.set_read_timeout(Some(Duration::from_secs(10)));
                 let mut greeting = [0u8; 4];
                 if s.read_exact(&mut greeting).is_ok() && &greeting == b"220 " {
-                    return;
+                    return true;
                 }
             }
-            assert!(
-                Instant::now() < deadline,
-                "postfix did not greet on port {} in 30s: {}",
-                self.port,
-                self.maillog()
-            );
             std::thread::sleep(Duration::from_millis(100));
         }
+        false
     }
 
     /// The master daemon's pid, while it runs.
