@@ -108,7 +108,9 @@ impl LocalDelivery {
             .get(&request.mailbox.to_lowercase())
             .is_some();
         match self.deliver_plan_once(request, plan).await {
-            // As `deliver`: the kept INBOX may be a removed user's.
+            // The kept INBOX may be that of a user removed and made again
+            // since (`inboxes.rs`): it is forgotten now, and the copy just
+            // written is found and indexed under the INBOX as it is.
             Err(MailboxError::Store(err)) if kept => {
                 tracing::debug!(target: "mailbox", "{}: indexing failed ({err}); INBOX read again", request.message_id);
                 let again = DeliveryRequest {

@@ -111,45 +111,19 @@ impl LocalDelivery {
         self.mailboxes.root_of(user)
     }
 
-    /// Delivers and indexes (its own commit): durable and visible when
-    /// this returns.
+    /// Delivers into INBOX (Junk for a quarantined message) and indexes
+    /// (its own commit): durable and visible when this returns. What
+    /// [`LocalDelivery::deliver_plan`] does for a plan that keeps.
     pub async fn deliver(
         &self,
         request: DeliveryRequest<'_>,
     ) -> Result<DeliveryOutcome, MailboxError> {
-        let kept = self
-            .mailboxes
-            .inboxes
-            .get(&request.mailbox.to_lowercase())
-            .is_some();
-        match self.deliver_once(request).await {
-            // The kept INBOX may be that of a user removed and made again
-            // since (`inboxes.rs`): it is forgotten now, and the copy just
-            // written is found and indexed under the INBOX as it is.
-            Err(MailboxError::Store(err)) if kept => {
-                tracing::debug!(target: "mailbox", "{}: indexing failed ({err}); INBOX read again", request.message_id);
-                self.deliver_once(DeliveryRequest {
-                    check_duplicate: true,
-                    ..request
-                })
-                .await
-            }
-            done => done,
-        }
-    }
-
-    async fn deliver_once(
-        &self,
-        request: DeliveryRequest<'_>,
-    ) -> Result<DeliveryOutcome, MailboxError> {
-        let staged = self.stage(request).await?;
-        let fresh = staged.fresh();
-        let uid = self.mailboxes.index_staged(staged).await?;
-        Ok(if fresh {
-            DeliveryOutcome::Delivered(uid)
-        } else {
-            DeliveryOutcome::AlreadyDelivered(uid)
-        })
+        let filed = self.deliver_plan(request, &Plan::keep()).await?;
+        filed
+            .into_iter()
+            .next()
+            .map(|f| f.outcome)
+            .ok_or_else(|| MailboxError::NoSuchMailbox("INBOX".into()))
     }
 
     /// Delivers durably without committing the index row: the caller
