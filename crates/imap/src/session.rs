@@ -412,7 +412,6 @@ impl Session {
                     last: self
                         .last_login
                         .as_ref()
-                        .filter(|_| self.auth_failures > 0)
                         .map(|(user, method)| (user.as_str(), method.as_str())),
                     remote: self.peer.ip(),
                     local: self.local.map(|l| l.ip()),

@@ -217,7 +217,6 @@ impl Session {
                     last: self
                         .last_login
                         .as_ref()
-                        .filter(|_| self.auth_failures > 0)
                         .map(|(user, method)| (user.as_str(), *method)),
                     remote: self.peer.ip(),
                     local: Some(self.local.ip()),

@@ -20,7 +20,8 @@ pub struct LoginEnd<'a> {
     pub why: &'a str,
     pub failures: u32,
     pub secs: u64,
-    /// The last name and method tried.
+    /// The last name and method tried; named only after a failure (a
+    /// name that was never refused is not an attacker's).
     pub last: Option<(&'a str, &'a str)>,
     pub remote: IpAddr,
     pub local: Option<IpAddr>,
@@ -37,7 +38,7 @@ impl LoginEnd<'_> {
                 self.failures, self.secs
             )
         };
-        let user = match self.last {
+        let user = match self.last.filter(|_| self.failures > 0) {
             Some((user, method)) => format!("user=<{}>, method={method}, ", shown_user(user)),
             None => String::new(),
         };
@@ -106,6 +107,14 @@ mod tests {
             tls: true,
         }
         .line()
+    }
+
+    #[test]
+    fn a_name_that_was_never_refused_is_not_logged() {
+        assert_eq!(
+            end("Connection closed", 0, "alice@example.test"),
+            "Disconnected (no auth attempts in 3 secs): rip=192.0.2.1, lip=192.0.2.2, TLS"
+        );
     }
 
     #[test]
