@@ -405,3 +405,44 @@ async fn a_user_script_includes_a_global_one_and_its_own_personal_ones() {
     assert_eq!(s.deliver(plain, "0002").await, [filed("INBOX", 1)]);
     assert_eq!(s.messages("INBOX").await, [(1, vec!["$Mine".to_string()])]);
 }
+
+#[tokio::test]
+async fn mailboxexists_sees_the_folders_she_has() {
+    let s = setup(Some(
+        "require [\"fileinto\", \"mailbox\"];\n\
+         if mailboxexists \"Lists\" { fileinto \"Lists\"; } else { fileinto :create \"Elsewhere\"; }\n",
+    ))
+    .await;
+    assert_eq!(s.deliver(LIST_MAIL, "0001").await, [filed("Elsewhere", 1)]);
+    s.local
+        .mailboxes()
+        .create(USER, "Lists", None)
+        .await
+        .unwrap();
+    assert_eq!(s.deliver(LIST_MAIL, "0002").await, [filed("Lists", 1)]);
+}
+
+#[tokio::test]
+async fn a_light_script_on_a_message_with_huge_header_fields_still_decides() {
+    // Each rule compares the 60 KB Subject (one instruction per 256 bytes
+    // compared): far past what a run may do on the delivery's own thread,
+    // far below the site's limit. The run starts again elsewhere and ends.
+    let mut script = String::from("require \"fileinto\";\n");
+    for n in 0..40 {
+        script.push_str(&format!(
+            "if header :contains \"subject\" \"no-such-word-{n}\" {{ fileinto \"Rule{n}\"; }}\n"
+        ));
+    }
+    script.push_str("if header :contains \"subject\" \"needle\" { fileinto :create \"Found\"; }\n");
+    let s = setup(Some(&script.replace(
+        "require \"fileinto\";",
+        "require [\"fileinto\", \"mailbox\"];",
+    )))
+    .await;
+    let subject = "hay ".repeat(15_000) + "needle";
+    let message = format!("From: carol@example.test\r\nSubject: {subject}\r\n\r\nx\r\n");
+    assert_eq!(
+        s.deliver(message.as_bytes(), "0001").await,
+        [filed("Found", 1)]
+    );
+}

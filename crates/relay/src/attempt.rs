@@ -1,7 +1,7 @@
 //! One delivery attempt of one queued message.
 
-use havre_directory::{Address, Resolution, Target};
-use havre_mailbox::{DeliveryRequest, MessageSource, Staged};
+use havre_directory::{Address, MailboxFacts, Resolution, Target};
+use havre_mailbox::{ActiveScript, DeliveryRequest, MessageSource, Staged};
 use havre_store::{AttemptOutcome, QueueEntry, QueueRecipient, RecipientStatus, RecipientUpdate};
 
 use crate::dsn::ReportedRecipient;
@@ -323,18 +323,18 @@ impl Relay {
         }
     }
 
-    /// The quota of `mailbox` and her use, when she has one (`own`: her
-    /// user record, when the recipient's lookup read it already).
+    /// The quota of `mailbox` and her use, when she has one (`known`: what
+    /// the recipient's lookup read of her already).
     async fn quota_of(
         &self,
         mailbox: &str,
-        own: Option<&havre_store::User>,
+        known: Option<MailboxFacts>,
     ) -> Result<Option<havre_store::QuotaUse>, havre_store::StoreError> {
+        if let Some(facts) = known {
+            return Ok(facts.quota);
+        }
         let store = self.directory.store();
-        let limit = match own {
-            Some(user) => user.quota,
-            None => store.get_user(mailbox).await?.and_then(|u| u.quota),
-        };
+        let limit = store.get_user(mailbox).await?.and_then(|u| u.quota);
         let Some(limit) = limit else {
             return Ok(None);
         };
@@ -397,18 +397,31 @@ impl Relay {
         // Recipients are expanded at enqueue: a local user's address is a
         // mailbox already (re-expanding it would follow a self-copy alias
         // again). Older records and addresses aliased since resolve as usual.
-        let own_user = self
+        // One read answers the usual case (a user of ours), with her quota
+        // and whether she has a Sieve script: the delivery reads neither.
+        let key = address.key();
+        let user = self
             .directory
             .store()
-            .get_user(&address.key())
+            .address_entry(&key, address.domain())
             .await
             .ok()
-            .flatten();
-        let is_user = own_user.is_some();
-        let resolved = if is_user {
-            Ok(Resolution::Deliver(vec![Target::Mailbox(address.key())]))
-        } else {
-            self.directory.resolve(&address).await
+            .filter(|found| found.user);
+        let (resolved, facts) = match user {
+            Some(found) => (
+                Ok(Resolution::Deliver(vec![Target::Mailbox(key)])),
+                vec![(
+                    address.key(),
+                    MailboxFacts {
+                        quota: found.quota,
+                        sieve: found.sieve,
+                    },
+                )],
+            ),
+            None => match self.directory.resolve_for_delivery(&address).await {
+                Ok((resolution, facts)) => (Ok(resolution), facts),
+                Err(err) => (Err(err), Vec::new()),
+            },
         };
         let targets = match resolved {
             Ok(Resolution::Deliver(targets)) => targets,
@@ -454,8 +467,8 @@ impl Relay {
         for target in targets {
             match target {
                 Target::Mailbox(mailbox) => {
-                    let own = own_user.as_ref().filter(|u| u.email == mailbox);
-                    let quota = match self.quota_of(&mailbox, own).await {
+                    let known = facts.iter().find(|(m, _)| *m == mailbox).map(|(_, f)| *f);
+                    let quota = match self.quota_of(&mailbox, known).await {
                         Ok(quota) => quota,
                         Err(err) => {
                             progress.deferred.push(Note::new(
@@ -485,7 +498,9 @@ impl Relay {
                     // The address the client gave (an alias) is hers too,
                     // for `envelope "orig_to"` and vacation.
                     let given = rcpt.orig.as_deref().unwrap_or(&rcpt.address);
-                    let mut plan = self.local.plan(&request, Some(given)).await;
+                    let active =
+                        known.map_or(ActiveScript::Unknown, |f| ActiveScript::from_entry(f.sieve));
+                    let mut plan = self.local.plan_knowing(&request, Some(given), active).await;
                     if let Some(reason) = plan.reject.take() {
                         progress.failed.push(Note::new(
                             "5.7.1",

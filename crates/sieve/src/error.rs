@@ -67,6 +67,8 @@ pub struct RuntimeError {
     /// The line of the command or test that failed (0 when no line applies).
     pub line: u32,
     pub message: String,
+    /// The run went past [`Limits::max_instructions`](crate::Limits).
+    too_much_work: bool,
 }
 
 impl RuntimeError {
@@ -74,7 +76,21 @@ impl RuntimeError {
         RuntimeError {
             line,
             message: message.into(),
+            too_much_work: false,
         }
+    }
+
+    pub(crate) fn too_much_work(line: u32, max: u64) -> Self {
+        RuntimeError {
+            too_much_work: true,
+            ..RuntimeError::new(line, format!("too much work: more than {max} instructions"))
+        }
+    }
+
+    /// Whether the run ended because it went past its instructions: the
+    /// same run with a bigger allowance may end otherwise.
+    pub fn is_too_much_work(&self) -> bool {
+        self.too_much_work
     }
 }
 

@@ -125,12 +125,9 @@ impl<'r, 'm> Run<'r, 'm> {
     fn tick(&mut self, line: u32, cost: u64) -> Result<(), RuntimeError> {
         self.instructions = self.instructions.saturating_add(cost);
         if self.instructions > self.limits.max_instructions {
-            return Err(RuntimeError::new(
+            return Err(RuntimeError::too_much_work(
                 line,
-                format!(
-                    "too much work: more than {} instructions",
-                    self.limits.max_instructions
-                ),
+                self.limits.max_instructions,
             ));
         }
         Ok(())

@@ -18,6 +18,8 @@ pub struct Script {
     pub(crate) limits: Limits,
     pub(crate) variables: bool,
     extensions: Vec<&'static str>,
+    nodes: usize,
+    tests_mailboxes: bool,
 }
 
 impl Script {
@@ -35,12 +37,27 @@ impl Script {
             commands: compiled.commands,
             limits: limits.clone(),
             extensions: compiled.required,
+            nodes: compiled.nodes,
+            tests_mailboxes: compiled.tests_mailboxes,
         })
     }
 
     /// The extensions the script requires, sorted.
     pub fn extensions(&self) -> &[&'static str] {
         &self.extensions
+    }
+
+    /// How many commands and tests the script is made of: what one run
+    /// costs at most when no test loops over big values (a caller may run
+    /// a light script on its own thread and a heavy one elsewhere).
+    pub fn size(&self) -> usize {
+        self.nodes
+    }
+
+    /// Whether the script has a `mailboxexists` test: only then does a
+    /// run ask the [`Host`] which mailboxes exist.
+    pub fn tests_mailboxes(&self) -> bool {
+        self.tests_mailboxes
     }
 
     /// The limits the script was compiled with, which its runs keep.
@@ -100,5 +117,23 @@ mod tests {
             ]
         );
         assert!(check("keep;", &Limits::default()).is_empty());
+    }
+
+    #[test]
+    fn a_script_says_its_size_and_whether_it_asks_which_mailboxes_exist() {
+        let limits = Limits::default();
+        let filing = Script::compile(
+            "require [\"fileinto\", \"mailbox\"];\nif header :contains \"subject\" \"x\" { fileinto :create \"X\"; stop; }\n",
+            &limits,
+        )
+        .unwrap();
+        assert_eq!(filing.size(), 4, "if, header, fileinto, stop");
+        assert!(!filing.tests_mailboxes());
+        let asking = Script::compile(
+            "require [\"fileinto\", \"mailbox\"];\nif not mailboxexists \"X\" { keep; }\n",
+            &limits,
+        )
+        .unwrap();
+        assert!(asking.tests_mailboxes());
     }
 }

@@ -14,6 +14,7 @@ use crate::program::{
 
 impl Compiler<'_> {
     pub(super) fn command(&mut self, node: &CommandNode) -> Result<Cmd, CompileError> {
+        self.nodes += 1;
         let name = node.name.as_str();
         let mut args = Args::new(&node.args, format!("command '{name}'"), node.pos);
         let kind = match name {

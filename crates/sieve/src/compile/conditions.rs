@@ -10,6 +10,7 @@ use crate::program::{BodyTransform, Comparator, DatePart, DuplicateId, Str, Test
 
 impl Compiler<'_> {
     pub(super) fn test(&mut self, node: &TestNode) -> Result<Test, CompileError> {
+        self.nodes += 1;
         let name = node.name.as_str();
         let mut args = Args::new(&node.args, format!("test '{name}'"), node.pos);
         let kind = match name {
@@ -176,6 +177,7 @@ impl Compiler<'_> {
                 self.need(Ext::Mailbox, node.pos, "test 'mailboxexists'")?;
                 self.no_tags(&mut args)?;
                 let (names, pos) = args.string_list("a list of mailbox names")?;
+                self.tests_mailboxes = true;
                 TestKind::MailboxExists(self.strs(names, pos)?)
             }
             "environment" => {

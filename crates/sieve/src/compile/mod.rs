@@ -32,12 +32,18 @@ pub(crate) struct Compiler<'l> {
     pub(crate) limits: &'l Limits,
     required: HashSet<Ext>,
     pub(crate) errors: Vec<CompileError>,
+    /// Commands and tests compiled so far (the script's weight).
+    pub(crate) nodes: usize,
+    /// Whether a `mailboxexists` test was compiled.
+    pub(crate) tests_mailboxes: bool,
 }
 
 /// What a compiled script is made of.
 pub(crate) struct Compiled {
     pub commands: Vec<Cmd>,
     pub required: Vec<&'static str>,
+    pub nodes: usize,
+    pub tests_mailboxes: bool,
 }
 
 pub(crate) fn compile(
@@ -48,6 +54,8 @@ pub(crate) fn compile(
         limits,
         required: HashSet::new(),
         errors: Vec::new(),
+        nodes: 0,
+        tests_mailboxes: false,
     };
     let mut rest = nodes;
     while let Some((first, others)) = rest.split_first() {
@@ -63,7 +71,12 @@ pub(crate) fn compile(
     if compiler.errors.is_empty() {
         let mut required: Vec<&'static str> = compiler.required.iter().map(|e| e.name()).collect();
         required.sort_unstable();
-        Ok(Compiled { commands, required })
+        Ok(Compiled {
+            commands,
+            required,
+            nodes: compiler.nodes,
+            tests_mailboxes: compiler.tests_mailboxes,
+        })
     } else {
         compiler.errors.sort_by_key(|e| e.pos());
         Err(compiler.errors)
