@@ -172,6 +172,7 @@ impl Mailboxes {
             .await?;
         staged.committed = true;
         self.uidlist_after_index(&staged, uid).await;
+        self.name_flagged(&staged, uid).await;
         Ok(uid)
     }
 
@@ -186,6 +187,26 @@ impl Mailboxes {
         self.notifier()
             .changed(&staged.user, staged.mailbox.id, MessageChange::New);
         self.uidlist_after_index(&staged, uid).await;
+        self.name_flagged(&staged, uid).await;
+    }
+
+    /// Flags a Sieve script gave go into the file's name too, where Dovecot
+    /// reads them (`cur/`, `:2,` letters, keywords in dovecot-keywords).
+    async fn name_flagged(&self, staged: &Staged, uid: u32) {
+        let message = &staged.row.message;
+        if message.flags.is_empty() {
+            return;
+        }
+        let mut folder = self.folders.lock(staged.mailbox.id).await;
+        let record = (uid, message.file.clone(), message.flags.clone());
+        self.name_files_logged(
+            &staged.user,
+            &staged.mailbox,
+            &mut folder,
+            vec![record],
+            false,
+        )
+        .await;
     }
 
     /// The UID into `dovecot-uidlist`, fsynced after the folder's lock is

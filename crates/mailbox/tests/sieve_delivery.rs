@@ -97,6 +97,21 @@ async fn a_script_files_mail_from_a_list_into_its_folder_and_flags_it() {
         [(1, vec!["\\Seen".to_string(), "$Lists".to_string()])]
     );
     assert!(s.messages("INBOX").await.is_empty());
+    // Dovecot reads the flags from the file's name: in cur/, `S` and the
+    // keyword's letter, the letter in the folder's dovecot-keywords.
+    let archive = s
+        ._dir
+        .path()
+        .join("mail/example.test/alice/Maildir/.Archive");
+    assert_eq!(std::fs::read_dir(archive.join("new")).unwrap().count(), 0);
+    let names: Vec<String> = std::fs::read_dir(archive.join("cur"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .collect();
+    assert_eq!(names.len(), 1, "{names:?}");
+    assert!(names[0].ends_with(":2,Sa"), "{names:?}");
+    let keywords = std::fs::read_to_string(archive.join("dovecot-keywords")).unwrap();
+    assert_eq!(keywords.trim(), "0 $Lists");
     // Other mail is kept in INBOX.
     let plain = b"From: carol@example.test\r\nSubject: hi\r\n\r\nhello\r\n";
     assert_eq!(s.deliver(plain, "0002").await, [filed("INBOX", 1)]);
