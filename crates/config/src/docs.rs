@@ -279,8 +279,20 @@ pub static KEY_DOCS: &[(&str, &str)] = &[
         "Networks (CIDR) whose clients may relay without authentication, like Postfix's mynetworks.",
     ),
     (
+        "relay.domains",
+        r#"Relay domains (Postfix relay_domains): domains or ".parent" this node accepts mail for from anyone and passes on (backup MX, labs' servers), by [routing] or their MX."#,
+    ),
+    (
+        "relay.recipients",
+        r#"Recipients accepted for the relay domains (Postfix relay_recipient_maps): addresses, or "@domain" for all of one domain; others get 550 5.1.1 at RCPT. Empty: any."#,
+    ),
+    (
         "relay.routes",
-        r#"Transport map: domain, ".subdomain" or "*" to "smtp:[host]:port", "smtp:host" (MX of host) or "lmtp:[host]:port"; other domains go by MX."#,
+        r#"Transport map: domain, ".subdomain" or "*" to "smtp:[host]:port", "smtp:host" (MX of host) or "lmtp:[host]:port"; other domains go by MX. Read with [routing], which can say more."#,
+    ),
+    (
+        "routing",
+        r#"Routing table (Postfix transport maps, sendmail mailertable): "user@domain", "domain", ".parent" or "*" = "smtp:[host]:port", "smtp:host", "lmtp:[host]:port", "local", "discard" or "error:5.1.1 text". An address's entry wins, then its domain's, the closest parent's, "*"; the node's own domains only follow an address's or their exact entry. `havre route ADDRESS` explains."#,
     ),
     (
         "submission",

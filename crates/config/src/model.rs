@@ -30,6 +30,9 @@ pub struct Config {
     pub auth: Auth,
     pub smtp: Smtp,
     pub relay: Relay,
+    /// Postfix's transport maps: address, domain, `.parent` or `*` to a
+    /// next hop (havre-outbound's `routing.rs`).
+    pub routing: std::collections::BTreeMap<String, String>,
     pub submission: Submission,
     pub dns: Dns,
     pub dkim: Dkim,
@@ -406,6 +409,13 @@ pub struct Relay {
     /// Destination domain (or `.parent`, or `*`) to a Postfix-style transport:
     /// `smtp:[host]:port`, `smtp:host`, `lmtp:[host]:port`.
     pub routes: std::collections::BTreeMap<String, String>,
+    /// Postfix's relay_domains: domains (or `.parent`) this node is not the
+    /// final destination of, whose mail it accepts from anyone and passes
+    /// on (backup MX, the labs' own servers), by `routing` or their MX.
+    pub domains: Vec<String>,
+    /// Postfix's relay_recipient_maps: the addresses (or `@domain` for a
+    /// whole domain) accepted for the relay domains; empty: any.
+    pub recipients: Vec<String>,
 }
 
 impl Default for Relay {
@@ -414,6 +424,8 @@ impl Default for Relay {
             recipient_delimiter: "+".into(),
             internal_networks: vec!["127.0.0.0/8".into(), "::1/128".into()],
             routes: std::collections::BTreeMap::new(),
+            domains: Vec::new(),
+            recipients: Vec::new(),
         }
     }
 }

@@ -14,6 +14,7 @@ pub mod address;
 mod login_cache;
 mod loops;
 pub mod password;
+mod relay_domains;
 mod resolve;
 pub mod sasl;
 mod verify;
@@ -24,6 +25,7 @@ use std::sync::Arc;
 use havre_store::{Store, StoreError, User};
 
 pub use address::{Address, AddressError};
+pub use relay_domains::{RelayDomains, RelayVerdict};
 pub use resolve::{MAX_DEPTH, MailboxFacts, Resolution, Target};
 pub use verify::Verifier;
 

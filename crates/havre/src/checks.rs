@@ -100,8 +100,12 @@ pub fn node(loaded: &LoadedConfig, purpose: Purpose) -> anyhow::Result<Material>
         }
         Err(p) => return Err(invalid(&["tls", p.key], p.message)),
     };
-    let routes = Routes::new(&config.relay.routes).map_err(|e| {
-        let mut key = vec!["relay", "routes"];
+    let routes = Routes::from_tables(&[
+        ("routing", &config.routing),
+        ("relay.routes", &config.relay.routes),
+    ])
+    .map_err(|e| {
+        let mut key: Vec<&str> = e.table.as_deref().unwrap_or("routing").split('.').collect();
         key.extend(e.key.as_deref());
         invalid(&key, e.reason.clone())
     })?;

@@ -190,6 +190,22 @@ pub enum Command {
     /// Users' Sieve filters: store, activate, check and try scripts (like doveadm sieve, sieve-test)
     #[command(subcommand, long_about = SIEVE_HELP)]
     Sieve(SieveCommand),
+    /// Say where mail to an address goes and why (like postmap -q on the transport maps, sendmail -bv)
+    #[command(
+        long_about = "Prints where mail to ADDRESS goes, each step with its reason: whether the mx \
+        takes it from the Internet (a domain of this node, a relay domain with its recipient \
+        list, or only from clients that may relay), the aliases it expands to, and for each \
+        destination its next hop: a local mailbox, or the routing table's entry (`routing`, \
+        then `relay.routes`: the address's, its domain's, the closest `.parent`'s, `*`) with \
+        the entry's name, or the MX hosts of its domain when none applies. Reads the \
+        configuration and the store; sends nothing."
+    )]
+    Route {
+        /// The recipient address
+        address: String,
+        #[command(flatten)]
+        format: Format,
+    },
 }
 
 const SIEVE_HELP: &str = "Users' Sieve scripts (RFC 5228), as ManageSieve clients (webmail) \
@@ -452,7 +468,8 @@ On reload, serve:
   - reads havre.toml and checks it like at the start;
   - applies, for new connections and delivery attempts: log.level, log.file, \
 the TLS certificate and key (also when renewed in place), smtp limits and banner, \
-relay.routes, relay.internal_networks, submission.any_sender_classes, \
+routing, relay.routes, relay.domains, relay.recipients, relay.internal_networks, \
+submission.any_sender_classes, \
 dns.nameservers, dkim.sign and the DKIM keys in DATA_DIR/dkim, queue retry times, \
 lifetime, delay warning, destination concurrency and minimum free space, imap and \
 pop3 timeouts and limits, the guard's limits and exemptions ([guard]), \

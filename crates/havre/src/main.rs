@@ -32,6 +32,7 @@ mod quarantine_sweep;
 mod queue_cmd;
 mod reload;
 mod reload_cmd;
+mod route_cmd;
 mod sendmail;
 mod serve;
 mod session_cmd;
@@ -172,5 +173,6 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Ban(cmd) => ban_cmd::run(config, cmd).await,
         Command::Spam(cmd) => spam_cmd::run(config, cmd).await,
         Command::Sieve(cmd) => sieve_cmd::run(config, cmd).await,
+        Command::Route { address, format } => route_cmd::run(config, address, format.json).await,
     }
 }

@@ -17,6 +17,7 @@ mod dns;
 mod message;
 mod outcome;
 mod route;
+mod routing;
 mod settings;
 mod tls;
 mod wire;
@@ -25,7 +26,8 @@ pub use client::Connection;
 pub use dns::{DestinationError, MailHost, Resolver, ResolverError};
 pub use message::{Content, Message};
 pub use outcome::{Detail, RecipientResult};
-pub use route::{Route, RouteError, Routes, parse_route};
+pub use route::{Route, RouteError, parse_route};
+pub use routing::{Nexthop, Routed, Routes, parse_nexthop};
 pub use settings::{ClientSettings, Envelope, Timeouts, TlsPolicy};
 pub use wire::{LineEndsAsSent, line_ends_as_sent};
 

@@ -13,7 +13,6 @@
 //! `relay:` is accepted as a synonym of `smtp:` (Postfix's default
 //! `relay_transport` is the smtp client under another name).
 
-use std::collections::BTreeMap;
 use std::fmt;
 use std::net::IpAddr;
 use std::path::PathBuf;
@@ -68,9 +67,11 @@ impl fmt::Display for Route {
 
 /// A route that does not parse, or a route table key that is not a domain.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{}{reason}", key.as_ref().map(|k| format!("relay.routes.{k:?}: ")).unwrap_or_default())]
+#[error("{}{reason}", key.as_ref().map(|k| format!("{}.{k:?}: ", table.as_deref().unwrap_or("routing"))).unwrap_or_default())]
 pub struct RouteError {
-    /// The table key, when the error comes from [`Routes::new`].
+    /// The table (`routing`) and the key, when the error comes from a
+    /// table ([`Routes::from_tables`](crate::Routes::from_tables)).
+    pub table: Option<String>,
     pub key: Option<String>,
     /// What is wrong, with the text that was given.
     pub reason: String,
@@ -81,6 +82,7 @@ const EXPECTED: &str =
 
 fn error(text: &str, detail: impl fmt::Display) -> RouteError {
     RouteError {
+        table: None,
         key: None,
         reason: format!("{EXPECTED}, got {text:?} ({detail})"),
     }
@@ -171,7 +173,7 @@ fn parse_port(text: &str, port: &str) -> Result<u16, RouteError> {
 
 /// Letters, digits, '-', '_' and dots between non-empty labels (a final dot
 /// is allowed).
-fn is_host_name(host: &str) -> bool {
+pub(crate) fn is_host_name(host: &str) -> bool {
     let host = host.strip_suffix('.').unwrap_or(host);
     !host.is_empty()
         && host.len() <= 253
@@ -184,76 +186,11 @@ fn is_host_name(host: &str) -> bool {
         })
 }
 
-/// A route table like Postfix `transport_maps`: for a domain, the exact
-/// entry, then `.parent` entries from the closest parent up
-/// (`.example.org` matches `a.example.org` and `b.a.example.org`, not
-/// `example.org`), then `*`; without a match, [`Route::Mx`].
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Routes {
-    table: BTreeMap<String, Route>,
-}
-
-impl Routes {
-    /// Parses every entry; keys are compared in lower case, without a
-    /// trailing dot. The error names the first bad entry.
-    pub fn new(map: &BTreeMap<String, String>) -> Result<Routes, RouteError> {
-        let mut table = BTreeMap::new();
-        for (key, value) in map {
-            let with_key = |reason: String| RouteError {
-                key: Some(key.clone()),
-                reason,
-            };
-            let normal = normalize_domain(key);
-            let valid = normal == "*"
-                || match normal.strip_prefix('.') {
-                    Some(parent) => is_host_name(parent),
-                    None => is_host_name(&normal),
-                };
-            if !valid {
-                return Err(with_key(
-                    "expected a domain, \".parent.domain\" or \"*\" as the key".to_owned(),
-                ));
-            }
-            let route = parse_route(value).map_err(|e| with_key(e.reason))?;
-            if table.insert(normal, route).is_some() {
-                return Err(with_key(
-                    "the same domain appears twice (keys ignore case and a trailing dot)"
-                        .to_owned(),
-                ));
-            }
-        }
-        Ok(Routes { table })
-    }
-
-    /// The route for a recipient domain.
-    pub fn route_for(&self, domain: &str) -> Route {
-        let domain = normalize_domain(domain);
-        if let Some(route) = self.table.get(&domain) {
-            return route.clone();
-        }
-        let mut rest = domain.as_str();
-        while let Some(dot) = rest.find('.') {
-            let parent = &rest[dot..];
-            if let Some(route) = self.table.get(parent) {
-                return route.clone();
-            }
-            rest = &parent[1..];
-        }
-        self.table.get("*").cloned().unwrap_or(Route::Mx)
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.table.is_empty()
-    }
-}
-
-fn normalize_domain(domain: &str) -> String {
-    domain.trim().trim_end_matches('.').to_ascii_lowercase()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::Routes;
+    use std::collections::BTreeMap;
 
     fn smtp(host: &str, port: u16, mx: bool) -> Route {
         Route::Smtp {
@@ -361,12 +298,11 @@ mod tests {
     }
 
     fn table(entries: &[(&str, &str)]) -> Result<Routes, RouteError> {
-        Routes::new(
-            &entries
-                .iter()
-                .map(|(k, v)| (k.to_string(), v.to_string()))
-                .collect(),
-        )
+        let map: BTreeMap<String, String> = entries
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        Routes::new(&map)
     }
 
     #[test]
@@ -406,7 +342,8 @@ mod tests {
         );
         let err = table(&[("bad key", "smtp:")]).unwrap_err();
         assert_eq!(err.key.as_deref(), Some("bad key"));
+        assert_eq!(err.table.as_deref(), Some("relay.routes"));
         let err = table(&[("Example.org", "smtp:"), ("example.org.", "smtp:")]).unwrap_err();
-        assert!(err.to_string().contains("twice"), "{err}");
+        assert!(err.to_string().contains("the same key as"), "{err}");
     }
 }

@@ -2,6 +2,7 @@
 
 use havre_directory::{Address, MailboxFacts, Resolution, Target};
 use havre_mailbox::{ActiveScript, DeliveryRequest, MessageSource, Staged};
+use havre_outbound::Nexthop;
 use havre_store::{AttemptOutcome, QueueEntry, QueueRecipient, RecipientStatus, RecipientUpdate};
 
 use crate::dsn::ReportedRecipient;
@@ -400,13 +401,28 @@ impl Relay {
         // One read answers the usual case (a user of ours), with her quota
         // and whether she has a Sieve script: the delivery reads neither.
         let key = address.key();
-        let user = self
+        let found = self
             .directory
             .store()
             .address_entry(&key, address.domain())
             .await
-            .ok()
-            .filter(|found| found.user);
+            .ok();
+        // The routing table first: an address's entry, or its domain's
+        // (havre-outbound's routing.rs says which apply to our domains).
+        // Any next hop but `local` is the remote side's (`remote.rs`).
+        if let Some(found) = &found
+            && let Some(settings) = self.outbound_settings()
+            && let Some(routed) = settings.routes.lookup(&key, found.domain_local)
+            && *routed.nexthop != Nexthop::Local
+        {
+            remote.push(RemoteTarget {
+                index,
+                address: address.to_string(),
+                expanded: false,
+            });
+            return;
+        }
+        let user = found.filter(|found| found.user);
         let (resolved, facts) = match user {
             Some(found) => (
                 Ok(Resolution::Deliver(vec![Target::Mailbox(key)])),

@@ -9,8 +9,8 @@ use std::sync::Arc;
 use havre_dkim::{DkimError, Signers};
 use havre_mailbox::MessageSource;
 use havre_outbound::{
-    ClientSettings, Connection, Content, Envelope, LineEndsAsSent, Message, RecipientResult,
-    Resolver, Routes,
+    ClientSettings, Connection, Content, Envelope, LineEndsAsSent, Message, Nexthop,
+    RecipientResult, Resolver, Route, Routes,
 };
 use havre_store::QueueEntry;
 use std::collections::HashMap;
@@ -20,6 +20,31 @@ use tokio::sync::{Semaphore, watch};
 
 use crate::Relay;
 use crate::attempt::{Note, Progress, RemoteTarget};
+
+/// The result of a remote target whose route is no transport
+/// (`discard`, `error:`, or `local` for a domain that is not ours).
+fn not_sent(progress: &mut Progress, target: &RemoteTarget, nexthop: &Nexthop) {
+    let named = target.named();
+    match nexthop {
+        Nexthop::Discard(text) => {
+            let text = if text.is_empty() { "discarded" } else { text };
+            progress.delivered.push(Note::new("2.0.0", format!("{named}{text}")));
+        }
+        Nexthop::Error { status, text } if status.starts_with('4') => {
+            progress.deferred.push(Note::new(status, format!("{named}{text}")));
+        }
+        Nexthop::Error { status, text } => {
+            progress.failed.push(Note::new(status, format!("{named}{text}")));
+        }
+        Nexthop::Local | Nexthop::Transport(_) => progress.failed.push(Note::new(
+            "5.4.6",
+            format!(
+                "{named}mail for {} loops back to myself (routed local, but not a domain of this node)",
+                domain_of(&target.address)
+            ),
+        )),
+    }
+}
 
 /// How mail goes to other servers: what a reload of the node can replace.
 pub struct OutboundSettings {
@@ -47,6 +72,16 @@ impl Outbound {
             settings,
             pool: Pool::default(),
         }
+    }
+}
+
+impl Relay {
+    /// The outbound settings of the moment (routes, keys), when this node
+    /// sends mail to other servers.
+    pub(crate) fn outbound_settings(&self) -> Option<Arc<OutboundSettings>> {
+        self.outbound
+            .as_ref()
+            .map(|outbound| outbound.settings.borrow().clone())
     }
 }
 
@@ -145,11 +180,25 @@ impl Relay {
                 return;
             }
         };
-        let mut by_domain: BTreeMap<String, Vec<RemoteTarget>> = BTreeMap::new();
+        // One transaction per route and domain: an address of its own in
+        // the routing table goes its way, apart from its domain's others.
+        let mut by_domain: BTreeMap<(String, String), (Route, Vec<RemoteTarget>)> = BTreeMap::new();
         for target in remote {
+            let route = match settings.routes.lookup(&target.address, false) {
+                None => Route::Mx,
+                Some(routed) => match routed.nexthop {
+                    Nexthop::Transport(route) => route.clone(),
+                    // An alias led here, to an address routed nowhere.
+                    other => {
+                        not_sent(&mut progress[target.index], &target, other);
+                        continue;
+                    }
+                },
+            };
             by_domain
-                .entry(domain_of(&target.address))
-                .or_default()
+                .entry((route.to_string(), domain_of(&target.address)))
+                .or_insert_with(|| (route, Vec::new()))
+                .1
                 .push(target);
         }
         let message = Message {
@@ -160,8 +209,7 @@ impl Relay {
             },
         };
         let size = message.size().await.unwrap_or(0);
-        for (domain, recipients) in by_domain {
-            let route = settings.routes.route_for(&domain);
+        for ((_, domain), (route, recipients)) in by_domain {
             let addresses: Vec<String> = recipients.iter().map(|t| t.address.clone()).collect();
             let smtputf8 = !entry.sender.is_ascii() || addresses.iter().any(|a| !a.is_ascii());
             let envelope = Envelope {

@@ -10,7 +10,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use havre_checks::{AddedHeaders, Facts, Stage};
-use havre_directory::{Address, MailboxFacts, Resolution, Target};
+use havre_directory::{Address, MailboxFacts, RelayVerdict, Resolution, Target};
 use havre_guard::{Offence, Service};
 use havre_mailbox::{ActiveScript, DeliveryOutcome, DeliveryRequest, MessageSource};
 use havre_queue::{QueueError, SpoolFile, new_queue_id};
@@ -973,7 +973,25 @@ impl Session {
                     format!("<{address}>: Temporary lookup failure"),
                 )
             }
-            Ok(Resolution::NotLocal) if self.mode != Mode::Lmtp && self.may_relay() => {
+            Ok(Resolution::NotLocal)
+                if self.mode != Mode::Lmtp
+                    && self.services.settings.relay_domains.verdict(&address)
+                        == RelayVerdict::UnknownRecipient =>
+            {
+                Reply::new(
+                    550,
+                    "5.1.1",
+                    format!(
+                        "<{address}>: Recipient address rejected: User unknown in relay recipient table"
+                    ),
+                )
+            }
+            Ok(Resolution::NotLocal)
+                if self.mode != Mode::Lmtp
+                    && (self.may_relay()
+                        || self.services.settings.relay_domains.verdict(&address)
+                            == RelayVerdict::Accepted) =>
+            {
                 if let Some(refusal) = self.check_recipient(&address).await {
                     return refusal;
                 }
@@ -1826,6 +1844,7 @@ mod tests {
                 min_free_space: 0,
                 session_deadline: Duration::from_secs(60),
                 quota_full_tempfail: false,
+                relay_domains: Default::default(),
             }),
             directory: Directory::new(store.clone(), "+"),
             queue: Arc::new(Queue::new(
