@@ -181,6 +181,34 @@ impl Havre {
         );
     }
 
+    /// `user` (added by [`Havre::add_user`], password `secret`) sends to
+    /// `to` over submission (465, TLS, AUTH PLAIN) with swaks, `extra`
+    /// being more of its arguments (`--header`...). Panics unless the
+    /// message is accepted; returns swaks' transcript.
+    pub fn submit(&self, user: &str, to: &str, extra: &[&str]) -> String {
+        let server = format!("127.0.0.1:{}", self.submissions_port);
+        let mut args = vec![
+            "--server",
+            &server,
+            "--tlsc",
+            "--auth",
+            "PLAIN",
+            "--auth-user",
+            user,
+            "--auth-password",
+            "secret",
+            "--from",
+            user,
+            "--to",
+            to,
+        ];
+        args.extend_from_slice(extra);
+        let out = crate::swaks(&args);
+        let text = String::from_utf8_lossy(&out.stdout).into_owned();
+        assert!(out.status.success(), "{text}");
+        text
+    }
+
     /// `havre serve`, waiting until the SMTP listener accepts.
     pub fn start(&mut self) {
         for _ in 0..3 {
