@@ -4,11 +4,11 @@
 use havre_testkit::{Havre, dialogue};
 
 fn node(configure: impl FnOnce(&mut Havre)) -> Havre {
-    let mut node = Havre::init(env!("CARGO_BIN_EXE_havre"));
-    node.add_user("alice@example.test");
-    configure(&mut node);
-    node.start();
-    node
+    Havre::started(
+        env!("CARGO_BIN_EXE_havre"),
+        &["alice@example.test"],
+        configure,
+    )
 }
 
 /// Another client, served normally while a scenario misbehaves.

@@ -14,11 +14,11 @@ use mail_auth::hickory_resolver::config::{
 use mail_auth::{AuthenticatedMessage, DkimResult, MessageAuthenticator};
 
 fn node(configure: impl FnOnce(&mut Havre)) -> Havre {
-    let mut node = Havre::init(env!("CARGO_BIN_EXE_havre"));
-    node.add_user("alice@example.test");
-    configure(&mut node);
-    node.start();
-    node
+    Havre::started(
+        env!("CARGO_BIN_EXE_havre"),
+        &["alice@example.test"],
+        configure,
+    )
 }
 
 /// Alice sends over submission (465, AUTH) to `to`.

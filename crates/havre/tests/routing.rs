@@ -6,11 +6,11 @@
 use havre_testkit::{Havre, SinkMode, SmtpSink, swaks};
 
 fn node(configure: impl FnOnce(&mut Havre)) -> Havre {
-    let mut node = Havre::init(env!("CARGO_BIN_EXE_havre"));
-    node.add_user("alice@example.test");
-    configure(&mut node);
-    node.start();
-    node
+    Havre::started(
+        env!("CARGO_BIN_EXE_havre"),
+        &["alice@example.test"],
+        configure,
+    )
 }
 
 /// An Internet client (not in relay.internal_networks) sends to `to` over

@@ -181,6 +181,18 @@ impl Havre {
         );
     }
 
+    /// A node of `bin` with `users` (password `secret`), configured by
+    /// `configure`, then started.
+    pub fn started(bin: &str, users: &[&str], configure: impl FnOnce(&mut Havre)) -> Havre {
+        let mut node = Havre::init(bin);
+        for user in users {
+            node.add_user(user);
+        }
+        configure(&mut node);
+        node.start();
+        node
+    }
+
     /// `user` (added by [`Havre::add_user`], password `secret`) sends to
     /// `to` over submission (465, TLS, AUTH PLAIN) with swaks, `extra`
     /// being more of its arguments (`--header`...). Panics unless the
