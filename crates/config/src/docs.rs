@@ -228,6 +228,95 @@ pub static KEY_DOCS: &[(&str, &str)] = &[
          keyed hash, never the password; a wrong password is never remembered, a changed one is hashed anew. \
          0 = every login hashes its password.",
     ),
+    (
+        "directory",
+        "Where accounts, addresses and passwords come from.",
+    ),
+    (
+        "directory.backend",
+        r#""internal" (havre user/alias), "ldap" ([ldap]), or a chain asked in order: ["ldap", "internal"] takes LDAP's accounts first, then the local users and aliases (local exceptions keep working)."#,
+    ),
+    (
+        "ldap",
+        "The institution's LDAP directory (directory.backend = \"ldap\"): accounts found by a search as bind_dn, passwords checked by binding as the user (Dovecot's auth_bind).",
+    ),
+    (
+        "ldap.urls",
+        r#"LDAP servers tried in turn: "ldap://host[:port]" (with StartTLS when ldap.starttls), "ldaps://host[:port]"."#,
+    ),
+    (
+        "ldap.starttls",
+        "Use StartTLS on ldap:// URLs (the certificate is verified).",
+    ),
+    (
+        "ldap.bind_dn",
+        "The service account that searches (empty: anonymous).",
+    ),
+    (
+        "ldap.bind_password_file",
+        "File holding bind_dn's password (its first line), readable by server.user only.",
+    ),
+    (
+        "ldap.base",
+        "Where searches start (e.g. \"ou=people,dc=example,dc=edu\").",
+    ),
+    (
+        "ldap.user_filter",
+        "Finds an account by login: %u the login as typed, %n its local part, %d its domain (escaped, RFC 4515).",
+    ),
+    (
+        "ldap.address_filter",
+        "Finds the account an address belongs to: %s the address (escaped).",
+    ),
+    (
+        "ldap.default_class",
+        "Class of an account none of whose affiliations is in class_map.",
+    ),
+    (
+        "ldap.disabled_values",
+        "Values of ldap.attributes.state that disable an account: no login, mail refused as for an unknown user.",
+    ),
+    (
+        "ldap.timeout",
+        "Longest wait for one LDAP connection, bind or search.",
+    ),
+    (
+        "ldap.class_map",
+        "Affiliation values (ldap.attributes.class) to havre classes, the first of hers listed wins; empty: student = student, staff, faculty and employee = staff.",
+    ),
+    (
+        "ldap.attributes",
+        "Which attribute holds what (defaults for inetOrgPerson, eduPerson and the qmail/Postfix mail schemas).",
+    ),
+    ("ldap.attributes.login", "The login name."),
+    (
+        "ldap.attributes.mail",
+        "The primary address: her mailbox here.",
+    ),
+    (
+        "ldap.attributes.alternate",
+        "Other addresses delivering to her.",
+    ),
+    (
+        "ldap.attributes.forward",
+        "Addresses her mail is forwarded to instead.",
+    ),
+    (
+        "ldap.attributes.class",
+        "Affiliation, mapped to a class by class_map.",
+    ),
+    (
+        "ldap.attributes.quota",
+        "Mailbox quota (bytes, or 500M, 2G; 0 = unlimited).",
+    ),
+    (
+        "ldap.attributes.state",
+        "Account state (see disabled_values).",
+    ),
+    (
+        "ldap.attributes.mail_host",
+        "The server keeping her mail, when not this one.",
+    ),
     ("smtp", "Limits of SMTP sessions."),
     (
         "smtp.banner",

@@ -28,6 +28,8 @@ pub struct Config {
     pub pop3: Pop3,
     pub managesieve: ManageSieve,
     pub auth: Auth,
+    pub directory: DirectorySource,
+    pub ldap: Ldap,
     pub smtp: Smtp,
     pub relay: Relay,
     /// Postfix's transport maps: address, domain, `.parent` or `*` to a
@@ -362,6 +364,128 @@ impl Default for Auth {
     fn default() -> Self {
         Self {
             cache_ttl: Duration::from_secs(60),
+        }
+    }
+}
+
+/// `[directory]`: where accounts, addresses and passwords come from.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct DirectorySource {
+    /// `"internal"`, `"ldap"`, or a chain asked in order
+    /// (`["ldap", "internal"]`: LDAP first, then the local exceptions).
+    pub backend: Backends,
+}
+
+impl Default for DirectorySource {
+    fn default() -> Self {
+        Self {
+            backend: Backends::One(Backend::Internal),
+        }
+    }
+}
+
+/// One directory backend, or several in order.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum Backends {
+    One(Backend),
+    Chain(Vec<Backend>),
+}
+
+impl Backends {
+    /// The backends in the order they are asked.
+    pub fn list(&self) -> Vec<Backend> {
+        match self {
+            Backends::One(one) => vec![*one],
+            Backends::Chain(chain) => chain.clone(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Backend {
+    /// havre's own users and aliases (`havre user`, `havre alias`).
+    Internal,
+    /// The `[ldap]` directory.
+    Ldap,
+}
+
+/// `[ldap]`: the institution's LDAP directory.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Ldap {
+    pub urls: Vec<String>,
+    pub starttls: bool,
+    pub bind_dn: String,
+    pub bind_password_file: PathBuf,
+    pub base: String,
+    pub user_filter: String,
+    pub address_filter: String,
+    /// Empty: [`Ldap::EDUPERSON_CLASSES`].
+    pub class_map: std::collections::BTreeMap<String, String>,
+    pub default_class: String,
+    pub disabled_values: Vec<String>,
+    pub timeout: Duration,
+    pub attributes: LdapAttributes,
+}
+
+impl Default for Ldap {
+    fn default() -> Self {
+        Self {
+            urls: Vec::new(),
+            starttls: true,
+            bind_dn: String::new(),
+            bind_password_file: PathBuf::new(),
+            base: String::new(),
+            user_filter: "(&(objectClass=inetOrgPerson)(|(uid=%u)(mail=%u)))".into(),
+            address_filter: "(&(objectClass=inetOrgPerson)(|(mail=%s)(mailAlternateAddress=%s)))"
+                .into(),
+            class_map: std::collections::BTreeMap::new(),
+            default_class: "default".into(),
+            disabled_values: vec!["disabled".into(), "inactive".into()],
+            timeout: Duration::from_secs(5),
+            attributes: LdapAttributes::default(),
+        }
+    }
+}
+
+impl Ldap {
+    /// eduPerson's affiliations as havre's classes, when `class_map` is empty.
+    pub const EDUPERSON_CLASSES: &[(&str, &str)] = &[
+        ("student", "student"),
+        ("staff", "staff"),
+        ("faculty", "staff"),
+        ("employee", "staff"),
+    ];
+}
+
+/// `[ldap.attributes]`: which attribute holds what.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct LdapAttributes {
+    pub login: String,
+    pub mail: String,
+    pub alternate: String,
+    pub forward: String,
+    pub class: String,
+    pub quota: String,
+    pub state: String,
+    pub mail_host: String,
+}
+
+impl Default for LdapAttributes {
+    fn default() -> Self {
+        Self {
+            login: "uid".into(),
+            mail: "mail".into(),
+            alternate: "mailAlternateAddress".into(),
+            forward: "mailForwardingAddress".into(),
+            class: "eduPersonAffiliation".into(),
+            quota: "mailQuota".into(),
+            state: "mailAccountStatus".into(),
+            mail_host: "mailHost".into(),
         }
     }
 }

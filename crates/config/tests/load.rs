@@ -44,7 +44,7 @@ fn a_misspelled_dotted_key_or_table_is_refused_too() {
     assert_eq!(
         error_of("[server]\nhostname = \"a\"\n[servr]\nuser = \"x\"\n"),
         "/etc/havre/havre.toml:3: unknown key servr (known top-level keys: server, log, tls, \
-         storage, mx, lmtp, imap, pop3, managesieve, auth, smtp, relay, routing, submission, dns, dkim, queue, mailbox, sieve, sendmail, greylist, \
+         storage, mx, lmtp, imap, pop3, managesieve, auth, directory, ldap, smtp, relay, routing, submission, dns, dkim, queue, mailbox, sieve, sendmail, greylist, \
          policy, guard, antivirus, attachments, quarantine, spam)"
     );
     assert_eq!(

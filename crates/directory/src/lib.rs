@@ -11,6 +11,7 @@
 //! [`password`].
 
 pub mod address;
+pub mod ldap;
 mod login_cache;
 mod loops;
 pub mod password;
@@ -40,6 +41,8 @@ pub enum DirectoryError {
     Store(#[from] StoreError),
     #[error("alias expansion of {0} is deeper than {MAX_DEPTH} levels")]
     AliasTooDeep(String),
+    #[error(transparent)]
+    Ldap(#[from] ldap::LdapError),
 }
 
 /// The directory service shared by every role of a node.
@@ -62,6 +65,11 @@ pub struct Directory {
     store: Arc<dyn Store>,
     delimiter: String,
     verifier: Verifier,
+    /// The LDAP directory, asked first when there is one.
+    ldap: Option<Arc<ldap::Ldap>>,
+    /// Whether the internal users and aliases are asked too (alone, or
+    /// after LDAP in a chain).
+    internal: bool,
 }
 
 impl Directory {
@@ -72,7 +80,22 @@ impl Directory {
             store,
             delimiter: recipient_delimiter.to_string(),
             verifier: Verifier::per_cpu(),
+            ldap: None,
+            internal: true,
         }
+    }
+
+    /// This directory asking `ldap` first (`directory.backend`), then its
+    /// internal users and aliases only when `internal_too` (a chain).
+    pub fn with_ldap(mut self, ldap: ldap::Ldap, internal_too: bool) -> Directory {
+        self.ldap = Some(Arc::new(ldap));
+        self.internal = internal_too;
+        self
+    }
+
+    /// The LDAP directory, when there is one.
+    pub fn ldap(&self) -> Option<&ldap::Ldap> {
+        self.ldap.as_deref()
     }
 
     /// This directory remembering successful logins for `ttl`
@@ -145,6 +168,8 @@ impl Directory {
             store: &self.store,
             delimiter: &self.delimiter,
             facts: Default::default(),
+            ldap: self.ldap.as_deref(),
+            internal: self.internal,
         };
         let resolution = resolver.resolve(address).await?;
         let facts = resolver
@@ -204,6 +229,13 @@ impl Directory {
         email: &str,
         password: &str,
     ) -> Result<Login, DirectoryError> {
+        if let Some(ldap) = &self.ldap {
+            match ldap.by_login(email).await? {
+                Some(account) => return ldap_login(ldap, account, password).await,
+                None if !self.internal => return Ok(Login::UnknownUser),
+                None => {}
+            }
+        }
         let user = match Address::parse(email) {
             Ok(address) => self.store.get_user(&address.key()).await?,
             Err(_) => None,
@@ -225,4 +257,26 @@ impl Directory {
             }
         })
     }
+}
+
+/// A login of an LDAP account: a bind as her (Dovecot's `auth_bind`).
+async fn ldap_login(
+    ldap: &ldap::Ldap,
+    account: ldap::LdapAccount,
+    password: &str,
+) -> Result<Login, DirectoryError> {
+    let right = ldap.bind_as(&account.dn, password).await?;
+    let user = User {
+        email: account.mail,
+        password_hash: None,
+        class: account.class,
+        quota: account.quota.filter(|q| *q > 0),
+        created_at: 0,
+        disabled: account.disabled,
+    };
+    Ok(match (right, user.disabled) {
+        (true, false) => Login::Accepted(user),
+        (true, true) => Login::Disabled(user),
+        (false, _) => Login::WrongPassword(user),
+    })
 }

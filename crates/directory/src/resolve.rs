@@ -63,15 +63,16 @@ pub(crate) struct Resolver<'a> {
     pub delimiter: &'a str,
     /// What the entries of the mailboxes the expansion reached said.
     pub facts: std::sync::Mutex<Vec<(String, MailboxFacts)>>,
+    /// The LDAP directory, asked first (see [`Resolver::entry`]).
+    pub ldap: Option<&'a crate::ldap::Ldap>,
+    /// Whether the internal users and aliases count.
+    pub internal: bool,
 }
 
 impl Resolver<'_> {
     pub async fn resolve(&self, address: &Address) -> Result<Resolution, DirectoryError> {
         // One read answers the usual case (a user of ours) whole.
-        let entry = self
-            .store
-            .address_entry(&address.key(), address.domain())
-            .await?;
+        let entry = self.entry(&address.key(), address.domain()).await?;
         if !entry.domain_local {
             return Ok(Resolution::NotLocal);
         }
@@ -89,6 +90,55 @@ impl Resolver<'_> {
         let mut unique = HashSet::new();
         targets.retain(|t| unique.insert(t.clone()));
         Ok(Resolution::Deliver(targets))
+    }
+
+    /// What `key` (at `domain`) is: the store's entry (the domain, the
+    /// internal user or alias, her Sieve state), and with LDAP, the
+    /// account it belongs to. In a chain an internal user or alias wins
+    /// (the local exceptions); an LDAP account's other addresses are
+    /// aliases of her primary one, her forwarding addresses aliases too,
+    /// and a disabled account is nobody.
+    async fn entry(&self, key: &str, domain: &str) -> Result<AddressEntry, DirectoryError> {
+        let stored = self.store.address_entry(key, domain).await?;
+        let Some(ldap) = self.ldap else {
+            return Ok(stored);
+        };
+        if !stored.domain_local || (self.internal && (stored.user || !stored.aliases.is_empty())) {
+            return Ok(stored);
+        }
+        let nobody = AddressEntry {
+            domain_local: true,
+            ..AddressEntry::default()
+        };
+        Ok(match ldap.by_address(key).await? {
+            None if self.internal => stored,
+            None => nobody,
+            Some(account) if account.disabled => nobody,
+            Some(account) if account.mail != key => AddressEntry {
+                aliases: vec![account.mail],
+                ..nobody
+            },
+            Some(account) if !account.forwards.is_empty() => AddressEntry {
+                aliases: account.forwards,
+                ..nobody
+            },
+            Some(account) => {
+                let quota = match account.quota.filter(|q| *q > 0) {
+                    Some(limit) => Some(QuotaUse {
+                        limit,
+                        used: self.store.quota_used(key).await?,
+                    }),
+                    None => None,
+                };
+                let sieve = self.store.sieve_active(key).await?.map(|a| a.changed);
+                AddressEntry {
+                    user: true,
+                    quota,
+                    sieve,
+                    ..nobody
+                }
+            }
+        })
     }
 
     /// Returns whether `address` exists; pushes what it leads to onto `out`.
@@ -111,7 +161,7 @@ impl Resolver<'_> {
         }
         let entry = match known {
             Some(entry) => entry,
-            None => self.store.address_entry(&key, address.domain()).await?,
+            None => self.entry(&key, address.domain()).await?,
         };
         if !entry.domain_local {
             // Only an alias leads here (`resolve` stops at a foreign domain).

@@ -3,7 +3,7 @@
 
 use std::path::PathBuf;
 
-use havre_directory::{Directory, Login};
+use havre_directory::Login;
 
 use crate::cli::AuthCommand;
 use crate::exit::{EX_NOPERM, Exit};
@@ -15,7 +15,7 @@ pub async fn run(explicit: Option<PathBuf>, command: AuthCommand) -> anyhow::Res
     } = command;
     let (config, store) = crate::directory_cmd::store(explicit).await?;
     let password = crate::password_input::read_one(password_stdin)?;
-    let directory = Directory::new(store, &config.config.relay.recipient_delimiter);
+    let directory = crate::locate::directory(&config, store)?;
     let failed = |why: &str| -> anyhow::Result<()> {
         println!("passdb: {user} auth failed");
         Err(Exit::new(EX_NOPERM, format!("{user}: {why}")).into())

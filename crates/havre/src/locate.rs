@@ -59,3 +59,65 @@ pub async fn create_store(config: &LoadedConfig) -> anyhow::Result<Arc<dyn Store
         .with_context(|| format!("cannot open the database {}", path.display()))?;
     Ok(Arc::new(store))
 }
+
+/// The node's directory as `directory.backend` says: the internal one, the
+/// `[ldap]` directory, or LDAP then the internal users and aliases.
+pub fn directory(
+    loaded: &LoadedConfig,
+    store: Arc<dyn Store>,
+) -> anyhow::Result<havre_directory::Directory> {
+    use havre_config::Backend;
+    let config = &loaded.config;
+    let directory = havre_directory::Directory::new(store, &config.relay.recipient_delimiter)
+        .with_login_cache(config.auth.cache_ttl.0);
+    let backends = config.directory.backend.list();
+    if !backends.contains(&Backend::Ldap) {
+        return Ok(directory);
+    }
+    let l = &config.ldap;
+    let bind_password = if l.bind_password_file.as_os_str().is_empty() {
+        String::new()
+    } else {
+        let path = loaded.config_dir().join(&l.bind_password_file);
+        let text = std::fs::read_to_string(&path)
+            .with_context(|| format!("ldap.bind_password_file: cannot read {}", path.display()))?;
+        text.lines().next().unwrap_or("").to_string()
+    };
+    let class_map = if l.class_map.is_empty() {
+        havre_config::Ldap::EDUPERSON_CLASSES
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    } else {
+        l.class_map
+            .iter()
+            .map(|(k, v)| (k.to_ascii_lowercase(), v.clone()))
+            .collect()
+    };
+    let a = &l.attributes;
+    let settings = havre_directory::ldap::LdapSettings {
+        urls: l.urls.clone(),
+        starttls: l.starttls,
+        bind_dn: l.bind_dn.clone(),
+        bind_password,
+        base: l.base.clone(),
+        user_filter: l.user_filter.clone(),
+        address_filter: l.address_filter.clone(),
+        attributes: havre_directory::ldap::Attributes {
+            login: a.login.clone(),
+            mail: a.mail.clone(),
+            alternate: a.alternate.clone(),
+            forward: a.forward.clone(),
+            class: a.class.clone(),
+            quota: a.quota.clone(),
+            state: a.state.clone(),
+            mail_host: a.mail_host.clone(),
+        },
+        class_map,
+        default_class: l.default_class.clone(),
+        disabled_values: l.disabled_values.clone(),
+        timeout: l.timeout.0,
+    };
+    let internal_too = backends.contains(&Backend::Internal);
+    Ok(directory.with_ldap(havre_directory::ldap::Ldap::new(settings), internal_too))
+}

@@ -20,7 +20,7 @@ pub(crate) async fn run(config: Option<PathBuf>, text: String, json: bool) -> an
         ("relay.routes", &config.relay.routes),
     ])?;
     let relay = RelayDomains::new(&config.relay.domains, &config.relay.recipients);
-    let directory = Directory::new(store.clone(), &config.relay.recipient_delimiter);
+    let directory = crate::locate::directory(&loaded, store.clone())?;
     let address = directory_cmd::address(&text)?;
     let report = explain(&store, &directory, &routes, &relay, &address).await?;
     output::print(&report, json)

@@ -295,8 +295,7 @@ async fn shared(loaded: &LoadedConfig) -> anyhow::Result<Shared> {
     if swept > 0 {
         tracing::info!(target: "queue", "removed {swept} unfinished or already delivered spool file(s)");
     }
-    let directory = Directory::new(store.clone(), &config.relay.recipient_delimiter)
-        .with_login_cache(config.auth.cache_ttl.0);
+    let directory = crate::locate::directory(loaded, store.clone())?;
     let origin = local_origin(config, &directory).await?;
     // Greylist entries, counters and bans, one state for the node (the
     // guard, the checks, the policy service); state.db is created if missing

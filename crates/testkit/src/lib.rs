@@ -1,7 +1,8 @@
 //! The shared test harness: the real `havre` binary on free loopback ports with
 //! a fresh data directory, real clients (Python's smtplib, swaks) and a DNS
 //! server of the test's own ([`dns::TestDns`]), a real Postfix of the
-//! test's own ([`Postfix`]) and a real clamd ([`Clamd`]).
+//! test's own ([`Postfix`]), a real clamd ([`Clamd`]) and a real OpenLDAP
+//! server ([`Slapd`]).
 //!
 //! A test reads like the scenario: init a node, add users, start it, talk to it
 //! with a real client, look in the Maildir.
@@ -14,6 +15,7 @@ pub mod imap;
 mod node;
 mod postfix;
 mod sink;
+mod slapd;
 mod tools;
 
 pub use clamd::{Clamd, EICAR, EICAR_SIGNATURE};
@@ -21,4 +23,5 @@ pub use disk::SmallDisk;
 pub use node::Havre;
 pub use postfix::Postfix;
 pub use sink::{SinkMode, SmtpSink};
+pub use slapd::{LDAP_ADMIN, LDAP_ADMIN_PASSWORD, LDAP_BASE, Slapd};
 pub use tools::{DIALOGUE_PRELUDE, dialogue, free_port, python, python_ok, swaks};

@@ -1,0 +1,370 @@
+//! The institution's LDAP directory (OpenLDAP in the seeds): accounts with
+//! their addresses, class, quota and state, found by a search as the
+//! node's service account, and passwords checked by binding as the user
+//! (Dovecot's `auth_bind = yes`). ldap3 underneath.
+//!
+//! Every value put in a filter is escaped (RFC 4515): a login of
+//! `*)(uid=*` finds nobody. The servers of `urls` are tried in turn; a
+//! directory that no server answers for is an error (the caller answers
+//! 4xx, never "unknown user").
+
+use std::collections::BTreeMap;
+use std::collections::HashMap;
+use std::time::Duration;
+
+use ldap3::{LdapConnAsync, LdapConnSettings, Scope, SearchEntry, ldap_escape};
+
+/// Where and how to search: the `[ldap]` settings.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LdapSettings {
+    /// Tried in turn: `ldap://host[:port]` (with StartTLS when
+    /// `starttls`), `ldaps://host[:port]`.
+    pub urls: Vec<String>,
+    pub starttls: bool,
+    /// The service account that searches; empty: anonymous.
+    pub bind_dn: String,
+    pub bind_password: String,
+    pub base: String,
+    /// Finds an account by login: `%u` the login as typed, `%n` its local
+    /// part, `%d` its domain (Dovecot's).
+    pub user_filter: String,
+    /// Finds the account an address belongs to: `%s` the address.
+    pub address_filter: String,
+    pub attributes: Attributes,
+    /// Affiliation values to havre classes (`student` -> `student`,
+    /// `faculty` -> `staff`); values not listed are ignored.
+    pub class_map: BTreeMap<String, String>,
+    /// Class of an account whose affiliations map to none.
+    pub default_class: String,
+    /// A value of [`Attributes::state`] that disables the account.
+    pub disabled_values: Vec<String>,
+    /// One connection, bind or search.
+    pub timeout: Duration,
+}
+
+/// The attribute map, with defaults for inetOrgPerson / eduPerson.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Attributes {
+    pub login: String,
+    pub mail: String,
+    pub alternate: String,
+    pub forward: String,
+    pub class: String,
+    pub quota: String,
+    pub state: String,
+    pub mail_host: String,
+}
+
+impl Default for Attributes {
+    fn default() -> Self {
+        Attributes {
+            login: "uid".into(),
+            mail: "mail".into(),
+            alternate: "mailAlternateAddress".into(),
+            forward: "mailForwardingAddress".into(),
+            class: "eduPersonAffiliation".into(),
+            quota: "mailQuota".into(),
+            state: "mailAccountStatus".into(),
+            mail_host: "mailHost".into(),
+        }
+    }
+}
+
+/// An account as the directory describes it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LdapAccount {
+    pub dn: String,
+    pub login: Option<String>,
+    /// The primary address (lower case): her mailbox's name here.
+    pub mail: String,
+    /// Other addresses that deliver to her (lower case).
+    pub alternates: Vec<String>,
+    /// Where her mail is forwarded (none: kept here).
+    pub forwards: Vec<String>,
+    pub class: String,
+    /// Bytes; `None`: her class's.
+    pub quota: Option<u64>,
+    pub disabled: bool,
+    /// The server that keeps her mail, when not this one.
+    pub mail_host: Option<String>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum LdapError {
+    #[error("no LDAP server answered ({0})")]
+    Unreachable(String),
+    #[error("LDAP search failed: {0}")]
+    Search(String),
+    #[error("{0} LDAP entries match {1} (one was expected)")]
+    Ambiguous(usize, String),
+}
+
+/// The directory's client.
+#[derive(Debug, Clone)]
+pub struct Ldap {
+    settings: LdapSettings,
+}
+
+impl Ldap {
+    pub fn new(settings: LdapSettings) -> Ldap {
+        Ldap { settings }
+    }
+
+    pub fn settings(&self) -> &LdapSettings {
+        &self.settings
+    }
+
+    /// The account an address belongs to (its primary or an alternate
+    /// address), if any.
+    pub async fn by_address(&self, address: &str) -> Result<Option<LdapAccount>, LdapError> {
+        let filter = substitute(&self.settings.address_filter, &[('s', address)]);
+        self.one(&filter).await
+    }
+
+    /// The account of a login name (uid, or an address: `user_filter`).
+    pub async fn by_login(&self, login: &str) -> Result<Option<LdapAccount>, LdapError> {
+        let (local, domain) = login.rsplit_once('@').unwrap_or((login, ""));
+        let filter = substitute(
+            &self.settings.user_filter,
+            &[('u', login), ('n', local), ('d', domain)],
+        );
+        self.one(&filter).await
+    }
+
+    /// Whether `password` is right for the account at `dn`: a bind as her.
+    /// An empty password is never tried (an LDAP server takes it as an
+    /// anonymous bind, which succeeds).
+    pub async fn bind_as(&self, dn: &str, password: &str) -> Result<bool, LdapError> {
+        if password.is_empty() {
+            return Ok(false);
+        }
+        let mut ldap = self.connect().await?;
+        let bound = ldap
+            .simple_bind(dn, password)
+            .await
+            .map_err(|e| LdapError::Unreachable(e.to_string()))?;
+        let _ = ldap.unbind().await;
+        // 49: invalidCredentials. Anything else is the server's trouble.
+        match bound.rc {
+            0 => Ok(true),
+            49 => Ok(false),
+            rc => Err(LdapError::Search(format!(
+                "bind refused with code {rc}: {}",
+                bound.text
+            ))),
+        }
+    }
+
+    /// Counts the accounts `user_filter` finds with `%u` = `*` and the
+    /// first few, for `havre directory check`.
+    pub async fn sample(&self, max: usize) -> Result<(usize, Vec<LdapAccount>), LdapError> {
+        let filter = self
+            .settings
+            .user_filter
+            .replace("%u", "*")
+            .replace("%n", "*")
+            .replace("%d", "*");
+        let entries = self.search(&filter).await?;
+        let total = entries.len();
+        let first = entries
+            .into_iter()
+            .filter_map(|e| self.account(e))
+            .take(max)
+            .collect();
+        Ok((total, first))
+    }
+
+    async fn one(&self, filter: &str) -> Result<Option<LdapAccount>, LdapError> {
+        let mut entries = self.search(filter).await?;
+        match entries.len() {
+            0 => Ok(None),
+            1 => Ok(self.account(entries.remove(0))),
+            n => Err(LdapError::Ambiguous(n, filter.to_string())),
+        }
+    }
+
+    async fn search(&self, filter: &str) -> Result<Vec<SearchEntry>, LdapError> {
+        let mut ldap = self.connect().await?;
+        if !self.settings.bind_dn.is_empty() {
+            ldap.simple_bind(&self.settings.bind_dn, &self.settings.bind_password)
+                .await
+                .and_then(|r| r.success())
+                .map_err(|e| {
+                    LdapError::Search(format!("bind as {}: {e}", self.settings.bind_dn))
+                })?;
+        }
+        let a = &self.settings.attributes;
+        let wanted = [
+            &a.login,
+            &a.mail,
+            &a.alternate,
+            &a.forward,
+            &a.class,
+            &a.quota,
+            &a.state,
+            &a.mail_host,
+        ];
+        let found = ldap
+            .with_timeout(self.settings.timeout)
+            .search(&self.settings.base, Scope::Subtree, filter, wanted.to_vec())
+            .await
+            .and_then(|r| r.success())
+            .map_err(|e| LdapError::Search(format!("{filter}: {e}")))?;
+        let _ = ldap.unbind().await;
+        Ok(found.0.into_iter().map(SearchEntry::construct).collect())
+    }
+
+    /// A connection to the first server that answers.
+    async fn connect(&self) -> Result<ldap3::Ldap, LdapError> {
+        let mut why = Vec::new();
+        for url in &self.settings.urls {
+            let settings = LdapConnSettings::new()
+                .set_conn_timeout(self.settings.timeout)
+                .set_starttls(self.settings.starttls && url.starts_with("ldap://"));
+            match LdapConnAsync::with_settings(settings, url).await {
+                Ok((conn, ldap)) => {
+                    ldap3::drive!(conn);
+                    return Ok(ldap);
+                }
+                Err(e) => why.push(format!("{url}: {e}")),
+            }
+        }
+        if why.is_empty() {
+            why.push("ldap.urls is empty".into());
+        }
+        Err(LdapError::Unreachable(why.join("; ")))
+    }
+
+    /// The account an entry describes; `None` without a usable `mail`.
+    fn account(&self, entry: SearchEntry) -> Option<LdapAccount> {
+        let a = &self.settings.attributes;
+        let values = |name: &str| -> Vec<String> { attribute(&entry.attrs, name) };
+        let first = |name: &str| values(name).into_iter().next();
+        let mail = first(&a.mail)?.to_ascii_lowercase();
+        if !mail.contains('@') {
+            return None;
+        }
+        let class = values(&a.class)
+            .iter()
+            .find_map(|v| {
+                self.settings
+                    .class_map
+                    .get(&v.to_ascii_lowercase())
+                    .cloned()
+            })
+            .unwrap_or_else(|| self.settings.default_class.clone());
+        let disabled = first(&a.state).is_some_and(|state| {
+            self.settings
+                .disabled_values
+                .iter()
+                .any(|d| d.eq_ignore_ascii_case(&state))
+        });
+        Some(LdapAccount {
+            dn: entry.dn.clone(),
+            login: first(&a.login),
+            alternates: values(&a.alternate)
+                .into_iter()
+                .map(|v| v.to_ascii_lowercase())
+                .filter(|v| *v != mail)
+                .collect(),
+            forwards: values(&a.forward),
+            class,
+            quota: first(&a.quota).and_then(|q| parse_quota(&q)),
+            disabled,
+            mail_host: first(&a.mail_host),
+            mail,
+        })
+    }
+}
+
+/// An attribute's values, its name in any case (LDAP names are not case
+/// sensitive; the server answers with the schema's spelling).
+fn attribute(attrs: &HashMap<String, Vec<String>>, name: &str) -> Vec<String> {
+    attrs
+        .iter()
+        .find(|(k, _)| k.eq_ignore_ascii_case(name))
+        .map(|(_, v)| v.clone())
+        .unwrap_or_default()
+}
+
+/// `%x` in `template` replaced by its value, escaped (RFC 4515); `%%` is `%`.
+pub(crate) fn substitute(template: &str, values: &[(char, &str)]) -> String {
+    let mut out = String::new();
+    let mut chars = template.chars();
+    while let Some(c) = chars.next() {
+        if c != '%' {
+            out.push(c);
+            continue;
+        }
+        match chars.next() {
+            Some('%') => out.push('%'),
+            Some(name) => match values.iter().find(|(n, _)| *n == name) {
+                Some((_, value)) => out.push_str(&ldap_escape(*value)),
+                None => {
+                    out.push('%');
+                    out.push(name);
+                }
+            },
+            None => out.push('%'),
+        }
+    }
+    out
+}
+
+/// A quota as directories write it: bytes, or with K/M/G/T; 0 or
+/// "unlimited" is no limit... kept as `Some(0)`, which havre reads as
+/// unlimited.
+fn parse_quota(text: &str) -> Option<u64> {
+    let text = text.trim();
+    if text.eq_ignore_ascii_case("unlimited") {
+        return Some(0);
+    }
+    let (digits, unit) = text.split_at(
+        text.find(|c: char| !c.is_ascii_digit())
+            .unwrap_or(text.len()),
+    );
+    let n: u64 = digits.parse().ok()?;
+    let factor: u64 = match unit.trim().to_ascii_uppercase().trim_end_matches('B') {
+        "" => 1,
+        "K" => 1 << 10,
+        "M" => 1 << 20,
+        "G" => 1 << 30,
+        "T" => 1 << 40,
+        _ => return None,
+    };
+    n.checked_mul(factor)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn values_in_filters_are_escaped_so_an_injection_finds_nobody() {
+        let filter = substitute(
+            "(&(objectClass=inetOrgPerson)(uid=%u))",
+            &[('u', "*)(uid=*")],
+        );
+        assert_eq!(
+            filter,
+            "(&(objectClass=inetOrgPerson)(uid=\\2a\\29\\28uid=\\2a))"
+        );
+        assert_eq!(
+            substitute(
+                "(|(mail=%s)(mailAlternateAddress=%s))",
+                &[('s', "a@b.test")]
+            ),
+            "(|(mail=a@b.test)(mailAlternateAddress=a@b.test))"
+        );
+        assert_eq!(substitute("100%% %x", &[]), "100% %x");
+    }
+
+    #[test]
+    fn quotas_as_directories_write_them() {
+        assert_eq!(parse_quota("1048576"), Some(1 << 20));
+        assert_eq!(parse_quota("500M"), Some(500 << 20));
+        assert_eq!(parse_quota("2 GB"), Some(2 << 30));
+        assert_eq!(parse_quota("unlimited"), Some(0));
+        assert_eq!(parse_quota("lots"), None);
+    }
+}

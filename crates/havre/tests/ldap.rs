@@ -1,0 +1,200 @@
+//! The institution's LDAP directory, on a real slapd: its accounts log in
+//! over IMAP and SMTP AUTH by binding as themselves, mail to their other
+//! addresses arrives, a disabled account is nobody, a password changed in
+//! LDAP counts at once, an injection finds nobody, and LDAP down means
+//! "try again later", never "unknown user".
+
+use havre_testkit::imap::IMAPLIB_PRELUDE;
+use havre_testkit::{Havre, LDAP_ADMIN, LDAP_ADMIN_PASSWORD, Slapd, python, swaks};
+
+const PEOPLE: &str = "\
+dn: ou=people,dc=example,dc=test
+objectClass: organizationalUnit
+ou: people
+
+dn: uid=ana,ou=people,dc=example,dc=test
+objectClass: inetOrgPerson
+objectClass: eduPerson
+objectClass: mailUser
+uid: ana
+cn: Ana Lopez
+sn: Lopez
+mail: ana@example.test
+mailAlternateAddress: ana.lopez@example.test
+eduPersonAffiliation: student
+userPassword: ana-secret
+
+dn: uid=bert,ou=people,dc=example,dc=test
+objectClass: inetOrgPerson
+objectClass: eduPerson
+uid: bert
+cn: Bert Martin
+sn: Martin
+mail: bert@example.test
+eduPersonAffiliation: faculty
+userPassword: bert-secret
+
+dn: uid=carl,ou=people,dc=example,dc=test
+objectClass: inetOrgPerson
+objectClass: mailUser
+uid: carl
+cn: Carl Gone
+sn: Gone
+mail: carl@example.test
+mailAccountStatus: disabled
+userPassword: carl-secret
+";
+
+/// A node whose directory is slapd's, then its own users (alice, a local
+/// exception).
+fn node(slapd: &Slapd) -> Havre {
+    Havre::started(env!("CARGO_BIN_EXE_havre"), &["alice@example.test"], |n| {
+        std::fs::write(
+            n.dir().join("ldap.secret"),
+            format!("{LDAP_ADMIN_PASSWORD}\n"),
+        )
+        .unwrap();
+        n.set("directory.backend", "[\"ldap\", \"internal\"]");
+        n.set("ldap.urls", &format!("[\"{}\"]", slapd.url()));
+        n.set("ldap.starttls", "false");
+        n.set("ldap.bind_dn", &format!("\"{LDAP_ADMIN}\""));
+        n.set("ldap.bind_password_file", "\"ldap.secret\"");
+        n.set("ldap.base", "\"ou=people,dc=example,dc=test\"");
+    })
+}
+
+/// What an IMAP LOGIN as `user` with `password` answers: `OK`, or the
+/// server's words.
+fn imap_login(node: &Havre, user: &str, password: &str) -> String {
+    let script = format!(
+        "{IMAPLIB_PRELUDE}
+m = imaplib.IMAP4('127.0.0.1', int(sys.argv[1]))
+m.starttls(ssl_context=ctx)
+try:
+    # imaplib sends the user name as it is: quoted here, so that any
+    # characters reach the server as a string.
+    typ, data = m.login('\"' + sys.argv[2] + '\"', sys.argv[3])
+    print(typ)
+except imaplib.IMAP4.error as e:
+    print('NO', e)
+"
+    );
+    let out = python(&script, &[&node.imap_port.to_string(), user, password]);
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
+}
+
+/// swaks from the Internet to `to` over the mx: (accepted, transcript).
+fn send(node: &Havre, to: &str) -> (bool, String) {
+    let out = swaks(&[
+        "--server",
+        &node.smtp_addr(),
+        "--from",
+        "x@remote.test",
+        "--to",
+        to,
+    ]);
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+    )
+}
+
+#[test]
+fn an_ldap_student_logs_in_by_uid_or_address_and_gets_mail_sent_to_her_other_address() {
+    let slapd = Slapd::start(PEOPLE);
+    let node = node(&slapd);
+    assert_eq!(
+        imap_login(&node, "ana", "ana-secret"),
+        "OK",
+        "{}",
+        node.log()
+    );
+    assert_eq!(imap_login(&node, "ana@example.test", "ana-secret"), "OK");
+    assert!(imap_login(&node, "ana", "wrong").starts_with("NO"));
+    // The local exception still logs in.
+    assert_eq!(imap_login(&node, "alice@example.test", "secret"), "OK");
+
+    let (sent, text) = send(&node, "ana.lopez@example.test");
+    assert!(sent, "{text}");
+    let (sent, text) = send(&node, "bert@example.test");
+    assert!(sent, "{text}");
+    assert_eq!(node.wait_for_messages("ana@example.test", 1).len(), 1);
+    assert_eq!(node.wait_for_messages("bert@example.test", 1).len(), 1);
+    let (sent, text) = send(&node, "nobody@example.test");
+    assert!(!sent);
+    assert!(text.contains("550 5.1.1"), "{text}");
+
+    // SMTP AUTH on submission, as herself.
+    let out = swaks(&[
+        "--server",
+        &format!("127.0.0.1:{}", node.submissions_port),
+        "--tlsc",
+        "--auth",
+        "PLAIN",
+        "--auth-user",
+        "ana",
+        "--auth-password",
+        "ana-secret",
+        "--from",
+        "ana@example.test",
+        "--to",
+        "bert@example.test",
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    assert_eq!(node.wait_for_messages("bert@example.test", 2).len(), 2);
+}
+
+#[test]
+fn a_disabled_account_cannot_log_in_and_its_mail_is_refused_as_unknown() {
+    let slapd = Slapd::start(PEOPLE);
+    let node = node(&slapd);
+    assert!(imap_login(&node, "carl", "carl-secret").starts_with("NO"));
+    let (sent, text) = send(&node, "carl@example.test");
+    assert!(!sent);
+    assert!(text.contains("550 5.1.1"), "{text}");
+}
+
+#[test]
+fn a_password_changed_in_ldap_counts_at_once_and_an_injection_finds_nobody() {
+    let slapd = Slapd::start(PEOPLE);
+    let node = node(&slapd);
+    assert_eq!(imap_login(&node, "bert", "bert-secret"), "OK");
+    slapd.modify(
+        "dn: uid=bert,ou=people,dc=example,dc=test\nchangetype: modify\n\
+         replace: userPassword\nuserPassword: bert-new\n",
+    );
+    assert_eq!(imap_login(&node, "bert", "bert-new"), "OK");
+    assert!(imap_login(&node, "bert", "bert-secret").starts_with("NO"));
+    // Unescaped, `ana)(uid=ana` would make the filter find Ana, whose
+    // password this is; escaped (RFC 4515) it finds nobody.
+    assert!(imap_login(&node, "ana)(uid=ana", "ana-secret").starts_with("NO"));
+    assert!(imap_login(&node, "*)(uid=*", "ana-secret").starts_with("NO"));
+    assert!(imap_login(&node, "*", "ana-secret").starts_with("NO"));
+}
+
+#[test]
+fn with_ldap_down_mail_is_deferred_never_refused_as_unknown_and_flows_again_when_it_is_back() {
+    let mut slapd = Slapd::start(PEOPLE);
+    let node = node(&slapd);
+    slapd.stop();
+    let (sent, text) = send(&node, "ana@example.test");
+    assert!(!sent);
+    assert!(text.contains("451 4.3.0"), "{text}");
+    assert!(!text.contains("550"), "{text}");
+    let login = imap_login(&node, "ana", "ana-secret");
+    assert!(login.starts_with("NO"), "{login}");
+    assert!(
+        node.log().contains("no LDAP server answered"),
+        "{}",
+        node.log()
+    );
+    slapd.restart();
+    let (sent, text) = send(&node, "ana@example.test");
+    assert!(sent, "{text}");
+    assert_eq!(node.wait_for_messages("ana@example.test", 1).len(), 1);
+    assert_eq!(imap_login(&node, "ana", "ana-secret"), "OK");
+}
