@@ -83,6 +83,9 @@ pub enum Command {
     /// What to publish in the DNS for a local domain
     #[command(subcommand)]
     Dns(DnsCommand),
+    /// Check the directory the node reads accounts from (LDAP: connect, bind, search)
+    #[command(subcommand)]
+    Directory(DirectoryCommand),
 
     // The local mail interface and the doveadm-like session tools.
     /// Submit a message from a local program, as Postfix's sendmail does (also run as `sendmail`)
@@ -831,6 +834,27 @@ pub enum DkimCommand {
         domain: Option<String>,
         #[command(flatten)]
         format: Format,
+    },
+}
+
+#[derive(Subcommand)]
+pub enum DirectoryCommand {
+    /// Connect to the LDAP servers, bind as ldap.bind_dn, run the filters; print what they find
+    #[command(
+        long_about = "Checks the directory of directory.backend as serve will use it: for LDAP, \
+        connects to each server of ldap.urls in turn (with StartTLS when ldap.starttls), binds \
+        as ldap.bind_dn with the password of ldap.bind_password_file, runs ldap.user_filter \
+        for every login (%u = *), and prints how many accounts it finds and the first ones as \
+        havre reads them: login, address, other addresses, forwarding, class, quota, state. \
+        With ADDRESS, also looks that address up with ldap.address_filter. Exits 1 when no \
+        server answers, the bind is refused or a filter is rejected."
+    )]
+    Check {
+        /// An address to look up as RCPT would
+        address: Option<String>,
+        /// How many accounts to print
+        #[arg(long, default_value_t = 5)]
+        show: usize,
     },
 }
 

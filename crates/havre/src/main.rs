@@ -11,6 +11,7 @@ mod config_cmd;
 mod control;
 mod directory_cmd;
 mod dkim_cmd;
+mod directory_check_cmd;
 mod dns_cmd;
 mod exit;
 mod import_cmd;
@@ -148,6 +149,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Quarantine(cmd) => quarantine_cmd::run(config, cmd).await,
         Command::Dkim(cmd) => dkim_cmd::run(config, cmd).await,
         Command::Dns(cmd) => dns_cmd::run(config, cmd).await,
+        Command::Directory(cmd) => directory_check_cmd::run(config, cmd).await,
         Command::Sendmail { args } => sendmail::run(config, &args).await,
         Command::Who { user, format } => session_cmd::who(config, user, format.json).await,
         Command::Kick { user } => session_cmd::kick(config, user).await,

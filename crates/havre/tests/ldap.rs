@@ -198,3 +198,32 @@ fn with_ldap_down_mail_is_deferred_never_refused_as_unknown_and_flows_again_when
     assert_eq!(node.wait_for_messages("ana@example.test", 1).len(), 1);
     assert_eq!(imap_login(&node, "ana", "ana-secret"), "OK");
 }
+
+#[test]
+fn directory_check_binds_runs_the_filters_and_shows_accounts_as_havre_reads_them() {
+    let slapd = Slapd::start(PEOPLE);
+    let node = node(&slapd);
+    let out = node.cli_ok(&["directory", "check", "Ana.Lopez@example.test"]);
+    assert!(out.contains(&format!("servers: {}\n", slapd.url())), "{out}");
+    assert!(out.contains("accounts: 3 (user_filter with %u = *)\n"), "{out}");
+    assert!(
+        out.contains(
+            "  ana <ana@example.test> class=student also=ana.lopez@example.test \
+             (uid=ana,ou=people,dc=example,dc=test)\n"
+        ),
+        "{out}"
+    );
+    assert!(out.contains("  bert <bert@example.test> class=staff ("), "{out}");
+    assert!(out.contains("  carl <carl@example.test> class=default DISABLED ("), "{out}");
+    assert!(
+        out.ends_with("ana.lopez@example.test: ana <ana@example.test> class=student also=ana.lopez@example.test (uid=ana,ou=people,dc=example,dc=test)\n"),
+        "{out}"
+    );
+
+    // A wrong service password is said plainly, and the check fails.
+    std::fs::write(node.dir().join("ldap.secret"), "wrong\n").unwrap();
+    let out = node.cli(&["directory", "check"]);
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains(&format!("bind as {LDAP_ADMIN}")), "{err}");
+}
