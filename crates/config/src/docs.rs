@@ -269,6 +269,14 @@ pub static KEY_DOCS: &[(&str, &str)] = &[
         "Finds the account an address belongs to: %s the address (escaped).",
     ),
     (
+        "ldap.group_filter",
+        "Finds a group (mailing to all its members) by address: %s the address; its members are DNs (ldap.attributes.member) whose mail attribute is read. Empty: no groups.",
+    ),
+    (
+        "ldap.max_group_members",
+        "Members of one group read at most; a bigger group is an error (mail deferred, logged).",
+    ),
+    (
         "ldap.default_class",
         "Class of an account none of whose affiliations is in class_map.",
     ),

@@ -423,6 +423,8 @@ pub struct Ldap {
     pub base: String,
     pub user_filter: String,
     pub address_filter: String,
+    pub group_filter: String,
+    pub max_group_members: u32,
     /// Empty: [`Ldap::EDUPERSON_CLASSES`].
     pub class_map: std::collections::BTreeMap<String, String>,
     pub default_class: String,
@@ -442,6 +444,8 @@ impl Default for Ldap {
             user_filter: "(&(objectClass=inetOrgPerson)(|(uid=%u)(mail=%u)))".into(),
             address_filter: "(&(objectClass=inetOrgPerson)(|(mail=%s)(mailAlternateAddress=%s)))"
                 .into(),
+            group_filter: "(&(objectClass=groupOfNames)(mail=%s))".into(),
+            max_group_members: 5000,
             class_map: std::collections::BTreeMap::new(),
             default_class: "default".into(),
             disabled_values: vec!["disabled".into(), "inactive".into()],
@@ -473,6 +477,7 @@ pub struct LdapAttributes {
     pub quota: String,
     pub state: String,
     pub mail_host: String,
+    pub member: String,
 }
 
 impl Default for LdapAttributes {
@@ -486,6 +491,7 @@ impl Default for LdapAttributes {
             quota: "mailQuota".into(),
             state: "mailAccountStatus".into(),
             mail_host: "mailHost".into(),
+            member: "member".into(),
         }
     }
 }

@@ -30,6 +30,9 @@ pub struct LdapSettings {
     pub user_filter: String,
     /// Finds the account an address belongs to: `%s` the address.
     pub address_filter: String,
+    /// Finds a group by its address (`%s`); empty: no groups.
+    pub group_filter: String,
+    pub max_group_members: usize,
     pub attributes: Attributes,
     /// Affiliation values to havre classes (`student` -> `student`,
     /// `faculty` -> `staff`); values not listed are ignored.
@@ -53,6 +56,7 @@ pub struct Attributes {
     pub quota: String,
     pub state: String,
     pub mail_host: String,
+    pub member: String,
 }
 
 impl Default for Attributes {
@@ -66,6 +70,7 @@ impl Default for Attributes {
             quota: "mailQuota".into(),
             state: "mailAccountStatus".into(),
             mail_host: "mailHost".into(),
+            member: "member".into(),
         }
     }
 }
@@ -97,6 +102,8 @@ pub enum LdapError {
     Search(String),
     #[error("{0} LDAP entries match {1} (one was expected)")]
     Ambiguous(usize, String),
+    #[error("group {0} has more than {1} members (ldap.max_group_members)")]
+    GroupTooBig(String, usize),
 }
 
 /// The directory's client.
@@ -119,6 +126,43 @@ impl Ldap {
     pub async fn by_address(&self, address: &str) -> Result<Option<LdapAccount>, LdapError> {
         let filter = substitute(&self.settings.address_filter, &[('s', address)]);
         self.one(&filter).await
+    }
+
+    /// The addresses of the members of the group whose address this is
+    /// (`group_filter`), `None` when no group has it. A member without a
+    /// mail attribute is skipped.
+    pub async fn group_members(&self, address: &str) -> Result<Option<Vec<String>>, LdapError> {
+        if self.settings.group_filter.is_empty() {
+            return Ok(None);
+        }
+        let filter = substitute(&self.settings.group_filter, &[('s', address)]);
+        let member = self.settings.attributes.member.clone();
+        let mut groups = self.search_for(&filter, vec![member.as_str()]).await?;
+        let group = match groups.len() {
+            0 => return Ok(None),
+            1 => groups.remove(0),
+            n => return Err(LdapError::Ambiguous(n, filter)),
+        };
+        let members = attribute(&group.attrs, &member);
+        if members.len() > self.settings.max_group_members {
+            return Err(LdapError::GroupTooBig(
+                address.to_string(),
+                self.settings.max_group_members,
+            ));
+        }
+        let mail = self.settings.attributes.mail.clone();
+        let mut addresses = Vec::new();
+        for dn in &members {
+            let found = self
+                .search_in(dn, Scope::Base, "(objectClass=*)", vec![mail.as_str()])
+                .await?;
+            for entry in found {
+                if let Some(address) = attribute(&entry.attrs, &mail).into_iter().next() {
+                    addresses.push(address.to_ascii_lowercase());
+                }
+            }
+        }
+        Ok(Some(addresses))
     }
 
     /// The account of a login name (uid, or an address: `user_filter`).
@@ -183,7 +227,39 @@ impl Ldap {
         }
     }
 
+    /// The entries `filter` finds, with the attributes of an account.
     async fn search(&self, filter: &str) -> Result<Vec<SearchEntry>, LdapError> {
+        let a = &self.settings.attributes;
+        let wanted = vec![
+            a.login.as_str(),
+            &a.mail,
+            &a.alternate,
+            &a.forward,
+            &a.class,
+            &a.quota,
+            &a.state,
+            &a.mail_host,
+        ];
+        self.search_for(filter, wanted).await
+    }
+
+    async fn search_for(
+        &self,
+        filter: &str,
+        attributes: Vec<&str>,
+    ) -> Result<Vec<SearchEntry>, LdapError> {
+        self.search_in(&self.settings.base, Scope::Subtree, filter, attributes)
+            .await
+    }
+
+    /// One search as the service account, on a connection of its own.
+    async fn search_in(
+        &self,
+        base: &str,
+        scope: Scope,
+        filter: &str,
+        attributes: Vec<&str>,
+    ) -> Result<Vec<SearchEntry>, LdapError> {
         let mut ldap = self.connect().await?;
         if !self.settings.bind_dn.is_empty() {
             ldap.simple_bind(&self.settings.bind_dn, &self.settings.bind_password)
@@ -193,20 +269,9 @@ impl Ldap {
                     LdapError::Search(format!("bind as {}: {e}", self.settings.bind_dn))
                 })?;
         }
-        let a = &self.settings.attributes;
-        let wanted = [
-            &a.login,
-            &a.mail,
-            &a.alternate,
-            &a.forward,
-            &a.class,
-            &a.quota,
-            &a.state,
-            &a.mail_host,
-        ];
         let found = ldap
             .with_timeout(self.settings.timeout)
-            .search(&self.settings.base, Scope::Subtree, filter, wanted.to_vec())
+            .search(base, scope, filter, attributes)
             .await
             .and_then(|r| r.success())
             .map_err(|e| LdapError::Search(format!("{filter}: {e}")))?;

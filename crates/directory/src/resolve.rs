@@ -110,7 +110,16 @@ impl Resolver<'_> {
             domain_local: true,
             ..AddressEntry::default()
         };
-        Ok(match ldap.by_address(key).await? {
+        let account = ldap.by_address(key).await?;
+        if account.is_none()
+            && let Some(members) = ldap.group_members(key).await?
+        {
+            return Ok(AddressEntry {
+                aliases: members,
+                ..nobody
+            });
+        }
+        Ok(match account {
             None if self.internal => stored,
             None => nobody,
             Some(account) if account.disabled => nobody,

@@ -16,7 +16,11 @@ pub(crate) async fn run(config: Option<PathBuf>, command: DirectoryCommand) -> a
     }
 }
 
-async fn check(config: Option<PathBuf>, address: Option<String>, show: usize) -> anyhow::Result<()> {
+async fn check(
+    config: Option<PathBuf>,
+    address: Option<String>,
+    show: usize,
+) -> anyhow::Result<()> {
     let (loaded, store) = directory_cmd::store(config).await?;
     let directory = crate::locate::directory(&loaded, store)?;
     let Some(ldap) = directory.ldap() else {
@@ -33,10 +37,7 @@ async fn check(config: Option<PathBuf>, address: Option<String>, show: usize) ->
     println!("bind: {bind}");
     println!("base: {}", settings.base);
     println!("user_filter: {}", settings.user_filter);
-    let (total, first) = ldap
-        .sample(show)
-        .await
-        .map_err(|e| anyhow!("ldap: {e}"))?;
+    let (total, first) = ldap.sample(show).await.map_err(|e| anyhow!("ldap: {e}"))?;
     println!("accounts: {total} (user_filter with %u = *)");
     for account in &first {
         println!("  {}", describe(account));

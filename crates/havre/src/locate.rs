@@ -103,6 +103,8 @@ pub fn directory(
         base: l.base.clone(),
         user_filter: l.user_filter.clone(),
         address_filter: l.address_filter.clone(),
+        group_filter: l.group_filter.clone(),
+        max_group_members: l.max_group_members as usize,
         attributes: havre_directory::ldap::Attributes {
             login: a.login.clone(),
             mail: a.mail.clone(),
@@ -112,6 +114,7 @@ pub fn directory(
             quota: a.quota.clone(),
             state: a.state.clone(),
             mail_host: a.mail_host.clone(),
+            member: a.member.clone(),
         },
         class_map,
         default_class: l.default_class.clone(),

@@ -43,6 +43,14 @@ sn: Gone
 mail: carl@example.test
 mailAccountStatus: disabled
 userPassword: carl-secret
+
+dn: cn=lab-team,ou=people,dc=example,dc=test
+objectClass: groupOfNames
+objectClass: mailUser
+cn: lab-team
+mail: lab-team@example.test
+member: uid=ana,ou=people,dc=example,dc=test
+member: uid=bert,ou=people,dc=example,dc=test
 ";
 
 /// A node whose directory is slapd's, then its own users (alice, a local
@@ -204,8 +212,14 @@ fn directory_check_binds_runs_the_filters_and_shows_accounts_as_havre_reads_them
     let slapd = Slapd::start(PEOPLE);
     let node = node(&slapd);
     let out = node.cli_ok(&["directory", "check", "Ana.Lopez@example.test"]);
-    assert!(out.contains(&format!("servers: {}\n", slapd.url())), "{out}");
-    assert!(out.contains("accounts: 3 (user_filter with %u = *)\n"), "{out}");
+    assert!(
+        out.contains(&format!("servers: {}\n", slapd.url())),
+        "{out}"
+    );
+    assert!(
+        out.contains("accounts: 3 (user_filter with %u = *)\n"),
+        "{out}"
+    );
     assert!(
         out.contains(
             "  ana <ana@example.test> class=student also=ana.lopez@example.test \
@@ -213,8 +227,14 @@ fn directory_check_binds_runs_the_filters_and_shows_accounts_as_havre_reads_them
         ),
         "{out}"
     );
-    assert!(out.contains("  bert <bert@example.test> class=staff ("), "{out}");
-    assert!(out.contains("  carl <carl@example.test> class=default DISABLED ("), "{out}");
+    assert!(
+        out.contains("  bert <bert@example.test> class=staff ("),
+        "{out}"
+    );
+    assert!(
+        out.contains("  carl <carl@example.test> class=default DISABLED ("),
+        "{out}"
+    );
     assert!(
         out.ends_with("ana.lopez@example.test: ana <ana@example.test> class=student also=ana.lopez@example.test (uid=ana,ou=people,dc=example,dc=test)\n"),
         "{out}"
@@ -226,4 +246,22 @@ fn directory_check_binds_runs_the_filters_and_shows_accounts_as_havre_reads_them
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains(&format!("bind as {LDAP_ADMIN}")), "{err}");
+}
+
+#[test]
+fn mail_to_an_ldap_group_reaches_each_of_its_members() {
+    let slapd = Slapd::start(PEOPLE);
+    let node = node(&slapd);
+    let (sent, text) = send(&node, "lab-team@example.test");
+    assert!(sent, "{text}");
+    assert_eq!(node.wait_for_messages("ana@example.test", 1).len(), 1);
+    assert_eq!(node.wait_for_messages("bert@example.test", 1).len(), 1);
+    let why = node.cli_ok(&["route", "lab-team@example.test"]);
+    assert!(
+        why.starts_with(
+            "lab-team@example.test: accepted: example.test is a domain of this node; \
+             alias of ana@example.test, bert@example.test\n"
+        ),
+        "{why}"
+    );
 }

@@ -45,7 +45,7 @@ attributetype ( 1.3.6.1.4.1.32473.1.1.4 NAME 'mailAccountStatus'
 attributetype ( 1.3.6.1.4.1.32473.1.1.5 NAME 'mailHost'
     EQUALITY caseIgnoreIA5Match SYNTAX 1.3.6.1.4.1.1466.115.121.1.26 SINGLE-VALUE )
 objectclass ( 1.3.6.1.4.1.32473.1.2.1 NAME 'mailUser' AUXILIARY
-    MAY ( mailAlternateAddress $ mailForwardingAddress $ mailQuota $
+    MAY ( mail $ mailAlternateAddress $ mailForwardingAddress $ mailQuota $
           mailAccountStatus $ mailHost ) )
 "#;
 
