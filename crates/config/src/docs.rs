@@ -325,6 +325,7 @@ pub static KEY_DOCS: &[(&str, &str)] = &[
         "ldap.attributes.mail_host",
         "The server keeping her mail, when not this one.",
     ),
+    ("ldap.attributes.member", "A group's members, as DNs."),
     ("smtp", "Limits of SMTP sessions."),
     (
         "smtp.banner",
