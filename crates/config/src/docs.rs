@@ -289,6 +289,10 @@ pub static KEY_DOCS: &[(&str, &str)] = &[
         "Longest wait for one LDAP connection, bind or search.",
     ),
     (
+        "ldap.cache_ttl",
+        "How long an LDAP answer (an account, a group, or none) is kept: lookups within it ask no server, and still answer while none does. Passwords a bind accepted are kept auth.cache_ttl (a password changed in LDAP stops working at most that long after). 0 = ask every time.",
+    ),
+    (
         "ldap.class_map",
         "Affiliation values (ldap.attributes.class) to havre classes, the first of hers listed wins; empty: student = student, staff, faculty and employee = staff.",
     ),

@@ -430,6 +430,7 @@ pub struct Ldap {
     pub default_class: String,
     pub disabled_values: Vec<String>,
     pub timeout: Duration,
+    pub cache_ttl: Duration,
     pub attributes: LdapAttributes,
 }
 
@@ -450,6 +451,7 @@ impl Default for Ldap {
             default_class: "default".into(),
             disabled_values: vec!["disabled".into(), "inactive".into()],
             timeout: Duration::from_secs(5),
+            cache_ttl: Duration::from_secs(60),
             attributes: LdapAttributes::default(),
         }
     }

@@ -10,7 +10,8 @@
 
 use std::collections::BTreeMap;
 use std::collections::HashMap;
-use std::time::Duration;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
 
 use ldap3::{LdapConnAsync, LdapConnSettings, Scope, SearchEntry, ldap_escape};
 
@@ -43,6 +44,13 @@ pub struct LdapSettings {
     pub disabled_values: Vec<String>,
     /// One connection, bind or search.
     pub timeout: Duration,
+    /// How long an answer (an account, a group, or none) is kept: lookups
+    /// within it ask no server, and still answer while none answers.
+    pub cache_ttl: Duration,
+    /// How long a password a bind accepted is taken again without a bind
+    /// (`auth.cache_ttl`): a password changed in LDAP stops working for
+    /// new logins at most this long after the change.
+    pub login_ttl: Duration,
 }
 
 /// The attribute map, with defaults for inetOrgPerson / eduPerson.
@@ -107,14 +115,75 @@ pub enum LdapError {
 }
 
 /// The directory's client.
-#[derive(Debug, Clone)]
 pub struct Ldap {
     settings: LdapSettings,
+    /// Recent answers by lookup (`a:` address, `l:` login, `g:` group).
+    answers: Mutex<HashMap<String, (Instant, Answer)>>,
+    /// Recent binds that succeeded (keyed hashes, never passwords).
+    logins: Mutex<crate::login_cache::LoginCache>,
 }
+
+/// One lookup's answer, as kept.
+#[derive(Clone)]
+enum Answer {
+    Account(Option<LdapAccount>),
+    Group(Option<Vec<String>>),
+}
+
+/// Answers kept at most; past it the cache starts afresh.
+const CACHED_ANSWERS: usize = 100_000;
 
 impl Ldap {
     pub fn new(settings: LdapSettings) -> Ldap {
-        Ldap { settings }
+        let logins = crate::login_cache::LoginCache::new(settings.login_ttl, CACHED_ANSWERS);
+        Ldap {
+            settings,
+            answers: Mutex::new(HashMap::new()),
+            logins: Mutex::new(logins),
+        }
+    }
+
+    /// Forgets every kept answer and login (`havre directory cache flush`).
+    pub fn flush(&self) {
+        self.answers
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clear();
+        let mut logins = self.logins.lock().unwrap_or_else(|e| e.into_inner());
+        *logins = crate::login_cache::LoginCache::new(self.settings.login_ttl, CACHED_ANSWERS);
+    }
+
+    fn kept(&self, key: &str) -> Option<Answer> {
+        let answers = self.answers.lock().unwrap_or_else(|e| e.into_inner());
+        answers
+            .get(key)
+            .filter(|(until, _)| *until > Instant::now())
+            .map(|(_, answer)| answer.clone())
+    }
+
+    fn keep(&self, key: String, answer: Answer) {
+        if self.settings.cache_ttl.is_zero() {
+            return;
+        }
+        let mut answers = self.answers.lock().unwrap_or_else(|e| e.into_inner());
+        if answers.len() >= CACHED_ANSWERS {
+            answers.clear();
+        }
+        answers.insert(key, (Instant::now() + self.settings.cache_ttl, answer));
+    }
+
+    /// An account lookup through the cache.
+    async fn account_kept(
+        &self,
+        key: String,
+        filter: String,
+    ) -> Result<Option<LdapAccount>, LdapError> {
+        if let Some(Answer::Account(account)) = self.kept(&key) {
+            return Ok(account);
+        }
+        let account = self.one(&filter).await?;
+        self.keep(key, Answer::Account(account.clone()));
+        Ok(account)
     }
 
     pub fn settings(&self) -> &LdapSettings {
@@ -125,7 +194,7 @@ impl Ldap {
     /// address), if any.
     pub async fn by_address(&self, address: &str) -> Result<Option<LdapAccount>, LdapError> {
         let filter = substitute(&self.settings.address_filter, &[('s', address)]);
-        self.one(&filter).await
+        self.account_kept(format!("a:{address}"), filter).await
     }
 
     /// The addresses of the members of the group whose address this is
@@ -135,6 +204,16 @@ impl Ldap {
         if self.settings.group_filter.is_empty() {
             return Ok(None);
         }
+        let key = format!("g:{address}");
+        if let Some(Answer::Group(members)) = self.kept(&key) {
+            return Ok(members);
+        }
+        let members = self.read_group(address).await?;
+        self.keep(key, Answer::Group(members.clone()));
+        Ok(members)
+    }
+
+    async fn read_group(&self, address: &str) -> Result<Option<Vec<String>>, LdapError> {
         let filter = substitute(&self.settings.group_filter, &[('s', address)]);
         let member = self.settings.attributes.member.clone();
         let mut groups = self.search_for(&filter, vec![member.as_str()]).await?;
@@ -172,7 +251,7 @@ impl Ldap {
             &self.settings.user_filter,
             &[('u', login), ('n', local), ('d', domain)],
         );
-        self.one(&filter).await
+        self.account_kept(format!("l:{login}"), filter).await
     }
 
     /// Whether `password` is right for the account at `dn`: a bind as her.
@@ -182,6 +261,14 @@ impl Ldap {
         if password.is_empty() {
             return Ok(false);
         }
+        let credentials = {
+            let mut logins = self.logins.lock().unwrap_or_else(|e| e.into_inner());
+            let credentials = logins.credentials(dn, "ldap bind", password);
+            if logins.hit(&credentials, Instant::now()) {
+                return Ok(true);
+            }
+            credentials
+        };
         let mut ldap = self.connect().await?;
         let bound = ldap
             .simple_bind(dn, password)
@@ -190,7 +277,11 @@ impl Ldap {
         let _ = ldap.unbind().await;
         // 49: invalidCredentials. Anything else is the server's trouble.
         match bound.rc {
-            0 => Ok(true),
+            0 => {
+                let mut logins = self.logins.lock().unwrap_or_else(|e| e.into_inner());
+                logins.insert(credentials, Instant::now());
+                Ok(true)
+            }
             49 => Ok(false),
             rc => Err(LdapError::Search(format!(
                 "bind refused with code {rc}: {}",

@@ -120,6 +120,8 @@ pub fn directory(
         default_class: l.default_class.clone(),
         disabled_values: l.disabled_values.clone(),
         timeout: l.timeout.0,
+        cache_ttl: l.cache_ttl.0,
+        login_ttl: config.auth.cache_ttl.0,
     };
     let internal_too = backends.contains(&Backend::Internal);
     Ok(directory.with_ldap(havre_directory::ldap::Ldap::new(settings), internal_too))

@@ -56,6 +56,10 @@ member: uid=bert,ou=people,dc=example,dc=test
 /// A node whose directory is slapd's, then its own users (alice, a local
 /// exception).
 fn node(slapd: &Slapd) -> Havre {
+    node_with(slapd, |_| {})
+}
+
+fn node_with(slapd: &Slapd, configure: impl FnOnce(&mut Havre)) -> Havre {
     Havre::started(env!("CARGO_BIN_EXE_havre"), &["alice@example.test"], |n| {
         std::fs::write(
             n.dir().join("ldap.secret"),
@@ -68,6 +72,7 @@ fn node(slapd: &Slapd) -> Havre {
         n.set("ldap.bind_dn", &format!("\"{LDAP_ADMIN}\""));
         n.set("ldap.bind_password_file", "\"ldap.secret\"");
         n.set("ldap.base", "\"ou=people,dc=example,dc=test\"");
+        configure(n);
     })
 }
 
@@ -167,16 +172,26 @@ fn a_disabled_account_cannot_log_in_and_its_mail_is_refused_as_unknown() {
 }
 
 #[test]
-fn a_password_changed_in_ldap_counts_at_once_and_an_injection_finds_nobody() {
+fn a_password_changed_in_ldap_works_at_once_and_the_old_one_stops_within_the_cache_ttl() {
     let slapd = Slapd::start(PEOPLE);
-    let node = node(&slapd);
+    let node = node_with(&slapd, |n| n.set("auth.cache_ttl", "\"2s\""));
     assert_eq!(imap_login(&node, "bert", "bert-secret"), "OK");
     slapd.modify(
         "dn: uid=bert,ou=people,dc=example,dc=test\nchangetype: modify\n\
          replace: userPassword\nuserPassword: bert-new\n",
     );
     assert_eq!(imap_login(&node, "bert", "bert-new"), "OK");
+    // The old one was accepted by a bind less than 2 s ago: it may still
+    // pass until then, never after.
+    std::thread::sleep(std::time::Duration::from_millis(2500));
     assert!(imap_login(&node, "bert", "bert-secret").starts_with("NO"));
+    assert_eq!(imap_login(&node, "bert", "bert-new"), "OK");
+}
+
+#[test]
+fn an_injection_in_a_login_finds_nobody() {
+    let slapd = Slapd::start(PEOPLE);
+    let node = node(&slapd);
     // Unescaped, `ana)(uid=ana` would make the filter find Ana, whose
     // password this is; escaped (RFC 4515) it finds nobody.
     assert!(imap_login(&node, "ana)(uid=ana", "ana-secret").starts_with("NO"));
@@ -188,7 +203,13 @@ fn a_password_changed_in_ldap_counts_at_once_and_an_injection_finds_nobody() {
 fn with_ldap_down_mail_is_deferred_never_refused_as_unknown_and_flows_again_when_it_is_back() {
     let mut slapd = Slapd::start(PEOPLE);
     let node = node(&slapd);
+    // Bert was looked up a moment ago: his answer is kept (ldap.cache_ttl)
+    // and serves while no server answers.
+    let (sent, text) = send(&node, "bert@example.test");
+    assert!(sent, "{text}");
     slapd.stop();
+    let (sent, text) = send(&node, "bert@example.test");
+    assert!(sent, "kept answer: {text}");
     let (sent, text) = send(&node, "ana@example.test");
     assert!(!sent);
     assert!(text.contains("451 4.3.0"), "{text}");
