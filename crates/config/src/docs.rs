@@ -249,6 +249,10 @@ pub static KEY_DOCS: &[(&str, &str)] = &[
         "Use StartTLS on ldap:// URLs (the certificate is verified).",
     ),
     (
+        "ldap.ca_file",
+        "PEM file of the certificate authorities that sign the LDAP servers' certificates (StartTLS and ldaps://); empty: the system's.",
+    ),
+    (
         "ldap.bind_dn",
         "The service account that searches (empty: anonymous).",
     ),

@@ -418,6 +418,7 @@ pub enum Backend {
 pub struct Ldap {
     pub urls: Vec<String>,
     pub starttls: bool,
+    pub ca_file: PathBuf,
     pub bind_dn: String,
     pub bind_password_file: PathBuf,
     pub base: String,
@@ -439,6 +440,7 @@ impl Default for Ldap {
         Self {
             urls: Vec::new(),
             starttls: true,
+            ca_file: PathBuf::new(),
             bind_dn: String::new(),
             bind_password_file: PathBuf::new(),
             base: String::new(),

@@ -16,12 +16,15 @@ use std::time::{Duration, Instant};
 use ldap3::{LdapConnAsync, LdapConnSettings, Scope, SearchEntry, ldap_escape};
 
 /// Where and how to search: the `[ldap]` settings.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub struct LdapSettings {
     /// Tried in turn: `ldap://host[:port]` (with StartTLS when
     /// `starttls`), `ldaps://host[:port]`.
     pub urls: Vec<String>,
     pub starttls: bool,
+    /// TLS with the site's certificate authorities (`ldap.ca_file`);
+    /// `None`: the system's.
+    pub tls: Option<std::sync::Arc<rustls::ClientConfig>>,
     /// The service account that searches; empty: anonymous.
     pub bind_dn: String,
     pub bind_password: String,
@@ -374,9 +377,12 @@ impl Ldap {
     async fn connect(&self) -> Result<ldap3::Ldap, LdapError> {
         let mut why = Vec::new();
         for url in &self.settings.urls {
-            let settings = LdapConnSettings::new()
+            let mut settings = LdapConnSettings::new()
                 .set_conn_timeout(self.settings.timeout)
                 .set_starttls(self.settings.starttls && url.starts_with("ldap://"));
+            if let Some(tls) = &self.settings.tls {
+                settings = settings.set_config(tls.clone());
+            }
             match LdapConnAsync::with_settings(settings, url).await {
                 Ok((conn, ldap)) => {
                     ldap3::drive!(conn);

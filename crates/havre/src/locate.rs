@@ -94,10 +94,16 @@ pub fn directory(
             .map(|(k, v)| (k.to_ascii_lowercase(), v.clone()))
             .collect()
     };
+    let tls = if l.ca_file.as_os_str().is_empty() {
+        None
+    } else {
+        Some(ldap_tls(&loaded.config_dir().join(&l.ca_file))?)
+    };
     let a = &l.attributes;
     let settings = havre_directory::ldap::LdapSettings {
         urls: l.urls.clone(),
         starttls: l.starttls,
+        tls,
         bind_dn: l.bind_dn.clone(),
         bind_password,
         base: l.base.clone(),
@@ -125,4 +131,24 @@ pub fn directory(
     };
     let internal_too = backends.contains(&Backend::Internal);
     Ok(directory.with_ldap(havre_directory::ldap::Ldap::new(settings), internal_too))
+}
+
+/// A TLS client trusting the certificate authorities of `ca_file` (PEM).
+fn ldap_tls(ca_file: &Path) -> anyhow::Result<Arc<rustls::ClientConfig>> {
+    use rustls_pki_types::CertificateDer;
+    use rustls_pki_types::pem::PemObject;
+    let what = || format!("ldap.ca_file: {}", ca_file.display());
+    let mut roots = rustls::RootCertStore::empty();
+    for cert in CertificateDer::pem_file_iter(ca_file).with_context(what)? {
+        roots.add(cert.with_context(what)?).with_context(what)?;
+    }
+    if roots.is_empty() {
+        bail!("{}: no certificate in it", what());
+    }
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let config = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()?
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    Ok(Arc::new(config))
 }

@@ -286,3 +286,42 @@ fn mail_to_an_ldap_group_reaches_each_of_its_members() {
         "{why}"
     );
 }
+
+#[test]
+fn ldaps_and_starttls_carry_the_logins_when_the_sites_ca_is_trusted_and_nothing_otherwise() {
+    let slapd = Slapd::start(PEOPLE);
+    let ca = slapd.ca_file().display().to_string();
+    let over_ldaps = node_with(&slapd, |n| {
+        n.set("ldap.urls", &format!("[\"{}\"]", slapd.tls_url()));
+        n.set("ldap.ca_file", &format!("\"{ca}\""));
+    });
+    assert_eq!(
+        imap_login(&over_ldaps, "ana", "ana-secret"),
+        "OK",
+        "{}",
+        over_ldaps.log()
+    );
+    let over_starttls = node_with(&slapd, |n| {
+        n.set("ldap.starttls", "true");
+        n.set("ldap.ca_file", &format!("\"{ca}\""));
+    });
+    assert_eq!(
+        imap_login(&over_starttls, "ana", "ana-secret"),
+        "OK",
+        "{}",
+        over_starttls.log()
+    );
+    // Without the site's CA, the self-signed certificate is refused: no
+    // login, and no password sent in clear either.
+    let binds = || slapd.log().matches("BIND dn=\"uid=ana,").count();
+    let before = binds();
+    assert!(before > 0, "slapd logs each bind: {}", slapd.log());
+    let untrusted = node_with(&slapd, |n| n.set("ldap.starttls", "true"));
+    assert!(imap_login(&untrusted, "ana", "ana-secret").starts_with("NO"));
+    assert_eq!(binds(), before, "{}", slapd.log());
+    assert!(
+        untrusted.log().contains("no LDAP server answered"),
+        "{}",
+        untrusted.log()
+    );
+}

@@ -52,8 +52,10 @@ objectclass ( 1.3.6.1.4.1.32473.1.2.1 NAME 'mailUser' AUXILIARY
 pub struct Slapd {
     dir: tempfile::TempDir,
     child: Option<Child>,
-    /// slapd's port on 127.0.0.1 (plain LDAP).
+    /// slapd's port on 127.0.0.1: plain LDAP, and StartTLS.
     pub port: u16,
+    /// LDAP over TLS from the first byte (ldaps).
+    pub tls_port: u16,
 }
 
 impl Slapd {
@@ -68,11 +70,23 @@ impl Slapd {
         let root = dir.path();
         std::fs::create_dir(root.join("db")).expect("database directory");
         std::fs::write(root.join("havre-test.schema"), SCHEMA).expect("schema");
+        // A self-signed certificate for 127.0.0.1 and localhost: the
+        // client trusts it as its own CA (`ca_file`).
+        let generated = rcgen::generate_simple_self_signed(vec![
+            "127.0.0.1".to_string(),
+            "localhost".to_string(),
+        ])
+        .expect("certificate");
+        std::fs::write(root.join("cert.pem"), generated.cert.pem()).expect("cert.pem");
+        std::fs::write(root.join("key.pem"), generated.signing_key.serialize_pem())
+            .expect("key.pem");
         let conf = format!(
             "include /etc/ldap/schema/core.schema\n\
              include /etc/ldap/schema/cosine.schema\n\
              include /etc/ldap/schema/inetorgperson.schema\n\
              include {root}/havre-test.schema\n\
+             TLSCertificateFile {root}/cert.pem\n\
+             TLSCertificateKeyFile {root}/key.pem\n\
              pidfile {root}/slapd.pid\n\
              argsfile {root}/slapd.args\n\
              modulepath /usr/lib/ldap\n\
@@ -111,6 +125,7 @@ impl Slapd {
             dir,
             child: None,
             port: free_port(),
+            tls_port: free_port(),
         };
         slapd.run();
         slapd
@@ -119,6 +134,16 @@ impl Slapd {
     /// `ldap://127.0.0.1:PORT`, the form of `ldap.urls`.
     pub fn url(&self) -> String {
         format!("ldap://127.0.0.1:{}", self.port)
+    }
+
+    /// `ldaps://127.0.0.1:PORT`.
+    pub fn tls_url(&self) -> String {
+        format!("ldaps://127.0.0.1:{}", self.tls_port)
+    }
+
+    /// The certificate slapd presents (self-signed): the CA to trust.
+    pub fn ca_file(&self) -> PathBuf {
+        self.path("cert.pem")
     }
 
     /// slapd's output (`-d stats` lines: binds, searches, results).
@@ -182,7 +207,7 @@ impl Slapd {
             .arg("-f")
             .arg(self.path("slapd.conf"))
             .arg("-h")
-            .arg(format!("{}/", self.url()))
+            .arg(format!("{}/ {}/", self.url(), self.tls_url()))
             .args(["-d", "stats"])
             .stdin(Stdio::null())
             .stdout(output.try_clone().expect("slapd.out"))
