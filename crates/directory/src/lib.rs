@@ -98,6 +98,19 @@ impl Directory {
         self.ldap.as_deref()
     }
 
+    /// The server that keeps `mailbox`'s mail, when her LDAP account names
+    /// one (`ldap.attributes.mail_host`); `None` without LDAP.
+    pub async fn mail_host(&self, mailbox: &str) -> Result<Option<String>, DirectoryError> {
+        let Some(ldap) = &self.ldap else {
+            return Ok(None);
+        };
+        Ok(ldap
+            .by_address(mailbox)
+            .await?
+            .filter(|account| account.mail == mailbox)
+            .and_then(|account| account.mail_host))
+    }
+
     /// This directory remembering successful logins for `ttl`
     /// (`auth.cache_ttl`; zero: every login verifies its password).
     pub fn with_login_cache(mut self, ttl: std::time::Duration) -> Directory {

@@ -22,7 +22,8 @@ pub(crate) async fn run(config: Option<PathBuf>, text: String, json: bool) -> an
     let relay = RelayDomains::new(&config.relay.domains, &config.relay.recipients);
     let directory = crate::locate::directory(&loaded, store.clone())?;
     let address = directory_cmd::address(&text)?;
-    let report = explain(&store, &directory, &routes, &relay, &address).await?;
+    let hostname = &config.server.hostname;
+    let report = explain(&store, &directory, &routes, &relay, &address, hostname).await?;
     output::print(&report, json)
 }
 
@@ -51,6 +52,7 @@ async fn explain(
     routes: &Routes,
     relay: &RelayDomains,
     address: &Address,
+    hostname: &str,
 ) -> anyhow::Result<RouteReport> {
     let key = address.key();
     let entry = store.address_entry(&key, address.domain()).await?;
@@ -111,7 +113,7 @@ async fn explain(
         report.destinations.push(destination(routes, &key, true));
         return Ok(report);
     }
-    if !entry.user || targets.len() != 1 {
+    if targets != [Target::Mailbox(key.clone())] {
         let names: Vec<String> = targets.iter().map(target_name).collect();
         report
             .why
@@ -119,10 +121,21 @@ async fn explain(
     }
     for target in &targets {
         report.destinations.push(match target {
-            Target::Mailbox(mailbox) => Destination {
-                address: mailbox.clone(),
-                nexthop: "local".into(),
-                why: "a mailbox of this node".into(),
+            Target::Mailbox(mailbox) => match directory.mail_host(mailbox).await? {
+                Some(host) if !host.trim_end_matches('.').eq_ignore_ascii_case(hostname) => {
+                    Destination {
+                        address: mailbox.clone(),
+                        nexthop: havre_relay::mail_host_route(&host)
+                            .map(|r| r.to_string())
+                            .unwrap_or_else(|e| format!("error:4.3.5 {e}")),
+                        why: format!("her mail host in LDAP ({host})"),
+                    }
+                }
+                _ => Destination {
+                    address: mailbox.clone(),
+                    nexthop: "local".into(),
+                    why: "a mailbox of this node".into(),
+                },
             },
             Target::Remote(remote) => destination(routes, &remote.to_ascii_lowercase(), false),
             Target::Unknown(unknown) => Destination {

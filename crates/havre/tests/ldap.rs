@@ -5,7 +5,9 @@
 //! "try again later", never "unknown user".
 
 use havre_testkit::imap::IMAPLIB_PRELUDE;
-use havre_testkit::{Havre, LDAP_ADMIN, LDAP_ADMIN_PASSWORD, Slapd, python, swaks};
+use havre_testkit::{
+    Havre, LDAP_ADMIN, LDAP_ADMIN_PASSWORD, SinkMode, Slapd, SmtpSink, python, swaks,
+};
 
 const PEOPLE: &str = "\
 dn: ou=people,dc=example,dc=test
@@ -323,5 +325,32 @@ fn ldaps_and_starttls_carry_the_logins_when_the_sites_ca_is_trusted_and_nothing_
         untrusted.log().contains("no LDAP server answered"),
         "{}",
         untrusted.log()
+    );
+}
+
+#[test]
+fn a_user_whose_ldap_account_names_her_labs_server_gets_her_mail_there() {
+    let slapd = Slapd::start(PEOPLE);
+    let lab = SmtpSink::start(SinkMode::Accept);
+    slapd.modify(&format!(
+        "dn: uid=dora,ou=people,dc=example,dc=test\nchangetype: add\n\
+         objectClass: inetOrgPerson\nobjectClass: mailUser\nuid: dora\ncn: Dora Lab\nsn: Lab\n\
+         mail: dora@example.test\nmailHost: 127.0.0.1:{}\nuserPassword: dora-secret\n",
+        lab.port
+    ));
+    let node = node(&slapd);
+    let (sent, text) = send(&node, "dora@example.test");
+    assert!(sent, "{text}");
+    assert_eq!(lab.wait_for(1).len(), 1, "{}", node.log());
+    node.wait_for_empty_queue();
+    assert!(node.messages("dora@example.test").is_empty());
+    let why = node.cli_ok(&["route", "dora@example.test"]);
+    assert_eq!(
+        why,
+        format!(
+            "dora@example.test: accepted: example.test is a domain of this node\n  \
+             dora@example.test -> smtp:[127.0.0.1]:{} (her mail host in LDAP (127.0.0.1:{}))\n",
+            lab.port, lab.port
+        )
     );
 }

@@ -89,6 +89,8 @@ pub(crate) struct RemoteTarget {
     /// An alias led to it: results name it, since the recipient's own
     /// address is not where it went.
     pub expanded: bool,
+    /// Its own route (her LDAP mail host), before the routing table's.
+    pub route: Option<havre_outbound::Route>,
 }
 
 impl RemoteTarget {
@@ -419,6 +421,7 @@ impl Relay {
                 index,
                 address: address.to_string(),
                 expanded: false,
+                route: None,
             });
             return;
         }
@@ -458,6 +461,7 @@ impl Relay {
                     index,
                     address: address.to_string(),
                     expanded: false,
+                    route: None,
                 });
                 return;
             }
@@ -483,6 +487,33 @@ impl Relay {
         for target in targets {
             match target {
                 Target::Mailbox(mailbox) => {
+                    // Her LDAP account names the server that keeps her
+                    // mail (a lab's own): it goes there, not here.
+                    match self.directory.mail_host(&mailbox).await {
+                        Ok(Some(host)) if !self.is_this_node(&host) => {
+                            match mail_host_route(&host) {
+                                Ok(route) => remote.push(RemoteTarget {
+                                    expanded: mailbox != own,
+                                    index,
+                                    address: mailbox,
+                                    route: Some(route),
+                                }),
+                                Err(err) => progress.deferred.push(Note::new(
+                                    "4.3.5",
+                                    format!("{}bad mail host {host:?}: {err}", named(&mailbox)),
+                                )),
+                            }
+                            continue;
+                        }
+                        Ok(_) => {}
+                        Err(err) => {
+                            progress.deferred.push(Note::new(
+                                "4.3.0",
+                                format!("{}directory unavailable: {err}", named(&mailbox)),
+                            ));
+                            continue;
+                        }
+                    }
                     let known = facts.iter().find(|(m, _)| *m == mailbox).map(|(_, f)| *f);
                     let quota = match self.quota_of(&mailbox, known).await {
                         Ok(quota) => quota,
@@ -569,6 +600,7 @@ impl Relay {
                     expanded: address != rcpt.address,
                     index,
                     address,
+                    route: None,
                 }),
                 Target::Unknown(unknown) => progress.failed.push(Note::new(
                     "5.1.1",
@@ -597,4 +629,20 @@ impl Relay {
             ));
         }
     }
+}
+
+/// The route to a user's mail host (`ldap.attributes.mail_host`): `host`,
+/// `host:port` or `[address]:port`, always that host (no MX lookup), port
+/// 25 when none is given.
+pub fn mail_host_route(host: &str) -> Result<havre_outbound::Route, havre_outbound::RouteError> {
+    let host = host.trim();
+    let text = if host.starts_with('[') {
+        format!("smtp:{host}")
+    } else {
+        match host.rsplit_once(':') {
+            Some((name, port)) if !name.contains(':') => format!("smtp:[{name}]:{port}"),
+            _ => format!("smtp:[{host}]"),
+        }
+    };
+    havre_outbound::parse_route(&text)
 }

@@ -21,6 +21,7 @@ mod attempt;
 pub mod dsn;
 mod remote;
 
+pub use attempt::mail_host_route;
 pub use remote::{Outbound, OutboundSettings};
 
 use std::collections::HashSet;

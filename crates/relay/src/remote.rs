@@ -76,6 +76,12 @@ impl Outbound {
 }
 
 impl Relay {
+    /// Whether `host` names this node (its `server.hostname`).
+    pub(crate) fn is_this_node(&self, host: &str) -> bool {
+        let host = host.trim().trim_end_matches('.');
+        host.eq_ignore_ascii_case(self.local.mailboxes().hostname())
+    }
+
     /// The outbound settings of the moment (routes, keys), when this node
     /// sends mail to other servers.
     pub(crate) fn outbound_settings(&self) -> Option<Arc<OutboundSettings>> {
@@ -184,9 +190,13 @@ impl Relay {
         // the routing table goes its way, apart from its domain's others.
         let mut by_domain: BTreeMap<(String, String), (Route, Vec<RemoteTarget>)> = BTreeMap::new();
         for target in remote {
-            let route = match settings.routes.lookup(&target.address, false) {
-                None => Route::Mx,
-                Some(routed) => match routed.nexthop {
+            let route = match (
+                &target.route,
+                settings.routes.lookup(&target.address, false),
+            ) {
+                (Some(own), _) => own.clone(),
+                (None, None) => Route::Mx,
+                (None, Some(routed)) => match routed.nexthop {
                     Nexthop::Transport(route) => route.clone(),
                     // An alias led here, to an address routed nowhere.
                     other => {
