@@ -253,6 +253,10 @@ pub static KEY_DOCS: &[(&str, &str)] = &[
         "PEM file of the certificate authorities that sign the LDAP servers' certificates (StartTLS and ldaps://); empty: the system's.",
     ),
     (
+        "ldap.auth",
+        r#"How passwords are checked: "bind" (a bind as the user, Dovecot's auth_bind) or "password" (her userPassword hash read by bind_dn and verified here: {SSHA}, {CRYPT}, {BLF-CRYPT}...)."#,
+    ),
+    (
         "ldap.bind_dn",
         "The service account that searches (empty: anonymous).",
     ),
@@ -334,6 +338,10 @@ pub static KEY_DOCS: &[(&str, &str)] = &[
         "The server keeping her mail, when not this one.",
     ),
     ("ldap.attributes.member", "A group's members, as DNs."),
+    (
+        "ldap.attributes.password",
+        "The password hash, read when ldap.auth = \"password\".",
+    ),
     ("smtp", "Limits of SMTP sessions."),
     (
         "smtp.banner",

@@ -419,6 +419,7 @@ pub struct Ldap {
     pub urls: Vec<String>,
     pub starttls: bool,
     pub ca_file: PathBuf,
+    pub auth: LdapAuth,
     pub bind_dn: String,
     pub bind_password_file: PathBuf,
     pub base: String,
@@ -441,6 +442,7 @@ impl Default for Ldap {
             urls: Vec::new(),
             starttls: true,
             ca_file: PathBuf::new(),
+            auth: LdapAuth::Bind,
             bind_dn: String::new(),
             bind_password_file: PathBuf::new(),
             base: String::new(),
@@ -469,6 +471,17 @@ impl Ldap {
     ];
 }
 
+/// How an LDAP account's password is checked.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LdapAuth {
+    /// A bind as the user (Dovecot's `auth_bind = yes`).
+    Bind,
+    /// Her `userPassword` hash, read by the service account and verified
+    /// here (`{SSHA}`, `{CRYPT}`, ...).
+    Password,
+}
+
 /// `[ldap.attributes]`: which attribute holds what.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -482,6 +495,7 @@ pub struct LdapAttributes {
     pub state: String,
     pub mail_host: String,
     pub member: String,
+    pub password: String,
 }
 
 impl Default for LdapAttributes {
@@ -496,6 +510,7 @@ impl Default for LdapAttributes {
             state: "mailAccountStatus".into(),
             mail_host: "mailHost".into(),
             member: "member".into(),
+            password: "userPassword".into(),
         }
     }
 }

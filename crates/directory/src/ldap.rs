@@ -22,6 +22,9 @@ pub struct LdapSettings {
     /// `starttls`), `ldaps://host[:port]`.
     pub urls: Vec<String>,
     pub starttls: bool,
+    /// Passwords are checked against the account's hash
+    /// ([`Attributes::password`]), not by a bind as the user.
+    pub read_password: bool,
     /// TLS with the site's certificate authorities (`ldap.ca_file`);
     /// `None`: the system's.
     pub tls: Option<std::sync::Arc<rustls::ClientConfig>>,
@@ -68,6 +71,8 @@ pub struct Attributes {
     pub state: String,
     pub mail_host: String,
     pub member: String,
+    /// Read only when [`LdapSettings::read_password`].
+    pub password: String,
 }
 
 impl Default for Attributes {
@@ -82,6 +87,7 @@ impl Default for Attributes {
             state: "mailAccountStatus".into(),
             mail_host: "mailHost".into(),
             member: "member".into(),
+            password: "userPassword".into(),
         }
     }
 }
@@ -103,6 +109,8 @@ pub struct LdapAccount {
     pub disabled: bool,
     /// The server that keeps her mail, when not this one.
     pub mail_host: Option<String>,
+    /// Her password hash, when [`LdapSettings::read_password`].
+    pub password: Option<String>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -324,7 +332,7 @@ impl Ldap {
     /// The entries `filter` finds, with the attributes of an account.
     async fn search(&self, filter: &str) -> Result<Vec<SearchEntry>, LdapError> {
         let a = &self.settings.attributes;
-        let wanted = vec![
+        let mut wanted = vec![
             a.login.as_str(),
             &a.mail,
             &a.alternate,
@@ -334,6 +342,9 @@ impl Ldap {
             &a.state,
             &a.mail_host,
         ];
+        if self.settings.read_password {
+            wanted.push(&a.password);
+        }
         self.search_for(filter, wanted).await
     }
 
@@ -434,6 +445,11 @@ impl Ldap {
             quota: first(&a.quota).and_then(|q| parse_quota(&q)),
             disabled,
             mail_host: first(&a.mail_host),
+            password: if self.settings.read_password {
+                first(&a.password)
+            } else {
+                None
+            },
             mail,
         })
     }

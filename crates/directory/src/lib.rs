@@ -244,6 +244,9 @@ impl Directory {
     ) -> Result<Login, DirectoryError> {
         if let Some(ldap) = &self.ldap {
             match ldap.by_login(email).await? {
+                Some(account) if ldap.settings().read_password => {
+                    return Ok(self.ldap_hash_login(client, account, password).await);
+                }
                 Some(account) => return ldap_login(ldap, account, password).await,
                 None if !self.internal => return Ok(Login::UnknownUser),
                 None => {}
@@ -272,6 +275,43 @@ impl Directory {
     }
 }
 
+impl Directory {
+    /// A login of an LDAP account whose hash was read with it: verified
+    /// here, in the node's line of verifications, as an internal one.
+    async fn ldap_hash_login(
+        &self,
+        client: Option<IpAddr>,
+        account: ldap::LdapAccount,
+        password: &str,
+    ) -> Login {
+        let stored = account.password.clone();
+        let verified = self
+            .verifier
+            .verify(client, &account.dn, stored.as_deref(), password)
+            .await;
+        let user = ldap_user(account);
+        match verified {
+            _ if stored.is_none() => Login::NoPassword(user),
+            Ok(true) if user.disabled => Login::Disabled(user),
+            Ok(true) => Login::Accepted(user),
+            Ok(false) => Login::WrongPassword(user),
+            Err(err) => Login::UnusableHash(user, err.to_string()),
+        }
+    }
+}
+
+/// The user an LDAP account is, for the sessions.
+fn ldap_user(account: ldap::LdapAccount) -> User {
+    User {
+        email: account.mail,
+        password_hash: None,
+        class: account.class,
+        quota: account.quota.filter(|q| *q > 0),
+        created_at: 0,
+        disabled: account.disabled,
+    }
+}
+
 /// A login of an LDAP account: a bind as her (Dovecot's `auth_bind`).
 async fn ldap_login(
     ldap: &ldap::Ldap,
@@ -279,14 +319,7 @@ async fn ldap_login(
     password: &str,
 ) -> Result<Login, DirectoryError> {
     let right = ldap.bind_as(&account.dn, password).await?;
-    let user = User {
-        email: account.mail,
-        password_hash: None,
-        class: account.class,
-        quota: account.quota.filter(|q| *q > 0),
-        created_at: 0,
-        disabled: account.disabled,
-    };
+    let user = ldap_user(account);
     Ok(match (right, user.disabled) {
         (true, false) => Login::Accepted(user),
         (true, true) => Login::Disabled(user),

@@ -103,6 +103,7 @@ pub fn directory(
     let settings = havre_directory::ldap::LdapSettings {
         urls: l.urls.clone(),
         starttls: l.starttls,
+        read_password: l.auth == havre_config::LdapAuth::Password,
         tls,
         bind_dn: l.bind_dn.clone(),
         bind_password,
@@ -121,6 +122,7 @@ pub fn directory(
             state: a.state.clone(),
             mail_host: a.mail_host.clone(),
             member: a.member.clone(),
+            password: a.password.clone(),
         },
         class_map,
         default_class: l.default_class.clone(),

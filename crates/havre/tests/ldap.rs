@@ -354,3 +354,33 @@ fn a_user_whose_ldap_account_names_her_labs_server_gets_her_mail_there() {
         )
     );
 }
+
+#[test]
+fn with_ldap_auth_password_her_ssha_hash_is_read_and_verified_here_without_a_bind_as_her() {
+    let slapd = Slapd::start(PEOPLE);
+    let hashed = std::process::Command::new("/usr/sbin/slappasswd")
+        .args(["-h", "{SSHA}", "-s", "emma-secret"])
+        .output()
+        .expect("slappasswd (package slapd)");
+    let hash = String::from_utf8(hashed.stdout).unwrap().trim().to_string();
+    assert!(hash.starts_with("{SSHA}"), "{hash}");
+    slapd.modify(&format!(
+        "dn: uid=emma,ou=people,dc=example,dc=test\nchangetype: add\n\
+         objectClass: inetOrgPerson\nuid: emma\ncn: Emma\nsn: Emma\n\
+         mail: emma@example.test\nuserPassword: {hash}\n"
+    ));
+    let node = node_with(&slapd, |n| n.set("ldap.auth", "\"password\""));
+    assert_eq!(
+        imap_login(&node, "emma", "emma-secret"),
+        "OK",
+        "{}",
+        node.log()
+    );
+    assert!(imap_login(&node, "emma", "wrong").starts_with("NO"));
+    assert_eq!(
+        slapd.log().matches("BIND dn=\"uid=emma,").count(),
+        0,
+        "{}",
+        slapd.log()
+    );
+}
