@@ -293,6 +293,10 @@ pub static KEY_DOCS: &[(&str, &str)] = &[
         "Values of ldap.attributes.state that disable an account: no login, mail refused as for an unknown user.",
     ),
     (
+        "ldap.disabled_mail",
+        r#"Mail to a disabled account: "unknown" (550 5.1.1, as if nobody had the address) or "refuse" (550 5.2.1 mailbox disabled)."#,
+    ),
+    (
         "ldap.timeout",
         "Longest wait for one LDAP connection, bind or search.",
     ),

@@ -67,9 +67,9 @@ pub use guard::{Guard, INTERNAL_NETWORKS};
 pub use keys::{format_key, parse_key};
 pub use load::{LoadedConfig, check, load, parse};
 pub use model::{
-    Auth, Backend, Backends, Config, DirectorySource, Dkim, Imap, Ldap, LdapAttributes, LdapAuth,
-    Lmtp, Log, LogOutput, Mailbox, ManageSieve, Mx, Pop3, Queue, Relay, Role, Sendmail, Server,
-    Sieve, Smtp, Storage, StorageBackend, Tls,
+    Auth, Backend, Backends, Config, DirectorySource, DisabledMail, Dkim, Imap, Ldap,
+    LdapAttributes, LdapAuth, Lmtp, Log, LogOutput, Mailbox, ManageSieve, Mx, Pop3, Queue, Relay,
+    Role, Sendmail, Server, Sieve, Smtp, Storage, StorageBackend, Tls,
 };
 pub use policy::{
     Greylist, Policy, PolicyAction, PolicyRule, PolicyStage, RateKey, RateLimitSpec, RateWhat,

@@ -431,6 +431,7 @@ pub struct Ldap {
     pub class_map: std::collections::BTreeMap<String, String>,
     pub default_class: String,
     pub disabled_values: Vec<String>,
+    pub disabled_mail: DisabledMail,
     pub timeout: Duration,
     pub cache_ttl: Duration,
     pub attributes: LdapAttributes,
@@ -454,6 +455,7 @@ impl Default for Ldap {
             class_map: std::collections::BTreeMap::new(),
             default_class: "default".into(),
             disabled_values: vec!["disabled".into(), "inactive".into()],
+            disabled_mail: DisabledMail::Unknown,
             timeout: Duration::from_secs(5),
             cache_ttl: Duration::from_secs(60),
             attributes: LdapAttributes::default(),
@@ -469,6 +471,16 @@ impl Ldap {
         ("faculty", "staff"),
         ("employee", "staff"),
     ];
+}
+
+/// What mail to a disabled LDAP account gets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum DisabledMail {
+    /// 550 5.1.1, as for an address nobody has.
+    Unknown,
+    /// 550 5.2.1, the mailbox disabled.
+    Refuse,
 }
 
 /// How an LDAP account's password is checked.

@@ -48,6 +48,9 @@ pub struct LdapSettings {
     pub default_class: String,
     /// A value of [`Attributes::state`] that disables the account.
     pub disabled_values: Vec<String>,
+    /// Mail to a disabled account is refused with 5.2.1 ("mailbox
+    /// disabled"), not as for an unknown user.
+    pub refuse_disabled: bool,
     /// One connection, bind or search.
     pub timeout: Duration,
     /// How long an answer (an account, a group, or none) is kept: lookups

@@ -56,6 +56,9 @@ pub enum Resolution {
     Loop,
     /// The domain is not one of ours.
     NotLocal,
+    /// The address is a disabled LDAP account's, refused as such
+    /// (`ldap.disabled_mail = "refuse"`: 5.2.1) rather than as unknown.
+    Disabled,
 }
 
 pub(crate) struct Resolver<'a> {
@@ -72,7 +75,10 @@ pub(crate) struct Resolver<'a> {
 impl Resolver<'_> {
     pub async fn resolve(&self, address: &Address) -> Result<Resolution, DirectoryError> {
         // One read answers the usual case (a user of ours) whole.
-        let entry = self.entry(&address.key(), address.domain()).await?;
+        let (entry, disabled) = self.entry(&address.key(), address.domain()).await?;
+        if disabled && self.ldap.is_some_and(|l| l.settings().refuse_disabled) {
+            return Ok(Resolution::Disabled);
+        }
         if !entry.domain_local {
             return Ok(Resolution::NotLocal);
         }
@@ -97,14 +103,15 @@ impl Resolver<'_> {
     /// account it belongs to. In a chain an internal user or alias wins
     /// (the local exceptions); an LDAP account's other addresses are
     /// aliases of her primary one, her forwarding addresses aliases too,
-    /// and a disabled account is nobody.
-    async fn entry(&self, key: &str, domain: &str) -> Result<AddressEntry, DirectoryError> {
+    /// and a disabled account is nobody (the second value says so: RCPT
+    /// may refuse it as disabled rather than unknown).
+    async fn entry(&self, key: &str, domain: &str) -> Result<(AddressEntry, bool), DirectoryError> {
         let stored = self.store.address_entry(key, domain).await?;
         let Some(ldap) = self.ldap else {
-            return Ok(stored);
+            return Ok((stored, false));
         };
         if !stored.domain_local || (self.internal && (stored.user || !stored.aliases.is_empty())) {
-            return Ok(stored);
+            return Ok((stored, false));
         }
         let nobody = AddressEntry {
             domain_local: true,
@@ -114,40 +121,48 @@ impl Resolver<'_> {
         if account.is_none()
             && let Some(members) = ldap.group_members(key).await?
         {
-            return Ok(AddressEntry {
-                aliases: members,
-                ..nobody
-            });
-        }
-        Ok(match account {
-            None if self.internal => stored,
-            None => nobody,
-            Some(account) if account.disabled => nobody,
-            Some(account) if account.mail != key => AddressEntry {
-                aliases: vec![account.mail],
-                ..nobody
-            },
-            Some(account) if !account.forwards.is_empty() => AddressEntry {
-                aliases: account.forwards,
-                ..nobody
-            },
-            Some(account) => {
-                let quota = match account.quota.filter(|q| *q > 0) {
-                    Some(limit) => Some(QuotaUse {
-                        limit,
-                        used: self.store.quota_used(key).await?,
-                    }),
-                    None => None,
-                };
-                let sieve = self.store.sieve_active(key).await?.map(|a| a.changed);
+            return Ok((
                 AddressEntry {
-                    user: true,
-                    quota,
-                    sieve,
+                    aliases: members,
                     ..nobody
+                },
+                false,
+            ));
+        }
+        if account.as_ref().is_some_and(|a| a.disabled) {
+            return Ok((nobody, true));
+        }
+        Ok((
+            match account {
+                None if self.internal => stored,
+                None => nobody,
+                Some(account) if account.mail != key => AddressEntry {
+                    aliases: vec![account.mail],
+                    ..nobody
+                },
+                Some(account) if !account.forwards.is_empty() => AddressEntry {
+                    aliases: account.forwards,
+                    ..nobody
+                },
+                Some(account) => {
+                    let quota = match account.quota.filter(|q| *q > 0) {
+                        Some(limit) => Some(QuotaUse {
+                            limit,
+                            used: self.store.quota_used(key).await?,
+                        }),
+                        None => None,
+                    };
+                    let sieve = self.store.sieve_active(key).await?.map(|a| a.changed);
+                    AddressEntry {
+                        user: true,
+                        quota,
+                        sieve,
+                        ..nobody
+                    }
                 }
-            }
-        })
+            },
+            false,
+        ))
     }
 
     /// Returns whether `address` exists; pushes what it leads to onto `out`.
@@ -170,7 +185,7 @@ impl Resolver<'_> {
         }
         let entry = match known {
             Some(entry) => entry,
-            None => self.entry(&key, address.domain()).await?,
+            None => self.entry(&key, address.domain()).await?.0,
         };
         if !entry.domain_local {
             // Only an alias leads here (`resolve` stops at a foreign domain).

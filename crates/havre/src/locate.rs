@@ -127,6 +127,7 @@ pub fn directory(
         class_map,
         default_class: l.default_class.clone(),
         disabled_values: l.disabled_values.clone(),
+        refuse_disabled: l.disabled_mail == havre_config::DisabledMail::Refuse,
         timeout: l.timeout.0,
         cache_ttl: l.cache_ttl.0,
         login_ttl: config.auth.cache_ttl.0,

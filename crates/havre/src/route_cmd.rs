@@ -92,6 +92,12 @@ async fn explain(
             }
             return Ok(report);
         }
+        Resolution::Disabled => {
+            report.accepted = false;
+            report.why =
+                "refused at RCPT: 550 5.2.1 Mailbox disabled (a disabled LDAP account)".into();
+            return Ok(report);
+        }
         Resolution::UnknownUser => {
             report.accepted = false;
             report.why = "refused at RCPT: 550 5.1.1 User unknown".into();

@@ -171,6 +171,21 @@ fn a_disabled_account_cannot_log_in_and_its_mail_is_refused_as_unknown() {
     let (sent, text) = send(&node, "carl@example.test");
     assert!(!sent);
     assert!(text.contains("550 5.1.1"), "{text}");
+
+    // Or, as the site prefers, as a disabled mailbox.
+    let refusing = node_with(&slapd, |n| n.set("ldap.disabled_mail", "\"refuse\""));
+    let (sent, text) = send(&refusing, "carl@example.test");
+    assert!(!sent);
+    assert!(
+        text.contains(
+            "550 5.2.1 <carl@example.test>: Recipient address rejected: Mailbox disabled"
+        ),
+        "{text}"
+    );
+    assert_eq!(
+        refusing.cli_ok(&["route", "carl@example.test"]),
+        "carl@example.test: not accepted: refused at RCPT: 550 5.2.1 Mailbox disabled (a disabled LDAP account)\n"
+    );
 }
 
 #[test]

@@ -444,6 +444,10 @@ impl Relay {
         };
         let targets = match resolved {
             Ok(Resolution::Deliver(targets)) => targets,
+            Ok(Resolution::Disabled) => {
+                progress.failed.push(Note::new("5.2.1", "mailbox disabled"));
+                return;
+            }
             Ok(Resolution::UnknownUser) => {
                 progress.failed.push(Note::new("5.1.1", "user unknown"));
                 return;

@@ -1004,6 +1004,11 @@ impl Session {
             Ok(Resolution::NotLocal) => {
                 Reply::new(554, "5.7.1", format!("<{address}>: Relay access denied"))
             }
+            Ok(Resolution::Disabled) => Reply::new(
+                550,
+                "5.2.1",
+                format!("<{address}>: Recipient address rejected: Mailbox disabled"),
+            ),
             Ok(Resolution::UnknownUser) => Reply::new(
                 550,
                 "5.1.1",
