@@ -191,14 +191,22 @@ pub async fn user(explicit: Option<PathBuf>, command: UserCommand) -> anyhow::Re
         }
         UserCommand::Show { email, format } => {
             let email = address(&email)?.key();
-            let user = store
-                .get_user(&email)
-                .await?
-                .ok_or_else(|| anyhow!("no user {email}"))?;
-            output::print(
-                &ShownUser::new(&user, &mailboxes(&config, &store)),
-                format.json,
-            )?;
+            let mailboxes = mailboxes(&config, &store);
+            let shown = match store.get_user(&email).await? {
+                Some(user) => ShownUser::new(&user, &mailboxes),
+                None => {
+                    // Not one of havre's own: the LDAP account this
+                    // address belongs to, when there is a directory.
+                    let directory = crate::locate::directory(&config, store.clone())?;
+                    let account = match directory.ldap() {
+                        Some(ldap) => ldap.by_address(&email).await?,
+                        None => None,
+                    };
+                    let account = account.ok_or_else(|| anyhow!("no user {email}"))?;
+                    ShownUser::from_ldap(&account, &mailboxes)
+                }
+            };
+            output::print(&shown, format.json)?;
         }
         UserCommand::Quota { email, format } => {
             let email = address(&email)?.key();
@@ -374,6 +382,15 @@ struct ShownUser {
     created: String,
     #[serde(skip)]
     created_ts: i64,
+    /// Where the account comes from: `internal`, or `ldap` and its DN.
+    source: String,
+    /// Her other addresses, forwarding and mail host (LDAP).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    also: Vec<String>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    forward: Vec<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    mail_host: Option<String>,
 }
 
 impl ShownUser {
@@ -387,6 +404,38 @@ impl ShownUser {
             maildir: mailboxes.root_of(&user.email).root().display().to_string(),
             created: rfc3339(user.created_at),
             created_ts: user.created_at,
+            source: "internal".into(),
+            also: Vec::new(),
+            forward: Vec::new(),
+            mail_host: None,
+        }
+    }
+
+    /// An LDAP account: each field as havre read it from the directory.
+    fn from_ldap(
+        account: &havre_directory::ldap::LdapAccount,
+        mailboxes: &havre_mailbox::Mailboxes,
+    ) -> ShownUser {
+        ShownUser {
+            email: account.mail.clone(),
+            class: account.class.clone(),
+            quota: account.quota.filter(|q| *q > 0),
+            password_scheme: Some(match &account.password {
+                Some(hash) => scheme(Some(hash)),
+                None => "LDAP bind",
+            }),
+            disabled: account.disabled,
+            maildir: mailboxes
+                .root_of(&account.mail)
+                .root()
+                .display()
+                .to_string(),
+            created: String::new(),
+            created_ts: 0,
+            source: format!("ldap {}", account.dn),
+            also: account.alternates.clone(),
+            forward: account.forwards.clone(),
+            mail_host: account.mail_host.clone(),
         }
     }
 
@@ -397,7 +446,7 @@ impl ShownUser {
 
 impl Report for ShownUser {
     fn text(&self) -> String {
-        format!(
+        let mut out = format!(
             "email:    {}\nclass:    {}\nquota:    {}\npassword: {}\nlogin:    {}\nmaildir:  {}\ncreated:  {}\n",
             self.email,
             self.class,
@@ -409,10 +458,25 @@ impl Report for ShownUser {
                 "enabled"
             },
             self.maildir,
-            chrono::DateTime::from_timestamp(self.created_ts, 0)
-                .map(|d| d.to_rfc3339())
-                .unwrap_or_default()
-        )
+            if self.created_ts == 0 {
+                "(in the directory)".to_string()
+            } else {
+                chrono::DateTime::from_timestamp(self.created_ts, 0)
+                    .map(|d| d.to_rfc3339())
+                    .unwrap_or_default()
+            }
+        );
+        out.push_str(&format!("source:   {}\n", self.source));
+        if !self.also.is_empty() {
+            out.push_str(&format!("also:     {}\n", self.also.join(", ")));
+        }
+        if !self.forward.is_empty() {
+            out.push_str(&format!("forward:  {}\n", self.forward.join(", ")));
+        }
+        if let Some(host) = &self.mail_host {
+            out.push_str(&format!("mailhost: {host}\n"));
+        }
+        out
     }
 }
 

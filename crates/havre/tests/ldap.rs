@@ -399,3 +399,24 @@ fn with_ldap_auth_password_her_ssha_hash_is_read_and_verified_here_without_a_bin
         slapd.log()
     );
 }
+
+#[test]
+fn user_show_says_where_an_account_comes_from() {
+    let slapd = Slapd::start(PEOPLE);
+    let node = node(&slapd);
+    let shown = node.cli_ok(&["user", "show", "ana.lopez@example.test"]);
+    for line in [
+        "email:    ana@example.test\n",
+        "class:    student\n",
+        "password: LDAP bind\n",
+        "source:   ldap uid=ana,ou=people,dc=example,dc=test\n",
+        "also:     ana.lopez@example.test\n",
+    ] {
+        assert!(shown.contains(line), "{line:?} in {shown}");
+    }
+    let shown = node.cli_ok(&["user", "show", "alice@example.test"]);
+    assert!(shown.contains("source:   internal\n"), "{shown}");
+    let out = node.cli(&["user", "show", "nobody@example.test"]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no user nobody@example.test"));
+}
