@@ -856,6 +856,22 @@ pub enum DirectoryCommand {
         #[arg(long, default_value_t = 5)]
         show: usize,
     },
+    /// Make the running node forget its kept directory answers and logins
+    #[command(subcommand)]
+    Cache(DirectoryCacheCommand),
+}
+
+#[derive(Subcommand)]
+pub enum DirectoryCacheCommand {
+    /// Forget the LDAP answers and logins the running serve keeps (ldap.cache_ttl, auth.cache_ttl)
+    #[command(
+        long_about = "Tells the running `havre serve`, through its control socket, to forget \
+        every LDAP answer (accounts, groups, addresses nobody has) and every password a bind \
+        accepted: the next lookup and the next login ask the directory again. For a change made \
+        in LDAP that must count before the caches' TTL runs out (a password taken back, an \
+        account disabled)."
+    )]
+    Flush,
 }
 
 #[derive(Subcommand)]

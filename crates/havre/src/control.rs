@@ -28,15 +28,27 @@ pub enum Request {
     Who,
     /// Close a user's sessions.
     Kick { user: String },
+    /// Forget the directory's kept answers and logins (LDAP).
+    FlushCache,
 }
 
 /// What serve answers.
 #[derive(Debug, Serialize, Deserialize)]
 #[serde(tag = "result", rename_all = "lowercase")]
 pub enum Response {
-    Sessions { sessions: Vec<Session> },
-    Kicked { count: usize },
-    Error { message: String },
+    Sessions {
+        sessions: Vec<Session>,
+    },
+    Kicked {
+        count: usize,
+    },
+    /// Whether there was a cache to flush (an LDAP directory).
+    Flushed {
+        ldap: bool,
+    },
+    Error {
+        message: String,
+    },
 }
 
 /// One logged-in session, as `havre who` shows it.
@@ -89,7 +101,12 @@ pub fn clear_stale(path: &Path, what: &str) -> anyhow::Result<()> {
 }
 
 /// Answers requests until the node drains.
-pub async fn serve(listener: UnixListener, sessions: Arc<Sessions>, mut stop: Stop) {
+pub async fn serve(
+    listener: UnixListener,
+    sessions: Arc<Sessions>,
+    directory: havre_directory::Directory,
+    mut stop: Stop,
+) {
     // SAFETY: getuid has no preconditions.
     let own = unsafe { libc::getuid() };
     loop {
@@ -113,17 +130,22 @@ pub async fn serve(listener: UnixListener, sessions: Arc<Sessions>, mut stop: St
             continue;
         }
         let sessions = sessions.clone();
+        let directory = directory.clone();
         tokio::spawn(async move {
             let _ = tokio::time::timeout(
                 std::time::Duration::from_secs(10),
-                answer(stream, &sessions),
+                answer(stream, &sessions, &directory),
             )
             .await;
         });
     }
 }
 
-async fn answer(stream: UnixStream, sessions: &Sessions) -> std::io::Result<()> {
+async fn answer(
+    stream: UnixStream,
+    sessions: &Sessions,
+    directory: &havre_directory::Directory,
+) -> std::io::Result<()> {
     let (read, mut write) = stream.into_split();
     let mut line = String::new();
     BufReader::new(read.take(64 * 1024))
@@ -147,6 +169,11 @@ async fn answer(stream: UnixStream, sessions: &Sessions) -> std::io::Result<()> 
             let count = sessions.kick(&user);
             tracing::info!(target: "serve", "kick: user=<{user}>, {count} session(s) closed by the administrator");
             Response::Kicked { count }
+        }
+        Ok(Request::FlushCache) => {
+            let ldap = directory.ldap().inspect(|l| l.flush()).is_some();
+            tracing::info!(target: "serve", "directory cache flushed by the administrator");
+            Response::Flushed { ldap }
         }
         Err(err) => Response::Error {
             message: format!("bad request: {err}"),

@@ -7,13 +7,29 @@ use std::path::PathBuf;
 use anyhow::{anyhow, bail};
 use havre_directory::ldap::LdapAccount;
 
-use crate::cli::DirectoryCommand;
+use crate::cli::{DirectoryCacheCommand, DirectoryCommand};
+use crate::control::{Request, Response};
 use crate::directory_cmd;
 
 pub(crate) async fn run(config: Option<PathBuf>, command: DirectoryCommand) -> anyhow::Result<()> {
     match command {
         DirectoryCommand::Check { address, show } => check(config, address, show).await,
+        DirectoryCommand::Cache(DirectoryCacheCommand::Flush) => flush(config).await,
     }
+}
+
+/// `havre directory cache flush`: the running serve forgets its answers.
+async fn flush(config: Option<PathBuf>) -> anyhow::Result<()> {
+    let config = crate::locate::load(config)?;
+    match crate::control::ask_running(&config, &Request::FlushCache).await? {
+        Response::Flushed { ldap: true } => println!("directory cache flushed"),
+        Response::Flushed { ldap: false } => {
+            println!("nothing to flush: the directory is internal only (directory.backend)")
+        }
+        Response::Error { message } => bail!("serve: {message}"),
+        other => bail!("serve answered {other:?}"),
+    }
+    Ok(())
 }
 
 async fn check(

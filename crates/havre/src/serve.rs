@@ -225,6 +225,7 @@ pub async fn run(explicit: Option<PathBuf>) -> anyhow::Result<()> {
     tokio::spawn(crate::control::serve(
         control,
         shared.sessions.clone(),
+        shared.directory.clone(),
         stop.clone(),
     ));
     tokio::spawn(reloader.run(hangup));

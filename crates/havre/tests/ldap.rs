@@ -420,3 +420,23 @@ fn user_show_says_where_an_account_comes_from() {
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("no user nobody@example.test"));
 }
+
+#[test]
+fn directory_cache_flush_makes_a_password_taken_back_in_ldap_count_before_the_ttl() {
+    let slapd = Slapd::start(PEOPLE);
+    let node = node(&slapd);
+    assert_eq!(imap_login(&node, "bert", "bert-secret"), "OK");
+    slapd.modify(
+        "dn: uid=bert,ou=people,dc=example,dc=test\nchangetype: modify\n\
+         replace: userPassword\nuserPassword: bert-new\n",
+    );
+    // Within auth.cache_ttl (60 s) the bind accepted a moment ago stands...
+    assert_eq!(imap_login(&node, "bert", "bert-secret"), "OK");
+    // ...until the operator says otherwise.
+    assert_eq!(
+        node.cli_ok(&["directory", "cache", "flush"]),
+        "directory cache flushed\n"
+    );
+    assert!(imap_login(&node, "bert", "bert-secret").starts_with("NO"));
+    assert_eq!(imap_login(&node, "bert", "bert-new"), "OK");
+}
