@@ -440,3 +440,39 @@ fn directory_cache_flush_makes_a_password_taken_back_in_ldap_count_before_the_tt
     assert!(imap_login(&node, "bert", "bert-secret").starts_with("NO"));
     assert_eq!(imap_login(&node, "bert", "bert-new"), "OK");
 }
+
+#[test]
+fn a_student_by_her_ldap_affiliation_gets_the_student_rate_limit() {
+    let slapd = Slapd::start(PEOPLE);
+    let node = node(&slapd);
+    let send_as_ana = || {
+        let out = swaks(&[
+            "--server",
+            &format!("127.0.0.1:{}", node.submissions_port),
+            "--tlsc",
+            "--auth",
+            "PLAIN",
+            "--auth-user",
+            "ana",
+            "--auth-password",
+            "ana-secret",
+            "--from",
+            "ana@example.test",
+            "--to",
+            "friend@elsewhere.test",
+        ]);
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    for n in 1..=10 {
+        let text = send_as_ana();
+        assert!(
+            text.contains("250 2.0.0 Ok: queued as "),
+            "message {n}: {text}"
+        );
+    }
+    let text = send_as_ana();
+    assert!(
+        text.contains("450 4.7.1") && text.contains("for class student"),
+        "11th: {text}"
+    );
+}

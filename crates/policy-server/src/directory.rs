@@ -9,13 +9,20 @@ use havre_directory::{Address, Directory};
 
 use crate::Classes;
 
-/// The class of a `sasl_username` in the directory: the user of that
-/// address (normalised as logins are), if there is one.
+/// The class of a `sasl_username` in the directory: her LDAP account's,
+/// or the internal user of that address (normalised as logins are).
 pub struct DirectoryClasses(pub Directory);
 
 #[async_trait]
 impl Classes for DirectoryClasses {
     async fn class_of(&self, login: &str) -> Result<Option<String>, String> {
+        // An LDAP account's class (its affiliation), found by login as
+        // the servers find it (a uid or an address).
+        if let Some(ldap) = self.0.ldap()
+            && let Some(account) = ldap.by_login(login).await.map_err(|e| e.to_string())?
+        {
+            return Ok(Some(account.class));
+        }
         let Ok(address) = Address::parse(login) else {
             return Ok(None);
         };
