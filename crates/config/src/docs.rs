@@ -237,6 +237,14 @@ pub static KEY_DOCS: &[(&str, &str)] = &[
         r#""internal" (havre user/alias), "ldap" ([ldap]), or a chain asked in order: ["ldap", "internal"] takes LDAP's accounts first, then the local users and aliases (local exceptions keep working)."#,
     ),
     (
+        "directory.domains",
+        "Local domains besides those of the database (havre domain add): mail for them is ours, their users in LDAP or the database. The seeds' sites serve up to 36.",
+    ),
+    (
+        "directory.domain_aliases",
+        r#"Domain aliases: "old.example" = "example" makes x@old.example deliver as x@example (an address the database has of its own keeps it)."#,
+    ),
+    (
         "ldap",
         "The institution's LDAP directory (directory.backend = \"ldap\"): accounts found by a search as bind_dn, passwords checked by binding as the user (Dovecot's auth_bind).",
     ),

@@ -375,12 +375,18 @@ pub struct DirectorySource {
     /// `"internal"`, `"ldap"`, or a chain asked in order
     /// (`["ldap", "internal"]`: LDAP first, then the local exceptions).
     pub backend: Backends,
+    /// Local domains besides the database's (`havre domain add`).
+    pub domains: Vec<String>,
+    /// Domain aliases: `"old.example" = "example"`.
+    pub domain_aliases: std::collections::BTreeMap<String, String>,
 }
 
 impl Default for DirectorySource {
     fn default() -> Self {
         Self {
             backend: Backends::One(Backend::Internal),
+            domains: Vec::new(),
+            domain_aliases: std::collections::BTreeMap::new(),
         }
     }
 }

@@ -70,6 +70,16 @@ pub struct Directory {
     /// Whether the internal users and aliases are asked too (alone, or
     /// after LDAP in a chain).
     internal: bool,
+    /// Local domains of the configuration, and domain aliases
+    /// (`old.example` -> `example`), besides the database's domains.
+    domains: Arc<Domains>,
+}
+
+/// `directory.domains` and `directory.domain_aliases`, lower case.
+#[derive(Debug, Default)]
+pub(crate) struct Domains {
+    pub local: std::collections::HashSet<String>,
+    pub aliases: std::collections::HashMap<String, String>,
 }
 
 impl Directory {
@@ -82,7 +92,32 @@ impl Directory {
             verifier: Verifier::per_cpu(),
             ldap: None,
             internal: true,
+            domains: Arc::default(),
         }
+    }
+
+    /// Local domains named by the configuration (`directory.domains`: mail
+    /// for them is ours, their users in LDAP or the database), and domain
+    /// aliases (`old.example` -> `example`: `x@old.example` is
+    /// `x@example`, unless the database has an entry for the address).
+    pub fn with_domains(
+        mut self,
+        local: &[String],
+        aliases: &std::collections::BTreeMap<String, String>,
+    ) -> Directory {
+        let clean = |d: &str| d.trim().trim_end_matches('.').to_ascii_lowercase();
+        self.domains = Arc::new(Domains {
+            local: local.iter().map(|d| clean(d)).collect(),
+            aliases: aliases.iter().map(|(k, v)| (clean(k), clean(v))).collect(),
+        });
+        self
+    }
+
+    /// Whether the configuration makes `domain` local (a domain of
+    /// `directory.domains` or a domain alias): no store read.
+    pub fn configured_domain(&self, domain: &str) -> bool {
+        let domain = domain.trim_end_matches('.').to_ascii_lowercase();
+        self.domains.local.contains(&domain) || self.domains.aliases.contains_key(&domain)
     }
 
     /// This directory asking `ldap` first (`directory.backend`), then its
@@ -128,7 +163,7 @@ impl Directory {
     }
 
     pub async fn is_local_domain(&self, domain: &str) -> Result<bool, DirectoryError> {
-        Ok(self.store.domain_exists(domain).await?)
+        Ok(self.configured_domain(domain) || self.store.domain_exists(domain).await?)
     }
 
     /// What a bare `postmaster` (RFC 5321 4.5.1: accepted without a domain)
@@ -183,6 +218,7 @@ impl Directory {
             facts: Default::default(),
             ldap: self.ldap.as_deref(),
             internal: self.internal,
+            domains: &self.domains,
         };
         let resolution = resolver.resolve(address).await?;
         let facts = resolver

@@ -70,6 +70,8 @@ pub(crate) struct Resolver<'a> {
     pub ldap: Option<&'a crate::ldap::Ldap>,
     /// Whether the internal users and aliases count.
     pub internal: bool,
+    /// The configuration's local domains and domain aliases.
+    pub domains: &'a crate::Domains,
 }
 
 impl Resolver<'_> {
@@ -106,7 +108,24 @@ impl Resolver<'_> {
     /// and a disabled account is nobody (the second value says so: RCPT
     /// may refuse it as disabled rather than unknown).
     async fn entry(&self, key: &str, domain: &str) -> Result<(AddressEntry, bool), DirectoryError> {
-        let stored = self.store.address_entry(key, domain).await?;
+        let mut stored = self.store.address_entry(key, domain).await?;
+        let domain = domain.to_ascii_lowercase();
+        if let Some(target) = self.domains.aliases.get(&domain)
+            && !stored.user
+            && stored.aliases.is_empty()
+        {
+            // A domain alias: the same local part at the target domain,
+            // when somebody has it there (else nobody: refused at RCPT).
+            let local = key.rsplit_once('@').map_or(key, |(l, _)| l);
+            let aliased = format!("{local}@{target}");
+            let (there, _) = Box::pin(self.entry(&aliased, target)).await?;
+            stored.domain_local = true;
+            if there.user || !there.aliases.is_empty() {
+                stored.aliases = vec![aliased];
+            }
+            return Ok((stored, false));
+        }
+        stored.domain_local |= self.domains.local.contains(&domain);
         let Some(ldap) = self.ldap else {
             return Ok((stored, false));
         };

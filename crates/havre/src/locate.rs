@@ -69,7 +69,8 @@ pub fn directory(
     use havre_config::Backend;
     let config = &loaded.config;
     let directory = havre_directory::Directory::new(store, &config.relay.recipient_delimiter)
-        .with_login_cache(config.auth.cache_ttl.0);
+        .with_login_cache(config.auth.cache_ttl.0)
+        .with_domains(&config.directory.domains, &config.directory.domain_aliases);
     let backends = config.directory.backend.list();
     if !backends.contains(&Backend::Ldap) {
         return Ok(directory);

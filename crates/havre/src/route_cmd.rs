@@ -113,7 +113,8 @@ async fn explain(
     report.why = format!("{} is a domain of this node", address.domain());
     // The recipient's own entry (a user routed elsewhere) comes before
     // her mailbox and her aliases, as the relay reads it.
-    if let Some(routed) = routes.lookup(&key, entry.domain_local)
+    let local = entry.domain_local || directory.configured_domain(address.domain());
+    if let Some(routed) = routes.lookup(&key, local)
         && *routed.nexthop != Nexthop::Local
     {
         report.destinations.push(destination(routes, &key, true));

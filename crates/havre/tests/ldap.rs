@@ -476,3 +476,22 @@ fn a_student_by_her_ldap_affiliation_gets_the_student_rate_limit() {
         "11th: {text}"
     );
 }
+
+#[test]
+fn a_domain_named_in_the_configuration_takes_mail_for_its_ldap_accounts() {
+    let slapd = Slapd::start(PEOPLE);
+    slapd.modify(
+        "dn: uid=fred,ou=people,dc=example,dc=test\nchangetype: add\n\
+         objectClass: inetOrgPerson\nuid: fred\ncn: Fred\nsn: Fred\n\
+         mail: fred@lab.example.test\nuserPassword: fred-secret\n",
+    );
+    let node = node_with(&slapd, |n| {
+        n.set("directory.domains", "[\"lab.example.test\"]")
+    });
+    let (sent, text) = send(&node, "fred@lab.example.test");
+    assert!(sent, "{text}");
+    assert_eq!(node.wait_for_messages("fred@lab.example.test", 1).len(), 1);
+    let (sent, text) = send(&node, "nobody@lab.example.test");
+    assert!(!sent);
+    assert!(text.contains("550 5.1.1"), "{text}");
+}

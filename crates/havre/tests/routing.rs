@@ -211,3 +211,26 @@ fn a_routing_entry_that_does_not_parse_is_named_with_its_line() {
     assert!(text.contains("routing.\"lab.example.edu\""), "{text}");
     assert!(text.contains("missing ']'"), "{text}");
 }
+
+#[test]
+fn a_domain_alias_delivers_each_address_to_the_same_one_at_the_new_domain() {
+    let node = node(|n| {
+        n.set(
+            "directory.domain_aliases.\"old.example\"",
+            "\"example.test\"",
+        );
+        // A smarthost for the world never takes an alias domain's mail.
+        n.set("routing.\"*\"", "\"smtp:[127.0.0.1]:9\"");
+    });
+    let (sent, text) = from_the_internet(&node, "Alice@Old.Example");
+    assert!(sent, "{text}");
+    assert_eq!(node.wait_for_messages("alice@example.test", 1).len(), 1);
+    let (sent, text) = from_the_internet(&node, "nobody@old.example");
+    assert!(!sent);
+    assert!(text.contains("550 5.1.1"), "{text}");
+    assert_eq!(
+        node.cli_ok(&["route", "alice@old.example"]),
+        "alice@old.example: accepted: old.example is a domain of this node; alias of \
+         alice@example.test\n  alice@example.test -> local (a mailbox of this node)\n"
+    );
+}

@@ -414,7 +414,10 @@ impl Relay {
         // Any next hop but `local` is the remote side's (`remote.rs`).
         if let Some(found) = &found
             && let Some(settings) = self.outbound_settings()
-            && let Some(routed) = settings.routes.lookup(&key, found.domain_local)
+            && let Some(routed) = settings.routes.lookup(
+                &key,
+                found.domain_local || self.directory.configured_domain(address.domain()),
+            )
             && *routed.nexthop != Nexthop::Local
         {
             remote.push(RemoteTarget {
