@@ -135,6 +135,10 @@ pub struct Ldap {
     answers: Mutex<HashMap<String, (Instant, Answer)>>,
     /// Recent binds that succeeded (keyed hashes, never passwords).
     logins: Mutex<crate::login_cache::LoginCache>,
+    /// The service account's connection, bound once and shared by every
+    /// search (ldap3 multiplexes operations over one connection); made
+    /// again when it closes. Binds as users take connections of their own.
+    service: tokio::sync::Mutex<Option<ldap3::Ldap>>,
 }
 
 /// One lookup's answer, as kept.
@@ -154,6 +158,7 @@ impl Ldap {
             settings,
             answers: Mutex::new(HashMap::new()),
             logins: Mutex::new(logins),
+            service: tokio::sync::Mutex::new(None),
         }
     }
 
@@ -368,23 +373,52 @@ impl Ldap {
         filter: &str,
         attributes: Vec<&str>,
     ) -> Result<Vec<SearchEntry>, LdapError> {
+        // A kept connection may have been closed by the server since (an
+        // idle timeout, a restart): one more try on a new one.
+        let mut again = false;
+        loop {
+            let mut ldap = self.service(again).await?;
+            match ldap
+                .with_timeout(self.settings.timeout)
+                .search(base, scope, filter, attributes.clone())
+                .await
+                .and_then(|r| r.success())
+            {
+                Ok(found) => return Ok(found.0.into_iter().map(SearchEntry::construct).collect()),
+                Err(e) if !again && is_connection_error(&e) => again = true,
+                Err(e) => {
+                    if is_connection_error(&e) {
+                        *self.service.lock().await = None;
+                    }
+                    return Err(LdapError::Search(format!("{filter}: {e}")));
+                }
+            }
+        }
+    }
+
+    /// The service account's connection, bound; a new one when there is
+    /// none, it closed, or `renew`.
+    async fn service(&self, renew: bool) -> Result<ldap3::Ldap, LdapError> {
+        let mut held = self.service.lock().await;
+        if !renew
+            && let Some(ldap) = held.as_mut()
+            && !ldap.is_closed()
+        {
+            return Ok(ldap.clone());
+        }
+        *held = None;
         let mut ldap = self.connect().await?;
         if !self.settings.bind_dn.is_empty() {
-            ldap.simple_bind(&self.settings.bind_dn, &self.settings.bind_password)
+            ldap.with_timeout(self.settings.timeout)
+                .simple_bind(&self.settings.bind_dn, &self.settings.bind_password)
                 .await
                 .and_then(|r| r.success())
                 .map_err(|e| {
                     LdapError::Search(format!("bind as {}: {e}", self.settings.bind_dn))
                 })?;
         }
-        let found = ldap
-            .with_timeout(self.settings.timeout)
-            .search(base, scope, filter, attributes)
-            .await
-            .and_then(|r| r.success())
-            .map_err(|e| LdapError::Search(format!("{filter}: {e}")))?;
-        let _ = ldap.unbind().await;
-        Ok(found.0.into_iter().map(SearchEntry::construct).collect())
+        *held = Some(ldap.clone());
+        Ok(ldap)
     }
 
     /// A connection to the first server that answers.
@@ -456,6 +490,12 @@ impl Ldap {
             mail,
         })
     }
+}
+
+/// Whether an operation failed because the connection did (closed,
+/// timed out), not because the server answered with an error.
+fn is_connection_error(error: &ldap3::LdapError) -> bool {
+    !matches!(error, ldap3::LdapError::LdapResult { .. })
 }
 
 /// An attribute's values, its name in any case (LDAP names are not case
