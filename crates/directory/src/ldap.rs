@@ -62,7 +62,8 @@ pub struct LdapSettings {
     pub login_ttl: Duration,
 }
 
-/// The attribute map, with defaults for inetOrgPerson / eduPerson.
+/// The attribute map (its defaults, for inetOrgPerson / eduPerson, are
+/// the configuration's: `ldap.attributes`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Attributes {
     pub login: String,
@@ -76,23 +77,6 @@ pub struct Attributes {
     pub member: String,
     /// Read only when [`LdapSettings::read_password`].
     pub password: String,
-}
-
-impl Default for Attributes {
-    fn default() -> Self {
-        Attributes {
-            login: "uid".into(),
-            mail: "mail".into(),
-            alternate: "mailAlternateAddress".into(),
-            forward: "mailForwardingAddress".into(),
-            class: "eduPersonAffiliation".into(),
-            quota: "mailQuota".into(),
-            state: "mailAccountStatus".into(),
-            mail_host: "mailHost".into(),
-            member: "member".into(),
-            password: "userPassword".into(),
-        }
-    }
 }
 
 /// An account as the directory describes it.

@@ -5,9 +5,7 @@
 //! "try again later", never "unknown user".
 
 use havre_testkit::imap::IMAPLIB_PRELUDE;
-use havre_testkit::{
-    Havre, LDAP_ADMIN, LDAP_ADMIN_PASSWORD, SinkMode, Slapd, SmtpSink, python, swaks,
-};
+use havre_testkit::{Havre, LDAP_ADMIN, LDAP_ADMIN_PASSWORD, SinkMode, Slapd, SmtpSink, python};
 
 const PEOPLE: &str = "\
 dn: ou=people,dc=example,dc=test
@@ -100,18 +98,7 @@ except imaplib.IMAP4.error as e:
 
 /// swaks from the Internet to `to` over the mx: (accepted, transcript).
 fn send(node: &Havre, to: &str) -> (bool, String) {
-    let out = swaks(&[
-        "--server",
-        &node.smtp_addr(),
-        "--from",
-        "x@remote.test",
-        "--to",
-        to,
-    ]);
-    (
-        out.status.success(),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-    )
+    node.send_to_mx(to)
 }
 
 #[test]
@@ -140,26 +127,8 @@ fn an_ldap_student_logs_in_by_uid_or_address_and_gets_mail_sent_to_her_other_add
     assert!(text.contains("550 5.1.1"), "{text}");
 
     // SMTP AUTH on submission, as herself.
-    let out = swaks(&[
-        "--server",
-        &format!("127.0.0.1:{}", node.submissions_port),
-        "--tlsc",
-        "--auth",
-        "PLAIN",
-        "--auth-user",
-        "ana",
-        "--auth-password",
-        "ana-secret",
-        "--from",
-        "ana@example.test",
-        "--to",
-        "bert@example.test",
-    ]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stdout)
-    );
+    let (sent, text) = node.submit_as("ana", "ana-secret", "ana@example.test", "bert@example.test");
+    assert!(sent, "{text}");
     assert_eq!(node.wait_for_messages("bert@example.test", 2).len(), 2);
 }
 
@@ -446,22 +415,13 @@ fn a_student_by_her_ldap_affiliation_gets_the_student_rate_limit() {
     let slapd = Slapd::start(PEOPLE);
     let node = node(&slapd);
     let send_as_ana = || {
-        let out = swaks(&[
-            "--server",
-            &format!("127.0.0.1:{}", node.submissions_port),
-            "--tlsc",
-            "--auth",
-            "PLAIN",
-            "--auth-user",
+        node.submit_as(
             "ana",
-            "--auth-password",
             "ana-secret",
-            "--from",
             "ana@example.test",
-            "--to",
             "friend@elsewhere.test",
-        ]);
-        String::from_utf8_lossy(&out.stdout).into_owned()
+        )
+        .1
     };
     for n in 1..=10 {
         let text = send_as_ana();

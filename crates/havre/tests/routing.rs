@@ -3,7 +3,7 @@
 //! server, a user whose mail goes to another server, domains refused or
 //! dropped by the table, and `havre route` saying why each time.
 
-use havre_testkit::{Havre, SinkMode, SmtpSink, swaks};
+use havre_testkit::{Havre, SinkMode, SmtpSink};
 
 fn node(configure: impl FnOnce(&mut Havre)) -> Havre {
     Havre::started(
@@ -16,18 +16,7 @@ fn node(configure: impl FnOnce(&mut Havre)) -> Havre {
 /// An Internet client (not in relay.internal_networks) sends to `to` over
 /// the mx; swaks' output.
 fn from_the_internet(node: &Havre, to: &str) -> (bool, String) {
-    let out = swaks(&[
-        "--server",
-        &node.smtp_addr(),
-        "--from",
-        "x@remote.test",
-        "--to",
-        to,
-    ]);
-    (
-        out.status.success(),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-    )
+    node.send_to_mx(to)
 }
 
 /// Alice sends over submission (AUTH) to `to`.

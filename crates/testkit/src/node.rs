@@ -193,11 +193,53 @@ impl Havre {
         node
     }
 
+    /// An Internet client (from `x@remote.test`) sends to `to` over the
+    /// mx with swaks: whether it was accepted, and swaks' transcript.
+    pub fn send_to_mx(&self, to: &str) -> (bool, String) {
+        let out = crate::swaks(&[
+            "--server",
+            &self.smtp_addr(),
+            "--from",
+            "x@remote.test",
+            "--to",
+            to,
+        ]);
+        (
+            out.status.success(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+        )
+    }
+
+    /// [`Havre::submit`] logging in as `login` with `password` (an LDAP
+    /// account's uid, say), sending from `from`: whether it was accepted,
+    /// and swaks' transcript.
+    pub fn submit_as(&self, login: &str, password: &str, from: &str, to: &str) -> (bool, String) {
+        let out = self.swaks_submission(login, password, from, to, &[]);
+        (
+            out.status.success(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+        )
+    }
+
     /// `user` (added by [`Havre::add_user`], password `secret`) sends to
     /// `to` over submission (465, TLS, AUTH PLAIN) with swaks, `extra`
     /// being more of its arguments (`--header`...). Panics unless the
     /// message is accepted; returns swaks' transcript.
     pub fn submit(&self, user: &str, to: &str, extra: &[&str]) -> String {
+        let out = self.swaks_submission(user, "secret", user, to, extra);
+        let text = String::from_utf8_lossy(&out.stdout).into_owned();
+        assert!(out.status.success(), "{text}");
+        text
+    }
+
+    fn swaks_submission(
+        &self,
+        login: &str,
+        password: &str,
+        from: &str,
+        to: &str,
+        extra: &[&str],
+    ) -> Output {
         let server = format!("127.0.0.1:{}", self.submissions_port);
         let mut args = vec![
             "--server",
@@ -206,19 +248,16 @@ impl Havre {
             "--auth",
             "PLAIN",
             "--auth-user",
-            user,
+            login,
             "--auth-password",
-            "secret",
+            password,
             "--from",
-            user,
+            from,
             "--to",
             to,
         ];
         args.extend_from_slice(extra);
-        let out = crate::swaks(&args);
-        let text = String::from_utf8_lossy(&out.stdout).into_owned();
-        assert!(out.status.success(), "{text}");
-        text
+        crate::swaks(&args)
     }
 
     /// `havre serve`, waiting until the SMTP listener accepts.
