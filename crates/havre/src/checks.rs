@@ -109,6 +109,36 @@ pub fn node(loaded: &LoadedConfig, purpose: Purpose) -> anyhow::Result<Material>
         key.extend(e.key.as_deref());
         invalid(&key, e.reason.clone())
     })?;
+    if config
+        .directory
+        .backend
+        .list()
+        .contains(&havre_config::Backend::Ldap)
+    {
+        let l = &config.ldap;
+        if l.urls.is_empty() {
+            return Err(invalid(
+                &["ldap", "urls"],
+                "directory.backend asks LDAP: name at least one server (\"ldap://host\", \"ldaps://host\")".into(),
+            ));
+        }
+        if let Some(bad) = l
+            .urls
+            .iter()
+            .find(|u| !u.starts_with("ldap://") && !u.starts_with("ldaps://"))
+        {
+            return Err(invalid(
+                &["ldap", "urls"],
+                format!("{bad:?}: expected ldap://host[:port] or ldaps://host[:port]"),
+            ));
+        }
+        if l.base.is_empty() {
+            return Err(invalid(
+                &["ldap", "base"],
+                "directory.backend asks LDAP: where do searches start?".into(),
+            ));
+        }
+    }
     let resolver = Resolver::new(&config.dns.nameservers)
         .map_err(|e| invalid(&["dns", "nameservers"], e.to_string()))?;
     // The checks pipelines as serve will build them (the config crate has

@@ -455,3 +455,22 @@ fn a_domain_named_in_the_configuration_takes_mail_for_its_ldap_accounts() {
     assert!(!sent);
     assert!(text.contains("550 5.1.1"), "{text}");
 }
+
+#[test]
+fn an_ldap_directory_without_servers_or_base_is_refused_by_config_check_with_its_key() {
+    let mut node = Havre::init(env!("CARGO_BIN_EXE_havre"));
+    node.set("directory.backend", "\"ldap\"");
+    let out = node.cli(&["config", "check"]);
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("ldap.urls") && err.contains("name at least one server"),
+        "{err}"
+    );
+    node.set("ldap.urls", "[\"ldap.example.test\"]");
+    let err = String::from_utf8_lossy(&node.cli(&["config", "check"]).stderr).into_owned();
+    assert!(err.contains("expected ldap://host[:port]"), "{err}");
+    node.set("ldap.urls", "[\"ldap://127.0.0.1:389\"]");
+    let err = String::from_utf8_lossy(&node.cli(&["config", "check"]).stderr).into_owned();
+    assert!(err.contains("ldap.base"), "{err}");
+}
