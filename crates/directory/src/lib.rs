@@ -279,13 +279,26 @@ impl Directory {
         password: &str,
     ) -> Result<Login, DirectoryError> {
         if let Some(ldap) = &self.ldap {
-            match ldap.by_login(email).await? {
-                Some(account) if ldap.settings().read_password => {
+            match ldap.by_login(email).await {
+                Ok(Some(account)) if ldap.settings().read_password => {
                     return Ok(self.ldap_hash_login(client, account, password).await);
                 }
-                Some(account) => return ldap_login(ldap, account, password).await,
-                None if !self.internal => return Ok(Login::UnknownUser),
-                None => {}
+                Ok(Some(account)) => return ldap_login(ldap, account, password).await,
+                Ok(None) if !self.internal => return Ok(Login::UnknownUser),
+                Ok(None) => {}
+                // The local exceptions (postmaster, service accounts) still
+                // log in while the directory does not answer.
+                Err(err) if self.internal => {
+                    let local = match Address::parse(email) {
+                        Ok(address) => self.store.get_user(&address.key()).await?,
+                        Err(_) => None,
+                    };
+                    if local.is_none() {
+                        return Err(err.into());
+                    }
+                    tracing::warn!(target: "directory", "{err}; {email} logs in as a local user");
+                }
+                Err(err) => return Err(err.into()),
             }
         }
         let user = match Address::parse(email) {

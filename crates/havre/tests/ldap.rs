@@ -202,6 +202,8 @@ fn with_ldap_down_mail_is_deferred_never_refused_as_unknown_and_flows_again_when
     assert!(!text.contains("550"), "{text}");
     let login = imap_login(&node, "ana", "ana-secret");
     assert!(login.starts_with("NO"), "{login}");
+    // Alice, a local exception, still logs in.
+    assert_eq!(imap_login(&node, "alice@example.test", "secret"), "OK");
     assert!(
         node.log().contains("no LDAP server answered"),
         "{}",
