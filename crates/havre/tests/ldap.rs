@@ -476,3 +476,47 @@ fn an_ldap_directory_without_servers_or_base_is_refused_by_config_check_with_its
     let err = String::from_utf8_lossy(&node.cli(&["config", "check"]).stderr).into_owned();
     assert!(err.contains("ldap.base"), "{err}");
 }
+
+/// Postfix's policy delegation, as smtpd would ask for a student's RCPT
+/// (sasl_username `ana`): the 11th message of the minute is deferred.
+const POLICY_CLIENT: &str = r#"
+import socket, sys
+s = socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=30)
+f = s.makefile("rb")
+for n in range(11):
+    attrs = {"request": "smtpd_access_policy", "protocol_state": "RCPT",
+             "protocol_name": "ESMTP", "client_address": "192.0.2.7",
+             "client_name": "unknown", "helo_name": "laptop.example.net",
+             "sender": "ana@example.test", "recipient": "x@example.net",
+             "instance": "m%d" % n, "sasl_method": "plain", "sasl_username": "ana"}
+    s.sendall(("".join("%s=%s\n" % kv for kv in attrs.items()) + "\n").encode())
+    lines = []
+    while True:
+        line = f.readline().decode().rstrip("\n")
+        if line == "":
+            break
+        lines.append(line)
+    print(n + 1, " | ".join(lines))
+"#;
+
+#[test]
+fn the_policy_service_gives_an_ldap_student_the_student_rate_limit() {
+    let slapd = Slapd::start(PEOPLE);
+    let port = havre_testkit::free_port();
+    let node = node_with(&slapd, |n| {
+        n.set("policy.listen", &format!("[\"127.0.0.1:{port}\"]"))
+    });
+    node.wait_for_log(&format!("listening on 127.0.0.1:{port}"), 1);
+    let out = havre_testkit::python_ok(POLICY_CLIENT, &[&port.to_string()]);
+    assert_eq!(
+        out.lines().filter(|l| l.ends_with(" action=DUNNO")).count(),
+        10,
+        "{out}"
+    );
+    assert!(
+        out.contains(
+            "11 action=450 4.7.1 Rate limit exceeded: 10 messages per minute for class student"
+        ),
+        "{out}"
+    );
+}
