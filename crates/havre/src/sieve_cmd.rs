@@ -136,19 +136,13 @@ async fn existing_user(store: &Arc<dyn Store>, text: &str) -> anyhow::Result<Str
     Ok(user)
 }
 
-/// RFC 5804 1.6's script names: no control characters, not empty, and no
-/// longer than ManageSieve accepts.
+/// The names ManageSieve takes (RFC 5804 1.6), so that a script the
+/// operator stores is one the user's client can list and fetch.
 fn check_name(name: &str) -> anyhow::Result<()> {
-    if name.is_empty() || name.chars().count() > 128 {
-        bail!("a script name has 1 to 128 characters");
+    match havre_managesieve::proto::name_problem(name) {
+        Some(problem) => bail!("{name:?}: {problem}"),
+        None => Ok(()),
     }
-    if name
-        .chars()
-        .any(|c| c.is_control() || c == '\u{2028}' || c == '\u{2029}')
-    {
-        bail!("{name:?}: a script name cannot hold control characters");
-    }
-    Ok(())
 }
 
 fn read_script(file: Option<&Path>) -> anyhow::Result<String> {

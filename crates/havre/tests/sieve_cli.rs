@@ -191,3 +191,29 @@ fn test_prints_what_a_script_would_do_with_a_message() {
         text(&out.stderr)
     );
 }
+
+#[test]
+fn a_script_name_a_managesieve_client_could_not_use_is_refused_and_a_long_one_it_can_is_taken() {
+    let node = Havre::init(BIN);
+    node.add_user("alice@example.test");
+    let out = node.cli_with_stdin(&["sieve", "put", "alice@example.test", "tab\there"], LISTS);
+    assert!(!out.status.success());
+    assert!(
+        text(&out.stderr).contains("Script name holds control characters."),
+        "{}",
+        text(&out.stderr)
+    );
+    // 200 characters: ManageSieve takes up to 255 octets, and so does the CLI.
+    let long = "n".repeat(200);
+    let out = node.cli_with_stdin(&["sieve", "put", "alice@example.test", &long], LISTS);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let out = node.cli_with_stdin(
+        &["sieve", "put", "alice@example.test", &"n".repeat(256)],
+        LISTS,
+    );
+    assert!(
+        text(&out.stderr).contains("Script name is too long."),
+        "{}",
+        text(&out.stderr)
+    );
+}
