@@ -289,6 +289,10 @@ pub static KEY_DOCS: &[(&str, &str)] = &[
         "Finds a group (mailing to all its members) by address: %s the address; its members are DNs (ldap.attributes.member) whose mail attribute is read. Empty: no groups.",
     ),
     (
+        "ldap.domain_filter",
+        r#"Finds the entry that makes a domain local, %s the domain (escaped), as Postfix's virtual_mailbox_domains = ldap:...; e.g. "(&(objectClass=domainRelatedObject)(associatedDomain=%s))". Answers are kept ldap.cache_ttl. Empty: domains come from directory.domains and the database only."#,
+    ),
+    (
         "ldap.max_group_members",
         "Members of one group read at most; a bigger group is an error (mail deferred, logged).",
     ),
@@ -411,6 +415,10 @@ pub static KEY_DOCS: &[(&str, &str)] = &[
     (
         "relay.recipients",
         r#"Recipients accepted for the relay domains (Postfix relay_recipient_maps): addresses, or "@domain" for all of one domain; others get 550 5.1.1 at RCPT. Empty: any."#,
+    ),
+    (
+        "relay.recipients_from_ldap",
+        "The relay domains' recipients are also those LDAP knows: an address of an account (ldap.address_filter) or of a group (ldap.group_filter), as Postfix's relay_recipient_maps = ldap:...; others get 550 5.1.1 at RCPT, and LDAP down 451 4.3.0. Needs directory.backend with ldap.",
     ),
     (
         "relay.routes",

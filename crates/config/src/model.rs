@@ -432,6 +432,8 @@ pub struct Ldap {
     pub user_filter: String,
     pub address_filter: String,
     pub group_filter: String,
+    /// Finds the entry that makes a domain local (`%s`); empty: none.
+    pub domain_filter: String,
     pub max_group_members: u32,
     /// Empty: [`Ldap::EDUPERSON_CLASSES`].
     pub class_map: std::collections::BTreeMap<String, String>,
@@ -457,6 +459,7 @@ impl Default for Ldap {
             address_filter: "(&(objectClass=inetOrgPerson)(|(mail=%s)(mailAlternateAddress=%s)))"
                 .into(),
             group_filter: "(&(objectClass=groupOfNames)(mail=%s))".into(),
+            domain_filter: String::new(),
             max_group_members: 5000,
             class_map: std::collections::BTreeMap::new(),
             default_class: "default".into(),
@@ -581,8 +584,13 @@ pub struct Relay {
     /// on (backup MX, the labs' own servers), by `routing` or their MX.
     pub domains: Vec<String>,
     /// Postfix's relay_recipient_maps: the addresses (or `@domain` for a
-    /// whole domain) accepted for the relay domains; empty: any.
+    /// whole domain) accepted for the relay domains; empty: any, unless
+    /// `recipients_from_ldap`.
     pub recipients: Vec<String>,
+    /// The relay domains' recipients are also those LDAP knows (an
+    /// account's address or a group's, by `ldap.address_filter` and
+    /// `ldap.group_filter`): relay_recipient_maps = ldap:...
+    pub recipients_from_ldap: bool,
 }
 
 impl Default for Relay {
@@ -593,6 +601,7 @@ impl Default for Relay {
             routes: std::collections::BTreeMap::new(),
             domains: Vec::new(),
             recipients: Vec::new(),
+            recipients_from_ldap: false,
         }
     }
 }

@@ -39,6 +39,9 @@ pub struct LdapSettings {
     pub address_filter: String,
     /// Finds a group by its address (`%s`); empty: no groups.
     pub group_filter: String,
+    /// Finds the entry that makes a domain (`%s`) local; empty: no
+    /// domains from LDAP.
+    pub domain_filter: String,
     pub max_group_members: usize,
     pub attributes: Attributes,
     /// Affiliation values to havre classes (`student` -> `student`,
@@ -106,8 +109,10 @@ pub enum LdapError {
     Unreachable(String),
     #[error("LDAP search failed: {0}")]
     Search(String),
-    #[error("{0} LDAP entries match {1} (one was expected)")]
-    Ambiguous(usize, String),
+    /// Two entries for one login or address: which is meant cannot be
+    /// told, and guessing would deliver or log in as the wrong person.
+    #[error("{filter} matches {} LDAP entries ({}), one was expected", .dns.len(), .dns.join("; "))]
+    Ambiguous { filter: String, dns: Vec<String> },
     #[error("group {0} has more than {1} members (ldap.max_group_members)")]
     GroupTooBig(String, usize),
 }
@@ -130,6 +135,7 @@ pub struct Ldap {
 enum Answer {
     Account(Option<LdapAccount>),
     Group(Option<Vec<String>>),
+    Domain(bool),
 }
 
 /// Answers kept at most; past it the cache starts afresh.
@@ -216,6 +222,23 @@ impl Ldap {
         Ok(members)
     }
 
+    /// Whether `domain` (any case) is a local domain by `domain_filter`:
+    /// some entry matches it.
+    pub async fn has_domain(&self, domain: &str) -> Result<bool, LdapError> {
+        if self.settings.domain_filter.is_empty() {
+            return Ok(false);
+        }
+        let domain = domain.trim_end_matches('.').to_ascii_lowercase();
+        let key = format!("d:{domain}");
+        if let Some(Answer::Domain(local)) = self.kept(&key) {
+            return Ok(local);
+        }
+        let filter = substitute(&self.settings.domain_filter, &[('s', &domain)]);
+        let local = !self.search_for(&filter, vec!["1.1"]).await?.is_empty();
+        self.keep(key, Answer::Domain(local));
+        Ok(local)
+    }
+
     async fn read_group(&self, address: &str) -> Result<Option<Vec<String>>, LdapError> {
         let filter = substitute(&self.settings.group_filter, &[('s', address)]);
         let member = self.settings.attributes.member.clone();
@@ -223,7 +246,7 @@ impl Ldap {
         let group = match groups.len() {
             0 => return Ok(None),
             1 => groups.remove(0),
-            n => return Err(LdapError::Ambiguous(n, filter)),
+            _ => return Err(ambiguous(filter, &groups)),
         };
         let members = attribute(&group.attrs, &member);
         if members.len() > self.settings.max_group_members {
@@ -272,11 +295,7 @@ impl Ldap {
             }
             credentials
         };
-        let mut ldap = self.connect().await?;
-        let bound = ldap
-            .simple_bind(dn, password)
-            .await
-            .map_err(|e| LdapError::Unreachable(e.to_string()))?;
+        let (mut ldap, bound) = self.connect_bound(dn, password).await?;
         let _ = ldap.unbind().await;
         // 49: invalidCredentials. Anything else is the server's trouble.
         match bound.rc {
@@ -317,7 +336,7 @@ impl Ldap {
         match entries.len() {
             0 => Ok(None),
             1 => Ok(self.account(entries.remove(0))),
-            n => Err(LdapError::Ambiguous(n, filter.to_string())),
+            _ => Err(ambiguous(filter.to_string(), &entries)),
         }
     }
 
@@ -391,36 +410,41 @@ impl Ldap {
             return Ok(ldap.clone());
         }
         *held = None;
-        let mut ldap = self.connect().await?;
-        if !self.settings.bind_dn.is_empty() {
-            ldap.with_timeout(self.settings.timeout)
-                .simple_bind(&self.settings.bind_dn, &self.settings.bind_password)
-                .await
-                .and_then(|r| r.success())
-                .map_err(|e| {
-                    LdapError::Search(format!("bind as {}: {e}", self.settings.bind_dn))
-                })?;
-        }
+        let (ldap, bound) = self
+            .connect_bound(&self.settings.bind_dn, &self.settings.bind_password)
+            .await?;
+        bound
+            .success()
+            .map_err(|e| LdapError::Search(format!("bind as {}: {e}", self.settings.bind_dn)))?;
         *held = Some(ldap.clone());
         Ok(ldap)
     }
 
-    /// A connection to the first server that answers.
-    async fn connect(&self) -> Result<ldap3::Ldap, LdapError> {
+    /// A connection to the first server that answers, bound as `dn` (none:
+    /// anonymous), with the bind's result. A server that takes the
+    /// connection but does not answer within `timeout` (hung, overloaded)
+    /// is given up for the next one, as one that refuses it.
+    async fn connect_bound(
+        &self,
+        dn: &str,
+        password: &str,
+    ) -> Result<(ldap3::Ldap, ldap3::LdapResult), LdapError> {
         let mut why = Vec::new();
         for url in &self.settings.urls {
-            let mut settings = LdapConnSettings::new()
-                .set_conn_timeout(self.settings.timeout)
-                .set_starttls(self.settings.starttls && url.starts_with("ldap://"));
-            if let Some(tls) = &self.settings.tls {
-                settings = settings.set_config(tls.clone());
-            }
-            match LdapConnAsync::with_settings(settings, url).await {
-                Ok((conn, ldap)) => {
-                    ldap3::drive!(conn);
-                    return Ok(ldap);
+            match tokio::time::timeout(self.settings.timeout, self.connect_to(url, dn, password))
+                .await
+            {
+                Ok(Ok(bound)) => {
+                    if !why.is_empty() {
+                        tracing::warn!(target: "directory", "{}; {url} answered", why.join("; "));
+                    }
+                    return Ok(bound);
                 }
-                Err(e) => why.push(format!("{url}: {e}")),
+                Ok(Err(e)) => why.push(format!("{url}: {e}")),
+                Err(_) => why.push(format!(
+                    "{url}: no answer within {:?} (ldap.timeout)",
+                    self.settings.timeout
+                )),
             }
         }
         if why.is_empty() {
@@ -429,15 +453,54 @@ impl Ldap {
         Err(LdapError::Unreachable(why.join("; ")))
     }
 
+    async fn connect_to(
+        &self,
+        url: &str,
+        dn: &str,
+        password: &str,
+    ) -> Result<(ldap3::Ldap, ldap3::LdapResult), ldap3::LdapError> {
+        let mut settings = LdapConnSettings::new()
+            .set_conn_timeout(self.settings.timeout)
+            .set_starttls(self.settings.starttls && url.starts_with("ldap://"));
+        if let Some(tls) = &self.settings.tls {
+            settings = settings.set_config(tls.clone());
+        }
+        let (conn, mut ldap) = LdapConnAsync::with_settings(settings, url).await?;
+        ldap3::drive!(conn);
+        let bound = if dn.is_empty() {
+            // Anonymous: no bind to send, but the server must answer
+            // something (whatever it says) before it is trusted with
+            // searches.
+            ldap.extended(ldap3::exop::WhoAmI).await?;
+            ldap3::LdapResult {
+                rc: 0,
+                matched: String::new(),
+                text: String::new(),
+                refs: Vec::new(),
+                ctrls: Vec::new(),
+            }
+        } else {
+            ldap.simple_bind(dn, password).await?
+        };
+        Ok((ldap, bound))
+    }
+
     /// The account an entry describes; `None` without a usable `mail`.
     fn account(&self, entry: SearchEntry) -> Option<LdapAccount> {
         let a = &self.settings.attributes;
         let values = |name: &str| -> Vec<String> { attribute(&entry.attrs, name) };
         let first = |name: &str| values(name).into_iter().next();
-        let mail = first(&a.mail)?.to_ascii_lowercase();
-        if !mail.contains('@') {
+        // An entry with several mail values has the first as her mailbox
+        // and the others as more addresses of hers.
+        let mut mails = values(&a.mail)
+            .into_iter()
+            .map(|m| m.trim().to_ascii_lowercase())
+            .filter(|m| m.contains('@'));
+        let Some(mail) = mails.next() else {
+            tracing::debug!(target: "directory", "{}: no address in {} (not a mail account)", entry.dn, a.mail);
             return None;
-        }
+        };
+        let more_mails: Vec<String> = mails.collect();
         let class = values(&a.class)
             .iter()
             .find_map(|v| {
@@ -456,14 +519,24 @@ impl Ldap {
         Some(LdapAccount {
             dn: entry.dn.clone(),
             login: first(&a.login),
-            alternates: values(&a.alternate)
+            alternates: more_mails
                 .into_iter()
-                .map(|v| v.to_ascii_lowercase())
+                .chain(
+                    values(&a.alternate)
+                        .into_iter()
+                        .map(|v| v.trim().to_ascii_lowercase()),
+                )
                 .filter(|v| *v != mail)
                 .collect(),
             forwards: values(&a.forward),
             class,
-            quota: first(&a.quota).and_then(|q| parse_quota(&q)),
+            quota: first(&a.quota).and_then(|q| {
+                let quota = parse_quota(&q);
+                if quota.is_none() {
+                    tracing::warn!(target: "directory", "{}: {} {q:?} is not a size (bytes, or with K, M, G, T): her class's quota applies", entry.dn, a.quota);
+                }
+                quota
+            }),
             disabled,
             mail_host: first(&a.mail_host),
             password: if self.settings.read_password {
@@ -473,6 +546,13 @@ impl Ldap {
             },
             mail,
         })
+    }
+}
+
+fn ambiguous(filter: String, entries: &[SearchEntry]) -> LdapError {
+    LdapError::Ambiguous {
+        filter,
+        dns: entries.iter().map(|e| e.dn.clone()).collect(),
     }
 }
 

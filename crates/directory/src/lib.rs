@@ -73,6 +73,8 @@ pub struct Directory {
     /// Local domains of the configuration, and domain aliases
     /// (`old.example` -> `example`), besides the database's domains.
     domains: Arc<Domains>,
+    /// The relay domains and their recipients (`[relay]`).
+    relay: Arc<RelayDomains>,
 }
 
 /// `directory.domains` and `directory.domain_aliases`, lower case.
@@ -93,7 +95,42 @@ impl Directory {
             ldap: None,
             internal: true,
             domains: Arc::default(),
+            relay: Arc::default(),
         }
+    }
+
+    /// The relay domains this node takes mail for from anyone, and the
+    /// recipients accepted there (`relay.domains`, `relay.recipients`,
+    /// `relay.recipients_from_ldap`).
+    pub fn with_relay(mut self, relay: RelayDomains) -> Directory {
+        self.relay = Arc::new(relay);
+        self
+    }
+
+    pub fn relay(&self) -> &RelayDomains {
+        &self.relay
+    }
+
+    /// What RCPT makes of `address` (any case) at a domain that is not the
+    /// node's: not a relay domain, or a relay domain's recipient known or
+    /// unknown, by `relay.recipients` and then, when the relay domains
+    /// verify recipients in LDAP, by the account or group it belongs to.
+    pub async fn relay_verdict(&self, address: &str) -> Result<RelayVerdict, DirectoryError> {
+        let verdict = self.relay.verdict(address);
+        if verdict != RelayVerdict::AskLdap {
+            return Ok(verdict);
+        }
+        let Some(ldap) = &self.ldap else {
+            return Ok(RelayVerdict::UnknownRecipient);
+        };
+        let address = address.to_ascii_lowercase();
+        let known = ldap.by_address(&address).await?.is_some()
+            || ldap.group_members(&address).await?.is_some();
+        Ok(if known {
+            RelayVerdict::Accepted
+        } else {
+            RelayVerdict::UnknownRecipient
+        })
     }
 
     /// Local domains named by the configuration (`directory.domains`: mail
@@ -162,8 +199,21 @@ impl Directory {
         self.verifier.verified()
     }
 
+    /// Whether `domain` is ours: named by the configuration, in the
+    /// database (`havre domain add`), or found by `ldap.domain_filter`.
     pub async fn is_local_domain(&self, domain: &str) -> Result<bool, DirectoryError> {
-        Ok(self.configured_domain(domain) || self.store.domain_exists(domain).await?)
+        Ok(self.configured_domain(domain)
+            || self.store.domain_exists(domain).await?
+            || self.ldap_domain(domain).await?)
+    }
+
+    /// Whether LDAP makes `domain` local (`ldap.domain_filter`); false
+    /// without LDAP or that filter.
+    pub async fn ldap_domain(&self, domain: &str) -> Result<bool, DirectoryError> {
+        match &self.ldap {
+            Some(ldap) => Ok(ldap.has_domain(domain).await?),
+            None => Ok(false),
+        }
     }
 
     /// What a bare `postmaster` (RFC 5321 4.5.1: accepted without a domain)

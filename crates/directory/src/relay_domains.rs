@@ -12,6 +12,9 @@ pub struct RelayDomains {
     domains: Vec<String>,
     /// Addresses, lower-case, and `@domain` for a whole domain.
     recipients: HashSet<String>,
+    /// Recipients are also looked up in LDAP (`relay.recipients_from_ldap`):
+    /// the directory decides what is not listed.
+    ldap: bool,
 }
 
 /// What RCPT makes of an address at a domain that is not the node's.
@@ -24,6 +27,9 @@ pub enum RelayVerdict {
     /// A relay domain whose recipients are listed, and this one is not
     /// (Postfix: "User unknown in relay recipient table").
     UnknownRecipient,
+    /// A relay domain, the recipient not listed: LDAP decides (see
+    /// [`crate::Directory::relay_verdict`], which never returns this).
+    AskLdap,
 }
 
 impl RelayDomains {
@@ -40,7 +46,20 @@ impl RelayDomains {
                 .map(clean)
                 .filter(|r| !r.is_empty())
                 .collect(),
+            ldap: false,
         }
+    }
+
+    /// These relay domains verifying their recipients in LDAP too (the
+    /// account or group an address belongs to), as Postfix's
+    /// `relay_recipient_maps = ldap:...`.
+    pub fn with_ldap_recipients(mut self, ldap: bool) -> RelayDomains {
+        self.ldap = ldap;
+        self
+    }
+
+    pub fn ldap_recipients(&self) -> bool {
+        self.ldap
     }
 
     pub fn is_empty(&self) -> bool {
@@ -59,7 +78,8 @@ impl RelayDomains {
         })
     }
 
-    /// The verdict on `address` (`local@domain`, any case).
+    /// The verdict on `address` (`local@domain`, any case) by the list
+    /// alone.
     pub fn verdict(&self, address: &str) -> RelayVerdict {
         let address = address.to_ascii_lowercase();
         let Some((_, domain)) = address.rsplit_once('@') else {
@@ -68,11 +88,13 @@ impl RelayDomains {
         if !self.relays(domain) {
             return RelayVerdict::NotRelayed;
         }
-        if self.recipients.is_empty()
+        if (self.recipients.is_empty() && !self.ldap)
             || self.recipients.contains(&address)
             || self.recipients.contains(&format!("@{domain}"))
         {
             RelayVerdict::Accepted
+        } else if self.ldap {
+            RelayVerdict::AskLdap
         } else {
             RelayVerdict::UnknownRecipient
         }
@@ -121,6 +143,27 @@ mod tests {
         assert_eq!(
             relay.verdict("anyone@open.example.edu"),
             RelayVerdict::Accepted
+        );
+    }
+
+    #[test]
+    fn with_ldap_the_recipients_not_listed_are_asked_there() {
+        let relay = RelayDomains::new(
+            &strings(&["lab.example.edu"]),
+            &strings(&["root@lab.example.edu"]),
+        )
+        .with_ldap_recipients(true);
+        assert_eq!(
+            relay.verdict("root@lab.example.edu"),
+            RelayVerdict::Accepted
+        );
+        assert_eq!(relay.verdict("ana@lab.example.edu"), RelayVerdict::AskLdap);
+        assert_eq!(relay.verdict("x@elsewhere.test"), RelayVerdict::NotRelayed);
+        let only_ldap =
+            RelayDomains::new(&strings(&["lab.example.edu"]), &[]).with_ldap_recipients(true);
+        assert_eq!(
+            only_ldap.verdict("ana@lab.example.edu"),
+            RelayVerdict::AskLdap
         );
     }
 }

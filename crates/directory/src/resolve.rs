@@ -129,6 +129,9 @@ impl Resolver<'_> {
         let Some(ldap) = self.ldap else {
             return Ok((stored, false));
         };
+        if !stored.domain_local {
+            stored.domain_local = ldap.has_domain(&domain).await?;
+        }
         if !stored.domain_local || (self.internal && (stored.user || !stored.aliases.is_empty())) {
             return Ok((stored, false));
         }

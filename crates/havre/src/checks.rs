@@ -109,12 +109,18 @@ pub fn node(loaded: &LoadedConfig, purpose: Purpose) -> anyhow::Result<Material>
         key.extend(e.key.as_deref());
         invalid(&key, e.reason.clone())
     })?;
-    if config
+    let with_ldap = config
         .directory
         .backend
         .list()
-        .contains(&havre_config::Backend::Ldap)
-    {
+        .contains(&havre_config::Backend::Ldap);
+    if config.relay.recipients_from_ldap && !with_ldap {
+        return Err(invalid(
+            &["relay", "recipients_from_ldap"],
+            "no LDAP to ask: directory.backend has no \"ldap\"".into(),
+        ));
+    }
+    if with_ldap {
         let l = &config.ldap;
         if l.urls.is_empty() {
             return Err(invalid(

@@ -266,10 +266,6 @@ fn smtp(
             min_free_space: config.queue.min_free_space.0,
             session_deadline: config.smtp.session_deadline.0,
             quota_full_tempfail: config.mailbox.quota_full_tempfail,
-            relay_domains: havre_directory::RelayDomains::new(
-                &config.relay.domains,
-                &config.relay.recipients,
-            ),
         }),
         directory: shared.directory.clone(),
         queue: shared.queue.clone(),

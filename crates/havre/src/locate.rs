@@ -70,7 +70,11 @@ pub fn directory(
     let config = &loaded.config;
     let directory = havre_directory::Directory::new(store, &config.relay.recipient_delimiter)
         .with_login_cache(config.auth.cache_ttl.0)
-        .with_domains(&config.directory.domains, &config.directory.domain_aliases);
+        .with_domains(&config.directory.domains, &config.directory.domain_aliases)
+        .with_relay(
+            havre_directory::RelayDomains::new(&config.relay.domains, &config.relay.recipients)
+                .with_ldap_recipients(config.relay.recipients_from_ldap),
+        );
     let backends = config.directory.backend.list();
     if !backends.contains(&Backend::Ldap) {
         return Ok(directory);
@@ -112,6 +116,7 @@ pub fn directory(
         user_filter: l.user_filter.clone(),
         address_filter: l.address_filter.clone(),
         group_filter: l.group_filter.clone(),
+        domain_filter: l.domain_filter.clone(),
         max_group_members: l.max_group_members as usize,
         attributes: havre_directory::ldap::Attributes {
             login: a.login.clone(),

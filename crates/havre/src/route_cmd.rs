@@ -4,7 +4,7 @@
 
 use std::path::PathBuf;
 
-use havre_directory::{Address, Directory, RelayDomains, RelayVerdict, Resolution, Target};
+use havre_directory::{Address, Directory, RelayVerdict, Resolution, Target};
 use havre_outbound::{Nexthop, Routes};
 use havre_store::Store;
 use serde::Serialize;
@@ -19,11 +19,10 @@ pub(crate) async fn run(config: Option<PathBuf>, text: String, json: bool) -> an
         ("routing", &config.routing),
         ("relay.routes", &config.relay.routes),
     ])?;
-    let relay = RelayDomains::new(&config.relay.domains, &config.relay.recipients);
     let directory = crate::locate::directory(&loaded, store.clone())?;
     let address = directory_cmd::address(&text)?;
     let hostname = &config.server.hostname;
-    let report = explain(&store, &directory, &routes, &relay, &address, hostname).await?;
+    let report = explain(&store, &directory, &routes, &address, hostname).await?;
     output::print(&report, json)
 }
 
@@ -50,7 +49,6 @@ async fn explain(
     store: &std::sync::Arc<dyn Store>,
     directory: &Directory,
     routes: &Routes,
-    relay: &RelayDomains,
     address: &Address,
     hostname: &str,
 ) -> anyhow::Result<RouteReport> {
@@ -65,18 +63,24 @@ async fn explain(
     };
     let targets = match resolution {
         Resolution::NotLocal => {
-            let (accepted, why) = match relay.verdict(&key) {
+            let verdict = directory.relay_verdict(&key).await?;
+            let (accepted, why) = match verdict {
                 RelayVerdict::Accepted => (
                     true,
                     format!("{} is a relay domain (relay.domains)", address.domain()),
                 ),
                 RelayVerdict::UnknownRecipient => (
                     false,
-                    "refused at RCPT: 550 5.1.1 User unknown in relay recipient table \
-                     (relay.recipients)"
-                        .to_string(),
+                    format!(
+                        "refused at RCPT: 550 5.1.1 User unknown in relay recipient table ({})",
+                        if directory.relay().ldap_recipients() {
+                            "relay.recipients, relay.recipients_from_ldap"
+                        } else {
+                            "relay.recipients"
+                        }
+                    ),
                 ),
-                RelayVerdict::NotRelayed => (
+                RelayVerdict::NotRelayed | RelayVerdict::AskLdap => (
                     false,
                     format!(
                         "{} is not a domain of this node: taken only from clients that may \
@@ -87,7 +91,7 @@ async fn explain(
             };
             report.accepted = accepted;
             report.why = why;
-            if relay.verdict(&key) != RelayVerdict::UnknownRecipient {
+            if verdict != RelayVerdict::UnknownRecipient {
                 report.destinations.push(destination(routes, &key, false));
             }
             return Ok(report);

@@ -87,9 +87,6 @@ pub struct SmtpSettings {
     /// A full mailbox defers (452 4.2.2) rather than refuses (552 5.2.2):
     /// `mailbox.quota_full_tempfail`.
     pub quota_full_tempfail: bool,
-    /// `relay.domains` and `relay.recipients`: mail the mx takes from
-    /// anyone for domains it passes on.
-    pub relay_domains: havre_directory::RelayDomains,
 }
 
 /// What sessions need from the rest of the node.

@@ -964,6 +964,15 @@ impl Session {
             }
             resolution
         });
+        // A domain not ours may be a relay domain (a backup MX, a lab's
+        // server) whose recipients are verified here.
+        let relay = match &resolved {
+            Ok(Resolution::NotLocal) if self.mode != Mode::Lmtp => {
+                self.services.directory.relay_verdict(&address).await
+            }
+            _ => Ok(RelayVerdict::NotRelayed),
+        };
+        let resolved = resolved.and_then(|r| relay.map(|v| (r, v)));
         let reply = match resolved {
             Err(err) => {
                 tracing::error!(target: "smtp", "directory lookup of {address} failed: {err}");
@@ -973,24 +982,16 @@ impl Session {
                     format!("<{address}>: Temporary lookup failure"),
                 )
             }
-            Ok(Resolution::NotLocal)
+            Ok((Resolution::NotLocal, RelayVerdict::UnknownRecipient)) => Reply::new(
+                550,
+                "5.1.1",
+                format!(
+                    "<{address}>: Recipient address rejected: User unknown in relay recipient table"
+                ),
+            ),
+            Ok((Resolution::NotLocal, relay))
                 if self.mode != Mode::Lmtp
-                    && self.services.settings.relay_domains.verdict(&address)
-                        == RelayVerdict::UnknownRecipient =>
-            {
-                Reply::new(
-                    550,
-                    "5.1.1",
-                    format!(
-                        "<{address}>: Recipient address rejected: User unknown in relay recipient table"
-                    ),
-                )
-            }
-            Ok(Resolution::NotLocal)
-                if self.mode != Mode::Lmtp
-                    && (self.may_relay()
-                        || self.services.settings.relay_domains.verdict(&address)
-                            == RelayVerdict::Accepted) =>
+                    && (self.may_relay() || relay == RelayVerdict::Accepted) =>
             {
                 if let Some(refusal) = self.check_recipient(&address).await {
                     return refusal;
@@ -1001,27 +1002,27 @@ impl Session {
                 }
                 return self.recipient_ok(&address);
             }
-            Ok(Resolution::NotLocal) => {
+            Ok((Resolution::NotLocal, _)) => {
                 Reply::new(554, "5.7.1", format!("<{address}>: Relay access denied"))
             }
-            Ok(Resolution::Disabled) => Reply::new(
+            Ok((Resolution::Disabled, _)) => Reply::new(
                 550,
                 "5.2.1",
                 format!("<{address}>: Recipient address rejected: Mailbox disabled"),
             ),
-            Ok(Resolution::UnknownUser) => Reply::new(
+            Ok((Resolution::UnknownUser, _)) => Reply::new(
                 550,
                 "5.1.1",
                 format!("<{address}>: Recipient address rejected: User unknown"),
             ),
             // Accepting it would queue a message for nobody: refused while
             // the client can still tell its sender.
-            Ok(Resolution::Loop) => Reply::new(
+            Ok((Resolution::Loop, _)) => Reply::new(
                 550,
                 "5.4.6",
                 format!("<{address}>: Recipient address rejected: mail forwarding loop"),
             ),
-            Ok(Resolution::Deliver(targets)) => {
+            Ok((Resolution::Deliver(targets), _)) => {
                 if self.mode == Mode::Lmtp
                     && !targets.iter().any(|t| matches!(t, Target::Mailbox(_)))
                 {
@@ -1849,7 +1850,6 @@ mod tests {
                 min_free_space: 0,
                 session_deadline: Duration::from_secs(60),
                 quota_full_tempfail: false,
-                relay_domains: Default::default(),
             }),
             directory: Directory::new(store.clone(), "+"),
             queue: Arc::new(Queue::new(

@@ -4,6 +4,9 @@
 //! LDAP counts at once, an injection finds nobody, and LDAP down means
 //! "try again later", never "unknown user".
 
+mod domains;
+mod faults;
+
 use havre_testkit::imap::IMAPLIB_PRELUDE;
 use havre_testkit::{Havre, LDAP_ADMIN, LDAP_ADMIN_PASSWORD, SinkMode, Slapd, SmtpSink, python};
 
