@@ -262,6 +262,16 @@ impl Directory {
         &self,
         address: &Address,
     ) -> Result<(Resolution, Vec<(String, MailboxFacts)>), DirectoryError> {
+        self.resolve_knowing(address, None).await
+    }
+
+    /// [`Directory::resolve_for_delivery`] when the caller has read the
+    /// address's entry in the store already (`stored`): not read again.
+    pub async fn resolve_knowing(
+        &self,
+        address: &Address,
+        stored: Option<havre_store::AddressEntry>,
+    ) -> Result<(Resolution, Vec<(String, MailboxFacts)>), DirectoryError> {
         let resolver = resolve::Resolver {
             store: &self.store,
             delimiter: &self.delimiter,
@@ -270,7 +280,7 @@ impl Directory {
             internal: self.internal,
             domains: &self.domains,
         };
-        let resolution = resolver.resolve(address).await?;
+        let resolution = resolver.resolve(address, stored).await?;
         let facts = resolver
             .facts
             .into_inner()

@@ -75,9 +75,20 @@ pub(crate) struct Resolver<'a> {
 }
 
 impl Resolver<'_> {
-    pub async fn resolve(&self, address: &Address) -> Result<Resolution, DirectoryError> {
+    /// What `address` delivers to; `stored` is its entry in the store when
+    /// the caller has read it already (the relay has).
+    pub async fn resolve(
+        &self,
+        address: &Address,
+        stored: Option<AddressEntry>,
+    ) -> Result<Resolution, DirectoryError> {
         // One read answers the usual case (a user of ours) whole.
-        let (entry, disabled) = self.entry(&address.key(), address.domain()).await?;
+        let key = address.key();
+        let stored = match stored {
+            Some(stored) => stored,
+            None => self.store.address_entry(&key, address.domain()).await?,
+        };
+        let (entry, disabled) = self.entry_from(stored, &key, address.domain()).await?;
         if disabled && self.ldap.is_some_and(|l| l.settings().refuse_disabled) {
             return Ok(Resolution::Disabled);
         }
@@ -108,7 +119,17 @@ impl Resolver<'_> {
     /// and a disabled account is nobody (the second value says so: RCPT
     /// may refuse it as disabled rather than unknown).
     async fn entry(&self, key: &str, domain: &str) -> Result<(AddressEntry, bool), DirectoryError> {
-        let mut stored = self.store.address_entry(key, domain).await?;
+        let stored = self.store.address_entry(key, domain).await?;
+        self.entry_from(stored, key, domain).await
+    }
+
+    /// [`Resolver::entry`] from the store's entry, read already.
+    async fn entry_from(
+        &self,
+        mut stored: AddressEntry,
+        key: &str,
+        domain: &str,
+    ) -> Result<(AddressEntry, bool), DirectoryError> {
         let domain = domain.to_ascii_lowercase();
         if let Some(target) = self.domains.aliases.get(&domain)
             && !stored.user

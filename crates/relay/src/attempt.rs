@@ -439,9 +439,8 @@ impl Relay {
             });
             return;
         }
-        let user = found.filter(|found| found.user);
-        let (resolved, facts) = match user {
-            Some(found) => (
+        let (resolved, facts) = match found {
+            Some(found) if found.user => (
                 Ok(Resolution::Deliver(vec![Target::Mailbox(key)])),
                 vec![(
                     address.key(),
@@ -451,7 +450,8 @@ impl Relay {
                     },
                 )],
             ),
-            None => match self.directory.resolve_for_delivery(&address).await {
+            // An alias, an LDAP account: resolved from the entry read above.
+            found => match self.directory.resolve_knowing(&address, found).await {
                 Ok((resolution, facts)) => (Ok(resolution), facts),
                 Err(err) => (Err(err), Vec::new()),
             },
