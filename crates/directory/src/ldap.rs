@@ -13,7 +13,7 @@ use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use ldap3::{LdapConnAsync, LdapConnSettings, Scope, SearchEntry, ldap_escape};
+use ldap3::{LdapConnAsync, LdapConnSettings, LdapResult, Scope, SearchEntry, ldap_escape};
 
 /// Where and how to search: the `[ldap]` settings.
 #[derive(Debug, Clone)]
@@ -128,7 +128,13 @@ pub struct Ldap {
     /// search (ldap3 multiplexes operations over one connection); made
     /// again when it closes. Binds as users take connections of their own.
     service: tokio::sync::Mutex<Option<ldap3::Ldap>>,
+    /// Idle connections for binds as users ([`Ldap::bind_as`]).
+    binders: Mutex<Vec<ldap3::Ldap>>,
 }
+
+/// Idle bind connections kept at most; more logins at once make more,
+/// closed when given back.
+const BIND_POOL: usize = 8;
 
 /// One lookup's answer, as kept.
 #[derive(Clone)]
@@ -149,6 +155,7 @@ impl Ldap {
             answers: Mutex::new(HashMap::new()),
             logins: Mutex::new(logins),
             service: tokio::sync::Mutex::new(None),
+            binders: Mutex::new(Vec::new()),
         }
     }
 
@@ -295,8 +302,7 @@ impl Ldap {
             }
             credentials
         };
-        let (mut ldap, bound) = self.connect_bound(dn, password).await?;
-        let _ = ldap.unbind().await;
+        let bound = self.bind_on_pooled(dn, password).await?;
         // 49: invalidCredentials. Anything else is the server's trouble.
         match bound.rc {
             0 => {
@@ -309,6 +315,50 @@ impl Ldap {
                 "bind refused with code {rc}: {}",
                 bound.text
             ))),
+        }
+    }
+
+    /// A bind as `dn` on a connection of the bind pool (made when none is
+    /// idle), given back afterwards whatever the answer: a connection
+    /// bound as one user is bound again as the next (a bind replaces the
+    /// connection's identity, RFC 4513), so logins cost no new TCP
+    /// connection or StartTLS handshake each. One bind at a time on each:
+    /// a bind may not share its connection with other operations.
+    async fn bind_on_pooled(&self, dn: &str, password: &str) -> Result<LdapResult, LdapError> {
+        let idle = {
+            let mut pool = self.binders.lock().unwrap_or_else(|e| e.into_inner());
+            std::iter::from_fn(|| pool.pop())
+                .find_map(|mut ldap| (!ldap.is_closed()).then_some(ldap))
+        };
+        if let Some(mut ldap) = idle {
+            match ldap
+                .with_timeout(self.settings.timeout)
+                .simple_bind(dn, password)
+                .await
+            {
+                Ok(bound) => {
+                    self.give_back(ldap);
+                    return Ok(bound);
+                }
+                // Closed since it was given back (an idle timeout, a
+                // restart): a new connection instead.
+                Err(e) if is_connection_error(&e) => {}
+                Err(e) => return Err(LdapError::Search(format!("bind as {dn}: {e}"))),
+            }
+        }
+        let (ldap, bound) = self.connect_bound(dn, password).await?;
+        self.give_back(ldap);
+        Ok(bound)
+    }
+
+    fn give_back(&self, mut ldap: ldap3::Ldap) {
+        let mut pool = self.binders.lock().unwrap_or_else(|e| e.into_inner());
+        if pool.len() < BIND_POOL {
+            pool.push(ldap);
+        } else {
+            tokio::spawn(async move {
+                let _ = ldap.unbind().await;
+            });
         }
     }
 
@@ -428,7 +478,7 @@ impl Ldap {
         &self,
         dn: &str,
         password: &str,
-    ) -> Result<(ldap3::Ldap, ldap3::LdapResult), LdapError> {
+    ) -> Result<(ldap3::Ldap, LdapResult), LdapError> {
         let mut why = Vec::new();
         for url in &self.settings.urls {
             match tokio::time::timeout(self.settings.timeout, self.connect_to(url, dn, password))
@@ -458,7 +508,7 @@ impl Ldap {
         url: &str,
         dn: &str,
         password: &str,
-    ) -> Result<(ldap3::Ldap, ldap3::LdapResult), ldap3::LdapError> {
+    ) -> Result<(ldap3::Ldap, LdapResult), ldap3::LdapError> {
         let mut settings = LdapConnSettings::new()
             .set_conn_timeout(self.settings.timeout)
             .set_starttls(self.settings.starttls && url.starts_with("ldap://"));
@@ -472,7 +522,7 @@ impl Ldap {
             // something (whatever it says) before it is trusted with
             // searches.
             ldap.extended(ldap3::exop::WhoAmI).await?;
-            ldap3::LdapResult {
+            LdapResult {
                 rc: 0,
                 matched: String::new(),
                 text: String::new(),

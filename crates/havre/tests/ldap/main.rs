@@ -178,6 +178,29 @@ fn a_password_changed_in_ldap_works_at_once_and_the_old_one_stops_within_the_cac
 }
 
 #[test]
+fn logins_bind_as_each_user_on_kept_connections_not_a_new_one_each() {
+    let slapd = Slapd::start(PEOPLE);
+    // No cache: every login below binds.
+    let node = node_with(&slapd, |n| n.set("auth.cache_ttl", "\"0s\""));
+    assert_eq!(imap_login(&node, "ana", "ana-secret"), "OK");
+    let connections = |log: &str| log.matches("ACCEPT from").count();
+    let before = connections(&slapd.log());
+    for (user, password, answer) in [
+        ("bert", "bert-secret", "OK"),
+        ("ana", "wrong", "NO"),
+        ("ana", "ana-secret", "OK"),
+        ("bert", "bert-secret", "OK"),
+        ("ana", "ana-secret", "OK"),
+    ] {
+        let got = imap_login(&node, user, password);
+        assert!(got.starts_with(answer), "{user}: {got}");
+    }
+    let log = slapd.log();
+    assert!(log.matches(" BIND dn=\"uid=").count() >= 6, "{log}");
+    assert_eq!(connections(&log), before, "{log}");
+}
+
+#[test]
 fn an_injection_in_a_login_finds_nobody() {
     let slapd = Slapd::start(PEOPLE);
     let node = node(&slapd);
