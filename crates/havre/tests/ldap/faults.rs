@@ -240,3 +240,28 @@ fn slapd_stopped_during_a_load_defers_recipients_and_loses_nothing() {
         );
     }
 }
+
+#[test]
+fn with_no_ldap_server_at_start_serve_starts_and_answers_try_again_later() {
+    let slapd = Slapd::start(PEOPLE);
+    // A port where nothing listens: the directory is down from the start.
+    let closed = TcpListener::bind("127.0.0.1:0").unwrap();
+    let nowhere = format!("ldap://127.0.0.1:{}", closed.local_addr().unwrap().port());
+    drop(closed);
+    let node = node_with(&slapd, |n| {
+        n.set("ldap.urls", &format!("[\"{nowhere}\"]"));
+    });
+    let (sent, text) = send(&node, "ana@example.test");
+    assert!(!sent);
+    assert!(text.contains("451 4.3.0"), "{text}");
+    // Not "wrong password": the client is told to come back (RFC 5530).
+    let login = imap_login(&node, "ana", "ana-secret");
+    assert!(login.contains("[UNAVAILABLE]"), "{login}");
+    // The local exception is served all the same.
+    assert_eq!(imap_login(&node, "alice@example.test", "secret"), "OK");
+    let log = node.log();
+    assert!(
+        log.contains(&format!("no LDAP server answered ({nowhere}: ")),
+        "{log}"
+    );
+}
