@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use havre_testkit::{Slapd, python};
 
-use super::{PEOPLE, imap_login, node, node_with, send};
+use super::{PEOPLE, accepted, imap_login, node, node_with, refused_with};
 
 /// Accounts as real directories hold them after years of hand edits.
 const ODD_ENTRIES: &str = "
@@ -66,8 +66,7 @@ fn entries_with_missing_or_duplicate_attributes_are_read_sensibly_or_deferred_ne
     // Two mail values: the first is her mailbox, the second one more
     // address of hers. A quota that is not a size is her class's, said
     // in the log with the entry it came from.
-    let (sent, text) = send(&node, "d.explorer@example.test");
-    assert!(sent, "{text}");
+    accepted(&node, "d.explorer@example.test");
     assert_eq!(node.wait_for_messages("dora@example.test", 1).len(), 1);
     assert_eq!(imap_login(&node, "dora", "dora-secret"), "OK");
     assert!(
@@ -82,24 +81,20 @@ fn entries_with_missing_or_duplicate_attributes_are_read_sensibly_or_deferred_ne
 
     // No uid: she logs in by her address.
     assert_eq!(imap_login(&node, "fay@example.test", "fay-secret"), "OK");
-    let (sent, text) = send(&node, "fay@example.test");
-    assert!(sent, "{text}");
+    accepted(&node, "fay@example.test");
     assert_eq!(node.wait_for_messages("fay@example.test", 1).len(), 1);
 
     // One address on two accounts: which one is meant cannot be told.
     // The mail waits at the sender (4xx) while the log names both
     // entries for the operator; each of them still gets their own mail.
-    let (sent, text) = send(&node, "helpdesk@example.test");
-    assert!(!sent);
-    assert!(text.contains("451 4.3.0"), "{text}");
+    refused_with(&node, "helpdesk@example.test", "451 4.3.0");
     let log = node.log();
     assert!(
         log.contains("matches 2 LDAP entries (uid=gus,ou=people,dc=example,dc=test; uid=hal,ou=people,dc=example,dc=test)")
             || log.contains("matches 2 LDAP entries (uid=hal,ou=people,dc=example,dc=test; uid=gus,ou=people,dc=example,dc=test)"),
         "{log}"
     );
-    let (sent, text) = send(&node, "gus@example.test");
-    assert!(sent, "{text}");
+    accepted(&node, "gus@example.test");
     assert_eq!(node.wait_for_messages("gus@example.test", 1).len(), 1);
 }
 
@@ -140,8 +135,7 @@ fn a_server_that_never_answers_is_given_up_after_the_timeout_for_the_next_one() 
         node.log()
     );
     assert!(started.elapsed() < Duration::from_secs(10));
-    let (sent, text) = send(&node, "bert@example.test");
-    assert!(sent, "{text}");
+    accepted(&node, "bert@example.test");
     assert!(
         node.log()
             .contains(&format!("{hung}: no answer within 1s (ldap.timeout)")),
@@ -157,9 +151,7 @@ fn a_server_that_never_answers_is_given_up_after_the_timeout_for_the_next_one() 
         n.set("ldap.timeout", "\"1s\"");
     });
     let started = Instant::now();
-    let (sent, text) = send(&alone, "bert@example.test");
-    assert!(!sent);
-    assert!(text.contains("451 4.3.0"), "{text}");
+    refused_with(&alone, "bert@example.test", "451 4.3.0");
     assert!(started.elapsed() < Duration::from_secs(10));
     let started = Instant::now();
     assert!(imap_login(&alone, "ana", "ana-secret").starts_with("NO"));
@@ -251,9 +243,7 @@ fn with_no_ldap_server_at_start_serve_starts_and_answers_try_again_later() {
     let node = node_with(&slapd, |n| {
         n.set("ldap.urls", &format!("[\"{nowhere}\"]"));
     });
-    let (sent, text) = send(&node, "ana@example.test");
-    assert!(!sent);
-    assert!(text.contains("451 4.3.0"), "{text}");
+    refused_with(&node, "ana@example.test", "451 4.3.0");
     // Not "wrong password": the client is told to come back (RFC 5530).
     let login = imap_login(&node, "ana", "ana-secret");
     assert!(login.contains("[UNAVAILABLE]"), "{login}");
