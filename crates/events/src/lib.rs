@@ -1,0 +1,150 @@
+//! Events: every decision that a report, a graph or a trace needs, recorded
+//! once as a structured row beside the log line that tells it.
+//!
+//! A role calls [`Events::record`], which never waits: the event goes into
+//! a bounded channel, and one writer task puts what has arrived into the
+//! events database in one transaction at a time (a few per second under
+//! load). Events are not mail: the database is not synced at each commit,
+//! and when the channel is full an event is counted as dropped (and said in
+//! the log) rather than slowing a session down. Rows older than
+//! `events.retention` are deleted every hour.
+//!
+//! The embedded database is its own SQLite file (`events.sqlite` in the
+//! data directory), apart from the store: its writes never wait behind, or
+//! hold up, a delivery's.
+
+mod event;
+pub mod report;
+mod sqlite;
+
+pub use event::{Event, Kind};
+pub use sqlite::{EventsError, SqliteEvents, Wanted};
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use tokio::sync::{mpsc, oneshot};
+
+/// Events waiting for the writer at most.
+const QUEUED: usize = 65_536;
+/// Events written in one transaction at most.
+const BATCH: usize = 4_096;
+
+enum Message {
+    Event(Event),
+    /// Answered once everything sent before is written.
+    Flush(oneshot::Sender<()>),
+}
+
+/// The handle the roles record with; cheap to clone. A disabled one
+/// (`events.enabled = false`, tests of one role) records nothing.
+#[derive(Clone, Default)]
+pub struct Events {
+    inner: Option<Arc<Inner>>,
+}
+
+struct Inner {
+    tx: mpsc::Sender<Message>,
+    node: String,
+    dropped: AtomicU64,
+}
+
+impl Events {
+    pub fn disabled() -> Events {
+        Events::default()
+    }
+
+    /// Starts the writer into `db` for the node named `node`, deleting
+    /// rows older than `retention` every hour.
+    pub fn start(db: SqliteEvents, node: &str, retention: Duration) -> Events {
+        let (tx, rx) = mpsc::channel(QUEUED);
+        tokio::spawn(write(db, rx, retention));
+        Events {
+            inner: Some(Arc::new(Inner {
+                tx,
+                node: node.to_string(),
+                dropped: AtomicU64::new(0),
+            })),
+        }
+    }
+
+    pub fn is_enabled(&self) -> bool {
+        self.inner.is_some()
+    }
+
+    /// Records `event` (its time and node filled in when unset).
+    pub fn record(&self, mut event: Event) {
+        let Some(inner) = &self.inner else {
+            return;
+        };
+        if event.at == 0 {
+            event.at = event::now_micros();
+        }
+        if event.node.is_empty() {
+            event.node = inner.node.clone();
+        }
+        if inner.tx.try_send(Message::Event(event)).is_err() {
+            let dropped = inner.dropped.fetch_add(1, Ordering::Relaxed) + 1;
+            if dropped.is_power_of_two() {
+                tracing::warn!(target: "events", "{dropped} event(s) dropped: the events database does not keep up");
+            }
+        }
+    }
+
+    /// Events dropped so far because the writer did not keep up.
+    pub fn dropped(&self) -> u64 {
+        self.inner
+            .as_ref()
+            .map_or(0, |i| i.dropped.load(Ordering::Relaxed))
+    }
+
+    /// Waits until every event recorded before is written (at shutdown).
+    pub async fn flush(&self) {
+        let Some(inner) = &self.inner else {
+            return;
+        };
+        let (done, written) = oneshot::channel();
+        if inner.tx.send(Message::Flush(done)).await.is_ok() {
+            let _ = written.await;
+        }
+    }
+}
+
+async fn write(db: SqliteEvents, mut rx: mpsc::Receiver<Message>, retention: Duration) {
+    let mut prune = tokio::time::interval(Duration::from_secs(3600));
+    let mut batch = Vec::with_capacity(BATCH);
+    let mut flushes = Vec::new();
+    loop {
+        tokio::select! {
+            message = rx.recv() => {
+                let Some(message) = message else { break };
+                let mut next = Some(message);
+                while let Some(message) = next.take() {
+                    match message {
+                        Message::Event(event) => batch.push(event),
+                        Message::Flush(done) => flushes.push(done),
+                    }
+                    if batch.len() < BATCH {
+                        next = rx.try_recv().ok();
+                    }
+                }
+                if let Err(err) = db.insert(&batch).await {
+                    tracing::warn!(target: "events", "{} event(s) not recorded: {err}", batch.len());
+                }
+                batch.clear();
+                for done in flushes.drain(..) {
+                    let _ = done.send(());
+                }
+            }
+            _ = prune.tick() => {
+                let before = event::now_micros() - retention.as_micros() as i64;
+                match db.prune(before).await {
+                    Ok(0) => {}
+                    Ok(n) => tracing::info!(target: "events", "{n} event(s) older than events.retention deleted"),
+                    Err(err) => tracing::warn!(target: "events", "old events not deleted: {err}"),
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,290 @@
+//! The embedded events database: one SQLite file, one table, indexed by
+//! time, queue id and Message-ID.
+
+use std::path::Path;
+use std::str::FromStr;
+use std::time::Duration;
+
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteRow,
+    SqliteSynchronous,
+};
+use sqlx::{AssertSqlSafe, QueryBuilder, Row, Sqlite};
+
+use crate::event::{Event, Kind};
+
+#[derive(Debug, thiserror::Error)]
+pub enum EventsError {
+    #[error("events database: {0}")]
+    Sql(#[from] sqlx::Error),
+    #[error("events database: cannot create {path}: {source}")]
+    Io {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error("events database: row {rowid} has an unknown kind {kind:?}")]
+    Corrupt { rowid: i64, kind: String },
+}
+
+const SCHEMA: &[&str] = &[
+    "CREATE TABLE IF NOT EXISTS events (
+        at INTEGER NOT NULL,
+        node TEXT NOT NULL,
+        kind TEXT NOT NULL,
+        role TEXT NOT NULL,
+        queue_id TEXT,
+        message_id TEXT,
+        client TEXT,
+        sender TEXT,
+        recipient TEXT,
+        size INTEGER NOT NULL DEFAULT 0,
+        delay REAL,
+        relay TEXT,
+        check_name TEXT,
+        reason TEXT
+    )",
+    "CREATE INDEX IF NOT EXISTS events_at ON events (at)",
+    "CREATE INDEX IF NOT EXISTS events_queue_id ON events (queue_id) WHERE queue_id IS NOT NULL",
+    "CREATE INDEX IF NOT EXISTS events_message_id ON events (message_id) WHERE message_id IS NOT NULL",
+];
+
+const COLUMNS: &str = "rowid, at, node, kind, role, queue_id, message_id, client, sender, \
+                       recipient, size, delay, relay, check_name, reason";
+
+/// What [`SqliteEvents::find`] looks for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Wanted {
+    QueueId(String),
+    MessageId(String),
+    /// A sender or recipient address (any case).
+    Address(String),
+}
+
+#[derive(Clone)]
+pub struct SqliteEvents {
+    pool: SqlitePool,
+}
+
+impl SqliteEvents {
+    /// Opens (creating if needed) the events database at `path`.
+    pub async fn open(path: &Path) -> Result<SqliteEvents, EventsError> {
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent).map_err(|source| EventsError::Io {
+                path: parent.display().to_string(),
+                source,
+            })?;
+        }
+        let options = SqliteConnectOptions::new()
+            .filename(path)
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            // Events are not mail: a crash may lose the last second of
+            // them, never the database.
+            .synchronous(SqliteSynchronous::Normal)
+            .busy_timeout(Duration::from_secs(30));
+        Self::with(options, 2).await
+    }
+
+    /// An in-memory database, for tests.
+    pub async fn memory() -> Result<SqliteEvents, EventsError> {
+        Self::with(SqliteConnectOptions::from_str("sqlite::memory:")?, 1).await
+    }
+
+    async fn with(
+        options: SqliteConnectOptions,
+        connections: u32,
+    ) -> Result<SqliteEvents, EventsError> {
+        let pool = SqlitePoolOptions::new()
+            .max_connections(connections)
+            .test_before_acquire(false)
+            .connect_with(options)
+            .await?;
+        for statement in SCHEMA {
+            sqlx::query(*statement).execute(&pool).await?;
+        }
+        Ok(SqliteEvents { pool })
+    }
+
+    /// Writes `events` in one transaction.
+    pub async fn insert(&self, events: &[Event]) -> Result<(), EventsError> {
+        if events.is_empty() {
+            return Ok(());
+        }
+        let mut tx = self.pool.begin().await?;
+        // 14 values a row: SQLite takes 32,766 variables a statement.
+        for chunk in events.chunks(2_000) {
+            let mut insert = QueryBuilder::<Sqlite>::new(
+                "INSERT INTO events (at, node, kind, role, queue_id, message_id, client, sender, \
+                 recipient, size, delay, relay, check_name, reason) ",
+            );
+            insert.push_values(chunk, |mut row, e| {
+                row.push_bind(e.at)
+                    .push_bind(&e.node)
+                    .push_bind(e.kind.as_str())
+                    .push_bind(&e.role)
+                    .push_bind(&e.queue_id)
+                    .push_bind(&e.message_id)
+                    .push_bind(&e.client)
+                    .push_bind(&e.sender)
+                    .push_bind(&e.recipient)
+                    .push_bind(e.size as i64)
+                    .push_bind(e.delay)
+                    .push_bind(&e.relay)
+                    .push_bind(&e.check)
+                    .push_bind(&e.reason);
+            });
+            insert.build().execute(&mut *tx).await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Every event from `from` (included) to `until` (excluded), in
+    /// microseconds since the epoch, in time order.
+    pub async fn between(&self, from: i64, until: i64) -> Result<Vec<Event>, EventsError> {
+        // Only constants are put in the text; values are bound.
+        let rows = sqlx::query(AssertSqlSafe(format!(
+            "SELECT {COLUMNS} FROM events WHERE at >= ? AND at < ? ORDER BY at, rowid"
+        )))
+        .bind(from)
+        .bind(until)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(event).collect()
+    }
+
+    /// The events that name `wanted` from `from` to `until`, in time order.
+    pub async fn find(
+        &self,
+        wanted: &Wanted,
+        from: i64,
+        until: i64,
+    ) -> Result<Vec<Event>, EventsError> {
+        let (condition, value) = match wanted {
+            Wanted::QueueId(id) => ("queue_id = ?1", id.clone()),
+            Wanted::MessageId(id) => ("message_id = ?1", id.clone()),
+            Wanted::Address(a) => (
+                "(lower(sender) = ?1 OR lower(recipient) = ?1)",
+                a.to_ascii_lowercase(),
+            ),
+        };
+        // Only constants are put in the text; values are bound.
+        let rows = sqlx::query(AssertSqlSafe(format!(
+            "SELECT {COLUMNS} FROM events WHERE {condition} AND at >= ?2 AND at < ?3 \
+             ORDER BY at, rowid"
+        )))
+        .bind(value)
+        .bind(from)
+        .bind(until)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(event).collect()
+    }
+
+    /// Deletes events older than `before`; how many.
+    pub async fn prune(&self, before: i64) -> Result<u64, EventsError> {
+        let done = sqlx::query("DELETE FROM events WHERE at < ?")
+            .bind(before)
+            .execute(&self.pool)
+            .await?;
+        Ok(done.rows_affected())
+    }
+}
+
+fn event(row: &SqliteRow) -> Result<Event, EventsError> {
+    let kind: String = row.try_get(3)?;
+    let Some(parsed) = Kind::parse(&kind) else {
+        return Err(EventsError::Corrupt {
+            rowid: row.try_get(0)?,
+            kind,
+        });
+    };
+    Ok(Event {
+        at: row.try_get(1)?,
+        node: row.try_get(2)?,
+        kind: parsed,
+        role: row.try_get(4)?,
+        queue_id: row.try_get(5)?,
+        message_id: row.try_get(6)?,
+        client: row.try_get(7)?,
+        sender: row.try_get(8)?,
+        recipient: row.try_get(9)?,
+        size: row.try_get::<i64, _>(10)?.max(0) as u64,
+        delay: row.try_get(11)?,
+        relay: row.try_get(12)?,
+        check: row.try_get(13)?,
+        reason: row.try_get(14)?,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn events_come_back_in_time_order_and_by_id_or_address() {
+        let db = SqliteEvents::memory().await.unwrap();
+        let mut accepted = Event::new(Kind::Accepted, "cleanup")
+            .queue_id("Q1")
+            .message_id("<m1@x>")
+            .sender("Bob@Remote.test")
+            .size(1200);
+        accepted.at = 2_000;
+        accepted.node = "mx1".into();
+        let mut delivered = Event::new(Kind::Delivered, "local")
+            .queue_id("Q1")
+            .recipient("alice@example.test")
+            .relay("local")
+            .delay(0.5);
+        delivered.at = 3_000;
+        delivered.node = "mx1".into();
+        let mut other = Event::new(Kind::Reject, "smtpd")
+            .recipient("nobody@example.test")
+            .check("rcpt")
+            .reason("550 5.1.1 User unknown");
+        other.at = 1_000;
+        other.node = "mx1".into();
+        db.insert(&[delivered.clone(), accepted.clone(), other.clone()])
+            .await
+            .unwrap();
+        assert_eq!(
+            db.between(0, 10_000).await.unwrap(),
+            vec![other.clone(), accepted.clone(), delivered.clone()]
+        );
+        assert_eq!(
+            db.between(1_500, 3_000).await.unwrap(),
+            vec![accepted.clone()]
+        );
+        assert_eq!(
+            db.find(&Wanted::QueueId("Q1".into()), 0, 10_000)
+                .await
+                .unwrap(),
+            vec![accepted.clone(), delivered.clone()]
+        );
+        assert_eq!(
+            db.find(&Wanted::Address("bob@remote.test".into()), 0, 10_000)
+                .await
+                .unwrap(),
+            vec![accepted.clone()]
+        );
+        assert_eq!(
+            db.find(&Wanted::MessageId("<m1@x>".into()), 0, 10_000)
+                .await
+                .unwrap(),
+            vec![accepted]
+        );
+        assert_eq!(db.prune(2_500).await.unwrap(), 2);
+        assert_eq!(db.between(0, 10_000).await.unwrap(), vec![delivered]);
+    }
+
+    #[tokio::test]
+    async fn a_row_of_an_unknown_kind_is_named() {
+        let db = SqliteEvents::memory().await.unwrap();
+        sqlx::query("INSERT INTO events (at, node, kind, role) VALUES (1, 'n', 'zap', 'x')")
+            .execute(&db.pool)
+            .await
+            .unwrap();
+        let err = db.between(0, 10).await.unwrap_err().to_string();
+        assert!(err.contains("unknown kind \"zap\""), "{err}");
+    }
+}
