@@ -87,6 +87,8 @@ pub struct Hold {
 pub struct Pipeline {
     role: &'static str,
     checks: Vec<Arc<dyn Check>>,
+    /// Refusals are recorded here too (reports, traces).
+    events: havre_events::Events,
 }
 
 impl Pipeline {
@@ -95,7 +97,14 @@ impl Pipeline {
         Pipeline {
             role,
             checks: Vec::new(),
+            events: havre_events::Events::disabled(),
         }
+    }
+
+    /// The same pipeline recording its refusals into `events`.
+    pub fn with_events(mut self, events: havre_events::Events) -> Pipeline {
+        self.events = events;
+        self
     }
 
     /// Adds `check` after those already there.
@@ -181,6 +190,25 @@ impl Pipeline {
             facts.helo.as_deref().unwrap_or(""),
             step.check,
         );
+        // A greylisting check's "come back later" is counted apart, as
+        // Postgrey's reports count it.
+        let kind = if step.check == "greylist" && line.starts_with('4') {
+            havre_events::Kind::Greylist
+        } else {
+            havre_events::Kind::Reject
+        };
+        let mut event = havre_events::Event::new(kind, self.role)
+            .client(facts.client_label())
+            .sender(facts.sender.as_deref().unwrap_or(""))
+            .check(step.check.to_string())
+            .reason(line.to_string());
+        if let Some(to) = &facts.recipient {
+            event = event.recipient(to.as_str());
+        }
+        if let Some(id) = &facts.queue_id {
+            event = event.queue_id(id.as_str());
+        }
+        self.events.record(event);
     }
 }
 

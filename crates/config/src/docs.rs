@@ -719,6 +719,20 @@ pub static KEY_DOCS: &[(&str, &str)] = &[
          contents of their files.",
     ),
     (
+        "events",
+        "Every decision a report, a graph or a trace needs (connections, rejects with their check, greylisting, \
+         messages accepted, deliveries, deferrals, bounces, logins), recorded as a structured event beside its \
+         log line in events.sqlite of the data directory; `havre report` and `havre trace` read them.",
+    ),
+    (
+        "events.enabled",
+        "Record events. Off: `havre report` and `havre trace` have nothing to read; the log lines stay.",
+    ),
+    (
+        "events.retention",
+        "Events older than this are deleted (checked every hour).",
+    ),
+    (
         "quarantine",
         "Mail a check accepted but held (attachments.action = \"quarantine\"): kept in the queue on hold, \
          never delivered until `havre quarantine release ID`.",

@@ -57,6 +57,12 @@ impl LoadedConfig {
         self.data_dir().join("state.db")
     }
 
+    /// The events database (`havre report`, `havre trace`):
+    /// `<data_dir>/events.sqlite`.
+    pub fn events_path(&self) -> PathBuf {
+        self.data_dir().join("events.sqlite")
+    }
+
     /// `log.file`, relative to the directory of the file; `None` when empty
     /// (stderr only).
     pub fn log_file(&self) -> Option<PathBuf> {

@@ -49,12 +49,32 @@ pub struct Config {
     pub attachments: crate::attachments::Attachments,
     pub quarantine: crate::attachments::Quarantine,
     pub spam: crate::spam::Spam,
+    pub events: Events,
 }
 
 impl Config {
     /// Whether this node runs `role`.
     pub fn has_role(&self, role: Role) -> bool {
         self.server.roles.contains(&role)
+    }
+}
+
+/// `[events]`: the structured events that reports, graphs and traces
+/// read.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Events {
+    pub enabled: bool,
+    /// Events older than this are deleted.
+    pub retention: Duration,
+}
+
+impl Default for Events {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            retention: Duration::from_secs(31 * 86_400),
+        }
     }
 }
 

@@ -77,6 +77,9 @@ pub struct Event {
     pub client: Option<String>,
     pub sender: Option<String>,
     pub recipient: Option<String>,
+    /// The address the recipient was given as, when an alias or a
+    /// forwarding led to `recipient` (Postfix's `orig_to`).
+    pub original: Option<String>,
     /// Bytes of the message.
     pub size: u64,
     /// Seconds from arrival to this event (deliveries).
@@ -103,6 +106,7 @@ impl Event {
             client: None,
             sender: None,
             recipient: None,
+            original: None,
             size: 0,
             delay: None,
             relay: None,
@@ -133,6 +137,11 @@ impl Event {
 
     pub fn recipient(mut self, recipient: impl Into<String>) -> Event {
         self.recipient = Some(recipient.into());
+        self
+    }
+
+    pub fn original(mut self, address: impl Into<String>) -> Event {
+        self.original = Some(address.into());
         self
     }
 

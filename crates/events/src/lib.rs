@@ -31,6 +31,9 @@ const QUEUED: usize = 65_536;
 /// Events written in one transaction at most.
 const BATCH: usize = 4_096;
 
+// Events are moved into the channel once each: boxing them would cost an
+// allocation per event for a slot size that does not matter here.
+#[allow(clippy::large_enum_variant)]
 enum Message {
     Event(Event),
     /// Answered once everything sent before is written.

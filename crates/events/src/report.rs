@@ -22,7 +22,8 @@ pub struct Report {
     pub received: u64,
     /// Copies delivered, here or to another server.
     pub delivered: u64,
-    /// Of those, copies handed to another server.
+    /// Of those, copies of mail for an address here that an alias or a
+    /// forwarding sent on to another server (pflogsumm's "forwarded").
     pub forwarded: u64,
     /// Messages with at least one deferral, and deferrals.
     pub deferred: u64,
@@ -185,7 +186,9 @@ impl Report {
                     r.delivered += 1;
                     hour.delivered += 1;
                     r.bytes_delivered += e.size;
-                    if e.relay.as_deref().is_some_and(|relay| relay != "local") {
+                    if e.original.is_some()
+                        && e.relay.as_deref().is_some_and(|relay| relay != "local")
+                    {
                         r.forwarded += 1;
                     }
                     let to = e.recipient.as_deref().unwrap_or("").to_ascii_lowercase();
@@ -318,13 +321,7 @@ impl Report {
         heading(out, "Grand Totals")?;
         writeln!(out, "messages\n")?;
         let attempts = self.received + self.rejected;
-        let percent = |n: u64| {
-            if attempts == 0 {
-                0
-            } else {
-                (n * 100 + attempts / 2) / attempts
-            }
-        };
+        let percent = |n: u64| (n * 100 + attempts / 2).checked_div(attempts).unwrap_or(0);
         writeln!(out, "  {:>7}   received", self.received)?;
         writeln!(out, "  {:>7}   delivered", self.delivered)?;
         writeln!(out, "  {:>7}   forwarded", self.forwarded)?;
@@ -519,6 +516,7 @@ mod tests {
             Event::new(Kind::Delivered, "smtp")
                 .queue_id("A")
                 .recipient("carl@lab.test")
+                .original("carl@example.test")
                 .relay("lab.test[10.0.0.1]:25")
                 .size(2000)
                 .delay(1.0),

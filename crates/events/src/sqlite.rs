@@ -37,6 +37,7 @@ const SCHEMA: &[&str] = &[
         client TEXT,
         sender TEXT,
         recipient TEXT,
+        orig_to TEXT,
         size INTEGER NOT NULL DEFAULT 0,
         delay REAL,
         relay TEXT,
@@ -49,7 +50,7 @@ const SCHEMA: &[&str] = &[
 ];
 
 const COLUMNS: &str = "rowid, at, node, kind, role, queue_id, message_id, client, sender, \
-                       recipient, size, delay, relay, check_name, reason";
+                       recipient, orig_to, size, delay, relay, check_name, reason";
 
 /// What [`SqliteEvents::find`] looks for.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -111,11 +112,11 @@ impl SqliteEvents {
             return Ok(());
         }
         let mut tx = self.pool.begin().await?;
-        // 14 values a row: SQLite takes 32,766 variables a statement.
+        // 15 values a row: SQLite takes 32,766 variables a statement.
         for chunk in events.chunks(2_000) {
             let mut insert = QueryBuilder::<Sqlite>::new(
                 "INSERT INTO events (at, node, kind, role, queue_id, message_id, client, sender, \
-                 recipient, size, delay, relay, check_name, reason) ",
+                 recipient, orig_to, size, delay, relay, check_name, reason) ",
             );
             insert.push_values(chunk, |mut row, e| {
                 row.push_bind(e.at)
@@ -127,6 +128,7 @@ impl SqliteEvents {
                     .push_bind(&e.client)
                     .push_bind(&e.sender)
                     .push_bind(&e.recipient)
+                    .push_bind(&e.original)
                     .push_bind(e.size as i64)
                     .push_bind(e.delay)
                     .push_bind(&e.relay)
@@ -209,11 +211,12 @@ fn event(row: &SqliteRow) -> Result<Event, EventsError> {
         client: row.try_get(7)?,
         sender: row.try_get(8)?,
         recipient: row.try_get(9)?,
-        size: row.try_get::<i64, _>(10)?.max(0) as u64,
-        delay: row.try_get(11)?,
-        relay: row.try_get(12)?,
-        check: row.try_get(13)?,
-        reason: row.try_get(14)?,
+        original: row.try_get(10)?,
+        size: row.try_get::<i64, _>(11)?.max(0) as u64,
+        delay: row.try_get(12)?,
+        relay: row.try_get(13)?,
+        check: row.try_get(14)?,
+        reason: row.try_get(15)?,
     })
 }
 

@@ -79,7 +79,14 @@ pub async fn run(explicit: Option<PathBuf>, args: CheckArgs) -> anyhow::Result<(
     let resolver = havre_outbound::Resolver::new(&config.dns.nameservers)
         .map_err(|e| anyhow!("dns.nameservers: {e}"))?;
     let state = Arc::new(havre_state::EmbeddedState::memory());
-    let checks = crate::pipelines::build(config, state, &resolver, None).map_err(|e| anyhow!(e))?;
+    let checks = crate::pipelines::build(
+        config,
+        state,
+        &resolver,
+        None,
+        &havre_events::Events::disabled(),
+    )
+    .map_err(|e| anyhow!(e))?;
     let pipeline = checks
         .mx
         .ok_or_else(|| anyhow!("the mx role has no checks to run"))?;

@@ -151,7 +151,13 @@ pub fn node(loaded: &LoadedConfig, purpose: Purpose) -> anyhow::Result<Material>
     // checked each rule; this is what remains, such as a rule's parts
     // together). Their errors start with the key: `policy.rules: ...`.
     let state = std::sync::Arc::new(havre_state::EmbeddedState::memory());
-    if let Err(e) = crate::pipelines::build(config, state, &resolver, None) {
+    if let Err(e) = crate::pipelines::build(
+        config,
+        state,
+        &resolver,
+        None,
+        &havre_events::Events::disabled(),
+    ) {
         let (key, message) = e.split_once(": ").unwrap_or(("policy.rules", &e));
         let key: Vec<&str> = key.split('.').collect();
         return Err(invalid(&key, message.to_owned()));

@@ -209,6 +209,20 @@ pub enum Command {
         #[command(flatten)]
         format: Format,
     },
+    /// Print the day's mail report, as pflogsumm does (received, delivered, rejected...)
+    #[command(
+        long_about = "Prints what pflogsumm prints from a day of Postfix logs, from the events         this node recorded (events.enabled): grand totals (received, delivered, forwarded to         other servers, deferred, bounced, rejected with its share, greylisted, bytes, senders         and recipients), traffic per hour, recipient and sender domains, the top senders and         recipients by count and by size, delivery delays, and the deferral, bounce and reject         reasons (a reject's check with the reply). The day is the local calendar day         (default: today); --since covers the last 24h, 7d... up to now. Reads the events         database (events.sqlite in server.data_dir) while serve runs."
+    )]
+    Report {
+        /// The local day, YYYY-MM-DD (default: today)
+        #[arg(long, value_name = "YYYY-MM-DD")]
+        day: Option<String>,
+        /// The last DURATION instead of a day (90m, 24h, 7d)
+        #[arg(long, value_name = "DURATION")]
+        since: Option<String>,
+        #[command(flatten)]
+        format: Format,
+    },
 }
 
 const SIEVE_HELP: &str = "Users' Sieve scripts (RFC 5228), as ManageSieve clients (webmail) \

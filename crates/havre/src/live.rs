@@ -112,6 +112,8 @@ pub struct Shared {
     pub junk_lessons: Arc<havre_mailbox::LessonQueue>,
     /// The Bayes classifier the spam filter asks (the store's counts).
     pub bayes: Arc<dyn havre_filter::BayesModel>,
+    /// Where every role records what reports and traces read.
+    pub events: havre_events::Events,
 }
 
 /// The publishers of each role's settings.
@@ -146,6 +148,7 @@ impl Live {
             shared.state.clone(),
             &material.resolver,
             Some(shared.bayes.clone()),
+            &shared.events,
         )
         .map_err(|e| anyhow::anyhow!("{e}"))?;
         Ok(Live {
@@ -211,6 +214,7 @@ impl Live {
             self.shared.state.clone(),
             &resolver,
             Some(self.shared.bayes.clone()),
+            &self.shared.events,
         ) {
             Ok(checks) => checks,
             Err(e) => {
@@ -288,6 +292,7 @@ fn smtp(
         },
         checks,
         guard: shared.guard.clone(),
+        events: shared.events.clone(),
     })
 }
 
@@ -307,6 +312,7 @@ fn imap(shared: &Shared, config: &Config, tls: TlsAcceptor) -> havre_imap::Servi
         limits: shared.imap_limits.clone(),
         sessions: shared.sessions.clone(),
         guard: shared.guard.clone(),
+        events: shared.events.clone(),
     })
 }
 
@@ -322,6 +328,7 @@ fn pop3(shared: &Shared, config: &Config, tls: TlsAcceptor) -> Arc<havre_pop3::P
         locks: shared.pop3_locks.clone(),
         sessions: shared.sessions.clone(),
         guard: shared.guard.clone(),
+        events: shared.events.clone(),
     })
 }
 

@@ -33,6 +33,7 @@ mod quarantine_sweep;
 mod queue_cmd;
 mod reload;
 mod reload_cmd;
+mod report_cmd;
 mod route_cmd;
 mod sendmail;
 mod serve;
@@ -176,5 +177,8 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Spam(cmd) => spam_cmd::run(config, cmd).await,
         Command::Sieve(cmd) => sieve_cmd::run(config, cmd).await,
         Command::Route { address, format } => route_cmd::run(config, address, format.json).await,
+        Command::Report { day, since, format } => {
+            report_cmd::run(config, day, since, format.json).await
+        }
     }
 }

@@ -50,6 +50,7 @@ pub fn build(
     state: Arc<dyn State>,
     resolver: &Resolver,
     bayes: Option<Arc<dyn havre_filter::BayesModel>>,
+    events: &havre_events::Events,
 ) -> Result<SessionChecks, String> {
     let policy = havre_policy::from_config(config, state.clone())?;
     let dns: Arc<dyn Dns> = Arc::new(HickoryDns::new(resolver.hickory().clone()));
@@ -62,7 +63,7 @@ pub fn build(
 
     // The session's program names in the log (Postfix's smtpd), so a
     // refusal is counted with the session's own by pflogsumm.
-    let mut mx = Pipeline::new("smtpd");
+    let mut mx = Pipeline::new("smtpd").with_events(events.clone());
     for rule in &policy.rules {
         mx.push(rule.clone());
     }
@@ -119,7 +120,7 @@ pub fn build(
         mx.push(spam.clone());
     }
 
-    let mut submission = Pipeline::new("submission/smtpd");
+    let mut submission = Pipeline::new("submission/smtpd").with_events(events.clone());
     for rule in &policy.rules {
         submission.push(rule.clone());
     }
@@ -230,7 +231,14 @@ mod tests {
         config.mx.rhsbl = vec!["dbl.example".parse().unwrap()];
         let resolver = Resolver::new(&["127.0.0.1:53".parse().unwrap()]).unwrap();
         let state = Arc::new(havre_state::EmbeddedState::memory());
-        let checks = build(&config, state.clone(), &resolver, None).unwrap();
+        let checks = build(
+            &config,
+            state.clone(),
+            &resolver,
+            None,
+            &havre_events::Events::disabled(),
+        )
+        .unwrap();
         assert_eq!(
             checks.mx.unwrap().names(),
             [
@@ -263,7 +271,14 @@ mod tests {
         config.antivirus.clamd = havre_config::ClamdAddress::Off;
         config.spam.enabled = false;
         config.spam.scan_submission = true;
-        let bare = build(&config, state.clone(), &resolver, None).unwrap();
+        let bare = build(
+            &config,
+            state.clone(),
+            &resolver,
+            None,
+            &havre_events::Events::disabled(),
+        )
+        .unwrap();
         assert_eq!(
             bare.mx.unwrap().names(),
             ["rule student-rate", "rule staff-rate"]
@@ -276,7 +291,15 @@ mod tests {
             .spam
             .weights
             .insert("NO_SUCH_SYMBOL".into(), havre_config::Points(1.0));
-        let refused = build(&config, state, &resolver, None).err().unwrap();
+        let refused = build(
+            &config,
+            state,
+            &resolver,
+            None,
+            &havre_events::Events::disabled(),
+        )
+        .err()
+        .unwrap();
         assert!(refused.contains("NO_SUCH_SYMBOL"), "{refused}");
     }
 }

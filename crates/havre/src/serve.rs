@@ -102,6 +102,7 @@ pub async fn run(explicit: Option<PathBuf>) -> anyhow::Result<()> {
         .unwrap_or_default();
     let shared = shared(&loaded).await?;
     let queue = shared.queue.clone();
+    let events = shared.events.clone();
     let live = Live::new(shared.clone(), &loaded, material)?;
     let smtp = live.smtp.subscribe();
     let imap = live.imap.subscribe();
@@ -212,6 +213,7 @@ pub async fn run(explicit: Option<PathBuf>) -> anyhow::Result<()> {
             shared.local.clone(),
             relay_settings,
             Some(outbound),
+            shared.events.clone(),
         );
         tokio::spawn(relay.run(shutdown.clone()))
     });
@@ -264,6 +266,8 @@ pub async fn run(explicit: Option<PathBuf>) -> anyhow::Result<()> {
     {
         tracing::warn!(target: "serve", "deliveries still running after {grace}; they will be retried at the next start");
     }
+    // What the sessions and deliveries recorded, written before the end.
+    events.flush().await;
     // Sockets nobody will answer on any more (a socket left by a crash is
     // replaced at the next start).
     let _ = std::fs::remove_file(&control_socket);
@@ -342,7 +346,17 @@ async fn shared(loaded: &LoadedConfig) -> anyhow::Result<Shared> {
             .with_site_scripts(&site.before, &site.after, &site.global)
             .map_err(|e| anyhow::anyhow!("sieve: {e}"))?,
     );
+    let events = if config.events.enabled {
+        let path = loaded.events_path();
+        let db = havre_events::SqliteEvents::open(&path)
+            .await
+            .with_context(|| format!("cannot open the events database {}", path.display()))?;
+        havre_events::Events::start(db, &config.server.hostname, config.events.retention.0)
+    } else {
+        havre_events::Events::disabled()
+    };
     Ok(Shared {
+        events,
         directory,
         queue,
         local: LocalDelivery::new(mailboxes.clone()).with_sieve(sieve),

@@ -63,6 +63,12 @@ fn pflogsumm(log: &Path) -> (HashMap<String, u64>, String) {
         .output()
         .expect("run pflogsumm (Debian package pflogsumm)");
     let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    (grand_totals(&text), text)
+}
+
+/// The first `NUMBER LABEL` line of each label: the grand totals of
+/// pflogsumm's report, and of `havre report`'s, which lays them out alike.
+fn grand_totals(text: &str) -> HashMap<String, u64> {
     let mut totals = HashMap::new();
     for line in text.lines() {
         let mut words = line.split_whitespace();
@@ -72,7 +78,32 @@ fn pflogsumm(log: &Path) -> (HashMap<String, u64>, String) {
             totals.entry(label.to_string()).or_insert(n);
         }
     }
-    (totals, text)
+    totals
+}
+
+/// Waits until `totals_now` gives the `expected` grand totals.
+fn wait_for_totals(
+    expected: &[(&str, u64)],
+    mut totals_now: impl FnMut() -> (HashMap<String, u64>, String),
+    what: &str,
+) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let (totals, text) = totals_now();
+        let seen: Vec<(&str, u64)> = expected
+            .iter()
+            .map(|(label, _)| (*label, totals.get(*label).copied().unwrap_or(u64::MAX)))
+            .collect();
+        if seen == expected {
+            println!("{text}");
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{what} totals {seen:?}, expected {expected:?}\n{text}"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
 }
 
 #[test]
@@ -124,24 +155,17 @@ fn pflogsumm_counts_what_was_received_delivered_deferred_bounced_and_rejected() 
         ("rejected", 2),
     ];
     let log = node.dir().join("havre.log");
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        let (totals, text) = pflogsumm(&log);
-        let seen: Vec<(&str, u64)> = expected
-            .iter()
-            .map(|(label, _)| (*label, totals.get(*label).copied().unwrap_or(u64::MAX)))
-            .collect();
-        if seen == expected {
-            println!("{text}");
-            break;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "pflogsumm totals {seen:?}, expected {expected:?}\n{text}\n{}",
-            node.log()
-        );
-        std::thread::sleep(Duration::from_millis(200));
-    }
+    wait_for_totals(&expected, || pflogsumm(&log), "pflogsumm");
+    // `havre report`, from the events recorded beside those lines, counts
+    // the same.
+    wait_for_totals(
+        &expected,
+        || {
+            let text = node.cli_ok(&["report", "--since", "1h"]);
+            (grand_totals(&text), text)
+        },
+        "havre report",
+    );
     let log = node.log();
     assert!(log.contains("havre/cleanup["), "{log}");
     assert!(log.contains("message-id=<m1@outside.test>"), "{log}");

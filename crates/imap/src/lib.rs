@@ -67,6 +67,8 @@ pub struct ImapServices {
     /// The node's guard: failed logins and BAD commands count against the
     /// client's address.
     pub guard: havre_guard::Guard,
+    /// Logins and failed logins, for reports and traces.
+    pub events: havre_events::Events,
 }
 
 pub type Services = Arc<ImapServices>;
@@ -102,6 +104,7 @@ mod testing {
             limits: ConnectionLimits::default(),
             sessions: havre_net::Sessions::new(),
             guard: havre_guard::Guard::off(),
+            events: havre_events::Events::disabled(),
         })
     }
 }

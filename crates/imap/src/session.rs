@@ -858,6 +858,12 @@ impl Session {
                 if let Err(outcome) = self.logged_in(found.email.clone(), method) {
                     return outcome;
                 }
+                self.services.events.record(
+                    havre_events::Event::new(havre_events::Kind::Login, "imap-login")
+                        .client(format!("[{}]", self.peer.ip()))
+                        .recipient(found.email.as_str())
+                        .reason(method),
+                );
                 if let Err(err) = self.services.mailboxes.ensure_defaults(&found.email).await {
                     tracing::error!(target: "imap", "cannot prepare the mailboxes of {}: {err}", found.email);
                 }
@@ -878,6 +884,12 @@ impl Session {
                 // One line per attempt, in words the dovecot filter does not
                 // count: it counts the connection's last line, as Dovecot's.
                 tracing::info!(target: "imap", role = "imap-login", "auth failed: user=<{shown}>, method={method}, rip={}, attempt {}", self.peer.ip(), self.auth_failures);
+                self.services.events.record(
+                    havre_events::Event::new(havre_events::Kind::LoginFailed, "imap-login")
+                        .client(format!("[{}]", self.peer.ip()))
+                        .recipient(shown.as_str())
+                        .reason(method),
+                );
                 self.last_login = Some((shown, method.to_string()));
                 // A failed login costs the client time, not the server.
                 tokio::time::sleep(AUTH_FAILURE_DELAY).await;

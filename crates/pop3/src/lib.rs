@@ -107,4 +107,6 @@ pub struct Pop3Services {
     /// The node's guard: failed logins and bad commands count against the
     /// client's address.
     pub guard: havre_guard::Guard,
+    /// Logins and failed logins, for reports and traces.
+    pub events: havre_events::Events,
 }

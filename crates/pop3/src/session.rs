@@ -573,6 +573,12 @@ impl Session {
                     .await;
                 tokio::time::sleep(self.services.settings.auth_failure_delay).await;
                 tracing::info!(target: "pop3", role = "pop3-login", "auth failed: user=<{shown}>, method={method}, {}", self.endpoints());
+                self.services.events.record(
+                    havre_events::Event::new(havre_events::Kind::LoginFailed, "pop3-login")
+                        .client(format!("[{}]", self.peer.ip()))
+                        .recipient(shown.as_str())
+                        .reason(method),
+                );
                 return err(Some(CODE_AUTH), "Authentication failed.");
             }
             Err(e) => {
@@ -589,6 +595,12 @@ impl Session {
                 messages.sort_by_key(|m| m.uid);
                 let n = messages.len();
                 tracing::info!(target: "pop3", role = "pop3-login", "Login: user=<{}>, method={method}, {}", user.email, self.endpoints());
+                self.services.events.record(
+                    havre_events::Event::new(havre_events::Kind::Login, "pop3-login")
+                        .client(format!("[{}]", self.peer.ip()))
+                        .recipient(user.email.as_str())
+                        .reason(method),
+                );
                 if let Some(entry) = &self.entry {
                     entry.logged_in(&user.email);
                 }
@@ -851,6 +863,7 @@ mod tests {
             locks: MaildropLocks::new(),
             sessions: havre_net::Sessions::new(),
             guard: havre_guard::Guard::off(),
+            events: havre_events::Events::disabled(),
         });
         let peer = "192.0.2.1:40000".parse().unwrap();
         let local = "127.0.0.1:110".parse().unwrap();

@@ -1,6 +1,7 @@
 //! One delivery attempt of one queued message.
 
 use havre_directory::{Address, MailboxFacts, Resolution, Target};
+use havre_events::{Event, Kind};
 use havre_mailbox::{ActiveScript, DeliveryRequest, MessageSource, Staged};
 use havre_outbound::Nexthop;
 use havre_store::{AttemptOutcome, QueueEntry, QueueRecipient, RecipientStatus, RecipientUpdate};
@@ -203,6 +204,24 @@ impl Relay {
                 note.status,
                 note.text
             );
+            let kind = match word {
+                "sent" => Kind::Delivered,
+                "deferred" => Kind::Deferred,
+                _ => Kind::Bounced,
+            };
+            let event = Event::new(kind, if to_remote { "smtp" } else { "local" })
+                .queue_id(id.as_str())
+                .client(entry.client.as_str())
+                .sender(entry.sender.as_str())
+                .recipient(rcpt.address.as_str())
+                .size(entry.size)
+                .delay(delay)
+                .relay(relay.as_str())
+                .reason(format!("{} {}", note.status, note.text));
+            self.events.record(match &rcpt.orig {
+                Some(orig) => event.original(orig.as_str()),
+                None => event,
+            });
             let reported = || ReportedRecipient {
                 address: rcpt.address.clone(),
                 original: rcpt.orig.clone(),

@@ -60,6 +60,8 @@ pub struct Relay {
     /// partly delivered by a process that died.
     started_at: i64,
     in_flight: Mutex<HashSet<String>>,
+    /// Each recipient's outcome, for reports and traces.
+    events: havre_events::Events,
 }
 
 pub(crate) fn unix_now() -> i64 {
@@ -94,6 +96,7 @@ impl Relay {
         local: LocalDelivery,
         settings: watch::Receiver<RelaySettings>,
         outbound: Option<Outbound>,
+        events: havre_events::Events,
     ) -> Arc<Relay> {
         Arc::new(Relay {
             queue,
@@ -101,6 +104,7 @@ impl Relay {
             local,
             settings,
             outbound,
+            events,
             started_at: unix_now(),
             in_flight: Mutex::new(HashSet::new()),
         })

@@ -103,6 +103,7 @@ async fn run_until_empty(f: &Fixture) {
         })
         .1,
         None,
+        havre_events::Events::disabled(),
     );
     let (stop, shutdown) = watch::channel(false);
     let task = tokio::spawn(relay.run(shutdown));

@@ -107,4 +107,7 @@ pub struct Services {
     /// The node's guard: failed AUTHs, unknown recipients and bad commands
     /// of mx and submission clients count against their address.
     pub guard: havre_guard::Guard,
+    /// Connections, refusals, accepted messages and LMTP deliveries, for
+    /// reports and traces.
+    pub events: havre_events::Events,
 }

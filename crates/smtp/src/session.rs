@@ -11,6 +11,7 @@ use std::sync::Arc;
 
 use havre_checks::{AddedHeaders, Facts, Stage};
 use havre_directory::{Address, MailboxFacts, RelayVerdict, Resolution, Target};
+use havre_events::{Event, Kind};
 use havre_guard::{Offence, Service};
 use havre_mailbox::{ActiveScript, DeliveryOutcome, DeliveryRequest, MessageSource};
 use havre_queue::{QueueError, SpoolFile, new_queue_id};
@@ -196,6 +197,9 @@ impl Session {
         self.implicit_tls = implicit_tls;
         self.name_client().await;
         tracing::info!(target: "smtp", role = self.role(), "connect from {}", self.client());
+        self.services
+            .events
+            .record(Event::new(Kind::Connect, self.role()).client(self.client()));
         let mut conn = Conn::new(stream, settings.idle_timeout).with_stop(stop);
         conn.set_deadline(Some(std::time::Instant::now() + settings.session_deadline));
         if implicit_tls {
@@ -627,6 +631,12 @@ impl Session {
         {
             Ok(Some(found)) => {
                 tracing::info!(target: "smtp", role = self.role(), "{}: sasl_method={method}, sasl_username={}", self.client(), found.email);
+                self.services.events.record(
+                    Event::new(Kind::Login, self.role())
+                        .client(self.client())
+                        .recipient(found.email.as_str())
+                        .reason(method),
+                );
                 self.auth = Some(found);
                 self.reply(
                     conn,
@@ -638,6 +648,12 @@ impl Session {
                 // Postfix's words, which Fail2ban's postfix[mode=auth] filter
                 // matches: one line per failed AUTH.
                 tracing::warn!(target: "smtp", role = self.role(), "{}: SASL {method} authentication failed: authentication failure, sasl_username={user}", self.client());
+                self.services.events.record(
+                    Event::new(Kind::LoginFailed, self.role())
+                        .client(self.client())
+                        .recipient(user.as_str())
+                        .reason(method),
+                );
                 let ip = self.peer.ip();
                 self.services
                     .guard
@@ -925,6 +941,32 @@ impl Session {
             if self.esmtp { "ESMTP" } else { "SMTP" },
             self.helo.as_deref().unwrap_or("")
         );
+        let mut event = Event::new(Kind::Reject, self.role())
+            .client(self.client())
+            .sender(tx.map(|t| t.sender.as_str()).unwrap_or(""))
+            .recipient(rcpt)
+            .check("recipient")
+            .reason(reply.text());
+        if id != "NOQUEUE" {
+            event = event.queue_id(id);
+        }
+        self.services.events.record(event);
+    }
+
+    /// The event of an LMTP delivery's outcome for `mailbox` (RCPT'd as
+    /// `rcpt`), recorded beside its log line.
+    fn lmtp_event(&self, kind: Kind, tx: &Transaction, mailbox: &str, rcpt: &str) -> Event {
+        let event = Event::new(kind, "lmtp")
+            .queue_id(tx.id.as_str())
+            .client(self.client())
+            .sender(tx.sender.as_str())
+            .recipient(mailbox)
+            .relay("local");
+        if rcpt.eq_ignore_ascii_case(mailbox) {
+            event
+        } else {
+            event.original(rcpt)
+        }
     }
 
     async fn rcpt(&mut self, address: String) -> Reply {
@@ -1397,6 +1439,16 @@ impl Session {
             Ok(()) => {
                 if let Some(hold) = tx.added.hold() {
                     self.log_hold(&tx, hold);
+                } else {
+                    let mut event = Event::new(Kind::Accepted, self.role())
+                        .queue_id(entry.id.as_str())
+                        .client(self.client())
+                        .sender(entry.sender.as_str())
+                        .size(entry.size);
+                    if let Some(id) = message_id(&body.head) {
+                        event = event.message_id(id);
+                    }
+                    self.services.events.record(event);
                 }
                 Reply::new(250, "2.0.0", format!("Ok: queued as {}", entry.id))
             }
@@ -1456,6 +1508,12 @@ impl Session {
                 let quota = facts.and_then(|f| f.quota);
                 if quota.is_some_and(|q| q.exceeded_by(body.size)) {
                     tracing::info!(target: "smtp", role = "lmtp", "{}: to=<{mailbox}>, orig_to=<{rcpt}>, relay=local, status=bounced (quota exceeded)", tx.id);
+                    self.services.events.record(
+                        self.lmtp_event(Kind::Bounced, tx, mailbox, rcpt)
+                            .size(body.size)
+                            .delay(started.elapsed().as_secs_f64())
+                            .reason("quota exceeded"),
+                    );
                     full.push(mailbox.clone());
                     continue;
                 }
@@ -1477,6 +1535,12 @@ impl Session {
                     .await;
                 if let Some(reason) = plan.reject.take() {
                     tracing::info!(target: "smtp", role = "lmtp", "{}: to=<{mailbox}>, orig_to=<{rcpt}>, relay=local, delay={:.2}, status=bounced (rejected by sieve: {reason})", tx.id, started.elapsed().as_secs_f64());
+                    self.services.events.record(
+                        self.lmtp_event(Kind::Bounced, tx, mailbox, rcpt)
+                            .size(body.size)
+                            .delay(started.elapsed().as_secs_f64())
+                            .reason(format!("rejected by sieve: {reason}")),
+                    );
                     rejected = Some(reason);
                     continue;
                 }
@@ -1490,6 +1554,12 @@ impl Session {
                 }
                 if plan.filings.is_empty() {
                     tracing::info!(target: "smtp", role = "lmtp", "{}: to=<{mailbox}>, orig_to=<{rcpt}>, relay=local, delay={:.2}, status=sent (discarded by sieve)", tx.id, started.elapsed().as_secs_f64());
+                    self.services.events.record(
+                        self.lmtp_event(Kind::Delivered, tx, mailbox, rcpt)
+                            .size(body.size)
+                            .delay(started.elapsed().as_secs_f64())
+                            .reason("discarded by sieve"),
+                    );
                     continue;
                 }
                 let result = self.services.local.deliver_plan(request, &plan).await;
@@ -1506,6 +1576,12 @@ impl Session {
                             format!(" folder {}", folders.join(", "))
                         };
                         tracing::info!(target: "smtp", role = "lmtp", "{}: to=<{mailbox}>, orig_to=<{rcpt}>, relay=local, delay={:.2}, status=sent (delivered to maildir{into})", tx.id, started.elapsed().as_secs_f64());
+                        self.services.events.record(
+                            self.lmtp_event(Kind::Delivered, tx, mailbox, rcpt)
+                                .size(body.size)
+                                .delay(started.elapsed().as_secs_f64())
+                                .reason(format!("delivered to maildir{into}")),
+                        );
                         crate::lmtp_sieve::send_redirects(
                             queue, &mut plan, mailbox, &tx.sender, &tx.id,
                         )
@@ -1520,6 +1596,12 @@ impl Session {
                     }
                     Err(err) => {
                         tracing::warn!(target: "smtp", role = "lmtp", "{}: to=<{mailbox}>, orig_to=<{rcpt}>, relay=local, status=deferred ({err})", tx.id);
+                        self.services.events.record(
+                            self.lmtp_event(Kind::Deferred, tx, mailbox, rcpt)
+                                .size(body.size)
+                                .delay(started.elapsed().as_secs_f64())
+                                .reason(err.to_string()),
+                        );
                         failures.push(mailbox.clone());
                     }
                 }
@@ -1863,6 +1945,7 @@ mod tests {
             local_submission: crate::LocalSettings::default(),
             checks: crate::SessionChecks::default(),
             guard: havre_guard::Guard::off(),
+            events: havre_events::Events::disabled(),
         });
         let (server, mut client) = PanicOnRead::pair();
         let session = Session::new(Mode::Mx, services, "192.0.2.1:40000".parse().unwrap());
