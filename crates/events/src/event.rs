@@ -22,6 +22,9 @@ pub enum Kind {
     Deferred,
     /// A recipient given up on: a DSN goes to the sender.
     Bounced,
+    /// A notice to the sender (a DSN, a delay warning) about this
+    /// message, queued as `related`.
+    Notice,
     /// A login that succeeded (`client`, `recipient` is the user).
     Login,
     /// A login refused.
@@ -29,7 +32,7 @@ pub enum Kind {
 }
 
 impl Kind {
-    pub const ALL: [Kind; 9] = [
+    pub const ALL: [Kind; 10] = [
         Kind::Connect,
         Kind::Reject,
         Kind::Greylist,
@@ -37,6 +40,7 @@ impl Kind {
         Kind::Delivered,
         Kind::Deferred,
         Kind::Bounced,
+        Kind::Notice,
         Kind::Login,
         Kind::LoginFailed,
     ];
@@ -50,6 +54,7 @@ impl Kind {
             Kind::Delivered => "delivered",
             Kind::Deferred => "deferred",
             Kind::Bounced => "bounced",
+            Kind::Notice => "notice",
             Kind::Login => "login",
             Kind::LoginFailed => "login-failed",
         }
@@ -88,6 +93,8 @@ pub struct Event {
     pub relay: Option<String>,
     /// The check that decided a refusal (`rcpt`, `greylist`, `dnsbl`...).
     pub check: Option<String>,
+    /// Another message this one led to (the queue id of its DSN).
+    pub related: Option<String>,
     /// The reply or status text (`550 5.1.1 ... User unknown`, a DSN's
     /// diagnostic).
     pub reason: Option<String>,
@@ -111,6 +118,7 @@ impl Event {
             delay: None,
             relay: None,
             check: None,
+            related: None,
             reason: None,
         }
     }
@@ -162,6 +170,11 @@ impl Event {
 
     pub fn check(mut self, check: impl Into<String>) -> Event {
         self.check = Some(check.into());
+        self
+    }
+
+    pub fn related(mut self, queue_id: impl Into<String>) -> Event {
+        self.related = Some(queue_id.into());
         self
     }
 

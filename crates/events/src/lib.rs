@@ -16,6 +16,7 @@
 mod event;
 pub mod report;
 mod sqlite;
+pub mod trace;
 
 pub use event::{Event, Kind};
 pub use sqlite::{EventsError, SqliteEvents, Wanted};

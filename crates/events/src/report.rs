@@ -240,6 +240,7 @@ impl Report {
                     hour.bounced += 1;
                     bounces.add(e.reason.as_deref().unwrap_or("(no reason given)"), 0);
                 }
+                Kind::Notice => {}
                 Kind::Reject | Kind::Greylist => {
                     if e.kind == Kind::Greylist {
                         r.greylisted += 1;

@@ -42,6 +42,7 @@ const SCHEMA: &[&str] = &[
         delay REAL,
         relay TEXT,
         check_name TEXT,
+        related TEXT,
         reason TEXT
     )",
     "CREATE INDEX IF NOT EXISTS events_at ON events (at)",
@@ -50,7 +51,7 @@ const SCHEMA: &[&str] = &[
 ];
 
 const COLUMNS: &str = "rowid, at, node, kind, role, queue_id, message_id, client, sender, \
-                       recipient, orig_to, size, delay, relay, check_name, reason";
+                       recipient, orig_to, size, delay, relay, check_name, related, reason";
 
 /// What [`SqliteEvents::find`] looks for.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -112,11 +113,11 @@ impl SqliteEvents {
             return Ok(());
         }
         let mut tx = self.pool.begin().await?;
-        // 15 values a row: SQLite takes 32,766 variables a statement.
+        // 16 values a row: SQLite takes 32,766 variables a statement.
         for chunk in events.chunks(2_000) {
             let mut insert = QueryBuilder::<Sqlite>::new(
                 "INSERT INTO events (at, node, kind, role, queue_id, message_id, client, sender, \
-                 recipient, orig_to, size, delay, relay, check_name, reason) ",
+                 recipient, orig_to, size, delay, relay, check_name, related, reason) ",
             );
             insert.push_values(chunk, |mut row, e| {
                 row.push_bind(e.at)
@@ -133,6 +134,7 @@ impl SqliteEvents {
                     .push_bind(e.delay)
                     .push_bind(&e.relay)
                     .push_bind(&e.check)
+                    .push_bind(&e.related)
                     .push_bind(&e.reason);
             });
             insert.build().execute(&mut *tx).await?;
@@ -216,7 +218,8 @@ fn event(row: &SqliteRow) -> Result<Event, EventsError> {
         delay: row.try_get(12)?,
         relay: row.try_get(13)?,
         check: row.try_get(14)?,
-        reason: row.try_get(15)?,
+        related: row.try_get(15)?,
+        reason: row.try_get(16)?,
     })
 }
 

@@ -209,9 +209,35 @@ pub enum Command {
         #[command(flatten)]
         format: Format,
     },
+    /// Follow a message through every step: arrival, checks, deliveries, bounce and its DSN
+    #[command(
+        long_about = "Prints every event of a message in time order, with the time since the \
+        step before: its arrival (client, sender, size, Message-ID), each recipient's delivery \
+        into a mailbox or to another server, deferrals with their reasons, a bounce and the \
+        notice (DSN) it sent, which is followed in turn. ID is a queue id (as in the log and \
+        the Received: header), a <Message-ID> with its angle brackets, or an address (every \
+        message from or to it, and refusals naming it). Looks back --since (default 7d). \
+        Exits 1 when no event names ID."
+    )]
+    Trace {
+        /// A queue id, a <message-id@host>, or an address
+        id: String,
+        /// How far back to look (90m, 24h, 7d)
+        #[arg(long, value_name = "DURATION", default_value = "7d")]
+        since: String,
+        #[command(flatten)]
+        format: Format,
+    },
     /// Print the day's mail report, as pflogsumm does (received, delivered, rejected...)
     #[command(
-        long_about = "Prints what pflogsumm prints from a day of Postfix logs, from the events         this node recorded (events.enabled): grand totals (received, delivered, forwarded to         other servers, deferred, bounced, rejected with its share, greylisted, bytes, senders         and recipients), traffic per hour, recipient and sender domains, the top senders and         recipients by count and by size, delivery delays, and the deferral, bounce and reject         reasons (a reject's check with the reply). The day is the local calendar day         (default: today); --since covers the last 24h, 7d... up to now. Reads the events         database (events.sqlite in server.data_dir) while serve runs."
+        long_about = "Prints what pflogsumm prints from a day of Postfix logs, from the events \
+        this node recorded (events.enabled): grand totals (received, delivered, forwarded by \
+        aliases to other servers, deferred, bounced, rejected with its share, greylisted, \
+        bytes, senders and recipients), traffic per hour, recipient and sender domains, the \
+        top senders and recipients by count and by size, delivery delays, and the deferral, \
+        bounce and reject reasons (a reject's check with the reply). The day is the local \
+        calendar day (default: today); --since covers the last 24h, 7d... up to now. Reads \
+        the events database (events.sqlite in server.data_dir) while serve runs."
     )]
     Report {
         /// The local day, YYYY-MM-DD (default: today)

@@ -43,6 +43,7 @@ mod spam_check_cmd;
 mod spam_cmd;
 mod spam_stats_cmd;
 mod tls;
+mod trace_cmd;
 mod version;
 
 use clap::Parser;
@@ -177,6 +178,9 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Spam(cmd) => spam_cmd::run(config, cmd).await,
         Command::Sieve(cmd) => sieve_cmd::run(config, cmd).await,
         Command::Route { address, format } => route_cmd::run(config, address, format.json).await,
+        Command::Trace { id, since, format } => {
+            trace_cmd::run(config, id, since, format.json).await
+        }
         Command::Report { day, since, format } => {
             report_cmd::run(config, day, since, format.json).await
         }

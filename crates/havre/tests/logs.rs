@@ -166,6 +166,72 @@ fn pflogsumm_counts_what_was_received_delivered_deferred_bounced_and_rejected() 
         },
         "havre report",
     );
+
+    // `havre trace` follows a message from the mx to the mailbox...
+    let trace = node.cli_ok(&["trace", "<m1@outside.test>"]);
+    let steps: Vec<&str> = trace.lines().collect();
+    assert_eq!(steps.len(), 2, "{trace}");
+    assert!(steps[0].contains(" smtpd: ") && steps[0].contains(" accepted message-id=<m1@outside.test> client=localhost[127.0.0.1] from=<carol@outside.test>"), "{trace}");
+    assert!(
+        steps[1].contains(" local: ")
+            && steps[1].contains(" delivered ")
+            && steps[1].contains(" to=<bob@example.test>")
+            && steps[1].contains("relay=local"),
+        "{trace}"
+    );
+    // ...and a bounced one to its DSN, delivered to the sender.
+    let trace = node.cli_ok(&["trace", "<out1@example.test>"]);
+    let steps: Vec<&str> = trace.lines().collect();
+    assert_eq!(steps.len(), 4, "{trace}");
+    assert!(
+        steps[0].contains(" accepted message-id=<out1@example.test>"),
+        "{trace}"
+    );
+    assert!(
+        steps[1].contains(" bounced ")
+            && steps[1].contains(" to=<nobody@bad.test>")
+            && steps[1].contains("5.1.1"),
+        "{trace}"
+    );
+    assert!(
+        steps[2].contains(" bounce: ") && steps[2].contains(" notice to=<alice@example.test> -> "),
+        "{trace}"
+    );
+    let dsn = steps[2]
+        .split(" -> ")
+        .nth(1)
+        .unwrap()
+        .split_whitespace()
+        .next()
+        .unwrap();
+    assert!(
+        steps[3].contains(&format!(" {dsn} delivered "))
+            && steps[3].contains(" to=<alice@example.test>"),
+        "{trace}"
+    );
+    assert!(
+        steps[3].split_whitespace().nth(2).unwrap().starts_with('+'),
+        "{trace}"
+    );
+    // A trace of nothing says so, and fails.
+    let out = node.cli(&["trace", "0123456789ABCDEF"]);
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr)
+            .contains("no event names 0123456789ABCDEF in the last 7d"),
+        "{out:?}"
+    );
+    // A day without events says so.
+    assert_eq!(
+        node.cli_ok(&["report", "--day", "2000-01-01"]),
+        "no events on 2000-01-01 (kept for events.retention = 31d)\n"
+    );
+    let out = node.cli(&["report", "--day", "yesterday"]);
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("--day \"yesterday\": expected YYYY-MM-DD"),
+        "{out:?}"
+    );
     let log = node.log();
     assert!(log.contains("havre/cleanup["), "{log}");
     assert!(log.contains("message-id=<m1@outside.test>"), "{log}");

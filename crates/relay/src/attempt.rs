@@ -337,7 +337,14 @@ impl Relay {
             .await
         {
             Ok(id) => {
-                tracing::info!(target: "relay", role = "bounce", "{}: sender {kind} notification: {id}", entry.id)
+                tracing::info!(target: "relay", role = "bounce", "{}: sender {kind} notification: {id}", entry.id);
+                self.events.record(
+                    Event::new(Kind::Notice, "bounce")
+                        .queue_id(entry.id.as_str())
+                        .recipient(entry.sender.as_str())
+                        .related(id)
+                        .reason(format!("sender {kind} notification")),
+                );
             }
             Err(err) => {
                 tracing::error!(target: "relay", "{}: cannot queue the bounce: {err}", entry.id)
