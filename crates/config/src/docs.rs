@@ -30,7 +30,7 @@ pub static KEY_DOCS: &[(&str, &str)] = &[
     ),
     (
         "server.roles",
-        "Roles this node runs; known: mx, submission, relay, lmtp, imap, pop3, managesieve.",
+        "Roles this node runs; known: mx, submission, relay, lmtp, imap, pop3, managesieve, web.",
     ),
     (
         "server.node_id",
@@ -717,6 +717,20 @@ pub static KEY_DOCS: &[(&str, &str)] = &[
         "attachments.scan_archives",
         "Look inside zip archives (nested ones too, within the content analysis limits) at the names and \
          contents of their files.",
+    ),
+    (
+        "http",
+        "The web role (server.roles \"web\"): Prometheus metrics at /metrics, health probes at /health/live \
+         and /health/ready (200 only when every role listens and the store and queue answer; 503 with the \
+         reason otherwise), the graphs at /stats.",
+    ),
+    (
+        "http.listen",
+        "Addresses of the web role's HTTP listener (the --dev node: 127.0.0.1:8080).",
+    ),
+    (
+        "http.metrics_networks",
+        "Networks (CIDR) whose clients may read /metrics, /health/... and /stats; others get 403.",
     ),
     (
         "events",

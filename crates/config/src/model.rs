@@ -27,6 +27,7 @@ pub struct Config {
     pub imap: Imap,
     pub pop3: Pop3,
     pub managesieve: ManageSieve,
+    pub http: Http,
     pub auth: Auth,
     pub directory: DirectorySource,
     pub ldap: Ldap,
@@ -106,6 +107,7 @@ impl Default for Server {
                 Role::Imap,
                 Role::Pop3,
                 Role::ManageSieve,
+                Role::Web,
             ],
             node_id: 0,
             shutdown_grace: Duration::from_secs(30),
@@ -335,6 +337,25 @@ impl Default for Pop3 {
             idle_timeout: Duration::from_secs(10 * 60),
             max_connections: 1000,
             max_connections_per_ip: 50,
+        }
+    }
+}
+
+/// `[http]`: the web role's listeners and who may read the metrics.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Http {
+    #[serde(deserialize_with = "listen_addrs")]
+    pub listen: Vec<SocketAddr>,
+    /// Networks (CIDR) answered at `/metrics`, `/health/...` and `/stats`.
+    pub metrics_networks: Vec<String>,
+}
+
+impl Default for Http {
+    fn default() -> Self {
+        Self {
+            listen: vec![SocketAddr::from(([127, 0, 0, 1], 8080))],
+            metrics_networks: vec!["127.0.0.0/8".into(), "::1/128".into()],
         }
     }
 }
@@ -783,11 +804,14 @@ pub enum Role {
     Pop3,
     /// The mailbox tier: users' Sieve scripts over ManageSieve (4190 STARTTLS).
     ManageSieve,
+    /// Metrics, health probes and the operators' pages over HTTP
+    /// (`http.listen`).
+    Web,
 }
 
 impl Role {
     /// Every known role, in documentation order.
-    pub const ALL: [Self; 7] = [
+    pub const ALL: [Self; 8] = [
         Self::Mx,
         Self::Submission,
         Self::Relay,
@@ -795,6 +819,7 @@ impl Role {
         Self::Imap,
         Self::Pop3,
         Self::ManageSieve,
+        Self::Web,
     ];
 
     /// The spelling in `havre.toml`.
@@ -807,6 +832,7 @@ impl Role {
             Self::Imap => "imap",
             Self::Pop3 => "pop3",
             Self::ManageSieve => "managesieve",
+            Self::Web => "web",
         }
     }
 }

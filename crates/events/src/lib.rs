@@ -77,8 +77,10 @@ impl Events {
         self.inner.is_some()
     }
 
-    /// Records `event` (its time and node filled in when unset).
+    /// Records `event` (its time and node filled in when unset), and counts
+    /// it in the process's metrics (even with events off).
     pub fn record(&self, mut event: Event) {
+        count(&event);
         let Some(inner) = &self.inner else {
             return;
         };
@@ -111,6 +113,34 @@ impl Events {
         let (done, written) = oneshot::channel();
         if inner.tx.send(Message::Flush(done)).await.is_ok() {
             let _ = written.await;
+        }
+    }
+}
+
+/// The counters an event moves: messages by outcome, connections by
+/// role, logins by outcome, and the delivery delay histogram.
+fn count(e: &Event) {
+    match e.kind {
+        Kind::Connect => {
+            metrics::counter!("havre_connections_total", "role" => e.role.clone()).increment(1)
+        }
+        Kind::Login | Kind::LoginFailed => {
+            let outcome = if e.kind == Kind::Login {
+                "ok"
+            } else {
+                "failed"
+            };
+            metrics::counter!("havre_logins_total", "role" => e.role.clone(), "outcome" => outcome)
+                .increment(1)
+        }
+        Kind::Notice => metrics::counter!("havre_notices_total").increment(1),
+        kind => {
+            metrics::counter!("havre_messages_total", "outcome" => kind.as_str()).increment(1);
+            if kind == Kind::Delivered
+                && let Some(delay) = e.delay
+            {
+                metrics::histogram!("havre_delivery_delay_seconds").record(delay);
+            }
         }
     }
 }

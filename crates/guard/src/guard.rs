@@ -165,6 +165,12 @@ impl Guard {
         (until > self.inner.clock.now()).then_some(until)
     }
 
+    /// Addresses banned now (metrics).
+    pub fn bans_in_force(&self) -> usize {
+        let now = self.inner.clock.now();
+        self.read_bans().values().filter(|b| b.until > now).count()
+    }
+
     /// Counts `offence` by `ip`, and bans it if that reaches a limit.
     /// Returns until when the address is banned, if it is (now or before).
     pub async fn record(&self, ip: IpAddr, offence: Offence) -> Option<SystemTime> {

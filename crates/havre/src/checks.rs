@@ -109,6 +109,17 @@ pub fn node(loaded: &LoadedConfig, purpose: Purpose) -> anyhow::Result<Material>
         key.extend(e.key.as_deref());
         invalid(&key, e.reason.clone())
     })?;
+    if let Some(bad) = config
+        .http
+        .metrics_networks
+        .iter()
+        .find(|n| havre_policy::parse_network(n).is_none())
+    {
+        return Err(invalid(
+            &["http", "metrics_networks"],
+            format!("{bad:?} is not a network (address/prefix, e.g. 192.0.2.0/24)"),
+        ));
+    }
     let with_ldap = config
         .directory
         .backend

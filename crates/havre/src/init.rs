@@ -51,6 +51,7 @@ pub async fn run(args: InitArgs) -> anyhow::Result<()> {
         overrides.push(("pop3.tls_listen", listen("127.0.0.1:2995")));
         // ManageSieve's own port: 4190 is not privileged.
         overrides.push(("managesieve.listen", listen("127.0.0.1:4190")));
+        overrides.push(("http.listen", listen("127.0.0.1:8080")));
         // Beside the configuration: /run/havre is root's to create.
         overrides.push(("sendmail.socket", Value::from("run/sendmail.sock")));
     }
@@ -102,7 +103,7 @@ pub async fn run(args: InitArgs) -> anyhow::Result<()> {
     println!("  havre --config {config_arg} serve");
     if args.dev {
         println!(
-            "  (SMTP 127.0.0.1:2525, submission 2587/2465, LMTP 2424, IMAP 2143/2993, POP3 2110/2995, ManageSieve 4190)"
+            "  (SMTP 127.0.0.1:2525, submission 2587/2465, LMTP 2424, IMAP 2143/2993, POP3 2110/2995, ManageSieve 4190, HTTP 8080)"
         );
     }
     Ok(())

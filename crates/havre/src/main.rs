@@ -45,6 +45,7 @@ mod spam_stats_cmd;
 mod tls;
 mod trace_cmd;
 mod version;
+mod web_node;
 
 use clap::Parser;
 

@@ -74,6 +74,8 @@ pub async fn run(explicit: Option<PathBuf>) -> anyhow::Result<()> {
         &[],
     )
     .await?;
+    let http_listeners =
+        bind_pairs(config.has_role(Role::Web), "http", &config.http.listen, &[]).await?;
     // The Postfix policy service, if policy.listen names an address.
     let policy_listeners = crate::policy_service::bind(&config.policy.listen).await?;
     // Local submission (sendmail) is bound while still root: its socket may
@@ -100,6 +102,10 @@ pub async fn run(explicit: Option<PathBuf>) -> anyhow::Result<()> {
         .as_ref()
         .map(crate::reload::signing_keys)
         .unwrap_or_default();
+    let (shutdown_tx, shutdown) = watch::channel(false);
+    // The web role answers from here on: /health/ready says 503 until
+    // every role listens.
+    let web = start_web(config, http_listeners, &shutdown)?;
     let shared = shared(&loaded).await?;
     let queue = shared.queue.clone();
     let events = shared.events.clone();
@@ -115,7 +121,6 @@ pub async fn run(explicit: Option<PathBuf>) -> anyhow::Result<()> {
     let reloader = Reloader::new(&loaded, live, log, leaf, keys);
     let _pid_file = PidFile::create(&loaded.data_dir())?;
 
-    let (shutdown_tx, shutdown) = watch::channel(false);
     let (stopper, stop) = Stopper::new();
     // One gate per role: 587 and 465 share submission's caps, 143 and 993 imap's.
     // SMTP clients in relay.internal_networks are spared the per-address
@@ -207,16 +212,17 @@ pub async fn run(explicit: Option<PathBuf>) -> anyhow::Result<()> {
         ));
     }
     let relay = config.has_role(Role::Relay).then(|| {
-        let relay = Relay::new(
+        Relay::new(
             queue,
             shared.directory.clone(),
             shared.local.clone(),
             relay_settings,
             Some(outbound),
             shared.events.clone(),
-        );
-        tokio::spawn(relay.run(shutdown.clone()))
+        )
     });
+    let delivering = relay.clone();
+    let relay = relay.map(|relay| tokio::spawn(relay.run(shutdown.clone())));
     if let Some(listener) = pickup {
         tokio::spawn(havre_smtp::serve_local(
             listener,
@@ -235,6 +241,15 @@ pub async fn run(explicit: Option<PathBuf>) -> anyhow::Result<()> {
     tokio::spawn(shared.guard.clone().run());
     let roles: Vec<String> = config.server.roles.iter().map(|r| r.to_string()).collect();
     tracing::info!(target: "serve", "havre {} started: roles {}", crate::version::VERSION, roles.join(", "));
+    if let Some(web) = &web {
+        if let Some(pause) = havre_queue::fault::pause(havre_queue::fault::READY_DELAY) {
+            tokio::time::sleep(pause).await;
+        }
+        web.set_node(Arc::new(crate::web_node::NodeStatus {
+            shared: shared.clone(),
+            relay: delivering,
+        }));
+    }
 
     wait_for_signal().await;
     // A reload may have changed it.
@@ -418,6 +433,30 @@ async fn bind(loaded: &LoadedConfig) -> anyhow::Result<Vec<Listener>> {
         }
     }
     Ok(listeners)
+}
+
+/// The web role on its listeners (none: `None`), with the process's
+/// metrics recorder.
+fn start_web(
+    config: &havre_config::Config,
+    listeners: Vec<(TcpListener, bool)>,
+    shutdown: &watch::Receiver<bool>,
+) -> anyhow::Result<Option<Arc<havre_web::Web>>> {
+    if listeners.is_empty() {
+        return Ok(None);
+    }
+    let metrics = havre_web::install_recorder().map_err(|e| anyhow::anyhow!("metrics: {e}"))?;
+    let networks = config
+        .http
+        .metrics_networks
+        .iter()
+        .filter_map(|n| havre_policy::parse_network(n))
+        .collect();
+    let web = havre_web::Web::new(metrics, networks);
+    for (listener, _) in listeners {
+        tokio::spawn(havre_web::serve(listener, web.clone(), shutdown.clone()));
+    }
+    Ok(Some(web))
 }
 
 /// `key.listen` (STARTTLS) and `key.tls_listen` (implicit TLS) of a role.

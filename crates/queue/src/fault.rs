@@ -11,12 +11,17 @@
 //!   committed and synced, the client not yet answered (`Queue::enqueue`);
 //! - `attempt-delivered`: a delivery attempt wrote its mailbox copies, its
 //!   outcome is not committed yet (havre-relay).
+//!
+//! One point is a pause, not a kill: `ready-delay:<ms>` holds `havre serve`
+//! that long between its HTTP listener coming up and the node being
+//! declared ready, so that a test sees `/health/ready` say 503 first.
 
 use std::sync::OnceLock;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 pub const ENQUEUE_COMMITTED: &str = "enqueue-committed";
 pub const ATTEMPT_DELIVERED: &str = "attempt-delivered";
+pub const READY_DELAY: &str = "ready-delay";
 
 static ARMED: OnceLock<(String, u64)> = OnceLock::new();
 static REACHED: AtomicU64 = AtomicU64::new(0);
@@ -33,12 +38,19 @@ pub fn arm(spec: &str) -> Result<(), String> {
             "HAVRE_FAULT={spec}: the count must be a positive number"
         ));
     };
-    if ![ENQUEUE_COMMITTED, ATTEMPT_DELIVERED].contains(&point) {
+    if ![ENQUEUE_COMMITTED, ATTEMPT_DELIVERED, READY_DELAY].contains(&point) {
         return Err(format!("HAVRE_FAULT={spec}: no such fault point"));
     }
     ARMED
         .set((point.to_string(), nth))
         .map_err(|_| "a fault point is armed already".to_string())
+}
+
+/// How long to pause at `point` when it is the armed pause point (its
+/// count read as milliseconds).
+pub fn pause(point: &str) -> Option<std::time::Duration> {
+    let (armed, ms) = ARMED.get()?;
+    (armed == point).then(|| std::time::Duration::from_millis(*ms))
 }
 
 /// Kills the process here if this is the armed point's `n`-th passage.

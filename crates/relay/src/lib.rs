@@ -110,6 +110,14 @@ impl Relay {
         })
     }
 
+    /// Messages being delivered now (metrics).
+    pub fn in_flight(&self) -> usize {
+        self.in_flight
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .len()
+    }
+
     /// The settings of the moment.
     pub(crate) fn settings(&self) -> RelaySettings {
         self.settings.borrow().clone()

@@ -149,6 +149,9 @@ pub trait Store: MailStore + BayesStore + SearchStore + SieveStore + Send + Sync
     async fn queue_get(&self, id: &str) -> Result<Option<QueueEntry>>;
     /// Every message, in arrival order (for `havre queue list`).
     async fn queue_list(&self) -> Result<Vec<QueueEntry>>;
+    /// How many messages by state, their bytes and the oldest arrival, in
+    /// one read (metrics, health).
+    async fn queue_summary(&self) -> Result<QueueSummary>;
     /// Messages not on hold whose next attempt is due at `now` (unix seconds).
     async fn queue_due(&self, now: i64, limit: i64) -> Result<Vec<QueueEntry>>;
     /// Records the outcome of one delivery attempt: recipient statuses, attempt

@@ -175,6 +175,20 @@ pub struct DeliveredRow {
     pub message: crate::NewMessage,
 }
 
+/// The queue in numbers, for metrics and health checks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct QueueSummary {
+    /// Not yet tried (Postfix's incoming/active).
+    pub new: u64,
+    /// Tried and waiting for another attempt (Postfix's deferred).
+    pub deferred: u64,
+    /// On hold (operator or quarantine).
+    pub hold: u64,
+    pub bytes: u64,
+    /// Unix seconds of the oldest arrival; `None` when empty.
+    pub oldest_arrival: Option<i64>,
+}
+
 /// What finishing an attempt did.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct FinishedAttempt {

@@ -742,6 +742,33 @@ impl Store for SqliteStore {
         Ok(entries_from_rows(&rows)?)
     }
 
+    async fn queue_summary(&self) -> Result<QueueSummary> {
+        let rows = sqlx::query(
+            "SELECT hold, attempts > 0, COUNT(*), COALESCE(SUM(size), 0), MIN(arrival) \
+             FROM queue_messages GROUP BY 1, 2",
+        )
+        .fetch_all(&mut *self.read().await?)
+        .await?;
+        let mut summary = QueueSummary::default();
+        for row in rows {
+            let hold: bool = row.try_get(0)?;
+            let tried: bool = row.try_get(1)?;
+            let count = row.try_get::<i64, _>(2)?.max(0) as u64;
+            match (hold, tried) {
+                (true, _) => summary.hold += count,
+                (false, true) => summary.deferred += count,
+                (false, false) => summary.new += count,
+            }
+            summary.bytes += row.try_get::<i64, _>(3)?.max(0) as u64;
+            let oldest: Option<i64> = row.try_get(4)?;
+            summary.oldest_arrival = match (summary.oldest_arrival, oldest) {
+                (Some(a), Some(b)) => Some(a.min(b)),
+                (a, b) => a.or(b),
+            };
+        }
+        Ok(summary)
+    }
+
     async fn queue_due(&self, now: i64, limit: i64) -> Result<Vec<QueueEntry>> {
         let rows = sqlx::query(select_entries!(
             "WHERE hold = 0 AND next_attempt <= ? ORDER BY next_attempt, arrival LIMIT ?",

@@ -23,6 +23,8 @@ pub struct Havre {
     pub pop3_port: u16,
     pub pop3s_port: u16,
     pub managesieve_port: u16,
+    /// The web role's (metrics, health, graphs).
+    pub http_port: u16,
     pub domain: String,
 }
 
@@ -64,6 +66,7 @@ impl Havre {
             pop3_port: free_port(),
             pop3s_port: free_port(),
             managesieve_port: free_port(),
+            http_port: free_port(),
             domain: "example.test".into(),
         };
         node.write_ports();
@@ -96,6 +99,7 @@ impl Havre {
             ("pop3.listen", self.pop3_port),
             ("pop3.tls_listen", self.pop3s_port),
             ("managesieve.listen", self.managesieve_port),
+            ("http.listen", self.http_port),
         ] {
             self.set(key, &format!("[\"127.0.0.1:{port}\"]"));
         }
@@ -113,6 +117,7 @@ impl Havre {
         self.pop3_port = free_port();
         self.pop3s_port = free_port();
         self.managesieve_port = free_port();
+        self.http_port = free_port();
         self.write_ports();
     }
 

@@ -1,0 +1,133 @@
+//! The web role's probes, as Prometheus, Zabbix, Nagios or Kubernetes read
+//! them with a real HTTP client (curl): `/metrics` in Prometheus' text
+//! format, moving as mail flows; `/health/ready` saying 503 until every
+//! role listens, then 200; addresses outside `http.metrics_networks`
+//! refused.
+
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use havre_testkit::Havre;
+
+/// curl's status code and body for `path` on the node's web role.
+fn get(node: &Havre, path: &str) -> (u16, String) {
+    let out = Command::new("curl")
+        .args(["-s", "-w", "\n%{http_code}", "--max-time", "10"])
+        .arg(format!("http://127.0.0.1:{}{path}", node.http_port))
+        .output()
+        .expect("run curl");
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    let (body, code) = text.rsplit_once('\n').unwrap_or(("", "0"));
+    (code.trim().parse().unwrap_or(0), body.to_string())
+}
+
+/// A sample's value in Prometheus' text format, parsed by prometheus-parse
+/// (the format's rules, not a grep): `name` with every label of `labels`.
+fn sample(text: &str, name: &str, labels: &[(&str, &str)]) -> Option<f64> {
+    let lines = text.lines().map(|l| Ok(l.to_string()));
+    let scrape = prometheus_parse::Scrape::parse(lines).expect("Prometheus text format");
+    scrape
+        .samples
+        .iter()
+        .find(|s| s.metric == name && labels.iter().all(|(k, v)| s.labels.get(k) == Some(*v)))
+        .map(|s| match s.value {
+            prometheus_parse::Value::Counter(v)
+            | prometheus_parse::Value::Gauge(v)
+            | prometheus_parse::Value::Untyped(v) => v,
+            _ => f64::NAN,
+        })
+}
+
+#[test]
+fn ready_says_503_until_every_role_listens_then_200_and_live_answers_at_once() {
+    let mut node = Havre::init(env!("CARGO_BIN_EXE_havre"));
+    node.add_user("alice@example.test");
+    node.start_with_fault("ready-delay:3000");
+    let (code, body) = get(&node, "/health/ready");
+    assert_eq!(code, 503, "{body}");
+    assert!(body.starts_with("not ready: starting"), "{body}");
+    assert_eq!(get(&node, "/health/live"), (200, "alive\n".to_string()));
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let (code, body) = get(&node, "/health/ready");
+        if code == 200 {
+            assert_eq!(body, "ready\n");
+            break;
+        }
+        assert!(Instant::now() < deadline, "still {code} {body}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+#[test]
+fn metrics_parse_as_prometheus_text_and_move_when_mail_flows() {
+    let node = Havre::started(env!("CARGO_BIN_EXE_havre"), &["alice@example.test"], |_| {});
+    let (code, before) = get(&node, "/metrics");
+    assert_eq!(code, 200, "{before}");
+    let accepted = |text: &str| {
+        sample(text, "havre_messages_total", &[("outcome", "accepted")]).unwrap_or(0.0)
+    };
+    let delivered = |text: &str| {
+        sample(text, "havre_messages_total", &[("outcome", "delivered")]).unwrap_or(0.0)
+    };
+    let (sent, text) = node.send_to_mx("alice@example.test");
+    assert!(sent, "{text}");
+    node.wait_for_messages("alice@example.test", 1);
+    node.wait_for_empty_queue();
+    let (_, after) = get(&node, "/metrics");
+    assert_eq!(accepted(&after), accepted(&before) + 1.0, "{after}");
+    assert_eq!(delivered(&after), delivered(&before) + 1.0, "{after}");
+    assert!(
+        sample(&after, "havre_connections_total", &[("role", "smtpd")]).unwrap_or(0.0) >= 1.0,
+        "{after}"
+    );
+    assert_eq!(
+        sample(&after, "havre_queue_messages", &[("state", "deferred")]),
+        Some(0.0),
+        "{after}"
+    );
+    assert!(
+        sample(&after, "havre_delivery_delay_seconds_count", &[]).unwrap_or(0.0) >= 1.0,
+        "{after}"
+    );
+    assert!(
+        sample(&after, "havre_memory_resident_bytes", &[]).unwrap_or(0.0) > 1e6,
+        "{after}"
+    );
+
+    // A wrong password counts as a failed login.
+    let (sent, _) = node.submit_as(
+        "alice@example.test",
+        "wrong",
+        "alice@example.test",
+        "alice@example.test",
+    );
+    assert!(!sent);
+    let (_, later) = get(&node, "/metrics");
+    assert!(
+        sample(&later, "havre_logins_total", &[("outcome", "failed")]).unwrap_or(0.0) >= 1.0,
+        "{later}"
+    );
+}
+
+#[test]
+fn an_address_outside_the_metrics_networks_is_refused() {
+    let node = Havre::started(env!("CARGO_BIN_EXE_havre"), &[], |n| {
+        n.set("http.metrics_networks", "[\"192.0.2.0/24\"]");
+    });
+    for path in ["/metrics", "/health/ready", "/health/live"] {
+        let (code, body) = get(&node, path);
+        assert_eq!(code, 403, "{path}: {body}");
+        assert!(body.contains("http.metrics_networks"), "{body}");
+    }
+    // A network that does not parse is named by config check.
+    let mut bad = Havre::init(env!("CARGO_BIN_EXE_havre"));
+    bad.set("http.metrics_networks", "[\"not-a-network\"]");
+    let out = bad.cli(&["config", "check"]);
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("http.metrics_networks") && err.contains("not-a-network"),
+        "{err}"
+    );
+}
