@@ -218,6 +218,20 @@ pub static KEY_DOCS: &[(&str, &str)] = &[
         "Concurrent ManageSieve connections from one client address (BYE (TRYLATER) beyond).",
     ),
     (
+        "http",
+        "The web role (server.roles \"web\"): Prometheus metrics at /metrics, health probes at /health/live \
+         and /health/ready (200 only when every role listens and the store and queue answer; 503 with the \
+         reason otherwise), the graphs at /stats.",
+    ),
+    (
+        "http.listen",
+        "Addresses of the web role's HTTP listener (the --dev node: 127.0.0.1:8080).",
+    ),
+    (
+        "http.metrics_networks",
+        "Networks (CIDR) whose clients may read /metrics, /health/... and /stats; others get 403.",
+    ),
+    (
         "auth",
         "Password verification of IMAP, POP3 and submission logins.",
     ),
@@ -719,34 +733,6 @@ pub static KEY_DOCS: &[(&str, &str)] = &[
          contents of their files.",
     ),
     (
-        "http",
-        "The web role (server.roles \"web\"): Prometheus metrics at /metrics, health probes at /health/live \
-         and /health/ready (200 only when every role listens and the store and queue answer; 503 with the \
-         reason otherwise), the graphs at /stats.",
-    ),
-    (
-        "http.listen",
-        "Addresses of the web role's HTTP listener (the --dev node: 127.0.0.1:8080).",
-    ),
-    (
-        "http.metrics_networks",
-        "Networks (CIDR) whose clients may read /metrics, /health/... and /stats; others get 403.",
-    ),
-    (
-        "events",
-        "Every decision a report, a graph or a trace needs (connections, rejects with their check, greylisting, \
-         messages accepted, deliveries, deferrals, bounces, logins), recorded as a structured event beside its \
-         log line in events.sqlite of the data directory; `havre report` and `havre trace` read them.",
-    ),
-    (
-        "events.enabled",
-        "Record events. Off: `havre report` and `havre trace` have nothing to read; the log lines stay.",
-    ),
-    (
-        "events.retention",
-        "Events older than this are deleted (checked every hour).",
-    ),
-    (
         "quarantine",
         "Mail a check accepted but held (attachments.action = \"quarantine\"): kept in the queue on hold, \
          never delivered until `havre quarantine release ID`.",
@@ -834,6 +820,20 @@ pub static KEY_DOCS: &[(&str, &str)] = &[
     (
         "spam.weights",
         r#"Weights replacing the defaults of symbols: SYMBOL = points, e.g. MIME_HTML_ONLY = 1.5 (see `havre spam symbols`; an unknown symbol is refused)."#,
+    ),
+    (
+        "events",
+        "Every decision a report, a graph or a trace needs (connections, rejects with their check, greylisting, \
+         messages accepted, deliveries, deferrals, bounces, logins), recorded as a structured event beside its \
+         log line in events.sqlite of the data directory; `havre report` and `havre trace` read them.",
+    ),
+    (
+        "events.enabled",
+        "Record events. Off: `havre report` and `havre trace` have nothing to read; the log lines stay.",
+    ),
+    (
+        "events.retention",
+        "Events older than this are deleted (checked every hour).",
     ),
 ];
 

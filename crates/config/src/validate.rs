@@ -48,7 +48,7 @@ pub(crate) fn problems(cfg: &Config) -> Vec<Problem> {
     if s.roles.is_empty() {
         out.push(problem(
             &["server", "roles"],
-            "must list at least one role (known: mx, submission, relay, lmtp, imap, pop3, managesieve)",
+            "must list at least one role (known: mx, submission, relay, lmtp, imap, pop3, managesieve, web)",
         ));
     }
     for (i, role) in s.roles.iter().enumerate() {

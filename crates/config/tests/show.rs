@@ -27,7 +27,7 @@ fn show_defaults_lists_every_key_in_document_order() {
     assert!(defaults.contains(&("smtp.message_size_limit".into(), "\"25M\"".into())));
     assert!(defaults.contains(&(
         "server.roles".into(),
-        "[\"mx\", \"submission\", \"relay\", \"lmtp\", \"imap\", \"pop3\", \"managesieve\"]".into()
+        "[\"mx\", \"submission\", \"relay\", \"lmtp\", \"imap\", \"pop3\", \"managesieve\", \"web\"]".into()
     )));
     assert!(defaults.contains(&("smtp.recipient_limit".into(), "1000".into())));
     assert!(defaults.contains(&("queue.max_lifetime".into(), "\"5d\"".into())));
