@@ -132,142 +132,174 @@ impl Tally {
     }
 }
 
-impl Report {
-    /// The report of `events` (in any order); `hour_of` gives the local
-    /// hour (0-23) of an event's time.
-    pub fn of(events: &[Event], hour_of: impl Fn(i64) -> u8) -> Report {
-        let mut r = Report {
-            per_hour: (0..24)
-                .map(|hour| HourRow {
-                    hour,
-                    ..HourRow::default()
-                })
-                .collect(),
-            ..Report::default()
-        };
-        let mut senders = HashSet::new();
-        let mut sending_domains = HashSet::new();
-        let mut recipients = HashSet::new();
-        let mut recipient_domains = HashSet::new();
-        let mut deferred_messages = HashSet::new();
-        let mut by_sender = Tally::default();
-        let mut by_sending_domain = Tally::default();
-        let mut by_recipient = Tally::default();
-        let mut deferrals = Tally::default();
-        let mut bounces = Tally::default();
-        let mut rejects = Tally::default();
-        let mut domains: BTreeMap<String, (DomainRow, f64)> = BTreeMap::new();
-        let mut delays = Vec::new();
-        for e in events {
-            let hour = &mut r.per_hour[usize::from(hour_of(e.at).min(23))];
-            match e.kind {
-                Kind::Connect => r.connections += 1,
-                Kind::Login => r.logins += 1,
-                Kind::LoginFailed => r.failed_logins += 1,
-                Kind::Accepted => {
-                    r.received += 1;
-                    hour.received += 1;
-                    r.bytes_received += e.size;
-                    let sender = e.sender.as_deref().unwrap_or("");
-                    let sender = if sender.is_empty() {
-                        "from=<>".to_string()
-                    } else {
-                        sender.to_ascii_lowercase()
-                    };
-                    let sender = sender.as_str();
-                    senders.insert(sender.to_string());
-                    sending_domains.insert(domain(sender).to_string());
-                    by_sender.add(sender, e.size);
-                    if !domain(sender).is_empty() {
-                        by_sending_domain.add(domain(sender), e.size);
-                    }
-                }
-                Kind::Delivered => {
-                    r.delivered += 1;
-                    hour.delivered += 1;
-                    r.bytes_delivered += e.size;
-                    if e.original.is_some()
-                        && e.relay.as_deref().is_some_and(|relay| relay != "local")
-                    {
-                        r.forwarded += 1;
-                    }
-                    let to = e.recipient.as_deref().unwrap_or("").to_ascii_lowercase();
-                    let to = to.as_str();
-                    recipients.insert(to.to_string());
-                    recipient_domains.insert(domain(to).to_ascii_lowercase());
-                    by_recipient.add(to, e.size);
-                    let delay = e.delay.unwrap_or(0.0);
-                    delays.push(delay);
-                    let (row, total) = domains
-                        .entry(domain(to).to_ascii_lowercase())
-                        .or_insert_with(|| {
-                            (
-                                DomainRow {
-                                    domain: domain(to).to_ascii_lowercase(),
-                                    ..DomainRow::default()
-                                },
-                                0.0,
-                            )
-                        });
-                    row.delivered += 1;
-                    row.bytes += e.size;
-                    row.max_delay = row.max_delay.max(delay);
-                    *total += delay;
-                }
-                Kind::Deferred => {
-                    r.deferrals += 1;
-                    hour.deferred += 1;
-                    if let Some(id) = &e.queue_id {
-                        deferred_messages.insert(id.clone());
-                    }
-                    deferrals.add(e.reason.as_deref().unwrap_or("(no reason given)"), 0);
-                    let to = e.recipient.as_deref().unwrap_or("");
-                    let (row, _) = domains
-                        .entry(domain(to).to_ascii_lowercase())
-                        .or_insert_with(|| {
-                            (
-                                DomainRow {
-                                    domain: domain(to).to_ascii_lowercase(),
-                                    ..DomainRow::default()
-                                },
-                                0.0,
-                            )
-                        });
-                    row.deferred += 1;
-                }
-                Kind::Bounced => {
-                    r.bounced += 1;
-                    hour.bounced += 1;
-                    bounces.add(e.reason.as_deref().unwrap_or("(no reason given)"), 0);
-                }
-                Kind::Notice => {}
-                Kind::Reject | Kind::Greylist => {
-                    if e.kind == Kind::Greylist {
-                        r.greylisted += 1;
-                    } else {
-                        r.rejected += 1;
-                        hour.rejected += 1;
-                    }
-                    let why = format!(
-                        "{}: {}",
-                        e.check.as_deref().unwrap_or("smtpd"),
-                        e.reason.as_deref().unwrap_or("")
-                    );
-                    rejects.add(&why, 0);
+/// Counts a period's events one at a time: a busy site's day does not
+/// fit in memory as a list.
+pub struct Builder<H> {
+    hour_of: H,
+    r: Report,
+    senders: HashSet<String>,
+    sending_domains: HashSet<String>,
+    recipients: HashSet<String>,
+    recipient_domains: HashSet<String>,
+    deferred_messages: HashSet<String>,
+    by_sender: Tally,
+    by_sending_domain: Tally,
+    by_recipient: Tally,
+    deferrals: Tally,
+    bounces: Tally,
+    rejects: Tally,
+    domains: BTreeMap<String, (DomainRow, f64)>,
+    delays: Vec<f64>,
+}
+
+impl<H: Fn(i64) -> u8> Builder<H> {
+    /// `hour_of` gives the local hour (0-23) of an event's time.
+    pub fn new(hour_of: H) -> Builder<H> {
+        Builder {
+            hour_of,
+            r: Report {
+                per_hour: (0..24)
+                    .map(|hour| HourRow {
+                        hour,
+                        ..HourRow::default()
+                    })
+                    .collect(),
+                ..Report::default()
+            },
+            senders: HashSet::new(),
+            sending_domains: HashSet::new(),
+            recipients: HashSet::new(),
+            recipient_domains: HashSet::new(),
+            deferred_messages: HashSet::new(),
+            by_sender: Tally::default(),
+            by_sending_domain: Tally::default(),
+            by_recipient: Tally::default(),
+            deferrals: Tally::default(),
+            bounces: Tally::default(),
+            rejects: Tally::default(),
+            domains: BTreeMap::new(),
+            delays: Vec::new(),
+        }
+    }
+
+    /// Counts one event (in any order).
+    pub fn add(&mut self, e: &Event) {
+        let hour = &mut self.r.per_hour[usize::from((self.hour_of)(e.at).min(23))];
+        match e.kind {
+            Kind::Connect => self.r.connections += 1,
+            Kind::Login => self.r.logins += 1,
+            Kind::LoginFailed => self.r.failed_logins += 1,
+            Kind::Accepted => {
+                self.r.received += 1;
+                hour.received += 1;
+                self.r.bytes_received += e.size;
+                let sender = e.sender.as_deref().unwrap_or("");
+                let sender = if sender.is_empty() {
+                    "from=<>".to_string()
+                } else {
+                    sender.to_ascii_lowercase()
+                };
+                let sender = sender.as_str();
+                self.senders.insert(sender.to_string());
+                self.sending_domains.insert(domain(sender).to_string());
+                self.by_sender.add(sender, e.size);
+                if !domain(sender).is_empty() {
+                    self.by_sending_domain.add(domain(sender), e.size);
                 }
             }
+            Kind::Delivered => {
+                self.r.delivered += 1;
+                hour.delivered += 1;
+                self.r.bytes_delivered += e.size;
+                if e.original.is_some() && e.relay.as_deref().is_some_and(|relay| relay != "local")
+                {
+                    self.r.forwarded += 1;
+                }
+                let to = e.recipient.as_deref().unwrap_or("").to_ascii_lowercase();
+                let to = to.as_str();
+                self.recipients.insert(to.to_string());
+                self.recipient_domains
+                    .insert(domain(to).to_ascii_lowercase());
+                self.by_recipient.add(to, e.size);
+                let delay = e.delay.unwrap_or(0.0);
+                self.delays.push(delay);
+                let (row, total) = self
+                    .domains
+                    .entry(domain(to).to_ascii_lowercase())
+                    .or_insert_with(|| {
+                        (
+                            DomainRow {
+                                domain: domain(to).to_ascii_lowercase(),
+                                ..DomainRow::default()
+                            },
+                            0.0,
+                        )
+                    });
+                row.delivered += 1;
+                row.bytes += e.size;
+                row.max_delay = row.max_delay.max(delay);
+                *total += delay;
+            }
+            Kind::Deferred => {
+                self.r.deferrals += 1;
+                hour.deferred += 1;
+                if let Some(id) = &e.queue_id {
+                    self.deferred_messages.insert(id.clone());
+                }
+                self.deferrals
+                    .add(e.reason.as_deref().unwrap_or("(no reason given)"), 0);
+                let to = e.recipient.as_deref().unwrap_or("");
+                let (row, _) = self
+                    .domains
+                    .entry(domain(to).to_ascii_lowercase())
+                    .or_insert_with(|| {
+                        (
+                            DomainRow {
+                                domain: domain(to).to_ascii_lowercase(),
+                                ..DomainRow::default()
+                            },
+                            0.0,
+                        )
+                    });
+                row.deferred += 1;
+            }
+            Kind::Bounced => {
+                self.r.bounced += 1;
+                hour.bounced += 1;
+                self.bounces
+                    .add(e.reason.as_deref().unwrap_or("(no reason given)"), 0);
+            }
+            Kind::Notice => {}
+            Kind::Reject | Kind::Greylist => {
+                if e.kind == Kind::Greylist {
+                    self.r.greylisted += 1;
+                } else {
+                    self.r.rejected += 1;
+                    hour.rejected += 1;
+                }
+                let why = format!(
+                    "{}: {}",
+                    e.check.as_deref().unwrap_or("smtpd"),
+                    e.reason.as_deref().unwrap_or("")
+                );
+                self.rejects.add(&why, 0);
+            }
         }
-        r.deferred = deferred_messages.len() as u64;
-        r.senders = senders.len() as u64;
-        r.sending_domains = sending_domains.len() as u64;
-        r.recipients = recipients.len() as u64;
-        r.recipient_domains = recipient_domains.len() as u64;
-        r.senders_by_count = by_sender.top(false);
-        r.senders_by_size = by_sender.top(true);
-        r.recipients_by_count = by_recipient.top(false);
-        r.recipients_by_size = by_recipient.top(true);
-        r.receiving_domains = by_sending_domain.top(false);
-        let mut rows: Vec<DomainRow> = domains
+    }
+
+    pub fn finish(mut self) -> Report {
+        self.r.deferred = self.deferred_messages.len() as u64;
+        self.r.senders = self.senders.len() as u64;
+        self.r.sending_domains = self.sending_domains.len() as u64;
+        self.r.recipients = self.recipients.len() as u64;
+        self.r.recipient_domains = self.recipient_domains.len() as u64;
+        self.r.senders_by_count = self.by_sender.top(false);
+        self.r.senders_by_size = self.by_sender.top(true);
+        self.r.recipients_by_count = self.by_recipient.top(false);
+        self.r.recipients_by_size = self.by_recipient.top(true);
+        self.r.receiving_domains = self.by_sending_domain.top(false);
+        let mut rows: Vec<DomainRow> = self
+            .domains
             .into_values()
             .map(|(mut row, total)| {
                 if row.delivered > 0 {
@@ -278,23 +310,35 @@ impl Report {
             .collect();
         rows.sort_by(|a, b| b.delivered.cmp(&a.delivered).then(a.domain.cmp(&b.domain)));
         rows.truncate(TOP);
-        r.delivery_domains = rows;
-        delays.sort_by(f64::total_cmp);
+        self.r.delivery_domains = rows;
+        self.delays.sort_by(f64::total_cmp);
         let at = |q: f64| {
-            delays
-                .get(((delays.len() as f64 - 1.0) * q).round() as usize)
+            self.delays
+                .get(((self.delays.len() as f64 - 1.0) * q).round() as usize)
                 .copied()
                 .unwrap_or(0.0)
         };
-        r.delay = Delays {
+        self.r.delay = Delays {
             median: at(0.5),
             p90: at(0.9),
-            max: delays.last().copied().unwrap_or(0.0),
+            max: self.delays.last().copied().unwrap_or(0.0),
         };
-        r.deferral_reasons = deferrals.top(false);
-        r.bounce_reasons = bounces.top(false);
-        r.reject_reasons = rejects.top(false);
-        r
+        self.r.deferral_reasons = self.deferrals.top(false);
+        self.r.bounce_reasons = self.bounces.top(false);
+        self.r.reject_reasons = self.rejects.top(false);
+        self.r
+    }
+}
+
+impl Report {
+    /// The report of `events` (in any order); `hour_of` gives the local
+    /// hour (0-23) of an event's time.
+    pub fn of(events: &[Event], hour_of: impl Fn(i64) -> u8) -> Report {
+        let mut builder = Builder::new(hour_of);
+        for e in events {
+            builder.add(e);
+        }
+        builder.finish()
     }
 
     /// Whether nothing at all happened in the period.

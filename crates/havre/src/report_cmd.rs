@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use anyhow::{Context, bail};
 use chrono::{Local, NaiveDate, TimeZone, Timelike};
 use havre_events::SqliteEvents;
-use havre_events::report::Report;
+use havre_events::report::Builder;
 
 use crate::locate;
 
@@ -97,13 +97,15 @@ pub(crate) async fn run(
         (day, None) => Period::day(day.as_deref())?,
     };
     let db = events_db(&loaded).await?;
-    let events = db.between(period.from, period.until).await?;
-    let report = Report::of(&events, |micros| {
+    let mut builder = Builder::new(|micros| {
         Local
             .timestamp_micros(micros)
             .single()
             .map_or(0, |t| t.hour() as u8)
     });
+    db.scan(period.from, period.until, |event| builder.add(&event))
+        .await?;
+    let report = builder.finish();
     if json {
         println!("{}", serde_json::to_string_pretty(&report)?);
         return Ok(());
