@@ -229,7 +229,7 @@ pub static KEY_DOCS: &[(&str, &str)] = &[
     ),
     (
         "http.metrics_networks",
-        "Networks (CIDR) whose clients may read /metrics, /health/... and /stats; others get 403.",
+        "Networks (CIDR) whose clients may read /metrics, /health/... and /stats; others get 403. Read at start: a change needs a restart.",
     ),
     (
         "auth",

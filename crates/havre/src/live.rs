@@ -46,6 +46,9 @@ pub fn effective(started: &Config, new: &Config) -> Config {
     c.pop3.listen = started.pop3.listen.clone();
     c.pop3.tls_listen = started.pop3.tls_listen.clone();
     c.managesieve.listen = started.managesieve.listen.clone();
+    // The web role and the events writer are set up once, at start.
+    c.http = started.http.clone();
+    c.events = started.events.clone();
     for (now, then) in [
         (&mut c.smtp.max_connections, started.smtp.max_connections),
         (
