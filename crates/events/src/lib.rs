@@ -51,8 +51,11 @@ pub struct Events {
 struct Inner {
     tx: mpsc::Sender<Message>,
     node: String,
-    dropped: AtomicU64,
+    dropped: Arc<AtomicU64>,
 }
+
+/// Whether the disk has room for more events now.
+pub type Room = Box<dyn Fn() -> bool + Send + Sync>;
 
 impl Events {
     pub fn disabled() -> Events {
@@ -60,15 +63,18 @@ impl Events {
     }
 
     /// Starts the writer into `db` for the node named `node`, deleting
-    /// rows older than `retention` every hour.
-    pub fn start(db: SqliteEvents, node: &str, retention: Duration) -> Events {
+    /// rows older than `retention` every hour. `room` says whether the
+    /// disk has room for events: mail comes first, so events are dropped
+    /// (and counted) rather than written into the space a message needs.
+    pub fn start(db: SqliteEvents, node: &str, retention: Duration, room: Room) -> Events {
         let (tx, rx) = mpsc::channel(QUEUED);
-        tokio::spawn(write(db, rx, retention));
+        let dropped = Arc::new(AtomicU64::new(0));
+        tokio::spawn(write(db, rx, retention, room, dropped.clone()));
         Events {
             inner: Some(Arc::new(Inner {
                 tx,
                 node: node.to_string(),
-                dropped: AtomicU64::new(0),
+                dropped,
             })),
         }
     }
@@ -91,10 +97,7 @@ impl Events {
             event.node = inner.node.clone();
         }
         if inner.tx.try_send(Message::Event(event)).is_err() {
-            let dropped = inner.dropped.fetch_add(1, Ordering::Relaxed) + 1;
-            if dropped.is_power_of_two() {
-                tracing::warn!(target: "events", "{dropped} event(s) dropped: the events database does not keep up");
-            }
+            dropped(&inner.dropped, 1, "the events database does not keep up");
         }
     }
 
@@ -145,7 +148,23 @@ fn count(e: &Event) {
     }
 }
 
-async fn write(db: SqliteEvents, mut rx: mpsc::Receiver<Message>, retention: Duration) {
+/// Counts `n` events dropped, saying why now and then (at each power of
+/// two, so a long outage does not flood the log).
+fn dropped(counter: &AtomicU64, n: u64, why: &str) {
+    let before = counter.fetch_add(n, Ordering::Relaxed);
+    let after = before + n;
+    if (before + 1..=after).any(u64::is_power_of_two) {
+        tracing::warn!(target: "events", "{after} event(s) dropped so far: {why}");
+    }
+}
+
+async fn write(
+    db: SqliteEvents,
+    mut rx: mpsc::Receiver<Message>,
+    retention: Duration,
+    room: Room,
+    dropped_count: Arc<AtomicU64>,
+) {
     let mut prune = tokio::time::interval(Duration::from_secs(3600));
     let mut batch = Vec::with_capacity(BATCH);
     let mut flushes = Vec::new();
@@ -163,7 +182,9 @@ async fn write(db: SqliteEvents, mut rx: mpsc::Receiver<Message>, retention: Dur
                         next = rx.try_recv().ok();
                     }
                 }
-                if let Err(err) = db.insert(&batch).await {
+                if !batch.is_empty() && !room() {
+                    dropped(&dropped_count, batch.len() as u64, "the disk is nearly full and mail comes first");
+                } else if let Err(err) = db.insert(&batch).await {
                     tracing::warn!(target: "events", "{} event(s) not recorded: {err}", batch.len());
                 }
                 batch.clear();

@@ -366,7 +366,18 @@ async fn shared(loaded: &LoadedConfig) -> anyhow::Result<Shared> {
         let db = havre_events::SqliteEvents::open(&path)
             .await
             .with_context(|| format!("cannot open the events database {}", path.display()))?;
-        havre_events::Events::start(db, &config.server.hostname, config.events.retention.0)
+        // Events stop before mail would: the reserve of queue.min_free_space
+        // and room for two of the largest messages, beyond SQLite's pages.
+        let queue = queue.clone();
+        let needed =
+            config.queue.min_free_space.0 + 2 * config.smtp.message_size_limit.0 + (256 << 10);
+        let room: havre_events::Room = Box::new(move || {
+            queue
+                .spool()
+                .free_space()
+                .map_or(true, |free| free >= needed)
+        });
+        havre_events::Events::start(db, &config.server.hostname, config.events.retention.0, room)
     } else {
         havre_events::Events::disabled()
     };

@@ -115,6 +115,14 @@ fn a_full_disk_gets_452_never_a_false_250_and_mail_flows_again_when_space_is_fre
         "no write hit the full disk (only the MAIL check answered):\n{}",
         node.log()
     );
+    // The events of those sessions are not written into the space mail
+    // needs: dropped, and said so.
+    assert!(
+        node.log()
+            .contains("event(s) dropped so far: the disk is nearly full and mail comes first"),
+        "{}",
+        node.log()
+    );
 
     // IMAP says so too, in Dovecot's words.
     let append = python_ok(
