@@ -31,6 +31,8 @@ use tokio::sync::{mpsc, oneshot};
 const QUEUED: usize = 65_536;
 /// Events written in one transaction at most.
 const BATCH: usize = 4_096;
+/// How long the writer gathers events before a transaction.
+const COLLECT: Duration = Duration::from_millis(250);
 
 // Events are moved into the channel once each: boxing them would cost an
 // allocation per event for a slot size that does not matter here.
@@ -172,15 +174,20 @@ async fn write(
         tokio::select! {
             message = rx.recv() => {
                 let Some(message) = message else { break };
+                // What arrives within COLLECT goes into one transaction: a
+                // commit per event would cost each message several page
+                // writes into the WAL (the table and its indexes).
+                let deadline = tokio::time::Instant::now() + COLLECT;
                 let mut next = Some(message);
                 while let Some(message) = next.take() {
                     match message {
                         Message::Event(event) => batch.push(event),
                         Message::Flush(done) => flushes.push(done),
                     }
-                    if batch.len() < BATCH {
-                        next = rx.try_recv().ok();
+                    if batch.len() >= BATCH || !flushes.is_empty() {
+                        break;
                     }
+                    next = tokio::time::timeout_at(deadline, rx.recv()).await.ok().flatten();
                 }
                 if !batch.is_empty() && !room() {
                     dropped(&dropped_count, batch.len() as u64, "the disk is nearly full and mail comes first");
