@@ -94,6 +94,24 @@ pub struct Delays {
     pub max: f64,
 }
 
+/// The delivery row of `address`'s domain, made on first use; with the
+/// sum of its delays.
+fn domain_row<'a>(
+    rows: &'a mut BTreeMap<String, (DomainRow, f64)>,
+    address: &str,
+) -> &'a mut (DomainRow, f64) {
+    let name = domain(address).to_ascii_lowercase();
+    rows.entry(name.clone()).or_insert_with(|| {
+        (
+            DomainRow {
+                domain: name,
+                ..DomainRow::default()
+            },
+            0.0,
+        )
+    })
+}
+
 fn domain(address: &str) -> &str {
     address.rsplit_once('@').map_or("", |(_, d)| d)
 }
@@ -223,18 +241,7 @@ impl<H: Fn(i64) -> u8> Builder<H> {
                 self.by_recipient.add(to, e.size);
                 let delay = e.delay.unwrap_or(0.0);
                 self.delays.push(delay);
-                let (row, total) = self
-                    .domains
-                    .entry(domain(to).to_ascii_lowercase())
-                    .or_insert_with(|| {
-                        (
-                            DomainRow {
-                                domain: domain(to).to_ascii_lowercase(),
-                                ..DomainRow::default()
-                            },
-                            0.0,
-                        )
-                    });
+                let (row, total) = domain_row(&mut self.domains, to);
                 row.delivered += 1;
                 row.bytes += e.size;
                 row.max_delay = row.max_delay.max(delay);
@@ -249,18 +256,7 @@ impl<H: Fn(i64) -> u8> Builder<H> {
                 self.deferrals
                     .add(e.reason.as_deref().unwrap_or("(no reason given)"), 0);
                 let to = e.recipient.as_deref().unwrap_or("");
-                let (row, _) = self
-                    .domains
-                    .entry(domain(to).to_ascii_lowercase())
-                    .or_insert_with(|| {
-                        (
-                            DomainRow {
-                                domain: domain(to).to_ascii_lowercase(),
-                                ..DomainRow::default()
-                            },
-                            0.0,
-                        )
-                    });
+                let (row, _) = domain_row(&mut self.domains, to);
                 row.deferred += 1;
             }
             Kind::Bounced => {
