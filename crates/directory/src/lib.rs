@@ -116,8 +116,7 @@ impl Directory {
     /// unknown, by `relay.recipients` and then, when the relay domains
     /// verify recipients in LDAP, by the account or group it belongs to.
     pub async fn relay_verdict(&self, address: &str) -> Result<RelayVerdict, DirectoryError> {
-        let verdict = self.relay.verdict(address);
-        if verdict != RelayVerdict::AskLdap {
+        if let relay_domains::Listed::Verdict(verdict) = self.relay.listed(address) {
             return Ok(verdict);
         }
         let Some(ldap) = &self.ldap else {
@@ -205,6 +204,18 @@ impl Directory {
         Ok(self.configured_domain(domain)
             || self.store.domain_exists(domain).await?
             || self.ldap_domain(domain).await?)
+    }
+
+    /// Whether `domain` counts as ours for the routing table (a `*` or
+    /// `.parent` entry never takes our own domains): the store's entry says
+    /// so (`stored_local`), or the configuration, else LDAP's
+    /// `domain_filter` (kept answers). While LDAP does not answer it counts
+    /// as ours, so the recipient is resolved (and deferred) rather than
+    /// sent to a wildcard route. The relay and `havre route` both ask this.
+    pub async fn routes_as_local(&self, stored_local: bool, domain: &str) -> bool {
+        stored_local
+            || self.configured_domain(domain)
+            || self.ldap_domain(domain).await.unwrap_or(true)
     }
 
     /// Whether LDAP makes `domain` local (`ldap.domain_filter`); false

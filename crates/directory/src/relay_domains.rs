@@ -27,8 +27,13 @@ pub enum RelayVerdict {
     /// A relay domain whose recipients are listed, and this one is not
     /// (Postfix: "User unknown in relay recipient table").
     UnknownRecipient,
-    /// A relay domain, the recipient not listed: LDAP decides (see
-    /// [`crate::Directory::relay_verdict`], which never returns this).
+}
+
+/// What the list alone says: a verdict, or "ask LDAP" (a relay domain whose
+/// recipients LDAP verifies, the recipient not listed).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Listed {
+    Verdict(RelayVerdict),
     AskLdap,
 }
 
@@ -79,24 +84,24 @@ impl RelayDomains {
     }
 
     /// The verdict on `address` (`local@domain`, any case) by the list
-    /// alone.
-    pub fn verdict(&self, address: &str) -> RelayVerdict {
+    /// alone; [`crate::Directory::relay_verdict`] asks LDAP when told to.
+    pub(crate) fn listed(&self, address: &str) -> Listed {
         let address = address.to_ascii_lowercase();
         let Some((_, domain)) = address.rsplit_once('@') else {
-            return RelayVerdict::NotRelayed;
+            return Listed::Verdict(RelayVerdict::NotRelayed);
         };
         if !self.relays(domain) {
-            return RelayVerdict::NotRelayed;
+            return Listed::Verdict(RelayVerdict::NotRelayed);
         }
         if (self.recipients.is_empty() && !self.ldap)
             || self.recipients.contains(&address)
             || self.recipients.contains(&format!("@{domain}"))
         {
-            RelayVerdict::Accepted
+            Listed::Verdict(RelayVerdict::Accepted)
         } else if self.ldap {
-            RelayVerdict::AskLdap
+            Listed::AskLdap
         } else {
-            RelayVerdict::UnknownRecipient
+            Listed::Verdict(RelayVerdict::UnknownRecipient)
         }
     }
 }
@@ -120,10 +125,13 @@ mod tests {
         assert!(!relay.relays("backup.test"));
         assert!(!relay.relays("notbackup.test"));
         assert_eq!(
-            relay.verdict("anyone@lab.example.edu"),
-            RelayVerdict::Accepted
+            relay.listed("anyone@lab.example.edu"),
+            Listed::Verdict(RelayVerdict::Accepted)
         );
-        assert_eq!(relay.verdict("x@elsewhere.test"), RelayVerdict::NotRelayed);
+        assert_eq!(
+            relay.listed("x@elsewhere.test"),
+            Listed::Verdict(RelayVerdict::NotRelayed)
+        );
     }
 
     #[test]
@@ -133,16 +141,16 @@ mod tests {
             &strings(&["Alice@lab.example.edu", "@open.example.edu"]),
         );
         assert_eq!(
-            relay.verdict("alice@LAB.example.edu"),
-            RelayVerdict::Accepted
+            relay.listed("alice@LAB.example.edu"),
+            Listed::Verdict(RelayVerdict::Accepted)
         );
         assert_eq!(
-            relay.verdict("mallory@lab.example.edu"),
-            RelayVerdict::UnknownRecipient
+            relay.listed("mallory@lab.example.edu"),
+            Listed::Verdict(RelayVerdict::UnknownRecipient)
         );
         assert_eq!(
-            relay.verdict("anyone@open.example.edu"),
-            RelayVerdict::Accepted
+            relay.listed("anyone@open.example.edu"),
+            Listed::Verdict(RelayVerdict::Accepted)
         );
     }
 
@@ -154,16 +162,16 @@ mod tests {
         )
         .with_ldap_recipients(true);
         assert_eq!(
-            relay.verdict("root@lab.example.edu"),
-            RelayVerdict::Accepted
+            relay.listed("root@lab.example.edu"),
+            Listed::Verdict(RelayVerdict::Accepted)
         );
-        assert_eq!(relay.verdict("ana@lab.example.edu"), RelayVerdict::AskLdap);
-        assert_eq!(relay.verdict("x@elsewhere.test"), RelayVerdict::NotRelayed);
+        assert_eq!(relay.listed("ana@lab.example.edu"), Listed::AskLdap);
+        assert_eq!(
+            relay.listed("x@elsewhere.test"),
+            Listed::Verdict(RelayVerdict::NotRelayed)
+        );
         let only_ldap =
             RelayDomains::new(&strings(&["lab.example.edu"]), &[]).with_ldap_recipients(true);
-        assert_eq!(
-            only_ldap.verdict("ana@lab.example.edu"),
-            RelayVerdict::AskLdap
-        );
+        assert_eq!(only_ldap.listed("ana@lab.example.edu"), Listed::AskLdap);
     }
 }

@@ -80,7 +80,7 @@ async fn explain(
                         }
                     ),
                 ),
-                RelayVerdict::NotRelayed | RelayVerdict::AskLdap => (
+                RelayVerdict::NotRelayed => (
                     false,
                     format!(
                         "{} is not a domain of this node: taken only from clients that may \
@@ -117,7 +117,9 @@ async fn explain(
     report.why = format!("{} is a domain of this node", address.domain());
     // The recipient's own entry (a user routed elsewhere) comes before
     // her mailbox and her aliases, as the relay reads it.
-    let local = entry.domain_local || directory.configured_domain(address.domain());
+    let local = directory
+        .routes_as_local(entry.domain_local, address.domain())
+        .await;
     if let Some(routed) = routes.lookup(&key, local)
         && *routed.nexthop != Nexthop::Local
     {

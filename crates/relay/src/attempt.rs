@@ -401,17 +401,6 @@ impl Relay {
 
     /// Resolves one recipient and delivers its local mailboxes now; its
     /// remote addresses are collected for [`Relay::deliver_remote`].
-    /// Whether `domain` is ours for the routing table (a `*` or `.parent`
-    /// entry never takes our own domains): the store's entry or the
-    /// configuration says so, else LDAP's `domain_filter` (kept answers);
-    /// while LDAP does not answer it counts as ours, so the recipient is
-    /// resolved (and deferred) rather than sent to a wildcard route.
-    async fn local_domain(&self, found: &havre_store::AddressEntry, domain: &str) -> bool {
-        found.domain_local
-            || self.directory.configured_domain(domain)
-            || self.directory.ldap_domain(domain).await.unwrap_or(true)
-    }
-
     #[allow(clippy::too_many_arguments)]
     async fn deliver_recipient(
         &self,
@@ -452,9 +441,12 @@ impl Relay {
         let settings = self.outbound_settings().filter(|s| !s.routes.is_empty());
         if let Some(found) = &found
             && let Some(settings) = settings
-            && let Some(routed) = settings
-                .routes
-                .lookup(&key, self.local_domain(found, address.domain()).await)
+            && let Some(routed) = settings.routes.lookup(
+                &key,
+                self.directory
+                    .routes_as_local(found.domain_local, address.domain())
+                    .await,
+            )
             && *routed.nexthop != Nexthop::Local
         {
             remote.push(RemoteTarget {

@@ -1428,12 +1428,13 @@ impl Session {
             return Reply::new(451, "4.3.0", "Error: internal error, try again later");
         }
         // Postfix's cleanup line: the client's Message-ID next to our id.
+        let client_message_id = message_id(&body.head);
         tracing::info!(
             target: "smtp",
             role = "cleanup",
             "{}: message-id={}",
             entry.id,
-            message_id(&body.head).unwrap_or_else(|| "<>".into())
+            client_message_id.as_deref().unwrap_or("<>")
         );
         match self.services.queue.enqueue(file, &entry).await {
             Ok(()) => {
@@ -1445,7 +1446,7 @@ impl Session {
                         .client(self.client())
                         .sender(entry.sender.as_str())
                         .size(entry.size);
-                    if let Some(id) = message_id(&body.head) {
+                    if let Some(id) = client_message_id {
                         event = event.message_id(id);
                     }
                     self.services.events.record(event);

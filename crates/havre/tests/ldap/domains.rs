@@ -66,7 +66,14 @@ fn a_site_of_36_domains_from_the_configuration_the_database_and_ldap_takes_mail_
     }
     let slapd = Slapd::start(&ldif);
     let in_config: Vec<String> = (1..=12).map(domain).collect();
+    // A smarthost for everything else (`*`), which never takes a domain of
+    // ours, LDAP's included.
+    let smarthost = SmtpSink::start(SinkMode::Accept);
     let node = node_with(&slapd, |n| {
+        n.set(
+            "routing.\"*\"",
+            &format!("\"smtp:[127.0.0.1]:{}\"", smarthost.port),
+        );
         for m in 13..=24 {
             n.cli_ok(&["domain", "add", &domain(m)]);
             n.add_user(&format!("u@{}", domain(m)));
@@ -91,6 +98,7 @@ fn a_site_of_36_domains_from_the_configuration_the_database_and_ldap_takes_mail_
     for to in &everyone {
         assert_eq!(node.wait_for_messages(to, 1).len(), 1, "{to}");
     }
+    assert!(smarthost.messages().is_empty());
 
     // In each kind of domain an unknown address is unknown, and a domain
     // of nobody's stays refused.
