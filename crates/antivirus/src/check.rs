@@ -4,7 +4,7 @@
 use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
-use havre_checks::{Check, Facts, Stage, Verdict};
+use havre_checks::{Check, Facts, Finding, Stage, Verdict};
 
 use crate::clamd::{Clamd, ClamdError, Endpoint, Found};
 
@@ -105,6 +105,7 @@ impl Check for Antivirus {
                 let names = names.join(", ");
                 Verdict::reject(554, "5.7.1", format!("Virus found: {names}"))
                     .verbatim()
+                    .found(Finding::Virus(names.clone()))
                     .because(format!(
                         "virus {names} found by clamd at {endpoint} in {ms} ms",
                         ms = took

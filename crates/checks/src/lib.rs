@@ -36,4 +36,4 @@ mod verdict;
 pub use facts::Facts;
 pub use pipeline::{AddedHeaders, Check, Hold, Outcome, Pipeline, Step};
 pub use stage::Stage;
-pub use verdict::{Action, Header, Reply, Verdict};
+pub use verdict::{Action, Finding, Header, Reply, Verdict};

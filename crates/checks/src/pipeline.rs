@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 
-use crate::{Action, Facts, Header, Stage, Verdict};
+use crate::{Action, Facts, Finding, Header, Stage, Verdict};
 
 /// One check: greylisting, a policy rule set, SPF, a DNSBL, the content
 /// filter... It answers for the stages it declares, from the facts alone
@@ -165,7 +165,33 @@ impl Pipeline {
             }
         }
         self.log(facts, &outcome);
+        self.record_findings(facts, &outcome);
         outcome
+    }
+
+    /// Records what the content checks found (spam, viruses): the graphs
+    /// count them whatever was done with the message.
+    fn record_findings(&self, facts: &Facts, outcome: &Outcome) {
+        for step in &outcome.steps {
+            let Some(finding) = &step.verdict.finding else {
+                continue;
+            };
+            let mut event = match finding {
+                Finding::Spam => havre_events::Event::new(havre_events::Kind::Spam, self.role),
+                Finding::Virus(names) => {
+                    havre_events::Event::new(havre_events::Kind::Virus, self.role)
+                        .reason(names.as_str())
+                }
+            }
+            .client(facts.client_label())
+            .sender(facts.sender.as_deref().unwrap_or(""))
+            .check(step.check.as_str())
+            .size(facts.size);
+            if let Some(id) = &facts.queue_id {
+                event = event.queue_id(id.as_str());
+            }
+            self.events.record(event);
+        }
     }
 
     fn log(&self, facts: &Facts, outcome: &Outcome) {
@@ -487,6 +513,48 @@ mod tests {
         assert_eq!(added.subject_prefix(), None);
         added.extend(&p.run(&rcpt()).await);
         assert_eq!(added.subject_prefix(), Some("[SPAM]   "));
+    }
+
+    #[tokio::test]
+    async fn spam_tagged_and_a_virus_refused_are_both_recorded_for_the_graphs() {
+        use havre_events::{Events, Kind, SqliteEvents};
+        let db = SqliteEvents::memory().await.unwrap();
+        let events = Events::start(
+            db.clone(),
+            "mx1",
+            std::time::Duration::from_secs(3600),
+            Box::new(|| true),
+        );
+        let p = Pipeline::new("smtpd")
+            .with_events(events.clone())
+            .with(Arc::new(Fixed(
+                "spam",
+                Verdict::accept().found(Finding::Spam),
+            )))
+            .with(Arc::new(Fixed(
+                "antivirus",
+                Verdict::reject(554, "5.7.1", "Virus found: Eicar-Signature")
+                    .found(Finding::Virus("Eicar-Signature".into())),
+            )));
+        let mut facts = rcpt();
+        facts.queue_id = Some("Q1".into());
+        p.run(&facts).await;
+        events.flush().await;
+        let kinds: Vec<(Kind, Option<String>)> = db
+            .between(0, i64::MAX)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|e| (e.kind, e.check))
+            .collect();
+        assert_eq!(
+            kinds,
+            [
+                (Kind::Reject, Some("antivirus".into())),
+                (Kind::Spam, Some("spam".into())),
+                (Kind::Virus, Some("antivirus".into())),
+            ]
+        );
     }
 
     #[test]

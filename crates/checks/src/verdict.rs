@@ -158,6 +158,17 @@ pub struct Verdict {
     /// Put before the message's `Subject:` when it is stored (the spam
     /// filter's `[SPAM] `); kept only if the message is accepted in the end.
     pub subject_prefix: Option<String>,
+    /// What the check found in the message, for the graphs and reports
+    /// (whatever was done with it: tagged, put in Junk, refused).
+    pub finding: Option<Finding>,
+}
+
+/// Something a content check found in a message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Finding {
+    Spam,
+    /// A virus, with the names the scanner gave it.
+    Virus(String),
 }
 
 impl Verdict {
@@ -169,6 +180,7 @@ impl Verdict {
             reason: None,
             subject_prefix: None,
             hold: None,
+            finding: None,
         }
     }
 
@@ -225,6 +237,12 @@ impl Verdict {
     /// The same, asking for `prefix` before the message's subject.
     pub fn with_subject_prefix(mut self, prefix: impl Into<String>) -> Verdict {
         self.subject_prefix = Some(sanitize(prefix.into()));
+        self
+    }
+
+    /// The same, saying what the check found in the message.
+    pub fn found(mut self, finding: Finding) -> Verdict {
+        self.finding = Some(finding);
         self
     }
 

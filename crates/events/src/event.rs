@@ -29,10 +29,15 @@ pub enum Kind {
     Login,
     /// A login refused.
     LoginFailed,
+    /// The spam filter found a message to be spam (whatever was done with
+    /// it: tagged, put in Junk, refused).
+    Spam,
+    /// The antivirus found a virus in a message (`reason`: its names).
+    Virus,
 }
 
 impl Kind {
-    pub const ALL: [Kind; 10] = [
+    pub const ALL: [Kind; 12] = [
         Kind::Connect,
         Kind::Reject,
         Kind::Greylist,
@@ -43,6 +48,8 @@ impl Kind {
         Kind::Notice,
         Kind::Login,
         Kind::LoginFailed,
+        Kind::Spam,
+        Kind::Virus,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -57,6 +64,8 @@ impl Kind {
             Kind::Notice => "notice",
             Kind::Login => "login",
             Kind::LoginFailed => "login-failed",
+            Kind::Spam => "spam",
+            Kind::Virus => "virus",
         }
     }
 

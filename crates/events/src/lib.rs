@@ -15,6 +15,7 @@
 
 mod event;
 pub mod report;
+pub mod series;
 mod sqlite;
 pub mod trace;
 
@@ -54,6 +55,8 @@ struct Inner {
     tx: mpsc::Sender<Message>,
     node: String,
     dropped: Arc<AtomicU64>,
+    /// Read by the graphs while the writer writes.
+    db: SqliteEvents,
 }
 
 /// Whether the disk has room for more events now.
@@ -71,14 +74,20 @@ impl Events {
     pub fn start(db: SqliteEvents, node: &str, retention: Duration, room: Room) -> Events {
         let (tx, rx) = mpsc::channel(QUEUED);
         let dropped = Arc::new(AtomicU64::new(0));
-        tokio::spawn(write(db, rx, retention, room, dropped.clone()));
+        tokio::spawn(write(db.clone(), rx, retention, room, dropped.clone()));
         Events {
             inner: Some(Arc::new(Inner {
                 tx,
                 node: node.to_string(),
                 dropped,
+                db,
             })),
         }
+    }
+
+    /// The database the events go to (`None` when events are off).
+    pub fn database(&self) -> Option<&SqliteEvents> {
+        self.inner.as_ref().map(|i| &i.db)
     }
 
     pub fn is_enabled(&self) -> bool {
@@ -139,6 +148,9 @@ fn count(e: &Event) {
                 .increment(1)
         }
         Kind::Notice => metrics::counter!("havre_notices_total").increment(1),
+        Kind::Spam | Kind::Virus => {
+            metrics::counter!("havre_verdicts_total", "verdict" => e.kind.as_str()).increment(1)
+        }
         kind => {
             metrics::counter!("havre_messages_total", "outcome" => kind.as_str()).increment(1);
             if kind == Kind::Delivered

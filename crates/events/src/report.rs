@@ -265,7 +265,7 @@ impl<H: Fn(i64) -> u8> Builder<H> {
                 self.bounces
                     .add(e.reason.as_deref().unwrap_or("(no reason given)"), 0);
             }
-            Kind::Notice => {}
+            Kind::Notice | Kind::Spam | Kind::Virus => {}
             Kind::Reject | Kind::Greylist => {
                 if e.kind == Kind::Greylist {
                     self.r.greylisted += 1;

@@ -12,6 +12,7 @@ use sqlx::sqlite::{
 use sqlx::{AssertSqlSafe, QueryBuilder, Row, Sqlite};
 
 use crate::event::{Event, Kind};
+use crate::series::{self, Counter, Counts, Range, Series, SeriesError};
 
 #[derive(Debug, thiserror::Error)]
 pub enum EventsError {
@@ -24,6 +25,8 @@ pub enum EventsError {
     },
     #[error("events database: row {rowid} has an unknown kind {kind:?}")]
     Corrupt { rowid: i64, kind: String },
+    #[error("events database: {0}")]
+    Series(#[from] SeriesError),
 }
 
 const SCHEMA: &[&str] = &[
@@ -48,7 +51,39 @@ const SCHEMA: &[&str] = &[
     "CREATE INDEX IF NOT EXISTS events_at ON events (at)",
     "CREATE INDEX IF NOT EXISTS events_queue_id ON events (queue_id) WHERE queue_id IS NOT NULL",
     "CREATE INDEX IF NOT EXISTS events_message_id ON events (message_id) WHERE message_id IS NOT NULL",
+    // The graphs' round-robin series (series.rs): `range` is a
+    // `series::Range`, `slot` its step's place, `start` the step's start.
+    "CREATE TABLE IF NOT EXISTS series (
+        range INTEGER NOT NULL,
+        slot INTEGER NOT NULL,
+        start INTEGER NOT NULL,
+        sent INTEGER NOT NULL DEFAULT 0,
+        received INTEGER NOT NULL DEFAULT 0,
+        rejected INTEGER NOT NULL DEFAULT 0,
+        bounced INTEGER NOT NULL DEFAULT 0,
+        greylisted INTEGER NOT NULL DEFAULT 0,
+        spam INTEGER NOT NULL DEFAULT 0,
+        virus INTEGER NOT NULL DEFAULT 0,
+        PRIMARY KEY (range, slot)
+    ) WITHOUT ROWID",
 ];
+
+/// Adds one step's counts to its slot: to the counts there when the slot
+/// holds the same step, in place of them when it holds an older one (the
+/// range has wrapped), and not at all for a step older than the slot's
+/// (an event that arrived after its range moved on).
+const ADD_TO_SLOT: &str = "INSERT INTO series (range, slot, start, sent, received, rejected, \
+    bounced, greylisted, spam, virus) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) \
+    ON CONFLICT (range, slot) DO UPDATE SET \
+    sent = CASE WHEN start = excluded.start THEN sent + excluded.sent ELSE excluded.sent END, \
+    received = CASE WHEN start = excluded.start THEN received + excluded.received ELSE excluded.received END, \
+    rejected = CASE WHEN start = excluded.start THEN rejected + excluded.rejected ELSE excluded.rejected END, \
+    bounced = CASE WHEN start = excluded.start THEN bounced + excluded.bounced ELSE excluded.bounced END, \
+    greylisted = CASE WHEN start = excluded.start THEN greylisted + excluded.greylisted ELSE excluded.greylisted END, \
+    spam = CASE WHEN start = excluded.start THEN spam + excluded.spam ELSE excluded.spam END, \
+    virus = CASE WHEN start = excluded.start THEN virus + excluded.virus ELSE excluded.virus END, \
+    start = excluded.start \
+    WHERE excluded.start >= series.start";
 
 const COLUMNS: &str = "rowid, at, node, kind, role, queue_id, message_id, client, sender, \
                        recipient, orig_to, size, delay, relay, check_name, related, reason";
@@ -139,8 +174,44 @@ impl SqliteEvents {
             });
             insert.build().execute(&mut *tx).await?;
         }
+        for (range, start, counts) in series::tally(events) {
+            let mut add = sqlx::query(ADD_TO_SLOT)
+                .bind(range.id())
+                .bind(range.slot(start))
+                .bind(start);
+            for count in counts {
+                add = add.bind(count as i64);
+            }
+            add.execute(&mut *tx).await?;
+        }
         tx.commit().await?;
         Ok(())
+    }
+
+    /// The graph of `range` ending at `now` (seconds since the epoch).
+    pub async fn series(&self, range: Range, now: i64) -> Result<Series, EventsError> {
+        let rows = sqlx::query(
+            "SELECT slot, start, sent, received, rejected, bounced, greylisted, spam, virus \
+             FROM series WHERE range = ?",
+        )
+        .bind(range.id())
+        .fetch_all(&self.pool)
+        .await?;
+        let mut slots = Vec::with_capacity(rows.len());
+        for row in rows {
+            let slot: i64 = row.try_get(0)?;
+            let mut counts = Counts::default();
+            for (i, counter) in Counter::ALL.into_iter().enumerate() {
+                let count: i64 = row.try_get(2 + i)?;
+                counts[i] = u64::try_from(count).map_err(|_| SeriesError {
+                    range,
+                    slot,
+                    why: format!("its {} count is {count}", counter.as_str()),
+                })?;
+            }
+            slots.push((slot, row.try_get(1)?, counts));
+        }
+        Ok(Series::assemble(range, now, slots)?)
     }
 
     /// Every event from `from` (included) to `until` (excluded), in
@@ -304,6 +375,60 @@ mod tests {
         );
         assert_eq!(db.prune(2_500).await.unwrap(), 2);
         assert_eq!(db.between(0, 10_000).await.unwrap(), vec![delivered]);
+    }
+
+    #[tokio::test]
+    async fn the_graphs_count_what_each_batch_brought_and_wrap_round() {
+        let db = SqliteEvents::memory().await.unwrap();
+        let minute = 60 * 29_000_000;
+        let at = |second: i64, kind: Kind| {
+            let mut e = Event::new(kind, "t");
+            e.at = second * 1_000_000;
+            e.node = "mx1".into();
+            e
+        };
+        db.insert(&[at(minute, Kind::Accepted), at(minute + 1, Kind::Delivered)])
+            .await
+            .unwrap();
+        db.insert(&[at(minute + 2, Kind::Delivered), at(minute + 3, Kind::Spam)])
+            .await
+            .unwrap();
+        let day = db.series(Range::Day, minute + 30).await.unwrap();
+        let last = day.points.last().unwrap();
+        assert_eq!(last.start, minute);
+        assert_eq!(
+            (last.get(Counter::Received), last.get(Counter::Sent), last.get(Counter::Spam)),
+            (1, 2, 1)
+        );
+        // A day later the minute's slot is taken by the new minute: the
+        // day graph forgets the old one, the week graph still has it.
+        let later = minute + 86_400;
+        db.insert(&[at(later, Kind::Reject)]).await.unwrap();
+        let day = db.series(Range::Day, later).await.unwrap();
+        assert_eq!((day.total(Counter::Sent), day.total(Counter::Rejected)), (0, 1));
+        let week = db.series(Range::Week, later).await.unwrap();
+        assert_eq!((week.total(Counter::Sent), week.total(Counter::Rejected)), (2, 1));
+        // An event of a step the slot has moved past changes nothing.
+        db.insert(&[at(minute, Kind::Reject)]).await.unwrap();
+        let day = db.series(Range::Day, later).await.unwrap();
+        assert_eq!(day.total(Counter::Rejected), 1);
+        let slots: i64 = sqlx::query_scalar("SELECT count(*) FROM series WHERE range = 0")
+            .fetch_one(&db.pool)
+            .await
+            .unwrap();
+        assert_eq!(slots, 1, "the day graph keeps one slot per minute of a day at most");
+    }
+
+    #[tokio::test]
+    async fn a_corrupted_graph_slot_is_named_with_its_range() {
+        let db = SqliteEvents::memory().await.unwrap();
+        sqlx::query("INSERT INTO series (range, slot, start, sent) VALUES (1, 5, 600, -3)")
+            .execute(&db.pool)
+            .await
+            .unwrap();
+        let err = db.series(Range::Week, 1_000).await.unwrap_err().to_string();
+        assert!(err.contains("week graph's series is corrupted: slot 5: its sent count is -3"), "{err}");
+        assert!(db.series(Range::Day, 1_000).await.is_ok());
     }
 
     #[tokio::test]

@@ -7,7 +7,7 @@
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use havre_checks::{Action as CheckAction, Check, Facts, Stage, Verdict};
+use havre_checks::{Action as CheckAction, Check, Facts, Finding, Stage, Verdict};
 use havre_policy::Greylist;
 use sha2::{Digest, Sha256};
 
@@ -117,12 +117,16 @@ impl Check for SpamCheck {
             // A reply that names nothing the sender could tune against.
             Action::Reject => Verdict::reject(554, "5.7.1", "Spam message rejected")
                 .verbatim()
+                .found(Finding::Spam)
                 .because(why),
             Action::Greylist => match self.greylist(facts, &message, &score).await {
                 Some(deferred) => deferred,
                 None => mark(Verdict::accept(), &score, self.engine.settings()).because(why),
             },
-            Action::AddHeader | Action::NoAction => {
+            Action::AddHeader => mark(Verdict::accept(), &score, self.engine.settings())
+                .found(Finding::Spam)
+                .because(why),
+            Action::NoAction => {
                 mark(Verdict::accept(), &score, self.engine.settings()).because(why)
             }
         }

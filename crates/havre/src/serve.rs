@@ -246,6 +246,7 @@ pub async fn run(explicit: Option<PathBuf>) -> anyhow::Result<()> {
             tokio::time::sleep(pause).await;
         }
         web.set_node(Arc::new(crate::web_node::NodeStatus {
+            name: config.server.hostname.clone(),
             shared: shared.clone(),
             relay: delivering,
         }));

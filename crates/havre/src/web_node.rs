@@ -5,11 +5,14 @@
 use std::sync::Arc;
 use std::time::Instant;
 
+use havre_events::series::{Range, Series};
 use havre_relay::Relay;
 
 use crate::live::Shared;
 
 pub(crate) struct NodeStatus {
+    /// server.hostname.
+    pub name: String,
     pub shared: Shared,
     pub relay: Option<Arc<Relay>>,
 }
@@ -26,6 +29,17 @@ impl havre_web::Node for NodeStatus {
             .map_err(|e| format!("the store does not answer: {e}"))?;
         metrics::histogram!("havre_store_latency_seconds").record(started.elapsed());
         Ok(())
+    }
+
+    fn name(&self) -> String {
+        self.name.clone()
+    }
+
+    async fn series(&self, range: Range) -> Result<Series, String> {
+        let Some(db) = self.shared.events.database() else {
+            return Err("no graphs: events.enabled is false".into());
+        };
+        db.series(range, unix_now()).await.map_err(|e| e.to_string())
     }
 
     async fn refresh_gauges(&self) {

@@ -1,7 +1,8 @@
-//! The web role on `http.listen`: Prometheus metrics at `/metrics`, and
-//! the probes a monitoring system or an orchestrator asks, `/health/live`
+//! The web role on `http.listen`: Prometheus metrics at `/metrics`, the
+//! probes a monitoring system or an orchestrator asks, `/health/live`
 //! (the process answers) and `/health/ready` (every role of the node
-//! listens, and its store and queue answer).
+//! listens, and its store and queue answer), and Mailgraph's graphs at
+//! `/stats`.
 //!
 //! Counters and histograms are fed from anywhere in the process through the
 //! `metrics` facade (the events recorder counts messages, connections and
@@ -10,6 +11,7 @@
 //! scrape. Only addresses of `http.metrics_networks` are answered.
 
 mod metrics_text;
+mod stats;
 
 use std::net::{IpAddr, SocketAddr};
 use std::sync::{Arc, OnceLock, RwLock};
@@ -20,6 +22,7 @@ use axum::extract::{ConnectInfo, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
+use havre_events::series::{Range, Series};
 use ipnet::IpNet;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
@@ -35,6 +38,10 @@ pub trait Node: Send + Sync + 'static {
     /// Sets the gauges that describe the node now (queue, sessions,
     /// memory), just before they are read.
     async fn refresh_gauges(&self);
+    /// The node's name, as its pages title it.
+    fn name(&self) -> String;
+    /// The graph series of `range` up to now, or why it cannot be read.
+    async fn series(&self, range: Range) -> Result<Series, String>;
 }
 
 /// How long a readiness check may take before it counts as a failure: a
@@ -87,6 +94,7 @@ pub fn router(web: Arc<Web>) -> Router {
         .route("/metrics", get(metrics))
         .route("/health/live", get(live))
         .route("/health/ready", get(ready))
+        .route("/stats", get(stats))
         .with_state(web)
 }
 
@@ -95,7 +103,7 @@ pub async fn serve(listener: TcpListener, web: Arc<Web>, mut shutdown: watch::Re
     let local = listener
         .local_addr()
         .map_or_else(|_| "?".into(), |a| a.to_string());
-    tracing::info!(target: "web", "listening on {local} (http: /metrics, /health/live, /health/ready)");
+    tracing::info!(target: "web", "listening on {local} (http: /metrics, /health/live, /health/ready, /stats)");
     let app = router(web).into_make_service_with_connect_info::<SocketAddr>();
     let stopped = async move {
         let _ = shutdown.wait_for(|stop| *stop).await;
@@ -133,6 +141,35 @@ async fn metrics(
             "text/plain; version=0.0.4; charset=utf-8",
         )],
         web.metrics.render(),
+    )
+        .into_response()
+}
+
+async fn stats(
+    State(web): State<Arc<Web>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+) -> Response {
+    if !web.admits(peer.ip()) {
+        return refused(peer);
+    }
+    let Some(node) = web.node.get() else {
+        return (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "starting: the roles are not listening yet\n",
+        )
+            .into_response();
+    };
+    let mut ranges = Vec::with_capacity(Range::ALL.len());
+    for range in Range::ALL {
+        let series = node.series(range).await;
+        if let Err(why) = &series {
+            tracing::warn!(target: "web", "/stats: {why}");
+        }
+        ranges.push((range, series));
+    }
+    (
+        [(header::CONTENT_TYPE, "text/html; charset=utf-8")],
+        stats::page(&node.name(), &ranges),
     )
         .into_response()
 }
