@@ -67,11 +67,9 @@ impl Counter {
             Kind::Greylist => Counter::Greylisted,
             Kind::Spam => Counter::Spam,
             Kind::Virus => Counter::Virus,
-            Kind::Connect
-            | Kind::Deferred
-            | Kind::Notice
-            | Kind::Login
-            | Kind::LoginFailed => return None,
+            Kind::Connect | Kind::Deferred | Kind::Notice | Kind::Login | Kind::LoginFailed => {
+                return None;
+            }
         })
     }
 }
@@ -224,7 +222,10 @@ pub(crate) fn tally(events: &[Event]) -> Vec<(Range, i64, Counts)> {
         let second = event.at.div_euclid(1_000_000);
         for range in Range::ALL {
             let start = range.step_start(second);
-            let at = match steps.iter().position(|(r, s, _)| *r == range && *s == start) {
+            let at = match steps
+                .iter()
+                .position(|(r, s, _)| *r == range && *s == start)
+            {
                 Some(at) => at,
                 None => {
                     steps.push((range, start, Counts::default()));
@@ -298,6 +299,10 @@ mod tests {
     fn a_slot_that_does_not_match_its_time_is_named() {
         let err = Series::assemble(Range::Week, 0, vec![(3, 42, Counts::default())]).unwrap_err();
         assert_eq!(err.range, Range::Week);
-        assert!(err.to_string().contains("week graph's series is corrupted: slot 3"), "{err}");
+        assert!(
+            err.to_string()
+                .contains("week graph's series is corrupted: slot 3"),
+            "{err}"
+        );
     }
 }

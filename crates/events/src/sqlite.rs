@@ -397,7 +397,11 @@ mod tests {
         let last = day.points.last().unwrap();
         assert_eq!(last.start, minute);
         assert_eq!(
-            (last.get(Counter::Received), last.get(Counter::Sent), last.get(Counter::Spam)),
+            (
+                last.get(Counter::Received),
+                last.get(Counter::Sent),
+                last.get(Counter::Spam)
+            ),
             (1, 2, 1)
         );
         // A day later the minute's slot is taken by the new minute: the
@@ -405,9 +409,15 @@ mod tests {
         let later = minute + 86_400;
         db.insert(&[at(later, Kind::Reject)]).await.unwrap();
         let day = db.series(Range::Day, later).await.unwrap();
-        assert_eq!((day.total(Counter::Sent), day.total(Counter::Rejected)), (0, 1));
+        assert_eq!(
+            (day.total(Counter::Sent), day.total(Counter::Rejected)),
+            (0, 1)
+        );
         let week = db.series(Range::Week, later).await.unwrap();
-        assert_eq!((week.total(Counter::Sent), week.total(Counter::Rejected)), (2, 1));
+        assert_eq!(
+            (week.total(Counter::Sent), week.total(Counter::Rejected)),
+            (2, 1)
+        );
         // An event of a step the slot has moved past changes nothing.
         db.insert(&[at(minute, Kind::Reject)]).await.unwrap();
         let day = db.series(Range::Day, later).await.unwrap();
@@ -416,7 +426,10 @@ mod tests {
             .fetch_one(&db.pool)
             .await
             .unwrap();
-        assert_eq!(slots, 1, "the day graph keeps one slot per minute of a day at most");
+        assert_eq!(
+            slots, 1,
+            "the day graph keeps one slot per minute of a day at most"
+        );
     }
 
     #[tokio::test]
@@ -427,7 +440,10 @@ mod tests {
             .await
             .unwrap();
         let err = db.series(Range::Week, 1_000).await.unwrap_err().to_string();
-        assert!(err.contains("week graph's series is corrupted: slot 5: its sent count is -3"), "{err}");
+        assert!(
+            err.contains("week graph's series is corrupted: slot 5: its sent count is -3"),
+            "{err}"
+        );
         assert!(db.series(Range::Day, 1_000).await.is_ok());
     }
 

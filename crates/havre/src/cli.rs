@@ -249,6 +249,24 @@ pub enum Command {
         #[command(flatten)]
         format: Format,
     },
+    /// Print Mailgraph's graphs in the terminal: messages sent, received, rejected... per minute
+    #[command(
+        long_about = "Prints, for the last day (or --range week, month, year), each counter of \
+        the graphs that the web role draws at /stats: messages sent (copies delivered into a \
+        mailbox or to another server), received (taken into the queue), rejected, bounced, \
+        greylisted, and found to be spam or a virus. Each line gives the total, the average \
+        and highest rate per minute, and a sparkline of the range (oldest on the left). The \
+        series are fixed-size round-robin archives in the events database (events.sqlite in \
+        server.data_dir): one-minute steps for a day, ten minutes for a week, an hour for a \
+        month, a day for a year. Exits 1 when a series is corrupted, naming its slot."
+    )]
+    Stats {
+        /// day, week, month or year
+        #[arg(long, value_name = "RANGE", default_value = "day")]
+        range: String,
+        #[command(flatten)]
+        format: Format,
+    },
 }
 
 const SIEVE_HELP: &str = "Users' Sieve scripts (RFC 5228), as ManageSieve clients (webmail) \

@@ -42,6 +42,7 @@ mod sieve_cmd;
 mod spam_check_cmd;
 mod spam_cmd;
 mod spam_stats_cmd;
+mod stats_cmd;
 mod tls;
 mod trace_cmd;
 mod version;
@@ -182,6 +183,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Trace { id, since, format } => {
             trace_cmd::run(config, id, since, format.json).await
         }
+        Command::Stats { range, format } => stats_cmd::run(config, range, format.json).await,
         Command::Report { day, since, format } => {
             report_cmd::run(config, day, since, format.json).await
         }

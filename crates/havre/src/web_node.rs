@@ -39,7 +39,9 @@ impl havre_web::Node for NodeStatus {
         let Some(db) = self.shared.events.database() else {
             return Err("no graphs: events.enabled is false".into());
         };
-        db.series(range, unix_now()).await.map_err(|e| e.to_string())
+        db.series(range, unix_now())
+            .await
+            .map_err(|e| e.to_string())
     }
 
     async fn refresh_gauges(&self) {

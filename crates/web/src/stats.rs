@@ -88,9 +88,9 @@ pub(crate) fn page(name: &str, ranges: &[(Range, Result<Series, String>)]) -> St
                 ] {
                     match graph(series, styles, title) {
                         Ok(svg) => {
-                            let _ = write!(
+                            let _ = writeln!(
                                 out,
-                                "<figure>{svg}<figcaption>{}</figcaption></figure>\n",
+                                "<figure>{svg}<figcaption>{}</figcaption></figure>",
                                 legend(series, styles)
                             );
                         }
@@ -127,6 +127,12 @@ fn graph(series: &Series, styles: &[Style], title: &str) -> Result<String, Strin
         .flat_map(|p| styles.iter().map(|s| per_minute(p.get(s.counter), range)))
         .fold(0.0, f64::max);
     let top = if top > 0.0 { top * 1.1 } else { 1.0 };
+    // Labels as precise as the scale: 0.04 steps need two decimals.
+    let decimals = match top {
+        t if t >= 10.0 => 0,
+        t if t >= 1.0 => 1,
+        _ => 2,
+    };
     let mut svg = String::new();
     {
         let root = SVGBackend::with_string(&mut svg, (WIDTH, HEIGHT)).into_drawing_area();
@@ -145,7 +151,7 @@ fn graph(series: &Series, styles: &[Style], title: &str) -> Result<String, Strin
             .x_labels(8)
             .x_label_formatter(&|t| time_label(*t, range))
             .y_labels(5)
-            .y_label_formatter(&|v| format!("{v:.1}"))
+            .y_label_formatter(&|v| format!("{v:.decimals$}"))
             .y_desc("msgs/min")
             .draw()
             .map_err(|e| failed(&e))?;
@@ -252,7 +258,10 @@ mod tests {
 
     #[test]
     fn each_range_has_its_two_graphs_and_their_totals() {
-        let page = page("mx1.example.test", &[(Range::Day, Ok(day_with(&[3, 4, 0, 9])))]);
+        let page = page(
+            "mx1.example.test",
+            &[(Range::Day, Ok(day_with(&[3, 4, 0, 9])))],
+        );
         assert_eq!(page.matches("<svg").count(), 2, "{page}");
         assert!(page.contains("Mail statistics for mx1.example.test"));
         assert!(page.contains(">sent</td><td>16</td>"), "{page}");
