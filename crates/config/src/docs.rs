@@ -835,6 +835,19 @@ pub static KEY_DOCS: &[(&str, &str)] = &[
         "events.retention",
         "Events older than this are deleted (checked every hour).",
     ),
+    (
+        "report",
+        "The daily report (`havre report`: what pflogsumm prints), mailed to the postmasters as text and HTML, \
+         as a cron job running pflogsumm does. Needs events.enabled.",
+    ),
+    (
+        "report.mail_to",
+        r#"Who gets the report every day (["postmaster@example.org"]); empty: none is sent."#,
+    ),
+    (
+        "report.time",
+        "When the report is sent, local time, HH:MM: it covers the 24 hours up to then (at 00:00, yesterday).",
+    ),
 ];
 
 /// The syntax of `[[policy.rules]]`, printed before the rules in the

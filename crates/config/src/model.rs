@@ -51,6 +51,7 @@ pub struct Config {
     pub quarantine: crate::attachments::Quarantine,
     pub spam: crate::spam::Spam,
     pub events: Events,
+    pub report: Report,
 }
 
 impl Config {
@@ -76,6 +77,52 @@ impl Default for Events {
             enabled: true,
             retention: Duration::from_secs(31 * 86_400),
         }
+    }
+}
+
+/// `[report]`: the daily report mailed to the postmasters.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Report {
+    /// Who gets it; empty: nobody (none is sent).
+    pub mail_to: Vec<String>,
+    /// When, local time, `HH:MM` (or `HH:MM:SS`): the report covers the
+    /// 24 hours up to then.
+    pub time: String,
+}
+
+impl Default for Report {
+    fn default() -> Self {
+        Self {
+            mail_to: Vec::new(),
+            time: "00:00".into(),
+        }
+    }
+}
+
+impl Report {
+    /// `time` as seconds after midnight, if it is a time of day.
+    pub fn seconds_after_midnight(&self) -> Option<u32> {
+        let mut parts = self.time.split(':');
+        let mut next = |max: u32| -> Option<u32> {
+            let part = parts.next()?;
+            if part.len() != 2 || !part.bytes().all(|b| b.is_ascii_digit()) {
+                return None;
+            }
+            part.parse().ok().filter(|n| *n <= max)
+        };
+        let (hours, minutes) = (next(23)?, next(59)?);
+        let seconds = match parts.next() {
+            None => 0,
+            Some(part) if part.len() == 2 && part.bytes().all(|b| b.is_ascii_digit()) => {
+                part.parse::<u32>().ok().filter(|n| *n <= 59)?
+            }
+            Some(_) => return None,
+        };
+        if parts.next().is_some() {
+            return None;
+        }
+        Some(hours * 3600 + minutes * 60 + seconds)
     }
 }
 

@@ -242,6 +242,29 @@ pub(crate) fn problems(cfg: &Config) -> Vec<Problem> {
     antivirus_problems(&cfg.antivirus, &mut out);
     attachments_problems(&cfg.attachments, &mut out);
     spam_problems(&cfg.spam, &mut out);
+    if cfg.report.seconds_after_midnight().is_none() {
+        out.push(problem(
+            &["report", "time"],
+            format!("{:?} is not a time of day: write HH:MM (24-hour clock, local time), e.g. \"06:30\"", cfg.report.time),
+        ));
+    }
+    if !cfg.report.mail_to.is_empty() && !cfg.events.enabled {
+        out.push(problem(
+            &["report", "mail_to"],
+            "the report is made from the events: set events.enabled = true",
+        ));
+    }
+    for address in &cfg.report.mail_to {
+        let ok = address
+            .rsplit_once('@')
+            .is_some_and(|(local, domain)| !local.is_empty() && domain_ok(domain));
+        if !ok {
+            out.push(problem(
+                &["report", "mail_to"],
+                format!("{address:?} is not a mail address"),
+            ));
+        }
+    }
     out
 }
 

@@ -15,11 +15,13 @@
 
 mod event;
 pub mod report;
+mod report_html;
 pub mod series;
 mod sqlite;
 pub mod trace;
 
 pub use event::{Event, Kind};
+pub use report_html::escape_html;
 pub use sqlite::{EventsError, SqliteEvents, Wanted};
 
 use std::sync::Arc;

@@ -31,6 +31,10 @@ pub struct Report {
     pub bounced: u64,
     pub rejected: u64,
     pub greylisted: u64,
+    /// Messages the spam filter found to be spam, and the antivirus
+    /// infected (tagged, filed or refused alike).
+    pub spam: u64,
+    pub viruses: u64,
     pub bytes_received: u64,
     pub bytes_delivered: u64,
     pub senders: u64,
@@ -265,7 +269,9 @@ impl<H: Fn(i64) -> u8> Builder<H> {
                 self.bounces
                     .add(e.reason.as_deref().unwrap_or("(no reason given)"), 0);
             }
-            Kind::Notice | Kind::Spam | Kind::Virus => {}
+            Kind::Notice => {}
+            Kind::Spam => self.r.spam += 1,
+            Kind::Virus => self.r.viruses += 1,
             Kind::Reject | Kind::Greylist => {
                 if e.kind == Kind::Greylist {
                     self.r.greylisted += 1;
@@ -345,6 +351,8 @@ impl Report {
             && self.bounced == 0
             && self.rejected == 0
             && self.greylisted == 0
+            && self.spam == 0
+            && self.viruses == 0
             && self.connections == 0
             && self.logins == 0
             && self.failed_logins == 0
@@ -379,6 +387,8 @@ impl Report {
             percent(self.rejected)
         )?;
         writeln!(out, "  {:>7}   greylisted", self.greylisted)?;
+        writeln!(out, "  {:>7}   spam", self.spam)?;
+        writeln!(out, "  {:>7}   viruses", self.viruses)?;
         writeln!(out)?;
         writeln!(out, "  {:>7}   bytes received", bytes(self.bytes_received))?;
         writeln!(
@@ -509,7 +519,7 @@ fn sizes(out: &mut String, rows: &[Count]) -> std::fmt::Result {
 }
 
 /// Bytes as pflogsumm writes them: `1234`, `56k`, `7m`.
-fn bytes(n: u64) -> String {
+pub(crate) fn bytes(n: u64) -> String {
     if n >= 10 * 1024 * 1024 {
         format!("{}m", n / (1024 * 1024))
     } else if n >= 10 * 1024 {

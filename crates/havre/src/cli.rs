@@ -237,7 +237,9 @@ pub enum Command {
         top senders and recipients by count and by size, delivery delays, and the deferral, \
         bounce and reject reasons (a reject's check with the reply). The day is the local \
         calendar day (default: today); --since covers the last 24h, 7d... up to now. Reads \
-        the events database (events.sqlite in server.data_dir) while serve runs."
+        the events database (events.sqlite in server.data_dir) while serve runs. With \
+        report.mail_to set, serve mails the report of the 24 hours up to report.time to those \
+        addresses every day, as text and HTML (--html prints that HTML)."
     )]
     Report {
         /// The local day, YYYY-MM-DD (default: today)
@@ -246,6 +248,9 @@ pub enum Command {
         /// The last DURATION instead of a day (90m, 24h, 7d)
         #[arg(long, value_name = "DURATION")]
         since: Option<String>,
+        /// Print an HTML page (as mailed to report.mail_to) instead of text
+        #[arg(long, conflicts_with = "json")]
+        html: bool,
         #[command(flatten)]
         format: Format,
     },

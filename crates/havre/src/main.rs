@@ -9,6 +9,7 @@ mod checks;
 mod cli;
 mod config_cmd;
 mod control;
+mod daily_report;
 mod directory_check_cmd;
 mod directory_cmd;
 mod dkim_cmd;
@@ -184,8 +185,11 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             trace_cmd::run(config, id, since, format.json).await
         }
         Command::Stats { range, format } => stats_cmd::run(config, range, format.json).await,
-        Command::Report { day, since, format } => {
-            report_cmd::run(config, day, since, format.json).await
-        }
+        Command::Report {
+            day,
+            since,
+            html,
+            format,
+        } => report_cmd::run(config, day, since, format.json, html).await,
     }
 }

@@ -1,12 +1,13 @@
-//! `havre report [--day YYYY-MM-DD | --since DURATION]`: pflogsumm's daily
-//! report, from the events of the period (havre-events' `report`).
+//! `havre report [--day YYYY-MM-DD | --since DURATION] [--html]`:
+//! pflogsumm's daily report, from the events of the period (havre-events'
+//! `report`); the mailed one is built here too (`daily_report.rs`).
 
 use std::path::PathBuf;
 
 use anyhow::{Context, bail};
 use chrono::{Local, NaiveDate, TimeZone, Timelike};
 use havre_events::SqliteEvents;
-use havre_events::report::Builder;
+use havre_events::report::{Builder, Report};
 
 use crate::locate;
 
@@ -87,6 +88,7 @@ pub(crate) async fn run(
     day: Option<String>,
     since: Option<String>,
     json: bool,
+    html: bool,
 ) -> anyhow::Result<()> {
     let loaded = locate::load(config)?;
     crate::logging::init_cli(&loaded);
@@ -97,17 +99,14 @@ pub(crate) async fn run(
         (day, None) => Period::day(day.as_deref())?,
     };
     let db = events_db(&loaded).await?;
-    let mut builder = Builder::new(|micros| {
-        Local
-            .timestamp_micros(micros)
-            .single()
-            .map_or(0, |t| t.hour() as u8)
-    });
-    db.scan(period.from, period.until, |event| builder.add(&event))
-        .await?;
-    let report = builder.finish();
+    let report = build(&db, &period).await?;
     if json {
         println!("{}", serde_json::to_string_pretty(&report)?);
+        return Ok(());
+    }
+    let title = title(&loaded.config.server.hostname, &period);
+    if html {
+        print!("{}", report.html(&title));
         return Ok(());
     }
     if report.is_empty() {
@@ -117,12 +116,23 @@ pub(crate) async fn run(
         );
         return Ok(());
     }
-    print!(
-        "{}",
-        report.text(&format!(
-            "Mail report of {} for {}",
-            loaded.config.server.hostname, period.name
-        ))
-    );
+    print!("{}", report.text(&title));
     Ok(())
+}
+
+/// The report of `period` from the events in `db`, hours in local time.
+pub(crate) async fn build(db: &SqliteEvents, period: &Period) -> anyhow::Result<Report> {
+    let mut builder = Builder::new(|micros| {
+        Local
+            .timestamp_micros(micros)
+            .single()
+            .map_or(0, |t| t.hour() as u8)
+    });
+    db.scan(period.from, period.until, |event| builder.add(&event))
+        .await?;
+    Ok(builder.finish())
+}
+
+pub(crate) fn title(hostname: &str, period: &Period) -> String {
+    format!("Mail report of {hostname} for {}", period.name)
 }

@@ -211,6 +211,14 @@ pub async fn run(explicit: Option<PathBuf>) -> anyhow::Result<()> {
             shutdown.clone(),
         ));
     }
+    if let Some(db) = shared.events.database() {
+        tokio::spawn(crate::daily_report::run(
+            queue.clone(),
+            db.clone(),
+            running.clone(),
+            shutdown.clone(),
+        ));
+    }
     let relay = config.has_role(Role::Relay).then(|| {
         Relay::new(
             queue,

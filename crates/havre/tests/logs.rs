@@ -609,3 +609,94 @@ fn a_reload_says_log_output_and_log_socket_need_a_restart_and_lines_keep_their_w
         "nothing goes to the new socket before a restart"
     );
 }
+
+/// Prints the text and the HTML part of the mail in `sys.argv[1]`, and its
+/// subject, as a mail client decodes them.
+const READ_REPORT: &str = r#"
+import email, email.policy, sys
+m = email.message_from_binary_file(open(sys.argv[1], "rb"), policy=email.policy.default)
+print("SUBJECT", m["Subject"])
+print("FROM", m["From"])
+print("TEXT", m.get_body(("plain",)).get_content())
+print("HTML", m.get_body(("html",)).get_content())
+"#;
+
+#[test]
+fn the_daily_report_reaches_the_postmasters_at_report_time_as_text_and_html() {
+    let node = Havre::started(
+        env!("CARGO_BIN_EXE_havre"),
+        &["alice@example.test", "postmaster@example.test"],
+        |n| {
+            n.set("report.mail_to", "[\"postmaster@example.test\"]");
+            // In a few seconds, local time.
+            let at = chrono_like_now_plus(4);
+            n.set("report.time", &format!("\"{at}\""));
+        },
+    );
+    let (sent, out) = node.send_to_mx("alice@example.test");
+    assert!(sent, "{out}");
+    let (sent, out) = node.send_to_mx("ghost@example.test");
+    assert!(!sent, "{out}");
+    let reports = node.wait_for_messages("postmaster@example.test", 1);
+    let path = node.dir().join("report.eml");
+    std::fs::write(&path, &reports[0]).unwrap();
+    let out = python_ok(READ_REPORT, &[path.to_str().unwrap()]);
+    assert!(
+        out.contains("SUBJECT Mail report of mx.example.test for the 24 hours up to "),
+        "{out}"
+    );
+    assert!(
+        out.contains("FROM Mail report <MAILER-DAEMON@mx.example.test>"),
+        "{out}"
+    );
+    let text = out.split("HTML ").next().unwrap();
+    assert!(text.contains("        1   received\n"), "{out}");
+    assert!(text.contains("        1   rejected (50%)"), "{out}");
+    assert!(out.contains("<h2 style=\"font-size:1.1em;border-bottom:1px solid #ccc;margin-top:1.4em\">Grand totals</h2>"), "{out}");
+    assert!(
+        out.contains("recipient: 550 5.1.1 &lt;ghost@example.test&gt;"),
+        "{out}"
+    );
+    let log = node.wait_for_log("daily report to <postmaster@example.test> queued", 1);
+    assert!(log.contains("havre/report["), "{log}");
+    // The same HTML on the command line.
+    let html = node.cli_ok(&["report", "--since", "1h", "--html"]);
+    assert!(
+        html.starts_with("<!DOCTYPE html>") && html.contains("Grand totals"),
+        "{html}"
+    );
+}
+
+#[test]
+fn a_report_time_that_is_not_a_time_of_day_is_refused_by_config_check() {
+    let node = Havre::init(env!("CARGO_BIN_EXE_havre"));
+    for (key, value, why) in [
+        (
+            "report.time",
+            "\"25:00\"",
+            "report.time: \"25:00\" is not a time of day",
+        ),
+        (
+            "report.mail_to",
+            "[\"postmaster\"]",
+            "report.mail_to: \"postmaster\" is not a mail address",
+        ),
+    ] {
+        let out = node.cli(&["config", "set", key, value]);
+        assert!(!out.status.success());
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains("havre.toml:") && err.contains(why), "{err}");
+    }
+    node.cli_ok(&["config", "set", "report.time", "\"06:30\""]);
+}
+
+/// Local time `seconds` from now as HH:MM:SS (`date`, as the node's
+/// clock reads it).
+fn chrono_like_now_plus(seconds: u64) -> String {
+    let out = Command::new("date")
+        .arg(format!("--date=+{seconds} seconds"))
+        .arg("+%H:%M:%S")
+        .output()
+        .expect("date");
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
+}

@@ -6,6 +6,7 @@
 
 use std::fmt::Write;
 
+use havre_events::escape_html;
 use havre_events::series::{Counter, Range, Series};
 use plotters::prelude::*;
 
@@ -76,7 +77,7 @@ pub(crate) fn page(name: &str, ranges: &[(Range, Result<Series, String>)]) -> St
          .swatch{{display:inline-block;width:.8em;height:.8em;margin-right:.4em}}\
          .error{{color:#a00;font-weight:bold}}</style></head><body>\n\
          <h1>Mail statistics for {name}</h1>\n",
-        name = escape(name)
+        name = escape_html(name)
     );
     for (range, series) in ranges {
         let _ = writeln!(out, "<h2 id=\"{r}\">Last {r}</h2>", r = range.as_str());
@@ -95,13 +96,13 @@ pub(crate) fn page(name: &str, ranges: &[(Range, Result<Series, String>)]) -> St
                             );
                         }
                         Err(why) => {
-                            let _ = writeln!(out, "<p class=\"error\">{}</p>", escape(&why));
+                            let _ = writeln!(out, "<p class=\"error\">{}</p>", escape_html(&why));
                         }
                     }
                 }
             }
             Err(why) => {
-                let _ = writeln!(out, "<p class=\"error\">{}</p>", escape(why));
+                let _ = writeln!(out, "<p class=\"error\">{}</p>", escape_html(why));
             }
         }
     }
@@ -219,20 +220,6 @@ fn time_label(second: i64, range: Range) -> String {
         Range::Year => "%b %Y",
     };
     t.format(format).to_string()
-}
-
-fn escape(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '&' => out.push_str("&amp;"),
-            '"' => out.push_str("&quot;"),
-            c => out.push(c),
-        }
-    }
-    out
 }
 
 #[cfg(test)]
