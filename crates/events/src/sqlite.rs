@@ -279,6 +279,20 @@ impl SqliteEvents {
         rows.iter().map(event).collect()
     }
 
+    /// Writes a consistent copy of the database into the new file `path`
+    /// (`havre backup snapshot`) while events are written.
+    pub async fn snapshot_to(&self, path: &Path) -> Result<(), EventsError> {
+        let text = path.to_str().ok_or_else(|| EventsError::Io {
+            path: path.display().to_string(),
+            source: std::io::Error::other("a snapshot path must be UTF-8"),
+        })?;
+        sqlx::query("VACUUM INTO ?")
+            .bind(text)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
     /// Deletes events older than `before`; how many.
     pub async fn prune(&self, before: i64) -> Result<u64, EventsError> {
         let done = sqlx::query("DELETE FROM events WHERE at < ?")

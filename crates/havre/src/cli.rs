@@ -71,6 +71,9 @@ pub enum Command {
     /// Bring in the mail of another server, keeping what clients know of it
     #[command(subcommand)]
     Import(ImportCommand),
+    /// Snapshots of the node for Borg or restic, and single-user restore
+    #[command(subcommand, long_about = BACKUP_HELP)]
+    Backup(BackupCommand),
     /// Show and act on the mail queue (like mailq, postqueue and postsuper)
     #[command(subcommand)]
     Queue(QueueCommand),
@@ -749,6 +752,56 @@ pub enum AliasCommand {
     Remove {
         address: String,
         target: Option<String>,
+    },
+}
+
+const BACKUP_HELP: &str = "Backups that Borg or restic take away, and one user's mail brought \
+back. `snapshot` writes a consistent copy of the node into a directory while it serves: the \
+store and the events (SQLite's VACUUM INTO), the Maildirs hard-linked (no space taken on the \
+same filesystem; copied otherwise) and a MANIFEST. Point restic or Borg at that directory, \
+then remove it. `restore-user` brings a user's messages back from such a directory (as restic \
+or Borg restored it) into Restored/<folder>, with new UIDs and their flags, leaving out every \
+message the user still has.";
+
+#[derive(Subcommand)]
+pub enum BackupCommand {
+    /// Write a consistent copy of the store, the events and the Maildirs into DIR
+    #[command(
+        long_about = "Writes a snapshot of this node into DIR (new, or an empty directory) \
+        while havre serve runs: store.sqlite and events.sqlite copied by SQLite's VACUUM INTO \
+        (each a consistent state, writers go on meanwhile), mail/ holding every Maildir file \
+        hard-linked (DIR on the same filesystem as the data directory: no space taken, the \
+        files as they were) or copied with its time, and MANIFEST, written last, listing \
+        them. A message renamed while the snapshot runs is taken under its new name. When \
+        anything fails (a full disk), what was written is removed and the command exits 1. \
+        Then: restic backup DIR (or borg create REPO::NAME DIR), and rm -r DIR."
+    )]
+    Snapshot {
+        /// Where to write the snapshot
+        dir: PathBuf,
+    },
+    /// Bring USER's messages back from a snapshot into Restored/<folder>
+    #[command(
+        long_about = "Reads USER's Maildir in the snapshot DIR (as `havre backup snapshot` \
+        wrote it, or restic/Borg restored it) and appends every message of each folder (or \
+        only of --folder) to the mailbox --into/<folder> (Restored/INBOX, Restored/Sent...), \
+        created and subscribed if needed: new UIDs, the flags and keywords and the date the \
+        message had. A message the user still has, in any mailbox (the same bytes), is not \
+        restored again, so running it twice restores nothing the second time. USER must \
+        exist on this node; nothing else of the node changes."
+    )]
+    RestoreUser {
+        /// The user's address
+        user: String,
+        /// The snapshot directory
+        #[arg(long, value_name = "DIR")]
+        from: PathBuf,
+        /// Only this folder of the snapshot (INBOX, Sent, Lists/rust...)
+        #[arg(long, value_name = "NAME")]
+        folder: Option<String>,
+        /// The mailbox the restored folders go under
+        #[arg(long, value_name = "NAME", default_value = "Restored")]
+        into: String,
     },
 }
 

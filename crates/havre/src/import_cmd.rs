@@ -27,18 +27,7 @@ async fn maildir(explicit: Option<PathBuf>, path: &Path, user: &str) -> anyhow::
     let (config, store) = store_staying_root(explicit).await?;
     let mailboxes = mailboxes(&config, &store);
 
-    let bar = ProgressBar::with_draw_target(
-        None,
-        if std::io::stderr().is_terminal() {
-            ProgressDrawTarget::stderr()
-        } else {
-            ProgressDrawTarget::hidden()
-        },
-    );
-    bar.set_style(
-        ProgressStyle::with_template("{bar:40} {pos}/{len} messages, {elapsed} ({eta} left)")
-            .unwrap_or_else(|_| ProgressStyle::default_bar()),
-    );
+    let bar = progress_bar("{bar:40} {pos}/{len} messages, {elapsed} ({eta} left)");
     let result = havre_mailbox::import_dovecot_maildir(&mailboxes, &user, path, |done, total| {
         bar.set_length(total);
         bar.set_position(done);
@@ -117,20 +106,47 @@ async fn maildir(explicit: Option<PathBuf>, path: &Path, user: &str) -> anyhow::
 /// Run as root, the import wrote files root owns; `havre serve` reads them as
 /// `server.user`, so they (and the directories above them that the template
 /// made) become that user's.
-fn give_to_server_user(config: &havre_config::LoadedConfig, root: &Path) -> anyhow::Result<()> {
+/// A progress bar on standard error drawn with `template`, hidden when
+/// standard error is not a terminal (scripts, cron).
+pub(crate) fn progress_bar(template: &str) -> ProgressBar {
+    let bar = ProgressBar::with_draw_target(
+        None,
+        if std::io::stderr().is_terminal() {
+            ProgressDrawTarget::stderr()
+        } else {
+            ProgressDrawTarget::hidden()
+        },
+    );
+    bar.set_style(
+        ProgressStyle::with_template(template).unwrap_or_else(|_| ProgressStyle::default_bar()),
+    );
+    bar
+}
+
+/// The directory a Maildir template starts from and the rest of it:
+/// ("/srv/mail", "%d/%n") of "/srv/mail/%d/%n".
+pub(crate) fn mail_root(template: &str) -> (&Path, &str) {
+    let head = &template[..template.find('%').unwrap_or(template.len())];
+    match head.rsplit_once('/') {
+        Some((dir, _)) => (Path::new(dir), &template[dir.len() + 1..]),
+        None => (Path::new(""), template),
+    }
+}
+
+/// Gives what an import or a restore wrote under `root` (a user's Maildir),
+/// and the directories above it it made, to `server.user`.
+pub(crate) fn give_to_server_user(
+    config: &havre_config::LoadedConfig,
+    root: &Path,
+) -> anyhow::Result<()> {
     let user = &config.config.server.user;
     // SAFETY: geteuid has no preconditions.
     if unsafe { libc::geteuid() } != 0 || user.is_empty() {
         return Ok(());
     }
     let (uid, gid) = crate::privileges::lookup(user)?;
-    // The directory the template starts from: "/srv/mail/" of "/srv/mail/%d/%n".
     let template = config.maildir_template().display().to_string();
-    let head = &template[..template.find('%').unwrap_or(template.len())];
-    let fixed = match head.rsplit_once('/') {
-        Some((dir, _)) => Path::new(dir),
-        None => Path::new(head),
-    };
+    let (fixed, _) = mail_root(&template);
     for dir in root.ancestors().skip(1) {
         if !dir.starts_with(fixed) || dir == fixed {
             break;

@@ -2,6 +2,7 @@
 //! their command line. No mail logic lives here.
 
 mod auth_cmd;
+mod backup_cmd;
 mod ban_cmd;
 mod bayes_model;
 mod check_cmd;
@@ -178,6 +179,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             check_cmd::run(config, args).await
         }
         Command::Ban(cmd) => ban_cmd::run(config, cmd).await,
+        Command::Backup(cmd) => backup_cmd::run(config, cmd).await,
         Command::Spam(cmd) => spam_cmd::run(config, cmd).await,
         Command::Sieve(cmd) => sieve_cmd::run(config, cmd).await,
         Command::Route { address, format } => route_cmd::run(config, address, format.json).await,

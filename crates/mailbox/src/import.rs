@@ -63,6 +63,15 @@ const COPIES_AT_ONCE: usize = 8;
 pub enum ImportError {
     #[error("no user {0}: add it first with `havre user add {0}`")]
     NoSuchUser(String),
+    #[error(
+        "the snapshot has no folder {folder:?} for {user} (it has: {})",
+        .available.join(", ")
+    )]
+    NoSuchFolder {
+        folder: String,
+        user: String,
+        available: Vec<String>,
+    },
     #[error("{0}: not a Maildir (no cur/ directory)")]
     NotAMaildir(PathBuf),
     #[error("{path}:{line}: {reason}")]
@@ -143,23 +152,23 @@ pub struct ImportedFolder {
 }
 
 /// One folder of the source tree, read and planned.
-struct SourceFolder {
-    name: String,
-    dir: PathBuf,
+pub(crate) struct SourceFolder {
+    pub(crate) name: String,
+    pub(crate) dir: PathBuf,
     uidvalidity: Option<u32>,
     nextuid: Option<u32>,
     /// In UID order.
-    messages: Vec<SourceMessage>,
+    pub(crate) messages: Vec<SourceMessage>,
     /// `dovecot-keywords`: letter → keyword.
     keywords: Arc<Keywords>,
 }
 
-struct SourceMessage {
+pub(crate) struct SourceMessage {
     uid: u32,
     /// `cur` or `new`.
-    sub: &'static str,
-    file_name: String,
-    flags: Vec<String>,
+    pub(crate) sub: &'static str,
+    pub(crate) file_name: String,
+    pub(crate) flags: Vec<String>,
     /// `W=` of the name, or of the uidlist record.
     vsize: Option<u64>,
 }
@@ -397,7 +406,7 @@ fn special_use(name: &str) -> Option<&'static str> {
         .map(|(_, use_)| *use_)
 }
 
-async fn blocking<T: Send + 'static>(
+pub(crate) async fn blocking<T: Send + 'static>(
     f: impl FnOnce() -> Result<T, ImportError> + Send + 'static,
 ) -> Result<T, ImportError> {
     tokio::task::spawn_blocking(f)
@@ -416,7 +425,7 @@ fn from_maildir(e: MaildirError) -> ImportError {
     }
 }
 
-fn io_at(path: &Path) -> impl FnOnce(std::io::Error) -> ImportError + '_ {
+pub(crate) fn io_at(path: &Path) -> impl FnOnce(std::io::Error) -> ImportError + '_ {
     move |source| ImportError::Io {
         path: path.to_path_buf(),
         source,
@@ -431,9 +440,9 @@ fn same_dir(a: &Path, b: &Path) -> bool {
 }
 
 /// The INBOX and every folder of the tree, with their messages planned.
-type Skipped = Vec<(PathBuf, &'static str)>;
+pub(crate) type Skipped = Vec<(PathBuf, &'static str)>;
 
-fn scan_tree(root: &Path) -> Result<(Vec<SourceFolder>, Skipped), ImportError> {
+pub(crate) fn scan_tree(root: &Path) -> Result<(Vec<SourceFolder>, Skipped), ImportError> {
     if !root.join("cur").is_dir() {
         return Err(ImportError::NotAMaildir(root.to_path_buf()));
     }
@@ -557,7 +566,7 @@ fn scan_folder(name: String, dir: PathBuf) -> Result<SourceFolder, ImportError> 
 }
 
 /// The part of a Maildir file name no reader changes: up to the ':'.
-fn key_of(file_name: &str) -> &str {
+pub(crate) fn key_of(file_name: &str) -> &str {
     file_name.split(':').next().unwrap_or(file_name)
 }
 

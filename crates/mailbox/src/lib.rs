@@ -31,6 +31,7 @@ mod lessons;
 mod mailboxes;
 mod notify;
 mod quarantine;
+mod restore;
 mod search_index;
 mod sieve;
 mod snapshot;
@@ -45,9 +46,12 @@ pub use flags::{from_letters, to_letters};
 pub use import::{ImportError, ImportReport, ImportedFolder, import_dovecot_maildir};
 pub use junk::{Cause, JUNK, JunkClass, JunkLearner, Lesson, TRASH, lesson_class, special_folder};
 pub use lessons::{LESSON_QUEUE, Learned, LessonQueue, Taught, Teacher};
-pub use mailboxes::{Appended, DEFAULT_FOLDERS, MailboxError, Mailboxes, Transfer, normalize_name};
+pub use mailboxes::{
+    Appended, DEFAULT_FOLDERS, MailboxError, Mailboxes, Transfer, maildir_path, normalize_name,
+};
 pub use notify::{CAPACITY as NOTIFY_CAPACITY, Change, MessageChange, Notifier};
 pub use quarantine::QUARANTINE_HEADER;
+pub use restore::{RestoreReport, RestoredFolder, restore_user};
 pub use sieve::{ActiveScript, Filing, Plan, SieveScripts};
 pub use snapshot::{Snapshot, Snapshots};
 pub use staged::Staged;

@@ -126,6 +126,21 @@ pub struct Appended {
     pub internal_date: Option<i64>,
 }
 
+/// The Maildir root of `user` under `template` (`mailbox.maildir`: `%u`
+/// the address, `%d` its domain, `%n` its local part).
+pub fn maildir_path(template: &str, user: &str) -> Maildir {
+    let user = user.to_lowercase();
+    let (local, domain) = user.rsplit_once('@').unwrap_or((&user, ""));
+    // Path separators in a local part must not climb out of the mail root.
+    let safe = |s: &str| s.replace('/', "_").replace("..", "__");
+    Maildir::new(
+        template
+            .replace("%u", &safe(&user))
+            .replace("%d", &safe(domain))
+            .replace("%n", &safe(local)),
+    )
+}
+
 fn fresh_unique(prefix: char) -> String {
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -200,16 +215,7 @@ impl Mailboxes {
 
     /// The user's Maildir root (their INBOX).
     pub fn root_of(&self, user: &str) -> Maildir {
-        let user = user.to_lowercase();
-        let (local, domain) = user.rsplit_once('@').unwrap_or((&user, ""));
-        // Path separators in a local part must not climb out of the mail root.
-        let safe = |s: &str| s.replace('/', "_").replace("..", "__");
-        Maildir::new(
-            self.template
-                .replace("%u", &safe(&user))
-                .replace("%d", &safe(domain))
-                .replace("%n", &safe(local)),
-        )
+        maildir_path(&self.template, user)
     }
 
     /// The Maildir of one of the user's mailboxes.

@@ -152,6 +152,10 @@ pub trait Store: MailStore + BayesStore + SearchStore + SieveStore + Send + Sync
     /// How many messages by state, their bytes and the oldest arrival, in
     /// one read (metrics, health).
     async fn queue_summary(&self) -> Result<QueueSummary>;
+    /// Writes a consistent copy of the whole store into the new file
+    /// `path` while the store serves (`havre backup snapshot`): SQLite's
+    /// `VACUUM INTO`, one read transaction, so writers go on meanwhile.
+    async fn snapshot_to(&self, path: &std::path::Path) -> Result<()>;
     /// Messages not on hold whose next attempt is due at `now` (unix seconds).
     async fn queue_due(&self, now: i64, limit: i64) -> Result<Vec<QueueEntry>>;
     /// Records the outcome of one delivery attempt: recipient statuses, attempt

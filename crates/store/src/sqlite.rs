@@ -742,6 +742,20 @@ impl Store for SqliteStore {
         Ok(entries_from_rows(&rows)?)
     }
 
+    async fn snapshot_to(&self, path: &Path) -> Result<()> {
+        let Some(text) = path.to_str() else {
+            return Err(StoreError::Io {
+                path: path.display().to_string(),
+                source: std::io::Error::other("a snapshot path must be UTF-8"),
+            });
+        };
+        sqlx::query("VACUUM INTO ?")
+            .bind(text)
+            .execute(&mut *self.read().await?)
+            .await?;
+        Ok(())
+    }
+
     async fn queue_summary(&self) -> Result<QueueSummary> {
         let rows = sqlx::query(
             "SELECT hold, attempts > 0, COUNT(*), COALESCE(SUM(size), 0), MIN(arrival) \
