@@ -71,6 +71,22 @@ pub enum Command {
     /// Bring in the mail of another server, keeping what clients know of it
     #[command(subcommand)]
     Import(ImportCommand),
+    /// Print the shell completion script for bash, zsh, fish, elvish or powershell
+    #[command(
+        long_about = "Prints the completion script of havre for SHELL, made from the \
+        command line's own definitions. The Debian package installs those of bash, zsh and \
+        fish; otherwise:\n\n    havre completions bash > /etc/bash_completion.d/havre"
+    )]
+    Completions {
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Write the man pages (havre.8, havre-serve.8, havre-queue-list.8...) into DIR
+    #[command(hide = true)]
+    Manual {
+        /// Where to write them
+        dir: PathBuf,
+    },
     /// Snapshots of the node for Borg or restic, and single-user restore
     #[command(subcommand, long_about = BACKUP_HELP)]
     Backup(BackupCommand),
@@ -570,6 +586,9 @@ pub struct InitArgs {
     /// This node's host name (default: mail.DOMAIN)
     #[arg(long, value_name = "HOST")]
     pub hostname: Option<String>,
+    /// The data directory (store, queue, Maildirs), relative to DIR or absolute
+    #[arg(long, value_name = "PATH", default_value = "data")]
+    pub data_dir: PathBuf,
     /// Loopback listeners on high ports, no user switch: for trying havre out
     #[arg(long)]
     pub dev: bool,

@@ -30,6 +30,9 @@ pub async fn run(args: InitArgs) -> anyhow::Result<()> {
         );
     }
 
+    let Some(data_dir) = args.data_dir.to_str().map(str::to_string) else {
+        bail!("--data-dir {}: not UTF-8", args.data_dir.display());
+    };
     let listen = |addr: &str| {
         let mut array = Array::new();
         array.push(addr);
@@ -37,7 +40,7 @@ pub async fn run(args: InitArgs) -> anyhow::Result<()> {
     };
     let mut overrides: Vec<(&str, Value)> = vec![
         ("server.hostname", Value::from(hostname.as_str())),
-        ("server.data_dir", Value::from("data")),
+        ("server.data_dir", Value::from(data_dir.as_str())),
     ];
     if args.dev {
         overrides.push(("server.user", Value::from("")));

@@ -22,6 +22,7 @@ mod junk_learning;
 mod live;
 mod locate;
 mod logging;
+mod manual_cmd;
 mod open_files;
 mod output;
 mod password_input;
@@ -180,6 +181,8 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Ban(cmd) => ban_cmd::run(config, cmd).await,
         Command::Backup(cmd) => backup_cmd::run(config, cmd).await,
+        Command::Completions { shell } => manual_cmd::completions(shell),
+        Command::Manual { dir } => manual_cmd::manual(&dir),
         Command::Spam(cmd) => spam_cmd::run(config, cmd).await,
         Command::Sieve(cmd) => sieve_cmd::run(config, cmd).await,
         Command::Route { address, format } => route_cmd::run(config, address, format.json).await,
