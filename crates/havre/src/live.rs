@@ -354,6 +354,7 @@ fn managesieve(
         tls: Some(tls),
         sessions: shared.sessions.clone(),
         guard: shared.guard.clone(),
+        events: shared.events.clone(),
     })
 }
 

@@ -94,6 +94,32 @@ fn metrics_parse_as_prometheus_text_and_move_when_mail_flows() {
         sample(&after, "havre_memory_resident_bytes", &[]).unwrap_or(0.0) > 1e6,
         "{after}"
     );
+    // The mx looked the sender's domain up (SPF) on the test's DNS server.
+    assert!(
+        sample(
+            &after,
+            "havre_dns_latency_seconds_count",
+            &[("type", "TXT")]
+        )
+        .unwrap_or(0.0)
+            >= 1.0,
+        "{after}"
+    );
+    assert!(
+        sample(&after, "havre_store_latency_seconds_count", &[]).unwrap_or(0.0) >= 1.0,
+        "{after}"
+    );
+    assert_eq!(sample(&after, "havre_bans", &[]), Some(0.0), "{after}");
+    assert_eq!(
+        sample(&after, "havre_sessions", &[("protocol", "imap")]),
+        Some(0.0),
+        "{after}"
+    );
+    assert_eq!(
+        sample(&after, "havre_deliveries_in_flight", &[]),
+        Some(0.0),
+        "{after}"
+    );
 
     // A wrong password counts as a failed login.
     let (sent, _) = node.submit_as(
@@ -107,6 +133,81 @@ fn metrics_parse_as_prometheus_text_and_move_when_mail_flows() {
     assert!(
         sample(&later, "havre_logins_total", &[("outcome", "failed")]).unwrap_or(0.0) >= 1.0,
         "{later}"
+    );
+}
+
+/// Polls `/metrics` until `name{labels}` reads `want` (gauges are set
+/// at each scrape, from what the node has at that moment).
+fn wait_for_gauge(node: &Havre, name: &str, labels: &[(&str, &str)], want: f64) {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let (_, text) = get(node, "/metrics");
+        if sample(&text, name, labels) == Some(want) {
+            return;
+        }
+        assert!(Instant::now() < deadline, "{name} never {want}: {text}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+#[test]
+fn the_session_and_ban_gauges_follow_what_the_node_has_now() {
+    let node = Havre::started(env!("CARGO_BIN_EXE_havre"), &["alice@example.test"], |_| {});
+    wait_for_gauge(&node, "havre_sessions", &[("protocol", "imap")], 0.0);
+    // Alice stays logged in over IMAP for a while.
+    let mut alice = Command::new("python3")
+        .arg("-c")
+        .arg(format!(
+            "{}\nm = connect()\nprint('in', flush=True)\ntime.sleep(30)",
+            havre_testkit::imap::IMAPLIB_PRELUDE
+        ))
+        .arg(node.imap_port.to_string())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    wait_for_gauge(&node, "havre_sessions", &[("protocol", "imap")], 1.0);
+    let _ = alice.kill();
+    let _ = alice.wait();
+    wait_for_gauge(&node, "havre_sessions", &[("protocol", "imap")], 0.0);
+    wait_for_gauge(&node, "havre_bans", &[], 0.0);
+    node.cli_ok(&["ban", "add", "192.0.2.9"]);
+    wait_for_gauge(&node, "havre_bans", &[], 1.0);
+}
+
+/// A ManageSieve client (a webmail's filters page) with a wrong password.
+const SIEVE_WRONG_PASSWORD: &str = r#"
+import base64, socket, ssl, sys
+ctx = ssl.create_default_context(); ctx.check_hostname = False; ctx.verify_mode = ssl.CERT_NONE
+s = socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=30)
+f = s.makefile("rb")
+def until_status():
+    while True:
+        line = f.readline().decode()
+        if not line or line.startswith(("OK", "NO", "BYE")):
+            return line.strip()
+until_status()
+s.sendall(b"STARTTLS\r\n"); until_status()
+s = ctx.wrap_socket(s, server_hostname="localhost"); f = s.makefile("rb")
+until_status()
+token = base64.b64encode(b"\0alice@example.test\0guess").decode()
+s.sendall(('AUTHENTICATE "PLAIN" "%s"\r\n' % token).encode())
+print(until_status())
+"#;
+
+#[test]
+fn a_failed_managesieve_login_is_counted_with_the_others() {
+    let node = Havre::started(env!("CARGO_BIN_EXE_havre"), &["alice@example.test"], |_| {});
+    let out = havre_testkit::python_ok(SIEVE_WRONG_PASSWORD, &[&node.managesieve_port.to_string()]);
+    assert!(out.starts_with("NO"), "{out}");
+    let (_, text) = get(&node, "/metrics");
+    assert_eq!(
+        sample(
+            &text,
+            "havre_logins_total",
+            &[("role", "managesieve-login"), ("outcome", "failed")]
+        ),
+        Some(1.0),
+        "{text}"
     );
 }
 

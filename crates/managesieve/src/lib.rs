@@ -112,5 +112,7 @@ mod services {
         pub sessions: Arc<havre_net::Sessions>,
         /// Failed logins and refused commands count against the address.
         pub guard: havre_guard::Guard,
+        /// Logins and failed logins are recorded here (reports, metrics).
+        pub events: havre_events::Events,
     }
 }

@@ -487,6 +487,12 @@ impl Session {
                     entry.logged_in(&user.email);
                 }
                 tracing::info!(target: "managesieve", role = "managesieve-login", "Login: user=<{}>, method={method}, {}", user.email, self.endpoints());
+                self.services.events.record(
+                    havre_events::Event::new(havre_events::Kind::Login, "managesieve-login")
+                        .client(format!("[{}]", self.peer.ip()))
+                        .recipient(user.email.as_str())
+                        .reason(method),
+                );
                 response(Status::Ok, None, "Logged in.")
             }
             Ok(None) => self.failed(name, method).await,
@@ -513,6 +519,12 @@ impl Session {
         // One line per attempt, in words the dovecot filter does not count:
         // it counts the connection's last line, as Dovecot's.
         tracing::info!(target: "managesieve", role = "managesieve-login", "auth failed: user=<{shown}>, method={method}, rip={ip}, attempt {}", self.auth_failures);
+        self.services.events.record(
+            havre_events::Event::new(havre_events::Kind::LoginFailed, "managesieve-login")
+                .client(format!("[{ip}]"))
+                .recipient(shown.as_str())
+                .reason(method),
+        );
         self.last_login = Some((shown, method));
         tokio::time::sleep(self.services.settings.auth_failure_delay).await;
         response(Status::No, None, "Authentication failed.")

@@ -178,7 +178,10 @@ impl Resolver {
             }]);
         }
         let fqdn = fqdn(domain)?;
-        let lookup = match self.inner.lookup(fqdn.as_str(), RecordType::MX).await {
+        let started = std::time::Instant::now();
+        let answer = self.inner.lookup(fqdn.as_str(), RecordType::MX).await;
+        timed(RecordType::MX, started);
+        let lookup = match answer {
             Ok(lookup) => lookup,
             Err(err) if err.is_nx_domain() => {
                 return Err(DestinationError::NoDomain {
@@ -263,10 +266,16 @@ impl Resolver {
             return Ok(vec![ip]);
         }
         let fqdn = fqdn(host)?;
-        let (v4, v6) = tokio::join!(
-            self.inner.lookup(fqdn.as_str(), RecordType::A),
-            self.inner.lookup(fqdn.as_str(), RecordType::AAAA)
-        );
+        let timed_lookup = |rtype: RecordType| {
+            let fqdn = fqdn.clone();
+            async move {
+                let started = std::time::Instant::now();
+                let answer = self.inner.lookup(fqdn.as_str(), rtype).await;
+                timed(rtype, started);
+                answer
+            }
+        };
+        let (v4, v6) = tokio::join!(timed_lookup(RecordType::A), timed_lookup(RecordType::AAAA));
         let mut addresses = Vec::new();
         let mut error = None;
         for (result, rtype) in [(v4, "A"), (v6, "AAAA")] {
@@ -343,6 +352,12 @@ fn try_again(name: &str, rtype: &'static str, err: &NetError) -> DestinationErro
         rtype,
         detail: err.to_string(),
     }
+}
+
+/// Counts a lookup's time in the DNS latency histogram (`/metrics`).
+fn timed(rtype: RecordType, started: std::time::Instant) {
+    metrics::histogram!("havre_dns_latency_seconds", "type" => rtype.to_string())
+        .record(started.elapsed());
 }
 
 #[cfg(test)]

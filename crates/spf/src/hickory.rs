@@ -34,7 +34,11 @@ impl HickoryDns {
             return Err(DnsError::NxDomain);
         };
         fqdn.set_fqdn(true);
-        match self.resolver.lookup(fqdn, rtype).await {
+        let started = std::time::Instant::now();
+        let answer = self.resolver.lookup(fqdn, rtype).await;
+        metrics::histogram!("havre_dns_latency_seconds", "type" => rtype.to_string())
+            .record(started.elapsed());
+        match answer {
             Ok(lookup) => Ok(lookup
                 .answers()
                 .iter()

@@ -98,6 +98,7 @@ async fn start(
         tls: None,
         sessions: havre_net::Sessions::new(),
         guard: havre_guard::Guard::off(),
+        events: havre_events::Events::disabled(),
     });
     let (server, client) = tokio::io::duplex(64 * 1024);
     let mut session = Session::new(
