@@ -4,7 +4,7 @@
 //! A role calls [`Events::record`], which never waits: the event goes into
 //! a bounded channel, and one writer task puts what has arrived into the
 //! events database in one transaction at a time (a few per second under
-//! load). Events are not mail: the database is not synced at each commit,
+//! load). Events are not mail: the database is never synced at a commit,
 //! and when the channel is full an event is counted as dropped (and said in
 //! the log) rather than slowing a session down. Rows older than
 //! `events.retention` are deleted every hour.
@@ -121,7 +121,16 @@ impl Events {
             .map_or(0, |i| i.dropped.load(Ordering::Relaxed))
     }
 
-    /// Waits until every event recorded before is written (at shutdown).
+    /// Writes what was recorded and closes the database (a clean stop:
+    /// the next start need not check it).
+    pub async fn close(&self) {
+        self.flush().await;
+        if let Some(inner) = &self.inner {
+            inner.db.close().await;
+        }
+    }
+
+    /// Waits until every event recorded before is written.
     pub async fn flush(&self) {
         let Some(inner) = &self.inner else {
             return;

@@ -1,8 +1,9 @@
 //! The embedded events database: one SQLite file, one table, indexed by
 //! time, queue id and Message-ID.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::str::FromStr;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use sqlx::sqlite::{
@@ -30,8 +31,11 @@ pub enum EventsError {
 }
 
 const SCHEMA: &[&str] = &[
-    "CREATE TABLE IF NOT EXISTS events (
-        at INTEGER NOT NULL,
+    // `at` is the row's key: the table is kept in time order, so a period
+    // is a range of the table itself (no index on time to maintain), and
+    // the writer makes each `at` unique (see `SqliteEvents::insert`).
+    "CREATE TABLE IF NOT EXISTS event_log (
+        at INTEGER PRIMARY KEY,
         node TEXT NOT NULL,
         kind TEXT NOT NULL,
         role TEXT NOT NULL,
@@ -48,9 +52,8 @@ const SCHEMA: &[&str] = &[
         related TEXT,
         reason TEXT
     )",
-    "CREATE INDEX IF NOT EXISTS events_at ON events (at)",
-    "CREATE INDEX IF NOT EXISTS events_queue_id ON events (queue_id) WHERE queue_id IS NOT NULL",
-    "CREATE INDEX IF NOT EXISTS events_message_id ON events (message_id) WHERE message_id IS NOT NULL",
+    "CREATE INDEX IF NOT EXISTS event_log_queue_id ON event_log (queue_id) WHERE queue_id IS NOT NULL",
+    "CREATE INDEX IF NOT EXISTS event_log_message_id ON event_log (message_id) WHERE message_id IS NOT NULL",
     // The graphs' round-robin series (series.rs): `range` is a
     // `series::Range`, `slot` its step's place, `start` the step's start.
     "CREATE TABLE IF NOT EXISTS series (
@@ -85,7 +88,7 @@ const ADD_TO_SLOT: &str = "INSERT INTO series (range, slot, start, sent, receive
     start = excluded.start \
     WHERE excluded.start >= series.start";
 
-const COLUMNS: &str = "rowid, at, node, kind, role, queue_id, message_id, client, sender, \
+const COLUMNS: &str = "at, at, node, kind, role, queue_id, message_id, client, sender, \
                        recipient, orig_to, size, delay, relay, check_name, related, reason";
 
 /// What [`SqliteEvents::find`] looks for.
@@ -100,10 +103,16 @@ pub enum Wanted {
 #[derive(Clone)]
 pub struct SqliteEvents {
     pool: SqlitePool,
+    /// The last `at` written: each new row's is later (see `insert`).
+    last: Arc<Mutex<i64>>,
+    /// The marker of a writer at work (`open_for_writing`), removed by
+    /// `close`: found at the next start, it says the last one crashed.
+    marker: Option<PathBuf>,
 }
 
 impl SqliteEvents {
-    /// Opens (creating if needed) the events database at `path`.
+    /// Opens (creating if needed) the events database at `path`, to read
+    /// it (`havre report`, `trace`, `stats`) beside the writer.
     pub async fn open(path: &Path) -> Result<SqliteEvents, EventsError> {
         if let Some(parent) = path.parent() {
             std::fs::create_dir_all(parent).map_err(|source| EventsError::Io {
@@ -115,11 +124,71 @@ impl SqliteEvents {
             .filename(path)
             .create_if_missing(true)
             .journal_mode(SqliteJournalMode::Wal)
-            // Events are not mail: a crash may lose the last second of
-            // them, never the database.
-            .synchronous(SqliteSynchronous::Normal)
+            // Events are not mail: nothing waits for the disk at a commit.
+            // WAL keeps the file whole whatever happens to the process;
+            // only a power cut or a kernel crash can damage it, which
+            // `open_for_writing` checks for after a crash.
+            .synchronous(SqliteSynchronous::Off)
             .busy_timeout(Duration::from_secs(30));
         Self::with(options, 2).await
+    }
+
+    /// Opens the database for the node's writer (`havre serve`). After a
+    /// stop that did not `close` it (a crash, a power cut), its integrity
+    /// is checked first; a damaged file is set aside as
+    /// `events.sqlite.damaged-<unix time>` and a new one started, so mail
+    /// never waits for a broken events database. The first value says
+    /// what was set aside, if anything.
+    pub async fn open_for_writing(
+        path: &Path,
+    ) -> Result<(SqliteEvents, Option<PathBuf>), EventsError> {
+        let marker = path.with_extension("sqlite.writing");
+        let mut set_aside = None;
+        if marker.exists() && path.exists() {
+            let intact = match Self::open(path).await {
+                Ok(db) => db.intact().await,
+                Err(_) => false,
+            };
+            if !intact {
+                let now = std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .map_or(0, |d| d.as_secs());
+                let aside = path.with_extension(format!("sqlite.damaged-{now}"));
+                std::fs::rename(path, &aside).map_err(|source| EventsError::Io {
+                    path: path.display().to_string(),
+                    source,
+                })?;
+                for suffix in ["-wal", "-shm"] {
+                    let mut side = path.as_os_str().to_owned();
+                    side.push(suffix);
+                    let _ = std::fs::remove_file(PathBuf::from(side));
+                }
+                set_aside = Some(aside);
+            }
+        }
+        let mut db = Self::open(path).await?;
+        std::fs::write(&marker, b"").map_err(|source| EventsError::Io {
+            path: marker.display().to_string(),
+            source,
+        })?;
+        db.marker = Some(marker);
+        Ok((db, set_aside))
+    }
+
+    /// Whether SQLite finds the file sound (`PRAGMA quick_check`).
+    async fn intact(&self) -> bool {
+        sqlx::query_scalar::<_, String>("PRAGMA quick_check")
+            .fetch_one(&self.pool)
+            .await
+            .is_ok_and(|answer| answer == "ok")
+    }
+
+    /// The writer is done (a clean stop): the next start trusts the file.
+    pub async fn close(&self) {
+        self.pool.close().await;
+        if let Some(marker) = &self.marker {
+            let _ = std::fs::remove_file(marker);
+        }
     }
 
     /// An in-memory database, for tests.
@@ -139,23 +208,100 @@ impl SqliteEvents {
         for statement in SCHEMA {
             sqlx::query(*statement).execute(&pool).await?;
         }
-        Ok(SqliteEvents { pool })
+        let last: Option<i64> = sqlx::query_scalar("SELECT MAX(at) FROM event_log")
+            .fetch_one(&pool)
+            .await?;
+        let db = SqliteEvents {
+            pool,
+            last: Arc::new(Mutex::new(last.unwrap_or(0))),
+            marker: None,
+        };
+        db.migrate_first_layout().await?;
+        Ok(db)
     }
 
-    /// Writes `events` in one transaction.
+    /// The first layout (a table `events` with an index on time) moved
+    /// into `event_log`, in time order, once.
+    async fn migrate_first_layout(&self) -> Result<(), EventsError> {
+        let old: i64 = sqlx::query_scalar(
+            "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'events'",
+        )
+        .fetch_one(&self.pool)
+        .await?;
+        if old == 0 {
+            return Ok(());
+        }
+        let rows = sqlx::query(
+            "SELECT rowid, at, node, kind, role, queue_id, message_id, client, sender, \
+             recipient, orig_to, size, delay, relay, check_name, related, reason \
+             FROM events ORDER BY at, rowid",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        let events = rows.iter().map(event).collect::<Result<Vec<_>, _>>()?;
+        self.write_rows(&events).await?;
+        sqlx::query("DROP TABLE events").execute(&self.pool).await?;
+        Ok(())
+    }
+
+    /// Writes `events` in one transaction, with what they add to the
+    /// graphs. Each row's `at` is its key: one equal to or earlier than
+    /// the last written is moved just after it (a few microseconds, when
+    /// two sessions recorded at once), so the table stays in time order.
     pub async fn insert(&self, events: &[Event]) -> Result<(), EventsError> {
         if events.is_empty() {
             return Ok(());
         }
         let mut tx = self.pool.begin().await?;
+        self.insert_rows(&mut tx, events).await?;
+        for (range, start, counts) in series::tally(events) {
+            let mut add = sqlx::query(ADD_TO_SLOT)
+                .bind(range.id())
+                .bind(range.slot(start))
+                .bind(start);
+            for count in counts {
+                add = add.bind(count as i64);
+            }
+            add.execute(&mut *tx).await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// [`SqliteEvents::insert`] without the graphs (a migration).
+    async fn write_rows(&self, events: &[Event]) -> Result<(), EventsError> {
+        let mut tx = self.pool.begin().await?;
+        self.insert_rows(&mut tx, events).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn insert_rows(
+        &self,
+        tx: &mut sqlx::Transaction<'_, Sqlite>,
+        events: &[Event],
+    ) -> Result<(), EventsError> {
+        let mut order: Vec<&Event> = events.iter().collect();
+        order.sort_by_key(|e| e.at);
+        let keys: Vec<i64> = {
+            let mut last = self.last.lock().unwrap_or_else(|e| e.into_inner());
+            order
+                .iter()
+                .map(|e| {
+                    *last = e.at.max(*last + 1);
+                    *last
+                })
+                .collect()
+        };
+        let rows: Vec<(i64, &Event)> = keys.into_iter().zip(order).collect();
         // 16 values a row: SQLite takes 32,766 variables a statement.
-        for chunk in events.chunks(2_000) {
+        for chunk in rows.chunks(2_000) {
             let mut insert = QueryBuilder::<Sqlite>::new(
-                "INSERT INTO events (at, node, kind, role, queue_id, message_id, client, sender, \
-                 recipient, orig_to, size, delay, relay, check_name, related, reason) ",
+                "INSERT INTO event_log (at, node, kind, role, queue_id, message_id, client, \
+                 sender, recipient, orig_to, size, delay, relay, check_name, related, reason) ",
             );
-            insert.push_values(chunk, |mut row, e| {
-                row.push_bind(e.at)
+            insert.push_values(chunk, |mut row, (at, e)| {
+                row.push_bind(*at)
                     .push_bind(&e.node)
                     .push_bind(e.kind.as_str())
                     .push_bind(&e.role)
@@ -172,19 +318,8 @@ impl SqliteEvents {
                     .push_bind(&e.related)
                     .push_bind(&e.reason);
             });
-            insert.build().execute(&mut *tx).await?;
+            insert.build().execute(&mut **tx).await?;
         }
-        for (range, start, counts) in series::tally(events) {
-            let mut add = sqlx::query(ADD_TO_SLOT)
-                .bind(range.id())
-                .bind(range.slot(start))
-                .bind(start);
-            for count in counts {
-                add = add.bind(count as i64);
-            }
-            add.execute(&mut *tx).await?;
-        }
-        tx.commit().await?;
         Ok(())
     }
 
@@ -219,7 +354,7 @@ impl SqliteEvents {
     pub async fn between(&self, from: i64, until: i64) -> Result<Vec<Event>, EventsError> {
         // Only constants are put in the text; values are bound.
         let rows = sqlx::query(AssertSqlSafe(format!(
-            "SELECT {COLUMNS} FROM events WHERE at >= ? AND at < ? ORDER BY at, rowid"
+            "SELECT {COLUMNS} FROM event_log WHERE at >= ? AND at < ? ORDER BY at"
         )))
         .bind(from)
         .bind(until)
@@ -240,7 +375,7 @@ impl SqliteEvents {
         use futures_util::TryStreamExt;
         // Only constants are put in the text; values are bound.
         let sql = AssertSqlSafe(format!(
-            "SELECT {COLUMNS} FROM events WHERE at >= ? AND at < ?"
+            "SELECT {COLUMNS} FROM event_log WHERE at >= ? AND at < ?"
         ));
         let mut rows = sqlx::query(sql).bind(from).bind(until).fetch(&self.pool);
         let mut n = 0;
@@ -268,8 +403,8 @@ impl SqliteEvents {
         };
         // Only constants are put in the text; values are bound.
         let rows = sqlx::query(AssertSqlSafe(format!(
-            "SELECT {COLUMNS} FROM events WHERE {condition} AND at >= ?2 AND at < ?3 \
-             ORDER BY at, rowid"
+            "SELECT {COLUMNS} FROM event_log WHERE {condition} AND at >= ?2 AND at < ?3 \
+             ORDER BY at"
         )))
         .bind(value)
         .bind(from)
@@ -295,7 +430,7 @@ impl SqliteEvents {
 
     /// Deletes events older than `before`; how many.
     pub async fn prune(&self, before: i64) -> Result<u64, EventsError> {
-        let done = sqlx::query("DELETE FROM events WHERE at < ?")
+        let done = sqlx::query("DELETE FROM event_log WHERE at < ?")
             .bind(before)
             .execute(&self.pool)
             .await?;
@@ -461,10 +596,126 @@ mod tests {
         assert!(db.series(Range::Day, 1_000).await.is_ok());
     }
 
+    fn many(n: i64) -> Vec<Event> {
+        (0..n)
+            .map(|i| {
+                let mut e = Event::new(Kind::Accepted, "cleanup")
+                    .queue_id(format!("Q{i}"))
+                    .sender(format!("sender{i}@remote.test"));
+                e.at = 1_000 + i;
+                e.node = "mx1".into();
+                e
+            })
+            .collect()
+    }
+
+    #[tokio::test]
+    async fn a_database_damaged_by_a_crash_is_set_aside_and_a_clean_stop_is_trusted() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("events.sqlite");
+        let (db, aside) = SqliteEvents::open_for_writing(&path).await.unwrap();
+        assert_eq!(aside, None);
+        db.insert(&many(2_000)).await.unwrap();
+        db.close().await;
+        // A clean stop: the next start keeps the file as it is.
+        let (db, aside) = SqliteEvents::open_for_writing(&path).await.unwrap();
+        assert_eq!(aside, None);
+        assert_eq!(db.between(0, i64::MAX).await.unwrap().len(), 2_000);
+        // Then a power cut: the writer never closed, a page is garbage.
+        db.pool.close().await;
+        let mut bytes = std::fs::read(&path).unwrap();
+        for b in &mut bytes[8_192..12_288] {
+            *b = 0x5a;
+        }
+        std::fs::write(&path, bytes).unwrap();
+        let (db, aside) = SqliteEvents::open_for_writing(&path).await.unwrap();
+        let aside = aside.expect("the damaged file set aside");
+        assert!(
+            aside.to_str().unwrap().contains("events.sqlite.damaged-"),
+            "{aside:?}"
+        );
+        assert!(aside.exists());
+        assert_eq!(db.between(0, i64::MAX).await.unwrap(), vec![]);
+        db.insert(&many(1)).await.unwrap();
+        db.close().await;
+    }
+
+    #[tokio::test]
+    async fn rows_recorded_at_the_same_time_keep_their_order_and_all_are_kept() {
+        let db = SqliteEvents::memory().await.unwrap();
+        let mut same = many(3);
+        for e in &mut same {
+            e.at = 5_000;
+        }
+        db.insert(&same).await.unwrap();
+        // A late one, older than what is written: kept, just after.
+        db.insert(&many(1)).await.unwrap();
+        let ats: Vec<i64> = db
+            .between(0, i64::MAX)
+            .await
+            .unwrap()
+            .iter()
+            .map(|e| e.at)
+            .collect();
+        assert_eq!(ats, [5_000, 5_001, 5_002, 5_003]);
+    }
+
+    #[tokio::test]
+    async fn the_first_layout_is_moved_into_the_time_ordered_table() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("events.sqlite");
+        {
+            let pool = SqlitePoolOptions::new()
+                .connect_with(
+                    SqliteConnectOptions::new()
+                        .filename(&path)
+                        .create_if_missing(true),
+                )
+                .await
+                .unwrap();
+            sqlx::query(
+                "CREATE TABLE events (at INTEGER NOT NULL, node TEXT NOT NULL, kind TEXT NOT NULL, \
+                 role TEXT NOT NULL, queue_id TEXT, message_id TEXT, client TEXT, sender TEXT, \
+                 recipient TEXT, orig_to TEXT, size INTEGER NOT NULL DEFAULT 0, delay REAL, \
+                 relay TEXT, check_name TEXT, related TEXT, reason TEXT)",
+            )
+            .execute(&pool)
+            .await
+            .unwrap();
+            for (at, id) in [(300, "B"), (100, "A"), (300, "C")] {
+                sqlx::query("INSERT INTO events (at, node, kind, role, queue_id) VALUES (?, 'n', 'accepted', 'cleanup', ?)")
+                    .bind(at)
+                    .bind(id)
+                    .execute(&pool)
+                    .await
+                    .unwrap();
+            }
+            pool.close().await;
+        }
+        let db = SqliteEvents::open(&path).await.unwrap();
+        let ids: Vec<(i64, String)> = db
+            .between(0, i64::MAX)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|e| (e.at, e.queue_id.unwrap()))
+            .collect();
+        assert_eq!(
+            ids,
+            [(100, "A".into()), (300, "B".into()), (301, "C".into())]
+        );
+        let left: i64 =
+            sqlx::query_scalar("SELECT count(*) FROM sqlite_master WHERE name = 'events'")
+                .fetch_one(&db.pool)
+                .await
+                .unwrap();
+        assert_eq!(left, 0);
+    }
+
     #[tokio::test]
     async fn a_row_of_an_unknown_kind_is_named() {
         let db = SqliteEvents::memory().await.unwrap();
-        sqlx::query("INSERT INTO events (at, node, kind, role) VALUES (1, 'n', 'zap', 'x')")
+        sqlx::query("INSERT INTO event_log (at, node, kind, role) VALUES (1, 'n', 'zap', 'x')")
             .execute(&db.pool)
             .await
             .unwrap();

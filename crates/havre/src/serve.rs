@@ -291,7 +291,7 @@ pub async fn run(explicit: Option<PathBuf>) -> anyhow::Result<()> {
         tracing::warn!(target: "serve", "deliveries still running after {grace}; they will be retried at the next start");
     }
     // What the sessions and deliveries recorded, written before the end.
-    events.flush().await;
+    events.close().await;
     // Sockets nobody will answer on any more (a socket left by a crash is
     // replaced at the next start).
     let _ = std::fs::remove_file(&control_socket);
@@ -372,9 +372,12 @@ async fn shared(loaded: &LoadedConfig) -> anyhow::Result<Shared> {
     );
     let events = if config.events.enabled {
         let path = loaded.events_path();
-        let db = havre_events::SqliteEvents::open(&path)
+        let (db, set_aside) = havre_events::SqliteEvents::open_for_writing(&path)
             .await
             .with_context(|| format!("cannot open the events database {}", path.display()))?;
+        if let Some(aside) = set_aside {
+            tracing::warn!(target: "serve", "the events database {} was damaged by the last stop (a power cut?): set aside as {}, a new one started", path.display(), aside.display());
+        }
         // Events stop before mail would: the reserve of queue.min_free_space
         // and room for two of the largest messages, beyond SQLite's pages.
         let queue = queue.clone();
