@@ -167,6 +167,35 @@ fn pflogsumm_counts_what_was_received_delivered_deferred_bounced_and_rejected() 
         "havre report",
     );
 
+    // The same in JSON, for scripts.
+    let json: serde_json::Value =
+        serde_json::from_str(&node.cli_ok(&["report", "--since", "1h", "--json"])).unwrap();
+    for (key, n) in &expected {
+        assert_eq!(json[*key], *n, "{key}: {json}");
+    }
+    assert_eq!(
+        json["per_hour"].as_array().map(Vec::len),
+        Some(24),
+        "{json}"
+    );
+    assert!(
+        json["reject_reasons"][0]["name"]
+            .as_str()
+            .unwrap()
+            .contains("550 5.1.1"),
+        "{json}"
+    );
+    let traced: serde_json::Value =
+        serde_json::from_str(&node.cli_ok(&["trace", "<m1@outside.test>", "--json"])).unwrap();
+    let kinds: Vec<&str> = traced
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["kind"].as_str().unwrap())
+        .collect();
+    assert_eq!(kinds, ["accepted", "delivered"], "{traced}");
+    assert_eq!(traced[1]["recipient"], "bob@example.test", "{traced}");
+
     // `havre trace` follows a message from the mx to the mailbox...
     let trace = node.cli_ok(&["trace", "<m1@outside.test>"]);
     let steps: Vec<&str> = trace.lines().collect();
