@@ -28,6 +28,24 @@ fn restic(repo: &Path, args: &[&str]) -> Output {
     out
 }
 
+/// `havre backup restore-user USER --from FROM EXTRA...`.
+fn restore(node: &Havre, user: &str, from: &Path, extra: &[&str]) -> Output {
+    let mut args = vec![
+        "backup",
+        "restore-user",
+        user,
+        "--from",
+        from.to_str().unwrap(),
+    ];
+    args.extend_from_slice(extra);
+    node.cli(&args)
+}
+
+fn succeeded(out: &Output) -> String {
+    assert!(out.status.success(), "{out:?}");
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
 fn failure(out: &Output) -> String {
     assert!(!out.status.success(), "{out:?}");
     assert_eq!(out.status.code(), Some(1));
@@ -125,13 +143,7 @@ m.expunge(); m.logout()
         &["restore", "latest", "--target", restored.to_str().unwrap()],
     );
     let from = restored.join(snapshot.strip_prefix("/").unwrap());
-    let out = node.cli_ok(&[
-        "backup",
-        "restore-user",
-        "alice@example.test",
-        "--from",
-        from.to_str().unwrap(),
-    ]);
+    let out = succeeded(&restore(&node, "alice@example.test", &from, &[]));
     assert!(
         out.contains("restored 2 message(s) for alice@example.test"),
         "{out}"
@@ -161,15 +173,12 @@ m.expunge(); m.logout()
         "{back}"
     );
     // Run again: nothing twice.
-    let out = node.cli_ok(&[
-        "backup",
-        "restore-user",
+    let out = succeeded(&restore(
+        &node,
         "alice@example.test",
-        "--from",
-        from.to_str().unwrap(),
-        "--folder",
-        "INBOX",
-    ]);
+        &from,
+        &["--folder", "INBOX"],
+    ));
     assert!(
         out.contains("restored 0 message(s)") && out.contains("(3 already there"),
         "{out}"
@@ -177,37 +186,22 @@ m.expunge(); m.logout()
     assert!(list(&node, "Restored/INBOX").contains("SELECT OK 2"));
 
     // Bad input: clear errors, exit 1, nothing changes.
-    let err = failure(&node.cli(&[
-        "backup",
-        "restore-user",
-        "ghost@example.test",
-        "--from",
-        from.to_str().unwrap(),
-    ]));
+    let err = failure(&restore(&node, "ghost@example.test", &from, &[]));
     assert!(
         err.contains("no user ghost@example.test on this node"),
         "{err}"
     );
-    let err = failure(&node.cli(&[
-        "backup",
-        "restore-user",
+    let err = failure(&restore(
+        &node,
         "alice@example.test",
-        "--from",
-        from.to_str().unwrap(),
-        "--folder",
-        "Nope",
-    ]));
+        &from,
+        &["--folder", "Nope"],
+    ));
     assert!(
         err.contains("the snapshot has no folder \"Nope\" for alice@example.test (it has: INBOX"),
         "{err}"
     );
-    let err = failure(&node.cli(&[
-        "backup",
-        "restore-user",
-        "alice@example.test",
-        "--from",
-        node.dir().to_str().unwrap(),
-    ]));
+    let err = failure(&restore(&node, "alice@example.test", &node.dir(), &[]));
     assert!(
         err.contains("is not a havre snapshot: it has no MANIFEST"),
         "{err}"

@@ -9,18 +9,6 @@ use std::time::{Duration, Instant};
 
 use havre_testkit::Havre;
 
-/// curl's status code and body for `path` on the node's web role.
-fn get(node: &Havre, path: &str) -> (u16, String) {
-    let out = Command::new("curl")
-        .args(["-s", "-w", "\n%{http_code}", "--max-time", "10"])
-        .arg(format!("http://127.0.0.1:{}{path}", node.http_port))
-        .output()
-        .expect("run curl");
-    let text = String::from_utf8_lossy(&out.stdout).into_owned();
-    let (body, code) = text.rsplit_once('\n').unwrap_or(("", "0"));
-    (code.trim().parse().unwrap_or(0), body.to_string())
-}
-
 /// A sample's value in Prometheus' text format, parsed by prometheus-parse
 /// (the format's rules, not a grep): `name` with every label of `labels`.
 fn sample(text: &str, name: &str, labels: &[(&str, &str)]) -> Option<f64> {
@@ -43,13 +31,13 @@ fn ready_says_503_until_every_role_listens_then_200_and_live_answers_at_once() {
     let mut node = Havre::init(env!("CARGO_BIN_EXE_havre"));
     node.add_user("alice@example.test");
     node.start_with_fault("ready-delay:3000");
-    let (code, body) = get(&node, "/health/ready");
+    let (code, body) = node.http_get("/health/ready");
     assert_eq!(code, 503, "{body}");
     assert!(body.starts_with("not ready: starting"), "{body}");
-    assert_eq!(get(&node, "/health/live"), (200, "alive\n".to_string()));
+    assert_eq!(node.http_get("/health/live"), (200, "alive\n".to_string()));
     let deadline = Instant::now() + Duration::from_secs(20);
     loop {
-        let (code, body) = get(&node, "/health/ready");
+        let (code, body) = node.http_get("/health/ready");
         if code == 200 {
             assert_eq!(body, "ready\n");
             break;
@@ -62,7 +50,7 @@ fn ready_says_503_until_every_role_listens_then_200_and_live_answers_at_once() {
 #[test]
 fn metrics_parse_as_prometheus_text_and_move_when_mail_flows() {
     let node = Havre::started(env!("CARGO_BIN_EXE_havre"), &["alice@example.test"], |_| {});
-    let (code, before) = get(&node, "/metrics");
+    let (code, before) = node.http_get("/metrics");
     assert_eq!(code, 200, "{before}");
     let accepted = |text: &str| {
         sample(text, "havre_messages_total", &[("outcome", "accepted")]).unwrap_or(0.0)
@@ -74,7 +62,7 @@ fn metrics_parse_as_prometheus_text_and_move_when_mail_flows() {
     assert!(sent, "{text}");
     node.wait_for_messages("alice@example.test", 1);
     node.wait_for_empty_queue();
-    let (_, after) = get(&node, "/metrics");
+    let (_, after) = node.http_get("/metrics");
     assert_eq!(accepted(&after), accepted(&before) + 1.0, "{after}");
     assert_eq!(delivered(&after), delivered(&before) + 1.0, "{after}");
     assert!(
@@ -129,7 +117,7 @@ fn metrics_parse_as_prometheus_text_and_move_when_mail_flows() {
         "alice@example.test",
     );
     assert!(!sent);
-    let (_, later) = get(&node, "/metrics");
+    let (_, later) = node.http_get("/metrics");
     assert!(
         sample(&later, "havre_logins_total", &[("outcome", "failed")]).unwrap_or(0.0) >= 1.0,
         "{later}"
@@ -141,7 +129,7 @@ fn metrics_parse_as_prometheus_text_and_move_when_mail_flows() {
 fn wait_for_gauge(node: &Havre, name: &str, labels: &[(&str, &str)], want: f64) {
     let deadline = Instant::now() + Duration::from_secs(20);
     loop {
-        let (_, text) = get(node, "/metrics");
+        let (_, text) = node.http_get("/metrics");
         if sample(&text, name, labels) == Some(want) {
             return;
         }
@@ -199,7 +187,7 @@ fn a_failed_managesieve_login_is_counted_with_the_others() {
     let node = Havre::started(env!("CARGO_BIN_EXE_havre"), &["alice@example.test"], |_| {});
     let out = havre_testkit::python_ok(SIEVE_WRONG_PASSWORD, &[&node.managesieve_port.to_string()]);
     assert!(out.starts_with("NO"), "{out}");
-    let (_, text) = get(&node, "/metrics");
+    let (_, text) = node.http_get("/metrics");
     assert_eq!(
         sample(
             &text,
@@ -217,7 +205,7 @@ fn an_address_outside_the_metrics_networks_is_refused() {
         n.set("http.metrics_networks", "[\"192.0.2.0/24\"]");
     });
     for path in ["/metrics", "/health/ready", "/health/live"] {
-        let (code, body) = get(&node, path);
+        let (code, body) = node.http_get(path);
         assert_eq!(code, 403, "{path}: {body}");
         assert!(body.contains("http.metrics_networks"), "{body}");
     }

@@ -14,17 +14,6 @@ const BIN: &str = env!("CARGO_BIN_EXE_havre");
 /// The GTUBE test string (SpamAssassin's).
 const GTUBE: &str = "XJS*C4JDBQADN1.NSBN3*2IDNEN*GTUBE-STANDARD-ANTI-UBE-TEST-EMAIL*C.34X";
 
-fn get(node: &Havre, path: &str) -> (u16, String) {
-    let out = Command::new("curl")
-        .args(["-s", "-w", "\n%{http_code}", "--max-time", "10"])
-        .arg(format!("http://127.0.0.1:{}{path}", node.http_port))
-        .output()
-        .expect("run curl");
-    let text = String::from_utf8_lossy(&out.stdout).into_owned();
-    let (body, code) = text.rsplit_once('\n').unwrap_or(("", "0"));
-    (code.trim().parse().unwrap_or(0), body.to_string())
-}
-
 /// The day graph's totals as `havre stats --json` prints them.
 fn totals(node: &Havre) -> Value {
     let out = node.cli_ok(&["stats", "--json"]);
@@ -125,7 +114,7 @@ fn mail_sent_through_the_node_shows_in_havre_stats_and_in_the_graphs_a_browser_d
     let week = node.cli_ok(&["stats", "--range", "week"]);
     assert!(week.contains("last week (10-minute steps"), "{week}");
 
-    let (code, page) = get(&node, "/stats");
+    let (code, page) = node.http_get("/stats");
     assert_eq!(code, 200, "{page}");
     assert_eq!(
         page.matches("<svg").count(),
@@ -196,7 +185,7 @@ fn a_corrupted_series_is_named_and_the_other_graphs_are_still_drawn() {
     );
     // The day graph is fine.
     assert!(node.cli(&["stats"]).status.success());
-    let (code, page) = get(&node, "/stats");
+    let (code, page) = node.http_get("/stats");
     assert_eq!(code, 200, "{page}");
     assert_eq!(page.matches("<svg").count(), 6, "{page}");
     assert!(

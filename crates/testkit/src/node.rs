@@ -390,6 +390,19 @@ impl Havre {
             .any(|line| line.contains(ready) && line.contains(" started: roles "))
     }
 
+    /// curl's status code and body for `path` on the node's web role
+    /// (`http.listen`).
+    pub fn http_get(&self, path: &str) -> (u16, String) {
+        let out = Command::new("curl")
+            .args(["-s", "-w", "\n%{http_code}", "--max-time", "10"])
+            .arg(format!("http://127.0.0.1:{}{path}", self.http_port))
+            .output()
+            .expect("curl must be installed (the test command installs it)");
+        let text = String::from_utf8_lossy(&out.stdout).into_owned();
+        let (body, code) = text.rsplit_once('\n').unwrap_or(("", "0"));
+        (code.trim().parse().unwrap_or(0), body.to_string())
+    }
+
     /// SIGKILL: the crash the durability guarantees are about.
     pub fn kill9(&mut self) {
         if let Some(mut child) = self.child.take() {

@@ -152,12 +152,9 @@ async fn stats(
     if !web.admits(peer.ip()) {
         return refused(peer);
     }
-    let Some(node) = web.node.get() else {
-        return (
-            StatusCode::SERVICE_UNAVAILABLE,
-            "starting: the roles are not listening yet\n",
-        )
-            .into_response();
+    let node = match serving(&web) {
+        Ok(node) => node,
+        Err(starting) => return starting,
     };
     let mut ranges = Vec::with_capacity(Range::ALL.len());
     for range in Range::ALL {
@@ -174,6 +171,17 @@ async fn stats(
         .into_response()
 }
 
+/// The node once it serves; until then the 503 a probe or a page gets.
+fn serving(web: &Web) -> Result<&Arc<dyn Node>, Response> {
+    web.node.get().ok_or_else(|| {
+        (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "not ready: starting, the roles are not listening yet\n",
+        )
+            .into_response()
+    })
+}
+
 async fn live(State(web): State<Arc<Web>>, ConnectInfo(peer): ConnectInfo<SocketAddr>) -> Response {
     if !web.admits(peer.ip()) {
         return refused(peer);
@@ -188,12 +196,9 @@ async fn ready(
     if !web.admits(peer.ip()) {
         return refused(peer);
     }
-    let Some(node) = web.node.get() else {
-        return (
-            StatusCode::SERVICE_UNAVAILABLE,
-            "not ready: starting, the roles are not listening yet\n",
-        )
-            .into_response();
+    let node = match serving(&web) {
+        Ok(node) => node,
+        Err(starting) => return starting,
     };
     match tokio::time::timeout(READY_TIMEOUT, node.ready()).await {
         Ok(Ok(())) => (StatusCode::OK, "ready\n").into_response(),
