@@ -233,3 +233,89 @@ fn a_snapshot_onto_a_full_disk_fails_clearly_and_leaves_nothing_behind() {
     assert!(sent, "{out}");
     node.wait_for_messages("alice@example.test", 2);
 }
+
+/// Mail from outside, one message a connection, while the test works.
+const LOAD: &str = r#"
+import smtplib, sys
+port, count = int(sys.argv[1]), int(sys.argv[2])
+for n in range(count):
+    s = smtplib.SMTP("127.0.0.1", port, timeout=30)
+    s.sendmail("bob@remote.test", ["alice@example.test"],
+               "From: bob@remote.test\r\nTo: alice@example.test\r\nSubject: load %d\r\n\r\nbody %d\r\n" % (n, n))
+    s.quit()
+print("sent", count)
+"#;
+
+#[test]
+fn a_folder_deleted_after_a_snapshot_taken_under_load_comes_back_and_imap_clients_see_it() {
+    let node = Havre::started(BIN, &["alice@example.test"], |_| {});
+    // Alice files five messages into Projects, two of them flagged.
+    imaplib(
+        &node,
+        r#"
+m = connect()
+m.create("Projects")
+for n in range(5):
+    flags = r"(\Seen \Flagged)" if n < 2 else r"(\Seen)"
+    m.append("Projects", flags, None, ("Subject: project %d\r\n\r\nplan %d\r\n" % (n, n)).encode())
+m.logout()
+"#,
+    );
+    // Mail keeps arriving while the snapshot is taken.
+    let mut load = Command::new("python3")
+        .args(["-c", LOAD, &node.smtp_port.to_string(), "60"])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    node.wait_for_messages("alice@example.test", 5);
+    let inbox = node.maildir("alice@example.test");
+    let before = ["new", "cur"]
+        .iter()
+        .map(|sub| std::fs::read_dir(inbox.join(sub)).map_or(0, |d| d.count()))
+        .sum::<usize>();
+    let snapshot = node.dir().join("snapshot");
+    let out = node.cli_ok(&["backup", "snapshot", snapshot.to_str().unwrap()]);
+    assert!(out.contains("snapshot written in"), "{out}");
+    let out = load.wait_with_output().unwrap();
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("sent 60"),
+        "{out:?}"
+    );
+    node.wait_for_messages("alice@example.test", 60);
+    // Every message delivered before the snapshot began is in it.
+    let manifest = std::fs::read_to_string(snapshot.join("MANIFEST")).unwrap();
+    let in_inbox = manifest
+        .lines()
+        .filter(|l| l.contains("alice/Maildir/new/") || l.contains("alice/Maildir/cur/"))
+        .count();
+    assert!(in_inbox >= before, "{in_inbox} < {before}: {manifest}");
+    assert_eq!(
+        manifest
+            .lines()
+            .filter(|l| l.contains("alice/Maildir/.Projects/cur/"))
+            .count(),
+        5,
+        "{manifest}"
+    );
+
+    // Alice deletes the folder by mistake.
+    imaplib(&node, "m = connect(); m.delete(\"Projects\"); m.logout()");
+    assert!(!list(&node, "INBOX").contains("project"));
+    let out = succeeded(&restore(
+        &node,
+        "alice@example.test",
+        &snapshot,
+        &["--folder", "Projects"],
+    ));
+    assert!(
+        out.contains("Projects -> Restored/Projects: 5 restored"),
+        "{out}"
+    );
+    // Her IMAP client sees the folder and its messages, flags and all.
+    let folders = imaplib(&node, "m = connect(); print(m.list()[1]); m.logout()");
+    assert!(folders.contains("Restored/Projects"), "{folders}");
+    let back = list(&node, "Restored/Projects");
+    assert!(back.contains("SELECT OK 5"), "{back}");
+    assert_eq!(back.matches("\\Flagged").count(), 2, "{back}");
+    assert_eq!(back.matches("\\Seen").count(), 5, "{back}");
+}
