@@ -16,6 +16,7 @@
 mod event;
 pub mod report;
 mod report_html;
+mod report_sql;
 pub mod series;
 mod sqlite;
 pub mod trace;

@@ -28,59 +28,6 @@ pub enum EventsError {
     Corrupt { rowid: i64, kind: String },
     #[error("events database: {0}")]
     Series(#[from] SeriesError),
-    #[error("events database: a page of events does not read back: {0}")]
-    Page(String),
-}
-
-/// One row of a page of [`SqliteEvents::scan`], as SQLite's `json_array`
-/// writes it (the columns of `event_log`, in order).
-#[derive(serde::Deserialize)]
-struct PageRow(
-    i64,
-    String,
-    String,
-    String,
-    Option<String>,
-    Option<String>,
-    Option<String>,
-    Option<String>,
-    Option<String>,
-    Option<String>,
-    i64,
-    Option<f64>,
-    Option<String>,
-    Option<String>,
-    Option<String>,
-    Option<String>,
-);
-
-impl PageRow {
-    fn into_event(self) -> Result<Event, EventsError> {
-        let Some(kind) = Kind::parse(&self.2) else {
-            return Err(EventsError::Corrupt {
-                rowid: self.0,
-                kind: self.2,
-            });
-        };
-        Ok(Event {
-            at: self.0,
-            node: self.1,
-            kind,
-            role: self.3,
-            queue_id: self.4,
-            message_id: self.5,
-            client: self.6,
-            sender: self.7,
-            recipient: self.8,
-            original: self.9,
-            size: self.10.max(0) as u64,
-            delay: self.11,
-            relay: self.12,
-            check: self.13,
-            related: self.14,
-            reason: self.15,
-        })
-    }
 }
 
 const SCHEMA: &[&str] = &[
@@ -155,7 +102,7 @@ pub enum Wanted {
 
 #[derive(Clone)]
 pub struct SqliteEvents {
-    pool: SqlitePool,
+    pub(crate) pool: SqlitePool,
     /// The last `at` written: each new row's is later (see `insert`).
     last: Arc<Mutex<i64>>,
     /// The marker of a writer at work (`open_for_writing`), removed by
@@ -414,59 +361,6 @@ impl SqliteEvents {
         .fetch_all(&self.pool)
         .await?;
         rows.iter().map(event).collect()
-    }
-
-    /// Hands every event from `from` to `until` to `each`, in time order,
-    /// a page at a time (a day of a busy site is a million rows); how many.
-    ///
-    /// Each page is one row: SQLite writes the page's rows as one JSON
-    /// array, read back here. A row at a time through the driver costs
-    /// more than the report's own counting (bench/report).
-    pub async fn scan(
-        &self,
-        from: i64,
-        until: i64,
-        each: impl FnMut(Event),
-    ) -> Result<u64, EventsError> {
-        self.scan_pages(from, until, 20_000, each).await
-    }
-
-    async fn scan_pages(
-        &self,
-        from: i64,
-        until: i64,
-        page_size: i64,
-        mut each: impl FnMut(Event),
-    ) -> Result<u64, EventsError> {
-        let mut after = from - 1;
-        let mut n = 0;
-        loop {
-            let page: Option<String> = sqlx::query_scalar(
-                "SELECT json_group_array(json_array(at, node, kind, role, queue_id, \
-                 message_id, client, sender, recipient, orig_to, size, delay, relay, \
-                 check_name, related, reason)) \
-                 FROM (SELECT * FROM event_log WHERE at > ? AND at < ? ORDER BY at LIMIT ?)",
-            )
-            .bind(after)
-            .bind(until)
-            .bind(page_size)
-            .fetch_one(&self.pool)
-            .await?;
-            let rows: Vec<PageRow> = serde_json::from_str(page.as_deref().unwrap_or("[]"))
-                .map_err(|e| EventsError::Page(e.to_string()))?;
-            let Some(last) = rows.last() else {
-                return Ok(n);
-            };
-            after = last.0;
-            let full = rows.len() as i64 == page_size;
-            for row in rows {
-                each(row.into_event()?);
-                n += 1;
-            }
-            if !full {
-                return Ok(n);
-            }
-        }
     }
 
     /// The events that name `wanted` from `from` to `until`, in time order.
@@ -793,28 +687,6 @@ mod tests {
                 .await
                 .unwrap();
         assert_eq!(left, 0);
-    }
-
-    #[tokio::test]
-    async fn a_scan_reads_every_event_page_by_page_exactly_as_written() {
-        let db = SqliteEvents::memory().await.unwrap();
-        let mut written = many(20);
-        written[3] = written[3]
-            .clone()
-            .reason("550 5.7.1 \"quoted\", back\\slash\nnew line, café ✉")
-            .delay(0.125)
-            .size(42);
-        db.insert(&written).await.unwrap();
-        let mut read = Vec::new();
-        let n = db
-            .scan_pages(1_005, 1_018, 4, |e| read.push(e))
-            .await
-            .unwrap();
-        assert_eq!(n, 13);
-        assert_eq!(read, written[5..18].to_vec());
-        let mut all = Vec::new();
-        db.scan(0, i64::MAX, |e| all.push(e)).await.unwrap();
-        assert_eq!(all, written);
     }
 
     #[tokio::test]

@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use anyhow::{Context, bail};
 use chrono::{Local, NaiveDate, TimeZone, Timelike};
 use havre_events::SqliteEvents;
-use havre_events::report::{Builder, Report};
+use havre_events::report::Report;
 
 use crate::locate;
 
@@ -122,15 +122,13 @@ pub(crate) async fn run(
 
 /// The report of `period` from the events in `db`, hours in local time.
 pub(crate) async fn build(db: &SqliteEvents, period: &Period) -> anyhow::Result<Report> {
-    let mut builder = Builder::new(|micros| {
+    let hour_of = |micros: i64| {
         Local
             .timestamp_micros(micros)
             .single()
             .map_or(0, |t| t.hour() as u8)
-    });
-    db.scan(period.from, period.until, |event| builder.add(&event))
-        .await?;
-    Ok(builder.finish())
+    };
+    Ok(db.report(period.from, period.until, hour_of).await?)
 }
 
 pub(crate) fn title(hostname: &str, period: &Period) -> String {

@@ -262,7 +262,7 @@ m.logout()
 "#,
     );
     // Mail keeps arriving while the snapshot is taken.
-    let mut load = Command::new("python3")
+    let load = Command::new("python3")
         .args(["-c", LOAD, &node.smtp_port.to_string(), "60"])
         .stdout(std::process::Stdio::piped())
         .spawn()
