@@ -31,17 +31,42 @@ impl SqliteEvents {
                 kind: text,
             })
         };
-
-        let rows = sqlx::query(
-            "SELECT kind, at / ?3, count(*), total(size) FROM event_log \
-             WHERE at >= ?1 AND at < ?2 GROUP BY 1, 2",
-        )
-        .bind(from)
-        .bind(until)
-        .bind(BUCKET)
-        .fetch_all(&self.pool)
-        .await?;
-        for row in rows {
+        let grouped = |sql: &'static str| {
+            sqlx::query(sql)
+                .bind(from)
+                .bind(until)
+                .bind(BUCKET)
+                .fetch_all(&self.pool)
+        };
+        // The passes run side by side, on the pool's connections.
+        let (by_time, by_party, by_reason, delays, deferred) = tokio::join!(
+            grouped(
+                "SELECT kind, at / ?3, count(*), total(size) FROM event_log \
+                 WHERE at >= ?1 AND at < ?2 GROUP BY 1, 2"
+            ),
+            grouped(
+                "SELECT kind, CASE kind WHEN 'accepted' THEN lower(coalesce(sender, '')) \
+                     ELSE lower(coalesce(recipient, '')) END, \
+                 count(*), total(size), total(coalesce(delay, 0.0)), max(coalesce(delay, 0.0)), \
+                 total(orig_to IS NOT NULL AND relay IS NOT NULL AND relay <> 'local') \
+                 FROM event_log WHERE at >= ?1 AND at < ?2 \
+                 AND kind IN ('accepted', 'delivered', 'deferred') GROUP BY 1, 2"
+            ),
+            grouped(
+                "SELECT kind, check_name, reason, count(*) FROM event_log \
+                 WHERE at >= ?1 AND at < ?2 \
+                 AND kind IN ('deferred', 'bounced', 'reject', 'greylist') GROUP BY 1, 2, 3"
+            ),
+            grouped(
+                "SELECT coalesce(delay, 0.0), count(*) FROM event_log \
+                 WHERE at >= ?1 AND at < ?2 AND kind = 'delivered' GROUP BY 1"
+            ),
+            grouped(
+                "SELECT count(DISTINCT queue_id) FROM event_log \
+                 WHERE at >= ?1 AND at < ?2 AND kind = 'deferred'"
+            ),
+        );
+        for row in by_time? {
             let bucket: i64 = row.try_get(1)?;
             builder.add_counted(
                 kind(row.try_get(0)?)?,
@@ -50,20 +75,7 @@ impl SqliteEvents {
                 row.try_get::<f64, _>(3)? as u64,
             );
         }
-
-        let rows = sqlx::query(
-            "SELECT kind, CASE kind WHEN 'accepted' THEN lower(coalesce(sender, '')) \
-                 ELSE lower(coalesce(recipient, '')) END, \
-             count(*), total(size), total(coalesce(delay, 0.0)), max(coalesce(delay, 0.0)), \
-             total(orig_to IS NOT NULL AND relay IS NOT NULL AND relay <> 'local') \
-             FROM event_log WHERE at >= ?1 AND at < ?2 \
-             AND kind IN ('accepted', 'delivered', 'deferred') GROUP BY 1, 2",
-        )
-        .bind(from)
-        .bind(until)
-        .fetch_all(&self.pool)
-        .await?;
-        for row in rows {
+        for row in by_party? {
             let who: String = row.try_get(1)?;
             builder.add_party(
                 kind(row.try_get(0)?)?,
@@ -74,17 +86,7 @@ impl SqliteEvents {
                 row.try_get::<f64, _>(6)? as u64,
             );
         }
-
-        let rows = sqlx::query(
-            "SELECT kind, check_name, reason, count(*) FROM event_log \
-             WHERE at >= ?1 AND at < ?2 \
-             AND kind IN ('deferred', 'bounced', 'reject', 'greylist') GROUP BY 1, 2, 3",
-        )
-        .bind(from)
-        .bind(until)
-        .fetch_all(&self.pool)
-        .await?;
-        for row in rows {
+        for row in by_reason? {
             let check: Option<String> = row.try_get(1)?;
             let reason: Option<String> = row.try_get(2)?;
             builder.add_reason(
@@ -94,28 +96,12 @@ impl SqliteEvents {
                 count(&row, 3)?,
             );
         }
-
-        let rows = sqlx::query(
-            "SELECT coalesce(delay, 0.0), count(*) FROM event_log \
-             WHERE at >= ?1 AND at < ?2 AND kind = 'delivered' GROUP BY 1",
-        )
-        .bind(from)
-        .bind(until)
-        .fetch_all(&self.pool)
-        .await?;
-        for row in rows {
+        for row in delays? {
             builder.add_delays(row.try_get(0)?, count(&row, 1)?);
         }
-
-        let deferred: i64 = sqlx::query_scalar(
-            "SELECT count(DISTINCT queue_id) FROM event_log \
-             WHERE at >= ?1 AND at < ?2 AND kind = 'deferred'",
-        )
-        .bind(from)
-        .bind(until)
-        .fetch_one(&self.pool)
-        .await?;
-        builder.set_deferred_messages(deferred.max(0) as u64);
+        if let Some(row) = deferred?.first() {
+            builder.set_deferred_messages(count(row, 0)?);
+        }
         Ok(builder.finish())
     }
 }
