@@ -149,12 +149,9 @@ async fn stats(
     State(web): State<Arc<Web>>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
 ) -> Response {
-    if !web.admits(peer.ip()) {
-        return refused(peer);
-    }
-    let node = match serving(&web) {
+    let node = match serving(&web, peer) {
         Ok(node) => node,
-        Err(starting) => return starting,
+        Err(answer) => return answer,
     };
     let mut ranges = Vec::with_capacity(Range::ALL.len());
     for range in Range::ALL {
@@ -171,8 +168,12 @@ async fn stats(
         .into_response()
 }
 
-/// The node once it serves; until then the 503 a probe or a page gets.
-fn serving(web: &Web) -> Result<&Arc<dyn Node>, Response> {
+/// The node, for an address of `http.metrics_networks` once it serves;
+/// otherwise the 403 or the 503 (still starting) the client gets.
+fn serving(web: &Web, peer: SocketAddr) -> Result<&Arc<dyn Node>, Response> {
+    if !web.admits(peer.ip()) {
+        return Err(refused(peer));
+    }
     web.node.get().ok_or_else(|| {
         (
             StatusCode::SERVICE_UNAVAILABLE,
@@ -193,12 +194,9 @@ async fn ready(
     State(web): State<Arc<Web>>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
 ) -> Response {
-    if !web.admits(peer.ip()) {
-        return refused(peer);
-    }
-    let node = match serving(&web) {
+    let node = match serving(&web, peer) {
         Ok(node) => node,
-        Err(starting) => return starting,
+        Err(answer) => return answer,
     };
     match tokio::time::timeout(READY_TIMEOUT, node.ready()).await {
         Ok(Ok(())) => (StatusCode::OK, "ready\n").into_response(),
