@@ -37,7 +37,7 @@ impl Rate {
 
     /// Microseconds that `units` take at this rate (rounded up, so a tiny
     /// cost still counts).
-    fn span_us(&self, units: u64) -> i64 {
+    pub(crate) fn span_us(&self, units: u64) -> i64 {
         let per = self.per.as_micros();
         let count = u128::from(self.count.max(1));
         let us = (u128::from(units) * per).div_ceil(count);

@@ -14,6 +14,9 @@
 //! not atomic: callers that do so accept that two concurrent requests may
 //! both read the old value.
 //!
+//! [`RedisState`] is that implementation (`state.backend = "redis"`): every
+//! node of a cluster sees the same counters, limits, greylist and bans.
+//!
 //! [`EmbeddedState`] is the one-node implementation: a map in memory, and
 //! for what a caller marks [`Persist::Durable`] (greylist entries, bans,
 //! whitelist counters) a write-through copy in a SQLite file of its own
@@ -27,6 +30,7 @@ mod clock;
 mod disk;
 mod embedded;
 mod gcra;
+mod redis;
 
 use std::time::{Duration, SystemTime};
 
@@ -35,6 +39,7 @@ use async_trait::async_trait;
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use embedded::EmbeddedState;
 pub use gcra::{Rate, RateAnswer};
+pub use redis::RedisState;
 
 /// Whether a value must survive a restart of the node.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -76,6 +81,9 @@ pub enum StateError {
     NotANumber(String),
     #[error("the state's writer has stopped; the change was not saved")]
     WriterGone,
+    /// Redis refused or could not be reached (`state.url`).
+    #[error("redis: {0}")]
+    Redis(String),
 }
 
 pub type Result<T> = std::result::Result<T, StateError>;

@@ -1,0 +1,202 @@
+//! The state on Redis (`state.backend = "redis"`), shared by every node of a
+//! cluster: each operation is one command or one Lua script, so it is
+//! atomic on the server and two nodes never both take the last unit of a
+//! rate limit. Keys are `state.prefix` + the caller's key, so several sites
+//! (or tests) share one Redis. Times come from the Redis server's clock
+//! (`TIME` in the scripts): the nodes' clocks may disagree, the limit
+//! does not.
+
+use std::time::{Duration, SystemTime};
+
+use async_trait::async_trait;
+use redis::aio::ConnectionManager;
+use redis::{AsyncCommands, Script};
+
+use crate::gcra::{Rate, RateAnswer};
+use crate::{Entry, Persist, Result, State, StateError};
+
+/// INCRBY, and the expiry set only when the key has none (created now).
+const INCR: &str = r"
+local value = redis.call('INCRBY', KEYS[1], ARGV[1])
+redis.call('PEXPIRE', KEYS[1], ARGV[2], 'NX')
+return value
+";
+
+/// One GCRA step (gcra.rs, the same arithmetic) at the server's time:
+/// ARGV[1] the tolerance, ARGV[2] the increment, in microseconds. Returns
+/// {allowed, microseconds to wait (-1: never)}.
+const GCRA: &str = r"
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
+local tolerance = tonumber(ARGV[1])
+local increment = tonumber(ARGV[2])
+if increment > tolerance then
+  return {0, -1}
+end
+local tat = tonumber(redis.call('GET', KEYS[1]) or now)
+if tat < now then
+  tat = now
+end
+local new_tat = tat + increment
+local allow_at = new_tat - tolerance
+if now < allow_at then
+  return {0, allow_at - now}
+end
+redis.call('SET', KEYS[1], string.format('%d', new_tat), 'PX', math.floor((new_tat - now) / 1000) + 1)
+return {1, 0}
+";
+
+pub struct RedisState {
+    connection: ConnectionManager,
+    prefix: String,
+    incr: Script,
+    gcra: Script,
+}
+
+impl RedisState {
+    /// Connects to `url` (`redis://host:port/db`, `rediss://` for TLS);
+    /// every key is put under `prefix`. Fails when Redis does not answer:
+    /// a node does not start on a state it cannot reach.
+    pub async fn connect(url: &str, prefix: &str) -> Result<RedisState> {
+        let client = redis::Client::open(url).map_err(error)?;
+        let config = redis::aio::ConnectionManagerConfig::new()
+            .set_connection_timeout(Some(Duration::from_secs(5)))
+            .set_response_timeout(Some(Duration::from_secs(5)))
+            .set_number_of_retries(2);
+        let connection = ConnectionManager::new_with_config(client, config)
+            .await
+            .map_err(error)?;
+        let state = RedisState {
+            connection,
+            prefix: prefix.to_string(),
+            incr: Script::new(INCR),
+            gcra: Script::new(GCRA),
+        };
+        // The connection manager connects lazily on some errors: ask once.
+        let _: String = redis::cmd("PING")
+            .query_async(&mut state.connection.clone())
+            .await
+            .map_err(error)?;
+        Ok(state)
+    }
+
+    fn key(&self, key: &str) -> String {
+        format!("{}{key}", self.prefix)
+    }
+}
+
+fn error(e: redis::RedisError) -> StateError {
+    StateError::Redis(e.to_string())
+}
+
+fn millis(d: Duration) -> u64 {
+    u64::try_from(d.as_millis()).unwrap_or(u64::MAX).max(1)
+}
+
+/// `text` with the characters SCAN's MATCH gives a meaning to escaped.
+fn glob_literal(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        if matches!(c, '*' | '?' | '[' | ']' | '\\') {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out
+}
+
+#[async_trait]
+impl State for RedisState {
+    async fn get(&self, key: &str) -> Result<Option<String>> {
+        let mut c = self.connection.clone();
+        c.get(self.key(key)).await.map_err(error)
+    }
+
+    async fn set(
+        &self,
+        key: &str,
+        value: &str,
+        ttl: Option<Duration>,
+        _persist: Persist,
+    ) -> Result<()> {
+        let mut c = self.connection.clone();
+        match ttl {
+            Some(ttl) => c.pset_ex(self.key(key), value, millis(ttl)).await,
+            None => c.set(self.key(key), value).await,
+        }
+        .map_err(error)
+    }
+
+    async fn delete(&self, key: &str) -> Result<bool> {
+        let mut c = self.connection.clone();
+        let removed: i64 = c.del(self.key(key)).await.map_err(error)?;
+        Ok(removed > 0)
+    }
+
+    async fn incr(&self, key: &str, by: i64, ttl: Duration, _persist: Persist) -> Result<i64> {
+        let mut c = self.connection.clone();
+        self.incr
+            .key(self.key(key))
+            .arg(by)
+            .arg(millis(ttl))
+            .invoke_async(&mut c)
+            .await
+            .map_err(|e| match e.kind() {
+                redis::ErrorKind::Server(_) if e.to_string().contains("not an integer") => {
+                    StateError::NotANumber(key.to_string())
+                }
+                _ => error(e),
+            })
+    }
+
+    async fn rate(&self, key: &str, rate: &Rate, cost: u64) -> Result<RateAnswer> {
+        let mut c = self.connection.clone();
+        let (allowed, wait): (i64, i64) = self
+            .gcra
+            .key(self.key(key))
+            .arg(rate.span_us(rate.burst.max(1)))
+            .arg(rate.span_us(cost))
+            .invoke_async(&mut c)
+            .await
+            .map_err(error)?;
+        Ok(RateAnswer {
+            allowed: allowed == 1,
+            retry_after: match wait {
+                -1 => None,
+                wait => Some(Duration::from_micros(wait.max(0) as u64)),
+            },
+        })
+    }
+
+    async fn list(&self, prefix: &str) -> Result<Vec<Entry>> {
+        let mut c = self.connection.clone();
+        let pattern = format!("{}*", glob_literal(&self.key(prefix)));
+        let mut keys: Vec<String> = Vec::new();
+        {
+            let mut scan = c.scan_match::<_, String>(pattern).await.map_err(error)?;
+            while let Some(key) = scan.next_item().await {
+                keys.push(key.map_err(error)?);
+            }
+        }
+        keys.sort();
+        keys.dedup();
+        let now = SystemTime::now();
+        let mut entries = Vec::with_capacity(keys.len());
+        for key in keys {
+            let (value, ttl): (Option<String>, i64) = redis::pipe()
+                .get(&key)
+                .pttl(&key)
+                .query_async(&mut c)
+                .await
+                .map_err(error)?;
+            // Expired or deleted between the scan and now.
+            let Some(value) = value else { continue };
+            entries.push(Entry {
+                key: key[self.prefix.len()..].to_string(),
+                value,
+                expires_at: (ttl >= 0).then(|| now + Duration::from_millis(ttl as u64)),
+            });
+        }
+        Ok(entries)
+    }
+}

@@ -1,0 +1,158 @@
+//! The state on a real Redis (127.0.0.1:6379, which the test command starts
+//! when it is not running), each test under its own key prefix: the same
+//! answers as the embedded state, and two nodes sharing one limit.
+
+use std::time::Duration;
+
+use havre_state::{Persist, Rate, RedisState, State};
+
+const URL: &str = "redis://127.0.0.1:6379/0";
+
+/// A prefix no other test (or run) uses.
+fn prefix(test: &str) -> String {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos();
+    format!("havre-test:{test}:{}:{nanos}:", std::process::id())
+}
+
+#[tokio::test]
+async fn values_counters_and_listings_behave_as_the_embedded_state() {
+    let state = RedisState::connect(URL, &prefix("values")).await.unwrap();
+    assert_eq!(state.get("grey:a").await.unwrap(), None);
+    state
+        .set(
+            "grey:a",
+            "first-seen",
+            Some(Duration::from_secs(60)),
+            Persist::Durable,
+        )
+        .await
+        .unwrap();
+    state
+        .set("ban:192.0.2.7", "hand", None, Persist::Durable)
+        .await
+        .unwrap();
+    state
+        .set(
+            "ban:192.0.2.8",
+            "auto",
+            Some(Duration::from_millis(150)),
+            Persist::Durable,
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        state.get("grey:a").await.unwrap().as_deref(),
+        Some("first-seen")
+    );
+    // A counter's period starts at its first increment.
+    assert_eq!(
+        state
+            .incr("awl:x", 1, Duration::from_millis(300), Persist::Memory)
+            .await
+            .unwrap(),
+        1
+    );
+    assert_eq!(
+        state
+            .incr("awl:x", 2, Duration::from_secs(600), Persist::Memory)
+            .await
+            .unwrap(),
+        3
+    );
+    let err = state
+        .incr("grey:a", 1, Duration::from_secs(1), Persist::Memory)
+        .await
+        .unwrap_err();
+    assert!(
+        err.to_string().contains("grey:a does not hold a number"),
+        "{err}"
+    );
+    let bans = state.list("ban:").await.unwrap();
+    assert_eq!(
+        bans.iter()
+            .map(|e| (e.key.as_str(), e.value.as_str()))
+            .collect::<Vec<_>>(),
+        [("ban:192.0.2.7", "hand"), ("ban:192.0.2.8", "auto")]
+    );
+    assert!(bans[0].expires_at.is_none() && bans[1].expires_at.is_some());
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    assert_eq!(
+        state.list("ban:").await.unwrap().len(),
+        1,
+        "the timed ban expired"
+    );
+    assert_eq!(
+        state
+            .incr("awl:x", 1, Duration::from_secs(60), Persist::Memory)
+            .await
+            .unwrap(),
+        1
+    );
+    assert!(state.delete("ban:192.0.2.7").await.unwrap());
+    assert!(!state.delete("ban:192.0.2.7").await.unwrap());
+    // A key with glob characters is listed as itself only.
+    state
+        .set("odd:[*]", "1", None, Persist::Memory)
+        .await
+        .unwrap();
+    state
+        .set("odd:x", "2", None, Persist::Memory)
+        .await
+        .unwrap();
+    assert_eq!(state.list("odd:[*").await.unwrap().len(), 1);
+    for key in ["odd:[*]", "odd:x", "grey:a", "awl:x"] {
+        state.delete(key).await.unwrap();
+    }
+}
+
+/// Six requests of one unit from `state`; how many were allowed.
+async fn ask(state: &RedisState, rate: &Rate) -> usize {
+    let mut allowed = 0;
+    for _ in 0..6 {
+        if state
+            .rate("rate:student@example.test", rate, 1)
+            .await
+            .unwrap()
+            .allowed
+        {
+            allowed += 1;
+        }
+    }
+    allowed
+}
+
+#[tokio::test]
+async fn ten_a_minute_holds_across_two_nodes_sharing_one_redis() {
+    let shared = prefix("rate");
+    let a = RedisState::connect(URL, &shared).await.unwrap();
+    let b = RedisState::connect(URL, &shared).await.unwrap();
+    let rate = Rate::new(10, Duration::from_secs(60));
+    // Both nodes ask at once, 12 requests in all.
+    let (from_a, from_b) = tokio::join!(ask(&a, &rate), ask(&b, &rate));
+    assert_eq!(from_a + from_b, 10, "a {from_a}, b {from_b}");
+    let refused = a.rate("rate:student@example.test", &rate, 1).await.unwrap();
+    assert!(!refused.allowed);
+    let wait = refused.retry_after.unwrap();
+    assert!(
+        wait > Duration::from_secs(5) && wait <= Duration::from_secs(6),
+        "{wait:?}"
+    );
+    // More than the burst at once is never allowed.
+    let never = b.rate("rate:big", &rate, 11).await.unwrap();
+    assert_eq!((never.allowed, never.retry_after), (false, None));
+}
+
+#[tokio::test]
+async fn a_redis_that_does_not_answer_is_a_clear_error() {
+    // A port nobody listens on.
+    let err = RedisState::connect("redis://127.0.0.1:1/0", "x:")
+        .await
+        .err()
+        .unwrap();
+    assert!(err.to_string().starts_with("redis: "), "{err}");
+    let err = RedisState::connect("not a url", "x:").await.err().unwrap();
+    assert!(err.to_string().starts_with("redis: "), "{err}");
+}
