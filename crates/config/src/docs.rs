@@ -836,6 +836,22 @@ pub static KEY_DOCS: &[(&str, &str)] = &[
         "Events older than this are deleted (checked every hour).",
     ),
     (
+        "state",
+        "Short-lived state the checks and the guard share: greylist entries, rate limits, counters, bans.",
+    ),
+    (
+        "state.backend",
+        r#""embedded" (the node's memory, and state.db for what must survive a restart) or "redis" (one Redis every node of a cluster shares: a limit holds across them all)."#,
+    ),
+    (
+        "state.url",
+        "The Redis URL for state.backend = \"redis\": redis://host:6379/0 (rediss:// for TLS). serve does not start while it does not answer.",
+    ),
+    (
+        "state.prefix",
+        "Put before every key in Redis, so several sites (or a test and a site) can share one Redis.",
+    ),
+    (
         "report",
         "The daily report (`havre report`: what pflogsumm prints), mailed to the postmasters as text and HTML, \
          as a cron job running pflogsumm does. Needs events.enabled.",

@@ -69,7 +69,7 @@ pub use load::{LoadedConfig, check, load, parse};
 pub use model::{
     Auth, Backend, Backends, Config, DirectorySource, DisabledMail, Dkim, Imap, Ldap,
     LdapAttributes, LdapAuth, Lmtp, Log, LogOutput, Mailbox, ManageSieve, Mx, Pop3, Queue, Relay,
-    Role, Sendmail, Server, Sieve, Smtp, Storage, StorageBackend, Tls,
+    Role, Sendmail, Server, Sieve, Smtp, StateBackend, StateConfig, Storage, StorageBackend, Tls,
 };
 pub use policy::{
     Greylist, Policy, PolicyAction, PolicyRule, PolicyStage, RateKey, RateLimitSpec, RateWhat,

@@ -52,6 +52,7 @@ pub struct Config {
     pub spam: crate::spam::Spam,
     pub events: Events,
     pub report: Report,
+    pub state: StateConfig,
 }
 
 impl Config {
@@ -77,6 +78,82 @@ impl Default for Events {
             enabled: true,
             retention: Duration::from_secs(31 * 86_400),
         }
+    }
+}
+
+/// `[state]`: where the short-lived shared state lives (greylisting,
+/// rate limits, counters, bans).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct StateConfig {
+    pub backend: StateBackend,
+    /// The Redis URL (`redis://host:6379/0`, `rediss://` for TLS).
+    pub url: String,
+    /// Put before every key, so sites or tests can share one Redis.
+    pub prefix: String,
+}
+
+impl Default for StateConfig {
+    fn default() -> Self {
+        Self {
+            backend: StateBackend::Embedded,
+            url: String::new(),
+            prefix: "havre:".into(),
+        }
+    }
+}
+
+/// `state.backend`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum StateBackend {
+    /// In the node's memory and `state.db`: one node.
+    Embedded,
+    /// A Redis every node shares: a cluster.
+    Redis,
+}
+
+impl StateBackend {
+    /// The spelling in `havre.toml`.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Embedded => "embedded",
+            Self::Redis => "redis",
+        }
+    }
+}
+
+impl fmt::Display for StateBackend {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for StateBackend {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "embedded" => Ok(Self::Embedded),
+            "redis" => Ok(Self::Redis),
+            _ => Err(format!(
+                r#"state backend {} is not known; use "embedded" (one node) or "redis" (a cluster)"#,
+                quoted(s)
+            )),
+        }
+    }
+}
+
+impl Serialize for StateBackend {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.as_str())
+    }
+}
+
+impl<'de> Deserialize<'de> for StateBackend {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_str(FromStrVisitor::<Self>::new(
+            r#"a state backend ("embedded" or "redis")"#,
+        ))
     }
 }
 

@@ -242,6 +242,12 @@ pub(crate) fn problems(cfg: &Config) -> Vec<Problem> {
     antivirus_problems(&cfg.antivirus, &mut out);
     attachments_problems(&cfg.attachments, &mut out);
     spam_problems(&cfg.spam, &mut out);
+    if cfg.state.backend == crate::model::StateBackend::Redis && cfg.state.url.trim().is_empty() {
+        out.push(problem(
+            &["state", "url"],
+            "must be set for state.backend = \"redis\" (redis://host:6379/0)",
+        ));
+    }
     if cfg.report.seconds_after_midnight().is_none() {
         out.push(problem(
             &["report", "time"],

@@ -6,10 +6,9 @@ use std::net::IpAddr;
 use std::path::PathBuf;
 use std::time::SystemTime;
 
-use anyhow::{Context, anyhow, bail};
+use anyhow::{anyhow, bail};
 use havre_guard::{Ban, add_ban, list_bans, remove_ban, settings_from_config};
 use havre_net::until_text;
-use havre_state::EmbeddedState;
 use serde::Serialize;
 
 use crate::cli::BanCommand;
@@ -77,13 +76,11 @@ pub async fn run(explicit: Option<PathBuf>, command: BanCommand) -> anyhow::Resu
     crate::privileges::become_server_user(&loaded)?;
     // A typo in server.data_dir must not create a state file elsewhere.
     crate::checks::data(&loaded)?;
-    let path = loaded.state_path();
-    let state = EmbeddedState::open(&path)
-        .await
-        .with_context(|| format!("cannot open the state {}", path.display()))?;
+    let state = crate::locate::open_state(&loaded).await?;
+    let state = &*state;
     match command {
         BanCommand::List { format } => {
-            let bans = list_bans(&state).await?;
+            let bans = list_bans(state).await?;
             output::print(
                 &Bans(bans.into_iter().map(Shown::of).collect()),
                 format.json,
@@ -107,7 +104,7 @@ pub async fn run(explicit: Option<PathBuf>, command: BanCommand) -> anyhow::Resu
             if time.0.is_zero() {
                 bail!("--for: a ban must last longer than 0s");
             }
-            let ban = add_ban(&state, ip, time.0, BY_HAND, SystemTime::now()).await?;
+            let ban = add_ban(state, ip, time.0, BY_HAND, SystemTime::now()).await?;
             tracing::info!(target: "guard", role = "ban", "banned {ip} for {time}: {BY_HAND}");
             println!("banned {ip} for {time}, until {}", until_text(ban.until));
             if !guard.enabled {
@@ -117,7 +114,7 @@ pub async fn run(explicit: Option<PathBuf>, command: BanCommand) -> anyhow::Resu
         }
         BanCommand::Remove { ip } => {
             let ip = address(&ip)?;
-            if !remove_ban(&state, ip).await? {
+            if !remove_ban(state, ip).await? {
                 bail!("{ip} is not banned");
             }
             tracing::info!(target: "guard", role = "ban", "unbanned {ip}: removed by havre ban remove");

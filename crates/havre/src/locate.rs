@@ -161,3 +161,31 @@ fn ldap_tls(ca_file: &Path) -> anyhow::Result<Arc<rustls::ClientConfig>> {
         .with_no_client_auth();
     Ok(Arc::new(config))
 }
+
+/// The node's short-lived state (`state.backend`): the embedded one in
+/// `state.db`, or the cluster's Redis, which must answer now.
+pub(crate) async fn open_state(
+    loaded: &havre_config::LoadedConfig,
+) -> anyhow::Result<std::sync::Arc<dyn havre_state::State>> {
+    let config = &loaded.config.state;
+    Ok(match config.backend {
+        havre_config::StateBackend::Embedded => {
+            let path = loaded.state_path();
+            std::sync::Arc::new(
+                havre_state::EmbeddedState::open(&path)
+                    .await
+                    .with_context(|| format!("cannot open the state {}", path.display()))?,
+            )
+        }
+        havre_config::StateBackend::Redis => std::sync::Arc::new(
+            havre_state::RedisState::connect(&config.url, &config.prefix)
+                .await
+                .with_context(|| {
+                    format!(
+                        "cannot reach the state's Redis at {} (state.url)",
+                        config.url
+                    )
+                })?,
+        ),
+    })
+}

@@ -329,12 +329,7 @@ async fn shared(loaded: &LoadedConfig) -> anyhow::Result<Shared> {
     // Greylist entries, counters and bans, one state for the node (the
     // guard, the checks, the policy service); state.db is created if missing
     // (after the switch to server.user, so it is that account's).
-    let state_path = loaded.state_path();
-    let state: Arc<dyn havre_state::State> = Arc::new(
-        havre_state::EmbeddedState::open(&state_path)
-            .await
-            .with_context(|| format!("cannot open the state {}", state_path.display()))?,
-    );
+    let state = crate::locate::open_state(loaded).await?;
     let guard = havre_guard::Guard::open(havre_guard::settings_from_config(config), state.clone())
         .await
         .context("cannot read the bans")?;

@@ -1,0 +1,104 @@
+//! Nodes sharing one Redis (`state.backend = "redis"`): a limit holds
+//! across them together, and a node whose Redis does not answer does not
+//! start. Redis is the machine's (127.0.0.1:6379; the test command starts
+//! one when none runs); each test has its own `state.prefix`.
+
+use havre_testkit::Havre;
+
+const BIN: &str = env!("CARGO_BIN_EXE_havre");
+
+fn prefix(test: &str) -> String {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos();
+    format!("havre-test:{test}:{}:{nanos}:", std::process::id())
+}
+
+/// A node with the student account, on the shared Redis under `prefix`.
+fn node(prefix: &str) -> Havre {
+    let mut node = Havre::init(BIN);
+    node.set("state.url", "\"redis://127.0.0.1:6379/0\"");
+    node.set("state.backend", "\"redis\"");
+    node.set("state.prefix", &format!("{prefix:?}"));
+    let out = node.cli_with_stdin(
+        &[
+            "user",
+            "add",
+            "stu@example.test",
+            "--password-stdin",
+            "--class",
+            "student",
+        ],
+        "secret\n",
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    node.add_user("alice@example.test");
+    node.start();
+    node
+}
+
+/// The student sends `count` messages through `port`, numbered from
+/// `first`; prints each one's number and reply code.
+const SEND: &str = r#"
+import smtplib, ssl, sys
+port, first, count = int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3])
+s = smtplib.SMTP("127.0.0.1", port, timeout=30)
+ctx = ssl.create_default_context(); ctx.check_hostname = False; ctx.verify_mode = ssl.CERT_NONE
+s.starttls(context=ctx); s.login("stu@example.test", "secret")
+for n in range(first, first + count):
+    s.mail("stu@example.test")
+    code, msg = s.rcpt("alice@example.test")
+    if code == 250:
+        code, msg = s.data(b"Subject: %d\r\n\r\nhi\r\n" % n)
+    else:
+        s.rset()
+    print(n, code, msg.decode())
+s.quit()
+"#;
+
+#[test]
+fn a_students_11th_message_in_a_minute_is_deferred_though_it_went_through_another_node() {
+    let shared = prefix("rate");
+    let a = node(&shared);
+    let b = node(&shared);
+    let through_a = havre_testkit::python_ok(SEND, &[&a.submission_port.to_string(), "1", "6"]);
+    let through_b = havre_testkit::python_ok(SEND, &[&b.submission_port.to_string(), "7", "6"]);
+    for n in 1..=6 {
+        assert!(through_a.contains(&format!("{n} 250 ")), "{through_a}");
+    }
+    for n in 7..=10 {
+        assert!(through_b.contains(&format!("{n} 250 ")), "{through_b}");
+    }
+    for n in 11..=12 {
+        assert!(
+            through_b.contains(&format!("{n} 450 4.7.1 <alice@example.test>: Recipient address rejected: Rate limit exceeded")),
+            "{through_b}"
+        );
+    }
+}
+
+#[test]
+fn a_node_whose_redis_does_not_answer_says_so_and_does_not_start() {
+    let mut node = Havre::init(BIN);
+    node.set("state.url", "\"redis://127.0.0.1:1/0\"");
+    node.set("state.backend", "\"redis\"");
+    let err = node.start_refused();
+    assert!(
+        err.contains("cannot reach the state's Redis at redis://127.0.0.1:1/0 (state.url)"),
+        "{err}"
+    );
+    // Without a URL the configuration is refused before anything starts.
+    let bare = Havre::init(BIN);
+    let out = bare.cli(&["config", "set", "state.backend", "\"redis\""]);
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("state.url") && err.contains("must be set for state.backend = \"redis\""),
+        "{err}"
+    );
+}
