@@ -836,6 +836,19 @@ pub static KEY_DOCS: &[(&str, &str)] = &[
         "Events older than this are deleted (checked every hour).",
     ),
     (
+        "report",
+        "The daily report (`havre report`: what pflogsumm prints), mailed to the postmasters as text and HTML, \
+         as a cron job running pflogsumm does. Needs events.enabled.",
+    ),
+    (
+        "report.mail_to",
+        r#"Who gets the report every day (["postmaster@example.org"]); empty: none is sent."#,
+    ),
+    (
+        "report.time",
+        "When the report is sent, local time, HH:MM: it covers the 24 hours up to then (at 00:00, yesterday).",
+    ),
+    (
         "state",
         "Short-lived state the checks and the guard share: greylist entries, rate limits, counters, bans.",
     ),
@@ -850,19 +863,6 @@ pub static KEY_DOCS: &[(&str, &str)] = &[
     (
         "state.prefix",
         "Put before every key in Redis, so several sites (or a test and a site) can share one Redis.",
-    ),
-    (
-        "report",
-        "The daily report (`havre report`: what pflogsumm prints), mailed to the postmasters as text and HTML, \
-         as a cron job running pflogsumm does. Needs events.enabled.",
-    ),
-    (
-        "report.mail_to",
-        r#"Who gets the report every day (["postmaster@example.org"]); empty: none is sent."#,
-    ),
-    (
-        "report.time",
-        "When the report is sent, local time, HH:MM: it covers the 24 hours up to then (at 00:00, yesterday).",
     ),
 ];
 

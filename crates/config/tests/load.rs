@@ -45,7 +45,7 @@ fn a_misspelled_dotted_key_or_table_is_refused_too() {
         error_of("[server]\nhostname = \"a\"\n[servr]\nuser = \"x\"\n"),
         "/etc/havre/havre.toml:3: unknown key servr (known top-level keys: server, log, tls, \
          storage, mx, lmtp, imap, pop3, managesieve, http, auth, directory, ldap, smtp, relay, routing, submission, dns, dkim, queue, mailbox, sieve, sendmail, greylist, \
-         policy, guard, antivirus, attachments, quarantine, spam, events, report)"
+         policy, guard, antivirus, attachments, quarantine, spam, events, report, state)"
     );
     assert_eq!(
         error_of("smtp = { banner = \"x\", idle = 3 }\n"),
