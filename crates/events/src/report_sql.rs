@@ -25,12 +25,7 @@ impl SqliteEvents {
         hour_of: impl Fn(i64) -> u8,
     ) -> Result<Report, EventsError> {
         let mut builder = Builder::new(hour_of);
-        let kind = |text: String| {
-            Kind::parse(&text).ok_or(EventsError::Corrupt {
-                rowid: 0,
-                kind: text,
-            })
-        };
+        let kind = |text: String| Kind::parse(&text).ok_or(EventsError::UnknownKind(text));
         let grouped = |sql: &'static str| {
             sqlx::query(sql)
                 .bind(from)
@@ -216,5 +211,16 @@ mod tests {
         assert_eq!(grouped, one_by_one);
         assert!(grouped.received > 30 && grouped.forwarded > 0 && grouped.deferred > 0);
         assert!(grouped.per_hour.iter().filter(|h| h.received > 0).count() > 3);
+    }
+
+    #[tokio::test]
+    async fn a_row_of_a_kind_this_havre_does_not_know_is_named_not_counted() {
+        let db = SqliteEvents::memory().await.unwrap();
+        sqlx::query("INSERT INTO event_log (at, node, kind, role) VALUES (5, 'n', 'zap', 'x')")
+            .execute(&db.pool)
+            .await
+            .unwrap();
+        let err = db.report(0, 10, |_| 0).await.unwrap_err().to_string();
+        assert!(err.contains("unknown kind \"zap\""), "{err}");
     }
 }

@@ -200,6 +200,29 @@ impl Series {
     pub fn total(&self, counter: Counter) -> u64 {
         self.points.iter().map(|p| p.get(counter)).sum()
     }
+
+    /// `counter` at `point` as messages per minute (the graphs' unit).
+    pub fn per_minute(&self, point: &Point, counter: Counter) -> f64 {
+        point.get(counter) as f64 * 60.0 / self.range.step() as f64
+    }
+
+    /// The highest per-minute rate of `counter` over the range.
+    pub fn max_per_minute(&self, counter: Counter) -> f64 {
+        self.points
+            .iter()
+            .map(|p| self.per_minute(p, counter))
+            .fold(0.0, f64::max)
+    }
+
+    /// The average per-minute rate of `counter` over the whole range.
+    pub fn average_per_minute(&self, counter: Counter) -> f64 {
+        let minutes = (self.points.len() as i64 * self.range.step()) as f64 / 60.0;
+        if minutes > 0.0 {
+            self.total(counter) as f64 / minutes
+        } else {
+            0.0
+        }
+    }
 }
 
 /// A slot that cannot be read as a step of its range.

@@ -26,6 +26,8 @@ pub enum EventsError {
     },
     #[error("events database: row {rowid} has an unknown kind {kind:?}")]
     Corrupt { rowid: i64, kind: String },
+    #[error("events database: rows of an unknown kind {0:?}")]
+    UnknownKind(String),
     #[error("events database: {0}")]
     Series(#[from] SeriesError),
 }

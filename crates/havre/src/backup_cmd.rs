@@ -127,7 +127,10 @@ async fn write_snapshot(loaded: &havre_config::LoadedConfig, dir: &Path) -> anyh
     let source = root.to_path_buf();
     let into = target.clone();
     let tree = tokio::task::spawn_blocking(move || {
-        let mut tree = Tree::default();
+        let mut tree = Tree {
+            root: into.clone(),
+            ..Tree::default()
+        };
         tree.copy(&source, &into, &|n| bar.set_position(n))?;
         tree.retry_moved()?;
         bar.finish_and_clear();
@@ -182,14 +185,12 @@ struct Tree {
     /// Messages that were renamed before they could be linked: their
     /// folder's directory, where to put them, and the name up to ':'.
     moved: Vec<(PathBuf, PathBuf, String)>,
+    /// The snapshot's `mail/`, which the manifest's paths are relative to.
     root: PathBuf,
 }
 
 impl Tree {
     fn copy(&mut self, from: &Path, to: &Path, progress: &dyn Fn(u64)) -> anyhow::Result<()> {
-        if self.root.as_os_str().is_empty() {
-            self.root = to.to_path_buf();
-        }
         fs::create_dir_all(to).with_context(|| format!("cannot create {}", to.display()))?;
         let entries = match fs::read_dir(from) {
             Ok(entries) => entries,

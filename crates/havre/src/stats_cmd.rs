@@ -34,10 +34,6 @@ pub(crate) async fn run(config: Option<PathBuf>, range: String, json: bool) -> a
     Ok(())
 }
 
-fn per_minute(count: u64, range: Range) -> f64 {
-    count as f64 * 60.0 / range.step() as f64
-}
-
 fn text(node: &str, series: &Series) -> String {
     let range = series.range;
     let step = match range.step() {
@@ -64,22 +60,13 @@ fn text(node: &str, series: &Series) -> String {
         "avg/min",
         "max/min",
     );
-    let minutes = (until - from) as f64 / 60.0;
     for counter in Counter::ALL {
-        let total = series.total(counter);
-        let max = series
-            .points
-            .iter()
-            .map(|p| per_minute(p.get(counter), range))
-            .fold(0.0, f64::max);
         out.push_str(&format!(
-            "{:<11}{total:>9}{:>10.2}{max:>10.2}  {}\n",
+            "{:<11}{:>9}{:>10.2}{:>10.2}  {}\n",
             counter.as_str(),
-            if minutes > 0.0 {
-                total as f64 / minutes
-            } else {
-                0.0
-            },
+            series.total(counter),
+            series.average_per_minute(counter),
+            series.max_per_minute(counter),
             sparkline(series, counter)
         ));
     }

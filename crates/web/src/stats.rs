@@ -110,11 +110,6 @@ pub(crate) fn page(name: &str, ranges: &[(Range, Result<Series, String>)]) -> St
     out
 }
 
-/// Messages per minute over one step of `range`.
-fn per_minute(count: u64, range: Range) -> f64 {
-    count as f64 * 60.0 / range.step() as f64
-}
-
 /// One graph of `styles`' counters over the series, as an `<svg>` element.
 fn graph(series: &Series, styles: &[Style], title: &str) -> Result<String, String> {
     let range = series.range;
@@ -125,7 +120,7 @@ fn graph(series: &Series, styles: &[Style], title: &str) -> Result<String, Strin
     let top = series
         .points
         .iter()
-        .flat_map(|p| styles.iter().map(|s| per_minute(p.get(s.counter), range)))
+        .flat_map(|p| styles.iter().map(|s| series.per_minute(p, s.counter)))
         .fold(0.0, f64::max);
     let top = if top > 0.0 { top * 1.1 } else { 1.0 };
     // Labels as precise as the scale: 0.04 steps need two decimals.
@@ -160,7 +155,7 @@ fn graph(series: &Series, styles: &[Style], title: &str) -> Result<String, Strin
             let points = series
                 .points
                 .iter()
-                .map(|p| (p.start, per_minute(p.get(style.counter), range)));
+                .map(|p| (p.start, series.per_minute(p, style.counter)));
             if style.area {
                 chart
                     .draw_series(
@@ -185,21 +180,16 @@ fn legend(series: &Series, styles: &[Style]) -> String {
     let mut out = String::from(
         "<table><tr><th></th><th>total</th><th>average /min</th><th>max /min</th></tr>",
     );
-    let minutes = (series.points.len() as i64 * series.range.step()) as f64 / 60.0;
     for style in styles {
         let total = series.total(style.counter);
-        let max = series
-            .points
-            .iter()
-            .map(|p| per_minute(p.get(style.counter), series.range))
-            .fold(0.0, f64::max);
+        let max = series.max_per_minute(style.counter);
         let RGBColor(r, g, b) = style.color;
         let _ = write!(
             out,
             "<tr><td><span class=\"swatch\" style=\"background:#{r:02x}{g:02x}{b:02x}\"></span>{name}</td>\
              <td>{total}</td><td>{avg:.2}</td><td>{max:.2}</td></tr>",
             name = style.counter.as_str(),
-            avg = total as f64 / minutes,
+            avg = series.average_per_minute(style.counter),
         );
     }
     out.push_str("</table>");
