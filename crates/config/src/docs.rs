@@ -73,11 +73,15 @@ pub static KEY_DOCS: &[(&str, &str)] = &[
     ),
     (
         "storage.backend",
-        r#""sqlite" (embedded, one node); other backends will come in later versions."#,
+        r#""sqlite" (embedded, one node) or "postgres" (one PostgreSQL every node of a cluster shares, at storage.url). havre migrate-storage --to URL moves a node's SQLite data into PostgreSQL."#,
     ),
     (
         "storage.sqlite_path",
         "SQLite database file; relative to server.data_dir.",
+    ),
+    (
+        "storage.url",
+        "The PostgreSQL URL for storage.backend = \"postgres\": postgres://user[:password]@host:5432/database (libpq's form; ?sslmode=require for TLS). serve does not start while it does not answer.",
     ),
     (
         "mx",

@@ -350,6 +350,8 @@ impl Default for Tls {
 pub struct Storage {
     pub backend: StorageBackend,
     pub sqlite_path: PathBuf,
+    /// The PostgreSQL URL for `backend = "postgres"` (libpq's form).
+    pub url: String,
 }
 
 impl Default for Storage {
@@ -357,6 +359,7 @@ impl Default for Storage {
         Self {
             backend: StorageBackend::Sqlite,
             sqlite_path: "havre.db".into(),
+            url: String::new(),
         }
     }
 }
@@ -1004,6 +1007,8 @@ impl<'de> Deserialize<'de> for Role {
 pub enum StorageBackend {
     /// Embedded SQLite, for a single node.
     Sqlite,
+    /// One PostgreSQL every node of a cluster shares (`storage.url`).
+    Postgres,
 }
 
 impl StorageBackend {
@@ -1011,6 +1016,7 @@ impl StorageBackend {
     pub const fn as_str(self) -> &'static str {
         match self {
             Self::Sqlite => "sqlite",
+            Self::Postgres => "postgres",
         }
     }
 }
@@ -1027,8 +1033,9 @@ impl FromStr for StorageBackend {
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         match s {
             "sqlite" => Ok(Self::Sqlite),
+            "postgres" | "postgresql" => Ok(Self::Postgres),
             _ => Err(format!(
-                r#"storage backend {} is not supported by this version of havre; the only backend is "sqlite""#,
+                r#"storage backend {} is not supported by this version of havre; the backends are "sqlite" and "postgres""#,
                 quoted(s)
             )),
         }
@@ -1044,7 +1051,7 @@ impl Serialize for StorageBackend {
 impl<'de> Deserialize<'de> for StorageBackend {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         deserializer.deserialize_str(FromStrVisitor::<Self>::new(
-            r#"a storage backend ("sqlite")"#,
+            r#"a storage backend ("sqlite" or "postgres")"#,
         ))
     }
 }

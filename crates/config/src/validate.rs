@@ -248,6 +248,20 @@ pub(crate) fn problems(cfg: &Config) -> Vec<Problem> {
             "must be set for state.backend = \"redis\" (redis://host:6379/0)",
         ));
     }
+    if cfg.storage.backend == crate::model::StorageBackend::Postgres {
+        let url = cfg.storage.url.trim();
+        if url.is_empty() {
+            out.push(problem(
+                &["storage", "url"],
+                "must be set for storage.backend = \"postgres\" (postgres://user@host:5432/havre)",
+            ));
+        } else if !url.starts_with("postgres://") && !url.starts_with("postgresql://") {
+            out.push(problem(
+                &["storage", "url"],
+                "must be a PostgreSQL URL: postgres://user@host:5432/havre",
+            ));
+        }
+    }
     if cfg.report.seconds_after_midnight().is_none() {
         out.push(problem(
             &["report", "time"],

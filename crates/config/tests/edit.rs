@@ -119,8 +119,8 @@ fn set_of_an_invalid_value_leaves_the_file_untouched() {
         ),
         (
             "storage.backend",
-            "postgres",
-            "storage.backend: storage backend \"postgres\" is not supported",
+            "mysql",
+            "storage.backend: storage backend \"mysql\" is not supported",
         ),
         (
             "server.hostnmae",

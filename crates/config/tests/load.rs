@@ -97,9 +97,9 @@ fn values_of_the_wrong_type_say_what_was_expected() {
             "4: mx.listen: expected an address and port like \"0.0.0.0:25\" or \"[::1]:25\", found \"localhost\"",
         ),
         (
-            "[storage]\nbackend = \"postgres\"\n",
-            "2: storage.backend: storage backend \"postgres\" is not supported by this version of havre; \
-             the only backend is \"sqlite\"",
+            "[storage]\nbackend = \"mysql\"\n",
+            "2: storage.backend: storage backend \"mysql\" is not supported by this version of havre; \
+             the backends are \"sqlite\" and \"postgres\"",
         ),
         (
             "[queue]\nretry_min = \"soon\"\n",

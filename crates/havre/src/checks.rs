@@ -224,7 +224,8 @@ pub fn data(loaded: &LoadedConfig) -> anyhow::Result<()> {
             .into());
     }
     let db = loaded.sqlite_path();
-    if !db.exists() {
+    // A PostgreSQL store is checked by connecting to it.
+    if loaded.config.storage.backend == havre_config::StorageBackend::Sqlite && !db.exists() {
         return Err(loaded
             .invalid(
                 &["storage", "sqlite_path"],

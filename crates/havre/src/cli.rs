@@ -273,6 +273,9 @@ pub enum Command {
         #[command(flatten)]
         format: Format,
     },
+    /// The nodes of a cluster sharing this store: roles, listeners, last heartbeat, queue sizes
+    #[command(subcommand)]
+    Cluster(ClusterCommand),
     /// Print Mailgraph's graphs in the terminal: messages sent, received, rejected... per minute
     #[command(
         long_about = "Prints, for the last day (or --range week, month, year), each counter of \
@@ -288,6 +291,23 @@ pub enum Command {
         /// day, week, month or year
         #[arg(long, value_name = "RANGE", default_value = "day")]
         range: String,
+        #[command(flatten)]
+        format: Format,
+    },
+}
+
+#[derive(Subcommand)]
+pub enum ClusterCommand {
+    /// List the nodes: id, host, roles, listeners, last heartbeat, queue (active/deferred/hold)
+    #[command(
+        long_about = "Lists every node that shares this node's store (storage.backend = \
+        \"postgres\"), as each wrote it in its heartbeat: its server.node_id, host name, roles \
+        and listeners, its version, when it started and when it last wrote (every 10 seconds; a \
+        node silent for more than 30 seconds is marked \"not answering\"), and its queue: \
+        messages due now, deferred and on hold, and their size. A node on SQLite lists itself. \
+        Exits 1 when a node is not answering, so a monitoring check can call it."
+    )]
+    Status {
         #[command(flatten)]
         format: Format,
     },
@@ -850,6 +870,9 @@ pub enum ImportCommand {
 pub enum QueueCommand {
     /// List queued messages in mailq's layout: id (`*` due, `!` on hold), size, arrival, sender, then each pending recipient under its last error
     List {
+        /// Every node's queue (a cluster on one store), each message with its node
+        #[arg(long)]
+        all_nodes: bool,
         #[command(flatten)]
         format: Format,
     },

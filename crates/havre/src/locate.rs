@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use anyhow::{Context, bail};
 use havre_config::LoadedConfig;
-use havre_store::{SqliteStore, Store};
+use havre_store::{PostgresStore, SqliteStore, Store};
 
 const SYSTEM_CONFIG: &str = "/etc/havre/havre.toml";
 
@@ -51,13 +51,43 @@ pub async fn open_store(config: &LoadedConfig) -> anyhow::Result<Arc<dyn Store>>
     create_store(config).await
 }
 
-/// Opens the database, creating it if needed (`havre init`).
+/// Opens the database, creating it (or its tables) if needed (`havre
+/// init`): the SQLite file, or the cluster's PostgreSQL, which must answer
+/// now.
 pub async fn create_store(config: &LoadedConfig) -> anyhow::Result<Arc<dyn Store>> {
-    let path = config.sqlite_path();
-    let store = SqliteStore::open(&path)
-        .await
-        .with_context(|| format!("cannot open the database {}", path.display()))?;
-    Ok(Arc::new(store))
+    match config.config.storage.backend {
+        havre_config::StorageBackend::Sqlite => {
+            let path = config.sqlite_path();
+            let store = SqliteStore::open(&path)
+                .await
+                .with_context(|| format!("cannot open the database {}", path.display()))?;
+            Ok(Arc::new(store))
+        }
+        havre_config::StorageBackend::Postgres => {
+            let url = &config.config.storage.url;
+            let store = PostgresStore::open(url).await.with_context(|| {
+                format!(
+                    "cannot open the PostgreSQL database at {} (storage.url)",
+                    without_password(url)
+                )
+            })?;
+            Ok(Arc::new(store.for_node(config.config.server.node_id)))
+        }
+    }
+}
+
+/// `url` as it may be shown in a message or a log: its password replaced.
+pub(crate) fn without_password(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_string();
+    };
+    let Some((credentials, host)) = rest.rsplit_once('@') else {
+        return url.to_string();
+    };
+    match credentials.split_once(':') {
+        Some((user, _)) => format!("{scheme}://{user}:***@{host}"),
+        None => url.to_string(),
+    }
 }
 
 /// The node's directory as `directory.backend` says: the internal one, the

@@ -5,9 +5,11 @@ mod auth_cmd;
 mod backup_cmd;
 mod ban_cmd;
 mod bayes_model;
+mod change_bus;
 mod check_cmd;
 mod checks;
 mod cli;
+mod cluster_cmd;
 mod config_cmd;
 mod control;
 mod daily_report;
@@ -16,6 +18,7 @@ mod directory_cmd;
 mod dkim_cmd;
 mod dns_cmd;
 mod exit;
+mod heartbeat;
 mod import_cmd;
 mod init;
 mod junk_learning;
@@ -189,6 +192,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Trace { id, since, format } => {
             trace_cmd::run(config, id, since, format.json).await
         }
+        Command::Cluster(cmd) => cluster_cmd::run(config, cmd).await,
         Command::Stats { range, format } => stats_cmd::run(config, range, format.json).await,
         Command::Report {
             day,

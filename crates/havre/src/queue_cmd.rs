@@ -41,6 +41,8 @@ fn mark(entry: &QueueEntry, now: i64) -> &'static str {
 struct Listing {
     entries: Vec<QueueEntry>,
     now: i64,
+    /// Each message says which node's queue it is in (`--all-nodes`).
+    with_node: bool,
 }
 
 #[derive(Serialize)]
@@ -55,6 +57,9 @@ struct ListedMessage<'a> {
     /// Why a check held it (the quarantine).
     #[serde(skip_serializing_if = "Option::is_none")]
     hold_reason: Option<&'a str>,
+    /// The node whose queue holds it (`server.node_id`), with `--all-nodes`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    node: Option<u8>,
     recipients: Vec<ListedRecipient<'a>>,
 }
 
@@ -88,6 +93,7 @@ impl Serialize for Listing {
                 attempts: entry.attempts,
                 next_attempt: entry.next_attempt,
                 hold_reason: entry.hold_reason.as_deref(),
+                node: self.with_node.then_some(entry.node),
                 recipients: entry
                     .pending()
                     .map(|r| ListedRecipient {
@@ -124,6 +130,9 @@ impl Report for Listing {
                 entry.size,
                 arrival(entry.arrival)
             );
+            if self.with_node {
+                let _ = writeln!(out, "(node {})", entry.node);
+            }
             // A quarantined message says why, as mailq says why mail waits.
             let mut last_reason: Option<&str> = None;
             if let Some(reason) = &entry.hold_reason {
@@ -476,10 +485,16 @@ pub async fn run(explicit: Option<PathBuf>, command: QueueCommand) -> anyhow::Re
         Spool::open(&config.data_dir().join("queue"))?,
     );
     match command {
-        QueueCommand::List { format } => {
+        QueueCommand::List { all_nodes, format } => {
+            let entries = if all_nodes {
+                store.queue_list_all_nodes().await?
+            } else {
+                store.queue_list().await?
+            };
             let listing = Listing {
-                entries: store.queue_list().await?,
+                entries,
                 now: now(),
+                with_node: all_nodes,
             };
             output::print(&listing, format.json)?
         }

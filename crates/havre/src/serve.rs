@@ -219,6 +219,11 @@ pub async fn run(explicit: Option<PathBuf>) -> anyhow::Result<()> {
             shutdown.clone(),
         ));
     }
+    tokio::spawn(crate::heartbeat::run(
+        queue.store().clone(),
+        crate::heartbeat::status(config, chrono::Utc::now().timestamp()),
+        shutdown.clone(),
+    ));
     let relay = config.has_role(Role::Relay).then(|| {
         Relay::new(
             queue,
@@ -350,6 +355,15 @@ async fn shared(loaded: &LoadedConfig) -> anyhow::Result<Shared> {
         ),
         config.spam.learn_from_junk,
     );
+    // Nodes sharing the store tell each other of mailbox changes (IDLE on
+    // one node sees a delivery made by another at once).
+    if config.state.backend == havre_config::StateBackend::Redis {
+        crate::change_bus::start(
+            state.clone(),
+            mailboxes.notifier().clone(),
+            config.server.node_id,
+        );
+    }
     // Users' Sieve scripts and the site's (read at start, as Dovecot does).
     let site = crate::checks::site_sieve(loaded)?;
     let mut scripts =

@@ -50,6 +50,10 @@ pub use mailboxes::{
     Appended, DEFAULT_FOLDERS, MailboxError, Mailboxes, Transfer, maildir_path, normalize_name,
 };
 pub use notify::{CAPACITY as NOTIFY_CAPACITY, Change, MessageChange, Notifier};
+/// Changes as text for the other nodes of a cluster.
+pub mod changes {
+    pub use crate::notify::{decode, encode};
+}
 pub use quarantine::QUARANTINE_HEADER;
 pub use restore::{RestoreReport, RestoredFolder, restore_user};
 pub use sieve::{ActiveScript, Filing, Plan, SieveScripts};

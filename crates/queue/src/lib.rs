@@ -74,6 +74,11 @@ pub fn set_node_id(id: u8) {
     NODE_ID.store(id, Ordering::Relaxed);
 }
 
+/// This process's node (`server.node_id`), written on each queue record.
+pub fn node_id() -> u8 {
+    NODE_ID.load(Ordering::Relaxed)
+}
+
 /// A new queue id: time-ordered, and unique within the process, across the
 /// processes of a node and across nodes with distinct ids.
 pub fn new_queue_id() -> String {
@@ -249,6 +254,7 @@ impl Queue {
             hold: false,
             hold_reason: None,
             warned: false,
+            node: node_id(),
             recipients: vec![havre_store::QueueRecipient {
                 idx: 0,
                 address: to.to_string(),

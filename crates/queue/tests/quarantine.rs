@@ -23,6 +23,7 @@ fn entry(id: &str, arrival: i64, reason: Option<&str>) -> QueueEntry {
         hold: reason.is_some(),
         hold_reason: reason.map(str::to_owned),
         warned: false,
+        node: 0,
         recipients: vec![QueueRecipient {
             idx: 0,
             address: "alice@example.test".into(),

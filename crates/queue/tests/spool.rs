@@ -19,6 +19,7 @@ fn entry(id: &str) -> QueueEntry {
         hold: false,
         hold_reason: None,
         warned: false,
+        node: 0,
         recipients: vec![QueueRecipient {
             idx: 0,
             address: "alice@example.test".into(),

@@ -73,6 +73,7 @@ async fn enqueue(f: &Fixture, id: &str, rcpts: &[&str], arrival: i64) {
         hold: false,
         hold_reason: None,
         warned: false,
+        node: 0,
         recipients: rcpts
             .iter()
             .enumerate()

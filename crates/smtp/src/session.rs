@@ -1415,6 +1415,7 @@ impl Session {
             hold: tx.added.hold().is_some(),
             hold_reason: tx.added.hold().map(|h| h.reason.clone()),
             warned: false,
+            node: havre_queue::node_id(),
             recipients: expanded_recipients(&tx.recipients),
         };
         let Some(file) = body.file else {

@@ -88,6 +88,7 @@ pub struct EmbeddedState {
     map: Arc<Mutex<Map>>,
     clock: Arc<dyn Clock>,
     disk: Option<Writer>,
+    channels: crate::channels::Channels,
 }
 
 impl EmbeddedState {
@@ -103,6 +104,7 @@ impl EmbeddedState {
             map: Arc::new(Mutex::new(Map::default())),
             clock,
             disk: None,
+            channels: Default::default(),
         }
     }
 
@@ -122,6 +124,7 @@ impl EmbeddedState {
             map,
             clock,
             disk: Some(disk),
+            channels: Default::default(),
         })
     }
 
@@ -295,6 +298,15 @@ impl State for EmbeddedState {
             .collect();
         out.sort_by(|a, b| a.key.cmp(&b.key));
         Ok(out)
+    }
+
+    async fn publish(&self, channel: &str, message: &str) -> Result<()> {
+        self.channels.publish(channel, message);
+        Ok(())
+    }
+
+    fn subscribe(&self, channel: &str) -> tokio::sync::mpsc::Receiver<String> {
+        self.channels.subscribe(channel)
     }
 }
 

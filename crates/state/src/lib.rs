@@ -26,6 +26,7 @@
 
 #![forbid(unsafe_code)]
 
+mod channels;
 mod clock;
 mod disk;
 mod embedded;
@@ -119,4 +120,16 @@ pub trait State: Send + Sync + 'static {
 
     /// Every live key that starts with `prefix`, sorted by key.
     async fn list(&self, prefix: &str) -> Result<Vec<Entry>>;
+
+    /// Sends `message` to every node's subscribers of `channel` (this
+    /// node's too): change notifications, at most once, not kept for a
+    /// node that is not listening. One node alone has nobody else to tell:
+    /// the embedded state sends nothing.
+    async fn publish(&self, channel: &str, message: &str) -> Result<()>;
+
+    /// The messages published on `channel` from now on, by any node. The
+    /// subscription outlives a restart of the server it rides on (messages
+    /// sent meanwhile are lost: listeners look at the data itself when they
+    /// wake, and now and then anyway). Ends when the receiver is dropped.
+    fn subscribe(&self, channel: &str) -> tokio::sync::mpsc::Receiver<String>;
 }

@@ -47,6 +47,8 @@ return {1, 0}
 ";
 
 pub struct RedisState {
+    /// For subscriptions, each on a connection of its own.
+    client: redis::Client,
     connection: ConnectionManager,
     prefix: String,
     incr: Script,
@@ -63,10 +65,11 @@ impl RedisState {
             .set_connection_timeout(Some(Duration::from_secs(5)))
             .set_response_timeout(Some(Duration::from_secs(5)))
             .set_number_of_retries(2);
-        let connection = ConnectionManager::new_with_config(client, config)
+        let connection = ConnectionManager::new_with_config(client.clone(), config)
             .await
             .map_err(error)?;
         let state = RedisState {
+            client,
             connection,
             prefix: prefix.to_string(),
             incr: Script::new(INCR),
@@ -82,6 +85,42 @@ impl RedisState {
 
     fn key(&self, key: &str) -> String {
         format!("{}{key}", self.prefix)
+    }
+}
+
+/// Messages a subscriber may fall behind by before Redis's reader waits.
+const BACKLOG: usize = 256;
+
+/// Between two attempts to subscribe again after the connection failed.
+const RESUBSCRIBE_AFTER: Duration = Duration::from_secs(1);
+
+/// Forwards the messages of `channel` to `to` until `to` is dropped
+/// (`Ok`) or the connection fails (`Err`).
+async fn forward(
+    client: &redis::Client,
+    channel: &str,
+    to: &tokio::sync::mpsc::Sender<String>,
+) -> std::result::Result<(), redis::RedisError> {
+    use futures_util::StreamExt;
+    let mut pubsub = client.get_async_pubsub().await?;
+    pubsub.subscribe(channel).await?;
+    let mut messages = pubsub.on_message();
+    loop {
+        tokio::select! {
+            message = messages.next() => {
+                let Some(message) = message else {
+                    return Err(redis::RedisError::from((
+                        redis::ErrorKind::Io,
+                        "the subscription's connection closed",
+                    )));
+                };
+                let payload: String = message.get_payload()?;
+                if to.send(payload).await.is_err() {
+                    return Ok(());
+                }
+            }
+            _ = to.closed() => return Ok(()),
+        }
     }
 }
 
@@ -198,5 +237,35 @@ impl State for RedisState {
             });
         }
         Ok(entries)
+    }
+
+    async fn publish(&self, channel: &str, message: &str) -> Result<()> {
+        let mut c = self.connection.clone();
+        let _receivers: i64 = c.publish(self.key(channel), message).await.map_err(error)?;
+        Ok(())
+    }
+
+    fn subscribe(&self, channel: &str) -> tokio::sync::mpsc::Receiver<String> {
+        let (to, receiver) = tokio::sync::mpsc::channel(BACKLOG);
+        let client = self.client.clone();
+        let channel = self.key(channel);
+        tokio::spawn(async move {
+            let mut failing = false;
+            loop {
+                match forward(&client, &channel, &to).await {
+                    Ok(()) => return,
+                    Err(err) if !failing => {
+                        failing = true;
+                        tracing::warn!(target: "state", "subscription to {channel} on Redis lost, retrying every second: {err}");
+                    }
+                    Err(_) => {}
+                }
+                if to.is_closed() {
+                    return;
+                }
+                tokio::time::sleep(RESUBSCRIBE_AFTER).await;
+            }
+        });
+        receiver
     }
 }

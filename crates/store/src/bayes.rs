@@ -12,9 +12,12 @@
 //!   memory catches up by reading only the rows of later generations;
 //! - counts never go below zero.
 
+use std::collections::{HashMap, HashSet};
+
 use async_trait::async_trait;
 
 use crate::Result;
+use crate::rows::StoreRow;
 
 /// The owner of the global counts.
 pub const BAYES_GLOBAL: &str = "";
@@ -100,4 +103,134 @@ pub trait BayesStore {
     /// Every owner that learned something, with its totals (the global one
     /// first, as `""`).
     async fn bayes_owners(&self) -> Result<Vec<(String, BayesTotals)>>;
+}
+
+/// What a batch of learning changes, worked out from its messages and the
+/// classes the owner had already learned them as: the rules above, the same
+/// on both engines, which only read and write the rows.
+#[derive(Debug, Default)]
+pub(crate) struct BayesBatch {
+    pub report: BayesLearnReport,
+    /// The class of each message learned or moved, as it ends the batch.
+    pub learned: HashMap<[u8; 16], BayesClass>,
+    /// What the totals gain (negative for a class messages moved out of).
+    pub spam: i64,
+    pub ham: i64,
+    /// (token as stored, spam, ham) that each token's counts gain, in the
+    /// order of the stored tokens, so that concurrent batches lock rows in
+    /// the same order; changes that cancel out are left out.
+    pub tokens: Vec<(i64, i64, i64)>,
+}
+
+impl BayesBatch {
+    /// The digests whose classes [`BayesBatch::new`] needs, each once.
+    pub(crate) fn digests(messages: &[BayesLearn]) -> Vec<[u8; 16]> {
+        let mut seen = HashSet::new();
+        messages
+            .iter()
+            .map(|m| m.digest)
+            .filter(|digest| seen.insert(*digest))
+            .collect()
+    }
+
+    /// `stored`: the class each digest was learned as before the batch.
+    pub(crate) fn new(
+        messages: &[BayesLearn],
+        stored: &HashMap<[u8; 16], BayesClass>,
+    ) -> BayesBatch {
+        let mut batch = BayesBatch::default();
+        let mut tokens: HashMap<u64, (i64, i64)> = HashMap::new();
+        let sign_of = |class: BayesClass| match class {
+            BayesClass::Spam => (1, 0),
+            BayesClass::Ham => (0, 1),
+        };
+        for message in messages {
+            // A message twice in the batch counts once.
+            let known = batch
+                .learned
+                .get(&message.digest)
+                .or_else(|| stored.get(&message.digest));
+            let (add_spam, add_ham) = match known {
+                Some(class) if *class == message.class => {
+                    batch.report.already += 1;
+                    continue;
+                }
+                Some(old) => {
+                    batch.report.moved += 1;
+                    let (s_old, h_old) = sign_of(*old);
+                    let (s_new, h_new) = sign_of(message.class);
+                    (s_new - s_old, h_new - h_old)
+                }
+                None => {
+                    batch.report.learned += 1;
+                    sign_of(message.class)
+                }
+            };
+            batch.learned.insert(message.digest, message.class);
+            batch.spam += add_spam;
+            batch.ham += add_ham;
+            for &token in &message.tokens {
+                let delta = tokens.entry(token).or_insert((0, 0));
+                delta.0 += add_spam;
+                delta.1 += add_ham;
+            }
+        }
+        // Tokens are u64 hashes stored in signed integers.
+        batch.tokens = tokens
+            .into_iter()
+            .filter(|(_, delta)| *delta != (0, 0))
+            .map(|(token, (spam, ham))| (token as i64, spam, ham))
+            .collect();
+        batch.tokens.sort_unstable();
+        batch
+    }
+
+    /// Whether the batch changes any count (else nothing is written).
+    pub(crate) fn changes(&self) -> bool {
+        self.report.learned + self.report.moved > 0
+    }
+
+    /// The owner's totals after the batch, which takes `generation`.
+    pub(crate) fn totals_after(&self, before: BayesTotals, generation: u64) -> BayesTotals {
+        BayesTotals {
+            spam: (before.spam as i64 + self.spam).max(0) as u64,
+            ham: (before.ham as i64 + self.ham).max(0) as u64,
+            generation,
+        }
+    }
+}
+
+/// Rows per page when reading the changes of an owner: a first load reads a
+/// million rows, which all at once would take half a gigabyte as sqlx's rows.
+pub(crate) const CHANGES_PER_PAGE: i64 = 20_000;
+
+/// Where the page after `page` of an owner's changes starts (in the order of
+/// the stored tokens); `None` when `page` was the last.
+pub(crate) fn next_changes_page(page: &[BayesTokenCount]) -> Option<i64> {
+    match page.last() {
+        Some(last) if page.len() as i64 == CHANGES_PER_PAGE => (last.token as i64).checked_add(1),
+        _ => None,
+    }
+}
+
+/// A `bayes_totals` row (`spam`, `ham`, `generation`).
+pub(crate) fn totals_from_row(
+    row: &impl StoreRow,
+) -> std::result::Result<BayesTotals, sqlx::Error> {
+    Ok(BayesTotals {
+        spam: row.int("spam")?.max(0) as u64,
+        ham: row.int("ham")?.max(0) as u64,
+        generation: row.int("generation")?.max(0) as u64,
+    })
+}
+
+/// A `bayes_tokens` row (`token`, `spam`, `ham`).
+pub(crate) fn count_from_row(
+    row: &impl StoreRow,
+) -> std::result::Result<BayesTokenCount, sqlx::Error> {
+    Ok(BayesTokenCount {
+        token: row.int("token")? as u64,
+        spam: row.int("spam")?.clamp(0, u32::MAX.into()) as u32,
+        ham: row.int("ham")?.clamp(0, u32::MAX.into()) as u32,
+    })
 }

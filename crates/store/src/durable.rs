@@ -125,6 +125,7 @@ mod tests {
             hold: false,
             hold_reason: None,
             warned: false,
+            node: 0,
             recipients: vec![QueueRecipient {
                 idx: 0,
                 address: "alice@example.test".into(),

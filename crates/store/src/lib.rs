@@ -20,12 +20,19 @@
 //! ([`StoreError::AlreadyExists`]), and users or aliases in a domain that does not
 //! exist ([`StoreError::NoSuchDomain`]).
 
+#[macro_use]
+mod rows;
 mod bayes;
 mod durable;
 mod flags;
 mod mail;
 mod migrations;
 mod model;
+mod postgres;
+mod postgres_bayes;
+mod postgres_mail;
+mod postgres_search;
+mod postgres_sieve;
 mod readers;
 mod script;
 mod search;
@@ -40,12 +47,13 @@ pub use bayes::*;
 pub use flags::*;
 pub use mail::*;
 pub use model::*;
+pub use postgres::PostgresStore;
 pub use search::*;
 pub use sieve::*;
 pub use sqlite::SqliteStore;
 
 /// The schema version this code writes (the last migration).
-pub const SCHEMA_VERSION: i64 = 15;
+pub const SCHEMA_VERSION: i64 = 16;
 
 use async_trait::async_trait;
 
@@ -78,20 +86,29 @@ pub enum StoreError {
     /// write must not be acknowledged.
     #[error("{0} was not found after its commit; the write did not happen")]
     NotCommitted(String),
+    /// What this engine leaves to its own tools (a copy of PostgreSQL).
+    #[error("not with this storage backend: {0}")]
+    NotOnThisEngine(&'static str),
 }
 
 /// SQLite's primary result code for "database or disk is full".
 const SQLITE_FULL: i64 = 13;
+
+/// PostgreSQL's SQLSTATE for a full disk (class 53, insufficient resources).
+const POSTGRES_DISK_FULL: &str = "53100";
 
 impl StoreError {
     /// The disk (or the database's size limit) is full: a temporary condition
     /// that clears when space is freed, answered 452 4.3.1 by SMTP.
     pub fn is_storage_full(&self) -> bool {
         match self {
-            StoreError::Database(sqlx::Error::Database(db)) => db
-                .code()
-                .and_then(|code| code.parse::<i64>().ok())
-                .is_some_and(|code| code & 0xff == SQLITE_FULL),
+            StoreError::Database(sqlx::Error::Database(db)) => db.code().is_some_and(|code| {
+                code == POSTGRES_DISK_FULL
+                    || (db.try_downcast_ref::<sqlx::sqlite::SqliteError>().is_some()
+                        && code
+                            .parse::<i64>()
+                            .is_ok_and(|code| code & 0xff == SQLITE_FULL))
+            }),
             StoreError::Database(sqlx::Error::Io(err)) | StoreError::Io { source: err, .. } => {
                 err.kind() == std::io::ErrorKind::StorageFull
             }
@@ -187,4 +204,18 @@ pub trait Store: MailStore + BayesStore + SearchStore + SieveStore + Send + Sync
         now: i64,
         reset_attempts: bool,
     ) -> Result<u64>;
+
+    // The cluster. On PostgreSQL `queue_list`, `queue_due`,
+    // `queue_summary`, `queue_quarantined` and a reschedule of every
+    // message see this node's records only (`QueueEntry::node`), as each
+    // Postfix host has its own queue; SQLite's store is one node's.
+    /// Every node's records (`havre queue list --all-nodes`), in arrival order.
+    async fn queue_list_all_nodes(&self) -> Result<Vec<QueueEntry>>;
+    /// Each node's queue in numbers (`havre cluster status`), by node.
+    async fn queue_summary_by_node(&self) -> Result<Vec<(u8, QueueSummary)>>;
+    /// Records that a node is alive and what it is: at its start, then at
+    /// each heartbeat.
+    async fn node_heartbeat(&self, node: &NodeStatus) -> Result<()>;
+    /// The nodes that ever told the store they run, by id.
+    async fn nodes(&self) -> Result<Vec<NodeStatus>>;
 }

@@ -13,7 +13,8 @@
 
 use async_trait::async_trait;
 
-use crate::{FlagMode, Result};
+use crate::rows::StoreRow;
+use crate::{FlagMode, Result, apply_flags, same_flags};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct MailboxRecord {
@@ -204,6 +205,146 @@ pub trait MailStore: Send + Sync {
     async fn expunged_since(&self, mailbox_id: i64, modseq: u64) -> Result<Vec<u32>>;
     /// Bytes used by all of the user's messages.
     async fn quota_used(&self, user: &str) -> Result<u64>;
+}
+
+/// What indexing a delivered message did (each engine's `index_message`).
+pub(crate) enum Indexed {
+    New {
+        uid: u32,
+        modseq: u64,
+    },
+    /// The file was indexed before, with this UID.
+    Known {
+        uid: u32,
+    },
+    NoMailbox,
+}
+
+impl Indexed {
+    /// The UID of a delivery attempt's message: 0 when its mailbox is gone.
+    pub(crate) fn delivered_uid(&self) -> u32 {
+        match self {
+            Indexed::New { uid, .. } | Indexed::Known { uid } => *uid,
+            Indexed::NoMailbox => 0,
+        }
+    }
+}
+
+/// One flag update as both engines apply it to each message it names.
+pub(crate) struct FlagEdit<'a> {
+    pub mode: FlagMode,
+    pub flags: &'a [String],
+    pub unchanged_since: Option<u64>,
+    /// The mod-sequence the changed messages take.
+    pub modseq: u64,
+}
+
+impl FlagEdit<'_> {
+    /// Files message `uid` (its stored flags, mod-sequence and file) in
+    /// `update` under what the edit does to it; its change when its flags
+    /// change, to be written.
+    pub(crate) fn apply<'u>(
+        &self,
+        update: &'u mut FlagUpdate,
+        uid: u32,
+        stored: &str,
+        stored_modseq: u64,
+        file: String,
+    ) -> Option<&'u FlagChange> {
+        if self
+            .unchanged_since
+            .is_some_and(|since| stored_modseq > since)
+        {
+            update.modified.push(uid);
+            return None;
+        }
+        let stored = flags_from_text(stored);
+        let new = apply_flags(self.mode, &stored, self.flags);
+        if same_flags(&new, &stored) {
+            update.unchanged.push(FlagChange {
+                uid,
+                flags: stored,
+                modseq: stored_modseq,
+                file,
+            });
+            return None;
+        }
+        update.changed.push(FlagChange {
+            uid,
+            flags: new,
+            modseq: self.modseq,
+            file,
+        });
+        update.changed.last()
+    }
+}
+
+/// The UIDVALIDITY of a mailbox being created for a user whose mailboxes
+/// had at most `last`: the creation time, as Dovecot does, but always above
+/// `last` (RFC 9051 2.3.1.1), so a name deleted and created again within
+/// one second still gets a new one. `requested` (an import keeping
+/// Dovecot's value) is taken as is.
+pub(crate) fn next_uidvalidity(last: i64, requested: Option<u32>) -> u32 {
+    if let Some(value) = requested {
+        return value;
+    }
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0);
+    let next = (last + 1).clamp(1, i64::from(u32::MAX)) as u32;
+    (now.min(u64::from(u32::MAX)) as u32).max(next)
+}
+
+/// The UIDs of imported messages, the first at least `floor`: each keeps
+/// its UID when it is above the previous one, else takes the next; and the
+/// UIDNEXT the mailbox ends at, `uidnext` or above the last UID, whichever
+/// is higher, so no UID of the old server comes back.
+pub(crate) fn import_uids(
+    floor: u32,
+    uidnext: Option<u32>,
+    messages: &[NewMessage],
+) -> (Vec<u32>, u32) {
+    let mut last = floor.saturating_sub(1);
+    let uids = messages
+        .iter()
+        .map(|message| {
+            last = match message.uid {
+                Some(uid) if uid > last => uid,
+                _ => last + 1,
+            };
+            last
+        })
+        .collect();
+    (uids, uidnext.unwrap_or(1).max(last + 1))
+}
+
+type Decoded<T> = std::result::Result<T, sqlx::Error>;
+
+/// A mailbox's row: its columns and `subscribed` (0 or 1).
+pub(crate) fn mailbox_from_row(row: &impl StoreRow) -> Decoded<MailboxRecord> {
+    Ok(MailboxRecord {
+        id: row.int("id")?,
+        user: row.text("user")?,
+        name: row.text("name")?,
+        uidvalidity: row.int("uidvalidity")? as u32,
+        uidnext: row.int("uidnext")? as u32,
+        highestmodseq: row.int("highestmodseq")? as u64,
+        special_use: row.maybe_text("special_use")?,
+        subscribed: row.int("subscribed")? != 0,
+    })
+}
+
+pub(crate) fn message_from_row(row: &impl StoreRow) -> Decoded<MessageRecord> {
+    Ok(MessageRecord {
+        uid: row.int("uid")? as u32,
+        file: row.text("file")?,
+        size: row.int("size")? as u64,
+        internal_date: row.int("internal_date")?,
+        flags: flags_from_text(&row.text("flags")?),
+        modseq: row.int("modseq")? as u64,
+        cache: row.maybe_text("cache")?,
+    })
 }
 
 pub(crate) fn flags_to_text(flags: &[String]) -> String {

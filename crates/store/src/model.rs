@@ -144,6 +144,9 @@ pub struct QueueEntry {
     pub hold_reason: Option<String>,
     /// A delay warning went to the sender already.
     pub warned: bool,
+    /// The node whose spool holds the message (`server.node_id`): only its
+    /// queue runner delivers it.
+    pub node: u8,
     pub recipients: Vec<QueueRecipient>,
 }
 
@@ -204,4 +207,85 @@ pub struct AttemptOutcome {
     pub id: String,
     pub updates: Vec<RecipientUpdate>,
     pub next_attempt: i64,
+}
+
+/// A row of the store's one query for an address: `(kind, value, quota,
+/// used, sieve)`, kind 0 an alias target, 1 the user, 2 the domain.
+pub(crate) type AddressRow = (i64, String, Option<i64>, Option<i64>, Option<i64>);
+
+impl AddressEntry {
+    /// From the rows of the store's one query for an address, in order.
+    pub(crate) fn from_rows(rows: Vec<AddressRow>) -> AddressEntry {
+        let mut entry = AddressEntry::default();
+        for (kind, value, quota, used, sieve) in rows {
+            match kind {
+                0 => entry.aliases.push(value),
+                1 => {
+                    entry.user = true;
+                    entry.quota = quota.map(|limit| QuotaUse {
+                        limit: limit as u64,
+                        used: used.unwrap_or(0) as u64,
+                    });
+                    entry.sieve = sieve;
+                }
+                _ => entry.domain_local = true,
+            }
+        }
+        entry
+    }
+}
+
+impl Alias {
+    /// `(address, target)` rows, sorted by address, as one alias per address.
+    pub(crate) fn group(rows: Vec<(String, String)>) -> Vec<Alias> {
+        let mut out: Vec<Alias> = Vec::new();
+        for (address, target) in rows {
+            match out.last_mut() {
+                Some(last) if last.address == address => last.targets.push(target),
+                _ => out.push(Alias {
+                    address,
+                    targets: vec![target],
+                }),
+            }
+        }
+        out
+    }
+}
+
+impl QueueSummary {
+    /// From `(on hold, tried, messages, bytes, oldest arrival)` groups.
+    pub(crate) fn from_groups(groups: Vec<(bool, bool, i64, i64, Option<i64>)>) -> QueueSummary {
+        let mut summary = QueueSummary::default();
+        for (hold, tried, count, bytes, oldest) in groups {
+            let count = count.max(0) as u64;
+            match (hold, tried) {
+                (true, _) => summary.hold += count,
+                (false, true) => summary.deferred += count,
+                (false, false) => summary.new += count,
+            }
+            summary.bytes += bytes.max(0) as u64;
+            summary.oldest_arrival = match (summary.oldest_arrival, oldest) {
+                (Some(a), Some(b)) => Some(a.min(b)),
+                (a, b) => a.or(b),
+            };
+        }
+        summary
+    }
+}
+
+/// A node of the cluster as it last told the store (`havre cluster status`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NodeStatus {
+    /// `server.node_id`.
+    pub id: u8,
+    pub hostname: String,
+    /// `server.roles`, in order.
+    pub roles: Vec<String>,
+    /// Where its listeners are, as the operator reads them (`mx 127.0.0.1:25, imap …`).
+    pub address: String,
+    pub version: String,
+    /// Unix seconds.
+    pub started_at: i64,
+    /// Its last heartbeat, unix seconds.
+    pub heartbeat: i64,
 }

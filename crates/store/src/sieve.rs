@@ -6,6 +6,7 @@
 use async_trait::async_trait;
 
 use crate::Result;
+use crate::rows::StoreRow;
 
 /// One script of a user, without its source.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -60,4 +61,26 @@ pub trait SieveStore: Send + Sync {
     async fn sieve_active(&self, user: &str) -> Result<Option<SieveScript>>;
     /// Bytes of all the user's scripts (ManageSieve's HAVESPACE and quota).
     async fn sieve_used(&self, user: &str) -> Result<u64>;
+}
+
+/// A row of `name`, `source` and the user's `changed`.
+pub(crate) fn script_from_row(
+    row: &impl StoreRow,
+) -> std::result::Result<SieveScript, sqlx::Error> {
+    Ok(SieveScript {
+        name: row.text("name")?,
+        source: row.text("source")?,
+        changed: row.int("changed")?,
+    })
+}
+
+/// A row of `name`, `active` and `size` (the source's bytes).
+pub(crate) fn info_from_row(
+    row: &impl StoreRow,
+) -> std::result::Result<SieveScriptInfo, sqlx::Error> {
+    Ok(SieveScriptInfo {
+        name: row.text("name")?,
+        active: row.int("active")? != 0,
+        size: row.int("size")? as u64,
+    })
 }

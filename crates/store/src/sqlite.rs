@@ -14,15 +14,17 @@ use std::time::Duration;
 use async_trait::async_trait;
 use sqlx::sqlite::{
     SqliteArguments, SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions,
-    SqliteQueryResult, SqliteRow, SqliteSynchronous,
+    SqliteQueryResult, SqliteSynchronous,
 };
 use sqlx::{Row, Sqlite, Transaction};
 
 use crate::durable::WalSync;
+use crate::mail::Indexed;
 use crate::migrations::MIGRATIONS;
 use crate::readers::{Reader, Readers};
+use crate::rows::{entries_from_rows, node_from_row, summaries_by_node, user_from_row};
 use crate::script::Script;
-use crate::sqlite_mail::{Indexed, index_message};
+use crate::sqlite_mail::index_message;
 use crate::*;
 
 pub struct SqliteStore {
@@ -250,94 +252,6 @@ async fn writer_is_reusable(conn: &mut sqlx::SqliteConnection) -> sqlx::Result<b
         return Ok(false);
     }
     Ok(true)
-}
-
-/// A user's quota as it applies: her own, her class's when she has none
-/// (`class_quotas`), none when hers is 0 (unlimited whatever her class).
-macro_rules! effective_quota {
-    () => {
-        "CASE WHEN quota = 0 THEN NULL ELSE COALESCE(quota, \
-         (SELECT c.quota FROM class_quotas c WHERE c.class = users.class)) END AS quota"
-    };
-}
-
-fn user_from_row(row: &SqliteRow) -> std::result::Result<User, sqlx::Error> {
-    Ok(User {
-        email: row.try_get("email")?,
-        password_hash: row.try_get("password_hash")?,
-        class: row.try_get("class")?,
-        quota: row.try_get::<Option<i64>, _>("quota")?.map(|q| q as u64),
-        created_at: row.try_get("created_at")?,
-        disabled: row.try_get::<i64, _>("disabled")? != 0,
-    })
-}
-
-fn entry_from_row(row: &SqliteRow) -> std::result::Result<QueueEntry, sqlx::Error> {
-    Ok(QueueEntry {
-        id: row.try_get("id")?,
-        sender: row.try_get("sender")?,
-        size: row.try_get::<i64, _>("size")? as u64,
-        arrival: row.try_get("arrival")?,
-        client: row.try_get("client")?,
-        protocol: row.try_get("protocol")?,
-        attempts: row.try_get("attempts")?,
-        next_attempt: row.try_get("next_attempt")?,
-        hold: row.try_get::<i64, _>("hold")? != 0,
-        hold_reason: row.try_get("hold_reason")?,
-        warned: row.try_get::<i64, _>("warned")? != 0,
-        recipients: Vec::new(),
-    })
-}
-
-/// `SELECT` of every queue column, followed by the rest of the statement.
-macro_rules! select_queue {
-    ($rest:literal) => {
-        concat!(
-            "SELECT id, sender, size, arrival, client, protocol, attempts, next_attempt, hold, \
-             hold_reason, warned FROM queue_messages ",
-            $rest
-        )
-    };
-}
-
-/// The records [`select_queue!`] selects with `$messages`, each followed by
-/// its recipients, in the order `$order` of columns of `m`: one query, not
-/// one more per record.
-macro_rules! select_entries {
-    ($messages:literal, $order:literal) => {
-        concat!(
-            "SELECT m.*, r.idx, r.address, r.orig, r.status, r.last_reply FROM (",
-            select_queue!($messages),
-            ") m LEFT JOIN queue_recipients r ON r.queue_id = m.id ORDER BY ",
-            $order,
-            ", m.id, r.idx"
-        )
-    };
-}
-
-/// The records of rows from [`select_entries!`].
-fn entries_from_rows(rows: &[SqliteRow]) -> std::result::Result<Vec<QueueEntry>, sqlx::Error> {
-    let mut entries: Vec<QueueEntry> = Vec::new();
-    for row in rows {
-        let id: String = row.try_get("id")?;
-        if entries.last().is_none_or(|last| last.id != id) {
-            entries.push(entry_from_row(row)?);
-        }
-        let Some(idx) = row.try_get::<Option<i64>, _>("idx")? else {
-            continue;
-        };
-        let recipient = QueueRecipient {
-            idx,
-            address: row.try_get("address")?,
-            orig: row.try_get("orig")?,
-            status: RecipientStatus::from_i64(row.try_get("status")?),
-            last_reply: row.try_get("last_reply")?,
-        };
-        if let Some(entry) = entries.last_mut() {
-            entry.recipients.push(recipient);
-        }
-    }
-    Ok(entries)
 }
 
 /// A unique-key violation is the caller's duplicate (`what` names it); any
@@ -616,9 +530,8 @@ impl Store for SqliteStore {
         // A user's row carries her quota and its use (NULL: no quota; the
         // use is summed only for a user who has one) and, when she has an
         // active Sieve script, her scripts' change counter.
-        let rows: Vec<(i64, String, Option<i64>, Option<i64>, Option<i64>)> =
-            sqlx::query_as(concat!(
-                "SELECT kind, value, quota, used, sieve FROM (
+        let rows: Vec<AddressRow> = sqlx::query_as(concat!(
+            "SELECT kind, value, quota, used, sieve FROM (
                  SELECT 0 AS kind, target AS value, position, NULL AS quota, NULL AS used,
                      NULL AS sieve
                      FROM aliases WHERE address = ?1
@@ -627,51 +540,25 @@ impl Store for SqliteStore {
                      (SELECT changed FROM sieve_users WHERE user = ?1 AND EXISTS
                          (SELECT 1 FROM sieve_scripts WHERE user = ?1 AND active = 1))
                      FROM (SELECT email, ",
-                effective_quota!(),
-                " FROM users WHERE email = ?1)
+            effective_quota!(),
+            " FROM users WHERE email = ?1)
                  UNION ALL SELECT 2, name, 0, NULL, NULL, NULL FROM domains WHERE name = ?2)
              ORDER BY kind, position"
-            ))
-            .bind(address)
-            .bind(domain)
-            .fetch_all(&mut *self.read().await?)
-            .await?;
-        let mut entry = AddressEntry::default();
-        for (kind, value, quota, used, sieve) in rows {
-            match kind {
-                0 => entry.aliases.push(value),
-                1 => {
-                    entry.user = true;
-                    entry.quota = quota.map(|limit| QuotaUse {
-                        limit: limit as u64,
-                        used: used.unwrap_or(0) as u64,
-                    });
-                    entry.sieve = sieve;
-                }
-                _ => entry.domain_local = true,
-            }
-        }
-        Ok(entry)
+        ))
+        .bind(address)
+        .bind(domain)
+        .fetch_all(&mut *self.read().await?)
+        .await?;
+        Ok(AddressEntry::from_rows(rows))
     }
 
     async fn list_aliases(&self) -> Result<Vec<Alias>> {
-        let rows =
-            sqlx::query("SELECT address, target FROM aliases ORDER BY domain, address, position")
-                .fetch_all(&mut *self.read().await?)
-                .await?;
-        let mut out: Vec<Alias> = Vec::new();
-        for row in rows {
-            let address: String = row.try_get("address")?;
-            let target: String = row.try_get("target")?;
-            match out.last_mut() {
-                Some(last) if last.address == address => last.targets.push(target),
-                _ => out.push(Alias {
-                    address,
-                    targets: vec![target],
-                }),
-            }
-        }
-        Ok(out)
+        let rows: Vec<(String, String)> = sqlx::query_as(
+            "SELECT address, target FROM aliases ORDER BY domain, address, position",
+        )
+        .fetch_all(&mut *self.read().await?)
+        .await?;
+        Ok(Alias::group(rows))
     }
 
     async fn remove_alias(&self, address: &str, target: Option<&str>) -> Result<u64> {
@@ -757,30 +644,13 @@ impl Store for SqliteStore {
     }
 
     async fn queue_summary(&self) -> Result<QueueSummary> {
-        let rows = sqlx::query(
+        let rows: Vec<(bool, bool, i64, i64, Option<i64>)> = sqlx::query_as(
             "SELECT hold, attempts > 0, COUNT(*), COALESCE(SUM(size), 0), MIN(arrival) \
              FROM queue_messages GROUP BY 1, 2",
         )
         .fetch_all(&mut *self.read().await?)
         .await?;
-        let mut summary = QueueSummary::default();
-        for row in rows {
-            let hold: bool = row.try_get(0)?;
-            let tried: bool = row.try_get(1)?;
-            let count = row.try_get::<i64, _>(2)?.max(0) as u64;
-            match (hold, tried) {
-                (true, _) => summary.hold += count,
-                (false, true) => summary.deferred += count,
-                (false, false) => summary.new += count,
-            }
-            summary.bytes += row.try_get::<i64, _>(3)?.max(0) as u64;
-            let oldest: Option<i64> = row.try_get(4)?;
-            summary.oldest_arrival = match (summary.oldest_arrival, oldest) {
-                (Some(a), Some(b)) => Some(a.min(b)),
-                (a, b) => a.or(b),
-            };
-        }
-        Ok(summary)
+        Ok(QueueSummary::from_groups(rows))
     }
 
     async fn queue_due(&self, now: i64, limit: i64) -> Result<Vec<QueueEntry>> {
@@ -901,6 +771,49 @@ impl Store for SqliteStore {
             .await?;
         Ok(done.rows_affected() > 0)
     }
+    async fn queue_list_all_nodes(&self) -> Result<Vec<QueueEntry>> {
+        self.queue_list().await
+    }
+
+    async fn queue_summary_by_node(&self) -> Result<Vec<(u8, QueueSummary)>> {
+        let rows: Vec<(i64, bool, bool, i64, i64, Option<i64>)> = sqlx::query_as(
+            "SELECT node, hold, attempts > 0, COUNT(*), COALESCE(SUM(size), 0), MIN(arrival) \
+             FROM queue_messages GROUP BY 1, 2, 3",
+        )
+        .fetch_all(&mut *self.read().await?)
+        .await?;
+        Ok(summaries_by_node(rows))
+    }
+
+    async fn node_heartbeat(&self, node: &NodeStatus) -> Result<()> {
+        self.write(
+            sqlx::query(
+                "INSERT INTO nodes (id, hostname, roles, address, version, started_at, heartbeat)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
+                 ON CONFLICT (id) DO UPDATE SET hostname = ?2, roles = ?3, address = ?4,
+                     version = ?5, started_at = ?6, heartbeat = ?7",
+            )
+            .bind(i64::from(node.id))
+            .bind(&node.hostname)
+            .bind(node.roles.join(" "))
+            .bind(&node.address)
+            .bind(&node.version)
+            .bind(node.started_at)
+            .bind(node.heartbeat),
+        )
+        .await?;
+        Ok(())
+    }
+
+    async fn nodes(&self) -> Result<Vec<NodeStatus>> {
+        let rows = sqlx::query(select_nodes!("ORDER BY id"))
+            .fetch_all(&mut *self.read().await?)
+            .await?;
+        Ok(rows
+            .iter()
+            .map(node_from_row)
+            .collect::<std::result::Result<_, _>>()?)
+    }
 }
 
 /// The statements of a script that insert a queue record with its
@@ -918,11 +831,13 @@ fn insert_queue_record(script: &mut Script, entry: &QueueEntry, body: Option<&[u
     let next_attempt = unit.bind(entry.next_attempt);
     let hold = unit.bind(entry.hold as i64);
     let hold_reason = unit.bind(entry.hold_reason.as_deref());
+    let node = unit.bind(i64::from(entry.node));
     unit.statement(format_args!(
         "INSERT INTO queue_messages
-         (id, sender, size, arrival, client, protocol, attempts, next_attempt, hold, hold_reason)
+         (id, sender, size, arrival, client, protocol, attempts, next_attempt, hold, hold_reason,
+          node)
          VALUES ({id}, {sender}, {size}, {arrival}, {client}, {protocol}, {attempts},
-                 {next_attempt}, {hold}, {hold_reason})
+                 {next_attempt}, {hold}, {hold_reason}, {node})
          ON CONFLICT (id) DO NOTHING RETURNING 1"
     ));
     if let Some(body) = body {

@@ -5,6 +5,9 @@ use std::collections::HashMap;
 use async_trait::async_trait;
 use sqlx::{Row, Sqlite, Transaction};
 
+use crate::bayes::{
+    BayesBatch, CHANGES_PER_PAGE, count_from_row, next_changes_page, totals_from_row,
+};
 use crate::{
     BayesClass, BayesLearn, BayesLearnReport, BayesStore, BayesTokenCount, BayesTotals, Result,
     SqliteStore,
@@ -14,30 +17,8 @@ use crate::{
 /// limit of 32,766).
 const ROWS_PER_STATEMENT: usize = 400;
 
-/// Rows per page when reading the changes of an owner.
-const ROWS_PER_PAGE: i64 = 20_000;
-
 /// Tokens per `IN (...)` list when reading counts.
 const TOKENS_PER_QUERY: usize = 900;
-
-fn totals_from_row(row: &sqlx::sqlite::SqliteRow) -> std::result::Result<BayesTotals, sqlx::Error> {
-    Ok(BayesTotals {
-        spam: row.try_get::<i64, _>("spam")?.max(0) as u64,
-        ham: row.try_get::<i64, _>("ham")?.max(0) as u64,
-        generation: row.try_get::<i64, _>("generation")?.max(0) as u64,
-    })
-}
-
-fn count_from_row(
-    row: &sqlx::sqlite::SqliteRow,
-) -> std::result::Result<BayesTokenCount, sqlx::Error> {
-    Ok(BayesTokenCount {
-        // Tokens are u64 hashes stored in SQLite's signed integers.
-        token: row.try_get::<i64, _>("token")? as u64,
-        spam: row.try_get::<i64, _>("spam")?.clamp(0, u32::MAX.into()) as u32,
-        ham: row.try_get::<i64, _>("ham")?.clamp(0, u32::MAX.into()) as u32,
-    })
-}
 
 async fn totals_in(tx: &mut Transaction<'_, Sqlite>, owner: &str) -> Result<BayesTotals> {
     let row = sqlx::query("SELECT spam, ham, generation FROM bayes_totals WHERE owner = ?")
@@ -50,16 +31,15 @@ async fn totals_in(tx: &mut Transaction<'_, Sqlite>, owner: &str) -> Result<Baye
     })
 }
 
-/// Adds `deltas` (token -> spam, ham) to the owner's rows, creating the
+/// Adds `deltas` (token, spam, ham) to the owner's rows, creating the
 /// missing ones, and marks them with `generation`.
 async fn apply_deltas(
     tx: &mut Transaction<'_, Sqlite>,
     owner: &str,
-    deltas: &HashMap<u64, (i64, i64)>,
+    deltas: &[(i64, i64, i64)],
     generation: i64,
 ) -> Result<()> {
-    let rows: Vec<(&u64, &(i64, i64))> = deltas.iter().filter(|(_, d)| **d != (0, 0)).collect();
-    for chunk in rows.chunks(ROWS_PER_STATEMENT) {
+    for chunk in deltas.chunks(ROWS_PER_STATEMENT) {
         let mut sql = String::with_capacity(64 + chunk.len() * 16);
         sql.push_str("INSERT INTO bayes_tokens (owner, token, spam, ham, generation) VALUES ");
         for i in 0..chunk.len() {
@@ -78,10 +58,10 @@ async fn apply_deltas(
         );
         // Only placeholders are built into the text.
         let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
-        for (token, (spam, ham)) in chunk {
+        for (token, spam, ham) in chunk {
             query = query
                 .bind(owner)
-                .bind(**token as i64)
+                .bind(*token)
                 .bind(*spam)
                 .bind(*ham)
                 .bind(generation);
@@ -102,82 +82,54 @@ async fn apply_deltas(
 #[async_trait]
 impl BayesStore for SqliteStore {
     async fn bayes_learn(&self, owner: &str, messages: &[BayesLearn]) -> Result<BayesLearnReport> {
-        let mut report = BayesLearnReport::default();
         let mut tx = self.begin().await?;
         let before = totals_in(&mut tx, owner).await?;
-        let generation = before.generation as i64 + 1;
-        let (mut spam, mut ham) = (before.spam as i64, before.ham as i64);
-        let mut deltas: HashMap<u64, (i64, i64)> = HashMap::new();
-        // Messages of this batch, so that a message twice in it counts once.
-        let mut in_batch: HashMap<[u8; 16], BayesClass> = HashMap::new();
-        for message in messages {
-            let known = match in_batch.get(&message.digest) {
-                Some(class) => Some(*class),
-                None => sqlx::query_scalar::<_, i64>(
-                    "SELECT class FROM bayes_learned WHERE owner = ? AND digest = ?",
-                )
-                .bind(owner)
-                .bind(&message.digest[..])
-                .fetch_optional(&mut *tx)
-                .await?
-                .map(BayesClass::from_i64),
-            };
-            let sign_of = |class: BayesClass| match class {
-                BayesClass::Spam => (1, 0),
-                BayesClass::Ham => (0, 1),
-            };
-            let (add_spam, add_ham) = match known {
-                Some(class) if class == message.class => {
-                    report.already += 1;
-                    continue;
-                }
-                Some(old) => {
-                    report.moved += 1;
-                    let (s_old, h_old) = sign_of(old);
-                    let (s_new, h_new) = sign_of(message.class);
-                    (s_new - s_old, h_new - h_old)
-                }
-                None => {
-                    report.learned += 1;
-                    sign_of(message.class)
-                }
-            };
-            in_batch.insert(message.digest, message.class);
-            spam += add_spam;
-            ham += add_ham;
-            for &token in &message.tokens {
-                let delta = deltas.entry(token).or_insert((0, 0));
-                delta.0 += add_spam;
-                delta.1 += add_ham;
-            }
-            sqlx::query(
-                "INSERT INTO bayes_learned (owner, digest, class, learned_at) VALUES (?, ?, ?, ?)
-                 ON CONFLICT (owner, digest) DO UPDATE SET
-                     class = excluded.class, learned_at = excluded.learned_at",
+        let mut stored = HashMap::new();
+        for digest in BayesBatch::digests(messages) {
+            let class = sqlx::query_scalar::<_, i64>(
+                "SELECT class FROM bayes_learned WHERE owner = ? AND digest = ?",
             )
             .bind(owner)
-            .bind(&message.digest[..])
-            .bind(message.class.to_i64())
-            .bind(crate::sqlite::now())
-            .execute(&mut *tx)
+            .bind(&digest[..])
+            .fetch_optional(&mut *tx)
             .await?;
+            if let Some(class) = class {
+                stored.insert(digest, BayesClass::from_i64(class));
+            }
         }
-        if report.learned + report.moved > 0 {
-            apply_deltas(&mut tx, owner, &deltas, generation).await?;
+        let batch = BayesBatch::new(messages, &stored);
+        if batch.changes() {
+            let now = crate::sqlite::now();
+            for (digest, class) in &batch.learned {
+                sqlx::query(
+                    "INSERT INTO bayes_learned (owner, digest, class, learned_at)
+                     VALUES (?, ?, ?, ?)
+                     ON CONFLICT (owner, digest) DO UPDATE SET
+                         class = excluded.class, learned_at = excluded.learned_at",
+                )
+                .bind(owner)
+                .bind(&digest[..])
+                .bind(class.to_i64())
+                .bind(now)
+                .execute(&mut *tx)
+                .await?;
+            }
+            let after = batch.totals_after(before, before.generation + 1);
+            apply_deltas(&mut tx, owner, &batch.tokens, after.generation as i64).await?;
             sqlx::query(
                 "INSERT INTO bayes_totals (owner, spam, ham, generation) VALUES (?, ?, ?, ?)
                  ON CONFLICT (owner) DO UPDATE SET
                      spam = excluded.spam, ham = excluded.ham, generation = excluded.generation",
             )
             .bind(owner)
-            .bind(spam.max(0))
-            .bind(ham.max(0))
-            .bind(generation)
+            .bind(after.spam as i64)
+            .bind(after.ham as i64)
+            .bind(after.generation as i64)
             .execute(&mut *tx)
             .await?;
         }
         self.commit(tx).await?;
-        Ok(report)
+        Ok(batch.report)
     }
 
     async fn bayes_totals(&self, owner: &str) -> Result<BayesTotals> {
@@ -225,8 +177,7 @@ impl BayesStore for SqliteStore {
         since: u64,
     ) -> Result<(BayesTotals, Vec<BayesTokenCount>)> {
         // One read transaction: the totals and the rows of the same instant,
-        // read a page at a time in token order (a first load reads a million
-        // rows: all at once, sqlx's rows would take half a gigabyte).
+        // read a page at a time in token order.
         let mut reader = self.read().await?;
         let mut tx = sqlx::Connection::begin(&mut *reader).await?;
         let totals = totals_in(&mut tx, owner).await?;
@@ -242,17 +193,15 @@ impl BayesStore for SqliteStore {
             .bind(owner)
             .bind(start)
             .bind(since as i64)
-            .bind(ROWS_PER_PAGE)
+            .bind(CHANGES_PER_PAGE)
             .fetch_all(&mut *tx)
             .await?;
-            for row in &rows {
-                changes.push(count_from_row(row)?);
-            }
-            let last = changes.last().map(|c| c.token as i64);
-            from = match last {
-                Some(last) if rows.len() as i64 == ROWS_PER_PAGE => last.checked_add(1),
-                _ => None,
-            };
+            let page = rows
+                .iter()
+                .map(count_from_row)
+                .collect::<std::result::Result<Vec<_>, _>>()?;
+            from = next_changes_page(&page);
+            changes.extend(page);
         }
         // A read transaction: nothing to make durable.
         tx.commit().await?;

@@ -4,39 +4,16 @@ use async_trait::async_trait;
 use sqlx::Row;
 use sqlx::sqlite::SqliteRow;
 
-use crate::mail::{flags_from_text, flags_to_text};
+use crate::mail::{
+    FlagEdit, Indexed, flags_to_text, import_uids, mailbox_from_row, message_from_row,
+    next_uidvalidity,
+};
 use crate::script::Script;
 use crate::sqlite::already_exists;
 use crate::{
-    FlagChange, FlagMode, FlagUpdate, MailStore, MailboxInit, MailboxRecord, MessageRecord,
-    NewMessage, Result, SqliteStore, StoreError,
+    FlagMode, FlagUpdate, MailStore, MailboxInit, MailboxRecord, MessageRecord, NewMessage, Result,
+    SqliteStore, StoreError,
 };
-use crate::{apply_flags, same_flags};
-
-fn mailbox_from_row(row: &SqliteRow) -> std::result::Result<MailboxRecord, sqlx::Error> {
-    Ok(MailboxRecord {
-        id: row.try_get("id")?,
-        user: row.try_get("user")?,
-        name: row.try_get("name")?,
-        uidvalidity: row.try_get::<i64, _>("uidvalidity")? as u32,
-        uidnext: row.try_get::<i64, _>("uidnext")? as u32,
-        highestmodseq: row.try_get::<i64, _>("highestmodseq")? as u64,
-        special_use: row.try_get("special_use")?,
-        subscribed: row.try_get::<i64, _>("subscribed")? != 0,
-    })
-}
-
-fn message_from_row(row: &SqliteRow) -> std::result::Result<MessageRecord, sqlx::Error> {
-    Ok(MessageRecord {
-        uid: row.try_get::<i64, _>("uid")? as u32,
-        file: row.try_get("file")?,
-        size: row.try_get::<i64, _>("size")? as u64,
-        internal_date: row.try_get("internal_date")?,
-        flags: flags_from_text(&row.try_get::<String, _>("flags")?),
-        modseq: row.try_get::<i64, _>("modseq")? as u64,
-        cache: row.try_get("cache")?,
-    })
-}
 
 /// The one INSERT of a message row, for new messages and imports alike,
 /// with its search index rows.
@@ -104,20 +81,8 @@ pub(crate) fn index_message(script: &mut Script, mailbox_id: i64, message: &NewM
     ));
 }
 
-/// What the statements of [`index_message`] did.
-pub(crate) enum Indexed {
-    New {
-        uid: u32,
-        modseq: u64,
-    },
-    /// The file was indexed before, with this UID.
-    Known {
-        uid: u32,
-    },
-    NoMailbox,
-}
-
 impl Indexed {
+    /// What the statements of [`index_message`] did, from the row they return.
     pub(crate) fn from_row(row: &SqliteRow) -> std::result::Result<Indexed, sqlx::Error> {
         let Some(uid) = row.try_get::<Option<i64>, _>("uid")? else {
             return Ok(Indexed::NoMailbox);
@@ -128,14 +93,6 @@ impl Indexed {
         }
         let modseq = row.try_get::<i64, _>("modseq")? as u64;
         Ok(Indexed::New { uid, modseq })
-    }
-
-    /// The UID of a delivery attempt's message: 0 when its mailbox is gone.
-    pub(crate) fn delivered_uid(&self) -> u32 {
-        match self {
-            Indexed::New { uid, .. } | Indexed::Known { uid } => *uid,
-            Indexed::NoMailbox => 0,
-        }
     }
 }
 
@@ -160,11 +117,8 @@ macro_rules! select_message {
     };
 }
 
-/// The UIDVALIDITY of a mailbox being created for `user`: the creation time,
-/// as Dovecot does, but always above every value the user's mailboxes ever had
-/// (RFC 9051 2.3.1.1), so a name deleted and created again within one second
-/// still gets a new one. `requested` (an import keeping Dovecot's value) is
-/// taken as is and only raises the floor.
+/// The UIDVALIDITY of a mailbox being created for `user`
+/// ([`next_uidvalidity`]), recorded as the highest her mailboxes had.
 async fn give_uidvalidity(
     tx: &mut sqlx::Transaction<'_, sqlx::Sqlite>,
     user: &str,
@@ -174,18 +128,7 @@ async fn give_uidvalidity(
         .bind(user)
         .fetch_optional(&mut **tx)
         .await?;
-    let last = last.unwrap_or(0);
-    let given = match requested {
-        Some(value) => value,
-        None => {
-            let now = std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .map(|d| d.as_secs())
-                .unwrap_or(0);
-            let next = (last + 1).clamp(1, i64::from(u32::MAX)) as u32;
-            (now.min(u64::from(u32::MAX)) as u32).max(next)
-        }
-    };
+    let given = next_uidvalidity(last.unwrap_or(0), requested);
     sqlx::query(
         "INSERT INTO uidvalidity_given (user, last) VALUES (?, ?)
          ON CONFLICT (user) DO UPDATE SET last = MAX(last, excluded.last)",
@@ -476,18 +419,12 @@ impl MailStore for SqliteStore {
             }
         };
         let modseq = highestmodseq + 1;
-        let mut last = floor - 1;
-        for message in messages {
-            let uid = match message.uid {
-                Some(uid) if uid > last => uid,
-                _ => last + 1,
-            };
+        let (uids, uidnext) = import_uids(floor, init.uidnext, messages);
+        for (message, uid) in messages.iter().zip(uids) {
             insert_message_row(&mut tx, id, uid as i64, modseq, message)
                 .await
                 .map_err(|e| already_exists(e, || format!("message {}", message.file)))?;
-            last = uid;
         }
-        let uidnext = init.uidnext.unwrap_or(1).max(last + 1);
         // Imported messages were seen on the old server: none is \Recent here.
         sqlx::query(
             "UPDATE mailboxes SET uidnext = ?1, highestmodseq = ?2, recent_from = ?1 WHERE id = ?3",
@@ -665,7 +602,12 @@ impl MailStore for SqliteStore {
             .fetch_optional(&mut *tx)
             .await?
             .ok_or_else(|| StoreError::NoSuchMailbox(mailbox_id.to_string()))?;
-        let modseq = highest + 1;
+        let edit = FlagEdit {
+            mode,
+            flags,
+            unchanged_since,
+            modseq: highest as u64 + 1,
+        };
         let mut result = FlagUpdate::default();
         for uid in uids {
             let row: Option<(String, i64, String)> = sqlx::query_as(
@@ -678,40 +620,23 @@ impl MailStore for SqliteStore {
             let Some((stored, stored_modseq, file)) = row else {
                 continue;
             };
-            if unchanged_since.is_some_and(|since| stored_modseq as u64 > since) {
-                result.modified.push(*uid);
+            let Some(change) = edit.apply(&mut result, *uid, &stored, stored_modseq as u64, file)
+            else {
                 continue;
-            }
-            let stored = flags_from_text(&stored);
-            let new = apply_flags(mode, &stored, flags);
-            if same_flags(&new, &stored) {
-                result.unchanged.push(FlagChange {
-                    uid: *uid,
-                    flags: stored,
-                    modseq: stored_modseq as u64,
-                    file,
-                });
-                continue;
-            }
+            };
             sqlx::query(
                 "UPDATE messages SET flags = ?, modseq = ? WHERE mailbox_id = ? AND uid = ?",
             )
-            .bind(flags_to_text(&new))
-            .bind(modseq)
+            .bind(flags_to_text(&change.flags))
+            .bind(edit.modseq as i64)
             .bind(mailbox_id)
             .bind(*uid as i64)
             .execute(&mut *tx)
             .await?;
-            result.changed.push(FlagChange {
-                uid: *uid,
-                flags: new,
-                modseq: modseq as u64,
-                file,
-            });
         }
         if !result.changed.is_empty() {
             sqlx::query("UPDATE mailboxes SET highestmodseq = ? WHERE id = ?")
-                .bind(modseq)
+                .bind(edit.modseq as i64)
                 .bind(mailbox_id)
                 .execute(&mut *tx)
                 .await?;

@@ -12,6 +12,7 @@
 use async_trait::async_trait;
 use sqlx::Row;
 
+use crate::mail::message_from_row;
 use crate::script::Unit;
 use crate::{
     IndexedField, IndexedText, MailboxCounts, MessageRecord, Result, SearchStore, SqliteStore,
@@ -171,7 +172,7 @@ impl SearchStore for SqliteStore {
 
     async fn text_pending(&self, mailbox_id: i64, limit: i64) -> Result<Vec<MessageRecord>> {
         let rows = sqlx::query(
-            "SELECT m.uid, m.file, m.size, m.internal_date, m.flags, m.modseq
+            "SELECT m.uid, m.file, m.size, m.internal_date, m.flags, m.modseq, NULL AS cache
              FROM search_pending p JOIN messages m ON m.mailbox_id = p.mailbox_id AND m.uid = p.uid
              WHERE p.mailbox_id = ? ORDER BY p.uid LIMIT ?",
         )
@@ -179,19 +180,10 @@ impl SearchStore for SqliteStore {
         .bind(limit)
         .fetch_all(&mut *self.read().await?)
         .await?;
-        rows.iter()
-            .map(|row| {
-                Ok(MessageRecord {
-                    uid: row.try_get::<i64, _>("uid")? as u32,
-                    file: row.try_get("file")?,
-                    size: row.try_get::<i64, _>("size")? as u64,
-                    internal_date: row.try_get("internal_date")?,
-                    flags: crate::mail::flags_from_text(&row.try_get::<String, _>("flags")?),
-                    modseq: row.try_get::<i64, _>("modseq")? as u64,
-                    cache: None,
-                })
-            })
-            .collect()
+        Ok(rows
+            .iter()
+            .map(message_from_row)
+            .collect::<std::result::Result<_, _>>()?)
     }
 
     async fn text_index(&self, mailbox_id: i64, texts: &[(u32, IndexedText)]) -> Result<()> {

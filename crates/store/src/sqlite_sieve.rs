@@ -2,8 +2,8 @@
 //! counter lives in `sieve_users` and goes up with every write.
 
 use async_trait::async_trait;
-use sqlx::Row;
 
+use crate::sieve::{info_from_row, script_from_row};
 use crate::{
     Result, SieveDeleted, SieveRenamed, SieveScript, SieveScriptInfo, SieveStore, SqliteStore,
 };
@@ -49,16 +49,10 @@ impl SieveStore for SqliteStore {
         .bind(user)
         .fetch_all(&mut *self.read().await?)
         .await?;
-        rows.iter()
-            .map(|r| {
-                Ok(SieveScriptInfo {
-                    name: r.try_get("name")?,
-                    active: r.try_get::<i64, _>("active")? != 0,
-                    size: r.try_get::<i64, _>("size")? as u64,
-                })
-            })
-            .collect::<std::result::Result<_, sqlx::Error>>()
-            .map_err(Into::into)
+        Ok(rows
+            .iter()
+            .map(info_from_row)
+            .collect::<std::result::Result<_, _>>()?)
     }
 
     async fn sieve_activate(&self, user: &str, name: Option<&str>) -> Result<bool> {
@@ -154,12 +148,4 @@ impl SieveStore for SqliteStore {
         .await?;
         Ok(used as u64)
     }
-}
-
-fn script_from_row(row: &sqlx::sqlite::SqliteRow) -> std::result::Result<SieveScript, sqlx::Error> {
-    Ok(SieveScript {
-        name: row.try_get("name")?,
-        source: row.try_get("source")?,
-        changed: row.try_get("changed")?,
-    })
 }

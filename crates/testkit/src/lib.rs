@@ -8,6 +8,7 @@
 //! with a real client, look in the Maildir.
 
 mod clamd;
+pub mod cluster;
 mod disk;
 pub mod dns;
 pub mod faults;

@@ -14,6 +14,9 @@ pub struct Havre {
     open_files: Option<u64>,
     /// `HAVRE_FAULT` for the next start only (havre_queue::fault).
     fault: Option<String>,
+    /// The node's own PostgreSQL schema (`storage.backend = "postgres"`),
+    /// dropped after the node is killed.
+    postgres: Option<crate::cluster::PostgresSchema>,
     pub smtp_port: u16,
     pub submission_port: u16,
     pub submissions_port: u16,
@@ -57,6 +60,7 @@ impl Havre {
             child: None,
             open_files: None,
             fault: None,
+            postgres: None,
             smtp_port: free_port(),
             submission_port: free_port(),
             submissions_port: free_port(),
@@ -85,7 +89,35 @@ impl Havre {
         // Every lookup (SPF, DMARC, DNSBL, MX) goes to a server on loopback.
         let dns = crate::dns::quiet_dns();
         node.set("dns.nameservers", &format!("[\"{dns}\"]"));
+        // The whole suite runs on PostgreSQL as well as on SQLite: the test
+        // command runs the delivery, IMAP, POP3, queue and crash tests again
+        // with HAVRE_TEST_STORAGE=postgres.
+        if std::env::var("HAVRE_TEST_STORAGE").is_ok_and(|v| v == "postgres") {
+            node.use_own_postgres();
+        }
         node
+    }
+
+    /// Moves the node's store to a PostgreSQL schema of its own, with the
+    /// node's domain in it (`havre init` put it in the SQLite file).
+    pub fn use_own_postgres(&mut self) {
+        let schema = crate::cluster::PostgresSchema::create_blocking()
+            .expect("a PostgreSQL schema for the node");
+        self.share_storage(schema.url());
+        self.postgres = Some(schema);
+    }
+
+    /// Puts the node's store at the PostgreSQL `url` (shared with other
+    /// nodes), with the node's domain in it.
+    pub fn share_storage(&mut self, url: &str) {
+        self.set("storage.backend", "\"postgres\"");
+        self.set("storage.url", &format!("\"{url}\""));
+        let out = self.cli(&["domain", "add", &self.domain.clone()]);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            out.status.success() || stderr.contains("already exists"),
+            "domain add on PostgreSQL: {stderr}"
+        );
     }
 
     fn write_ports(&mut self) {

@@ -52,6 +52,7 @@ pub async fn run(explicit: Option<PathBuf>, argv: &[String]) -> anyhow::Result<(
             crate::queue_cmd::run(
                 config,
                 QueueCommand::List {
+                    all_nodes: false,
                     format: Format::default(),
                 },
             )

@@ -1,0 +1,114 @@
+//! What only the PostgreSQL store has to show: it is shared. Several nodes
+//! open one database at once, each sees its own queue, and its schema is
+//! versioned as SQLite's is. Each test has its own schema on the machine's
+//! server (the test command starts one when none answers).
+
+mod common;
+
+use common::{pending, queued};
+use havre_store::*;
+use havre_testkit::cluster::PostgresSchema;
+use sqlx::Connection;
+
+async fn sql(url: &str, statement: &str) {
+    let mut conn = sqlx::PgConnection::connect(url).await.unwrap();
+    sqlx::raw_sql(sqlx::AssertSqlSafe(statement.to_string()))
+        .execute(&mut conn)
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
+async fn nodes_starting_together_on_an_empty_database_migrate_it_once() {
+    let schema = PostgresSchema::create().await.unwrap();
+    let (a, b) = tokio::join!(
+        PostgresStore::open(schema.url()),
+        PostgresStore::open(schema.url())
+    );
+    let (a, b) = (a.unwrap(), b.unwrap());
+    assert_eq!(a.schema_version().await.unwrap(), SCHEMA_VERSION);
+    a.add_domain("example.test").await.unwrap();
+    assert!(b.domain_exists("example.test").await.unwrap());
+    // Reopened: nothing applied again, the data kept.
+    drop((a, b));
+    let again = PostgresStore::open(schema.url()).await.unwrap();
+    assert!(again.domain_exists("example.test").await.unwrap());
+}
+
+#[tokio::test]
+async fn a_database_newer_than_this_havre_is_refused() {
+    let schema = PostgresSchema::create().await.unwrap();
+    drop(PostgresStore::open(schema.url()).await.unwrap());
+    sql(
+        schema.url(),
+        "INSERT INTO schema_migrations (version, name, applied_at) VALUES (999, 'future', 0)",
+    )
+    .await;
+    match PostgresStore::open(schema.url()).await {
+        Err(StoreError::SchemaTooNew { found: 999, known }) => assert_eq!(known, SCHEMA_VERSION),
+        Err(other) => panic!("expected SchemaTooNew, got {other}"),
+        Ok(_) => panic!("a newer schema was opened"),
+    }
+}
+
+#[tokio::test]
+async fn a_migration_that_fails_leaves_nothing_of_itself() {
+    let schema = PostgresSchema::create().await.unwrap();
+    // Migration 13 makes sieve_scripts, then sieve_users, which is in the way.
+    sql(schema.url(), "CREATE TABLE sieve_users (x TEXT)").await;
+    assert!(PostgresStore::open(schema.url()).await.is_err());
+    let mut conn = sqlx::PgConnection::connect(schema.url()).await.unwrap();
+    let version: i64 = sqlx::query_scalar("SELECT MAX(version) FROM schema_migrations")
+        .fetch_one(&mut conn)
+        .await
+        .unwrap();
+    assert_eq!(version, 12);
+    let scripts: Option<String> =
+        sqlx::query_scalar("SELECT CAST(to_regclass('sieve_scripts') AS TEXT)")
+            .fetch_one(&mut conn)
+            .await
+            .unwrap();
+    assert_eq!(scripts, None, "half of migration 13 was applied");
+}
+
+#[tokio::test]
+async fn each_node_delivers_its_own_queue_and_the_cluster_lists_all() {
+    let schema = PostgresSchema::create().await.unwrap();
+    let one = PostgresStore::open(schema.url()).await.unwrap().for_node(1);
+    let two = PostgresStore::open(schema.url()).await.unwrap().for_node(2);
+    let mut first = queued(
+        "A01",
+        "a@remote.test",
+        vec![pending(0, "x@example.test", None)],
+    );
+    first.node = 1;
+    let mut second = queued(
+        "B02",
+        "b@remote.test",
+        vec![pending(0, "y@example.test", None)],
+    );
+    second.node = 2;
+    second.size = 4096;
+    one.queue_insert(&first, None).await.unwrap();
+    two.queue_insert(&second, None).await.unwrap();
+
+    let ids = |entries: Vec<QueueEntry>| entries.into_iter().map(|e| e.id).collect::<Vec<_>>();
+    assert_eq!(ids(one.queue_due(i64::MAX, 10).await.unwrap()), ["A01"]);
+    assert_eq!(ids(two.queue_due(i64::MAX, 10).await.unwrap()), ["B02"]);
+    assert_eq!(ids(one.queue_list().await.unwrap()), ["A01"]);
+    assert_eq!(one.queue_summary().await.unwrap().new, 1);
+    assert_eq!(
+        ids(two.queue_list_all_nodes().await.unwrap()),
+        ["A01", "B02"]
+    );
+    let by_node = one.queue_summary_by_node().await.unwrap();
+    assert_eq!(
+        by_node
+            .iter()
+            .map(|(n, s)| (*n, s.new, s.bytes))
+            .collect::<Vec<_>>(),
+        [(1, 1, 1234), (2, 1, 4096)]
+    );
+    // A reschedule of "everything" is the node's own.
+    assert_eq!(one.queue_reschedule(None, 5, false).await.unwrap(), 1);
+}
