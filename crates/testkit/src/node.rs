@@ -110,8 +110,8 @@ impl Havre {
     /// Puts the node's store at the PostgreSQL `url` (shared with other
     /// nodes), with the node's domain in it.
     pub fn share_storage(&mut self, url: &str) {
-        self.set("storage.backend", "\"postgres\"");
         self.set("storage.url", &format!("\"{url}\""));
+        self.set("storage.backend", "\"postgres\"");
         let out = self.cli(&["domain", "add", &self.domain.clone()]);
         let stderr = String::from_utf8_lossy(&out.stderr);
         assert!(

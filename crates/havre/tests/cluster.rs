@@ -1,0 +1,205 @@
+//! A cluster on loopback: three havre nodes sharing one PostgreSQL (a
+//! schema of the test's own), one Redis (a key prefix of its own) and one
+//! mail directory, each with its own listeners and `server.node_id`. What
+//! one node accepts, another serves; an IDLE session on one node hears of
+//! a delivery another made at once; `havre cluster status` on any node
+//! lists them all.
+
+use havre_testkit::Havre;
+use havre_testkit::cluster::{PostgresSchema, redis_prefix, redis_url};
+
+const BIN: &str = env!("CARGO_BIN_EXE_havre");
+
+struct Cluster {
+    nodes: Vec<Havre>,
+    /// Dropped after the nodes (fields drop in order): their connections
+    /// are closed by then.
+    _schema: PostgresSchema,
+    _mail: tempfile::TempDir,
+}
+
+/// `count` nodes numbered from 1, every role on each, alice's account made
+/// once for all of them, each node then configured by `configure`.
+fn cluster(count: u8, configure: impl Fn(&mut Havre)) -> Cluster {
+    let schema = PostgresSchema::create_blocking().unwrap();
+    let mail = tempfile::tempdir().unwrap();
+    let prefix = redis_prefix("cluster");
+    let mut nodes = Vec::new();
+    for id in 1..=count {
+        let mut node = Havre::init(BIN);
+        node.set("server.node_id", &id.to_string());
+        node.set("server.hostname", &format!("\"node{id}.example.test\""));
+        node.set("state.url", &format!("{:?}", redis_url()));
+        node.set("state.backend", "\"redis\"");
+        node.set("state.prefix", &format!("{prefix:?}"));
+        node.share_storage(schema.url());
+        node.set(
+            "mailbox.maildir",
+            &format!("\"{}/%d/%n/Maildir\"", mail.path().display()),
+        );
+        if id == 1 {
+            node.add_user("alice@example.test");
+        }
+        configure(&mut node);
+        node.start();
+        nodes.push(node);
+    }
+    Cluster {
+        nodes,
+        _schema: schema,
+        _mail: mail,
+    }
+}
+
+/// alice IDLEs on `imap_port` while a message goes to `smtp_port`; prints
+/// when the EXISTS came, then the subject of the message over IMAP.
+const IDLE_WHILE_ANOTHER_NODE_DELIVERS: &str = r#"
+import imaplib, ssl, smtplib, sys, threading, time
+imap_port, smtp_port = int(sys.argv[1]), int(sys.argv[2])
+ctx = ssl.create_default_context(); ctx.check_hostname = False; ctx.verify_mode = ssl.CERT_NONE
+m = imaplib.IMAP4("127.0.0.1", imap_port)
+m.starttls(ssl_context=ctx)
+m.login("alice@example.test", "secret")
+m.select("INBOX")
+tag = m._new_tag().decode()
+m.send(f"{tag} IDLE\r\n".encode())
+print("continuation:", m.readline().decode().strip())
+sent = {}
+def deliver():
+    time.sleep(0.3)
+    s = smtplib.SMTP("127.0.0.1", smtp_port, timeout=30)
+    s.sendmail("bob@remote.test", ["alice@example.test"],
+               b"From: bob@remote.test\r\nSubject: across the cluster\r\n\r\nhello\r\n")
+    s.quit()
+    sent["at"] = time.time()
+threading.Thread(target=deliver).start()
+m.sock.settimeout(20)
+line = m.readline().decode().strip()
+print("pushed:", line, "after", round(time.time() - sent.get("at", time.time()), 2))
+m.send(b"DONE\r\n")
+print("done:", m.readline().decode().strip())
+typ, data = m.fetch("1", "(UID BODY.PEEK[HEADER.FIELDS (SUBJECT)])")
+print("fetched:", data[0][0].decode(), data[0][1].decode().strip())
+m.logout()
+"#;
+
+#[test]
+fn mail_accepted_on_one_node_is_pushed_to_an_idle_session_on_another_within_a_second() {
+    let cluster = cluster(3, |_| {});
+    let (a, b) = (&cluster.nodes[0], &cluster.nodes[1]);
+    let out = havre_testkit::python_ok(
+        IDLE_WHILE_ANOTHER_NODE_DELIVERS,
+        &[&b.imap_port.to_string(), &a.smtp_port.to_string()],
+    );
+    assert!(out.contains("continuation: + idling"), "{out}");
+    let pushed = out
+        .lines()
+        .find(|l| l.starts_with("pushed:"))
+        .unwrap_or_default();
+    assert!(pushed.contains("* 1 EXISTS"), "{out}");
+    let after: f64 = pushed
+        .rsplit(' ')
+        .next()
+        .and_then(|s| s.parse().ok())
+        .unwrap();
+    assert!(after < 1.0, "the push took {after} s: {out}");
+    assert!(out.contains("Subject: across the cluster"), "{out}");
+    assert!(out.contains("UID 1 "), "{out}");
+    // The message was accepted and delivered by node 1 (its log), and
+    // read through node 2.
+    assert!(
+        a.wait_for_log("to=<alice@example.test>", 1)
+            .contains("status=sent"),
+        "{}",
+        a.log()
+    );
+}
+
+#[test]
+fn cluster_status_lists_every_node_with_its_roles_listeners_and_queue() {
+    let cluster = cluster(3, |_| {});
+    let c = &cluster.nodes[2];
+    let json = c.cli_ok(&["cluster", "status", "--json"]);
+    let nodes: serde_json::Value = serde_json::from_str(&json).unwrap();
+    let nodes = nodes.as_array().unwrap();
+    assert_eq!(nodes.len(), 3, "{json}");
+    for (node, havre) in nodes.iter().zip(&cluster.nodes) {
+        let id = node["id"].as_u64().unwrap();
+        assert_eq!(node["hostname"], format!("node{id}.example.test"));
+        assert_eq!(node["answering"], true, "{json}");
+        let roles: Vec<&str> = node["roles"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| r.as_str().unwrap())
+            .collect();
+        assert!(roles.contains(&"mx") && roles.contains(&"imap"), "{json}");
+        let listening = node["listening"].as_str().unwrap();
+        assert!(
+            listening.contains(&format!("mx 127.0.0.1:{}", havre.smtp_port)),
+            "{json}"
+        );
+        assert!(
+            listening.contains(&format!("127.0.0.1:{}", havre.imap_port)),
+            "{json}"
+        );
+        assert_eq!(node["queue"]["active"], 0, "{json}");
+    }
+    let text = c.cli_ok(&["cluster", "status"]);
+    assert!(text.starts_with("NODE "), "{text}");
+    assert_eq!(
+        text.lines()
+            .filter(|l| l.contains(".example.test") && l.contains("s ago"))
+            .count(),
+        3,
+        "{text}"
+    );
+}
+
+const SEND_FILES: &str = include_str!("support/send_files.py");
+
+#[test]
+fn a_message_held_on_one_node_is_in_its_queue_only_and_in_the_clusters_list() {
+    let cluster = cluster(2, |node| node.set("attachments.action", "\"quarantine\""));
+    let (a, b) = (&cluster.nodes[0], &cluster.nodes[1]);
+    // A refused attachment: node 1 keeps the message in its queue, on hold.
+    let spec = r#"{"subject": "invoice", "attachments": [{"name": "invoice.exe", "type": "application/octet-stream", "content": "pe"}]}"#;
+    let reply = havre_testkit::python_ok(
+        SEND_FILES,
+        &[&a.smtp_port.to_string(), "alice@example.test", spec],
+    );
+    let id = reply
+        .trim()
+        .strip_prefix("250 2.0.0 Ok: queued as ")
+        .unwrap_or_else(|| panic!("not queued: {reply}"))
+        .to_owned();
+    let ids = |listing: &str| -> Vec<(String, Option<u64>)> {
+        let list: serde_json::Value = serde_json::from_str(listing).unwrap();
+        list.as_array()
+            .unwrap()
+            .iter()
+            .map(|m| {
+                (
+                    m["queue_id"].as_str().unwrap().to_owned(),
+                    m["node"].as_u64(),
+                )
+            })
+            .collect()
+    };
+    assert_eq!(
+        ids(&a.cli_ok(&["queue", "list", "--json"])),
+        [(id.clone(), None)]
+    );
+    // Node 2's own queue is empty; the cluster's has node 1's message.
+    assert_eq!(ids(&b.cli_ok(&["queue", "list", "--json"])), []);
+    assert_eq!(
+        ids(&b.cli_ok(&["queue", "list", "--all-nodes", "--json"])),
+        [(id.clone(), Some(1))]
+    );
+    let text = b.cli_ok(&["queue", "list", "--all-nodes"]);
+    assert!(text.contains("(node 1)"), "{text}");
+    let status: serde_json::Value =
+        serde_json::from_str(&b.cli_ok(&["cluster", "status", "--json"])).unwrap();
+    assert_eq!(status[0]["queue"]["hold"], 1, "{status}");
+    assert_eq!(status[1]["queue"]["hold"], 0, "{status}");
+}
