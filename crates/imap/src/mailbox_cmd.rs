@@ -16,6 +16,13 @@ fn special_attr(special: &str) -> MailboxAttr {
 }
 
 pub(crate) fn mailbox_error(err: MailboxError) -> Outcome {
+    if err.is_unavailable() {
+        tracing::warn!(target: "imap", "mailbox operation failed, the database does not answer: {err}");
+        return Outcome::no_code(
+            Code::Unavailable,
+            "Mail storage unavailable, try again later.",
+        );
+    }
     if err.is_storage_full() {
         // Dovecot's words for ENOSPC; the client may try again later.
         tracing::error!(target: "imap", "mailbox operation failed: {err}");

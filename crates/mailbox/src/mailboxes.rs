@@ -54,6 +54,11 @@ pub enum MailboxError {
 }
 
 impl MailboxError {
+    /// The mailbox index's database does not answer for now.
+    pub fn is_unavailable(&self) -> bool {
+        matches!(self, MailboxError::Store(err) if err.is_unavailable())
+    }
+
     /// The disk holding the mail or the index is full.
     pub fn is_storage_full(&self) -> bool {
         let full = |e: &std::io::Error| e.kind() == std::io::ErrorKind::StorageFull;

@@ -117,6 +117,30 @@ impl StoreError {
     }
 }
 
+impl StoreError {
+    /// The database cannot be reached (down, restarting, every connection
+    /// busy past the wait): a temporary condition that clears by itself,
+    /// answered 451 4.3.0 by SMTP and `NO [UNAVAILABLE]` by IMAP.
+    pub fn is_unavailable(&self) -> bool {
+        match self {
+            StoreError::Database(err) => match err {
+                sqlx::Error::Io(_)
+                | sqlx::Error::PoolTimedOut
+                | sqlx::Error::PoolClosed
+                | sqlx::Error::WorkerCrashed
+                | sqlx::Error::Tls(_) => true,
+                // SQLSTATE class 08: connection exception; 57P01-03: the
+                // server shutting down or starting.
+                sqlx::Error::Database(db) => db.code().is_some_and(|code| {
+                    code.starts_with("08") || matches!(&*code, "57P01" | "57P02" | "57P03")
+                }),
+                _ => false,
+            },
+            _ => false,
+        }
+    }
+}
+
 pub type Result<T> = std::result::Result<T, StoreError>;
 
 /// Everything a node keeps: the directory and the queue here, mailboxes in

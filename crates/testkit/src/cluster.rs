@@ -71,6 +71,42 @@ impl PostgresSchema {
         &self.url
     }
 
+    /// The server's address, as its URL names it.
+    pub fn server_address(&self) -> std::net::SocketAddr {
+        let server = postgres_server();
+        let authority = server
+            .split_once("://")
+            .and_then(|(_, rest)| rest.split('/').next())
+            .and_then(|authority| authority.rsplit('@').next())
+            .unwrap_or("127.0.0.1:5432");
+        let authority = if authority.contains(':') {
+            authority.to_string()
+        } else {
+            format!("{authority}:5432")
+        };
+        std::net::ToSocketAddrs::to_socket_addrs(&authority)
+            .ok()
+            .and_then(|mut addresses| addresses.next())
+            .expect("the PostgreSQL server's address")
+    }
+
+    /// [`PostgresSchema::url`] through a proxy on loopback `port` (a
+    /// [`crate::CutProxy`] in front of the server).
+    pub fn url_through(&self, port: u16) -> String {
+        let address = self.server_address();
+        let url = self.url.replacen(
+            &format!("{}:{}", address.ip(), address.port()),
+            &format!("127.0.0.1:{port}"),
+            1,
+        );
+        assert_ne!(
+            url, self.url,
+            "the URL {} names the server otherwise",
+            self.url
+        );
+        url
+    }
+
     pub fn name(&self) -> &str {
         &self.name
     }
