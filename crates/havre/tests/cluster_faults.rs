@@ -118,8 +118,7 @@ fn a_cut_of_every_postgresql_connection_during_a_load_loses_no_accepted_message(
     for k in 0..4 {
         let last = replies
             .iter()
-            .filter(|(id, _)| id.starts_with(&format!("{k}.")))
-            .next_back()
+            .rfind(|(id, _)| id.starts_with(&format!("{k}.")))
             .unwrap_or_else(|| panic!("sender {k} sent nothing: {out}"));
         assert!(
             last.1.starts_with("250"),
