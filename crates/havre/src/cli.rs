@@ -273,6 +273,22 @@ pub enum Command {
         #[command(flatten)]
         format: Format,
     },
+    /// Copy this node's SQLite store into PostgreSQL, verified, to grow into a cluster
+    #[command(
+        long_about = "Copies every table of the node's SQLite store (storage.sqlite_path) into \
+        the empty PostgreSQL database at URL: domains, users, aliases, the mailbox index with \
+        its UIDs, flags, modseqs and UIDVALIDITY (so IMAP clients see nothing change), the \
+        queue, Bayes counts, Sieve scripts. Stop havre serve first. Each table is copied in \
+        one transaction and recorded as copied: a run that stops goes on where it stopped \
+        when run again. At the end every table is compared on both sides (row counts and \
+        checksums). Then set storage.backend = \"postgres\" and storage.url = URL and start \
+        havre serve. The mail files stay where mailbox.maildir says."
+    )]
+    MigrateStorage {
+        /// The PostgreSQL database to fill: postgres://user@host:5432/havre
+        #[arg(long, value_name = "URL")]
+        to: String,
+    },
     /// The nodes of a cluster sharing this store: roles, listeners, last heartbeat, queue sizes
     #[command(subcommand)]
     Cluster(ClusterCommand),

@@ -26,6 +26,7 @@ mod live;
 mod locate;
 mod logging;
 mod manual_cmd;
+mod migrate_storage_cmd;
 mod open_files;
 mod output;
 mod password_input;
@@ -193,6 +194,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             trace_cmd::run(config, id, since, format.json).await
         }
         Command::Cluster(cmd) => cluster_cmd::run(config, cmd).await,
+        Command::MigrateStorage { to } => migrate_storage_cmd::run(config, to).await,
         Command::Stats { range, format } => stats_cmd::run(config, range, format.json).await,
         Command::Report {
             day,

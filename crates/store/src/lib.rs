@@ -26,6 +26,7 @@ mod bayes;
 mod durable;
 mod flags;
 mod mail;
+pub mod migrate;
 mod migrations;
 mod model;
 mod postgres;
