@@ -81,7 +81,7 @@ pub static KEY_DOCS: &[(&str, &str)] = &[
     ),
     (
         "storage.url",
-        "The PostgreSQL URL for storage.backend = \"postgres\": postgres://user[:password]@host:5432/database (libpq's form; ?sslmode=require for TLS). serve does not start while it does not answer.",
+        "The PostgreSQL URL for storage.backend = \"postgres\": postgres://user[:password]@host:5432/database (libpq's form; ?sslmode=require for TLS). A failover pair: postgres://havre@db1:5432,db2:5432/havre?target_session_attrs=read-write (the node writes to whichever is the primary, and moves when it changes). serve does not start while it does not answer.",
     ),
     (
         "mx",

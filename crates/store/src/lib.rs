@@ -31,6 +31,7 @@ mod migrations;
 mod model;
 mod postgres;
 mod postgres_bayes;
+mod postgres_hosts;
 mod postgres_mail;
 mod postgres_search;
 mod postgres_sieve;

@@ -15,14 +15,14 @@
 //! never a wait without end.
 
 use std::path::Path;
-use std::str::FromStr;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
+use sqlx::postgres::{PgPool, PgPoolOptions};
 use sqlx::{PgConnection, Postgres, Transaction};
 
 use crate::migrations::MIGRATIONS;
+use crate::postgres_hosts::Hosts;
 use crate::postgres_mail::index_message;
 use crate::rows::{entries_from_rows, node_from_row, summaries_by_node, user_from_row};
 use crate::sqlite::{already_exists, now};
@@ -51,12 +51,16 @@ impl PostgresStore {
     /// several hosts and `target_session_attrs=read-write` for a failover
     /// pair) and applies pending migrations.
     pub async fn open(url: &str) -> Result<PostgresStore> {
-        let options = PgConnectOptions::from_str(url)?.application_name("havre");
+        let hosts = Hosts::parse(url)?;
+        let options = hosts.choose().await?;
         let pool = PgPoolOptions::new()
             .max_connections(CONNECTIONS)
             .acquire_timeout(ACQUIRE_TIMEOUT)
             .connect_with(options)
             .await?;
+        if hosts.several() {
+            hosts.watch(pool.clone());
+        }
         let store = PostgresStore { pool, node: 0 };
         store.migrate().await?;
         Ok(store)

@@ -112,3 +112,51 @@ async fn each_node_delivers_its_own_queue_and_the_cluster_lists_all() {
     // A reschedule of "everything" is the node's own.
     assert_eq!(one.queue_reschedule(None, 5, false).await.unwrap(), 1);
 }
+
+#[tokio::test]
+async fn a_failover_pair_in_the_url_moves_to_the_host_that_answers() {
+    let schema = PostgresSchema::create().await.unwrap();
+    let first = havre_testkit::CutProxy::start(schema.server_address());
+    let second = havre_testkit::CutProxy::start(schema.server_address());
+    let one = format!("127.0.0.1:{}", first.port());
+    let both = format!("{one},127.0.0.1:{}", second.port());
+    let url = schema.url_through(first.port()).replacen(&one, &both, 1)
+        + "&target_session_attrs=read-write";
+    let store = PostgresStore::open(&url).await.unwrap();
+    store.add_domain("example.test").await.unwrap();
+    // The first host goes away: within a few checks the store writes to the
+    // second, without being opened again.
+    first.cut();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    loop {
+        match store.add_domain("after.test").await {
+            Ok(()) => break,
+            Err(err) => {
+                assert!(
+                    std::time::Instant::now() < deadline,
+                    "never moved to the second host: {err}"
+                );
+                tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+            }
+        }
+    }
+    assert!(store.domain_exists("example.test").await.unwrap());
+    // A URL naming only hosts that do not answer: opening says so.
+    second.cut();
+    let refused = PostgresStore::open(&url).await;
+    assert!(refused.is_err(), "opened with no host answering");
+}
+
+#[tokio::test]
+async fn a_target_session_attrs_havre_does_not_know_is_refused() {
+    let schema = PostgresSchema::create().await.unwrap();
+    let url = format!("{}&target_session_attrs=prefer-standby", schema.url());
+    match PostgresStore::open(&url).await {
+        Err(err) => assert!(
+            err.to_string()
+                .contains("target_session_attrs=prefer-standby"),
+            "{err}"
+        ),
+        Ok(_) => panic!("opened"),
+    }
+}
