@@ -4,21 +4,14 @@
 //! one when none runs); each test has its own `state.prefix`.
 
 use havre_testkit::Havre;
+use havre_testkit::cluster::{redis_prefix, redis_url};
 
 const BIN: &str = env!("CARGO_BIN_EXE_havre");
-
-fn prefix(test: &str) -> String {
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_nanos();
-    format!("havre-test:{test}:{}:{nanos}:", std::process::id())
-}
 
 /// A node with the student account, on the shared Redis under `prefix`.
 fn node(prefix: &str) -> Havre {
     let mut node = Havre::init(BIN);
-    node.set("state.url", "\"redis://127.0.0.1:6379/0\"");
+    node.set("state.url", &format!("{:?}", redis_url()));
     node.set("state.backend", "\"redis\"");
     node.set("state.prefix", &format!("{prefix:?}"));
     let out = node.cli_with_stdin(
@@ -63,7 +56,7 @@ s.quit()
 
 #[test]
 fn a_students_11th_message_in_a_minute_is_deferred_though_it_went_through_another_node() {
-    let shared = prefix("rate");
+    let shared = redis_prefix("rate");
     let a = node(&shared);
     let b = node(&shared);
     let through_a = havre_testkit::python_ok(SEND, &[&a.submission_port.to_string(), "1", "6"]);

@@ -38,3 +38,25 @@ impl Channels {
         receiver
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn every_subscriber_of_a_channel_hears_it_and_no_one_else() {
+        let channels = Channels::default();
+        let mut one = channels.subscribe("changes");
+        let mut two = channels.subscribe("changes");
+        let mut other = channels.subscribe("elsewhere");
+        channels.publish("changes", "INBOX");
+        assert_eq!(one.recv().await.as_deref(), Some("INBOX"));
+        assert_eq!(two.recv().await.as_deref(), Some("INBOX"));
+        assert!(other.try_recv().is_err());
+        // A subscriber gone is forgotten at the next message.
+        drop(two);
+        channels.publish("changes", "Sent");
+        assert_eq!(one.recv().await.as_deref(), Some("Sent"));
+        assert_eq!(channels.subscribers.lock().unwrap()["changes"].len(), 1);
+    }
+}

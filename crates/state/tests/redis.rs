@@ -5,21 +5,13 @@
 use std::time::Duration;
 
 use havre_state::{Persist, Rate, RedisState, State};
-
-const URL: &str = "redis://127.0.0.1:6379/0";
-
-/// A prefix no other test (or run) uses.
-fn prefix(test: &str) -> String {
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_nanos();
-    format!("havre-test:{test}:{}:{nanos}:", std::process::id())
-}
+use havre_testkit::cluster::{redis_prefix, redis_url};
 
 #[tokio::test]
 async fn values_counters_and_listings_behave_as_the_embedded_state() {
-    let state = RedisState::connect(URL, &prefix("values")).await.unwrap();
+    let state = RedisState::connect(&redis_url(), &redis_prefix("values"))
+        .await
+        .unwrap();
     assert_eq!(state.get("grey:a").await.unwrap(), None);
     state
         .set(
@@ -126,9 +118,9 @@ async fn ask(state: &RedisState, rate: &Rate) -> usize {
 
 #[tokio::test]
 async fn ten_a_minute_holds_across_two_nodes_sharing_one_redis() {
-    let shared = prefix("rate");
-    let a = RedisState::connect(URL, &shared).await.unwrap();
-    let b = RedisState::connect(URL, &shared).await.unwrap();
+    let shared = redis_prefix("rate");
+    let a = RedisState::connect(&redis_url(), &shared).await.unwrap();
+    let b = RedisState::connect(&redis_url(), &shared).await.unwrap();
     let rate = Rate::new(10, Duration::from_secs(60));
     // Both nodes ask at once, 12 requests in all.
     let (from_a, from_b) = tokio::join!(ask(&a, &rate), ask(&b, &rate));
@@ -155,4 +147,50 @@ async fn a_redis_that_does_not_answer_is_a_clear_error() {
     assert!(err.to_string().starts_with("redis: "), "{err}");
     let err = RedisState::connect("not a url", "x:").await.err().unwrap();
     assert!(err.to_string().starts_with("redis: "), "{err}");
+}
+
+#[tokio::test]
+async fn a_change_published_by_one_node_reaches_the_others_and_outlives_a_redis_restart() {
+    let shared = redis_prefix("changes");
+    let redis: std::net::SocketAddr = "127.0.0.1:6379".parse().unwrap();
+    let proxy = havre_testkit::CutProxy::start(redis);
+    let through_proxy = format!("redis://127.0.0.1:{}/0", proxy.port());
+    let a = RedisState::connect(&redis_url(), &shared).await.unwrap();
+    let b = RedisState::connect(&through_proxy, &shared).await.unwrap();
+    let mut heard = b.subscribe("mailbox-changes");
+    // Subscribing takes a round trip: publish until it is heard.
+    let mut got = None;
+    for _ in 0..50 {
+        a.publish("mailbox-changes", "first").await.unwrap();
+        got = tokio::time::timeout(std::time::Duration::from_millis(100), heard.recv())
+            .await
+            .ok()
+            .flatten();
+        if got.is_some() {
+            break;
+        }
+    }
+    assert_eq!(got.as_deref(), Some("first"));
+    // Another prefix is another site: not heard.
+    let other = RedisState::connect(&redis_url(), &redis_prefix("elsewhere"))
+        .await
+        .unwrap();
+    other.publish("mailbox-changes", "not ours").await.unwrap();
+    // The subscriber's connection is cut (Redis restarting), then back.
+    proxy.cut();
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    proxy.restore();
+    let mut again = None;
+    for _ in 0..50 {
+        a.publish("mailbox-changes", "after").await.unwrap();
+        again = tokio::time::timeout(std::time::Duration::from_millis(200), heard.recv())
+            .await
+            .ok()
+            .flatten();
+        if again.as_deref() == Some("after") {
+            break;
+        }
+        assert_ne!(again.as_deref(), Some("not ours"));
+    }
+    assert_eq!(again.as_deref(), Some("after"));
 }
