@@ -2,10 +2,13 @@
 //! flags change on both sides, and further syncs converge with nothing lost
 //! or duplicated.
 
-use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::path::Path;
 
 use havre_testkit::{Havre, python_ok};
+
+#[path = "support/mbsync.rs"]
+mod client;
+use client::{mbsync, mbsync_config};
 
 /// Delivers `count` messages over LMTP in one session (straight to the Maildir).
 const FILL: &str = r#"
@@ -19,22 +22,6 @@ for i in range(count):
 lmtp.quit()
 print("filled", count)
 "#;
-
-fn mbsync(config: &Path) -> String {
-    let out = Command::new("mbsync")
-        .args(["-c"])
-        .arg(config)
-        .arg("-a")
-        .output()
-        .expect("mbsync (Debian package isync; the test command installs it)");
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert!(out.status.success(), "mbsync failed:\n{text}");
-    text
-}
 
 /// Local messages: (file name, flags after ":2,").
 fn local(dir: &Path) -> Vec<(String, String)> {
@@ -63,30 +50,6 @@ fn subjects(dir: &Path) -> Vec<String> {
     out
 }
 
-/// An mbsync configuration mirroring the node's INBOX (STARTTLS) into a
-/// local Maildir; returns it and the local INBOX.
-fn mbsync_config(node: &Havre) -> (PathBuf, PathBuf) {
-    let work = node.dir().join("mbsync");
-    std::fs::create_dir_all(work.join("local")).unwrap();
-    let config = work.join("mbsyncrc");
-    std::fs::write(
-        &config,
-        format!(
-            "IMAPAccount havre\nHost 127.0.0.1\nPort {port}\nUser alice@example.test\nPass secret\n\
-             SSLType STARTTLS\nCertificateFile {cert}\n\n\
-             IMAPStore remote\nAccount havre\n\n\
-             MaildirStore local\nPath {local}/\nInbox {local}/INBOX\n\n\
-             Channel mirror\nFar :remote:\nNear :local:\nPatterns INBOX\nCreate Near\n\
-             Sync All\nExpunge Both\nSyncState *\n",
-            port = node.imap_port,
-            cert = node.dir().join("tls/cert.pem").display(),
-            local = work.join("local").display(),
-        ),
-    )
-    .unwrap();
-    (config, work.join("local/INBOX"))
-}
-
 #[test]
 fn mbsync_mirrors_a_thousand_messages_and_flag_changes_converge() {
     let mut node = Havre::init(env!("CARGO_BIN_EXE_havre"));
@@ -94,7 +57,7 @@ fn mbsync_mirrors_a_thousand_messages_and_flag_changes_converge() {
     node.start();
     python_ok(FILL, &[&node.lmtp_port.to_string(), "1000"]);
 
-    let (config, inbox) = mbsync_config(&node);
+    let (config, inbox) = mbsync_config(&node, "INBOX");
 
     mbsync(&config);
     let first = local(&inbox);
@@ -248,7 +211,7 @@ fn mbsync_and_a_phone_working_at_once_converge_with_nothing_lost_or_doubled() {
     node.add_user("alice@example.test");
     node.start();
     python_ok(FILL, &[&node.lmtp_port.to_string(), "300"]);
-    let (config, inbox) = mbsync_config(&node);
+    let (config, inbox) = mbsync_config(&node, "INBOX");
     mbsync(&config);
 
     let port = node.imap_port.to_string();

@@ -3,11 +3,14 @@
 //! flags and UIDVALIDITY (mbsync finds nothing to do); a copy that stopped
 //! halfway goes on where it stopped.
 
-use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::path::Path;
 
 use havre_testkit::cluster::PostgresSchema;
 use havre_testkit::{Havre, python_ok};
+
+#[path = "support/mbsync.rs"]
+mod client;
+use client::{mbsync, mbsync_config};
 
 const MESSAGES: usize = 10_000;
 
@@ -63,45 +66,6 @@ for folder in ["INBOX", "Archive"]:
 m.logout()
 "#;
 
-fn mbsync_config(node: &Havre) -> PathBuf {
-    let work = node.dir().join("mbsync");
-    std::fs::create_dir_all(work.join("local")).unwrap();
-    let config = work.join("mbsyncrc");
-    std::fs::write(
-        &config,
-        format!(
-            "IMAPAccount havre\nHost 127.0.0.1\nPort {port}\nUser alice@example.test\nPass secret\n\
-             SSLType STARTTLS\nCertificateFile {cert}\n\n\
-             IMAPStore remote\nAccount havre\n\n\
-             MaildirStore local\nPath {local}/\nInbox {local}/INBOX\n\n\
-             Channel mirror\nFar :remote:\nNear :local:\nPatterns *\nCreate Near\n\
-             Sync All\nExpunge Both\nSyncState *\n",
-            port = node.imap_port,
-            cert = node.dir().join("tls/cert.pem").display(),
-            local = work.join("local").display(),
-        ),
-    )
-    .unwrap();
-    config
-}
-
-/// mbsync's run: what it printed.
-fn mbsync(config: &Path) -> String {
-    let out = Command::new("mbsync")
-        .args(["-V", "-c"])
-        .arg(config)
-        .arg("-a")
-        .output()
-        .expect("mbsync (Debian package isync; the test command installs it)");
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert!(out.status.success(), "mbsync failed:\n{text}");
-    text
-}
-
 /// Every file of the local mirror, sorted (a name holds the UID and flags).
 fn mirror(config: &Path) -> Vec<String> {
     let local = config.parent().unwrap().join("local");
@@ -143,7 +107,7 @@ fn ten_thousand_messages_move_to_postgresql_and_imap_clients_see_nothing_change(
         "{}",
         &before[..200]
     );
-    let config = mbsync_config(&node);
+    let (config, _) = mbsync_config(&node, "*");
     mbsync(&config);
     let mirrored = mirror(&config);
     assert!(mirrored.len() > MESSAGES, "{}", mirrored.len());

@@ -204,32 +204,52 @@ fn column_list(columns: &[(String, Kind)]) -> String {
         .join(", ")
 }
 
-fn sqlite_value(row: &SqliteRow, index: usize, kind: Kind) -> sqlx::Result<Value> {
-    Ok(match kind {
-        Kind::Integer => row
-            .try_get::<Option<i64>, _>(index)?
-            .map_or(Value::Null, Value::Integer),
-        Kind::Text => row
-            .try_get::<Option<String>, _>(index)?
-            .map_or(Value::Null, Value::Text),
-        Kind::Bytes => row
-            .try_get::<Option<Vec<u8>>, _>(index)?
-            .map_or(Value::Null, Value::Bytes),
-    })
+/// A row of either engine, read as the target's column kinds say.
+trait Cells {
+    fn value(&self, index: usize, kind: Kind) -> sqlx::Result<Value>;
+
+    fn values(&self, columns: &[(String, Kind)]) -> sqlx::Result<Vec<Value>> {
+        columns
+            .iter()
+            .enumerate()
+            .map(|(i, (_, kind))| self.value(i, *kind))
+            .collect()
+    }
 }
 
-fn postgres_value(row: &PgRow, index: usize, kind: Kind) -> sqlx::Result<Value> {
-    Ok(match kind {
-        Kind::Integer => row
-            .try_get::<Option<i64>, _>(index)?
-            .map_or(Value::Null, Value::Integer),
-        Kind::Text => row
-            .try_get::<Option<String>, _>(index)?
-            .map_or(Value::Null, Value::Text),
-        Kind::Bytes => row
-            .try_get::<Option<Vec<u8>>, _>(index)?
-            .map_or(Value::Null, Value::Bytes),
-    })
+macro_rules! cells {
+    ($row:ty) => {
+        impl Cells for $row {
+            fn value(&self, index: usize, kind: Kind) -> sqlx::Result<Value> {
+                Ok(match kind {
+                    Kind::Integer => self
+                        .try_get::<Option<i64>, _>(index)?
+                        .map_or(Value::Null, Value::Integer),
+                    Kind::Text => self
+                        .try_get::<Option<String>, _>(index)?
+                        .map_or(Value::Null, Value::Text),
+                    Kind::Bytes => self
+                        .try_get::<Option<Vec<u8>>, _>(index)?
+                        .map_or(Value::Null, Value::Bytes),
+                })
+            }
+        }
+    };
+}
+
+cells!(SqliteRow);
+cells!(PgRow);
+
+/// The count and checksum of a table's rows as they come.
+async fn sum_of<R: Cells>(
+    mut rows: impl futures_util::Stream<Item = sqlx::Result<R>> + Unpin,
+    columns: &[(String, Kind)],
+) -> Result<TableSum> {
+    let mut sum = TableSum::default();
+    while let Some(row) = rows.try_next().await? {
+        sum.add(&row.values(columns)?);
+    }
+    Ok(sum)
 }
 
 async fn copy_table(
@@ -249,11 +269,7 @@ async fn copy_table(
     let mut batch: Vec<Vec<Value>> = Vec::with_capacity(BATCH);
     let mut sum = TableSum::default();
     while let Some(row) = rows.try_next().await? {
-        let values = columns
-            .iter()
-            .enumerate()
-            .map(|(i, (_, kind))| sqlite_value(&row, i, *kind))
-            .collect::<sqlx::Result<Vec<Value>>>()?;
+        let values = row.values(columns)?;
         sum.add(&values);
         batch.push(values);
         if batch.len() == BATCH {
@@ -359,17 +375,11 @@ async fn sqlite_sum(
     columns: &[(String, Kind)],
 ) -> Result<TableSum> {
     let select = format!("SELECT {} FROM {table}", column_list(columns));
-    let mut rows = sqlx::query(AssertSqlSafe(select)).fetch(&mut *conn);
-    let mut sum = TableSum::default();
-    while let Some(row) = rows.try_next().await? {
-        let values = columns
-            .iter()
-            .enumerate()
-            .map(|(i, (_, kind))| sqlite_value(&row, i, *kind))
-            .collect::<sqlx::Result<Vec<Value>>>()?;
-        sum.add(&values);
-    }
-    Ok(sum)
+    sum_of(
+        sqlx::query(AssertSqlSafe(select)).fetch(&mut *conn),
+        columns,
+    )
+    .await
 }
 
 async fn postgres_sum(
@@ -378,15 +388,9 @@ async fn postgres_sum(
     columns: &[(String, Kind)],
 ) -> Result<TableSum> {
     let select = format!("SELECT {} FROM {table}", column_list(columns));
-    let mut rows = sqlx::query(AssertSqlSafe(select)).fetch(&mut *conn);
-    let mut sum = TableSum::default();
-    while let Some(row) = rows.try_next().await? {
-        let values = columns
-            .iter()
-            .enumerate()
-            .map(|(i, (_, kind))| postgres_value(&row, i, *kind))
-            .collect::<sqlx::Result<Vec<Value>>>()?;
-        sum.add(&values);
-    }
-    Ok(sum)
+    sum_of(
+        sqlx::query(AssertSqlSafe(select)).fetch(&mut *conn),
+        columns,
+    )
+    .await
 }
