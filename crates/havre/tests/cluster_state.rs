@@ -37,22 +37,7 @@ fn node(prefix: &str) -> Havre {
 
 /// The student sends `count` messages through `port`, numbered from
 /// `first`; prints each one's number and reply code.
-const SEND: &str = r#"
-import smtplib, ssl, sys
-port, first, count = int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3])
-s = smtplib.SMTP("127.0.0.1", port, timeout=30)
-ctx = ssl.create_default_context(); ctx.check_hostname = False; ctx.verify_mode = ssl.CERT_NONE
-s.starttls(context=ctx); s.login("stu@example.test", "secret")
-for n in range(first, first + count):
-    s.mail("stu@example.test")
-    code, msg = s.rcpt("alice@example.test")
-    if code == 250:
-        code, msg = s.data(b"Subject: %d\r\n\r\nhi\r\n" % n)
-    else:
-        s.rset()
-    print(n, code, msg.decode())
-s.quit()
-"#;
+const SEND: &str = include_str!("support/student_sends.py");
 
 #[test]
 fn a_students_11th_message_in_a_minute_is_deferred_though_it_went_through_another_node() {
