@@ -6,7 +6,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use havre_config::{Config, Role};
+use havre_config::{Config, LoadedConfig, Role};
 use havre_store::{NodeStatus, Store};
 use tokio::sync::watch;
 
@@ -89,4 +89,40 @@ pub async fn run(store: Arc<dyn Store>, mut node: NodeStatus, mut shutdown: watc
             _ = shutdown.changed() => return,
         }
     }
+}
+
+/// Refuses to start a node whose `server.node_id` another host answers to
+/// (a heartbeat from another host name within [`MISSED_AFTER`]): two nodes
+/// on one id would each take the other's queue records for its own. A
+/// node that shares this one's host name is told of, since file names in
+/// the shared Maildirs are made unique by the host name.
+pub async fn check_identity(
+    store: &dyn Store,
+    loaded: &LoadedConfig,
+    now: i64,
+) -> anyhow::Result<()> {
+    let server = &loaded.config.server;
+    let recent = |node: &NodeStatus| now - node.heartbeat <= MISSED_AFTER.as_secs() as i64;
+    for node in store.nodes().await? {
+        if !recent(&node) {
+            continue;
+        }
+        if node.id == server.node_id && node.hostname != server.hostname {
+            return Err(loaded
+                .invalid(
+                    &["server", "node_id"],
+                    format!(
+                        "{} is the id of {}, which answered {} s ago: give each node its own",
+                        node.id,
+                        node.hostname,
+                        (now - node.heartbeat).max(0)
+                    ),
+                )
+                .into());
+        }
+        if node.id != server.node_id && node.hostname == server.hostname {
+            tracing::warn!(target: "cluster", "node {} runs with the same server.hostname ({}): the host name makes the names of new mail files unique in shared Maildirs, give each node its own", node.id, node.hostname);
+        }
+    }
+    Ok(())
 }

@@ -321,6 +321,7 @@ async fn shared(loaded: &LoadedConfig) -> anyhow::Result<Shared> {
         tracing::warn!(target: "serve", "fault point armed: {spec} (HAVRE_FAULT): this process will kill itself there");
     }
     let store = locate::open_store(loaded).await?;
+    crate::heartbeat::check_identity(&*store, loaded, chrono::Utc::now().timestamp()).await?;
     store.set_class_quotas(&class_quotas(config)).await?;
     let spool_dir = loaded.data_dir().join("queue");
     let spool = Spool::open(&spool_dir)?;

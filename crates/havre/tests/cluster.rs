@@ -14,7 +14,7 @@ struct Cluster {
     nodes: Vec<Havre>,
     /// Dropped after the nodes (fields drop in order): their connections
     /// are closed by then.
-    _schema: PostgresSchema,
+    schema: PostgresSchema,
     _mail: tempfile::TempDir,
 }
 
@@ -46,7 +46,7 @@ fn cluster(count: u8, configure: impl Fn(&mut Havre)) -> Cluster {
     }
     Cluster {
         nodes,
-        _schema: schema,
+        schema,
         _mail: mail,
     }
 }
@@ -243,4 +243,18 @@ fn a_students_limit_of_ten_a_minute_holds_across_two_nodes_of_the_cluster() {
             "the 11th message a minute went through: {through_b}"
         );
     }
+}
+
+#[test]
+fn a_node_taking_the_id_of_another_that_answers_does_not_start() {
+    let cluster = cluster(1, |_| {});
+    let mut twin = Havre::init(BIN);
+    twin.set("server.node_id", "1");
+    twin.set("server.hostname", "\"twin.example.test\"");
+    twin.share_storage(cluster.schema.url());
+    let said = twin.start_refused();
+    assert!(
+        said.contains("server.node_id: 1 is the id of node1.example.test, which answered"),
+        "{said}"
+    );
 }
