@@ -4,7 +4,8 @@
 //!
 //! A snapshot is a directory:
 //! - `store.sqlite`: the store, copied by SQLite's `VACUUM INTO` inside one
-//!   read transaction (consistent, and writers go on meanwhile);
+//!   read transaction (consistent, and writers go on meanwhile); a node on
+//!   PostgreSQL leaves its store to pg_dump, and the MANIFEST says so;
 //! - `events.sqlite`: the events and graphs, the same way;
 //! - `mail/`: the Maildirs, each file hard-linked when the snapshot is on
 //!   the same filesystem (Maildir files never change once written: a link
@@ -107,11 +108,16 @@ fn empty(dir: &Path) -> std::io::Result<()> {
 }
 
 async fn write_snapshot(loaded: &havre_config::LoadedConfig, dir: &Path) -> anyhow::Result<String> {
-    let store = locate::open_store(loaded).await?;
-    store
-        .snapshot_to(&dir.join("store.sqlite"))
-        .await
-        .context("cannot copy the store")?;
+    // A cluster's store is PostgreSQL's to copy (pg_dump, base backups),
+    // once for every node: the snapshot says so and takes the rest.
+    let on_postgres = loaded.config.storage.backend == havre_config::StorageBackend::Postgres;
+    if !on_postgres {
+        let store = locate::open_store(loaded).await?;
+        store
+            .snapshot_to(&dir.join("store.sqlite"))
+            .await
+            .context("cannot copy the store")?;
+    }
     let events = loaded.events_path();
     let with_events = events.exists();
     if with_events {
@@ -143,10 +149,15 @@ async fn write_snapshot(loaded: &havre_config::LoadedConfig, dir: &Path) -> anyh
          created {}\n\
          node {}\n\
          havre {}\n\
-         store store.sqlite\n",
+         store {}\n",
         chrono::Local::now().to_rfc3339(),
         loaded.config.server.hostname,
         crate::version::VERSION,
+        if on_postgres {
+            "postgresql (not in this snapshot: copy it with pg_dump)"
+        } else {
+            "store.sqlite"
+        },
     );
     if with_events {
         manifest.push_str("events events.sqlite\n");
@@ -164,8 +175,13 @@ async fn write_snapshot(loaded: &havre_config::LoadedConfig, dir: &Path) -> anyh
     write_durably(&dir.join(MANIFEST), manifest.as_bytes())?;
     sync_all(dir)?;
     Ok(format!(
-        "snapshot written in {}: the store{}, {} Maildir files ({}; {} hard-linked, {} copied)",
+        "snapshot written in {}: {}{}, {} Maildir files ({}; {} hard-linked, {} copied)",
         dir.display(),
+        if on_postgres {
+            "not the store (PostgreSQL's: pg_dump it)"
+        } else {
+            "the store"
+        },
         if with_events { ", the events" } else { "" },
         tree.files.len(),
         HumanBytes(tree.bytes),

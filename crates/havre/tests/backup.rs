@@ -319,3 +319,36 @@ m.logout()
     assert_eq!(back.matches("\\Flagged").count(), 2, "{back}");
     assert_eq!(back.matches("\\Seen").count(), 5, "{back}");
 }
+
+#[test]
+fn a_node_on_postgresql_snapshots_its_mail_and_leaves_the_store_to_pg_dump() {
+    let node = Havre::started(BIN, &[], |node| {
+        node.use_own_postgres();
+        node.add_user("alice@example.test");
+    });
+    for n in 0..2 {
+        let (ok, said) = node.send_to_mx("alice@example.test");
+        assert!(ok, "message {n}: {said}");
+    }
+    node.wait_for_messages("alice@example.test", 2);
+    let snapshot = node.dir().join("snapshot");
+    let out = node.cli_ok(&["backup", "snapshot", snapshot.to_str().unwrap()]);
+    assert!(
+        out.contains("not the store (PostgreSQL's: pg_dump it)"),
+        "{out}"
+    );
+    assert!(!snapshot.join("store.sqlite").exists());
+    let manifest = std::fs::read_to_string(snapshot.join("MANIFEST")).unwrap();
+    assert!(
+        manifest.contains("store postgresql (not in this snapshot: copy it with pg_dump)"),
+        "{manifest}"
+    );
+    // Both messages deleted, then brought back from the snapshot.
+    imaplib(
+        &node,
+        "m = connect()\nm.select('INBOX')\nm.store('1:*', '+FLAGS', r'(\\Deleted)')\nm.expunge()\nm.logout()\n",
+    );
+    let said = succeeded(&restore(&node, "alice@example.test", &snapshot, &[]));
+    assert!(said.contains("2 message"), "{said}");
+    assert_eq!(list(&node, "Restored/INBOX").matches("MSG uid=").count(), 2);
+}
