@@ -177,3 +177,44 @@ impl Report for Status {
         out
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn node(id: u8, heartbeat: i64) -> NodeStatus {
+        NodeStatus {
+            id,
+            hostname: format!("node{id}.example.test"),
+            roles: vec!["mx".into(), "relay".into()],
+            address: "mx 127.0.0.1:25".into(),
+            version: "0.1.0".into(),
+            started_at: 1_000,
+            heartbeat,
+        }
+    }
+
+    #[test]
+    fn a_node_silent_for_three_beats_is_not_answering_and_a_queue_without_a_node_is_listed() {
+        let now = 10_000;
+        let held = QueueSummary {
+            hold: 2,
+            bytes: 4096,
+            ..QueueSummary::default()
+        };
+        let status = Status::of(
+            vec![node(2, now - 5), node(1, now - 31)],
+            vec![(2, QueueSummary::default()), (7, held)],
+            now,
+        );
+        let seen: Vec<(u8, bool, u64)> = status
+            .nodes
+            .iter()
+            .map(|n| (n.id, n.answering, n.queue.hold))
+            .collect();
+        assert_eq!(seen, [(1, false, 0), (2, true, 0), (7, false, 2)]);
+        let text = status.text();
+        assert!(text.contains(" not answering"), "{text}");
+        assert!(text.contains("never"), "{text}");
+    }
+}
