@@ -130,7 +130,13 @@ impl Relay {
         }
         // Arrival times are whole seconds: a message from the second this process
         // started may come from the process that died, so it is checked too.
-        let check_duplicate = entry.arrival <= self.started_at || entry.attempts > 0;
+        let check_duplicate = entry.arrival <= self.started_at
+            || entry.attempts > 0
+            || self
+                .unrecorded
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .contains(&id);
         let settings = self.settings();
         let expired = unix_now() - entry.arrival > settings.max_lifetime.as_secs() as i64;
         let mut updates = Vec::new();
@@ -283,11 +289,21 @@ impl Relay {
         let rows: Vec<_> = staged.iter().map(|s| s.row().clone()).collect();
         match self.queue.finish_attempt(&outcome, &rows).await {
             Ok(finished) => {
+                self.unrecorded
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .remove(&id);
                 for (copy, uid) in staged.into_iter().zip(finished.uids) {
                     self.local.mailboxes().staged_indexed(copy, uid).await;
                 }
             }
-            Err(err) => tracing::error!(target: "relay", "{id}: cannot record the attempt: {err}"),
+            Err(err) => {
+                self.unrecorded
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .insert(id.clone());
+                tracing::error!(target: "relay", "{id}: cannot record the attempt: {err}")
+            }
         }
     }
 

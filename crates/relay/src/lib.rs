@@ -60,6 +60,10 @@ pub struct Relay {
     /// partly delivered by a process that died.
     started_at: i64,
     in_flight: Mutex<HashSet<String>>,
+    /// Messages whose last attempt could not be recorded (the database did
+    /// not answer): their copies may be in mailboxes already without the
+    /// attempt counted, so the next attempt looks for them first.
+    unrecorded: Mutex<HashSet<String>>,
     /// Each recipient's outcome, for reports and traces.
     events: havre_events::Events,
 }
@@ -107,6 +111,7 @@ impl Relay {
             events,
             started_at: unix_now(),
             in_flight: Mutex::new(HashSet::new()),
+            unrecorded: Mutex::new(HashSet::new()),
         })
     }
 
