@@ -26,7 +26,8 @@ pub fn mbsync(config: &Path) -> String {
 
 /// An mbsync configuration mirroring alice's folders that match
 /// `patterns` (STARTTLS) into a local Maildir; returns it and the local
-/// INBOX.
+/// INBOX. A debug build on a busy machine may take longer than mbsync's
+/// 20 s of silence to answer a FETCH of thousands of messages.
 pub fn mbsync_config(node: &Havre, patterns: &str) -> (PathBuf, PathBuf) {
     let work = node.dir().join("mbsync");
     std::fs::create_dir_all(work.join("local")).unwrap();
@@ -35,7 +36,7 @@ pub fn mbsync_config(node: &Havre, patterns: &str) -> (PathBuf, PathBuf) {
         &config,
         format!(
             "IMAPAccount havre\nHost 127.0.0.1\nPort {port}\nUser alice@example.test\nPass secret\n\
-             SSLType STARTTLS\nCertificateFile {cert}\n\n\
+             SSLType STARTTLS\nCertificateFile {cert}\nTimeout 180\n\n\
              IMAPStore remote\nAccount havre\n\n\
              MaildirStore local\nPath {local}/\nInbox {local}/INBOX\n\n\
              Channel mirror\nFar :remote:\nNear :local:\nPatterns {patterns}\nCreate Near\n\
