@@ -183,3 +183,73 @@ fn imap_says_unavailable_while_postgresql_is_away_and_serves_again_after() {
     );
     assert!(out.contains("after: ('OK'"), "{out}");
 }
+
+const STUDENT_SENDS: &str = include_str!("support/student_sends.py");
+
+#[test]
+fn mail_goes_on_while_redis_is_away_and_the_shared_limits_come_back_with_it() {
+    let redis: std::net::SocketAddr = "127.0.0.1:6379".parse().unwrap();
+    let proxy = CutProxy::start(redis);
+    let mut node = Havre::init(BIN);
+    node.set(
+        "state.url",
+        &format!("\"redis://127.0.0.1:{}/0\"", proxy.port()),
+    );
+    node.set("state.backend", "\"redis\"");
+    let prefix = havre_testkit::cluster::redis_prefix("away");
+    node.set("state.prefix", &format!("{prefix:?}"));
+    let out = node.cli_with_stdin(
+        &[
+            "user",
+            "add",
+            "stu@example.test",
+            "--password-stdin",
+            "--class",
+            "student",
+        ],
+        "secret\n",
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    node.add_user("alice@example.test");
+    node.start();
+    let port = node.submission_port.to_string();
+    // Redis goes away: the student's mail is still taken (limits and
+    // greylisting let mail through rather than refuse it all, as Postgrey
+    // does without its database), and the node says why.
+    proxy.cut();
+    let during = havre_testkit::python_ok(STUDENT_SENDS, &[&port, "1", "3"]);
+    for n in 1..=3 {
+        assert!(during.contains(&format!("{n} 250 ")), "{during}");
+    }
+    node.wait_for_messages("alice@example.test", 3);
+    // Back: the limit of 10 a minute holds again, by itself.
+    proxy.restore();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let mut first = 4;
+    loop {
+        let after = havre_testkit::python_ok(STUDENT_SENDS, &[&port, &first.to_string(), "11"]);
+        if after.contains(" 450 4.7.1 ") {
+            let accepted = after.lines().filter(|l| l.contains(" 250 ")).count();
+            assert!(
+                accepted <= 10,
+                "more than 10 a minute went through: {after}"
+            );
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the limit never came back: {after}"
+        );
+        first += 11;
+        std::thread::sleep(Duration::from_secs(1));
+    }
+    let log = node.log();
+    assert!(
+        log.contains("warning: rule student-rate: redis: ") && log.contains("; not limiting"),
+        "{log}"
+    );
+}
