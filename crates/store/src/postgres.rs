@@ -433,13 +433,25 @@ impl Store for PostgresStore {
     }
 
     async fn queue_insert(&self, entry: &QueueEntry, body: Option<&[u8]>) -> Result<()> {
-        let mut tx = self.begin().await?;
+        // One statement, so one round trip and one commit: the record, its
+        // body and its recipients, or nothing when a record of that id is
+        // there (the body and recipients are inserted from the record's row).
+        let recipients = &entry.recipients;
         let inserted: Option<i32> = sqlx::query_scalar(
-            "INSERT INTO queue_messages
-             (id, sender, size, arrival, client, protocol, attempts, next_attempt, hold, hold_reason,
-              node)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
-             ON CONFLICT (id) DO NOTHING RETURNING 1",
+            "WITH record AS (
+                 INSERT INTO queue_messages
+                 (id, sender, size, arrival, client, protocol, attempts, next_attempt, hold,
+                  hold_reason, node)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
+                 ON CONFLICT (id) DO NOTHING RETURNING id),
+             body AS (
+                 INSERT INTO queue_bodies (queue_id, body)
+                 SELECT id, $12 FROM record WHERE $12::BYTEA IS NOT NULL),
+             recipients AS (
+                 INSERT INTO queue_recipients (queue_id, idx, address, orig, status, last_reply)
+                 SELECT record.id, r.* FROM record, UNNEST($13::BIGINT[], $14::TEXT[],
+                     $15::TEXT[], $16::BIGINT[], $17::TEXT[]) AS r)
+             SELECT 1 FROM record",
         )
         .bind(&entry.id)
         .bind(&entry.sender)
@@ -452,7 +464,33 @@ impl Store for PostgresStore {
         .bind(entry.hold as i64)
         .bind(entry.hold_reason.as_deref())
         .bind(i64::from(entry.node))
-        .fetch_optional(&mut *tx)
+        .bind(body)
+        .bind(recipients.iter().map(|r| r.idx).collect::<Vec<_>>())
+        .bind(
+            recipients
+                .iter()
+                .map(|r| r.address.as_str())
+                .collect::<Vec<_>>(),
+        )
+        .bind(
+            recipients
+                .iter()
+                .map(|r| r.orig.as_deref())
+                .collect::<Vec<_>>(),
+        )
+        .bind(
+            recipients
+                .iter()
+                .map(|r| r.status.as_i64())
+                .collect::<Vec<_>>(),
+        )
+        .bind(
+            recipients
+                .iter()
+                .map(|r| r.last_reply.as_deref())
+                .collect::<Vec<_>>(),
+        )
+        .fetch_optional(&self.pool)
         .await?;
         if inserted.is_none() {
             return Err(StoreError::AlreadyExists(format!(
@@ -460,27 +498,6 @@ impl Store for PostgresStore {
                 entry.id
             )));
         }
-        if let Some(body) = body {
-            sqlx::query("INSERT INTO queue_bodies (queue_id, body) VALUES ($1, $2)")
-                .bind(&entry.id)
-                .bind(body)
-                .execute(&mut *tx)
-                .await?;
-        }
-        let recipients = &entry.recipients;
-        sqlx::query(
-            "INSERT INTO queue_recipients (queue_id, idx, address, orig, status, last_reply)
-             SELECT $1, * FROM UNNEST($2::BIGINT[], $3::TEXT[], $4::TEXT[], $5::BIGINT[], $6::TEXT[])",
-        )
-        .bind(&entry.id)
-        .bind(recipients.iter().map(|r| r.idx).collect::<Vec<_>>())
-        .bind(recipients.iter().map(|r| r.address.as_str()).collect::<Vec<_>>())
-        .bind(recipients.iter().map(|r| r.orig.as_deref()).collect::<Vec<_>>())
-        .bind(recipients.iter().map(|r| r.status.as_i64()).collect::<Vec<_>>())
-        .bind(recipients.iter().map(|r| r.last_reply.as_deref()).collect::<Vec<_>>())
-        .execute(&mut *tx)
-        .await?;
-        tx.commit().await?;
         Ok(())
     }
 
