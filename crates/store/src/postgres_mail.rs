@@ -520,7 +520,7 @@ impl MailStore for PostgresStore {
     async fn message_insert(&self, mailbox_id: i64, message: &NewMessage) -> Result<(u32, u64)> {
         let mut tx = self.begin().await?;
         let indexed = index_message(&mut tx, mailbox_id, message).await?;
-        tx.commit().await?;
+        self.commit_releasing_locks(tx).await?;
         match indexed {
             Indexed::New { uid, modseq } => Ok((uid, modseq)),
             Indexed::Known { .. } => Err(StoreError::AlreadyExists(format!(
@@ -568,7 +568,7 @@ impl MailStore for PostgresStore {
         }
         insert_messages(&mut tx, mailbox_id, modseq, &fresh).await?;
         set_counters(&mut tx, mailbox_id, uidnext, modseq).await?;
-        tx.commit().await?;
+        self.commit_releasing_locks(tx).await?;
         Ok(uids)
     }
 
@@ -737,7 +737,7 @@ impl MailStore for PostgresStore {
             .execute(&mut *tx)
             .await?;
         }
-        tx.commit().await?;
+        self.commit_releasing_locks(tx).await?;
         Ok(result)
     }
 
@@ -783,7 +783,7 @@ impl MailStore for PostgresStore {
             .bind(mailbox_id)
             .execute(&mut *tx)
             .await?;
-        tx.commit().await?;
+        self.commit_releasing_locks(tx).await?;
         Ok(modseq as u64)
     }
 
