@@ -204,45 +204,15 @@ fn a_message_held_on_one_node_is_in_its_queue_only_and_in_the_clusters_list() {
     assert_eq!(status[1]["queue"]["hold"], 0, "{status}");
 }
 
-const STUDENT_SENDS: &str = include_str!("support/student_sends.py");
+#[path = "support/student.rs"]
+mod student;
 
 #[test]
 fn a_students_limit_of_ten_a_minute_holds_across_two_nodes_of_the_cluster() {
     let cluster = cluster(2, |_| {});
-    let (a, b) = (&cluster.nodes[0], &cluster.nodes[1]);
     // Made on node 1, known at once to node 2: one store.
-    let out = a.cli_with_stdin(
-        &[
-            "user",
-            "add",
-            "stu@example.test",
-            "--password-stdin",
-            "--class",
-            "student",
-        ],
-        "secret\n",
-    );
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let through_a =
-        havre_testkit::python_ok(STUDENT_SENDS, &[&a.submission_port.to_string(), "1", "6"]);
-    let through_b =
-        havre_testkit::python_ok(STUDENT_SENDS, &[&b.submission_port.to_string(), "7", "6"]);
-    for n in 1..=6 {
-        assert!(through_a.contains(&format!("{n} 250 ")), "{through_a}");
-    }
-    for n in 7..=10 {
-        assert!(through_b.contains(&format!("{n} 250 ")), "{through_b}");
-    }
-    for n in 11..=12 {
-        assert!(
-            through_b.contains(&format!("{n} 450 4.7.1 ")),
-            "the 11th message a minute went through: {through_b}"
-        );
-    }
+    student::add_student(&cluster.nodes[0]);
+    student::ten_a_minute_hold_across(&cluster.nodes[0], &cluster.nodes[1]);
 }
 
 #[test]

@@ -184,7 +184,8 @@ fn imap_says_unavailable_while_postgresql_is_away_and_serves_again_after() {
     assert!(out.contains("after: ('OK'"), "{out}");
 }
 
-const STUDENT_SENDS: &str = include_str!("support/student_sends.py");
+#[path = "support/student.rs"]
+mod student;
 
 #[test]
 fn mail_goes_on_while_redis_is_away_and_the_shared_limits_come_back_with_it() {
@@ -198,22 +199,7 @@ fn mail_goes_on_while_redis_is_away_and_the_shared_limits_come_back_with_it() {
     node.set("state.backend", "\"redis\"");
     let prefix = havre_testkit::cluster::redis_prefix("away");
     node.set("state.prefix", &format!("{prefix:?}"));
-    let out = node.cli_with_stdin(
-        &[
-            "user",
-            "add",
-            "stu@example.test",
-            "--password-stdin",
-            "--class",
-            "student",
-        ],
-        "secret\n",
-    );
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    student::add_student(&node);
     node.add_user("alice@example.test");
     node.start();
     let port = node.submission_port.to_string();
@@ -221,7 +207,7 @@ fn mail_goes_on_while_redis_is_away_and_the_shared_limits_come_back_with_it() {
     // greylisting let mail through rather than refuse it all, as Postgrey
     // does without its database), and the node says why.
     proxy.cut();
-    let during = havre_testkit::python_ok(STUDENT_SENDS, &[&port, "1", "3"]);
+    let during = havre_testkit::python_ok(student::SENDS, &[&port, "1", "3"]);
     for n in 1..=3 {
         assert!(during.contains(&format!("{n} 250 ")), "{during}");
     }
@@ -231,7 +217,7 @@ fn mail_goes_on_while_redis_is_away_and_the_shared_limits_come_back_with_it() {
     let deadline = Instant::now() + Duration::from_secs(30);
     let mut first = 4;
     loop {
-        let after = havre_testkit::python_ok(STUDENT_SENDS, &[&port, &first.to_string(), "11"]);
+        let after = havre_testkit::python_ok(student::SENDS, &[&port, &first.to_string(), "11"]);
         if after.contains(" 450 4.7.1 ") {
             let accepted = after.lines().filter(|l| l.contains(" 250 ")).count();
             assert!(

@@ -14,50 +14,21 @@ fn node(prefix: &str) -> Havre {
     node.set("state.url", &format!("{:?}", redis_url()));
     node.set("state.backend", "\"redis\"");
     node.set("state.prefix", &format!("{prefix:?}"));
-    let out = node.cli_with_stdin(
-        &[
-            "user",
-            "add",
-            "stu@example.test",
-            "--password-stdin",
-            "--class",
-            "student",
-        ],
-        "secret\n",
-    );
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    student::add_student(&node);
     node.add_user("alice@example.test");
     node.start();
     node
 }
 
-/// The student sends `count` messages through `port`, numbered from
-/// `first`; prints each one's number and reply code.
-const SEND: &str = include_str!("support/student_sends.py");
+#[path = "support/student.rs"]
+mod student;
 
 #[test]
 fn a_students_11th_message_in_a_minute_is_deferred_though_it_went_through_another_node() {
     let shared = redis_prefix("rate");
     let a = node(&shared);
     let b = node(&shared);
-    let through_a = havre_testkit::python_ok(SEND, &[&a.submission_port.to_string(), "1", "6"]);
-    let through_b = havre_testkit::python_ok(SEND, &[&b.submission_port.to_string(), "7", "6"]);
-    for n in 1..=6 {
-        assert!(through_a.contains(&format!("{n} 250 ")), "{through_a}");
-    }
-    for n in 7..=10 {
-        assert!(through_b.contains(&format!("{n} 250 ")), "{through_b}");
-    }
-    for n in 11..=12 {
-        assert!(
-            through_b.contains(&format!("{n} 450 4.7.1 <alice@example.test>: Recipient address rejected: Rate limit exceeded")),
-            "{through_b}"
-        );
-    }
+    student::ten_a_minute_hold_across(&a, &b);
 }
 
 #[test]
