@@ -273,14 +273,13 @@ async fn copy_table(
         sum.add(&values);
         batch.push(values);
         if batch.len() == BATCH {
-            insert(&mut tx, table, columns, &batch).await?;
             progress.rows(batch.len() as u64);
-            batch.clear();
+            insert(&mut tx, table, columns, std::mem::take(&mut batch)).await?;
         }
     }
     if !batch.is_empty() {
-        insert(&mut tx, table, columns, &batch).await?;
         progress.rows(batch.len() as u64);
+        insert(&mut tx, table, columns, batch).await?;
     }
     sqlx::query(
         "INSERT INTO storage_migration (table_name, rows, checksum, copied_at)
@@ -301,7 +300,7 @@ async fn insert(
     conn: &mut sqlx::PgConnection,
     table: &str,
     columns: &[(String, Kind)],
-    rows: &[Vec<Value>],
+    rows: Vec<Vec<Value>>,
 ) -> Result<()> {
     let arrays: Vec<String> = columns
         .iter()
@@ -320,30 +319,40 @@ async fn insert(
         column_list(columns),
         arrays.join(", ")
     );
+    // The rows turned into columns, each value moved, not copied.
+    let mut by_column: Vec<Vec<Value>> = columns
+        .iter()
+        .map(|_| Vec::with_capacity(rows.len()))
+        .collect();
+    for row in rows {
+        for (column, value) in by_column.iter_mut().zip(row) {
+            column.push(value);
+        }
+    }
     let mut query = sqlx::query(AssertSqlSafe(statement));
-    for (i, (_, kind)) in columns.iter().enumerate() {
-        let column = rows.iter().map(|row| &row[i]);
+    for ((_, kind), values) in columns.iter().zip(by_column) {
+        let values = values.into_iter();
         query = match kind {
             Kind::Integer => query.bind(
-                column
+                values
                     .map(|v| match v {
-                        Value::Integer(n) => Some(*n),
+                        Value::Integer(n) => Some(n),
                         _ => None,
                     })
                     .collect::<Vec<_>>(),
             ),
             Kind::Text => query.bind(
-                column
+                values
                     .map(|v| match v {
-                        Value::Text(t) => Some(t.clone()),
+                        Value::Text(t) => Some(t),
                         _ => None,
                     })
                     .collect::<Vec<_>>(),
             ),
             Kind::Bytes => query.bind(
-                column
+                values
                     .map(|v| match v {
-                        Value::Bytes(b) => Some(b.clone()),
+                        Value::Bytes(b) => Some(b),
                         _ => None,
                     })
                     .collect::<Vec<_>>(),

@@ -16,6 +16,19 @@ pub(crate) struct Migration {
     pub postgres: &'static str,
 }
 
+/// The migrations a database at schema version `current` lacks, in order;
+/// a database newer than this code is refused, whatever its engine.
+pub(crate) fn pending(current: i64) -> crate::Result<impl Iterator<Item = &'static Migration>> {
+    let known = MIGRATIONS.last().map(|m| m.version).unwrap_or(0);
+    if current > known {
+        return Err(crate::StoreError::SchemaTooNew {
+            found: current,
+            known,
+        });
+    }
+    Ok(MIGRATIONS.iter().filter(move |m| m.version > current))
+}
+
 pub(crate) const MIGRATIONS: &[Migration] = &[
     Migration {
         version: 1,

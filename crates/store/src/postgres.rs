@@ -21,11 +21,11 @@ use async_trait::async_trait;
 use sqlx::postgres::{PgPool, PgPoolOptions};
 use sqlx::{PgConnection, Postgres, Transaction};
 
-use crate::migrations::MIGRATIONS;
+use crate::migrations::pending;
 use crate::postgres_hosts::Hosts;
 use crate::postgres_mail::index_message;
 use crate::rows::{entries_from_rows, node_from_row, summaries_by_node, user_from_row};
-use crate::sqlite::{already_exists, now};
+use crate::sqlite::{already_exists, domain_of, now};
 use crate::*;
 
 /// How long a call waits for a connection (the server down, or every
@@ -101,14 +101,7 @@ impl PostgresStore {
             sqlx::query_scalar("SELECT COALESCE(MAX(version), 0) FROM schema_migrations")
                 .fetch_one(&mut *conn)
                 .await?;
-        let known = MIGRATIONS.last().map(|m| m.version).unwrap_or(0);
-        if current > known {
-            return Err(StoreError::SchemaTooNew {
-                found: current,
-                known,
-            });
-        }
-        for migration in MIGRATIONS.iter().filter(|m| m.version > current) {
+        for migration in pending(current)? {
             use sqlx::Connection;
             let mut tx = conn.begin().await?;
             sqlx::raw_sql(migration.postgres).execute(&mut *tx).await?;
@@ -160,10 +153,6 @@ impl PostgresStore {
             .await?;
         Ok(())
     }
-}
-
-fn domain_of(address: &str) -> &str {
-    address.rsplit_once('@').map(|(_, d)| d).unwrap_or("")
 }
 
 async fn require_domain(conn: &mut PgConnection, domain: &str) -> Result<()> {

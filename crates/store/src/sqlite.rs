@@ -20,7 +20,7 @@ use sqlx::{Row, Sqlite, Transaction};
 
 use crate::durable::WalSync;
 use crate::mail::Indexed;
-use crate::migrations::MIGRATIONS;
+use crate::migrations::pending;
 use crate::readers::{Reader, Readers};
 use crate::rows::{entries_from_rows, node_from_row, summaries_by_node, user_from_row};
 use crate::script::Script;
@@ -43,7 +43,7 @@ pub(crate) fn now() -> i64 {
         .unwrap_or(0)
 }
 
-fn domain_of(address: &str) -> &str {
+pub(crate) fn domain_of(address: &str) -> &str {
     address.rsplit_once('@').map(|(_, d)| d).unwrap_or("")
 }
 
@@ -124,14 +124,7 @@ impl SqliteStore {
             sqlx::query_scalar("SELECT COALESCE(MAX(version), 0) FROM schema_migrations")
                 .fetch_one(&self.writer)
                 .await?;
-        let known = MIGRATIONS.last().map(|m| m.version).unwrap_or(0);
-        if current > known {
-            return Err(StoreError::SchemaTooNew {
-                found: current,
-                known,
-            });
-        }
-        for migration in MIGRATIONS.iter().filter(|m| m.version > current) {
+        for migration in pending(current)? {
             let mut tx = self.begin().await?;
             sqlx::raw_sql(migration.sql).execute(&mut *tx).await?;
             sqlx::query(
