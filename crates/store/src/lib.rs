@@ -55,7 +55,7 @@ pub use sieve::*;
 pub use sqlite::SqliteStore;
 
 /// The schema version this code writes (the last migration).
-pub const SCHEMA_VERSION: i64 = 16;
+pub const SCHEMA_VERSION: i64 = migrations::MIGRATIONS[migrations::MIGRATIONS.len() - 1].version;
 
 use async_trait::async_trait;
 

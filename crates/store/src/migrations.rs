@@ -576,4 +576,58 @@ CREATE TABLE nodes (
 );
 "#,
     },
+    Migration {
+        version: 17,
+        name: "index a delivery in one call",
+        // A delivery indexed on PostgreSQL is one call
+        // (`postgres_mail::index_message`) instead of six statements, each a
+        // round trip made while the mailbox's row is locked: deliveries into
+        // one mailbox go one after the other, at the pace of those trips.
+        // SQLite runs the same steps in process (`sqlite_mail::index_message`).
+        sql: "-- PostgreSQL only: SQLite indexes a delivery in process.",
+        postgres: r#"
+CREATE FUNCTION havre_index_message(
+    p_mailbox BIGINT, p_file TEXT, p_size BIGINT, p_internal_date BIGINT, p_flags TEXT,
+    p_cache TEXT, p_uid BIGINT, p_indexed BOOLEAN, p_subject TEXT, p_from TEXT, p_to TEXT,
+    p_cc TEXT, p_bcc TEXT, p_fields BYTEA, p_header TEXT, p_body TEXT,
+    OUT indexed TEXT, OUT indexed_uid BIGINT, OUT indexed_modseq BIGINT)
+LANGUAGE plpgsql AS $$
+DECLARE
+    next_uid BIGINT;
+    highest BIGINT;
+BEGIN
+    -- Held to the commit: the counters read are still the mailbox's when
+    -- written back.
+    SELECT b.uidnext, b.highestmodseq INTO next_uid, highest
+        FROM mailboxes b WHERE b.id = p_mailbox FOR UPDATE;
+    IF NOT FOUND THEN
+        indexed := 'no mailbox';
+        RETURN;
+    END IF;
+    SELECT m.uid INTO indexed_uid FROM messages m
+        WHERE m.mailbox_id = p_mailbox AND m.file = p_file;
+    IF FOUND THEN
+        indexed := 'known';
+        RETURN;
+    END IF;
+    indexed_uid := GREATEST(next_uid, COALESCE(p_uid, 0));
+    indexed_modseq := highest + 1;
+    INSERT INTO messages (mailbox_id, uid, file, size, internal_date, flags, modseq, cache)
+        VALUES (p_mailbox, indexed_uid, p_file, p_size, p_internal_date, p_flags,
+                indexed_modseq, p_cache);
+    IF p_indexed THEN
+        INSERT INTO message_headers (mailbox_id, uid, subject, addr_from, addr_to, addr_cc, addr_bcc)
+            VALUES (p_mailbox, indexed_uid, p_subject, p_from, p_to, p_cc, p_bcc);
+        INSERT INTO message_texts (mailbox_id, uid, fields, header, body)
+            VALUES (p_mailbox, indexed_uid, p_fields, p_header, p_body);
+    ELSE
+        INSERT INTO search_pending (mailbox_id, uid) VALUES (p_mailbox, indexed_uid);
+    END IF;
+    UPDATE mailboxes SET uidnext = indexed_uid + 1, highestmodseq = indexed_modseq
+        WHERE id = p_mailbox;
+    indexed := 'new';
+END
+$$;
+"#,
+    },
 ];

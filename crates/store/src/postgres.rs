@@ -132,26 +132,53 @@ impl PostgresStore {
         Ok(self.pool.begin().await?)
     }
 
-    /// Commits a transaction that holds a mailbox's row lock, and returns
-    /// once the commit is on disk, without holding the lock through the
-    /// disk flush: deliveries into one mailbox would otherwise wait one
-    /// flush each, one after the other. The commit is asynchronous (the
-    /// lock goes at once, the change is visible, as SQLite's commit is
-    /// before its group sync), then a transaction with an id commits
-    /// synchronously: its commit record comes after ours in the WAL, so
-    /// when it is flushed ours is, and concurrent callers share flushes.
-    pub(crate) async fn commit_releasing_locks(
-        &self,
-        mut tx: Transaction<'static, Postgres>,
-    ) -> Result<()> {
-        sqlx::query("SET LOCAL synchronous_commit = off")
-            .execute(&mut *tx)
+    /// A transaction that locks mailbox rows, committed with
+    /// [`LockingWrite::commit`].
+    pub(crate) async fn begin_locking(&self) -> Result<LockingWrite> {
+        let tx = self
+            .pool
+            .begin_with("BEGIN; SET LOCAL synchronous_commit = off")
             .await?;
-        tx.commit().await?;
+        Ok(LockingWrite {
+            tx,
+            pool: self.pool.clone(),
+        })
+    }
+}
+
+/// A transaction holding mailbox row locks that returns from its commit
+/// once the commit is on disk, without holding the locks through the disk
+/// flush: deliveries into one mailbox would otherwise wait one flush each,
+/// one after the other. It commits asynchronously (the locks go at once,
+/// the change is visible, as SQLite's commit is before its group sync),
+/// then a transaction with an id commits synchronously: its commit record
+/// comes after ours in the WAL, so when it is flushed ours is, and
+/// concurrent writers share flushes. Dropped uncommitted, it rolls back.
+pub(crate) struct LockingWrite {
+    tx: Transaction<'static, Postgres>,
+    pool: PgPool,
+}
+
+impl LockingWrite {
+    pub(crate) async fn commit(self) -> Result<()> {
+        self.tx.commit().await?;
         sqlx::query("SELECT txid_current()")
             .execute(&self.pool)
             .await?;
         Ok(())
+    }
+}
+
+impl std::ops::Deref for LockingWrite {
+    type Target = PgConnection;
+    fn deref(&self) -> &PgConnection {
+        &self.tx
+    }
+}
+
+impl std::ops::DerefMut for LockingWrite {
+    fn deref_mut(&mut self) -> &mut PgConnection {
+        &mut self.tx
     }
 }
 
@@ -581,7 +608,7 @@ impl Store for PostgresStore {
         attempt: &AttemptOutcome,
         delivered: &[DeliveredRow],
     ) -> Result<FinishedAttempt> {
-        let mut tx = self.begin().await?;
+        let mut tx = self.begin_locking().await?;
         // The mailboxes locked in id order before any is written: two nodes
         // finishing attempts into the same mailboxes never wait on each
         // other in a cycle.
@@ -610,7 +637,7 @@ impl Store for PostgresStore {
         .bind(RecipientStatus::Failed.as_i64())
         .fetch_optional(&mut *tx)
         .await?;
-        self.commit_releasing_locks(tx).await?;
+        tx.commit().await?;
         Ok(FinishedAttempt {
             removed: removed.is_some(),
             uids,

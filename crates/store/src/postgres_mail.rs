@@ -131,30 +131,53 @@ fn repeated_file<'m>(messages: impl IntoIterator<Item = &'m NewMessage>) -> Opti
 /// The mailbox's row stays locked until the caller's commit: a caller
 /// indexing into several mailboxes in one transaction goes in id order, so
 /// that two such transactions never wait on each other.
+///
+/// One call of the database's `havre_index_message` (migration 17): the
+/// lock is held for one round trip and the commit's, not six.
 pub(crate) async fn index_message(
     conn: &mut PgConnection,
     mailbox_id: i64,
     message: &NewMessage,
 ) -> Result<Indexed> {
-    let Some((uidnext, highest)) = lock_mailbox(conn, mailbox_id).await? else {
-        return Ok(Indexed::NoMailbox);
+    let text = message.text.as_ref();
+    let (indexed, uid, modseq): (String, Option<i64>, Option<i64>) = sqlx::query_as(
+        "SELECT * FROM havre_index_message($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12,
+                                           $13, $14, $15, $16)",
+    )
+    .bind(mailbox_id)
+    .bind(&message.file)
+    .bind(message.size as i64)
+    .bind(message.internal_date)
+    .bind(flags_to_text(&message.flags))
+    .bind(message.cache.as_deref())
+    .bind(message.uid.map(i64::from))
+    .bind(text.is_some())
+    .bind(text.and_then(|t| t.subject.as_deref()))
+    .bind(text.and_then(|t| t.from.as_deref()))
+    .bind(text.and_then(|t| t.to.as_deref()))
+    .bind(text.and_then(|t| t.cc.as_deref()))
+    .bind(text.and_then(|t| t.bcc.as_deref()))
+    .bind(text.and_then(|t| t.fields.as_deref()))
+    .bind(text.map(|t| t.header.as_str()))
+    .bind(text.map(|t| t.body.as_str()))
+    .fetch_one(&mut *conn)
+    .await?;
+    let number = |value: Option<i64>| {
+        value.ok_or_else(|| {
+            StoreError::Database(sqlx::Error::Protocol(format!(
+                "havre_index_message answered {indexed} without its UID"
+            )))
+        })
     };
-    let known: Option<i64> =
-        sqlx::query_scalar("SELECT uid FROM messages WHERE mailbox_id = $1 AND file = $2")
-            .bind(mailbox_id)
-            .bind(&message.file)
-            .fetch_optional(&mut *conn)
-            .await?;
-    if let Some(uid) = known {
-        return Ok(Indexed::Known { uid: uid as u32 });
-    }
-    let uid = uidnext.max(i64::from(message.uid.unwrap_or(0)));
-    let modseq = highest + 1;
-    insert_messages(conn, mailbox_id, modseq, &[(uid, message)]).await?;
-    set_counters(conn, mailbox_id, uid + 1, modseq).await?;
-    Ok(Indexed::New {
-        uid: uid as u32,
-        modseq: modseq as u64,
+    Ok(match indexed.as_str() {
+        "new" => Indexed::New {
+            uid: number(uid)? as u32,
+            modseq: number(modseq)? as u64,
+        },
+        "known" => Indexed::Known {
+            uid: number(uid)? as u32,
+        },
+        _ => Indexed::NoMailbox,
     })
 }
 
@@ -518,9 +541,9 @@ impl MailStore for PostgresStore {
     }
 
     async fn message_insert(&self, mailbox_id: i64, message: &NewMessage) -> Result<(u32, u64)> {
-        let mut tx = self.begin().await?;
+        let mut tx = self.begin_locking().await?;
         let indexed = index_message(&mut tx, mailbox_id, message).await?;
-        self.commit_releasing_locks(tx).await?;
+        tx.commit().await?;
         match indexed {
             Indexed::New { uid, modseq } => Ok((uid, modseq)),
             Indexed::Known { .. } => Err(StoreError::AlreadyExists(format!(
@@ -536,7 +559,7 @@ impl MailStore for PostgresStore {
         mailbox_id: i64,
         messages: &[NewMessage],
     ) -> Result<Vec<u32>> {
-        let mut tx = self.begin().await?;
+        let mut tx = self.begin_locking().await?;
         let (mut uidnext, highest) = lock_mailbox(&mut tx, mailbox_id)
             .await?
             .ok_or_else(|| StoreError::NoSuchMailbox(mailbox_id.to_string()))?;
@@ -568,7 +591,7 @@ impl MailStore for PostgresStore {
         }
         insert_messages(&mut tx, mailbox_id, modseq, &fresh).await?;
         set_counters(&mut tx, mailbox_id, uidnext, modseq).await?;
-        self.commit_releasing_locks(tx).await?;
+        tx.commit().await?;
         Ok(uids)
     }
 
@@ -678,7 +701,7 @@ impl MailStore for PostgresStore {
         flags: &[String],
         unchanged_since: Option<u64>,
     ) -> Result<FlagUpdate> {
-        let mut tx = self.begin().await?;
+        let mut tx = self.begin_locking().await?;
         let (_, highest) = lock_mailbox(&mut tx, mailbox_id)
             .await?
             .ok_or_else(|| StoreError::NoSuchMailbox(mailbox_id.to_string()))?;
@@ -737,7 +760,7 @@ impl MailStore for PostgresStore {
             .execute(&mut *tx)
             .await?;
         }
-        self.commit_releasing_locks(tx).await?;
+        tx.commit().await?;
         Ok(result)
     }
 
@@ -762,7 +785,7 @@ impl MailStore for PostgresStore {
     }
 
     async fn message_expunge(&self, mailbox_id: i64, uids: &[u32]) -> Result<u64> {
-        let mut tx = self.begin().await?;
+        let mut tx = self.begin_locking().await?;
         let (_, highest) = lock_mailbox(&mut tx, mailbox_id)
             .await?
             .ok_or_else(|| StoreError::NoSuchMailbox(mailbox_id.to_string()))?;
@@ -783,7 +806,7 @@ impl MailStore for PostgresStore {
             .bind(mailbox_id)
             .execute(&mut *tx)
             .await?;
-        self.commit_releasing_locks(tx).await?;
+        tx.commit().await?;
         Ok(modseq as u64)
     }
 
