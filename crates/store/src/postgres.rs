@@ -18,6 +18,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use async_trait::async_trait;
+use sqlx::pool::PoolConnection;
 use sqlx::postgres::{PgPool, PgPoolOptions};
 use sqlx::{PgConnection, Postgres, Transaction};
 
@@ -135,14 +136,14 @@ impl PostgresStore {
     /// A transaction that locks mailbox rows, committed with
     /// [`LockingWrite::commit`].
     pub(crate) async fn begin_locking(&self) -> Result<LockingWrite> {
-        let tx = self
-            .pool
-            .begin_with("BEGIN; SET LOCAL synchronous_commit = off")
+        let mut write = LockingWrite {
+            conn: self.pool.acquire().await?,
+            committed: false,
+        };
+        sqlx::raw_sql("BEGIN; SET LOCAL synchronous_commit = off")
+            .execute(&mut *write.conn)
             .await?;
-        Ok(LockingWrite {
-            tx,
-            pool: self.pool.clone(),
-        })
+        Ok(write)
     }
 }
 
@@ -151,34 +152,46 @@ impl PostgresStore {
 /// flush: deliveries into one mailbox would otherwise wait one flush each,
 /// one after the other. It commits asynchronously (the locks go at once,
 /// the change is visible, as SQLite's commit is before its group sync),
-/// then a transaction with an id commits synchronously: its commit record
-/// comes after ours in the WAL, so when it is flushed ours is, and
-/// concurrent writers share flushes. Dropped uncommitted, it rolls back.
+/// then, in the same round trip, a transaction with an id commits
+/// synchronously: its commit record comes after ours in the WAL, so when it
+/// is flushed ours is, and concurrent writers share flushes.
+///
+/// Dropped uncommitted (an error, a cancelled task), its connection is
+/// closed rather than returned to the pool inside the transaction: the
+/// server rolls it back.
 pub(crate) struct LockingWrite {
-    tx: Transaction<'static, Postgres>,
-    pool: PgPool,
+    conn: PoolConnection<Postgres>,
+    committed: bool,
 }
 
 impl LockingWrite {
-    pub(crate) async fn commit(self) -> Result<()> {
-        self.tx.commit().await?;
-        sqlx::query("SELECT txid_current()")
-            .execute(&self.pool)
+    pub(crate) async fn commit(mut self) -> Result<()> {
+        sqlx::raw_sql("COMMIT; SELECT txid_current()")
+            .execute(&mut *self.conn)
             .await?;
+        self.committed = true;
         Ok(())
+    }
+}
+
+impl Drop for LockingWrite {
+    fn drop(&mut self) {
+        if !self.committed {
+            self.conn.close_on_drop();
+        }
     }
 }
 
 impl std::ops::Deref for LockingWrite {
     type Target = PgConnection;
     fn deref(&self) -> &PgConnection {
-        &self.tx
+        &self.conn
     }
 }
 
 impl std::ops::DerefMut for LockingWrite {
     fn deref_mut(&mut self) -> &mut PgConnection {
-        &mut self.tx
+        &mut self.conn
     }
 }
 
