@@ -30,7 +30,7 @@ pub static KEY_DOCS: &[(&str, &str)] = &[
     ),
     (
         "server.roles",
-        "Roles this node runs; known: mx, submission, relay, lmtp, imap, pop3, managesieve, web.",
+        "Roles this node runs; known: mx, submission, relay, lmtp, imap, pop3, managesieve, web, director (proxies on the imap, pop3, managesieve and lmtp listeners sending each user to her backend; not with those roles).",
     ),
     (
         "server.node_id",
@@ -867,6 +867,54 @@ pub static KEY_DOCS: &[(&str, &str)] = &[
     (
         "state.prefix",
         "Put before every key in Redis, so several sites (or a test and a site) can share one Redis.",
+    ),
+    (
+        "director",
+        "The director role (Dovecot's Director): every connection of a user, and her LMTP deliveries, go to the same mailbox backend. Backends are added with havre director add; the directors share them and the users' assignments through the state (state.backend = \"redis\" for several directors).",
+    ),
+    (
+        "director.secret_file",
+        "The file of the cluster's shared secret, the same on every director and backend: directors log in at the backends on users' behalf with tokens signed with it, never with the users' passwords (\"\" = none; required on a director).",
+    ),
+    (
+        "director.trusted_networks",
+        "On a backend: the networks (CIDR or address) of the directors. Their connections need no TLS and may log in on users' behalf with a signed token; from elsewhere such a login is refused.",
+    ),
+    (
+        "director.user_expire",
+        "How long a user stays assigned to her backend after her last connection ends (Dovecot's director_user_expire): a change of weights or a backend coming back never splits her sessions meanwhile.",
+    ),
+    (
+        "director.probe_interval",
+        "How often each director probes each backend (a connection, a login as director.probe_user and a NOOP, as Dovecot's poolmon). A backend that fails is marked down and its users move to others; back, it takes new users only.",
+    ),
+    (
+        "director.probe_user",
+        "The user the probes log in as (\"\" = the probe connects and sends NOOP without logging in).",
+    ),
+    (
+        "director.connect_timeout",
+        "How long a backend may take to accept a connection and answer a login before the login, or the probe, counts it as failed.",
+    ),
+    (
+        "director.backend_ports",
+        "The backends' ports when they are not the director's own listeners' (imap, pop3, managesieve, lmtp; 0 = the director's own).",
+    ),
+    (
+        "director.backend_ports.imap",
+        "The backends' IMAP port (0 = the director's imap.listen port).",
+    ),
+    (
+        "director.backend_ports.pop3",
+        "The backends' POP3 port (0 = the director's pop3.listen port).",
+    ),
+    (
+        "director.backend_ports.managesieve",
+        "The backends' ManageSieve port (0 = the director's managesieve.listen port).",
+    ),
+    (
+        "director.backend_ports.lmtp",
+        "The backends' LMTP port (0 = the director's lmtp.listen port).",
     ),
 ];
 

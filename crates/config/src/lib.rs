@@ -39,6 +39,7 @@
 
 mod antivirus;
 mod attachments;
+mod director;
 mod dnsbl;
 mod docs;
 mod edit;
@@ -58,6 +59,7 @@ pub use antivirus::{Antivirus, ClamdAddress, OnScanError};
 pub use attachments::{
     AttachmentAction, Attachments, DEFAULT_REFUSED_EXTENSIONS, DEFAULT_REFUSED_TYPES, Quarantine,
 };
+pub use director::{BackendPorts, Director};
 pub use dnsbl::{AnswerPattern, DnsblSite};
 pub use docs::{KEY_DOCS, defaults_commented, doc, init_text};
 pub use edit::{parse_value, set, unset};

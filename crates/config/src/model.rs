@@ -53,12 +53,22 @@ pub struct Config {
     pub events: Events,
     pub report: Report,
     pub state: StateConfig,
+    pub director: crate::director::Director,
 }
 
 impl Config {
     /// Whether this node runs `role`.
     pub fn has_role(&self, role: Role) -> bool {
         self.server.roles.contains(&role)
+    }
+
+    /// Whether this node listens for `role`'s protocol: its own role, or
+    /// the director's, which proxies IMAP, POP3 and ManageSieve to the
+    /// mailbox backends on the same listeners.
+    pub fn listens_for(&self, role: Role) -> bool {
+        self.has_role(role)
+            || (self.has_role(Role::Director)
+                && matches!(role, Role::Imap | Role::Pop3 | Role::ManageSieve))
     }
 }
 
@@ -934,11 +944,14 @@ pub enum Role {
     /// Metrics, health probes and the operators' pages over HTTP
     /// (`http.listen`).
     Web,
+    /// Proxies in front of the mailbox backends, each user always to the
+    /// same one, on the IMAP, POP3, ManageSieve and LMTP listeners.
+    Director,
 }
 
 impl Role {
     /// Every known role, in documentation order.
-    pub const ALL: [Self; 8] = [
+    pub const ALL: [Self; 9] = [
         Self::Mx,
         Self::Submission,
         Self::Relay,
@@ -947,6 +960,7 @@ impl Role {
         Self::Pop3,
         Self::ManageSieve,
         Self::Web,
+        Self::Director,
     ];
 
     /// The spelling in `havre.toml`.
@@ -960,6 +974,7 @@ impl Role {
             Self::Pop3 => "pop3",
             Self::ManageSieve => "managesieve",
             Self::Web => "web",
+            Self::Director => "director",
         }
     }
 }
@@ -997,7 +1012,7 @@ impl Serialize for Role {
 impl<'de> Deserialize<'de> for Role {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         deserializer.deserialize_str(FromStrVisitor::<Self>::new(
-            "a role (mx, submission, relay, lmtp, imap, pop3, managesieve)",
+            "a role (mx, submission, relay, lmtp, imap, pop3, managesieve, web, director)",
         ))
     }
 }

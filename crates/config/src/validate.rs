@@ -119,7 +119,7 @@ pub(crate) fn problems(cfg: &Config) -> Vec<Problem> {
         ),
     ];
     for (role, key, addrs) in &listeners {
-        if cfg.has_role(*role) && addrs.is_empty() {
+        if cfg.listens_for(*role) && addrs.is_empty() {
             out.push(problem(
                 key,
                 format!("the {role} role is enabled in server.roles but listens nowhere"),
@@ -239,6 +239,7 @@ pub(crate) fn problems(cfg: &Config) -> Vec<Problem> {
     sendmail_problems(&cfg.sendmail, &mut out);
     greylist_and_policy_problems(cfg, &mut out);
     guard_problems(&cfg.guard, &mut out);
+    director_problems(cfg, &mut out);
     antivirus_problems(&cfg.antivirus, &mut out);
     attachments_problems(&cfg.attachments, &mut out);
     spam_problems(&cfg.spam, &mut out);
@@ -317,7 +318,7 @@ fn shared_address(cfg: &Config) -> Option<Problem> {
     ];
     let enabled = sets
         .into_iter()
-        .filter(|(role, _, _)| cfg.has_role(*role))
+        .filter(|(role, _, _)| cfg.listens_for(*role))
         .map(|(_, key, addrs)| (key, addrs))
         // The policy service has no role: it runs when it has an address.
         .chain([(&["policy", "listen"][..], &cfg.policy.listen[..])]);
@@ -712,6 +713,52 @@ fn guard_problems(g: &crate::guard::Guard, out: &mut Vec<Problem>) {
                     "expected a network like \"192.0.2.0/24\", an address, or \"{}\", found {entry:?}",
                     crate::guard::INTERNAL_NETWORKS
                 ),
+            ));
+        }
+    }
+}
+
+/// `[director]`: a director does not also serve mailboxes on the same
+/// listeners, and signs its logins; the networks are networks.
+fn director_problems(cfg: &Config, out: &mut Vec<Problem>) {
+    let d = &cfg.director;
+    if cfg.has_role(Role::Director) {
+        let mailbox_roles: Vec<&str> = [Role::Lmtp, Role::Imap, Role::Pop3, Role::ManageSieve]
+            .into_iter()
+            .filter(|r| cfg.has_role(*r))
+            .map(Role::as_str)
+            .collect();
+        if !mailbox_roles.is_empty() {
+            out.push(problem(
+                &["server", "roles"],
+                format!(
+                    "the director role proxies the imap, pop3, managesieve and lmtp listeners: it cannot run with {} on the same node",
+                    mailbox_roles.join(", ")
+                ),
+            ));
+        }
+        if d.secret_file.as_os_str().is_empty() {
+            out.push(problem(
+                &["director", "secret_file"],
+                "must be set on a director: the file of the cluster's shared secret, the same on every director and backend",
+            ));
+        }
+    }
+    let durations: [(&'static [&'static str], std::time::Duration); 3] = [
+        (&["director", "user_expire"], d.user_expire.0),
+        (&["director", "probe_interval"], d.probe_interval.0),
+        (&["director", "connect_timeout"], d.connect_timeout.0),
+    ];
+    for (key, value) in durations {
+        if value.is_zero() {
+            out.push(problem(key, "must be longer than 0s"));
+        }
+    }
+    for entry in &d.trusted_networks {
+        if !network_ok(entry) {
+            out.push(problem(
+                &["director", "trusted_networks"],
+                format!("expected a network like \"10.0.0.0/24\" or an address, found {entry:?}"),
             ));
         }
     }

@@ -45,7 +45,7 @@ fn a_misspelled_dotted_key_or_table_is_refused_too() {
         error_of("[server]\nhostname = \"a\"\n[servr]\nuser = \"x\"\n"),
         "/etc/havre/havre.toml:3: unknown key servr (known top-level keys: server, log, tls, \
          storage, mx, lmtp, imap, pop3, managesieve, http, auth, directory, ldap, smtp, relay, routing, submission, dns, dkim, queue, mailbox, sieve, sendmail, greylist, \
-         policy, guard, antivirus, attachments, quarantine, spam, events, report, state)"
+         policy, guard, antivirus, attachments, quarantine, spam, events, report, state, director)"
     );
     assert_eq!(
         error_of("smtp = { banner = \"x\", idle = 3 }\n"),
@@ -90,7 +90,7 @@ fn values_of_the_wrong_type_say_what_was_expected() {
         ("mx = [{}]\n", "1: mx: expected a table, found an array"),
         (
             "[server]\nroles = [\"mx\", \"pop4\"]\n",
-            "2: server.roles: expected a role (mx, submission, relay, lmtp, imap, pop3, managesieve, web), found \"pop4\"",
+            "2: server.roles: expected a role (mx, submission, relay, lmtp, imap, pop3, managesieve, web, director), found \"pop4\"",
         ),
         (
             "[mx]\nlisten = [\n  \"0.0.0.0:25\",\n  \"localhost\",\n]\n",

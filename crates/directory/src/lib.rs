@@ -11,6 +11,7 @@
 //! [`password`].
 
 pub mod address;
+pub mod cluster;
 pub mod ldap;
 mod login_cache;
 mod loops;
@@ -75,6 +76,8 @@ pub struct Directory {
     domains: Arc<Domains>,
     /// The relay domains and their recipients (`[relay]`).
     relay: Arc<RelayDomains>,
+    /// Directors' logins on users' behalf (a backend of the director role).
+    cluster: Option<Arc<cluster::ClusterLogin>>,
 }
 
 /// `directory.domains` and `directory.domain_aliases`, lower case.
@@ -96,7 +99,54 @@ impl Directory {
             internal: true,
             domains: Arc::default(),
             relay: Arc::default(),
+            cluster: None,
         }
+    }
+
+    /// Takes directors' logins on users' behalf ([`cluster::ClusterLogin`]).
+    pub fn with_cluster_login(mut self, cluster: cluster::ClusterLogin) -> Directory {
+        self.cluster = Some(Arc::new(cluster));
+        self
+    }
+
+    /// Whether `client` is a director's network (`director.trusted_networks`):
+    /// its connections count as secure, without TLS.
+    pub fn trusts_director(&self, client: IpAddr) -> bool {
+        self.cluster.as_ref().is_some_and(|c| c.trusts(client))
+    }
+
+    /// A director's login as `user` (`token` from [`cluster::ClusterLogin::token`])
+    /// from `client`: the user, when the client is a trusted director, the
+    /// token good and the account enabled.
+    pub async fn authenticate_director(
+        &self,
+        client: IpAddr,
+        user: &str,
+        token: &str,
+    ) -> Result<Option<User>, DirectoryError> {
+        let Some(cluster) = &self.cluster else {
+            return Ok(None);
+        };
+        if !cluster.trusts(client) || !cluster.verify(user, token) {
+            tracing::warn!(target: "directory", "director login as {user} from {client} refused: {}", if cluster.trusts(client) { "bad token" } else { "not in director.trusted_networks" });
+            return Ok(None);
+        }
+        let found = match &self.ldap {
+            Some(ldap) => match ldap.by_login(user).await? {
+                Some(account) => Some(ldap_user(account)),
+                None if self.internal => self.stored_user(user).await?,
+                None => None,
+            },
+            None => self.stored_user(user).await?,
+        };
+        Ok(found.filter(|u| !u.disabled))
+    }
+
+    async fn stored_user(&self, email: &str) -> Result<Option<User>, DirectoryError> {
+        Ok(match Address::parse(email) {
+            Ok(address) => self.store.get_user(&address.key()).await?,
+            Err(_) => None,
+        })
     }
 
     /// The relay domains this node takes mail for from anyone, and the

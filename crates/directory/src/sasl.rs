@@ -44,6 +44,50 @@ pub fn decode_plain(encoded: &str) -> Result<Credentials, SaslError> {
     Ok(Credentials { user, password })
 }
 
+/// A PLAIN message of a director logging in on a user's behalf: its
+/// authorization identity (the user), authentication identity and password.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OnBehalf {
+    pub user: String,
+    pub login: String,
+    pub password: String,
+}
+
+/// A PLAIN message, as a server that takes directors' logins reads it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Plain {
+    Own(Credentials),
+    /// The authorization identity differs from the authentication
+    /// identity: for the caller to allow only from a director.
+    Behalf(OnBehalf),
+}
+
+/// Decodes a PLAIN message as [`decode_plain`] does, a login on someone's
+/// behalf included.
+pub fn decode_plain_any(encoded: &str) -> Result<Plain, SaslError> {
+    match decode_plain(encoded) {
+        Err(SaslError::ProxyNotAllowed) => {}
+        other => return other.map(Plain::Own),
+    }
+    let raw = decode_base64(encoded)?;
+    let parts: Vec<String> = raw
+        .split(|b| *b == 0)
+        .map(|p| String::from_utf8(p.to_vec()).map_err(|_| SaslError::Malformed))
+        .collect::<Result<_, _>>()?;
+    let [user, login, password] =
+        <[String; 3]>::try_from(parts).map_err(|_| SaslError::Malformed)?;
+    Ok(Plain::Behalf(OnBehalf {
+        user,
+        login,
+        password,
+    }))
+}
+
+/// A PLAIN message logging in as `user` with `login`'s `password`.
+pub fn encode_plain_behalf(user: &str, login: &str, password: &str) -> String {
+    encode_base64(format!("{user}\0{login}\0{password}").as_bytes())
+}
+
 /// One step of LOGIN (user name, then password), each base64.
 pub fn decode_login_step(encoded: &str) -> Result<String, SaslError> {
     String::from_utf8(decode_base64(encoded)?).map_err(|_| SaslError::Malformed)

@@ -292,6 +292,9 @@ pub enum Command {
     /// The nodes of a cluster sharing this store: roles, listeners, last heartbeat, queue sizes
     #[command(subcommand)]
     Cluster(ClusterCommand),
+    /// The director's backends and users, as doveadm director: status, add, remove, up, down, weight, move, flush, kick, map
+    #[command(subcommand, long_about = DIRECTOR_HELP)]
+    Director(DirectorCommand),
     /// Print Mailgraph's graphs in the terminal: messages sent, received, rejected... per minute
     #[command(
         long_about = "Prints, for the last day (or --range week, month, year), each counter of \
@@ -324,6 +327,51 @@ pub enum ClusterCommand {
         Exits 1 when a node is not answering, so a monitoring check can call it."
     )]
     Status {
+        #[command(flatten)]
+        format: Format,
+    },
+}
+
+const DIRECTOR_HELP: &str = "The director role (server.roles = [\"director\"]) sends every \
+connection of a user (IMAP, POP3, ManageSieve, LMTP deliveries) to the same mailbox backend, \
+as Dovecot's Director: a user stays on her backend for director.user_expire after her last \
+connection, whatever changes meanwhile, so her Maildir on shared storage is written by one \
+machine at a time. These commands read and change the directors' shared view (the state: \
+state.backend = \"redis\" for several directors) and act at once on every running director. \
+A backend is named by its address: the directors reach its IMAP, POP3, ManageSieve and LMTP \
+on their own listeners' ports unless director.backend_ports says otherwise.";
+
+#[derive(Subcommand)]
+pub enum DirectorCommand {
+    /// The backends: up or down (and why), weight, users assigned, sessions relayed now
+    Status {
+        #[command(flatten)]
+        format: Format,
+    },
+    /// Add a backend (an IP address or a host name): it takes new users at once
+    Add {
+        backend: String,
+        /// Its share of new users, relative to the others' (Dovecot's vhost count)
+        #[arg(long, default_value_t = havre_director::backends::DEFAULT_WEIGHT)]
+        weight: u32,
+    },
+    /// Remove a backend: its users move to the others now (their sessions are closed)
+    Remove { backend: String },
+    /// Let a backend taken down take new users again
+    Up { backend: String },
+    /// Take a backend out gently: no new user; its users stay until their assignments expire
+    Down { backend: String },
+    /// Set a backend's share of new users (0: none); assigned users stay where they are
+    Weight { backend: String, weight: u32 },
+    /// Move USER to BACKEND now: her sessions are closed, her clients reconnect there
+    Move { user: String, backend: String },
+    /// Empty a backend for maintenance: no new user, and its users move now (sessions closed)
+    Flush { backend: String },
+    /// Close USER's sessions on every director (she stays on her backend)
+    Kick { user: String },
+    /// Which backend USER is on, and why (assigned until when, or what the ring would pick)
+    Map {
+        user: String,
         #[command(flatten)]
         format: Format,
     },

@@ -57,7 +57,7 @@ fn listening(config: &Config) -> String {
     ];
     roles
         .iter()
-        .filter(|(role, addresses)| config.has_role(*role) && !addresses.is_empty())
+        .filter(|(role, addresses)| config.listens_for(*role) && !addresses.is_empty())
         .map(|(role, addresses)| {
             let addresses: Vec<String> = addresses.iter().map(|a| a.to_string()).collect();
             format!("{role} {}", addresses.join(" "))

@@ -117,6 +117,8 @@ pub struct Shared {
     pub bayes: Arc<dyn havre_filter::BayesModel>,
     /// Where every role records what reports and traces read.
     pub events: havre_events::Events,
+    /// The director role: logged-in sessions go to the user's backend.
+    pub handoff: Option<Arc<dyn havre_net::Handoff>>,
 }
 
 /// The publishers of each role's settings.
@@ -316,6 +318,7 @@ fn imap(shared: &Shared, config: &Config, tls: TlsAcceptor) -> havre_imap::Servi
         sessions: shared.sessions.clone(),
         guard: shared.guard.clone(),
         events: shared.events.clone(),
+        handoff: shared.handoff.clone(),
     })
 }
 

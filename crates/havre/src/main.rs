@@ -13,6 +13,8 @@ mod cluster_cmd;
 mod config_cmd;
 mod control;
 mod daily_report;
+mod director_cmd;
+mod director_node;
 mod directory_check_cmd;
 mod directory_cmd;
 mod dkim_cmd;
@@ -194,6 +196,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             trace_cmd::run(config, id, since, format.json).await
         }
         Command::Cluster(cmd) => cluster_cmd::run(config, cmd).await,
+        Command::Director(cmd) => director_cmd::run(config, cmd).await,
         Command::MigrateStorage { to } => migrate_storage_cmd::run(config, to).await,
         Command::Stats { range, format } => stats_cmd::run(config, range, format.json).await,
         Command::Report {

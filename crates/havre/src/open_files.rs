@@ -77,7 +77,7 @@ pub fn caps(config: &Config, limit: u64) -> (Vec<(Role, Caps)>, bool) {
     ];
     let enabled: Vec<(Role, Caps)> = wanted
         .into_iter()
-        .filter(|(role, _)| config.has_role(*role))
+        .filter(|(role, _)| config.listens_for(*role))
         .collect();
     let needed: u64 = enabled.iter().map(|(_, c)| u64::from(c.total)).sum();
     let room = limit

@@ -54,21 +54,21 @@ pub async fn run(explicit: Option<PathBuf>) -> anyhow::Result<()> {
     let material = checks::node(&loaded, Purpose::Start)?;
     let listeners = bind(&loaded).await?;
     let imap_listeners = bind_pairs(
-        config.has_role(Role::Imap),
+        config.listens_for(Role::Imap),
         "imap",
         &config.imap.listen,
         &config.imap.tls_listen,
     )
     .await?;
     let pop3_listeners = bind_pairs(
-        config.has_role(Role::Pop3),
+        config.listens_for(Role::Pop3),
         "pop3",
         &config.pop3.listen,
         &config.pop3.tls_listen,
     )
     .await?;
     let managesieve_listeners = bind_pairs(
-        config.has_role(Role::ManageSieve),
+        config.listens_for(Role::ManageSieve),
         "managesieve",
         &config.managesieve.listen,
         &[],
@@ -250,6 +250,9 @@ pub async fn run(explicit: Option<PathBuf>) -> anyhow::Result<()> {
         stop.clone(),
     ));
     tokio::spawn(reloader.run(hangup));
+    if config.has_role(Role::Director) {
+        crate::director_node::start(&loaded, shared.state.clone(), shared.sessions.clone())?;
+    }
     // Bans made by `havre ban` (or expired) reach the gates from here.
     tokio::spawn(shared.guard.clone().run());
     let roles: Vec<String> = config.server.roles.iter().map(|r| r.to_string()).collect();
@@ -403,8 +406,10 @@ async fn shared(loaded: &LoadedConfig) -> anyhow::Result<Shared> {
     } else {
         havre_events::Events::disabled()
     };
+    let handoff = crate::director_node::handoff(loaded, state.clone())?;
     Ok(Shared {
         events,
+        handoff,
         directory,
         queue,
         local: LocalDelivery::new(mailboxes.clone()).with_sieve(sieve),

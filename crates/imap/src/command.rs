@@ -48,7 +48,7 @@ impl Session {
             if !self.tls && self.services.tls.is_some() {
                 caps.push("STARTTLS".into());
             }
-            if self.tls {
+            if self.secure() {
                 caps.push("AUTH=PLAIN".into());
                 caps.push("AUTH=LOGIN".into());
             } else {
@@ -166,7 +166,7 @@ impl Session {
             CommandBody::Login { username, password } => {
                 if logged_in {
                     Outcome::bad("Already logged in.")
-                } else if !self.tls {
+                } else if !self.secure() {
                     Outcome::no_code(
                         Code::PrivacyRequired,
                         "Plaintext authentication disallowed on non-secure (SSL/TLS) connections.",
@@ -181,7 +181,7 @@ impl Session {
             } => {
                 if logged_in {
                     Outcome::bad("Already logged in.")
-                } else if !self.tls {
+                } else if !self.secure() {
                     Outcome::no_code(
                         Code::PrivacyRequired,
                         "Plaintext authentication disallowed on non-secure (SSL/TLS) connections.",

@@ -69,6 +69,9 @@ pub struct ImapServices {
     pub guard: havre_guard::Guard,
     /// Logins and failed logins, for reports and traces.
     pub events: havre_events::Events,
+    /// The director role: logged-in sessions are relayed to the user's
+    /// backend instead of served here.
+    pub handoff: Option<Arc<dyn havre_net::Handoff>>,
 }
 
 pub type Services = Arc<ImapServices>;
@@ -105,6 +108,7 @@ mod testing {
             sessions: havre_net::Sessions::new(),
             guard: havre_guard::Guard::off(),
             events: havre_events::Events::disabled(),
+            handoff: None,
         })
     }
 }

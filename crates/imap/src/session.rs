@@ -10,7 +10,9 @@ use havre_imap_proto::{
     parse_auth_line, parse_command_with,
 };
 use havre_mailbox::Change;
-use havre_net::{Conn, ConnError, Io, Line, LineEnds, Peer, guard_command};
+use havre_net::{
+    Backend, Conn, ConnError, Io, Line, LineEnds, Peer, Protocol, RelayEnd, guard_command,
+};
 use tokio::sync::broadcast;
 
 use crate::Services;
@@ -100,6 +102,9 @@ pub(crate) struct Session {
     framer: CommandFramer,
     /// The tag of the command being run.
     pub tag: String,
+    /// The backend a director relays this session to, once the login's
+    /// answer is out.
+    relay_to: Option<Backend>,
     counters: (u64, u64),
     started: std::time::Instant,
 }
@@ -159,6 +164,7 @@ impl Session {
             write_error: None,
             framer,
             tag: String::new(),
+            relay_to: None,
             counters: (0, 0),
             started: std::time::Instant::now(),
         }
@@ -169,6 +175,13 @@ impl Session {
     pub(crate) fn with_entry(mut self, entry: havre_net::SessionEntry) -> Session {
         self.entry = Some(entry);
         self
+    }
+
+    /// TLS is on, or the client is a director of the cluster
+    /// (`director.trusted_networks`), whose network is trusted as
+    /// Dovecot's `login_trusted_networks`.
+    pub(crate) fn secure(&self) -> bool {
+        self.tls || self.services.directory.trusts_director(self.peer.ip())
     }
 
     pub(crate) fn user(&self) -> &str {
@@ -298,6 +311,10 @@ impl Session {
                         return;
                     }
                 }
+            }
+            if let Some(backend) = self.relay_to.take() {
+                self.relay(conn, backend).await;
+                return;
             }
             if self.user.is_some() {
                 conn.set_timeout(self.services.settings.idle_timeout);
@@ -739,13 +756,55 @@ impl Session {
             self.local.map(|l| l.ip().to_string()).unwrap_or_default(),
             if self.tls { ", TLS" } else { "" }
         );
-        self.changes = Some(self.services.mailboxes.notifier().subscribe(&user));
+        if self.services.handoff.is_none() {
+            self.changes = Some(self.services.mailboxes.notifier().subscribe(&user));
+        }
         if let Some(entry) = &self.entry {
             entry.logged_in(&user);
         }
         self.user = Some(user);
         self.user_slot = Some(slot);
         Ok(())
+    }
+
+    /// The login's answer when the session is relayed to `backend` (the
+    /// director role): its capabilities after login are the backend's. The
+    /// relay starts once the answer is out.
+    fn relay_later(&mut self, backend: Backend) -> Outcome {
+        tracing::info!(target: "imap", role = "imap-login", "proxy: user=<{}>, rip={}: started proxying to {}", self.user(), self.peer.ip(), backend.address);
+        if let Some(entry) = &self.entry {
+            entry.relayed_to(&backend.address);
+        }
+        let capabilities = backend
+            .answer
+            .split_whitespace()
+            .map(str::to_string)
+            .collect();
+        self.relay_to = Some(backend);
+        Outcome::Ok(Some(Code::Capability(capabilities)), "Logged in".into())
+    }
+
+    /// Relays the logged-in session to its backend until either side ends
+    /// it, or a kick or the node's stop does.
+    async fn relay(&mut self, mut conn: Conn, backend: Backend) {
+        if conn.flush().await.is_err() {
+            self.log_end("Connection closed");
+            return;
+        }
+        let (up, down, end) = havre_net::relay(conn, backend.stream).await;
+        self.counters.0 += up;
+        self.counters.1 += down;
+        if let Some(handoff) = &self.services.handoff {
+            handoff.closed(self.user(), &backend.address).await;
+        }
+        match end {
+            RelayEnd::Closed(None) => self.log_end("Disconnected"),
+            RelayEnd::Closed(Some(err)) => self.log_end(&format!("Disconnected: {err}")),
+            RelayEnd::Stopped(client) => {
+                let mut conn = Conn::new(client, std::time::Duration::from_secs(10));
+                self.shutting_down(&mut conn).await;
+            }
+        }
     }
 
     /// AUTHENTICATE PLAIN/LOGIN, with SASL-IR (RFC 4959).
@@ -766,9 +825,17 @@ impl Session {
                         None => return Ok(()),
                     },
                 };
-                sasl::decode_plain(&response)
-                    .ok()
-                    .map(|c| (c.user, c.password))
+                match sasl::decode_plain_any(&response) {
+                    Ok(sasl::Plain::Own(c)) => Some((c.user, c.password)),
+                    Ok(sasl::Plain::Behalf(behalf))
+                        if behalf.login == havre_directory::cluster::DIRECTOR_LOGIN =>
+                    {
+                        let outcome = self.check_director(&behalf.user, &behalf.password).await;
+                        self.finish(Some(outcome));
+                        return Ok(());
+                    }
+                    Ok(sasl::Plain::Behalf(_)) | Err(_) => None,
+                }
             }
             "LOGIN" => {
                 let user = match initial {
@@ -848,13 +915,47 @@ impl Session {
         password: &str,
         method: &str,
     ) -> Outcome {
-        match self
+        let verdict = self
             .services
             .directory
             .authenticate_from(Some(self.peer.ip()), user, password)
-            .await
-        {
+            .await;
+        self.login_verdict(verdict, user, method).await
+    }
+
+    /// A director's login on `user`'s behalf (the backend of a director).
+    async fn check_director(&mut self, user: &str, token: &str) -> Outcome {
+        let verdict = self
+            .services
+            .directory
+            .authenticate_director(self.peer.ip(), user, token)
+            .await;
+        self.login_verdict(verdict, user, "director").await
+    }
+
+    async fn login_verdict(
+        &mut self,
+        verdict: Result<Option<havre_store::User>, havre_directory::DirectoryError>,
+        user: &str,
+        method: &str,
+    ) -> Outcome {
+        match verdict {
             Ok(Some(found)) => {
+                let backend = match self.services.handoff.clone() {
+                    Some(handoff) => {
+                        match handoff.open(Protocol::Imap, &found.email, self.peer).await {
+                            Ok(backend) => Some(backend),
+                            Err(err) => {
+                                tracing::warn!(target: "imap", role = "imap-login", "proxy: user=<{}>, rip={}: {err}", found.email, self.peer.ip());
+                                return Outcome::no_code(
+                                    Code::Unavailable,
+                                    "Account is temporarily unavailable.",
+                                );
+                            }
+                        }
+                    }
+                    None => None,
+                };
                 if let Err(outcome) = self.logged_in(found.email.clone(), method) {
                     return outcome;
                 }
@@ -864,6 +965,9 @@ impl Session {
                         .recipient(found.email.as_str())
                         .reason(method),
                 );
+                if let Some(backend) = backend {
+                    return self.relay_later(backend);
+                }
                 if let Err(err) = self.services.mailboxes.ensure_defaults(&found.email).await {
                     tracing::error!(target: "imap", "cannot prepare the mailboxes of {}: {err}", found.email);
                 }

@@ -344,6 +344,13 @@ impl Conn {
         self.end = 0;
     }
 
+    /// Hands the stream over to a relay (the director role), with the input
+    /// read ahead and the session's stop.
+    pub(crate) fn into_relay_parts(self) -> (Box<dyn Io>, Vec<u8>, Stop) {
+        let ahead = self.buf[self.start..self.end].to_vec();
+        (self.stream, ahead, self.stop)
+    }
+
     /// Hands the stream over (for the TLS upgrade); buffered input is dropped.
     pub fn into_stream(self) -> Box<dyn Io> {
         self.stream

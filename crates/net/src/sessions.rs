@@ -28,6 +28,8 @@ struct Open {
     /// Unix seconds of the login.
     since: i64,
     user: Option<String>,
+    /// The backend a director relays the session to.
+    backend: Option<String>,
     stopper: Stopper,
     kicked: Arc<AtomicBool>,
 }
@@ -75,6 +77,7 @@ impl Sessions {
                 client,
                 since: 0,
                 user: None,
+                backend: None,
                 stopper,
                 kicked: kicked.clone(),
             },
@@ -109,20 +112,45 @@ impl Sessions {
     /// Closes every session of `user` (compared without case); returns
     /// how many were told to.
     pub fn kick(&self, user: &str) -> usize {
-        let open = self.lock();
-        let mut kicked = 0;
-        for session in open.values() {
-            if session
-                .user
+        self.kick_where(|open| {
+            open.user
                 .as_deref()
                 .is_some_and(|u| u.eq_ignore_ascii_case(user))
-            {
-                session.kicked.store(true, Ordering::Relaxed);
-                session.stopper.enter(Phase::Closing);
-                kicked += 1;
-            }
+        })
+    }
+
+    /// Closes every session a director relays to `backend`; returns how
+    /// many were told to.
+    pub fn kick_backend(&self, backend: &str) -> usize {
+        self.kick_where(|open| open.backend.as_deref() == Some(backend))
+    }
+
+    fn kick_where(&self, which: impl Fn(&Open) -> bool) -> usize {
+        let open = self.lock();
+        let mut kicked = 0;
+        for session in open.values().filter(|open| which(open)) {
+            session.kicked.store(true, Ordering::Relaxed);
+            session.stopper.enter(Phase::Closing);
+            kicked += 1;
         }
         kicked
+    }
+
+    /// The relayed sessions of a director, counted by backend.
+    pub fn per_backend(&self) -> HashMap<String, usize> {
+        let mut counts = HashMap::new();
+        for backend in self.lock().values().filter_map(|open| open.backend.clone()) {
+            *counts.entry(backend).or_insert(0) += 1;
+        }
+        counts
+    }
+
+    /// The users a director relays, with the backend of each session.
+    pub fn relayed(&self) -> Vec<(String, String)> {
+        self.lock()
+            .values()
+            .filter_map(|open| Some((open.user.clone()?, open.backend.clone()?)))
+            .collect()
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<u64, Open>> {
@@ -140,6 +168,13 @@ impl SessionEntry {
         if let Some(open) = self.sessions.lock().get_mut(&self.id) {
             open.user = Some(user.to_string());
             open.since = now;
+        }
+    }
+
+    /// The session is relayed to `backend` (the director role).
+    pub fn relayed_to(&self, backend: &str) {
+        if let Some(open) = self.sessions.lock().get_mut(&self.id) {
+            open.backend = Some(backend.to_string());
         }
     }
 

@@ -202,6 +202,47 @@ impl State for EmbeddedState {
         wait(pending).await
     }
 
+    async fn claim(
+        &self,
+        key: &str,
+        value: &str,
+        replacing: Option<&str>,
+        ttl: Option<Duration>,
+        persist: Persist,
+    ) -> Result<String> {
+        let now = self.now();
+        let durable = self.durable(persist);
+        let expires = ttl.map(|t| expiry(now, t));
+        let pending = {
+            let mut map = self.lock();
+            if let Some(found) = map.live(key, now) {
+                let found = found.value.render();
+                if replacing != Some(found.as_str()) {
+                    return Ok(found);
+                }
+            }
+            map.items.insert(
+                key.to_owned(),
+                Item {
+                    value: Value::Text(value.to_owned()),
+                    expires,
+                    durable,
+                },
+            );
+            durable
+                .then(|| {
+                    self.send(Op::Put {
+                        key: key.to_owned(),
+                        value: Value::Text(value.to_owned()),
+                        expires,
+                    })
+                })
+                .flatten()
+        };
+        wait(pending).await?;
+        Ok(value.to_owned())
+    }
+
     async fn delete(&self, key: &str) -> Result<bool> {
         let now = self.now();
         let (existed, pending) = {
@@ -335,6 +376,37 @@ mod tests {
         clock.advance(Duration::from_secs(10));
         assert_eq!(state.get("k").await.unwrap(), None);
         assert!(state.list("").await.unwrap().is_empty());
+    }
+
+    #[tokio::test]
+    async fn the_first_claim_wins_until_it_expires() {
+        let clock = clock();
+        let state = EmbeddedState::memory_with_clock(clock.clone());
+        let ttl = Some(Duration::from_secs(900));
+        let claim = |value, replacing| {
+            state.claim("director:alice", value, replacing, ttl, Persist::Memory)
+        };
+        assert_eq!(claim("10.0.0.2", None).await.unwrap(), "10.0.0.2");
+        assert_eq!(claim("10.0.0.3", None).await.unwrap(), "10.0.0.2");
+        // Only the value it holds may be replaced.
+        assert_eq!(
+            claim("10.0.0.3", Some("10.0.0.4")).await.unwrap(),
+            "10.0.0.2"
+        );
+        clock.advance(Duration::from_secs(600));
+        // Renewed: 900 s from now.
+        assert_eq!(
+            claim("10.0.0.2", Some("10.0.0.2")).await.unwrap(),
+            "10.0.0.2"
+        );
+        clock.advance(Duration::from_secs(600));
+        assert_eq!(claim("10.0.0.3", None).await.unwrap(), "10.0.0.2");
+        assert_eq!(
+            claim("10.0.0.3", Some("10.0.0.2")).await.unwrap(),
+            "10.0.0.3"
+        );
+        clock.advance(Duration::from_secs(900));
+        assert_eq!(claim("10.0.0.4", None).await.unwrap(), "10.0.0.4");
     }
 
     #[tokio::test]

@@ -105,6 +105,20 @@ pub trait State: Send + Sync + 'static {
         persist: Persist,
     ) -> Result<()>;
 
+    /// Sets `key` to `value` unless it holds a live value already (other
+    /// than `replacing`, which may be overwritten), and returns the value
+    /// it holds afterwards: ours, or the one another node set first. Two
+    /// nodes claiming at once agree on one value; claiming the value a key
+    /// holds (`replacing` it by itself) renews its expiry.
+    async fn claim(
+        &self,
+        key: &str,
+        value: &str,
+        replacing: Option<&str>,
+        ttl: Option<Duration>,
+        persist: Persist,
+    ) -> Result<String>;
+
     /// Removes `key`; whether it existed.
     async fn delete(&self, key: &str) -> Result<bool>;
 

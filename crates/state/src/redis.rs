@@ -46,6 +46,22 @@ redis.call('SET', KEYS[1], string.format('%d', new_tat), 'PX', math.floor((new_t
 return {1, 0}
 ";
 
+/// SET ARGV[1] unless the key holds a value other than ARGV[4] (when
+/// ARGV[3] is 1); ARGV[2] the expiry in milliseconds (0: none). Returns the
+/// value the key holds afterwards.
+const CLAIM: &str = r"
+local found = redis.call('GET', KEYS[1])
+if found and not (ARGV[3] == '1' and found == ARGV[4]) then
+  return found
+end
+if tonumber(ARGV[2]) > 0 then
+  redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+else
+  redis.call('SET', KEYS[1], ARGV[1])
+end
+return ARGV[1]
+";
+
 pub struct RedisState {
     /// For subscriptions, each on a connection of its own.
     client: redis::Client,
@@ -53,6 +69,7 @@ pub struct RedisState {
     prefix: String,
     incr: Script,
     gcra: Script,
+    claim: Script,
 }
 
 impl RedisState {
@@ -74,6 +91,7 @@ impl RedisState {
             prefix: prefix.to_string(),
             incr: Script::new(INCR),
             gcra: Script::new(GCRA),
+            claim: Script::new(CLAIM),
         };
         // The connection manager connects lazily on some errors: ask once.
         let _: String = redis::cmd("PING")
@@ -164,6 +182,26 @@ impl State for RedisState {
             None => c.set(self.key(key), value).await,
         }
         .map_err(error)
+    }
+
+    async fn claim(
+        &self,
+        key: &str,
+        value: &str,
+        replacing: Option<&str>,
+        ttl: Option<Duration>,
+        _persist: Persist,
+    ) -> Result<String> {
+        let mut c = self.connection.clone();
+        self.claim
+            .key(self.key(key))
+            .arg(value)
+            .arg(ttl.map_or(0, millis))
+            .arg(if replacing.is_some() { "1" } else { "0" })
+            .arg(replacing.unwrap_or(""))
+            .invoke_async(&mut c)
+            .await
+            .map_err(error)
     }
 
     async fn delete(&self, key: &str) -> Result<bool> {

@@ -138,6 +138,38 @@ async fn ten_a_minute_holds_across_two_nodes_sharing_one_redis() {
 }
 
 #[tokio::test]
+async fn two_directors_claiming_a_user_at_once_agree_on_one_backend() {
+    let shared = redis_prefix("claim");
+    let a = RedisState::connect(&redis_url(), &shared).await.unwrap();
+    let b = RedisState::connect(&redis_url(), &shared).await.unwrap();
+    let ttl = Some(Duration::from_millis(300));
+    let (first, second) = tokio::join!(
+        a.claim("director:alice", "127.0.0.2", None, ttl, Persist::Memory),
+        b.claim("director:alice", "127.0.0.3", None, ttl, Persist::Memory)
+    );
+    let (first, second) = (first.unwrap(), second.unwrap());
+    assert_eq!(first, second);
+    assert!(first == "127.0.0.2" || first == "127.0.0.3", "{first}");
+    // A move replaces only the value it saw.
+    let stale = a.claim(
+        "director:alice",
+        "127.0.0.9",
+        Some("192.0.2.1"),
+        ttl,
+        Persist::Memory,
+    );
+    assert_eq!(stale.await.unwrap(), first);
+    // Expired, the next claim wins.
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    let after = b.claim("director:alice", "127.0.0.4", None, None, Persist::Memory);
+    assert_eq!(after.await.unwrap(), "127.0.0.4");
+    assert_eq!(
+        a.get("director:alice").await.unwrap().as_deref(),
+        Some("127.0.0.4")
+    );
+}
+
+#[tokio::test]
 async fn a_redis_that_does_not_answer_is_a_clear_error() {
     // A port nobody listens on.
     let err = RedisState::connect("redis://127.0.0.1:1/0", "x:")

@@ -1,0 +1,49 @@
+//! The director (`server.roles = ["director"]`): proxies in front of the
+//! mailbox backends that send every connection of a user (IMAP, POP3,
+//! ManageSieve, LMTP deliveries) to the same backend, so that her Maildir
+//! on shared storage is written by one machine at a time, and move users
+//! away from a backend that fails or is taken down. Dovecot's Director,
+//! without its ring protocol: the directors share their view through the
+//! shared state (`state.backend = "redis"`), and a director that cannot
+//! reach it refuses logins rather than guess.
+//!
+//! - [`ring`]: consistent hashing of user names over the backends.
+//! - [`backends`]: the backend list and the probes' findings.
+//! - [`assign`]: users' assignments, kept after their last connection.
+//! - [`kicks`]: closing sessions on every director at once.
+//! - [`proxy`]: a logged-in session handed over to the user's backend,
+//!   [`login`]: the login made there on her behalf.
+//! - [`probe`]: the backends' health, as Dovecot's poolmon.
+//! - [`relayed`]: the sessions each director relays, for the status.
+
+pub mod assign;
+pub mod backends;
+pub mod kicks;
+pub mod login;
+pub mod probe;
+pub mod proxy;
+pub mod relayed;
+pub mod ring;
+
+pub use assign::{Placement, Why};
+pub use backends::{Admin, Backend};
+
+#[derive(Debug, thiserror::Error)]
+pub enum DirectorError {
+    /// The shared state could not be read or written: a login is refused
+    /// rather than sent somewhere that may split the user.
+    #[error("shared state: {0}")]
+    State(#[from] havre_state::StateError),
+    #[error("no backend takes users (none added, or all down)")]
+    NoBackend,
+    #[error("{0} is not a backend name (an IP address or a host name)")]
+    InvalidAddress(String),
+    #[error("no backend {0} (see `havre director status`)")]
+    UnknownBackend(String),
+    #[error("backend {0} is down")]
+    BackendDown(String),
+    #[error("user {0} was placed again and again by other directors meanwhile")]
+    Contended(String),
+}
+
+pub type Result<T> = std::result::Result<T, DirectorError>;

@@ -1,0 +1,191 @@
+//! A director's login at a backend on a user's behalf, in each protocol:
+//! SASL PLAIN with the user as authorization identity and a signed token
+//! ([`havre_directory::cluster`]). Lines are read without reading ahead:
+//! once logged in, every byte that follows belongs to the client.
+
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+use havre_directory::cluster::DIRECTOR_LOGIN;
+use havre_directory::sasl::encode_plain_behalf;
+use havre_net::Protocol;
+
+/// The longest line a backend may send during a login.
+const MAX_LINE: usize = 16 * 1024;
+
+#[derive(Debug, thiserror::Error)]
+pub enum LoginError {
+    #[error("{0}")]
+    Io(#[from] std::io::Error),
+    #[error("the backend answered {0:?}")]
+    Refused(String),
+}
+
+/// Logs in at the backend on `stream` as `user` with `token`; returns what
+/// the client's own answer needs (IMAP: the capabilities after login).
+pub async fn log_in(
+    protocol: Protocol,
+    stream: &mut TcpStream,
+    user: &str,
+    token: &str,
+) -> Result<String, LoginError> {
+    let plain = encode_plain_behalf(user, DIRECTOR_LOGIN, token);
+    match protocol {
+        Protocol::Imap => imap(stream, &plain).await,
+        Protocol::Pop3 => pop3(stream, &plain).await,
+        Protocol::ManageSieve => managesieve(stream, &plain).await,
+    }
+}
+
+async fn imap(stream: &mut TcpStream, plain: &str) -> Result<String, LoginError> {
+    expect_greeting(stream, "* OK").await?;
+    send(stream, &format!("D1 AUTHENTICATE PLAIN {plain}\r\n")).await?;
+    let answer = tagged(stream, "D1").await?;
+    if !answer.starts_with("D1 OK") {
+        return Err(LoginError::Refused(answer));
+    }
+    if let Some(capabilities) = capability_code(&answer) {
+        return Ok(capabilities);
+    }
+    send(stream, "D2 CAPABILITY\r\n").await?;
+    let mut capabilities = String::new();
+    loop {
+        let line = read_line(stream).await?;
+        if let Some(list) = line.strip_prefix("* CAPABILITY ") {
+            capabilities = list.to_string();
+        } else if line.starts_with("D2 ") {
+            return Ok(capabilities);
+        }
+    }
+}
+
+/// `[CAPABILITY ...]` in a tagged OK.
+fn capability_code(line: &str) -> Option<String> {
+    let start = line.find("[CAPABILITY ")? + "[CAPABILITY ".len();
+    let end = start + line[start..].find(']')?;
+    Some(line[start..end].to_string())
+}
+
+/// A probe's IMAP exchange: the greeting, a login as `user` when given,
+/// a NOOP, then LOGOUT.
+pub async fn probe_imap(
+    stream: &mut TcpStream,
+    login: Option<(&str, &str)>,
+) -> Result<(), LoginError> {
+    expect_greeting(stream, "* OK").await?;
+    if let Some((user, token)) = login {
+        let plain = encode_plain_behalf(user, DIRECTOR_LOGIN, token);
+        send(stream, &format!("P1 AUTHENTICATE PLAIN {plain}\r\n")).await?;
+        let answer = tagged(stream, "P1").await?;
+        if !answer.starts_with("P1 OK") {
+            return Err(LoginError::Refused(answer));
+        }
+    }
+    send(stream, "P2 NOOP\r\n").await?;
+    let answer = tagged(stream, "P2").await?;
+    if !answer.starts_with("P2 OK") {
+        return Err(LoginError::Refused(answer));
+    }
+    send(stream, "P3 LOGOUT\r\n").await?;
+    Ok(())
+}
+
+async fn pop3(stream: &mut TcpStream, plain: &str) -> Result<String, LoginError> {
+    expect_greeting(stream, "+OK").await?;
+    send(stream, &format!("AUTH PLAIN {plain}\r\n")).await?;
+    let answer = read_line(stream).await?;
+    if !answer.starts_with("+OK") {
+        return Err(LoginError::Refused(answer));
+    }
+    Ok(String::new())
+}
+
+async fn managesieve(stream: &mut TcpStream, plain: &str) -> Result<String, LoginError> {
+    // The greeting is the capability list, ended by an OK line.
+    loop {
+        let line = read_line(stream).await?;
+        if line.starts_with("OK") {
+            break;
+        }
+        if line.starts_with("NO") || line.starts_with("BYE") {
+            return Err(LoginError::Refused(line));
+        }
+    }
+    send(stream, &format!("AUTHENTICATE \"PLAIN\" \"{plain}\"\r\n")).await?;
+    loop {
+        let line = read_line(stream).await?;
+        if line.starts_with("OK") {
+            return Ok(String::new());
+        }
+        if line.starts_with("NO") || line.starts_with("BYE") {
+            return Err(LoginError::Refused(line));
+        }
+    }
+}
+
+async fn expect_greeting(stream: &mut TcpStream, ok: &str) -> Result<(), LoginError> {
+    let greeting = read_line(stream).await?;
+    if greeting.starts_with(ok) {
+        Ok(())
+    } else {
+        Err(LoginError::Refused(greeting))
+    }
+}
+
+/// Reads lines up to the tagged one of `tag`.
+async fn tagged(stream: &mut TcpStream, tag: &str) -> Result<String, LoginError> {
+    loop {
+        let line = read_line(stream).await?;
+        if line
+            .strip_prefix(tag)
+            .is_some_and(|rest| rest.starts_with(' '))
+        {
+            return Ok(line);
+        }
+    }
+}
+
+async fn send(stream: &mut TcpStream, line: &str) -> std::io::Result<()> {
+    stream.write_all(line.as_bytes()).await
+}
+
+/// One line (without its CRLF), read up to its end and not a byte beyond:
+/// what is seen with `peek` is taken only up to the newline.
+async fn read_line(stream: &mut TcpStream) -> Result<String, LoginError> {
+    let mut line = Vec::new();
+    let mut seen = [0u8; 1024];
+    loop {
+        let n = stream.peek(&mut seen).await?;
+        if n == 0 {
+            return Err(std::io::Error::from(std::io::ErrorKind::UnexpectedEof).into());
+        }
+        let take = seen[..n]
+            .iter()
+            .position(|b| *b == b'\n')
+            .map_or(n, |at| at + 1);
+        let start = line.len();
+        line.resize(start + take, 0);
+        stream.read_exact(&mut line[start..]).await?;
+        if line.ends_with(b"\n") {
+            let text = String::from_utf8_lossy(&line);
+            return Ok(text.trim_end_matches(['\r', '\n']).to_string());
+        }
+        if line.len() > MAX_LINE {
+            return Err(LoginError::Refused("a line too long".into()));
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_capabilities_come_from_the_tagged_ok() {
+        assert_eq!(
+            capability_code("D1 OK [CAPABILITY IMAP4rev2 IDLE MOVE] Logged in").as_deref(),
+            Some("IMAP4rev2 IDLE MOVE")
+        );
+        assert_eq!(capability_code("D1 OK Logged in"), None);
+    }
+}

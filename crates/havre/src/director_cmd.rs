@@ -1,0 +1,261 @@
+//! `havre director ...`: the directors' shared view of backends and users,
+//! read and changed as `doveadm director` does. Changes act on every
+//! running director at once (the kicks go over the shared state's channel;
+//! each director also checks its sessions against the view every
+//! `director.probe_interval`).
+
+use std::path::PathBuf;
+use std::time::SystemTime;
+
+use anyhow::{Context, bail};
+use havre_director::backends::{self, Admin, Backend};
+use havre_director::kicks::{self, Kick};
+use havre_director::{assign, probe, relayed};
+use havre_state::State;
+use serde::Serialize;
+
+use crate::cli::DirectorCommand;
+use crate::locate;
+use crate::output::{self, Report, rfc3339};
+
+pub(crate) async fn run(config: Option<PathBuf>, cmd: DirectorCommand) -> anyhow::Result<()> {
+    let loaded = locate::load(config)?;
+    crate::logging::init_cli(&loaded);
+    crate::privileges::become_server_user(&loaded)?;
+    crate::checks::data(&loaded)?;
+    let state = locate::open_state(&loaded).await?;
+    let state = &*state;
+    let expire = loaded.config.director.user_expire.0;
+    match cmd {
+        DirectorCommand::Status { format } => {
+            let status = Status::read(state).await?;
+            output::print(&status, format.json)?;
+        }
+        DirectorCommand::Add { backend, weight } => {
+            let address = backends::normalize_address(&backend)?;
+            if backends::get(state, &address).await?.is_some() {
+                bail!("{address} is a backend already (havre director weight|up|down change it)");
+            }
+            backends::put(state, &address, weight, Admin::Up).await?;
+            println!("backend {address} added, weight {weight}: it takes new users");
+        }
+        DirectorCommand::Remove { backend } => {
+            let found = known(state, &backend).await?;
+            backends::put(state, &found.address, found.weight, Admin::Down).await?;
+            let moved = probe::move_users_away(state, &found.address).await?;
+            backends::remove(state, &found.address).await?;
+            println!(
+                "backend {} removed; {moved} user(s) go elsewhere",
+                found.address
+            );
+        }
+        DirectorCommand::Up { backend } => {
+            let found = known(state, &backend).await?;
+            backends::put(state, &found.address, found.weight, Admin::Up).await?;
+            println!("backend {} takes new users", found.address);
+        }
+        DirectorCommand::Down { backend } => {
+            let found = known(state, &backend).await?;
+            backends::put(state, &found.address, found.weight, Admin::Down).await?;
+            println!(
+                "backend {} takes no new user; its users stay until their assignments expire (havre director flush moves them now)",
+                found.address
+            );
+        }
+        DirectorCommand::Weight { backend, weight } => {
+            let found = known(state, &backend).await?;
+            backends::put(state, &found.address, weight, found.admin).await?;
+            println!("backend {} weight {weight}", found.address);
+        }
+        DirectorCommand::Move { user, backend } => {
+            let found = known(state, &backend).await?;
+            if let Some(why) = &found.failed {
+                bail!(
+                    "backend {} is down ({why}): not moving {user} there",
+                    found.address
+                );
+            }
+            assign::assign(state, &user, &found.address, expire).await?;
+            kicks::send(state, &Kick::User(user.clone())).await?;
+            println!(
+                "{user} moved to {}: her sessions elsewhere are closed",
+                found.address
+            );
+        }
+        DirectorCommand::Flush { backend } => {
+            let found = known(state, &backend).await?;
+            backends::put(state, &found.address, found.weight, Admin::Down).await?;
+            let moved = probe::move_users_away(state, &found.address).await?;
+            println!(
+                "backend {} flushed: {moved} user(s) moved, it takes no new user (havre director up {} brings it back)",
+                found.address, found.address
+            );
+        }
+        DirectorCommand::Kick { user } => {
+            kicks::send(state, &Kick::User(user.clone())).await?;
+            println!("{user}: her sessions on every director are closed");
+        }
+        DirectorCommand::Map { user, format } => {
+            let map = Map::read(state, &user).await?;
+            output::print(&map, format.json)?;
+        }
+    }
+    Ok(())
+}
+
+/// The backend named `name`, or an error naming the known ones.
+async fn known(state: &dyn State, name: &str) -> anyhow::Result<Backend> {
+    let address = backends::normalize_address(name)?;
+    let list = backends::list(state).await?;
+    let names: Vec<String> = list.iter().map(|b| b.address.clone()).collect();
+    list.into_iter()
+        .find(|b| b.address == address)
+        .with_context(|| {
+            if names.is_empty() {
+                format!("no backend {address}: none added yet (havre director add ADDRESS)")
+            } else {
+                format!(
+                    "no backend {address}; the backends are {}",
+                    names.join(", ")
+                )
+            }
+        })
+}
+
+fn seconds(at: Option<SystemTime>) -> Option<i64> {
+    at.and_then(|t| t.duration_since(SystemTime::UNIX_EPOCH).ok())
+        .map(|d| d.as_secs() as i64)
+}
+
+#[derive(Serialize)]
+#[serde(transparent)]
+struct Status {
+    backends: Vec<Shown>,
+}
+
+#[derive(Serialize)]
+struct Shown {
+    backend: String,
+    /// up, down (taken out by an operator) or failed (by the probes).
+    state: &'static str,
+    /// Why the probes found it failing.
+    failure: Option<String>,
+    weight: u32,
+    users: usize,
+    sessions: usize,
+}
+
+impl Status {
+    async fn read(state: &dyn State) -> anyhow::Result<Status> {
+        let assignments = assign::all(state).await?;
+        let sessions = relayed::total(state).await?;
+        let backends = backends::list(state)
+            .await?
+            .into_iter()
+            .map(|b| Shown {
+                state: match (&b.failed, b.admin) {
+                    (Some(_), _) => "failed",
+                    (None, Admin::Down) => "down",
+                    (None, Admin::Up) => "up",
+                },
+                users: assignments
+                    .iter()
+                    .filter(|a| a.backend == b.address)
+                    .count(),
+                sessions: sessions.get(&b.address).copied().unwrap_or(0),
+                failure: b.failed,
+                weight: b.weight,
+                backend: b.address,
+            })
+            .collect();
+        Ok(Status { backends })
+    }
+}
+
+impl Report for Status {
+    fn text(&self) -> String {
+        if self.backends.is_empty() {
+            return "no backend (havre director add ADDRESS)\n".to_string();
+        }
+        let width = self
+            .backends
+            .iter()
+            .map(|b| b.backend.len())
+            .max()
+            .unwrap_or(0)
+            .max("backend".len());
+        let mut out = format!(
+            "{:width$}  {:6}  {:>6}  {:>6}  {:>8}\n",
+            "backend", "state", "weight", "users", "sessions"
+        );
+        for b in &self.backends {
+            out.push_str(&format!(
+                "{:width$}  {:6}  {:>6}  {:>6}  {:>8}",
+                b.backend, b.state, b.weight, b.users, b.sessions
+            ));
+            if let Some(why) = &b.failure {
+                out.push_str(&format!("  ({why})"));
+            }
+            out.push('\n');
+        }
+        out
+    }
+}
+
+#[derive(Serialize)]
+struct Map {
+    user: String,
+    /// The backend her next connection goes to; `None` when none can take her.
+    backend: Option<String>,
+    /// Assigned (kept until `assigned_until`), or placed by the ring.
+    why: &'static str,
+    assigned_until: Option<String>,
+    /// What the ring picks among the backends taking new users.
+    ring: Option<String>,
+}
+
+impl Map {
+    async fn read(state: &dyn State, user: &str) -> anyhow::Result<Map> {
+        let list = backends::list(state).await?;
+        let ring = assign::ring(&list).pick(user).map(str::to_string);
+        let assignment = assign::of(state, user).await?;
+        let usable = |address: &str| list.iter().any(|b| b.address == address && b.healthy());
+        Ok(match assignment {
+            Some(a) if usable(&a.backend) => Map {
+                user: user.to_string(),
+                backend: Some(a.backend),
+                why: "assigned",
+                assigned_until: seconds(a.expires_at).map(rfc3339),
+                ring,
+            },
+            _ => Map {
+                user: user.to_string(),
+                backend: ring.clone(),
+                why: "ring",
+                assigned_until: None,
+                ring,
+            },
+        })
+    }
+}
+
+impl Report for Map {
+    fn text(&self) -> String {
+        let mut out = format!("user:     {}\n", self.user);
+        match (&self.backend, self.why) {
+            (Some(b), "assigned") => out.push_str(&format!(
+                "backend:  {b} (assigned until {}, director.user_expire after her last connection)\n",
+                self.assigned_until.as_deref().unwrap_or("-")
+            )),
+            (Some(b), _) => out.push_str(&format!(
+                "backend:  {b} (not assigned: the ring's pick at her next connection)\n"
+            )),
+            (None, _) => out.push_str("backend:  none (no backend takes users)\n"),
+        }
+        out.push_str(&format!(
+            "ring:     {}\n",
+            self.ring.as_deref().unwrap_or("-")
+        ));
+        out
+    }
+}

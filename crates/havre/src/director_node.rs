@@ -1,0 +1,177 @@
+//! The director role in `havre serve`: logged-in IMAP, POP3 and ManageSieve
+//! sessions handed over to the user's backend ([`handoff`]), and in the
+//! background ([`start`]) the backends' probes, the kicks any director
+//! sends, and every few seconds a look at the sessions this director
+//! relays: one whose backend failed or whose user was moved meanwhile is
+//! closed (a kick lost on the way is made good), assignments of users
+//! still connected are renewed, and the counts for `havre director status`
+//! are written.
+
+use std::collections::{BTreeMap, HashSet};
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use anyhow::Context;
+use havre_config::{Config, LoadedConfig, Role};
+use havre_director::kicks::{self, Kick};
+use havre_director::probe::{self, ProbeSettings};
+use havre_director::proxy::{Ports, Proxy, ProxySettings};
+use havre_director::{assign, backends, relayed};
+use havre_net::{Handoff, Sessions};
+use havre_state::State;
+
+/// The handover of a director's logged-in sessions; `None` on a node
+/// without the director role.
+pub fn handoff(
+    loaded: &LoadedConfig,
+    state: Arc<dyn State>,
+) -> anyhow::Result<Option<Arc<dyn Handoff>>> {
+    let config = &loaded.config;
+    if !config.has_role(Role::Director) {
+        return Ok(None);
+    }
+    let login = crate::locate::cluster_login(loaded)?
+        .context("director.secret_file must be set on a director")?;
+    let settings = ProxySettings {
+        user_expire: config.director.user_expire.0,
+        connect_timeout: config.director.connect_timeout.0,
+        ports: ports(config),
+    };
+    Ok(Some(Arc::new(Proxy::new(state, login, settings))))
+}
+
+/// The backends' ports: `director.backend_ports`, or the director's own.
+fn ports(config: &Config) -> Ports {
+    let own = |set: u16, listen: &[SocketAddr], default: u16| {
+        if set != 0 {
+            set
+        } else {
+            listen.first().map_or(default, SocketAddr::port)
+        }
+    };
+    let b = &config.director.backend_ports;
+    Ports {
+        imap: own(b.imap, &config.imap.listen, 143),
+        pop3: own(b.pop3, &config.pop3.listen, 110),
+        managesieve: own(b.managesieve, &config.managesieve.listen, 4190),
+        lmtp: own(b.lmtp, &config.lmtp.listen, 24),
+    }
+}
+
+/// Starts the director's background work (see the module's documentation).
+pub fn start(
+    loaded: &LoadedConfig,
+    state: Arc<dyn State>,
+    sessions: Arc<Sessions>,
+) -> anyhow::Result<()> {
+    let config = &loaded.config;
+    let login = crate::locate::cluster_login(loaded)?
+        .context("director.secret_file must be set on a director")?;
+    let d = &config.director;
+    let probe_user = (!d.probe_user.trim().is_empty()).then(|| d.probe_user.trim().to_string());
+    probe::start(
+        state.clone(),
+        login,
+        ProbeSettings {
+            interval: d.probe_interval.0,
+            timeout: d.connect_timeout.0,
+            imap_port: ports(config).imap,
+            user: probe_user,
+        },
+    );
+    tokio::spawn(follow_kicks(state.clone(), sessions.clone()));
+    tokio::spawn(look_over(
+        state,
+        sessions,
+        config.server.node_id,
+        d.probe_interval.0,
+        d.user_expire.0,
+    ));
+    Ok(())
+}
+
+/// Closes the sessions every director is told to close.
+async fn follow_kicks(state: Arc<dyn State>, sessions: Arc<Sessions>) {
+    let mut kicks = kicks::receive(&*state);
+    while let Some(kick) = kicks.next().await {
+        match kick {
+            Kick::User(user) => {
+                let n = sessions.kick(&user);
+                if n > 0 {
+                    tracing::info!(target: "director", "user=<{user}>: {n} session(s) closed (kick)");
+                }
+            }
+            Kick::Backend(backend) => {
+                let n = sessions.kick_backend(&backend);
+                if n > 0 {
+                    tracing::info!(target: "director", "backend {backend}: {n} session(s) closed");
+                }
+            }
+        }
+    }
+}
+
+/// Every `interval`: the relayed sessions against the shared view.
+async fn look_over(
+    state: Arc<dyn State>,
+    sessions: Arc<Sessions>,
+    node: u8,
+    interval: Duration,
+    expire: Duration,
+) {
+    let mut tick = tokio::time::interval(interval);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        if let Err(err) = look_over_once(&*state, &sessions, node, interval, expire).await {
+            tracing::warn!(target: "director", "relayed sessions not checked: {err}");
+        }
+    }
+}
+
+async fn look_over_once(
+    state: &dyn State,
+    sessions: &Sessions,
+    node: u8,
+    interval: Duration,
+    expire: Duration,
+) -> havre_director::Result<()> {
+    let relayed_now = sessions.relayed();
+    let healthy: HashSet<String> = backends::list(state)
+        .await?
+        .into_iter()
+        .filter(|b| b.healthy())
+        .map(|b| b.address)
+        .collect();
+    let assignments: BTreeMap<String, assign::Assignment> = assign::all(state)
+        .await?
+        .into_iter()
+        .map(|a| (a.user.clone(), a))
+        .collect();
+    let renew_before = SystemTime::now() + expire / 2;
+    let mut done = HashSet::new();
+    for (user, backend) in &relayed_now {
+        if !done.insert((user.to_lowercase(), backend.clone())) {
+            continue;
+        }
+        if !healthy.contains(backend) {
+            let n = sessions.kick_backend(backend);
+            tracing::info!(target: "director", "backend {backend} is down or removed: {n} session(s) closed");
+            continue;
+        }
+        match assignments.get(&user.to_lowercase()) {
+            Some(a) if &a.backend != backend => {
+                let n = sessions.kick(user);
+                tracing::info!(target: "director", "user=<{user}> is on {} now: {n} session(s) on {backend} closed", a.backend);
+            }
+            Some(a) if a.expires_at.is_some_and(|at| at > renew_before) => {}
+            _ => assign::renew(state, user, backend, expire).await?,
+        }
+    }
+    let mut counts = BTreeMap::new();
+    for (_, backend) in &relayed_now {
+        *counts.entry(backend.clone()).or_insert(0) += 1;
+    }
+    relayed::publish(state, node, &counts, interval * 3).await
+}
