@@ -1,0 +1,323 @@
+//! The director on loopback: three mailbox backends on 127.0.0.2, .3 and
+//! .4 (the same IMAP port on each, so a backend is named by its address),
+//! directors on 127.0.0.1, all sharing one PostgreSQL (a schema of the
+//! test's own), one Redis (a key prefix of its own), one mail directory
+//! and one cluster secret. Users log in at the directors; every session of
+//! a user lands on one backend, which the backends' own login lines show.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::time::{Duration, Instant};
+
+use havre_testkit::cluster::{PostgresSchema, redis_prefix, redis_url};
+use havre_testkit::{Havre, free_port, python_ok};
+
+const BIN: &str = env!("CARGO_BIN_EXE_havre");
+const BACKENDS: [&str; 3] = ["127.0.0.2", "127.0.0.3", "127.0.0.4"];
+
+struct Site {
+    backends: Vec<Havre>,
+    directors: Vec<Havre>,
+    /// Dropped after the nodes (fields drop in order).
+    _schema: PostgresSchema,
+    _shared: tempfile::TempDir,
+}
+
+/// What every node of the site shares: store, state, mail, secret.
+fn join(node: &mut Havre, id: u8, schema: &PostgresSchema, prefix: &str, shared: &std::path::Path) {
+    node.set("server.node_id", &id.to_string());
+    node.set("server.hostname", &format!("\"node{id}.example.test\""));
+    node.set("state.url", &format!("{:?}", redis_url()));
+    node.set("state.backend", "\"redis\"");
+    node.set("state.prefix", &format!("{prefix:?}"));
+    node.share_storage(schema.url());
+    node.set(
+        "mailbox.maildir",
+        &format!("\"{}/mail/%d/%n/Maildir\"", shared.display()),
+    );
+    node.set(
+        "director.secret_file",
+        &format!("\"{}/secret\"", shared.display()),
+    );
+    node.set("director.probe_interval", "\"1s\"");
+    node.set("director.connect_timeout", "\"2s\"");
+}
+
+/// The site: `users` made once, three backends, `directors` directors,
+/// the backends added with `havre director add`.
+fn site(users: &[String], directors: u8) -> Site {
+    let schema = PostgresSchema::create_blocking().unwrap();
+    let shared = tempfile::tempdir().unwrap();
+    std::fs::write(
+        shared.path().join("secret"),
+        "4b1d0c3e9f2a7d6e5c8b0a1f3e2d4c6b\n",
+    )
+    .unwrap();
+    let prefix = redis_prefix("director");
+    let imap = free_port();
+    let mut backends = Vec::new();
+    for (n, address) in BACKENDS.iter().enumerate() {
+        let mut node = Havre::init(BIN);
+        join(&mut node, n as u8 + 1, &schema, &prefix, shared.path());
+        node.set("imap.listen", &format!("[\"{address}:{imap}\"]"));
+        node.set("director.trusted_networks", "[\"127.0.0.0/8\"]");
+        if n == 0 {
+            for user in users {
+                node.add_user(user);
+            }
+        }
+        node.start();
+        backends.push(node);
+    }
+    let mut list = Vec::new();
+    for n in 0..directors {
+        let mut node = Havre::init(BIN);
+        join(&mut node, 10 + n, &schema, &prefix, shared.path());
+        node.set("server.roles", "[\"director\"]");
+        node.set("director.backend_ports.imap", &imap.to_string());
+        node.set("director.probe_user", "\"probe@example.test\"");
+        node.start();
+        list.push(node);
+    }
+    backends[0].add_user("probe@example.test");
+    for address in BACKENDS {
+        let out = list[0].cli_ok(&["director", "add", address]);
+        assert!(out.contains(&format!("backend {address} added")), "{out}");
+    }
+    Site {
+        backends,
+        directors: list,
+        _schema: schema,
+        _shared: shared,
+    }
+}
+
+/// Logs in as each user (`argv[2]`, comma-separated) at each director port
+/// (`argv[1]`, comma-separated), every session open at once; selects
+/// INBOX and prints `user port EXISTS-count`, then logs out.
+const EVERY_USER_AT_EVERY_DIRECTOR: &str = r#"
+import imaplib, ssl, sys
+ports = [int(p) for p in sys.argv[1].split(",")]
+users = sys.argv[2].split(",")
+ctx = ssl.create_default_context(); ctx.check_hostname = False; ctx.verify_mode = ssl.CERT_NONE
+sessions = []
+for user in users:
+    for port in ports:
+        m = imaplib.IMAP4("127.0.0.1", port)
+        m.starttls(ssl_context=ctx)
+        m.login(user, "secret")
+        typ, data = m.select("INBOX")
+        sessions.append((user, port, m))
+        print(user, port, typ, data[0].decode())
+for user, port, m in sessions:
+    m.noop()
+    m.logout()
+"#;
+
+/// The backend (its address) whose log shows each user's logins made by a
+/// director; a user found on two backends is a failure.
+fn logins_by_backend(site: &Site) -> BTreeMap<String, BTreeSet<&'static str>> {
+    let mut found: BTreeMap<String, BTreeSet<&'static str>> = BTreeMap::new();
+    for (node, address) in site.backends.iter().zip(BACKENDS) {
+        for line in node.log().lines() {
+            if let Some(rest) = line.split("Login: user=<").nth(1)
+                && line.contains("method=director")
+                && let Some(user) = rest.split('>').next()
+                && user != "probe@example.test"
+            {
+                found.entry(user.to_string()).or_default().insert(address);
+            }
+        }
+    }
+    found
+}
+
+fn wait_until(within: Duration, what: &str, mut done: impl FnMut() -> bool) {
+    let deadline = Instant::now() + within;
+    while !done() {
+        assert!(Instant::now() < deadline, "{what}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+#[test]
+fn thirty_users_through_two_directors_each_stay_on_one_backend() {
+    let users: Vec<String> = (1..=30)
+        .map(|n| format!("student{n}@example.test"))
+        .collect();
+    let site = site(&users, 2);
+    let status = site.directors[1].cli_ok(&["director", "status"]);
+    for address in BACKENDS {
+        assert!(
+            status
+                .lines()
+                .any(|l| l.starts_with(address) && l.contains(" up ")),
+            "{status}"
+        );
+    }
+    let ports = format!(
+        "{},{}",
+        site.directors[0].imap_port, site.directors[1].imap_port
+    );
+    let out = python_ok(EVERY_USER_AT_EVERY_DIRECTOR, &[&ports, &users.join(",")]);
+    assert_eq!(
+        out.lines().filter(|l| l.contains(" OK ")).count(),
+        60,
+        "{out}"
+    );
+    let found = logins_by_backend(&site);
+    assert_eq!(found.len(), 30, "{found:?}");
+    for (user, backends) in &found {
+        assert_eq!(backends.len(), 1, "{user} on {backends:?}");
+        // `havre director map` says the same, on either director.
+        let map = site.directors[0].cli_ok(&["director", "map", user]);
+        let on = backends.iter().next().unwrap();
+        assert!(
+            map.contains(&format!("backend:  {on} (assigned until")),
+            "{map}"
+        );
+    }
+    // The ring spreads them: every backend has some.
+    let used: BTreeSet<&str> = found.values().flatten().copied().collect();
+    assert_eq!(used.len(), 3, "{found:?}");
+}
+
+/// alice logs in, reads the greeting of her session's end (a BYE or the
+/// close) when the director moves her, then logs in again; prints both
+/// sessions' message counts and what the first one last heard.
+const MOVED_WHILE_CONNECTED: &str = r#"
+import imaplib, ssl, sys, os, time
+port, signal = int(sys.argv[1]), sys.argv[2]
+ctx = ssl.create_default_context(); ctx.check_hostname = False; ctx.verify_mode = ssl.CERT_NONE
+m = imaplib.IMAP4("127.0.0.1", port)
+m.starttls(ssl_context=ctx)
+m.login("alice@example.test", "secret")
+print("first:", m.select("INBOX"))
+open(signal, "w").close()
+m.sock.settimeout(20)
+try:
+    while True:
+        line = m.readline()
+        if not line:
+            print("closed")
+            break
+        print("heard:", line.decode().strip())
+except Exception as e:
+    print("ended:", e)
+m2 = imaplib.IMAP4("127.0.0.1", port)
+m2.starttls(ssl_context=ctx)
+m2.login("alice@example.test", "secret")
+print("second:", m2.select("INBOX"))
+m2.logout()
+"#;
+
+#[test]
+fn move_takes_a_user_to_another_backend_and_flush_empties_one() {
+    let users: Vec<String> = ["alice", "bob", "carol", "dave", "erin", "frank"]
+        .iter()
+        .map(|u| format!("{u}@example.test"))
+        .collect();
+    let site = site(&users, 1);
+    let director = &site.directors[0];
+    let port = director.imap_port.to_string();
+    python_ok(EVERY_USER_AT_EVERY_DIRECTOR, &[&port, &users.join(",")]);
+    let before = logins_by_backend(&site);
+    let alice_was = *before["alice@example.test"].iter().next().unwrap();
+    let target = BACKENDS.iter().find(|b| **b != alice_was).unwrap();
+    // Moved while connected: her session is closed, her next one is there.
+    let signals = tempfile::tempdir().unwrap();
+    let signal = signals.path().join("in");
+    let signal_arg = signal.display().to_string();
+    let port_arg = port.clone();
+    let session =
+        std::thread::spawn(move || python_ok(MOVED_WHILE_CONNECTED, &[&port_arg, &signal_arg]));
+    wait_until(Duration::from_secs(20), "alice logged in", || {
+        signal.exists()
+    });
+    let out = director.cli_ok(&["director", "move", "alice@example.test", target]);
+    assert!(out.contains(&format!("moved to {target}")), "{out}");
+    let out = session.join().unwrap();
+    assert!(out.contains("first: ('OK'"), "{out}");
+    // The director closed her session, in Dovecot's words for a kick.
+    assert!(
+        out.contains("heard: * BYE Disconnected by the administrator."),
+        "{out}"
+    );
+    assert!(out.contains("second: ('OK'"), "{out}");
+    let after = logins_by_backend(&site);
+    assert_eq!(
+        after["alice@example.test"],
+        BTreeSet::from([alice_was, *target]),
+        "{out}"
+    );
+    let map = director.cli_ok(&["director", "map", "alice@example.test"]);
+    assert!(
+        map.contains(&format!("backend:  {target} (assigned")),
+        "{map}"
+    );
+
+    // Flush: the backend takes no one, its users go elsewhere.
+    let flushed = BACKENDS[0];
+    let out = director.cli_ok(&["director", "flush", flushed]);
+    assert!(out.contains(&format!("backend {flushed} flushed")), "{out}");
+    let status = director.cli_ok(&["director", "status"]);
+    let line = status.lines().find(|l| l.starts_with(flushed)).unwrap();
+    assert!(line.contains(" down "), "{status}");
+    let counts: Vec<&str> = line.split_whitespace().collect();
+    assert_eq!(counts[3], "0", "users left on {flushed}: {status}");
+    let logins_before = logins_by_backend(&site);
+    python_ok(EVERY_USER_AT_EVERY_DIRECTOR, &[&port, &users.join(",")]);
+    let logins_after = logins_by_backend(&site);
+    for user in &users {
+        let new: BTreeSet<_> = logins_after[user]
+            .difference(logins_before.get(user).unwrap_or(&BTreeSet::new()))
+            .copied()
+            .collect();
+        assert!(!new.contains(flushed), "{user} landed on {flushed}");
+    }
+    // Back up: it takes new users again (the moved ones stay put).
+    director.cli_ok(&["director", "up", flushed]);
+    let status = director.cli_ok(&["director", "status"]);
+    assert!(
+        status
+            .lines()
+            .any(|l| l.starts_with(flushed) && l.contains(" up ")),
+        "{status}"
+    );
+}
+
+#[test]
+fn a_backend_killed_is_marked_failed_and_its_users_log_in_elsewhere() {
+    let users: Vec<String> = (1..=9).map(|n| format!("user{n}@example.test")).collect();
+    let mut site = site(&users, 1);
+    let port = site.directors[0].imap_port.to_string();
+    python_ok(EVERY_USER_AT_EVERY_DIRECTOR, &[&port, &users.join(",")]);
+    let before = logins_by_backend(&site);
+    let victims: Vec<&String> = before
+        .iter()
+        .filter(|(_, b)| b.contains(BACKENDS[1]))
+        .map(|(u, _)| u)
+        .collect();
+    assert!(!victims.is_empty(), "{before:?}");
+    site.backends[1].kill9();
+    // Within a few probe intervals (1 s here) it is failed for the director.
+    let director = &site.directors[0];
+    wait_until(
+        Duration::from_secs(15),
+        "the killed backend marked failed",
+        || {
+            director
+                .cli_ok(&["director", "status"])
+                .lines()
+                .any(|l| l.starts_with(BACKENDS[1]) && l.contains(" failed "))
+        },
+    );
+    python_ok(EVERY_USER_AT_EVERY_DIRECTOR, &[&port, &users.join(",")]);
+    let after = logins_by_backend(&site);
+    for user in victims {
+        let elsewhere = &after[user];
+        assert!(
+            elsewhere.len() == 2 && !elsewhere.iter().all(|b| *b == BACKENDS[1]),
+            "{user}: {elsewhere:?}"
+        );
+    }
+}
