@@ -45,6 +45,11 @@ fn join(node: &mut Havre, id: u8, schema: &PostgresSchema, prefix: &str, shared:
 /// The site: `users` made once, three backends, `directors` directors,
 /// the backends added with `havre director add`.
 fn site(users: &[String], directors: u8) -> Site {
+    site_with(users, directors, |_| {})
+}
+
+/// [`site`], each director configured by `configure` before it starts.
+fn site_with(users: &[String], directors: u8, configure: impl Fn(&mut Havre)) -> Site {
     let schema = PostgresSchema::create_blocking().unwrap();
     let shared = tempfile::tempdir().unwrap();
     std::fs::write(
@@ -75,6 +80,7 @@ fn site(users: &[String], directors: u8) -> Site {
         node.set("server.roles", "[\"director\"]");
         node.set("director.backend_ports.imap", &imap.to_string());
         node.set("director.probe_user", "\"probe@example.test\"");
+        configure(&mut node);
         node.start();
         list.push(node);
     }
@@ -320,4 +326,75 @@ fn a_backend_killed_is_marked_failed_and_its_users_log_in_elsewhere() {
             "{user}: {elsewhere:?}"
         );
     }
+}
+
+/// One login of alice at the director: its answer (or the error), and how
+/// long it took.
+const ONE_LOGIN: &str = r#"
+import imaplib, ssl, sys, time
+ctx = ssl.create_default_context(); ctx.check_hostname = False; ctx.verify_mode = ssl.CERT_NONE
+m = imaplib.IMAP4("127.0.0.1", int(sys.argv[1]), timeout=30)
+m.starttls(ssl_context=ctx)
+started = time.time()
+try:
+    print("login:", m.login("alice@example.test", "secret"))
+except imaplib.IMAP4.error as e:
+    print("login:", e)
+print("took", round(time.time() - started, 1))
+"#;
+
+fn seconds_taken(out: &str) -> f64 {
+    out.lines()
+        .find_map(|l| l.strip_prefix("took "))
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(f64::MAX)
+}
+
+#[test]
+fn a_backend_that_accepts_and_never_answers_gets_a_clear_refusal_not_a_hang() {
+    let users = vec!["alice@example.test".to_string()];
+    let site = site(&users, 1);
+    let director = &site.directors[0];
+    // 127.0.0.5 takes connections on the backends' IMAP port (the kernel
+    // accepts them for a listening socket) and never says a word.
+    let port = director.cli_ok(&["config", "get", "director.backend_ports.imap"]);
+    let silent = std::net::TcpListener::bind(("127.0.0.5", port.trim().parse::<u16>().unwrap()))
+        .unwrap();
+    director.cli_ok(&["director", "add", "127.0.0.5"]);
+    for address in BACKENDS {
+        director.cli_ok(&["director", "flush", address]);
+    }
+    let out = python_ok(ONE_LOGIN, &[&director.imap_port.to_string()]);
+    assert!(out.contains("[UNAVAILABLE]"), "{out}");
+    // connect_timeout is 2 s here.
+    assert!(seconds_taken(&out) < 10.0, "{out}");
+    director.wait_for_log("proxy: user=<alice@example.test>", 1);
+    // The probes found it too.
+    wait_until(Duration::from_secs(15), "127.0.0.5 marked failed", || {
+        director
+            .cli_ok(&["director", "status"])
+            .lines()
+            .any(|l| l.starts_with("127.0.0.5") && l.contains(" failed "))
+    });
+    drop(silent);
+}
+
+#[test]
+fn a_director_that_loses_the_shared_state_refuses_logins_rather_than_guess() {
+    let users = vec!["alice@example.test".to_string()];
+    let redis: std::net::SocketAddr = "127.0.0.1:6379".parse().unwrap();
+    let proxy = havre_testkit::CutProxy::start(redis);
+    let url = format!("\"redis://127.0.0.1:{}/0\"", proxy.port());
+    let site = site_with(&users, 1, |node| node.set("state.url", &url));
+    let director = &site.directors[0];
+    let port = director.imap_port.to_string();
+    let out = python_ok(ONE_LOGIN, &[&port]);
+    assert!(out.contains("login: ('OK'"), "{out}");
+    proxy.cut();
+    let out = python_ok(ONE_LOGIN, &[&port]);
+    assert!(out.contains("[UNAVAILABLE]"), "{out}");
+    proxy.restore();
+    wait_until(Duration::from_secs(20), "logins again once Redis is back", || {
+        python_ok(ONE_LOGIN, &[&port]).contains("login: ('OK'")
+    });
 }
