@@ -13,12 +13,14 @@
 //! - [`kicks`]: closing sessions on every director at once.
 //! - [`proxy`]: a logged-in session handed over to the user's backend,
 //!   [`login`]: the login made there on her behalf.
+//! - [`lmtp`]: LMTP deliveries, each recipient to her backend.
 //! - [`probe`]: the backends' health, as Dovecot's poolmon.
 //! - [`relayed`]: the sessions each director relays, for the status.
 
 pub mod assign;
 pub mod backends;
 pub mod kicks;
+pub mod lmtp;
 pub mod login;
 pub mod probe;
 pub mod proxy;

@@ -175,3 +175,24 @@ async fn look_over_once(
     }
     relayed::publish(state, node, &counts, interval * 3).await
 }
+
+/// LMTP deliveries sent to each recipient's backend; `None` on a node
+/// without the director role.
+pub fn lmtp_forward(
+    loaded: &LoadedConfig,
+    state: Arc<dyn State>,
+) -> anyhow::Result<Option<Arc<dyn havre_net::LmtpForward>>> {
+    let config = &loaded.config;
+    if !config.has_role(Role::Director) {
+        return Ok(None);
+    }
+    let resolver = havre_outbound::Resolver::new(&config.dns.nameservers)
+        .context("cannot set up the DNS resolver (dns.nameservers)")?;
+    Ok(Some(Arc::new(havre_director::lmtp::LmtpForwarder::new(
+        state,
+        resolver,
+        &config.server.hostname,
+        ports(config).lmtp,
+        config.director.user_expire.0,
+    ))))
+}

@@ -117,8 +117,10 @@ pub struct Shared {
     pub bayes: Arc<dyn havre_filter::BayesModel>,
     /// Where every role records what reports and traces read.
     pub events: havre_events::Events,
-    /// The director role: logged-in sessions go to the user's backend.
+    /// The director role: logged-in sessions go to the user's backend,
+    /// and LMTP deliveries to each recipient's.
     pub handoff: Option<Arc<dyn havre_net::Handoff>>,
+    pub lmtp_forward: Option<Arc<dyn havre_net::LmtpForward>>,
 }
 
 /// The publishers of each role's settings.
@@ -298,6 +300,7 @@ fn smtp(
         checks,
         guard: shared.guard.clone(),
         events: shared.events.clone(),
+        lmtp_forward: shared.lmtp_forward.clone(),
     })
 }
 

@@ -407,9 +407,11 @@ async fn shared(loaded: &LoadedConfig) -> anyhow::Result<Shared> {
         havre_events::Events::disabled()
     };
     let handoff = crate::director_node::handoff(loaded, state.clone())?;
+    let lmtp_forward = crate::director_node::lmtp_forward(loaded, state.clone())?;
     Ok(Shared {
         events,
         handoff,
+        lmtp_forward,
         directory,
         queue,
         local: LocalDelivery::new(mailboxes.clone()).with_sieve(sieve),
@@ -462,7 +464,7 @@ async fn bind(loaded: &LoadedConfig) -> anyhow::Result<Vec<Listener>> {
     ];
     let mut listeners = Vec::new();
     for (role, key, mode, plain, tls) in wanted {
-        for (socket, implicit_tls) in bind_pairs(config.has_role(role), key, plain, tls).await? {
+        for (socket, implicit_tls) in bind_pairs(config.listens_for(role), key, plain, tls).await? {
             listeners.push(Listener {
                 socket,
                 mode,

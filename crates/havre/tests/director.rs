@@ -58,12 +58,13 @@ fn site_with(users: &[String], directors: u8, configure: impl Fn(&mut Havre)) ->
     )
     .unwrap();
     let prefix = redis_prefix("director");
-    let imap = free_port();
+    let (imap, lmtp) = (free_port(), free_port());
     let mut backends = Vec::new();
     for (n, address) in BACKENDS.iter().enumerate() {
         let mut node = Havre::init(BIN);
         join(&mut node, n as u8 + 1, &schema, &prefix, shared.path());
         node.set("imap.listen", &format!("[\"{address}:{imap}\"]"));
+        node.set("lmtp.listen", &format!("[\"{address}:{lmtp}\"]"));
         node.set("director.trusted_networks", "[\"127.0.0.0/8\"]");
         if n == 0 {
             for user in users {
@@ -79,6 +80,7 @@ fn site_with(users: &[String], directors: u8, configure: impl Fn(&mut Havre)) ->
         join(&mut node, 10 + n, &schema, &prefix, shared.path());
         node.set("server.roles", "[\"director\"]");
         node.set("director.backend_ports.imap", &imap.to_string());
+        node.set("director.backend_ports.lmtp", &lmtp.to_string());
         node.set("director.probe_user", "\"probe@example.test\"");
         configure(&mut node);
         node.start();
@@ -358,8 +360,8 @@ fn a_backend_that_accepts_and_never_answers_gets_a_clear_refusal_not_a_hang() {
     // 127.0.0.5 takes connections on the backends' IMAP port (the kernel
     // accepts them for a listening socket) and never says a word.
     let port = director.cli_ok(&["config", "get", "director.backend_ports.imap"]);
-    let silent = std::net::TcpListener::bind(("127.0.0.5", port.trim().parse::<u16>().unwrap()))
-        .unwrap();
+    let silent =
+        std::net::TcpListener::bind(("127.0.0.5", port.trim().parse::<u16>().unwrap())).unwrap();
     director.cli_ok(&["director", "add", "127.0.0.5"]);
     for address in BACKENDS {
         director.cli_ok(&["director", "flush", address]);
@@ -394,7 +396,146 @@ fn a_director_that_loses_the_shared_state_refuses_logins_rather_than_guess() {
     let out = python_ok(ONE_LOGIN, &[&port]);
     assert!(out.contains("[UNAVAILABLE]"), "{out}");
     proxy.restore();
-    wait_until(Duration::from_secs(20), "logins again once Redis is back", || {
-        python_ok(ONE_LOGIN, &[&port]).contains("login: ('OK'")
-    });
+    wait_until(
+        Duration::from_secs(20),
+        "logins again once Redis is back",
+        || python_ok(ONE_LOGIN, &[&port]).contains("login: ('OK'"),
+    );
+}
+
+/// An MX of the site (roles mx and relay) that hands the site's mail to a
+/// director's LMTP, as the seeds' Postfix does.
+fn mx_for(site: &Site, director: &Havre) -> Havre {
+    let mut mx = Havre::init(BIN);
+    let shared = site._shared.path().to_path_buf();
+    // The same store, state and secret; its own node id.
+    join(&mut mx, 20, &site._schema, &site_prefix(site), &shared);
+    mx.set("server.roles", "[\"mx\", \"relay\"]");
+    mx.set(
+        "routing.\"example.test\"",
+        &format!("\"lmtp:[127.0.0.1]:{}\"", director.lmtp_port),
+    );
+    mx.start();
+    mx
+}
+
+/// The Redis prefix the site's nodes share (read back from a backend).
+fn site_prefix(site: &Site) -> String {
+    site.backends[0]
+        .cli_ok(&["config", "get", "state.prefix"])
+        .trim()
+        .trim_matches('"')
+        .to_string()
+}
+
+/// How many messages `user`'s INBOX holds in the site's shared mail
+/// directory.
+fn inbox(site: &Site, user: &str) -> usize {
+    let (local, domain) = user.split_once('@').unwrap();
+    let root = site
+        ._shared
+        .path()
+        .join("mail")
+        .join(domain)
+        .join(local)
+        .join("Maildir");
+    ["new", "cur"]
+        .iter()
+        .map(|sub| std::fs::read_dir(root.join(sub)).map_or(0, |d| d.count()))
+        .sum()
+}
+
+/// Waits until `user` has a message in the shared mail directory.
+fn wait_for_mail(site: &Site, user: &str, why: impl Fn() -> String) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while inbox(site, user) == 0 {
+        assert!(Instant::now() < deadline, "nothing for {user}: {}", why());
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// The backend whose log shows an LMTP delivery to `user`.
+fn delivered_on(site: &Site, user: &str) -> Vec<&'static str> {
+    site.backends
+        .iter()
+        .zip(BACKENDS)
+        .filter(|(node, _)| {
+            node.log().lines().any(|l| {
+                l.contains(&format!("to=<{user}>"))
+                    && l.contains("relay=local")
+                    && l.contains("status=sent")
+            })
+        })
+        .map(|(_, address)| address)
+        .collect()
+}
+
+#[test]
+fn lmtp_through_the_director_reaches_each_recipient_on_her_own_backend() {
+    let users: Vec<String> = (1..=6).map(|n| format!("reader{n}@example.test")).collect();
+    let site = site(&users, 1);
+    let director = &site.directors[0];
+    // Her IMAP sessions placed them; their mail goes the same way.
+    python_ok(
+        EVERY_USER_AT_EVERY_DIRECTOR,
+        &[&director.imap_port.to_string(), &users.join(",")],
+    );
+    let placed = logins_by_backend(&site);
+    let mx = mx_for(&site, director);
+    let (accepted, transcript) = mx.send_to_mx(&users.join(","));
+    assert!(accepted, "{transcript}");
+    for user in &users {
+        wait_for_mail(&site, user, || {
+            format!("mx: {}\ndirector: {}", mx.log(), director.log())
+        });
+        assert_eq!(inbox(&site, user), 1, "{user}");
+        // The backend's log line may come a moment after the file.
+        wait_until(
+            Duration::from_secs(10),
+            "the backend's delivery line",
+            || !delivered_on(&site, user).is_empty(),
+        );
+        let on: BTreeSet<&str> = delivered_on(&site, user).into_iter().collect();
+        assert_eq!(on, placed[user], "{user}");
+    }
+    // The director's log names the backend of each copy.
+    let log = director.log();
+    for user in &users {
+        let on = placed[user].iter().next().unwrap();
+        assert!(
+            log.lines().any(|l| l.contains(&format!("to=<{user}>"))
+                && l.contains(&format!("relay={on}"))
+                && l.contains("status=sent")),
+            "{user}: {log}"
+        );
+    }
+}
+
+#[test]
+fn mail_for_users_of_a_killed_backend_is_deferred_then_delivered_elsewhere() {
+    let users: Vec<String> = (1..=6).map(|n| format!("owner{n}@example.test")).collect();
+    let mut site = site(&users, 1);
+    let port = site.directors[0].imap_port.to_string();
+    python_ok(EVERY_USER_AT_EVERY_DIRECTOR, &[&port, &users.join(",")]);
+    let placed = logins_by_backend(&site);
+    let mx = mx_for(&site, &site.directors[0]);
+    site.backends[1].kill9();
+    // Sent at once: the director may still place them on the dead backend
+    // (the probes have not seen it yet), which defers; the MX tries again.
+    let (accepted, transcript) = mx.send_to_mx(&users.join(","));
+    assert!(accepted, "{transcript}");
+    for user in &users {
+        wait_for_mail(&site, user, || {
+            format!("mx: {}\ndirector: {}", mx.log(), site.directors[0].log())
+        });
+        if placed[user].contains(BACKENDS[1]) {
+            let on = delivered_on(&site, user);
+            assert!(!on.contains(&BACKENDS[1]), "{user}: {on:?}");
+        }
+    }
+    mx.wait_for_empty_queue();
+    // Still exactly one copy each once the queue is empty.
+    for user in &users {
+        assert_eq!(inbox(&site, user), 1, "{user}");
+    }
 }

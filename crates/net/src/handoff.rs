@@ -69,6 +69,27 @@ pub trait Handoff: Send + Sync {
     async fn closed(&self, user: &str, backend: &str);
 }
 
+/// Where a director's LMTP listener sends each recipient's copy: to the
+/// backend of her mailbox, over LMTP (RFC 2033), her own reply kept.
+#[async_trait]
+pub trait LmtpForward: Send + Sync {
+    /// Delivers `message` from `sender` to each of `mailboxes` at its
+    /// backend; one answer per mailbox, in order.
+    async fn forward(&self, sender: &str, mailboxes: &[String], message: &[u8]) -> Vec<Forwarded>;
+}
+
+/// A backend's answer for one mailbox.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Forwarded {
+    pub code: u16,
+    /// RFC 3463 status, like "2.0.0".
+    pub status: String,
+    /// The backend's reply, or why none came, for the log and the client.
+    pub text: String,
+    /// The backend, for the log's `relay=`.
+    pub backend: String,
+}
+
 /// How a relay ended.
 pub enum RelayEnd {
     /// One side closed, or failed (the error's text).

@@ -26,7 +26,9 @@ pub use accept::{accept_loop, until_text};
 pub use conn::{Conn, ConnError, Io, Line, LineEnds};
 pub use gate::{Caps, Exempt, Gate, Refusal, Screen, Ticket};
 pub use guard::{Peer, catch_panic, guard_command};
-pub use handoff::{Backend, Handoff, HandoffError, Protocol, RelayEnd, connect, relay};
+pub use handoff::{
+    Backend, Forwarded, Handoff, HandoffError, LmtpForward, Protocol, RelayEnd, connect, relay,
+};
 pub use login_log::{LoginEnd, shown_user};
 pub use sessions::{SessionEntry, SessionInfo, Sessions};
 pub use stop::{Phase, Stop, Stopper};

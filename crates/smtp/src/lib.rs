@@ -110,4 +110,7 @@ pub struct Services {
     /// Connections, refusals, accepted messages and LMTP deliveries, for
     /// reports and traces.
     pub events: havre_events::Events,
+    /// The director role: LMTP deliveries go to each recipient's backend
+    /// instead of a local mailbox.
+    pub lmtp_forward: Option<Arc<dyn havre_net::LmtpForward>>,
 }

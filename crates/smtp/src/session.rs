@@ -1497,6 +1497,15 @@ impl Session {
             }
         };
         let started = std::time::Instant::now();
+        if let Some(forward) = self.services.lmtp_forward.clone() {
+            let replies = self
+                .forward_lmtp(&*forward, tx, &message, body.size, started)
+                .await;
+            if let MessageSource::File(_) = message {
+                self.services.queue.spool().remove(&tx.id).await;
+            }
+            return replies;
+        }
         let mut replies = Vec::new();
         for (rcpt, targets) in &tx.recipients {
             let mut failures = Vec::new();
@@ -1627,6 +1636,109 @@ impl Session {
         }
         replies
     }
+}
+
+impl Session {
+    /// LMTP at a director: each recipient's mailboxes sent to their
+    /// backends, one reply per recipient from theirs (a temporary failure
+    /// of one mailbox defers the recipient; a refusal refuses it).
+    async fn forward_lmtp(
+        &self,
+        forward: &dyn havre_net::LmtpForward,
+        tx: &Transaction,
+        message: &MessageSource,
+        size: u64,
+        started: std::time::Instant,
+    ) -> Vec<Reply> {
+        let per_rcpt: Vec<Vec<&str>> = tx
+            .recipients
+            .iter()
+            .map(|(_, targets)| {
+                targets
+                    .iter()
+                    .filter_map(|t| match t {
+                        Target::Mailbox(m) => Some(m.as_str()),
+                        _ => None,
+                    })
+                    .collect()
+            })
+            .collect();
+        let mut mailboxes: Vec<String> = Vec::new();
+        for m in per_rcpt.iter().flatten() {
+            if !mailboxes.iter().any(|known| known == m) {
+                mailboxes.push(m.to_string());
+            }
+        }
+        let source = message.clone();
+        let bytes = match tokio::task::spawn_blocking(move || {
+            source.read_all().map(|b| b.into_owned())
+        })
+        .await
+        {
+            Ok(Ok(bytes)) => bytes,
+            other => {
+                tracing::error!(target: "smtp", "{}: cannot read the message back: {other:?}", tx.id);
+                return vec![Reply::new(451, "4.3.0", "Error: read error"); tx.recipients.len()];
+            }
+        };
+        let answers = forward.forward(&tx.sender, &mailboxes, &bytes).await;
+        let answer_of = |m: &str| {
+            mailboxes
+                .iter()
+                .position(|k| k == m)
+                .and_then(|i| answers.get(i))
+        };
+        let mut replies = Vec::new();
+        for ((rcpt, _), targets) in tx.recipients.iter().zip(&per_rcpt) {
+            let mut reply = Reply::new(250, "2.0.0", format!("<{rcpt}> {} Saved", tx.id));
+            for mailbox in targets {
+                let Some(answer) = answer_of(mailbox) else {
+                    continue;
+                };
+                let (status, kind) = match answer.code {
+                    200..=299 => ("sent", Kind::Delivered),
+                    400..=499 => ("deferred", Kind::Deferred),
+                    _ => ("bounced", Kind::Bounced),
+                };
+                tracing::info!(target: "smtp", role = "lmtp", "{}: to=<{mailbox}>, orig_to=<{rcpt}>, relay={}, delay={:.2}, status={status} ({})", tx.id, answer.backend, started.elapsed().as_secs_f64(), answer.text);
+                self.services.events.record(
+                    self.lmtp_event(kind, tx, mailbox, rcpt)
+                        .size(size)
+                        .delay(started.elapsed().as_secs_f64())
+                        .reason(answer.text.clone()),
+                );
+                // The worst answer speaks for the recipient: a deferral
+                // before a refusal, so the sender tries again.
+                let worse = matches!((reply.code / 100, answer.code / 100), (2, 4 | 5) | (5, 4));
+                if worse {
+                    reply = Reply::new(
+                        answer.code,
+                        known_status(&answer.status, answer.code),
+                        format!("<{rcpt}> {}", answer.text),
+                    );
+                }
+            }
+            replies.push(reply);
+        }
+        replies
+    }
+}
+
+/// A backend's enhanced status among those a mailbox server gives, or the
+/// class's generic one (the backend's own words stay in the text).
+fn known_status(status: &str, code: u16) -> &'static str {
+    const KNOWN: [&str; 14] = [
+        "2.0.0", "4.2.0", "4.2.2", "4.3.0", "4.3.1", "4.4.0", "4.4.1", "4.4.2", "4.7.1", "5.1.1",
+        "5.2.0", "5.2.2", "5.3.4", "5.7.1",
+    ];
+    KNOWN
+        .into_iter()
+        .find(|k| *k == status)
+        .unwrap_or(match code / 100 {
+            2 => "2.0.0",
+            4 => "4.0.0",
+            _ => "5.0.0",
+        })
 }
 
 /// The session's side of the checks (see [`crate::pipeline`]).
@@ -1948,6 +2060,7 @@ mod tests {
             checks: crate::SessionChecks::default(),
             guard: havre_guard::Guard::off(),
             events: havre_events::Events::disabled(),
+            lmtp_forward: None,
         });
         let (server, mut client) = PanicOnRead::pair();
         let session = Session::new(Mode::Mx, services, "192.0.2.1:40000".parse().unwrap());

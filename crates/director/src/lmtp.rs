@@ -1,0 +1,144 @@
+//! LMTP at a director: each recipient's copy goes to the backend of her
+//! mailbox (the same one her IMAP sessions go to, [`assign::place`]), over
+//! LMTP, with her own reply kept (RFC 2033). A backend down is never sent
+//! to: its users are placed elsewhere; when no backend can take a user,
+//! or hers does not answer, her copy is deferred (4xx), never lost.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use havre_net::{Forwarded, LmtpForward};
+use havre_outbound::{
+    ClientSettings, Content, Envelope, Message, RecipientResult, Resolver, Route,
+};
+use havre_state::State;
+
+use crate::assign;
+
+pub struct LmtpForwarder {
+    state: Arc<dyn State>,
+    resolver: Resolver,
+    client: ClientSettings,
+    port: u16,
+    user_expire: Duration,
+}
+
+impl LmtpForwarder {
+    /// Forwards to the backends' LMTP `port`, saying `hostname` in LHLO.
+    pub fn new(
+        state: Arc<dyn State>,
+        resolver: Resolver,
+        hostname: &str,
+        port: u16,
+        user_expire: Duration,
+    ) -> LmtpForwarder {
+        LmtpForwarder {
+            state,
+            resolver,
+            client: ClientSettings::new(hostname),
+            port,
+            user_expire,
+        }
+    }
+}
+
+fn deferred(text: String, backend: &str) -> Forwarded {
+    Forwarded {
+        code: 451,
+        status: "4.4.0".into(),
+        text,
+        backend: backend.to_string(),
+    }
+}
+
+#[async_trait]
+impl LmtpForward for LmtpForwarder {
+    async fn forward(&self, sender: &str, mailboxes: &[String], message: &[u8]) -> Vec<Forwarded> {
+        let mut answers: Vec<Option<Forwarded>> = vec![None; mailboxes.len()];
+        let mut by_backend: BTreeMap<String, Vec<usize>> = BTreeMap::new();
+        for (n, mailbox) in mailboxes.iter().enumerate() {
+            match assign::place(&*self.state, mailbox, self.user_expire).await {
+                Ok(placement) => by_backend.entry(placement.backend).or_default().push(n),
+                Err(err) => {
+                    answers[n] = Some(deferred(format!("no backend for {mailbox}: {err}"), "none"))
+                }
+            }
+        }
+        let eight_bit = message.iter().any(|b| *b >= 0x80);
+        for (backend, indexes) in by_backend {
+            let recipients: Vec<String> = indexes.iter().map(|n| mailboxes[*n].clone()).collect();
+            let envelope = Envelope {
+                sender,
+                recipients: &recipients,
+                size: message.len() as u64,
+                smtputf8: !sender.is_ascii() || recipients.iter().any(|r| !r.is_ascii()),
+                eight_bit,
+            };
+            let route = Route::Lmtp {
+                host: backend.clone(),
+                port: self.port,
+            };
+            let results = havre_outbound::deliver(
+                &route,
+                "",
+                &self.resolver,
+                &self.client,
+                &envelope,
+                Message {
+                    prepend: b"",
+                    content: Content::Bytes(message),
+                },
+            )
+            .await;
+            for (n, result) in indexes.into_iter().zip(results) {
+                let detail = result.detail();
+                let code = match &result {
+                    RecipientResult::Delivered(_) => 250,
+                    RecipientResult::TempFail(_) => 451,
+                    RecipientResult::PermFail(_) => 550,
+                };
+                answers[n] = Some(Forwarded {
+                    code: reply_code(&detail.reply)
+                        .filter(|c| c / 100 == code / 100)
+                        .unwrap_or(code),
+                    status: detail.status.clone(),
+                    text: detail.reply.clone(),
+                    backend: backend.clone(),
+                });
+            }
+        }
+        answers
+            .into_iter()
+            .zip(mailboxes)
+            .map(|(answer, mailbox)| {
+                answer.unwrap_or_else(|| deferred(format!("no answer for {mailbox}"), "none"))
+            })
+            .collect()
+    }
+}
+
+/// The reply code a backend's reply starts with ("552 5.2.2 ..."), or the
+/// one in Postfix-style wording ("host ... said: 552 5.2.2 ...").
+fn reply_code(reply: &str) -> Option<u16> {
+    let text = reply.split(" said: ").nth(1).unwrap_or(reply);
+    text.get(..3)?.parse().ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_backends_code_is_kept() {
+        assert_eq!(reply_code("250 2.0.0 <a@x> Saved"), Some(250));
+        assert_eq!(
+            reply_code(
+                "host b[127.0.0.2]:24 said: 552 5.2.2 <a@x> Mailbox full (in reply to end of DATA command)"
+            ),
+            Some(552)
+        );
+        assert_eq!(reply_code("connect to b: Connection refused"), None);
+    }
+}
