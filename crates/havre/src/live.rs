@@ -338,6 +338,7 @@ fn pop3(shared: &Shared, config: &Config, tls: TlsAcceptor) -> Arc<havre_pop3::P
         sessions: shared.sessions.clone(),
         guard: shared.guard.clone(),
         events: shared.events.clone(),
+        handoff: shared.handoff.clone(),
     })
 }
 

@@ -58,13 +58,14 @@ fn site_with(users: &[String], directors: u8, configure: impl Fn(&mut Havre)) ->
     )
     .unwrap();
     let prefix = redis_prefix("director");
-    let (imap, lmtp) = (free_port(), free_port());
+    let (imap, pop3, lmtp) = (free_port(), free_port(), free_port());
     let mut backends = Vec::new();
     for (n, address) in BACKENDS.iter().enumerate() {
         let mut node = Havre::init(BIN);
         join(&mut node, n as u8 + 1, &schema, &prefix, shared.path());
         node.set("imap.listen", &format!("[\"{address}:{imap}\"]"));
         node.set("lmtp.listen", &format!("[\"{address}:{lmtp}\"]"));
+        node.set("pop3.listen", &format!("[\"{address}:{pop3}\"]"));
         node.set("director.trusted_networks", "[\"127.0.0.0/8\"]");
         if n == 0 {
             for user in users {
@@ -81,6 +82,7 @@ fn site_with(users: &[String], directors: u8, configure: impl Fn(&mut Havre)) ->
         node.set("server.roles", "[\"director\"]");
         node.set("director.backend_ports.imap", &imap.to_string());
         node.set("director.backend_ports.lmtp", &lmtp.to_string());
+        node.set("director.backend_ports.pop3", &pop3.to_string());
         node.set("director.probe_user", "\"probe@example.test\"");
         configure(&mut node);
         node.start();
@@ -428,6 +430,20 @@ fn site_prefix(site: &Site) -> String {
         .to_string()
 }
 
+/// Each user (`argv[2]`) over POP3 at the director (`argv[1]`), after
+/// STLS: prints `user STAT-answer`.
+const POP3_STAT: &str = r#"
+import poplib, ssl, sys
+ctx = ssl.create_default_context(); ctx.check_hostname = False; ctx.verify_mode = ssl.CERT_NONE
+for user in sys.argv[2].split(","):
+    p = poplib.POP3("127.0.0.1", int(sys.argv[1]), timeout=30)
+    p.stls(context=ctx)
+    p.user(user)
+    p.pass_("secret")
+    print(user, p.stat() and p._shortcmd("STAT").decode())
+    p.quit()
+"#;
+
 /// How many messages `user`'s INBOX holds in the site's shared mail
 /// directory.
 fn inbox(site: &Site, user: &str) -> usize {
@@ -497,6 +513,17 @@ fn lmtp_through_the_director_reaches_each_recipient_on_her_own_backend() {
         );
         let on: BTreeSet<&str> = delivered_on(&site, user).into_iter().collect();
         assert_eq!(on, placed[user], "{user}");
+    }
+    // POP3 through the director: the same backend, the message there.
+    let out = python_ok(
+        POP3_STAT,
+        &[&director.pop3_port.to_string(), &users.join(",")],
+    );
+    for user in &users {
+        assert!(out.contains(&format!("{user} +OK 1 ")), "{out}");
+    }
+    for (user, backends) in logins_by_backend(&site) {
+        assert_eq!(backends, placed[&user], "{user} over POP3");
     }
     // The director's log names the backend of each copy.
     let log = director.log();

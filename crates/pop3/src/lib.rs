@@ -109,4 +109,7 @@ pub struct Pop3Services {
     pub guard: havre_guard::Guard,
     /// Logins and failed logins, for reports and traces.
     pub events: havre_events::Events,
+    /// The director role: logged-in sessions are relayed to the user's
+    /// backend instead of served here.
+    pub handoff: Option<std::sync::Arc<dyn havre_net::Handoff>>,
 }

@@ -106,6 +106,9 @@ pub(crate) struct Session {
     started: Instant,
     /// The session's line in `havre who`; a kick comes through its stop.
     entry: Option<havre_net::SessionEntry>,
+    /// The director role: the user and backend the session is relayed to,
+    /// once the login's answer is out.
+    relay_to: Option<(String, havre_net::Backend)>,
 }
 
 impl Session {
@@ -122,7 +125,14 @@ impl Session {
             last_login: None,
             started: Instant::now(),
             entry: None,
+            relay_to: None,
         }
+    }
+
+    /// TLS is on, or the client is a director of the cluster
+    /// (`director.trusted_networks`), whose network is trusted.
+    fn secure(&self) -> bool {
+        self.tls || self.services.directory.trusts_director(self.peer.ip())
     }
 
     /// Lists the session in `havre who` once logged in (the connection
@@ -214,6 +224,9 @@ impl Session {
                 Err(ConnError::Closed) => break "Connection closed".to_string(),
                 Err(ConnError::Io(e)) => break format!("Connection closed: {e}"),
             };
+            if let Some((user, backend)) = self.relay_to.take() {
+                return self.relay(conn, user, backend).await;
+            }
             match flow {
                 Flow::Continue => {
                     if self.maildrop.is_none()
@@ -382,7 +395,7 @@ impl Session {
                 }
             }
             (None, Command::User(name)) => {
-                let response = if self.tls {
+                let response = if self.secure() {
                     self.pending_user = Some(name);
                     ok("")
                 } else {
@@ -391,7 +404,7 @@ impl Session {
                 self.reply(conn, &response);
             }
             (None, Command::Pass(password)) => {
-                let response = if !self.tls {
+                let response = if !self.secure() {
                     err(Some(CODE_AUTH), PLAINTEXT_DISABLED)
                 } else {
                     match self.pending_user.take() {
@@ -504,7 +517,7 @@ impl Session {
         initial: Option<String>,
     ) -> Result<String, ConnError> {
         let Some(mechanism) = mechanism else {
-            let lines: Vec<String> = if self.tls {
+            let lines: Vec<String> = if self.secure() {
                 protocol::SASL_MECHANISMS
                     .iter()
                     .map(|m| m.to_string())
@@ -514,7 +527,7 @@ impl Session {
             };
             return Ok(protocol::multiline("", &lines));
         };
-        if !self.tls {
+        if !self.secure() {
             return Ok(err(Some(CODE_AUTH), PLAINTEXT_DISABLED));
         }
         if !protocol::SASL_MECHANISMS.contains(&mechanism.as_str()) {
@@ -533,14 +546,19 @@ impl Session {
         if response == "*" {
             return Ok(err(None, "Authentication aborted by client."));
         }
-        match sasl::decode_plain(&response) {
-            Ok(credentials) => Ok(self
+        match sasl::decode_plain_any(&response) {
+            Ok(sasl::Plain::Own(credentials)) => Ok(self
                 .login(&credentials.user, &credentials.password, "PLAIN")
                 .await),
+            Ok(sasl::Plain::Behalf(behalf))
+                if behalf.login == havre_directory::cluster::DIRECTOR_LOGIN =>
+            {
+                Ok(self.login_director(&behalf.user, &behalf.password).await)
+            }
             Err(SaslError::Base64 | SaslError::Malformed) => {
                 Ok(err(None, "Invalid SASL PLAIN response."))
             }
-            Err(SaslError::ProxyNotAllowed) => {
+            Ok(sasl::Plain::Behalf(_)) | Err(SaslError::ProxyNotAllowed) => {
                 self.auth_attempts += 1;
                 let ip = self.peer.ip();
                 self.services
@@ -555,15 +573,34 @@ impl Session {
 
     /// Checks the password, locks the maildrop and takes its snapshot.
     async fn login(&mut self, name: &str, password: &str, method: &'static str) -> String {
-        self.auth_attempts += 1;
-        let shown = printable(name, 100);
-        self.last_login = Some((shown.clone(), method));
-        let user = match self
+        let verdict = self
             .services
             .directory
             .authenticate_from(Some(self.peer.ip()), name, password)
-            .await
-        {
+            .await;
+        self.login_verdict(verdict, name, method).await
+    }
+
+    /// A director's login on `name`'s behalf (the backend of a director).
+    async fn login_director(&mut self, name: &str, token: &str) -> String {
+        let verdict = self
+            .services
+            .directory
+            .authenticate_director(self.peer.ip(), name, token)
+            .await;
+        self.login_verdict(verdict, name, "director").await
+    }
+
+    async fn login_verdict(
+        &mut self,
+        verdict: Result<Option<havre_store::User>, havre_directory::DirectoryError>,
+        name: &str,
+        method: &'static str,
+    ) -> String {
+        self.auth_attempts += 1;
+        let shown = printable(name, 100);
+        self.last_login = Some((shown.clone(), method));
+        let user = match verdict {
             Ok(Some(user)) => user,
             Ok(None) => {
                 let ip = self.peer.ip();
@@ -586,6 +623,9 @@ impl Session {
                 return err(Some(CODE_SYS_TEMP), "Temporary authentication failure.");
             }
         };
+        if let Some(handoff) = self.services.handoff.clone() {
+            return self.hand_off(&*handoff, user.email, method).await;
+        }
         let Some(guard) = self.services.locks.try_lock(&user.email) else {
             tracing::info!(target: "pop3", role = "pop3", "maildrop in use: user=<{}>, method={method}, {}", user.email, self.endpoints());
             return err(Some(CODE_IN_USE), "Maildrop already locked.");
@@ -624,6 +664,77 @@ impl Session {
                 )
             }
         }
+    }
+
+    /// The director role: `user`'s session goes to her backend, logged
+    /// in there as her; the relay starts once the `+OK` is out.
+    async fn hand_off(
+        &mut self,
+        handoff: &dyn havre_net::Handoff,
+        user: String,
+        method: &'static str,
+    ) -> String {
+        match handoff
+            .open(havre_net::Protocol::Pop3, &user, self.peer)
+            .await
+        {
+            Ok(backend) => {
+                tracing::info!(target: "pop3", role = "pop3-login", "Login: user=<{user}>, method={method}, {}", self.endpoints());
+                tracing::info!(target: "pop3", role = "pop3-login", "proxy: user=<{user}>, rip={}: started proxying to {}", self.peer.ip(), backend.address);
+                self.services.events.record(
+                    havre_events::Event::new(havre_events::Kind::Login, "pop3-login")
+                        .client(format!("[{}]", self.peer.ip()))
+                        .recipient(user.as_str())
+                        .reason(method),
+                );
+                if let Some(entry) = &self.entry {
+                    entry.logged_in(&user);
+                    entry.relayed_to(&backend.address);
+                }
+                self.auth_attempts = 0;
+                self.relay_to = Some((user, backend));
+                ok("Logged in.")
+            }
+            Err(e) => {
+                tracing::warn!(target: "pop3", role = "pop3-login", "proxy: user=<{user}>, rip={}: {e}", self.peer.ip());
+                err(Some(CODE_SYS_TEMP), "Account is temporarily unavailable.")
+            }
+        }
+    }
+
+    /// Relays the logged-in session to its backend until either side ends
+    /// it, or a kick or the node's stop does.
+    async fn relay(&mut self, mut conn: Conn, user: String, backend: havre_net::Backend) {
+        if conn.flush().await.is_err() {
+            return self.log_end("Connection closed");
+        }
+        let (up, down, end) = havre_net::relay(conn, backend.stream).await;
+        if let Some(handoff) = &self.services.handoff {
+            handoff.closed(&user, &backend.address).await;
+        }
+        let why = match end {
+            havre_net::RelayEnd::Closed(None) => "Disconnected".to_string(),
+            havre_net::RelayEnd::Closed(Some(e)) => format!("Disconnected: {e}"),
+            havre_net::RelayEnd::Stopped(client) => {
+                let kicked = self.entry.as_ref().is_some_and(|e| e.kicked());
+                let mut conn = Conn::new(client, std::time::Duration::from_secs(10));
+                let (line, why) = if kicked {
+                    (
+                        err(None, "Disconnected by the administrator."),
+                        "Kicked by the administrator",
+                    )
+                } else {
+                    (
+                        err(Some(CODE_SYS_TEMP), "Server shutting down."),
+                        "Disconnected: Server shutting down",
+                    )
+                };
+                let _ = conn.send(line.as_bytes()).await;
+                conn.shutdown().await;
+                why.to_string()
+            }
+        };
+        tracing::info!(target: "pop3", role = "pop3", "{why}: user=<{user}>, {}, in={up} out={down}", self.endpoints());
     }
 
     async fn open_maildrop(
@@ -864,6 +975,7 @@ mod tests {
             sessions: havre_net::Sessions::new(),
             guard: havre_guard::Guard::off(),
             events: havre_events::Events::disabled(),
+            handoff: None,
         });
         let peer = "192.0.2.1:40000".parse().unwrap();
         let local = "127.0.0.1:110".parse().unwrap();

@@ -98,6 +98,7 @@ pub async fn start_with(settings: Pop3Settings) -> Server {
         sessions: havre_net::Sessions::new(),
         guard: havre_guard::Guard::off(),
         events: havre_events::Events::disabled(),
+        handoff: None,
     });
     let (stopper, stop) = havre_net::Stopper::new();
     let gate = havre_net::Gate::new("pop3", havre_net::Caps::UNLIMITED, stop);
