@@ -63,12 +63,15 @@ impl Config {
     }
 
     /// Whether this node listens for `role`'s protocol: its own role, or
-    /// the director's, which proxies IMAP, POP3 and LMTP to the mailbox
-    /// backends on the same listeners.
+    /// the director's, which proxies IMAP, POP3, ManageSieve and LMTP to
+    /// the mailbox backends on the same listeners.
     pub fn listens_for(&self, role: Role) -> bool {
         self.has_role(role)
             || (self.has_role(Role::Director)
-                && matches!(role, Role::Imap | Role::Pop3 | Role::Lmtp))
+                && matches!(
+                    role,
+                    Role::Imap | Role::Pop3 | Role::ManageSieve | Role::Lmtp
+                ))
     }
 }
 

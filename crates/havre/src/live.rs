@@ -362,6 +362,7 @@ fn managesieve(
         sessions: shared.sessions.clone(),
         guard: shared.guard.clone(),
         events: shared.events.clone(),
+        handoff: shared.handoff.clone(),
     })
 }
 

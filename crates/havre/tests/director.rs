@@ -58,7 +58,7 @@ fn site_with(users: &[String], directors: u8, configure: impl Fn(&mut Havre)) ->
     )
     .unwrap();
     let prefix = redis_prefix("director");
-    let (imap, pop3, lmtp) = (free_port(), free_port(), free_port());
+    let (imap, pop3, sieve, lmtp) = (free_port(), free_port(), free_port(), free_port());
     let mut backends = Vec::new();
     for (n, address) in BACKENDS.iter().enumerate() {
         let mut node = Havre::init(BIN);
@@ -66,6 +66,7 @@ fn site_with(users: &[String], directors: u8, configure: impl Fn(&mut Havre)) ->
         node.set("imap.listen", &format!("[\"{address}:{imap}\"]"));
         node.set("lmtp.listen", &format!("[\"{address}:{lmtp}\"]"));
         node.set("pop3.listen", &format!("[\"{address}:{pop3}\"]"));
+        node.set("managesieve.listen", &format!("[\"{address}:{sieve}\"]"));
         node.set("director.trusted_networks", "[\"127.0.0.0/8\"]");
         if n == 0 {
             for user in users {
@@ -83,6 +84,7 @@ fn site_with(users: &[String], directors: u8, configure: impl Fn(&mut Havre)) ->
         node.set("director.backend_ports.imap", &imap.to_string());
         node.set("director.backend_ports.lmtp", &lmtp.to_string());
         node.set("director.backend_ports.pop3", &pop3.to_string());
+        node.set("director.backend_ports.managesieve", &sieve.to_string());
         node.set("director.probe_user", "\"probe@example.test\"");
         configure(&mut node);
         node.start();
@@ -444,6 +446,19 @@ for user in sys.argv[2].split(","):
     p.quit()
 "#;
 
+/// A user's script put and activated over ManageSieve (`argv[1]` the port,
+/// `argv[2]` the user).
+const SIEVELIB: &str = r#"
+import sys
+from sievelib.managesieve import Client
+c = Client("127.0.0.1", int(sys.argv[1]))
+assert c.connect(sys.argv[2], "secret", starttls=True, authmech="PLAIN"), c.errmsg
+print("put", c.putscript("vacation", 'require "fileinto";\r\nif header :contains "subject" "x" { fileinto "INBOX"; }\r\n'))
+print("active", c.setactive("vacation"))
+print("list", c.listscripts())
+c.logout()
+"#;
+
 /// How many messages `user`'s INBOX holds in the site's shared mail
 /// directory.
 fn inbox(site: &Site, user: &str) -> usize {
@@ -524,6 +539,29 @@ fn lmtp_through_the_director_reaches_each_recipient_on_her_own_backend() {
     }
     for (user, backends) in logins_by_backend(&site) {
         assert_eq!(backends, placed[&user], "{user} over POP3");
+    }
+    // ManageSieve through the director, with Python's sievelib (the
+    // system's python3: Debian's python3-sievelib).
+    let out = std::process::Command::new("/usr/bin/python3")
+        .args([
+            "-c",
+            SIEVELIB,
+            &director.managesieve_port.to_string(),
+            &users[0],
+        ])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{text}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(text.contains("put True"), "{text}");
+    assert!(text.contains("active True"), "{text}");
+    assert!(text.contains("list ('vacation', [])"), "{text}");
+    for (user, backends) in logins_by_backend(&site) {
+        assert_eq!(backends, placed[&user], "{user} over ManageSieve");
     }
     // The director's log names the backend of each copy.
     let log = director.log();

@@ -114,5 +114,8 @@ mod services {
         pub guard: havre_guard::Guard,
         /// Logins and failed logins are recorded here (reports, metrics).
         pub events: havre_events::Events,
+        /// The director role: logged-in sessions are relayed to the user's
+        /// backend instead of served here.
+        pub handoff: Option<std::sync::Arc<dyn havre_net::Handoff>>,
     }
 }

@@ -62,6 +62,9 @@ pub(crate) struct Session {
     started: Instant,
     /// The session's line in `havre who`; a kick comes through its stop.
     entry: Option<havre_net::SessionEntry>,
+    /// The director role: the backend the session is relayed to, once the
+    /// login's answer is out.
+    relay_to: Option<havre_net::Backend>,
 }
 
 impl Session {
@@ -82,7 +85,14 @@ impl Session {
             last_login: None,
             started: Instant::now(),
             entry,
+            relay_to: None,
         }
+    }
+
+    /// TLS is on, or the client is a director of the cluster
+    /// (`director.trusted_networks`), whose network is trusted.
+    fn secure(&self) -> bool {
+        self.tls || self.services.directory.trusts_director(self.peer.ip())
     }
 
     /// `rip=..., lip=...[, TLS]`, as Dovecot's login lines.
@@ -141,6 +151,9 @@ impl Session {
                 Err(ConnError::Closed) => break "Connection closed",
                 Err(ConnError::Io(_)) => break "Connection closed",
             };
+            if let Some(backend) = self.relay_to.take() {
+                return self.relay(conn, backend).await;
+            }
             match flow {
                 Flow::Continue => {
                     if self.user.is_none()
@@ -203,6 +216,40 @@ impl Session {
         self.log_end(reason);
     }
 
+    /// Relays the logged-in session to its backend until either side ends
+    /// it, or a kick or the node's stop does.
+    async fn relay(&mut self, mut conn: Conn, backend: havre_net::Backend) {
+        if conn.flush().await.is_err() {
+            return self.log_end("Connection closed");
+        }
+        let (_, _, end) = havre_net::relay(conn, backend.stream).await;
+        if let (Some(handoff), Some(user)) = (&self.services.handoff, &self.user) {
+            handoff.closed(user, &backend.address).await;
+        }
+        match end {
+            havre_net::RelayEnd::Closed(None) => self.log_end("Disconnected"),
+            havre_net::RelayEnd::Closed(Some(e)) => self.log_end(&format!("Disconnected: {e}")),
+            havre_net::RelayEnd::Stopped(client) => {
+                let kicked = self.entry.as_ref().is_some_and(|e| e.kicked());
+                let mut conn = Conn::new(client, std::time::Duration::from_secs(10));
+                let (bye, why) = if kicked {
+                    (
+                        response(Status::Bye, None, "Disconnected by the administrator."),
+                        "Kicked by the administrator",
+                    )
+                } else {
+                    (
+                        response(Status::Bye, Some(&Code::TryLater), "Server shutting down."),
+                        "Disconnected: Server shutting down",
+                    )
+                };
+                let _ = conn.send(&bye).await;
+                conn.shutdown().await;
+                self.log_end(why);
+            }
+        }
+    }
+
     fn log_end(&self, reason: &str) {
         match &self.user {
             Some(user) => {
@@ -247,7 +294,7 @@ impl Session {
         };
         line("IMPLEMENTATION", Some("havre"));
         // Empty until TLS: RFC 5804 1.7 allows it only beside STARTTLS.
-        line("SASL", Some(if self.tls { MECHANISMS } else { "" }));
+        line("SASL", Some(if self.secure() { MECHANISMS } else { "" }));
         line(
             "SIEVE",
             Some(&havre_sieve::supported_extensions().join(" ")),
@@ -393,7 +440,7 @@ impl Session {
         if self.user.is_some() {
             return Ok(response(Status::No, None, "Already authenticated."));
         }
-        if !self.tls {
+        if !self.secure() {
             return Ok(response(
                 Status::No,
                 Some(&Code::EncryptNeeded),
@@ -421,12 +468,22 @@ impl Session {
                     Err(refusal) => return Ok(refusal),
                 },
             };
-            match sasl::decode_plain(&encoded) {
-                Ok(credentials) => (credentials.user, credentials.password),
+            match sasl::decode_plain_any(&encoded) {
+                Ok(sasl::Plain::Own(credentials)) => (credentials.user, credentials.password),
+                Ok(sasl::Plain::Behalf(behalf))
+                    if behalf.login == havre_directory::cluster::DIRECTOR_LOGIN =>
+                {
+                    let found = self
+                        .services
+                        .directory
+                        .authenticate_director(self.peer.ip(), &behalf.user, &behalf.password)
+                        .await;
+                    return Ok(self.login_verdict(found, &behalf.user, "director").await);
+                }
                 Err(SaslError::Base64 | SaslError::Malformed) => {
                     return Ok(response(Status::No, None, "Invalid SASL PLAIN response."));
                 }
-                Err(SaslError::ProxyNotAllowed) => {
+                Ok(sasl::Plain::Behalf(_)) | Err(SaslError::ProxyNotAllowed) => {
                     return Ok(self.failed("(proxy)", method).await);
                 }
             }
@@ -479,8 +536,34 @@ impl Session {
             .directory
             .authenticate_from(Some(self.peer.ip()), name, password)
             .await;
+        self.login_verdict(found, name, method).await
+    }
+
+    async fn login_verdict(
+        &mut self,
+        found: Result<Option<havre_store::User>, havre_directory::DirectoryError>,
+        name: &str,
+        method: &'static str,
+    ) -> Vec<u8> {
         match found {
             Ok(Some(user)) => {
+                let backend = match self.services.handoff.clone() {
+                    Some(handoff) => match handoff
+                        .open(havre_net::Protocol::ManageSieve, &user.email, self.peer)
+                        .await
+                    {
+                        Ok(backend) => Some(backend),
+                        Err(e) => {
+                            tracing::warn!(target: "managesieve", role = "managesieve-login", "proxy: user=<{}>, rip={}: {e}", user.email, self.peer.ip());
+                            return response(
+                                Status::No,
+                                Some(&Code::TryLater),
+                                "Account is temporarily unavailable.",
+                            );
+                        }
+                    },
+                    None => None,
+                };
                 self.user = Some(user.email.clone());
                 self.auth_failures = 0;
                 if let Some(entry) = &self.entry {
@@ -493,6 +576,13 @@ impl Session {
                         .recipient(user.email.as_str())
                         .reason(method),
                 );
+                if let Some(backend) = backend {
+                    tracing::info!(target: "managesieve", role = "managesieve-login", "proxy: user=<{}>, rip={}: started proxying to {}", user.email, self.peer.ip(), backend.address);
+                    if let Some(entry) = &self.entry {
+                        entry.relayed_to(&backend.address);
+                    }
+                    self.relay_to = Some(backend);
+                }
                 response(Status::Ok, None, "Logged in.")
             }
             Ok(None) => self.failed(name, method).await,

@@ -99,6 +99,7 @@ async fn start(
         sessions: havre_net::Sessions::new(),
         guard: havre_guard::Guard::off(),
         events: havre_events::Events::disabled(),
+        handoff: None,
     });
     let (server, client) = tokio::io::duplex(64 * 1024);
     let mut session = Session::new(
