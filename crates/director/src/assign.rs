@@ -12,30 +12,15 @@ use std::time::{Duration, SystemTime};
 
 use havre_state::{Persist, State};
 
-use crate::backends::{self, Backend};
+use crate::backends::Backend;
 use crate::ring::{Member, Ring};
+use crate::view::View;
 use crate::{DirectorError, Result};
 
 const USER: &str = "director:user:";
 
 fn key(user: &str) -> String {
     format!("{USER}{}", user.to_lowercase())
-}
-
-/// How a login's backend was decided.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Why {
-    /// Her assignment, renewed.
-    Kept,
-    /// Placed by the ring: she had no assignment, or hers pointed at a
-    /// backend that cannot serve her now.
-    Placed,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Placement {
-    pub backend: String,
-    pub why: Why,
 }
 
 /// The ring of the backends that take new users.
@@ -51,50 +36,43 @@ pub fn ring(backends: &[Backend]) -> Ring {
     )
 }
 
-/// The backend for a login of `user`, assigned to her for `expire`.
-pub async fn place(state: &dyn State, user: &str, expire: Duration) -> Result<Placement> {
+/// The backend for `user` (a login, a delivery), assigned to her for
+/// `expire`: her assignment if it names a backend that serves (renewed
+/// when it is the ring's pick too: one round trip), else the ring's pick
+/// among the backends that take new users, claimed so that two directors
+/// placing her at once agree.
+pub async fn place(state: &dyn State, view: &View, user: &str, expire: Duration) -> Result<String> {
     let key = key(user);
-    let backends = backends::list(state).await?;
-    let serves = |address: &str| backends.iter().any(|b| b.address == address && b.healthy());
-    let mut current = state.get(&key).await?;
+    let pick = view.ring.pick(user);
+    let mut replacing: Option<String> = None;
     // A few rounds at most: each lost race means another director placed
     // her meanwhile, and its choice is taken unless it is void too.
     for _ in 0..3 {
-        if let Some(address) = &current
-            && serves(address)
-        {
-            let kept = state
-                .claim(&key, address, Some(address), Some(expire), Persist::Memory)
-                .await?;
-            if &kept == address {
-                return Ok(Placement {
-                    backend: kept,
-                    why: Why::Kept,
-                });
+        let got = match pick {
+            Some(pick) => {
+                state
+                    .claim(
+                        &key,
+                        pick,
+                        replacing.as_deref(),
+                        Some(expire),
+                        Persist::Memory,
+                    )
+                    .await?
             }
-            current = Some(kept);
-            continue;
-        }
-        let ring = ring(&backends);
-        let Some(pick) = ring.pick(user) else {
-            return Err(DirectorError::NoBackend);
+            // No backend takes new users: only an assignment still serves.
+            None => match state.get(&key).await? {
+                Some(found) if view.serves(&found) => found,
+                _ => return Err(DirectorError::NoBackend),
+            },
         };
-        let got = state
-            .claim(
-                &key,
-                pick,
-                current.as_deref(),
-                Some(expire),
-                Persist::Memory,
-            )
-            .await?;
-        if got == pick {
-            return Ok(Placement {
-                backend: got,
-                why: Why::Placed,
-            });
+        if view.serves(&got) {
+            if Some(got.as_str()) != pick {
+                renew(state, user, &got, expire).await?;
+            }
+            return Ok(got);
         }
-        current = Some(got);
+        replacing = Some(got);
     }
     Err(DirectorError::Contended(user.to_string()))
 }

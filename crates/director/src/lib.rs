@@ -16,6 +16,7 @@
 //! - [`lmtp`]: LMTP deliveries, each recipient to her backend.
 //! - [`probe`]: the backends' health, as Dovecot's poolmon.
 //! - [`relayed`]: the sessions each director relays, for the status.
+//! - [`view`]: the backends and their ring, as a director caches them.
 
 pub mod assign;
 pub mod backends;
@@ -26,8 +27,8 @@ pub mod probe;
 pub mod proxy;
 pub mod relayed;
 pub mod ring;
+pub mod view;
 
-pub use assign::{Placement, Why};
 pub use backends::{Admin, Backend};
 
 #[derive(Debug, thiserror::Error)]

@@ -16,9 +16,11 @@ use havre_outbound::{
 use havre_state::State;
 
 use crate::assign;
+use crate::view::Views;
 
 pub struct LmtpForwarder {
     state: Arc<dyn State>,
+    views: Views,
     resolver: Resolver,
     client: ClientSettings,
     port: u16,
@@ -35,6 +37,7 @@ impl LmtpForwarder {
         user_expire: Duration,
     ) -> LmtpForwarder {
         LmtpForwarder {
+            views: Views::new(state.clone()),
             state,
             resolver,
             client: ClientSettings::new(hostname),
@@ -58,9 +61,19 @@ impl LmtpForward for LmtpForwarder {
     async fn forward(&self, sender: &str, mailboxes: &[String], message: &[u8]) -> Vec<Forwarded> {
         let mut answers: Vec<Option<Forwarded>> = vec![None; mailboxes.len()];
         let mut by_backend: BTreeMap<String, Vec<usize>> = BTreeMap::new();
+        let view = match self.views.get().await {
+            Ok(view) => view,
+            Err(err) => {
+                let why = format!("the directors' shared state: {err}");
+                return mailboxes
+                    .iter()
+                    .map(|_| deferred(why.clone(), "none"))
+                    .collect();
+            }
+        };
         for (n, mailbox) in mailboxes.iter().enumerate() {
-            match assign::place(&*self.state, mailbox, self.user_expire).await {
-                Ok(placement) => by_backend.entry(placement.backend).or_default().push(n),
+            match assign::place(&*self.state, &view, mailbox, self.user_expire).await {
+                Ok(backend) => by_backend.entry(backend).or_default().push(n),
                 Err(err) => {
                     answers[n] = Some(deferred(format!("no backend for {mailbox}: {err}"), "none"))
                 }

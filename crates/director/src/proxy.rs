@@ -13,6 +13,7 @@ use havre_state::State;
 
 use crate::assign;
 use crate::login::log_in;
+use crate::view::Views;
 
 /// The backends' port of each protocol.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -42,6 +43,7 @@ pub struct ProxySettings {
 
 pub struct Proxy {
     state: Arc<dyn State>,
+    views: Views,
     login: ClusterLogin,
     settings: ProxySettings,
 }
@@ -49,6 +51,7 @@ pub struct Proxy {
 impl Proxy {
     pub fn new(state: Arc<dyn State>, login: ClusterLogin, settings: ProxySettings) -> Proxy {
         Proxy {
+            views: Views::new(state.clone()),
             state,
             login,
             settings,
@@ -65,10 +68,14 @@ impl Handoff for Proxy {
         _client: SocketAddr,
     ) -> Result<Backend, HandoffError> {
         let unavailable = HandoffError::Unavailable;
-        let placement = assign::place(&*self.state, user, self.settings.user_expire)
+        let view = self
+            .views
+            .get()
             .await
             .map_err(|e| unavailable(e.to_string()))?;
-        let address = placement.backend;
+        let address = assign::place(&*self.state, &view, user, self.settings.user_expire)
+            .await
+            .map_err(|e| unavailable(e.to_string()))?;
         let port = self.settings.ports.of(protocol);
         let timeout = self.settings.connect_timeout;
         let mut stream = havre_net::connect(&address, port, timeout)

@@ -217,7 +217,7 @@ impl State for EmbeddedState {
             let mut map = self.lock();
             if let Some(found) = map.live(key, now) {
                 let found = found.value.render();
-                if replacing != Some(found.as_str()) {
+                if found != value && replacing != Some(found.as_str()) {
                     return Ok(found);
                 }
             }

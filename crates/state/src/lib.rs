@@ -109,7 +109,7 @@ pub trait State: Send + Sync + 'static {
     /// than `replacing`, which may be overwritten), and returns the value
     /// it holds afterwards: ours, or the one another node set first. Two
     /// nodes claiming at once agree on one value; claiming the value a key
-    /// holds (`replacing` it by itself) renews its expiry.
+    /// holds renews its expiry.
     async fn claim(
         &self,
         key: &str,

@@ -46,12 +46,12 @@ redis.call('SET', KEYS[1], string.format('%d', new_tat), 'PX', math.floor((new_t
 return {1, 0}
 ";
 
-/// SET ARGV[1] unless the key holds a value other than ARGV[4] (when
-/// ARGV[3] is 1); ARGV[2] the expiry in milliseconds (0: none). Returns the
-/// value the key holds afterwards.
+/// SET ARGV[1] unless the key holds a value other than ARGV[1] and (when
+/// ARGV[3] is 1) ARGV[4]; ARGV[2] the expiry in milliseconds (0: none).
+/// Returns the value the key holds afterwards.
 const CLAIM: &str = r"
 local found = redis.call('GET', KEYS[1])
-if found and not (ARGV[3] == '1' and found == ARGV[4]) then
+if found and found ~= ARGV[1] and not (ARGV[3] == '1' and found == ARGV[4]) then
   return found
 end
 if tonumber(ARGV[2]) > 0 then
