@@ -39,7 +39,10 @@ async fn main() {
         }
         picks += 1000;
     }
-    println!("ring picks/s: {:.0}", picks as f64 / started.elapsed().as_secs_f64());
+    println!(
+        "ring picks/s: {:.0}",
+        picks as f64 / started.elapsed().as_secs_f64()
+    );
 
     let done = Arc::new(AtomicU64::new(0));
     let deadline = Instant::now() + Duration::from_secs(seconds);

@@ -12,6 +12,9 @@ use havre_testkit::cluster::{PostgresSchema, redis_prefix, redis_url};
 use havre_testkit::{Havre, free_port, python_ok};
 
 const BIN: &str = env!("CARGO_BIN_EXE_havre");
+
+#[path = "support/mbsync.rs"]
+mod mbsync;
 const BACKENDS: [&str; 3] = ["127.0.0.2", "127.0.0.3", "127.0.0.4"];
 
 struct Site {
@@ -383,6 +386,23 @@ fn a_backend_that_accepts_and_never_answers_gets_a_clear_refusal_not_a_hang() {
             .any(|l| l.starts_with("127.0.0.5") && l.contains(" failed "))
     });
     drop(silent);
+    // One that greets, then closes during the login.
+    director.cli_ok(&["director", "remove", "127.0.0.5"]);
+    let closing =
+        std::net::TcpListener::bind(("127.0.0.6", port.trim().parse::<u16>().unwrap())).unwrap();
+    std::thread::spawn(move || {
+        use std::io::{BufRead, Write};
+        for stream in closing.incoming().flatten() {
+            let mut stream = stream;
+            let _ = stream.write_all(b"* OK [CAPABILITY IMAP4rev1] fake\r\n");
+            let mut line = String::new();
+            let _ = std::io::BufReader::new(&stream).read_line(&mut line);
+        }
+    });
+    director.cli_ok(&["director", "add", "127.0.0.6"]);
+    let out = python_ok(ONE_LOGIN, &[&director.imap_port.to_string()]);
+    assert!(out.contains("[UNAVAILABLE]"), "{out}");
+    assert!(seconds_taken(&out) < 10.0, "{out}");
 }
 
 #[test]
@@ -603,4 +623,230 @@ fn mail_for_users_of_a_killed_backend_is_deferred_then_delivered_elsewhere() {
     for user in &users {
         assert_eq!(inbox(&site, user), 1, "{user}");
     }
+}
+
+/// alice's mail over LMTP at the director (`argv[1]`), then over IMAP
+/// through it (`argv[2]`): two messages flagged, one deleted and expunged.
+const ALICE_READS: &str = r#"
+import imaplib, smtplib, ssl, sys
+lmtp = smtplib.LMTP("127.0.0.1", int(sys.argv[1]))
+for i in range(6):
+    lmtp.sendmail("bob@remote.test", ["alice@example.test"],
+                  f"From: bob@remote.test\r\nSubject: note {i}\r\n\r\nbody {i}\r\n".encode())
+lmtp.quit()
+ctx = ssl.create_default_context(); ctx.check_hostname = False; ctx.verify_mode = ssl.CERT_NONE
+m = imaplib.IMAP4("127.0.0.1", int(sys.argv[2]))
+m.starttls(ssl_context=ctx)
+m.login("alice@example.test", "secret")
+print(m.select("INBOX"))
+print(m.uid("STORE", "1:2", "+FLAGS", "(\\Flagged \\Seen)"))
+print(m.uid("STORE", "3", "+FLAGS", "(\\Deleted)"))
+print(m.expunge())
+print(m.uid("FETCH", "1:*", "(FLAGS RFC822.SIZE)"))
+m.logout()
+"#;
+
+/// The messages of an mbsync mirror: each file's contents and the flags
+/// and UID its name carries (mbsync's own unique prefix left out).
+fn mirrored(inbox: &std::path::Path) -> BTreeSet<(String, String)> {
+    let mut out = BTreeSet::new();
+    for sub in ["new", "cur"] {
+        for entry in std::fs::read_dir(inbox.join(sub)).unwrap().flatten() {
+            let name = entry.file_name().to_string_lossy().into_owned();
+            let tail = name.split(",U=").nth(1).unwrap_or(&name).to_string();
+            // mbsync marks what it fetched with a header of its own, new
+            // at each run (X-TUID): not the server's.
+            let text: String = std::fs::read_to_string(entry.path())
+                .unwrap()
+                .lines()
+                .filter(|l| !l.starts_with("X-TUID: "))
+                .map(|l| format!("{l}\n"))
+                .collect();
+            out.insert((tail, text));
+        }
+    }
+    out
+}
+
+#[test]
+fn mbsync_and_imaplib_through_the_director_see_what_they_see_directly() {
+    let users = vec!["alice@example.test".to_string()];
+    let site = site(&users, 1);
+    let director = &site.directors[0];
+    let out = python_ok(
+        ALICE_READS,
+        &[
+            &director.lmtp_port.to_string(),
+            &director.imap_port.to_string(),
+        ],
+    );
+    assert!(out.contains("('OK', [b'6'])"), "{out}");
+    let on = *logins_by_backend(&site)["alice@example.test"]
+        .iter()
+        .next()
+        .unwrap();
+    let backend = &site.backends[BACKENDS.iter().position(|b| *b == on).unwrap()];
+    let port: u16 = director
+        .cli_ok(&["config", "get", "director.backend_ports.imap"])
+        .trim()
+        .parse()
+        .unwrap();
+    let work = tempfile::tempdir().unwrap();
+    let (through, through_inbox) = mbsync::mbsync_config_to(
+        &work.path().join("through"),
+        ("127.0.0.1", director.imap_port),
+        &director.dir().join("tls/cert.pem"),
+        "INBOX",
+    );
+    let (direct, direct_inbox) = mbsync::mbsync_config_to(
+        &work.path().join("direct"),
+        (on, port),
+        &backend.dir().join("tls/cert.pem"),
+        "INBOX",
+    );
+    mbsync::mbsync(&through);
+    mbsync::mbsync(&direct);
+    let seen = mirrored(&through_inbox);
+    assert_eq!(seen.len(), 5, "{seen:?}");
+    let other = mirrored(&direct_inbox);
+    assert_eq!(
+        seen.symmetric_difference(&other).collect::<Vec<_>>(),
+        Vec::<&(String, String)>::new()
+    );
+    assert_eq!(
+        seen.iter()
+            .filter(|(tail, _)| tail.ends_with(":2,FS"))
+            .count(),
+        2,
+        "{seen:?}"
+    );
+    // Again through the director: nothing to do, nothing changed.
+    let again = mbsync::mbsync(&through);
+    assert_eq!(mirrored(&through_inbox), seen, "{again}");
+}
+
+/// Sessions of alice through the director (`argv[1]`), `argv[2]` of them,
+/// each in IDLE; prints what each hears when the director stops, waits for
+/// `argv[3]` to exist, then logs in again and prints the answer.
+const IDLE_ACROSS_A_RESTART: &str = r#"
+import imaplib, os, ssl, sys, time
+port, n, signal = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3]
+ctx = ssl.create_default_context(); ctx.check_hostname = False; ctx.verify_mode = ssl.CERT_NONE
+sessions = []
+for i in range(n):
+    m = imaplib.IMAP4("127.0.0.1", port)
+    m.starttls(ssl_context=ctx)
+    m.login("alice@example.test", "secret")
+    m.select("INBOX")
+    m.send(f"{m._new_tag().decode()} IDLE\r\n".encode())
+    m.readline()
+    m.sock.settimeout(60)
+    sessions.append(m)
+print("idle", len(sessions), flush=True)
+for m in sessions:
+    try:
+        print("heard:", m.readline().decode().strip())
+    except Exception as e:
+        print("heard: error", e)
+while not os.path.exists(signal):
+    time.sleep(0.05)
+deadline = time.time() + 30
+while True:
+    try:
+        m = imaplib.IMAP4("127.0.0.1", port)
+        m.starttls(ssl_context=ctx)
+        print("again:", m.login("alice@example.test", "secret")[0])
+        break
+    except Exception as e:
+        if time.time() > deadline:
+            print("again: failed", e)
+            break
+        time.sleep(0.2)
+"#;
+
+#[test]
+fn a_director_restarted_under_its_sessions_says_goodbye_and_takes_them_back() {
+    let users = vec!["alice@example.test".to_string()];
+    let mut site = site_with(&users, 1, |node| {
+        node.set("server.shutdown_grace", "\"1s\"")
+    });
+    let port = site.directors[0].imap_port.to_string();
+    let signals = tempfile::tempdir().unwrap();
+    let signal = signals.path().join("back");
+    let signal_arg = signal.display().to_string();
+    let port_arg = port.clone();
+    let client = std::thread::spawn(move || {
+        python_ok(IDLE_ACROSS_A_RESTART, &[&port_arg, "5", &signal_arg])
+    });
+    wait_until(Duration::from_secs(30), "five sessions in IDLE", || {
+        site.directors[0]
+            .log()
+            .matches("started proxying to")
+            .count()
+            >= 5
+    });
+    let before = logins_by_backend(&site);
+    site.directors[0].stop();
+    site.directors[0].start();
+    std::fs::write(&signal, "").unwrap();
+    let out = client.join().unwrap();
+    assert_eq!(
+        out.matches("heard: * BYE Server shutting down.").count(),
+        5,
+        "{out}"
+    );
+    assert!(out.contains("again: OK"), "{out}");
+    // Back on the same backend: her assignment outlived the director.
+    assert_eq!(logins_by_backend(&site), before);
+}
+
+/// A client that sends LOGIN through the director and leaves at once.
+const LEAVES_MID_LOGIN: &str = r#"
+import socket, ssl, sys
+ctx = ssl.create_default_context(); ctx.check_hostname = False; ctx.verify_mode = ssl.CERT_NONE
+s = socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=10)
+f = s.makefile("rb")
+f.readline()
+s.sendall(b"a STARTTLS\r\n")
+f.readline()
+t = ctx.wrap_socket(s)
+t.sendall(b"b LOGIN alice@example.test secret\r\n")
+t.close()
+print("left")
+"#;
+
+#[test]
+fn a_client_that_leaves_mid_login_leaves_nothing_open_behind_it() {
+    let users = vec!["alice@example.test".to_string()];
+    let site = site(&users, 1);
+    let director = &site.directors[0];
+    for _ in 0..3 {
+        python_ok(LEAVES_MID_LOGIN, &[&director.imap_port.to_string()]);
+    }
+    // Each ended at the director with a line; no session stays open there
+    // nor at a backend.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let log = director.log();
+        if log.matches("Disconnected").count() + log.matches("Connection closed").count() >= 3 {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "three ends logged: {log}\nbackends: {}",
+            site.backends
+                .iter()
+                .map(|b| b.log())
+                .collect::<Vec<_>>()
+                .join("\n")
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    wait_until(Duration::from_secs(10), "no session left", || {
+        !director.cli_ok(&["who"]).contains("alice")
+            && site
+                .backends
+                .iter()
+                .all(|b| !b.cli_ok(&["who"]).contains("alice"))
+    });
 }

@@ -249,6 +249,7 @@ impl Session {
                         return;
                     }
                     if !conn.has_buffered() && conn.flush().await.is_err() {
+                        self.log_end("Connection closed");
                         return;
                     }
                 }
@@ -263,6 +264,7 @@ impl Session {
                 }
                 Next::StartTls => {
                     if conn.flush().await.is_err() {
+                        self.log_end("Connection closed");
                         return;
                     }
                     // Input pipelined before the handshake must not count as
@@ -278,6 +280,7 @@ impl Session {
                     // The OK goes out uncompressed; everything after it,
                     // both ways, is deflated.
                     if conn.flush().await.is_err() {
+                        self.log_end("Connection closed");
                         return;
                     }
                     conn.start_deflate();
@@ -308,6 +311,7 @@ impl Session {
                         return;
                     }
                     if conn.flush().await.is_err() {
+                        self.log_end("Connection closed");
                         return;
                     }
                 }

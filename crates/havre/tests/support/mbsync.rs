@@ -29,20 +29,36 @@ pub fn mbsync(config: &Path) -> String {
 /// INBOX. A debug build on a busy machine may take longer than mbsync's
 /// 20 s of silence to answer a FETCH of thousands of messages.
 pub fn mbsync_config(node: &Havre, patterns: &str) -> (PathBuf, PathBuf) {
-    let work = node.dir().join("mbsync");
+    mbsync_config_to(
+        &node.dir().join("mbsync"),
+        ("127.0.0.1", node.imap_port),
+        &node.dir().join("tls/cert.pem"),
+        patterns,
+    )
+}
+
+/// [`mbsync_config`] for the IMAP server at `server` (host, port) whose
+/// certificate is `cert`, the mirror and its state under `work`.
+pub fn mbsync_config_to(
+    work: &Path,
+    server: (&str, u16),
+    cert: &Path,
+    patterns: &str,
+) -> (PathBuf, PathBuf) {
     std::fs::create_dir_all(work.join("local")).unwrap();
     let config = work.join("mbsyncrc");
     std::fs::write(
         &config,
         format!(
-            "IMAPAccount havre\nHost 127.0.0.1\nPort {port}\nUser alice@example.test\nPass secret\n\
+            "IMAPAccount havre\nHost {host}\nPort {port}\nUser alice@example.test\nPass secret\n\
              SSLType STARTTLS\nCertificateFile {cert}\nTimeout 180\n\n\
              IMAPStore remote\nAccount havre\n\n\
              MaildirStore local\nPath {local}/\nInbox {local}/INBOX\n\n\
              Channel mirror\nFar :remote:\nNear :local:\nPatterns {patterns}\nCreate Near\n\
              Sync All\nExpunge Both\nSyncState *\n",
-            port = node.imap_port,
-            cert = node.dir().join("tls/cert.pem").display(),
+            host = server.0,
+            port = server.1,
+            cert = cert.display(),
             local = work.join("local").display(),
         ),
     )
