@@ -692,12 +692,7 @@ fn mbsync_and_imaplib_through_the_director_see_what_they_see_directly() {
         .parse()
         .unwrap();
     let work = tempfile::tempdir().unwrap();
-    let (through, through_inbox) = mbsync::mbsync_config_to(
-        &work.path().join("through"),
-        ("127.0.0.1", director.imap_port),
-        &director.dir().join("tls/cert.pem"),
-        "INBOX",
-    );
+    let (through, through_inbox) = mbsync::mbsync_config(director, "INBOX");
     let (direct, direct_inbox) = mbsync::mbsync_config_to(
         &work.path().join("direct"),
         (on, port),
