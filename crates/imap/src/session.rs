@@ -795,6 +795,10 @@ impl Session {
             self.log_end("Connection closed");
             return;
         }
+        // Held for the relay's whole life: what the login's commands grew
+        // is given back first.
+        self.out = havre_imap_proto::Writer::new();
+        self.framer = new_framer(&self.services.settings, false);
         let (up, down, end) = havre_net::relay(conn, backend.stream).await;
         self.counters.0 += up;
         self.counters.1 += down;
