@@ -78,16 +78,18 @@ pub async fn place(state: &dyn State, view: &View, user: &str, expire: Duration)
 }
 
 /// Renews `user`'s assignment to `backend` for `expire` from now (a
-/// session of hers ended, or is still open), unless she was moved since.
-pub async fn renew(state: &dyn State, user: &str, backend: &str, expire: Duration) -> Result<()> {
+/// session of hers ended, or is still open), unless she was moved since;
+/// returns the backend she is assigned to afterwards.
+pub async fn renew(
+    state: &dyn State,
+    user: &str,
+    backend: &str,
+    expire: Duration,
+) -> Result<String> {
     let key = key(user);
-    let held = state
+    Ok(state
         .claim(&key, backend, Some(backend), Some(expire), Persist::Memory)
-        .await?;
-    if held != backend {
-        tracing::debug!(target: "director", "user=<{user}> moved to {held} meanwhile");
-    }
-    Ok(())
+        .await?)
 }
 
 /// Assigns `user` to `backend` whatever she had (`havre director move`).

@@ -3,12 +3,16 @@
 //! weight`), and what the probes found of them.
 //!
 //! Keys (under `state.prefix`):
-//! - `director:backend:ADDRESS` = `weight=N admin=up|down`: the operator's
-//!   word, durable (the embedded state's file, Redis's persistence).
+//! - `director:backends` = one line per backend, `ADDRESS weight=N
+//!   admin=up|down`: the operator's word, durable (the embedded state's
+//!   file, Redis's persistence), changed by compare-and-set
+//!   ([`State::claim`]). One key, not one per backend: a director reads it
+//!   every second, and listing keys by prefix walks the whole keyspace
+//!   (every user's assignment with it).
 //! - `director:health:ADDRESS` = why a probe failed: set by the director
 //!   whose probe failed, for a few probe intervals and again at each failed
 //!   probe; removed by the first probe that succeeds. Every director reads
-//!   it, so they agree on who is down.
+//!   it (one GET per backend), so they agree on who is down.
 
 use std::time::Duration;
 
@@ -16,7 +20,7 @@ use havre_state::{Persist, State};
 
 use crate::{DirectorError, Result};
 
-const BACKEND: &str = "director:backend:";
+const BACKENDS: &str = "director:backends";
 const HEALTH: &str = "director:health:";
 
 /// Dovecot's default vhost count.
@@ -75,49 +79,55 @@ pub fn normalize_address(address: &str) -> Result<String> {
     }
 }
 
-fn render(weight: u32, admin: Admin) -> String {
-    let admin = match admin {
-        Admin::Up => "up",
-        Admin::Down => "down",
-    };
-    format!("weight={weight} admin={admin}")
+fn render(records: &[(String, u32, Admin)]) -> String {
+    records
+        .iter()
+        .map(|(address, weight, admin)| {
+            let admin = match admin {
+                Admin::Up => "up",
+                Admin::Down => "down",
+            };
+            format!("{address} weight={weight} admin={admin}\n")
+        })
+        .collect()
 }
 
-/// The record `weight=N admin=up|down`; a field it lacks keeps its default.
-fn parse(value: &str) -> (u32, Admin) {
-    let mut weight = DEFAULT_WEIGHT;
-    let mut admin = Admin::Up;
-    for field in value.split_whitespace() {
-        match field.split_once('=') {
-            Some(("weight", n)) => weight = n.parse().unwrap_or(DEFAULT_WEIGHT),
-            Some(("admin", "down")) => admin = Admin::Down,
-            _ => {}
-        }
-    }
-    (weight, admin)
+/// The lines `ADDRESS weight=N admin=up|down`; a field a line lacks keeps
+/// its default.
+fn parse(text: &str) -> Vec<(String, u32, Admin)> {
+    text.lines()
+        .filter_map(|line| {
+            let mut fields = line.split_whitespace();
+            let address = fields.next()?.to_string();
+            let mut weight = DEFAULT_WEIGHT;
+            let mut admin = Admin::Up;
+            for field in fields {
+                match field.split_once('=') {
+                    Some(("weight", n)) => weight = n.parse().unwrap_or(DEFAULT_WEIGHT),
+                    Some(("admin", "down")) => admin = Admin::Down,
+                    _ => {}
+                }
+            }
+            Some((address, weight, admin))
+        })
+        .collect()
 }
 
 /// Every backend, sorted by address, with what the probes found.
 pub async fn list(state: &dyn State) -> Result<Vec<Backend>> {
-    let records = state.list(BACKEND).await?;
-    let health = state.list(HEALTH).await?;
-    Ok(records
-        .into_iter()
-        .map(|entry| {
-            let address = entry.key[BACKEND.len()..].to_string();
-            let (weight, admin) = parse(&entry.value);
-            let failed = health
-                .iter()
-                .find(|h| h.key[HEALTH.len()..] == address)
-                .map(|h| h.value.clone());
-            Backend {
-                address,
-                weight,
-                admin,
-                failed,
-            }
-        })
-        .collect())
+    let records = parse(&state.get(BACKENDS).await?.unwrap_or_default());
+    let mut out = Vec::with_capacity(records.len());
+    for (address, weight, admin) in records {
+        let failed = state.get(&format!("{HEALTH}{address}")).await?;
+        out.push(Backend {
+            address,
+            weight,
+            admin,
+            failed,
+        });
+    }
+    out.sort_by(|a, b| a.address.cmp(&b.address));
+    Ok(out)
 }
 
 /// The backend named `address`, if the directors know it.
@@ -128,18 +138,50 @@ pub async fn get(state: &dyn State, address: &str) -> Result<Option<Backend>> {
         .find(|b| b.address == address))
 }
 
+/// Changes the list with `edit`, written only if nobody changed it
+/// meanwhile (else read again and edited again).
+async fn edit(
+    state: &dyn State,
+    edit: impl Fn(&mut Vec<(String, u32, Admin)>) -> bool,
+) -> Result<bool> {
+    for _ in 0..20 {
+        let before = state.get(BACKENDS).await?;
+        let mut records = parse(before.as_deref().unwrap_or(""));
+        if !edit(&mut records) {
+            return Ok(false);
+        }
+        let after = render(&records);
+        let held = state
+            .claim(BACKENDS, &after, before.as_deref(), None, Persist::Durable)
+            .await?;
+        if held == after {
+            return Ok(true);
+        }
+    }
+    Err(DirectorError::Contended(BACKENDS.to_string()))
+}
+
 /// Adds a backend (or changes one already known).
 pub async fn put(state: &dyn State, address: &str, weight: u32, admin: Admin) -> Result<()> {
-    let key = format!("{BACKEND}{address}");
-    Ok(state
-        .set(&key, &render(weight, admin), None, Persist::Durable)
-        .await?)
+    edit(state, |records| {
+        records.retain(|(a, _, _)| a != address);
+        records.push((address.to_string(), weight, admin));
+        records.sort_by(|a, b| a.0.cmp(&b.0));
+        true
+    })
+    .await?;
+    Ok(())
 }
 
 /// Forgets a backend; whether it was known.
 pub async fn remove(state: &dyn State, address: &str) -> Result<bool> {
     state.delete(&format!("{HEALTH}{address}")).await?;
-    Ok(state.delete(&format!("{BACKEND}{address}")).await?)
+    edit(state, |records| {
+        let before = records.len();
+        records.retain(|(a, _, _)| a != address);
+        records.len() != before
+    })
+    .await
 }
 
 /// Records a failed probe of `address` (`why`), kept for `ttl` unless a

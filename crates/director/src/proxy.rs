@@ -73,14 +73,35 @@ impl Handoff for Proxy {
             .get()
             .await
             .map_err(|e| unavailable(e.to_string()))?;
-        let address = assign::place(&*self.state, &view, user, self.settings.user_expire)
+        let mut address = assign::place(&*self.state, &view, user, self.settings.user_expire)
             .await
             .map_err(|e| unavailable(e.to_string()))?;
         let port = self.settings.ports.of(protocol);
         let timeout = self.settings.connect_timeout;
-        let mut stream = havre_net::connect(&address, port, timeout)
-            .await
-            .map_err(|e| unavailable(format!("backend {address} port {port}: {e}")))?;
+        let mut stream = match havre_net::connect(&address, port, timeout).await {
+            Ok(stream) => stream,
+            Err(first) => {
+                // The probes may have marked it down since this director
+                // last read the view: read it now and place her again.
+                let view = self
+                    .views
+                    .read()
+                    .await
+                    .map_err(|e| unavailable(e.to_string()))?;
+                let again = assign::place(&*self.state, &view, user, self.settings.user_expire)
+                    .await
+                    .map_err(|e| unavailable(e.to_string()))?;
+                if again == address {
+                    return Err(unavailable(format!(
+                        "backend {address} port {port}: {first}"
+                    )));
+                }
+                address = again;
+                havre_net::connect(&address, port, timeout)
+                    .await
+                    .map_err(|e| unavailable(format!("backend {address} port {port}: {e}")))?
+            }
+        };
         let token = self.login.token(user);
         let answer = tokio::time::timeout(timeout, log_in(protocol, &mut stream, user, &token))
             .await
@@ -95,8 +116,14 @@ impl Handoff for Proxy {
 
     async fn closed(&self, user: &str, backend: &str) {
         let expire = self.settings.user_expire;
-        if let Err(err) = assign::renew(&*self.state, user, backend, expire).await {
-            tracing::warn!(target: "director", "user=<{user}>: assignment to {backend} not renewed: {err}");
+        match assign::renew(&*self.state, user, backend, expire).await {
+            Ok(held) if held != backend => {
+                tracing::debug!(target: "director", "user=<{user}> was moved to {held} meanwhile");
+            }
+            Ok(_) => {}
+            Err(err) => {
+                tracing::warn!(target: "director", "user=<{user}>: assignment to {backend} not renewed: {err}");
+            }
         }
     }
 }

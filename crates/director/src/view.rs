@@ -58,6 +58,12 @@ impl Views {
         {
             return Ok(view.clone());
         }
+        self.read().await
+    }
+
+    /// The view read now (a backend did not answer: the probes may have
+    /// marked it since the last read).
+    pub async fn read(&self) -> Result<Arc<View>> {
         let view = Arc::new(View::new(backends::list(&*self.state).await?));
         *self.lock() = Some((Instant::now(), view.clone()));
         Ok(view)

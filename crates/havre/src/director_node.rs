@@ -10,7 +10,7 @@
 use std::collections::{BTreeMap, HashSet};
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 
 use anyhow::Context;
 use havre_config::{Config, LoadedConfig, Role};
@@ -144,12 +144,6 @@ async fn look_over_once(
         .filter(|b| b.healthy())
         .map(|b| b.address)
         .collect();
-    let assignments: BTreeMap<String, assign::Assignment> = assign::all(state)
-        .await?
-        .into_iter()
-        .map(|a| (a.user.clone(), a))
-        .collect();
-    let renew_before = SystemTime::now() + expire / 2;
     let mut done = HashSet::new();
     for (user, backend) in &relayed_now {
         if !done.insert((user.to_lowercase(), backend.clone())) {
@@ -160,13 +154,12 @@ async fn look_over_once(
             tracing::info!(target: "director", "backend {backend} is down or removed: {n} session(s) closed");
             continue;
         }
-        match assignments.get(&user.to_lowercase()) {
-            Some(a) if &a.backend != backend => {
-                let n = sessions.kick(user);
-                tracing::info!(target: "director", "user=<{user}> is on {} now: {n} session(s) on {backend} closed", a.backend);
-            }
-            Some(a) if a.expires_at.is_some_and(|at| at > renew_before) => {}
-            _ => assign::renew(state, user, backend, expire).await?,
+        // Renewed while she is connected; the answer says where she is
+        // assigned now (one round trip per user, no walk of every key).
+        let held = assign::renew(state, user, backend, expire).await?;
+        if &held != backend {
+            let n = sessions.kick(user);
+            tracing::info!(target: "director", "user=<{user}> is on {held} now: {n} session(s) on {backend} closed");
         }
     }
     let mut counts = BTreeMap::new();

@@ -298,6 +298,26 @@ fn move_takes_a_user_to_another_backend_and_flush_empties_one() {
             .any(|l| l.starts_with(flushed) && l.contains(" up ")),
         "{status}"
     );
+    // A weight of 0 takes no new user; a backend removed is gone, and a
+    // name that is not a backend is an error naming the backends.
+    let out = director.cli_ok(&["director", "weight", BACKENDS[1], "0"]);
+    assert!(out.contains("weight 0"), "{out}");
+    let status = director.cli_ok(&["director", "status"]);
+    let line = status.lines().find(|l| l.starts_with(BACKENDS[1])).unwrap();
+    assert_eq!(line.split_whitespace().nth(2), Some("0"), "{status}");
+    director.cli_ok(&["director", "remove", BACKENDS[2]]);
+    assert!(
+        !director
+            .cli_ok(&["director", "status"])
+            .contains(BACKENDS[2])
+    );
+    let out = director.cli(&["director", "move", "bob@example.test", "192.0.2.9"]);
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("no backend 192.0.2.9; the backends are"),
+        "{err}"
+    );
 }
 
 #[test]
