@@ -6,7 +6,7 @@
 //! lists them all.
 
 use havre_testkit::Havre;
-use havre_testkit::cluster::{PostgresSchema, redis_prefix, redis_url};
+use havre_testkit::cluster::{PostgresSchema, redis_prefix};
 
 const BIN: &str = env!("CARGO_BIN_EXE_havre");
 
@@ -27,16 +27,7 @@ fn cluster(count: u8, configure: impl Fn(&mut Havre)) -> Cluster {
     let mut nodes = Vec::new();
     for id in 1..=count {
         let mut node = Havre::init(BIN);
-        node.set("server.node_id", &id.to_string());
-        node.set("server.hostname", &format!("\"node{id}.example.test\""));
-        node.set("state.url", &format!("{:?}", redis_url()));
-        node.set("state.backend", "\"redis\"");
-        node.set("state.prefix", &format!("{prefix:?}"));
-        node.share_storage(schema.url());
-        node.set(
-            "mailbox.maildir",
-            &format!("\"{}/%d/%n/Maildir\"", mail.path().display()),
-        );
+        node.join_cluster(id, schema.url(), &prefix, mail.path());
         if id == 1 {
             node.add_user("alice@example.test");
         }

@@ -8,7 +8,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::{Duration, Instant};
 
-use havre_testkit::cluster::{PostgresSchema, redis_prefix, redis_url};
+use havre_testkit::cluster::{PostgresSchema, redis_prefix};
 use havre_testkit::{Havre, free_port, python_ok};
 
 const BIN: &str = env!("CARGO_BIN_EXE_havre");
@@ -27,16 +27,7 @@ struct Site {
 
 /// What every node of the site shares: store, state, mail, secret.
 fn join(node: &mut Havre, id: u8, schema: &PostgresSchema, prefix: &str, shared: &std::path::Path) {
-    node.set("server.node_id", &id.to_string());
-    node.set("server.hostname", &format!("\"node{id}.example.test\""));
-    node.set("state.url", &format!("{:?}", redis_url()));
-    node.set("state.backend", "\"redis\"");
-    node.set("state.prefix", &format!("{prefix:?}"));
-    node.share_storage(schema.url());
-    node.set(
-        "mailbox.maildir",
-        &format!("\"{}/mail/%d/%n/Maildir\"", shared.display()),
-    );
+    node.join_cluster(id, schema.url(), prefix, &shared.join("mail"));
     node.set(
         "director.secret_file",
         &format!("\"{}/secret\"", shared.display()),

@@ -120,6 +120,29 @@ impl Havre {
         );
     }
 
+    /// Makes the node one of a cluster: node `id` (host name
+    /// `node<id>.example.test`), its store at the PostgreSQL `storage_url`,
+    /// its state in the shared Redis under `prefix`, its mailboxes under
+    /// `mail`.
+    pub fn join_cluster(
+        &mut self,
+        id: u8,
+        storage_url: &str,
+        prefix: &str,
+        mail: &std::path::Path,
+    ) {
+        self.set("server.node_id", &id.to_string());
+        self.set("server.hostname", &format!("\"node{id}.example.test\""));
+        self.set("state.url", &format!("{:?}", crate::cluster::redis_url()));
+        self.set("state.backend", "\"redis\"");
+        self.set("state.prefix", &format!("{prefix:?}"));
+        self.share_storage(storage_url);
+        self.set(
+            "mailbox.maildir",
+            &format!("\"{}/%d/%n/Maildir\"", mail.display()),
+        );
+    }
+
     fn write_ports(&mut self) {
         for (key, port) in [
             ("mx.listen", self.smtp_port),
