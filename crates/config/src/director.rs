@@ -13,10 +13,12 @@ use crate::values::Duration;
 pub struct Director {
     /// The cluster's shared secret (a file, the same on every director and
     /// backend): directors sign their logins at the backends with it.
-    /// Empty: this node neither makes nor takes such logins.
+    /// Empty: the secret kept in the shared state (made by the first node
+    /// that needs it) when `state.backend = "redis"`; none on a node alone.
     pub secret_file: std::path::PathBuf,
     /// On a backend: the networks (CIDR or address) directors log in from.
     /// Their connections need no TLS and may log in on users' behalf.
+    /// Loopback by default, as Dovecot counts local connections secure.
     pub trusted_networks: Vec<String>,
     /// How long a user stays on her backend after her last connection ends
     /// (Dovecot's `director_user_expire`).
@@ -37,7 +39,7 @@ impl Default for Director {
     fn default() -> Self {
         Self {
             secret_file: std::path::PathBuf::new(),
-            trusted_networks: Vec::new(),
+            trusted_networks: vec!["127.0.0.0/8".into(), "::1/128".into()],
             user_expire: Duration::from_secs(15 * 60),
             probe_interval: Duration::from_secs(10),
             probe_user: String::new(),

@@ -874,11 +874,11 @@ pub static KEY_DOCS: &[(&str, &str)] = &[
     ),
     (
         "director.secret_file",
-        "The file of the cluster's shared secret, the same on every director and backend: directors log in at the backends on users' behalf with tokens signed with it, never with the users' passwords (\"\" = none; required on a director).",
+        "The file of the cluster's shared secret, the same on every director and backend: directors log in at the backends on users' behalf with tokens signed with it, never with the users' passwords (\"\" = with state.backend = \"redis\", a secret kept in the shared state, made by the first node that needs it; a node alone then neither makes nor takes such logins).",
     ),
     (
         "director.trusted_networks",
-        "On a backend: the networks (CIDR or address) of the directors. Their connections need no TLS and may log in on users' behalf with a signed token; from elsewhere such a login is refused.",
+        "On a backend: the networks (CIDR or address) of the directors (loopback by default). Their connections need no TLS (as Dovecot's login_trusted_networks) and may log in on users' behalf with a signed token; from elsewhere such a login is refused. Only on a node with a cluster secret (director.secret_file, or state.backend = \"redis\").",
     ),
     (
         "director.user_expire",

@@ -737,10 +737,12 @@ fn director_problems(cfg: &Config, out: &mut Vec<Problem>) {
                 ),
             ));
         }
-        if d.secret_file.as_os_str().is_empty() {
+        if d.secret_file.as_os_str().is_empty()
+            && cfg.state.backend != crate::model::StateBackend::Redis
+        {
             out.push(problem(
                 &["director", "secret_file"],
-                "must be set on a director: the file of the cluster's shared secret, the same on every director and backend",
+                "must be set on a director whose state is not shared (state.backend = \"redis\" keeps the cluster's secret there): the file of the cluster's secret, the same on every director and backend",
             ));
         }
     }

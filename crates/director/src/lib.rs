@@ -17,6 +17,8 @@
 //! - [`probe`]: the backends' health, as Dovecot's poolmon.
 //! - [`relayed`]: the sessions each director relays, for the status.
 //! - [`view`]: the backends and their ring, as a director caches them.
+//! - [`secret`]: the cluster's secret in the shared state, when no file
+//!   gives it.
 
 pub mod assign;
 pub mod backends;
@@ -27,6 +29,7 @@ pub mod probe;
 pub mod proxy;
 pub mod relayed;
 pub mod ring;
+pub mod secret;
 pub mod view;
 
 pub use backends::{Admin, Backend};

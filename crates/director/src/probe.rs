@@ -79,10 +79,10 @@ async fn probe(
         let mut stream = havre_net::connect(&backend.address, settings.imap_port, settings.timeout)
             .await
             .map_err(|e| format!("IMAP port {}: {e}", settings.imap_port))?;
-        let token = settings
-            .user
-            .as_deref()
-            .map(|user| (user, login.token(user)));
+        let token = match settings.user.as_deref() {
+            Some(user) => Some((user, login.token(user).await?)),
+            None => None,
+        };
         probe_imap(
             &mut stream,
             token.as_ref().map(|(user, token)| (*user, token.as_str())),

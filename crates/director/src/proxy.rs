@@ -102,7 +102,11 @@ impl Handoff for Proxy {
                     .map_err(|e| unavailable(format!("backend {address} port {port}: {e}")))?
             }
         };
-        let token = self.login.token(user);
+        let token = self
+            .login
+            .token(user)
+            .await
+            .map_err(|e| unavailable(format!("the cluster's secret: {e}")))?;
         let answer = tokio::time::timeout(timeout, log_in(protocol, &mut stream, user, &token))
             .await
             .map_err(|_| unavailable(format!("backend {address}: no answer to the login")))?

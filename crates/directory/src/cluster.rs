@@ -7,8 +7,10 @@
 //! takes such a login only from `director.trusted_networks`.
 
 use std::net::IpAddr;
+use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
+use async_trait::async_trait;
 use hmac::{KeyInit, Mac};
 use ipnet::IpNet;
 use sha2::Sha256;
@@ -21,10 +23,28 @@ pub const DIRECTOR_LOGIN: &str = "director";
 /// How far a token's time may be from the backend's clock.
 const VALID_FOR: Duration = Duration::from_secs(60);
 
+/// Where the cluster's secret comes from: a file every node has
+/// (`director.secret_file`), or the shared state ([`Fixed`] or the
+/// director crate's `SharedSecret`).
+#[async_trait]
+pub trait SecretSource: Send + Sync {
+    async fn secret(&self) -> Result<Vec<u8>, String>;
+}
+
+/// A secret read once (from `director.secret_file`).
+pub struct Fixed(pub Vec<u8>);
+
+#[async_trait]
+impl SecretSource for Fixed {
+    async fn secret(&self) -> Result<Vec<u8>, String> {
+        Ok(self.0.clone())
+    }
+}
+
 /// The cluster's secret and the networks directors log in from.
 #[derive(Clone)]
 pub struct ClusterLogin {
-    secret: Vec<u8>,
+    secrets: Arc<dyn SecretSource>,
     trusted: Vec<IpNet>,
 }
 
@@ -38,10 +58,11 @@ impl std::fmt::Debug for ClusterLogin {
 
 impl ClusterLogin {
     pub fn new(secret: &[u8], trusted: Vec<IpNet>) -> ClusterLogin {
-        ClusterLogin {
-            secret: secret.to_vec(),
-            trusted,
-        }
+        ClusterLogin::from_source(Arc::new(Fixed(secret.to_vec())), trusted)
+    }
+
+    pub fn from_source(secrets: Arc<dyn SecretSource>, trusted: Vec<IpNet>) -> ClusterLogin {
+        ClusterLogin { secrets, trusted }
     }
 
     /// Whether `ip` is in `director.trusted_networks`: its connections
@@ -53,49 +74,55 @@ impl ClusterLogin {
     }
 
     /// The password of a director's login as `user`, now.
-    pub fn token(&self, user: &str) -> String {
-        self.token_at(user, unix_now())
-    }
-
-    fn token_at(&self, user: &str, at: u64) -> String {
-        let signature: String = self
-            .signed(user, at)
-            .finalize()
-            .into_bytes()
-            .iter()
-            .map(|b| format!("{b:02x}"))
-            .collect();
-        format!("v1.{at}.{signature}")
+    pub async fn token(&self, user: &str) -> Result<String, String> {
+        let secret = self.secrets.secret().await?;
+        Ok(token_at(&secret, user, unix_now()))
     }
 
     /// Whether `token` is a director's login as `user` made within a
-    /// minute of now.
-    pub fn verify(&self, user: &str, token: &str) -> bool {
-        let mut fields = token.split('.');
-        let (Some("v1"), Some(at), Some(signature), None) =
-            (fields.next(), fields.next(), fields.next(), fields.next())
-        else {
-            return false;
-        };
-        let (Ok(at), Some(signature)) = (at.parse::<u64>(), from_hex(signature)) else {
-            return false;
-        };
-        unix_now().abs_diff(at) <= VALID_FOR.as_secs()
-            && self.signed(user, at).verify_slice(&signature).is_ok()
+    /// minute of now (false too when the secret cannot be read).
+    pub async fn verify(&self, user: &str, token: &str) -> bool {
+        match self.secrets.secret().await {
+            Ok(secret) => verify(&secret, user, token),
+            Err(err) => {
+                tracing::warn!(target: "directory", "director login as {user} refused: the cluster's secret: {err}");
+                false
+            }
+        }
     }
+}
 
-    /// The MAC of a login as `user` at `at` (Unix seconds).
-    fn signed(&self, user: &str, at: u64) -> Hmac {
-        let mut mac = self.mac();
-        mac.update(user.to_lowercase().as_bytes());
-        mac.update(b"\0");
-        mac.update(at.to_string().as_bytes());
-        mac
-    }
+fn token_at(secret: &[u8], user: &str, at: u64) -> String {
+    let signature: String = signed(secret, user, at)
+        .finalize()
+        .into_bytes()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    format!("v1.{at}.{signature}")
+}
 
-    fn mac(&self) -> Hmac {
-        <Hmac as KeyInit>::new_from_slice(&self.secret).expect("HMAC takes any key length")
-    }
+fn verify(secret: &[u8], user: &str, token: &str) -> bool {
+    let mut fields = token.split('.');
+    let (Some("v1"), Some(at), Some(signature), None) =
+        (fields.next(), fields.next(), fields.next(), fields.next())
+    else {
+        return false;
+    };
+    let (Ok(at), Some(signature)) = (at.parse::<u64>(), from_hex(signature)) else {
+        return false;
+    };
+    unix_now().abs_diff(at) <= VALID_FOR.as_secs()
+        && signed(secret, user, at).verify_slice(&signature).is_ok()
+}
+
+/// The MAC of a login as `user` at `at` (Unix seconds).
+fn signed(secret: &[u8], user: &str, at: u64) -> Hmac {
+    let mut mac = <Hmac as KeyInit>::new_from_slice(secret).expect("HMAC takes any key length");
+    mac.update(user.to_lowercase().as_bytes());
+    mac.update(b"\0");
+    mac.update(at.to_string().as_bytes());
+    mac
 }
 
 fn from_hex(text: &str) -> Option<Vec<u8>> {
@@ -130,24 +157,24 @@ mod tests {
         ClusterLogin::new(b"cluster secret", vec!["10.0.0.0/24".parse().unwrap()])
     }
 
-    #[test]
-    fn a_token_logs_in_its_user_only() {
+    #[tokio::test]
+    async fn a_token_logs_in_its_user_only() {
         let cluster = login();
-        let token = cluster.token("alice@univ.example");
-        assert!(cluster.verify("alice@univ.example", &token));
-        assert!(cluster.verify("Alice@Univ.Example", &token));
-        assert!(!cluster.verify("bob@univ.example", &token));
+        let token = cluster.token("alice@univ.example").await.unwrap();
+        assert!(cluster.verify("alice@univ.example", &token).await);
+        assert!(cluster.verify("Alice@Univ.Example", &token).await);
+        assert!(!cluster.verify("bob@univ.example", &token).await);
         let other = ClusterLogin::new(b"another secret", vec![]);
-        assert!(!other.verify("alice@univ.example", &token));
+        assert!(!other.verify("alice@univ.example", &token).await);
     }
 
-    #[test]
-    fn an_old_or_mangled_token_is_refused() {
+    #[tokio::test]
+    async fn an_old_or_mangled_token_is_refused() {
         let cluster = login();
-        let old = cluster.token_at("alice@univ.example", unix_now() - 120);
-        assert!(!cluster.verify("alice@univ.example", &old));
+        let old = token_at(b"cluster secret", "alice@univ.example", unix_now() - 120);
+        assert!(!cluster.verify("alice@univ.example", &old).await);
         for bad in ["", "v1", "v1.x.y", "v2.1.00", "secret"] {
-            assert!(!cluster.verify("alice@univ.example", bad), "{bad}");
+            assert!(!cluster.verify("alice@univ.example", bad).await, "{bad}");
         }
     }
 

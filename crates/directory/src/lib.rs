@@ -127,7 +127,7 @@ impl Directory {
         let Some(cluster) = &self.cluster else {
             return Ok(None);
         };
-        if !cluster.trusts(client) || !cluster.verify(user, token) {
+        if !cluster.trusts(client) || !cluster.verify(user, token).await {
             tracing::warn!(target: "directory", "director login as {user} from {client} refused: {}", if cluster.trusts(client) { "bad token" } else { "not in director.trusted_networks" });
             return Ok(None);
         }

@@ -17,9 +17,53 @@ use havre_config::{Config, LoadedConfig, Role};
 use havre_director::kicks::{self, Kick};
 use havre_director::probe::{self, ProbeSettings};
 use havre_director::proxy::{Ports, Proxy, ProxySettings};
+use havre_director::secret::SharedSecret;
 use havre_director::{assign, backends, relayed};
+use havre_directory::cluster::{ClusterLogin, Fixed, SecretSource};
 use havre_net::{Handoff, Sessions};
 use havre_state::State;
+
+/// How directors log in at backends on users' behalf, and which networks
+/// they come from: the secret of `director.secret_file`, or, in a cluster
+/// (`state.backend = "redis"`) without one, the secret kept in the shared
+/// state; `None` for a node alone without a file (it neither makes nor
+/// takes such logins).
+pub fn cluster_login(
+    loaded: &LoadedConfig,
+    state: Arc<dyn State>,
+) -> anyhow::Result<Option<ClusterLogin>> {
+    let d = &loaded.config.director;
+    let secrets: Arc<dyn SecretSource> = if !d.secret_file.as_os_str().is_empty() {
+        let path = loaded.config_dir().join(&d.secret_file);
+        let text = std::fs::read_to_string(&path)
+            .with_context(|| format!("director.secret_file: cannot read {}", path.display()))?;
+        let secret = text.trim();
+        if secret.len() < 16 {
+            anyhow::bail!(
+                "director.secret_file: {} holds {} characters; a secret needs at least 16 (openssl rand -hex 32 > {})",
+                path.display(),
+                secret.len(),
+                path.display()
+            );
+        }
+        Arc::new(Fixed(secret.as_bytes().to_vec()))
+    } else if loaded.config.state.backend == havre_config::StateBackend::Redis {
+        Arc::new(SharedSecret::new(state))
+    } else {
+        return Ok(None);
+    };
+    let trusted = d
+        .trusted_networks
+        .iter()
+        .map(|n| {
+            let n = n.trim();
+            n.parse::<ipnet::IpNet>()
+                .or_else(|_| n.parse::<std::net::IpAddr>().map(ipnet::IpNet::from))
+                .with_context(|| format!("director.trusted_networks: {n:?} is not a network"))
+        })
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    Ok(Some(ClusterLogin::from_source(secrets, trusted)))
+}
 
 /// The handover of a director's logged-in sessions; `None` on a node
 /// without the director role.
@@ -31,8 +75,9 @@ pub fn handoff(
     if !config.has_role(Role::Director) {
         return Ok(None);
     }
-    let login = crate::locate::cluster_login(loaded)?
-        .context("director.secret_file must be set on a director")?;
+    let login = cluster_login(loaded, state.clone())?.context(
+        "a director needs director.secret_file, or state.backend = \"redis\" to keep the cluster's secret",
+    )?;
     let settings = ProxySettings {
         user_expire: config.director.user_expire.0,
         connect_timeout: config.director.connect_timeout.0,
@@ -66,8 +111,9 @@ pub fn start(
     sessions: Arc<Sessions>,
 ) -> anyhow::Result<()> {
     let config = &loaded.config;
-    let login = crate::locate::cluster_login(loaded)?
-        .context("director.secret_file must be set on a director")?;
+    let login = cluster_login(loaded, state.clone())?.context(
+        "a director needs director.secret_file, or state.backend = \"redis\" to keep the cluster's secret",
+    )?;
     let d = &config.director;
     let probe_user = (!d.probe_user.trim().is_empty()).then(|| d.probe_user.trim().to_string());
     probe::start(

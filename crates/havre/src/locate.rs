@@ -91,57 +91,9 @@ pub(crate) fn without_password(url: &str) -> String {
 }
 
 /// The node's directory as `directory.backend` says: the internal one, the
-/// `[ldap]` directory, or LDAP then the internal users and aliases; with
-/// directors' logins on users' behalf when `director.secret_file` is set.
+/// `[ldap]` directory, or LDAP then the internal users and aliases. (serve
+/// adds directors' logins: `director_node::cluster_login`.)
 pub fn directory(
-    loaded: &LoadedConfig,
-    store: Arc<dyn Store>,
-) -> anyhow::Result<havre_directory::Directory> {
-    let directory = directory_of_sources(loaded, store)?;
-    Ok(match cluster_login(loaded)? {
-        Some(cluster) => directory.with_cluster_login(cluster),
-        None => directory,
-    })
-}
-
-/// The cluster's shared secret (`director.secret_file`) and the directors'
-/// networks; `None` when no secret is set.
-pub fn cluster_login(
-    loaded: &LoadedConfig,
-) -> anyhow::Result<Option<havre_directory::cluster::ClusterLogin>> {
-    let d = &loaded.config.director;
-    if d.secret_file.as_os_str().is_empty() {
-        return Ok(None);
-    }
-    let path = loaded.config_dir().join(&d.secret_file);
-    let text = std::fs::read_to_string(&path)
-        .with_context(|| format!("director.secret_file: cannot read {}", path.display()))?;
-    let secret = text.trim();
-    if secret.len() < 16 {
-        anyhow::bail!(
-            "director.secret_file: {} holds {} characters; a secret needs at least 16 (openssl rand -hex 32 > {})",
-            path.display(),
-            secret.len(),
-            path.display()
-        );
-    }
-    let trusted = d
-        .trusted_networks
-        .iter()
-        .map(|n| {
-            let n = n.trim();
-            n.parse::<ipnet::IpNet>()
-                .or_else(|_| n.parse::<std::net::IpAddr>().map(ipnet::IpNet::from))
-                .with_context(|| format!("director.trusted_networks: {n:?} is not a network"))
-        })
-        .collect::<anyhow::Result<Vec<_>>>()?;
-    Ok(Some(havre_directory::cluster::ClusterLogin::new(
-        secret.as_bytes(),
-        trusted,
-    )))
-}
-
-fn directory_of_sources(
     loaded: &LoadedConfig,
     store: Arc<dyn Store>,
 ) -> anyhow::Result<havre_directory::Directory> {

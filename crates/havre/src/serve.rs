@@ -406,6 +406,10 @@ async fn shared(loaded: &LoadedConfig) -> anyhow::Result<Shared> {
     } else {
         havre_events::Events::disabled()
     };
+    let directory = match crate::director_node::cluster_login(loaded, state.clone())? {
+        Some(cluster) => directory.with_cluster_login(cluster),
+        None => directory,
+    };
     let handoff = crate::director_node::handoff(loaded, state.clone())?;
     let lmtp_forward = crate::director_node::lmtp_forward(loaded, state.clone())?;
     Ok(Shared {

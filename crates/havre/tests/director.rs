@@ -25,13 +25,12 @@ struct Site {
     _shared: tempfile::TempDir,
 }
 
-/// What every node of the site shares: store, state, mail, secret.
+/// What every node of the site shares: store, state (and with it the
+/// cluster's secret: no `director.secret_file`, no
+/// `director.trusted_networks`, the defaults an acceptance check keeps),
+/// mail.
 fn join(node: &mut Havre, id: u8, schema: &PostgresSchema, prefix: &str, shared: &std::path::Path) {
     node.join_cluster(id, schema.url(), prefix, &shared.join("mail"));
-    node.set(
-        "director.secret_file",
-        &format!("\"{}/secret\"", shared.display()),
-    );
     node.set("director.probe_interval", "\"1s\"");
     node.set("director.connect_timeout", "\"2s\"");
 }
@@ -39,11 +38,16 @@ fn join(node: &mut Havre, id: u8, schema: &PostgresSchema, prefix: &str, shared:
 /// The site: `users` made once, three backends, `directors` directors,
 /// the backends added with `havre director add`.
 fn site(users: &[String], directors: u8) -> Site {
-    site_with(users, directors, |_| {})
+    site_with(users, directors, |_, _| {})
 }
 
-/// [`site`], each director configured by `configure` before it starts.
-fn site_with(users: &[String], directors: u8, configure: impl Fn(&mut Havre)) -> Site {
+/// [`site`], each node configured by `configure` before it starts (given
+/// the site's shared directory, where `secret` is a cluster secret file).
+fn site_with(
+    users: &[String],
+    directors: u8,
+    configure: impl Fn(&mut Havre, &std::path::Path),
+) -> Site {
     let schema = PostgresSchema::create_blocking().unwrap();
     let shared = tempfile::tempdir().unwrap();
     std::fs::write(
@@ -61,7 +65,7 @@ fn site_with(users: &[String], directors: u8, configure: impl Fn(&mut Havre)) ->
         node.set("lmtp.listen", &format!("[\"{address}:{lmtp}\"]"));
         node.set("pop3.listen", &format!("[\"{address}:{pop3}\"]"));
         node.set("managesieve.listen", &format!("[\"{address}:{sieve}\"]"));
-        node.set("director.trusted_networks", "[\"127.0.0.0/8\"]");
+        configure(&mut node, shared.path());
         if n == 0 {
             for user in users {
                 node.add_user(user);
@@ -80,7 +84,7 @@ fn site_with(users: &[String], directors: u8, configure: impl Fn(&mut Havre)) ->
         node.set("director.backend_ports.pop3", &pop3.to_string());
         node.set("director.backend_ports.managesieve", &sieve.to_string());
         node.set("director.probe_user", "\"probe@example.test\"");
-        configure(&mut node);
+        configure(&mut node, shared.path());
         node.start();
         list.push(node);
     }
@@ -222,7 +226,13 @@ fn move_takes_a_user_to_another_backend_and_flush_empties_one() {
         .iter()
         .map(|u| format!("{u}@example.test"))
         .collect();
-    let site = site(&users, 1);
+    // This site's nodes share a secret file instead of the state's secret.
+    let site = site_with(&users, 1, |node, shared| {
+        node.set(
+            "director.secret_file",
+            &format!("\"{}/secret\"", shared.display()),
+        )
+    });
     let director = &site.directors[0];
     let port = director.imap_port.to_string();
     python_ok(EVERY_USER_AT_EVERY_DIRECTOR, &[&port, &users.join(",")]);
@@ -422,7 +432,7 @@ fn a_director_that_loses_the_shared_state_refuses_logins_rather_than_guess() {
     let redis: std::net::SocketAddr = "127.0.0.1:6379".parse().unwrap();
     let proxy = havre_testkit::CutProxy::start(redis);
     let url = format!("\"redis://127.0.0.1:{}/0\"", proxy.port());
-    let site = site_with(&users, 1, |node| node.set("state.url", &url));
+    let site = site_with(&users, 1, |node, _| node.set("state.url", &url));
     let director = &site.directors[0];
     let port = director.imap_port.to_string();
     let out = python_ok(ONE_LOGIN, &[&port]);
@@ -773,7 +783,7 @@ while True:
 #[test]
 fn a_director_restarted_under_its_sessions_says_goodbye_and_takes_them_back() {
     let users = vec!["alice@example.test".to_string()];
-    let mut site = site_with(&users, 1, |node| {
+    let mut site = site_with(&users, 1, |node, _| {
         node.set("server.shutdown_grace", "\"1s\"")
     });
     let port = site.directors[0].imap_port.to_string();
