@@ -42,7 +42,7 @@ pub(crate) async fn run(config: Option<PathBuf>, cmd: DirectorCommand) -> anyhow
         DirectorCommand::Remove { backend } => {
             let found = known(state, &backend).await?;
             backends::put(state, &found.address, found.weight, Admin::Down).await?;
-            let moved = probe::move_users_away(state, &found.address).await?;
+            let moved = move_away(state, &found.address).await?;
             backends::remove(state, &found.address).await?;
             println!(
                 "backend {} removed; {moved} user(s) go elsewhere",
@@ -85,7 +85,7 @@ pub(crate) async fn run(config: Option<PathBuf>, cmd: DirectorCommand) -> anyhow
         DirectorCommand::Flush { backend } => {
             let found = known(state, &backend).await?;
             backends::put(state, &found.address, found.weight, Admin::Down).await?;
-            let moved = probe::move_users_away(state, &found.address).await?;
+            let moved = move_away(state, &found.address).await?;
             println!(
                 "backend {} flushed: {moved} user(s) moved, it takes no new user (havre director up {} brings it back)",
                 found.address, found.address
@@ -101,6 +101,16 @@ pub(crate) async fn run(config: Option<PathBuf>, cmd: DirectorCommand) -> anyhow
         }
     }
     Ok(())
+}
+
+/// Moves the users of a backend just taken down: twice, the second time
+/// once every director has read the new view (they cache it a second), so
+/// a user a director placed there meanwhile on the old view moves too.
+async fn move_away(state: &dyn State, address: &str) -> anyhow::Result<usize> {
+    let first = probe::move_users_away(state, address).await?;
+    tokio::time::sleep(havre_director::view::FRESH_FOR + std::time::Duration::from_millis(200)).await;
+    let second = probe::move_users_away(state, address).await?;
+    Ok(first + second)
 }
 
 /// The backend named `name`, or an error naming the known ones.

@@ -866,3 +866,44 @@ fn a_client_that_leaves_mid_login_leaves_nothing_open_behind_it() {
                 .all(|b| !b.cli_ok(&["who"]).contains("alice"))
     });
 }
+
+/// `argv[2]` messages to each user (`argv[3]`, comma-separated) over SMTP at
+/// the MX (`argv[1]`), one connection each, tokens in the subject.
+const SEND_MANY: &str = r#"
+import smtplib, sys
+port, n, users = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3].split(",")
+for i in range(n):
+    for user in users:
+        s = smtplib.SMTP("127.0.0.1", port, timeout=30)
+        s.sendmail("bob@remote.test", [user], f"From: bob@remote.test\r\nSubject: load {i}\r\n\r\nbody\r\n".encode())
+        s.quit()
+print("sent")
+"#;
+
+#[test]
+fn a_flush_during_deliveries_loses_no_message_and_splits_no_user() {
+    let users: Vec<String> = (1..=6).map(|n| format!("busy{n}@example.test")).collect();
+    let site = site(&users, 1);
+    let director = &site.directors[0];
+    python_ok(
+        EVERY_USER_AT_EVERY_DIRECTOR,
+        &[&director.imap_port.to_string(), &users.join(",")],
+    );
+    let mx = mx_for(&site, director);
+    let port = mx.smtp_port.to_string();
+    let list = users.join(",");
+    let sender = std::thread::spawn(move || python_ok(SEND_MANY, &[&port, "5", &list]));
+    std::thread::sleep(Duration::from_millis(500));
+    let out = director.cli_ok(&["director", "flush", BACKENDS[0]]);
+    assert!(out.contains("flushed"), "{out}");
+    assert!(sender.join().unwrap().contains("sent"));
+    mx.wait_for_empty_queue();
+    for user in &users {
+        assert_eq!(inbox(&site, user), 5, "{user}: {}", mx.log());
+    }
+    // After the flush, nothing more landed on the flushed backend, and each
+    // user's later deliveries went to one backend.
+    let status = director.cli_ok(&["director", "status"]);
+    let line = status.lines().find(|l| l.starts_with(BACKENDS[0])).unwrap();
+    assert_eq!(line.split_whitespace().nth(3), Some("0"), "{status}");
+}
