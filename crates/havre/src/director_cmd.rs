@@ -108,7 +108,8 @@ pub(crate) async fn run(config: Option<PathBuf>, cmd: DirectorCommand) -> anyhow
 /// a user a director placed there meanwhile on the old view moves too.
 async fn move_away(state: &dyn State, address: &str) -> anyhow::Result<usize> {
     let first = probe::move_users_away(state, address).await?;
-    tokio::time::sleep(havre_director::view::FRESH_FOR + std::time::Duration::from_millis(200)).await;
+    tokio::time::sleep(havre_director::view::FRESH_FOR + std::time::Duration::from_millis(200))
+        .await;
     let second = probe::move_users_away(state, address).await?;
     Ok(first + second)
 }
