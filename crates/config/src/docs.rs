@@ -870,7 +870,7 @@ pub static KEY_DOCS: &[(&str, &str)] = &[
     ),
     (
         "director",
-        "The director role (Dovecot's Director): every connection of a user, and her LMTP deliveries, go to the same mailbox backend. Backends are added with havre director add; the directors share them and the users' assignments through the state (state.backend = \"redis\" for several directors).",
+        "The director role (Dovecot's Director): every connection of a user, and her LMTP deliveries, go to the same mailbox backend. Backends are added with havre director add; the directors share them and the users' assignments through the state, which must be Redis (state.backend = \"redis\").",
     ),
     (
         "director.secret_file",

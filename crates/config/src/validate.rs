@@ -737,12 +737,13 @@ fn director_problems(cfg: &Config, out: &mut Vec<Problem>) {
                 ),
             ));
         }
-        if d.secret_file.as_os_str().is_empty()
-            && cfg.state.backend != crate::model::StateBackend::Redis
-        {
+        // The directors' view (assignments, health, kicks) lives in the
+        // shared state; the embedded one is a process's memory and file,
+        // which `havre director move` could only overwrite behind it.
+        if cfg.state.backend != crate::model::StateBackend::Redis {
             out.push(problem(
-                &["director", "secret_file"],
-                "must be set on a director whose state is not shared (state.backend = \"redis\" keeps the cluster's secret there): the file of the cluster's secret, the same on every director and backend",
+                &["state", "backend"],
+                "must be \"redis\" on a director: assignments, backend health and kicks are shared through it (state.url)",
             ));
         }
     }

@@ -107,33 +107,30 @@ pub struct Assignment {
     pub expires_at: Option<SystemTime>,
 }
 
-/// Every assignment (the keys of every user placed and not expired).
-pub async fn all(state: &dyn State) -> Result<Vec<Assignment>> {
-    Ok(state
-        .list(USER)
-        .await?
-        .into_iter()
-        .map(|entry| Assignment {
+impl Assignment {
+    fn of_entry(entry: havre_state::Entry) -> Assignment {
+        Assignment {
             user: entry.key[USER.len()..].to_string(),
             backend: entry.value,
             expires_at: entry.expires_at,
-        })
-        .collect())
+        }
+    }
+}
+
+/// Every assignment (the keys of every user placed and not expired).
+pub async fn all(state: &dyn State) -> Result<Vec<Assignment>> {
+    let entries = state.list(USER).await?;
+    Ok(entries.into_iter().map(Assignment::of_entry).collect())
 }
 
 /// `user`'s assignment, if she has one.
 pub async fn of(state: &dyn State, user: &str) -> Result<Option<Assignment>> {
     let key = key(user);
-    Ok(state
-        .list(&key)
-        .await?
+    let entries = state.list(&key).await?;
+    Ok(entries
         .into_iter()
         .find(|entry| entry.key == key)
-        .map(|entry| Assignment {
-            user: entry.key[USER.len()..].to_string(),
-            backend: entry.value,
-            expires_at: entry.expires_at,
-        }))
+        .map(Assignment::of_entry))
 }
 
 /// Drops the assignments to `backend`; returns the users who had one.

@@ -336,8 +336,8 @@ const DIRECTOR_HELP: &str = "The director role (server.roles = [\"director\"]) s
 connection of a user (IMAP, POP3, ManageSieve, LMTP deliveries) to the same mailbox backend, \
 as Dovecot's Director: a user stays on her backend for director.user_expire after her last \
 connection, whatever changes meanwhile, so her Maildir on shared storage is written by one \
-machine at a time. These commands read and change the directors' shared view (the state: \
-state.backend = \"redis\" for several directors) and act at once on every running director. \
+machine at a time. These commands read and change the directors' shared view (the shared \
+state, state.backend = \"redis\") and act at once on every running director. \
 A backend is named by its address: the directors reach its IMAP, POP3, ManageSieve and LMTP \
 on their own listeners' ports unless director.backend_ports says otherwise.";
 

@@ -907,3 +907,16 @@ fn a_flush_during_deliveries_loses_no_message_and_splits_no_user() {
     let line = status.lines().find(|l| l.starts_with(BACKENDS[0])).unwrap();
     assert_eq!(line.split_whitespace().nth(3), Some("0"), "{status}");
 }
+
+#[test]
+fn a_director_on_the_embedded_state_is_refused_naming_state_backend() {
+    let mut node = Havre::init(BIN);
+    node.set("director.secret_file", "\"/etc/havre/director.secret\"");
+    let out = node.cli(&["config", "set", "server.roles", "[\"director\"]"]);
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("state.backend") && err.contains("must be \"redis\" on a director"),
+        "{err}"
+    );
+}

@@ -790,28 +790,22 @@ impl Session {
 
     /// Relays the logged-in session to its backend until either side ends
     /// it, or a kick or the node's stop does.
-    async fn relay(&mut self, mut conn: Conn, backend: Backend) {
-        if conn.flush().await.is_err() {
-            self.log_end("Connection closed");
+    async fn relay(&mut self, conn: Conn, backend: Backend) {
+        let Some(handoff) = self.services.handoff.clone() else {
             return;
-        }
+        };
         // Held for the relay's whole life: what the login's commands grew
         // is given back first.
         self.out = havre_imap_proto::Writer::new();
         self.framer = new_framer(&self.services.settings, false);
-        let (up, down, end) = havre_net::relay(conn, backend.stream).await;
+        let user = self.user().to_string();
+        let (up, down, end) = havre_net::relay(conn, backend, &user, &*handoff).await;
         self.counters.0 += up;
         self.counters.1 += down;
-        if let Some(handoff) = &self.services.handoff {
-            handoff.closed(self.user(), &backend.address).await;
-        }
         match end {
             RelayEnd::Closed(None) => self.log_end("Disconnected"),
             RelayEnd::Closed(Some(err)) => self.log_end(&format!("Disconnected: {err}")),
-            RelayEnd::Stopped(client) => {
-                let mut conn = Conn::new(client, std::time::Duration::from_secs(10));
-                self.shutting_down(&mut conn).await;
-            }
+            RelayEnd::Stopped(mut conn) => self.shutting_down(&mut conn).await,
         }
     }
 

@@ -218,20 +218,16 @@ impl Session {
 
     /// Relays the logged-in session to its backend until either side ends
     /// it, or a kick or the node's stop does.
-    async fn relay(&mut self, mut conn: Conn, backend: havre_net::Backend) {
-        if conn.flush().await.is_err() {
-            return self.log_end("Connection closed");
-        }
-        let (_, _, end) = havre_net::relay(conn, backend.stream).await;
-        if let (Some(handoff), Some(user)) = (&self.services.handoff, &self.user) {
-            handoff.closed(user, &backend.address).await;
-        }
+    async fn relay(&mut self, conn: Conn, backend: havre_net::Backend) {
+        let (Some(handoff), Some(user)) = (self.services.handoff.clone(), self.user.clone()) else {
+            return;
+        };
+        let (_, _, end) = havre_net::relay(conn, backend, &user, &*handoff).await;
         match end {
             havre_net::RelayEnd::Closed(None) => self.log_end("Disconnected"),
             havre_net::RelayEnd::Closed(Some(e)) => self.log_end(&format!("Disconnected: {e}")),
-            havre_net::RelayEnd::Stopped(client) => {
+            havre_net::RelayEnd::Stopped(mut conn) => {
                 let kicked = self.entry.as_ref().is_some_and(|e| e.kicked());
-                let mut conn = Conn::new(client, std::time::Duration::from_secs(10));
                 let (bye, why) = if kicked {
                     (
                         response(Status::Bye, None, "Disconnected by the administrator."),

@@ -11,7 +11,6 @@ use async_trait::async_trait;
 use tokio::io::{AsyncWriteExt, copy_bidirectional_with_sizes};
 use tokio::net::TcpStream;
 
-use crate::Io;
 use crate::conn::Conn;
 use crate::stop::Phase;
 
@@ -95,8 +94,8 @@ pub enum RelayEnd {
     /// One side closed, or failed (the error's text).
     Closed(Option<String>),
     /// The session's stop closed it (a kick, the node stopping): the
-    /// client's stream is handed back for the protocol's last words.
-    Stopped(Box<dyn Io>),
+    /// client's connection is handed back for the protocol's last words.
+    Stopped(Conn),
 }
 
 /// Memory per direction of a relayed connection: most are idle (IMAP IDLE),
@@ -105,11 +104,31 @@ pub enum RelayEnd {
 /// aimed at). A big FETCH goes through in more reads, not more memory.
 const RELAY_BUFFER: usize = 1024;
 
-/// Relays between the logged-in client (`conn`, with what it sent ahead of
-/// the login's answer) and her backend until either closes, or the
-/// session's stop reaches [`Phase::Closing`]. Returns the bytes carried
-/// from the client and from the backend, and how it ended.
-pub async fn relay(conn: Conn, mut backend: TcpStream) -> (u64, u64, RelayEnd) {
+/// How long the protocol's last words to a relayed client may take.
+const LAST_WORDS: Duration = Duration::from_secs(10);
+
+/// Relays `user`'s logged-in session: flushes the login's answer, then
+/// carries bytes between the client (`conn`, with what it sent ahead of
+/// that answer) and her backend until either closes, or the session's stop
+/// reaches [`Phase::Closing`]; then tells `handoff` the session ended (her
+/// assignment runs from now). Returns the bytes carried from the client and
+/// from the backend, and how it ended.
+pub async fn relay(
+    mut conn: Conn,
+    backend: Backend,
+    user: &str,
+    handoff: &dyn Handoff,
+) -> (u64, u64, RelayEnd) {
+    let relayed = if let Err(e) = conn.flush().await {
+        (0, 0, RelayEnd::Closed(Some(e.to_string())))
+    } else {
+        copy_both_ways(conn, backend.stream).await
+    };
+    handoff.closed(user, &backend.address).await;
+    relayed
+}
+
+async fn copy_both_ways(conn: Conn, mut backend: TcpStream) -> (u64, u64, RelayEnd) {
     let (mut client, ahead, mut stop) = conn.into_relay_parts();
     if !ahead.is_empty()
         && let Err(e) = backend.write_all(&ahead).await
@@ -130,7 +149,7 @@ pub async fn relay(conn: Conn, mut backend: TcpStream) -> (u64, u64, RelayEnd) {
         Some(Err(e)) => (ahead, 0, RelayEnd::Closed(Some(e.to_string()))),
         None => {
             let _ = tokio::time::timeout(Duration::from_secs(5), backend.shutdown()).await;
-            (ahead, 0, RelayEnd::Stopped(client))
+            (ahead, 0, RelayEnd::Stopped(Conn::new(client, LAST_WORDS)))
         }
     }
 }

@@ -704,20 +704,16 @@ impl Session {
 
     /// Relays the logged-in session to its backend until either side ends
     /// it, or a kick or the node's stop does.
-    async fn relay(&mut self, mut conn: Conn, user: String, backend: havre_net::Backend) {
-        if conn.flush().await.is_err() {
-            return self.log_end("Connection closed");
-        }
-        let (up, down, end) = havre_net::relay(conn, backend.stream).await;
-        if let Some(handoff) = &self.services.handoff {
-            handoff.closed(&user, &backend.address).await;
-        }
+    async fn relay(&mut self, conn: Conn, user: String, backend: havre_net::Backend) {
+        let Some(handoff) = self.services.handoff.clone() else {
+            return;
+        };
+        let (up, down, end) = havre_net::relay(conn, backend, &user, &*handoff).await;
         let why = match end {
             havre_net::RelayEnd::Closed(None) => "Disconnected".to_string(),
             havre_net::RelayEnd::Closed(Some(e)) => format!("Disconnected: {e}"),
-            havre_net::RelayEnd::Stopped(client) => {
+            havre_net::RelayEnd::Stopped(mut conn) => {
                 let kicked = self.entry.as_ref().is_some_and(|e| e.kicked());
-                let mut conn = Conn::new(client, std::time::Duration::from_secs(10));
                 let (line, why) = if kicked {
                     (
                         err(None, "Disconnected by the administrator."),
