@@ -31,6 +31,10 @@ pub struct Director {
     /// How long a backend may take to accept a connection or answer a
     /// login before it counts as failed.
     pub connect_timeout: Duration,
+    /// Connections each director keeps open and greeted to each backend,
+    /// per protocol in use, so that a login costs the backend one round
+    /// trip; 0 opens one per login, as Dovecot's director.
+    pub spare_connections: u32,
     /// The backends' ports, when not the director's own.
     pub backend_ports: BackendPorts,
 }
@@ -44,6 +48,7 @@ impl Default for Director {
             probe_interval: Duration::from_secs(10),
             probe_user: String::new(),
             connect_timeout: Duration::from_secs(5),
+            spare_connections: 4,
             backend_ports: BackendPorts::default(),
         }
     }

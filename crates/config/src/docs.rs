@@ -897,6 +897,10 @@ pub static KEY_DOCS: &[(&str, &str)] = &[
         "How long a backend may take to accept a connection and answer a login before the login, or the probe, counts it as failed.",
     ),
     (
+        "director.spare_connections",
+        "Connections each director keeps open and greeted to each backend for each protocol in use, so that a login through the director waits for one exchange with the backend (the signed login) instead of three (connect, greeting, login). Taken spares are replaced at once; unused ones are closed after 20 s, well within a backend's login timeout (imap.login_timeout). 0 = a connection opened for each login, as Dovecot's director.",
+    ),
+    (
         "director.backend_ports",
         "The backends' ports when they are not the director's own listeners' (imap, pop3, managesieve, lmtp; 0 = the director's own).",
     ),

@@ -13,6 +13,7 @@
 //! - [`kicks`]: closing sessions on every director at once.
 //! - [`proxy`]: a logged-in session handed over to the user's backend,
 //!   [`login`]: the login made there on her behalf.
+//!   [`spares`]: connections kept open and greeted for the next logins.
 //! - [`lmtp`]: LMTP deliveries, each recipient to her backend.
 //! - [`probe`]: the backends' health, as Dovecot's poolmon.
 //! - [`relayed`]: the sessions each director relays, for the status.
@@ -30,6 +31,7 @@ pub mod proxy;
 pub mod relayed;
 pub mod ring;
 pub mod secret;
+pub mod spares;
 pub mod view;
 
 pub use backends::{Admin, Backend};

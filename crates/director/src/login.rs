@@ -21,8 +21,28 @@ pub enum LoginError {
     Refused(String),
 }
 
-/// Logs in at the backend on `stream` as `user` with `token`; returns what
-/// the client's own answer needs (IMAP: the capabilities after login).
+/// Reads the backend's greeting on a new connection: what a login, or a
+/// spare kept for one ([`crate::spares`]), starts with.
+pub async fn greet(protocol: Protocol, stream: &mut TcpStream) -> Result<(), LoginError> {
+    match protocol {
+        Protocol::Imap => expect_greeting(stream, "* OK").await,
+        Protocol::Pop3 => expect_greeting(stream, "+OK").await,
+        // The greeting is the capability list, ended by an OK line.
+        Protocol::ManageSieve => loop {
+            let line = read_line(stream).await?;
+            if line.starts_with("OK") {
+                return Ok(());
+            }
+            if line.starts_with("NO") || line.starts_with("BYE") {
+                return Err(LoginError::Refused(line));
+            }
+        },
+    }
+}
+
+/// Logs in at the backend on `stream`, greeted already ([`greet`]), as
+/// `user` with `token`; returns what the client's own answer needs (IMAP:
+/// the capabilities after login).
 pub async fn log_in(
     protocol: Protocol,
     stream: &mut TcpStream,
@@ -37,8 +57,17 @@ pub async fn log_in(
     }
 }
 
+/// What ends a greeted connection that was never used, politely: the
+/// backend logs a logout rather than a lost connection.
+pub fn logout_line(protocol: Protocol) -> &'static [u8] {
+    match protocol {
+        Protocol::Imap => b"Z LOGOUT\r\n",
+        Protocol::Pop3 => b"QUIT\r\n",
+        Protocol::ManageSieve => b"LOGOUT\r\n",
+    }
+}
+
 async fn imap(stream: &mut TcpStream, plain: &str) -> Result<String, LoginError> {
-    expect_greeting(stream, "* OK").await?;
     send(stream, &format!("D1 AUTHENTICATE PLAIN {plain}\r\n")).await?;
     let answer = tagged(stream, "D1").await?;
     if !answer.starts_with("D1 OK") {
@@ -91,7 +120,6 @@ pub async fn probe_imap(
 }
 
 async fn pop3(stream: &mut TcpStream, plain: &str) -> Result<String, LoginError> {
-    expect_greeting(stream, "+OK").await?;
     send(stream, &format!("AUTH PLAIN {plain}\r\n")).await?;
     let answer = read_line(stream).await?;
     if !answer.starts_with("+OK") {
@@ -101,16 +129,6 @@ async fn pop3(stream: &mut TcpStream, plain: &str) -> Result<String, LoginError>
 }
 
 async fn managesieve(stream: &mut TcpStream, plain: &str) -> Result<String, LoginError> {
-    // The greeting is the capability list, ended by an OK line.
-    loop {
-        let line = read_line(stream).await?;
-        if line.starts_with("OK") {
-            break;
-        }
-        if line.starts_with("NO") || line.starts_with("BYE") {
-            return Err(LoginError::Refused(line));
-        }
-    }
     send(stream, &format!("AUTHENTICATE \"PLAIN\" \"{plain}\"\r\n")).await?;
     loop {
         let line = read_line(stream).await?;

@@ -11,8 +11,11 @@ use havre_directory::cluster::ClusterLogin;
 use havre_net::{Backend, Handoff, HandoffError, Protocol};
 use havre_state::State;
 
+use tokio::net::TcpStream;
+
 use crate::assign;
-use crate::login::log_in;
+use crate::login::{LoginError, greet, log_in};
+use crate::spares::Spares;
 use crate::view::Views;
 
 /// The backends' port of each protocol.
@@ -39,24 +42,77 @@ pub struct ProxySettings {
     pub user_expire: Duration,
     pub connect_timeout: Duration,
     pub ports: Ports,
+    /// `director.spare_connections`.
+    pub spare_connections: usize,
 }
 
 pub struct Proxy {
     state: Arc<dyn State>,
     views: Views,
     login: ClusterLogin,
+    spares: Arc<Spares>,
     settings: ProxySettings,
 }
 
 impl Proxy {
+    /// In a Tokio runtime (the spares' sweeper starts with it).
     pub fn new(state: Arc<dyn State>, login: ClusterLogin, settings: ProxySettings) -> Proxy {
         Proxy {
             views: Views::new(state.clone()),
+            spares: Spares::new(settings.spare_connections, settings.connect_timeout),
             state,
             login,
             settings,
         }
     }
+
+    /// A new connection to the user's backend, greeted; when `address`
+    /// does not answer, she is placed again on a view read now (the probes
+    /// may have marked it down since this director last read it).
+    async fn connect(
+        &self,
+        protocol: Protocol,
+        user: &str,
+        address: String,
+    ) -> Result<(String, TcpStream), HandoffError> {
+        let unavailable = HandoffError::Unavailable;
+        let port = self.settings.ports.of(protocol);
+        let timeout = self.settings.connect_timeout;
+        let (address, mut stream) = match havre_net::connect(&address, port, timeout).await {
+            Ok(stream) => (address, stream),
+            Err(first) => {
+                let view = self
+                    .views
+                    .read()
+                    .await
+                    .map_err(|e| unavailable(e.to_string()))?;
+                let again = assign::place(&*self.state, &view, user, self.settings.user_expire)
+                    .await
+                    .map_err(|e| unavailable(e.to_string()))?;
+                if again == address {
+                    return Err(unavailable(format!(
+                        "backend {address} port {port}: {first}"
+                    )));
+                }
+                let stream = havre_net::connect(&again, port, timeout)
+                    .await
+                    .map_err(|e| unavailable(format!("backend {again} port {port}: {e}")))?;
+                (again, stream)
+            }
+        };
+        tokio::time::timeout(timeout, greet(protocol, &mut stream))
+            .await
+            .map_err(|_| unavailable(format!("backend {address}: no greeting")))?
+            .map_err(|e| unavailable(format!("backend {address}: {e}")))?;
+        Ok((address, stream))
+    }
+}
+
+/// Which connection a login at a backend went over, for
+/// `havre_director_backend_logins_total`.
+fn count_login(connection: &'static str) {
+    metrics::counter!("havre_director_backend_logins_total", "connection" => connection)
+        .increment(1);
 }
 
 #[async_trait]
@@ -73,44 +129,46 @@ impl Handoff for Proxy {
             .get()
             .await
             .map_err(|e| unavailable(e.to_string()))?;
-        let mut address = assign::place(&*self.state, &view, user, self.settings.user_expire)
+        let address = assign::place(&*self.state, &view, user, self.settings.user_expire)
             .await
             .map_err(|e| unavailable(e.to_string()))?;
-        let port = self.settings.ports.of(protocol);
-        let timeout = self.settings.connect_timeout;
-        let mut stream = match havre_net::connect(&address, port, timeout).await {
-            Ok(stream) => stream,
-            Err(first) => {
-                // The probes may have marked it down since this director
-                // last read the view: read it now and place her again.
-                let view = self
-                    .views
-                    .read()
-                    .await
-                    .map_err(|e| unavailable(e.to_string()))?;
-                let again = assign::place(&*self.state, &view, user, self.settings.user_expire)
-                    .await
-                    .map_err(|e| unavailable(e.to_string()))?;
-                if again == address {
-                    return Err(unavailable(format!(
-                        "backend {address} port {port}: {first}"
-                    )));
-                }
-                address = again;
-                havre_net::connect(&address, port, timeout)
-                    .await
-                    .map_err(|e| unavailable(format!("backend {address} port {port}: {e}")))?
-            }
-        };
         let token = self
             .login
             .token(user)
             .await
             .map_err(|e| unavailable(format!("the cluster's secret: {e}")))?;
+        let timeout = self.settings.connect_timeout;
+        let port = self.settings.ports.of(protocol);
+        if let Some(mut stream) = self.spares.take(&address, port, protocol) {
+            match tokio::time::timeout(timeout, log_in(protocol, &mut stream, user, &token)).await {
+                Ok(Ok(answer)) => {
+                    count_login("spare");
+                    return Ok(Backend {
+                        address,
+                        stream,
+                        answer,
+                    });
+                }
+                // Closed under us (a backend restarted): a new one does.
+                Ok(Err(LoginError::Io(err))) => {
+                    tracing::debug!(target: "director", "user=<{user}>: spare connection to {address} failed ({err}); connecting");
+                }
+                Ok(Err(refused)) => {
+                    return Err(unavailable(format!("backend {address}: login: {refused}")));
+                }
+                Err(_) => {
+                    return Err(unavailable(format!(
+                        "backend {address}: no answer to the login"
+                    )));
+                }
+            }
+        }
+        let (address, mut stream) = self.connect(protocol, user, address).await?;
         let answer = tokio::time::timeout(timeout, log_in(protocol, &mut stream, user, &token))
             .await
             .map_err(|_| unavailable(format!("backend {address}: no answer to the login")))?
             .map_err(|e| unavailable(format!("backend {address}: login: {e}")))?;
+        count_login("new");
         Ok(Backend {
             address,
             stream,

@@ -82,6 +82,7 @@ pub fn handoff(
         user_expire: config.director.user_expire.0,
         connect_timeout: config.director.connect_timeout.0,
         ports: ports(config),
+        spare_connections: config.director.spare_connections as usize,
     };
     Ok(Some(Arc::new(Proxy::new(state, login, settings))))
 }

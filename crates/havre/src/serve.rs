@@ -125,24 +125,31 @@ pub async fn run(explicit: Option<PathBuf>) -> anyhow::Result<()> {
     // One gate per role: 587 and 465 share submission's caps, 143 and 993 imap's.
     // SMTP clients in relay.internal_networks are spared the per-address
     // cap, as Postfix spares $mynetworks: a site behind one NAT submits.
+    // A backend spares its directors (director.trusted_networks) the cap:
+    // every session a director relays comes from the director's address.
     // Every gate asks the guard first: a banned address is refused by all.
     let screen = shared.guard.as_screen();
+    let is_backend = !config.has_role(Role::Director);
     let gates: Vec<(Role, Arc<Gate>)> = caps
         .into_iter()
         .map(|(role, c)| {
+            let directory = shared.directory.clone();
+            let director = move |ip| is_backend && directory.trusts_director(ip);
             let exempt: havre_net::Exempt =
                 if matches!(role, Role::Mx | Role::Submission | Role::Lmtp) {
                     // The networks of the moment: a reload may change them.
                     let services = smtp.clone();
+                    let lmtp = role == Role::Lmtp;
                     Box::new(move |ip| {
-                        services
-                            .borrow()
-                            .internal_networks
-                            .iter()
-                            .any(|n| n.contains(ip))
+                        (lmtp && director(ip))
+                            || services
+                                .borrow()
+                                .internal_networks
+                                .iter()
+                                .any(|n| n.contains(ip))
                     })
                 } else {
-                    Box::new(|_| false)
+                    Box::new(director)
                 };
             let gate = Gate::screened(role.as_str(), c, stop.clone(), exempt, Some(screen.clone()));
             (role, gate)

@@ -38,15 +38,23 @@ fn join(node: &mut Havre, id: u8, schema: &PostgresSchema, prefix: &str, shared:
 /// The site: `users` made once, three backends, `directors` directors,
 /// the backends added with `havre director add`.
 fn site(users: &[String], directors: u8) -> Site {
-    site_with(users, directors, |_, _| {})
+    site_with(users, directors, |_, _, _| {})
+}
+
+/// What a node of the site is.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Tier {
+    Backend,
+    Director,
 }
 
 /// [`site`], each node configured by `configure` before it starts (given
-/// the site's shared directory, where `secret` is a cluster secret file).
+/// the site's shared directory, where `secret` is a cluster secret file,
+/// and what the node is).
 fn site_with(
     users: &[String],
     directors: u8,
-    configure: impl Fn(&mut Havre, &std::path::Path),
+    configure: impl Fn(&mut Havre, &std::path::Path, Tier),
 ) -> Site {
     let schema = PostgresSchema::create_blocking().unwrap();
     let shared = tempfile::tempdir().unwrap();
@@ -65,7 +73,7 @@ fn site_with(
         node.set("lmtp.listen", &format!("[\"{address}:{lmtp}\"]"));
         node.set("pop3.listen", &format!("[\"{address}:{pop3}\"]"));
         node.set("managesieve.listen", &format!("[\"{address}:{sieve}\"]"));
-        configure(&mut node, shared.path());
+        configure(&mut node, shared.path(), Tier::Backend);
         if n == 0 {
             for user in users {
                 node.add_user(user);
@@ -84,7 +92,7 @@ fn site_with(
         node.set("director.backend_ports.pop3", &pop3.to_string());
         node.set("director.backend_ports.managesieve", &sieve.to_string());
         node.set("director.probe_user", "\"probe@example.test\"");
-        configure(&mut node, shared.path());
+        configure(&mut node, shared.path(), Tier::Director);
         node.start();
         list.push(node);
     }
@@ -154,7 +162,13 @@ fn thirty_users_through_two_directors_each_stay_on_one_backend() {
     let users: Vec<String> = (1..=30)
         .map(|n| format!("student{n}@example.test"))
         .collect();
-    let site = site(&users, 2);
+    // Each director relays about ten sessions to each backend, all from
+    // its one address: a backend's cap per client address is not for it.
+    let site = site_with(&users, 2, |node, _, tier| {
+        if tier == Tier::Backend {
+            node.set("imap.max_connections_per_ip", "4");
+        }
+    });
     let status = site.directors[1].cli_ok(&["director", "status"]);
     for address in BACKENDS {
         assert!(
@@ -227,7 +241,7 @@ fn move_takes_a_user_to_another_backend_and_flush_empties_one() {
         .map(|u| format!("{u}@example.test"))
         .collect();
     // This site's nodes share a secret file instead of the state's secret.
-    let site = site_with(&users, 1, |node, shared| {
+    let site = site_with(&users, 1, |node, shared, _| {
         node.set(
             "director.secret_file",
             &format!("\"{}/secret\"", shared.display()),
@@ -414,10 +428,12 @@ fn a_backend_that_accepts_and_never_answers_gets_a_clear_refusal_not_a_hang() {
     std::thread::spawn(move || {
         use std::io::{BufRead, Write};
         for stream in closing.incoming().flatten() {
-            let mut stream = stream;
-            let _ = stream.write_all(b"* OK [CAPABILITY IMAP4rev1] fake\r\n");
-            let mut line = String::new();
-            let _ = std::io::BufReader::new(&stream).read_line(&mut line);
+            std::thread::spawn(move || {
+                let mut stream = stream;
+                let _ = stream.write_all(b"* OK [CAPABILITY IMAP4rev1] fake\r\n");
+                let mut line = String::new();
+                let _ = std::io::BufReader::new(&stream).read_line(&mut line);
+            });
         }
     });
     director.cli_ok(&["director", "add", "127.0.0.6"]);
@@ -426,13 +442,71 @@ fn a_backend_that_accepts_and_never_answers_gets_a_clear_refusal_not_a_hang() {
     assert!(seconds_taken(&out) < 10.0, "{out}");
 }
 
+/// `havre_director_backend_logins_total{connection="..."}` on the
+/// director's /metrics.
+fn backend_logins(director: &Havre, connection: &str) -> u64 {
+    let (code, text) = director.http_get("/metrics");
+    assert_eq!(code, 200, "{text}");
+    let series = format!("havre_director_backend_logins_total{{connection=\"{connection}\"}} ");
+    text.lines()
+        .find_map(|l| l.strip_prefix(&series))
+        .map_or(0, |n| n.trim().parse().unwrap())
+}
+
+#[test]
+fn logins_through_the_director_take_backend_connections_opened_beforehand() {
+    let users = vec!["alice@example.test".to_string()];
+    let site = site_with(&users, 1, |node, _, tier| {
+        if tier == Tier::Director {
+            node.set("server.roles", "[\"director\", \"web\"]");
+        }
+    });
+    let director = &site.directors[0];
+    let port = director.imap_port.to_string();
+    // The first login connects; it leaves spares behind for the next.
+    let out = python_ok(ONE_LOGIN, &[&port]);
+    assert!(out.contains("login: ('OK'"), "{out}");
+    assert_eq!(backend_logins(director, "new"), 1);
+    wait_until(Duration::from_secs(10), "a login over a spare", || {
+        let out = python_ok(ONE_LOGIN, &[&port]);
+        assert!(out.contains("login: ('OK'"), "{out}");
+        backend_logins(director, "spare") >= 1
+    });
+    // Her backend restarted: the spares it had closed are passed over and
+    // she logs in at the first try.
+    let on = logins_by_backend(&site)["alice@example.test"]
+        .iter()
+        .next()
+        .copied()
+        .unwrap();
+    let n = BACKENDS.iter().position(|b| *b == on).unwrap();
+    let mut site = site;
+    site.backends[n].stop();
+    site.backends[n].start();
+    let director = &site.directors[0];
+    wait_until(Duration::from_secs(15), "the backend up again", || {
+        director
+            .cli_ok(&["director", "status"])
+            .lines()
+            .any(|l| l.starts_with(on) && l.contains(" up "))
+    });
+    director.cli_ok(&["director", "move", "alice@example.test", on]);
+    let out = python_ok(ONE_LOGIN, &[&port]);
+    assert!(out.contains("login: ('OK'"), "{out}");
+    let backend_log = site.backends[n].log();
+    assert!(
+        backend_log.contains("Login: user=<alice@example.test>"),
+        "{backend_log}"
+    );
+}
+
 #[test]
 fn a_director_that_loses_the_shared_state_refuses_logins_rather_than_guess() {
     let users = vec!["alice@example.test".to_string()];
     let redis: std::net::SocketAddr = "127.0.0.1:6379".parse().unwrap();
     let proxy = havre_testkit::CutProxy::start(redis);
     let url = format!("\"redis://127.0.0.1:{}/0\"", proxy.port());
-    let site = site_with(&users, 1, |node, _| node.set("state.url", &url));
+    let site = site_with(&users, 1, |node, _, _| node.set("state.url", &url));
     let director = &site.directors[0];
     let port = director.imap_port.to_string();
     let out = python_ok(ONE_LOGIN, &[&port]);
@@ -783,7 +857,7 @@ while True:
 #[test]
 fn a_director_restarted_under_its_sessions_says_goodbye_and_takes_them_back() {
     let users = vec!["alice@example.test".to_string()];
-    let mut site = site_with(&users, 1, |node, _| {
+    let mut site = site_with(&users, 1, |node, _, _| {
         node.set("server.shutdown_grace", "\"1s\"")
     });
     let port = site.directors[0].imap_port.to_string();

@@ -15,7 +15,7 @@ use crate::conn::Conn;
 use crate::stop::Phase;
 
 /// The protocol a session hands over.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Protocol {
     Imap,
     Pop3,
