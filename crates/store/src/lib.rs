@@ -25,6 +25,7 @@ mod rows;
 mod bayes;
 mod durable;
 mod flags;
+mod liveness;
 mod mail;
 pub mod migrate;
 mod migrations;
@@ -78,7 +79,7 @@ pub enum StoreError {
     #[error("mailbox {0} does not exist")]
     NoSuchMailbox(String),
     #[error("database: {0}")]
-    Database(#[from] sqlx::Error),
+    Database(#[source] sqlx::Error),
     #[error("{path}: {source}")]
     Io {
         path: String,
@@ -125,21 +126,18 @@ impl StoreError {
     /// answered 451 4.3.0 by SMTP and `NO [UNAVAILABLE]` by IMAP.
     pub fn is_unavailable(&self) -> bool {
         match self {
-            StoreError::Database(err) => match err {
-                sqlx::Error::Io(_)
-                | sqlx::Error::PoolTimedOut
-                | sqlx::Error::PoolClosed
-                | sqlx::Error::WorkerCrashed
-                | sqlx::Error::Tls(_) => true,
-                // SQLSTATE class 08: connection exception; 57P01-03: the
-                // server shutting down or starting.
-                sqlx::Error::Database(db) => db.code().is_some_and(|code| {
-                    code.starts_with("08") || matches!(&*code, "57P01" | "57P02" | "57P03")
-                }),
-                _ => false,
-            },
+            StoreError::Database(err) => liveness::is_connection_lost(err),
             _ => false,
         }
+    }
+}
+
+impl From<sqlx::Error> for StoreError {
+    /// Every database error passes here: a lost connection is noted, so
+    /// the pool checks the connections that were idle meanwhile.
+    fn from(err: sqlx::Error) -> StoreError {
+        liveness::note(&err);
+        StoreError::Database(err)
     }
 }
 
