@@ -81,7 +81,7 @@ pub static KEY_DOCS: &[(&str, &str)] = &[
     ),
     (
         "storage.url",
-        "The PostgreSQL URL for storage.backend = \"postgres\": postgres://user[:password]@host:5432/database (libpq's form; ?sslmode=require for TLS). A failover pair: postgres://havre@db1:5432,db2:5432/havre?target_session_attrs=read-write (the node writes to whichever is the primary, and moves when it changes). serve does not start while it does not answer.",
+        "The PostgreSQL URL for storage.backend = \"postgres\": postgres://user[:password]@host:5432/database (libpq's form. TLS: ?sslmode=require, or verify-ca / verify-full to check the server's certificate against the system's CAs and sslrootcert=FILE's; without sslmode, TLS whenever the server offers it, as libpq's prefer, except to a loopback address, where it guards nothing). A failover pair: postgres://havre@db1:5432,db2:5432/havre?target_session_attrs=read-write (the node writes to whichever is the primary, and moves when it changes). serve does not start while it does not answer.",
     ),
     (
         "mx",

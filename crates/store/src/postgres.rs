@@ -77,6 +77,16 @@ impl PostgresStore {
         Ok(store)
     }
 
+    /// Whether the store's connections to the server are encrypted (TLS:
+    /// `sslmode` in `storage.url`), as the server sees one of them.
+    pub async fn connection_encrypted(&self) -> Result<bool> {
+        let ssl: Option<bool> =
+            sqlx::query_scalar("SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()")
+                .fetch_optional(&self.pool)
+                .await?;
+        Ok(ssl.unwrap_or(false))
+    }
+
     /// The store as node `node` sees it: its own queue records.
     pub fn for_node(self, node: u8) -> PostgresStore {
         PostgresStore {

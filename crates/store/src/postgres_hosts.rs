@@ -29,6 +29,18 @@ pub(crate) struct Hosts {
     read_write: bool,
 }
 
+/// Whether `host` (`name`, `name:port`, `[v6]:port`) is this machine.
+fn is_loopback(host: &str) -> bool {
+    let name = match host.strip_prefix('[') {
+        Some(v6) => v6.split(']').next().unwrap_or(v6),
+        None => host.rsplit_once(':').map_or(host, |(name, _)| name),
+    };
+    name.eq_ignore_ascii_case("localhost")
+        || name
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
+}
+
 impl Hosts {
     pub(crate) fn parse(url: &str) -> Result<Hosts> {
         let invalid = |why: &str| {
@@ -50,7 +62,9 @@ impl Hosts {
         let (path, query) = path.split_once('?').unwrap_or((path, ""));
         let mut read_write = false;
         let mut kept = Vec::new();
+        let mut sslmode = false;
         for pair in query.split('&').filter(|p| !p.is_empty()) {
+            sslmode |= pair.starts_with("sslmode=");
             match pair.split_once('=') {
                 Some(("target_session_attrs", value)) => {
                     read_write = match value {
@@ -66,14 +80,22 @@ impl Hosts {
                 _ => kept.push(pair),
             }
         }
-        let query = if kept.is_empty() {
-            String::new()
-        } else {
-            format!("?{}", kept.join("&"))
-        };
         let candidates = hosts
             .split(',')
             .map(|host| {
+                // libpq's default is sslmode=prefer: TLS whenever the server
+                // offers it. On loopback it guards nothing and costs every
+                // connection a handshake and every statement its
+                // encryption, so there, unless the URL says otherwise, none.
+                let mut pairs = kept.clone();
+                if !sslmode && is_loopback(host) {
+                    pairs.push("sslmode=disable");
+                }
+                let query = if pairs.is_empty() {
+                    String::new()
+                } else {
+                    format!("?{}", pairs.join("&"))
+                };
                 let one = format!("{scheme}://{credentials}{host}{path}{query}");
                 let options = PgConnectOptions::from_str(&one)?.application_name("havre");
                 Ok((host.to_string(), options))
@@ -161,5 +183,40 @@ impl Hosts {
                 }
             }
         });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    /// The sslmode of each host (PgSslMode has no `PartialEq`).
+    fn modes(url: &str) -> Vec<String> {
+        Hosts::parse(url)
+            .unwrap()
+            .candidates
+            .iter()
+            .map(|(_, o)| format!("{:?}", o.get_ssl_mode()))
+            .collect()
+    }
+
+    #[test]
+    fn loopback_goes_without_tls_unless_the_url_asks_and_other_hosts_prefer_it() {
+        assert_eq!(
+            modes("postgres://havre@127.0.0.1:5432,db2.example.test:5432/havre"),
+            ["Disable", "Prefer"]
+        );
+        assert_eq!(
+            modes("postgres://havre@localhost/havre?application_name=x"),
+            ["Disable"]
+        );
+        assert_eq!(modes("postgres://havre@[::1]:5432/havre"), ["Disable"]);
+        assert_eq!(
+            modes("postgres://havre@127.0.0.1/havre?sslmode=require"),
+            ["Require"]
+        );
+        assert_eq!(
+            modes("postgres://havre@db1.example.test/havre?sslmode=verify-full"),
+            ["VerifyFull"]
+        );
     }
 }

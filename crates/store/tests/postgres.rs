@@ -160,3 +160,17 @@ async fn a_target_session_attrs_havre_does_not_know_is_refused() {
         Ok(_) => panic!("opened"),
     }
 }
+
+#[tokio::test]
+async fn a_url_with_sslmode_gets_tls_and_one_on_loopback_without_goes_plain() {
+    let schema = PostgresSchema::create().await.unwrap();
+    // The test server offers TLS (scripts/test starts it so, as Debian's
+    // package does); loopback without sslmode: none.
+    let plain = PostgresStore::open(schema.url()).await.unwrap();
+    assert!(!plain.connection_encrypted().await.unwrap());
+    let url = format!("{}&sslmode=require", schema.url());
+    let encrypted = PostgresStore::open(&url).await.unwrap();
+    assert!(encrypted.connection_encrypted().await.unwrap());
+    encrypted.add_domain("example.test").await.unwrap();
+    assert!(plain.domain_exists("example.test").await.unwrap());
+}
