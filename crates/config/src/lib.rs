@@ -51,6 +51,7 @@ mod load;
 mod locate;
 mod model;
 mod policy;
+mod secrets;
 mod spam;
 mod validate;
 mod values;
@@ -76,6 +77,7 @@ pub use model::{
 pub use policy::{
     Greylist, Policy, PolicyAction, PolicyRule, PolicyStage, RateKey, RateLimitSpec, RateWhat,
 };
+pub use secrets::hide_secrets;
 pub use spam::{Points, Spam};
 pub use values::{Duration, Size, ValueError};
 

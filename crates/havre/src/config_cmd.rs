@@ -56,11 +56,12 @@ pub fn run(explicit: Option<PathBuf>, command: ConfigCommand) -> anyhow::Result<
             ..
         } => {
             let config = locate::load(explicit)?;
-            if non_default {
-                print(havre_config::show_non_default(&config.config), format.json)?;
+            let listing = if non_default {
+                havre_config::show_non_default(&config.config)
             } else {
-                print(havre_config::show(&config.config), format.json)?;
-            }
+                havre_config::show(&config.config)
+            };
+            print(havre_config::hide_secrets(listing), format.json)?;
         }
         ConfigCommand::Get { keys, format } => {
             let config = locate::load(explicit)?;

@@ -129,6 +129,26 @@ fn config_show_non_default_lists_what_the_operator_changed_like_postconf_n() {
 }
 
 #[test]
+fn config_show_hides_the_database_password_and_config_get_gives_it() {
+    let mut node = Havre::init(BIN);
+    node.set("storage.url", "\"postgres://havre:s3cr3t@db1:5432/havre\"");
+    for args in [
+        &["config", "show"][..],
+        &["config", "show", "--non-default"],
+        &["config", "show", "--json"],
+    ] {
+        let shown = node.cli_ok(args);
+        assert!(!shown.contains("s3cr3t"), "{shown}");
+        assert!(
+            shown.contains("postgres://havre:****@db1:5432/havre"),
+            "{shown}"
+        );
+    }
+    let url = node.cli_ok(&["config", "get", "storage.url"]);
+    assert_eq!(url.trim(), "\"postgres://havre:s3cr3t@db1:5432/havre\"");
+}
+
+#[test]
 fn config_set_keeps_comments_and_refuses_what_would_not_load() {
     let mut node = Havre::init(BIN);
     let before = std::fs::read_to_string(node.config_path()).unwrap();
