@@ -77,7 +77,7 @@ pub use model::{
 pub use policy::{
     Greylist, Policy, PolicyAction, PolicyRule, PolicyStage, RateKey, RateLimitSpec, RateWhat,
 };
-pub use secrets::hide_secrets;
+pub use secrets::{hide_secrets, without_password};
 pub use spam::{Points, Spam};
 pub use values::{Duration, Size, ValueError};
 

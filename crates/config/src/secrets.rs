@@ -6,13 +6,13 @@
 /// The keys whose value is a URL that may carry a password.
 const URL_KEYS: &[&str] = &["storage.url", "state.url"];
 
-/// `pairs` (from [`crate::show`]) with each URL's password as `****`.
+/// `pairs` (from [`crate::show`]) with each URL's password as `***`.
 pub fn hide_secrets(pairs: Vec<(String, String)>) -> Vec<(String, String)> {
     pairs
         .into_iter()
         .map(|(key, value)| {
             let value = if URL_KEYS.contains(&key.as_str()) {
-                hide_password(&value)
+                without_password(&value)
             } else {
                 value
             };
@@ -21,8 +21,9 @@ pub fn hide_secrets(pairs: Vec<(String, String)>) -> Vec<(String, String)> {
         .collect()
 }
 
-/// `scheme://user:password@host...` as `scheme://user:****@host...`.
-fn hide_password(url: &str) -> String {
+/// `url` as it may be shown in a listing, a message or a log:
+/// `scheme://user:password@host...` as `scheme://user:***@host...`.
+pub fn without_password(url: &str) -> String {
     let Some(start) = url.find("://").map(|at| at + 3) else {
         return url.to_string();
     };
@@ -34,7 +35,7 @@ fn hide_password(url: &str) -> String {
     };
     match rest[..at].find(':') {
         Some(colon) if colon + 1 < at => {
-            format!("{}{}:****{}", &url[..start], &rest[..colon], &rest[at..])
+            format!("{}{}:***{}", &url[..start], &rest[..colon], &rest[at..])
         }
         _ => url.to_string(),
     }
@@ -59,15 +60,15 @@ mod tests {
         ]);
         assert_eq!(
             shown[0].1,
-            "\"postgres://havre:****@db1:5432,db2:5432/havre?sslmode=require\""
+            "\"postgres://havre:***@db1:5432,db2:5432/havre?sslmode=require\""
         );
-        assert_eq!(shown[1].1, "\"redis://:****@127.0.0.1:6379/0\"");
+        assert_eq!(shown[1].1, "\"redis://:***@127.0.0.1:6379/0\"");
         assert_eq!(shown[2].1, "\"mx:secret@example\"");
         // Without a password, nothing to hide.
         assert_eq!(
-            hide_password("\"postgres://postgres@127.0.0.1:5432/test\""),
+            without_password("\"postgres://postgres@127.0.0.1:5432/test\""),
             "\"postgres://postgres@127.0.0.1:5432/test\""
         );
-        assert_eq!(hide_password("\"\""), "\"\"");
+        assert_eq!(without_password("\"\""), "\"\"");
     }
 }

@@ -106,6 +106,57 @@ impl Proxy {
             .map_err(|e| unavailable(format!("backend {address}: {e}")))?;
         Ok((address, stream))
     }
+
+    /// Logs in at `address` over `stream` (greeted) on `user`'s behalf,
+    /// within `director.connect_timeout`.
+    async fn log_in_at(
+        &self,
+        protocol: Protocol,
+        address: String,
+        mut stream: TcpStream,
+        user: &str,
+        token: &str,
+    ) -> Result<Backend, Failed> {
+        let unavailable = HandoffError::Unavailable;
+        let answer = tokio::time::timeout(
+            self.settings.connect_timeout,
+            log_in(protocol, &mut stream, user, token),
+        )
+        .await
+        .map_err(|_| {
+            Failed::Refused(unavailable(format!(
+                "backend {address}: no answer to the login"
+            )))
+        })?
+        .map_err(|e| {
+            let err = unavailable(format!("backend {address}: login: {e}"));
+            match e {
+                LoginError::Io(_) => Failed::Lost(err),
+                LoginError::Refused(_) => Failed::Refused(err),
+            }
+        })?;
+        Ok(Backend {
+            address,
+            stream,
+            answer,
+        })
+    }
+}
+
+/// Why a login at a backend failed.
+enum Failed {
+    /// The connection broke: another may do.
+    Lost(HandoffError),
+    /// The backend answered no, or nothing in time.
+    Refused(HandoffError),
+}
+
+impl Failed {
+    fn into_error(self) -> HandoffError {
+        match self {
+            Failed::Lost(err) | Failed::Refused(err) => err,
+        }
+    }
 }
 
 /// Which connection a login at a backend went over, for
@@ -137,43 +188,30 @@ impl Handoff for Proxy {
             .token(user)
             .await
             .map_err(|e| unavailable(format!("the cluster's secret: {e}")))?;
-        let timeout = self.settings.connect_timeout;
         let port = self.settings.ports.of(protocol);
-        if let Some(mut stream) = self.spares.take(&address, port, protocol) {
-            match tokio::time::timeout(timeout, log_in(protocol, &mut stream, user, &token)).await {
-                Ok(Ok(answer)) => {
+        if let Some(stream) = self.spares.take(&address, port, protocol) {
+            match self
+                .log_in_at(protocol, address.clone(), stream, user, &token)
+                .await
+            {
+                Ok(backend) => {
                     count_login("spare");
-                    return Ok(Backend {
-                        address,
-                        stream,
-                        answer,
-                    });
+                    return Ok(backend);
                 }
                 // Closed under us (a backend restarted): a new one does.
-                Ok(Err(LoginError::Io(err))) => {
-                    tracing::debug!(target: "director", "user=<{user}>: spare connection to {address} failed ({err}); connecting");
+                Err(Failed::Lost(err)) => {
+                    tracing::debug!(target: "director", "user=<{user}>: a spare connection broke ({err}); connecting");
                 }
-                Ok(Err(refused)) => {
-                    return Err(unavailable(format!("backend {address}: login: {refused}")));
-                }
-                Err(_) => {
-                    return Err(unavailable(format!(
-                        "backend {address}: no answer to the login"
-                    )));
-                }
+                Err(Failed::Refused(err)) => return Err(err),
             }
         }
-        let (address, mut stream) = self.connect(protocol, user, address).await?;
-        let answer = tokio::time::timeout(timeout, log_in(protocol, &mut stream, user, &token))
+        let (address, stream) = self.connect(protocol, user, address).await?;
+        let backend = self
+            .log_in_at(protocol, address, stream, user, &token)
             .await
-            .map_err(|_| unavailable(format!("backend {address}: no answer to the login")))?
-            .map_err(|e| unavailable(format!("backend {address}: login: {e}")))?;
+            .map_err(Failed::into_error)?;
         count_login("new");
-        Ok(Backend {
-            address,
-            stream,
-            answer,
-        })
+        Ok(backend)
     }
 
     async fn closed(&self, user: &str, backend: &str) {

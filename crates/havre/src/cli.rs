@@ -682,7 +682,10 @@ pub struct InitArgs {
 pub enum ConfigCommand {
     /// Print the configuration as `key = value` lines (all keys by default)
     #[command(
-        long_about = "Prints the configuration as `key = value` lines, every key by default         (postconf), only those that differ from the defaults with --non-default (postconf -n).         A password in storage.url or state.url is shown as ****, so the listing can be pasted         into a ticket; `havre config get storage.url` prints it."
+        long_about = "Prints the configuration as `key = value` lines, every key by default \
+        (postconf), only those that differ from the defaults with --non-default (postconf -n). \
+        A password in storage.url or state.url is shown as ***, so the listing can be pasted \
+        into a ticket; `havre config get storage.url` prints it."
     )]
     Show {
         /// Print the built-in defaults (like postconf -d)

@@ -68,25 +68,11 @@ pub async fn create_store(config: &LoadedConfig) -> anyhow::Result<Arc<dyn Store
             let store = PostgresStore::open(url).await.with_context(|| {
                 format!(
                     "cannot open the PostgreSQL database at {} (storage.url)",
-                    without_password(url)
+                    havre_config::without_password(url)
                 )
             })?;
             Ok(Arc::new(store.for_node(config.config.server.node_id)))
         }
-    }
-}
-
-/// `url` as it may be shown in a message or a log: its password replaced.
-pub(crate) fn without_password(url: &str) -> String {
-    let Some((scheme, rest)) = url.split_once("://") else {
-        return url.to_string();
-    };
-    let Some((credentials, host)) = rest.rsplit_once('@') else {
-        return url.to_string();
-    };
-    match credentials.split_once(':') {
-        Some((user, _)) => format!("{scheme}://{user}:***@{host}"),
-        None => url.to_string(),
     }
 }
 

@@ -33,7 +33,7 @@ pub(crate) async fn run(config: Option<PathBuf>, to: String) -> anyhow::Result<(
     let source = SqliteStore::open(&path)
         .await
         .with_context(|| format!("cannot open the database {}", path.display()))?;
-    let shown = locate::without_password(&to);
+    let shown = havre_config::without_password(&to);
     let target = PostgresStore::open(&to)
         .await
         .with_context(|| format!("cannot open the PostgreSQL database at {shown}"))?;

@@ -140,7 +140,7 @@ fn config_show_hides_the_database_password_and_config_get_gives_it() {
         let shown = node.cli_ok(args);
         assert!(!shown.contains("s3cr3t"), "{shown}");
         assert!(
-            shown.contains("postgres://havre:****@db1:5432/havre"),
+            shown.contains("postgres://havre:***@db1:5432/havre"),
             "{shown}"
         );
     }

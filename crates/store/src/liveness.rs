@@ -15,6 +15,8 @@ use std::time::{Duration, Instant};
 pub(crate) const TRUSTED_IDLE: Duration = Duration::from_millis(500);
 
 /// When a connection was last lost: nanoseconds since [`epoch`], 0 never.
+/// One for the process: a node has one PostgreSQL store; where a process
+/// has several (tests), a loss seen by one costs the others a ping or two.
 static LAST_LOST: AtomicU64 = AtomicU64::new(0);
 
 fn epoch() -> Instant {
