@@ -190,6 +190,70 @@ p2, line = first(pop3); print("pop3 2:", line)
 }
 
 #[test]
+fn a_backend_spares_its_directors_the_per_address_cap_on_pop3_managesieve_and_lmtp() {
+    // A mailbox backend: it takes directors' logins (a cluster secret) from
+    // 127.0.0.2, the director, and every session a director relays comes
+    // from that one address; 127.0.0.3 is any other client.
+    let mut node = Havre::init(env!("CARGO_BIN_EXE_havre"));
+    std::fs::write(
+        node.dir().join("director.secret"),
+        "0123456789abcdef0123456789abcdef\n",
+    )
+    .unwrap();
+    node.set("director.secret_file", "\"director.secret\"");
+    node.set("director.trusted_networks", "[\"127.0.0.2/32\"]");
+    node.set("pop3.max_connections_per_ip", "1");
+    node.set("managesieve.max_connections_per_ip", "1");
+    node.set("smtp.max_connections_per_ip", "1");
+    node.start();
+    let out = python_ok(
+        &format!(
+            "{PRELUDE}{}",
+            r#"
+held = []
+for name, port in zip(["pop3", "managesieve", "lmtp"], sys.argv[1:]):
+    for source, who in [("127.0.0.2", "director"), ("127.0.0.3", "client")]:
+        for n in (1, 2, 3):
+            s, f = conn(port, source); held.append(s)
+            line = f.readline().decode().strip()
+            if name == "managesieve" and line.startswith('"'):
+                # The capability list, then the greeting's OK line.
+                while line.startswith('"'):
+                    line = f.readline().decode().strip()
+            print(f"{name} {who} {n}:", line)
+"#
+        ),
+        &[
+            &node.pop3_port.to_string(),
+            &node.managesieve_port.to_string(),
+            &node.lmtp_port.to_string(),
+        ],
+    );
+    for n in 1..=3 {
+        assert!(out.contains(&format!("pop3 director {n}: +OK")), "{out}");
+        assert!(
+            out.contains(&format!("managesieve director {n}: OK")),
+            "{out}"
+        );
+        assert!(out.contains(&format!("lmtp director {n}: 220")), "{out}");
+    }
+    assert!(out.contains("pop3 client 1: +OK"), "{out}");
+    assert!(
+        out.contains("pop3 client 2: -ERR [SYS/TEMP] Too many connections from your address."),
+        "{out}"
+    );
+    assert!(out.contains("managesieve client 1: OK"), "{out}");
+    assert!(
+        out.contains(
+            "managesieve client 2: BYE (TRYLATER) \"Too many connections from your address.\""
+        ),
+        "{out}"
+    );
+    assert!(out.contains("lmtp client 1: 220"), "{out}");
+    assert!(out.contains("lmtp client 2: 421 4.7.0"), "{out}");
+}
+
+#[test]
 fn a_client_dripping_commands_is_closed_at_the_session_deadline() {
     let mut node = Havre::init(env!("CARGO_BIN_EXE_havre"));
     node.set("smtp.session_deadline", "\"3s\"");
