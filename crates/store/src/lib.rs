@@ -31,6 +31,7 @@ pub mod migrate;
 mod migrations;
 mod model;
 mod postgres;
+mod postgres_batch;
 mod postgres_bayes;
 mod postgres_hosts;
 mod postgres_mail;

@@ -630,4 +630,36 @@ END
 $$;
 "#,
     },
+    Migration {
+        version: 18,
+        name: "index deliveries together",
+        // Deliveries into one mailbox that arrive while one is being indexed
+        // are indexed together (`postgres_batch`): one call, one commit,
+        // one WAL flush for all of them, each exactly as
+        // `havre_index_message` would have, in order.
+        sql: "-- PostgreSQL only: SQLite's single writer commits in process.",
+        postgres: r#"
+CREATE FUNCTION havre_index_messages(
+    p_mailbox BIGINT, p_file TEXT[], p_size BIGINT[], p_internal_date BIGINT[], p_flags TEXT[],
+    p_cache TEXT[], p_uid BIGINT[], p_indexed BOOLEAN[], p_subject TEXT[], p_from TEXT[],
+    p_to TEXT[], p_cc TEXT[], p_bcc TEXT[], p_fields BYTEA[], p_header TEXT[], p_body TEXT[])
+RETURNS TABLE (ordinal INT, indexed TEXT, indexed_uid BIGINT, indexed_modseq BIGINT)
+LANGUAGE plpgsql AS $$
+DECLARE
+    one RECORD;
+BEGIN
+    FOR i IN 1 .. COALESCE(array_length(p_file, 1), 0) LOOP
+        SELECT * INTO one FROM havre_index_message(p_mailbox, p_file[i], p_size[i],
+            p_internal_date[i], p_flags[i], p_cache[i], p_uid[i], p_indexed[i], p_subject[i],
+            p_from[i], p_to[i], p_cc[i], p_bcc[i], p_fields[i], p_header[i], p_body[i]);
+        ordinal := i;
+        indexed := one.indexed;
+        indexed_uid := one.indexed_uid;
+        indexed_modseq := one.indexed_modseq;
+        RETURN NEXT;
+    END LOOP;
+END
+$$;
+"#,
+    },
 ];

@@ -15,6 +15,7 @@
 //! never a wait without end.
 
 use std::path::Path;
+use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -23,6 +24,7 @@ use sqlx::postgres::{PgPool, PgPoolOptions};
 use sqlx::{PgConnection, Postgres, Transaction};
 
 use crate::migrations::pending;
+use crate::postgres_batch::Deliveries;
 use crate::postgres_hosts::Hosts;
 use crate::postgres_mail::index_message;
 use crate::rows::{entries_from_rows, node_from_row, summaries_by_node, user_from_row};
@@ -45,6 +47,8 @@ pub struct PostgresStore {
     pub(crate) pool: PgPool,
     /// This node (`server.node_id`): the queue it sees is its own.
     node: i64,
+    /// Deliveries waiting to be indexed, mailbox by mailbox.
+    pub(crate) deliveries: Arc<Deliveries>,
 }
 
 impl PostgresStore {
@@ -72,7 +76,11 @@ impl PostgresStore {
         if hosts.several() {
             hosts.watch(pool.clone());
         }
-        let store = PostgresStore { pool, node: 0 };
+        let store = PostgresStore {
+            deliveries: Arc::new(Deliveries::new(pool.clone())),
+            pool,
+            node: 0,
+        };
         store.migrate().await?;
         Ok(store)
     }
@@ -156,14 +164,7 @@ impl PostgresStore {
     /// A transaction that locks mailbox rows, committed with
     /// [`LockingWrite::commit`].
     pub(crate) async fn begin_locking(&self) -> Result<LockingWrite> {
-        let mut write = LockingWrite {
-            conn: self.pool.acquire().await?,
-            committed: false,
-        };
-        sqlx::raw_sql("BEGIN; SET LOCAL synchronous_commit = off")
-            .execute(&mut *write.conn)
-            .await?;
-        Ok(write)
+        LockingWrite::begin(&self.pool).await
     }
 }
 
@@ -185,6 +186,17 @@ pub(crate) struct LockingWrite {
 }
 
 impl LockingWrite {
+    pub(crate) async fn begin(pool: &PgPool) -> Result<LockingWrite> {
+        let mut write = LockingWrite {
+            conn: pool.acquire().await?,
+            committed: false,
+        };
+        sqlx::raw_sql("BEGIN; SET LOCAL synchronous_commit = off")
+            .execute(&mut *write.conn)
+            .await?;
+        Ok(write)
+    }
+
     pub(crate) async fn commit(mut self) -> Result<()> {
         sqlx::raw_sql("COMMIT; SELECT txid_current()")
             .execute(&mut *self.conn)

@@ -162,6 +162,16 @@ pub(crate) async fn index_message(
     .bind(text.map(|t| t.body.as_str()))
     .fetch_one(&mut *conn)
     .await?;
+    indexed_from(&indexed, uid, modseq)
+}
+
+/// What `havre_index_message` answered (`indexed`, `indexed_uid`,
+/// `indexed_modseq`), as [`Indexed`].
+pub(crate) fn indexed_from(
+    indexed: &str,
+    uid: Option<i64>,
+    modseq: Option<i64>,
+) -> Result<Indexed> {
     let number = |value: Option<i64>| {
         value.ok_or_else(|| {
             StoreError::Database(sqlx::Error::Protocol(format!(
@@ -169,7 +179,7 @@ pub(crate) async fn index_message(
             )))
         })
     };
-    Ok(match indexed.as_str() {
+    Ok(match indexed {
         "new" => Indexed::New {
             uid: number(uid)? as u32,
             modseq: number(modseq)? as u64,
@@ -541,10 +551,7 @@ impl MailStore for PostgresStore {
     }
 
     async fn message_insert(&self, mailbox_id: i64, message: &NewMessage) -> Result<(u32, u64)> {
-        let mut tx = self.begin_locking().await?;
-        let indexed = index_message(&mut tx, mailbox_id, message).await?;
-        tx.commit().await?;
-        match indexed {
+        match self.deliveries.index(mailbox_id, message.clone()).await? {
             Indexed::New { uid, modseq } => Ok((uid, modseq)),
             Indexed::Known { .. } => Err(StoreError::AlreadyExists(format!(
                 "message {}",

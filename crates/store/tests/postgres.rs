@@ -174,3 +174,97 @@ async fn a_url_with_sslmode_gets_tls_and_one_on_loopback_without_goes_plain() {
     encrypted.add_domain("example.test").await.unwrap();
     assert!(plain.domain_exists("example.test").await.unwrap());
 }
+
+fn delivery(file: &str) -> NewMessage {
+    NewMessage {
+        file: file.into(),
+        size: 10,
+        internal_date: 1_700_000_000,
+        flags: Vec::new(),
+        cache: None,
+        uid: None,
+        text: None,
+    }
+}
+
+/// 40 deliveries into one mailbox at once, from `store`: their UIDs, sorted.
+async fn forty_at_once(
+    store: &std::sync::Arc<PostgresStore>,
+    inbox: i64,
+    bad: Option<usize>,
+) -> Vec<Result<(u32, u64)>> {
+    let tasks: Vec<_> = (0..40)
+        .map(|i| {
+            let store = store.clone();
+            // A NUL byte: PostgreSQL refuses it in a TEXT value.
+            let file = if Some(i) == bad {
+                "new/bad\0name".to_string()
+            } else {
+                format!("new/{i}")
+            };
+            tokio::spawn(async move { store.message_insert(inbox, &delivery(&file)).await })
+        })
+        .collect();
+    let mut results = Vec::new();
+    for task in tasks {
+        results.push(task.await.unwrap());
+    }
+    results
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn deliveries_into_one_mailbox_at_once_share_transactions_and_each_keeps_its_uid() {
+    let schema = PostgresSchema::create().await.unwrap();
+    let store = std::sync::Arc::new(PostgresStore::open(schema.url()).await.unwrap());
+    store.add_domain("example.test").await.unwrap();
+    let inbox = store
+        .mailbox_create("alice@example.test", "INBOX", &MailboxInit::default())
+        .await
+        .unwrap();
+    let results = forty_at_once(&store, inbox.id, None).await;
+    let mut uids: Vec<u32> = results.iter().map(|r| r.as_ref().unwrap().0).collect();
+    let mut modseqs: Vec<u64> = results.iter().map(|r| r.as_ref().unwrap().1).collect();
+    uids.sort();
+    modseqs.sort();
+    modseqs.dedup();
+    assert_eq!(uids, (1..=40).collect::<Vec<u32>>());
+    assert_eq!(modseqs.len(), 40, "a mod-sequence was given twice");
+    let after = store.mailbox_by_id(inbox.id).await.unwrap().unwrap();
+    assert_eq!(
+        (after.uidnext, after.highestmodseq),
+        (41, inbox.highestmodseq + 40)
+    );
+    // Rows written by one transaction carry its id (xmin): 40 deliveries
+    // that waited for each other's turn went in fewer transactions.
+    let mut conn = sqlx::PgConnection::connect(schema.url()).await.unwrap();
+    let transactions: i64 =
+        sqlx::query_scalar("SELECT COUNT(DISTINCT xmin::TEXT) FROM messages WHERE mailbox_id = $1")
+            .bind(inbox.id)
+            .fetch_one(&mut conn)
+            .await
+            .unwrap();
+    assert!(
+        transactions < 40,
+        "{transactions} transactions for 40 deliveries"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_delivery_the_server_refuses_fails_alone_among_those_indexed_with_it() {
+    let schema = PostgresSchema::create().await.unwrap();
+    let store = std::sync::Arc::new(PostgresStore::open(schema.url()).await.unwrap());
+    store.add_domain("example.test").await.unwrap();
+    let inbox = store
+        .mailbox_create("alice@example.test", "INBOX", &MailboxInit::default())
+        .await
+        .unwrap();
+    let results = forty_at_once(&store, inbox.id, Some(20)).await;
+    for (i, result) in results.iter().enumerate() {
+        if i == 20 {
+            assert!(matches!(result, Err(StoreError::Database(_))), "{result:?}");
+        } else {
+            assert!(result.is_ok(), "delivery {i}: {result:?}");
+        }
+    }
+    assert_eq!(store.message_list(inbox.id).await.unwrap().len(), 39);
+}

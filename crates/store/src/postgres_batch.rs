@@ -1,0 +1,226 @@
+//! Deliveries into one mailbox indexed together: group commit, at havre's
+//! level, for what PostgreSQL cannot gather by itself.
+//!
+//! A delivery's index write locks the mailbox's row (its UIDNEXT and
+//! HIGHESTMODSEQ), so deliveries into one mailbox run one after the other
+//! whatever the pool's size, and each costs PostgreSQL a transaction of its
+//! own: a connection checked out (and pinged when given back), BEGIN, the
+//! call, COMMIT, a WAL flush, a wake-up of a backend process for each, and
+//! the lock's queue of waiters. On 2 cores those are most of a delivery's
+//! price. Here a delivery that comes while another into the same mailbox is
+//! being indexed waits for the next turn, and that turn indexes everything
+//! that waited in one call of `havre_index_messages` (migration 18): one
+//! transaction, one commit, one flush. Each message is indexed exactly as
+//! `havre_index_message` does alone (its own UID and modseq, in arrival
+//! order; a file indexed before is "known"), and each caller gets its own
+//! answer once the commit is on disk ([`LockingWrite::commit`]).
+//!
+//! A turn runs in a task of its own, never in a caller's: a caller that
+//! goes away (its client hung up) cancels neither the others' write nor its
+//! own, which then lands as it would have after its reply was lost. When a
+//! call for several fails (a lost connection, one message the server
+//! refuses), each message is tried again alone, so that every caller gets
+//! the error that is its own and one bad message fails nobody else.
+
+use std::collections::HashMap;
+use std::collections::hash_map::Entry;
+use std::sync::{Arc, Mutex};
+
+use sqlx::postgres::PgPool;
+use tokio::sync::oneshot;
+
+use crate::mail::{Indexed, NewMessage};
+use crate::postgres::LockingWrite;
+use crate::postgres_mail::{index_message, indexed_from};
+use crate::{Result, StoreError};
+
+/// The most deliveries indexed in one call: a turn stays short, so that
+/// the first of them is not kept waiting for the last.
+const MOST_PER_CALL: usize = 64;
+
+/// Deliveries waiting for their mailbox's turn.
+pub(crate) struct Deliveries {
+    pool: PgPool,
+    /// By mailbox id: the deliveries waiting. A mailbox is in the map while
+    /// a task is taking turns for it, and only then.
+    waiting: Arc<Mutex<HashMap<i64, Vec<Waiting>>>>,
+}
+
+struct Waiting {
+    message: NewMessage,
+    answer: oneshot::Sender<Result<Indexed>>,
+}
+
+impl Deliveries {
+    pub(crate) fn new(pool: PgPool) -> Deliveries {
+        Deliveries {
+            pool,
+            waiting: Arc::default(),
+        }
+    }
+
+    /// Indexes `message` into mailbox `mailbox`; returns once that is
+    /// committed and on disk.
+    pub(crate) async fn index(&self, mailbox: i64, message: NewMessage) -> Result<Indexed> {
+        let (answer, answered) = oneshot::channel();
+        let waiting = Waiting { message, answer };
+        let start = match self.waiting.lock().unwrap().entry(mailbox) {
+            Entry::Occupied(mut queue) => {
+                queue.get_mut().push(waiting);
+                false
+            }
+            Entry::Vacant(slot) => {
+                slot.insert(vec![waiting]);
+                true
+            }
+        };
+        if start {
+            let turns = Turns {
+                pool: self.pool.clone(),
+                waiting: self.waiting.clone(),
+                mailbox,
+                done: false,
+            };
+            tokio::spawn(turns.run());
+        }
+        answered.await.unwrap_or_else(|_| {
+            // The task was dropped with the runtime: whether the write
+            // landed is unknown, so it is not acknowledged.
+            Err(StoreError::NotCommitted(format!(
+                "a delivery into mailbox {mailbox}"
+            )))
+        })
+    }
+}
+
+/// The task indexing one mailbox's deliveries, turn after turn, until none
+/// waits. Dropped before its end (the runtime shutting down), it takes the
+/// mailbox out of the map, so that a later delivery starts a task again.
+struct Turns {
+    pool: PgPool,
+    waiting: Arc<Mutex<HashMap<i64, Vec<Waiting>>>>,
+    mailbox: i64,
+    done: bool,
+}
+
+impl Turns {
+    async fn run(mut self) {
+        loop {
+            let turn: Vec<Waiting> = {
+                let mut waiting = self.waiting.lock().unwrap();
+                let queue = waiting.entry(self.mailbox).or_default();
+                if queue.is_empty() {
+                    waiting.remove(&self.mailbox);
+                    self.done = true;
+                    return;
+                }
+                let n = queue.len().min(MOST_PER_CALL);
+                queue.drain(..n).collect()
+            };
+            self.index(turn).await;
+        }
+    }
+
+    async fn index(&self, turn: Vec<Waiting>) {
+        if turn.len() > 1 {
+            let messages: Vec<&NewMessage> = turn.iter().map(|w| &w.message).collect();
+            if let Ok(answers) = index_together(&self.pool, self.mailbox, &messages).await {
+                for (waiting, answer) in turn.into_iter().zip(answers) {
+                    let _ = waiting.answer.send(Ok(answer));
+                }
+                return;
+            }
+        }
+        for waiting in turn {
+            let answer = index_alone(&self.pool, self.mailbox, &waiting.message).await;
+            let _ = waiting.answer.send(answer);
+        }
+    }
+}
+
+impl Drop for Turns {
+    fn drop(&mut self) {
+        if !self.done {
+            // The waiting deliveries' senders go with their entry: each
+            // caller hears that its write is not known to have landed.
+            if let Ok(mut waiting) = self.waiting.lock() {
+                waiting.remove(&self.mailbox);
+            }
+        }
+    }
+}
+
+async fn index_alone(pool: &PgPool, mailbox: i64, message: &NewMessage) -> Result<Indexed> {
+    let mut tx = LockingWrite::begin(pool).await?;
+    let indexed = index_message(&mut tx, mailbox, message).await?;
+    tx.commit().await?;
+    Ok(indexed)
+}
+
+/// One call of `havre_index_messages` for all of `messages`, in order.
+async fn index_together(
+    pool: &PgPool,
+    mailbox: i64,
+    messages: &[&NewMessage],
+) -> Result<Vec<Indexed>> {
+    let column = |f: &dyn Fn(&NewMessage) -> Option<String>| -> Vec<Option<String>> {
+        messages.iter().map(|m| f(m)).collect()
+    };
+    let text = |f: fn(&crate::IndexedText) -> Option<&str>| {
+        column(&|m: &NewMessage| m.text.as_ref().and_then(f).map(str::to_string))
+    };
+    let mut tx = LockingWrite::begin(pool).await?;
+    let rows: Vec<(i32, String, Option<i64>, Option<i64>)> = sqlx::query_as(
+        "SELECT * FROM havre_index_messages($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12,
+                                            $13, $14, $15, $16) ORDER BY ordinal",
+    )
+    .bind(mailbox)
+    .bind(messages.iter().map(|m| m.file.as_str()).collect::<Vec<_>>())
+    .bind(messages.iter().map(|m| m.size as i64).collect::<Vec<_>>())
+    .bind(messages.iter().map(|m| m.internal_date).collect::<Vec<_>>())
+    .bind(
+        messages
+            .iter()
+            .map(|m| crate::mail::flags_to_text(&m.flags))
+            .collect::<Vec<_>>(),
+    )
+    .bind(column(&|m: &NewMessage| m.cache.clone()))
+    .bind(
+        messages
+            .iter()
+            .map(|m| m.uid.map(i64::from))
+            .collect::<Vec<_>>(),
+    )
+    .bind(
+        messages
+            .iter()
+            .map(|m| m.text.is_some())
+            .collect::<Vec<_>>(),
+    )
+    .bind(text(|t| t.subject.as_deref()))
+    .bind(text(|t| t.from.as_deref()))
+    .bind(text(|t| t.to.as_deref()))
+    .bind(text(|t| t.cc.as_deref()))
+    .bind(text(|t| t.bcc.as_deref()))
+    .bind(
+        messages
+            .iter()
+            .map(|m| m.text.as_ref().and_then(|t| t.fields.clone()))
+            .collect::<Vec<_>>(),
+    )
+    .bind(text(|t| Some(t.header.as_str())))
+    .bind(text(|t| Some(t.body.as_str())))
+    .fetch_all(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    if rows.len() != messages.len() {
+        return Err(StoreError::Database(sqlx::Error::Protocol(format!(
+            "havre_index_messages answered {} rows for {} messages",
+            rows.len(),
+            messages.len()
+        ))));
+    }
+    rows.iter()
+        .map(|(_, indexed, uid, modseq)| indexed_from(indexed, *uid, *modseq))
+        .collect()
+}
