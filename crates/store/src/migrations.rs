@@ -662,4 +662,33 @@ END
 $$;
 "#,
     },
+    Migration {
+        version: 19,
+        name: "finish a delivery attempt in one call",
+        // The recipients' statuses, the attempt counted and the record
+        // removed once every recipient is final: one round trip
+        // (`postgres::queue_finish_attempt`) instead of three.
+        sql: "-- PostgreSQL only: SQLite finishes an attempt in process.",
+        postgres: r#"
+CREATE FUNCTION havre_finish_attempt(
+    p_id TEXT, p_idx BIGINT[], p_status BIGINT[], p_reply TEXT[], p_next_attempt BIGINT,
+    p_sent BIGINT, p_failed BIGINT)
+RETURNS BOOLEAN
+LANGUAGE plpgsql AS $$
+BEGIN
+    UPDATE queue_recipients r SET status = u.status, last_reply = u.reply
+        FROM UNNEST(p_idx, p_status, p_reply) AS u(idx, status, reply)
+        WHERE r.queue_id = p_id AND r.idx = u.idx;
+    IF EXISTS (SELECT 1 FROM queue_recipients
+               WHERE queue_id = p_id AND status NOT IN (p_sent, p_failed)) THEN
+        UPDATE queue_messages SET attempts = attempts + 1, next_attempt = p_next_attempt
+            WHERE id = p_id;
+        RETURN FALSE;
+    END IF;
+    DELETE FROM queue_messages WHERE id = p_id;
+    RETURN FOUND;
+END
+$$;
+"#,
+    },
 ];

@@ -671,22 +671,25 @@ impl Store for PostgresStore {
             let indexed = index_message(&mut tx, row.mailbox_id, &row.message).await?;
             uids.push(indexed.delivered_uid());
         }
-        record_attempt(&mut tx, attempt).await?;
-        let removed: Option<i32> = sqlx::query_scalar(
-            "DELETE FROM queue_messages WHERE id = $1 AND NOT EXISTS
-             (SELECT 1 FROM queue_recipients WHERE queue_id = $1 AND status NOT IN ($2, $3))
-             RETURNING 1",
-        )
-        .bind(&attempt.id)
-        .bind(RecipientStatus::Sent.as_i64())
-        .bind(RecipientStatus::Failed.as_i64())
-        .fetch_optional(&mut *tx)
-        .await?;
+        let updates = &attempt.updates;
+        let removed: bool =
+            sqlx::query_scalar("SELECT havre_finish_attempt($1, $2, $3, $4, $5, $6, $7)")
+                .bind(&attempt.id)
+                .bind(updates.iter().map(|u| u.idx).collect::<Vec<_>>())
+                .bind(
+                    updates
+                        .iter()
+                        .map(|u| u.status.as_i64())
+                        .collect::<Vec<_>>(),
+                )
+                .bind(updates.iter().map(|u| u.reply.as_str()).collect::<Vec<_>>())
+                .bind(attempt.next_attempt)
+                .bind(RecipientStatus::Sent.as_i64())
+                .bind(RecipientStatus::Failed.as_i64())
+                .fetch_one(&mut *tx)
+                .await?;
         tx.commit().await?;
-        Ok(FinishedAttempt {
-            removed: removed.is_some(),
-            uids,
-        })
+        Ok(FinishedAttempt { removed, uids })
     }
 
     async fn queue_list_all_nodes(&self) -> Result<Vec<QueueEntry>> {
