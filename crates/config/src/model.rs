@@ -62,6 +62,23 @@ impl Config {
         self.server.roles.contains(&role)
     }
 
+    /// Whether this node is a mailbox backend that takes directors' logins
+    /// on users' behalf: no director role of its own, and a cluster secret
+    /// (`director.secret_file`, or the shared state's in a cluster). Every
+    /// session a director relays then comes from a director's address
+    /// (`director.trusted_networks`).
+    pub fn takes_director_logins(&self) -> bool {
+        !self.has_role(Role::Director) && self.has_cluster_secret()
+    }
+
+    /// Whether this node has the cluster's secret, which directors' logins
+    /// at backends are signed with: `director.secret_file`, or the one
+    /// kept in the shared state (`state.backend = "redis"`).
+    pub fn has_cluster_secret(&self) -> bool {
+        !self.director.secret_file.as_os_str().is_empty()
+            || self.state.backend == crate::StateBackend::Redis
+    }
+
     /// Whether this node listens for `role`'s protocol: its own role, or
     /// the director's, which proxies IMAP, POP3, ManageSieve and LMTP to
     /// the mailbox backends on the same listeners.

@@ -26,6 +26,19 @@ pub fn settings_from_config(config: &Config) -> GuardSettings {
             exempt.push(net);
         }
     }
+    // A backend never counts nor bans its directors: every session a
+    // director relays (each login a connection, hundreds an hour per user
+    // population) comes from the director's address, and a ban of it would
+    // shut out every user behind it. The director screens the clients.
+    if config.takes_director_logins() {
+        exempt.extend(
+            config
+                .director
+                .trusted_networks
+                .iter()
+                .filter_map(|n| network(n)),
+        );
+    }
     GuardSettings {
         enabled: g.enabled,
         max_failures: g.max_failures,
@@ -66,6 +79,25 @@ mod tests {
         assert!(!s.is_exempt(ip("192.0.2.1")));
         assert_eq!((s.max_failures, s.find_time.as_secs()), (10, 600));
         assert_eq!(s.ban_time.as_secs(), 3600);
+    }
+
+    #[test]
+    fn a_backend_exempts_its_directors_and_a_director_or_a_lone_node_does_not() {
+        let mut config = Config::default();
+        config.guard.exempt = vec![];
+        config.director.trusted_networks = vec!["10.0.0.0/24".into()];
+        let lone = settings_from_config(&config);
+        assert!(
+            !lone.is_exempt(ip("10.0.0.5")),
+            "no cluster secret: not a backend"
+        );
+        config.director.secret_file = "director.secret".into();
+        let backend = settings_from_config(&config);
+        assert!(backend.is_exempt(ip("10.0.0.5")));
+        assert!(!backend.is_exempt(ip("10.0.1.5")));
+        config.server.roles = vec![havre_config::Role::Director];
+        let director = settings_from_config(&config);
+        assert!(!director.is_exempt(ip("10.0.0.5")));
     }
 
     #[test]

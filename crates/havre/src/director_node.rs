@@ -33,6 +33,9 @@ pub fn cluster_login(
     state: Arc<dyn State>,
 ) -> anyhow::Result<Option<ClusterLogin>> {
     let d = &loaded.config.director;
+    if !loaded.config.has_cluster_secret() {
+        return Ok(None);
+    }
     let secrets: Arc<dyn SecretSource> = if !d.secret_file.as_os_str().is_empty() {
         let path = loaded.config_dir().join(&d.secret_file);
         let text = std::fs::read_to_string(&path)
@@ -47,10 +50,8 @@ pub fn cluster_login(
             );
         }
         Arc::new(Fixed(secret.as_bytes().to_vec()))
-    } else if loaded.config.state.backend == havre_config::StateBackend::Redis {
-        Arc::new(SharedSecret::new(state))
     } else {
-        return Ok(None);
+        Arc::new(SharedSecret::new(state))
     };
     let trusted = d
         .trusted_networks

@@ -322,6 +322,39 @@ fn too_many_connections_in_an_hour_log_a_warning_then_ban() {
 }
 
 #[test]
+fn a_backend_never_bans_its_director_however_many_sessions_it_relays() {
+    // A mailbox backend: directors log in here on users' behalf from
+    // 127.0.0.2, each login a connection of its own; 127.0.0.3 is anyone.
+    let mut node = node(|n| {
+        std::fs::write(
+            n.dir().join("director.secret"),
+            "0123456789abcdef0123456789abcdef\n",
+        )
+        .unwrap();
+        n.set("director.secret_file", "\"director.secret\"");
+        n.set("director.trusted_networks", "[\"127.0.0.2/32\"]");
+        n.set("guard.connections_warn", "0");
+        n.set("guard.connections_ban", "4");
+    });
+    node.start();
+    for _ in 0..8 {
+        assert!(mx_greeting(&node, "127.0.0.2").starts_with("220 "));
+    }
+    for _ in 0..4 {
+        assert!(mx_greeting(&node, "127.0.0.3").starts_with("220 "));
+    }
+    let greeting = wait_for_greeting(&node, "127.0.0.3", "554 ");
+    assert!(greeting.starts_with("554 5.7.1 "), "{greeting}");
+    let director = mx_greeting(&node, "127.0.0.2");
+    assert!(
+        director.starts_with("220 "),
+        "the director was banned: {director}"
+    );
+    let log = node.wait_for_log("banned 127.0.0.3 for 1h: 4 connections in 1h", 1);
+    assert!(!log.contains("banned 127.0.0.2"), "{log}");
+}
+
+#[test]
 fn havre_ban_add_list_and_remove() {
     let node = node(|_| {});
     let out = node.cli_ok(&["ban", "add", "192.0.2.1", "--for", "2h"]);
