@@ -689,6 +689,65 @@ fn lmtp_through_the_director_reaches_each_recipient_on_her_own_backend() {
             "{user}: {log}"
         );
     }
+    // A big message, with 8-bit text, straight to the director's LMTP: it
+    // reaches each backend whole (streamed from the director's spool file).
+    let out = python_ok(
+        BIG_OVER_LMTP,
+        &[&director.lmtp_port.to_string(), &users[..3].join(",")],
+    );
+    for user in &users[..3] {
+        assert!(out.contains(&format!("{user}: 250")), "{out}");
+        assert_eq!(inbox(&site, user), 2, "{user}");
+        assert!(
+            maildir_holds(&site, user, "the end of a long letter"),
+            "{user}"
+        );
+    }
+}
+
+/// Python: a 3 MB message with 8-bit text over LMTP at `argv[1]` to the
+/// comma-separated `argv[2]`; each recipient's reply.
+const BIG_OVER_LMTP: &str = r#"
+import smtplib, sys
+lmtp = smtplib.LMTP("127.0.0.1", int(sys.argv[1]))
+rcpts = sys.argv[2].split(",")
+line = "Voil\u00e0 une lettre tr\u00e8s longue, \u00e9crite \u00e0 la main.\r\n"
+body = ("From: <big@remote.test>\r\nTo: <list@example.test>\r\nSubject: big\r\n"
+        "Content-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: 8bit\r\n\r\n"
+        + line * 60000 + "the end of a long letter\r\n").encode()
+lmtp.ehlo_or_helo_if_needed()
+lmtp.mail("big@remote.test", ["BODY=8BITMIME"])
+for r in rcpts:
+    lmtp.rcpt(r)
+lmtp.putcmd("data")
+code, _ = lmtp.getreply()
+assert code == 354, code
+lmtp.send(body.replace(b"\r\n.", b"\r\n..") + b".\r\n")
+for r in rcpts:
+    code, text = lmtp.getreply()
+    print(f"{r}: {code} {text.decode()}")
+lmtp.quit()
+"#;
+
+/// Whether one of `user`'s files in the shared mail directory has `text`.
+fn maildir_holds(site: &Site, user: &str, text: &str) -> bool {
+    let (local, domain) = user.split_once('@').unwrap();
+    let root = site
+        ._shared
+        .path()
+        .join("mail")
+        .join(domain)
+        .join(local)
+        .join("Maildir");
+    ["new", "cur"].iter().any(|sub| {
+        std::fs::read_dir(root.join(sub)).is_ok_and(|dir| {
+            dir.flatten().any(|f| {
+                std::fs::read(f.path()).is_ok_and(|b| {
+                    b.len() > 3_000_000 && String::from_utf8_lossy(&b).contains(text)
+                })
+            })
+        })
+    })
 }
 
 #[test]

@@ -8,6 +8,7 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use async_trait::async_trait;
+use havre_message::MessageSource;
 use tokio::io::{AsyncWriteExt, copy_bidirectional_with_sizes};
 use tokio::net::TcpStream;
 
@@ -73,8 +74,14 @@ pub trait Handoff: Send + Sync {
 #[async_trait]
 pub trait LmtpForward: Send + Sync {
     /// Delivers `message` from `sender` to each of `mailboxes` at its
-    /// backend; one answer per mailbox, in order.
-    async fn forward(&self, sender: &str, mailboxes: &[String], message: &[u8]) -> Vec<Forwarded>;
+    /// backend; one answer per mailbox, in order. A message in a file is
+    /// streamed from it, never read whole into memory.
+    async fn forward(
+        &self,
+        sender: &str,
+        mailboxes: &[String],
+        message: &MessageSource,
+    ) -> Vec<Forwarded>;
 }
 
 /// A backend's answer for one mailbox.

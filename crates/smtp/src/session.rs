@@ -1669,19 +1669,7 @@ impl Session {
                 mailboxes.push(m.to_string());
             }
         }
-        let source = message.clone();
-        let bytes = match tokio::task::spawn_blocking(move || {
-            source.read_all().map(|b| b.into_owned())
-        })
-        .await
-        {
-            Ok(Ok(bytes)) => bytes,
-            other => {
-                tracing::error!(target: "smtp", "{}: cannot read the message back: {other:?}", tx.id);
-                return vec![Reply::new(451, "4.3.0", "Error: read error"); tx.recipients.len()];
-            }
-        };
-        let answers = forward.forward(&tx.sender, &mailboxes, &bytes).await;
+        let answers = forward.forward(&tx.sender, &mailboxes, message).await;
         let answer_of = |m: &str| {
             mailboxes
                 .iter()
