@@ -3,6 +3,8 @@
 //! ([`havre_directory::cluster`]). Lines are read without reading ahead:
 //! once logged in, every byte that follows belongs to the client.
 
+use std::net::IpAddr;
+
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
@@ -41,17 +43,18 @@ pub async fn greet(protocol: Protocol, stream: &mut TcpStream) -> Result<(), Log
 }
 
 /// Logs in at the backend on `stream`, greeted already ([`greet`]), as
-/// `user` with `token`; returns what the client's own answer needs (IMAP:
-/// the capabilities after login).
+/// `user` with `token`, for a client at `client`; returns what the
+/// client's own answer needs (IMAP: the capabilities after login).
 pub async fn log_in(
     protocol: Protocol,
     stream: &mut TcpStream,
     user: &str,
     token: &str,
+    client: IpAddr,
 ) -> Result<String, LoginError> {
     let plain = encode_plain_behalf(user, DIRECTOR_LOGIN, token);
     match protocol {
-        Protocol::Imap => imap(stream, &plain).await,
+        Protocol::Imap => imap(stream, &plain, client).await,
         Protocol::Pop3 => pop3(stream, &plain).await,
         Protocol::ManageSieve => managesieve(stream, &plain).await,
     }
@@ -67,8 +70,16 @@ pub fn logout_line(protocol: Protocol) -> &'static [u8] {
     }
 }
 
-async fn imap(stream: &mut TcpStream, plain: &str) -> Result<String, LoginError> {
-    send(stream, &format!("D1 AUTHENTICATE PLAIN {plain}\r\n")).await?;
+async fn imap(stream: &mut TcpStream, plain: &str, client: IpAddr) -> Result<String, LoginError> {
+    // The client's address first, as Dovecot's proxy says it (ID, RFC 2971,
+    // with `x-originating-ip`): the backend logs her address, not ours. Both
+    // commands go in one write; the ID's answer is not waited for alone.
+    send(
+        stream,
+        &format!("D0 ID (\"x-originating-ip\" \"{client}\")\r\nD1 AUTHENTICATE PLAIN {plain}\r\n"),
+    )
+    .await?;
+    tagged(stream, "D0").await?;
     let answer = tagged(stream, "D1").await?;
     if !answer.starts_with("D1 OK") {
         return Err(LoginError::Refused(answer));

@@ -116,11 +116,12 @@ impl Proxy {
         mut stream: TcpStream,
         user: &str,
         token: &str,
+        client: SocketAddr,
     ) -> Result<Backend, Failed> {
         let unavailable = HandoffError::Unavailable;
         let answer = tokio::time::timeout(
             self.settings.connect_timeout,
-            log_in(protocol, &mut stream, user, token),
+            log_in(protocol, &mut stream, user, token, client.ip()),
         )
         .await
         .map_err(|_| {
@@ -172,7 +173,7 @@ impl Handoff for Proxy {
         &self,
         protocol: Protocol,
         user: &str,
-        _client: SocketAddr,
+        client: SocketAddr,
     ) -> Result<Backend, HandoffError> {
         let unavailable = HandoffError::Unavailable;
         let view = self
@@ -191,7 +192,7 @@ impl Handoff for Proxy {
         let port = self.settings.ports.of(protocol);
         if let Some(stream) = self.spares.take(&address, port, protocol) {
             match self
-                .log_in_at(protocol, address.clone(), stream, user, &token)
+                .log_in_at(protocol, address.clone(), stream, user, &token, client)
                 .await
             {
                 Ok(backend) => {
@@ -207,7 +208,7 @@ impl Handoff for Proxy {
         }
         let (address, stream) = self.connect(protocol, user, address).await?;
         let backend = self
-            .log_in_at(protocol, address, stream, user, &token)
+            .log_in_at(protocol, address, stream, user, &token, client)
             .await
             .map_err(Failed::into_error)?;
         count_login("new");

@@ -498,7 +498,30 @@ fn logins_through_the_director_take_backend_connections_opened_beforehand() {
         backend_log.contains("Login: user=<alice@example.test>"),
         "{backend_log}"
     );
+    // The backend logs the client's address, which the director forwards
+    // (ID "x-originating-ip", as Dovecot's proxy), not the director's.
+    let out = python_ok(ONE_LOGIN_FROM, &[&port, "127.0.0.9"]);
+    assert!(out.contains("login: ('OK'"), "{out}");
+    let forwarded = "Login: user=<alice@example.test>, method=director, rip=127.0.0.9,";
+    let backend_log = site.backends[n].wait_for_log(forwarded, 1);
+    assert!(backend_log.contains(forwarded), "{backend_log}");
 }
+
+/// [`ONE_LOGIN`] from the loopback address `argv[2]`.
+const ONE_LOGIN_FROM: &str = r#"
+import imaplib, socket, ssl, sys
+class From(imaplib.IMAP4):
+    def _create_socket(self, timeout):
+        return socket.create_connection((self.host, self.port), timeout, (sys.argv[2], 0))
+ctx = ssl.create_default_context(); ctx.check_hostname = False; ctx.verify_mode = ssl.CERT_NONE
+m = From("127.0.0.1", int(sys.argv[1]), timeout=30)
+m.starttls(ssl_context=ctx)
+try:
+    print("login:", m.login("alice@example.test", "secret"))
+except imaplib.IMAP4.error as e:
+    print("login:", e)
+m.logout()
+"#;
 
 #[test]
 fn a_director_that_loses_the_shared_state_refuses_logins_rather_than_guess() {

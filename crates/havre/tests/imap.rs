@@ -586,3 +586,40 @@ c = connect(); print("third:", c[1].readline().decode().strip())
     );
     assert!(out.contains("third: * BYE [UNAVAILABLE]"), "{out}");
 }
+
+#[test]
+fn only_a_director_may_name_the_client_it_logs_in_for() {
+    // A backend whose director is 127.0.0.2; 127.0.0.3 is any client.
+    let mut node = Havre::init(env!("CARGO_BIN_EXE_havre"));
+    node.add_user("alice@example.test");
+    std::fs::write(
+        node.dir().join("director.secret"),
+        "0123456789abcdef0123456789abcdef\n",
+    )
+    .unwrap();
+    node.set("director.secret_file", "\"director.secret\"");
+    node.set("director.trusted_networks", "[\"127.0.0.2/32\"]");
+    node.start();
+    let script = r#"
+import imaplib, socket, ssl, sys
+class From(imaplib.IMAP4):
+    def _create_socket(self, timeout):
+        return socket.create_connection((self.host, self.port), timeout, (sys.argv[2], 0))
+ctx = ssl.create_default_context(); ctx.check_hostname = False; ctx.verify_mode = ssl.CERT_NONE
+m = From("127.0.0.1", int(sys.argv[1]))
+m.starttls(ssl_context=ctx)
+print(m.xatom("ID", '("x-originating-ip" "192.0.2.7")'))
+print(m.login("alice@example.test", "secret"))
+m.logout()
+"#;
+    let port = node.imap_port.to_string();
+    python_ok(script, &[&port, "127.0.0.3"]);
+    let anyone = "Login: user=<alice@example.test>, method=LOGIN, rip=127.0.0.3,";
+    let log = node.wait_for_log(anyone, 1);
+    assert!(log.contains(anyone), "{log}");
+    python_ok(script, &[&port, "127.0.0.2"]);
+    let director = "Login: user=<alice@example.test>, method=LOGIN, rip=192.0.2.7,";
+    let log = node.wait_for_log(director, 1);
+    assert!(log.contains(director), "{log}");
+    assert_eq!(log.matches("rip=192.0.2.7").count(), 1, "{log}");
+}

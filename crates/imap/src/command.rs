@@ -130,7 +130,10 @@ impl Session {
                 self.finish(Some(Outcome::ok("Logout completed.")));
                 return (Next::Logout, None);
             }
-            CommandBody::Id { .. } => {
+            CommandBody::Id { params } => {
+                if let Some(params) = params {
+                    self.take_forwarded(&params);
+                }
                 self.out
                     .id(Some(&[("name", Some("havre")), ("vendor", Some("havre"))]));
                 Outcome::ok("ID completed.")

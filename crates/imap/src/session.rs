@@ -69,6 +69,10 @@ pub(crate) enum Next {
 pub(crate) struct Session {
     pub services: Services,
     pub peer: SocketAddr,
+    /// The client's address a director forwarded before its login on her
+    /// behalf (`ID ("x-originating-ip" ...)`, from `director.trusted_networks`
+    /// only): the one logged. Trust and caps stay with `peer`.
+    pub(crate) forwarded: Option<std::net::IpAddr>,
     pub local: Option<SocketAddr>,
     pub tls: bool,
     pub user: Option<String>,
@@ -144,6 +148,7 @@ impl Session {
         Session {
             services,
             peer,
+            forwarded: None,
             local,
             tls: false,
             user: None,
@@ -739,6 +744,32 @@ impl Session {
         }
     }
 
+    /// The client's address as logs and `havre who` show it: the one a
+    /// director forwarded, else the connection's.
+    pub(crate) fn client_ip(&self) -> std::net::IpAddr {
+        self.forwarded.unwrap_or(self.peer.ip())
+    }
+
+    /// A director's `ID` before its login on a client's behalf names the
+    /// client (Dovecot's `x-originating-ip`); taken from a trusted director
+    /// only, and only before the login.
+    pub(crate) fn take_forwarded(&mut self, params: &[(String, Option<String>)]) {
+        if self.user.is_some() || !self.services.directory.trusts_director(self.peer.ip()) {
+            return;
+        }
+        let named = params.iter().find_map(|(key, value)| {
+            key.eq_ignore_ascii_case("x-originating-ip")
+                .then_some(value.as_deref())
+                .flatten()
+        });
+        if let Some(ip) = named.and_then(|v| v.parse::<std::net::IpAddr>().ok()) {
+            self.forwarded = Some(ip);
+            if let Some(entry) = &self.entry {
+                entry.on_behalf_of(ip);
+            }
+        }
+    }
+
     /// Logs in: one slot per user, notifications, and the log line.
     pub(crate) fn logged_in(&mut self, user: String, method: &str) -> Result<(), Outcome> {
         let slot = self.services.limits.acquire(
@@ -756,7 +787,7 @@ impl Session {
             target: "imap",
             role = "imap-login",
             "Login: user=<{user}>, method={method}, rip={}, lip={}{}",
-            self.peer.ip(),
+            self.client_ip(),
             self.local.map(|l| l.ip().to_string()).unwrap_or_default(),
             if self.tls { ", TLS" } else { "" }
         );
@@ -963,7 +994,7 @@ impl Session {
                 }
                 self.services.events.record(
                     havre_events::Event::new(havre_events::Kind::Login, "imap-login")
-                        .client(format!("[{}]", self.peer.ip()))
+                        .client(format!("[{}]", self.client_ip()))
                         .recipient(found.email.as_str())
                         .reason(method),
                 );

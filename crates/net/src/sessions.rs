@@ -171,6 +171,14 @@ impl SessionEntry {
         }
     }
 
+    /// The session is a director's on behalf of a client at `client`
+    /// (IMAP's `ID ("x-originating-ip" ...)`): listed with her address.
+    pub fn on_behalf_of(&self, client: IpAddr) {
+        if let Some(open) = self.sessions.lock().get_mut(&self.id) {
+            open.client = client;
+        }
+    }
+
     /// The session is relayed to `backend` (the director role).
     pub fn relayed_to(&self, backend: &str) {
         if let Some(open) = self.sessions.lock().get_mut(&self.id) {
