@@ -55,7 +55,7 @@ pub async fn log_in(
     let plain = encode_plain_behalf(user, DIRECTOR_LOGIN, token);
     match protocol {
         Protocol::Imap => imap(stream, &plain, client).await,
-        Protocol::Pop3 => pop3(stream, &plain).await,
+        Protocol::Pop3 => pop3(stream, &plain, client).await,
         Protocol::ManageSieve => managesieve(stream, &plain).await,
     }
 }
@@ -130,8 +130,15 @@ pub async fn probe_imap(
     Ok(())
 }
 
-async fn pop3(stream: &mut TcpStream, plain: &str) -> Result<String, LoginError> {
-    send(stream, &format!("AUTH PLAIN {plain}\r\n")).await?;
+async fn pop3(stream: &mut TcpStream, plain: &str, client: IpAddr) -> Result<String, LoginError> {
+    // The client's address first (XCLIENT, as Dovecot's proxy says it to
+    // a POP3 backend), in the same write as the login.
+    send(
+        stream,
+        &format!("XCLIENT ADDR={client}\r\nAUTH PLAIN {plain}\r\n"),
+    )
+    .await?;
+    read_line(stream).await?;
     let answer = read_line(stream).await?;
     if !answer.starts_with("+OK") {
         return Err(LoginError::Refused(answer));

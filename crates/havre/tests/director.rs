@@ -505,7 +505,27 @@ fn logins_through_the_director_take_backend_connections_opened_beforehand() {
     let forwarded = "Login: user=<alice@example.test>, method=director, rip=127.0.0.9,";
     let backend_log = site.backends[n].wait_for_log(forwarded, 1);
     assert!(backend_log.contains(forwarded), "{backend_log}");
+    // And over POP3 (XCLIENT ADDR=).
+    let out = python_ok(POP3_FROM, &[&director.pop3_port.to_string(), "127.0.0.10"]);
+    assert!(out.contains("pass: b'+OK"), "{out}");
+    let forwarded = "Login: user=<alice@example.test>, method=director, rip=127.0.0.10,";
+    let backend_log = site.backends[n].wait_for_log(forwarded, 1);
+    assert!(backend_log.contains(forwarded), "{backend_log}");
 }
+
+/// alice's POP3 login at `argv[1]` from the loopback address `argv[2]`.
+const POP3_FROM: &str = r#"
+import poplib, socket, ssl, sys
+class From(poplib.POP3):
+    def _create_socket(self, timeout):
+        return socket.create_connection((self.host, self.port), timeout, (sys.argv[2], 0))
+ctx = ssl.create_default_context(); ctx.check_hostname = False; ctx.verify_mode = ssl.CERT_NONE
+p = From("127.0.0.1", int(sys.argv[1]))
+p.stls(context=ctx)
+p.user("alice@example.test")
+print("pass:", p.pass_("secret"))
+p.quit()
+"#;
 
 /// [`ONE_LOGIN`] from the loopback address `argv[2]`.
 const ONE_LOGIN_FROM: &str = r#"

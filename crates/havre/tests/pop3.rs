@@ -58,3 +58,48 @@ print("imap after pop3 dele:", m.untagged_responses.get("EXPUNGE"), m.uid("SEARC
     assert!(out.contains("subject: [b'Subject: two']"), "{out}");
     assert!(out.contains("imap after pop3 dele: [b'1'] [b'2']"), "{out}");
 }
+
+#[test]
+fn only_a_director_may_name_the_client_it_logs_in_for() {
+    // A backend whose director is 127.0.0.2; 127.0.0.3 is any client.
+    let mut node = Havre::init(env!("CARGO_BIN_EXE_havre"));
+    node.add_user("alice@example.test");
+    std::fs::write(
+        node.dir().join("director.secret"),
+        "0123456789abcdef0123456789abcdef\n",
+    )
+    .unwrap();
+    node.set("director.secret_file", "\"director.secret\"");
+    node.set("director.trusted_networks", "[\"127.0.0.2/32\"]");
+    node.start();
+    let script = r#"
+import poplib, socket, ssl, sys
+class From(poplib.POP3):
+    def _create_socket(self, timeout):
+        return socket.create_connection((self.host, self.port), timeout, (sys.argv[2], 0))
+ctx = ssl.create_default_context(); ctx.check_hostname = False; ctx.verify_mode = ssl.CERT_NONE
+p = From("127.0.0.1", int(sys.argv[1]))
+p.stls(context=ctx)
+try:
+    print("xclient:", p._shortcmd("XCLIENT ADDR=192.0.2.7 PORT=4242"))
+except poplib.error_proto as e:
+    print("xclient:", e)
+p.user("alice@example.test")
+print(p.pass_("secret"))
+p.quit()
+"#;
+    let port = node.pop3_port.to_string();
+    let out = python_ok(script, &[&port, "127.0.0.3"]);
+    assert!(
+        out.contains("xclient: b'-ERR You are not from trusted IP.'"),
+        "{out}"
+    );
+    let anyone = "Login: user=<alice@example.test>, method=PLAIN, rip=127.0.0.3,";
+    let log = node.wait_for_log(anyone, 1);
+    assert!(log.contains(anyone), "{log}");
+    let out = python_ok(script, &[&port, "127.0.0.2"]);
+    assert!(out.contains("xclient: b'+OK"), "{out}");
+    let director = "Login: user=<alice@example.test>, method=PLAIN, rip=192.0.2.7,";
+    let log = node.wait_for_log(director, 1);
+    assert!(log.contains(director), "{log}");
+}

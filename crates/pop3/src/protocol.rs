@@ -27,6 +27,10 @@ pub enum Command {
     Rset,
     Noop,
     Quit,
+    /// `XCLIENT ADDR=... PORT=...`: a proxy names the client it speaks
+    /// for (Dovecot's and Postfix's extension), as `(NAME, value)` pairs,
+    /// names upper-case.
+    Xclient(Vec<(String, String)>),
 }
 
 impl Command {
@@ -48,6 +52,7 @@ impl Command {
             Command::Rset => "RSET",
             Command::Noop => "NOOP",
             Command::Quit => "QUIT",
+            Command::Xclient(_) => "XCLIENT",
         }
     }
 }
@@ -142,6 +147,16 @@ pub fn parse_command(line: &[u8]) -> Result<Command, ParseError> {
             _ => Err(ParseError::TooManyArguments),
         },
         "APOP" => Ok(Command::Apop),
+        "XCLIENT" => {
+            if args.is_empty() {
+                return Err(ParseError::MissingArgument("attribute"));
+            }
+            let pairs = args.iter().map(|arg| match arg.split_once('=') {
+                Some((name, value)) => Ok((name.to_ascii_uppercase(), value.to_string())),
+                None => Err(ParseError::MissingArgument("NAME=value")),
+            });
+            Ok(Command::Xclient(pairs.collect::<Result<_, _>>()?))
+        }
         "LIST" => optional_number(Command::List),
         "UIDL" => optional_number(Command::Uidl),
         "RETR" => number(Command::Retr),
@@ -387,6 +402,15 @@ mod tests {
 
     #[test]
     fn commands_are_case_insensitive_and_take_their_arguments() {
+        assert_eq!(
+            parse_command(b"XCLIENT addr=192.0.2.7 PORT=4242\r\n"),
+            Ok(Command::Xclient(vec![
+                ("ADDR".into(), "192.0.2.7".into()),
+                ("PORT".into(), "4242".into())
+            ]))
+        );
+        assert!(parse_command(b"XCLIENT\r\n").is_err());
+        assert!(parse_command(b"XCLIENT ADDR\r\n").is_err());
         assert_eq!(parse_command(b"capa\r\n"), Ok(Command::Capa));
         assert_eq!(parse_command(b"StAt\n"), Ok(Command::Stat));
         assert_eq!(parse_command(b"LIST\r\n"), Ok(Command::List(None)));

@@ -95,6 +95,10 @@ enum Flow {
 pub(crate) struct Session {
     services: Arc<Pop3Services>,
     peer: SocketAddr,
+    /// The client's address a director named before its login on her
+    /// behalf (`XCLIENT ADDR=`, from `director.trusted_networks` only):
+    /// the one logged. Trust and caps stay with `peer`.
+    forwarded: Option<std::net::IpAddr>,
     local: SocketAddr,
     tls: bool,
     pending_user: Option<String>,
@@ -116,6 +120,7 @@ impl Session {
         Session {
             services,
             peer,
+            forwarded: None,
             local,
             tls: false,
             pending_user: None,
@@ -146,10 +151,16 @@ impl Session {
     fn endpoints(&self) -> String {
         format!(
             "rip={}, lip={}{}",
-            self.peer.ip(),
+            self.client_ip(),
             self.local.ip(),
             if self.tls { ", TLS" } else { "" }
         )
+    }
+
+    /// The client's address as logs and `havre who` show it: the one a
+    /// director named, else the connection's.
+    fn client_ip(&self) -> std::net::IpAddr {
+        self.forwarded.unwrap_or(self.peer.ip())
     }
 
     pub(crate) async fn run(
@@ -418,6 +429,20 @@ impl Session {
                 let response = self.auth(conn, mechanism, initial).await?;
                 self.reply(conn, &response);
             }
+            (None, Command::Xclient(attributes)) => {
+                if !self.services.directory.trusts_director(self.peer.ip()) {
+                    self.reply(conn, &err(None, "You are not from trusted IP."));
+                } else {
+                    let addr = attributes.iter().find(|(name, _)| name == "ADDR");
+                    if let Some(ip) = addr.and_then(|(_, v)| v.parse::<std::net::IpAddr>().ok()) {
+                        self.forwarded = Some(ip);
+                        if let Some(entry) = &self.entry {
+                            entry.on_behalf_of(ip);
+                        }
+                    }
+                    self.reply(conn, &ok(""));
+                }
+            }
             (None, Command::Apop) => {
                 self.reply(conn, &err(None, "APOP is not supported."));
             }
@@ -430,7 +455,11 @@ impl Session {
             (Some(_), Command::Stls) => self.reply(conn, &err(None, "TLS is already active.")),
             (
                 Some(_),
-                Command::User(_) | Command::Pass(_) | Command::Auth { .. } | Command::Apop,
+                Command::User(_)
+                | Command::Pass(_)
+                | Command::Auth { .. }
+                | Command::Apop
+                | Command::Xclient(_),
             ) => self.reply(conn, &err(None, "Already logged in.")),
             (Some(md), Command::Stat) => {
                 let (count, size) = md
@@ -637,7 +666,7 @@ impl Session {
                 tracing::info!(target: "pop3", role = "pop3-login", "Login: user=<{}>, method={method}, {}", user.email, self.endpoints());
                 self.services.events.record(
                     havre_events::Event::new(havre_events::Kind::Login, "pop3-login")
-                        .client(format!("[{}]", self.peer.ip()))
+                        .client(format!("[{}]", self.client_ip()))
                         .recipient(user.email.as_str())
                         .reason(method),
                 );
