@@ -184,17 +184,22 @@ impl Postfix {
         std::fs::read_to_string(self.dir.path().join("maillog")).unwrap_or_default()
     }
 
-    /// Waits until the log has `needle` on at least `count` lines (or 30 s);
-    /// returns the log.
+    /// Waits until the log has `needle` on at least `count` lines; returns
+    /// the log. Fails the test after 30 s without them.
     pub fn wait_for_log(&self, needle: &str, count: usize) -> String {
         let deadline = Instant::now() + Duration::from_secs(30);
         loop {
             let log = self.maillog();
-            if log.lines().filter(|l| l.contains(needle)).count() >= count
-                || Instant::now() > deadline
-            {
+            let found = log.lines().filter(|l| l.contains(needle)).count();
+            if found >= count {
                 return log;
             }
+            // A wait that ends without its line is the test's failure, not
+            // a step to go on from.
+            assert!(
+                Instant::now() < deadline,
+                "waited 30 s for {count} log line(s) with {needle:?}, found {found}:\n{log}"
+            );
             std::thread::sleep(Duration::from_millis(50));
         }
     }
