@@ -195,13 +195,7 @@ fn a_backend_spares_its_directors_the_per_address_cap_on_pop3_managesieve_and_lm
     // 127.0.0.2, the director, and every session a director relays comes
     // from that one address; 127.0.0.3 is any other client.
     let mut node = Havre::init(env!("CARGO_BIN_EXE_havre"));
-    std::fs::write(
-        node.dir().join("director.secret"),
-        "0123456789abcdef0123456789abcdef\n",
-    )
-    .unwrap();
-    node.set("director.secret_file", "\"director.secret\"");
-    node.set("director.trusted_networks", "[\"127.0.0.2/32\"]");
+    node.be_backend_of("[\"127.0.0.2/32\"]");
     node.set("pop3.max_connections_per_ip", "1");
     node.set("managesieve.max_connections_per_ip", "1");
     node.set("smtp.max_connections_per_ip", "1");

@@ -9,7 +9,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::time::{Duration, Instant};
 
 use havre_testkit::cluster::{PostgresSchema, redis_prefix};
-use havre_testkit::{Havre, free_port, python_ok};
+use havre_testkit::{FROM_ADDRESS_PRELUDE, Havre, free_port, python_ok};
 
 const BIN: &str = env!("CARGO_BIN_EXE_havre");
 
@@ -500,13 +500,19 @@ fn logins_through_the_director_take_backend_connections_opened_beforehand() {
     );
     // The backend logs the client's address, which the director forwards
     // (ID "x-originating-ip", as Dovecot's proxy), not the director's.
-    let out = python_ok(ONE_LOGIN_FROM, &[&port, "127.0.0.9"]);
+    let out = python_ok(
+        &format!("{FROM_ADDRESS_PRELUDE}{ONE_LOGIN_FROM}"),
+        &[&port, "127.0.0.9"],
+    );
     assert!(out.contains("login: ('OK'"), "{out}");
     let forwarded = "Login: user=<alice@example.test>, method=director, rip=127.0.0.9,";
     let backend_log = site.backends[n].wait_for_log(forwarded, 1);
     assert!(backend_log.contains(forwarded), "{backend_log}");
     // And over POP3 (XCLIENT ADDR=).
-    let out = python_ok(POP3_FROM, &[&director.pop3_port.to_string(), "127.0.0.10"]);
+    let out = python_ok(
+        &format!("{FROM_ADDRESS_PRELUDE}{POP3_FROM}"),
+        &[&director.pop3_port.to_string(), "127.0.0.10"],
+    );
     assert!(out.contains("pass: b'+OK"), "{out}");
     let forwarded = "Login: user=<alice@example.test>, method=director, rip=127.0.0.10,";
     let backend_log = site.backends[n].wait_for_log(forwarded, 1);
@@ -514,13 +520,11 @@ fn logins_through_the_director_take_backend_connections_opened_beforehand() {
 }
 
 /// alice's POP3 login at `argv[1]` from the loopback address `argv[2]`.
+/// (After [`FROM_ADDRESS_PRELUDE`].)
 const POP3_FROM: &str = r#"
-import poplib, socket, ssl, sys
-class From(poplib.POP3):
-    def _create_socket(self, timeout):
-        return socket.create_connection((self.host, self.port), timeout, (sys.argv[2], 0))
+import poplib, ssl, sys
 ctx = ssl.create_default_context(); ctx.check_hostname = False; ctx.verify_mode = ssl.CERT_NONE
-p = From("127.0.0.1", int(sys.argv[1]))
+p = from_address(poplib.POP3, sys.argv[2])("127.0.0.1", int(sys.argv[1]))
 p.stls(context=ctx)
 p.user("alice@example.test")
 print("pass:", p.pass_("secret"))
@@ -528,13 +532,11 @@ p.quit()
 "#;
 
 /// [`ONE_LOGIN`] from the loopback address `argv[2]`.
+/// (After [`FROM_ADDRESS_PRELUDE`].)
 const ONE_LOGIN_FROM: &str = r#"
-import imaplib, socket, ssl, sys
-class From(imaplib.IMAP4):
-    def _create_socket(self, timeout):
-        return socket.create_connection((self.host, self.port), timeout, (sys.argv[2], 0))
+import imaplib, ssl, sys
 ctx = ssl.create_default_context(); ctx.check_hostname = False; ctx.verify_mode = ssl.CERT_NONE
-m = From("127.0.0.1", int(sys.argv[1]), timeout=30)
+m = from_address(imaplib.IMAP4, sys.argv[2])("127.0.0.1", int(sys.argv[1]), timeout=30)
 m.starttls(ssl_context=ctx)
 try:
     print("login:", m.login("alice@example.test", "secret"))
@@ -619,15 +621,19 @@ c.logout()
 
 /// How many messages `user`'s INBOX holds in the site's shared mail
 /// directory.
-fn inbox(site: &Site, user: &str) -> usize {
+/// `user`'s Maildir in the shared mail directory.
+fn maildir(site: &Site, user: &str) -> std::path::PathBuf {
     let (local, domain) = user.split_once('@').unwrap();
-    let root = site
-        ._shared
+    site._shared
         .path()
         .join("mail")
         .join(domain)
         .join(local)
-        .join("Maildir");
+        .join("Maildir")
+}
+
+fn inbox(site: &Site, user: &str) -> usize {
+    let root = maildir(site, user);
     ["new", "cur"]
         .iter()
         .map(|sub| std::fs::read_dir(root.join(sub)).map_or(0, |d| d.count()))
@@ -774,14 +780,7 @@ lmtp.quit()
 
 /// Whether one of `user`'s files in the shared mail directory has `text`.
 fn maildir_holds(site: &Site, user: &str, text: &str) -> bool {
-    let (local, domain) = user.split_once('@').unwrap();
-    let root = site
-        ._shared
-        .path()
-        .join("mail")
-        .join(domain)
-        .join(local)
-        .join("Maildir");
+    let root = maildir(site, user);
     ["new", "cur"].iter().any(|sub| {
         std::fs::read_dir(root.join(sub)).is_ok_and(|dir| {
             dir.flatten().any(|f| {

@@ -326,13 +326,7 @@ fn a_backend_never_bans_its_director_however_many_sessions_it_relays() {
     // A mailbox backend: directors log in here on users' behalf from
     // 127.0.0.2, each login a connection of its own; 127.0.0.3 is anyone.
     let mut node = node(|n| {
-        std::fs::write(
-            n.dir().join("director.secret"),
-            "0123456789abcdef0123456789abcdef\n",
-        )
-        .unwrap();
-        n.set("director.secret_file", "\"director.secret\"");
-        n.set("director.trusted_networks", "[\"127.0.0.2/32\"]");
+        n.be_backend_of("[\"127.0.0.2/32\"]");
         n.set("guard.connections_warn", "0");
         n.set("guard.connections_ban", "4");
     });

@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use havre_testkit::{Havre, python_ok, swaks};
+use havre_testkit::{FROM_ADDRESS_PRELUDE, Havre, python_ok, swaks};
 
 fn node() -> Havre {
     let mut node = Havre::init(env!("CARGO_BIN_EXE_havre"));
@@ -592,26 +592,20 @@ fn only_a_director_may_name_the_client_it_logs_in_for() {
     // A backend whose director is 127.0.0.2; 127.0.0.3 is any client.
     let mut node = Havre::init(env!("CARGO_BIN_EXE_havre"));
     node.add_user("alice@example.test");
-    std::fs::write(
-        node.dir().join("director.secret"),
-        "0123456789abcdef0123456789abcdef\n",
-    )
-    .unwrap();
-    node.set("director.secret_file", "\"director.secret\"");
-    node.set("director.trusted_networks", "[\"127.0.0.2/32\"]");
+    node.be_backend_of("[\"127.0.0.2/32\"]");
     node.start();
-    let script = r#"
-import imaplib, socket, ssl, sys
-class From(imaplib.IMAP4):
-    def _create_socket(self, timeout):
-        return socket.create_connection((self.host, self.port), timeout, (sys.argv[2], 0))
+    let script = &format!(
+        "{FROM_ADDRESS_PRELUDE}{}",
+        r#"
+import imaplib, ssl, sys
 ctx = ssl.create_default_context(); ctx.check_hostname = False; ctx.verify_mode = ssl.CERT_NONE
-m = From("127.0.0.1", int(sys.argv[1]))
+m = from_address(imaplib.IMAP4, sys.argv[2])("127.0.0.1", int(sys.argv[1]))
 m.starttls(ssl_context=ctx)
 print(m.xatom("ID", '("x-originating-ip" "192.0.2.7")'))
 print(m.login("alice@example.test", "secret"))
 m.logout()
-"#;
+"#
+    );
     let port = node.imap_port.to_string();
     python_ok(script, &[&port, "127.0.0.3"]);
     let anyone = "Login: user=<alice@example.test>, method=LOGIN, rip=127.0.0.3,";

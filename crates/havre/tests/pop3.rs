@@ -1,6 +1,6 @@
 //! POP3 on the real binary, next to IMAP on the same mailboxes.
 
-use havre_testkit::{Havre, python_ok, swaks};
+use havre_testkit::{FROM_ADDRESS_PRELUDE, Havre, python_ok, swaks};
 
 #[test]
 fn pop3_and_imap_agree_on_the_mailbox_and_uidl_follows_imap_uids() {
@@ -64,21 +64,14 @@ fn only_a_director_may_name_the_client_it_logs_in_for() {
     // A backend whose director is 127.0.0.2; 127.0.0.3 is any client.
     let mut node = Havre::init(env!("CARGO_BIN_EXE_havre"));
     node.add_user("alice@example.test");
-    std::fs::write(
-        node.dir().join("director.secret"),
-        "0123456789abcdef0123456789abcdef\n",
-    )
-    .unwrap();
-    node.set("director.secret_file", "\"director.secret\"");
-    node.set("director.trusted_networks", "[\"127.0.0.2/32\"]");
+    node.be_backend_of("[\"127.0.0.2/32\"]");
     node.start();
-    let script = r#"
-import poplib, socket, ssl, sys
-class From(poplib.POP3):
-    def _create_socket(self, timeout):
-        return socket.create_connection((self.host, self.port), timeout, (sys.argv[2], 0))
+    let script = &format!(
+        "{FROM_ADDRESS_PRELUDE}{}",
+        r#"
+import poplib, ssl, sys
 ctx = ssl.create_default_context(); ctx.check_hostname = False; ctx.verify_mode = ssl.CERT_NONE
-p = From("127.0.0.1", int(sys.argv[1]))
+p = from_address(poplib.POP3, sys.argv[2])("127.0.0.1", int(sys.argv[1]))
 p.stls(context=ctx)
 try:
     print("xclient:", p._shortcmd("XCLIENT ADDR=192.0.2.7 PORT=4242"))
@@ -87,7 +80,8 @@ except poplib.error_proto as e:
 p.user("alice@example.test")
 print(p.pass_("secret"))
 p.quit()
-"#;
+"#
+    );
     let port = node.pop3_port.to_string();
     let out = python_ok(script, &[&port, "127.0.0.3"]);
     assert!(

@@ -671,18 +671,13 @@ impl Store for PostgresStore {
             let indexed = index_message(&mut tx, row.mailbox_id, &row.message).await?;
             uids.push(indexed.delivered_uid());
         }
-        let updates = &attempt.updates;
+        let (idx, status, reply) = update_columns(attempt);
         let removed: bool =
             sqlx::query_scalar("SELECT havre_finish_attempt($1, $2, $3, $4, $5, $6, $7)")
                 .bind(&attempt.id)
-                .bind(updates.iter().map(|u| u.idx).collect::<Vec<_>>())
-                .bind(
-                    updates
-                        .iter()
-                        .map(|u| u.status.as_i64())
-                        .collect::<Vec<_>>(),
-                )
-                .bind(updates.iter().map(|u| u.reply.as_str()).collect::<Vec<_>>())
+                .bind(idx)
+                .bind(status)
+                .bind(reply)
                 .bind(attempt.next_attempt)
                 .bind(RecipientStatus::Sent.as_i64())
                 .bind(RecipientStatus::Failed.as_i64())
@@ -802,24 +797,30 @@ impl Store for PostgresStore {
     }
 }
 
+/// An attempt's recipient updates as three columns (index, status, last
+/// reply), for `UNNEST`.
+fn update_columns(attempt: &AttemptOutcome) -> (Vec<i64>, Vec<i64>, Vec<&str>) {
+    let updates = &attempt.updates;
+    (
+        updates.iter().map(|u| u.idx).collect(),
+        updates.iter().map(|u| u.status.as_i64()).collect(),
+        updates.iter().map(|u| u.reply.as_str()).collect(),
+    )
+}
+
 /// One attempt's outcome: each recipient's status and last reply, the
 /// attempt counted and the next one scheduled.
 async fn record_attempt(conn: &mut PgConnection, attempt: &AttemptOutcome) -> Result<()> {
-    let updates = &attempt.updates;
+    let (idx, status, reply) = update_columns(attempt);
     sqlx::query(
         "UPDATE queue_recipients r SET status = u.status, last_reply = u.reply
          FROM UNNEST($2::BIGINT[], $3::BIGINT[], $4::TEXT[]) AS u(idx, status, reply)
          WHERE r.queue_id = $1 AND r.idx = u.idx",
     )
     .bind(&attempt.id)
-    .bind(updates.iter().map(|u| u.idx).collect::<Vec<_>>())
-    .bind(
-        updates
-            .iter()
-            .map(|u| u.status.as_i64())
-            .collect::<Vec<_>>(),
-    )
-    .bind(updates.iter().map(|u| u.reply.as_str()).collect::<Vec<_>>())
+    .bind(idx)
+    .bind(status)
+    .bind(reply)
     .execute(&mut *conn)
     .await?;
     sqlx::query(

@@ -33,13 +33,8 @@ where
 
 fn message(file: &str, text: Option<IndexedText>) -> NewMessage {
     NewMessage {
-        file: file.into(),
-        size: 10,
-        internal_date: 1_700_000_000,
-        flags: Vec::new(),
-        cache: None,
-        uid: None,
         text,
+        ..common::new_message(file)
     }
 }
 

@@ -4,17 +4,7 @@ mod common;
 
 use havre_store::*;
 
-fn message(file: &str) -> NewMessage {
-    NewMessage {
-        file: file.into(),
-        size: 10,
-        internal_date: 1_700_000_000,
-        flags: Vec::new(),
-        cache: None,
-        uid: None,
-        text: None,
-    }
-}
+use common::new_message as message;
 
 async fn inbox(store: &dyn Store) -> MailboxRecord {
     store.add_domain("example.test").await.unwrap();

@@ -175,16 +175,16 @@ async fn a_url_with_sslmode_gets_tls_and_one_on_loopback_without_goes_plain() {
     assert!(plain.domain_exists("example.test").await.unwrap());
 }
 
-fn delivery(file: &str) -> NewMessage {
-    NewMessage {
-        file: file.into(),
-        size: 10,
-        internal_date: 1_700_000_000,
-        flags: Vec::new(),
-        cache: None,
-        uid: None,
-        text: None,
-    }
+/// A store on a schema of its own with alice's INBOX (kept with it).
+async fn store_with_inbox() -> (PostgresSchema, std::sync::Arc<PostgresStore>, MailboxRecord) {
+    let schema = PostgresSchema::create().await.unwrap();
+    let store = std::sync::Arc::new(PostgresStore::open(schema.url()).await.unwrap());
+    store.add_domain("example.test").await.unwrap();
+    let inbox = store
+        .mailbox_create("alice@example.test", "INBOX", &MailboxInit::default())
+        .await
+        .unwrap();
+    (schema, store, inbox)
 }
 
 /// 40 deliveries into one mailbox at once, from `store`: their UIDs, sorted.
@@ -202,7 +202,11 @@ async fn forty_at_once(
             } else {
                 format!("new/{i}")
             };
-            tokio::spawn(async move { store.message_insert(inbox, &delivery(&file)).await })
+            tokio::spawn(async move {
+                store
+                    .message_insert(inbox, &common::new_message(&file))
+                    .await
+            })
         })
         .collect();
     let mut results = Vec::new();
@@ -214,13 +218,7 @@ async fn forty_at_once(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn deliveries_into_one_mailbox_at_once_share_transactions_and_each_keeps_its_uid() {
-    let schema = PostgresSchema::create().await.unwrap();
-    let store = std::sync::Arc::new(PostgresStore::open(schema.url()).await.unwrap());
-    store.add_domain("example.test").await.unwrap();
-    let inbox = store
-        .mailbox_create("alice@example.test", "INBOX", &MailboxInit::default())
-        .await
-        .unwrap();
+    let (schema, store, inbox) = store_with_inbox().await;
     let results = forty_at_once(&store, inbox.id, None).await;
     let mut uids: Vec<u32> = results.iter().map(|r| r.as_ref().unwrap().0).collect();
     let mut modseqs: Vec<u64> = results.iter().map(|r| r.as_ref().unwrap().1).collect();
@@ -251,13 +249,7 @@ async fn deliveries_into_one_mailbox_at_once_share_transactions_and_each_keeps_i
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_delivery_the_server_refuses_fails_alone_among_those_indexed_with_it() {
-    let schema = PostgresSchema::create().await.unwrap();
-    let store = std::sync::Arc::new(PostgresStore::open(schema.url()).await.unwrap());
-    store.add_domain("example.test").await.unwrap();
-    let inbox = store
-        .mailbox_create("alice@example.test", "INBOX", &MailboxInit::default())
-        .await
-        .unwrap();
+    let (_schema, store, inbox) = store_with_inbox().await;
     let results = forty_at_once(&store, inbox.id, Some(20)).await;
     for (i, result) in results.iter().enumerate() {
         if i == 20 {

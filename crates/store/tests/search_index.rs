@@ -20,13 +20,8 @@ fn text(subject: &str, body: &str) -> IndexedText {
 
 fn message(file: &str, text: Option<IndexedText>) -> NewMessage {
     NewMessage {
-        file: file.into(),
-        size: 10,
-        internal_date: 1_700_000_000,
-        flags: Vec::new(),
-        cache: None,
-        uid: None,
         text,
+        ..common::new_message(file)
     }
 }
 

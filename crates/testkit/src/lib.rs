@@ -27,4 +27,6 @@ pub use postfix::Postfix;
 pub use proxy::CutProxy;
 pub use sink::{SinkMode, SmtpSink};
 pub use slapd::{LDAP_ADMIN, LDAP_ADMIN_PASSWORD, LDAP_BASE, Slapd};
-pub use tools::{DIALOGUE_PRELUDE, dialogue, free_port, python, python_ok, swaks};
+pub use tools::{
+    DIALOGUE_PRELUDE, FROM_ADDRESS_PRELUDE, dialogue, free_port, python, python_ok, swaks,
+};

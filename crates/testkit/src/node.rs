@@ -232,6 +232,19 @@ impl Havre {
         self.cli_ok(&["config", "set", key, value]);
     }
 
+    /// Makes this node a mailbox backend whose directors are `networks`
+    /// (a TOML list): a cluster secret file of its own and
+    /// `director.trusted_networks`.
+    pub fn be_backend_of(&mut self, networks: &str) {
+        std::fs::write(
+            self.dir().join("director.secret"),
+            "0123456789abcdef0123456789abcdef\n",
+        )
+        .expect("director.secret");
+        self.set("director.secret_file", "\"director.secret\"");
+        self.set("director.trusted_networks", networks);
+    }
+
     pub fn add_user(&self, email: &str) {
         let out = self.cli_with_stdin(&["user", "add", email, "--password-stdin"], "secret\n");
         assert!(

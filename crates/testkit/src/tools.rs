@@ -69,6 +69,18 @@ pub fn swaks(args: &[&str]) -> Output {
 /// `connect()` opens a session to the port in `sys.argv[1]` and returns
 /// `(socket, reader)`; `reply(f)` reads one (multi-line) reply as a list of
 /// lines, `["<closed>"]` when the server hung up; `last(f)` is its last line.
+/// Python: `from_address(client, source)` is `client` (imaplib.IMAP4,
+/// poplib.POP3, ...) connecting from the loopback address `source`, as a
+/// client behind a director, or anyone, is seen from a backend.
+pub const FROM_ADDRESS_PRELUDE: &str = r#"
+import socket
+def from_address(client, source):
+    class From(client):
+        def _create_socket(self, timeout):
+            return socket.create_connection((self.host, self.port), timeout, (source, 0))
+    return From
+"#;
+
 pub const DIALOGUE_PRELUDE: &str = r#"
 import socket, sys, time
 def connect(port=None):

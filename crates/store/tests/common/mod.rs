@@ -13,7 +13,8 @@
 use std::ops::Deref;
 
 use havre_store::{
-    NewUser, PostgresStore, QueueEntry, QueueRecipient, RecipientStatus, SqliteStore, Store,
+    NewMessage, NewUser, PostgresStore, QueueEntry, QueueRecipient, RecipientStatus, SqliteStore,
+    Store,
 };
 use havre_testkit::cluster::PostgresSchema;
 
@@ -112,6 +113,19 @@ pub fn user(email: &str) -> NewUser {
 }
 
 /// A queued message `id` from `sender` to `recipients`, all pending.
+/// A message file to index: 10 bytes, no flags, no search text.
+pub fn new_message(file: &str) -> NewMessage {
+    NewMessage {
+        file: file.into(),
+        size: 10,
+        internal_date: 1_700_000_000,
+        flags: Vec::new(),
+        cache: None,
+        uid: None,
+        text: None,
+    }
+}
+
 pub fn queued(id: &str, sender: &str, recipients: Vec<QueueRecipient>) -> QueueEntry {
     QueueEntry {
         id: id.into(),
