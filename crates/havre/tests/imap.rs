@@ -597,21 +597,38 @@ fn only_a_director_may_name_the_client_it_logs_in_for() {
     let script = &format!(
         "{FROM_ADDRESS_PRELUDE}{}",
         r#"
-import imaplib, ssl, sys
+import imaplib, ssl, subprocess, sys
 ctx = ssl.create_default_context(); ctx.check_hostname = False; ctx.verify_mode = ssl.CERT_NONE
 m = from_address(imaplib.IMAP4, sys.argv[2])("127.0.0.1", int(sys.argv[1]))
 m.starttls(ssl_context=ctx)
 print(m.xatom("ID", '("x-originating-ip" "192.0.2.7")'))
 print(m.login("alice@example.test", "secret"))
+# `havre who` while she is logged in.
+who = subprocess.run([sys.argv[3], "--config", sys.argv[4], "who"], capture_output=True, text=True)
+print("who:", who.stdout.strip().replace("\n", " | "))
 m.logout()
 "#
     );
     let port = node.imap_port.to_string();
-    python_ok(script, &[&port, "127.0.0.3"]);
+    let (bin, config) = (env!("CARGO_BIN_EXE_havre"), node.config_path());
+    let run = |source: &str| python_ok(script, &[&port, source, bin, config.to_str().unwrap()]);
+    let out = run("127.0.0.3");
+    assert!(
+        out.contains("127.0.0.3") && !out.contains("192.0.2.7 "),
+        "{out}"
+    );
     let anyone = "Login: user=<alice@example.test>, method=LOGIN, rip=127.0.0.3,";
     let log = node.wait_for_log(anyone, 1);
     assert!(log.contains(anyone), "{log}");
-    python_ok(script, &[&port, "127.0.0.2"]);
+    let out = run("127.0.0.2");
+    let who = out
+        .lines()
+        .find(|l| l.starts_with("who:"))
+        .unwrap_or_default();
+    assert!(
+        who.contains("alice@example.test") && who.contains("192.0.2.7"),
+        "{out}"
+    );
     let director = "Login: user=<alice@example.test>, method=LOGIN, rip=192.0.2.7,";
     let log = node.wait_for_log(director, 1);
     assert!(log.contains(director), "{log}");
