@@ -17,6 +17,16 @@ pub enum Content<'a> {
     Bytes(&'a [u8]),
 }
 
+/// A queued or received body where it is.
+impl<'a> From<&'a havre_message::MessageSource> for Content<'a> {
+    fn from(source: &'a havre_message::MessageSource) -> Content<'a> {
+        match source {
+            havre_message::MessageSource::File(path) => Content::File(path),
+            havre_message::MessageSource::Bytes(bytes) => Content::Bytes(bytes),
+        }
+    }
+}
+
 /// One message to send: `prepend` (whole header lines, CRLF-terminated,
 /// such as `DKIM-Signature:` fields; may be empty), then the body.
 #[derive(Debug, Clone, Copy)]

@@ -213,10 +213,7 @@ impl Relay {
         }
         let message = Message {
             prepend: signature.as_bytes(),
-            content: match body {
-                MessageSource::File(path) => Content::File(path),
-                MessageSource::Bytes(bytes) => Content::Bytes(bytes),
-            },
+            content: Content::from(body),
         };
         let size = message.size().await.unwrap_or(0);
         for ((_, domain), (route, recipients)) in by_domain {

@@ -29,7 +29,7 @@ use std::sync::{Arc, Mutex};
 use sqlx::postgres::PgPool;
 use tokio::sync::oneshot;
 
-use crate::mail::{Indexed, NewMessage};
+use crate::mail::{Indexed, NewMessage, flags_to_text};
 use crate::postgres::LockingWrite;
 use crate::postgres_mail::{index_message, indexed_from};
 use crate::{Result, StoreError};
@@ -163,11 +163,9 @@ async fn index_together(
     mailbox: i64,
     messages: &[&NewMessage],
 ) -> Result<Vec<Indexed>> {
-    let column = |f: &dyn Fn(&NewMessage) -> Option<String>| -> Vec<Option<String>> {
+    // One array per column of `havre_index_messages`, in the messages' order.
+    let each = |f: fn(&NewMessage) -> Option<&str>| -> Vec<Option<&str>> {
         messages.iter().map(|m| f(m)).collect()
-    };
-    let text = |f: fn(&crate::IndexedText) -> Option<&str>| {
-        column(&|m: &NewMessage| m.text.as_ref().and_then(f).map(str::to_string))
     };
     let mut tx = LockingWrite::begin(pool).await?;
     let rows: Vec<(i32, String, Option<i64>, Option<i64>)> = sqlx::query_as(
@@ -175,16 +173,16 @@ async fn index_together(
                                             $13, $14, $15, $16) ORDER BY ordinal",
     )
     .bind(mailbox)
-    .bind(messages.iter().map(|m| m.file.as_str()).collect::<Vec<_>>())
+    .bind(each(|m| Some(&m.file)))
     .bind(messages.iter().map(|m| m.size as i64).collect::<Vec<_>>())
     .bind(messages.iter().map(|m| m.internal_date).collect::<Vec<_>>())
     .bind(
         messages
             .iter()
-            .map(|m| crate::mail::flags_to_text(&m.flags))
+            .map(|m| flags_to_text(&m.flags))
             .collect::<Vec<_>>(),
     )
-    .bind(column(&|m: &NewMessage| m.cache.clone()))
+    .bind(each(|m| m.cache.as_deref()))
     .bind(
         messages
             .iter()
@@ -197,19 +195,19 @@ async fn index_together(
             .map(|m| m.text.is_some())
             .collect::<Vec<_>>(),
     )
-    .bind(text(|t| t.subject.as_deref()))
-    .bind(text(|t| t.from.as_deref()))
-    .bind(text(|t| t.to.as_deref()))
-    .bind(text(|t| t.cc.as_deref()))
-    .bind(text(|t| t.bcc.as_deref()))
+    .bind(each(|m| m.text.as_ref()?.subject.as_deref()))
+    .bind(each(|m| m.text.as_ref()?.from.as_deref()))
+    .bind(each(|m| m.text.as_ref()?.to.as_deref()))
+    .bind(each(|m| m.text.as_ref()?.cc.as_deref()))
+    .bind(each(|m| m.text.as_ref()?.bcc.as_deref()))
     .bind(
         messages
             .iter()
-            .map(|m| m.text.as_ref().and_then(|t| t.fields.clone()))
+            .map(|m| m.text.as_ref()?.fields.as_deref())
             .collect::<Vec<_>>(),
     )
-    .bind(text(|t| Some(t.header.as_str())))
-    .bind(text(|t| Some(t.body.as_str())))
+    .bind(each(|m| Some(&m.text.as_ref()?.header)))
+    .bind(each(|m| Some(&m.text.as_ref()?.body)))
     .fetch_all(&mut *tx)
     .await?;
     tx.commit().await?;

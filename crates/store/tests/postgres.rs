@@ -202,11 +202,19 @@ async fn forty_at_once(
             } else {
                 format!("new/{i}")
             };
-            tokio::spawn(async move {
-                store
-                    .message_insert(inbox, &common::new_message(&file))
-                    .await
-            })
+            // Each with its search text, as a delivery has.
+            let message = NewMessage {
+                text: Some(IndexedText {
+                    subject: Some(format!("letter {i}")),
+                    from: Some("bob@remote.test".into()),
+                    header: format!("Subject: letter {i}\n"),
+                    body: format!("body of letter {i}"),
+                    fields: Some(format!("Subject: letter {i}\r\n").into_bytes()),
+                    ..Default::default()
+                }),
+                ..common::new_message(&file)
+            };
+            tokio::spawn(async move { store.message_insert(inbox, &message).await })
         })
         .collect();
     let mut results = Vec::new();
@@ -245,6 +253,18 @@ async fn deliveries_into_one_mailbox_at_once_share_transactions_and_each_keeps_i
         transactions < 40,
         "{transactions} transactions for 40 deliveries"
     );
+    // Their search rows went with them, each its own.
+    let searchable: i64 = sqlx::query_scalar(
+        "SELECT COUNT(*) FROM message_headers h JOIN message_texts t USING (mailbox_id, uid)
+         JOIN messages m USING (mailbox_id, uid)
+         WHERE h.mailbox_id = $1 AND m.file = 'new/' || substr(h.subject, 8)
+           AND t.body = 'body of ' || h.subject AND h.addr_from = 'bob@remote.test'",
+    )
+    .bind(inbox.id)
+    .fetch_one(&mut conn)
+    .await
+    .unwrap();
+    assert_eq!(searchable, 40);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

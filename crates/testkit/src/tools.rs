@@ -65,10 +65,6 @@ pub fn swaks(args: &[&str]) -> Output {
         .expect("swaks must be installed (the test command installs it)")
 }
 
-/// Python helpers for raw SMTP/LMTP dialogues, prepended by [`dialogue`]:
-/// `connect()` opens a session to the port in `sys.argv[1]` and returns
-/// `(socket, reader)`; `reply(f)` reads one (multi-line) reply as a list of
-/// lines, `["<closed>"]` when the server hung up; `last(f)` is its last line.
 /// Python: `from_address(client, source)` is `client` (imaplib.IMAP4,
 /// poplib.POP3, ...) connecting from the loopback address `source`, as a
 /// client behind a director, or anyone, is seen from a backend.
@@ -81,6 +77,10 @@ def from_address(client, source):
     return From
 "#;
 
+/// Python helpers for raw SMTP/LMTP dialogues, prepended by [`dialogue`]:
+/// `connect()` opens a session to the port in `sys.argv[1]` and returns
+/// `(socket, reader)`; `reply(f)` reads one (multi-line) reply as a list of
+/// lines, `["<closed>"]` when the server hung up; `last(f)` is its last line.
 pub const DIALOGUE_PRELUDE: &str = r#"
 import socket, sys, time
 def connect(port=None):
