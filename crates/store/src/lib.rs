@@ -37,6 +37,7 @@ mod postgres_hosts;
 mod postgres_mail;
 mod postgres_search;
 mod postgres_sieve;
+mod postgres_write;
 mod readers;
 mod script;
 mod search;

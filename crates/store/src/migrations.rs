@@ -691,4 +691,68 @@ END
 $$;
 "#,
     },
+    Migration {
+        version: 20,
+        name: "index and finish without a round trip under the lock",
+        // The mailboxes' rows a delivery locks are now held only while the
+        // server runs one call, never across a round trip to havre: the
+        // call commits asynchronously (it sets `synchronous_commit` for its
+        // own transaction, the implicit one of a lone statement) and the
+        // caller's next statement, a synchronous commit on the same
+        // connection, returns once both are on disk (`postgres_write.rs`).
+        // `havre_index_rows` indexes messages into any mailboxes (locked in
+        // id order first, so two nodes never wait on each other in a
+        // cycle); `havre_finish_delivery` is that and the end of a relay
+        // attempt in the same transaction. `havre_index_messages` gives way
+        // to the first.
+        sql: "-- PostgreSQL only: SQLite indexes and finishes in process.",
+        postgres: r#"
+DROP FUNCTION havre_index_messages(BIGINT, TEXT[], BIGINT[], BIGINT[], TEXT[], TEXT[], BIGINT[],
+    BOOLEAN[], TEXT[], TEXT[], TEXT[], TEXT[], TEXT[], BYTEA[], TEXT[], TEXT[]);
+CREATE FUNCTION havre_index_rows(
+    p_mailbox BIGINT[], p_file TEXT[], p_size BIGINT[], p_internal_date BIGINT[], p_flags TEXT[],
+    p_cache TEXT[], p_uid BIGINT[], p_indexed BOOLEAN[], p_subject TEXT[], p_from TEXT[],
+    p_to TEXT[], p_cc TEXT[], p_bcc TEXT[], p_fields BYTEA[], p_header TEXT[], p_body TEXT[])
+RETURNS TABLE (ordinal INT, indexed TEXT, indexed_uid BIGINT, indexed_modseq BIGINT)
+LANGUAGE plpgsql AS $$
+DECLARE
+    one RECORD;
+BEGIN
+    PERFORM set_config('synchronous_commit', 'off', true);
+    PERFORM 1 FROM mailboxes WHERE id = ANY(p_mailbox) ORDER BY id FOR UPDATE;
+    FOR i IN 1 .. COALESCE(array_length(p_file, 1), 0) LOOP
+        SELECT * INTO one FROM havre_index_message(p_mailbox[i], p_file[i], p_size[i],
+            p_internal_date[i], p_flags[i], p_cache[i], p_uid[i], p_indexed[i], p_subject[i],
+            p_from[i], p_to[i], p_cc[i], p_bcc[i], p_fields[i], p_header[i], p_body[i]);
+        ordinal := i;
+        indexed := one.indexed;
+        indexed_uid := one.indexed_uid;
+        indexed_modseq := one.indexed_modseq;
+        RETURN NEXT;
+    END LOOP;
+END
+$$;
+CREATE FUNCTION havre_finish_delivery(
+    p_id TEXT, p_idx BIGINT[], p_status BIGINT[], p_reply TEXT[], p_next_attempt BIGINT,
+    p_sent BIGINT, p_failed BIGINT,
+    p_mailbox BIGINT[], p_file TEXT[], p_size BIGINT[], p_internal_date BIGINT[], p_flags TEXT[],
+    p_cache TEXT[], p_uid BIGINT[], p_indexed BOOLEAN[], p_subject TEXT[], p_from TEXT[],
+    p_to TEXT[], p_cc TEXT[], p_bcc TEXT[], p_fields BYTEA[], p_header TEXT[], p_body TEXT[])
+RETURNS TABLE (ordinal INT, indexed TEXT, indexed_uid BIGINT, indexed_modseq BIGINT,
+               removed BOOLEAN)
+LANGUAGE plpgsql AS $$
+DECLARE
+    finished BOOLEAN;
+BEGIN
+    -- The record's rows first: no other transaction locks them and then a
+    -- mailbox (one attempt at a time per message), so no cycle.
+    finished := havre_finish_attempt(p_id, p_idx, p_status, p_reply, p_next_attempt, p_sent,
+                                     p_failed);
+    RETURN QUERY SELECT r.*, finished FROM havre_index_rows(p_mailbox, p_file, p_size,
+        p_internal_date, p_flags, p_cache, p_uid, p_indexed, p_subject, p_from, p_to, p_cc,
+        p_bcc, p_fields, p_header, p_body) r;
+END
+$$;
+"#,
+    },
 ];

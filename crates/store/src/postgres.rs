@@ -19,14 +19,13 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use sqlx::pool::PoolConnection;
 use sqlx::postgres::{PgPool, PgPoolOptions};
 use sqlx::{PgConnection, Postgres, Transaction};
 
 use crate::migrations::pending;
 use crate::postgres_batch::Deliveries;
 use crate::postgres_hosts::Hosts;
-use crate::postgres_mail::index_message;
+use crate::postgres_write::{LockingWrite, finish_delivery};
 use crate::rows::{entries_from_rows, node_from_row, summaries_by_node, user_from_row};
 use crate::sqlite::{already_exists, domain_of, now};
 use crate::*;
@@ -165,65 +164,6 @@ impl PostgresStore {
     /// [`LockingWrite::commit`].
     pub(crate) async fn begin_locking(&self) -> Result<LockingWrite> {
         LockingWrite::begin(&self.pool).await
-    }
-}
-
-/// A transaction holding mailbox row locks that returns from its commit
-/// once the commit is on disk, without holding the locks through the disk
-/// flush: deliveries into one mailbox would otherwise wait one flush each,
-/// one after the other. It commits asynchronously (the locks go at once,
-/// the change is visible, as SQLite's commit is before its group sync),
-/// then, in the same round trip, a transaction with an id commits
-/// synchronously: its commit record comes after ours in the WAL, so when it
-/// is flushed ours is, and concurrent writers share flushes.
-///
-/// Dropped uncommitted (an error, a cancelled task), its connection is
-/// closed rather than returned to the pool inside the transaction: the
-/// server rolls it back.
-pub(crate) struct LockingWrite {
-    conn: PoolConnection<Postgres>,
-    committed: bool,
-}
-
-impl LockingWrite {
-    pub(crate) async fn begin(pool: &PgPool) -> Result<LockingWrite> {
-        let mut write = LockingWrite {
-            conn: pool.acquire().await?,
-            committed: false,
-        };
-        sqlx::raw_sql("BEGIN; SET LOCAL synchronous_commit = off")
-            .execute(&mut *write.conn)
-            .await?;
-        Ok(write)
-    }
-
-    pub(crate) async fn commit(mut self) -> Result<()> {
-        sqlx::raw_sql("COMMIT; SELECT txid_current()")
-            .execute(&mut *self.conn)
-            .await?;
-        self.committed = true;
-        Ok(())
-    }
-}
-
-impl Drop for LockingWrite {
-    fn drop(&mut self) {
-        if !self.committed {
-            self.conn.close_on_drop();
-        }
-    }
-}
-
-impl std::ops::Deref for LockingWrite {
-    type Target = PgConnection;
-    fn deref(&self) -> &PgConnection {
-        &self.conn
-    }
-}
-
-impl std::ops::DerefMut for LockingWrite {
-    fn deref_mut(&mut self) -> &mut PgConnection {
-        &mut self.conn
     }
 }
 
@@ -653,38 +593,7 @@ impl Store for PostgresStore {
         attempt: &AttemptOutcome,
         delivered: &[DeliveredRow],
     ) -> Result<FinishedAttempt> {
-        let mut tx = self.begin_locking().await?;
-        // The mailboxes locked in id order before any is written: two nodes
-        // finishing attempts into the same mailboxes never wait on each
-        // other in a cycle.
-        let mut mailboxes: Vec<i64> = delivered.iter().map(|row| row.mailbox_id).collect();
-        mailboxes.sort_unstable();
-        mailboxes.dedup();
-        if mailboxes.len() > 1 {
-            sqlx::query("SELECT 1 FROM mailboxes WHERE id = ANY($1) ORDER BY id FOR UPDATE")
-                .bind(&mailboxes)
-                .execute(&mut *tx)
-                .await?;
-        }
-        let mut uids = Vec::with_capacity(delivered.len());
-        for row in delivered {
-            let indexed = index_message(&mut tx, row.mailbox_id, &row.message).await?;
-            uids.push(indexed.delivered_uid());
-        }
-        let (idx, status, reply) = update_columns(attempt);
-        let removed: bool =
-            sqlx::query_scalar("SELECT havre_finish_attempt($1, $2, $3, $4, $5, $6, $7)")
-                .bind(&attempt.id)
-                .bind(idx)
-                .bind(status)
-                .bind(reply)
-                .bind(attempt.next_attempt)
-                .bind(RecipientStatus::Sent.as_i64())
-                .bind(RecipientStatus::Failed.as_i64())
-                .fetch_one(&mut *tx)
-                .await?;
-        tx.commit().await?;
-        Ok(FinishedAttempt { removed, uids })
+        finish_delivery(&self.pool, attempt, delivered).await
     }
 
     async fn queue_list_all_nodes(&self) -> Result<Vec<QueueEntry>> {
@@ -799,7 +708,7 @@ impl Store for PostgresStore {
 
 /// An attempt's recipient updates as three columns (index, status, last
 /// reply), for `UNNEST`.
-fn update_columns(attempt: &AttemptOutcome) -> (Vec<i64>, Vec<i64>, Vec<&str>) {
+pub(crate) fn update_columns(attempt: &AttemptOutcome) -> (Vec<i64>, Vec<i64>, Vec<&str>) {
     let updates = &attempt.updates;
     (
         updates.iter().map(|u| u.idx).collect(),

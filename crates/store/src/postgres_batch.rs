@@ -9,11 +9,11 @@
 //! the lock's queue of waiters. On 2 cores those are most of a delivery's
 //! price. Here a delivery that comes while another into the same mailbox is
 //! being indexed waits for the next turn, and that turn indexes everything
-//! that waited in one call of `havre_index_messages` (migration 18): one
+//! that waited in one call of `havre_index_rows` (migration 20): one
 //! transaction, one commit, one flush. Each message is indexed exactly as
 //! `havre_index_message` does alone (its own UID and modseq, in arrival
 //! order; a file indexed before is "known"), and each caller gets its own
-//! answer once the commit is on disk ([`LockingWrite::commit`]).
+//! answer once the commit is on disk (`postgres_write.rs`).
 //!
 //! A turn runs in a task of its own, never in a caller's: a caller that
 //! goes away (its client hung up) cancels neither the others' write nor its
@@ -29,9 +29,8 @@ use std::sync::{Arc, Mutex};
 use sqlx::postgres::PgPool;
 use tokio::sync::oneshot;
 
-use crate::mail::{Indexed, NewMessage, flags_to_text};
-use crate::postgres::LockingWrite;
-use crate::postgres_mail::{index_message, indexed_from};
+use crate::mail::{Indexed, NewMessage};
+use crate::postgres_write::index_rows;
 use crate::{Result, StoreError};
 
 /// The most deliveries indexed in one call: a turn stays short, so that
@@ -151,74 +150,20 @@ impl Drop for Turns {
 }
 
 async fn index_alone(pool: &PgPool, mailbox: i64, message: &NewMessage) -> Result<Indexed> {
-    let mut tx = LockingWrite::begin(pool).await?;
-    let indexed = index_message(&mut tx, mailbox, message).await?;
-    tx.commit().await?;
-    Ok(indexed)
+    let mut indexed = index_rows(pool, &[(mailbox, message)]).await?;
+    indexed.pop().ok_or_else(|| {
+        StoreError::Database(sqlx::Error::Protocol(
+            "havre_index_rows answered no row".into(),
+        ))
+    })
 }
 
-/// One call of `havre_index_messages` for all of `messages`, in order.
+/// One call of `havre_index_rows` for all of `messages`, in order.
 async fn index_together(
     pool: &PgPool,
     mailbox: i64,
     messages: &[&NewMessage],
 ) -> Result<Vec<Indexed>> {
-    // One array per column of `havre_index_messages`, in the messages' order.
-    let each = |f: fn(&NewMessage) -> Option<&str>| -> Vec<Option<&str>> {
-        messages.iter().map(|m| f(m)).collect()
-    };
-    let mut tx = LockingWrite::begin(pool).await?;
-    let rows: Vec<(i32, String, Option<i64>, Option<i64>)> = sqlx::query_as(
-        "SELECT * FROM havre_index_messages($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12,
-                                            $13, $14, $15, $16) ORDER BY ordinal",
-    )
-    .bind(mailbox)
-    .bind(each(|m| Some(&m.file)))
-    .bind(messages.iter().map(|m| m.size as i64).collect::<Vec<_>>())
-    .bind(messages.iter().map(|m| m.internal_date).collect::<Vec<_>>())
-    .bind(
-        messages
-            .iter()
-            .map(|m| flags_to_text(&m.flags))
-            .collect::<Vec<_>>(),
-    )
-    .bind(each(|m| m.cache.as_deref()))
-    .bind(
-        messages
-            .iter()
-            .map(|m| m.uid.map(i64::from))
-            .collect::<Vec<_>>(),
-    )
-    .bind(
-        messages
-            .iter()
-            .map(|m| m.text.is_some())
-            .collect::<Vec<_>>(),
-    )
-    .bind(each(|m| m.text.as_ref()?.subject.as_deref()))
-    .bind(each(|m| m.text.as_ref()?.from.as_deref()))
-    .bind(each(|m| m.text.as_ref()?.to.as_deref()))
-    .bind(each(|m| m.text.as_ref()?.cc.as_deref()))
-    .bind(each(|m| m.text.as_ref()?.bcc.as_deref()))
-    .bind(
-        messages
-            .iter()
-            .map(|m| m.text.as_ref()?.fields.as_deref())
-            .collect::<Vec<_>>(),
-    )
-    .bind(each(|m| Some(&m.text.as_ref()?.header)))
-    .bind(each(|m| Some(&m.text.as_ref()?.body)))
-    .fetch_all(&mut *tx)
-    .await?;
-    tx.commit().await?;
-    if rows.len() != messages.len() {
-        return Err(StoreError::Database(sqlx::Error::Protocol(format!(
-            "havre_index_messages answered {} rows for {} messages",
-            rows.len(),
-            messages.len()
-        ))));
-    }
-    rows.iter()
-        .map(|(_, indexed, uid, modseq)| indexed_from(indexed, *uid, *modseq))
-        .collect()
+    let rows: Vec<(i64, &NewMessage)> = messages.iter().map(|m| (mailbox, *m)).collect();
+    index_rows(pool, &rows).await
 }

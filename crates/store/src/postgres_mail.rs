@@ -123,48 +123,6 @@ fn repeated_file<'m>(messages: impl IntoIterator<Item = &'m NewMessage>) -> Opti
         .find(|file| !seen.insert(*file))
 }
 
-/// Indexes a delivered message in `mailbox_id`, in the caller's
-/// transaction: at `uidnext`, or at the UID it keeps when that is not below
-/// `uidnext`, with a new mod-sequence and its search index rows. A file
-/// indexed already (a sync of the folder came first) keeps its row, and a
-/// mailbox gone meanwhile gets none: neither is an error, the result tells.
-/// The mailbox's row stays locked until the caller's commit: a caller
-/// indexing into several mailboxes in one transaction goes in id order, so
-/// that two such transactions never wait on each other.
-///
-/// One call of the database's `havre_index_message` (migration 17): the
-/// lock is held for one round trip and the commit's, not six.
-pub(crate) async fn index_message(
-    conn: &mut PgConnection,
-    mailbox_id: i64,
-    message: &NewMessage,
-) -> Result<Indexed> {
-    let text = message.text.as_ref();
-    let (indexed, uid, modseq): (String, Option<i64>, Option<i64>) = sqlx::query_as(
-        "SELECT * FROM havre_index_message($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12,
-                                           $13, $14, $15, $16)",
-    )
-    .bind(mailbox_id)
-    .bind(&message.file)
-    .bind(message.size as i64)
-    .bind(message.internal_date)
-    .bind(flags_to_text(&message.flags))
-    .bind(message.cache.as_deref())
-    .bind(message.uid.map(i64::from))
-    .bind(text.is_some())
-    .bind(text.and_then(|t| t.subject.as_deref()))
-    .bind(text.and_then(|t| t.from.as_deref()))
-    .bind(text.and_then(|t| t.to.as_deref()))
-    .bind(text.and_then(|t| t.cc.as_deref()))
-    .bind(text.and_then(|t| t.bcc.as_deref()))
-    .bind(text.and_then(|t| t.fields.as_deref()))
-    .bind(text.map(|t| t.header.as_str()))
-    .bind(text.map(|t| t.body.as_str()))
-    .fetch_one(&mut *conn)
-    .await?;
-    indexed_from(&indexed, uid, modseq)
-}
-
 /// What `havre_index_message` answered (`indexed`, `indexed_uid`,
 /// `indexed_modseq`), as [`Indexed`].
 pub(crate) fn indexed_from(
