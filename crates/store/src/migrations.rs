@@ -693,16 +693,18 @@ $$;
     },
     Migration {
         version: 20,
-        name: "index and finish in one statement",
-        // A delivery's index rows and a relay attempt's end are one lone
-        // statement, its own transaction, committed synchronously
-        // (`postgres_write.rs`): the mailboxes' rows are locked while the
-        // server runs the call and flushes its commit, never across a round
-        // trip to havre. `havre_index_rows` indexes messages into any
-        // mailboxes (locked in id order first, so two nodes never wait on
-        // each other in a cycle); `havre_finish_delivery` is that and the
-        // end of a relay attempt in the same transaction.
-        // `havre_index_messages` gives way to the first.
+        name: "index and finish without a round trip under the lock",
+        // The mailboxes' rows a delivery locks are now held only while the
+        // server runs one call, never across a round trip to havre: the
+        // call commits asynchronously (it sets `synchronous_commit` for its
+        // own transaction, the implicit one of a lone statement) and the
+        // caller's next statement, a synchronous commit on the same
+        // connection, returns once both are on disk (`postgres_write.rs`).
+        // `havre_index_rows` indexes messages into any mailboxes (locked in
+        // id order first, so two nodes never wait on each other in a
+        // cycle); `havre_finish_delivery` is that and the end of a relay
+        // attempt in the same transaction. `havre_index_messages` gives way
+        // to the first.
         sql: "-- PostgreSQL only: SQLite indexes and finishes in process.",
         postgres: r#"
 DROP FUNCTION havre_index_messages(BIGINT, TEXT[], BIGINT[], BIGINT[], TEXT[], TEXT[], BIGINT[],
@@ -716,6 +718,7 @@ LANGUAGE plpgsql AS $$
 DECLARE
     one RECORD;
 BEGIN
+    PERFORM set_config('synchronous_commit', 'off', true);
     PERFORM 1 FROM mailboxes WHERE id = ANY(p_mailbox) ORDER BY id FOR UPDATE;
     FOR i IN 1 .. COALESCE(array_length(p_file, 1), 0) LOOP
         SELECT * INTO one FROM havre_index_message(p_mailbox[i], p_file[i], p_size[i],

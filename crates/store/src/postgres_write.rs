@@ -2,20 +2,15 @@
 //! modseq come from its mailbox's row, so deliveries into one mailbox go one
 //! after the other, and whatever the lock is held through, each waits for.
 //!
-//! The common writes, a delivery's index rows and a relay attempt's end,
-//! are one call of a database function (migration 20) in the implicit
-//! transaction of a lone statement: the lock is held while the server runs
-//! the call and flushes its commit, never across a round trip to havre, and
-//! the statement's answer comes once its commit is on disk. Deliveries into
-//! one mailbox from this node are gathered first (`postgres_batch.rs`), so
-//! they share that flush.
-//!
-//! A write of several statements under such locks ([`LockingWrite`])
-//! commits asynchronously instead, so that the locks go at once (and the
-//! change is visible, as SQLite's commit is before its group sync), and
-//! then, on the same connection, a transaction with an id commits
-//! synchronously: its commit record comes after ours in the WAL, so when it
-//! returns ours is on disk too, and concurrent writers share flushes.
+//! Two habits keep that short. A commit that holds such locks is
+//! asynchronous: the locks go at once and the change is visible (as SQLite's
+//! commit is before its group sync), and then, on the same connection, a
+//! transaction with an id commits synchronously: its commit record comes
+//! after ours in the WAL, so when it returns ours is on disk too, and
+//! concurrent writers share flushes. And the common writes (a delivery's
+//! index, a relay attempt's end) are one call of a database function in the
+//! implicit transaction of a lone statement (migration 20): the lock is
+//! held while the server runs that call, never across a round trip to us.
 
 use sqlx::pool::PoolConnection;
 use sqlx::postgres::{PgArguments, PgPool};
@@ -81,6 +76,12 @@ impl std::ops::DerefMut for LockingWrite {
     }
 }
 
+/// Returns once what this connection committed asynchronously is on disk.
+async fn flush_behind(conn: &mut PgConnection) -> Result<()> {
+    sqlx::query("SELECT txid_current()").execute(conn).await?;
+    Ok(())
+}
+
 /// What `havre_index_rows` answers for each message: its ordinal, what was
 /// done, its UID and modseq.
 type IndexedRow = (i32, String, Option<i64>, Option<i64>);
@@ -92,6 +93,7 @@ type IndexedRow = (i32, String, Option<i64>, Option<i64>);
 /// already (a sync of the folder came first) keeps its row, and a mailbox
 /// gone meanwhile gets none: neither is an error, the answer tells.
 pub(crate) async fn index_rows(pool: &PgPool, rows: &[(i64, &NewMessage)]) -> Result<Vec<Indexed>> {
+    let mut conn = pool.acquire().await?;
     let answered: Vec<IndexedRow> = bind_rows(
         sqlx::query_as(
             "SELECT * FROM havre_index_rows($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12,
@@ -99,8 +101,9 @@ pub(crate) async fn index_rows(pool: &PgPool, rows: &[(i64, &NewMessage)]) -> Re
         ),
         rows,
     )
-    .fetch_all(pool)
+    .fetch_all(&mut *conn)
     .await?;
+    flush_behind(&mut conn).await?;
     indexed_in_order(
         rows.len(),
         answered.iter().map(|(n, i, u, m)| (*n, i, *u, *m)),
@@ -117,6 +120,7 @@ pub(crate) async fn finish_delivery(
 ) -> Result<FinishedAttempt> {
     let (idx, status, reply) = update_columns(attempt);
     if delivered.is_empty() {
+        // No mailbox locked: a synchronous commit, in the one round trip.
         let removed: bool =
             sqlx::query_scalar("SELECT havre_finish_attempt($1, $2, $3, $4, $5, $6, $7)")
                 .bind(&attempt.id)
@@ -137,6 +141,7 @@ pub(crate) async fn finish_delivery(
         .iter()
         .map(|row| (row.mailbox_id, &row.message))
         .collect();
+    let mut conn = pool.acquire().await?;
     let query = sqlx::query_as(
         "SELECT * FROM havre_finish_delivery($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12,
                                              $13, $14, $15, $16, $17, $18, $19, $20, $21, $22,
@@ -150,7 +155,8 @@ pub(crate) async fn finish_delivery(
     .bind(RecipientStatus::Sent.as_i64())
     .bind(RecipientStatus::Failed.as_i64());
     let answered: Vec<(i32, String, Option<i64>, Option<i64>, bool)> =
-        bind_rows(query, &rows).fetch_all(pool).await?;
+        bind_rows(query, &rows).fetch_all(&mut *conn).await?;
+    flush_behind(&mut conn).await?;
     let removed = answered.first().is_some_and(|row| row.4);
     let indexed = indexed_in_order(
         rows.len(),
