@@ -280,3 +280,37 @@ async fn a_delivery_the_server_refuses_fails_alone_among_those_indexed_with_it()
     }
     assert_eq!(store.message_list(inbox.id).await.unwrap().len(), 39);
 }
+
+#[tokio::test]
+async fn a_delivery_s_index_call_commits_without_waiting_for_the_disk_and_only_its_own() {
+    // The mailbox's row is locked by the call: its commit must not hold the
+    // lock through the WAL flush (the caller's next statement waits for
+    // that), and the setting must end with the call's transaction.
+    let (schema, _store, inbox) = store_with_inbox().await;
+    let mut conn = sqlx::PgConnection::connect(schema.url()).await.unwrap();
+    let setting = "SELECT current_setting('synchronous_commit')";
+    sqlx::raw_sql("BEGIN").execute(&mut conn).await.unwrap();
+    let (ordinal, indexed): (i32, String) = sqlx::query_as(
+        "SELECT ordinal, indexed FROM havre_index_rows(ARRAY[$1::BIGINT], ARRAY['new/1'],
+             ARRAY[10::BIGINT], ARRAY[0::BIGINT], ARRAY[''], ARRAY[NULL::TEXT],
+             ARRAY[NULL::BIGINT], ARRAY[FALSE], ARRAY[NULL::TEXT], ARRAY[NULL::TEXT],
+             ARRAY[NULL::TEXT], ARRAY[NULL::TEXT], ARRAY[NULL::TEXT], ARRAY[NULL::BYTEA],
+             ARRAY[NULL::TEXT], ARRAY[NULL::TEXT])",
+    )
+    .bind(inbox.id)
+    .fetch_one(&mut conn)
+    .await
+    .unwrap();
+    assert_eq!((ordinal, indexed.as_str()), (1, "new"));
+    let during: String = sqlx::query_scalar(setting)
+        .fetch_one(&mut conn)
+        .await
+        .unwrap();
+    assert_eq!(during, "off");
+    sqlx::raw_sql("COMMIT").execute(&mut conn).await.unwrap();
+    let after: String = sqlx::query_scalar(setting)
+        .fetch_one(&mut conn)
+        .await
+        .unwrap();
+    assert_eq!(after, "on");
+}
