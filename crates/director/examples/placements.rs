@@ -9,8 +9,9 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
+use havre_director::assign;
 use havre_director::backends::{self, Admin};
-use havre_director::{assign, view::View};
+use havre_director::view::{View, Views};
 use havre_state::{RedisState, State};
 
 #[tokio::main]
@@ -30,6 +31,8 @@ async fn main() {
             .unwrap();
     }
     let view = Arc::new(View::new(backends::list(&*state).await.unwrap()));
+    // What logins place users with: the view kept, read again every second.
+    let views = Arc::new(Views::new(state.clone()));
 
     let started = Instant::now();
     let mut picks = 0u64;
@@ -49,14 +52,14 @@ async fn main() {
     let started = Instant::now();
     let tasks: Vec<_> = (0..concurrency)
         .map(|t| {
-            let (state, view, done) = (state.clone(), view.clone(), done.clone());
+            let (state, views, done) = (state.clone(), views.clone(), done.clone());
             tokio::spawn(async move {
                 let mut n = t as u64;
                 while Instant::now() < deadline {
                     let user = format!("user{}@univ.example", n % users);
                     // A minute, not the default 15: the keys go soon from
                     // a Redis the tests share.
-                    assign::place(&*state, &view, &user, Duration::from_secs(60))
+                    assign::place(&*state, &views, &user, Duration::from_secs(60))
                         .await
                         .expect("placed");
                     done.fetch_add(1, Ordering::Relaxed);

@@ -14,7 +14,7 @@ use havre_state::{Persist, State};
 
 use crate::backends::Backend;
 use crate::ring::{Member, Ring};
-use crate::view::View;
+use crate::view::Views;
 use crate::{DirectorError, Result};
 
 const USER: &str = "director:user:";
@@ -41,14 +41,27 @@ pub fn ring(backends: &[Backend]) -> Ring {
 /// when it is the ring's pick too: one round trip), else the ring's pick
 /// among the backends that take new users, claimed so that two directors
 /// placing her at once agree.
-pub async fn place(state: &dyn State, view: &View, user: &str, expire: Duration) -> Result<String> {
+///
+/// The view is the one `views` keeps (up to a second and a half old): her
+/// assignment is never set aside on it alone. When it says her backend does
+/// not serve, the view is read again first, so that a backend back up (or
+/// one she was just moved to) a moment ago does not lose her.
+pub async fn place(
+    state: &dyn State,
+    views: &Views,
+    user: &str,
+    expire: Duration,
+) -> Result<String> {
     let key = key(user);
-    let pick = view.ring.pick(user);
+    let mut view = views.get().await?;
+    let mut read_again = true;
     let mut replacing: Option<String> = None;
     // A few rounds at most: each lost race means another director placed
     // her meanwhile, and its choice is taken unless it is void too.
     for _ in 0..3 {
-        let got = match pick {
+        // The claim of her current value renews it; of another, does not.
+        let pick = view.ring.pick(user).map(str::to_string);
+        let got = match pick.as_deref() {
             Some(pick) => {
                 state
                     .claim(
@@ -62,15 +75,22 @@ pub async fn place(state: &dyn State, view: &View, user: &str, expire: Duration)
             }
             // No backend takes new users: only an assignment still serves.
             None => match state.get(&key).await? {
-                Some(found) if view.serves(&found) => found,
-                _ => return Err(DirectorError::NoBackend),
+                Some(found) => found,
+                None => return Err(DirectorError::NoBackend),
             },
         };
+        if !view.serves(&got) && read_again {
+            read_again = false;
+            view = views.read().await?;
+        }
         if view.serves(&got) {
-            if Some(got.as_str()) != pick {
+            if pick.as_deref() != Some(got.as_str()) {
                 renew(state, user, &got, expire).await?;
             }
             return Ok(got);
+        }
+        if view.ring.pick(user).is_none() {
+            return Err(DirectorError::NoBackend);
         }
         replacing = Some(got);
     }
@@ -158,4 +178,56 @@ pub async fn release_backend(state: &dyn State, backend: &str) -> Result<Vec<Str
         }
     }
     Ok(users)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use havre_state::EmbeddedState;
+
+    use super::*;
+    use crate::backends::{self, Admin};
+
+    const EXPIRE: Duration = Duration::from_secs(900);
+
+    #[tokio::test]
+    async fn a_user_moved_to_a_backend_back_up_a_moment_ago_stays_there() {
+        let state: Arc<dyn State> = Arc::new(EmbeddedState::memory());
+        for address in ["127.0.0.2", "127.0.0.3"] {
+            backends::put(&*state, address, 100, Admin::Up)
+                .await
+                .unwrap();
+        }
+        let views = Views::new(state.clone());
+        backends::mark_failed(&*state, "127.0.0.2", "no answer", EXPIRE)
+            .await
+            .unwrap();
+        views.read().await.unwrap();
+        // It answers again and an operator moves alice there
+        // (`havre director move`): the view kept still says it is down.
+        backends::mark_answering(&*state, "127.0.0.2")
+            .await
+            .unwrap();
+        assign(&*state, "alice@example.test", "127.0.0.2", EXPIRE)
+            .await
+            .unwrap();
+        let placed = place(&*state, &views, "alice@example.test", EXPIRE)
+            .await
+            .unwrap();
+        assert_eq!(placed, "127.0.0.2");
+        assert_eq!(
+            state.get("director:user:alice@example.test").await.unwrap(),
+            Some("127.0.0.2".to_string())
+        );
+        // Down for real, and seen so: she goes to the one that serves.
+        backends::mark_failed(&*state, "127.0.0.2", "no answer", EXPIRE)
+            .await
+            .unwrap();
+        views.read().await.unwrap();
+        let placed = place(&*state, &views, "alice@example.test", EXPIRE)
+            .await
+            .unwrap();
+        assert_eq!(placed, "127.0.0.3");
+    }
 }

@@ -67,18 +67,8 @@ impl LmtpForward for LmtpForwarder {
     ) -> Vec<Forwarded> {
         let mut answers: Vec<Option<Forwarded>> = vec![None; mailboxes.len()];
         let mut by_backend: BTreeMap<String, Vec<usize>> = BTreeMap::new();
-        let view = match self.views.get().await {
-            Ok(view) => view,
-            Err(err) => {
-                let why = format!("the directors' shared state: {err}");
-                return mailboxes
-                    .iter()
-                    .map(|_| deferred(why.clone(), "none"))
-                    .collect();
-            }
-        };
         for (n, mailbox) in mailboxes.iter().enumerate() {
-            match assign::place(&*self.state, &view, mailbox, self.user_expire).await {
+            match assign::place(&*self.state, &self.views, mailbox, self.user_expire).await {
                 Ok(backend) => by_backend.entry(backend).or_default().push(n),
                 Err(err) => {
                     answers[n] = Some(deferred(format!("no backend for {mailbox}: {err}"), "none"))

@@ -81,14 +81,14 @@ impl Proxy {
         let (address, mut stream) = match havre_net::connect(&address, port, timeout).await {
             Ok(stream) => (address, stream),
             Err(first) => {
-                let view = self
-                    .views
+                self.views
                     .read()
                     .await
                     .map_err(|e| unavailable(e.to_string()))?;
-                let again = assign::place(&*self.state, &view, user, self.settings.user_expire)
-                    .await
-                    .map_err(|e| unavailable(e.to_string()))?;
+                let again =
+                    assign::place(&*self.state, &self.views, user, self.settings.user_expire)
+                        .await
+                        .map_err(|e| unavailable(e.to_string()))?;
                 if again == address {
                     return Err(unavailable(format!(
                         "backend {address} port {port}: {first}"
@@ -176,12 +176,7 @@ impl Handoff for Proxy {
         client: SocketAddr,
     ) -> Result<Backend, HandoffError> {
         let unavailable = HandoffError::Unavailable;
-        let view = self
-            .views
-            .get()
-            .await
-            .map_err(|e| unavailable(e.to_string()))?;
-        let address = assign::place(&*self.state, &view, user, self.settings.user_expire)
+        let address = assign::place(&*self.state, &self.views, user, self.settings.user_expire)
             .await
             .map_err(|e| unavailable(e.to_string()))?;
         let token = self

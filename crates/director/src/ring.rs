@@ -39,6 +39,11 @@ impl Ring {
         ring
     }
 
+    /// Whether no backend takes new users.
+    pub fn is_empty(&self) -> bool {
+        self.points.is_empty()
+    }
+
     /// The backend for `user` (case-insensitive, as logins are): the owner
     /// of the first point at or after the user's hash, wrapping around.
     /// `None` when no member has a weight.

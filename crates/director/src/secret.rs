@@ -1,10 +1,15 @@
 //! The cluster's secret kept in the shared state, for a cluster that sets
 //! no `director.secret_file`: the first node that needs it makes it
 //! (`director:secret`, 32 random bytes, claimed so that two nodes agree),
-//! every node reads it from there, again at most every 10 seconds. Whoever
+//! every node reads it from there, again every 10 seconds, in the
+//! background: a login waits for the state only for the node's first
+//! reading, or when the last is a minute old (the state not answering,
+//! and a login then refused rather than signed or checked with a secret
+//! that may have changed). Whoever
 //! can read the state can read it; a site that keeps its Redis less close
 //! than its nodes gives every node the same file instead.
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -14,41 +19,73 @@ use havre_state::{Persist, State};
 
 const SECRET: &str = "director:secret";
 const FRESH_FOR: Duration = Duration::from_secs(10);
+const USABLE_FOR: Duration = Duration::from_secs(60);
 
 pub struct SharedSecret {
     state: Arc<dyn State>,
-    cached: Mutex<Option<(Instant, Vec<u8>)>>,
+    cached: Arc<Mutex<Option<(Instant, Vec<u8>)>>>,
+    /// A reading in the background is under way.
+    reading: Arc<AtomicBool>,
 }
 
 impl SharedSecret {
     pub fn new(state: Arc<dyn State>) -> SharedSecret {
         SharedSecret {
             state,
-            cached: Mutex::new(None),
+            cached: Arc::default(),
+            reading: Arc::default(),
         }
     }
+}
+
+/// The secret in the state, made there first if there is none.
+async fn read(state: &dyn State) -> Result<Vec<u8>, String> {
+    let fresh: String = rand::random::<[u8; 32]>()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    let held = state
+        .claim(SECRET, &fresh, None, None, Persist::Durable)
+        .await
+        .map_err(|e| e.to_string())?;
+    Ok(held.into_bytes())
+}
+
+fn keep(cached: &Mutex<Option<(Instant, Vec<u8>)>>, secret: &[u8]) {
+    *cached.lock().unwrap_or_else(|e| e.into_inner()) = Some((Instant::now(), secret.to_vec()));
 }
 
 #[async_trait]
 impl SecretSource for SharedSecret {
     async fn secret(&self) -> Result<Vec<u8>, String> {
-        if let Some((at, secret)) = &*self.cached.lock().unwrap_or_else(|e| e.into_inner())
-            && at.elapsed() < FRESH_FOR
+        let kept = self
+            .cached
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone();
+        if let Some((at, secret)) = kept
+            && at.elapsed() < USABLE_FOR
         {
-            return Ok(secret.clone());
+            if at.elapsed() >= FRESH_FOR && !self.reading.swap(true, Ordering::AcqRel) {
+                let (state, cached, reading) = (
+                    self.state.clone(),
+                    self.cached.clone(),
+                    self.reading.clone(),
+                );
+                tokio::spawn(async move {
+                    match read(&*state).await {
+                        Ok(secret) => keep(&cached, &secret),
+                        Err(err) => {
+                            tracing::debug!(target: "director", "the cluster's secret not read again: {err}")
+                        }
+                    }
+                    reading.store(false, Ordering::Release);
+                });
+            }
+            return Ok(secret);
         }
-        let fresh: String = rand::random::<[u8; 32]>()
-            .iter()
-            .map(|b| format!("{b:02x}"))
-            .collect();
-        let held = self
-            .state
-            .claim(SECRET, &fresh, None, None, Persist::Durable)
-            .await
-            .map_err(|e| e.to_string())?;
-        let secret = held.into_bytes();
-        *self.cached.lock().unwrap_or_else(|e| e.into_inner()) =
-            Some((Instant::now(), secret.clone()));
+        let secret = read(&*self.state).await?;
+        keep(&self.cached, &secret);
         Ok(secret)
     }
 }

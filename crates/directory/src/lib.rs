@@ -124,22 +124,43 @@ impl Directory {
         user: &str,
         token: &str,
     ) -> Result<Option<User>, DirectoryError> {
+        self.authenticate_director_with(client, user, token, async {})
+            .await
+            .0
+    }
+
+    /// [`Directory::authenticate_director`] that runs `meanwhile` (what the
+    /// login needs next, her folders read) while the account is read, once
+    /// the director and its token are known good: nothing is read for a
+    /// login that is not a director's. Its output comes with the verdict,
+    /// `None` when it did not run.
+    pub async fn authenticate_director_with<T>(
+        &self,
+        client: IpAddr,
+        user: &str,
+        token: &str,
+        meanwhile: impl Future<Output = T>,
+    ) -> (Result<Option<User>, DirectoryError>, Option<T>) {
         let Some(cluster) = &self.cluster else {
-            return Ok(None);
+            return (Ok(None), None);
         };
         if !cluster.trusts(client) || !cluster.verify(user, token).await {
             tracing::warn!(target: "directory", "director login as {user} from {client} refused: {}", if cluster.trusts(client) { "bad token" } else { "not in director.trusted_networks" });
-            return Ok(None);
+            return (Ok(None), None);
         }
-        let found = match &self.ldap {
-            Some(ldap) => match ldap.by_login(user).await? {
-                Some(account) => Some(ldap_user(account)),
-                None if self.internal => self.stored_user(user).await?,
-                None => None,
-            },
-            None => self.stored_user(user).await?,
+        let account = async {
+            let found = match &self.ldap {
+                Some(ldap) => match ldap.by_login(user).await? {
+                    Some(account) => Some(ldap_user(account)),
+                    None if self.internal => self.stored_user(user).await?,
+                    None => None,
+                },
+                None => self.stored_user(user).await?,
+            };
+            Ok(found.filter(|u| !u.disabled))
         };
-        Ok(found.filter(|u| !u.disabled))
+        let (found, done) = tokio::join!(account, meanwhile);
+        (found, Some(done))
     }
 
     async fn stored_user(&self, email: &str) -> Result<Option<User>, DirectoryError> {

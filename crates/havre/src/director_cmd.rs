@@ -104,11 +104,12 @@ pub(crate) async fn run(config: Option<PathBuf>, cmd: DirectorCommand) -> anyhow
 }
 
 /// Moves the users of a backend just taken down: twice, the second time
-/// once every director has read the new view (they cache it a second), so
-/// a user a director placed there meanwhile on the old view moves too.
+/// once no director can still place users on the old view (each places
+/// them on one at most `view::USABLE_FOR` old), so a user a director placed
+/// there meanwhile moves too.
 async fn move_away(state: &dyn State, address: &str) -> anyhow::Result<usize> {
     let first = probe::move_users_away(state, address).await?;
-    tokio::time::sleep(havre_director::view::FRESH_FOR + std::time::Duration::from_millis(200))
+    tokio::time::sleep(havre_director::view::USABLE_FOR + std::time::Duration::from_millis(200))
         .await;
     let second = probe::move_users_away(state, address).await?;
     Ok(first + second)

@@ -953,24 +953,28 @@ impl Session {
             .directory
             .authenticate_from(Some(self.peer.ip()), user, password)
             .await;
-        self.login_verdict(verdict, user, method).await
+        self.login_verdict(verdict, user, method, None).await
     }
 
-    /// A director's login on `user`'s behalf (the backend of a director).
+    /// A director's login on `user`'s behalf (the backend of a director):
+    /// her folders are read while her account is, once the token is good.
     async fn check_director(&mut self, user: &str, token: &str) -> Outcome {
-        let verdict = self
-            .services
+        let services = &self.services;
+        let (verdict, looked) = services
             .directory
-            .authenticate_director(self.peer.ip(), user, token)
+            .authenticate_director_with(self.peer.ip(), user, token, services.mailboxes.look(user))
             .await;
-        self.login_verdict(verdict, user, "director").await
+        self.login_verdict(verdict, user, "director", looked.and_then(Result::ok))
+            .await
     }
 
+    /// `looked`: her folders, read already.
     async fn login_verdict(
         &mut self,
         verdict: Result<Option<havre_store::User>, havre_directory::DirectoryError>,
         user: &str,
         method: &str,
+        looked: Option<havre_mailbox::Looked>,
     ) -> Outcome {
         match verdict {
             Ok(Some(found)) => {
@@ -1001,7 +1005,16 @@ impl Session {
                 if let Some(backend) = backend {
                     return self.relay_later(backend);
                 }
-                if let Err(err) = self.services.mailboxes.ensure_defaults(&found.email).await {
+                let prepared = match looked {
+                    Some(looked) => {
+                        self.services
+                            .mailboxes
+                            .ensure_defaults_from(&found.email, looked)
+                            .await
+                    }
+                    None => self.services.mailboxes.ensure_defaults(&found.email).await,
+                };
+                if let Err(err) = prepared {
                     tracing::error!(target: "imap", "cannot prepare the mailboxes of {}: {err}", found.email);
                 }
                 Outcome::Ok(

@@ -47,7 +47,8 @@ pub use import::{ImportError, ImportReport, ImportedFolder, import_dovecot_maild
 pub use junk::{Cause, JUNK, JunkClass, JunkLearner, Lesson, TRASH, lesson_class, special_folder};
 pub use lessons::{LESSON_QUEUE, Learned, LessonQueue, Taught, Teacher};
 pub use mailboxes::{
-    Appended, DEFAULT_FOLDERS, MailboxError, Mailboxes, Transfer, maildir_path, normalize_name,
+    Appended, DEFAULT_FOLDERS, Looked, MailboxError, Mailboxes, Transfer, maildir_path,
+    normalize_name,
 };
 pub use notify::{CAPACITY as NOTIFY_CAPACITY, Change, MessageChange, Notifier};
 /// Changes as text for the other nodes of a cluster.

@@ -87,6 +87,13 @@ pub fn normalize_name(name: &str) -> String {
     }
 }
 
+/// A user's folders as a login finds them ([`Mailboxes::look`]).
+pub struct Looked {
+    user: String,
+    existing: Vec<MailboxRecord>,
+    subscriptions_missing: bool,
+}
+
 #[derive(Clone)]
 pub struct Mailboxes {
     store: Arc<dyn Store>,
@@ -249,8 +256,45 @@ impl Mailboxes {
     /// The server subscribes each one it creates, like Dovecot's
     /// `auto = subscribe`; a client's CREATE does not subscribe.
     pub async fn ensure_defaults(&self, user: &str) -> Result<(), MailboxError> {
-        let existing = self.store.mailbox_list(user).await?;
-        let has = |name: &str| existing.iter().any(|m| m.name == name);
+        let looked = self.look(user).await?;
+        self.ensure_defaults_from(user, looked).await
+    }
+
+    /// What [`Mailboxes::ensure_defaults`] starts from: the user's mailboxes
+    /// and whether her subscriptions file is there, read at once; a login
+    /// may read them while her account is read.
+    pub async fn look(&self, user: &str) -> Result<Looked, MailboxError> {
+        let root = self.root_of(user);
+        let (existing, missing) = tokio::join!(
+            self.store.mailbox_list(user),
+            blocking(move || {
+                Ok(!root
+                    .root()
+                    .join(havre_maildir::SUBSCRIPTIONS)
+                    .try_exists()
+                    .unwrap_or(true))
+            })
+        );
+        Ok(Looked {
+            user: user.to_string(),
+            existing: existing?,
+            subscriptions_missing: missing?,
+        })
+    }
+
+    /// [`Mailboxes::ensure_defaults`] from what was `looked` at before (for
+    /// `user`; looked at for another, it looks again).
+    pub async fn ensure_defaults_from(
+        &self,
+        user: &str,
+        looked: Looked,
+    ) -> Result<(), MailboxError> {
+        let looked = if looked.user == user {
+            looked
+        } else {
+            self.look(user).await?
+        };
+        let has = |name: &str| looked.existing.iter().any(|m| m.name == name);
         let defaults = std::iter::once(("INBOX", None)).chain(
             DEFAULT_FOLDERS
                 .iter()
@@ -272,16 +316,7 @@ impl Mailboxes {
             }
         }
         // Also for users from before havre wrote the file.
-        let root = self.root_of(user);
-        let missing = blocking(move || {
-            Ok(!root
-                .root()
-                .join(havre_maildir::SUBSCRIPTIONS)
-                .try_exists()
-                .unwrap_or(true))
-        })
-        .await?;
-        if created || missing {
+        if created || looked.subscriptions_missing {
             self.write_subscriptions(user).await;
         }
         Ok(())

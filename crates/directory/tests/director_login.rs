@@ -1,0 +1,65 @@
+//! A backend's side of a director's login: what the login needs next (her
+//! folders read) runs while her account is read, and only for a director
+//! whose token is good: a stranger's attempt reads nothing.
+
+use std::net::IpAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use havre_directory::cluster::ClusterLogin;
+use havre_directory::*;
+use havre_store::{NewUser, SqliteStore, Store};
+
+const ALICE: &str = "alice@example.test";
+const SECRET: &[u8] = b"the cluster's secret";
+
+async fn backend() -> Directory {
+    let store = Arc::new(SqliteStore::memory().await.unwrap());
+    store.add_domain("example.test").await.unwrap();
+    store
+        .add_user(&NewUser {
+            email: ALICE.into(),
+            password_hash: Some(password::hash_password("secret")),
+            class: "staff".into(),
+            quota: None,
+        })
+        .await
+        .unwrap();
+    let trusted = vec!["127.0.0.0/8".parse().unwrap()];
+    Directory::new(store, "+").with_cluster_login(ClusterLogin::new(SECRET, trusted))
+}
+
+#[tokio::test]
+async fn a_director_s_login_reads_her_folders_alongside_and_a_stranger_s_reads_nothing() {
+    let directory = backend().await;
+    let director: IpAddr = "127.0.0.9".parse().unwrap();
+    let token = ClusterLogin::new(SECRET, Vec::new())
+        .token(ALICE)
+        .await
+        .unwrap();
+    let ran = AtomicBool::new(false);
+    let folders = || async {
+        ran.store(true, Ordering::SeqCst);
+        "her folders"
+    };
+
+    let (user, looked) = directory
+        .authenticate_director_with(director, ALICE, &token, folders())
+        .await;
+    assert_eq!(user.unwrap().unwrap().email, ALICE);
+    assert_eq!(looked, Some("her folders"));
+    assert!(ran.swap(false, Ordering::SeqCst));
+
+    // A wrong token from a director's address, a good one from elsewhere.
+    for (from, token) in [
+        (director, "v1.0.bad"),
+        ("192.0.2.7".parse().unwrap(), token.as_str()),
+    ] {
+        let (user, looked) = directory
+            .authenticate_director_with(from, ALICE, token, folders())
+            .await;
+        assert!(user.unwrap().is_none());
+        assert_eq!(looked, None);
+        assert!(!ran.load(Ordering::SeqCst), "read for {from} with {token}");
+    }
+}
