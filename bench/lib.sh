@@ -5,12 +5,17 @@
 log() { printf '[%s] %s\n' "${BENCH:-bench}" "$*" >&2; }
 die() { printf '[%s] FAILED: %s\n' "${BENCH:-bench}" "$*" >&2; exit 1; }
 
-# free_port: a loopback port nobody listens on, not handed out before.
+# free_port: a loopback port nobody listens on, not handed out before, and
+# below the range the kernel takes source ports from: the outgoing
+# connections of a server started first (its database pool) would otherwise
+# take the port of a listener started after it.
 declare -A bench_taken_ports=()
 free_port() {
-    local port
+    local port low=32768 high
+    read -r low high </proc/sys/net/ipv4/ip_local_port_range 2>/dev/null || true
+    ((low > 11000)) || low=32768
     while :; do
-        port=$((20000 + RANDOM % 40000))
+        port=$((10000 + RANDOM % (low - 10000)))
         [[ -z ${bench_taken_ports[$port]:-} ]] || continue
         if ! (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
             bench_taken_ports[$port]=1
