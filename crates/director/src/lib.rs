@@ -55,3 +55,6 @@ pub enum DirectorError {
 }
 
 pub type Result<T> = std::result::Result<T, DirectorError>;
+
+/// A value as last read from the shared state, with when it was read.
+pub(crate) type Kept<T> = std::sync::Mutex<Option<(std::time::Instant, T)>>;

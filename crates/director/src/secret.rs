@@ -10,12 +10,14 @@
 //! than its nodes gives every node the same file instead.
 
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 use havre_directory::cluster::SecretSource;
 use havre_state::{Persist, State};
+
+use crate::Kept;
 
 const SECRET: &str = "director:secret";
 const FRESH_FOR: Duration = Duration::from_secs(10);
@@ -23,7 +25,7 @@ const USABLE_FOR: Duration = Duration::from_secs(60);
 
 pub struct SharedSecret {
     state: Arc<dyn State>,
-    cached: Arc<Mutex<Option<(Instant, Vec<u8>)>>>,
+    cached: Arc<Kept<Vec<u8>>>,
     /// A reading in the background is under way.
     reading: Arc<AtomicBool>,
 }
@@ -51,7 +53,7 @@ async fn read(state: &dyn State) -> Result<Vec<u8>, String> {
     Ok(held.into_bytes())
 }
 
-fn keep(cached: &Mutex<Option<(Instant, Vec<u8>)>>, secret: &[u8]) {
+fn keep(cached: &Kept<Vec<u8>>, secret: &[u8]) {
     *cached.lock().unwrap_or_else(|e| e.into_inner()) = Some((Instant::now(), secret.to_vec()));
 }
 

@@ -13,10 +13,10 @@ use std::time::{Duration, Instant};
 
 use havre_state::State;
 
-use crate::Result;
 use crate::assign::ring;
 use crate::backends::{self, Backend};
 use crate::ring::Ring;
+use crate::{Kept, Result};
 
 /// How often the view is read again.
 pub const FRESH_FOR: Duration = Duration::from_secs(1);
@@ -47,7 +47,7 @@ impl View {
 
 pub struct Views {
     state: Arc<dyn State>,
-    current: Arc<Mutex<Option<(Instant, Arc<View>)>>>,
+    current: Arc<Kept<Arc<View>>>,
 }
 
 impl Views {
@@ -100,9 +100,7 @@ impl Views {
     }
 }
 
-fn lock(
-    current: &Mutex<Option<(Instant, Arc<View>)>>,
-) -> std::sync::MutexGuard<'_, Option<(Instant, Arc<View>)>> {
+fn lock(current: &Kept<Arc<View>>) -> std::sync::MutexGuard<'_, Option<(Instant, Arc<View>)>> {
     current.lock().unwrap_or_else(|e| e.into_inner())
 }
 

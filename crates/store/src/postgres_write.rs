@@ -86,6 +86,10 @@ async fn flush_behind(conn: &mut PgConnection) -> Result<()> {
 /// done, its UID and modseq.
 type IndexedRow = (i32, String, Option<i64>, Option<i64>);
 
+/// What `havre_finish_delivery` answers for each message: as
+/// [`IndexedRow`], and whether the record went.
+type FinishedRow = (i32, String, Option<i64>, Option<i64>, bool);
+
 /// Indexes each of `rows` (a mailbox id and a message) in one call of
 /// `havre_index_rows`: the answers in the same order, once on disk. Each
 /// message goes at its mailbox's `uidnext` (or at the UID it keeps, when
@@ -154,8 +158,7 @@ pub(crate) async fn finish_delivery(
     .bind(attempt.next_attempt)
     .bind(RecipientStatus::Sent.as_i64())
     .bind(RecipientStatus::Failed.as_i64());
-    let answered: Vec<(i32, String, Option<i64>, Option<i64>, bool)> =
-        bind_rows(query, &rows).fetch_all(&mut *conn).await?;
+    let answered: Vec<FinishedRow> = bind_rows(query, &rows).fetch_all(&mut *conn).await?;
     flush_behind(&mut conn).await?;
     let removed = answered.first().is_some_and(|row| row.4);
     let indexed = indexed_in_order(
