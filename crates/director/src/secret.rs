@@ -9,8 +9,8 @@
 //! can read the state can read it; a site that keeps its Redis less close
 //! than its nodes gives every node the same file instead.
 
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use async_trait::async_trait;

@@ -116,11 +116,17 @@ pub async fn queued_body(
     spool: &Spool,
     id: &str,
 ) -> Result<Option<MessageSource>, QueueError> {
-    if let Some(kept) = store.queue_body(id).await? {
-        return Ok(Some(MessageSource::Bytes(kept.into())));
+    Ok(body_of(spool, id, store.queue_body(id).await?))
+}
+
+/// The body of queued message `id`: `kept` with its record, else its spool
+/// file; `None` when neither is there.
+fn body_of(spool: &Spool, id: &str, kept: Option<Vec<u8>>) -> Option<MessageSource> {
+    if let Some(kept) = kept {
+        return Some(MessageSource::Bytes(kept.into()));
     }
     let path = spool.message_path(id);
-    Ok(path.exists().then_some(MessageSource::File(path)))
+    path.exists().then_some(MessageSource::File(path))
 }
 
 /// What the delivery side has to look at since it last asked
@@ -211,6 +217,19 @@ impl Queue {
     /// its spool file; `None` when it has neither (lost, or no such message).
     pub async fn body(&self, id: &str) -> Result<Option<MessageSource>, QueueError> {
         queued_body(self.store.as_ref(), &self.spool, id).await
+    }
+
+    /// The record of `id` and where its body is, read at once: what a
+    /// delivery attempt starts from.
+    pub async fn entry_with_body(
+        &self,
+        id: &str,
+    ) -> Result<Option<(QueueEntry, Option<MessageSource>)>, QueueError> {
+        Ok(self
+            .store
+            .queue_get_with_body(id)
+            .await?
+            .map(|(entry, kept)| (entry, body_of(&self.spool, id, kept))))
     }
 
     /// Queues a message made here rather than received: a DSN (from

@@ -106,18 +106,13 @@ impl RemoteTarget {
 }
 
 impl Relay {
-    pub(crate) async fn attempt(&self, entry: QueueEntry) {
+    /// Tries to deliver `entry`, whose `body` was found with it
+    /// ([`havre_queue::Queue::entry_with_body`]).
+    pub(crate) async fn attempt(&self, entry: QueueEntry, body: Option<MessageSource>) {
         let id = entry.id.clone();
         // Its 250 (or 451) first: see `Queue::received`.
         self.queue.received(&id).await;
-        let body = match self.queue.body(&id).await {
-            Ok(Some(body)) => Ok(body),
-            Ok(None) => Err(Note::new("4.3.0", "queue file missing")),
-            Err(err) => Err(Note::new(
-                "4.3.0",
-                format!("cannot read the queued message: {err}"),
-            )),
-        };
+        let body = body.ok_or_else(|| Note::new("4.3.0", "queue file missing"));
         if entry.recipients.is_empty() {
             // Only an older version queued these (an alias loop accepted at
             // RCPT): there is nobody to deliver to or to name in a bounce, so

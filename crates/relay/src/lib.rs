@@ -176,9 +176,11 @@ impl Relay {
                     // The list may predate an attempt that has just
                     // finished: work from the record as it is now, so
                     // nothing is delivered or announced twice.
-                    match relay.queue.store().queue_get(&id).await {
-                        Ok(Some(fresh)) if !fresh.hold && fresh.next_attempt <= unix_now() => {
-                            relay.attempt(fresh).await
+                    match relay.queue.entry_with_body(&id).await {
+                        Ok(Some((fresh, body)))
+                            if !fresh.hold && fresh.next_attempt <= unix_now() =>
+                        {
+                            relay.attempt(fresh, body).await
                         }
                         Ok(_) => {}
                         Err(err) => {

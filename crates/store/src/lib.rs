@@ -190,6 +190,15 @@ pub trait Store: MailStore + BayesStore + SearchStore + SieveStore + Send + Sync
     /// spool file) or there is no such record.
     async fn queue_body(&self, id: &str) -> Result<Option<Vec<u8>>>;
     async fn queue_get(&self, id: &str) -> Result<Option<QueueEntry>>;
+    /// [`Store::queue_get`] and [`Store::queue_body`] at once: what a
+    /// delivery attempt starts from (one round trip on PostgreSQL).
+    async fn queue_get_with_body(&self, id: &str) -> Result<Option<(QueueEntry, Option<Vec<u8>>)>> {
+        let Some(entry) = self.queue_get(id).await? else {
+            return Ok(None);
+        };
+        let body = self.queue_body(id).await?;
+        Ok(Some((entry, body)))
+    }
     /// Every message, in arrival order (for `havre queue list`).
     async fn queue_list(&self) -> Result<Vec<QueueEntry>>;
     /// How many messages by state, their bytes and the oldest arrival, in

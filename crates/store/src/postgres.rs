@@ -20,7 +20,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use sqlx::postgres::{PgPool, PgPoolOptions};
-use sqlx::{PgConnection, Postgres, Transaction};
+use sqlx::{PgConnection, Postgres, Row, Transaction};
 
 use crate::migrations::pending;
 use crate::postgres_batch::Deliveries;
@@ -539,6 +539,30 @@ impl Store for PostgresStore {
             .fetch_all(&self.pool)
             .await?;
         Ok(entries_from_rows(&rows)?.into_iter().next())
+    }
+
+    async fn queue_get_with_body(&self, id: &str) -> Result<Option<(QueueEntry, Option<Vec<u8>>)>> {
+        // The body on the first row only: a record's rows are one per
+        // recipient, and a list's message would travel once per member.
+        let rows = sqlx::query(concat!(
+            "SELECT m.*, r.idx, r.address, r.orig, r.status, r.last_reply,
+                 CASE WHEN r.idx IS NOT DISTINCT FROM MIN(r.idx) OVER ()
+                      THEN (SELECT body FROM queue_bodies WHERE queue_id = m.id) END AS body
+             FROM (",
+            select_queue!("WHERE id = $1"),
+            ") m LEFT JOIN queue_recipients r ON r.queue_id = m.id ORDER BY r.idx"
+        ))
+        .bind(id)
+        .fetch_all(&self.pool)
+        .await?;
+        let body: Option<Vec<u8>> = match rows.first() {
+            Some(row) => row.try_get("body")?,
+            None => None,
+        };
+        Ok(entries_from_rows(&rows)?
+            .into_iter()
+            .next()
+            .map(|entry| (entry, body)))
     }
 
     async fn queue_list(&self) -> Result<Vec<QueueEntry>> {

@@ -228,6 +228,42 @@ on_both_engines! {
 }
 
 on_both_engines! {
+    async fn an_attempt_reads_its_record_and_kept_body_together(engine) {
+        let store = store_with_domain(engine).await;
+        // A list's message: three recipients, the body once.
+        let list = common::queued(
+            "LIST",
+            "x@remote.test",
+            (0..3)
+                .map(|n| common::pending(n, &format!("m{n}@example.test"), None))
+                .collect(),
+        );
+        store
+            .queue_insert(&list, Some(b"Subject: to the list\r\n\r\nhello\r\n"))
+            .await
+            .unwrap();
+        let (entry, body) = store.queue_get_with_body("LIST").await.unwrap().unwrap();
+        assert_eq!(entry, store.queue_get("LIST").await.unwrap().unwrap());
+        assert_eq!(entry.recipients.len(), 3);
+        assert_eq!(
+            body.as_deref(),
+            Some(&b"Subject: to the list\r\n\r\nhello\r\n"[..])
+        );
+        // A record whose body is a spool file has none; no record, nothing.
+        let filed = common::queued(
+            "FILED",
+            "x@remote.test",
+            vec![common::pending(0, "alice@example.test", None)],
+        );
+        store.queue_insert(&filed, None).await.unwrap();
+        let (entry, body) = store.queue_get_with_body("FILED").await.unwrap().unwrap();
+        assert_eq!(entry.id, "FILED");
+        assert_eq!(body, None);
+        assert!(store.queue_get_with_body("NONE").await.unwrap().is_none());
+    }
+}
+
+on_both_engines! {
     async fn a_body_kept_with_its_record_commits_with_it_and_goes_with_it(engine) {
         let store = store_with_domain(engine).await;
         let entry = |id: &str| {
