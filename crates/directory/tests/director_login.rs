@@ -2,31 +2,21 @@
 //! folders read) runs while her account is read, and only for a director
 //! whose token is good: a stranger's attempt reads nothing.
 
+mod common;
+
 use std::net::IpAddr;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
+use havre_directory::Directory;
 use havre_directory::cluster::ClusterLogin;
-use havre_directory::*;
-use havre_store::{NewUser, SqliteStore, Store};
 
 const ALICE: &str = "alice@example.test";
 const SECRET: &[u8] = b"the cluster's secret";
 
 async fn backend() -> Directory {
-    let store = Arc::new(SqliteStore::memory().await.unwrap());
-    store.add_domain("example.test").await.unwrap();
-    store
-        .add_user(&NewUser {
-            email: ALICE.into(),
-            password_hash: Some(password::hash_password("secret")),
-            class: "staff".into(),
-            quota: None,
-        })
-        .await
-        .unwrap();
     let trusted = vec!["127.0.0.0/8".parse().unwrap()];
-    Directory::new(store, "+").with_cluster_login(ClusterLogin::new(SECRET, trusted))
+    Directory::new(common::store_with(&[ALICE]).await, "+")
+        .with_cluster_login(ClusterLogin::new(SECRET, trusted))
 }
 
 #[tokio::test]

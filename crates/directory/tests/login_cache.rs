@@ -2,26 +2,18 @@
 //! `auth.cache_ttl` costs no second password hash, but a changed password,
 //! a wrong one or a disabled account are never answered from the cache.
 
+mod common;
+
 use std::sync::Arc;
 use std::time::Duration;
 
 use havre_directory::*;
-use havre_store::{NewUser, SqliteStore, Store, UserChanges};
+use havre_store::{SqliteStore, Store, UserChanges};
 
 const ALICE: &str = "alice@example.test";
 
 async fn directory() -> (Directory, Arc<SqliteStore>) {
-    let store = Arc::new(SqliteStore::memory().await.unwrap());
-    store.add_domain("example.test").await.unwrap();
-    store
-        .add_user(&NewUser {
-            email: ALICE.into(),
-            password_hash: Some(password::hash_password("secret")),
-            class: "staff".into(),
-            quota: None,
-        })
-        .await
-        .unwrap();
+    let store = common::store_with(&[ALICE]).await;
     let directory = Directory::new(store.clone(), "+").with_login_cache(Duration::from_secs(60));
     (directory, store)
 }

@@ -1,24 +1,10 @@
-use std::sync::Arc;
+mod common;
 
 use havre_directory::*;
-use havre_store::{NewUser, SqliteStore, Store};
 
 async fn directory() -> Directory {
-    let store = SqliteStore::memory().await.unwrap();
-    store.add_domain("example.test").await.unwrap();
-    store.add_domain("other.test").await.unwrap();
-    for email in ["alice@example.test", "bob@example.test", "carol@other.test"] {
-        store
-            .add_user(&NewUser {
-                email: email.into(),
-                password_hash: Some(password::hash_password("secret")),
-                class: "staff".into(),
-                quota: None,
-            })
-            .await
-            .unwrap();
-    }
-    Directory::new(Arc::new(store), "+")
+    let users = ["alice@example.test", "bob@example.test", "carol@other.test"];
+    Directory::new(common::store_with(&users).await, "+")
 }
 
 async fn resolve(dir: &Directory, address: &str) -> Resolution {

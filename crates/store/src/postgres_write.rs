@@ -122,20 +122,14 @@ pub(crate) async fn finish_delivery(
     attempt: &AttemptOutcome,
     delivered: &[DeliveredRow],
 ) -> Result<FinishedAttempt> {
-    let (idx, status, reply) = update_columns(attempt);
     if delivered.is_empty() {
         // No mailbox locked: a synchronous commit, in the one round trip.
-        let removed: bool =
-            sqlx::query_scalar("SELECT havre_finish_attempt($1, $2, $3, $4, $5, $6, $7)")
-                .bind(&attempt.id)
-                .bind(idx)
-                .bind(status)
-                .bind(reply)
-                .bind(attempt.next_attempt)
-                .bind(RecipientStatus::Sent.as_i64())
-                .bind(RecipientStatus::Failed.as_i64())
-                .fetch_one(pool)
-                .await?;
+        let (removed,): (bool,) = bind_attempt(
+            sqlx::query_as("SELECT havre_finish_attempt($1, $2, $3, $4, $5, $6, $7)"),
+            attempt,
+        )
+        .fetch_one(pool)
+        .await?;
         return Ok(FinishedAttempt {
             removed,
             uids: Vec::new(),
@@ -146,18 +140,14 @@ pub(crate) async fn finish_delivery(
         .map(|row| (row.mailbox_id, &row.message))
         .collect();
     let mut conn = pool.acquire().await?;
-    let query = sqlx::query_as(
-        "SELECT * FROM havre_finish_delivery($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12,
-                                             $13, $14, $15, $16, $17, $18, $19, $20, $21, $22,
-                                             $23) ORDER BY ordinal",
-    )
-    .bind(&attempt.id)
-    .bind(idx)
-    .bind(status)
-    .bind(reply)
-    .bind(attempt.next_attempt)
-    .bind(RecipientStatus::Sent.as_i64())
-    .bind(RecipientStatus::Failed.as_i64());
+    let query = bind_attempt(
+        sqlx::query_as(
+            "SELECT * FROM havre_finish_delivery($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11,
+                                                 $12, $13, $14, $15, $16, $17, $18, $19, $20,
+                                                 $21, $22, $23) ORDER BY ordinal",
+        ),
+        attempt,
+    );
     let answered: Vec<FinishedRow> = bind_rows(query, &rows).fetch_all(&mut *conn).await?;
     flush_behind(&mut conn).await?;
     let removed = answered.first().is_some_and(|row| row.4);
@@ -169,6 +159,24 @@ pub(crate) async fn finish_delivery(
         removed,
         uids: indexed.iter().map(Indexed::delivered_uid).collect(),
     })
+}
+
+/// Binds the seven arguments `havre_finish_attempt` takes for `attempt`
+/// (and `havre_finish_delivery` first): its id, its recipients' updates as
+/// three arrays, the next attempt, and which statuses are final.
+fn bind_attempt<'q, O>(
+    query: QueryAs<'q, Postgres, O, PgArguments>,
+    attempt: &'q AttemptOutcome,
+) -> QueryAs<'q, Postgres, O, PgArguments> {
+    let (idx, status, reply) = update_columns(attempt);
+    query
+        .bind(&attempt.id)
+        .bind(idx)
+        .bind(status)
+        .bind(reply)
+        .bind(attempt.next_attempt)
+        .bind(RecipientStatus::Sent.as_i64())
+        .bind(RecipientStatus::Failed.as_i64())
 }
 
 /// Binds the sixteen columns `havre_index_rows` takes for `rows`, one array
