@@ -29,7 +29,8 @@ pub struct LmtpForwarder {
 }
 
 impl LmtpForwarder {
-    /// Forwards to the backends' LMTP `port`, saying `hostname` in LHLO.
+    /// Forwards to the backends' LMTP `port`, saying `hostname` in LHLO. In
+    /// a Tokio runtime (its view's reader starts with it).
     pub fn new(
         state: Arc<dyn State>,
         resolver: Resolver,

@@ -47,7 +47,12 @@ impl View {
 
 pub struct Views {
     state: Arc<dyn State>,
+    /// The last reading, stamped with when it started.
     current: Arc<Kept<Arc<View>>>,
+    /// The logins' own readings, one at a time: those who ask while one is
+    /// under way share the next (users reconnecting at once after their
+    /// backend failed, each placed anew, cost two listings, not one each).
+    reading: tokio::sync::Mutex<()>,
 }
 
 impl Views {
@@ -65,17 +70,16 @@ impl Views {
                 let Some(current) = kept.upgrade() else {
                     return;
                 };
-                match backends::list(&*reader).await {
-                    Ok(backends) => {
-                        *lock(&current) = Some((Instant::now(), Arc::new(View::new(backends))))
-                    }
-                    Err(err) => {
-                        tracing::debug!(target: "director", "the backends not read again: {err}")
-                    }
+                if let Err(err) = read_into(&*reader, &current).await {
+                    tracing::debug!(target: "director", "the backends not read again: {err}")
                 }
             }
         });
-        Views { state, current }
+        Views {
+            state,
+            current,
+            reading: tokio::sync::Mutex::new(()),
+        }
     }
 
     /// The view, read now when the last reading is older than
@@ -92,11 +96,32 @@ impl Views {
     }
 
     /// The view read now (a backend did not answer: the probes may have
-    /// marked it since the last read).
+    /// marked it since the last read): by a reading that started after
+    /// this call, this caller's or one it shares.
     pub async fn read(&self) -> Result<Arc<View>> {
-        let view = Arc::new(View::new(backends::list(&*self.state).await?));
-        *lock(&self.current) = Some((Instant::now(), view.clone()));
-        Ok(view)
+        let asked = Instant::now();
+        let _one = self.reading.lock().await;
+        if let Some((at, view)) = &*lock(&self.current)
+            && *at >= asked
+        {
+            return Ok(view.clone());
+        }
+        read_into(&*self.state, &self.current).await
+    }
+}
+
+/// Reads the view into `current`, unless a reading that started later
+/// got there first (the last to finish is not always the freshest).
+async fn read_into(state: &dyn State, current: &Kept<Arc<View>>) -> Result<Arc<View>> {
+    let started = Instant::now();
+    let view = Arc::new(View::new(backends::list(state).await?));
+    let mut kept = lock(current);
+    match &*kept {
+        Some((at, newer)) if *at > started => Ok(newer.clone()),
+        _ => {
+            *kept = Some((started, view.clone()));
+            Ok(view)
+        }
     }
 }
 
@@ -106,7 +131,7 @@ fn lock(current: &Kept<Arc<View>>) -> std::sync::MutexGuard<'_, Option<(Instant,
 
 #[cfg(test)]
 mod tests {
-    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
     use async_trait::async_trait;
     use havre_state::{EmbeddedState, Entry, Persist, Rate, RateAnswer};
@@ -119,13 +144,28 @@ mod tests {
     struct Stalling {
         inner: EmbeddedState,
         stalled: AtomicBool,
+        /// Reads take this long (ms): a slow state.
+        slow_ms: AtomicU64,
+        reads: AtomicU64,
     }
 
     impl Stalling {
+        fn new() -> Arc<Stalling> {
+            Arc::new(Stalling {
+                inner: EmbeddedState::memory(),
+                stalled: AtomicBool::new(false),
+                slow_ms: AtomicU64::new(0),
+                reads: AtomicU64::new(0),
+            })
+        }
+
         async fn wait_if_stalled(&self) {
+            self.reads.fetch_add(1, Ordering::SeqCst);
             if self.stalled.load(Ordering::SeqCst) {
                 tokio::time::sleep(Duration::from_secs(3600)).await;
             }
+            let slow = self.slow_ms.load(Ordering::SeqCst);
+            tokio::time::sleep(Duration::from_millis(slow)).await;
         }
     }
 
@@ -182,10 +222,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_login_never_waits_for_the_backends_listing_until_the_view_is_too_old() {
-        let state = Arc::new(Stalling {
-            inner: EmbeddedState::memory(),
-            stalled: AtomicBool::new(false),
-        });
+        let state = Stalling::new();
         backends::put(&*state, "127.0.0.2", 100, Admin::Up)
             .await
             .unwrap();
@@ -210,5 +247,33 @@ mod tests {
                 .is_err(),
             "a view older than USABLE_FOR placed a user"
         );
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn logins_reading_the_view_at_once_share_the_readings() {
+        // Twenty users of a backend that failed reconnect at once, each
+        // placed anew on a view read again: two listings, not twenty.
+        let state = Stalling::new();
+        backends::put(&*state, "127.0.0.2", 100, Admin::Up)
+            .await
+            .unwrap();
+        let views = Arc::new(Views::new(state.clone()));
+        views.get().await.unwrap();
+        state.slow_ms.store(50, Ordering::SeqCst);
+        let before = state.reads.load(Ordering::SeqCst);
+        let readers: Vec<_> = (0..20)
+            .map(|_| {
+                let views = views.clone();
+                tokio::spawn(async move { views.read().await.unwrap() })
+            })
+            .collect();
+        for reader in readers {
+            assert!(reader.await.unwrap().serves("127.0.0.2"));
+        }
+        // A listing is two reads (the list, the one backend's health); the
+        // reader task may have listed once meanwhile, and a slow start one
+        // login more.
+        let reads = state.reads.load(Ordering::SeqCst) - before;
+        assert!(reads <= 8, "{reads} reads of the state for 20 logins");
     }
 }

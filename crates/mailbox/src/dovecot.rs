@@ -451,7 +451,10 @@ impl Mailboxes {
         };
         // Deliveries indexed together get their UIDs at once and come here
         // in any order: the first past the file's end lists them all from
-        // the index, and the others find theirs there already.
+        // the index, and the others find theirs there already (and do not
+        // wait for its fsync: the file is the index's copy, rewritten from
+        // the index whenever it is found wanting, as after another writer
+        // rewrote it from an older look).
         if record.uid <= known.last_uid {
             return Ok(());
         }

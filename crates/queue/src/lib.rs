@@ -219,17 +219,19 @@ impl Queue {
         queued_body(self.store.as_ref(), &self.spool, id).await
     }
 
-    /// The record of `id` and where its body is, read at once: what a
-    /// delivery attempt starts from.
+    /// The record of `id` and the body kept with it (if any), read at
+    /// once: what a delivery attempt starts from ([`Queue::body_from`]).
     pub async fn entry_with_body(
         &self,
         id: &str,
-    ) -> Result<Option<(QueueEntry, Option<MessageSource>)>, QueueError> {
-        Ok(self
-            .store
-            .queue_get_with_body(id)
-            .await?
-            .map(|(entry, kept)| (entry, body_of(&self.spool, id, kept))))
+    ) -> Result<Option<(QueueEntry, Option<Vec<u8>>)>, QueueError> {
+        Ok(self.store.queue_get_with_body(id).await?)
+    }
+
+    /// The body of `id`: `kept` with its record ([`Queue::entry_with_body`]),
+    /// else its spool file; `None` when neither is there.
+    pub fn body_from(&self, id: &str, kept: Option<Vec<u8>>) -> Option<MessageSource> {
+        body_of(&self.spool, id, kept)
     }
 
     /// Queues a message made here rather than received: a DSN (from

@@ -106,13 +106,17 @@ impl RemoteTarget {
 }
 
 impl Relay {
-    /// Tries to deliver `entry`, whose `body` was found with it
+    /// Tries to deliver `entry`, read with the body `kept` with it, if any
     /// ([`havre_queue::Queue::entry_with_body`]).
-    pub(crate) async fn attempt(&self, entry: QueueEntry, body: Option<MessageSource>) {
+    pub(crate) async fn attempt(&self, entry: QueueEntry, kept: Option<Vec<u8>>) {
         let id = entry.id.clone();
-        // Its 250 (or 451) first: see `Queue::received`.
+        // Its 250 (or 451) first: see `Queue::received`. A spool file is
+        // looked for after it (an enqueue that failed removed its own).
         self.queue.received(&id).await;
-        let body = body.ok_or_else(|| Note::new("4.3.0", "queue file missing"));
+        let body = self
+            .queue
+            .body_from(&id, kept)
+            .ok_or_else(|| Note::new("4.3.0", "queue file missing"));
         if entry.recipients.is_empty() {
             // Only an older version queued these (an alias loop accepted at
             // RCPT): there is nobody to deliver to or to name in a bounce, so

@@ -718,6 +718,9 @@ LANGUAGE plpgsql AS $$
 DECLARE
     one RECORD;
 BEGIN
+    -- Its transaction commits without waiting for the disk, locks gone at
+    -- once: the caller follows on the same connection with a synchronous
+    -- commit (SELECT txid_current()), and answers only after it.
     PERFORM set_config('synchronous_commit', 'off', true);
     PERFORM 1 FROM mailboxes WHERE id = ANY(p_mailbox) ORDER BY id FOR UPDATE;
     FOR i IN 1 .. COALESCE(array_length(p_file, 1), 0) LOOP
