@@ -29,6 +29,20 @@ struct Inner {
     settings: RwLock<Arc<GuardSettings>>,
     /// The bans in force, as the gates read them.
     bans: RwLock<HashMap<IpAddr, Known>>,
+    /// An address's offences counted by service are counted one at a time
+    /// in this process (by stripes of addresses): the first of a window
+    /// sets the services' shares to 0, which must not wipe the share a
+    /// second one, counted at once, has just added.
+    shares: Vec<tokio::sync::Mutex<()>>,
+}
+
+/// How many stripes [`Inner::shares`] has.
+const SHARE_STRIPES: usize = 64;
+
+fn share_stripes() -> Vec<tokio::sync::Mutex<()>> {
+    (0..SHARE_STRIPES)
+        .map(|_| tokio::sync::Mutex::new(()))
+        .collect()
 }
 
 struct Known {
@@ -110,6 +124,7 @@ impl Guard {
                 clock,
                 settings: RwLock::new(Arc::new(settings)),
                 bans: RwLock::new(HashMap::new()),
+                shares: share_stripes(),
             }),
         };
         guard.sync(false).await?;
@@ -129,6 +144,7 @@ impl Guard {
                 clock: Arc::new(SystemClock),
                 settings: RwLock::new(Arc::new(GuardSettings::off())),
                 bans: RwLock::new(HashMap::new()),
+                shares: share_stripes(),
             }),
         }
     }
@@ -236,6 +252,18 @@ impl Guard {
         window: Duration,
     ) -> Result<i64, StateError> {
         let state = &self.inner.state;
+        let _one_at_a_time = match service {
+            Some(_) => {
+                let stripe = {
+                    use std::hash::{Hash, Hasher};
+                    let mut hasher = std::collections::hash_map::DefaultHasher::new();
+                    ip.hash(&mut hasher);
+                    hasher.finish() as usize % SHARE_STRIPES
+                };
+                Some(self.inner.shares[stripe].lock().await)
+            }
+            None => None,
+        };
         let n = state
             .incr(&kind.key(None, ip), 1, window, Persist::Memory)
             .await?;

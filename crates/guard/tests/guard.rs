@@ -298,3 +298,35 @@ async fn a_ban_survives_a_restart_and_expires_while_stopped() {
     let guard = reopen().await;
     assert!(guard.screen(who).is_ok(), "expired while stopped");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn offences_counted_at_once_each_keep_their_service_s_share() {
+    // The first offence of a window sets every service's share to 0: one
+    // counted at the same moment on another thread must not be wiped.
+    let n = node(GuardSettings {
+        max_protocol_errors: 2,
+        ..GuardSettings::default()
+    })
+    .await;
+    let guard = Arc::new(n.guard);
+    for round in 0..500 {
+        let who = ip(&format!("198.51.{}.{}", round / 256, round % 256));
+        let both: Vec<_> = (0..2)
+            .map(|_| {
+                let guard = guard.clone();
+                tokio::spawn(async move {
+                    guard
+                        .record(who, Offence::ProtocolError(Service::Imap))
+                        .await
+                })
+            })
+            .collect();
+        for one in both {
+            one.await.unwrap();
+        }
+    }
+    for ban in list_bans(&*n.state).await.unwrap() {
+        assert_eq!(ban.reason, "2 bad commands in 10m (imap 2)", "{}", ban.ip);
+    }
+    assert_eq!(list_bans(&*n.state).await.unwrap().len(), 500);
+}
