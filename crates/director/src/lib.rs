@@ -32,6 +32,8 @@ pub mod relayed;
 pub mod ring;
 pub mod secret;
 pub mod spares;
+#[cfg(test)]
+mod stalling;
 pub mod view;
 
 pub use backends::{Admin, Backend};

@@ -28,14 +28,23 @@ pub struct SharedSecret {
     cached: Arc<Kept<Vec<u8>>>,
     /// A reading in the background is under way.
     reading: Arc<AtomicBool>,
+    /// [`FRESH_FOR`] and [`USABLE_FOR`] (shorter in tests).
+    fresh_for: Duration,
+    usable_for: Duration,
 }
 
 impl SharedSecret {
     pub fn new(state: Arc<dyn State>) -> SharedSecret {
+        SharedSecret::with_ages(state, FRESH_FOR, USABLE_FOR)
+    }
+
+    fn with_ages(state: Arc<dyn State>, fresh_for: Duration, usable_for: Duration) -> SharedSecret {
         SharedSecret {
             state,
             cached: Arc::default(),
             reading: Arc::default(),
+            fresh_for,
+            usable_for,
         }
     }
 }
@@ -66,9 +75,9 @@ impl SecretSource for SharedSecret {
             .unwrap_or_else(|e| e.into_inner())
             .clone();
         if let Some((at, secret)) = kept
-            && at.elapsed() < USABLE_FOR
+            && at.elapsed() < self.usable_for
         {
-            if at.elapsed() >= FRESH_FOR && !self.reading.swap(true, Ordering::AcqRel) {
+            if at.elapsed() >= self.fresh_for && !self.reading.swap(true, Ordering::AcqRel) {
                 let (state, cached, reading) = (
                     self.state.clone(),
                     self.cached.clone(),
@@ -103,5 +112,35 @@ mod tests {
         let b = SharedSecret::new(state.clone()).secret().await.unwrap();
         assert_eq!(a, b);
         assert_eq!(a.len(), 64);
+    }
+
+    #[tokio::test]
+    async fn a_login_signs_with_the_kept_secret_while_it_is_read_again() {
+        let state = crate::stalling::Stalling::new();
+        let shared = SharedSecret::with_ages(
+            state.clone(),
+            Duration::from_millis(50),
+            Duration::from_millis(400),
+        );
+        let first = shared.secret().await.unwrap();
+        // The state stops answering: past its freshness the secret is
+        // still given at once (read again in the background) ...
+        state
+            .stalled
+            .store(true, std::sync::atomic::Ordering::SeqCst);
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        let kept = tokio::time::timeout(Duration::from_millis(100), shared.secret())
+            .await
+            .expect("a login waited for the state")
+            .unwrap();
+        assert_eq!(kept, first);
+        // ... until it is too old: then a login waits for the state (and
+        // is refused when it does not answer).
+        tokio::time::sleep(Duration::from_millis(400)).await;
+        assert!(
+            tokio::time::timeout(Duration::from_millis(100), shared.secret())
+                .await
+                .is_err()
+        );
     }
 }
