@@ -9,9 +9,9 @@
 //! the lock's queue of waiters. On 2 cores those are most of a delivery's
 //! price. Here a delivery that comes while another into the same mailbox is
 //! being indexed waits for the next turn, and that turn indexes everything
-//! that waited in one call of `havre_index_rows` (migration 20): one
+//! that waited in one call of `havre_deliver` (migration 21): one
 //! transaction, one commit, one flush. Each message is indexed exactly as
-//! `havre_index_message` does alone (its own UID and modseq, in arrival
+//! it would be alone (its own UID and modseq, in arrival
 //! order; a file indexed before is "known"), and each caller gets its own
 //! answer once the commit is on disk (`postgres_write.rs`).
 //!
@@ -153,12 +153,12 @@ async fn index_alone(pool: &PgPool, mailbox: i64, message: &NewMessage) -> Resul
     let mut indexed = index_rows(pool, &[(mailbox, message)]).await?;
     indexed.pop().ok_or_else(|| {
         StoreError::Database(sqlx::Error::Protocol(
-            "havre_index_rows answered no row".into(),
+            "havre_deliver answered no row".into(),
         ))
     })
 }
 
-/// One call of `havre_index_rows` for all of `messages`, in order.
+/// One call of `havre_deliver` for all of `messages`, in order.
 async fn index_together(
     pool: &PgPool,
     mailbox: i64,

@@ -123,7 +123,7 @@ fn repeated_file<'m>(messages: impl IntoIterator<Item = &'m NewMessage>) -> Opti
         .find(|file| !seen.insert(*file))
 }
 
-/// What `havre_index_message` answered (`indexed`, `indexed_uid`,
+/// What `havre_deliver` answered for a message (`indexed`, `indexed_uid`,
 /// `indexed_modseq`), as [`Indexed`].
 pub(crate) fn indexed_from(
     indexed: &str,
@@ -133,7 +133,7 @@ pub(crate) fn indexed_from(
     let number = |value: Option<i64>| {
         value.ok_or_else(|| {
             StoreError::Database(sqlx::Error::Protocol(format!(
-                "havre_index_message answered {indexed} without its UID"
+                "havre_deliver answered {indexed} without its UID"
             )))
         })
     };

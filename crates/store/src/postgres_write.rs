@@ -82,36 +82,32 @@ async fn flush_behind(conn: &mut PgConnection) -> Result<()> {
     Ok(())
 }
 
-/// What `havre_index_rows` answers for each message: its ordinal, what was
-/// done, its UID and modseq.
-type IndexedRow = (i32, String, Option<i64>, Option<i64>);
-
-/// What `havre_finish_delivery` answers for each message: as
-/// [`IndexedRow`], and whether the record went.
-type FinishedRow = (i32, String, Option<i64>, Option<i64>, bool);
+/// What `havre_deliver` answers for each message: its ordinal, what was
+/// done, its UID and modseq, and whether the queue record went (false
+/// without an attempt to finish).
+type DeliveredAnswer = (i32, String, Option<i64>, Option<i64>, bool);
 
 /// Indexes each of `rows` (a mailbox id and a message) in one call of
-/// `havre_index_rows`: the answers in the same order, once on disk. Each
+/// `havre_deliver`, with no attempt to finish: the answers in the same
+/// order, once on disk. Each
 /// message goes at its mailbox's `uidnext` (or at the UID it keeps, when
 /// not below), with a new mod-sequence and its search rows; a file indexed
 /// already (a sync of the folder came first) keeps its row, and a mailbox
 /// gone meanwhile gets none: neither is an error, the answer tells.
 pub(crate) async fn index_rows(pool: &PgPool, rows: &[(i64, &NewMessage)]) -> Result<Vec<Indexed>> {
     let mut conn = pool.acquire().await?;
-    let answered: Vec<IndexedRow> = bind_rows(
+    let answered: Vec<DeliveredAnswer> = bind_rows(
         sqlx::query_as(
-            "SELECT * FROM havre_index_rows($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12,
-                                            $13, $14, $15, $16) ORDER BY ordinal",
+            "SELECT * FROM havre_deliver(NULL, NULL, NULL, NULL, NULL, NULL, NULL, $1, $2, $3,
+                                         $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15,
+                                         $16) ORDER BY ordinal",
         ),
         rows,
     )
     .fetch_all(&mut *conn)
     .await?;
     flush_behind(&mut conn).await?;
-    indexed_in_order(
-        rows.len(),
-        answered.iter().map(|(n, i, u, m)| (*n, i, *u, *m)),
-    )
+    indexed_in_order(rows.len(), &answered)
 }
 
 /// A relay attempt's end, `attempt`, and the local deliveries it made,
@@ -142,19 +138,16 @@ pub(crate) async fn finish_delivery(
     let mut conn = pool.acquire().await?;
     let query = bind_attempt(
         sqlx::query_as(
-            "SELECT * FROM havre_finish_delivery($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11,
-                                                 $12, $13, $14, $15, $16, $17, $18, $19, $20,
-                                                 $21, $22, $23) ORDER BY ordinal",
+            "SELECT * FROM havre_deliver($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12,
+                                         $13, $14, $15, $16, $17, $18, $19, $20, $21, $22,
+                                         $23) ORDER BY ordinal",
         ),
         attempt,
     );
-    let answered: Vec<FinishedRow> = bind_rows(query, &rows).fetch_all(&mut *conn).await?;
+    let answered: Vec<DeliveredAnswer> = bind_rows(query, &rows).fetch_all(&mut *conn).await?;
     flush_behind(&mut conn).await?;
     let removed = answered.first().is_some_and(|row| row.4);
-    let indexed = indexed_in_order(
-        rows.len(),
-        answered.iter().map(|(n, i, u, m, _)| (*n, i, *u, *m)),
-    )?;
+    let indexed = indexed_in_order(rows.len(), &answered)?;
     Ok(FinishedAttempt {
         removed,
         uids: indexed.iter().map(Indexed::delivered_uid).collect(),
@@ -162,7 +155,7 @@ pub(crate) async fn finish_delivery(
 }
 
 /// Binds the seven arguments `havre_finish_attempt` takes for `attempt`
-/// (and `havre_finish_delivery` first): its id, its recipients' updates as
+/// (and `havre_deliver` first): its id, its recipients' updates as
 /// three arrays, the next attempt, and which statuses are final.
 fn bind_attempt<'q, O>(
     query: QueryAs<'q, Postgres, O, PgArguments>,
@@ -179,7 +172,7 @@ fn bind_attempt<'q, O>(
         .bind(RecipientStatus::Failed.as_i64())
 }
 
-/// Binds the sixteen columns `havre_index_rows` takes for `rows`, one array
+/// Binds the sixteen columns `havre_deliver` takes for `rows`, one array
 /// each, in the rows' order.
 fn bind_rows<'q, O>(
     query: QueryAs<'q, Postgres, O, PgArguments>,
@@ -229,17 +222,15 @@ fn bind_rows<'q, O>(
 
 /// The answers of a call for `count` messages, checked to be one per
 /// message.
-fn indexed_in_order<'a>(
-    count: usize,
-    answered: impl ExactSizeIterator<Item = (i32, &'a String, Option<i64>, Option<i64>)>,
-) -> Result<Vec<Indexed>> {
+fn indexed_in_order(count: usize, answered: &[DeliveredAnswer]) -> Result<Vec<Indexed>> {
     if answered.len() != count {
         return Err(StoreError::Database(sqlx::Error::Protocol(format!(
-            "havre_index_rows answered {} rows for {count} messages",
+            "havre_deliver answered {} rows for {count} messages",
             answered.len()
         ))));
     }
     answered
-        .map(|(_, indexed, uid, modseq)| indexed_from(indexed, uid, modseq))
+        .iter()
+        .map(|(_, indexed, uid, modseq, _)| indexed_from(indexed, *uid, *modseq))
         .collect()
 }
