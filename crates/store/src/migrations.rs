@@ -770,6 +770,8 @@ $$;
         // when it has one (`p_id` not NULL, through `havre_finish_attempt`,
         // a plain call), the mailboxes locked in id order, each message
         // indexed in order, asynchronous commit as migration 20 says.
+        // `havre_finish_attempt` no longer writes the statuses of
+        // recipients it is about to delete with their record.
         // A message's search text and a queued body are compressed with
         // lz4 rather than pglz, three times cheaper to write for the same
         // text; a server built without lz4 keeps pglz.
@@ -782,6 +784,29 @@ DROP FUNCTION havre_index_rows(BIGINT[], TEXT[], BIGINT[], BIGINT[], TEXT[], TEX
     BOOLEAN[], TEXT[], TEXT[], TEXT[], TEXT[], TEXT[], BYTEA[], TEXT[], TEXT[]);
 DROP FUNCTION havre_index_message(BIGINT, TEXT, BIGINT, BIGINT, TEXT, TEXT, BIGINT, BOOLEAN,
     TEXT, TEXT, TEXT, TEXT, TEXT, BYTEA, TEXT, TEXT);
+CREATE OR REPLACE FUNCTION havre_finish_attempt(
+    p_id TEXT, p_idx BIGINT[], p_status BIGINT[], p_reply TEXT[], p_next_attempt BIGINT,
+    p_sent BIGINT, p_failed BIGINT)
+RETURNS BOOLEAN
+LANGUAGE plpgsql AS $$
+BEGIN
+    -- A record whose recipients are all final after this attempt goes,
+    -- and its recipients with it: their statuses need no writing first.
+    IF NOT EXISTS (SELECT 1 FROM queue_recipients r
+                   LEFT JOIN UNNEST(p_idx, p_status) AS u(idx, status) ON u.idx = r.idx
+                   WHERE r.queue_id = p_id
+                     AND COALESCE(u.status, r.status) NOT IN (p_sent, p_failed)) THEN
+        DELETE FROM queue_messages WHERE id = p_id;
+        RETURN FOUND;
+    END IF;
+    UPDATE queue_recipients r SET status = u.status, last_reply = u.reply
+        FROM UNNEST(p_idx, p_status, p_reply) AS u(idx, status, reply)
+        WHERE r.queue_id = p_id AND r.idx = u.idx;
+    UPDATE queue_messages SET attempts = attempts + 1, next_attempt = p_next_attempt
+        WHERE id = p_id;
+    RETURN FALSE;
+END
+$$;
 CREATE FUNCTION havre_deliver(
     p_id TEXT, p_idx BIGINT[], p_status BIGINT[], p_reply TEXT[], p_next_attempt BIGINT,
     p_sent BIGINT, p_failed BIGINT,
