@@ -30,12 +30,12 @@
 //! with link(2), which refuses an existing name.
 
 pub mod fault;
+mod news;
 mod operator;
 mod quarantine;
 pub mod quota_warning;
 mod spool;
 
-use std::collections::HashSet;
 use std::sync::atomic::{AtomicU8, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
@@ -43,6 +43,7 @@ use havre_store::{AttemptOutcome, DeliveredRow, FinishedAttempt, QueueEntry, Sto
 use tokio::sync::Notify;
 
 pub use havre_message::MessageSource;
+pub use news::{Arrival, News};
 pub use spool::{IN_MEMORY, Spool, SpoolFile};
 
 #[derive(Debug, thiserror::Error)]
@@ -129,33 +130,17 @@ fn body_of(spool: &Spool, id: &str, kept: Option<Vec<u8>>) -> Option<MessageSour
     path.exists().then_some(MessageSource::File(path))
 }
 
-/// What the delivery side has to look at since it last asked
-/// ([`Queue::take_news`]).
-#[derive(Debug, Default)]
-pub struct News {
-    /// Messages queued in this process, oldest first: due now.
-    pub queued: Vec<String>,
-    /// Records changed otherwise (`havre queue flush`, a release, more
-    /// arrivals than [`NEWS_LIMIT`]): the queue must be scanned.
-    pub rescan: bool,
-}
-
-/// Queued ids kept for the delivery side; beyond, it is told to scan (a
-/// process without a delivery side never grows the list further).
-const NEWS_LIMIT: usize = 1024;
-
 /// The queue of one node: the spool directory plus the store's records.
 pub struct Queue {
     store: Arc<dyn Store>,
     spool: Spool,
     arrivals: Notify,
-    /// Handed to the delivery side with the wake-up, so that a message just
-    /// queued is attempted without a scan of the queue: two reads of the
-    /// store fewer per message.
-    news: Mutex<News>,
-    /// Messages whose record is committed but whose enqueue has not
-    /// returned (the sync, the read-back): not to be delivered yet.
-    receiving: Mutex<HashSet<String>>,
+    /// The news handed to the delivery side with the wake-up, so that a
+    /// message just queued is attempted without a scan of the queue nor a
+    /// read of its record; and the messages whose record is committed but
+    /// whose enqueue has not returned (the sync, the read-back): not to be
+    /// delivered yet (`news.rs`).
+    desk: Mutex<news::Desk>,
     received: Notify,
 }
 
@@ -167,7 +152,7 @@ struct Receiving<'a> {
 
 impl Drop for Receiving<'_> {
     fn drop(&mut self) {
-        self.queue.receiving().remove(&self.id);
+        self.queue.desk().stop_receiving(&self.id);
         self.queue.received.notify_waiters();
     }
 }
@@ -178,14 +163,13 @@ impl Queue {
             store,
             spool,
             arrivals: Notify::new(),
-            news: Mutex::new(News::default()),
-            receiving: Mutex::default(),
+            desk: Mutex::default(),
             received: Notify::new(),
         }
     }
 
-    fn receiving(&self) -> std::sync::MutexGuard<'_, HashSet<String>> {
-        self.receiving.lock().unwrap_or_else(|e| e.into_inner())
+    fn desk(&self) -> std::sync::MutexGuard<'_, news::Desk> {
+        self.desk.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     /// Returns once no enqueue of `id` is under way. The relay waits here
@@ -198,7 +182,7 @@ impl Queue {
             let done = self.received.notified();
             tokio::pin!(done);
             done.as_mut().enable();
-            if !self.receiving().contains(id) {
+            if !self.desk().is_receiving(id) {
                 return;
             }
             done.await;
@@ -341,7 +325,7 @@ impl Queue {
         if kept.is_none() {
             body.commit().await?;
         }
-        self.receiving().insert(entry.id.clone());
+        self.desk().start_receiving(&entry.id);
         let _receiving = Receiving {
             queue: self,
             id: entry.id.clone(),
@@ -372,14 +356,7 @@ impl Queue {
             entry.size,
             entry.recipients.len()
         );
-        {
-            let mut news = self.news.lock().unwrap_or_else(|e| e.into_inner());
-            if news.queued.len() < NEWS_LIMIT {
-                news.queued.push(entry.id.clone());
-            } else {
-                news.rescan = true;
-            }
-        }
+        self.desk().received(entry, kept);
         self.arrivals.notify_one();
         Ok(())
     }
@@ -405,15 +382,24 @@ impl Queue {
         self.arrivals.notified().await
     }
 
-    /// What was queued or changed since the last call.
-    pub fn take_news(&self) -> News {
-        std::mem::take(&mut *self.news.lock().unwrap_or_else(|e| e.into_inner()))
+    /// Whether a scan of the queue was asked for since the last call
+    /// (the request is cleared: the caller scans now, then takes the news
+    /// with what it read).
+    pub fn take_rescan(&self) -> bool {
+        self.desk().take_rescan()
+    }
+
+    /// What was queued or changed since the last call, with `scanned` (the
+    /// due ids the caller just read, if it scanned) less those it must not
+    /// attempt from the store: see `news.rs`.
+    pub fn take_news(&self, scanned: Vec<String>) -> News {
+        self.desk().take(scanned)
     }
 
     /// Wakes the delivery side to scan the queue, e.g. after `havre queue
     /// flush` changed records.
     pub fn kick(&self) {
-        self.news.lock().unwrap_or_else(|e| e.into_inner()).rescan = true;
+        self.desk().ask_rescan();
         self.arrivals.notify_one();
     }
 
@@ -494,7 +480,7 @@ mod tests {
             queue: &queue,
             id: "0A".into(),
         };
-        queue.receiving().insert("0A".into());
+        queue.desk().start_receiving("0A");
         let waiter = {
             let queue = queue.clone();
             tokio::spawn(async move { queue.received("0A").await })

@@ -149,21 +149,26 @@ impl Relay {
             if *shutdown.borrow() {
                 break;
             }
-            let news = self.queue.take_news();
-            let mut ids = Vec::new();
-            if rescan || news.rescan {
-                rescan = false;
+            let mut scanned = Vec::new();
+            if std::mem::take(&mut rescan) | self.queue.take_rescan() {
                 last_scan = tokio::time::Instant::now();
                 match self.queue.store().queue_due(unix_now(), limit).await {
                     Ok(due) => {
                         cut.store(due.len() as i64 >= limit, Ordering::Relaxed);
-                        ids.extend(due.into_iter().map(|entry| entry.id));
+                        scanned.extend(due.into_iter().map(|entry| entry.id));
                     }
                     Err(err) => tracing::error!(target: "relay", "cannot read the queue: {err}"),
                 }
             }
-            ids.extend(news.queued);
-            for id in ids {
+            // Taken after the scan: an id it read that is news, or still
+            // being received, is attempted from its news alone.
+            let news = self.queue.take_news(scanned);
+            // Asked for since: the wake-up that came with the request
+            // brings the loop back at once.
+            rescan = news.rescan;
+            let arrivals = news.queued.into_iter().map(|a| (a.id, a.fresh));
+            let due = news.due.into_iter().map(|id| (id, None));
+            for (id, fresh) in due.chain(arrivals) {
                 if !self.in_flight.lock().unwrap().insert(id.clone()) {
                     continue;
                 }
@@ -173,14 +178,19 @@ impl Relay {
                 let relay = self.clone();
                 let cut = cut.clone();
                 tokio::spawn(async move {
-                    // The list may predate an attempt that has just
-                    // finished: work from the record as it is now, so
-                    // nothing is delivered or announced twice.
-                    match relay.queue.entry_with_body(&id).await {
-                        Ok(Some((fresh, body)))
-                            if !fresh.hold && fresh.next_attempt <= unix_now() =>
+                    // A message just queued here starts from the record it
+                    // was queued with; else the list may predate an attempt
+                    // that has just finished: work from the record as it is
+                    // now, so nothing is delivered or announced twice.
+                    let current = match fresh {
+                        Some(fresh) => Ok(Some(fresh)),
+                        None => relay.queue.entry_with_body(&id).await,
+                    };
+                    match current {
+                        Ok(Some((entry, body)))
+                            if !entry.hold && entry.next_attempt <= unix_now() =>
                         {
-                            relay.attempt(fresh, body).await
+                            relay.attempt(entry, body).await
                         }
                         Ok(_) => {}
                         Err(err) => {
