@@ -43,7 +43,7 @@ use havre_store::{AttemptOutcome, DeliveredRow, FinishedAttempt, QueueEntry, Sto
 use tokio::sync::Notify;
 
 pub use havre_message::MessageSource;
-pub use news::{Arrival, News};
+pub use news::{Arrival, Fresh, LookedUp, News};
 pub use spool::{IN_MEMORY, Spool, SpoolFile};
 
 #[derive(Debug, thiserror::Error)]
@@ -320,7 +320,19 @@ impl Queue {
     /// WAL sync, no file. A bigger one is a spool file, made durable first,
     /// then the record. When this returns `Ok`, the message survives any
     /// crash and may be acknowledged.
-    pub async fn enqueue(&self, mut body: SpoolFile, entry: &QueueEntry) -> Result<(), QueueError> {
+    pub async fn enqueue(&self, body: SpoolFile, entry: &QueueEntry) -> Result<(), QueueError> {
+        self.enqueue_looked_up(body, entry, LookedUp::default())
+            .await
+    }
+
+    /// [`Queue::enqueue`] of a message whose recipients' entries were read
+    /// at RCPT: handed to its first attempt with it.
+    pub async fn enqueue_looked_up(
+        &self,
+        mut body: SpoolFile,
+        entry: &QueueEntry,
+        looked_up: LookedUp,
+    ) -> Result<(), QueueError> {
         let kept = body.take_memory();
         if kept.is_none() {
             body.commit().await?;
@@ -356,7 +368,7 @@ impl Queue {
             entry.size,
             entry.recipients.len()
         );
-        self.desk().received(entry, kept);
+        self.desk().received(entry, kept, looked_up);
         self.arrivals.notify_one();
         Ok(())
     }

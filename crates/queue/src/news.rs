@@ -11,8 +11,9 @@
 //! or already in the news taken with it (attempted once, from the news).
 
 use std::collections::HashSet;
+use std::time::{Duration, Instant};
 
-use havre_store::QueueEntry;
+use havre_store::{AddressEntry, QueueEntry};
 
 /// Arrivals kept for the delivery side; beyond, it is told to scan (a
 /// process without a delivery side never grows the list further).
@@ -26,9 +27,42 @@ const FRESH_BYTES: usize = 16 << 20;
 #[derive(Debug)]
 pub struct Arrival {
     pub id: String,
-    /// Its record as committed and the body kept with it, while the bodies
-    /// held for the delivery side stay under [`FRESH_BYTES`].
-    pub fresh: Option<(QueueEntry, Option<Vec<u8>>)>,
+    /// Its record as committed, the body kept with it and what RCPT read,
+    /// while the bodies held for the delivery side stay under
+    /// [`FRESH_BYTES`].
+    pub fresh: Option<Fresh>,
+}
+
+/// A message as it was queued, for its first attempt.
+#[derive(Debug)]
+pub struct Fresh {
+    pub entry: QueueEntry,
+    pub body: Option<Vec<u8>>,
+    pub looked_up: LookedUp,
+}
+
+/// The recipients' directory entries as the receiving side read them at
+/// RCPT, for the attempt that follows at once.
+#[derive(Debug, Clone, Default)]
+pub struct LookedUp {
+    /// When the oldest of them was read.
+    pub at: Option<Instant>,
+    /// Each recipient's address (as queued) and its entry.
+    pub entries: Vec<(String, AddressEntry)>,
+}
+
+impl LookedUp {
+    /// The entry read for `address`, when it was read less than `within`
+    /// ago.
+    pub fn entry(&self, address: &str, within: Duration) -> Option<&AddressEntry> {
+        if self.at?.elapsed() >= within {
+            return None;
+        }
+        self.entries
+            .iter()
+            .find(|(a, _)| a == address)
+            .map(|(_, entry)| entry)
+    }
 }
 
 /// What the delivery side has to look at since it last asked
@@ -67,9 +101,14 @@ impl Desk {
         self.receiving.remove(id);
     }
 
-    /// The enqueue of `entry` ended: it is news, with its record and body
-    /// while they fit.
-    pub(crate) fn received(&mut self, entry: &QueueEntry, body: Option<Vec<u8>>) {
+    /// The enqueue of `entry` ended: it is news, with its record, body and
+    /// lookups while they fit.
+    pub(crate) fn received(
+        &mut self,
+        entry: &QueueEntry,
+        body: Option<Vec<u8>>,
+        looked_up: LookedUp,
+    ) {
         self.receiving.remove(&entry.id);
         if self.news.queued.len() >= NEWS_LIMIT {
             self.news.rescan = true;
@@ -78,7 +117,11 @@ impl Desk {
         let size = body.as_ref().map_or(0, Vec::len);
         let fresh = (self.fresh_bytes + size <= FRESH_BYTES).then(|| {
             self.fresh_bytes += size;
-            (entry.clone(), body)
+            Fresh {
+                entry: entry.clone(),
+                body,
+                looked_up,
+            }
         });
         self.news.queued.push(Arrival {
             id: entry.id.clone(),
@@ -136,17 +179,17 @@ mod tests {
         // A: received and news already; B: committed (the scan read it),
         // its enqueue not ended; C: an older record, nobody's news.
         desk.start_receiving("A");
-        desk.received(&entry("A"), Some(b"body".to_vec()));
+        desk.received(&entry("A"), Some(b"body".to_vec()), LookedUp::default());
         desk.start_receiving("B");
         let news = desk.take(vec!["A".into(), "B".into(), "C".into()]);
         assert_eq!(news.due, vec!["C".to_string()]);
-        let (fresh, body) = news.queued[0].fresh.as_ref().unwrap();
+        let fresh = news.queued[0].fresh.as_ref().unwrap();
         assert_eq!(
-            (fresh.id.as_str(), body.as_deref()),
+            (fresh.entry.id.as_str(), fresh.body.as_deref()),
             ("A", Some(&b"body"[..]))
         );
         // B's news comes next, alone.
-        desk.received(&entry("B"), None);
+        desk.received(&entry("B"), None, LookedUp::default());
         let news = desk.take(vec!["B".into()]);
         assert!(news.due.is_empty());
         assert_eq!(news.queued.len(), 1);
@@ -159,20 +202,44 @@ mod tests {
         let big = vec![b'x'; FRESH_BYTES / 2 + 1];
         for id in ["A", "B"] {
             desk.start_receiving(id);
-            desk.received(&entry(id), Some(big.clone()));
+            desk.received(&entry(id), Some(big.clone()), LookedUp::default());
         }
         let news = desk.take(Vec::new());
         assert!(news.queued[0].fresh.is_some());
         assert!(news.queued[1].fresh.is_none(), "over the memory kept");
         assert!(!news.rescan);
         // Taken: the memory is free again.
-        desk.received(&entry("C"), Some(big));
+        desk.received(&entry("C"), Some(big), LookedUp::default());
         assert!(desk.take(Vec::new()).queued[0].fresh.is_some());
         for n in 0..=NEWS_LIMIT {
-            desk.received(&entry(&n.to_string()), None);
+            desk.received(&entry(&n.to_string()), None, LookedUp::default());
         }
         let news = desk.take(Vec::new());
         assert_eq!(news.queued.len(), NEWS_LIMIT);
         assert!(news.rescan);
+    }
+
+    #[test]
+    fn an_entry_read_at_rcpt_serves_only_while_it_is_fresh() {
+        let alice = AddressEntry {
+            domain_local: true,
+            user: true,
+            ..AddressEntry::default()
+        };
+        let looked_up = LookedUp {
+            at: Some(Instant::now() - Duration::from_millis(1500)),
+            entries: vec![("alice@example.test".into(), alice.clone())],
+        };
+        let within = |ms| Duration::from_millis(ms);
+        assert_eq!(
+            looked_up.entry("alice@example.test", within(2000)),
+            Some(&alice)
+        );
+        assert_eq!(looked_up.entry("alice@example.test", within(1000)), None);
+        assert_eq!(looked_up.entry("bob@example.test", within(2000)), None);
+        assert_eq!(
+            LookedUp::default().entry("alice@example.test", within(2000)),
+            None
+        );
     }
 }

@@ -4,10 +4,16 @@ use havre_directory::{Address, MailboxFacts, Resolution, Target};
 use havre_events::{Event, Kind};
 use havre_mailbox::{ActiveScript, DeliveryRequest, MessageSource, Staged};
 use havre_outbound::Nexthop;
+use havre_queue::{Fresh, LookedUp};
 use havre_store::{AttemptOutcome, QueueEntry, QueueRecipient, RecipientStatus, RecipientUpdate};
 
 use crate::dsn::ReportedRecipient;
 use crate::{Relay, unix_now};
+
+/// How long a recipient's entry read at RCPT serves the delivery instead of
+/// a new read: the attempt of a message just queued starts within
+/// milliseconds; one that waited (a long DATA, a busy relay) reads again.
+const LOOKED_UP_SERVES: std::time::Duration = std::time::Duration::from_secs(2);
 
 /// What happened to one recipient in this attempt.
 enum Verdict {
@@ -106,9 +112,16 @@ impl RemoteTarget {
 }
 
 impl Relay {
-    /// Tries to deliver `entry`, read with the body `kept` with it, if any
+    /// Tries to deliver a queued message: its record with the body kept
+    /// with it, if any, as queued here ([`havre_queue::Fresh`], with what
+    /// RCPT read of its recipients) or read back
     /// ([`havre_queue::Queue::entry_with_body`]).
-    pub(crate) async fn attempt(&self, entry: QueueEntry, kept: Option<Vec<u8>>) {
+    pub(crate) async fn attempt(&self, start: Fresh) {
+        let Fresh {
+            entry,
+            body: kept,
+            looked_up,
+        } = start;
         let id = entry.id.clone();
         // Its 250 (or 451) first: see `Queue::received`. A spool file is
         // looked for after it (an enqueue that failed removed its own).
@@ -152,6 +165,7 @@ impl Relay {
                 Ok(body) => {
                     self.deliver_recipient(
                         &entry,
+                        &looked_up,
                         rcpt,
                         body,
                         check_duplicate,
@@ -420,6 +434,7 @@ impl Relay {
     async fn deliver_recipient(
         &self,
         entry: &QueueEntry,
+        looked_up: &LookedUp,
         rcpt: &QueueRecipient,
         body: &MessageSource,
         check_duplicate: bool,
@@ -443,13 +458,21 @@ impl Relay {
         // again). Older records and addresses aliased since resolve as usual.
         // One read answers the usual case (a user of ours), with her quota
         // and whether she has a Sieve script: the delivery reads neither.
+        // Read at RCPT just before, it is not read again, unless she has a
+        // quota: its use changes with every delivery.
         let key = address.key();
-        let found = self
-            .directory
-            .store()
-            .address_entry(&key, address.domain())
-            .await
-            .ok();
+        let found = match looked_up
+            .entry(&key, LOOKED_UP_SERVES)
+            .filter(|e| e.quota.is_none())
+        {
+            Some(known) => Some(known.clone()),
+            None => self
+                .directory
+                .store()
+                .address_entry(&key, address.domain())
+                .await
+                .ok(),
+        };
         // The routing table first: an address's entry, or its domain's
         // (havre-outbound's routing.rs says which apply to our domains).
         // Any next hop but `local` is the remote side's (`remote.rs`).

@@ -31,7 +31,7 @@ use std::time::Duration;
 
 use havre_directory::Directory;
 use havre_mailbox::LocalDelivery;
-use havre_queue::Queue;
+use havre_queue::{Fresh, LookedUp, Queue};
 use havre_store::QueueEntry;
 use tokio::sync::{Semaphore, watch};
 
@@ -184,13 +184,19 @@ impl Relay {
                     // now, so nothing is delivered or announced twice.
                     let current = match fresh {
                         Some(fresh) => Ok(Some(fresh)),
-                        None => relay.queue.entry_with_body(&id).await,
+                        None => relay.queue.entry_with_body(&id).await.map(|read| {
+                            read.map(|(entry, body)| Fresh {
+                                entry,
+                                body,
+                                looked_up: LookedUp::default(),
+                            })
+                        }),
                     };
                     match current {
-                        Ok(Some((entry, body)))
-                            if !entry.hold && entry.next_attempt <= unix_now() =>
+                        Ok(Some(start))
+                            if !start.entry.hold && start.entry.next_attempt <= unix_now() =>
                         {
-                            relay.attempt(entry, body).await
+                            relay.attempt(start).await
                         }
                         Ok(_) => {}
                         Err(err) => {

@@ -14,8 +14,8 @@ use havre_directory::{Address, MailboxFacts, RelayVerdict, Resolution, Target};
 use havre_events::{Event, Kind};
 use havre_guard::{Offence, Service};
 use havre_mailbox::{ActiveScript, DeliveryOutcome, DeliveryRequest, MessageSource};
-use havre_queue::{QueueError, SpoolFile, new_queue_id};
-use havre_store::{QueueEntry, QueueRecipient, RecipientStatus};
+use havre_queue::{LookedUp, QueueError, SpoolFile, new_queue_id};
+use havre_store::{AddressEntry, QueueEntry, QueueRecipient, RecipientStatus};
 use smtp_proto::{MAIL_SMTPUTF8, Request};
 
 use crate::data::{self, BodySink};
@@ -40,6 +40,8 @@ struct Transaction {
     /// What RCPT's lookups learnt of the mailboxes they lead to: quotas
     /// (LMTP checks the message against them before each copy), Sieve.
     facts: Vec<(String, MailboxFacts)>,
+    /// When the first of those lookups was made.
+    looked_up_at: Option<std::time::Instant>,
     /// An open BDAT body, between chunks.
     bdat: Option<BodyWriter>,
     /// A BDAT chunk was refused: the rest are consumed and refused too.
@@ -47,6 +49,32 @@ struct Transaction {
 }
 
 impl Transaction {
+    /// The entries RCPT read of the mailboxes the message goes to, for the
+    /// attempt that follows its queueing at once.
+    fn looked_up(&self) -> LookedUp {
+        let mailboxes = self.recipients.iter().flat_map(|(_, targets)| targets);
+        LookedUp {
+            at: self.looked_up_at,
+            entries: mailboxes
+                .filter_map(|target| match target {
+                    Target::Mailbox(mailbox) => Some(mailbox),
+                    _ => None,
+                })
+                .filter_map(|mailbox| {
+                    let facts = self.facts_of(mailbox)?;
+                    let entry = AddressEntry {
+                        domain_local: true,
+                        user: true,
+                        quota: facts.quota,
+                        sieve: facts.sieve,
+                        aliases: Vec::new(),
+                    };
+                    Some((mailbox.clone(), entry))
+                })
+                .collect(),
+        }
+    }
+
     /// What RCPT learnt of `mailbox` (the latest lookup).
     fn facts_of(&self, mailbox: &str) -> Option<MailboxFacts> {
         self.facts
@@ -871,6 +899,7 @@ impl Session {
             added,
             recipients: Vec::new(),
             facts: Vec::new(),
+            looked_up_at: None,
             bdat: None,
             bdat_failed: false,
         });
@@ -1002,6 +1031,7 @@ impl Session {
         let resolved = self.services.directory.resolve_for_delivery(&parsed).await;
         let resolved = resolved.map(|(resolution, facts)| {
             if let Some(tx) = self.tx.as_mut() {
+                tx.looked_up_at.get_or_insert_with(std::time::Instant::now);
                 tx.facts.extend(facts);
             }
             resolution
@@ -1437,7 +1467,13 @@ impl Session {
             entry.id,
             client_message_id.as_deref().unwrap_or("<>")
         );
-        match self.services.queue.enqueue(file, &entry).await {
+        let looked_up = tx.looked_up();
+        match self
+            .services
+            .queue
+            .enqueue_looked_up(file, &entry, looked_up)
+            .await
+        {
             Ok(()) => {
                 if let Some(hold) = tx.added.hold() {
                     self.log_hold(&tx, hold);
@@ -2060,6 +2096,53 @@ mod tests {
         assert_eq!(
             seen,
             "220 mx.test ESMTP havre\r\n451 4.3.0 Error: internal error, try again later\r\n"
+        );
+    }
+
+    #[test]
+    fn the_relay_is_handed_what_rcpt_read_of_each_mailbox_the_message_goes_to() {
+        let alice = MailboxFacts {
+            quota: Some(havre_store::QuotaUse {
+                limit: 1000,
+                used: 10,
+            }),
+            sieve: Some(7),
+        };
+        let at = std::time::Instant::now();
+        let tx = Transaction {
+            id: "0A".into(),
+            sender: "s@remote.test".into(),
+            smtputf8: false,
+            size: 0,
+            added: AddedHeaders::new(),
+            // The alias's targets: alice here, somebody elsewhere.
+            recipients: vec![(
+                "team@example.test".into(),
+                vec![
+                    Target::Mailbox("alice@example.test".into()),
+                    Target::Remote("x@remote.test".into()),
+                ],
+            )],
+            facts: vec![
+                ("bob@example.test".into(), MailboxFacts::default()),
+                ("alice@example.test".into(), alice),
+            ],
+            looked_up_at: Some(at),
+            bdat: None,
+            bdat_failed: false,
+        };
+        let looked_up = tx.looked_up();
+        assert_eq!(looked_up.at, Some(at));
+        let expected = AddressEntry {
+            domain_local: true,
+            user: true,
+            quota: alice.quota,
+            sieve: Some(7),
+            aliases: Vec::new(),
+        };
+        assert_eq!(
+            looked_up.entries,
+            vec![("alice@example.test".to_string(), expected)]
         );
     }
 }
