@@ -771,7 +771,9 @@ $$;
         // a plain call), the mailboxes locked in id order, each message
         // indexed in order, asynchronous commit as migration 20 says.
         // `havre_finish_attempt` no longer writes the statuses of
-        // recipients it is about to delete with their record.
+        // recipients it is about to delete with their record. A message's
+        // rows go in with one statement, the mailbox's counters are read
+        // and moved with one.
         // A message's search text and a queued body are compressed with
         // lz4 rather than pglz, three times cheaper to write for the same
         // text; a server built without lz4 keeps pglz.
@@ -792,12 +794,13 @@ LANGUAGE plpgsql AS $$
 BEGIN
     -- A record whose recipients are all final after this attempt goes,
     -- and its recipients with it: their statuses need no writing first.
-    IF NOT EXISTS (SELECT 1 FROM queue_recipients r
-                   LEFT JOIN UNNEST(p_idx, p_status) AS u(idx, status) ON u.idx = r.idx
-                   WHERE r.queue_id = p_id
-                     AND COALESCE(u.status, r.status) NOT IN (p_sent, p_failed)) THEN
-        DELETE FROM queue_messages WHERE id = p_id;
-        RETURN FOUND;
+    DELETE FROM queue_messages m WHERE m.id = p_id
+        AND NOT EXISTS (SELECT 1 FROM queue_recipients r
+                        LEFT JOIN UNNEST(p_idx, p_status) AS u(idx, status) ON u.idx = r.idx
+                        WHERE r.queue_id = p_id
+                          AND COALESCE(u.status, r.status) NOT IN (p_sent, p_failed));
+    IF FOUND THEN
+        RETURN TRUE;
     END IF;
     UPDATE queue_recipients r SET status = u.status, last_reply = u.reply
         FROM UNNEST(p_idx, p_status, p_reply) AS u(idx, status, reply)
@@ -819,8 +822,6 @@ LANGUAGE plpgsql AS $$
 DECLARE
     v_mailbox BIGINT;
     v_file TEXT;
-    next_uid BIGINT;
-    highest BIGINT;
 BEGIN
     -- Its transaction commits without waiting for the disk, locks gone at
     -- once: the caller follows on the same connection with a synchronous
@@ -840,34 +841,44 @@ BEGIN
         v_file := p_file[i];
         indexed_uid := NULL;
         indexed_modseq := NULL;
-        SELECT b.uidnext, b.highestmodseq INTO next_uid, highest
-            FROM mailboxes b WHERE b.id = v_mailbox;
-        IF NOT FOUND THEN
-            indexed := 'no mailbox';
+        -- Each step a statement, and each statement has a price of its
+        -- own (its executor, its locks checked): the message's rows go in
+        -- one, the mailbox's counters are read and moved in one.
+        SELECT m.uid INTO indexed_uid FROM messages m
+            WHERE m.mailbox_id = v_mailbox AND m.file = v_file;
+        IF FOUND THEN
+            indexed := 'known';
         ELSE
-            SELECT m.uid INTO indexed_uid FROM messages m
-                WHERE m.mailbox_id = v_mailbox AND m.file = v_file;
-            IF FOUND THEN
-                indexed := 'known';
-            ELSE
-                indexed_uid := GREATEST(next_uid, COALESCE(p_uid[i], 0));
-                indexed_modseq := highest + 1;
-                INSERT INTO messages (mailbox_id, uid, file, size, internal_date, flags, modseq,
-                                      cache)
-                    VALUES (v_mailbox, indexed_uid, v_file, p_size[i], p_internal_date[i],
-                            p_flags[i], indexed_modseq, p_cache[i]);
-                IF p_indexed[i] THEN
+            UPDATE mailboxes b
+                SET uidnext = GREATEST(b.uidnext, COALESCE(p_uid[i], 0)) + 1,
+                    highestmodseq = b.highestmodseq + 1
+                WHERE b.id = v_mailbox
+                RETURNING b.uidnext - 1, b.highestmodseq INTO indexed_uid, indexed_modseq;
+            IF NOT FOUND THEN
+                indexed := 'no mailbox';
+            ELSIF p_indexed[i] THEN
+                -- The search rows' references are checked at the end of
+                -- the statement, the message's row in by then.
+                WITH message AS (
+                    INSERT INTO messages (mailbox_id, uid, file, size, internal_date, flags,
+                                          modseq, cache)
+                        VALUES (v_mailbox, indexed_uid, v_file, p_size[i], p_internal_date[i],
+                                p_flags[i], indexed_modseq, p_cache[i])),
+                headers AS (
                     INSERT INTO message_headers (mailbox_id, uid, subject, addr_from, addr_to,
                                                  addr_cc, addr_bcc)
                         VALUES (v_mailbox, indexed_uid, p_subject[i], p_from[i], p_to[i],
-                                p_cc[i], p_bcc[i]);
-                    INSERT INTO message_texts (mailbox_id, uid, fields, header, body)
-                        VALUES (v_mailbox, indexed_uid, p_fields[i], p_header[i], p_body[i]);
-                ELSE
-                    INSERT INTO search_pending (mailbox_id, uid) VALUES (v_mailbox, indexed_uid);
-                END IF;
-                UPDATE mailboxes SET uidnext = indexed_uid + 1, highestmodseq = indexed_modseq
-                    WHERE id = v_mailbox;
+                                p_cc[i], p_bcc[i]))
+                INSERT INTO message_texts (mailbox_id, uid, fields, header, body)
+                    VALUES (v_mailbox, indexed_uid, p_fields[i], p_header[i], p_body[i]);
+                indexed := 'new';
+            ELSE
+                WITH message AS (
+                    INSERT INTO messages (mailbox_id, uid, file, size, internal_date, flags,
+                                          modseq, cache)
+                        VALUES (v_mailbox, indexed_uid, v_file, p_size[i], p_internal_date[i],
+                                p_flags[i], indexed_modseq, p_cache[i]))
+                INSERT INTO search_pending (mailbox_id, uid) VALUES (v_mailbox, indexed_uid);
                 indexed := 'new';
             END IF;
         END IF;
