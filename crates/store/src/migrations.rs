@@ -772,8 +772,9 @@ $$;
         // indexed in order, asynchronous commit as migration 20 says.
         // `havre_finish_attempt` no longer writes the statuses of
         // recipients it is about to delete with their record. A message's
-        // rows go in with one statement, the mailbox's counters are read
-        // and moved with one.
+        // rows go in with one statement (a file indexed already makes it
+        // insert nothing, and the counters are put back), the mailbox's
+        // counters are read and moved with one, which locks a lone mailbox.
         // A message's search text and a queued body are compressed with
         // lz4 rather than pglz, three times cheaper to write for the same
         // text; a server built without lz4 keeps pglz.
@@ -831,55 +832,69 @@ BEGIN
     -- mailbox (one attempt at a time per message), so no cycle.
     removed := p_id IS NOT NULL AND havre_finish_attempt(p_id, p_idx, p_status, p_reply,
                                                          p_next_attempt, p_sent, p_failed);
-    -- Then every mailbox, in id order: two nodes never wait on each other
-    -- in a cycle. Held to the commit, so the counters read below are still
-    -- the mailbox's when written back.
-    PERFORM 1 FROM mailboxes WHERE id = ANY(p_mailbox) ORDER BY id FOR UPDATE;
+    -- With several mailboxes, every one first, in id order: two nodes
+    -- never wait on each other in a cycle. A lone mailbox is locked by the
+    -- update of its counters below. Either is held to the commit.
+    IF NOT (p_mailbox[1] = ALL(p_mailbox)) THEN
+        PERFORM 1 FROM mailboxes WHERE id = ANY(p_mailbox) ORDER BY id FOR UPDATE;
+    END IF;
     FOR i IN 1 .. COALESCE(array_length(p_file, 1), 0) LOOP
         ordinal := i;
         v_mailbox := p_mailbox[i];
         v_file := p_file[i];
         indexed_uid := NULL;
         indexed_modseq := NULL;
-        -- Each step a statement, and each statement has a price of its
-        -- own (its executor, its locks checked): the message's rows go in
-        -- one, the mailbox's counters are read and moved in one.
-        SELECT m.uid INTO indexed_uid FROM messages m
-            WHERE m.mailbox_id = v_mailbox AND m.file = v_file;
-        IF FOUND THEN
-            indexed := 'known';
+        -- Each statement has a price of its own beyond its work (its
+        -- executor, its plan's locks checked): the mailbox's counters are
+        -- read and moved by one, the message's rows go in with another.
+        UPDATE mailboxes b
+            SET uidnext = GREATEST(b.uidnext, COALESCE(p_uid[i], 0)) + 1,
+                highestmodseq = b.highestmodseq + 1
+            WHERE b.id = v_mailbox
+            RETURNING b.uidnext - 1, b.highestmodseq INTO indexed_uid, indexed_modseq;
+        IF NOT FOUND THEN
+            indexed := 'no mailbox';
         ELSE
-            UPDATE mailboxes b
-                SET uidnext = GREATEST(b.uidnext, COALESCE(p_uid[i], 0)) + 1,
-                    highestmodseq = b.highestmodseq + 1
-                WHERE b.id = v_mailbox
-                RETURNING b.uidnext - 1, b.highestmodseq INTO indexed_uid, indexed_modseq;
-            IF NOT FOUND THEN
-                indexed := 'no mailbox';
-            ELSIF p_indexed[i] THEN
-                -- The search rows' references are checked at the end of
-                -- the statement, the message's row in by then.
+            -- The search rows follow the message's row, and only when it
+            -- went in; their references are checked at the end of the
+            -- statement, the message's row in by then.
+            IF p_indexed[i] THEN
                 WITH message AS (
                     INSERT INTO messages (mailbox_id, uid, file, size, internal_date, flags,
                                           modseq, cache)
                         VALUES (v_mailbox, indexed_uid, v_file, p_size[i], p_internal_date[i],
-                                p_flags[i], indexed_modseq, p_cache[i])),
+                                p_flags[i], indexed_modseq, p_cache[i])
+                        ON CONFLICT (mailbox_id, file) DO NOTHING
+                        RETURNING uid),
                 headers AS (
                     INSERT INTO message_headers (mailbox_id, uid, subject, addr_from, addr_to,
                                                  addr_cc, addr_bcc)
-                        VALUES (v_mailbox, indexed_uid, p_subject[i], p_from[i], p_to[i],
-                                p_cc[i], p_bcc[i]))
+                        SELECT v_mailbox, uid, p_subject[i], p_from[i], p_to[i], p_cc[i],
+                               p_bcc[i] FROM message)
                 INSERT INTO message_texts (mailbox_id, uid, fields, header, body)
-                    VALUES (v_mailbox, indexed_uid, p_fields[i], p_header[i], p_body[i]);
-                indexed := 'new';
+                    SELECT v_mailbox, uid, p_fields[i], p_header[i], p_body[i] FROM message;
             ELSE
                 WITH message AS (
                     INSERT INTO messages (mailbox_id, uid, file, size, internal_date, flags,
                                           modseq, cache)
                         VALUES (v_mailbox, indexed_uid, v_file, p_size[i], p_internal_date[i],
-                                p_flags[i], indexed_modseq, p_cache[i]))
-                INSERT INTO search_pending (mailbox_id, uid) VALUES (v_mailbox, indexed_uid);
+                                p_flags[i], indexed_modseq, p_cache[i])
+                        ON CONFLICT (mailbox_id, file) DO NOTHING
+                        RETURNING uid)
+                INSERT INTO search_pending (mailbox_id, uid) SELECT v_mailbox, uid FROM message;
+            END IF;
+            IF FOUND THEN
                 indexed := 'new';
+            ELSE
+                -- Indexed already (a sync of the folder came first): it
+                -- keeps its row, and the counters go back to where they
+                -- were (the row is still ours alone), no UID used up.
+                UPDATE mailboxes SET uidnext = indexed_uid, highestmodseq = indexed_modseq - 1
+                    WHERE id = v_mailbox;
+                indexed := 'known';
+                indexed_modseq := NULL;
+                SELECT m.uid INTO indexed_uid FROM messages m
+                    WHERE m.mailbox_id = v_mailbox AND m.file = v_file;
             END IF;
         END IF;
         RETURN NEXT;

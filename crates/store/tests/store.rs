@@ -944,3 +944,41 @@ async fn a_migration_that_fails_on_sqlite_leaves_nothing_of_itself() {
             .unwrap();
     assert_eq!(scripts, 0, "half of migration 13 was applied");
 }
+
+on_both_engines! {
+    async fn a_file_indexed_twice_keeps_its_first_row_and_the_second_is_told_so(engine) {
+        // A sync of the folder may index a delivered file before the
+        // delivery does: the second insert changes nothing and says so.
+        let store = store_with_domain(engine).await;
+        let inbox = store
+            .mailbox_create("alice@example.test", "INBOX", &MailboxInit::default())
+            .await
+            .unwrap();
+        let (first, _) = store
+            .message_insert(inbox.id, &message("new/1", &["\\Seen"]))
+            .await
+            .unwrap();
+        // With its search rows this time: none of them goes in either.
+        let with_text = NewMessage {
+            text: Some(IndexedText {
+                subject: Some("again".into()),
+                header: "Subject: again\n".into(),
+                body: "again".into(),
+                ..Default::default()
+            }),
+            ..message("new/1", &[])
+        };
+        let again = store.message_insert(inbox.id, &with_text).await;
+        assert!(matches!(again, Err(StoreError::AlreadyExists(_))), "{again:?}");
+        let listed = store.message_list(inbox.id).await.unwrap();
+        assert_eq!(listed.len(), 1);
+        assert_eq!(listed[0].uid, first);
+        assert!(listed[0].flags.iter().any(|f| f == "\\Seen"));
+        let (next, _) = store
+            .message_insert(inbox.id, &message("new/2", &[]))
+            .await
+            .unwrap();
+        assert!(next > first);
+        assert_eq!(store.message_list(inbox.id).await.unwrap().len(), 2);
+    }
+}
