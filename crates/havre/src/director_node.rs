@@ -205,8 +205,11 @@ async fn look_over_once(
         // Renewed while she is connected; the answer says where she is
         // assigned now (one round trip per user, no walk of every key).
         let held = assign::renew(state, user, backend, expire).await?;
+        // Only her sessions there: the list was read before these round
+        // trips, and a move meanwhile may already have her next session on
+        // her new backend.
         if &held != backend {
-            let n = sessions.kick(user);
+            let n = sessions.kick_on(user, backend);
             tracing::info!(target: "director", "user=<{user}> is on {held} now: {n} session(s) on {backend} closed");
         }
     }

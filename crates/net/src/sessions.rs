@@ -119,6 +119,19 @@ impl Sessions {
         })
     }
 
+    /// Closes the sessions of `user` a director relays to `backend` (she
+    /// was moved away from it), not those already on her new backend;
+    /// returns how many were told to.
+    pub fn kick_on(&self, user: &str, backend: &str) -> usize {
+        self.kick_where(|open| {
+            open.backend.as_deref() == Some(backend)
+                && open
+                    .user
+                    .as_deref()
+                    .is_some_and(|u| u.eq_ignore_ascii_case(user))
+        })
+    }
+
     /// Closes every session a director relays to `backend`; returns how
     /// many were told to.
     pub fn kick_backend(&self, backend: &str) -> usize {
@@ -250,6 +263,22 @@ mod tests {
         assert_eq!(bob_stop.phase(), Phase::Running);
         assert!(!bob.kicked());
         assert_eq!(sessions.kick("carol@example.test"), 0);
+    }
+
+    #[test]
+    fn a_user_moved_away_from_a_backend_keeps_her_sessions_on_the_new_one() {
+        let sessions = Sessions::new();
+        let (old, old_stop) = sessions.open("imap", ip(), Stop::never());
+        let (new, new_stop) = sessions.open("imap", ip(), Stop::never());
+        for (session, backend) in [(&old, "127.0.0.2"), (&new, "127.0.0.3")] {
+            session.logged_in("alice@example.test");
+            session.relayed_to(backend);
+        }
+        assert_eq!(sessions.kick_on("alice@example.test", "127.0.0.2"), 1);
+        assert_eq!(old_stop.phase(), Phase::Closing);
+        assert_eq!(new_stop.phase(), Phase::Running);
+        assert!(!new.kicked());
+        assert_eq!(sessions.kick_on("bob@example.test", "127.0.0.3"), 0);
     }
 
     #[tokio::test]
