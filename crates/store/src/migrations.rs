@@ -830,8 +830,12 @@ BEGIN
     PERFORM set_config('synchronous_commit', 'off', true);
     -- The record's rows first: no other transaction locks them and then a
     -- mailbox (one attempt at a time per message), so no cycle.
-    removed := p_id IS NOT NULL AND havre_finish_attempt(p_id, p_idx, p_status, p_reply,
-                                                         p_next_attempt, p_sent, p_failed);
+    -- (SQL does not promise to skip the call once p_id IS NULL is known.)
+    removed := FALSE;
+    IF p_id IS NOT NULL THEN
+        removed := havre_finish_attempt(p_id, p_idx, p_status, p_reply, p_next_attempt,
+                                        p_sent, p_failed);
+    END IF;
     -- With several mailboxes, every one first, in id order: two nodes
     -- never wait on each other in a cycle. A lone mailbox is locked by the
     -- update of its counters below. Either is held to the commit.
