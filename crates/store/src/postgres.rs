@@ -24,6 +24,7 @@ use sqlx::{PgConnection, Postgres, Row, Transaction};
 
 use crate::migrations::pending;
 use crate::postgres_batch::Deliveries;
+use crate::postgres_flush::Flushes;
 use crate::postgres_hosts::Hosts;
 use crate::postgres_write::{LockingWrite, finish_delivery};
 use crate::rows::{entries_from_rows, node_from_row, summaries_by_node, user_from_row};
@@ -48,6 +49,8 @@ pub struct PostgresStore {
     node: i64,
     /// Deliveries waiting to be indexed, mailbox by mailbox.
     pub(crate) deliveries: Arc<Deliveries>,
+    /// The synchronous commits that carry asynchronous ones to disk.
+    flushes: Arc<Flushes>,
 }
 
 impl PostgresStore {
@@ -75,8 +78,10 @@ impl PostgresStore {
         if hosts.several() {
             hosts.watch(pool.clone());
         }
+        let flushes = Arc::new(Flushes::default());
         let store = PostgresStore {
-            deliveries: Arc::new(Deliveries::new(pool.clone())),
+            deliveries: Arc::new(Deliveries::new(pool.clone(), flushes.clone())),
+            flushes,
             pool,
             node: 0,
         };
@@ -94,12 +99,88 @@ impl PostgresStore {
         Ok(ssl.unwrap_or(false))
     }
 
+    /// How many WAL flushes this store ran for writes it committed
+    /// asynchronously; the others were carried to disk by a record's
+    /// insert or by each other's (`postgres_flush.rs`).
+    pub fn flushes_run(&self) -> u64 {
+        self.flushes.led()
+    }
+
     /// The store as node `node` sees it: its own queue records.
     pub fn for_node(self, node: u8) -> PostgresStore {
         PostgresStore {
             node: i64::from(node),
             ..self
         }
+    }
+
+    /// The record, its body and its recipients in one statement, so one
+    /// round trip and one commit, or nothing when a record of that id is
+    /// there (the body and recipients are inserted from the record's row).
+    async fn insert_record(&self, entry: &QueueEntry, body: Option<&[u8]>) -> Result<()> {
+        let recipients = &entry.recipients;
+        let inserted: Option<i32> = sqlx::query_scalar(
+            "WITH record AS (
+                 INSERT INTO queue_messages
+                 (id, sender, size, arrival, client, protocol, attempts, next_attempt, hold,
+                  hold_reason, node)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
+                 ON CONFLICT (id) DO NOTHING RETURNING id),
+             body AS (
+                 INSERT INTO queue_bodies (queue_id, body)
+                 SELECT id, $12 FROM record WHERE $12::BYTEA IS NOT NULL),
+             recipients AS (
+                 INSERT INTO queue_recipients (queue_id, idx, address, orig, status, last_reply)
+                 SELECT record.id, r.* FROM record, UNNEST($13::BIGINT[], $14::TEXT[],
+                     $15::TEXT[], $16::BIGINT[], $17::TEXT[]) AS r)
+             SELECT 1 FROM record",
+        )
+        .bind(&entry.id)
+        .bind(&entry.sender)
+        .bind(entry.size as i64)
+        .bind(entry.arrival)
+        .bind(&entry.client)
+        .bind(&entry.protocol)
+        .bind(entry.attempts)
+        .bind(entry.next_attempt)
+        .bind(entry.hold as i64)
+        .bind(entry.hold_reason.as_deref())
+        .bind(i64::from(entry.node))
+        .bind(body)
+        .bind(recipients.iter().map(|r| r.idx).collect::<Vec<_>>())
+        .bind(
+            recipients
+                .iter()
+                .map(|r| r.address.as_str())
+                .collect::<Vec<_>>(),
+        )
+        .bind(
+            recipients
+                .iter()
+                .map(|r| r.orig.as_deref())
+                .collect::<Vec<_>>(),
+        )
+        .bind(
+            recipients
+                .iter()
+                .map(|r| r.status.as_i64())
+                .collect::<Vec<_>>(),
+        )
+        .bind(
+            recipients
+                .iter()
+                .map(|r| r.last_reply.as_deref())
+                .collect::<Vec<_>>(),
+        )
+        .fetch_optional(&self.pool)
+        .await?;
+        if inserted.is_none() {
+            return Err(StoreError::AlreadyExists(format!(
+                "queue record {}",
+                entry.id
+            )));
+        }
+        Ok(())
     }
 
     async fn migrate(&self) -> Result<()> {
@@ -456,72 +537,9 @@ impl Store for PostgresStore {
     }
 
     async fn queue_insert(&self, entry: &QueueEntry, body: Option<&[u8]>) -> Result<()> {
-        // One statement, so one round trip and one commit: the record, its
-        // body and its recipients, or nothing when a record of that id is
-        // there (the body and recipients are inserted from the record's row).
-        let recipients = &entry.recipients;
-        let inserted: Option<i32> = sqlx::query_scalar(
-            "WITH record AS (
-                 INSERT INTO queue_messages
-                 (id, sender, size, arrival, client, protocol, attempts, next_attempt, hold,
-                  hold_reason, node)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
-                 ON CONFLICT (id) DO NOTHING RETURNING id),
-             body AS (
-                 INSERT INTO queue_bodies (queue_id, body)
-                 SELECT id, $12 FROM record WHERE $12::BYTEA IS NOT NULL),
-             recipients AS (
-                 INSERT INTO queue_recipients (queue_id, idx, address, orig, status, last_reply)
-                 SELECT record.id, r.* FROM record, UNNEST($13::BIGINT[], $14::TEXT[],
-                     $15::TEXT[], $16::BIGINT[], $17::TEXT[]) AS r)
-             SELECT 1 FROM record",
-        )
-        .bind(&entry.id)
-        .bind(&entry.sender)
-        .bind(entry.size as i64)
-        .bind(entry.arrival)
-        .bind(&entry.client)
-        .bind(&entry.protocol)
-        .bind(entry.attempts)
-        .bind(entry.next_attempt)
-        .bind(entry.hold as i64)
-        .bind(entry.hold_reason.as_deref())
-        .bind(i64::from(entry.node))
-        .bind(body)
-        .bind(recipients.iter().map(|r| r.idx).collect::<Vec<_>>())
-        .bind(
-            recipients
-                .iter()
-                .map(|r| r.address.as_str())
-                .collect::<Vec<_>>(),
-        )
-        .bind(
-            recipients
-                .iter()
-                .map(|r| r.orig.as_deref())
-                .collect::<Vec<_>>(),
-        )
-        .bind(
-            recipients
-                .iter()
-                .map(|r| r.status.as_i64())
-                .collect::<Vec<_>>(),
-        )
-        .bind(
-            recipients
-                .iter()
-                .map(|r| r.last_reply.as_deref())
-                .collect::<Vec<_>>(),
-        )
-        .fetch_optional(&self.pool)
-        .await?;
-        if inserted.is_none() {
-            return Err(StoreError::AlreadyExists(format!(
-                "queue record {}",
-                entry.id
-            )));
-        }
-        Ok(())
+        // A synchronous commit that wrote (an error otherwise): it carries
+        // the asynchronous commits before it to disk (`postgres_flush.rs`).
+        self.flushes.commit(self.insert_record(entry, body)).await
     }
 
     async fn queue_body(&self, id: &str) -> Result<Option<Vec<u8>>> {
@@ -617,7 +635,7 @@ impl Store for PostgresStore {
         attempt: &AttemptOutcome,
         delivered: &[DeliveredRow],
     ) -> Result<FinishedAttempt> {
-        finish_delivery(&self.pool, attempt, delivered).await
+        finish_delivery(&self.pool, &self.flushes, attempt, delivered).await
     }
 
     async fn queue_list_all_nodes(&self) -> Result<Vec<QueueEntry>> {

@@ -13,7 +13,10 @@
 //! transaction, one commit, one flush. Each message is indexed exactly as
 //! it would be alone (its own UID and modseq, in arrival
 //! order; a file indexed before is "known"), and each caller gets its own
-//! answer once the commit is on disk (`postgres_write.rs`).
+//! answer once the commit is on disk (`postgres_write.rs`). The next turn
+//! does not wait for that: the lock goes with the asynchronous commit, so
+//! its call runs while the disk works, and the waits for the disk are
+//! shared (`postgres_flush.rs`).
 //!
 //! A turn runs in a task of its own, never in a caller's: a caller that
 //! goes away (its client hung up) cancels neither the others' write nor its
@@ -25,12 +28,14 @@
 use std::collections::HashMap;
 use std::collections::hash_map::Entry;
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use sqlx::postgres::PgPool;
 use tokio::sync::oneshot;
 
 use crate::mail::{Indexed, NewMessage};
-use crate::postgres_write::index_rows;
+use crate::postgres_flush::Flushes;
+use crate::postgres_write::index_rows_visible;
 use crate::{Result, StoreError};
 
 /// The most deliveries indexed in one call: a turn stays short, so that
@@ -40,6 +45,7 @@ const MOST_PER_CALL: usize = 64;
 /// Deliveries waiting for their mailbox's turn.
 pub(crate) struct Deliveries {
     pool: PgPool,
+    flushes: Arc<Flushes>,
     /// By mailbox id: the deliveries waiting. A mailbox is in the map while
     /// a task is taking turns for it, and only then.
     waiting: Arc<Mutex<HashMap<i64, Vec<Waiting>>>>,
@@ -51,9 +57,10 @@ struct Waiting {
 }
 
 impl Deliveries {
-    pub(crate) fn new(pool: PgPool) -> Deliveries {
+    pub(crate) fn new(pool: PgPool, flushes: Arc<Flushes>) -> Deliveries {
         Deliveries {
             pool,
+            flushes,
             waiting: Arc::default(),
         }
     }
@@ -76,6 +83,7 @@ impl Deliveries {
         if start {
             let turns = Turns {
                 pool: self.pool.clone(),
+                flushes: self.flushes.clone(),
                 waiting: self.waiting.clone(),
                 mailbox,
                 done: false,
@@ -97,6 +105,7 @@ impl Deliveries {
 /// mailbox out of the map, so that a later delivery starts a task again.
 struct Turns {
     pool: PgPool,
+    flushes: Arc<Flushes>,
     waiting: Arc<Mutex<HashMap<i64, Vec<Waiting>>>>,
     mailbox: i64,
     done: bool,
@@ -120,20 +129,41 @@ impl Turns {
         }
     }
 
+    /// Indexes `turn`, and leaves its answers to a task that sends them
+    /// once the commit is on disk.
     async fn index(&self, turn: Vec<Waiting>) {
-        if turn.len() > 1 {
+        let mut answered: Vec<(Waiting, Result<Indexed>)> = Vec::with_capacity(turn.len());
+        let together = if turn.len() > 1 {
             let messages: Vec<&NewMessage> = turn.iter().map(|w| &w.message).collect();
-            if let Ok(answers) = index_together(&self.pool, self.mailbox, &messages).await {
-                for (waiting, answer) in turn.into_iter().zip(answers) {
-                    let _ = waiting.answer.send(Ok(answer));
+            index_together(&self.pool, self.mailbox, &messages)
+                .await
+                .ok()
+        } else {
+            None
+        };
+        match together {
+            Some(answers) => answered.extend(turn.into_iter().zip(answers.into_iter().map(Ok))),
+            None => {
+                for waiting in turn {
+                    let answer = index_alone(&self.pool, self.mailbox, &waiting.message).await;
+                    answered.push((waiting, answer));
                 }
-                return;
             }
         }
-        for waiting in turn {
-            let answer = index_alone(&self.pool, self.mailbox, &waiting.message).await;
-            let _ = waiting.answer.send(answer);
-        }
+        let (pool, flushes) = (self.pool.clone(), self.flushes.clone());
+        tokio::spawn(async move {
+            let on_disk = flushes.behind(&pool, Duration::ZERO).await;
+            for (waiting, answer) in answered {
+                let answer = match (&on_disk, answer) {
+                    (Ok(()), answer) => answer,
+                    (Err(err), Ok(_)) => Err(StoreError::NotCommitted(format!(
+                        "a delivery into a mailbox, committed but not known on disk: {err}"
+                    ))),
+                    (Err(_), Err(err)) => Err(err),
+                };
+                let _ = waiting.answer.send(answer);
+            }
+        });
     }
 }
 
@@ -150,7 +180,7 @@ impl Drop for Turns {
 }
 
 async fn index_alone(pool: &PgPool, mailbox: i64, message: &NewMessage) -> Result<Indexed> {
-    let mut indexed = index_rows(pool, &[(mailbox, message)]).await?;
+    let mut indexed = index_rows_visible(pool, &[(mailbox, message)]).await?;
     indexed.pop().ok_or_else(|| {
         StoreError::Database(sqlx::Error::Protocol(
             "havre_deliver answered no row".into(),
@@ -158,12 +188,13 @@ async fn index_alone(pool: &PgPool, mailbox: i64, message: &NewMessage) -> Resul
     })
 }
 
-/// One call of `havre_deliver` for all of `messages`, in order.
+/// One call of `havre_deliver` for all of `messages`, in order, committed
+/// asynchronously.
 async fn index_together(
     pool: &PgPool,
     mailbox: i64,
     messages: &[&NewMessage],
 ) -> Result<Vec<Indexed>> {
     let rows: Vec<(i64, &NewMessage)> = messages.iter().map(|m| (mailbox, *m)).collect();
-    index_rows(pool, &rows).await
+    index_rows_visible(pool, &rows).await
 }

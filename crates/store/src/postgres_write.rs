@@ -4,13 +4,15 @@
 //!
 //! Two habits keep that short. A commit that holds such locks is
 //! asynchronous: the locks go at once and the change is visible (as SQLite's
-//! commit is before its group sync), and then, on the same connection, a
-//! transaction with an id commits synchronously: its commit record comes
-//! after ours in the WAL, so when it returns ours is on disk too, and
-//! concurrent writers share flushes. And the common writes (a delivery's
+//! commit is before its group sync), and then the write waits for a
+//! synchronous commit that started after it: that commit's record comes
+//! after ours in the WAL, so when it returns ours is on disk too. Writers
+//! share those commits (`postgres_flush.rs`). And the common writes (a delivery's
 //! index, a relay attempt's end) are one call of a database function in the
 //! implicit transaction of a lone statement (migration 20): the lock is
 //! held while the server runs that call, never across a round trip to us.
+
+use std::time::Duration;
 
 use sqlx::pool::PoolConnection;
 use sqlx::postgres::{PgArguments, PgPool};
@@ -20,6 +22,7 @@ use sqlx::{PgConnection, Postgres};
 use crate::mail::{Indexed, NewMessage, flags_to_text};
 use crate::model::{AttemptOutcome, DeliveredRow, FinishedAttempt, RecipientStatus};
 use crate::postgres::update_columns;
+use crate::postgres_flush::Flushes;
 use crate::postgres_mail::indexed_from;
 use crate::{Result, StoreError};
 
@@ -76,11 +79,10 @@ impl std::ops::DerefMut for LockingWrite {
     }
 }
 
-/// Returns once what this connection committed asynchronously is on disk.
-async fn flush_behind(conn: &mut PgConnection) -> Result<()> {
-    sqlx::query("SELECT txid_current()").execute(conn).await?;
-    Ok(())
-}
+/// How long a relay attempt's end waits for a record's insert to carry
+/// its commit to disk (`postgres_flush.rs`) before it runs a flush: nobody
+/// waits for its answer but the relay's own task.
+const RELAY_PATIENCE: Duration = Duration::from_millis(10);
 
 /// What `havre_deliver` answers for each message: its ordinal, what was
 /// done, its UID and modseq, and whether the queue record went (false
@@ -89,13 +91,16 @@ type DeliveredAnswer = (i32, String, Option<i64>, Option<i64>, bool);
 
 /// Indexes each of `rows` (a mailbox id and a message) in one call of
 /// `havre_deliver`, with no attempt to finish: the answers in the same
-/// order, once on disk. Each
+/// order, committed asynchronously (visible, not yet known on disk: the
+/// caller waits for that with `Flushes::behind`). Each
 /// message goes at its mailbox's `uidnext` (or at the UID it keeps, when
 /// not below), with a new mod-sequence and its search rows; a file indexed
 /// already (a sync of the folder came first) keeps its row, and a mailbox
 /// gone meanwhile gets none: neither is an error, the answer tells.
-pub(crate) async fn index_rows(pool: &PgPool, rows: &[(i64, &NewMessage)]) -> Result<Vec<Indexed>> {
-    let mut conn = pool.acquire().await?;
+pub(crate) async fn index_rows_visible(
+    pool: &PgPool,
+    rows: &[(i64, &NewMessage)],
+) -> Result<Vec<Indexed>> {
     let answered: Vec<DeliveredAnswer> = bind_rows(
         sqlx::query_as(
             "SELECT * FROM havre_deliver(NULL, NULL, NULL, NULL, NULL, NULL, NULL, $1, $2, $3,
@@ -104,9 +109,8 @@ pub(crate) async fn index_rows(pool: &PgPool, rows: &[(i64, &NewMessage)]) -> Re
         ),
         rows,
     )
-    .fetch_all(&mut *conn)
+    .fetch_all(pool)
     .await?;
-    flush_behind(&mut conn).await?;
     indexed_in_order(rows.len(), &answered)
 }
 
@@ -115,6 +119,7 @@ pub(crate) async fn index_rows(pool: &PgPool, rows: &[(i64, &NewMessage)]) -> Re
 /// (removed when every recipient is final) with the messages' index rows.
 pub(crate) async fn finish_delivery(
     pool: &PgPool,
+    flushes: &Flushes,
     attempt: &AttemptOutcome,
     delivered: &[DeliveredRow],
 ) -> Result<FinishedAttempt> {
@@ -135,7 +140,6 @@ pub(crate) async fn finish_delivery(
         .iter()
         .map(|row| (row.mailbox_id, &row.message))
         .collect();
-    let mut conn = pool.acquire().await?;
     let query = bind_attempt(
         sqlx::query_as(
             "SELECT * FROM havre_deliver($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12,
@@ -144,8 +148,8 @@ pub(crate) async fn finish_delivery(
         ),
         attempt,
     );
-    let answered: Vec<DeliveredAnswer> = bind_rows(query, &rows).fetch_all(&mut *conn).await?;
-    flush_behind(&mut conn).await?;
+    let answered: Vec<DeliveredAnswer> = bind_rows(query, &rows).fetch_all(pool).await?;
+    flushes.behind(pool, RELAY_PATIENCE).await?;
     let removed = answered.first().is_some_and(|row| row.4);
     let indexed = indexed_in_order(rows.len(), &answered)?;
     Ok(FinishedAttempt {

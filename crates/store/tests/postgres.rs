@@ -344,3 +344,85 @@ async fn message_texts_and_queued_bodies_are_compressed_with_lz4_where_the_serve
         ]
     );
 }
+
+/// The end of a relay attempt that delivered `id`'s one recipient into
+/// `inbox` as `file`.
+async fn deliver_queued(store: &PostgresStore, inbox: i64, id: &str, file: &str) {
+    let finished = store
+        .queue_finish_attempt(
+            &AttemptOutcome {
+                id: id.into(),
+                updates: vec![RecipientUpdate {
+                    idx: 0,
+                    status: RecipientStatus::Sent,
+                    reply: "250 2.0.0 delivered".into(),
+                }],
+                next_attempt: 0,
+            },
+            &[DeliveredRow {
+                mailbox_id: inbox,
+                message: common::new_message(file),
+            }],
+        )
+        .await
+        .unwrap();
+    assert!(finished.removed, "{id} stayed queued");
+}
+
+/// Queues a message for alice as `id`.
+async fn queue_for_alice(store: &PostgresStore, id: &str) {
+    let recipients = vec![pending(0, "alice@example.test", None)];
+    store
+        .queue_insert(
+            &queued(id, "bob@remote.test", recipients),
+            Some(b"Subject: hi\r\n\r\nhi\r\n"),
+        )
+        .await
+        .unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn relay_deliveries_ending_while_mail_is_received_ride_on_the_records_commits() {
+    // On one SMTP connection, a message's delivery used to flush the WAL
+    // itself, then the next message's insert flushed it again: two flushes
+    // a message where SQLite shares one.
+    let (_schema, store, inbox) = store_with_inbox().await;
+    let receiving = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(true));
+    let sessions: Vec<_> = (0..4)
+        .map(|session| {
+            let (store, receiving) = (store.clone(), receiving.clone());
+            tokio::spawn(async move {
+                let mut n = 0;
+                while receiving.load(std::sync::atomic::Ordering::Relaxed) {
+                    queue_for_alice(&store, &format!("S{session}M{n}")).await;
+                    n += 1;
+                }
+            })
+        })
+        .collect();
+    for i in 0..20 {
+        let id = format!("D{i}");
+        queue_for_alice(&store, &id).await;
+        deliver_queued(&store, inbox.id, &id, &format!("new/{i}")).await;
+    }
+    receiving.store(false, std::sync::atomic::Ordering::Relaxed);
+    for session in sessions {
+        session.await.unwrap();
+    }
+    // Each waits up to 10 ms for an insert to start; one that found none
+    // (this machine stalled) ran its flush.
+    let flushes = store.flushes_run();
+    assert!(flushes < 10, "20 deliveries ran {flushes} flushes");
+    assert_eq!(store.message_list(inbox.id).await.unwrap().len(), 20);
+}
+
+#[tokio::test]
+async fn a_relay_delivery_with_no_mail_being_received_runs_its_flush_at_once() {
+    let (_schema, store, inbox) = store_with_inbox().await;
+    queue_for_alice(&store, "Q1").await;
+    // Long enough after the insert that nobody expects another.
+    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    deliver_queued(&store, inbox.id, "Q1", "new/1").await;
+    assert_eq!(store.flushes_run(), 1);
+    assert!(store.queue_get("Q1").await.unwrap().is_none());
+}
