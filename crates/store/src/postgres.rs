@@ -686,11 +686,17 @@ impl Store for PostgresStore {
     }
 
     async fn queue_remove(&self, id: &str) -> Result<bool> {
-        let done = sqlx::query("DELETE FROM queue_messages WHERE id = $1")
-            .bind(id)
-            .execute(&self.pool)
-            .await?;
-        Ok(done.rows_affected() > 0)
+        // The record's rows go with it: nothing references it (migration 22).
+        let removed: bool = sqlx::query_scalar(
+            "WITH gone AS (DELETE FROM queue_messages WHERE id = $1 RETURNING id),
+                  recipients AS (DELETE FROM queue_recipients WHERE queue_id = $1),
+                  body AS (DELETE FROM queue_bodies WHERE queue_id = $1)
+             SELECT EXISTS (SELECT 1 FROM gone)",
+        )
+        .bind(id)
+        .fetch_one(&self.pool)
+        .await?;
+        Ok(removed)
     }
 
     async fn queue_mark_warned(&self, id: &str) -> Result<()> {

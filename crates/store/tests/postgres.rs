@@ -426,3 +426,33 @@ async fn a_relay_delivery_with_no_mail_being_received_runs_its_flush_at_once() {
     assert_eq!(store.flushes_run(), 1);
     assert!(store.queue_get("Q1").await.unwrap().is_none());
 }
+
+#[tokio::test]
+async fn a_record_removed_or_delivered_takes_its_recipients_and_body_with_it() {
+    // Nothing references a record (migration 22): its removal must.
+    let (schema, store, inbox) = store_with_inbox().await;
+    queue_for_alice(&store, "GONE1").await;
+    queue_for_alice(&store, "GONE2").await;
+    queue_for_alice(&store, "KEPT").await;
+    assert!(store.queue_remove("GONE1").await.unwrap());
+    deliver_queued(&store, inbox.id, "GONE2", "new/1").await;
+    let mut conn = sqlx::PgConnection::connect(schema.url()).await.unwrap();
+    let left: Vec<(String, String)> = sqlx::query_as(
+        "SELECT 'recipient', queue_id FROM queue_recipients
+         UNION ALL SELECT 'body', queue_id FROM queue_bodies ORDER BY 1",
+    )
+    .fetch_all(&mut conn)
+    .await
+    .unwrap();
+    assert_eq!(
+        left,
+        [
+            ("body".into(), "KEPT".into()),
+            ("recipient".into(), "KEPT".into())
+        ]
+    );
+    // The same id queued again (a record restored by hand) starts clean.
+    queue_for_alice(&store, "GONE1").await;
+    let again = store.queue_get("GONE1").await.unwrap().unwrap();
+    assert_eq!(again.recipients.len(), 1);
+}
