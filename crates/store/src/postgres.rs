@@ -117,7 +117,12 @@ impl PostgresStore {
     /// The record, its body and its recipients in one statement, so one
     /// round trip and one commit, or nothing when a record of that id is
     /// there (the body and recipients are inserted from the record's row).
-    async fn insert_record(&self, entry: &QueueEntry, body: Option<&[u8]>) -> Result<()> {
+    async fn insert_record(
+        &self,
+        conn: &mut PgConnection,
+        entry: &QueueEntry,
+        body: Option<&[u8]>,
+    ) -> Result<()> {
         let recipients = &entry.recipients;
         let inserted: Option<i32> = sqlx::query_scalar(
             "WITH record AS (
@@ -172,7 +177,7 @@ impl PostgresStore {
                 .map(|r| r.last_reply.as_deref())
                 .collect::<Vec<_>>(),
         )
-        .fetch_optional(&self.pool)
+        .fetch_optional(conn)
         .await?;
         if inserted.is_none() {
             return Err(StoreError::AlreadyExists(format!(
@@ -539,7 +544,11 @@ impl Store for PostgresStore {
     async fn queue_insert(&self, entry: &QueueEntry, body: Option<&[u8]>) -> Result<()> {
         // A synchronous commit that wrote (an error otherwise): it carries
         // the asynchronous commits before it to disk (`postgres_flush.rs`).
-        self.flushes.commit(self.insert_record(entry, body)).await
+        let mut conn = self.pool.acquire().await?;
+        let run = self.flushes.writer_commit();
+        self.insert_record(&mut conn, entry, body).await?;
+        run.succeeded();
+        Ok(())
     }
 
     async fn queue_body(&self, id: &str) -> Result<Option<Vec<u8>>> {

@@ -30,11 +30,12 @@ use std::collections::hash_map::Entry;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use sqlx::PgConnection;
 use sqlx::postgres::PgPool;
 use tokio::sync::oneshot;
 
 use crate::mail::{Indexed, NewMessage};
-use crate::postgres_flush::Flushes;
+use crate::postgres_flush::{Flushes, flush_on};
 use crate::postgres_write::index_rows_visible;
 use crate::{Result, StoreError};
 
@@ -130,12 +131,23 @@ impl Turns {
     }
 
     /// Indexes `turn`, and leaves its answers to a task that sends them
-    /// once the commit is on disk.
+    /// once the commit is on disk (flushed on the connection of the call,
+    /// if nothing else flushed it first).
     async fn index(&self, turn: Vec<Waiting>) {
+        let mut conn = match self.pool.acquire().await {
+            Ok(conn) => conn,
+            Err(err) => {
+                let err = StoreError::from(err);
+                for waiting in turn {
+                    let _ = waiting.answer.send(Err(copy_of(&err)));
+                }
+                return;
+            }
+        };
         let mut answered: Vec<(Waiting, Result<Indexed>)> = Vec::with_capacity(turn.len());
         let together = if turn.len() > 1 {
             let messages: Vec<&NewMessage> = turn.iter().map(|w| &w.message).collect();
-            index_together(&self.pool, self.mailbox, &messages)
+            index_together(&mut conn, self.mailbox, &messages)
                 .await
                 .ok()
         } else {
@@ -144,26 +156,54 @@ impl Turns {
         match together {
             Some(answers) => answered.extend(turn.into_iter().zip(answers.into_iter().map(Ok))),
             None => {
+                if turn.len() > 1 {
+                    // The connection may be what failed.
+                    conn.close_on_drop();
+                    drop(conn);
+                    conn = match self.pool.acquire().await {
+                        Ok(conn) => conn,
+                        Err(err) => {
+                            let err = StoreError::from(err);
+                            for waiting in turn {
+                                let _ = waiting.answer.send(Err(copy_of(&err)));
+                            }
+                            return;
+                        }
+                    };
+                }
                 for waiting in turn {
-                    let answer = index_alone(&self.pool, self.mailbox, &waiting.message).await;
+                    let answer = index_alone(&mut conn, self.mailbox, &waiting.message).await;
                     answered.push((waiting, answer));
                 }
             }
         }
-        let (pool, flushes) = (self.pool.clone(), self.flushes.clone());
+        let flushes = self.flushes.clone();
         tokio::spawn(async move {
-            let on_disk = flushes.behind(&pool, Duration::ZERO).await;
+            let on_disk = flushes
+                .behind(Duration::ZERO, async || flush_on(&mut conn).await)
+                .await;
             for (waiting, answer) in answered {
                 let answer = match (&on_disk, answer) {
                     (Ok(()), answer) => answer,
-                    (Err(err), Ok(_)) => Err(StoreError::NotCommitted(format!(
-                        "a delivery into a mailbox, committed but not known on disk: {err}"
-                    ))),
+                    // Committed, not known on disk.
+                    (Err(err), Ok(_)) => Err(copy_of(err)),
                     (Err(_), Err(err)) => Err(err),
                 };
                 let _ = waiting.answer.send(answer);
             }
         });
+    }
+}
+
+/// `err` for each of several callers (errors are not `Clone`), still
+/// telling a database out of reach (451 4.3.0, `NO [UNAVAILABLE]`) from
+/// the rest.
+fn copy_of(err: &StoreError) -> StoreError {
+    if err.is_unavailable() {
+        let lost = std::io::Error::new(std::io::ErrorKind::ConnectionAborted, err.to_string());
+        StoreError::Database(sqlx::Error::Io(lost))
+    } else {
+        StoreError::NotCommitted(format!("a delivery into a mailbox: {err}"))
     }
 }
 
@@ -179,8 +219,12 @@ impl Drop for Turns {
     }
 }
 
-async fn index_alone(pool: &PgPool, mailbox: i64, message: &NewMessage) -> Result<Indexed> {
-    let mut indexed = index_rows_visible(pool, &[(mailbox, message)]).await?;
+async fn index_alone(
+    conn: &mut PgConnection,
+    mailbox: i64,
+    message: &NewMessage,
+) -> Result<Indexed> {
+    let mut indexed = index_rows_visible(conn, &[(mailbox, message)]).await?;
     indexed.pop().ok_or_else(|| {
         StoreError::Database(sqlx::Error::Protocol(
             "havre_deliver answered no row".into(),
@@ -191,10 +235,10 @@ async fn index_alone(pool: &PgPool, mailbox: i64, message: &NewMessage) -> Resul
 /// One call of `havre_deliver` for all of `messages`, in order, committed
 /// asynchronously.
 async fn index_together(
-    pool: &PgPool,
+    conn: &mut PgConnection,
     mailbox: i64,
     messages: &[&NewMessage],
 ) -> Result<Vec<Indexed>> {
     let rows: Vec<(i64, &NewMessage)> = messages.iter().map(|m| (mailbox, *m)).collect();
-    index_rows_visible(pool, &rows).await
+    index_rows_visible(conn, &rows).await
 }

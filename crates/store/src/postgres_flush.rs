@@ -13,26 +13,28 @@
 //! `durable.rs`).
 //!
 //! Every synchronous commit that takes part gets a ticket before it is
-//! sent ([`Flushes::commit`]); a waiter wants a ticket given after its own
+//! sent ([`Flushes::writer_commit`]); a waiter wants a ticket given after its own
 //! commit returned, and returns once a commit holding such a ticket
 //! succeeded. When no commit comes in time (no mail being received, or
 //! `patience` zero for a client waiting), a waiter runs `SELECT
 //! txid_current()`, a transaction with an id and so with a synchronous
-//! commit; one such flush runs at a time, and everyone whose commit it
-//! follows shares it, the way `havre_fsync::GroupSync` shares an fsync.
+//! commit, on the connection of its own commit (a server that restarted
+//! meanwhile closed it: the flush fails rather than prove a commit the
+//! restart may have lost); one such flush runs at a time, and everyone
+//! whose commit it follows shares it, the way `havre_fsync::GroupSync`
+//! shares an fsync.
 //!
 //! What this does not change: the change is visible to readers from its
 //! asynchronous commit on (a few milliseconds before it is durable, as on
 //! SQLite), and nobody is answered, nor a queue record forgotten, before
 //! it is on disk.
 
-use std::future::Future;
 use std::pin::pin;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
-use sqlx::postgres::PgPool;
+use sqlx::PgConnection;
 use tokio::sync::Notify;
 
 use crate::Result;
@@ -65,32 +67,38 @@ struct State {
 }
 
 impl Flushes {
-    /// Runs `commit`, a statement that commits synchronously, counting it
-    /// as a flush for the waiters whose asynchronous commits came before.
-    pub(crate) async fn commit<T>(&self, commit: impl Future<Output = Result<T>>) -> Result<T> {
-        let ticket = {
-            let mut state = self.lock();
-            state.last_commit = Some(Instant::now());
-            let ticket = state.give();
-            state.in_flight.push(ticket);
-            ticket
-        };
-        let mut run = Running {
+    /// A writer's synchronous commit about to be sent on a connection
+    /// already acquired: it counts as a flush for the waiters whose
+    /// asynchronous commits came before, once [`Running::succeeded`] says
+    /// it wrote and committed. The ticket is given after the connection was
+    /// acquired: a connection made while the server was restarting (sqlx
+    /// retries for seconds) would prove nothing of a commit made before the
+    /// restart, and waiters only take tickets given within their patience.
+    pub(crate) fn writer_commit(&self) -> Running<'_> {
+        let mut state = self.lock();
+        state.last_commit = Some(Instant::now());
+        let ticket = state.give();
+        state.in_flight.push(ticket);
+        Running {
             flushes: self,
             ticket,
             leads: false,
             succeeded: false,
-        };
-        let outcome = commit.await;
-        run.succeeded = outcome.is_ok();
-        outcome
+        }
     }
 
-    /// Returns once what was committed on this server before the call is
-    /// on disk: at the end of a synchronous commit that started after the
-    /// call, a writer's if one starts within `patience` while mail is
-    /// being received, else a flush run for the purpose.
-    pub(crate) async fn behind(&self, pool: &PgPool, patience: Duration) -> Result<()> {
+    /// Returns once what the caller committed before the call is on disk:
+    /// at the end of a synchronous commit that started after the call, a
+    /// writer's if one starts within `patience` while mail is being
+    /// received, else `flush` run for the purpose ([`flush_on`] the
+    /// connection of the caller's commit: if the server restarted
+    /// meanwhile, that connection is gone and the flush fails, as the
+    /// commit may have been lost).
+    pub(crate) async fn behind(
+        &self,
+        patience: Duration,
+        flush: impl AsyncFnOnce() -> Result<()>,
+    ) -> Result<()> {
         let called = Instant::now();
         let (wanted, deadline) = {
             let state = self.lock();
@@ -122,7 +130,7 @@ impl Flushes {
                 }
             };
             match next {
-                Next::Lead(ticket) => return self.lead(pool, ticket).await,
+                Next::Lead(ticket) => return self.lead(ticket, flush).await,
                 Next::WaitEnd => ended.await,
                 Next::WaitUntil(deadline) => {
                     let _ = tokio::time::timeout_at(deadline.into(), ended).await;
@@ -131,7 +139,7 @@ impl Flushes {
         }
     }
 
-    async fn lead(&self, pool: &PgPool, ticket: u64) -> Result<()> {
+    async fn lead(&self, ticket: u64, flush: impl AsyncFnOnce() -> Result<()>) -> Result<()> {
         self.led.fetch_add(1, Ordering::Relaxed);
         let mut run = Running {
             flushes: self,
@@ -139,10 +147,9 @@ impl Flushes {
             leads: true,
             succeeded: false,
         };
-        let outcome = sqlx::query("SELECT txid_current()").execute(pool).await;
+        let outcome = flush().await;
         run.succeeded = outcome.is_ok();
-        outcome?;
-        Ok(())
+        outcome
     }
 
     /// How many flushes waiters ran.
@@ -155,6 +162,13 @@ impl Flushes {
             .lock()
             .unwrap_or_else(|poison| poison.into_inner())
     }
+}
+
+/// A flush of everything committed on this server before it: a
+/// transaction with an id, so with a synchronous commit, on `conn`.
+pub(crate) async fn flush_on(conn: &mut PgConnection) -> Result<()> {
+    sqlx::query("SELECT txid_current()").execute(conn).await?;
+    Ok(())
 }
 
 /// What a waiter does next.
@@ -177,12 +191,19 @@ impl State {
 
 /// A commit under way: when it ends (or its task is cancelled), the
 /// waiters learn whether it covered them, and the next may lead a flush.
-struct Running<'a> {
+pub(crate) struct Running<'a> {
     flushes: &'a Flushes,
     ticket: u64,
     /// A waiter's flush, not a writer's commit.
     leads: bool,
     succeeded: bool,
+}
+
+impl Running<'_> {
+    /// The commit returned: it wrote, so it committed synchronously.
+    pub(crate) fn succeeded(mut self) {
+        self.succeeded = true;
+    }
 }
 
 impl Drop for Running<'_> {
@@ -206,27 +227,24 @@ mod tests {
     use std::sync::Arc;
     use tokio::sync::oneshot;
 
-    /// A pool that never connects: these waiters must not run a flush.
-    fn nowhere() -> PgPool {
-        sqlx::postgres::PgPoolOptions::new()
-            .connect_lazy("postgres://nobody@127.0.0.1:1/none")
-            .unwrap()
+    /// A flush these waiters must not run: it fails them.
+    async fn no_flush() -> Result<()> {
+        Err(crate::StoreError::NotCommitted("a flush ran".into()))
     }
 
-    /// A writer's commit that ends when told, as `outcome`.
+    /// A writer's commit that ends when told, succeeding or not.
     fn commit_until(
         flushes: &Arc<Flushes>,
-        outcome: Result<()>,
-    ) -> (oneshot::Sender<()>, tokio::task::JoinHandle<Result<()>>) {
+        succeeds: bool,
+    ) -> (oneshot::Sender<()>, tokio::task::JoinHandle<()>) {
         let (end, ends) = oneshot::channel();
         let flushes = flushes.clone();
         let task = tokio::spawn(async move {
-            flushes
-                .commit(async move {
-                    ends.await.unwrap();
-                    outcome
-                })
-                .await
+            let run = flushes.writer_commit();
+            ends.await.unwrap();
+            if succeeds {
+                run.succeeded();
+            }
         });
         (end, task)
     }
@@ -241,33 +259,28 @@ mod tests {
     async fn a_waiter_returns_at_the_end_of_a_commit_that_started_after_it_not_before() {
         let flushes = Arc::new(Flushes::default());
         // Mail is being received: a commit is under way when the delivery ends.
-        let (end_earlier, earlier) = commit_until(&flushes, Ok(()));
+        let (end_earlier, earlier) = commit_until(&flushes, true);
         settle().await;
         let waiter = {
             let flushes = flushes.clone();
-            tokio::spawn(async move { flushes.behind(&nowhere(), Duration::from_secs(30)).await })
+            tokio::spawn(async move { flushes.behind(Duration::from_secs(30), no_flush).await })
         };
         settle().await;
         end_earlier.send(()).unwrap();
-        earlier.await.unwrap().unwrap();
+        earlier.await.unwrap();
         settle().await;
         assert!(!waiter.is_finished(), "a commit sent before it covered it");
         // A commit that fails covers nobody.
-        let (end_failing, failing) = commit_until(
-            &flushes,
-            Err(crate::StoreError::NotCommitted(
-                "the server went away".into(),
-            )),
-        );
+        let (end_failing, failing) = commit_until(&flushes, false);
         settle().await;
         end_failing.send(()).unwrap();
-        assert!(failing.await.unwrap().is_err());
+        failing.await.unwrap();
         settle().await;
         assert!(!waiter.is_finished(), "a failed commit covered it");
-        let (end_later, later) = commit_until(&flushes, Ok(()));
+        let (end_later, later) = commit_until(&flushes, true);
         settle().await;
         end_later.send(()).unwrap();
-        later.await.unwrap().unwrap();
+        later.await.unwrap();
         waiter.await.unwrap().unwrap();
         assert_eq!(flushes.led(), 0);
     }
@@ -276,22 +289,36 @@ mod tests {
     async fn past_its_patience_a_waiter_waits_for_a_commit_under_way_that_started_after_it() {
         let flushes = Arc::new(Flushes::default());
         // Mail is being received.
-        let (end_earlier, earlier) = commit_until(&flushes, Ok(()));
+        let (end_earlier, earlier) = commit_until(&flushes, true);
         end_earlier.send(()).unwrap();
-        earlier.await.unwrap().unwrap();
+        earlier.await.unwrap();
         let waiter = {
             let flushes = flushes.clone();
-            tokio::spawn(async move { flushes.behind(&nowhere(), Duration::from_millis(20)).await })
+            tokio::spawn(async move { flushes.behind(Duration::from_millis(20), no_flush).await })
         };
         settle().await;
-        let (end_slow, slow) = commit_until(&flushes, Ok(()));
+        let (end_slow, slow) = commit_until(&flushes, true);
         // Its patience ends while that commit is still under way: a flush of
-        // its own would fail against `nowhere`.
+        // its own would fail it.
         tokio::time::sleep(Duration::from_millis(100)).await;
         assert!(!waiter.is_finished());
         end_slow.send(()).unwrap();
-        slow.await.unwrap().unwrap();
+        slow.await.unwrap();
         waiter.await.unwrap().unwrap();
         assert_eq!(flushes.led(), 0);
+    }
+
+    #[tokio::test]
+    async fn a_waiter_with_no_commit_to_ride_on_runs_its_flush_and_its_failure_is_its_own() {
+        let flushes = Flushes::default();
+        flushes
+            .behind(Duration::from_millis(10), async || Ok(()))
+            .await
+            .unwrap();
+        assert_eq!(flushes.led(), 1);
+        // The connection of its commit closed (the server restarted): the
+        // commit is not known on disk.
+        assert!(flushes.behind(Duration::ZERO, no_flush).await.is_err());
+        assert_eq!(flushes.led(), 2);
     }
 }

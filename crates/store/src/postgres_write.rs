@@ -22,7 +22,7 @@ use sqlx::{PgConnection, Postgres};
 use crate::mail::{Indexed, NewMessage, flags_to_text};
 use crate::model::{AttemptOutcome, DeliveredRow, FinishedAttempt, RecipientStatus};
 use crate::postgres::update_columns;
-use crate::postgres_flush::Flushes;
+use crate::postgres_flush::{Flushes, flush_on};
 use crate::postgres_mail::indexed_from;
 use crate::{Result, StoreError};
 
@@ -98,7 +98,7 @@ type DeliveredAnswer = (i32, String, Option<i64>, Option<i64>, bool);
 /// already (a sync of the folder came first) keeps its row, and a mailbox
 /// gone meanwhile gets none: neither is an error, the answer tells.
 pub(crate) async fn index_rows_visible(
-    pool: &PgPool,
+    conn: &mut PgConnection,
     rows: &[(i64, &NewMessage)],
 ) -> Result<Vec<Indexed>> {
     let answered: Vec<DeliveredAnswer> = bind_rows(
@@ -109,7 +109,7 @@ pub(crate) async fn index_rows_visible(
         ),
         rows,
     )
-    .fetch_all(pool)
+    .fetch_all(conn)
     .await?;
     indexed_in_order(rows.len(), &answered)
 }
@@ -148,8 +148,11 @@ pub(crate) async fn finish_delivery(
         ),
         attempt,
     );
-    let answered: Vec<DeliveredAnswer> = bind_rows(query, &rows).fetch_all(pool).await?;
-    flushes.behind(pool, RELAY_PATIENCE).await?;
+    let mut conn = pool.acquire().await?;
+    let answered: Vec<DeliveredAnswer> = bind_rows(query, &rows).fetch_all(&mut *conn).await?;
+    flushes
+        .behind(RELAY_PATIENCE, async || flush_on(&mut conn).await)
+        .await?;
     let removed = answered.first().is_some_and(|row| row.4);
     let indexed = indexed_in_order(rows.len(), &answered)?;
     Ok(FinishedAttempt {
