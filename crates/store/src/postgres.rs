@@ -60,10 +60,16 @@ impl PostgresStore {
     pub async fn open(url: &str) -> Result<PostgresStore> {
         let hosts = Hosts::parse(url)?;
         let options = hosts.choose().await?;
+        let flushes = Arc::new(Flushes::default());
+        let connected = flushes.clone();
         let pool = PgPoolOptions::new()
             .max_connections(CONNECTIONS)
             .acquire_timeout(ACQUIRE_TIMEOUT)
             .test_before_acquire(false)
+            .after_connect(move |_conn, _meta| {
+                connected.connected();
+                Box::pin(async { Ok(()) })
+            })
             .before_acquire(|conn, meta| {
                 Box::pin(async move {
                     if crate::liveness::must_check(meta.idle_for) {
@@ -78,7 +84,6 @@ impl PostgresStore {
         if hosts.several() {
             hosts.watch(pool.clone());
         }
-        let flushes = Arc::new(Flushes::default());
         let store = PostgresStore {
             deliveries: Arc::new(Deliveries::new(pool.clone(), flushes.clone())),
             flushes,

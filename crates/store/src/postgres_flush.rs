@@ -46,42 +46,65 @@ const FLOWING: Duration = Duration::from_millis(20);
 #[derive(Default)]
 pub(crate) struct Flushes {
     state: Mutex<State>,
-    /// Wakes the waiters when a commit holding a ticket ends.
+    /// Wakes the waiters when a commit holding a ticket ends, or a
+    /// connection is made.
     ended: Notify,
     /// Flushes run by waiters (fewer than the waiters when they shared).
     led: AtomicU64,
+}
+
+/// Where a commit or a waiter stands: its ticket, and how many connections
+/// the pool had made by then.
+#[derive(Clone, Copy, PartialEq, Eq)]
+struct Stamp {
+    ticket: u64,
+    connects: u64,
 }
 
 #[derive(Default)]
 struct State {
     /// The last ticket given.
     given: u64,
-    /// The highest ticket of a commit that succeeded.
-    durable: u64,
+    /// Connections the pool made ([`Flushes::connected`]).
+    connects: u64,
+    /// For the last few values of `connects`: the highest ticket given
+    /// then of a commit that succeeded.
+    durable: Vec<Stamp>,
     /// Whether a waiter runs a flush.
     leading: bool,
-    /// The tickets of the commits (a writer's or a waiter's flush) under way.
-    in_flight: Vec<u64>,
+    /// The commits (a writer's or a waiter's flush) under way.
+    in_flight: Vec<Stamp>,
     /// When the last commit of a writer (not a waiter's flush) started.
     last_commit: Option<Instant>,
 }
 
+/// How many values of `connects` keep their durable ticket: a waiter
+/// lasts a few milliseconds, connections are made seconds apart.
+const DURABLE_KEPT: usize = 4;
+
 impl Flushes {
+    /// A connection was made (the pool's `after_connect`). A commit sent on
+    /// a connection made after a waiter's call proves nothing for it: the
+    /// server may have restarted in between (sqlx retries a connection for
+    /// seconds), losing the waiter's commit. So a commit covers the waiters
+    /// that called while the pool had made as many connections as when the
+    /// commit got its ticket, which it gets with its connection in hand.
+    pub(crate) fn connected(&self) {
+        self.lock().connects += 1;
+        self.ended.notify_waiters();
+    }
+
     /// A writer's synchronous commit about to be sent on a connection
     /// already acquired: it counts as a flush for the waiters whose
     /// asynchronous commits came before, once [`Running::succeeded`] says
-    /// it wrote and committed. The ticket is given after the connection was
-    /// acquired: a connection made while the server was restarting (sqlx
-    /// retries for seconds) would prove nothing of a commit made before the
-    /// restart, and waiters only take tickets given within their patience.
+    /// it wrote and committed.
     pub(crate) fn writer_commit(&self) -> Running<'_> {
         let mut state = self.lock();
         state.last_commit = Some(Instant::now());
-        let ticket = state.give();
-        state.in_flight.push(ticket);
+        let stamp = state.give();
         Running {
             flushes: self,
-            ticket,
+            stamp,
             leads: false,
             succeeded: false,
         }
@@ -106,7 +129,11 @@ impl Flushes {
                 .last_commit
                 .is_some_and(|at| called.duration_since(at) < FLOWING);
             let deadline = if flowing { called + patience } else { called };
-            (state.given + 1, deadline)
+            let wanted = Stamp {
+                ticket: state.given + 1,
+                connects: state.connects,
+            };
+            (wanted, deadline)
         };
         loop {
             // Registered before the state is read: an end after the read
@@ -115,22 +142,24 @@ impl Flushes {
             ended.as_mut().enable();
             let next = {
                 let mut state = self.lock();
-                if state.durable >= wanted {
+                if state.covers(wanted) {
                     return Ok(());
                 }
-                if Instant::now() < deadline {
+                // A connection made since the call: no later commit covers.
+                let hopeless = state.connects != wanted.connects;
+                if state.in_flight.iter().any(|&run| run.may_cover(wanted)) {
+                    Next::WaitEnd
+                } else if Instant::now() < deadline && !hopeless {
                     Next::WaitUntil(deadline)
-                } else if state.leading || state.in_flight.iter().any(|&t| t >= wanted) {
+                } else if state.leading {
                     Next::WaitEnd
                 } else {
                     state.leading = true;
-                    let ticket = state.give();
-                    state.in_flight.push(ticket);
-                    Next::Lead(ticket)
+                    Next::Lead(state.give())
                 }
             };
             match next {
-                Next::Lead(ticket) => return self.lead(ticket, flush).await,
+                Next::Lead(stamp) => return self.lead(stamp, flush).await,
                 Next::WaitEnd => ended.await,
                 Next::WaitUntil(deadline) => {
                     let _ = tokio::time::timeout_at(deadline.into(), ended).await;
@@ -139,11 +168,11 @@ impl Flushes {
         }
     }
 
-    async fn lead(&self, ticket: u64, flush: impl AsyncFnOnce() -> Result<()>) -> Result<()> {
+    async fn lead(&self, stamp: Stamp, flush: impl AsyncFnOnce() -> Result<()>) -> Result<()> {
         self.led.fetch_add(1, Ordering::Relaxed);
         let mut run = Running {
             flushes: self,
-            ticket,
+            stamp,
             leads: true,
             succeeded: false,
         };
@@ -164,6 +193,48 @@ impl Flushes {
     }
 }
 
+impl Stamp {
+    /// Whether this commit, once it succeeds, covers a waiter that wanted
+    /// `wanted`: it started after the waiter's call, with no connection
+    /// made in between.
+    fn may_cover(self, wanted: Stamp) -> bool {
+        self.ticket >= wanted.ticket && self.connects == wanted.connects
+    }
+}
+
+impl State {
+    fn give(&mut self) -> Stamp {
+        self.given += 1;
+        let stamp = Stamp {
+            ticket: self.given,
+            connects: self.connects,
+        };
+        self.in_flight.push(stamp);
+        stamp
+    }
+
+    fn covers(&self, wanted: Stamp) -> bool {
+        self.durable.iter().any(|&done| done.may_cover(wanted))
+    }
+
+    fn succeeded(&mut self, stamp: Stamp) {
+        match self
+            .durable
+            .iter_mut()
+            .find(|done| done.connects == stamp.connects)
+        {
+            Some(done) => done.ticket = done.ticket.max(stamp.ticket),
+            None => {
+                self.durable.push(stamp);
+                self.durable.sort_by_key(|done| done.connects);
+                if self.durable.len() > DURABLE_KEPT {
+                    self.durable.remove(0);
+                }
+            }
+        }
+    }
+}
+
 /// A flush of everything committed on this server before it: a
 /// transaction with an id, so with a synchronous commit, on `conn`.
 pub(crate) async fn flush_on(conn: &mut PgConnection) -> Result<()> {
@@ -173,27 +244,21 @@ pub(crate) async fn flush_on(conn: &mut PgConnection) -> Result<()> {
 
 /// What a waiter does next.
 enum Next {
-    /// Runs the flush, as ticket `.0`.
-    Lead(u64),
-    /// Waits for the end of the flush a waiter runs (it may cover this
-    /// one; if not, the next may be this one's).
+    /// Runs the flush, as `.0`.
+    Lead(Stamp),
+    /// Waits for the end of a commit under way that may cover it, or of
+    /// the flush another waiter runs (if that one does not cover it, the
+    /// next may be this one's).
     WaitEnd,
     /// Waits for a commit to end, until the patience ends.
     WaitUntil(Instant),
-}
-
-impl State {
-    fn give(&mut self) -> u64 {
-        self.given += 1;
-        self.given
-    }
 }
 
 /// A commit under way: when it ends (or its task is cancelled), the
 /// waiters learn whether it covered them, and the next may lead a flush.
 pub(crate) struct Running<'a> {
     flushes: &'a Flushes,
-    ticket: u64,
+    stamp: Stamp,
     /// A waiter's flush, not a writer's commit.
     leads: bool,
     succeeded: bool,
@@ -209,12 +274,12 @@ impl Running<'_> {
 impl Drop for Running<'_> {
     fn drop(&mut self) {
         let mut state = self.flushes.lock();
-        state.in_flight.retain(|&t| t != self.ticket);
+        state.in_flight.retain(|&run| run != self.stamp);
         if self.leads {
             state.leading = false;
         }
         if self.succeeded {
-            state.durable = state.durable.max(self.ticket);
+            state.succeeded(self.stamp);
         }
         drop(state);
         self.flushes.ended.notify_waiters();
@@ -320,5 +385,35 @@ mod tests {
         // commit is not known on disk.
         assert!(flushes.behind(Duration::ZERO, no_flush).await.is_err());
         assert_eq!(flushes.led(), 2);
+    }
+
+    #[tokio::test]
+    async fn a_commit_on_a_connection_made_after_the_call_covers_nothing() {
+        let flushes = Arc::new(Flushes::default());
+        let (end_earlier, earlier) = commit_until(&flushes, true);
+        end_earlier.send(()).unwrap();
+        earlier.await.unwrap();
+        let flushed = Arc::new(AtomicU64::new(0));
+        let waiter = {
+            let (flushes, flushed) = (flushes.clone(), flushed.clone());
+            tokio::spawn(async move {
+                flushes
+                    .behind(Duration::from_secs(30), async || {
+                        flushed.fetch_add(1, Ordering::Relaxed);
+                        Ok(())
+                    })
+                    .await
+            })
+        };
+        settle().await;
+        // The server restarted: the pool made a connection, and a record's
+        // insert on it succeeded. The waiter flushes on its own connection
+        // at once, without waiting out its patience.
+        flushes.connected();
+        let (end_later, later) = commit_until(&flushes, true);
+        end_later.send(()).unwrap();
+        later.await.unwrap();
+        waiter.await.unwrap().unwrap();
+        assert_eq!(flushed.load(Ordering::Relaxed), 1);
     }
 }
