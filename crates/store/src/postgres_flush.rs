@@ -13,10 +13,13 @@
 //! `durable.rs`).
 //!
 //! Every synchronous commit that takes part gets a ticket before it is
-//! sent ([`Flushes::writer_commit`]); a waiter wants a ticket given after its own
-//! commit returned, and returns once a commit holding such a ticket
-//! succeeded. When no commit comes in time (no mail being received, or
-//! `patience` zero for a client waiting), a waiter runs `SELECT
+//! sent, with its connection in hand ([`Flushes::writer_commit`]); a
+//! waiter wants a ticket given after its own commit returned, and returns
+//! once a commit holding such a ticket succeeded, provided the pool made
+//! no connection in between: a connection made since may be to a server
+//! that restarted and lost the waiter's commit ([`Flushes::connected`]).
+//! When no commit comes in time (no mail being received, or `patience`
+//! zero for a client waiting), a waiter runs `SELECT
 //! txid_current()`, a transaction with an id and so with a synchronous
 //! commit, on the connection of its own commit (a server that restarted
 //! meanwhile closed it: the flush fails rather than prove a commit the
