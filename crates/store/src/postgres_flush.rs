@@ -23,9 +23,11 @@
 //! txid_current()`, a transaction with an id and so with a synchronous
 //! commit, on the connection of its own commit (a server that restarted
 //! meanwhile closed it: the flush fails rather than prove a commit the
-//! restart may have lost); one such flush runs at a time, and everyone
-//! whose commit it follows shares it, the way `havre_fsync::GroupSync`
-//! shares an fsync.
+//! restart may have lost); every waiter whose call it follows shares it.
+//! A flush that started before a call does not cover it and is not waited
+//! for (PostgreSQL gathers concurrent flushes into one write of the WAL):
+//! waiting for it and then flushing again, as `havre_fsync::GroupSync`
+//! does, made LMTP answers a flush later.
 //!
 //! What this does not change: the change is visible to readers from its
 //! asynchronous commit on (a few milliseconds before it is durable, as on
@@ -73,8 +75,6 @@ struct State {
     /// For the last few values of `connects`: the highest ticket given
     /// then of a commit that succeeded.
     durable: Vec<Stamp>,
-    /// Whether a waiter runs a flush.
-    leading: bool,
     /// The commits (a writer's or a waiter's flush) under way.
     in_flight: Vec<Stamp>,
     /// When the last commit of a writer (not a waiter's flush) started.
@@ -108,7 +108,6 @@ impl Flushes {
         Running {
             flushes: self,
             stamp,
-            leads: false,
             succeeded: false,
         }
     }
@@ -154,10 +153,10 @@ impl Flushes {
                     Next::WaitEnd
                 } else if Instant::now() < deadline && !hopeless {
                     Next::WaitUntil(deadline)
-                } else if state.leading {
-                    Next::WaitEnd
                 } else {
-                    state.leading = true;
+                    // Flushes that started before the call cover nothing of
+                    // it: not waited for, PostgreSQL gathers concurrent
+                    // flushes into one write of the WAL.
                     Next::Lead(state.give())
                 }
             };
@@ -176,7 +175,6 @@ impl Flushes {
         let mut run = Running {
             flushes: self,
             stamp,
-            leads: true,
             succeeded: false,
         };
         let outcome = flush().await;
@@ -249,21 +247,17 @@ pub(crate) async fn flush_on(conn: &mut PgConnection) -> Result<()> {
 enum Next {
     /// Runs the flush, as `.0`.
     Lead(Stamp),
-    /// Waits for the end of a commit under way that may cover it, or of
-    /// the flush another waiter runs (if that one does not cover it, the
-    /// next may be this one's).
+    /// Waits for the end of a commit under way that may cover it.
     WaitEnd,
     /// Waits for a commit to end, until the patience ends.
     WaitUntil(Instant),
 }
 
 /// A commit under way: when it ends (or its task is cancelled), the
-/// waiters learn whether it covered them, and the next may lead a flush.
+/// waiters learn whether it covered them.
 pub(crate) struct Running<'a> {
     flushes: &'a Flushes,
     stamp: Stamp,
-    /// A waiter's flush, not a writer's commit.
-    leads: bool,
     succeeded: bool,
 }
 
@@ -278,9 +272,6 @@ impl Drop for Running<'_> {
     fn drop(&mut self) {
         let mut state = self.flushes.lock();
         state.in_flight.retain(|&run| run != self.stamp);
-        if self.leads {
-            state.leading = false;
-        }
         if self.succeeded {
             state.succeeded(self.stamp);
         }
