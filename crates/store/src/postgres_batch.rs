@@ -30,8 +30,9 @@ use std::collections::hash_map::Entry;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use sqlx::PgConnection;
+use sqlx::pool::PoolConnection;
 use sqlx::postgres::PgPool;
+use sqlx::{PgConnection, Postgres};
 use tokio::sync::oneshot;
 
 use crate::mail::{Indexed, NewMessage};
@@ -130,19 +131,27 @@ impl Turns {
         }
     }
 
+    /// A connection from the pool, or else `turn`'s callers told why
+    /// there is none (and `turn` emptied).
+    async fn acquire_for(&self, turn: &mut Vec<Waiting>) -> Option<PoolConnection<Postgres>> {
+        match self.pool.acquire().await {
+            Ok(conn) => Some(conn),
+            Err(err) => {
+                let err = StoreError::from(err);
+                for waiting in turn.drain(..) {
+                    let _ = waiting.answer.send(Err(copy_of(&err)));
+                }
+                None
+            }
+        }
+    }
+
     /// Indexes `turn`, and leaves its answers to a task that sends them
     /// once the commit is on disk (flushed on the connection of the call,
     /// if nothing else flushed it first).
-    async fn index(&self, turn: Vec<Waiting>) {
-        let mut conn = match self.pool.acquire().await {
-            Ok(conn) => conn,
-            Err(err) => {
-                let err = StoreError::from(err);
-                for waiting in turn {
-                    let _ = waiting.answer.send(Err(copy_of(&err)));
-                }
-                return;
-            }
+    async fn index(&self, mut turn: Vec<Waiting>) {
+        let Some(mut conn) = self.acquire_for(&mut turn).await else {
+            return;
         };
         let mut answered: Vec<(Waiting, Result<Indexed>)> = Vec::with_capacity(turn.len());
         let together = if turn.len() > 1 {
@@ -160,16 +169,10 @@ impl Turns {
                     // The connection may be what failed.
                     conn.close_on_drop();
                     drop(conn);
-                    conn = match self.pool.acquire().await {
-                        Ok(conn) => conn,
-                        Err(err) => {
-                            let err = StoreError::from(err);
-                            for waiting in turn {
-                                let _ = waiting.answer.send(Err(copy_of(&err)));
-                            }
-                            return;
-                        }
+                    let Some(fresh) = self.acquire_for(&mut turn).await else {
+                        return;
                     };
+                    conn = fresh;
                 }
                 for waiting in turn {
                     let answer = index_alone(&mut conn, self.mailbox, &waiting.message).await;
