@@ -308,6 +308,13 @@ mod tests {
         (end, task)
     }
 
+    /// Ends a commit of [`commit_until`] and lets the waiters see it.
+    async fn end(commit: (oneshot::Sender<()>, tokio::task::JoinHandle<()>)) {
+        commit.0.send(()).unwrap();
+        commit.1.await.unwrap();
+        settle().await;
+    }
+
     async fn settle() {
         for _ in 0..10 {
             tokio::task::yield_now().await;
@@ -318,28 +325,23 @@ mod tests {
     async fn a_waiter_returns_at_the_end_of_a_commit_that_started_after_it_not_before() {
         let flushes = Arc::new(Flushes::default());
         // Mail is being received: a commit is under way when the delivery ends.
-        let (end_earlier, earlier) = commit_until(&flushes, true);
+        let earlier = commit_until(&flushes, true);
         settle().await;
         let waiter = {
             let flushes = flushes.clone();
             tokio::spawn(async move { flushes.behind(Duration::from_secs(30), no_flush).await })
         };
         settle().await;
-        end_earlier.send(()).unwrap();
-        earlier.await.unwrap();
-        settle().await;
+        end(earlier).await;
         assert!(!waiter.is_finished(), "a commit sent before it covered it");
         // A commit that fails covers nobody.
-        let (end_failing, failing) = commit_until(&flushes, false);
+        let failing = commit_until(&flushes, false);
         settle().await;
-        end_failing.send(()).unwrap();
-        failing.await.unwrap();
-        settle().await;
+        end(failing).await;
         assert!(!waiter.is_finished(), "a failed commit covered it");
-        let (end_later, later) = commit_until(&flushes, true);
+        let later = commit_until(&flushes, true);
         settle().await;
-        end_later.send(()).unwrap();
-        later.await.unwrap();
+        end(later).await;
         waiter.await.unwrap().unwrap();
         assert_eq!(flushes.led(), 0);
     }
@@ -348,21 +350,19 @@ mod tests {
     async fn past_its_patience_a_waiter_waits_for_a_commit_under_way_that_started_after_it() {
         let flushes = Arc::new(Flushes::default());
         // Mail is being received.
-        let (end_earlier, earlier) = commit_until(&flushes, true);
-        end_earlier.send(()).unwrap();
-        earlier.await.unwrap();
+        let earlier = commit_until(&flushes, true);
+        end(earlier).await;
         let waiter = {
             let flushes = flushes.clone();
             tokio::spawn(async move { flushes.behind(Duration::from_millis(20), no_flush).await })
         };
         settle().await;
-        let (end_slow, slow) = commit_until(&flushes, true);
+        let slow = commit_until(&flushes, true);
         // Its patience ends while that commit is still under way: a flush of
         // its own would fail it.
         tokio::time::sleep(Duration::from_millis(100)).await;
         assert!(!waiter.is_finished());
-        end_slow.send(()).unwrap();
-        slow.await.unwrap();
+        end(slow).await;
         waiter.await.unwrap().unwrap();
         assert_eq!(flushes.led(), 0);
     }
@@ -384,9 +384,8 @@ mod tests {
     #[tokio::test]
     async fn a_commit_on_a_connection_made_after_the_call_covers_nothing() {
         let flushes = Arc::new(Flushes::default());
-        let (end_earlier, earlier) = commit_until(&flushes, true);
-        end_earlier.send(()).unwrap();
-        earlier.await.unwrap();
+        let earlier = commit_until(&flushes, true);
+        end(earlier).await;
         let flushed = Arc::new(AtomicU64::new(0));
         let waiter = {
             let (flushes, flushed) = (flushes.clone(), flushed.clone());
@@ -404,9 +403,8 @@ mod tests {
         // insert on it succeeded. The waiter flushes on its own connection
         // at once, without waiting out its patience.
         flushes.connected();
-        let (end_later, later) = commit_until(&flushes, true);
-        end_later.send(()).unwrap();
-        later.await.unwrap();
+        let later = commit_until(&flushes, true);
+        end(later).await;
         waiter.await.unwrap().unwrap();
         assert_eq!(flushed.load(Ordering::Relaxed), 1);
     }
