@@ -119,80 +119,6 @@ impl PostgresStore {
         }
     }
 
-    /// The record, its body and its recipients in one statement, so one
-    /// round trip and one commit, or nothing when a record of that id is
-    /// there (the body and recipients are inserted from the record's row).
-    async fn insert_record(
-        &self,
-        conn: &mut PgConnection,
-        entry: &QueueEntry,
-        body: Option<&[u8]>,
-    ) -> Result<()> {
-        let recipients = &entry.recipients;
-        let inserted: Option<i32> = sqlx::query_scalar(
-            "WITH record AS (
-                 INSERT INTO queue_messages
-                 (id, sender, size, arrival, client, protocol, attempts, next_attempt, hold,
-                  hold_reason, node)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
-                 ON CONFLICT (id) DO NOTHING RETURNING id),
-             body AS (
-                 INSERT INTO queue_bodies (queue_id, body)
-                 SELECT id, $12 FROM record WHERE $12::BYTEA IS NOT NULL),
-             recipients AS (
-                 INSERT INTO queue_recipients (queue_id, idx, address, orig, status, last_reply)
-                 SELECT record.id, r.* FROM record, UNNEST($13::BIGINT[], $14::TEXT[],
-                     $15::TEXT[], $16::BIGINT[], $17::TEXT[]) AS r)
-             SELECT 1 FROM record",
-        )
-        .bind(&entry.id)
-        .bind(&entry.sender)
-        .bind(entry.size as i64)
-        .bind(entry.arrival)
-        .bind(&entry.client)
-        .bind(&entry.protocol)
-        .bind(entry.attempts)
-        .bind(entry.next_attempt)
-        .bind(entry.hold as i64)
-        .bind(entry.hold_reason.as_deref())
-        .bind(i64::from(entry.node))
-        .bind(body)
-        .bind(recipients.iter().map(|r| r.idx).collect::<Vec<_>>())
-        .bind(
-            recipients
-                .iter()
-                .map(|r| r.address.as_str())
-                .collect::<Vec<_>>(),
-        )
-        .bind(
-            recipients
-                .iter()
-                .map(|r| r.orig.as_deref())
-                .collect::<Vec<_>>(),
-        )
-        .bind(
-            recipients
-                .iter()
-                .map(|r| r.status.as_i64())
-                .collect::<Vec<_>>(),
-        )
-        .bind(
-            recipients
-                .iter()
-                .map(|r| r.last_reply.as_deref())
-                .collect::<Vec<_>>(),
-        )
-        .fetch_optional(conn)
-        .await?;
-        if inserted.is_none() {
-            return Err(StoreError::AlreadyExists(format!(
-                "queue record {}",
-                entry.id
-            )));
-        }
-        Ok(())
-    }
-
     async fn migrate(&self) -> Result<()> {
         let mut conn = self.pool.acquire().await?;
         sqlx::query("SELECT pg_advisory_lock($1)")
@@ -551,7 +477,7 @@ impl Store for PostgresStore {
         // the asynchronous commits before it to disk (`postgres_flush.rs`).
         let mut conn = self.pool.acquire().await?;
         let run = self.flushes.writer_commit();
-        self.insert_record(&mut conn, entry, body).await?;
+        insert_record(&mut conn, entry, body).await?;
         run.succeeded();
         Ok(())
     }
@@ -801,5 +727,78 @@ async fn record_attempt(conn: &mut PgConnection, attempt: &AttemptOutcome) -> Re
     .bind(&attempt.id)
     .execute(&mut *conn)
     .await?;
+    Ok(())
+}
+
+/// The record, its body and its recipients in one statement, so one
+/// round trip and one commit, or nothing when a record of that id is
+/// there (the body and recipients are inserted from the record's row).
+async fn insert_record(
+    conn: &mut PgConnection,
+    entry: &QueueEntry,
+    body: Option<&[u8]>,
+) -> Result<()> {
+    let recipients = &entry.recipients;
+    let inserted: Option<i32> = sqlx::query_scalar(
+        "WITH record AS (
+             INSERT INTO queue_messages
+             (id, sender, size, arrival, client, protocol, attempts, next_attempt, hold,
+              hold_reason, node)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
+             ON CONFLICT (id) DO NOTHING RETURNING id),
+         body AS (
+             INSERT INTO queue_bodies (queue_id, body)
+             SELECT id, $12 FROM record WHERE $12::BYTEA IS NOT NULL),
+         recipients AS (
+             INSERT INTO queue_recipients (queue_id, idx, address, orig, status, last_reply)
+             SELECT record.id, r.* FROM record, UNNEST($13::BIGINT[], $14::TEXT[],
+                 $15::TEXT[], $16::BIGINT[], $17::TEXT[]) AS r)
+         SELECT 1 FROM record",
+    )
+    .bind(&entry.id)
+    .bind(&entry.sender)
+    .bind(entry.size as i64)
+    .bind(entry.arrival)
+    .bind(&entry.client)
+    .bind(&entry.protocol)
+    .bind(entry.attempts)
+    .bind(entry.next_attempt)
+    .bind(entry.hold as i64)
+    .bind(entry.hold_reason.as_deref())
+    .bind(i64::from(entry.node))
+    .bind(body)
+    .bind(recipients.iter().map(|r| r.idx).collect::<Vec<_>>())
+    .bind(
+        recipients
+            .iter()
+            .map(|r| r.address.as_str())
+            .collect::<Vec<_>>(),
+    )
+    .bind(
+        recipients
+            .iter()
+            .map(|r| r.orig.as_deref())
+            .collect::<Vec<_>>(),
+    )
+    .bind(
+        recipients
+            .iter()
+            .map(|r| r.status.as_i64())
+            .collect::<Vec<_>>(),
+    )
+    .bind(
+        recipients
+            .iter()
+            .map(|r| r.last_reply.as_deref())
+            .collect::<Vec<_>>(),
+    )
+    .fetch_optional(conn)
+    .await?;
+    if inserted.is_none() {
+        return Err(StoreError::AlreadyExists(format!(
+            "queue record {}",
+            entry.id
+        )));
+    }
     Ok(())
 }
