@@ -33,6 +33,7 @@ mod model;
 mod postgres;
 mod postgres_batch;
 mod postgres_bayes;
+mod postgres_entries;
 mod postgres_flush;
 mod postgres_hosts;
 mod postgres_mail;

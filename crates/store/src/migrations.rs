@@ -987,4 +987,35 @@ END
 $$;
 "#,
     },
+    Migration {
+        version: 23,
+        name: "directory changes notified",
+        // A node keeps recipients' entries it read (`postgres_entries.rs`)
+        // while it hears of every change to what they are made of, by
+        // whomever: the server says so to every node listening, at the
+        // commit. A statement, not a row: a change of a thousand users is
+        // one notification.
+        sql: "-- PostgreSQL only: a SQLite node reads its entries in process.",
+        postgres: r#"
+CREATE FUNCTION havre_directory_changed() RETURNS trigger
+LANGUAGE plpgsql AS $$
+BEGIN
+    PERFORM pg_notify('havre_directory', '');
+    RETURN NULL;
+END
+$$;
+CREATE TRIGGER users_changed AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON users
+    FOR EACH STATEMENT EXECUTE FUNCTION havre_directory_changed();
+CREATE TRIGGER aliases_changed AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON aliases
+    FOR EACH STATEMENT EXECUTE FUNCTION havre_directory_changed();
+CREATE TRIGGER domains_changed AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON domains
+    FOR EACH STATEMENT EXECUTE FUNCTION havre_directory_changed();
+CREATE TRIGGER class_quotas_changed AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON class_quotas
+    FOR EACH STATEMENT EXECUTE FUNCTION havre_directory_changed();
+CREATE TRIGGER sieve_users_changed AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON sieve_users
+    FOR EACH STATEMENT EXECUTE FUNCTION havre_directory_changed();
+CREATE TRIGGER sieve_scripts_changed AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON sieve_scripts
+    FOR EACH STATEMENT EXECUTE FUNCTION havre_directory_changed();
+"#,
+    },
 ];

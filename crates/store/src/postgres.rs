@@ -24,6 +24,7 @@ use sqlx::{PgConnection, Postgres, Row, Transaction};
 
 use crate::migrations::pending;
 use crate::postgres_batch::Deliveries;
+use crate::postgres_entries::Entries;
 use crate::postgres_flush::Flushes;
 use crate::postgres_hosts::Hosts;
 use crate::postgres_write::{LockingWrite, finish_delivery};
@@ -51,6 +52,8 @@ pub struct PostgresStore {
     pub(crate) deliveries: Arc<Deliveries>,
     /// The synchronous commits that carry asynchronous ones to disk.
     flushes: Arc<Flushes>,
+    /// Recipients' entries read recently, while they are current.
+    entries: Arc<Entries>,
 }
 
 impl PostgresStore {
@@ -86,6 +89,7 @@ impl PostgresStore {
         }
         let store = PostgresStore {
             deliveries: Arc::new(Deliveries::new(pool.clone(), flushes.clone())),
+            entries: Arc::new(Entries::new(pool.clone())),
             flushes,
             pool,
             node: 0,
@@ -109,6 +113,18 @@ impl PostgresStore {
     /// insert or by each other's (`postgres_flush.rs`).
     pub fn flushes_run(&self) -> u64 {
         self.flushes.led()
+    }
+
+    /// How many recipients' lookups were answered from memory
+    /// (`postgres_entries.rs`).
+    pub fn entries_served_from_memory(&self) -> u64 {
+        self.entries.served()
+    }
+
+    /// A change to the directory this process committed: forgotten now,
+    /// not when the server's notification comes back.
+    pub(crate) fn directory_changed(&self) {
+        self.entries.forget_all();
     }
 
     /// The store as node `node` sees it: its own queue records.
@@ -204,6 +220,7 @@ impl Store for PostgresStore {
             .execute(&self.pool)
             .await
             .map_err(|e| already_exists(e, || format!("domain {name}")))?;
+        self.directory_changed();
         Ok(())
     }
 
@@ -234,6 +251,7 @@ impl Store for PostgresStore {
             .execute(&mut *tx)
             .await?;
         tx.commit().await?;
+        self.directory_changed();
         Ok(done.rows_affected() > 0)
     }
 
@@ -273,6 +291,7 @@ impl Store for PostgresStore {
         .await
         .map_err(|e| already_exists(e, || format!("user {}", user.email)))?;
         tx.commit().await?;
+        self.directory_changed();
         Ok(())
     }
 
@@ -334,6 +353,7 @@ impl Store for PostgresStore {
         .bind(changes.disabled.map(i64::from))
         .execute(&self.pool)
         .await?;
+        self.directory_changed();
         Ok(done.rows_affected() > 0)
     }
 
@@ -352,6 +372,7 @@ impl Store for PostgresStore {
             .execute(&mut *tx)
             .await?;
         tx.commit().await?;
+        self.directory_changed();
         Ok(())
     }
 
@@ -379,6 +400,7 @@ impl Store for PostgresStore {
             }
         }
         tx.commit().await?;
+        self.directory_changed();
         Ok(done.rows_affected() > 0)
     }
 
@@ -411,6 +433,7 @@ impl Store for PostgresStore {
             position += 1;
         }
         tx.commit().await?;
+        self.directory_changed();
         Ok(())
     }
 
@@ -424,6 +447,10 @@ impl Store for PostgresStore {
     }
 
     async fn address_entry(&self, address: &str, domain: &str) -> Result<AddressEntry> {
+        if let Some(entry) = self.entries.get(address, domain) {
+            return Ok(entry);
+        }
+        let ticket = self.entries.ticket();
         // As SQLite's: a user's row carries her quota and its use (summed
         // only when she has a quota) and her scripts' change counter when
         // one is active.
@@ -447,7 +474,11 @@ impl Store for PostgresStore {
         .bind(domain)
         .fetch_all(&self.pool)
         .await?;
-        Ok(AddressEntry::from_rows(rows))
+        let entry = AddressEntry::from_rows(rows);
+        if let Some(ticket) = ticket {
+            self.entries.keep(ticket, address, domain, &entry);
+        }
+        Ok(entry)
     }
 
     async fn list_aliases(&self) -> Result<Vec<Alias>> {
@@ -469,6 +500,7 @@ impl Store for PostgresStore {
         .bind(target)
         .execute(&self.pool)
         .await?;
+        self.directory_changed();
         Ok(done.rows_affected())
     }
 

@@ -29,6 +29,14 @@ async fn begin_write(store: &PostgresStore, user: &str) -> Result<Transaction<'s
     Ok(tx)
 }
 
+/// Commits a write of scripts: the user's entry, which says whether
+/// she has an active script and its counter, changed.
+async fn commit(store: &PostgresStore, tx: Transaction<'static, Postgres>) -> Result<()> {
+    tx.commit().await?;
+    store.directory_changed();
+    Ok(())
+}
+
 #[async_trait]
 impl SieveStore for PostgresStore {
     async fn sieve_put(&self, user: &str, name: &str, source: &str) -> Result<()> {
@@ -42,7 +50,7 @@ impl SieveStore for PostgresStore {
         .bind(source)
         .execute(&mut *tx)
         .await?;
-        tx.commit().await?;
+        commit(self, tx).await?;
         Ok(())
     }
 
@@ -95,7 +103,7 @@ impl SieveStore for PostgresStore {
                 return Ok(false);
             }
         }
-        tx.commit().await?;
+        commit(self, tx).await?;
         Ok(true)
     }
 
@@ -122,7 +130,7 @@ impl SieveStore for PostgresStore {
             .bind(name)
             .execute(&mut *tx)
             .await?;
-        tx.commit().await?;
+        commit(self, tx).await?;
         Ok(outcome)
     }
 
@@ -153,7 +161,7 @@ impl SieveStore for PostgresStore {
             .bind(from)
             .execute(&mut *tx)
             .await?;
-        tx.commit().await?;
+        commit(self, tx).await?;
         Ok(outcome)
     }
 

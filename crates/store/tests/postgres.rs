@@ -456,3 +456,138 @@ async fn a_record_removed_or_delivered_takes_its_recipients_and_body_with_it() {
     let again = store.queue_get("GONE1").await.unwrap().unwrap();
     assert_eq!(again.recipients.len(), 1);
 }
+
+/// Asks `store` for `address`'s entry until `done` says yes, for at most
+/// `within`; the last entry read.
+async fn entry_until(
+    store: &PostgresStore,
+    address: &str,
+    within: std::time::Duration,
+    done: impl Fn(&AddressEntry) -> bool,
+) -> AddressEntry {
+    let deadline = std::time::Instant::now() + within;
+    loop {
+        let entry = store.address_entry(address, "example.test").await.unwrap();
+        if done(&entry) || std::time::Instant::now() > deadline {
+            return entry;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+}
+
+/// Two nodes on one schema, with alice a user of both: node `a` serves her
+/// entry from memory by the time it returns.
+async fn alice_kept_by_a(url: &str, url_of_a: &str) -> (PostgresStore, PostgresStore) {
+    let a = PostgresStore::open(url_of_a).await.unwrap();
+    let b = PostgresStore::open(url).await.unwrap();
+    b.add_domain("example.test").await.unwrap();
+    b.add_user(&common::user("alice@example.test"))
+        .await
+        .unwrap();
+    let served = || a.entries_served_from_memory();
+    // The first lookup starts the node's listener; what is read once it
+    // listens is kept.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    while served() == 0 && std::time::Instant::now() < deadline {
+        let entry = a
+            .address_entry("alice@example.test", "example.test")
+            .await
+            .unwrap();
+        assert!(entry.user);
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    assert!(served() > 0, "alice's entry is never served from memory");
+    (a, b)
+}
+
+#[tokio::test]
+async fn a_recipient_read_again_costs_no_query_until_another_node_removes_her() {
+    let schema = PostgresSchema::create().await.unwrap();
+    let (a, b) = alice_kept_by_a(schema.url(), schema.url()).await;
+    let before = a.entries_served_from_memory();
+    for _ in 0..10 {
+        a.address_entry("alice@example.test", "example.test")
+            .await
+            .unwrap();
+    }
+    assert_eq!(a.entries_served_from_memory(), before + 10);
+
+    assert!(b.remove_user("alice@example.test").await.unwrap());
+    let seen = entry_until(
+        &a,
+        "alice@example.test",
+        std::time::Duration::from_secs(2),
+        |e| !e.user,
+    )
+    .await;
+    assert!(
+        !seen.user,
+        "node a still delivers to alice after b removed her"
+    );
+}
+
+#[tokio::test]
+async fn a_change_made_by_hand_in_the_database_is_heard_and_one_of_the_node_s_own_at_once() {
+    let schema = PostgresSchema::create().await.unwrap();
+    let (a, _b) = alice_kept_by_a(schema.url(), schema.url()).await;
+    // The node's own change: seen by the next lookup, no waiting.
+    a.add_alias("alice@example.test", &["archive@example.test".to_string()])
+        .await
+        .unwrap();
+    let entry = a
+        .address_entry("alice@example.test", "example.test")
+        .await
+        .unwrap();
+    assert_eq!(entry.aliases, ["archive@example.test"]);
+    // An operator's psql session.
+    sql(
+        schema.url(),
+        "UPDATE aliases SET target = 'records@example.test' WHERE address = 'alice@example.test'",
+    )
+    .await;
+    let seen = entry_until(
+        &a,
+        "alice@example.test",
+        std::time::Duration::from_secs(2),
+        |e| e.aliases == ["records@example.test"],
+    )
+    .await;
+    assert_eq!(seen.aliases, ["records@example.test"]);
+}
+
+#[tokio::test]
+async fn a_change_made_while_the_node_cannot_hear_is_not_missed_when_it_can_again() {
+    let schema = PostgresSchema::create().await.unwrap();
+    let proxy = havre_testkit::CutProxy::start(schema.server_address());
+    let (a, b) = alice_kept_by_a(schema.url(), &schema.url_through(proxy.port())).await;
+    // Every connection of node a is cut, its listener's with them; alice
+    // is removed meanwhile, and the notification goes to nobody.
+    proxy.cut();
+    assert!(b.remove_user("alice@example.test").await.unwrap());
+    b.add_user(&common::user("postmaster@example.test"))
+        .await
+        .unwrap();
+    proxy.restore();
+    // Node a listens again once it serves entries from memory again
+    // (the postmaster's, kept at the first read after it is back).
+    let served = a.entries_served_from_memory();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while a.entries_served_from_memory() == served {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "node a never listens again"
+        );
+        let _ = a
+            .address_entry("postmaster@example.test", "example.test")
+            .await;
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    let entry = a
+        .address_entry("alice@example.test", "example.test")
+        .await
+        .unwrap();
+    assert!(
+        !entry.user,
+        "node a served alice's entry kept before the cut"
+    );
+}
