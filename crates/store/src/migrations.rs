@@ -1004,18 +1004,18 @@ BEGIN
     RETURN NULL;
 END
 $$;
-CREATE TRIGGER users_changed AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON users
-    FOR EACH STATEMENT EXECUTE FUNCTION havre_directory_changed();
-CREATE TRIGGER aliases_changed AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON aliases
-    FOR EACH STATEMENT EXECUTE FUNCTION havre_directory_changed();
-CREATE TRIGGER domains_changed AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON domains
-    FOR EACH STATEMENT EXECUTE FUNCTION havre_directory_changed();
-CREATE TRIGGER class_quotas_changed AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON class_quotas
-    FOR EACH STATEMENT EXECUTE FUNCTION havre_directory_changed();
-CREATE TRIGGER sieve_users_changed AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON sieve_users
-    FOR EACH STATEMENT EXECUTE FUNCTION havre_directory_changed();
-CREATE TRIGGER sieve_scripts_changed AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON sieve_scripts
-    FOR EACH STATEMENT EXECUTE FUNCTION havre_directory_changed();
+DO $$
+DECLARE
+    v_table TEXT;
+BEGIN
+    FOREACH v_table IN ARRAY ARRAY['users', 'aliases', 'domains', 'class_quotas',
+                                   'sieve_users', 'sieve_scripts'] LOOP
+        EXECUTE format('CREATE TRIGGER %I AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON %I
+                            FOR EACH STATEMENT EXECUTE FUNCTION havre_directory_changed()',
+                       v_table || '_changed', v_table);
+    END LOOP;
+END
+$$;
 "#,
     },
 ];
