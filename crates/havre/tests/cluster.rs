@@ -219,3 +219,65 @@ fn a_node_taking_the_id_of_another_that_answers_does_not_start() {
         "{said}"
     );
 }
+
+/// Asks `smtp_port` about `RCPT TO:<alice@example.test>` every 20 ms:
+/// until the answer changes, for at most 10 s after the file `argv[2]`
+/// appears; prints each answer that differs from the last, with how long
+/// after the file it came ("-": before the file).
+const RCPT_UNTIL_IT_CHANGES: &str = r#"
+import os, smtplib, sys, time
+port, flag = int(sys.argv[1]), sys.argv[2]
+s = smtplib.SMTP("127.0.0.1", port, timeout=30)
+s.ehlo("client.remote.test")
+last, since = None, None
+while True:
+    s.mail("bob@remote.test")
+    code, text = s.rcpt("alice@example.test")
+    s.rset()
+    if since is None and os.path.exists(flag):
+        since = time.time()
+    answer = f"{code} {text.decode()}"
+    if answer != last:
+        print(answer, "after", round(time.time() - since, 2) if since else "-", flush=True)
+        if last is not None:
+            break
+        last = answer
+    if since and time.time() - since > 10:
+        print("unchanged after 10 s", flush=True)
+        break
+    time.sleep(0.02)
+s.quit()
+"#;
+
+#[test]
+fn a_user_removed_on_one_node_is_refused_at_rcpt_on_another_within_a_second() {
+    let cluster = cluster(2, |_| {});
+    let (a, b) = (&cluster.nodes[0], &cluster.nodes[1]);
+    let flag = tempfile::tempdir().unwrap();
+    let removed = flag.path().join("removed");
+    let asking = {
+        let (port, removed) = (a.smtp_port.to_string(), removed.clone());
+        std::thread::spawn(move || {
+            havre_testkit::python_ok(RCPT_UNTIL_IT_CHANGES, &[&port, removed.to_str().unwrap()])
+        })
+    };
+    // Node 1 answers alice's RCPT from memory by now (its first lookups
+    // started the listener).
+    std::thread::sleep(std::time::Duration::from_millis(1500));
+    b.cli_ok(&["user", "remove", "alice@example.test"]);
+    std::fs::write(&removed, "").unwrap();
+    let out = asking.join().unwrap();
+    let mut answers = out.lines();
+    assert!(
+        answers.next().unwrap_or_default().starts_with("250 "),
+        "{out}"
+    );
+    let refused = answers.next().unwrap_or_default();
+    assert!(refused.starts_with("550 5.1.1"), "{out}");
+    // "-": refused before the removal's command had even returned.
+    let after: f64 = match refused.rsplit(' ').next() {
+        Some("-") => 0.0,
+        seconds => seconds.and_then(|s| s.parse().ok()).unwrap(),
+    };
+    assert!(after < 1.0, "refused {after} s after the removal: {out}");
+}
