@@ -56,7 +56,7 @@ pub async fn log_in(
     match protocol {
         Protocol::Imap => imap(stream, &plain, client).await,
         Protocol::Pop3 => pop3(stream, &plain, client).await,
-        Protocol::ManageSieve => managesieve(stream, &plain).await,
+        Protocol::ManageSieve => managesieve(stream, &plain, client).await,
     }
 }
 
@@ -146,8 +146,23 @@ async fn pop3(stream: &mut TcpStream, plain: &str, client: IpAddr) -> Result<Str
     Ok(String::new())
 }
 
-async fn managesieve(stream: &mut TcpStream, plain: &str) -> Result<String, LoginError> {
-    send(stream, &format!("AUTHENTICATE \"PLAIN\" \"{plain}\"\r\n")).await?;
+async fn managesieve(
+    stream: &mut TcpStream,
+    plain: &str,
+    client: IpAddr,
+) -> Result<String, LoginError> {
+    // The client's address first (XCLIENT, which Pigeonhole's
+    // managesieve-login takes from its trusted networks), in the same
+    // write as the login; its answer does not stop the login.
+    send(
+        stream,
+        &format!("XCLIENT ADDR={client}\r\nAUTHENTICATE \"PLAIN\" \"{plain}\"\r\n"),
+    )
+    .await?;
+    let xclient = read_line(stream).await?;
+    if xclient.starts_with("BYE") {
+        return Err(LoginError::Refused(xclient));
+    }
     loop {
         let line = read_line(stream).await?;
         if line.starts_with("OK") {

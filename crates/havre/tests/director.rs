@@ -517,7 +517,41 @@ fn logins_through_the_director_take_backend_connections_opened_beforehand() {
     let forwarded = "Login: user=<alice@example.test>, method=director, rip=127.0.0.10,";
     let backend_log = site.backends[n].wait_for_log(forwarded, 1);
     assert!(backend_log.contains(forwarded), "{backend_log}");
+    // And over ManageSieve (XCLIENT ADDR=, as Pigeonhole's login takes it).
+    let out = python_ok(
+        MANAGESIEVE_FROM,
+        &[&director.managesieve_port.to_string(), "127.0.0.11"],
+    );
+    assert!(out.contains("login: OK"), "{out}");
+    let forwarded = "Login: user=<alice@example.test>, method=director, rip=127.0.0.11,";
+    let backend_log = site.backends[n].wait_for_log(forwarded, 1);
+    assert!(backend_log.contains(forwarded), "{backend_log}");
 }
+
+/// alice's ManageSieve login at `argv[1]` from the loopback address
+/// `argv[2]`, over STARTTLS.
+const MANAGESIEVE_FROM: &str = r#"
+import base64, socket, ssl, sys
+ctx = ssl.create_default_context(); ctx.check_hostname = False; ctx.verify_mode = ssl.CERT_NONE
+s = socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=30, source_address=(sys.argv[2], 0))
+def response(f):
+    while True:
+        line = f.readline().decode()
+        if not line or line.startswith(("OK", "NO", "BYE")):
+            return line.strip()
+plain_text = s.makefile("rb")
+response(plain_text)
+s.sendall(b"STARTTLS\r\n")
+response(plain_text)
+s = ctx.wrap_socket(s, server_hostname="localhost")
+f = s.makefile("rb")
+response(f)
+plain = base64.b64encode(b"\0alice@example.test\0secret").decode()
+s.sendall(('AUTHENTICATE "PLAIN" "%s"\r\n' % plain).encode())
+print("login:", response(f))
+s.sendall(b"LOGOUT\r\n")
+response(f)
+"#;
 
 /// alice's POP3 login at `argv[1]` from the loopback address `argv[2]`.
 /// (After [`FROM_ADDRESS_PRELUDE`].)

@@ -501,3 +501,39 @@ m.logout()
     assert_eq!(inbox.len(), 1, "{inbox:?}");
     assert!(inbox[0].contains("Subject: lunch"));
 }
+
+#[test]
+fn only_a_director_may_name_the_client_it_logs_in_for() {
+    // A backend whose director is 127.0.0.2; 127.0.0.3 is any client.
+    let mut node = Havre::init(env!("CARGO_BIN_EXE_havre"));
+    node.add_user("alice@example.test");
+    node.be_backend_of("[\"127.0.0.2/32\"]");
+    node.start();
+    let script = format!(
+        "{CLIENT}\n{}",
+        r#"
+s = Sieve(src=sys.argv[2])
+s.response()
+s.starttls()
+print("xclient:", s.command("XCLIENT ADDR=192.0.2.7 PORT=4242\r\n").strip())
+print("login:", s.plain("alice@example.test", "secret").strip())
+s.command("LOGOUT\r\n")
+"#
+    );
+    let port = node.managesieve_port.to_string();
+    let out = python_ok(&script, &[&port, "127.0.0.3"]);
+    assert!(
+        out.contains("xclient: NO \"You are not from trusted IP.\""),
+        "{out}"
+    );
+    assert!(out.contains("login: OK"), "{out}");
+    let anyone = "Login: user=<alice@example.test>, method=PLAIN, rip=127.0.0.3,";
+    let log = node.wait_for_log(anyone, 1);
+    assert!(log.contains(anyone), "{log}");
+    let out = python_ok(&script, &[&port, "127.0.0.2"]);
+    assert!(out.contains("xclient: OK"), "{out}");
+    assert!(out.contains("login: OK"), "{out}");
+    let director = "Login: user=<alice@example.test>, method=PLAIN, rip=192.0.2.7,";
+    let log = node.wait_for_log(director, 1);
+    assert!(log.contains(director), "{log}");
+}

@@ -62,6 +62,10 @@ pub enum Command {
     Noop {
         tag: Option<String>,
     },
+    /// `XCLIENT ADDR=... [PORT=...]`: a director names the client it
+    /// speaks for (Pigeonhole's managesieve-login takes it, as Postfix's
+    /// XCLIENT); attribute names upper-cased.
+    Xclient(Vec<(String, String)>),
 }
 
 impl Command {
@@ -81,6 +85,7 @@ impl Command {
             Command::RenameScript { .. } => "RENAMESCRIPT",
             Command::CheckScript { .. } => "CHECKSCRIPT",
             Command::Noop { .. } => "NOOP",
+            Command::Xclient(_) => "XCLIENT",
         }
     }
 
@@ -93,6 +98,7 @@ impl Command {
                 | Command::Logout
                 | Command::Capability
                 | Command::Noop { .. }
+                | Command::Xclient(_)
         )
     }
 }
@@ -319,6 +325,18 @@ impl<'a> Parser<'a> {
         self.bytes.get(self.at).copied()
     }
 
+    /// Up to the next space or the end of the line (`NAME=value`).
+    fn word(&mut self) -> &'a [u8] {
+        let start = self.at;
+        while self
+            .peek()
+            .is_some_and(|b| !matches!(b, b' ' | b'\r' | b'\n'))
+        {
+            self.at += 1;
+        }
+        &self.bytes[start..self.at]
+    }
+
     fn atom(&mut self) -> &'a [u8] {
         let start = self.at;
         while self.peek().is_some_and(|b| b.is_ascii_alphanumeric()) {
@@ -518,6 +536,22 @@ pub fn parse_command(bytes: &[u8]) -> Result<Command, ParseError> {
                 None
             };
             Command::Noop { tag }
+        }
+        b"XCLIENT" => {
+            let mut attributes = Vec::new();
+            while p.more() {
+                p.space()?;
+                let word = std::str::from_utf8(p.word())
+                    .map_err(|_| ParseError::new("Expected NAME=value."))?;
+                let (name, value) = word
+                    .split_once('=')
+                    .ok_or_else(|| ParseError::new("Expected NAME=value."))?;
+                attributes.push((name.to_ascii_uppercase(), value.to_string()));
+            }
+            if attributes.is_empty() {
+                return Err(ParseError::new("Expected NAME=value."));
+            }
+            Command::Xclient(attributes)
         }
         _ => {
             return Err(ParseError {
@@ -722,6 +756,27 @@ mod tests {
             parse("SETACTIVE \"\"\r\n"),
             Ok(Command::SetActive { name: "".into() })
         );
+    }
+
+    #[test]
+    fn xclient_takes_name_value_pairs_and_nothing_else() {
+        assert_eq!(
+            parse("XCLIENT addr=192.0.2.7 PORT=4242\r\n"),
+            Ok(Command::Xclient(vec![
+                ("ADDR".into(), "192.0.2.7".into()),
+                ("PORT".into(), "4242".into())
+            ]))
+        );
+        assert_eq!(
+            parse("XCLIENT ADDR=2001:db8::7\r\n"),
+            Ok(Command::Xclient(vec![(
+                "ADDR".into(),
+                "2001:db8::7".into()
+            )]))
+        );
+        assert!(parse("XCLIENT\r\n").is_err());
+        assert!(parse("XCLIENT ADDR\r\n").is_err());
+        assert!(parse("XCLIENT ADDR=1.2.3.4  PORT=1\r\n").is_err());
     }
 
     #[test]

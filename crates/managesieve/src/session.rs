@@ -65,6 +65,11 @@ pub(crate) struct Session {
     /// The director role: the backend the session is relayed to, once the
     /// login's answer is out.
     relay_to: Option<havre_net::Backend>,
+    /// The client's address when a director logs in on her behalf
+    /// (`XCLIENT ADDR=`, from `director.trusted_networks` only): logs,
+    /// events and `havre who` show it; trust and the guard stay with the
+    /// connection's.
+    forwarded: Option<std::net::IpAddr>,
 }
 
 impl Session {
@@ -86,6 +91,7 @@ impl Session {
             started: Instant::now(),
             entry,
             relay_to: None,
+            forwarded: None,
         }
     }
 
@@ -99,10 +105,16 @@ impl Session {
     fn endpoints(&self) -> String {
         format!(
             "rip={}, lip={}{}",
-            self.peer.ip(),
+            self.client_ip(),
             self.local.ip(),
             if self.tls { ", TLS" } else { "" }
         )
+    }
+
+    /// The client's address as logs and `havre who` show it: the one a
+    /// director named, else the connection's.
+    fn client_ip(&self) -> std::net::IpAddr {
+        self.forwarded.unwrap_or(self.peer.ip())
     }
 
     pub(crate) async fn run(&mut self, stream: Box<dyn Io>, stop: havre_net::Stop) {
@@ -403,6 +415,10 @@ impl Session {
                     return Ok(Flow::StartTls);
                 }
             }
+            Command::Xclient(attributes) => {
+                let answer = self.xclient(&attributes);
+                self.reply(conn, &answer);
+            }
             // Boxed: a session waiting for its next command keeps only
             // that wait, not the biggest state of a login or a store call.
             Command::Authenticate { mechanism, initial } => {
@@ -415,6 +431,24 @@ impl Session {
             }
         }
         Ok(Flow::Continue)
+    }
+
+    /// XCLIENT from a director, before its login on the client's behalf.
+    fn xclient(&mut self, attributes: &[(String, String)]) -> Vec<u8> {
+        if !self.services.directory.trusts_director(self.peer.ip()) {
+            return response(Status::No, None, "You are not from trusted IP.");
+        }
+        if self.user.is_some() {
+            return response(Status::No, None, "Already authenticated.");
+        }
+        let addr = attributes.iter().find(|(name, _)| name == "ADDR");
+        if let Some(ip) = addr.and_then(|(_, v)| v.parse::<std::net::IpAddr>().ok()) {
+            self.forwarded = Some(ip);
+            if let Some(entry) = &self.entry {
+                entry.on_behalf_of(ip);
+            }
+        }
+        response(Status::Ok, None, "Updated.")
     }
 
     /// A command the session could not take: it counts towards
@@ -568,7 +602,7 @@ impl Session {
                 tracing::info!(target: "managesieve", role = "managesieve-login", "Login: user=<{}>, method={method}, {}", user.email, self.endpoints());
                 self.services.events.record(
                     havre_events::Event::new(havre_events::Kind::Login, "managesieve-login")
-                        .client(format!("[{}]", self.peer.ip()))
+                        .client(format!("[{}]", self.client_ip()))
                         .recipient(user.email.as_str())
                         .reason(method),
                 );
