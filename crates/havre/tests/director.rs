@@ -313,6 +313,50 @@ fn move_takes_a_user_to_another_backend_and_flush_empties_one() {
             .any(|l| l.starts_with(flushed) && l.contains(" up ")),
         "{status}"
     );
+    // Kick: her sessions close, and she comes back to the same backend
+    // (wherever the flush put her).
+    let map = director.cli_ok(&["director", "map", "alice@example.test"]);
+    let on = map
+        .lines()
+        .find_map(|l| l.strip_prefix("backend:  "))
+        .and_then(|l| l.split_whitespace().next())
+        .unwrap()
+        .to_string();
+    let on = on.as_str();
+    let signal = signals.path().join("kicked");
+    let signal_arg = signal.display().to_string();
+    let port_arg = port.clone();
+    let session =
+        std::thread::spawn(move || python_ok(MOVED_WHILE_CONNECTED, &[&port_arg, &signal_arg]));
+    wait_until(Duration::from_secs(20), "alice logged in", || {
+        signal.exists()
+    });
+    let out = director.cli_ok(&["director", "kick", "alice@example.test"]);
+    assert!(
+        out.contains("her sessions on every director are closed"),
+        "{out}"
+    );
+    let out = session.join().unwrap();
+    assert!(
+        out.contains("heard: * BYE Disconnected by the administrator."),
+        "{out}"
+    );
+    assert!(out.contains("second: ('OK'"), "{out}");
+    let map = director.cli_ok(&["director", "map", "alice@example.test"]);
+    assert!(map.contains(&format!("backend:  {on} (assigned")), "{map}");
+    // Down: the backend takes no new user and keeps those it has.
+    let out = director.cli_ok(&["director", "down", on]);
+    assert!(out.contains("takes no new user"), "{out}");
+    let status = director.cli_ok(&["director", "status"]);
+    let line = status.lines().find(|l| l.starts_with(on)).unwrap();
+    assert!(line.contains(" down "), "{status}");
+    let map = director.cli_ok(&["director", "map", "alice@example.test"]);
+    assert!(map.contains(&format!("backend:  {on} (assigned")), "{map}");
+    for n in 1..=20 {
+        let map = director.cli_ok(&["director", "map", &format!("new{n}@example.test")]);
+        assert!(!map.contains(&format!("backend:  {on} ")), "{map}");
+    }
+    director.cli_ok(&["director", "up", on]);
     // A weight of 0 takes no new user; a backend removed is gone, and a
     // name that is not a backend is an error naming the backends.
     let out = director.cli_ok(&["director", "weight", BACKENDS[1], "0"]);
