@@ -29,7 +29,8 @@ pub struct Director {
     /// probe only connects and asks for NOOP before login.
     pub probe_user: String,
     /// How long a backend may take to accept a connection or answer a
-    /// login before it counts as failed.
+    /// login before it counts as failed; for an LMTP copy, to accept,
+    /// greet and answer LHLO before the copy is deferred.
     pub connect_timeout: Duration,
     /// Connections each director keeps open and greeted to each backend,
     /// per protocol in use, so that a login costs the backend one round

@@ -29,20 +29,30 @@ pub struct LmtpForwarder {
 }
 
 impl LmtpForwarder {
-    /// Forwards to the backends' LMTP `port`, saying `hostname` in LHLO. In
-    /// a Tokio runtime (its view's reader starts with it).
+    /// Forwards to the backends' LMTP `port`, saying `hostname` in LHLO. A
+    /// backend that does not accept, greet or answer LHLO within
+    /// `connect_timeout` (`director.connect_timeout`, as for a login) gets
+    /// no copy: they are deferred at once rather than held minutes by a
+    /// hung backend (the RFC's 5 minutes are for the Internet); the
+    /// transaction's own steps keep their usual timeouts. In a Tokio
+    /// runtime (its view's reader starts with it).
     pub fn new(
         state: Arc<dyn State>,
         resolver: Resolver,
         hostname: &str,
         port: u16,
         user_expire: Duration,
+        connect_timeout: Duration,
     ) -> LmtpForwarder {
+        let mut client = ClientSettings::new(hostname);
+        client.timeouts.connect = connect_timeout;
+        client.timeouts.greeting = connect_timeout;
+        client.timeouts.helo = connect_timeout;
         LmtpForwarder {
             views: Views::new(state.clone()),
             state,
             resolver,
-            client: ClientSettings::new(hostname),
+            client,
             port,
             user_expire,
         }

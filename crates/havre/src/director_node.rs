@@ -238,5 +238,6 @@ pub fn lmtp_forward(
         &config.server.hostname,
         ports(config).lmtp,
         config.director.user_expire.0,
+        config.director.connect_timeout.0,
     ))))
 }
