@@ -5,19 +5,22 @@ Targets are HOST:PORT. Plain IMAP on loopback (the director and the backend trus
 director.trusted_networks, so logins need no TLS: the figures are the
 director's relaying, not TLS). Each mode prints one JSON document.
 
-  latency DIRECT DIRECTOR USERS ROUNDS
-      ROUNDS rounds, the two targets interleaved in each: connect, LOGIN,
-      SELECT INBOX, FETCH 1:* (FLAGS ENVELOPE), 10 NOOPs, LOGOUT; the time of
-      each command (sent to tagged answer), p50/p99 per command and target.
+  latency NAME=HOST:PORT,NAME=HOST:PORT[,...] USERS ROUNDS
+      ROUNDS rounds, every target once in each, the order turning: connect,
+      LOGIN, SELECT INBOX, FETCH 1:* (FLAGS ENVELOPE), 10 NOOPs, LOGOUT; the
+      time of each command (sent to tagged answer), p50/p99 per command and
+      target, and what each adds to the first.
   logins PORT USERS CONCURRENCY SECONDS
       closed loop of connect + LOGIN + LOGOUT: logins per second.
   idle PORT USERS N PIDS
       N sessions logged in, INBOX selected, in IDLE; the RSS (VmRSS) of each
-      of PIDS (comma-separated) before and after, per session.
+      of PIDS (comma-separated; tree:PID sums a process and all under it)
+      before and after, per session.
 """
 
 import asyncio
 import json
+import os
 import sys
 import time
 
@@ -37,6 +40,32 @@ def rss_kb(pid):
             if line.startswith("VmRSS:"):
                 return int(line.split()[1])
     return 0
+
+
+def tree_rss_kb(spec):
+    """`PID`: that process's RSS; `tree:PID`: the sum over it and every
+    process under it (Dovecot's master and its services)."""
+    if not spec.startswith("tree:"):
+        return rss_kb(int(spec))
+    root = int(spec[5:])
+    children = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/stat") as f:
+                    ppid = int(f.read().rsplit(")", 1)[1].split()[1])
+            except OSError:
+                continue
+            children.setdefault(ppid, []).append(int(entry))
+    total, todo = 0, [root]
+    while todo:
+        pid = todo.pop()
+        try:
+            total += rss_kb(pid)
+        except OSError:
+            pass
+        todo.extend(children.get(pid, []))
+    return total
 
 
 class Imap:
@@ -93,29 +122,31 @@ async def one_round(port, user, times):
     c.close()
 
 
-async def latency(direct, director, users, rounds):
+async def latency(targets, users, rounds):
+    """`targets`: NAME=HOST:PORT,... the first the baseline; each round
+    runs every target once, the order turning from round to round."""
+    targets = [t.split("=", 1) for t in targets.split(",")]
     users = users.split(",")
     kinds = ["connect", "LOGIN", "SELECT", "FETCH", "NOOP"]
-    times = {t: {k: [] for k in kinds} for t in ("direct", "director")}
+    times = {name: {k: [] for k in kinds} for name, _ in targets}
     for n in range(rounds):
         user = users[n % len(users)]
-        order = [("direct", direct), ("director", director)]
-        if n % 2:
-            order.reverse()
-        for target, port in order:
-            await one_round(port, user, times[target])
+        order = targets[n % len(targets):] + targets[:n % len(targets)]
+        for name, port in order:
+            await one_round(port, user, times[name])
     out = {"rounds": rounds}
-    for target in times:
-        out[target] = {
+    for name in times:
+        out[name] = {
             k: {"p50_ms": pct(v, 50) * 1000, "p99_ms": pct(v, 99) * 1000, "n": len(v)}
-            for k, v in times[target].items()
+            for k, v in times[name].items()
         }
+    base = targets[0][0]
     out["added_ms"] = {
-        k: {
-            p: out["director"][k][p] - out["direct"][k][p]
-            for p in ("p50_ms", "p99_ms")
+        name: {
+            k: {p: out[name][k][p] - out[base][k][p] for p in ("p50_ms", "p99_ms")}
+            for k in kinds
         }
-        for k in kinds
+        for name, _ in targets[1:]
     }
     print(json.dumps(out, indent=1))
 
@@ -144,8 +175,8 @@ async def logins(port, users, concurrency, seconds):
 
 async def idle(port, users, n, pids):
     users = users.split(",")
-    pids = [int(p) for p in pids.split(",")]
-    before = [rss_kb(pid) for pid in pids]
+    pids = pids.split(",")
+    before = [tree_rss_kb(pid) for pid in pids]
     sessions = []
     sem = asyncio.Semaphore(64)
 
@@ -159,7 +190,7 @@ async def idle(port, users, n, pids):
 
     await asyncio.gather(*(one(i) for i in range(n)))
     await asyncio.sleep(2)
-    after = [rss_kb(pid) for pid in pids]
+    after = [tree_rss_kb(pid) for pid in pids]
     print(json.dumps({"sessions": len(sessions), "rss_before_kb": before, "rss_after_kb": after,
                       "kb_per_session": [(a - b) / max(1, len(sessions)) for a, b in zip(after, before)]}))
     for c in sessions:
@@ -169,7 +200,7 @@ async def idle(port, users, n, pids):
 def main():
     mode, args = sys.argv[1], sys.argv[2:]
     if mode == "latency":
-        asyncio.run(latency(args[0], args[1], args[2], int(args[3])))
+        asyncio.run(latency(args[0], args[1], int(args[2])))
     elif mode == "logins":
         asyncio.run(logins(args[0], args[1], int(args[2]), float(args[3])))
     elif mode == "idle":
