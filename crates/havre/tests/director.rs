@@ -392,9 +392,41 @@ fn a_backend_killed_is_marked_failed_and_its_users_log_in_elsewhere() {
         .map(|(u, _)| u)
         .collect();
     assert!(!victims.is_empty(), "{before:?}");
-    site.backends[1].kill9();
-    // Within a few probe intervals (1 s here) it is failed for the director.
+    // One of its users has mail there and is in IDLE when it dies.
     let director = &site.directors[0];
+    let victim = victims[0].clone();
+    for subject in ["before the crash 1", "before the crash 2"] {
+        let out = python_ok(
+            ONE_OVER_LMTP,
+            &[&director.lmtp_port.to_string(), &victim, subject],
+        );
+        assert!(out.contains("reply: 250"), "{out}");
+    }
+    let signals = tempfile::tempdir().unwrap();
+    let signal = signals.path().join("idling");
+    let (port_arg, user_arg, signal_arg) =
+        (port.clone(), victim.clone(), signal.display().to_string());
+    let session = std::thread::spawn(move || {
+        python_ok(KILLED_WHILE_IDLE, &[&port_arg, &user_arg, &signal_arg])
+    });
+    wait_until(Duration::from_secs(20), "the victim in IDLE", || {
+        signal.exists()
+    });
+    site.backends[1].kill9();
+    // Her session is closed, not left hanging; she logs in again, lands
+    // elsewhere and sees her mail (the storage is shared).
+    let out = session.join().unwrap();
+    let closed_after: f64 = out
+        .lines()
+        .find_map(|l| l.strip_prefix("closed after "))
+        .and_then(|s| s.parse().ok())
+        .unwrap();
+    assert!(closed_after < 10.0, "{out}");
+    assert!(
+        out.contains("subjects: ['Subject: before the crash 1', 'Subject: before the crash 2']"),
+        "{out}"
+    );
+    // Within a few probe intervals (1 s here) it is failed for the director.
     wait_until(
         Duration::from_secs(15),
         "the killed backend marked failed",
@@ -415,6 +447,49 @@ fn a_backend_killed_is_marked_failed_and_its_users_log_in_elsewhere() {
         );
     }
 }
+
+/// `argv[2]` logs in at `argv[1]`, selects INBOX and IDLEs, then touches
+/// the file `argv[3]`; once the session ends, says how long after, logs in
+/// again (trying for 30 s) and prints her INBOX's subjects.
+const KILLED_WHILE_IDLE: &str = r#"
+import imaplib, ssl, sys, time
+port, user, signal = int(sys.argv[1]), sys.argv[2], sys.argv[3]
+ctx = ssl.create_default_context(); ctx.check_hostname = False; ctx.verify_mode = ssl.CERT_NONE
+m = imaplib.IMAP4("127.0.0.1", port, timeout=30)
+m.starttls(ssl_context=ctx)
+m.login(user, "secret")
+m.select("INBOX")
+tag = m._new_tag().decode()
+m.send(f"{tag} IDLE\r\n".encode())
+print("idle:", m.readline().decode().strip())
+open(signal, "w").close()
+started = time.time()
+try:
+    while True:
+        line = m.readline()
+        if not line:
+            break
+        print("heard:", line.decode().strip())
+except Exception as e:
+    print("ended:", e)
+print("closed after", round(time.time() - started, 1))
+deadline = time.time() + 30
+while True:
+    try:
+        m = imaplib.IMAP4("127.0.0.1", port, timeout=10)
+        m.starttls(ssl_context=ctx)
+        m.login(user, "secret")
+        break
+    except Exception as e:
+        if time.time() > deadline:
+            raise
+        print("again:", e)
+        time.sleep(0.5)
+m.select("INBOX")
+typ, data = m.fetch("1:*", "(BODY.PEEK[HEADER.FIELDS (SUBJECT)])")
+print("subjects:", sorted(x[1].decode().strip() for x in data if isinstance(x, tuple)))
+m.logout()
+"#;
 
 /// One login of alice at the director: its answer (or the error), and how
 /// long it took.
@@ -514,19 +589,19 @@ fn backend_with_a_hung_lmtp(
     (answering, hung)
 }
 
-/// One message to alice over LMTP at `argv[1]`; prints the reply to the
-/// final dot and how long it took.
+/// One message to `argv[2]` over LMTP at `argv[1]`, with the subject
+/// `argv[3]`; prints the reply to the final dot and how long it took.
 const ONE_OVER_LMTP: &str = r#"
 import smtplib, sys, time
 started = time.time()
 lmtp = smtplib.LMTP("127.0.0.1", int(sys.argv[1]), timeout=600)
 lmtp.ehlo_or_helo_if_needed()
 lmtp.mail("bob@remote.test")
-lmtp.rcpt("alice@example.test")
+lmtp.rcpt(sys.argv[2])
 lmtp.putcmd("data")
 code, _ = lmtp.getreply()
 assert code == 354, code
-lmtp.send(b"From: bob@remote.test\r\nSubject: hung\r\n\r\nhello\r\n.\r\n")
+lmtp.send(f"From: bob@remote.test\r\nSubject: {sys.argv[3]}\r\n\r\nhello\r\n.\r\n".encode())
 code, text = lmtp.getreply()
 print("reply:", code, text.decode())
 print("seconds:", round(time.time() - started, 2))
@@ -560,7 +635,14 @@ fn an_lmtp_copy_for_a_backend_whose_lmtp_hangs_is_deferred_within_the_connect_ti
             .any(|l| l.starts_with("127.0.0.7") && l.contains(" up ")),
         "{status}"
     );
-    let out = python_ok(ONE_OVER_LMTP, &[&director.lmtp_port.to_string()]);
+    let out = python_ok(
+        ONE_OVER_LMTP,
+        &[
+            &director.lmtp_port.to_string(),
+            "alice@example.test",
+            "hung",
+        ],
+    );
     assert!(out.contains("reply: 451 4.4.2"), "{out}");
     assert!(out.contains("initial server greeting"), "{out}");
     // connect_timeout is 2 s here; the RFC's 5 minutes for a greeting
