@@ -205,6 +205,24 @@ fn thirty_users_through_two_directors_each_stay_on_one_backend() {
     assert_eq!(used.len(), 3, "{found:?}");
 }
 
+/// Runs `script` with `args` and, last, the path of a file it touches once
+/// its session is in; runs `act` then, and returns what the script printed.
+fn while_connected(script: &'static str, args: &[&str], act: impl FnOnce()) -> String {
+    let signals = tempfile::tempdir().unwrap();
+    let signal = signals.path().join("in");
+    let mut args: Vec<String> = args.iter().map(|a| a.to_string()).collect();
+    args.push(signal.display().to_string());
+    let session = std::thread::spawn(move || {
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        python_ok(script, &args)
+    });
+    wait_until(Duration::from_secs(20), "the session in", || {
+        signal.exists()
+    });
+    act();
+    session.join().unwrap()
+}
+
 /// alice logs in, reads the greeting of her session's end (a BYE or the
 /// close) when the director moves her, then logs in again; prints both
 /// sessions' message counts and what the first one last heard.
@@ -254,18 +272,10 @@ fn move_takes_a_user_to_another_backend_and_flush_empties_one() {
     let alice_was = *before["alice@example.test"].iter().next().unwrap();
     let target = BACKENDS.iter().find(|b| **b != alice_was).unwrap();
     // Moved while connected: her session is closed, her next one is there.
-    let signals = tempfile::tempdir().unwrap();
-    let signal = signals.path().join("in");
-    let signal_arg = signal.display().to_string();
-    let port_arg = port.clone();
-    let session =
-        std::thread::spawn(move || python_ok(MOVED_WHILE_CONNECTED, &[&port_arg, &signal_arg]));
-    wait_until(Duration::from_secs(20), "alice logged in", || {
-        signal.exists()
+    let out = while_connected(MOVED_WHILE_CONNECTED, &[&port], || {
+        let out = director.cli_ok(&["director", "move", "alice@example.test", target]);
+        assert!(out.contains(&format!("moved to {target}")), "{out}");
     });
-    let out = director.cli_ok(&["director", "move", "alice@example.test", target]);
-    assert!(out.contains(&format!("moved to {target}")), "{out}");
-    let out = session.join().unwrap();
     assert!(out.contains("first: ('OK'"), "{out}");
     // The director closed her session, in Dovecot's words for a kick.
     assert!(
@@ -323,20 +333,13 @@ fn move_takes_a_user_to_another_backend_and_flush_empties_one() {
         .unwrap()
         .to_string();
     let on = on.as_str();
-    let signal = signals.path().join("kicked");
-    let signal_arg = signal.display().to_string();
-    let port_arg = port.clone();
-    let session =
-        std::thread::spawn(move || python_ok(MOVED_WHILE_CONNECTED, &[&port_arg, &signal_arg]));
-    wait_until(Duration::from_secs(20), "alice logged in", || {
-        signal.exists()
+    let out = while_connected(MOVED_WHILE_CONNECTED, &[&port], || {
+        let out = director.cli_ok(&["director", "kick", "alice@example.test"]);
+        assert!(
+            out.contains("her sessions on every director are closed"),
+            "{out}"
+        );
     });
-    let out = director.cli_ok(&["director", "kick", "alice@example.test"]);
-    assert!(
-        out.contains("her sessions on every director are closed"),
-        "{out}"
-    );
-    let out = session.join().unwrap();
     assert!(
         out.contains("heard: * BYE Disconnected by the administrator."),
         "{out}"
@@ -402,20 +405,11 @@ fn a_backend_killed_is_marked_failed_and_its_users_log_in_elsewhere() {
         );
         assert!(out.contains("reply: 250"), "{out}");
     }
-    let signals = tempfile::tempdir().unwrap();
-    let signal = signals.path().join("idling");
-    let (port_arg, user_arg, signal_arg) =
-        (port.clone(), victim.clone(), signal.display().to_string());
-    let session = std::thread::spawn(move || {
-        python_ok(KILLED_WHILE_IDLE, &[&port_arg, &user_arg, &signal_arg])
-    });
-    wait_until(Duration::from_secs(20), "the victim in IDLE", || {
-        signal.exists()
-    });
-    site.backends[1].kill9();
     // Her session is closed, not left hanging; she logs in again, lands
     // elsewhere and sees her mail (the storage is shared).
-    let out = session.join().unwrap();
+    let out = while_connected(KILLED_WHILE_IDLE, &[&port, &victim], || {
+        site.backends[1].kill9()
+    });
     let closed_after: f64 = out
         .lines()
         .find_map(|l| l.strip_prefix("closed after "))

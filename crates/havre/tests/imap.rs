@@ -590,10 +590,7 @@ c = connect(); print("third:", c[1].readline().decode().strip())
 #[test]
 fn only_a_director_may_name_the_client_it_logs_in_for() {
     // A backend whose director is 127.0.0.2; 127.0.0.3 is any client.
-    let mut node = Havre::init(env!("CARGO_BIN_EXE_havre"));
-    node.add_user("alice@example.test");
-    node.be_backend_of("[\"127.0.0.2/32\"]");
-    node.start();
+    let node = Havre::started_backend_of(env!("CARGO_BIN_EXE_havre"), "[\"127.0.0.2/32\"]");
     let script = &format!(
         "{FROM_ADDRESS_PRELUDE}{}",
         r#"

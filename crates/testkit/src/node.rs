@@ -232,6 +232,16 @@ impl Havre {
         self.cli_ok(&["config", "set", key, value]);
     }
 
+    /// A running mailbox backend with alice (password "secret") whose
+    /// directors are `networks` (a TOML list).
+    pub fn started_backend_of(bin: &str, networks: &str) -> Havre {
+        let mut node = Havre::init(bin);
+        node.add_user("alice@example.test");
+        node.be_backend_of(networks);
+        node.start();
+        node
+    }
+
     /// Makes this node a mailbox backend whose directors are `networks`
     /// (a TOML list): a cluster secret file of its own and
     /// `director.trusted_networks`.
