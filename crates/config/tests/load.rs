@@ -417,3 +417,29 @@ fn garbage_is_refused_without_panicking() {
         }
     }
 }
+
+#[test]
+fn the_seeds_layout_in_docs_topology_is_one_loadable_file_per_role() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/topology");
+    let roles = |name: &str| {
+        load(&dir.join(name))
+            .unwrap_or_else(|e| panic!("{e}"))
+            .config
+            .server
+            .roles
+    };
+    assert_eq!(
+        roles("mx1.toml"),
+        [Role::Mx, Role::Submission, Role::Relay, Role::Web]
+    );
+    assert_eq!(roles("director1.toml"), [Role::Director]);
+    assert_eq!(
+        roles("backend1.toml"),
+        [Role::Imap, Role::Pop3, Role::ManageSieve, Role::Lmtp]
+    );
+    let files = fs::read_dir(&dir)
+        .unwrap()
+        .filter(|e| e.as_ref().unwrap().path().extension() == Some("toml".as_ref()))
+        .count();
+    assert_eq!(files, 3, "a file in docs/topology no test loads");
+}
