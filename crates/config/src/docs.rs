@@ -894,7 +894,7 @@ pub static KEY_DOCS: &[(&str, &str)] = &[
     ),
     (
         "director.connect_timeout",
-        "How long a backend may take to accept a connection and answer a login before the login, or the probe, counts it as failed; for an LMTP copy, to accept, greet and answer LHLO before the copy is deferred (4.4.0).",
+        "How long a backend may take to accept a connection and answer a login before the login, or the probe, counts it as failed; for an LMTP copy, to accept, greet and answer LHLO before the copy is deferred (451).",
     ),
     (
         "director.spare_connections",

@@ -30,6 +30,6 @@ pub use handoff::{
     Backend, Forwarded, Handoff, HandoffError, LmtpForward, Protocol, RelayEnd, connect, relay,
 };
 pub use login_log::{LoginEnd, shown_user};
-pub use sessions::{SessionEntry, SessionInfo, Sessions};
+pub use sessions::{SessionEntry, SessionInfo, Sessions, xclient_address};
 pub use stop::{Phase, Stop, Stopper};
 pub use tls::accept_tls;

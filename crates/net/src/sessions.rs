@@ -215,6 +215,15 @@ impl Drop for SessionEntry {
     }
 }
 
+/// The client a director names with `XCLIENT ADDR=...` (POP3 and
+/// ManageSieve, as Dovecot's proxies say it; attribute names upper-case).
+pub fn xclient_address(attributes: &[(String, String)]) -> Option<IpAddr> {
+    attributes
+        .iter()
+        .find(|(name, _)| name == "ADDR")
+        .and_then(|(_, value)| value.parse().ok())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

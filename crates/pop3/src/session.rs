@@ -433,8 +433,7 @@ impl Session {
                 if !self.services.directory.trusts_director(self.peer.ip()) {
                     self.reply(conn, &err(None, "You are not from trusted IP."));
                 } else {
-                    let addr = attributes.iter().find(|(name, _)| name == "ADDR");
-                    if let Some(ip) = addr.and_then(|(_, v)| v.parse::<std::net::IpAddr>().ok()) {
+                    if let Some(ip) = havre_net::xclient_address(&attributes) {
                         self.forwarded = Some(ip);
                         if let Some(entry) = &self.entry {
                             entry.on_behalf_of(ip);

@@ -799,31 +799,11 @@ async fn insert_record(
     .bind(entry.hold_reason.as_deref())
     .bind(i64::from(entry.node))
     .bind(body)
-    .bind(recipients.iter().map(|r| r.idx).collect::<Vec<_>>())
-    .bind(
-        recipients
-            .iter()
-            .map(|r| r.address.as_str())
-            .collect::<Vec<_>>(),
-    )
-    .bind(
-        recipients
-            .iter()
-            .map(|r| r.orig.as_deref())
-            .collect::<Vec<_>>(),
-    )
-    .bind(
-        recipients
-            .iter()
-            .map(|r| r.status.as_i64())
-            .collect::<Vec<_>>(),
-    )
-    .bind(
-        recipients
-            .iter()
-            .map(|r| r.last_reply.as_deref())
-            .collect::<Vec<_>>(),
-    )
+    .bind(column(recipients, |r| r.idx))
+    .bind(column(recipients, |r| r.address.as_str()))
+    .bind(column(recipients, |r| r.orig.as_deref()))
+    .bind(column(recipients, |r| r.status.as_i64()))
+    .bind(column(recipients, |r| r.last_reply.as_deref()))
     .fetch_optional(conn)
     .await?;
     if inserted.is_none() {
@@ -833,4 +813,12 @@ async fn insert_record(
         )));
     }
     Ok(())
+}
+
+/// One column of a record's recipients, bound as an array.
+fn column<'r, T>(
+    recipients: &'r [QueueRecipient],
+    get: impl Fn(&'r QueueRecipient) -> T,
+) -> Vec<T> {
+    recipients.iter().map(get).collect()
 }

@@ -22,8 +22,8 @@
 //! that a dictionary attack fills nothing.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, Weak};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, OnceLock, Weak};
 use std::time::{Duration, Instant};
 
 use sqlx::postgres::{PgListener, PgPool};
@@ -46,14 +46,12 @@ const RECONNECT_AFTER: Duration = Duration::from_secs(1);
 pub(crate) struct Entries {
     pool: PgPool,
     kept: Mutex<Kept>,
-    /// Whether the listener was started (at the first lookup: a command
-    /// that reads no entry, `havre queue list`, holds no connection for it).
-    started: AtomicBool,
     /// Entries served from memory, for tests and the curious.
     served: AtomicU64,
-    /// Dropped with the store, which stops its listener.
-    _stop: tokio::sync::oneshot::Sender<()>,
-    stopped: Mutex<Option<tokio::sync::oneshot::Receiver<()>>>,
+    /// Set when the listener starts, at the first lookup (a command that
+    /// reads no entry, `havre queue list`, holds no connection for it);
+    /// dropped with the store, which stops the listener.
+    listener: OnceLock<tokio::sync::oneshot::Sender<()>>,
 }
 
 #[derive(Default)]
@@ -70,20 +68,24 @@ struct Kept {
     swept: Option<Instant>,
 }
 
+impl Kept {
+    fn forget_all(&mut self) {
+        self.generation += 1;
+        self.entries.clear();
+    }
+}
+
 /// A lookup's ticket: what it read may be kept if nothing was forgotten
 /// since it was taken.
 pub(crate) struct Ticket(u64);
 
 impl Entries {
     pub(crate) fn new(pool: PgPool) -> Entries {
-        let (stop, stopped) = tokio::sync::oneshot::channel();
         Entries {
             pool,
             kept: Mutex::default(),
-            started: AtomicBool::new(false),
             served: AtomicU64::new(0),
-            _stop: stop,
-            stopped: Mutex::new(Some(stopped)),
+            listener: OnceLock::new(),
         }
     }
 
@@ -104,9 +106,11 @@ impl Entries {
     /// Taken before reading an entry from the server; `None` while no
     /// notification can be heard. The first call starts the listener.
     pub(crate) fn ticket(self: &Arc<Self>) -> Option<Ticket> {
-        if !self.started.swap(true, Ordering::Relaxed) {
-            self.start_listening();
-        }
+        self.listener.get_or_init(|| {
+            let (stop, stopped) = tokio::sync::oneshot::channel();
+            tokio::spawn(listen(Arc::downgrade(self), self.pool.clone(), stopped));
+            stop
+        });
         let kept = self.lock();
         kept.listening.then_some(Ticket(kept.generation))
     }
@@ -142,9 +146,7 @@ impl Entries {
 
     /// Forgets every entry: the directory changed.
     pub(crate) fn forget_all(&self) {
-        let mut kept = self.lock();
-        kept.generation += 1;
-        kept.entries.clear();
+        self.lock().forget_all();
     }
 
     /// How many lookups were answered from memory.
@@ -155,24 +157,11 @@ impl Entries {
     fn set_listening(&self, listening: bool) {
         let mut kept = self.lock();
         kept.listening = listening;
-        kept.generation += 1;
-        kept.entries.clear();
+        kept.forget_all();
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Kept> {
         self.kept.lock().unwrap_or_else(|e| e.into_inner())
-    }
-
-    fn start_listening(self: &Arc<Self>) {
-        let Some(stopped) = self
-            .stopped
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .take()
-        else {
-            return;
-        };
-        tokio::spawn(listen(Arc::downgrade(self), self.pool.clone(), stopped));
     }
 }
 
@@ -269,7 +258,8 @@ mod tests {
             .connect_lazy("postgres://nobody@127.0.0.1:1/none")
             .unwrap();
         let entries = Arc::new(Entries::new(pool));
-        entries.started.store(true, Ordering::Relaxed);
+        // As if its listener had started and heard its LISTEN answered.
+        let _ = entries.listener.set(tokio::sync::oneshot::channel().0);
         entries.set_listening(true);
         entries
     }
