@@ -301,6 +301,10 @@ fn smtp(
         guard: shared.guard.clone(),
         events: shared.events.clone(),
         lmtp_forward: shared.lmtp_forward.clone(),
+        partly_delivered: havre_smtp::PartlyDelivered::new(
+            shared.state.clone(),
+            config.queue.max_lifetime.0,
+        ),
     })
 }
 

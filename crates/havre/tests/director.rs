@@ -13,6 +13,8 @@ use havre_testkit::{FROM_ADDRESS_PRELUDE, Havre, free_port, python_ok};
 
 const BIN: &str = env!("CARGO_BIN_EXE_havre");
 
+#[path = "support/lmtp_once.rs"]
+mod lmtp_once;
 #[path = "support/mbsync.rs"]
 mod mbsync;
 const BACKENDS: [&str; 3] = ["127.0.0.2", "127.0.0.3", "127.0.0.4"];
@@ -158,7 +160,7 @@ fn wait_until(within: Duration, what: &str, mut done: impl FnMut() -> bool) {
 }
 
 #[test]
-fn thirty_users_through_two_directors_each_stay_on_one_backend() {
+fn thirty_users_through_two_directors_and_their_mail_through_the_mx_each_stay_on_one_backend() {
     let users: Vec<String> = (1..=30)
         .map(|n| format!("student{n}@example.test"))
         .collect();
@@ -203,6 +205,22 @@ fn thirty_users_through_two_directors_each_stay_on_one_backend() {
     // The ring spreads them: every backend has some.
     let used: BTreeSet<&str> = found.values().flatten().copied().collect();
     assert_eq!(used.len(), 3, "{found:?}");
+    // The site's MX hands each of them a message through the second
+    // director's LMTP: it lands on the backend her sessions are on.
+    let mx = mx_for(&site, &site.directors[1]);
+    let (accepted, transcript) = mx.send_to_mx(&users.join(","));
+    assert!(accepted, "{transcript}");
+    mx.wait_for_empty_queue();
+    for user in &users {
+        assert_eq!(inbox(&site, user), 1, "{user}: {}", mx.log());
+        wait_until(
+            Duration::from_secs(10),
+            "the backend's delivery line",
+            || !delivered_on(&site, user).is_empty(),
+        );
+        let on: BTreeSet<&str> = delivered_on(&site, user).into_iter().collect();
+        assert_eq!(on, found[user], "{user}");
+    }
 }
 
 /// Runs `script` with `args` and, last, the path of a file it touches once
@@ -1019,6 +1037,60 @@ for r in rcpts:
 lmtp.quit()
 "#;
 
+#[test]
+fn an_alias_on_two_backends_deferred_on_one_is_not_delivered_twice_on_the_other() {
+    let users: Vec<String> = (1..=6).map(|n| format!("member{n}@example.test")).collect();
+    let site = site(&users, 2);
+    let port = site.directors[0].imap_port.to_string();
+    python_ok(EVERY_USER_AT_EVERY_DIRECTOR, &[&port, &users.join(",")]);
+    let placed = logins_by_backend(&site);
+    // Two members on two backends, behind one alias (expanded at the
+    // director, as when a Postfix in front hands it over unexpanded).
+    let first = &users[0];
+    let other = users
+        .iter()
+        .find(|u| placed[*u] != placed[first])
+        .expect("the ring spreads six users");
+    site.backends[0].cli_ok(&["alias", "add", "team@example.test", first]);
+    site.backends[0].cli_ok(&["alias", "add", "team@example.test", other]);
+    // The other's Maildir cannot take mail: its backend defers her copy.
+    let new = maildir(&site, other).join("new");
+    std::fs::create_dir_all(new.parent().unwrap()).unwrap();
+    let _ = std::fs::remove_dir_all(&new);
+    std::fs::write(&new, "in the way").unwrap();
+    let lmtp = |director: &Havre| {
+        python_ok(
+            lmtp_once::SEND_ONE,
+            &[
+                &director.lmtp_port.to_string(),
+                "team@example.test",
+                "minutes",
+            ],
+        )
+    };
+    let out = lmtp(&site.directors[0]);
+    assert!(out.contains("reply: 451 "), "{out}");
+    assert_eq!(inbox(&site, first), 1);
+    // Repaired, the same message again, this time through the other
+    // director: only the other member gets it.
+    std::fs::remove_file(&new).unwrap();
+    std::fs::create_dir(&new).unwrap();
+    let out = lmtp(&site.directors[1]);
+    assert!(
+        out.contains("reply: 250 2.0.0 <team@example.test>"),
+        "{out}"
+    );
+    assert_eq!(inbox(&site, first), 1, "{first} got it twice");
+    assert_eq!(inbox(&site, other), 1);
+    let log = site.directors[1].log();
+    assert!(
+        log.contains(&format!(
+            "to=<{first}>, orig_to=<team@example.test>: delivered by an earlier attempt, skipped"
+        )),
+        "{log}"
+    );
+}
+
 /// Whether one of `user`'s files in the shared mail directory has `text`.
 fn maildir_holds(site: &Site, user: &str, text: &str) -> bool {
     let root = maildir(site, user);
@@ -1230,6 +1302,103 @@ fn a_director_restarted_under_its_sessions_says_goodbye_and_takes_them_back() {
     assert!(out.contains("again: OK"), "{out}");
     // Back on the same backend: her assignment outlived the director.
     assert_eq!(logins_by_backend(&site), before);
+}
+
+/// Logs in at the director (`argv[1]`) as each user (`argv[2]`) in turn,
+/// selects INBOX and logs out, for `argv[3]` seconds; prints how many
+/// attempts passed and failed, the slowest, and whether the last second
+/// still had logins.
+const LOGINS_FOR_A_WHILE: &str = r#"
+import imaplib, ssl, sys, time
+port = int(sys.argv[1]); users = sys.argv[2].split(","); until = time.time() + float(sys.argv[3])
+ctx = ssl.create_default_context(); ctx.check_hostname = False; ctx.verify_mode = ssl.CERT_NONE
+ok = failed = 0; slowest = 0.0; last_ok = 0.0; errors = {}; i = 0
+while time.time() < until:
+    user = users[i % len(users)]; i += 1
+    t = time.time()
+    try:
+        m = imaplib.IMAP4("127.0.0.1", port, timeout=15)
+        m.starttls(ssl_context=ctx)
+        m.login(user, "secret")
+        m.select("INBOX")
+        m.logout()
+        ok += 1; last_ok = time.time()
+    except Exception as e:
+        failed += 1
+        errors[type(e).__name__] = errors.get(type(e).__name__, 0) + 1
+        time.sleep(0.05)
+    slowest = max(slowest, time.time() - t)
+print("ok", ok); print("failed", failed, errors); print("slowest %.1f" % slowest)
+print("logins at the end:", time.time() - last_ok < 1.5)
+"#;
+
+/// `argv[3]` messages to the MX (`argv[1]`), one every 0.2 s, the k-th to
+/// the k-th of the users (`argv[2]`) in turn, with `load-k-end` as subject.
+const MAIL_FOR_A_WHILE: &str = r#"
+import smtplib, sys, time
+port = int(sys.argv[1]); users = sys.argv[2].split(",")
+for k in range(int(sys.argv[3])):
+    with smtplib.SMTP("127.0.0.1", port, timeout=30) as s:
+        s.sendmail("sender@remote.test", [users[k % len(users)]],
+                   f"From: sender@remote.test\r\nSubject: load-{k}-end\r\n\r\nbody {k}\r\n".encode())
+    time.sleep(0.2)
+print("sent")
+"#;
+
+/// How many of `user`'s messages in the shared mail directory hold `text`.
+fn messages_holding(site: &Site, user: &str, text: &str) -> usize {
+    let root = maildir(site, user);
+    ["new", "cur"]
+        .iter()
+        .filter_map(|sub| std::fs::read_dir(root.join(sub)).ok())
+        .flat_map(|dir| dir.flatten())
+        .filter(|f| std::fs::read_to_string(f.path()).is_ok_and(|t| t.contains(text)))
+        .count()
+}
+
+#[test]
+fn a_director_restarted_under_logins_and_deliveries_loses_nothing_and_hangs_nobody() {
+    let users: Vec<String> = (1..=6).map(|n| format!("busy{n}@example.test")).collect();
+    let mut site = site_with(&users, 1, |node, _, _| {
+        node.set("server.shutdown_grace", "\"1s\"")
+    });
+    let mx = mx_for(&site, &site.directors[0]);
+    let imap = site.directors[0].imap_port.to_string();
+    let smtp = mx.smtp_port.to_string();
+    let list = users.join(",");
+    let (for_logins, for_mail) = (list.clone(), list.clone());
+    let logins =
+        std::thread::spawn(move || python_ok(LOGINS_FOR_A_WHILE, &[&imap, &for_logins, "9"]));
+    let mail = std::thread::spawn(move || python_ok(MAIL_FOR_A_WHILE, &[&smtp, &for_mail, "30"]));
+    std::thread::sleep(Duration::from_secs(3));
+    site.directors[0].stop();
+    site.directors[0].start();
+    let out = logins.join().unwrap();
+    assert!(mail.join().unwrap().contains("sent"));
+    // Refused while it was away, never left waiting; logging in again
+    // once it is back.
+    assert!(out.contains("logins at the end: True"), "{out}");
+    let slowest: f64 = out
+        .lines()
+        .find_map(|l| l.strip_prefix("slowest "))
+        .and_then(|s| s.parse().ok())
+        .unwrap();
+    assert!(slowest < 10.0, "a login waited {slowest} s: {out}");
+    // Every message delivered, once: those the director could not take
+    // were deferred by the MX and sent again.
+    mx.wait_for_empty_queue();
+    for k in 0..30 {
+        let user = &users[k % users.len()];
+        assert_eq!(
+            messages_holding(&site, user, &format!("load-{k}-end")),
+            1,
+            "message {k} to {user}\nmx: {}",
+            mx.log()
+        );
+    }
+    for (user, backends) in logins_by_backend(&site) {
+        assert_eq!(backends.len(), 1, "{user} on {backends:?}");
+    }
 }
 
 /// A client that sends LOGIN through the director and leaves at once.

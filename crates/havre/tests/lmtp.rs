@@ -2,6 +2,10 @@
 
 use havre_testkit::{Havre, python_ok};
 
+#[path = "support/lmtp_once.rs"]
+mod lmtp_once;
+use lmtp_once::SEND_ONE;
+
 #[test]
 fn lmtp_answers_each_recipient_and_delivers_straight_to_the_maildir() {
     let mut node = Havre::init(env!("CARGO_BIN_EXE_havre"));
@@ -72,4 +76,50 @@ print("r1:", last()); print("r2:", last())
         "{text}"
     );
     assert!(text.contains("r2: 250 2.0.0 <bob@example.test>"), "{text}");
+}
+
+#[test]
+fn an_alias_deferred_for_one_of_its_mailboxes_is_not_delivered_twice_to_the_others_at_the_retry() {
+    let mut node = Havre::init(env!("CARGO_BIN_EXE_havre"));
+    node.add_user("alice@example.test");
+    node.add_user("carol@example.test");
+    node.cli_ok(&["alias", "add", "staff@example.test", "alice@example.test"]);
+    node.cli_ok(&["alias", "add", "staff@example.test", "carol@example.test"]);
+    node.start();
+    let port = node.lmtp_port.to_string();
+    // carol's Maildir cannot take mail: its new/ is a file.
+    let new = node.maildir("carol@example.test").join("new");
+    std::fs::create_dir_all(new.parent().unwrap()).unwrap();
+    let _ = std::fs::remove_dir_all(&new);
+    std::fs::write(&new, "in the way").unwrap();
+    let out = python_ok(SEND_ONE, &[&port, "staff@example.test", "minutes"]);
+    assert!(
+        out.contains("reply: 451 4.2.0 <staff@example.test>"),
+        "{out}"
+    );
+    assert_eq!(node.messages("alice@example.test").len(), 1);
+    // Repaired; Postfix sends the same message again: carol gets it, alice
+    // does not get a second copy.
+    std::fs::remove_file(&new).unwrap();
+    std::fs::create_dir(&new).unwrap();
+    let out = python_ok(SEND_ONE, &[&port, "staff@example.test", "minutes"]);
+    assert!(
+        out.contains("reply: 250 2.0.0 <staff@example.test>"),
+        "{out}"
+    );
+    assert_eq!(node.messages("alice@example.test").len(), 1);
+    assert_eq!(node.messages("carol@example.test").len(), 1);
+    let log = node.log();
+    assert!(
+        log.contains("to=<alice@example.test>, orig_to=<staff@example.test>: delivered by an earlier attempt, skipped"),
+        "{log}"
+    );
+    // Answered for good, the record is gone: the same message again (a
+    // resend by hand) reaches both; another message reaches both.
+    for subject in ["minutes", "agenda"] {
+        let out = python_ok(SEND_ONE, &[&port, "staff@example.test", subject]);
+        assert!(out.contains("reply: 250 2.0.0"), "{out}");
+    }
+    assert_eq!(node.messages("alice@example.test").len(), 3);
+    assert_eq!(node.messages("carol@example.test").len(), 3);
 }

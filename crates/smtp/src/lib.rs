@@ -24,6 +24,7 @@ mod data;
 mod lmtp_sieve;
 pub mod local;
 pub mod networks;
+mod partly_delivered;
 mod pipeline;
 mod received;
 pub mod server;
@@ -39,6 +40,7 @@ use havre_queue::Queue;
 
 pub use havre_smtp_codec as codec;
 pub use local::{Caller, LocalSettings};
+pub use partly_delivered::PartlyDelivered;
 pub use pipeline::{ClientNames, SessionChecks};
 pub use server::{Listener, serve, serve_local};
 
@@ -113,4 +115,7 @@ pub struct Services {
     /// The director role: LMTP deliveries go to each recipient's backend
     /// instead of a local mailbox.
     pub lmtp_forward: Option<Arc<dyn havre_net::LmtpForward>>,
+    /// LMTP: what an earlier attempt delivered of an address with several
+    /// mailboxes, skipped at the retry.
+    pub partly_delivered: PartlyDelivered,
 }

@@ -13,19 +13,21 @@ use havre_checks::{AddedHeaders, Facts, Stage};
 use havre_directory::{Address, MailboxFacts, RelayVerdict, Resolution, Target};
 use havre_events::{Event, Kind};
 use havre_guard::{Offence, Service};
-use havre_mailbox::{ActiveScript, DeliveryOutcome, DeliveryRequest, MessageSource};
 use havre_queue::{LookedUp, QueueError, SpoolFile, new_queue_id};
 use havre_store::{AddressEntry, QueueEntry, QueueRecipient, RecipientStatus};
 use smtp_proto::{MAIL_SMTPUTF8, Request};
 
 use crate::data::{self, BodySink};
 use crate::local::Caller;
+use crate::partly_delivered::ContentDigest;
 use crate::pipeline::{self, Held};
 use crate::received::{ReceivedFields, local_received_header, protocol_keyword, received_header};
 use crate::{Mode, Services};
 use havre_net::{Conn, ConnError, Line, Peer, guard_command};
 use havre_smtp_codec::headers::{from_addresses, header_end, message_id};
 use havre_smtp_codec::{Reply, parse_command, qualify_path};
+
+mod lmtp;
 
 struct Transaction {
     id: String,
@@ -1236,6 +1238,9 @@ impl Session {
             failed: None,
             protocol,
             head: Vec::new(),
+            digest: (self.mode == Mode::Lmtp
+                && tx.recipients.iter().any(|(_, t)| lmtp::several(t)))
+            .then(ContentDigest::default),
         };
         // The trace header does not count against the client's size limit.
         if checked {
@@ -1514,255 +1519,6 @@ impl Session {
             hold.check
         );
     }
-
-    /// LMTP (RFC 2033 4.2): one reply per accepted recipient, in RCPT order.
-    async fn deliver_lmtp(&self, tx: &Transaction, body: BodyWriter) -> Vec<Reply> {
-        let Some(file) = body.file else {
-            return vec![Reply::new(451, "4.3.0", "Error: write error"); tx.recipients.len()];
-        };
-        // Kept in memory, or a spool file without a queue record and not
-        // fsynced: only the mailbox copies must be durable before each 250
-        // (they are), and a crash before the replies leaves at most an
-        // orphan that the startup sweep removes while the client,
-        // unanswered, sends the message again.
-        let message = match file.commit_transient().await {
-            Ok(message) => message,
-            Err(err) => {
-                tracing::error!(target: "smtp", "{}: cannot write the message: {err}", tx.id);
-                return vec![write_error_reply(&err); tx.recipients.len()];
-            }
-        };
-        let started = std::time::Instant::now();
-        if let Some(forward) = self.services.lmtp_forward.clone() {
-            let replies = self
-                .forward_lmtp(&*forward, tx, &message, body.size, started)
-                .await;
-            if let MessageSource::File(_) = message {
-                self.services.queue.spool().remove(&tx.id).await;
-            }
-            return replies;
-        }
-        let mut replies = Vec::new();
-        for (rcpt, targets) in &tx.recipients {
-            let mut failures = Vec::new();
-            let mut full = Vec::new();
-            let mut rejected = None;
-            for target in targets {
-                let Target::Mailbox(mailbox) = target else {
-                    continue;
-                };
-                let facts = tx.facts_of(mailbox);
-                let quota = facts.and_then(|f| f.quota);
-                if quota.is_some_and(|q| q.exceeded_by(body.size)) {
-                    tracing::info!(target: "smtp", role = "lmtp", "{}: to=<{mailbox}>, orig_to=<{rcpt}>, relay=local, status=bounced (quota exceeded)", tx.id);
-                    self.services.events.record(
-                        self.lmtp_event(Kind::Bounced, tx, mailbox, rcpt)
-                            .size(body.size)
-                            .delay(started.elapsed().as_secs_f64())
-                            .reason("quota exceeded"),
-                    );
-                    full.push(mailbox.clone());
-                    continue;
-                }
-                let request = DeliveryRequest {
-                    mailbox,
-                    sender: &tx.sender,
-                    message: &message,
-                    message_id: &tx.id,
-                    check_duplicate: false,
-                };
-                // The user's Sieve scripts first: which folders, what else
-                // (RCPT's lookup said whether she has one).
-                let active =
-                    facts.map_or(ActiveScript::Unknown, |f| ActiveScript::from_entry(f.sieve));
-                let mut plan = self
-                    .services
-                    .local
-                    .plan_knowing(&request, Some(rcpt), active)
-                    .await;
-                if let Some(reason) = plan.reject.take() {
-                    tracing::info!(target: "smtp", role = "lmtp", "{}: to=<{mailbox}>, orig_to=<{rcpt}>, relay=local, delay={:.2}, status=bounced (rejected by sieve: {reason})", tx.id, started.elapsed().as_secs_f64());
-                    self.services.events.record(
-                        self.lmtp_event(Kind::Bounced, tx, mailbox, rcpt)
-                            .size(body.size)
-                            .delay(started.elapsed().as_secs_f64())
-                            .reason(format!("rejected by sieve: {reason}")),
-                    );
-                    rejected = Some(reason);
-                    continue;
-                }
-                let queue = &self.services.queue;
-                crate::lmtp_sieve::send_vacation(queue, &mut plan, mailbox, &tx.id).await;
-                if plan.filings.is_empty() {
-                    crate::lmtp_sieve::send_redirects(
-                        queue, &mut plan, mailbox, &tx.sender, &tx.id,
-                    )
-                    .await;
-                }
-                if plan.filings.is_empty() {
-                    tracing::info!(target: "smtp", role = "lmtp", "{}: to=<{mailbox}>, orig_to=<{rcpt}>, relay=local, delay={:.2}, status=sent (discarded by sieve)", tx.id, started.elapsed().as_secs_f64());
-                    self.services.events.record(
-                        self.lmtp_event(Kind::Delivered, tx, mailbox, rcpt)
-                            .size(body.size)
-                            .delay(started.elapsed().as_secs_f64())
-                            .reason("discarded by sieve"),
-                    );
-                    continue;
-                }
-                let result = self.services.local.deliver_plan(request, &plan).await;
-                match result {
-                    Ok(filed) => {
-                        let folders: Vec<&str> = filed
-                            .iter()
-                            .map(|f| f.folder.as_str())
-                            .filter(|f| *f != "INBOX")
-                            .collect();
-                        let into = if folders.is_empty() {
-                            String::new()
-                        } else {
-                            format!(" folder {}", folders.join(", "))
-                        };
-                        tracing::info!(target: "smtp", role = "lmtp", "{}: to=<{mailbox}>, orig_to=<{rcpt}>, relay=local, delay={:.2}, status=sent (delivered to maildir{into})", tx.id, started.elapsed().as_secs_f64());
-                        self.services.events.record(
-                            self.lmtp_event(Kind::Delivered, tx, mailbox, rcpt)
-                                .size(body.size)
-                                .delay(started.elapsed().as_secs_f64())
-                                .reason(format!("delivered to maildir{into}")),
-                        );
-                        crate::lmtp_sieve::send_redirects(
-                            queue, &mut plan, mailbox, &tx.sender, &tx.id,
-                        )
-                        .await;
-                        let fresh = filed
-                            .iter()
-                            .any(|f| matches!(f.outcome, DeliveryOutcome::Delivered(_)));
-                        if let (true, Some(quota)) = (fresh, quota) {
-                            let hostname = &self.services.settings.hostname;
-                            queue.warn_quota(mailbox, quota, body.size, hostname).await;
-                        }
-                    }
-                    Err(err) => {
-                        tracing::warn!(target: "smtp", role = "lmtp", "{}: to=<{mailbox}>, orig_to=<{rcpt}>, relay=local, status=deferred ({err})", tx.id);
-                        self.services.events.record(
-                            self.lmtp_event(Kind::Deferred, tx, mailbox, rcpt)
-                                .size(body.size)
-                                .delay(started.elapsed().as_secs_f64())
-                                .reason(err.to_string()),
-                        );
-                        failures.push(mailbox.clone());
-                    }
-                }
-            }
-            replies.push(if let Some(mailbox) = full.first() {
-                self.over_quota(mailbox)
-            } else if !failures.is_empty() {
-                Reply::new(
-                    451,
-                    "4.2.0",
-                    format!("<{rcpt}> delivery failed, try again later"),
-                )
-            } else if let Some(reason) = rejected {
-                crate::lmtp_sieve::rejected_reply(rcpt, &reason)
-            } else {
-                Reply::new(250, "2.0.0", format!("<{rcpt}> {} Saved", tx.id))
-            });
-        }
-        if let MessageSource::File(_) = message {
-            self.services.queue.spool().remove(&tx.id).await;
-        }
-        replies
-    }
-}
-
-impl Session {
-    /// LMTP at a director: each recipient's mailboxes sent to their
-    /// backends, one reply per recipient from theirs (a temporary failure
-    /// of one mailbox defers the recipient; a refusal refuses it).
-    async fn forward_lmtp(
-        &self,
-        forward: &dyn havre_net::LmtpForward,
-        tx: &Transaction,
-        message: &MessageSource,
-        size: u64,
-        started: std::time::Instant,
-    ) -> Vec<Reply> {
-        let per_rcpt: Vec<Vec<&str>> = tx
-            .recipients
-            .iter()
-            .map(|(_, targets)| {
-                targets
-                    .iter()
-                    .filter_map(|t| match t {
-                        Target::Mailbox(m) => Some(m.as_str()),
-                        _ => None,
-                    })
-                    .collect()
-            })
-            .collect();
-        let mut mailboxes: Vec<String> = Vec::new();
-        for m in per_rcpt.iter().flatten() {
-            if !mailboxes.iter().any(|known| known == m) {
-                mailboxes.push(m.to_string());
-            }
-        }
-        let answers = forward.forward(&tx.sender, &mailboxes, message).await;
-        let answer_of = |m: &str| {
-            mailboxes
-                .iter()
-                .position(|k| k == m)
-                .and_then(|i| answers.get(i))
-        };
-        let mut replies = Vec::new();
-        for ((rcpt, _), targets) in tx.recipients.iter().zip(&per_rcpt) {
-            let mut reply = Reply::new(250, "2.0.0", format!("<{rcpt}> {} Saved", tx.id));
-            for mailbox in targets {
-                let Some(answer) = answer_of(mailbox) else {
-                    continue;
-                };
-                let (status, kind) = match answer.code {
-                    200..=299 => ("sent", Kind::Delivered),
-                    400..=499 => ("deferred", Kind::Deferred),
-                    _ => ("bounced", Kind::Bounced),
-                };
-                tracing::info!(target: "smtp", role = "lmtp", "{}: to=<{mailbox}>, orig_to=<{rcpt}>, relay={}, delay={:.2}, status={status} ({})", tx.id, answer.backend, started.elapsed().as_secs_f64(), answer.text);
-                self.services.events.record(
-                    self.lmtp_event(kind, tx, mailbox, rcpt)
-                        .size(size)
-                        .delay(started.elapsed().as_secs_f64())
-                        .reason(answer.text.clone()),
-                );
-                // The worst answer speaks for the recipient: a deferral
-                // before a refusal, so the sender tries again.
-                let worse = matches!((reply.code / 100, answer.code / 100), (2, 4 | 5) | (5, 4));
-                if worse {
-                    reply = Reply::new(
-                        answer.code,
-                        known_status(&answer.status, answer.code),
-                        format!("<{rcpt}> {}", answer.text),
-                    );
-                }
-            }
-            replies.push(reply);
-        }
-        replies
-    }
-}
-
-/// A backend's enhanced status among those a mailbox server gives, or the
-/// class's generic one (the backend's own words stay in the text).
-fn known_status(status: &str, code: u16) -> &'static str {
-    const KNOWN: [&str; 14] = [
-        "2.0.0", "4.2.0", "4.2.2", "4.3.0", "4.3.1", "4.4.0", "4.4.1", "4.4.2", "4.7.1", "5.1.1",
-        "5.2.0", "5.2.2", "5.3.4", "5.7.1",
-    ];
-    KNOWN
-        .into_iter()
-        .find(|k| *k == status)
-        .unwrap_or(match code / 100 {
-            2 => "2.0.0",
-            4 => "4.0.0",
-            _ => "5.0.0",
-        })
 }
 
 /// The session's side of the checks (see [`crate::pipeline`]).
@@ -1986,6 +1742,9 @@ pub(crate) struct BodyWriter {
     /// The first bytes of the message, where the header is (for checks
     /// that read it, like the submission From: check).
     head: Vec<u8>,
+    /// LMTP with an address of several mailboxes: the digest of what the
+    /// client sent ([`crate::partly_delivered`]).
+    digest: Option<ContentDigest>,
 }
 
 const HEAD_KEPT: usize = 64 * 1024;
@@ -2012,6 +1771,9 @@ impl BodySink for BodyWriter {
         self.size += bytes.len() as u64;
         if self.size > self.limit {
             return false;
+        }
+        if let Some(digest) = self.digest.as_mut() {
+            digest.update(bytes);
         }
         if self.head.len() < HEAD_KEPT {
             let room = HEAD_KEPT - self.head.len();
@@ -2085,6 +1847,7 @@ mod tests {
             guard: havre_guard::Guard::off(),
             events: havre_events::Events::disabled(),
             lmtp_forward: None,
+            partly_delivered: crate::PartlyDelivered::off(),
         });
         let (server, mut client) = PanicOnRead::pair();
         let session = Session::new(Mode::Mx, services, "192.0.2.1:40000".parse().unwrap());
