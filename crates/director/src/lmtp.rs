@@ -21,7 +21,7 @@ use crate::view::Views;
 
 pub struct LmtpForwarder {
     state: Arc<dyn State>,
-    views: Views,
+    views: Arc<Views>,
     resolver: Resolver,
     client: ClientSettings,
     port: u16,
@@ -34,10 +34,11 @@ impl LmtpForwarder {
     /// `connect_timeout` (`director.connect_timeout`, as for a login) gets
     /// no copy: they are deferred at once rather than held minutes by a
     /// hung backend (the RFC's 5 minutes are for the Internet); the
-    /// transaction's own steps keep their usual timeouts. In a Tokio
-    /// runtime (its view's reader starts with it).
+    /// transaction's own steps keep their usual timeouts. `views` shared
+    /// with the node's proxy.
     pub fn new(
         state: Arc<dyn State>,
+        views: Arc<Views>,
         resolver: Resolver,
         hostname: &str,
         port: u16,
@@ -49,7 +50,7 @@ impl LmtpForwarder {
         client.timeouts.greeting = connect_timeout;
         client.timeouts.helo = connect_timeout;
         LmtpForwarder {
-            views: Views::new(state.clone()),
+            views,
             state,
             resolver,
             client,

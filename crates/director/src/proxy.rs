@@ -48,17 +48,23 @@ pub struct ProxySettings {
 
 pub struct Proxy {
     state: Arc<dyn State>,
-    views: Views,
+    views: Arc<Views>,
     login: ClusterLogin,
     spares: Arc<Spares>,
     settings: ProxySettings,
 }
 
 impl Proxy {
-    /// In a Tokio runtime (the spares' sweeper starts with it).
-    pub fn new(state: Arc<dyn State>, login: ClusterLogin, settings: ProxySettings) -> Proxy {
+    /// In a Tokio runtime (the spares' sweeper starts with it); `views`
+    /// shared with the node's LMTP forwarder.
+    pub fn new(
+        state: Arc<dyn State>,
+        views: Arc<Views>,
+        login: ClusterLogin,
+        settings: ProxySettings,
+    ) -> Proxy {
         Proxy {
-            views: Views::new(state.clone()),
+            views,
             spares: Spares::new(settings.spare_connections, settings.connect_timeout),
             state,
             login,

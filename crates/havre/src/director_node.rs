@@ -18,6 +18,7 @@ use havre_director::kicks::{self, Kick};
 use havre_director::probe::{self, ProbeSettings};
 use havre_director::proxy::{Ports, Proxy, ProxySettings};
 use havre_director::secret::SharedSecret;
+use havre_director::view::Views;
 use havre_director::{assign, backends, relayed};
 use havre_directory::cluster::{ClusterLogin, Fixed, SecretSource};
 use havre_net::{Handoff, Sessions};
@@ -66,16 +67,27 @@ pub fn cluster_login(
     Ok(Some(ClusterLogin::from_source(secrets, trusted)))
 }
 
+/// The backends' view a director's proxy and LMTP forwarder share (one
+/// reader of the state for both); `None` on a node without the director
+/// role.
+pub fn views(loaded: &LoadedConfig, state: &Arc<dyn State>) -> Option<Arc<Views>> {
+    loaded
+        .config
+        .has_role(Role::Director)
+        .then(|| Arc::new(Views::new(state.clone())))
+}
+
 /// The handover of a director's logged-in sessions; `None` on a node
-/// without the director role.
+/// without the director role (no `views`).
 pub fn handoff(
     loaded: &LoadedConfig,
     state: Arc<dyn State>,
+    views: Option<Arc<Views>>,
 ) -> anyhow::Result<Option<Arc<dyn Handoff>>> {
     let config = &loaded.config;
-    if !config.has_role(Role::Director) {
+    let Some(views) = views else {
         return Ok(None);
-    }
+    };
     let login = cluster_login(loaded, state.clone())?.context(
         "a director needs director.secret_file, or state.backend = \"redis\" to keep the cluster's secret",
     )?;
@@ -85,7 +97,7 @@ pub fn handoff(
         ports: ports(config),
         spare_connections: config.director.spare_connections as usize,
     };
-    Ok(Some(Arc::new(Proxy::new(state, login, settings))))
+    Ok(Some(Arc::new(Proxy::new(state, views, login, settings))))
 }
 
 /// The backends' ports: `director.backend_ports`, or the director's own.
@@ -221,19 +233,21 @@ async fn look_over_once(
 }
 
 /// LMTP deliveries sent to each recipient's backend; `None` on a node
-/// without the director role.
+/// without the director role (no `views`).
 pub fn lmtp_forward(
     loaded: &LoadedConfig,
     state: Arc<dyn State>,
+    views: Option<Arc<Views>>,
 ) -> anyhow::Result<Option<Arc<dyn havre_net::LmtpForward>>> {
     let config = &loaded.config;
-    if !config.has_role(Role::Director) {
+    let Some(views) = views else {
         return Ok(None);
-    }
+    };
     let resolver = havre_outbound::Resolver::new(&config.dns.nameservers)
         .context("cannot set up the DNS resolver (dns.nameservers)")?;
     Ok(Some(Arc::new(havre_director::lmtp::LmtpForwarder::new(
         state,
+        views,
         resolver,
         &config.server.hostname,
         ports(config).lmtp,

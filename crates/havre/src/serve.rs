@@ -417,8 +417,9 @@ async fn shared(loaded: &LoadedConfig) -> anyhow::Result<Shared> {
         Some(cluster) => directory.with_cluster_login(cluster),
         None => directory,
     };
-    let handoff = crate::director_node::handoff(loaded, state.clone())?;
-    let lmtp_forward = crate::director_node::lmtp_forward(loaded, state.clone())?;
+    let views = crate::director_node::views(loaded, &state);
+    let handoff = crate::director_node::handoff(loaded, state.clone(), views.clone())?;
+    let lmtp_forward = crate::director_node::lmtp_forward(loaded, state.clone(), views)?;
     Ok(Shared {
         events,
         handoff,
