@@ -26,7 +26,8 @@ pub struct Director {
     /// How often each director probes each backend.
     pub probe_interval: Duration,
     /// The user a probe logs in as (a real login and a NOOP); empty: the
-    /// probe only connects and asks for NOOP before login.
+    /// cluster's probe login, which a backend answers after checking its
+    /// directory and mail storage, opening nobody's session.
     pub probe_user: String,
     /// How long a backend may take to accept a connection or answer a
     /// login before it counts as failed; for an LMTP copy, to accept,

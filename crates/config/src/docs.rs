@@ -886,11 +886,11 @@ pub static KEY_DOCS: &[(&str, &str)] = &[
     ),
     (
         "director.probe_interval",
-        "How often each director probes each backend (a connection, a login as director.probe_user and a NOOP, as Dovecot's poolmon). A backend that fails is marked down and its users move to others; back, it takes new users only.",
+        "How often each director probes each backend (a connection, a login and a NOOP, as Dovecot's poolmon). A backend that fails is marked down and its users move to others; back, it takes new users only.",
     ),
     (
         "director.probe_user",
-        "The user the probes log in as (\"\" = the probe connects and sends NOOP without logging in).",
+        "The user the probes log in as, her account and mailbox opened as at any login. \"\" (the default): the cluster's probe login (director-probe, with a signed token), which a backend answers once its directory answers a lookup and its mail storage (mailbox.maildir up to the first %) can be listed, opening nobody's session and writing no login line.",
     ),
     (
         "director.connect_timeout",

@@ -106,20 +106,15 @@ fn capability_code(line: &str) -> Option<String> {
     Some(line[start..end].to_string())
 }
 
-/// A probe's IMAP exchange: the greeting, a login as `user` when given,
-/// a NOOP, then LOGOUT.
-pub async fn probe_imap(
-    stream: &mut TcpStream,
-    login: Option<(&str, &str)>,
-) -> Result<(), LoginError> {
+/// A probe's IMAP exchange: the greeting, a login as `user` with
+/// `token`, a NOOP, then LOGOUT.
+pub async fn probe_imap(stream: &mut TcpStream, user: &str, token: &str) -> Result<(), LoginError> {
     expect_greeting(stream, "* OK").await?;
-    if let Some((user, token)) = login {
-        let plain = encode_plain_behalf(user, DIRECTOR_LOGIN, token);
-        send(stream, &format!("P1 AUTHENTICATE PLAIN {plain}\r\n")).await?;
-        let answer = tagged(stream, "P1").await?;
-        if !answer.starts_with("P1 OK") {
-            return Err(LoginError::Refused(answer));
-        }
+    let plain = encode_plain_behalf(user, DIRECTOR_LOGIN, token);
+    send(stream, &format!("P1 AUTHENTICATE PLAIN {plain}\r\n")).await?;
+    let answer = tagged(stream, "P1").await?;
+    if !answer.starts_with("P1 OK") {
+        return Err(LoginError::Refused(answer));
     }
     send(stream, "P2 NOOP\r\n").await?;
     let answer = tagged(stream, "P2").await?;

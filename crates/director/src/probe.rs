@@ -1,6 +1,9 @@
 //! Each director probes each backend every `director.probe_interval`, as
-//! Dovecot's poolmon: a connection, a login as `director.probe_user` (when
-//! set) and a NOOP. A backend that fails is marked down in the shared state
+//! Dovecot's poolmon: a connection, a login and a NOOP. The login is the
+//! cluster's probe login ([`PROBE_LOGIN`]: the backend checks the token,
+//! its directory and its mail storage, and opens nobody's session), or
+//! `director.probe_user`'s when set (her account and mailbox opened as at
+//! any login). A backend that fails is marked down in the shared state
 //! for every director, its users' assignments are dropped and their
 //! sessions closed, so that clients reconnect and land on another backend;
 //! back, it takes new users only (the moved ones keep their new place).
@@ -8,7 +11,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use havre_directory::cluster::ClusterLogin;
+use havre_directory::cluster::{ClusterLogin, PROBE_LOGIN};
 use havre_state::State;
 
 use crate::backends::{self, Backend};
@@ -21,7 +24,8 @@ pub struct ProbeSettings {
     pub interval: Duration,
     pub timeout: Duration,
     pub imap_port: u16,
-    /// The user a probe logs in as; `None`: no login.
+    /// The user a probe logs in as; `None`: the probe login
+    /// ([`PROBE_LOGIN`]).
     pub user: Option<String>,
 }
 
@@ -79,16 +83,11 @@ async fn probe(
         let mut stream = havre_net::connect(&backend.address, settings.imap_port, settings.timeout)
             .await
             .map_err(|e| format!("IMAP port {}: {e}", settings.imap_port))?;
-        let token = match settings.user.as_deref() {
-            Some(user) => Some((user, login.token(user).await?)),
-            None => None,
-        };
-        probe_imap(
-            &mut stream,
-            token.as_ref().map(|(user, token)| (*user, token.as_str())),
-        )
-        .await
-        .map_err(|e| e.to_string())
+        let user = settings.user.as_deref().unwrap_or(PROBE_LOGIN);
+        let token = login.token(user).await?;
+        probe_imap(&mut stream, user, &token)
+            .await
+            .map_err(|e| e.to_string())
     };
     match tokio::time::timeout(settings.timeout, exchange).await {
         Ok(result) => result,

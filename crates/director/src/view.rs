@@ -4,7 +4,10 @@
 //! user's claim), not a listing of the backends and a ring built anew, and
 //! none waits for a listing when the second is up. A change (`havre
 //! director flush`, a failed probe) reaches every director within that
-//! second; the sessions it concerns are closed by the kicks meanwhile.
+//! second, and at once where it comes with a kick of the backend's
+//! sessions (a failure, a flush, a removal: the view is read again as
+//! the kick arrives, so the users it sends back to log in are not placed
+//! on the backend they leave by a view a second old).
 //! When the state does not answer, the view ages: past [`USABLE_FOR`] a
 //! login reads it itself, and is refused when that fails.
 
@@ -15,6 +18,7 @@ use havre_state::State;
 
 use crate::assign::ring;
 use crate::backends::{self, Backend};
+use crate::kicks::{self, Kick, KickReceiver};
 use crate::ring::Ring;
 use crate::{Kept, Result};
 
@@ -62,11 +66,15 @@ impl Views {
         let current = Arc::new(Mutex::new(None));
         let kept = Arc::downgrade(&current);
         let reader = state.clone();
+        let mut backend_kicks = Some(kicks::receive(&*state));
         tokio::spawn(async move {
             let mut every = tokio::time::interval(FRESH_FOR);
             every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
             loop {
-                every.tick().await;
+                tokio::select! {
+                    _ = every.tick() => {}
+                    () = next_backend_kick(&mut backend_kicks) => {}
+                }
                 let Some(current) = kept.upgrade() else {
                     return;
                 };
@@ -107,6 +115,21 @@ impl Views {
             return Ok(view.clone());
         }
         read_into(&*self.state, &self.current).await
+    }
+}
+
+/// Until a backend's sessions are kicked (never, once the kicks' channel
+/// is gone).
+async fn next_backend_kick(kicks: &mut Option<KickReceiver>) {
+    loop {
+        let Some(receiver) = kicks.as_mut() else {
+            return std::future::pending().await;
+        };
+        match receiver.next().await {
+            Some(Kick::Backend(_)) => return,
+            Some(Kick::User(_)) => {}
+            None => *kicks = None,
+        }
     }
 }
 
@@ -164,6 +187,34 @@ mod tests {
                 .is_err(),
             "a view older than USABLE_FOR placed a user"
         );
+    }
+
+    #[tokio::test]
+    async fn a_failed_backend_s_kick_has_the_view_read_again_at_once() {
+        let state: Arc<dyn State> = Arc::new(havre_state::EmbeddedState::memory());
+        for address in ["127.0.0.2", "127.0.0.3"] {
+            backends::put(&*state, address, 100, Admin::Up)
+                .await
+                .unwrap();
+        }
+        let views = Views::new(state.clone());
+        assert!(views.get().await.unwrap().serves("127.0.0.3"));
+        // What a probe does: the mark, then the kick of its sessions.
+        backends::mark_failed(&*state, "127.0.0.3", "probe", Duration::from_secs(60))
+            .await
+            .unwrap();
+        kicks::send(&*state, &Kick::Backend("127.0.0.3".into()))
+            .await
+            .unwrap();
+        // Well within the second of the periodic reading.
+        let deadline = Instant::now() + Duration::from_millis(300);
+        while views.get().await.unwrap().serves("127.0.0.3") {
+            assert!(
+                Instant::now() < deadline,
+                "the kick did not have the view read again"
+            );
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

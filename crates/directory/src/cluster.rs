@@ -20,6 +20,12 @@ type Hmac = hmac::Hmac<Sha256>;
 /// The authentication identity of a director's logins.
 pub const DIRECTOR_LOGIN: &str = "director";
 
+/// Who a director's probe logs in as when `director.probe_user` names
+/// nobody: not an address, so no account's; a backend answers it once the
+/// token, its directory and its mail storage answer as a login needs them,
+/// without opening anyone's session.
+pub const PROBE_LOGIN: &str = "director-probe";
+
 /// How far a token's time may be from the backend's clock.
 const VALID_FOR: Duration = Duration::from_secs(60);
 

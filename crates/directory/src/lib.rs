@@ -129,6 +129,25 @@ impl Directory {
             .0
     }
 
+    /// A director's probe ([`cluster::PROBE_LOGIN`]): `Ok(true)` when it is
+    /// a director's (address in `director.trusted_networks`, token good)
+    /// and the directory answers the lookup a login makes (for a name no
+    /// account has); `Ok(false)` when it is not a director's; an error when
+    /// the directory does not answer.
+    pub async fn answer_probe(&self, client: IpAddr, token: &str) -> Result<bool, DirectoryError> {
+        let Some(cluster) = &self.cluster else {
+            return Ok(false);
+        };
+        if !cluster.trusts(client) || !cluster.verify(cluster::PROBE_LOGIN, token).await {
+            return Ok(false);
+        }
+        match &self.ldap {
+            Some(ldap) => drop(ldap.by_login(cluster::PROBE_LOGIN).await?),
+            None => drop(self.store.get_user(cluster::PROBE_LOGIN).await?),
+        }
+        Ok(true)
+    }
+
     /// [`Directory::authenticate_director`] that runs `meanwhile` (what the
     /// login needs next, her folders read) while the account is read, once
     /// the director and its token are known good: nothing is read for a

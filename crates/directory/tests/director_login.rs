@@ -53,3 +53,21 @@ async fn a_director_s_login_reads_her_folders_alongside_and_a_stranger_s_reads_n
         assert!(!ran.load(Ordering::SeqCst), "read for {from} with {token}");
     }
 }
+
+#[tokio::test]
+async fn a_director_s_probe_is_answered_only_with_its_token_from_its_networks() {
+    use havre_directory::cluster::PROBE_LOGIN;
+    let directory = backend().await;
+    let director: IpAddr = "127.0.0.9".parse().unwrap();
+    let signer = ClusterLogin::new(SECRET, Vec::new());
+    let probe = signer.token(PROBE_LOGIN).await.unwrap();
+    assert!(directory.answer_probe(director, &probe).await.unwrap());
+    // Alice's token is not a probe's, nor a probe's from elsewhere.
+    let alices = signer.token(ALICE).await.unwrap();
+    assert!(!directory.answer_probe(director, &alices).await.unwrap());
+    let stranger: IpAddr = "192.0.2.7".parse().unwrap();
+    assert!(!directory.answer_probe(stranger, &probe).await.unwrap());
+    // A node that takes no director logins answers no probe.
+    let alone = Directory::new(common::store_with(&[ALICE]).await, "+");
+    assert!(!alone.answer_probe(director, &probe).await.unwrap());
+}

@@ -80,6 +80,7 @@ fn site_with(
             for user in users {
                 node.add_user(user);
             }
+            node.add_user("probe@example.test");
         }
         node.start();
         backends.push(node);
@@ -93,12 +94,10 @@ fn site_with(
         node.set("director.backend_ports.lmtp", &lmtp.to_string());
         node.set("director.backend_ports.pop3", &pop3.to_string());
         node.set("director.backend_ports.managesieve", &sieve.to_string());
-        node.set("director.probe_user", "\"probe@example.test\"");
         configure(&mut node, shared.path(), Tier::Director);
         node.start();
         list.push(node);
     }
-    backends[0].add_user("probe@example.test");
     for address in BACKENDS {
         let out = list[0].cli_ok(&["director", "add", address]);
         assert!(out.contains(&format!("backend {address} added")), "{out}");
@@ -169,6 +168,11 @@ fn thirty_users_through_two_directors_and_their_mail_through_the_mx_each_stay_on
     let site = site_with(&users, 2, |node, _, tier| {
         if tier == Tier::Backend {
             node.set("imap.max_connections_per_ip", "4");
+        }
+        // Probes that log in as a user of the site (the others here use
+        // the cluster's probe login).
+        if tier == Tier::Director {
+            node.set("director.probe_user", "\"probe@example.test\"");
         }
     });
     let status = site.directors[1].cli_ok(&["director", "status"]);
@@ -457,6 +461,70 @@ fn a_backend_killed_is_marked_failed_and_its_users_log_in_elsewhere() {
             elsewhere.len() == 2 && !elsewhere.iter().all(|b| *b == BACKENDS[1]),
             "{user}: {elsewhere:?}"
         );
+    }
+}
+
+#[test]
+fn a_backend_whose_mail_storage_fails_is_marked_down_by_the_probes_and_its_users_move() {
+    let users: Vec<String> = (1..=9).map(|n| format!("stored{n}@example.test")).collect();
+    let mut site = site(&users, 1);
+    // The third backend reaches the shared mail through a mount of its own.
+    let mount = site._shared.path().join("mount-of-the-third");
+    std::os::unix::fs::symlink(site._shared.path().join("mail"), &mount).unwrap();
+    site.backends[2].stop();
+    site.backends[2].set(
+        "mailbox.maildir",
+        &format!("\"{}/%d/%n/Maildir\"", mount.display()),
+    );
+    site.backends[2].start();
+    let director = &site.directors[0];
+    let status_of = |address: &str| {
+        director
+            .cli_ok(&["director", "status"])
+            .lines()
+            .find(|l| l.starts_with(address))
+            .unwrap_or_default()
+            .to_string()
+    };
+    wait_until(Duration::from_secs(15), "the third backend up", || {
+        status_of(BACKENDS[2]).contains(" up ")
+    });
+    let port = director.imap_port.to_string();
+    python_ok(EVERY_USER_AT_EVERY_DIRECTOR, &[&port, &users.join(",")]);
+    let placed = logins_by_backend(&site);
+    let victims: Vec<&String> = users
+        .iter()
+        .filter(|u| placed[*u].contains(BACKENDS[2]))
+        .collect();
+    assert!(!victims.is_empty(), "{placed:?}");
+    // Its storage fails (the mount is a plain file now): its IMAP still
+    // answers, its probe login does not.
+    std::fs::remove_file(&mount).unwrap();
+    std::fs::write(&mount, "not a directory").unwrap();
+    wait_until(
+        Duration::from_secs(15),
+        "the third backend marked failed",
+        || status_of(BACKENDS[2]).contains(" failed "),
+    );
+    let log = site.backends[2].log();
+    assert!(
+        log.contains("director probe from 127.0.0.1: the mail storage: "),
+        "{log}"
+    );
+    assert!(
+        director.log().contains("backend 127.0.0.4 is down: "),
+        "{}",
+        director.log()
+    );
+    // Its users log in elsewhere; the others stay where they were.
+    python_ok(EVERY_USER_AT_EVERY_DIRECTOR, &[&port, &users.join(",")]);
+    let after = logins_by_backend(&site);
+    for user in &users {
+        if victims.contains(&user) {
+            assert_eq!(after[user].len(), 2, "{user}: {:?}", after[user]);
+        } else {
+            assert_eq!(after[user], placed[user], "{user}");
+        }
     }
 }
 

@@ -863,7 +863,11 @@ impl Session {
                     Ok(sasl::Plain::Behalf(behalf))
                         if behalf.login == havre_directory::cluster::DIRECTOR_LOGIN =>
                     {
-                        let outcome = self.check_director(&behalf.user, &behalf.password).await;
+                        let outcome = if behalf.user == havre_directory::cluster::PROBE_LOGIN {
+                            self.answer_probe(&behalf.password).await
+                        } else {
+                            self.check_director(&behalf.user, &behalf.password).await
+                        };
                         self.finish(Some(outcome));
                         return Ok(());
                     }
@@ -966,6 +970,27 @@ impl Session {
             .await;
         self.login_verdict(verdict, user, "director", looked.and_then(Result::ok))
             .await
+    }
+
+    /// A director's probe ([`havre_directory::cluster::PROBE_LOGIN`]): OK,
+    /// the session still not logged in, once its token is a director's and
+    /// the directory and the mail storage answer; NO [UNAVAILABLE] when
+    /// either does not, and the probing director marks this backend down.
+    /// Anyone else's attempt is a failed login.
+    async fn answer_probe(&mut self, token: &str) -> Outcome {
+        let probe = havre_directory::cluster::PROBE_LOGIN;
+        let client = self.peer.ip();
+        let services = self.services.clone();
+        let failing = match services.directory.answer_probe(client, token).await {
+            Ok(false) => return self.login_verdict(Ok(None), probe, "director", None).await,
+            Err(err) => format!("the directory: {err}"),
+            Ok(true) => match services.mailboxes.storage_answers().await {
+                Ok(()) => return Outcome::ok("Probe answered: directory and mail storage ready"),
+                Err(err) => format!("the mail storage: {err}"),
+            },
+        };
+        tracing::warn!(target: "imap", role = "imap-login", "director probe from {client}: {failing}: answered unavailable");
+        Outcome::no_code(Code::Unavailable, format!("Probe failed: {failing}"))
     }
 
     /// `looked`: her folders, read already.

@@ -36,6 +36,7 @@ mod search_index;
 mod sieve;
 mod snapshot;
 mod staged;
+mod storage_check;
 mod sync;
 mod vacation;
 

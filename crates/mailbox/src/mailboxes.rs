@@ -97,7 +97,7 @@ pub struct Looked {
 #[derive(Clone)]
 pub struct Mailboxes {
     store: Arc<dyn Store>,
-    template: String,
+    pub(crate) template: String,
     hostname: String,
     notifier: Notifier,
     pub(crate) in_flight: InFlight,
@@ -111,6 +111,8 @@ pub struct Mailboxes {
     snapshots: Arc<Snapshots>,
     /// Users' INBOX records, for deliveries (`inboxes.rs`).
     pub(crate) inboxes: Arc<Inboxes>,
+    /// A director's probe is listing the storage (`storage_check.rs`).
+    pub(crate) storage_checking: Arc<std::sync::atomic::AtomicBool>,
 }
 
 /// How COPY and MOVE (RFC 6851) bring messages into a folder: the same
@@ -186,6 +188,7 @@ impl Mailboxes {
             junk_learner: None,
             snapshots: Arc::default(),
             inboxes: Arc::default(),
+            storage_checking: Arc::default(),
         }
     }
 
