@@ -98,18 +98,18 @@ pub async fn place(
 }
 
 /// Renews `user`'s assignment to `backend` for `expire` from now (a
-/// session of hers ended, or is still open), unless she was moved since;
-/// returns the backend she is assigned to afterwards.
+/// session of hers ended, or is still open), unless she was moved since
+/// or her assignment dropped (a flush, a failure: never set again here,
+/// or a session that outlived its kick would pin her to the backend she
+/// was sent away from); returns the backend she is assigned to
+/// afterwards, if any.
 pub async fn renew(
     state: &dyn State,
     user: &str,
     backend: &str,
     expire: Duration,
-) -> Result<String> {
-    let key = key(user);
-    Ok(state
-        .claim(&key, backend, Some(backend), Some(expire), Persist::Memory)
-        .await?)
+) -> Result<Option<String>> {
+    Ok(state.extend(&key(user), backend, expire).await?)
 }
 
 /// Assigns `user` to `backend` whatever she had (`havre director move`).

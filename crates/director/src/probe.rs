@@ -53,10 +53,15 @@ pub async fn probe_all(
                 // does not leave a backend down for ever.
                 let ttl = settings.interval * 3 + settings.timeout;
                 backends::mark_failed(state, &backend.address, &why, ttl).await?;
+                // Its users are sent away once, when it fails: a listing
+                // of every assignment and a kick at every interval of an
+                // outage would cost the state for nothing (a placement
+                // sets aside an assignment to a failed backend, and each
+                // director closes the sessions it still relays there).
                 if backend.healthy() {
                     tracing::warn!(target: "director", "backend {} is down: {why}; its users move", backend.address);
+                    move_users_away(state, &backend.address).await?;
                 }
-                move_users_away(state, &backend.address).await?;
             }
         }
     }

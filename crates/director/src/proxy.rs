@@ -219,8 +219,11 @@ impl Handoff for Proxy {
     async fn closed(&self, user: &str, backend: &str) {
         let expire = self.settings.user_expire;
         match assign::renew(&*self.state, user, backend, expire).await {
-            Ok(held) if held != backend => {
+            Ok(Some(held)) if held != backend => {
                 tracing::debug!(target: "director", "user=<{user}> was moved to {held} meanwhile");
+            }
+            Ok(None) => {
+                tracing::debug!(target: "director", "user=<{user}> was sent away from {backend} meanwhile");
             }
             Ok(_) => {}
             Err(err) => {

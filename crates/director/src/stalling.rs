@@ -64,6 +64,15 @@ impl State for Stalling {
         self.wait_if_stalled().await;
         self.inner.claim(key, value, replacing, ttl, persist).await
     }
+    async fn extend(
+        &self,
+        key: &str,
+        value: &str,
+        ttl: Duration,
+    ) -> havre_state::Result<Option<String>> {
+        self.wait_if_stalled().await;
+        self.inner.extend(key, value, ttl).await
+    }
     async fn delete(&self, key: &str) -> havre_state::Result<bool> {
         self.inner.delete(key).await
     }

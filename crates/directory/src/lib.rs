@@ -78,6 +78,9 @@ pub struct Directory {
     relay: Arc<RelayDomains>,
     /// Directors' logins on users' behalf (a backend of the director role).
     cluster: Option<Arc<cluster::ClusterLogin>>,
+    /// A director: its networks trusted, their logins on users' behalf
+    /// refused ([`Directory::as_director`]).
+    director: bool,
 }
 
 /// `directory.domains` and `directory.domain_aliases`, lower case.
@@ -100,7 +103,32 @@ impl Directory {
             domains: Arc::default(),
             relay: Arc::default(),
             cluster: None,
+            director: false,
         }
+    }
+
+    /// The directory of a director: it trusts the directors' networks as
+    /// its backends do, but takes no login on a user's behalf, so that a
+    /// director listed among the backends by mistake (`havre director add`
+    /// of its own address) is found failing by the probes, not logged in
+    /// to by itself over and over.
+    pub fn as_director(mut self) -> Directory {
+        self.director = true;
+        self
+    }
+
+    /// Whether a director's login (or probe) from `client` may be taken;
+    /// the log says why not.
+    fn takes_director_login(&self, cluster: &cluster::ClusterLogin, client: IpAddr) -> bool {
+        if self.director {
+            tracing::warn!(target: "directory", "a login on a user's behalf from {client} refused: this node is a director, not a backend (is its address among the backends?)");
+            return false;
+        }
+        if !cluster.trusts(client) {
+            tracing::warn!(target: "directory", "a login on a user's behalf from {client} refused: not in director.trusted_networks");
+            return false;
+        }
+        true
     }
 
     /// Takes directors' logins on users' behalf ([`cluster::ClusterLogin`]).
@@ -138,7 +166,9 @@ impl Directory {
         let Some(cluster) = &self.cluster else {
             return Ok(false);
         };
-        if !cluster.trusts(client) || !cluster.verify(cluster::PROBE_LOGIN, token).await {
+        if !self.takes_director_login(cluster, client)
+            || !cluster.verify(cluster::PROBE_LOGIN, token).await
+        {
             return Ok(false);
         }
         match &self.ldap {
@@ -163,8 +193,11 @@ impl Directory {
         let Some(cluster) = &self.cluster else {
             return (Ok(None), None);
         };
-        if !cluster.trusts(client) || !cluster.verify(user, token).await {
-            tracing::warn!(target: "directory", "director login as {user} from {client} refused: {}", if cluster.trusts(client) { "bad token" } else { "not in director.trusted_networks" });
+        if !self.takes_director_login(cluster, client) {
+            return (Ok(None), None);
+        }
+        if !cluster.verify(user, token).await {
+            tracing::warn!(target: "directory", "director login as {user} from {client} refused: bad token");
             return (Ok(None), None);
         }
         let account = async {

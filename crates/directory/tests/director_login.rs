@@ -71,3 +71,21 @@ async fn a_director_s_probe_is_answered_only_with_its_token_from_its_networks() 
     let alone = Directory::new(common::store_with(&[ALICE]).await, "+");
     assert!(!alone.answer_probe(director, &probe).await.unwrap());
 }
+
+#[tokio::test]
+async fn a_director_takes_no_login_on_a_user_s_behalf_even_from_its_own_networks() {
+    use havre_directory::cluster::PROBE_LOGIN;
+    // A director listed among the backends by mistake: its own probes and
+    // logins must fail there, not go round in circles.
+    let director_node = backend().await.as_director();
+    let from: IpAddr = "127.0.0.1".parse().unwrap();
+    assert!(director_node.trusts_director(from));
+    let signer = ClusterLogin::new(SECRET, Vec::new());
+    let probe = signer.token(PROBE_LOGIN).await.unwrap();
+    assert!(!director_node.answer_probe(from, &probe).await.unwrap());
+    let token = signer.token(ALICE).await.unwrap();
+    let user = director_node
+        .authenticate_director(from, ALICE, &token)
+        .await;
+    assert!(user.unwrap().is_none());
+}

@@ -216,13 +216,22 @@ async fn look_over_once(
         }
         // Renewed while she is connected; the answer says where she is
         // assigned now (one round trip per user, no walk of every key).
+        // Nowhere: her assignment was dropped (a flush) and a session
+        // outlived the kick.
         let held = assign::renew(state, user, backend, expire).await?;
         // Only her sessions there: the list was read before these round
         // trips, and a move meanwhile may already have her next session on
         // her new backend.
-        if &held != backend {
+        if held.as_deref() != Some(backend.as_str()) {
             let n = sessions.kick_on(user, backend);
-            tracing::info!(target: "director", "user=<{user}> is on {held} now: {n} session(s) on {backend} closed");
+            match held {
+                Some(now) => {
+                    tracing::info!(target: "director", "user=<{user}> is on {now} now: {n} session(s) on {backend} closed")
+                }
+                None => {
+                    tracing::info!(target: "director", "user=<{user}> was sent away from {backend}: {n} session(s) there closed")
+                }
+            }
         }
     }
     let mut counts = BTreeMap::new();

@@ -417,6 +417,11 @@ async fn shared(loaded: &LoadedConfig) -> anyhow::Result<Shared> {
         Some(cluster) => directory.with_cluster_login(cluster),
         None => directory,
     };
+    let directory = if config.has_role(havre_config::Role::Director) {
+        directory.as_director()
+    } else {
+        directory
+    };
     let views = crate::director_node::views(loaded, &state);
     let handoff = crate::director_node::handoff(loaded, state.clone(), views.clone())?;
     let lmtp_forward = crate::director_node::lmtp_forward(loaded, state.clone(), views)?;

@@ -227,6 +227,60 @@ fn thirty_users_through_two_directors_and_their_mail_through_the_mx_each_stay_on
     }
 }
 
+#[test]
+fn a_session_that_outlives_its_kick_is_closed_and_never_pins_her_to_the_backend_she_left() {
+    let users = vec!["alice@example.test".to_string()];
+    let site = site(&users, 1);
+    let director = &site.directors[0];
+    let port = director.imap_port.to_string();
+    let backend_of_alice = || {
+        let map = director.cli_ok(&["director", "map", "alice@example.test"]);
+        map.lines()
+            .find_map(|l| l.strip_prefix("backend:  "))
+            .and_then(|l| l.split_whitespace().next())
+            .unwrap_or_default()
+            .to_string()
+    };
+    let mut left = String::new();
+    let out = while_connected(MOVED_WHILE_CONNECTED, &[&port], || {
+        left = backend_of_alice();
+        // What a flush does to her (her backend takes no one, her
+        // assignment dropped), with its kick lost on the way: her session
+        // stays open on the backend she was sent away from.
+        director.cli_ok(&["director", "down", &left]);
+        let key = format!("{}director:user:alice@example.test", site_prefix(&site));
+        let del = std::process::Command::new("redis-cli")
+            .args(["-u", &havre_testkit::cluster::redis_url(), "DEL", &key])
+            .output()
+            .unwrap();
+        assert_eq!(String::from_utf8_lossy(&del.stdout).trim(), "1");
+        // The director's look at its sessions closes it: renewing it
+        // must not bring her assignment back.
+        wait_until(Duration::from_secs(10), "her session closed", || {
+            director
+                .log()
+                .contains("user=<alice@example.test> was sent away from")
+        });
+    });
+    assert!(
+        out.contains("heard: * BYE Disconnected by the administrator."),
+        "{out}"
+    );
+    assert!(out.contains("second: ('OK'"), "{out}");
+    let now = backend_of_alice();
+    assert!(
+        !now.is_empty() && now != left,
+        "she is on {now}, was on {left}"
+    );
+    assert_eq!(
+        logins_by_backend(&site)["alice@example.test"],
+        BTreeSet::from([left.as_str(), now.as_str()])
+            .into_iter()
+            .map(|b| *BACKENDS.iter().find(|k| **k == b).unwrap())
+            .collect::<BTreeSet<&str>>()
+    );
+}
+
 /// Runs `script` with `args` and, last, the path of a file it touches once
 /// its session is in; runs `act` then, and returns what the script printed.
 fn while_connected(script: &'static str, args: &[&str], act: impl FnOnce()) -> String {

@@ -243,6 +243,35 @@ impl State for EmbeddedState {
         Ok(value.to_owned())
     }
 
+    async fn extend(&self, key: &str, value: &str, ttl: Duration) -> Result<Option<String>> {
+        let now = self.now();
+        let expires = Some(expiry(now, ttl));
+        let (found, pending) = {
+            let mut map = self.lock();
+            let Some(item) = map.live(key, now) else {
+                return Ok(None);
+            };
+            let found = item.value.render();
+            if found != value {
+                return Ok(Some(found));
+            }
+            item.expires = expires;
+            let pending = item
+                .durable
+                .then(|| {
+                    self.send(Op::Put {
+                        key: key.to_owned(),
+                        value: item.value.clone(),
+                        expires,
+                    })
+                })
+                .flatten();
+            (found, pending)
+        };
+        wait(pending).await?;
+        Ok(Some(found))
+    }
+
     async fn delete(&self, key: &str) -> Result<bool> {
         let now = self.now();
         let (existed, pending) = {
@@ -407,6 +436,44 @@ mod tests {
         );
         clock.advance(Duration::from_secs(900));
         assert_eq!(claim("10.0.0.4", None).await.unwrap(), "10.0.0.4");
+    }
+
+    #[tokio::test]
+    async fn extending_renews_only_the_value_held_and_never_brings_a_key_back() {
+        let clock = clock();
+        let state = EmbeddedState::memory_with_clock(clock.clone());
+        let ttl = Duration::from_secs(900);
+        let extend = |value| state.extend("director:alice", value, ttl);
+        assert_eq!(extend("10.0.0.2").await.unwrap(), None);
+        assert_eq!(state.get("director:alice").await.unwrap(), None);
+        state
+            .claim(
+                "director:alice",
+                "10.0.0.2",
+                None,
+                Some(ttl),
+                Persist::Memory,
+            )
+            .await
+            .unwrap();
+        clock.advance(Duration::from_secs(600));
+        assert_eq!(
+            extend("10.0.0.3").await.unwrap().as_deref(),
+            Some("10.0.0.2")
+        );
+        assert_eq!(
+            extend("10.0.0.2").await.unwrap().as_deref(),
+            Some("10.0.0.2")
+        );
+        // Renewed: 900 s from the extension, not the claim.
+        clock.advance(Duration::from_secs(600));
+        assert_eq!(
+            state.get("director:alice").await.unwrap().as_deref(),
+            Some("10.0.0.2")
+        );
+        state.delete("director:alice").await.unwrap();
+        assert_eq!(extend("10.0.0.2").await.unwrap(), None);
+        assert_eq!(state.get("director:alice").await.unwrap(), None);
     }
 
     #[tokio::test]

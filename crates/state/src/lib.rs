@@ -8,7 +8,8 @@
 //!
 //! Every operation is atomic on its key and maps to one Redis command or Lua
 //! script, so the cluster's Redis implementation will satisfy the same
-//! trait: `get` GET, `set` SET PX, `delete` DEL, `incr` INCRBY + PEXPIRE NX
+//! trait: `get` GET, `set` SET PX, `claim` and `extend` scripts over GET,
+//! SET PX and PEXPIRE, `delete` DEL, `incr` INCRBY + PEXPIRE NX
 //! (a script), `rate` a GCRA script over GET/SET PX, `list` SCAN MATCH with
 //! GET and PTTL. A sequence of operations (read an entry, then write it) is
 //! not atomic: callers that do so accept that two concurrent requests may
@@ -118,6 +119,12 @@ pub trait State: Send + Sync + 'static {
         ttl: Option<Duration>,
         persist: Persist,
     ) -> Result<String>;
+
+    /// Renews `key`'s expiry to `ttl` from now if it holds `value`, and
+    /// returns what it holds (`None`: nothing). Unlike [`State::claim`], it
+    /// never sets a key that is gone: what another node removed (a user's
+    /// assignment dropped by a flush) stays removed.
+    async fn extend(&self, key: &str, value: &str, ttl: Duration) -> Result<Option<String>>;
 
     /// Removes `key`; whether it existed.
     async fn delete(&self, key: &str) -> Result<bool>;

@@ -62,6 +62,16 @@ end
 return ARGV[1]
 ";
 
+/// PEXPIRE ARGV[2] if the key holds ARGV[1]; returns what it holds (nil:
+/// nothing).
+const EXTEND: &str = r"
+local found = redis.call('GET', KEYS[1])
+if found == ARGV[1] then
+  redis.call('PEXPIRE', KEYS[1], ARGV[2])
+end
+return found
+";
+
 pub struct RedisState {
     /// For subscriptions, each on a connection of its own.
     client: redis::Client,
@@ -70,6 +80,7 @@ pub struct RedisState {
     incr: Script,
     gcra: Script,
     claim: Script,
+    extend: Script,
 }
 
 impl RedisState {
@@ -92,6 +103,7 @@ impl RedisState {
             incr: Script::new(INCR),
             gcra: Script::new(GCRA),
             claim: Script::new(CLAIM),
+            extend: Script::new(EXTEND),
         };
         // The connection manager connects lazily on some errors: ask once.
         let _: String = redis::cmd("PING")
@@ -202,6 +214,17 @@ impl State for RedisState {
             .arg(ttl.map_or(0, millis))
             .arg(if replacing.is_some() { "1" } else { "0" })
             .arg(replacing.unwrap_or(""))
+            .invoke_async(&mut c)
+            .await
+            .map_err(error)
+    }
+
+    async fn extend(&self, key: &str, value: &str, ttl: Duration) -> Result<Option<String>> {
+        let mut c = self.connection.clone();
+        self.extend
+            .key(self.key(key))
+            .arg(value)
+            .arg(millis(ttl).max(1))
             .invoke_async(&mut c)
             .await
             .map_err(error)

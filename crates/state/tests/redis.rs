@@ -170,6 +170,39 @@ async fn two_directors_claiming_a_user_at_once_agree_on_one_backend() {
 }
 
 #[tokio::test]
+async fn an_assignment_dropped_by_one_director_is_not_brought_back_by_another_s_renewal() {
+    let shared = redis_prefix("extend");
+    let a = RedisState::connect(&redis_url(), &shared).await.unwrap();
+    let b = RedisState::connect(&redis_url(), &shared).await.unwrap();
+    let ttl = Duration::from_millis(300);
+    a.claim(
+        "director:alice",
+        "127.0.0.2",
+        None,
+        Some(ttl),
+        Persist::Memory,
+    )
+    .await
+    .unwrap();
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let held = b.extend("director:alice", "127.0.0.2", ttl).await.unwrap();
+    assert_eq!(held.as_deref(), Some("127.0.0.2"));
+    // Renewed: still there past the claim's own expiry.
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert!(a.get("director:alice").await.unwrap().is_some());
+    // Another value is left alone, and said.
+    let other = b.extend("director:alice", "127.0.0.3", ttl).await.unwrap();
+    assert_eq!(other.as_deref(), Some("127.0.0.2"));
+    // Dropped (a flush): a renewal does not set it again.
+    a.delete("director:alice").await.unwrap();
+    assert_eq!(
+        b.extend("director:alice", "127.0.0.2", ttl).await.unwrap(),
+        None
+    );
+    assert_eq!(a.get("director:alice").await.unwrap(), None);
+}
+
+#[tokio::test]
 async fn a_redis_that_does_not_answer_is_a_clear_error() {
     // A port nobody listens on.
     let err = RedisState::connect("redis://127.0.0.1:1/0", "x:")
