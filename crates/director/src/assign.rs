@@ -6,7 +6,14 @@
 //! while it lasts, no change of weights or backend coming back splits her
 //! sessions over two backends.
 //!
-//! Keys: `director:user:USER` (lowercase) = the backend's address.
+//! While `havre director move` or `flush` closes a user's sessions on
+//! every director, her key holds `moving>` and where she goes, for
+//! [`MOVE_GRACE`]: a login waits, a delivery is deferred (4xx), so that
+//! nothing reaches her new backend while a session on the old one may
+//! still write (Dovecot's `director_user_kill_timeout`).
+//!
+//! Keys: `director:user:USER` (lowercase) = the backend's address, or
+//! `moving>ADDRESS` (`moving>`: the ring's pick once it is over).
 
 use std::time::{Duration, SystemTime};
 
@@ -18,6 +25,13 @@ use crate::view::Views;
 use crate::{DirectorError, Result};
 
 const USER: &str = "director:user:";
+
+/// The start of a moving user's value.
+const MOVING: &str = "moving>";
+
+/// How long a moving user's sessions have to close on every director
+/// before she is placed again (Dovecot's `director_user_kill_timeout`).
+pub const MOVE_GRACE: Duration = Duration::from_secs(3);
 
 fn key(user: &str) -> String {
     format!("{USER}{}", user.to_lowercase())
@@ -79,6 +93,9 @@ pub async fn place(
                 None => return Err(DirectorError::NoBackend),
             },
         };
+        if got.starts_with(MOVING) {
+            return Err(DirectorError::Moving(user.to_string()));
+        }
         if !view.serves(&got) && read_again {
             read_again = false;
             view = views.read().await?;
@@ -95,6 +112,52 @@ pub async fn place(
         replacing = Some(got);
     }
     Err(DirectorError::Contended(user.to_string()))
+}
+
+/// [`place`] for a login: a user who is moving is waited for (her old
+/// sessions closing), up to [`MOVE_GRACE`] and a second.
+pub async fn place_waiting(
+    state: &dyn State,
+    views: &Views,
+    user: &str,
+    expire: Duration,
+) -> Result<String> {
+    let deadline = tokio::time::Instant::now() + MOVE_GRACE + Duration::from_secs(1);
+    loop {
+        match place(state, views, user, expire).await {
+            Err(DirectorError::Moving(_)) if tokio::time::Instant::now() < deadline => {
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+            other => return other,
+        }
+    }
+}
+
+/// Where a user whose key holds `value` is moving, if she is (`Some("")`:
+/// wherever the ring says).
+pub fn moving(value: &str) -> Option<&str> {
+    value.strip_prefix(MOVING)
+}
+
+/// Starts moving `user` to `to` (`None`: wherever the ring says once it
+/// is over), whatever she had: see [`MOVE_GRACE`]. The caller closes her
+/// sessions, then calls [`finish_move`].
+pub async fn begin_move(state: &dyn State, user: &str, to: Option<&str>) -> Result<()> {
+    let moving = format!("{MOVING}{}", to.unwrap_or_default());
+    Ok(state
+        .set(&key(user), &moving, Some(MOVE_GRACE), Persist::Memory)
+        .await?)
+}
+
+/// Ends `user`'s move to `to` begun by [`begin_move`]: assigned there for
+/// `expire`, unless something else was set meanwhile. (Not called, the
+/// mark expires after [`MOVE_GRACE`] and she is placed by the ring.)
+pub async fn finish_move(state: &dyn State, user: &str, to: &str, expire: Duration) -> Result<()> {
+    let moving = format!("{MOVING}{to}");
+    state
+        .claim(&key(user), to, Some(&moving), Some(expire), Persist::Memory)
+        .await?;
+    Ok(())
 }
 
 /// Renews `user`'s assignment to `backend` for `expire` from now (a
@@ -128,6 +191,12 @@ pub struct Assignment {
 }
 
 impl Assignment {
+    /// Where she is moving ([`begin_move`]; `Some("")`: wherever the ring
+    /// says), if she is.
+    pub fn moving(&self) -> Option<&str> {
+        moving(&self.backend)
+    }
+
     fn of_entry(entry: havre_state::Entry) -> Assignment {
         Assignment {
             user: entry.key[USER.len()..].to_string(),
@@ -153,27 +222,42 @@ pub async fn of(state: &dyn State, user: &str) -> Result<Option<Assignment>> {
         .map(Assignment::of_entry))
 }
 
-/// Drops the assignments to `backend`; returns the users who had one.
-/// Each is removed only if it still names `backend` (one placed elsewhere
-/// meanwhile stays).
+/// Drops the assignments to `backend` (it failed); returns the users who
+/// had one. Each is removed only if it still names `backend` (one placed
+/// elsewhere meanwhile stays).
 pub async fn release_backend(state: &dyn State, backend: &str) -> Result<Vec<String>> {
+    // Replaced by nothing that lasts a millisecond, if it is still the
+    // value seen (a delete could remove a placement made meanwhile).
+    replace_backend(state, backend, "", Duration::from_millis(1)).await
+}
+
+/// Starts moving the users of `backend` (a flush) wherever the ring says
+/// once their sessions are closed ([`begin_move`]); returns them.
+pub async fn move_backend_users(state: &dyn State, backend: &str) -> Result<Vec<String>> {
+    replace_backend(state, backend, MOVING, MOVE_GRACE).await
+}
+
+async fn replace_backend(
+    state: &dyn State,
+    backend: &str,
+    value: &str,
+    ttl: Duration,
+) -> Result<Vec<String>> {
     let mut users = Vec::new();
     for assignment in all(state).await? {
         if assignment.backend != backend {
             continue;
         }
-        // Replaced by nothing that lasts a millisecond, if it is still the
-        // value seen (a delete could remove a placement made meanwhile).
         let held = state
             .claim(
                 &key(&assignment.user),
-                "",
+                value,
                 Some(backend),
-                Some(Duration::from_millis(1)),
+                Some(ttl),
                 Persist::Memory,
             )
             .await?;
-        if held.is_empty() {
+        if held == value {
             users.push(assignment.user);
         }
     }
@@ -190,6 +274,39 @@ mod tests {
     use crate::backends::{self, Admin};
 
     const EXPIRE: Duration = Duration::from_secs(900);
+
+    #[tokio::test]
+    async fn a_moving_user_s_logins_wait_and_her_deliveries_are_told_to_wait() {
+        let state: Arc<dyn State> = Arc::new(EmbeddedState::memory());
+        for address in ["127.0.0.2", "127.0.0.3"] {
+            backends::put(&*state, address, 100, Admin::Up)
+                .await
+                .unwrap();
+        }
+        let views = Views::new(state.clone());
+        let alice = "alice@example.test";
+        let was = place(&*state, &views, alice, EXPIRE).await.unwrap();
+        let to = if was == "127.0.0.2" {
+            "127.0.0.3"
+        } else {
+            "127.0.0.2"
+        };
+        begin_move(&*state, alice, Some(to)).await.unwrap();
+        // A delivery is refused for now (the LMTP path defers it) ...
+        assert!(matches!(
+            place(&*state, &views, alice, EXPIRE).await,
+            Err(DirectorError::Moving(_))
+        ));
+        // ... a login waits until the move is over, and lands there.
+        let login = {
+            let (state, views) = (state.clone(), Arc::new(views));
+            tokio::spawn(async move { place_waiting(&*state, &views, alice, EXPIRE).await })
+        };
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        assert!(!login.is_finished());
+        finish_move(&*state, alice, to, EXPIRE).await.unwrap();
+        assert_eq!(login.await.unwrap().unwrap(), to);
+    }
 
     #[tokio::test]
     async fn a_user_moved_to_a_backend_back_up_a_moment_ago_stays_there() {

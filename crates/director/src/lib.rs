@@ -54,6 +54,10 @@ pub enum DirectorError {
     BackendDown(String),
     #[error("user {0} was placed again and again by other directors meanwhile")]
     Contended(String),
+    /// `havre director move` or `flush` is closing her sessions on every
+    /// director ([`assign::MOVE_GRACE`]).
+    #[error("user {0} is moving to another backend")]
+    Moving(String),
 }
 
 pub type Result<T> = std::result::Result<T, DirectorError>;

@@ -182,9 +182,10 @@ impl Handoff for Proxy {
         client: SocketAddr,
     ) -> Result<Backend, HandoffError> {
         let unavailable = HandoffError::Unavailable;
-        let address = assign::place(&*self.state, &self.views, user, self.settings.user_expire)
-            .await
-            .map_err(|e| unavailable(e.to_string()))?;
+        let address =
+            assign::place_waiting(&*self.state, &self.views, user, self.settings.user_expire)
+                .await
+                .map_err(|e| unavailable(e.to_string()))?;
         let token = self
             .login
             .token(user)

@@ -5,12 +5,12 @@
 //! `director.probe_interval`).
 
 use std::path::PathBuf;
-use std::time::SystemTime;
+use std::time::{Duration, SystemTime};
 
 use anyhow::{Context, bail};
 use havre_director::backends::{self, Admin, Backend};
 use havre_director::kicks::{self, Kick};
-use havre_director::{assign, probe, relayed};
+use havre_director::{assign, relayed};
 use havre_state::State;
 use serde::Serialize;
 
@@ -75,8 +75,12 @@ pub(crate) async fn run(config: Option<PathBuf>, cmd: DirectorCommand) -> anyhow
                     found.address
                 );
             }
-            assign::assign(state, &user, &found.address, expire).await?;
+            // Her logins wait and her mail is deferred while every
+            // director closes her sessions; then she is there.
+            assign::begin_move(state, &user, Some(&found.address)).await?;
             kicks::send(state, &Kick::User(user.clone())).await?;
+            tokio::time::sleep(assign::MOVE_GRACE.saturating_sub(Duration::from_millis(500))).await;
+            assign::finish_move(state, &user, &found.address, expire).await?;
             println!(
                 "{user} moved to {}: her sessions elsewhere are closed",
                 found.address
@@ -103,16 +107,21 @@ pub(crate) async fn run(config: Option<PathBuf>, cmd: DirectorCommand) -> anyhow
     Ok(())
 }
 
-/// Moves the users of a backend just taken down: twice, the second time
-/// once no director can still place users on the old view (each places
-/// them on one at most `view::USABLE_FOR` old), so a user a director placed
-/// there meanwhile moves too.
+/// Moves the users of a backend just taken down (each waits while her
+/// sessions close, `assign::MOVE_GRACE`, then goes where the ring says):
+/// twice, the second time once no director can still place users on the
+/// old view (each places them on one at most `view::USABLE_FOR` old), so a
+/// user a director placed there meanwhile moves too.
 async fn move_away(state: &dyn State, address: &str) -> anyhow::Result<usize> {
-    let first = probe::move_users_away(state, address).await?;
-    tokio::time::sleep(havre_director::view::USABLE_FOR + std::time::Duration::from_millis(200))
-        .await;
-    let second = probe::move_users_away(state, address).await?;
-    Ok(first + second)
+    let mut moved = 0;
+    for pass in 0..2 {
+        if pass > 0 {
+            tokio::time::sleep(havre_director::view::USABLE_FOR + Duration::from_millis(200)).await;
+        }
+        moved += assign::move_backend_users(state, address).await?.len();
+        kicks::send(state, &Kick::Backend(address.to_string())).await?;
+    }
+    Ok(moved)
 }
 
 /// The backend named `name`, or an error naming the known ones.
@@ -233,6 +242,16 @@ impl Map {
         let assignment = assign::of(state, user).await?;
         let usable = |address: &str| list.iter().any(|b| b.address == address && b.healthy());
         Ok(match assignment {
+            Some(a) if a.moving().is_some() => Map {
+                user: user.to_string(),
+                backend: Some(a.moving().unwrap_or_default())
+                    .filter(|to| !to.is_empty())
+                    .map(str::to_string)
+                    .or_else(|| ring.clone()),
+                why: "moving",
+                assigned_until: None,
+                ring,
+            },
             Some(a) if usable(&a.backend) => Map {
                 user: user.to_string(),
                 backend: Some(a.backend),
@@ -258,6 +277,9 @@ impl Report for Map {
             (Some(b), "assigned") => out.push_str(&format!(
                 "backend:  {b} (assigned until {}, director.user_expire after her last connection)\n",
                 self.assigned_until.as_deref().unwrap_or("-")
+            )),
+            (Some(b), "moving") => out.push_str(&format!(
+                "backend:  {b} (moving there: her sessions are being closed, her logins wait and her mail is deferred)\n"
             )),
             (Some(b), _) => out.push_str(&format!(
                 "backend:  {b} (not assigned: the ring's pick at her next connection)\n"

@@ -225,6 +225,9 @@ async fn look_over_once(
         if held.as_deref() != Some(backend.as_str()) {
             let n = sessions.kick_on(user, backend);
             match held {
+                Some(now) if assign::moving(&now).is_some() => {
+                    tracing::info!(target: "director", "user=<{user}> is moving: {n} session(s) on {backend} closed")
+                }
                 Some(now) => {
                     tracing::info!(target: "director", "user=<{user}> is on {now} now: {n} session(s) on {backend} closed")
                 }

@@ -281,6 +281,51 @@ fn a_session_that_outlives_its_kick_is_closed_and_never_pins_her_to_the_backend_
     );
 }
 
+#[test]
+fn mail_for_a_user_being_moved_is_deferred_and_her_login_waits_for_her_new_backend() {
+    let users = vec!["alice@example.test".to_string()];
+    let site = site(&users, 1);
+    let director = &site.directors[0];
+    let port = director.imap_port.to_string();
+    python_ok(EVERY_USER_AT_EVERY_DIRECTOR, &[&port, "alice@example.test"]);
+    let was = *logins_by_backend(&site)["alice@example.test"]
+        .iter()
+        .next()
+        .unwrap();
+    let target = *BACKENDS.iter().find(|b| **b != was).unwrap();
+    let lmtp = director.lmtp_port.to_string();
+    std::thread::scope(|scope| {
+        let mover =
+            scope.spawn(|| director.cli_ok(&["director", "move", "alice@example.test", target]));
+        wait_until(Duration::from_secs(5), "alice moving", || {
+            director
+                .cli_ok(&["director", "map", "alice@example.test"])
+                .contains(&format!("backend:  {target} (moving there"))
+        });
+        // While every director closes her sessions, mail for her waits at
+        // the MX (deferred), and her login waits until she is on her new
+        // backend.
+        let out = python_ok(
+            lmtp_once::SEND_ONE,
+            &[&lmtp, "alice@example.test", "during"],
+        );
+        assert!(out.contains("reply: 451 4.4.0 "), "{out}");
+        assert!(out.contains("is moving"), "{out}");
+        let out = python_ok(ONE_LOGIN, &[&port]);
+        assert!(out.contains("login: ('OK'"), "{out}");
+        let out = mover.join().unwrap();
+        assert!(out.contains(&format!("moved to {target}")), "{out}");
+    });
+    assert_eq!(
+        logins_by_backend(&site)["alice@example.test"],
+        BTreeSet::from([was, target])
+    );
+    // Moved: her mail goes there.
+    let out = python_ok(lmtp_once::SEND_ONE, &[&lmtp, "alice@example.test", "after"]);
+    assert!(out.contains("reply: 250 2.0.0"), "{out}");
+    assert_eq!(delivered_on(&site, "alice@example.test"), vec![target]);
+}
+
 /// Runs `script` with `args` and, last, the path of a file it touches once
 /// its session is in; runs `act` then, and returns what the script printed.
 fn while_connected(script: &'static str, args: &[&str], act: impl FnOnce()) -> String {
