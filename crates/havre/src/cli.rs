@@ -676,6 +676,16 @@ pub struct InitArgs {
     /// Loopback listeners on high ports, no user switch: for trying havre out
     #[arg(long)]
     pub dev: bool,
+    /// With --dev: the loopback address every listener takes (default
+    /// 127.0.0.1). Nodes on 127.0.0.2, 127.0.0.3... keep the same ports, so
+    /// a director on 127.0.0.1 names each backend by its address alone
+    #[arg(
+        long,
+        value_name = "ADDRESS",
+        requires = "dev",
+        default_value = "127.0.0.1"
+    )]
+    pub address: std::net::IpAddr,
 }
 
 #[derive(Subcommand)]

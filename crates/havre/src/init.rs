@@ -43,18 +43,25 @@ pub async fn run(args: InitArgs) -> anyhow::Result<()> {
         ("server.data_dir", Value::from(data_dir.as_str())),
     ];
     if args.dev {
+        if !args.address.is_loopback() {
+            bail!(
+                "--address {}: --dev listens on loopback only (127.0.0.0/8, ::1)",
+                args.address
+            );
+        }
+        let at = |port: u16| listen(&std::net::SocketAddr::new(args.address, port).to_string());
         overrides.push(("server.user", Value::from("")));
-        overrides.push(("mx.listen", listen("127.0.0.1:2525")));
-        overrides.push(("lmtp.listen", listen("127.0.0.1:2424")));
-        overrides.push(("submission.listen", listen("127.0.0.1:2587")));
-        overrides.push(("submission.tls_listen", listen("127.0.0.1:2465")));
-        overrides.push(("imap.listen", listen("127.0.0.1:2143")));
-        overrides.push(("imap.tls_listen", listen("127.0.0.1:2993")));
-        overrides.push(("pop3.listen", listen("127.0.0.1:2110")));
-        overrides.push(("pop3.tls_listen", listen("127.0.0.1:2995")));
+        overrides.push(("mx.listen", at(2525)));
+        overrides.push(("lmtp.listen", at(2424)));
+        overrides.push(("submission.listen", at(2587)));
+        overrides.push(("submission.tls_listen", at(2465)));
+        overrides.push(("imap.listen", at(2143)));
+        overrides.push(("imap.tls_listen", at(2993)));
+        overrides.push(("pop3.listen", at(2110)));
+        overrides.push(("pop3.tls_listen", at(2995)));
         // ManageSieve's own port: 4190 is not privileged.
-        overrides.push(("managesieve.listen", listen("127.0.0.1:4190")));
-        overrides.push(("http.listen", listen("127.0.0.1:8080")));
+        overrides.push(("managesieve.listen", at(4190)));
+        overrides.push(("http.listen", at(8080)));
         // Beside the configuration: /run/havre is root's to create.
         overrides.push(("sendmail.socket", Value::from("run/sendmail.sock")));
     }

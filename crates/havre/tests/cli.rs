@@ -60,6 +60,110 @@ fn init_writes_a_commented_config_a_certificate_and_the_data_dirs() {
 }
 
 #[test]
+fn init_dev_on_another_loopback_address_keeps_the_dev_ports_there_for_a_backend_of_the_one_machine_layout()
+ {
+    let fresh = tempfile::tempdir().unwrap();
+    let init = |dir: &std::path::Path, extra: &[&str]| {
+        Command::new(BIN)
+            .args(["init", "--dir"])
+            .arg(dir)
+            .args(["--domain", "example.org"])
+            .args(extra)
+            .output()
+            .unwrap()
+    };
+    let out = init(
+        &fresh.path().join("b2"),
+        &["--dev", "--address", "127.0.0.2"],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    let config = fresh.path().join("b2/havre.toml");
+    for (key, listen) in [
+        ("imap.listen", "127.0.0.2:2143"),
+        ("pop3.listen", "127.0.0.2:2110"),
+        ("managesieve.listen", "127.0.0.2:4190"),
+        ("lmtp.listen", "127.0.0.2:2424"),
+        ("imap.tls_listen", "127.0.0.2:2993"),
+        ("mx.listen", "127.0.0.2:2525"),
+        ("http.listen", "127.0.0.2:8080"),
+    ] {
+        let shown = Command::new(BIN)
+            .arg("--config")
+            .arg(&config)
+            .args(["config", "get", key])
+            .output()
+            .unwrap();
+        assert_eq!(
+            String::from_utf8_lossy(&shown.stdout).trim(),
+            format!("[\"{listen}\"]"),
+            "{key}"
+        );
+    }
+    // Only with --dev, only on loopback.
+    let out = init(&fresh.path().join("x"), &["--address", "127.0.0.3"]);
+    assert!(stderr(&out).contains("--dev"), "{}", stderr(&out));
+    let out = init(
+        &fresh.path().join("y"),
+        &["--dev", "--address", "192.0.2.1"],
+    );
+    assert!(
+        stderr(&out).contains("--address 192.0.2.1: --dev listens on loopback only"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+#[test]
+fn the_one_machine_layout_of_the_topology_docs_makes_five_nodes_serve_would_take() {
+    let site = tempfile::tempdir().unwrap();
+    let script = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../docs/topology/one-machine"
+    );
+    let out = Command::new("sh")
+        .arg(script)
+        .arg(site.path())
+        .arg("postgres://havre@127.0.0.1/havre")
+        .env("HAVRE", BIN)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let printed = String::from_utf8_lossy(&out.stdout);
+    assert!(printed.contains("director add 127.0.0.2"), "{printed}");
+    let get = |node: &str, key: &str| {
+        let out = Command::new(BIN)
+            .arg("--config")
+            .arg(site.path().join(node).join("havre.toml"))
+            .args(["config", "get", key])
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{node} {key}: {}", stderr(&out));
+        String::from_utf8_lossy(&out.stdout).trim().to_string()
+    };
+    for node in ["backend2", "backend3", "backend4", "director", "mx"] {
+        let check = Command::new(BIN)
+            .arg("--config")
+            .arg(site.path().join(node).join("havre.toml"))
+            .args(["config", "check"])
+            .output()
+            .unwrap();
+        assert!(check.status.success(), "{node}: {}", stderr(&check));
+        assert_eq!(get(node, "state.backend"), "\"redis\"", "{node}");
+        assert_eq!(get(node, "storage.backend"), "\"postgres\"", "{node}");
+    }
+    // Backends named by their address alone: the director reaches them on
+    // the ports of its own listeners.
+    assert_eq!(get("backend3", "imap.listen"), "[\"127.0.0.3:2143\"]");
+    assert_eq!(get("director", "imap.listen"), "[\"127.0.0.1:2143\"]");
+    assert_eq!(get("director", "director.backend_ports.imap"), "0");
+    assert_eq!(get("director", "server.roles"), "[\"director\"]");
+    assert_eq!(
+        get("mx", "routing.\"example.test\""),
+        "\"lmtp:[127.0.0.1]:2424\""
+    );
+}
+
+#[test]
 fn serve_without_a_config_says_where_it_looked_and_what_to_run() {
     let empty = tempfile::tempdir().unwrap();
     let out = Command::new(BIN)

@@ -22,6 +22,9 @@ const BACKENDS: [&str; 3] = ["127.0.0.2", "127.0.0.3", "127.0.0.4"];
 struct Site {
     backends: Vec<Havre>,
     directors: Vec<Havre>,
+    /// The IMAP and LMTP ports every backend listens on.
+    imap: u16,
+    lmtp: u16,
     /// Dropped after the nodes (fields drop in order).
     _schema: PostgresSchema,
     _shared: tempfile::TempDir,
@@ -90,11 +93,37 @@ fn site_with(
         let mut node = Havre::init(BIN);
         join(&mut node, 10 + n, &schema, &prefix, shared.path());
         node.set("server.roles", "[\"director\"]");
+        configure(&mut node, shared.path(), Tier::Director);
+        // The first director as the acceptance layout runs one: on
+        // 127.0.0.1 with the backends' ports, which it reaches them on
+        // without `director.backend_ports`; the others on ports of their
+        // own, and told the backends'.
+        if n == 0 {
+            node.imap_port = imap;
+            node.lmtp_port = lmtp;
+            node.pop3_port = pop3;
+            node.managesieve_port = sieve;
+            for (key, port) in [
+                ("imap", imap),
+                ("lmtp", lmtp),
+                ("pop3", pop3),
+                ("managesieve", sieve),
+            ] {
+                node.set(&format!("{key}.listen"), &format!("[\"127.0.0.1:{port}\"]"));
+            }
+            node.start();
+            if node.imap_port == imap {
+                list.push(node);
+                continue;
+            }
+            // Another test took one of those ports on 127.0.0.1 meanwhile
+            // (the testkit moved it to new ones): told the backends' then.
+            node.stop();
+        }
         node.set("director.backend_ports.imap", &imap.to_string());
         node.set("director.backend_ports.lmtp", &lmtp.to_string());
         node.set("director.backend_ports.pop3", &pop3.to_string());
         node.set("director.backend_ports.managesieve", &sieve.to_string());
-        configure(&mut node, shared.path(), Tier::Director);
         node.start();
         list.push(node);
     }
@@ -105,6 +134,8 @@ fn site_with(
     Site {
         backends,
         directors: list,
+        imap,
+        lmtp,
         _schema: schema,
         _shared: shared,
     }
@@ -699,9 +730,7 @@ fn a_backend_that_accepts_and_never_answers_gets_a_clear_refusal_not_a_hang() {
     let director = &site.directors[0];
     // 127.0.0.5 takes connections on the backends' IMAP port (the kernel
     // accepts them for a listening socket) and never says a word.
-    let port = director.cli_ok(&["config", "get", "director.backend_ports.imap"]);
-    let silent =
-        std::net::TcpListener::bind(("127.0.0.5", port.trim().parse::<u16>().unwrap())).unwrap();
+    let silent = std::net::TcpListener::bind(("127.0.0.5", site.imap)).unwrap();
     director.cli_ok(&["director", "add", "127.0.0.5"]);
     for address in BACKENDS {
         director.cli_ok(&["director", "flush", address]);
@@ -721,8 +750,7 @@ fn a_backend_that_accepts_and_never_answers_gets_a_clear_refusal_not_a_hang() {
     drop(silent);
     // One that greets, then closes during the login.
     director.cli_ok(&["director", "remove", "127.0.0.5"]);
-    let closing =
-        std::net::TcpListener::bind(("127.0.0.6", port.trim().parse::<u16>().unwrap())).unwrap();
+    let closing = std::net::TcpListener::bind(("127.0.0.6", site.imap)).unwrap();
     std::thread::spawn(move || {
         use std::io::{BufRead, Write};
         for stream in closing.incoming().flatten() {
@@ -792,15 +820,7 @@ fn an_lmtp_copy_for_a_backend_whose_lmtp_hangs_is_deferred_within_the_connect_ti
     let users = vec!["alice@example.test".to_string()];
     let site = site(&users, 1);
     let director = &site.directors[0];
-    let port = |protocol: &str| -> u16 {
-        let key = format!("director.backend_ports.{protocol}");
-        director
-            .cli_ok(&["config", "get", &key])
-            .trim()
-            .parse()
-            .unwrap()
-    };
-    let _backend = backend_with_a_hung_lmtp("127.0.0.7", port("imap"), port("lmtp"));
+    let _backend = backend_with_a_hung_lmtp("127.0.0.7", site.imap, site.lmtp);
     director.cli_ok(&["director", "add", "127.0.0.7"]);
     for address in BACKENDS {
         director.cli_ok(&["director", "flush", address]);
@@ -1362,11 +1382,7 @@ fn mbsync_and_imaplib_through_the_director_see_what_they_see_directly() {
         .next()
         .unwrap();
     let backend = &site.backends[BACKENDS.iter().position(|b| *b == on).unwrap()];
-    let port: u16 = director
-        .cli_ok(&["config", "get", "director.backend_ports.imap"])
-        .trim()
-        .parse()
-        .unwrap();
+    let port = site.imap;
     let work = tempfile::tempdir().unwrap();
     let (through, through_inbox) = mbsync::mbsync_config(director, "INBOX");
     let (direct, direct_inbox) = mbsync::mbsync_config_to(
