@@ -200,19 +200,23 @@ impl Directory {
             tracing::warn!(target: "directory", "director login as {user} from {client} refused: bad token");
             return (Ok(None), None);
         }
-        let account = async {
-            let found = match &self.ldap {
-                Some(ldap) => match ldap.by_login(user).await? {
-                    Some(account) => Some(ldap_user(account)),
-                    None if self.internal => self.stored_user(user).await?,
-                    None => None,
-                },
-                None => self.stored_user(user).await?,
-            };
-            Ok(found.filter(|u| !u.disabled))
-        };
+        let account = async { Ok(self.account(user).await?.filter(|u| !u.disabled)) };
         let (found, done) = tokio::join!(account, meanwhile);
         (found, Some(done))
+    }
+
+    /// The account a login name names (LDAP's, then the internal one's),
+    /// without checking any password: what a director's login on her
+    /// behalf, or `havre director move`, places by its address.
+    pub async fn account(&self, login: &str) -> Result<Option<User>, DirectoryError> {
+        Ok(match &self.ldap {
+            Some(ldap) => match ldap.by_login(login).await? {
+                Some(account) => Some(ldap_user(account)),
+                None if self.internal => self.stored_user(login).await?,
+                None => None,
+            },
+            None => self.stored_user(login).await?,
+        })
     }
 
     async fn stored_user(&self, email: &str) -> Result<Option<User>, DirectoryError> {

@@ -8,6 +8,7 @@ use std::path::PathBuf;
 use std::time::{Duration, SystemTime};
 
 use anyhow::{Context, bail};
+use havre_config::LoadedConfig;
 use havre_director::backends::{self, Admin, Backend};
 use havre_director::kicks::{self, Kick};
 use havre_director::{assign, relayed};
@@ -68,6 +69,9 @@ pub(crate) async fn run(config: Option<PathBuf>, cmd: DirectorCommand) -> anyhow
             println!("backend {} weight {weight}", found.address);
         }
         DirectorCommand::Move { user, backend } => {
+            let user = account_address(&loaded, &user).await?.with_context(|| {
+                format!("no user {user}: havre director move places accounts (havre user list)")
+            })?;
             let found = known(state, &backend).await?;
             if let Some(why) = &found.failed {
                 bail!(
@@ -96,11 +100,18 @@ pub(crate) async fn run(config: Option<PathBuf>, cmd: DirectorCommand) -> anyhow
             );
         }
         DirectorCommand::Kick { user } => {
+            // A removed account's sessions are closed by the name given.
+            let user = account_address(&loaded, &user).await?.unwrap_or(user);
             kicks::send(state, &Kick::User(user.clone())).await?;
             println!("{user}: her sessions on every director are closed");
         }
         DirectorCommand::Map { user, format } => {
-            let map = Map::read(state, &user).await?;
+            // A name no account has still maps: where the ring would put it.
+            let (user, account) = match account_address(&loaded, &user).await? {
+                Some(address) => (address, true),
+                None => (user.to_lowercase(), false),
+            };
+            let map = Map::read(state, &user, account).await?;
             output::print(&map, format.json)?;
         }
     }
@@ -122,6 +133,19 @@ async fn move_away(state: &dyn State, address: &str) -> anyhow::Result<usize> {
         kicks::send(state, &Kick::Backend(address.to_string())).await?;
     }
     Ok(moved)
+}
+
+/// The address a user is placed by: her account's, whatever name she was
+/// given as (her login name, another case), as logins and deliveries
+/// place her; `None` when no account has that name.
+async fn account_address(loaded: &LoadedConfig, name: &str) -> anyhow::Result<Option<String>> {
+    let store = locate::open_store(loaded).await?;
+    let directory = locate::directory(loaded, store)?;
+    Ok(directory
+        .account(name)
+        .await
+        .with_context(|| format!("cannot look {name} up"))?
+        .map(|user| user.email))
 }
 
 /// The backend named `name`, or an error naming the known ones.
@@ -226,6 +250,8 @@ impl Report for Status {
 #[derive(Serialize)]
 struct Map {
     user: String,
+    /// Whether an account has that name.
+    account: bool,
     /// The backend her next connection goes to; `None` when none can take her.
     backend: Option<String>,
     /// Assigned (kept until `assigned_until`), or placed by the ring.
@@ -236,7 +262,7 @@ struct Map {
 }
 
 impl Map {
-    async fn read(state: &dyn State, user: &str) -> anyhow::Result<Map> {
+    async fn read(state: &dyn State, user: &str, account: bool) -> anyhow::Result<Map> {
         let list = backends::list(state).await?;
         let ring = assign::ring(&list).pick(user).map(str::to_string);
         let assignment = assign::of(state, user).await?;
@@ -244,6 +270,7 @@ impl Map {
         Ok(match assignment {
             Some(a) if a.moving().is_some() => Map {
                 user: user.to_string(),
+                account,
                 backend: Some(a.moving().unwrap_or_default())
                     .filter(|to| !to.is_empty())
                     .map(str::to_string)
@@ -254,6 +281,7 @@ impl Map {
             },
             Some(a) if usable(&a.backend) => Map {
                 user: user.to_string(),
+                account,
                 backend: Some(a.backend),
                 why: "assigned",
                 assigned_until: seconds(a.expires_at).map(rfc3339),
@@ -261,6 +289,7 @@ impl Map {
             },
             _ => Map {
                 user: user.to_string(),
+                account,
                 backend: ring.clone(),
                 why: "ring",
                 assigned_until: None,
@@ -273,6 +302,9 @@ impl Map {
 impl Report for Map {
     fn text(&self) -> String {
         let mut out = format!("user:     {}\n", self.user);
+        if !self.account {
+            out.push_str("account:  none by this name (where the ring would put it)\n");
+        }
         match (&self.backend, self.why) {
             (Some(b), "assigned") => out.push_str(&format!(
                 "backend:  {b} (assigned until {}, director.user_expire after her last connection)\n",

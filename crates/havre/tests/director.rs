@@ -441,11 +441,18 @@ fn move_takes_a_user_to_another_backend_and_flush_empties_one() {
         BTreeSet::from([alice_was, *target]),
         "{out}"
     );
-    let map = director.cli_ok(&["director", "map", "alice@example.test"]);
+    // Named as she logs in, in any case: her account's address is placed.
+    let map = director.cli_ok(&["director", "map", "Alice@EXAMPLE.test"]);
+    assert!(map.contains("user:     alice@example.test"), "{map}");
     assert!(
         map.contains(&format!("backend:  {target} (assigned")),
         "{map}"
     );
+    // A name nobody has is an error, not an assignment for nobody.
+    let typo = director.cli(&["director", "move", "alcie@example.test", target]);
+    assert!(!typo.status.success());
+    let err = String::from_utf8_lossy(&typo.stderr);
+    assert!(err.contains("no user alcie@example.test"), "{err}");
 
     // Flush: the backend takes no one, its users go elsewhere.
     let flushed = BACKENDS[0];
@@ -510,6 +517,7 @@ fn move_takes_a_user_to_another_backend_and_flush_empties_one() {
     for n in 1..=20 {
         let map = director.cli_ok(&["director", "map", &format!("new{n}@example.test")]);
         assert!(!map.contains(&format!("backend:  {on} ")), "{map}");
+        assert!(map.contains("account:  none by this name"), "{map}");
     }
     director.cli_ok(&["director", "up", on]);
     // A weight of 0 takes no new user; a backend removed is gone, and a
