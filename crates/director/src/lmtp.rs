@@ -111,8 +111,19 @@ impl LmtpForward for LmtpForwarder {
                 // to find out, for backends that take it as is anyway.
                 eight_bit: true,
             };
+            // Named as the logins and probes reach it (the system's
+            // resolver, /etc/hosts included), not only through DNS.
+            let host = match address_of(&backend, self.port).await {
+                Ok(ip) => ip.to_string(),
+                Err(err) => {
+                    for n in indexes {
+                        answers[n] = Some(deferred(format!("backend {backend}: {err}"), &backend));
+                    }
+                    continue;
+                }
+            };
             let route = Route::Lmtp {
-                host: backend.clone(),
+                host,
                 port: self.port,
             };
             let results =
@@ -145,6 +156,19 @@ impl LmtpForward for LmtpForwarder {
     }
 }
 
+/// The address of the backend named `backend` (an address, or a name the
+/// system resolves as `havre_net::connect` does for logins).
+async fn address_of(backend: &str, port: u16) -> std::io::Result<std::net::IpAddr> {
+    if let Ok(ip) = backend.parse() {
+        return Ok(ip);
+    }
+    tokio::net::lookup_host((backend, port))
+        .await?
+        .next()
+        .map(|found| found.ip())
+        .ok_or_else(|| std::io::Error::new(std::io::ErrorKind::NotFound, "no address"))
+}
+
 /// The reply code a backend's reply starts with ("552 5.2.2 ..."), or the
 /// one in Postfix-style wording ("host ... said: 552 5.2.2 ...").
 fn reply_code(reply: &str) -> Option<u16> {
@@ -166,5 +190,16 @@ mod tests {
             Some(552)
         );
         assert_eq!(reply_code("connect to b: Connection refused"), None);
+    }
+
+    #[tokio::test]
+    async fn a_backend_is_reached_by_the_name_the_system_resolves() {
+        // localhost is /etc/hosts', which DNS alone would not answer.
+        let ip = address_of("localhost", 24).await.unwrap();
+        assert!(ip.is_loopback(), "{ip}");
+        assert_eq!(
+            address_of("127.0.0.3", 24).await.unwrap().to_string(),
+            "127.0.0.3"
+        );
     }
 }

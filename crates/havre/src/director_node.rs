@@ -218,7 +218,14 @@ async fn look_over_once(
         // assigned now (one round trip per user, no walk of every key).
         // Nowhere: her assignment was dropped (a flush) and a session
         // outlived the kick.
-        let held = assign::renew(state, user, backend, expire).await?;
+        let held = match assign::renew(state, user, backend, expire).await {
+            Ok(held) => held,
+            // The others are still looked at, the counts still written.
+            Err(err) => {
+                tracing::warn!(target: "director", "user=<{user}>: assignment to {backend} not renewed: {err}");
+                continue;
+            }
+        };
         // Only her sessions there: the list was read before these round
         // trips, and a move meanwhile may already have her next session on
         // her new backend.

@@ -1592,6 +1592,45 @@ fn a_director_restarted_under_logins_and_deliveries_loses_nothing_and_hangs_nobo
     }
 }
 
+/// Two sessions of alice at `argv[1]` at once: prints each login's answer.
+const TWO_AT_ONCE: &str = r#"
+import imaplib, ssl, sys
+ctx = ssl.create_default_context(); ctx.check_hostname = False; ctx.verify_mode = ssl.CERT_NONE
+sessions = []
+for n in range(2):
+    m = imaplib.IMAP4("127.0.0.1", int(sys.argv[1]), timeout=30)
+    m.starttls(ssl_context=ctx)
+    try:
+        print(n, m.login("alice@example.test", "secret")[0])
+        sessions.append(m)
+    except imaplib.IMAP4.error as e:
+        print(n, "refused", e)
+for m in sessions:
+    m.logout()
+"#;
+
+#[test]
+fn a_login_over_her_session_limit_is_refused_at_the_director_without_a_login_at_her_backend() {
+    let users = vec!["alice@example.test".to_string()];
+    let site = site_with(&users, 1, |node, _, tier| {
+        if tier == Tier::Director {
+            node.set("imap.max_connections_per_user", "1");
+        }
+    });
+    let out = python_ok(TWO_AT_ONCE, &[&site.directors[0].imap_port.to_string()]);
+    assert!(out.contains("0 OK"), "{out}");
+    assert!(
+        out.contains("1 refused") && out.contains("[LIMIT]"),
+        "{out}"
+    );
+    let logins: usize = site
+        .backends
+        .iter()
+        .map(|b| b.log().matches("Login: user=<alice@example.test>").count())
+        .sum();
+    assert_eq!(logins, 1, "{out}");
+}
+
 /// A client that sends LOGIN through the director and leaves at once.
 const LEAVES_MID_LOGIN: &str = r#"
 import socket, ssl, sys

@@ -771,18 +771,24 @@ impl Session {
     }
 
     /// Logs in: one slot per user, notifications, and the log line.
-    pub(crate) fn logged_in(&mut self, user: String, method: &str) -> Result<(), Outcome> {
+    /// One of `user`'s sessions (`imap.max_connections_per_user`), or the
+    /// refusal when she has them all.
+    fn user_slot(&self, user: &str) -> Result<Slot, Outcome> {
         let slot = self.services.limits.acquire(
             format!("user:{user}"),
             self.services.settings.max_connections_per_user,
         );
-        let Some(slot) = slot else {
+        slot.ok_or_else(|| {
             tracing::warn!(target: "imap", role = "imap-login", "Maximum number of connections from user+IP exceeded: user=<{user}>, rip={}", self.peer.ip());
-            return Err(Outcome::no_code(
+            Outcome::no_code(
                 Code::Limit,
                 "Maximum number of connections from user+IP exceeded",
-            ));
-        };
+            )
+        })
+    }
+
+    /// `user` logged in, holding `slot` ([`Session::user_slot`]).
+    fn logged_in(&mut self, user: String, method: &str, slot: Slot) {
         tracing::info!(
             target: "imap",
             role = "imap-login",
@@ -799,7 +805,6 @@ impl Session {
         }
         self.user = Some(user);
         self.user_slot = Some(slot);
-        Ok(())
     }
 
     /// The login's answer when the session is relayed to `backend` (the
@@ -1003,6 +1008,12 @@ impl Session {
     ) -> Outcome {
         match verdict {
             Ok(Some(found)) => {
+                // Her slot first: a director opens no session at her
+                // backend for a login it must refuse.
+                let slot = match self.user_slot(&found.email) {
+                    Ok(slot) => slot,
+                    Err(outcome) => return outcome,
+                };
                 let backend = match self.services.handoff.clone() {
                     Some(handoff) => {
                         match handoff.open(Protocol::Imap, &found.email, self.peer).await {
@@ -1018,9 +1029,7 @@ impl Session {
                     }
                     None => None,
                 };
-                if let Err(outcome) = self.logged_in(found.email.clone(), method) {
-                    return outcome;
-                }
+                self.logged_in(found.email.clone(), method, slot);
                 self.services.events.record(
                     havre_events::Event::new(havre_events::Kind::Login, "imap-login")
                         .client(format!("[{}]", self.client_ip()))
