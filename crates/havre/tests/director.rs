@@ -1418,7 +1418,36 @@ fn mbsync_and_imaplib_through_the_director_see_what_they_see_directly() {
     // Again through the director: nothing to do, nothing changed.
     let again = mbsync::mbsync(&through);
     assert_eq!(mirrored(&through_inbox), seen, "{again}");
+    // imaplib's session, word for word, through the director and straight
+    // at her backend.
+    let through = python_ok(
+        IMAPLIB_READS,
+        &["127.0.0.1", &director.imap_port.to_string()],
+    );
+    let direct = python_ok(IMAPLIB_READS, &[on, &port.to_string()]);
+    assert!(through.contains("Subject: note 0"), "{through}");
+    assert_eq!(through, direct);
 }
+
+/// alice's session over imaplib at `argv[1]`:`argv[2]` after STARTTLS:
+/// every answer after login, printed (the capabilities after login, the
+/// folders, INBOX's messages, searches and status).
+const IMAPLIB_READS: &str = r#"
+import imaplib, ssl, sys
+ctx = ssl.create_default_context(); ctx.check_hostname = False; ctx.verify_mode = ssl.CERT_NONE
+m = imaplib.IMAP4(sys.argv[1], int(sys.argv[2]), timeout=30)
+m.starttls(ssl_context=ctx)
+print(m.login("alice@example.test", "secret")[0])
+print(m.capability())
+print(m.list())
+print(m.select("INBOX"))
+print(m.uid("FETCH", "1:*", "(UID FLAGS RFC822.SIZE BODY.PEEK[HEADER.FIELDS (SUBJECT)])"))
+print(m.uid("SEARCH", "FLAGGED"))
+print(m.search(None, "SUBJECT", "note"))
+print(m.status("INBOX", "(MESSAGES UIDNEXT UIDVALIDITY UNSEEN)"))
+print(m.fetch("1", "(BODY.PEEK[TEXT])"))
+print(m.logout()[0])
+"#;
 
 /// Sessions of alice through the director (`argv[1]`), `argv[2]` of them,
 /// each in IDLE; prints what each hears when the director stops, waits for
@@ -1629,6 +1658,36 @@ fn a_login_over_her_session_limit_is_refused_at_the_director_without_a_login_at_
         .map(|b| b.log().matches("Login: user=<alice@example.test>").count())
         .sum();
     assert_eq!(logins, 1, "{out}");
+}
+
+#[test]
+fn backends_that_do_not_trust_the_director_s_network_take_none_of_its_logins() {
+    let users = vec!["alice@example.test".to_string()];
+    let site = site_with(&users, 1, |node, _, tier| {
+        if tier == Tier::Backend {
+            node.set("director.trusted_networks", "[\"192.0.2.10\"]");
+        }
+    });
+    let director = &site.directors[0];
+    // Its probes' logins are refused: every backend fails.
+    wait_until(Duration::from_secs(15), "every backend failed", || {
+        let status = director.cli_ok(&["director", "status"]);
+        BACKENDS.iter().all(|b| {
+            status
+                .lines()
+                .any(|l| l.starts_with(b) && l.contains(" failed "))
+        })
+    });
+    let out = python_ok(ONE_LOGIN, &[&director.imap_port.to_string()]);
+    assert!(out.contains("[UNAVAILABLE]"), "{out}");
+    // Outside its networks a director is any client: no login without
+    // TLS, no token taken.
+    let log = director.log();
+    assert!(log.contains("backend 127.0.0.2 is down: "), "{log}");
+    for backend in &site.backends {
+        let log = backend.log();
+        assert!(!log.contains("Login: user=<"), "{log}");
+    }
 }
 
 /// A client that sends LOGIN through the director and leaves at once.
