@@ -275,8 +275,8 @@ mod tests {
 
     const EXPIRE: Duration = Duration::from_secs(900);
 
-    #[tokio::test]
-    async fn a_moving_user_s_logins_wait_and_her_deliveries_are_told_to_wait() {
+    /// A state with backends 127.0.0.2 and .3 up, and a view of it.
+    async fn two_backends() -> (Arc<dyn State>, Views) {
         let state: Arc<dyn State> = Arc::new(EmbeddedState::memory());
         for address in ["127.0.0.2", "127.0.0.3"] {
             backends::put(&*state, address, 100, Admin::Up)
@@ -284,6 +284,12 @@ mod tests {
                 .unwrap();
         }
         let views = Views::new(state.clone());
+        (state, views)
+    }
+
+    #[tokio::test]
+    async fn a_moving_user_s_logins_wait_and_her_deliveries_are_told_to_wait() {
+        let (state, views) = two_backends().await;
         let alice = "alice@example.test";
         let was = place(&*state, &views, alice, EXPIRE).await.unwrap();
         let to = if was == "127.0.0.2" {
@@ -310,13 +316,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_user_moved_to_a_backend_back_up_a_moment_ago_stays_there() {
-        let state: Arc<dyn State> = Arc::new(EmbeddedState::memory());
-        for address in ["127.0.0.2", "127.0.0.3"] {
-            backends::put(&*state, address, 100, Admin::Up)
-                .await
-                .unwrap();
-        }
-        let views = Views::new(state.clone());
+        let (state, views) = two_backends().await;
         backends::mark_failed(&*state, "127.0.0.2", "no answer", EXPIRE)
             .await
             .unwrap();

@@ -41,6 +41,16 @@ impl Session {
             }
             return replies;
         }
+        let size = body.size;
+        // One mailbox's outcome, for reports and traces.
+        let record = |kind: Kind, mailbox: &str, rcpt: &str, reason: String| {
+            self.services.events.record(
+                self.lmtp_event(kind, tx, mailbox, rcpt)
+                    .size(size)
+                    .delay(started.elapsed().as_secs_f64())
+                    .reason(reason),
+            );
+        };
         let mut replies = Vec::new();
         for (rcpt, targets) in &tx.recipients {
             let key = content
@@ -63,12 +73,7 @@ impl Session {
                 let quota = facts.and_then(|f| f.quota);
                 if quota.is_some_and(|q| q.exceeded_by(body.size)) {
                     tracing::info!(target: "smtp", role = "lmtp", "{}: to=<{mailbox}>, orig_to=<{rcpt}>, relay=local, status=bounced (quota exceeded)", tx.id);
-                    self.services.events.record(
-                        self.lmtp_event(Kind::Bounced, tx, mailbox, rcpt)
-                            .size(body.size)
-                            .delay(started.elapsed().as_secs_f64())
-                            .reason("quota exceeded"),
-                    );
+                    record(Kind::Bounced, mailbox, rcpt, "quota exceeded".into());
                     full.push(mailbox.clone());
                     continue;
                 }
@@ -90,11 +95,11 @@ impl Session {
                     .await;
                 if let Some(reason) = plan.reject.take() {
                     tracing::info!(target: "smtp", role = "lmtp", "{}: to=<{mailbox}>, orig_to=<{rcpt}>, relay=local, delay={:.2}, status=bounced (rejected by sieve: {reason})", tx.id, started.elapsed().as_secs_f64());
-                    self.services.events.record(
-                        self.lmtp_event(Kind::Bounced, tx, mailbox, rcpt)
-                            .size(body.size)
-                            .delay(started.elapsed().as_secs_f64())
-                            .reason(format!("rejected by sieve: {reason}")),
+                    record(
+                        Kind::Bounced,
+                        mailbox,
+                        rcpt,
+                        format!("rejected by sieve: {reason}"),
                     );
                     rejected = Some(reason);
                     continue;
@@ -109,12 +114,7 @@ impl Session {
                 }
                 if plan.filings.is_empty() {
                     tracing::info!(target: "smtp", role = "lmtp", "{}: to=<{mailbox}>, orig_to=<{rcpt}>, relay=local, delay={:.2}, status=sent (discarded by sieve)", tx.id, started.elapsed().as_secs_f64());
-                    self.services.events.record(
-                        self.lmtp_event(Kind::Delivered, tx, mailbox, rcpt)
-                            .size(body.size)
-                            .delay(started.elapsed().as_secs_f64())
-                            .reason("discarded by sieve"),
-                    );
+                    record(Kind::Delivered, mailbox, rcpt, "discarded by sieve".into());
                     delivered.insert(mailbox.clone());
                     continue;
                 }
@@ -133,11 +133,11 @@ impl Session {
                             format!(" folder {}", folders.join(", "))
                         };
                         tracing::info!(target: "smtp", role = "lmtp", "{}: to=<{mailbox}>, orig_to=<{rcpt}>, relay=local, delay={:.2}, status=sent (delivered to maildir{into})", tx.id, started.elapsed().as_secs_f64());
-                        self.services.events.record(
-                            self.lmtp_event(Kind::Delivered, tx, mailbox, rcpt)
-                                .size(body.size)
-                                .delay(started.elapsed().as_secs_f64())
-                                .reason(format!("delivered to maildir{into}")),
+                        record(
+                            Kind::Delivered,
+                            mailbox,
+                            rcpt,
+                            format!("delivered to maildir{into}"),
                         );
                         crate::lmtp_sieve::send_redirects(
                             queue, &mut plan, mailbox, &tx.sender, &tx.id,
@@ -153,12 +153,7 @@ impl Session {
                     }
                     Err(err) => {
                         tracing::warn!(target: "smtp", role = "lmtp", "{}: to=<{mailbox}>, orig_to=<{rcpt}>, relay=local, status=deferred ({err})", tx.id);
-                        self.services.events.record(
-                            self.lmtp_event(Kind::Deferred, tx, mailbox, rcpt)
-                                .size(body.size)
-                                .delay(started.elapsed().as_secs_f64())
-                                .reason(err.to_string()),
-                        );
+                        record(Kind::Deferred, mailbox, rcpt, err.to_string());
                         failures.push(mailbox.clone());
                     }
                 }
