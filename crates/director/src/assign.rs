@@ -33,6 +33,12 @@ const MOVING: &str = "moving>";
 /// before she is placed again (Dovecot's `director_user_kill_timeout`).
 pub const MOVE_GRACE: Duration = Duration::from_secs(3);
 
+/// How much longer than [`MOVE_GRACE`] the mark of a move to a named
+/// backend lives: `havre director move` ends it itself after the grace,
+/// and the mark must not lapse first (her waiting logins would take the
+/// ring's pick); if the command dies, the mark still goes.
+const MOVE_SLACK: Duration = Duration::from_secs(5);
+
 fn key(user: &str) -> String {
     format!("{USER}{}", user.to_lowercase())
 }
@@ -122,7 +128,7 @@ pub async fn place_waiting(
     user: &str,
     expire: Duration,
 ) -> Result<String> {
-    let deadline = tokio::time::Instant::now() + MOVE_GRACE + Duration::from_secs(1);
+    let deadline = tokio::time::Instant::now() + MOVE_GRACE + MOVE_SLACK + Duration::from_secs(1);
     loop {
         match place(state, views, user, expire).await {
             Err(DirectorError::Moving(_)) if tokio::time::Instant::now() < deadline => {
@@ -139,25 +145,31 @@ pub fn moving(value: &str) -> Option<&str> {
     value.strip_prefix(MOVING)
 }
 
-/// Starts moving `user` to `to` (`None`: wherever the ring says once it
-/// is over), whatever she had: see [`MOVE_GRACE`]. The caller closes her
-/// sessions, then calls [`finish_move`].
-pub async fn begin_move(state: &dyn State, user: &str, to: Option<&str>) -> Result<()> {
-    let moving = format!("{MOVING}{}", to.unwrap_or_default());
+/// Starts moving `user` to `to`, whatever she had: see [`MOVE_GRACE`].
+/// The caller closes her sessions, waits the grace, then calls
+/// [`finish_move`].
+pub async fn begin_move(state: &dyn State, user: &str, to: &str) -> Result<()> {
+    let moving = format!("{MOVING}{to}");
+    let lasts = MOVE_GRACE + MOVE_SLACK;
     Ok(state
-        .set(&key(user), &moving, Some(MOVE_GRACE), Persist::Memory)
+        .set(&key(user), &moving, Some(lasts), Persist::Memory)
         .await?)
 }
 
 /// Ends `user`'s move to `to` begun by [`begin_move`]: assigned there for
-/// `expire`, unless something else was set meanwhile. (Not called, the
-/// mark expires after [`MOVE_GRACE`] and she is placed by the ring.)
-pub async fn finish_move(state: &dyn State, user: &str, to: &str, expire: Duration) -> Result<()> {
+/// `expire`, unless something else was set meanwhile; returns where she
+/// is assigned afterwards. (Not called, the mark lapses and she is placed
+/// by the ring.)
+pub async fn finish_move(
+    state: &dyn State,
+    user: &str,
+    to: &str,
+    expire: Duration,
+) -> Result<String> {
     let moving = format!("{MOVING}{to}");
-    state
+    Ok(state
         .claim(&key(user), to, Some(&moving), Some(expire), Persist::Memory)
-        .await?;
-    Ok(())
+        .await?)
 }
 
 /// Renews `user`'s assignment to `backend` for `expire` from now (a
@@ -297,7 +309,7 @@ mod tests {
         } else {
             "127.0.0.2"
         };
-        begin_move(&*state, alice, Some(to)).await.unwrap();
+        begin_move(&*state, alice, to).await.unwrap();
         // A delivery is refused for now (the LMTP path defers it) ...
         assert!(matches!(
             place(&*state, &views, alice, EXPIRE).await,
@@ -310,7 +322,7 @@ mod tests {
         };
         tokio::time::sleep(Duration::from_millis(300)).await;
         assert!(!login.is_finished());
-        finish_move(&*state, alice, to, EXPIRE).await.unwrap();
+        assert_eq!(finish_move(&*state, alice, to, EXPIRE).await.unwrap(), to);
         assert_eq!(login.await.unwrap().unwrap(), to);
     }
 

@@ -113,7 +113,8 @@ impl LmtpForward for LmtpForwarder {
             };
             // Named as the logins and probes reach it (the system's
             // resolver, /etc/hosts included), not only through DNS.
-            let host = match address_of(&backend, self.port).await {
+            let within = self.client.timeouts.connect;
+            let host = match address_of(&backend, self.port, within).await {
                 Ok(ip) => ip.to_string(),
                 Err(err) => {
                     for n in indexes {
@@ -157,13 +158,22 @@ impl LmtpForward for LmtpForwarder {
 }
 
 /// The address of the backend named `backend` (an address, or a name the
-/// system resolves as `havre_net::connect` does for logins).
-async fn address_of(backend: &str, port: u16) -> std::io::Result<std::net::IpAddr> {
+/// system resolves as `havre_net::connect` does for logins), within
+/// `within`.
+async fn address_of(
+    backend: &str,
+    port: u16,
+    within: std::time::Duration,
+) -> std::io::Result<std::net::IpAddr> {
     if let Ok(ip) = backend.parse() {
         return Ok(ip);
     }
-    tokio::net::lookup_host((backend, port))
-        .await?
+    let lookup = tokio::net::lookup_host((backend, port));
+    tokio::time::timeout(within, lookup)
+        .await
+        .map_err(|_| {
+            std::io::Error::new(std::io::ErrorKind::TimedOut, "name not resolved in time")
+        })??
         .next()
         .map(|found| found.ip())
         .ok_or_else(|| std::io::Error::new(std::io::ErrorKind::NotFound, "no address"))
@@ -195,10 +205,14 @@ mod tests {
     #[tokio::test]
     async fn a_backend_is_reached_by_the_name_the_system_resolves() {
         // localhost is /etc/hosts', which DNS alone would not answer.
-        let ip = address_of("localhost", 24).await.unwrap();
+        let within = std::time::Duration::from_secs(5);
+        let ip = address_of("localhost", 24, within).await.unwrap();
         assert!(ip.is_loopback(), "{ip}");
         assert_eq!(
-            address_of("127.0.0.3", 24).await.unwrap().to_string(),
+            address_of("127.0.0.3", 24, within)
+                .await
+                .unwrap()
+                .to_string(),
             "127.0.0.3"
         );
     }

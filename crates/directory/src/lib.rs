@@ -159,22 +159,26 @@ impl Directory {
 
     /// A director's probe ([`cluster::PROBE_LOGIN`]): `Ok(true)` when it is
     /// a director's (address in `director.trusted_networks`, token good)
-    /// and the directory answers the lookup a login makes (for a name no
-    /// account has); `Ok(false)` when it is not a director's; an error when
-    /// the directory does not answer.
+    /// and the directory answers the lookups a login makes (for a name no
+    /// account has: LDAP's when there is one, and the store's); `Ok(false)`
+    /// when it is not a director's; an error when either does not answer.
     pub async fn answer_probe(&self, client: IpAddr, token: &str) -> Result<bool, DirectoryError> {
         let Some(cluster) = &self.cluster else {
             return Ok(false);
         };
-        if !self.takes_director_login(cluster, client)
-            || !cluster.verify(cluster::PROBE_LOGIN, token).await
-        {
+        if !self.takes_director_login(cluster, client) {
             return Ok(false);
         }
-        match &self.ldap {
-            Some(ldap) => drop(ldap.by_login(cluster::PROBE_LOGIN).await?),
-            None => drop(self.store.get_user(cluster::PROBE_LOGIN).await?),
+        if !cluster.verify(cluster::PROBE_LOGIN, token).await {
+            tracing::warn!(target: "directory", "director probe from {client} refused: bad token (another cluster's secret?)");
+            return Ok(false);
         }
+        // LDAP's accounts, and the store (which holds the mailboxes'
+        // indexes whatever holds the accounts).
+        if let Some(ldap) = &self.ldap {
+            drop(ldap.by_login(cluster::PROBE_LOGIN).await?);
+        }
+        drop(self.store.get_user(cluster::PROBE_LOGIN).await?);
         Ok(true)
     }
 

@@ -80,11 +80,20 @@ pub(crate) async fn run(config: Option<PathBuf>, cmd: DirectorCommand) -> anyhow
                 );
             }
             // Her logins wait and her mail is deferred while every
-            // director closes her sessions; then she is there.
-            assign::begin_move(state, &user, Some(&found.address)).await?;
+            // director closes her sessions; then she is there. Kicked
+            // again at the end: a login under way at the first kick (placed
+            // before the move began) may have opened a session since.
+            assign::begin_move(state, &user, &found.address).await?;
             kicks::send(state, &Kick::User(user.clone())).await?;
-            tokio::time::sleep(assign::MOVE_GRACE.saturating_sub(Duration::from_millis(500))).await;
-            assign::finish_move(state, &user, &found.address, expire).await?;
+            tokio::time::sleep(assign::MOVE_GRACE).await;
+            kicks::send(state, &Kick::User(user.clone())).await?;
+            let held = assign::finish_move(state, &user, &found.address, expire).await?;
+            if held != found.address {
+                bail!(
+                    "{user} was not moved to {}: she is assigned to {held} now (another move or flush meanwhile?)",
+                    found.address
+                );
+            }
             println!(
                 "{user} moved to {}: her sessions elsewhere are closed",
                 found.address
@@ -100,16 +109,27 @@ pub(crate) async fn run(config: Option<PathBuf>, cmd: DirectorCommand) -> anyhow
             );
         }
         DirectorCommand::Kick { user } => {
-            // A removed account's sessions are closed by the name given.
-            let user = account_address(&loaded, &user).await?.unwrap_or(user);
+            // A removed account's sessions are closed by the name given,
+            // and so are any while the directory does not answer.
+            let user = match account_address(&loaded, &user).await {
+                Ok(found) => found.unwrap_or(user),
+                Err(err) => {
+                    eprintln!("havre: warning: {err:#}; kicking {user} as given");
+                    user
+                }
+            };
             kicks::send(state, &Kick::User(user.clone())).await?;
             println!("{user}: her sessions on every director are closed");
         }
         DirectorCommand::Map { user, format } => {
             // A name no account has still maps: where the ring would put it.
-            let (user, account) = match account_address(&loaded, &user).await? {
-                Some(address) => (address, true),
-                None => (user.to_lowercase(), false),
+            let (user, account) = match account_address(&loaded, &user).await {
+                Ok(Some(address)) => (address, true),
+                Ok(None) => (user.to_lowercase(), false),
+                Err(err) => {
+                    eprintln!("havre: warning: {err:#}; mapping {user} as given");
+                    (user.to_lowercase(), true)
+                }
             };
             let map = Map::read(state, &user, account).await?;
             output::print(&map, format.json)?;

@@ -981,13 +981,17 @@ impl Session {
     /// the session still not logged in, once its token is a director's and
     /// the directory and the mail storage answer; NO [UNAVAILABLE] when
     /// either does not, and the probing director marks this backend down.
-    /// Anyone else's attempt is a failed login.
+    /// Anyone else's attempt is refused (the directory logs why), and not
+    /// counted by the guard: the token is a signature, nothing to guess,
+    /// and a director whose network is not trusted here (a mistake in the
+    /// configuration) must not be banned for its probes.
     async fn answer_probe(&mut self, token: &str) -> Outcome {
-        let probe = havre_directory::cluster::PROBE_LOGIN;
         let client = self.peer.ip();
         let services = self.services.clone();
         let failing = match services.directory.answer_probe(client, token).await {
-            Ok(false) => return self.login_verdict(Ok(None), probe, "director", None).await,
+            Ok(false) => {
+                return Outcome::no_code(Code::AuthenticationFailed, "Authentication failed.");
+            }
             Err(err) => format!("the directory: {err}"),
             Ok(true) => match services.mailboxes.storage_answers().await {
                 Ok(()) => return Outcome::ok("Probe answered: directory and mail storage ready"),

@@ -111,8 +111,8 @@ pub struct Mailboxes {
     snapshots: Arc<Snapshots>,
     /// Users' INBOX records, for deliveries (`inboxes.rs`).
     pub(crate) inboxes: Arc<Inboxes>,
-    /// A director's probe is listing the storage (`storage_check.rs`).
-    pub(crate) storage_checking: Arc<std::sync::atomic::AtomicBool>,
+    /// Held while a director's probe lists the storage (`storage_check.rs`).
+    pub(crate) storage_checking: Arc<tokio::sync::Mutex<()>>,
 }
 
 /// How COPY and MOVE (RFC 6851) bring messages into a folder: the same

@@ -12,7 +12,11 @@
 //!
 //! Only partial deliveries are remembered, so nothing else is ever
 //! skipped, and only addresses with several mailboxes pay the digest and
-//! the state's round trip. When the state does not answer, every mailbox
+//! the state's round trip. Two messages are told apart by their bytes: a
+//! client that sends the very same bytes again as a new message (no
+//! `Received:`, no `Message-ID:` of its own) while the first is still
+//! deferred would have the second skip the mailboxes the first reached;
+//! Postfix's and havre's queues never do. When the state does not answer, every mailbox
 //! gets the message: a duplicate rather than a loss.
 
 use std::collections::BTreeSet;

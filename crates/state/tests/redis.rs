@@ -174,7 +174,7 @@ async fn an_assignment_dropped_by_one_director_is_not_brought_back_by_another_s_
     let shared = redis_prefix("extend");
     let a = RedisState::connect(&redis_url(), &shared).await.unwrap();
     let b = RedisState::connect(&redis_url(), &shared).await.unwrap();
-    let ttl = Duration::from_millis(300);
+    let ttl = Duration::from_millis(1500);
     a.claim(
         "director:alice",
         "127.0.0.2",
@@ -184,11 +184,11 @@ async fn an_assignment_dropped_by_one_director_is_not_brought_back_by_another_s_
     )
     .await
     .unwrap();
-    tokio::time::sleep(Duration::from_millis(200)).await;
+    tokio::time::sleep(Duration::from_millis(1000)).await;
     let held = b.extend("director:alice", "127.0.0.2", ttl).await.unwrap();
     assert_eq!(held.as_deref(), Some("127.0.0.2"));
     // Renewed: still there past the claim's own expiry.
-    tokio::time::sleep(Duration::from_millis(200)).await;
+    tokio::time::sleep(Duration::from_millis(1000)).await;
     assert!(a.get("director:alice").await.unwrap().is_some());
     // Another value is left alone, and said.
     let other = b.extend("director:alice", "127.0.0.3", ttl).await.unwrap();

@@ -158,14 +158,17 @@ impl Session {
                     }
                 }
             }
-            let reply = if let Some(mailbox) = full.first() {
-                self.over_quota(mailbox)
-            } else if !failures.is_empty() {
+            // A deferral first: the retry skips the copies written and
+            // meets a full mailbox again, where a refusal now would bounce
+            // the copy that only failed for a moment.
+            let reply = if !failures.is_empty() {
                 Reply::new(
                     451,
                     "4.2.0",
                     format!("<{rcpt}> delivery failed, try again later"),
                 )
+            } else if let Some(mailbox) = full.first() {
+                self.over_quota(mailbox)
             } else if let Some(reason) = rejected {
                 crate::lmtp_sieve::rejected_reply(rcpt, &reason)
             } else {
