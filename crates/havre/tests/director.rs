@@ -614,6 +614,60 @@ fn a_backend_killed_is_marked_failed_and_its_users_log_in_elsewhere() {
 }
 
 #[test]
+fn a_backend_that_hangs_under_its_sessions_is_marked_failed_and_they_are_closed_not_left_waiting() {
+    let users: Vec<String> = (1..=9).map(|n| format!("frozen{n}@example.test")).collect();
+    let site = site(&users, 1);
+    let port = site.directors[0].imap_port.to_string();
+    python_ok(EVERY_USER_AT_EVERY_DIRECTOR, &[&port, &users.join(",")]);
+    let before = logins_by_backend(&site);
+    let victim = users
+        .iter()
+        .find(|u| before[*u].contains(BACKENDS[1]))
+        .expect("the ring gives the second backend someone")
+        .clone();
+    let director = &site.directors[0];
+    let out = python_ok(
+        ONE_OVER_LMTP,
+        &[
+            &director.lmtp_port.to_string(),
+            &victim,
+            "before the freeze",
+        ],
+    );
+    assert!(out.contains("reply: 250"), "{out}");
+    // Stopped, not killed: its sockets stay open and answer nothing (a
+    // process stuck on a hung NFS). Only the probes can tell; the director
+    // closes her relayed session itself.
+    let pid = site.backends[1].pid().unwrap().to_string();
+    let signal = |name: &str| {
+        let done = std::process::Command::new("kill")
+            .args([name, &pid])
+            .status()
+            .unwrap();
+        assert!(done.success());
+    };
+    let out = while_connected(KILLED_WHILE_IDLE, &[&port, &victim], || signal("-STOP"));
+    signal("-CONT");
+    let closed_after: f64 = out
+        .lines()
+        .find_map(|l| l.strip_prefix("closed after "))
+        .and_then(|s| s.parse().ok())
+        .unwrap();
+    assert!(closed_after < 15.0, "{out}");
+    assert!(
+        out.contains("subjects: ['Subject: before the freeze']"),
+        "{out}"
+    );
+    assert!(
+        director.log().contains("backend 127.0.0.3 is down: "),
+        "{}",
+        director.log()
+    );
+    let after = logins_by_backend(&site);
+    assert_eq!(after[&victim].len(), 2, "{victim}: {:?}", after[&victim]);
+}
+
+#[test]
 fn a_backend_whose_mail_storage_fails_is_marked_down_by_the_probes_and_its_users_move() {
     let users: Vec<String> = (1..=9).map(|n| format!("stored{n}@example.test")).collect();
     let mut site = site(&users, 1);
