@@ -226,12 +226,7 @@ pub async fn all(state: &dyn State) -> Result<Vec<Assignment>> {
 
 /// `user`'s assignment, if she has one.
 pub async fn of(state: &dyn State, user: &str) -> Result<Option<Assignment>> {
-    let key = key(user);
-    let entries = state.list(&key).await?;
-    Ok(entries
-        .into_iter()
-        .find(|entry| entry.key == key)
-        .map(Assignment::of_entry))
+    Ok(state.entry(&key(user)).await?.map(Assignment::of_entry))
 }
 
 /// Drops the assignments to `backend` (it failed); returns the users who

@@ -353,6 +353,15 @@ impl State for EmbeddedState {
         Ok(answer)
     }
 
+    async fn entry(&self, key: &str) -> Result<Option<Entry>> {
+        let now = self.now();
+        Ok(self.lock().live(key, now).map(|i| Entry {
+            key: key.to_string(),
+            value: i.value.render(),
+            expires_at: i.expires.map(from_micros),
+        }))
+    }
+
     async fn list(&self, prefix: &str) -> Result<Vec<Entry>> {
         let now = self.now();
         let map = self.lock();
@@ -500,6 +509,26 @@ mod tests {
             state.incr("text", 1, ttl, Persist::Memory).await,
             Err(StateError::NotANumber(_))
         ));
+    }
+
+    #[tokio::test]
+    async fn one_entry_is_read_with_its_expiry_as_a_listing_shows_it() {
+        let state = EmbeddedState::memory_with_clock(clock());
+        state
+            .set(
+                "director:user:a",
+                "10.0.0.2",
+                Some(Duration::from_secs(900)),
+                Persist::Memory,
+            )
+            .await
+            .unwrap();
+        let listed = state.list("director:user:a").await.unwrap();
+        assert_eq!(
+            state.entry("director:user:a").await.unwrap().as_ref(),
+            listed.first()
+        );
+        assert_eq!(state.entry("director:user:b").await.unwrap(), None);
     }
 
     #[tokio::test]

@@ -126,6 +126,12 @@ pub trait State: Send + Sync + 'static {
     /// assignment dropped by a flush) stays removed.
     async fn extend(&self, key: &str, value: &str, ttl: Duration) -> Result<Option<String>>;
 
+    /// `key` with its value and expiry, as [`State::list`] shows it, if it
+    /// is there (Redis: GET and PTTL, no scan of the keyspace).
+    async fn entry(&self, key: &str) -> Result<Option<Entry>> {
+        Ok(self.list(key).await?.into_iter().find(|e| e.key == key))
+    }
+
     /// Removes `key`; whether it existed.
     async fn delete(&self, key: &str) -> Result<bool>;
 

@@ -230,6 +230,22 @@ impl State for RedisState {
             .map_err(error)
     }
 
+    async fn entry(&self, key: &str) -> Result<Option<Entry>> {
+        let mut c = self.connection.clone();
+        let now = SystemTime::now();
+        let (value, ttl): (Option<String>, i64) = redis::pipe()
+            .get(self.key(key))
+            .pttl(self.key(key))
+            .query_async(&mut c)
+            .await
+            .map_err(error)?;
+        Ok(value.map(|value| Entry {
+            key: key.to_string(),
+            value,
+            expires_at: (ttl >= 0).then(|| now + Duration::from_millis(ttl as u64)),
+        }))
+    }
+
     async fn delete(&self, key: &str) -> Result<bool> {
         let mut c = self.connection.clone();
         let removed: i64 = c.del(self.key(key)).await.map_err(error)?;

@@ -39,6 +39,27 @@ async fn values_counters_and_listings_behave_as_the_embedded_state() {
         state.get("grey:a").await.unwrap().as_deref(),
         Some("first-seen")
     );
+    // One key with its expiry, without a scan: as a listing shows it.
+    let one = state.entry("grey:a").await.unwrap().unwrap();
+    assert_eq!(
+        (one.key.as_str(), one.value.as_str()),
+        ("grey:a", "first-seen")
+    );
+    let left = one
+        .expires_at
+        .unwrap()
+        .duration_since(std::time::SystemTime::now());
+    assert!(left.unwrap() > Duration::from_secs(50));
+    assert_eq!(
+        state
+            .entry("ban:192.0.2.7")
+            .await
+            .unwrap()
+            .unwrap()
+            .expires_at,
+        None
+    );
+    assert_eq!(state.entry("grey:nobody").await.unwrap(), None);
     // A counter's period starts at its first increment.
     assert_eq!(
         state
