@@ -187,7 +187,21 @@ pub async fn renew(
     Ok(state.extend(&key(user), backend, expire).await?)
 }
 
-/// Assigns `user` to `backend` whatever she had (`havre director move`).
+/// Assigns `user` to `backend`, where a session of hers is, unless she has
+/// an assignment already (the state lost hers: a Redis restarted without
+/// it); returns where she is assigned afterwards.
+pub async fn restore(
+    state: &dyn State,
+    user: &str,
+    backend: &str,
+    expire: Duration,
+) -> Result<String> {
+    Ok(state
+        .claim(&key(user), backend, None, Some(expire), Persist::Memory)
+        .await?)
+}
+
+/// Assigns `user` to `backend` whatever she had.
 pub async fn assign(state: &dyn State, user: &str, backend: &str, expire: Duration) -> Result<()> {
     Ok(state
         .set(&key(user), backend, Some(expire), Persist::Memory)

@@ -198,27 +198,42 @@ async fn look_over_once(
     expire: Duration,
 ) -> havre_director::Result<()> {
     let relayed_now = sessions.relayed();
-    let healthy: HashSet<String> = backends::list(state)
-        .await?
-        .into_iter()
+    let list = backends::list(state).await?;
+    let healthy: HashSet<&str> = list
+        .iter()
         .filter(|b| b.healthy())
-        .map(|b| b.address)
+        .map(|b| b.address.as_str())
+        .collect();
+    let taking: HashSet<&str> = list
+        .iter()
+        .filter(|b| b.takes_new_users())
+        .map(|b| b.address.as_str())
         .collect();
     let mut done = HashSet::new();
     for (user, backend) in &relayed_now {
         if !done.insert((user.to_lowercase(), backend.clone())) {
             continue;
         }
-        if !healthy.contains(backend) {
+        if !healthy.contains(backend.as_str()) {
             let n = sessions.kick_backend(backend);
             tracing::info!(target: "director", "backend {backend} is down or removed: {n} session(s) closed");
             continue;
         }
         // Renewed while she is connected; the answer says where she is
         // assigned now (one round trip per user, no walk of every key).
-        // Nowhere: her assignment was dropped (a flush) and a session
-        // outlived the kick.
-        let held = match assign::renew(state, user, backend, expire).await {
+        // Nowhere: her assignment was dropped (a flush: the backend takes
+        // nobody, and a session that outlived the kick is closed below),
+        // or lost with the state (a Redis restarted: the backend takes
+        // users, and her session says where she is).
+        let renewed = match assign::renew(state, user, backend, expire).await {
+            Ok(None) if taking.contains(backend.as_str()) => {
+                assign::restore(state, user, backend, expire)
+                    .await
+                    .map(Some)
+            }
+            other => other,
+        };
+        let held = match renewed {
             Ok(held) => held,
             // The others are still looked at, the counts still written.
             Err(err) => {

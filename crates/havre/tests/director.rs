@@ -368,6 +368,64 @@ fn mail_for_a_user_being_moved_is_deferred_and_her_login_waits_for_her_new_backe
     assert_eq!(delivered_on(&site, "alice@example.test"), vec![target]);
 }
 
+/// alice in IDLE at `argv[1]` for `argv[2]` seconds once the file
+/// `argv[3]` exists (touched when she is in); then DONE and a NOOP: prints
+/// whether the session stayed open.
+const STAYS_IN_IDLE: &str = r#"
+import imaplib, select, ssl, sys
+port, seconds, signal = int(sys.argv[1]), float(sys.argv[2]), sys.argv[3]
+ctx = ssl.create_default_context(); ctx.check_hostname = False; ctx.verify_mode = ssl.CERT_NONE
+m = imaplib.IMAP4("127.0.0.1", port, timeout=30)
+m.starttls(ssl_context=ctx)
+m.login("alice@example.test", "secret")
+m.select("INBOX")
+tag = m._new_tag().decode()
+m.send(f"{tag} IDLE\r\n".encode())
+m.readline()
+open(signal, "w").close()
+readable, _, _ = select.select([m.sock], [], [], seconds)
+if readable:
+    line = m.readline()
+    print("heard:", line.decode().strip() if line else "the close")
+else:
+    print("still open")
+m.send(b"DONE\r\n")
+print("idle ended:", m.readline().decode().strip())
+print("noop:", m.noop()[0])
+"#;
+
+#[test]
+fn a_session_whose_assignment_the_state_lost_keeps_its_backend_and_gets_it_back() {
+    let users = vec!["alice@example.test".to_string()];
+    let site = site(&users, 1);
+    let director = &site.directors[0];
+    let port = director.imap_port.to_string();
+    let key = format!("{}director:user:alice@example.test", site_prefix(&site));
+    let map = || director.cli_ok(&["director", "map", "alice@example.test"]);
+    let mut was = String::new();
+    let out = while_connected(STAYS_IN_IDLE, &[&port, "6"], || {
+        was = map()
+            .lines()
+            .find_map(|l| l.strip_prefix("backend:  "))
+            .and_then(|l| l.split_whitespace().next())
+            .unwrap()
+            .to_string();
+        // Lost with the state (a Redis restarted without it); her backend
+        // still takes users.
+        let del = std::process::Command::new("redis-cli")
+            .args(["-u", &havre_testkit::cluster::redis_url(), "DEL", &key])
+            .output()
+            .unwrap();
+        assert_eq!(String::from_utf8_lossy(&del.stdout).trim(), "1");
+        // The director's look at its sessions puts it back where she is.
+        wait_until(Duration::from_secs(5), "her assignment back", || {
+            map().contains(&format!("backend:  {was} (assigned"))
+        });
+    });
+    assert!(out.contains("still open"), "{out}");
+    assert!(out.contains("noop: OK"), "{out}");
+}
+
 /// Runs `script` with `args` and, last, the path of a file it touches once
 /// its session is in; runs `act` then, and returns what the script printed.
 fn while_connected(script: &'static str, args: &[&str], act: impl FnOnce()) -> String {
