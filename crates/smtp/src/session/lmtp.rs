@@ -174,13 +174,8 @@ impl Session {
             } else {
                 Reply::new(250, "2.0.0", format!("<{rcpt}> {} Saved", tx.id))
             };
-            if let Some(key) = &key {
-                let deferred = reply.code / 100 == 4;
-                self.services
-                    .partly_delivered
-                    .settle(key, &tx.id, &delivered, deferred, !earlier.is_empty())
-                    .await;
-            }
+            self.settle_copies(key.as_ref(), tx, &reply, &delivered, &earlier)
+                .await;
             replies.push(reply);
         }
         if let MessageSource::File(_) = message {
@@ -285,16 +280,31 @@ impl Session {
                     );
                 }
             }
-            if let Some(key) = key {
-                let deferred = reply.code / 100 == 4;
-                self.services
-                    .partly_delivered
-                    .settle(key, &tx.id, &delivered, deferred, !earlier.is_empty())
-                    .await;
-            }
+            self.settle_copies(key.as_ref(), tx, &reply, &delivered, earlier)
+                .await;
             replies.push(reply);
         }
         replies
+    }
+
+    /// After a recipient's reply: what was `delivered` of an address of
+    /// several mailboxes (`key`) remembered while it is deferred, forgotten
+    /// once it is answered for good.
+    async fn settle_copies(
+        &self,
+        key: Option<&Key>,
+        tx: &Transaction,
+        reply: &Reply,
+        delivered: &BTreeSet<String>,
+        earlier: &BTreeSet<String>,
+    ) {
+        if let Some(key) = key {
+            let deferred = reply.code / 100 == 4;
+            self.services
+                .partly_delivered
+                .settle(key, &tx.id, delivered, deferred, !earlier.is_empty())
+                .await;
+        }
     }
 
     /// What an earlier attempt delivered for the recipient of `key` (none
