@@ -201,13 +201,6 @@ pub async fn restore(
         .await?)
 }
 
-/// Assigns `user` to `backend` whatever she had.
-pub async fn assign(state: &dyn State, user: &str, backend: &str, expire: Duration) -> Result<()> {
-    Ok(state
-        .set(&key(user), backend, Some(expire), Persist::Memory)
-        .await?)
-}
-
 /// One user's assignment, as `havre director map` shows it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Assignment {
@@ -347,7 +340,10 @@ mod tests {
         backends::mark_answering(&*state, "127.0.0.2")
             .await
             .unwrap();
-        assign(&*state, "alice@example.test", "127.0.0.2", EXPIRE)
+        begin_move(&*state, "alice@example.test", "127.0.0.2")
+            .await
+            .unwrap();
+        finish_move(&*state, "alice@example.test", "127.0.0.2", EXPIRE)
             .await
             .unwrap();
         let placed = place(&*state, &views, "alice@example.test", EXPIRE)

@@ -70,7 +70,7 @@ pub async fn probe_all(
 
 /// Drops the assignments to `address` and closes its sessions on every
 /// director; returns how many users had one.
-pub async fn move_users_away(state: &dyn State, address: &str) -> Result<usize> {
+async fn move_users_away(state: &dyn State, address: &str) -> Result<usize> {
     let users = assign::release_backend(state, address).await?;
     kicks::send(state, &Kick::Backend(address.to_string())).await?;
     if !users.is_empty() {
